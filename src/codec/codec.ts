@@ -1,0 +1,132 @@
+/**
+ * Hooks for a decimal type the codec must carry (Prisma's Decimal). The adapter supplies them so
+ * the codec stays free of Prisma.
+ */
+export interface DecimalHooks {
+  isDecimal(value: object): boolean;
+  fromString(text: string): unknown;
+}
+
+/** A result that contains a value of a type the codec has no encoding for. */
+export class UnencodableValueError extends Error {
+  constructor(readonly typeName: string) {
+    super(`cannot encode a value of type ${typeName}`);
+  }
+}
+
+// Special values travel as JSON strings that start with U+0000 and a type letter. A user string
+// that itself starts with U+0000 is escaped with the letter S, so no value is ever misread.
+const MARK = "\u0000";
+const ESCAPED_MARK_IN_JSON = "\\u0000";
+
+/**
+ * Exact serialization of query results: Date, Decimal, BigInt, Bytes (Uint8Array), non-finite
+ * and negative-zero floats, Json and null all come back as they went in. Plain JSON.parse does
+ * the bulk of decoding; the reviving walk only runs when the text holds a special value.
+ */
+export class Codec {
+  readonly #decimal: DecimalHooks | undefined;
+
+  constructor(decimal?: DecimalHooks) {
+    this.#decimal = decimal;
+  }
+
+  encode(value: unknown): string {
+    return JSON.stringify(this.#toJson(value));
+  }
+
+  decode(text: string): unknown {
+    const parsed: unknown = JSON.parse(text);
+    return text.includes(ESCAPED_MARK_IN_JSON) ? this.#revive(parsed) : parsed;
+  }
+
+  /** A deep copy, so a caller that mutates a result cannot change what the cache holds. */
+  clone<T>(value: T): T {
+    return cloneValue(value) as T;
+  }
+
+  #toJson(value: unknown): unknown {
+    switch (typeof value) {
+      case "string":
+        return value.charCodeAt(0) === 0 ? `${MARK}S${value}` : value;
+      case "number":
+        if (Number.isFinite(value) && !Object.is(value, -0)) return value;
+        return `${MARK}F${Object.is(value, -0) ? "-0" : String(value)}`;
+      case "bigint":
+        return `${MARK}B${value}`;
+      case "boolean":
+        return value;
+      case "object":
+        return value === null ? null : this.#objectToJson(value);
+      default:
+        throw new UnencodableValueError(typeof value);
+    }
+  }
+
+  #objectToJson(value: object): unknown {
+    if (Array.isArray(value)) return value.map((item) => this.#toJson(item));
+    if (value instanceof Date) return `${MARK}D${value.getTime()}`;
+    if (value instanceof Uint8Array) {
+      return `${MARK}U${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
+    }
+    if (this.#decimal?.isDecimal(value)) return `${MARK}M${String(value)}`;
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) throw new UnencodableValueError(value.constructor?.name ?? "object");
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const member = (value as Record<string, unknown>)[key];
+      if (member !== undefined) out[key] = this.#toJson(member);
+    }
+    return out;
+  }
+
+  #revive(value: unknown): unknown {
+    if (typeof value === "string") return value.charCodeAt(0) === 0 ? this.#reviveSpecial(value) : value;
+    if (typeof value !== "object" || value === null) return value;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) value[i] = this.#revive(value[i]);
+      return value;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = this.#revive(record[key]);
+    return record;
+  }
+
+  #reviveSpecial(text: string): unknown {
+    const body = text.slice(2);
+    switch (text.charCodeAt(1)) {
+      case 68 /* D */:
+        return new Date(Number(body));
+      case 77 /* M */:
+        if (!this.#decimal) throw new Error("decimal value in cache but no decimal hooks configured");
+        return this.#decimal.fromString(body);
+      case 66 /* B */:
+        return BigInt(body);
+      case 85 /* U */:
+        return new Uint8Array(Buffer.from(body, "base64"));
+      case 70 /* F */:
+        return body === "-0" ? -0 : Number(body);
+      case 83 /* S */:
+        return body;
+      default:
+        throw new Error(`corrupt cache entry: unknown type tag ${text.charAt(1)}`);
+    }
+  }
+}
+
+function cloneValue(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneValue(value[i]);
+    return out;
+  }
+  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Uint8Array) return value.slice();
+  const proto: unknown = Object.getPrototypeOf(value);
+  // Decimals and other class instances held by the cache are immutable value types.
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const key in value) out[key] = cloneValue((value as Record<string, unknown>)[key]);
+  return out;
+}

@@ -1,0 +1,79 @@
+import { UnencodableArgsError } from "../errors.js";
+
+/**
+ * Returns a stable tag for a class instance the core does not know (Prisma's Decimal, DbNull,
+ * field references), or undefined when the value has no canonical form. Supplied by the adapter,
+ * so this module stays free of Prisma.
+ */
+export type SpecialEncoder = (value: object) => string | undefined;
+
+const MAX_DEPTH = 64;
+
+/**
+ * Encodes query arguments as a string that is equal for equal arguments and different for
+ * different ones: object key order is ignored, `undefined` members are dropped (Prisma ignores
+ * them too), and every type has its own prefix so `1`, `1n`, `"1"` and a Date never collide.
+ * Grammar: N T F | n<number> | b<bigint> | "<json string>" | d<epoch ms> | u<base64> |
+ * x"<special tag>" | [a,b] | {"k":v,...}.
+ */
+export function canonicalize(value: unknown, special?: SpecialEncoder): string {
+  return encode(value, special, [], "");
+}
+
+function encode(value: unknown, special: SpecialEncoder | undefined, stack: object[], path: string): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      return Object.is(value, -0) ? "n-0" : `n${value}`;
+    case "boolean":
+      return value ? "T" : "F";
+    case "bigint":
+      return `b${value}`;
+    case "undefined":
+      // Only reachable at the root or inside arrays; object members that are undefined are skipped.
+      return "U";
+    case "object":
+      return value === null ? "N" : encodeObject(value, special, stack, path);
+    default:
+      throw new UnencodableArgsError(typeof value, path);
+  }
+}
+
+function encodeObject(value: object, special: SpecialEncoder | undefined, stack: object[], path: string): string {
+  if (value instanceof Date) return `d${value.getTime()}`;
+  if (value instanceof Uint8Array) return `u${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
+  if (stack.includes(value)) throw new UnencodableArgsError("cycle", path);
+  if (stack.length >= MAX_DEPTH) throw new UnencodableArgsError("nesting deeper than 64", path);
+  if (Array.isArray(value)) {
+    stack.push(value);
+    let out = "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ",";
+      out += encode(value[i], special, stack, `${path}[${i}]`);
+    }
+    stack.pop();
+    return out + "]";
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    const tag = special?.(value);
+    if (tag === undefined) throw new UnencodableArgsError(`instance of ${value.constructor?.name ?? "unknown class"}`, path);
+    return `x${JSON.stringify(tag)}`;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length > 1) keys.sort();
+  stack.push(value);
+  let out = "{";
+  let first = true;
+  for (const key of keys) {
+    const member = record[key];
+    if (member === undefined) continue;
+    if (!first) out += ",";
+    first = false;
+    out += JSON.stringify(key) + ":" + encode(member, special, stack, path ? `${path}.${key}` : key);
+  }
+  stack.pop();
+  return out + "}";
+}

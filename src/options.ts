@@ -1,0 +1,176 @@
+import { CacheConfigError } from "./errors.js";
+import type { CacheError } from "./errors.js";
+import type { CacheExtensionOptions, Clock, ModelCacheOptions, RedisLike } from "./types.js";
+
+export interface ReadPolicy {
+  ttlMs: number;
+  swrMs: number;
+  jitter: number;
+  negativeTtlMs: number;
+  useL1: boolean;
+}
+
+export interface ResolvedOptions {
+  redis: RedisLike | undefined;
+  namespace: string;
+  models: ReadonlyMap<string, ReadPolicy>;
+  l1: { maxEntries: number; maxBytes: number; maxTtlMs: number } | undefined;
+  redisTimeoutMs: number;
+  onError: ((error: CacheError) => void) | undefined;
+  clock: Clock;
+  random: () => number;
+}
+
+export const DEFAULTS = {
+  namespace: "pcs",
+  ttl: 60,
+  swr: 0,
+  jitter: 0.1,
+  negativeTtl: 30,
+  l1MaxEntries: 10_000,
+  l1MaxBytes: 64 * 1024 * 1024,
+  l1MaxTtl: 60,
+  redisTimeout: 250,
+} as const;
+
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "onError", "clock", "random"]);
+const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1"]);
+const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
+
+/** Validates user options and fills defaults. Throws CacheConfigError naming the option at fault. */
+export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
+  if (typeof input !== "object" || input === null) throw new CacheConfigError("options", "expected an object");
+  rejectUnknown(input, TOP_LEVEL, "");
+  const defaults = {
+    ttl: nonNegative(input.ttl, "ttl", DEFAULTS.ttl, { positive: true }),
+    swr: nonNegative(input.swr, "swr", DEFAULTS.swr),
+    jitter: fraction(input.jitter, "jitter", DEFAULTS.jitter),
+    negativeTtl: nonNegative(input.negativeTtl, "negativeTtl", DEFAULTS.negativeTtl),
+  };
+  return Object.freeze({
+    redis: redisClient(input.redis),
+    namespace: namespace(input.namespace),
+    models: modelPolicies(input.models, defaults, input.l1 !== false),
+    l1: l1Limits(input.l1),
+    redisTimeoutMs: nonNegative(input.redisTimeout, "redisTimeout", DEFAULTS.redisTimeout, { positive: true }),
+    onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
+    clock: clock(input.clock),
+    random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,
+  });
+}
+
+/** Checks the configured model names against the data model's, once the client is known. */
+export function checkModelNames(models: ReadonlyMap<string, ReadPolicy>, known: readonly string[]): void {
+  for (const name of models.keys()) {
+    if (!known.includes(name)) {
+      throw new CacheConfigError(`models.${name}`, `no model named "${name}" in the Prisma schema (models: ${known.join(", ")})`);
+    }
+  }
+}
+
+type Defaults = { ttl: number; swr: number; jitter: number; negativeTtl: number };
+
+function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean): Map<string, ReadPolicy> {
+  if (typeof models !== "object" || models === null || Array.isArray(models)) {
+    throw new CacheConfigError("models", "expected an object mapping model names to true or per-model options");
+  }
+  const policies = new Map<string, ReadPolicy>();
+  for (const [name, value] of Object.entries(models as Record<string, unknown>)) {
+    if (value === false) continue;
+    if (value !== true && (typeof value !== "object" || value === null)) {
+      throw new CacheConfigError(`models.${name}`, "expected true, false or an object of per-model options");
+    }
+    const own: ModelCacheOptions = value === true ? {} : (value as ModelCacheOptions);
+    const at = `models.${name}`;
+    if (value !== true) rejectUnknown(own, MODEL_LEVEL, `${at}.`);
+    if (own.l1 !== undefined && typeof own.l1 !== "boolean") throw new CacheConfigError(`${at}.l1`, "expected a boolean");
+    policies.set(name, {
+      ttlMs: nonNegative(own.ttl, `${at}.ttl`, defaults.ttl, { positive: true }) * 1000,
+      swrMs: nonNegative(own.swr, `${at}.swr`, defaults.swr) * 1000,
+      jitter: fraction(own.jitter, `${at}.jitter`, defaults.jitter),
+      negativeTtlMs: nonNegative(own.negativeTtl, `${at}.negativeTtl`, defaults.negativeTtl) * 1000,
+      useL1: l1Enabled && own.l1 !== false,
+    });
+  }
+  return policies;
+}
+
+function l1Limits(value: unknown): ResolvedOptions["l1"] {
+  if (value === false) return undefined;
+  if (value !== undefined && (typeof value !== "object" || value === null)) {
+    throw new CacheConfigError("l1", "expected false or an object { maxEntries, maxBytes, maxTtl }");
+  }
+  const own = (value ?? {}) as Record<string, unknown>;
+  rejectUnknown(own, L1_LEVEL, "l1.");
+  return {
+    maxEntries: integer(own.maxEntries, "l1.maxEntries", DEFAULTS.l1MaxEntries),
+    maxBytes: integer(own.maxBytes, "l1.maxBytes", DEFAULTS.l1MaxBytes),
+    maxTtlMs: nonNegative(own.maxTtl, "l1.maxTtl", DEFAULTS.l1MaxTtl, { positive: true }) * 1000,
+  };
+}
+
+function rejectUnknown(value: object, allowed: ReadonlySet<string>, prefix: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.has(key)) {
+      throw new CacheConfigError(`${prefix}${key}`, `unknown option (expected one of: ${[...allowed].join(", ")})`);
+    }
+  }
+}
+
+function nonNegative(value: unknown, option: string, fallback: number, rule: { positive?: boolean } = {}): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (rule.positive && value === 0)) {
+    throw new CacheConfigError(option, `expected a ${rule.positive ? "positive" : "non-negative"} finite number, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function integer(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new CacheConfigError(option, `expected a positive integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function fraction(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+    throw new CacheConfigError(option, `expected a number from 0 to 1, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function namespace(value: unknown): string {
+  if (value === undefined) return DEFAULTS.namespace;
+  if (typeof value !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {
+    throw new CacheConfigError("namespace", `expected 1-64 characters of [A-Za-z0-9_.-], got ${describe(value)}`);
+  }
+  return value;
+}
+
+function redisClient(value: unknown): RedisLike | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<RedisLike> | null;
+  if (typeof candidate !== "object" || candidate === null || typeof candidate.get !== "function" || typeof candidate.set !== "function") {
+    throw new CacheConfigError("redis", "expected an ioredis Redis or Cluster instance");
+  }
+  return value as RedisLike;
+}
+
+function clock(value: unknown): Clock {
+  if (value === undefined) return Date;
+  if (typeof value !== "object" || value === null || typeof (value as Clock).now !== "function") {
+    throw new CacheConfigError("clock", "expected an object with a now() method returning milliseconds");
+  }
+  return value as Clock;
+}
+
+function optionalFunction(value: unknown, option: string): unknown {
+  if (value !== undefined && typeof value !== "function") throw new CacheConfigError(option, `expected a function, got ${describe(value)}`);
+  return value;
+}
+
+function describe(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : typeof value === "object" ? (value === null ? "null" : "an object") : String(value);
+}

@@ -1,0 +1,30 @@
+import { CacheArgumentError } from "../errors.js";
+import type { CacheQueryOptions } from "../types.js";
+
+const OPTION_KEYS = new Set(["ttl", "swr"]);
+
+/** Splits the `cache` option off Prisma's arguments, which must never see it. */
+export function splitCacheOption(args: Record<string, unknown> | undefined): {
+  args: Record<string, unknown> | undefined;
+  cache: CacheQueryOptions | undefined;
+} {
+  if (args === undefined || args === null || !("cache" in args)) return { args, cache: undefined };
+  const { cache, ...rest } = args;
+  return { args: rest, cache: validateCacheOption(cache) };
+}
+
+function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
+  if (value === undefined || value === false) return value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new CacheArgumentError("cache", "expected false or an object { ttl?, swr? }");
+  }
+  for (const [key, member] of Object.entries(value)) {
+    if (!OPTION_KEYS.has(key)) throw new CacheArgumentError(`cache.${key}`, `unknown option (expected one of: ${[...OPTION_KEYS].join(", ")})`);
+    if (member === undefined) continue;
+    const positive = key === "ttl";
+    if (typeof member !== "number" || !Number.isFinite(member) || member < 0 || (positive && member === 0)) {
+      throw new CacheArgumentError(`cache.${key}`, `expected a ${positive ? "positive" : "non-negative"} number of seconds`);
+    }
+  }
+  return value as CacheQueryOptions;
+}

@@ -1,0 +1,66 @@
+import type { CacheStats, ModelStats } from "../types.js";
+
+/** Where a hit was served from. */
+export type Tier = "l1" | "l2";
+
+/** Plain counters: incrementing them is the only work the hot path does for observability. */
+export class Counters {
+  l1Hits = 0;
+  l2Hits = 0;
+  negativeHits = 0;
+  misses = 0;
+  dbLoads = 0;
+  coalesced = 0;
+  redisErrors = 0;
+  redisTimeouts = 0;
+  encodeFailures = 0;
+  readonly #bypasses = new Map<string, number>();
+  readonly #models = new Map<string, ModelStats>();
+
+  hit(model: string, tier: Tier, negative: boolean): void {
+    if (tier === "l1") this.l1Hits++;
+    else this.l2Hits++;
+    if (negative) this.negativeHits++;
+    this.#model(model).hits++;
+  }
+
+  miss(model: string): void {
+    this.misses++;
+    this.#model(model).misses++;
+  }
+
+  bypass(reason: string): void {
+    this.#bypasses.set(reason, (this.#bypasses.get(reason) ?? 0) + 1);
+  }
+
+  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes"> {
+    const hits = this.l1Hits + this.l2Hits;
+    const lookups = hits + this.misses;
+    const models: Record<string, ModelStats> = {};
+    for (const [name, stats] of this.#models) models[name] = { ...stats };
+    return {
+      hits,
+      misses: this.misses,
+      hitRate: lookups === 0 ? 0 : hits / lookups,
+      l1Hits: this.l1Hits,
+      l2Hits: this.l2Hits,
+      negativeHits: this.negativeHits,
+      dbLoads: this.dbLoads,
+      coalesced: this.coalesced,
+      redisErrors: this.redisErrors,
+      redisTimeouts: this.redisTimeouts,
+      encodeFailures: this.encodeFailures,
+      bypasses: Object.fromEntries(this.#bypasses),
+      models,
+    };
+  }
+
+  #model(name: string): ModelStats {
+    let stats = this.#models.get(name);
+    if (stats === undefined) {
+      stats = { hits: 0, misses: 0 };
+      this.#models.set(name, stats);
+    }
+    return stats;
+  }
+}

@@ -1,0 +1,73 @@
+import { LRUCache } from "lru-cache";
+import type { Clock } from "../types.js";
+
+/** An L1 entry: the decoded value, ready to be cloned out, and when it stops being servable. */
+export interface MemoryEntry {
+  value: unknown;
+  freshUntil: number;
+  staleUntil: number;
+  /** Until when L1 may serve it, never later than staleUntil nor than the L1 TTL bound. */
+  evictAt: number;
+  negative: boolean;
+  /** Bytes accounted for this entry: key and encoded payload, as UTF-16. */
+  size: number;
+}
+
+export interface MemoryStoreLimits {
+  maxEntries: number;
+  maxBytes: number;
+  maxTtlMs: number;
+}
+
+/**
+ * The in-process L1, bounded by entry count and by bytes. Expiry is checked against the
+ * injected clock on read, so no timers run and tests advance time instead of sleeping.
+ */
+export class MemoryStore {
+  readonly #lru: LRUCache<string, MemoryEntry>;
+  readonly #clock: Clock;
+  readonly #maxTtlMs: number;
+
+  constructor(limits: MemoryStoreLimits, clock: Clock) {
+    this.#clock = clock;
+    this.#maxTtlMs = limits.maxTtlMs;
+    this.#lru = new LRUCache<string, MemoryEntry>({
+      max: limits.maxEntries,
+      maxSize: limits.maxBytes,
+      sizeCalculation: (entry) => entry.size,
+    });
+  }
+
+  /** The entry if L1 may still serve it; expired entries are dropped on the way. */
+  get(key: string): MemoryEntry | undefined {
+    const entry = this.#lru.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.evictAt <= this.#clock.now()) {
+      this.#lru.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  set(key: string, entry: Omit<MemoryEntry, "evictAt" | "size">, payloadLength: number): void {
+    const evictAt = Math.min(entry.staleUntil, this.#clock.now() + this.#maxTtlMs);
+    const size = (key.length + payloadLength) * 2 + 64;
+    this.#lru.set(key, { ...entry, evictAt, size });
+  }
+
+  delete(key: string): void {
+    this.#lru.delete(key);
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  get bytes(): number {
+    return this.#lru.calculatedSize;
+  }
+}
