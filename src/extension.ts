@@ -7,6 +7,7 @@ import { deriveKey, type KeyScope } from "./key/derive-key.js";
 import { schemaFingerprint } from "./key/fingerprint.js";
 import { checkModelNames, resolveOptions, type ReadPolicy, type ResolvedOptions } from "./options.js";
 import { CachedQuery, withFluentRelations, type PrismaPromiseLike, type QueryRunner } from "./prisma/cached-query.js";
+import type { FluentRelations } from "./prisma/fluent-types.js";
 import { describeDataModel, readDataModel, type DataModelFacts } from "./prisma/data-model.js";
 import { encodePrismaArgValue, prismaDecimal } from "./prisma/prisma-values.js";
 import { splitCacheOption } from "./prisma/query-args.js";
@@ -52,16 +53,16 @@ export function cacheExtension(options: CacheExtensionOptions) {
       name: "prisma-cache-shield",
       model: {
         $allModels: {
-          findUnique<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUnique"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findUnique">> {
+          findUnique<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUnique"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findUnique">> & FluentRelations<T, "findUnique", null> {
             return read("findUnique").call(this, args as Record<string, unknown>) as never;
           },
-          findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findUniqueOrThrow">> {
+          findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findUniqueOrThrow">> & FluentRelations<T, "findUniqueOrThrow", null> {
             return read("findUniqueOrThrow").call(this, args as Record<string, unknown>) as never;
           },
-          findFirst<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirst"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findFirst">> {
+          findFirst<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirst"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findFirst">> & FluentRelations<T, "findFirst", null> {
             return read("findFirst").call(this, args as Record<string, unknown>) as never;
           },
-          findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findFirstOrThrow">> {
+          findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findFirstOrThrow">> & FluentRelations<T, "findFirstOrThrow", null> {
             return read("findFirstOrThrow").call(this, args as Record<string, unknown>) as never;
           },
           findMany<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findMany"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">> {

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CacheArgumentError, CacheConfigError, cacheExtension } from "../../src/index.ts";
+import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { FakeClock } from "../helpers/random.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+type Seeded = Awaited<ReturnType<typeof seedUser>>;
+
+describe("what passes through, and what is bypassed", () => {
+  const c = createCachedClient({ models: { User: true } });
+  let user: Seeded;
+  beforeAll(async () => {
+    user = await seedUser(c.base);
+  });
+  afterAll(() => c.close());
+
+  it("never caches models that are not listed", async () => {
+    const before = c.pool.queries;
+    await c.prisma.post.findMany({ where: { authorId: user.id } });
+    await c.prisma.post.findMany({ where: { authorId: user.id } });
+    expect(c.pool.queries - before).toBe(2);
+    expect(c.prisma.$cache.stats().models.Post).toBeUndefined();
+  });
+
+  it("`cache: false` reads the database and is counted", async () => {
+    await c.prisma.user.findUnique({ where: { id: user.id } });
+    const before = c.pool.queries;
+    const fresh = await c.prisma.user.findUnique({ where: { id: user.id }, cache: false });
+    expect(fresh?.id).toBe(user.id);
+    expect(c.pool.queries - before).toBe(1);
+    expect(c.prisma.$cache.stats().bypasses["cache: false"]).toBe(1);
+  });
+
+  it("writes pass through untouched", async () => {
+    const updated = await c.prisma.user.update({ where: { id: user.id }, data: { name: "renamed" } });
+    expect(updated.name).toBe("renamed");
+    expect(await c.base.user.findUnique({ where: { id: user.id } })).toMatchObject({ name: "renamed" });
+  });
+
+  it("batch $transaction([...]) accepts cached queries and runs them uncached in the transaction", async () => {
+    await c.prisma.user.count();
+    const before = c.pool.queries;
+    const hitsBefore = c.prisma.$cache.stats().hits;
+    const [found, count] = await c.prisma.$transaction([c.prisma.user.findUnique({ where: { id: user.id } }), c.prisma.user.count()]);
+    expect(found?.id).toBe(user.id);
+    expect(count).toBeGreaterThan(0);
+    // Batches run on one pooled connection, not through pool.query: no cached value was used.
+    expect(c.pool.queries).toBe(before);
+    expect(c.prisma.$cache.stats().hits).toBe(hitsBefore);
+  });
+
+  it("interactive transactions read uncommitted state, never the cache", async () => {
+    await c.prisma.user.findUnique({ where: { id: user.id } });
+    await c.prisma.$transaction(async (tx) => {
+      await tx.user.update({ where: { id: user.id }, data: { name: "inside-tx" } });
+      expect((await tx.user.findUnique({ where: { id: user.id } }))?.name).toBe("inside-tx");
+      throw new Error("rollback");
+    }).catch((error: Error) => expect(error.message).toBe("rollback"));
+    expect(c.prisma.$cache.stats().bypasses.transaction).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps the fluent API working", async () => {
+    const posts = await c.prisma.user.findUnique({ where: { id: user.id } }).posts({ orderBy: { id: "asc" } });
+    expect(posts?.map((post) => post.slug)).toEqual(user.posts.map((post) => post.slug));
+    const author = await c.prisma.post.findFirst({ where: { authorId: user.id } });
+    expect(author?.authorId).toBe(user.id);
+  });
+
+  it("is lazy like Prisma: nothing runs until the query is awaited", async () => {
+    const before = c.pool.queries;
+    const pending = c.prisma.user.findMany({ where: { email: { startsWith: "lazy" } } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(c.pool.queries).toBe(before);
+    await pending;
+    expect(c.pool.queries).toBe(before + 1);
+  });
+
+  it("arguments that cannot be encoded bypass the cache with a counted reason; Prisma judges them", async () => {
+    const query = c.prisma.user.findMany({ where: { id: (() => 1) as never } });
+    await expect(query).rejects.toThrow();
+    expect(c.prisma.$cache.stats().bypasses["unencodable args: function"]).toBe(1);
+  });
+
+  it("never caches a database error", async () => {
+    const before = c.pool.queries;
+    await expect(c.prisma.user.findUniqueOrThrow({ where: { id: -42 } })).rejects.toMatchObject({ code: "P2025" });
+    await expect(c.prisma.user.findUniqueOrThrow({ where: { id: -42 } })).rejects.toMatchObject({ code: "P2025" });
+    expect(c.pool.queries - before).toBe(2);
+  });
+
+  it("rejects a malformed per-query option with a typed error naming it", () => {
+    expect(() => c.prisma.user.findMany({ cache: { ttl: -1 } })).toThrow(CacheArgumentError);
+    expect(() => c.prisma.user.findMany({ cache: { tll: 5 } as never })).toThrow(/cache\.tll/);
+  });
+});
+
+describe("TTLs", () => {
+  it("expires entries after the TTL on the injected clock; a per-query ttl overrides the model's", async () => {
+    const clock = new FakeClock();
+    const c = createCachedClient({ clock, jitter: 0, redis: null, models: { User: { ttl: 60 } } });
+    try {
+      const user = await seedUser(c.base);
+      const read = (ttl?: number) => c.prisma.user.findFirst({ where: { id: user.id }, ...(ttl ? { cache: { ttl } } : {}) });
+      const countLoads = async (ttl?: number) => {
+        const before = c.pool.queries;
+        await read(ttl);
+        return c.pool.queries - before;
+      };
+      expect(await countLoads()).toBe(1);
+      clock.advance(59_999);
+      expect(await countLoads()).toBe(0);
+      clock.advance(1);
+      expect(await countLoads()).toBe(1);
+      expect(await countLoads(5)).toBe(0);
+      await c.prisma.$cache.close();
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("writes Redis entries with jittered TTLs so entries written together expire apart", async () => {
+    const namespace = uniqueNamespace();
+    const c = createCachedClient({ namespace, ttl: 100, jitter: 0.2 });
+    try {
+      const users = await Promise.all(Array.from({ length: 20 }, () => seedUser(c.base)));
+      for (const user of users) await c.prisma.user.findUnique({ where: { id: user.id } });
+      const keys = await c.redis!.keys(`${namespace}:*:User:findUnique:*`);
+      const ttls = await Promise.all(keys.map((key) => c.redis!.pttl(key)));
+      const mine = ttls.filter((ttl) => ttl > 0);
+      expect(mine).toHaveLength(20);
+      expect(Math.min(...mine)).toBeGreaterThanOrEqual(79_000);
+      expect(Math.max(...mine)).toBeLessThanOrEqual(120_000);
+      expect(new Set(mine.map((ttl) => Math.round(ttl / 1000))).size).toBeGreaterThan(5);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("configuration at $extends", () => {
+  it("names an unknown model", () => {
+    const { base } = createBaseClient();
+    expect(() => base.$extends(cacheExtension({ models: { Usr: true } }))).toThrow(CacheConfigError);
+    expect(() => base.$extends(cacheExtension({ models: { Usr: true } }))).toThrow(/models\.Usr/);
+  });
+
+  it("close() stops caching and never closes the caller's Redis", async () => {
+    const redis = createRedis();
+    const c = createCachedClient({ redis });
+    try {
+      await c.prisma.$cache.close();
+      expect(await redis.ping()).toBe("PONG");
+      const before = c.pool.queries;
+      await c.prisma.user.count();
+      await c.prisma.user.count();
+      expect(c.pool.queries - before).toBe(2);
+    } finally {
+      await c.close();
+      redis.disconnect();
+    }
+  });
+});

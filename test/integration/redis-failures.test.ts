@@ -1,0 +1,82 @@
+import { Redis } from "ioredis";
+import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
+import { CacheStoreError, type CacheError } from "../../src/index.ts";
+import { createBaseClient, createCachedClient } from "../helpers/client.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+describe("a failing Redis never fails a read", () => {
+  let chaos: ChaosRedis;
+  let userId: number;
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    chaos = await ChaosRedis.start();
+    const { base } = createBaseClient();
+    userId = (await seedUser(base)).id;
+    await base.$disconnect();
+  });
+  afterEach(async () => {
+    chaos.resume();
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+  afterAll(() => chaos.stop());
+
+  function clientOn(redis: Redis) {
+    const errors: CacheError[] = [];
+    const c = createCachedClient({ redis, redisTimeout: 100, l1: false, onError: (error) => errors.push(error) });
+    cleanups.push(async () => {
+      await c.close();
+      redis.disconnect();
+    });
+    return { ...c, errors };
+  }
+
+  it("a frozen Redis: reads time out, fall through to the database and are counted", async () => {
+    const c = clientOn(new Redis(chaos.url, { maxRetriesPerRequest: 1 }));
+    await c.prisma.user.findUnique({ where: { id: userId } });
+    chaos.pause();
+    const before = c.pool.queries;
+    const results = await Promise.all([1, 2, 3].map(() => c.prisma.user.findUnique({ where: { id: userId } })));
+    expect(results.every((user) => user?.id === userId)).toBe(true);
+    expect(c.pool.queries - before).toBe(1);
+    expect(c.prisma.$cache.stats().redisTimeouts).toBeGreaterThanOrEqual(3);
+    expect(c.errors.some((error) => error instanceof CacheStoreError)).toBe(true);
+  });
+
+  it("a dead Redis: reads fail fast to the database and are counted", async () => {
+    const dead = await ChaosRedis.start();
+    const redis = new Redis(dead.url, { maxRetriesPerRequest: 0, retryStrategy: () => 200 });
+    const c = clientOn(redis);
+    await redis.ping();
+    await dead.stop();
+    await new Promise((resolve) => redis.once("close", resolve));
+    const user = await c.prisma.user.findUnique({ where: { id: userId } });
+    expect(user?.id).toBe(userId);
+    expect(c.prisma.$cache.stats().redisErrors + c.prisma.$cache.stats().redisTimeouts).toBeGreaterThanOrEqual(1);
+    expect(c.pool.queries).toBe(1);
+  });
+
+  it("reads are served from Redis again once it answers again", async () => {
+    const c = clientOn(new Redis(chaos.url, { maxRetriesPerRequest: 1 }));
+    chaos.pause();
+    await c.prisma.user.count({ where: { id: userId } });
+    chaos.resume();
+    await c.prisma.user.count({ where: { id: userId } });
+    const before = c.pool.queries;
+    await c.prisma.user.count({ where: { id: userId } });
+    expect(c.pool.queries).toBe(before);
+    expect(c.prisma.$cache.stats().l2Hits).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a throwing onError hook does not fail the query", async () => {
+    const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
+    const c = createCachedClient({ redis, redisTimeout: 50, onError: () => { throw new Error("hook failed"); } });
+    cleanups.push(async () => {
+      await c.close();
+      redis.disconnect();
+    });
+    chaos.pause();
+    expect((await c.prisma.user.findUnique({ where: { id: userId } }))?.id).toBe(userId);
+  });
+});

@@ -1,0 +1,18 @@
+// One app instance: its own PrismaClient and extension, sharing Redis with the test process.
+// Reads the user whose id is in USER_ID and prints what it saw and how many queries it sent.
+import { PrismaPg } from "@prisma/adapter-pg";
+import { Redis } from "ioredis";
+import { PrismaClient } from "../../prisma/generated/client.ts";
+import { cacheExtension } from "../../src/index.ts";
+import { CountingPool } from "../helpers/counting-pool.ts";
+
+const pool = new CountingPool({ connectionString: process.env.DATABASE_URL, max: 2 });
+const redis = new Redis(process.env.REDIS_URL!);
+const base = new PrismaClient({ adapter: new PrismaPg(pool) });
+const prisma = base.$extends(cacheExtension({ redis, namespace: process.env.NAMESPACE!, models: { User: true, Post: true } }));
+
+const user = await prisma.user.findUnique({ where: { id: Number(process.env.USER_ID) }, include: { posts: { orderBy: { id: "asc" } } } });
+const stats = prisma.$cache.stats();
+await base.$disconnect();
+redis.disconnect();
+console.log(JSON.stringify({ queries: pool.queries, l2Hits: stats.l2Hits, email: user?.email, posts: user?.posts.length, balance: user?.balance.toFixed(6), visits: String(user?.visits) }));

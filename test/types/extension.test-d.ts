@@ -1,0 +1,59 @@
+import { describe, expectTypeOf, it } from "vitest";
+import type { Post, Prisma, PrismaClient, User } from "../../prisma/generated/client.ts";
+import { cacheExtension, type CacheStats } from "../../src/index.ts";
+
+declare const base: PrismaClient;
+const prisma = base.$extends(cacheExtension({ models: { User: true, Post: true } }));
+
+describe("the extended client keeps Prisma's types", () => {
+  it("accepts the cache argument on every cached operation", () => {
+    expectTypeOf(prisma.user.findUnique({ where: { id: 1 }, cache: { ttl: 10 } })).resolves.toEqualTypeOf<User | null>();
+    expectTypeOf(prisma.user.findUniqueOrThrow({ where: { id: 1 }, cache: false })).resolves.toEqualTypeOf<User>();
+    expectTypeOf(prisma.user.findFirst({ cache: { swr: 5 } })).resolves.toEqualTypeOf<User | null>();
+    expectTypeOf(prisma.user.findFirstOrThrow({ cache: false })).resolves.toEqualTypeOf<User>();
+    expectTypeOf(prisma.user.findMany({ cache: { ttl: 10 } })).resolves.toEqualTypeOf<User[]>();
+    expectTypeOf(prisma.user.count({ cache: false })).resolves.toEqualTypeOf<number>();
+  });
+
+  it("keeps select and include shapes, with no any leaking into results", async () => {
+    const picked = await prisma.user.findUnique({ where: { id: 1 }, select: { email: true, balance: true, _count: { select: { posts: true } } }, cache: { ttl: 1 } });
+    expectTypeOf(picked).not.toBeAny();
+    expectTypeOf(picked).toEqualTypeOf<{ email: string; balance: Prisma.Decimal; _count: { posts: number } } | null>();
+    const withPosts = await prisma.user.findMany({ include: { posts: true } });
+    expectTypeOf(withPosts[0]!.posts[0]!.title).toEqualTypeOf<string>();
+    const sums = await prisma.user.aggregate({ _sum: { visits: true }, cache: { ttl: 5 } });
+    expectTypeOf(sums._sum.visits).toEqualTypeOf<bigint | null>();
+    const groups = await prisma.user.groupBy({ by: ["role"], _count: { _all: true } });
+    expectTypeOf(groups[0]!.role).toEqualTypeOf<"USER" | "ADMIN">();
+  });
+
+  it("rejects malformed cache arguments at compile time", () => {
+    // @ts-expect-error ttl is a number of seconds
+    void prisma.user.findMany({ cache: { ttl: "10" } });
+    // @ts-expect-error unknown cache option
+    void prisma.user.findMany({ cache: { tll: 10 } });
+    // @ts-expect-error `cache: true` is not an option: caching is on unless `false`
+    void prisma.user.findMany({ cache: true });
+  });
+
+  it("exposes $cache", () => {
+    expectTypeOf(prisma.$cache.stats()).toEqualTypeOf<CacheStats>();
+    expectTypeOf(prisma.$cache.close()).toEqualTypeOf<Promise<void>>();
+  });
+
+  it("leaves writes and transactions typed as before", async () => {
+    expectTypeOf(prisma.user.create({ data: { email: "x" } })).resolves.toEqualTypeOf<User>();
+    const [a, b] = await prisma.$transaction([prisma.user.findUnique({ where: { id: 1 } }), prisma.user.count()]);
+    expectTypeOf(a).toEqualTypeOf<User | null>();
+    expectTypeOf(b).toEqualTypeOf<number>();
+  });
+});
+
+describe("the fluent API", () => {
+  it("types relation methods on single-record reads", () => {
+    expectTypeOf(prisma.user.findUnique({ where: { id: 1 } }).posts()).resolves.toEqualTypeOf<Post[] | null>();
+    expectTypeOf(prisma.user.findUnique({ where: { id: 1 } }).posts({ where: { published: true }, orderBy: { id: "asc" } })).resolves.toEqualTypeOf<Post[] | null>();
+    expectTypeOf(prisma.post.findFirst({ where: { id: 1 } }).author()).resolves.toEqualTypeOf<User | null>();
+    expectTypeOf(prisma.post.findFirst({ where: { id: 1 } }).author({ select: { email: true } })).resolves.toEqualTypeOf<{ email: string } | null>();
+  });
+});

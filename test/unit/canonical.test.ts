@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
+import { UnencodableArgsError } from "../../src/errors.ts";
+import { canonicalize } from "../../src/key/canonical.ts";
+import { encodePrismaArgValue } from "../../src/prisma/prisma-values.ts";
+
+const encode = (value: unknown) => canonicalize(value, encodePrismaArgValue);
+
+describe("canonicalize", () => {
+  it("ignores object key order at every depth", () => {
+    const a = { where: { id: 1, email: "a" }, select: { id: true, posts: { where: { b: 1, a: 2 } } } };
+    const b = { select: { posts: { where: { a: 2, b: 1 } }, id: true }, where: { email: "a", id: 1 } };
+    expect(encode(a)).toBe(encode(b));
+  });
+
+  it("keeps array order, which Prisma gives meaning to (orderBy)", () => {
+    expect(encode({ orderBy: [{ a: "asc" }, { b: "asc" }] })).not.toBe(encode({ orderBy: [{ b: "asc" }, { a: "asc" }] }));
+  });
+
+  it("never lets distinct values of different types collide", () => {
+    const date = new Date("2024-01-02T03:04:05.678Z");
+    const values: unknown[] = [
+      1, 1n, "1", true, "true", null, "null", date, date.toISOString(), date.getTime(),
+      new Prisma.Decimal("1"), new Prisma.Decimal("1.5"), "1.5", 1.5, new Uint8Array([1]), [1], { 0: 1 },
+      Prisma.DbNull, Prisma.JsonNull, Prisma.AnyNull, "DbNull", -0, 0, Number.NaN, Infinity, "", [], {},
+    ];
+    const encoded = values.map((value) => encode({ where: { x: value } }));
+    expect(new Set(encoded).size).toBe(values.length);
+  });
+
+  it("drops undefined members, as Prisma does", () => {
+    expect(encode({ where: { id: 1, name: undefined } })).toBe(encode({ where: { id: 1 } }));
+  });
+
+  it("cannot be confused by strings that look like the grammar", () => {
+    expect(encode({ a: 'n1' })).not.toBe(encode({ a: 1 }));
+    expect(encode({ a: '"x"' })).not.toBe(encode({ a: "x" }));
+    expect(encode({ 'a":1,"b': 2 })).not.toBe(encode({ a: 1, b: 2 }));
+  });
+
+  it("encodes field references by model and field", () => {
+    const ref = { modelName: "User", name: "email", typeName: "String", isList: false };
+    Object.setPrototypeOf(ref, class FieldRef {}.prototype);
+    expect(encode({ where: { name: { equals: ref } } })).toContain("FieldRef:User.email");
+  });
+
+  it("rejects functions, symbols, cycles and unknown classes with a reason", () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const reasons = [{ where: { f: () => 1 } }, { where: { s: Symbol("x") } }, cyclic, { where: { m: new Map() } }].map((args) => {
+      try {
+        encode(args);
+        return "encoded";
+      } catch (error) {
+        expect(error).toBeInstanceOf(UnencodableArgsError);
+        return (error as UnencodableArgsError).reason;
+      }
+    });
+    expect(reasons).toEqual(["function", "symbol", "cycle", "instance of Map"]);
+  });
+
+  it("accepts a shared (non-cyclic) sub-object twice", () => {
+    const shared = { id: 1 };
+    expect(() => encode({ OR: [shared, shared] })).not.toThrow();
+  });
+});

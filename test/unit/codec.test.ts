@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
+import { Codec, UnencodableValueError } from "../../src/codec/codec.ts";
+import { prismaDecimal } from "../../src/prisma/prisma-values.ts";
+
+const codec = new Codec(prismaDecimal);
+const roundTrip = (value: unknown) => codec.decode(codec.encode(value));
+
+describe("Codec", () => {
+  it("round-trips every Prisma scalar type exactly", () => {
+    const row = {
+      id: 1,
+      email: "a@b.c",
+      name: null,
+      balance: new Prisma.Decimal("123456789012345.000001"),
+      visits: 9007199254740993n,
+      score: 0.1 + 0.2,
+      active: false,
+      avatar: new Uint8Array([0, 1, 254, 255]),
+      profile: { a: [1, null, { b: null, c: "x" }], d: true },
+      createdAt: new Date("2024-02-29T23:59:59.999Z"),
+      role: "ADMIN",
+    };
+    const back = roundTrip(row) as typeof row;
+    expect(back).toEqual(row);
+    expect(back.balance).toBeInstanceOf(Prisma.Decimal);
+    expect(back.balance.toFixed(6)).toBe("123456789012345.000001");
+    expect(back.avatar).toBeInstanceOf(Uint8Array);
+    expect(back.createdAt).toBeInstanceOf(Date);
+    expect(typeof back.visits).toBe("bigint");
+  });
+
+  it("keeps floats JSON cannot carry", () => {
+    const back = roundTrip([Number.NaN, Infinity, -Infinity, -0, 0]) as number[];
+    expect(back[0]).toBeNaN();
+    expect(back.slice(1, 3)).toEqual([Infinity, -Infinity]);
+    expect(Object.is(back[3], -0)).toBe(true);
+    expect(Object.is(back[4], 0)).toBe(true);
+  });
+
+  it("does not mistake user strings for type tags", () => {
+    const tricky = ["\u0000D123", "\u0000", "\u0000S", "D123", "\\u0000D1"];
+    expect(roundTrip(tricky)).toEqual(tricky);
+  });
+
+  it("round-trips aggregate and groupBy shapes", () => {
+    const aggregate = { _count: { _all: 3 }, _avg: { balance: new Prisma.Decimal("1.5"), score: null }, _max: { createdAt: new Date(0) } };
+    expect(roundTrip(aggregate)).toEqual(aggregate);
+    const groups = [{ role: "USER", _sum: { visits: 5n } }];
+    expect(roundTrip(groups)).toEqual(groups);
+  });
+
+  it("rejects values it has no encoding for instead of corrupting them", () => {
+    expect(() => codec.encode({ a: new Map() })).toThrow(UnencodableValueError);
+    expect(() => codec.encode({ a: () => 1 })).toThrow(UnencodableValueError);
+  });
+
+  it("clones deeply, so mutating a result cannot reach the cache", () => {
+    const value = { when: new Date(0), bytes: new Uint8Array([1]), list: [{ a: 1 }] };
+    const copy = codec.clone(value);
+    copy.when.setTime(5);
+    copy.bytes[0] = 9;
+    copy.list[0]!.a = 2;
+    expect(value).toEqual({ when: new Date(0), bytes: new Uint8Array([1]), list: [{ a: 1 }] });
+  });
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { deriveKey, MAX_INLINE_ARGS } from "../../src/key/derive-key.ts";
+import { schemaFingerprint } from "../../src/key/fingerprint.ts";
+
+const scope = { namespace: "shop", fingerprint: "abc" };
+
+describe("deriveKey", () => {
+  it("keeps short arguments readable", () => {
+    expect(deriveKey(scope, "User", "findUnique", '{"id":n1}')).toBe('shop:abc:User:findUnique:{"id":n1}');
+  });
+
+  it("hashes long arguments to a bounded length, distinct inputs to distinct keys", () => {
+    const long = (n: number) => `{"in":[${Array.from({ length: 500 }, (_, i) => `n${i + n}`).join(",")}]}`;
+    const a = deriveKey(scope, "User", "findMany", long(0));
+    const b = deriveKey(scope, "User", "findMany", long(1));
+    expect(a).not.toBe(b);
+    expect(a.length).toBeLessThan(80);
+    expect(a).toMatch(/^shop:abc:User:findMany:#[A-Za-z0-9_-]{43}$/);
+    expect(deriveKey(scope, "User", "findMany", long(0))).toBe(a);
+  });
+
+  it("switches to the hash just past the inline limit", () => {
+    const inline = "x".repeat(MAX_INLINE_ARGS);
+    expect(deriveKey(scope, "M", "count", inline).endsWith(inline)).toBe(true);
+    expect(deriveKey(scope, "M", "count", inline + "x")).toContain(":#");
+  });
+});
+
+describe("schemaFingerprint", () => {
+  it("is stable and changes when the data model changes", () => {
+    const model = { models: { User: { fields: [{ name: "id", kind: "scalar", type: "Int" }] } } };
+    const changed = { models: { User: { fields: [{ name: "id", kind: "scalar", type: "BigInt" }] } } };
+    expect(schemaFingerprint(model)).toBe(schemaFingerprint(structuredClone(model)));
+    expect(schemaFingerprint(model)).not.toBe(schemaFingerprint(changed));
+    expect(schemaFingerprint(model)).toMatch(/^[A-Za-z0-9_-]{12}$/);
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { parseEntry, serializeEntry } from "../../src/stores/entry.ts";
+import { MemoryStore } from "../../src/stores/memory-store.ts";
+import { SingleFlight } from "../../src/core/single-flight.ts";
+import { FakeClock } from "../helpers/random.ts";
+
+describe("entry format", () => {
+  it("round-trips, payload pipes included", () => {
+    const entry = { payload: '{"a":"x|y"}', freshUntil: 10, staleUntil: 20, loadMs: 3 };
+    expect(parseEntry(serializeEntry(entry))).toEqual(entry);
+  });
+
+  it("treats text of another format as a miss", () => {
+    expect(parseEntry("2|1|2|3|x")).toBeUndefined();
+    expect(parseEntry("garbage")).toBeUndefined();
+    expect(parseEntry("1|a|2|3|x")).toBeUndefined();
+  });
+});
+
+describe("MemoryStore", () => {
+  const entry = (staleUntil: number) => ({ value: { a: 1 }, freshUntil: staleUntil, staleUntil, negative: false });
+
+  it("expires entries on the injected clock, bounded by maxTtl", () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore({ maxEntries: 10, maxBytes: 10_000, maxTtlMs: 1_000 }, clock);
+    store.set("short", entry(clock.now() + 500), 10);
+    store.set("long", entry(clock.now() + 60_000), 10);
+    clock.advance(499);
+    expect(store.get("short")).toBeDefined();
+    clock.advance(1);
+    expect(store.get("short")).toBeUndefined();
+    expect(store.get("long")).toBeDefined();
+    clock.advance(500);
+    expect(store.get("long")).toBeUndefined();
+  });
+
+  it("is bounded by entries and by bytes, evicting the least recently used", () => {
+    const clock = new FakeClock();
+    const byCount = new MemoryStore({ maxEntries: 2, maxBytes: 1_000_000, maxTtlMs: 60_000 }, clock);
+    byCount.set("a", entry(clock.now() + 1e6), 1);
+    byCount.set("b", entry(clock.now() + 1e6), 1);
+    byCount.get("a");
+    byCount.set("c", entry(clock.now() + 1e6), 1);
+    expect([byCount.get("a"), byCount.get("b"), byCount.get("c")].map(Boolean)).toEqual([true, false, true]);
+
+    const byBytes = new MemoryStore({ maxEntries: 1_000, maxBytes: 2_000, maxTtlMs: 60_000 }, clock);
+    for (let i = 0; i < 20; i++) byBytes.set(`k${i}`, entry(clock.now() + 1e6), 400);
+    expect(byBytes.bytes).toBeLessThanOrEqual(2_000);
+    expect(byBytes.size).toBeLessThan(20);
+    expect(byBytes.get("k19")).toBeDefined();
+  });
+});
+
+describe("SingleFlight", () => {
+  it("shares one running load among concurrent callers and forgets it when done", async () => {
+    const flights = new SingleFlight<number>();
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return 7;
+    };
+    const results = await Promise.all(Array.from({ length: 100 }, () => flights.run("k", load)));
+    expect(loads).toBe(1);
+    expect(results.filter((r) => r.shared)).toHaveLength(99);
+    expect(results.every((r) => r.value === 7)).toBe(true);
+    expect(flights.size).toBe(0);
+    await flights.run("k", load);
+    expect(loads).toBe(2);
+  });
+
+  it("hands a failed load's error to every waiter and does not keep it", async () => {
+    const flights = new SingleFlight<number>();
+    const failing = () => Promise.reject(new Error("db down"));
+    const results = await Promise.allSettled([flights.run("k", failing), flights.run("k", failing)]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect((await flights.run("k", async () => 1)).value).toBe(1);
+  });
+});
