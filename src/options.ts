@@ -16,6 +16,10 @@ export interface ResolvedOptions {
   models: ReadonlyMap<string, ReadPolicy>;
   l1: { maxEntries: number; maxBytes: number; maxTtlMs: number } | undefined;
   redisTimeoutMs: number;
+  /** How long a write waits for every instance to acknowledge its invalidation. */
+  ackTimeoutMs: number;
+  /** The longest any entry may live (ttl + swr, jitter included); record tags outlive it. */
+  maxLifetimeMs: number;
   onError: ((error: CacheError) => void) | undefined;
   clock: Clock;
   random: () => number;
@@ -31,9 +35,10 @@ export const DEFAULTS = {
   l1MaxBytes: 64 * 1024 * 1024,
   l1MaxTtl: 60,
   redisTimeout: 250,
+  ackTimeout: 200,
 } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "onError", "clock", "random"]);
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "maxLifetime", "onError", "clock", "random"]);
 const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -47,12 +52,16 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     jitter: fraction(input.jitter, "jitter", DEFAULTS.jitter),
     negativeTtl: nonNegative(input.negativeTtl, "negativeTtl", DEFAULTS.negativeTtl),
   };
+  const models = modelPolicies(input.models, defaults, input.l1 !== false);
+  const longest = Math.max(0, ...[...models.values()].map((p) => (Math.max(p.ttlMs, p.negativeTtlMs) + p.swrMs) * (1 + p.jitter)));
   return Object.freeze({
     redis: redisClient(input.redis),
     namespace: namespace(input.namespace),
-    models: modelPolicies(input.models, defaults, input.l1 !== false),
+    models,
     l1: l1Limits(input.l1),
     redisTimeoutMs: nonNegative(input.redisTimeout, "redisTimeout", DEFAULTS.redisTimeout, { positive: true }),
+    ackTimeoutMs: nonNegative(input.ackTimeout, "ackTimeout", DEFAULTS.ackTimeout, { positive: true }),
+    maxLifetimeMs: Math.max(longest, nonNegative(input.maxLifetime, "maxLifetime", 0) * 1000),
     onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
     clock: clock(input.clock),
     random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,

@@ -8,9 +8,26 @@ export interface Clock {
 /** The subset of an ioredis `Redis` or `Cluster` the cache uses. */
 export interface RedisLike {
   readonly status: string;
+  readonly isCluster?: boolean;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, mode: "PX", ttlMs: number): Promise<unknown>;
+  mget(...keys: string[]): Promise<Array<string | null>>;
+  evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  publish(channel: string, message: string): Promise<number>;
+  /** A new connection with the same options: the extension opens one for pub/sub and closes it itself. */
+  duplicate(): SubscriberLike;
+}
+
+/** The pub/sub side of an ioredis connection. */
+export interface SubscriberLike {
+  readonly status: string;
+  subscribe(...channels: string[]): Promise<unknown>;
+  on(event: "message", listener: (channel: string, message: string) => void): unknown;
+  on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
   quit(): Promise<unknown>;
+  disconnect(): void;
 }
 
 /** Per-model settings; every field falls back to the global option of the same name. */
@@ -55,6 +72,10 @@ export interface CacheExtensionOptions {
   l1?: L1Options | false;
   /** Milliseconds a Redis read may take before the query falls through to the database. @default 250 */
   redisTimeout?: number;
+  /** Milliseconds a write waits for every instance to acknowledge its invalidation before it resolves anyway. @default 200 */
+  ackTimeout?: number;
+  /** Seconds: the longest a per-query `cache.ttl` + `cache.swr` may keep an entry. @default the longest model ttl + swr */
+  maxLifetime?: number;
   /** Called with every error the cache absorbed (Redis failures, unencodable results). */
   onError?: (error: CacheError) => void;
   /** Time source, for tests. @default Date */
@@ -64,7 +85,16 @@ export interface CacheExtensionOptions {
 }
 
 /** The per-query `cache` argument: `false` bypasses the cache, an object overrides the model's policy. */
-export type CacheQueryOptions = false | { ttl?: number; swr?: number };
+export type CacheQueryOptions =
+  | false
+  | {
+      /** Seconds the result stays fresh, instead of the model's ttl. */
+      ttl?: number;
+      /** Seconds it may be served stale while refreshing, instead of the model's swr. */
+      swr?: number;
+      /** Labels that `$cache.invalidate({ tags })` can later invalidate this entry by. */
+      tags?: readonly string[];
+    };
 
 export interface ModelStats {
   hits: number;
@@ -83,6 +113,16 @@ export interface CacheStats {
   redisErrors: number;
   redisTimeouts: number;
   encodeFailures: number;
+  /** Loads not stored because a write changed their data while they ran (stale-set fencing). */
+  fencedStores: number;
+  invalidationsSent: number;
+  invalidationsReceived: number;
+  /** Invalidations Redis could not take when written; they are retried until delivered. */
+  invalidationsQueued: number;
+  /** Invalidations some instance did not acknowledge within `ackTimeout`. */
+  invalidationAckTimeouts: number;
+  /** Invalidated names not yet delivered to Redis. */
+  pendingInvalidations: number;
   bypasses: Record<string, number>;
   models: Record<string, ModelStats>;
   /** Entries and bytes held in this process's L1. */

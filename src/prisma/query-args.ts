@@ -1,7 +1,7 @@
 import { CacheArgumentError } from "../errors.js";
 import type { CacheQueryOptions } from "../types.js";
 
-const OPTION_KEYS = new Set(["ttl", "swr"]);
+const OPTION_KEYS = new Set(["ttl", "swr", "tags"]);
 
 /** Splits the `cache` option off Prisma's arguments, which must never see it. */
 export function splitCacheOption(args: Record<string, unknown> | undefined): {
@@ -16,11 +16,17 @@ export function splitCacheOption(args: Record<string, unknown> | undefined): {
 function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
   if (value === undefined || value === false) return value;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new CacheArgumentError("cache", "expected false or an object { ttl?, swr? }");
+    throw new CacheArgumentError("cache", "expected false or an object { ttl?, swr?, tags? }");
   }
   for (const [key, member] of Object.entries(value)) {
     if (!OPTION_KEYS.has(key)) throw new CacheArgumentError(`cache.${key}`, `unknown option (expected one of: ${[...OPTION_KEYS].join(", ")})`);
     if (member === undefined) continue;
+    if (key === "tags") {
+      if (!Array.isArray(member) || !member.every((tag) => typeof tag === "string" && tag !== "")) {
+        throw new CacheArgumentError("cache.tags", "expected an array of non-empty strings");
+      }
+      continue;
+    }
     const positive = key === "ttl";
     if (typeof member !== "number" || !Number.isFinite(member) || member < 0 || (positive && member === 0)) {
       throw new CacheArgumentError(`cache.${key}`, `expected a ${positive ? "positive" : "non-negative"} number of seconds`);

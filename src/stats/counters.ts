@@ -14,6 +14,14 @@ export class Counters {
   redisErrors = 0;
   redisTimeouts = 0;
   encodeFailures = 0;
+  /** Loads whose result was not stored because a write moved the versions during the load. */
+  fencedStores = 0;
+  invalidationsSent = 0;
+  invalidationsReceived = 0;
+  /** Invalidations Redis could not take, kept and retried. */
+  invalidationsQueued = 0;
+  /** Invalidations not acknowledged by every instance within the ack timeout. */
+  invalidationAckTimeouts = 0;
   readonly #bypasses = new Map<string, number>();
   readonly #models = new Map<string, ModelStats>();
 
@@ -33,7 +41,7 @@ export class Counters {
     this.#bypasses.set(reason, (this.#bypasses.get(reason) ?? 0) + 1);
   }
 
-  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes"> {
+  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes" | "pendingInvalidations"> {
     const hits = this.l1Hits + this.l2Hits;
     const lookups = hits + this.misses;
     const models: Record<string, ModelStats> = {};
@@ -50,6 +58,11 @@ export class Counters {
       redisErrors: this.redisErrors,
       redisTimeouts: this.redisTimeouts,
       encodeFailures: this.encodeFailures,
+      fencedStores: this.fencedStores,
+      invalidationsSent: this.invalidationsSent,
+      invalidationsReceived: this.invalidationsReceived,
+      invalidationsQueued: this.invalidationsQueued,
+      invalidationAckTimeouts: this.invalidationAckTimeouts,
       bypasses: Object.fromEntries(this.#bypasses),
       models,
     };

@@ -1,6 +1,8 @@
-/** One cached result with the times that govern it (epoch milliseconds). */
+import type { Dep } from "../invalidation/versions.js";
+
+/** One cached result with the times that govern it (epoch milliseconds) and the versions it was loaded at. */
 export interface CacheEntry {
-  /** The encoded result, as stored in Redis. */
+  /** The encoded result. */
   payload: string;
   /** Until when the entry is fresh. */
   freshUntil: number;
@@ -8,25 +10,45 @@ export interface CacheEntry {
   staleUntil: number;
   /** How long the database load took, in milliseconds. */
   loadMs: number;
+  /** The version of every name the result depends on, captured before it was loaded. */
+  deps: readonly Dep[];
 }
 
-const FORMAT = "1";
+const FORMAT = "2";
 
-/** `1|freshUntil|staleUntil|loadMs|payload`: a header Redis readers parse without touching the payload. */
+/** `2|freshUntil|staleUntil|loadMs|<deps json>\n<payload>`: a header parsed without touching the payload. */
 export function serializeEntry(entry: CacheEntry): string {
-  return `${FORMAT}|${entry.freshUntil}|${entry.staleUntil}|${entry.loadMs}|${entry.payload}`;
+  return `${FORMAT}|${entry.freshUntil}|${entry.staleUntil}|${entry.loadMs}|${JSON.stringify(entry.deps)}\n${entry.payload}`;
 }
 
-/** Parses a stored entry; undefined for text in another format (a future version's entry is a miss). */
+/** Parses a stored entry; undefined for text in another format (an older version's entry is a miss). */
 export function parseEntry(text: string): CacheEntry | undefined {
   const a = text.indexOf("|");
   const b = text.indexOf("|", a + 1);
   const c = text.indexOf("|", b + 1);
   const d = text.indexOf("|", c + 1);
-  if (d < 0 || text.slice(0, a) !== FORMAT) return undefined;
+  const newline = text.indexOf("\n", d + 1);
+  if (newline < 0 || text.slice(0, a) !== FORMAT) return undefined;
   const freshUntil = Number(text.slice(a + 1, b));
   const staleUntil = Number(text.slice(b + 1, c));
   const loadMs = Number(text.slice(c + 1, d));
   if (!Number.isFinite(freshUntil) || !Number.isFinite(staleUntil) || !Number.isFinite(loadMs)) return undefined;
-  return { payload: text.slice(d + 1), freshUntil, staleUntil, loadMs };
+  let deps: unknown;
+  try {
+    deps = JSON.parse(text.slice(d + 1, newline));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(deps)) return undefined;
+  return { payload: text.slice(newline + 1), freshUntil, staleUntil, loadMs, deps: deps as Dep[] };
+}
+
+/** Whether an entry was loaded at exactly the versions that are current now. */
+export function depsAreCurrent(recorded: readonly Dep[], names: readonly string[], current: readonly number[]): boolean {
+  if (recorded.length !== names.length) return false;
+  for (let i = 0; i < names.length; i++) {
+    const dep = recorded[i]!;
+    if (dep[0] !== names[i] || dep[1] !== current[i]) return false;
+  }
+  return true;
 }

@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import type { Dep } from "../invalidation/versions.js";
 import type { Clock } from "../types.js";
 
 /** An L1 entry: the decoded value, ready to be cloned out, and when it stops being servable. */
@@ -9,6 +10,8 @@ export interface MemoryEntry {
   /** Until when L1 may serve it, never later than staleUntil nor than the L1 TTL bound. */
   evictAt: number;
   negative: boolean;
+  /** The versions the value was loaded at; L1 serves it only while they are current. */
+  deps: readonly Dep[];
   /** Bytes accounted for this entry: key and encoded payload, as UTF-16. */
   size: number;
 }
@@ -39,10 +42,10 @@ export class MemoryStore {
   }
 
   /** The entry if L1 may still serve it; expired entries are dropped on the way. */
-  get(key: string): MemoryEntry | undefined {
+  get(key: string, now = this.#clock.now()): MemoryEntry | undefined {
     const entry = this.#lru.get(key);
     if (entry === undefined) return undefined;
-    if (entry.evictAt <= this.#clock.now()) {
+    if (entry.evictAt <= now) {
       this.#lru.delete(key);
       return undefined;
     }

@@ -1,5 +1,6 @@
 import { CacheStoreError } from "../errors.js";
 import type { RedisLike } from "../types.js";
+import type { RedisScript } from "./redis-scripts.js";
 
 /** ioredis states in which a command cannot be sent now: fail fast instead of queueing. */
 const UNAVAILABLE = new Set(["close", "end", "reconnecting"]);
@@ -12,8 +13,8 @@ export class RedisTimeoutError extends CacheStoreError {
 }
 
 /**
- * The L2: Redis strings with a millisecond TTL. Every call is bounded by `timeoutMs`, so a slow
- * or absent Redis costs a query at most that long before it falls through to the database.
+ * Every Redis command the cache sends. Each call is bounded by `timeoutMs`, so a slow or absent
+ * Redis costs a query at most that long before it falls through to the database.
  */
 export class RedisStore {
   readonly #redis: RedisLike;
@@ -24,12 +25,37 @@ export class RedisStore {
     this.#timeoutMs = timeoutMs;
   }
 
+  get isCluster(): boolean {
+    return this.#redis.isCluster === true;
+  }
+
   get(key: string): Promise<string | null> {
     return this.#bounded("GET", () => this.#redis.get(key));
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     await this.#bounded("SET", () => this.#redis.set(key, value, "PX", Math.max(1, Math.round(ttlMs))));
+  }
+
+  mget(keys: readonly string[]): Promise<Array<string | null>> {
+    if (keys.length === 0) return Promise.resolve([]);
+    return this.#bounded("MGET", () => this.#redis.mget(...keys));
+  }
+
+  publish(channel: string, message: string): Promise<number> {
+    return this.#bounded("PUBLISH", () => this.#redis.publish(channel, message));
+  }
+
+  /** EVALSHA, loading the script with EVAL the first time a server has not seen it. */
+  run(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    return this.#bounded("EVALSHA", async () => {
+      try {
+        return await this.#redis.evalsha(script.sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+        return this.#redis.eval(script.source, keys.length, ...keys, ...args);
+      }
+    });
   }
 
   #bounded<T>(operation: string, command: () => Promise<T>): Promise<T> {

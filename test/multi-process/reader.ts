@@ -13,6 +13,7 @@ const prisma = base.$extends(cacheExtension({ redis, namespace: process.env.NAME
 
 const user = await prisma.user.findUnique({ where: { id: Number(process.env.USER_ID) }, include: { posts: { orderBy: { id: "asc" } } } });
 const stats = prisma.$cache.stats();
+await prisma.$cache.close();
 await base.$disconnect();
 redis.disconnect();
 console.log(JSON.stringify({ queries: pool.queries, l2Hits: stats.l2Hits, email: user?.email, posts: user?.posts.length, balance: user?.balance.toFixed(6), visits: String(user?.visits) }));

@@ -1,24 +1,33 @@
 import { describe, expect, it } from "vitest";
-import { parseEntry, serializeEntry } from "../../src/stores/entry.ts";
+import { depsAreCurrent, parseEntry, serializeEntry } from "../../src/stores/entry.ts";
 import { MemoryStore } from "../../src/stores/memory-store.ts";
 import { SingleFlight } from "../../src/core/single-flight.ts";
 import { FakeClock } from "../helpers/random.ts";
 
 describe("entry format", () => {
-  it("round-trips, payload pipes included", () => {
-    const entry = { payload: '{"a":"x|y"}', freshUntil: 10, staleUntil: 20, loadMs: 3 };
+  it("round-trips, with pipes and newlines in names and payload", () => {
+    const entry = { payload: '{"a":"x|y\\nz"}\n', freshUntil: 10, staleUntil: 20, loadMs: 3, deps: [["t:User:email=[\"a|b\\n\"]", 7] as const, ["g:Post", 0] as const] };
     expect(parseEntry(serializeEntry(entry))).toEqual(entry);
   });
 
   it("treats text of another format as a miss", () => {
-    expect(parseEntry("2|1|2|3|x")).toBeUndefined();
+    expect(parseEntry("1|1|2|3|x")).toBeUndefined();
     expect(parseEntry("garbage")).toBeUndefined();
-    expect(parseEntry("1|a|2|3|x")).toBeUndefined();
+    expect(parseEntry("2|a|2|3|[]\nx")).toBeUndefined();
+    expect(parseEntry("2|1|2|3|{oops\nx")).toBeUndefined();
+  });
+
+  it("is current only at exactly the recorded versions of the same names", () => {
+    const deps = [["g:User", 3], ["g:Post", 5]] as const;
+    expect(depsAreCurrent(deps, ["g:User", "g:Post"], [3, 5])).toBe(true);
+    expect(depsAreCurrent(deps, ["g:User", "g:Post"], [3, 6])).toBe(false);
+    expect(depsAreCurrent(deps, ["g:User", "g:Tag"], [3, 5])).toBe(false);
+    expect(depsAreCurrent(deps, ["g:User"], [3])).toBe(false);
   });
 });
 
 describe("MemoryStore", () => {
-  const entry = (staleUntil: number) => ({ value: { a: 1 }, freshUntil: staleUntil, staleUntil, negative: false });
+  const entry = (staleUntil: number) => ({ value: { a: 1 }, freshUntil: staleUntil, staleUntil, negative: false, deps: [] });
 
   it("expires entries on the injected clock, bounded by maxTtl", () => {
     const clock = new FakeClock();

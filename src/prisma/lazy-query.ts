@@ -7,31 +7,35 @@ export interface PrismaPromiseLike extends PromiseLike<unknown> {
   [fluentRelation: string]: unknown;
 }
 
-/** Runs a cached read when it is awaited, or hands out the plain Prisma promise. */
+export type Delegates = Record<string, Record<string, (args: unknown) => PrismaPromiseLike>>;
+
+/** Runs a query when it is awaited, or hands out the plain Prisma promise. */
 export interface QueryRunner {
-  run(query: CachedQuery): Promise<unknown>;
-  passthrough(query: CachedQuery): PrismaPromiseLike;
+  run(query: LazyQuery): Promise<unknown>;
+  /** The uncached Prisma query (used inside batch transactions). */
+  passthrough(query: LazyQuery): PrismaPromiseLike;
+  /** `query.<relation>(args)` of Prisma's fluent API. */
+  fluent(query: LazyQuery, relation: string, args: unknown): unknown;
 }
 
 /**
- * A lazy, Prisma-compatible promise for a cached read. Like Prisma's own, nothing happens until
- * it is awaited, so a query built before a write and awaited after it reads after the write.
- * Inside `$transaction([...])` it hands Prisma the uncached query, and the fluent API
- * (`findUnique(...).posts()`) is served by the uncached query too.
+ * A lazy, Prisma-compatible promise for a model operation. Like Prisma's own, nothing happens
+ * until it is awaited, so a read built before a write and awaited after it reads after the
+ * write. Inside `$transaction([...])` it hands Prisma the plain query.
  */
-export class CachedQuery implements PromiseLike<unknown> {
+export class LazyQuery implements PromiseLike<unknown> {
   #promise: Promise<unknown> | undefined;
 
   constructor(
     readonly runner: QueryRunner,
     /** The client the query runs on: the extension's parent client. */
-    readonly parent: Record<string, Record<string, (args: unknown) => PrismaPromiseLike>>,
+    readonly parent: Delegates,
     readonly model: string,
     readonly operation: string,
     /** Arguments with the `cache` option removed. */
     readonly args: Record<string, unknown> | undefined,
     /** The per-query `cache` option, already validated. */
-    readonly cacheOption: { ttl?: number; swr?: number } | undefined,
+    readonly cacheOption: { ttl?: number; swr?: number; tags?: readonly string[] } | undefined,
   ) {}
 
   get [Symbol.toStringTag](): string {
@@ -51,7 +55,7 @@ export class CachedQuery implements PromiseLike<unknown> {
     return this.#run().finally(onFinally);
   }
 
-  /** Called by `$transaction([...])`: reads in a transaction neither use nor fill the cache. */
+  /** Called by `$transaction([...])`: the plain query joins the batch. */
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
     const query = this.runner.passthrough(this);
     return query.requestTransaction?.(batch) ?? query;
@@ -62,19 +66,15 @@ export class CachedQuery implements PromiseLike<unknown> {
   }
 }
 
-/**
- * A CachedQuery class whose instances also answer the fluent relation methods of one model,
- * each delegating to the uncached Prisma query. Built once per model.
- */
-export function withFluentRelations(relationFields: readonly string[]): typeof CachedQuery {
-  class FluentCachedQuery extends CachedQuery {}
+/** A LazyQuery class whose instances also answer one model's fluent relation methods. Built once per model. */
+export function withFluentRelations(relationFields: readonly string[]): typeof LazyQuery {
+  class FluentQuery extends LazyQuery {}
   for (const field of relationFields) {
-    Object.defineProperty(FluentCachedQuery.prototype, field, {
-      value(this: CachedQuery, args?: unknown) {
-        const query = this.runner.passthrough(this);
-        return (query[field] as (args?: unknown) => unknown).call(query, args);
+    Object.defineProperty(FluentQuery.prototype, field, {
+      value(this: LazyQuery, args?: unknown) {
+        return this.runner.fluent(this, field, args);
       },
     });
   }
-  return FluentCachedQuery;
+  return FluentQuery;
 }

@@ -1,0 +1,323 @@
+import { Codec } from "../codec/codec.js";
+import { TieredCache } from "../core/tiered-cache.js";
+import { CacheArgumentError, CacheError, UnencodableArgsError } from "../errors.js";
+import { canonicalize } from "../key/canonical.js";
+import { deriveKey, type KeyScope } from "../key/derive-key.js";
+import { Bus } from "../invalidation/bus.js";
+import { modelGeneration, readDependencies, recordGeneration, userTag } from "../invalidation/dependencies.js";
+import { Versions } from "../invalidation/versions.js";
+import { writeEffects } from "../invalidation/write-effects.js";
+import type { ReadPolicy, ResolvedOptions } from "../options.js";
+import { Counters } from "../stats/counters.js";
+import { MemoryStore } from "../stores/memory-store.js";
+import { RedisStore } from "../stores/redis-store.js";
+import type { CacheQueryOptions, CacheStats } from "../types.js";
+import type { PrismaSchema } from "./data-model.js";
+import { LazyQuery, withFluentRelations, type Delegates, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
+import { encodePrismaArgValue, prismaDecimal } from "./prisma-values.js";
+import { splitCacheOption } from "./query-args.js";
+import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
+
+/** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
+export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
+
+/** Operations whose result may be null for "not found", and which carry Prisma's fluent API. */
+const SINGLE_RECORD = new Set(["findUnique", "findFirst", "findUniqueOrThrow", "findFirstOrThrow"]);
+
+type ScopedClient = { [TRANSACTION_SCOPE]?: { txId?: string } };
+export type ExtensionThis = { $name: string; $parent: Delegates & ScopedClient };
+type TransactionFn = (this: unknown, input: unknown, options?: unknown) => Promise<unknown>;
+
+/** The `$cache` property of an extended client. */
+export interface CacheControl {
+  /** Counters since start: hits and misses overall, per tier and per model, invalidations, absorbed failures. */
+  stats(): CacheStats;
+  /** Invalidates every cached read of the named models, or every entry carrying one of the tags. */
+  invalidate(target: { models?: readonly string[]; tags?: readonly string[] }): Promise<void>;
+  /** Runs a raw statement, invalidating only the models named instead of every model. */
+  raw<T>(models: readonly string[], query: PromiseLike<T>): Promise<T>;
+  /** Stops caching (reads pass through), delivers queued invalidations and closes the connection the extension opened; never the caller's Redis. */
+  close(): Promise<void>;
+}
+
+/** Per-client state: the stores, the counters and the bridge between Prisma calls and the core. */
+export class CacheRuntime {
+  readonly #options: ResolvedOptions;
+  readonly #schema: PrismaSchema;
+  readonly #scope: KeyScope;
+  readonly #counters = new Counters();
+  readonly #l1: MemoryStore | undefined;
+  readonly #bus: Bus | undefined;
+  readonly #versions: Versions;
+  readonly #cache: TieredCache;
+  readonly #readClasses = new Map<string, typeof LazyQuery>();
+  readonly #writeClasses = new Map<string, typeof LazyQuery>();
+  /** Invalidations of open interactive transactions, applied when they commit. */
+  readonly #transactions = new Map<string, Set<string>>();
+  #closed = false;
+
+  constructor(options: ResolvedOptions, schema: PrismaSchema, scope: KeyScope) {
+    this.#options = options;
+    this.#schema = schema;
+    this.#scope = scope;
+    const report = (error: CacheError) => this.#report(error);
+    const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
+    const prefix = `{${options.namespace}}`;
+    this.#bus =
+      options.redis === undefined || store === undefined
+        ? undefined
+        : new Bus(options.redis, store, prefix, {
+            onInvalidation: (seq, names) => {
+              this.#counters.invalidationsReceived++;
+              for (const name of names) this.#versions.observe(name, seq);
+            },
+            onLanded: () => {},
+            onTrustChange: (trusted) => {
+              // Messages may have been missed while the subscription was down: forget what L1 knows.
+              this.#l1?.clear();
+              this.#versions.forget();
+              if (!trusted) this.#counters.bypass("subscription down");
+            },
+            onError: report,
+          });
+    this.#versions = new Versions({
+      redis: store === undefined || this.#bus === undefined ? undefined : { store, bus: this.#bus, prefix },
+      counters: this.#counters,
+      report,
+      tagTtlMs: options.maxLifetimeMs + 60_000,
+      ackTimeoutMs: options.ackTimeoutMs,
+      maxLocalNames: 100_000,
+    });
+    this.#l1 = options.l1 === undefined ? undefined : new MemoryStore(options.l1, options.clock);
+    this.#cache = new TieredCache({
+      l1: this.#l1,
+      l2: store,
+      versions: this.#versions,
+      l1Trusted: () => this.#bus?.trusted ?? true,
+      landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
+      codec: new Codec(prismaDecimal),
+      clock: options.clock,
+      random: options.random,
+      counters: this.#counters,
+      report,
+    });
+    for (const model of schema.graph.modelNames) {
+      const relations = [...(schema.graph.model(model)?.relations.keys() ?? [])];
+      const fluentClass = withFluentRelations(relations);
+      this.#readClasses.set(model, fluentClass);
+      this.#writeClasses.set(model, fluentClass);
+    }
+  }
+
+  readonly control: CacheControl = {
+    stats: () => ({
+      ...this.#counters.snapshot(),
+      l1Entries: this.#l1?.size ?? 0,
+      l1Bytes: this.#l1?.bytes ?? 0,
+      pendingInvalidations: this.#versions.pendingCount,
+    }),
+    invalidate: (target) => this.#versions.bump(this.#explicitTargets(target)),
+    raw: async (models, query) => {
+      const names = this.#checkModels(models, "models");
+      if (query instanceof RawWrite) query.models = names;
+      return query;
+    },
+    close: async () => {
+      this.#closed = true;
+      this.#l1?.clear();
+      await this.#versions.flush();
+      await this.#bus?.close();
+    },
+  };
+
+  /** Every read operation on every model comes through here: keep it allocation-light. */
+  read(context: ExtensionThis, operation: string, rawArgs: Record<string, unknown> | undefined): unknown {
+    const model = context.$name;
+    const parent = context.$parent;
+    const { args, cache } = splitCacheOption(rawArgs);
+    const policy = this.#options.models.get(model);
+    if (policy === undefined || this.#closed) return this.#delegate(parent, model)[operation]!(args);
+    if (cache === false || parent[TRANSACTION_SCOPE] !== undefined) {
+      this.#counters.bypass(cache === false ? "cache: false" : "transaction");
+      return this.#delegate(parent, model)[operation]!(args);
+    }
+    if (cache !== undefined) this.#checkLifetime(policy, cache);
+    const QueryClass = SINGLE_RECORD.has(operation) ? this.#readClasses.get(model)! : LazyQuery;
+    return new QueryClass(this.#reads, parent, model, operation, args, cache);
+  }
+
+  /** Every write goes through here: it runs, then invalidates what it changed before it resolves. */
+  write(context: ExtensionThis, operation: string, args: Record<string, unknown> | undefined): unknown {
+    return new (this.#writeClasses.get(context.$name)!)(this.#writes, context.$parent, context.$name, operation, args, undefined);
+  }
+
+  /** `$transaction`: reads inside bypass the cache; invalidations apply when it commits, before it resolves. */
+  transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
+    if (typeof input !== "function") return this.#batch(client, input as unknown[], options, parentTransaction);
+    if (client[TRANSACTION_SCOPE] !== undefined) return parentTransaction.call(client, input, options);
+    let txId: string | undefined;
+    const callback = (tx: ScopedClient) => {
+      txId = tx[TRANSACTION_SCOPE]?.txId;
+      if (txId !== undefined) this.#transactions.set(txId, new Set());
+      return (input as (tx: unknown) => unknown)(tx);
+    };
+    return (async () => {
+      try {
+        const result = await parentTransaction.call(client, callback, options);
+        const names = txId === undefined ? undefined : this.#transactions.get(txId);
+        if (names !== undefined) await this.#versions.bump(names);
+        return result;
+      } finally {
+        // A rolled-back transaction publishes nothing.
+        if (txId !== undefined) this.#transactions.delete(txId);
+      }
+    })();
+  }
+
+  /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
+  raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
+    const query = parentMethod.apply(client, args);
+    if (isQuery && !rawSqlMayWrite(args)) return query;
+    return new RawWrite(query, client, (write) => this.#applyWrite(this.#rawEffects(write), client));
+  }
+
+  readonly #reads: QueryRunner = {
+    run: (query) => this.#runRead(query),
+    passthrough: (query) => this.#passthrough(query),
+    fluent: (query, relation, args) => {
+      const plain = this.#passthrough(query);
+      return (plain[relation] as (args: unknown) => unknown).call(plain, args);
+    },
+  };
+
+  readonly #writes: QueryRunner = {
+    run: async (query) => {
+      const result = await this.#passthrough(query);
+      await this.#applyWrite(writeEffects(this.#schema.graph, query.model, query.operation, query.args, result), query.parent);
+      return result;
+    },
+    passthrough: (query) => this.#passthrough(query),
+    fluent: (query, relation, args) => {
+      const plain = this.#passthrough(query);
+      const related = (plain[relation] as (args: unknown) => PromiseLike<unknown>).call(plain, args);
+      // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
+      return Promise.resolve(related).then(async (value) => {
+        await this.#applyWrite(writeEffects(this.#schema.graph, query.model, query.operation, query.args, undefined), query.parent);
+        return value;
+      });
+    },
+  };
+
+  #runRead(query: LazyQuery): Promise<unknown> {
+    const policy = this.#policyFor(query);
+    let canonicalArgs: string;
+    try {
+      canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue);
+    } catch (error) {
+      if (!(error instanceof UnencodableArgsError)) throw error;
+      this.#counters.bypass(`unencodable args: ${error.reason}`);
+      return Promise.resolve(this.#passthrough(query));
+    }
+    const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
+    const hit = this.#cache.readL1(key, query.model, policy);
+    if (hit !== undefined) return Promise.resolve(hit[0]);
+    const tags = query.cacheOption?.tags;
+    return this.#cache.readThrough({
+      key,
+      model: query.model,
+      policy,
+      deps: readDependencies(this.#schema.graph, query.model, query.operation, query.args, tags),
+      load: () => Promise.resolve(this.#passthrough(query)),
+      isNotFound: SINGLE_RECORD.has(query.operation) ? isNull : never,
+    });
+  }
+
+  async #batch(client: ScopedClient, input: unknown[], options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
+    const results = (await parentTransaction.call(client, input, options)) as unknown[];
+    const names = new Set<string>();
+    input.forEach((element, i) => {
+      let effects: Iterable<string> = [];
+      if (element instanceof LazyQuery && element.runner === this.#writes) {
+        effects = writeEffects(this.#schema.graph, element.model, element.operation, element.args, results[i]);
+      } else if (element instanceof RawWrite) {
+        effects = this.#rawEffects(element);
+      }
+      for (const name of effects) names.add(name);
+    });
+    await this.#versions.bump(names);
+    return results;
+  }
+
+  /** Applies a write's invalidation now, or when its interactive transaction commits. */
+  async #applyWrite(names: Iterable<string>, client: ScopedClient): Promise<void> {
+    const txId = client[TRANSACTION_SCOPE]?.txId;
+    const buffer = txId === undefined ? undefined : this.#transactions.get(txId);
+    if (buffer !== undefined) {
+      for (const name of names) buffer.add(name);
+      return;
+    }
+    await this.#versions.bump(new Set(names));
+  }
+
+  #rawEffects(write: RawWrite): string[] {
+    return (write.models ?? this.#schema.graph.modelNames).flatMap((model) => [modelGeneration(model), recordGeneration(model)]);
+  }
+
+  #explicitTargets(target: { models?: readonly string[]; tags?: readonly string[] }): string[] {
+    if (typeof target !== "object" || target === null) throw new CacheArgumentError("target", "expected { models?, tags? }");
+    const models = target.models === undefined ? [] : this.#checkModels(target.models, "models");
+    const tags = target.tags ?? [];
+    if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === "string" && tag !== "")) {
+      throw new CacheArgumentError("tags", "expected an array of non-empty strings");
+    }
+    return [...models.flatMap((model) => [modelGeneration(model), recordGeneration(model)]), ...tags.map(userTag)];
+  }
+
+  #checkModels(models: readonly string[], argument: string): string[] {
+    if (!Array.isArray(models)) throw new CacheArgumentError(argument, "expected an array of model names");
+    for (const model of models) {
+      if (this.#schema.graph.model(model) === undefined) {
+        throw new CacheArgumentError(argument, `no model named "${String(model)}" (models: ${this.#schema.graph.modelNames.join(", ")})`);
+      }
+    }
+    return [...models];
+  }
+
+  /** A per-query lifetime may not outlive the record tags that protect it. */
+  #checkLifetime(policy: ReadPolicy, cache: Exclude<CacheQueryOptions, false>): void {
+    const lifetime = ((cache.ttl ?? policy.ttlMs / 1000) + (cache.swr ?? policy.swrMs / 1000)) * 1000 * (1 + policy.jitter);
+    if (lifetime > this.#options.maxLifetimeMs) {
+      throw new CacheArgumentError("cache.ttl", `ttl + swr (${lifetime / 1000} s with jitter) exceeds maxLifetime (${this.#options.maxLifetimeMs / 1000} s); raise the maxLifetime option`);
+    }
+  }
+
+  #passthrough(query: LazyQuery): PrismaPromiseLike {
+    return this.#delegate(query.parent, query.model)[query.operation]!(query.args);
+  }
+
+  #policyFor(query: LazyQuery): ReadPolicy {
+    const policy = this.#options.models.get(query.model)!;
+    const override = query.cacheOption;
+    if (override === undefined || (override.ttl === undefined && override.swr === undefined)) return policy;
+    return {
+      ...policy,
+      ttlMs: override.ttl === undefined ? policy.ttlMs : override.ttl * 1000,
+      swrMs: override.swr === undefined ? policy.swrMs : override.swr * 1000,
+    };
+  }
+
+  #delegate(parent: Delegates, model: string): Record<string, (args: unknown) => PrismaPromiseLike> {
+    return parent[this.#schema.delegateKeys.get(model)!]!;
+  }
+
+  #report(error: CacheError): void {
+    try {
+      this.#options.onError?.(error);
+    } catch {
+      // A throwing error hook must not turn an absorbed cache failure into a failed query.
+    }
+  }
+}
+
+const isNull = (value: unknown) => value === null;
+const never = () => false;
