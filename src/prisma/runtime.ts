@@ -116,7 +116,7 @@ export class CacheRuntime {
       l1Bytes: this.#l1?.bytes ?? 0,
       pendingInvalidations: this.#versions.pendingCount,
     }),
-    invalidate: (target) => this.#versions.bump(this.#explicitTargets(target)),
+    invalidate: async (target) => this.#versions.bump(this.#explicitTargets(target)),
     raw: async (models, query) => {
       const names = this.#checkModels(models, "models");
       if (query instanceof RawWrite) query.models = names;

@@ -6,12 +6,24 @@ import pg from "pg";
  */
 export class CountingPool extends pg.Pool {
   queries = 0;
+  /** Milliseconds to wait before sending each statement (a slow network or a busy database). */
   delayMs = 0;
+  /** Milliseconds to hold each result after the database answered (a slow reader that read early). */
+  delayResultMs = 0;
 
   override query(...args: unknown[]): never {
     this.queries++;
-    const run = () => (super.query as (...a: unknown[]) => unknown).apply(this, args);
-    if (this.delayMs === 0) return run() as never;
-    return new Promise((resolve) => setTimeout(resolve, this.delayMs)).then(run) as never;
+    const run = () => (super.query as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    const sent = this.delayMs === 0 ? run() : sleep(this.delayMs).then(run);
+    if (this.delayResultMs === 0) return sent as never;
+    const hold = this.delayResultMs;
+    return sent.then(async (result) => {
+      await sleep(hold);
+      return result;
+    }) as never;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

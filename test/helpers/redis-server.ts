@@ -41,6 +41,7 @@ export class ChaosRedis {
 
   private async waitUntilReady(): Promise<void> {
     const probe = new Redis(this.port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on("error", () => {});
     for (let attempt = 0; attempt < 100; attempt++) {
       try {
         await probe.connect();

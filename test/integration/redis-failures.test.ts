@@ -23,6 +23,7 @@ describe("a failing Redis never fails a read", () => {
   afterAll(() => chaos.stop());
 
   function clientOn(redis: Redis) {
+    redis.on("error", () => {});
     const errors: CacheError[] = [];
     const c = createCachedClient({ redis, redisTimeout: 100, l1: false, onError: (error) => errors.push(error) });
     cleanups.push(async () => {

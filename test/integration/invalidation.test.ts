@@ -1,0 +1,250 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+type Seeded = Awaited<ReturnType<typeof seedUser>>;
+
+/**
+ * Two instances sharing Redis, each with its own L1 and pool: `a` reads, `b` writes. After a
+ * write through either resolves, neither may return older data.
+ */
+describe("invalidation on writes", () => {
+  const namespace = uniqueNamespace();
+  const a = createCachedClient({ namespace });
+  const b = createCachedClient({ namespace });
+  let alice: Seeded;
+  let bob: Seeded;
+
+  beforeAll(async () => {
+    alice = await seedUser(a.base);
+    bob = await seedUser(a.base);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  /** Runs `read` on `a` until cached, then `write` on `writer`, then `read` again on both. */
+  async function afterWrite<T>(read: (p: typeof a.prisma) => PromiseLike<T>, write: () => PromiseLike<unknown>) {
+    await read(a.prisma);
+    const cachedQueries = a.pool.queries;
+    await read(a.prisma);
+    expect(a.pool.queries, "the read is cached before the write").toBe(cachedQueries);
+    await write();
+    return { fromA: await read(a.prisma), fromB: await read(b.prisma), expected: await read(a.base as never) };
+  }
+
+  async function expectFresh<T>(read: (p: typeof a.prisma) => PromiseLike<T>, write: () => PromiseLike<unknown>) {
+    const { fromA, fromB, expected } = await afterWrite(read, write);
+    expect(fromA).toEqual(expected);
+    expect(fromB).toEqual(expected);
+    return expected;
+  }
+
+  it("update: the record's unique reads, by any identity, and lists", async () => {
+    await expectFresh((p) => p.user.findUnique({ where: { id: alice.id } }), () => b.prisma.user.update({ where: { id: alice.id }, data: { name: "by id" } }));
+    await expectFresh((p) => p.user.findUnique({ where: { email: alice.email } }), () => b.prisma.user.update({ where: { id: alice.id }, data: { name: "seen by email" } }));
+    const users = await expectFresh((p) => p.user.findMany({ where: { id: { in: [alice.id, bob.id] } }, orderBy: { id: "asc" } }), () => b.prisma.user.update({ where: { email: alice.email }, data: { name: "listed" } }));
+    expect(users[0]?.name).toBe("listed");
+  });
+
+  it("update by unique key is precise: other records' unique reads stay cached", async () => {
+    await a.prisma.user.findUnique({ where: { id: bob.id } });
+    const before = a.pool.queries;
+    await b.prisma.user.update({ where: { id: alice.id }, data: { score: 1 } });
+    await a.prisma.user.findUnique({ where: { id: bob.id } });
+    expect(a.pool.queries).toBe(before);
+  });
+
+  it("create, createMany and createManyAndReturn refresh lists and counts", async () => {
+    const count = (p: typeof a.prisma) => p.post.count({ where: { authorId: bob.id } });
+    await expectFresh(count, () => b.prisma.post.create({ data: { slug: `c-${Date.now()}`, title: "created", authorId: bob.id } }));
+    await expectFresh(count, () => b.prisma.post.createMany({ data: [{ slug: `m1-${Date.now()}`, title: "m", authorId: bob.id }] }));
+    await expectFresh(count, () => b.prisma.post.createManyAndReturn({ data: [{ slug: `m2-${Date.now()}`, title: "m", authorId: bob.id }] }));
+  });
+
+  it("create makes a cached 'not found' visible at once, on every instance", async () => {
+    const email = `later-${Date.now()}@example.com`;
+    const read = (p: typeof a.prisma) => p.user.findUnique({ where: { email } });
+    const { fromA, fromB } = await afterWrite(read, () => b.prisma.user.create({ data: { email } }));
+    expect(fromA?.email).toBe(email);
+    expect(fromB?.email).toBe(email);
+  });
+
+  it("updateMany, updateManyAndReturn, upsert, delete and deleteMany", async () => {
+    const posts = (p: typeof a.prisma) => p.post.findMany({ where: { authorId: alice.id }, orderBy: { id: "asc" } });
+    await expectFresh(posts, () => b.prisma.post.updateMany({ where: { authorId: alice.id }, data: { title: "many" } }));
+    await expectFresh((p) => p.post.findUnique({ where: { id: alice.posts[0]!.id } }), () => b.prisma.post.updateMany({ where: { authorId: alice.id }, data: { title: "many again" } }));
+    await expectFresh(posts, () => b.prisma.post.updateManyAndReturn({ where: { authorId: alice.id }, data: { published: true } }));
+    const slug = `up-${Date.now()}`;
+    await expectFresh(posts, () => b.prisma.post.upsert({ where: { authorId_slug: { authorId: alice.id, slug } }, create: { slug, title: "new", authorId: alice.id }, update: {} }));
+    await expectFresh((p) => p.post.findUnique({ where: { authorId_slug: { authorId: alice.id, slug } } }), () => b.prisma.post.upsert({ where: { authorId_slug: { authorId: alice.id, slug } }, create: { slug, title: "x", authorId: alice.id }, update: { title: "upserted" } }));
+    await expectFresh((p) => p.post.findUnique({ where: { authorId_slug: { authorId: alice.id, slug } } }), () => b.prisma.post.delete({ where: { authorId_slug: { authorId: alice.id, slug } } }));
+    await expectFresh(posts, () => b.prisma.post.deleteMany({ where: { authorId: alice.id, title: "nothing matches" } }));
+  });
+
+  it("includes and relation filters depend on every model they reach", async () => {
+    const withTags = (p: typeof a.prisma) => p.user.findUnique({ where: { id: alice.id }, include: { posts: { include: { tags: true }, orderBy: { id: "asc" } } } });
+    const tagId = (await a.base.tag.findFirstOrThrow({ where: { posts: { some: { authorId: alice.id } } } })).id;
+    const expected = await expectFresh(withTags, () => b.prisma.tag.update({ where: { id: tagId }, data: { name: `renamed-${Date.now()}` } }));
+    expect(expected?.posts.some((post) => post.tags.some((tag) => tag.name.startsWith("renamed-")))).toBe(true);
+    const filtered = (p: typeof a.prisma) => p.user.findMany({ where: { posts: { some: { title: "needle" } } }, select: { id: true } });
+    const found = await expectFresh(filtered, () => b.prisma.post.update({ where: { id: alice.posts[1]!.id }, data: { title: "needle" } }));
+    expect(found).toContainEqual({ id: alice.id });
+    await expectFresh((p) => p.user.findUnique({ where: { id: alice.id }, select: { _count: { select: { posts: true } } } }), () => b.prisma.post.create({ data: { slug: `cnt-${Date.now()}`, title: "t", authorId: alice.id } }));
+  });
+
+  it("nested writes two levels deep invalidate every model they touch", async () => {
+    const tags = (p: typeof a.prisma) => p.tag.findMany({ where: { posts: { some: { authorId: bob.id } } }, orderBy: { id: "asc" } });
+    const postId = (await a.base.post.findFirstOrThrow({ where: { authorId: bob.id } })).id;
+    const result = await expectFresh(tags, () =>
+      b.prisma.user.update({
+        where: { id: bob.id },
+        data: { posts: { update: { where: { id: postId }, data: { tags: { create: { name: `deep-${Date.now()}` } } } } } },
+      }),
+    );
+    expect(result.some((tag) => tag.name.startsWith("deep-"))).toBe(true);
+    const tagCount = (p: typeof a.prisma) => p.tag.count();
+    await expectFresh(tagCount, () => b.prisma.user.update({ where: { id: bob.id }, data: { posts: { create: { slug: `n-${Date.now()}`, title: "n", tags: { create: [{ name: `n1-${Date.now()}` }] } } } } }));
+  });
+
+  it("a foreign-key move changes both parents", async () => {
+    const postId = (await a.base.post.create({ data: { slug: `move-${Date.now()}`, title: "moving", authorId: alice.id } })).id;
+    const postsOf = (id: number) => (p: typeof a.prisma) => p.user.findUnique({ where: { id }, include: { posts: { orderBy: { id: "asc" } } } });
+    await postsOf(alice.id)(a.prisma);
+    const after = await expectFresh(postsOf(bob.id), () => b.prisma.post.update({ where: { id: postId }, data: { author: { connect: { id: bob.id } } } }));
+    expect(after?.posts.map((post) => post.id)).toContain(postId);
+    expect((await postsOf(alice.id)(a.prisma))?.posts.map((post) => post.id)).not.toContain(postId);
+  });
+
+  it("a delete cascades: dependent models' reads are invalidated too", async () => {
+    const doomed = await seedUser(a.base);
+    const post = doomed.posts[0]!;
+    await a.base.comment.create({ data: { body: "c", postId: post.id, authorId: doomed.id } });
+    const comments = (p: typeof a.prisma) => p.comment.count({ where: { postId: post.id } });
+    const postRead = (p: typeof a.prisma) => p.post.findUnique({ where: { id: post.id } });
+    await postRead(a.prisma);
+    expect(await expectFresh(comments, () => b.prisma.user.delete({ where: { id: doomed.id } }))).toBe(0);
+    expect(await postRead(a.prisma)).toBeNull();
+  });
+});
+
+describe("transactions", () => {
+  const namespace = uniqueNamespace();
+  const a = createCachedClient({ namespace });
+  const b = createCachedClient({ namespace });
+  let user: Seeded;
+  beforeAll(async () => {
+    user = await seedUser(a.base);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it("interactive: invalidates at commit, before $transaction resolves; readers before commit are not poisoned", async () => {
+    const read = (p: typeof a.prisma) => p.user.findUnique({ where: { id: user.id } });
+    await read(a.prisma);
+    let seenInside: string | null | undefined;
+    await b.prisma.$transaction(async (tx) => {
+      await tx.user.update({ where: { id: user.id }, data: { name: "committed" } });
+      // Another instance reading before the commit sees (and may cache) the old row...
+      seenInside = (await read(a.prisma))?.name;
+    });
+    expect(seenInside).toBe(user.name);
+    // ...but once the transaction resolved, nobody returns it.
+    expect((await read(a.prisma))?.name).toBe("committed");
+    expect((await read(b.prisma))?.name).toBe("committed");
+  });
+
+  it("interactive rollback publishes nothing and changes nothing", async () => {
+    const read = (p: typeof a.prisma) => p.user.findUnique({ where: { id: user.id } });
+    const cached = await read(a.prisma);
+    const sent = b.prisma.$cache.stats().invalidationsSent;
+    await expect(
+      b.prisma.$transaction(async (tx) => {
+        await tx.user.update({ where: { id: user.id }, data: { name: "rolled back" } });
+        throw new Error("abort");
+      }),
+    ).rejects.toThrow("abort");
+    expect(b.prisma.$cache.stats().invalidationsSent).toBe(sent);
+    const before = a.pool.queries;
+    expect(await read(a.prisma)).toEqual(cached);
+    expect(a.pool.queries).toBe(before);
+  });
+
+  it("batch: writes in $transaction([...]) invalidate after the batch commits", async () => {
+    const read = (p: typeof a.prisma) => p.user.findUnique({ where: { id: user.id } });
+    const count = (p: typeof a.prisma) => p.post.count({ where: { authorId: user.id } });
+    await read(a.prisma);
+    await count(a.prisma);
+    const [updated, , total] = await b.prisma.$transaction([
+      b.prisma.user.update({ where: { id: user.id }, data: { name: "batched" } }),
+      b.prisma.post.create({ data: { slug: `b-${Date.now()}`, title: "b", authorId: user.id } }),
+      b.prisma.post.count({ where: { authorId: user.id } }),
+    ]);
+    expect(updated.name).toBe("batched");
+    expect((await read(a.prisma))?.name).toBe("batched");
+    expect(await count(a.prisma)).toBe(total);
+  });
+});
+
+describe("raw SQL and explicit invalidation", () => {
+  const namespace = uniqueNamespace();
+  const a = createCachedClient({ namespace });
+  const b = createCachedClient({ namespace });
+  let user: Seeded;
+  beforeAll(async () => {
+    user = await seedUser(a.base);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  const read = (p: typeof a.prisma) => p.user.findUnique({ where: { id: user.id } });
+  const posts = (p: typeof a.prisma) => p.post.count({ where: { authorId: user.id } });
+  const cachedQueries = async (r: (p: typeof a.prisma) => PromiseLike<unknown>) => {
+    const before = a.pool.queries;
+    await r(a.prisma);
+    return a.pool.queries - before;
+  };
+
+  beforeEach(async () => {
+    await read(a.prisma);
+    await posts(a.prisma);
+  });
+
+  it("$executeRaw invalidates every model by default", async () => {
+    await b.prisma.$executeRaw`UPDATE "User" SET name = ${"raw"} WHERE id = ${user.id}`;
+    expect((await read(a.prisma))?.name).toBe("raw");
+    expect(await cachedQueries(posts)).toBe(1);
+  });
+
+  it("$executeRawUnsafe and writing $queryRaw invalidate; a SELECT through $queryRaw does not", async () => {
+    await b.prisma.$executeRawUnsafe(`UPDATE "User" SET name = 'unsafe' WHERE id = ${user.id}`);
+    expect((await read(a.prisma))?.name).toBe("unsafe");
+    await b.prisma.$queryRaw`UPDATE "User" SET name = ${"returning"} WHERE id = ${user.id} RETURNING id`;
+    expect((await read(a.prisma))?.name).toBe("returning");
+    await b.prisma.$queryRaw`SELECT 1`;
+    expect(await cachedQueries(read)).toBe(0);
+  });
+
+  it("$cache.raw() limits a raw statement to the models it names", async () => {
+    await b.prisma.$cache.raw(["User"], b.prisma.$executeRaw`UPDATE "User" SET name = ${"named"} WHERE id = ${user.id}`);
+    expect((await read(a.prisma))?.name).toBe("named");
+    expect(await cachedQueries(posts)).toBe(0);
+  });
+
+  it("invalidate({ models }) and invalidate({ tags })", async () => {
+    await b.prisma.$cache.invalidate({ models: ["Post"] });
+    expect(await cachedQueries(posts)).toBe(1);
+    expect(await cachedQueries(read)).toBe(0);
+    const tagged = (p: typeof a.prisma) => p.user.count({ where: { id: user.id }, cache: { tags: ["team-7"] } });
+    await tagged(a.prisma);
+    expect(await cachedQueries(tagged)).toBe(0);
+    await b.prisma.$cache.invalidate({ tags: ["team-7"] });
+    expect(await cachedQueries(tagged)).toBe(1);
+    await expect(b.prisma.$cache.invalidate({ models: ["Nope"] })).rejects.toThrow(/Nope/);
+  });
+});
