@@ -18,6 +18,8 @@ export interface ResolvedOptions {
   redisTimeoutMs: number;
   /** How long a write waits for every instance to acknowledge its invalidation. */
   ackTimeoutMs: number;
+  lockTtlMs: number;
+  earlyRefreshBeta: number;
   /** The longest any entry may live (ttl + swr, jitter included); record tags outlive it. */
   maxLifetimeMs: number;
   onError: ((error: CacheError) => void) | undefined;
@@ -36,9 +38,11 @@ export const DEFAULTS = {
   l1MaxTtl: 60,
   redisTimeout: 250,
   ackTimeout: 200,
+  lockTtl: 5_000,
+  earlyRefreshBeta: 1,
 } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "maxLifetime", "onError", "clock", "random"]);
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "maxLifetime", "onError", "clock", "random"]);
 const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -61,6 +65,8 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     l1: l1Limits(input.l1),
     redisTimeoutMs: nonNegative(input.redisTimeout, "redisTimeout", DEFAULTS.redisTimeout, { positive: true }),
     ackTimeoutMs: nonNegative(input.ackTimeout, "ackTimeout", DEFAULTS.ackTimeout, { positive: true }),
+    lockTtlMs: nonNegative(input.lockTtl, "lockTtl", DEFAULTS.lockTtl, { positive: true }),
+    earlyRefreshBeta: nonNegative(input.earlyRefreshBeta, "earlyRefreshBeta", DEFAULTS.earlyRefreshBeta),
     maxLifetimeMs: Math.max(longest, nonNegative(input.maxLifetime, "maxLifetime", 0) * 1000),
     onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
     clock: clock(input.clock),

@@ -11,6 +11,7 @@ export interface RedisLike {
   readonly isCluster?: boolean;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, mode: "PX", ttlMs: number): Promise<unknown>;
+  set(key: string, value: string, mode: "PX", ttlMs: number, condition: "NX"): Promise<unknown>;
   mget(...keys: string[]): Promise<Array<string | null>>;
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
@@ -74,6 +75,10 @@ export interface CacheExtensionOptions {
   redisTimeout?: number;
   /** Milliseconds a write waits for every instance to acknowledge its invalidation before it resolves anyway. @default 200 */
   ackTimeout?: number;
+  /** Milliseconds a fleet-wide loader lock lives unless its holder extends it; also how long a waiter waits before loading itself. @default 5000 */
+  lockTtl?: number;
+  /** XFetch β: how eagerly hot entries refresh before they expire; 0 disables early refresh. @default 1 */
+  earlyRefreshBeta?: number;
   /** Seconds: the longest a per-query `cache.ttl` + `cache.swr` may keep an entry. @default the longest model ttl + swr */
   maxLifetime?: number;
   /** Called with every error the cache absorbed (Redis failures, unencodable results). */
@@ -109,7 +114,20 @@ export interface CacheStats {
   l2Hits: number;
   negativeHits: number;
   dbLoads: number;
+  /** Misses that joined a load already running in this process. */
   coalesced: number;
+  /** Fleet-wide loader locks this instance took. */
+  lockAcquisitions: number;
+  /** Misses that waited for another instance's loader, and the milliseconds they waited in all. */
+  lockWaits: number;
+  lockWaitMs: number;
+  /** Reads answered with a stale value inside the swr window. */
+  staleServes: number;
+  /** Background refreshes started by stale serves, and by early (XFetch) refresh. */
+  backgroundRefreshes: number;
+  earlyRefreshes: number;
+  /** Background refreshes that failed; the stale value was kept. */
+  refreshFailures: number;
   redisErrors: number;
   redisTimeouts: number;
   encodeFailures: number;

@@ -3,17 +3,25 @@ import { CacheError, CacheStoreError } from "../errors.js";
 import type { Dep, Versions } from "../invalidation/versions.js";
 import type { ReadPolicy } from "../options.js";
 import type { Counters } from "../stats/counters.js";
-import { depsAreCurrent, parseEntry, serializeEntry } from "../stores/entry.js";
+import { depsAreCurrent, parseEntry, serializeEntry, type CacheEntry } from "../stores/entry.js";
 import type { MemoryStore } from "../stores/memory-store.js";
 import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
+import { refreshBackoffMs, shouldRefreshEarly } from "./early-refresh.js";
+import type { FleetLock } from "./fleet-lock.js";
 import { jitteredTtl } from "./jitter.js";
+import { LandingWaiters } from "./landing-waiters.js";
+import type { ReadRequest, RefreshReason } from "./read-request.js";
 import { SingleFlight } from "./single-flight.js";
 
 export interface TieredCacheParts {
   l1: MemoryStore | undefined;
   l2: RedisStore | undefined;
   versions: Versions;
+  /** One loader per key across the fleet; undefined without Redis. */
+  lock: FleetLock | undefined;
+  lockTtlMs: number;
+  earlyRefreshBeta: number;
   /** Whether L1 may be used now: false while the invalidation subscription is down. */
   l1Trusted: () => boolean;
   landedMessage: (key: string) => string;
@@ -24,102 +32,202 @@ export interface TieredCacheParts {
   report: (error: CacheError) => void;
 }
 
-/** One cached read: where it lives, what it depends on, how long it may be kept and how to load it. */
-export interface ReadRequest {
-  key: string;
-  model: string;
-  policy: ReadPolicy;
-  /** Version names the result depends on (see invalidation/dependencies). */
-  deps: readonly string[];
-  /** Loads the value from the database. Its errors reach the caller and are never cached. */
-  load: () => Promise<unknown>;
-  /** Whether a loaded value means "not found" (cached for negativeTtl instead of ttl). */
-  isNotFound: (value: unknown) => boolean;
-}
+/** An L1 hit: the value (a private copy) and whether the read should refresh it in the background. */
+export type L1Hit = [value: unknown, refresh: RefreshReason | undefined];
+
+/** How many times a miss tries the fleet lock before it loads by itself. */
+const LOCK_ATTEMPTS = 3;
 
 /**
  * The read path: L1 → L2 (Redis) → database, filling both tiers on the way back. Every entry
- * records the versions it was loaded at and is served only while they are current. Nothing here
- * knows about Prisma. A Redis failure is counted, reported and never fails the read.
+ * records the versions it was loaded at and is served only while they are current; within its
+ * swr window it is served stale while one refresh runs for the whole fleet. Nothing here knows
+ * about Prisma. A Redis failure is counted, reported and never fails the read.
  */
 export class TieredCache {
   readonly #parts: TieredCacheParts;
   readonly #flights = new SingleFlight<unknown>();
+  readonly #refreshing = new Set<string>();
+  readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
+  readonly waiters = new LandingWaiters();
 
   constructor(parts: TieredCacheParts) {
     this.#parts = parts;
   }
 
-  /**
-   * The synchronous L1 lookup of the hot path: a fresh, current entry's value, cloned, or
-   * undefined. Returns a one-element tuple so a cached `null` is distinguishable from a miss.
-   */
-  readL1(key: string, model: string, policy: ReadPolicy): [unknown] | undefined {
+  /** The synchronous L1 lookup of the hot path: it awaits nothing, not Redis, not a lock. */
+  readL1(key: string, model: string, policy: ReadPolicy): L1Hit | undefined {
     const { l1, clock, counters, codec, versions } = this.#parts;
     if (l1 === undefined || !policy.useL1 || !this.#parts.l1Trusted()) return undefined;
     const now = clock.now();
     const entry = l1.get(key, now);
-    if (entry === undefined || entry.freshUntil <= now || !versions.localMatches(entry.deps)) return undefined;
+    if (entry === undefined || !versions.localMatches(entry.deps)) return undefined;
+    if (now < entry.freshUntil) {
+      counters.hit(model, "l1", entry.negative);
+      const early = shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random);
+      return [codec.clone(entry.value), early ? "early" : undefined];
+    }
+    if (now >= entry.staleUntil) return undefined;
     counters.hit(model, "l1", entry.negative);
-    return [codec.clone(entry.value)];
+    counters.staleServes++;
+    return [codec.clone(entry.value), "stale"];
   }
 
   /** Everything after an L1 miss. Concurrent misses of one key at one version share one load. */
   async readThrough(request: ReadRequest): Promise<unknown> {
-    const { versions, counters } = this.#parts;
+    const { versions, counters, clock, codec } = this.#parts;
     if (versions.hasPending(request.deps)) {
       counters.bypass("pending invalidation");
       return request.load();
     }
-    let current: number[];
-    let stored: string | null;
+    let found: Found;
     try {
-      [stored, current] = await Promise.all([this.#parts.l2?.get(request.key) ?? null, versions.fetch(request.deps)]);
+      found = await this.#lookup(request);
     } catch (error) {
       // Without current versions nothing cached can be validated, nor stored safely.
       this.#absorb(error);
       counters.bypass("redis unavailable");
       return request.load();
     }
-    const fromL2 = stored === null ? undefined : this.#serveStored(request, stored, current);
-    if (fromL2 !== undefined) return fromL2[0];
+    const { entry, current } = found;
+    const now = clock.now();
+    if (entry !== undefined && now < entry.staleUntil) {
+      const value = this.#adopt(request, entry);
+      counters.hit(request.model, "l2", request.isNotFound(value));
+      if (now >= entry.freshUntil) {
+        counters.staleServes++;
+        this.refreshInBackground(request, "stale");
+      } else if (shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random)) {
+        this.refreshInBackground(request, "early");
+      }
+      return codec.clone(value);
+    }
     counters.miss(request.model);
     const flightKey = `${request.key}@${current.join(",")}`;
-    const { value: source, shared } = await this.#flights.run(flightKey, () => this.#loadAndStore(request, current));
+    const { value: source, shared } = await this.#flights.run(flightKey, () => this.#loadFleetWide(request, current));
     if (shared) counters.coalesced++;
     // Every caller gets its own copy: the source object is also what L1 holds.
-    return this.#parts.codec.clone(source);
+    return codec.clone(source);
   }
 
-  #serveStored(request: ReadRequest, text: string, current: readonly number[]): [unknown] | undefined {
-    const { codec, clock, counters } = this.#parts;
-    const entry = parseEntry(text);
-    if (entry === undefined || entry.freshUntil <= clock.now() || !depsAreCurrent(entry.deps, request.deps, current)) return undefined;
-    const value = codec.decode(entry.payload);
-    const negative = request.isNotFound(value);
-    counters.hit(request.model, "l2", negative);
-    if (this.#fillL1(request, value, entry.freshUntil, entry.staleUntil, negative, entry.deps, entry.payload.length)) {
-      return [codec.clone(value)];
+  /**
+   * Refreshes an entry without making anyone wait: one refresh per key in this process, one
+   * loader in the fleet. A failing refresh keeps the stale value, backs off and is reported.
+   */
+  refreshInBackground(request: ReadRequest, reason: RefreshReason): void {
+    const { counters, clock } = this.#parts;
+    const failed = this.#refreshFailures.get(request.key);
+    if (this.#refreshing.has(request.key) || (failed !== undefined && clock.now() < failed.retryAt)) return;
+    this.#refreshing.add(request.key);
+    if (reason === "stale") counters.backgroundRefreshes++;
+    else counters.earlyRefreshes++;
+    this.#refresh(request)
+      .then(
+        () => this.#refreshFailures.delete(request.key),
+        (error: unknown) => {
+          counters.refreshFailures++;
+          const failures = (failed?.failures ?? 0) + 1;
+          this.#refreshFailures.set(request.key, { failures, retryAt: clock.now() + refreshBackoffMs(failures) });
+          this.#parts.report(new CacheError("E_REFRESH_FAILED", `background refresh of ${request.model} failed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
+        },
+      )
+      .finally(() => this.#refreshing.delete(request.key));
+  }
+
+  async #refresh(request: ReadRequest): Promise<void> {
+    const { entry, current } = await this.#lookup(request);
+    // Another instance may have refreshed it already: then there is nothing to load.
+    if (entry !== undefined && this.#parts.clock.now() < entry.freshUntil && !this.#earlyDue(entry)) {
+      this.#adopt(request, entry);
+      return;
     }
-    return [value];
+    await this.#loadFleetWide(request, current);
   }
 
-  async #loadAndStore(request: ReadRequest, current: readonly number[]): Promise<unknown> {
+  #earlyDue(entry: CacheEntry): boolean {
+    return shouldRefreshEarly(this.#parts.clock.now(), entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random);
+  }
+
+  /** The stored entry if it is current (undefined otherwise) and the current versions. */
+  async #lookup(request: ReadRequest): Promise<Found> {
+    const { l2, versions } = this.#parts;
+    const [stored, current] = await Promise.all([l2?.get(request.key) ?? null, versions.fetch(request.deps)]);
+    const entry = stored === null ? undefined : parseEntry(stored);
+    return { entry: entry !== undefined && depsAreCurrent(entry.deps, request.deps, current) ? entry : undefined, current };
+  }
+
+  /** Decodes an L2 entry and fills L1 with it; returns the decoded value (the source). */
+  #adopt(request: ReadRequest, entry: CacheEntry): unknown {
+    const value = this.#parts.codec.decode(entry.payload);
+    this.#fillL1(request, value, entry, request.isNotFound(value));
+    return value;
+  }
+
+  /**
+   * One loader for the whole fleet: the lock holder queries the database; everyone else waits
+   * to be woken when the value lands and reads it from Redis. A waiter not woken within the
+   * lock TTL (the holder died) tries the lock again, and finally loads by itself.
+   */
+  async #loadFleetWide(request: ReadRequest, current: readonly number[]): Promise<unknown> {
+    const { lock, counters, clock } = this.#parts;
+    if (lock === undefined) return (await this.#loadAndStore(request, current)).value;
+    for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+      let held;
+      try {
+        held = await lock.acquire(`${request.key}:lock`, this.#parts.landedMessage(request.key));
+      } catch (error) {
+        this.#absorb(error);
+        break;
+      }
+      if (held !== undefined) {
+        counters.lockAcquisitions++;
+        let stored: Promise<void> = Promise.resolve();
+        try {
+          const loaded = await this.#loadAndStore(request, current);
+          stored = loaded.stored;
+          return loaded.value;
+        } finally {
+          // Release (and wake the waiters) only once the value is in Redis for them to read.
+          void stored.finally(() => held.release().catch((error: unknown) => this.#absorb(error)));
+        }
+      }
+      counters.lockWaits++;
+      const started = clock.now();
+      const waiter = this.waiters.register(request.key);
+      try {
+        // Check once after registering: the value may have landed before we listened.
+        const landed = (await this.#servable(request)) ?? ((await waiter.wait(this.#parts.lockTtlMs)) ? await this.#servable(request) : undefined);
+        if (landed !== undefined) return landed[0];
+      } finally {
+        waiter.cancel();
+        counters.lockWaitMs += clock.now() - started;
+      }
+    }
+    return (await this.#loadAndStore(request, current)).value;
+  }
+
+  async #servable(request: ReadRequest): Promise<[unknown] | undefined> {
+    const { entry } = await this.#lookup(request);
+    if (entry === undefined || this.#parts.clock.now() >= entry.freshUntil) return undefined;
+    return [this.#adopt(request, entry)];
+  }
+
+  async #loadAndStore(request: ReadRequest, current: readonly number[]): Promise<{ value: unknown; stored: Promise<void> }> {
     const { clock, counters } = this.#parts;
     const started = clock.now();
     const value = await request.load();
     counters.dbLoads++;
     const deps: Dep[] = request.deps.map((name, i) => [name, current[i]!] as const);
-    this.#store(request, value, clock.now() - started, deps);
-    return value;
+    return { value, stored: this.#store(request, value, clock.now() - started, deps) };
   }
 
-  #store(request: ReadRequest, value: unknown, loadMs: number, deps: readonly Dep[]): void {
+  /** Writes L1 now and L2 in the background; the promise settles when L2 has it (never rejects). */
+  #store(request: ReadRequest, value: unknown, loadMs: number, deps: readonly Dep[]): Promise<void> {
     const { l2, codec, clock, random, versions, counters } = this.#parts;
     const { policy } = request;
     const negative = request.isNotFound(value);
     const baseTtlMs = negative ? policy.negativeTtlMs : policy.ttlMs;
-    if (baseTtlMs === 0) return;
+    if (baseTtlMs === 0) return Promise.resolve();
     let payload: string;
     try {
       payload = codec.encode(value);
@@ -127,30 +235,28 @@ export class TieredCache {
       if (!(error instanceof UnencodableValueError)) throw error;
       counters.encodeFailures++;
       this.#parts.report(new CacheError("E_UNENCODABLE_RESULT", `result of ${request.model} not cached: ${error.message}`, { cause: error }));
-      return;
+      return Promise.resolve();
     }
     const now = clock.now();
     const freshUntil = now + jitteredTtl(baseTtlMs, policy.jitter, random);
-    const staleUntil = freshUntil + (negative ? 0 : policy.swrMs);
-    this.#fillL1(request, codec.clone(value), freshUntil, staleUntil, negative, deps, payload.length);
-    if (l2 === undefined) return;
-    const text = serializeEntry({ payload, freshUntil, staleUntil, loadMs, deps });
-    versions.storeFenced(request.key, text, staleUntil - now, deps, this.#parts.landedMessage(request.key)).then(
+    const entry: CacheEntry = { payload, freshUntil, staleUntil: freshUntil + (negative ? 0 : policy.swrMs), loadMs, deps };
+    this.#fillL1(request, codec.clone(value), entry, negative);
+    if (l2 === undefined) return Promise.resolve();
+    return versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps).then(
       (stored) => void (stored || counters.fencedStores++),
       (error: unknown) => this.#absorb(error),
     );
   }
 
   /** Fills L1 if it is usable and the recorded versions are still the latest this process knows. */
-  #fillL1(request: ReadRequest, value: unknown, freshUntil: number, staleUntil: number, negative: boolean, deps: readonly Dep[], payloadLength: number): boolean {
+  #fillL1(request: ReadRequest, value: unknown, entry: CacheEntry, negative: boolean): void {
     const { l1, versions } = this.#parts;
-    if (l1 === undefined || !request.policy.useL1 || !this.#parts.l1Trusted()) return false;
-    if (!versions.localMatches(deps)) {
+    if (l1 === undefined || !request.policy.useL1 || !this.#parts.l1Trusted()) return;
+    if (!versions.localMatches(entry.deps)) {
       this.#parts.counters.fencedStores++;
-      return false;
+      return;
     }
-    l1.set(request.key, { value, freshUntil, staleUntil, negative, deps }, payloadLength);
-    return true;
+    l1.set(request.key, { value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps }, entry.payload.length);
   }
 
   #absorb(error: unknown): void {
@@ -159,4 +265,9 @@ export class TieredCache {
     else counters.redisErrors++;
     this.#parts.report(error instanceof CacheError ? error : new CacheStoreError("call", String(error), { cause: error }));
   }
+}
+
+interface Found {
+  entry: CacheEntry | undefined;
+  current: number[];
 }

@@ -109,7 +109,7 @@ export class Versions {
   }
 
   /** Stores an entry only if the versions captured before loading are still current (Lua). */
-  async storeFenced(key: string, value: string, ttlMs: number, deps: readonly Dep[], landed: string): Promise<boolean> {
+  async storeFenced(key: string, value: string, ttlMs: number, deps: readonly Dep[]): Promise<boolean> {
     const redis = this.#options.redis!;
     if (redis.store.isCluster) {
       // Cluster: version keys and entries live in different slots, so no atomic check; the entry
@@ -118,7 +118,7 @@ export class Versions {
       return true;
     }
     const keys = [key, ...deps.map(([name]) => this.keyOf(name))];
-    const args = [value, Math.max(1, Math.round(ttlMs)), redis.bus.eventsChannel, landed, ...deps.map(([, version]) => String(version))];
+    const args = [value, Math.max(1, Math.round(ttlMs)), ...deps.map(([, version]) => String(version))];
     return (await redis.store.run(FENCED_SET, keys, args)) === 1;
   }
 

@@ -1,4 +1,6 @@
 import { Codec } from "../codec/codec.js";
+import { FleetLock } from "../core/fleet-lock.js";
+import type { ReadRequest } from "../core/read-request.js";
 import { TieredCache } from "../core/tiered-cache.js";
 import { CacheArgumentError, CacheError, UnencodableArgsError } from "../errors.js";
 import { canonicalize } from "../key/canonical.js";
@@ -71,7 +73,7 @@ export class CacheRuntime {
               this.#counters.invalidationsReceived++;
               for (const name of names) this.#versions.observe(name, seq);
             },
-            onLanded: () => {},
+            onLanded: (key) => this.#cache.waiters.wake(key),
             onTrustChange: (trusted) => {
               // Messages may have been missed while the subscription was down: forget what L1 knows.
               this.#l1?.clear();
@@ -93,6 +95,9 @@ export class CacheRuntime {
       l1: this.#l1,
       l2: store,
       versions: this.#versions,
+      lock: store === undefined || this.#bus === undefined ? undefined : new FleetLock(store, options.lockTtlMs, this.#bus.eventsChannel),
+      lockTtlMs: options.lockTtlMs,
+      earlyRefreshBeta: options.earlyRefreshBeta,
       l1Trusted: () => this.#bus?.trusted ?? true,
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
       codec: new Codec(prismaDecimal),
@@ -220,16 +225,20 @@ export class CacheRuntime {
     }
     const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
     const hit = this.#cache.readL1(key, query.model, policy);
-    if (hit !== undefined) return Promise.resolve(hit[0]);
-    const tags = query.cacheOption?.tags;
-    return this.#cache.readThrough({
+    if (hit === undefined) return this.#cache.readThrough(this.#request(query, key, policy));
+    if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy), hit[1]);
+    return Promise.resolve(hit[0]);
+  }
+
+  #request(query: LazyQuery, key: string, policy: ReadPolicy): ReadRequest {
+    return {
       key,
       model: query.model,
       policy,
-      deps: readDependencies(this.#schema.graph, query.model, query.operation, query.args, tags),
+      deps: readDependencies(this.#schema.graph, query.model, query.operation, query.args, query.cacheOption?.tags),
       load: () => Promise.resolve(this.#passthrough(query)),
       isNotFound: SINGLE_RECORD.has(query.operation) ? isNull : never,
-    });
+    };
   }
 
   async #batch(client: ScopedClient, input: unknown[], options: unknown, parentTransaction: TransactionFn): Promise<unknown> {

@@ -14,6 +14,14 @@ export class Counters {
   redisErrors = 0;
   redisTimeouts = 0;
   encodeFailures = 0;
+  lockAcquisitions = 0;
+  /** Misses that waited for another instance's loader instead of querying. */
+  lockWaits = 0;
+  lockWaitMs = 0;
+  staleServes = 0;
+  backgroundRefreshes = 0;
+  earlyRefreshes = 0;
+  refreshFailures = 0;
   /** Loads whose result was not stored because a write moved the versions during the load. */
   fencedStores = 0;
   invalidationsSent = 0;
@@ -58,6 +66,13 @@ export class Counters {
       redisErrors: this.redisErrors,
       redisTimeouts: this.redisTimeouts,
       encodeFailures: this.encodeFailures,
+      lockAcquisitions: this.lockAcquisitions,
+      lockWaits: this.lockWaits,
+      lockWaitMs: this.lockWaitMs,
+      staleServes: this.staleServes,
+      backgroundRefreshes: this.backgroundRefreshes,
+      earlyRefreshes: this.earlyRefreshes,
+      refreshFailures: this.refreshFailures,
       fencedStores: this.fencedStores,
       invalidationsSent: this.invalidationsSent,
       invalidationsReceived: this.invalidationsReceived,

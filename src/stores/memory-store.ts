@@ -10,6 +10,8 @@ export interface MemoryEntry {
   /** Until when L1 may serve it, never later than staleUntil nor than the L1 TTL bound. */
   evictAt: number;
   negative: boolean;
+  /** How long the database load took, for early refresh. */
+  loadMs: number;
   /** The versions the value was loaded at; L1 serves it only while they are current. */
   deps: readonly Dep[];
   /** Bytes accounted for this entry: key and encoded payload, as UTF-16. */

@@ -12,17 +12,14 @@ function script(source: string): RedisScript {
 /**
  * Stale-set fencing (as memcache leases do): store the entry only if every version the reader
  * captured before loading is still current, so a load that raced a write is never stored.
- * KEYS: entry, version keys. ARGV: value, ttl ms, channel, landed message, expected versions.
- * Publishes the landed message either way, so fleet waiters wake and re-check.
+ * KEYS: entry, version keys. ARGV: value, ttl ms, expected versions.
  */
 export const FENCED_SET = script(`
-local stored = 1
 for i = 2, #KEYS do
-  if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 3] then stored = 0 break end
+  if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 1] then return 0 end
 end
-if stored == 1 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
-if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
-return stored
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 `);
 
 /**
@@ -38,4 +35,18 @@ for i = 2, #KEYS do
 end
 local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seq .. ARGV[3])
 return {seq, receivers}
+`);
+
+/** Releases a lock only for its owner, then wakes the fleet's waiters. KEYS: lock. ARGV: token, channel, landed message. */
+export const RELEASE_LOCK = script(`
+local released = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then released = redis.call('DEL', KEYS[1]) end
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return released
+`);
+
+/** Extends a lock only for its owner. KEYS: lock. ARGV: token, ttl ms. */
+export const EXTEND_LOCK = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 `);

@@ -42,6 +42,11 @@ export class RedisStore {
     return this.#bounded("MGET", () => this.#redis.mget(...keys));
   }
 
+  /** SET NX PX: true if this call created the key. */
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return (await this.#bounded("SET", () => this.#redis.set(key, value, "PX", Math.max(1, Math.round(ttlMs)), "NX"))) === "OK";
+  }
+
   publish(channel: string, message: string): Promise<number> {
     return this.#bounded("PUBLISH", () => this.#redis.publish(channel, message));
   }

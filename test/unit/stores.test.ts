@@ -27,7 +27,7 @@ describe("entry format", () => {
 });
 
 describe("MemoryStore", () => {
-  const entry = (staleUntil: number) => ({ value: { a: 1 }, freshUntil: staleUntil, staleUntil, negative: false, deps: [] });
+  const entry = (staleUntil: number) => ({ value: { a: 1 }, freshUntil: staleUntil, staleUntil, negative: false, loadMs: 0, deps: [] });
 
   it("expires entries on the injected clock, bounded by maxTtl", () => {
     const clock = new FakeClock();

@@ -1,0 +1,53 @@
+import { randomUUID } from "node:crypto";
+import { EXTEND_LOCK, RELEASE_LOCK } from "../stores/redis-scripts.js";
+import type { RedisStore } from "../stores/redis-store.js";
+
+/** A held lock: extended while held, released (by its owner only) when done. */
+export interface HeldLock {
+  release(): Promise<boolean>;
+}
+
+/**
+ * One loader per key for the whole fleet: `SET NX PX` with a random token; release and extend
+ * are Lua scripts that act only for the token's owner, so a holder whose lock expired can never
+ * release or extend the next owner's. Release publishes the "landed" wake-up.
+ */
+export class FleetLock {
+  readonly #store: RedisStore;
+  readonly #ttlMs: number;
+  readonly #channel: string;
+
+  constructor(store: RedisStore, ttlMs: number, channel: string) {
+    this.#store = store;
+    this.#ttlMs = ttlMs;
+    this.#channel = channel;
+  }
+
+  /** The lock, kept alive every ttl/3 until released, or undefined if another owner has it. */
+  async acquire(lockKey: string, landedMessage: string): Promise<HeldLock | undefined> {
+    const token = randomUUID();
+    if (!(await this.#store.setIfAbsent(lockKey, token, this.#ttlMs))) return undefined;
+    // A load that outlives the lock extends it, so no second loader starts while it runs.
+    const keepAlive = setInterval(() => void this.extend(lockKey, token).catch(() => {}), Math.max(1, Math.floor(this.#ttlMs / 3)));
+    keepAlive.unref();
+    return {
+      release: async () => {
+        clearInterval(keepAlive);
+        return this.release(lockKey, token, landedMessage);
+      },
+    };
+  }
+
+  async release(lockKey: string, token: string, landedMessage = ""): Promise<boolean> {
+    return (await this.#store.run(RELEASE_LOCK, [lockKey], [token, landedMessage === "" ? "" : this.#channel, landedMessage])) === 1;
+  }
+
+  async extend(lockKey: string, token: string): Promise<boolean> {
+    return (await this.#store.run(EXTEND_LOCK, [lockKey], [token, this.#ttlMs])) === 1;
+  }
+
+  /** For tests of lock safety: take the lock with a known token. */
+  async acquireWithToken(lockKey: string, token: string): Promise<boolean> {
+    return this.#store.setIfAbsent(lockKey, token, this.#ttlMs);
+  }
+}

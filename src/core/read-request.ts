@@ -1,0 +1,17 @@
+import type { ReadPolicy } from "../options.js";
+
+/** One cached read: where it lives, what it depends on, how long it may be kept and how to load it. */
+export interface ReadRequest {
+  key: string;
+  model: string;
+  policy: ReadPolicy;
+  /** Version names the result depends on (see invalidation/dependencies). */
+  deps: readonly string[];
+  /** Loads the value from the database. Its errors reach the caller and are never cached. */
+  load: () => Promise<unknown>;
+  /** Whether a loaded value means "not found" (cached for negativeTtl instead of ttl). */
+  isNotFound: (value: unknown) => boolean;
+}
+
+/** Why a read asks for a background refresh. */
+export type RefreshReason = "stale" | "early";

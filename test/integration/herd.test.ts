@@ -1,0 +1,118 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { FleetLock } from "../../src/core/fleet-lock.ts";
+import type { CacheError } from "../../src/index.ts";
+import { RedisStore } from "../../src/stores/redis-store.ts";
+import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { FakeClock, seededRandom } from "../helpers/random.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("fleet lock safety", () => {
+  const redis = createRedis();
+  afterAll(() => redis.disconnect());
+
+  it("a holder whose lock expired can neither release nor extend the next owner's lock", async () => {
+    const lock = new FleetLock(new RedisStore(redis, 1_000), 100, "unused");
+    const key = `${uniqueNamespace()}:lock`;
+    expect(await lock.acquireWithToken(key, "first")).toBe(true);
+    expect(await lock.acquireWithToken(key, "second")).toBe(false);
+    await sleep(150);
+    expect(await lock.acquireWithToken(key, "second")).toBe(true);
+    expect(await lock.release(key, "first")).toBe(false);
+    expect(await lock.extend(key, "first")).toBe(false);
+    expect(await redis.get(key)).toBe("second");
+    expect(await lock.extend(key, "second")).toBe(true);
+    expect(await lock.release(key, "second")).toBe(true);
+    expect(await redis.exists(key)).toBe(0);
+  });
+});
+
+describe("stale-while-revalidate", () => {
+  it("serves the stale value at once and runs exactly one refresh for all instances", async () => {
+    const clock = new FakeClock();
+    const namespace = uniqueNamespace();
+    const options = { namespace, clock, jitter: 0, earlyRefreshBeta: 0, models: { User: { ttl: 10, swr: 60 } } };
+    const a = createCachedClient(options);
+    const b = createCachedClient(options);
+    try {
+      const user = await seedUser(a.base);
+      const read = (c: typeof a) => c.prisma.user.findFirst({ where: { id: user.id } });
+      await read(a);
+      await read(b);
+      // A change the cache was not told about: only a refresh can reveal it.
+      await a.base.user.update({ where: { id: user.id }, data: { name: "refreshed" } });
+      clock.advance(10_001);
+      a.pool.delayMs = 200;
+      b.pool.delayMs = 200;
+      const before = a.pool.queries + b.pool.queries;
+      const stale = await Promise.all([read(a), read(a), read(b), read(b)]);
+      expect(stale.map((u) => u?.name)).toEqual([user.name, user.name, user.name, user.name]);
+      expect(a.pool.completed + b.pool.completed, "stale readers did not wait for the database").toBe(before);
+      const refreshed = async () => (await read(a))?.name === "refreshed" && (await read(b))?.name === "refreshed";
+      for (let i = 0; i < 200 && !(await refreshed()); i++) await sleep(10);
+      expect((await read(a))?.name).toBe("refreshed");
+      expect((await read(b))?.name).toBe("refreshed");
+      expect(a.pool.queries + b.pool.queries - before, "one refresh for the fleet").toBe(1);
+      expect(a.prisma.$cache.stats().staleServes + b.prisma.$cache.stats().staleServes).toBeGreaterThanOrEqual(4);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("a failing refresh keeps the stale value, backs off and reports the error", async () => {
+    const clock = new FakeClock();
+    const errors: CacheError[] = [];
+    const c = createCachedClient({ clock, jitter: 0, earlyRefreshBeta: 0, models: { User: { ttl: 10, swr: 60 } }, onError: (error) => errors.push(error) });
+    try {
+      const user = await seedUser(c.base);
+      await c.prisma.user.findFirst({ where: { id: user.id } });
+      clock.advance(10_001);
+      c.pool.failWith = new Error("database down");
+      expect((await c.prisma.user.findFirst({ where: { id: user.id } }))?.name).toBe(user.name);
+      for (let i = 0; i < 100 && c.prisma.$cache.stats().refreshFailures === 0; i++) await sleep(10);
+      expect(c.prisma.$cache.stats().refreshFailures).toBe(1);
+      expect(errors.some((error) => error.code === "E_REFRESH_FAILED")).toBe(true);
+      // Backing off: more stale reads within the backoff start no new refresh.
+      const queries = c.pool.queries;
+      expect((await c.prisma.user.findFirst({ where: { id: user.id } }))?.name).toBe(user.name);
+      await sleep(20);
+      expect(c.pool.queries).toBe(queries);
+      c.pool.failWith = undefined;
+      clock.advance(1_000);
+      await c.prisma.user.findFirst({ where: { id: user.id } });
+      for (let i = 0; i < 100 && c.prisma.$cache.stats().backgroundRefreshes < 2; i++) await sleep(10);
+      expect(c.prisma.$cache.stats().backgroundRefreshes).toBe(2);
+    } finally {
+      c.pool.failWith = undefined;
+      await c.close();
+    }
+  });
+});
+
+describe("early refresh (XFetch)", () => {
+  it("with traffic on a key, no request sees a miss across many TTL periods", async () => {
+    const clock = new FakeClock();
+    const c = createCachedClient({ clock, random: seededRandom(3), jitter: 0, earlyRefreshBeta: 3, models: { Post: { ttl: 1, swr: 0 } } });
+    try {
+      const user = await seedUser(c.base);
+      // Every load "takes" 100 ms of fake time: Δ = 100 ms.
+      c.pool.onQuery = () => clock.advance(100);
+      const read = () => c.prisma.post.count({ where: { authorId: user.id } });
+      await read();
+      const missesAfterFirst = c.prisma.$cache.stats().misses;
+      for (let step = 0; step < 500; step++) {
+        clock.advance(20);
+        expect(await read()).toBe(2);
+        await sleep(1);
+      }
+      const stats = c.prisma.$cache.stats();
+      expect(stats.misses, "no request waited on the database after the first").toBe(missesAfterFirst);
+      expect(stats.earlyRefreshes, "10 s of traffic over a 1 s TTL refreshed early").toBeGreaterThanOrEqual(9);
+      expect(stats.dbLoads).toBeGreaterThanOrEqual(10);
+    } finally {
+      c.pool.onQuery = undefined;
+      await c.close();
+    }
+  });
+});
