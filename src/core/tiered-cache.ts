@@ -33,7 +33,7 @@ export interface TieredCacheParts {
 }
 
 /** An L1 hit: the value (a private copy) and whether the read should refresh it in the background. */
-export type L1Hit = [value: unknown, refresh: RefreshReason | undefined];
+export type L1Hit = [value: unknown, refresh: RefreshReason | undefined, servedFreshUntil: number];
 
 /** How many times a miss tries the fleet lock before it loads by itself. */
 const LOCK_ATTEMPTS = 3;
@@ -47,7 +47,7 @@ const LOCK_ATTEMPTS = 3;
 export class TieredCache {
   readonly #parts: TieredCacheParts;
   readonly #flights = new SingleFlight<unknown>();
-  readonly #refreshing = new Set<string>();
+  readonly #refreshing = new Map<string, Promise<void>>();
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
 
@@ -65,12 +65,12 @@ export class TieredCache {
     if (now < entry.freshUntil) {
       counters.hit(model, "l1", entry.negative);
       const early = shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random);
-      return [codec.clone(entry.value), early ? "early" : undefined];
+      return [codec.clone(entry.value), early ? "early" : undefined, entry.freshUntil];
     }
     if (now >= entry.staleUntil) return undefined;
     counters.hit(model, "l1", entry.negative);
     counters.staleServes++;
-    return [codec.clone(entry.value), "stale"];
+    return [codec.clone(entry.value), "stale", entry.freshUntil];
   }
 
   /** Everything after an L1 miss. Concurrent misses of one key at one version share one load. */
@@ -96,9 +96,9 @@ export class TieredCache {
       counters.hit(request.model, "l2", request.isNotFound(value));
       if (now >= entry.freshUntil) {
         counters.staleServes++;
-        this.refreshInBackground(request, "stale");
+        this.refreshInBackground(request, "stale", entry.freshUntil);
       } else if (shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random)) {
-        this.refreshInBackground(request, "early");
+        this.refreshInBackground(request, "early", entry.freshUntil);
       }
       return codec.clone(value);
     }
@@ -114,16 +114,15 @@ export class TieredCache {
    * Refreshes an entry without making anyone wait: one refresh per key in this process, one
    * loader in the fleet. A failing refresh keeps the stale value, backs off and is reported.
    */
-  refreshInBackground(request: ReadRequest, reason: RefreshReason): void {
+  refreshInBackground(request: ReadRequest, reason: RefreshReason, servedFreshUntil: number): void {
     const { counters, clock } = this.#parts;
     const failed = this.#refreshFailures.get(request.key);
     if (this.#refreshing.has(request.key) || (failed !== undefined && clock.now() < failed.retryAt)) return;
-    this.#refreshing.add(request.key);
     if (reason === "stale") counters.backgroundRefreshes++;
     else counters.earlyRefreshes++;
-    this.#refresh(request)
+    const running = this.#refresh(request, servedFreshUntil)
       .then(
-        () => this.#refreshFailures.delete(request.key),
+        () => void this.#refreshFailures.delete(request.key),
         (error: unknown) => {
           counters.refreshFailures++;
           const failures = (failed?.failures ?? 0) + 1;
@@ -131,21 +130,23 @@ export class TieredCache {
           this.#parts.report(new CacheError("E_REFRESH_FAILED", `background refresh of ${request.model} failed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
         },
       )
-      .finally(() => this.#refreshing.delete(request.key));
+      .finally(() => void this.#refreshing.delete(request.key));
+    this.#refreshing.set(request.key, running);
   }
 
-  async #refresh(request: ReadRequest): Promise<void> {
+  /** Resolves once every background refresh running now has finished. */
+  async drain(): Promise<void> {
+    while (this.#refreshing.size > 0) await Promise.all(this.#refreshing.values());
+  }
+
+  async #refresh(request: ReadRequest, servedFreshUntil: number): Promise<void> {
     const { entry, current } = await this.#lookup(request);
-    // Another instance may have refreshed it already: then there is nothing to load.
-    if (entry !== undefined && this.#parts.clock.now() < entry.freshUntil && !this.#earlyDue(entry)) {
+    // Another instance refreshed it already (a newer entry landed): adopt it, load nothing.
+    if (entry !== undefined && entry.freshUntil > servedFreshUntil && this.#parts.clock.now() < entry.freshUntil) {
       this.#adopt(request, entry);
       return;
     }
-    await this.#loadFleetWide(request, current);
-  }
-
-  #earlyDue(entry: CacheEntry): boolean {
-    return shouldRefreshEarly(this.#parts.clock.now(), entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random);
+    await this.#loadFleetWide(request, current, servedFreshUntil);
   }
 
   /** The stored entry if it is current (undefined otherwise) and the current versions. */
@@ -168,7 +169,7 @@ export class TieredCache {
    * to be woken when the value lands and reads it from Redis. A waiter not woken within the
    * lock TTL (the holder died) tries the lock again, and finally loads by itself.
    */
-  async #loadFleetWide(request: ReadRequest, current: readonly number[]): Promise<unknown> {
+  async #loadFleetWide(request: ReadRequest, current: readonly number[], replacing = -Infinity): Promise<unknown> {
     const { lock, counters, clock } = this.#parts;
     if (lock === undefined) return (await this.#loadAndStore(request, current)).value;
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
@@ -183,6 +184,9 @@ export class TieredCache {
         counters.lockAcquisitions++;
         let stored: Promise<void> = Promise.resolve();
         try {
+          // Check again under the lock: a holder that finished just before we took it has landed the value.
+          const landed = await this.#servable(request, replacing);
+          if (landed !== undefined) return landed[0];
           const loaded = await this.#loadAndStore(request, current);
           stored = loaded.stored;
           return loaded.value;
@@ -196,7 +200,7 @@ export class TieredCache {
       const waiter = this.waiters.register(request.key);
       try {
         // Check once after registering: the value may have landed before we listened.
-        const landed = (await this.#servable(request)) ?? ((await waiter.wait(this.#parts.lockTtlMs)) ? await this.#servable(request) : undefined);
+        const landed = (await this.#servable(request, replacing)) ?? ((await waiter.wait(this.#parts.lockTtlMs)) ? await this.#servable(request, replacing) : undefined);
         if (landed !== undefined) return landed[0];
       } finally {
         waiter.cancel();
@@ -206,9 +210,10 @@ export class TieredCache {
     return (await this.#loadAndStore(request, current)).value;
   }
 
-  async #servable(request: ReadRequest): Promise<[unknown] | undefined> {
+  /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
+  async #servable(request: ReadRequest, replacing: number): Promise<[unknown] | undefined> {
     const { entry } = await this.#lookup(request);
-    if (entry === undefined || this.#parts.clock.now() >= entry.freshUntil) return undefined;
+    if (entry === undefined || entry.freshUntil <= replacing || this.#parts.clock.now() >= entry.freshUntil) return undefined;
     return [this.#adopt(request, entry)];
   }
 

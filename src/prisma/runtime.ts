@@ -38,6 +38,8 @@ export interface CacheControl {
   invalidate(target: { models?: readonly string[]; tags?: readonly string[] }): Promise<void>;
   /** Runs a raw statement, invalidating only the models named instead of every model. */
   raw<T>(models: readonly string[], query: PromiseLike<T>): Promise<T>;
+  /** Resolves when background work started so far is done: refreshes finished, queued invalidations delivered (or still failing). */
+  drain(): Promise<void>;
   /** Stops caching (reads pass through), delivers queued invalidations and closes the connection the extension opened; never the caller's Redis. */
   close(): Promise<void>;
 }
@@ -127,8 +129,13 @@ export class CacheRuntime {
       if (query instanceof RawWrite) query.models = names;
       return query;
     },
+    drain: async () => {
+      await this.#cache.drain();
+      await this.#versions.flush();
+    },
     close: async () => {
       this.#closed = true;
+      await this.#cache.drain();
       this.#l1?.clear();
       await this.#versions.flush();
       await this.#bus?.close();
@@ -226,7 +233,7 @@ export class CacheRuntime {
     const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
     const hit = this.#cache.readL1(key, query.model, policy);
     if (hit === undefined) return this.#cache.readThrough(this.#request(query, key, policy));
-    if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy), hit[1]);
+    if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy), hit[1], hit[2]);
     return Promise.resolve(hit[0]);
   }
 

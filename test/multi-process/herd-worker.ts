@@ -1,0 +1,48 @@
+// One app instance in a thundering herd: waits at a barrier shared through Redis, then fires
+// READS concurrent reads of one cold key against a slowed database and reports what it saw.
+import { PrismaPg } from "@prisma/adapter-pg";
+import { Redis } from "ioredis";
+import { PrismaClient } from "../../prisma/generated/client.ts";
+import { cacheExtension } from "../../src/index.ts";
+import { CountingPool } from "../helpers/counting-pool.ts";
+
+const env = (name: string) => process.env[name] ?? "";
+const pool = new CountingPool({ connectionString: env("DATABASE_URL"), max: 4 });
+pool.delayMs = Number(env("DELAY_MS"));
+const redis = new Redis(env("REDIS_URL"));
+const base = new PrismaClient({ adapter: new PrismaPg(pool) });
+const prisma = base.$extends(cacheExtension({ redis, namespace: env("NAMESPACE"), lockTtl: Number(env("LOCK_TTL") || 5000), models: { Post: true } }));
+
+// Connect before the barrier so connection set-up is not part of the herd.
+await base.$connect();
+const barrier = `${env("NAMESPACE")}:barrier`;
+await redis.incr(barrier);
+while (Number(await redis.get(barrier)) < Number(env("INSTANCES"))) await new Promise((resolve) => setTimeout(resolve, 5));
+
+const authorId = Number(env("AUTHOR_ID"));
+const latencies: number[] = [];
+const results = await Promise.all(
+  Array.from({ length: Number(env("READS")) }, async () => {
+    const started = performance.now();
+    const post = await prisma.post.findFirst({ where: { authorId }, orderBy: { id: "asc" } });
+    latencies.push(performance.now() - started);
+    return post?.id;
+  }),
+);
+const stats = prisma.$cache.stats();
+await prisma.$cache.close();
+await base.$disconnect();
+redis.disconnect();
+latencies.sort((a, b) => a - b);
+console.log(
+  JSON.stringify({
+    queries: pool.queries,
+    correct: results.filter((id) => id === Number(env("EXPECTED_POST_ID"))).length,
+    p50: latencies[Math.floor(latencies.length / 2)],
+    p99: latencies[Math.floor(latencies.length * 0.99)],
+    dbLoads: stats.dbLoads,
+    lockAcquisitions: stats.lockAcquisitions,
+    lockWaits: stats.lockWaits,
+    coalesced: stats.coalesced,
+  }),
+);

@@ -1,0 +1,69 @@
+import { inject, describe, expect, it } from "vitest";
+import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { runChild, startChild } from "../helpers/child-process.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+interface HerdReport {
+  queries: number;
+  correct: number;
+  dbLoads: number;
+  lockAcquisitions: number;
+  lockWaits: number;
+  coalesced: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("thundering herd across processes", () => {
+  it("4 processes × 250 concurrent reads of one cold key: exactly one database query in total", async () => {
+    const setup = createCachedClient();
+    try {
+      const user = await seedUser(setup.base);
+      const namespace = uniqueNamespace();
+      const env = {
+        DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, INSTANCES: "4", READS: "250",
+        DELAY_MS: "300", AUTHOR_ID: String(user.id), EXPECTED_POST_ID: String(user.posts[0]!.id),
+      };
+      const reports = await Promise.all([1, 2, 3, 4].map(() => runChild<HerdReport>("herd-worker.ts", env)));
+      expect(reports.map((r) => r.correct)).toEqual([250, 250, 250, 250]);
+      expect(reports.reduce((sum, r) => sum + r.queries, 0)).toBe(1);
+      expect(reports.reduce((sum, r) => sum + r.lockAcquisitions, 0)).toBe(1);
+      // The three other instances waited for the holder's value instead of loading.
+      expect(reports.filter((r) => r.lockWaits > 0)).toHaveLength(3);
+    } finally {
+      await setup.close();
+    }
+  }, 90_000);
+
+  it("when the lock holder dies mid-load, the others load by themselves once its lock expires", async () => {
+    const setup = createCachedClient();
+    const redis = createRedis();
+    try {
+      const user = await seedUser(setup.base);
+      const namespace = uniqueNamespace();
+      const common = {
+        DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, READS: "20",
+        LOCK_TTL: "1000", AUTHOR_ID: String(user.id), EXPECTED_POST_ID: String(user.posts[0]!.id),
+      };
+      // The holder's database answers in 60 s: it takes the lock and hangs in its load.
+      const holder = startChild<HerdReport>("herd-worker.ts", { ...common, INSTANCES: "1", DELAY_MS: "60000" });
+      holder.result.catch(() => {});
+      let lockKeys: string[] = [];
+      for (let i = 0; i < 1_000 && lockKeys.length === 0; i++) {
+        await sleep(20);
+        lockKeys = await redis.keys(`${namespace}:*:lock`);
+      }
+      expect(lockKeys).toHaveLength(1);
+      const waiter = startChild<HerdReport>("herd-worker.ts", { ...common, INSTANCES: "1", DELAY_MS: "50", NAMESPACE: namespace });
+      await sleep(300);
+      holder.kill();
+      const report = await waiter.result;
+      expect(report.correct).toBe(20);
+      expect(report.lockWaits).toBeGreaterThanOrEqual(1);
+      expect(report.dbLoads).toBe(1);
+    } finally {
+      redis.disconnect();
+      await setup.close();
+    }
+  }, 90_000);
+});
