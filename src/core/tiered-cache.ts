@@ -212,7 +212,14 @@ export class TieredCache {
 
   /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
   async #servable(request: ReadRequest, replacing: number): Promise<[unknown] | undefined> {
-    const { entry } = await this.#lookup(request);
+    let entry: CacheEntry | undefined;
+    try {
+      ({ entry } = await this.#lookup(request));
+    } catch (error) {
+      // Redis failing mid-wait: the caller loads by itself rather than fail the read.
+      this.#absorb(error);
+      return undefined;
+    }
     if (entry === undefined || entry.freshUntil <= replacing || this.#parts.clock.now() >= entry.freshUntil) return undefined;
     return [this.#adopt(request, entry)];
   }

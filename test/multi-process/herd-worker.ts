@@ -15,6 +15,7 @@ const prisma = base.$extends(cacheExtension({ redis, namespace: env("NAMESPACE")
 
 // Connect before the barrier so connection set-up is not part of the herd.
 await base.$connect();
+await redis.ping();
 const barrier = `${env("NAMESPACE")}:barrier`;
 await redis.incr(barrier);
 while (Number(await redis.get(barrier)) < Number(env("INSTANCES"))) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -43,7 +43,7 @@ describe("thundering herd across processes", () => {
       const namespace = uniqueNamespace();
       const common = {
         DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, READS: "20",
-        LOCK_TTL: "1000", AUTHOR_ID: String(user.id), EXPECTED_POST_ID: String(user.posts[0]!.id),
+        LOCK_TTL: "2000", AUTHOR_ID: String(user.id), EXPECTED_POST_ID: String(user.posts[0]!.id),
       };
       // The holder's database answers in 60 s: it takes the lock and hangs in its load.
       const holder = startChild<HerdReport>("herd-worker.ts", { ...common, INSTANCES: "1", DELAY_MS: "60000" });
@@ -54,8 +54,10 @@ describe("thundering herd across processes", () => {
         lockKeys = await redis.keys(`${namespace}:*:lock`);
       }
       expect(lockKeys).toHaveLength(1);
-      const waiter = startChild<HerdReport>("herd-worker.ts", { ...common, INSTANCES: "1", DELAY_MS: "50", NAMESPACE: namespace });
-      await sleep(300);
+      const waiter = startChild<HerdReport>("herd-worker.ts", { ...common, INSTANCES: "1", DELAY_MS: "50" });
+      // Each worker counts itself in at the barrier just before it reads: kill the holder once the waiter is reading.
+      for (let i = 0; i < 1_000 && Number(await redis.get(`${namespace}:barrier`)) < 2; i++) await sleep(20);
+      await sleep(200);
       holder.kill();
       const report = await waiter.result;
       expect(report.correct).toBe(20);
