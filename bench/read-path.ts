@@ -199,7 +199,8 @@ async function main(): Promise<void> {
 /** The one key the warm-up wrote (the Redis SET is fire-and-forget, so it may land a moment later). */
 async function waitForSingleKey(redis: Redis, namespace: string): Promise<string> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const keys = await redis.keys(`${namespace}:*`);
+    // Fleet-lock keys (`…:lock`) come and go around a load; only the entry is wanted.
+    const keys = (await redis.keys(`${namespace}:*`)).filter((key) => !key.endsWith(":lock"));
     if (keys.length > 1) throw new Error(`expected one key under ${namespace}:, found ${keys.length}`);
     if (keys.length === 1) return keys[0]!;
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -24,6 +24,7 @@ export interface RedisLike {
 export interface SubscriberLike {
   readonly status: string;
   subscribe(...channels: string[]): Promise<unknown>;
+  connect(): Promise<void>;
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
   on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;

@@ -4,6 +4,10 @@ import type { RedisStore } from "../stores/redis-store.js";
 
 /** A held lock: extended while held, released (by its owner only) when done. */
 export interface HeldLock {
+  readonly key: string;
+  readonly token: string;
+  /** Stops the keep-alive; for a release done elsewhere (the store-and-release script). */
+  stopKeepAlive(): void;
   release(): Promise<boolean>;
 }
 
@@ -31,6 +35,9 @@ export class FleetLock {
     const keepAlive = setInterval(() => void this.extend(lockKey, token).catch(() => {}), Math.max(1, Math.floor(this.#ttlMs / 3)));
     keepAlive.unref();
     return {
+      key: lockKey,
+      token,
+      stopKeepAlive: () => clearInterval(keepAlive),
       release: async () => {
         clearInterval(keepAlive);
         return this.release(lockKey, token, landedMessage);

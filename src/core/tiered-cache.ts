@@ -8,7 +8,7 @@ import type { MemoryStore } from "../stores/memory-store.js";
 import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
 import { refreshBackoffMs, shouldRefreshEarly } from "./early-refresh.js";
-import type { FleetLock } from "./fleet-lock.js";
+import type { FleetLock, HeldLock } from "./fleet-lock.js";
 import { jitteredTtl } from "./jitter.js";
 import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
@@ -46,7 +46,7 @@ const LOCK_ATTEMPTS = 3;
  */
 export class TieredCache {
   readonly #parts: TieredCacheParts;
-  readonly #flights = new SingleFlight<unknown>();
+  readonly #flights = new SingleFlight<Outcome | typeof UNAVAILABLE>();
   readonly #refreshing = new Map<string, Promise<void>>();
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
@@ -73,41 +73,51 @@ export class TieredCache {
     return [codec.clone(entry.value), "stale", entry.freshUntil];
   }
 
-  /** Everything after an L1 miss. Concurrent misses of one key at one version share one load. */
+  /**
+   * Everything after an L1 miss. Concurrent reads of one key that start in the same epoch (no
+   * invalidation seen in between) share one lookup and at most one load; each gets its own copy.
+   */
   async readThrough(request: ReadRequest): Promise<unknown> {
-    const { versions, counters, clock, codec } = this.#parts;
+    const { versions, counters, codec } = this.#parts;
     if (versions.hasPending(request.deps)) {
       counters.bypass("pending invalidation");
       return request.load();
     }
+    const { value: outcome, shared } = await this.#flights.run(`${request.key}#${versions.epoch}`, () => this.#resolve(request));
+    if (outcome === UNAVAILABLE) {
+      // Without current versions nothing cached can be validated, nor stored safely.
+      counters.bypass("redis unavailable");
+      return request.load();
+    }
+    if (shared) counters.coalesced++;
+    if (outcome.fromL2) counters.hit(request.model, "l2", outcome.negative);
+    else counters.miss(request.model);
+    if (outcome.stale) counters.staleServes++;
+    // The source object is also what L1 holds.
+    return codec.clone(outcome.source);
+  }
+
+  async #resolve(request: ReadRequest): Promise<Outcome | typeof UNAVAILABLE> {
     let found: Found;
     try {
       found = await this.#lookup(request);
     } catch (error) {
-      // Without current versions nothing cached can be validated, nor stored safely.
       this.#absorb(error);
-      counters.bypass("redis unavailable");
-      return request.load();
+      return UNAVAILABLE;
     }
     const { entry, current } = found;
-    const now = clock.now();
+    const now = this.#parts.clock.now();
     if (entry !== undefined && now < entry.staleUntil) {
-      const value = this.#adopt(request, entry);
-      counters.hit(request.model, "l2", request.isNotFound(value));
-      if (now >= entry.freshUntil) {
-        counters.staleServes++;
-        this.refreshInBackground(request, "stale", entry.freshUntil);
-      } else if (shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random)) {
+      const source = this.#adopt(request, entry);
+      const stale = now >= entry.freshUntil;
+      if (stale) this.refreshInBackground(request, "stale", entry.freshUntil);
+      else if (shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random)) {
         this.refreshInBackground(request, "early", entry.freshUntil);
       }
-      return codec.clone(value);
+      return { source, fromL2: true, stale, negative: request.isNotFound(source) };
     }
-    counters.miss(request.model);
-    const flightKey = `${request.key}@${current.join(",")}`;
-    const { value: source, shared } = await this.#flights.run(flightKey, () => this.#loadFleetWide(request, current));
-    if (shared) counters.coalesced++;
-    // Every caller gets its own copy: the source object is also what L1 holds.
-    return codec.clone(source);
+    const source = await this.#loadFleetWide(request, current);
+    return { source, fromL2: false, stale: false, negative: false };
   }
 
   /**
@@ -151,8 +161,7 @@ export class TieredCache {
 
   /** The stored entry if it is current (undefined otherwise) and the current versions. */
   async #lookup(request: ReadRequest): Promise<Found> {
-    const { l2, versions } = this.#parts;
-    const [stored, current] = await Promise.all([l2?.get(request.key) ?? null, versions.fetch(request.deps)]);
+    const { stored, current } = await this.#parts.versions.lookup(request.key, request.deps);
     const entry = stored === null ? undefined : parseEntry(stored);
     return { entry: entry !== undefined && depsAreCurrent(entry.deps, request.deps, current) ? entry : undefined, current };
   }
@@ -171,7 +180,7 @@ export class TieredCache {
    */
   async #loadFleetWide(request: ReadRequest, current: readonly number[], replacing = -Infinity): Promise<unknown> {
     const { lock, counters, clock } = this.#parts;
-    if (lock === undefined) return (await this.#loadAndStore(request, current)).value;
+    if (lock === undefined) return (await this.#loadAndStore(request, current, undefined)).value;
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
       let held;
       try {
@@ -182,17 +191,18 @@ export class TieredCache {
       }
       if (held !== undefined) {
         counters.lockAcquisitions++;
-        let stored: Promise<void> = Promise.resolve();
+        let handedOver: Promise<boolean> = Promise.resolve(false);
         try {
           // Check again under the lock: a holder that finished just before we took it has landed the value.
           const landed = await this.#servable(request, replacing);
           if (landed !== undefined) return landed[0];
-          const loaded = await this.#loadAndStore(request, current);
-          stored = loaded.stored;
+          const loaded = await this.#loadAndStore(request, current, held);
+          handedOver = loaded.released;
           return loaded.value;
         } finally {
-          // Release (and wake the waiters) only once the value is in Redis for them to read.
-          void stored.finally(() => held.release().catch((error: unknown) => this.#absorb(error)));
+          // Release (and wake the waiters) only once the value is in Redis for them to read,
+          // unless the store already did both.
+          void handedOver.then((released) => (released ? undefined : held.release())).catch((error: unknown) => this.#absorb(error));
         }
       }
       counters.lockWaits++;
@@ -207,7 +217,7 @@ export class TieredCache {
         counters.lockWaitMs += clock.now() - started;
       }
     }
-    return (await this.#loadAndStore(request, current)).value;
+    return (await this.#loadAndStore(request, current, undefined)).value;
   }
 
   /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
@@ -224,22 +234,23 @@ export class TieredCache {
     return [this.#adopt(request, entry)];
   }
 
-  async #loadAndStore(request: ReadRequest, current: readonly number[]): Promise<{ value: unknown; stored: Promise<void> }> {
+  /** Loads, fills L1 and starts the L2 store; `released` settles when the store is done (never rejects). */
+  async #loadAndStore(request: ReadRequest, current: readonly number[], held: HeldLock | undefined): Promise<{ value: unknown; released: Promise<boolean> }> {
     const { clock, counters } = this.#parts;
     const started = clock.now();
     const value = await request.load();
     counters.dbLoads++;
     const deps: Dep[] = request.deps.map((name, i) => [name, current[i]!] as const);
-    return { value, stored: this.#store(request, value, clock.now() - started, deps) };
+    return { value, released: this.#store(request, value, clock.now() - started, deps, held) };
   }
 
-  /** Writes L1 now and L2 in the background; the promise settles when L2 has it (never rejects). */
-  #store(request: ReadRequest, value: unknown, loadMs: number, deps: readonly Dep[]): Promise<void> {
+  /** Writes L1 now and L2 in the background; resolves true if the store also released `held`. */
+  #store(request: ReadRequest, value: unknown, loadMs: number, deps: readonly Dep[], held: HeldLock | undefined): Promise<boolean> {
     const { l2, codec, clock, random, versions, counters } = this.#parts;
     const { policy } = request;
     const negative = request.isNotFound(value);
     const baseTtlMs = negative ? policy.negativeTtlMs : policy.ttlMs;
-    if (baseTtlMs === 0) return Promise.resolve();
+    if (baseTtlMs === 0) return Promise.resolve(false);
     let payload: string;
     try {
       payload = codec.encode(value);
@@ -247,16 +258,24 @@ export class TieredCache {
       if (!(error instanceof UnencodableValueError)) throw error;
       counters.encodeFailures++;
       this.#parts.report(new CacheError("E_UNENCODABLE_RESULT", `result of ${request.model} not cached: ${error.message}`, { cause: error }));
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     const now = clock.now();
     const freshUntil = now + jitteredTtl(baseTtlMs, policy.jitter, random);
     const entry: CacheEntry = { payload, freshUntil, staleUntil: freshUntil + (negative ? 0 : policy.swrMs), loadMs, deps };
     this.#fillL1(request, codec.clone(value), entry, negative);
-    if (l2 === undefined) return Promise.resolve();
-    return versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps).then(
-      (stored) => void (stored || counters.fencedStores++),
-      (error: unknown) => this.#absorb(error),
+    if (l2 === undefined) return Promise.resolve(false);
+    const release = held === undefined ? undefined : { lockKey: held.key, token: held.token, landedMessage: this.#parts.landedMessage(request.key) };
+    if (held !== undefined) held.stopKeepAlive();
+    return versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps, release).then(
+      ({ stored, released }) => {
+        if (!stored) counters.fencedStores++;
+        return released;
+      },
+      (error: unknown) => {
+        this.#absorb(error);
+        return false;
+      },
     );
   }
 
@@ -278,6 +297,16 @@ export class TieredCache {
     this.#parts.report(error instanceof CacheError ? error : new CacheStoreError("call", String(error), { cause: error }));
   }
 }
+
+/** What a shared lookup produced: a value from Redis or from the database. */
+interface Outcome {
+  source: unknown;
+  fromL2: boolean;
+  stale: boolean;
+  negative: boolean;
+}
+
+const UNAVAILABLE = Symbol("redis unavailable");
 
 interface Found {
   entry: CacheEntry | undefined;

@@ -50,6 +50,8 @@ export class Bus {
     for (const event of ["close", "end", "reconnecting"] as const) this.#subscriber.on(event, () => this.#setTrusted(false));
     this.#subscriber.on("error", (error) => handlers.onError(new CacheStoreError("SUBSCRIBE", error.message, { cause: error })));
     if (this.#subscriber.status === "ready") this.#subscribe();
+    // A lazyConnect client's duplicate waits for a first command: connect it now.
+    else if (this.#subscriber.status === "wait") this.#subscriber.connect().catch((error: Error) => handlers.onError(new CacheStoreError("CONNECT", error.message, { cause: error })));
   }
 
   /** True while the subscription is live: only then may L1 serve entries. */

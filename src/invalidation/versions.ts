@@ -2,9 +2,16 @@ import { LRUCache } from "lru-cache";
 import { randomUUID } from "node:crypto";
 import { CacheError, CacheStoreError } from "../errors.js";
 import type { Counters } from "../stats/counters.js";
-import { BUMP_VERSIONS, FENCED_SET } from "../stores/redis-scripts.js";
+import { BUMP_VERSIONS, FENCED_SET, LOOKUP, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
+
+/** A held fleet lock to release together with the store, and the wake-up to publish. */
+export interface LockRelease {
+  lockKey: string;
+  token: string;
+  landedMessage: string;
+}
 
 /** A version name and the value a cached entry recorded for it. */
 export type Dep = readonly [name: string, version: number];
@@ -34,6 +41,7 @@ export class Versions {
   readonly #local: LRUCache<string, number>;
   readonly #pending = new Set<string>();
   #evictedFloor = 0;
+  #epoch = 0;
   #localSeq = 0;
   #retryDelay = RETRY_MIN_MS;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -78,15 +86,51 @@ export class Versions {
     });
   }
 
-  /** Learns a version from Redis or the bus; versions only move forward. */
+  /**
+   * The stored entry under `key` (Redis only) and the current versions of `names`, in one round
+   * trip where the server allows scripts across these keys (not on a Cluster: two commands, one RTT).
+   */
+  async lookup(key: string, names: readonly string[]): Promise<{ stored: string | null; current: number[] }> {
+    const redis = this.#options.redis;
+    if (redis === undefined) return { stored: null, current: await this.fetch(names) };
+    if (redis.store.isCluster) {
+      const [stored, current] = await Promise.all([redis.store.get(key), this.fetch(names)]);
+      return { stored, current };
+    }
+    const reply = (await redis.store.run(LOOKUP, [key, ...names.map((name) => this.keyOf(name))], [])) as Array<string | null | false>;
+    const current = names.map((name, i) => {
+      const version = Number(reply[i + 1] || 0);
+      this.observe(name, version);
+      return version;
+    });
+    return { stored: reply[0] || null, current };
+  }
+
+  /**
+   * Moves on whenever this process learns of an invalidation. A read may share work with
+   * another only if both started in the same epoch: a write that resolved before the later one
+   * started was acknowledged by this process, so it moved the epoch in between.
+   */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Learns a version read from Redis; versions only move forward. */
   observe(name: string, version: number): void {
     if (this.#pending.has(name)) return;
     const known = this.#local.get(name);
     if (known === undefined || known < version) this.#local.set(name, version);
   }
 
+  /** Applies an invalidation (announced on the bus, or this process's own) and moves the epoch. */
+  invalidated(seq: number, names: readonly string[]): void {
+    this.#epoch++;
+    for (const name of names) this.observe(name, seq);
+  }
+
   /** Forgets everything learnt from Redis: after missed messages, nothing local can be trusted. */
   forget(): void {
+    this.#epoch++;
     if (this.#options.redis !== undefined) this.#local.clear();
   }
 
@@ -101,6 +145,7 @@ export class Versions {
     const redis = this.#options.redis;
     if (redis === undefined) {
       const seq = ++this.#localSeq + this.#evictedFloor;
+      this.#epoch++;
       for (const name of list) this.#local.set(name, seq);
       this.#options.counters.invalidationsSent++;
       return;
@@ -108,18 +153,28 @@ export class Versions {
     if (!(await this.#send(list))) this.#queue(list);
   }
 
-  /** Stores an entry only if the versions captured before loading are still current (Lua). */
-  async storeFenced(key: string, value: string, ttlMs: number, deps: readonly Dep[]): Promise<boolean> {
+  /**
+   * Stores an entry only if the versions captured before loading are still current (Lua). With
+   * `release`, the same script releases the caller's fleet lock and wakes the waiters; the
+   * result says whether it did (it cannot on a Cluster, where the caller releases it).
+   */
+  async storeFenced(key: string, value: string, ttlMs: number, deps: readonly Dep[], release?: LockRelease): Promise<{ stored: boolean; released: boolean }> {
     const redis = this.#options.redis!;
+    const ttl = Math.max(1, Math.round(ttlMs));
     if (redis.store.isCluster) {
       // Cluster: version keys and entries live in different slots, so no atomic check; the entry
       // still records its versions, and a read never serves one whose versions moved on.
-      await redis.store.set(key, value, ttlMs);
-      return true;
+      await redis.store.set(key, value, ttl);
+      return { stored: true, released: false };
     }
-    const keys = [key, ...deps.map(([name]) => this.keyOf(name))];
-    const args = [value, Math.max(1, Math.round(ttlMs)), ...deps.map(([, version]) => String(version))];
-    return (await redis.store.run(FENCED_SET, keys, args)) === 1;
+    const versionKeys = deps.map(([name]) => this.keyOf(name));
+    const expected = deps.map(([, version]) => String(version));
+    if (release === undefined) {
+      return { stored: (await redis.store.run(FENCED_SET, [key, ...versionKeys], [value, ttl, ...expected])) === 1, released: false };
+    }
+    const keys = [key, release.lockKey, ...versionKeys];
+    const stored = await redis.store.run(STORE_AND_RELEASE, keys, [value, ttl, release.token, redis.bus.eventsChannel, release.landedMessage, ...expected]);
+    return { stored: stored === 1, released: true };
   }
 
   keyOf(name: string): string {
@@ -160,16 +215,15 @@ export class Versions {
       return false;
     }
     const [seq, receivers] = reply as [number, number];
-    for (const name of list) {
-      this.#pending.delete(name);
-      this.observe(name, seq);
-    }
+    for (const name of list) this.#pending.delete(name);
+    this.invalidated(seq, list);
     counters.invalidationsSent++;
     if (!(await acks.wait(receivers, this.#options.ackTimeoutMs))) counters.invalidationAckTimeouts++;
     return true;
   }
 
   #queue(list: readonly string[]): void {
+    this.#epoch++;
     for (const name of list) {
       this.#pending.add(name);
       // This process must stop trusting what it knows of the name at once.

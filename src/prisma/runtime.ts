@@ -73,7 +73,7 @@ export class CacheRuntime {
         : new Bus(options.redis, store, prefix, {
             onInvalidation: (seq, names) => {
               this.#counters.invalidationsReceived++;
-              for (const name of names) this.#versions.observe(name, seq);
+              this.#versions.invalidated(seq, names);
             },
             onLanded: (key) => this.#cache.waiters.wake(key),
             onTrustChange: (trusted) => {

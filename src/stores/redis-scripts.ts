@@ -50,3 +50,29 @@ export const EXTEND_LOCK = script(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 `);
+
+/**
+ * A read in one round trip: the entry and the current value of every version it depends on.
+ * KEYS: entry, version keys. Returns { entry or false, versions... } (absent versions as false).
+ */
+export const LOOKUP = script(`
+local out = { redis.call('GET', KEYS[1]) }
+for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
+return out
+`);
+
+/**
+ * The lock holder's last step in one round trip: the fenced store, the release (owner only) and
+ * the wake-up, so waiters read the value one round trip sooner.
+ * KEYS: entry, lock, version keys. ARGV: value, ttl ms, token, channel, landed message, expected versions.
+ */
+export const STORE_AND_RELEASE = script(`
+local stored = 1
+for i = 3, #KEYS do
+  if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 3] then stored = 0 break end
+end
+if stored == 1 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return stored
+`);

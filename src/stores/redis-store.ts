@@ -68,7 +68,9 @@ export class RedisStore {
       return Promise.reject(new CacheStoreError(operation, `connection is ${this.#redis.status}`));
     }
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RedisTimeoutError(operation, this.#timeoutMs)), this.#timeoutMs);
+      // Timers run before I/O in Node's loop: after a stall, a reply may already be waiting.
+      // Defer the verdict past the next I/O phase so a stalled event loop is not blamed on Redis.
+      const timer = setTimeout(() => setImmediate(() => reject(new RedisTimeoutError(operation, this.#timeoutMs))), this.#timeoutMs);
       command().then(
         (value) => {
           clearTimeout(timer);

@@ -43,7 +43,7 @@ describe("a failing Redis never fails a read", () => {
     // Without Redis no version can be checked, so every read goes to the database.
     expect(c.pool.queries - before).toBeGreaterThanOrEqual(1);
     expect(c.prisma.$cache.stats().bypasses["redis unavailable"]).toBe(3);
-    expect(c.prisma.$cache.stats().redisTimeouts).toBeGreaterThanOrEqual(3);
+    expect(c.prisma.$cache.stats().redisTimeouts).toBeGreaterThanOrEqual(1);
     expect(c.errors.some((error) => error instanceof CacheStoreError)).toBe(true);
   });
 
