@@ -1,3 +1,5 @@
+import { NotFoundMarker } from "./not-found.js";
+
 /**
  * Hooks for a decimal type the codec must carry (Prisma's Decimal). The adapter supplies them so
  * the codec stays free of Prisma.
@@ -70,6 +72,7 @@ export class Codec {
       return `${MARK}U${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
     }
     if (this.#decimal?.isDecimal(value)) return `${MARK}M${String(value)}`;
+    if (value instanceof NotFoundMarker) return `${MARK}E${JSON.stringify(value.detail)}`;
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) throw new UnencodableValueError(value.constructor?.name ?? "object");
     const out: Record<string, unknown> = {};
@@ -108,6 +111,8 @@ export class Codec {
         return body === "-0" ? -0 : Number(body);
       case 83 /* S */:
         return body;
+      case 69 /* E */:
+        return new NotFoundMarker(JSON.parse(body) as NotFoundMarker["detail"]);
       default:
         throw new Error(`corrupt cache entry: unknown type tag ${text.charAt(1)}`);
     }

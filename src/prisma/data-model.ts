@@ -11,6 +11,7 @@ export interface RuntimeDataModel {
 
 interface ClientInternals {
   _runtimeDataModel?: RuntimeDataModel;
+  _clientVersion?: string;
   _engineConfig?: { inlineSchema?: string };
 }
 
@@ -19,6 +20,8 @@ export interface PrismaSchema {
   graph: ModelGraph;
   /** The client property of each model (`User` → `user`). */
   delegateKeys: ReadonlyMap<string, string>;
+  /** The Prisma Client version, for the errors the cache throws in Prisma's name. */
+  clientVersion: string;
   /** False when the schema text was not available and identities/foreign keys are guessed conservatively. */
   exact: boolean;
 }
@@ -47,5 +50,5 @@ export function readPrismaSchema(client: unknown): PrismaSchema {
     models.set(name, { relations, foreignKeys, identities: own?.identities ?? [] });
     delegateKeys.set(name, name.charAt(0).toLowerCase() + name.slice(1));
   }
-  return { dataModel, graph: new ModelGraph(models), delegateKeys, exact: facts !== undefined };
+  return { dataModel, graph: new ModelGraph(models), delegateKeys, clientVersion: internals?._clientVersion ?? "unknown", exact: facts !== undefined };
 }

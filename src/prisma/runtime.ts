@@ -19,6 +19,8 @@ import { LazyQuery, withFluentRelations, type Delegates, type PrismaPromiseLike,
 import { encodePrismaArgValue, prismaDecimal } from "./prisma-values.js";
 import { splitCacheOption } from "./query-args.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
+import { NotFoundMarker } from "../codec/not-found.js";
+import { notFoundError, THROWING_READS, toNotFoundMarker, unwrapNotFound } from "./not-found.js";
 
 /** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
 export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
@@ -59,8 +61,10 @@ export class CacheRuntime {
   /** Invalidations of open interactive transactions, applied when they commit. */
   readonly #transactions = new Map<string, Set<string>>();
   #closed = false;
+  readonly #clientVersion: string;
 
   constructor(options: ResolvedOptions, schema: PrismaSchema, scope: KeyScope) {
+    this.#clientVersion = schema.clientVersion;
     this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
@@ -232,10 +236,16 @@ export class CacheRuntime {
     }
     const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
     const hit = this.#cache.readL1(key, query.model, policy);
-    if (hit === undefined) return this.#cache.readThrough(this.#request(query, key, policy));
+    if (hit === undefined) {
+      const read = this.#cache.readThrough(this.#request(query, key, policy));
+      return THROWING_READS.has(query.operation) ? read.then(this.#unwrapNotFound) : read;
+    }
     if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy), hit[1], hit[2]);
+    if (hit[0] instanceof NotFoundMarker) return Promise.reject(notFoundError(hit[0].detail, this.#clientVersion));
     return Promise.resolve(hit[0]);
   }
+
+  readonly #unwrapNotFound = (value: unknown) => unwrapNotFound(value, this.#clientVersion);
 
   #request(query: LazyQuery, key: string, policy: ReadPolicy): ReadRequest {
     return {
@@ -243,8 +253,8 @@ export class CacheRuntime {
       model: query.model,
       policy,
       deps: readDependencies(this.#schema.graph, query.model, query.operation, query.args, query.cacheOption?.tags),
-      load: () => Promise.resolve(this.#passthrough(query)),
-      isNotFound: SINGLE_RECORD.has(query.operation) ? isNull : never,
+      load: THROWING_READS.has(query.operation) ? () => Promise.resolve(this.#passthrough(query)).catch(toNotFoundMarker) : () => Promise.resolve(this.#passthrough(query)),
+      isNotFound: SINGLE_RECORD.has(query.operation) ? isNotFound : never,
     };
   }
 
@@ -335,5 +345,5 @@ export class CacheRuntime {
   }
 }
 
-const isNull = (value: unknown) => value === null;
+const isNotFound = (value: unknown) => value === null || value instanceof NotFoundMarker;
 const never = () => false;
