@@ -25,7 +25,7 @@ export function cacheExtension(options: CacheExtensionOptions) {
     const schema = readPrismaSchema(client);
     checkModelNames(resolved.models, schema.graph.modelNames);
     if (!schema.exact) warnInexactSchema();
-    const runtime = new CacheRuntime(resolved, schema, { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel) });
+    const runtime = new CacheRuntime(resolved, schema, { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel) }, client as never);
     const parent = client as unknown as Record<string, AnyFn>;
     const read = (operation: string) =>
       function (this: unknown, args?: unknown) {

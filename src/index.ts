@@ -1,3 +1,10 @@
 export { cacheExtension, type CacheControl } from "./extension.js";
 export { CacheError, CacheConfigError, CacheArgumentError, CacheStoreError, UnencodableArgsError } from "./errors.js";
 export type { CacheExtensionOptions, CacheQueryOptions, CacheStats, ModelCacheOptions, ModelStats, L1Options, Clock, RedisLike } from "./types.js";
+export type { QueryStatsOptions, LowHitRateAlertOptions } from "./types.js";
+export type { WarmOptions, WarmProgress, WarmResult, WarmHooks, WarmContext } from "./stats/warm.js";
+export type { TopQuery, TopQueriesOptions } from "./prisma/stats-control.js";
+export type { RecordedQuery } from "./stats/query-stats.js";
+export type { FleetStats } from "./stats/fleet-snapshots.js";
+export type { CacheEvent, CacheEventMap, CacheEvents, HitEvent, MissEvent, StaleEvent, InvalidationEvent, ErrorEvent, LowHitRateEvent } from "./stats/events.js";
+export { TRACING_CHANNELS, type TraceContext } from "./stats/telemetry.js";

@@ -1,5 +1,7 @@
 import { CacheConfigError } from "./errors.js";
 import type { CacheError } from "./errors.js";
+import type { LowHitRateSettings } from "./stats/hit-rate-alert.js";
+import type { QueryStatsSettings } from "./stats/query-stats.js";
 import type { CacheExtensionOptions, Clock, ModelCacheOptions, RedisLike } from "./types.js";
 
 export interface ReadPolicy {
@@ -8,6 +10,8 @@ export interface ReadPolicy {
   jitter: number;
   negativeTtlMs: number;
   useL1: boolean;
+  /** Bloom guard settings, when the model has one. */
+  bloom?: { errorRate: number; maxAgeMs: number };
 }
 
 export interface ResolvedOptions {
@@ -23,6 +27,9 @@ export interface ResolvedOptions {
   /** The longest any entry may live (ttl + swr, jitter included); record tags outlive it. */
   maxLifetimeMs: number;
   onError: ((error: CacheError) => void) | undefined;
+  /** Undefined when `queryStats: false`. */
+  queryStats: QueryStatsSettings | undefined;
+  lowHitRateAlert: LowHitRateSettings | undefined;
   clock: Clock;
   random: () => number;
 }
@@ -40,10 +47,16 @@ export const DEFAULTS = {
   ackTimeout: 200,
   lockTtl: 5_000,
   earlyRefreshBeta: 1,
+  statsSampleRate: 0.01,
+  statsMaxQueries: 1_000,
+  statsHalfLife: 3_600,
+  statsFlushInterval: 5_000,
+  alertWindow: 60,
+  alertMinRequests: 100,
 } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "maxLifetime", "onError", "clock", "random"]);
-const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1"]);
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "clock", "random"]);
+const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
 /** Validates user options and fills defaults. Throws CacheConfigError naming the option at fault. */
@@ -69,6 +82,8 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     earlyRefreshBeta: nonNegative(input.earlyRefreshBeta, "earlyRefreshBeta", DEFAULTS.earlyRefreshBeta),
     maxLifetimeMs: Math.max(longest, nonNegative(input.maxLifetime, "maxLifetime", 0) * 1000),
     onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
+    queryStats: queryStatsSettings(input.queryStats),
+    lowHitRateAlert: lowHitRateSettings(input.lowHitRateAlert),
     clock: clock(input.clock),
     random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,
   });
@@ -105,9 +120,20 @@ function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean):
       jitter: fraction(own.jitter, `${at}.jitter`, defaults.jitter),
       negativeTtlMs: nonNegative(own.negativeTtl, `${at}.negativeTtl`, defaults.negativeTtl) * 1000,
       useL1: l1Enabled && own.l1 !== false,
+      ...bloomPolicy(own.bloom, `${at}.bloom`),
     });
   }
   return policies;
+}
+
+function bloomPolicy(value: unknown, option: string): Pick<ReadPolicy, "bloom"> {
+  if (value === undefined || value === false) return {};
+  if (value !== true && (typeof value !== "object" || value === null)) throw new CacheConfigError(option, "expected a boolean or { errorRate, maxAge }");
+  const own = (value === true ? {} : value) as Record<string, unknown>;
+  rejectUnknown(own, new Set(["errorRate", "maxAge"]), `${option}.`);
+  const errorRate = own.errorRate === undefined ? 0.01 : own.errorRate;
+  if (typeof errorRate !== "number" || !(errorRate > 0 && errorRate < 1)) throw new CacheConfigError(`${option}.errorRate`, "expected a number between 0 and 1 (exclusive)");
+  return { bloom: { errorRate, maxAgeMs: nonNegative(own.maxAge, `${option}.maxAge`, 3600, { positive: true }) * 1000 } };
 }
 
 function l1Limits(value: unknown): ResolvedOptions["l1"] {
@@ -121,6 +147,39 @@ function l1Limits(value: unknown): ResolvedOptions["l1"] {
     maxEntries: integer(own.maxEntries, "l1.maxEntries", DEFAULTS.l1MaxEntries),
     maxBytes: integer(own.maxBytes, "l1.maxBytes", DEFAULTS.l1MaxBytes),
     maxTtlMs: nonNegative(own.maxTtl, "l1.maxTtl", DEFAULTS.l1MaxTtl, { positive: true }) * 1000,
+  };
+}
+
+/** Statistics stay bounded: Redis holds at most this many queries per namespace. */
+const MAX_RECORDED_QUERIES = 100_000;
+
+function queryStatsSettings(value: unknown): QueryStatsSettings | undefined {
+  if (value === false) return undefined;
+  if (value !== undefined && (typeof value !== "object" || value === null)) {
+    throw new CacheConfigError("queryStats", "expected false or an object { sampleRate, maxQueries, halfLife, flushInterval }");
+  }
+  const own = (value ?? {}) as Record<string, unknown>;
+  rejectUnknown(own, new Set(["sampleRate", "maxQueries", "halfLife", "flushInterval"]), "queryStats.");
+  const maxQueries = integer(own.maxQueries, "queryStats.maxQueries", DEFAULTS.statsMaxQueries);
+  if (maxQueries > MAX_RECORDED_QUERIES) throw new CacheConfigError("queryStats.maxQueries", `expected at most ${MAX_RECORDED_QUERIES}, got ${maxQueries}`);
+  return {
+    sampleRate: fraction(own.sampleRate, "queryStats.sampleRate", DEFAULTS.statsSampleRate),
+    maxQueries,
+    halfLifeMs: nonNegative(own.halfLife, "queryStats.halfLife", DEFAULTS.statsHalfLife, { positive: true }) * 1000,
+    flushIntervalMs: integer(own.flushInterval, "queryStats.flushInterval", DEFAULTS.statsFlushInterval),
+  };
+}
+
+function lowHitRateSettings(value: unknown): LowHitRateSettings | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null) throw new CacheConfigError("lowHitRateAlert", "expected an object { threshold, window?, minRequests? }");
+  const own = value as Record<string, unknown>;
+  rejectUnknown(own, new Set(["threshold", "window", "minRequests"]), "lowHitRateAlert.");
+  if (own.threshold === undefined) throw new CacheConfigError("lowHitRateAlert.threshold", "required: the hit rate, 0 to 1, below which the alert fires");
+  return {
+    threshold: fraction(own.threshold, "lowHitRateAlert.threshold", 0),
+    windowMs: nonNegative(own.window, "lowHitRateAlert.window", DEFAULTS.alertWindow, { positive: true }) * 1000,
+    minRequests: integer(own.minRequests, "lowHitRateAlert.minRequests", DEFAULTS.alertMinRequests),
   };
 }
 

@@ -10,8 +10,9 @@ export interface RedisLike {
   readonly status: string;
   readonly isCluster?: boolean;
   get(key: string): Promise<string | null>;
-  set(key: string, value: string, mode: "PX", ttlMs: number): Promise<unknown>;
+  set(key: string, value: string | Buffer, mode: "PX", ttlMs: number): Promise<unknown>;
   set(key: string, value: string, mode: "PX", ttlMs: number, condition: "NX"): Promise<unknown>;
+  callBuffer(command: string, ...args: Array<string | number>): Promise<unknown>;
   mget(...keys: string[]): Promise<Array<string | null>>;
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
@@ -44,6 +45,13 @@ export interface ModelCacheOptions {
   negativeTtl?: number;
   /** Keep this model's entries in the in-process L1 as well as in Redis. @default true */
   l1?: boolean;
+  /**
+   * Guard unique reads with a Bloom filter of every record identity: a lookup of an identity
+   * that was never seen returns null (or Prisma's not-found error) without Redis or the database.
+   * `errorRate` is the target false-positive rate (@default 0.01); `maxAge` (seconds, @default 3600)
+   * bounds how long rows written outside the extension can stay invisible before a rebuild.
+   */
+  bloom?: boolean | { errorRate?: number; maxAge?: number };
 }
 
 export interface L1Options {
@@ -53,6 +61,32 @@ export interface L1Options {
   maxBytes?: number;
   /** Upper bound in seconds on how long an entry lives in L1, whatever its TTL. @default 60 */
   maxTtl?: number;
+}
+
+/**
+ * Sampled query statistics, kept in Redis and shared by the fleet: what `$cache.warm()` replays
+ * and the CLI's `top` lists. Bounded: at most `maxQueries` queries per namespace, each with its
+ * arguments (up to 4 KiB encoded; longer ones are not recorded). Needs `redis`.
+ */
+export interface QueryStatsOptions {
+  /** Fraction of reads recorded, 0 to 1; 0 records none. A read that is not sampled costs one decrement. @default 0.01 */
+  sampleRate?: number;
+  /** Most distinct queries kept per namespace: the top K by decayed popularity × load time. @default 1000 */
+  maxQueries?: number;
+  /** Seconds after which a read counts half as much towards a query's popularity. @default 3600 */
+  halfLife?: number;
+  /** Milliseconds between writes of this instance's samples (and of its counters, for the CLI's `stats`) to Redis. @default 5000 */
+  flushInterval?: number;
+}
+
+/** An `alert` event when a model's hit rate over a sliding window falls below `threshold`, and another when it recovers. */
+export interface LowHitRateAlertOptions {
+  /** Hit rate, 0 to 1, below which the alert fires; it clears once the rate is back at or above it. */
+  threshold: number;
+  /** Seconds of reads the hit rate is computed over. @default 60 */
+  window?: number;
+  /** Fewest reads of a model within the window for its rate to fire or clear the alert. @default 100 */
+  minRequests?: number;
 }
 
 export interface CacheExtensionOptions {
@@ -84,6 +118,10 @@ export interface CacheExtensionOptions {
   maxLifetime?: number;
   /** Called with every error the cache absorbed (Redis failures, unencodable results). */
   onError?: (error: CacheError) => void;
+  /** Query statistics for `$cache.warm()` and the CLI, or `false` to record none. @default { sampleRate: 0.01, maxQueries: 1000, halfLife: 3600, flushInterval: 5000 } */
+  queryStats?: QueryStatsOptions | false;
+  /** Emits `alert` events on `$cache.events` when a model's hit rate drops. @default off */
+  lowHitRateAlert?: LowHitRateAlertOptions;
   /** Time source, for tests. @default Date */
   clock?: Clock;
   /** Random source in [0, 1), for tests. @default Math.random */
@@ -132,6 +170,10 @@ export interface CacheStats {
   redisErrors: number;
   redisTimeouts: number;
   encodeFailures: number;
+  /** Unique reads a Bloom filter answered "not found" without Redis or the database. */
+  bloomRejects: number;
+  /** Bloom filters this instance built by scanning a table. */
+  bloomBuilds: number;
   /** Loads not stored because a write changed their data while they ran (stale-set fencing). */
   fencedStores: number;
   invalidationsSent: number;
@@ -147,4 +189,6 @@ export interface CacheStats {
   /** Entries and bytes held in this process's L1. */
   l1Entries: number;
   l1Bytes: number;
+  /** Query statistics of this process: reads sampled, samples dropped (unreplayable, too long, buffer full), flushes Redis refused. */
+  queryStats: { sampled: number; dropped: number; flushFailures: number };
 }

@@ -69,7 +69,7 @@ export class TieredCache {
     }
     if (now >= entry.staleUntil) return undefined;
     counters.hit(model, "l1", entry.negative);
-    counters.staleServes++;
+    counters.stale(model);
     return [codec.clone(entry.value), "stale", entry.freshUntil];
   }
 
@@ -92,7 +92,7 @@ export class TieredCache {
     if (shared) counters.coalesced++;
     if (outcome.fromL2) counters.hit(request.model, "l2", outcome.negative);
     else counters.miss(request.model);
-    if (outcome.stale) counters.staleServes++;
+    if (outcome.stale) counters.stale(request.model);
     // The source object is also what L1 holds.
     return codec.clone(outcome.source);
   }

@@ -54,6 +54,13 @@ export class Bus {
     else if (this.#subscriber.status === "wait") this.#subscriber.connect().catch((error: Error) => handlers.onError(new CacheStoreError("CONNECT", error.message, { cause: error })));
   }
 
+  /** Resolves true once the subscription is live, or false after `timeoutMs`. */
+  async live(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#trusted && !this.#closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    return this.#trusted;
+  }
+
   /** True while the subscription is live: only then may L1 serve entries. */
   get trusted(): boolean {
     return this.#trusted;

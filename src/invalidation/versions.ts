@@ -13,6 +13,12 @@ export interface LockRelease {
   landedMessage: string;
 }
 
+/** Identity tags to add to one model's Bloom filters (live and being rebuilt) as part of a bump. */
+export interface BloomGroup {
+  keys: readonly [liveMeta: string, liveBits: string, nextMeta: string, nextBits: string];
+  items: readonly string[];
+}
+
 /** A version name and the value a cached entry recorded for it. */
 export type Dep = readonly [name: string, version: number];
 
@@ -25,6 +31,8 @@ export interface VersionsOptions {
   tagTtlMs: number;
   ackTimeoutMs: number;
   maxLocalNames: number;
+  /** The Bloom additions a bump of these names carries (none without guarded models). */
+  bloomGroups?: (names: readonly string[]) => BloomGroup[];
 }
 
 const RETRY_MIN_MS = 50;
@@ -147,7 +155,7 @@ export class Versions {
       const seq = ++this.#localSeq + this.#evictedFloor;
       this.#epoch++;
       for (const name of list) this.#local.set(name, seq);
-      this.#options.counters.invalidationsSent++;
+      this.#options.counters.invalidationSent(list);
       return;
     }
     if (!(await this.#send(list))) this.#queue(list);
@@ -192,6 +200,11 @@ export class Versions {
     return true;
   }
 
+  /** The version this process knows for `name` (undefined in Redis mode when it knows none). */
+  known(name: string): number | undefined {
+    return this.#current(name);
+  }
+
   /** In Redis mode an unknown name is unknown; in process, it is at most the evicted floor. */
   #current(name: string): number | undefined {
     const known = this.#local.get(name);
@@ -206,9 +219,11 @@ export class Versions {
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(messageId, list);
     let reply: unknown;
     try {
-      const keys = [`${prefix}:seq`, ...list.map((name) => this.keyOf(name))];
+      const groups = this.#options.bloomGroups?.(list) ?? [];
+      const keys = [`${prefix}:seq`, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
       const expiring = list.map((name) => (name.startsWith("t:") ? "1" : "0"));
-      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, ...expiring]);
+      const items = groups.flatMap((group) => [group.items.length, ...group.items]);
+      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, ...expiring, ...items]);
     } catch (error) {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
@@ -217,7 +232,7 @@ export class Versions {
     const [seq, receivers] = reply as [number, number];
     for (const name of list) this.#pending.delete(name);
     this.invalidated(seq, list);
-    counters.invalidationsSent++;
+    counters.invalidationSent(list);
     if (!(await acks.wait(receivers, this.#options.ackTimeoutMs))) counters.invalidationAckTimeouts++;
     return true;
   }

@@ -8,9 +8,16 @@ import { deriveKey, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import { modelGeneration, readDependencies, recordGeneration, userTag } from "../invalidation/dependencies.js";
 import { Versions } from "../invalidation/versions.js";
+import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
 import { writeEffects } from "../invalidation/write-effects.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
 import { Counters } from "../stats/counters.js";
+import { CacheEvents } from "../stats/events.js";
+import type { FleetStats } from "../stats/fleet-snapshots.js";
+import { Observability } from "../stats/observability.js";
+import { tracing, type TraceContext } from "../stats/telemetry.js";
+import type { WarmHooks, WarmOptions, WarmResult } from "../stats/warm.js";
+import { StatsControl, type TopQueriesOptions, type TopQuery } from "./stats-control.js";
 import { MemoryStore } from "../stores/memory-store.js";
 import { RedisStore } from "../stores/redis-store.js";
 import type { CacheQueryOptions, CacheStats } from "../types.js";
@@ -20,13 +27,15 @@ import { encodePrismaArgValue, prismaDecimal } from "./prisma-values.js";
 import { splitCacheOption } from "./query-args.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { NotFoundMarker } from "../codec/not-found.js";
-import { notFoundError, THROWING_READS, toNotFoundMarker, unwrapNotFound } from "./not-found.js";
+import { notFoundDetail, notFoundError, THROWING_READS, toNotFoundMarker, unwrapNotFound } from "./not-found.js";
+import { scanPages } from "./scan.js";
 
 /** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
 export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
 
 /** Operations whose result may be null for "not found", and which carry Prisma's fluent API. */
 const SINGLE_RECORD = new Set(["findUnique", "findFirst", "findUniqueOrThrow", "findFirstOrThrow"]);
+const UNIQUE_READS = new Set(["findUnique", "findUniqueOrThrow"]);
 
 type ScopedClient = { [TRANSACTION_SCOPE]?: { txId?: string } };
 export type ExtensionThis = { $name: string; $parent: Delegates & ScopedClient };
@@ -40,6 +49,24 @@ export interface CacheControl {
   invalidate(target: { models?: readonly string[]; tags?: readonly string[] }): Promise<void>;
   /** Runs a raw statement, invalidating only the models named instead of every model. */
   raw<T>(models: readonly string[], query: PromiseLike<T>): Promise<T>;
+  /** Loads the fleet's shared Bloom filters of guarded models, building those that are missing or stale. */
+  prepareBloom(): Promise<void>;
+  /** Rebuilds the Bloom filter of one guarded model, or of all, by scanning their tables (one builder for the fleet). */
+  rebuildBloom(model?: string): Promise<void>;
+  /**
+   * Replays the most valuable recorded queries (the fleet's statistics) through the read path,
+   * filling Redis and this instance's L1: call it at start-up, before reporting ready. Instances
+   * warming at once load each query once. Resolves with `{ warmed, failed, skipped, ... }`.
+   */
+  warm(options?: WarmOptions): Promise<WarmResult>;
+  /** The most valuable recorded queries, best first, and whether warm() would replay each. */
+  topQueries(options?: TopQueriesOptions): Promise<TopQuery[]>;
+  /** The counters of every live instance of this namespace added up; with `countEntries`, Redis entries per model (a SCAN). */
+  fleetStats(options?: { countEntries?: boolean }): Promise<FleetStats>;
+  /** Sets this instance's counters (`stats()`) back to zero. Recorded query statistics are kept. */
+  resetStats(): void;
+  /** Hit, miss, stale, invalidation, error and alert events (a Node EventEmitter; hit/miss events cost nothing until listened to). */
+  readonly events: CacheEvents;
   /** Resolves when background work started so far is done: refreshes finished, queued invalidations delivered (or still failing). */
   drain(): Promise<void>;
   /** Stops caching (reads pass through), delivers queued invalidations and closes the connection the extension opened; never the caller's Redis. */
@@ -62,9 +89,20 @@ export class CacheRuntime {
   readonly #transactions = new Map<string, Set<string>>();
   #closed = false;
   readonly #clientVersion: string;
+  /** The client the extension was applied to: scans and counts for Bloom filters run on it. */
+  readonly #client: Delegates;
+  readonly #guard: BloomGuard | undefined;
+  readonly #events = new CacheEvents();
+  readonly #observability: Observability;
+  readonly #statsControl: StatsControl;
+  /** Reads left until query statistics sample one: counting down is all the hot path does for them. */
+  #readsUntilSample: number;
+  /** Hooks around `$cache.warm()`: the Bloom guard can build its filters in them. */
+  readonly warmHooks: WarmHooks = { beforeWarm: [], afterWarm: [] };
 
-  constructor(options: ResolvedOptions, schema: PrismaSchema, scope: KeyScope) {
+  constructor(options: ResolvedOptions, schema: PrismaSchema, scope: KeyScope, client: Delegates) {
     this.#clientVersion = schema.clientVersion;
+    this.#client = client;
     this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
@@ -76,14 +114,16 @@ export class CacheRuntime {
         ? undefined
         : new Bus(options.redis, store, prefix, {
             onInvalidation: (seq, names) => {
-              this.#counters.invalidationsReceived++;
+              this.#counters.invalidationReceived(names);
               this.#versions.invalidated(seq, names);
+              this.#guard?.learn(names);
             },
             onLanded: (key) => this.#cache.waiters.wake(key),
             onTrustChange: (trusted) => {
               // Messages may have been missed while the subscription was down: forget what L1 knows.
               this.#l1?.clear();
               this.#versions.forget();
+              this.#guard?.distrustAll();
               if (!trusted) this.#counters.bypass("subscription down");
             },
             onError: report,
@@ -95,7 +135,9 @@ export class CacheRuntime {
       tagTtlMs: options.maxLifetimeMs + 60_000,
       ackTimeoutMs: options.ackTimeoutMs,
       maxLocalNames: 100_000,
+      bloomGroups: (names) => this.#guard?.groups(names) ?? [],
     });
+    this.#guard = this.#createGuard(options, schema, store, prefix, report);
     this.#l1 = options.l1 === undefined ? undefined : new MemoryStore(options.l1, options.clock);
     this.#cache = new TieredCache({
       l1: this.#l1,
@@ -112,6 +154,9 @@ export class CacheRuntime {
       counters: this.#counters,
       report,
     });
+    this.#observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, argsCodec: new Codec(prismaDecimal), stats: () => this.control.stats(), report });
+    this.#readsUntilSample = this.#observability.nextSampleGap();
+    this.#statsControl = this.#createStatsControl();
     for (const model of schema.graph.modelNames) {
       const relations = [...(schema.graph.model(model)?.relations.keys() ?? [])];
       const fluentClass = withFluentRelations(relations);
@@ -126,25 +171,70 @@ export class CacheRuntime {
       l1Entries: this.#l1?.size ?? 0,
       l1Bytes: this.#l1?.bytes ?? 0,
       pendingInvalidations: this.#versions.pendingCount,
+      queryStats: this.#observability.recorderCounts,
     }),
-    invalidate: async (target) => this.#versions.bump(this.#explicitTargets(target)),
+    invalidate: async (target) => {
+      const names = this.#explicitTargets(target);
+      if (!tracing.invalidate.hasSubscribers) return this.#bump(names);
+      return tracing.invalidate.tracePromise(() => this.#bump(names), { namespace: this.#options.namespace, operation: "invalidate", args: target });
+    },
+    warm: (options) => this.#statsControl.warm(options),
+    topQueries: (options) => this.#statsControl.topQueries(options),
+    fleetStats: (options) => this.#statsControl.fleetStats(options),
+    resetStats: () => this.#statsControl.resetStats(),
+    events: this.#events,
     raw: async (models, query) => {
       const names = this.#checkModels(models, "models");
       if (query instanceof RawWrite) query.models = names;
       return query;
     },
+    prepareBloom: async () => this.#guard?.prepare(),
+    rebuildBloom: async (model) => {
+      if (this.#guard === undefined) return;
+      const models = model === undefined ? [...this.#options.models].filter(([, p]) => p.bloom).map(([name]) => name) : this.#checkModels([model], "model");
+      for (const name of models) {
+        if (!this.#guard.guards(name)) throw new CacheArgumentError("model", `model "${name}" has no Bloom guard (set models.${name}.bloom)`);
+        await this.#guard.rebuild(name);
+      }
+    },
     drain: async () => {
       await this.#cache.drain();
       await this.#versions.flush();
+      await this.#observability.drain();
     },
     close: async () => {
       this.#closed = true;
       await this.#cache.drain();
       this.#l1?.clear();
       await this.#versions.flush();
+      await this.#observability.close();
       await this.#bus?.close();
     },
   };
+
+  /** Bumps versions, adding created identities to this process's Bloom filters first. */
+  #bump(names: Iterable<string>): Promise<void> {
+    const list = [...names];
+    this.#guard?.learn(list);
+    return this.#versions.bump(list);
+  }
+
+  #createGuard(options: ResolvedOptions, schema: PrismaSchema, store: RedisStore | undefined, prefix: string, report: (error: CacheError) => void): BloomGuard | undefined {
+    const policies = new Map<string, BloomPolicy>();
+    for (const [model, policy] of options.models) if (policy.bloom !== undefined) policies.set(model, policy.bloom);
+    if (policies.size === 0) return undefined;
+    return new BloomGuard({
+      graph: schema.graph,
+      policies,
+      versions: this.#versions,
+      redis: store === undefined || this.#bus === undefined ? undefined : { store, prefix, channel: this.#bus.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
+      scan: (model, fields) => scanPages(this.#delegate(this.#client, model), schema.graph.model(model)!.identities[0]!, fields),
+      count: async (model) => (await this.#delegate(this.#client, model).count!(undefined)) as number,
+      counters: this.#counters,
+      clock: options.clock,
+      report,
+    });
+  }
 
   /** Every read operation on every model comes through here: keep it allocation-light. */
   read(context: ExtensionThis, operation: string, rawArgs: Record<string, unknown> | undefined): unknown {
@@ -181,7 +271,7 @@ export class CacheRuntime {
       try {
         const result = await parentTransaction.call(client, callback, options);
         const names = txId === undefined ? undefined : this.#transactions.get(txId);
-        if (names !== undefined) await this.#versions.bump(names);
+        if (names !== undefined) await this.#bump(names);
         return result;
       } finally {
         // A rolled-back transaction publishes nothing.
@@ -198,7 +288,7 @@ export class CacheRuntime {
   }
 
   readonly #reads: QueryRunner = {
-    run: (query) => this.#runRead(query),
+    run: (query) => (tracing.read.hasSubscribers ? this.#traced(tracing.read, query, () => this.#runRead(query)) : this.#runRead(query)),
     passthrough: (query) => this.#passthrough(query),
     fluent: (query, relation, args) => {
       const plain = this.#passthrough(query);
@@ -206,11 +296,21 @@ export class CacheRuntime {
     },
   };
 
+  /** warm()'s replays: the read path, but never sampled (replays would inflate what they replay). */
+  readonly #replays: QueryRunner = {
+    run: (query) => this.#runRead(query),
+    passthrough: (query) => this.#passthrough(query),
+    fluent: (query) => this.#passthrough(query),
+  };
+
   readonly #writes: QueryRunner = {
-    run: async (query) => {
-      const result = await this.#passthrough(query);
-      await this.#applyWrite(writeEffects(this.#schema.graph, query.model, query.operation, query.args, result), query.parent);
-      return result;
+    run: (query) => {
+      const run = async () => {
+        const result = await this.#passthrough(query);
+        await this.#applyWrite(this.#writeNames(query, result), query.parent);
+        return result;
+      };
+      return tracing.write.hasSubscribers ? this.#traced(tracing.write, query, run) : run();
     },
     passthrough: (query) => this.#passthrough(query),
     fluent: (query, relation, args) => {
@@ -218,7 +318,7 @@ export class CacheRuntime {
       const related = (plain[relation] as (args: unknown) => PromiseLike<unknown>).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
       return Promise.resolve(related).then(async (value) => {
-        await this.#applyWrite(writeEffects(this.#schema.graph, query.model, query.operation, query.args, undefined), query.parent);
+        await this.#applyWrite(this.#writeNames(query, undefined), query.parent);
         return value;
       });
     },
@@ -235,8 +335,13 @@ export class CacheRuntime {
       return Promise.resolve(this.#passthrough(query));
     }
     const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
+    // Query statistics: one decrement per read; the rare sampled read records itself.
+    if (--this.#readsUntilSample === 0) this.#sampleRead(query, key);
     const hit = this.#cache.readL1(key, query.model, policy);
     if (hit === undefined) {
+      if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && this.#guard.check(query.model, query.args?.where) === "absent") {
+        return query.operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.model, query.operation), this.#clientVersion));
+      }
       const read = this.#cache.readThrough(this.#request(query, key, policy));
       return THROWING_READS.has(query.operation) ? read.then(this.#unwrapNotFound) : read;
     }
@@ -253,7 +358,7 @@ export class CacheRuntime {
       model: query.model,
       policy,
       deps: readDependencies(this.#schema.graph, query.model, query.operation, query.args, query.cacheOption?.tags),
-      load: THROWING_READS.has(query.operation) ? () => Promise.resolve(this.#passthrough(query)).catch(toNotFoundMarker) : () => Promise.resolve(this.#passthrough(query)),
+      load: THROWING_READS.has(query.operation) ? () => this.#timedLoad(key, query).catch(toNotFoundMarker) : () => this.#timedLoad(key, query),
       isNotFound: SINGLE_RECORD.has(query.operation) ? isNotFound : never,
     };
   }
@@ -264,13 +369,13 @@ export class CacheRuntime {
     input.forEach((element, i) => {
       let effects: Iterable<string> = [];
       if (element instanceof LazyQuery && element.runner === this.#writes) {
-        effects = writeEffects(this.#schema.graph, element.model, element.operation, element.args, results[i]);
+        effects = this.#writeNames(element, results[i]);
       } else if (element instanceof RawWrite) {
         effects = this.#rawEffects(element);
       }
       for (const name of effects) names.add(name);
     });
-    await this.#versions.bump(names);
+    await this.#bump(names);
     return results;
   }
 
@@ -282,11 +387,24 @@ export class CacheRuntime {
       for (const name of names) buffer.add(name);
       return;
     }
-    await this.#versions.bump(new Set(names));
+    await this.#bump(new Set(names));
+  }
+
+  /** A write's invalidation, plus Bloom suspensions where it may have created unseen identities. */
+  #writeNames(query: LazyQuery, result: unknown): Set<string> {
+    const names = writeEffects(this.#schema.graph, query.model, query.operation, query.args, result);
+    // Deletes create nothing: they never make a Bloom filter miss a record.
+    if (this.#guard === undefined || query.operation === "delete" || query.operation === "deleteMany") return names;
+    for (const name of this.#guard.suspensions(names)) names.add(name);
+    return names;
   }
 
   #rawEffects(write: RawWrite): string[] {
-    return (write.models ?? this.#schema.graph.modelNames).flatMap((model) => [modelGeneration(model), recordGeneration(model)]);
+    return this.#withSuspensions((write.models ?? this.#schema.graph.modelNames).flatMap((model) => [modelGeneration(model), recordGeneration(model)]));
+  }
+
+  #withSuspensions(names: string[]): string[] {
+    return this.#guard === undefined ? names : [...names, ...this.#guard.suspensions(names)];
   }
 
   #explicitTargets(target: { models?: readonly string[]; tags?: readonly string[] }): string[] {
@@ -296,7 +414,7 @@ export class CacheRuntime {
     if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === "string" && tag !== "")) {
       throw new CacheArgumentError("tags", "expected an array of non-empty strings");
     }
-    return [...models.flatMap((model) => [modelGeneration(model), recordGeneration(model)]), ...tags.map(userTag)];
+    return [...this.#withSuspensions(models.flatMap((model) => [modelGeneration(model), recordGeneration(model)])), ...tags.map(userTag)];
   }
 
   #checkModels(models: readonly string[], argument: string): string[] {
@@ -336,7 +454,39 @@ export class CacheRuntime {
     return parent[this.#schema.delegateKeys.get(model)!]!;
   }
 
+  /** The 1-in-N read query statistics record; draws the next gap. */
+  #sampleRead(query: LazyQuery, key: string): void {
+    this.#readsUntilSample = this.#observability.nextSampleGap();
+    if (query.runner !== this.#replays) this.#observability.record(key, query);
+  }
+
+  /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
+  #timedLoad(key: string, query: LazyQuery): Promise<unknown> {
+    return this.#observability.timeLoad(key, query.model, query.operation, () => this.#passthrough(query));
+  }
+
+  #traced(channel: typeof tracing.read, query: LazyQuery, run: () => Promise<unknown>): Promise<unknown> {
+    const context: TraceContext = { namespace: this.#options.namespace, model: query.model, operation: query.operation, args: query.args };
+    return channel.tracePromise(run, context);
+  }
+
+  #createStatsControl(): StatsControl {
+    return new StatsControl({
+      options: this.#options,
+      fingerprint: this.#scope.fingerprint,
+      counters: this.#counters,
+      observability: this.#observability,
+      hooks: this.warmHooks,
+      checkLifetime: (model, cache) => this.#checkLifetime(this.#options.models.get(model)!, cache),
+      checkModel: (model, argument) => void this.#checkModels([model], argument),
+      ready: async () => this.#bus?.live(this.#options.lockTtlMs),
+      replay: (query) => new LazyQuery(this.#replays, this.#client, query.model, query.operation, query.args, query.cache),
+      report: (error) => this.#report(error),
+    });
+  }
+
   #report(error: CacheError): void {
+    this.#events.error(error);
     try {
       this.#options.onError?.(error);
     } catch {

@@ -1,4 +1,5 @@
 import type { CacheStats, ModelStats } from "../types.js";
+import type { CounterObserver } from "./events.js";
 
 /** Where a hit was served from. */
 export type Tier = "l1" | "l2";
@@ -22,6 +23,9 @@ export class Counters {
   backgroundRefreshes = 0;
   earlyRefreshes = 0;
   refreshFailures = 0;
+  /** Unique reads answered "not found" by a Bloom filter, without Redis or the database. */
+  bloomRejects = 0;
+  bloomBuilds = 0;
   /** Loads whose result was not stored because a write moved the versions during the load. */
   fencedStores = 0;
   invalidationsSent = 0;
@@ -32,24 +36,53 @@ export class Counters {
   invalidationAckTimeouts = 0;
   readonly #bypasses = new Map<string, number>();
   readonly #models = new Map<string, ModelStats>();
+  /** Set only while someone listens to hit, miss, stale or invalidation events: otherwise one check. */
+  observer: CounterObserver | undefined;
 
   hit(model: string, tier: Tier, negative: boolean): void {
     if (tier === "l1") this.l1Hits++;
     else this.l2Hits++;
     if (negative) this.negativeHits++;
     this.#model(model).hits++;
+    this.observer?.hit(model, tier, negative);
   }
 
   miss(model: string): void {
     this.misses++;
     this.#model(model).misses++;
+    this.observer?.miss(model);
+  }
+
+  /** A read answered with a stale value (counted as a hit as well). */
+  stale(model: string): void {
+    this.staleServes++;
+    this.observer?.stale(model);
+  }
+
+  invalidationSent(names: readonly string[]): void {
+    this.invalidationsSent++;
+    this.observer?.invalidation("sent", names);
+  }
+
+  invalidationReceived(names: readonly string[]): void {
+    this.invalidationsReceived++;
+    this.observer?.invalidation("received", names);
+  }
+
+  /** `$cache.resetStats()`: every counter back to zero (the observer stays). */
+  reset(): void {
+    for (const [field, value] of Object.entries(this)) {
+      if (typeof value === "number") (this as unknown as Record<string, number>)[field] = 0;
+    }
+    this.#bypasses.clear();
+    this.#models.clear();
   }
 
   bypass(reason: string): void {
     this.#bypasses.set(reason, (this.#bypasses.get(reason) ?? 0) + 1);
   }
 
-  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes" | "pendingInvalidations"> {
+  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes" | "pendingInvalidations" | "queryStats"> {
     const hits = this.l1Hits + this.l2Hits;
     const lookups = hits + this.misses;
     const models: Record<string, ModelStats> = {};
@@ -73,6 +106,8 @@ export class Counters {
       backgroundRefreshes: this.backgroundRefreshes,
       earlyRefreshes: this.earlyRefreshes,
       refreshFailures: this.refreshFailures,
+      bloomRejects: this.bloomRejects,
+      bloomBuilds: this.bloomBuilds,
       fencedStores: this.fencedStores,
       invalidationsSent: this.invalidationsSent,
       invalidationsReceived: this.invalidationsReceived,

@@ -24,14 +24,37 @@ return 1
 
 /**
  * One atomic invalidation: take the next sequence number, set every version key to it (record
- * tags expire, model generations do not) and announce it. Returns { seq, receivers }.
- * KEYS: sequence key, version keys. ARGV: channel, message prefix, message suffix, tag ttl ms,
- * then per version key '1' if it expires.
+ * tags expire, model generations do not), add created records' identity tags to the Bloom
+ * filters that guard their model (the live one and one being rebuilt), and announce it.
+ * Returns { seq, receivers }.
+ * KEYS: sequence key, V version keys, then per Bloom group: live meta, live bits, next meta, next bits.
+ * ARGV: channel, message prefix, message suffix, tag ttl ms, V, G, V expiry flags ('1' expires),
+ * then per group: item count, items.
  */
 export const BUMP_VERSIONS = script(`
+local function bloomAdd(metaKey, bitsKey, item)
+  local mk = redis.call('HMGET', metaKey, 'm', 'k')
+  if not mk[1] then return end
+  local m, k = tonumber(mk[1]), tonumber(mk[2])
+  local h = redis.sha1hex(item)
+  local h1, h2 = tonumber(string.sub(h, 1, 8), 16), tonumber(string.sub(h, 9, 16), 16)
+  for i = 0, k - 1 do redis.call('SETBIT', bitsKey, (h1 + i * h2) % m, 1) end
+end
+local V, G = tonumber(ARGV[5]), tonumber(ARGV[6])
 local seq = redis.call('INCR', KEYS[1])
-for i = 2, #KEYS do
-  if ARGV[i + 3] == '1' then redis.call('SET', KEYS[i], seq, 'PX', ARGV[4]) else redis.call('SET', KEYS[i], seq) end
+for i = 1, V do
+  if ARGV[6 + i] == '1' then redis.call('SET', KEYS[1 + i], seq, 'PX', ARGV[4]) else redis.call('SET', KEYS[1 + i], seq) end
+end
+local a = 7 + V
+for g = 0, G - 1 do
+  local base = 1 + V + g * 4
+  local count = tonumber(ARGV[a])
+  a = a + 1
+  for t = 1, count do
+    bloomAdd(KEYS[base + 1], KEYS[base + 2], ARGV[a])
+    bloomAdd(KEYS[base + 3], KEYS[base + 4], ARGV[a])
+    a = a + 1
+  end
 end
 local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seq .. ARGV[3])
 return {seq, receivers}
@@ -75,4 +98,40 @@ if stored == 1 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return stored
+`);
+
+/** A Bloom filter and the version it was built at, in one read. KEYS: meta, bits, version key. */
+export const BLOOM_LOAD = script(`
+local meta = redis.call('HMGET', KEYS[1], 'm', 'k', 'built', 'at', 'rows')
+return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or '0' }
+`);
+
+/**
+ * Opens a rebuild: an empty "next" filter that writers extend while the table is scanned, so a
+ * record created during the scan is in the result. It expires if the builder dies.
+ * KEYS: next meta, next bits. ARGV: m, k, ttl ms.
+ */
+export const BLOOM_BEGIN = script(`
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'm', ARGV[1], 'k', ARGV[2])
+redis.call('SETBIT', KEYS[2], tonumber(ARGV[1]) - 1, 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+`);
+
+/**
+ * Closes a rebuild: merges the scanned bits into the "next" filter and makes it the live one.
+ * KEYS: next meta, next bits, live meta, live bits, scanned bits. ARGV: built version, built at, rows.
+ */
+export const BLOOM_FINISH = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[5]) return 0 end
+redis.call('BITOP', 'OR', KEYS[2], KEYS[2], KEYS[5])
+redis.call('DEL', KEYS[5])
+local mk = redis.call('HMGET', KEYS[1], 'm', 'k')
+redis.call('RENAME', KEYS[2], KEYS[4])
+redis.call('PERSIST', KEYS[4])
+redis.call('DEL', KEYS[3], KEYS[1])
+redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', ARGV[2], 'rows', ARGV[3])
+return 1
 `);

@@ -33,6 +33,23 @@ export class RedisStore {
     return this.#bounded("GET", () => this.#redis.get(key));
   }
 
+  /** EVALSHA whose reply keeps binary bulk strings as Buffers (Bloom filter bits). */
+  runForBuffers(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    return this.#bounded("EVALSHA", async () => {
+      try {
+        return await this.#redis.callBuffer("EVALSHA", script.sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+        return this.#redis.callBuffer("EVAL", script.source, keys.length, ...keys, ...args);
+      }
+    });
+  }
+
+  /** SET of binary data without expiry (a Bloom filter's scanned bits). */
+  async setBuffer(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    await this.#bounded("SET", () => this.#redis.set(key, value, "PX", Math.max(1, Math.round(ttlMs))));
+  }
+
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     await this.#bounded("SET", () => this.#redis.set(key, value, "PX", Math.max(1, Math.round(ttlMs))));
   }

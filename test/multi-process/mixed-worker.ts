@@ -1,6 +1,9 @@
 // One app instance of the oracle test (oracle.test.ts): its own PrismaClient, pool and extension,
 // sharing one Redis namespace with the other workers. For DURATION_MS it runs LOOPS concurrent
-// loops of random reads (~70%) and writes (~30%) on the seeded users and posts.
+// loops of random reads and writes (WRITE_RATIO, default 0.3) on the seeded users and posts, and
+// on until it has run MIN_OPS operations (at most 4 × DURATION_MS in all).
+// Other knobs (environment): SUB_DELAY_MS (a slow subscription link), ACK_TIMEOUT, CACHE_TTL,
+// WRITE_THROUGH=base (writes around the extension: the negative control).
 //
 // The oracle is a separate, plain ioredis connection (keys under ORACLE:, never the cache's):
 //   u:<id> / p:<id>   the highest committed `version` of a user / post that a resolved write is
@@ -20,6 +23,7 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
+import net from "node:net";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
@@ -82,7 +86,8 @@ export interface WorkerReport {
   };
   /** Write latency through the extension, including the wait for acknowledgements (ms). */
   writeLatencyMs: { p50: number; p99: number; max: number };
-  elapsedMs: number;
+  /** Milliseconds since the process started at which each phase ended. */
+  phases: Record<string, number>;
 }
 
 const env = (name: string): string => {
@@ -98,19 +103,40 @@ const DURATION_MS = Number(env("DURATION_MS"));
 const ORACLE = env("ORACLE");
 const USERS = JSON.parse(env("USERS")) as SeededUser[];
 const SEED = Number(process.env.SEED ?? 1);
+/** Share of operations that are writes. */
+const WRITE_RATIO = Number(process.env.WRITE_RATIO ?? 0.3);
+/** Operations (all loops together) to run even if DURATION_MS has passed, up to 4 × DURATION_MS: a loaded machine still tests something. */
+const MIN_OPS = Number(process.env.MIN_OPS ?? 0);
 const MAX_STALE_DETAILS = 5;
 
 const now = () => performance.timeOrigin + performance.now();
 const pool = new CountingPool({ connectionString: env("DATABASE_URL"), max: 4 });
 const redis = new Redis(env("REDIS_URL"), { maxRetriesPerRequest: 1 });
+// SUB_DELAY_MS: this instance's invalidation subscription sits behind a slow link (every byte from
+// Redis arrives that much later) while its commands stay fast, as with a congested connection.
+// Its L1 then learns of other instances' writes late, which only the acknowledgement wait covers.
+const SUB_DELAY_MS = Number(process.env.SUB_DELAY_MS ?? 0);
+const proxy = SUB_DELAY_MS > 0 ? await delayingProxy(env("REDIS_URL"), SUB_DELAY_MS) : undefined;
+if (proxy !== undefined) redis.duplicate = (override) => new Redis({ ...redis.options, ...override, host: "127.0.0.1", port: proxy.port });
 const oracle = new Redis(env("REDIS_URL"), { maxRetriesPerRequest: 1 });
 const base = new PrismaClient({ adapter: new PrismaPg(pool) });
-// A generous ack timeout: a write that resolves on timeout is allowed to be stale elsewhere, and a
-// loaded 2-core machine must not turn that documented degradation into a false failure here.
-// Timeouts are still counted and reported.
-const prisma = base.$extends(
-  cacheExtension({ redis, namespace: env("NAMESPACE"), ackTimeout: 5_000, models: { User: true, Post: true, Tag: true, Comment: true } }),
+// A generous ack timeout by default: a write that resolves on timeout may legitimately be seen
+// stale elsewhere (documented), and a loaded 2-core machine must not turn that into a false
+// failure. Timeouts are still counted and reported. ACK_TIMEOUT overrides it, CACHE_TTL sets the
+// ttl option (both for experiments; the children inherit the test process's environment).
+const cached = base.$extends(
+  cacheExtension({
+    redis,
+    namespace: env("NAMESPACE"),
+    ackTimeout: Number(process.env.ACK_TIMEOUT ?? 5_000),
+    ...(process.env.CACHE_TTL === undefined ? {} : { ttl: Number(process.env.CACHE_TTL) }),
+    models: { User: true, Post: true, Tag: true, Comment: true },
+  }),
 );
+// WRITE_THROUGH=base sends the writes around the extension: nothing is invalidated, so the oracle
+// must report stale reads (the negative control of oracle.test.ts).
+const writer = process.env.WRITE_THROUGH === "base" ? (base as unknown as typeof cached) : cached;
+const prisma = cached;
 
 const postAuthor = new Map<number, number>();
 for (const user of USERS) for (const post of user.posts) postAuthor.set(post, user.id);
@@ -409,14 +435,14 @@ async function createPost(meta: string, random: Random, authorId: number): Promi
   let count: number;
   if (random() < 0.5) {
     // Interactive transaction: lock the author, create, count (the lock serializes post-set changes).
-    ({ userVersion, postId, count } = await prisma.$transaction(async (tx) => {
+    ({ userVersion, postId, count } = await writer.$transaction(async (tx) => {
       const user = await tx.user.update({ where: { id: authorId }, data: { version: { increment: 1 } } });
       const post = await tx.post.create({ data: { authorId, slug, title: "created" } });
       return { userVersion: user.version, postId: post.id, count: await tx.post.count({ where: { authorId } }) };
     }));
   } else {
     // Nested write: one statement set in one transaction, the count read at its end.
-    const user = await prisma.user.update({
+    const user = await writer.user.update({
       where: { id: authorId },
       data: { version: { increment: 1 }, posts: { create: { slug, title: "created nested" } } },
       include: { posts: { where: { slug }, select: { id: true } }, _count: { select: { posts: true } } },
@@ -441,13 +467,13 @@ async function deletePost(meta: string, random: Random, post: { id: number; auth
   let count: number;
   try {
     if (random() < 0.5) {
-      ({ userVersion, count } = await prisma.$transaction(async (tx) => {
+      ({ userVersion, count } = await writer.$transaction(async (tx) => {
         const user = await tx.user.update({ where: { id: authorId }, data: { version: { increment: 1 } } });
         await tx.post.delete({ where: { id } });
         return { userVersion: user.version, count: await tx.post.count({ where: { authorId } }) };
       }));
     } else {
-      const user = await prisma.user.update({
+      const user = await writer.user.update({
         where: { id: authorId },
         data: { version: { increment: 1 }, posts: { delete: { id } } },
         include: { _count: { select: { posts: true } } },
@@ -468,7 +494,7 @@ const WRITES: Array<[string, number, (meta: string, random: Random) => Promise<v
     20,
     async (meta, random) => {
       const user = pick(random, USERS);
-      const updated = await prisma.user.update({ where: { id: user.id }, data: { version: { increment: 1 }, name: `name ${tag()}` } });
+      const updated = await writer.user.update({ where: { id: user.id }, data: { version: { increment: 1 }, name: `name ${tag()}` } });
       await record([[uKey(user.id), updated.version]], meta);
     },
   ],
@@ -477,7 +503,7 @@ const WRITES: Array<[string, number, (meta: string, random: Random) => Promise<v
     5,
     async (meta, random) => {
       const user = pick(random, USERS);
-      const updated = await prisma.user.upsert({ where: { email: user.email }, update: { version: { increment: 1 } }, create: { email: user.email } });
+      const updated = await writer.user.upsert({ where: { email: user.email }, update: { version: { increment: 1 } }, create: { email: user.email } });
       await record([[uKey(user.id), updated.version]], meta);
     },
   ],
@@ -487,7 +513,7 @@ const WRITES: Array<[string, number, (meta: string, random: Random) => Promise<v
     async (meta, random) => {
       const own = alive.length > 0 && random() < 0.2 ? pick(random, alive) : undefined;
       const id = own?.id ?? pick(random, permanentPosts);
-      const updated = await prisma.post.update({ where: { id }, data: { title: `title ${tag()}`, version: { increment: 1 } } });
+      const updated = await writer.post.update({ where: { id }, data: { title: `title ${tag()}`, version: { increment: 1 } } });
       await record([[pKey(id), updated.version]], meta);
     },
   ],
@@ -512,7 +538,7 @@ const WRITES: Array<[string, number, (meta: string, random: Random) => Promise<v
     async (meta, random) => {
       const user = pick(random, USERS);
       const bounds = await postVersionsBefore(user.id);
-      await prisma.post.updateMany({ where: { authorId: user.id }, data: { version: { increment: 1 } } });
+      await writer.post.updateMany({ where: { authorId: user.id }, data: { version: { increment: 1 } } });
       await record(bounds, meta);
     },
   ],
@@ -522,7 +548,7 @@ const WRITES: Array<[string, number, (meta: string, random: Random) => Promise<v
     async (meta, random) => {
       const user = pick(random, USERS);
       const bounds = await postVersionsBefore(user.id);
-      const updated = await prisma.user.update({ where: { id: user.id }, data: { version: { increment: 1 }, posts: { updateMany: { where: {}, data: { version: { increment: 1 } } } } } });
+      const updated = await writer.user.update({ where: { id: user.id }, data: { version: { increment: 1 }, posts: { updateMany: { where: {}, data: { version: { increment: 1 } } } } } });
       await record([[uKey(user.id), updated.version], ...bounds], meta);
     },
   ],
@@ -533,7 +559,7 @@ const WRITES: Array<[string, number, (meta: string, random: Random) => Promise<v
       // Users before posts, as every other write locks them: no lock-order deadlock.
       const user = pick(random, USERS);
       const postId = pick(random, permanentPosts);
-      const [u, p] = await prisma.$transaction(async (tx) => [
+      const [u, p] = await writer.$transaction(async (tx) => [
         await tx.user.update({ where: { id: user.id }, data: { version: { increment: 1 }, name: `tx ${tag()}` } }),
         await tx.post.update({ where: { id: postId }, data: { version: { increment: 1 }, title: `tx ${tag()}` } }),
       ]);
@@ -546,9 +572,9 @@ const WRITES: Array<[string, number, (meta: string, random: Random) => Promise<v
     async (meta, random) => {
       const user = pick(random, USERS);
       const postId = pick(random, permanentPosts);
-      const [u, p] = await prisma.$transaction([
-        prisma.user.update({ where: { id: user.id }, data: { version: { increment: 1 } } }),
-        prisma.post.update({ where: { id: postId }, data: { version: { increment: 1 } } }),
+      const [u, p] = await writer.$transaction([
+        writer.user.update({ where: { id: user.id }, data: { version: { increment: 1 } } }),
+        writer.post.update({ where: { id: postId }, data: { version: { increment: 1 } } }),
       ]);
       await record([[uKey(user.id), u.version], [pKey(postId), p.version]], meta);
     },
@@ -559,7 +585,7 @@ const WRITES: Array<[string, number, (meta: string, random: Random) => Promise<v
     async (meta, random) => {
       // Raw SQL: the extension cannot see what it touched and invalidates every model.
       const postId = pick(random, permanentPosts);
-      const rows = await prisma.$queryRaw<Array<{ version: number }>>`UPDATE "Post" SET version = version + 1 WHERE id = ${postId} RETURNING version`;
+      const rows = await writer.$queryRaw<Array<{ version: number }>>`UPDATE "Post" SET version = version + 1 WHERE id = ${postId} RETURNING version`;
       await record([[pKey(postId), rows[0]!.version]], meta);
     },
   ],
@@ -586,10 +612,12 @@ function errorCode(error: unknown): string {
 
 // ── main ────────────────────────────────────────────────────────────────────────────────────
 
-async function runLoop(loop: number, deadline: number): Promise<void> {
+let operations = 0;
+
+async function runLoop(loop: number, deadline: number, hardDeadline: number): Promise<void> {
   const random = seededRandom(SEED * 7919 + WORKER * 101 + loop);
-  while (now() < deadline) {
-    if (random() < 0.7) {
+  for (; now() < deadline || (operations < MIN_OPS && now() < hardDeadline); operations++) {
+    if (random() >= WRITE_RATIO) {
       const [op, read] = pick(random, READS);
       try {
         await read(loop, random);
@@ -643,7 +671,8 @@ async function checkCounts(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const started = now();
+  const phases: Record<string, number> = { imported: Math.round(performance.now()) };
+  const mark = (phase: string) => (phases[phase] = Math.round(performance.now()));
   // Start together, once every worker's invalidation subscription is live (so every write is
   // acknowledged by all of them): the cache's events channel has one subscriber per worker.
   await prisma.user.findUnique({ where: { id: USERS[0]!.id } });
@@ -654,21 +683,28 @@ async function main(): Promise<void> {
     if (i > 1500) throw new Error(`only ${subscribers} of ${WORKERS} workers subscribed`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+  mark("allSubscribed");
   const deadline = now() + DURATION_MS;
-  await Promise.all(Array.from({ length: LOOPS }, (_, loop) => runLoop(loop, deadline)));
+  await Promise.all(Array.from({ length: LOOPS }, (_, loop) => runLoop(loop, deadline, deadline + 3 * DURATION_MS)));
+  mark("loopsDone");
 
   await oracle.incr(`${ORACLE}:done`);
   for (let i = 0; Number(await oracle.get(`${ORACLE}:done`)) < WORKERS; i++) {
     if (i > 2000) throw new Error("the other workers did not finish");
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+  mark("allWorkersDone");
   await checkCounts();
 
   const stats = prisma.$cache.stats();
   await prisma.$cache.close();
   await base.$disconnect();
+  // The pool is ours (PrismaPg does not end a pool it was given): idle clients would keep the process alive.
+  await pool.end();
   redis.disconnect();
   oracle.disconnect();
+  proxy?.close();
+  mark("closed");
   const sorted = writeLatencies.sort((a, b) => a - b);
   const q = (p: number) => (sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 100) / 100);
   const result: WorkerReport = {
@@ -693,9 +729,37 @@ async function main(): Promise<void> {
       bypasses: stats.bypasses,
     },
     writeLatencyMs: { p50: q(0.5), p99: q(0.99), max: q(1) },
-    elapsedMs: Math.round(now() - started),
+    phases,
   };
   console.log(JSON.stringify(result));
+}
+
+/** A TCP proxy to Redis on a free local port that delivers what Redis sends `delayMs` late, in order. */
+async function delayingProxy(target: string, delayMs: number): Promise<{ port: number; close(): void }> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(port || 6379), hostname);
+    sockets.add(client).add(upstream);
+    client.on("data", (chunk) => upstream.write(chunk));
+    // Equal delays fire in insertion order, so the stream stays ordered.
+    upstream.on("data", (chunk) => void setTimeout(() => client.destroyed || client.write(chunk), delayMs));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port: local } = server.address() as net.AddressInfo;
+  return {
+    port: local,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
 }
 
 await main();

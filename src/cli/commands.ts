@@ -1,0 +1,97 @@
+import type { CliArgs } from "./args.js";
+import { callName, count, describeArgs, millis, percent, table } from "./format.js";
+import type { ExtendedClient } from "./load-client.js";
+import { ProgressBar, type ProgressStream } from "./progress-bar.js";
+
+export interface CliIo {
+  stdout: ProgressStream;
+  stderr: ProgressStream;
+}
+
+type CommandFn = (client: ExtendedClient, args: CliArgs, io: CliIo) => Promise<number>;
+
+/** Hot queries shown per model by `stats`. */
+const HOT_PER_MODEL = 2;
+
+const print = (io: CliIo, text: string) => io.stdout.write(`${text}\n`);
+
+export const warm: CommandFn = async (client, args, io) => {
+  const bar = args.quiet || args.json ? undefined : new ProgressBar(io.stderr);
+  const result = await client.$cache.warm({ top: args.top, concurrency: args.concurrency, ...(bar === undefined ? {} : { onProgress: (progress) => bar.update(progress) }) });
+  bar?.finish();
+  if (args.json) {
+    print(io, JSON.stringify(result));
+    return 0;
+  }
+  const skipped = Object.entries(result.skippedBy).map(([reason, n]) => `${reason} ${n}`);
+  print(io, `warmed ${result.warmed} of ${result.total} recorded queries in ${(result.durationMs / 1000).toFixed(1)} s; failed ${result.failed}; skipped ${result.skipped}${skipped.length > 0 ? ` (${skipped.join(", ")})` : ""}`);
+  if (result.total === 0) print(io, "no recorded queries yet: statistics fill as the application serves reads (queryStats.sampleRate)");
+  return 0;
+};
+
+export const stats: CommandFn = async (client, args, io) => {
+  const [fleet, recorded] = await Promise.all([client.$cache.fleetStats({ countEntries: true }), client.$cache.topQueries({ limit: 200 })]);
+  const hot = new Map<string, typeof recorded>();
+  for (const query of recorded) {
+    const list = hot.get(query.model) ?? [];
+    if (list.length < HOT_PER_MODEL) hot.set(query.model, [...list, query]);
+  }
+  if (args.json) {
+    const hotQueries = Object.fromEntries([...hot].map(([model, list]) => [model, list.map(({ operation, args: queryArgs, score, loadMs }) => ({ operation, args: queryArgs, score, loadMs }))]));
+    print(io, JSON.stringify({ ...fleet, hotQueries }, (_key, value: unknown) => (typeof value === "bigint" ? `${value}` : value)));
+    return 0;
+  }
+  const s = fleet.stats;
+  print(io, `namespace ${fleet.namespace}: ${fleet.instances} live instance${fleet.instances === 1 ? "" : "s"} published counters`);
+  const models = [...new Set([...fleet.cachedModels, ...Object.keys(s?.models ?? {}), ...Object.keys(fleet.entries ?? {})])].sort();
+  const rows = models.map((model) => {
+    const m = s?.models[model];
+    const lookups = (m?.hits ?? 0) + (m?.misses ?? 0);
+    const hotText = (hot.get(model) ?? []).map((query) => `${callName(query.model, query.operation)} ${describeArgs(query.args, 40)}`).join("; ");
+    return [model, lookups === 0 ? "–" : percent((m?.hits ?? 0) / lookups), count(m?.hits ?? 0), count(m?.misses ?? 0), count(fleet.entries?.[model]), hotText];
+  });
+  if (s !== undefined) rows.push(["all", percent(s.hitRate), count(s.hits), count(s.misses), count(Object.values(fleet.entries ?? {}).reduce((sum, n) => sum + n, 0)), ""]);
+  print(io, table(["model", "hit rate", "hits", "misses", "entries", "hot queries"], rows, new Set([0, 5])));
+  if (s === undefined) {
+    print(io, "no instance published counters yet (they publish every queryStats.flushInterval)");
+    return 0;
+  }
+  const bypasses = Object.entries(s.bypasses).map(([reason, n]) => `${reason} ${count(n)}`);
+  print(io, "");
+  print(io, `tiers: L1 hits ${count(s.l1Hits)} · L2 hits ${count(s.l2Hits)} · negative hits ${count(s.negativeHits)} · DB loads ${count(s.dbLoads)}`);
+  print(io, `herd: coalesced ${count(s.coalesced)} · lock waits ${count(s.lockWaits)} (${millis(s.lockWaitMs)}) · stale serves ${count(s.staleServes)} · refreshes ${count(s.backgroundRefreshes)} stale / ${count(s.earlyRefreshes)} early / ${count(s.refreshFailures)} failed`);
+  print(io, `invalidations: sent ${count(s.invalidationsSent)} · received ${count(s.invalidationsReceived)} · unacknowledged ${count(s.invalidationAckTimeouts)} · queued ${count(s.invalidationsQueued)}`);
+  print(io, `failures: Redis errors ${count(s.redisErrors)} · timeouts ${count(s.redisTimeouts)}${bypasses.length > 0 ? ` · bypasses: ${bypasses.join(", ")}` : ""}`);
+  return 0;
+};
+
+export const top: CommandFn = async (client, args, io) => {
+  const queries = await client.$cache.topQueries({ limit: args.limit ?? 20, ...(args.model === undefined ? {} : { model: args.model }) });
+  if (args.json) {
+    print(io, JSON.stringify(queries, (_key, value: unknown) => (typeof value === "bigint" ? `${value}` : value)));
+    return 0;
+  }
+  if (queries.length === 0) {
+    print(io, "no recorded queries yet: statistics fill as the application serves reads (queryStats.sampleRate)");
+    return 0;
+  }
+  const total = queries.reduce((sum, query) => sum + query.score, 0);
+  const rows = queries.map((query, i) => [
+    String(i + 1),
+    percent(total === 0 ? 0 : query.score / total),
+    query.readable ? callName(query.model, query.operation) : "?",
+    query.readable ? describeArgs(query.args) : "(unreadable)",
+    millis(query.loadMs),
+    query.skipReason ?? "ready",
+  ]);
+  print(io, table(["#", "share", "query", "args", "load", "warm()"], rows, new Set([2, 3, 5])));
+  return 0;
+};
+
+export const flush: CommandFn = async (client, args, io) => {
+  const models = args.model === undefined ? (await client.$cache.fleetStats()).cachedModels : [args.model];
+  await client.$cache.invalidate({ models });
+  if (args.json) print(io, JSON.stringify({ invalidated: models }));
+  else print(io, `invalidated every cached read of ${models.join(", ")} on every instance (entries stay in Redis until their TTL, never served)`);
+  return 0;
+};

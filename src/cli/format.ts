@@ -1,0 +1,41 @@
+// Plain-text output for the CLI: aligned tables, percentages, counts and short argument summaries.
+
+/** Renders rows under headers; the first column is left-aligned, the others right-aligned unless listed in `left`. */
+export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, left: ReadonlySet<number> = new Set([0])): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => (left.has(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), widths.map((width) => "─".repeat(width)).join("  "), ...rows.map(line)].join("\n");
+}
+
+export function percent(fraction: number): string {
+  return Number.isFinite(fraction) ? `${(fraction * 100).toFixed(1)} %` : "–";
+}
+
+export function count(value: number | undefined): string {
+  return value === undefined ? "–" : value.toLocaleString("en-US");
+}
+
+export function millis(value: number | undefined): string {
+  if (value === undefined) return "–";
+  return value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(1)} ms`;
+}
+
+/** Query arguments as short JSON: bigints as 12n, bytes as <n bytes>, long output cut with an ellipsis. */
+export function describeArgs(args: unknown, max = 70): string {
+  if (args === undefined) return "{}";
+  const text = JSON.stringify(args, (_key, value: unknown) => {
+    if (typeof value === "bigint") return `${value}n`;
+    if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+    return value;
+  });
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** `User.findUnique` as application code spells it: `user.findUnique`. */
+export function callName(model: string, operation: string): string {
+  return `${model.charAt(0).toLowerCase()}${model.slice(1)}.${operation}`;
+}

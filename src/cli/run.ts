@@ -1,0 +1,36 @@
+import { CacheArgumentError, CacheError } from "../errors.js";
+import { parseCliArgs, USAGE } from "./args.js";
+import * as commands from "./commands.js";
+import type { CliIo } from "./commands.js";
+import { CliError } from "./errors.js";
+import { loadClient } from "./load-client.js";
+
+/** Runs one CLI invocation; resolves with the exit status. */
+export async function runCli(argv: readonly string[], io: CliIo & { cwd: string }): Promise<number> {
+  let loaded;
+  let args;
+  try {
+    args = parseCliArgs(argv);
+    if (args.command === "help") {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    loaded = await loadClient(args.client, io.cwd, args.exportName);
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    io.stderr.write(`prisma-cache-shield: ${error.message} [${error.code}]\n`);
+    if (error.code === "E_USAGE") io.stderr.write(`\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await commands[args.command](loaded.client, args, io);
+  } catch (error) {
+    const code = error instanceof CacheError ? ` [${error.code}]` : "";
+    io.stderr.write(`prisma-cache-shield ${args.command} failed: ${(error as Error)?.message ?? String(error)}${code}\n`);
+    return error instanceof CacheArgumentError ? 2 : 1;
+  } finally {
+    // Stop the client's timers and connections so the process can exit; never the app's own Redis.
+    await loaded.client.$cache.close().catch(() => {});
+    await loaded.client.$disconnect?.().catch(() => {});
+  }
+}

@@ -1,0 +1,249 @@
+import { CacheError } from "../errors.js";
+import { FleetLock } from "../core/fleet-lock.js";
+import { identityTag, whereIdentityTags } from "../invalidation/dependencies.js";
+import type { ModelGraph } from "../invalidation/model-graph.js";
+import type { BloomGroup, Versions } from "../invalidation/versions.js";
+import type { Counters } from "../stats/counters.js";
+import { BLOOM_BEGIN, BLOOM_FINISH, BLOOM_LOAD } from "../stores/redis-scripts.js";
+import type { RedisStore } from "../stores/redis-store.js";
+import type { Clock } from "../types.js";
+import { BloomFilter } from "./bloom-filter.js";
+
+export interface BloomPolicy {
+  /** Target false-positive rate, 0 < p < 1. */
+  errorRate: number;
+  /** After this long a filter is no longer trusted and is rebuilt (rows written outside the extension). */
+  maxAgeMs: number;
+}
+
+/** Reads a model's rows page by page (identity fields only); supplied by the adapter. */
+export type RowScanner = (model: string, fields: readonly string[]) => AsyncIterable<ReadonlyArray<Record<string, unknown>>>;
+
+export interface BloomGuardParts {
+  graph: ModelGraph;
+  policies: ReadonlyMap<string, BloomPolicy>;
+  versions: Versions;
+  redis: { store: RedisStore; prefix: string; channel: string; live: () => Promise<boolean> } | undefined;
+  scan: RowScanner;
+  count: (model: string) => Promise<number>;
+  counters: Counters;
+  clock: Clock;
+  report: (error: CacheError) => void;
+}
+
+interface ModelFilter {
+  filter: BloomFilter | undefined;
+  /** The `b:` version the filter was built at: it guards only while that is still current. */
+  builtAt: number;
+  builtTime: number;
+  /** Tags learnt while a copy was being loaded, re-applied to it. */
+  learntWhileLoading: string[] | undefined;
+  refreshing: Promise<void> | undefined;
+  nextAttempt: number;
+}
+
+/** Bumped when rows of a model may exist whose identities the filter never saw. */
+export const bloomVersion = (model: string) => `b:${model}`;
+
+const RETRY_MS = 1_000;
+const BUILD_LOCK_TTL_MS = 60_000;
+/** Rows the filter is sized for beyond today's count, so growth does not degrade it at once. */
+const GROWTH_HEADROOM = 2;
+
+/**
+ * Penetration guard: per model, a Bloom filter of every record identity (`@id`, `@unique`,
+ * compound uniques). A unique read whose identity the filter has never seen is answered "not
+ * found" without Redis or the database. The fleet shares one filter in Redis: writers add new
+ * identities in the same script that bumps versions, and every instance adds them locally from
+ * the invalidation message, before the write resolves. Rows that may exist unseen (bulk and nested
+ * creates, raw SQL, age) suspend the filter until it is rebuilt.
+ */
+export class BloomGuard {
+  readonly #parts: BloomGuardParts;
+  readonly #models = new Map<string, ModelFilter>();
+  readonly #lock: FleetLock | undefined;
+
+  constructor(parts: BloomGuardParts) {
+    this.#parts = parts;
+    this.#lock = parts.redis === undefined ? undefined : new FleetLock(parts.redis.store, BUILD_LOCK_TTL_MS, parts.redis.channel);
+    for (const model of parts.policies.keys()) {
+      this.#models.set(model, { filter: undefined, builtAt: -1, builtTime: 0, learntWhileLoading: undefined, refreshing: undefined, nextAttempt: 0 });
+    }
+  }
+
+  guards(model: string): boolean {
+    return this.#models.has(model);
+  }
+
+  /** "absent" only when a current filter has never seen the identity the `where` names. */
+  check(model: string, where: unknown): "absent" | "maybe" {
+    const state = this.#models.get(model);
+    if (state === undefined) return "maybe";
+    const tag = whereIdentityTags(this.#parts.graph, model, where)[0];
+    if (tag === undefined) return "maybe";
+    if (!this.#usable(model, state)) {
+      this.#refreshSoon(model, state);
+      return "maybe";
+    }
+    if (state.filter!.has(tag)) return "maybe";
+    this.#parts.counters.bloomRejects++;
+    return "absent";
+  }
+
+  /** Adds the identity tags among invalidated names to this process's filters. */
+  learn(names: readonly string[]): void {
+    for (const name of names) {
+      if (!name.startsWith("t:")) continue;
+      const state = this.#models.get(name.slice(2, name.indexOf(":", 2)));
+      if (state === undefined) continue;
+      state.filter?.add(name);
+      state.learntWhileLoading?.push(name);
+    }
+  }
+
+  /** The Bloom additions a bump carries to Redis. */
+  groups(names: readonly string[]): BloomGroup[] {
+    const redis = this.#parts.redis;
+    if (redis === undefined) return [];
+    const byModel = new Map<string, string[]>();
+    for (const name of names) {
+      if (!name.startsWith("t:")) continue;
+      const model = name.slice(2, name.indexOf(":", 2));
+      if (!this.#models.has(model)) continue;
+      byModel.set(model, [...(byModel.get(model) ?? []), name]);
+    }
+    return [...byModel].map(([model, items]) => ({ keys: this.#keys(model).bump, items }));
+  }
+
+  /**
+   * The suspensions a write adds: for a guarded model whose records the write may have created
+   * or re-keyed without their identities being known (it bumped the record generation).
+   */
+  suspensions(names: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const name of names) {
+      if (name.startsWith("r:") && this.#models.has(name.slice(2))) out.push(bloomVersion(name.slice(2)));
+    }
+    return out;
+  }
+
+  /** Loads the shared filter of every guarded model, building those that are missing or stale. */
+  async prepare(): Promise<void> {
+    // A filter loaded before the subscription is live would be distrusted the moment it is.
+    await this.#parts.redis?.live();
+    await Promise.all([...this.#models.keys()].map((model) => this.#refresh(model, this.#models.get(model)!, false)));
+  }
+
+  /** Rebuilds a model's filter from its table now (fleet-wide, one builder). */
+  async rebuild(model: string): Promise<void> {
+    await this.#build(model, this.#models.get(model)!);
+  }
+
+  /** After missed invalidation messages, local filters may lack identities: reload them all. */
+  distrustAll(): void {
+    for (const [model, state] of this.#models) {
+      if (state.filter === undefined) continue;
+      state.builtAt = -1;
+      state.nextAttempt = 0;
+      this.#refreshSoon(model, state);
+    }
+  }
+
+  #usable(model: string, state: ModelFilter): boolean {
+    if (state.filter === undefined) return false;
+    if (this.#parts.versions.known(bloomVersion(model)) !== state.builtAt) return false;
+    return this.#parts.clock.now() - state.builtTime < this.#parts.policies.get(model)!.maxAgeMs;
+  }
+
+  #refreshSoon(model: string, state: ModelFilter): void {
+    if (state.refreshing !== undefined || this.#parts.clock.now() < state.nextAttempt) return;
+    state.nextAttempt = this.#parts.clock.now() + RETRY_MS;
+    void this.#refresh(model, state, true);
+  }
+
+  #refresh(model: string, state: ModelFilter, background: boolean): Promise<void> {
+    state.refreshing ??= (async () => {
+      try {
+        if (!(await this.#load(model, state))) await this.#build(model, state);
+      } catch (error) {
+        if (!background) throw error;
+        this.#parts.report(new CacheError("E_BLOOM_REFRESH", `Bloom filter of ${model} could not be refreshed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
+      } finally {
+        state.refreshing = undefined;
+      }
+    })();
+    return state.refreshing;
+  }
+
+  /** Adopts the filter stored in Redis if it is current; false if there is none to adopt. */
+  async #load(model: string, state: ModelFilter): Promise<boolean> {
+    const redis = this.#parts.redis;
+    if (redis === undefined) return false;
+    const keys = this.#keys(model);
+    state.learntWhileLoading = [];
+    try {
+      const reply = (await redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model))], [])) as Buffer[];
+      const [m, k, built, at] = reply.slice(0, 4).map((part) => part.toString());
+      const version = reply[6]!.toString();
+      const current = Number(version);
+      this.#parts.versions.observe(bloomVersion(model), current);
+      if (m === "" || Number(built) !== current || this.#parts.clock.now() - Number(at) >= this.#parts.policies.get(model)!.maxAgeMs) return false;
+      const filter = new BloomFilter(Number(m), Number(k), new Uint8Array(Math.ceil(Number(m) / 8)));
+      filter.bits.set(reply[5]!.subarray(0, filter.bits.byteLength));
+      for (const tag of state.learntWhileLoading) filter.add(tag);
+      Object.assign(state, { filter, builtAt: current, builtTime: Number(at) });
+      return true;
+    } finally {
+      state.learntWhileLoading = undefined;
+    }
+  }
+
+  /**
+   * Streams the table by primary key into a new filter (one page in memory at a time). With
+   * Redis, one instance builds for the fleet: writers extend the "next" filter meanwhile, and the
+   * scanned bits are merged into it before it goes live.
+   */
+  async #build(model: string, state: ModelFilter): Promise<void> {
+    const { versions, redis } = this.#parts;
+    const held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
+    if (redis !== undefined && held === undefined) return; // another instance is building it
+    try {
+      const [builtAt] = redis === undefined ? [versions.known(bloomVersion(model)) ?? 0] : await versions.fetch([bloomVersion(model)]);
+      const rows = await this.#parts.count(model);
+      const identities = this.#parts.graph.model(model)?.identities ?? [];
+      // Every identity of every row is one item.
+      const items = Math.max(1_000, rows * Math.max(1, identities.length) * GROWTH_HEADROOM);
+      const filter = BloomFilter.sized(items, this.#parts.policies.get(model)!.errorRate);
+      const keys = this.#keys(model);
+      if (redis !== undefined) await redis.store.run(BLOOM_BEGIN, [keys.nextMeta, keys.nextBits], [filter.m, filter.k, BUILD_LOCK_TTL_MS]);
+      state.learntWhileLoading = [];
+      const fields = [...new Set(identities.flatMap((identity) => identity.fields))];
+      for await (const page of this.#parts.scan(model, fields)) {
+        for (const row of page) {
+          for (const identity of identities) {
+            const values = identity.fields.map((field) => row[field]);
+            if (!values.some((value) => value === null || value === undefined)) filter.add(identityTag(model, identity, values));
+          }
+        }
+      }
+      const builtTime = this.#parts.clock.now();
+      if (redis !== undefined) {
+        await redis.store.setBuffer(keys.scannedBits, Buffer.from(filter.bits), BUILD_LOCK_TTL_MS);
+        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, keys.scannedBits], [builtAt!, builtTime, rows]);
+        if (finished !== 1) throw new CacheError("E_BLOOM_BUILD", `Bloom rebuild of ${model} outlived its lock and was dropped`);
+      }
+      for (const tag of state.learntWhileLoading) filter.add(tag);
+      Object.assign(state, { filter, builtAt: builtAt!, builtTime });
+      this.#parts.counters.bloomBuilds++;
+    } finally {
+      state.learntWhileLoading = undefined;
+      await held?.release();
+    }
+  }
+
+  #keys(model: string) {
+    const base = `${this.#parts.redis?.prefix}:bloom:${model}`;
+    const keys = { liveMeta: base, liveBits: `${base}:bits`, nextMeta: `${base}:next`, nextBits: `${base}:next:bits`, scannedBits: `${base}:scanned`, lock: `${base}:lock` };
+    return { ...keys, bump: [keys.liveMeta, keys.liveBits, keys.nextMeta, keys.nextBits] as const };
+  }
+}

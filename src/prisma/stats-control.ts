@@ -1,0 +1,112 @@
+import { CacheArgumentError, type CacheError } from "../errors.js";
+import type { ResolvedOptions } from "../options.js";
+import type { Counters } from "../stats/counters.js";
+import type { FleetStats } from "../stats/fleet-snapshots.js";
+import type { Observability } from "../stats/observability.js";
+import type { CacheHints, RecordedQuery } from "../stats/query-stats.js";
+import { tracing, type TraceContext } from "../stats/telemetry.js";
+import { warm, whySkipped, type ReplayRules, type WarmHooks, type WarmOptions, type WarmResult } from "../stats/warm.js";
+
+/** A recorded query as `$cache.topQueries()` lists it. */
+export interface TopQuery extends RecordedQuery {
+  /** Why warm() would skip it (`schema changed`, `model not cached`, …), or undefined if it would replay it. */
+  skipReason: string | undefined;
+}
+
+export interface TopQueriesOptions {
+  /** @default 20 */
+  limit?: number;
+  /** Only this model's queries. */
+  model?: string;
+}
+
+/** The read operations the extension caches: the only ones warm() replays. */
+export const CACHED_READS: ReadonlySet<string> = new Set(["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"]);
+
+export interface StatsControlParts {
+  options: ResolvedOptions;
+  fingerprint: string;
+  counters: Counters;
+  observability: Observability;
+  hooks: WarmHooks;
+  /** Throws CacheArgumentError when a per-query cache option no longer fits the model's policy. */
+  checkLifetime(model: string, cache: CacheHints): void;
+  /** Throws CacheArgumentError for a model the schema does not have. */
+  checkModel(model: string, argument: string): void;
+  /** Resolves once loads can fill L1 (the invalidation subscription is live). */
+  ready(): Promise<unknown>;
+  /** Replays a query through the read path, without sampling it. */
+  replay(query: RecordedQuery): PromiseLike<unknown>;
+  report(error: CacheError): void;
+}
+
+/**
+ * The `$cache` methods of issue "statistics, warm(), observability": the glue between the
+ * extension and the statistics modules, which know nothing of Prisma.
+ */
+export class StatsControl {
+  readonly #parts: StatsControlParts;
+  readonly #rules: ReplayRules;
+
+  constructor(parts: StatsControlParts) {
+    this.#parts = parts;
+    this.#rules = {
+      fingerprint: parts.fingerprint,
+      models: [...parts.options.models.keys()],
+      operations: CACHED_READS,
+      checkCacheOption: (model, cache) => {
+        try {
+          parts.checkLifetime(model, cache);
+          return undefined;
+        } catch (error) {
+          return error instanceof CacheArgumentError ? "cache option exceeds maxLifetime" : "invalid cache option";
+        }
+      },
+    };
+  }
+
+  warm(options?: WarmOptions): Promise<WarmResult> {
+    const { observability, hooks, options: resolved } = this.#parts;
+    const run = () =>
+      warm(
+        {
+          ...this.#rules,
+          queries: (top) => observability.topQueries(top),
+          replay: (query) => this.#parts.replay(query),
+          ready: this.#parts.ready,
+          hooks,
+          clock: resolved.clock,
+          report: this.#parts.report,
+        },
+        options,
+      );
+    if (!tracing.warm.hasSubscribers) return run();
+    const context: TraceContext = { namespace: resolved.namespace, operation: "warm", args: options };
+    return tracing.warm.tracePromise(async () => (context.result = await run()) as WarmResult, context);
+  }
+
+  async topQueries(options: TopQueriesOptions = {}): Promise<Array<TopQuery>> {
+    if (typeof options !== "object" || options === null) throw new CacheArgumentError("options", "expected { limit?, model? }");
+    const { limit = 20, model } = options;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new CacheArgumentError("limit", `expected a positive integer, got ${String(limit)}`);
+    if (model !== undefined) this.#parts.checkModel(model, "model");
+    const { observability, options: resolved } = this.#parts;
+    // Filtering by model reads the whole (bounded) top-K, then keeps that model's first `limit`.
+    const recorded = await observability.topQueries(model === undefined ? limit : (resolved.queryStats?.maxQueries ?? limit));
+    return recorded
+      .filter((query) => model === undefined || query.model === model)
+      .slice(0, limit)
+      .map((query) => ({ ...query, skipReason: whySkipped(this.#rules, query) }));
+  }
+
+  async fleetStats(options: { countEntries?: boolean } = {}): Promise<FleetStats> {
+    const { observability } = this.#parts;
+    const [fleet, entries] = await Promise.all([observability.fleetStats(), options.countEntries === true ? observability.entryCounts() : undefined]);
+    return { namespace: this.#parts.options.namespace, ...fleet, cachedModels: [...this.#rules.models], ...(entries === undefined ? {} : { entries }) };
+  }
+
+  resetStats(): void {
+    this.#parts.counters.reset();
+    this.#parts.observability.countersReset();
+  }
+}

@@ -1,0 +1,132 @@
+import { EventEmitter } from "node:events";
+import type { CacheError } from "../errors.js";
+import type { Tier } from "./counters.js";
+
+/** A read served from the cache (`negative`: a cached "not found"). */
+export interface HitEvent {
+  type: "hit";
+  model: string;
+  tier: Tier;
+  negative: boolean;
+}
+
+/** A read the cache could not serve: it went to the database (or joined a load that did). */
+export interface MissEvent {
+  type: "miss";
+  model: string;
+}
+
+/** A read answered with a stale value inside the swr window while one refresh runs. */
+export interface StaleEvent {
+  type: "stale";
+  model: string;
+}
+
+/** Versions bumped by this instance (`sent`) or announced by any instance, this one included (`received`). */
+export interface InvalidationEvent {
+  type: "invalidation";
+  direction: "sent" | "received";
+  /** Models whose entries (all, or some records') were invalidated. */
+  models: string[];
+  /** User tags invalidated with `$cache.invalidate({ tags })`. */
+  tags: string[];
+}
+
+/** An error the cache absorbed (the read or write still succeeded); the same as `onError` receives. */
+export interface ErrorEvent {
+  type: "error";
+  error: CacheError;
+}
+
+/** A model's hit rate over the window fell below the threshold (`firing`), or recovered (`cleared`). */
+export interface LowHitRateEvent {
+  type: "alert";
+  alert: "lowHitRate";
+  state: "firing" | "cleared";
+  model: string;
+  /** Hit rate over the window, 0 to 1. */
+  hitRate: number;
+  threshold: number;
+  /** Reads of the model within the window. */
+  requests: number;
+  windowMs: number;
+}
+
+export type CacheEvent = HitEvent | MissEvent | StaleEvent | InvalidationEvent | ErrorEvent | LowHitRateEvent;
+
+/** Listener arguments by event name, for the typed emitter. */
+export type CacheEventMap = { [K in CacheEvent["type"]]: [event: Extract<CacheEvent, { type: K }>] };
+
+/** What the counters tell whoever listens; set on them only while someone does. */
+export interface CounterObserver {
+  hit(model: string, tier: Tier, negative: boolean): void;
+  miss(model: string): void;
+  stale(model: string): void;
+  invalidation(direction: "sent" | "received", names: readonly string[]): void;
+}
+
+const COUNTED = new Set<string>(["hit", "miss", "stale", "invalidation"]);
+
+/**
+ * `$cache.events`: a Node EventEmitter of CacheEvent, one event name per type. Hit, miss, stale
+ * and invalidation events cost nothing while nobody listens to them: the emitter attaches itself
+ * to the counters only then (`attach`). An `error` event is emitted only to listeners, so an
+ * absorbed error never throws as an unhandled `error` event would.
+ */
+export class CacheEvents extends EventEmitter<CacheEventMap> implements CounterObserver {
+  #attach: ((observer: CounterObserver | undefined) => void) | undefined;
+
+  constructor() {
+    super();
+    // The untyped view: Node's own listener events are not CacheEvents.
+    const untyped = this as EventEmitter;
+    untyped.on("newListener", (name: string | symbol) => {
+      if (COUNTED.has(name as string)) this.#attach?.(this);
+    });
+    untyped.on("removeListener", () => this.#attach?.(this.#counted() ? this : undefined));
+  }
+
+  /** Connects the emitter to the counters: `attach(this)` while someone listens, `attach(undefined)` after. */
+  observe(attach: (observer: CounterObserver | undefined) => void): void {
+    this.#attach = attach;
+    attach(this.#counted() ? this : undefined);
+  }
+
+  hit(model: string, tier: Tier, negative: boolean): void {
+    if (this.listenerCount("hit") > 0) this.emit("hit", { type: "hit", model, tier, negative });
+  }
+
+  miss(model: string): void {
+    if (this.listenerCount("miss") > 0) this.emit("miss", { type: "miss", model });
+  }
+
+  stale(model: string): void {
+    if (this.listenerCount("stale") > 0) this.emit("stale", { type: "stale", model });
+  }
+
+  invalidation(direction: "sent" | "received", names: readonly string[]): void {
+    if (this.listenerCount("invalidation") === 0) return;
+    const models = new Set<string>();
+    const tags: string[] = [];
+    for (const name of names) {
+      // Version names: g:/r: model generations, t:Model:… record identities, u: user tags.
+      if (name.startsWith("u:")) tags.push(name.slice(2));
+      else if (name.startsWith("g:") || name.startsWith("r:")) models.add(name.slice(2));
+      else if (name.startsWith("t:")) models.add(name.slice(2, name.indexOf(":", 2)));
+    }
+    this.emit("invalidation", { type: "invalidation", direction, models: [...models], tags });
+  }
+
+  error(error: CacheError): void {
+    if (this.listenerCount("error") > 0) this.emit("error", { type: "error", error });
+  }
+
+  alert(event: LowHitRateEvent): void {
+    if (this.listenerCount("alert") > 0) this.emit("alert", event);
+  }
+
+  #counted(): boolean {
+    for (const name of COUNTED) if (this.listenerCount(name as keyof CacheEventMap) > 0) return true;
+    return false;
+  }
+}

@@ -1,0 +1,87 @@
+import type { RedisStore } from "../stores/redis-store.js";
+import type { CacheStats, Clock } from "../types.js";
+import { LIVE_INSTANCES, PUBLISH_SNAPSHOT, REMOVE_SNAPSHOT } from "./stats-scripts.js";
+
+/** The counters of every live instance, added up: what `$cache.fleetStats()` and the CLI's `stats` show. */
+export interface FleetStats {
+  namespace: string;
+  /** Instances that published their counters within the last few flush intervals (this one included). */
+  instances: number;
+  /** Their counters summed (hit rates recomputed); undefined when no instance published. */
+  stats: CacheStats | undefined;
+  /** The models this client caches. */
+  cachedModels: string[];
+  /** Entries stored in Redis per model under the current schema, when asked for (`countEntries`) and countable (not on a Cluster). */
+  entries?: Record<string, number>;
+}
+
+/**
+ * Each instance writes its counters to Redis on every statistics flush (one key with a TTL plus
+ * its id in a sorted set by publish time), so a fresh process such as the CLI can show what the
+ * fleet did. Instances that stop publishing drop out after the TTL: the set stays bounded.
+ */
+export class FleetSnapshots {
+  readonly #store: RedisStore;
+  readonly #instances: string;
+  readonly #mine: string;
+  readonly #prefix: string;
+  readonly #id: string;
+  readonly #clock: Clock;
+  readonly #ttlMs: number;
+
+  constructor(store: RedisStore, prefix: string, instanceId: string, clock: Clock, ttlMs: number) {
+    this.#store = store;
+    this.#prefix = prefix;
+    this.#instances = `${prefix}:fleet`;
+    this.#mine = `${prefix}:fleet:${instanceId}`;
+    this.#id = instanceId;
+    this.#clock = clock;
+    this.#ttlMs = ttlMs;
+  }
+
+  async publish(stats: CacheStats): Promise<void> {
+    await this.#store.run(PUBLISH_SNAPSHOT, [this.#instances, this.#mine], [JSON.stringify(stats), this.#ttlMs, this.#clock.now(), this.#id]);
+  }
+
+  async remove(): Promise<void> {
+    await this.#store.run(REMOVE_SNAPSHOT, [this.#instances, this.#mine], [this.#id]);
+  }
+
+  async read(): Promise<Pick<FleetStats, "instances" | "stats">> {
+    const ids = (await this.#store.run(LIVE_INSTANCES, [this.#instances], [this.#clock.now(), this.#ttlMs])) as string[];
+    const texts = await this.#store.mget(ids.map((id) => `${this.#prefix}:fleet:${id}`));
+    const snapshots: CacheStats[] = [];
+    for (const text of texts) {
+      if (text === null) continue;
+      try {
+        snapshots.push(JSON.parse(text) as CacheStats);
+      } catch {
+        // A snapshot written by an incompatible version: leave it out.
+      }
+    }
+    return { instances: snapshots.length, stats: snapshots.length === 0 ? undefined : sumStats(snapshots) };
+  }
+}
+
+/**
+ * Adds counters up field by field (nested records too, such as per-model stats and bypasses),
+ * then recomputes the hit rates, which do not add.
+ */
+export function sumStats(list: readonly CacheStats[]): CacheStats {
+  const total: Record<string, unknown> = {};
+  for (const stats of list) addInto(total, stats as unknown as Record<string, unknown>);
+  const sum = total as unknown as CacheStats;
+  const lookups = sum.hits + sum.misses;
+  sum.hitRate = lookups === 0 ? 0 : sum.hits / lookups;
+  return sum;
+}
+
+function addInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (typeof value === "number") target[key] = ((target[key] as number | undefined) ?? 0) + value;
+    else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      const into = (target[key] ??= {}) as Record<string, unknown>;
+      addInto(into, value as Record<string, unknown>);
+    }
+  }
+}

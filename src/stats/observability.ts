@@ -1,0 +1,160 @@
+import { randomUUID } from "node:crypto";
+import { CacheError, CacheStoreError } from "../errors.js";
+import type { ResolvedOptions } from "../options.js";
+import { RedisStore } from "../stores/redis-store.js";
+import type { CacheStats } from "../types.js";
+import type { Counters } from "./counters.js";
+import { countEntries } from "./entry-census.js";
+import type { CacheEvents } from "./events.js";
+import { FleetSnapshots, type FleetStats } from "./fleet-snapshots.js";
+import { LowHitRateAlert } from "./hit-rate-alert.js";
+import { NEVER_SAMPLE, QueryStats, type QuerySample, type RecordedQuery, type RecorderCounts } from "./query-stats.js";
+import { Metrics } from "./telemetry.js";
+
+export interface ObservabilityParts {
+  options: ResolvedOptions;
+  counters: Counters;
+  events: CacheEvents;
+  fingerprint: string;
+  /** The value codec, for arguments that must be replayed exactly. */
+  argsCodec: { encode(value: unknown): string; decode(text: string): unknown };
+  /** The full `$cache.stats()` snapshot. */
+  stats: () => CacheStats;
+  report: (error: CacheError) => void;
+}
+
+/** Snapshots of counters live this many flush intervals in Redis, so a missed publish or two is harmless. */
+const SNAPSHOT_TTL_INTERVALS = 3;
+const DEFAULT_FLUSH_INTERVAL_MS = 5_000;
+
+/**
+ * Everything the cache tells about itself beyond `stats()`: sampled query statistics (what
+ * warm() replays), the fleet view of counters, events and the low-hit-rate alert, OpenTelemetry
+ * metrics. One timer per client flushes samples and publishes counters; it never keeps the
+ * process alive. Redis failures here are reported and never reach a query.
+ */
+export class Observability {
+  readonly #parts: ObservabilityParts;
+  readonly #queryStats: QueryStats | undefined;
+  readonly #fleet: FleetSnapshots | undefined;
+  readonly #alert: LowHitRateAlert | undefined;
+  readonly #metrics: Metrics;
+  readonly #timer: NodeJS.Timeout | undefined;
+  #publishing: Promise<void> | undefined;
+
+  constructor(parts: ObservabilityParts) {
+    this.#parts = parts;
+    const { options, counters, events, fingerprint, argsCodec, report } = parts;
+    events.observe((observer) => (counters.observer = observer));
+    const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
+    const prefix = `{${options.namespace}}`;
+    const settings = options.queryStats;
+    if (store !== undefined && settings !== undefined && settings.sampleRate > 0) {
+      this.#queryStats = new QueryStats({
+        store,
+        prefix,
+        fingerprint,
+        settings,
+        clock: options.clock,
+        random: options.random,
+        encodeArgs: (args) => argsCodec.encode(args),
+        decodeArgs: (text) => argsCodec.decode(text),
+        report,
+      });
+    }
+    const intervalMs = settings?.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    if (store !== undefined) {
+      this.#fleet = new FleetSnapshots(store, prefix, randomUUID(), options.clock, Math.max(intervalMs * SNAPSHOT_TTL_INTERVALS, 15_000));
+      this.#timer = setInterval(() => void this.#flushAll(), intervalMs);
+      this.#timer.unref();
+    }
+    if (options.lowHitRateAlert !== undefined) {
+      this.#alert = new LowHitRateAlert(options.lowHitRateAlert, () => counters.snapshot().models, options.clock, (event) => events.alert(event));
+      this.#alert.start();
+    }
+    this.#metrics = new Metrics(options.namespace, parts.stats);
+  }
+
+  /** Reads until the next sampled one (NEVER_SAMPLE while statistics are off). */
+  nextSampleGap(): number {
+    return this.#queryStats?.nextGap() ?? NEVER_SAMPLE;
+  }
+
+  record(key: string, sample: QuerySample): void {
+    this.#queryStats?.record(key, sample);
+  }
+
+  /** Times a database load: recorded queries are weighted by it, and it feeds the load-duration histogram. */
+  timeLoad(key: string, model: string, operation: string, load: () => PromiseLike<unknown>): Promise<unknown> {
+    const { clock } = this.#parts.options;
+    const started = clock.now();
+    return Promise.resolve(load()).then((value) => {
+      const ms = clock.now() - started;
+      this.#queryStats?.loaded(key, ms);
+      this.#metrics.loaded(model, operation, ms);
+      return value;
+    });
+  }
+
+  error(error: CacheError): void {
+    this.#parts.events.error(error);
+  }
+
+  get recorderCounts(): RecorderCounts {
+    return { ...(this.#queryStats?.counts ?? { sampled: 0, dropped: 0, flushFailures: 0 }) };
+  }
+
+  /** The most valuable recorded queries, best first (none without Redis or with statistics off). */
+  async topQueries(limit: number): Promise<RecordedQuery[]> {
+    return this.#queryStats === undefined ? [] : this.#queryStats.top(limit);
+  }
+
+  async fleetStats(): Promise<Pick<FleetStats, "instances" | "stats">> {
+    // Published counters only: a short-lived reader such as the CLI does not count itself.
+    if (this.#fleet === undefined) return { instances: 1, stats: this.#parts.stats() };
+    return this.#fleet.read();
+  }
+
+  /** Stored entries per model in Redis (undefined without Redis, or on a Cluster). */
+  async entryCounts(): Promise<Record<string, number> | undefined> {
+    const { redis, namespace } = this.#parts.options;
+    return redis === undefined ? undefined : countEntries(redis, namespace, this.#parts.fingerprint);
+  }
+
+  /** After `resetStats()`: the alert's window restarts from the zeroed counters. */
+  countersReset(): void {
+    this.#alert?.reset();
+  }
+
+  /** Flushes buffered samples and publishes the counters now; also waits for metrics to load. */
+  async drain(): Promise<void> {
+    await Promise.all([this.#flushAll(), this.#metrics.ready]);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#alert?.stop();
+    this.#metrics.close();
+    await this.#queryStats?.flush();
+    await this.#fleet?.remove().catch((error: unknown) => this.#absorb(error));
+  }
+
+  async #flushAll(): Promise<void> {
+    await Promise.all([this.#queryStats?.flush(), this.#publish()]);
+  }
+
+  /** One publish at a time; a caller arriving during one waits for it. */
+  #publish(): Promise<void> {
+    if (this.#fleet === undefined) return Promise.resolve();
+    const fleet = this.#fleet;
+    this.#publishing ??= fleet
+      .publish(this.#parts.stats())
+      .catch((error: unknown) => this.#absorb(error))
+      .finally(() => (this.#publishing = undefined));
+    return this.#publishing;
+  }
+
+  #absorb(error: unknown): void {
+    this.#parts.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error), { cause: error }));
+  }
+}

@@ -1,0 +1,161 @@
+import { CacheArgumentError, CacheError } from "../errors.js";
+import type { Clock } from "../types.js";
+import type { CacheHints, RecordedQuery } from "./query-stats.js";
+
+export interface WarmOptions {
+  /** How many of the most valuable recorded queries (popularity × load time) to replay. @default 100 */
+  top?: number;
+  /** Replays in flight at once. @default 4 */
+  concurrency?: number;
+  /** Called after each query is warmed, failed or skipped. An exception it throws is reported, not raised. */
+  onProgress?: (progress: WarmProgress) => void;
+}
+
+export interface WarmProgress {
+  /** Queries warm() will go through (at most `top`). */
+  total: number;
+  /** Queries settled so far: warmed + failed + skipped. */
+  done: number;
+  warmed: number;
+  failed: number;
+  skipped: number;
+}
+
+export interface WarmResult {
+  /** Queries now in the cache: loaded, or found in Redis or L1. */
+  warmed: number;
+  /** Queries whose load failed (a database error, or an *OrThrow read whose record is gone). */
+  failed: number;
+  /** Queries not replayed, counted by reason in `skippedBy`. */
+  skipped: number;
+  total: number;
+  /** Why queries were skipped: `model not cached`, `schema changed`, `unreadable`, `unknown operation`, or the cache option that no longer fits. */
+  skippedBy: Record<string, number>;
+  durationMs: number;
+}
+
+/** What warm() hooks receive: the Bloom guard builds its filters here. */
+export interface WarmContext {
+  /** The cached models. */
+  models: readonly string[];
+}
+
+/** Runs before warm() replays anything; warm() waits for it. A failure is reported, and warm() goes on. */
+export type BeforeWarmHook = (context: WarmContext) => void | Promise<void>;
+/** Runs after the replays, with their result. A failure is reported, and warm() still resolves. */
+export type AfterWarmHook = (context: WarmContext & { result: WarmResult }) => void | Promise<void>;
+
+/** Extension points around warm(), for other parts of the cache (the Bloom guard) to plug into. */
+export interface WarmHooks {
+  beforeWarm: BeforeWarmHook[];
+  afterWarm: AfterWarmHook[];
+}
+
+/** What decides whether a recorded query can still be replayed. */
+export interface ReplayRules {
+  fingerprint: string;
+  /** The cached models. */
+  models: readonly string[];
+  /** The operations the cache serves. */
+  operations: ReadonlySet<string>;
+  /** Why a recorded cache option can no longer be honoured (undefined when it can). */
+  checkCacheOption(model: string, cache: CacheHints): string | undefined;
+}
+
+/** How warm() reaches the cache: the runtime supplies these. */
+export interface WarmTarget extends ReplayRules {
+  /** The `top` queries to go through. */
+  queries(top: number): Promise<RecordedQuery[]>;
+  /** Resolves when loads can fill L1 (the invalidation subscription is live); warm() waits for it. */
+  ready(): Promise<unknown>;
+  /** Replays one query through the normal read path (fleet lock included); rejects as the read would. */
+  replay(query: RecordedQuery): PromiseLike<unknown>;
+  hooks: WarmHooks;
+  clock: Clock;
+  report(error: CacheError): void;
+}
+
+export const WARM_DEFAULTS = { top: 100, concurrency: 4 } as const;
+
+/**
+ * Replays the most valuable recorded queries so that a fresh instance serves them from L1 (and
+ * the fleet from Redis) from its first request. Replays go through the read path: one loader per
+ * query across instances warming at once, jittered TTLs as for any load.
+ */
+export async function warm(target: WarmTarget, options: WarmOptions = {}): Promise<WarmResult> {
+  const { top, concurrency, onProgress } = checkWarmOptions(options);
+  const started = target.clock.now();
+  const context: WarmContext = { models: target.models };
+  await runHooks(target.hooks.beforeWarm, context, target.report);
+  const [queries] = await Promise.all([target.queries(top), target.ready()]);
+  const progress: WarmProgress = { total: queries.length, done: 0, warmed: 0, failed: 0, skipped: 0 };
+  const skippedBy: Record<string, number> = {};
+  const settle = (outcome: "warmed" | "failed" | "skipped") => {
+    progress[outcome]++;
+    progress.done++;
+    try {
+      onProgress?.({ ...progress });
+    } catch (error) {
+      target.report(new CacheError("E_WARM_PROGRESS", `warm() onProgress threw: ${String((error as Error)?.message ?? error)}`, { cause: error }));
+    }
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < queries.length) {
+      const query = queries[next++]!;
+      const reason = whySkipped(target, query);
+      if (reason !== undefined) {
+        skippedBy[reason] = (skippedBy[reason] ?? 0) + 1;
+        settle("skipped");
+        continue;
+      }
+      try {
+        await target.replay(query);
+        settle("warmed");
+      } catch (error) {
+        target.report(new CacheError("E_WARM_FAILED", `warm(): ${query.model}.${query.operation} failed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
+        settle("failed");
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, queries.length) }, worker));
+  const result: WarmResult = { warmed: progress.warmed, failed: progress.failed, skipped: progress.skipped, total: progress.total, skippedBy, durationMs: target.clock.now() - started };
+  await runHooks(target.hooks.afterWarm, { ...context, result }, target.report);
+  return result;
+}
+
+/** Why warm() would skip a recorded query, or undefined if it would replay it. */
+export function whySkipped(rules: ReplayRules, query: RecordedQuery): string | undefined {
+  if (!query.readable) return "unreadable";
+  if (query.fingerprint !== rules.fingerprint) return "schema changed";
+  if (!rules.models.includes(query.model)) return "model not cached";
+  if (!rules.operations.has(query.operation)) return "unknown operation";
+  return query.cache === undefined ? undefined : rules.checkCacheOption(query.model, query.cache);
+}
+
+async function runHooks<C>(hooks: ReadonlyArray<(context: C) => void | Promise<void>>, context: C, report: (error: CacheError) => void): Promise<void> {
+  for (const hook of hooks) {
+    try {
+      await hook(context);
+    } catch (error) {
+      report(error instanceof CacheError ? error : new CacheError("E_WARM_HOOK", `a warm() hook failed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
+    }
+  }
+}
+
+/** Validates warm()'s options; throws CacheArgumentError naming the one at fault. */
+export function checkWarmOptions(options: unknown): { top: number; concurrency: number; onProgress: WarmOptions["onProgress"] } {
+  if (options === undefined) return { ...WARM_DEFAULTS, onProgress: undefined };
+  if (typeof options !== "object" || options === null) throw new CacheArgumentError("options", "expected { top?, concurrency?, onProgress? }");
+  const { top, concurrency, onProgress, ...rest } = options as WarmOptions;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new CacheArgumentError(unknown, "unknown option (expected one of: top, concurrency, onProgress)");
+  if (onProgress !== undefined && typeof onProgress !== "function") throw new CacheArgumentError("onProgress", "expected a function");
+  return { top: positiveInteger(top, "top", WARM_DEFAULTS.top), concurrency: positiveInteger(concurrency, "concurrency", WARM_DEFAULTS.concurrency), onProgress };
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new CacheArgumentError(name, `expected a positive integer, got ${String(value)}`);
+  return value;
+}

@@ -1,0 +1,125 @@
+import { randomUUID } from "node:crypto";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { PrismaClient } from "../../prisma/generated/client.ts";
+import { applyMigrations, createDatabase, dropDatabase } from "../../scripts/migrations.ts";
+import { cacheExtension, type CacheExtensionOptions } from "../../src/index.ts";
+import { createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { CountingPool } from "../helpers/counting-pool.ts";
+import { FakeClock, seededRandom } from "../helpers/random.ts";
+
+const ROWS = 100_000;
+
+/** This file has a database of its own: 100 000 users would skew every other test's counts. */
+describe("Bloom guard on unique fields", () => {
+  const name = `pcs_bloom_${process.pid}_${Date.now()}`;
+  const adminUrl = (() => {
+    const url = new URL(inject("databaseUrl"));
+    url.pathname = "/postgres";
+    return url.toString();
+  })();
+  let databaseUrl: string;
+  const redis = createRedis();
+  const namespace = uniqueNamespace();
+  const instances: Array<{ close(): Promise<void> }> = [];
+
+  function instance(options: Partial<CacheExtensionOptions> = {}) {
+    const pool = new CountingPool({ connectionString: databaseUrl, max: 4 });
+    const base = new PrismaClient({ adapter: new PrismaPg(pool) });
+    const prisma = base.$extends(cacheExtension({ redis, namespace, models: { User: { bloom: true }, Post: { bloom: true } }, ...options }));
+    const handle = { pool, base, prisma, close: async () => (await prisma.$cache.close(), await base.$disconnect()) };
+    instances.push(handle);
+    return handle;
+  }
+
+  beforeAll(async () => {
+    databaseUrl = await createDatabase(adminUrl, name);
+    await applyMigrations(databaseUrl);
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query(`INSERT INTO "User" (email) SELECT 'user' || i || '@example.com' FROM generate_series(1, ${ROWS}) AS i`);
+    await client.end();
+  }, 120_000);
+  afterAll(async () => {
+    for (const handle of instances) await handle.close();
+    redis.disconnect();
+    await dropDatabase(adminUrl, name);
+  });
+
+  it("builds from 100 000 rows page by page, in bounded memory", async () => {
+    const a = instance();
+    const baseline = process.memoryUsage().heapUsed;
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 2);
+    await a.prisma.$cache.rebuildBloom();
+    clearInterval(sampler);
+    const grownMb = (peak - baseline) / 2 ** 20;
+    console.log(`bloom build over ${ROWS} rows: heap grew by at most ${grownMb.toFixed(1)} MiB`);
+    // All rows at once as Prisma objects would take several times this.
+    expect(grownMb).toBeLessThan(40);
+    expect(a.prisma.$cache.stats().bloomBuilds).toBe(2);
+    expect(a.pool.queries).toBeGreaterThanOrEqual(ROWS / 1_000);
+  }, 60_000);
+
+  it("another instance, and a restarted one, load the shared filter without scanning the table", async () => {
+    for (const fresh of [instance(), instance()]) {
+      await fresh.prisma.$cache.prepareBloom();
+      expect(fresh.prisma.$cache.stats().bloomBuilds).toBe(0);
+      expect(fresh.pool.queries, "no scan, no count").toBe(0);
+      expect(await fresh.prisma.user.findUnique({ where: { email: "user77@example.com" } })).not.toBeNull();
+    }
+  });
+
+  it("5 000 lookups of absent ids and emails: at most 1% reach the database; a record created on another instance is found at once everywhere", async () => {
+    const a = instance();
+    const b = instance();
+    const c = instance();
+    await Promise.all([a, b, c].map((i) => i.prisma.$cache.prepareBloom()));
+    const random = seededRandom(11);
+    const absent = Array.from({ length: 5_000 }, (_, i) =>
+      i % 2 === 0 ? { id: ROWS + 1_000 + Math.floor(random() * 10_000_000) } : { email: `absent-${Math.floor(random() * 1e9)}@example.com` },
+    );
+    for (const where of absent) expect(await b.prisma.user.findUnique({ where })).toBeNull();
+    expect(b.pool.queries / absent.length).toBeLessThanOrEqual(0.01);
+    expect(b.prisma.$cache.stats().bloomRejects).toBeGreaterThanOrEqual(absent.length * 0.99);
+    // OrThrow is rejected with Prisma's own error.
+    await expect(b.prisma.user.findUniqueOrThrow({ where: { email: "absent-never@example.com" } })).rejects.toMatchObject({ code: "P2025" });
+
+    const email = (absent[1] as { email: string }).email;
+    await a.prisma.user.create({ data: { email } });
+    for (const i of [a, b, c]) expect((await i.prisma.user.findUnique({ where: { email } }))?.email).toBe(email);
+  }, 60_000);
+
+  it("rows written outside the extension are invisible until rebuild; nested creates suspend the filter", async () => {
+    const a = instance();
+    await a.prisma.$cache.prepareBloom();
+    const email = `outside-${randomUUID()}@example.com`;
+    await a.base.$executeRawUnsafe(`INSERT INTO "User" (email) VALUES ('${email}')`);
+    expect(await a.prisma.user.findUnique({ where: { email } }), "the documented trade-off").toBeNull();
+    await a.prisma.$cache.rebuildBloom("User");
+    expect((await a.prisma.user.findUnique({ where: { email } }))?.email).toBe(email);
+
+    const user = await a.prisma.user.findUniqueOrThrow({ where: { email: "user5@example.com" } });
+    await a.prisma.$cache.prepareBloom();
+    const slug = `nested-${randomUUID()}`;
+    await a.prisma.user.update({ where: { id: user.id }, data: { posts: { create: { slug, title: "t" } } } });
+    const created = await a.prisma.post.findUnique({ where: { authorId_slug: { authorId: user.id, slug } } });
+    expect(created?.slug).toBe(slug);
+    expect(await a.prisma.post.findUnique({ where: { id: created!.id } })).not.toBeNull();
+  }, 60_000);
+
+  it("a filter older than maxAge is not trusted", async () => {
+    const clock = new FakeClock(Date.now());
+    const a = instance({ clock, models: { User: { bloom: { maxAge: 60 } } } });
+    await a.prisma.$cache.prepareBloom();
+    await a.prisma.user.findUnique({ where: { email: "stale-age@example.com" } });
+    const rejects = a.prisma.$cache.stats().bloomRejects;
+    expect(rejects).toBe(1);
+    clock.advance(61_000);
+    const before = a.pool.queries;
+    await a.prisma.user.findUnique({ where: { email: "stale-age-2@example.com" } });
+    expect(a.prisma.$cache.stats().bloomRejects).toBe(rejects);
+    expect(a.pool.queries).toBeGreaterThan(before);
+  });
+});

@@ -1,0 +1,140 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { TopQuery } from "../../src/index.ts";
+import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { deleteEntries, queriesFor, runRecorded, seedUsers, serveTraffic, type AppQuery } from "../helpers/stats.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from source, as `npx prisma-cache-shield` runs the built one. */
+function cli(args: readonly string[], namespace: string): Promise<CliRun> {
+  const env = { ...process.env, DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), PCS_NAMESPACE: namespace };
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.once("error", reject);
+    child.once("exit", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+describe("the CLI against real services", () => {
+  const namespace = uniqueNamespace();
+  const app = createCachedClient({ namespace, models: { User: true, Post: true }, queryStats: { sampleRate: 1 } });
+  const redis = createRedis();
+  let queries: AppQuery[] = [];
+  const client = ["--client", "test/fixtures/cli-client.ts"];
+
+  beforeAll(async () => {
+    queries = queriesFor(await seedUsers(app.base, 4));
+    await serveTraffic(app.prisma, queries, 12);
+    // Flushes the sampled reads and publishes the counters, as the app's timer would.
+    await app.prisma.$cache.drain();
+  });
+  afterAll(async () => {
+    await app.close();
+    redis.disconnect();
+  });
+
+  it("top lists the most valuable recorded queries", async () => {
+    const json = await cli(["top", ...client, "--json", "--limit", "5"], namespace);
+    expect(json.stderr).toBe("");
+    expect(json.status).toBe(0);
+    const listed = JSON.parse(json.stdout) as TopQuery[];
+    expect(listed).toHaveLength(5);
+    expect(listed.every((query) => query.skipReason === undefined && query.readable)).toBe(true);
+    expect(listed.map((query) => query.score)).toEqual([...listed.map((query) => query.score)].sort((a, b) => b - a));
+    const text = await cli(["top", ...client, "--model", "User"], namespace);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/#\s+share\s+query\s+args/);
+    expect(text.stdout).toContain("user.findUnique");
+    expect(text.stdout).not.toContain("post.");
+    expect(text.stdout.trim().split("\n")).toHaveLength(2 + 4);
+  }, 60_000);
+
+  it("stats shows the fleet's counters per model, with entries and hot queries", async () => {
+    const expected = app.prisma.$cache.stats();
+    const json = await cli(["stats", ...client, "--json"], namespace);
+    expect(json.status).toBe(0);
+    const fleet = JSON.parse(json.stdout) as { namespace: string; instances: number; stats: { hits: number; misses: number }; entries: Record<string, number>; hotQueries: Record<string, unknown[]> };
+    expect(fleet.namespace).toBe(namespace);
+    expect(fleet.instances).toBe(1);
+    expect(fleet.stats).toMatchObject({ hits: expected.hits, misses: expected.misses });
+    expect(fleet.entries).toEqual({ User: 4, Post: 8 });
+    expect(fleet.hotQueries.User).toHaveLength(2);
+    const text = await cli(["stats", ...client], namespace);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain(`namespace ${namespace}: 1 live instance published counters`);
+    expect(text.stdout).toMatch(/model\s+hit rate\s+hits\s+misses\s+entries\s+hot queries/);
+    expect(text.stdout).toMatch(/\nUser\s+\d+\.\d %\s+[\d,]+\s+4\s+4\s+user\.findUnique/);
+    expect(text.stdout).toContain("tiers: L1 hits");
+  }, 60_000);
+
+  it("warm replays the top queries with a progress bar, and another instance then reads them from Redis", async () => {
+    await deleteEntries(redis, namespace);
+    const run = await cli(["warm", ...client, "--top", "6", "--concurrency", "2"], namespace);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^warmed 6 of 6 recorded queries in [\d.]+ s; failed 0; skipped 0\n$/);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines.at(-1)).toMatch(/^warming \[█{30}\] 6\/6 {2}warmed 6 · failed 0 · skipped 0$/);
+    expect(lines.length).toBeGreaterThan(1);
+    const top = await app.prisma.$cache.topQueries({ limit: 6 });
+    const fresh = createCachedClient({ namespace, models: { User: true, Post: true } });
+    try {
+      for (const query of top) await runRecorded(fresh.prisma, query);
+      expect(fresh.pool.queries, "every warmed query was in Redis").toBe(0);
+      expect(fresh.prisma.$cache.stats().l2Hits).toBe(6);
+    } finally {
+      await fresh.close();
+    }
+  }, 60_000);
+
+  it("flush invalidates one model's cached reads on every instance", async () => {
+    const user = queries[0]!;
+    await runRecorded(app.prisma, user);
+    const before = app.pool.queries;
+    const run = await cli(["flush", ...client, "--model", "User"], namespace);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("invalidated every cached read of User on every instance");
+    await runRecorded(app.prisma, user);
+    expect(app.pool.queries - before, "the app's L1 entry was dropped").toBe(1);
+    const posts = queries[1]!;
+    const afterUser = app.pool.queries;
+    await runRecorded(app.prisma, posts);
+    expect(app.pool.queries - afterUser, "Post entries were left alone").toBe(0);
+  }, 60_000);
+
+  it("fails clearly when the module is missing, exports no extended client, or the command line is wrong", async () => {
+    const missing = await cli(["warm", "--client", "./no/such/module"], namespace);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/no module at .*no\/such\/module .*\[E_CLIENT_NOT_FOUND\]/);
+    const notClient = await cli(["stats", "--client", "test/fixtures/not-a-client.ts"], namespace);
+    expect(notClient.status).toBe(2);
+    expect(notClient.stderr).toContain("no export a Prisma client extended with cacheExtension() (exports: answer, default)");
+    expect(notClient.stderr).toContain("[E_NOT_EXTENDED_CLIENT]");
+    const wrongExport = await cli(["stats", ...client, "--export", "base"], namespace);
+    expect(wrongExport.status).toBe(2);
+    expect(wrongExport.stderr).toContain('its export "base" is not a Prisma client extended with cacheExtension()');
+    const usage = await cli(["wram", ...client], namespace);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('unknown command "wram" (expected one of: warm, stats, top, flush) [E_USAGE]');
+    const badNumber = await cli(["warm", ...client, "--top", "ten"], namespace);
+    expect(badNumber.stderr).toContain('--top expects a positive integer, got "ten" [E_USAGE]');
+    const help = await cli(["--help"], namespace);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("Usage: prisma-cache-shield <command> --client <module>");
+  }, 90_000);
+});

@@ -1,0 +1,297 @@
+import dc from "node:diagnostics_channel";
+import v8 from "node:v8";
+import vm from "node:vm";
+import { metrics } from "@opentelemetry/api";
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Codec } from "../../src/codec/codec.ts";
+import { prismaDecimal } from "../../src/prisma/prisma-values.ts";
+import { MAX_PENDING, QueryStats } from "../../src/stats/query-stats.ts";
+import { RedisStore } from "../../src/stores/redis-store.ts";
+import { TRACING_CHANNELS, type CacheError, type CacheEvent, type TraceContext, type WarmProgress } from "../../src/index.ts";
+import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { FakeClock } from "../helpers/random.ts";
+import { seedUser } from "../helpers/seed.ts";
+import { deleteEntries, queriesFor, runRecorded, seedUsers, serveTraffic } from "../helpers/stats.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const everyRead = { sampleRate: 1 } as const;
+
+// An SDK registered before any client is created, as an application would: the cache's metrics land here.
+const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 });
+const provider = new MeterProvider({ readers: [reader] });
+beforeAll(() => void metrics.setGlobalMeterProvider(provider));
+afterAll(() => provider.shutdown());
+
+describe("query statistics and warm()", () => {
+  it("survive a new instance: A serves traffic, B starts cold, B.warm() makes B's first reads of the top queries hits", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    const a = createCachedClient({ namespace, queryStats: everyRead });
+    let b: ReturnType<typeof createCachedClient> | undefined;
+    try {
+      const queries = queriesFor(await seedUsers(a.base, 10));
+      await serveTraffic(a.prisma, queries, 40);
+      await a.prisma.$cache.drain();
+      const top = await a.prisma.$cache.topQueries({ limit: 20 });
+      expect(top).toHaveLength(20);
+      expect(top.every((query) => query.skipReason === undefined)).toBe(true);
+      // The most read query is among the top (popularity × load time ranks them).
+      expect(top.map((query) => JSON.stringify(query.args))).toContain(JSON.stringify(queries[0]!.args));
+      await a.close();
+      // A deploy: a new process with a cold L1, and Redis emptied of entries (statistics stay).
+      expect(await deleteEntries(redis, namespace)).toBeGreaterThan(0);
+
+      b = createCachedClient({ namespace, queryStats: everyRead });
+      const result = await b.prisma.$cache.warm({ top: 20 });
+      expect(result).toMatchObject({ warmed: 20, failed: 0, skipped: 0, total: 20 });
+      const loadsAfterWarm = b.pool.queries;
+      const before = b.prisma.$cache.stats();
+      for (const query of top) await runRecorded(b.prisma, query);
+      const after = b.prisma.$cache.stats();
+      const hits = after.hits - before.hits;
+      const l1Hits = after.l1Hits - before.l1Hits;
+      console.log(`warm hit rate: ${hits}/20 first requests were hits (${l1Hits} from L1); ${b.pool.queries - loadsAfterWarm} reached the database`);
+      expect(hits / 20).toBeGreaterThanOrEqual(0.9);
+      expect(b.pool.queries - loadsAfterWarm).toBeLessThanOrEqual(2);
+    } finally {
+      await b?.close();
+      redis.disconnect();
+    }
+  });
+
+  it("reports progress after every query, and skips queries of models no longer cached or of another schema", async () => {
+    const namespace = uniqueNamespace();
+    const a = createCachedClient({ namespace, queryStats: everyRead });
+    const b = createCachedClient({ namespace, queryStats: everyRead, models: { User: true } });
+    const redis = createRedis();
+    try {
+      const queries = queriesFor(await seedUsers(a.base, 4));
+      await serveTraffic(a.prisma, queries, 3);
+      await a.prisma.$cache.drain();
+      // Statistics written by an older deploy, under another schema fingerprint.
+      const old = recorder(redis, namespace, "an-old-schema", 1);
+      old.record(`${namespace}:an-old-schema:User:findUnique:{"where":{"id":n1}}`, { model: "User", operation: "findUnique", args: { where: { id: 1 } }, cacheOption: undefined });
+      await old.flush();
+
+      const progress: WarmProgress[] = [];
+      const result = await b.prisma.$cache.warm({ top: 100, concurrency: 3, onProgress: (p) => progress.push(p) });
+      expect(result.total).toBe(queries.length + 1);
+      expect(result.warmed).toBe(4);
+      expect(result.skippedBy).toEqual({ "model not cached": 8, "schema changed": 1 });
+      expect(result.skipped).toBe(9);
+      expect(progress.map((p) => p.done)).toEqual(Array.from({ length: result.total }, (_, i) => i + 1));
+      expect(progress.at(-1)).toEqual({ total: result.total, done: result.total, warmed: 4, failed: 0, skipped: 9 });
+      const listed = await b.prisma.$cache.topQueries({ limit: 100 });
+      expect(listed.filter((query) => query.skipReason === "schema changed")).toHaveLength(1);
+      expect((await b.prisma.$cache.topQueries({ model: "User", limit: 100 })).every((query) => query.model === "User")).toBe(true);
+      await expect(b.prisma.$cache.warm({ top: 0 })).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", argument: "top" });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      redis.disconnect();
+    }
+  });
+
+  it("stays bounded for 1 000 000 distinct queries: top-K in Redis, a fixed buffer in process", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    const gc = exposeGc();
+    try {
+      const stats = recorder(redis, namespace, "fp", 1);
+      const key = (id: number) => `${namespace}:fp:User:findUnique:{"where":{"id":n${id}}}`;
+      const sample = (id: number) => ({ model: "User", operation: "findUnique", args: { where: { id } }, cacheOption: undefined });
+      gc();
+      const heapBefore = process.memoryUsage().heapUsed;
+      let peakHeap = heapBefore;
+      let peakPending = 0;
+      const started = performance.now();
+      for (let i = 0; i < 1_000_000; i++) {
+        stats.record(key(1_000 + i), sample(1_000 + i));
+        // 50 hot queries among the million cold ones: 2 000 reads each.
+        if (i % 10 === 0) stats.record(key(i % 500 / 10), sample(i % 500 / 10));
+        // A full buffer goes to Redis while recording goes on; wait only if the previous batch is still in flight.
+        if (stats.pendingCount >= MAX_PENDING) {
+          const flushed = stats.flush();
+          if (stats.pendingCount >= MAX_PENDING) await flushed;
+        }
+        peakPending = Math.max(peakPending, stats.pendingCount);
+        if (i % 100_000 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+      }
+      await stats.flush();
+      const seconds = (performance.now() - started) / 1000;
+      gc();
+      const heapAfter = process.memoryUsage().heapUsed;
+      const keys = [`{${namespace}}:qs:scores`, `{${namespace}}:qs:queries`, `{${namespace}}:qs:costs`];
+      const [scores, queries, costs] = await Promise.all([redis.zcard(keys[0]!), redis.hlen(keys[1]!), redis.hlen(keys[2]!)]);
+      const bytes = (await Promise.all(keys.map((k) => redis.memory("USAGE", k)))).map((n) => Number(n ?? 0));
+      const totalBytes = bytes.reduce((sum, n) => sum + n, 0);
+      console.log(
+        `1 100 000 samples in ${seconds.toFixed(1)} s: Redis keeps ${scores} scores, ${queries} queries, ${costs} costs = ${(totalBytes / 1024).toFixed(0)} KiB ` +
+          `(${bytes.map((n) => (n / 1024).toFixed(0)).join(" + ")}); heap ${((heapAfter - heapBefore) / 1048576).toFixed(1)} MiB after GC ` +
+          `(peak +${((peakHeap - heapBefore) / 1048576).toFixed(1)} MiB with garbage), at most ${peakPending} queries buffered`,
+      );
+      expect(scores).toBe(1_000);
+      expect(queries).toBe(1_000);
+      expect(totalBytes).toBeLessThan(1024 * 1024);
+      expect(heapAfter - heapBefore).toBeLessThan(16 * 1024 * 1024);
+      expect(stats.counts.dropped).toBe(0);
+      expect(peakPending).toBeLessThanOrEqual(MAX_PENDING);
+      // Top-K keeps the hot queries: the 50 best are exactly the 50 hot ones.
+      const best = await stats.top(50);
+      expect(new Set(best.map((query) => (query.args as { where: { id: number } }).where.id))).toEqual(new Set(Array.from({ length: 50 }, (_, i) => i)));
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+
+  it("resetStats() sets the counters back to zero", async () => {
+    const c = createCachedClient();
+    try {
+      const user = await seedUser(c.base);
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      expect(c.prisma.$cache.stats()).toMatchObject({ hits: 1, misses: 1 });
+      c.prisma.$cache.resetStats();
+      const stats = c.prisma.$cache.stats();
+      expect(stats).toMatchObject({ hits: 0, misses: 0, l1Hits: 0, dbLoads: 0, models: {}, bypasses: {} });
+      // L1 is not part of the counters: the entry is still served.
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      expect(c.prisma.$cache.stats()).toMatchObject({ hits: 1, l1Hits: 1 });
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("events", () => {
+  it("emits hit, miss, stale, invalidation and error events", async () => {
+    const clock = new FakeClock();
+    const c = createCachedClient({ clock, jitter: 0, earlyRefreshBeta: 0, models: { User: { ttl: 10, swr: 60 } }, queryStats: everyRead });
+    try {
+      const user = await seedUser(c.base);
+      const events: CacheEvent[] = [];
+      const record = (event: CacheEvent) => events.push(event);
+      for (const type of ["hit", "miss", "stale", "invalidation", "error"] as const) c.prisma.$cache.events.on(type, record);
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      clock.advance(10_001);
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.$cache.drain();
+      await c.prisma.user.update({ where: { id: user.id }, data: { name: "changed" } });
+      await c.prisma.$cache.warm({ onProgress: () => {
+        throw new Error("progress bar broke");
+      } });
+      const types = events.map((event) => event.type);
+      expect(types.slice(0, 4)).toEqual(["miss", "hit", "hit", "stale"]);
+      expect(events[1]).toEqual({ type: "hit", model: "User", tier: "l1", negative: false });
+      expect(events).toContainEqual({ type: "invalidation", direction: "sent", models: ["User"], tags: [] });
+      expect(events).toContainEqual({ type: "invalidation", direction: "received", models: ["User"], tags: [] });
+      const error = events.find((event) => event.type === "error");
+      expect((error as { error: CacheError } | undefined)?.error.code).toBe("E_WARM_PROGRESS");
+      // Removing the listeners detaches the emitter from the counters again.
+      for (const type of ["hit", "miss", "stale", "invalidation", "error"] as const) c.prisma.$cache.events.off(type, record);
+      const count = events.length;
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      expect(events).toHaveLength(count);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("fires a low-hit-rate alert when a model's hit rate falls below the threshold, and clears it when it recovers", async () => {
+    const c = createCachedClient({ lowHitRateAlert: { threshold: 0.5, window: 1, minRequests: 20 } });
+    try {
+      const alerts: CacheEvent[] = [];
+      c.prisma.$cache.events.on("alert", (event) => alerts.push(event));
+      const user = await seedUser(c.base);
+      // Misses: 40 distinct queries, each read once.
+      for (let i = 0; i < 40; i++) await c.prisma.user.findFirst({ where: { id: user.id, visits: { gte: BigInt(i) } } });
+      for (let i = 0; i < 40 && alerts.length === 0; i++) await sleep(50);
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]).toMatchObject({ type: "alert", alert: "lowHitRate", state: "firing", model: "User", threshold: 0.5, windowMs: 1000 });
+      expect((alerts[0] as { hitRate: number }).hitRate).toBeLessThan(0.5);
+      // Hits for more than a window: the rate recovers.
+      const deadline = Date.now() + 3_000;
+      while (alerts.length < 2 && Date.now() < deadline) {
+        for (let i = 0; i < 20; i++) await c.prisma.user.findUnique({ where: { id: user.id } });
+        await sleep(20);
+      }
+      expect(alerts).toHaveLength(2);
+      expect(alerts[1]).toMatchObject({ state: "cleared", model: "User" });
+      expect((alerts[1] as { hitRate: number }).hitRate).toBeGreaterThanOrEqual(0.5);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("telemetry", () => {
+  it("publishes each read on the read tracing channel", async () => {
+    const namespace = uniqueNamespace();
+    const c = createCachedClient({ namespace });
+    const started: TraceContext[] = [];
+    const ended: TraceContext[] = [];
+    const channel = dc.tracingChannel<unknown, TraceContext>(TRACING_CHANNELS.read);
+    const handlers = { start: (context: TraceContext) => void started.push(context), end: () => {}, asyncStart: () => {}, asyncEnd: (context: TraceContext) => void ended.push(context), error: () => {} };
+    channel.subscribe(handlers);
+    try {
+      const user = await seedUser(c.base);
+      const mine = (list: TraceContext[]) => list.filter((context) => context.namespace === namespace && context.model === "User");
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      expect(mine(started)).toHaveLength(2);
+      expect(mine(ended)).toHaveLength(2);
+      expect(mine(started)[0]).toMatchObject({ model: "User", operation: "findUnique", args: { where: { id: user.id } } });
+    } finally {
+      channel.unsubscribe(handlers);
+      await c.close();
+    }
+  });
+
+  it("reports OpenTelemetry metrics to the SDK the application registered", async () => {
+    const namespace = uniqueNamespace();
+    const c = createCachedClient({ namespace });
+    try {
+      const user = await seedUser(c.base);
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.$cache.drain();
+      const { resourceMetrics } = await reader.collect();
+      const all = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
+      const requests = all.find((metric) => metric.descriptor.name === "prisma_cache_shield.requests");
+      const points = (requests?.dataPoints ?? []) as Array<{ attributes: Record<string, unknown>; value: unknown }>;
+      const hits = points.filter((point) => point.attributes.namespace === namespace && point.attributes.model === "User" && point.attributes.result === "hit");
+      expect(hits.map((point) => point.value)).toEqual([1]);
+      const loads = all.find((metric) => metric.descriptor.name === "prisma_cache_shield.load_duration");
+      expect(loads?.descriptor.unit).toBe("ms");
+      const loadPoints = (loads?.dataPoints ?? []) as Array<{ attributes: Record<string, unknown>; value: { count: number } }>;
+      expect(loadPoints.find((point) => point.attributes.namespace === namespace)).toMatchObject({ attributes: { model: "User", operation: "findUnique" }, value: { count: 1 } });
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+/** A query-statistics recorder on its own, as the extension builds it. */
+function recorder(redis: ReturnType<typeof createRedis>, namespace: string, fingerprint: string, sampleRate: number): QueryStats {
+  const codec = new Codec(prismaDecimal);
+  return new QueryStats({
+    store: new RedisStore(redis, 10_000),
+    prefix: `{${namespace}}`,
+    fingerprint,
+    settings: { sampleRate, maxQueries: 1_000, halfLifeMs: 3_600_000, flushIntervalMs: 5_000 },
+    clock: Date,
+    random: Math.random,
+    encodeArgs: (args) => codec.encode(args),
+    decodeArgs: (text) => codec.decode(text),
+    report: (error) => {
+      throw error;
+    },
+  });
+}
+
+/** The V8 garbage collector, for heap measurements that do not count garbage. */
+function exposeGc(): () => void {
+  v8.setFlagsFromString("--expose-gc");
+  return vm.runInNewContext("gc") as () => void;
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { HotKeyDetector } from "../../src/core/hot-keys.ts";
+import { FakeClock, seededRandom } from "../helpers/random.ts";
+
+const options = { threshold: 1_000, windowMs: 10_000, sampleEvery: 8, topK: 5 };
+
+/** Zipf(s) over n keys by inverse transform on the cumulative weights. */
+function zipf(n: number, s: number, random: () => number): () => number {
+  const weights = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** s);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const cumulative: number[] = [];
+  weights.reduce((sum, weight, i) => (cumulative[i] = sum + weight / total), 0);
+  return () => {
+    const u = random();
+    let low = 0;
+    let high = n - 1;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (cumulative[mid]! < u) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  };
+}
+
+describe("HotKeyDetector", () => {
+  it("finds the hottest keys of a zipf(1.2) workload and estimates their counts", () => {
+    const detector = new HotKeyDetector(options, new FakeClock());
+    const next = zipf(10_000, 1.2, seededRandom(5));
+    const counts = new Map<number, number>();
+    for (let i = 0; i < 100_000; i++) {
+      const key = next();
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      detector.touch(`k${key}`);
+    }
+    const top = detector.top();
+    expect(top.slice(0, 3).map((entry) => entry.key)).toEqual(["k0", "k1", "k2"]);
+    const trueCount = counts.get(0)!;
+    expect(Math.abs(top[0]!.estimate - trueCount) / trueCount).toBeLessThan(0.1);
+    expect(detector.isHot("k0")).toBe(true);
+    expect(detector.isHot("k9999")).toBe(false);
+  });
+
+  it("cools down: a key stops being hot once reads stop for a few windows", () => {
+    const clock = new FakeClock();
+    const detector = new HotKeyDetector(options, clock);
+    for (let i = 0; i < 20_000; i++) detector.touch("popular");
+    expect(detector.isHot("popular")).toBe(true);
+    clock.advance(50_000);
+    for (let i = 0; i < 16; i++) detector.touch("other");
+    expect(detector.isHot("popular")).toBe(false);
+    expect(detector.top().find((entry) => entry.key === "popular")?.estimate ?? 0).toBeLessThan(1_000);
+  });
+
+  it("keeps only topK keys", () => {
+    const detector = new HotKeyDetector({ ...options, sampleEvery: 1 }, new FakeClock());
+    for (let key = 0; key < 50; key++) for (let i = 0; i <= key; i++) detector.touch(`k${key}`);
+    expect(detector.top().map((entry) => entry.key)).toEqual(["k49", "k48", "k47", "k46", "k45"]);
+  });
+});
