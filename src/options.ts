@@ -24,6 +24,7 @@ export interface ResolvedOptions {
   ackTimeoutMs: number;
   lockTtlMs: number;
   earlyRefreshBeta: number;
+  hotKeys: { threshold: number; windowMs: number; replicas: number } | undefined;
   /** The longest any entry may live (ttl + swr, jitter included); record tags outlive it. */
   maxLifetimeMs: number;
   onError: ((error: CacheError) => void) | undefined;
@@ -55,7 +56,7 @@ export const DEFAULTS = {
   alertMinRequests: 100,
 } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "clock", "random"]);
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "clock", "random"]);
 const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -70,7 +71,8 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     negativeTtl: nonNegative(input.negativeTtl, "negativeTtl", DEFAULTS.negativeTtl),
   };
   const models = modelPolicies(input.models, defaults, input.l1 !== false);
-  const longest = Math.max(0, ...[...models.values()].map((p) => (Math.max(p.ttlMs, p.negativeTtlMs) + p.swrMs) * (1 + p.jitter)));
+  // Whole milliseconds: the value ends up in Redis `PX` arguments, which take integers only.
+  const longest = Math.ceil(Math.max(0, ...[...models.values()].map((p) => (Math.max(p.ttlMs, p.negativeTtlMs) + p.swrMs) * (1 + p.jitter))));
   return Object.freeze({
     redis: redisClient(input.redis),
     namespace: namespace(input.namespace),
@@ -78,9 +80,10 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     l1: l1Limits(input.l1),
     redisTimeoutMs: nonNegative(input.redisTimeout, "redisTimeout", DEFAULTS.redisTimeout, { positive: true }),
     ackTimeoutMs: nonNegative(input.ackTimeout, "ackTimeout", DEFAULTS.ackTimeout, { positive: true }),
-    lockTtlMs: nonNegative(input.lockTtl, "lockTtl", DEFAULTS.lockTtl, { positive: true }),
+    lockTtlMs: Math.ceil(nonNegative(input.lockTtl, "lockTtl", DEFAULTS.lockTtl, { positive: true })),
     earlyRefreshBeta: nonNegative(input.earlyRefreshBeta, "earlyRefreshBeta", DEFAULTS.earlyRefreshBeta),
-    maxLifetimeMs: Math.max(longest, nonNegative(input.maxLifetime, "maxLifetime", 0) * 1000),
+    hotKeys: hotKeyOptions(input.hotKeys),
+    maxLifetimeMs: Math.max(longest, Math.ceil(nonNegative(input.maxLifetime, "maxLifetime", 0) * 1000)),
     onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
     queryStats: queryStatsSettings(input.queryStats),
     lowHitRateAlert: lowHitRateSettings(input.lowHitRateAlert),
@@ -134,6 +137,18 @@ function bloomPolicy(value: unknown, option: string): Pick<ReadPolicy, "bloom"> 
   const errorRate = own.errorRate === undefined ? 0.01 : own.errorRate;
   if (typeof errorRate !== "number" || !(errorRate > 0 && errorRate < 1)) throw new CacheConfigError(`${option}.errorRate`, "expected a number between 0 and 1 (exclusive)");
   return { bloom: { errorRate, maxAgeMs: nonNegative(own.maxAge, `${option}.maxAge`, 3600, { positive: true }) * 1000 } };
+}
+
+function hotKeyOptions(value: unknown): ResolvedOptions["hotKeys"] {
+  if (value === false) return undefined;
+  if (value !== undefined && (typeof value !== "object" || value === null)) throw new CacheConfigError("hotKeys", "expected false or { threshold, window, replicas }");
+  const own = (value ?? {}) as Record<string, unknown>;
+  rejectUnknown(own, new Set(["threshold", "window", "replicas"]), "hotKeys.");
+  return {
+    threshold: integer(own.threshold, "hotKeys.threshold", 1_000),
+    windowMs: nonNegative(own.window, "hotKeys.window", 10, { positive: true }) * 1000,
+    replicas: integer(own.replicas, "hotKeys.replicas", 3),
+  };
 }
 
 function l1Limits(value: unknown): ResolvedOptions["l1"] {

@@ -114,11 +114,18 @@ export interface CacheExtensionOptions {
   lockTtl?: number;
   /** XFetch β: how eagerly hot entries refresh before they expire; 0 disables early refresh. @default 1 */
   earlyRefreshBeta?: number;
+  /**
+   * Hot-key handling, or `false`: a key read more than `threshold` times per `window` seconds
+   * (estimated by a sampled count-min sketch) stays in every instance's L1 — even for models with
+   * `l1: false` — and is stored under `replicas` Redis keys with distinct hash tags, read at random.
+   * @default { threshold: 1000, window: 10, replicas: 3 }
+   */
+  hotKeys?: false | { threshold?: number; window?: number; replicas?: number };
   /** Seconds: the longest a per-query `cache.ttl` + `cache.swr` may keep an entry. @default the longest model ttl + swr */
   maxLifetime?: number;
   /** Called with every error the cache absorbed (Redis failures, unencodable results). */
   onError?: (error: CacheError) => void;
-  /** Query statistics for `$cache.warm()` and the CLI, or `false` to record none. @default { sampleRate: 0.01, maxQueries: 1000, halfLife: 3600, flushInterval: 5000 } */
+  /** Query statistics for `$cache.warm()` and the CLI, or `false` to record none (warm() still replays what other instances recorded). @default { sampleRate: 0.01, maxQueries: 1000, halfLife: 3600, flushInterval: 5000 } */
   queryStats?: QueryStatsOptions | false;
   /** Emits `alert` events on `$cache.events` when a model's hit rate drops. @default off */
   lowHitRateAlert?: LowHitRateAlertOptions;
@@ -174,6 +181,10 @@ export interface CacheStats {
   bloomRejects: number;
   /** Bloom filters this instance built by scanning a table. */
   bloomBuilds: number;
+  /** Lookups of hot keys answered from a replica key. */
+  replicaReads: number;
+  /** The hottest keys this instance sees, with their estimated reads in the current window. */
+  hotKeys: Array<{ key: string; estimate: number }>;
   /** Loads not stored because a write changed their data while they ran (stale-set fencing). */
   fencedStores: number;
   invalidationsSent: number;

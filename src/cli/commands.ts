@@ -57,6 +57,12 @@ export const stats: CommandFn = async (client, args, io) => {
     return 0;
   }
   const bypasses = Object.entries(s.bypasses).map(([reason, n]) => `${reason} ${count(n)}`);
+  const hotKeys = (s.hotKeys ?? []).slice(0, 10);
+  if (hotKeys.length > 0) {
+    print(io, "");
+    print(io, "hot keys (reads in the current window, estimated, summed over instances):");
+    print(io, table(["model", "query", "args", "reads"], hotKeys.map(({ key, estimate }) => [...describeKey(key), `~${count(Math.round(estimate))}`]), new Set([0, 1, 2])));
+  }
   print(io, "");
   print(io, `tiers: L1 hits ${count(s.l1Hits)} · L2 hits ${count(s.l2Hits)} · negative hits ${count(s.negativeHits)} · DB loads ${count(s.dbLoads)}`);
   print(io, `herd: coalesced ${count(s.coalesced)} · lock waits ${count(s.lockWaits)} (${millis(s.lockWaitMs)}) · stale serves ${count(s.staleServes)} · refreshes ${count(s.backgroundRefreshes)} stale / ${count(s.earlyRefreshes)} early / ${count(s.refreshFailures)} failed`);
@@ -64,6 +70,14 @@ export const stats: CommandFn = async (client, args, io) => {
   print(io, `failures: Redis errors ${count(s.redisErrors)} · timeouts ${count(s.redisTimeouts)}${bypasses.length > 0 ? ` · bypasses: ${bypasses.join(", ")}` : ""}`);
   return 0;
 };
+
+/** A cache key `<namespace>:<fingerprint>:<model>:<operation>:<args>` as model, call and arguments (`#…` when hashed). */
+function describeKey(key: string): [string, string, string] {
+  const parts = key.split(":");
+  if (parts.length < 5) return ["?", "?", key];
+  const args = parts.slice(4).join(":");
+  return [parts[2]!, callName(parts[2]!, parts[3]!), args.length <= 60 ? args : `${args.slice(0, 59)}…`];
+}
 
 export const top: CommandFn = async (client, args, io) => {
   const queries = await client.$cache.topQueries({ limit: args.limit ?? 20, ...(args.model === undefined ? {} : { model: args.model }) });

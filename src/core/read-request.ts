@@ -11,6 +11,8 @@ export interface ReadRequest {
   load: () => Promise<unknown>;
   /** Whether a loaded value means "not found" (cached for negativeTtl instead of ttl). */
   isNotFound: (value: unknown) => boolean;
+  /** A hot key: kept in every instance's L1 (even for models without L1) and replicated in Redis. */
+  hot: boolean;
 }
 
 /** Why a read asks for a background refresh. */

@@ -30,6 +30,8 @@ export interface TieredCacheParts {
   random: () => number;
   counters: Counters;
   report: (error: CacheError) => void;
+  /** Redis keys a hot key is replicated under (several hash tags, so several Cluster shards). */
+  replicas: number;
 }
 
 /** An L1 hit: the value (a private copy) and whether the read should refresh it in the background. */
@@ -56,9 +58,9 @@ export class TieredCache {
   }
 
   /** The synchronous L1 lookup of the hot path: it awaits nothing, not Redis, not a lock. */
-  readL1(key: string, model: string, policy: ReadPolicy): L1Hit | undefined {
+  readL1(key: string, model: string, policy: ReadPolicy, hot: boolean): L1Hit | undefined {
     const { l1, clock, counters, codec, versions } = this.#parts;
-    if (l1 === undefined || !policy.useL1 || !this.#parts.l1Trusted()) return undefined;
+    if (l1 === undefined || !(policy.useL1 || hot) || !this.#parts.l1Trusted()) return undefined;
     const now = clock.now();
     const entry = l1.get(key, now);
     if (entry === undefined || !versions.localMatches(entry.deps)) return undefined;
@@ -159,11 +161,35 @@ export class TieredCache {
     await this.#loadFleetWide(request, current, servedFreshUntil);
   }
 
-  /** The stored entry if it is current (undefined otherwise) and the current versions. */
+  /**
+   * The stored entry if it is current (undefined otherwise) and the current versions. A hot key
+   * is read from a random replica, falling back to the primary key (and re-seeding the replica).
+   */
   async #lookup(request: ReadRequest): Promise<Found> {
-    const { stored, current } = await this.#parts.versions.lookup(request.key, request.deps);
+    const replica = request.hot ? Math.floor(this.#parts.random() * this.#parts.replicas) : 0;
+    if (replica > 0) {
+      const replicaKey = replicaKeyOf(request.key, replica);
+      this.#parts.counters.replicaReads++;
+      const found = await this.#lookupKey(request, replicaKey);
+      if (found.entry !== undefined) return found;
+      const primary = await this.#lookupKey(request, request.key);
+      if (primary.entry !== undefined) this.#storeReplica(replicaKey, primary.entry);
+      return primary;
+    }
+    return this.#lookupKey(request, request.key);
+  }
+
+  async #lookupKey(request: ReadRequest, key: string): Promise<Found> {
+    const { stored, current } = await this.#parts.versions.lookup(key, request.deps);
     const entry = stored === null ? undefined : parseEntry(stored);
     return { entry: entry !== undefined && depsAreCurrent(entry.deps, request.deps, current) ? entry : undefined, current };
+  }
+
+  /** Copies an entry to a replica key, fenced by its recorded versions like any store. */
+  #storeReplica(replicaKey: string, entry: CacheEntry): void {
+    const ttl = entry.staleUntil - this.#parts.clock.now();
+    if (ttl <= 0) return;
+    this.#parts.versions.storeFenced(replicaKey, serializeEntry(entry), ttl, entry.deps).catch((error: unknown) => this.#absorb(error));
   }
 
   /** Decodes an L2 entry and fills L1 with it; returns the decoded value (the source). */
@@ -267,6 +293,7 @@ export class TieredCache {
     if (l2 === undefined) return Promise.resolve(false);
     const release = held === undefined ? undefined : { lockKey: held.key, token: held.token, landedMessage: this.#parts.landedMessage(request.key) };
     if (held !== undefined) held.stopKeepAlive();
+    if (request.hot) for (let replica = 1; replica < this.#parts.replicas; replica++) this.#storeReplica(replicaKeyOf(request.key, replica), entry);
     return versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps, release).then(
       ({ stored, released }) => {
         if (!stored) counters.fencedStores++;
@@ -282,7 +309,7 @@ export class TieredCache {
   /** Fills L1 if it is usable and the recorded versions are still the latest this process knows. */
   #fillL1(request: ReadRequest, value: unknown, entry: CacheEntry, negative: boolean): void {
     const { l1, versions } = this.#parts;
-    if (l1 === undefined || !request.policy.useL1 || !this.#parts.l1Trusted()) return;
+    if (l1 === undefined || !(request.policy.useL1 || request.hot) || !this.#parts.l1Trusted()) return;
     if (!versions.localMatches(entry.deps)) {
       this.#parts.counters.fencedStores++;
       return;
@@ -307,6 +334,16 @@ interface Outcome {
 }
 
 const UNAVAILABLE = Symbol("redis unavailable");
+
+/**
+ * Replica `r` of an entry key. The leading `{…}` is a Redis Cluster hash tag: each replica hashes
+ * to its own slot, so one shard does not carry every read of a hot key.
+ */
+export function replicaKeyOf(key: string, replica: number): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return `{r${replica}:${(hash >>> 0).toString(36)}}${key}`;
+}
 
 interface Found {
   entry: CacheEntry | undefined;

@@ -1,6 +1,7 @@
 import { Codec } from "../codec/codec.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import type { ReadRequest } from "../core/read-request.js";
+import { HotKeyDetector } from "../core/hot-keys.js";
 import { TieredCache } from "../core/tiered-cache.js";
 import { CacheArgumentError, CacheError, UnencodableArgsError } from "../errors.js";
 import { canonicalize } from "../key/canonical.js";
@@ -92,6 +93,7 @@ export class CacheRuntime {
   /** The client the extension was applied to: scans and counts for Bloom filters run on it. */
   readonly #client: Delegates;
   readonly #guard: BloomGuard | undefined;
+  readonly #hotKeys: HotKeyDetector | undefined;
   readonly #events = new CacheEvents();
   readonly #observability: Observability;
   readonly #statsControl: StatsControl;
@@ -132,7 +134,7 @@ export class CacheRuntime {
       redis: store === undefined || this.#bus === undefined ? undefined : { store, bus: this.#bus, prefix },
       counters: this.#counters,
       report,
-      tagTtlMs: options.maxLifetimeMs + 60_000,
+      tagTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
       ackTimeoutMs: options.ackTimeoutMs,
       maxLocalNames: 100_000,
       bloomGroups: (names) => this.#guard?.groups(names) ?? [],
@@ -153,7 +155,9 @@ export class CacheRuntime {
       random: options.random,
       counters: this.#counters,
       report,
+      replicas: options.hotKeys?.replicas ?? 1,
     });
+    this.#hotKeys = options.hotKeys === undefined ? undefined : new HotKeyDetector({ threshold: options.hotKeys.threshold, windowMs: options.hotKeys.windowMs, sampleEvery: 8, topK: 20 }, options.clock);
     this.#observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, argsCodec: new Codec(prismaDecimal), stats: () => this.control.stats(), report });
     this.#readsUntilSample = this.#observability.nextSampleGap();
     this.#statsControl = this.#createStatsControl();
@@ -171,6 +175,7 @@ export class CacheRuntime {
       l1Entries: this.#l1?.size ?? 0,
       l1Bytes: this.#l1?.bytes ?? 0,
       pendingInvalidations: this.#versions.pendingCount,
+      hotKeys: this.#hotKeys?.top().slice(0, 10) ?? [],
       queryStats: this.#observability.recorderCounts,
     }),
     invalidate: async (target) => {
@@ -337,24 +342,26 @@ export class CacheRuntime {
     const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
     // Query statistics: one decrement per read; the rare sampled read records itself.
     if (--this.#readsUntilSample === 0) this.#sampleRead(query, key);
-    const hit = this.#cache.readL1(key, query.model, policy);
+    const hot = this.#hotKeys?.touch(key) === true;
+    const hit = this.#cache.readL1(key, query.model, policy, hot);
     if (hit === undefined) {
       if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && this.#guard.check(query.model, query.args?.where) === "absent") {
         return query.operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.model, query.operation), this.#clientVersion));
       }
-      const read = this.#cache.readThrough(this.#request(query, key, policy));
+      const read = this.#cache.readThrough(this.#request(query, key, policy, hot));
       return THROWING_READS.has(query.operation) ? read.then(this.#unwrapNotFound) : read;
     }
-    if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy), hit[1], hit[2]);
+    if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy, hot), hit[1], hit[2]);
     if (hit[0] instanceof NotFoundMarker) return Promise.reject(notFoundError(hit[0].detail, this.#clientVersion));
     return Promise.resolve(hit[0]);
   }
 
   readonly #unwrapNotFound = (value: unknown) => unwrapNotFound(value, this.#clientVersion);
 
-  #request(query: LazyQuery, key: string, policy: ReadPolicy): ReadRequest {
+  #request(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): ReadRequest {
     return {
       key,
+      hot,
       model: query.model,
       policy,
       deps: readDependencies(this.#schema.graph, query.model, query.operation, query.args, query.cacheOption?.tags),

@@ -26,6 +26,8 @@ export class Counters {
   /** Unique reads answered "not found" by a Bloom filter, without Redis or the database. */
   bloomRejects = 0;
   bloomBuilds = 0;
+  /** Lookups of hot keys sent to a replica key rather than the primary. */
+  replicaReads = 0;
   /** Loads whose result was not stored because a write moved the versions during the load. */
   fencedStores = 0;
   invalidationsSent = 0;
@@ -82,7 +84,7 @@ export class Counters {
     this.#bypasses.set(reason, (this.#bypasses.get(reason) ?? 0) + 1);
   }
 
-  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes" | "pendingInvalidations" | "queryStats"> {
+  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes" | "pendingInvalidations" | "queryStats" | "hotKeys"> {
     const hits = this.l1Hits + this.l2Hits;
     const lookups = hits + this.misses;
     const models: Record<string, ModelStats> = {};
@@ -108,6 +110,7 @@ export class Counters {
       refreshFailures: this.refreshFailures,
       bloomRejects: this.bloomRejects,
       bloomBuilds: this.bloomBuilds,
+      replicaReads: this.replicaReads,
       fencedStores: this.fencedStores,
       invalidationsSent: this.invalidationsSent,
       invalidationsReceived: this.invalidationsReceived,

@@ -63,16 +63,25 @@ export class FleetSnapshots {
   }
 }
 
+/** Hot keys the fleet view keeps, hottest first. */
+const FLEET_HOT_KEYS = 20;
+
 /**
  * Adds counters up field by field (nested records too, such as per-model stats and bypasses),
- * then recomputes the hit rates, which do not add.
+ * merges the instances' hot keys (estimates of one key add up), then recomputes the hit rate,
+ * which does not add.
  */
 export function sumStats(list: readonly CacheStats[]): CacheStats {
   const total: Record<string, unknown> = {};
-  for (const stats of list) addInto(total, stats as unknown as Record<string, unknown>);
+  const hot = new Map<string, number>();
+  for (const stats of list) {
+    addInto(total, stats as unknown as Record<string, unknown>);
+    for (const { key, estimate } of stats.hotKeys ?? []) hot.set(key, (hot.get(key) ?? 0) + estimate);
+  }
   const sum = total as unknown as CacheStats;
   const lookups = sum.hits + sum.misses;
   sum.hitRate = lookups === 0 ? 0 : sum.hits / lookups;
+  sum.hotKeys = [...hot].sort((a, b) => b[1] - a[1]).slice(0, FLEET_HOT_KEYS).map(([key, estimate]) => ({ key, estimate }));
   return sum;
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CacheError, CacheStoreError } from "../errors.js";
-import type { ResolvedOptions } from "../options.js";
+import { DEFAULTS, type ResolvedOptions } from "../options.js";
 import { RedisStore } from "../stores/redis-store.js";
 import type { CacheStats } from "../types.js";
 import type { Counters } from "./counters.js";
@@ -25,7 +25,6 @@ export interface ObservabilityParts {
 
 /** Snapshots of counters live this many flush intervals in Redis, so a missed publish or two is harmless. */
 const SNAPSHOT_TTL_INTERVALS = 3;
-const DEFAULT_FLUSH_INTERVAL_MS = 5_000;
 
 /**
  * Everything the cache tells about itself beyond `stats()`: sampled query statistics (what
@@ -48,8 +47,9 @@ export class Observability {
     events.observe((observer) => (counters.observer = observer));
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
     const prefix = `{${options.namespace}}`;
-    const settings = options.queryStats;
-    if (store !== undefined && settings !== undefined && settings.sampleRate > 0) {
+    // With `queryStats: false` this instance records nothing, but still reads what the fleet recorded (warm, top).
+    const settings = options.queryStats ?? { sampleRate: 0, maxQueries: DEFAULTS.statsMaxQueries, halfLifeMs: DEFAULTS.statsHalfLife * 1000, flushIntervalMs: DEFAULTS.statsFlushInterval };
+    if (store !== undefined) {
       this.#queryStats = new QueryStats({
         store,
         prefix,
@@ -61,9 +61,7 @@ export class Observability {
         decodeArgs: (text) => argsCodec.decode(text),
         report,
       });
-    }
-    const intervalMs = settings?.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
-    if (store !== undefined) {
+      const intervalMs = settings.flushIntervalMs;
       this.#fleet = new FleetSnapshots(store, prefix, randomUUID(), options.clock, Math.max(intervalMs * SNAPSHOT_TTL_INTERVALS, 15_000));
       this.#timer = setInterval(() => void this.#flushAll(), intervalMs);
       this.#timer.unref();

@@ -127,6 +127,7 @@ export class QueryStats {
   /** Buffers one sampled read; the next flush adds it to the fleet's statistics. */
   record(key: string, sample: QuerySample): void {
     const { clock, settings } = this.#parts;
+    if (settings.sampleRate <= 0) return;
     const now = clock.now();
     const era = Math.floor(now / this.#eraMs);
     if (era !== this.#pendingEra) this.#moveToEra(era);

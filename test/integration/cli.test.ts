@@ -33,7 +33,7 @@ function cli(args: readonly string[], namespace: string): Promise<CliRun> {
 
 describe("the CLI against real services", () => {
   const namespace = uniqueNamespace();
-  const app = createCachedClient({ namespace, models: { User: true, Post: true }, queryStats: { sampleRate: 1 } });
+  const app = createCachedClient({ namespace, models: { User: true, Post: true }, queryStats: { sampleRate: 1 }, hotKeys: { threshold: 1_000 } });
   const redis = createRedis();
   let queries: AppQuery[] = [];
   const client = ["--client", "test/fixtures/cli-client.ts"];
@@ -81,6 +81,8 @@ describe("the CLI against real services", () => {
     expect(text.stdout).toMatch(/model\s+hit rate\s+hits\s+misses\s+entries\s+hot queries/);
     expect(text.stdout).toMatch(/\nUser\s+\d+\.\d %\s+[\d,]+\s+4\s+4\s+user\.findUnique/);
     expect(text.stdout).toContain("tiers: L1 hits");
+    // The app's hot-key detector saw its most read keys; the fleet view lists them.
+    expect(text.stdout).toMatch(/hot keys \(reads in the current window[^\n]*\nmodel\s+query\s+args\s+reads\n[─ ]+\n(User|Post)\s+(user|post)\.\w+\s+\{/);
   }, 60_000);
 
   it("warm replays the top queries with a progress bar, and another instance then reads them from Redis", async () => {

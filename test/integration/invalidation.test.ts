@@ -248,3 +248,22 @@ describe("raw SQL and explicit invalidation", () => {
     await expect(b.prisma.$cache.invalidate({ models: ["Nope"] })).rejects.toThrow(/Nope/);
   });
 });
+
+describe("invalidation with any TTL", () => {
+  it("delivers invalidations whatever the lifetimes add up to (ttl 3600 s with 10% jitter is not a whole number of ms)", async () => {
+    const namespace = uniqueNamespace();
+    const options = { namespace, ttl: 3600, jitter: 0.1, models: { User: true } };
+    const a = createCachedClient(options);
+    const b = createCachedClient(options);
+    try {
+      const user = await seedUser(a.base);
+      const read = (c: typeof a) => c.prisma.user.findUnique({ where: { id: user.id } });
+      await read(a);
+      await b.prisma.user.update({ where: { id: user.id }, data: { name: "after" } });
+      expect(b.prisma.$cache.stats()).toMatchObject({ invalidationsSent: 1, invalidationsQueued: 0 });
+      expect((await read(a))?.name).toBe("after");
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});

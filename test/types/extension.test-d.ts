@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from "vitest";
 import type { Post, Prisma, PrismaClient, User } from "../../prisma/generated/client.ts";
-import { cacheExtension, type CacheStats } from "../../src/index.ts";
+import { cacheExtension, type CacheEvent, type CacheStats, type HitEvent, type LowHitRateEvent, type TopQuery, type WarmProgress, type WarmResult } from "../../src/index.ts";
 
 declare const base: PrismaClient;
 const prisma = base.$extends(cacheExtension({ models: { User: true, Post: true } }));
@@ -39,6 +39,19 @@ describe("the extended client keeps Prisma's types", () => {
   it("exposes $cache", () => {
     expectTypeOf(prisma.$cache.stats()).toEqualTypeOf<CacheStats>();
     expectTypeOf(prisma.$cache.close()).toEqualTypeOf<Promise<void>>();
+  });
+
+  it("types warm(), top queries and events", () => {
+    expectTypeOf(prisma.$cache.warm({ top: 10, onProgress: (progress) => expectTypeOf(progress).toEqualTypeOf<WarmProgress>() })).resolves.toEqualTypeOf<WarmResult>();
+    expectTypeOf(prisma.$cache.topQueries()).resolves.toEqualTypeOf<TopQuery[]>();
+    expectTypeOf(prisma.$cache.resetStats()).toEqualTypeOf<void>();
+    prisma.$cache.events.on("hit", (event) => expectTypeOf(event).toEqualTypeOf<HitEvent>());
+    prisma.$cache.events.on("alert", (event) => expectTypeOf(event).toEqualTypeOf<LowHitRateEvent>());
+    expectTypeOf<HitEvent>().toMatchTypeOf<CacheEvent>();
+    // @ts-expect-error no such event
+    prisma.$cache.events.on("hti", () => {});
+    // @ts-expect-error top is a number of queries
+    void prisma.$cache.warm({ top: "10" });
   });
 
   it("leaves writes and transactions typed as before", async () => {

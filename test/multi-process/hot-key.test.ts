@@ -1,0 +1,51 @@
+import { inject, describe, expect, it } from "vitest";
+import { LOOKUP } from "../../src/stores/redis-scripts.ts";
+import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { runChild } from "../helpers/child-process.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+interface HotReport {
+  wrong: number;
+  l1Hits: number;
+  l2Hits: number;
+  dbLoads: number;
+  replicaReads: number;
+  hot: { key: string; estimate: number } | undefined;
+}
+
+describe("hot keys", () => {
+  it("a key read 100 000 times by 2 processes: its Redis reads stay bounded and spread over the replicas", async () => {
+    const setup = createCachedClient();
+    const monitor = createRedis();
+    try {
+      const user = await seedUser(setup.base);
+      const namespace = uniqueNamespace();
+      // Count every lookup Redis executes for this namespace's key, by the key it reads.
+      const lookupsByKey = new Map<string, number>();
+      const feed = await monitor.monitor();
+      feed.on("monitor", (_time: string, args: string[]) => {
+        if (args[0]?.toLowerCase() !== "evalsha" || args[1] !== LOOKUP.sha || !args[3]?.includes(`${namespace}:`)) return;
+        lookupsByKey.set(args[3], (lookupsByKey.get(args[3]) ?? 0) + 1);
+      });
+      const env = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id), READS: "50000", L1_MAX_TTL: "0.02" };
+      const reports = await Promise.all([runChild<HotReport>("hot-key-worker.ts", env), runChild<HotReport>("hot-key-worker.ts", env)]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      feed.disconnect();
+      for (const report of reports) {
+        expect(report.wrong).toBe(0);
+        expect(report.hot?.key).toContain("User:findUnique");
+        expect(report.l1Hits).toBeGreaterThan(45_000);
+      }
+      const total = [...lookupsByKey.values()].reduce((a, b) => a + b, 0);
+      console.log(`hot key: 100000 reads, ${total} Redis lookups`, Object.fromEntries(lookupsByKey));
+      // Until a key is hot (≈ threshold reads per process) every read goes to Redis; after, only L1 expiries do.
+      expect(total).toBeLessThan(2_000);
+      expect(lookupsByKey.size, "primary and two replicas").toBe(3);
+      const replicaLookups = [...lookupsByKey].filter(([key]) => key.startsWith("{r"));
+      for (const [, count] of replicaLookups) expect(count).toBeGreaterThan(total * 0.05);
+    } finally {
+      monitor.disconnect();
+      await setup.close();
+    }
+  }, 90_000);
+});
