@@ -1,5 +1,6 @@
-/** What Prisma hands a promise that joins a batch `$transaction([...])`. */
-export type BatchTransaction = unknown;
+import { PrismaLikePromise, type BatchTransaction } from "./prisma-like-promise.js";
+
+export type { BatchTransaction } from "./prisma-like-promise.js";
 
 /** The Prisma promise a query would have been without the cache. */
 export interface PrismaPromiseLike extends PromiseLike<unknown> {
@@ -23,9 +24,7 @@ export interface QueryRunner {
  * until it is awaited, so a read built before a write and awaited after it reads after the
  * write. Inside `$transaction([...])` it hands Prisma the plain query.
  */
-export class LazyQuery implements PromiseLike<unknown> {
-  #promise: Promise<unknown> | undefined;
-
+export class LazyQuery extends PrismaLikePromise {
   constructor(
     readonly runner: QueryRunner,
     /** The client the query runs on: the extension's parent client. */
@@ -36,33 +35,17 @@ export class LazyQuery implements PromiseLike<unknown> {
     readonly args: Record<string, unknown> | undefined,
     /** The per-query `cache` option, already validated. */
     readonly cacheOption: { ttl?: number; swr?: number; tags?: readonly string[] } | undefined,
-  ) {}
-
-  get [Symbol.toStringTag](): string {
-    // Prisma's $transaction([...]) accepts only elements that carry this tag.
-    return "PrismaPromise";
+  ) {
+    super();
   }
 
-  then<A = unknown, B = never>(onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
-    return this.#run().then(onFulfilled, onRejected);
-  }
-
-  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<unknown> {
-    return this.#run().catch(onRejected);
-  }
-
-  finally(onFinally?: (() => void) | null): Promise<unknown> {
-    return this.#run().finally(onFinally);
-  }
-
-  /** Called by `$transaction([...])`: the plain query joins the batch. */
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
     const query = this.runner.passthrough(this);
     return query.requestTransaction?.(batch) ?? query;
   }
 
-  #run(): Promise<unknown> {
-    return (this.#promise ??= this.runner.run(this));
+  protected execute(): Promise<unknown> {
+    return this.runner.run(this);
   }
 }
 

@@ -1,11 +1,11 @@
-import type { BatchTransaction, PrismaPromiseLike } from "./lazy-query.js";
+import type { PrismaPromiseLike } from "./lazy-query.js";
+import { PrismaLikePromise, type BatchTransaction } from "./prisma-like-promise.js";
 
 /**
  * A raw statement that may write: awaited, it runs and then invalidates the models it touches
  * (all of them unless `$cache.raw()` named them). Prisma-compatible, like LazyQuery.
  */
-export class RawWrite implements PromiseLike<unknown> {
-  #promise: Promise<unknown> | undefined;
+export class RawWrite extends PrismaLikePromise {
   /** Models named through `$cache.raw()`; undefined means every model. */
   models: readonly string[] | undefined;
 
@@ -13,33 +13,18 @@ export class RawWrite implements PromiseLike<unknown> {
     readonly query: PrismaPromiseLike,
     readonly client: object,
     readonly invalidate: (write: RawWrite) => Promise<void>,
-  ) {}
-
-  get [Symbol.toStringTag](): string {
-    return "PrismaPromise";
-  }
-
-  then<A = unknown, B = never>(onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
-    return this.#run().then(onFulfilled, onRejected);
-  }
-
-  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<unknown> {
-    return this.#run().catch(onRejected);
-  }
-
-  finally(onFinally?: (() => void) | null): Promise<unknown> {
-    return this.#run().finally(onFinally);
+  ) {
+    super();
   }
 
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
     return this.query.requestTransaction?.(batch) ?? this.query;
   }
 
-  #run(): Promise<unknown> {
-    return (this.#promise ??= Promise.resolve(this.query).then(async (result) => {
-      await this.invalidate(this);
-      return result;
-    }));
+  protected async execute(): Promise<unknown> {
+    const result = await this.query;
+    await this.invalidate(this);
+    return result;
   }
 }
 

@@ -140,6 +140,8 @@ export class CacheRuntime {
       bloomGroups: (names) => this.#guard?.groups(names) ?? [],
     });
     this.#guard = this.#createGuard(options, schema, store, prefix, report);
+    // warm() at deploy also loads (or builds, once for the fleet) the Bloom filters.
+    if (this.#guard !== undefined) this.warmHooks.beforeWarm.push(() => this.#guard!.prepare());
     this.#l1 = options.l1 === undefined ? undefined : new MemoryStore(options.l1, options.clock);
     this.#cache = new TieredCache({
       l1: this.#l1,

@@ -28,7 +28,8 @@ describe("Bloom guard on unique fields", () => {
     const pool = new CountingPool({ connectionString: databaseUrl, max: 4 });
     const base = new PrismaClient({ adapter: new PrismaPg(pool) });
     const prisma = base.$extends(cacheExtension({ redis, namespace, models: { User: { bloom: true }, Post: { bloom: true } }, ...options }));
-    const handle = { pool, base, prisma, close: async () => (await prisma.$cache.close(), await base.$disconnect()) };
+    // $disconnect() leaves a pool passed to PrismaPg open: end it, or dropping the database kills its connections under it.
+    const handle = { pool, base, prisma, close: async () => (await prisma.$cache.close(), await base.$disconnect(), await pool.end()) };
     instances.push(handle);
     return handle;
   }
@@ -120,6 +121,15 @@ describe("Bloom guard on unique fields", () => {
     const created = await a.prisma.post.findUnique({ where: { authorId_slug: { authorId: user.id, slug } } });
     expect(created?.slug).toBe(slug);
     expect(await a.prisma.post.findUnique({ where: { id: created!.id } })).not.toBeNull();
+  }, 60_000);
+
+  it("warm() at deploy builds the filters (once for the fleet), then guards at once", async () => {
+    const fresh = instance({ namespace: uniqueNamespace() });
+    await fresh.prisma.$cache.warm();
+    expect(fresh.prisma.$cache.stats().bloomBuilds).toBe(2);
+    const before = fresh.pool.queries;
+    expect(await fresh.prisma.user.findUnique({ where: { email: "never-signed-up@example.com" } })).toBeNull();
+    expect(fresh.pool.queries).toBe(before);
   }, 60_000);
 
   it("a filter older than maxAge is not trusted", async () => {

@@ -1,0 +1,37 @@
+/** What Prisma hands a promise that joins a batch `$transaction([...])`. */
+export type BatchTransaction = unknown;
+
+/**
+ * The shape Prisma expects of its own promises: lazy (nothing runs until awaited, and it runs
+ * once), tagged "PrismaPromise" (so `$transaction([...])` accepts it), and able to join a batch
+ * transaction through `requestTransaction`.
+ */
+export abstract class PrismaLikePromise implements PromiseLike<unknown> {
+  #promise: Promise<unknown> | undefined;
+
+  get [Symbol.toStringTag](): string {
+    return "PrismaPromise";
+  }
+
+  then<A = unknown, B = never>(onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.#run().then(onFulfilled, onRejected);
+  }
+
+  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<unknown> {
+    return this.#run().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<unknown> {
+    return this.#run().finally(onFinally);
+  }
+
+  /** Called by `$transaction([...])` instead of awaiting: the plain Prisma query joins the batch. */
+  abstract requestTransaction(batch: BatchTransaction): PromiseLike<unknown>;
+
+  /** Runs the operation; called once, on the first await. */
+  protected abstract execute(): Promise<unknown>;
+
+  #run(): Promise<unknown> {
+    return (this.#promise ??= this.execute());
+  }
+}
