@@ -8,6 +8,7 @@
 // Lua script runs (source "lua"): those are counted apart, so "commands" means round trips the
 // clients sent. EVALSHA is reported by script name (LOOKUP, FENCED_SET, …).
 import { Redis } from "ioredis";
+import * as statsScripts from "../src/stats/stats-scripts.ts";
 import * as scripts from "../src/stores/redis-scripts.ts";
 import type { MonitorCommand, MonitorMessage, NamespaceCounts } from "./lib/redis-monitor.ts";
 
@@ -19,7 +20,7 @@ const send = (message: MonitorMessage) => process.send!(message);
 process.on("disconnect", () => process.exit(0));
 
 const scriptNames = new Map<string, string>();
-for (const [name, value] of Object.entries(scripts)) {
+for (const [name, value] of [...Object.entries(scripts), ...Object.entries(statsScripts)]) {
   if (typeof value === "object" && value !== null && "sha" in value) scriptNames.set((value as { sha: string }).sha, name);
 }
 const lookupSha = scripts.LOOKUP.sha;
@@ -33,7 +34,7 @@ let unattributed = 0;
 
 function countsOf(namespace: string): NamespaceCounts {
   let entry = counts.get(namespace);
-  if (entry === undefined) counts.set(namespace, (entry = { commands: {}, total: 0, lua: 0, lookups: 0, lookupsByKey: {} }));
+  if (entry === undefined) counts.set(namespace, (entry = { commands: {}, total: 0, lua: 0, luaCommands: {}, lookups: 0, lookupsByKey: {} }));
   return entry;
 }
 
@@ -52,6 +53,7 @@ function onCommand(args: string[], source: string): void {
   const entry = countsOf(namespace);
   if (source === "lua") {
     entry.lua++;
+    entry.luaCommands[command] = (entry.luaCommands[command] ?? 0) + 1;
     return;
   }
   const name = command === "EVALSHA" || command === "EVAL" ? `${command} ${scriptNames.get(args[1] ?? "") ?? "?"}` : command;

@@ -20,6 +20,8 @@ export interface NamespaceCounts {
   total: number;
   /** Commands run inside Lua scripts (not round trips; listed by MONITOR with source "lua"). */
   lua: number;
+  /** The same, by name. */
+  luaCommands: Record<string, number>;
   /** EVALSHA LOOKUP calls: the read path's one-round-trip lookups. */
   lookups: number;
   /** LOOKUP calls by entry key (only when the monitor was started with perKey). */
@@ -101,7 +103,7 @@ export async function startRedisMonitor(redis: Redis, url: string, prefix: strin
 
 /** Command counts accumulated between two snapshots, for one namespace. */
 export function countsBetween(before: MonitorSnapshot, after: MonitorSnapshot, namespace: string): NamespaceCounts {
-  const empty: NamespaceCounts = { commands: {}, total: 0, lua: 0, lookups: 0, lookupsByKey: {} };
+  const empty: NamespaceCounts = { commands: {}, total: 0, lua: 0, luaCommands: {}, lookups: 0, lookupsByKey: {} };
   const a = before.counts[namespace] ?? empty;
   const b = after.counts[namespace] ?? empty;
   const diff = (x: Record<string, number>, y: Record<string, number>) => {
@@ -112,7 +114,14 @@ export function countsBetween(before: MonitorSnapshot, after: MonitorSnapshot, n
     }
     return out;
   };
-  return { commands: diff(a.commands, b.commands), total: b.total - a.total, lua: b.lua - a.lua, lookups: b.lookups - a.lookups, lookupsByKey: diff(a.lookupsByKey, b.lookupsByKey) };
+  return {
+    commands: diff(a.commands, b.commands),
+    total: b.total - a.total,
+    lua: b.lua - a.lua,
+    luaCommands: diff(a.luaCommands, b.luaCommands),
+    lookups: b.lookups - a.lookups,
+    lookupsByKey: diff(a.lookupsByKey, b.lookupsByKey),
+  };
 }
 
 /** "LOOKUP 3, SET 2, …", most frequent first. */

@@ -8,7 +8,8 @@ export interface HeldLock {
   readonly token: string;
   /** Stops the keep-alive; for a release done elsewhere (the store-and-release script). */
   stopKeepAlive(): void;
-  release(): Promise<boolean>;
+  /** Releases and publishes `message` (by default the one given at acquire) to wake the waiters. */
+  release(message?: string): Promise<boolean>;
 }
 
 /**
@@ -38,9 +39,9 @@ export class FleetLock {
       key: lockKey,
       token,
       stopKeepAlive: () => clearInterval(keepAlive),
-      release: async () => {
+      release: async (message = landedMessage) => {
         clearInterval(keepAlive);
-        return this.release(lockKey, token, landedMessage);
+        return this.release(lockKey, token, message);
       },
     };
   }

@@ -1,14 +1,17 @@
+/** How a wait ended: a value landed in Redis, the holder stored nothing, or nobody woke us. */
+export type WaitOutcome = "landed" | "nothing" | "timeout";
+
 /**
  * Readers waiting for another instance's loader to land a value, woken by the bus's "landed"
  * message instead of polling. A waiter not woken within its bound resolves false.
  */
 export class LandingWaiters {
-  readonly #waiting = new Map<string, Set<() => void>>();
+  readonly #waiting = new Map<string, Set<(landed: boolean) => void>>();
 
   /** Registers first (so a landing in between is not missed), then waits until woken or timed out. */
-  register(key: string): { wait(timeoutMs: number): Promise<boolean>; cancel(): void } {
-    let wake!: () => void;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
+  register(key: string): { wait(timeoutMs: number): Promise<WaitOutcome>; cancel(): void } {
+    let wake!: (landed: boolean) => void;
+    const woken = new Promise<boolean>((resolve) => (wake = resolve));
     let set = this.#waiting.get(key);
     if (set === undefined) this.#waiting.set(key, (set = new Set()));
     set.add(wake);
@@ -19,8 +22,8 @@ export class LandingWaiters {
     return {
       wait: (timeoutMs) => {
         let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-        return Promise.race([woken.then(() => true), timedOut]).finally(() => {
+        const timedOut = new Promise<WaitOutcome>((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+        return Promise.race([woken.then((landed): WaitOutcome => (landed ? "landed" : "nothing")), timedOut]).finally(() => {
           clearTimeout(timer);
           forget();
         });
@@ -29,11 +32,11 @@ export class LandingWaiters {
     };
   }
 
-  wake(key: string): void {
+  wake(key: string, landed: boolean): void {
     const set = this.#waiting.get(key);
     if (set === undefined) return;
     this.#waiting.delete(key);
-    for (const wake of set) wake();
+    for (const wake of set) wake(landed);
   }
 
   get size(): number {

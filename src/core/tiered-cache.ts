@@ -25,6 +25,7 @@ export interface TieredCacheParts {
   /** Whether L1 may be used now: false while the invalidation subscription is down. */
   l1Trusted: () => boolean;
   landedMessage: (key: string) => string;
+  nothingLandedMessage: (key: string) => string;
   codec: Codec;
   clock: Clock;
   random: () => number;
@@ -217,18 +218,20 @@ export class TieredCache {
       }
       if (held !== undefined) {
         counters.lockAcquisitions++;
-        let handedOver: Promise<boolean> = Promise.resolve(false);
+        let outcome: Promise<StoreOutcome> = Promise.resolve("skipped");
         try {
           // Check again under the lock: a holder that finished just before we took it has landed the value.
           const landed = await this.#servable(request, replacing);
           if (landed !== undefined) return landed[0];
           const loaded = await this.#loadAndStore(request, current, held);
-          handedOver = loaded.released;
+          outcome = loaded.stored;
           return loaded.value;
         } finally {
           // Release (and wake the waiters) only once the value is in Redis for them to read,
-          // unless the store already did both.
-          void handedOver.then((released) => (released ? undefined : held.release())).catch((error: unknown) => this.#absorb(error));
+          // unless the store already did both; if nothing was stored, tell them to load themselves.
+          void outcome
+            .then((stored) => (stored === "released" ? undefined : held.release(stored === "skipped" ? this.#parts.nothingLandedMessage(request.key) : undefined)))
+            .catch((error: unknown) => this.#absorb(error));
         }
       }
       counters.lockWaits++;
@@ -236,7 +239,12 @@ export class TieredCache {
       const waiter = this.waiters.register(request.key);
       try {
         // Check once after registering: the value may have landed before we listened.
-        const landed = (await this.#servable(request, replacing)) ?? ((await waiter.wait(this.#parts.lockTtlMs)) ? await this.#servable(request, replacing) : undefined);
+        const already = await this.#servable(request, replacing);
+        if (already !== undefined) return already[0];
+        const woken = await waiter.wait(this.#parts.lockTtlMs);
+        // The holder loaded a result it will not cache: waiting longer would only queue us up.
+        if (woken === "nothing") break;
+        const landed = woken === "landed" ? await this.#servable(request, replacing) : undefined;
         if (landed !== undefined) return landed[0];
       } finally {
         waiter.cancel();
@@ -260,23 +268,23 @@ export class TieredCache {
     return [this.#adopt(request, entry)];
   }
 
-  /** Loads, fills L1 and starts the L2 store; `released` settles when the store is done (never rejects). */
-  async #loadAndStore(request: ReadRequest, current: readonly number[], held: HeldLock | undefined): Promise<{ value: unknown; released: Promise<boolean> }> {
+  /** Loads, fills L1 and starts the L2 store; `stored` settles when the store is done (never rejects). */
+  async #loadAndStore(request: ReadRequest, current: readonly number[], held: HeldLock | undefined): Promise<{ value: unknown; stored: Promise<StoreOutcome> }> {
     const { clock, counters } = this.#parts;
     const started = clock.now();
     const value = await request.load();
     counters.dbLoads++;
     const deps: Dep[] = request.deps.map((name, i) => [name, current[i]!] as const);
-    return { value, released: this.#store(request, value, clock.now() - started, deps, held) };
+    return { value, stored: this.#store(request, value, clock.now() - started, deps, held) };
   }
 
-  /** Writes L1 now and L2 in the background; resolves true if the store also released `held`. */
-  #store(request: ReadRequest, value: unknown, loadMs: number, deps: readonly Dep[], held: HeldLock | undefined): Promise<boolean> {
+  /** Writes L1 now and L2 in the background; says whether L2 got it and whether that released `held`. */
+  #store(request: ReadRequest, value: unknown, loadMs: number, deps: readonly Dep[], held: HeldLock | undefined): Promise<StoreOutcome> {
     const { l2, codec, clock, random, versions, counters } = this.#parts;
     const { policy } = request;
     const negative = request.isNotFound(value);
     const baseTtlMs = negative ? policy.negativeTtlMs : policy.ttlMs;
-    if (baseTtlMs === 0) return Promise.resolve(false);
+    if (baseTtlMs === 0) return Promise.resolve("skipped");
     let payload: string;
     try {
       payload = codec.encode(value);
@@ -284,24 +292,24 @@ export class TieredCache {
       if (!(error instanceof UnencodableValueError)) throw error;
       counters.encodeFailures++;
       this.#parts.report(new CacheError("E_UNENCODABLE_RESULT", `result of ${request.model} not cached: ${error.message}`, { cause: error }));
-      return Promise.resolve(false);
+      return Promise.resolve("skipped");
     }
     const now = clock.now();
     const freshUntil = now + jitteredTtl(baseTtlMs, policy.jitter, random);
     const entry: CacheEntry = { payload, freshUntil, staleUntil: freshUntil + (negative ? 0 : policy.swrMs), loadMs, deps };
     this.#fillL1(request, codec.clone(value), entry, negative);
-    if (l2 === undefined) return Promise.resolve(false);
+    if (l2 === undefined) return Promise.resolve("skipped");
     const release = held === undefined ? undefined : { lockKey: held.key, token: held.token, landedMessage: this.#parts.landedMessage(request.key) };
     if (held !== undefined) held.stopKeepAlive();
     if (request.hot) for (let replica = 1; replica < this.#parts.replicas; replica++) this.#storeReplica(replicaKeyOf(request.key, replica), entry);
     return versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps, release).then(
-      ({ stored, released }) => {
+      ({ stored, released }): StoreOutcome => {
         if (!stored) counters.fencedStores++;
-        return released;
+        return released ? "released" : "stored";
       },
-      (error: unknown) => {
+      (error: unknown): StoreOutcome => {
         this.#absorb(error);
-        return false;
+        return "skipped";
       },
     );
   }
@@ -344,6 +352,9 @@ export function replicaKeyOf(key: string, replica: number): string {
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
   return `{r${replica}:${(hash >>> 0).toString(36)}}${key}`;
 }
+
+/** After a load: the store released the lock itself, stored without it, or stored nothing. */
+type StoreOutcome = "released" | "stored" | "skipped";
 
 interface Found {
   entry: CacheEntry | undefined;

@@ -7,8 +7,8 @@ import type { RedisLike, SubscriberLike } from "../types.js";
 export interface BusHandlers {
   /** Another instance (or this one) bumped `names` to `seq`. */
   onInvalidation(seq: number, names: readonly string[]): void;
-  /** A loader stored (or gave up storing) the entry under `key`. */
-  onLanded(key: string): void;
+  /** A loader stored the entry under `key` (`landed`), or loaded a result it will not cache. */
+  onLanded(key: string, landed: boolean): void;
   /** The subscription went down (false) or is live again (true). */
   onTrustChange(trusted: boolean): void;
   onError(error: CacheError): void;
@@ -75,6 +75,11 @@ export class Bus {
     return `l|${key}`;
   }
 
+  /** Tells waiters the holder is done but stored nothing they could read: they load by themselves. */
+  nothingLandedMessage(key: string): string {
+    return `n|${key}`;
+  }
+
   /** Registers interest in acknowledgements of `messageId` before the message is sent. */
   expectAcks(messageId: string): { wait(expected: number, timeoutMs: number): Promise<boolean>; cancel(): void } {
     const waiter: AckWaiter = { acks: 0, expected: undefined, resolve: () => {}, timer: undefined };
@@ -129,7 +134,8 @@ export class Bus {
       }
       return;
     }
-    if (message.startsWith("l|")) return this.#handlers.onLanded(message.slice(2));
+    if (message.startsWith("l|")) return this.#handlers.onLanded(message.slice(2), true);
+    if (message.startsWith("n|")) return this.#handlers.onLanded(message.slice(2), false);
     if (message.startsWith("i|")) this.#receiveInvalidation(message);
   }
 

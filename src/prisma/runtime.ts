@@ -120,7 +120,7 @@ export class CacheRuntime {
               this.#versions.invalidated(seq, names);
               this.#guard?.learn(names);
             },
-            onLanded: (key) => this.#cache.waiters.wake(key),
+            onLanded: (key, landed) => this.#cache.waiters.wake(key, landed),
             onTrustChange: (trusted) => {
               // Messages may have been missed while the subscription was down: forget what L1 knows.
               this.#l1?.clear();
@@ -152,6 +152,7 @@ export class CacheRuntime {
       earlyRefreshBeta: options.earlyRefreshBeta,
       l1Trusted: () => this.#bus?.trusted ?? true,
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
+      nothingLandedMessage: (key) => this.#bus?.nothingLandedMessage(key) ?? "",
       codec: new Codec(prismaDecimal),
       clock: options.clock,
       random: options.random,

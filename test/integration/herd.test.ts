@@ -116,3 +116,27 @@ describe("early refresh (XFetch)", () => {
     }
   });
 });
+
+describe("a holder that caches nothing", () => {
+  it("tells the fleet's waiters to load by themselves instead of queueing for the lock", async () => {
+    const namespace = uniqueNamespace();
+    const options = { namespace, negativeTtl: 0, models: { User: true } };
+    const a = createCachedClient(options);
+    const b = createCachedClient(options);
+    try {
+      a.pool.delayMs = 200;
+      b.pool.delayMs = 200;
+      const read = (c: typeof a) => c.prisma.user.findFirst({ where: { email: "nobody-at-all@example.com" } });
+      const first = read(a);
+      await sleep(50);
+      const [fromA, fromB] = await Promise.all([first, read(b)]);
+      expect([fromA, fromB]).toEqual([null, null]);
+      const [statsA, statsB] = [a.prisma.$cache.stats(), b.prisma.$cache.stats()];
+      expect(statsA.lockAcquisitions + statsB.lockAcquisitions).toBe(1);
+      expect(statsA.lockWaits + statsB.lockWaits).toBe(1);
+      expect(statsA.dbLoads + statsB.dbLoads).toBe(2);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
