@@ -47,7 +47,7 @@ export interface CacheControl {
   /** Counters since start: hits and misses overall, per tier and per model, invalidations, absorbed failures. */
   stats(): CacheStats;
   /** Invalidates every cached read of the named models, or every entry carrying one of the tags. */
-  invalidate(target: { models?: readonly string[]; tags?: readonly string[] }): Promise<void>;
+  invalidate(target: { model?: string; models?: readonly string[]; tags?: readonly string[] }): Promise<void>;
   /** Runs a raw statement, invalidating only the models named instead of every model. */
   raw<T>(models: readonly string[], query: PromiseLike<T>): Promise<T>;
   /** Loads the fleet's shared Bloom filters of guarded models, building those that are missing or stale. */
@@ -417,9 +417,12 @@ export class CacheRuntime {
     return this.#guard === undefined ? names : [...names, ...this.#guard.suspensions(names)];
   }
 
-  #explicitTargets(target: { models?: readonly string[]; tags?: readonly string[] }): string[] {
-    if (typeof target !== "object" || target === null) throw new CacheArgumentError("target", "expected { models?, tags? }");
-    const models = target.models === undefined ? [] : this.#checkModels(target.models, "models");
+  #explicitTargets(target: { model?: string; models?: readonly string[]; tags?: readonly string[] }): string[] {
+    if (typeof target !== "object" || target === null) throw new CacheArgumentError("target", "expected { model?, models?, tags? }");
+    const models = [
+      ...(target.model === undefined ? [] : this.#checkModels([target.model], "model")),
+      ...(target.models === undefined ? [] : this.#checkModels(target.models, "models")),
+    ];
     const tags = target.tags ?? [];
     if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === "string" && tag !== "")) {
       throw new CacheArgumentError("tags", "expected an array of non-empty strings");

@@ -240,6 +240,8 @@ describe("raw SQL and explicit invalidation", () => {
     await b.prisma.$cache.invalidate({ models: ["Post"] });
     expect(await cachedQueries(posts)).toBe(1);
     expect(await cachedQueries(read)).toBe(0);
+    await b.prisma.$cache.invalidate({ model: "User" });
+    expect(await cachedQueries(read)).toBe(1);
     const tagged = (p: typeof a.prisma) => p.user.count({ where: { id: user.id }, cache: { tags: ["team-7"] } });
     await tagged(a.prisma);
     expect(await cachedQueries(tagged)).toBe(0);
