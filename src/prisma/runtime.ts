@@ -7,10 +7,9 @@ import { CacheArgumentError, CacheError, UnencodableArgsError } from "../errors.
 import { canonicalize } from "../key/canonical.js";
 import { deriveKey, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
-import { modelGeneration, readDependencies, recordGeneration, userTag } from "../invalidation/dependencies.js";
+import { readDependencies } from "../invalidation/dependencies.js";
 import { Versions } from "../invalidation/versions.js";
 import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
-import { writeEffects } from "../invalidation/write-effects.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
 import { Counters } from "../stats/counters.js";
 import { CacheEvents } from "../stats/events.js";
@@ -27,20 +26,18 @@ import { LazyQuery, withFluentRelations, type Delegates, type PrismaPromiseLike,
 import { encodePrismaArgValue, prismaDecimal } from "./prisma-values.js";
 import { splitCacheOption } from "./query-args.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
+import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
+import { WriteNames } from "./write-names.js";
 import { NotFoundMarker } from "../codec/not-found.js";
 import { notFoundDetail, notFoundError, THROWING_READS, toNotFoundMarker, unwrapNotFound } from "./not-found.js";
 import { scanPages } from "./scan.js";
 
-/** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
-export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
 
 /** Operations whose result may be null for "not found", and which carry Prisma's fluent API. */
 const SINGLE_RECORD = new Set(["findUnique", "findFirst", "findUniqueOrThrow", "findFirstOrThrow"]);
 const UNIQUE_READS = new Set(["findUnique", "findUniqueOrThrow"]);
 
-type ScopedClient = { [TRANSACTION_SCOPE]?: { txId?: string } };
 export type ExtensionThis = { $name: string; $parent: Delegates & ScopedClient };
-type TransactionFn = (this: unknown, input: unknown, options?: unknown) => Promise<unknown>;
 
 /** The `$cache` property of an extended client. */
 export interface CacheControl {
@@ -86,8 +83,8 @@ export class CacheRuntime {
   readonly #cache: TieredCache;
   readonly #readClasses = new Map<string, typeof LazyQuery>();
   readonly #writeClasses = new Map<string, typeof LazyQuery>();
-  /** Invalidations of open interactive transactions, applied when they commit. */
-  readonly #transactions = new Map<string, Set<string>>();
+  readonly #transactions = new TransactionInvalidations((names) => this.#bump(names));
+  readonly #writeNames: WriteNames;
   #closed = false;
   readonly #clientVersion: string;
   /** The client the extension was applied to: scans and counts for Bloom filters run on it. */
@@ -140,6 +137,7 @@ export class CacheRuntime {
       bloomGroups: (names) => this.#guard?.groups(names) ?? [],
     });
     this.#guard = this.#createGuard(options, schema, store, prefix, report);
+    this.#writeNames = new WriteNames(schema.graph, this.#guard);
     // warm() at deploy also loads (or builds, once for the fleet) the Bloom filters.
     if (this.#guard !== undefined) this.warmHooks.beforeWarm.push(() => this.#guard!.prepare());
     this.#l1 = options.l1 === undefined ? undefined : new MemoryStore(options.l1, options.clock);
@@ -267,32 +265,18 @@ export class CacheRuntime {
 
   /** `$transaction`: reads inside bypass the cache; invalidations apply when it commits, before it resolves. */
   transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
-    if (typeof input !== "function") return this.#batch(client, input as unknown[], options, parentTransaction);
-    if (client[TRANSACTION_SCOPE] !== undefined) return parentTransaction.call(client, input, options);
-    let txId: string | undefined;
-    const callback = (tx: ScopedClient) => {
-      txId = tx[TRANSACTION_SCOPE]?.txId;
-      if (txId !== undefined) this.#transactions.set(txId, new Set());
-      return (input as (tx: unknown) => unknown)(tx);
-    };
-    return (async () => {
-      try {
-        const result = await parentTransaction.call(client, callback, options);
-        const names = txId === undefined ? undefined : this.#transactions.get(txId);
-        if (names !== undefined) await this.#bump(names);
-        return result;
-      } finally {
-        // A rolled-back transaction publishes nothing.
-        if (txId !== undefined) this.#transactions.delete(txId);
-      }
-    })();
+    if (typeof input === "function") return this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction);
+    return this.#transactions.batch(client, input as PrismaPromiseLike[], options, parentTransaction, (element, result) => {
+      if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.ofWrite(element.model, element.operation, element.args, result);
+      return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
+    });
   }
 
   /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
   raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
     const query = parentMethod.apply(client, args);
     if (isQuery && !rawSqlMayWrite(args)) return query;
-    return new RawWrite(query, client, (write) => this.#applyWrite(this.#rawEffects(write), client));
+    return new RawWrite(query, client, (write) => this.#transactions.apply(this.#writeNames.ofModels(write.models), client));
   }
 
   readonly #reads: QueryRunner = {
@@ -315,7 +299,7 @@ export class CacheRuntime {
     run: (query) => {
       const run = async () => {
         const result = await this.#passthrough(query);
-        await this.#applyWrite(this.#writeNames(query, result), query.parent);
+        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, result), query.parent);
         return result;
       };
       return tracing.write.hasSubscribers ? this.#traced(tracing.write, query, run) : run();
@@ -326,7 +310,7 @@ export class CacheRuntime {
       const related = (plain[relation] as (args: unknown) => PromiseLike<unknown>).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
       return Promise.resolve(related).then(async (value) => {
-        await this.#applyWrite(this.#writeNames(query, undefined), query.parent);
+        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined), query.parent);
         return value;
       });
     },
@@ -373,50 +357,6 @@ export class CacheRuntime {
     };
   }
 
-  async #batch(client: ScopedClient, input: unknown[], options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
-    const results = (await parentTransaction.call(client, input, options)) as unknown[];
-    const names = new Set<string>();
-    input.forEach((element, i) => {
-      let effects: Iterable<string> = [];
-      if (element instanceof LazyQuery && element.runner === this.#writes) {
-        effects = this.#writeNames(element, results[i]);
-      } else if (element instanceof RawWrite) {
-        effects = this.#rawEffects(element);
-      }
-      for (const name of effects) names.add(name);
-    });
-    await this.#bump(names);
-    return results;
-  }
-
-  /** Applies a write's invalidation now, or when its interactive transaction commits. */
-  async #applyWrite(names: Iterable<string>, client: ScopedClient): Promise<void> {
-    const txId = client[TRANSACTION_SCOPE]?.txId;
-    const buffer = txId === undefined ? undefined : this.#transactions.get(txId);
-    if (buffer !== undefined) {
-      for (const name of names) buffer.add(name);
-      return;
-    }
-    await this.#bump(new Set(names));
-  }
-
-  /** A write's invalidation, plus Bloom suspensions where it may have created unseen identities. */
-  #writeNames(query: LazyQuery, result: unknown): Set<string> {
-    const names = writeEffects(this.#schema.graph, query.model, query.operation, query.args, result);
-    // Deletes create nothing: they never make a Bloom filter miss a record.
-    if (this.#guard === undefined || query.operation === "delete" || query.operation === "deleteMany") return names;
-    for (const name of this.#guard.suspensions(names)) names.add(name);
-    return names;
-  }
-
-  #rawEffects(write: RawWrite): string[] {
-    return this.#withSuspensions((write.models ?? this.#schema.graph.modelNames).flatMap((model) => [modelGeneration(model), recordGeneration(model)]));
-  }
-
-  #withSuspensions(names: string[]): string[] {
-    return this.#guard === undefined ? names : [...names, ...this.#guard.suspensions(names)];
-  }
-
   #explicitTargets(target: { model?: string; models?: readonly string[]; tags?: readonly string[] }): string[] {
     if (typeof target !== "object" || target === null) throw new CacheArgumentError("target", "expected { model?, models?, tags? }");
     const models = [
@@ -427,7 +367,7 @@ export class CacheRuntime {
     if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === "string" && tag !== "")) {
       throw new CacheArgumentError("tags", "expected an array of non-empty strings");
     }
-    return [...this.#withSuspensions(models.flatMap((model) => [modelGeneration(model), recordGeneration(model)])), ...tags.map(userTag)];
+    return [...(models.length === 0 ? [] : this.#writeNames.ofModels(models)), ...this.#writeNames.ofTags(tags)];
   }
 
   #checkModels(models: readonly string[], argument: string): string[] {

@@ -1,0 +1,37 @@
+import type { BloomGuard } from "../guard/bloom-guard.js";
+import { modelGeneration, recordGeneration, userTag } from "../invalidation/dependencies.js";
+import type { ModelGraph } from "../invalidation/model-graph.js";
+import { writeEffects } from "../invalidation/write-effects.js";
+
+/**
+ * The version names each kind of write bumps: model writes (from their arguments and result),
+ * raw statements and explicit invalidations — plus Bloom suspensions where a write may have
+ * created identities the filters never saw.
+ */
+export class WriteNames {
+  readonly #graph: ModelGraph;
+  readonly #guard: BloomGuard | undefined;
+
+  constructor(graph: ModelGraph, guard: BloomGuard | undefined) {
+    this.#graph = graph;
+    this.#guard = guard;
+  }
+
+  ofWrite(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): Set<string> {
+    const names = writeEffects(this.#graph, model, operation, args, result);
+    // Deletes create nothing: they never make a Bloom filter miss a record.
+    if (this.#guard === undefined || operation === "delete" || operation === "deleteMany") return names;
+    for (const name of this.#guard.suspensions(names)) names.add(name);
+    return names;
+  }
+
+  /** Everything about the models (all of them unless named): what raw SQL and `invalidate({ models })` bump. */
+  ofModels(models: readonly string[] = this.#graph.modelNames): string[] {
+    const names = models.flatMap((model) => [modelGeneration(model), recordGeneration(model)]);
+    return this.#guard === undefined ? names : [...names, ...this.#guard.suspensions(names)];
+  }
+
+  ofTags(tags: readonly string[]): string[] {
+    return tags.map(userTag);
+  }
+}
