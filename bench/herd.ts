@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
 import type { HerdCommand, HerdConfig, HerdReport, WorkerMessage } from "./lib/herd-protocol.ts";
 import { quantile } from "./lib/measure.ts";
-import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, redisUrl, uniqueNamespace } from "./lib/setup.ts";
+import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
 import { header, micros, renderTable, type Row } from "./lib/table.ts";
 
 const INSTANCES = 4;
@@ -513,13 +513,6 @@ function signed(value: number): string {
   return `${value < 0 ? "−" : "+"}${micros(Math.abs(value))}`;
 }
 
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "(unparsable REDIS_URL)";
-  }
-}
 
 main().catch((error: unknown) => {
   console.error(error);

@@ -26,7 +26,7 @@ import type { HotCommand, HotConfig, HotMessage, HotReport } from "./hot-key-wor
 import { quantile } from "./lib/measure.ts";
 import { countsBetween, describeCommands, startRedisMonitor, type NamespaceCounts } from "./lib/redis-monitor.ts";
 import { deleteRunKeys, runKeys, scanKeys, waitForSubscribers } from "./lib/run-keys.ts";
-import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, redisUrl, uniqueNamespace } from "./lib/setup.ts";
+import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
 import { header, micros, renderTable, type Row } from "./lib/table.ts";
 
 const INSTANCES = 2;
@@ -419,13 +419,6 @@ function sorted(values: readonly number[]): Float64Array {
   return Float64Array.from(values).sort();
 }
 
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "(unparsable REDIS_URL)";
-  }
-}
 
 main().catch((error: unknown) => {
   console.error(error);

@@ -24,7 +24,7 @@ import { canonicalize } from "../src/key/canonical.ts";
 import { deriveKey } from "../src/key/derive-key.ts";
 import { encodePrismaArgValue } from "../src/prisma/prisma-values.ts";
 import { measure, summarize, type Stats } from "./lib/measure.ts";
-import { Cleanup, connectRedis, createScratchDatabase, deleteNamespace, ensureGeneratedClient, keysInNamespace, redisUrl, uniqueNamespace } from "./lib/setup.ts";
+import { Cleanup, connectRedis, createScratchDatabase, deleteNamespace, ensureGeneratedClient, keysInNamespace, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
 import { header, micros, renderTable, versus, type Row } from "./lib/table.ts";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
@@ -468,13 +468,6 @@ function signed(value: number): string {
   return value < 0 ? `−${micros(-value)}` : micros(value);
 }
 
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "(unparsable REDIS_URL)";
-  }
-}
 
 if (process.env.PCS_BENCH_ROLE === "peer") {
   await peer();

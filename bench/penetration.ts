@@ -30,7 +30,7 @@ import { CountingPool } from "../test/helpers/counting-pool.ts";
 import { measure, type Stats } from "./lib/measure.ts";
 import { countsBetween, describeCommands, startRedisMonitor, type NamespaceCounts } from "./lib/redis-monitor.ts";
 import { deleteRunKeys, runKeys, waitForSubscribers } from "./lib/run-keys.ts";
-import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, redisUrl, uniqueNamespace } from "./lib/setup.ts";
+import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
 import { header, micros, renderTable, type Row } from "./lib/table.ts";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
@@ -374,13 +374,6 @@ function shuffle<T>(items: T[], random: () => number): T[] {
   return items;
 }
 
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "(unparsable REDIS_URL)";
-  }
-}
 
 main().catch((error: unknown) => {
   console.error(error);

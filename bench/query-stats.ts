@@ -15,7 +15,7 @@ import { prismaDecimal } from "../src/prisma/prisma-values.ts";
 import { MAX_PENDING, QueryStats } from "../src/stats/query-stats.ts";
 import { RedisStore } from "../src/stores/redis-store.ts";
 import { consumeSink, measure, summarize, timerOverhead, type Stats } from "./lib/measure.ts";
-import { Cleanup, connectRedis, createScratchDatabase, deleteNamespace, ensureGeneratedClient, redisUrl, uniqueNamespace } from "./lib/setup.ts";
+import { Cleanup, connectRedis, createScratchDatabase, deleteNamespace, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
 import { header, micros, renderTable, type Row } from "./lib/table.ts";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
@@ -163,13 +163,6 @@ function signedNs(us: number): string {
   return `${ns >= 0 ? "+" : "−"}${Math.abs(ns).toLocaleString("en-US")} ns`;
 }
 
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "(unparsable REDIS_URL)";
-  }
-}
 
 main().catch((error: unknown) => {
   console.error(error);

@@ -15,7 +15,7 @@ import { cacheExtension } from "../src/index.ts";
 import { prismaDecimal } from "../src/prisma/prisma-values.ts";
 import { parseEntry } from "../src/stores/entry.ts";
 import { consumeSink, measure, measureOne, timerOverhead, type Stats } from "./lib/measure.ts";
-import { Cleanup, connectRedis, createScratchDatabase, deleteNamespace, ensureGeneratedClient, redisUrl, uniqueNamespace } from "./lib/setup.ts";
+import { Cleanup, connectRedis, createScratchDatabase, deleteNamespace, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
 import { header, micros, renderTable, times, versus, type Row } from "./lib/table.ts";
 
 /** Scale every sample count (e.g. BENCH_SCALE=0.2 for a quick smoke run). */
@@ -208,13 +208,6 @@ async function waitForSingleKey(redis: Redis, namespace: string): Promise<string
   throw new Error(`the warm-up wrote no key under ${namespace}:`);
 }
 
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "(unparsable REDIS_URL)";
-  }
-}
 
 main().catch((error: unknown) => {
   console.error(error);

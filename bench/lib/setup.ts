@@ -134,3 +134,12 @@ export class Cleanup {
     })());
   }
 }
+
+/** The host of a Redis URL for a report header; never the credentials. */
+export function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "(unparsable REDIS_URL)";
+  }
+}
