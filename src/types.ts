@@ -17,6 +17,9 @@ export interface RedisLike {
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   publish(channel: string, message: string): Promise<number>;
+  zadd(key: string, score: number, member: string): Promise<unknown>;
+  zrem(key: string, member: string): Promise<unknown>;
+  zremrangebyscore(key: string, min: string, max: number): Promise<unknown>;
   /** A new connection with the same options: the extension opens one for pub/sub and closes it itself. */
   duplicate(): SubscriberLike;
 }

@@ -14,6 +14,9 @@ export interface BusHandlers {
   onError(error: CacheError): void;
 }
 
+/** How long a registration outlives its last heartbeat (a dead instance is waited for at most this long). */
+const REGISTRATION_TTL_MS = 6_000;
+
 interface AckWaiter {
   acks: number;
   expected: number | undefined;
@@ -37,9 +40,13 @@ export class Bus {
   readonly #waiters = new Map<string, AckWaiter>();
   #trusted = false;
   #closed = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  /** Live instances by expiry: on a Cluster a writer waits for the acks of these, not PUBLISH's node-local count. */
+  readonly registryKey: string;
 
   constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers) {
     this.#prefix = prefix;
+    this.registryKey = `${prefix}:instances`;
     this.eventsChannel = `${prefix}:events`;
     this.#ackChannel = `${prefix}:ack:${this.instanceId}`;
     this.#store = store;
@@ -119,7 +126,25 @@ export class Bus {
   #setTrusted(trusted: boolean): void {
     if (this.#trusted === trusted) return;
     this.#trusted = trusted;
+    if (this.#store.isCluster) this.#register(trusted);
     this.#handlers.onTrustChange(trusted);
+  }
+
+  /** Cluster only: keeps this instance in the registry while its subscription is live. */
+  #register(live: boolean): void {
+    clearInterval(this.#heartbeat);
+    const report = (error: unknown) => this.#handlers.onError(error instanceof CacheStoreError ? error : new CacheStoreError("ZADD", String(error)));
+    if (!live) {
+      this.#store.removeFromRegistry(this.registryKey, this.instanceId).catch(report);
+      return;
+    }
+    const beat = () => {
+      const now = Date.now();
+      this.#store.addToRegistry(this.registryKey, this.instanceId, now + REGISTRATION_TTL_MS, now).catch(report);
+    };
+    beat();
+    this.#heartbeat = setInterval(beat, REGISTRATION_TTL_MS / 3);
+    this.#heartbeat.unref();
   }
 
   #receive(channel: string, message: string): void {

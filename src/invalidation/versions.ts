@@ -220,10 +220,11 @@ export class Versions {
     let reply: unknown;
     try {
       const groups = this.#options.bloomGroups?.(list) ?? [];
-      const keys = [`${prefix}:seq`, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
+      const keys = [`${prefix}:seq`, bus.registryKey, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
       const expiring = list.map((name) => (name.startsWith("t:") ? "1" : "0"));
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
-      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, ...expiring, ...items]);
+      const registryNow = store.isCluster ? String(Date.now()) : "";
+      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...expiring, ...items]);
     } catch (error) {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));

@@ -27,9 +27,10 @@ return 1
  * tags expire, model generations do not), add created records' identity tags to the Bloom
  * filters that guard their model (the live one and one being rebuilt), and announce it.
  * Returns { seq, receivers }.
- * KEYS: sequence key, V version keys, then per Bloom group: live meta, live bits, next meta, next bits.
- * ARGV: channel, message prefix, message suffix, tag ttl ms, V, G, V expiry flags ('1' expires),
- * then per group: item count, items.
+ * KEYS: sequence key, instance registry, V version keys, then per Bloom group: live meta, live
+ * bits, next meta, next bits. ARGV: channel, message prefix, message suffix, tag ttl ms, V, G,
+ * now (ms, or '' to count PUBLISH receivers), V expiry flags ('1' expires), then per group:
+ * item count, items.
  */
 export const BUMP_VERSIONS = script(`
 local function bloomAdd(metaKey, bitsKey, item)
@@ -43,11 +44,11 @@ end
 local V, G = tonumber(ARGV[5]), tonumber(ARGV[6])
 local seq = redis.call('INCR', KEYS[1])
 for i = 1, V do
-  if ARGV[6 + i] == '1' then redis.call('SET', KEYS[1 + i], seq, 'PX', ARGV[4]) else redis.call('SET', KEYS[1 + i], seq) end
+  if ARGV[7 + i] == '1' then redis.call('SET', KEYS[2 + i], seq, 'PX', ARGV[4]) else redis.call('SET', KEYS[2 + i], seq) end
 end
-local a = 7 + V
+local a = 8 + V
 for g = 0, G - 1 do
-  local base = 1 + V + g * 4
+  local base = 2 + V + g * 4
   local count = tonumber(ARGV[a])
   a = a + 1
   for t = 1, count do
@@ -57,6 +58,8 @@ for g = 0, G - 1 do
   end
 end
 local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seq .. ARGV[3])
+-- On a Cluster, PUBLISH counts only this node's subscribers: count the registered live instances.
+if ARGV[7] ~= '' then receivers = redis.call('ZCOUNT', KEYS[2], ARGV[7], '+inf') end
 return {seq, receivers}
 `);
 

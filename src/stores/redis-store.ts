@@ -64,6 +64,16 @@ export class RedisStore {
     return (await this.#bounded("SET", () => this.#redis.set(key, value, "PX", Math.max(1, Math.round(ttlMs)), "NX"))) === "OK";
   }
 
+  /** Registers `member` until `expiresAt` and drops registrations that expired (dead instances). */
+  async addToRegistry(key: string, member: string, expiresAt: number, now: number): Promise<void> {
+    await this.#bounded("ZADD", () => this.#redis.zadd(key, expiresAt, member));
+    await this.#bounded("ZREMRANGEBYSCORE", () => this.#redis.zremrangebyscore(key, "-inf", now));
+  }
+
+  async removeFromRegistry(key: string, member: string): Promise<void> {
+    await this.#bounded("ZREM", () => this.#redis.zrem(key, member));
+  }
+
   publish(channel: string, message: string): Promise<number> {
     return this.#bounded("PUBLISH", () => this.#redis.publish(channel, message));
   }

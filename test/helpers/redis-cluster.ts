@@ -1,0 +1,74 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Cluster, Redis } from "ioredis";
+import { freePort } from "./redis-server.ts";
+
+const run = promisify(execFile);
+
+/** A private 6-node Redis Cluster (3 masters, 3 replicas) on free ports, stopped by PID. */
+export class RedisCluster {
+  private constructor(readonly ports: number[], private readonly nodes: ChildProcess[], private readonly dir: string) {}
+
+  static async start(): Promise<RedisCluster> {
+    const dir = mkdtempSync(join(tmpdir(), "pcs-cluster-"));
+    const ports: number[] = [];
+    while (ports.length < 6) {
+      const port = await freePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    const nodes = ports.map((port) =>
+      spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" }),
+    );
+    const cluster = new RedisCluster(ports, nodes, dir);
+    for (const port of ports) await waitForPing(port);
+    await run("redis-cli", ["--cluster", "create", ...ports.map((port) => `127.0.0.1:${port}`), "--cluster-replicas", "1", "--cluster-yes"]);
+    await cluster.waitUntilReady();
+    return cluster;
+  }
+
+  connect(): Cluster {
+    const cluster = new Cluster([{ host: "127.0.0.1", port: this.ports[0]! }]);
+    cluster.on("error", () => {});
+    return cluster;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.nodes.map((node) => {
+        if (node.exitCode !== null) return undefined;
+        const exited = new Promise((resolve) => node.once("exit", resolve));
+        node.kill("SIGKILL");
+        return exited;
+      }),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    const probe = new Redis(this.ports[0]!, "127.0.0.1");
+    try {
+      for (let attempt = 0; attempt < 200; attempt++) {
+        if (String(await probe.cluster("INFO")).includes("cluster_state:ok")) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error("the Redis Cluster did not become ready");
+    } finally {
+      probe.disconnect();
+    }
+  }
+}
+
+async function waitForPing(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      await run("redis-cli", ["-p", String(port), "ping"]);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`redis-server on port ${port} did not start`);
+}

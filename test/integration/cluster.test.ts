@@ -1,0 +1,90 @@
+import { Cluster } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { replicaKeyOf } from "../../src/core/tiered-cache.ts";
+import type { CacheExtensionOptions } from "../../src/index.ts";
+import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { RedisCluster } from "../helpers/redis-cluster.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+/** The same guarantees on a 6-node Redis Cluster, where keys live on different shards. */
+describe("on a Redis Cluster", () => {
+  let cluster: RedisCluster;
+  const connections: Cluster[] = [];
+  beforeAll(async () => {
+    cluster = await RedisCluster.start();
+  }, 60_000);
+  afterAll(async () => {
+    for (const connection of connections) connection.disconnect();
+    await cluster.stop();
+  });
+
+  function instance(options: Partial<Omit<CacheExtensionOptions, "redis">> = {}) {
+    const redis = cluster.connect();
+    connections.push(redis);
+    return createCachedClient({ redis: redis as never, ...options });
+  }
+
+  it("shares entries, and a write on one instance is seen at once by the other's L1", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance({ namespace });
+    const b = instance({ namespace });
+    try {
+      const user = await seedUser(a.base);
+      const read = (c: typeof a) => c.prisma.user.findUnique({ where: { id: user.id }, include: { posts: true } });
+      await read(a);
+      await read(b);
+      expect(b.pool.queries, "b read a's entry from the cluster").toBe(0);
+      await read(a);
+      await b.prisma.user.update({ where: { id: user.id }, data: { name: "written on b" } });
+      expect((await read(a))?.name).toBe("written on b");
+      expect(b.prisma.$cache.stats()).toMatchObject({ invalidationsQueued: 0, invalidationAckTimeouts: 0 });
+      expect(a.prisma.$cache.stats().redisErrors).toBe(0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("keeps one loader for the fleet", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance({ namespace });
+    const b = instance({ namespace });
+    try {
+      const user = await seedUser(a.base);
+      a.pool.delayMs = 200;
+      b.pool.delayMs = 200;
+      const read = (c: typeof a) => c.prisma.post.findFirst({ where: { authorId: user.id }, orderBy: { id: "asc" } });
+      const results = await Promise.all([read(a), read(a), read(b), read(b)]);
+      expect(new Set(results.map((post) => post?.id)).size).toBe(1);
+      expect(a.prisma.$cache.stats().dbLoads + b.prisma.$cache.stats().dbLoads).toBe(1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("shares the Bloom filter across instances", async () => {
+    const namespace = uniqueNamespace();
+    const options = { namespace, models: { User: { bloom: true } } };
+    const a = instance(options);
+    const b = instance(options);
+    try {
+      await a.prisma.$cache.prepareBloom();
+      await b.prisma.$cache.prepareBloom();
+      expect(a.prisma.$cache.stats().bloomBuilds + b.prisma.$cache.stats().bloomBuilds).toBe(1);
+      expect(await b.prisma.user.findUnique({ where: { email: "nobody-on-the-cluster@example.com" } })).toBeNull();
+      expect(b.prisma.$cache.stats().bloomRejects).toBe(1);
+      const email = `cluster-${Date.now()}@example.com`;
+      await a.prisma.user.create({ data: { email } });
+      expect((await b.prisma.user.findUnique({ where: { email } }))?.email).toBe(email);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("puts a hot key's replicas in different slots", async () => {
+    const redis = cluster.connect();
+    connections.push(redis);
+    const key = 'ns:fp:User:findUnique:{"where":{"id":n1}}';
+    const slots = await Promise.all([key, replicaKeyOf(key, 1), replicaKeyOf(key, 2)].map((k) => redis.cluster("KEYSLOT", k)));
+    expect(new Set(slots).size).toBe(3);
+  });
+});
