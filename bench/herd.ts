@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
 import type { HerdCommand, HerdConfig, HerdReport, WorkerMessage } from "./lib/herd-protocol.ts";
 import { quantile } from "./lib/measure.ts";
-import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
+import { Cleanup, ensureGeneratedClient, openScratchResources, redisUrl, safeHost, uniqueNamespace } from "./lib/setup.ts";
 import { header, micros, renderTable, type Row } from "./lib/table.ts";
 
 const INSTANCES = 4;
@@ -106,10 +106,7 @@ async function main(): Promise<void> {
   const cleanup = new Cleanup();
   try {
     // ── setup ────────────────────────────────────────────────────────────────────────────────
-    const db = await createScratchDatabase("pcs_bench_herd");
-    cleanup.add("drop scratch database", db.drop);
-    const redis = await connectRedis();
-    cleanup.add("quit Redis", () => redis.quit());
+    const { db, redis } = await openScratchResources("pcs_bench_herd", cleanup);
     // Every key of the run (entries, locks, versions, barriers, warm-ups) starts with this prefix.
     const prefix = uniqueNamespace("bench-herd");
     cleanup.add("delete Redis keys", () => deleteRunKeys(redis, prefix));

@@ -15,7 +15,7 @@ import { prismaDecimal } from "../src/prisma/prisma-values.ts";
 import { MAX_PENDING, QueryStats } from "../src/stats/query-stats.ts";
 import { RedisStore } from "../src/stores/redis-store.ts";
 import { consumeSink, measure, summarize, timerOverhead, type Stats } from "./lib/measure.ts";
-import { Cleanup, connectRedis, createScratchDatabase, deleteNamespace, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
+import { Cleanup, deleteNamespace, ensureGeneratedClient, openScratchResources, redisUrl, safeHost, uniqueNamespace } from "./lib/setup.ts";
 import { header, micros, renderTable, type Row } from "./lib/table.ts";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
@@ -28,10 +28,7 @@ async function main(): Promise<void> {
   const { PrismaClient } = await import("../prisma/generated/client.ts");
   const cleanup = new Cleanup();
   try {
-    const db = await createScratchDatabase("pcs_bench_query_stats");
-    cleanup.add("drop scratch database", db.drop);
-    const redis = await connectRedis();
-    cleanup.add("quit Redis", () => redis.quit());
+    const { db, redis } = await openScratchResources("pcs_bench_query_stats", cleanup);
     const namespace = uniqueNamespace("bench-query-stats");
     cleanup.add("delete namespace keys", async () => {
       await deleteNamespace(redis, namespace);

@@ -15,7 +15,7 @@ import { cacheExtension } from "../src/index.ts";
 import { prismaDecimal } from "../src/prisma/prisma-values.ts";
 import { parseEntry } from "../src/stores/entry.ts";
 import { consumeSink, measure, measureOne, timerOverhead, type Stats } from "./lib/measure.ts";
-import { Cleanup, connectRedis, createScratchDatabase, deleteNamespace, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
+import { Cleanup, deleteNamespace, ensureGeneratedClient, openScratchResources, redisUrl, safeHost, uniqueNamespace } from "./lib/setup.ts";
 import { header, micros, renderTable, times, versus, type Row } from "./lib/table.ts";
 
 /** Scale every sample count (e.g. BENCH_SCALE=0.2 for a quick smoke run). */
@@ -34,10 +34,7 @@ async function main(): Promise<void> {
   const cleanup = new Cleanup();
   try {
     // ── setup ────────────────────────────────────────────────────────────────────────────────
-    const db = await createScratchDatabase("pcs_bench_read_path");
-    cleanup.add("drop scratch database", db.drop);
-    const redis = await connectRedis();
-    cleanup.add("quit Redis", () => redis.quit());
+    const { db, redis } = await openScratchResources("pcs_bench_read_path", cleanup);
     const namespace = uniqueNamespace("bench-read-path");
     cleanup.add("delete namespace keys", () => deleteNamespace(redis, namespace));
     const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });

@@ -143,3 +143,12 @@ export function safeHost(url: string): string {
     return "(unparsable REDIS_URL)";
   }
 }
+
+/** A scratch database and a Redis connection, both released by `cleanup` (the preamble every bench shares). */
+export async function openScratchResources(databasePrefix: string, cleanup: Cleanup) {
+  const db = await createScratchDatabase(databasePrefix);
+  cleanup.add("drop scratch database", db.drop);
+  const redis = await connectRedis();
+  cleanup.add("quit Redis", () => redis.quit());
+  return { db, redis };
+}
