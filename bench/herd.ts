@@ -19,11 +19,11 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
 import type { HerdCommand, HerdConfig, HerdReport, WorkerMessage } from "./lib/herd-protocol.ts";
 import { quantile } from "./lib/measure.ts";
 import { Cleanup, ensureGeneratedClient, openScratchResources, redisUrl, safeHost, uniqueNamespace } from "./lib/setup.ts";
-import { header, micros, renderTable, type Row } from "./lib/table.ts";
+import { deleteRunKeys, runKeys } from "./lib/run-keys.ts";
+import { header, micros, renderTable } from "./lib/table.ts";
 
 const INSTANCES = 4;
 const READS = 250;
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     for (const worker of workers) worker.send({ type: "exit" });
     await Promise.all(workers.map((worker) => worker.exited));
     const deleted = await deleteRunKeys(redis, prefix);
-    const left = (await scanKeys(redis, `${prefix}*`)).length + (await scanKeys(redis, `{${prefix}*`)).length;
+    const left = (await runKeys(redis, prefix)).length;
 
     // ── report ───────────────────────────────────────────────────────────────────────────────
     const byConfig = (config: HerdConfig) => results.filter((r) => r.config === config);
@@ -469,28 +469,6 @@ function startWorker(index: number, env: Record<string, string>): Worker {
 }
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────
-
-/** Keys matching a SCAN pattern (never blocks Redis like KEYS would). */
-async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== "0");
-  return keys;
-}
-
-/**
- * Deletes every key of the run: entries and barriers live under `<namespace>:`, versions and
- * sequence under `{<namespace>}:` (a cluster hash tag), and every namespace starts with `prefix`.
- */
-async function deleteRunKeys(redis: Redis, prefix: string): Promise<number> {
-  const keys = [...(await scanKeys(redis, `${prefix}*`)), ...(await scanKeys(redis, `{${prefix}*`))];
-  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
-  return keys.length;
-}
 
 function sorted(values: readonly number[]): Float64Array {
   return Float64Array.from(values).sort();

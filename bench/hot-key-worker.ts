@@ -12,6 +12,7 @@ import { Redis } from "ioredis";
 import { PrismaClient } from "../prisma/generated/client.ts";
 import { cacheExtension } from "../src/index.ts";
 import { CountingPool } from "../test/helpers/counting-pool.ts";
+import { seededRandom } from "../test/helpers/random.ts";
 
 export type HotConfig = "off" | "on";
 
@@ -99,17 +100,6 @@ function zipfSampler(n: number, s: number, random: () => number): () => number {
   };
 }
 
-/** mulberry32. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const draw = zipfSampler(KEYS, ZIPF_S, seededRandom(Number(env("HOT_SEED"))));
 

@@ -32,6 +32,7 @@ import { countsBetween, describeCommands, startRedisMonitor, type NamespaceCount
 import { deleteRunKeys, runKeys, waitForSubscribers } from "./lib/run-keys.ts";
 import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
 import { header, micros, renderTable, type Row } from "./lib/table.ts";
+import { seededRandom } from "../test/helpers/random.ts";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
 const USERS = 50_000;
@@ -354,17 +355,6 @@ function keyOf(where: Where): string {
   return "id" in where ? `id:${where.id}` : `email:${where.email}`;
 }
 
-/** A deterministic [0, 1) source (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
