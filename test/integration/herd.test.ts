@@ -144,18 +144,19 @@ describe("a holder that caches nothing", () => {
 describe("a load that outlives its lock", () => {
   it("is kept alive by its holder: a waiter that times out finds the lock still held and waits again", async () => {
     const namespace = uniqueNamespace();
-    const options = { namespace, lockTtl: 400, models: { Post: true } };
+    // The load (2 s) outlives the lock (1 s); margins wide enough for a loaded machine.
+    const options = { namespace, lockTtl: 1_000, models: { Post: true } };
     const a = createCachedClient(options);
     const b = createCachedClient(options);
     try {
       const user = await seedUser(a.base);
-      a.pool.delayMs = 1_000;
+      a.pool.delayMs = 2_000;
       const read = (c: typeof a) => c.prisma.post.count({ where: { authorId: user.id } });
       const holder = read(a);
       await sleep(100);
       const waiter = read(b);
       expect(await Promise.all([holder, waiter])).toEqual([2, 2]);
-      // Without the keep-alive the lock would expire at 400 ms and b would load too.
+      // Without the keep-alive the lock would expire after 1 s and b would load too.
       expect(b.prisma.$cache.stats()).toMatchObject({ dbLoads: 0, lockAcquisitions: 0 });
       expect(b.prisma.$cache.stats().lockWaits).toBeGreaterThanOrEqual(2);
     } finally {
