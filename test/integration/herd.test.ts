@@ -127,7 +127,7 @@ describe("a holder that caches nothing", () => {
       a.pool.delayMs = 200;
       b.pool.delayMs = 200;
       const read = (c: typeof a) => c.prisma.user.findFirst({ where: { email: "nobody-at-all@example.com" } });
-      const first = read(a);
+      const first = read(a).then((user) => user);
       await sleep(50);
       const [fromA, fromB] = await Promise.all([first, read(b)]);
       expect([fromA, fromB]).toEqual([null, null]);
@@ -152,8 +152,10 @@ describe("a load that outlives its lock", () => {
       const user = await seedUser(a.base);
       a.pool.delayMs = 2_000;
       const read = (c: typeof a) => c.prisma.post.count({ where: { authorId: user.id } });
-      const holder = read(a);
-      await sleep(100);
+      // Queries are lazy like Prisma's: `then` starts the holder's read now.
+      const holder = read(a).then((count) => count);
+      // Start the waiter only once a holds the lock, however slow this machine is right now.
+      for (let i = 0; i < 500 && (await a.redis!.keys(`${namespace}:*:lock`)).length === 0; i++) await sleep(10);
       const waiter = read(b);
       expect(await Promise.all([holder, waiter])).toEqual([2, 2]);
       // Without the keep-alive the lock would expire after 1 s and b would load too.
