@@ -1,5 +1,6 @@
 // Applies prisma/migrations/*/migration.sql in order, the layout `prisma migrate deploy` reads.
 // Tests, the demo and the benchmarks use it where the Prisma schema engine is not available.
+// The tests' second schema keeps its migrations in SECOND_MIGRATIONS_DIR.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,19 +8,21 @@ import pg from "pg";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../prisma/migrations", import.meta.url));
 
-export function migrationSql(): string[] {
-  return readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+export const SECOND_MIGRATIONS_DIR = fileURLToPath(new URL("../test/schemas/second/prisma/migrations", import.meta.url));
+
+export function migrationSql(dir: string = MIGRATIONS_DIR): string[] {
+  return readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name)
     .sort()
-    .map((name) => readFileSync(join(MIGRATIONS_DIR, name, "migration.sql"), "utf8"));
+    .map((name) => readFileSync(join(dir, name, "migration.sql"), "utf8"));
 }
 
-export async function applyMigrations(connectionString: string): Promise<void> {
+export async function applyMigrations(connectionString: string, dir: string = MIGRATIONS_DIR): Promise<void> {
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
-    for (const sql of migrationSql()) await client.query(sql);
+    for (const sql of migrationSql(dir)) await client.query(sql);
   } finally {
     await client.end();
   }
