@@ -1,6 +1,6 @@
 import { defineConfig } from "tsdown";
 
-const external = ["@prisma/client", "ioredis", "lru-cache", "@opentelemetry/api"];
+const external = ["@prisma/client", "@prisma/prisma-schema-wasm", "ioredis", "lru-cache", "@opentelemetry/api"];
 
 export default defineConfig([
   {

@@ -108,7 +108,7 @@ async function peer(): Promise<void> {
           return send({ type: "ready", version, fromL1: via === "l1" });
         }
         case "arm": {
-          const armed = { tag: identityTag("User", { key: "id", fields: ["id"] }, [request.id]), received: 0, applied: 0 };
+          const armed = { tag: identityTag("User", { key: "id", fields: ["id"] }, [request.id])!, received: 0, applied: 0 };
           watched = armed;
           send({ type: "armed" });
           // Poll until the new version shows, every ~1 ms (a timer, not a busy loop, so B leaves the

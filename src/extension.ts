@@ -24,7 +24,7 @@ export function cacheExtension(options: CacheExtensionOptions) {
   return Prisma.defineExtension((client) => {
     const schema = readPrismaSchema(client);
     checkModelNames(resolved.models, schema.graph.modelNames);
-    if (!schema.exact) warnInexactSchema();
+    if (!schema.exact) warnInexactSchema(schema.inexactReason);
     const runtime = new CacheRuntime(resolved, schema, { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel) }, client as never);
     const parent = client as unknown as Record<string, AnyFn>;
     const read = (operation: string) =>
@@ -96,11 +96,11 @@ export function cacheExtension(options: CacheExtensionOptions) {
 
 let warned = false;
 
-function warnInexactSchema(): void {
+function warnInexactSchema(reason = "the Prisma client carries no schema text"): void {
   if (warned) return;
   warned = true;
   process.emitWarning(
-    "The Prisma client carries no schema text: unique reads are invalidated per model and cascades conservatively.",
+    `${reason.charAt(0).toUpperCase()}${reason.slice(1)}: unique reads are invalidated per model and cascades conservatively.`,
     { code: "PCS_INEXACT_SCHEMA", type: "PrismaCacheShieldWarning" },
   );
 }

@@ -222,7 +222,8 @@ export class BloomGuard {
         for (const row of page) {
           for (const identity of identities) {
             const values = identity.fields.map((field) => row[field]);
-            if (!values.some((value) => value === null || value === undefined)) filter.add(identityTag(model, identity, values));
+            const tag = values.some((value) => value === null || value === undefined) ? undefined : identityTag(model, identity, values);
+            if (tag !== undefined) filter.add(tag);
           }
         }
       }

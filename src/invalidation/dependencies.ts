@@ -1,4 +1,5 @@
 import type { Identity, ModelGraph } from "./model-graph.js";
+import { canonicalIdentityValue } from "./identity-values.js";
 import { sha256 } from "../key/hash.js";
 
 /**
@@ -13,20 +14,21 @@ export const userTag = (tag: string) => `u:${tag}`;
 
 const MAX_TAG_LENGTH = 200;
 
-/** The version name of one record, by one of its identities: `t:User:email=["a@b.c"]`. */
-export function identityTag(model: string, identity: Identity, values: readonly unknown[]): string {
-  const tag = `t:${model}:${identity.key}=${JSON.stringify(values.map(normalizeIdentityValue))}`;
-  return tag.length > MAX_TAG_LENGTH ? `t:${model}:#${sha256(tag)}` : tag;
-}
-
 /**
- * Readers and writers see one value in different forms (a Date or its ISO string, a number or
- * a Decimal): map them to one string. Distinct values that map alike only over-invalidate.
+ * The version name of one record, by one of its identities: `t:User:email=["a@b.c"]`. Values are
+ * spelled canonically for their field's type (UUID case, instants, decimal scale, padding), so a
+ * read and a write that name one record in different spellings meet; undefined when a value
+ * cannot be spelled exactly (case-insensitive text, …): such reads depend on the model instead.
  */
-function normalizeIdentityValue(value: unknown): string {
-  if (value instanceof Date) return value.toISOString();
-  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
-  return String(value);
+export function identityTag(model: string, identity: Identity, values: readonly unknown[]): string | undefined {
+  const canonical: string[] = [];
+  for (const [index, value] of values.entries()) {
+    const spelled = canonicalIdentityValue(identity.kinds?.[index] ?? "plain", value);
+    if (spelled === undefined) return undefined;
+    canonical.push(spelled);
+  }
+  const tag = `t:${model}:${identity.key}=${JSON.stringify(canonical)}`;
+  return tag.length > MAX_TAG_LENGTH ? `t:${model}:#${sha256(tag)}` : tag;
 }
 
 /** Models a read reaches through relation fields anywhere in its arguments (include, select, where, orderBy). */
@@ -65,13 +67,15 @@ export function whereIdentityTags(graph: ModelGraph, model: string, where: unkno
   for (const identity of graph.model(model)?.identities ?? []) {
     if (identity.fields.length === 1) {
       const value = record[identity.key];
-      if (isEqualityValue(value)) tags.push(identityTag(model, identity, [value]));
+      const tag = isEqualityValue(value) ? identityTag(model, identity, [value]) : undefined;
+      if (tag !== undefined) tags.push(tag);
       continue;
     }
     const compound = record[identity.key];
     if (typeof compound !== "object" || compound === null) continue;
     const values = identity.fields.map((field) => (compound as Record<string, unknown>)[field]);
-    if (values.every(isEqualityValue)) tags.push(identityTag(model, identity, values));
+    const tag = values.every(isEqualityValue) ? identityTag(model, identity, values) : undefined;
+    if (tag !== undefined) tags.push(tag);
   }
   return tags;
 }
@@ -89,14 +93,16 @@ const UNIQUE_READS = new Set(["findUnique", "findUniqueOrThrow"]);
 /**
  * The version names a read depends on. A unique read that reaches no other model depends on
  * its record's identity tag (so writes to other records leave it alone) and on the model's
- * record generation; every other read depends on the generation of each model it reaches.
+ * record generation; every other read depends on the generation of each model it reaches, and
+ * of each model those read (a view's underlying tables).
  */
 export function readDependencies(graph: ModelGraph, model: string, operation: string, args: Record<string, unknown> | undefined, tags: readonly string[] = []): string[] {
   const reached = reachedModels(graph, model, args);
+  const sources = new Set([...reached].flatMap((name) => graph.readSources(name)));
   let names: string[];
-  const identity = UNIQUE_READS.has(operation) && reached.size === 1 ? whereIdentityTags(graph, model, args?.where)[0] : undefined;
+  const identity = UNIQUE_READS.has(operation) && sources.size === 1 ? whereIdentityTags(graph, model, args?.where)[0] : undefined;
   if (identity !== undefined) names = [recordGeneration(model), identity];
-  else names = [...reached].map(modelGeneration);
+  else names = [...sources].map(modelGeneration);
   for (const tag of tags) names.push(userTag(tag));
   return names;
 }

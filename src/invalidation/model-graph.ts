@@ -1,8 +1,22 @@
+import type { IdentityValueKind } from "./identity-values.js";
+
 /** A set of fields that identifies one record: `@id`, `@unique`, `@@id` or `@@unique`. */
 export interface Identity {
   /** The key Prisma's unique where input uses: the field name, or the compound name (`authorId_slug`). */
   key: string;
   fields: readonly string[];
+  /** How each field's values compare in the database (aligned with `fields`); `plain` when absent. */
+  kinds?: readonly IdentityValueKind[];
+}
+
+export type ReferentialAction = "Cascade" | "SetNull" | "SetDefault" | "Restrict" | "NoAction";
+
+/** A foreign key held by a relation field: what it references and what the database does on changes. */
+export interface ForeignKeyActions {
+  /** The referenced fields of the related model. */
+  references: readonly string[];
+  onDelete: ReferentialAction;
+  onUpdate: ReferentialAction;
 }
 
 export interface ModelInfo {
@@ -10,25 +24,44 @@ export interface ModelInfo {
   relations: ReadonlyMap<string, string>;
   /** Relation field → the scalar foreign-key fields it sets on this model (empty when the key is on the other side). */
   foreignKeys: ReadonlyMap<string, readonly string[]>;
+  /** Relation field → its referential actions; a foreign key absent here is assumed to cascade both ways. */
+  actions?: ReadonlyMap<string, ForeignKeyActions>;
   identities: readonly Identity[];
+  /** A `view` block: its rows change when the models it reads change, never through its own writes. */
+  isView?: boolean;
 }
+
+/** A change whose referential actions the database applies: a delete, or a key update of some fields (all when undefined). */
+export type RowChange = { kind: "delete" } | { kind: "update"; fields?: readonly string[] };
+
+interface Reference {
+  holder: string;
+  /** The holder's foreign-key fields. */
+  fields: readonly string[];
+  actions: ForeignKeyActions;
+}
+
+const CONSERVATIVE: ForeignKeyActions = { references: [], onDelete: "Cascade", onUpdate: "Cascade" };
 
 /**
  * What the invalidation logic knows of the schema, free of Prisma: models, their relations,
- * their identities, and which models hold foreign keys to which (for cascades).
+ * their identities, which models hold foreign keys to which (for referential actions, self-
+ * references and cycles included), and what views and declared models read.
  */
 export class ModelGraph {
   readonly #models: ReadonlyMap<string, ModelInfo>;
-  readonly #referencedBy = new Map<string, string[]>();
+  readonly #referencedBy = new Map<string, Reference[]>();
+  readonly #dependsOn = new Map<string, readonly string[]>();
 
   constructor(models: ReadonlyMap<string, ModelInfo>) {
     this.#models = models;
     for (const [name, info] of models) {
       for (const [field, target] of info.relations) {
-        if ((info.foreignKeys.get(field)?.length ?? 0) === 0) continue;
-        const holders = this.#referencedBy.get(target) ?? [];
-        if (!holders.includes(name)) holders.push(name);
-        this.#referencedBy.set(target, holders);
+        const fields = info.foreignKeys.get(field) ?? [];
+        if (fields.length === 0) continue;
+        const references = this.#referencedBy.get(target) ?? [];
+        references.push({ holder: name, fields, actions: info.actions?.get(field) ?? CONSERVATIVE });
+        this.#referencedBy.set(target, references);
       }
     }
   }
@@ -41,20 +74,62 @@ export class ModelGraph {
     return this.#models.get(name);
   }
 
+  /** Declares the models whose writes change what `model` reads (a view's underlying tables). */
+  declareDependsOn(model: string, models: readonly string[]): void {
+    this.#dependsOn.set(model, [...models]);
+  }
+
   /**
-   * Every model whose rows a delete or key change of `model` can change through referential
-   * actions (cascade, set null), transitively. Conservative: any foreign key counts.
+   * The models whose writes change what reads of `model` return: the model itself, plus what it
+   * was declared to depend on (transitively). A view without a declaration depends on every table.
    */
-  dependents(model: string): string[] {
-    const seen = new Set<string>();
+  readSources(model: string): string[] {
+    const sources = new Set<string>();
     const queue = [model];
     while (queue.length > 0) {
-      for (const holder of this.#referencedBy.get(queue.pop()!) ?? []) {
-        if (seen.has(holder) || holder === model) continue;
-        seen.add(holder);
-        queue.push(holder);
+      const next = queue.pop()!;
+      if (sources.has(next)) continue;
+      sources.add(next);
+      const declared = this.#dependsOn.get(next);
+      if (declared !== undefined) queue.push(...declared);
+      else if (this.#models.get(next)?.isView === true) queue.push(...this.modelNames.filter((name) => this.#models.get(name)?.isView !== true));
+    }
+    return [...sources];
+  }
+
+  /**
+   * Every model whose rows the database changes through referential actions (cascade, set null,
+   * set default) when rows of `model` change, transitively: self-references and cycles included.
+   * Restrict and NoAction change nothing (the write fails instead).
+   */
+  dependents(model: string, change: RowChange = { kind: "delete" }): string[] {
+    const changed = new Set<string>();
+    const visited = new Set<string>();
+    const queue: Array<{ model: string; change: RowChange }> = [{ model, change }];
+    while (queue.length > 0) {
+      const next = queue.pop()!;
+      const id = `${next.model}|${next.change.kind}|${next.change.kind === "update" ? (next.change.fields?.join() ?? "*") : ""}`;
+      if (visited.has(id)) continue;
+      visited.add(id);
+      for (const reference of this.#referencedBy.get(next.model) ?? []) {
+        const followUp = consequence(reference, next.change);
+        if (followUp === undefined) continue;
+        changed.add(reference.holder);
+        queue.push({ model: reference.holder, change: followUp });
       }
     }
-    return [...seen];
+    return [...changed];
   }
+}
+
+/** What a referencing model's rows undergo when the referenced rows change, if anything. */
+function consequence(reference: Reference, change: RowChange): RowChange | undefined {
+  if (change.kind === "update" && change.fields !== undefined && reference.actions.references.length > 0) {
+    if (!reference.actions.references.some((field) => change.fields!.includes(field))) return undefined;
+  }
+  const action = change.kind === "delete" ? reference.actions.onDelete : reference.actions.onUpdate;
+  if (action === "Restrict" || action === "NoAction") return undefined;
+  if (action === "Cascade" && change.kind === "delete") return { kind: "delete" };
+  // Cascade on update, SetNull and SetDefault rewrite the holder's foreign-key fields.
+  return { kind: "update", fields: reference.fields };
 }

@@ -1,5 +1,5 @@
 import { identityTag, modelGeneration, recordGeneration, walkRelations, whereIdentityTags } from "./dependencies.js";
-import type { ModelGraph } from "./model-graph.js";
+import type { ModelGraph, RowChange } from "./model-graph.js";
 
 /** Nested operations that can delete rows or clear foreign keys, reaching further models. */
 const REMOVING = ["delete", "deleteMany", "set", "disconnect"];
@@ -16,7 +16,7 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
     names.add(modelGeneration(target));
     names.add(recordGeneration(target));
   };
-  const cascade = (from: string) => graph.dependents(from).forEach(touchModel);
+  const cascade = (from: string, change: RowChange = { kind: "delete" }) => graph.dependents(from, change).forEach(touchModel);
   const pinned = () => {
     for (const tag of whereIdentityTags(graph, model, args?.where)) names.add(tag);
     if (!addRecordTags(graph, model, result, names)) names.add(recordGeneration(model));
@@ -38,7 +38,7 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
       pinned();
       if (touchesIdentity(graph, model, changes)) {
         names.add(recordGeneration(model));
-        cascade(model);
+        cascade(model, { kind: "update", fields: changedFields(graph, model, changes) });
       }
       nested(operation === "upsert" ? [args?.create, args?.update] : data);
       break;
@@ -50,7 +50,7 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
     case "updateMany":
     case "updateManyAndReturn":
       names.add(recordGeneration(model));
-      if (touchesIdentity(graph, model, data)) cascade(model);
+      if (touchesIdentity(graph, model, data)) cascade(model, { kind: "update", fields: changedFields(graph, model, data) });
       break;
     case "createMany":
     case "createManyAndReturn":
@@ -72,9 +72,19 @@ function addRecordTags(graph: ModelGraph, model: string, record: unknown, names:
     const values = identity.fields.map((field) => (record as Record<string, unknown>)[field]);
     // A null unique value identifies nothing; an absent one (narrowed by select) is unknown.
     if (values.some((value) => value === undefined)) complete = false;
-    else if (!values.some((value) => value === null)) names.add(identityTag(model, identity, values));
+    else if (!values.some((value) => value === null)) {
+      const tag = identityTag(model, identity, values);
+      if (tag !== undefined) names.add(tag);
+    }
   }
   return complete;
+}
+
+/** The scalar fields a write's data names (a relation field's foreign keys count as its own). */
+function changedFields(graph: ModelGraph, model: string, data: unknown): string[] | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const foreignKeys = graph.model(model)?.foreignKeys;
+  return Object.keys(data).flatMap((key) => foreignKeys?.get(key) ?? [key]);
 }
 
 /** Whether a write's data changes a field of any identity, directly or through a relation's foreign key. */

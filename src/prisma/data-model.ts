@@ -1,6 +1,7 @@
 import { CacheConfigError } from "../errors.js";
 import { ModelGraph, type ModelInfo } from "../invalidation/model-graph.js";
-import { readSchemaFacts } from "./schema-reader.js";
+import { readSchemaBlocks } from "./schema-blocks.js";
+import { readSchemaFacts, type SchemaModelFacts } from "./schema-reader.js";
 
 /** The part of Prisma's runtime data model the cache reads. */
 export interface RuntimeDataModel {
@@ -22,8 +23,10 @@ export interface PrismaSchema {
   delegateKeys: ReadonlyMap<string, string>;
   /** The Prisma Client version, for the errors the cache throws in Prisma's name. */
   clientVersion: string;
-  /** False when the schema text was not available and identities/foreign keys are guessed conservatively. */
+  /** False when the schema text was not available (or not readable) and identities/foreign keys are guessed conservatively. */
   exact: boolean;
+  /** Why the schema is not exact, when it is not. */
+  inexactReason?: string;
 }
 
 /**
@@ -38,17 +41,33 @@ export function readPrismaSchema(client: unknown): PrismaSchema {
     throw new CacheConfigError("client", "cacheExtension() must be applied with $extends() on a Prisma Client (>= 7); no data model was found");
   }
   const schemaText = internals?._engineConfig?.inlineSchema;
-  const facts = typeof schemaText === "string" ? readSchemaFacts(schemaText) : undefined;
+  const { facts, inexactReason } = schemaFacts(schemaText);
+  const views = typeof schemaText === "string" ? readSchemaBlocks(schemaText).kinds : undefined;
   const models = new Map<string, ModelInfo>();
   const delegateKeys = new Map<string, string>();
   for (const [name, model] of Object.entries(dataModel.models)) {
     const relationFields = model.fields.filter((field) => field.kind === "object");
     const relations = new Map(relationFields.map((field) => [field.name, field.type] as const));
     const own = facts?.get(name);
-    // Without the schema text, assume every relation holds a key: cascades then over-invalidate.
+    // Without the schema's facts, assume every relation holds a key that cascades: cascades then over-invalidate.
     const foreignKeys = own?.foreignKeys ?? new Map(relationFields.map((field) => [field.name, ["?"]] as const));
-    models.set(name, { relations, foreignKeys, identities: own?.identities ?? [] });
+    models.set(name, { relations, foreignKeys, actions: own?.actions, identities: own?.identities ?? [], isView: views?.get(name) === "view" });
     delegateKeys.set(name, name.charAt(0).toLowerCase() + name.slice(1));
   }
-  return { dataModel, graph: new ModelGraph(models), delegateKeys, clientVersion: internals?._clientVersion ?? "unknown", exact: facts !== undefined };
+  const exact = facts !== undefined;
+  return { dataModel, graph: new ModelGraph(models), delegateKeys, clientVersion: internals?._clientVersion ?? "unknown", exact, ...(exact ? {} : { inexactReason }) };
+}
+
+function schemaFacts(schemaText: unknown): { facts?: Map<string, SchemaModelFacts>; inexactReason?: string } {
+  if (typeof schemaText !== "string") return { inexactReason: "the Prisma client carries no schema text" };
+  try {
+    return { facts: readSchemaFacts(schemaText) };
+  } catch (error) {
+    return { inexactReason: `Prisma's schema parser rejected the client's schema (${firstLine(error)})` };
+  }
+}
+
+function firstLine(error: unknown): string {
+  const message = String((error as Error)?.message ?? error).replace(/\u001b\[[0-9;]*m/g, "");
+  return message.split("\n").find((line) => /error/i.test(line))?.trim().slice(0, 200) ?? message.slice(0, 200);
 }

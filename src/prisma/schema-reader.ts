@@ -1,83 +1,95 @@
-import type { Identity } from "../invalidation/model-graph.js";
+import type { IdentityValueKind } from "../invalidation/identity-values.js";
+import type { ForeignKeyActions, Identity, ReferentialAction } from "../invalidation/model-graph.js";
+import { readSchemaBlocks } from "./schema-blocks.js";
+import { parseDatamodel, type DmmfField, type DmmfModel } from "./schema-wasm.js";
 
 export interface SchemaModelFacts {
+  /** The primary key first: it is the identity writes and reads most often use. */
   identities: Identity[];
   /** Relation field → foreign-key fields on this model, from `@relation(fields: [...])`. */
   foreignKeys: Map<string, string[]>;
+  /** Relation field → its referential actions, Prisma's defaults filled in. */
+  actions: Map<string, ForeignKeyActions>;
+  isView: boolean;
 }
 
 /**
- * Reads identities and foreign keys from Prisma schema source. Prisma 7's runtime data model
- * omits both, but the client carries the schema text; only the attributes needed here are read.
+ * Reads identities, foreign keys, referential actions and views from Prisma schema source with
+ * Prisma's own parser. Prisma 7's runtime data model omits all of them, but the client carries
+ * the schema text. Throws when the parser rejects the text.
  */
 export function readSchemaFacts(schema: string): Map<string, SchemaModelFacts> {
+  const blocks = readSchemaBlocks(schema);
   const facts = new Map<string, SchemaModelFacts>();
-  const source = stripComments(schema);
-  const modelBlock = /\bmodel\s+(\w+)\s*\{([^}]*)\}/g;
-  for (const match of source.matchAll(modelBlock)) {
-    facts.set(match[1]!, readModel(match[2]!));
+  for (const model of parseDatamodel(schema)) {
+    const kinds = new Map(model.fields.map((field) => [field.name, identityValueKind(field, blocks.provider)] as const));
+    const foreignKeys = new Map<string, string[]>();
+    const actions = new Map<string, ForeignKeyActions>();
+    for (const field of model.fields) {
+      if (field.kind !== "object" || (field.relationFromFields?.length ?? 0) === 0) continue;
+      foreignKeys.set(field.name, field.relationFromFields!);
+      actions.set(field.name, {
+        references: field.relationToFields ?? [],
+        // Prisma's defaults: an optional relation sets null on delete, a required one restricts; updates cascade.
+        onDelete: referentialAction(field.relationOnDelete) ?? (field.isRequired ? "Restrict" : "SetNull"),
+        onUpdate: referentialAction(field.relationOnUpdate) ?? "Cascade",
+      });
+    }
+    const identities = modelIdentities(model).map((identity) => ({ ...identity, kinds: identity.fields.map((field) => kinds.get(field) ?? "inexact") }));
+    facts.set(model.name, { identities, foreignKeys, actions, isView: blocks.kinds.get(model.name) === "view" });
   }
   return facts;
 }
 
-function readModel(body: string): SchemaModelFacts {
+/** Prisma names a compound where input after `name:`, else by joining the fields with "_". */
+function modelIdentities(model: DmmfModel): Identity[] {
   const identities: Identity[] = [];
-  const foreignKeys = new Map<string, string[]>();
-  for (const rawLine of body.split("\n")) {
-    const line = rawLine.trim();
-    if (line === "") continue;
-    if (line.startsWith("@@id") || line.startsWith("@@unique")) {
-      const fields = listArgument(line, "fields") ?? firstList(line);
-      if (fields === undefined) continue;
-      const name = /\bname\s*:\s*"([^"]+)"/.exec(line)?.[1];
-      // Prisma names a compound where input after `name:` or by joining the fields with "_".
-      identities.push({ key: name ?? fields.join("_"), fields });
-      continue;
+  const compound = (index: { name: string | null; fields: string[] }) => ({ key: index.name ?? index.fields.join("_"), fields: index.fields });
+  for (const field of model.fields) if (field.isId) identities.push({ key: field.name, fields: [field.name] });
+  if (model.primaryKey !== null) identities.push(compound(model.primaryKey));
+  for (const field of model.fields) if (field.isUnique) identities.push({ key: field.name, fields: [field.name] });
+  for (const index of model.uniqueIndexes) identities.push(compound(index));
+  return identities;
+}
+
+const ACTIONS = new Set<string>(["Cascade", "SetNull", "SetDefault", "Restrict", "NoAction"]);
+
+function referentialAction(value: string | null | undefined): ReferentialAction | undefined {
+  if (value === null || value === undefined) return undefined;
+  // An action this version does not know: assume the widest effect.
+  return ACTIONS.has(value) ? (value as ReferentialAction) : "Cascade";
+}
+
+/** Databases whose default string comparison is case- (and trailing-space-) insensitive. */
+const CASE_INSENSITIVE_PROVIDERS = new Set(["mysql", "sqlserver"]);
+const EXACT_TEXT = new Set(["Text", "VarChar"]);
+const INSTANT_TYPES = new Set(["Timestamp", "Timestamptz", "DateTime", "DateTime2", "DateTimeOffset"]);
+
+/** How a field's values compare in the database (see IdentityValueKind). */
+export function identityValueKind(field: Pick<DmmfField, "kind" | "type" | "nativeType">, provider: string | undefined): IdentityValueKind {
+  const [native, args = []] = field.nativeType ?? [];
+  if (field.kind === "enum") return "plain";
+  switch (field.type) {
+    case "String":
+      if (provider === undefined || CASE_INSENSITIVE_PROVIDERS.has(provider)) return "inexact";
+      if (native === undefined || EXACT_TEXT.has(native)) return "plain";
+      if (native === "Uuid") return "uuid";
+      return native === "Char" ? "fixed-width" : "inexact";
+    case "DateTime": {
+      // Fewer than 3 fractional digits stored, or a date or time alone: the database rounds.
+      const precision = args[0] === undefined ? 3 : Number(args[0]);
+      return native === undefined || (INSTANT_TYPES.has(native) && precision >= 3) ? "instant" : "inexact";
     }
-    const field = /^(\w+)\s+\S+/.exec(line)?.[1];
-    if (field === undefined || line.startsWith("@@")) continue;
-    if (/@id\b/.test(line) || /@unique\b/.test(line)) identities.push({ key: field, fields: [field] });
-    const relation = /@relation\(([^)]*)\)/.exec(line)?.[1];
-    const keys = relation === undefined ? undefined : listArgument(relation, "fields");
-    if (keys !== undefined) foreignKeys.set(field, keys);
+    case "Decimal":
+      return "decimal";
+    case "Float":
+      return native === undefined || native === "DoublePrecision" ? "plain" : "inexact";
+    case "Int":
+    case "BigInt":
+    case "Boolean":
+    case "Bytes":
+      return "plain";
+    default:
+      return "inexact";
   }
-  // The primary key first: it is the identity writes and reads most often use.
-  identities.sort((a, b) => Number(isPrimary(body, b)) - Number(isPrimary(body, a)));
-  return { identities, foreignKeys };
-}
-
-function isPrimary(body: string, identity: Identity): boolean {
-  if (identity.fields.length === 1) return new RegExp(`^\\s*${identity.fields[0]}\\s+\\S+[^\\n]*@id\\b`, "m").test(body);
-  return /@@id\b/.test(body) && listArgument(/@@id[^\n]*/.exec(body)?.[0] ?? "", "fields")?.join() === identity.fields.join();
-}
-
-function listArgument(text: string, name: string): string[] | undefined {
-  const list = new RegExp(`\\b${name}\\s*:\\s*\\[([^\\]]*)\\]`).exec(text)?.[1];
-  return list === undefined ? undefined : splitList(list);
-}
-
-function firstList(text: string): string[] | undefined {
-  const list = /\(\s*\[([^\]]*)\]/.exec(text)?.[1];
-  return list === undefined ? undefined : splitList(list);
-}
-
-/** `a, b(sort: Desc)` → `["a", "b"]`. */
-function splitList(list: string): string[] {
-  return list.split(",").map((item) => item.trim().replace(/\(.*$/, "")).filter((item) => item !== "");
-}
-
-/** Removes `//` comments, leaving `//` inside string literals alone. */
-function stripComments(schema: string): string {
-  return schema
-    .split("\n")
-    .map((line) => {
-      let inString = false;
-      for (let i = 0; i < line.length; i++) {
-        const char = line[i];
-        if (char === '"' && line[i - 1] !== "\\") inString = !inString;
-        if (!inString && char === "/" && line[i + 1] === "/") return line.slice(0, i);
-      }
-      return line;
-    })
-    .join("\n");
 }

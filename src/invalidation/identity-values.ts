@@ -1,0 +1,73 @@
+/**
+ * How an identity field's values compare in the database, so that every spelling of one value
+ * maps to one tag (and one Bloom member):
+ * - `plain`: compared as written (integers, case-sensitive text, booleans, enums, bytes);
+ * - `uuid`: case-insensitive hex, hyphens and braces optional (`@db.Uuid`);
+ * - `instant`: a Date or an ISO 8601 string with an offset, as one millisecond instant;
+ * - `decimal`: by numeric value (`"10.50"`, `10.5` and `Decimal(10.5)` are one value);
+ * - `fixed-width`: blank-padded text (`@db.Char(n)`), trailing spaces insignificant;
+ * - `inexact`: equality the cache cannot reproduce (citext, case-insensitive collations, unknown
+ *   native types): no tag, so reads by it depend on the model's generation and skip the Bloom guard.
+ */
+export type IdentityValueKind = "plain" | "uuid" | "instant" | "decimal" | "fixed-width" | "inexact";
+
+/** The canonical spelling of an identity value, or undefined when it cannot be known exactly. */
+export function canonicalIdentityValue(kind: IdentityValueKind, value: unknown): string | undefined {
+  switch (kind) {
+    case "plain":
+      return plain(value);
+    case "uuid":
+      return typeof value === "string" ? uuid(value) : undefined;
+    case "instant":
+      return instant(value);
+    case "decimal":
+      return decimal(value);
+    case "fixed-width":
+      return typeof value === "string" ? value.replace(/ +$/, "") : undefined;
+    case "inexact":
+      return undefined;
+  }
+}
+
+function plain(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  return String(value);
+}
+
+function uuid(value: string): string | undefined {
+  const hex = value.replace(/^\{(.*)\}$/, "$1").replace(/-/g, "").toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) return undefined;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** `2024-01-02T03:04:05Z`, `…05.120+02:00`: a date, a time, at most milliseconds, and an offset. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function instant(value: unknown): string | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
+  // Without an offset JavaScript reads local time; beyond milliseconds the database rounds what
+  // JavaScript truncates: neither can be mapped to the stored instant with certainty.
+  if (typeof value !== "string" || !ISO_INSTANT.test(value)) return undefined;
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+}
+
+/** Digits and a decimal exponent, without leading or trailing zeros: `10.50` → `105e-1`. */
+function decimal(value: unknown): string | undefined {
+  if (typeof value === "number" && !Number.isFinite(value)) return undefined;
+  const text = typeof value === "string" || typeof value === "number" || typeof value === "bigint" || isDecimalLike(value) ? String(value).trim() : undefined;
+  const match = text === undefined ? null : /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (match === null || (match[2] === "" && (match[3] ?? "") === "")) return undefined;
+  const [, sign, whole = "", fraction = "", exponent = "0"] = match;
+  const digits = `${whole}${fraction}`.replace(/^0+/, "");
+  if (digits === "") return "0";
+  const trimmed = digits.replace(/0+$/, "");
+  const scale = Number(exponent) - fraction.length + (digits.length - trimmed.length);
+  return `${sign === "-" ? "-" : ""}${trimmed}e${scale}`;
+}
+
+/** Prisma's Decimal (decimal.js) and look-alikes: their `toString()` is a plain decimal numeral. */
+function isDecimalLike(value: unknown): boolean {
+  return typeof value === "object" && value !== null && typeof (value as { toFixed?: unknown }).toFixed === "function";
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
+import { canonicalIdentityValue } from "../../src/invalidation/identity-values.ts";
+import { identityTag } from "../../src/invalidation/dependencies.ts";
+
+const same = (kind: Parameters<typeof canonicalIdentityValue>[0], values: unknown[]) => new Set(values.map((value) => canonicalIdentityValue(kind, value)));
+
+describe("identity values: one spelling per value", () => {
+  it("UUIDs: case, hyphens and braces", () => {
+    const id = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+    expect(same("uuid", [id, id.toUpperCase(), id.replace(/-/g, ""), `{${id}}`])).toEqual(new Set([id]));
+    expect(canonicalIdentityValue("uuid", "not-a-uuid")).toBeUndefined();
+  });
+
+  it("instants: a Date, ISO strings with any offset, with or without seconds and milliseconds", () => {
+    const canonical = "2024-02-29T12:34:56.000Z";
+    expect(same("instant", [new Date(canonical), "2024-02-29T12:34:56Z", "2024-02-29T12:34:56.000Z", "2024-02-29T14:34:56+02:00", "2024-02-29T12:34:56.0Z"])).toEqual(new Set([canonical]));
+    expect(canonicalIdentityValue("instant", "2024-02-29T12:34Z")).toBe("2024-02-29T12:34:00.000Z");
+  });
+
+  it("instants that cannot be known exactly: no offset, sub-millisecond digits, garbage", () => {
+    for (const value of ["2024-02-29T12:34:56", "2024-02-29T12:34:56.123456Z", "2024-02-29", "yesterday", new Date(Number.NaN), 1709210096000]) {
+      expect(canonicalIdentityValue("instant", value), String(value)).toBeUndefined();
+    }
+  });
+
+  it("decimals by numeric value: scale, signs, exponents, Prisma.Decimal, numbers, bigints", () => {
+    expect(same("decimal", ["10.50", "10.5", 10.5, new Prisma.Decimal("10.500"), "+10.5", "1.05e1", "0010.50"])).toEqual(new Set(["105e-1"]));
+    expect(same("decimal", ["100", 100, 100n, "1e2", "100.00", new Prisma.Decimal(100)])).toEqual(new Set(["1e2"]));
+    expect(same("decimal", ["0", "-0", "0.000", 0])).toEqual(new Set(["0"]));
+    expect(canonicalIdentityValue("decimal", "-0.25")).toBe("-25e-2");
+    for (const value of ["NaN", "Infinity", Number.POSITIVE_INFINITY, "1,5", "", ".", {}]) expect(canonicalIdentityValue("decimal", value), String(value)).toBeUndefined();
+  });
+
+  it("fixed-width text: trailing blanks do not count, leading ones and case do", () => {
+    expect(same("fixed-width", ["AB12", "AB12    ", "AB12 "])).toEqual(new Set(["AB12"]));
+    expect(canonicalIdentityValue("fixed-width", " AB12")).toBe(" AB12");
+    expect(canonicalIdentityValue("fixed-width", "ab12")).toBe("ab12");
+  });
+
+  it("inexact kinds have no spelling, and then no tag", () => {
+    expect(canonicalIdentityValue("inexact", "A@B.C")).toBeUndefined();
+    expect(identityTag("Person", { key: "email", fields: ["email"], kinds: ["inexact"] }, ["A@B.C"])).toBeUndefined();
+  });
+
+  it("compound tags combine the canonical spellings of their fields", () => {
+    const identity = { key: "labelAt", fields: ["label", "at"], kinds: ["plain", "instant"] as const };
+    expect(identityTag("Event", identity, ["x", "2024-01-01T00:00:00Z"])).toBe(identityTag("Event", identity, ["x", new Date("2024-01-01T00:00:00.000Z")]));
+    expect(identityTag("Event", identity, ["X", "2024-01-01T00:00:00Z"])).not.toBe(identityTag("Event", identity, ["x", "2024-01-01T00:00:00Z"]));
+  });
+});

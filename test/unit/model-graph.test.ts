@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { ModelGraph, type ForeignKeyActions, type ModelInfo, type ReferentialAction } from "../../src/invalidation/model-graph.ts";
+
+type Key = { field: string; target: string; fields: string[]; references?: string[]; onDelete: ReferentialAction; onUpdate?: ReferentialAction };
+
+function model(keys: Key[], extra: Partial<ModelInfo> = {}): ModelInfo {
+  return {
+    relations: new Map(keys.map((key) => [key.field, key.target])),
+    foreignKeys: new Map(keys.map((key) => [key.field, key.fields])),
+    actions: new Map(keys.map((key): [string, ForeignKeyActions] => [key.field, { references: key.references ?? ["id"], onDelete: key.onDelete, onUpdate: key.onUpdate ?? "Cascade" }])),
+    identities: [{ key: "id", fields: ["id"] }],
+    ...extra,
+  };
+}
+
+describe("ModelGraph: referential actions", () => {
+  it("a self-relation makes a delete reach the model itself (SetNull and Cascade)", () => {
+    for (const onDelete of ["SetNull", "Cascade"] as const) {
+      const graph = new ModelGraph(new Map([["Person", model([{ field: "manager", target: "Person", fields: ["managerId"], onDelete }])]]));
+      expect(graph.dependents("Person")).toEqual(["Person"]);
+    }
+  });
+
+  it("follows a cycle between two models, transitively, in both directions", () => {
+    const graph = new ModelGraph(
+      new Map([
+        ["Team", model([{ field: "captain", target: "Player", fields: ["captainId"], onDelete: "SetNull" }])],
+        ["Player", model([{ field: "team", target: "Team", fields: ["teamId"], onDelete: "Cascade" }])],
+        ["Badge", model([{ field: "player", target: "Player", fields: ["playerId"], onDelete: "Cascade" }])],
+      ]),
+    );
+    expect(graph.dependents("Team").sort()).toEqual(["Badge", "Player", "Team"]);
+    expect(graph.dependents("Player").sort()).toEqual(["Badge", "Team"]);
+    expect(graph.dependents("Badge")).toEqual([]);
+  });
+
+  it("Restrict and NoAction change nothing; SetDefault does", () => {
+    const graph = new ModelGraph(
+      new Map([
+        ["P", model([])],
+        ["R", model([{ field: "p", target: "P", fields: ["pId"], onDelete: "Restrict", onUpdate: "NoAction" }])],
+        ["N", model([{ field: "p", target: "P", fields: ["pId"], onDelete: "NoAction", onUpdate: "Restrict" }])],
+        ["D", model([{ field: "p", target: "P", fields: ["pId"], onDelete: "SetDefault", onUpdate: "Restrict" }])],
+      ]),
+    );
+    expect(graph.dependents("P")).toEqual(["D"]);
+    expect(graph.dependents("P", { kind: "update" })).toEqual([]);
+  });
+
+  it("a key update reaches only the holders of keys that reference the changed fields", () => {
+    const graph = new ModelGraph(
+      new Map([
+        ["User", model([], { identities: [{ key: "id", fields: ["id"] }, { key: "email", fields: ["email"] }] })],
+        ["ByEmail", model([{ field: "user", target: "User", fields: ["userEmail"], references: ["email"], onDelete: "Cascade" }])],
+        ["ById", model([{ field: "user", target: "User", fields: ["userId"], references: ["id"], onDelete: "Cascade" }])],
+      ]),
+    );
+    expect(graph.dependents("User", { kind: "update", fields: ["email"] })).toEqual(["ByEmail"]);
+    expect(graph.dependents("User", { kind: "update" }).sort()).toEqual(["ByEmail", "ById"]);
+  });
+
+  it("without known actions every foreign key is assumed to cascade", () => {
+    const graph = new ModelGraph(new Map([["A", { relations: new Map([["parent", "A"]]), foreignKeys: new Map([["parent", ["?"]]]), identities: [] }]]));
+    expect(graph.dependents("A")).toEqual(["A"]);
+    expect(graph.dependents("A", { kind: "update", fields: ["x"] })).toEqual(["A"]);
+  });
+});
+
+describe("ModelGraph: read sources", () => {
+  const graph = () =>
+    new ModelGraph(
+      new Map([
+        ["User", model([])],
+        ["Post", model([{ field: "author", target: "User", fields: ["authorId"], onDelete: "Cascade" }])],
+        ["ActiveUser", model([], { isView: true })],
+        ["TopAuthor", model([], { isView: true })],
+      ]),
+    );
+
+  it("a table reads itself; a declared view reads what it depends on, transitively", () => {
+    const g = graph();
+    g.declareDependsOn("ActiveUser", ["User"]);
+    g.declareDependsOn("TopAuthor", ["ActiveUser", "Post"]);
+    expect(g.readSources("User")).toEqual(["User"]);
+    expect(g.readSources("ActiveUser").sort()).toEqual(["ActiveUser", "User"]);
+    expect(g.readSources("TopAuthor").sort()).toEqual(["ActiveUser", "Post", "TopAuthor", "User"]);
+  });
+
+  it("an undeclared view depends on every table", () => {
+    expect(graph().readSources("ActiveUser").sort()).toEqual(["ActiveUser", "Post", "User"]);
+  });
+});

@@ -1,0 +1,145 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { readSchemaBlocks } from "../../src/prisma/schema-blocks.ts";
+import { readSchemaFacts } from "../../src/prisma/schema-reader.ts";
+
+const SECOND = readFileSync(new URL("../schemas/second/prisma/schema.prisma", import.meta.url), "utf8");
+const datasource = (provider = "postgresql") => `datasource db {\n  provider = "${provider}"\n}\n`;
+
+describe("the schema reader (Prisma's parser)", () => {
+  it("reads past Json defaults, strings and comments holding braces and quotes", () => {
+    const facts = readSchemaFacts(`${datasource()}
+// model Fake { id Int @id } with a } and a "
+/// doc: } { "
+model A {
+  id    Int    @id
+  meta  Json   @default("{}")
+  motto String @default("} \\" // not a comment {")
+  /// } closing brace in a doc comment
+  bs    B[]
+  email String @unique // a trailing } comment
+}
+model B {
+  id  Int @id
+  aId Int
+  a   A   @relation(fields: [aId], references: [id], onDelete: Cascade)
+  @@unique([aId, id])
+}
+`);
+    expect([...facts.keys()]).toEqual(["A", "B"]);
+    expect(facts.get("A")!.identities.map((identity) => identity.key)).toEqual(["id", "email"]);
+    expect(facts.get("B")!.identities.map((identity) => identity.key)).toEqual(["id", "aId_id"]);
+    expect(facts.get("B")!.foreignKeys.get("a")).toEqual(["aId"]);
+    expect(facts.get("B")!.actions.get("a")).toEqual({ references: ["id"], onDelete: "Cascade", onUpdate: "Cascade" });
+  });
+
+  it("names compound identities as Prisma's where input does, primary key first", () => {
+    const facts = readSchemaFacts(`${datasource()}
+model M {
+  x Int
+  y Int
+  z Int @unique
+  w Int
+  @@unique([w, x], name: "byWx")
+  @@unique([y, w])
+  @@id([x, y], name: "pair")
+}
+model N {
+  a Int
+  b Int
+  @@id([a, b])
+}
+`);
+    expect(facts.get("M")!.identities.map(({ key, fields }) => ({ key, fields }))).toEqual([
+      { key: "pair", fields: ["x", "y"] },
+      { key: "z", fields: ["z"] },
+      { key: "byWx", fields: ["w", "x"] },
+      { key: "y_w", fields: ["y", "w"] },
+    ]);
+    expect(facts.get("N")!.identities.map((identity) => identity.key)).toEqual(["a_b"]);
+  });
+
+  it("reads every referential action, and Prisma's defaults where none is written", () => {
+    const relation = (name: string, attributes: string, optional = false) =>
+      `  ${name}Id Int${optional ? "?" : ""}\n  ${name} P${optional ? "?" : ""} @relation("${name}", fields: [${name}Id], references: [id]${attributes})\n`;
+    const facts = readSchemaFacts(`${datasource()}
+model P {
+  id Int @id
+  a C[] @relation("a")
+  b C[] @relation("b")
+  c C[] @relation("c")
+  d C[] @relation("d")
+  e C[] @relation("e")
+  f C[] @relation("f")
+}
+model C {
+  id Int @id
+${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", onDelete: SetNull, onUpdate: Restrict", true)}${relation("c", ", onDelete: Restrict, onUpdate: SetNull", true)}${relation("d", ", onDelete: NoAction, onUpdate: SetDefault")}${relation("e", "")}${relation("f", "", true)}}
+`);
+    const actions = Object.fromEntries([...facts.get("C")!.actions].map(([field, { onDelete, onUpdate }]) => [field, [onDelete, onUpdate]]));
+    expect(actions).toEqual({
+      a: ["Cascade", "NoAction"],
+      b: ["SetNull", "Restrict"],
+      c: ["Restrict", "SetNull"],
+      d: ["NoAction", "SetDefault"],
+      e: ["Restrict", "Cascade"],
+      f: ["SetNull", "Cascade"],
+    });
+    expect(facts.get("P")!.foreignKeys.size).toBe(0);
+  });
+
+  it("reads the second test schema: @@map/@map, self-relations, a cycle, a view, native types", () => {
+    const facts = readSchemaFacts(SECOND);
+    expect([...facts.keys()].sort()).toEqual(["ActivePerson", "Event", "Membership", "Passport", "Person", "Player", "Team"]);
+    const person = facts.get("Person")!;
+    expect(person.identities.map(({ key, kinds }) => [key, kinds])).toEqual([
+      ["id", ["uuid"]],
+      ["code", ["fixed-width"]],
+      ["email", ["inexact"]],
+    ]);
+    expect(person.foreignKeys).toEqual(new Map([["manager", ["managerId"]], ["parent", ["parentId"]]]));
+    expect(person.actions.get("manager")).toMatchObject({ onDelete: "SetNull", onUpdate: "Cascade" });
+    expect(person.actions.get("parent")).toMatchObject({ onDelete: "Cascade", onUpdate: "Cascade" });
+    expect(facts.get("Team")!.actions.get("captain")).toMatchObject({ onDelete: "SetNull" });
+    expect(facts.get("Player")!.actions.get("team")).toMatchObject({ onDelete: "Cascade" });
+    expect(facts.get("Membership")!.identities.map((identity) => identity.key)).toEqual(["personId_teamId"]);
+    expect(facts.get("Event")!.identities.map(({ key, kinds }) => [key, kinds])).toEqual([
+      ["id", ["plain"]],
+      ["at", ["instant"]],
+      ["price", ["decimal"]],
+      ["labelAt", ["plain", "instant"]],
+    ]);
+    expect(facts.get("ActivePerson")!.isView).toBe(true);
+    expect(person.isView).toBe(false);
+  });
+
+  it("treats text as inexact where the database compares it case-insensitively", () => {
+    const schema = (provider: string) => `${datasource(provider)}model U {\n  id Int @id\n  email String @unique\n}\n`;
+    expect(readSchemaFacts(schema("postgresql")).get("U")!.identities[1]!.kinds).toEqual(["plain"]);
+    expect(readSchemaFacts(schema("mysql")).get("U")!.identities[1]!.kinds).toEqual(["inexact"]);
+    expect(readSchemaFacts(schema("sqlserver")).get("U")!.identities[1]!.kinds).toEqual(["inexact"]);
+  });
+
+  it("throws when Prisma's parser rejects the text (the cache then falls back to per-model invalidation)", () => {
+    expect(() => readSchemaFacts(`${datasource()}model A {\n  id Int @id\n  b Missing\n}\n`)).toThrow();
+  });
+});
+
+describe("the block scanner", () => {
+  it("finds views and the provider, ignoring comments and strings", () => {
+    const blocks = readSchemaBlocks(`// view Fake {
+/// model Doc { "
+datasource db {
+  provider = "postgresql" // provider = "mysql"
+}
+model A {
+  note String @default("view B { } \\" {")
+}
+view V {
+  id Int @unique
+}
+`);
+    expect(Object.fromEntries(blocks.kinds)).toEqual({ db: "datasource", A: "model", V: "view" });
+    expect(blocks.provider).toBe("postgresql");
+  });
+});
