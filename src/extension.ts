@@ -2,6 +2,7 @@ import { Prisma } from "@prisma/client/extension";
 import { schemaFingerprint } from "./key/fingerprint.js";
 import { checkModelNames, resolveOptions } from "./options.js";
 import { readPrismaSchema } from "./prisma/data-model.js";
+import { declareDependencies } from "./prisma/declared-dependencies.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
 import type { PrismaPromiseLike } from "./prisma/lazy-query.js";
 import { CacheRuntime, type CacheControl, type ExtensionThis } from "./prisma/runtime.js";
@@ -24,6 +25,7 @@ export function cacheExtension(options: CacheExtensionOptions) {
   return Prisma.defineExtension((client) => {
     const schema = readPrismaSchema(client);
     checkModelNames(resolved.models, schema.graph.modelNames);
+    declareDependencies(resolved.models, schema.graph);
     if (!schema.exact) warnInexactSchema(schema.inexactReason);
     const runtime = new CacheRuntime(resolved, schema, { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel) }, client as never);
     const parent = client as unknown as Record<string, AnyFn>;

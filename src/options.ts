@@ -12,6 +12,8 @@ export interface ReadPolicy {
   useL1: boolean;
   /** Bloom guard settings, when the model has one. */
   bloom?: { errorRate: number; maxAgeMs: number };
+  /** Models whose writes change this model's reads (a view's tables), as configured; checked against the schema later. */
+  dependsOn?: readonly string[];
 }
 
 export interface ResolvedOptions {
@@ -57,7 +59,7 @@ export const DEFAULTS = {
 } as const;
 
 const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "clock", "random"]);
-const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom"]);
+const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom", "dependsOn"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
 /** Validates user options and fills defaults. Throws CacheConfigError naming the option at fault. */
@@ -124,9 +126,18 @@ function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean):
       negativeTtlMs: nonNegative(own.negativeTtl, `${at}.negativeTtl`, defaults.negativeTtl) * 1000,
       useL1: l1Enabled && own.l1 !== false,
       ...bloomPolicy(own.bloom, `${at}.bloom`),
+      ...dependsOnList(own.dependsOn, `${at}.dependsOn`),
     });
   }
   return policies;
+}
+
+function dependsOnList(value: unknown, option: string): Pick<ReadPolicy, "dependsOn"> {
+  if (value === undefined) return {};
+  if (!Array.isArray(value) || value.length === 0 || !value.every((item) => typeof item === "string")) {
+    throw new CacheConfigError(option, "expected a non-empty array of model names");
+  }
+  return { dependsOn: Object.freeze([...value]) };
 }
 
 function bloomPolicy(value: unknown, option: string): Pick<ReadPolicy, "bloom"> {

@@ -55,6 +55,11 @@ export interface ModelCacheOptions {
    * bounds how long rows written outside the extension can stay invisible before a rebuild.
    */
   bloom?: boolean | { errorRate?: number; maxAge?: number };
+  /**
+   * The models whose writes change what this model's reads return: required for a `view`
+   * (`ActiveUser: { dependsOn: ["User"] }`), so that writes to its tables invalidate its reads.
+   */
+  dependsOn?: string[];
 }
 
 export interface L1Options {

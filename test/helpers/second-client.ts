@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { Redis } from "ioredis";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 import { PrismaClient } from "../schemas/second/generated/client.ts";
 import { cacheExtension, type CacheExtensionOptions } from "../../src/index.ts";
 import { createRedis, uniqueNamespace } from "./client.ts";
@@ -33,6 +33,7 @@ export function createSecondCachedClient(options: Partial<Omit<CacheExtensionOpt
     async close() {
       await prisma.$cache.close();
       await base.$disconnect();
+      await pool.end();
       if (options.redis === undefined) redis?.disconnect();
     },
   };
@@ -42,4 +43,41 @@ export function createSecondCachedClient(options: Partial<Omit<CacheExtensionOpt
 export function personData(overrides: Record<string, unknown> = {}) {
   const tag = randomUUID().slice(0, 6);
   return { code: `P${tag}`, email: `${tag}@Example.com`, name: `Person ${tag}`, ...overrides };
+}
+
+export type SecondCachedClient = ReturnType<typeof createSecondCachedClient>;
+export type SecondPrisma = SecondCachedClient["prisma"];
+
+/**
+ * A writer and two readers sharing Redis, each with its own pool: one reader answers from its
+ * L1, the other (`l1: false`) from Redis. `expectFresh` caches a read on both readers, writes on
+ * the writer, and checks that both readers then return what plain Prisma returns.
+ */
+export function secondFleet(options: Partial<Omit<CacheExtensionOptions, "redis">> = {}) {
+  const namespace = uniqueNamespace();
+  const writer = createSecondCachedClient({ namespace, ...options });
+  const viaL1 = createSecondCachedClient({ namespace, ...options });
+  const viaRedis = createSecondCachedClient({ namespace, ...options, l1: false });
+  return {
+    writer,
+    viaL1,
+    viaRedis,
+    async expectFresh<T>(read: (prisma: SecondPrisma) => PromiseLike<T>, write: (prisma: SecondPrisma) => PromiseLike<unknown>): Promise<T> {
+      for (const reader of [viaL1, viaRedis]) {
+        await read(reader.prisma);
+        const queries = reader.pool.queries;
+        await read(reader.prisma);
+        expect(reader.pool.queries, "the read is cached before the write").toBe(queries);
+      }
+      await write(writer.prisma);
+      const expected = await read(writer.base as unknown as SecondPrisma);
+      const [fromL1, fromRedis] = [await read(viaL1.prisma), await read(viaRedis.prisma)];
+      expect(fromL1, "read from L1").toEqual(expected);
+      expect(fromRedis, "read from Redis").toEqual(expected);
+      return expected;
+    },
+    async close() {
+      for (const client of [writer, viaL1, viaRedis]) await client.close();
+    },
+  };
 }

@@ -1,0 +1,28 @@
+import { CacheConfigError } from "../errors.js";
+import type { ModelGraph } from "../invalidation/model-graph.js";
+import type { ReadPolicy } from "../options.js";
+
+/**
+ * Checks each model's `dependsOn` against the schema and records it in the graph. A view's rows
+ * change when its tables do, through no write of its own: a cached view must say which tables
+ * it reads, and a Bloom filter (fed by the model's own creates) cannot guard it.
+ */
+export function declareDependencies(models: ReadonlyMap<string, ReadPolicy>, graph: ModelGraph): void {
+  for (const [name, policy] of models) {
+    const option = `models.${name}.dependsOn`;
+    const isView = graph.model(name)?.isView === true;
+    if (policy.dependsOn === undefined) {
+      if (isView) throw new CacheConfigError(option, `"${name}" is a view: its rows change when the models it reads change, so list them (dependsOn: ["…"]) or do not cache it`);
+      continue;
+    }
+    for (const dependency of policy.dependsOn) {
+      if (graph.model(dependency) === undefined) {
+        throw new CacheConfigError(option, `no model named "${dependency}" in the Prisma schema (models: ${graph.modelNames.join(", ")})`);
+      }
+    }
+    if (policy.bloom !== undefined) {
+      throw new CacheConfigError(`models.${name}.bloom`, `"${name}" depends on other models (dependsOn): its rows appear without creates of its own, which a Bloom filter would miss`);
+    }
+    graph.declareDependsOn(name, policy.dependsOn);
+  }
+}

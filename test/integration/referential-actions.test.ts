@@ -1,0 +1,58 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { personData, secondFleet } from "../helpers/second-client.ts";
+
+/**
+ * Referential actions on the second schema, with a writer and two readers (from L1, from Redis):
+ * rows the database changes on its own (cascades, SET NULL) through self-relations, a 1-1 and a
+ * cycle between two models must not be served old after the write resolves.
+ */
+describe("referential actions: self-relations, 1-1 and cycles", () => {
+  const fleet = secondFleet();
+  const base = fleet.writer.base;
+  afterAll(() => fleet.close());
+
+  it("deleting a manager sets its reports' managerId to null (self-relation, SetNull)", async () => {
+    const boss = await base.person.create({ data: personData() });
+    const report = await base.person.create({ data: personData({ managerId: boss.id }) });
+    const fresh = await fleet.expectFresh((p) => p.person.findUnique({ where: { id: report.id } }), (p) => p.person.delete({ where: { id: boss.id } }));
+    expect(fresh?.managerId).toBeNull();
+  });
+
+  it("deleting a parent deletes its children and grandchildren (self-relation, Cascade)", async () => {
+    const parent = await base.person.create({ data: personData() });
+    const child = await base.person.create({ data: personData({ parentId: parent.id }) });
+    const grandchild = await base.person.create({ data: personData({ parentId: child.id }) });
+    expect(await fleet.expectFresh((p) => p.person.findUnique({ where: { id: grandchild.id } }), (p) => p.person.delete({ where: { id: parent.id } }))).toBeNull();
+    expect(await fleet.viaL1.prisma.person.findUnique({ where: { code: child.code } })).toBeNull();
+  });
+
+  it("deleting a person deletes its passport (1-1, Cascade) and its memberships (compound id)", async () => {
+    const person = await base.person.create({ data: personData({ passport: { create: { number: `N-${Date.now()}` } } }), include: { passport: true } });
+    const team = await base.team.create({ data: { name: `team-${person.code}`, memberships: { create: { personId: person.id } } } });
+    const membership = { personId_teamId: { personId: person.id, teamId: team.id } };
+    await fleet.viaL1.prisma.membership.findUnique({ where: membership });
+    await fleet.viaRedis.prisma.membership.findUnique({ where: membership });
+    expect(await fleet.expectFresh((p) => p.passport.findUnique({ where: { id: person.passport!.id } }), (p) => p.person.delete({ where: { id: person.id } }))).toBeNull();
+    expect(await fleet.viaL1.prisma.membership.findUnique({ where: membership })).toBeNull();
+    expect(await fleet.viaRedis.prisma.membership.findUnique({ where: membership })).toBeNull();
+  });
+
+  it("a cycle: deleting a team deletes its players, which clears another team's captain", async () => {
+    const home = await base.team.create({ data: { name: `home-${Date.now()}` } });
+    const away = await base.team.create({ data: { name: `away-${Date.now()}` } });
+    // A player of `home` captains `away`: Team → Player (Cascade) → Team (SetNull).
+    const player = await base.player.create({ data: { name: "p", teamId: home.id } });
+    await base.team.update({ where: { id: away.id }, data: { captainId: player.id } });
+    const fresh = await fleet.expectFresh((p) => p.team.findUnique({ where: { id: away.id } }), (p) => p.team.delete({ where: { id: home.id } }));
+    expect(fresh?.captainId).toBeNull();
+  });
+
+  it("changing a person's id cascades to its children's parentId and its passport's personId (onUpdate Cascade)", async () => {
+    const parent = await base.person.create({ data: personData({ passport: { create: { number: `U-${Date.now()}` } } }), include: { passport: true } });
+    const child = await base.person.create({ data: personData({ parentId: parent.id }) });
+    const newId = crypto.randomUUID();
+    const passport = await fleet.expectFresh((p) => p.passport.findUnique({ where: { id: parent.passport!.id } }), (p) => p.person.update({ where: { id: parent.id }, data: { id: newId } }));
+    expect(passport?.personId).toBe(newId);
+    expect((await fleet.viaL1.prisma.person.findUnique({ where: { id: child.id } }))?.parentId).toBe(newId);
+  });
+});
