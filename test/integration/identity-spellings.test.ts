@@ -1,0 +1,127 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Prisma } from "../schemas/second/generated/client.ts";
+import { createSecondCachedClient, personData, secondFleet } from "../helpers/second-client.ts";
+
+/** A timestamp with whole seconds, unique per call: written as a Date, spelled in `where` without milliseconds. */
+let second = Date.UTC(2030, 0, 1) / 1000 + Math.floor(Math.random() * 1e6) * 100;
+const nextInstant = () => new Date(++second * 1000);
+const noMillis = (date: Date) => date.toISOString().replace(".000Z", "Z");
+let cents = Math.floor(Math.random() * 1e6) * 10;
+/** A price with a zero in its last decimal place, so `"…0"` and a number differ in scale only. */
+const nextPrice = () => (++cents * 10) / 100;
+
+/**
+ * One value spelled differently in `where` and in the stored row (upper-case UUID, ISO string
+ * without milliseconds, "10.50" for a Decimal, CHAR without padding, citext in any case): a write
+ * by one spelling must reach a read by the other, on every instance, from L1 and from Redis.
+ */
+// Writes here change `extra` (no identity field): a write that changes an identity field bumps the
+// whole model's unique reads, which would hide a tag spelled wrongly.
+describe("identity values spelled differently in reads and writes", () => {
+  const fleet = secondFleet();
+  const base = fleet.writer.base;
+  afterAll(() => fleet.close());
+
+  it("UUID: read by upper case, update by canonical id, and the reverse", async () => {
+    const person = await base.person.create({ data: personData() });
+    const upper = person.id.toUpperCase();
+    await fleet.expectFresh((p) => p.person.findUnique({ where: { id: upper } }), (p) => p.person.update({ where: { id: person.id }, data: { name: "by canonical" } }));
+    const fresh = await fleet.expectFresh((p) => p.person.findUnique({ where: { id: person.id } }), (p) => p.person.update({ where: { id: upper }, data: { name: "by upper case" } }));
+    expect(fresh?.name).toBe("by upper case");
+  });
+
+  it("UUID in a compound id (Membership personId_teamId)", async () => {
+    const person = await base.person.create({ data: personData() });
+    const team = await base.team.create({ data: { name: `t-${person.code}` } });
+    await base.membership.create({ data: { personId: person.id, teamId: team.id } });
+    const fresh = await fleet.expectFresh(
+      (p) => p.membership.findUnique({ where: { personId_teamId: { personId: person.id.toUpperCase(), teamId: team.id } } }),
+      (p) => p.membership.update({ where: { personId_teamId: { personId: person.id, teamId: team.id } }, data: { role: "captain" } }),
+    );
+    expect(fresh?.role).toBe("captain");
+  });
+
+  it("DateTime: read by an ISO string without milliseconds (or another offset), update by Date", async () => {
+    const at = nextInstant();
+    const event = await base.event.create({ data: { at, price: nextPrice(), label: "dt" } });
+    await fleet.expectFresh((p) => p.event.findUnique({ where: { at: noMillis(at) } }), (p) => p.event.update({ where: { id: event.id }, data: { extra: { by: "id" } } }));
+    const shifted = new Date(at.getTime() + 2 * 3600_000).toISOString().replace("Z", "+02:00");
+    const fresh = await fleet.expectFresh((p) => p.event.findUnique({ where: { at } }), (p) => p.event.update({ where: { at: shifted }, data: { extra: { by: "offset" } } }));
+    expect(fresh?.extra).toEqual({ by: "offset" });
+  });
+
+  it("Decimal: read by \"x.x0\", update by number and by Prisma.Decimal", async () => {
+    const price = nextPrice();
+    const event = await base.event.create({ data: { at: nextInstant(), price, label: "dec" } });
+    await fleet.expectFresh((p) => p.event.findUnique({ where: { price: price.toFixed(2) } }), (p) => p.event.update({ where: { price }, data: { extra: { by: "number" } } }));
+    const fresh = await fleet.expectFresh((p) => p.event.findUnique({ where: { price: price.toFixed(2) } }), (p) => p.event.update({ where: { id: event.id }, data: { extra: { by: "id" } } }));
+    expect(fresh?.extra).toEqual({ by: "id" });
+    await fleet.expectFresh((p) => p.event.findUnique({ where: { price } }), (p) => p.event.update({ where: { price: new Prisma.Decimal(price.toFixed(2)) }, data: { extra: { by: "Decimal" } } }));
+  });
+
+  it("compound unique with a DateTime (labelAt): spelled without milliseconds", async () => {
+    const at = nextInstant();
+    const event = await base.event.create({ data: { at, price: nextPrice(), label: "compound" } });
+    const fresh = await fleet.expectFresh(
+      (p) => p.event.findUnique({ where: { labelAt: { label: "compound", at: noMillis(at) } } }),
+      (p) => p.event.update({ where: { id: event.id }, data: { extra: { changed: true } } }),
+    );
+    expect(fresh?.extra).toEqual({ changed: true });
+  });
+
+  it("CHAR(8): read without the padding, update by id (the row returns padded)", async () => {
+    const person = await base.person.create({ data: personData() });
+    expect(person.code).toHaveLength(8);
+    const fresh = await fleet.expectFresh((p) => p.person.findUnique({ where: { code: person.code.trimEnd() } }), (p) => p.person.update({ where: { id: person.id }, data: { name: "padded" } }));
+    expect(fresh?.name).toBe("padded");
+  });
+
+  it("citext: read by another case, update by id (no exact spelling: the read depends on the model)", async () => {
+    const person = await base.person.create({ data: personData() });
+    const fresh = await fleet.expectFresh((p) => p.person.findUnique({ where: { email: person.email.toUpperCase() } }), (p) => p.person.update({ where: { id: person.id }, data: { name: "case-insensitive" } }));
+    expect(fresh?.name).toBe("case-insensitive");
+  });
+});
+
+/** With `bloom: true`, lookups by odd spellings of rows that exist must find them: never a wrong null. */
+describe("Bloom guard with odd spellings", () => {
+  const client = createSecondCachedClient({ models: { Person: { bloom: true }, Event: { bloom: true }, Membership: { bloom: true } } });
+  const prisma = client.prisma;
+  let person: Awaited<ReturnType<typeof client.base.person.create>>;
+  let event: Awaited<ReturnType<typeof client.base.event.create>>;
+  let teamId: number;
+
+  beforeAll(async () => {
+    person = await client.base.person.create({ data: personData() });
+    event = await client.base.event.create({ data: { at: nextInstant(), price: nextPrice(), label: "bloom" } });
+    teamId = (await client.base.team.create({ data: { name: `bloom-${person.code}`, memberships: { create: { personId: person.id } } } })).id;
+    await prisma.$cache.rebuildBloom();
+  });
+  afterAll(() => client.close());
+
+  it("finds rows that exist by every spelling (findUnique not null, findUniqueOrThrow not throwing)", async () => {
+    const wheres = {
+      person: [{ id: person.id.toUpperCase() }, { id: person.id.replace(/-/g, "") }, { code: person.code.trimEnd() }, { email: person.email.toUpperCase() }],
+      event: [{ at: noMillis(event.at) }, { price: new Prisma.Decimal(event.price).toFixed(2) }, { price: event.price.toNumber() }, { labelAt: { label: "bloom", at: noMillis(event.at) } }],
+      membership: [{ personId_teamId: { personId: person.id.toUpperCase(), teamId } }],
+    };
+    for (const where of wheres.person) {
+      expect(await prisma.person.findUnique({ where }), JSON.stringify(where)).not.toBeNull();
+      await expect(prisma.person.findUniqueOrThrow({ where })).resolves.toMatchObject({ id: person.id });
+    }
+    for (const where of wheres.event) {
+      expect(await prisma.event.findUnique({ where }), JSON.stringify(where)).not.toBeNull();
+      await expect(prisma.event.findUniqueOrThrow({ where })).resolves.toMatchObject({ id: event.id });
+    }
+    for (const where of wheres.membership) await expect(prisma.membership.findUniqueOrThrow({ where })).resolves.toMatchObject({ teamId });
+    expect(prisma.$cache.stats().bloomRejects).toBe(0);
+  });
+
+  it("still answers lookups of identities that never existed without the database", async () => {
+    const before = prisma.$cache.stats().bloomRejects;
+    expect(await prisma.person.findUnique({ where: { id: randomUUID().toUpperCase() } })).toBeNull();
+    expect(await prisma.event.findUnique({ where: { price: "0.01" } })).toBeNull();
+    expect(prisma.$cache.stats().bloomRejects - before).toBeGreaterThanOrEqual(1);
+  });
+});
