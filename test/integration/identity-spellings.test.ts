@@ -31,6 +31,12 @@ describe("identity values spelled differently in reads and writes", () => {
     expect(fresh?.name).toBe("by upper case");
   });
 
+  it("UUID: a cached 'not found' by upper case is invalidated by the create of the canonical id", async () => {
+    const id = randomUUID();
+    const created = await fleet.expectFresh((p) => p.person.findUnique({ where: { id: id.toUpperCase() } }), (p) => p.person.create({ data: personData({ id }) }));
+    expect(created?.id).toBe(id);
+  });
+
   it("UUID in a compound id (Membership personId_teamId)", async () => {
     const person = await base.person.create({ data: personData() });
     const team = await base.team.create({ data: { name: `t-${person.code}` } });
