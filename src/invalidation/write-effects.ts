@@ -1,5 +1,6 @@
 import { identityTag, modelGeneration, recordGeneration, walkRelations, whereIdentityTags } from "./dependencies.js";
 import type { ModelGraph, RowChange } from "./model-graph.js";
+import { nestedUpdateData } from "./nested-updates.js";
 
 /** Nested operations that can delete rows or clear foreign keys, reaching further models. */
 const REMOVING = ["delete", "deleteMany", "set", "disconnect"];
@@ -25,6 +26,9 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
     walkRelations(graph, model, payload, (target, member) => {
       touchModel(target);
       if (typeof member === "object" && member !== null && REMOVING.some((op) => op in member)) cascade(target);
+      // A nested update that changes a referenced key fires the holders' onUpdate actions.
+      const keyChanges = nestedUpdateData(member).filter((changes) => touchesIdentity(graph, target, changes));
+      if (keyChanges.length > 0) cascade(target, { kind: "update", fields: keyChanges.flatMap((changes) => changedFields(graph, target, changes) ?? []) });
     }, 0);
 
   switch (operation) {

@@ -55,4 +55,17 @@ describe("referential actions: self-relations, 1-1 and cycles", () => {
     expect(passport?.personId).toBe(newId);
     expect((await fleet.viaL1.prisma.person.findUnique({ where: { id: child.id } }))?.parentId).toBe(newId);
   });
+
+  it("a nested update that changes a referenced key reaches the holders (onUpdate Cascade through a cycle)", async () => {
+    const home = await base.team.create({ data: { name: `home-n-${Date.now()}` } });
+    const away = await base.team.create({ data: { name: `away-n-${Date.now()}` } });
+    const player = await base.player.create({ data: { name: "p", teamId: home.id } });
+    await base.team.update({ where: { id: away.id }, data: { captainId: player.id } });
+    const newId = player.id + 1_000_000;
+    const fresh = await fleet.expectFresh(
+      (p) => p.team.findUnique({ where: { id: away.id } }),
+      (p) => p.team.update({ where: { id: home.id }, data: { players: { update: { where: { id: player.id }, data: { id: newId } } } } }),
+    );
+    expect(fresh?.captainId).toBe(newId);
+  });
 });
