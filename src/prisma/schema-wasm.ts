@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { readSchemaBlocks } from "./schema-blocks.js";
 
 /** The parts of Prisma's DMMF data model (`get_datamodel`) the cache reads. */
 export interface DmmfField {
@@ -24,6 +25,7 @@ export interface DmmfModel {
 
 interface SchemaWasm {
   get_datamodel(params: string): string;
+  preview_features(): string;
 }
 
 let wasm: SchemaWasm | undefined;
@@ -35,7 +37,26 @@ let wasm: SchemaWasm | undefined;
  */
 export function parseDatamodel(schema: string): DmmfModel[] {
   wasm ??= createRequire(import.meta.url)("@prisma/prisma-schema-wasm") as SchemaWasm;
-  const datamodel = JSON.parse(wasm.get_datamodel(JSON.stringify({ prismaSchema: [["schema.prisma", schema]] }))) as { models?: DmmfModel[] };
+  let text: string;
+  try {
+    text = wasm.get_datamodel(JSON.stringify({ prismaSchema: [["schema.prisma", schema]] }));
+  } catch (error) {
+    // Generators do not shape the data model, but one naming a preview feature this parser does
+    // not know (a newer Prisma) fails validation: retry with every feature this parser knows.
+    const retry = withKnownPreviewFeatures(schema, wasm);
+    if (retry === schema) throw error;
+    text = wasm.get_datamodel(JSON.stringify({ prismaSchema: [["schema.prisma", retry]] }));
+  }
+  const datamodel = JSON.parse(text) as { models?: DmmfModel[] };
   if (!Array.isArray(datamodel.models)) throw new Error("Prisma's schema engine returned no models");
   return datamodel.models;
+}
+
+function withKnownPreviewFeatures(schema: string, parser: SchemaWasm): string {
+  const generators = readSchemaBlocks(schema).spans.filter((span) => span.keyword === "generator");
+  if (generators.length === 0) return schema;
+  let out = schema;
+  for (const span of [...generators].reverse()) out = out.slice(0, span.start) + out.slice(span.end);
+  const features = JSON.parse(parser.preview_features()) as string[];
+  return `${out}\ngenerator client {\n  provider = "prisma-client"\n  previewFeatures = ${JSON.stringify(features)}\n}\n`;
 }

@@ -120,6 +120,22 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
     expect(readSchemaFacts(schema("sqlserver")).get("U")!.identities[1]!.kinds).toEqual(["inexact"]);
   });
 
+  it("reads a schema whose generator names a preview feature this parser does not know (a newer Prisma)", () => {
+    const facts = readSchemaFacts(`generator client {
+  provider        = "prisma-client"
+  previewFeatures = ["views", "aFeatureFromTheFuture"] // "}"
+}
+${datasource()}model A {
+  id Int @id
+}
+view V {
+  id Int @unique
+}
+`);
+    expect(facts.get("A")!.identities.map((identity) => identity.key)).toEqual(["id"]);
+    expect(facts.get("V")!.isView).toBe(true);
+  });
+
   it("throws when Prisma's parser rejects the text (the cache then falls back to per-model invalidation)", () => {
     expect(() => readSchemaFacts(`${datasource()}model A {\n  id Int @id\n  b Missing\n}\n`)).toThrow();
   });
@@ -141,5 +157,9 @@ view V {
 `);
     expect(Object.fromEntries(blocks.kinds)).toEqual({ db: "datasource", A: "model", V: "view" });
     expect(blocks.provider).toBe("postgresql");
+    expect(blocks.spans.map((span) => [span.keyword, span.name])).toEqual([["datasource", "db"], ["model", "A"], ["view", "V"]]);
+    const source = `model A {\n  note String @default("}")\n}\n`;
+    const [span] = readSchemaBlocks(source).spans;
+    expect(source.slice(span!.start, span!.end)).toBe(source.trimEnd());
   });
 });
