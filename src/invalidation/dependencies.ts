@@ -100,9 +100,18 @@ export function readDependencies(graph: ModelGraph, model: string, operation: st
   const reached = reachedModels(graph, model, args);
   const sources = new Set([...reached].flatMap((name) => graph.readSources(name)));
   let names: string[];
-  const identity = UNIQUE_READS.has(operation) && sources.size === 1 ? whereIdentityTags(graph, model, args?.where)[0] : undefined;
+  // A self-relation reaches other rows of the model itself: then the record's tag is not enough.
+  const ownRowOnly = UNIQUE_READS.has(operation) && sources.size === 1 && !readsRelation(graph, model, args);
+  const identity = ownRowOnly ? whereIdentityTags(graph, model, args?.where)[0] : undefined;
   if (identity !== undefined) names = [recordGeneration(model), identity];
   else names = [...sources].map(modelGeneration);
   for (const tag of tags) names.push(userTag(tag));
   return names;
+}
+
+/** Whether a read's arguments name any relation field (include, select, relation filters, orderBy). */
+function readsRelation(graph: ModelGraph, model: string, args: unknown): boolean {
+  let found = false;
+  walkRelations(graph, model, args, () => (found = true), 0);
+  return found;
 }

@@ -68,4 +68,13 @@ describe("referential actions: self-relations, 1-1 and cycles", () => {
     );
     expect(fresh?.captainId).toBe(newId);
   });
+
+  it("a unique read through a self-relation depends on the related rows, not only its own", async () => {
+    const boss = await base.person.create({ data: personData() });
+    const report = await base.person.create({ data: personData({ managerId: boss.id }) });
+    const include = await fleet.expectFresh((p) => p.person.findUnique({ where: { id: report.id }, include: { manager: true } }), (p) => p.person.update({ where: { id: boss.id }, data: { name: "renamed boss" } }));
+    expect(include?.manager?.name).toBe("renamed boss");
+    const filtered = await fleet.expectFresh((p) => p.person.findUnique({ where: { id: report.id, manager: { name: "renamed boss" } } }), (p) => p.person.update({ where: { id: boss.id }, data: { name: "renamed again" } }));
+    expect(filtered).toBeNull();
+  });
 });
