@@ -62,7 +62,8 @@ function referentialAction(value: string | null | undefined): ReferentialAction 
 
 /** Databases whose default string comparison is case- (and trailing-space-) insensitive. */
 const CASE_INSENSITIVE_PROVIDERS = new Set(["mysql", "sqlserver"]);
-const EXACT_TEXT = new Set(["Text", "VarChar"]);
+/** Text types compared byte for byte (`String` is CockroachDB's). */
+const EXACT_TEXT = new Set(["Text", "VarChar", "String"]);
 const INSTANT_TYPES = new Set(["Timestamp", "Timestamptz", "DateTime", "DateTime2", "DateTimeOffset"]);
 
 /** How a field's values compare in the database (see IdentityValueKind). */
@@ -74,7 +75,8 @@ export function identityValueKind(field: Pick<DmmfField, "kind" | "type" | "nati
       if (provider === undefined || CASE_INSENSITIVE_PROVIDERS.has(provider)) return "inexact";
       if (native === undefined || EXACT_TEXT.has(native)) return "plain";
       if (native === "Uuid") return "uuid";
-      return native === "Char" ? "fixed-width" : "inexact";
+      // PostgreSQL's character(n) ignores trailing blanks; other databases' CHAR differ among themselves.
+      return native === "Char" && provider === "postgresql" ? "fixed-width" : "inexact";
     case "DateTime": {
       // Fewer than 3 fractional digits stored, or a date or time alone: the database rounds.
       const precision = args[0] === undefined ? 3 : Number(args[0]);
