@@ -59,6 +59,7 @@ export function secondFleet(options: Partial<Omit<CacheExtensionOptions, "redis"
   const viaL1 = createSecondCachedClient({ namespace, ...options });
   const viaRedis = createSecondCachedClient({ namespace, ...options, l1: false });
   return {
+    namespace,
     writer,
     viaL1,
     viaRedis,
