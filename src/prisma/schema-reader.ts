@@ -49,7 +49,8 @@ function modelIdentities(model: DmmfModel): Identity[] {
   if (model.primaryKey !== null) identities.push(compound(model.primaryKey));
   for (const field of model.fields) if (field.isUnique) identities.push({ key: field.name, fields: [field.name] });
   for (const index of model.uniqueIndexes) identities.push(compound(index));
-  return identities;
+  // A one-field `@@unique([a])` is also reported as `a`'s own uniqueness: keep one.
+  return identities.filter((identity, index) => identities.findIndex((other) => other.key === identity.key) === index);
 }
 
 const ACTIONS = new Set<string>(["Cascade", "SetNull", "SetDefault", "Restrict", "NoAction"]);

@@ -33,6 +33,25 @@ model B {
     expect(facts.get("B")!.actions.get("a")).toEqual({ references: ["id"], onDelete: "Cascade", onUpdate: "Cascade" });
   });
 
+  it("reads relations whose names and maps hold parentheses, brackets and braces", () => {
+    const facts = readSchemaFacts(`${datasource()}
+model A {
+  id Int @id @map("a)id]")
+  bs B[] @relation("we)i]rd{")
+  @@map("table}name")
+}
+model B {
+  id  Int @id
+  aId Int @map("a_(id)")
+  a   A   @relation("we)i]rd{", fields: [aId], references: [id], onDelete: Cascade, map: "fk)]}")
+  @@unique([aId], map: "u)")
+}
+`);
+    expect(facts.get("B")!.foreignKeys.get("a")).toEqual(["aId"]);
+    expect(facts.get("B")!.actions.get("a")).toMatchObject({ onDelete: "Cascade" });
+    expect(facts.get("B")!.identities.map((identity) => identity.key)).toEqual(["id", "aId"]);
+  });
+
   it("names compound identities as Prisma's where input does, primary key first", () => {
     const facts = readSchemaFacts(`${datasource()}
 model M {
