@@ -55,9 +55,12 @@ export type SecondPrisma = SecondCachedClient["prisma"];
  */
 export function secondFleet(options: Partial<Omit<CacheExtensionOptions, "redis">> = {}) {
   const namespace = uniqueNamespace();
-  const writer = createSecondCachedClient({ namespace, ...options });
-  const viaL1 = createSecondCachedClient({ namespace, ...options });
-  const viaRedis = createSecondCachedClient({ namespace, ...options, l1: false });
+  // A loaded machine can take longer than the default 200 ms to acknowledge: a write resolved by
+  // timeout would make a correct cache look stale. Timeouts are checked after every write instead.
+  const settings = { namespace, ackTimeout: 5_000, ...options };
+  const writer = createSecondCachedClient(settings);
+  const viaL1 = createSecondCachedClient(settings);
+  const viaRedis = createSecondCachedClient({ ...settings, l1: false });
   return {
     namespace,
     writer,
@@ -71,6 +74,7 @@ export function secondFleet(options: Partial<Omit<CacheExtensionOptions, "redis"
         expect(reader.pool.queries, "the read is cached before the write").toBe(queries);
       }
       await write(writer.prisma);
+      expect(writer.prisma.$cache.stats().invalidationAckTimeouts, "writes acknowledged by every instance").toBe(0);
       const expected = await read(writer.base as unknown as SecondPrisma);
       const [fromL1, fromRedis] = [await read(viaL1.prisma), await read(viaRedis.prisma)];
       expect(fromL1, "read from L1").toEqual(expected);
