@@ -28,6 +28,8 @@ export interface RedisLike {
 export interface SubscriberLike {
   readonly status: string;
   subscribe(...channels: string[]): Promise<unknown>;
+  /** Allowed in subscribed mode; the lease heartbeat. */
+  ping(): Promise<unknown>;
   connect(): Promise<void>;
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
   on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
@@ -115,6 +117,15 @@ export interface CacheExtensionOptions {
   ackTimeout?: number;
   /** Milliseconds a fleet-wide loader lock lives unless its holder extends it; also how long a waiter waits before loading itself. @default 5000 */
   lockTtl?: number;
+  /**
+   * L1 lease (milliseconds): an instance answers from L1 only within `ttl` of a heartbeat (a PING
+   * on its invalidation subscription, every `heartbeat`) that Redis answered; a write that some
+   * instance did not acknowledge waits until that instance's lease lapsed.
+   * @default { ttl: 1000, heartbeat: 250 }
+   */
+  lease?: { ttl?: number; heartbeat?: number };
+  /** Milliseconds close() waits for background refreshes; stuck ones are abandoned (their results not stored). @default 2000 */
+  closeTimeout?: number;
   /** XFetch β: how eagerly hot entries refresh before they expire; 0 disables early refresh. @default 1 */
   earlyRefreshBeta?: number;
   /**

@@ -73,6 +73,14 @@ export class Bus {
     return this.#trusted;
   }
 
+  /**
+   * A heartbeat on the subscriber connection itself: its reply comes after every message Redis
+   * published before it processed the PING (what renews the L1 lease).
+   */
+  ping(): Promise<unknown> {
+    return this.#subscriber.ping();
+  }
+
   /** The message a bump publishes is `i|writer|id|<seq>|names`; the script inserts the sequence number. */
   invalidationMessage(messageId: string, names: readonly string[]): { prefix: string; suffix: string } {
     return { prefix: `i|${this.instanceId}|${messageId}|`, suffix: `|${JSON.stringify(names)}` };
