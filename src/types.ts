@@ -181,6 +181,8 @@ export interface CacheStats {
   /** Misses that waited for another instance's loader, and the milliseconds they waited in all. */
   lockWaits: number;
   lockWaitMs: number;
+  /** Lock waits that ended by timeout (the holder was slow, dead or cut off): 0 in a healthy fleet. */
+  lockWaitTimeouts: number;
   /** Reads answered with a stale value inside the swr window. */
   staleServes: number;
   /** Background refreshes started by stale serves, and by early (XFetch) refresh. */

@@ -13,6 +13,7 @@ import { jitteredTtl } from "./jitter.js";
 import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
 import { SingleFlight } from "./single-flight.js";
+import { WaitBound } from "./wait-bound.js";
 
 export interface TieredCacheParts {
   l1: MemoryStore | undefined;
@@ -21,6 +22,8 @@ export interface TieredCacheParts {
   /** One loader per key across the fleet; undefined without Redis. */
   lock: FleetLock | undefined;
   lockTtlMs: number;
+  /** Bounds a lock waiter's wait, with the model's recent load times (see WaitBound). */
+  redisTimeoutMs: number;
   earlyRefreshBeta: number;
   /** Whether L1 may be used now: false while the invalidation subscription is down. */
   l1Trusted: () => boolean;
@@ -53,9 +56,11 @@ export class TieredCache {
   readonly #refreshing = new Map<string, Promise<void>>();
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
+  readonly #waitBound: WaitBound;
 
   constructor(parts: TieredCacheParts) {
     this.#parts = parts;
+    this.#waitBound = new WaitBound(parts.lockTtlMs, parts.redisTimeoutMs);
   }
 
   /** The synchronous L1 lookup of the hot path: it awaits nothing, not Redis, not a lock. */
@@ -202,49 +207,40 @@ export class TieredCache {
 
   /**
    * One loader for the whole fleet: the lock holder queries the database; everyone else waits
-   * to be woken when the value lands and reads it from Redis. A waiter not woken within the
-   * lock TTL (the holder died) tries the lock again, and finally loads by itself.
+   * to be woken when the value lands and reads it from Redis. A waiter registers for the wake-up
+   * *before* it tries the lock, so a release that follows its failed try always wakes it (a
+   * wake-up published before it listened would otherwise be lost, and it would wait in vain). It
+   * waits about as long as the holder's load takes (WaitBound); not woken by then, it tries the
+   * lock again (a holder that is alive keeps it), and after LOCK_ATTEMPTS loads by itself.
    */
   async #loadFleetWide(request: ReadRequest, current: readonly number[], replacing = -Infinity): Promise<unknown> {
     const { lock, counters, clock } = this.#parts;
     if (lock === undefined) return (await this.#loadAndStore(request, current, undefined)).value;
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+      const waiter = this.waiters.register(request.key);
       let held;
       try {
         held = await lock.acquire(`${request.key}:lock`, this.#parts.landedMessage(request.key));
       } catch (error) {
+        waiter.cancel();
         this.#absorb(error);
         break;
       }
       if (held !== undefined) {
-        counters.lockAcquisitions++;
-        let outcome: Promise<StoreOutcome> = Promise.resolve("skipped");
-        try {
-          // Check again under the lock: a holder that finished just before we took it has landed the value.
-          const landed = await this.#servable(request, replacing);
-          if (landed !== undefined) return landed[0];
-          const loaded = await this.#loadAndStore(request, current, held);
-          outcome = loaded.stored;
-          return loaded.value;
-        } finally {
-          // Release (and wake the waiters) only once the value is in Redis for them to read,
-          // unless the store already did both; if nothing was stored, tell them to load themselves.
-          void outcome
-            .then((stored) => (stored === "released" ? undefined : held.release(stored === "skipped" ? this.#parts.nothingLandedMessage(request.key) : undefined)))
-            .catch((error: unknown) => this.#absorb(error));
-        }
+        waiter.cancel();
+        return this.#loadHolding(request, current, replacing, held);
       }
       counters.lockWaits++;
       const started = clock.now();
-      const waiter = this.waiters.register(request.key);
       try {
-        // Check once after registering: the value may have landed before we listened.
-        const already = await this.#servable(request, replacing);
-        if (already !== undefined) return already[0];
-        const woken = await waiter.wait(this.#parts.lockTtlMs);
+        const woken = await waiter.wait(this.#waitBound.of(request.model));
+        if (woken === "timeout") {
+          counters.lockWaitTimeouts++;
+          continue;
+        }
         // The holder loaded a result it will not cache: waiting longer would only queue us up.
         if (woken === "nothing") break;
-        const landed = woken === "landed" ? await this.#servable(request, replacing) : undefined;
+        const landed = await this.#servable(request, replacing);
         if (landed !== undefined) return landed[0];
       } finally {
         waiter.cancel();
@@ -252,6 +248,29 @@ export class TieredCache {
       }
     }
     return (await this.#loadAndStore(request, current, undefined)).value;
+  }
+
+  /** The lock holder's part: load, store, and release the lock (waking the waiters) once the value is in Redis. */
+  async #loadHolding(request: ReadRequest, current: readonly number[], replacing: number, held: HeldLock): Promise<unknown> {
+    this.#parts.counters.lockAcquisitions++;
+    let outcome: Promise<StoreOutcome> = Promise.resolve("skipped");
+    try {
+      // Check again under the lock: a holder that finished just before we took it has landed the value.
+      const landed = await this.#servable(request, replacing);
+      if (landed !== undefined) {
+        outcome = Promise.resolve("stored");
+        return landed[0];
+      }
+      const loaded = await this.#loadAndStore(request, current, held);
+      outcome = loaded.stored;
+      return loaded.value;
+    } finally {
+      // Release (and wake the waiters) only once the value is in Redis for them to read,
+      // unless the store already did both; if nothing was stored, tell them to load themselves.
+      void outcome
+        .then((stored) => (stored === "released" ? undefined : held.release(stored === "skipped" ? this.#parts.nothingLandedMessage(request.key) : undefined)))
+        .catch((error: unknown) => this.#absorb(error));
+    }
   }
 
   /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
@@ -274,6 +293,7 @@ export class TieredCache {
     const started = clock.now();
     const value = await request.load();
     counters.dbLoads++;
+    this.#waitBound.observe(request.model, clock.now() - started);
     const deps: Dep[] = request.deps.map((name, i) => [name, current[i]!] as const);
     return { value, stored: this.#store(request, value, clock.now() - started, deps, held) };
   }

@@ -154,6 +154,7 @@ export class CacheRuntime {
       versions: this.#versions,
       lock: store === undefined || this.#bus === undefined ? undefined : new FleetLock(store, options.lockTtlMs, this.#bus.eventsChannel),
       lockTtlMs: options.lockTtlMs,
+      redisTimeoutMs: options.redisTimeoutMs,
       earlyRefreshBeta: options.earlyRefreshBeta,
       l1Trusted: this.#lease === undefined ? () => true : () => this.#lease!.holds(),
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
