@@ -25,7 +25,7 @@ export interface TieredCacheParts {
   /** Bounds a lock waiter's wait, with the model's recent load times (see WaitBound). */
   redisTimeoutMs: number;
   earlyRefreshBeta: number;
-  /** Whether L1 may be used now: false while the invalidation subscription is down. */
+  /** Whether L1 may be used now: the L1 lease (this instance heard from Redis recently); always true without Redis. */
   l1Trusted: () => boolean;
   landedMessage: (key: string) => string;
   nothingLandedMessage: (key: string) => string;
@@ -233,11 +233,11 @@ export class TieredCache {
       counters.lockWaits++;
       const started = clock.now();
       try {
-        const woken = await waiter.wait(this.#waitBound.of(request.model));
-        if (woken === "timeout") {
-          counters.lockWaitTimeouts++;
-          continue;
-        }
+        // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
+        const woken = await waiter.wait(this.#waitBound.of(request.model), this.#parts.l1Trusted);
+        if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
+        if (woken === "timeout") continue;
+        if (woken === "unheard") break;
         // The holder loaded a result it will not cache: waiting longer would only queue us up.
         if (woken === "nothing") break;
         const landed = await this.#servable(request, replacing);
