@@ -37,7 +37,8 @@ describe("bounded waits", () => {
       const admin = new Redis(server.url, { maxRetriesPerRequest: 0 });
       try {
         // Fewer readers than above: the database, not the cache, would dominate the reads' time.
-        const run = runLoad({ redisUrl: server.url, durationMs: 14_000, readers: 8, onStarted: async () => {
+        // A lock TTL longer than the stall: a waiter bounded by it alone would wait the stall out.
+        const run = runLoad({ redisUrl: server.url, durationMs: 14_000, readers: 8, lockTtl: 15_000, onStarted: async () => {
           // Let the instances learn their load times, then stall Redis in the middle of the run.
           await sleep(3_000);
           await admin.call("DEBUG", "SLEEP", "8");
@@ -61,7 +62,7 @@ describe("bounded waits", () => {
 });
 
 /** Seeds 300 users, runs 4 load-worker processes on one namespace, and returns their reports. */
-async function runLoad({ redisUrl, durationMs, readers = 24, onStarted }: { redisUrl: string; durationMs: number; readers?: number; onStarted?: () => Promise<void> }): Promise<LoadReport[]> {
+async function runLoad({ redisUrl, durationMs, readers = 24, lockTtl = 5_000, onStarted }: { redisUrl: string; durationMs: number; readers?: number; lockTtl?: number; onStarted?: () => Promise<void> }): Promise<LoadReport[]> {
   const { base, pool } = createBaseClient();
   try {
     const tag = uniqueNamespace();
@@ -70,7 +71,7 @@ async function runLoad({ redisUrl, durationMs, readers = 24, onStarted }: { redi
     const namespace = uniqueNamespace();
     const env = {
       DATABASE_URL: inject("databaseUrl"), REDIS_URL: redisUrl, NAMESPACE: namespace, INSTANCES: "4", USERS: JSON.stringify(users),
-      READERS: String(readers), WRITERS: "1", DURATION_MS: String(durationMs), LOCK_TTL: "5000",
+      READERS: String(readers), WRITERS: "1", DURATION_MS: String(durationMs), LOCK_TTL: String(lockTtl),
     };
     const children = [1, 2, 3, 4].map((i) => startChild<LoadReport>("load-worker.ts", { ...env, SEED: String(i * 7919 + (Date.now() % 1000)) }, durationMs + 60_000));
     if (onStarted !== undefined) {
