@@ -13,6 +13,7 @@ import { jitteredTtl } from "./jitter.js";
 import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
 import { SingleFlight } from "./single-flight.js";
+import { settleWithin } from "./settle-within.js";
 import { WaitBound } from "./wait-bound.js";
 
 export interface TieredCacheParts {
@@ -57,6 +58,8 @@ export class TieredCache {
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
   readonly #waitBound: WaitBound;
+  /** Set by close(): loads still running (abandoned refreshes) store nothing. */
+  #closed = false;
 
   constructor(parts: TieredCacheParts) {
     this.#parts = parts;
@@ -155,6 +158,17 @@ export class TieredCache {
   /** Resolves once every background refresh running now has finished. */
   async drain(): Promise<void> {
     while (this.#refreshing.size > 0) await Promise.all(this.#refreshing.values());
+  }
+
+  /**
+   * Waits up to `timeoutMs` for background refreshes, then stores nothing more: a refresh still
+   * running (stuck on a database lock, say) finishes in the background and its result is dropped.
+   * Resolves with the number of refreshes abandoned.
+   */
+  async close(timeoutMs: number): Promise<number> {
+    const drained = await settleWithin(this.drain(), timeoutMs);
+    this.#closed = true;
+    return drained ? 0 : this.#refreshing.size;
   }
 
   async #refresh(request: ReadRequest, servedFreshUntil: number): Promise<void> {
@@ -304,7 +318,7 @@ export class TieredCache {
     const { policy } = request;
     const negative = request.isNotFound(value);
     const baseTtlMs = negative ? policy.negativeTtlMs : policy.ttlMs;
-    if (baseTtlMs === 0) return Promise.resolve("skipped");
+    if (baseTtlMs === 0 || this.#closed) return Promise.resolve("skipped");
     let payload: string;
     try {
       payload = codec.encode(value);

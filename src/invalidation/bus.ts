@@ -14,6 +14,9 @@ export interface BusHandlers {
   onError(error: CacheError): void;
 }
 
+/** How long close() waits for Redis to answer QUIT before dropping the connection. */
+const QUIT_WAIT_MS = 1_000;
+
 /** How long a registration outlives its last heartbeat (a dead instance is waited for at most this long). */
 const REGISTRATION_TTL_MS = 6_000;
 
@@ -121,7 +124,10 @@ export class Bus {
     this.#setTrusted(false);
     for (const waiter of this.#waiters.values()) waiter.resolve(false);
     this.#waiters.clear();
-    await this.#subscriber.quit().catch(() => this.#subscriber.disconnect());
+    // QUIT waits for Redis's answer: a stalled or unreachable server must not hold close() up.
+    const quit = this.#subscriber.quit();
+    const answered = await Promise.race([quit.then(() => true, () => false), new Promise<false>((resolve) => setTimeout(resolve, QUIT_WAIT_MS, false).unref())]);
+    if (!answered) this.#subscriber.disconnect();
   }
 
   #subscribe(): void {

@@ -218,7 +218,8 @@ export class CacheRuntime {
     },
     close: async () => {
       this.#closed = true;
-      await this.#cache.drain();
+      const abandoned = await this.#cache.close(this.#options.closeTimeoutMs);
+      if (abandoned > 0) this.#report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${abandoned} background refresh(es) still running after closeTimeout (${this.#options.closeTimeoutMs} ms) were abandoned; their results are not stored`));
       this.#l1?.clear();
       await this.#versions.flush();
       await this.#observability.close();
