@@ -113,9 +113,12 @@ export interface CacheExtensionOptions {
   l1?: L1Options | false;
   /** Milliseconds a Redis read may take before the query falls through to the database. @default 250 */
   redisTimeout?: number;
-  /** Milliseconds a write waits for every instance to acknowledge its invalidation before it resolves anyway. @default 200 */
+  /**
+   * Milliseconds after which a write still missing acknowledgements counts one `invalidationAckTimeouts`;
+   * it resolves only once every instance acknowledged or must have lost its L1 lease (`lease.ttl`). @default 200
+   */
   ackTimeout?: number;
-  /** Milliseconds a fleet-wide loader lock lives unless its holder extends it; also how long a waiter waits before loading itself. @default 5000 */
+  /** Milliseconds a fleet-wide loader lock lives unless its holder extends it; also the cap of a waiter's wait (which follows the model's load times). @default 5000 */
   lockTtl?: number;
   /**
    * L1 lease (milliseconds): an instance answers from L1 only within `ttl` of a heartbeat (a PING
