@@ -29,9 +29,11 @@ export class LandingWaiters {
       wait: (timeoutMs, hearing) => {
         let timer: NodeJS.Timeout | undefined;
         let check: NodeJS.Timeout | undefined;
+        // Timers run before I/O in Node's loop: after a stall of this process, the wake-up (or the
+        // heartbeat's reply) may be waiting in a socket. Decide only after the next I/O phase.
         const timedOut = new Promise<WaitOutcome>((resolve) => {
-          timer = setTimeout(() => resolve("timeout"), timeoutMs);
-          if (hearing !== undefined) check = setInterval(() => hearing() || resolve("unheard"), HEARING_CHECK_MS);
+          timer = setTimeout(() => setImmediate(() => resolve("timeout")), timeoutMs);
+          if (hearing !== undefined) check = setInterval(() => hearing() || setImmediate(() => hearing() || resolve("unheard")), HEARING_CHECK_MS);
         });
         return Promise.race([woken.then((landed): WaitOutcome => (landed ? "landed" : "nothing")), timedOut]).finally(() => {
           clearTimeout(timer);

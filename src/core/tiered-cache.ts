@@ -28,6 +28,8 @@ export interface TieredCacheParts {
   earlyRefreshBeta: number;
   /** Whether L1 may be used now: the L1 lease (this instance heard from Redis recently); always true without Redis. */
   l1Trusted: () => boolean;
+  /** Whether a wake-up from Redis may still arrive (the lease is held or just being set up); always true without Redis. */
+  hearingRedis: () => boolean;
   landedMessage: (key: string) => string;
   nothingLandedMessage: (key: string) => string;
   codec: Codec;
@@ -248,7 +250,7 @@ export class TieredCache {
       const started = clock.now();
       try {
         // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
-        const woken = await waiter.wait(this.#waitBound.of(request.model), this.#parts.l1Trusted);
+        const woken = await waiter.wait(this.#waitBound.of(request.model), this.#parts.hearingRedis);
         if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
         if (woken === "timeout") continue;
         if (woken === "unheard") break;

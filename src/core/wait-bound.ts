@@ -6,8 +6,9 @@ const LOAD_MULTIPLE = 4;
 /**
  * How long a fleet-lock waiter waits for the holder's value before it loads by itself: about as
  * long as the holder's load takes, not the lock's lifetime. The bound is
- * `min(lockTtl, 2 × redisTimeout + 4 × the longest recent load of the model in this process)`:
- * the two Redis round trips cover the holder's store-and-release and the wake-up's delivery.
+ * `min(lockTtl, 4 × redisTimeout + 4 × the longest recent load of the model in this process)`:
+ * the Redis allowance covers the holder's store-and-release, the wake-up's delivery and both
+ * event loops' lag on a busy machine.
  * Before this process has timed any load of the model it knows nothing better than `lockTtl`.
  */
 export class WaitBound {
@@ -17,7 +18,7 @@ export class WaitBound {
 
   constructor(lockTtlMs: number, redisTimeoutMs: number) {
     this.#lockTtlMs = lockTtlMs;
-    this.#floorMs = 2 * redisTimeoutMs;
+    this.#floorMs = 4 * redisTimeoutMs;
   }
 
   /** Remembers a database load's duration: a decaying maximum per model. */

@@ -31,6 +31,10 @@ export class L1Lease {
   #generation = 0;
   #outstanding = false;
   #reported = -1;
+  /** Before the first start(), how long Redis counts as "heard" (the subscription is being set up); -Infinity once stopped. */
+  #graceUntil: number;
+  /** When the unanswered heartbeat was sent. */
+  #outstandingSince = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(settings: LeaseSettings, ping: () => Promise<unknown>, report: (error: CacheError) => void) {
@@ -38,11 +42,22 @@ export class L1Lease {
     this.#heartbeatMs = settings.heartbeatMs;
     this.#ping = ping;
     this.#report = report;
+    this.#graceUntil = performance.now() + this.ttlMs;
   }
 
   /** Whether L1 may answer now: one clock read. */
   holds(): boolean {
     return performance.now() < this.#until;
+  }
+
+  /**
+   * Whether a message from Redis may still arrive. Silence is a heartbeat unanswered for longer
+   * than the lease (Redis stalled, a dead connection), or no subscription. A lease that lapsed
+   * only because this event loop was too busy to send the heartbeat is not silence.
+   */
+  hearing(): boolean {
+    if (this.#timer === undefined) return performance.now() < this.#graceUntil;
+    return !this.#outstanding || performance.now() - this.#outstandingSince <= this.ttlMs;
   }
 
   /** Milliseconds left on the lease (0 when it lapsed), for stats and tests. */
@@ -66,6 +81,7 @@ export class L1Lease {
     this.#generation++;
     this.#outstanding = false;
     this.#until = -Infinity;
+    this.#graceUntil = -Infinity;
   }
 
   /**
@@ -77,6 +93,7 @@ export class L1Lease {
     if (this.#outstanding) return;
     this.#outstanding = true;
     const sentAt = performance.now();
+    this.#outstandingSince = sentAt;
     this.#ping().then(
       () => {
         if (generation !== this.#generation) return;

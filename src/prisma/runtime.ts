@@ -157,6 +157,7 @@ export class CacheRuntime {
       redisTimeoutMs: options.redisTimeoutMs,
       earlyRefreshBeta: options.earlyRefreshBeta,
       l1Trusted: this.#lease === undefined ? () => true : () => this.#lease!.holds(),
+      hearingRedis: this.#lease === undefined ? () => true : () => this.#lease!.hearing(),
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
       nothingLandedMessage: (key) => this.#bus?.nothingLandedMessage(key) ?? "",
       codec: new Codec(prismaDecimal),

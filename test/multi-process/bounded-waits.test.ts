@@ -15,7 +15,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 describe("bounded waits", () => {
   it(
-    "fault-free load (4 processes × 24 readers + 1 writer, zipf keys): no lock wait times out, no read waits for lockTtl",
+    "fault-free load (4 processes × 16 readers + 1 writer, zipf keys): no lock wait times out, no read waits for lockTtl",
     async () => {
       const reports = await runLoad({ redisUrl: inject("redisUrl"), durationMs: 10_000 });
       const sum = (pick: (r: LoadReport) => number) => reports.reduce((total, r) => total + pick(r), 0);
@@ -62,7 +62,7 @@ describe("bounded waits", () => {
 });
 
 /** Seeds 300 users, runs 4 load-worker processes on one namespace, and returns their reports. */
-async function runLoad({ redisUrl, durationMs, readers = 24, lockTtl = 5_000, onStarted }: { redisUrl: string; durationMs: number; readers?: number; lockTtl?: number; onStarted?: () => Promise<void> }): Promise<LoadReport[]> {
+async function runLoad({ redisUrl, durationMs, readers = 16, lockTtl = 5_000, onStarted }: { redisUrl: string; durationMs: number; readers?: number; lockTtl?: number; onStarted?: () => Promise<void> }): Promise<LoadReport[]> {
   const { base, pool } = createBaseClient();
   try {
     const tag = uniqueNamespace();

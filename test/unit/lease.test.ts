@@ -77,6 +77,24 @@ describe("L1Lease", () => {
     lease.stop();
   });
 
+  it("hears Redis unless a heartbeat went unanswered for longer than the lease, or the subscription is down", async () => {
+    const { pending, ping } = manualPing();
+    const lease = new L1Lease({ ttlMs: 200, heartbeatMs: 10_000 }, ping, () => {});
+    expect(lease.hearing()).toBe(true); // being set up: the first heartbeat is not answered yet
+    lease.start();
+    expect(lease.holds()).toBe(false);
+    expect(lease.hearing()).toBe(true);
+    await sleep(250);
+    expect(lease.hearing()).toBe(false); // a heartbeat unanswered for longer than the lease: Redis is silent
+    pending[0]!.resolve();
+    await sleep(0);
+    // Answered: Redis speaks again, though a lease renewed from that old PING has already lapsed.
+    expect(lease.hearing()).toBe(true);
+    expect(lease.holds()).toBe(false);
+    lease.stop();
+    expect(lease.hearing()).toBe(false);
+  });
+
   it("waitUntilLapsed resolves no earlier than `since + ms`", async () => {
     const since = performance.now();
     await waitUntilLapsed(since, 40);
@@ -118,9 +136,9 @@ describe("bounded waits", () => {
     const bound = new WaitBound(5_000, 250);
     expect(bound.of("User")).toBe(5_000); // no load timed yet
     bound.observe("User", 20);
-    expect(bound.of("User")).toBe(500 + 80);
+    expect(bound.of("User")).toBe(1_000 + 80);
     bound.observe("User", 2);
-    expect(bound.of("User")).toBe(500 + 4 * 18); // the longest recent load, decaying
+    expect(bound.of("User")).toBe(1_000 + 4 * 18); // the longest recent load, decaying
     bound.observe("User", 10_000);
     expect(bound.of("User")).toBe(5_000);
   });
