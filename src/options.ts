@@ -25,6 +25,10 @@ export interface ResolvedOptions {
   /** How long a write waits for every instance to acknowledge its invalidation. */
   ackTimeoutMs: number;
   lockTtlMs: number;
+  /** L1 lease: how long an instance may answer from L1 after it last heard from Redis, and its heartbeat. */
+  lease: { ttlMs: number; heartbeatMs: number };
+  /** How long close() waits for background refreshes before abandoning them. */
+  closeTimeoutMs: number;
   earlyRefreshBeta: number;
   hotKeys: { threshold: number; windowMs: number; replicas: number } | undefined;
   /** The longest any entry may live (ttl + swr, jitter included); record tags outlive it. */
@@ -49,6 +53,9 @@ export const DEFAULTS = {
   redisTimeout: 250,
   ackTimeout: 200,
   lockTtl: 5_000,
+  leaseTtl: 1_000,
+  leaseHeartbeat: 250,
+  closeTimeout: 2_000,
   earlyRefreshBeta: 1,
   statsSampleRate: 0.01,
   statsMaxQueries: 1_000,
@@ -58,7 +65,7 @@ export const DEFAULTS = {
   alertMinRequests: 100,
 } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "clock", "random"]);
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "clock", "random"]);
 const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom", "dependsOn"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -83,6 +90,8 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     redisTimeoutMs: nonNegative(input.redisTimeout, "redisTimeout", DEFAULTS.redisTimeout, { positive: true }),
     ackTimeoutMs: nonNegative(input.ackTimeout, "ackTimeout", DEFAULTS.ackTimeout, { positive: true }),
     lockTtlMs: Math.ceil(nonNegative(input.lockTtl, "lockTtl", DEFAULTS.lockTtl, { positive: true })),
+    lease: leaseSettings(input.lease),
+    closeTimeoutMs: nonNegative(input.closeTimeout, "closeTimeout", DEFAULTS.closeTimeout),
     earlyRefreshBeta: nonNegative(input.earlyRefreshBeta, "earlyRefreshBeta", DEFAULTS.earlyRefreshBeta),
     hotKeys: hotKeyOptions(input.hotKeys),
     maxLifetimeMs: Math.max(longest, Math.ceil(nonNegative(input.maxLifetime, "maxLifetime", 0) * 1000)),
@@ -160,6 +169,24 @@ function hotKeyOptions(value: unknown): ResolvedOptions["hotKeys"] {
     windowMs: nonNegative(own.window, "hotKeys.window", 10, { positive: true }) * 1000,
     replicas: integer(own.replicas, "hotKeys.replicas", 3),
   };
+}
+
+/** A lease shorter than this would lapse between heartbeats on any busy event loop; longer, and a write waits that long for a frozen instance. */
+const LEASE_TTL_RANGE = [50, 60_000] as const;
+
+function leaseSettings(value: unknown): ResolvedOptions["lease"] {
+  if (value !== undefined && (typeof value !== "object" || value === null)) throw new CacheConfigError("lease", "expected an object { ttl, heartbeat } (milliseconds)");
+  const own = (value ?? {}) as Record<string, unknown>;
+  rejectUnknown(own, new Set(["ttl", "heartbeat"]), "lease.");
+  const ttlMs = integer(own.ttl, "lease.ttl", DEFAULTS.leaseTtl);
+  const [min, max] = LEASE_TTL_RANGE;
+  if (ttlMs < min || ttlMs > max) throw new CacheConfigError("lease.ttl", `expected ${min} to ${max} ms, got ${ttlMs}`);
+  // Default heartbeat: a quarter of the lease, so three heartbeats may be late before it lapses.
+  const heartbeatMs = integer(own.heartbeat, "lease.heartbeat", own.ttl === undefined ? DEFAULTS.leaseHeartbeat : Math.max(10, Math.floor(ttlMs / 4)));
+  if (heartbeatMs < 10 || heartbeatMs > ttlMs / 2) {
+    throw new CacheConfigError("lease.heartbeat", `expected 10 ms to half of lease.ttl (${Math.floor(ttlMs / 2)} ms), got ${heartbeatMs}`);
+  }
+  return { ttlMs, heartbeatMs };
 }
 
 function l1Limits(value: unknown): ResolvedOptions["l1"] {

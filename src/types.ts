@@ -28,6 +28,8 @@ export interface RedisLike {
 export interface SubscriberLike {
   readonly status: string;
   subscribe(...channels: string[]): Promise<unknown>;
+  /** Allowed in subscribed mode; the lease heartbeat. */
+  ping(): Promise<unknown>;
   connect(): Promise<void>;
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
   on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
@@ -116,10 +118,22 @@ export interface CacheExtensionOptions {
   l1?: L1Options | false;
   /** Milliseconds a Redis read may take before the query falls through to the database. @default 250 */
   redisTimeout?: number;
-  /** Milliseconds a write waits for every instance to acknowledge its invalidation before it resolves anyway. @default 200 */
+  /**
+   * Milliseconds after which a write still missing acknowledgements counts one `invalidationAckTimeouts`;
+   * it resolves only once every instance acknowledged or must have lost its L1 lease (`lease.ttl`). @default 200
+   */
   ackTimeout?: number;
-  /** Milliseconds a fleet-wide loader lock lives unless its holder extends it; also how long a waiter waits before loading itself. @default 5000 */
+  /** Milliseconds a fleet-wide loader lock lives unless its holder extends it; also the cap of a waiter's wait (which follows the model's load times). @default 5000 */
   lockTtl?: number;
+  /**
+   * L1 lease (milliseconds): an instance answers from L1 only within `ttl` of a heartbeat (a PING
+   * on its invalidation subscription, every `heartbeat`) that Redis answered; a write that some
+   * instance did not acknowledge waits until that instance's lease lapsed.
+   * @default { ttl: 1000, heartbeat: 250 }
+   */
+  lease?: { ttl?: number; heartbeat?: number };
+  /** Milliseconds close() waits for background refreshes; stuck ones are abandoned (their results not stored). @default 2000 */
+  closeTimeout?: number;
   /** XFetch β: how eagerly hot entries refresh before they expire; 0 disables early refresh. @default 1 */
   earlyRefreshBeta?: number;
   /**
@@ -175,6 +189,8 @@ export interface CacheStats {
   /** Misses that waited for another instance's loader, and the milliseconds they waited in all. */
   lockWaits: number;
   lockWaitMs: number;
+  /** Lock waits that ended by timeout (the holder was slow, dead or cut off): 0 in a healthy fleet. */
+  lockWaitTimeouts: number;
   /** Reads answered with a stale value inside the swr window. */
   staleServes: number;
   /** Background refreshes started by stale serves, and by early (XFetch) refresh. */

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { EXTEND_LOCK, RELEASE_LOCK } from "../stores/redis-scripts.js";
-import type { RedisStore } from "../stores/redis-store.js";
+import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
 
 /** A held lock: extended while held, released (by its owner only) when done. */
 export interface HeldLock {
@@ -31,7 +31,17 @@ export class FleetLock {
   /** The lock, kept alive every ttl/3 until released, or undefined if another owner has it. */
   async acquire(lockKey: string, landedMessage: string): Promise<HeldLock | undefined> {
     const token = randomUUID();
-    if (!(await this.#store.setIfAbsent(lockKey, token, this.#ttlMs))) return undefined;
+    let created: boolean;
+    try {
+      created = await this.#store.setIfAbsent(lockKey, token, this.#ttlMs);
+    } catch (error) {
+      // A SET that timed out may still reach Redis (a stalled server answers later) and take a
+      // lock nobody holds, which every reader of the key would wait for until it expired.
+      // Release it behind the SET: same connection, so Redis runs the two in order.
+      if (error instanceof RedisTimeoutError) void this.release(lockKey, token).catch(() => {});
+      throw error;
+    }
+    if (!created) return undefined;
     // A load that outlives the lock extends it, so no second loader starts while it runs.
     const keepAlive = setInterval(() => void this.extend(lockKey, token).catch(() => {}), Math.max(1, Math.floor(this.#ttlMs / 3)));
     keepAlive.unref();

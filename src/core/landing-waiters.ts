@@ -1,5 +1,11 @@
-/** How a wait ended: a value landed in Redis, the holder stored nothing, or nobody woke us. */
-export type WaitOutcome = "landed" | "nothing" | "timeout";
+/**
+ * How a wait ended: a value landed in Redis, the holder stored nothing, nobody woke us in time,
+ * or this instance stopped hearing from Redis (no wake-up can arrive).
+ */
+export type WaitOutcome = "landed" | "nothing" | "timeout" | "unheard";
+
+/** How often a waiter checks that it still hears from Redis. */
+const HEARING_CHECK_MS = 50;
 
 /**
  * Readers waiting for another instance's loader to land a value, woken by the bus's "landed"
@@ -9,7 +15,7 @@ export class LandingWaiters {
   readonly #waiting = new Map<string, Set<(landed: boolean) => void>>();
 
   /** Registers first (so a landing in between is not missed), then waits until woken or timed out. */
-  register(key: string): { wait(timeoutMs: number): Promise<WaitOutcome>; cancel(): void } {
+  register(key: string): { wait(timeoutMs: number, hearing?: () => boolean): Promise<WaitOutcome>; cancel(): void } {
     let wake!: (landed: boolean) => void;
     const woken = new Promise<boolean>((resolve) => (wake = resolve));
     let set = this.#waiting.get(key);
@@ -20,11 +26,18 @@ export class LandingWaiters {
       if (set.size === 0 && this.#waiting.get(key) === set) this.#waiting.delete(key);
     };
     return {
-      wait: (timeoutMs) => {
+      wait: (timeoutMs, hearing) => {
         let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<WaitOutcome>((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+        let check: NodeJS.Timeout | undefined;
+        // Timers run before I/O in Node's loop: after a stall of this process, the wake-up (or the
+        // heartbeat's reply) may be waiting in a socket. Decide only after the next I/O phase.
+        const timedOut = new Promise<WaitOutcome>((resolve) => {
+          timer = setTimeout(() => setImmediate(() => resolve("timeout")), timeoutMs);
+          if (hearing !== undefined) check = setInterval(() => hearing() || setImmediate(() => hearing() || resolve("unheard")), HEARING_CHECK_MS);
+        });
         return Promise.race([woken.then((landed): WaitOutcome => (landed ? "landed" : "nothing")), timedOut]).finally(() => {
           clearTimeout(timer);
+          clearInterval(check);
           forget();
         });
       },

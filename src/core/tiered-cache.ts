@@ -13,6 +13,8 @@ import { jitteredTtl } from "./jitter.js";
 import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
 import { SingleFlight } from "./single-flight.js";
+import { settleWithin } from "./settle-within.js";
+import { WaitBound } from "./wait-bound.js";
 
 export interface TieredCacheParts {
   l1: MemoryStore | undefined;
@@ -21,9 +23,13 @@ export interface TieredCacheParts {
   /** One loader per key across the fleet; undefined without Redis. */
   lock: FleetLock | undefined;
   lockTtlMs: number;
+  /** Bounds a lock waiter's wait, with the model's recent load times (see WaitBound). */
+  redisTimeoutMs: number;
   earlyRefreshBeta: number;
-  /** Whether L1 may be used now: false while the invalidation subscription is down. */
+  /** Whether L1 may be used now: the L1 lease (this instance heard from Redis recently); always true without Redis. */
   l1Trusted: () => boolean;
+  /** Whether a wake-up from Redis may still arrive (the lease is held or just being set up); always true without Redis. */
+  hearingRedis: () => boolean;
   landedMessage: (key: string) => string;
   nothingLandedMessage: (key: string) => string;
   codec: Codec;
@@ -53,9 +59,13 @@ export class TieredCache {
   readonly #refreshing = new Map<string, Promise<void>>();
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
+  readonly #waitBound: WaitBound;
+  /** Set by close(): loads still running (abandoned refreshes) store nothing. */
+  #closed = false;
 
   constructor(parts: TieredCacheParts) {
     this.#parts = parts;
+    this.#waitBound = new WaitBound(parts.lockTtlMs, parts.redisTimeoutMs);
   }
 
   /** The synchronous L1 lookup of the hot path: it awaits nothing, not Redis, not a lock. */
@@ -152,6 +162,17 @@ export class TieredCache {
     while (this.#refreshing.size > 0) await Promise.all(this.#refreshing.values());
   }
 
+  /**
+   * Waits up to `timeoutMs` for background refreshes, then stores nothing more: a refresh still
+   * running (stuck on a database lock, say) finishes in the background and its result is dropped.
+   * Resolves with the number of refreshes abandoned.
+   */
+  async close(timeoutMs: number): Promise<number> {
+    const drained = await settleWithin(this.drain(), timeoutMs);
+    this.#closed = true;
+    return drained ? 0 : this.#refreshing.size;
+  }
+
   async #refresh(request: ReadRequest, servedFreshUntil: number): Promise<void> {
     const { entry, current } = await this.#lookup(request);
     // Another instance refreshed it already (a newer entry landed): adopt it, load nothing.
@@ -202,49 +223,40 @@ export class TieredCache {
 
   /**
    * One loader for the whole fleet: the lock holder queries the database; everyone else waits
-   * to be woken when the value lands and reads it from Redis. A waiter not woken within the
-   * lock TTL (the holder died) tries the lock again, and finally loads by itself.
+   * to be woken when the value lands and reads it from Redis. A waiter registers for the wake-up
+   * *before* it tries the lock, so a release that follows its failed try always wakes it (a
+   * wake-up published before it listened would otherwise be lost, and it would wait in vain). It
+   * waits about as long as the holder's load takes (WaitBound); not woken by then, it tries the
+   * lock again (a holder that is alive keeps it), and after LOCK_ATTEMPTS loads by itself.
    */
   async #loadFleetWide(request: ReadRequest, current: readonly number[], replacing = -Infinity): Promise<unknown> {
     const { lock, counters, clock } = this.#parts;
     if (lock === undefined) return (await this.#loadAndStore(request, current, undefined)).value;
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+      const waiter = this.waiters.register(request.key);
       let held;
       try {
         held = await lock.acquire(`${request.key}:lock`, this.#parts.landedMessage(request.key));
       } catch (error) {
+        waiter.cancel();
         this.#absorb(error);
         break;
       }
       if (held !== undefined) {
-        counters.lockAcquisitions++;
-        let outcome: Promise<StoreOutcome> = Promise.resolve("skipped");
-        try {
-          // Check again under the lock: a holder that finished just before we took it has landed the value.
-          const landed = await this.#servable(request, replacing);
-          if (landed !== undefined) return landed[0];
-          const loaded = await this.#loadAndStore(request, current, held);
-          outcome = loaded.stored;
-          return loaded.value;
-        } finally {
-          // Release (and wake the waiters) only once the value is in Redis for them to read,
-          // unless the store already did both; if nothing was stored, tell them to load themselves.
-          void outcome
-            .then((stored) => (stored === "released" ? undefined : held.release(stored === "skipped" ? this.#parts.nothingLandedMessage(request.key) : undefined)))
-            .catch((error: unknown) => this.#absorb(error));
-        }
+        waiter.cancel();
+        return this.#loadHolding(request, current, replacing, held);
       }
       counters.lockWaits++;
       const started = clock.now();
-      const waiter = this.waiters.register(request.key);
       try {
-        // Check once after registering: the value may have landed before we listened.
-        const already = await this.#servable(request, replacing);
-        if (already !== undefined) return already[0];
-        const woken = await waiter.wait(this.#parts.lockTtlMs);
+        // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
+        const woken = await waiter.wait(this.#waitBound.of(request.model), this.#parts.hearingRedis);
+        if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
+        if (woken === "timeout") continue;
+        if (woken === "unheard") break;
         // The holder loaded a result it will not cache: waiting longer would only queue us up.
         if (woken === "nothing") break;
-        const landed = woken === "landed" ? await this.#servable(request, replacing) : undefined;
+        const landed = await this.#servable(request, replacing);
         if (landed !== undefined) return landed[0];
       } finally {
         waiter.cancel();
@@ -252,6 +264,29 @@ export class TieredCache {
       }
     }
     return (await this.#loadAndStore(request, current, undefined)).value;
+  }
+
+  /** The lock holder's part: load, store, and release the lock (waking the waiters) once the value is in Redis. */
+  async #loadHolding(request: ReadRequest, current: readonly number[], replacing: number, held: HeldLock): Promise<unknown> {
+    this.#parts.counters.lockAcquisitions++;
+    let outcome: Promise<StoreOutcome> = Promise.resolve("skipped");
+    try {
+      // Check again under the lock: a holder that finished just before we took it has landed the value.
+      const landed = await this.#servable(request, replacing);
+      if (landed !== undefined) {
+        outcome = Promise.resolve("stored");
+        return landed[0];
+      }
+      const loaded = await this.#loadAndStore(request, current, held);
+      outcome = loaded.stored;
+      return loaded.value;
+    } finally {
+      // Release (and wake the waiters) only once the value is in Redis for them to read,
+      // unless the store already did both; if nothing was stored, tell them to load themselves.
+      void outcome
+        .then((stored) => (stored === "released" ? undefined : held.release(stored === "skipped" ? this.#parts.nothingLandedMessage(request.key) : undefined)))
+        .catch((error: unknown) => this.#absorb(error));
+    }
   }
 
   /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
@@ -274,6 +309,7 @@ export class TieredCache {
     const started = clock.now();
     const value = await request.load();
     counters.dbLoads++;
+    this.#waitBound.observe(request.model, clock.now() - started);
     const deps: Dep[] = request.deps.map((name, i) => [name, current[i]!] as const);
     return { value, stored: this.#store(request, value, clock.now() - started, deps, held) };
   }
@@ -284,7 +320,7 @@ export class TieredCache {
     const { policy } = request;
     const negative = request.isNotFound(value);
     const baseTtlMs = negative ? policy.negativeTtlMs : policy.ttlMs;
-    if (baseTtlMs === 0) return Promise.resolve("skipped");
+    if (baseTtlMs === 0 || this.#closed) return Promise.resolve("skipped");
     let payload: string;
     try {
       payload = codec.encode(value);

@@ -14,6 +14,9 @@ export interface BusHandlers {
   onError(error: CacheError): void;
 }
 
+/** How long close() waits for Redis to answer QUIT before dropping the connection. */
+const QUIT_WAIT_MS = 1_000;
+
 /** How long a registration outlives its last heartbeat (a dead instance is waited for at most this long). */
 const REGISTRATION_TTL_MS = 6_000;
 
@@ -73,6 +76,14 @@ export class Bus {
     return this.#trusted;
   }
 
+  /**
+   * A heartbeat on the subscriber connection itself: its reply comes after every message Redis
+   * published before it processed the PING (what renews the L1 lease).
+   */
+  ping(): Promise<unknown> {
+    return this.#subscriber.ping();
+  }
+
   /** The message a bump publishes is `i|writer|id|<seq>|names`; the script inserts the sequence number. */
   invalidationMessage(messageId: string, names: readonly string[]): { prefix: string; suffix: string } {
     return { prefix: `i|${this.instanceId}|${messageId}|`, suffix: `|${JSON.stringify(names)}` };
@@ -113,7 +124,10 @@ export class Bus {
     this.#setTrusted(false);
     for (const waiter of this.#waiters.values()) waiter.resolve(false);
     this.#waiters.clear();
-    await this.#subscriber.quit().catch(() => this.#subscriber.disconnect());
+    // QUIT waits for Redis's answer: a stalled or unreachable server must not hold close() up.
+    const quit = this.#subscriber.quit();
+    const answered = await Promise.race([quit.then(() => true, () => false), new Promise<false>((resolve) => setTimeout(resolve, QUIT_WAIT_MS, false).unref())]);
+    if (!answered) this.#subscriber.disconnect();
   }
 
   #subscribe(): void {

@@ -5,6 +5,7 @@ import type { Counters } from "../stats/counters.js";
 import { BUMP_VERSIONS, FENCED_SET, LOOKUP, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
+import { waitUntilLapsed } from "./lease.js";
 
 /** A held fleet lock to release together with the store, and the wake-up to publish. */
 export interface LockRelease {
@@ -30,6 +31,8 @@ export interface VersionsOptions {
   /** How long identity tags live in Redis: longer than any entry that can record them. */
   tagTtlMs: number;
   ackTimeoutMs: number;
+  /** Every instance's L1 lease (ms): a write not acknowledged by all waits until theirs lapsed. */
+  leaseTtlMs: number;
   maxLocalNames: number;
   /** The Bloom additions a bump of these names carries (none without guarded models). */
   bloomGroups?: (names: readonly string[]) => BloomGroup[];
@@ -143,9 +146,10 @@ export class Versions {
   }
 
   /**
-   * Bumps `names` everywhere and resolves once every live instance has applied it (or the ack
-   * wait timed out). If Redis cannot take it, the bump is kept and retried; until then these
-   * names are pending and reads that depend on them bypass the cache.
+   * Bumps `names` everywhere and resolves once every live instance has applied it, or once the
+   * L1 lease of any that did not must have lapsed. If Redis cannot take it, the bump is kept and
+   * retried; until then these names are pending and reads that depend on them bypass the cache,
+   * and the write resolves only once every lease renewed before the failure has lapsed.
    */
   async bump(names: ReadonlySet<string> | readonly string[]): Promise<void> {
     const list = [...names];
@@ -158,7 +162,9 @@ export class Versions {
       this.#options.counters.invalidationSent(list);
       return;
     }
-    if (!(await this.#send(list))) this.#queue(list);
+    if (await this.#send(list)) return;
+    this.#queue(list);
+    await waitUntilLapsed(performance.now(), this.#options.leaseTtlMs);
   }
 
   /**
@@ -231,10 +237,14 @@ export class Versions {
       return false;
     }
     const [seq, receivers] = reply as [number, number];
+    // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
+    const processedBy = performance.now();
     for (const name of list) this.#pending.delete(name);
     this.invalidated(seq, list);
     counters.invalidationSent(list);
-    if (!(await acks.wait(receivers, this.#options.ackTimeoutMs))) counters.invalidationAckTimeouts++;
+    const acknowledged = await acks.wait(receivers, this.#options.leaseTtlMs);
+    if (!acknowledged || performance.now() - processedBy > this.#options.ackTimeoutMs) counters.invalidationAckTimeouts++;
+    if (!acknowledged) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
     return true;
   }
 

@@ -7,6 +7,7 @@ import { CacheArgumentError, CacheError, UnencodableArgsError } from "../errors.
 import { canonicalize } from "../key/canonical.js";
 import { deriveKey, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
+import { L1Lease } from "../invalidation/lease.js";
 import { readDependencies } from "../invalidation/dependencies.js";
 import { Versions } from "../invalidation/versions.js";
 import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
@@ -79,6 +80,8 @@ export class CacheRuntime {
   readonly #counters = new Counters();
   readonly #l1: MemoryStore | undefined;
   readonly #bus: Bus | undefined;
+  /** The right to answer from L1 (Redis mode): renewed by heartbeats on the subscription. */
+  readonly #lease: L1Lease | undefined;
   readonly #versions: Versions;
   readonly #cache: TieredCache;
   readonly #readClasses = new Map<string, typeof LazyQuery>();
@@ -108,6 +111,7 @@ export class CacheRuntime {
     const report = (error: CacheError) => this.#report(error);
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
     const prefix = `{${options.namespace}}`;
+    this.#lease = store === undefined ? undefined : new L1Lease(options.lease, () => this.#bus!.ping(), report);
     this.#bus =
       options.redis === undefined || store === undefined
         ? undefined
@@ -124,6 +128,8 @@ export class CacheRuntime {
               this.#versions.forget();
               this.#guard?.distrustAll();
               if (!trusted) this.#counters.bypass("subscription down");
+              if (trusted) this.#lease?.start();
+              else this.#lease?.stop();
             },
             onError: report,
           });
@@ -133,6 +139,7 @@ export class CacheRuntime {
       report,
       tagTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
       ackTimeoutMs: options.ackTimeoutMs,
+      leaseTtlMs: options.lease.ttlMs,
       maxLocalNames: 100_000,
       bloomGroups: (names) => this.#guard?.groups(names) ?? [],
     });
@@ -147,8 +154,10 @@ export class CacheRuntime {
       versions: this.#versions,
       lock: store === undefined || this.#bus === undefined ? undefined : new FleetLock(store, options.lockTtlMs, this.#bus.eventsChannel),
       lockTtlMs: options.lockTtlMs,
+      redisTimeoutMs: options.redisTimeoutMs,
       earlyRefreshBeta: options.earlyRefreshBeta,
-      l1Trusted: () => this.#bus?.trusted ?? true,
+      l1Trusted: this.#lease === undefined ? () => true : () => this.#lease!.holds(),
+      hearingRedis: this.#lease === undefined ? () => true : () => this.#lease!.hearing(),
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
       nothingLandedMessage: (key) => this.#bus?.nothingLandedMessage(key) ?? "",
       codec: new Codec(prismaDecimal),
@@ -210,7 +219,8 @@ export class CacheRuntime {
     },
     close: async () => {
       this.#closed = true;
-      await this.#cache.drain();
+      const abandoned = await this.#cache.close(this.#options.closeTimeoutMs);
+      if (abandoned > 0) this.#report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${abandoned} background refresh(es) still running after closeTimeout (${this.#options.closeTimeoutMs} ms) were abandoned; their results are not stored`));
       this.#l1?.clear();
       await this.#versions.flush();
       await this.#observability.close();

@@ -19,6 +19,8 @@ export class Counters {
   /** Misses that waited for another instance's loader instead of querying. */
   lockWaits = 0;
   lockWaitMs = 0;
+  /** Lock waits that ended because nobody woke the waiter within its bound (it then loaded by itself). */
+  lockWaitTimeouts = 0;
   staleServes = 0;
   backgroundRefreshes = 0;
   earlyRefreshes = 0;
@@ -104,6 +106,7 @@ export class Counters {
       lockAcquisitions: this.lockAcquisitions,
       lockWaits: this.lockWaits,
       lockWaitMs: this.lockWaitMs,
+      lockWaitTimeouts: this.lockWaitTimeouts,
       staleServes: this.staleServes,
       backgroundRefreshes: this.backgroundRefreshes,
       earlyRefreshes: this.earlyRefreshes,

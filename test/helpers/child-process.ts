@@ -5,16 +5,30 @@ export interface Child<T> {
   /** Resolves with the JSON object the child prints last on stdout. */
   result: Promise<T>;
   kill(): void;
+  /** The Node process itself (for SIGSTOP/SIGCONT). */
+  pid: number;
+  /** Resolves when the child prints a stdout line equal to `line`. */
+  printed(line: string): Promise<void>;
 }
 
 /** Starts a TypeScript file in a new Node process: its own PrismaClient, its own L1. */
 export function startChild<T>(script: string, env: Record<string, string>, timeoutMs = 60_000): Child<T> {
   const file = fileURLToPath(new URL(`../multi-process/${script}`, import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", file], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  const lineWaiters: Array<{ line: string; resolve: () => void }> = [];
   const result = new Promise<T>((resolve, reject) => {
-    let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const lines = stdout.split("\n");
+      for (const waiter of [...lineWaiters]) {
+        if (lines.includes(waiter.line)) {
+          lineWaiters.splice(lineWaiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      }
+    });
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.once("exit", (code, signal) => {
@@ -28,7 +42,9 @@ export function startChild<T>(script: string, env: Record<string, string>, timeo
       }
     });
   });
-  return { result, kill: () => child.kill("SIGKILL") };
+  const printed = (line: string) =>
+    stdout.split("\n").includes(line) ? Promise.resolve() : Promise.race([new Promise<void>((resolve) => lineWaiters.push({ line, resolve })), result.then(() => Promise.reject(new Error(`${script} exited without printing ${line}`)))]);
+  return { result, kill: () => child.kill("SIGKILL"), pid: child.pid!, printed };
 }
 
 export function runChild<T>(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<T> {

@@ -6,9 +6,10 @@ import { Redis } from "ioredis";
 export class ChaosRedis {
   private constructor(readonly port: number, private readonly child: ChildProcess) {}
 
-  static async start(): Promise<ChaosRedis> {
+  /** `extraArgs`: more server options, e.g. `["--enable-debug-command", "yes"]`. */
+  static async start(extraArgs: readonly string[] = []): Promise<ChaosRedis> {
     const port = await freePort();
-    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs], { stdio: "ignore" });
     const server = new ChaosRedis(port, child);
     await server.waitUntilReady();
     return server;

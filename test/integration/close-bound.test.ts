@@ -1,0 +1,59 @@
+import pg from "pg";
+import { describe, expect, inject, it } from "vitest";
+import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * close() is bounded: it waits at most `closeTimeout` for background refreshes, then abandons
+ * those still running (they finish in the background and their results are not stored).
+ */
+describe("close()", () => {
+  it("resolves within closeTimeout while a background refresh is stuck on a table lock, and the refresh's result is not stored", async () => {
+    const namespace = uniqueNamespace();
+    const client = createCachedClient({ namespace, models: { User: { ttl: 1, swr: 60, jitter: 0 } }, closeTimeout: 300, earlyRefreshBeta: 0 });
+    const errors: string[] = [];
+    client.prisma.$cache.events.on("error", (event: { error: { code: string } }) => errors.push(event.error.code));
+    const locker = new pg.Client({ connectionString: inject("databaseUrl") });
+    await locker.connect();
+    let locked = false;
+    let closed = false;
+    try {
+      const user = await client.base.user.create({ data: { email: `close-${Date.now()}-${Math.random()}@example.com`, name: "before" } });
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      const entryKeys = (await client.redis!.keys(`${namespace}:*`)).filter((key) => key.includes(":User:findUnique:"));
+      expect(entryKeys).toHaveLength(1);
+      const stored = await client.redis!.get(entryKeys[0]!);
+      await sleep(1_100); // past ttl: the next read is served stale and refreshes in the background
+      await client.base.user.update({ where: { id: user.id }, data: { name: "changed outside the cache" } });
+      await locker.query("BEGIN");
+      await locker.query('LOCK TABLE "User" IN ACCESS EXCLUSIVE MODE');
+      locked = true;
+      expect((await client.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("before");
+      expect(client.prisma.$cache.stats().backgroundRefreshes).toBe(1);
+      await sleep(100); // the refresh is now waiting for the table lock
+
+      const started = performance.now();
+      const closing = client.prisma.$cache.close().then(() => (closed = true));
+      // The table stays locked for 20 s: close() must not wait for it.
+      await Promise.race([closing, sleep(20_000)]);
+      const tookMs = performance.now() - started;
+      expect(closed, "close() waited for the stuck refresh").toBe(true);
+      expect(tookMs).toBeLessThan(5_000);
+      expect(errors).toContain("E_CLOSE_TIMEOUT");
+
+      // The abandoned refresh finishes once the lock is gone, and stores nothing.
+      await locker.query("ROLLBACK");
+      locked = false;
+      for (let i = 0; i < 200 && client.pool.completed < client.pool.queries; i++) await sleep(10);
+      await sleep(100);
+      expect(await client.redis!.get(entryKeys[0]!)).toBe(stored);
+    } finally {
+      if (locked) await locker.query("ROLLBACK");
+      await locker.end();
+      if (!closed) await client.prisma.$cache.close();
+      await client.base.$disconnect();
+      client.redis?.disconnect();
+    }
+  }, 60_000);
+});
