@@ -30,7 +30,7 @@ const prisma = base.$extends(
     namespace: "warm-server-example",
     models: { User: { ttl: 300 }, Post: { ttl: 60 } },
     // Record one read in ten: this example has little traffic. The default is one in a hundred.
-    queryStats: { sampleRate: 0.1, flushInterval: 1_000 },
+    queryStats: { flushInterval: 1_000 },
   }),
 );
 

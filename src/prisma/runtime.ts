@@ -14,6 +14,8 @@ import type { ReadPolicy, ResolvedOptions } from "../options.js";
 import { Counters } from "../stats/counters.js";
 import { CacheEvents } from "../stats/events.js";
 import type { FleetStats } from "../stats/fleet-snapshots.js";
+import type { HeavyHitters } from "../stats/heavy-hitters.js";
+import type { QuerySample } from "../stats/query-stats.js";
 import { Observability } from "../stats/observability.js";
 import { tracing, type TraceContext } from "../stats/telemetry.js";
 import type { WarmHooks, WarmOptions, WarmResult } from "../stats/warm.js";
@@ -94,8 +96,8 @@ export class CacheRuntime {
   readonly #events = new CacheEvents();
   readonly #observability: Observability;
   readonly #statsControl: StatsControl;
-  /** Reads left until query statistics sample one: counting down is all the hot path does for them. */
-  #readsUntilSample: number;
+  /** Counts every read for query statistics (what warm() replays); undefined when nothing is recorded. */
+  readonly #popularity: HeavyHitters<QuerySample> | undefined;
   /** Hooks around `$cache.warm()`: the Bloom guard can build its filters in them. */
   readonly warmHooks: WarmHooks = { beforeWarm: [], afterWarm: [] };
 
@@ -160,7 +162,7 @@ export class CacheRuntime {
     });
     this.#hotKeys = options.hotKeys === undefined ? undefined : new HotKeyDetector({ threshold: options.hotKeys.threshold, windowMs: options.hotKeys.windowMs, sampleEvery: 8, topK: 20 }, options.clock);
     this.#observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, argsCodec: new Codec(prismaDecimal), stats: () => this.control.stats(), report });
-    this.#readsUntilSample = this.#observability.nextSampleGap();
+    this.#popularity = this.#observability.popularity;
     this.#statsControl = this.#createStatsControl();
     for (const model of schema.graph.modelNames) {
       const relations = [...(schema.graph.model(model)?.relations.keys() ?? [])];
@@ -288,7 +290,7 @@ export class CacheRuntime {
     },
   };
 
-  /** warm()'s replays: the read path, but never sampled (replays would inflate what they replay). */
+  /** warm()'s replays: the read path, but never counted (replays would inflate what they replay). */
   readonly #replays: QueryRunner = {
     run: (query) => this.#runRead(query),
     passthrough: (query) => this.#passthrough(query),
@@ -327,8 +329,8 @@ export class CacheRuntime {
       return Promise.resolve(this.#passthrough(query));
     }
     const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
-    // Query statistics: one decrement per read; the rare sampled read records itself.
-    if (--this.#readsUntilSample === 0) this.#sampleRead(query, key);
+    // Query statistics: one Map lookup and increment per read; warm()'s replays would inflate what they replay.
+    if (query.runner !== this.#replays) this.#popularity?.add(key, query);
     const hot = this.#hotKeys?.touch(key) === true;
     const hit = this.#cache.readL1(key, query.model, policy, hot);
     if (hit === undefined) {
@@ -405,12 +407,6 @@ export class CacheRuntime {
 
   #delegate(parent: Delegates, model: string): Record<string, (args: unknown) => PrismaPromiseLike> {
     return parent[this.#schema.delegateKeys.get(model)!]!;
-  }
-
-  /** The 1-in-N read query statistics record; draws the next gap. */
-  #sampleRead(query: LazyQuery, key: string): void {
-    this.#readsUntilSample = this.#observability.nextSampleGap();
-    if (query.runner !== this.#replays) this.#observability.record(key, query);
   }
 
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */

@@ -33,7 +33,7 @@ function cli(args: readonly string[], namespace: string): Promise<CliRun> {
 
 describe("the CLI against real services", () => {
   const namespace = uniqueNamespace();
-  const app = createCachedClient({ namespace, models: { User: true, Post: true }, queryStats: { sampleRate: 1 }, hotKeys: { threshold: 1_000 } });
+  const app = createCachedClient({ namespace, models: { User: true, Post: true }, hotKeys: { threshold: 1_000 } });
   const redis = createRedis();
   let queries: AppQuery[] = [];
   const client = ["--client", "test/fixtures/cli-client.ts"];

@@ -8,27 +8,9 @@ import { Counters } from "../../src/stats/counters.ts";
 import { CacheEvents, type LowHitRateEvent } from "../../src/stats/events.ts";
 import { sumStats } from "../../src/stats/fleet-snapshots.ts";
 import { LowHitRateAlert } from "../../src/stats/hit-rate-alert.ts";
-import { NEVER_SAMPLE, sampleGap } from "../../src/stats/query-stats.ts";
 import { checkWarmOptions } from "../../src/stats/warm.ts";
 import type { CacheStats, ModelStats } from "../../src/types.ts";
 import { FakeClock, seededRandom } from "../helpers/random.ts";
-
-describe("sampling", () => {
-  it("draws gaps with mean 1/rate, never aliasing with a fixed period", () => {
-    const random = seededRandom(7);
-    const gaps = Array.from({ length: 20_000 }, () => sampleGap(0.01, random));
-    const mean = gaps.reduce((sum, gap) => sum + gap, 0) / gaps.length;
-    expect(mean).toBeGreaterThan(95);
-    expect(mean).toBeLessThan(105);
-    expect(new Set(gaps).size).toBeGreaterThan(200);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1);
-  });
-
-  it("samples every read at rate 1 and none at rate 0", () => {
-    expect(sampleGap(1, Math.random)).toBe(1);
-    expect(sampleGap(0, Math.random)).toBe(NEVER_SAMPLE);
-  });
-});
 
 describe("query statistics options", () => {
   const fault = (options: unknown) => {
@@ -43,10 +25,28 @@ describe("query statistics options", () => {
 
   it("fills documented defaults", () => {
     const resolved = resolveOptions({ models: { User: true } });
-    expect(resolved.queryStats).toEqual({ sampleRate: 0.01, maxQueries: 1000, halfLifeMs: 3_600_000, flushIntervalMs: 5000 });
+    expect(resolved.queryStats).toEqual({ counting: true, maxQueries: 1000, halfLifeMs: 3_600_000, flushIntervalMs: 5000 });
     expect(resolved.lowHitRateAlert).toBeUndefined();
     expect(resolveOptions({ models: { User: true }, queryStats: false }).queryStats).toBeUndefined();
     expect(resolveOptions({ models: { User: true }, lowHitRateAlert: { threshold: 0.8 } }).lowHitRateAlert).toEqual({ threshold: 0.8, windowMs: 60_000, minRequests: 100 });
+  });
+
+  it("accepts the deprecated sampleRate with one warning: 0 still records nothing, any other rate counts every read", () => {
+    const warnings: Error[] = [];
+    const listener = (warning: Error) => warnings.push(warning);
+    process.on("warning", listener);
+    try {
+      expect(resolveOptions({ models: { User: true }, queryStats: { sampleRate: 0 } }).queryStats?.counting).toBe(false);
+      expect(resolveOptions({ models: { User: true }, queryStats: { sampleRate: 0.01 } }).queryStats?.counting).toBe(true);
+      return new Promise<void>((resolve) =>
+        setImmediate(() => {
+          expect(warnings.filter((w) => (w as Error & { code?: string }).code === "PCS_DEPRECATED_SAMPLE_RATE")).toHaveLength(1);
+          resolve();
+        }),
+      );
+    } finally {
+      setImmediate(() => process.off("warning", listener));
+    }
   });
 
   it("names the option at fault", () => {
