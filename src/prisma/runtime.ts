@@ -411,7 +411,7 @@ export class CacheRuntime {
 
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
   #timedLoad(key: string, query: LazyQuery): Promise<unknown> {
-    return this.#observability.timeLoad(key, query.model, query.operation, () => this.#passthrough(query));
+    return this.#observability.timeLoad(query, () => this.#passthrough(query));
   }
 
   #traced(channel: typeof tracing.read, query: LazyQuery, run: () => Promise<unknown>): Promise<unknown> {

@@ -79,13 +79,13 @@ export class Observability {
   }
 
   /** Times a database load: recorded queries are weighted by it, and it feeds the load-duration histogram. */
-  timeLoad(key: string, model: string, operation: string, load: () => PromiseLike<unknown>): Promise<unknown> {
+  timeLoad(query: QuerySample, load: () => PromiseLike<unknown>): Promise<unknown> {
     const { clock } = this.#parts.options;
     const started = clock.now();
     return Promise.resolve(load()).then((value) => {
       const ms = clock.now() - started;
-      this.#queryStats?.loaded(key, ms);
-      this.#metrics.loaded(model, operation, ms);
+      this.#queryStats?.loaded(query, ms);
+      this.#metrics.loaded(query.model, query.operation, ms);
       return value;
     });
   }

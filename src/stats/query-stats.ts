@@ -4,6 +4,7 @@ import { sha256 } from "../key/hash.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
 import { HeavyHitters } from "./heavy-hitters.js";
+import { queryShape } from "./query-shape.js";
 import { ERA_HALF_LIVES, RECORD_QUERIES, TOP_QUERIES } from "./stats-scripts.js";
 
 /** A tracked query whose arguments cannot be replayed (or are too long): never recorded. */
@@ -45,9 +46,9 @@ export interface RecordedQuery {
   cache: CacheHints | undefined;
   /** The schema fingerprint it was recorded under; another one means the schema changed since. */
   fingerprint: string;
-  /** Decayed popularity × load time: only the order of scores within a namespace means something. */
+  /** Decayed popularity × load time of its shape: only the order of scores within a namespace means something. */
   score: number;
-  /** Smoothed database load time in milliseconds, once a load has been seen. */
+  /** Smoothed database load time of queries of its shape, in milliseconds, once a load has been seen. */
   loadMs: number | undefined;
   /** False when the stored arguments could not be decoded (written by an incompatible version). */
   readable: boolean;
@@ -89,22 +90,23 @@ const MIN_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * Query statistics, shared by the fleet through Redis: one sorted set of query ids by decayed
- * popularity × load time, one hash of replayable queries and one of load times, trimmed to
- * `maxQueries` on every flush (top-K, never every query ever seen). In process, every read is
+ * popularity, one hash of replayable queries, one of their shapes and one of load times per
+ * shape, trimmed to the `maxQueries` most popular on every flush (top-K, never every query ever
+ * seen); warm() replays the most valuable of them (popularity × load time of the shape). In process, every read is
  * counted in a bounded heavy-hitters structure (2 × maxQueries keys); a flush sends the top
  * `maxQueries` of the interval with their counts, and Redis adds them up across the fleet.
  */
 export class QueryStats {
   readonly #parts: QueryStatsParts;
-  readonly #keys: [scores: string, queries: string, costs: string, era: string];
+  readonly #keys: [scores: string, queries: string, costs: string, era: string, shapes: string];
   readonly #eraMs: number;
   readonly #retentionMs: number;
   /** Reads per query since the last flush; undefined when this instance counts nothing. */
   readonly popularity: HeavyHitters<QuerySample> | undefined;
   /** The replayable JSON of tracked queries ("": not replayable), encoded once, at their first flush. */
   readonly #encoded: LRUCache<string, string | typeof UNREPLAYABLE>;
-  /** Latest load time per cache key: the cost a flush sends along. */
-  readonly #loadMs: LRUCache<string, number>;
+  /** Load times this interval per query shape (sum of logs, count): a flush sends their geometric means. */
+  readonly #loads: LRUCache<string, { logSum: number; count: number }>;
   /** The batch on its way to Redis: at most one. */
   #inFlight: Promise<void> | undefined;
   /** A flush asked for while one is in flight: it follows that one. */
@@ -114,22 +116,32 @@ export class QueryStats {
   constructor(parts: QueryStatsParts) {
     this.#parts = parts;
     const { prefix, settings } = parts;
-    this.#keys = [`${prefix}:qs:scores`, `${prefix}:qs:queries`, `${prefix}:qs:costs`, `${prefix}:qs:era`];
+    this.#keys = [`${prefix}:qs:scores`, `${prefix}:qs:queries`, `${prefix}:qs:costs`, `${prefix}:qs:era`, `${prefix}:qs:shapes`];
     this.#eraMs = settings.halfLifeMs * ERA_HALF_LIVES;
     this.#retentionMs = Math.max(MIN_RETENTION_MS, 2 * this.#eraMs);
     const tracked = settings.maxQueries * TRACKED_PER_RECORDED;
     this.popularity = settings.counting ? new HeavyHitters(tracked) : undefined;
     this.#encoded = new LRUCache({ max: tracked });
-    this.#loadMs = new LRUCache({ max: tracked });
+    this.#loads = new LRUCache({ max: tracked });
   }
 
   get counts(): RecorderCounts {
     return { counted: this.popularity?.counts.reads ?? 0, tracked: this.popularity?.size ?? 0, ...this.#counts };
   }
 
-  /** Remembers how long the database took for `key`: recorded queries are weighted by it. */
-  loaded(key: string, ms: number): void {
-    this.#loadMs.set(key, ms);
+  /**
+   * Remembers how long the database took for a query: recorded queries are weighted by the load
+   * time of their shape (a geometric mean: one outlier moves it little).
+   */
+  loaded(sample: QuerySample, ms: number): void {
+    const shape = queryShape(sample.model, sample.operation, sample.args);
+    const loads = this.#loads.get(shape);
+    const log = Math.log(Math.max(ms, 0.01));
+    if (loads === undefined) this.#loads.set(shape, { logSum: log, count: 1 });
+    else {
+      loads.logSum += log;
+      loads.count++;
+    }
   }
 
   /**
@@ -153,8 +165,8 @@ export class QueryStats {
 
   /** The `limit` most valuable recorded queries, best first. */
   async top(limit: number): Promise<RecordedQuery[]> {
-    const [scores, queries, costs] = this.#keys;
-    const reply = (await this.#parts.store.run(TOP_QUERIES, [scores, queries, costs], [limit])) as Array<string | null>;
+    const [scores, queries, costs, , shapes] = this.#keys;
+    const reply = (await this.#parts.store.run(TOP_QUERIES, [scores, queries, costs, shapes], [limit])) as Array<string | null>;
     const out: RecordedQuery[] = [];
     for (let i = 0; i + 3 < reply.length; i += 4) {
       const cost = reply[i + 3];
@@ -169,27 +181,30 @@ export class QueryStats {
    */
   #takeBatch(): Array<string | number> | undefined {
     const top = this.popularity?.drain(this.#parts.settings.maxQueries) ?? [];
-    if (top.length === 0) return undefined;
+    if (top.length === 0 && this.#loads.size === 0) return undefined;
     const { clock, settings } = this.#parts;
     const now = clock.now();
     const era = Math.floor(now / this.#eraMs);
     const weightOfOneRead = 2 ** ((now - era * this.#eraMs) / settings.halfLifeMs);
-    const args: Array<string | number> = [era, settings.maxQueries, this.#retentionMs];
+    const queries: Array<string | number> = [];
     for (const { key, count, item } of top) {
       const json = this.#replayable(key, item);
       if (json === UNREPLAYABLE) {
         this.#counts.dropped++;
         continue;
       }
-      args.push(queryId(key), count * weightOfOneRead, this.#loadMs.get(key) ?? -1, json);
+      queries.push(queryId(key), count * weightOfOneRead, queryShape(item.model, item.operation, item.args), json);
     }
-    return args.length > 3 ? args : undefined;
+    const costs: Array<string | number> = [];
+    for (const [shape, { logSum, count }] of this.#loads.entries()) costs.push(shape, Math.exp(logSum / count));
+    this.#loads.clear();
+    return [era, settings.maxQueries, this.#retentionMs, queries.length / 4, ...queries, ...costs];
   }
 
   async #send(args: Array<string | number>): Promise<void> {
     try {
       await this.#parts.store.run(RECORD_QUERIES, this.#keys, args);
-      this.#counts.flushed += (args.length - 3) / 4;
+      this.#counts.flushed += args[3] as number;
     } catch (error) {
       this.#counts.flushFailures++;
       this.#parts.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error), { cause: error }));

@@ -1,24 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HeavyHitters } from "../../src/stats/heavy-hitters.ts";
-import { seededRandom } from "../helpers/random.ts";
-
-/** Zipf(s) ranks 0..n-1 by inverse transform over the cumulative weights. */
-function zipf(n: number, s: number, random: () => number): () => number {
-  const cumulative: number[] = [];
-  let total = 0;
-  for (let rank = 1; rank <= n; rank++) cumulative.push((total += rank ** -s));
-  return () => {
-    const target = random() * total;
-    let low = 0;
-    let high = n - 1;
-    while (low < high) {
-      const mid = (low + high) >> 1;
-      if (cumulative[mid]! < target) low = mid + 1;
-      else high = mid;
-    }
-    return low;
-  };
-}
+import { seededRandom, zipf } from "../helpers/random.ts";
 
 describe("HeavyHitters", () => {
   it("counts exactly while the distinct keys fit", () => {
