@@ -157,7 +157,7 @@ describe("fleet statistics", () => {
 describe("CLI helpers", () => {
   it("parses commands and options, rejecting what does not apply", () => {
     expect(parseCliArgs(["warm", "--client", "./db.js", "--top", "50"])).toMatchObject({ command: "warm", client: "./db.js", top: 50, json: false });
-    expect(parseCliArgs([])).toMatchObject({ command: "help" });
+    expect(() => parseCliArgs([])).toThrow(/no command given/);
     expect(() => parseCliArgs(["stats", "--client", "x", "--top", "5"])).toThrow("--top does not apply to stats");
     expect(() => parseCliArgs(["top"])).toThrow("--client <module> is required");
     expect(() => parseCliArgs(["top", "--client", "x", "--limit", "0"])).toThrow(/--limit expects a positive integer/);
@@ -183,5 +183,12 @@ describe("CLI helpers", () => {
   it("shortens arguments for display", () => {
     expect(describeArgs({ where: { id: 12n, avatar: new Uint8Array(3) } })).toBe('{"where":{"id":"12n","avatar":"<3 bytes>"}}');
     expect(describeArgs({ where: { name: "x".repeat(100) } }, 20)).toHaveLength(20);
+  });
+});
+
+describe("CLI durations", () => {
+  it("shows milliseconds below a second and seconds above", async () => {
+    const { duration } = await import("../../src/cli/format.ts");
+    expect([0.04, 3.25, 12.4, 850, 1_340, 42_000, 125_000].map(duration)).toEqual(["0.0 ms", "3.3 ms", "12 ms", "850 ms", "1.3 s", "42.0 s", "125 s"]);
   });
 });
