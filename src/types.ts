@@ -190,7 +190,7 @@ export interface CacheStats {
   bloomBuilds: number;
   /** Lookups of hot keys answered from a replica key. */
   replicaReads: number;
-  /** The hottest keys this instance sees, with their estimated reads in the current window. */
+  /** Keys hot in this instance now (estimated reads in the current window ≥ `hotKeys.threshold`), hottest first, at most 10. */
   hotKeys: Array<{ key: string; estimate: number }>;
   /** Loads not stored because a write changed their data while they ran (stale-set fencing). */
   fencedStores: number;

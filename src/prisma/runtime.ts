@@ -178,7 +178,7 @@ export class CacheRuntime {
       l1Entries: this.#l1?.size ?? 0,
       l1Bytes: this.#l1?.bytes ?? 0,
       pendingInvalidations: this.#versions.pendingCount,
-      hotKeys: this.#hotKeys?.top().slice(0, 10) ?? [],
+      hotKeys: this.#hotKeys?.hot().slice(0, 10) ?? [],
       queryStats: this.#observability.recorderCounts,
     }),
     invalidate: async (target) => {

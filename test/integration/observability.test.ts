@@ -145,6 +145,22 @@ describe("query statistics and warm()", () => {
     }
   }, 60_000);
 
+  it("stats().hotKeys lists only keys read at least hotKeys.threshold times in the window", async () => {
+    const c = createCachedClient({ hotKeys: { threshold: 64 } });
+    try {
+      const [hot, lukewarm] = [await seedUser(c.base), await seedUser(c.base)];
+      for (let i = 0; i < 3; i++) await c.prisma.user.findUnique({ where: { id: lukewarm.id } });
+      expect(c.prisma.$cache.stats().hotKeys).toEqual([]);
+      for (let i = 0; i < 200; i++) await c.prisma.user.findUnique({ where: { id: hot.id } });
+      const listed = c.prisma.$cache.stats().hotKeys;
+      expect(listed).toHaveLength(1);
+      expect(listed[0]!.key).toContain(`${hot.id}`);
+      expect(listed[0]!.estimate).toBeGreaterThanOrEqual(64);
+    } finally {
+      await c.close();
+    }
+  });
+
   it("resetStats() sets the counters back to zero", async () => {
     const c = createCachedClient();
     try {
