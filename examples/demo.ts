@@ -8,6 +8,7 @@ import { PrismaClient } from "../prisma/generated/client.ts";
 import { cacheExtension, type CacheControl, type CacheExtensionOptions } from "../src/index.ts";
 import { CountingPool } from "./demo/counting-pool.ts";
 import { openDatabase } from "./demo/database.ts";
+import { showInvalidation } from "./demo/invalidation.ts";
 import { printReport, type CacheCounts, type Measured } from "./demo/report.ts";
 import { seed, unseed, USERS } from "./demo/seed.ts";
 import { planTraffic, runTraffic, REQUESTS_PER_WORKER, WORKERS, type Plan, type Reader } from "./demo/traffic.ts";
@@ -44,10 +45,10 @@ try {
     await measure(redis ? "cache, warm (2nd client)" : "cache, warm", warm, plan, warm.$cache),
   ]);
 
-  console.log(`\nLatencies are per request with ${WORKERS} workers sharing one event loop, so they include waiting on the others.`);
   const id = userIds[0]!;
   const same = isDeepStrictEqual(await prisma.user.findUnique({ where: { id } }), await base.user.findUnique({ where: { id } }));
-  console.log(`cached User ${id} (Decimal, BigInt, Json, Bytes, DateTime) deep-equals the database row: ${same}`);
+  console.log(`\ncached User ${id} (Decimal, BigInt, Json, Bytes, DateTime) deep-equals the database row: ${same}`);
+  await showInvalidation(prisma, redis ? warm : undefined, pool, id);
 } finally {
   await unseed(base, tag);
   await prisma.$cache.close();
@@ -73,5 +74,6 @@ function countsSince(before: CacheCounts, after: CacheCounts): CacheCounts {
     l1Hits: after.l1Hits - before.l1Hits,
     l2Hits: after.l2Hits - before.l2Hits,
     coalesced: after.coalesced - before.coalesced,
+    dbLoads: after.dbLoads - before.dbLoads,
   };
 }
