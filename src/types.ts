@@ -96,13 +96,18 @@ export interface LowHitRateAlertOptions {
   minRequests?: number;
 }
 
-export interface CacheExtensionOptions {
+/**
+ * `ModelName`: the client's model names, for compile-time checks of `models` (and of `$cache`
+ * methods that take model names): `cacheExtension<Prisma.ModelName>({ ... })`. Without it any
+ * string compiles, and unknown names fail when the extension meets the client.
+ */
+export interface CacheExtensionOptions<ModelName extends string = string> {
   /** An ioredis client or cluster owned by the caller; omitted, the cache lives in process only. */
   redis?: RedisLike;
   /** Prefix of every key the extension writes. @default "pcs" */
   namespace?: string;
   /** The cached models: `true` for the defaults, or per-model settings. Unlisted models are never cached. */
-  models: Record<string, boolean | ModelCacheOptions>;
+  models: { [Model in ModelName]?: boolean | ModelCacheOptions };
   /** Seconds an entry is fresh. @default 60 */
   ttl?: number;
   /** Seconds a stale entry may be served while refreshing. @default 0 */

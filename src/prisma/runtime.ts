@@ -41,18 +41,18 @@ const UNIQUE_READS = new Set(["findUnique", "findUniqueOrThrow"]);
 
 export type ExtensionThis = { $name: string; $parent: Delegates & ScopedClient };
 
-/** The `$cache` property of an extended client. */
-export interface CacheControl {
+/** The `$cache` property of an extended client; `ModelName` is the type argument given to `cacheExtension`. */
+export interface CacheControl<ModelName extends string = string> {
   /** Counters since start: hits and misses overall, per tier and per model, invalidations, absorbed failures. */
   stats(): CacheStats;
   /** Invalidates every cached read of the named models, or every entry carrying one of the tags. */
-  invalidate(target: { model?: string; models?: readonly string[]; tags?: readonly string[] }): Promise<void>;
+  invalidate(target: { model?: ModelName; models?: readonly ModelName[]; tags?: readonly string[] }): Promise<void>;
   /** Runs a raw statement, invalidating only the models named instead of every model. */
-  raw<T>(models: readonly string[], query: PromiseLike<T>): Promise<T>;
+  raw<T>(models: readonly ModelName[], query: PromiseLike<T>): Promise<T>;
   /** Loads the fleet's shared Bloom filters of guarded models, building those that are missing or stale. */
   prepareBloom(): Promise<void>;
   /** Rebuilds the Bloom filter of one guarded model, or of all, by scanning their tables (one builder for the fleet). */
-  rebuildBloom(model?: string): Promise<void>;
+  rebuildBloom(model?: ModelName): Promise<void>;
   /**
    * Replays the most valuable recorded queries (the fleet's statistics) through the read path,
    * filling Redis and this instance's L1: call it at start-up, before reporting ready. Instances
@@ -60,7 +60,7 @@ export interface CacheControl {
    */
   warm(options?: WarmOptions): Promise<WarmResult>;
   /** The most valuable recorded queries, best first, and whether warm() would replay each. */
-  topQueries(options?: TopQueriesOptions): Promise<TopQuery[]>;
+  topQueries(options?: TopQueriesOptions<ModelName>): Promise<TopQuery[]>;
   /** The counters of every live instance of this namespace added up; with `countEntries`, Redis entries per model (a SCAN). */
   fleetStats(options?: { countEntries?: boolean }): Promise<FleetStats>;
   /** Sets this instance's counters (`stats()`) back to zero. Recorded query statistics are kept. */
