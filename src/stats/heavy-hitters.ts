@@ -23,21 +23,24 @@ export interface HeavyHitterCounts {
  * half the slots, so sweeps cost O(1) amortized per read. Any key read more than
  * `2 · reads / capacity` times since the last drain is tracked, with a count short by at most that.
  */
-export class HeavyHitters<T> {
+export class HeavyHitters<T, Source = T> {
   readonly capacity: number;
   readonly counts: HeavyHitterCounts = { reads: 0, sweeps: 0, swept: 0 };
   readonly #entries = new Map<string, TrackedKey<T>>();
+  /** What is kept of a key's first read: only what is needed later, not everything the read holds. */
+  readonly #keep: (source: Source) => T;
   /** Scratch space for the sweep's median, allocated once. */
   readonly #scratch: Float64Array;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, keep: (source: Source) => T = (source) => source as unknown as T) {
     if (!Number.isSafeInteger(capacity) || capacity < 2) throw new RangeError(`capacity must be an integer ≥ 2, got ${capacity}`);
     this.capacity = capacity;
+    this.#keep = keep;
     this.#scratch = new Float64Array(capacity);
   }
 
-  /** Counts one read of `key`; `item` is kept with the key while it is tracked (the first one seen). */
-  add(key: string, item: T): void {
+  /** Counts one read of `key`; what `keep` takes of the first read seen stays with the key while it is tracked. */
+  add(key: string, source: Source): void {
     this.counts.reads++;
     const entry = this.#entries.get(key);
     if (entry !== undefined) {
@@ -45,7 +48,7 @@ export class HeavyHitters<T> {
       return;
     }
     if (this.#entries.size >= this.capacity) this.#sweep();
-    this.#entries.set(key, { key, count: 1, item });
+    this.#entries.set(key, { key, count: 1, item: this.#keep(source) });
   }
 
   /** Keys tracked now (at most `capacity`). */

@@ -120,7 +120,8 @@ export class QueryStats {
     this.#eraMs = settings.halfLifeMs * ERA_HALF_LIVES;
     this.#retentionMs = Math.max(MIN_RETENTION_MS, 2 * this.#eraMs);
     const tracked = settings.maxQueries * TRACKED_PER_RECORDED;
-    this.popularity = settings.counting ? new HeavyHitters(tracked) : undefined;
+    // Copies the four fields: a read's query object also holds its result, which must not be retained.
+    this.popularity = settings.counting ? new HeavyHitters(tracked, ({ model, operation, args, cacheOption }: QuerySample) => ({ model, operation, args, cacheOption })) : undefined;
     this.#encoded = new LRUCache({ max: tracked });
     this.#loads = new LRUCache({ max: tracked });
   }

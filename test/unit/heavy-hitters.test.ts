@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HeavyHitters } from "../../src/stats/heavy-hitters.ts";
+import { QueryStats } from "../../src/stats/query-stats.ts";
 import { seededRandom, zipf } from "../helpers/random.ts";
 
 describe("HeavyHitters", () => {
@@ -45,6 +46,17 @@ describe("HeavyHitters", () => {
     const [first] = hitters.drain(1);
     expect(first?.key).toBe("hot");
     expect(first!.count).toBeGreaterThanOrEqual(250 - (2 * 10_250) / 100);
+  });
+
+  it("keeps only what `keep` takes of a key's first read; query statistics keep the replayable fields, never the result", () => {
+    const kept = new HeavyHitters<number, { id: number; result: string }>(4, (read) => read.id);
+    kept.add("a", { id: 7, result: "a large result" });
+    kept.add("a", { id: 8, result: "another" });
+    expect(kept.drain(1)).toEqual([{ key: "a", count: 2, item: 7 }]);
+    const stats = new QueryStats({ store: undefined as never, prefix: "{t}", fingerprint: "f", settings: { counting: true, maxQueries: 10, halfLifeMs: 1_000, flushIntervalMs: 1_000 }, clock: Date, encodeArgs: String, decodeArgs: String, report: () => {} });
+    const read = { model: "User", operation: "findUnique", args: { where: { id: 1 } }, cacheOption: undefined, runner: {}, parent: {}, result: [1, 2, 3] };
+    stats.popularity!.add("k", read);
+    expect(stats.popularity!.drain(1)[0]!.item).toEqual({ model: "User", operation: "findUnique", args: { where: { id: 1 } }, cacheOption: undefined });
   });
 
   it("rejects a capacity below 2", () => {
