@@ -47,7 +47,7 @@ export function printReport(runs: [Measured, ...Measured[]]): void {
   console.log("    the database, a hit resumes almost at once. So a lower p50 in a cold run is not a faster cache:");
   for (const m of runs) {
     const perRequest = m.run.wallMs / m.run.requests;
-    console.log(`      ${m.title}: p50 ${ms(percentile(m.run.latencies, 50))} = ${(percentile(m.run.latencies, 50) / perRequest).toFixed(1)} × wall time / request (${ms(perRequest)}, the cost per request)`);
+    console.log(`      ${m.title}: p50 ${ms(percentile(m.run.latencies, 50))} = ${(percentile(m.run.latencies, 50) / perRequest).toPrecision(2)} × wall time / request (${ms(perRequest)}, the cost per request)`);
   }
 }
 
@@ -56,7 +56,10 @@ function explain(m: Measured): string {
   const merged = (loads: number) => (loads === m.dbQueries ? "no merging" : `${count(loads - m.dbQueries)} merged by Prisma`);
   if (m.cache === undefined) return `${count(m.run.requests)} loads → ${count(m.dbQueries)} statements (${merged(m.run.requests)})`;
   const { misses, coalesced, dbLoads } = m.cache;
-  const split = misses === dbLoads + coalesced ? `${count(misses)} misses = ${count(dbLoads)} loads + ${count(coalesced)} coalesced` : `${count(misses)} misses, ${count(dbLoads)} loads (${count(coalesced)} reads coalesced, some onto Redis lookups)`;
+  // Coalesced reads that shared a Redis lookup are hits, not misses: they are the difference.
+  const onLoads = misses - dbLoads;
+  const onRedis = coalesced - onLoads;
+  const split = `${count(misses)} misses = ${count(dbLoads)} loads + ${count(onLoads)} coalesced onto a load${onRedis > 0 ? ` (${count(onRedis)} more reads coalesced onto a Redis lookup: L2 hits)` : ""}`;
   return `${split}; ${count(dbLoads)} loads → ${count(m.dbQueries)} statements (${merged(dbLoads)})`;
 }
 
