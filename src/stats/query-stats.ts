@@ -135,6 +135,7 @@ export class QueryStats {
    * time of their shape (a geometric mean: one outlier moves it little).
    */
   loaded(sample: QuerySample, ms: number): void {
+    if (this.popularity === undefined) return;
     const shape = queryShape(sample.model, sample.operation, sample.args);
     const loads = this.#loads.get(shape);
     const log = Math.log(Math.max(ms, 0.01));

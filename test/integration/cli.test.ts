@@ -81,8 +81,9 @@ describe("the CLI against real services", () => {
     expect(text.stdout).toMatch(/model\s+hit rate\s+hits\s+misses\s+entries\s+hot queries/);
     expect(text.stdout).toMatch(/\nUser\s+\d+\.\d %\s+[\d,]+\s+4\s+4\s+user\.findUnique/);
     expect(text.stdout).toContain("tiers: L1 hits");
-    // The app's hot-key detector saw its most read keys; the fleet view lists them.
-    expect(text.stdout).toMatch(/hot keys \(reads in the current window[^\n]*\nmodel\s+query\s+args\s+reads\n[─ ]+\n(User|Post)\s+(user|post)\.\w+\s+\{/);
+    // No key was read anywhere near hotKeys.threshold (1 000) times: no hot keys are listed.
+    expect((fleet.stats as unknown as { hotKeys: unknown[] }).hotKeys).toEqual([]);
+    expect(text.stdout).not.toContain("hot keys");
   }, 60_000);
 
   it("warm replays the top queries with a progress bar, and another instance then reads them from Redis", async () => {
