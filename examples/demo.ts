@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
-import { PrismaClient } from "../prisma/generated/client.ts";
+import { PrismaClient, type Prisma } from "../prisma/generated/client.ts";
 import { cacheExtension, type CacheControl, type CacheExtensionOptions } from "../src/index.ts";
 import { CountingPool } from "./demo/counting-pool.ts";
 import { openDatabase } from "./demo/database.ts";
@@ -22,11 +22,12 @@ const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : undefin
 // when the pool opens the next one.
 const pool = new CountingPool({ connectionString: database.url, max: database.maxConnections, idleTimeoutMillis: 0 });
 const base = new PrismaClient({ adapter: new PrismaPg(pool) });
-const options: CacheExtensionOptions = { redis, namespace: tag, models: { User: { ttl: 30 }, Post: true } };
-const prisma = base.$extends(cacheExtension(options));
+// Typed with the client's model names: a misspelt model is a compile error.
+const options: CacheExtensionOptions<Prisma.ModelName> = { redis, namespace: tag, models: { User: { ttl: 30 }, Post: true } };
+const prisma = base.$extends(cacheExtension<Prisma.ModelName>(options));
 // With Redis the warm run goes through a second extended client, as a freshly started replica
 // would: its L1 is empty, so it shows what the shared tier saves. Without Redis it is a rerun.
-const warm = redis ? base.$extends(cacheExtension(options)) : prisma;
+const warm = redis ? base.$extends(cacheExtension<Prisma.ModelName>(options)) : prisma;
 
 try {
   console.log(`Node ${process.version}`);
