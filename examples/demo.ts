@@ -4,10 +4,11 @@ import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
-import { PrismaClient } from "../prisma/generated/client.ts";
+import { PrismaClient, type Prisma } from "../prisma/generated/client.ts";
 import { cacheExtension, type CacheControl, type CacheExtensionOptions } from "../src/index.ts";
 import { CountingPool } from "./demo/counting-pool.ts";
 import { openDatabase } from "./demo/database.ts";
+import { showInvalidation } from "./demo/invalidation.ts";
 import { printReport, type CacheCounts, type Measured } from "./demo/report.ts";
 import { seed, unseed, USERS } from "./demo/seed.ts";
 import { planTraffic, runTraffic, REQUESTS_PER_WORKER, WORKERS, type Plan, type Reader } from "./demo/traffic.ts";
@@ -21,11 +22,12 @@ const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : undefin
 // when the pool opens the next one.
 const pool = new CountingPool({ connectionString: database.url, max: database.maxConnections, idleTimeoutMillis: 0 });
 const base = new PrismaClient({ adapter: new PrismaPg(pool) });
-const options: CacheExtensionOptions = { redis, namespace: tag, models: { User: { ttl: 30 }, Post: true } };
-const prisma = base.$extends(cacheExtension(options));
+// Typed with the client's model names: a misspelt model is a compile error.
+const options: CacheExtensionOptions<Prisma.ModelName> = { redis, namespace: tag, models: { User: { ttl: 30 }, Post: true } };
+const prisma = base.$extends(cacheExtension<Prisma.ModelName>(options));
 // With Redis the warm run goes through a second extended client, as a freshly started replica
 // would: its L1 is empty, so it shows what the shared tier saves. Without Redis it is a rerun.
-const warm = redis ? base.$extends(cacheExtension(options)) : prisma;
+const warm = redis ? base.$extends(cacheExtension<Prisma.ModelName>(options)) : prisma;
 
 try {
   console.log(`Node ${process.version}`);
@@ -44,10 +46,10 @@ try {
     await measure(redis ? "cache, warm (2nd client)" : "cache, warm", warm, plan, warm.$cache),
   ]);
 
-  console.log(`\nLatencies are per request with ${WORKERS} workers sharing one event loop, so they include waiting on the others.`);
   const id = userIds[0]!;
   const same = isDeepStrictEqual(await prisma.user.findUnique({ where: { id } }), await base.user.findUnique({ where: { id } }));
-  console.log(`cached User ${id} (Decimal, BigInt, Json, Bytes, DateTime) deep-equals the database row: ${same}`);
+  console.log(`\ncached User ${id} (Decimal, BigInt, Json, Bytes, DateTime) deep-equals the database row: ${same}`);
+  await showInvalidation(prisma, redis ? warm : undefined, pool, id);
 } finally {
   await unseed(base, tag);
   await prisma.$cache.close();
@@ -73,5 +75,6 @@ function countsSince(before: CacheCounts, after: CacheCounts): CacheCounts {
     l1Hits: after.l1Hits - before.l1Hits,
     l2Hits: after.l2Hits - before.l2Hits,
     coalesced: after.coalesced - before.coalesced,
+    dbLoads: after.dbLoads - before.dbLoads,
   };
 }

@@ -16,7 +16,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
-import { PrismaClient } from "../prisma/generated/client.ts";
+import { PrismaClient, type Prisma } from "../prisma/generated/client.ts";
 import { cacheExtension, type WarmProgress, type WarmResult } from "../src/index.ts";
 import { openDatabase } from "./demo/database.ts";
 
@@ -25,12 +25,12 @@ const database = await openDatabase();
 const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
 const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: database.url, max: database.maxConnections }) });
 const prisma = base.$extends(
-  cacheExtension({
+  cacheExtension<Prisma.ModelName>({
     redis,
     namespace: "warm-server-example",
     models: { User: { ttl: 300 }, Post: { ttl: 60 } },
     // Record one read in ten: this example has little traffic. The default is one in a hundred.
-    queryStats: { sampleRate: 0.1, flushInterval: 1_000 },
+    queryStats: { flushInterval: 1_000 },
   }),
 );
 

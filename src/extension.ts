@@ -16,12 +16,15 @@ const WRITES = ["create", "createMany", "createManyAndReturn", "update", "update
 const RAW = { $executeRaw: false, $executeRawUnsafe: false, $queryRaw: true, $queryRawUnsafe: true } as const;
 
 /**
- * The Prisma Client extension: `prisma.$extends(cacheExtension({ models: { User: true } }))`.
+ * The Prisma Client extension: `prisma.$extends(cacheExtension<Prisma.ModelName>({ models: { User: true } }))`.
  * Options are validated here; model names are checked when the extension meets the client.
+ * The type argument (your client's `Prisma.ModelName`) makes misspelt model names compile
+ * errors, in `models` and in `$cache` methods; without it they fail at run time, clearly.
  * Apply it last: extensions added after it do not see the queries it serves.
  */
-export function cacheExtension(options: CacheExtensionOptions) {
-  const resolved = resolveOptions(options);
+// NoInfer: the names come from the client, never from `models` (uncached models are valid in `$cache.invalidate`).
+export function cacheExtension<ModelName extends string = string>(options: CacheExtensionOptions<NoInfer<ModelName>>) {
+  const resolved = resolveOptions(options as CacheExtensionOptions);
   return Prisma.defineExtension((client) => {
     const schema = readPrismaSchema(client);
     checkModelNames(resolved.models, schema.graph.modelNames);
@@ -91,7 +94,7 @@ export function cacheExtension(options: CacheExtensionOptions) {
           },
         },
       },
-      client: { ...(hiddenClientMethods as {}), $cache: runtime.control as CacheControl },
+      client: { ...(hiddenClientMethods as {}), $cache: runtime.control as CacheControl<ModelName> },
     });
   });
 }

@@ -57,7 +57,6 @@ export const DEFAULTS = {
   leaseHeartbeat: 250,
   closeTimeout: 2_000,
   earlyRefreshBeta: 1,
-  statsSampleRate: 0.01,
   statsMaxQueries: 1_000,
   statsHalfLife: 3_600,
   statsFlushInterval: 5_000,
@@ -215,12 +214,26 @@ function queryStatsSettings(value: unknown): QueryStatsSettings | undefined {
   rejectUnknown(own, new Set(["sampleRate", "maxQueries", "halfLife", "flushInterval"]), "queryStats.");
   const maxQueries = integer(own.maxQueries, "queryStats.maxQueries", DEFAULTS.statsMaxQueries);
   if (maxQueries > MAX_RECORDED_QUERIES) throw new CacheConfigError("queryStats.maxQueries", `expected at most ${MAX_RECORDED_QUERIES}, got ${maxQueries}`);
+  const sampleRate = own.sampleRate === undefined ? undefined : fraction(own.sampleRate, "queryStats.sampleRate", 1);
+  if (sampleRate !== undefined) warnSampleRateDeprecated();
   return {
-    sampleRate: fraction(own.sampleRate, "queryStats.sampleRate", DEFAULTS.statsSampleRate),
+    counting: sampleRate !== 0,
     maxQueries,
     halfLifeMs: nonNegative(own.halfLife, "queryStats.halfLife", DEFAULTS.statsHalfLife, { positive: true }) * 1000,
     flushIntervalMs: integer(own.flushInterval, "queryStats.flushInterval", DEFAULTS.statsFlushInterval),
   };
+}
+
+let sampleRateWarned = false;
+
+/** `queryStats.sampleRate` from before every read was counted: 0 still records none, any other rate is ignored. */
+function warnSampleRateDeprecated(): void {
+  if (sampleRateWarned) return;
+  sampleRateWarned = true;
+  process.emitWarning("queryStats.sampleRate is deprecated: every read is counted now, so a rate other than 0 is ignored (use queryStats: false to record none).", {
+    code: "PCS_DEPRECATED_SAMPLE_RATE",
+    type: "DeprecationWarning",
+  });
 }
 
 function lowHitRateSettings(value: unknown): LowHitRateSettings | undefined {

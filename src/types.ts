@@ -74,18 +74,22 @@ export interface L1Options {
 }
 
 /**
- * Sampled query statistics, kept in Redis and shared by the fleet: what `$cache.warm()` replays
- * and the CLI's `top` lists. Bounded: at most `maxQueries` queries per namespace, each with its
- * arguments (up to 4 KiB encoded; longer ones are not recorded). Needs `redis`.
+ * Query statistics, kept in Redis and shared by the fleet: what `$cache.warm()` replays and the
+ * CLI's `top` lists. Every read is counted in process (bounded: 2 × `maxQueries` queries); each
+ * flush adds the interval's top `maxQueries` to Redis. Bounded: at most `maxQueries` queries per
+ * namespace, each with its arguments (up to 4 KiB encoded; longer ones are not recorded). Needs `redis`.
  */
 export interface QueryStatsOptions {
-  /** Fraction of reads recorded, 0 to 1; 0 records none. A read that is not sampled costs one decrement. @default 0.01 */
+  /**
+   * @deprecated Every read is counted now (a Map lookup and an increment). `0` still records none
+   * (prefer `queryStats: false`); any other value is ignored. Setting it emits a warning once.
+   */
   sampleRate?: number;
   /** Most distinct queries kept per namespace: the top K by decayed popularity × load time. @default 1000 */
   maxQueries?: number;
   /** Seconds after which a read counts half as much towards a query's popularity. @default 3600 */
   halfLife?: number;
-  /** Milliseconds between writes of this instance's samples (and of its counters, for the CLI's `stats`) to Redis. @default 5000 */
+  /** Milliseconds between writes of this instance's query counts (and of its counters, for the CLI's `stats`) to Redis. @default 5000 */
   flushInterval?: number;
 }
 
@@ -99,13 +103,18 @@ export interface LowHitRateAlertOptions {
   minRequests?: number;
 }
 
-export interface CacheExtensionOptions {
+/**
+ * `ModelName`: the client's model names, for compile-time checks of `models` (and of `$cache`
+ * methods that take model names): `cacheExtension<Prisma.ModelName>({ ... })`. Without it any
+ * string compiles, and unknown names fail when the extension meets the client.
+ */
+export interface CacheExtensionOptions<ModelName extends string = string> {
   /** An ioredis client or cluster owned by the caller; omitted, the cache lives in process only. */
   redis?: RedisLike;
   /** Prefix of every key the extension writes. @default "pcs" */
   namespace?: string;
   /** The cached models: `true` for the defaults, or per-model settings. Unlisted models are never cached. */
-  models: Record<string, boolean | ModelCacheOptions>;
+  models: { [Model in ModelName]?: boolean | ModelCacheOptions };
   /** Seconds an entry is fresh. @default 60 */
   ttl?: number;
   /** Seconds a stale entry may be served while refreshing. @default 0 */
@@ -147,7 +156,7 @@ export interface CacheExtensionOptions {
   maxLifetime?: number;
   /** Called with every error the cache absorbed (Redis failures, unencodable results). */
   onError?: (error: CacheError) => void;
-  /** Query statistics for `$cache.warm()` and the CLI, or `false` to record none (warm() still replays what other instances recorded). @default { sampleRate: 0.01, maxQueries: 1000, halfLife: 3600, flushInterval: 5000 } */
+  /** Query statistics for `$cache.warm()` and the CLI, or `false` to record none (warm() still replays what other instances recorded). @default { maxQueries: 1000, halfLife: 3600, flushInterval: 5000 } */
   queryStats?: QueryStatsOptions | false;
   /** Emits `alert` events on `$cache.events` when a model's hit rate drops. @default off */
   lowHitRateAlert?: LowHitRateAlertOptions;
@@ -207,7 +216,7 @@ export interface CacheStats {
   bloomBuilds: number;
   /** Lookups of hot keys answered from a replica key. */
   replicaReads: number;
-  /** The hottest keys this instance sees, with their estimated reads in the current window. */
+  /** Keys hot in this instance now (estimated reads in the current window ≥ `hotKeys.threshold`), hottest first, at most 10. */
   hotKeys: Array<{ key: string; estimate: number }>;
   /** Loads not stored because a write changed their data while they ran (stale-set fencing). */
   fencedStores: number;
@@ -224,6 +233,6 @@ export interface CacheStats {
   /** Entries and bytes held in this process's L1. */
   l1Entries: number;
   l1Bytes: number;
-  /** Query statistics of this process: reads sampled, samples dropped (unreplayable, too long, buffer full), flushes Redis refused. */
-  queryStats: { sampled: number; dropped: number; flushFailures: number };
+  /** Query statistics of this process: reads counted, queries tracked in process now, queries flushed to Redis, queries dropped (unreplayable or too long), flushes Redis refused. */
+  queryStats: { counted: number; tracked: number; flushed: number; dropped: number; flushFailures: number };
 }

@@ -69,7 +69,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const json = values.json === true;
   const quiet = values.quiet === true;
   const base = { client: "", exportName: undefined, top: undefined, concurrency: undefined, limit: undefined, model: undefined, json, quiet };
-  if (values.help === true || positionals.length === 0) return { ...base, command: "help" };
+  if (values.help === true) return { ...base, command: "help" };
+  if (positionals.length === 0) throw new CliError("E_USAGE", `no command given (expected one of: ${COMMANDS.join(", ")})`);
   const [command, ...extra] = positionals;
   if (!(COMMANDS as readonly string[]).includes(command!)) throw new CliError("E_USAGE", `unknown command "${command}" (expected one of: ${COMMANDS.join(", ")})`);
   if (extra.length > 0) throw new CliError("E_USAGE", `unexpected argument "${extra[0]}"`);

@@ -1,5 +1,5 @@
 import type { CliArgs } from "./args.js";
-import { callName, count, describeArgs, millis, percent, table } from "./format.js";
+import { callName, count, describeArgs, duration, millis, percent, table } from "./format.js";
 import type { ExtendedClient } from "./load-client.js";
 import { ProgressBar, type ProgressStream } from "./progress-bar.js";
 
@@ -24,8 +24,8 @@ export const warm: CommandFn = async (client, args, io) => {
     return 0;
   }
   const skipped = Object.entries(result.skippedBy).map(([reason, n]) => `${reason} ${n}`);
-  print(io, `warmed ${result.warmed} of ${result.total} recorded queries in ${(result.durationMs / 1000).toFixed(1)} s; failed ${result.failed}; skipped ${result.skipped}${skipped.length > 0 ? ` (${skipped.join(", ")})` : ""}`);
-  if (result.total === 0) print(io, "no recorded queries yet: statistics fill as the application serves reads (queryStats.sampleRate)");
+  print(io, `warmed ${result.warmed} of ${result.total} recorded queries in ${duration(result.durationMs)}; failed ${result.failed}; skipped ${result.skipped}${skipped.length > 0 ? ` (${skipped.join(", ")})` : ""}`);
+  if (result.total === 0) print(io, "no recorded queries yet: statistics fill as the application serves reads (every read is counted; flushed every queryStats.flushInterval)");
   return 0;
 };
 
@@ -86,7 +86,7 @@ export const top: CommandFn = async (client, args, io) => {
     return 0;
   }
   if (queries.length === 0) {
-    print(io, "no recorded queries yet: statistics fill as the application serves reads (queryStats.sampleRate)");
+    print(io, "no recorded queries yet: statistics fill as the application serves reads (every read is counted; flushed every queryStats.flushInterval)");
     return 0;
   }
   const total = queries.reduce((sum, query) => sum + query.score, 0);

@@ -24,6 +24,12 @@ export function millis(value: number | undefined): string {
   return value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(1)} ms`;
 }
 
+/** A duration for people: milliseconds below a second (0.4 ms, 12 ms, 850 ms), seconds above (1.3 s, 42 s). */
+export function duration(ms: number): string {
+  if (ms < 1_000) return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
 /** Query arguments as short JSON: bigints as 12n, bytes as <n bytes>, long output cut with an ellipsis. */
 export function describeArgs(args: unknown, max = 70): string {
   if (args === undefined) return "{}";

@@ -28,12 +28,14 @@ export async function loadClient(modulePath: string, cwd: string, exportName: st
     const client = extendedClient(exports[name]);
     if (client !== undefined) return { client, file, exportName: name };
   }
-  const seen = Object.keys(exports).join(", ") || "none";
-  const wanted = exportName === undefined ? "no export" : `its export "${exportName}" is not`;
-  throw new CliError(
-    "E_NOT_EXTENDED_CLIENT",
-    `${file}: ${wanted} a Prisma client extended with cacheExtension() (exports: ${seen}). Export the client returned by prisma.$extends(cacheExtension({...})), as default or as "prisma".`,
-  );
+  const names = Object.keys(exports);
+  const finding =
+    exportName !== undefined
+      ? `its export "${exportName}" is not a Prisma client extended with cacheExtension() (exports: ${names.join(", ") || "none"})`
+      : names.length === 0
+        ? "it has no exports, so no Prisma client extended with cacheExtension()"
+        : `none of its exports (${names.join(", ")}) is a Prisma client extended with cacheExtension()`;
+  throw new CliError("E_NOT_EXTENDED_CLIENT", `${file}: ${finding}. Export the client returned by prisma.$extends(cacheExtension({...})), as default or as "prisma".`);
 }
 
 function resolveModule(modulePath: string, cwd: string): string {

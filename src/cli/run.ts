@@ -1,4 +1,4 @@
-import { CacheArgumentError, CacheError } from "../errors.js";
+import { CacheError } from "../errors.js";
 import { parseCliArgs, USAGE } from "./args.js";
 import * as commands from "./commands.js";
 import type { CliIo } from "./commands.js";
@@ -27,7 +27,8 @@ export async function runCli(argv: readonly string[], io: CliIo & { cwd: string 
   } catch (error) {
     const code = error instanceof CacheError ? ` [${error.code}]` : "";
     io.stderr.write(`prisma-cache-shield ${args.command} failed: ${(error as Error)?.message ?? String(error)}${code}\n`);
-    return error instanceof CacheArgumentError ? 2 : 1;
+    // By code, not instanceof: the client module may load another copy of this package (CJS vs ESM, or a nested install).
+    return (error as { code?: unknown } | null)?.code === "E_INVALID_ARGUMENT" ? 2 : 1;
   } finally {
     // Stop the client's timers and connections so the process can exit; never the app's own Redis.
     await loaded.client.$cache.close().catch(() => {});

@@ -44,9 +44,14 @@ export class HotKeyDetector {
     return this.#hot.has(key);
   }
 
-  /** The hottest keys with their estimated reads in the current window, hottest first. */
+  /** The tracked keys (candidates included) with their estimated reads in the current window, hottest first. */
   top(): Array<{ key: string; estimate: number }> {
     return [...this.#top].sort((a, b) => b[1] - a[1]).map(([key, estimate]) => ({ key, estimate }));
+  }
+
+  /** Only the keys that are hot now (estimate ≥ threshold), hottest first. */
+  hot(): Array<{ key: string; estimate: number }> {
+    return this.top().filter(({ key }) => this.#hot.has(key));
   }
 
   #count(key: string): void {

@@ -15,6 +15,8 @@ import type { ReadPolicy, ResolvedOptions } from "../options.js";
 import { Counters } from "../stats/counters.js";
 import { CacheEvents } from "../stats/events.js";
 import type { FleetStats } from "../stats/fleet-snapshots.js";
+import type { HeavyHitters } from "../stats/heavy-hitters.js";
+import type { QuerySample } from "../stats/query-stats.js";
 import { Observability } from "../stats/observability.js";
 import { tracing, type TraceContext } from "../stats/telemetry.js";
 import type { WarmHooks, WarmOptions, WarmResult } from "../stats/warm.js";
@@ -40,18 +42,18 @@ const UNIQUE_READS = new Set(["findUnique", "findUniqueOrThrow"]);
 
 export type ExtensionThis = { $name: string; $parent: Delegates & ScopedClient };
 
-/** The `$cache` property of an extended client. */
-export interface CacheControl {
+/** The `$cache` property of an extended client; `ModelName` is the type argument given to `cacheExtension`. */
+export interface CacheControl<ModelName extends string = string> {
   /** Counters since start: hits and misses overall, per tier and per model, invalidations, absorbed failures. */
   stats(): CacheStats;
   /** Invalidates every cached read of the named models, or every entry carrying one of the tags. */
-  invalidate(target: { model?: string; models?: readonly string[]; tags?: readonly string[] }): Promise<void>;
+  invalidate(target: { model?: ModelName; models?: readonly ModelName[]; tags?: readonly string[] }): Promise<void>;
   /** Runs a raw statement, invalidating only the models named instead of every model. */
-  raw<T>(models: readonly string[], query: PromiseLike<T>): Promise<T>;
+  raw<T>(models: readonly ModelName[], query: PromiseLike<T>): Promise<T>;
   /** Loads the fleet's shared Bloom filters of guarded models, building those that are missing or stale. */
   prepareBloom(): Promise<void>;
   /** Rebuilds the Bloom filter of one guarded model, or of all, by scanning their tables (one builder for the fleet). */
-  rebuildBloom(model?: string): Promise<void>;
+  rebuildBloom(model?: ModelName): Promise<void>;
   /**
    * Replays the most valuable recorded queries (the fleet's statistics) through the read path,
    * filling Redis and this instance's L1: call it at start-up, before reporting ready. Instances
@@ -59,7 +61,7 @@ export interface CacheControl {
    */
   warm(options?: WarmOptions): Promise<WarmResult>;
   /** The most valuable recorded queries, best first, and whether warm() would replay each. */
-  topQueries(options?: TopQueriesOptions): Promise<TopQuery[]>;
+  topQueries(options?: TopQueriesOptions<ModelName>): Promise<TopQuery[]>;
   /** The counters of every live instance of this namespace added up; with `countEntries`, Redis entries per model (a SCAN). */
   fleetStats(options?: { countEntries?: boolean }): Promise<FleetStats>;
   /** Sets this instance's counters (`stats()`) back to zero. Recorded query statistics are kept. */
@@ -97,8 +99,8 @@ export class CacheRuntime {
   readonly #events = new CacheEvents();
   readonly #observability: Observability;
   readonly #statsControl: StatsControl;
-  /** Reads left until query statistics sample one: counting down is all the hot path does for them. */
-  #readsUntilSample: number;
+  /** Counts every read for query statistics (what warm() replays); undefined when nothing is recorded. */
+  readonly #popularity: HeavyHitters<QuerySample> | undefined;
   /** Hooks around `$cache.warm()`: the Bloom guard can build its filters in them. */
   readonly warmHooks: WarmHooks = { beforeWarm: [], afterWarm: [] };
 
@@ -169,7 +171,7 @@ export class CacheRuntime {
     });
     this.#hotKeys = options.hotKeys === undefined ? undefined : new HotKeyDetector({ threshold: options.hotKeys.threshold, windowMs: options.hotKeys.windowMs, sampleEvery: 8, topK: 20 }, options.clock);
     this.#observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, argsCodec: new Codec(prismaDecimal), stats: () => this.control.stats(), report });
-    this.#readsUntilSample = this.#observability.nextSampleGap();
+    this.#popularity = this.#observability.popularity;
     this.#statsControl = this.#createStatsControl();
     for (const model of schema.graph.modelNames) {
       const relations = [...(schema.graph.model(model)?.relations.keys() ?? [])];
@@ -185,7 +187,7 @@ export class CacheRuntime {
       l1Entries: this.#l1?.size ?? 0,
       l1Bytes: this.#l1?.bytes ?? 0,
       pendingInvalidations: this.#versions.pendingCount,
-      hotKeys: this.#hotKeys?.top().slice(0, 10) ?? [],
+      hotKeys: this.#hotKeys?.hot().slice(0, 10) ?? [],
       queryStats: this.#observability.recorderCounts,
     }),
     invalidate: async (target) => {
@@ -298,7 +300,7 @@ export class CacheRuntime {
     },
   };
 
-  /** warm()'s replays: the read path, but never sampled (replays would inflate what they replay). */
+  /** warm()'s replays: the read path, but never counted (replays would inflate what they replay). */
   readonly #replays: QueryRunner = {
     run: (query) => this.#runRead(query),
     passthrough: (query) => this.#passthrough(query),
@@ -337,8 +339,8 @@ export class CacheRuntime {
       return Promise.resolve(this.#passthrough(query));
     }
     const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
-    // Query statistics: one decrement per read; the rare sampled read records itself.
-    if (--this.#readsUntilSample === 0) this.#sampleRead(query, key);
+    // Query statistics: one Map lookup and increment per read; warm()'s replays would inflate what they replay.
+    if (query.runner !== this.#replays) this.#popularity?.add(key, query);
     const hot = this.#hotKeys?.touch(key) === true;
     const hit = this.#cache.readL1(key, query.model, policy, hot);
     if (hit === undefined) {
@@ -417,15 +419,9 @@ export class CacheRuntime {
     return parent[this.#schema.delegateKeys.get(model)!]!;
   }
 
-  /** The 1-in-N read query statistics record; draws the next gap. */
-  #sampleRead(query: LazyQuery, key: string): void {
-    this.#readsUntilSample = this.#observability.nextSampleGap();
-    if (query.runner !== this.#replays) this.#observability.record(key, query);
-  }
-
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
   #timedLoad(key: string, query: LazyQuery): Promise<unknown> {
-    return this.#observability.timeLoad(key, query.model, query.operation, () => this.#passthrough(query));
+    return this.#observability.timeLoad(query, () => this.#passthrough(query));
   }
 
   #traced(channel: typeof tracing.read, query: LazyQuery, run: () => Promise<unknown>): Promise<unknown> {

@@ -13,11 +13,11 @@ export interface TopQuery extends RecordedQuery {
   skipReason: string | undefined;
 }
 
-export interface TopQueriesOptions {
+export interface TopQueriesOptions<ModelName extends string = string> {
   /** @default 20 */
   limit?: number;
   /** Only this model's queries. */
-  model?: string;
+  model?: ModelName;
 }
 
 /** The read operations the extension caches: the only ones warm() replays. */

@@ -8,7 +8,8 @@ import { countEntries } from "./entry-census.js";
 import type { CacheEvents } from "./events.js";
 import { FleetSnapshots, type FleetStats } from "./fleet-snapshots.js";
 import { LowHitRateAlert } from "./hit-rate-alert.js";
-import { NEVER_SAMPLE, QueryStats, type QuerySample, type RecordedQuery, type RecorderCounts } from "./query-stats.js";
+import type { HeavyHitters } from "./heavy-hitters.js";
+import { QueryStats, type QuerySample, type RecordedQuery, type RecorderCounts } from "./query-stats.js";
 import { Metrics } from "./telemetry.js";
 
 export interface ObservabilityParts {
@@ -27,9 +28,9 @@ export interface ObservabilityParts {
 const SNAPSHOT_TTL_INTERVALS = 3;
 
 /**
- * Everything the cache tells about itself beyond `stats()`: sampled query statistics (what
+ * Everything the cache tells about itself beyond `stats()`: query statistics (what
  * warm() replays), the fleet view of counters, events and the low-hit-rate alert, OpenTelemetry
- * metrics. One timer per client flushes samples and publishes counters; it never keeps the
+ * metrics. One timer per client flushes query counts and publishes counters; it never keeps the
  * process alive. Redis failures here are reported and never reach a query.
  */
 export class Observability {
@@ -48,7 +49,7 @@ export class Observability {
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
     const prefix = `{${options.namespace}}`;
     // With `queryStats: false` this instance records nothing, but still reads what the fleet recorded (warm, top).
-    const settings = options.queryStats ?? { sampleRate: 0, maxQueries: DEFAULTS.statsMaxQueries, halfLifeMs: DEFAULTS.statsHalfLife * 1000, flushIntervalMs: DEFAULTS.statsFlushInterval };
+    const settings = options.queryStats ?? { counting: false, maxQueries: DEFAULTS.statsMaxQueries, halfLifeMs: DEFAULTS.statsHalfLife * 1000, flushIntervalMs: DEFAULTS.statsFlushInterval };
     if (store !== undefined) {
       this.#queryStats = new QueryStats({
         store,
@@ -56,7 +57,6 @@ export class Observability {
         fingerprint,
         settings,
         clock: options.clock,
-        random: options.random,
         encodeArgs: (args) => argsCodec.encode(args),
         decodeArgs: (text) => argsCodec.decode(text),
         report,
@@ -73,23 +73,19 @@ export class Observability {
     this.#metrics = new Metrics(options.namespace, parts.stats);
   }
 
-  /** Reads until the next sampled one (NEVER_SAMPLE while statistics are off). */
-  nextSampleGap(): number {
-    return this.#queryStats?.nextGap() ?? NEVER_SAMPLE;
-  }
-
-  record(key: string, sample: QuerySample): void {
-    this.#queryStats?.record(key, sample);
+  /** Where every read is counted (the read path calls it directly); undefined when nothing is recorded. */
+  get popularity(): HeavyHitters<QuerySample> | undefined {
+    return this.#queryStats?.popularity;
   }
 
   /** Times a database load: recorded queries are weighted by it, and it feeds the load-duration histogram. */
-  timeLoad(key: string, model: string, operation: string, load: () => PromiseLike<unknown>): Promise<unknown> {
+  timeLoad(query: QuerySample, load: () => PromiseLike<unknown>): Promise<unknown> {
     const { clock } = this.#parts.options;
     const started = clock.now();
     return Promise.resolve(load()).then((value) => {
       const ms = clock.now() - started;
-      this.#queryStats?.loaded(key, ms);
-      this.#metrics.loaded(model, operation, ms);
+      this.#queryStats?.loaded(query, ms);
+      this.#metrics.loaded(query.model, query.operation, ms);
       return value;
     });
   }
@@ -99,7 +95,7 @@ export class Observability {
   }
 
   get recorderCounts(): RecorderCounts {
-    return { ...(this.#queryStats?.counts ?? { sampled: 0, dropped: 0, flushFailures: 0 }) };
+    return this.#queryStats?.counts ?? { counted: 0, tracked: 0, flushed: 0, dropped: 0, flushFailures: 0 };
   }
 
   /** The most valuable recorded queries, best first (none without Redis or with statistics off). */

@@ -3,12 +3,17 @@ import { CacheError, CacheStoreError } from "../errors.js";
 import { sha256 } from "../key/hash.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
+import { HeavyHitters } from "./heavy-hitters.js";
+import { queryShape } from "./query-shape.js";
 import { ERA_HALF_LIVES, RECORD_QUERIES, TOP_QUERIES } from "./stats-scripts.js";
+
+/** A tracked query whose arguments cannot be replayed (or are too long): never recorded. */
+const UNREPLAYABLE = "";
 
 /** Resolved `queryStats` options. */
 export interface QueryStatsSettings {
-  /** Fraction of reads recorded, 0 to 1. */
-  sampleRate: number;
+  /** False when this instance counts no reads (it still reads what the fleet recorded). */
+  counting: boolean;
   /** Most distinct queries kept in Redis per namespace. */
   maxQueries: number;
   halfLifeMs: number;
@@ -22,7 +27,7 @@ export interface CacheHints {
   tags?: readonly string[];
 }
 
-/** A read worth recording: what warm() needs to replay it. */
+/** A counted read: what warm() needs to replay it. */
 export interface QuerySample {
   model: string;
   operation: string;
@@ -41,9 +46,9 @@ export interface RecordedQuery {
   cache: CacheHints | undefined;
   /** The schema fingerprint it was recorded under; another one means the schema changed since. */
   fingerprint: string;
-  /** Decayed popularity × load time: only the order of scores within a namespace means something. */
+  /** Decayed popularity × load time of its shape: only the order of scores within a namespace means something. */
   score: number;
-  /** Smoothed database load time in milliseconds, once a load has been seen. */
+  /** Smoothed database load time of queries of its shape, in milliseconds, once a load has been seen. */
   loadMs: number | undefined;
   /** False when the stored arguments could not be decoded (written by an incompatible version). */
   readable: boolean;
@@ -51,11 +56,15 @@ export interface RecordedQuery {
 
 /** Counts of what the recorder did in this process. */
 export interface RecorderCounts {
-  /** Reads sampled and kept for the next flush. */
-  sampled: number;
-  /** Samples dropped: arguments that cannot be replayed or are too long, or a full buffer. */
+  /** Reads counted (every cached read through the extension, warm()'s replays excepted). */
+  counted: number;
+  /** Distinct queries tracked in process now (at most the tracker's capacity). */
+  tracked: number;
+  /** Queries sent to Redis, summed over flushes (each flush sends at most `maxQueries`). */
+  flushed: number;
+  /** Queries not recorded: arguments that cannot be replayed, or too long. */
   dropped: number;
-  /** Flushes Redis did not take (their samples are lost: statistics are best-effort). */
+  /** Flushes Redis did not take (their counts are lost: statistics are best-effort). */
   flushFailures: number;
 }
 
@@ -66,99 +75,81 @@ export interface QueryStatsParts {
   fingerprint: string;
   settings: QueryStatsSettings;
   clock: Clock;
-  random: () => number;
   /** Encodes arguments exactly (Date, Decimal, BigInt, Bytes); throws for what it cannot encode. */
   encodeArgs(args: unknown): string;
   decodeArgs(text: string): unknown;
   report(error: CacheError): void;
 }
 
-/** Distinct queries buffered between flushes; beyond it samples are dropped until the next flush. */
-export const MAX_PENDING = 1_000;
+/** Queries tracked in process per query kept in Redis: enough that the top `maxQueries` are found. */
+export const TRACKED_PER_RECORDED = 2;
 /** Encoded arguments longer than this are not recorded: bounded Redis memory per query. */
 export const MAX_ARGS_LENGTH = 4_096;
 /** Statistics outlive a quiet week (a deploy after a weekend still finds them), or two eras. */
 const MIN_RETENTION_MS = 7 * 24 * 3600 * 1000;
-/** A gap no read count reaches: sampling disabled (kept a small integer so the counter stays an SMI). */
-export const NEVER_SAMPLE = 2 ** 30;
-
-interface Pending {
-  weight: number;
-  /** The replayable query as stored in Redis. */
-  json: string;
-}
 
 /**
- * Sampled query statistics, shared by the fleet through Redis: one sorted set of query ids by
- * decayed popularity × load time, one hash of replayable queries and one of load times, trimmed
- * to `maxQueries` on every flush (top-K, never every query ever seen). This process buffers at
- * most MAX_PENDING distinct queries between flushes and remembers at most as many load times.
+ * Query statistics, shared by the fleet through Redis: one sorted set of query ids by decayed
+ * popularity, one hash of replayable queries, one of their shapes and one of load times per
+ * shape, trimmed to the `maxQueries` most popular on every flush (top-K, never every query ever
+ * seen); warm() replays the most valuable of them (popularity × load time of the shape). In process, every read is
+ * counted in a bounded heavy-hitters structure (2 × maxQueries keys); a flush sends the top
+ * `maxQueries` of the interval with their counts, and Redis adds them up across the fleet.
  */
 export class QueryStats {
   readonly #parts: QueryStatsParts;
-  readonly #keys: [scores: string, queries: string, costs: string, era: string];
+  readonly #keys: [scores: string, queries: string, costs: string, era: string, shapes: string];
   readonly #eraMs: number;
   readonly #retentionMs: number;
-  /** Samples since the last flush, by cache key; weights are relative to `#pendingEra`. */
-  #pending = new Map<string, Pending>();
-  #pendingEra = 0;
-  /** Latest load time per cache key: the cost a flush sends along. */
-  readonly #loadMs: LRUCache<string, number>;
-  /** The batch on its way to Redis: at most one, so this process holds at most 2 × MAX_PENDING samples. */
+  /** Reads per query since the last flush; undefined when this instance counts nothing. */
+  readonly popularity: HeavyHitters<QuerySample> | undefined;
+  /** The replayable JSON of tracked queries ("": not replayable), encoded once, at their first flush. */
+  readonly #encoded: LRUCache<string, string | typeof UNREPLAYABLE>;
+  /** Load times this interval per query shape (sum of logs, count): a flush sends their geometric means. */
+  readonly #loads: LRUCache<string, { logSum: number; count: number }>;
+  /** The batch on its way to Redis: at most one. */
   #inFlight: Promise<void> | undefined;
   /** A flush asked for while one is in flight: it follows that one. */
   #next: Promise<void> | undefined;
-  readonly counts: RecorderCounts = { sampled: 0, dropped: 0, flushFailures: 0 };
+  readonly #counts = { flushed: 0, dropped: 0, flushFailures: 0 };
 
   constructor(parts: QueryStatsParts) {
     this.#parts = parts;
     const { prefix, settings } = parts;
-    this.#keys = [`${prefix}:qs:scores`, `${prefix}:qs:queries`, `${prefix}:qs:costs`, `${prefix}:qs:era`];
+    this.#keys = [`${prefix}:qs:scores`, `${prefix}:qs:queries`, `${prefix}:qs:costs`, `${prefix}:qs:era`, `${prefix}:qs:shapes`];
     this.#eraMs = settings.halfLifeMs * ERA_HALF_LIVES;
     this.#retentionMs = Math.max(MIN_RETENTION_MS, 2 * this.#eraMs);
-    this.#loadMs = new LRUCache({ max: MAX_PENDING });
+    const tracked = settings.maxQueries * TRACKED_PER_RECORDED;
+    // Copies the four fields: a read's query object also holds its result, which must not be retained.
+    this.popularity = settings.counting ? new HeavyHitters(tracked, ({ model, operation, args, cacheOption }: QuerySample) => ({ model, operation, args, cacheOption })) : undefined;
+    this.#encoded = new LRUCache({ max: tracked });
+    this.#loads = new LRUCache({ max: tracked });
   }
 
-  /** Reads until the next sampled one: geometric with mean 1/rate, so periodic traffic cannot alias with it. */
-  nextGap(): number {
-    return sampleGap(this.#parts.settings.sampleRate, this.#parts.random);
-  }
-
-  /** Buffers one sampled read; the next flush adds it to the fleet's statistics. */
-  record(key: string, sample: QuerySample): void {
-    const { clock, settings } = this.#parts;
-    if (settings.sampleRate <= 0) return;
-    const now = clock.now();
-    const era = Math.floor(now / this.#eraMs);
-    if (era !== this.#pendingEra) this.#moveToEra(era);
-    let pending = this.#pending.get(key);
-    if (pending === undefined) {
-      const json = this.#replayable(sample);
-      if (json === undefined || this.#pending.size >= MAX_PENDING) {
-        this.counts.dropped++;
-        return;
-      }
-      pending = { weight: 0, json };
-      this.#pending.set(key, pending);
-    }
-    // Scaled by 1/rate so instances sampling at different rates add comparable weights.
-    pending.weight += 2 ** ((now - era * this.#eraMs) / settings.halfLifeMs) / settings.sampleRate;
-    this.counts.sampled++;
-    if (this.#pending.size >= MAX_PENDING) void this.flush();
-  }
-
-  /** Remembers how long the database took for `key`: recorded queries are weighted by it. */
-  loaded(key: string, ms: number): void {
-    this.#loadMs.set(key, ms);
-  }
-
-  get pendingCount(): number {
-    return this.#pending.size;
+  get counts(): RecorderCounts {
+    return { counted: this.popularity?.counts.reads ?? 0, tracked: this.popularity?.size ?? 0, ...this.#counts };
   }
 
   /**
-   * Sends the buffered samples (one script call) and empties the buffer at once; resolves when
-   * Redis took them or refused (never rejects). While a batch is in flight, the next one waits for it.
+   * Remembers how long the database took for a query: recorded queries are weighted by the load
+   * time of their shape (a geometric mean: one outlier moves it little).
+   */
+  loaded(sample: QuerySample, ms: number): void {
+    if (this.popularity === undefined) return;
+    const shape = queryShape(sample.model, sample.operation, sample.args);
+    const loads = this.#loads.get(shape);
+    const log = Math.log(Math.max(ms, 0.01));
+    if (loads === undefined) this.#loads.set(shape, { logSum: log, count: 1 });
+    else {
+      loads.logSum += log;
+      loads.count++;
+    }
+  }
+
+  /**
+   * Sends the top queries counted since the last flush (one script call) and starts a new
+   * interval at once; resolves when Redis took them or refused (never rejects). While a batch is
+   * in flight, the next one waits for it.
    */
   flush(): Promise<void> {
     if (this.#inFlight !== undefined) {
@@ -167,18 +158,17 @@ export class QueryStats {
         return this.flush();
       }));
     }
-    if (this.#pending.size === 0) return Promise.resolve();
-    const batch = this.#pending;
-    this.#pending = new Map();
-    const sending = this.#send(batch, this.#pendingEra).finally(() => (this.#inFlight = undefined));
+    const batch = this.#takeBatch();
+    if (batch === undefined) return Promise.resolve();
+    const sending = this.#send(batch).finally(() => (this.#inFlight = undefined));
     this.#inFlight = sending;
     return sending;
   }
 
   /** The `limit` most valuable recorded queries, best first. */
   async top(limit: number): Promise<RecordedQuery[]> {
-    const [scores, queries, costs] = this.#keys;
-    const reply = (await this.#parts.store.run(TOP_QUERIES, [scores, queries, costs], [limit])) as Array<string | null>;
+    const [scores, queries, costs, , shapes] = this.#keys;
+    const reply = (await this.#parts.store.run(TOP_QUERIES, [scores, queries, costs, shapes], [limit])) as Array<string | null>;
     const out: RecordedQuery[] = [];
     for (let i = 0; i + 3 < reply.length; i += 4) {
       const cost = reply[i + 3];
@@ -187,33 +177,62 @@ export class QueryStats {
     return out;
   }
 
-  async #send(batch: ReadonlyMap<string, Pending>, era: number): Promise<void> {
-    const args: Array<string | number> = [era, this.#parts.settings.maxQueries, this.#retentionMs];
-    for (const [key, { weight, json }] of batch) args.push(queryId(key), weight, this.#loadMs.get(key) ?? -1, json);
+  /**
+   * The script's arguments for the interval's top queries, or undefined when nothing was read.
+   * Forward decay: every read of the interval weighs 2^((now − era start) / half-life).
+   */
+  #takeBatch(): Array<string | number> | undefined {
+    const top = this.popularity?.drain(this.#parts.settings.maxQueries) ?? [];
+    if (top.length === 0 && this.#loads.size === 0) return undefined;
+    const { clock, settings } = this.#parts;
+    const now = clock.now();
+    const era = Math.floor(now / this.#eraMs);
+    const weightOfOneRead = 2 ** ((now - era * this.#eraMs) / settings.halfLifeMs);
+    const queries: Array<string | number> = [];
+    for (const { key, count, item } of top) {
+      const json = this.#replayable(key, item);
+      if (json === UNREPLAYABLE) {
+        this.#counts.dropped++;
+        continue;
+      }
+      queries.push(queryId(key), count * weightOfOneRead, queryShape(item.model, item.operation, item.args), json);
+    }
+    const costs: Array<string | number> = [];
+    for (const [shape, { logSum, count }] of this.#loads.entries()) costs.push(shape, Math.exp(logSum / count));
+    this.#loads.clear();
+    return [era, settings.maxQueries, this.#retentionMs, queries.length / 4, ...queries, ...costs];
+  }
+
+  async #send(args: Array<string | number>): Promise<void> {
     try {
       await this.#parts.store.run(RECORD_QUERIES, this.#keys, args);
+      this.#counts.flushed += args[3] as number;
     } catch (error) {
-      this.counts.flushFailures++;
+      this.#counts.flushFailures++;
       this.#parts.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error), { cause: error }));
     }
   }
 
-  /** Re-expresses buffered weights in a new era (2^−32 per era: what the script does to stored scores). */
-  #moveToEra(era: number): void {
-    const factor = 2 ** (-ERA_HALF_LIVES * (era - this.#pendingEra));
-    for (const pending of this.#pending.values()) pending.weight *= factor;
-    this.#pendingEra = era;
+  /**
+   * The query as stored: model, operation, exact arguments, cache option and schema fingerprint;
+   * encoded once per tracked query (the arguments of its first read: same key, same query).
+   */
+  #replayable(key: string, sample: QuerySample): string | typeof UNREPLAYABLE {
+    const cached = this.#encoded.get(key);
+    if (cached !== undefined) return cached;
+    const json = this.#encode(sample);
+    this.#encoded.set(key, json);
+    return json;
   }
 
-  /** The query as stored: model, operation, exact arguments, cache option and schema fingerprint. */
-  #replayable(sample: QuerySample): string | undefined {
+  #encode(sample: QuerySample): string | typeof UNREPLAYABLE {
     let args: string | undefined;
     try {
       args = sample.args === undefined ? undefined : this.#parts.encodeArgs(sample.args);
     } catch {
-      return undefined;
+      return UNREPLAYABLE;
     }
-    if (args !== undefined && args.length > MAX_ARGS_LENGTH) return undefined;
+    if (args !== undefined && args.length > MAX_ARGS_LENGTH) return UNREPLAYABLE;
     return JSON.stringify({ m: sample.model, o: sample.operation, a: args, c: sample.cacheOption, f: this.#parts.fingerprint });
   }
 
@@ -229,13 +248,6 @@ export class QueryStats {
       return unreadable;
     }
   }
-}
-
-/** Reads until the next sampled one for a sampling rate: 1 at rate 1, NEVER_SAMPLE at rate 0. */
-export function sampleGap(rate: number, random: () => number): number {
-  if (rate >= 1) return 1;
-  if (rate <= 0) return NEVER_SAMPLE;
-  return Math.min(NEVER_SAMPLE, 1 + Math.floor(Math.log(1 - random()) / Math.log(1 - rate)));
 }
 
 /** The id of a query in the statistics: its cache key hashed (22 characters, 132 bits). */

@@ -9,14 +9,17 @@ function script(source: string): RedisScript {
 export const ERA_HALF_LIVES = 32;
 
 /**
- * Adds one batch of sampled reads to the fleet's query statistics and trims them to the top K.
- * Scores use forward decay (Cormode et al., ICDE 2009): a read at time t adds 2^((t − era start)
- * / half-life), so comparing sums compares decayed popularity with no per-member update. When
- * the era moves on, stored scores are scaled down by 2^−32 per era in one ZUNIONSTORE.
- * Each read adds weight × the query's smoothed load time (ms, at least 0.1), so cheap queries
- * do not crowd out costly ones. Needs Redis ≥ 6.2 (ZMSCORE).
- * KEYS: scores (zset), queries (hash id → replayable JSON), costs (hash id → ms), era.
- * ARGV: era, max queries, ttl ms, then per query: id, weight, load ms (−1 unknown), query JSON.
+ * Adds one interval's counted reads to the fleet's query statistics and trims them to the top K
+ * by popularity. Scores use forward decay (Cormode et al., ICDE 2009): a read at time t adds
+ * 2^((t − era start) / half-life), so comparing sums compares decayed popularity with no
+ * per-member update. When the era moves on, stored scores are scaled down by 2^−32 per era in
+ * one ZUNIONSTORE. Load times are kept per query *shape* (model, operation and the structure of
+ * the arguments, not their values), smoothed across the fleet: one noisy load of one query
+ * cannot reorder queries that cost the same. Needs Redis ≥ 6.2 (ZMSCORE).
+ * KEYS: scores (zset id → popularity), queries (hash id → replayable JSON), costs (hash shape →
+ * ms), era, shapes (hash id → shape).
+ * ARGV: era, max queries, ttl ms, query count n, then n × (id, weight, shape, query JSON), then
+ * pairs (shape, mean load ms this interval).
  * Returns how many queries the trim forgot.
  */
 export const RECORD_QUERIES = script(`
@@ -26,6 +29,7 @@ local function chunked(command, key, list)
 end
 local era = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
+local n = tonumber(ARGV[4])
 local stored = tonumber(redis.call('GET', KEYS[4]) or ARGV[1])
 local scale = 1
 if stored < era then
@@ -38,59 +42,70 @@ elseif stored > era then
   scale = 2 ^ (-${ERA_HALF_LIVES} * (stored - era))
 end
 redis.call('SET', KEYS[4], stored)
-local ids = {}
-for i = 4, #ARGV, 4 do ids[#ids + 1] = ARGV[i] end
--- A few commands for the whole batch (not a few per query): Redis is busy for less time.
-local scores, costs = {}, {}
-for j = 1, #ids, 1000 do
-  local last = math.min(j + 999, #ids)
-  local s = redis.call('ZMSCORE', KEYS[1], unpack(ids, j, last))
-  local c = redis.call('HMGET', KEYS[3], unpack(ids, j, last))
-  for k = 1, #s do scores[j + k - 1] = s[k]; costs[j + k - 1] = c[k] end
-end
-local zadd, queries, newCosts = {}, {}, {}
-for n = 1, #ids do
-  local at = 4 * n
-  local cost = tonumber(costs[n])
-  local ms = tonumber(ARGV[at + 2])
-  if ms >= 0 then
-    if cost then cost = cost * 0.7 + ms * 0.3 else cost = ms end
-    newCosts[#newCosts + 1] = ids[n]
-    newCosts[#newCosts + 1] = cost
-  end
-  zadd[#zadd + 1] = (tonumber(scores[n]) or 0) + tonumber(ARGV[at + 1]) * scale * math.max(cost or 1, 0.1)
-  zadd[#zadd + 1] = ids[n]
-  queries[#queries + 1] = ids[n]
+local zadd, queries, shapes = {}, {}, {}
+for q = 0, n - 1 do
+  local at = 5 + 4 * q
+  zadd[#zadd + 1] = tonumber(ARGV[at + 1]) * scale
+  zadd[#zadd + 1] = ARGV[at]
+  queries[#queries + 1] = ARGV[at]
   queries[#queries + 1] = ARGV[at + 3]
+  shapes[#shapes + 1] = ARGV[at]
+  shapes[#shapes + 1] = ARGV[at + 2]
 end
-chunked('ZADD', KEYS[1], zadd)
-chunked('HSET', KEYS[2], queries)
-if #newCosts > 0 then chunked('HSET', KEYS[3], newCosts) end
+-- ZADD INCR takes one member at a time; ZUNIONSTORE with a temporary set would need another key.
+for j = 1, #zadd, 2 do redis.call('ZINCRBY', KEYS[1], zadd[j], zadd[j + 1]) end
+if #queries > 0 then
+  chunked('HSET', KEYS[2], queries)
+  chunked('HSET', KEYS[5], shapes)
+end
+for at = 5 + 4 * n, #ARGV, 2 do
+  local shape, ms = ARGV[at], tonumber(ARGV[at + 1])
+  local cost = tonumber(redis.call('HGET', KEYS[3], shape))
+  redis.call('HSET', KEYS[3], shape, cost and (cost * 0.8 + ms * 0.2) or ms)
+end
 local forgotten = redis.call('ZCARD', KEYS[1]) - max
 if forgotten > 0 then
   local gone = redis.call('ZRANGE', KEYS[1], 0, forgotten - 1)
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, forgotten - 1)
   chunked('HDEL', KEYS[2], gone)
-  chunked('HDEL', KEYS[3], gone)
+  chunked('HDEL', KEYS[5], gone)
 else
   forgotten = 0
 end
-for k = 1, 4 do redis.call('PEXPIRE', KEYS[k], ARGV[3]) end
+for k = 1, 5 do redis.call('PEXPIRE', KEYS[k], ARGV[3]) end
 return forgotten
 `);
 
 /**
- * The top queries, best first: flat { id, score, query JSON or false, load ms or false } groups.
- * KEYS: scores, queries, costs. ARGV: limit.
+ * The most valuable queries, best first: value = popularity × the smoothed load time of the
+ * query's shape (ms, at least 0.1; 1 while unknown), so a rarer but costly query can outrank a
+ * cheap popular one. Reads the whole (bounded) top-K: warm() and the CLI call it, not reads.
+ * KEYS: scores, queries, costs, shapes. ARGV: limit.
+ * Returns flat { id, value, query JSON or false, load ms or false } groups.
  */
 export const TOP_QUERIES = script(`
-local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local ranked = {}
+local costs = {}
+for i = 1, #all, 2 do
+  local id = all[i]
+  local shape = redis.call('HGET', KEYS[4], id)
+  local ms = false
+  if shape then
+    if costs[shape] == nil then costs[shape] = redis.call('HGET', KEYS[3], shape) or false end
+    ms = costs[shape]
+  end
+  local value = tonumber(all[i + 1]) * math.max(tonumber(ms) or 1, 0.1)
+  ranked[#ranked + 1] = { id, value, ms }
+end
+table.sort(ranked, function(a, b) return a[2] > b[2] end)
 local out = {}
-for i = 1, #ids, 2 do
-  out[#out + 1] = ids[i]
-  out[#out + 1] = ids[i + 1]
-  out[#out + 1] = redis.call('HGET', KEYS[2], ids[i]) or false
-  out[#out + 1] = redis.call('HGET', KEYS[3], ids[i]) or false
+for i = 1, math.min(tonumber(ARGV[1]), #ranked) do
+  local entry = ranked[i]
+  out[#out + 1] = entry[1]
+  out[#out + 1] = tostring(entry[2])
+  out[#out + 1] = redis.call('HGET', KEYS[2], entry[1]) or false
+  out[#out + 1] = entry[3]
 end
 return out
 `);

@@ -20,3 +20,21 @@ export class FakeClock {
     this.time += ms;
   }
 }
+
+/** Zipf(s) ranks 0..n-1 by inverse transform over the cumulative weights. */
+export function zipf(n: number, s: number, random: () => number): () => number {
+  const cumulative: number[] = [];
+  let total = 0;
+  for (let rank = 1; rank <= n; rank++) cumulative.push((total += rank ** -s));
+  return () => {
+    const target = random() * total;
+    let low = 0;
+    let high = n - 1;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (cumulative[mid]! < target) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  };
+}

@@ -6,7 +6,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Codec } from "../../src/codec/codec.ts";
 import { prismaDecimal } from "../../src/prisma/prisma-values.ts";
-import { MAX_PENDING, QueryStats } from "../../src/stats/query-stats.ts";
+import { QueryStats, TRACKED_PER_RECORDED } from "../../src/stats/query-stats.ts";
 import { RedisStore } from "../../src/stores/redis-store.ts";
 import { TRACING_CHANNELS, type CacheError, type CacheEvent, type TraceContext, type WarmProgress } from "../../src/index.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
@@ -15,7 +15,6 @@ import { seedUser } from "../helpers/seed.ts";
 import { deleteEntries, queriesFor, runRecorded, seedUsers, serveTraffic } from "../helpers/stats.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const everyRead = { sampleRate: 1 } as const;
 
 // An SDK registered before any client is created, as an application would: the cache's metrics land here.
 const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 });
@@ -27,7 +26,7 @@ describe("query statistics and warm()", () => {
   it("survive a new instance: A serves traffic, B starts cold, B.warm() makes B's first reads of the top queries hits", async () => {
     const namespace = uniqueNamespace();
     const redis = createRedis();
-    const a = createCachedClient({ namespace, queryStats: everyRead });
+    const a = createCachedClient({ namespace });
     let b: ReturnType<typeof createCachedClient> | undefined;
     try {
       const queries = queriesFor(await seedUsers(a.base, 10));
@@ -42,7 +41,7 @@ describe("query statistics and warm()", () => {
       // A deploy: a new process with a cold L1, and Redis emptied of entries (statistics stay).
       expect(await deleteEntries(redis, namespace)).toBeGreaterThan(0);
 
-      b = createCachedClient({ namespace, queryStats: everyRead });
+      b = createCachedClient({ namespace });
       const result = await b.prisma.$cache.warm({ top: 20 });
       expect(result).toMatchObject({ warmed: 20, failed: 0, skipped: 0, total: 20 });
       const loadsAfterWarm = b.pool.queries;
@@ -62,16 +61,16 @@ describe("query statistics and warm()", () => {
 
   it("reports progress after every query, and skips queries of models no longer cached or of another schema", async () => {
     const namespace = uniqueNamespace();
-    const a = createCachedClient({ namespace, queryStats: everyRead });
-    const b = createCachedClient({ namespace, queryStats: everyRead, models: { User: true } });
+    const a = createCachedClient({ namespace });
+    const b = createCachedClient({ namespace, models: { User: true } });
     const redis = createRedis();
     try {
       const queries = queriesFor(await seedUsers(a.base, 4));
       await serveTraffic(a.prisma, queries, 3);
       await a.prisma.$cache.drain();
       // Statistics written by an older deploy, under another schema fingerprint.
-      const old = recorder(redis, namespace, "an-old-schema", 1);
-      old.record(`${namespace}:an-old-schema:User:findUnique:{"where":{"id":n1}}`, { model: "User", operation: "findUnique", args: { where: { id: 1 } }, cacheOption: undefined });
+      const old = recorder(redis, namespace, "an-old-schema");
+      old.popularity!.add(`${namespace}:an-old-schema:User:findUnique:{"where":{"id":n1}}`, { model: "User", operation: "findUnique", args: { where: { id: 1 } }, cacheOption: undefined });
       await old.flush();
 
       const progress: WarmProgress[] = [];
@@ -92,57 +91,75 @@ describe("query statistics and warm()", () => {
     }
   });
 
-  it("stays bounded for 1 000 000 distinct queries: top-K in Redis, a fixed buffer in process", async () => {
+  it("counts 1 000 000 reads of distinct queries in bounded memory and work: top-K in Redis, 2 × K keys in process", async () => {
     const namespace = uniqueNamespace();
     const redis = createRedis();
     const gc = exposeGc();
     try {
-      const stats = recorder(redis, namespace, "fp", 1);
+      const stats = recorder(redis, namespace, "fp");
+      const popularity = stats.popularity!;
       const key = (id: number) => `${namespace}:fp:User:findUnique:{"where":{"id":n${id}}}`;
       const sample = (id: number) => ({ model: "User", operation: "findUnique", args: { where: { id } }, cacheOption: undefined });
       gc();
       const heapBefore = process.memoryUsage().heapUsed;
       let peakHeap = heapBefore;
-      let peakPending = 0;
-      const started = performance.now();
+      let peakTracked = 0;
       for (let i = 0; i < 1_000_000; i++) {
-        stats.record(key(1_000 + i), sample(1_000 + i));
+        popularity.add(key(1_000 + i), sample(1_000 + i));
         // 50 hot queries among the million cold ones: 2 000 reads each.
-        if (i % 10 === 0) stats.record(key(i % 500 / 10), sample(i % 500 / 10));
-        // A full buffer goes to Redis while recording goes on; wait only if the previous batch is still in flight.
-        if (stats.pendingCount >= MAX_PENDING) {
-          const flushed = stats.flush();
-          if (stats.pendingCount >= MAX_PENDING) await flushed;
-        }
-        peakPending = Math.max(peakPending, stats.pendingCount);
+        if (i % 10 === 0) popularity.add(key((i % 500) / 10), sample((i % 500) / 10));
+        // The flush timer, every 100 000 reads: while a batch is in flight counting goes on.
+        if (i % 100_000 === 99_999) void stats.flush();
+        peakTracked = Math.max(peakTracked, popularity.size);
         if (i % 100_000 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
       }
       await stats.flush();
-      const seconds = (performance.now() - started) / 1000;
       gc();
       const heapAfter = process.memoryUsage().heapUsed;
       const keys = [`{${namespace}}:qs:scores`, `{${namespace}}:qs:queries`, `{${namespace}}:qs:costs`];
-      const [scores, queries, costs] = await Promise.all([redis.zcard(keys[0]!), redis.hlen(keys[1]!), redis.hlen(keys[2]!)]);
+      const [scores, queries] = await Promise.all([redis.zcard(keys[0]!), redis.hlen(keys[1]!)]);
       const bytes = (await Promise.all(keys.map((k) => redis.memory("USAGE", k)))).map((n) => Number(n ?? 0));
       const totalBytes = bytes.reduce((sum, n) => sum + n, 0);
+      const { reads, sweeps, swept } = popularity.counts;
       console.log(
-        `1 100 000 samples in ${seconds.toFixed(1)} s: Redis keeps ${scores} scores, ${queries} queries, ${costs} costs = ${(totalBytes / 1024).toFixed(0)} KiB ` +
-          `(${bytes.map((n) => (n / 1024).toFixed(0)).join(" + ")}); heap ${((heapAfter - heapBefore) / 1048576).toFixed(1)} MiB after GC ` +
-          `(peak +${((peakHeap - heapBefore) / 1048576).toFixed(1)} MiB with garbage), at most ${peakPending} queries buffered`,
+        `${reads} reads counted: at most ${peakTracked} queries tracked, ${sweeps} sweeps examined ${swept} entries (${(swept / reads).toFixed(2)} per read); ` +
+          `Redis keeps ${scores} scores, ${queries} queries = ${(totalBytes / 1024).toFixed(0)} KiB; heap ${((heapAfter - heapBefore) / 1048576).toFixed(1)} MiB after GC ` +
+          `(peak +${((peakHeap - heapBefore) / 1048576).toFixed(1)} MiB with garbage)`,
       );
+      expect(reads).toBe(1_100_000);
+      expect(stats.counts.counted).toBe(1_100_000);
+      // Memory: the in-process structure never holds more than 2 × maxQueries keys.
+      expect(peakTracked).toBeLessThanOrEqual(1_000 * TRACKED_PER_RECORDED);
+      // Work: a sweep frees at least half the slots, so it examines at most 2 entries per read, amortized.
+      expect(swept).toBeLessThanOrEqual(2 * reads);
       expect(scores).toBe(1_000);
       expect(queries).toBe(1_000);
       expect(totalBytes).toBeLessThan(1024 * 1024);
       expect(heapAfter - heapBefore).toBeLessThan(16 * 1024 * 1024);
       expect(stats.counts.dropped).toBe(0);
-      expect(peakPending).toBeLessThanOrEqual(MAX_PENDING);
-      // Top-K keeps the hot queries: the 50 best are exactly the 50 hot ones.
+      // The heavy hitters are found among a million one-off queries: the 50 best are exactly the 50 hot ones.
       const best = await stats.top(50);
       expect(new Set(best.map((query) => (query.args as { where: { id: number } }).where.id))).toEqual(new Set(Array.from({ length: 50 }, (_, i) => i)));
     } finally {
       redis.disconnect();
     }
   }, 60_000);
+
+  it("stats().hotKeys lists only keys read at least hotKeys.threshold times in the window", async () => {
+    const c = createCachedClient({ hotKeys: { threshold: 64 } });
+    try {
+      const [hot, lukewarm] = [await seedUser(c.base), await seedUser(c.base)];
+      for (let i = 0; i < 3; i++) await c.prisma.user.findUnique({ where: { id: lukewarm.id } });
+      expect(c.prisma.$cache.stats().hotKeys).toEqual([]);
+      for (let i = 0; i < 200; i++) await c.prisma.user.findUnique({ where: { id: hot.id } });
+      const listed = c.prisma.$cache.stats().hotKeys;
+      expect(listed).toHaveLength(1);
+      expect(listed[0]!.key).toContain(`${hot.id}`);
+      expect(listed[0]!.estimate).toBeGreaterThanOrEqual(64);
+    } finally {
+      await c.close();
+    }
+  });
 
   it("resetStats() sets the counters back to zero", async () => {
     const c = createCachedClient();
@@ -166,7 +183,7 @@ describe("query statistics and warm()", () => {
 describe("events", () => {
   it("emits hit, miss, stale, invalidation and error events", async () => {
     const clock = new FakeClock();
-    const c = createCachedClient({ clock, jitter: 0, earlyRefreshBeta: 0, models: { User: { ttl: 10, swr: 60 } }, queryStats: everyRead });
+    const c = createCachedClient({ clock, jitter: 0, earlyRefreshBeta: 0, models: { User: { ttl: 10, swr: 60 } } });
     try {
       const user = await seedUser(c.base);
       const events: CacheEvent[] = [];
@@ -273,15 +290,14 @@ describe("telemetry", () => {
 });
 
 /** A query-statistics recorder on its own, as the extension builds it. */
-function recorder(redis: ReturnType<typeof createRedis>, namespace: string, fingerprint: string, sampleRate: number): QueryStats {
+function recorder(redis: ReturnType<typeof createRedis>, namespace: string, fingerprint: string): QueryStats {
   const codec = new Codec(prismaDecimal);
   return new QueryStats({
     store: new RedisStore(redis, 10_000),
     prefix: `{${namespace}}`,
     fingerprint,
-    settings: { sampleRate, maxQueries: 1_000, halfLifeMs: 3_600_000, flushIntervalMs: 5_000 },
+    settings: { counting: true, maxQueries: 1_000, halfLifeMs: 3_600_000, flushIntervalMs: 5_000 },
     clock: Date,
-    random: Math.random,
     encodeArgs: (args) => codec.encode(args),
     decodeArgs: (text) => codec.decode(text),
     report: (error) => {

@@ -16,7 +16,7 @@ describe("warm() across processes", () => {
   it("3 instances warming at once load each top query once in total", async () => {
     const namespace = uniqueNamespace();
     const redis = createRedis();
-    const app = createCachedClient({ namespace, models: { User: true, Post: true }, queryStats: { sampleRate: 1 } });
+    const app = createCachedClient({ namespace, models: { User: true, Post: true } });
     try {
       const queries = queriesFor(await seedUsers(app.base, 8));
       await serveTraffic(app.prisma, queries, 24);

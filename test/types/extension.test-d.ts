@@ -70,3 +70,34 @@ describe("the fluent API", () => {
     expectTypeOf(prisma.post.findFirst({ where: { id: 1 } }).author({ select: { email: true } })).resolves.toEqualTypeOf<{ email: string } | null>();
   });
 });
+
+describe("model names, checked against the client's Prisma.ModelName", () => {
+  const typed = base.$extends(cacheExtension<Prisma.ModelName>({ models: { User: true, Post: { ttl: 30 } } }));
+
+  it("rejects a misspelt model in the options", () => {
+    // @ts-expect-error no model "Prodct"
+    cacheExtension<Prisma.ModelName>({ models: { Prodct: true } });
+    cacheExtension<Prisma.ModelName>({ models: { Comment: { ttl: 5 }, Tag: true } });
+  });
+
+  it("rejects unknown models in $cache methods, and accepts every model of the schema (cached or not)", () => {
+    // @ts-expect-error no model "Nope"
+    void typed.$cache.invalidate({ model: "Nope" });
+    // @ts-expect-error no model "Usr"
+    void typed.$cache.invalidate({ models: ["User", "Usr"] });
+    // @ts-expect-error no model "Nope"
+    void typed.$cache.topQueries({ model: "Nope" });
+    // @ts-expect-error no model "Nope"
+    void typed.$cache.rebuildBloom("Nope");
+    // @ts-expect-error no model "Nope"
+    void typed.$cache.raw(["Nope"], Promise.resolve(1));
+    expectTypeOf(typed.$cache.invalidate({ model: "Comment" })).toEqualTypeOf<Promise<void>>();
+    expectTypeOf(typed.$cache.invalidate({ models: ["User", "Tag"], tags: ["any"] })).toEqualTypeOf<Promise<void>>();
+  });
+
+  it("names are not inferred from `models`: without the type argument any string compiles (and fails at run time)", () => {
+    void prisma.$cache.invalidate({ model: "Nope" });
+    void cacheExtension({ models: { Prodct: true } });
+    expectTypeOf(typed.user.findUnique({ where: { id: 1 }, cache: { ttl: 1 } })).resolves.toEqualTypeOf<User | null>();
+  });
+});

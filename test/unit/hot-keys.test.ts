@@ -24,6 +24,15 @@ function zipf(n: number, s: number, random: () => number): () => number {
 }
 
 describe("HotKeyDetector", () => {
+  it("lists as hot only keys at or above the threshold; top() also shows the candidates", () => {
+    const detector = new HotKeyDetector({ ...options, threshold: 80 }, new FakeClock());
+    for (let i = 0; i < 200; i++) detector.touch("popular");
+    for (let i = 0; i < 24; i++) detector.touch("warm");
+    expect(detector.hot().map((entry) => entry.key)).toEqual(["popular"]);
+    expect(detector.hot()[0]!.estimate).toBeGreaterThanOrEqual(80);
+    expect(detector.top().map((entry) => entry.key)).toContain("warm");
+  });
+
   it("finds the hottest keys of a zipf(1.2) workload and estimates their counts", () => {
     const detector = new HotKeyDetector(options, new FakeClock());
     const next = zipf(10_000, 1.2, seededRandom(5));

@@ -8,27 +8,9 @@ import { Counters } from "../../src/stats/counters.ts";
 import { CacheEvents, type LowHitRateEvent } from "../../src/stats/events.ts";
 import { sumStats } from "../../src/stats/fleet-snapshots.ts";
 import { LowHitRateAlert } from "../../src/stats/hit-rate-alert.ts";
-import { NEVER_SAMPLE, sampleGap } from "../../src/stats/query-stats.ts";
 import { checkWarmOptions } from "../../src/stats/warm.ts";
 import type { CacheStats, ModelStats } from "../../src/types.ts";
 import { FakeClock, seededRandom } from "../helpers/random.ts";
-
-describe("sampling", () => {
-  it("draws gaps with mean 1/rate, never aliasing with a fixed period", () => {
-    const random = seededRandom(7);
-    const gaps = Array.from({ length: 20_000 }, () => sampleGap(0.01, random));
-    const mean = gaps.reduce((sum, gap) => sum + gap, 0) / gaps.length;
-    expect(mean).toBeGreaterThan(95);
-    expect(mean).toBeLessThan(105);
-    expect(new Set(gaps).size).toBeGreaterThan(200);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1);
-  });
-
-  it("samples every read at rate 1 and none at rate 0", () => {
-    expect(sampleGap(1, Math.random)).toBe(1);
-    expect(sampleGap(0, Math.random)).toBe(NEVER_SAMPLE);
-  });
-});
 
 describe("query statistics options", () => {
   const fault = (options: unknown) => {
@@ -43,10 +25,28 @@ describe("query statistics options", () => {
 
   it("fills documented defaults", () => {
     const resolved = resolveOptions({ models: { User: true } });
-    expect(resolved.queryStats).toEqual({ sampleRate: 0.01, maxQueries: 1000, halfLifeMs: 3_600_000, flushIntervalMs: 5000 });
+    expect(resolved.queryStats).toEqual({ counting: true, maxQueries: 1000, halfLifeMs: 3_600_000, flushIntervalMs: 5000 });
     expect(resolved.lowHitRateAlert).toBeUndefined();
     expect(resolveOptions({ models: { User: true }, queryStats: false }).queryStats).toBeUndefined();
     expect(resolveOptions({ models: { User: true }, lowHitRateAlert: { threshold: 0.8 } }).lowHitRateAlert).toEqual({ threshold: 0.8, windowMs: 60_000, minRequests: 100 });
+  });
+
+  it("accepts the deprecated sampleRate with one warning: 0 still records nothing, any other rate counts every read", () => {
+    const warnings: Error[] = [];
+    const listener = (warning: Error) => warnings.push(warning);
+    process.on("warning", listener);
+    try {
+      expect(resolveOptions({ models: { User: true }, queryStats: { sampleRate: 0 } }).queryStats?.counting).toBe(false);
+      expect(resolveOptions({ models: { User: true }, queryStats: { sampleRate: 0.01 } }).queryStats?.counting).toBe(true);
+      return new Promise<void>((resolve) =>
+        setImmediate(() => {
+          expect(warnings.filter((w) => (w as Error & { code?: string }).code === "PCS_DEPRECATED_SAMPLE_RATE")).toHaveLength(1);
+          resolve();
+        }),
+      );
+    } finally {
+      setImmediate(() => process.off("warning", listener));
+    }
   });
 
   it("names the option at fault", () => {
@@ -157,7 +157,7 @@ describe("fleet statistics", () => {
 describe("CLI helpers", () => {
   it("parses commands and options, rejecting what does not apply", () => {
     expect(parseCliArgs(["warm", "--client", "./db.js", "--top", "50"])).toMatchObject({ command: "warm", client: "./db.js", top: 50, json: false });
-    expect(parseCliArgs([])).toMatchObject({ command: "help" });
+    expect(() => parseCliArgs([])).toThrow(/no command given/);
     expect(() => parseCliArgs(["stats", "--client", "x", "--top", "5"])).toThrow("--top does not apply to stats");
     expect(() => parseCliArgs(["top"])).toThrow("--client <module> is required");
     expect(() => parseCliArgs(["top", "--client", "x", "--limit", "0"])).toThrow(/--limit expects a positive integer/);
@@ -183,5 +183,12 @@ describe("CLI helpers", () => {
   it("shortens arguments for display", () => {
     expect(describeArgs({ where: { id: 12n, avatar: new Uint8Array(3) } })).toBe('{"where":{"id":"12n","avatar":"<3 bytes>"}}');
     expect(describeArgs({ where: { name: "x".repeat(100) } }, 20)).toHaveLength(20);
+  });
+});
+
+describe("CLI durations", () => {
+  it("shows milliseconds below a second and seconds above", async () => {
+    const { duration } = await import("../../src/cli/format.ts");
+    expect([0.04, 3.25, 12.4, 850, 1_340, 42_000, 125_000].map(duration)).toEqual(["0.0 ms", "3.3 ms", "12 ms", "850 ms", "1.3 s", "42.0 s", "125 s"]);
   });
 });
