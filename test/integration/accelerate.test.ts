@@ -78,6 +78,14 @@ describe("an app written for Accelerate, on one instance", () => {
     expect(a.prisma.$cache.stats().backgroundRefreshes).toBeGreaterThanOrEqual(1);
   });
 
+  it("keeps a not-found result for the query's ttl, like any other result", async () => {
+    const missing = () => a.prisma.user.findUnique({ where: { id: -4242 }, cacheStrategy: { ttl: 5 } });
+    expect(await roundTrips(a.pool, missing)).toBe(1);
+    expect(await missing().withAccelerateInfo()).toMatchObject({ data: null, info: { cacheStatus: "ttl" } });
+    clock.advance(5_000);
+    expect(await roundTrips(a.pool, missing)).toBe(1);
+  });
+
   it("invalidates by tag", async () => {
     await a.app.invalidateAlice();
     await a.app.emailsWithAlice();
