@@ -1,6 +1,6 @@
-// One instance of the Accelerate app in its own process. It caches two tagged reads, says so in
-// Redis (`<namespace>:test:ready`), waits for the test's go (`<namespace>:test:go`, set once the
-// other instance invalidated a tag and wrote a record), reads both again and prints what it saw.
+// One instance of the Accelerate app in its own process. It caches two tagged reads, then reads
+// them again after each step of the test (a tag invalidated, then a record written, by the other
+// instance), handing over through Redis keys, and prints what it saw.
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { PrismaClient } from "../../prisma/generated/client.ts";
@@ -20,14 +20,26 @@ const statuses = async () => {
   return { alice: `${alice.info.cacheStatus}/${alice.info.tier}`, user: `${user.info.cacheStatus}/${user.info.tier}`, name: user.data?.name };
 };
 
-const before = [await statuses(), await statuses()];
-await redis.set(`${namespace}:test:ready`, "1");
-for (let waited = 0; (await redis.get(`${namespace}:test:go`)) === null; waited += 20) {
-  if (waited > 30_000) throw new Error("no go from the test within 30 s");
-  await new Promise((resolve) => setTimeout(resolve, 20));
+/** Says `ready:<step>` and waits for the test's `go:<step>`. */
+async function handOver(step: number): Promise<void> {
+  await redis.set(`${namespace}:test:ready:${step}`, "1");
+  for (let waited = 0; (await redis.get(`${namespace}:test:go:${step}`)) === null; waited += 20) {
+    if (waited > 30_000) throw new Error(`no go ${step} from the test within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
-const after = await statuses();
+
+const before = [await statuses()];
+// Redis stores land in the background: read until both are served from the cache.
+for (let tries = 0; tries < 100 && !(before.at(-1)!.alice.startsWith("ttl") && before.at(-1)!.user.startsWith("ttl")); tries++) {
+  if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  before.push(await statuses());
+}
+await handOver(1);
+const afterInvalidate = await statuses();
+await handOver(2);
+const afterWrite = await statuses();
 await prisma.$cache.close();
 await base.$disconnect();
 redis.disconnect();
-console.log(JSON.stringify({ before, after }));
+console.log(JSON.stringify({ before, afterInvalidate, afterWrite }));
