@@ -7,7 +7,7 @@ import { checkTags, strategyToCacheArgs, type AccelerateCacheStrategy } from "./
 import { readPrismaSchema } from "./prisma/data-model.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
 import type { Delegates, PrismaPromiseLike } from "./prisma/lazy-query.js";
-import type { CacheExtensionOptions, ModelCacheOptions } from "./types.js";
+import type { CacheExtensionOptions, Clock, ModelCacheOptions } from "./types.js";
 
 export type { AccelerateInfo } from "./prisma/accelerate-info.js";
 export type { AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
@@ -59,27 +59,9 @@ export function accelerateCompat(options: AccelerateCompatOptions = {}) {
     // The core bounds lifetimes with jitter included; queries are bounded here, without.
     const cached = client.$extends(cacheExtension({ ...options, models, jitter: options.jitter ?? 0, maxLifetime: maxLifetime * (1 + largestJitter(options)) }));
     const control = (cached as unknown as { $cache: CacheControl }).$cache;
-    const clock = options.clock ?? Date;
-    const read = (operation: string) =>
-      function (this: unknown, args?: Record<string, unknown>) {
-        const { $name, $parent } = this as { $name: string; $parent: Delegates };
-        const delegate = $parent[schema.delegateKeys.get($name)!]!;
-        const { args: translated, ttl } = strategyToCacheArgs(args, maxLifetime);
-        const start = () => delegate[operation]!(translated);
-        return Object.assign(start(), { withAccelerateInfo: () => new AccelerateInfoQuery(start, ttl, clock) });
-      };
-    const [findUnique, findUniqueOrThrow, findFirst, findFirstOrThrow, findMany, count, aggregate, groupBy] = READS.map(read) as Array<(this: unknown, args?: unknown) => PrismaPromiseLike>;
-    const accelerate: AccelerateControl = {
-      invalidate: async (input) => {
-        const tags = checkTags((input as { tags?: unknown } | null)?.tags, "tags", 1);
-        await control.invalidate({ tags });
-        return { requestId: randomUUID() };
-      },
-      invalidateAll: async () => {
-        await control.invalidate({ models: schema.graph.modelNames });
-        return { requestId: randomUUID() };
-      },
-    };
+    const read = compatRead(schema.delegateKeys, maxLifetime, options.clock ?? Date);
+    const [findUnique, findUniqueOrThrow, findFirst, findFirstOrThrow, findMany, count, aggregate, groupBy] = READS.map(read);
+    const accelerate = accelerateControl(control, schema.graph.modelNames);
     // Typed as one layer over the base client: stacked overrides of one method would be overloads.
     return (cached as unknown as typeof client).$extends({
       name: "prisma-cache-shield/accelerate",
@@ -114,6 +96,37 @@ export function accelerateCompat(options: AccelerateCompatOptions = {}) {
       client: { $accelerate: accelerate, $cache: control },
     });
   });
+}
+
+/**
+ * A read in the Accelerate mode: `cacheStrategy` becomes the `cache` option of the cached client
+ * below (the extension's parent), and the promise gains `withAccelerateInfo()`.
+ */
+function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: number, clock: Clock) {
+  return (operation: string) =>
+    function (this: unknown, args?: unknown): PrismaPromiseLike {
+      const { $name, $parent } = this as { $name: string; $parent: Delegates };
+      const delegate = $parent[delegateKeys.get($name)!]!;
+      const { args: translated, ttl } = strategyToCacheArgs(args as Record<string, unknown> | undefined, maxLifetime);
+      const start = () => delegate[operation]!(translated);
+      return Object.assign(start(), { withAccelerateInfo: () => new AccelerateInfoQuery(start, ttl, clock) });
+    };
+}
+
+/** `$accelerate`: Accelerate's invalidation calls, on this library's fleet-wide invalidation. */
+function accelerateControl(control: CacheControl, modelNames: readonly string[]): AccelerateControl {
+  return {
+    invalidate: async (input) => {
+      const tags = checkTags((input as { tags?: unknown } | null)?.tags, "tags", 1);
+      await control.invalidate({ tags });
+      return { requestId: randomUUID() };
+    },
+    invalidateAll: async () => {
+      // Every entry depends on the generation of a model it reads: bumping them all drops everything.
+      await control.invalidate({ models: modelNames });
+      return { requestId: randomUUID() };
+    },
+  };
 }
 
 /** Every model of the schema, cached on demand: lifetimes come from each query's cacheStrategy. */
