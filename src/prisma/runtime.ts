@@ -403,7 +403,8 @@ export class CacheRuntime {
     if (override === undefined || (override.ttl === undefined && override.swr === undefined)) return policy;
     const ttlMs = override.ttl === undefined ? policy.ttlMs : override.ttl * 1000;
     // "Not found" is kept no longer than the query asked its results to be fresh.
-    return { ...policy, ttlMs, swrMs: override.swr === undefined ? policy.swrMs : override.swr * 1000, negativeTtlMs: Math.min(policy.negativeTtlMs, ttlMs) };
+    const negativeTtlMs = override.ttl === undefined ? policy.negativeTtlMs : Math.min(policy.negativeTtlMs, ttlMs);
+    return { ...policy, ttlMs, swrMs: override.swr === undefined ? policy.swrMs : override.swr * 1000, negativeTtlMs };
   }
 
   #delegate(parent: Delegates, model: string): Record<string, (args: unknown) => PrismaPromiseLike> {
