@@ -192,6 +192,25 @@ describe("two instances sharing Redis", () => {
   });
 });
 
+describe("the Bloom guard in the Accelerate mode", () => {
+  it("reports a lookup the filter answered as a cache hit from tier bloom, with no round trip", async () => {
+    const redis = createRedis();
+    const a = instance({ redis, namespace: uniqueNamespace(), models: { User: { bloom: true } } });
+    try {
+      await seedUser(a.base);
+      await a.prisma.$cache.prepareBloom();
+      const before = a.pool.queries;
+      const { data, info } = await a.prisma.user.findUnique({ where: { email: "never-existed@example.com" }, cacheStrategy: { ttl: 60 } }).withAccelerateInfo();
+      expect(data).toBeNull();
+      expect(info).toMatchObject({ cacheStatus: "ttl", tier: "bloom" });
+      expect(a.pool.queries).toBe(before);
+    } finally {
+      await a.close();
+      redis.disconnect();
+    }
+  });
+});
+
 describe("validation, as Accelerate's limits", () => {
   const { base } = createBaseClient();
   const redis: Redis = createRedis();
