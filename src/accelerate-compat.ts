@@ -34,12 +34,20 @@ export type AcceleratePromise<T> = Prisma.PrismaPromise<T> & {
 /** The `$accelerate` property of a client extended in the Accelerate mode. */
 export interface AccelerateControl {
   /** Invalidates every entry carrying one of the tags (at most 5), on every instance, before it resolves. */
-  invalidate(input: { tags: ReadonlyArray<string> }): Promise<{ requestId: string }>;
+  invalidate(input: AccelerateInvalidateInput): Promise<{ requestId: string }>;
   /** Invalidates every cached read of this namespace, on every instance, before it resolves. */
   invalidateAll(): Promise<{ requestId: string }>;
 }
 
-type StrategyArg = { cacheStrategy?: AccelerateCacheStrategy };
+/** The `cacheStrategy` argument, under the name `@prisma/extension-accelerate` exports it. */
+export interface PrismaCacheStrategy {
+  readonly cacheStrategy?: AccelerateCacheStrategy;
+}
+
+/** The argument of `$accelerate.invalidate()`, under the name `@prisma/extension-accelerate` exports it. */
+export type AccelerateInvalidateInput = { tags: ReadonlyArray<string> };
+
+type StrategyArg = PrismaCacheStrategy;
 const READS = ["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"] as const;
 const LIFETIME_OPTIONS = ["ttl", "swr"] as const;
 const DEFAULT_MAX_LIFETIME = 86_400;
