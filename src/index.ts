@@ -8,3 +8,4 @@ export type { RecordedQuery } from "./stats/query-stats.js";
 export type { FleetStats } from "./stats/fleet-snapshots.js";
 export type { CacheEvent, CacheEventMap, CacheEvents, HitEvent, MissEvent, StaleEvent, InvalidationEvent, ErrorEvent, LowHitRateEvent } from "./stats/events.js";
 export { TRACING_CHANNELS, type TraceContext } from "./stats/telemetry.js";
+export { accelerateCompat, type AccelerateCompatOptions, type AccelerateControl, type AcceleratePromise, type AccelerateInfo, type AccelerateCacheStrategy, type PrismaCacheStrategy, type AccelerateInvalidateInput } from "./accelerate-compat.js";

@@ -1,4 +1,5 @@
 import type { ReadPolicy } from "../options.js";
+import type { ServedBy } from "./served-by.js";
 
 /** One cached read: where it lives, what it depends on, how long it may be kept and how to load it. */
 export interface ReadRequest {
@@ -13,6 +14,8 @@ export interface ReadRequest {
   isNotFound: (value: unknown) => boolean;
   /** A hot key: kept in every instance's L1 (even for models without L1) and replicated in Redis. */
   hot: boolean;
+  /** Filled with how the read was served, when the caller asked (`withAccelerateInfo()`). */
+  served?: ServedBy | undefined;
 }
 
 /** Why a read asks for a background refresh. */

@@ -12,6 +12,7 @@ import type { FleetLock, HeldLock } from "./fleet-lock.js";
 import { jitteredTtl } from "./jitter.js";
 import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
+import { noteServed } from "./served-by.js";
 import { SingleFlight } from "./single-flight.js";
 import { settleWithin } from "./settle-within.js";
 import { WaitBound } from "./wait-bound.js";
@@ -106,6 +107,7 @@ export class TieredCache {
     if (outcome.fromL2) counters.hit(request.model, "l2", outcome.negative);
     else counters.miss(request.model);
     if (outcome.stale) counters.stale(request.model);
+    if (request.served !== undefined) noteServed(request.served, outcome.fromL2 ? "l2" : "db", outcome.stale, outcome.freshUntil);
     // The source object is also what L1 holds.
     return codec.clone(outcome.source);
   }
@@ -127,10 +129,10 @@ export class TieredCache {
       else if (shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random)) {
         this.refreshInBackground(request, "early", entry.freshUntil);
       }
-      return { source, fromL2: true, stale, negative: request.isNotFound(source) };
+      return { source, fromL2: true, stale, negative: request.isNotFound(source), freshUntil: entry.freshUntil };
     }
     const source = await this.#loadFleetWide(request, current);
-    return { source, fromL2: false, stale: false, negative: false };
+    return { source, fromL2: false, stale: false, negative: false, freshUntil: undefined };
   }
 
   /**
@@ -320,7 +322,8 @@ export class TieredCache {
     const { policy } = request;
     const negative = request.isNotFound(value);
     const baseTtlMs = negative ? policy.negativeTtlMs : policy.ttlMs;
-    if (baseTtlMs === 0 || this.#closed) return Promise.resolve("skipped");
+    // ttl 0 with an swr window: stored stale at once, served while one refresh runs.
+    if (this.#closed || (baseTtlMs === 0 && (negative || policy.swrMs === 0))) return Promise.resolve("skipped");
     let payload: string;
     try {
       payload = codec.encode(value);
@@ -375,6 +378,8 @@ interface Outcome {
   fromL2: boolean;
   stale: boolean;
   negative: boolean;
+  /** The served entry's freshUntil; undefined for a database load. */
+  freshUntil: number | undefined;
 }
 
 const UNAVAILABLE = Symbol("redis unavailable");

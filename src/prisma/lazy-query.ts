@@ -1,3 +1,4 @@
+import type { ServedBy } from "../core/served-by.js";
 import { PrismaLikePromise, type BatchTransaction } from "./prisma-like-promise.js";
 
 export type { BatchTransaction } from "./prisma-like-promise.js";
@@ -25,6 +26,9 @@ export interface QueryRunner {
  * write. Inside `$transaction([...])` it hands Prisma the plain query.
  */
 export class LazyQuery extends PrismaLikePromise {
+  /** Set before the first await by callers that want to know how the read was served. */
+  served: ServedBy | undefined = undefined;
+
   constructor(
     readonly runner: QueryRunner,
     /** The client the query runs on: the extension's parent client. */

@@ -27,7 +27,9 @@ function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
       }
       continue;
     }
-    const positive = key === "ttl";
+    // ttl 0 is allowed with an swr window: always served stale while one refresh runs.
+    const swr = (value as { swr?: unknown }).swr;
+    const positive = key === "ttl" && !(typeof swr === "number" && swr > 0);
     if (typeof member !== "number" || !Number.isFinite(member) || member < 0 || (positive && member === 0)) {
       throw new CacheArgumentError(`cache.${key}`, `expected a ${positive ? "positive" : "non-negative"} number of seconds`);
     }

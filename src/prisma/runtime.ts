@@ -2,6 +2,7 @@ import { Codec } from "../codec/codec.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import type { ReadRequest } from "../core/read-request.js";
 import { HotKeyDetector } from "../core/hot-keys.js";
+import { noteServed } from "../core/served-by.js";
 import { TieredCache } from "../core/tiered-cache.js";
 import { CacheArgumentError, CacheError, UnencodableArgsError } from "../errors.js";
 import { canonicalize } from "../key/canonical.js";
@@ -341,15 +342,18 @@ export class CacheRuntime {
     const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
     // Query statistics: one Map lookup and increment per read; warm()'s replays would inflate what they replay.
     if (query.runner !== this.#replays) this.#popularity?.add(key, query);
+    if (query.served !== undefined) query.served.key = key;
     const hot = this.#hotKeys?.touch(key) === true;
     const hit = this.#cache.readL1(key, query.model, policy, hot);
     if (hit === undefined) {
       if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && this.#guard.check(query.model, query.args?.where) === "absent") {
+        if (query.served !== undefined) noteServed(query.served, "bloom", false, undefined);
         return query.operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.model, query.operation), this.#clientVersion));
       }
       const read = this.#cache.readThrough(this.#request(query, key, policy, hot));
       return THROWING_READS.has(query.operation) ? read.then(this.#unwrapNotFound) : read;
     }
+    if (query.served !== undefined) noteServed(query.served, "l1", hit[1] === "stale", hit[2]);
     if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy, hot), hit[1], hit[2]);
     if (hit[0] instanceof NotFoundMarker) return Promise.reject(notFoundError(hit[0].detail, this.#clientVersion));
     return Promise.resolve(hit[0]);
@@ -366,6 +370,7 @@ export class CacheRuntime {
       deps: readDependencies(this.#schema.graph, query.model, query.operation, query.args, query.cacheOption?.tags),
       load: THROWING_READS.has(query.operation) ? () => this.#timedLoad(key, query).catch(toNotFoundMarker) : () => this.#timedLoad(key, query),
       isNotFound: SINGLE_RECORD.has(query.operation) ? isNotFound : never,
+      served: query.served,
     };
   }
 
@@ -408,11 +413,10 @@ export class CacheRuntime {
     const policy = this.#options.models.get(query.model)!;
     const override = query.cacheOption;
     if (override === undefined || (override.ttl === undefined && override.swr === undefined)) return policy;
-    return {
-      ...policy,
-      ttlMs: override.ttl === undefined ? policy.ttlMs : override.ttl * 1000,
-      swrMs: override.swr === undefined ? policy.swrMs : override.swr * 1000,
-    };
+    const ttlMs = override.ttl === undefined ? policy.ttlMs : override.ttl * 1000;
+    // "Not found" is kept no longer than the query asked its results to be fresh.
+    const negativeTtlMs = override.ttl === undefined ? policy.negativeTtlMs : Math.min(policy.negativeTtlMs, ttlMs);
+    return { ...policy, ttlMs, swrMs: override.swr === undefined ? policy.swrMs : override.swr * 1000, negativeTtlMs };
   }
 
   #delegate(parent: Delegates, model: string): Record<string, (args: unknown) => PrismaPromiseLike> {

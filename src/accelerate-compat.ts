@@ -1,0 +1,170 @@
+import { randomUUID } from "node:crypto";
+import { Prisma } from "@prisma/client/extension";
+import { CacheConfigError } from "./errors.js";
+import { cacheExtension, type CacheControl } from "./extension.js";
+import { AccelerateInfoQuery, type AccelerateInfo, type InfoResult } from "./prisma/accelerate-info.js";
+import { checkTags, strategyToCacheArgs, type AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
+import { readPrismaSchema } from "./prisma/data-model.js";
+import type { FluentRelations } from "./prisma/fluent-types.js";
+import type { Delegates, PrismaPromiseLike } from "./prisma/lazy-query.js";
+import type { CacheExtensionOptions, Clock, ModelCacheOptions } from "./types.js";
+
+export type { AccelerateInfo } from "./prisma/accelerate-info.js";
+export type { AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
+
+/** Options of the Accelerate mode: those of `cacheExtension`, except lifetimes, which every query sets. */
+export interface AccelerateCompatOptions extends Omit<CacheExtensionOptions, "models" | "ttl" | "swr"> {
+  /**
+   * Models whose reads may be cached (those with a `cacheStrategy`): every model of the schema
+   * unless set to `false` here; per-model `l1`, `jitter`, `negativeTtl` and `bloom` as in `cacheExtension`.
+   */
+  models?: Record<string, boolean | Omit<ModelCacheOptions, "ttl" | "swr">>;
+  /** TTL jitter as a fraction, 0 to 1. @default 0 (Accelerate's lifetimes are exact) */
+  jitter?: number;
+  /** Seconds: the longest `cacheStrategy.ttl + swr` a query may ask for. @default 86400 (one day) */
+  maxLifetime?: number;
+}
+
+/** A read's promise in the Accelerate mode: Prisma's, plus `withAccelerateInfo()`. */
+export type AcceleratePromise<T> = Prisma.PrismaPromise<T> & {
+  /** Runs the query and resolves with its data and how it was served (`info.cacheStatus`, `info.tier`). */
+  withAccelerateInfo(): Prisma.PrismaPromise<InfoResult<T>>;
+};
+
+/** The `$accelerate` property of a client extended in the Accelerate mode. */
+export interface AccelerateControl {
+  /** Invalidates every entry carrying one of the tags (at most 5), on every instance, before it resolves. */
+  invalidate(input: AccelerateInvalidateInput): Promise<{ requestId: string }>;
+  /** Invalidates every cached read of this namespace, on every instance, before it resolves. */
+  invalidateAll(): Promise<{ requestId: string }>;
+}
+
+/** The `cacheStrategy` argument, under the name `@prisma/extension-accelerate` exports it. */
+export interface PrismaCacheStrategy {
+  readonly cacheStrategy?: AccelerateCacheStrategy;
+}
+
+/** The argument of `$accelerate.invalidate()`, under the name `@prisma/extension-accelerate` exports it. */
+export type AccelerateInvalidateInput = { tags: ReadonlyArray<string> };
+
+type StrategyArg = PrismaCacheStrategy;
+const READS = ["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"] as const;
+const LIFETIME_OPTIONS = ["ttl", "swr"] as const;
+const DEFAULT_MAX_LIFETIME = 86_400;
+
+/**
+ * Prisma Accelerate's caching API on your own Redis: replace `withAccelerate()` by
+ * `accelerateCompat({ redis })` and `cacheStrategy`, `withAccelerateInfo()` and
+ * `$accelerate.invalidate()` keep working. Unlike Accelerate, writes through the client still
+ * invalidate what they change. `$cache` is there too.
+ */
+export function accelerateCompat(options: AccelerateCompatOptions = {}) {
+  rejectLifetimes(options);
+  const maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME;
+  return Prisma.defineExtension((client) => {
+    const schema = readPrismaSchema(client);
+    const models = allModels(schema.graph.modelNames, options.models, options.negativeTtl ?? maxLifetime);
+    // The core bounds lifetimes with jitter included; queries are bounded here, without.
+    const cached = client.$extends(cacheExtension({ ...options, models, jitter: options.jitter ?? 0, maxLifetime: maxLifetime * (1 + largestJitter(options)) }));
+    const control = (cached as unknown as { $cache: CacheControl }).$cache;
+    const read = compatRead(schema.delegateKeys, maxLifetime, options.clock ?? Date);
+    const [findUnique, findUniqueOrThrow, findFirst, findFirstOrThrow, findMany, count, aggregate, groupBy] = READS.map(read);
+    const accelerate = accelerateControl(control, schema.graph.modelNames);
+    // Typed as one layer over the base client: stacked overrides of one method would be overloads.
+    return (cached as unknown as typeof client).$extends({
+      name: "prisma-cache-shield/accelerate",
+      model: {
+        $allModels: {
+          findUnique<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUnique"> & StrategyArg>): AcceleratePromise<Prisma.Result<T, A, "findUnique">> & FluentRelations<T, "findUnique", null> {
+            return findUnique!.call(this, args) as never;
+          },
+          findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & StrategyArg>): AcceleratePromise<Prisma.Result<T, A, "findUniqueOrThrow">> & FluentRelations<T, "findUniqueOrThrow", null> {
+            return findUniqueOrThrow!.call(this, args) as never;
+          },
+          findFirst<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirst"> & StrategyArg>): AcceleratePromise<Prisma.Result<T, A, "findFirst">> & FluentRelations<T, "findFirst", null> {
+            return findFirst!.call(this, args) as never;
+          },
+          findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & StrategyArg>): AcceleratePromise<Prisma.Result<T, A, "findFirstOrThrow">> & FluentRelations<T, "findFirstOrThrow", null> {
+            return findFirstOrThrow!.call(this, args) as never;
+          },
+          findMany<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findMany"> & StrategyArg>): AcceleratePromise<Prisma.Result<T, A, "findMany">> {
+            return findMany!.call(this, args) as never;
+          },
+          count<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "count"> & StrategyArg>): AcceleratePromise<Prisma.Result<T, A, "count">> {
+            return count!.call(this, args) as never;
+          },
+          aggregate<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "aggregate"> & StrategyArg>): AcceleratePromise<Prisma.Result<T, A, "aggregate">> {
+            return aggregate!.call(this, args) as never;
+          },
+          groupBy<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "groupBy"> & StrategyArg>): AcceleratePromise<Prisma.Result<T, A, "groupBy">> {
+            return groupBy!.call(this, args) as never;
+          },
+        },
+      },
+      client: { $accelerate: accelerate, $cache: control },
+    });
+  });
+}
+
+/**
+ * A read in the Accelerate mode: `cacheStrategy` becomes the `cache` option of the cached client
+ * below (the extension's parent), and the promise gains `withAccelerateInfo()`.
+ */
+function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: number, clock: Clock) {
+  return (operation: string) =>
+    function (this: unknown, args?: unknown): PrismaPromiseLike {
+      const { $name, $parent } = this as { $name: string; $parent: Delegates };
+      const delegate = $parent[delegateKeys.get($name)!]!;
+      const { args: translated, ttl } = strategyToCacheArgs(args as Record<string, unknown> | undefined, maxLifetime);
+      const start = () => delegate[operation]!(translated);
+      return Object.assign(start(), { withAccelerateInfo: () => new AccelerateInfoQuery(start, ttl, clock) });
+    };
+}
+
+/** `$accelerate`: Accelerate's invalidation calls, on this library's fleet-wide invalidation. */
+function accelerateControl(control: CacheControl, modelNames: readonly string[]): AccelerateControl {
+  return {
+    invalidate: async (input) => {
+      const tags = checkTags((input as { tags?: unknown } | null)?.tags, "tags", 1);
+      await control.invalidate({ tags });
+      return { requestId: randomUUID() };
+    },
+    invalidateAll: async () => {
+      // Every entry depends on the generation of a model it reads: bumping them all drops everything.
+      await control.invalidate({ models: modelNames });
+      return { requestId: randomUUID() };
+    },
+  };
+}
+
+/** Every model of the schema, cached on demand: lifetimes come from each query's cacheStrategy. */
+function allModels(modelNames: readonly string[], given: AccelerateCompatOptions["models"], negativeTtl: number): CacheExtensionOptions["models"] {
+  const models: CacheExtensionOptions["models"] = {};
+  // negativeTtl defaults to the longest lifetime: each query then keeps "not found" for its own ttl.
+  for (const name of modelNames) models[name] = { ttl: 1, negativeTtl };
+  if (given !== undefined && (typeof given !== "object" || given === null)) throw new CacheConfigError("models", "expected an object mapping model names to true, false or per-model options");
+  for (const [name, value] of Object.entries(given ?? {})) {
+    if (value === false) {
+      models[name] = false;
+      continue;
+    }
+    if (value !== true && (typeof value !== "object" || value === null)) throw new CacheConfigError(`models.${name}`, "expected true, false or an object of per-model options");
+    if (value !== true) rejectLifetimes(value, `models.${name}.`);
+    // Unknown names are kept: the extension rejects them against the schema, naming the option.
+    models[name] = { ttl: 1, negativeTtl, ...(value === true ? {} : value) };
+  }
+  return models;
+}
+
+function largestJitter(options: AccelerateCompatOptions): number {
+  const jitters = Object.values(options.models ?? {}).map((model) => (typeof model === "object" && typeof model.jitter === "number" ? model.jitter : 0));
+  return Math.max(typeof options.jitter === "number" ? options.jitter : 0, ...jitters);
+}
+
+/** Lifetimes are per query in the Accelerate mode: a configured one would silently never apply. */
+function rejectLifetimes(options: object, prefix = ""): void {
+  if (typeof options !== "object" || options === null) return;
+  for (const key of LIFETIME_OPTIONS) {
+    if (key in options) throw new CacheConfigError(`${prefix}${key}`, "the Accelerate mode takes lifetimes per query, from `cacheStrategy: { ttl, swr }`");
+  }
+}
