@@ -6,6 +6,7 @@
 //   npm run bench:compare              (about 4–5 minutes)
 //   npm run bench:compare -- --quick   (about 1 minute)
 //   … -- --no-write                    (print only; do not rewrite docs/benchmarks*.{md,svg})
+//   … -- --only=shield --workloads=zipf (a subset, e.g. under --cpu-prof; implies --no-write)
 //
 // Creates a scratch database and a private redis-server and removes both at the end.
 // DATABASE_URL (admin connection) overrides the local default.
@@ -24,7 +25,9 @@ import { Cleanup, createScratchDatabase, ensureGeneratedClient, uniqueNamespace 
 import type { Redis } from "ioredis";
 
 const QUICK = process.argv.includes("--quick");
-const WRITE = !process.argv.includes("--no-write");
+const ONLY = listArgument("--only", SYSTEM_IDS);
+const WORKLOADS = listArgument("--workloads", ["zipf", "mix", "herd", "absent"] as const);
+const WRITE = !process.argv.includes("--no-write") && ONLY.length === SYSTEM_IDS.length && WORKLOADS.length === 4;
 const PLAN = QUICK ? { rounds: 2, warmMs: 700, measureMs: 2_000 } : { rounds: 3, warmMs: 1_500, measureMs: 5_000 };
 
 interface Context {
@@ -53,13 +56,15 @@ async function main(): Promise<void> {
     const ctx: Context = { systems, admin, floor: new VersionFloor(), results: [] };
     log(`${QUICK ? "quick" : "full"} run: ${PLAN.rounds} rounds, ${PLAN.warmMs} ms warm-up + ${PLAN.measureMs} ms per system and round`);
 
-    await timedWorkload(ctx, "zipf", (i, round) => W.zipfOperations(i, 0.05, 1000 + round));
-    await timedWorkload(ctx, "mix", (i, round) => W.zipfOperations(i, 0.3, 2000 + round));
-    await absentWorkload(ctx);
-    // The herd's processes start last: their instances would otherwise acknowledge every write above.
-    const workers = await startHerdWorkers(W.HERD_PROCESSES, { databaseUrl: db.url, redisUrl: redisServer.url, namespace });
-    cleanup.add("stop herd workers", () => workers.stop());
-    await herdWorkload(ctx, workers);
+    if (WORKLOADS.includes("zipf")) await timedWorkload(ctx, "zipf", (i, round) => W.zipfOperations(i, 0.05, 1000 + round));
+    if (WORKLOADS.includes("mix")) await timedWorkload(ctx, "mix", (i, round) => W.zipfOperations(i, 0.3, 2000 + round));
+    if (WORKLOADS.includes("absent")) await absentWorkload(ctx);
+    if (WORKLOADS.includes("herd")) {
+      // The herd's processes start last: their instances would otherwise acknowledge every write above.
+      const workers = await startHerdWorkers(W.HERD_PROCESSES, { databaseUrl: db.url, redisUrl: redisServer.url, namespace });
+      cleanup.add("stop herd workers", () => workers.stop());
+      await herdWorkload(ctx, workers);
+    }
 
     const summaries = groupRounds(ctx.results).map(summarize);
     const facts = {
@@ -170,6 +175,7 @@ async function measured(ctx: Context, workload: W.WorkloadId, id: SystemId, roun
     firstError: load.firstError,
   });
   progress(ctx.results.at(-1)!);
+  if (process.env.COMPARE_DEBUG) log(JSON.stringify(ctx.systems.get(id)!.cacheStats() ?? {}));
 }
 
 /** Lets writes behind the measured calls (cache fills that resolve after the read) reach Redis before counting. */
@@ -179,7 +185,7 @@ async function settle(_system: SystemClient): Promise<void> {
 
 /** The systems with their block index, in an order that rotates every round. */
 function rotated(round: number): [number, SystemId][] {
-  const order = SYSTEM_IDS.map((id, index) => [index, id] as [number, SystemId]);
+  const order = SYSTEM_IDS.map((id, index) => [index, id] as [number, SystemId]).filter(([, id]) => ONLY.includes(id));
   return [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
 }
 
@@ -198,6 +204,15 @@ function progress(r: RoundResult): void {
     `${r.workload.padEnd(6)} round ${r.round + 1} ${r.system.padEnd(12)} ${Math.round(r.opsPerSec).toString().padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ` +
       `${r.statements} stmts  ${r.redis.total} redis  ${r.staleReads} stale  ${r.wrongReads} wrong${error}`,
   );
+}
+
+/** `--name=a,b`: the listed values (each must be one of `allowed`), or all of them. */
+function listArgument<T extends string>(name: string, allowed: readonly T[]): T[] {
+  const given = process.argv.find((arg) => arg.startsWith(`${name}=`));
+  if (given === undefined) return [...allowed];
+  const values = given.slice(name.length + 1).split(",");
+  for (const value of values) if (!allowed.includes(value as T)) throw new Error(`${name}: unknown "${value}" (one of ${allowed.join(", ")})`);
+  return values as T[];
 }
 
 function log(line: string): void {

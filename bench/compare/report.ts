@@ -28,6 +28,7 @@ export async function writeReport(summaries: readonly Summary[], facts: RunFacts
   const find = (workload: WorkloadId, system: SystemId) => summaries.find((s) => s.workload === workload && s.system === system);
   const rowsOf = (workload: WorkloadId) => SYSTEM_IDS.map((system) => find(workload, system)).filter((s): s is Summary => s !== undefined);
   for (const workload of WORKLOADS) {
+    if (rowsOf(workload).length === 0) continue;
     process.stdout.write(`\n${WORKLOAD_LABELS[workload]} — ${WORKLOAD_DESCRIPTIONS[workload]}\n`);
     process.stdout.write(renderTable(HEADERS.map((header) => ({ header })), rowsOf(workload).map((s) => cells(s, find(workload, "plain")))) + "\n");
     for (const s of rowsOf(workload)) process.stdout.write(`  Redis / 1k ops, ${SYSTEM_LABELS[s.system]}: ${s.topCommands}\n`);

@@ -44,6 +44,8 @@ export interface SystemClient {
   findPost(id: number): Promise<BenchPost | null>;
   bumpPost(id: number): Promise<BenchPost>;
   statements: StatementCounter;
+  /** prisma-cache-shield's own counters (`$cache.stats()`), for diagnosis; undefined for the others. */
+  cacheStats(): Record<string, unknown> | undefined;
   /** Work to do once before measuring (the Bloom filter of prisma-cache-shield). */
   prepare(): Promise<void>;
   close(): Promise<void>;
@@ -61,12 +63,14 @@ export function createSystem(id: SystemId, databaseUrl: string, redisUrl: string
     findPost: (postId) => client.post.findUnique({ where: { id: postId } }),
     bumpPost: (postId) => client.post.update({ where: { id: postId }, data: { version: { increment: 1 } } }),
     statements: counter,
+    cacheStats: () => shield?.$cache.stats() as Record<string, unknown> | undefined,
     prepare: async () => {
       await shield?.$cache.prepareBloom();
     },
     close: async () => {
       await shield?.$cache.close();
       await base.$disconnect();
+      await pool.end(); // the adapter does not end a pool it was given
       redis?.disconnect();
     },
   };

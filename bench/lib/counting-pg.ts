@@ -17,5 +17,9 @@ export function countingPool(connectionString: string, max = 10): { pool: pg.Poo
       return (super.query as (...a: unknown[]) => never).apply(this, args);
     }
   }
-  return { pool: new pg.Pool({ connectionString, max, Client: CountingClient }), counter };
+  const pool = new pg.Pool({ connectionString, max, Client: CountingClient });
+  // An idle connection that the server closes (the scratch database dropped at the end of a run)
+  // must not crash the benchmark; errors of statements still reach their callers.
+  pool.on("error", () => {});
+  return { pool, counter };
 }
