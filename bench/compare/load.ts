@@ -43,6 +43,8 @@ export interface LoadResult {
   wallMs: number;
   /** Per-operation latency, ms. */
   latencies: number[];
+  /** The writes' latencies alone, ms. */
+  writeLatencies: number[];
   staleReads: number;
   /** Absent-key reads that returned a row, present-key reads that returned null. */
   wrongReads: number;
@@ -53,7 +55,7 @@ export interface LoadResult {
 
 /** Runs the load against one system and returns what it measured. */
 export async function runLoad(system: SystemClient, options: LoadOptions): Promise<LoadResult> {
-  const result: LoadResult = { ops: 0, reads: 0, writes: 0, wallMs: 0, latencies: [], staleReads: 0, wrongReads: 0, errors: 0, firstError: undefined, statements: 0 };
+  const result: LoadResult = { ops: 0, reads: 0, writes: 0, wallMs: 0, latencies: [], writeLatencies: [], staleReads: 0, wrongReads: 0, errors: 0, firstError: undefined, statements: 0 };
   const statementsBefore = system.statements.statements;
   const started = performance.now();
   const deadline = options.durationMs === undefined ? Infinity : started + options.durationMs;
@@ -79,6 +81,7 @@ async function runOne(system: SystemClient, op: Operation, floor: VersionFloor, 
       const row = await system.bumpPost(op.id);
       floor.completed(op.id, row.version);
       result.writes++;
+      result.writeLatencies.push(performance.now() - t0);
     } else {
       const row = await system.findPost(op.id);
       if (op.expectAbsent ? row !== null : row === null) result.wrongReads++;

@@ -22,7 +22,7 @@ const WORKLOADS: readonly WorkloadId[] = ["zipf", "mix", "herd", "absent"];
 const COLORS: Record<SystemId, string> = { plain: "#9e9e9e", per: "#f4a261", perSuperjson: "#e76f51", shield: "#2a9d8f" };
 const DOCS = fileURLToPath(new URL("../../docs/", import.meta.url));
 
-const HEADERS = ["system", "ops/s", "vs plain", "p50 ms", "p99 ms", "p99 vs plain", "DB stmts / 1k ops", "Redis cmds / 1k ops", "of which scripts", "stale reads", "wrong / errors"];
+const HEADERS = ["system", "ops/s", "vs plain", "p50 ms", "p99 ms", "p99 vs plain", "write p50 ms", "DB stmts / 1k ops", "Redis cmds / 1k ops", "of which scripts", "stale reads", "wrong / errors"];
 
 export async function writeReport(summaries: readonly Summary[], facts: RunFacts, write: boolean): Promise<void> {
   const find = (workload: WorkloadId, system: SystemId) => summaries.find((s) => s.workload === workload && s.system === system);
@@ -50,6 +50,7 @@ function cells(s: Summary, plain: Summary | undefined): string[] {
     ms(s.p50Ms),
     ms(s.p99Ms),
     s.system === "plain" ? "1.00×" : ratio(s.p99Ms, plain?.p99Ms),
+    Number.isFinite(s.writeP50Ms) ? ms(s.writeP50Ms) : "–",
     per1k(s.statementsPer1k),
     per1k(s.redisPer1k),
     per1k(s.scriptsPer1k),

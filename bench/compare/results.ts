@@ -13,6 +13,8 @@ export interface RoundResult {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** Median latency of the writes alone (NaN without writes). */
+  writeP50Ms: number;
   statements: number;
   redis: CommandCounts;
   staleReads: number;
@@ -29,6 +31,7 @@ export interface Summary {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  writeP50Ms: number;
   statementsPer1k: number;
   redisPer1k: number;
   scriptsPer1k: number;
@@ -67,6 +70,7 @@ export function summarize(rounds: readonly RoundResult[]): Summary {
     opsPerSec: median((r) => r.opsPerSec),
     p50Ms: median((r) => r.p50Ms),
     p99Ms: median((r) => r.p99Ms),
+    writeP50Ms: median((r) => r.writeP50Ms),
     statementsPer1k: per1k(sum((r) => r.statements)),
     redisPer1k: per1k(sum((r) => r.redis.total)),
     scriptsPer1k: per1k(sum((r) => r.redis.scripts)),
