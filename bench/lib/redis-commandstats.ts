@@ -26,7 +26,8 @@ export async function readCommandStats(redis: Redis): Promise<CommandCounts> {
   let scripts = 0;
   for (const line of text.split("\n")) {
     const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-    if (!match || OWN.has(match[1]!)) continue;
+    // Redis 7 reports subcommands as "config|resetstat".
+    if (!match || OWN.has(match[1]!.split("|")[0]!)) continue;
     const calls = Number(match[2]);
     byName[match[1]!] = calls;
     total += calls;

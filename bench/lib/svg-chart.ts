@@ -74,12 +74,11 @@ function valueScale(values: number[], log: boolean, plotH: number): Scale {
   if (log) {
     const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...values, max))));
     const hi = Math.pow(10, Math.ceil(Math.log10(max * 1.05)));
-    const span = Math.log10(hi) - Math.log10(lo) || 1;
     const ticks: number[] = [];
     for (let t = lo; t <= hi * 1.0001; t *= 10) ticks.push(t);
     // A bar of the lowest decade still shows: heights start at lo / 2.
     const base = Math.log10(lo) - 0.3;
-    return { y: (v) => ((Math.log10(v) - base) / (Math.log10(hi) - base)) * plotH * (span / span), ticks };
+    return { y: (v) => ((Math.log10(v) - base) / (Math.log10(hi) - base)) * plotH, ticks };
   }
   const step = niceStep(max / 5);
   const top = Math.ceil((max * 1.08) / step) * step;
