@@ -6,6 +6,7 @@
 //   npm run bench:compare              (about 4–5 minutes)
 //   npm run bench:compare -- --quick   (about 1 minute)
 //   … -- --no-write                    (print only; do not rewrite docs/benchmarks*.{md,svg})
+//   … -- --render                      (re-render the docs from docs/benchmarks.json, without measuring)
 //   … -- --only=shield --workloads=zipf (a subset, e.g. under --cpu-prof; implies --no-write)
 //
 // Creates a scratch database and a private redis-server and removes both at the end.
@@ -15,7 +16,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { ChaosRedis } from "../test/helpers/redis-server.ts";
 import { runLoad, VersionFloor, type LoadResult, type Operation } from "./compare/load.ts";
 import { startHerdWorkers, type HerdWorkers } from "./compare/herd.ts";
-import { writeReport } from "./compare/report.ts";
+import { rerenderReport, writeReport } from "./compare/report.ts";
 import { latencyQuantiles, summarize, type RoundResult } from "./compare/results.ts";
 import { createSystem, SYSTEM_IDS, type SystemClient, type SystemId } from "./compare/systems.ts";
 import * as W from "./compare/workloads.ts";
@@ -28,7 +29,7 @@ const QUICK = process.argv.includes("--quick");
 const ONLY = listArgument("--only", SYSTEM_IDS);
 const WORKLOADS = listArgument("--workloads", ["zipf", "mix", "herd", "absent"] as const);
 const WRITE = !process.argv.includes("--no-write") && ONLY.length === SYSTEM_IDS.length && WORKLOADS.length === 4;
-const PLAN = QUICK ? { rounds: 2, warmMs: 700, measureMs: 2_000 } : { rounds: 3, warmMs: 1_500, measureMs: 5_000 };
+const PLAN = QUICK ? { rounds: 2, warmMs: 500, measureMs: 1_500 } : { rounds: 5, warmMs: 1_000, measureMs: 3_000 };
 
 interface Context {
   systems: Map<SystemId, SystemClient>;
@@ -221,5 +222,6 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-await main();
+if (process.argv.includes("--render")) await rerenderReport();
+else await main();
 process.exit(process.exitCode ?? 0);

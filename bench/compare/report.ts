@@ -1,6 +1,6 @@
 // The output of bench:compare: tables on stderr/stdout, and docs/benchmarks.md with two SVG charts
 // (docs/benchmarks-ops.svg, docs/benchmarks-p99.svg) generated from the same numbers.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { groupedBarChart } from "../lib/svg-chart.ts";
 import { renderTable } from "../lib/table.ts";
@@ -21,6 +21,10 @@ export interface RunFacts {
 const WORKLOADS: readonly WorkloadId[] = ["zipf", "mix", "herd", "absent"];
 const COLORS: Record<SystemId, string> = { plain: "#9e9e9e", per: "#f4a261", perSuperjson: "#e76f51", shield: "#2a9d8f" };
 const DOCS = fileURLToPath(new URL("../../docs/", import.meta.url));
+const README = fileURLToPath(new URL("../../README.md", import.meta.url));
+/** The README's headline table lives between these markers; the rest of the README is never touched. */
+const README_START = "<!-- bench:compare headline: start -->";
+const README_END = "<!-- bench:compare headline: end -->";
 
 const HEADERS = ["system", "ops/s", "vs plain", "p50 ms", "p99 ms", "p99 vs plain", "write p50 ms", "DB stmts / 1k ops", "Redis cmds / 1k ops", "of which scripts", "stale reads", "wrong / errors"];
 
@@ -38,7 +42,51 @@ export async function writeReport(summaries: readonly Summary[], facts: RunFacts
   writeFileSync(`${DOCS}benchmarks-ops.svg`, charts.ops);
   writeFileSync(`${DOCS}benchmarks-p99.svg`, charts.p99);
   writeFileSync(`${DOCS}benchmarks.md`, markdown(facts, rowsOf, find));
+  writeFileSync(`${DOCS}benchmarks.json`, JSON.stringify({ facts, summaries }, null, 1) + "\n");
+  updateReadme(headline(facts, find));
   process.stdout.write(`\nwrote docs/benchmarks.md, docs/benchmarks-ops.svg, docs/benchmarks-p99.svg (${facts.durationS.toFixed(0)} s)\n`);
+}
+
+/** One row per system: the numbers a reader compares first, all workloads side by side. */
+function headline(facts: RunFacts, find: Find): string {
+  const headers = ["system", "zipf 95/5 ops/s", "zipf p99 ms", "30 % writes ops/s", "herd: DB queries / 1 000 cold reads", "absent keys ops/s", "stale reads"];
+  const x = (workload: WorkloadId, s: Summary | undefined) => {
+    const plain = find(workload, "plain");
+    if (s === undefined) return "–";
+    const ratio = s.system === "plain" || plain === undefined ? "" : ` (${(s.opsPerSec / plain.opsPerSec).toFixed(1)}×)`;
+    return `${Math.round(s.opsPerSec).toLocaleString("en-US")}${ratio}`;
+  };
+  const rows = SYSTEM_IDS.map((id) => {
+    const stale = WORKLOADS.reduce((total, w) => total + (find(w, id)?.staleReads ?? 0), 0);
+    const herd = find("herd", id);
+    return [SYSTEM_LABELS[id], x("zipf", find("zipf", id)), ms(find("zipf", id)?.p99Ms ?? NaN), x("mix", find("mix", id)), herd ? per1k(herd.statementsPer1k) : "–", x("absent", find("absent", id)), `${stale}`];
+  });
+  return [
+    README_START,
+    `Measured ${facts.date.slice(0, 10)} on ${facts.cpu}, Node ${facts.node} (${facts.mode} run, load average ${facts.load.split(" / ")[0]}); medians of interleaved rounds, ratios vs plain Prisma. Details, DB statements and Redis commands per operation: [docs/benchmarks.md](docs/benchmarks.md).`,
+    "",
+    mdTable(headers, rows),
+    "",
+    "![Throughput per workload](docs/benchmarks-ops.svg)",
+    README_END,
+  ].join("\n");
+}
+
+function updateReadme(section: string): void {
+  const readme = readFileSync(README, "utf8");
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start) {
+    process.stderr.write(`README.md has no ${README_START} … ${README_END} section: headline not written\n`);
+    return;
+  }
+  writeFileSync(README, readme.slice(0, start) + section + readme.slice(end + README_END.length));
+}
+
+/** Renders docs/benchmarks.{md,svg} and the README headline again from docs/benchmarks.json (no measuring). */
+export async function rerenderReport(): Promise<void> {
+  const saved = JSON.parse(readFileSync(`${DOCS}benchmarks.json`, "utf8"), (_, value: unknown) => (value === null ? NaN : value)) as { facts: RunFacts; summaries: Summary[] };
+  await writeReport(saved.summaries, saved.facts, true);
 }
 
 function cells(s: Summary, plain: Summary | undefined): string[] {
