@@ -3,8 +3,8 @@
 // same private redis-server, same data and concurrency, rounds interleaved (the order of the
 // systems rotates every round), medians of the rounds.
 //
-//   npm run bench:compare              (about 4–5 minutes)
-//   npm run bench:compare -- --quick   (about 1 minute)
+//   npm run bench:compare              (about 4 minutes)
+//   npm run bench:compare -- --quick   (about 1½ minutes, most of it start-up and seeding)
 //   … -- --no-write                    (print only; do not rewrite docs/benchmarks*.{md,svg})
 //   … -- --render                      (re-render the docs from docs/benchmarks.json, without measuring)
 //   … -- --only=shield --workloads=zipf (a subset, e.g. under --cpu-prof; implies --no-write)

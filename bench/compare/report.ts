@@ -147,7 +147,7 @@ function markdown(facts: RunFacts, rowsOf: (w: WorkloadId) => Summary[], find: F
     "",
     `Measured ${facts.date} on ${facts.cpu}, Node ${facts.node}, load average ${facts.load} (1/5/15 min) — ${facts.mode} run, ${facts.plan}; the run took ${facts.durationS.toFixed(0)} s.`,
     "",
-    "Reproduce with `npm run bench:compare` (full, about 4–5 minutes) or `npm run bench:compare -- --quick` (about a minute). It needs PostgreSQL (`DATABASE_URL`, an admin connection; default `postgresql://postgres@127.0.0.1:5432/postgres`) and `redis-server` on the PATH: it creates a scratch database and starts a private Redis, and removes both.",
+    "Reproduce with `npm run bench:compare` (full, about 4 minutes) or `npm run bench:compare -- --quick` (about 1½ minutes). It needs PostgreSQL (`DATABASE_URL`, an admin connection; default `postgresql://postgres@127.0.0.1:5432/postgres`) and `redis-server` on the PATH: it creates a scratch database and starts a private Redis, and removes both.",
     "",
     "![Throughput per workload](benchmarks-ops.svg)",
     "",
