@@ -20,10 +20,9 @@ import { rerenderReport, writeReport } from "./compare/report.ts";
 import { latencyQuantiles, summarize, type RoundResult } from "./compare/results.ts";
 import { createSystem, SYSTEM_IDS, type SystemClient, type SystemId } from "./compare/systems.ts";
 import * as W from "./compare/workloads.ts";
-import { connectRedis } from "./lib/setup.ts";
-import { readCommandStats, resetCommandStats } from "./lib/redis-commandstats.ts";
-import { Cleanup, createScratchDatabase, ensureGeneratedClient, uniqueNamespace } from "./lib/setup.ts";
 import type { Redis } from "ioredis";
+import { readCommandStats, resetCommandStats } from "./lib/redis-commandstats.ts";
+import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, uniqueNamespace } from "./lib/setup.ts";
 
 const QUICK = process.argv.includes("--quick");
 const ONLY = listArgument("--only", SYSTEM_IDS);
@@ -56,31 +55,37 @@ async function main(): Promise<void> {
     for (const system of systems.values()) await system.prepare();
     const ctx: Context = { systems, admin, floor: new VersionFloor(), results: [] };
     log(`${QUICK ? "quick" : "full"} run: ${PLAN.rounds} rounds, ${PLAN.warmMs} ms warm-up + ${PLAN.measureMs} ms per system and round`);
-
-    if (WORKLOADS.includes("zipf")) await timedWorkload(ctx, "zipf", (i, round) => W.zipfOperations(i, 0.05, 1000 + round));
-    if (WORKLOADS.includes("mix")) await timedWorkload(ctx, "mix", (i, round) => W.zipfOperations(i, 0.3, 2000 + round));
-    if (WORKLOADS.includes("absent")) await absentWorkload(ctx);
-    if (WORKLOADS.includes("herd")) {
-      // The herd's processes start last: their instances would otherwise acknowledge every write above.
-      const workers = await startHerdWorkers(W.HERD_PROCESSES, { databaseUrl: db.url, redisUrl: redisServer.url, namespace });
-      cleanup.add("stop herd workers", () => workers.stop());
-      await herdWorkload(ctx, workers);
-    }
-
+    await runWorkloads(ctx, cleanup, { databaseUrl: db.url, redisUrl: redisServer.url, namespace });
     const summaries = groupRounds(ctx.results).map(summarize);
-    const facts = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpu: `${os.cpus()[0]?.model.trim() ?? "unknown"} × ${os.cpus().length}`,
-      load: os.loadavg().map((l) => l.toFixed(1)).join(" / "),
-      mode: QUICK ? "--quick" : "full",
-      plan: `${PLAN.rounds} rounds; timed workloads ${PLAN.warmMs} ms warm-up + ${PLAN.measureMs} ms measured per system and round`,
-      durationS: (performance.now() - started) / 1000,
-    };
+    const facts = runFacts(started);
     await writeReport(summaries, facts, WRITE);
   } finally {
     await cleanup.run();
   }
+}
+
+async function runWorkloads(ctx: Context, cleanup: Cleanup, env: { databaseUrl: string; redisUrl: string; namespace: string }): Promise<void> {
+  if (WORKLOADS.includes("zipf")) await timedWorkload(ctx, "zipf", (i, round) => W.zipfOperations(i, 0.05, 1000 + round));
+  if (WORKLOADS.includes("mix")) await timedWorkload(ctx, "mix", (i, round) => W.zipfOperations(i, 0.3, 2000 + round));
+  if (WORKLOADS.includes("absent")) await absentWorkload(ctx);
+  if (WORKLOADS.includes("herd")) {
+    // The herd's processes start last: their instances would otherwise acknowledge every write above.
+    const workers = await startHerdWorkers(W.HERD_PROCESSES, env);
+    cleanup.add("stop herd workers", () => workers.stop());
+    await herdWorkload(ctx, workers);
+  }
+}
+
+function runFacts(started: number) {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: `${os.cpus()[0]?.model.trim() ?? "unknown"} × ${os.cpus().length}`,
+    load: os.loadavg().map((l) => l.toFixed(1)).join(" / "),
+    mode: QUICK ? "--quick" : "full",
+    plan: `${PLAN.rounds} rounds; timed workloads ${PLAN.warmMs} ms warm-up + ${PLAN.measureMs} ms measured per system and round`,
+    durationS: (performance.now() - started) / 1000,
+  };
 }
 
 /** Seeds 100 authors and, per system, HOT_ROWS + HERD_ROWS posts with identical contents. */
@@ -133,7 +138,7 @@ async function herdWorkload(ctx: Context, workers: HerdWorkers): Promise<void> {
     for (const [index, id] of rotated(round)) {
       await resetCommandStats(ctx.admin);
       const reports = await workers.round(id, W.herdRow(index, round), 0, W.HERD_READS_PER_PROCESS, Date.now() + 150);
-      await settle(ctx.systems.get(id)!);
+      await settle();
       const redis = await readCommandStats(ctx.admin);
       const latencies = reports.flatMap((r) => r.latencies);
       const ops = latencies.length;
@@ -160,7 +165,7 @@ async function herdWorkload(ctx: Context, workers: HerdWorkers): Promise<void> {
 async function measured(ctx: Context, workload: W.WorkloadId, id: SystemId, round: number, run: () => Promise<LoadResult>): Promise<void> {
   await resetCommandStats(ctx.admin);
   const load = await run();
-  await settle(ctx.systems.get(id)!);
+  await settle();
   const redis = await readCommandStats(ctx.admin);
   ctx.results.push({
     workload,
@@ -182,7 +187,7 @@ async function measured(ctx: Context, workload: W.WorkloadId, id: SystemId, roun
 }
 
 /** Lets writes behind the measured calls (cache fills that resolve after the read) reach Redis before counting. */
-async function settle(_system: SystemClient): Promise<void> {
+async function settle(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
