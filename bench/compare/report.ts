@@ -47,6 +47,30 @@ export async function writeReport(summaries: readonly Summary[], facts: RunFacts
   process.stdout.write(`\nwrote docs/benchmarks.md, docs/benchmarks-ops.svg, docs/benchmarks-p99.svg (${facts.durationS.toFixed(0)} s)\n`);
 }
 
+/** A note when other processes competed for the CPU during the run (load average above the core count). */
+function loadWarning(facts: RunFacts): string[] {
+  const load = Number(facts.load.split(" / ")[0]);
+  const cores = Number(/× (\d+)$/.exec(facts.cpu)?.[1]);
+  if (!(load > cores)) return [];
+  return [`**Note:** the load average (${load}) exceeded the ${cores} cores during this run — other processes competed for the CPU, so rounds vary widely and absolute numbers are lower than on a quiet machine. Compare the systems within the run; rerun on a quiet machine for absolute figures.`, ""];
+}
+
+/** One line per workload (each system's ops/s and p99 relative to plain Prisma) and one for stale reads. */
+function glance(find: Find): string[] {
+  const lines = WORKLOADS.map((workload) => {
+    const plain = find(workload, "plain");
+    const parts = SYSTEM_IDS.filter((id) => id !== "plain").map((id) => {
+      const s = find(workload, id);
+      if (s === undefined || plain === undefined) return `${SYSTEM_LABELS[id]} –`;
+      return `${SYSTEM_LABELS[id]} ${(s.opsPerSec / plain.opsPerSec).toFixed(2)}× (p99 ${(s.p99Ms / plain.p99Ms).toFixed(2)}×)`;
+    });
+    return `- **${WORKLOAD_LABELS[workload]}**, ops/s vs plain Prisma: ${parts.join("; ")}.`;
+  });
+  const stale = SYSTEM_IDS.map((id) => `${SYSTEM_LABELS[id]} ${WORKLOADS.reduce((total, w) => total + (find(w, id)?.staleReads ?? 0), 0)}`);
+  lines.push(`- **Stale reads** over all workloads: ${stale.join(", ")}.`);
+  return lines;
+}
+
 /** One row per system: the numbers a reader compares first, all workloads side by side. */
 function headline(facts: RunFacts, find: Find): string {
   const headers = ["system", "zipf 95/5 ops/s", "zipf p99 ms", "30 % writes ops/s", "herd: DB queries / 1 000 cold reads", "absent keys ops/s", "stale reads"];
@@ -148,6 +172,11 @@ function markdown(facts: RunFacts, rowsOf: (w: WorkloadId) => Summary[], find: F
     `Measured ${facts.date} on ${facts.cpu}, Node ${facts.node}, load average ${facts.load} (1/5/15 min) — ${facts.mode} run, ${facts.plan}; the run took ${facts.durationS.toFixed(0)} s.`,
     "",
     "Reproduce with `npm run bench:compare` (full, about 4 minutes) or `npm run bench:compare -- --quick` (about 1½ minutes). It needs PostgreSQL (`DATABASE_URL`, an admin connection; default `postgresql://postgres@127.0.0.1:5432/postgres`) and `redis-server` on the PATH: it creates a scratch database and starts a private Redis, and removes both.",
+    "",
+    ...loadWarning(facts),
+    "## At a glance",
+    "",
+    ...glance(find),
     "",
     "![Throughput per workload](benchmarks-ops.svg)",
     "",
