@@ -18,7 +18,8 @@ export const WORKLOAD_DESCRIPTIONS: Record<WorkloadId, string> = {
   zipf: "zipf(1.1) over 10 000 rows, 95 % `findUnique` by id / 5 % `update` (version + 1), 64 concurrent, one process",
   mix: "the same distribution with 30 % writes",
   herd: "4 processes × 250 concurrent `findUnique` of one cold row, released at the same millisecond (1 000 reads per round)",
-  absent: "5 000 `findUnique` of ids that do not exist (1 000 distinct ids, uniform), 64 concurrent",
+  absent:
+    "5 000 `findUnique` of ids that do not exist (1 000 distinct ids, uniform, fresh ones every round), 64 concurrent. prisma-cache-shield runs with `bloom: true` on Post, as its README advises for models exposed to enumeration, so it answers these from its Bloom filter; the peer caches the `null` results",
 };
 
 /** Rows the zipf workloads draw from, per system. */
