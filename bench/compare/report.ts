@@ -87,7 +87,7 @@ function headline(facts: RunFacts, find: Find): string {
   });
   return [
     README_START,
-    `Measured ${facts.date.slice(0, 10)} on ${facts.cpu}, Node ${facts.node} (${facts.mode} run, load average ${facts.load.split(" / ")[0]}); medians of interleaved rounds, ratios vs plain Prisma. Details, DB statements and Redis commands per operation: [docs/benchmarks.md](docs/benchmarks.md).`,
+    `Measured ${facts.date.slice(0, 10)} on ${facts.cpu}, Node ${facts.node} (${facts.mode} run, load average ${facts.load.split(" / ")[0]}${loadWarning(facts).length > 0 ? ": a loaded machine, so absolute numbers are low and noisy" : ""}); medians of interleaved rounds, ratios vs plain Prisma. Details, DB statements and Redis commands per operation: [docs/benchmarks.md](docs/benchmarks.md).`,
     "",
     mdTable(headers, rows),
     "",
