@@ -34,12 +34,10 @@ export function walkRelations(graph: ModelGraph, model: string, value: unknown, 
     return;
   }
   const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) {
-    if (isScalarObject(value)) return;
-    const json = (value as { toJSON?: unknown }).toJSON;
-    // Prisma sends what toJSON() returns in place of the object.
-    if (typeof json === "function") return walkRelations(graph, model, json.call(value), onRelation, depth + 1);
-  }
+  if (proto !== Object.prototype && proto !== null && isScalarObject(value)) return;
+  const json = (value as { toJSON?: unknown }).toJSON;
+  // Prisma sends what toJSON() returns in place of the object (any object, plain ones too).
+  if (typeof json === "function") return walkRelations(graph, model, json.call(value), onRelation, depth + 1);
   walkMembers(graph, model, value as Record<string, unknown>, onRelation, depth);
 }
 
