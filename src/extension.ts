@@ -1,6 +1,7 @@
 import { Prisma } from "@prisma/client/extension";
 import { schemaFingerprint } from "./key/fingerprint.js";
 import { checkModelNames, resolveOptions } from "./options.js";
+import { clientIdentity } from "./prisma/client-identity.js";
 import { readPrismaSchema } from "./prisma/data-model.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
 import type { PrismaPromiseLike } from "./prisma/lazy-query.js";
@@ -25,7 +26,10 @@ export function cacheExtension(options: CacheExtensionOptions) {
     const schema = readPrismaSchema(client);
     checkModelNames(resolved.models, schema.graph.modelNames);
     if (!schema.exact) warnInexactSchema();
-    const runtime = new CacheRuntime(resolved, schema, { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel) }, client as never);
+    const identity = clientIdentity(client);
+    if (!identity.databaseKnown) warnUnknownDatabase();
+    const scope = { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel), client: identity.id };
+    const runtime = new CacheRuntime(resolved, schema, scope, client as never);
     const parent = client as unknown as Record<string, AnyFn>;
     const read = (operation: string) =>
       function (this: unknown, args?: unknown) {
@@ -102,5 +106,16 @@ function warnInexactSchema(): void {
   process.emitWarning(
     "The Prisma client carries no schema text: unique reads are invalidated per model and cascades conservatively.",
     { code: "PCS_INEXACT_SCHEMA", type: "PrismaCacheShieldWarning" },
+  );
+}
+
+let warnedDatabase = false;
+
+function warnUnknownDatabase(): void {
+  if (warnedDatabase) return;
+  warnedDatabase = true;
+  process.emitWarning(
+    "The client's driver adapter exposes no connection details: clients of different databases must use different namespaces, or they share entries.",
+    { code: "PCS_UNKNOWN_DATABASE", type: "PrismaCacheShieldWarning" },
   );
 }

@@ -5,7 +5,8 @@ import { HotKeyDetector } from "../core/hot-keys.js";
 import { TieredCache } from "../core/tiered-cache.js";
 import { CacheArgumentError, CacheError, UnencodableArgsError } from "../errors.js";
 import { canonicalize } from "../key/canonical.js";
-import { deriveKey, type KeyScope } from "../key/derive-key.js";
+import { cacheVariant } from "../key/cache-variant.js";
+import { deriveKey, keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import { readDependencies } from "../invalidation/dependencies.js";
 import { Versions } from "../invalidation/versions.js";
@@ -76,6 +77,8 @@ export class CacheRuntime {
   readonly #options: ResolvedOptions;
   readonly #schema: PrismaSchema;
   readonly #scope: KeyScope;
+  /** The scope keys are derived in: the schema fingerprint joined with the client's identity. */
+  readonly #keyScope: KeyScope;
   readonly #counters = new Counters();
   readonly #l1: MemoryStore | undefined;
   readonly #bus: Bus | undefined;
@@ -105,6 +108,7 @@ export class CacheRuntime {
     this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
+    this.#keyScope = keyScope(scope);
     const report = (error: CacheError) => this.#report(error);
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
     const prefix = `{${options.namespace}}`;
@@ -321,12 +325,13 @@ export class CacheRuntime {
     let canonicalArgs: string;
     try {
       canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue);
+      if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
     } catch (error) {
       if (!(error instanceof UnencodableArgsError)) throw error;
       this.#counters.bypass(`unencodable args: ${error.reason}`);
       return Promise.resolve(this.#passthrough(query));
     }
-    const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
+    const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs);
     // Query statistics: one decrement per read; the rare sampled read records itself.
     if (--this.#readsUntilSample === 0) this.#sampleRead(query, key);
     const hot = this.#hotKeys?.touch(key) === true;
