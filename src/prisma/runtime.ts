@@ -237,7 +237,8 @@ export class CacheRuntime {
       graph: schema.graph,
       policies,
       versions: this.#versions,
-      redis: store === undefined || this.#bus === undefined ? undefined : { store, prefix, channel: this.#bus.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
+      // Filters are per database (the client's identity): tenants sharing a namespace have different rows.
+      redis: store === undefined || this.#bus === undefined ? undefined : { store, prefix: `${prefix}:${this.#scope.client ?? "-"}`, channel: this.#bus.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
       scan: (model, fields) => scanPages(this.#delegate(this.#client, model), schema.graph.model(model)!.identities[0]!, fields),
       count: async (model) => (await this.#delegate(this.#client, model).count!(undefined)) as number,
       counters: this.#counters,

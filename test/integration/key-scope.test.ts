@@ -72,9 +72,10 @@ describe("the client's configuration and database decide the entry", () => {
   });
 
   /** An extended client on `url` (default: the test database), with client options. */
-  function clientOn(url: string, options: { omit?: { user?: { name?: boolean } }; l1?: false } = {}) {
+  function clientOn(url: string, options: { omit?: { user?: { name?: boolean } }; l1?: false; bloom?: true; namespace?: string } = {}) {
     const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }), ...(options.omit ? { omit: options.omit } : {}) });
-    const prisma = base.$extends(cacheExtension({ namespace, redis, models: MODELS, ...(options.l1 === false ? { l1: false as const } : {}) }));
+    const models = options.bloom ? { ...MODELS, User: { bloom: true } } : MODELS;
+    const prisma = base.$extends(cacheExtension({ namespace: options.namespace ?? namespace, redis, models, ...(options.l1 === false ? { l1: false as const } : {}) }));
     const client = { base, prisma, close: async () => (await prisma.$cache.close(), await base.$disconnect()) };
     clients.push(client);
     return client;
@@ -106,6 +107,17 @@ describe("the client's configuration and database decide the entry", () => {
     afterAll(async () => {
       await Promise.all(clients.splice(0).map((c) => c.close()));
       await dropDatabase(adminUrl.toString(), otherName);
+    });
+
+    it("have a Bloom filter each: a row that exists only in one is never reported absent", async () => {
+      const bloomNamespace = uniqueNamespace();
+      const tenantA = clientOn(inject("databaseUrl"), { bloom: true, namespace: bloomNamespace });
+      const tenantB = clientOn(otherUrl, { bloom: true, namespace: bloomNamespace });
+      const email = `only-b-${Date.now()}@example.com`;
+      await tenantB.base.user.create({ data: { email, name: "only in B" } });
+      await tenantA.prisma.$cache.prepareBloom();
+      await tenantB.prisma.$cache.prepareBloom();
+      expect((await tenantB.prisma.user.findUnique({ where: { email } }))?.name).toBe("only in B");
     });
 
     it("never serve each other's rows, from L1 or from Redis", async () => {
