@@ -13,7 +13,7 @@ export type { CacheControl } from "./prisma/runtime.js";
 type CacheArg = { cache?: CacheQueryOptions };
 type AnyFn = (this: unknown, ...args: unknown[]) => PrismaPromiseLike;
 const WRITES = ["create", "createMany", "createManyAndReturn", "update", "updateMany", "updateManyAndReturn", "upsert", "delete", "deleteMany"] as const;
-const RAW = { $executeRaw: false, $executeRawUnsafe: false, $queryRaw: true, $queryRawUnsafe: true } as const;
+const RAW = { $executeRaw: false, $executeRawUnsafe: false, $queryRaw: true, $queryRawUnsafe: true, $queryRawTyped: true } as const;
 
 /**
  * The Prisma Client extension: `prisma.$extends(cacheExtension({ models: { User: true } }))`.

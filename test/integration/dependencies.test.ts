@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
 import { createFleet } from "../helpers/fleet.ts";
 import { seedUser } from "../helpers/seed.ts";
 
 type Seeded = Awaited<ReturnType<typeof seedUser>>;
 
-/** Issue 10, items 1, 3 and 11: what a read reaches and what a write touches, whatever the argument shape. */
+/** Issue 10, items 1, 3, 6 and 11: what a read reaches and what a write touches, whatever the argument shape. */
 describe("dependencies of every argument shape", () => {
   const fleet = createFleet();
   const { writer, expectFresh } = fleet;
@@ -86,6 +87,39 @@ describe("dependencies of every argument shape", () => {
       expect(fleet.l1Reader.prisma.$cache.stats().hits).toBe(hits + 1);
       const posts = await expectFresh(read, () => writer.prisma.user.update({ where: { id: alice.id }, data: { name: "renamed" } }));
       expect(posts).toEqual([]);
+    });
+  });
+
+  describe("$queryRaw is inspected in full: interpolated fragments, CTEs, functions", () => {
+    const read = (p: typeof writer.prisma) => p.user.findUnique({ where: { id: alice.id } });
+    it("an UPDATE interpolated as a Prisma.sql fragment", async () => {
+      const user = await expectFresh(read, () => writer.prisma.$queryRaw`${Prisma.sql`UPDATE "User" SET name = ${"fragment"} WHERE id = ${alice.id}`} RETURNING id`);
+      expect(user?.name).toBe("fragment");
+    });
+
+    it("an UPDATE in a CTE through Prisma.raw", async () => {
+      const user = await expectFresh(read, () => writer.prisma.$queryRaw`WITH changed AS (${Prisma.raw(`UPDATE "User" SET name = 'cte' WHERE id = ${alice.id} RETURNING id`)}) SELECT id FROM changed`);
+      expect(user?.name).toBe("cte");
+    });
+
+    it("a Prisma.sql statement passed whole, with Prisma.join", async () => {
+      const user = await expectFresh(read, () => writer.prisma.$queryRaw(Prisma.sql`UPDATE "User" SET name = ${"joined"} WHERE id IN (${Prisma.join([alice.id, -1])}) RETURNING id`));
+      expect(user?.name).toBe("joined");
+    });
+
+    it("a SELECT of a function that writes", async () => {
+      await writer.base.$executeRawUnsafe(`CREATE OR REPLACE FUNCTION rename_user(uid int, n text) RETURNS int LANGUAGE sql AS 'UPDATE "User" SET name = n WHERE id = uid RETURNING id'`);
+      const user = await expectFresh(read, () => writer.prisma.$queryRaw`SELECT rename_user(${alice.id}, ${"by function"})`);
+      expect(user?.name).toBe("by function");
+    });
+
+    it("a locking SELECT … FOR UPDATE and plain built-ins invalidate nothing", async () => {
+      await read(fleet.l1Reader.prisma);
+      const before = fleet.l1Reader.pool.queries;
+      await writer.prisma.$transaction(async (tx) => tx.$queryRaw`SELECT id, lower(name) FROM "User" WHERE id = ${alice.id} FOR UPDATE`);
+      await writer.prisma.$queryRaw`SELECT count(*), max("createdAt") FROM "Post" WHERE "authorId" IN (${Prisma.join([alice.id])})`;
+      await read(fleet.l1Reader.prisma);
+      expect(fleet.l1Reader.pool.queries).toBe(before);
     });
   });
 
