@@ -9,6 +9,7 @@ import { cacheVariant } from "../key/cache-variant.js";
 import { deriveKey, keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import { readDependencies } from "../invalidation/dependencies.js";
+import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { Versions } from "../invalidation/versions.js";
 import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
@@ -25,6 +26,7 @@ import type { CacheQueryOptions, CacheStats } from "../types.js";
 import type { PrismaSchema } from "./data-model.js";
 import { LazyQuery, withFluentRelations, type Delegates, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
 import { encodePrismaArgValue, prismaDecimal } from "./prisma-values.js";
+import { FinalArgsProbe } from "./final-args.js";
 import { splitCacheOption } from "./query-args.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
@@ -88,6 +90,9 @@ export class CacheRuntime {
   readonly #writeClasses = new Map<string, typeof LazyQuery>();
   readonly #transactions = new TransactionInvalidations((names) => this.#bump(names));
   readonly #writeNames: WriteNames;
+  /** Runs loads and writes through one last query hook, to see the arguments other extensions' hooks produced. */
+  readonly #probe: FinalArgsProbe;
+  readonly #learned = new LearnedDependencies();
   #closed = false;
   readonly #clientVersion: string;
   /** The client the extension was applied to: scans and counts for Bloom filters run on it. */
@@ -105,6 +110,7 @@ export class CacheRuntime {
   constructor(options: ResolvedOptions, schema: PrismaSchema, scope: KeyScope, client: Delegates) {
     this.#clientVersion = schema.clientVersion;
     this.#client = client;
+    this.#probe = new FinalArgsProbe(client);
     this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
@@ -303,8 +309,14 @@ export class CacheRuntime {
   readonly #writes: QueryRunner = {
     run: (query) => {
       const run = async () => {
-        const result = await this.#passthrough(query);
-        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, result), query.parent);
+        let finalArgs = query.args;
+        // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
+        const inTransaction = (query.parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
+        const delegateKey = this.#schema.delegateKeys.get(query.model)!;
+        const result = await (inTransaction ? this.#passthrough(query) : this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args)));
+        const names = this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
+        if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);
+        await this.#transactions.apply(names, query.parent);
         return result;
       };
       return tracing.write.hasSubscribers ? this.#traced(tracing.write, query, run) : run();
@@ -352,14 +364,24 @@ export class CacheRuntime {
   readonly #unwrapNotFound = (value: unknown) => unwrapNotFound(value, this.#clientVersion);
 
   #request(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): ReadRequest {
+    const { model, operation } = query;
+    const tags = query.cacheOption?.tags;
+    const deps = this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, query.args, tags));
+    // Another extension's query hook may make the query that runs reach more than the caller's arguments.
+    let ranAsPredicted = true;
+    const onFinalArgs = (finalArgs: Record<string, unknown> | undefined) => {
+      ranAsPredicted = finalArgs === query.args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags));
+    };
+    const load = () => this.#timedLoad(key, query, onFinalArgs);
     return {
       key,
       hot,
-      model: query.model,
+      model,
       policy,
-      deps: readDependencies(this.#schema.graph, query.model, query.operation, query.args, query.cacheOption?.tags),
-      load: THROWING_READS.has(query.operation) ? () => this.#timedLoad(key, query).catch(toNotFoundMarker) : () => this.#timedLoad(key, query),
-      isNotFound: SINGLE_RECORD.has(query.operation) ? isNotFound : never,
+      deps,
+      load: THROWING_READS.has(operation) ? () => load().catch(toNotFoundMarker) : load,
+      isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
+      mayStore: () => ranAsPredicted,
     };
   }
 
@@ -420,8 +442,8 @@ export class CacheRuntime {
   }
 
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
-  #timedLoad(key: string, query: LazyQuery): Promise<unknown> {
-    return this.#observability.timeLoad(key, query.model, query.operation, () => this.#passthrough(query));
+  #timedLoad(key: string, query: LazyQuery, onFinalArgs: (args: Record<string, unknown> | undefined) => void): Promise<unknown> {
+    return this.#observability.timeLoad(key, query.model, query.operation, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, query.args, onFinalArgs));
   }
 
   #traced(channel: typeof tracing.read, query: LazyQuery, run: () => Promise<unknown>): Promise<unknown> {
