@@ -1,6 +1,6 @@
 import type { Identity, ModelGraph } from "./model-graph.js";
 import { sha256 } from "../key/hash.js";
-import { walkRelations } from "./relation-walk.js";
+import { argumentView, walkRelations } from "./relation-walk.js";
 
 /**
  * Version names. A cached read records the current value of each name it depends on; a write
@@ -50,7 +50,8 @@ export function reachedModels(graph: ModelGraph, model: string, args: unknown, o
 }
 
 /** The identity tags a unique `where` names directly. */
-export function whereIdentityTags(graph: ModelGraph, model: string, where: unknown): string[] {
+export function whereIdentityTags(graph: ModelGraph, model: string, whereArg: unknown): string[] {
+  const where = argumentView(whereArg);
   if (typeof where !== "object" || where === null) return [];
   const record = where as Record<string, unknown>;
   const tags: string[] = [];

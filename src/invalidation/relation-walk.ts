@@ -66,3 +66,13 @@ function isScalarObject(value: object): boolean {
   const decimal = value as { d?: unknown; e?: unknown; s?: unknown; toFixed?: unknown };
   return Array.isArray(decimal.d) && typeof decimal.e === "number" && typeof decimal.s === "number" && typeof decimal.toFixed === "function";
 }
+
+/**
+ * An argument object as Prisma sends it: the result of its `toJSON()` when it has one (a DTO,
+ * Luxon, ...), otherwise itself. Values Prisma sends as scalars are returned as they are.
+ */
+export function argumentView(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || isScalarObject(value)) return value;
+  const json = (value as { toJSON?: unknown }).toJSON;
+  return typeof json === "function" ? json.call(value) : value;
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { reachedModels } from "../../src/invalidation/dependencies.ts";
 import { ModelGraph, type ModelInfo } from "../../src/invalidation/model-graph.ts";
+import { writeEffects } from "../../src/invalidation/write-effects.ts";
 
 const model = (relations: Record<string, string>): ModelInfo => ({ relations: new Map(Object.entries(relations)), foreignKeys: new Map(), identities: [{ key: "id", fields: ["id"] }] });
 
@@ -50,5 +51,29 @@ describe("reachedModels", () => {
     const bytes = new Uint8Array(1_000_000);
     expect(reached("Person", { where: { id: bytes, at: new Date() } })).toEqual(["Person"]);
     expect(reached("Person", { where: { toJSON: undefined, x: { toJSON: () => ({ team: {} }) } } })).toEqual(["Person", "Team"]);
+  });
+});
+
+describe("writeEffects reads data as Prisma does", () => {
+  class Dto {
+    constructor(private readonly changes: Record<string, unknown>) {}
+    toJSON() {
+      return this.changes;
+    }
+  }
+
+  it("an identity changed through a DTO's toJSON() bumps the record generation", () => {
+    const names = writeEffects(graph, "Person", "update", { where: { id: 1 }, data: new Dto({ id: 2 }) as never }, { id: 2 });
+    expect(names.has("r:Person")).toBe(true);
+    const unchanged = writeEffects(graph, "Person", "update", { where: { id: 1 }, data: new Dto({ name: "x" }) as never }, { id: 1 });
+    expect(unchanged.has("r:Person")).toBe(false);
+  });
+
+  it("nested writes inside class instances reach their models", () => {
+    class CreateTeam {
+      office = { create: {} };
+    }
+    const names = writeEffects(graph, "Person", "update", { where: { id: 1 }, data: { team: { create: new CreateTeam() } } }, { id: 1 });
+    expect([...names].filter((name) => name.startsWith("g:")).sort()).toEqual(["g:Office", "g:Person", "g:Team"]);
   });
 });
