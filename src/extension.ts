@@ -26,7 +26,7 @@ export function cacheExtension(options: CacheExtensionOptions) {
     const schema = readPrismaSchema(client);
     checkModelNames(resolved.models, schema.graph.modelNames);
     if (!schema.exact) warnInexactSchema();
-    const identity = clientIdentity(client);
+    const identity = clientIdentity(client, schema.graph.modelNames);
     if (!identity.databaseKnown) warnUnknownDatabase();
     const scope = { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel), client: identity.id };
     const runtime = new CacheRuntime(resolved, schema, scope, client as never);

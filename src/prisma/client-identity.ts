@@ -4,6 +4,8 @@ import { sha256 } from "../key/hash.js";
 /** Where Prisma 7 keeps what the client was constructed with (internal, so read defensively). */
 interface ClientInternals {
   _globalOmit?: unknown;
+  /** The extension chain: its `result` extensions add computed fields to every result. */
+  _extensions?: { getAllComputedFields?(model: string): Record<string, { needs?: unknown }> | undefined };
   _engineConfig?: { adapter?: unknown; accelerateUrl?: unknown };
 }
 
@@ -30,16 +32,28 @@ export interface ClientIdentity {
 }
 
 /**
- * What, besides the arguments, decides a client's results: its global `omit` (hidden fields) and
- * which database it reads (adapter, host, port, database, user, schema). Computed once, when the
+ * What, besides the arguments, decides a client's results: its global `omit` (hidden fields),
+ * the computed fields of `result` extensions applied before this one (by name and the fields they
+ * need; two computations under one name are not told apart) and which database it reads (adapter,
+ * host, port, database, user, schema). Computed once, when the
  * extension is applied; two clients that differ in any of them never share an entry. Passwords
  * never enter it, and only its hash reaches keys.
  */
-export function clientIdentity(client: unknown): ClientIdentity {
+export function clientIdentity(client: unknown, modelNames: readonly string[] = []): ClientIdentity {
   const internals = (client ?? {}) as ClientInternals;
   const database = databaseIdentity(internals._engineConfig?.adapter, internals._engineConfig?.accelerateUrl);
-  const text = canonicalize({ omit: internals._globalOmit ?? null, database: database ?? null });
+  const text = canonicalize({ omit: internals._globalOmit ?? null, database: database ?? null, computed: computedFields(internals, modelNames) });
   return { id: sha256(text).slice(0, 10), databaseKnown: database !== undefined };
+}
+
+function computedFields(internals: ClientInternals, modelNames: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const model of modelNames) {
+    const fields = internals._extensions?.getAllComputedFields?.(model);
+    if (fields === undefined || Object.keys(fields).length === 0) continue;
+    out[model] = Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, field.needs ?? null]));
+  }
+  return out;
 }
 
 function databaseIdentity(adapterValue: unknown, accelerateUrl: unknown): Record<string, unknown> | undefined {

@@ -95,6 +95,25 @@ describe("the client's configuration and database decide the entry", () => {
     }
   });
 
+  it("a client with a result extension (computed fields) applied before the cache never shares entries with one without", async () => {
+    const user = await seedUser(plain.base);
+    const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: inject("databaseUrl") }) });
+    const computing = base
+      .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } })
+      .$extends(cacheExtension({ namespace, redis, models: MODELS }));
+    clients.push({ close: async () => (await computing.$cache.close(), await base.$disconnect()) });
+    const read = (p: typeof plain.prisma) => p.user.findUnique({ where: { id: user.id } });
+    await read(computing as never);
+    expect(await read(plain.prisma)).not.toHaveProperty("shout");
+    await read(plain.prisma);
+    const other = new PrismaClient({ adapter: new PrismaPg({ connectionString: inject("databaseUrl") }) });
+    const computingToo = other
+      .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } })
+      .$extends(cacheExtension({ namespace, redis, models: MODELS, l1: false }));
+    clients.push({ close: async () => (await computingToo.$cache.close(), await other.$disconnect()) });
+    expect((await read(computingToo as never)) as unknown).toHaveProperty("shout", user.email.toUpperCase());
+  });
+
   describe("two databases with the same schema and namespace (database per tenant)", () => {
     const adminUrl = new URL(inject("databaseUrl"));
     adminUrl.pathname = "/postgres";
