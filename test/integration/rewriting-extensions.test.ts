@@ -27,12 +27,25 @@ const visibility = Prisma.defineExtension({
   },
 });
 
+/** Soft delete as a model method (unpublishing stands in for a deletedAt column), applied before the cache too. */
+const softDelete = Prisma.defineExtension({
+  name: "soft-delete",
+  model: {
+    post: {
+      async softDelete(this: unknown, id: number) {
+        const context = Prisma.getExtensionContext(this) as unknown as { update(args: unknown): Promise<unknown> };
+        return context.update({ where: { id }, data: { published: false } });
+      },
+    },
+  },
+});
+
 describe("reads and writes rewritten by other extensions depend on what actually runs", () => {
   const namespace = uniqueNamespace();
   const redis = createRedis();
   const instances = [0, 1, 2].map((i) => {
     const { base, pool } = createBaseClient();
-    const prisma = base.$extends(visibility).$extends(cacheExtension({ namespace, redis, models: { User: true, Post: true }, ...(i === 2 ? { l1: false as const } : {}) }));
+    const prisma = base.$extends(visibility).$extends(softDelete).$extends(cacheExtension({ namespace, redis, models: { User: true, Post: true }, ...(i === 2 ? { l1: false as const } : {}) }));
     return { base, pool, prisma, plain: base.$extends(visibility) };
   });
   const [writer, l1Reader, redisReader] = instances as [(typeof instances)[0], (typeof instances)[0], (typeof instances)[0]];
@@ -84,5 +97,14 @@ describe("reads and writes rewritten by other extensions depend on what actually
     expect(expected?.version).toBe(alice.version + 1);
     expect(await read(l1Reader.prisma), "from L1").toEqual(expected);
     expect(await read(redisReader.prisma), "from Redis").toEqual(expected);
+  });
+
+  it("a soft delete written as a model method of an earlier extension goes through the cache's writes", async () => {
+    const read = (p: (typeof instances)[0]["prisma"]) => p.post.findMany({ where: { authorId: alice.id, published: true }, orderBy: { id: "asc" } });
+    for (const reader of [l1Reader, redisReader]) await readUntilCached(reader, read);
+    expect(await read(l1Reader.prisma)).toHaveLength(1);
+    await writer.prisma.post.softDelete(alice.posts[0]!.id);
+    expect(await read(l1Reader.prisma), "from L1").toEqual([]);
+    expect(await read(redisReader.prisma), "from Redis").toEqual([]);
   });
 });
