@@ -118,6 +118,8 @@ describe("dependencies of every argument shape", () => {
       const before = fleet.l1Reader.pool.queries;
       await writer.prisma.$transaction(async (tx) => tx.$queryRaw`SELECT id, lower(name) FROM "User" WHERE id = ${alice.id} FOR UPDATE`);
       await writer.prisma.$queryRaw`SELECT count(*), max("createdAt") FROM "Post" WHERE "authorId" IN (${Prisma.join([alice.id])})`;
+      // A function the inspection cannot know, declared by the caller to write nothing.
+      await writer.prisma.$cache.raw([], writer.prisma.$queryRaw`SELECT pg_backend_pid(), ${"x"}::text`);
       await read(fleet.l1Reader.prisma);
       expect(fleet.l1Reader.pool.queries).toBe(before);
     });
