@@ -370,7 +370,12 @@ export class CacheRuntime {
     // Another extension's query hook may make the query that runs reach more than the caller's arguments.
     let ranAsPredicted = true;
     const onFinalArgs = (finalArgs: Record<string, unknown> | undefined) => {
-      ranAsPredicted = finalArgs === query.args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags));
+      try {
+        ranAsPredicted = finalArgs === query.args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags));
+      } catch {
+        // Arguments no walk can read: serve the result, store nothing. Never fail the read.
+        ranAsPredicted = false;
+      }
     };
     const load = () => this.#timedLoad(key, query, onFinalArgs);
     return {
