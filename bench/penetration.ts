@@ -300,7 +300,7 @@ async function main(): Promise<void> {
       "only: the commands Lua scripts run inside Redis are listed below as \"inside scripts\". Latency per lookup, awaited one at a time.",
       "False positives: lookups the Bloom filter let through (1 − rejects / lookups); for the repeated workload, distinct keys let through.",
       "",
-      `Bloom filter of User (built by prepareBloom(), shared in Redis under {${prefix}-…}:bloom:User)`,
+      `Bloom filter of User (built by prepareBloom(), shared in Redis under {${prefix}-…}:<client>:bloom:User)`,
       `  build: ${micros(info.buildMs)} ms (repeat workload's instance: ${micros(infoRepeat.buildMs)} ms), ${count(info.buildQueries)} DB statements (count + paged scan of ${count(info.rows)} rows)`,
       `  size: m = ${count(info.m)} bits (${(info.bytes / 1024).toFixed(1)} KiB in Redis), k = ${info.k} hashes; ${count(info.rows * 2)} identities (id + email per row)`,
       `  false-positive rate: expected ${pct(info.expectedFpRate)} at this fill (sized for 2× the rows at errorRate 1 %), observed ${pct((bloomRandom.lookups - bloomRandom.stats!.bloomRejects) / bloomRandom.lookups)} over ${count(bloomRandom.lookups)} random absent lookups`,
@@ -329,7 +329,9 @@ async function prepareBloom(redis: Redis, instance: { namespace: string; pool: C
   const buildMs = performance.now() - t0;
   const buildQueries = instance.pool.queries - queries;
   if (instance.cache!.stats().bloomBuilds !== 1) throw new Error(`prepareBloom() built ${instance.cache!.stats().bloomBuilds} filters, expected 1`);
-  const meta = `{${instance.namespace}}:bloom:User`;
+  // Filters are kept per client identity (which database): `{namespace}:<client>:bloom:User`.
+  const [meta] = await redis.keys(`{${instance.namespace}}:*:bloom:User`);
+  if (meta === undefined) throw new Error("no Bloom filter of User in Redis");
   const [m, k, rows] = (await redis.hmget(meta, "m", "k", "rows")).map(Number);
   const bytes = await redis.strlen(`${meta}:bits`);
   const items = rows! * 2;

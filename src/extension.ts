@@ -1,6 +1,7 @@
 import { Prisma } from "@prisma/client/extension";
 import { schemaFingerprint } from "./key/fingerprint.js";
 import { checkModelNames, resolveOptions } from "./options.js";
+import { clientIdentity } from "./prisma/client-identity.js";
 import { readPrismaSchema } from "./prisma/data-model.js";
 import { declareDependencies } from "./prisma/declared-dependencies.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
@@ -13,7 +14,7 @@ export type { CacheControl } from "./prisma/runtime.js";
 type CacheArg = { cache?: CacheQueryOptions };
 type AnyFn = (this: unknown, ...args: unknown[]) => PrismaPromiseLike;
 const WRITES = ["create", "createMany", "createManyAndReturn", "update", "updateMany", "updateManyAndReturn", "upsert", "delete", "deleteMany"] as const;
-const RAW = { $executeRaw: false, $executeRawUnsafe: false, $queryRaw: true, $queryRawUnsafe: true } as const;
+const RAW = { $executeRaw: false, $executeRawUnsafe: false, $queryRaw: true, $queryRawUnsafe: true, $queryRawTyped: true } as const;
 
 /**
  * The Prisma Client extension: `prisma.$extends(cacheExtension<Prisma.ModelName>({ models: { User: true } }))`.
@@ -30,7 +31,10 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
     checkModelNames(resolved.models, schema.graph.modelNames);
     declareDependencies(resolved.models, schema.graph);
     if (!schema.exact) warnInexactSchema(schema.inexactReason);
-    const runtime = new CacheRuntime(resolved, schema, { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel) }, client as never);
+    const identity = clientIdentity(client, schema.graph.modelNames);
+    if (!identity.databaseKnown) warnUnknownDatabase();
+    const scope = { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel), client: identity.id };
+    const runtime = new CacheRuntime(resolved, schema, scope, client as never);
     const parent = client as unknown as Record<string, AnyFn>;
     const read = (operation: string) =>
       function (this: unknown, args?: unknown) {
@@ -107,5 +111,16 @@ function warnInexactSchema(reason = "the Prisma client carries no schema text"):
   process.emitWarning(
     `${reason.charAt(0).toUpperCase()}${reason.slice(1)}: unique reads are invalidated per model and cascades conservatively.`,
     { code: "PCS_INEXACT_SCHEMA", type: "PrismaCacheShieldWarning" },
+  );
+}
+
+let warnedDatabase = false;
+
+function warnUnknownDatabase(): void {
+  if (warnedDatabase) return;
+  warnedDatabase = true;
+  process.emitWarning(
+    "The client's driver adapter exposes no connection details: clients of different databases must use different namespaces, or they share entries.",
+    { code: "PCS_UNKNOWN_DATABASE", type: "PrismaCacheShieldWarning" },
   );
 }

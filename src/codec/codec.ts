@@ -78,7 +78,7 @@ export class Codec {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
       const member = (value as Record<string, unknown>)[key];
-      if (member !== undefined) out[key] = this.#toJson(member);
+      if (member !== undefined) setOwn(out, key, this.#toJson(member));
     }
     return out;
   }
@@ -91,7 +91,7 @@ export class Codec {
       return value;
     }
     const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) record[key] = this.#revive(record[key]);
+    for (const key of Object.keys(record)) setOwn(record, key, this.#revive(record[key]));
     return record;
   }
 
@@ -132,6 +132,21 @@ function cloneValue(value: unknown): unknown {
   // Decimals and other class instances held by the cache are immutable value types.
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
-  for (const key in value) out[key] = cloneValue((value as Record<string, unknown>)[key]);
+  for (const key in value) {
+    const member = cloneValue((value as Record<string, unknown>)[key]);
+    // Inline, not setOwn(): this loop is the L1 hit's main cost.
+    if (key === "__proto__") setOwn(out, key, member);
+    else out[key] = member;
+  }
   return out;
+}
+
+/**
+ * `object[key] = value`, except that a `"__proto__"` key (legal in JSON, and an own property
+ * after JSON.parse, as Prisma returns it) stays an own property: assigning it would call the
+ * `__proto__` setter and turn the value into the object's prototype.
+ */
+function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+  else object[key] = value;
 }

@@ -312,6 +312,10 @@ export class TieredCache {
     const value = await request.load();
     counters.dbLoads++;
     this.#waitBound.observe(request.model, clock.now() - started);
+    if (request.mayStore?.() === false) {
+      counters.bypass("query reached more than its arguments");
+      return { value, stored: Promise.resolve("skipped") };
+    }
     const deps: Dep[] = request.deps.map((name, i) => [name, current[i]!] as const);
     return { value, stored: this.#store(request, value, clock.now() - started, deps, held) };
   }

@@ -1,6 +1,7 @@
 import type { Identity, ModelGraph } from "./model-graph.js";
 import { canonicalIdentityValue } from "./identity-values.js";
 import { sha256 } from "../key/hash.js";
+import { argumentView, walkRelations } from "./relation-walk.js";
 
 /**
  * Version names. A cached read records the current value of each name it depends on; a write
@@ -31,36 +32,28 @@ export function identityTag(model: string, identity: Identity, values: readonly 
   return tag.length > MAX_TAG_LENGTH ? `t:${model}:#${sha256(tag)}` : tag;
 }
 
-/** Models a read reaches through relation fields anywhere in its arguments (include, select, where, orderBy). */
-export function reachedModels(graph: ModelGraph, model: string, args: unknown): Set<string> {
+export { walkRelations } from "./relation-walk.js";
+
+/** Operations whose top-level `_count` counts the model's own rows, not its relations. */
+const ROW_COUNTS = new Set(["aggregate", "groupBy"]);
+
+/** Models a read reaches through relation fields anywhere in its arguments (see walkRelations). */
+export function reachedModels(graph: ModelGraph, model: string, args: unknown, operation = "findMany"): Set<string> {
   const reached = new Set<string>([model]);
-  walkRelations(graph, model, args, (target) => reached.add(target), 0);
+  const add = (target: string) => reached.add(target);
+  if (ROW_COUNTS.has(operation) && typeof args === "object" && args !== null && "_count" in args) {
+    const { _count: rowCount, ...rest } = args as Record<string, unknown>;
+    walkRelations(graph, model, rest, add, 0);
+    if (typeof rowCount === "object") walkRelations(graph, model, rowCount, add, 1);
+  } else {
+    walkRelations(graph, model, args, add, 0);
+  }
   return reached;
 }
 
-/** Calls `onRelation` for every relation field met while walking `value` in the context of `model`. */
-export function walkRelations(graph: ModelGraph, model: string, value: unknown, onRelation: (target: string, member: unknown) => void, depth: number): void {
-  if (typeof value !== "object" || value === null || depth > 64) return;
-  if (Array.isArray(value)) {
-    for (const item of value) walkRelations(graph, model, item, onRelation, depth + 1);
-    return;
-  }
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return;
-  const relations = graph.model(model)?.relations;
-  for (const [key, member] of Object.entries(value)) {
-    const target = relations?.get(key);
-    if (target === undefined) {
-      walkRelations(graph, model, member, onRelation, depth + 1);
-    } else {
-      onRelation(target, member);
-      walkRelations(graph, target, member, onRelation, depth + 1);
-    }
-  }
-}
-
 /** The identity tags a unique `where` names directly. */
-export function whereIdentityTags(graph: ModelGraph, model: string, where: unknown): string[] {
+export function whereIdentityTags(graph: ModelGraph, model: string, whereArg: unknown): string[] {
+  const where = argumentView(whereArg);
   if (typeof where !== "object" || where === null) return [];
   const record = where as Record<string, unknown>;
   const tags: string[] = [];
@@ -97,7 +90,7 @@ const UNIQUE_READS = new Set(["findUnique", "findUniqueOrThrow"]);
  * of each model those read (a view's underlying tables).
  */
 export function readDependencies(graph: ModelGraph, model: string, operation: string, args: Record<string, unknown> | undefined, tags: readonly string[] = []): string[] {
-  const reached = reachedModels(graph, model, args);
+  const reached = reachedModels(graph, model, args, operation);
   const sources = new Set([...reached].flatMap((name) => graph.readSources(name)));
   let names: string[];
   // A self-relation reaches other rows of the model itself: then the record's tag is not enough.

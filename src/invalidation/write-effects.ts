@@ -1,6 +1,7 @@
 import { identityTag, modelGeneration, recordGeneration, walkRelations, whereIdentityTags } from "./dependencies.js";
 import type { ModelGraph, RowChange } from "./model-graph.js";
 import { nestedUpdateData } from "./nested-updates.js";
+import { argumentView } from "./relation-walk.js";
 
 /** Nested operations that can delete rows or clear foreign keys, reaching further models. */
 const REMOVING = ["delete", "deleteMany", "set", "disconnect"];
@@ -92,12 +93,14 @@ function changedFields(graph: ModelGraph, model: string, data: unknown): string[
 }
 
 /** Whether a write's data changes a field of any identity, directly or through a relation's foreign key. */
-function touchesIdentity(graph: ModelGraph, model: string, data: unknown): boolean {
+function touchesIdentity(graph: ModelGraph, model: string, payload: unknown): boolean {
+  const data = argumentView(payload);
   if (typeof data !== "object" || data === null) return false;
   const info = graph.model(model);
   if (info === undefined) return true;
   const identityFields = new Set(info.identities.flatMap((identity) => identity.fields));
-  for (const key of Object.keys(data)) {
+  // for-in: Prisma reads a class instance's inherited enumerable properties too.
+  for (const key in data) {
     if (identityFields.has(key)) return true;
     if (info.foreignKeys.get(key)?.some((field) => identityFields.has(field))) return true;
   }

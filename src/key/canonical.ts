@@ -8,13 +8,14 @@ import { UnencodableArgsError } from "../errors.js";
 export type SpecialEncoder = (value: object) => string | undefined;
 
 const MAX_DEPTH = 64;
+const OPAQUE_BUILTINS: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp, Error, ArrayBuffer];
 
 /**
  * Encodes query arguments as a string that is equal for equal arguments and different for
  * different ones: object key order is ignored, `undefined` members are dropped (Prisma ignores
  * them too), and every type has its own prefix so `1`, `1n`, `"1"` and a Date never collide.
  * Grammar: N T F | n<number> | b<bigint> | "<json string>" | d<epoch ms> | u<base64> |
- * x"<special tag>" | [a,b] | {"k":v,...}.
+ * x"<special tag>" | j<toJSON() result> | [a,b] | {"k":v,...}.
  */
 export function canonicalize(value: unknown, special?: SpecialEncoder): string {
   return encode(value, special, [], "");
@@ -56,13 +57,24 @@ function encodeObject(value: object, special: SpecialEncoder | undefined, stack:
     return out + "]";
   }
   const proto: unknown = Object.getPrototypeOf(value);
+  let keys: string[];
   if (proto !== Object.prototype && proto !== null) {
     const tag = special?.(value);
-    if (tag === undefined) throw new UnencodableArgsError(`instance of ${value.constructor?.name ?? "unknown class"}`, path);
-    return `x${JSON.stringify(tag)}`;
+    if (tag !== undefined) return `x${JSON.stringify(tag)}`;
+    if (ArrayBuffer.isView(value)) return `u${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
+    // Any other object (a DTO class instance) reaches Prisma as its toJSON() result, or else as
+    // its enumerable properties, inherited ones included (Prisma's serializer uses for-in): it
+    // means what a plain object with those properties means, and is encoded as one.
+    // Built-ins whose content is not enumerable would all read as `{}`: most likely a mistake, so bypass.
+    if (OPAQUE_BUILTINS.some((type) => value instanceof type)) throw new UnencodableArgsError(`instance of ${value.constructor?.name ?? "unknown class"}`, path);
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") return encodeConverted(toJSON.call(value), value, special, stack, path);
+    keys = [];
+    for (const key in value) keys.push(key);
+  } else {
+    keys = Object.keys(value);
   }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record);
   if (keys.length > 1) keys.sort();
   stack.push(value);
   let out = "{";
@@ -76,4 +88,14 @@ function encodeObject(value: object, special: SpecialEncoder | undefined, stack:
   }
   stack.pop();
   return out + "}";
+}
+
+/** The encoding of `converted`, what `original.toJSON()` returned; a cycle through toJSON cannot recurse forever. */
+function encodeConverted(converted: unknown, original: object, special: SpecialEncoder | undefined, stack: object[], path: string): string {
+  stack.push(original);
+  try {
+    return `j${encode(converted, special, stack, path)}`;
+  } finally {
+    stack.pop();
+  }
 }

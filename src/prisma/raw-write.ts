@@ -28,17 +28,4 @@ export class RawWrite extends PrismaLikePromise {
   }
 }
 
-const WRITE_SQL = /\b(insert|update|delete|merge|upsert|truncate|alter|drop|create|copy|call|do)\b/i;
-
-/** Whether a raw query's SQL text could write; `$queryRaw` of a plain SELECT invalidates nothing. */
-export function rawSqlMayWrite(args: readonly unknown[]): boolean {
-  return WRITE_SQL.test(rawSqlText(args));
-}
-
-function rawSqlText(args: readonly unknown[]): string {
-  const first = args[0] as { raw?: readonly string[]; strings?: readonly string[]; sql?: string } | string | undefined;
-  if (typeof first === "string") return first;
-  if (Array.isArray(first)) return first.join(" ");
-  if (first?.strings !== undefined) return first.strings.join(" ");
-  return first?.sql ?? "";
-}
+export { rawSqlMayWrite } from "./raw-sql.js";

@@ -6,10 +6,12 @@ import { noteServed } from "../core/served-by.js";
 import { TieredCache } from "../core/tiered-cache.js";
 import { CacheArgumentError, CacheError, UnencodableArgsError } from "../errors.js";
 import { canonicalize } from "../key/canonical.js";
-import { deriveKey, type KeyScope } from "../key/derive-key.js";
+import { cacheVariant } from "../key/cache-variant.js";
+import { deriveKey, keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import { L1Lease } from "../invalidation/lease.js";
 import { readDependencies } from "../invalidation/dependencies.js";
+import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { Versions } from "../invalidation/versions.js";
 import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
@@ -28,6 +30,7 @@ import type { CacheQueryOptions, CacheStats } from "../types.js";
 import type { PrismaSchema } from "./data-model.js";
 import { LazyQuery, withFluentRelations, type Delegates, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
 import { encodePrismaArgValue, prismaDecimal } from "./prisma-values.js";
+import { FinalArgsProbe } from "./final-args.js";
 import { splitCacheOption } from "./query-args.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
@@ -80,6 +83,8 @@ export class CacheRuntime {
   readonly #options: ResolvedOptions;
   readonly #schema: PrismaSchema;
   readonly #scope: KeyScope;
+  /** The scope keys are derived in: the schema fingerprint joined with the client's identity. */
+  readonly #keyScope: KeyScope;
   readonly #counters = new Counters();
   readonly #l1: MemoryStore | undefined;
   readonly #bus: Bus | undefined;
@@ -91,6 +96,9 @@ export class CacheRuntime {
   readonly #writeClasses = new Map<string, typeof LazyQuery>();
   readonly #transactions = new TransactionInvalidations((names) => this.#bump(names));
   readonly #writeNames: WriteNames;
+  /** Runs loads and writes through one last query hook, to see the arguments other extensions' hooks produced. */
+  readonly #probe: FinalArgsProbe;
+  readonly #learned = new LearnedDependencies();
   #closed = false;
   readonly #clientVersion: string;
   /** The client the extension was applied to: scans and counts for Bloom filters run on it. */
@@ -108,9 +116,11 @@ export class CacheRuntime {
   constructor(options: ResolvedOptions, schema: PrismaSchema, scope: KeyScope, client: Delegates) {
     this.#clientVersion = schema.clientVersion;
     this.#client = client;
+    this.#probe = new FinalArgsProbe(client);
     this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
+    this.#keyScope = keyScope(scope);
     const report = (error: CacheError) => this.#report(error);
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
     const prefix = `{${options.namespace}}`;
@@ -246,7 +256,8 @@ export class CacheRuntime {
       graph: schema.graph,
       policies,
       versions: this.#versions,
-      redis: store === undefined || this.#bus === undefined ? undefined : { store, prefix, channel: this.#bus.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
+      // Filters are per database (the client's identity): tenants sharing a namespace have different rows.
+      redis: store === undefined || this.#bus === undefined ? undefined : { store, prefix: `${prefix}:${this.#scope.client ?? "-"}`, channel: this.#bus.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
       scan: (model, fields) => scanPages(this.#delegate(this.#client, model), schema.graph.model(model)!.identities[0]!, fields),
       count: async (model) => (await this.#delegate(this.#client, model).count!(undefined)) as number,
       counters: this.#counters,
@@ -311,8 +322,14 @@ export class CacheRuntime {
   readonly #writes: QueryRunner = {
     run: (query) => {
       const run = async () => {
-        const result = await this.#passthrough(query);
-        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, result), query.parent);
+        let finalArgs = query.args;
+        // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
+        const inTransaction = (query.parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
+        const delegateKey = this.#schema.delegateKeys.get(query.model)!;
+        const result = await (inTransaction ? this.#passthrough(query) : this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args)));
+        const names = this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
+        if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);
+        await this.#transactions.apply(names, query.parent);
         return result;
       };
       return tracing.write.hasSubscribers ? this.#traced(tracing.write, query, run) : run();
@@ -334,12 +351,13 @@ export class CacheRuntime {
     let canonicalArgs: string;
     try {
       canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue);
+      if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
     } catch (error) {
       if (!(error instanceof UnencodableArgsError)) throw error;
       this.#counters.bypass(`unencodable args: ${error.reason}`);
       return Promise.resolve(this.#passthrough(query));
     }
-    const key = deriveKey(this.#scope, query.model, query.operation, canonicalArgs);
+    const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs);
     // Query statistics: one Map lookup and increment per read; warm()'s replays would inflate what they replay.
     if (query.runner !== this.#replays) this.#popularity?.add(key, query);
     if (query.served !== undefined) query.served.key = key;
@@ -362,14 +380,29 @@ export class CacheRuntime {
   readonly #unwrapNotFound = (value: unknown) => unwrapNotFound(value, this.#clientVersion);
 
   #request(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): ReadRequest {
+    const { model, operation } = query;
+    const tags = query.cacheOption?.tags;
+    const deps = this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, query.args, tags));
+    // Another extension's query hook may make the query that runs reach more than the caller's arguments.
+    let ranAsPredicted = true;
+    const onFinalArgs = (finalArgs: Record<string, unknown> | undefined) => {
+      try {
+        ranAsPredicted = finalArgs === query.args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags));
+      } catch {
+        // Arguments no walk can read: serve the result, store nothing. Never fail the read.
+        ranAsPredicted = false;
+      }
+    };
+    const load = () => this.#timedLoad(key, query, onFinalArgs);
     return {
       key,
       hot,
-      model: query.model,
+      model,
       policy,
-      deps: readDependencies(this.#schema.graph, query.model, query.operation, query.args, query.cacheOption?.tags),
-      load: THROWING_READS.has(query.operation) ? () => this.#timedLoad(key, query).catch(toNotFoundMarker) : () => this.#timedLoad(key, query),
-      isNotFound: SINGLE_RECORD.has(query.operation) ? isNotFound : never,
+      deps,
+      load: THROWING_READS.has(operation) ? () => load().catch(toNotFoundMarker) : load,
+      isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
+      mayStore: () => ranAsPredicted,
       served: query.served,
     };
   }
@@ -424,8 +457,8 @@ export class CacheRuntime {
   }
 
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
-  #timedLoad(key: string, query: LazyQuery): Promise<unknown> {
-    return this.#observability.timeLoad(query, () => this.#passthrough(query));
+  #timedLoad(key: string, query: LazyQuery, onFinalArgs: (args: Record<string, unknown> | undefined) => void): Promise<unknown> {
+    return this.#observability.timeLoad(query, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, query.args, onFinalArgs));
   }
 
   #traced(channel: typeof tracing.read, query: LazyQuery, run: () => Promise<unknown>): Promise<unknown> {

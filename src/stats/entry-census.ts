@@ -7,14 +7,14 @@ const MAX_SCANNED = 5_000_000;
 
 /**
  * Stored entries per model under the current schema, counted with SCAN (never KEYS, which would
- * block Redis). Entries are `<namespace>:<fingerprint>:<model>:<operation>:<args>`; fleet locks
+ * block Redis). Entries are `<namespace>:<fingerprint>[.<client>]:<model>:<operation>:<args>` (every client's); fleet locks
  * end in `:lock` and are left out. Invalidated entries still count until their TTL removes them.
  * Undefined on a Cluster (one SCAN per node would be needed) or a client without SCAN.
  */
 export async function countEntries(redis: RedisLike, namespace: string, fingerprint: string): Promise<Record<string, number> | undefined> {
   const scanner = redis as unknown as Partial<Scanner>;
   if (redis.isCluster === true || typeof scanner.scan !== "function") return undefined;
-  const prefix = `${namespace}:${fingerprint}:`;
+  const prefix = `${namespace}:${fingerprint}`;
   const counts: Record<string, number> = {};
   let cursor = "0";
   let scanned = 0;
@@ -22,7 +22,8 @@ export async function countEntries(redis: RedisLike, namespace: string, fingerpr
     const [next, keys] = await (scanner as Scanner).scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
     for (const key of keys) {
       if (key.endsWith(":lock")) continue;
-      const model = key.slice(prefix.length, key.indexOf(":", prefix.length));
+      const start = key.indexOf(":", prefix.length) + 1;
+      const model = key.slice(start, key.indexOf(":", start));
       counts[model] = (counts[model] ?? 0) + 1;
     }
     scanned += keys.length;

@@ -113,7 +113,13 @@ describe("TTLs", () => {
       expect(await countLoads()).toBe(0);
       clock.advance(1);
       expect(await countLoads()).toBe(1);
+      // A read asking for another lifetime has its own entry, never one stored with the model's.
+      expect(await countLoads(5)).toBe(1);
+      clock.advance(4_999);
       expect(await countLoads(5)).toBe(0);
+      clock.advance(1);
+      expect(await countLoads(5)).toBe(1);
+      expect(await countLoads()).toBe(0);
       await c.prisma.$cache.close();
     } finally {
       await c.close();

@@ -59,6 +59,31 @@ describe("canonicalize", () => {
     expect(reasons).toEqual(["function", "symbol", "cycle", "instance of Map"]);
   });
 
+  it("encodes a class instance (a DTO) as Prisma reads it: its enumerable properties, inherited ones included", () => {
+    class WhereDto {
+      constructor(readonly email: string, readonly name?: string) {}
+      describe() {
+        return this.email;
+      }
+    }
+    class OtherDto {
+      constructor(readonly email: string) {}
+    }
+    const plain = encode({ where: { email: "a@b.c" } });
+    expect(encode({ where: new WhereDto("a@b.c") })).toBe(plain);
+    expect(encode({ where: new OtherDto("a@b.c") })).toBe(plain);
+    expect(encode({ where: new WhereDto("x@b.c") })).not.toBe(plain);
+    const inherited = Object.create({ email: "a@b.c" }) as object;
+    expect(encode({ where: inherited })).toBe(plain);
+  });
+
+  it("encodes an object with toJSON() by what it returns, apart from a plain object", () => {
+    const dto = { toJSON: () => ({ email: "a@b.c" }) };
+    Object.setPrototypeOf(dto, class Converted {}.prototype);
+    expect(encode({ where: dto })).toContain('"a@b.c"');
+    expect(encode({ where: dto })).not.toBe(encode({ where: { email: "a@b.c" } }));
+  });
+
   it("accepts a shared (non-cyclic) sub-object twice", () => {
     const shared = { id: 1 };
     expect(() => encode({ OR: [shared, shared] })).not.toThrow();

@@ -63,4 +63,30 @@ describe("Codec", () => {
     copy.list[0]!.a = 2;
     expect(value).toEqual({ when: new Date(0), bytes: new Uint8Array([1]), list: [{ a: 1 }] });
   });
+
+  describe("a Json key named __proto__ stays an own property, as JSON.parse (and Prisma) return it", () => {
+    const json = '{"__proto__":{"isAdmin":true},"constructor":{"prototype":{"x":1}},"nested":[{"__proto__":[1]}]}';
+    /** What plain Prisma returns for such a column: JSON.parse's own properties on Object.prototype. */
+    const expectLikeParsed = (back: unknown) => {
+      const parsed = JSON.parse(json) as Record<string, unknown>;
+      const value = back as Record<string, unknown>;
+      expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+      expect(Object.keys(value)).toEqual(Object.keys(parsed));
+      expect(value.isAdmin).toBeUndefined();
+      expect(Object.getOwnPropertyDescriptor(value, "__proto__")?.value).toEqual({ isAdmin: true });
+      expect(JSON.stringify(value)).toBe(json);
+      const nested = (value.nested as Record<string, unknown>[])[0]!;
+      expect(Object.getPrototypeOf(nested)).toBe(Object.prototype);
+      expect(Array.isArray(Object.getOwnPropertyDescriptor(nested, "__proto__")?.value)).toBe(true);
+    };
+
+    it("through encode and decode", () => expectLikeParsed(roundTrip(JSON.parse(json))));
+
+    it("through decode's reviving walk (the text holds a special value)", () => {
+      const back = roundTrip({ profile: JSON.parse(json), when: new Date(0) }) as { profile: unknown };
+      expectLikeParsed(back.profile);
+    });
+
+    it("through clone", () => expectLikeParsed(codec.clone(JSON.parse(json))));
+  });
 });

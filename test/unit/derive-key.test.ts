@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { deriveKey, MAX_INLINE_ARGS } from "../../src/key/derive-key.ts";
+import { cacheVariant } from "../../src/key/cache-variant.ts";
+import { deriveKey, keyScope, MAX_INLINE_ARGS } from "../../src/key/derive-key.ts";
 import { schemaFingerprint } from "../../src/key/fingerprint.ts";
 
 const scope = { namespace: "shop", fingerprint: "abc" };
@@ -33,5 +34,23 @@ describe("schemaFingerprint", () => {
     expect(schemaFingerprint(model)).toBe(schemaFingerprint(structuredClone(model)));
     expect(schemaFingerprint(model)).not.toBe(schemaFingerprint(changed));
     expect(schemaFingerprint(model)).toMatch(/^[A-Za-z0-9_-]{12}$/);
+  });
+});
+
+describe("keyScope and cacheVariant", () => {
+  it("puts the client's identity next to the schema fingerprint, where the census and the CLI expect the fingerprint", () => {
+    const key = deriveKey(keyScope({ namespace: "shop", fingerprint: "abc", client: "c1" }), "User", "findMany", "{}");
+    expect(key).toBe("shop:abc.c1:User:findMany:{}");
+    expect(deriveKey(keyScope({ namespace: "shop", fingerprint: "abc", client: "c2" }), "User", "findMany", "{}")).not.toBe(key);
+  });
+
+  it("is empty when the cache option changes nothing, a set of tags otherwise, never an argument encoding", () => {
+    expect(cacheVariant({})).toBe("");
+    expect(cacheVariant({ tags: [] })).toBe("");
+    expect(cacheVariant({ tags: ["b", "a", "a"] })).toBe(cacheVariant({ tags: ["a", "b"] }));
+    expect(cacheVariant({ tags: ["a"] })).not.toBe(cacheVariant({ tags: ["b"] }));
+    expect(cacheVariant({ ttl: 1 })).not.toBe(cacheVariant({ ttl: 2 }));
+    expect(cacheVariant({ ttl: 1 })).not.toBe(cacheVariant({ swr: 1 }));
+    expect(cacheVariant({ ttl: 1 }).startsWith("c")).toBe(true);
   });
 });

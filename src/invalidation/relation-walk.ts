@@ -1,0 +1,78 @@
+import type { ModelGraph } from "./model-graph.js";
+
+const MAX_DEPTH = 64;
+
+/**
+ * Argument keys that are Prisma operators, not fields. A relation field spelled like one of them
+ * (a relation named `is`, `select`, ...) is ambiguous to a walker that does not know the input
+ * types, so its member is walked both ways: as the relation and as the operator. Over-reaching
+ * costs an extra dependency; under-reaching serves stale data.
+ */
+const OPERATORS = new Set([
+  "AND", "OR", "NOT", "some", "every", "none", "is", "isNot",
+  "select", "include", "omit", "where", "orderBy", "cursor", "distinct", "_count", "_relevance",
+  "_avg", "_sum", "_min", "_max", "by", "having",
+  "data", "create", "createMany", "connect", "connectOrCreate", "update", "updateMany", "upsert",
+  "delete", "deleteMany", "set", "disconnect",
+]);
+
+export type OnRelation = (target: string, member: unknown) => void;
+
+/**
+ * Calls `onRelation` for every relation field met while walking `value` in the context of
+ * `model`, at any depth: include, select, omit, where (with some/every/none/is/isNot), orderBy,
+ * cursor, distinct, `_count` and nested writes. `_count: true` counts every relation of its model,
+ * so it reaches them all. Objects are read as Prisma serializes them: any object, class
+ * instances (DTOs) included, through its enumerable properties or its `toJSON()`; values Prisma
+ * sends as scalars (Date, bytes, Decimal) are not walked. The walk follows the arguments, which
+ * are finite, so self-relations and relation cycles need no special care.
+ */
+export function walkRelations(graph: ModelGraph, model: string, value: unknown, onRelation: OnRelation, depth: number): void {
+  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return;
+  if (Array.isArray(value)) {
+    for (const item of value) walkRelations(graph, model, item, onRelation, depth + 1);
+    return;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null && isScalarObject(value)) return;
+  const json = (value as { toJSON?: unknown }).toJSON;
+  // Prisma sends what toJSON() returns in place of the object (any object, plain ones too).
+  if (typeof json === "function") return walkRelations(graph, model, json.call(value), onRelation, depth + 1);
+  walkMembers(graph, model, value as Record<string, unknown>, onRelation, depth);
+}
+
+function walkMembers(graph: ModelGraph, model: string, record: Record<string, unknown>, onRelation: OnRelation, depth: number): void {
+  const relations = graph.model(model)?.relations;
+  // for-in, as Prisma's serializer reads arguments: enumerable properties, inherited ones included.
+  for (const key in record) {
+    const member = record[key];
+    const target = relations?.get(key);
+    if (target !== undefined) {
+      onRelation(target, member);
+      walkRelations(graph, target, member, onRelation, depth + 1);
+      if (!OPERATORS.has(key)) continue;
+    }
+    if (key === "_count" && member === true && relations !== undefined) {
+      for (const [field, related] of relations) if (field !== key) onRelation(related, true);
+    }
+    walkRelations(graph, model, member, onRelation, depth + 1);
+  }
+}
+
+/** Values Prisma serializes as one scalar: nothing inside them names a relation. */
+function isScalarObject(value: object): boolean {
+  if (value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
+  // Decimal.js and Prisma's Decimal, recognised as Prisma does (by shape, across copies of the library).
+  const decimal = value as { d?: unknown; e?: unknown; s?: unknown; toFixed?: unknown };
+  return Array.isArray(decimal.d) && typeof decimal.e === "number" && typeof decimal.s === "number" && typeof decimal.toFixed === "function";
+}
+
+/**
+ * An argument object as Prisma sends it: the result of its `toJSON()` when it has one (a DTO,
+ * Luxon, ...), otherwise itself. Values Prisma sends as scalars are returned as they are.
+ */
+export function argumentView(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || isScalarObject(value)) return value;
+  const json = (value as { toJSON?: unknown }).toJSON;
+  return typeof json === "function" ? json.call(value) : value;
+}

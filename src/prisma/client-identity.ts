@@ -1,0 +1,94 @@
+import { canonicalize } from "../key/canonical.js";
+import { sha256 } from "../key/hash.js";
+
+/** Where Prisma 7 keeps what the client was constructed with (internal, so read defensively). */
+interface ClientInternals {
+  _globalOmit?: unknown;
+  /** The extension chain: its `result` extensions add computed fields to every result. */
+  _extensions?: { getAllComputedFields?(model: string): Record<string, { needs?: unknown }> | undefined };
+  _engineConfig?: { adapter?: unknown; accelerateUrl?: unknown };
+}
+
+interface AdapterLike {
+  adapterName?: unknown;
+  provider?: unknown;
+  /** PrismaPg, PrismaNeon, ...: the pool configuration; better-sqlite3, libsql: `{ url }`. */
+  config?: unknown;
+  /** PrismaPg: `{ schema }`, the search path every query runs in. */
+  options?: unknown;
+  externalPool?: { options?: unknown } | null;
+}
+
+/** Connection fields that select a database, a schema or a user (whose row-level security changes rows). */
+const CONNECTION_FIELDS = ["connectionString", "url", "uri", "host", "hostname", "port", "database", "db", "user", "username", "filename", "schema", "options", "searchPath"];
+/** libpq's defaults for the fields a pg configuration leaves out. */
+const PG_ENV: Record<string, string> = { host: "PGHOST", port: "PGPORT", database: "PGDATABASE", user: "PGUSER", options: "PGOPTIONS" };
+
+export interface ClientIdentity {
+  /** A short hash of everything below, for the cache key. */
+  id: string;
+  /** False when the adapter exposes no connection details: clients of different databases could then share entries. */
+  databaseKnown: boolean;
+}
+
+/**
+ * What, besides the arguments, decides a client's results: its global `omit` (hidden fields),
+ * the computed fields of `result` extensions applied before this one (by name and the fields they
+ * need; two computations under one name are not told apart) and which database it reads (adapter,
+ * host, port, database, user, schema). Computed once, when the
+ * extension is applied; two clients that differ in any of them never share an entry. Passwords
+ * never enter it, and only its hash reaches keys.
+ */
+export function clientIdentity(client: unknown, modelNames: readonly string[] = []): ClientIdentity {
+  const internals = (client ?? {}) as ClientInternals;
+  const database = databaseIdentity(internals._engineConfig?.adapter, internals._engineConfig?.accelerateUrl);
+  const text = canonicalize({ omit: internals._globalOmit ?? null, database: database ?? null, computed: computedFields(internals, modelNames) });
+  return { id: sha256(text).slice(0, 10), databaseKnown: database !== undefined };
+}
+
+function computedFields(internals: ClientInternals, modelNames: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const model of modelNames) {
+    const fields = internals._extensions?.getAllComputedFields?.(model);
+    if (fields === undefined || Object.keys(fields).length === 0) continue;
+    out[model] = Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, field.needs ?? null]));
+  }
+  return out;
+}
+
+function databaseIdentity(adapterValue: unknown, accelerateUrl: unknown): Record<string, unknown> | undefined {
+  if (typeof accelerateUrl === "string") return { accelerate: withoutSecrets(accelerateUrl) };
+  if (typeof adapterValue !== "object" || adapterValue === null) return undefined;
+  const adapter = adapterValue as AdapterLike;
+  const config = adapter.config ?? adapter.externalPool?.options;
+  const fields = { ...connectionFields(config, adapter.provider === "postgres"), ...connectionFields(adapter.options, false) };
+  if (Object.keys(fields).length === 0) return undefined;
+  return { adapter: String(adapter.adapterName ?? "unknown"), ...fields };
+}
+
+function connectionFields(source: unknown, pgDefaults: boolean): Record<string, string> {
+  if (typeof source === "string") return { connectionString: withoutSecrets(source) };
+  if (typeof source !== "object" || source === null) return {};
+  const record = source as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  const envDefaults = pgDefaults && record.connectionString === undefined;
+  for (const field of CONNECTION_FIELDS) {
+    const value = record[field] ?? (envDefaults && PG_ENV[field] !== undefined ? process.env[PG_ENV[field]] : undefined);
+    if (typeof value === "string" || typeof value === "number") out[field] = field === "connectionString" || field === "url" || field === "uri" ? withoutSecrets(String(value)) : String(value);
+  }
+  return out;
+}
+
+/** A connection URL without its password (or any query parameter naming one). */
+function withoutSecrets(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `#${sha256(text)}`;
+  }
+  url.password = "";
+  for (const name of [...url.searchParams.keys()]) if (/pass|secret|key|token/i.test(name)) url.searchParams.delete(name);
+  url.searchParams.sort();
+  return url.toString();
+}

@@ -1,0 +1,50 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Delegates, PrismaPromiseLike } from "./lazy-query.js";
+
+/** Waits for the arguments one query runs with, once every other extension's query hooks rewrote them. */
+interface Capture {
+  model: string;
+  operation: string;
+  seen: boolean;
+  onFinalArgs: (args: Record<string, unknown> | undefined) => void;
+}
+
+interface ExtendableClient {
+  $extends(extension: unknown): unknown;
+}
+
+/**
+ * Runs queries on the client the cache extension was applied to, through one more query hook,
+ * added after every other extension's: it runs last, so it sees the arguments that actually
+ * reach the database (a soft-delete filter, a row-visibility condition added by another
+ * extension). Only loads and writes use it, where a query hook's cost (tens of µs) is small
+ * next to the database round trip; cache hits never do.
+ */
+export class FinalArgsProbe {
+  readonly #captures = new AsyncLocalStorage<Capture>();
+  readonly #client: Delegates;
+
+  constructor(client: unknown) {
+    const captures = this.#captures;
+    const hook = ({ model, operation, args, query }: { model?: string; operation: string; args: unknown; query: (args: unknown) => unknown }) => {
+      const capture = captures.getStore();
+      // Only the query this capture started: a hook of another extension may issue other queries.
+      if (capture !== undefined && !capture.seen && capture.model === model && capture.operation === operation) {
+        capture.seen = true;
+        capture.onFinalArgs(args as Record<string, unknown> | undefined);
+      }
+      return query(args);
+    };
+    this.#client = (client as ExtendableClient).$extends({ name: "prisma-cache-shield:final-args", query: { $allModels: { $allOperations: hook } } }) as Delegates;
+  }
+
+  /**
+   * Runs `operation` on `model` with `args`; `onFinalArgs` receives the arguments it runs with,
+   * before it reaches the database (it is not called when a hook answers the query itself).
+   */
+  run(delegateKey: string, model: string, operation: string, args: Record<string, unknown> | undefined, onFinalArgs: Capture["onFinalArgs"]): Promise<unknown> {
+    const delegate = this.#client[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
+    // Start the (lazy) Prisma query inside the capture's context, so the hook above finds it there.
+    return this.#captures.run({ model, operation, seen: false, onFinalArgs }, () => new Promise((resolve, reject) => delegate[operation]!(args).then(resolve, reject)));
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Whether a raw query (`$queryRaw`, `$queryRawUnsafe`, `$queryRawTyped`) may change rows, from
+ * its full SQL text: template strings, every interpolated `Prisma.sql` / `Prisma.raw` /
+ * `Prisma.join` fragment at any depth, TypedSQL's text. Conservative by construction: a
+ * statement may write when it contains
+ *  - a keyword that writes or changes what later reads see (INSERT, UPDATE, DELETE, MERGE, COPY,
+ *    DDL, SET, EXECUTE, SELECT … INTO, ...), anywhere, CTEs included (`WITH x AS (UPDATE …)`); or
+ *  - a call of any function not on a list of built-ins known not to write (`nextval`, `setval`,
+ *    `my_func()`: a user function may write).
+ * Locking reads (`FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`) do not count as writes. Words in
+ * string literals and comments are not told apart: they can only make a read count as a write.
+ * A query known not to write can say so with `$cache.raw([], query)`.
+ */
+export function rawSqlMayWrite(args: readonly unknown[]): boolean {
+  const sql = rawSqlText(args).replace(LOCKING_CLAUSE, " ");
+  return WRITE_KEYWORD.test(sql) || callsUnknownFunction(sql);
+}
+
+const WRITE_KEYWORD =
+  /\b(insert|update|delete|merge|upsert|truncate|alter|drop|create|copy|call|do|into|grant|revoke|refresh|cluster|vacuum|reindex|execute|prepare|set|reset|discard|lock\s+table|import\s+foreign|comment\s+on|security\s+label|load\s+')\b/i;
+const LOCKING_CLAUSE = /\bfor\s+(no\s+key\s+update|key\s+share|update|share)\b/gi;
+/** `name(` or `schema.name(`, quoted or not. */
+const CALL = /((?:"[^"]+"|[a-z_][\w$]*)(?:\s*\.\s*(?:"[^"]+"|[a-z_][\w$]*))*)\s*\(/gi;
+
+/** SQL words that precede a parenthesis without calling a function. */
+const SYNTAX = new Set(
+  ("select from where and or not in exists any all some as over filter values cast using on join lateral row array case when then else " +
+    "is between like ilike similar within group partition by having limit offset union intersect except distinct returning with " +
+    "recursive materialized order asc desc nulls first last window rows range groups fetch only of table interval numeric decimal " +
+    "varchar char character timestamp time date float double precision int integer bigint smallint boolean text json jsonb uuid bytea " +
+    "extract position substring trim overlay coalesce nullif greatest least collate at zone sets cube rollup grouping tablesample").split(" "),
+);
+
+/** Built-in functions that read only (aggregates, window, string, math, date, JSON and array functions). */
+const READ_ONLY_FUNCTIONS = new Set(
+  ("count sum avg min max array_agg string_agg json_agg jsonb_agg json_object_agg jsonb_object_agg bool_and bool_or every bit_and bit_or " +
+    "stddev stddev_pop stddev_samp variance var_pop var_samp percentile_cont percentile_disc mode corr covar_pop covar_samp " +
+    "row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value last_value nth_value " +
+    "lower upper length char_length octet_length bit_length concat concat_ws replace split_part left right lpad rpad ltrim rtrim btrim " +
+    "strpos starts_with reverse repeat initcap format md5 sha256 encode decode to_hex ascii chr translate quote_ident quote_literal " +
+    "regexp_replace regexp_match regexp_matches regexp_split_to_array regexp_split_to_table string_to_array array_to_string " +
+    "abs ceil ceiling floor round trunc sign mod power sqrt cbrt exp ln log log10 pi div width_bucket random gen_random_uuid " +
+    "now current_date current_time current_timestamp localtime localtimestamp clock_timestamp statement_timestamp transaction_timestamp " +
+    "date_trunc date_part date_bin age to_char to_date to_timestamp to_number make_date make_time make_timestamp make_timestamptz make_interval justify_days justify_hours justify_interval isfinite " +
+    "to_json to_jsonb row_to_json array_to_json json_build_object jsonb_build_object json_build_array jsonb_build_array json_object jsonb_object " +
+    "json_array_elements jsonb_array_elements json_array_elements_text jsonb_array_elements_text json_each jsonb_each json_each_text jsonb_each_text " +
+    "json_extract_path jsonb_extract_path json_extract_path_text jsonb_extract_path_text json_typeof jsonb_typeof jsonb_set jsonb_insert jsonb_strip_nulls jsonb_pretty " +
+    "json_array_length jsonb_array_length json_object_keys jsonb_object_keys jsonb_path_query jsonb_path_exists jsonb_path_match to_tsvector to_tsquery plainto_tsquery websearch_to_tsquery ts_rank ts_headline " +
+    "array_length array_lower array_upper array_position array_positions array_append array_prepend array_cat array_remove array_replace cardinality unnest generate_series generate_subscripts " +
+    "current_database current_schema current_schemas current_user session_user version pg_typeof num_nonnulls num_nulls").split(" "),
+);
+
+function callsUnknownFunction(sql: string): boolean {
+  for (const match of sql.matchAll(CALL)) {
+    const parts = match[1]!.split(".").map((part) => part.trim().replace(/^"|"$/g, "").toLowerCase());
+    const name = parts[parts.length - 1]!;
+    const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
+    if (schema === undefined && SYNTAX.has(name)) continue;
+    if ((schema === undefined || schema === "pg_catalog") && READ_ONLY_FUNCTIONS.has(name)) continue;
+    // A table or alias followed by a column list (`INSERT INTO t (a, b)`) is caught by its keyword anyway.
+    return true;
+  }
+  return false;
+}
+
+interface SqlLike {
+  strings: readonly string[];
+  values: readonly unknown[];
+}
+
+/** The SQL text a raw call sends, interpolated fragments inlined and parameters shown as `?`. */
+export function rawSqlText(args: readonly unknown[]): string {
+  const first = args[0];
+  if (typeof first === "string") return first; // $queryRawUnsafe(text, ...values)
+  if (Array.isArray(first)) return templateText(first as readonly string[], args.slice(1), 0); // $queryRaw`…` (a TemplateStringsArray)
+  if (isSqlLike(first)) return templateText(first.strings, first.values, 0); // $queryRaw(Prisma.sql`…`)
+  const typed = first as { sql?: unknown } | null | undefined;
+  if (typeof typed?.sql === "string") return typed.sql; // $queryRawTyped(typedSql), or anything carrying its text
+  // Nothing recognisable: assume the worst.
+  return "update";
+}
+
+function templateText(strings: readonly string[], values: readonly unknown[], depth: number): string {
+  let text = strings[0] ?? "";
+  for (let i = 1; i < strings.length; i++) text += valueText(values[i - 1], depth) + strings[i];
+  return text;
+}
+
+/** An interpolated value: a nested fragment is SQL text (Prisma flattens it into the statement); anything else a parameter. */
+function valueText(value: unknown, depth: number): string {
+  if (!isSqlLike(value)) return " ? ";
+  if (depth > 32) return " update ";
+  return ` ${templateText(value.strings, value.values, depth + 1)} `;
+}
+
+function isSqlLike(value: unknown): value is SqlLike {
+  if (typeof value !== "object" || value === null) return false;
+  const sql = value as Partial<SqlLike>;
+  return Array.isArray(sql.strings) && Array.isArray(sql.values);
+}

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
+import { createFleet } from "../helpers/fleet.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+type Seeded = Awaited<ReturnType<typeof seedUser>>;
+
+/** Issue 10, items 1, 3, 6 and 11: what a read reaches and what a write touches, whatever the argument shape. */
+describe("dependencies of every argument shape", () => {
+  const fleet = createFleet();
+  const { writer, expectFresh } = fleet;
+  let alice: Seeded;
+
+  beforeAll(async () => {
+    alice = await seedUser(writer.base);
+  });
+  afterAll(() => fleet.close());
+
+  const slug = () => `s-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+
+  describe("_count: true reaches every relation it counts", () => {
+    it("in include", async () => {
+      const counted = await expectFresh(
+        (p) => p.user.findUnique({ where: { id: alice.id }, include: { _count: true } }),
+        () => writer.prisma.post.create({ data: { slug: slug(), title: "counted", authorId: alice.id } }),
+      );
+      expect(counted?._count.posts).toBe(3);
+    });
+
+    it("in select", async () => {
+      await expectFresh(
+        (p) => p.user.findMany({ where: { id: alice.id }, select: { id: true, _count: true } }),
+        () => writer.prisma.comment.create({ data: { body: "counted", postId: alice.posts[0]!.id, authorId: alice.id } }),
+      );
+    });
+
+    it("nested inside an include", async () => {
+      await expectFresh(
+        (p) => p.user.findUnique({ where: { id: alice.id }, include: { posts: { orderBy: { id: "asc" }, include: { _count: true } } } }),
+        () => writer.prisma.comment.create({ data: { body: "nested count", postId: alice.posts[1]!.id, authorId: alice.id } }),
+      );
+    });
+
+    it("_count with a relation filter", async () => {
+      await expectFresh(
+        (p) => p.user.findUnique({ where: { id: alice.id }, select: { _count: { select: { posts: { where: { comments: { some: { body: { startsWith: "filtered" } } } } } } } } }),
+        () => writer.prisma.comment.create({ data: { body: "filtered", postId: alice.posts[1]!.id, authorId: alice.id } }),
+      );
+    });
+  });
+
+  describe("class instances (DTOs) as arguments", () => {
+    class CreatePostDto {
+      constructor(
+        readonly slug: string,
+        readonly title: string,
+      ) {}
+    }
+    class UpdateUserDto {
+      readonly posts: { create: CreatePostDto };
+      constructor(
+        readonly name: string,
+        post: CreatePostDto,
+      ) {
+        this.posts = { create: post };
+      }
+    }
+
+    it("a nested create inside a DTO's data invalidates the created model's reads", async () => {
+      await expectFresh(
+        (p) => p.post.findMany({ where: { authorId: alice.id }, orderBy: { id: "asc" } }),
+        () => writer.prisma.user.update({ where: { id: alice.id }, data: new UpdateUserDto("dto", new CreatePostDto(slug(), "from a DTO")) as never }),
+      );
+    });
+
+    it("a DTO as a read's where is cached like the plain object, and depends on the relations it names", async () => {
+      class PostFilter {
+        readonly author: { name: string };
+        constructor(name: string) {
+          this.author = { name };
+        }
+      }
+      const read = (p: typeof writer.prisma) => p.post.findMany({ where: new PostFilter("dto") as never, orderBy: { id: "asc" } });
+      const hits = fleet.l1Reader.prisma.$cache.stats().hits;
+      await read(fleet.l1Reader.prisma);
+      await read(fleet.l1Reader.prisma);
+      expect(fleet.l1Reader.prisma.$cache.stats().hits).toBe(hits + 1);
+      const posts = await expectFresh(read, () => writer.prisma.user.update({ where: { id: alice.id }, data: { name: "renamed" } }));
+      expect(posts).toEqual([]);
+    });
+  });
+
+  describe("$queryRaw is inspected in full: interpolated fragments, CTEs, functions", () => {
+    const read = (p: typeof writer.prisma) => p.user.findUnique({ where: { id: alice.id } });
+    it("an UPDATE interpolated as a Prisma.sql fragment", async () => {
+      const user = await expectFresh(read, () => writer.prisma.$queryRaw`${Prisma.sql`UPDATE "User" SET name = ${"fragment"} WHERE id = ${alice.id}`} RETURNING id`);
+      expect(user?.name).toBe("fragment");
+    });
+
+    it("an UPDATE in a CTE through Prisma.raw", async () => {
+      const user = await expectFresh(read, () => writer.prisma.$queryRaw`WITH changed AS (${Prisma.raw(`UPDATE "User" SET name = 'cte' WHERE id = ${alice.id} RETURNING id`)}) SELECT id FROM changed`);
+      expect(user?.name).toBe("cte");
+    });
+
+    it("a Prisma.sql statement passed whole, with Prisma.join", async () => {
+      const user = await expectFresh(read, () => writer.prisma.$queryRaw(Prisma.sql`UPDATE "User" SET name = ${"joined"} WHERE id IN (${Prisma.join([alice.id, -1])}) RETURNING id`));
+      expect(user?.name).toBe("joined");
+    });
+
+    it("a SELECT of a function that writes", async () => {
+      await writer.base.$executeRawUnsafe(`CREATE OR REPLACE FUNCTION rename_user(uid int, n text) RETURNS int LANGUAGE sql AS 'UPDATE "User" SET name = n WHERE id = uid RETURNING id'`);
+      const user = await expectFresh(read, () => writer.prisma.$queryRaw`SELECT rename_user(${alice.id}, ${"by function"})`);
+      expect(user?.name).toBe("by function");
+    });
+
+    it("a locking SELECT … FOR UPDATE and plain built-ins invalidate nothing", async () => {
+      await read(fleet.l1Reader.prisma);
+      const before = fleet.l1Reader.pool.queries;
+      await writer.prisma.$transaction(async (tx) => tx.$queryRaw`SELECT id, lower(name) FROM "User" WHERE id = ${alice.id} FOR UPDATE`);
+      await writer.prisma.$queryRaw`SELECT count(*), max("createdAt") FROM "Post" WHERE "authorId" IN (${Prisma.join([alice.id])})`;
+      // A function the inspection cannot know, declared by the caller to write nothing.
+      await writer.prisma.$cache.raw([], writer.prisma.$queryRaw`SELECT pg_backend_pid(), ${"x"}::text`);
+      await read(fleet.l1Reader.prisma);
+      expect(fleet.l1Reader.pool.queries).toBe(before);
+    });
+  });
+
+  it("a Json value with a __proto__ key comes back as plain Prisma returns it, from L1 and from Redis", async () => {
+    const user = await seedUser(writer.base);
+    await writer.base.$executeRaw`UPDATE "User" SET profile = ${'{"__proto__":{"isAdmin":true},"list":[{"__proto__":{"x":1}}]}'}::jsonb WHERE id = ${user.id}`;
+    const read = (p: typeof writer.prisma) => p.user.findUnique({ where: { id: user.id } });
+    const expected = await read(writer.base as never);
+    const expectedProfile = expected!.profile as Record<string, unknown>;
+    expect(Object.getOwnPropertyNames(expectedProfile)).toContain("__proto__");
+    for (const reader of [fleet.l1Reader, fleet.redisReader]) {
+      for (const attempt of [1, 2]) {
+        const profile = (await read(reader.prisma))!.profile as Record<string, unknown>;
+        const where = `${reader === fleet.l1Reader ? "L1 reader" : "Redis reader"}, read ${attempt}`;
+        expect(Object.getPrototypeOf(profile), where).toBe(Object.getPrototypeOf(expectedProfile));
+        expect(profile.isAdmin, where).toBeUndefined();
+        expect(Object.getOwnPropertyNames(profile), where).toEqual(Object.getOwnPropertyNames(expectedProfile));
+        expect(JSON.stringify(profile), where).toBe(JSON.stringify(expectedProfile));
+        expect(profile, where).toEqual(expectedProfile);
+      }
+    }
+  });
+});

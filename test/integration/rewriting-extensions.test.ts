@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
+import { cacheExtension } from "../../src/index.ts";
+import { createBaseClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+/**
+ * Issue 10, item 9: other extensions' query hooks rewrite arguments, as applications write them:
+ * row visibility (only posts of active authors), and a write hook that touches the author.
+ */
+const visibility = Prisma.defineExtension({
+  name: "visibility",
+  query: {
+    post: {
+      async $allOperations({ operation, args, query }) {
+        if (["findMany", "findFirst", "count"].includes(operation)) {
+          const where = (args as { where?: object }).where;
+          return query({ ...args, where: { AND: [where ?? {}, { author: { active: true } }] } } as never);
+        }
+        if (operation === "update") {
+          const data = (args as { data: object }).data;
+          return query({ ...args, data: { ...data, author: { update: { version: { increment: 1 } } } } } as never);
+        }
+        return query(args);
+      },
+    },
+  },
+});
+
+/** Soft delete as a model method (unpublishing stands in for a deletedAt column), applied before the cache too. */
+const softDelete = Prisma.defineExtension({
+  name: "soft-delete",
+  model: {
+    post: {
+      async softDelete(this: unknown, id: number) {
+        const context = Prisma.getExtensionContext(this) as unknown as { update(args: unknown): Promise<unknown> };
+        return context.update({ where: { id }, data: { published: false } });
+      },
+    },
+  },
+});
+
+describe("reads and writes rewritten by other extensions depend on what actually runs", () => {
+  const namespace = uniqueNamespace();
+  const redis = createRedis();
+  const instances = [0, 1, 2].map((i) => {
+    const { base, pool } = createBaseClient();
+    const prisma = base.$extends(visibility).$extends(softDelete).$extends(cacheExtension({ namespace, redis, models: { User: true, Post: true }, ...(i === 2 ? { l1: false as const } : {}) }));
+    return { base, pool, prisma, plain: base.$extends(visibility) };
+  });
+  const [writer, l1Reader, redisReader] = instances as [(typeof instances)[0], (typeof instances)[0], (typeof instances)[0]];
+  let alice: Awaited<ReturnType<typeof seedUser>>;
+
+  beforeAll(async () => {
+    alice = await seedUser(writer.base);
+  });
+  afterAll(async () => {
+    for (const instance of instances) {
+      await instance.prisma.$cache.close();
+      await instance.base.$disconnect();
+    }
+    redis.disconnect();
+  });
+
+  /** Reads until the read is served from the cache (the first load of a rewritten read is not stored). */
+  async function readUntilCached<T>(reader: (typeof instances)[0], read: (p: (typeof instances)[0]["prisma"]) => PromiseLike<T>) {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = reader.pool.queries;
+      await read(reader.prisma);
+      if (reader.pool.queries === before) return;
+    }
+    throw new Error("the read never became cached");
+  }
+
+  it("a visibility condition on the author: deactivating the author empties the cached post list", async () => {
+    const read = (p: (typeof instances)[0]["prisma"]) => p.post.findMany({ where: { authorId: alice.id }, orderBy: { id: "asc" } });
+    for (const reader of [l1Reader, redisReader]) {
+      await readUntilCached(reader, read);
+      expect(await read(reader.prisma)).toHaveLength(2);
+    }
+    await writer.prisma.user.update({ where: { id: alice.id }, data: { active: false } });
+    const expected = await read(writer.plain as never);
+    expect(expected).toEqual([]);
+    expect(await read(l1Reader.prisma), "from L1").toEqual(expected);
+    expect(await read(redisReader.prisma), "from Redis").toEqual(expected);
+    expect(l1Reader.prisma.$cache.stats().bypasses["query reached more than its arguments"]).toBeGreaterThanOrEqual(1);
+    await writer.prisma.user.update({ where: { id: alice.id }, data: { active: true } });
+    expect(await read(l1Reader.prisma)).toHaveLength(2);
+    expect(await read(redisReader.prisma)).toHaveLength(2);
+  });
+
+  it("a nested write added by another extension's hook invalidates the model it touches", async () => {
+    const read = (p: (typeof instances)[0]["prisma"]) => p.user.findUnique({ where: { id: alice.id } });
+    for (const reader of [l1Reader, redisReader]) await readUntilCached(reader, read);
+    await writer.prisma.post.update({ where: { id: alice.posts[0]!.id }, data: { title: "touched" } });
+    const expected = await writer.base.user.findUnique({ where: { id: alice.id } });
+    expect(expected?.version).toBe(alice.version + 1);
+    expect(await read(l1Reader.prisma), "from L1").toEqual(expected);
+    expect(await read(redisReader.prisma), "from Redis").toEqual(expected);
+  });
+
+  it("a soft delete written as a model method of an earlier extension goes through the cache's writes", async () => {
+    const read = (p: (typeof instances)[0]["prisma"]) => p.post.findMany({ where: { authorId: alice.id, published: true }, orderBy: { id: "asc" } });
+    for (const reader of [l1Reader, redisReader]) await readUntilCached(reader, read);
+    expect(await read(l1Reader.prisma)).toHaveLength(1);
+    await writer.prisma.post.softDelete(alice.posts[0]!.id);
+    expect(await read(l1Reader.prisma), "from L1").toEqual([]);
+    expect(await read(redisReader.prisma), "from Redis").toEqual([]);
+  });
+});

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
+import { rawSqlMayWrite, rawSqlText } from "../../src/prisma/raw-sql.ts";
+
+/** The arguments `$queryRaw` receives when called as a tagged template. */
+const tagged = (strings: TemplateStringsArray, ...values: unknown[]) => [strings, ...values];
+
+describe("rawSqlMayWrite", () => {
+  it("sees writes in interpolated fragments, at any depth", () => {
+    expect(rawSqlMayWrite(tagged`${Prisma.sql`UPDATE "User" SET name = ${"x"}`}`)).toBe(true);
+    expect(rawSqlMayWrite(tagged`WITH x AS (${Prisma.raw('DELETE FROM "Post" RETURNING id')}) SELECT * FROM x`)).toBe(true);
+    expect(rawSqlMayWrite(tagged`SELECT 1; ${Prisma.join([Prisma.sql`SELECT 2`, Prisma.sql`${Prisma.raw("TRUNCATE t")}`], "; ")}`)).toBe(true);
+    expect(rawSqlMayWrite([Prisma.sql`SELECT ${Prisma.sql`1`} ; ${Prisma.raw("INSERT INTO t VALUES (1)")}`])).toBe(true);
+  });
+
+  it("reads $queryRawUnsafe's text and TypedSQL's", () => {
+    expect(rawSqlMayWrite(["update t set a = $1", 1])).toBe(true);
+    expect(rawSqlMayWrite(["select a from t where b = $1", 1])).toBe(false);
+    expect(rawSqlMayWrite([{ sql: "DELETE FROM t", values: [] }])).toBe(true);
+  });
+
+  it("counts any function not known to be read-only as a write", () => {
+    expect(rawSqlMayWrite(tagged`SELECT nextval('s')`)).toBe(true);
+    expect(rawSqlMayWrite(tagged`SELECT my_func(${1})`)).toBe(true);
+    expect(rawSqlMayWrite(tagged`SELECT public.count(*) FROM t`)).toBe(true);
+    expect(rawSqlMayWrite(tagged`SELECT count(*), lower(name), coalesce(a, 1)::numeric(10, 2) FROM "User" WHERE id IN (${Prisma.join([1, 2])}) AND EXISTS (SELECT 1)`)).toBe(false);
+  });
+
+  it("does not count locking reads or parameter values", () => {
+    expect(rawSqlMayWrite(tagged`SELECT * FROM t WHERE id = ${"update"} FOR UPDATE`)).toBe(false);
+    expect(rawSqlMayWrite(tagged`SELECT * FROM t FOR NO KEY UPDATE SKIP LOCKED`)).toBe(false);
+    expect(rawSqlMayWrite(tagged`SELECT * FROM "Comment"`)).toBe(false);
+  });
+
+  it("assumes the worst of arguments it does not recognise", () => {
+    expect(rawSqlMayWrite([{}])).toBe(true);
+    expect(rawSqlText(tagged`a ${1} b`)).toBe("a  ?  b");
+  });
+});
