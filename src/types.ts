@@ -9,6 +9,8 @@ export interface Clock {
 export interface RedisLike {
   readonly status: string;
   readonly isCluster?: boolean;
+  /** ioredis connection options: `db` scopes pub/sub channels (which ignore SELECT). */
+  readonly options?: { db?: number | undefined };
   get(key: string): Promise<string | null>;
   set(key: string, value: string | Buffer, mode: "PX", ttlMs: number): Promise<unknown>;
   set(key: string, value: string, mode: "PX", ttlMs: number, condition: "NX"): Promise<unknown>;
@@ -196,6 +198,10 @@ export interface CacheStats {
   invalidationsQueued: number;
   /** Invalidations some instance did not acknowledge within `ackTimeout`. */
   invalidationAckTimeouts: number;
+  /** Pub/sub messages dropped because they do not parse: another version's, or a stray or forged PUBLISH. */
+  rejectedMessages: number;
+  /** Stored values that failed their checks (truncated, unknown type tag, bad Bloom metadata): read as absent, entries deleted. */
+  corruptEntries: number;
   /** Invalidated names not yet delivered to Redis. */
   pendingInvalidations: number;
   bypasses: Record<string, number>;

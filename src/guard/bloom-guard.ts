@@ -182,11 +182,12 @@ export class BloomGuard {
     const keys = this.#keys(model);
     state.learntWhileLoading = [];
     try {
+      const sentAt = this.#parts.versions.readStamp;
       const reply = (await redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model))], [])) as Buffer[];
       const [m, k, built, at] = reply.slice(0, 4).map((part) => part.toString());
       const version = reply[6]!.toString();
       const current = Number(version);
-      this.#parts.versions.observe(bloomVersion(model), current);
+      this.#parts.versions.observe(bloomVersion(model), current, sentAt);
       if (m === "" || Number(built) !== current || this.#parts.clock.now() - Number(at) >= this.#parts.policies.get(model)!.maxAgeMs) return false;
       const filter = new BloomFilter(Number(m), Number(k), new Uint8Array(Math.ceil(Number(m) / 8)));
       filter.bits.set(reply[5]!.subarray(0, filter.bits.byteLength));

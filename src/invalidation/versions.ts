@@ -48,6 +48,15 @@ export class Versions {
   readonly #options: VersionsOptions;
   readonly #local: LRUCache<string, number>;
   readonly #pending = new Set<string>();
+  /**
+   * Names whose local version was dropped by an invalidation message, with the moment (a count
+   * of distrust events) it was dropped: only a Redis read sent after that may teach it again, so
+   * a reply that left Redis before the write cannot bring back the old version.
+   */
+  readonly #distrusted = new Map<string, number>();
+  #distrustEvents = 0;
+  /** Reads sent before the last forget() cannot teach anything. */
+  #forgottenAt = 0;
   #evictedFloor = 0;
   #epoch = 0;
   #localSeq = 0;
@@ -86,10 +95,11 @@ export class Versions {
   async fetch(names: readonly string[]): Promise<number[]> {
     const redis = this.#options.redis;
     if (redis === undefined) return names.map((name) => this.#current(name)!);
+    const sentAt = this.#distrustEvents;
     const values = await redis.store.mget(names.map((name) => this.keyOf(name)));
     return names.map((name, i) => {
       const version = Number(values[i] ?? 0);
-      this.observe(name, version);
+      this.#learn(name, version, sentAt);
       return version;
     });
   }
@@ -105,10 +115,11 @@ export class Versions {
       const [stored, current] = await Promise.all([redis.store.get(key), this.fetch(names)]);
       return { stored, current };
     }
+    const sentAt = this.#distrustEvents;
     const reply = (await redis.store.run(LOOKUP, [key, ...names.map((name) => this.keyOf(name))], [])) as Array<string | null | false>;
     const current = names.map((name, i) => {
       const version = Number(reply[i + 1] || 0);
-      this.observe(name, version);
+      this.#learn(name, version, sentAt);
       return version;
     });
     return { stored: reply[0] || null, current };
@@ -123,23 +134,60 @@ export class Versions {
     return this.#epoch;
   }
 
-  /** Learns a version read from Redis; versions only move forward. */
-  observe(name: string, version: number): void {
-    if (this.#pending.has(name)) return;
+  /** A stamp to take before a Redis read whose reply is later passed to observe(). */
+  get readStamp(): number {
+    return this.#distrustEvents;
+  }
+
+  /** Learns a version read from Redis (sent at `sentAt`, a readStamp); versions only move forward. */
+  observe(name: string, version: number, sentAt = this.#distrustEvents): void {
+    this.#learn(name, version, sentAt);
+  }
+
+  /** Learns a version from a Redis read sent at `sentAt` (a count of distrust events), unless it may predate one. */
+  #learn(name: string, version: number, sentAt: number): void {
+    if (this.#pending.has(name) || sentAt < this.#forgottenAt || !Number.isSafeInteger(version)) return;
+    if (this.#distrusted.size > 0) {
+      const since = this.#distrusted.get(name);
+      if (since !== undefined) {
+        if (sentAt < since) return;
+        this.#distrusted.delete(name);
+      }
+    }
     const known = this.#local.get(name);
     if (known === undefined || known < version) this.#local.set(name, version);
   }
 
-  /** Applies an invalidation (announced on the bus, or this process's own) and moves the epoch. */
-  invalidated(seq: number, names: readonly string[]): void {
+  /** Applies this process's own bump, at the sequence number Redis returned, and moves the epoch. */
+  invalidated(seq: number, names: readonly string[], sentAt: number): void {
     this.#epoch++;
-    for (const name of names) this.observe(name, seq);
+    for (const name of names) this.#learn(name, seq, sentAt);
+  }
+
+  /**
+   * Applies an invalidation announced on the bus. Its sequence number is a claim anyone able to
+   * PUBLISH could forge, so it is not adopted: the names' local versions are dropped instead, and
+   * L1 entries that depend on them are served again only once a Redis read re-learnt them.
+   */
+  distrust(names: readonly string[]): void {
+    this.#epoch++;
+    if (this.#options.redis === undefined) return;
+    const event = ++this.#distrustEvents;
+    for (const name of names) {
+      this.#local.delete(name);
+      this.#distrusted.set(name, event);
+    }
+    // Bounded: a name nobody reads again stays distrusted only until the map is reset.
+    if (this.#distrusted.size > this.#options.maxLocalNames) this.forget();
   }
 
   /** Forgets everything learnt from Redis: after missed messages, nothing local can be trusted. */
   forget(): void {
     this.#epoch++;
-    if (this.#options.redis !== undefined) this.#local.clear();
+    if (this.#options.redis === undefined) return;
+    this.#local.clear();
+    this.#distrusted.clear();
+    this.#forgottenAt = ++this.#distrustEvents;
   }
 
   /**
@@ -218,6 +266,7 @@ export class Versions {
     const acks = bus.expectAcks(messageId);
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(messageId, list);
     let reply: unknown;
+    const sentAt = this.#distrustEvents;
     try {
       const groups = this.#options.bloomGroups?.(list) ?? [];
       const keys = [`${prefix}:seq`, bus.registryKey, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
@@ -232,7 +281,7 @@ export class Versions {
     }
     const [seq, receivers] = reply as [number, number];
     for (const name of list) this.#pending.delete(name);
-    this.invalidated(seq, list);
+    this.invalidated(seq, list, sentAt);
     counters.invalidationSent(list);
     if (!(await acks.wait(receivers, this.#options.ackTimeoutMs))) counters.invalidationAckTimeouts++;
     return true;

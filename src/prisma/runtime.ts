@@ -108,15 +108,25 @@ export class CacheRuntime {
     const report = (error: CacheError) => this.#report(error);
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
     const prefix = `{${options.namespace}}`;
+    const rejectedMessage = (channel: string, message: unknown, reason: string) => {
+      this.#counters.rejectedMessages++;
+      report(new CacheError("E_BAD_MESSAGE", `dropped a message on ${channel}: ${reason} (${describeMessage(message)})`));
+      // It may be another version's invalidation: re-check everything against Redis.
+      if (channel === this.#bus?.eventsChannel) {
+        this.#versions.forget();
+        this.#guard?.distrustAll();
+      }
+    };
     this.#bus =
       options.redis === undefined || store === undefined
         ? undefined
         : new Bus(options.redis, store, prefix, {
-            onInvalidation: (seq, names) => {
+            onInvalidation: (_seq, names, own) => {
               this.#counters.invalidationReceived(names);
-              this.#versions.invalidated(seq, names);
+              if (!own) this.#versions.distrust(names);
               this.#guard?.learn(names);
             },
+            onRejected: (channel, message, reason) => rejectedMessage(channel, message, reason),
             onLanded: (key, landed) => this.#cache.waiters.wake(key, landed),
             onTrustChange: (trusted) => {
               // Messages may have been missed while the subscription was down: forget what L1 knows.
@@ -446,6 +456,12 @@ export class CacheRuntime {
       // A throwing error hook must not turn an absorbed cache failure into a failed query.
     }
   }
+}
+
+/** A rejected message as an error report shows it: its start, JSON-quoted. */
+function describeMessage(message: unknown): string {
+  const text = typeof message === "string" ? message : String(message);
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
 }
 
 const isNotFound = (value: unknown) => value === null || value instanceof NotFoundMarker;

@@ -36,6 +36,10 @@ export class Counters {
   invalidationsQueued = 0;
   /** Invalidations not acknowledged by every instance within the ack timeout. */
   invalidationAckTimeouts = 0;
+  /** Pub/sub messages dropped because they do not parse (another version, a stray or forged PUBLISH). */
+  rejectedMessages = 0;
+  /** Stored values (entries, Bloom filters) that failed their checks: treated as absent, entries deleted. */
+  corruptEntries = 0;
   readonly #bypasses = new Map<string, number>();
   readonly #models = new Map<string, ModelStats>();
   /** Set only while someone listens to hit, miss, stale or invalidation events: otherwise one check. */
@@ -116,6 +120,8 @@ export class Counters {
       invalidationsReceived: this.invalidationsReceived,
       invalidationsQueued: this.invalidationsQueued,
       invalidationAckTimeouts: this.invalidationAckTimeouts,
+      rejectedMessages: this.rejectedMessages,
+      corruptEntries: this.corruptEntries,
       bypasses: Object.fromEntries(this.#bypasses),
       models,
     };

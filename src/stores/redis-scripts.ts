@@ -138,3 +138,9 @@ redis.call('DEL', KEYS[3], KEYS[1])
 redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', ARGV[2], 'rows', ARGV[3])
 return 1
 `);
+
+/** Deletes a corrupt entry unless it was rewritten since it was read. KEYS: entry. ARGV: the text read. */
+export const DELETE_IF_EQUAL = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { depsAreCurrent, parseEntry, serializeEntry } from "../../src/stores/entry.ts";
+import { CorruptEntry, depsAreCurrent, parseEntry, serializeEntry } from "../../src/stores/entry.ts";
 import { MemoryStore } from "../../src/stores/memory-store.ts";
 import { SingleFlight } from "../../src/core/single-flight.ts";
 import { FakeClock } from "../helpers/random.ts";
@@ -10,11 +10,13 @@ describe("entry format", () => {
     expect(parseEntry(serializeEntry(entry))).toEqual(entry);
   });
 
-  it("treats text of another format as a miss", () => {
-    expect(parseEntry("1|1|2|3|x")).toBeUndefined();
-    expect(parseEntry("garbage")).toBeUndefined();
-    expect(parseEntry("2|a|2|3|[]\nx")).toBeUndefined();
-    expect(parseEntry("2|1|2|3|{oops\nx")).toBeUndefined();
+  it("treats text of another format, truncated or altered entries as corrupt", () => {
+    for (const text of ["1|1|2|3|x", "garbage", "2|a|2|3|[]\nx", "2|1|2|3|{oops\nx", "3|0|1|2|3|[]\nx", ""]) {
+      expect(parseEntry(text), text).toBeInstanceOf(CorruptEntry);
+    }
+    const valid = serializeEntry({ payload: '{"id":1,"name":"Ada"}', freshUntil: 10, staleUntil: 20, loadMs: 3, deps: [["g:User", 7]] });
+    expect(parseEntry(valid.slice(0, -3))).toEqual(new CorruptEntry("checksum mismatch"));
+    expect(parseEntry(valid.replace('"g:User",7', '"g:User",8'))).toEqual(new CorruptEntry("checksum mismatch"));
   });
 
   it("is current only at exactly the recorded versions of the same names", () => {
