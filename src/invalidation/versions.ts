@@ -2,7 +2,7 @@ import { LRUCache } from "lru-cache";
 import { randomUUID } from "node:crypto";
 import { CacheError, CacheStoreError } from "../errors.js";
 import type { Counters } from "../stats/counters.js";
-import { BUMP_VERSIONS, FENCED_SET, LOOKUP, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
+import { BUMP_VERSIONS, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 
@@ -27,13 +27,19 @@ export interface VersionsOptions {
   redis: { store: RedisStore; bus: Bus; prefix: string } | undefined;
   counters: Counters;
   report: (error: CacheError) => void;
-  /** How long identity tags live in Redis: longer than any entry that can record them. */
+  /**
+   * How long tag versions (identity and user tags) live in Redis, at least: this instance's
+   * longest entry lifetime (the fleet shares the longest any instance asked for). An integer.
+   */
   tagTtlMs: number;
   ackTimeoutMs: number;
   maxLocalNames: number;
   /** The Bloom additions a bump of these names carries (none without guarded models). */
   bloomGroups?: (names: readonly string[]) => BloomGroup[];
 }
+
+/** Tags (record identities `t:`, user tags `u:`) are unbounded in number: their versions expire. Model generations do not. */
+const expiryFlag = (name: string) => (name.startsWith("t:") || name.startsWith("u:") ? "1" : "0");
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
@@ -96,7 +102,8 @@ export class Versions {
     const redis = this.#options.redis;
     if (redis === undefined) return names.map((name) => this.#current(name)!);
     const sentAt = this.#distrustEvents;
-    const values = await redis.store.mget(names.map((name) => this.keyOf(name)));
+    const keys = [`${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
+    const values = (await redis.store.run(READ_VERSIONS, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as string[];
     return names.map((name, i) => {
       const version = Number(values[i] ?? 0);
       this.#learn(name, version, sentAt);
@@ -116,7 +123,8 @@ export class Versions {
       return { stored, current };
     }
     const sentAt = this.#distrustEvents;
-    const reply = (await redis.store.run(LOOKUP, [key, ...names.map((name) => this.keyOf(name))], [])) as Array<string | null | false>;
+    const keys = [key, `${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
+    const reply = (await redis.store.run(LOOKUP, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as Array<string | null | false>;
     const current = names.map((name, i) => {
       const version = Number(reply[i + 1] || 0);
       this.#learn(name, version, sentAt);
@@ -269,8 +277,8 @@ export class Versions {
     const sentAt = this.#distrustEvents;
     try {
       const groups = this.#options.bloomGroups?.(list) ?? [];
-      const keys = [`${prefix}:seq`, bus.registryKey, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
-      const expiring = list.map((name) => (name.startsWith("t:") ? "1" : "0"));
+      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
+      const expiring = list.map(expiryFlag);
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
       const registryNow = store.isCluster ? String(Date.now()) : "";
       reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...expiring, ...items]);
