@@ -205,6 +205,8 @@ export interface CacheStats {
   /** Invalidated names not yet delivered to Redis. */
   pendingInvalidations: number;
   bypasses: Record<string, number>;
+  /** Reads whose lifetime was shortened to fit a bound, by reason (`cache.ttl + cache.swr above maxLifetime`). */
+  clamps: Record<string, number>;
   models: Record<string, ModelStats>;
   /** Entries and bytes held in this process's L1. */
   l1Entries: number;

@@ -24,7 +24,9 @@ import type { CacheQueryOptions, CacheStats } from "../types.js";
 import type { PrismaSchema } from "./data-model.js";
 import { LazyQuery, withFluentRelations, type Delegates, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
 import { encodePrismaArgValue, prismaDecimal } from "./prisma-values.js";
-import { splitCacheOption } from "./query-args.js";
+import { FailedQuery } from "./failed-query.js";
+import { splitCacheOption, validateCacheOption } from "./query-args.js";
+import { fitLifetime } from "../core/lifetime.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
 import { WriteNames } from "./write-names.js";
@@ -206,8 +208,8 @@ export class CacheRuntime {
     },
     prepareBloom: async () => this.#guard?.prepare(),
     rebuildBloom: async (model) => {
-      if (this.#guard === undefined) return;
       const models = model === undefined ? [...this.#options.models].filter(([, p]) => p.bloom).map(([name]) => name) : this.#checkModels([model], "model");
+      if (this.#guard === undefined) return;
       for (const name of models) {
         if (!this.#guard.guards(name)) throw new CacheArgumentError("model", `model "${name}" has no Bloom guard (set models.${name}.bloom)`);
         await this.#guard.rebuild(name);
@@ -256,14 +258,20 @@ export class CacheRuntime {
   read(context: ExtensionThis, operation: string, rawArgs: Record<string, unknown> | undefined): unknown {
     const model = context.$name;
     const parent = context.$parent;
-    const { args, cache } = splitCacheOption(rawArgs);
+    let split: ReturnType<typeof splitCacheOption>;
+    try {
+      split = splitCacheOption(rawArgs);
+    } catch (error) {
+      // Like Prisma's own validation errors: a rejected query, never a throw at the call.
+      return new FailedQuery(error);
+    }
+    const { args, cache } = split;
     const policy = this.#options.models.get(model);
     if (policy === undefined || this.#closed) return this.#delegate(parent, model)[operation]!(args);
     if (cache === false || parent[TRANSACTION_SCOPE] !== undefined) {
       this.#counters.bypass(cache === false ? "cache: false" : "transaction");
       return this.#delegate(parent, model)[operation]!(args);
     }
-    if (cache !== undefined) this.#checkLifetime(policy, cache);
     const QueryClass = SINGLE_RECORD.has(operation) ? this.#readClasses.get(model)! : LazyQuery;
     return new QueryClass(this.#reads, parent, model, operation, args, cache);
   }
@@ -390,14 +398,6 @@ export class CacheRuntime {
     return [...models];
   }
 
-  /** A per-query lifetime may not outlive the record tags that protect it. */
-  #checkLifetime(policy: ReadPolicy, cache: Exclude<CacheQueryOptions, false>): void {
-    const lifetime = ((cache.ttl ?? policy.ttlMs / 1000) + (cache.swr ?? policy.swrMs / 1000)) * 1000 * (1 + policy.jitter);
-    if (lifetime > this.#options.maxLifetimeMs) {
-      throw new CacheArgumentError("cache.ttl", `ttl + swr (${lifetime / 1000} s with jitter) exceeds maxLifetime (${this.#options.maxLifetimeMs / 1000} s); raise the maxLifetime option`);
-    }
-  }
-
   #passthrough(query: LazyQuery): PrismaPromiseLike {
     return this.#delegate(query.parent, query.model)[query.operation]!(query.args);
   }
@@ -406,11 +406,11 @@ export class CacheRuntime {
     const policy = this.#options.models.get(query.model)!;
     const override = query.cacheOption;
     if (override === undefined || (override.ttl === undefined && override.swr === undefined)) return policy;
-    return {
-      ...policy,
-      ttlMs: override.ttl === undefined ? policy.ttlMs : override.ttl * 1000,
-      swrMs: override.swr === undefined ? policy.swrMs : override.swr * 1000,
-    };
+    const ttlMs = override.ttl === undefined ? policy.ttlMs : override.ttl * 1000;
+    const swrMs = override.swr === undefined ? policy.swrMs : override.swr * 1000;
+    const fitted = fitLifetime(ttlMs, swrMs, policy.jitter, this.#options.maxLifetimeMs);
+    if (fitted.clamped) this.#counters.clamp("cache.ttl + cache.swr above maxLifetime");
+    return { ...policy, ttlMs: fitted.ttlMs, swrMs: fitted.swrMs };
   }
 
   #delegate(parent: Delegates, model: string): Record<string, (args: unknown) => PrismaPromiseLike> {
@@ -440,11 +440,12 @@ export class CacheRuntime {
       counters: this.#counters,
       observability: this.#observability,
       hooks: this.warmHooks,
-      checkLifetime: (model, cache) => this.#checkLifetime(this.#options.models.get(model)!, cache),
+      checkLifetime: (_model, cache) => void validateCacheOption(cache),
       checkModel: (model, argument) => void this.#checkModels([model], argument),
       ready: async () => this.#bus?.live(this.#options.lockTtlMs),
       replay: (query) => new LazyQuery(this.#replays, this.#client, query.model, query.operation, query.args, query.cache),
       report: (error) => this.#report(error),
+      localStats: () => this.control.stats(),
     });
   }
 

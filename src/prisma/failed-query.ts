@@ -1,0 +1,22 @@
+import { PrismaLikePromise, type BatchTransaction } from "./prisma-like-promise.js";
+
+/**
+ * A query refused before it ran (an invalid `cache` argument): lazy like Prisma's own, so the
+ * error reaches `.catch()` and `await`, never the call site, and an unawaited one stays silent.
+ */
+export class FailedQuery extends PrismaLikePromise {
+  readonly #error: unknown;
+
+  constructor(error: unknown) {
+    super();
+    this.#error = error;
+  }
+
+  requestTransaction(_batch: BatchTransaction): PromiseLike<unknown> {
+    return this.execute();
+  }
+
+  protected execute(): Promise<unknown> {
+    return Promise.reject(this.#error);
+  }
+}
