@@ -337,7 +337,7 @@ export class TieredCache {
       this.#parts.counters.fencedStores++;
       return;
     }
-    l1.set(request.key, { value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps }, entry.payload.length);
+    l1.set(request.key, { value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps });
   }
 
   #absorb(error: unknown): void {
