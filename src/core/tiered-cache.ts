@@ -3,7 +3,7 @@ import { CacheError, CacheStoreError } from "../errors.js";
 import type { Dep, Versions } from "../invalidation/versions.js";
 import type { ReadPolicy } from "../options.js";
 import type { Counters } from "../stats/counters.js";
-import { CorruptEntry, depsAreCurrent, parseEntry, serializeEntry, type CacheEntry } from "../stores/entry.js";
+import { CorruptEntry, decodePayload, depsAreCurrent, parseEntry, serializeEntry, type CacheEntry } from "../stores/entry.js";
 import type { MemoryStore } from "../stores/memory-store.js";
 import { DELETE_IF_EQUAL } from "../stores/redis-scripts.js";
 import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
@@ -187,11 +187,9 @@ export class TieredCache {
     const entry = parseEntry(stored);
     if (entry instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, entry.reason), current };
     if (!depsAreCurrent(entry.deps, request.deps, current)) return { entry: undefined, current };
-    try {
-      return { entry: { ...entry, value: this.#parts.codec.decode(entry.payload) }, current };
-    } catch (error) {
-      return { entry: this.#dropCorrupt(key, stored, `payload does not decode: ${String((error as Error)?.message ?? error)}`), current };
-    }
+    const decoded = decodePayload(this.#parts.codec, entry.payload);
+    if (decoded instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, decoded.reason), current };
+    return { entry: { ...entry, value: decoded.value }, current };
   }
 
   /** A stored value that is not an intact entry: a miss, counted, reported, and deleted (unless rewritten meanwhile). */

@@ -70,6 +70,18 @@ function parseDeps(json: string): Dep[] | undefined {
   return deps as Dep[];
 }
 
+/**
+ * Decodes an entry's payload; a payload that does not decode (unknown type tag, bad JSON from
+ * another version) is a CorruptEntry, never an exception.
+ */
+export function decodePayload(codec: { decode(text: string): unknown }, payload: string): { value: unknown } | CorruptEntry {
+  try {
+    return { value: codec.decode(payload) };
+  } catch (error) {
+    return new CorruptEntry(`payload does not decode: ${String((error as Error)?.message ?? error)}`);
+  }
+}
+
 /** Whether an entry was loaded at exactly the versions that are current now. */
 export function depsAreCurrent(recorded: readonly Dep[], names: readonly string[], current: readonly number[]): boolean {
   if (recorded.length !== names.length) return false;
