@@ -183,8 +183,11 @@ export class BloomGuard {
     const keys = this.#keys(model);
     state.learntWhileLoading = [];
     try {
-      const sentAt = this.#parts.versions.readStamp;
-      const reply = (await redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model))], [])) as Buffer[];
+      let sentAt = 0;
+      const reply = (await this.#parts.versions.readStamped((stamp) => {
+        sentAt = stamp;
+        return redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model))], []);
+      })) as Buffer[];
       const current = Number(reply[6]!.toString());
       this.#parts.versions.observe(bloomVersion(model), current, sentAt);
       const meta = parseBloomMeta(reply.slice(0, 4).map((part) => part.toString()), reply[5]!.byteLength);

@@ -5,6 +5,7 @@ import type { Counters } from "../stats/counters.js";
 import { BUMP_VERSIONS, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
+import { DistrustLedger } from "./distrust-ledger.js";
 
 /** A held fleet lock to release together with the store, and the wake-up to publish. */
 export interface LockRelease {
@@ -54,15 +55,8 @@ export class Versions {
   readonly #options: VersionsOptions;
   readonly #local: LRUCache<string, number>;
   readonly #pending = new Set<string>();
-  /**
-   * Names whose local version was dropped by an invalidation message, with the moment (a count
-   * of distrust events) it was dropped: only a Redis read sent after that may teach it again, so
-   * a reply that left Redis before the write cannot bring back the old version.
-   */
-  readonly #distrusted = new Map<string, number>();
-  #distrustEvents = 0;
-  /** Reads sent before the last forget() cannot teach anything. */
-  #forgottenAt = 0;
+  /** Which Redis replies may teach a version: none that may predate an invalidation of it. */
+  readonly #ledger: DistrustLedger;
   #evictedFloor = 0;
   #epoch = 0;
   #localSeq = 0;
@@ -71,6 +65,7 @@ export class Versions {
 
   constructor(options: VersionsOptions) {
     this.#options = options;
+    this.#ledger = new DistrustLedger(options.maxLocalNames);
     this.#local = new LRUCache<string, number>({
       max: options.maxLocalNames,
       dispose: (value, _name, reason) => {
@@ -101,9 +96,14 @@ export class Versions {
   async fetch(names: readonly string[]): Promise<number[]> {
     const redis = this.#options.redis;
     if (redis === undefined) return names.map((name) => this.#current(name)!);
-    const sentAt = this.#distrustEvents;
     const keys = [`${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
-    const values = (await redis.store.run(READ_VERSIONS, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as string[];
+    const sentAt = this.#ledger.begin();
+    let values: string[];
+    try {
+      values = (await redis.store.run(READ_VERSIONS, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as string[];
+    } finally {
+      this.#ledger.end(sentAt);
+    }
     return names.map((name, i) => {
       const version = Number(values[i] ?? 0);
       this.#learn(name, version, sentAt);
@@ -122,9 +122,14 @@ export class Versions {
       const [stored, current] = await Promise.all([redis.store.get(key), this.fetch(names)]);
       return { stored, current };
     }
-    const sentAt = this.#distrustEvents;
     const keys = [key, `${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
-    const reply = (await redis.store.run(LOOKUP, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as Array<string | null | false>;
+    const sentAt = this.#ledger.begin();
+    let reply: Array<string | null | false>;
+    try {
+      reply = (await redis.store.run(LOOKUP, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as Array<string | null | false>;
+    } finally {
+      this.#ledger.end(sentAt);
+    }
     const current = names.map((name, i) => {
       const version = Number(reply[i + 1] || 0);
       this.#learn(name, version, sentAt);
@@ -142,26 +147,24 @@ export class Versions {
     return this.#epoch;
   }
 
-  /** A stamp to take before a Redis read whose reply is later passed to observe(). */
-  get readStamp(): number {
-    return this.#distrustEvents;
+  /** Runs a Redis read whose reply is passed to observe() with the stamp it was sent at. */
+  async readStamped<T>(read: (sentAt: number) => Promise<T>): Promise<T> {
+    const sentAt = this.#ledger.begin();
+    try {
+      return await read(sentAt);
+    } finally {
+      this.#ledger.end(sentAt);
+    }
   }
 
-  /** Learns a version read from Redis (sent at `sentAt`, a readStamp); versions only move forward. */
-  observe(name: string, version: number, sentAt = this.#distrustEvents): void {
+  /** Learns a version read from Redis by a read sent at `sentAt` (see readStamped); versions only move forward. */
+  observe(name: string, version: number, sentAt: number): void {
     this.#learn(name, version, sentAt);
   }
 
-  /** Learns a version from a Redis read sent at `sentAt` (a count of distrust events), unless it may predate one. */
+  /** Learns a version from a Redis read sent at `sentAt`, unless the reply may predate an invalidation of it. */
   #learn(name: string, version: number, sentAt: number): void {
-    if (this.#pending.has(name) || sentAt < this.#forgottenAt || !Number.isSafeInteger(version)) return;
-    if (this.#distrusted.size > 0) {
-      const since = this.#distrusted.get(name);
-      if (since !== undefined) {
-        if (sentAt < since) return;
-        this.#distrusted.delete(name);
-      }
-    }
+    if (this.#pending.has(name) || !Number.isSafeInteger(version) || !this.#ledger.mayLearn(name, sentAt)) return;
     const known = this.#local.get(name);
     if (known === undefined || known < version) this.#local.set(name, version);
   }
@@ -180,13 +183,8 @@ export class Versions {
   distrust(names: readonly string[]): void {
     this.#epoch++;
     if (this.#options.redis === undefined) return;
-    const event = ++this.#distrustEvents;
-    for (const name of names) {
-      this.#local.delete(name);
-      this.#distrusted.set(name, event);
-    }
-    // Bounded: a name nobody reads again stays distrusted only until the map is reset.
-    if (this.#distrusted.size > this.#options.maxLocalNames) this.forget();
+    for (const name of names) this.#local.delete(name);
+    this.#ledger.drop(names);
   }
 
   /** Forgets everything learnt from Redis: after missed messages, nothing local can be trusted. */
@@ -194,8 +192,7 @@ export class Versions {
     this.#epoch++;
     if (this.#options.redis === undefined) return;
     this.#local.clear();
-    this.#distrusted.clear();
-    this.#forgottenAt = ++this.#distrustEvents;
+    this.#ledger.forgetAll();
   }
 
   /**
@@ -274,7 +271,7 @@ export class Versions {
     const acks = bus.expectAcks(messageId);
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(messageId, list);
     let reply: unknown;
-    const sentAt = this.#distrustEvents;
+    const sentAt = this.#ledger.begin();
     try {
       const groups = this.#options.bloomGroups?.(list) ?? [];
       const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
@@ -286,6 +283,8 @@ export class Versions {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
       return false;
+    } finally {
+      this.#ledger.end(sentAt);
     }
     const [seq, receivers] = reply as [number, number];
     for (const name of list) this.#pending.delete(name);
