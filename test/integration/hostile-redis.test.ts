@@ -157,3 +157,40 @@ describe("corrupt entries in Redis", () => {
     }
   });
 });
+
+describe("a corrupt Bloom filter in Redis", () => {
+  it("is rebuilt, never trusted: existing records are found", async () => {
+    const namespace = uniqueNamespace();
+    const models = { User: { bloom: true }, Post: true };
+    const builder = createCachedClient({ namespace, models });
+    const errors: CacheError[] = [];
+    const user = await seedUser(builder.base);
+    await builder.prisma.$cache.prepareBloom();
+    await builder.close();
+    const redis = createRedis();
+    try {
+      const corruptions: Array<[string, () => Promise<unknown>]> = [
+        ["bits truncated", () => redis.set(`{${namespace}}:bloom:User:bits`, "")],
+        ["bit count not a number", () => redis.hset(`{${namespace}}:bloom:User`, "m", "abc")],
+        ["hash count out of range", () => redis.hset(`{${namespace}}:bloom:User`, "k", "0")],
+      ];
+      for (const [label, corrupt] of corruptions) {
+        await corrupt();
+        const reader = createCachedClient({ namespace, models, onError: (error) => errors.push(error) });
+        try {
+          await reader.prisma.$cache.prepareBloom();
+          expect((await reader.prisma.user.findUnique({ where: { email: user.email } }))?.id, label).toBe(user.id);
+          expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.email, label).toBe(user.email);
+          expect(reader.prisma.$cache.stats().corruptEntries, label).toBe(1);
+          expect(reader.prisma.$cache.stats().bloomBuilds, label).toBe(1);
+        } finally {
+          await reader.close();
+        }
+      }
+      expect(errors.filter((error) => error.code === "E_CORRUPT_ENTRY")).toHaveLength(corruptions.length);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
