@@ -1,3 +1,4 @@
+import type { PrismaPromiseLike, QueryRunner } from "./lazy-query.js";
 import { PrismaLikePromise, type BatchTransaction } from "./prisma-like-promise.js";
 
 /**
@@ -19,4 +20,16 @@ export class FailedQuery extends PrismaLikePromise {
   protected execute(): Promise<unknown> {
     return Promise.reject(this.#error);
   }
+}
+
+/**
+ * The runner of a query refused before it ran: awaiting it, joining a batch transaction or
+ * calling a fluent relation on it (`findUnique(bad).posts()`) all reject with the error, lazily.
+ */
+export function failingRunner(error: unknown): QueryRunner {
+  return {
+    run: () => Promise.reject(error),
+    passthrough: () => new FailedQuery(error) as unknown as PrismaPromiseLike,
+    fluent: () => new FailedQuery(error),
+  };
 }

@@ -24,7 +24,7 @@ import type { CacheQueryOptions, CacheStats } from "../types.js";
 import type { PrismaSchema } from "./data-model.js";
 import { LazyQuery, withFluentRelations, type Delegates, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
 import { encodePrismaArgValue, prismaDecimal } from "./prisma-values.js";
-import { FailedQuery } from "./failed-query.js";
+import { failingRunner } from "./failed-query.js";
 import { splitCacheOption, validateCacheOption } from "./query-args.js";
 import { fitLifetime } from "../core/lifetime.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
@@ -263,7 +263,8 @@ export class CacheRuntime {
       split = splitCacheOption(rawArgs);
     } catch (error) {
       // Like Prisma's own validation errors: a rejected query, never a throw at the call.
-      return new FailedQuery(error);
+      const QueryClass = SINGLE_RECORD.has(operation) ? (this.#readClasses.get(model) ?? LazyQuery) : LazyQuery;
+      return new QueryClass(failingRunner(error), parent, model, operation, undefined, undefined);
     }
     const { args, cache } = split;
     const policy = this.#options.models.get(model);

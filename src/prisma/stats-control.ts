@@ -116,10 +116,10 @@ export class StatsControl {
     const namespace = resolved.namespace;
     const cachedModels = [...this.#rules.models];
     try {
-      // A SCAN would wait in ioredis's offline queue: count entries only on a ready connection.
-      const countable = options.countEntries === true && (resolved.redis === undefined || resolved.redis.status === "ready");
-      if (options.countEntries === true && !countable) throw new CacheStoreError("SCAN", `connection is ${resolved.redis?.status}`);
-      const [fleet, entries] = await Promise.all([observability.fleetStats(), countable ? observability.entryCounts() : undefined]);
+      // A SCAN on a lost connection would wait in ioredis's offline queue: fail fast, like every Redis call.
+      const status = resolved.redis?.status ?? "ready";
+      if (options.countEntries === true && LOST.has(status)) throw new CacheStoreError("SCAN", `connection is ${status}`);
+      const [fleet, entries] = await Promise.all([observability.fleetStats(), options.countEntries === true ? observability.entryCounts() : undefined]);
       return { namespace, ...fleet, cachedModels, ...(entries === undefined ? {} : { entries }) };
     } catch (error) {
       // Redis unreachable: this instance's own counters, flagged as such.
@@ -133,6 +133,9 @@ export class StatsControl {
     this.#parts.observability.countersReset();
   }
 }
+
+/** ioredis states in which a command cannot be sent now (as the Redis store treats them). */
+const LOST = new Set(["close", "end", "reconnecting"]);
 
 function asStoreError(error: unknown): CacheError {
   return error instanceof CacheError ? error : new CacheStoreError("call", String((error as Error)?.message ?? error), { cause: error });

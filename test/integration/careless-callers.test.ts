@@ -31,6 +31,9 @@ describe("bad arguments reject, never throw at the call", () => {
         }
         expect((await settle(`${operation}(5)`, () => prisma.user![operation]!(5))).rejected).toBe(true);
       }
+      // The fluent API on a refused query rejects too.
+      const fluent = await settle("findUnique(bad).posts()", () => (prisma.user!.findUnique!({ where: { id: 1 }, cache: "bad" }) as unknown as { posts(): PromiseLike<unknown> }).posts());
+      expect(fluent.reason).toBeInstanceOf(CacheArgumentError);
       // `.catch()` sees it, like a Prisma validation error.
       const caught = await prisma.user!.findMany!({ cache: "bad" }).then(
         () => "resolved",
