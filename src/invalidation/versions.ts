@@ -2,7 +2,7 @@ import { LRUCache } from "lru-cache";
 import { randomUUID } from "node:crypto";
 import { CacheError, CacheStoreError } from "../errors.js";
 import type { Counters } from "../stats/counters.js";
-import { BUMP_VERSIONS, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
+import { BUMP_VERSIONS, DELETE_IF_EQUAL, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { DistrustLedger } from "./distrust-ledger.js";
@@ -41,6 +41,9 @@ export interface VersionsOptions {
 
 /** Tags (record identities `t:`, user tags `u:`) are unbounded in number: their versions expire. Model generations do not. */
 const expiryFlag = (name: string) => (name.startsWith("t:") || name.startsWith("u:") ? "1" : "0");
+
+/** What INCR (and the scripts that copy the sequence) write: a decimal integer in the safe range. */
+const VERSION = /^(0|[1-9][0-9]{0,15})$/;
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
@@ -104,11 +107,7 @@ export class Versions {
     } finally {
       this.#ledger.end(sentAt);
     }
-    return names.map((name, i) => {
-      const version = Number(values[i] ?? 0);
-      this.#learn(name, version, sentAt);
-      return version;
-    });
+    return names.map((name, i) => this.#readVersion(name, values[i], sentAt));
   }
 
   /**
@@ -130,11 +129,7 @@ export class Versions {
     } finally {
       this.#ledger.end(sentAt);
     }
-    const current = names.map((name, i) => {
-      const version = Number(reply[i + 1] || 0);
-      this.#learn(name, version, sentAt);
-      return version;
-    });
+    const current = names.map((name, i) => this.#readVersion(name, reply[i + 1], sentAt));
     return { stored: reply[0] || null, current };
   }
 
@@ -160,6 +155,24 @@ export class Versions {
   /** Learns a version read from Redis by a read sent at `sentAt` (see readStamped); versions only move forward. */
   observe(name: string, version: number, sentAt: number): void {
     this.#learn(name, version, sentAt);
+  }
+
+  /**
+   * A version as Redis returned it. Anything but a sequence number (written by hand, by another
+   * program) matches no entry (NaN) and is deleted, so the next read re-creates it at the current
+   * sequence number — which no entry can have recorded before a write.
+   */
+  #readVersion(name: string, text: unknown, sentAt: number): number {
+    if (typeof text === "string" && VERSION.test(text)) {
+      const version = Number(text);
+      this.#learn(name, version, sentAt);
+      return version;
+    }
+    const { store, prefix } = this.#options.redis!;
+    this.#options.counters.corruptEntries++;
+    this.#options.report(new CacheError("E_CORRUPT_ENTRY", `version ${name} in Redis is not a sequence number (${JSON.stringify(String(text)).slice(0, 40)}): deleted`));
+    store.run(DELETE_IF_EQUAL, [`${prefix}:v:${name}`], [String(text)]).catch((error: unknown) => this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error))));
+    return Number.NaN;
   }
 
   /** Learns a version from a Redis read sent at `sentAt`, unless the reply may predate an invalidation of it. */

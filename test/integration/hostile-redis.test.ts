@@ -158,6 +158,36 @@ describe("corrupt entries in Redis", () => {
   });
 });
 
+describe("a version in Redis that is not a sequence number", () => {
+  it("matches no entry, is counted and deleted; caching resumes", async () => {
+    const namespace = uniqueNamespace();
+    const errors: CacheError[] = [];
+    const client = createCachedClient({ namespace, l1: false, onError: (error) => errors.push(error) });
+    try {
+      const user = await seedUser(client.base);
+      const read = () => client.prisma.user.findMany({ where: { id: user.id } });
+      await read();
+      const generations = `{${namespace}}:v:g:User`;
+      expect(await client.redis!.exists(generations)).toBe(1);
+      for (const garbage of ["garbage", "", "1e3", "-1"]) {
+        await client.redis!.set(generations, garbage);
+        const before = client.prisma.$cache.stats();
+        expect((await read())[0]?.id, garbage).toBe(user.id);
+        const after = client.prisma.$cache.stats();
+        expect(after.corruptEntries - before.corruptEntries, garbage).toBe(1);
+        await until(async () => (await client.redis!.get(generations)) !== garbage);
+      }
+      await read();
+      const before = client.prisma.$cache.stats().l2Hits;
+      expect((await read())[0]?.id).toBe(user.id);
+      expect(client.prisma.$cache.stats().l2Hits - before).toBe(1);
+      expect(errors.filter((error) => error.code === "E_CORRUPT_ENTRY")).toHaveLength(4);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("a corrupt Bloom filter in Redis", () => {
   it("is rebuilt, never trusted: existing records are found", async () => {
     const namespace = uniqueNamespace();
