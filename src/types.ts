@@ -62,7 +62,7 @@ export interface ModelCacheOptions {
 export interface L1Options {
   /** Most entries held in process memory. @default 10000 */
   maxEntries?: number;
-  /** Most bytes held in process memory (keys and encoded values). @default 67108864 (64 MiB) */
+  /** Most heap bytes L1 may retain: keys, versions and the decoded values, estimated when stored. @default 67108864 (64 MiB) */
   maxBytes?: number;
   /** Upper bound in seconds on how long an entry lives in L1, whatever its TTL. @default 60 */
   maxTtl?: number;
@@ -101,7 +101,7 @@ export interface CacheExtensionOptions {
   namespace?: string;
   /** The cached models: `true` for the defaults, or per-model settings. Unlisted models are never cached. */
   models: Record<string, boolean | ModelCacheOptions>;
-  /** Seconds an entry is fresh. @default 60 */
+  /** Seconds an entry is fresh, at most 365 days (as are `swr`, `negativeTtl` and `l1.maxTtl`). @default 60 */
   ttl?: number;
   /** Seconds a stale entry may be served while refreshing. @default 0 */
   swr?: number;
@@ -111,7 +111,7 @@ export interface CacheExtensionOptions {
   negativeTtl?: number;
   /** In-process cache limits, or `false` to read Redis directly. */
   l1?: L1Options | false;
-  /** Milliseconds a Redis read may take before the query falls through to the database. @default 250 */
+  /** Milliseconds a Redis read may take before the query falls through to the database; at most 2^31 − 1, like every option in ms. @default 250 */
   redisTimeout?: number;
   /** Milliseconds a write waits for every instance to acknowledge its invalidation before it resolves anyway. @default 200 */
   ackTimeout?: number;
@@ -126,7 +126,11 @@ export interface CacheExtensionOptions {
    * @default { threshold: 1000, window: 10, replicas: 3 }
    */
   hotKeys?: false | { threshold?: number; window?: number; replicas?: number };
-  /** Seconds: the longest a per-query `cache.ttl` + `cache.swr` may keep an entry. @default the longest model ttl + swr */
+  /**
+   * Seconds, at most 365 days: the longest a per-query `cache.ttl` + `cache.swr` (jitter included)
+   * may keep an entry; a longer one is shortened to fit and counted in `stats().clamps`.
+   * @default the longest model ttl + swr
+   */
   maxLifetime?: number;
   /** Called with every error the cache absorbed (Redis failures, unencodable results). */
   onError?: (error: CacheError) => void;
