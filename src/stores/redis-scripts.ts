@@ -10,15 +10,15 @@ function script(source: string): RedisScript {
 }
 
 /**
- * How long a tag version key lives: the longest lifetime any instance of the fleet asked for
- * (`lifetimeKey`), or this instance's own if longer; the longest instance keeps the shared value
- * alive (it expires after twice its value once no instance that long is left).
+ * The fleet's longest entry lifetime L: the shared value (`lifetimeKey`), raised to this
+ * instance's own if longer. The longest instance refreshes it now and then; once no instance
+ * that long is left, it expires (after 2L) and shorter ones take over.
  */
 const TAG_LIFETIME = `
 local function tagLifetime(lifetimeKey, own)
   own = tonumber(own)
   local shared = tonumber(redis.call('GET', lifetimeKey) or '0') or 0
-  if own >= shared then
+  if own > shared or (own == shared and redis.call('PTTL', lifetimeKey) < own) then
     redis.call('SET', lifetimeKey, own, 'PX', own * 2)
     return own
   end
@@ -31,17 +31,25 @@ end
  * or expired) is created at the namespace's current sequence number, which is at least every
  * value any version key ever had. An entry that recorded a version before a write can therefore
  * never match again, whatever expired in between and whatever lifetimes the writers used.
- * Tags (flag '1') expire after the fleet's tag lifetime; model generations do not.
+ * Tags (flag '1') expire, model generations do not. A tag is set to live 2L (L: the fleet's
+ * longest entry lifetime) and extended when a read finds less than L left, so an entry recorded
+ * now never outlives its tag (which would only cost a miss) and a tag nobody reads expires.
  */
 const READ_OR_CREATE = `
 local tagTtl
 local function readOrCreate(versionKey, seqKey, lifetimeKey, own, expiring)
   local value = redis.call('GET', versionKey)
-  if value then return value end
+  if value then
+    if expiring == '1' then
+      tagTtl = tagTtl or tagLifetime(lifetimeKey, own)
+      if redis.call('PTTL', versionKey) < tagTtl then redis.call('PEXPIRE', versionKey, tagTtl * 2) end
+    end
+    return value
+  end
   value = redis.call('GET', seqKey) or '0'
   if expiring == '1' then
     tagTtl = tagTtl or tagLifetime(lifetimeKey, own)
-    redis.call('SET', versionKey, value, 'PX', tagTtl)
+    redis.call('SET', versionKey, value, 'PX', tagTtl * 2)
   else
     redis.call('SET', versionKey, value)
   end
@@ -87,7 +95,7 @@ local tagTtl
 for i = 1, V do
   if ARGV[7 + i] == '1' then
     tagTtl = tagTtl or tagLifetime(KEYS[3], ARGV[4])
-    redis.call('SET', KEYS[3 + i], seq, 'PX', tagTtl)
+    redis.call('SET', KEYS[3 + i], seq, 'PX', tagTtl * 2)
   else
     redis.call('SET', KEYS[3 + i], seq)
   end

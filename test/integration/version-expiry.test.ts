@@ -48,6 +48,29 @@ describe("tag versions expire, and never return to an earlier value", () => {
     }
   });
 
+  it("a tag created with a short lifetime (or none, by an older version) is extended when a longer-lived instance reads it", async () => {
+    const namespace = uniqueNamespace();
+    const shortLived = createCachedClient({ namespace, ttl: 1, negativeTtl: 0, jitter: 0 });
+    const longLived = createCachedClient({ namespace, ttl: 600, negativeTtl: 0, jitter: 0, l1: false });
+    try {
+      const [first, second] = [await seedUser(shortLived.base), await seedUser(shortLived.base)];
+      await shortLived.prisma.user.findUnique({ where: { id: first.id } });
+      const redis = shortLived.redis!;
+      const pttlOf = async (tag: string) => (await versionKeys(redis, namespace)).get(tag);
+      const firstTag = `t:User:id=${JSON.stringify([String(first.id)])}`;
+      const secondTag = `t:User:email=${JSON.stringify([second.email])}`;
+      expect(await pttlOf(firstTag)).toBeLessThan(600_000);
+      // A permanent tag, as versions before tag expiry left them.
+      await redis.set(`{${namespace}}:v:${secondTag}`, "0");
+      await longLived.prisma.user.findUnique({ where: { id: first.id } });
+      await longLived.prisma.user.findUnique({ where: { email: second.email } });
+      expect(await pttlOf(firstTag)).toBeGreaterThan(600_000);
+      expect(await pttlOf(secondTag)).toBeGreaterThan(600_000);
+    } finally {
+      await Promise.all([longLived.close(), shortLived.close()]);
+    }
+  });
+
   it("once a bumped tag expires, an entry stored before the write is never served again", async () => {
     const namespace = uniqueNamespace();
     // The reader keeps entries 10 minutes; the writer's own settings are short.
