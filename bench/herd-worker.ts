@@ -11,6 +11,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { PrismaClient } from "../prisma/generated/client.ts";
+import { parseEventMessage } from "../src/invalidation/wire-format.ts";
 import { cacheExtension } from "../src/index.ts";
 import { CountingPool } from "../test/helpers/counting-pool.ts";
 import type { HerdCommand, HerdConfig, HerdReport, WorkerMessage } from "./lib/herd-protocol.ts";
@@ -47,7 +48,8 @@ const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 const listener = new Redis(env("HERD_REDIS_URL"), { maxRetriesPerRequest: 1 });
 const landed = new Map<string, number>();
 listener.on("pmessage", (_pattern: string, channel: string, message: string) => {
-  if (message.startsWith("l|") && !landed.has(channel)) landed.set(channel, performance.timeOrigin + performance.now());
+  const parsed = parseEventMessage(message);
+  if (parsed.kind === "landed" && parsed.landed && !landed.has(channel)) landed.set(channel, performance.timeOrigin + performance.now());
 });
 /** global.gc, present when the parent starts the worker with --expose-gc. */
 const collectGarbage = (globalThis as { gc?: () => void }).gc;

@@ -18,6 +18,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { Redis } from "ioredis";
+import { parseEventMessage } from "../src/invalidation/wire-format.ts";
 import { cacheExtension } from "../src/index.ts";
 import { identityTag } from "../src/invalidation/dependencies.ts";
 import { canonicalize } from "../src/key/canonical.ts";
@@ -76,9 +77,9 @@ async function peer(): Promise<void> {
   // `applied` just after (B's versions are updated and its acknowledgement has been sent).
   let watched: { tag: string; received: number; applied: number } | undefined;
   const concerns = (message: string) => {
-    if (watched === undefined || !message.startsWith("i|")) return false;
-    const [, writer, id, seq] = message.split("|", 4) as [string, string, string, string];
-    return (JSON.parse(message.slice(writer.length + id.length + seq.length + 5)) as string[]).includes(watched.tag);
+    if (watched === undefined) return false;
+    const parsed = parseEventMessage(message);
+    return parsed.kind === "invalidation" && parsed.names.includes(watched.tag);
   };
   subscriber.prependListener("message", (_channel: string, message: string) => {
     const at = now();

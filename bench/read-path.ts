@@ -13,8 +13,8 @@ import type { Redis } from "ioredis";
 import { Codec } from "../src/codec/codec.ts";
 import { cacheExtension } from "../src/index.ts";
 import { prismaDecimal } from "../src/prisma/prisma-values.ts";
-import { parseEntry } from "../src/stores/entry.ts";
-import { consumeSink, measure, timerOverhead, type Stats } from "./lib/measure.ts";
+import { CorruptEntry, parseEntry, type CacheEntry } from "../src/stores/entry.ts";
+import { consumeSink, measure, measureOne, timerOverhead, type Stats } from "./lib/measure.ts";
 import { Cleanup, deleteNamespace, ensureGeneratedClient, openScratchResources, redisUrl, safeHost, uniqueNamespace } from "./lib/setup.ts";
 import { header, micros, renderTable, times, versus, type Row } from "./lib/table.ts";
 
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     const key = await waitForSingleKey(redis, namespace);
     const stored = await redis.get(key);
     const entry = stored === null ? undefined : parseEntry(stored);
-    if (entry === undefined) throw new Error(`unexpected Redis value under ${key}: ${String(stored).slice(0, 80)}`);
+    if (entry === undefined || entry instanceof CorruptEntry) throw new Error(`unexpected Redis value under ${key}: ${String(stored).slice(0, 80)}`);
 
     // Every path must return the same row, or the comparison is meaningless.
     const expected = codec.encode(row);
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     const [get, getDecode, l2] = await measure(
       [
         { name: "raw ioredis GET", kind: "async", fn: () => redis.get(key), samples: n(3000), warmup: n(300) },
-        { name: "raw GET + parseEntry + Codec.decode", kind: "async", fn: async () => codec.decode(parseEntry((await redis.get(key))!)!.payload), samples: n(3000), warmup: n(300) },
+        { name: "raw GET + parseEntry + Codec.decode", kind: "async", fn: async () => codec.decode((parseEntry((await redis.get(key))!) as CacheEntry).payload), samples: n(3000), warmup: n(300) },
         { name: "L2 hit (findUnique, l1: false)", kind: "async", fn: () => l2Client.user.findUnique({ where: { id } }), samples: n(3000), warmup: n(300) },
       ],
       { rounds: 20 },

@@ -64,6 +64,17 @@ export const DEFAULTS = {
   alertMinRequests: 100,
 } as const;
 
+/** Node runs a timer of more than 2^31 − 1 ms after 1 ms: no option in ms may be longer. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * The longest lifetime in seconds (ttl, swr, negativeTtl, maxLifetime, l1.maxTtl, bloom.maxAge,
+ * queryStats.halfLife): 365 days, so every millisecond value sent to Redis (PX, PEXPIRE) is an
+ * integer it accepts, jitter and the tag-lifetime margin included.
+ */
+export const MAX_LIFETIME_S = 365 * 24 * 3600;
+const lifetime = { max: MAX_LIFETIME_S, unit: "s" } as const;
+const timer = { max: MAX_TIMER_MS, unit: "ms" } as const;
+
 const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "clock", "random"]);
 const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom", "dependsOn"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
@@ -73,10 +84,10 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
   if (typeof input !== "object" || input === null) throw new CacheConfigError("options", "expected an object");
   rejectUnknown(input, TOP_LEVEL, "");
   const defaults = {
-    ttl: nonNegative(input.ttl, "ttl", DEFAULTS.ttl, { positive: true }),
-    swr: nonNegative(input.swr, "swr", DEFAULTS.swr),
+    ttl: nonNegative(input.ttl, "ttl", DEFAULTS.ttl, { positive: true, ...lifetime }),
+    swr: nonNegative(input.swr, "swr", DEFAULTS.swr, lifetime),
     jitter: fraction(input.jitter, "jitter", DEFAULTS.jitter),
-    negativeTtl: nonNegative(input.negativeTtl, "negativeTtl", DEFAULTS.negativeTtl),
+    negativeTtl: nonNegative(input.negativeTtl, "negativeTtl", DEFAULTS.negativeTtl, lifetime),
   };
   const models = modelPolicies(input.models, defaults, input.l1 !== false);
   // Whole milliseconds: the value ends up in Redis `PX` arguments, which take integers only.
@@ -86,14 +97,14 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     namespace: namespace(input.namespace),
     models,
     l1: l1Limits(input.l1),
-    redisTimeoutMs: nonNegative(input.redisTimeout, "redisTimeout", DEFAULTS.redisTimeout, { positive: true }),
-    ackTimeoutMs: nonNegative(input.ackTimeout, "ackTimeout", DEFAULTS.ackTimeout, { positive: true }),
-    lockTtlMs: Math.ceil(nonNegative(input.lockTtl, "lockTtl", DEFAULTS.lockTtl, { positive: true })),
+    redisTimeoutMs: nonNegative(input.redisTimeout, "redisTimeout", DEFAULTS.redisTimeout, { positive: true, ...timer }),
+    ackTimeoutMs: nonNegative(input.ackTimeout, "ackTimeout", DEFAULTS.ackTimeout, { positive: true, ...timer }),
+    lockTtlMs: Math.ceil(nonNegative(input.lockTtl, "lockTtl", DEFAULTS.lockTtl, { positive: true, ...timer })),
     lease: leaseSettings(input.lease),
-    closeTimeoutMs: nonNegative(input.closeTimeout, "closeTimeout", DEFAULTS.closeTimeout),
+    closeTimeoutMs: nonNegative(input.closeTimeout, "closeTimeout", DEFAULTS.closeTimeout, timer),
     earlyRefreshBeta: nonNegative(input.earlyRefreshBeta, "earlyRefreshBeta", DEFAULTS.earlyRefreshBeta),
     hotKeys: hotKeyOptions(input.hotKeys),
-    maxLifetimeMs: Math.max(longest, Math.ceil(nonNegative(input.maxLifetime, "maxLifetime", 0) * 1000)),
+    maxLifetimeMs: Math.max(longest, Math.ceil(nonNegative(input.maxLifetime, "maxLifetime", 0, lifetime) * 1000)),
     onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
     queryStats: queryStatsSettings(input.queryStats),
     lowHitRateAlert: lowHitRateSettings(input.lowHitRateAlert),
@@ -128,10 +139,10 @@ function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean):
     if (value !== true) rejectUnknown(own, MODEL_LEVEL, `${at}.`);
     if (own.l1 !== undefined && typeof own.l1 !== "boolean") throw new CacheConfigError(`${at}.l1`, "expected a boolean");
     policies.set(name, {
-      ttlMs: nonNegative(own.ttl, `${at}.ttl`, defaults.ttl, { positive: true }) * 1000,
-      swrMs: nonNegative(own.swr, `${at}.swr`, defaults.swr) * 1000,
+      ttlMs: nonNegative(own.ttl, `${at}.ttl`, defaults.ttl, { positive: true, ...lifetime }) * 1000,
+      swrMs: nonNegative(own.swr, `${at}.swr`, defaults.swr, lifetime) * 1000,
       jitter: fraction(own.jitter, `${at}.jitter`, defaults.jitter),
-      negativeTtlMs: nonNegative(own.negativeTtl, `${at}.negativeTtl`, defaults.negativeTtl) * 1000,
+      negativeTtlMs: nonNegative(own.negativeTtl, `${at}.negativeTtl`, defaults.negativeTtl, lifetime) * 1000,
       useL1: l1Enabled && own.l1 !== false,
       ...bloomPolicy(own.bloom, `${at}.bloom`),
       ...dependsOnList(own.dependsOn, `${at}.dependsOn`),
@@ -155,7 +166,7 @@ function bloomPolicy(value: unknown, option: string): Pick<ReadPolicy, "bloom"> 
   rejectUnknown(own, new Set(["errorRate", "maxAge"]), `${option}.`);
   const errorRate = own.errorRate === undefined ? 0.01 : own.errorRate;
   if (typeof errorRate !== "number" || !(errorRate > 0 && errorRate < 1)) throw new CacheConfigError(`${option}.errorRate`, "expected a number between 0 and 1 (exclusive)");
-  return { bloom: { errorRate, maxAgeMs: nonNegative(own.maxAge, `${option}.maxAge`, 3600, { positive: true }) * 1000 } };
+  return { bloom: { errorRate, maxAgeMs: nonNegative(own.maxAge, `${option}.maxAge`, 3600, { positive: true, ...lifetime }) * 1000 } };
 }
 
 function hotKeyOptions(value: unknown): ResolvedOptions["hotKeys"] {
@@ -165,7 +176,7 @@ function hotKeyOptions(value: unknown): ResolvedOptions["hotKeys"] {
   rejectUnknown(own, new Set(["threshold", "window", "replicas"]), "hotKeys.");
   return {
     threshold: integer(own.threshold, "hotKeys.threshold", 1_000),
-    windowMs: nonNegative(own.window, "hotKeys.window", 10, { positive: true }) * 1000,
+    windowMs: nonNegative(own.window, "hotKeys.window", 10, { positive: true, max: MAX_TIMER_MS / 1000, unit: "s" }) * 1000,
     replicas: integer(own.replicas, "hotKeys.replicas", 3),
   };
 }
@@ -198,7 +209,7 @@ function l1Limits(value: unknown): ResolvedOptions["l1"] {
   return {
     maxEntries: integer(own.maxEntries, "l1.maxEntries", DEFAULTS.l1MaxEntries),
     maxBytes: integer(own.maxBytes, "l1.maxBytes", DEFAULTS.l1MaxBytes),
-    maxTtlMs: nonNegative(own.maxTtl, "l1.maxTtl", DEFAULTS.l1MaxTtl, { positive: true }) * 1000,
+    maxTtlMs: nonNegative(own.maxTtl, "l1.maxTtl", DEFAULTS.l1MaxTtl, { positive: true, ...lifetime }) * 1000,
   };
 }
 
@@ -219,8 +230,9 @@ function queryStatsSettings(value: unknown): QueryStatsSettings | undefined {
   return {
     counting: sampleRate !== 0,
     maxQueries,
-    halfLifeMs: nonNegative(own.halfLife, "queryStats.halfLife", DEFAULTS.statsHalfLife, { positive: true }) * 1000,
-    flushIntervalMs: integer(own.flushInterval, "queryStats.flushInterval", DEFAULTS.statsFlushInterval),
+    // Whole milliseconds: the statistics' retention derived from it is a PEXPIRE argument.
+    halfLifeMs: Math.ceil(nonNegative(own.halfLife, "queryStats.halfLife", DEFAULTS.statsHalfLife, { positive: true, ...lifetime }) * 1000),
+    flushIntervalMs: integer(own.flushInterval, "queryStats.flushInterval", DEFAULTS.statsFlushInterval, MAX_TIMER_MS),
   };
 }
 
@@ -244,7 +256,7 @@ function lowHitRateSettings(value: unknown): LowHitRateSettings | undefined {
   if (own.threshold === undefined) throw new CacheConfigError("lowHitRateAlert.threshold", "required: the hit rate, 0 to 1, below which the alert fires");
   return {
     threshold: fraction(own.threshold, "lowHitRateAlert.threshold", 0),
-    windowMs: nonNegative(own.window, "lowHitRateAlert.window", DEFAULTS.alertWindow, { positive: true }) * 1000,
+    windowMs: nonNegative(own.window, "lowHitRateAlert.window", DEFAULTS.alertWindow, { positive: true, max: MAX_TIMER_MS / 1000, unit: "s" }) * 1000,
     minRequests: integer(own.minRequests, "lowHitRateAlert.minRequests", DEFAULTS.alertMinRequests),
   };
 }
@@ -257,19 +269,21 @@ function rejectUnknown(value: object, allowed: ReadonlySet<string>, prefix: stri
   }
 }
 
-function nonNegative(value: unknown, option: string, fallback: number, rule: { positive?: boolean } = {}): number {
+function nonNegative(value: unknown, option: string, fallback: number, rule: { positive?: boolean; max?: number; unit?: string } = {}): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (rule.positive && value === 0)) {
     throw new CacheConfigError(option, `expected a ${rule.positive ? "positive" : "non-negative"} finite number, got ${describe(value)}`);
   }
+  if (rule.max !== undefined && value > rule.max) throw new CacheConfigError(option, `expected at most ${rule.max} ${rule.unit ?? ""}, got ${value}`.replace("  ", " "));
   return value;
 }
 
-function integer(value: unknown, option: string, fallback: number): number {
+function integer(value: unknown, option: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
     throw new CacheConfigError(option, `expected a positive integer, got ${describe(value)}`);
   }
+  if (value > max) throw new CacheConfigError(option, `expected at most ${max}, got ${value}`);
   return value;
 }
 

@@ -9,6 +9,8 @@ export interface Clock {
 export interface RedisLike {
   readonly status: string;
   readonly isCluster?: boolean;
+  /** ioredis connection options: `db` scopes pub/sub channels (which ignore SELECT). */
+  readonly options?: { db?: number | undefined };
   get(key: string): Promise<string | null>;
   set(key: string, value: string | Buffer, mode: "PX", ttlMs: number): Promise<unknown>;
   set(key: string, value: string, mode: "PX", ttlMs: number, condition: "NX"): Promise<unknown>;
@@ -67,7 +69,7 @@ export interface ModelCacheOptions {
 export interface L1Options {
   /** Most entries held in process memory. @default 10000 */
   maxEntries?: number;
-  /** Most bytes held in process memory (keys and encoded values). @default 67108864 (64 MiB) */
+  /** Most heap bytes L1 may retain: keys, versions and the decoded values, estimated when stored. @default 67108864 (64 MiB) */
   maxBytes?: number;
   /** Upper bound in seconds on how long an entry lives in L1, whatever its TTL. @default 60 */
   maxTtl?: number;
@@ -115,7 +117,7 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
   namespace?: string;
   /** The cached models: `true` for the defaults, or per-model settings. Unlisted models are never cached. */
   models: { [Model in ModelName]?: boolean | ModelCacheOptions };
-  /** Seconds an entry is fresh. @default 60 */
+  /** Seconds an entry is fresh, at most 365 days (as are `swr`, `negativeTtl` and `l1.maxTtl`). @default 60 */
   ttl?: number;
   /** Seconds a stale entry may be served while refreshing. @default 0 */
   swr?: number;
@@ -125,7 +127,7 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
   negativeTtl?: number;
   /** In-process cache limits, or `false` to read Redis directly. */
   l1?: L1Options | false;
-  /** Milliseconds a Redis read may take before the query falls through to the database. @default 250 */
+  /** Milliseconds a Redis read may take before the query falls through to the database; at most 2^31 − 1, like every option in ms. @default 250 */
   redisTimeout?: number;
   /**
    * Milliseconds after which a write still missing acknowledgements counts one `invalidationAckTimeouts`;
@@ -152,7 +154,11 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    * @default { threshold: 1000, window: 10, replicas: 3 }
    */
   hotKeys?: false | { threshold?: number; window?: number; replicas?: number };
-  /** Seconds: the longest a per-query `cache.ttl` + `cache.swr` may keep an entry. @default the longest model ttl + swr */
+  /**
+   * Seconds, at most 365 days: the longest a per-query `cache.ttl` + `cache.swr` (jitter included)
+   * may keep an entry; a longer one is shortened to fit and counted in `stats().clamps`.
+   * @default the longest model ttl + swr
+   */
   maxLifetime?: number;
   /** Called with every error the cache absorbed (Redis failures, unencodable results). */
   onError?: (error: CacheError) => void;
@@ -226,9 +232,15 @@ export interface CacheStats {
   invalidationsQueued: number;
   /** Invalidations some instance did not acknowledge within `ackTimeout`. */
   invalidationAckTimeouts: number;
+  /** Pub/sub messages dropped because they do not parse: another version's, or a stray or forged PUBLISH. */
+  rejectedMessages: number;
+  /** Stored values that failed their checks (truncated, unknown type tag, bad Bloom metadata): read as absent, entries deleted. */
+  corruptEntries: number;
   /** Invalidated names not yet delivered to Redis. */
   pendingInvalidations: number;
   bypasses: Record<string, number>;
+  /** Reads whose lifetime was shortened to fit a bound, by reason (`cache.ttl + cache.swr above maxLifetime`). */
+  clamps: Record<string, number>;
   models: Record<string, ModelStats>;
   /** Entries and bytes held in this process's L1. */
   l1Entries: number;

@@ -3,8 +3,9 @@ import { CacheError, CacheStoreError } from "../errors.js";
 import type { Dep, Versions } from "../invalidation/versions.js";
 import type { ReadPolicy } from "../options.js";
 import type { Counters } from "../stats/counters.js";
-import { depsAreCurrent, parseEntry, serializeEntry, type CacheEntry } from "../stores/entry.js";
+import { CorruptEntry, decodePayload, depsAreCurrent, parseEntry, serializeEntry, type CacheEntry } from "../stores/entry.js";
 import type { MemoryStore } from "../stores/memory-store.js";
+import { DELETE_IF_EQUAL } from "../stores/redis-scripts.js";
 import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
 import { refreshBackoffMs, shouldRefreshEarly } from "./early-refresh.js";
@@ -205,8 +206,21 @@ export class TieredCache {
 
   async #lookupKey(request: ReadRequest, key: string): Promise<Found> {
     const { stored, current } = await this.#parts.versions.lookup(key, request.deps);
-    const entry = stored === null ? undefined : parseEntry(stored);
-    return { entry: entry !== undefined && depsAreCurrent(entry.deps, request.deps, current) ? entry : undefined, current };
+    if (stored === null) return { entry: undefined, current };
+    const entry = parseEntry(stored);
+    if (entry instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, entry.reason), current };
+    if (!depsAreCurrent(entry.deps, request.deps, current)) return { entry: undefined, current };
+    const decoded = decodePayload(this.#parts.codec, entry.payload);
+    if (decoded instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, decoded.reason), current };
+    return { entry: { ...entry, value: decoded.value }, current };
+  }
+
+  /** A stored value that is not an intact entry: a miss, counted, reported, and deleted (unless rewritten meanwhile). */
+  #dropCorrupt(key: string, stored: string, reason: string): undefined {
+    this.#parts.counters.corruptEntries++;
+    this.#parts.report(new CacheError("E_CORRUPT_ENTRY", `cache entry ${key} dropped: ${reason}`));
+    this.#parts.l2?.run(DELETE_IF_EQUAL, [key], [stored]).catch((error: unknown) => this.#absorb(error));
+    return undefined;
   }
 
   /** Copies an entry to a replica key, fenced by its recorded versions like any store. */
@@ -216,11 +230,10 @@ export class TieredCache {
     this.#parts.versions.storeFenced(replicaKey, serializeEntry(entry), ttl, entry.deps).catch((error: unknown) => this.#absorb(error));
   }
 
-  /** Decodes an L2 entry and fills L1 with it; returns the decoded value (the source). */
-  #adopt(request: ReadRequest, entry: CacheEntry): unknown {
-    const value = this.#parts.codec.decode(entry.payload);
-    this.#fillL1(request, value, entry, request.isNotFound(value));
-    return value;
+  /** Fills L1 with a decoded L2 entry; returns the decoded value (the source). */
+  #adopt(request: ReadRequest, entry: DecodedEntry): unknown {
+    this.#fillL1(request, entry.value, entry, request.isNotFound(entry.value));
+    return entry.value;
   }
 
   /**
@@ -293,7 +306,7 @@ export class TieredCache {
 
   /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
   async #servable(request: ReadRequest, replacing: number): Promise<[unknown] | undefined> {
-    let entry: CacheEntry | undefined;
+    let entry: DecodedEntry | undefined;
     try {
       ({ entry } = await this.#lookup(request));
     } catch (error) {
@@ -365,7 +378,7 @@ export class TieredCache {
       this.#parts.counters.fencedStores++;
       return;
     }
-    l1.set(request.key, { value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps }, entry.payload.length);
+    l1.set(request.key, { value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps });
   }
 
   #absorb(error: unknown): void {
@@ -401,7 +414,10 @@ export function replicaKeyOf(key: string, replica: number): string {
 /** After a load: the store released the lock itself, stored without it, or stored nothing. */
 type StoreOutcome = "released" | "stored" | "skipped";
 
+/** A current entry read from Redis, with its decoded value. */
+type DecodedEntry = CacheEntry & { value: unknown };
+
 interface Found {
-  entry: CacheEntry | undefined;
+  entry: DecodedEntry | undefined;
   current: number[];
 }

@@ -7,6 +7,7 @@ import type { Counters } from "../stats/counters.js";
 import { BLOOM_BEGIN, BLOOM_FINISH, BLOOM_LOAD } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
+import { parseBloomMeta } from "./bloom-meta.js";
 import { BloomFilter } from "./bloom-filter.js";
 
 export interface BloomPolicy {
@@ -182,16 +183,25 @@ export class BloomGuard {
     const keys = this.#keys(model);
     state.learntWhileLoading = [];
     try {
-      const reply = (await redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model))], [])) as Buffer[];
-      const [m, k, built, at] = reply.slice(0, 4).map((part) => part.toString());
-      const version = reply[6]!.toString();
-      const current = Number(version);
-      this.#parts.versions.observe(bloomVersion(model), current);
-      if (m === "" || Number(built) !== current || this.#parts.clock.now() - Number(at) >= this.#parts.policies.get(model)!.maxAgeMs) return false;
-      const filter = new BloomFilter(Number(m), Number(k), new Uint8Array(Math.ceil(Number(m) / 8)));
+      let sentAt = 0;
+      const reply = (await this.#parts.versions.readStamped((stamp) => {
+        sentAt = stamp;
+        return redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model))], []);
+      })) as Buffer[];
+      const current = Number(reply[6]!.toString());
+      this.#parts.versions.observe(bloomVersion(model), current, sentAt);
+      const meta = parseBloomMeta(reply.slice(0, 4).map((part) => part.toString()), reply[5]!.byteLength);
+      if (typeof meta === "string") {
+        // Rebuilt by the caller: a corrupt filter must never answer "absent".
+        this.#parts.counters.corruptEntries++;
+        this.#parts.report(new CacheError("E_CORRUPT_ENTRY", `Bloom filter of ${model} in Redis is corrupt (${meta}): rebuilding it`));
+        return false;
+      }
+      if (meta === undefined || meta.built !== current || this.#parts.clock.now() - meta.at >= this.#parts.policies.get(model)!.maxAgeMs) return false;
+      const filter = new BloomFilter(meta.m, meta.k, new Uint8Array(Math.ceil(meta.m / 8)));
       filter.bits.set(reply[5]!.subarray(0, filter.bits.byteLength));
       for (const tag of state.learntWhileLoading) filter.add(tag);
-      Object.assign(state, { filter, builtAt: current, builtTime: Number(at) });
+      Object.assign(state, { filter, builtAt: current, builtTime: meta.at });
       return true;
     } finally {
       state.learntWhileLoading = undefined;

@@ -3,10 +3,13 @@ import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
+import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage } from "./wire-format.js";
 
 export interface BusHandlers {
-  /** Another instance (or this one) bumped `names` to `seq`. */
-  onInvalidation(seq: number, names: readonly string[]): void;
+  /** Another instance (or this one: `own`) bumped `names`; `seq` is what the message claims, unverified. */
+  onInvalidation(seq: number, names: readonly string[], own: boolean): void;
+  /** A message that does not parse (another version, a stray PUBLISH): dropped, never thrown. */
+  onRejected(channel: string, message: unknown, reason: string): void;
   /** A loader stored the entry under `key` (`landed`), or loaded a result it will not cache. */
   onLanded(key: string, landed: boolean): void;
   /** The subscription went down (false) or is live again (true). */
@@ -36,7 +39,7 @@ export class Bus {
   readonly instanceId = randomUUID();
   readonly eventsChannel: string;
   readonly #ackChannel: string;
-  readonly #prefix: string;
+  readonly #ackChannelOf: (instanceId: string) => string;
   readonly #store: RedisStore;
   readonly #handlers: BusHandlers;
   readonly #subscriber: SubscriberLike;
@@ -48,10 +51,11 @@ export class Bus {
   readonly registryKey: string;
 
   constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers) {
-    this.#prefix = prefix;
     this.registryKey = `${prefix}:instances`;
-    this.eventsChannel = `${prefix}:events`;
-    this.#ackChannel = `${prefix}:ack:${this.instanceId}`;
+    const channels = channelsOf(prefix, redis.options?.db ?? 0);
+    this.eventsChannel = channels.events;
+    this.#ackChannelOf = channels.ackOf;
+    this.#ackChannel = channels.ackOf(this.instanceId);
     this.#store = store;
     this.#handlers = handlers;
     this.#subscriber = redis.duplicate();
@@ -84,18 +88,18 @@ export class Bus {
     return this.#subscriber.ping();
   }
 
-  /** The message a bump publishes is `i|writer|id|<seq>|names`; the script inserts the sequence number. */
+  /** The message a bump publishes, around the sequence number the script inserts (see wire-format.ts). */
   invalidationMessage(messageId: string, names: readonly string[]): { prefix: string; suffix: string } {
-    return { prefix: `i|${this.instanceId}|${messageId}|`, suffix: `|${JSON.stringify(names)}` };
+    return invalidationParts(this.instanceId, messageId, names);
   }
 
   landedMessage(key: string): string {
-    return `l|${key}`;
+    return landedMessage(key, true);
   }
 
   /** Tells waiters the holder is done but stored nothing they could read: they load by themselves. */
   nothingLandedMessage(key: string): string {
-    return `n|${key}`;
+    return landedMessage(key, false);
   }
 
   /** Registers interest in acknowledgements of `messageId` before the message is sent. */
@@ -162,29 +166,30 @@ export class Bus {
   }
 
   #receive(channel: string, message: string): void {
-    if (channel === this.#ackChannel) {
-      const waiter = this.#waiters.get(message);
-      if (waiter === undefined) return;
-      waiter.acks++;
-      if (waiter.expected !== undefined && waiter.acks >= waiter.expected) {
-        clearTimeout(waiter.timer);
-        this.#waiters.delete(message);
-        waiter.resolve(true);
-      }
-      return;
-    }
-    if (message.startsWith("l|")) return this.#handlers.onLanded(message.slice(2), true);
-    if (message.startsWith("n|")) return this.#handlers.onLanded(message.slice(2), false);
-    if (message.startsWith("i|")) this.#receiveInvalidation(message);
-  }
-
-  #receiveInvalidation(message: string): void {
-    const [, writer, messageId, seq] = message.split("|", 4) as [string, string, string, string];
-    const namesStart = 2 + writer.length + 1 + messageId.length + 1 + seq.length + 1;
-    this.#handlers.onInvalidation(Number(seq), JSON.parse(message.slice(namesStart)) as string[]);
+    if (channel === this.#ackChannel) return this.#receiveAck(message);
+    const parsed = parseEventMessage(message);
+    if (parsed.kind === "rejected") return this.#handlers.onRejected(channel, message, parsed.reason);
+    if (parsed.kind === "landed") return this.#handlers.onLanded(parsed.key, parsed.landed);
+    const { writer, messageId } = parsed;
+    // Our own bump was applied from the script's reply (a Redis answer, not a claim): only ack it.
+    const own = writer === this.instanceId && this.#waiters.has(messageId);
+    this.#handlers.onInvalidation(parsed.seq, parsed.names, own);
     // Acknowledge after applying: the writer resolves only when every instance has done so.
-    this.#store.publish(`${this.#prefix}:ack:${writer}`, messageId).catch((error: unknown) => {
+    this.#store.publish(this.#ackChannelOf(writer), ackMessage(messageId)).catch((error: unknown) => {
       this.#handlers.onError(error instanceof CacheStoreError ? error : new CacheStoreError("PUBLISH", String(error)));
     });
+  }
+
+  #receiveAck(message: string): void {
+    const messageId = parseAck(message);
+    if (typeof messageId !== "string") return this.#handlers.onRejected(this.#ackChannel, message, messageId.reason);
+    const waiter = this.#waiters.get(messageId);
+    if (waiter === undefined) return;
+    waiter.acks++;
+    if (waiter.expected !== undefined && waiter.acks >= waiter.expected) {
+      clearTimeout(waiter.timer);
+      this.#waiters.delete(messageId);
+      waiter.resolve(true);
+    }
   }
 }

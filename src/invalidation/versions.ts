@@ -2,10 +2,11 @@ import { LRUCache } from "lru-cache";
 import { randomUUID } from "node:crypto";
 import { CacheError, CacheStoreError } from "../errors.js";
 import type { Counters } from "../stats/counters.js";
-import { BUMP_VERSIONS, FENCED_SET, LOOKUP, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
+import { BUMP_VERSIONS, DELETE_IF_EQUAL, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { waitUntilLapsed } from "./lease.js";
+import { DistrustLedger } from "./distrust-ledger.js";
 
 /** A held fleet lock to release together with the store, and the wake-up to publish. */
 export interface LockRelease {
@@ -28,7 +29,10 @@ export interface VersionsOptions {
   redis: { store: RedisStore; bus: Bus; prefix: string } | undefined;
   counters: Counters;
   report: (error: CacheError) => void;
-  /** How long identity tags live in Redis: longer than any entry that can record them. */
+  /**
+   * How long tag versions (identity and user tags) live in Redis, at least: this instance's
+   * longest entry lifetime (the fleet shares the longest any instance asked for). An integer.
+   */
   tagTtlMs: number;
   ackTimeoutMs: number;
   /** Every instance's L1 lease (ms): a write not acknowledged by all waits until theirs lapsed. */
@@ -37,6 +41,12 @@ export interface VersionsOptions {
   /** The Bloom additions a bump of these names carries (none without guarded models). */
   bloomGroups?: (names: readonly string[]) => BloomGroup[];
 }
+
+/** Tags (record identities `t:`, user tags `u:`) are unbounded in number: their versions expire. Model generations do not. */
+const expiryFlag = (name: string) => (name.startsWith("t:") || name.startsWith("u:") ? "1" : "0");
+
+/** What INCR (and the scripts that copy the sequence) write: a decimal integer in the safe range. */
+const VERSION = /^(0|[1-9][0-9]{0,15})$/;
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
@@ -51,6 +61,8 @@ export class Versions {
   readonly #options: VersionsOptions;
   readonly #local: LRUCache<string, number>;
   readonly #pending = new Set<string>();
+  /** Which Redis replies may teach a version: none that may predate an invalidation of it. */
+  readonly #ledger: DistrustLedger;
   #evictedFloor = 0;
   #epoch = 0;
   #localSeq = 0;
@@ -59,6 +71,7 @@ export class Versions {
 
   constructor(options: VersionsOptions) {
     this.#options = options;
+    this.#ledger = new DistrustLedger(options.maxLocalNames);
     this.#local = new LRUCache<string, number>({
       max: options.maxLocalNames,
       dispose: (value, _name, reason) => {
@@ -89,12 +102,15 @@ export class Versions {
   async fetch(names: readonly string[]): Promise<number[]> {
     const redis = this.#options.redis;
     if (redis === undefined) return names.map((name) => this.#current(name)!);
-    const values = await redis.store.mget(names.map((name) => this.keyOf(name)));
-    return names.map((name, i) => {
-      const version = Number(values[i] ?? 0);
-      this.observe(name, version);
-      return version;
-    });
+    const keys = [`${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
+    const sentAt = this.#ledger.begin();
+    let values: string[];
+    try {
+      values = (await redis.store.run(READ_VERSIONS, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as string[];
+    } finally {
+      this.#ledger.end(sentAt);
+    }
+    return names.map((name, i) => this.#readVersion(name, values[i], sentAt));
   }
 
   /**
@@ -108,12 +124,15 @@ export class Versions {
       const [stored, current] = await Promise.all([redis.store.get(key), this.fetch(names)]);
       return { stored, current };
     }
-    const reply = (await redis.store.run(LOOKUP, [key, ...names.map((name) => this.keyOf(name))], [])) as Array<string | null | false>;
-    const current = names.map((name, i) => {
-      const version = Number(reply[i + 1] || 0);
-      this.observe(name, version);
-      return version;
-    });
+    const keys = [key, `${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
+    const sentAt = this.#ledger.begin();
+    let reply: Array<string | null | false>;
+    try {
+      reply = (await redis.store.run(LOOKUP, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as Array<string | null | false>;
+    } finally {
+      this.#ledger.end(sentAt);
+    }
+    const current = names.map((name, i) => this.#readVersion(name, reply[i + 1], sentAt));
     return { stored: reply[0] || null, current };
   }
 
@@ -126,23 +145,70 @@ export class Versions {
     return this.#epoch;
   }
 
-  /** Learns a version read from Redis; versions only move forward. */
-  observe(name: string, version: number): void {
-    if (this.#pending.has(name)) return;
+  /** Runs a Redis read whose reply is passed to observe() with the stamp it was sent at. */
+  async readStamped<T>(read: (sentAt: number) => Promise<T>): Promise<T> {
+    const sentAt = this.#ledger.begin();
+    try {
+      return await read(sentAt);
+    } finally {
+      this.#ledger.end(sentAt);
+    }
+  }
+
+  /** Learns a version read from Redis by a read sent at `sentAt` (see readStamped); versions only move forward. */
+  observe(name: string, version: number, sentAt: number): void {
+    this.#learn(name, version, sentAt);
+  }
+
+  /**
+   * A version as Redis returned it. Anything but a sequence number (written by hand, by another
+   * program) matches no entry (NaN) and is deleted, so the next read re-creates it at the current
+   * sequence number — which no entry can have recorded before a write.
+   */
+  #readVersion(name: string, text: unknown, sentAt: number): number {
+    if (typeof text === "string" && VERSION.test(text)) {
+      const version = Number(text);
+      this.#learn(name, version, sentAt);
+      return version;
+    }
+    const { store, prefix } = this.#options.redis!;
+    this.#options.counters.corruptEntries++;
+    this.#options.report(new CacheError("E_CORRUPT_ENTRY", `version ${name} in Redis is not a sequence number (${JSON.stringify(String(text)).slice(0, 40)}): deleted`));
+    store.run(DELETE_IF_EQUAL, [`${prefix}:v:${name}`], [String(text)]).catch((error: unknown) => this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error))));
+    return Number.NaN;
+  }
+
+  /** Learns a version from a Redis read sent at `sentAt`, unless the reply may predate an invalidation of it. */
+  #learn(name: string, version: number, sentAt: number): void {
+    if (this.#pending.has(name) || !Number.isSafeInteger(version) || !this.#ledger.mayLearn(name, sentAt)) return;
     const known = this.#local.get(name);
     if (known === undefined || known < version) this.#local.set(name, version);
   }
 
-  /** Applies an invalidation (announced on the bus, or this process's own) and moves the epoch. */
-  invalidated(seq: number, names: readonly string[]): void {
+  /** Applies this process's own bump, at the sequence number Redis returned, and moves the epoch. */
+  invalidated(seq: number, names: readonly string[], sentAt: number): void {
     this.#epoch++;
-    for (const name of names) this.observe(name, seq);
+    for (const name of names) this.#learn(name, seq, sentAt);
+  }
+
+  /**
+   * Applies an invalidation announced on the bus. Its sequence number is a claim anyone able to
+   * PUBLISH could forge, so it is not adopted: the names' local versions are dropped instead, and
+   * L1 entries that depend on them are served again only once a Redis read re-learnt them.
+   */
+  distrust(names: readonly string[]): void {
+    this.#epoch++;
+    if (this.#options.redis === undefined) return;
+    for (const name of names) this.#local.delete(name);
+    this.#ledger.drop(names);
   }
 
   /** Forgets everything learnt from Redis: after missed messages, nothing local can be trusted. */
   forget(): void {
     this.#epoch++;
-    if (this.#options.redis !== undefined) this.#local.clear();
+    if (this.#options.redis === undefined) return;
+    this.#local.clear();
+    this.#ledger.forgetAll();
   }
 
   /**
@@ -224,10 +290,11 @@ export class Versions {
     const acks = bus.expectAcks(messageId);
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(messageId, list);
     let reply: unknown;
+    const sentAt = this.#ledger.begin();
     try {
       const groups = this.#options.bloomGroups?.(list) ?? [];
-      const keys = [`${prefix}:seq`, bus.registryKey, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
-      const expiring = list.map((name) => (name.startsWith("t:") ? "1" : "0"));
+      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
+      const expiring = list.map(expiryFlag);
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
       const registryNow = store.isCluster ? String(Date.now()) : "";
       reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...expiring, ...items]);
@@ -235,12 +302,14 @@ export class Versions {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
       return false;
+    } finally {
+      this.#ledger.end(sentAt);
     }
     const [seq, receivers] = reply as [number, number];
     // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
     const processedBy = performance.now();
     for (const name of list) this.#pending.delete(name);
-    this.invalidated(seq, list);
+    this.invalidated(seq, list, sentAt);
     counters.invalidationSent(list);
     const acknowledged = await acks.wait(receivers, this.#options.leaseTtlMs);
     if (!acknowledged || performance.now() - processedBy > this.#options.ackTimeoutMs) counters.invalidationAckTimeouts++;

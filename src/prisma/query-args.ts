@@ -8,12 +8,15 @@ export function splitCacheOption(args: Record<string, unknown> | undefined): {
   args: Record<string, unknown> | undefined;
   cache: CacheQueryOptions | undefined;
 } {
-  if (args === undefined || args === null || !("cache" in args)) return { args, cache: undefined };
+  if (args === undefined || args === null) return { args, cache: undefined };
+  if (typeof args !== "object") throw new CacheArgumentError("args", `expected an object of query arguments, got ${typeof args}`);
+  if (!("cache" in args)) return { args, cache: undefined };
   const { cache, ...rest } = args;
   return { args: rest, cache: validateCacheOption(cache) };
 }
 
-function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
+/** Validates a per-query `cache` option; throws CacheArgumentError naming the field at fault. */
+export function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
   if (value === undefined || value === false) return value;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new CacheArgumentError("cache", "expected false or an object { ttl?, swr?, tags? }");

@@ -31,7 +31,9 @@ import type { PrismaSchema } from "./data-model.js";
 import { LazyQuery, withFluentRelations, type Delegates, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
 import { encodePrismaArgValue, prismaDecimal } from "./prisma-values.js";
 import { FinalArgsProbe } from "./final-args.js";
-import { splitCacheOption } from "./query-args.js";
+import { failingRunner } from "./failed-query.js";
+import { splitCacheOption, validateCacheOption } from "./query-args.js";
+import { fitLifetime } from "../core/lifetime.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
 import { WriteNames } from "./write-names.js";
@@ -125,15 +127,25 @@ export class CacheRuntime {
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
     const prefix = `{${options.namespace}}`;
     this.#lease = store === undefined ? undefined : new L1Lease(options.lease, () => this.#bus!.ping(), report);
+    const rejectedMessage = (channel: string, message: unknown, reason: string) => {
+      this.#counters.rejectedMessages++;
+      report(new CacheError("E_BAD_MESSAGE", `dropped a message on ${channel}: ${reason} (${describeMessage(message)})`));
+      // It may be another version's invalidation: re-check everything against Redis.
+      if (channel === this.#bus?.eventsChannel) {
+        this.#versions.forget();
+        this.#guard?.distrustAll();
+      }
+    };
     this.#bus =
       options.redis === undefined || store === undefined
         ? undefined
         : new Bus(options.redis, store, prefix, {
-            onInvalidation: (seq, names) => {
+            onInvalidation: (_seq, names, own) => {
               this.#counters.invalidationReceived(names);
-              this.#versions.invalidated(seq, names);
+              if (!own) this.#versions.distrust(names);
               this.#guard?.learn(names);
             },
+            onRejected: (channel, message, reason) => rejectedMessage(channel, message, reason),
             onLanded: (key, landed) => this.#cache.waiters.wake(key, landed),
             onTrustChange: (trusted) => {
               // Messages may have been missed while the subscription was down: forget what L1 knows.
@@ -218,8 +230,8 @@ export class CacheRuntime {
     },
     prepareBloom: async () => this.#guard?.prepare(),
     rebuildBloom: async (model) => {
-      if (this.#guard === undefined) return;
       const models = model === undefined ? [...this.#options.models].filter(([, p]) => p.bloom).map(([name]) => name) : this.#checkModels([model], "model");
+      if (this.#guard === undefined) return;
       for (const name of models) {
         if (!this.#guard.guards(name)) throw new CacheArgumentError("model", `model "${name}" has no Bloom guard (set models.${name}.bloom)`);
         await this.#guard.rebuild(name);
@@ -270,14 +282,21 @@ export class CacheRuntime {
   read(context: ExtensionThis, operation: string, rawArgs: Record<string, unknown> | undefined): unknown {
     const model = context.$name;
     const parent = context.$parent;
-    const { args, cache } = splitCacheOption(rawArgs);
+    let split: ReturnType<typeof splitCacheOption>;
+    try {
+      split = splitCacheOption(rawArgs);
+    } catch (error) {
+      // Like Prisma's own validation errors: a rejected query, never a throw at the call.
+      const QueryClass = SINGLE_RECORD.has(operation) ? (this.#readClasses.get(model) ?? LazyQuery) : LazyQuery;
+      return new QueryClass(failingRunner(error), parent, model, operation, undefined, undefined);
+    }
+    const { args, cache } = split;
     const policy = this.#options.models.get(model);
     if (policy === undefined || this.#closed) return this.#delegate(parent, model)[operation]!(args);
     if (cache === false || parent[TRANSACTION_SCOPE] !== undefined) {
       this.#counters.bypass(cache === false ? "cache: false" : "transaction");
       return this.#delegate(parent, model)[operation]!(args);
     }
-    if (cache !== undefined) this.#checkLifetime(policy, cache);
     const QueryClass = SINGLE_RECORD.has(operation) ? this.#readClasses.get(model)! : LazyQuery;
     return new QueryClass(this.#reads, parent, model, operation, args, cache);
   }
@@ -430,14 +449,6 @@ export class CacheRuntime {
     return [...models];
   }
 
-  /** A per-query lifetime may not outlive the record tags that protect it. */
-  #checkLifetime(policy: ReadPolicy, cache: Exclude<CacheQueryOptions, false>): void {
-    const lifetime = ((cache.ttl ?? policy.ttlMs / 1000) + (cache.swr ?? policy.swrMs / 1000)) * 1000 * (1 + policy.jitter);
-    if (lifetime > this.#options.maxLifetimeMs) {
-      throw new CacheArgumentError("cache.ttl", `ttl + swr (${lifetime / 1000} s with jitter) exceeds maxLifetime (${this.#options.maxLifetimeMs / 1000} s); raise the maxLifetime option`);
-    }
-  }
-
   #passthrough(query: LazyQuery): PrismaPromiseLike {
     return this.#delegate(query.parent, query.model)[query.operation]!(query.args);
   }
@@ -447,9 +458,12 @@ export class CacheRuntime {
     const override = query.cacheOption;
     if (override === undefined || (override.ttl === undefined && override.swr === undefined)) return policy;
     const ttlMs = override.ttl === undefined ? policy.ttlMs : override.ttl * 1000;
+    const swrMs = override.swr === undefined ? policy.swrMs : override.swr * 1000;
+    const fitted = fitLifetime(ttlMs, swrMs, policy.jitter, this.#options.maxLifetimeMs);
+    if (fitted.clamped) this.#counters.clamp("cache.ttl + cache.swr above maxLifetime");
     // "Not found" is kept no longer than the query asked its results to be fresh.
-    const negativeTtlMs = override.ttl === undefined ? policy.negativeTtlMs : Math.min(policy.negativeTtlMs, ttlMs);
-    return { ...policy, ttlMs, swrMs: override.swr === undefined ? policy.swrMs : override.swr * 1000, negativeTtlMs };
+    const negativeTtlMs = override.ttl === undefined ? policy.negativeTtlMs : Math.min(policy.negativeTtlMs, fitted.ttlMs);
+    return { ...policy, ttlMs: fitted.ttlMs, swrMs: fitted.swrMs, negativeTtlMs };
   }
 
   #delegate(parent: Delegates, model: string): Record<string, (args: unknown) => PrismaPromiseLike> {
@@ -473,11 +487,12 @@ export class CacheRuntime {
       counters: this.#counters,
       observability: this.#observability,
       hooks: this.warmHooks,
-      checkLifetime: (model, cache) => this.#checkLifetime(this.#options.models.get(model)!, cache),
+      checkLifetime: (_model, cache) => void validateCacheOption(cache),
       checkModel: (model, argument) => void this.#checkModels([model], argument),
       ready: async () => this.#bus?.live(this.#options.lockTtlMs),
       replay: (query) => new LazyQuery(this.#replays, this.#client, query.model, query.operation, query.args, query.cache),
       report: (error) => this.#report(error),
+      localStats: () => this.control.stats(),
     });
   }
 
@@ -489,6 +504,12 @@ export class CacheRuntime {
       // A throwing error hook must not turn an absorbed cache failure into a failed query.
     }
   }
+}
+
+/** A rejected message as an error report shows it: its start, JSON-quoted. */
+function describeMessage(message: unknown): string {
+  const text = typeof message === "string" ? message : String(message);
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
 }
 
 const isNotFound = (value: unknown) => value === null || value instanceof NotFoundMarker;

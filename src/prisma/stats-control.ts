@@ -1,6 +1,7 @@
-import { CacheArgumentError, type CacheError } from "../errors.js";
+import { CacheArgumentError, CacheError, CacheStoreError } from "../errors.js";
 import type { ResolvedOptions } from "../options.js";
 import type { Counters } from "../stats/counters.js";
+import type { CacheStats } from "../types.js";
 import type { FleetStats } from "../stats/fleet-snapshots.js";
 import type { Observability } from "../stats/observability.js";
 import type { CacheHints, RecordedQuery } from "../stats/query-stats.js";
@@ -29,7 +30,7 @@ export interface StatsControlParts {
   counters: Counters;
   observability: Observability;
   hooks: WarmHooks;
-  /** Throws CacheArgumentError when a per-query cache option no longer fits the model's policy. */
+  /** Throws CacheArgumentError when a recorded per-query cache option is not valid. */
   checkLifetime(model: string, cache: CacheHints): void;
   /** Throws CacheArgumentError for a model the schema does not have. */
   checkModel(model: string, argument: string): void;
@@ -38,6 +39,8 @@ export interface StatsControlParts {
   /** Replays a query through the read path, without sampling it. */
   replay(query: RecordedQuery): PromiseLike<unknown>;
   report(error: CacheError): void;
+  /** This instance's counters: what fleetStats() answers when Redis cannot be read. */
+  localStats(): CacheStats;
 }
 
 /**
@@ -59,7 +62,8 @@ export class StatsControl {
           parts.checkLifetime(model, cache);
           return undefined;
         } catch (error) {
-          return error instanceof CacheArgumentError ? "cache option exceeds maxLifetime" : "invalid cache option";
+          // A recorded lifetime above maxLifetime is clamped on replay like any read's; only invalid options are skipped.
+          return error instanceof CacheArgumentError ? "invalid cache option" : "unreadable";
         }
       },
     };
@@ -92,7 +96,14 @@ export class StatsControl {
     if (model !== undefined) this.#parts.checkModel(model, "model");
     const { observability, options: resolved } = this.#parts;
     // Filtering by model reads the whole (bounded) top-K, then keeps that model's first `limit`.
-    const recorded = await observability.topQueries(model === undefined ? limit : (resolved.queryStats?.maxQueries ?? limit));
+    let recorded;
+    try {
+      recorded = await observability.topQueries(model === undefined ? limit : (resolved.queryStats?.maxQueries ?? limit));
+    } catch (error) {
+      // Nothing to list while Redis is unreachable: reported, not raised.
+      this.#parts.report(asStoreError(error));
+      return [];
+    }
     return recorded
       .filter((query) => model === undefined || query.model === model)
       .slice(0, limit)
@@ -100,13 +111,32 @@ export class StatsControl {
   }
 
   async fleetStats(options: { countEntries?: boolean } = {}): Promise<FleetStats> {
-    const { observability } = this.#parts;
-    const [fleet, entries] = await Promise.all([observability.fleetStats(), options.countEntries === true ? observability.entryCounts() : undefined]);
-    return { namespace: this.#parts.options.namespace, ...fleet, cachedModels: [...this.#rules.models], ...(entries === undefined ? {} : { entries }) };
+    if (typeof options !== "object" || options === null) throw new CacheArgumentError("options", "expected { countEntries? }");
+    const { observability, options: resolved } = this.#parts;
+    const namespace = resolved.namespace;
+    const cachedModels = [...this.#rules.models];
+    try {
+      // A SCAN on a lost connection would wait in ioredis's offline queue: fail fast, like every Redis call.
+      const status = resolved.redis?.status ?? "ready";
+      if (options.countEntries === true && LOST.has(status)) throw new CacheStoreError("SCAN", `connection is ${status}`);
+      const [fleet, entries] = await Promise.all([observability.fleetStats(), options.countEntries === true ? observability.entryCounts() : undefined]);
+      return { namespace, ...fleet, cachedModels, ...(entries === undefined ? {} : { entries }) };
+    } catch (error) {
+      // Redis unreachable: this instance's own counters, flagged as such.
+      this.#parts.report(asStoreError(error));
+      return { namespace, instances: 1, stats: this.#parts.localStats(), cachedModels, redisUnavailable: true };
+    }
   }
 
   resetStats(): void {
     this.#parts.counters.reset();
     this.#parts.observability.countersReset();
   }
+}
+
+/** ioredis states in which a command cannot be sent now (as the Redis store treats them). */
+const LOST = new Set(["close", "end", "reconnecting"]);
+
+function asStoreError(error: unknown): CacheError {
+  return error instanceof CacheError ? error : new CacheStoreError("call", String((error as Error)?.message ?? error), { cause: error });
 }

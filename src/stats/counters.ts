@@ -38,7 +38,12 @@ export class Counters {
   invalidationsQueued = 0;
   /** Invalidations not acknowledged by every instance within the ack timeout. */
   invalidationAckTimeouts = 0;
+  /** Pub/sub messages dropped because they do not parse (another version, a stray or forged PUBLISH). */
+  rejectedMessages = 0;
+  /** Stored values (entries, Bloom filters) that failed their checks: treated as absent, entries deleted. */
+  corruptEntries = 0;
   readonly #bypasses = new Map<string, number>();
+  readonly #clamps = new Map<string, number>();
   readonly #models = new Map<string, ModelStats>();
   /** Set only while someone listens to hit, miss, stale or invalidation events: otherwise one check. */
   observer: CounterObserver | undefined;
@@ -79,7 +84,13 @@ export class Counters {
       if (typeof value === "number") (this as unknown as Record<string, number>)[field] = 0;
     }
     this.#bypasses.clear();
+    this.#clamps.clear();
     this.#models.clear();
+  }
+
+  /** A read whose requested lifetime was shortened to fit a bound. */
+  clamp(reason: string): void {
+    this.#clamps.set(reason, (this.#clamps.get(reason) ?? 0) + 1);
   }
 
   bypass(reason: string): void {
@@ -119,7 +130,10 @@ export class Counters {
       invalidationsReceived: this.invalidationsReceived,
       invalidationsQueued: this.invalidationsQueued,
       invalidationAckTimeouts: this.invalidationAckTimeouts,
+      rejectedMessages: this.rejectedMessages,
+      corruptEntries: this.corruptEntries,
       bypasses: Object.fromEntries(this.#bypasses),
+      clamps: Object.fromEntries(this.#clamps),
       models,
     };
   }

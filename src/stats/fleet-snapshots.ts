@@ -11,6 +11,8 @@ export interface FleetStats {
   stats: CacheStats | undefined;
   /** The models this client caches. */
   cachedModels: string[];
+  /** Set when Redis could not be read: `instances` and `stats` are this instance's alone. */
+  redisUnavailable?: true;
   /** Entries stored in Redis per model under the current schema, when asked for (`countEntries`) and countable (not on a Cluster). */
   entries?: Record<string, number>;
 }

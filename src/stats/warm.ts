@@ -1,4 +1,4 @@
-import { CacheArgumentError, CacheError } from "../errors.js";
+import { CacheArgumentError, CacheError, CacheStoreError } from "../errors.js";
 import type { Clock } from "../types.js";
 import type { CacheHints, RecordedQuery } from "./query-stats.js";
 
@@ -77,6 +77,9 @@ export interface WarmTarget extends ReplayRules {
 
 export const WARM_DEFAULTS = { top: 100, concurrency: 4 } as const;
 
+/** The skip reason of every query warm() was asked for when the statistics could not be read. */
+export const REDIS_UNAVAILABLE = "redis unavailable";
+
 /**
  * Replays the most valuable recorded queries so that a fresh instance serves them from L1 (and
  * the fleet from Redis) from its first request. Replays go through the read path: one loader per
@@ -87,7 +90,17 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   const started = target.clock.now();
   const context: WarmContext = { models: target.models };
   await runHooks(target.hooks.beforeWarm, context, target.report);
-  const [queries] = await Promise.all([target.queries(top), target.ready()]);
+  let queries: RecordedQuery[];
+  try {
+    [queries] = await Promise.all([target.queries(top), target.ready()]);
+  } catch (error) {
+    if (!(error instanceof CacheStoreError)) throw error;
+    // No statistics to replay while Redis is unreachable: say so, and let the service start.
+    target.report(error);
+    const result: WarmResult = { warmed: 0, failed: 0, skipped: top, total: top, skippedBy: { [REDIS_UNAVAILABLE]: top }, durationMs: target.clock.now() - started };
+    await runHooks(target.hooks.afterWarm, { ...context, result }, target.report);
+    return result;
+  }
   const progress: WarmProgress = { total: queries.length, done: 0, warmed: 0, failed: 0, skipped: 0 };
   const skippedBy: Record<string, number> = {};
   const settle = (outcome: "warmed" | "failed" | "skipped") => {

@@ -1,6 +1,19 @@
 import { LRUCache } from "lru-cache";
 import type { Dep } from "../invalidation/versions.js";
 import type { Clock } from "../types.js";
+import { retainedSize, stringSize } from "./retained-size.js";
+
+/** The entry object, the LRU's slots and map entry for it. */
+const ENTRY_OVERHEAD = 256;
+/** One recorded version: a two-element array. */
+const DEP = 48;
+
+/** What one L1 entry keeps alive on the heap, estimated once when it is stored. */
+function entrySize(key: string, entry: Omit<MemoryEntry, "evictAt" | "size">): number {
+  let size = ENTRY_OVERHEAD + stringSize(key) + retainedSize(entry.value) + 32;
+  for (const [name] of entry.deps) size += DEP + stringSize(name);
+  return size;
+}
 
 /** An L1 entry: the decoded value, ready to be cloned out, and when it stops being servable. */
 export interface MemoryEntry {
@@ -14,7 +27,7 @@ export interface MemoryEntry {
   loadMs: number;
   /** The versions the value was loaded at; L1 serves it only while they are current. */
   deps: readonly Dep[];
-  /** Bytes accounted for this entry: key and encoded payload, as UTF-16. */
+  /** Heap bytes accounted for this entry: the decoded value, key, versions and bookkeeping (see retained-size.ts). */
   size: number;
 }
 
@@ -54,10 +67,9 @@ export class MemoryStore {
     return entry;
   }
 
-  set(key: string, entry: Omit<MemoryEntry, "evictAt" | "size">, payloadLength: number): void {
+  set(key: string, entry: Omit<MemoryEntry, "evictAt" | "size">): void {
     const evictAt = Math.min(entry.staleUntil, this.#clock.now() + this.#maxTtlMs);
-    const size = (key.length + payloadLength) * 2 + 64;
-    this.#lru.set(key, { ...entry, evictAt, size });
+    this.#lru.set(key, { ...entry, evictAt, size: entrySize(key, entry) });
   }
 
   delete(key: string): void {

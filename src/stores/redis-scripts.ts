@@ -10,29 +10,77 @@ function script(source: string): RedisScript {
 }
 
 /**
+ * The fleet's longest entry lifetime L: the shared value (`lifetimeKey`), raised to this
+ * instance's own if longer. The longest instance refreshes it now and then; once no instance
+ * that long is left, it expires (after 2L) and shorter ones take over.
+ */
+const TAG_LIFETIME = `
+local function tagLifetime(lifetimeKey, own)
+  own = tonumber(own)
+  local shared = tonumber(redis.call('GET', lifetimeKey) or '0') or 0
+  if own > shared or (own == shared and redis.call('PTTL', lifetimeKey) < own) then
+    redis.call('SET', lifetimeKey, own, 'PX', own * 2)
+    return own
+  end
+  return shared
+end
+`;
+
+/**
+ * Versions never return to an earlier value: a version key that does not exist (never bumped,
+ * or expired) is created at the namespace's current sequence number, which is at least every
+ * value any version key ever had. An entry that recorded a version before a write can therefore
+ * never match again, whatever expired in between and whatever lifetimes the writers used.
+ * Tags (flag '1') expire, model generations do not. A tag is set to live 2L (L: the fleet's
+ * longest entry lifetime) and extended when a read finds less than L left, so an entry recorded
+ * now never outlives its tag (which would only cost a miss) and a tag nobody reads expires.
+ */
+const READ_OR_CREATE = `
+local tagTtl
+local function readOrCreate(versionKey, seqKey, lifetimeKey, own, expiring)
+  local value = redis.call('GET', versionKey)
+  if value then
+    if expiring == '1' then
+      tagTtl = tagTtl or tagLifetime(lifetimeKey, own)
+      if redis.call('PTTL', versionKey) < tagTtl then redis.call('PEXPIRE', versionKey, tagTtl * 2) end
+    end
+    return value
+  end
+  value = redis.call('GET', seqKey) or '0'
+  if expiring == '1' then
+    tagTtl = tagTtl or tagLifetime(lifetimeKey, own)
+    redis.call('SET', versionKey, value, 'PX', tagTtl * 2)
+  else
+    redis.call('SET', versionKey, value)
+  end
+  return value
+end
+`;
+
+/**
  * Stale-set fencing (as memcache leases do): store the entry only if every version the reader
  * captured before loading is still current, so a load that raced a write is never stored.
  * KEYS: entry, version keys. ARGV: value, ttl ms, expected versions.
  */
 export const FENCED_SET = script(`
 for i = 2, #KEYS do
-  if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 1] then return 0 end
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `);
 
 /**
- * One atomic invalidation: take the next sequence number, set every version key to it (record
- * tags expire, model generations do not), add created records' identity tags to the Bloom
- * filters that guard their model (the live one and one being rebuilt), and announce it.
- * Returns { seq, receivers }.
- * KEYS: sequence key, instance registry, V version keys, then per Bloom group: live meta, live
- * bits, next meta, next bits. ARGV: channel, message prefix, message suffix, tag ttl ms, V, G,
- * now (ms, or '' to count PUBLISH receivers), V expiry flags ('1' expires), then per group:
- * item count, items.
+ * One atomic invalidation: take the next sequence number, set every version key to it (tags
+ * expire after the fleet's tag lifetime, model generations do not), add created records'
+ * identity tags to the Bloom filters that guard their model (the live one and one being
+ * rebuilt), and announce it. Returns { seq, receivers }.
+ * KEYS: sequence key, instance registry, tag lifetime key, V version keys, then per Bloom group:
+ * live meta, live bits, next meta, next bits. ARGV: channel, message prefix, message suffix, own
+ * tag lifetime ms, V, G, now (ms, or '' to count PUBLISH receivers), V expiry flags ('1'
+ * expires), then per group: item count, items.
  */
-export const BUMP_VERSIONS = script(`
+export const BUMP_VERSIONS = script(`${TAG_LIFETIME}
 local function bloomAdd(metaKey, bitsKey, item)
   local mk = redis.call('HMGET', metaKey, 'm', 'k')
   if not mk[1] then return end
@@ -43,12 +91,18 @@ local function bloomAdd(metaKey, bitsKey, item)
 end
 local V, G = tonumber(ARGV[5]), tonumber(ARGV[6])
 local seq = redis.call('INCR', KEYS[1])
+local tagTtl
 for i = 1, V do
-  if ARGV[7 + i] == '1' then redis.call('SET', KEYS[2 + i], seq, 'PX', ARGV[4]) else redis.call('SET', KEYS[2 + i], seq) end
+  if ARGV[7 + i] == '1' then
+    tagTtl = tagTtl or tagLifetime(KEYS[3], ARGV[4])
+    redis.call('SET', KEYS[3 + i], seq, 'PX', tagTtl * 2)
+  else
+    redis.call('SET', KEYS[3 + i], seq)
+  end
 end
 local a = 8 + V
 for g = 0, G - 1 do
-  local base = 2 + V + g * 4
+  local base = 3 + V + g * 4
   local count = tonumber(ARGV[a])
   a = a + 1
   for t = 1, count do
@@ -78,12 +132,25 @@ return 0
 `);
 
 /**
- * A read in one round trip: the entry and the current value of every version it depends on.
- * KEYS: entry, version keys. Returns { entry or false, versions... } (absent versions as false).
+ * A read in one round trip: the entry and the current value of every version it depends on
+ * (created at the current sequence number where absent, see READ_OR_CREATE).
+ * KEYS: entry, sequence key, tag lifetime key, version keys. ARGV: own tag lifetime ms, one expiry
+ * flag per version key. Returns { entry or false, versions... }.
  */
-export const LOOKUP = script(`
+export const LOOKUP = script(`${TAG_LIFETIME}${READ_OR_CREATE}
 local out = { redis.call('GET', KEYS[1]) }
-for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
+for i = 4, #KEYS do out[i - 2] = readOrCreate(KEYS[i], KEYS[2], KEYS[3], ARGV[1], ARGV[i - 2]) end
+return out
+`);
+
+/**
+ * The current value of versions, created where absent (see READ_OR_CREATE): the Cluster's read
+ * (where the entry lives in another slot than the versions) and the Bloom filter's.
+ * KEYS: sequence key, tag lifetime key, version keys. ARGV: own tag lifetime ms, expiry flags.
+ */
+export const READ_VERSIONS = script(`${TAG_LIFETIME}${READ_OR_CREATE}
+local out = {}
+for i = 3, #KEYS do out[i - 2] = readOrCreate(KEYS[i], KEYS[1], KEYS[2], ARGV[1], ARGV[i - 1]) end
 return out
 `);
 
@@ -95,7 +162,7 @@ return out
 export const STORE_AND_RELEASE = script(`
 local stored = 1
 for i = 3, #KEYS do
-  if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 3] then stored = 0 break end
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 3] then stored = 0 break end
 end
 if stored == 1 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
@@ -137,4 +204,10 @@ redis.call('PERSIST', KEYS[4])
 redis.call('DEL', KEYS[3], KEYS[1])
 redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', ARGV[2], 'rows', ARGV[3])
 return 1
+`);
+
+/** Deletes a corrupt entry unless it was rewritten since it was read. KEYS: entry. ARGV: the text read. */
+export const DELETE_IF_EQUAL = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `);

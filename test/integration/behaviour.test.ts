@@ -90,9 +90,9 @@ describe("what passes through, and what is bypassed", () => {
     expect(c.pool.queries - before).toBe(2);
   });
 
-  it("rejects a malformed per-query option with a typed error naming it", () => {
-    expect(() => c.prisma.user.findMany({ cache: { ttl: -1 } })).toThrow(CacheArgumentError);
-    expect(() => c.prisma.user.findMany({ cache: { tll: 5 } as never })).toThrow(/cache\.tll/);
+  it("rejects a malformed per-query option with a typed error naming it", async () => {
+    await expect(c.prisma.user.findMany({ cache: { ttl: -1 } })).rejects.toThrow(CacheArgumentError);
+    await expect(c.prisma.user.findMany({ cache: { tll: 5 } as never })).rejects.toThrow(/cache\.tll/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CacheConfigError } from "../../src/errors.ts";
-import { checkModelNames, resolveOptions } from "../../src/options.ts";
+import { fitLifetime } from "../../src/core/lifetime.ts";
+import { checkModelNames, MAX_LIFETIME_S, MAX_TIMER_MS, resolveOptions } from "../../src/options.ts";
 import type { CacheExtensionOptions } from "../../src/types.ts";
 
 function optionAtFault(options: unknown): string {
@@ -51,5 +52,39 @@ describe("resolveOptions", () => {
     const resolved = resolveOptions({ models: { User: true, Usr: true } });
     expect(() => checkModelNames(resolved.models, ["User", "Post"])).toThrow(CacheConfigError);
     expect(() => checkModelNames(resolved.models, ["User", "Post"])).toThrow(/models\.Usr/);
+  });
+
+  it("refuses timers Node would run after 1 ms and lifetimes Redis would refuse", () => {
+    const models = { User: true };
+    expect(optionAtFault({ models, queryStats: { flushInterval: 2 ** 31 } })).toBe("queryStats.flushInterval");
+    expect(optionAtFault({ models, ttl: Number.MAX_SAFE_INTEGER })).toBe("ttl");
+    expect(optionAtFault({ models, ttl: 1e300 })).toBe("ttl");
+    expect(optionAtFault({ models: { User: { swr: 1e12 } } })).toBe("models.User.swr");
+    expect(optionAtFault({ models, negativeTtl: MAX_LIFETIME_S + 1 })).toBe("negativeTtl");
+    expect(optionAtFault({ models, maxLifetime: 1e300 })).toBe("maxLifetime");
+    expect(optionAtFault({ models, l1: { maxTtl: 1e300 } })).toBe("l1.maxTtl");
+    for (const option of ["redisTimeout", "ackTimeout", "lockTtl"]) expect(optionAtFault({ models, [option]: 2 ** 31 })).toBe(option);
+    expect(optionAtFault({ models, hotKeys: { window: 2 ** 31 } })).toBe("hotKeys.window");
+    expect(optionAtFault({ models, lowHitRateAlert: { threshold: 0.5, window: 2 ** 31 } })).toBe("lowHitRateAlert.window");
+    expect(optionAtFault({ models, queryStats: { halfLife: 1e300 } })).toBe("queryStats.halfLife");
+    expect(optionAtFault({ models: { User: { bloom: { maxAge: 1e300 } } } })).toBe("models.User.bloom.maxAge");
+  });
+
+  it("accepts the bounds themselves, and every resulting millisecond value Redis sees is an integer", () => {
+    const resolved = resolveOptions({ models: { User: true }, ttl: MAX_LIFETIME_S, swr: MAX_LIFETIME_S, jitter: 0.1, queryStats: { flushInterval: MAX_TIMER_MS, halfLife: 1.00001 }, lockTtl: MAX_TIMER_MS });
+    expect(Number.isSafeInteger(resolved.maxLifetimeMs)).toBe(true);
+    expect(Number.isSafeInteger(resolved.queryStats!.halfLifeMs)).toBe(true);
+    expect(resolved.lockTtlMs).toBe(MAX_TIMER_MS);
+  });
+});
+
+describe("fitLifetime", () => {
+  it("keeps lifetimes within the bound, in whole milliseconds, and says when it clamped", () => {
+    expect(fitLifetime(10_000, 5_000, 0.1, 33_000)).toEqual({ ttlMs: 10_000, swrMs: 5_000, clamped: false });
+    expect(fitLifetime(330_000, 0, 0.1, 330_000)).toEqual({ ttlMs: 300_000, swrMs: 0, clamped: true });
+    expect(fitLifetime(1e12, 1e12, 0, 60_000)).toEqual({ ttlMs: 60_000, swrMs: 0, clamped: true });
+    expect(fitLifetime(50_000, 20_000, 0, 60_000)).toEqual({ ttlMs: 50_000, swrMs: 10_000, clamped: true });
+    const fitted = fitLifetime(0.3 * 1000, 0.1 * 1000 + 0.2 * 1000, 0.1, 1_000);
+    expect(Number.isInteger(fitted.ttlMs) && Number.isInteger(fitted.swrMs)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { depsAreCurrent, parseEntry, serializeEntry } from "../../src/stores/entry.ts";
+import { CorruptEntry, depsAreCurrent, parseEntry, serializeEntry } from "../../src/stores/entry.ts";
 import { MemoryStore } from "../../src/stores/memory-store.ts";
 import { SingleFlight } from "../../src/core/single-flight.ts";
 import { FakeClock } from "../helpers/random.ts";
@@ -10,11 +10,13 @@ describe("entry format", () => {
     expect(parseEntry(serializeEntry(entry))).toEqual(entry);
   });
 
-  it("treats text of another format as a miss", () => {
-    expect(parseEntry("1|1|2|3|x")).toBeUndefined();
-    expect(parseEntry("garbage")).toBeUndefined();
-    expect(parseEntry("2|a|2|3|[]\nx")).toBeUndefined();
-    expect(parseEntry("2|1|2|3|{oops\nx")).toBeUndefined();
+  it("treats text of another format, truncated or altered entries as corrupt", () => {
+    for (const text of ["1|1|2|3|x", "garbage", "2|a|2|3|[]\nx", "2|1|2|3|{oops\nx", "3|0|1|2|3|[]\nx", ""]) {
+      expect(parseEntry(text), text).toBeInstanceOf(CorruptEntry);
+    }
+    const valid = serializeEntry({ payload: '{"id":1,"name":"Ada"}', freshUntil: 10, staleUntil: 20, loadMs: 3, deps: [["g:User", 7]] });
+    expect(parseEntry(valid.slice(0, -3))).toEqual(new CorruptEntry("checksum mismatch"));
+    expect(parseEntry(valid.replace('"g:User",7', '"g:User",8'))).toEqual(new CorruptEntry("checksum mismatch"));
   });
 
   it("is current only at exactly the recorded versions of the same names", () => {
@@ -32,8 +34,8 @@ describe("MemoryStore", () => {
   it("expires entries on the injected clock, bounded by maxTtl", () => {
     const clock = new FakeClock();
     const store = new MemoryStore({ maxEntries: 10, maxBytes: 10_000, maxTtlMs: 1_000 }, clock);
-    store.set("short", entry(clock.now() + 500), 10);
-    store.set("long", entry(clock.now() + 60_000), 10);
+    store.set("short", entry(clock.now() + 500));
+    store.set("long", entry(clock.now() + 60_000));
     clock.advance(499);
     expect(store.get("short")).toBeDefined();
     clock.advance(1);
@@ -46,14 +48,15 @@ describe("MemoryStore", () => {
   it("is bounded by entries and by bytes, evicting the least recently used", () => {
     const clock = new FakeClock();
     const byCount = new MemoryStore({ maxEntries: 2, maxBytes: 1_000_000, maxTtlMs: 60_000 }, clock);
-    byCount.set("a", entry(clock.now() + 1e6), 1);
-    byCount.set("b", entry(clock.now() + 1e6), 1);
+    byCount.set("a", entry(clock.now() + 1e6));
+    byCount.set("b", entry(clock.now() + 1e6));
     byCount.get("a");
-    byCount.set("c", entry(clock.now() + 1e6), 1);
+    byCount.set("c", entry(clock.now() + 1e6));
     expect([byCount.get("a"), byCount.get("b"), byCount.get("c")].map(Boolean)).toEqual([true, false, true]);
 
     const byBytes = new MemoryStore({ maxEntries: 1_000, maxBytes: 2_000, maxTtlMs: 60_000 }, clock);
-    for (let i = 0; i < 20; i++) byBytes.set(`k${i}`, entry(clock.now() + 1e6), 400);
+    const sized = (staleUntil: number) => ({ ...entry(staleUntil), value: { text: "x".repeat(400) } });
+    for (let i = 0; i < 20; i++) byBytes.set(`k${i}`, sized(clock.now() + 1e6));
     expect(byBytes.bytes).toBeLessThanOrEqual(2_000);
     expect(byBytes.size).toBeLessThan(20);
     expect(byBytes.get("k19")).toBeDefined();

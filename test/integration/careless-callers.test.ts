@@ -1,0 +1,114 @@
+import { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
+import { CacheArgumentError, type CacheError } from "../../src/index.ts";
+import { createCachedClient } from "../helpers/client.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+/** Calls `call`, asserting it does not throw at the call site, and returns how its promise settled. */
+async function settle(label: string, call: () => PromiseLike<unknown>): Promise<{ rejected: boolean; reason: unknown }> {
+  let promise: PromiseLike<unknown> | undefined;
+  expect(() => (promise = call()), `${label} throws at the call`).not.toThrow();
+  try {
+    await promise;
+    return { rejected: false, reason: undefined };
+  } catch (reason) {
+    return { rejected: true, reason };
+  }
+}
+
+describe("bad arguments reject, never throw at the call", () => {
+  it("reads with an invalid cache option or arguments, and every $cache method", async () => {
+    const client = createCachedClient();
+    const prisma = client.prisma as unknown as Record<string, Record<string, (args?: unknown) => PromiseLike<unknown>>> & { $cache: Record<string, (...args: unknown[]) => PromiseLike<unknown>> };
+    try {
+      const reads = ["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"];
+      for (const operation of reads) {
+        for (const cache of ["bad", { ttl: -1 }, { tags: [""] }, { nope: 1 }]) {
+          const { rejected, reason } = await settle(`${operation} cache ${JSON.stringify(cache)}`, () => prisma.user![operation]!({ where: { id: 1 }, cache }));
+          expect(rejected, operation).toBe(true);
+          expect(reason, operation).toBeInstanceOf(CacheArgumentError);
+        }
+        expect((await settle(`${operation}(5)`, () => prisma.user![operation]!(5))).rejected).toBe(true);
+      }
+      // The fluent API on a refused query rejects too.
+      const fluent = await settle("findUnique(bad).posts()", () => (prisma.user!.findUnique!({ where: { id: 1 }, cache: "bad" }) as unknown as { posts(): PromiseLike<unknown> }).posts());
+      expect(fluent.reason).toBeInstanceOf(CacheArgumentError);
+      // `.catch()` sees it, like a Prisma validation error.
+      const caught = await prisma.user!.findMany!({ cache: "bad" }).then(
+        () => "resolved",
+        (error: unknown) => (error as CacheError).code,
+      );
+      expect(caught).toBe("E_INVALID_ARGUMENT");
+      const control: Array<[string, () => PromiseLike<unknown>]> = [
+        ["invalidate(null)", () => prisma.$cache.invalidate!(null)],
+        ["invalidate({ models: 'User' })", () => prisma.$cache.invalidate!({ models: "User" })],
+        ["invalidate({ tags: [1] })", () => prisma.$cache.invalidate!({ tags: [1] })],
+        ["raw(['Nope'])", () => prisma.$cache.raw!(["Nope"], Promise.resolve(1))],
+        ["rebuildBloom('Nope')", () => prisma.$cache.rebuildBloom!("Nope")],
+        ["warm({ top: 0 })", () => prisma.$cache.warm!({ top: 0 })],
+        ["warm(5)", () => prisma.$cache.warm!(5)],
+        ["topQueries({ limit: 0 })", () => prisma.$cache.topQueries!({ limit: 0 })],
+        ["topQueries({ model: 'Nope' })", () => prisma.$cache.topQueries!({ model: "Nope" })],
+        ["fleetStats(null)", () => prisma.$cache.fleetStats!(null)],
+      ];
+      for (const [label, call] of control) {
+        const { rejected, reason } = await settle(label, call);
+        expect(rejected, label).toBe(true);
+        expect(reason, label).toBeInstanceOf(CacheArgumentError);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a per-query lifetime above maxLifetime is clamped and counted, not an error", async () => {
+    const client = createCachedClient({ ttl: 300, jitter: 0.1, negativeTtl: 0 });
+    try {
+      const user = await seedUser(client.base);
+      // 330 s with 10 % jitter is 363 s, above the 330 s bound the model settings give.
+      const row = await client.prisma.user.findUnique({ where: { id: user.id }, cache: { ttl: 330 } });
+      expect(row?.id).toBe(user.id);
+      const huge = await client.prisma.user.findMany({ where: { id: user.id }, cache: { ttl: 1e300, swr: 1e300 } });
+      expect(huge).toHaveLength(1);
+      expect(client.prisma.$cache.stats().clamps["cache.ttl + cache.swr above maxLifetime"]).toBe(2);
+      // Cached within the bound: the second read is a hit, and Redis took the (integer) PX.
+      expect(await client.prisma.user.findMany({ where: { id: user.id }, cache: { ttl: 1e300, swr: 1e300 } })).toEqual(huge);
+      expect(client.prisma.$cache.stats().l1Hits).toBe(1);
+      expect(client.prisma.$cache.stats().redisErrors).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("statistics methods while Redis is down", () => {
+  it("warm(), topQueries() and fleetStats() resolve, saying so", async () => {
+    const server = await ChaosRedis.start();
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    redis.on("error", () => {});
+    const errors: CacheError[] = [];
+    const client = createCachedClient({ redis, redisTimeout: 100, onError: (error) => errors.push(error) });
+    let stopped = false;
+    try {
+      const user = await seedUser(client.base);
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      await server.stop();
+      stopped = true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const warmed = await client.prisma.$cache.warm({ top: 50 });
+      expect(warmed).toMatchObject({ warmed: 0, failed: 0, skippedBy: { "redis unavailable": 50 } });
+      expect(await client.prisma.$cache.topQueries()).toEqual([]);
+      const fleet = await client.prisma.$cache.fleetStats({ countEntries: true });
+      expect(fleet).toMatchObject({ instances: 1, redisUnavailable: true });
+      expect(fleet.stats?.misses).toBe(1);
+      expect(errors.filter((error) => error.code === "E_STORE").length).toBeGreaterThanOrEqual(3);
+      // Reads still work.
+      expect((await client.prisma.user.findUnique({ where: { id: user.id } }))?.id).toBe(user.id);
+    } finally {
+      await client.close();
+      redis.disconnect();
+      if (!stopped) await server.stop();
+    }
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+/** Every version key of a namespace with its remaining lifetime in ms (-1: none). */
+async function versionKeys(redis: NonNullable<ReturnType<typeof createCachedClient>["redis"]>, namespace: string): Promise<Map<string, number>> {
+  const keys = await redis.keys(`{${namespace}}:v:*`);
+  const out = new Map<string, number>();
+  for (const key of keys) out.set(key.slice(`{${namespace}}:v:`.length), await redis.pttl(key));
+  return out;
+}
+
+describe("tag versions expire, and never return to an earlier value", () => {
+  it("tag version keys (identities and user tags) expire; model generations do not", async () => {
+    const namespace = uniqueNamespace();
+    const client = createCachedClient({ namespace, ttl: 5, negativeTtl: 0, jitter: 0 });
+    try {
+      const user = await seedUser(client.base);
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      await client.prisma.post.findMany({ where: { authorId: user.id }, cache: { tags: ["tenant-1"] } });
+      for (let i = 0; i < 20; i++) await client.prisma.$cache.invalidate({ tags: [`per-user-${i}`] });
+      await client.prisma.user.update({ where: { id: user.id }, data: { name: "x" } });
+      const keys = await versionKeys(client.redis!, namespace);
+      const tags = [...keys].filter(([name]) => name.startsWith("t:") || name.startsWith("u:"));
+      expect(tags.length).toBeGreaterThanOrEqual(22);
+      for (const [name, pttl] of tags) expect(pttl, name).toBeGreaterThan(0);
+      // At least the longest entry lifetime of the instance (5 s here).
+      for (const [name, pttl] of tags) expect(pttl, name).toBeGreaterThan(5_000);
+      for (const [name, pttl] of keys) if (name.startsWith("g:") || name.startsWith("r:")) expect(pttl, name).toBe(-1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a writer with a short lifetime keeps tags alive as long as the fleet's longest entry", async () => {
+    const namespace = uniqueNamespace();
+    const longLived = createCachedClient({ namespace, ttl: 600, negativeTtl: 0, jitter: 0, l1: false });
+    const shortLived = createCachedClient({ namespace, ttl: 1, negativeTtl: 0, jitter: 0 });
+    try {
+      const user = await seedUser(longLived.base);
+      await longLived.prisma.user.findUnique({ where: { id: user.id } });
+      await shortLived.prisma.user.update({ where: { id: user.id }, data: { name: "written by the short-lived writer" } });
+      const tags = [...(await versionKeys(longLived.redis!, namespace))].filter(([name]) => name.startsWith("t:User"));
+      expect(tags.length).toBeGreaterThan(0);
+      for (const [name, pttl] of tags) expect(pttl, name).toBeGreaterThan(600_000);
+    } finally {
+      await Promise.all([longLived.close(), shortLived.close()]);
+    }
+  });
+
+  it("a tag created with a short lifetime (or none, by an older version) is extended when a longer-lived instance reads it", async () => {
+    const namespace = uniqueNamespace();
+    const shortLived = createCachedClient({ namespace, ttl: 1, negativeTtl: 0, jitter: 0 });
+    const longLived = createCachedClient({ namespace, ttl: 600, negativeTtl: 0, jitter: 0, l1: false });
+    try {
+      const [first, second] = [await seedUser(shortLived.base), await seedUser(shortLived.base)];
+      await shortLived.prisma.user.findUnique({ where: { id: first.id } });
+      const redis = shortLived.redis!;
+      const pttlOf = async (tag: string) => (await versionKeys(redis, namespace)).get(tag);
+      const firstTag = `t:User:id=${JSON.stringify([String(first.id)])}`;
+      const secondTag = `t:User:email=${JSON.stringify([second.email])}`;
+      expect(await pttlOf(firstTag)).toBeLessThan(600_000);
+      // A permanent tag, as versions before tag expiry left them.
+      await redis.set(`{${namespace}}:v:${secondTag}`, "0");
+      await longLived.prisma.user.findUnique({ where: { id: first.id } });
+      await longLived.prisma.user.findUnique({ where: { email: second.email } });
+      expect(await pttlOf(firstTag)).toBeGreaterThan(600_000);
+      expect(await pttlOf(secondTag)).toBeGreaterThan(600_000);
+    } finally {
+      await Promise.all([longLived.close(), shortLived.close()]);
+    }
+  });
+
+  it("once a bumped tag expires, an entry stored before the write is never served again", async () => {
+    const namespace = uniqueNamespace();
+    // The reader keeps entries 10 minutes; the writer's own settings are short.
+    const reader = createCachedClient({ namespace, ttl: 600, negativeTtl: 0, jitter: 0, l1: false });
+    const writer = createCachedClient({ namespace, ttl: 1, negativeTtl: 0, jitter: 0 });
+    try {
+      const user = await seedUser(reader.base);
+      const read = () => reader.prisma.user.findUnique({ where: { id: user.id } });
+      expect((await read())?.name).toBe(user.name);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect((await read())?.name, "served from Redis").toBe(user.name);
+      expect(reader.prisma.$cache.stats().l2Hits).toBe(1);
+      // Nobody reads the record between the write and the expiry: the old entry stays in Redis.
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "after the write" } });
+      // Every tag of the namespace expires (what a writer's short schedule or eviction does);
+      // other writes move the sequence on meanwhile.
+      const redis = reader.redis!;
+      for (const name of (await versionKeys(redis, namespace)).keys()) if (name.startsWith("t:")) await redis.del(`{${namespace}}:v:${name}`);
+      await writer.prisma.post.create({ data: { slug: `other-${user.id}-${Date.now()}`, title: "moves the sequence", authorId: user.id } });
+      for (let i = 0; i < 3; i++) expect((await read())?.name, `read ${i} after the tags expired`).toBe("after the write");
+    } finally {
+      await Promise.all([reader.close(), writer.close()]);
+    }
+  });
+});
