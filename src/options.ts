@@ -1,5 +1,7 @@
 import { CacheConfigError } from "./errors.js";
 import type { CacheError } from "./errors.js";
+import { circuitBreakerSettings, redisDownWrites, type RedisDownWrites } from "./failure-options.js";
+import type { CircuitBreakerSettings } from "./stores/circuit-breaker.js";
 import type { LowHitRateSettings } from "./stats/hit-rate-alert.js";
 import type { QueryStatsSettings } from "./stats/query-stats.js";
 import type { CacheExtensionOptions, Clock, ModelCacheOptions, RedisLike } from "./types.js";
@@ -31,6 +33,9 @@ export interface ResolvedOptions {
   /** Undefined when `queryStats: false`. */
   queryStats: QueryStatsSettings | undefined;
   lowHitRateAlert: LowHitRateSettings | undefined;
+  /** Undefined when `circuitBreaker: false`. */
+  circuitBreaker: CircuitBreakerSettings | undefined;
+  onRedisDownWrites: RedisDownWrites;
   clock: Clock;
   random: () => number;
 }
@@ -56,7 +61,7 @@ export const DEFAULTS = {
   alertMinRequests: 100,
 } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "clock", "random"]);
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "clock", "random"]);
 const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -87,6 +92,8 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
     queryStats: queryStatsSettings(input.queryStats),
     lowHitRateAlert: lowHitRateSettings(input.lowHitRateAlert),
+    circuitBreaker: circuitBreakerSettings(input.circuitBreaker),
+    onRedisDownWrites: redisDownWrites(input.onRedisDownWrites),
     clock: clock(input.clock),
     random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,
   });

@@ -24,6 +24,8 @@ export interface TieredCacheParts {
   earlyRefreshBeta: number;
   /** Whether L1 may be used now: false while the invalidation subscription is down. */
   l1Trusted: () => boolean;
+  /** True while the circuit breaker is open: Redis is not called at all. */
+  redisOpen?: () => boolean;
   landedMessage: (key: string) => string;
   nothingLandedMessage: (key: string) => string;
   codec: Codec;
@@ -49,7 +51,7 @@ const LOCK_ATTEMPTS = 3;
  */
 export class TieredCache {
   readonly #parts: TieredCacheParts;
-  readonly #flights = new SingleFlight<Outcome | typeof UNAVAILABLE>();
+  readonly #flights = new SingleFlight<Outcome | typeof UNAVAILABLE | typeof DIRTY>();
   readonly #refreshing = new Map<string, Promise<void>>();
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
@@ -86,10 +88,19 @@ export class TieredCache {
       counters.bypass("pending invalidation");
       return request.load();
     }
+    if (this.#parts.redisOpen?.()) {
+      counters.bypass("circuit open");
+      return request.load();
+    }
     const { value: outcome, shared } = await this.#flights.run(`${request.key}#${versions.epoch}`, () => this.#resolve(request));
     if (outcome === UNAVAILABLE) {
       // Without current versions nothing cached can be validated, nor stored safely.
       counters.bypass("redis unavailable");
+      return request.load();
+    }
+    if (outcome === DIRTY) {
+      // A write announced a change of what this read depends on: serve and store nothing until it is confirmed.
+      counters.bypass("write in progress");
       return request.load();
     }
     if (shared) counters.coalesced++;
@@ -100,7 +111,7 @@ export class TieredCache {
     return codec.clone(outcome.source);
   }
 
-  async #resolve(request: ReadRequest): Promise<Outcome | typeof UNAVAILABLE> {
+  async #resolve(request: ReadRequest): Promise<Outcome | typeof UNAVAILABLE | typeof DIRTY> {
     let found: Found;
     try {
       found = await this.#lookup(request);
@@ -109,6 +120,7 @@ export class TieredCache {
       return UNAVAILABLE;
     }
     const { entry, current } = found;
+    if (found.dirty) return DIRTY;
     const now = this.#parts.clock.now();
     if (entry !== undefined && now < entry.staleUntil) {
       const source = this.#adopt(request, entry);
@@ -153,7 +165,8 @@ export class TieredCache {
   }
 
   async #refresh(request: ReadRequest, servedFreshUntil: number): Promise<void> {
-    const { entry, current } = await this.#lookup(request);
+    const { entry, current, dirty } = await this.#lookup(request);
+    if (dirty) return;
     // Another instance refreshed it already (a newer entry landed): adopt it, load nothing.
     if (entry !== undefined && entry.freshUntil > servedFreshUntil && this.#parts.clock.now() < entry.freshUntil) {
       this.#adopt(request, entry);
@@ -181,9 +194,9 @@ export class TieredCache {
   }
 
   async #lookupKey(request: ReadRequest, key: string): Promise<Found> {
-    const { stored, current } = await this.#parts.versions.lookup(key, request.deps);
-    const entry = stored === null ? undefined : parseEntry(stored);
-    return { entry: entry !== undefined && depsAreCurrent(entry.deps, request.deps, current) ? entry : undefined, current };
+    const { stored, current, dirty } = await this.#parts.versions.lookup(key, request.deps);
+    const entry = stored === null || dirty ? undefined : parseEntry(stored);
+    return { entry: entry !== undefined && depsAreCurrent(entry.deps, request.deps, current) ? entry : undefined, current, dirty };
   }
 
   /** Copies an entry to a replica key, fenced by its recorded versions like any store. */
@@ -342,6 +355,7 @@ interface Outcome {
 }
 
 const UNAVAILABLE = Symbol("redis unavailable");
+const DIRTY = Symbol("write in progress");
 
 /**
  * Replica `r` of an entry key. The leading `{…}` is a Redis Cluster hash tag: each replica hashes
@@ -359,4 +373,6 @@ type StoreOutcome = "released" | "stored" | "skipped";
 interface Found {
   entry: CacheEntry | undefined;
   current: number[];
+  /** A write in progress marked a dependency dirty: nothing may be served or stored from this lookup. */
+  dirty: boolean;
 }

@@ -9,6 +9,9 @@ import { deriveKey, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import { readDependencies } from "../invalidation/dependencies.js";
 import { Versions } from "../invalidation/versions.js";
+import { WriteAnnouncer } from "../invalidation/write-announcer.js";
+import { CircuitBreaker } from "../stores/circuit-breaker.js";
+import { closeDelivering } from "./close-delivery.js";
 import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
 import { Counters } from "../stats/counters.js";
@@ -83,7 +86,9 @@ export class CacheRuntime {
   readonly #cache: TieredCache;
   readonly #readClasses = new Map<string, typeof LazyQuery>();
   readonly #writeClasses = new Map<string, typeof LazyQuery>();
-  readonly #transactions = new TransactionInvalidations((names) => this.#bump(names));
+  readonly #announcer: WriteAnnouncer;
+  readonly #transactions: TransactionInvalidations;
+  readonly #breaker: CircuitBreaker | undefined;
   readonly #writeNames: WriteNames;
   #closed = false;
   readonly #clientVersion: string;
@@ -107,6 +112,7 @@ export class CacheRuntime {
     this.#scope = scope;
     const report = (error: CacheError) => this.#report(error);
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
+    this.#breaker = store === undefined || options.circuitBreaker === undefined ? undefined : this.#createBreaker(store, options);
     const prefix = `{${options.namespace}}`;
     this.#bus =
       options.redis === undefined || store === undefined
@@ -135,7 +141,11 @@ export class CacheRuntime {
       ackTimeoutMs: options.ackTimeoutMs,
       maxLocalNames: 100_000,
       bloomGroups: (names) => this.#guard?.groups(names) ?? [],
+      namespaceWide: () => this.#writeNames.ofModels(),
+      markTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
     });
+    this.#announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, enabled: this.#bus !== undefined, bump: (names, token) => this.#bump(names, token) });
+    this.#transactions = new TransactionInvalidations(this.#announcer);
     this.#guard = this.#createGuard(options, schema, store, prefix, report);
     this.#writeNames = new WriteNames(schema.graph, this.#guard);
     // warm() at deploy also loads (or builds, once for the fleet) the Bloom filters.
@@ -148,7 +158,8 @@ export class CacheRuntime {
       lock: store === undefined || this.#bus === undefined ? undefined : new FleetLock(store, options.lockTtlMs, this.#bus.eventsChannel),
       lockTtlMs: options.lockTtlMs,
       earlyRefreshBeta: options.earlyRefreshBeta,
-      l1Trusted: () => this.#bus?.trusted ?? true,
+      l1Trusted: () => (this.#bus?.trusted ?? true) && this.#breaker?.open !== true,
+      redisOpen: () => this.#breaker?.open === true,
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
       nothingLandedMessage: (key) => this.#bus?.nothingLandedMessage(key) ?? "",
       codec: new Codec(prismaDecimal),
@@ -176,13 +187,14 @@ export class CacheRuntime {
       l1Entries: this.#l1?.size ?? 0,
       l1Bytes: this.#l1?.bytes ?? 0,
       pendingInvalidations: this.#versions.pendingCount,
+      circuitOpen: this.#breaker?.open === true,
       hotKeys: this.#hotKeys?.top().slice(0, 10) ?? [],
       queryStats: this.#observability.recorderCounts,
     }),
     invalidate: async (target) => {
       const names = this.#explicitTargets(target);
-      if (!tracing.invalidate.hasSubscribers) return this.#bump(names);
-      return tracing.invalidate.tracePromise(() => this.#bump(names), { namespace: this.#options.namespace, operation: "invalidate", args: target });
+      if (!tracing.invalidate.hasSubscribers) return void (await this.#bump(names));
+      return void (await tracing.invalidate.tracePromise(() => this.#bump(names), { namespace: this.#options.namespace, operation: "invalidate", args: target }));
     },
     warm: (options) => this.#statsControl.warm(options),
     topQueries: (options) => this.#statsControl.topQueries(options),
@@ -212,17 +224,40 @@ export class CacheRuntime {
       this.#closed = true;
       await this.#cache.drain();
       this.#l1?.clear();
-      await this.#versions.flush();
+      // Bounded: delivers what is queued or reports it (an error event, a counter, a rejected close()).
+      const undelivered = await closeDelivering(this.#versions, this.#options.redisTimeoutMs);
+      this.#breaker?.stop();
       await this.#observability.close();
       await this.#bus?.close();
+      if (undelivered !== undefined) {
+        this.#counters.undeliveredInvalidations += undelivered.names.length;
+        this.#report(undelivered);
+        throw undelivered;
+      }
     },
   };
 
-  /** Bumps versions, adding created identities to this process's Bloom filters first. */
-  #bump(names: Iterable<string>): Promise<void> {
+  /** Bumps versions (confirming an announced write), adding created identities to this process's Bloom filters first. */
+  #bump(names: Iterable<string>, confirming?: string): Promise<boolean> {
     const list = [...names];
     this.#guard?.learn(list);
-    return this.#versions.bump(list);
+    return this.#versions.bump(list, confirming);
+  }
+
+  /** Fails Redis calls fast while Redis keeps failing; L1 is distrusted from the moment it opens until it closed. */
+  #createBreaker(store: RedisStore, options: ResolvedOptions): CircuitBreaker {
+    const breaker = new CircuitBreaker(options.circuitBreaker!, {
+      probe: () => store.probe(),
+      onChange: (open) => {
+        // Invalidations may be missed while it is open: forget what L1 knows, both ways.
+        this.#l1?.clear();
+        this.#versions.forget();
+        if (open) this.#counters.circuitOpens++;
+        else this.#versions.retryNow();
+      },
+    });
+    store.breaker = breaker;
+    return breaker;
   }
 
   #createGuard(options: ResolvedOptions, schema: PrismaSchema, store: RedisStore | undefined, prefix: string, report: (error: CacheError) => void): BloomGuard | undefined {
@@ -266,17 +301,27 @@ export class CacheRuntime {
   /** `$transaction`: reads inside bypass the cache; invalidations apply when it commits, before it resolves. */
   transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
     if (typeof input === "function") return this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction);
-    return this.#transactions.batch(client, input as PrismaPromiseLike[], options, parentTransaction, (element, result) => {
-      if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.ofWrite(element.model, element.operation, element.args, result);
-      return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
-    });
+    return this.#transactions.batch(
+      client,
+      input as PrismaPromiseLike[],
+      options,
+      parentTransaction,
+      (element, result) => {
+        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.ofWrite(element.model, element.operation, element.args, result);
+        return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
+      },
+      (element) => {
+        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.announcedByWrite(element.model, element.operation, element.args);
+        return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
+      },
+    );
   }
 
   /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
   raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
     const query = parentMethod.apply(client, args);
     if (isQuery && !rawSqlMayWrite(args)) return query;
-    return new RawWrite(query, client, (write) => this.#transactions.apply(this.#writeNames.ofModels(write.models), client));
+    return new RawWrite(query, client, (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []));
   }
 
   readonly #reads: QueryRunner = {
@@ -297,11 +342,8 @@ export class CacheRuntime {
 
   readonly #writes: QueryRunner = {
     run: (query) => {
-      const run = async () => {
-        const result = await this.#passthrough(query);
-        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, result), query.parent);
-        return result;
-      };
+      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
+      const run = () => this.#announced(query.parent, announced, query.model, this.#passthrough(query), (result) => this.#writeNames.ofWrite(query.model, query.operation, query.args, result));
       return tracing.write.hasSubscribers ? this.#traced(tracing.write, query, run) : run();
     },
     passthrough: (query) => this.#passthrough(query),
@@ -309,12 +351,31 @@ export class CacheRuntime {
       const plain = this.#passthrough(query);
       const related = (plain[relation] as (args: unknown) => PromiseLike<unknown>).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
-      return Promise.resolve(related).then(async (value) => {
-        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined), query.parent);
-        return value;
-      });
+      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
+      return this.#announced(query.parent, announced, query.model, related, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
     },
   };
+
+  /**
+   * One write outside a transaction: announce what its arguments name, run it (awaiting the lazy
+   * Prisma query starts it), then confirm what it changed before resolving. Inside an
+   * interactive transaction the announcement waits for the callback to return (see transactions.ts).
+   */
+  async #announced(client: ScopedClient, announced: Iterable<string>, what: string, write: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>): Promise<unknown> {
+    const announcement = this.#transactions.inTransaction(client) ? undefined : await this.#announcer.announce(announced, what);
+    let result: unknown;
+    try {
+      result = await write;
+    } catch (error) {
+      // Failed: remove its marks (the bump only over-invalidates), then rethrow.
+      if (announcement !== undefined) await this.#announcer.confirm(announced, announcement);
+      throw error;
+    }
+    const names = new Set(effects(result));
+    for (const name of announced) names.add(name);
+    await this.#transactions.apply(names, client, announcement);
+    return result;
+  }
 
   #runRead(query: LazyQuery): Promise<unknown> {
     const policy = this.#policyFor(query);

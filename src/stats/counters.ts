@@ -36,6 +36,16 @@ export class Counters {
   invalidationsQueued = 0;
   /** Invalidations not acknowledged by every instance within the ack timeout. */
   invalidationAckTimeouts = 0;
+  /** Invalidation backlogs too long to replay, delivered as one namespace-wide bump. */
+  invalidationBacklogsCollapsed = 0;
+  /** Writes that ran although their announcement could not reach Redis (`onRedisDownWrites: "proceed"`). */
+  unannouncedWrites = 0;
+  /** Writes refused before the database because Redis could not take their announcement (`"refuse"`). */
+  refusedWrites = 0;
+  /** Invalidated names close() could not deliver (reported in an `error` event). */
+  undeliveredInvalidations = 0;
+  /** Times the circuit breaker opened (Redis failing: calls fail fast until a probe succeeds). */
+  circuitOpens = 0;
   readonly #bypasses = new Map<string, number>();
   readonly #models = new Map<string, ModelStats>();
   /** Set only while someone listens to hit, miss, stale or invalidation events: otherwise one check. */
@@ -84,7 +94,7 @@ export class Counters {
     this.#bypasses.set(reason, (this.#bypasses.get(reason) ?? 0) + 1);
   }
 
-  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes" | "pendingInvalidations" | "queryStats" | "hotKeys"> {
+  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes" | "pendingInvalidations" | "queryStats" | "hotKeys" | "circuitOpen"> {
     const hits = this.l1Hits + this.l2Hits;
     const lookups = hits + this.misses;
     const models: Record<string, ModelStats> = {};
@@ -116,6 +126,11 @@ export class Counters {
       invalidationsReceived: this.invalidationsReceived,
       invalidationsQueued: this.invalidationsQueued,
       invalidationAckTimeouts: this.invalidationAckTimeouts,
+      invalidationBacklogsCollapsed: this.invalidationBacklogsCollapsed,
+      unannouncedWrites: this.unannouncedWrites,
+      refusedWrites: this.refusedWrites,
+      undeliveredInvalidations: this.undeliveredInvalidations,
+      circuitOpens: this.circuitOpens,
       bypasses: Object.fromEntries(this.#bypasses),
       models,
     };

@@ -10,13 +10,29 @@ function script(source: string): RedisScript {
 }
 
 /**
+ * Write announcements ("dirty marks"): before a write touches the database, its writer adds a
+ * token to the sorted set `d<version key>` (score: when the mark lapses, Redis time in ms); it
+ * removes the token once the write committed and was invalidated. While a live token stands,
+ * nothing depending on the name is served from Redis or stored, so a writer that is cut off
+ * after its commit cannot leave a stale entry behind. Expired tokens are ignored.
+ */
+const DIRTY = `
+local function dirty(versionKey)
+  local marks = 'd' .. versionKey
+  if redis.call('EXISTS', marks) == 0 then return false end
+  local t = redis.call('TIME')
+  return redis.call('ZCOUNT', marks, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), '+inf') > 0
+end
+`;
+
+/**
  * Stale-set fencing (as memcache leases do): store the entry only if every version the reader
  * captured before loading is still current, so a load that raced a write is never stored.
  * KEYS: entry, version keys. ARGV: value, ttl ms, expected versions.
  */
-export const FENCED_SET = script(`
+export const FENCED_SET = script(`${DIRTY}
 for i = 2, #KEYS do
-  if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 1] then return 0 end
+  if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 1] or dirty(KEYS[i]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
@@ -27,12 +43,16 @@ return 1
  * tags expire, model generations do not), add created records' identity tags to the Bloom
  * filters that guard their model (the live one and one being rebuilt), and announce it.
  * Returns { seq, receivers }.
+ * The sequence never goes backwards, even after Redis restarted empty: it is at least Redis's
+ * clock in microseconds. With a mark mode the same call announces a write ('set': adds the token
+ * to every name's dirty marks, lapsing after mark ttl ms) or confirms it ('clear': removes it).
+ * It may run when Redis is out of memory (allow-oom): an invalidation must always get through.
  * KEYS: sequence key, instance registry, V version keys, then per Bloom group: live meta, live
  * bits, next meta, next bits. ARGV: channel, message prefix, message suffix, tag ttl ms, V, G,
- * now (ms, or '' to count PUBLISH receivers), V expiry flags ('1' expires), then per group:
- * item count, items.
+ * now (ms, or '' to count PUBLISH receivers), mark mode ('', 'set', 'clear'), token, mark ttl
+ * ms, V expiry flags ('1' expires), then per group: item count, items.
  */
-export const BUMP_VERSIONS = script(`
+export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
 local function bloomAdd(metaKey, bitsKey, item)
   local mk = redis.call('HMGET', metaKey, 'm', 'k')
   if not mk[1] then return end
@@ -43,10 +63,25 @@ local function bloomAdd(metaKey, bitsKey, item)
 end
 local V, G = tonumber(ARGV[5]), tonumber(ARGV[6])
 local seq = redis.call('INCR', KEYS[1])
-for i = 1, V do
-  if ARGV[7 + i] == '1' then redis.call('SET', KEYS[2 + i], seq, 'PX', ARGV[4]) else redis.call('SET', KEYS[2 + i], seq) end
+local t = redis.call('TIME')
+local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if seq < floor then
+  redis.call('SET', KEYS[1], floor)
+  seq = redis.call('INCR', KEYS[1])
 end
-local a = 8 + V
+local markMode, token = ARGV[8], ARGV[9]
+local markUntil = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[10])
+for i = 1, V do
+  local key = KEYS[2 + i]
+  if ARGV[10 + i] == '1' then redis.call('SET', key, seq, 'PX', ARGV[4]) else redis.call('SET', key, seq) end
+  if markMode == 'set' then
+    redis.call('ZADD', 'd' .. key, markUntil, token)
+    redis.call('PEXPIRE', 'd' .. key, ARGV[10])
+  elseif markMode == 'clear' then
+    redis.call('ZREM', 'd' .. key, token)
+  end
+end
+local a = 11 + V
 for g = 0, G - 1 do
   local base = 2 + V + g * 4
   local count = tonumber(ARGV[a])
@@ -78,12 +113,18 @@ return 0
 `);
 
 /**
- * A read in one round trip: the entry and the current value of every version it depends on.
- * KEYS: entry, version keys. Returns { entry or false, versions... } (absent versions as false).
+ * A read in one round trip: the entry and the current value of every version it depends on,
+ * then whether a write in progress marked any of them dirty (1: serve and store nothing).
+ * KEYS: entry, version keys. Returns { entry or false, versions..., dirty } (absent versions as false).
  */
-export const LOOKUP = script(`
+export const LOOKUP = script(`#!lua flags=no-writes${DIRTY}
 local out = { redis.call('GET', KEYS[1]) }
-for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
+local marked = 0
+for i = 2, #KEYS do
+  out[i] = redis.call('GET', KEYS[i])
+  if marked == 0 and dirty(KEYS[i]) then marked = 1 end
+end
+out[#KEYS + 1] = marked
 return out
 `);
 
@@ -92,10 +133,10 @@ return out
  * the wake-up, so waiters read the value one round trip sooner.
  * KEYS: entry, lock, version keys. ARGV: value, ttl ms, token, channel, landed message, expected versions.
  */
-export const STORE_AND_RELEASE = script(`
+export const STORE_AND_RELEASE = script(`${DIRTY}
 local stored = 1
 for i = 3, #KEYS do
-  if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 3] then stored = 0 break end
+  if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 3] or dirty(KEYS[i]) then stored = 0 break end
 end
 if stored == 1 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
