@@ -4,14 +4,20 @@ import { Redis } from "ioredis";
 
 /** A private redis-server on a free port that a test may pause, resume or kill by PID. */
 export class ChaosRedis {
-  private constructor(readonly port: number, private readonly child: ChildProcess) {}
+  private constructor(readonly port: number, private child: ChildProcess) {}
 
-  static async start(): Promise<ChaosRedis> {
-    const port = await freePort();
-    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    const server = new ChaosRedis(port, child);
+  static async start(port?: number): Promise<ChaosRedis> {
+    const chosen = port ?? (await freePort());
+    const server = new ChaosRedis(chosen, spawnServer(chosen));
     await server.waitUntilReady();
     return server;
+  }
+
+  /** Kills the server and starts an empty one on the same port (every key lost, clients reconnect). */
+  async restartEmpty(): Promise<void> {
+    await this.stop();
+    this.child = spawnServer(this.port);
+    await this.waitUntilReady();
   }
 
   get url(): string {
@@ -55,6 +61,10 @@ export class ChaosRedis {
     }
     throw new Error(`redis-server on port ${this.port} did not start`);
   }
+}
+
+function spawnServer(port: number): ChildProcess {
+  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
 }
 
 export function freePort(): Promise<number> {
