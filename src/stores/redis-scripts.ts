@@ -69,11 +69,13 @@ if seq < floor then
   redis.call('SET', KEYS[1], floor)
   seq = redis.call('INCR', KEYS[1])
 end
+-- Lua would print a number this large in exponent notation: format it whole.
+local seqText = string.format('%.0f', seq)
 local markMode, token = ARGV[8], ARGV[9]
 local markUntil = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[10])
 for i = 1, V do
   local key = KEYS[2 + i]
-  if ARGV[10 + i] == '1' then redis.call('SET', key, seq, 'PX', ARGV[4]) else redis.call('SET', key, seq) end
+  if ARGV[10 + i] == '1' then redis.call('SET', key, seqText, 'PX', ARGV[4]) else redis.call('SET', key, seqText) end
   if markMode == 'set' then
     redis.call('ZADD', 'd' .. key, markUntil, token)
     redis.call('PEXPIRE', 'd' .. key, ARGV[10])
@@ -92,7 +94,7 @@ for g = 0, G - 1 do
     a = a + 1
   end
 end
-local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seq .. ARGV[3])
+local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. ARGV[3])
 -- On a Cluster, PUBLISH counts only this node's subscribers: count the registered live instances.
 if ARGV[7] ~= '' then receivers = redis.call('ZCOUNT', KEYS[2], ARGV[7], '+inf') end
 return {seq, receivers}

@@ -216,4 +216,57 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       await proxy.stop();
     }
   }, 60_000);
+
+  it("Redis out of memory (noeviction): invalidations still get through and nothing stale is served", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance(namespace);
+    const b = instance(namespace);
+    await readUser(b);
+    await until(async () => {
+      const hits = a.prisma.$cache.stats().l1Hits;
+      await readUser(a);
+      return a.prisma.$cache.stats().l1Hits > hits;
+    });
+    const admin = new Redis(chaos.url);
+    await admin.config("SET", "maxmemory-policy", "noeviction");
+    await admin.config("SET", "maxmemory", "1");
+    try {
+      await expect(admin.set("oom-probe", "x")).rejects.toThrow(/OOM/);
+      await b.prisma.user.update({ where: { id: userId }, data: { name: "written while Redis is full" } });
+      expect(b.prisma.$cache.stats()).toMatchObject({ invalidationsQueued: 0, unannouncedWrites: 0, circuitOpens: 0 });
+      for (let i = 0; i < 10; i++) expect((await readUser(a))?.name).toBe("written while Redis is full");
+      expect((await readUser(instance(namespace)))?.name).toBe("written while Redis is full");
+    } finally {
+      await admin.config("SET", "maxmemory", "0");
+      admin.disconnect();
+    }
+  }, 60_000);
+
+  it("Redis killed and restarted empty: the version sequence never goes backwards and nothing stale is served", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance(namespace);
+    const b = instance(namespace);
+    await b.prisma.user.update({ where: { id: userId }, data: { name: "before the restart" } });
+    const admin = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
+    admin.on("error", () => {});
+    const seqBefore = Number(await admin.get(`{${namespace}}:seq`));
+    await until(async () => {
+      const hits = a.prisma.$cache.stats().l1Hits;
+      await readUser(a);
+      return a.prisma.$cache.stats().l1Hits > hits;
+    });
+    await chaos.restartEmpty();
+    await until(async () => (await admin.ping().catch(() => "")) === "PONG");
+    await until(async () => {
+      try {
+        await b.prisma.user.update({ where: { id: userId }, data: { name: "after the restart" } });
+        return b.prisma.$cache.stats().pendingInvalidations === 0;
+      } catch {
+        return false;
+      }
+    });
+    expect(Number(await admin.get(`{${namespace}}:seq`))).toBeGreaterThan(seqBefore);
+    for (let i = 0; i < 10; i++) expect((await readUser(a))?.name).toBe("after the restart");
+    admin.disconnect();
+  }, 60_000);
 });
