@@ -8,7 +8,14 @@ export const FAILURE_DEFAULTS = {
   breakerThreshold: 5,
   breakerProbeInterval: 500,
   onRedisDownWrites: "proceed",
+  redisDownWriteWait: 5_000,
 } as const;
+
+export function redisDownWriteWait(value: unknown): number {
+  if (value === undefined) return FAILURE_DEFAULTS.redisDownWriteWait;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new CacheConfigError("redisDownWriteWait", `expected a non-negative number of milliseconds, got ${String(value)}`);
+  return value;
+}
 
 /** `circuitBreaker`: `false`, or `{ threshold, probeInterval }` (a count of failures, milliseconds). */
 export function circuitBreakerSettings(value: unknown): CircuitBreakerSettings | undefined {

@@ -1,6 +1,6 @@
 import { CacheConfigError } from "./errors.js";
 import type { CacheError } from "./errors.js";
-import { circuitBreakerSettings, redisDownWrites, type RedisDownWrites } from "./failure-options.js";
+import { circuitBreakerSettings, redisDownWrites, redisDownWriteWait, type RedisDownWrites } from "./failure-options.js";
 import type { CircuitBreakerSettings } from "./stores/circuit-breaker.js";
 import type { LowHitRateSettings } from "./stats/hit-rate-alert.js";
 import type { QueryStatsSettings } from "./stats/query-stats.js";
@@ -36,6 +36,7 @@ export interface ResolvedOptions {
   /** Undefined when `circuitBreaker: false`. */
   circuitBreaker: CircuitBreakerSettings | undefined;
   onRedisDownWrites: RedisDownWrites;
+  redisDownWriteWaitMs: number;
   clock: Clock;
   random: () => number;
 }
@@ -61,7 +62,7 @@ export const DEFAULTS = {
   alertMinRequests: 100,
 } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "clock", "random"]);
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "clock", "random"]);
 const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -94,6 +95,7 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     lowHitRateAlert: lowHitRateSettings(input.lowHitRateAlert),
     circuitBreaker: circuitBreakerSettings(input.circuitBreaker),
     onRedisDownWrites: redisDownWrites(input.onRedisDownWrites),
+    redisDownWriteWaitMs: redisDownWriteWait(input.redisDownWriteWait),
     clock: clock(input.clock),
     random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,
   });

@@ -139,6 +139,12 @@ export interface CacheExtensionOptions {
    * a `CacheUnavailableError` before it touches the database. @default "proceed"
    */
   onRedisDownWrites?: "proceed" | "refuse";
+  /**
+   * Milliseconds an unannounced write (`"proceed"`) whose invalidation Redis did not take waits
+   * for it to be delivered before resolving anyway (counted in `undeliveredWrites`).
+   * @default 5000
+   */
+  redisDownWriteWait?: number;
   /** Seconds: the longest a per-query `cache.ttl` + `cache.swr` may keep an entry. @default the longest model ttl + swr */
   maxLifetime?: number;
   /** Called with every error the cache absorbed (Redis failures, unencodable results). */
@@ -217,6 +223,8 @@ export interface CacheStats {
   invalidationBacklogsCollapsed: number;
   /** Writes that ran although their announcement could not reach Redis (`onRedisDownWrites: "proceed"`): the counted risk. */
   unannouncedWrites: number;
+  /** Unannounced writes that resolved after `redisDownWriteWait` with their invalidation still queued: other instances may serve older data until it is delivered. */
+  undeliveredWrites: number;
   /** Writes refused before touching the database because Redis could not take their announcement (`onRedisDownWrites: "refuse"`). */
   refusedWrites: number;
   /** Invalidated names `close()` could not deliver; each such close() also emits an `error` event naming them. */

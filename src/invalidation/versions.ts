@@ -237,6 +237,17 @@ export class Versions {
     return true;
   }
 
+  /** Resolves true once none of `names` is queued any more (delivered), false after `timeoutMs`. */
+  async delivered(names: Iterable<string>, timeoutMs: number): Promise<boolean> {
+    const list = [...names];
+    const deadline = Date.now() + timeoutMs;
+    while (this.hasPending(list)) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return true;
+  }
+
   /** Names queued and not delivered yet (what close() reports when it cannot deliver them). */
   pendingNames(): string[] {
     return [...this.#pending];

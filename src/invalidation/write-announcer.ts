@@ -8,6 +8,8 @@ export interface WriteAnnouncerOptions {
   versions: Versions;
   counters: Counters;
   onRedisDown: RedisDownWrites;
+  /** How long an unannounced write whose invalidation was queued waits for its delivery before resolving anyway (counted). */
+  deliveryWaitMs: number;
   /** Whether there is a fleet to announce to (Redis configured). */
   enabled: boolean;
   /** Bumps names once the write committed, removing the announcement's dirty marks; false if queued. */
@@ -47,9 +49,17 @@ export class WriteAnnouncer {
    * After the write committed (or failed): bumps what it changed and removes its marks. If Redis
    * cannot take that, the bump is queued and retried; the write still resolves safely once every
    * instance applied the announcement, since the marks keep the names uncached until they lapse.
+   * A write that was not announced waits up to `deliveryWaitMs` for the queued bump instead.
    */
   async confirm(names: Iterable<string>, announcement: Announcement | undefined): Promise<void> {
-    const delivered = await this.#options.bump(names, announcement?.token);
-    if (!delivered && announcement !== undefined) await announcement.acks;
+    const list = [...names];
+    if (await this.#options.bump(list, announcement?.token)) return;
+    if (announcement !== undefined) {
+      await announcement.acks;
+      return;
+    }
+    // Unannounced and undelivered: nothing protects the old entries yet. Wait (bounded) for the
+    // queue to deliver it — a short outage then costs latency, not a stale read — then resolve anyway.
+    if (!(await this.#options.versions.delivered(list, this.#options.deliveryWaitMs))) this.#options.counters.undeliveredWrites++;
   }
 }

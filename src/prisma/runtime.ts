@@ -144,7 +144,7 @@ export class CacheRuntime {
       namespaceWide: () => this.#writeNames.ofModels(),
       markTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
     });
-    this.#announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, enabled: this.#bus !== undefined, bump: (names, token) => this.#bump(names, token) });
+    this.#announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token) => this.#bump(names, token) });
     this.#transactions = new TransactionInvalidations(this.#announcer);
     this.#guard = this.#createGuard(options, schema, store, prefix, report);
     this.#writeNames = new WriteNames(schema.graph, this.#guard);

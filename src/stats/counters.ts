@@ -40,6 +40,8 @@ export class Counters {
   invalidationBacklogsCollapsed = 0;
   /** Writes that ran although their announcement could not reach Redis (`onRedisDownWrites: "proceed"`). */
   unannouncedWrites = 0;
+  /** Unannounced writes that resolved before their queued invalidation was delivered (the risk taken). */
+  undeliveredWrites = 0;
   /** Writes refused before the database because Redis could not take their announcement (`"refuse"`). */
   refusedWrites = 0;
   /** Invalidated names close() could not deliver (reported in an `error` event). */
@@ -128,6 +130,7 @@ export class Counters {
       invalidationAckTimeouts: this.invalidationAckTimeouts,
       invalidationBacklogsCollapsed: this.invalidationBacklogsCollapsed,
       unannouncedWrites: this.unannouncedWrites,
+      undeliveredWrites: this.undeliveredWrites,
       refusedWrites: this.refusedWrites,
       undeliveredInvalidations: this.undeliveredInvalidations,
       circuitOpens: this.circuitOpens,

@@ -4,11 +4,12 @@ import { Redis } from "ioredis";
 
 /** A private redis-server on a free port that a test may pause, resume or kill by PID. */
 export class ChaosRedis {
-  private constructor(readonly port: number, private child: ChildProcess) {}
+  private constructor(readonly port: number, private child: ChildProcess, private readonly extraArgs: readonly string[]) {}
 
-  static async start(port?: number): Promise<ChaosRedis> {
+  /** `extraArgs`: more redis-server arguments, e.g. `["--enable-debug-command", "local"]`. */
+  static async start(port?: number, extraArgs: readonly string[] = []): Promise<ChaosRedis> {
     const chosen = port ?? (await freePort());
-    const server = new ChaosRedis(chosen, spawnServer(chosen));
+    const server = new ChaosRedis(chosen, spawnServer(chosen, extraArgs), extraArgs);
     await server.waitUntilReady();
     return server;
   }
@@ -16,7 +17,7 @@ export class ChaosRedis {
   /** Kills the server and starts an empty one on the same port (every key lost, clients reconnect). */
   async restartEmpty(): Promise<void> {
     await this.stop();
-    this.child = spawnServer(this.port);
+    this.child = spawnServer(this.port, this.extraArgs);
     await this.waitUntilReady();
   }
 
@@ -63,8 +64,8 @@ export class ChaosRedis {
   }
 }
 
-function spawnServer(port: number): ChildProcess {
-  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+function spawnServer(port: number, extraArgs: readonly string[] = []): ChildProcess {
+  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs], { stdio: "ignore" });
 }
 
 export function freePort(): Promise<number> {

@@ -118,7 +118,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
   it("close() reports invalidations it could not deliver (rejects, error event, counter); with Redis back in time it delivers them", async () => {
     const namespace = uniqueNamespace();
     const proxy = await TcpProxy.start(chaos.port);
-    const writer = instance(namespace, {}, proxy.url);
+    const writer = instance(namespace, { redisDownWriteWait: 200 }, proxy.url);
     const events: unknown[] = [];
     writer.prisma.$cache.events.on("error", (error) => events.push(error));
     await readUser(writer);
@@ -127,6 +127,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       await writer.prisma.user.update({ where: { id: userId }, data: { name: "written before a close that cannot deliver" } });
       const stats = writer.prisma.$cache.stats();
       expect(stats.unannouncedWrites).toBe(1);
+      expect(stats.undeliveredWrites).toBe(1);
       expect(stats.pendingInvalidations).toBeGreaterThan(0);
       const closing = await writer.prisma.$cache.close().then(() => undefined, (error: unknown) => error);
       expect(closing).toBeInstanceOf(UndeliveredInvalidationsError);
@@ -137,7 +138,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       await proxy.stop();
     }
 
-    const second = instance(namespace);
+    const second = instance(namespace, { redisDownWriteWait: 200 });
     await readUser(second);
     chaos.pause();
     await second.prisma.user.update({ where: { id: userId }, data: { name: "delivered by close()" } });
@@ -145,6 +146,20 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     await second.prisma.$cache.close();
     expect(second.prisma.$cache.stats()).toMatchObject({ pendingInvalidations: 0, undeliveredInvalidations: 0 });
     expect((await readUser(instance(namespace)))?.name).toBe("delivered by close()");
+  }, 60_000);
+
+  it("an unannounced write waits for its invalidation to be delivered (Redis paused briefly): no stale read once it resolved", async () => {
+    const namespace = uniqueNamespace();
+    const writer = instance(namespace);
+    const reader = instance(namespace);
+    await readUser(writer);
+    await readUser(reader);
+    await readUser(reader);
+    chaos.pause();
+    setTimeout(() => chaos.resume(), 1_000);
+    await writer.prisma.user.update({ where: { id: userId }, data: { name: "written while Redis was paused" } });
+    expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 1, undeliveredWrites: 0, pendingInvalidations: 0 });
+    for (let i = 0; i < 10; i++) expect((await readUser(reader))?.name).toBe("written while Redis was paused");
   }, 60_000);
 
   it('onRedisDownWrites: "refuse" rejects a write before it touches the database', async () => {
