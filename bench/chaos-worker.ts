@@ -21,7 +21,9 @@ export interface PhaseCounts {
   writes: number;
   failures: number;
   stale: number;
+  /** Reads that took over 1 s, and writes (a write waits up to redisDownWriteWait for an outage to end). */
   over1s: number;
+  writesOver1s: number;
   /** Request latencies in ms (0.1 ms resolution), for percentiles. */
   latencies: number[];
   failureSamples: string[];
@@ -76,7 +78,7 @@ const RAISE = `local v = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber
 
 let phase = "start";
 const phases: Record<string, PhaseCounts> = {};
-const counts = (name: string) => (phases[name] ??= { requests: 0, hits: 0, reads: 0, writes: 0, failures: 0, stale: 0, over1s: 0, latencies: [], failureSamples: [], staleSamples: [] });
+const counts = (name: string) => (phases[name] ??= { requests: 0, hits: 0, reads: 0, writes: 0, failures: 0, stale: 0, over1s: 0, writesOver1s: 0, latencies: [], failureSamples: [], staleSamples: [] });
 let running = true;
 
 async function loop(): Promise<void> {
@@ -106,7 +108,8 @@ async function loop(): Promise<void> {
     }
     const ms = performance.now() - t0;
     c.requests++;
-    if (ms > 1_000) c.over1s++;
+    if (ms > 1_000 && write) c.writesOver1s++;
+    else if (ms > 1_000) c.over1s++;
     c.latencies.push(Math.round(ms * 10) / 10);
   }
 }

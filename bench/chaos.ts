@@ -125,13 +125,13 @@ function startWorker(env: Record<string, string>): Worker {
 function print(reports: ReadonlyArray<Extract<ChaosWorkerMessage, { type: "report" }>>, context: Record<string, string>): void {
   const rows = TIMELINE.map((phase) => {
     const parts = reports.map((r) => r.phases[phase.name]).filter((p): p is PhaseCounts => p !== undefined);
-    const sum = (field: "requests" | "failures" | "stale" | "over1s" | "hits" | "reads") => parts.reduce((total, p) => total + p[field], 0);
+    const sum = (field: "requests" | "failures" | "stale" | "over1s" | "writesOver1s" | "hits" | "reads") => parts.reduce((total, p) => total + p[field], 0);
     const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
     const reads = sum("reads");
-    return [phase.name, String(sum("requests")), String(sum("failures")), String(sum("stale")), String(sum("over1s")), ms(quantile(latencies, 0.99)), ms(latencies.at(-1) ?? 0), reads === 0 ? "-" : `${Math.round((100 * sum("hits")) / reads)} %`];
+    return [phase.name, String(sum("requests")), String(sum("failures")), String(sum("stale")), String(sum("over1s")), String(sum("writesOver1s")), ms(quantile(latencies, 0.99)), ms(latencies.at(-1) ?? 0), reads === 0 ? "-" : `${Math.round((100 * sum("hits")) / reads)} %`];
   });
   console.log(header("chaos: faults on a private redis-server, every read judged by a version oracle", context));
-  console.log(renderTable(["phase", "requests", "failures", "stale", "> 1 s", "p99", "max", "hit rate"].map((title) => ({ header: title })), rows));
+  console.log(renderTable(["phase", "requests", "failures", "stale", "reads > 1 s", "writes > 1 s", "p99", "max", "hit rate"].map((title) => ({ header: title })), rows));
   const totals: Record<string, number> = {};
   for (const report of reports) {
     const stats = report.stats as Record<string, unknown> & { bypasses: Record<string, number> };

@@ -70,7 +70,11 @@ export interface CacheControl {
   readonly events: CacheEvents;
   /** Resolves when background work started so far is done: refreshes finished, queued invalidations delivered (or still failing). */
   drain(): Promise<void>;
-  /** Stops caching (reads pass through), delivers queued invalidations and closes the connection the extension opened; never the caller's Redis. */
+  /**
+   * Stops caching (reads pass through), delivers queued invalidations (trying for max(2 s, 8 × redisTimeout)) and closes the
+   * connection the extension opened; never the caller's Redis. Rejects with `UndeliveredInvalidationsError` (also emitted as an
+   * `error` event) if some invalidations could not be delivered.
+   */
   close(): Promise<void>;
 }
 
