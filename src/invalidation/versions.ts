@@ -315,8 +315,9 @@ export class Versions {
     for (const name of list) this.#pending.delete(name);
     this.invalidated(seq, list);
     counters.invalidationSent(list);
+    // An announcement's acknowledgements matter only if its confirmation fails: its caller counts them then.
     const settled = acks.wait(receivers, this.#options.ackTimeoutMs).then((complete) => {
-      if (!complete) counters.invalidationAckTimeouts++;
+      if (!complete && markMode !== "set") counters.invalidationAckTimeouts++;
       return complete;
     });
     return { acks: settled };

@@ -55,7 +55,7 @@ export class WriteAnnouncer {
     const list = [...names];
     if (await this.#options.bump(list, announcement?.token)) return;
     if (announcement !== undefined) {
-      await announcement.acks;
+      if (!(await announcement.acks)) this.#options.counters.invalidationAckTimeouts++;
       return;
     }
     // Unannounced and undelivered: nothing protects the old entries yet. Wait (bounded) for the
