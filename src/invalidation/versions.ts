@@ -52,6 +52,8 @@ type MarkMode = "" | "set" | "clear";
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
+/** Queued confirmations whose marks are removed on delivery; beyond this many, marks just lapse. */
+const MAX_QUEUED_CONFIRMATIONS = 1_000;
 
 /**
  * The version of every name the cache has seen. Redis holds the truth and a global sequence
@@ -63,6 +65,8 @@ export class Versions {
   readonly #options: VersionsOptions;
   readonly #local: LRUCache<string, number>;
   readonly #pending = new Set<string>();
+  /** Confirmations queued with the backlog: their dirty marks are removed once it is delivered (else they lapse). */
+  readonly #pendingConfirmations: Array<{ token: string; names: readonly string[] }> = [];
   #evictedFloor = 0;
   #epoch = 0;
   #localSeq = 0;
@@ -176,6 +180,7 @@ export class Versions {
     }
     if (await this.#send(list, confirming === undefined ? "" : "clear", confirming)) return true;
     this.#queue(list);
+    if (confirming !== undefined && this.#pendingConfirmations.length < MAX_QUEUED_CONFIRMATIONS) this.#pendingConfirmations.push({ token: confirming, names: list });
     return false;
   }
 
@@ -234,6 +239,8 @@ export class Versions {
     if (!(await this.#send(names, ""))) return false;
     if (collapsed) this.#options.counters.invalidationBacklogsCollapsed++;
     for (const name of backlog) this.#pending.delete(name);
+    // Delivered: the queued writes' marks can go now (best effort; unremoved marks lapse).
+    for (const { token, names: marked } of this.#pendingConfirmations.splice(0)) await this.#send(marked, "clear", token);
     return true;
   }
 

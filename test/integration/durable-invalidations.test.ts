@@ -232,6 +232,50 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     }
   }, 60_000);
 
+  it("a writer cut off after announcing and then reconnected: its queued confirmation removes the marks, and the record is cached again", async () => {
+    const namespace = uniqueNamespace();
+    const proxy = await TcpProxy.start(chaos.port);
+    const admin = new Redis(chaos.url);
+    const { base } = createBaseClient();
+    try {
+      const writer = instance(namespace, {}, proxy.url);
+      const reader = instance(namespace);
+      await readUser(writer);
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+      const holder = base.$transaction(async (tx) => {
+        await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${userId} FOR UPDATE`;
+        locked();
+        await released;
+      });
+      await lockTaken;
+      const marks = `d{${namespace}}:v:t:User:id=["${userId}"]`;
+      const write = writer.prisma.user.update({ where: { id: userId }, data: { name: "confirmed after reconnecting" } }).then((row) => row);
+      await until(async () => (await admin.exists(marks)) === 1);
+      proxy.cut();
+      release();
+      await holder;
+      await write;
+      expect(writer.prisma.$cache.stats().pendingInvalidations).toBeGreaterThan(0);
+      expect((await readUser(reader))?.name).toBe("confirmed after reconnecting");
+      proxy.restore();
+      await until(() => writer.prisma.$cache.stats().pendingInvalidations === 0, 20_000);
+      await until(async () => (await admin.exists(marks)) === 0);
+      await until(async () => {
+        const hits = reader.prisma.$cache.stats().l1Hits;
+        await readUser(reader);
+        return reader.prisma.$cache.stats().l1Hits > hits;
+      });
+      expect((await readUser(reader))?.name).toBe("confirmed after reconnecting");
+    } finally {
+      admin.disconnect();
+      await base.$disconnect();
+      await proxy.stop();
+    }
+  }, 60_000);
+
   it("Redis out of memory (noeviction): invalidations still get through and nothing stale is served", async () => {
     const namespace = uniqueNamespace();
     const a = instance(namespace);
