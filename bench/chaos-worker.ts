@@ -24,6 +24,8 @@ export interface PhaseCounts {
   /** Reads that took over 1 s, and writes (a write waits up to redisDownWriteWait for an outage to end). */
   over1s: number;
   writesOver1s: number;
+  /** Milliseconds from the phase's start to this process's first cache hit in it (null: none). */
+  firstHitMs: number | null;
   /** Request latencies in ms (0.1 ms resolution), for percentiles. */
   latencies: number[];
   failureSamples: string[];
@@ -78,7 +80,7 @@ const RAISE = `local v = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber
 
 let phase = "start";
 const phases: Record<string, PhaseCounts> = {};
-const counts = (name: string) => (phases[name] ??= { requests: 0, hits: 0, reads: 0, writes: 0, failures: 0, stale: 0, over1s: 0, writesOver1s: 0, latencies: [], failureSamples: [], staleSamples: [] });
+const counts = (name: string) => (phases[name] ??= { requests: 0, hits: 0, reads: 0, writes: 0, failures: 0, stale: 0, over1s: 0, writesOver1s: 0, firstHitMs: null, latencies: [], failureSamples: [], staleSamples: [] });
 let running = true;
 
 async function loop(): Promise<void> {
@@ -115,6 +117,11 @@ async function loop(): Promise<void> {
 }
 
 let hitsAtPhaseStart = 0;
+let phaseStartedAt = Date.now();
+prisma.$cache.events.on("hit", () => {
+  const c = counts(phase);
+  if (c.firstHitMs === null) c.firstHitMs = Date.now() - phaseStartedAt;
+});
 const closePhase = () => {
   const hits = prisma.$cache.stats().hits;
   counts(phase).hits += hits - hitsAtPhaseStart;
@@ -122,7 +129,10 @@ const closePhase = () => {
 };
 process.on("message", (command: ChaosCommand) => {
   closePhase();
-  if (command.type === "phase") phase = command.name;
+  if (command.type === "phase") {
+    phase = command.name;
+    phaseStartedAt = Date.now();
+  }
   else running = false;
 });
 

@@ -128,10 +128,13 @@ function print(reports: ReadonlyArray<Extract<ChaosWorkerMessage, { type: "repor
     const sum = (field: "requests" | "failures" | "stale" | "over1s" | "writesOver1s" | "hits" | "reads") => parts.reduce((total, p) => total + p[field], 0);
     const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
     const reads = sum("reads");
-    return [phase.name, String(sum("requests")), String(sum("failures")), String(sum("stale")), String(sum("over1s")), String(sum("writesOver1s")), ms(quantile(latencies, 0.99)), ms(latencies.at(-1) ?? 0), reads === 0 ? "-" : `${Math.round((100 * sum("hits")) / reads)} %`];
+    // Hits are back in the fleet when the slowest process has its first one.
+    const firstHits = parts.map((p) => p.firstHitMs);
+    const hitsBack = firstHits.some((t) => t === null) || firstHits.length === 0 ? "none" : ms(Math.max(...(firstHits as number[])));
+    return [phase.name, String(sum("requests")), String(sum("failures")), String(sum("stale")), String(sum("over1s")), String(sum("writesOver1s")), ms(quantile(latencies, 0.99)), ms(latencies.at(-1) ?? 0), reads === 0 ? "-" : `${Math.round((100 * sum("hits")) / reads)} %`, hitsBack];
   });
   console.log(header("chaos: faults on a private redis-server, every read judged by a version oracle", context));
-  console.log(renderTable(["phase", "requests", "failures", "stale", "reads > 1 s", "writes > 1 s", "p99", "max", "hit rate"].map((title) => ({ header: title })), rows));
+  console.log(renderTable(["phase", "requests", "failures", "stale", "reads > 1 s", "writes > 1 s", "p99", "max", "hit rate", "hits back after"].map((title) => ({ header: title })), rows));
   const totals: Record<string, number> = {};
   for (const report of reports) {
     const stats = report.stats as Record<string, unknown> & { bypasses: Record<string, number> };
