@@ -134,6 +134,8 @@ export class CacheRuntime {
               this.#versions.forget();
               this.#guard?.distrustAll();
               if (!trusted) this.#counters.bypass("subscription down");
+              // Back: deliver what is queued now rather than at the next backoff step.
+              else this.#versions.retryNow();
             },
             onError: report,
           });
