@@ -172,11 +172,13 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       try {
         await expect(writer.prisma.user.update({ where: { id: userId }, data: { name: "never written" } })).rejects.toBeInstanceOf(CacheUnavailableError);
         await expect(writer.prisma.$transaction(async (tx) => tx.user.update({ where: { id: userId }, data: { name: "never written" } }))).rejects.toBeInstanceOf(CacheUnavailableError);
+        await expect(writer.prisma.$transaction([writer.prisma.user.update({ where: { id: userId }, data: { name: "never written" } })])).rejects.toBeInstanceOf(CacheUnavailableError);
+        await expect(writer.prisma.$executeRaw`UPDATE "User" SET name = 'never written' WHERE id = ${userId}`).rejects.toBeInstanceOf(CacheUnavailableError);
       } finally {
         chaos.resume();
       }
       expect((await base.user.findUniqueOrThrow({ where: { id: userId } })).name).toBe(before.name);
-      expect(writer.prisma.$cache.stats().refusedWrites).toBe(2);
+      expect(writer.prisma.$cache.stats().refusedWrites).toBe(4);
     } finally {
       await base.$disconnect();
     }
