@@ -43,6 +43,8 @@ export interface VersionsOptions {
 /** A write announced before it runs: confirm it with `bump(names, token)` once it committed (or rolled back). */
 export interface Announcement {
   token: string;
+  /** The names announced (and marked). */
+  names: ReadonlySet<string>;
   /** Settles when every live instance applied the announcement's bump (false after `ackTimeout`). */
   acks: Promise<boolean>;
 }
@@ -192,10 +194,10 @@ export class Versions {
    */
   async announce(names: Iterable<string>, token: string): Promise<Announcement | undefined> {
     const list = [...new Set(names)];
-    if (this.#options.redis === undefined || list.length === 0) return { token, acks: Promise.resolve(true) };
+    if (this.#options.redis === undefined || list.length === 0) return { token, names: new Set(list), acks: Promise.resolve(true) };
     let acks: Promise<boolean> | undefined;
     const sent = await this.#send(list, "set", token, (settled) => (acks = settled));
-    return sent && acks !== undefined ? { token, acks } : undefined;
+    return sent && acks !== undefined ? { token, names: new Set(list), acks } : undefined;
   }
 
   /**

@@ -54,12 +54,12 @@ export class WriteAnnouncer {
   async confirm(names: Iterable<string>, announcement: Announcement | undefined): Promise<void> {
     const list = [...names];
     if (await this.#options.bump(list, announcement?.token)) return;
-    if (announcement !== undefined) {
-      if (!(await announcement.acks)) this.#options.counters.invalidationAckTimeouts++;
-      return;
-    }
-    // Unannounced and undelivered: nothing protects the old entries yet. Wait (bounded) for the
-    // queue to deliver it — a short outage then costs latency, not a stale read — then resolve anyway.
-    if (!(await this.#options.versions.delivered(list, this.#options.deliveryWaitMs))) this.#options.counters.undeliveredWrites++;
+    if (announcement !== undefined && !(await announcement.acks)) this.#options.counters.invalidationAckTimeouts++;
+    // What the announcement did not cover (all of it if there was none; else names only the result
+    // revealed) is not protected yet: wait (bounded) for the queue to deliver it — a short outage
+    // then costs latency, not a stale read — then resolve anyway, counted.
+    const uncovered = announcement === undefined ? list : list.filter((name) => !announcement.names.has(name));
+    if (uncovered.length === 0) return;
+    if (!(await this.#options.versions.delivered(uncovered, this.#options.deliveryWaitMs))) this.#options.counters.undeliveredWrites++;
   }
 }
