@@ -6,7 +6,7 @@
 // resolves, the worker raises `<ORACLE>:u:<id>` to the version it committed (max only). Before a
 // read it fetches that minimum; a read that returns a lower version is stale: it returned data
 // older than a write that had resolved before it started. Each request is counted in the phase
-// it started in (the orchestrator announces phases over IPC).
+// it started in (the orchestrator announces phases over IPC). CIRCUIT_BREAKER=off disables the breaker.
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { PrismaClient } from "../prisma/generated/client.ts";
@@ -49,7 +49,8 @@ const redis = new Redis(env("CHAOS_REDIS_URL"), { maxRetriesPerRequest: 1 });
 redis.on("error", () => {});
 const oracle = new Redis(env("REDIS_URL"), { maxRetriesPerRequest: 1 });
 const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: env("DATABASE_URL"), max: 10 }) });
-const prisma = base.$extends(cacheExtension({ redis, namespace: env("NAMESPACE"), models: { User: { ttl: 60 } } }));
+// CIRCUIT_BREAKER=off runs without the circuit breaker (to compare the timeouts paid).
+const prisma = base.$extends(cacheExtension({ redis, namespace: env("NAMESPACE"), models: { User: { ttl: 60 } }, ...(process.env.CIRCUIT_BREAKER === "off" ? { circuitBreaker: false as const } : {}) }));
 /** The last distinct errors the cache absorbed, by message (for the report). */
 const absorbed = new Map<string, number>();
 prisma.$cache.events.on("error", ({ error }) => {

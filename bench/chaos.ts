@@ -7,7 +7,7 @@
 // produced and resolved before the read started. Prints, per phase: requests, failures, stale
 // reads, reads over 1 s, p99, max and the hit rate. Target: 0 / 0 / 0 in every phase.
 //
-//   npm run chaos          (WORKERS=4 LOOPS=8 CHAOS_SCALE=1 adjust it; ~1 minute)
+//   npm run chaos          (WORKERS=4 LOOPS=8 CHAOS_SCALE=1 adjust it; CIRCUIT_BREAKER=off compares; ~1 minute)
 //
 // Everything runs on 127.0.0.1: a scratch database (dropped at the end), a redis-server on a free
 // port (killed at the end), oracle keys under a unique prefix on REDIS_URL (deleted at the end).
