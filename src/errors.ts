@@ -48,3 +48,35 @@ export class UnencodableArgsError extends CacheError {
     this.reason = reason;
   }
 }
+
+/**
+ * A write refused before it touched the database because Redis could not take its announcement
+ * and `onRedisDownWrites` is `"refuse"`. Nothing was written; retry once Redis is back.
+ */
+export class CacheUnavailableError extends CacheError {
+  readonly model: string;
+
+  constructor(model: string, options?: { cause?: unknown }) {
+    super("E_REDIS_UNAVAILABLE", `write to ${model} refused: its invalidation cannot be announced to Redis (onRedisDownWrites: "refuse"); nothing was written`, options);
+    this.model = model;
+  }
+}
+
+/** close() could not deliver every queued invalidation: `names` may be served stale elsewhere until their entries expire. */
+export class UndeliveredInvalidationsError extends CacheError {
+  /** Version names: `g:Model`/`r:Model` (a model), `t:Model:key=[…]` (a record), `u:tag` (a user tag). */
+  readonly names: readonly string[];
+  /** The models and the user tags these names belong to. */
+  readonly models: readonly string[];
+  readonly tags: readonly string[];
+
+  constructor(names: readonly string[]) {
+    const models = [...new Set(names.filter((name) => !name.startsWith("u:")).map((name) => name.split(":")[1] ?? name))];
+    const tags = names.filter((name) => name.startsWith("u:")).map((name) => name.slice(2));
+    const shown = names.slice(0, 20).join(", ");
+    super("E_UNDELIVERED_INVALIDATIONS", `close() could not deliver the invalidation of ${names.length} name(s) (models: ${models.join(", ") || "none"}; tags: ${tags.slice(0, 20).join(", ") || "none"}): ${shown}${names.length > 20 ? ", …" : ""}`);
+    this.names = names;
+    this.models = models;
+    this.tags = tags;
+  }
+}

@@ -1,5 +1,7 @@
 import { CacheConfigError } from "./errors.js";
 import type { CacheError } from "./errors.js";
+import { circuitBreakerSettings, redisDownWrites, redisDownWriteWait, type RedisDownWrites } from "./failure-options.js";
+import type { CircuitBreakerSettings } from "./stores/circuit-breaker.js";
 import type { LowHitRateSettings } from "./stats/hit-rate-alert.js";
 import type { QueryStatsSettings } from "./stats/query-stats.js";
 import type { CacheExtensionOptions, Clock, ModelCacheOptions, RedisLike } from "./types.js";
@@ -37,6 +39,10 @@ export interface ResolvedOptions {
   /** Undefined when `queryStats: false`. */
   queryStats: QueryStatsSettings | undefined;
   lowHitRateAlert: LowHitRateSettings | undefined;
+  /** Undefined when `circuitBreaker: false`. */
+  circuitBreaker: CircuitBreakerSettings | undefined;
+  onRedisDownWrites: RedisDownWrites;
+  redisDownWriteWaitMs: number;
   clock: Clock;
   random: () => number;
 }
@@ -75,7 +81,7 @@ export const MAX_LIFETIME_S = 365 * 24 * 3600;
 const lifetime = { max: MAX_LIFETIME_S, unit: "s" } as const;
 const timer = { max: MAX_TIMER_MS, unit: "ms" } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "clock", "random"]);
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "clock", "random"]);
 const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom", "dependsOn"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -108,6 +114,9 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
     queryStats: queryStatsSettings(input.queryStats),
     lowHitRateAlert: lowHitRateSettings(input.lowHitRateAlert),
+    circuitBreaker: circuitBreakerSettings(input.circuitBreaker),
+    onRedisDownWrites: redisDownWrites(input.onRedisDownWrites),
+    redisDownWriteWaitMs: redisDownWriteWait(input.redisDownWriteWait),
     clock: clock(input.clock),
     random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,
   });

@@ -22,6 +22,7 @@ export interface RedisLike {
   zadd(key: string, score: number, member: string): Promise<unknown>;
   zrem(key: string, member: string): Promise<unknown>;
   zremrangebyscore(key: string, min: string, max: number): Promise<unknown>;
+  ping(): Promise<unknown>;
   /** A new connection with the same options: the extension opens one for pub/sub and closes it itself. */
   duplicate(): SubscriberLike;
 }
@@ -155,6 +156,26 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    */
   hotKeys?: false | { threshold?: number; window?: number; replicas?: number };
   /**
+   * After `threshold` consecutive failed Redis calls (timeouts, connection or auth errors), stop
+   * calling Redis: reads go to the database, writes queue their invalidations; a PING every
+   * `probeInterval` ms closes the circuit again. `false` disables it.
+   * @default { threshold: 5, probeInterval: 500 }
+   */
+  circuitBreaker?: false | { threshold?: number; probeInterval?: number };
+  /**
+   * What a write does when Redis cannot take its announcement (the dirty marks set before the
+   * database write): `"proceed"` runs it anyway (counted in `unannouncedWrites`; other instances
+   * may serve the old data until its queued invalidation is delivered), `"refuse"` rejects it with
+   * a `CacheUnavailableError` before it touches the database. @default "proceed"
+   */
+  onRedisDownWrites?: "proceed" | "refuse";
+  /**
+   * Milliseconds an unannounced write (`"proceed"`) whose invalidation Redis did not take waits
+   * for it to be delivered before resolving anyway (counted in `undeliveredWrites`).
+   * @default 5000
+   */
+  redisDownWriteWait?: number;
+  /**
    * Seconds, at most 365 days: the longest a per-query `cache.ttl` + `cache.swr` (jitter included)
    * may keep an entry; a longer one is shortened to fit and counted in `stats().clamps`.
    * @default the longest model ttl + swr
@@ -238,6 +259,20 @@ export interface CacheStats {
   corruptEntries: number;
   /** Invalidated names not yet delivered to Redis. */
   pendingInvalidations: number;
+  /** Invalidation backlogs too long to replay (over 10 000 names), delivered as one namespace-wide bump. */
+  invalidationBacklogsCollapsed: number;
+  /** Writes that ran although their announcement could not reach Redis (`onRedisDownWrites: "proceed"`): the counted risk. */
+  unannouncedWrites: number;
+  /** Unannounced writes that resolved after `redisDownWriteWait` with their invalidation still queued: other instances may serve older data until it is delivered. */
+  undeliveredWrites: number;
+  /** Writes refused before touching the database because Redis could not take their announcement (`onRedisDownWrites: "refuse"`). */
+  refusedWrites: number;
+  /** Invalidated names `close()` could not deliver; each such close() also emits an `error` event naming them. */
+  undeliveredInvalidations: number;
+  /** Times the circuit breaker opened: Redis calls then fail fast, reads go to the database, until a probe succeeds. */
+  circuitOpens: number;
+  /** Whether the circuit breaker is open now. */
+  circuitOpen: boolean;
   bypasses: Record<string, number>;
   /** Reads whose lifetime was shortened to fit a bound, by reason (`cache.ttl + cache.swr above maxLifetime`). */
   clamps: Record<string, number>;

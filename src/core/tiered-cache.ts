@@ -32,6 +32,8 @@ export interface TieredCacheParts {
   l1Trusted: () => boolean;
   /** Whether a wake-up from Redis may still arrive (the lease is held or just being set up); always true without Redis. */
   hearingRedis: () => boolean;
+  /** True while the circuit breaker is open: Redis is not called at all. */
+  redisOpen?: () => boolean;
   landedMessage: (key: string) => string;
   nothingLandedMessage: (key: string) => string;
   codec: Codec;
@@ -57,7 +59,7 @@ const LOCK_ATTEMPTS = 3;
  */
 export class TieredCache {
   readonly #parts: TieredCacheParts;
-  readonly #flights = new SingleFlight<Outcome | typeof UNAVAILABLE>();
+  readonly #flights = new SingleFlight<Outcome | typeof UNAVAILABLE | typeof DIRTY>();
   readonly #refreshing = new Map<string, Promise<void>>();
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
@@ -98,10 +100,19 @@ export class TieredCache {
       counters.bypass("pending invalidation");
       return request.load();
     }
+    if (this.#parts.redisOpen?.()) {
+      counters.bypass("circuit open");
+      return request.load();
+    }
     const { value: outcome, shared } = await this.#flights.run(`${request.key}#${versions.epoch}`, () => this.#resolve(request));
     if (outcome === UNAVAILABLE) {
       // Without current versions nothing cached can be validated, nor stored safely.
       counters.bypass("redis unavailable");
+      return request.load();
+    }
+    if (outcome === DIRTY) {
+      // A write announced a change of what this read depends on: serve and store nothing until it is confirmed.
+      counters.bypass("write in progress");
       return request.load();
     }
     if (shared) counters.coalesced++;
@@ -113,7 +124,7 @@ export class TieredCache {
     return codec.clone(outcome.source);
   }
 
-  async #resolve(request: ReadRequest): Promise<Outcome | typeof UNAVAILABLE> {
+  async #resolve(request: ReadRequest): Promise<Outcome | typeof UNAVAILABLE | typeof DIRTY> {
     let found: Found;
     try {
       found = await this.#lookup(request);
@@ -122,6 +133,7 @@ export class TieredCache {
       return UNAVAILABLE;
     }
     const { entry, current } = found;
+    if (found.dirty) return DIRTY;
     const now = this.#parts.clock.now();
     if (entry !== undefined && now < entry.staleUntil) {
       const source = this.#adopt(request, entry);
@@ -177,7 +189,8 @@ export class TieredCache {
   }
 
   async #refresh(request: ReadRequest, servedFreshUntil: number): Promise<void> {
-    const { entry, current } = await this.#lookup(request);
+    const { entry, current, dirty } = await this.#lookup(request);
+    if (dirty) return;
     // Another instance refreshed it already (a newer entry landed): adopt it, load nothing.
     if (entry !== undefined && entry.freshUntil > servedFreshUntil && this.#parts.clock.now() < entry.freshUntil) {
       this.#adopt(request, entry);
@@ -205,14 +218,14 @@ export class TieredCache {
   }
 
   async #lookupKey(request: ReadRequest, key: string): Promise<Found> {
-    const { stored, current } = await this.#parts.versions.lookup(key, request.deps);
-    if (stored === null) return { entry: undefined, current };
+    const { stored, current, dirty } = await this.#parts.versions.lookup(key, request.deps);
+    if (stored === null || dirty) return { entry: undefined, current, dirty };
     const entry = parseEntry(stored);
-    if (entry instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, entry.reason), current };
-    if (!depsAreCurrent(entry.deps, request.deps, current)) return { entry: undefined, current };
+    if (entry instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, entry.reason), current, dirty };
+    if (!depsAreCurrent(entry.deps, request.deps, current)) return { entry: undefined, current, dirty };
     const decoded = decodePayload(this.#parts.codec, entry.payload);
-    if (decoded instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, decoded.reason), current };
-    return { entry: { ...entry, value: decoded.value }, current };
+    if (decoded instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, decoded.reason), current, dirty };
+    return { entry: { ...entry, value: decoded.value }, current, dirty };
   }
 
   /** A stored value that is not an intact entry: a miss, counted, reported, and deleted (unless rewritten meanwhile). */
@@ -400,6 +413,7 @@ interface Outcome {
 }
 
 const UNAVAILABLE = Symbol("redis unavailable");
+const DIRTY = Symbol("write in progress");
 
 /**
  * Replica `r` of an entry key. The leading `{…}` is a Redis Cluster hash tag: each replica hashes
@@ -420,4 +434,6 @@ type DecodedEntry = CacheEntry & { value: unknown };
 interface Found {
   entry: DecodedEntry | undefined;
   current: number[];
+  /** A write in progress marked a dependency dirty: nothing may be served or stored from this lookup. */
+  dirty: boolean;
 }

@@ -7,6 +7,7 @@ import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { waitUntilLapsed } from "./lease.js";
 import { DistrustLedger } from "./distrust-ledger.js";
+import { batchesOf, replayable } from "./bump-batches.js";
 
 /** A held fleet lock to release together with the store, and the wake-up to publish. */
 export interface LockRelease {
@@ -40,6 +41,10 @@ export interface VersionsOptions {
   maxLocalNames: number;
   /** The Bloom additions a bump of these names carries (none without guarded models). */
   bloomGroups?: (names: readonly string[]) => BloomGroup[];
+  /** Names whose bump invalidates every entry (all models' generations): what a backlog too long to replay becomes. */
+  namespaceWide?: () => readonly string[];
+  /** How long a write's dirty marks stand if its writer never confirms it: longer than any write takes. */
+  markTtlMs?: number;
 }
 
 /** Tags (record identities `t:`, user tags `u:`) are unbounded in number: their versions expire. Model generations do not. */
@@ -47,9 +52,22 @@ const expiryFlag = (name: string) => (name.startsWith("t:") || name.startsWith("
 
 /** What INCR (and the scripts that copy the sequence) write: a decimal integer in the safe range. */
 const VERSION = /^(0|[1-9][0-9]{0,15})$/;
+/** A write announced before it runs: confirm it with `bump(names, token)` once it committed (or rolled back). */
+export interface Announcement {
+  token: string;
+  /** The names announced (and marked). */
+  names: ReadonlySet<string>;
+  /** Settles when every live instance applied the announcement's bump (false after `ackTimeout`). */
+  acks: Promise<boolean>;
+}
+
+/** How a bump treats dirty marks: none, announce a write (`set`), or confirm one (`clear`). */
+type MarkMode = "" | "set" | "clear";
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
+/** Queued confirmations whose marks are removed on delivery; beyond this many, marks just lapse. */
+const MAX_QUEUED_CONFIRMATIONS = 1_000;
 
 /**
  * The version of every name the cache has seen. Redis holds the truth and a global sequence
@@ -63,6 +81,8 @@ export class Versions {
   readonly #pending = new Set<string>();
   /** Which Redis replies may teach a version: none that may predate an invalidation of it. */
   readonly #ledger: DistrustLedger;
+  /** Confirmations queued with the backlog: their dirty marks are removed once it is delivered (else they lapse). */
+  readonly #pendingConfirmations: Array<{ token: string; names: readonly string[] }> = [];
   #evictedFloor = 0;
   #epoch = 0;
   #localSeq = 0;
@@ -117,12 +137,13 @@ export class Versions {
    * The stored entry under `key` (Redis only) and the current versions of `names`, in one round
    * trip where the server allows scripts across these keys (not on a Cluster: two commands, one RTT).
    */
-  async lookup(key: string, names: readonly string[]): Promise<{ stored: string | null; current: number[] }> {
+  async lookup(key: string, names: readonly string[]): Promise<{ stored: string | null; current: number[]; dirty: boolean }> {
     const redis = this.#options.redis;
-    if (redis === undefined) return { stored: null, current: await this.fetch(names) };
+    if (redis === undefined) return { stored: null, current: await this.fetch(names), dirty: false };
     if (redis.store.isCluster) {
       const [stored, current] = await Promise.all([redis.store.get(key), this.fetch(names)]);
-      return { stored, current };
+      // No dirty marks on a Cluster: entries and marks live in different slots (see README).
+      return { stored, current, dirty: false };
     }
     const keys = [key, `${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
     const sentAt = this.#ledger.begin();
@@ -133,7 +154,7 @@ export class Versions {
       this.#ledger.end(sentAt);
     }
     const current = names.map((name, i) => this.#readVersion(name, reply[i + 1], sentAt));
-    return { stored: reply[0] || null, current };
+    return { stored: reply[0] || null, current, dirty: (reply[names.length + 1] as unknown) === 1 };
   }
 
   /**
@@ -217,20 +238,38 @@ export class Versions {
    * retried; until then these names are pending and reads that depend on them bypass the cache,
    * and the write resolves only once every lease renewed before the failure has lapsed.
    */
-  async bump(names: ReadonlySet<string> | readonly string[]): Promise<void> {
+  async bump(names: ReadonlySet<string> | readonly string[], confirming?: string): Promise<boolean> {
     const list = [...names];
-    if (list.length === 0) return;
+    if (list.length === 0) return true;
     const redis = this.#options.redis;
     if (redis === undefined) {
       const seq = ++this.#localSeq + this.#evictedFloor;
       this.#epoch++;
       for (const name of list) this.#local.set(name, seq);
       this.#options.counters.invalidationSent(list);
-      return;
+      return true;
     }
-    if (await this.#send(list)) return;
+    if (await this.#send(list, confirming === undefined ? "" : "clear", confirming)) return true;
+    const failedAt = performance.now();
     this.#queue(list);
-    await waitUntilLapsed(performance.now(), this.#options.leaseTtlMs);
+    if (confirming !== undefined && this.#pendingConfirmations.length < MAX_QUEUED_CONFIRMATIONS) this.#pendingConfirmations.push({ token: confirming, names: list });
+    // Instances that cannot hear Redis either have lost their L1 lease once this has passed.
+    await waitUntilLapsed(failedAt, this.#options.leaseTtlMs);
+    return false;
+  }
+
+  /**
+   * Announces a write before it touches the database: bumps `names` (so every entry recorded
+   * before is invalid everywhere) and marks them dirty (so nothing loaded until the write is
+   * confirmed is stored or served from Redis). Undefined if Redis could not take it. The caller
+   * confirms with `bump(names, token)`; unconfirmed marks lapse after `markTtlMs`.
+   */
+  async announce(names: Iterable<string>, token: string): Promise<Announcement | undefined> {
+    const list = [...new Set(names)];
+    if (this.#options.redis === undefined || list.length === 0) return { token, names: new Set(list), acks: Promise.resolve(true) };
+    let acks: Promise<boolean> | undefined;
+    const sent = await this.#send(list, "set", token, (settled) => (acks = settled));
+    return sent && acks !== undefined ? { token, names: new Set(list), acks } : undefined;
   }
 
   /**
@@ -261,15 +300,47 @@ export class Versions {
     return `${this.#options.redis!.prefix}:v:${name}`;
   }
 
-  /** Tries once more to deliver queued invalidations; used by close(). */
+  /**
+   * Tries once more to deliver queued invalidations, in order and in bounded batches; a backlog
+   * too long to replay is delivered as one namespace-wide bump. Used by the retry timer and close().
+   */
   async flush(): Promise<boolean> {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     if (this.#pending.size === 0) return true;
-    const list = [...this.#pending];
-    if (!(await this.#send(list))) return false;
-    for (const name of list) this.#pending.delete(name);
+    const backlog = [...this.#pending];
+    const { names, collapsed } = replayable(backlog, this.#options.namespaceWide ?? (() => backlog));
+    if (!(await this.#send(names, ""))) return false;
+    if (collapsed) this.#options.counters.invalidationBacklogsCollapsed++;
+    for (const name of backlog) this.#pending.delete(name);
+    // Delivered: the queued writes' marks can go now (best effort; unremoved marks lapse).
+    for (const { token, names: marked } of this.#pendingConfirmations.splice(0)) await this.#send(marked, "clear", token);
     return true;
+  }
+
+  /** Resolves true once none of `names` is queued any more (delivered), false after `timeoutMs`. */
+  async delivered(names: Iterable<string>, timeoutMs: number): Promise<boolean> {
+    const list = [...names];
+    const deadline = Date.now() + timeoutMs;
+    while (this.hasPending(list)) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return true;
+  }
+
+  /** Names queued and not delivered yet (what close() reports when it cannot deliver them). */
+  pendingNames(): string[] {
+    return [...this.#pending];
+  }
+
+  /** Delivers the queue now instead of at the next retry (Redis is back). */
+  retryNow(): void {
+    if (this.#pending.size === 0) return;
+    this.#retryDelay = RETRY_MIN_MS;
+    void this.flush().then((delivered) => {
+      if (!delivered) this.#scheduleRetry();
+    });
   }
 
   /** The version this process knows for `name` (undefined in Redis mode when it knows none). */
@@ -283,7 +354,25 @@ export class Versions {
     return known === undefined && this.#options.redis === undefined ? this.#evictedFloor : known;
   }
 
-  async #send(list: readonly string[]): Promise<boolean> {
+  /**
+   * Bumps `list` in batches of bounded size (each batch atomic, the whole not) and waits for the
+   * acknowledgements of all of them; false as soon as a batch fails (later ones are not sent).
+   * `onAcks` receives the acknowledgement wait instead of this call awaiting it.
+   */
+  async #send(list: readonly string[], markMode: MarkMode, token = "", onAcks?: (acks: Promise<boolean>) => void): Promise<boolean> {
+    const waits: Array<Promise<boolean>> = [];
+    for (const batch of batchesOf(list)) {
+      const sent = await this.#sendBatch(batch, markMode, token);
+      if (sent === undefined) return false;
+      waits.push(sent.acks);
+    }
+    const all = Promise.all(waits).then((results) => results.every(Boolean));
+    if (onAcks !== undefined) onAcks(all);
+    else await all;
+    return true;
+  }
+
+  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string): Promise<{ acks: Promise<boolean> } | undefined> {
     const { store, bus, prefix } = this.#options.redis!;
     const counters = this.#options.counters;
     const messageId = randomUUID();
@@ -297,11 +386,12 @@ export class Versions {
       const expiring = list.map(expiryFlag);
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
       const registryNow = store.isCluster ? String(Date.now()) : "";
-      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...expiring, ...items]);
+      const marks = [markMode, token, this.#options.markTtlMs ?? this.#options.tagTtlMs];
+      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...expiring, ...items]);
     } catch (error) {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
-      return false;
+      return undefined;
     } finally {
       this.#ledger.end(sentAt);
     }
@@ -311,10 +401,14 @@ export class Versions {
     for (const name of list) this.#pending.delete(name);
     this.invalidated(seq, list, sentAt);
     counters.invalidationSent(list);
-    const acknowledged = await acks.wait(receivers, this.#options.leaseTtlMs);
-    if (!acknowledged || performance.now() - processedBy > this.#options.ackTimeoutMs) counters.invalidationAckTimeouts++;
-    if (!acknowledged) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
-    return true;
+    // An announcement's acknowledgements matter only if its confirmation fails: its caller awaits them then.
+    // An instance that did not acknowledge has lost its L1 lease by lease.ttl after Redis processed the bump.
+    const settled = acks.wait(receivers, this.#options.leaseTtlMs).then(async (complete) => {
+      if (markMode !== "set" && (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs)) counters.invalidationAckTimeouts++;
+      if (!complete) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
+      return complete;
+    });
+    return { acks: settled };
   }
 
   #queue(list: readonly string[]): void {

@@ -10,8 +10,10 @@ const REMOVING = ["delete", "deleteMany", "set", "disconnect"];
  * The version names a committed write must bump: the written model's generation always, the
  * identity tags of the records it touched when they are known, the record generation when they
  * are not, every model a nested write reached, and the models that referential actions reach.
+ * With `unknownRecords: "skip"` (a write's announcement, made before its result exists) a record
+ * whose identities are not all known adds the tags it has and no record generation.
  */
-export function writeEffects(graph: ModelGraph, model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): Set<string> {
+export function writeEffects(graph: ModelGraph, model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown, unknownRecords: "generation" | "skip" = "generation"): Set<string> {
   const names = new Set<string>([modelGeneration(model)]);
   const data = args?.data;
   const touchModel = (target: string) => {
@@ -21,7 +23,7 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
   const cascade = (from: string, change: RowChange = { kind: "delete" }) => graph.dependents(from, change).forEach(touchModel);
   const pinned = () => {
     for (const tag of whereIdentityTags(graph, model, args?.where)) names.add(tag);
-    if (!addRecordTags(graph, model, result, names)) names.add(recordGeneration(model));
+    if (!addRecordTags(graph, model, result, names) && unknownRecords === "generation") names.add(recordGeneration(model));
   };
   const nested = (payload: unknown) =>
     walkRelations(graph, model, payload, (target, member) => {
@@ -35,7 +37,7 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
   switch (operation) {
     case "create":
       nested(data);
-      if (!addRecordTags(graph, model, result, names)) names.add(recordGeneration(model));
+      if (!addRecordTags(graph, model, result, names) && unknownRecords === "generation") names.add(recordGeneration(model));
       break;
     case "update":
     case "upsert": {

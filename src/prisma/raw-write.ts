@@ -2,8 +2,8 @@ import type { PrismaPromiseLike } from "./lazy-query.js";
 import { PrismaLikePromise, type BatchTransaction } from "./prisma-like-promise.js";
 
 /**
- * A raw statement that may write: awaited, it runs and then invalidates the models it touches
- * (all of them unless `$cache.raw()` named them). Prisma-compatible, like LazyQuery.
+ * A raw statement that may write: awaited, `run` announces, runs it and then invalidates the
+ * models it touches (all of them unless `$cache.raw()` named them). Prisma-compatible, like LazyQuery.
  */
 export class RawWrite extends PrismaLikePromise {
   /** Models named through `$cache.raw()`; undefined means every model. */
@@ -12,7 +12,7 @@ export class RawWrite extends PrismaLikePromise {
   constructor(
     readonly query: PrismaPromiseLike,
     readonly client: object,
-    readonly invalidate: (write: RawWrite) => Promise<void>,
+    readonly run: (write: RawWrite) => Promise<unknown>,
   ) {
     super();
   }
@@ -21,10 +21,8 @@ export class RawWrite extends PrismaLikePromise {
     return this.query.requestTransaction?.(batch) ?? this.query;
   }
 
-  protected async execute(): Promise<unknown> {
-    const result = await this.query;
-    await this.invalidate(this);
-    return result;
+  protected execute(): Promise<unknown> {
+    return this.run(this);
   }
 }
 

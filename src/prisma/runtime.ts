@@ -13,6 +13,9 @@ import { L1Lease } from "../invalidation/lease.js";
 import { readDependencies } from "../invalidation/dependencies.js";
 import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { Versions } from "../invalidation/versions.js";
+import { WriteAnnouncer } from "../invalidation/write-announcer.js";
+import { CircuitBreaker } from "../stores/circuit-breaker.js";
+import { closeDelivering } from "./close-delivery.js";
 import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
 import { Counters } from "../stats/counters.js";
@@ -76,7 +79,11 @@ export interface CacheControl<ModelName extends string = string> {
   readonly events: CacheEvents;
   /** Resolves when background work started so far is done: refreshes finished, queued invalidations delivered (or still failing). */
   drain(): Promise<void>;
-  /** Stops caching (reads pass through), delivers queued invalidations and closes the connection the extension opened; never the caller's Redis. */
+  /**
+   * Stops caching (reads pass through), delivers queued invalidations (trying for max(2 s, 8 × redisTimeout)) and closes the
+   * connection the extension opened; never the caller's Redis. Rejects with `UndeliveredInvalidationsError` (also emitted as an
+   * `error` event) if some invalidations could not be delivered.
+   */
   close(): Promise<void>;
 }
 
@@ -96,7 +103,9 @@ export class CacheRuntime {
   readonly #cache: TieredCache;
   readonly #readClasses = new Map<string, typeof LazyQuery>();
   readonly #writeClasses = new Map<string, typeof LazyQuery>();
-  readonly #transactions = new TransactionInvalidations((names) => this.#bump(names));
+  readonly #announcer: WriteAnnouncer;
+  readonly #transactions: TransactionInvalidations;
+  readonly #breaker: CircuitBreaker | undefined;
   readonly #writeNames: WriteNames;
   /** Runs loads and writes through one last query hook, to see the arguments other extensions' hooks produced. */
   readonly #probe: FinalArgsProbe;
@@ -125,6 +134,7 @@ export class CacheRuntime {
     this.#keyScope = keyScope(scope);
     const report = (error: CacheError) => this.#report(error);
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
+    this.#breaker = store === undefined || options.circuitBreaker === undefined ? undefined : this.#createBreaker(store, options);
     const prefix = `{${options.namespace}}`;
     this.#lease = store === undefined ? undefined : new L1Lease(options.lease, () => this.#bus!.ping(), report);
     const rejectedMessage = (channel: string, message: unknown, reason: string) => {
@@ -155,6 +165,8 @@ export class CacheRuntime {
               if (!trusted) this.#counters.bypass("subscription down");
               if (trusted) this.#lease?.start();
               else this.#lease?.stop();
+              // Back: deliver what is queued now rather than at the next backoff step.
+              if (trusted) this.#versions.retryNow();
             },
             onError: report,
           });
@@ -167,7 +179,11 @@ export class CacheRuntime {
       leaseTtlMs: options.lease.ttlMs,
       maxLocalNames: 100_000,
       bloomGroups: (names) => this.#guard?.groups(names) ?? [],
+      namespaceWide: () => this.#writeNames.ofModels(),
+      markTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
     });
+    this.#announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token) => this.#bump(names, token) });
+    this.#transactions = new TransactionInvalidations(this.#announcer);
     this.#guard = this.#createGuard(options, schema, store, prefix, report);
     this.#writeNames = new WriteNames(schema.graph, this.#guard);
     // warm() at deploy also loads (or builds, once for the fleet) the Bloom filters.
@@ -181,8 +197,9 @@ export class CacheRuntime {
       lockTtlMs: options.lockTtlMs,
       redisTimeoutMs: options.redisTimeoutMs,
       earlyRefreshBeta: options.earlyRefreshBeta,
-      l1Trusted: this.#lease === undefined ? () => true : () => this.#lease!.holds(),
+      l1Trusted: this.#lease === undefined ? () => true : () => this.#breaker?.open !== true && this.#lease!.holds(),
       hearingRedis: this.#lease === undefined ? () => true : () => this.#lease!.hearing(),
+      redisOpen: () => this.#breaker?.open === true,
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
       nothingLandedMessage: (key) => this.#bus?.nothingLandedMessage(key) ?? "",
       codec: new Codec(prismaDecimal),
@@ -210,13 +227,14 @@ export class CacheRuntime {
       l1Entries: this.#l1?.size ?? 0,
       l1Bytes: this.#l1?.bytes ?? 0,
       pendingInvalidations: this.#versions.pendingCount,
+      circuitOpen: this.#breaker?.open === true,
       hotKeys: this.#hotKeys?.hot().slice(0, 10) ?? [],
       queryStats: this.#observability.recorderCounts,
     }),
     invalidate: async (target) => {
       const names = this.#explicitTargets(target);
-      if (!tracing.invalidate.hasSubscribers) return this.#bump(names);
-      return tracing.invalidate.tracePromise(() => this.#bump(names), { namespace: this.#options.namespace, operation: "invalidate", args: target });
+      if (!tracing.invalidate.hasSubscribers) return void (await this.#bump(names));
+      return void (await tracing.invalidate.tracePromise(() => this.#bump(names), { namespace: this.#options.namespace, operation: "invalidate", args: target }));
     },
     warm: (options) => this.#statsControl.warm(options),
     topQueries: (options) => this.#statsControl.topQueries(options),
@@ -247,17 +265,40 @@ export class CacheRuntime {
       const abandoned = await this.#cache.close(this.#options.closeTimeoutMs);
       if (abandoned > 0) this.#report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${abandoned} background refresh(es) still running after closeTimeout (${this.#options.closeTimeoutMs} ms) were abandoned; their results are not stored`));
       this.#l1?.clear();
-      await this.#versions.flush();
+      // Bounded: delivers what is queued or reports it (an error event, a counter, a rejected close()).
+      const undelivered = await closeDelivering(this.#versions, this.#options.redisTimeoutMs);
+      this.#breaker?.stop();
       await this.#observability.close();
       await this.#bus?.close();
+      if (undelivered !== undefined) {
+        this.#counters.undeliveredInvalidations += undelivered.names.length;
+        this.#report(undelivered);
+        throw undelivered;
+      }
     },
   };
 
-  /** Bumps versions, adding created identities to this process's Bloom filters first. */
-  #bump(names: Iterable<string>): Promise<void> {
+  /** Bumps versions (confirming an announced write), adding created identities to this process's Bloom filters first. */
+  #bump(names: Iterable<string>, confirming?: string): Promise<boolean> {
     const list = [...names];
     this.#guard?.learn(list);
-    return this.#versions.bump(list);
+    return this.#versions.bump(list, confirming);
+  }
+
+  /** Fails Redis calls fast while Redis keeps failing; L1 is distrusted from the moment it opens until it closed. */
+  #createBreaker(store: RedisStore, options: ResolvedOptions): CircuitBreaker {
+    const breaker = new CircuitBreaker(options.circuitBreaker!, {
+      probe: () => store.probe(),
+      onChange: (open) => {
+        // Invalidations may be missed while it is open: forget what L1 knows, both ways.
+        this.#l1?.clear();
+        this.#versions.forget();
+        if (open) this.#counters.circuitOpens++;
+        else this.#versions.retryNow();
+      },
+    });
+    store.breaker = breaker;
+    return breaker;
   }
 
   #createGuard(options: ResolvedOptions, schema: PrismaSchema, store: RedisStore | undefined, prefix: string, report: (error: CacheError) => void): BloomGuard | undefined {
@@ -309,17 +350,27 @@ export class CacheRuntime {
   /** `$transaction`: reads inside bypass the cache; invalidations apply when it commits, before it resolves. */
   transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
     if (typeof input === "function") return this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction);
-    return this.#transactions.batch(client, input as PrismaPromiseLike[], options, parentTransaction, (element, result) => {
-      if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.ofWrite(element.model, element.operation, element.args, result);
-      return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
-    });
+    return this.#transactions.batch(
+      client,
+      input as PrismaPromiseLike[],
+      options,
+      parentTransaction,
+      (element, result) => {
+        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.ofWrite(element.model, element.operation, element.args, result);
+        return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
+      },
+      (element) => {
+        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.announcedByWrite(element.model, element.operation, element.args);
+        return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
+      },
+    );
   }
 
   /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
   raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
     const query = parentMethod.apply(client, args);
     if (isQuery && !rawSqlMayWrite(args)) return query;
-    return new RawWrite(query, client, (write) => this.#transactions.apply(this.#writeNames.ofModels(write.models), client));
+    return new RawWrite(query, client, (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []));
   }
 
   readonly #reads: QueryRunner = {
@@ -340,16 +391,21 @@ export class CacheRuntime {
 
   readonly #writes: QueryRunner = {
     run: (query) => {
-      const run = async () => {
+      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
+      const run = () => {
         let finalArgs = query.args;
         // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
         const inTransaction = (query.parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
         const delegateKey = this.#schema.delegateKeys.get(query.model)!;
-        const result = await (inTransaction ? this.#passthrough(query) : this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args)));
-        const names = this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
-        if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);
-        await this.#transactions.apply(names, query.parent);
-        return result;
+        // Lazy, like a Prisma query: it starts when #announced awaits it, after the announcement.
+        const write: PromiseLike<unknown> = inTransaction
+          ? this.#passthrough(query)
+          : { then: (resolve, reject) => this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args)).then(resolve, reject) };
+        return this.#announced(query.parent, announced, query.model, write, (result) => {
+          const names = this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
+          if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);
+          return names;
+        });
       };
       return tracing.write.hasSubscribers ? this.#traced(tracing.write, query, run) : run();
     },
@@ -358,12 +414,31 @@ export class CacheRuntime {
       const plain = this.#passthrough(query);
       const related = (plain[relation] as (args: unknown) => PromiseLike<unknown>).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
-      return Promise.resolve(related).then(async (value) => {
-        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined), query.parent);
-        return value;
-      });
+      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
+      return this.#announced(query.parent, announced, query.model, related, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
     },
   };
+
+  /**
+   * One write outside a transaction: announce what its arguments name, run it (awaiting the lazy
+   * Prisma query starts it), then confirm what it changed before resolving. Inside an
+   * interactive transaction the announcement waits for the callback to return (see transactions.ts).
+   */
+  async #announced(client: ScopedClient, announced: Iterable<string>, what: string, write: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>): Promise<unknown> {
+    const announcement = this.#transactions.inTransaction(client) ? undefined : await this.#announcer.announce(announced, what);
+    let result: unknown;
+    try {
+      result = await write;
+    } catch (error) {
+      // Failed: remove its marks (the bump only over-invalidates), then rethrow.
+      if (announcement !== undefined) await this.#announcer.confirm(announced, announcement);
+      throw error;
+    }
+    const names = new Set(effects(result));
+    for (const name of announced) names.add(name);
+    await this.#transactions.apply(names, client, announcement);
+    return result;
+  }
 
   #runRead(query: LazyQuery): Promise<unknown> {
     const policy = this.#policyFor(query);

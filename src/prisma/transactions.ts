@@ -1,3 +1,5 @@
+import type { Announcement } from "../invalidation/versions.js";
+import type { WriteAnnouncer } from "../invalidation/write-announcer.js";
 import type { PrismaPromiseLike } from "./lazy-query.js";
 
 /** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
@@ -8,22 +10,30 @@ export type TransactionFn = (this: unknown, input: unknown, options?: unknown) =
 
 /**
  * Invalidation around transactions: a write inside an interactive transaction is buffered under
- * the transaction's id and applied when it commits — before `$transaction` resolves — and
- * dropped when it rolls back; a batch applies its writes' effects once the batch committed.
+ * the transaction's id; what the transaction changed is announced when its callback returned
+ * (before Prisma commits it: nothing was visible to other connections before) and confirmed
+ * once it committed — before `$transaction` resolves. A rolled-back transaction announces and
+ * publishes nothing. A batch announces what its writes' arguments name, then confirms their effects.
  */
 export class TransactionInvalidations {
   readonly #open = new Map<string, Set<string>>();
-  readonly #bump: (names: Iterable<string>) => Promise<void>;
+  readonly #announcer: WriteAnnouncer;
 
-  constructor(bump: (names: Iterable<string>) => Promise<void>) {
-    this.#bump = bump;
+  constructor(announcer: WriteAnnouncer) {
+    this.#announcer = announcer;
   }
 
-  /** Applies a write's invalidation now, or when the interactive transaction `client` belongs to commits. */
-  async apply(names: Iterable<string>, client: ScopedClient): Promise<void> {
+  /** Whether `client` belongs to an interactive transaction this process tracks. */
+  inTransaction(client: ScopedClient): boolean {
+    const txId = client[TRANSACTION_SCOPE]?.txId;
+    return txId !== undefined && this.#open.has(txId);
+  }
+
+  /** Confirms a write now (with its announcement), or buffers it for the commit of the transaction `client` belongs to. */
+  async apply(names: Iterable<string>, client: ScopedClient, announcement?: Announcement): Promise<void> {
     const txId = client[TRANSACTION_SCOPE]?.txId;
     const buffer = txId === undefined ? undefined : this.#open.get(txId);
-    if (buffer === undefined) return this.#bump(new Set(names));
+    if (buffer === undefined) return this.#announcer.confirm(new Set(names), announcement);
     for (const name of names) buffer.add(name);
   }
 
@@ -32,30 +42,48 @@ export class TransactionInvalidations {
     // A nested transaction belongs to the outer one: the outer commit applies everything.
     if (client[TRANSACTION_SCOPE] !== undefined) return parentTransaction.call(client, callback, options);
     let txId: string | undefined;
-    const tracked = (tx: ScopedClient) => {
+    let announcement: Announcement | undefined;
+    const tracked = async (tx: ScopedClient) => {
       txId = tx[TRANSACTION_SCOPE]?.txId;
       if (txId !== undefined) this.#open.set(txId, new Set());
-      return callback(tx);
+      const result = await callback(tx);
+      const names = txId === undefined ? undefined : this.#open.get(txId);
+      // Announced before Prisma commits; refused here, the transaction rolls back.
+      if (names !== undefined && names.size > 0) announcement = await this.#announcer.announce(names, "transaction", txId);
+      return result;
     };
+    let committed = false;
     try {
       const result = await parentTransaction.call(client, tracked, options);
+      committed = true;
       const names = txId === undefined ? undefined : this.#open.get(txId);
-      if (names !== undefined) await this.#bump(names);
+      if (names !== undefined) await this.#announcer.confirm(names, announcement);
       return result;
     } finally {
-      // A rolled-back transaction publishes nothing.
+      const names = txId === undefined ? undefined : this.#open.get(txId);
+      // The commit failed after the announcement: remove its marks (an over-invalidation, never a stale read).
+      if (!committed && announcement !== undefined && names !== undefined) await this.#announcer.confirm(names, announcement);
       if (txId !== undefined) this.#open.delete(txId);
     }
   }
 
-  /** `$transaction([...])`: each element's effects are known from its own result once all committed. */
-  async batch(client: ScopedClient, input: readonly PrismaPromiseLike[], options: unknown, parentTransaction: TransactionFn, effectsOf: (element: unknown, result: unknown) => Iterable<string>): Promise<unknown> {
-    const results = (await parentTransaction.call(client, input, options)) as unknown[];
-    const names = new Set<string>();
+  /** `$transaction([...])`: announced from the elements' arguments; each element's effects are known from its own result once all committed. */
+  async batch(client: ScopedClient, input: readonly PrismaPromiseLike[], options: unknown, parentTransaction: TransactionFn, effectsOf: (element: unknown, result: unknown) => Iterable<string>, announcedOf: (element: unknown) => Iterable<string>): Promise<unknown> {
+    const announced = new Set<string>();
+    for (const element of input) for (const name of announcedOf(element)) announced.add(name);
+    const announcement = announced.size === 0 ? undefined : await this.#announcer.announce(announced, "transaction");
+    let results: unknown[];
+    try {
+      results = (await parentTransaction.call(client, input, options)) as unknown[];
+    } catch (error) {
+      if (announcement !== undefined) await this.#announcer.confirm(announced, announcement);
+      throw error;
+    }
+    const names = new Set<string>(announced);
     input.forEach((element, i) => {
       for (const name of effectsOf(element, results[i])) names.add(name);
     });
-    await this.#bump(names);
+    await this.#announcer.confirm(names, announcement);
     return results;
   }
 }

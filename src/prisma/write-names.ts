@@ -25,6 +25,15 @@ export class WriteNames {
     return names;
   }
 
+  /**
+   * What a write is announced with before it runs: the names computable from its arguments (the
+   * identities its `where` and `data` name, model generations). Names only its result reveals
+   * (a generated id, another unique key of an updated row) are bumped when it is confirmed.
+   */
+  announcedByWrite(model: string, operation: string, args: Record<string, unknown> | undefined): Set<string> {
+    return writeEffects(this.#graph, model, operation, args, knownRecordFields(operation, args), "skip");
+  }
+
   /** Everything about the models (all of them unless named): what raw SQL and `invalidate({ models })` bump. */
   ofModels(models: readonly string[] = this.#graph.modelNames): string[] {
     const names = models.flatMap((model) => [modelGeneration(model), recordGeneration(model)]);
@@ -34,4 +43,13 @@ export class WriteNames {
   ofTags(tags: readonly string[]): string[] {
     return tags.map(userTag);
   }
+}
+
+/** The record a write's arguments already describe: its unique `where` and the scalar data it writes. */
+function knownRecordFields(operation: string, args: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const plain = (value: unknown) => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+  if (operation === "create") return plain(args?.data);
+  if (operation === "upsert") return { ...plain(args?.create), ...plain(args?.where) };
+  if (operation === "update" || operation === "delete") return { ...plain(args?.where), ...(operation === "update" ? plain(args?.data) : {}) };
+  return undefined;
 }

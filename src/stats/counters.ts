@@ -42,6 +42,18 @@ export class Counters {
   rejectedMessages = 0;
   /** Stored values (entries, Bloom filters) that failed their checks: treated as absent, entries deleted. */
   corruptEntries = 0;
+  /** Invalidation backlogs too long to replay, delivered as one namespace-wide bump. */
+  invalidationBacklogsCollapsed = 0;
+  /** Writes that ran although their announcement could not reach Redis (`onRedisDownWrites: "proceed"`). */
+  unannouncedWrites = 0;
+  /** Unannounced writes that resolved before their queued invalidation was delivered (the risk taken). */
+  undeliveredWrites = 0;
+  /** Writes refused before the database because Redis could not take their announcement (`"refuse"`). */
+  refusedWrites = 0;
+  /** Invalidated names close() could not deliver (reported in an `error` event). */
+  undeliveredInvalidations = 0;
+  /** Times the circuit breaker opened (Redis failing: calls fail fast until a probe succeeds). */
+  circuitOpens = 0;
   readonly #bypasses = new Map<string, number>();
   readonly #clamps = new Map<string, number>();
   readonly #models = new Map<string, ModelStats>();
@@ -97,7 +109,7 @@ export class Counters {
     this.#bypasses.set(reason, (this.#bypasses.get(reason) ?? 0) + 1);
   }
 
-  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes" | "pendingInvalidations" | "queryStats" | "hotKeys"> {
+  snapshot(): Omit<CacheStats, "l1Entries" | "l1Bytes" | "pendingInvalidations" | "queryStats" | "hotKeys" | "circuitOpen"> {
     const hits = this.l1Hits + this.l2Hits;
     const lookups = hits + this.misses;
     const models: Record<string, ModelStats> = {};
@@ -132,6 +144,12 @@ export class Counters {
       invalidationAckTimeouts: this.invalidationAckTimeouts,
       rejectedMessages: this.rejectedMessages,
       corruptEntries: this.corruptEntries,
+      invalidationBacklogsCollapsed: this.invalidationBacklogsCollapsed,
+      unannouncedWrites: this.unannouncedWrites,
+      undeliveredWrites: this.undeliveredWrites,
+      refusedWrites: this.refusedWrites,
+      undeliveredInvalidations: this.undeliveredInvalidations,
+      circuitOpens: this.circuitOpens,
       bypasses: Object.fromEntries(this.#bypasses),
       clamps: Object.fromEntries(this.#clamps),
       models,

@@ -83,6 +83,8 @@ export function sumStats(list: readonly CacheStats[]): CacheStats {
   const sum = total as unknown as CacheStats;
   const lookups = sum.hits + sum.misses;
   sum.hitRate = lookups === 0 ? 0 : sum.hits / lookups;
+  // Whether any instance has its circuit open now (a flag does not add up).
+  sum.circuitOpen = list.some((stats) => stats.circuitOpen === true);
   sum.hotKeys = [...hot].sort((a, b) => b[1] - a[1]).slice(0, FLEET_HOT_KEYS).map(([key, estimate]) => ({ key, estimate }));
   return sum;
 }

@@ -58,13 +58,29 @@ end
 `;
 
 /**
+ * Write announcements ("dirty marks"): before a write touches the database, its writer adds a
+ * token to the sorted set `d<version key>` (score: when the mark lapses, Redis time in ms); it
+ * removes the token once the write committed and was invalidated. While a live token stands,
+ * nothing depending on the name is served from Redis or stored, so a writer that is cut off
+ * after its commit cannot leave a stale entry behind. Expired tokens are ignored.
+ */
+const DIRTY = `
+local function dirty(versionKey)
+  local marks = 'd' .. versionKey
+  if redis.call('EXISTS', marks) == 0 then return false end
+  local t = redis.call('TIME')
+  return redis.call('ZCOUNT', marks, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), '+inf') > 0
+end
+`;
+
+/**
  * Stale-set fencing (as memcache leases do): store the entry only if every version the reader
  * captured before loading is still current, so a load that raced a write is never stored.
  * KEYS: entry, version keys. ARGV: value, ttl ms, expected versions.
  */
-export const FENCED_SET = script(`
+export const FENCED_SET = script(`${DIRTY}
 for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then return 0 end
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] or dirty(KEYS[i]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
@@ -72,15 +88,20 @@ return 1
 
 /**
  * One atomic invalidation: take the next sequence number, set every version key to it (tags
- * expire after the fleet's tag lifetime, model generations do not), add created records'
- * identity tags to the Bloom filters that guard their model (the live one and one being
- * rebuilt), and announce it. Returns { seq, receivers }.
- * KEYS: sequence key, instance registry, tag lifetime key, V version keys, then per Bloom group:
- * live meta, live bits, next meta, next bits. ARGV: channel, message prefix, message suffix, own
- * tag lifetime ms, V, G, now (ms, or '' to count PUBLISH receivers), V expiry flags ('1'
- * expires), then per group: item count, items.
+ * expire after twice the fleet's tag lifetime, model generations do not), add created records' identity tags to the Bloom
+ * filters that guard their model (the live one and one being rebuilt), and announce it.
+ * Returns { seq, receivers }.
+ * The sequence never goes backwards, even after Redis restarted empty: it is at least Redis's
+ * clock in microseconds. With a mark mode the same call announces a write ('set': adds the token
+ * to every name's dirty marks, lapsing after mark ttl ms) or confirms it ('clear': removes it).
+ * It may run when Redis is out of memory (allow-oom): an invalidation must always get through.
+ * KEYS: sequence key, instance registry, tag lifetime key, V version keys, then per Bloom group: live meta, live
+ * bits, next meta, next bits. ARGV: channel, message prefix, message suffix, own tag lifetime ms, V, G,
+ * now (ms, or '' to count PUBLISH receivers), mark mode ('', 'set', 'clear'), token, mark ttl
+ * ms, V expiry flags ('1' expires), then per group: item count, items.
  */
-export const BUMP_VERSIONS = script(`${TAG_LIFETIME}
+export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
+${TAG_LIFETIME}
 local function bloomAdd(metaKey, bitsKey, item)
   local mk = redis.call('HMGET', metaKey, 'm', 'k')
   if not mk[1] then return end
@@ -91,16 +112,33 @@ local function bloomAdd(metaKey, bitsKey, item)
 end
 local V, G = tonumber(ARGV[5]), tonumber(ARGV[6])
 local seq = redis.call('INCR', KEYS[1])
+local t = redis.call('TIME')
+local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if seq < floor then
+  redis.call('SET', KEYS[1], floor)
+  seq = redis.call('INCR', KEYS[1])
+end
+-- Lua would print a number this large in exponent notation: format it whole.
+local seqText = string.format('%.0f', seq)
+local markMode, token = ARGV[8], ARGV[9]
+local markUntil = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[10])
 local tagTtl
 for i = 1, V do
-  if ARGV[7 + i] == '1' then
+  local key = KEYS[3 + i]
+  if ARGV[10 + i] == '1' then
     tagTtl = tagTtl or tagLifetime(KEYS[3], ARGV[4])
-    redis.call('SET', KEYS[3 + i], seq, 'PX', tagTtl * 2)
+    redis.call('SET', key, seqText, 'PX', tagTtl * 2)
   else
-    redis.call('SET', KEYS[3 + i], seq)
+    redis.call('SET', key, seqText)
+  end
+  if markMode == 'set' then
+    redis.call('ZADD', 'd' .. key, markUntil, token)
+    redis.call('PEXPIRE', 'd' .. key, ARGV[10])
+  elseif markMode == 'clear' then
+    redis.call('ZREM', 'd' .. key, token)
   end
 end
-local a = 8 + V
+local a = 11 + V
 for g = 0, G - 1 do
   local base = 3 + V + g * 4
   local count = tonumber(ARGV[a])
@@ -111,7 +149,7 @@ for g = 0, G - 1 do
     a = a + 1
   end
 end
-local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seq .. ARGV[3])
+local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. ARGV[3])
 -- On a Cluster, PUBLISH counts only this node's subscribers: count the registered live instances.
 if ARGV[7] ~= '' then receivers = redis.call('ZCOUNT', KEYS[2], ARGV[7], '+inf') end
 return {seq, receivers}
@@ -133,13 +171,19 @@ return 0
 
 /**
  * A read in one round trip: the entry and the current value of every version it depends on
- * (created at the current sequence number where absent, see READ_OR_CREATE).
+ * (created at the current sequence number where absent, see READ_OR_CREATE), then whether a
+ * write in progress marked any of them dirty (1: serve and store nothing).
  * KEYS: entry, sequence key, tag lifetime key, version keys. ARGV: own tag lifetime ms, one expiry
- * flag per version key. Returns { entry or false, versions... }.
+ * flag per version key. Returns { entry or false, versions..., dirty }.
  */
-export const LOOKUP = script(`${TAG_LIFETIME}${READ_OR_CREATE}
+export const LOOKUP = script(`${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
 local out = { redis.call('GET', KEYS[1]) }
-for i = 4, #KEYS do out[i - 2] = readOrCreate(KEYS[i], KEYS[2], KEYS[3], ARGV[1], ARGV[i - 2]) end
+local marked = 0
+for i = 4, #KEYS do
+  out[i - 2] = readOrCreate(KEYS[i], KEYS[2], KEYS[3], ARGV[1], ARGV[i - 2])
+  if marked == 0 and dirty(KEYS[i]) then marked = 1 end
+end
+out[#KEYS - 1] = marked
 return out
 `);
 
@@ -159,10 +203,10 @@ return out
  * the wake-up, so waiters read the value one round trip sooner.
  * KEYS: entry, lock, version keys. ARGV: value, ttl ms, token, channel, landed message, expected versions.
  */
-export const STORE_AND_RELEASE = script(`
+export const STORE_AND_RELEASE = script(`${DIRTY}
 local stored = 1
 for i = 3, #KEYS do
-  if redis.call('GET', KEYS[i]) ~= ARGV[i + 3] then stored = 0 break end
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 3] or dirty(KEYS[i]) then stored = 0 break end
 end
 if stored == 1 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end

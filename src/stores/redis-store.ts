@@ -1,5 +1,6 @@
 import { CacheStoreError } from "../errors.js";
 import type { RedisLike } from "../types.js";
+import type { CircuitBreaker } from "./circuit-breaker.js";
 import type { RedisScript } from "./redis-scripts.js";
 
 /** ioredis states in which a command cannot be sent now: fail fast instead of queueing. */
@@ -12,6 +13,19 @@ export class RedisTimeoutError extends CacheStoreError {
   }
 }
 
+/** Raised at once, without a round trip, while the circuit breaker is open. */
+export class CircuitOpenError extends CacheStoreError {
+  constructor(operation: string) {
+    super(operation, "circuit open (Redis kept failing; probing)");
+  }
+}
+
+/**
+ * Reply errors that mean Redis cannot serve us now (as opposed to refusing one command, as OOM
+ * does): they count towards opening the circuit, like timeouts and connection errors.
+ */
+const UNSERVABLE_REPLIES = /^(NOAUTH|WRONGPASS|NOPERM|LOADING|MASTERDOWN|READONLY|BUSY|CLUSTERDOWN|TRYAGAIN)\b/;
+
 /**
  * Every Redis command the cache sends. Each call is bounded by `timeoutMs`, so a slow or absent
  * Redis costs a query at most that long before it falls through to the database.
@@ -19,10 +33,17 @@ export class RedisTimeoutError extends CacheStoreError {
 export class RedisStore {
   readonly #redis: RedisLike;
   readonly #timeoutMs: number;
+  /** Set once by the runtime: calls fail fast while it is open. */
+  breaker: CircuitBreaker | undefined;
 
   constructor(redis: RedisLike, timeoutMs: number) {
     this.#redis = redis;
     this.#timeoutMs = timeoutMs;
+  }
+
+  /** The circuit breaker's probe: one PING, bounded like every call, sent even while the circuit is open. */
+  probe(): Promise<unknown> {
+    return this.#bounded("PING", () => this.#redis.ping(), true);
   }
 
   get isCluster(): boolean {
@@ -90,21 +111,36 @@ export class RedisStore {
     });
   }
 
-  #bounded<T>(operation: string, command: () => Promise<T>): Promise<T> {
+  #bounded<T>(operation: string, command: () => Promise<T>, probing = false): Promise<T> {
+    const breaker = probing ? undefined : this.breaker;
+    if (breaker?.open) return Promise.reject(new CircuitOpenError(operation));
     if (UNAVAILABLE.has(this.#redis.status)) {
+      breaker?.failed();
       return Promise.reject(new CacheStoreError(operation, `connection is ${this.#redis.status}`));
     }
     return new Promise<T>((resolve, reject) => {
       // Timers run before I/O in Node's loop: after a stall, a reply may already be waiting.
       // Defer the verdict past the next I/O phase so a stalled event loop is not blamed on Redis.
-      const timer = setTimeout(() => setImmediate(() => reject(new RedisTimeoutError(operation, this.#timeoutMs))), this.#timeoutMs);
+      let timedOut = false;
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            timedOut = true;
+            breaker?.failed();
+            reject(new RedisTimeoutError(operation, this.#timeoutMs));
+          }),
+        this.#timeoutMs,
+      );
       command().then(
         (value) => {
           clearTimeout(timer);
+          if (!timedOut) breaker?.succeeded();
           resolve(value);
         },
         (error: unknown) => {
           clearTimeout(timer);
+          const message = String((error as Error)?.message ?? error);
+          if (!timedOut && ((error as Error)?.name !== "ReplyError" || UNSERVABLE_REPLIES.test(message))) breaker?.failed();
           reject(error instanceof CacheStoreError ? error : new CacheStoreError(operation, String((error as Error)?.message ?? error), { cause: error }));
         },
       );

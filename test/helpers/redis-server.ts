@@ -4,15 +4,25 @@ import { Redis } from "ioredis";
 
 /** A private redis-server on a free port that a test may pause, resume or kill by PID. */
 export class ChaosRedis {
-  private constructor(readonly port: number, private readonly child: ChildProcess) {}
+  private constructor(readonly port: number, private child: ChildProcess, private readonly extraArgs: readonly string[]) {}
 
-  /** `extraArgs`: more server options, e.g. `["--enable-debug-command", "yes"]`. */
-  static async start(extraArgs: readonly string[] = []): Promise<ChaosRedis> {
-    const port = await freePort();
-    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs], { stdio: "ignore" });
-    const server = new ChaosRedis(port, child);
+  /**
+   * A fresh server on `port` (a free one by default); `extraArgs`: more redis-server arguments,
+   * e.g. `["--enable-debug-command", "local"]` (also accepted in place of the port).
+   */
+  static async start(portOrArgs?: number | readonly string[], extraArgs: readonly string[] = []): Promise<ChaosRedis> {
+    const args = Array.isArray(portOrArgs) ? portOrArgs : extraArgs;
+    const chosen = typeof portOrArgs === "number" ? portOrArgs : await freePort();
+    const server = new ChaosRedis(chosen, spawnServer(chosen, args), args);
     await server.waitUntilReady();
     return server;
+  }
+
+  /** Kills the server and starts an empty one on the same port (every key lost, clients reconnect). */
+  async restartEmpty(): Promise<void> {
+    await this.stop();
+    this.child = spawnServer(this.port, this.extraArgs);
+    await this.waitUntilReady();
   }
 
   get url(): string {
@@ -56,6 +66,10 @@ export class ChaosRedis {
     }
     throw new Error(`redis-server on port ${this.port} did not start`);
   }
+}
+
+function spawnServer(port: number, extraArgs: readonly string[] = []): ChildProcess {
+  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs], { stdio: "ignore" });
 }
 
 export function freePort(): Promise<number> {

@@ -262,7 +262,8 @@ describe("invalidation with any TTL", () => {
       const read = (c: typeof a) => c.prisma.user.findUnique({ where: { id: user.id } });
       await read(a);
       await b.prisma.user.update({ where: { id: user.id }, data: { name: "after" } });
-      expect(b.prisma.$cache.stats()).toMatchObject({ invalidationsSent: 1, invalidationsQueued: 0 });
+      // Two sends: the announcement before the database write, the confirmation after it.
+      expect(b.prisma.$cache.stats()).toMatchObject({ invalidationsSent: 2, invalidationsQueued: 0 });
       expect((await read(a))?.name).toBe("after");
     } finally {
       await Promise.all([a.close(), b.close()]);

@@ -36,13 +36,15 @@ describe("a failing Redis never fails a read", () => {
   it("a frozen Redis: reads time out, fall through to the database and are counted", async () => {
     const c = clientOn(new Redis(chaos.url, { maxRetriesPerRequest: 1 }));
     await c.prisma.user.findUnique({ where: { id: userId } });
+    // On a loaded machine that first read (a script load and call) may itself have timed out.
+    const bypassesBefore = c.prisma.$cache.stats().bypasses["redis unavailable"] ?? 0;
     chaos.pause();
     const before = c.pool.queries;
     const results = await Promise.all([1, 2, 3].map(() => c.prisma.user.findUnique({ where: { id: userId } })));
     expect(results.every((user) => user?.id === userId)).toBe(true);
     // Without Redis no version can be checked, so every read goes to the database.
     expect(c.pool.queries - before).toBeGreaterThanOrEqual(1);
-    expect(c.prisma.$cache.stats().bypasses["redis unavailable"]).toBe(3);
+    expect(c.prisma.$cache.stats().bypasses["redis unavailable"]! - bypassesBefore).toBe(3);
     expect(c.prisma.$cache.stats().redisTimeouts).toBeGreaterThanOrEqual(1);
     expect(c.errors.some((error) => error instanceof CacheStoreError)).toBe(true);
   });
@@ -66,6 +68,8 @@ describe("a failing Redis never fails a read", () => {
     await c.prisma.user.count({ where: { id: userId } });
     chaos.resume();
     await c.prisma.user.count({ where: { id: userId } });
+    // The store runs after the read resolved: give it time to land.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const before = c.pool.queries;
     await c.prisma.user.count({ where: { id: userId } });
     expect(c.pool.queries).toBe(before);

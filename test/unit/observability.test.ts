@@ -140,7 +140,7 @@ describe("events", () => {
 describe("fleet statistics", () => {
   it("adds instances' counters up and recomputes the hit rate", () => {
     const one = { hits: 3, misses: 1, hitRate: 0.75, l1Hits: 3, bypasses: { transaction: 1 }, models: { User: { hits: 3, misses: 1 } }, hotKeys: [{ key: "a", estimate: 5 }, { key: "b", estimate: 4 }] };
-    const two = { hits: 1, misses: 3, hitRate: 0.25, l1Hits: 1, bypasses: { "cache: false": 2 }, models: { User: { hits: 1, misses: 0 }, Post: { hits: 0, misses: 3 } }, hotKeys: [{ key: "b", estimate: 3 }] };
+    const two = { hits: 1, misses: 3, hitRate: 0.25, l1Hits: 1, circuitOpen: true, bypasses: { "cache: false": 2 }, models: { User: { hits: 1, misses: 0 }, Post: { hits: 0, misses: 3 } }, hotKeys: [{ key: "b", estimate: 3 }] };
     const sum = sumStats([one, two] as unknown as CacheStats[]);
     expect(sum).toEqual({
       hits: 4,
@@ -150,6 +150,8 @@ describe("fleet statistics", () => {
       bypasses: { transaction: 1, "cache: false": 2 },
       models: { User: { hits: 4, misses: 1 }, Post: { hits: 0, misses: 3 } },
       hotKeys: [{ key: "b", estimate: 7 }, { key: "a", estimate: 5 }],
+      // A flag: whether any instance has its circuit open.
+      circuitOpen: true,
     });
   });
 });

@@ -1,0 +1,45 @@
+import { CacheConfigError } from "./errors.js";
+import type { CircuitBreakerSettings } from "./stores/circuit-breaker.js";
+
+/** What a write does when Redis cannot take its announcement: run anyway (a counted risk), or be refused. */
+export type RedisDownWrites = "proceed" | "refuse";
+
+export const FAILURE_DEFAULTS = {
+  breakerThreshold: 5,
+  breakerProbeInterval: 500,
+  onRedisDownWrites: "proceed",
+  redisDownWriteWait: 5_000,
+} as const;
+
+export function redisDownWriteWait(value: unknown): number {
+  if (value === undefined) return FAILURE_DEFAULTS.redisDownWriteWait;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new CacheConfigError("redisDownWriteWait", `expected a non-negative number of milliseconds, got ${String(value)}`);
+  return value;
+}
+
+/** `circuitBreaker`: `false`, or `{ threshold, probeInterval }` (a count of failures, milliseconds). */
+export function circuitBreakerSettings(value: unknown): CircuitBreakerSettings | undefined {
+  if (value === false) return undefined;
+  if (value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) {
+    throw new CacheConfigError("circuitBreaker", "expected false or { threshold, probeInterval }");
+  }
+  const own = (value ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(own)) {
+    if (key !== "threshold" && key !== "probeInterval") throw new CacheConfigError(`circuitBreaker.${key}`, "unknown option (expected threshold or probeInterval)");
+  }
+  const threshold = own.threshold ?? FAILURE_DEFAULTS.breakerThreshold;
+  if (typeof threshold !== "number" || !Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new CacheConfigError("circuitBreaker.threshold", `expected a positive integer, got ${String(threshold)}`);
+  }
+  const probeInterval = own.probeInterval ?? FAILURE_DEFAULTS.breakerProbeInterval;
+  if (typeof probeInterval !== "number" || !Number.isFinite(probeInterval) || probeInterval < 1) {
+    throw new CacheConfigError("circuitBreaker.probeInterval", `expected a number of milliseconds ≥ 1, got ${String(probeInterval)}`);
+  }
+  return { threshold, probeIntervalMs: probeInterval };
+}
+
+export function redisDownWrites(value: unknown): RedisDownWrites {
+  if (value === undefined) return FAILURE_DEFAULTS.onRedisDownWrites;
+  if (value !== "proceed" && value !== "refuse") throw new CacheConfigError("onRedisDownWrites", `expected "proceed" or "refuse", got ${JSON.stringify(value)}`);
+  return value;
+}

@@ -1,0 +1,65 @@
+import { randomUUID } from "node:crypto";
+import { CacheUnavailableError } from "../errors.js";
+import type { RedisDownWrites } from "../failure-options.js";
+import type { Counters } from "../stats/counters.js";
+import type { Announcement, Versions } from "./versions.js";
+
+export interface WriteAnnouncerOptions {
+  versions: Versions;
+  counters: Counters;
+  onRedisDown: RedisDownWrites;
+  /** How long an unannounced write whose invalidation was queued waits for its delivery before resolving anyway (counted). */
+  deliveryWaitMs: number;
+  /** Whether there is a fleet to announce to (Redis configured). */
+  enabled: boolean;
+  /** Bumps names once the write committed, removing the announcement's dirty marks; false if queued. */
+  bump(names: Iterable<string>, confirming: string | undefined): Promise<boolean>;
+}
+
+/**
+ * Makes a committed write's invalidation impossible to lose: the names a write will change are
+ * announced (bumped and marked dirty in Redis) before it touches the database, and confirmed
+ * (bumped again, marks removed) after it committed. A writer cut off or stopped between the two
+ * leaves the marks standing, so no instance serves or stores those names until they lapse.
+ */
+export class WriteAnnouncer {
+  readonly #options: WriteAnnouncerOptions;
+
+  constructor(options: WriteAnnouncerOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Announces before the database write. If Redis cannot take it the write is refused (typed
+   * error, nothing written) or proceeds unannounced — a counted risk — as `onRedisDownWrites` says.
+   */
+  async announce(names: Iterable<string>, what: string, token: string = randomUUID()): Promise<Announcement | undefined> {
+    if (!this.#options.enabled) return undefined;
+    const announcement = await this.#options.versions.announce(names, token);
+    if (announcement !== undefined) return announcement;
+    if (this.#options.onRedisDown === "refuse") {
+      this.#options.counters.refusedWrites++;
+      throw new CacheUnavailableError(what);
+    }
+    this.#options.counters.unannouncedWrites++;
+    return undefined;
+  }
+
+  /**
+   * After the write committed (or failed): bumps what it changed and removes its marks. If Redis
+   * cannot take that, the bump is queued and retried; the write still resolves safely once every
+   * instance applied the announcement, since the marks keep the names uncached until they lapse.
+   * A write that was not announced waits up to `deliveryWaitMs` for the queued bump instead.
+   */
+  async confirm(names: Iterable<string>, announcement: Announcement | undefined): Promise<void> {
+    const list = [...names];
+    if (await this.#options.bump(list, announcement?.token)) return;
+    if (announcement !== undefined && !(await announcement.acks)) this.#options.counters.invalidationAckTimeouts++;
+    // What the announcement did not cover (all of it if there was none; else names only the result
+    // revealed) is not protected yet: wait (bounded) for the queue to deliver it — a short outage
+    // then costs latency, not a stale read — then resolve anyway, counted.
+    const uncovered = announcement === undefined ? list : list.filter((name) => !announcement.names.has(name));
+    if (uncovered.length === 0) return;
+    if (!(await this.#options.versions.delivered(uncovered, this.#options.deliveryWaitMs))) this.#options.counters.undeliveredWrites++;
+  }
+}

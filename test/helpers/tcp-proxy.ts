@@ -1,0 +1,62 @@
+import net from "node:net";
+
+/**
+ * A TCP proxy in front of a server (a private Redis), so a test can cut one client off while
+ * every other client keeps its direct connection: `cut()` drops every connection through it and
+ * refuses new ones until `restore()`.
+ */
+export class TcpProxy {
+  readonly #sockets = new Set<net.Socket>();
+  #cut = false;
+
+  private constructor(private readonly server: net.Server, readonly port: number) {}
+
+  static async start(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+    let proxy: TcpProxy | undefined;
+    const server = net.createServer((client) => proxy!.#accept(client, targetPort, targetHost));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
+    return proxy;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  cut(): void {
+    this.#cut = true;
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+
+  restore(): void {
+    this.#cut = false;
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  #accept(client: net.Socket, targetPort: number, targetHost: string): void {
+    if (this.#cut) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(targetPort, targetHost);
+    for (const socket of [client, upstream]) {
+      this.#sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        this.#sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}

@@ -1,0 +1,342 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CacheUnavailableError, UndeliveredInvalidationsError, type CacheError, type CacheExtensionOptions } from "../../src/index.ts";
+import { createBaseClient, createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
+import { seedUser } from "../helpers/seed.ts";
+import { TcpProxy } from "../helpers/tcp-proxy.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(20);
+  }
+}
+
+describe("invalidations that survive Redis failures and stopped writers", () => {
+  let chaos: ChaosRedis;
+  let userId: number;
+  const open: Array<{ close(): Promise<unknown> }> = [];
+
+  beforeAll(async () => {
+    chaos = await ChaosRedis.start();
+    const { base } = createBaseClient();
+    userId = (await seedUser(base)).id;
+    await base.$disconnect();
+  });
+  afterAll(async () => {
+    chaos.resume();
+    // Bounded: a client whose Redis is gone may not finish closing (its connections retry).
+    await Promise.race([Promise.all(open.map((client) => client.close().catch(() => {}))), sleep(5_000)]);
+    await chaos.stop();
+  });
+
+  /** An extended client on the private Redis (directly, or through `url`), with its absorbed errors. */
+  function instance(namespace: string, options: Partial<Omit<CacheExtensionOptions, "redis">> = {}, url = chaos.url) {
+    const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+    redis.on("error", () => {});
+    const errors: CacheError[] = [];
+    const c = createCachedClient({ namespace, redis, redisTimeout: 250, onError: (error) => errors.push(error), ...options });
+    const client = { ...c, errors, close: async () => { try { await c.close(); } finally { redis.disconnect(); } } };
+    open.push(client);
+    return client;
+  }
+  const readUser = (c: ReturnType<typeof instance>, cache?: { tags: string[] }) => c.prisma.user.findUnique({ where: { id: userId }, ...(cache ? { cache } : {}) });
+
+  it("70 000 tags in one invalidate() are delivered in batches, precisely", async () => {
+    const namespace = uniqueNamespace();
+    // Generous timeouts: on a loaded machine a 1 000-name batch may take a while (it would be queued and retried).
+    const a = instance(namespace, { redisTimeout: 2_000 });
+    const b = instance(namespace, { redisTimeout: 2_000 });
+    await readUser(a, { tags: ["big-69999"] });
+    await a.prisma.user.count({ where: { id: userId }, cache: { tags: ["unrelated"] } });
+    await b.prisma.$cache.invalidate({ tags: Array.from({ length: 70_000 }, (_, i) => `big-${i}`) });
+    expect(b.prisma.$cache.stats()).toMatchObject({ invalidationsQueued: 0, pendingInvalidations: 0, invalidationsSent: 70 });
+    const fresh = instance(namespace);
+    const before = fresh.pool.queries;
+    await readUser(fresh, { tags: ["big-69999"] });
+    expect(fresh.pool.queries, "the tagged entry was invalidated").toBe(before + 1);
+    await fresh.prisma.user.count({ where: { id: userId }, cache: { tags: ["unrelated"] } });
+    expect(fresh.pool.queries, "the untagged entry was not").toBe(before + 1);
+  }, 60_000);
+
+  it("a 100 000-name backlog queued while Redis was down is delivered once it is back (collapsed into a namespace-wide bump)", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance(namespace);
+    const b = instance(namespace);
+    await readUser(a, { tags: ["bulk-99999"] });
+    await a.prisma.post.count({ where: { authorId: userId } });
+    chaos.pause();
+    try {
+      await b.prisma.$cache.invalidate({ tags: Array.from({ length: 100_000 }, (_, i) => `bulk-${i}`) });
+      expect(b.prisma.$cache.stats().pendingInvalidations).toBe(100_000);
+    } finally {
+      chaos.resume();
+    }
+    await until(() => b.prisma.$cache.stats().pendingInvalidations === 0, 30_000);
+    expect(b.prisma.$cache.stats().invalidationBacklogsCollapsed).toBe(1);
+    // Everything cached before is invalid for a newcomer: the tagged entry and, collapsed, the rest too.
+    const fresh = instance(namespace);
+    const before = fresh.pool.queries;
+    await readUser(fresh, { tags: ["bulk-99999"] });
+    await fresh.prisma.post.count({ where: { authorId: userId } });
+    expect(fresh.pool.queries).toBe(before + 2);
+  }, 60_000);
+
+  it("the circuit breaker stops paying a timeout per read while Redis is frozen, and closes once it answers", async () => {
+    const namespace = uniqueNamespace();
+    const c = instance(namespace, { l1: false, redisTimeout: 100, circuitBreaker: { threshold: 3, probeInterval: 100 } });
+    const control = instance(namespace, { l1: false, redisTimeout: 100, circuitBreaker: false });
+    await readUser(c);
+    await readUser(control);
+    chaos.pause();
+    try {
+      for (let i = 0; i < 15; i++) {
+        expect((await readUser(c))?.id).toBe(userId);
+        expect((await readUser(control))?.id).toBe(userId);
+      }
+      expect(c.prisma.$cache.stats().circuitOpen).toBe(true);
+      expect(c.prisma.$cache.stats().circuitOpens).toBe(1);
+      // Timeouts paid: the threshold (plus at most a few calls already in flight), not one per read.
+      expect(c.prisma.$cache.stats().redisTimeouts).toBeLessThanOrEqual(5);
+      expect(c.prisma.$cache.stats().bypasses["circuit open"]).toBeGreaterThanOrEqual(10);
+      expect(control.prisma.$cache.stats().redisTimeouts).toBeGreaterThanOrEqual(15);
+    } finally {
+      chaos.resume();
+    }
+    await until(() => !c.prisma.$cache.stats().circuitOpen);
+    await until(async () => {
+      const hits = c.prisma.$cache.stats().l2Hits;
+      await readUser(c);
+      return c.prisma.$cache.stats().l2Hits > hits;
+    });
+  }, 60_000);
+
+  it("close() reports invalidations it could not deliver (rejects, error event, counter); with Redis back in time it delivers them", async () => {
+    const namespace = uniqueNamespace();
+    const proxy = await TcpProxy.start(chaos.port);
+    const writer = instance(namespace, { redisDownWriteWait: 200 }, proxy.url);
+    const events: unknown[] = [];
+    writer.prisma.$cache.events.on("error", (error) => events.push(error));
+    await readUser(writer);
+    proxy.cut();
+    try {
+      await writer.prisma.user.update({ where: { id: userId }, data: { name: "written before a close that cannot deliver" } });
+      const stats = writer.prisma.$cache.stats();
+      expect(stats.unannouncedWrites).toBe(1);
+      expect(stats.undeliveredWrites).toBe(1);
+      expect(stats.pendingInvalidations).toBeGreaterThan(0);
+      const closing = await writer.prisma.$cache.close().then(() => undefined, (error: unknown) => error);
+      expect(closing).toBeInstanceOf(UndeliveredInvalidationsError);
+      expect((closing as UndeliveredInvalidationsError).models).toContain("User");
+      expect(events.some((event) => (event as unknown as { error: unknown }).error === closing)).toBe(true);
+      expect(writer.prisma.$cache.stats().undeliveredInvalidations).toBe(stats.pendingInvalidations);
+    } finally {
+      await proxy.stop();
+    }
+
+    const second = instance(namespace, { redisDownWriteWait: 200 });
+    await readUser(second);
+    chaos.pause();
+    await second.prisma.user.update({ where: { id: userId }, data: { name: "delivered by close()" } });
+    setTimeout(() => chaos.resume(), 300);
+    await second.prisma.$cache.close();
+    expect(second.prisma.$cache.stats()).toMatchObject({ pendingInvalidations: 0, undeliveredInvalidations: 0 });
+    expect((await readUser(instance(namespace)))?.name).toBe("delivered by close()");
+  }, 60_000);
+
+  it("an unannounced write waits for its invalidation to be delivered (Redis paused briefly): no stale read once it resolved", async () => {
+    const namespace = uniqueNamespace();
+    const writer = instance(namespace);
+    const reader = instance(namespace);
+    await readUser(writer);
+    await readUser(reader);
+    await readUser(reader);
+    chaos.pause();
+    setTimeout(() => chaos.resume(), 1_000);
+    await writer.prisma.user.update({ where: { id: userId }, data: { name: "written while Redis was paused" } });
+    expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 1, undeliveredWrites: 0, pendingInvalidations: 0 });
+    for (let i = 0; i < 10; i++) expect((await readUser(reader))?.name).toBe("written while Redis was paused");
+  }, 60_000);
+
+  it('onRedisDownWrites: "refuse" rejects a write before it touches the database', async () => {
+    const namespace = uniqueNamespace();
+    const writer = instance(namespace, { onRedisDownWrites: "refuse" });
+    const { base } = createBaseClient();
+    try {
+      const before = await base.user.findUniqueOrThrow({ where: { id: userId } });
+      chaos.pause();
+      try {
+        await expect(writer.prisma.user.update({ where: { id: userId }, data: { name: "never written" } })).rejects.toBeInstanceOf(CacheUnavailableError);
+        await expect(writer.prisma.$transaction(async (tx) => tx.user.update({ where: { id: userId }, data: { name: "never written" } }))).rejects.toBeInstanceOf(CacheUnavailableError);
+        await expect(writer.prisma.$transaction([writer.prisma.user.update({ where: { id: userId }, data: { name: "never written" } })])).rejects.toBeInstanceOf(CacheUnavailableError);
+        await expect(writer.prisma.$executeRaw`UPDATE "User" SET name = 'never written' WHERE id = ${userId}`).rejects.toBeInstanceOf(CacheUnavailableError);
+      } finally {
+        chaos.resume();
+      }
+      expect((await base.user.findUniqueOrThrow({ where: { id: userId } })).name).toBe(before.name);
+      expect(writer.prisma.$cache.stats().refusedWrites).toBe(4);
+    } finally {
+      await base.$disconnect();
+    }
+  }, 60_000);
+
+  it("a writer cut off from Redis after announcing its write: no instance serves the old row once it resolved, nor after it stopped", async () => {
+    const namespace = uniqueNamespace();
+    const proxy = await TcpProxy.start(chaos.port);
+    try {
+      const writer = instance(namespace, {}, proxy.url);
+      const reader = instance(namespace);
+      await readUser(writer);
+      await until(async () => {
+        const hits = reader.prisma.$cache.stats().l1Hits;
+        await readUser(reader);
+        return reader.prisma.$cache.stats().l1Hits > hits;
+      });
+      // A row lock held elsewhere keeps the update waiting in the database; once its announcement
+      // is in Redis the writer loses Redis, then the update commits: its confirmation cannot be delivered.
+      const { base } = createBaseClient();
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+      const holder = base.$transaction(async (tx) => {
+        await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${userId} FOR UPDATE`;
+        locked();
+        await released;
+      });
+      await lockTaken;
+      const admin = new Redis(chaos.url);
+      // Prisma queries are lazy: then() starts it.
+      const write = writer.prisma.user.update({ where: { id: userId }, data: { name: "written by a writer cut off" } }).then((row) => row);
+      await until(async () => (await admin.exists(`d{${namespace}}:v:t:User:id=["${userId}"]`)) === 1);
+      proxy.cut();
+      release();
+      await holder;
+      await base.$disconnect();
+      admin.disconnect();
+      await write;
+      expect(writer.prisma.$cache.stats()).toMatchObject({ invalidationsQueued: 1, unannouncedWrites: 0 });
+      for (let i = 0; i < 20; i++) {
+        expect((await readUser(reader))?.name).toBe("written by a writer cut off");
+        await sleep(10);
+      }
+      await expect(writer.close()).rejects.toBeInstanceOf(UndeliveredInvalidationsError);
+      const newcomer = instance(namespace);
+      for (const c of [reader, newcomer]) expect((await readUser(c))?.name).toBe("written by a writer cut off");
+      // The standing marks keep the record uncached (served from the database) until they lapse.
+      expect(reader.prisma.$cache.stats().bypasses["write in progress"]).toBeGreaterThan(0);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
+
+  it("a writer cut off after announcing and reconnected within redisDownWriteWait: it resolves once confirmed (reads by another unique key too), the marks go, the record is cached again", async () => {
+    const namespace = uniqueNamespace();
+    const proxy = await TcpProxy.start(chaos.port);
+    const admin = new Redis(chaos.url);
+    const { base } = createBaseClient();
+    try {
+      const writer = instance(namespace, {}, proxy.url);
+      const reader = instance(namespace);
+      await readUser(writer);
+      // By email: a name the write's arguments do not reveal, only its result.
+      const { email } = (await readUser(reader))!;
+      const byEmail = () => reader.prisma.user.findUnique({ where: { email } });
+      await until(async () => {
+        const hits = reader.prisma.$cache.stats().l1Hits;
+        await byEmail();
+        return reader.prisma.$cache.stats().l1Hits > hits;
+      });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+      const holder = base.$transaction(async (tx) => {
+        await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${userId} FOR UPDATE`;
+        locked();
+        await released;
+      });
+      await lockTaken;
+      const marks = `d{${namespace}}:v:t:User:id=["${userId}"]`;
+      const write = writer.prisma.user.update({ where: { id: userId }, data: { name: "confirmed after reconnecting" } }).then((row) => row);
+      await until(async () => (await admin.exists(marks)) === 1);
+      proxy.cut();
+      setTimeout(() => proxy.restore(), 1_000);
+      release();
+      await holder;
+      await write;
+      expect(writer.prisma.$cache.stats()).toMatchObject({ invalidationsQueued: 1, undeliveredWrites: 0 });
+      expect((await byEmail())?.name).toBe("confirmed after reconnecting");
+      expect((await readUser(reader))?.name).toBe("confirmed after reconnecting");
+      await until(() => writer.prisma.$cache.stats().pendingInvalidations === 0, 20_000);
+      await until(async () => (await admin.exists(marks)) === 0);
+      await until(async () => {
+        const hits = reader.prisma.$cache.stats().l1Hits;
+        await readUser(reader);
+        return reader.prisma.$cache.stats().l1Hits > hits;
+      });
+      expect((await readUser(reader))?.name).toBe("confirmed after reconnecting");
+    } finally {
+      admin.disconnect();
+      await base.$disconnect();
+      await proxy.stop();
+    }
+  }, 60_000);
+
+  it("Redis out of memory (noeviction): invalidations still get through and nothing stale is served", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance(namespace);
+    const b = instance(namespace);
+    await readUser(b);
+    await until(async () => {
+      const hits = a.prisma.$cache.stats().l1Hits;
+      await readUser(a);
+      return a.prisma.$cache.stats().l1Hits > hits;
+    });
+    const admin = new Redis(chaos.url);
+    await admin.config("SET", "maxmemory-policy", "noeviction");
+    await admin.config("SET", "maxmemory", "1");
+    try {
+      await expect(admin.set("oom-probe", "x")).rejects.toThrow(/OOM/);
+      await b.prisma.user.update({ where: { id: userId }, data: { name: "written while Redis is full" } });
+      expect(b.prisma.$cache.stats()).toMatchObject({ invalidationsQueued: 0, unannouncedWrites: 0, circuitOpens: 0 });
+      for (let i = 0; i < 10; i++) expect((await readUser(a))?.name).toBe("written while Redis is full");
+      expect((await readUser(instance(namespace)))?.name).toBe("written while Redis is full");
+    } finally {
+      await admin.config("SET", "maxmemory", "0");
+      admin.disconnect();
+    }
+  }, 60_000);
+
+  it("Redis killed and restarted empty: the version sequence never goes backwards and nothing stale is served", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance(namespace);
+    const b = instance(namespace);
+    await b.prisma.user.update({ where: { id: userId }, data: { name: "before the restart" } });
+    const admin = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
+    admin.on("error", () => {});
+    const seqBefore = Number(await admin.get(`{${namespace}}:seq`));
+    await until(async () => {
+      const hits = a.prisma.$cache.stats().l1Hits;
+      await readUser(a);
+      return a.prisma.$cache.stats().l1Hits > hits;
+    });
+    await chaos.restartEmpty();
+    await until(async () => (await admin.ping().catch(() => "")) === "PONG");
+    await until(async () => {
+      try {
+        await b.prisma.user.update({ where: { id: userId }, data: { name: "after the restart" } });
+        return b.prisma.$cache.stats().pendingInvalidations === 0;
+      } catch {
+        return false;
+      }
+    });
+    expect(Number(await admin.get(`{${namespace}}:seq`))).toBeGreaterThan(seqBefore);
+    for (let i = 0; i < 10; i++) expect((await readUser(a))?.name).toBe("after the restart");
+    admin.disconnect();
+  }, 60_000);
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { CacheConfigError } from "../../src/errors.ts";
+import { batchesOf, NAMES_PER_BUMP, REPLAY_LIMIT, replayable } from "../../src/invalidation/bump-batches.ts";
+import { resolveOptions } from "../../src/options.ts";
+import type { CacheExtensionOptions } from "../../src/types.ts";
+
+function optionAtFault(options: Record<string, unknown>): string {
+  try {
+    resolveOptions({ models: { User: true }, ...options } as CacheExtensionOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(CacheConfigError);
+    return (error as CacheConfigError).option;
+  }
+  throw new Error("expected a CacheConfigError");
+}
+
+describe("failure options", () => {
+  it("documented defaults", () => {
+    const resolved = resolveOptions({ models: { User: true } });
+    expect(resolved.circuitBreaker).toEqual({ threshold: 5, probeIntervalMs: 500 });
+    expect(resolved.onRedisDownWrites).toBe("proceed");
+    expect(resolved.redisDownWriteWaitMs).toBe(5_000);
+    expect(resolveOptions({ models: { User: true }, circuitBreaker: false }).circuitBreaker).toBeUndefined();
+    expect(resolveOptions({ models: { User: true }, circuitBreaker: { threshold: 2, probeInterval: 50 }, onRedisDownWrites: "refuse" })).toMatchObject({ circuitBreaker: { threshold: 2, probeIntervalMs: 50 }, onRedisDownWrites: "refuse" });
+  });
+
+  it("names the option at fault", () => {
+    expect(optionAtFault({ circuitBreaker: true })).toBe("circuitBreaker");
+    expect(optionAtFault({ circuitBreaker: { threshold: 0 } })).toBe("circuitBreaker.threshold");
+    expect(optionAtFault({ circuitBreaker: { threshold: 1.5 } })).toBe("circuitBreaker.threshold");
+    expect(optionAtFault({ circuitBreaker: { probeInterval: 0 } })).toBe("circuitBreaker.probeInterval");
+    expect(optionAtFault({ circuitBreaker: { probe: 1 } })).toBe("circuitBreaker.probe");
+    expect(optionAtFault({ onRedisDownWrites: "drop" })).toBe("onRedisDownWrites");
+    expect(optionAtFault({ redisDownWriteWait: -1 })).toBe("redisDownWriteWait");
+  });
+});
+
+describe("invalidation batches", () => {
+  it("slices names in order into batches of at most NAMES_PER_BUMP", () => {
+    const names = Array.from({ length: 2_500 }, (_, i) => `u:${i}`);
+    const batches = batchesOf(names);
+    expect(batches.map((batch) => batch.length)).toEqual([NAMES_PER_BUMP, NAMES_PER_BUMP, 500]);
+    expect(batches.flat()).toEqual(names);
+  });
+
+  it("replays a backlog up to REPLAY_LIMIT names and collapses a longer one into the namespace-wide names", () => {
+    const everything = () => ["g:User", "r:User"];
+    const short = Array.from({ length: REPLAY_LIMIT }, (_, i) => `u:${i}`);
+    expect(replayable(short, everything)).toEqual({ names: short, collapsed: false });
+    expect(replayable([...short, "u:last"], everything)).toEqual({ names: ["g:User", "r:User"], collapsed: true });
+  });
+});
