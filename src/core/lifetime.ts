@@ -13,7 +13,8 @@ export interface FittedLifetime {
  * over swr.
  */
 export function fitLifetime(ttlMs: number, swrMs: number, jitter: number, maxLifetimeMs: number): FittedLifetime {
-  const ttl = Math.max(1, Math.round(ttlMs));
+  // ttl 0 with an swr window is legal (stored stale at once); otherwise PX needs at least 1 ms.
+  const ttl = Math.max(swrMs > 0 ? 0 : 1, Math.round(ttlMs));
   const swr = Math.round(swrMs);
   const budget = Math.max(1, Math.floor(maxLifetimeMs / (1 + jitter)));
   if (ttl + swr <= budget) return { ttlMs: ttl, swrMs: swr, clamped: false };

@@ -57,7 +57,7 @@ export function secondFleet(options: Partial<Omit<CacheExtensionOptions, "redis"
   const namespace = uniqueNamespace();
   // A loaded machine can take longer than the default 200 ms to acknowledge: a write resolved by
   // timeout would make a correct cache look stale. Timeouts are checked after every write instead.
-  const settings = { namespace, ackTimeout: 5_000, ...options };
+  const settings = { namespace, ackTimeout: 5_000, lease: { ttl: 5_000 }, ...options };
   const writer = createSecondCachedClient(settings);
   const viaL1 = createSecondCachedClient(settings);
   const viaRedis = createSecondCachedClient({ ...settings, l1: false });

@@ -10,7 +10,7 @@ const { model, operation, args } = JSON.parse(process.env.WRITE!) as { model: st
 const redis = new Redis(process.env.REDIS_URL!);
 const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL! }) });
 const models = { Person: true, Passport: true, Team: true, Player: true, Membership: true, Event: true, ActivePerson: { dependsOn: ["Person"] } };
-const prisma = base.$extends(cacheExtension({ redis, namespace: process.env.NAMESPACE!, models, ackTimeout: 5_000 }));
+const prisma = base.$extends(cacheExtension({ redis, namespace: process.env.NAMESPACE!, models, ackTimeout: 5_000, lease: { ttl: 5_000 } }));
 
 const delegate = (prisma as unknown as Record<string, Record<string, (args: unknown) => Promise<unknown>>>)[model]!;
 await delegate[operation]!(args);

@@ -87,4 +87,9 @@ describe("fitLifetime", () => {
     const fitted = fitLifetime(0.3 * 1000, 0.1 * 1000 + 0.2 * 1000, 0.1, 1_000);
     expect(Number.isInteger(fitted.ttlMs) && Number.isInteger(fitted.swrMs)).toBe(true);
   });
+
+  it("keeps ttl 0 with an swr window (stored stale at once), and at least 1 ms without one", () => {
+    expect(fitLifetime(0, 60_000, 0, 86_400_000)).toEqual({ ttlMs: 0, swrMs: 60_000, clamped: false });
+    expect(fitLifetime(0, 0, 0, 86_400_000)).toEqual({ ttlMs: 1, swrMs: 0, clamped: false });
+  });
 });
