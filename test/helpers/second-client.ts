@@ -55,8 +55,8 @@ export type SecondPrisma = SecondCachedClient["prisma"];
  */
 export function secondFleet(options: Partial<Omit<CacheExtensionOptions, "redis">> = {}) {
   const namespace = uniqueNamespace();
-  // A loaded machine can take longer than the default 200 ms to acknowledge: a write resolved by
-  // timeout would make a correct cache look stale. Timeouts are checked after every write instead.
+  // A loaded machine can take longer than the default 200 ms (ack timeout) or 1 s (lease) to
+  // acknowledge: the test checks after every write that it was acknowledged, not resolved by the lease.
   const settings = { namespace, ackTimeout: 5_000, lease: { ttl: 5_000 }, ...options };
   const writer = createSecondCachedClient(settings);
   const viaL1 = createSecondCachedClient(settings);
