@@ -13,6 +13,7 @@ import { PrismaClient } from "../prisma/generated/client.ts";
 import { cacheExtension } from "../src/index.ts";
 import { CountingPool } from "../test/helpers/counting-pool.ts";
 import { seededRandom } from "../test/helpers/random.ts";
+import { zipfSampler } from "./lib/zipf.ts";
 
 export type HotConfig = "off" | "on";
 
@@ -81,27 +82,11 @@ const prisma = base.$extends(
   }),
 );
 
-/** Ranks 1..n drawn with P(r) ∝ r^−s: inverse CDF by binary search. */
-function zipfSampler(n: number, s: number, random: () => number): () => number {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let r = 1; r <= n; r++) cdf[r - 1] = total += r ** -s;
-  for (let i = 0; i < n; i++) cdf[i]! /= total;
-  return () => {
-    const u = random();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo + 1;
-  };
-}
 
 
-const draw = zipfSampler(KEYS, ZIPF_S, seededRandom(Number(env("HOT_SEED"))));
+// Ranks 1..KEYS (the sampler draws 0-based ranks), rank r the id r.
+const zipfRank = zipfSampler(KEYS, ZIPF_S, seededRandom(Number(env("HOT_SEED"))));
+const draw = () => zipfRank() + 1;
 
 async function run(phase: number): Promise<HotReport> {
   const READS = PHASES[phase]!;

@@ -3,7 +3,7 @@
 // system's cache stale: that would be a write the other system cannot see, not a bug of it).
 import { seededRandom } from "../../test/helpers/random.ts";
 import type { Operation } from "./load.ts";
-import { zipfSampler } from "./zipf.ts";
+import { zipfSampler } from "../lib/zipf.ts";
 
 export type WorkloadId = "zipf" | "mix" | "herd" | "absent";
 

@@ -23,11 +23,11 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
-import net from "node:net";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { seededRandom } from "../helpers/random.ts";
+import { delayingProxy } from "../helpers/delaying-proxy.ts";
 
 export interface SeededUser {
   id: number;
@@ -732,34 +732,6 @@ async function main(): Promise<void> {
     phases,
   };
   console.log(JSON.stringify(result));
-}
-
-/** A TCP proxy to Redis on a free local port that delivers what Redis sends `delayMs` late, in order. */
-async function delayingProxy(target: string, delayMs: number): Promise<{ port: number; close(): void }> {
-  const { hostname, port } = new URL(target);
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(port || 6379), hostname);
-    sockets.add(client).add(upstream);
-    client.on("data", (chunk) => upstream.write(chunk));
-    // Equal delays fire in insertion order, so the stream stays ordered.
-    upstream.on("data", (chunk) => void setTimeout(() => client.destroyed || client.write(chunk), delayMs));
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("close", end).on("error", end);
-    upstream.on("close", end).on("error", end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port: local } = server.address() as net.AddressInfo;
-  return {
-    port: local,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
 }
 
 await main();

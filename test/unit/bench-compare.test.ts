@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { VersionFloor } from "../../bench/compare/load.ts";
 import { summarize, type RoundResult } from "../../bench/compare/results.ts";
-import { zipfSampler } from "../../bench/compare/zipf.ts";
+import { zipfSampler } from "../../bench/lib/zipf.ts";
 import { groupedBarChart } from "../../bench/lib/svg-chart.ts";
 import { seededRandom } from "../helpers/random.ts";
 
