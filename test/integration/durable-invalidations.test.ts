@@ -5,16 +5,9 @@ import { createBaseClient, createCachedClient, uniqueNamespace } from "../helper
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { sleep, until } from "../helpers/wait.ts";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(20);
-  }
-}
+const untilLong = (condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) => until(condition, timeoutMs, 20);
 
 describe("invalidations that survive Redis failures and stopped writers", () => {
   let chaos: ChaosRedis;
@@ -76,7 +69,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     } finally {
       chaos.resume();
     }
-    await until(() => b.prisma.$cache.stats().pendingInvalidations === 0, 30_000);
+    await untilLong(() => b.prisma.$cache.stats().pendingInvalidations === 0, 30_000);
     expect(b.prisma.$cache.stats().invalidationBacklogsCollapsed).toBe(1);
     // Everything cached before is invalid for a newcomer: the tagged entry and, collapsed, the rest too.
     const fresh = instance(namespace);
@@ -107,8 +100,8 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     } finally {
       chaos.resume();
     }
-    await until(() => !c.prisma.$cache.stats().circuitOpen);
-    await until(async () => {
+    await untilLong(() => !c.prisma.$cache.stats().circuitOpen);
+    await untilLong(async () => {
       const hits = c.prisma.$cache.stats().l2Hits;
       await readUser(c);
       return c.prisma.$cache.stats().l2Hits > hits;
@@ -191,7 +184,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       const writer = instance(namespace, {}, proxy.url);
       const reader = instance(namespace);
       await readUser(writer);
-      await until(async () => {
+      await untilLong(async () => {
         const hits = reader.prisma.$cache.stats().l1Hits;
         await readUser(reader);
         return reader.prisma.$cache.stats().l1Hits > hits;
@@ -212,7 +205,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       const admin = new Redis(chaos.url);
       // Prisma queries are lazy: then() starts it.
       const write = writer.prisma.user.update({ where: { id: userId }, data: { name: "written by a writer cut off" } }).then((row) => row);
-      await until(async () => (await admin.exists(`d{${namespace}}:v:t:User:id=["${userId}"]`)) === 1);
+      await untilLong(async () => (await admin.exists(`d{${namespace}}:v:t:User:id=["${userId}"]`)) === 1);
       proxy.cut();
       release();
       await holder;
@@ -246,7 +239,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       // By email: a name the write's arguments do not reveal, only its result.
       const { email } = (await readUser(reader))!;
       const byEmail = () => reader.prisma.user.findUnique({ where: { email } });
-      await until(async () => {
+      await untilLong(async () => {
         const hits = reader.prisma.$cache.stats().l1Hits;
         await byEmail();
         return reader.prisma.$cache.stats().l1Hits > hits;
@@ -263,7 +256,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       await lockTaken;
       const marks = `d{${namespace}}:v:t:User:id=["${userId}"]`;
       const write = writer.prisma.user.update({ where: { id: userId }, data: { name: "confirmed after reconnecting" } }).then((row) => row);
-      await until(async () => (await admin.exists(marks)) === 1);
+      await untilLong(async () => (await admin.exists(marks)) === 1);
       proxy.cut();
       setTimeout(() => proxy.restore(), 1_000);
       release();
@@ -272,9 +265,9 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       expect(writer.prisma.$cache.stats()).toMatchObject({ invalidationsQueued: 1, undeliveredWrites: 0 });
       expect((await byEmail())?.name).toBe("confirmed after reconnecting");
       expect((await readUser(reader))?.name).toBe("confirmed after reconnecting");
-      await until(() => writer.prisma.$cache.stats().pendingInvalidations === 0, 20_000);
-      await until(async () => (await admin.exists(marks)) === 0);
-      await until(async () => {
+      await untilLong(() => writer.prisma.$cache.stats().pendingInvalidations === 0, 20_000);
+      await untilLong(async () => (await admin.exists(marks)) === 0);
+      await untilLong(async () => {
         const hits = reader.prisma.$cache.stats().l1Hits;
         await readUser(reader);
         return reader.prisma.$cache.stats().l1Hits > hits;
@@ -292,7 +285,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     const a = instance(namespace);
     const b = instance(namespace);
     await readUser(b);
-    await until(async () => {
+    await untilLong(async () => {
       const hits = a.prisma.$cache.stats().l1Hits;
       await readUser(a);
       return a.prisma.$cache.stats().l1Hits > hits;
@@ -320,14 +313,14 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     const admin = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
     admin.on("error", () => {});
     const seqBefore = Number(await admin.get(`{${namespace}}:seq`));
-    await until(async () => {
+    await untilLong(async () => {
       const hits = a.prisma.$cache.stats().l1Hits;
       await readUser(a);
       return a.prisma.$cache.stats().l1Hits > hits;
     });
     await chaos.restartEmpty();
-    await until(async () => (await admin.ping().catch(() => "")) === "PONG");
-    await until(async () => {
+    await untilLong(async () => (await admin.ping().catch(() => "")) === "PONG");
+    await untilLong(async () => {
       try {
         await b.prisma.user.update({ where: { id: userId }, data: { name: "after the restart" } });
         return b.prisma.$cache.stats().pendingInvalidations === 0;

@@ -5,16 +5,7 @@ import type { CacheError } from "../../src/index.ts";
 import { CorruptEntry, parseEntry, serializeEntry, type CacheEntry } from "../../src/stores/entry.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { seedUser } from "../helpers/seed.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(10);
-  }
-}
+import { sleep, until } from "../helpers/wait.ts";
 
 /** Waits until `count` instances listen on `channel`. */
 async function subscribed(redis: Redis, channel: string, count: number): Promise<void> {
