@@ -7,7 +7,8 @@ import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { waitUntilLapsed } from "./lease.js";
 import { DistrustLedger } from "./distrust-ledger.js";
-import { batchesOf, replayable } from "./bump-batches.js";
+import { batchesOf } from "./bump-batches.js";
+import { InvalidationBacklog } from "./invalidation-backlog.js";
 
 /** A held fleet lock to release together with the store, and the wake-up to publish. */
 export interface LockRelease {
@@ -64,11 +65,6 @@ export interface Announcement {
 /** How a bump treats dirty marks: none, announce a write (`set`), or confirm one (`clear`). */
 type MarkMode = "" | "set" | "clear";
 
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 5_000;
-/** Queued confirmations whose marks are removed on delivery; beyond this many, marks just lapse. */
-const MAX_QUEUED_CONFIRMATIONS = 1_000;
-
 /**
  * The version of every name the cache has seen. Redis holds the truth and a global sequence
  * (values never repeat, even after a tag expires); this process keeps the latest values it
@@ -78,20 +74,22 @@ const MAX_QUEUED_CONFIRMATIONS = 1_000;
 export class Versions {
   readonly #options: VersionsOptions;
   readonly #local: LRUCache<string, number>;
-  readonly #pending = new Set<string>();
+  /** Invalidations Redis has not accepted yet, retried until it does. */
+  readonly #backlog: InvalidationBacklog;
   /** Which Redis replies may teach a version: none that may predate an invalidation of it. */
   readonly #ledger: DistrustLedger;
-  /** Confirmations queued with the backlog: their dirty marks are removed once it is delivered (else they lapse). */
-  readonly #pendingConfirmations: Array<{ token: string; names: readonly string[] }> = [];
   #evictedFloor = 0;
   #epoch = 0;
   #localSeq = 0;
-  #retryDelay = RETRY_MIN_MS;
-  #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: VersionsOptions) {
     this.#options = options;
     this.#ledger = new DistrustLedger(options.maxLocalNames);
+    this.#backlog = new InvalidationBacklog({
+      send: (names, confirming) => this.#send(names, confirming === undefined ? "" : "clear", confirming),
+      counters: options.counters,
+      namespaceWide: options.namespaceWide,
+    });
     this.#local = new LRUCache<string, number>({
       max: options.maxLocalNames,
       dispose: (value, _name, reason) => {
@@ -110,12 +108,11 @@ export class Versions {
 
   /** Names with an invalidation that Redis has not accepted yet: nothing about them may be cached. */
   hasPending(names: readonly string[]): boolean {
-    if (this.#pending.size === 0) return false;
-    return names.some((name) => this.#pending.has(name));
+    return this.#backlog.hasAny(names);
   }
 
   get pendingCount(): number {
-    return this.#pending.size;
+    return this.#backlog.size;
   }
 
   /** The current versions of `names`, from Redis (absent names are 0) or from this process. */
@@ -201,7 +198,7 @@ export class Versions {
 
   /** Learns a version from a Redis read sent at `sentAt`, unless the reply may predate an invalidation of it. */
   #learn(name: string, version: number, sentAt: number): void {
-    if (this.#pending.has(name) || !Number.isSafeInteger(version) || !this.#ledger.mayLearn(name, sentAt)) return;
+    if (this.#backlog.has(name) || !Number.isSafeInteger(version) || !this.#ledger.mayLearn(name, sentAt)) return;
     const known = this.#local.get(name);
     if (known === undefined || known < version) this.#local.set(name, version);
   }
@@ -251,8 +248,7 @@ export class Versions {
     }
     if (await this.#send(list, confirming === undefined ? "" : "clear", confirming)) return true;
     const failedAt = performance.now();
-    this.#queue(list);
-    if (confirming !== undefined && this.#pendingConfirmations.length < MAX_QUEUED_CONFIRMATIONS) this.#pendingConfirmations.push({ token: confirming, names: list });
+    this.#queue(list, confirming);
     // Instances that cannot hear Redis either have lost their L1 lease once this has passed.
     await waitUntilLapsed(failedAt, this.#options.leaseTtlMs);
     return false;
@@ -300,47 +296,24 @@ export class Versions {
     return `${this.#options.redis!.prefix}:v:${name}`;
   }
 
-  /**
-   * Tries once more to deliver queued invalidations, in order and in bounded batches; a backlog
-   * too long to replay is delivered as one namespace-wide bump. Used by the retry timer and close().
-   */
-  async flush(): Promise<boolean> {
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    if (this.#pending.size === 0) return true;
-    const backlog = [...this.#pending];
-    const { names, collapsed } = replayable(backlog, this.#options.namespaceWide ?? (() => backlog));
-    if (!(await this.#send(names, ""))) return false;
-    if (collapsed) this.#options.counters.invalidationBacklogsCollapsed++;
-    for (const name of backlog) this.#pending.delete(name);
-    // Delivered: the queued writes' marks can go now (best effort; unremoved marks lapse).
-    for (const { token, names: marked } of this.#pendingConfirmations.splice(0)) await this.#send(marked, "clear", token);
-    return true;
+  /** Tries once more to deliver queued invalidations (the retry timer and close() use it). */
+  flush(): Promise<boolean> {
+    return this.#backlog.flush();
   }
 
   /** Resolves true once none of `names` is queued any more (delivered), false after `timeoutMs`. */
-  async delivered(names: Iterable<string>, timeoutMs: number): Promise<boolean> {
-    const list = [...names];
-    const deadline = Date.now() + timeoutMs;
-    while (this.hasPending(list)) {
-      if (Date.now() >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    return true;
+  delivered(names: Iterable<string>, timeoutMs: number): Promise<boolean> {
+    return this.#backlog.waitDelivered(names, timeoutMs);
   }
 
   /** Names queued and not delivered yet (what close() reports when it cannot deliver them). */
   pendingNames(): string[] {
-    return [...this.#pending];
+    return this.#backlog.names();
   }
 
   /** Delivers the queue now instead of at the next retry (Redis is back). */
   retryNow(): void {
-    if (this.#pending.size === 0) return;
-    this.#retryDelay = RETRY_MIN_MS;
-    void this.flush().then((delivered) => {
-      if (!delivered) this.#scheduleRetry();
-    });
+    this.#backlog.retryNow();
   }
 
   /** The version this process knows for `name` (undefined in Redis mode when it knows none). */
@@ -398,7 +371,7 @@ export class Versions {
     const [seq, receivers] = reply as [number, number];
     // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
     const processedBy = performance.now();
-    for (const name of list) this.#pending.delete(name);
+    this.#backlog.delivered(list);
     this.invalidated(seq, list, sentAt);
     counters.invalidationSent(list);
     // An announcement's acknowledgements matter only if its confirmation fails: its caller awaits them then.
@@ -411,26 +384,10 @@ export class Versions {
     return { acks: settled };
   }
 
-  #queue(list: readonly string[]): void {
+  /** Redis did not take a bump: stop trusting what this process knows of the names at once, and queue it. */
+  #queue(list: readonly string[], confirming: string | undefined): void {
     this.#epoch++;
-    for (const name of list) {
-      this.#pending.add(name);
-      // This process must stop trusting what it knows of the name at once.
-      this.#local.delete(name);
-    }
-    this.#options.counters.invalidationsQueued++;
-    this.#scheduleRetry();
-  }
-
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.flush().then((delivered) => {
-        this.#retryDelay = delivered ? RETRY_MIN_MS : Math.min(RETRY_MAX_MS, this.#retryDelay * 2);
-        if (!delivered) this.#scheduleRetry();
-      });
-    }, this.#retryDelay);
-    this.#retryTimer.unref();
+    for (const name of list) this.#local.delete(name);
+    this.#backlog.add(list, confirming);
   }
 }
