@@ -9,6 +9,7 @@ import { DELETE_IF_EQUAL } from "../stores/redis-scripts.js";
 import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
 import { refreshBackoffMs, shouldRefreshEarly } from "./early-refresh.js";
+import { FleetLoad, type StoreOutcome } from "./fleet-load.js";
 import type { FleetLock, HeldLock } from "./fleet-lock.js";
 import { jitteredTtl } from "./jitter.js";
 import { LandingWaiters } from "./landing-waiters.js";
@@ -48,9 +49,6 @@ export interface TieredCacheParts {
 /** An L1 hit: the value (a private copy) and whether the read should refresh it in the background. */
 export type L1Hit = [value: unknown, refresh: RefreshReason | undefined, servedFreshUntil: number];
 
-/** How many times a miss tries the fleet lock before it loads by itself. */
-const LOCK_ATTEMPTS = 3;
-
 /**
  * The read path: L1 → L2 (Redis) → database, filling both tiers on the way back. Every entry
  * records the versions it was loaded at and is served only while they are current; within its
@@ -64,12 +62,19 @@ export class TieredCache {
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
   readonly #waitBound: WaitBound;
+  /** One loader per key for the whole fleet; the others wait for its value to land in Redis. */
+  readonly #fleetLoad: FleetLoad;
   /** Set by close(): loads still running (abandoned refreshes) store nothing. */
   #closed = false;
 
   constructor(parts: TieredCacheParts) {
     this.#parts = parts;
     this.#waitBound = new WaitBound(parts.lockTtlMs, parts.redisTimeoutMs);
+    this.#fleetLoad = new FleetLoad(parts, this.waiters, this.#waitBound, {
+      loadAndStore: (request, current, held) => this.#loadAndStore(request, current, held),
+      servable: (request, replacing) => this.#servable(request, replacing),
+      absorb: (error) => this.#absorb(error),
+    });
   }
 
   /** The synchronous L1 lookup of the hot path: it awaits nothing, not Redis, not a lock. */
@@ -144,7 +149,7 @@ export class TieredCache {
       }
       return { source, fromL2: true, stale, negative: request.isNotFound(source), freshUntil: entry.freshUntil };
     }
-    const source = await this.#loadFleetWide(request, current);
+    const source = await this.#fleetLoad.load(request, current);
     return { source, fromL2: false, stale: false, negative: false, freshUntil: undefined };
   }
 
@@ -196,7 +201,7 @@ export class TieredCache {
       this.#adopt(request, entry);
       return;
     }
-    await this.#loadFleetWide(request, current, servedFreshUntil);
+    await this.#fleetLoad.load(request, current, servedFreshUntil);
   }
 
   /**
@@ -247,74 +252,6 @@ export class TieredCache {
   #adopt(request: ReadRequest, entry: DecodedEntry): unknown {
     this.#fillL1(request, entry.value, entry, request.isNotFound(entry.value));
     return entry.value;
-  }
-
-  /**
-   * One loader for the whole fleet: the lock holder queries the database; everyone else waits
-   * to be woken when the value lands and reads it from Redis. A waiter registers for the wake-up
-   * *before* it tries the lock, so a release that follows its failed try always wakes it (a
-   * wake-up published before it listened would otherwise be lost, and it would wait in vain). It
-   * waits about as long as the holder's load takes (WaitBound); not woken by then, it tries the
-   * lock again (a holder that is alive keeps it), and after LOCK_ATTEMPTS loads by itself.
-   */
-  async #loadFleetWide(request: ReadRequest, current: readonly number[], replacing = -Infinity): Promise<unknown> {
-    const { lock, counters, clock } = this.#parts;
-    if (lock === undefined) return (await this.#loadAndStore(request, current, undefined)).value;
-    for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
-      const waiter = this.waiters.register(request.key);
-      let held;
-      try {
-        held = await lock.acquire(`${request.key}:lock`, this.#parts.landedMessage(request.key));
-      } catch (error) {
-        waiter.cancel();
-        this.#absorb(error);
-        break;
-      }
-      if (held !== undefined) {
-        waiter.cancel();
-        return this.#loadHolding(request, current, replacing, held);
-      }
-      counters.lockWaits++;
-      const started = clock.now();
-      try {
-        // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
-        const woken = await waiter.wait(this.#waitBound.of(request.model), this.#parts.hearingRedis);
-        if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
-        if (woken === "timeout") continue;
-        if (woken === "unheard") break;
-        // The holder loaded a result it will not cache: waiting longer would only queue us up.
-        if (woken === "nothing") break;
-        const landed = await this.#servable(request, replacing);
-        if (landed !== undefined) return landed[0];
-      } finally {
-        waiter.cancel();
-        counters.lockWaitMs += clock.now() - started;
-      }
-    }
-    return (await this.#loadAndStore(request, current, undefined)).value;
-  }
-
-  /** The lock holder's part: load, store, and release the lock (waking the waiters) once the value is in Redis. */
-  async #loadHolding(request: ReadRequest, current: readonly number[], replacing: number, held: HeldLock): Promise<unknown> {
-    this.#parts.counters.lockAcquisitions++;
-    let outcome: Promise<StoreOutcome> = Promise.resolve("skipped");
-    try {
-      // Check again under the lock: a holder that finished just before we took it has landed the value.
-      const landed = await this.#servable(request, replacing);
-      if (landed !== undefined) {
-        outcome = Promise.resolve("stored");
-        return landed[0];
-      }
-      const loaded = await this.#loadAndStore(request, current, held);
-      outcome = loaded.stored;
-      return loaded.value;
-    } finally {
-      // Release (and wake the waiters) only once the value is in Redis for them to read,
-      // unless the store already did both; if nothing was stored, tell them to load themselves.
-      void outcome
-        .then((stored) => (stored === "released" ? undefined : held.release(stored === "skipped" ? this.#parts.nothingLandedMessage(request.key) : undefined)))
-        .catch((error: unknown) => this.#absorb(error));
-    }
   }
 
   /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
@@ -424,9 +361,6 @@ export function replicaKeyOf(key: string, replica: number): string {
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
   return `{r${replica}:${(hash >>> 0).toString(36)}}${key}`;
 }
-
-/** After a load: the store released the lock itself, stored without it, or stored nothing. */
-type StoreOutcome = "released" | "stored" | "skipped";
 
 /** A current entry read from Redis, with its decoded value. */
 type DecodedEntry = CacheEntry & { value: unknown };
