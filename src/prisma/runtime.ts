@@ -21,7 +21,7 @@ import { RedisStore } from "../stores/redis-store.js";
 import type { PrismaSchema } from "./data-model.js";
 import { checkModels, createCacheControl, type CacheControl } from "./cache-control.js";
 import { delegateOf, type ExtensionThis } from "./delegates.js";
-import { fluentClassesOf, LazyQuery, type Delegates, type PrismaPromiseLike } from "./lazy-query.js";
+import { fluentClassesOf, type Delegates, type PrismaPromiseLike } from "./lazy-query.js";
 import { prismaDecimal } from "./prisma-values.js";
 import { FinalArgsProbe } from "./final-args.js";
 import { validateCacheOption } from "./query-args.js";
@@ -74,18 +74,7 @@ export class CacheRuntime {
     const prefix = `{${options.namespace}}`;
     this.#lease = store === undefined ? undefined : new L1Lease(options.lease, () => this.#bus!.ping(), report);
     this.#bus = options.redis === undefined || store === undefined ? undefined : this.#createBus(store, prefix, report);
-    this.#versions = new Versions({
-      redis: store === undefined || this.#bus === undefined ? undefined : { store, bus: this.#bus, prefix },
-      counters: this.#counters,
-      report,
-      tagTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
-      ackTimeoutMs: options.ackTimeoutMs,
-      leaseTtlMs: options.lease.ttlMs,
-      maxLocalNames: 100_000,
-      bloomGroups: (names) => this.#guard?.groups(names) ?? [],
-      namespaceWide: () => this.#writeNames.ofModels(),
-      markTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
-    });
+    this.#versions = this.#createVersions(store, prefix, report);
     const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token) => this.#bump(names, token) });
     this.#guard = this.#createGuard(options, schema, store, prefix, report);
     this.#writeNames = new WriteNames(schema.graph, this.#guard);
@@ -101,25 +90,7 @@ export class CacheRuntime {
     const fluentClasses = fluentClassesOf(schema);
     this.#readPath = new ReadPath({ options, schema, keyScope: keyScope(scope), counters: this.#counters, cache: this.#cache, guard: this.#guard, hotKeys, observability, probe, fluentClasses, client });
     this.#writePath = new WritePath({ namespace: options.namespace, schema, announcer, writeNames: this.#writeNames, probe, fluentClasses });
-    this.control = createCacheControl({
-      options,
-      graph: schema.graph,
-      counters: this.#counters,
-      events: this.#events,
-      l1: this.#l1,
-      versions: this.#versions,
-      cache: this.#cache,
-      breaker: this.#breaker,
-      guard: this.#guard,
-      hotKeys,
-      observability,
-      statsControl,
-      writeNames: this.#writeNames,
-      bump: (names) => this.#bump(names),
-      stopReads: () => this.#readPath.stop(),
-      closeBus: async () => this.#bus?.close(),
-      report,
-    });
+    this.control = this.#createControl(hotKeys, observability, statsControl);
   }
 
   /** Every read operation on every model comes through here: keep it allocation-light. */
@@ -140,6 +111,44 @@ export class CacheRuntime {
   /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
   raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
     return this.#writePath.raw(client, args, parentMethod, isQuery);
+  }
+
+  #createVersions(store: RedisStore | undefined, prefix: string, report: (error: CacheError) => void): Versions {
+    const options = this.#options;
+    return new Versions({
+      redis: store === undefined || this.#bus === undefined ? undefined : { store, bus: this.#bus, prefix },
+      counters: this.#counters,
+      report,
+      tagTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
+      ackTimeoutMs: options.ackTimeoutMs,
+      leaseTtlMs: options.lease.ttlMs,
+      maxLocalNames: 100_000,
+      bloomGroups: (names) => this.#guard?.groups(names) ?? [],
+      namespaceWide: () => this.#writeNames.ofModels(),
+      markTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
+    });
+  }
+
+  #createControl(hotKeys: HotKeyDetector | undefined, observability: Observability, statsControl: StatsControl): CacheControl {
+    return createCacheControl({
+      options: this.#options,
+      graph: this.#schema.graph,
+      counters: this.#counters,
+      events: this.#events,
+      l1: this.#l1,
+      versions: this.#versions,
+      cache: this.#cache,
+      breaker: this.#breaker,
+      guard: this.#guard,
+      hotKeys,
+      observability,
+      statsControl,
+      writeNames: this.#writeNames,
+      bump: (names) => this.#bump(names),
+      stopReads: () => this.#readPath.stop(),
+      closeBus: async () => this.#bus?.close(),
+      report: (error) => this.#report(error),
+    });
   }
 
   /** The subscription: invalidations, landed loads, and what to forget when it was down. */
