@@ -1,13 +1,12 @@
 import { LRUCache } from "lru-cache";
-import { randomUUID } from "node:crypto";
 import { CacheError, CacheStoreError } from "../errors.js";
 import type { Counters } from "../stats/counters.js";
-import { BUMP_VERSIONS, DELETE_IF_EQUAL, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
+import { DELETE_IF_EQUAL, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { waitUntilLapsed } from "./lease.js";
 import { DistrustLedger } from "./distrust-ledger.js";
-import { batchesOf } from "./bump-batches.js";
+import { BumpSender, expiryFlag, versionKeyOf } from "./bump-sender.js";
 import { InvalidationBacklog } from "./invalidation-backlog.js";
 
 /** A held fleet lock to release together with the store, and the wake-up to publish. */
@@ -48,9 +47,6 @@ export interface VersionsOptions {
   markTtlMs?: number;
 }
 
-/** Tags (record identities `t:`, user tags `u:`) are unbounded in number: their versions expire. Model generations do not. */
-const expiryFlag = (name: string) => (name.startsWith("t:") || name.startsWith("u:") ? "1" : "0");
-
 /** What INCR (and the scripts that copy the sequence) write: a decimal integer in the safe range. */
 const VERSION = /^(0|[1-9][0-9]{0,15})$/;
 /** A write announced before it runs: confirm it with `bump(names, token)` once it committed (or rolled back). */
@@ -61,9 +57,6 @@ export interface Announcement {
   /** Settles when every live instance applied the announcement's bump (false after `ackTimeout`). */
   acks: Promise<boolean>;
 }
-
-/** How a bump treats dirty marks: none, announce a write (`set`), or confirm one (`clear`). */
-type MarkMode = "" | "set" | "clear";
 
 /**
  * The version of every name the cache has seen. Redis holds the truth and a global sequence
@@ -78,6 +71,8 @@ export class Versions {
   readonly #backlog: InvalidationBacklog;
   /** Which Redis replies may teach a version: none that may predate an invalidation of it. */
   readonly #ledger: DistrustLedger;
+  /** Sends bumps to Redis (Redis mode only) and waits for every instance's acknowledgement. */
+  readonly #sender: BumpSender | undefined;
   #evictedFloor = 0;
   #epoch = 0;
   #localSeq = 0;
@@ -85,8 +80,15 @@ export class Versions {
   constructor(options: VersionsOptions) {
     this.#options = options;
     this.#ledger = new DistrustLedger(options.maxLocalNames);
+    this.#sender =
+      options.redis === undefined
+        ? undefined
+        : new BumpSender(options, options.redis, this.#ledger, (seq, names, sentAt) => {
+            this.#backlog.delivered(names);
+            this.invalidated(seq, names, sentAt);
+          });
     this.#backlog = new InvalidationBacklog({
-      send: (names, confirming) => this.#send(names, confirming === undefined ? "" : "clear", confirming),
+      send: (names, confirming) => this.#sender!.send(names, confirming === undefined ? "" : "clear", confirming),
       counters: options.counters,
       namespaceWide: options.namespaceWide,
     });
@@ -192,7 +194,7 @@ export class Versions {
     const { store, prefix } = this.#options.redis!;
     this.#options.counters.corruptEntries++;
     this.#options.report(new CacheError("E_CORRUPT_ENTRY", `version ${name} in Redis is not a sequence number (${JSON.stringify(String(text)).slice(0, 40)}): deleted`));
-    store.run(DELETE_IF_EQUAL, [`${prefix}:v:${name}`], [String(text)]).catch((error: unknown) => this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error))));
+    store.run(DELETE_IF_EQUAL, [versionKeyOf(prefix, name)], [String(text)]).catch((error: unknown) => this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error))));
     return Number.NaN;
   }
 
@@ -246,7 +248,7 @@ export class Versions {
       this.#options.counters.invalidationSent(list);
       return true;
     }
-    if (await this.#send(list, confirming === undefined ? "" : "clear", confirming)) return true;
+    if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming)) return true;
     const failedAt = performance.now();
     this.#queue(list, confirming);
     // Instances that cannot hear Redis either have lost their L1 lease once this has passed.
@@ -264,7 +266,7 @@ export class Versions {
     const list = [...new Set(names)];
     if (this.#options.redis === undefined || list.length === 0) return { token, names: new Set(list), acks: Promise.resolve(true) };
     let acks: Promise<boolean> | undefined;
-    const sent = await this.#send(list, "set", token, (settled) => (acks = settled));
+    const sent = await this.#sender!.send(list, "set", token, (settled) => (acks = settled));
     return sent && acks !== undefined ? { token, names: new Set(list), acks } : undefined;
   }
 
@@ -293,7 +295,7 @@ export class Versions {
   }
 
   keyOf(name: string): string {
-    return `${this.#options.redis!.prefix}:v:${name}`;
+    return versionKeyOf(this.#options.redis!.prefix, name);
   }
 
   /** Tries once more to deliver queued invalidations (the retry timer and close() use it). */
@@ -325,63 +327,6 @@ export class Versions {
   #current(name: string): number | undefined {
     const known = this.#local.get(name);
     return known === undefined && this.#options.redis === undefined ? this.#evictedFloor : known;
-  }
-
-  /**
-   * Bumps `list` in batches of bounded size (each batch atomic, the whole not) and waits for the
-   * acknowledgements of all of them; false as soon as a batch fails (later ones are not sent).
-   * `onAcks` receives the acknowledgement wait instead of this call awaiting it.
-   */
-  async #send(list: readonly string[], markMode: MarkMode, token = "", onAcks?: (acks: Promise<boolean>) => void): Promise<boolean> {
-    const waits: Array<Promise<boolean>> = [];
-    for (const batch of batchesOf(list)) {
-      const sent = await this.#sendBatch(batch, markMode, token);
-      if (sent === undefined) return false;
-      waits.push(sent.acks);
-    }
-    const all = Promise.all(waits).then((results) => results.every(Boolean));
-    if (onAcks !== undefined) onAcks(all);
-    else await all;
-    return true;
-  }
-
-  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string): Promise<{ acks: Promise<boolean> } | undefined> {
-    const { store, bus, prefix } = this.#options.redis!;
-    const counters = this.#options.counters;
-    const messageId = randomUUID();
-    const acks = bus.expectAcks(messageId);
-    const { prefix: messagePrefix, suffix } = bus.invalidationMessage(messageId, list);
-    let reply: unknown;
-    const sentAt = this.#ledger.begin();
-    try {
-      const groups = this.#options.bloomGroups?.(list) ?? [];
-      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
-      const expiring = list.map(expiryFlag);
-      const items = groups.flatMap((group) => [group.items.length, ...group.items]);
-      const registryNow = store.isCluster ? String(Date.now()) : "";
-      const marks = [markMode, token, this.#options.markTtlMs ?? this.#options.tagTtlMs];
-      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...expiring, ...items]);
-    } catch (error) {
-      acks.cancel();
-      this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
-      return undefined;
-    } finally {
-      this.#ledger.end(sentAt);
-    }
-    const [seq, receivers] = reply as [number, number];
-    // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
-    const processedBy = performance.now();
-    this.#backlog.delivered(list);
-    this.invalidated(seq, list, sentAt);
-    counters.invalidationSent(list);
-    // An announcement's acknowledgements matter only if its confirmation fails: its caller awaits them then.
-    // An instance that did not acknowledge has lost its L1 lease by lease.ttl after Redis processed the bump.
-    const settled = acks.wait(receivers, this.#options.leaseTtlMs).then(async (complete) => {
-      if (markMode !== "set" && (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs)) counters.invalidationAckTimeouts++;
-      if (!complete) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
-      return complete;
-    });
-    return { acks: settled };
   }
 
   /** Redis did not take a bump: stop trusting what this process knows of the names at once, and queue it. */
