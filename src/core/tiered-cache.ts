@@ -1,22 +1,24 @@
-import { UnencodableValueError, type Codec } from "../codec/codec.js";
-import { CacheError, CacheStoreError } from "../errors.js";
-import type { Dep, Versions } from "../invalidation/versions.js";
+import type { Codec } from "../codec/codec.js";
+import { CacheError } from "../errors.js";
+import type { Versions } from "../invalidation/versions.js";
 import type { ReadPolicy } from "../options.js";
 import type { Counters } from "../stats/counters.js";
-import { CorruptEntry, decodePayload, depsAreCurrent, parseEntry, serializeEntry, type CacheEntry } from "../stores/entry.js";
+import { CorruptEntry, decodePayload, depsAreCurrent, parseEntry, type CacheEntry } from "../stores/entry.js";
 import type { MemoryStore } from "../stores/memory-store.js";
 import { DELETE_IF_EQUAL } from "../stores/redis-scripts.js";
-import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
+import type { RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
+import { CacheFill, replicaKeyOf } from "./cache-fill.js";
 import { refreshBackoffMs, shouldRefreshEarly } from "./early-refresh.js";
-import type { FleetLock, HeldLock } from "./fleet-lock.js";
-import { jitteredTtl } from "./jitter.js";
+import { FleetLoad } from "./fleet-load.js";
+import type { FleetLock } from "./fleet-lock.js";
 import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
 import { noteServed } from "./served-by.js";
 import { SingleFlight } from "./single-flight.js";
 import { settleWithin } from "./settle-within.js";
 import { WaitBound } from "./wait-bound.js";
+
 
 export interface TieredCacheParts {
   l1: MemoryStore | undefined;
@@ -48,9 +50,6 @@ export interface TieredCacheParts {
 /** An L1 hit: the value (a private copy) and whether the read should refresh it in the background. */
 export type L1Hit = [value: unknown, refresh: RefreshReason | undefined, servedFreshUntil: number];
 
-/** How many times a miss tries the fleet lock before it loads by itself. */
-const LOCK_ATTEMPTS = 3;
-
 /**
  * The read path: L1 → L2 (Redis) → database, filling both tiers on the way back. Every entry
  * records the versions it was loaded at and is served only while they are current; within its
@@ -64,12 +63,20 @@ export class TieredCache {
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
   readonly #waitBound: WaitBound;
-  /** Set by close(): loads still running (abandoned refreshes) store nothing. */
-  #closed = false;
+  /** One loader per key for the whole fleet; the others wait for its value to land in Redis. */
+  readonly #fleetLoad: FleetLoad;
+  /** Fills L1 and stores into Redis what loads return. */
+  readonly #fill: CacheFill;
 
   constructor(parts: TieredCacheParts) {
     this.#parts = parts;
     this.#waitBound = new WaitBound(parts.lockTtlMs, parts.redisTimeoutMs);
+    this.#fill = new CacheFill(parts, this.#waitBound);
+    this.#fleetLoad = new FleetLoad(parts, this.waiters, this.#waitBound, {
+      loadAndStore: (request, current, held) => this.#fill.loadAndStore(request, current, held),
+      servable: (request, replacing) => this.#servable(request, replacing),
+      absorb: (error) => this.#absorb(error),
+    });
   }
 
   /** The synchronous L1 lookup of the hot path: it awaits nothing, not Redis, not a lock. */
@@ -144,7 +151,7 @@ export class TieredCache {
       }
       return { source, fromL2: true, stale, negative: request.isNotFound(source), freshUntil: entry.freshUntil };
     }
-    const source = await this.#loadFleetWide(request, current);
+    const source = await this.#fleetLoad.load(request, current);
     return { source, fromL2: false, stale: false, negative: false, freshUntil: undefined };
   }
 
@@ -184,7 +191,7 @@ export class TieredCache {
    */
   async close(timeoutMs: number): Promise<number> {
     const drained = await settleWithin(this.drain(), timeoutMs);
-    this.#closed = true;
+    this.#fill.stop();
     return drained ? 0 : this.#refreshing.size;
   }
 
@@ -196,7 +203,7 @@ export class TieredCache {
       this.#adopt(request, entry);
       return;
     }
-    await this.#loadFleetWide(request, current, servedFreshUntil);
+    await this.#fleetLoad.load(request, current, servedFreshUntil);
   }
 
   /**
@@ -211,7 +218,7 @@ export class TieredCache {
       const found = await this.#lookupKey(request, replicaKey);
       if (found.entry !== undefined) return found;
       const primary = await this.#lookupKey(request, request.key);
-      if (primary.entry !== undefined) this.#storeReplica(replicaKey, primary.entry);
+      if (primary.entry !== undefined) this.#fill.storeReplica(replicaKey, primary.entry);
       return primary;
     }
     return this.#lookupKey(request, request.key);
@@ -236,85 +243,10 @@ export class TieredCache {
     return undefined;
   }
 
-  /** Copies an entry to a replica key, fenced by its recorded versions like any store. */
-  #storeReplica(replicaKey: string, entry: CacheEntry): void {
-    const ttl = entry.staleUntil - this.#parts.clock.now();
-    if (ttl <= 0) return;
-    this.#parts.versions.storeFenced(replicaKey, serializeEntry(entry), ttl, entry.deps).catch((error: unknown) => this.#absorb(error));
-  }
-
   /** Fills L1 with a decoded L2 entry; returns the decoded value (the source). */
   #adopt(request: ReadRequest, entry: DecodedEntry): unknown {
-    this.#fillL1(request, entry.value, entry, request.isNotFound(entry.value));
+    this.#fill.fillL1(request, entry.value, entry, request.isNotFound(entry.value));
     return entry.value;
-  }
-
-  /**
-   * One loader for the whole fleet: the lock holder queries the database; everyone else waits
-   * to be woken when the value lands and reads it from Redis. A waiter registers for the wake-up
-   * *before* it tries the lock, so a release that follows its failed try always wakes it (a
-   * wake-up published before it listened would otherwise be lost, and it would wait in vain). It
-   * waits about as long as the holder's load takes (WaitBound); not woken by then, it tries the
-   * lock again (a holder that is alive keeps it), and after LOCK_ATTEMPTS loads by itself.
-   */
-  async #loadFleetWide(request: ReadRequest, current: readonly number[], replacing = -Infinity): Promise<unknown> {
-    const { lock, counters, clock } = this.#parts;
-    if (lock === undefined) return (await this.#loadAndStore(request, current, undefined)).value;
-    for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
-      const waiter = this.waiters.register(request.key);
-      let held;
-      try {
-        held = await lock.acquire(`${request.key}:lock`, this.#parts.landedMessage(request.key));
-      } catch (error) {
-        waiter.cancel();
-        this.#absorb(error);
-        break;
-      }
-      if (held !== undefined) {
-        waiter.cancel();
-        return this.#loadHolding(request, current, replacing, held);
-      }
-      counters.lockWaits++;
-      const started = clock.now();
-      try {
-        // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
-        const woken = await waiter.wait(this.#waitBound.of(request.model), this.#parts.hearingRedis);
-        if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
-        if (woken === "timeout") continue;
-        if (woken === "unheard") break;
-        // The holder loaded a result it will not cache: waiting longer would only queue us up.
-        if (woken === "nothing") break;
-        const landed = await this.#servable(request, replacing);
-        if (landed !== undefined) return landed[0];
-      } finally {
-        waiter.cancel();
-        counters.lockWaitMs += clock.now() - started;
-      }
-    }
-    return (await this.#loadAndStore(request, current, undefined)).value;
-  }
-
-  /** The lock holder's part: load, store, and release the lock (waking the waiters) once the value is in Redis. */
-  async #loadHolding(request: ReadRequest, current: readonly number[], replacing: number, held: HeldLock): Promise<unknown> {
-    this.#parts.counters.lockAcquisitions++;
-    let outcome: Promise<StoreOutcome> = Promise.resolve("skipped");
-    try {
-      // Check again under the lock: a holder that finished just before we took it has landed the value.
-      const landed = await this.#servable(request, replacing);
-      if (landed !== undefined) {
-        outcome = Promise.resolve("stored");
-        return landed[0];
-      }
-      const loaded = await this.#loadAndStore(request, current, held);
-      outcome = loaded.stored;
-      return loaded.value;
-    } finally {
-      // Release (and wake the waiters) only once the value is in Redis for them to read,
-      // unless the store already did both; if nothing was stored, tell them to load themselves.
-      void outcome
-        .then((stored) => (stored === "released" ? undefined : held.release(stored === "skipped" ? this.#parts.nothingLandedMessage(request.key) : undefined)))
-        .catch((error: unknown) => this.#absorb(error));
-    }
   }
 
   /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
@@ -331,75 +263,10 @@ export class TieredCache {
     return [this.#adopt(request, entry)];
   }
 
-  /** Loads, fills L1 and starts the L2 store; `stored` settles when the store is done (never rejects). */
-  async #loadAndStore(request: ReadRequest, current: readonly number[], held: HeldLock | undefined): Promise<{ value: unknown; stored: Promise<StoreOutcome> }> {
-    const { clock, counters } = this.#parts;
-    const started = clock.now();
-    const value = await request.load();
-    counters.dbLoads++;
-    this.#waitBound.observe(request.model, clock.now() - started);
-    if (request.mayStore?.() === false) {
-      counters.bypass("query reached more than its arguments");
-      return { value, stored: Promise.resolve("skipped") };
-    }
-    const deps: Dep[] = request.deps.map((name, i) => [name, current[i]!] as const);
-    return { value, stored: this.#store(request, value, clock.now() - started, deps, held) };
-  }
-
-  /** Writes L1 now and L2 in the background; says whether L2 got it and whether that released `held`. */
-  #store(request: ReadRequest, value: unknown, loadMs: number, deps: readonly Dep[], held: HeldLock | undefined): Promise<StoreOutcome> {
-    const { l2, codec, clock, random, versions, counters } = this.#parts;
-    const { policy } = request;
-    const negative = request.isNotFound(value);
-    const baseTtlMs = negative ? policy.negativeTtlMs : policy.ttlMs;
-    // ttl 0 with an swr window: stored stale at once, served while one refresh runs.
-    if (this.#closed || (baseTtlMs === 0 && (negative || policy.swrMs === 0))) return Promise.resolve("skipped");
-    let payload: string;
-    try {
-      payload = codec.encode(value);
-    } catch (error) {
-      if (!(error instanceof UnencodableValueError)) throw error;
-      counters.encodeFailures++;
-      this.#parts.report(new CacheError("E_UNENCODABLE_RESULT", `result of ${request.model} not cached: ${error.message}`, { cause: error }));
-      return Promise.resolve("skipped");
-    }
-    const now = clock.now();
-    const freshUntil = now + jitteredTtl(baseTtlMs, policy.jitter, random);
-    const entry: CacheEntry = { payload, freshUntil, staleUntil: freshUntil + (negative ? 0 : policy.swrMs), loadMs, deps };
-    this.#fillL1(request, codec.clone(value), entry, negative);
-    if (l2 === undefined) return Promise.resolve("skipped");
-    const release = held === undefined ? undefined : { lockKey: held.key, token: held.token, landedMessage: this.#parts.landedMessage(request.key) };
-    if (held !== undefined) held.stopKeepAlive();
-    if (request.hot) for (let replica = 1; replica < this.#parts.replicas; replica++) this.#storeReplica(replicaKeyOf(request.key, replica), entry);
-    return versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps, release).then(
-      ({ stored, released }): StoreOutcome => {
-        if (!stored) counters.fencedStores++;
-        return released ? "released" : "stored";
-      },
-      (error: unknown): StoreOutcome => {
-        this.#absorb(error);
-        return "skipped";
-      },
-    );
-  }
-
-  /** Fills L1 if it is usable and the recorded versions are still the latest this process knows. */
-  #fillL1(request: ReadRequest, value: unknown, entry: CacheEntry, negative: boolean): void {
-    const { l1, versions } = this.#parts;
-    if (l1 === undefined || !(request.policy.useL1 || request.hot) || !this.#parts.l1Trusted()) return;
-    if (!versions.localMatches(entry.deps)) {
-      this.#parts.counters.fencedStores++;
-      return;
-    }
-    l1.set(request.key, { value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps });
-  }
-
   #absorb(error: unknown): void {
-    const { counters } = this.#parts;
-    if (error instanceof RedisTimeoutError) counters.redisTimeouts++;
-    else counters.redisErrors++;
-    this.#parts.report(error instanceof CacheError ? error : new CacheStoreError("call", String(error), { cause: error }));
+    this.#fill.absorb(error);
   }
+
 }
 
 /** What a shared lookup produced: a value from Redis or from the database. */
@@ -415,18 +282,7 @@ interface Outcome {
 const UNAVAILABLE = Symbol("redis unavailable");
 const DIRTY = Symbol("write in progress");
 
-/**
- * Replica `r` of an entry key. The leading `{…}` is a Redis Cluster hash tag: each replica hashes
- * to its own slot, so one shard does not carry every read of a hot key.
- */
-export function replicaKeyOf(key: string, replica: number): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return `{r${replica}:${(hash >>> 0).toString(36)}}${key}`;
-}
-
-/** After a load: the store released the lock itself, stored without it, or stored nothing. */
-type StoreOutcome = "released" | "stored" | "skipped";
+export { replicaKeyOf } from "./cache-fill.js";
 
 /** A current entry read from Redis, with its decoded value. */
 type DecodedEntry = CacheEntry & { value: unknown };

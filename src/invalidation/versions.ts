@@ -1,13 +1,13 @@
 import { LRUCache } from "lru-cache";
-import { randomUUID } from "node:crypto";
 import { CacheError, CacheStoreError } from "../errors.js";
 import type { Counters } from "../stats/counters.js";
-import { BUMP_VERSIONS, DELETE_IF_EQUAL, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
+import { DELETE_IF_EQUAL, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { waitUntilLapsed } from "./lease.js";
 import { DistrustLedger } from "./distrust-ledger.js";
-import { batchesOf, replayable } from "./bump-batches.js";
+import { BumpSender, expiryFlag, versionKeyOf } from "./bump-sender.js";
+import { InvalidationBacklog } from "./invalidation-backlog.js";
 
 /** A held fleet lock to release together with the store, and the wake-up to publish. */
 export interface LockRelease {
@@ -47,9 +47,6 @@ export interface VersionsOptions {
   markTtlMs?: number;
 }
 
-/** Tags (record identities `t:`, user tags `u:`) are unbounded in number: their versions expire. Model generations do not. */
-const expiryFlag = (name: string) => (name.startsWith("t:") || name.startsWith("u:") ? "1" : "0");
-
 /** What INCR (and the scripts that copy the sequence) write: a decimal integer in the safe range. */
 const VERSION = /^(0|[1-9][0-9]{0,15})$/;
 /** A write announced before it runs: confirm it with `bump(names, token)` once it committed (or rolled back). */
@@ -61,14 +58,6 @@ export interface Announcement {
   acks: Promise<boolean>;
 }
 
-/** How a bump treats dirty marks: none, announce a write (`set`), or confirm one (`clear`). */
-type MarkMode = "" | "set" | "clear";
-
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 5_000;
-/** Queued confirmations whose marks are removed on delivery; beyond this many, marks just lapse. */
-const MAX_QUEUED_CONFIRMATIONS = 1_000;
-
 /**
  * The version of every name the cache has seen. Redis holds the truth and a global sequence
  * (values never repeat, even after a tag expires); this process keeps the latest values it
@@ -78,20 +67,31 @@ const MAX_QUEUED_CONFIRMATIONS = 1_000;
 export class Versions {
   readonly #options: VersionsOptions;
   readonly #local: LRUCache<string, number>;
-  readonly #pending = new Set<string>();
+  /** Invalidations Redis has not accepted yet, retried until it does. */
+  readonly #backlog: InvalidationBacklog;
   /** Which Redis replies may teach a version: none that may predate an invalidation of it. */
   readonly #ledger: DistrustLedger;
-  /** Confirmations queued with the backlog: their dirty marks are removed once it is delivered (else they lapse). */
-  readonly #pendingConfirmations: Array<{ token: string; names: readonly string[] }> = [];
+  /** Sends bumps to Redis (Redis mode only) and waits for every instance's acknowledgement. */
+  readonly #sender: BumpSender | undefined;
   #evictedFloor = 0;
   #epoch = 0;
   #localSeq = 0;
-  #retryDelay = RETRY_MIN_MS;
-  #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: VersionsOptions) {
     this.#options = options;
     this.#ledger = new DistrustLedger(options.maxLocalNames);
+    this.#sender =
+      options.redis === undefined
+        ? undefined
+        : new BumpSender(options, options.redis, this.#ledger, (seq, names, sentAt) => {
+            this.#backlog.delivered(names);
+            this.invalidated(seq, names, sentAt);
+          });
+    this.#backlog = new InvalidationBacklog({
+      send: (names, confirming) => this.#sender!.send(names, confirming === undefined ? "" : "clear", confirming),
+      counters: options.counters,
+      namespaceWide: options.namespaceWide,
+    });
     this.#local = new LRUCache<string, number>({
       max: options.maxLocalNames,
       dispose: (value, _name, reason) => {
@@ -110,12 +110,11 @@ export class Versions {
 
   /** Names with an invalidation that Redis has not accepted yet: nothing about them may be cached. */
   hasPending(names: readonly string[]): boolean {
-    if (this.#pending.size === 0) return false;
-    return names.some((name) => this.#pending.has(name));
+    return this.#backlog.hasAny(names);
   }
 
   get pendingCount(): number {
-    return this.#pending.size;
+    return this.#backlog.size;
   }
 
   /** The current versions of `names`, from Redis (absent names are 0) or from this process. */
@@ -195,13 +194,13 @@ export class Versions {
     const { store, prefix } = this.#options.redis!;
     this.#options.counters.corruptEntries++;
     this.#options.report(new CacheError("E_CORRUPT_ENTRY", `version ${name} in Redis is not a sequence number (${JSON.stringify(String(text)).slice(0, 40)}): deleted`));
-    store.run(DELETE_IF_EQUAL, [`${prefix}:v:${name}`], [String(text)]).catch((error: unknown) => this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error))));
+    store.run(DELETE_IF_EQUAL, [versionKeyOf(prefix, name)], [String(text)]).catch((error: unknown) => this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error))));
     return Number.NaN;
   }
 
   /** Learns a version from a Redis read sent at `sentAt`, unless the reply may predate an invalidation of it. */
   #learn(name: string, version: number, sentAt: number): void {
-    if (this.#pending.has(name) || !Number.isSafeInteger(version) || !this.#ledger.mayLearn(name, sentAt)) return;
+    if (this.#backlog.has(name) || !Number.isSafeInteger(version) || !this.#ledger.mayLearn(name, sentAt)) return;
     const known = this.#local.get(name);
     if (known === undefined || known < version) this.#local.set(name, version);
   }
@@ -249,10 +248,9 @@ export class Versions {
       this.#options.counters.invalidationSent(list);
       return true;
     }
-    if (await this.#send(list, confirming === undefined ? "" : "clear", confirming)) return true;
+    if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming)) return true;
     const failedAt = performance.now();
-    this.#queue(list);
-    if (confirming !== undefined && this.#pendingConfirmations.length < MAX_QUEUED_CONFIRMATIONS) this.#pendingConfirmations.push({ token: confirming, names: list });
+    this.#queue(list, confirming);
     // Instances that cannot hear Redis either have lost their L1 lease once this has passed.
     await waitUntilLapsed(failedAt, this.#options.leaseTtlMs);
     return false;
@@ -268,7 +266,7 @@ export class Versions {
     const list = [...new Set(names)];
     if (this.#options.redis === undefined || list.length === 0) return { token, names: new Set(list), acks: Promise.resolve(true) };
     let acks: Promise<boolean> | undefined;
-    const sent = await this.#send(list, "set", token, (settled) => (acks = settled));
+    const sent = await this.#sender!.send(list, "set", token, (settled) => (acks = settled));
     return sent && acks !== undefined ? { token, names: new Set(list), acks } : undefined;
   }
 
@@ -297,50 +295,27 @@ export class Versions {
   }
 
   keyOf(name: string): string {
-    return `${this.#options.redis!.prefix}:v:${name}`;
+    return versionKeyOf(this.#options.redis!.prefix, name);
   }
 
-  /**
-   * Tries once more to deliver queued invalidations, in order and in bounded batches; a backlog
-   * too long to replay is delivered as one namespace-wide bump. Used by the retry timer and close().
-   */
-  async flush(): Promise<boolean> {
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    if (this.#pending.size === 0) return true;
-    const backlog = [...this.#pending];
-    const { names, collapsed } = replayable(backlog, this.#options.namespaceWide ?? (() => backlog));
-    if (!(await this.#send(names, ""))) return false;
-    if (collapsed) this.#options.counters.invalidationBacklogsCollapsed++;
-    for (const name of backlog) this.#pending.delete(name);
-    // Delivered: the queued writes' marks can go now (best effort; unremoved marks lapse).
-    for (const { token, names: marked } of this.#pendingConfirmations.splice(0)) await this.#send(marked, "clear", token);
-    return true;
+  /** Tries once more to deliver queued invalidations (the retry timer and close() use it). */
+  flush(): Promise<boolean> {
+    return this.#backlog.flush();
   }
 
   /** Resolves true once none of `names` is queued any more (delivered), false after `timeoutMs`. */
-  async delivered(names: Iterable<string>, timeoutMs: number): Promise<boolean> {
-    const list = [...names];
-    const deadline = Date.now() + timeoutMs;
-    while (this.hasPending(list)) {
-      if (Date.now() >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    return true;
+  delivered(names: Iterable<string>, timeoutMs: number): Promise<boolean> {
+    return this.#backlog.waitDelivered(names, timeoutMs);
   }
 
   /** Names queued and not delivered yet (what close() reports when it cannot deliver them). */
   pendingNames(): string[] {
-    return [...this.#pending];
+    return this.#backlog.names();
   }
 
   /** Delivers the queue now instead of at the next retry (Redis is back). */
   retryNow(): void {
-    if (this.#pending.size === 0) return;
-    this.#retryDelay = RETRY_MIN_MS;
-    void this.flush().then((delivered) => {
-      if (!delivered) this.#scheduleRetry();
-    });
+    this.#backlog.retryNow();
   }
 
   /** The version this process knows for `name` (undefined in Redis mode when it knows none). */
@@ -354,83 +329,10 @@ export class Versions {
     return known === undefined && this.#options.redis === undefined ? this.#evictedFloor : known;
   }
 
-  /**
-   * Bumps `list` in batches of bounded size (each batch atomic, the whole not) and waits for the
-   * acknowledgements of all of them; false as soon as a batch fails (later ones are not sent).
-   * `onAcks` receives the acknowledgement wait instead of this call awaiting it.
-   */
-  async #send(list: readonly string[], markMode: MarkMode, token = "", onAcks?: (acks: Promise<boolean>) => void): Promise<boolean> {
-    const waits: Array<Promise<boolean>> = [];
-    for (const batch of batchesOf(list)) {
-      const sent = await this.#sendBatch(batch, markMode, token);
-      if (sent === undefined) return false;
-      waits.push(sent.acks);
-    }
-    const all = Promise.all(waits).then((results) => results.every(Boolean));
-    if (onAcks !== undefined) onAcks(all);
-    else await all;
-    return true;
-  }
-
-  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string): Promise<{ acks: Promise<boolean> } | undefined> {
-    const { store, bus, prefix } = this.#options.redis!;
-    const counters = this.#options.counters;
-    const messageId = randomUUID();
-    const acks = bus.expectAcks(messageId);
-    const { prefix: messagePrefix, suffix } = bus.invalidationMessage(messageId, list);
-    let reply: unknown;
-    const sentAt = this.#ledger.begin();
-    try {
-      const groups = this.#options.bloomGroups?.(list) ?? [];
-      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => this.keyOf(name)), ...groups.flatMap((group) => group.keys)];
-      const expiring = list.map(expiryFlag);
-      const items = groups.flatMap((group) => [group.items.length, ...group.items]);
-      const registryNow = store.isCluster ? String(Date.now()) : "";
-      const marks = [markMode, token, this.#options.markTtlMs ?? this.#options.tagTtlMs];
-      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...expiring, ...items]);
-    } catch (error) {
-      acks.cancel();
-      this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
-      return undefined;
-    } finally {
-      this.#ledger.end(sentAt);
-    }
-    const [seq, receivers] = reply as [number, number];
-    // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
-    const processedBy = performance.now();
-    for (const name of list) this.#pending.delete(name);
-    this.invalidated(seq, list, sentAt);
-    counters.invalidationSent(list);
-    // An announcement's acknowledgements matter only if its confirmation fails: its caller awaits them then.
-    // An instance that did not acknowledge has lost its L1 lease by lease.ttl after Redis processed the bump.
-    const settled = acks.wait(receivers, this.#options.leaseTtlMs).then(async (complete) => {
-      if (markMode !== "set" && (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs)) counters.invalidationAckTimeouts++;
-      if (!complete) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
-      return complete;
-    });
-    return { acks: settled };
-  }
-
-  #queue(list: readonly string[]): void {
+  /** Redis did not take a bump: stop trusting what this process knows of the names at once, and queue it. */
+  #queue(list: readonly string[], confirming: string | undefined): void {
     this.#epoch++;
-    for (const name of list) {
-      this.#pending.add(name);
-      // This process must stop trusting what it knows of the name at once.
-      this.#local.delete(name);
-    }
-    this.#options.counters.invalidationsQueued++;
-    this.#scheduleRetry();
-  }
-
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.flush().then((delivered) => {
-        this.#retryDelay = delivered ? RETRY_MIN_MS : Math.min(RETRY_MAX_MS, this.#retryDelay * 2);
-        if (!delivered) this.#scheduleRetry();
-      });
-    }, this.#retryDelay);
-    this.#retryTimer.unref();
+    for (const name of list) this.#local.delete(name);
+    this.#backlog.add(list, confirming);
   }
 }

@@ -1,3 +1,4 @@
+import type { PrismaSchema } from "./data-model.js";
 import type { ServedBy } from "../core/served-by.js";
 import { PrismaLikePromise, type BatchTransaction } from "./prisma-like-promise.js";
 
@@ -64,4 +65,11 @@ export function withFluentRelations(relationFields: readonly string[]): typeof L
     });
   }
   return FluentQuery;
+}
+
+/** Per model, its query class with fluent relations: one class per model, shared by reads and writes. */
+export function fluentClassesOf(schema: PrismaSchema): Map<string, typeof LazyQuery> {
+  const classes = new Map<string, typeof LazyQuery>();
+  for (const model of schema.graph.modelNames) classes.set(model, withFluentRelations([...(schema.graph.model(model)?.relations.keys() ?? [])]));
+  return classes;
 }

@@ -1,0 +1,121 @@
+import { UnencodableValueError } from "../codec/codec.js";
+import { CacheError, CacheStoreError } from "../errors.js";
+import type { Dep } from "../invalidation/versions.js";
+import { serializeEntry, type CacheEntry } from "../stores/entry.js";
+import { RedisTimeoutError } from "../stores/redis-store.js";
+import type { StoreOutcome } from "./fleet-load.js";
+import type { HeldLock } from "./fleet-lock.js";
+import { jitteredTtl } from "./jitter.js";
+import type { ReadRequest } from "./read-request.js";
+import type { TieredCacheParts } from "./tiered-cache.js";
+import type { WaitBound } from "./wait-bound.js";
+
+/**
+ * The filling side of the read path: a load's result goes into L1 at once and into Redis in the
+ * background, fenced by the versions captured before loading (and into a hot key's replicas).
+ */
+export class CacheFill {
+  readonly #parts: TieredCacheParts;
+  /** Learns the models' load times, which bound lock waiters' waits. */
+  readonly #waitBound: WaitBound;
+  /** Set by close(): loads still running (abandoned refreshes) store nothing. */
+  #closed = false;
+
+  constructor(parts: TieredCacheParts, waitBound: WaitBound) {
+    this.#parts = parts;
+    this.#waitBound = waitBound;
+  }
+
+  /** After close(): store nothing more. */
+  stop(): void {
+    this.#closed = true;
+  }
+
+  /** Loads, fills L1 and starts the L2 store; `stored` settles when the store is done (never rejects). */
+  async loadAndStore(request: ReadRequest, current: readonly number[], held: HeldLock | undefined): Promise<{ value: unknown; stored: Promise<StoreOutcome> }> {
+    const { clock, counters } = this.#parts;
+    const started = clock.now();
+    const value = await request.load();
+    counters.dbLoads++;
+    this.#waitBound.observe(request.model, clock.now() - started);
+    if (request.mayStore?.() === false) {
+      counters.bypass("query reached more than its arguments");
+      return { value, stored: Promise.resolve("skipped") };
+    }
+    const deps: Dep[] = request.deps.map((name, i) => [name, current[i]!] as const);
+    return { value, stored: this.#store(request, value, clock.now() - started, deps, held) };
+  }
+
+  /** Writes L1 now and L2 in the background; says whether L2 got it and whether that released `held`. */
+  #store(request: ReadRequest, value: unknown, loadMs: number, deps: readonly Dep[], held: HeldLock | undefined): Promise<StoreOutcome> {
+    const { l2, codec, clock, random, versions, counters } = this.#parts;
+    const { policy } = request;
+    const negative = request.isNotFound(value);
+    const baseTtlMs = negative ? policy.negativeTtlMs : policy.ttlMs;
+    // ttl 0 with an swr window: stored stale at once, served while one refresh runs.
+    if (this.#closed || (baseTtlMs === 0 && (negative || policy.swrMs === 0))) return Promise.resolve("skipped");
+    let payload: string;
+    try {
+      payload = codec.encode(value);
+    } catch (error) {
+      if (!(error instanceof UnencodableValueError)) throw error;
+      counters.encodeFailures++;
+      this.#parts.report(new CacheError("E_UNENCODABLE_RESULT", `result of ${request.model} not cached: ${error.message}`, { cause: error }));
+      return Promise.resolve("skipped");
+    }
+    const now = clock.now();
+    const freshUntil = now + jitteredTtl(baseTtlMs, policy.jitter, random);
+    const entry: CacheEntry = { payload, freshUntil, staleUntil: freshUntil + (negative ? 0 : policy.swrMs), loadMs, deps };
+    this.fillL1(request, codec.clone(value), entry, negative);
+    if (l2 === undefined) return Promise.resolve("skipped");
+    const release = held === undefined ? undefined : { lockKey: held.key, token: held.token, landedMessage: this.#parts.landedMessage(request.key) };
+    if (held !== undefined) held.stopKeepAlive();
+    if (request.hot) for (let replica = 1; replica < this.#parts.replicas; replica++) this.storeReplica(replicaKeyOf(request.key, replica), entry);
+    return versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps, release).then(
+      ({ stored, released }): StoreOutcome => {
+        if (!stored) counters.fencedStores++;
+        return released ? "released" : "stored";
+      },
+      (error: unknown): StoreOutcome => {
+        this.absorb(error);
+        return "skipped";
+      },
+    );
+  }
+
+  /** Fills L1 if it is usable and the recorded versions are still the latest this process knows. */
+  fillL1(request: ReadRequest, value: unknown, entry: CacheEntry, negative: boolean): void {
+    const { l1, versions } = this.#parts;
+    if (l1 === undefined || !(request.policy.useL1 || request.hot) || !this.#parts.l1Trusted()) return;
+    if (!versions.localMatches(entry.deps)) {
+      this.#parts.counters.fencedStores++;
+      return;
+    }
+    l1.set(request.key, { value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps });
+  }
+
+  /** Copies an entry to a replica key, fenced by its recorded versions like any store. */
+  storeReplica(replicaKey: string, entry: CacheEntry): void {
+    const ttl = entry.staleUntil - this.#parts.clock.now();
+    if (ttl <= 0) return;
+    this.#parts.versions.storeFenced(replicaKey, serializeEntry(entry), ttl, entry.deps).catch((error: unknown) => this.absorb(error));
+  }
+
+  /** Counts and reports a Redis failure: it never fails the read. */
+  absorb(error: unknown): void {
+    const { counters } = this.#parts;
+    if (error instanceof RedisTimeoutError) counters.redisTimeouts++;
+    else counters.redisErrors++;
+    this.#parts.report(error instanceof CacheError ? error : new CacheStoreError("call", String(error), { cause: error }));
+  }
+}
+
+/**
+ * Replica `r` of an entry key. The leading `{…}` is a Redis Cluster hash tag: each replica hashes
+ * to its own slot, so one shard does not carry every read of a hot key.
+ */
+export function replicaKeyOf(key: string, replica: number): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return `{r${replica}:${(hash >>> 0).toString(36)}}${key}`;
+}

@@ -1,0 +1,94 @@
+import { randomUUID } from "node:crypto";
+import { CacheError, CacheStoreError } from "../errors.js";
+import { BUMP_VERSIONS } from "../stores/redis-scripts.js";
+import { batchesOf } from "./bump-batches.js";
+import type { DistrustLedger } from "./distrust-ledger.js";
+import { waitUntilLapsed } from "./lease.js";
+import type { VersionsOptions } from "./versions.js";
+
+/** Tags (record identities `t:`, user tags `u:`) are unbounded in number: their versions expire. Model generations do not. */
+export const expiryFlag = (name: string) => (name.startsWith("t:") || name.startsWith("u:") ? "1" : "0");
+
+/** The Redis key of a version name. */
+export const versionKeyOf = (prefix: string, name: string) => `${prefix}:v:${name}`;
+
+/** How a bump treats dirty marks: none, announce a write (`set`), or confirm one (`clear`). */
+export type MarkMode = "" | "set" | "clear";
+
+/** Called once Redis took a batch: its sequence number, its names, and when its request was sent. */
+type Applied = (seq: number, names: readonly string[], sentAt: number) => void;
+
+/**
+ * Bumps in Redis: one Lua script per bounded batch bumps the names, sets or clears a write's dirty
+ * marks, adds Bloom identities and publishes the invalidation; then every live instance's
+ * acknowledgement is awaited (or the L1 lease of one that did not answer must have lapsed).
+ */
+export class BumpSender {
+  readonly #options: VersionsOptions;
+  readonly #redis: NonNullable<VersionsOptions["redis"]>;
+  readonly #ledger: DistrustLedger;
+  readonly #applied: Applied;
+
+  constructor(options: VersionsOptions, redis: NonNullable<VersionsOptions["redis"]>, ledger: DistrustLedger, applied: Applied) {
+    this.#options = options;
+    this.#redis = redis;
+    this.#ledger = ledger;
+    this.#applied = applied;
+  }
+
+  /**
+   * Bumps `list` in batches of bounded size (each batch atomic, the whole not) and waits for the
+   * acknowledgements of all of them; false as soon as a batch fails (later ones are not sent).
+   * `onAcks` receives the acknowledgement wait instead of this call awaiting it.
+   */
+  async send(list: readonly string[], markMode: MarkMode, token = "", onAcks?: (acks: Promise<boolean>) => void): Promise<boolean> {
+    const waits: Array<Promise<boolean>> = [];
+    for (const batch of batchesOf(list)) {
+      const sent = await this.#sendBatch(batch, markMode, token);
+      if (sent === undefined) return false;
+      waits.push(sent.acks);
+    }
+    const all = Promise.all(waits).then((results) => results.every(Boolean));
+    if (onAcks !== undefined) onAcks(all);
+    else await all;
+    return true;
+  }
+
+  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string): Promise<{ acks: Promise<boolean> } | undefined> {
+    const { store, bus, prefix } = this.#redis;
+    const counters = this.#options.counters;
+    const messageId = randomUUID();
+    const acks = bus.expectAcks(messageId);
+    const { prefix: messagePrefix, suffix } = bus.invalidationMessage(messageId, list);
+    let reply: unknown;
+    const sentAt = this.#ledger.begin();
+    try {
+      const groups = this.#options.bloomGroups?.(list) ?? [];
+      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => versionKeyOf(prefix, name)), ...groups.flatMap((group) => group.keys)];
+      const expiring = list.map(expiryFlag);
+      const items = groups.flatMap((group) => [group.items.length, ...group.items]);
+      const registryNow = store.isCluster ? String(Date.now()) : "";
+      const marks = [markMode, token, this.#options.markTtlMs ?? this.#options.tagTtlMs];
+      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...expiring, ...items]);
+    } catch (error) {
+      acks.cancel();
+      this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
+      return undefined;
+    } finally {
+      this.#ledger.end(sentAt);
+    }
+    const [seq, receivers] = reply as [number, number];
+    // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
+    const processedBy = performance.now();
+    this.#applied(seq, list, sentAt);
+    counters.invalidationSent(list);
+    // An announcement's acknowledgements matter only if its confirmation fails: its caller awaits them then.
+    // An instance that did not acknowledge has lost its L1 lease by lease.ttl after Redis processed the bump.
+    const settled = acks.wait(receivers, this.#options.leaseTtlMs).then(async (complete) => {
+      if (markMode !== "set" && (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs)) counters.invalidationAckTimeouts++;
+      if (!complete) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
+      return complete;
+    });
+    return { acks: settled };
+  }
+}

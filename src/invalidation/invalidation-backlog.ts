@@ -1,0 +1,116 @@
+import type { Counters } from "../stats/counters.js";
+import { replayable } from "./bump-batches.js";
+
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 5_000;
+/** Queued confirmations whose marks are removed on delivery; beyond this many, marks just lapse. */
+const MAX_QUEUED_CONFIRMATIONS = 1_000;
+
+/** How the backlog reaches Redis: Versions' bump, with or without removing a write's dirty marks. */
+export interface BacklogDelivery {
+  /** Bumps `names` (removing the marks of write `token` when given); false if Redis could not take it. */
+  send(names: readonly string[], confirming?: string): Promise<boolean>;
+  counters: Counters;
+  /** Names whose bump invalidates every entry (all models' generations): what a backlog too long to replay becomes. */
+  namespaceWide?: () => readonly string[];
+}
+
+/**
+ * Invalidations Redis could not take yet, retried with exponential backoff until delivered. While a
+ * name is queued, nothing about it may be cached; a backlog too long to replay is delivered as one
+ * namespace-wide bump.
+ */
+export class InvalidationBacklog {
+  readonly #delivery: BacklogDelivery;
+  readonly #pending = new Set<string>();
+  /** Confirmations queued with the backlog: their dirty marks are removed once it is delivered (else they lapse). */
+  readonly #pendingConfirmations: Array<{ token: string; names: readonly string[] }> = [];
+  #retryDelay = RETRY_MIN_MS;
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(delivery: BacklogDelivery) {
+    this.#delivery = delivery;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  has(name: string): boolean {
+    return this.#pending.has(name);
+  }
+
+  /** Whether any of `names` is queued. */
+  hasAny(names: readonly string[]): boolean {
+    if (this.#pending.size === 0) return false;
+    return names.some((name) => this.#pending.has(name));
+  }
+
+  /** Names queued and not delivered yet (what close() reports when it cannot deliver them). */
+  names(): string[] {
+    return [...this.#pending];
+  }
+
+  /** Queues a bump Redis did not take (and the confirmation of write `confirming`), and schedules a retry. */
+  add(names: readonly string[], confirming: string | undefined): void {
+    for (const name of names) this.#pending.add(name);
+    if (confirming !== undefined && this.#pendingConfirmations.length < MAX_QUEUED_CONFIRMATIONS) this.#pendingConfirmations.push({ token: confirming, names });
+    this.#delivery.counters.invalidationsQueued++;
+    this.#scheduleRetry();
+  }
+
+  /** A later bump of `names` reached Redis: they need no retry. */
+  delivered(names: readonly string[]): void {
+    for (const name of names) this.#pending.delete(name);
+  }
+
+  /**
+   * Tries once more to deliver queued invalidations, in order and in bounded batches; a backlog
+   * too long to replay is delivered as one namespace-wide bump. Used by the retry timer and close().
+   */
+  async flush(): Promise<boolean> {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (this.#pending.size === 0) return true;
+    const backlog = [...this.#pending];
+    const { names, collapsed } = replayable(backlog, this.#delivery.namespaceWide ?? (() => backlog));
+    if (!(await this.#delivery.send(names))) return false;
+    if (collapsed) this.#delivery.counters.invalidationBacklogsCollapsed++;
+    for (const name of backlog) this.#pending.delete(name);
+    // Delivered: the queued writes' marks can go now (best effort; unremoved marks lapse).
+    for (const { token, names: marked } of this.#pendingConfirmations.splice(0)) await this.#delivery.send(marked, token);
+    return true;
+  }
+
+  /** Resolves true once none of `names` is queued any more (delivered), false after `timeoutMs`. */
+  async waitDelivered(names: Iterable<string>, timeoutMs: number): Promise<boolean> {
+    const list = [...names];
+    const deadline = Date.now() + timeoutMs;
+    while (this.hasAny(list)) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return true;
+  }
+
+  /** Delivers the queue now instead of at the next retry (Redis is back). */
+  retryNow(): void {
+    if (this.#pending.size === 0) return;
+    this.#retryDelay = RETRY_MIN_MS;
+    void this.flush().then((delivered) => {
+      if (!delivered) this.#scheduleRetry();
+    });
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.flush().then((delivered) => {
+        this.#retryDelay = delivered ? RETRY_MIN_MS : Math.min(RETRY_MAX_MS, this.#retryDelay * 2);
+        if (!delivered) this.#scheduleRetry();
+      });
+    }, this.#retryDelay);
+    this.#retryTimer.unref();
+  }
+}

@@ -1,0 +1,178 @@
+import type { HotKeyDetector } from "../core/hot-keys.js";
+import type { TieredCache } from "../core/tiered-cache.js";
+import { CacheArgumentError, CacheError } from "../errors.js";
+import type { BloomGuard } from "../guard/bloom-guard.js";
+import type { ModelGraph } from "../invalidation/model-graph.js";
+import type { Versions } from "../invalidation/versions.js";
+import type { ResolvedOptions } from "../options.js";
+import type { CircuitBreaker } from "../stores/circuit-breaker.js";
+import type { MemoryStore } from "../stores/memory-store.js";
+import type { Counters } from "../stats/counters.js";
+import type { CacheEvents } from "../stats/events.js";
+import type { FleetStats } from "../stats/fleet-snapshots.js";
+import type { Observability } from "../stats/observability.js";
+import { tracing } from "../stats/telemetry.js";
+import type { WarmOptions, WarmResult } from "../stats/warm.js";
+import type { CacheStats } from "../types.js";
+import { closeDelivering } from "./close-delivery.js";
+import { RawWrite } from "./raw-write.js";
+import type { StatsControl, TopQueriesOptions, TopQuery } from "./stats-control.js";
+import type { WriteNames } from "./write-names.js";
+
+/** The `$cache` property of an extended client; `ModelName` is the type argument given to `cacheExtension`. */
+export interface CacheControl<ModelName extends string = string> {
+  /** Counters since start: hits and misses overall, per tier and per model, invalidations, absorbed failures. */
+  stats(): CacheStats;
+  /** Invalidates every cached read of the named models, or every entry carrying one of the tags. */
+  invalidate(target: { model?: ModelName; models?: readonly ModelName[]; tags?: readonly string[] }): Promise<void>;
+  /** Runs a raw statement, invalidating only the models named instead of every model. */
+  raw<T>(models: readonly ModelName[], query: PromiseLike<T>): Promise<T>;
+  /** Loads the fleet's shared Bloom filters of guarded models, building those that are missing or stale. */
+  prepareBloom(): Promise<void>;
+  /** Rebuilds the Bloom filter of one guarded model, or of all, by scanning their tables (one builder for the fleet). */
+  rebuildBloom(model?: ModelName): Promise<void>;
+  /**
+   * Replays the most valuable recorded queries (the fleet's statistics) through the read path,
+   * filling Redis and this instance's L1: call it at start-up, before reporting ready. Instances
+   * warming at once load each query once. Resolves with `{ warmed, failed, skipped, ... }`.
+   */
+  warm(options?: WarmOptions): Promise<WarmResult>;
+  /** The most valuable recorded queries, best first, and whether warm() would replay each. */
+  topQueries(options?: TopQueriesOptions<ModelName>): Promise<TopQuery[]>;
+  /** The counters of every live instance of this namespace added up; with `countEntries`, Redis entries per model (a SCAN). */
+  fleetStats(options?: { countEntries?: boolean }): Promise<FleetStats>;
+  /** Sets this instance's counters (`stats()`) back to zero. Recorded query statistics are kept. */
+  resetStats(): void;
+  /** Hit, miss, stale, invalidation, error and alert events (a Node EventEmitter; hit/miss events cost nothing until listened to). */
+  readonly events: CacheEvents;
+  /** Resolves when background work started so far is done: refreshes finished, queued invalidations delivered (or still failing). */
+  drain(): Promise<void>;
+  /**
+   * Stops caching (reads pass through), delivers queued invalidations (trying for max(2 s, 8 × redisTimeout)) and closes the
+   * connection the extension opened; never the caller's Redis. Rejects with `UndeliveredInvalidationsError` (also emitted as an
+   * `error` event) if some invalidations could not be delivered.
+   */
+  close(): Promise<void>;
+}
+
+/** The client's parts `$cache` reaches; CacheRuntime builds and owns them. */
+export interface CacheControlParts {
+  options: ResolvedOptions;
+  graph: ModelGraph;
+  counters: Counters;
+  events: CacheEvents;
+  l1: MemoryStore | undefined;
+  versions: Versions;
+  cache: TieredCache;
+  breaker: CircuitBreaker | undefined;
+  guard: BloomGuard | undefined;
+  hotKeys: HotKeyDetector | undefined;
+  observability: Observability;
+  statsControl: StatsControl;
+  writeNames: WriteNames;
+  /** Bumps versions, adding created identities to the Bloom filters first. */
+  bump(names: Iterable<string>): Promise<boolean>;
+  /** Makes reads pass through: the first step of close(). */
+  stopReads(): void;
+  /** Closes the Redis subscription the extension opened. */
+  closeBus(): Promise<void>;
+  report(error: CacheError): void;
+}
+
+/**
+ * Builds `$cache`. Its methods are arrow functions on a plain object, not class methods, so that
+ * callers may take them off the object (`const { invalidate } = prisma.$cache`).
+ */
+export function createCacheControl(parts: CacheControlParts): CacheControl {
+  const { options, statsControl } = parts;
+  return {
+    stats: () => statsOf(parts),
+    invalidate: async (target) => {
+      const names = explicitTargets(parts, target);
+      if (!tracing.invalidate.hasSubscribers) return void (await parts.bump(names));
+      return void (await tracing.invalidate.tracePromise(() => parts.bump(names), { namespace: options.namespace, operation: "invalidate", args: target }));
+    },
+    warm: (warmOptions) => statsControl.warm(warmOptions),
+    topQueries: (topOptions) => statsControl.topQueries(topOptions),
+    fleetStats: (fleetOptions) => statsControl.fleetStats(fleetOptions),
+    resetStats: () => statsControl.resetStats(),
+    events: parts.events,
+    raw: async (models, query) => {
+      const names = checkModels(parts.graph, models, "models");
+      if (query instanceof RawWrite) query.models = names;
+      return query;
+    },
+    prepareBloom: async () => parts.guard?.prepare(),
+    rebuildBloom: (model) => rebuildBloom(parts, model),
+    drain: async () => {
+      await parts.cache.drain();
+      await parts.versions.flush();
+      await parts.observability.drain();
+    },
+    close: () => closeCache(parts),
+  };
+}
+
+/** Checks that every name is a model of the schema; the error names the argument at fault and lists the models. */
+export function checkModels(graph: ModelGraph, models: readonly string[], argument: string): string[] {
+  if (!Array.isArray(models)) throw new CacheArgumentError(argument, "expected an array of model names");
+  for (const model of models) {
+    if (graph.model(model) === undefined) {
+      throw new CacheArgumentError(argument, `no model named "${String(model)}" (models: ${graph.modelNames.join(", ")})`);
+    }
+  }
+  return [...models];
+}
+
+function statsOf(parts: CacheControlParts): CacheStats {
+  return {
+    ...parts.counters.snapshot(),
+    l1Entries: parts.l1?.size ?? 0,
+    l1Bytes: parts.l1?.bytes ?? 0,
+    pendingInvalidations: parts.versions.pendingCount,
+    circuitOpen: parts.breaker?.open === true,
+    hotKeys: parts.hotKeys?.hot().slice(0, 10) ?? [],
+    queryStats: parts.observability.recorderCounts,
+  };
+}
+
+/** The names `invalidate()` bumps: every name of the models given, and the tags. */
+function explicitTargets(parts: CacheControlParts, target: { model?: string; models?: readonly string[]; tags?: readonly string[] }): string[] {
+  if (typeof target !== "object" || target === null) throw new CacheArgumentError("target", "expected { model?, models?, tags? }");
+  const models = [
+    ...(target.model === undefined ? [] : checkModels(parts.graph, [target.model], "model")),
+    ...(target.models === undefined ? [] : checkModels(parts.graph, target.models, "models")),
+  ];
+  const tags = target.tags ?? [];
+  if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === "string" && tag !== "")) {
+    throw new CacheArgumentError("tags", "expected an array of non-empty strings");
+  }
+  return [...(models.length === 0 ? [] : parts.writeNames.ofModels(models)), ...parts.writeNames.ofTags(tags)];
+}
+
+async function rebuildBloom(parts: CacheControlParts, model: string | undefined): Promise<void> {
+  const models = model === undefined ? [...parts.options.models].filter(([, p]) => p.bloom).map(([name]) => name) : checkModels(parts.graph, [model], "model");
+  if (parts.guard === undefined) return;
+  for (const name of models) {
+    if (!parts.guard.guards(name)) throw new CacheArgumentError("model", `model "${name}" has no Bloom guard (set models.${name}.bloom)`);
+    await parts.guard.rebuild(name);
+  }
+}
+
+async function closeCache(parts: CacheControlParts): Promise<void> {
+  const { options } = parts;
+  parts.stopReads();
+  const abandoned = await parts.cache.close(options.closeTimeoutMs);
+  if (abandoned > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${abandoned} background refresh(es) still running after closeTimeout (${options.closeTimeoutMs} ms) were abandoned; their results are not stored`));
+  parts.l1?.clear();
+  // Bounded: delivers what is queued or reports it (an error event, a counter, a rejected close()).
+  const undelivered = await closeDelivering(parts.versions, options.redisTimeoutMs);
+  parts.breaker?.stop();
+  await parts.observability.close();
+  await parts.closeBus();
+  if (undelivered !== undefined) {
+    parts.counters.undeliveredInvalidations += undelivered.names.length;
+    parts.report(undelivered);
+    throw undelivered;
+  }
+}

@@ -1,0 +1,222 @@
+import type { HotKeyDetector } from "../core/hot-keys.js";
+import { fitLifetime } from "../core/lifetime.js";
+import type { ReadRequest } from "../core/read-request.js";
+import { noteServed } from "../core/served-by.js";
+import type { TieredCache } from "../core/tiered-cache.js";
+import { NotFoundMarker } from "../codec/not-found.js";
+import { UnencodableArgsError } from "../errors.js";
+import type { BloomGuard } from "../guard/bloom-guard.js";
+import { readDependencies } from "../invalidation/dependencies.js";
+import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
+import { canonicalize } from "../key/canonical.js";
+import { cacheVariant } from "../key/cache-variant.js";
+import { deriveKey, type KeyScope } from "../key/derive-key.js";
+import type { ReadPolicy, ResolvedOptions } from "../options.js";
+import type { Counters } from "../stats/counters.js";
+import type { HeavyHitters } from "../stats/heavy-hitters.js";
+import type { Observability } from "../stats/observability.js";
+import type { QuerySample, RecordedQuery } from "../stats/query-stats.js";
+import { tracing } from "../stats/telemetry.js";
+import type { PrismaSchema } from "./data-model.js";
+import { delegateOf, passthrough, type ExtensionThis } from "./delegates.js";
+import { failingRunner } from "./failed-query.js";
+import type { FinalArgsProbe } from "./final-args.js";
+import { LazyQuery, type Delegates, type QueryRunner } from "./lazy-query.js";
+import { notFoundDetail, notFoundError, THROWING_READS, toNotFoundMarker, unwrapNotFound } from "./not-found.js";
+import { encodePrismaArgValue } from "./prisma-values.js";
+import { splitCacheOption } from "./query-args.js";
+import { tracedQuery } from "./traced-query.js";
+import { TRANSACTION_SCOPE } from "./transactions.js";
+
+/** Operations whose result may be null for "not found", and which carry Prisma's fluent API. */
+export const SINGLE_RECORD = new Set(["findUnique", "findFirst", "findUniqueOrThrow", "findFirstOrThrow"]);
+const UNIQUE_READS = new Set(["findUnique", "findUniqueOrThrow"]);
+
+/** What the read path uses of the client's parts; CacheRuntime builds and owns them. */
+export interface ReadPathParts {
+  options: ResolvedOptions;
+  schema: PrismaSchema;
+  keyScope: KeyScope;
+  counters: Counters;
+  cache: TieredCache;
+  guard: BloomGuard | undefined;
+  hotKeys: HotKeyDetector | undefined;
+  observability: Observability;
+  probe: FinalArgsProbe;
+  /** Per model, the query class carrying its fluent relations (shared with the write path). */
+  fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
+  /** The client the extension was applied to: warm()'s replays run on it. */
+  client: Delegates;
+}
+
+/** Prisma reads to cache reads: key derivation, the L1 hit, the Bloom guard, and the request a miss loads through. */
+export class ReadPath {
+  readonly #options: ResolvedOptions;
+  readonly #schema: PrismaSchema;
+  readonly #keyScope: KeyScope;
+  readonly #counters: Counters;
+  readonly #cache: TieredCache;
+  readonly #guard: BloomGuard | undefined;
+  readonly #hotKeys: HotKeyDetector | undefined;
+  readonly #observability: Observability;
+  /** Counts every read for query statistics (what warm() replays); undefined when nothing is recorded. */
+  readonly #popularity: HeavyHitters<QuerySample> | undefined;
+  /** Runs loads through one last query hook, to see the arguments other extensions' hooks produced. */
+  readonly #probe: FinalArgsProbe;
+  readonly #client: Delegates;
+  readonly #learned = new LearnedDependencies();
+  /** Per model, the query class carrying its fluent relations (single-record reads only). */
+  readonly #fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
+  readonly #clientVersion: string;
+  #closed = false;
+
+  constructor(parts: ReadPathParts) {
+    this.#options = parts.options;
+    this.#schema = parts.schema;
+    this.#keyScope = parts.keyScope;
+    this.#counters = parts.counters;
+    this.#cache = parts.cache;
+    this.#guard = parts.guard;
+    this.#hotKeys = parts.hotKeys;
+    this.#observability = parts.observability;
+    this.#popularity = parts.observability.popularity;
+    this.#probe = parts.probe;
+    this.#client = parts.client;
+    this.#clientVersion = parts.schema.clientVersion;
+    this.#fluentClasses = parts.fluentClasses;
+  }
+
+  /** After close(): reads pass straight through to Prisma. */
+  stop(): void {
+    this.#closed = true;
+  }
+
+  /** Every read operation on every model comes through here: keep it allocation-light. */
+  read(context: ExtensionThis, operation: string, rawArgs: Record<string, unknown> | undefined): unknown {
+    const model = context.$name;
+    const parent = context.$parent;
+    let split: ReturnType<typeof splitCacheOption>;
+    try {
+      split = splitCacheOption(rawArgs);
+    } catch (error) {
+      // Like Prisma's own validation errors: a rejected query, never a throw at the call.
+      const QueryClass = SINGLE_RECORD.has(operation) ? (this.#fluentClasses.get(model) ?? LazyQuery) : LazyQuery;
+      return new QueryClass(failingRunner(error), parent, model, operation, undefined, undefined);
+    }
+    const { args, cache } = split;
+    const policy = this.#options.models.get(model);
+    if (policy === undefined || this.#closed) return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(args);
+    if (cache === false || parent[TRANSACTION_SCOPE] !== undefined) {
+      this.#counters.bypass(cache === false ? "cache: false" : "transaction");
+      return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(args);
+    }
+    const QueryClass = SINGLE_RECORD.has(operation) ? this.#fluentClasses.get(model)! : LazyQuery;
+    return new QueryClass(this.#reads, parent, model, operation, args, cache);
+  }
+
+  /** A recorded query as warm() replays it: through the read path, on the extension's client. */
+  replay(query: RecordedQuery): LazyQuery {
+    return new LazyQuery(this.#replays, this.#client, query.model, query.operation, query.args, query.cache);
+  }
+
+  readonly #reads: QueryRunner = {
+    run: (query) => (tracing.read.hasSubscribers ? tracedQuery(tracing.read, this.#options.namespace, query, () => this.#runRead(query)) : this.#runRead(query)),
+    passthrough: (query) => passthrough(this.#schema.delegateKeys, query),
+    fluent: (query, relation, args) => {
+      const plain = passthrough(this.#schema.delegateKeys, query);
+      return (plain[relation] as (args: unknown) => unknown).call(plain, args);
+    },
+  };
+
+  /** warm()'s replays: the read path, but never counted (replays would inflate what they replay). */
+  readonly #replays: QueryRunner = {
+    run: (query) => this.#runRead(query),
+    passthrough: (query) => passthrough(this.#schema.delegateKeys, query),
+    fluent: (query) => passthrough(this.#schema.delegateKeys, query),
+  };
+
+  #runRead(query: LazyQuery): Promise<unknown> {
+    const policy = this.#policyFor(query);
+    let canonicalArgs: string;
+    try {
+      canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue);
+      if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
+    } catch (error) {
+      if (!(error instanceof UnencodableArgsError)) throw error;
+      this.#counters.bypass(`unencodable args: ${error.reason}`);
+      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
+    }
+    const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs);
+    // Query statistics: one Map lookup and increment per read; warm()'s replays would inflate what they replay.
+    if (query.runner !== this.#replays) this.#popularity?.add(key, query);
+    if (query.served !== undefined) query.served.key = key;
+    const hot = this.#hotKeys?.touch(key) === true;
+    const hit = this.#cache.readL1(key, query.model, policy, hot);
+    if (hit === undefined) return this.#readMissed(query, key, policy, hot);
+    if (query.served !== undefined) noteServed(query.served, "l1", hit[1] === "stale", hit[2]);
+    if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy, hot), hit[1], hit[2]);
+    if (hit[0] instanceof NotFoundMarker) return Promise.reject(notFoundError(hit[0].detail, this.#clientVersion));
+    return Promise.resolve(hit[0]);
+  }
+
+  /** Not in L1: the Bloom guard may answer "absent" at once; otherwise L2, then the database. */
+  #readMissed(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): Promise<unknown> {
+    if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && this.#guard.check(query.model, query.args?.where) === "absent") {
+      if (query.served !== undefined) noteServed(query.served, "bloom", false, undefined);
+      return query.operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.model, query.operation), this.#clientVersion));
+    }
+    const read = this.#cache.readThrough(this.#request(query, key, policy, hot));
+    return THROWING_READS.has(query.operation) ? read.then(this.#unwrapNotFound) : read;
+  }
+
+  readonly #unwrapNotFound = (value: unknown) => unwrapNotFound(value, this.#clientVersion);
+
+  #request(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): ReadRequest {
+    const { model, operation } = query;
+    const tags = query.cacheOption?.tags;
+    const deps = this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, query.args, tags));
+    // Another extension's query hook may make the query that runs reach more than the caller's arguments.
+    let ranAsPredicted = true;
+    const onFinalArgs = (finalArgs: Record<string, unknown> | undefined) => {
+      try {
+        ranAsPredicted = finalArgs === query.args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags));
+      } catch {
+        // Arguments no walk can read: serve the result, store nothing. Never fail the read.
+        ranAsPredicted = false;
+      }
+    };
+    const load = () => this.#timedLoad(query, onFinalArgs);
+    return {
+      key,
+      hot,
+      model,
+      policy,
+      deps,
+      load: THROWING_READS.has(operation) ? () => load().catch(toNotFoundMarker) : load,
+      isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
+      mayStore: () => ranAsPredicted,
+      served: query.served,
+    };
+  }
+
+  #policyFor(query: LazyQuery): ReadPolicy {
+    const policy = this.#options.models.get(query.model)!;
+    const override = query.cacheOption;
+    if (override === undefined || (override.ttl === undefined && override.swr === undefined)) return policy;
+    const ttlMs = override.ttl === undefined ? policy.ttlMs : override.ttl * 1000;
+    const swrMs = override.swr === undefined ? policy.swrMs : override.swr * 1000;
+    const fitted = fitLifetime(ttlMs, swrMs, policy.jitter, this.#options.maxLifetimeMs);
+    if (fitted.clamped) this.#counters.clamp("cache.ttl + cache.swr above maxLifetime");
+    // "Not found" is kept no longer than the query asked its results to be fresh.
+    const negativeTtlMs = override.ttl === undefined ? policy.negativeTtlMs : Math.min(policy.negativeTtlMs, fitted.ttlMs);
+    return { ...policy, ttlMs: fitted.ttlMs, swrMs: fitted.swrMs, negativeTtlMs };
+  }
+
+  /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
+  #timedLoad(query: LazyQuery, onFinalArgs: (args: Record<string, unknown> | undefined) => void): Promise<unknown> {
+    return this.#observability.timeLoad(query, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, query.args, onFinalArgs));
+  }
+}
+
+const isNotFound = (value: unknown) => value === null || value instanceof NotFoundMarker;
+const never = () => false;

@@ -1,0 +1,130 @@
+import type { WriteAnnouncer } from "../invalidation/write-announcer.js";
+import { tracing } from "../stats/telemetry.js";
+import type { PrismaSchema } from "./data-model.js";
+import { passthrough, type ExtensionThis } from "./delegates.js";
+import type { FinalArgsProbe } from "./final-args.js";
+import { LazyQuery, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
+import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
+import { tracedQuery } from "./traced-query.js";
+import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
+import type { WriteNames } from "./write-names.js";
+
+/** What the write path uses of the client's parts; CacheRuntime builds and owns them. */
+export interface WritePathParts {
+  namespace: string;
+  schema: PrismaSchema;
+  announcer: WriteAnnouncer;
+  writeNames: WriteNames;
+  /** Runs writes through one last query hook, to see the arguments other extensions' hooks produced. */
+  probe: FinalArgsProbe;
+  /** Per model, the query class carrying its fluent relations (shared with the read path). */
+  fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
+}
+
+/**
+ * Prisma writes to invalidations: every write (a model write, a raw statement, a `$transaction`)
+ * announces what its arguments name, runs, and confirms what it changed before it resolves.
+ */
+export class WritePath {
+  readonly #namespace: string;
+  readonly #delegateKeys: ReadonlyMap<string, string>;
+  readonly #announcer: WriteAnnouncer;
+  readonly #transactions: TransactionInvalidations;
+  readonly #writeNames: WriteNames;
+  readonly #probe: FinalArgsProbe;
+  readonly #fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
+
+  constructor(parts: WritePathParts) {
+    this.#namespace = parts.namespace;
+    this.#delegateKeys = parts.schema.delegateKeys;
+    this.#announcer = parts.announcer;
+    this.#transactions = new TransactionInvalidations(parts.announcer);
+    this.#writeNames = parts.writeNames;
+    this.#probe = parts.probe;
+    this.#fluentClasses = parts.fluentClasses;
+  }
+
+  /** Every write goes through here: it runs, then invalidates what it changed before it resolves. */
+  write(context: ExtensionThis, operation: string, args: Record<string, unknown> | undefined): unknown {
+    return new (this.#fluentClasses.get(context.$name)!)(this.#writes, context.$parent, context.$name, operation, args, undefined);
+  }
+
+  /** `$transaction`: reads inside bypass the cache; invalidations apply when it commits, before it resolves. */
+  transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
+    if (typeof input === "function") return this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction);
+    return this.#transactions.batch(
+      client,
+      input as PrismaPromiseLike[],
+      options,
+      parentTransaction,
+      (element, result) => {
+        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.ofWrite(element.model, element.operation, element.args, result);
+        return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
+      },
+      (element) => {
+        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.announcedByWrite(element.model, element.operation, element.args);
+        return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
+      },
+    );
+  }
+
+  /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
+  raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
+    const query = parentMethod.apply(client, args);
+    if (isQuery && !rawSqlMayWrite(args)) return query;
+    return new RawWrite(query, client, (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []));
+  }
+
+  readonly #writes: QueryRunner = {
+    run: (query) => {
+      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
+      if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced);
+      return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced));
+    },
+    passthrough: (query) => passthrough(this.#delegateKeys, query),
+    fluent: (query, relation, args) => {
+      const plain = passthrough(this.#delegateKeys, query);
+      const related = (plain[relation] as (args: unknown) => PromiseLike<unknown>).call(plain, args);
+      // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
+      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
+      return this.#announced(query.parent, announced, query.model, related, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
+    },
+  };
+
+  #runWrite(query: LazyQuery, announced: Iterable<string>): Promise<unknown> {
+    let finalArgs = query.args;
+    // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
+    const inTransaction = (query.parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
+    const delegateKey = this.#delegateKeys.get(query.model)!;
+    // Lazy, like a Prisma query: it starts when #announced awaits it, after the announcement.
+    const write: PromiseLike<unknown> = inTransaction
+      ? passthrough(this.#delegateKeys, query)
+      : { then: (resolve, reject) => this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args)).then(resolve, reject) };
+    return this.#announced(query.parent, announced, query.model, write, (result) => {
+      const names = this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
+      if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);
+      return names;
+    });
+  }
+
+  /**
+   * One write outside a transaction: announce what its arguments name, run it (awaiting the lazy
+   * Prisma query starts it), then confirm what it changed before resolving. Inside an
+   * interactive transaction the announcement waits for the callback to return (see transactions.ts).
+   */
+  async #announced(client: ScopedClient, announced: Iterable<string>, what: string, write: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>): Promise<unknown> {
+    const announcement = this.#transactions.inTransaction(client) ? undefined : await this.#announcer.announce(announced, what);
+    let result: unknown;
+    try {
+      result = await write;
+    } catch (error) {
+      // Failed: remove its marks (the bump only over-invalidates), then rethrow.
+      if (announcement !== undefined) await this.#announcer.confirm(announced, announcement);
+      throw error;
+    }
+    const names = new Set(effects(result));
+    for (const name of announced) names.add(name);
+    await this.#transactions.apply(names, client, announcement);
+    return result;
+  }
+}
