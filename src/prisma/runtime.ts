@@ -169,7 +169,7 @@ export class CacheRuntime {
               if (trusted) this.#versions.retryNow();
             },
             onError: report,
-          });
+          }, options.lease.ttlMs);
     this.#versions = new Versions({
       redis: store === undefined || this.#bus === undefined ? undefined : { store, bus: this.#bus, prefix },
       counters: this.#counters,
