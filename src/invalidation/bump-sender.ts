@@ -67,7 +67,7 @@ export class BumpSender {
       const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => versionKeyOf(prefix, name)), ...groups.flatMap((group) => group.keys)];
       const expiring = list.map(expiryFlag);
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
-      const registryNow = store.isCluster ? String(Date.now()) : "";
+      const registryNow = String(Date.now());
       const marks = [markMode, token, this.#options.markTtlMs ?? this.#options.tagTtlMs];
       reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...expiring, ...items]);
     } catch (error) {

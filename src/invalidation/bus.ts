@@ -3,6 +3,7 @@ import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
+import { InstanceRegistry } from "./instance-registry.js";
 import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage } from "./wire-format.js";
 
 export interface BusHandlers {
@@ -19,9 +20,6 @@ export interface BusHandlers {
 
 /** How long close() waits for Redis to answer QUIT before dropping the connection. */
 const QUIT_WAIT_MS = 1_000;
-
-/** How long a registration outlives its last heartbeat (a dead instance is waited for at most this long). */
-const REGISTRATION_TTL_MS = 6_000;
 
 interface AckWaiter {
   acks: number;
@@ -46,12 +44,16 @@ export class Bus {
   readonly #waiters = new Map<string, AckWaiter>();
   #trusted = false;
   #closed = false;
-  #heartbeat: NodeJS.Timeout | undefined;
-  /** Live instances by expiry: on a Cluster a writer waits for the acks of these, not PUBLISH's node-local count. */
+  readonly #registry: InstanceRegistry;
+  /**
+   * Live instances by expiry: a writer waits for the acks of at least these (on a Cluster PUBLISH
+   * counts one node's subscribers; anywhere it misses a subscriber Redis dropped a moment ago).
+   */
   readonly registryKey: string;
 
-  constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers) {
+  constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers, leaseTtlMs: number) {
     this.registryKey = `${prefix}:instances`;
+    this.#registry = new InstanceRegistry(store, this.registryKey, this.instanceId, leaseTtlMs, handlers.onError);
     const channels = channelsOf(prefix, redis.options?.db ?? 0);
     this.eventsChannel = channels.events;
     this.#ackChannelOf = channels.ackOf;
@@ -144,25 +146,8 @@ export class Bus {
   #setTrusted(trusted: boolean): void {
     if (this.#trusted === trusted) return;
     this.#trusted = trusted;
-    if (this.#store.isCluster) this.#register(trusted);
+    this.#registry.live = trusted;
     this.#handlers.onTrustChange(trusted);
-  }
-
-  /** Cluster only: keeps this instance in the registry while its subscription is live. */
-  #register(live: boolean): void {
-    clearInterval(this.#heartbeat);
-    const report = (error: unknown) => this.#handlers.onError(error instanceof CacheStoreError ? error : new CacheStoreError("ZADD", String(error)));
-    if (!live) {
-      this.#store.removeFromRegistry(this.registryKey, this.instanceId).catch(report);
-      return;
-    }
-    const beat = () => {
-      const now = Date.now();
-      this.#store.addToRegistry(this.registryKey, this.instanceId, now + REGISTRATION_TTL_MS, now).catch(report);
-    };
-    beat();
-    this.#heartbeat = setInterval(beat, REGISTRATION_TTL_MS / 3);
-    this.#heartbeat.unref();
   }
 
   #receive(channel: string, message: string): void {

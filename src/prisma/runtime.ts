@@ -181,7 +181,7 @@ export class CacheRuntime {
         if (trusted) this.#versions.retryNow();
       },
       onError: report,
-    });
+    }, this.#options.lease.ttlMs);
   }
 
   #createTieredCache(store: RedisStore | undefined, report: (error: CacheError) => void): TieredCache {

@@ -27,7 +27,8 @@ const env = (name: string): string => {
 const now = () => performance.timeOrigin + performance.now();
 
 const pool = new CountingPool({ connectionString: env("DATABASE_URL"), max: 2 });
-const redis = new Redis(env("REDIS_URL"), { maxRetriesPerRequest: 1 });
+// A name lets a test find this process's connections in CLIENT LIST (duplicate() copies it to the subscriber).
+const redis = new Redis(env("REDIS_URL"), { maxRetriesPerRequest: 1, connectionName: process.env.CONNECTION_NAME || undefined });
 const base = new PrismaClient({ adapter: new PrismaPg(pool) });
 const prisma = base.$extends(cacheExtension({ redis, namespace: env("NAMESPACE"), models: { User: true }, lease: { ttl: Number(env("LEASE_TTL")) } }));
 const id = Number(env("USER_ID"));

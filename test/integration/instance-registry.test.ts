@@ -1,0 +1,48 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { seedUser } from "../helpers/seed.ts";
+import { until } from "../helpers/wait.ts";
+
+/**
+ * Every instance with a live subscription registers in `{ns}:instances` (standalone Redis too),
+ * and a writer waits for at least as many acknowledgements as there are live registrations:
+ * a cleanly closed instance leaves at once, a crashed one is waited for until its registration expires.
+ */
+describe("instance registry", () => {
+  const namespace = uniqueNamespace();
+  const registry = `{${namespace}}:instances`;
+  const lease = { ttl: 500 };
+  const a = createCachedClient({ namespace, lease });
+  const admin = createRedis();
+  afterAll(async () => {
+    await a.close();
+    admin.disconnect();
+  });
+  const ackTimeouts = () => a.prisma.$cache.stats().invalidationAckTimeouts;
+  const liveRegistrations = async () => Number(await admin.zcount(registry, Date.now(), "+inf"));
+
+  it("a live instance is registered; a closed one removes itself, so writers do not wait for it", async () => {
+    const user = await seedUser(a.base);
+    const b = createCachedClient({ namespace, lease });
+    await until(async () => (await liveRegistrations()) === 2);
+    await b.close();
+    const before = ackTimeouts();
+    await a.prisma.user.update({ where: { id: user.id }, data: { name: "after b closed" } });
+    expect(ackTimeouts(), "the writer waited for an instance that had closed").toBe(before);
+    expect(await liveRegistrations()).toBe(1);
+  });
+
+  it("a crashed instance's registration makes writers wait for its lease until it expires", async () => {
+    const user = await seedUser(a.base);
+    await until(async () => (await liveRegistrations()) === 1);
+    // What a crashed instance leaves: a registration no subscriber answers for.
+    await admin.zadd(registry, Date.now() + 60_000, "crashed");
+    const before = ackTimeouts();
+    await a.prisma.user.update({ where: { id: user.id }, data: { name: "crashed registered" } });
+    expect(ackTimeouts(), "the writer waited for the registered instance's acknowledgement").toBe(before + 1);
+    // Expired: no longer counted.
+    await admin.zadd(registry, Date.now() - 1, "crashed");
+    await a.prisma.user.update({ where: { id: user.id }, data: { name: "crashed expired" } });
+    expect(ackTimeouts()).toBe(before + 1);
+  });
+});
