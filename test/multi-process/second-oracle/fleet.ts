@@ -1,0 +1,48 @@
+// How the oracle's processes keep in step: barriers and agreed decisions in a plain Redis
+// connection (keys under the run's prefix, never the cache's), and the rows known at a round's start.
+import type { Redis } from "ioredis";
+import type { Known } from "./model.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until all `workers` processes have arrived at `name` (each arrives once). */
+export async function barrier(redis: Redis, prefix: string, name: string, workers: number, timeoutMs = 120_000): Promise<void> {
+  const key = `${prefix}:barrier:${name}`;
+  await redis.incr(key);
+  const started = Date.now();
+  while (Number(await redis.get(key)) < workers) {
+    if (Date.now() - started > timeoutMs) throw new Error(`barrier ${name}: only ${await redis.get(key)} of ${workers} arrived in ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+/** The first process to ask decides (`proposal`); every process gets the same answer. */
+export async function agree(redis: Redis, prefix: string, name: string, proposal: string): Promise<string> {
+  const key = `${prefix}:agree:${name}`;
+  await redis.set(key, proposal, "NX");
+  return (await redis.get(key))!;
+}
+
+interface PlainReader {
+  person: { findMany(args: unknown): Promise<Array<{ id: string; code: string; email: string }>> };
+  passport: { findMany(args: unknown): Promise<Array<{ id: number; number: string; personId: string }>> };
+  team: { findMany(args: unknown): Promise<Array<{ id: number; name: string; captainId: number | null }>> };
+  player: { findMany(args: unknown): Promise<Array<{ id: number; teamId: number }>> };
+  membership: { findMany(args: unknown): Promise<Array<{ personId: string; teamId: number }>> };
+  event: { findMany(args: unknown): Promise<Array<{ id: number; at: Date; price: { toFixed(digits: number): string }; label: string }>> };
+}
+
+/** The rows that exist now, read with plain Prisma (at most 200 of each). */
+export async function knownRows(base: unknown): Promise<Known> {
+  const plain = base as PlainReader;
+  const page = { take: 200, orderBy: { id: "desc" } };
+  const events = await plain.event.findMany({ ...page, select: { id: true, at: true, price: true, label: true } });
+  return {
+    people: await plain.person.findMany({ ...page, select: { id: true, code: true, email: true } }),
+    passports: await plain.passport.findMany({ ...page, select: { id: true, number: true, personId: true } }),
+    teams: await plain.team.findMany({ ...page, select: { id: true, name: true, captainId: true } }),
+    players: await plain.player.findMany({ ...page, select: { id: true, teamId: true } }),
+    memberships: await plain.membership.findMany({ take: 200, select: { personId: true, teamId: true } }),
+    events: events.map((event) => ({ id: event.id, at: event.at.toISOString(), price: event.price.toFixed(2), label: event.label })),
+  };
+}
