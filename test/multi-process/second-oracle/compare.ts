@@ -50,9 +50,9 @@ function form(value: unknown, ordered: boolean): unknown {
     .sort()
     .map((key) => [key, form((value as Record<string, unknown>)[key], false)]);
   const proto: unknown = Object.getPrototypeOf(value);
-  const form = Object.fromEntries(entries);
+  const fields = Object.fromEntries(entries);
   // A result object whose prototype is not a plain object's (a class, a polluted prototype) differs.
-  return proto === Object.prototype || proto === null ? form : { $proto: String((proto as { constructor?: { name?: string } }).constructor?.name), ...form };
+  return proto === Object.prototype || proto === null ? fields : { $proto: String((proto as { constructor?: { name?: string } }).constructor?.name), ...fields };
 }
 
 /** The two canonical forms around where they first differ (the whole of short ones). */
