@@ -7,8 +7,12 @@
 //   2. barrier: every process has finished its writes (each resolved once every instance acknowledged);
 //   3. checkpoint: with no write anywhere, CHECKS reads — ones this process or another cached during
 //      the stress, and fresh ones — run through the cache (twice: the second usually a hit) and
-//      through plain Prisma: any difference is a stale or wrong cached read;
-//   4. barrier, and the first process to get there decides whether another round starts.
+//      through plain Prisma: any difference is a stale or wrong cached read left by the races;
+//   4. single write: those reads are now cached everywhere; one process (in turn) makes 1-2
+//      random writes and every process checks the same reads again: a difference is a write
+//      whose dependencies the cache missed (the stress alone rarely shows those: with dozens of
+//      writes per second, some other write has usually invalidated the entry already);
+//   5. barrier, and the first process to get there decides whether another round starts.
 // Prints one JSON line (WorkerReport).
 import { createHash } from "node:crypto";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -27,7 +31,9 @@ export interface Difference {
   worker: number;
   round: number;
   /** Where the read came from: this process's stress reads, another process's, or a fresh one. */
-  source: "own" | "shared" | "fresh";
+  source: "own" | "shared" | "fresh" | "after write";
+  /** The writes of the single-write step before this check (with their arguments), if any. */
+  writes?: string[];
   /** Which of the two cached reads differed (the second is usually served from the cache). */
   attempt: 1 | 2;
   shape: string;
@@ -70,6 +76,8 @@ const SEED = Number(env("SEED"));
 const END_AT = Number(env("END_AT"));
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1_500);
 const CHECKS = Number(process.env.CHECKS ?? 40);
+/** Single-write steps per round, each followed by a re-check of the reads the checkpoint cached. */
+const SINGLE_WRITES = Number(process.env.SINGLE_WRITES ?? 3);
 const LOOPS = Number(process.env.LOOPS ?? 2);
 /** Operations each loop runs per stress phase even past ROUND_MS (up to 5 × ROUND_MS): a loaded machine still tests something. */
 const MIN_LOOP_OPS = Number(process.env.MIN_LOOP_OPS ?? 15);
@@ -143,35 +151,75 @@ async function topUp(random: Random, k: Known): Promise<void> {
   for (let i = k.teams.length; i < 4; i++) await stressWrite(random, k, "team.create (top-up)", (p) => p.team.create({ data: { name: `team top-up ${WORKER}-${Date.now()}-${i}`, players: { create: [{ name: "p top-up" }] } } }));
 }
 
-async function check(spec: ReadSpec, source: Difference["source"], round: number): Promise<void> {
+async function check(spec: ReadSpec, source: Difference["source"], round: number, writes?: string[]): Promise<void> {
   report.checks++;
   noteShape(spec);
-  let first: Outcome, plain: Outcome, second: Outcome;
+  let first: Outcome, plain: Outcome, second: Outcome | undefined;
   try {
     first = await runRead(prisma, spec);
     plain = await runRead(base, spec);
-    second = await runRead(prisma, spec);
+    // Right after a single write the first read is the one that matters; elsewhere read again (now a hit).
+    second = source === "after write" ? undefined : await runRead(prisma, spec);
   } catch (error) {
     return noteError("checkpoint read", spec, error);
   }
   const expected = canonical(plain, spec);
   for (const [attempt, outcome] of [[1, first], [2, second]] as const) {
+    if (outcome === undefined) continue;
     const got = canonical(outcome, spec);
     if (got === expected) continue;
     report.differences++;
     const [cached, plainAround] = aroundDifference(got, expected);
-    if (report.samples.length < MAX_SAMPLES) report.samples.push({ worker: WORKER, round, source, attempt, shape: shapeOf(spec), spec, cached, plain: plainAround });
+    if (report.samples.length < MAX_SAMPLES) report.samples.push({ worker: WORKER, round, source, attempt, shape: shapeOf(spec), spec, cached, plain: plainAround, ...(writes ? { writes } : {}) });
   }
 }
 
-async function checkpoint(random: Random, k: Known, round: number): Promise<void> {
+/** Checks a sample of the fleet's cached reads; returns them (all cached now, in every tier this process has). */
+async function checkpoint(random: Random, k: Known, round: number): Promise<ReadSpec[]> {
   const shared = (await coordination.lrange(`${PREFIX}:specs:${round}`, 0, -1)).map((json) => JSON.parse(json) as { worker: number; spec: ReadSpec }).filter((entry) => entry.worker !== WORKER);
+  const checked: ReadSpec[] = [];
   for (let i = 0; i < CHECKS; i++) {
     const roll = random();
-    if (roll < 0.5 && remembered.length > 0) await check(pick(random, remembered), "own", round);
-    else if (roll < 0.8 && shared.length > 0) await check(pick(random, shared).spec, "shared", round);
-    else await check(randomRead(random, k), "fresh", round);
+    const [spec, source]: [ReadSpec, Difference["source"]] = roll < 0.5 && remembered.length > 0 ? [pick(random, remembered), "own"] : roll < 0.8 && shared.length > 0 ? [pick(random, shared).spec, "shared"] : [randomRead(random, k), "fresh"];
+    await check(spec, source, round);
+    checked.push(spec);
   }
+  return checked;
+}
+
+/** The client, logging every delegate call and raw statement it makes (to say which write a difference followed). */
+function recording(client: WriteClient, calls: string[]): WriteClient {
+  const log = (what: string, args: unknown) => calls.push(`${what}(${JSON.stringify(args)})`);
+  return new Proxy(client, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (property === "$executeRaw") return (strings: TemplateStringsArray, ...values: unknown[]) => (log(`$executeRaw\`${strings.join("${…}")}\``, values), target.$executeRaw(strings, ...values));
+      if (typeof property === "string" && !property.startsWith("$") && typeof value === "object" && value !== null) {
+        return new Proxy(value, { get: (delegate, operation) => (args: unknown) => (log(`${property}.${String(operation)}`, args), (Reflect.get(delegate, operation) as (args: unknown) => unknown).call(delegate, args)) });
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** One process makes 1-2 writes while the others wait; then everyone checks the reads it had cached. */
+async function singleWrite(random: Random, k: Known, round: number, step: number, cached: ReadSpec[]): Promise<void> {
+  const key = `${PREFIX}:writes:${round}:${step}`;
+  if ((round * SINGLE_WRITES + step) % WORKERS === WORKER) {
+    const done: string[] = [];
+    for (let i = 0; i < 1 + Math.floor(random() * 2); i++) {
+      const [name, write] = pickWrite(random);
+      const calls: string[] = [];
+      const before = report.writes;
+      await stressWrite(random, k, name, (p, r, known) => write(recording(p, calls), r, known));
+      done.push(`${name}${report.writes === before ? " (rejected)" : ""}: ${calls.join("; ").slice(0, 600)}`);
+    }
+    await coordination.rpush(key, ...done);
+  }
+  await barrier(coordination, PREFIX, `written:${round}:${step}`, WORKERS);
+  const writes = await coordination.lrange(key, 0, -1);
+  for (const spec of cached) await check(spec, "after write", round, writes);
+  await barrier(coordination, PREFIX, `rechecked:${round}:${step}`, WORKERS);
 }
 
 async function round(index: number): Promise<void> {
@@ -184,8 +232,10 @@ async function round(index: number): Promise<void> {
   const sharing = remembered.slice(0, 40).map((spec) => JSON.stringify({ worker: WORKER, spec }));
   if (sharing.length > 0) await coordination.rpush(`${PREFIX}:specs:${index}`, ...sharing);
   await barrier(coordination, PREFIX, `stress:${index}`, WORKERS);
-  await checkpoint(random, await knownRows(base), index);
+  const k2 = await knownRows(base);
+  const cached = await checkpoint(random, k2, index);
   await barrier(coordination, PREFIX, `check:${index}`, WORKERS);
+  for (let step = 0; step < SINGLE_WRITES; step++) await singleWrite(random, k2, index, step, cached);
   report.rounds++;
 }
 
