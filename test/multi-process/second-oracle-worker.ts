@@ -22,7 +22,7 @@ import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { seededRandom } from "../helpers/random.ts";
 import { aroundDifference, canonical, runRead, type Outcome } from "./second-oracle/compare.ts";
-import { agree, barrier, knownRows } from "./second-oracle/fleet.ts";
+import { agree, barrier, knownRows, neighbourhood } from "./second-oracle/fleet.ts";
 import { pick, type Known, type Random } from "./second-oracle/model.ts";
 import { randomRead, shapeOf, type ReadSpec } from "./second-oracle/reads.ts";
 import { newPerson, pickWrite, type WriteClient } from "./second-oracle/writes.ts";
@@ -31,7 +31,7 @@ export interface Difference {
   worker: number;
   round: number;
   /** Where the read came from: this process's stress reads, another process's, or a fresh one. */
-  source: "own" | "shared" | "fresh" | "after write";
+  source: "own" | "shared" | "fresh" | "focused" | "after write";
   /** The writes of the single-write step before this check (with their arguments), if any. */
   writes?: string[];
   /** Which of the two cached reads differed (the second is usually served from the cache). */
@@ -75,9 +75,11 @@ const PREFIX = env("ORACLE");
 const SEED = Number(env("SEED"));
 const END_AT = Number(env("END_AT"));
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1_500);
-const CHECKS = Number(process.env.CHECKS ?? 40);
+const CHECKS = Number(process.env.CHECKS ?? 30);
 /** Single-write steps per round, each followed by a re-check of the reads the checkpoint cached. */
-const SINGLE_WRITES = Number(process.env.SINGLE_WRITES ?? 3);
+const SINGLE_WRITES = Number(process.env.SINGLE_WRITES ?? 4);
+/** Reads around each single write's neighbourhood, cached before it and checked after it. */
+const FOCUSED = Number(process.env.FOCUSED ?? 20);
 const LOOPS = Number(process.env.LOOPS ?? 2);
 /** Operations each loop runs per stress phase even past ROUND_MS (up to 5 × ROUND_MS): a loaded machine still tests something. */
 const MIN_LOOP_OPS = Number(process.env.MIN_LOOP_OPS ?? 15);
@@ -145,10 +147,22 @@ async function stressLoop(random: Random, k: Known, until: number): Promise<void
   }
 }
 
-/** Keeps the tables from emptying: cascades can take many rows at once. */
-async function topUp(random: Random, k: Known): Promise<void> {
-  for (let i = k.people.length; i < 12; i++) await stressWrite(random, k, "person.create (top-up)", (p, r) => p.person.create({ data: newPerson(r, k) }));
-  for (let i = k.teams.length; i < 4; i++) await stressWrite(random, k, "team.create (top-up)", (p) => p.team.create({ data: { name: `team top-up ${WORKER}-${Date.now()}-${i}`, players: { create: [{ name: "p top-up" }] } } }));
+/**
+ * Keeps the tables small, so that a single write touches many cached reads, and from emptying
+ * (cascades can take many rows at once). Through the cache, like every write.
+ */
+async function keepSmall(random: Random, k: Known): Promise<void> {
+  for (let i = k.people.length; i < 5; i++) await stressWrite(random, k, "person.create (top-up)", (p, r) => p.person.create({ data: newPerson(r, k) }));
+  for (let i = k.teams.length; i < 2; i++) await stressWrite(random, k, "team.create (top-up)", (p) => p.team.create({ data: { name: `team top-up ${WORKER}-${Date.now()}-${i}`, players: { create: [{ name: "p top-up" }] } } }));
+  const trim = async (name: string, excess: unknown[], run: (p: WriteClient) => Promise<unknown>) => excess.length > 0 && (await stressWrite(random, k, name, run));
+  const people = k.people.slice(10).map((person) => person.id);
+  await trim("person.deleteMany (trim)", people, (p) => p.person.deleteMany({ where: { id: { in: people } } }));
+  const teams = k.teams.slice(4).map((team) => team.id);
+  await trim("team.deleteMany (trim)", teams, (p) => p.team.deleteMany({ where: { id: { in: teams } } }));
+  const players = k.players.slice(8).map((player) => player.id);
+  await trim("player.deleteMany (trim)", players, (p) => p.player.deleteMany({ where: { id: { in: players } } }));
+  const events = k.events.slice(6).map((event) => event.id);
+  await trim("event.deleteMany (trim)", events, (p) => p.event.deleteMany({ where: { id: { in: events } } }));
 }
 
 async function check(spec: ReadSpec, source: Difference["source"], round: number, writes?: string[]): Promise<void> {
@@ -202,23 +216,34 @@ function recording(client: WriteClient, calls: string[]): WriteClient {
   });
 }
 
-/** One process makes 1-2 writes while the others wait; then everyone checks the reads it had cached. */
+/**
+ * A single-write step. The writing process (in turn) picks a neighbourhood (fleet.ts); every
+ * process caches FOCUSED fresh reads drawn from it (checked once on the way); the writer makes 1-2
+ * writes drawn from it; then every process re-checks those and the checkpoint's reads.
+ */
 async function singleWrite(random: Random, k: Known, round: number, step: number, cached: ReadSpec[]): Promise<void> {
-  const key = `${PREFIX}:writes:${round}:${step}`;
-  if ((round * SINGLE_WRITES + step) % WORKERS === WORKER) {
+  const key = `${PREFIX}:step:${round}:${step}`;
+  const writing = (round * SINGLE_WRITES + step) % WORKERS === WORKER;
+  if (writing) await coordination.set(`${key}:focus`, JSON.stringify(await neighbourhood(base, k, Math.floor(random() * 1000))));
+  await barrier(coordination, PREFIX, `focus:${round}:${step}`, WORKERS);
+  const focus = JSON.parse((await coordination.get(`${key}:focus`))!) as Known;
+  const focused = Array.from({ length: FOCUSED }, () => randomRead(random, focus, true));
+  for (const spec of focused) await check(spec, "focused", round);
+  await barrier(coordination, PREFIX, `cached:${round}:${step}`, WORKERS);
+  if (writing) {
     const done: string[] = [];
     for (let i = 0; i < 1 + Math.floor(random() * 2); i++) {
-      const [name, write] = pickWrite(random);
+      const [name, write] = pickWrite(random, true);
       const calls: string[] = [];
       const before = report.writes;
-      await stressWrite(random, k, name, (p, r, known) => write(recording(p, calls), r, known));
+      await stressWrite(random, focus, name, (p, r, known) => write(recording(p, calls), r, known));
       done.push(`${name}${report.writes === before ? " (rejected)" : ""}: ${calls.join("; ").slice(0, 600)}`);
     }
-    await coordination.rpush(key, ...done);
+    await coordination.rpush(`${key}:writes`, ...done);
   }
   await barrier(coordination, PREFIX, `written:${round}:${step}`, WORKERS);
-  const writes = await coordination.lrange(key, 0, -1);
-  for (const spec of cached) await check(spec, "after write", round, writes);
+  const writes = await coordination.lrange(`${key}:writes`, 0, -1);
+  for (const spec of [...focused, ...cached]) await check(spec, "after write", round, writes);
   await barrier(coordination, PREFIX, `rechecked:${round}:${step}`, WORKERS);
 }
 
@@ -226,7 +251,7 @@ async function round(index: number): Promise<void> {
   const random = seededRandom(SEED * 7919 + WORKER * 101 + index * 13);
   const k = await knownRows(base);
   remembered = [];
-  if (WORKER === 0) await topUp(random, k);
+  if (WORKER === 0) await keepSmall(random, k);
   const until = Date.now() + ROUND_MS;
   await Promise.all(Array.from({ length: LOOPS }, (_, loop) => stressLoop(seededRandom(SEED * 31 + WORKER * 1009 + index * 7 + loop), k, until)));
   const sharing = remembered.slice(0, 40).map((spec) => JSON.stringify({ worker: WORKER, spec }));

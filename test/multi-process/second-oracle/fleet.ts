@@ -46,3 +46,40 @@ export async function knownRows(base: unknown): Promise<Known> {
     events: events.map((event) => ({ id: event.id, at: event.at.toISOString(), price: event.price.toFixed(2), label: event.label })),
   };
 }
+
+interface Neighbour {
+  id: string;
+  code: string;
+  email: string;
+}
+interface FocusRow extends Neighbour {
+  manager: Neighbour | null;
+  parent: Neighbour | null;
+  reports: Neighbour[];
+  children: Neighbour[];
+  passport: Known["passports"][number] | null;
+  memberships: Array<{ personId: string; teamId: number; team: Known["teams"][number] & { players: Known["players"] } }>;
+}
+
+/**
+ * The rows one hop around a random person (manager, reports, parent, children, passport,
+ * memberships, their teams and players) and a few events: reads and a write drawn from these
+ * meet, so a write's missed dependency shows in a few reads instead of one in thousands.
+ */
+export async function neighbourhood(base: unknown, k: Known, index: number): Promise<Known> {
+  const focus = k.people[index % Math.max(1, k.people.length)];
+  const plain = base as { person: { findUnique(args: unknown): Promise<FocusRow | null> } };
+  const row = focus && (await plain.person.findUnique({ where: { id: focus.id }, include: { manager: true, parent: true, reports: true, children: true, passport: true, memberships: { include: { team: { include: { players: true } } } } } }));
+  if (!row) return k;
+  const person = ({ id, code, email }: Neighbour) => ({ id, code, email });
+  const teams = row.memberships.map((membership) => membership.team);
+  if (teams.length === 0 && k.teams[0]) teams.push({ ...k.teams[0], players: k.players.filter((player) => player.teamId === k.teams[0]!.id) });
+  return {
+    people: [row, row.manager, row.parent, ...row.reports, ...row.children].filter((one): one is Neighbour => one !== null).map(person),
+    passports: row.passport ? [row.passport] : [],
+    memberships: row.memberships.map(({ personId, teamId }) => ({ personId, teamId })),
+    teams: teams.map(({ id, name, captainId }) => ({ id, name, captainId })),
+    players: teams.flatMap((team) => team.players.map(({ id, teamId }) => ({ id, teamId }))),
+    events: k.events.slice(index % 3, (index % 3) + 2),
+  };
+}

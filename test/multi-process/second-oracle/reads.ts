@@ -20,10 +20,11 @@ export interface ReadSpec {
 const MODELS: ModelName[] = ["Person", "Person", "Person", "Passport", "Team", "Team", "Player", "Membership", "Event", "ActivePerson"];
 const OPERATIONS = ["findUnique", "findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "findMany", "findMany", "count", "aggregate", "groupBy"];
 
-export function randomRead(random: Random, k: Known): ReadSpec {
+/** Around a single write (`focused`): unique reads by the neighbourhood's values, with relations, half the time. */
+export function randomRead(random: Random, k: Known, focused = false): ReadSpec {
   const model = pick(random, MODELS);
-  const operation = pick(random, OPERATIONS);
-  const depth = Math.floor(random() * 4);
+  const operation = focused && chance(random, 0.5) ? "findUnique" : pick(random, OPERATIONS);
+  const depth = focused ? 1 + Math.floor(random() * 3) : Math.floor(random() * 4);
   if (operation.startsWith("findUnique")) return { model, operation, args: { where: { ...uniqueWhere(random, k, model), ...(chance(random, 0.2) ? { AND: [where(random, k, model, 1)] } : {}) }, ...selection(random, k, model, depth) } };
   if (operation === "count") return { model, operation, args: { where: where(random, k, model, depth), ...(chance(random, 0.3) ? { select: { _all: true } } : {}) } };
   if (operation === "aggregate") return { model, operation, args: aggregate(random, k, model, depth) };

@@ -99,21 +99,21 @@ async function seed(databaseUrl: string): Promise<void> {
   const base = new PrismaClient({ adapter: new PrismaPg(pool) });
   try {
     const people: string[] = [];
-    for (let i = 0; i < 16; i++) {
+    for (let i = 0; i < 8; i++) {
       const t = randomUUID().slice(0, 6);
       const person = await base.person.create({
         data: { code: `S${t}`, email: `${t}@Seed.test`, name: `Person seed ${i}`, active: i % 4 !== 0, managerId: people[i % 3 === 0 ? 0 : i - 1] ?? null, parentId: i % 5 === 4 ? (people[i - 2] ?? null) : null, ...(i % 2 === 0 ? { passport: { create: { number: `N${t}` } } } : {}) },
       });
       people.push(person.id);
     }
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 3; i++) {
       const team = await base.team.create({ data: { name: `team seed ${randomUUID().slice(0, 6)}`, players: { create: [{ name: "p seed a" }, { name: "p seed b" }, { name: "p seed c" }] } }, include: { players: true } });
       // The cycle: the captain is a player of the previous team.
       const captain = i === 0 ? team.players[0]! : (await base.player.findFirst({ where: { teamId: team.id - 1 } }))!;
       await base.team.update({ where: { id: team.id }, data: { captainId: captain.id } }).catch(() => undefined);
       for (const personId of people.slice(i * 3, i * 3 + 4)) await base.membership.create({ data: { personId, teamId: team.id, role: i % 2 === 0 ? "member" : "lead" } });
     }
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 6; i++) {
       const at = new Date(Date.UTC(2030, 5, 1 + i, 12, 0, 0, i % 3 === 0 ? 250 : 0));
       await base.event.create({ data: { at, price: `${10 + i}.${i % 2 === 0 ? "50" : "05"}`, label: `e seed ${i}` } });
     }
