@@ -35,12 +35,22 @@ export function randomRead(random: Random, k: Known, focused = false): ReadSpec 
     operation,
     args: {
       where: where(random, k, model, depth),
-      orderBy: ORDER[model],
+      orderBy: order(random, model),
+      ...(chance(random, 0.1) ? { distinct: [pick(random, GROUPABLE[model])] } : {}),
       ...(chance(random, many ? 0.4 : 0.5) ? { take: 1 + Math.floor(random() * 4) } : {}),
       ...(chance(random, 0.2) ? { skip: 1 } : {}),
       ...selection(random, k, model, depth),
     },
   };
+}
+
+/** The model's total order, sometimes after an order through a relation (a count, or a related row's id). */
+function order(random: Random, model: ModelName): Args[] {
+  const relations = RELATIONS[model];
+  if (relations.length === 0 || !chance(random, 0.25)) return ORDER[model];
+  const relation = pick(random, relations);
+  const first = relation.list ? { [relation.name]: { _count: pick(random, ["asc", "desc"]) } } : { [relation.name]: ORDER[relation.to][0]! };
+  return [first, ...ORDER[model]];
 }
 
 /** One unique criterion of `model`, spelled oddly; sometimes one that names no row. */
