@@ -299,7 +299,7 @@ export class CacheRuntime {
     run: (query) => {
       const run = async () => {
         const result = await this.#passthrough(query);
-        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, result), query.parent);
+        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, result), query.$parent);
         return result;
       };
       return tracing.write.hasSubscribers ? this.#traced(tracing.write, query, run) : run();
@@ -310,7 +310,7 @@ export class CacheRuntime {
       const related = (plain[relation] as (args: unknown) => PromiseLike<unknown>).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
       return Promise.resolve(related).then(async (value) => {
-        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined), query.parent);
+        await this.#transactions.apply(this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined), query.$parent);
         return value;
       });
     },
@@ -389,7 +389,7 @@ export class CacheRuntime {
   }
 
   #passthrough(query: LazyQuery): PrismaPromiseLike {
-    return this.#delegate(query.parent, query.model)[query.operation]!(query.args);
+    return this.#delegate(query.$parent, query.model)[query.operation]!(query.args);
   }
 
   #policyFor(query: LazyQuery): ReadPolicy {

@@ -15,9 +15,10 @@ export function revive(value: unknown): unknown {
 }
 
 export async function runRead(client: unknown, spec: ReadSpec): Promise<Outcome> {
-  const delegate = (client as Record<string, Record<string, (args: unknown) => Promise<unknown>>>)[DELEGATES[spec.model]]!;
+  const delegate = (client as Record<string, Record<string, (args: unknown) => Record<string, () => Promise<unknown>> & Promise<unknown>>>)[DELEGATES[spec.model]]!;
   try {
-    return { value: await delegate[spec.operation]!(revive(spec.args)) };
+    const query = delegate[spec.operation]!(revive(spec.args));
+    return { value: await (spec.fluent === undefined ? query : query[spec.fluent]!()) };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (typeof code === "string") return { error: code };

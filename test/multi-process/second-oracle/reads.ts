@@ -15,6 +15,8 @@ export interface ReadSpec {
   model: ModelName;
   operation: string;
   args: Args;
+  /** The fluent API: `findUnique(args).<relation>()`. */
+  fluent?: string;
 }
 
 const MODELS: ModelName[] = ["Person", "Person", "Person", "Passport", "Team", "Team", "Player", "Membership", "Event", "ActivePerson"];
@@ -25,6 +27,7 @@ export function randomRead(random: Random, k: Known, focused = false): ReadSpec 
   const model = pick(random, MODELS);
   const operation = focused && chance(random, 0.5) ? "findUnique" : pick(random, OPERATIONS);
   const depth = focused ? 1 + Math.floor(random() * 3) : Math.floor(random() * 4);
+  if (operation === "findUnique" && RELATIONS[model].length > 0 && chance(random, 0.15)) return { model, operation, args: { where: uniqueWhere(random, k, model) }, fluent: pick(random, RELATIONS[model]).name };
   if (operation.startsWith("findUnique")) return { model, operation, args: { where: { ...uniqueWhere(random, k, model), ...(chance(random, 0.2) ? { AND: [where(random, k, model, 1)] } : {}) }, ...selection(random, k, model, depth) } };
   if (operation === "count") return { model, operation, args: { where: where(random, k, model, depth), ...(chance(random, 0.3) ? { select: { _all: true } } : {}) } };
   if (operation === "aggregate") return { model, operation, args: aggregate(random, k, model, depth) };
@@ -189,5 +192,5 @@ export function shapeOf(spec: ReadSpec): string {
     if ("$date" in value) return "Date";
     return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, strip(inner)]));
   };
-  return `${spec.model}.${spec.operation} ${JSON.stringify(strip(spec.args))}`;
+  return `${spec.model}.${spec.operation} ${JSON.stringify(strip(spec.args))}${spec.fluent === undefined ? "" : `.${spec.fluent}()`}`;
 }
