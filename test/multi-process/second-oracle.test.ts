@@ -38,7 +38,7 @@ describe("second schema: randomized oracle across processes", () => {
   it(
     "negative control: the same checkpoints find differences when writes bypass the extension",
     async () => {
-      const summary = await oracle(1_000, { WRITE_THROUGH: "base" });
+      const summary = await oracle(1_000, { WRITE_THROUGH: "base", CHECKS: "20", SINGLE_WRITES: "1", FOCUSED: "8" });
       expect(summary.readErrors, summary.errorSamples.join("\n")).toBe(0);
       expect(summary.differences).toBeGreaterThan(0);
     },
