@@ -32,8 +32,11 @@ export class LazyQuery extends PrismaLikePromise {
 
   constructor(
     readonly runner: QueryRunner,
-    /** The client the query runs on: the extension's parent client. */
-    readonly parent: Delegates,
+    /**
+     * The client the query runs on: the extension's parent client. `$`-named like Prisma's own
+     * members, because no field can be: a relation named `parent` keeps its fluent method.
+     */
+    readonly $parent: Delegates,
     readonly model: string,
     readonly operation: string,
     /** Arguments with the `cache` option removed. */

@@ -87,20 +87,20 @@ export class WritePath {
       const related = (plain[relation] as (args: unknown) => PromiseLike<unknown>).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
       const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
-      return this.#announced(query.parent, announced, query.model, related, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
+      return this.#announced(query.$parent, announced, query.model, related, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
     },
   };
 
   #runWrite(query: LazyQuery, announced: Iterable<string>): Promise<unknown> {
     let finalArgs = query.args;
     // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
-    const inTransaction = (query.parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
+    const inTransaction = (query.$parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
     const delegateKey = this.#delegateKeys.get(query.model)!;
     // Lazy, like a Prisma query: it starts when #announced awaits it, after the announcement.
     const write: PromiseLike<unknown> = inTransaction
       ? passthrough(this.#delegateKeys, query)
       : { then: (resolve, reject) => this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args)).then(resolve, reject) };
-    return this.#announced(query.parent, announced, query.model, write, (result) => {
+    return this.#announced(query.$parent, announced, query.model, write, (result) => {
       const names = this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
       if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);
       return names;
