@@ -30,7 +30,9 @@ describe("a writer cut off from Redis, then stopped, while other processes keep 
       const user = await seedUser(base);
       const namespace = uniqueNamespace();
       const common = { DATABASE_URL: inject("databaseUrl"), NAMESPACE: namespace, USER_ID: String(user.id) };
-      const readers = [0, 1].map(() => startChild<ReaderReport>("loop-reader.ts", { ...common, REDIS_URL: chaos.url, DURATION_MS: "9000" }));
+      // Long enough to read after the write resolves: a writer cut off after its commit waits up to
+      // redisDownWriteWait (5 s) for its confirmation, and its failed attempt waits out the lease (1 s).
+      const readers = [0, 1].map(() => startChild<ReaderReport>("loop-reader.ts", { ...common, REDIS_URL: chaos.url, DURATION_MS: "13000" }));
       await sleep(2_500);
       // The row lock keeps the update waiting in the database once it is announced.
       let release!: () => void;
