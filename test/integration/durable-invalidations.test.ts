@@ -6,6 +6,7 @@ import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { sleep, until } from "../helpers/wait.ts";
+import { holdUserRowLock } from "../helpers/row-lock.ts";
 
 const untilLong = (condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) => until(condition, timeoutMs, 20);
 
@@ -192,23 +193,13 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       // A row lock held elsewhere keeps the update waiting in the database; once its announcement
       // is in Redis the writer loses Redis, then the update commits: its confirmation cannot be delivered.
       const { base } = createBaseClient();
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const lockTaken = new Promise<void>((resolve) => (locked = resolve));
-      const holder = base.$transaction(async (tx) => {
-        await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${userId} FOR UPDATE`;
-        locked();
-        await released;
-      });
-      await lockTaken;
+      const rowLock = await holdUserRowLock(base, userId);
       const admin = new Redis(chaos.url);
       // Prisma queries are lazy: then() starts it.
       const write = writer.prisma.user.update({ where: { id: userId }, data: { name: "written by a writer cut off" } }).then((row) => row);
       await untilLong(async () => (await admin.exists(`d{${namespace}}:v:t:User:id=["${userId}"]`)) === 1);
       proxy.cut();
-      release();
-      await holder;
+      await rowLock.release();
       await base.$disconnect();
       admin.disconnect();
       await write;
@@ -244,23 +235,13 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
         await byEmail();
         return reader.prisma.$cache.stats().l1Hits > hits;
       });
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const lockTaken = new Promise<void>((resolve) => (locked = resolve));
-      const holder = base.$transaction(async (tx) => {
-        await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${userId} FOR UPDATE`;
-        locked();
-        await released;
-      });
-      await lockTaken;
+      const rowLock = await holdUserRowLock(base, userId);
       const marks = `d{${namespace}}:v:t:User:id=["${userId}"]`;
       const write = writer.prisma.user.update({ where: { id: userId }, data: { name: "confirmed after reconnecting" } }).then((row) => row);
       await untilLong(async () => (await admin.exists(marks)) === 1);
       proxy.cut();
       setTimeout(() => proxy.restore(), 1_000);
-      release();
-      await holder;
+      await rowLock.release();
       await write;
       expect(writer.prisma.$cache.stats()).toMatchObject({ invalidationsQueued: 1, undeliveredWrites: 0 });
       expect((await byEmail())?.name).toBe("confirmed after reconnecting");

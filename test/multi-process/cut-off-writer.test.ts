@@ -5,6 +5,7 @@ import { runChild, startChild } from "../helpers/child-process.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { holdUserRowLock } from "../helpers/row-lock.ts";
 
 interface ReaderReport {
   samples: Array<[number, string | null]>;
@@ -35,16 +36,7 @@ describe("a writer cut off from Redis, then stopped, while other processes keep 
       const readers = [0, 1].map(() => startChild<ReaderReport>("loop-reader.ts", { ...common, REDIS_URL: chaos.url, DURATION_MS: "13000" }));
       await sleep(2_500);
       // The row lock keeps the update waiting in the database once it is announced.
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const lockTaken = new Promise<void>((resolve) => (locked = resolve));
-      const holder = base.$transaction(async (tx) => {
-        await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${user.id} FOR UPDATE`;
-        locked();
-        await released;
-      }, { timeout: 30_000 });
-      await lockTaken;
+      const rowLock = await holdUserRowLock(base, user.id);
       const writer = startChild<WriterReport>("cut-off-writer.ts", { ...common, REDIS_URL: proxy.url, NAME: "written by a stopped writer" });
       const deadline = Date.now() + 20_000;
       while ((await admin.exists(`d{${namespace}}:v:t:User:id=["${user.id}"]`)) === 0) {
@@ -54,8 +46,7 @@ describe("a writer cut off from Redis, then stopped, while other processes keep 
       proxy.cut();
       // Readers load the (still old) row while the update waits: the marks keep them from caching it.
       await sleep(600);
-      release();
-      await holder;
+      await rowLock.release();
       const written = await writer.result;
       const reports = await Promise.all(readers.map((reader) => reader.result));
 
