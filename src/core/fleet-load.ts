@@ -4,7 +4,7 @@ import type { LandingWaiters } from "./landing-waiters.js";
 import type { WaitBound } from "./wait-bound.js";
 import type { TieredCacheParts } from "./tiered-cache.js";
 
-/** How many times a miss tries the fleet lock before it loads by itself. */
+/** How many times a miss tries the fleet lock (woken each time by a value it could not use) before it loads by itself. */
 const LOCK_ATTEMPTS = 3;
 
 /** After a load: the store released the lock itself, stored without it, or stored nothing. */
@@ -41,13 +41,18 @@ export class FleetLoad {
    * One loader for the whole fleet: the lock holder queries the database; everyone else waits
    * to be woken when the value lands and reads it from Redis. A waiter registers for the wake-up
    * *before* it tries the lock, so a release that follows its failed try always wakes it (a
-   * wake-up published before it listened would otherwise be lost, and it would wait in vain). It
-   * waits about as long as the holder's load takes (WaitBound); not woken by then, it tries the
-   * lock again (a holder that is alive keeps it), and after LOCK_ATTEMPTS loads by itself.
+   * wake-up published before it listened would otherwise be lost, and it would wait in vain).
+   * All its waits together last at most about as long as the holder's load takes (WaitBound, one
+   * deadline across attempts): not woken by then, it loads by itself. A holder that is alive but
+   * cannot reach Redis (its connection dropped between its lock and its store, its commands
+   * queued behind a reconnection) would otherwise hold every waiter for as long as that lasts;
+   * trying the lock again would only find it still held. Woken by a value it cannot use (stored
+   * for versions older than its own), it tries the lock again, at most LOCK_ATTEMPTS times.
    */
   async load(request: ReadRequest, current: readonly number[], replacing = -Infinity): Promise<unknown> {
     const { lock, counters, clock } = this.#parts;
     if (lock === undefined) return (await this.#steps.loadAndStore(request, current, undefined)).value;
+    const deadline = clock.now() + this.#waitBound.of(request.model);
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
       const waiter = this.#waiters.register(request.key);
       let held;
@@ -66,10 +71,11 @@ export class FleetLoad {
       const started = clock.now();
       try {
         // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
-        const woken = await waiter.wait(this.#waitBound.of(request.model), this.#parts.hearingRedis);
-        if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
-        if (woken === "timeout") continue;
-        if (woken === "unheard") break;
+        const woken = await waiter.wait(Math.max(0, deadline - started), this.#parts.hearingRedis);
+        if (woken === "timeout" || woken === "unheard") {
+          counters.lockWaitTimeouts++;
+          break;
+        }
         // The holder loaded a result it will not cache: waiting longer would only queue us up.
         if (woken === "nothing") break;
         const landed = await this.#steps.servable(request, replacing);

@@ -6,9 +6,10 @@ const LOAD_MULTIPLE = 4;
 /**
  * How long a fleet-lock waiter waits for the holder's value before it loads by itself: about as
  * long as the holder's load takes, not the lock's lifetime. The bound is
- * `min(lockTtl, 4 × redisTimeout + 4 × the longest recent load of the model in this process)`:
- * the Redis allowance covers the holder's store-and-release, the wake-up's delivery and both
- * event loops' lag on a busy machine.
+ * `min(lockTtl, 2 × redisTimeout + 4 × the longest recent load of the model in this process)`:
+ * the Redis allowance covers the holder's store-and-release (one call, itself bounded by
+ * redisTimeout: a holder that needs longer stores nothing) and the wake-up's delivery; the load
+ * multiple covers both event loops' lag on a busy machine, which slows the loads too.
  * Before this process has timed any load of the model it knows nothing better than `lockTtl`.
  */
 export class WaitBound {
@@ -18,7 +19,7 @@ export class WaitBound {
 
   constructor(lockTtlMs: number, redisTimeoutMs: number) {
     this.#lockTtlMs = lockTtlMs;
-    this.#floorMs = 4 * redisTimeoutMs;
+    this.#floorMs = 2 * redisTimeoutMs;
   }
 
   /** Remembers a database load's duration: a decaying maximum per model. */

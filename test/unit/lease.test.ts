@@ -136,9 +136,9 @@ describe("bounded waits", () => {
     const bound = new WaitBound(5_000, 250);
     expect(bound.of("User")).toBe(5_000); // no load timed yet
     bound.observe("User", 20);
-    expect(bound.of("User")).toBe(1_000 + 80);
+    expect(bound.of("User")).toBe(500 + 80);
     bound.observe("User", 2);
-    expect(bound.of("User")).toBe(1_000 + 4 * 18); // the longest recent load, decaying
+    expect(bound.of("User")).toBe(500 + 4 * 18); // the longest recent load, decaying
     bound.observe("User", 10_000);
     expect(bound.of("User")).toBe(5_000);
   });
