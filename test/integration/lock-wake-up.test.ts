@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
+import { TcpProxy } from "../helpers/tcp-proxy.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LOCK_TTL = 10_000;
@@ -47,6 +48,48 @@ describe("fleet lock wake-ups", () => {
       await Promise.all([holder.close(), waiter.close(), writer.close()]);
       slowRedis.disconnect();
       proxy.close();
+    }
+  }, 60_000);
+
+  it("a waiter does not queue again behind a holder cut off from Redis between its lock and its store", async () => {
+    // The chaos run's reads over 1 s: a holder whose connection died after its SET NX (client
+    // kill, auth change) stores and releases only once ioredis has reconnected. Its waiters used
+    // to time out, find the lock still held, and wait again, three times in all.
+    const namespace = uniqueNamespace();
+    const redisPort = Number(new URL(inject("redisUrl")).port);
+    const proxy = await TcpProxy.start(redisPort);
+    const cutOffRedis = new Redis(proxy.url, { maxRetriesPerRequest: 1 });
+    cutOffRedis.on("error", () => {});
+    const options = { namespace, lockTtl: LOCK_TTL, models: { User: true } };
+    const holder = createCachedClient({ ...options, redis: cutOffRedis });
+    const waiter = createCachedClient(options);
+    try {
+      const [known, user] = await Promise.all(
+        ["known", "contended"].map((name) => waiter.base.user.create({ data: { email: `${name}-${namespace}@example.com`, name } })),
+      );
+      // The waiter times one load of User: its bound is then ~2 × redisTimeout, not lockTtl.
+      await waiter.prisma.user.findUnique({ where: { id: known!.id } });
+      await holder.prisma.$cache.stats();
+      await sleep(300); // subscriptions and leases up
+      holder.pool.delayMs = 800;
+      const held = holder.prisma.user.findUnique({ where: { id: user!.id } }).then((u) => u);
+      for (let i = 0; i < 300 && (await waiter.redis!.keys(`${namespace}:*:lock`)).length === 0; i++) await sleep(5);
+      waiter.prisma.$cache.resetStats();
+      const read = waiter.prisma.user.findUnique({ where: { id: user!.id } }).then((u) => u);
+      await sleep(50);
+      proxy.cut(); // the holder's store, release and keep-alive cannot reach Redis: its lock stays
+      expect((await read)?.name).toBe("contended");
+      expect((await held)?.name).toBe("contended");
+      const stats = waiter.prisma.$cache.stats();
+      console.log(`waiter behind a cut-off holder: ${JSON.stringify(pick(stats))}`);
+      // One wait, ended by its bound, then a load of its own (before: three waits, three timeouts).
+      expect(pick(stats)).toMatchObject({ lockWaits: 1, lockWaitTimeouts: 1, lockAcquisitions: 0, dbLoads: 1 });
+      expect(await waiter.redis!.keys(`${namespace}:*:lock`)).toHaveLength(1); // the cut-off holder's lock, still standing
+    } finally {
+      proxy.restore();
+      await Promise.all([holder.close(), waiter.close()]);
+      cutOffRedis.disconnect();
+      await proxy.stop();
     }
   }, 60_000);
 });
