@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
 import { UnencodableArgsError } from "../../src/errors.ts";
-import { canonicalize } from "../../src/key/canonical.ts";
+import { canonicalize, quote } from "../../src/key/canonical.ts";
 import { encodePrismaArgValue } from "../../src/prisma/prisma-values.ts";
 
 const encode = (value: unknown) => canonicalize(value, encodePrismaArgValue);
@@ -87,5 +87,12 @@ describe("canonicalize", () => {
   it("accepts a shared (non-cyclic) sub-object twice", () => {
     const shared = { id: 1 };
     expect(() => encode({ OR: [shared, shared] })).not.toThrow();
+  });
+});
+
+describe("quote", () => {
+  it("spells every string as JSON.stringify does", () => {
+    const samples = ["", "id", "user@example.com", 'a"b', "back\\slash", "tab\there", "nul\u0000", "\u001f", "é ü 中文", "emoji 😀", "lone \ud800 high", "lone \udc00 low", "\u2028\u2029", "x".repeat(300)];
+    for (const text of samples) expect(quote(text)).toBe(JSON.stringify(text));
   });
 });
