@@ -227,6 +227,9 @@ export interface CacheStats {
   lockWaitMs: number;
   /** Lock waits that ended by timeout (the holder was slow, dead or cut off): 0 in a healthy fleet. */
   lockWaitTimeouts: number;
+  /** Misses that waited for a load of this same instance to land (in process, without Redis), and the milliseconds they waited in all. */
+  localLockWaits: number;
+  localLockWaitMs: number;
   /** Reads answered with a stale value inside the swr window. */
   staleServes: number;
   /** Background refreshes started by stale serves, and by early (XFetch) refresh. */

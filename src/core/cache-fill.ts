@@ -68,7 +68,7 @@ export class CacheFill {
     const entry: CacheEntry = { payload, freshUntil, staleUntil: freshUntil + (negative ? 0 : policy.swrMs), loadMs, deps };
     this.fillL1(request, codec.clone(value), entry, negative);
     if (l2 === undefined) return Promise.resolve("skipped");
-    const release = held === undefined ? undefined : { lockKey: held.key, token: held.token, landedMessage: this.#parts.landedMessage(request.key) };
+    const release = held === undefined ? undefined : { lockKey: held.key, waitedKey: held.waitedKey, token: held.token, landedMessage: this.#parts.landedMessage(request.key) };
     if (held !== undefined) held.stopKeepAlive();
     if (request.hot) for (let replica = 1; replica < this.#parts.replicas; replica++) this.storeReplica(replicaKeyOf(request.key, replica), entry);
     return versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps, release).then(

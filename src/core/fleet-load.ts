@@ -1,27 +1,48 @@
 import type { ReadRequest } from "./read-request.js";
 import type { HeldLock } from "./fleet-lock.js";
-import type { LandingWaiters } from "./landing-waiters.js";
+import type { LandingWaiters, WaitOutcome } from "./landing-waiters.js";
 import type { WaitBound } from "./wait-bound.js";
 import type { TieredCacheParts } from "./tiered-cache.js";
+import type { DecodedEntry, LockedLookup } from "./l2-lookup.js";
 
-/** How many times a miss tries the fleet lock (woken each time by a value it could not use) before it loads by itself. */
+/** How many times a miss waits for the fleet lock's holder (within one WaitBound in all) before it loads by itself. */
 const LOCK_ATTEMPTS = 3;
 
 /** After a load: the store released the lock itself, stored without it, or stored nothing. */
 export type StoreOutcome = "released" | "stored" | "skipped";
 
+/**
+ * What a read found: a servable entry in Redis, a value it loaded, a write in progress (nothing
+ * may be served or stored), or its first lookup failed (nothing cached can be validated).
+ */
+export type Resolved = { entry: DecodedEntry } | { loaded: unknown } | { unavailable: unknown } | typeof DIRTY;
+
+export const DIRTY = Symbol("write in progress");
+
 /** The steps of TieredCache a fleet-wide load is made of. */
 export interface FleetLoadSteps {
   /** Loads, fills L1 and starts the L2 store; `stored` settles when the store is done (never rejects). */
   loadAndStore(request: ReadRequest, current: readonly number[], held: HeldLock | undefined): Promise<{ value: unknown; stored: Promise<StoreOutcome> }>;
-  /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
-  servable(request: ReadRequest, replacing: number): Promise<[unknown] | undefined>;
+  /**
+   * One round trip: the entry if servable (newer than `replacing`), else the fleet lock taken or
+   * found held. `ownToken`: the lock this process holds for the key, if any.
+   */
+  lookupOrLock(request: ReadRequest, replacing: number, ownToken: string, mark: boolean): Promise<LockedLookup>;
   /** Counts and reports a Redis failure, which never fails the read. */
   absorb(error: unknown): void;
 }
 
 /** The parts of the cache a fleet-wide load reads: the lock, the clock, the counters and the wake-up messages. */
-type FleetLoadParts = Pick<TieredCacheParts, "lock" | "counters" | "clock" | "hearingRedis" | "landedMessage" | "nothingLandedMessage">;
+type FleetLoadParts = Pick<TieredCacheParts, "lock" | "counters" | "clock" | "hearingRedis" | "nothingLandedMessage">;
+
+/** A fleet lock this process holds: readers of the same process wait for it here, not through Redis. */
+interface LocalHold {
+  token: string;
+  /** A miss's load (not a refresh, which runs while a servable entry stands in Redis). */
+  filling: boolean;
+  /** Settles once the holder stored (or not) and released: "nothing" when it stored nothing. */
+  settled: Promise<"landed" | "nothing">;
+}
 
 /** A miss's database load, done by one instance of the fleet at a time per key (the lock holder). */
 export class FleetLoad {
@@ -29,6 +50,8 @@ export class FleetLoad {
   readonly #waiters: LandingWaiters;
   readonly #waitBound: WaitBound;
   readonly #steps: FleetLoadSteps;
+  /** The fleet locks this process holds, by entry key, until their store and release are done. */
+  readonly #holding = new Map<string, LocalHold>();
 
   constructor(parts: FleetLoadParts, waiters: LandingWaiters, waitBound: WaitBound, steps: FleetLoadSteps) {
     this.#parts = parts;
@@ -38,67 +61,105 @@ export class FleetLoad {
   }
 
   /**
-   * One loader for the whole fleet: the lock holder queries the database; everyone else waits
-   * to be woken when the value lands and reads it from Redis. A waiter registers for the wake-up
-   * *before* it tries the lock, so a release that follows its failed try always wakes it (a
-   * wake-up published before it listened would otherwise be lost, and it would wait in vain).
-   * All its waits together last at most about as long as the holder's load takes (WaitBound, one
-   * deadline across attempts): not woken by then, it loads by itself. A holder that is alive but
-   * cannot reach Redis (its connection dropped between its lock and its store, its commands
-   * queued behind a reconnection) would otherwise hold every waiter for as long as that lasts;
-   * trying the lock again would only find it still held. Woken by a value it cannot use (stored
-   * for versions older than its own), it tries the lock again, at most LOCK_ATTEMPTS times.
+   * The entry, or a value loaded by one loader for the whole fleet: the lookup takes the lock in
+   * the same round trip when the entry cannot be served, and the holder loads. Everyone else
+   * waits for the holder's value to land: in process when the holder is this process (no
+   * Redis), otherwise woken through Redis. Such a waiter registers for the wake-up *before* its
+   * lookup tries the lock, so a release that follows its failed try always wakes it (a wake-up
+   * published before it listened would otherwise be lost, and it would wait in vain); the
+   * failed try marks that it waits, and only then does the release publish. All its waits together
+   * last about as long as the holder's load takes (WaitBound: one deadline across attempts); woken,
+   * it looks (and tries the lock) again, and after LOCK_ATTEMPTS waits loads by itself. Past the
+   * deadline it looks once more without trying the lock, then loads by itself: a holder that is
+   * alive but cut off from Redis between its lock and its store (its connection killed, its
+   * commands queued behind ioredis' reconnection) would otherwise hold every waiter for as long
+   * as that lasts, since trying its lock again only finds it still held. The first lookup's failure is returned
+   * (`unavailable`: nothing can be validated); a later one's is absorbed and the read loads by
+   * itself. A load's own error (the database's) is thrown to the reader.
    */
-  async load(request: ReadRequest, current: readonly number[], replacing = -Infinity): Promise<unknown> {
+  async resolve(request: ReadRequest, replacing = -Infinity): Promise<Resolved> {
     const { lock, counters, clock } = this.#parts;
-    if (lock === undefined) return (await this.#steps.loadAndStore(request, current, undefined)).value;
+    let current: readonly number[] | undefined;
     const deadline = clock.now() + this.#waitBound.of(request.model);
-    for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
-      const waiter = this.#waiters.register(request.key);
-      let held;
+    for (let attempt = 0; ; attempt++) {
+      const last = lock === undefined || attempt === LOCK_ATTEMPTS || clock.now() >= deadline;
+      // A load of this key runs in this process: nothing can be servable before it lands, so
+      // wait for it here before asking Redis (then look: its value, or the lock, is there).
+      const local = this.#holding.get(request.key);
+      if (local?.filling && !last) {
+        const outcome = await this.#waitHere(local, deadline);
+        if (outcome === "timeout") continue;
+        if (outcome === "nothing" && current !== undefined) break;
+      }
+      const waiter = last ? undefined : this.#waiters.register(request.key);
+      let found: LockedLookup;
       try {
-        held = await lock.acquire(`${request.key}:lock`, this.#parts.landedMessage(request.key));
+        found = await this.#steps.lookupOrLock(request, replacing, this.#holding.get(request.key)?.token ?? "", !last);
       } catch (error) {
-        waiter.cancel();
+        waiter?.cancel();
+        if (current === undefined) return { unavailable: error };
         this.#steps.absorb(error);
         break;
       }
-      if (held !== undefined) {
-        waiter.cancel();
-        return this.#loadHolding(request, current, replacing, held);
+      current = found.current;
+      if (found.lock !== "held-elsewhere") waiter?.cancel();
+      if (found.dirty) return DIRTY;
+      if (found.entry !== undefined) return { entry: found.entry };
+      if (found.lock === "taken") return { loaded: await this.#loadHolding(request, current, replacing, found.held!) };
+      if (last || found.lock === "none") break;
+      if (found.lock === "held-here") {
+        const here = this.#holding.get(request.key);
+        // Released meanwhile: look again at once.
+        if (here === undefined) continue;
+        if ((await this.#waitHere(here, deadline)) === "nothing") break;
+        continue;
       }
       counters.lockWaits++;
       const started = clock.now();
+      let woken: WaitOutcome;
       try {
         // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
-        const woken = await waiter.wait(Math.max(0, deadline - started), this.#parts.hearingRedis);
-        if (woken === "timeout" || woken === "unheard") {
-          counters.lockWaitTimeouts++;
-          break;
-        }
-        // The holder loaded a result it will not cache: waiting longer would only queue us up.
-        if (woken === "nothing") break;
-        const landed = await this.#steps.servable(request, replacing);
-        if (landed !== undefined) return landed[0];
+        woken = await waiter!.wait(Math.max(0, deadline - started), this.#parts.hearingRedis);
       } finally {
-        waiter.cancel();
+        waiter!.cancel();
         counters.lockWaitMs += clock.now() - started;
       }
+      if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
+      // Redis is silent, or the holder loaded a result it will not cache: waiting longer would only queue us up.
+      if (woken === "unheard" || woken === "nothing") break;
     }
-    return (await this.#steps.loadAndStore(request, current, undefined)).value;
+    // Every way out of the loop but a throw has looked up at least once (the last attempt always does).
+    return { loaded: (await this.#steps.loadAndStore(request, current!, undefined)).value };
+  }
+
+  /**
+   * Waits for a load of this process to land, until the waiter's deadline like a wait through
+   * Redis. Resolves "nothing" when the holder stored nothing (the caller loads by itself).
+   */
+  async #waitHere(hold: LocalHold, deadline: number): Promise<"landed" | "nothing" | "timeout"> {
+    const { counters, clock } = this.#parts;
+    counters.localLockWaits++;
+    const started = clock.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - started), "timeout")));
+    try {
+      const outcome = await Promise.race([hold.settled, timedOut]);
+      if (outcome === "timeout") counters.lockWaitTimeouts++;
+      return outcome;
+    } finally {
+      clearTimeout(timer);
+      counters.localLockWaitMs += clock.now() - started;
+    }
   }
 
   /** The lock holder's part: load, store, and release the lock (waking the waiters) once the value is in Redis. */
   async #loadHolding(request: ReadRequest, current: readonly number[], replacing: number, held: HeldLock): Promise<unknown> {
     this.#parts.counters.lockAcquisitions++;
+    let settle!: (outcome: "landed" | "nothing") => void;
+    const hold: LocalHold = { token: held.token, filling: replacing === -Infinity, settled: new Promise((resolve) => (settle = resolve)) };
+    this.#holding.set(request.key, hold);
     let outcome: Promise<StoreOutcome> = Promise.resolve("skipped");
     try {
-      // Check again under the lock: a holder that finished just before we took it has landed the value.
-      const landed = await this.#steps.servable(request, replacing);
-      if (landed !== undefined) {
-        outcome = Promise.resolve("stored");
-        return landed[0];
-      }
       const loaded = await this.#steps.loadAndStore(request, current, held);
       outcome = loaded.stored;
       return loaded.value;
@@ -106,8 +167,18 @@ export class FleetLoad {
       // Release (and wake the waiters) only once the value is in Redis for them to read,
       // unless the store already did both; if nothing was stored, tell them to load themselves.
       void outcome
-        .then((stored) => (stored === "released" ? undefined : held.release(stored === "skipped" ? this.#parts.nothingLandedMessage(request.key) : undefined)))
-        .catch((error: unknown) => this.#steps.absorb(error));
+        .then((stored) => {
+          if (stored !== "released") return held.release(stored === "skipped" ? this.#parts.nothingLandedMessage(request.key) : undefined).then(() => stored);
+          return stored;
+        })
+        .catch((error: unknown): StoreOutcome => {
+          this.#steps.absorb(error);
+          return "skipped";
+        })
+        .then((stored) => {
+          if (this.#holding.get(request.key) === hold) this.#holding.delete(request.key);
+          settle(stored === "skipped" ? "nothing" : "landed");
+        });
     }
   }
 }

@@ -5,6 +5,8 @@ import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
 /** A held lock: extended while held, released (by its owner only) when done. */
 export interface HeldLock {
   readonly key: string;
+  /** Where failed attempts mark that they wait (see FleetLock.waitedKeyOf). */
+  readonly waitedKey: string;
   readonly token: string;
   /** Stops the keep-alive; for a release done elsewhere (the store-and-release script). */
   stopKeepAlive(): void;
@@ -13,9 +15,11 @@ export interface HeldLock {
 }
 
 /**
- * One loader per key for the whole fleet: `SET NX PX` with a random token; release and extend
- * are Lua scripts that act only for the token's owner, so a holder whose lock expired can never
- * release or extend the next owner's. Release publishes the "landed" wake-up.
+ * One loader per key for the whole fleet: `SET NX PX` with a random token (or LOOKUP_OR_LOCK,
+ * which takes it in the lookup's round trip); release and extend are Lua scripts that act only
+ * for the token's owner, so a holder whose lock expired can never release or extend the next
+ * owner's. Release publishes the "landed" wake-up if a failed attempt marked that it waits
+ * (always on a Cluster, where the mark would live in another slot).
  */
 export class FleetLock {
   readonly #store: RedisStore;
@@ -28,6 +32,18 @@ export class FleetLock {
     this.#channel = channel;
   }
 
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
+
+  /**
+   * Where failed attempts on `lockKey` mark that they wait. It ends in `:lock` like the lock, so
+   * whatever skips lock keys (entry census, tools) skips it too.
+   */
+  waitedKeyOf(lockKey: string): string {
+    return `${lockKey}:waited:lock`;
+  }
+
   /** The lock, kept alive every ttl/3 until released, or undefined if another owner has it. */
   async acquire(lockKey: string, landedMessage: string): Promise<HeldLock | undefined> {
     const token = randomUUID();
@@ -35,18 +51,29 @@ export class FleetLock {
     try {
       created = await this.#store.setIfAbsent(lockKey, token, this.#ttlMs);
     } catch (error) {
-      // A SET that timed out may still reach Redis (a stalled server answers later) and take a
-      // lock nobody holds, which every reader of the key would wait for until it expired.
-      // Release it behind the SET: same connection, so Redis runs the two in order.
-      if (error instanceof RedisTimeoutError) void this.release(lockKey, token).catch(() => {});
+      this.releaseAfterTimeout(error, lockKey, token);
       throw error;
     }
-    if (!created) return undefined;
+    return created ? this.hold(lockKey, token, landedMessage) : undefined;
+  }
+
+  /**
+   * A command that timed out may still reach Redis (a stalled server answers later) and take a
+   * lock nobody holds, which every reader of the key would wait for until it expired. Release it
+   * behind the command: same connection, so Redis runs the two in order.
+   */
+  releaseAfterTimeout(error: unknown, lockKey: string, token: string): void {
+    if (error instanceof RedisTimeoutError) void this.release(lockKey, token).catch(() => {});
+  }
+
+  /** A lock just taken with `token` (by SET NX or LOOKUP_OR_LOCK), kept alive every ttl/3 until released. */
+  hold(lockKey: string, token: string, landedMessage: string): HeldLock {
     // A load that outlives the lock extends it, so no second loader starts while it runs.
     const keepAlive = setInterval(() => void this.extend(lockKey, token).catch(() => {}), Math.max(1, Math.floor(this.#ttlMs / 3)));
     keepAlive.unref();
     return {
       key: lockKey,
+      waitedKey: this.waitedKeyOf(lockKey),
       token,
       stopKeepAlive: () => clearInterval(keepAlive),
       release: async (message = landedMessage) => {
@@ -57,7 +84,8 @@ export class FleetLock {
   }
 
   async release(lockKey: string, token: string, landedMessage = ""): Promise<boolean> {
-    return (await this.#store.run(RELEASE_LOCK, [lockKey], [token, landedMessage === "" ? "" : this.#channel, landedMessage])) === 1;
+    const keys = this.#store.isCluster ? [lockKey] : [lockKey, this.waitedKeyOf(lockKey)];
+    return (await this.#store.run(RELEASE_LOCK, keys, [token, landedMessage === "" ? "" : this.#channel, landedMessage])) === 1;
   }
 
   async extend(lockKey: string, token: string): Promise<boolean> {

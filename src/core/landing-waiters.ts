@@ -12,21 +12,25 @@ const HEARING_CHECK_MS = 50;
  * message instead of polling. A waiter not woken within its bound resolves false.
  */
 export class LandingWaiters {
-  readonly #waiting = new Map<string, Set<(landed: boolean) => void>>();
+  readonly #waiting = new Map<string, Set<Waiter>>();
 
-  /** Registers first (so a landing in between is not missed), then waits until woken or timed out. */
+  /**
+   * Registers first (so a landing in between is not missed), then waits until woken or timed
+   * out. Registering is cheap (every lookup that may take a lock does it, most never wait): the
+   * promise is made only by wait().
+   */
   register(key: string): { wait(timeoutMs: number, hearing?: () => boolean): Promise<WaitOutcome>; cancel(): void } {
-    let wake!: (landed: boolean) => void;
-    const woken = new Promise<boolean>((resolve) => (wake = resolve));
+    const waiter: Waiter = { landed: undefined, wake: undefined };
     let set = this.#waiting.get(key);
     if (set === undefined) this.#waiting.set(key, (set = new Set()));
-    set.add(wake);
+    set.add(waiter);
     const forget = () => {
-      set.delete(wake);
+      set.delete(waiter);
       if (set.size === 0 && this.#waiting.get(key) === set) this.#waiting.delete(key);
     };
     return {
       wait: (timeoutMs, hearing) => {
+        const woken = waiter.landed !== undefined ? Promise.resolve(waiter.landed) : new Promise<boolean>((resolve) => (waiter.wake = resolve));
         let timer: NodeJS.Timeout | undefined;
         let check: NodeJS.Timeout | undefined;
         // Timers run before I/O in Node's loop: after a stall of this process, the wake-up (or the
@@ -49,10 +53,19 @@ export class LandingWaiters {
     const set = this.#waiting.get(key);
     if (set === undefined) return;
     this.#waiting.delete(key);
-    for (const wake of set) wake(landed);
+    for (const waiter of set) {
+      waiter.landed = landed;
+      waiter.wake?.(landed);
+    }
   }
 
   get size(): number {
     return this.#waiting.size;
   }
+}
+
+/** One registered waiter: how it was woken (before it waited, possibly), and how to wake it while it waits. */
+interface Waiter {
+  landed: boolean | undefined;
+  wake: ((landed: boolean) => void) | undefined;
 }

@@ -3,15 +3,14 @@ import { CacheError } from "../errors.js";
 import type { Versions } from "../invalidation/versions.js";
 import type { ReadPolicy } from "../options.js";
 import type { Counters } from "../stats/counters.js";
-import { CorruptEntry, decodePayload, depsAreCurrent, parseEntry, type CacheEntry } from "../stores/entry.js";
 import type { MemoryStore } from "../stores/memory-store.js";
-import { DELETE_IF_EQUAL } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
-import { CacheFill, replicaKeyOf } from "./cache-fill.js";
+import { CacheFill } from "./cache-fill.js";
 import { refreshBackoffMs, shouldRefreshEarly } from "./early-refresh.js";
-import { FleetLoad } from "./fleet-load.js";
+import { DIRTY, FleetLoad } from "./fleet-load.js";
 import type { FleetLock } from "./fleet-lock.js";
+import { L2Lookup, type DecodedEntry } from "./l2-lookup.js";
 import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
 import { noteServed } from "./served-by.js";
@@ -59,6 +58,8 @@ export type L1Hit = [value: unknown, refresh: RefreshReason | undefined, servedF
 export class TieredCache {
   readonly #parts: TieredCacheParts;
   readonly #flights = new SingleFlight<Outcome | typeof UNAVAILABLE | typeof DIRTY>();
+  /** Reads Redis: entries checked and decoded, the fleet lock taken in the same round trip on a miss. */
+  readonly #l2: L2Lookup;
   readonly #refreshing = new Map<string, Promise<void>>();
   readonly #refreshFailures = new Map<string, { failures: number; retryAt: number }>();
   readonly waiters = new LandingWaiters();
@@ -72,9 +73,10 @@ export class TieredCache {
     this.#parts = parts;
     this.#waitBound = new WaitBound(parts.lockTtlMs, parts.redisTimeoutMs);
     this.#fill = new CacheFill(parts, this.#waitBound);
+    this.#l2 = new L2Lookup(parts, this.#fill);
     this.#fleetLoad = new FleetLoad(parts, this.waiters, this.#waitBound, {
       loadAndStore: (request, current, held) => this.#fill.loadAndStore(request, current, held),
-      servable: (request, replacing) => this.#servable(request, replacing),
+      lookupOrLock: (request, replacing, ownToken, mark) => this.#l2.lookupOrLock(request, replacing, ownToken, mark),
       absorb: (error) => this.#absorb(error),
     });
   }
@@ -132,27 +134,22 @@ export class TieredCache {
   }
 
   async #resolve(request: ReadRequest): Promise<Outcome | typeof UNAVAILABLE | typeof DIRTY> {
-    let found: Found;
-    try {
-      found = await this.#lookup(request);
-    } catch (error) {
-      this.#absorb(error);
+    const resolved = await this.#fleetLoad.resolve(request);
+    if (resolved === DIRTY) return DIRTY;
+    if ("unavailable" in resolved) {
+      this.#absorb(resolved.unavailable);
       return UNAVAILABLE;
     }
-    const { entry, current } = found;
-    if (found.dirty) return DIRTY;
+    if ("loaded" in resolved) return { source: resolved.loaded, fromL2: false, stale: false, negative: false, freshUntil: undefined };
+    const { entry } = resolved;
+    const source = this.#adopt(request, entry);
     const now = this.#parts.clock.now();
-    if (entry !== undefined && now < entry.staleUntil) {
-      const source = this.#adopt(request, entry);
-      const stale = now >= entry.freshUntil;
-      if (stale) this.refreshInBackground(request, "stale", entry.freshUntil);
-      else if (shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random)) {
-        this.refreshInBackground(request, "early", entry.freshUntil);
-      }
-      return { source, fromL2: true, stale, negative: request.isNotFound(source), freshUntil: entry.freshUntil };
+    const stale = now >= entry.freshUntil;
+    if (stale) this.refreshInBackground(request, "stale", entry.freshUntil);
+    else if (shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random)) {
+      this.refreshInBackground(request, "early", entry.freshUntil);
     }
-    const source = await this.#fleetLoad.load(request, current);
-    return { source, fromL2: false, stale: false, negative: false, freshUntil: undefined };
+    return { source, fromL2: true, stale, negative: request.isNotFound(source), freshUntil: entry.freshUntil };
   }
 
   /**
@@ -196,71 +193,17 @@ export class TieredCache {
   }
 
   async #refresh(request: ReadRequest, servedFreshUntil: number): Promise<void> {
-    const { entry, current, dirty } = await this.#lookup(request);
-    if (dirty) return;
+    const resolved = await this.#fleetLoad.resolve(request, servedFreshUntil);
+    if (resolved === DIRTY) return;
+    if ("unavailable" in resolved) throw resolved.unavailable;
     // Another instance refreshed it already (a newer entry landed): adopt it, load nothing.
-    if (entry !== undefined && entry.freshUntil > servedFreshUntil && this.#parts.clock.now() < entry.freshUntil) {
-      this.#adopt(request, entry);
-      return;
-    }
-    await this.#fleetLoad.load(request, current, servedFreshUntil);
-  }
-
-  /**
-   * The stored entry if it is current (undefined otherwise) and the current versions. A hot key
-   * is read from a random replica, falling back to the primary key (and re-seeding the replica).
-   */
-  async #lookup(request: ReadRequest): Promise<Found> {
-    const replica = request.hot ? Math.floor(this.#parts.random() * this.#parts.replicas) : 0;
-    if (replica > 0) {
-      const replicaKey = replicaKeyOf(request.key, replica);
-      this.#parts.counters.replicaReads++;
-      const found = await this.#lookupKey(request, replicaKey);
-      if (found.entry !== undefined) return found;
-      const primary = await this.#lookupKey(request, request.key);
-      if (primary.entry !== undefined) this.#fill.storeReplica(replicaKey, primary.entry);
-      return primary;
-    }
-    return this.#lookupKey(request, request.key);
-  }
-
-  async #lookupKey(request: ReadRequest, key: string): Promise<Found> {
-    const { stored, current, dirty } = await this.#parts.versions.lookup(key, request.deps);
-    if (stored === null || dirty) return { entry: undefined, current, dirty };
-    const entry = parseEntry(stored);
-    if (entry instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, entry.reason), current, dirty };
-    if (!depsAreCurrent(entry.deps, request.deps, current)) return { entry: undefined, current, dirty };
-    const decoded = decodePayload(this.#parts.codec, entry.payload);
-    if (decoded instanceof CorruptEntry) return { entry: this.#dropCorrupt(key, stored, decoded.reason), current, dirty };
-    return { entry: { ...entry, value: decoded.value }, current, dirty };
-  }
-
-  /** A stored value that is not an intact entry: a miss, counted, reported, and deleted (unless rewritten meanwhile). */
-  #dropCorrupt(key: string, stored: string, reason: string): undefined {
-    this.#parts.counters.corruptEntries++;
-    this.#parts.report(new CacheError("E_CORRUPT_ENTRY", `cache entry ${key} dropped: ${reason}`));
-    this.#parts.l2?.run(DELETE_IF_EQUAL, [key], [stored]).catch((error: unknown) => this.#absorb(error));
-    return undefined;
+    if ("entry" in resolved) this.#adopt(request, resolved.entry);
   }
 
   /** Fills L1 with a decoded L2 entry; returns the decoded value (the source). */
   #adopt(request: ReadRequest, entry: DecodedEntry): unknown {
     this.#fill.fillL1(request, entry.value, entry, request.isNotFound(entry.value));
     return entry.value;
-  }
-
-  /** A current, fresh entry in Redis, newer than the one a refresh replaces. */
-  async #servable(request: ReadRequest, replacing: number): Promise<[unknown] | undefined> {
-    let entry: DecodedEntry | undefined;
-    try {
-      ({ entry } = await this.#lookup(request));
-    } catch (error) {
-      // Redis failing mid-wait: the caller loads by itself rather than fail the read.
-      this.#absorb(error);
-      return undefined;
-    }
-    if (entry === undefined || entry.freshUntil <= replacing || this.#parts.clock.now() >= entry.freshUntil) return undefined;
-    return [this.#adopt(request, entry)];
   }
 
   #absorb(error: unknown): void {
@@ -280,16 +223,5 @@ interface Outcome {
 }
 
 const UNAVAILABLE = Symbol("redis unavailable");
-const DIRTY = Symbol("write in progress");
 
 export { replicaKeyOf } from "./cache-fill.js";
-
-/** A current entry read from Redis, with its decoded value. */
-type DecodedEntry = CacheEntry & { value: unknown };
-
-interface Found {
-  entry: DecodedEntry | undefined;
-  current: number[];
-  /** A write in progress marked a dependency dirty: nothing may be served or stored from this lookup. */
-  dirty: boolean;
-}

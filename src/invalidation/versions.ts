@@ -1,17 +1,20 @@
 import { LRUCache } from "lru-cache";
 import { CacheError, CacheStoreError } from "../errors.js";
 import type { Counters } from "../stats/counters.js";
-import { DELETE_IF_EQUAL, FENCED_SET, LOOKUP, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
+import { DELETE_IF_EQUAL, FENCED_SET, LOOKUP, LOOKUP_OR_LOCK, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { waitUntilLapsed } from "./lease.js";
 import { DistrustLedger } from "./distrust-ledger.js";
 import { BumpSender, expiryFlag, versionKeyOf } from "./bump-sender.js";
 import { InvalidationBacklog } from "./invalidation-backlog.js";
+import { lookupOrLockArgs, lockStatusOf, type LockAttempt, type Lookup } from "./lookup-or-lock.js";
 
 /** A held fleet lock to release together with the store, and the wake-up to publish. */
 export interface LockRelease {
   lockKey: string;
+  /** Where failed lock attempts mark that they wait: the wake-up is published only if marked. */
+  waitedKey: string;
   token: string;
   landedMessage: string;
 }
@@ -135,8 +138,9 @@ export class Versions {
   /**
    * The stored entry under `key` (Redis only) and the current versions of `names`, in one round
    * trip where the server allows scripts across these keys (not on a Cluster: two commands, one RTT).
+   * With `lock` (not on a Cluster), the same round trip takes the fleet lock if the entry cannot be served.
    */
-  async lookup(key: string, names: readonly string[]): Promise<{ stored: string | null; current: number[]; dirty: boolean }> {
+  async lookup(key: string, names: readonly string[], lock?: LockAttempt): Promise<Lookup> {
     const redis = this.#options.redis;
     if (redis === undefined) return { stored: null, current: await this.fetch(names), dirty: false };
     if (redis.store.isCluster) {
@@ -145,15 +149,20 @@ export class Versions {
       return { stored, current, dirty: false };
     }
     const keys = [key, `${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
+    const args = [this.#options.tagTtlMs, ...names.map(expiryFlag)];
+    if (lock !== undefined) lookupOrLockArgs(lock, names, keys, args);
     const sentAt = this.#ledger.begin();
-    let reply: Array<string | null | false>;
+    let reply: Array<string | number | null | false>;
     try {
-      reply = (await redis.store.run(LOOKUP, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as Array<string | null | false>;
+      reply = (await redis.store.run(lock === undefined ? LOOKUP : LOOKUP_OR_LOCK, keys, args)) as Array<string | number | null | false>;
     } finally {
       this.#ledger.end(sentAt);
     }
-    const current = names.map((name, i) => this.#readVersion(name, reply[i + 1], sentAt));
-    return { stored: reply[0] || null, current, dirty: (reply[names.length + 1] as unknown) === 1 };
+    // LOOKUP_OR_LOCK's reply starts with the lock status.
+    const at = lock === undefined ? 0 : 1;
+    const current = names.map((name, i) => this.#readVersion(name, reply[at + i + 1], sentAt));
+    const dirty = reply[at + names.length + 1] === 1;
+    return { stored: (reply[at] as string | null | false) || null, current, dirty, lock: lock === undefined || dirty ? undefined : lockStatusOf(reply[0]) };
   }
 
   /**
@@ -289,7 +298,7 @@ export class Versions {
     if (release === undefined) {
       return { stored: (await redis.store.run(FENCED_SET, [key, ...versionKeys], [value, ttl, ...expected])) === 1, released: false };
     }
-    const keys = [key, release.lockKey, ...versionKeys];
+    const keys = [key, release.lockKey, release.waitedKey, ...versionKeys];
     const stored = await redis.store.run(STORE_AND_RELEASE, keys, [value, ttl, release.token, redis.bus.eventsChannel, release.landedMessage, ...expected]);
     return { stored: stored === 1, released: true };
   }

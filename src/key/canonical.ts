@@ -18,7 +18,27 @@ const OPAQUE_BUILTINS: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp
  * x"<special tag>" | j<toJSON() result> | [a,b] | {"k":v,...}.
  */
 export function canonicalize(value: unknown, special?: SpecialEncoder): string {
-  return encode(value, { special, stack: [], trail: [] });
+  return uniqueWhere(value) ?? encode(value, { special, stack: [], trail: [] });
+}
+
+/**
+ * The dominant read, `{ where: { <field>: <number or string> } }` (a findUnique by id), encoded by
+ * concatenation: the same text as the generic walk gives (test/unit/canonical.test.ts), without
+ * its sort, stack and path bookkeeping on the L1 hit's path. Undefined for any other shape.
+ */
+function uniqueWhere(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || keys[0] !== "where") return undefined;
+  const where = (value as { where: unknown }).where;
+  if (typeof where !== "object" || where === null || Object.getPrototypeOf(where) !== Object.prototype) return undefined;
+  const fields = Object.keys(where);
+  if (fields.length !== 1) return undefined;
+  const field = fields[0]!;
+  const member = (where as Record<string, unknown>)[field];
+  if (typeof member === "number") return `{"where":{${quote(field)}:${Object.is(member, -0) ? "n-0" : `n${member}`}}}`;
+  if (typeof member === "string") return `{"where":{${quote(field)}:${quote(member)}}}`;
+  return undefined;
 }
 
 /**

@@ -21,6 +21,9 @@ export class Counters {
   lockWaitMs = 0;
   /** Lock waits that ended because nobody woke the waiter within its bound (it then loaded by itself). */
   lockWaitTimeouts = 0;
+  /** Misses that waited for a load of this same process to land (in process, no Redis round trip). */
+  localLockWaits = 0;
+  localLockWaitMs = 0;
   staleServes = 0;
   backgroundRefreshes = 0;
   earlyRefreshes = 0;
@@ -130,6 +133,8 @@ export class Counters {
       lockWaits: this.lockWaits,
       lockWaitMs: this.lockWaitMs,
       lockWaitTimeouts: this.lockWaitTimeouts,
+      localLockWaits: this.localLockWaits,
+      localLockWaitMs: this.localLockWaitMs,
       staleServes: this.staleServes,
       backgroundRefreshes: this.backgroundRefreshes,
       earlyRefreshes: this.earlyRefreshes,

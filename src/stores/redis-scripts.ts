@@ -157,11 +157,26 @@ if ARGV[7] ~= '' then receivers = math.max(receivers, redis.call('ZCOUNT', KEYS[
 return {seq, receivers}
 `);
 
-/** Releases a lock only for its owner, then wakes the fleet's waiters. KEYS: lock. ARGV: token, channel, landed message. */
-export const RELEASE_LOCK = script(`
+/**
+ * The wake-up after a load, published only when someone waits for it: a reader that failed to
+ * take a lock marks that in the lock's "waited" key (LOOKUP_OR_LOCK), atomically with the
+ * failure, so a release either sees its mark or happened before the attempt (which then found
+ * the lock free or the value landed). Deleting the mark as it publishes lets the next holder
+ * publish only for its own waiters. Without a mark key (a Cluster: another slot) it always publishes.
+ */
+const WAKE_WAITERS = `
+local function wakeWaiters(waitedKey, channel, message)
+  if channel == '' then return end
+  if waitedKey ~= nil and redis.call('DEL', waitedKey) == 0 then return end
+  redis.call('PUBLISH', channel, message)
+end
+`;
+
+/** Releases a lock only for its owner, then wakes the fleet's waiters. KEYS: lock[, waited mark]. ARGV: token, channel, landed message. */
+export const RELEASE_LOCK = script(`${WAKE_WAITERS}
 local released = 0
 if redis.call('GET', KEYS[1]) == ARGV[1] then released = redis.call('DEL', KEYS[1]) end
-if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+wakeWaiters(KEYS[2], ARGV[2], ARGV[3])
 return released
 `);
 
@@ -190,6 +205,53 @@ return out
 `);
 
 /**
+ * A miss in one round trip: LOOKUP, and if the entry cannot be served, the fleet lock taken in
+ * the same script — nothing can land between the failed lookup and the lock, so the holder
+ * loads without looking again. An entry is servable when its recorded versions are exactly the
+ * current ones (its header's JSON compared as text with the one built from the current values)
+ * and its times are past the caller's bounds (the caller's clock, as the entry's times are). If
+ * another owner holds the lock, the failure is marked in the lock's "waited" key (unless the
+ * owner is `ownToken`, a load of the caller's own process, whose readers wait in process); a
+ * dirty mark (write in progress) takes no lock. The caller checks a returned entry again (and
+ * is handed, whatever the lock did, a stored text whose header does not parse: corrupt).
+ * KEYS: entry, sequence key, tag lifetime key, lock, waited mark, V version keys.
+ * ARGV: own tag lifetime ms, token, lock ttl ms, own token, fresh after, stale after, mark ('1' or ''),
+ * V expiry flags, V version names as JSON strings.
+ * Returns { status, entry or false, versions..., dirty }; status 0: servable entry, 1: lock taken,
+ * 2: held by `ownToken`, 3: held by another owner, 4: dirty.
+ */
+export const LOOKUP_OR_LOCK = script(`${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
+local V = #KEYS - 5
+local out = { 0, false }
+local recorded = {}
+local marked = 0
+for i = 1, V do
+  local version = readOrCreate(KEYS[5 + i], KEYS[2], KEYS[3], ARGV[1], ARGV[7 + i])
+  out[2 + i] = version
+  recorded[i] = '[' .. ARGV[7 + V + i] .. ',' .. version .. ']'
+  if marked == 0 and dirty(KEYS[5 + i]) then marked = 1 end
+end
+out[3 + V] = marked
+if marked == 1 then out[1] = 4 return out end
+local entry = redis.call('GET', KEYS[1])
+if entry then
+  local fresh, stale, deps = string.match(entry, '^3|%x+|([^|]*)|([^|]*)|[^|]*|([^\\n]*)\\n')
+  fresh, stale = tonumber(fresh), tonumber(stale)
+  if deps == '[' .. table.concat(recorded, ',') .. ']' and fresh and stale and fresh > tonumber(ARGV[5]) and stale > tonumber(ARGV[6]) then
+    out[2] = entry
+    return out
+  end
+  -- Not an entry of this format: return it anyway, for the caller to count and delete.
+  if not (fresh and stale and deps) then out[2] = entry end
+end
+if redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3], 'NX') then out[1] = 1 return out end
+if ARGV[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[4] then out[1] = 2 return out end
+if ARGV[7] == '1' then redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[3]) * 2) end
+out[1] = 3
+return out
+`);
+
+/**
  * The current value of versions, created where absent (see READ_OR_CREATE): the Cluster's read
  * (where the entry lives in another slot than the versions) and the Bloom filter's.
  * KEYS: sequence key, tag lifetime key, version keys. ARGV: own tag lifetime ms, expiry flags.
@@ -202,17 +264,17 @@ return out
 
 /**
  * The lock holder's last step in one round trip: the fenced store, the release (owner only) and
- * the wake-up, so waiters read the value one round trip sooner.
- * KEYS: entry, lock, version keys. ARGV: value, ttl ms, token, channel, landed message, expected versions.
+ * the wake-up if anyone waits (see WAKE_WAITERS), so waiters read the value one round trip sooner.
+ * KEYS: entry, lock, waited mark, version keys. ARGV: value, ttl ms, token, channel, landed message, expected versions.
  */
-export const STORE_AND_RELEASE = script(`${DIRTY}
+export const STORE_AND_RELEASE = script(`${DIRTY}${WAKE_WAITERS}
 local stored = 1
-for i = 3, #KEYS do
-  if redis.call('GET', KEYS[i]) ~= ARGV[i + 3] or dirty(KEYS[i]) then stored = 0 break end
+for i = 4, #KEYS do
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 2] or dirty(KEYS[i]) then stored = 0 break end
 end
 if stored == 1 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+wakeWaiters(KEYS[3], ARGV[4], ARGV[5])
 return stored
 `);
 

@@ -1,5 +1,5 @@
 import { inject, describe, expect, it } from "vitest";
-import { LOOKUP } from "../../src/stores/redis-scripts.ts";
+import { LOOKUP, LOOKUP_OR_LOCK } from "../../src/stores/redis-scripts.ts";
 import { Redis } from "ioredis";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
@@ -28,7 +28,7 @@ describe("hot keys", () => {
       const lookupsByKey = new Map<string, number>();
       const feed = await monitor.monitor();
       feed.on("monitor", (_time: string, args: string[]) => {
-        if (args[0]?.toLowerCase() !== "evalsha" || args[1] !== LOOKUP.sha || !args[3]?.includes(`${namespace}:`)) return;
+        if (args[0]?.toLowerCase() !== "evalsha" || (args[1] !== LOOKUP.sha && args[1] !== LOOKUP_OR_LOCK.sha) || !args[3]?.includes(`${namespace}:`)) return;
         lookupsByKey.set(args[3], (lookupsByKey.get(args[3]) ?? 0) + 1);
       });
       const env = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: server.url, NAMESPACE: namespace, USER_ID: String(user.id), READS: "50000", L1_MAX_TTL: "0.02" };

@@ -7,6 +7,23 @@ import { encodePrismaArgValue } from "../../src/prisma/prisma-values.ts";
 const encode = (value: unknown) => canonicalize(value, encodePrismaArgValue);
 
 describe("canonicalize", () => {
+  it("encodes the `{ where: { field: number | string } }` shortcut exactly as the generic walk does (keys are shared with other versions)", () => {
+    expect(encode({ where: { id: 5 } })).toBe('{"where":{"id":n5}}');
+    const fields = ["id", "email", 'we"ird\\', "ünï", ""];
+    const members: unknown[] = [0, -0, 5, -17, 1.5, 1e21, Number.NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER, "", "a", 'q"uote\\', "line\nbreak", "ünïcødé 🎉", "\u0000"];
+    for (const field of fields) {
+      for (const member of members) {
+        // An undefined member is dropped by the generic walk, and its presence defeats the shortcut.
+        const generic = encode({ where: { [field]: member }, unused: undefined });
+        expect(encode({ where: { [field]: member } }), `${field}: ${String(member)}`).toBe(generic);
+      }
+    }
+    // Other shapes are not taken for the shortcut's.
+    expect(encode({ where: { id: 5, email: "a" } })).toBe(encode({ where: { email: "a", id: 5 }, unused: undefined }));
+    expect(encode({ where: { id: 5n } })).toBe('{"where":{"id":b5}}');
+    expect(encode({ where: { id: undefined } })).toBe('{"where":{}}');
+  });
+
   it("ignores object key order at every depth", () => {
     const a = { where: { id: 1, email: "a" }, select: { id: true, posts: { where: { b: 1, a: 2 } } } };
     const b = { select: { posts: { where: { a: 2, b: 1 } }, id: true }, where: { email: "a", id: 1 } };
