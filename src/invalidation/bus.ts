@@ -182,11 +182,13 @@ export class Bus {
     if (parsed.kind === "rejected") return this.#handlers.onRejected(channel, message, parsed.reason);
     if (parsed.kind === "landed") return this.#handlers.onLanded(parsed.key, parsed.landed);
     const { writer, messageId } = parsed;
-    // Our own bump was applied from the script's reply (a Redis answer, not a claim), and the
-    // script did not count us among the receivers (see BUMP_VERSIONS): nothing to acknowledge.
-    const own = writer === this.instanceId && this.#ownInFlight.delete(messageId);
-    this.#handlers.onInvalidation(parsed.seq, parsed.names, own);
-    if (own || !wantsAck(messageId)) return;
+    // Our own bump was applied from the script's reply (a Redis answer, not a claim) — unless
+    // its id is no longer in flight (its script failed, or we stopped waiting): then distrust it.
+    const mine = writer === this.instanceId;
+    this.#handlers.onInvalidation(parsed.seq, parsed.names, mine && this.#ownInFlight.delete(messageId));
+    // Never acknowledge our own bumps: the script did not count us among the receivers (see
+    // BUMP_VERSIONS), and an acknowledgement from us would stand in for another instance's.
+    if (mine || !wantsAck(messageId)) return;
     // Acknowledge after applying: the writer resolves only when every instance has done so.
     this.#acknowledge(writer, messageId);
   }
