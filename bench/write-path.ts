@@ -1,21 +1,27 @@
 // The write path taken apart: a plain Prisma `update` by id, the same update through the extension
-// (one instance: it waits for its own acknowledgement), and the Redis steps such a write adds,
-// measured on raw connections — an EVALSHA round trip, and a PUBLISH that a subscriber of the
-// same process receives and acknowledges with a PUBLISH back (the ack cycle). Interleaved rounds.
+// with one instance (it applies its own bump from the script's reply: no acknowledgement to wait
+// for) and with four (three child processes on another namespace hold the row in L1 and
+// acknowledge), and the Redis steps such a write adds, measured on raw connections — an EVALSHA
+// round trip, and a PUBLISH that a subscriber of the same process receives and acknowledges with a
+// PUBLISH back (the ack cycle, what a write with other instances waits for). Interleaved rounds.
 //
 //   npx tsx bench/write-path.ts            (BENCH_SCALE=0.3 for a quick run)
 //
 // Creates a scratch database and a unique cache namespace and removes both at the end.
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { cacheExtension } from "../src/index.ts";
 import { countingPool } from "./lib/counting-pg.ts";
 import { measure, type Stats } from "./lib/measure.ts";
-import { Cleanup, deleteNamespace, ensureGeneratedClient, openScratchResources, uniqueNamespace } from "./lib/setup.ts";
+import { Cleanup, connectRedis, deleteNamespace, ensureGeneratedClient, openScratchResources, uniqueNamespace } from "./lib/setup.ts";
 import { header, micros, renderTable, versus } from "./lib/table.ts";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
 const n = (count: number) => Math.max(20, Math.round(count * SCALE));
 const NOOP_SCRIPT = "return 1";
+/** The other instances of the four-instance measurement (child processes). */
+const PEERS = 3;
 
 async function main(): Promise<void> {
   ensureGeneratedClient();
@@ -29,10 +35,15 @@ async function main(): Promise<void> {
     const base = new PrismaClient({ adapter: new PrismaPg(pool) });
     cleanup.add("end pool", () => pool.end());
     cleanup.add("disconnect Prisma", () => base.$disconnect());
-    const users = await Promise.all([1, 2].map((i) => base.user.create({ data: { email: `writer${i}@bench.example` } })));
+    const users = await Promise.all([1, 2, 3].map((i) => base.user.create({ data: { email: `writer${i}@bench.example` } })));
     const client = base.$extends(cacheExtension({ redis, namespace, models: { User: true } }));
     cleanup.add("close cache", () => client.$cache.close());
     await client.user.findUnique({ where: { id: users[1]!.id } });
+    const fleetNamespace = uniqueNamespace("bench-write-path-fleet");
+    cleanup.add("delete fleet namespace keys", () => deleteNamespace(redis, fleetNamespace));
+    const fleetClient = base.$extends(cacheExtension({ redis, namespace: fleetNamespace, models: { User: true } }));
+    cleanup.add("close fleet cache", () => fleetClient.$cache.close());
+    const peers = await startPeers(db.url, fleetNamespace, users[2]!.id, cleanup);
 
     const statementsPerWrite = async (write: () => Promise<unknown>) => {
       const before = counter.statements;
@@ -43,10 +54,11 @@ async function main(): Promise<void> {
     const extendedStatements = await statementsPerWrite(() => client.user.update({ where: { id: users[1]!.id }, data: { version: { increment: 1 } } }));
     const ackCycle = await startAckCycle(redis, namespace, cleanup);
     const sha = (await redis.script("LOAD", NOOP_SCRIPT)) as string;
-    const [plain, extended, evalsha, ack] = await measure(
+    const [plain, extended, fleet, evalsha, ack] = await measure(
       [
         { name: "plain Prisma update by id", kind: "async", fn: () => base.user.update({ where: { id: users[0]!.id }, data: { version: { increment: 1 } } }), samples: n(600), warmup: n(60) },
         { name: "update by id through the extension (1 instance)", kind: "async", fn: () => client.user.update({ where: { id: users[1]!.id }, data: { version: { increment: 1 } } }), samples: n(600), warmup: n(60) },
+        { name: `update by id through the extension (${PEERS + 1} instances)`, kind: "async", fn: () => fleetClient.user.update({ where: { id: users[2]!.id }, data: { version: { increment: 1 } } }), samples: n(600), warmup: n(60) },
         { name: "raw EVALSHA round trip (a no-op script)", kind: "async", fn: () => redis.evalsha(sha, 0), samples: n(600), warmup: n(60) },
         { name: "raw ack cycle: PUBLISH → own subscriber → PUBLISH ack → received", kind: "async", fn: ackCycle, samples: n(600), warmup: n(60) },
       ],
@@ -56,17 +68,61 @@ async function main(): Promise<void> {
     process.stdout.write(`${header("Write path: an update by id, and the Redis steps it adds")}\n\n`);
     const line = (s: Stats, baseline?: Stats) => [`  ${s.name}`, micros(s.median), micros(s.p99), baseline ? versus(s.median, baseline.median) : "baseline"];
     process.stdout.write(
-      renderTable([{ header: "operation" }, { header: "median µs" }, { header: "p99 µs" }, { header: "median vs plain" }], [line(plain!), line(extended!, plain), line(evalsha!, plain), line(ack!, plain)]) + "\n\n",
+      renderTable([{ header: "operation" }, { header: "median µs" }, { header: "p99 µs" }, { header: "median vs plain" }], [line(plain!), line(extended!, plain), line(fleet!, plain), line(evalsha!, plain), line(ack!, plain)]) + "\n\n",
     );
     const overhead = extended!.median - plain!.median;
     process.stdout.write(
-      `The extension adds ${micros(overhead)} µs to the median write (${(extended!.median / plain!.median).toFixed(2)}× plain); one EVALSHA round trip is ${micros(evalsha!.median)} µs and one ack cycle ${micros(ack!.median)} µs.\n` +
+      `The extension adds ${micros(overhead)} µs to the median write (${(extended!.median / plain!.median).toFixed(2)}× plain); with ${PEERS + 1} instances ${(fleet!.median / plain!.median).toFixed(2)}× plain; one EVALSHA round trip is ${micros(evalsha!.median)} µs and one ack cycle ${micros(ack!.median)} µs.\n` +
         `SQL statements per update: plain ${plainStatements}, through the extension ${extendedStatements}.\n` +
-        `Invalidations sent ${stats.invalidationsSent}, ack timeouts ${stats.invalidationAckTimeouts}, queued ${stats.invalidationsQueued}.\n`,
+        `Invalidations sent ${stats.invalidationsSent}, ack timeouts ${stats.invalidationAckTimeouts}, queued ${stats.invalidationsQueued}; with ${PEERS + 1} instances: ack timeouts ${fleetClient.$cache.stats().invalidationAckTimeouts}, peers' invalidations received ${(await peers.received()).join(", ")}.\n`,
     );
   } finally {
     await cleanup.run();
   }
+}
+
+/**
+ * Other instances in child processes: each holds `userId` in L1 and acknowledges every write
+ * until stopped. `received()` asks each how many invalidations it applied.
+ */
+async function startPeers(databaseUrl: string, namespace: string, userId: number, cleanup: Cleanup): Promise<{ received(): Promise<number[]> }> {
+  const children: ChildProcess[] = [];
+  for (let i = 0; i < PEERS; i++) {
+    const child = fork(fileURLToPath(import.meta.url), [], { execArgv: ["--import", "tsx"], env: { ...process.env, PCS_BENCH_ROLE: "peer", PEER_DATABASE_URL: databaseUrl, PEER_NAMESPACE: namespace, PEER_USER_ID: String(userId) }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    children.push(child);
+    cleanup.add(`stop peer ${i + 1}`, async () => {
+      if (child.exitCode !== null || !child.connected) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.send("stop");
+      await exited;
+    });
+  }
+  const next = (child: ChildProcess) => new Promise<unknown>((resolve) => child.once("message", resolve));
+  await Promise.all(children.map(next));
+  return {
+    received: () => Promise.all(children.map(async (child) => {
+      const reply = next(child);
+      child.send("stats");
+      return (await reply) as number;
+    })),
+  };
+}
+
+async function peer(): Promise<void> {
+  const { PrismaClient } = await import("../prisma/generated/client.ts");
+  const redis = await connectRedis();
+  const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.PEER_DATABASE_URL! }) });
+  const prisma = base.$extends(cacheExtension({ redis, namespace: process.env.PEER_NAMESPACE!, models: { User: true } }));
+  const userId = Number(process.env.PEER_USER_ID);
+  await prisma.user.findUnique({ where: { id: userId } });
+  process.on("message", async (message) => {
+    if (message === "stats") return process.send!(prisma.$cache.stats().invalidationsReceived);
+    await prisma.$cache.close();
+    await base.$disconnect();
+    redis.disconnect();
+    process.exit(0);
+  });
+  process.send!("ready");
 }
 
 /** A function that publishes a message and resolves when a subscriber of this process has acknowledged it back. */
@@ -93,4 +149,4 @@ async function startAckCycle(redis: import("ioredis").Redis, namespace: string, 
     });
 }
 
-await main();
+await (process.env.PCS_BENCH_ROLE === "peer" ? peer() : main());

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { CacheError, CacheStoreError } from "../errors.js";
 import { BUMP_VERSIONS } from "../stores/redis-scripts.js";
 import { batchesOf } from "./bump-batches.js";
@@ -41,10 +40,10 @@ export class BumpSender {
    * acknowledgements of all of them; false as soon as a batch fails (later ones are not sent).
    * `onAcks` receives the acknowledgement wait instead of this call awaiting it.
    */
-  async send(list: readonly string[], markMode: MarkMode, token = "", onAcks?: (acks: Promise<boolean>) => void): Promise<boolean> {
+  async send(list: readonly string[], markMode: MarkMode, token = "", onAcks?: (acks: Promise<boolean>) => void, addsIdentities = true): Promise<boolean> {
     const waits: Array<Promise<boolean>> = [];
     for (const batch of batchesOf(list)) {
-      const sent = await this.#sendBatch(batch, markMode, token);
+      const sent = await this.#sendBatch(batch, markMode, token, addsIdentities);
       if (sent === undefined) return false;
       waits.push(sent.acks);
     }
@@ -54,22 +53,26 @@ export class BumpSender {
     return true;
   }
 
-  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string): Promise<{ acks: Promise<boolean> } | undefined> {
+  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean): Promise<{ acks: Promise<boolean> } | undefined> {
     const { store, bus, prefix } = this.#redis;
     const counters = this.#options.counters;
-    const messageId = randomUUID();
-    const acks = bus.expectAcks(messageId);
-    const { prefix: messagePrefix, suffix } = bus.invalidationMessage(messageId, list);
+    // An announcement is not acknowledged (see WriteAnnouncer.confirm for why none is needed).
+    const acknowledged = markMode !== "set";
+    const acks = bus.expectAcks(acknowledged);
+    const { prefix: messagePrefix, suffix } = bus.invalidationMessage(acks.messageId, list);
     let reply: unknown;
     const sentAt = this.#ledger.begin();
     try {
-      const groups = this.#options.bloomGroups?.(list) ?? [];
+      // Only a write that may have created identities adds to the Bloom filters: an update by a
+      // unique key re-bumps identities the filters already hold (or the filter is suspended).
+      const groups = addsIdentities ? (this.#options.bloomGroups?.(list) ?? []) : [];
       const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => versionKeyOf(prefix, name)), ...groups.flatMap((group) => group.keys)];
       const expiring = list.map(expiryFlag);
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
       const registryNow = String(Date.now());
       const marks = [markMode, token, this.#options.markTtlMs ?? this.#options.tagTtlMs];
-      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...expiring, ...items]);
+      const own = [bus.ownAckChannel, bus.instanceId];
+      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...own, ...expiring, ...items]);
     } catch (error) {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
@@ -82,10 +85,11 @@ export class BumpSender {
     const processedBy = performance.now();
     this.#applied(seq, list, sentAt);
     counters.invalidationSent(list);
-    // An announcement's acknowledgements matter only if its confirmation fails: its caller awaits them then.
+    if (!acknowledged) return { acks: Promise.resolve(true) };
+    // `receivers` counts the other instances only: this one applied the bump just now, from the reply.
     // An instance that did not acknowledge has lost its L1 lease by lease.ttl after Redis processed the bump.
     const settled = acks.wait(receivers, this.#options.leaseTtlMs).then(async (complete) => {
-      if (markMode !== "set" && (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs)) counters.invalidationAckTimeouts++;
+      if (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs) counters.invalidationAckTimeouts++;
       if (!complete) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
       return complete;
     });

@@ -4,7 +4,7 @@ import { CacheStoreError } from "../errors.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
 import { InstanceRegistry } from "./instance-registry.js";
-import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage } from "./wire-format.js";
+import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage, unacknowledgedMessageId, wantsAck } from "./wire-format.js";
 
 export interface BusHandlers {
   /** Another instance (or this one: `own`) bumped `names`; `seq` is what the message claims, unverified. */
@@ -17,6 +17,9 @@ export interface BusHandlers {
   onTrustChange(trusted: boolean): void;
   onError(error: CacheError): void;
 }
+
+/** Bound on the own bumps whose message is awaited (see Bus.#ownInFlight). */
+const OWN_IN_FLIGHT_MAX = 10_000;
 
 /** How long close() waits for Redis to answer QUIT before dropping the connection. */
 const QUIT_WAIT_MS = 1_000;
@@ -36,12 +39,21 @@ interface AckWaiter {
 export class Bus {
   readonly instanceId = randomUUID();
   readonly eventsChannel: string;
-  readonly #ackChannel: string;
+  /** Where others acknowledge our bumps; the bump script checks our subscription to it (see BUMP_VERSIONS). */
+  readonly ownAckChannel: string;
   readonly #ackChannelOf: (instanceId: string) => string;
   readonly #store: RedisStore;
   readonly #handlers: BusHandlers;
   readonly #subscriber: SubscriberLike;
   readonly #waiters = new Map<string, AckWaiter>();
+  /**
+   * Ids of this instance's bumps whose message has not come back yet: when it does, it is
+   * recognised as our own (applied from the script's reply, not acknowledged). An id leaves when
+   * its message arrives or its script failed; a message that never arrives (a subscription lost)
+   * would leave it behind, so the set is emptied when the subscription drops and when it grows
+   * past OWN_IN_FLIGHT_MAX — an own message no longer recognised is only distrusted like anyone's.
+   */
+  readonly #ownInFlight = new Set<string>();
   #trusted = false;
   #closed = false;
   readonly #registry: InstanceRegistry;
@@ -57,7 +69,7 @@ export class Bus {
     const channels = channelsOf(prefix, redis.options?.db ?? 0);
     this.eventsChannel = channels.events;
     this.#ackChannelOf = channels.ackOf;
-    this.#ackChannel = channels.ackOf(this.instanceId);
+    this.ownAckChannel = channels.ackOf(this.instanceId);
     this.#store = store;
     this.#handlers = handlers;
     this.#subscriber = redis.duplicate();
@@ -104,24 +116,36 @@ export class Bus {
     return landedMessage(key, false);
   }
 
-  /** Registers interest in acknowledgements of `messageId` before the message is sent. */
-  expectAcks(messageId: string): { wait(expected: number, timeoutMs: number): Promise<boolean>; cancel(): void } {
+  /**
+   * A new bump's message id, registered before the message is sent: its message is recognised
+   * as our own when it comes back, and acknowledgements of it are counted. `acknowledged: false`
+   * (a write's announcement) asks the other instances not to acknowledge it at all.
+   */
+  expectAcks(acknowledged = true): { messageId: string; wait(expected: number, timeoutMs: number): Promise<boolean>; cancel(): void } {
+    const messageId = acknowledged ? randomUUID() : unacknowledgedMessageId();
+    if (this.#ownInFlight.size >= OWN_IN_FLIGHT_MAX) this.#ownInFlight.clear();
+    this.#ownInFlight.add(messageId);
     const waiter: AckWaiter = { acks: 0, expected: undefined, resolve: () => {}, timer: undefined };
     const done = new Promise<boolean>((resolve) => (waiter.resolve = resolve));
-    this.#waiters.set(messageId, waiter);
+    if (acknowledged) this.#waiters.set(messageId, waiter);
     const finish = (complete: boolean) => {
       clearTimeout(waiter.timer);
       this.#waiters.delete(messageId);
       waiter.resolve(complete);
     };
     return {
+      messageId,
       wait: (expected, timeoutMs) => {
         waiter.expected = expected;
         if (waiter.acks >= expected) finish(true);
         else waiter.timer = setTimeout(() => finish(false), timeoutMs);
         return done;
       },
-      cancel: () => finish(false),
+      cancel: () => {
+        // The script failed: its reply was not applied, so a message that still arrives is distrusted like anyone's.
+        this.#ownInFlight.delete(messageId);
+        finish(false);
+      },
     };
   }
 
@@ -137,7 +161,7 @@ export class Bus {
   }
 
   #subscribe(): void {
-    this.#subscriber.subscribe(this.eventsChannel, this.#ackChannel).then(
+    this.#subscriber.subscribe(this.eventsChannel, this.ownAckChannel).then(
       () => this.#setTrusted(!this.#closed),
       (error: Error) => this.#handlers.onError(new CacheStoreError("SUBSCRIBE", error.message, { cause: error })),
     );
@@ -146,20 +170,30 @@ export class Bus {
   #setTrusted(trusted: boolean): void {
     if (this.#trusted === trusted) return;
     this.#trusted = trusted;
+    // Messages in flight when the subscription dropped are lost: stop waiting for our own.
+    if (!trusted) this.#ownInFlight.clear();
     this.#registry.live = trusted;
     this.#handlers.onTrustChange(trusted);
   }
 
   #receive(channel: string, message: string): void {
-    if (channel === this.#ackChannel) return this.#receiveAck(message);
+    if (channel === this.ownAckChannel) return this.#receiveAck(message);
     const parsed = parseEventMessage(message);
     if (parsed.kind === "rejected") return this.#handlers.onRejected(channel, message, parsed.reason);
     if (parsed.kind === "landed") return this.#handlers.onLanded(parsed.key, parsed.landed);
     const { writer, messageId } = parsed;
-    // Our own bump was applied from the script's reply (a Redis answer, not a claim): only ack it.
-    const own = writer === this.instanceId && this.#waiters.has(messageId);
-    this.#handlers.onInvalidation(parsed.seq, parsed.names, own);
+    // Our own bump was applied from the script's reply (a Redis answer, not a claim) — unless
+    // its id is no longer in flight (its script failed, or we stopped waiting): then distrust it.
+    const mine = writer === this.instanceId;
+    this.#handlers.onInvalidation(parsed.seq, parsed.names, mine && this.#ownInFlight.delete(messageId));
+    // Never acknowledge our own bumps: the script did not count us among the receivers (see
+    // BUMP_VERSIONS), and an acknowledgement from us would stand in for another instance's.
+    if (mine || !wantsAck(messageId)) return;
     // Acknowledge after applying: the writer resolves only when every instance has done so.
+    this.#acknowledge(writer, messageId);
+  }
+
+  #acknowledge(writer: string, messageId: string): void {
     this.#store.publish(this.#ackChannelOf(writer), ackMessage(messageId)).catch((error: unknown) => {
       this.#handlers.onError(error instanceof CacheStoreError ? error : new CacheStoreError("PUBLISH", String(error)));
     });
@@ -167,7 +201,7 @@ export class Bus {
 
   #receiveAck(message: string): void {
     const messageId = parseAck(message);
-    if (typeof messageId !== "string") return this.#handlers.onRejected(this.#ackChannel, message, messageId.reason);
+    if (typeof messageId !== "string") return this.#handlers.onRejected(this.ownAckChannel, message, messageId.reason);
     const waiter = this.#waiters.get(messageId);
     if (waiter === undefined) return;
     waiter.acks++;

@@ -57,8 +57,6 @@ export interface Announcement {
   token: string;
   /** The names announced (and marked). */
   names: ReadonlySet<string>;
-  /** Settles when every live instance applied the announcement's bump (false after `ackTimeout`). */
-  acks: Promise<boolean>;
 }
 
 /**
@@ -245,8 +243,9 @@ export class Versions {
    * L1 lease of any that did not must have lapsed. If Redis cannot take it, the bump is kept and
    * retried; until then these names are pending and reads that depend on them bypass the cache,
    * and the write resolves only once every lease renewed before the failure has lapsed.
+   * `addsIdentities`: as for announce(); a bump replayed from the queue always adds them.
    */
-  async bump(names: ReadonlySet<string> | readonly string[], confirming?: string): Promise<boolean> {
+  async bump(names: ReadonlySet<string> | readonly string[], confirming?: string, addsIdentities = true): Promise<boolean> {
     const list = [...names];
     if (list.length === 0) return true;
     const redis = this.#options.redis;
@@ -257,7 +256,7 @@ export class Versions {
       this.#options.counters.invalidationSent(list);
       return true;
     }
-    if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming)) return true;
+    if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming, undefined, addsIdentities)) return true;
     const failedAt = performance.now();
     this.#queue(list, confirming);
     // Instances that cannot hear Redis either have lost their L1 lease once this has passed.
@@ -269,14 +268,15 @@ export class Versions {
    * Announces a write before it touches the database: bumps `names` (so every entry recorded
    * before is invalid everywhere) and marks them dirty (so nothing loaded until the write is
    * confirmed is stored or served from Redis). Undefined if Redis could not take it. The caller
-   * confirms with `bump(names, token)`; unconfirmed marks lapse after `markTtlMs`.
+   * confirms with `bump(names, token)`; unconfirmed marks lapse after `markTtlMs`. Nobody
+   * acknowledges an announcement (see WriteAnnouncer.confirm). `addsIdentities`: false when the
+   * write cannot create a record identity, so the bump adds nothing to the Bloom filters.
    */
-  async announce(names: Iterable<string>, token: string): Promise<Announcement | undefined> {
+  async announce(names: Iterable<string>, token: string, addsIdentities = true): Promise<Announcement | undefined> {
     const list = [...new Set(names)];
-    if (this.#options.redis === undefined || list.length === 0) return { token, names: new Set(list), acks: Promise.resolve(true) };
-    let acks: Promise<boolean> | undefined;
-    const sent = await this.#sender!.send(list, "set", token, (settled) => (acks = settled));
-    return sent && acks !== undefined ? { token, names: new Set(list), acks } : undefined;
+    if (this.#options.redis === undefined || list.length === 0) return { token, names: new Set(list) };
+    const sent = await this.#sender!.send(list, "set", token, undefined, addsIdentities);
+    return sent ? { token, names: new Set(list) } : undefined;
   }
 
   /**

@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+
 /**
  * What instances say to each other over pub/sub, in one versioned format checked on receipt.
  * Nothing that arrives from Redis is trusted: another version of this library, a stray PUBLISH
@@ -7,6 +9,10 @@
  *                    `1|l|<entry key>`   a loader stored the entry: waiters read it
  *                    `1|n|<entry key>`   a loader stored nothing: waiters load by themselves
  *   ack channel:     `1|a|<messageId>`
+ *
+ * A message id is a UUID, or `q-` and a UUID for an invalidation that wants no acknowledgement
+ * (a write's announcement: see WriteAnnouncer). Instances of earlier versions acknowledge it
+ * anyway, and a writer ignores acknowledgements of ids it does not wait for.
  */
 export const WIRE_VERSION = "1";
 
@@ -45,6 +51,18 @@ export function invalidationParts(writer: string, messageId: string, names: read
 
 export function landedMessage(key: string, landed: boolean): string {
   return `${WIRE_VERSION}|${landed ? "l" : "n"}|${key}`;
+}
+
+/** The prefix of a message id that asks for no acknowledgement (a UUID never starts with `q`). */
+const UNACKNOWLEDGED = "q-";
+
+export function unacknowledgedMessageId(): string {
+  return `${UNACKNOWLEDGED}${randomUUID()}`;
+}
+
+/** Whether the writer of an invalidation with this id waits for acknowledgements of it. */
+export function wantsAck(messageId: string): boolean {
+  return !messageId.startsWith(UNACKNOWLEDGED);
 }
 
 export function ackMessage(messageId: string): string {

@@ -13,7 +13,7 @@ export interface WriteAnnouncerOptions {
   /** Whether there is a fleet to announce to (Redis configured). */
   enabled: boolean;
   /** Bumps names once the write committed, removing the announcement's dirty marks; false if queued. */
-  bump(names: Iterable<string>, confirming: string | undefined): Promise<boolean>;
+  bump(names: Iterable<string>, confirming: string | undefined, addsIdentities: boolean): Promise<boolean>;
 }
 
 /**
@@ -33,9 +33,9 @@ export class WriteAnnouncer {
    * Announces before the database write. If Redis cannot take it the write is refused (typed
    * error, nothing written) or proceeds unannounced — a counted risk — as `onRedisDownWrites` says.
    */
-  async announce(names: Iterable<string>, what: string, token: string = randomUUID()): Promise<Announcement | undefined> {
+  async announce(names: Iterable<string>, what: string, token: string = randomUUID(), addsIdentities = true): Promise<Announcement | undefined> {
     if (!this.#options.enabled) return undefined;
-    const announcement = await this.#options.versions.announce(names, token);
+    const announcement = await this.#options.versions.announce(names, token, addsIdentities);
     if (announcement !== undefined) return announcement;
     if (this.#options.onRedisDown === "refuse") {
       this.#options.counters.refusedWrites++;
@@ -47,14 +47,22 @@ export class WriteAnnouncer {
 
   /**
    * After the write committed (or failed): bumps what it changed and removes its marks. If Redis
-   * cannot take that, the bump is queued and retried; the write still resolves safely once every
-   * instance applied the announcement, since the marks keep the names uncached until they lapse.
-   * A write that was not announced waits up to `deliveryWaitMs` for the queued bump instead.
+   * cannot take that, the bump is queued and retried; the write still resolves safely, since the
+   * marks keep the names uncached until they lapse. A write that was not announced waits up to
+   * `deliveryWaitMs` for the queued bump instead. `addsIdentities`: false when the write cannot
+   * have created a record identity (an update that keeps its unique fields): no Bloom additions.
+   *
+   * Why nobody acknowledges the announcement: its acknowledgements could only matter here, when
+   * the confirmation fails, and by then Versions.bump has waited until one lease after the failure.
+   * Redis processed the announcement before its reply came back, so before that failure: every
+   * instance has since either renewed its lease with a PING sent after the announcement — its reply
+   * follows the announcement's message on the subscriber connection, so the instance applied it —
+   * or lost its lease and serves nothing from L1. Entries loaded after the announcement are
+   * neither served from nor stored in Redis while its marks stand (read as "write in progress").
    */
-  async confirm(names: Iterable<string>, announcement: Announcement | undefined): Promise<void> {
+  async confirm(names: Iterable<string>, announcement: Announcement | undefined, addsIdentities = true): Promise<void> {
     const list = [...names];
-    if (await this.#options.bump(list, announcement?.token)) return;
-    if (announcement !== undefined && !(await announcement.acks)) this.#options.counters.invalidationAckTimeouts++;
+    if (await this.#options.bump(list, announcement?.token, addsIdentities)) return;
     // What the announcement did not cover (all of it if there was none; else names only the result
     // revealed) is not protected yet: wait (bounded) for the queue to deliver it — a short outage
     // then costs latency, not a stale read — then resolve anyway, counted.

@@ -94,6 +94,16 @@ function changedFields(graph: ModelGraph, model: string, data: unknown): string[
   return Object.keys(data).flatMap((key) => foreignKeys?.get(key) ?? [key]);
 }
 
+/**
+ * Whether a write may give a record of `model` an identity no Bloom filter holds yet: creates,
+ * upserts, updates that change a unique field. Anything else re-bumps identities of existing
+ * records (or bumps the record generation, which suspends the filter: bulk and nested creates).
+ */
+export function mayCreateIdentities(graph: ModelGraph, model: string, operation: string, args: Record<string, unknown> | undefined): boolean {
+  if (operation === "create" || operation === "upsert") return true;
+  return operation === "update" && touchesIdentity(graph, model, args?.data);
+}
+
 /** Whether a write's data changes a field of any identity, directly or through a relation's foreign key. */
 function touchesIdentity(graph: ModelGraph, model: string, payload: unknown): boolean {
   const data = argumentView(payload);

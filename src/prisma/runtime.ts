@@ -75,7 +75,7 @@ export class CacheRuntime {
     this.#lease = store === undefined ? undefined : new L1Lease(options.lease, () => this.#bus!.ping(), report);
     this.#bus = options.redis === undefined || store === undefined ? undefined : this.#createBus(store, prefix, report);
     this.#versions = this.#createVersions(store, prefix, report);
-    const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token) => this.#bump(names, token) });
+    const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities) => this.#bump(names, token, addsIdentities) });
     this.#guard = this.#createGuard(options, schema, store, prefix, report);
     this.#writeNames = new WriteNames(schema.graph, this.#guard);
     // warm() at deploy also loads (or builds, once for the fleet) the Bloom filters.
@@ -156,7 +156,11 @@ export class CacheRuntime {
     return new Bus(this.#options.redis!, store, prefix, {
       onInvalidation: (_seq, names, own) => {
         this.#counters.invalidationReceived(names);
-        if (!own) this.#versions.distrust(names);
+        // Our own bump's identities were learnt when it was sent (those it may have created).
+        if (own) return;
+        this.#versions.distrust(names);
+        // Another writer's names may include identities it created: learn them all (more than it
+        // added in Redis only makes this process's filter answer "maybe" more often).
         this.#guard?.learn(names);
       },
       onRejected: (channel, message, reason) => {
@@ -209,10 +213,10 @@ export class CacheRuntime {
   }
 
   /** Bumps versions (confirming an announced write), adding created identities to this process's Bloom filters first. */
-  #bump(names: Iterable<string>, confirming?: string): Promise<boolean> {
+  #bump(names: Iterable<string>, confirming?: string, addsIdentities = true): Promise<boolean> {
     const list = [...names];
-    this.#guard?.learn(list);
-    return this.#versions.bump(list, confirming);
+    if (addsIdentities) this.#guard?.learn(list);
+    return this.#versions.bump(list, confirming, addsIdentities);
   }
 
   /** Fails Redis calls fast while Redis keeps failing; L1 is distrusted from the moment it opens until it closed. */

@@ -29,11 +29,14 @@ export class TransactionInvalidations {
     return txId !== undefined && this.#open.has(txId);
   }
 
-  /** Confirms a write now (with its announcement), or buffers it for the commit of the transaction `client` belongs to. */
-  async apply(names: Iterable<string>, client: ScopedClient, announcement?: Announcement): Promise<void> {
+  /**
+   * Confirms a write now (with its announcement), or buffers it for the commit of the transaction
+   * `client` belongs to (whose confirmation adds every identity it bumps to the Bloom filters).
+   */
+  async apply(names: Iterable<string>, client: ScopedClient, announcement?: Announcement, addsIdentities = true): Promise<void> {
     const txId = client[TRANSACTION_SCOPE]?.txId;
     const buffer = txId === undefined ? undefined : this.#open.get(txId);
-    if (buffer === undefined) return this.#announcer.confirm(new Set(names), announcement);
+    if (buffer === undefined) return this.#announcer.confirm(new Set(names), announcement, addsIdentities);
     for (const name of names) buffer.add(name);
   }
 

@@ -1,7 +1,7 @@
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import { modelGeneration, recordGeneration, userTag } from "../invalidation/dependencies.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
-import { writeEffects } from "../invalidation/write-effects.js";
+import { mayCreateIdentities, writeEffects } from "../invalidation/write-effects.js";
 
 /**
  * The version names each kind of write bumps: model writes (from their arguments and result),
@@ -32,6 +32,11 @@ export class WriteNames {
    */
   announcedByWrite(model: string, operation: string, args: Record<string, unknown> | undefined): Set<string> {
     return writeEffects(this.#graph, model, operation, args, knownRecordFields(operation, args), "skip");
+  }
+
+  /** Whether the write may create record identities: only then does its bump add to the Bloom filters. */
+  addsIdentities(model: string, operation: string, args: Record<string, unknown> | undefined): boolean {
+    return this.#guard !== undefined && mayCreateIdentities(this.#graph, model, operation, args);
   }
 
   /** Everything about the models (all of them unless named): what raw SQL and `invalidate({ models })` bump. */

@@ -100,11 +100,14 @@ export class WritePath {
     const write: PromiseLike<unknown> = inTransaction
       ? passthrough(this.#delegateKeys, query)
       : { then: (resolve, reject) => this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args)).then(resolve, reject) };
-    return this.#announced(query.$parent, announced, query.model, write, (result) => {
+    const effects = (result: unknown) => {
       const names = this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
       if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);
       return names;
-    });
+    };
+    // Asked before the write (the announcement) and after it, when another extension's hook may have changed its arguments.
+    const addsIdentities = () => this.#writeNames.addsIdentities(query.model, query.operation, query.args) || (finalArgs !== query.args && this.#writeNames.addsIdentities(query.model, query.operation, finalArgs));
+    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities);
   }
 
   /**
@@ -112,19 +115,19 @@ export class WritePath {
    * Prisma query starts it), then confirm what it changed before resolving. Inside an
    * interactive transaction the announcement waits for the callback to return (see transactions.ts).
    */
-  async #announced(client: ScopedClient, announced: Iterable<string>, what: string, write: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>): Promise<unknown> {
-    const announcement = this.#transactions.inTransaction(client) ? undefined : await this.#announcer.announce(announced, what);
+  async #announced(client: ScopedClient, announced: Iterable<string>, what: string, write: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>, addsIdentities: () => boolean = () => true): Promise<unknown> {
+    const announcement = this.#transactions.inTransaction(client) ? undefined : await this.#announcer.announce(announced, what, undefined, addsIdentities());
     let result: unknown;
     try {
       result = await write;
     } catch (error) {
-      // Failed: remove its marks (the bump only over-invalidates), then rethrow.
-      if (announcement !== undefined) await this.#announcer.confirm(announced, announcement);
+      // Failed: remove its marks (the bump only over-invalidates; a reply lost after a commit may hide a created row), then rethrow.
+      if (announcement !== undefined) await this.#announcer.confirm(announced, announcement, addsIdentities());
       throw error;
     }
     const names = new Set(effects(result));
     for (const name of announced) names.add(name);
-    await this.#transactions.apply(names, client, announcement);
+    await this.#transactions.apply(names, client, announcement, addsIdentities());
     return result;
   }
 }

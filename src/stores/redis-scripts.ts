@@ -90,7 +90,7 @@ return 1
  * One atomic invalidation: take the next sequence number, set every version key to it (tags
  * expire after twice the fleet's tag lifetime, model generations do not), add created records' identity tags to the Bloom
  * filters that guard their model (the live one and one being rebuilt), and announce it.
- * Returns { seq, receivers }.
+ * Returns { seq, receivers }: how many *other* instances will acknowledge (see the end of the script).
  * The sequence never goes backwards, even after Redis restarted empty: it is at least Redis's
  * clock in microseconds. With a mark mode the same call announces a write ('set': adds the token
  * to every name's dirty marks, lapsing after mark ttl ms) or confirms it ('clear': removes it).
@@ -98,7 +98,7 @@ return 1
  * KEYS: sequence key, instance registry, tag lifetime key, V version keys, then per Bloom group: live meta, live
  * bits, next meta, next bits. ARGV: channel, message prefix, message suffix, own tag lifetime ms, V, G,
  * now (ms: live registrations count as receivers, at least as many as PUBLISH reached), mark mode ('', 'set', 'clear'), token, mark ttl
- * ms, V expiry flags ('1' expires), then per group: item count, items.
+ * ms, the writer's own ack channel, the writer's own registration, V expiry flags ('1' expires), then per group: item count, items.
  */
 export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
 ${TAG_LIFETIME}
@@ -125,7 +125,7 @@ local markUntil = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + to
 local tagTtl
 for i = 1, V do
   local key = KEYS[3 + i]
-  if ARGV[10 + i] == '1' then
+  if ARGV[12 + i] == '1' then
     tagTtl = tagTtl or tagLifetime(KEYS[3], ARGV[4])
     redis.call('SET', key, seqText, 'PX', tagTtl * 2)
   else
@@ -138,7 +138,7 @@ for i = 1, V do
     redis.call('ZREM', 'd' .. key, token)
   end
 end
-local a = 11 + V
+local a = 13 + V
 for g = 0, G - 1 do
   local base = 3 + V + g * 4
   local count = tonumber(ARGV[a])
@@ -150,10 +150,21 @@ for g = 0, G - 1 do
   end
 end
 local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. ARGV[3])
+-- The writer applies its own bump from this reply and does not acknowledge it to itself: take
+-- it out of the count exactly when PUBLISH counted it. Its subscriber connection subscribed to
+-- the events channel and to its own ack channel in one SUBSCRIBE, and both end with the
+-- connection, so (in this same atomic script) it is subscribed to one exactly when to the other.
+if ARGV[11] ~= '' and redis.call('PUBSUB', 'NUMSUB', ARGV[11])[2] > 0 then receivers = receivers - 1 end
 -- PUBLISH misses a subscriber Redis dropped that has not noticed yet (and, on a Cluster, every
--- other node's): count the registered live instances too. The max keeps PUBLISH's count when a
--- writer's clock runs ahead of the registrations' (or a raw subscriber listens).
-if ARGV[7] ~= '' then receivers = math.max(receivers, redis.call('ZCOUNT', KEYS[2], ARGV[7], '+inf')) end
+-- other node's): count the registered live instances too, but for the writer's own registration.
+-- The max keeps PUBLISH's count when a writer's clock runs ahead of the registrations' (or a raw
+-- subscriber listens).
+if ARGV[7] ~= '' then
+  local registered = redis.call('ZCOUNT', KEYS[2], ARGV[7], '+inf')
+  local own = redis.call('ZSCORE', KEYS[2], ARGV[12])
+  if own and tonumber(own) >= tonumber(ARGV[7]) then registered = registered - 1 end
+  receivers = math.max(receivers, registered)
+end
 return {seq, receivers}
 `);
 
