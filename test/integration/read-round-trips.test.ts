@@ -52,6 +52,19 @@ describe("read path round trips", () => {
     return createCachedClient({ namespace, redis: new Redis(server.url, { maxRetriesPerRequest: 1 }), models: { User: true } });
   }
 
+  /** Two clients on one namespace, closed (and their connections dropped) after `run`. */
+  async function withTwoClients(run: (a: ReturnType<typeof client>, b: ReturnType<typeof client>, namespace: string) => Promise<void>): Promise<void> {
+    const namespace = uniqueNamespace();
+    const [a, b] = [client(namespace), client(namespace)];
+    try {
+      await run(a, b, namespace);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      a.redis?.disconnect();
+      b.redis?.disconnect();
+    }
+  }
+
   /** The clients set up (their runtime is built at the first query) and subscribed. */
   async function ready(namespace: string, ...clients: Array<ReturnType<typeof client>>): Promise<void> {
     await Promise.all(clients.map((c) => c.prisma.user.count()));
@@ -88,10 +101,7 @@ describe("read path round trips", () => {
   }, 30_000);
 
   it("a waiter of another instance marks that it waits: the holder publishes exactly one wake-up, and the waiter reads the landed value", async () => {
-    const namespace = uniqueNamespace();
-    const holder = client(namespace);
-    const waiter = client(namespace);
-    try {
+    await withTwoClients(async (holder, waiter, namespace) => {
       const user = await seedUser(holder.base);
       await ready(namespace, holder, waiter);
       holder.pool.delayMs = 400;
@@ -106,18 +116,11 @@ describe("read path round trips", () => {
       expect(wakeUps(namespace)).toBe(1);
       // The mark is gone with the wake-up: the next holder publishes only for its own waiters.
       expect(await admin.keys(`${namespace}:*:waited:lock`)).toEqual([]);
-    } finally {
-      await Promise.all([holder.close(), waiter.close()]);
-      holder.redis?.disconnect();
-      waiter.redis?.disconnect();
-    }
+    });
   }, 30_000);
 
   it("a reader whose key is being loaded by its own process waits in process: no lock attempt, no wake-up through Redis", async () => {
-    const namespace = uniqueNamespace();
-    const c = client(namespace);
-    const writer = client(namespace);
-    try {
+    await withTwoClients(async (c, writer, namespace) => {
       const user = await seedUser(c.base);
       await ready(namespace, c, writer);
       c.pool.delayMs = 400;
@@ -136,18 +139,11 @@ describe("read path round trips", () => {
       expect(evalsOf(namespace, LOOKUP_OR_LOCK.sha)).toBe(2);
       expect(clientCommands(namespace).filter((s) => s.args[0]?.toLowerCase() === "set")).toEqual([]);
       expect(wakeUps(namespace)).toBe(0);
-    } finally {
-      await Promise.all([c.close(), writer.close()]);
-      c.redis?.disconnect();
-      writer.redis?.disconnect();
-    }
+    });
   }, 30_000);
 
   it("a reader waiting in process for a load that fails loads by itself at once", async () => {
-    const namespace = uniqueNamespace();
-    const c = client(namespace);
-    const writer = client(namespace);
-    try {
+    await withTwoClients(async (c, writer, namespace) => {
       const user = await seedUser(c.base);
       await ready(namespace, c, writer);
       c.pool.delayMs = 400;
@@ -162,10 +158,6 @@ describe("read path round trips", () => {
       await expect(first).rejects.toThrow("database down");
       expect(second?.email).toBe(user.email);
       expect(c.prisma.$cache.stats()).toMatchObject({ dbLoads: 1, lockWaits: 0, localLockWaits: 1, lockWaitTimeouts: 0 });
-    } finally {
-      await Promise.all([c.close(), writer.close()]);
-      c.redis?.disconnect();
-      writer.redis?.disconnect();
-    }
+    });
   }, 30_000);
 });
