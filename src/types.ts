@@ -15,6 +15,13 @@ export interface RedisLike {
   set(key: string, value: string | Buffer, mode: "PX", ttlMs: number): Promise<unknown>;
   set(key: string, value: string, mode: "PX", ttlMs: number, condition: "NX"): Promise<unknown>;
   callBuffer(command: string, ...args: Array<string | number>): Promise<unknown>;
+  /**
+   * EVALSHA/EVAL whose reply keeps bulk strings as Buffers: ioredis has them at run time (not in
+   * its types), and they are used when present. `callBuffer("EVALSHA", …)` breaks under
+   * `enableAutoPipelining`: the auto-pipeline sends a generic call's first argument as the command.
+   */
+  evalshaBuffer?(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  evalBuffer?(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   mget(...keys: string[]): Promise<Array<string | null>>;
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;

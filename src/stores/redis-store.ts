@@ -59,12 +59,13 @@ export class RedisStore {
 
   /** EVALSHA whose reply keeps binary bulk strings as Buffers (Bloom filter bits). */
   runForBuffers(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    const redis = this.#redis;
     return this.#bounded("EVALSHA", async () => {
       try {
-        return await this.#redis.callBuffer("EVALSHA", script.sha, keys.length, ...keys, ...args);
+        return await (redis.evalshaBuffer === undefined ? redis.callBuffer("EVALSHA", script.sha, keys.length, ...keys, ...args) : redis.evalshaBuffer(script.sha, keys.length, ...keys, ...args));
       } catch (error) {
         if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-        return this.#redis.callBuffer("EVAL", script.source, keys.length, ...keys, ...args);
+        return redis.evalBuffer === undefined ? redis.callBuffer("EVAL", script.source, keys.length, ...keys, ...args) : redis.evalBuffer(script.source, keys.length, ...keys, ...args);
       }
     });
   }
