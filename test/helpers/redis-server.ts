@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import net from "node:net";
 import { Redis } from "ioredis";
 
@@ -16,6 +19,41 @@ export class ChaosRedis {
     const server = new ChaosRedis(chosen, spawnServer(chosen, args), args);
     await server.waitUntilReady();
     return server;
+  }
+
+  /** A replica of `primary` (asynchronous replication, as in production), in sync once `replicatedFrom()` resolves. */
+  static async startReplicaOf(primary: ChaosRedis, extraArgs: readonly string[] = []): Promise<ChaosRedis> {
+    const admin = new Redis(primary.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    try {
+      // The first sync streams at once instead of waiting 5 s for more replicas.
+      await admin.config("SET", "repl-diskless-sync-delay", "0");
+    } finally {
+      admin.disconnect();
+    }
+    return ChaosRedis.start([...extraArgs, "--replicaof", "127.0.0.1", String(primary.port)]);
+  }
+
+  /** Resolves once this replica has acknowledged everything `primary` has written so far (WAIT 1). */
+  async replicatedFrom(primary: ChaosRedis, timeoutMs = 10_000): Promise<void> {
+    const admin = new Redis(primary.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    try {
+      const deadline = Date.now() + timeoutMs;
+      while ((await admin.call("WAIT", "1", "200")) !== 1) {
+        if (Date.now() > deadline) throw new Error(`replica on port ${this.port} never caught up with ${primary.port}`);
+      }
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  /** Promotes a replica (`REPLICAOF NO ONE`): from now on it takes writes and replicates nothing more. */
+  async promote(): Promise<void> {
+    const admin = new Redis(this.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    try {
+      await admin.call("REPLICAOF", "NO", "ONE");
+    } finally {
+      admin.disconnect();
+    }
   }
 
   /** Kills the server and starts an empty one on the same port (every key lost, clients reconnect). */
@@ -43,7 +81,7 @@ export class ChaosRedis {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once("exit", resolve));
     process.kill(this.pid, "SIGCONT");
     process.kill(this.pid, "SIGKILL");
@@ -69,7 +107,9 @@ export class ChaosRedis {
 }
 
 function spawnServer(port: number, extraArgs: readonly string[] = []): ChildProcess {
-  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs], { stdio: "ignore" });
+  // Its own directory: a replica's first sync writes an RDB file there.
+  const dir = mkdtempSync(join(tmpdir(), "chaos-redis-"));
+  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs], { stdio: "ignore" });
 }
 
 export function freePort(): Promise<number> {
