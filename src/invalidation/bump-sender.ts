@@ -54,12 +54,25 @@ export class BumpSender {
     return true;
   }
 
-  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string): Promise<{ acks: Promise<boolean> } | undefined> {
+  /**
+   * A fence on a server that may lack the last bumps (see ServerIdentity): bumps `list` without
+   * waiting for acknowledgements; `publish` false bumps silently (no instance trusts this server
+   * yet, so none has anything to drop). Not counted as invalidations sent. False if Redis did not take it.
+   */
+  async fence(list: readonly string[], publish: boolean): Promise<boolean> {
+    for (const batch of batchesOf(list)) {
+      if ((await this.#sendBatch(batch, "", "", publish ? "fence" : "silent")) === undefined) return false;
+    }
+    return true;
+  }
+
+  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string, fence?: "fence" | "silent"): Promise<{ acks: Promise<boolean> } | undefined> {
     const { store, bus, prefix } = this.#redis;
     const counters = this.#options.counters;
     const messageId = randomUUID();
     const acks = bus.expectAcks(messageId);
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(messageId, list);
+    const channel = fence === "silent" ? "" : bus.eventsChannel;
     let reply: unknown;
     const sentAt = this.#ledger.begin();
     try {
@@ -69,7 +82,7 @@ export class BumpSender {
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
       const registryNow = String(Date.now());
       const marks = [markMode, token, this.#options.markTtlMs ?? this.#options.tagTtlMs];
-      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...expiring, ...items]);
+      reply = await store.runUnverified(BUMP_VERSIONS, keys, [channel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...expiring, ...items]);
     } catch (error) {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
@@ -81,6 +94,10 @@ export class BumpSender {
     // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
     const processedBy = performance.now();
     this.#applied(seq, list, sentAt);
+    if (fence !== undefined) {
+      acks.cancel();
+      return { acks: Promise.resolve(true) };
+    }
     counters.invalidationSent(list);
     // An announcement's acknowledgements matter only if its confirmation fails: its caller awaits them then.
     // An instance that did not acknowledge has lost its L1 lease by lease.ttl after Redis processed the bump.

@@ -96,7 +96,7 @@ return 1
  * to every name's dirty marks, lapsing after mark ttl ms) or confirms it ('clear': removes it).
  * It may run when Redis is out of memory (allow-oom): an invalidation must always get through.
  * KEYS: sequence key, instance registry, tag lifetime key, V version keys, then per Bloom group: live meta, live
- * bits, next meta, next bits. ARGV: channel, message prefix, message suffix, own tag lifetime ms, V, G,
+ * bits, next meta, next bits. ARGV: channel ('' publishes nothing), message prefix, message suffix, own tag lifetime ms, V, G,
  * now (ms: live registrations count as receivers, at least as many as PUBLISH reached), mark mode ('', 'set', 'clear'), token, mark ttl
  * ms, V expiry flags ('1' expires), then per group: item count, items.
  */
@@ -149,12 +149,25 @@ for g = 0, G - 1 do
     a = a + 1
   end
 end
+-- No channel: a silent bump (a fence on a server no instance has trusted yet), nobody to tell.
+if ARGV[1] == '' then return {seq, 0} end
 local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. ARGV[3])
 -- PUBLISH misses a subscriber Redis dropped that has not noticed yet (and, on a Cluster, every
 -- other node's): count the registered live instances too. The max keeps PUBLISH's count when a
 -- writer's clock runs ahead of the registrations' (or a raw subscriber listens).
 if ARGV[7] ~= '' then receivers = math.max(receivers, redis.call('ZCOUNT', KEYS[2], ARGV[7], '+inf')) end
 return {seq, receivers}
+`);
+
+/**
+ * Raises the sequence to at least a value this instance saw on another server, before a fence on
+ * a new one: its clock may run behind the old server's, and a bump must never hand out a
+ * version some entry or in-flight load may have recorded there. KEYS: sequence key. ARGV: floor.
+ */
+export const RAISE_SEQUENCE = script(`
+local floor = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[1]) or '0') < floor then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
 `);
 
 /** Releases a lock only for its owner, then wakes the fleet's waiters. KEYS: lock. ARGV: token, channel, landed message. */
