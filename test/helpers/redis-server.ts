@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 
 /** A private redis-server on a free port that a test may pause, resume or kill by PID. */
 export class ChaosRedis {
-  private constructor(readonly port: number, private child: ChildProcess, private readonly extraArgs: readonly string[]) {}
+  private constructor(readonly port: number, private child: ChildProcess, private readonly extraArgs: readonly string[], private dir: string) {}
 
   /**
    * A fresh server on `port` (a free one by default); `extraArgs`: more redis-server arguments,
@@ -16,7 +16,8 @@ export class ChaosRedis {
   static async start(portOrArgs?: number | readonly string[], extraArgs: readonly string[] = []): Promise<ChaosRedis> {
     const args = Array.isArray(portOrArgs) ? portOrArgs : extraArgs;
     const chosen = typeof portOrArgs === "number" ? portOrArgs : await freePort();
-    const server = new ChaosRedis(chosen, spawnServer(chosen, args), args);
+    const dir = freshDir();
+    const server = new ChaosRedis(chosen, spawnServer(chosen, dir, args), args, dir);
     await server.waitUntilReady();
     return server;
   }
@@ -59,7 +60,25 @@ export class ChaosRedis {
   /** Kills the server and starts an empty one on the same port (every key lost, clients reconnect). */
   async restartEmpty(): Promise<void> {
     await this.stop();
-    this.child = spawnServer(this.port, this.extraArgs);
+    this.dir = freshDir();
+    this.child = spawnServer(this.port, this.dir, this.extraArgs);
+    await this.waitUntilReady();
+  }
+
+  /** Writes a snapshot (SAVE): what `restartFromSnapshot()` comes back with. */
+  async save(): Promise<void> {
+    const admin = new Redis(this.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    try {
+      await admin.call("SAVE");
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  /** Kills the server and starts it again from its last snapshot: every write since `save()` is lost. */
+  async restartFromSnapshot(): Promise<void> {
+    await this.stop();
+    this.child = spawnServer(this.port, this.dir, this.extraArgs);
     await this.waitUntilReady();
   }
 
@@ -106,9 +125,12 @@ export class ChaosRedis {
   }
 }
 
-function spawnServer(port: number, extraArgs: readonly string[] = []): ChildProcess {
-  // Its own directory: a replica's first sync writes an RDB file there.
-  const dir = mkdtempSync(join(tmpdir(), "chaos-redis-"));
+/** Each server its own directory: snapshots (and a replica's first sync) write an RDB file there. */
+function freshDir(): string {
+  return mkdtempSync(join(tmpdir(), "chaos-redis-"));
+}
+
+function spawnServer(port: number, dir: string, extraArgs: readonly string[] = []): ChildProcess {
   return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs], { stdio: "ignore" });
 }
 
