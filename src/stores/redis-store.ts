@@ -66,7 +66,9 @@ export class RedisStore {
     try {
       info = await this.#bounded("INFO", () => this.#redis.info!("server"), "unverified");
     } catch (error) {
-      if (/^(NOPERM|ERR unknown command)/.test(String((error as Error)?.message))) return null;
+      // The server's own reply, under the CacheStoreError that wraps it.
+      const reply = (error as { cause?: Error }).cause?.message ?? (error as Error)?.message;
+      if (/^(NOPERM|ERR unknown command)/.test(String(reply))) return null;
       throw error;
     }
     return runIdOf(info);

@@ -61,6 +61,8 @@ export class ServerIdentity {
   #agreed = false;
   #waiters: Array<() => void> = [];
   #verifying: number | undefined;
+  #reportedEpoch = -1;
+  #reportedUnverifiable = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -138,9 +140,15 @@ export class ServerIdentity {
       (error: unknown) => {
         if (epoch !== this.#epoch) return;
         this.#verifying = undefined;
-        this.#hooks.report(error instanceof CacheStoreError ? error : new CacheStoreError("INFO", `could not verify the Redis server: ${String((error as Error)?.message ?? error)}`, { cause: error }));
-        // The connection stays up (else "close" starts over): try again shortly.
-        this.#retryTimer = setTimeout(() => this.#verify(), RETRY_MS);
+        // One report per connection: the failing calls report the rest.
+        if (this.#reportedEpoch !== epoch) {
+          this.#reportedEpoch = epoch;
+          this.#hooks.report(new CacheStoreError("INFO", `could not verify which Redis server this is (reads wait for it): ${String((error as Error)?.message ?? error)}`, { cause: error }));
+        }
+        // Same connection: try again shortly. A new one (a "close" moved the epoch) is verified on "ready".
+        this.#retryTimer = setTimeout(() => {
+          if (epoch === this.#epoch) this.#verify();
+        }, RETRY_MS);
         this.#retryTimer.unref();
       },
     );
@@ -150,6 +158,10 @@ export class ServerIdentity {
   async #check(epoch: number): Promise<boolean> {
     const runId = await this.#hooks.runId();
     if (epoch !== this.#epoch) return false;
+    if (runId === null && !this.#reportedUnverifiable) {
+      this.#reportedUnverifiable = true;
+      this.#hooks.report(new CacheStoreError("INFO", "the Redis server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));
+    }
     if (runId !== null) {
       const known = this.#runId;
       const changedHere = typeof known === "string" && known !== runId;

@@ -97,6 +97,29 @@ describe("a Redis server that lost the last writes", () => {
     await cache(reader, user.id);
   });
 
+  it("a server that refuses INFO (ACL): the cache still serves and invalidates, unchecked, and says so once", async () => {
+    const chaos = await server(() => ChaosRedis.start());
+    const admin = new Redis(chaos.url);
+    await admin.call("ACL", "SETUSER", "cache", "on", ">secret", "~*", "&*", "+@all", "-info");
+    admin.disconnect();
+    const namespace = uniqueNamespace();
+    const url = `redis://cache:secret@127.0.0.1:${chaos.port}`;
+    const errors: string[] = [];
+    const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+    const c = createCachedClient({ namespace, redis, models: { User: { ttl: 300 } }, onError: (error) => errors.push(error.message) });
+    const other = client(url, namespace, false);
+    cleanups.push(async () => {
+      await c.close();
+      redis.disconnect();
+    });
+    const user = await c.base.user.create({ data: { email: `failover-acl-${namespace}@example.com`, name: "old" } });
+    await cache(c, user.id);
+    await other.prisma.user.update({ where: { id: user.id }, data: { name: "new" } });
+    expect(await names(c, user.id)).toEqual(["new", "new"]);
+    await cache(c, user.id);
+    expect(errors.filter((message) => message.includes("run_id"))).toHaveLength(1);
+  });
+
   it("reads in flight across the switch to a promoted replica are never answered from it before the fence", async () => {
     const primary = await server(() => ChaosRedis.start());
     const replica = await server(() => ChaosRedis.startReplicaOf(primary));
