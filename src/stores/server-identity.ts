@@ -156,17 +156,19 @@ export class ServerIdentity {
 
   /** Learns the server's run_id and fences the namespace if it is not the one known before; false if superseded. */
   async #check(epoch: number): Promise<boolean> {
-    const runId = await this.#hooks.runId();
+    // Both in one round trip; the fleet's record is needed only if this process never knew a server.
+    const known = this.#runId;
+    const [runId, recordedFirst] = await Promise.all([this.#hooks.runId(), typeof known === "string" ? undefined : this.#hooks.fencedOn()]);
     if (epoch !== this.#epoch) return false;
     if (runId === null && !this.#reportedUnverifiable) {
       this.#reportedUnverifiable = true;
       this.#hooks.report(new CacheStoreError("INFO", "the Redis server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));
     }
     if (runId !== null) {
-      const known = this.#runId;
+      // Back on the server it knew (same process, nothing lost): nothing to fence. A process that
+      // never knew one (started after the failover) relies on the fleet's record.
       const changedHere = typeof known === "string" && known !== runId;
-      // A process that never knew the old server (started after the failover) relies on the fleet's record.
-      const recorded = changedHere ? undefined : await this.#hooks.fencedOn();
+      const recorded = typeof known === "string" ? runId : recordedFirst;
       if (changedHere || recorded !== runId) {
         if (epoch !== this.#epoch) return false;
         await this.#hooks.fence(runId, changedHere ? "changed" : recorded === null ? "unrecorded" : "fleet");
