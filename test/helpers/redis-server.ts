@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 
 /** A private redis-server on a free port that a test may pause, resume or kill by PID. */
 export class ChaosRedis {
-  private constructor(readonly port: number, private child: ChildProcess, private readonly extraArgs: readonly string[], private dir: string) {}
+  private constructor(readonly port: number, private child: ChildProcess, private extraArgs: readonly string[], private dir: string) {}
 
   /**
    * A fresh server on `port` (a free one by default); `extraArgs`: more redis-server arguments,
@@ -55,6 +55,9 @@ export class ChaosRedis {
     } finally {
       admin.disconnect();
     }
+    // A later restart starts it as the primary it now is.
+    const at = this.extraArgs.indexOf("--replicaof");
+    if (at >= 0) this.extraArgs = [...this.extraArgs.slice(0, at), ...this.extraArgs.slice(at + 3)];
   }
 
   /** Kills the server and starts an empty one on the same port (every key lost, clients reconnect). */
