@@ -175,7 +175,11 @@ export class RedisStore {
     if (identity !== undefined && !identity.verified) {
       // Not one round trip before the server is verified: the command waits, within the same bound.
       const started = performance.now();
-      return this.#bounded(operation, () => identity.whenVerified(), "unverified").then(() => {
+      return identity.whenVerified(this.#timeoutMs).then((verified) => {
+        if (!verified) {
+          breaker?.failed();
+          throw new RedisTimeoutError(operation, this.#timeoutMs);
+        }
         const left = this.#timeoutMs - (performance.now() - started);
         return this.#send(operation, command, breaker, identity, Math.max(1, left));
       });

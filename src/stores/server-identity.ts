@@ -84,8 +84,9 @@ export class ServerIdentity {
   }
 
   /**
-   * Whether the subscriber connection (invalidations, the L1 lease) reaches the server the
-   * commands were verified on: L1 may answer only then. True when either cannot tell its server.
+   * Whether the commands' server is verified and the subscriber connection (invalidations, the
+   * L1 lease) reaches the same one: L1 may answer only then. Either side that cannot tell its
+   * server is not checked.
    */
   get agreed(): boolean {
     return this.#agreed;
@@ -108,10 +109,20 @@ export class ServerIdentity {
     this.#updateAgreement();
   }
 
-  /** Resolves once verified (the caller bounds the wait). */
-  whenVerified(): Promise<void> {
-    if (this.#verified) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /** Resolves true once verified, false after `timeoutMs`. */
+  whenVerified(timeoutMs: number): Promise<boolean> {
+    if (this.#verified) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter) >>> 0, 1);
+        resolve(false);
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
   }
 
   stop(): void {
@@ -123,6 +134,7 @@ export class ServerIdentity {
     this.#epoch++;
     this.#verified = false;
     this.#verifying = undefined;
+    this.#updateAgreement();
   }
 
   #verify(): void {
@@ -134,6 +146,7 @@ export class ServerIdentity {
       (done) => {
         if (!done || epoch !== this.#epoch) return;
         this.#verified = true;
+        this.#updateAgreement();
         for (const wake of this.#waiters.splice(0)) wake();
         this.#hooks.verified();
       },
@@ -180,9 +193,13 @@ export class ServerIdentity {
     return true;
   }
 
+  /**
+   * L1 answers only while the commands' server is verified (a reconnection may lead elsewhere)
+   * and the subscription reaches the same one; a side that cannot tell its server is not checked.
+   */
   #updateAgreement(): void {
     const commands = this.#runId;
     const subscriber = this.#subscriberRunId;
-    this.#agreed = commands === null || subscriber === null || (commands !== undefined && subscriber === commands);
+    this.#agreed = this.#verified && (commands === null || subscriber === null || (commands !== undefined && subscriber === commands));
   }
 }
