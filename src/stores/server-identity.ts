@@ -42,9 +42,9 @@ const RETRY_MS = 200;
  * Replication is asynchronous: a promoted replica may lack the last version bumps and dirty marks
  * the old primary acknowledged, while it holds entries whose recorded versions it still calls
  * current (a restart from a snapshot or an AOF loses the same). So whenever the connection becomes
- * ready, the server's `run_id` is compared with the one this process knew and the one the fleet
- * last fenced on; if either differs, the namespace is fenced (every entry invalidated) on the new
- * server before any read is answered from it.
+ * ready, the server's `run_id` is compared with the one this process talked to before or, on its
+ * first connection, with the one the fleet last fenced on; if it differs, the namespace is fenced
+ * (every entry invalidated) on the new server before any read is answered from it.
  *
  * Reads are gated by `verified`: a command sent before verification waits for it, and a reply
  * to a command sent in another connection `epoch` (ioredis resends unanswered commands after a
