@@ -34,7 +34,11 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
   const serverKey = `${prefix}:server`;
   const identity = new ServerIdentity(redis as IdentitySource, {
     runId: () => store.serverRunId(),
-    fencedOn: () => store.getUnverified(serverKey),
+    fencedOn: async () => {
+      const [runId, sequence] = await Promise.all([store.getUnverified(serverKey), store.getUnverified(`${prefix}:seq`)]);
+      return { runId, sequenced: sequence !== null };
+    },
+    record: (runId) => store.setUnverified(serverKey, runId),
     fence: async (runId, reason) => {
       if (reason !== "unrecorded") counters.redisServerChanges++;
       parts.l1?.clear();

@@ -17,8 +17,13 @@ export type FenceReason = "changed" | "fleet" | "unrecorded";
 export interface ServerIdentityHooks {
   /** The server's `run_id` (INFO server), or null when the server will not say (ACL, renamed INFO). */
   runId(): Promise<string | null>;
-  /** The `run_id` the fleet last fenced this namespace on (a key in Redis), if any. */
-  fencedOn(): Promise<string | null>;
+  /**
+   * The `run_id` the fleet last fenced this namespace on (a key in Redis), if any, and whether the
+   * namespace was ever bumped on this server (its sequence exists).
+   */
+  fencedOn(): Promise<{ runId: string | null; sequenced: boolean }>;
+  /** Records `runId` as fenced without fencing: a namespace never bumped on this server has nothing to distrust. */
+  record(runId: string): Promise<void>;
   /**
    * The server is not the one known before (a failover, a restart): distrust everything and
    * invalidate the whole namespace on it, then record `runId` as fenced. Throws if Redis did not take it.
@@ -181,8 +186,13 @@ export class ServerIdentity {
       // Back on the server it knew (same process, nothing lost): nothing to fence. A process that
       // never knew one (started after the failover) relies on the fleet's record.
       const changedHere = typeof known === "string" && known !== runId;
-      const recorded = typeof known === "string" ? runId : recordedFirst;
-      if (changedHere || recorded !== runId) {
+      const recorded = typeof known === "string" ? runId : recordedFirst!.runId;
+      if (!changedHere && recorded === null && !recordedFirst!.sequenced) {
+        // A namespace no write ever bumped here (new, or the server restarted empty): its entries
+        // recorded the versions every name still has. Fencing it would only cost the fleet its
+        // start-up (every instance starting at once would invalidate the others' work).
+        await this.#hooks.record(runId);
+      } else if (changedHere || recorded !== runId) {
         if (epoch !== this.#epoch) return false;
         await this.#hooks.fence(runId, changedHere ? "changed" : recorded === null ? "unrecorded" : "fleet");
       }
