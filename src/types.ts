@@ -12,6 +12,7 @@ export interface RedisLike {
   /** ioredis connection options: `db` scopes pub/sub channels (which ignore SELECT). */
   readonly options?: { db?: number | undefined };
   get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<unknown>;
   set(key: string, value: string | Buffer, mode: "PX", ttlMs: number): Promise<unknown>;
   set(key: string, value: string, mode: "PX", ttlMs: number, condition: "NX"): Promise<unknown>;
   callBuffer(command: string, ...args: Array<string | number>): Promise<unknown>;
@@ -30,14 +31,23 @@ export interface RedisLike {
   zrem(key: string, member: string): Promise<unknown>;
   zremrangebyscore(key: string, min: string, max: number): Promise<unknown>;
   ping(): Promise<unknown>;
-  /** A new connection with the same options: the extension opens one for pub/sub and closes it itself. */
-  duplicate(): SubscriberLike;
+  /** INFO: the server's `run_id` tells a failover or a restart (absent on a Cluster: not checked there). */
+  info?(section: string): Promise<string>;
+  /** Connection events: a reconnection is when the server behind the connection may have changed. */
+  on?(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
+  /**
+   * A new connection with the same options: the extension opens one for pub/sub and closes it
+   * itself (re-subscribing itself after a reconnection, once it learnt the server's identity).
+   */
+  duplicate(override?: { autoResubscribe?: boolean }): SubscriberLike;
 }
 
 /** The pub/sub side of an ioredis connection. */
 export interface SubscriberLike {
   readonly status: string;
   subscribe(...channels: string[]): Promise<unknown>;
+  /** INFO before subscribing: which server this connection reached. */
+  info?(section: string): Promise<string>;
   /** Allowed in subscribed mode; the lease heartbeat. */
   ping(): Promise<unknown>;
   connect(): Promise<void>;
@@ -45,7 +55,8 @@ export interface SubscriberLike {
   on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
   quit(): Promise<unknown>;
-  disconnect(): void;
+  /** `reconnect` true: drop the connection and open a new one. */
+  disconnect(reconnect?: boolean): void;
 }
 
 /** Per-model settings; every field falls back to the global option of the same name. */
@@ -281,6 +292,8 @@ export interface CacheStats {
   undeliveredInvalidations: number;
   /** Times the circuit breaker opened: Redis calls then fail fast, reads go to the database, until a probe succeeds. */
   circuitOpens: number;
+  /** Times the Redis server turned out to be another one than before (a failover, a restart: its `run_id` changed): L1 was flushed and every entry of the namespace invalidated before anything was served from it. */
+  redisServerChanges: number;
   /** Whether the circuit breaker is open now. */
   circuitOpen: boolean;
   bypasses: Record<string, number>;

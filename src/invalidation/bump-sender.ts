@@ -53,13 +53,26 @@ export class BumpSender {
     return true;
   }
 
-  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean): Promise<{ acks: Promise<boolean> } | undefined> {
+  /**
+   * A fence on a server that may lack the last bumps (see ServerIdentity): bumps `list` without
+   * waiting for acknowledgements; `publish` false bumps silently (no instance trusts this server
+   * yet, so none has anything to drop). Not counted as invalidations sent. False if Redis did not take it.
+   */
+  async fence(list: readonly string[], publish: boolean): Promise<boolean> {
+    for (const batch of batchesOf(list)) {
+      if ((await this.#sendBatch(batch, "", "", false, publish ? "fence" : "silent")) === undefined) return false;
+    }
+    return true;
+  }
+
+  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, fence?: "fence" | "silent"): Promise<{ acks: Promise<boolean> } | undefined> {
     const { store, bus, prefix } = this.#redis;
     const counters = this.#options.counters;
-    // An announcement is not acknowledged (see WriteAnnouncer.confirm for why none is needed).
-    const acknowledged = markMode !== "set";
+    // An announcement is not acknowledged (see WriteAnnouncer.confirm for why none is needed), nor is a fence.
+    const acknowledged = markMode !== "set" && fence === undefined;
     const acks = bus.expectAcks(acknowledged);
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(acks.messageId, list);
+    const channel = fence === "silent" ? "" : bus.eventsChannel;
     let reply: unknown;
     const sentAt = this.#ledger.begin();
     try {
@@ -72,7 +85,7 @@ export class BumpSender {
       const registryNow = String(Date.now());
       const marks = [markMode, token, this.#options.markTtlMs ?? this.#options.tagTtlMs];
       const own = [bus.ownAckChannel, bus.instanceId];
-      reply = await store.run(BUMP_VERSIONS, keys, [bus.eventsChannel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...own, ...expiring, ...items]);
+      reply = await store.runUnverified(BUMP_VERSIONS, keys, [channel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...own, ...expiring, ...items]);
     } catch (error) {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
@@ -84,6 +97,8 @@ export class BumpSender {
     // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
     const processedBy = performance.now();
     this.#applied(seq, list, sentAt);
+    // A fence is not counted as invalidations sent, and nobody acknowledges it.
+    if (fence !== undefined) return { acks: Promise.resolve(true) };
     counters.invalidationSent(list);
     if (!acknowledged) return { acks: Promise.resolve(true) };
     // `receivers` counts the other instances only: this one applied the bump just now, from the reply.

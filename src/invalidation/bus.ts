@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
 import type { RedisStore } from "../stores/redis-store.js";
+import { runIdOf } from "../stores/server-identity.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
 import { InstanceRegistry } from "./instance-registry.js";
 import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage, unacknowledgedMessageId, wantsAck } from "./wire-format.js";
@@ -15,6 +16,8 @@ export interface BusHandlers {
   onLanded(key: string, landed: boolean): void;
   /** The subscription went down (false) or is live again (true). */
   onTrustChange(trusted: boolean): void;
+  /** The subscriber connection reached the server with this run_id (null: it could not tell), before subscribing. */
+  onServer(runId: string | null): void;
   onError(error: CacheError): void;
 }
 
@@ -72,7 +75,8 @@ export class Bus {
     this.ownAckChannel = channels.ackOf(this.instanceId);
     this.#store = store;
     this.#handlers = handlers;
-    this.#subscriber = redis.duplicate();
+    // It re-subscribes itself on "ready", after learning which server it reached (a Cluster's duplicate takes other arguments).
+    this.#subscriber = redis.isCluster === true ? redis.duplicate() : redis.duplicate({ autoResubscribe: false });
     this.#subscriber.on("message", (channel, message) => this.#receive(channel, message));
     this.#subscriber.on("ready", () => this.#subscribe());
     for (const event of ["close", "end", "reconnecting"] as const) this.#subscriber.on(event, () => this.#setTrusted(false));
@@ -160,11 +164,31 @@ export class Bus {
     if (!answered) this.#subscriber.disconnect();
   }
 
+  /** Forces a new subscriber connection (it reached another server than the commands: a failover seen by one side only). */
+  reconnect(): void {
+    if (!this.#closed) this.#subscriber.disconnect(true);
+  }
+
   #subscribe(): void {
-    this.#subscriber.subscribe(this.eventsChannel, this.ownAckChannel).then(
-      () => this.#setTrusted(!this.#closed),
-      (error: Error) => this.#handlers.onError(new CacheStoreError("SUBSCRIBE", error.message, { cause: error })),
-    );
+    this.#serverRunId()
+      .then((runId) => {
+        this.#handlers.onServer(runId);
+        return this.#subscriber.subscribe(this.eventsChannel, this.ownAckChannel);
+      })
+      .then(
+        () => this.#setTrusted(!this.#closed),
+        (error: Error) => this.#handlers.onError(new CacheStoreError("SUBSCRIBE", error.message, { cause: error })),
+      );
+  }
+
+  /** INFO on the subscriber connection before it subscribes (not allowed after); null if it cannot tell. */
+  async #serverRunId(): Promise<string | null> {
+    if (this.#subscriber.info === undefined) return null;
+    try {
+      return runIdOf(await this.#subscriber.info("server"));
+    } catch {
+      return null;
+    }
   }
 
   #setTrusted(trusted: boolean): void {

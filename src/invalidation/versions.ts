@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { CacheError, CacheStoreError } from "../errors.js";
 import type { Counters } from "../stats/counters.js";
-import { DELETE_IF_EQUAL, FENCED_SET, LOOKUP, LOOKUP_OR_LOCK, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
+import { DELETE_IF_EQUAL, FENCED_SET, LOOKUP, LOOKUP_OR_LOCK, RAISE_SEQUENCE, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { waitUntilLapsed } from "./lease.js";
@@ -77,6 +77,8 @@ export class Versions {
   #evictedFloor = 0;
   #epoch = 0;
   #localSeq = 0;
+  /** The highest version any Redis server told this process: the sequence floor of a fence on another server. */
+  #highestSeen = 0;
 
   constructor(options: VersionsOptions) {
     this.#options = options;
@@ -207,6 +209,7 @@ export class Versions {
 
   /** Learns a version from a Redis read sent at `sentAt`, unless the reply may predate an invalidation of it. */
   #learn(name: string, version: number, sentAt: number): void {
+    if (version > this.#highestSeen) this.#highestSeen = version;
     if (this.#backlog.has(name) || !Number.isSafeInteger(version) || !this.#ledger.mayLearn(name, sentAt)) return;
     const known = this.#local.get(name);
     if (known === undefined || known < version) this.#local.set(name, version);
@@ -262,6 +265,22 @@ export class Versions {
     // Instances that cannot hear Redis either have lost their L1 lease once this has passed.
     await waitUntilLapsed(failedAt, this.#options.leaseTtlMs);
     return false;
+  }
+
+  /**
+   * Fences the namespace on a Redis server that may lack the last bumps and marks (a promoted
+   * replica, a restart): forgets every version learnt, raises the server's sequence above every
+   * value this process saw, then bumps every model's generations (every entry depends on one)
+   * without waiting for acknowledgements. `publish` false: silently (no instance trusts this
+   * server yet). Throws if Redis did not take it.
+   */
+  async fence(publish: boolean): Promise<void> {
+    const redis = this.#options.redis;
+    if (redis === undefined) return;
+    this.forget();
+    await redis.store.runUnverified(RAISE_SEQUENCE, [`${redis.prefix}:seq`], [String(this.#highestSeen)]);
+    const names = this.#options.namespaceWide?.() ?? [];
+    if (!(await this.#sender!.fence(names, publish))) throw new CacheStoreError("EVALSHA", "the namespace-wide bump after a Redis server change failed");
   }
 
   /**

@@ -9,6 +9,8 @@ import { L1Lease } from "../invalidation/lease.js";
 import { Versions } from "../invalidation/versions.js";
 import { WriteAnnouncer } from "../invalidation/write-announcer.js";
 import { CircuitBreaker } from "../stores/circuit-breaker.js";
+import type { ServerIdentity } from "../stores/server-identity.js";
+import { watchServerIdentity } from "../invalidation/server-fence.js";
 import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
 import type { ResolvedOptions } from "../options.js";
 import { Counters } from "../stats/counters.js";
@@ -51,6 +53,8 @@ export class CacheRuntime {
   readonly #versions: Versions;
   readonly #cache: TieredCache;
   readonly #breaker: CircuitBreaker | undefined;
+  /** Which Redis server the commands reach; a new one is fenced before anything is served from it. */
+  readonly #identity: ServerIdentity | undefined;
   readonly #writeNames: WriteNames;
   /** The client the extension was applied to: scans and counts for Bloom filters run on it. */
   readonly #client: Delegates;
@@ -81,6 +85,7 @@ export class CacheRuntime {
     // warm() at deploy also loads (or builds, once for the fleet) the Bloom filters.
     if (this.#guard !== undefined) this.warmHooks.beforeWarm.push(() => this.#guard!.prepare());
     this.#l1 = options.l1 === undefined ? undefined : new MemoryStore(options.l1, options.clock);
+    this.#identity = store === undefined || this.#bus === undefined ? undefined : watchServerIdentity({ redis: options.redis!, store, prefix, versions: this.#versions, l1: this.#l1, guard: () => this.#guard, bus: this.#bus, counters: this.#counters, report });
     this.#cache = this.#createTieredCache(store, report);
     const hotKeys = options.hotKeys === undefined ? undefined : new HotKeyDetector({ threshold: options.hotKeys.threshold, windowMs: options.hotKeys.windowMs, sampleEvery: 8, topK: 20 }, options.clock);
     const observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, argsCodec: new Codec(prismaDecimal), stats: () => this.control.stats(), report });
@@ -146,7 +151,10 @@ export class CacheRuntime {
       writeNames: this.#writeNames,
       bump: (names) => this.#bump(names),
       stopReads: () => this.#readPath.stop(),
-      closeBus: async () => this.#bus?.close(),
+      closeBus: async () => {
+        this.#identity?.stop();
+        await this.#bus?.close();
+      },
       report: (error) => this.#report(error),
     });
   }
@@ -173,7 +181,9 @@ export class CacheRuntime {
         }
       },
       onLanded: (key, landed) => this.#cache.waiters.wake(key, landed),
+      onServer: (runId) => this.#identity?.subscriberOn(runId),
       onTrustChange: (trusted) => {
+        if (!trusted) this.#identity?.subscriberLost();
         // Messages may have been missed while the subscription was down: forget what L1 knows.
         this.#l1?.clear();
         this.#versions.forget();
@@ -198,7 +208,8 @@ export class CacheRuntime {
       lockTtlMs: options.lockTtlMs,
       redisTimeoutMs: options.redisTimeoutMs,
       earlyRefreshBeta: options.earlyRefreshBeta,
-      l1Trusted: this.#lease === undefined ? () => true : () => this.#breaker?.open !== true && this.#lease!.holds(),
+      // L1 answers only while the subscription that renews its lease reaches the server the commands verified.
+      l1Trusted: this.#lease === undefined ? () => true : () => this.#breaker?.open !== true && this.#lease!.holds() && this.#identity?.agreed !== false,
       hearingRedis: this.#lease === undefined ? () => true : () => this.#lease!.hearing(),
       redisOpen: () => this.#breaker?.open === true,
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",

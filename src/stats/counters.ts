@@ -57,6 +57,8 @@ export class Counters {
   undeliveredInvalidations = 0;
   /** Times the circuit breaker opened (Redis failing: calls fail fast until a probe succeeds). */
   circuitOpens = 0;
+  /** Times the Redis server behind the connection turned out to be another one (failover, restart): L1 flushed, namespace fenced. */
+  redisServerChanges = 0;
   readonly #bypasses = new Map<string, number>();
   readonly #clamps = new Map<string, number>();
   readonly #models = new Map<string, ModelStats>();
@@ -155,6 +157,7 @@ export class Counters {
       refusedWrites: this.refusedWrites,
       undeliveredInvalidations: this.undeliveredInvalidations,
       circuitOpens: this.circuitOpens,
+      redisServerChanges: this.redisServerChanges,
       bypasses: Object.fromEntries(this.#bypasses),
       clamps: Object.fromEntries(this.#clamps),
       models,

@@ -96,7 +96,7 @@ return 1
  * to every name's dirty marks, lapsing after mark ttl ms) or confirms it ('clear': removes it).
  * It may run when Redis is out of memory (allow-oom): an invalidation must always get through.
  * KEYS: sequence key, instance registry, tag lifetime key, V version keys, then per Bloom group: live meta, live
- * bits, next meta, next bits. ARGV: channel, message prefix, message suffix, own tag lifetime ms, V, G,
+ * bits, next meta, next bits. ARGV: channel ('' publishes nothing), message prefix, message suffix, own tag lifetime ms, V, G,
  * now (ms: live registrations count as receivers, at least as many as PUBLISH reached), mark mode ('', 'set', 'clear'), token, mark ttl
  * ms, the writer's own ack channel, the writer's own registration, V expiry flags ('1' expires), then per group: item count, items.
  */
@@ -149,6 +149,8 @@ for g = 0, G - 1 do
     a = a + 1
   end
 end
+-- No channel: a silent bump (a fence on a server no instance has trusted yet), nobody to tell.
+if ARGV[1] == '' then return {seq, 0} end
 local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. ARGV[3])
 -- The writer applies its own bump from this reply and does not acknowledge it to itself: take
 -- it out of the count exactly when PUBLISH counted it. Its subscriber connection subscribed to
@@ -166,6 +168,17 @@ if ARGV[7] ~= '' then
   receivers = math.max(receivers, registered)
 end
 return {seq, receivers}
+`);
+
+/**
+ * Raises the sequence to at least a value this instance saw on another server, before a fence on
+ * a new one: its clock may run behind the old server's, and a bump must never hand out a
+ * version some entry or in-flight load may have recorded there. KEYS: sequence key. ARGV: floor.
+ */
+export const RAISE_SEQUENCE = script(`
+local floor = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[1]) or '0') < floor then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
 `);
 
 /**

@@ -2,6 +2,7 @@ import { CacheStoreError } from "../errors.js";
 import type { RedisLike } from "../types.js";
 import type { CircuitBreaker } from "./circuit-breaker.js";
 import type { RedisScript } from "./redis-scripts.js";
+import { runIdOf, type ServerIdentity } from "./server-identity.js";
 
 /** ioredis states in which a command cannot be sent now: fail fast instead of queueing. */
 const UNAVAILABLE = new Set(["close", "end", "reconnecting"]);
@@ -10,6 +11,13 @@ const UNAVAILABLE = new Set(["close", "end", "reconnecting"]);
 export class RedisTimeoutError extends CacheStoreError {
   constructor(operation: string, timeoutMs: number) {
     super(operation, `no answer within ${timeoutMs} ms`);
+  }
+}
+
+/** A reply that came from another Redis server than the one its command was sent to (a reconnection in between): not used. */
+export class ServerChangedError extends CacheStoreError {
+  constructor(operation: string) {
+    super(operation, "the Redis connection was re-established during the call (the server may have changed): reply not used");
   }
 }
 
@@ -38,6 +46,12 @@ export class RedisStore {
   /** Commands sent and not answered yet, with their deadlines (see #track). */
   readonly #inFlight = new Set<InFlight>();
   #sweeper: NodeJS.Timeout | undefined;
+  /**
+   * Set once by the runtime (standalone and Sentinel): a call waits until the server behind the
+   * connection is verified (and fenced if it changed), and a reply from a later connection than
+   * its command's is discarded. Bumps and the verification itself go through unverified.
+   */
+  identity: ServerIdentity | undefined;
 
   constructor(redis: RedisLike, timeoutMs: number) {
     this.#redis = redis;
@@ -46,7 +60,31 @@ export class RedisStore {
 
   /** The circuit breaker's probe: one PING, bounded like every call, sent even while the circuit is open. */
   probe(): Promise<unknown> {
-    return this.#bounded("PING", () => this.#redis.ping(), true);
+    return this.#bounded("PING", () => this.#redis.ping(), "probe");
+  }
+
+  /** The server's `run_id` (INFO server); null if it will not say (INFO denied or renamed). */
+  async serverRunId(): Promise<string | null> {
+    let info: string;
+    try {
+      info = await this.#bounded("INFO", () => this.#redis.info!("server"), "unverified");
+    } catch (error) {
+      // The server's own reply, under the CacheStoreError that wraps it.
+      const reply = (error as { cause?: Error }).cause?.message ?? (error as Error)?.message;
+      if (/^(NOPERM|ERR unknown command)/.test(String(reply))) return null;
+      throw error;
+    }
+    return runIdOf(info);
+  }
+
+  /** GET on a server not verified yet (the verification's own reads). */
+  getUnverified(key: string): Promise<string | null> {
+    return this.#bounded("GET", () => this.#redis.get(key), "unverified");
+  }
+
+  /** SET without expiry on a server not verified yet (the verification records the fenced server). */
+  async setUnverified(key: string, value: string): Promise<void> {
+    await this.#bounded("SET", () => this.#redis.set(key, value), "unverified");
   }
 
   get isCluster(): boolean {
@@ -91,41 +129,74 @@ export class RedisStore {
 
   /** Registers `member` until `expiresAt` and drops registrations that expired (dead instances). */
   async addToRegistry(key: string, member: string, expiresAt: number, now: number): Promise<void> {
-    await this.#bounded("ZADD", () => this.#redis.zadd(key, expiresAt, member));
-    await this.#bounded("ZREMRANGEBYSCORE", () => this.#redis.zremrangebyscore(key, "-inf", now));
+    await this.#bounded("ZADD", () => this.#redis.zadd(key, expiresAt, member), "unverified");
+    await this.#bounded("ZREMRANGEBYSCORE", () => this.#redis.zremrangebyscore(key, "-inf", now), "unverified");
   }
 
   async removeFromRegistry(key: string, member: string): Promise<void> {
-    await this.#bounded("ZREM", () => this.#redis.zrem(key, member));
+    await this.#bounded("ZREM", () => this.#redis.zrem(key, member), "unverified");
   }
 
   publish(channel: string, message: string): Promise<number> {
-    return this.#bounded("PUBLISH", () => this.#redis.publish(channel, message));
+    return this.#bounded("PUBLISH", () => this.#redis.publish(channel, message), "unverified");
   }
 
   /** EVALSHA, loading the script with EVAL the first time a server has not seen it. */
   run(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    return this.#bounded("EVALSHA", async () => {
-      try {
-        return await this.#redis.evalsha(script.sha, keys.length, ...keys, ...args);
-      } catch (error) {
-        if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-        return this.#redis.eval(script.source, keys.length, ...keys, ...args);
-      }
-    });
+    return this.#bounded("EVALSHA", () => this.#evalsha(script, keys, args));
   }
 
-  #bounded<T>(operation: string, command: () => Promise<T>, probing = false): Promise<T> {
-    const breaker = probing ? undefined : this.breaker;
+  /**
+   * EVALSHA that need not wait for the server to be verified: bumps (they only move versions
+   * forward, on whatever server takes them) and the fence itself.
+   */
+  runUnverified(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    return this.#bounded("EVALSHA", () => this.#evalsha(script, keys, args), "unverified");
+  }
+
+  async #evalsha(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    try {
+      return await this.#redis.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+      return this.#redis.eval(script.source, keys.length, ...keys, ...args);
+    }
+  }
+
+  /**
+   * `mode`: "verified" (the default) waits for the server to be verified within the same bound,
+   * and discards a reply from a later connection; "unverified" does neither; "probe" neither, and
+   * is sent even while the circuit is open.
+   */
+  #bounded<T>(operation: string, command: () => Promise<T>, mode: "verified" | "unverified" | "probe" = "verified"): Promise<T> {
+    const breaker = mode === "probe" ? undefined : this.breaker;
     if (breaker?.open) return Promise.reject(new CircuitOpenError(operation));
     if (UNAVAILABLE.has(this.#redis.status)) {
       breaker?.failed();
       return Promise.reject(new CacheStoreError(operation, `connection is ${this.#redis.status}`));
     }
+    const identity = mode === "verified" ? this.identity : undefined;
+    if (identity !== undefined && !identity.verified) {
+      // Not one round trip before the server is verified: the command waits, within the same bound.
+      const started = performance.now();
+      return identity.whenVerified(this.#timeoutMs).then((verified) => {
+        if (!verified) {
+          breaker?.failed();
+          throw new RedisTimeoutError(operation, this.#timeoutMs);
+        }
+        const left = this.#timeoutMs - (performance.now() - started);
+        return this.#send(operation, command, breaker, identity, Math.max(1, left));
+      });
+    }
+    return this.#send(operation, command, breaker, identity, this.#timeoutMs);
+  }
+
+  #send<T>(operation: string, command: () => Promise<T>, breaker: CircuitBreaker | undefined, identity: ServerIdentity | undefined, timeoutMs: number): Promise<T> {
+    const epoch = identity?.epoch;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const flight: InFlight = {
-        deadline: performance.now() + this.#timeoutMs,
+        deadline: performance.now() + timeoutMs,
         expire: () => {
           if (settled) return;
           settled = true;
@@ -140,7 +211,9 @@ export class RedisStore {
           if (settled) return;
           settled = true;
           breaker?.succeeded();
-          resolve(value);
+          // Sent to one server, answered by the next (ioredis resends unanswered commands on reconnection).
+          if (identity !== undefined && (identity.epoch !== epoch || !identity.verified)) reject(new ServerChangedError(operation));
+          else resolve(value);
         },
         (error: unknown) => {
           this.#inFlight.delete(flight);

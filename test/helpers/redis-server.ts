@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import net from "node:net";
 import { Redis } from "ioredis";
 
 /** A private redis-server on a free port that a test may pause, resume or kill by PID. */
 export class ChaosRedis {
-  private constructor(readonly port: number, private child: ChildProcess, private readonly extraArgs: readonly string[]) {}
+  private constructor(readonly port: number, private child: ChildProcess, private extraArgs: readonly string[], private dir: string) {}
 
   /**
    * A fresh server on `port` (a free one by default); `extraArgs`: more redis-server arguments,
@@ -13,15 +16,72 @@ export class ChaosRedis {
   static async start(portOrArgs?: number | readonly string[], extraArgs: readonly string[] = []): Promise<ChaosRedis> {
     const args = Array.isArray(portOrArgs) ? portOrArgs : extraArgs;
     const chosen = typeof portOrArgs === "number" ? portOrArgs : await freePort();
-    const server = new ChaosRedis(chosen, spawnServer(chosen, args), args);
+    const dir = freshDir();
+    const server = new ChaosRedis(chosen, spawnServer(chosen, dir, args), args, dir);
     await server.waitUntilReady();
     return server;
+  }
+
+  /** A replica of `primary` (asynchronous replication, as in production), in sync once `replicatedFrom()` resolves. */
+  static async startReplicaOf(primary: ChaosRedis, extraArgs: readonly string[] = []): Promise<ChaosRedis> {
+    const admin = new Redis(primary.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    try {
+      // The first sync streams at once instead of waiting 5 s for more replicas.
+      await admin.config("SET", "repl-diskless-sync-delay", "0");
+    } finally {
+      admin.disconnect();
+    }
+    return ChaosRedis.start([...extraArgs, "--replicaof", "127.0.0.1", String(primary.port)]);
+  }
+
+  /** Resolves once this replica has acknowledged everything `primary` has written so far (WAIT 1). */
+  async replicatedFrom(primary: ChaosRedis, timeoutMs = 10_000): Promise<void> {
+    const admin = new Redis(primary.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    try {
+      const deadline = Date.now() + timeoutMs;
+      while ((await admin.call("WAIT", "1", "200")) !== 1) {
+        if (Date.now() > deadline) throw new Error(`replica on port ${this.port} never caught up with ${primary.port}`);
+      }
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  /** Promotes a replica (`REPLICAOF NO ONE`): from now on it takes writes and replicates nothing more. */
+  async promote(): Promise<void> {
+    const admin = new Redis(this.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    try {
+      await admin.call("REPLICAOF", "NO", "ONE");
+    } finally {
+      admin.disconnect();
+    }
+    // A later restart starts it as the primary it now is.
+    const at = this.extraArgs.indexOf("--replicaof");
+    if (at >= 0) this.extraArgs = [...this.extraArgs.slice(0, at), ...this.extraArgs.slice(at + 3)];
   }
 
   /** Kills the server and starts an empty one on the same port (every key lost, clients reconnect). */
   async restartEmpty(): Promise<void> {
     await this.stop();
-    this.child = spawnServer(this.port, this.extraArgs);
+    this.dir = freshDir();
+    this.child = spawnServer(this.port, this.dir, this.extraArgs);
+    await this.waitUntilReady();
+  }
+
+  /** Writes a snapshot (SAVE): what `restartFromSnapshot()` comes back with. */
+  async save(): Promise<void> {
+    const admin = new Redis(this.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    try {
+      await admin.call("SAVE");
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  /** Kills the server and starts it again from its last snapshot: every write since `save()` is lost. */
+  async restartFromSnapshot(): Promise<void> {
+    await this.stop();
+    this.child = spawnServer(this.port, this.dir, this.extraArgs);
     await this.waitUntilReady();
   }
 
@@ -43,7 +103,7 @@ export class ChaosRedis {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once("exit", resolve));
     process.kill(this.pid, "SIGCONT");
     process.kill(this.pid, "SIGKILL");
@@ -68,8 +128,13 @@ export class ChaosRedis {
   }
 }
 
-function spawnServer(port: number, extraArgs: readonly string[] = []): ChildProcess {
-  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs], { stdio: "ignore" });
+/** Each server its own directory: snapshots (and a replica's first sync) write an RDB file there. */
+function freshDir(): string {
+  return mkdtempSync(join(tmpdir(), "chaos-redis-"));
+}
+
+function spawnServer(port: number, dir: string, extraArgs: readonly string[] = []): ChildProcess {
+  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs], { stdio: "ignore" });
 }
 
 export function freePort(): Promise<number> {

@@ -3,22 +3,25 @@ import net from "node:net";
 /**
  * A TCP proxy in front of a server (a private Redis), so a test can cut one client off while
  * every other client keeps its direct connection: `cut()` drops every connection through it and
- * refuses new ones until `restore()`.
+ * refuses new ones until `restore()`; `switchTo()` points it at another server (a failover, as a
+ * virtual IP or DNS name moving to the promoted replica does).
  */
 export class TcpProxy {
   readonly #sockets = new Set<net.Socket>();
   #cut = false;
+  #target: { port: number; host: string } = { port: 0, host: "127.0.0.1" };
 
   private constructor(private readonly server: net.Server, readonly port: number) {}
 
   static async start(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
     let proxy: TcpProxy | undefined;
-    const server = net.createServer((client) => proxy!.#accept(client, targetPort, targetHost));
+    const server = net.createServer((client) => proxy!.#accept(client, proxy!.#target.port, proxy!.#target.host));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", () => resolve());
     });
     proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
+    proxy.#target = { port: targetPort, host: targetHost };
     return proxy;
   }
 
@@ -28,6 +31,13 @@ export class TcpProxy {
 
   cut(): void {
     this.#cut = true;
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+
+  /** Drops every connection and sends new ones to another server: clients reconnect to it. */
+  switchTo(targetPort: number, targetHost = "127.0.0.1"): void {
+    this.#target = { port: targetPort, host: targetHost };
     for (const socket of this.#sockets) socket.destroy();
     this.#sockets.clear();
   }

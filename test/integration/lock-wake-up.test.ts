@@ -26,7 +26,8 @@ describe("fleet lock wake-ups", () => {
     const writer = createCachedClient(options);
     try {
       const user = await writer.base.user.create({ data: { email: `wake-${namespace}@example.com`, name: "before" } });
-      await Promise.all([holder, waiter, writer].map((c) => c.prisma.$cache.stats()));
+      // Each instance's first read waits until it verified its Redis server (two round trips: 600 ms for the waiter).
+      await Promise.all([holder, waiter, writer].map((c) => c.prisma.user.findUnique({ where: { id: -1 } })));
       await sleep(300); // subscriptions and leases up
       holder.pool.delayMs = 600;
       // The holder takes the lock and loads for 600 ms.

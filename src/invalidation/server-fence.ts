@@ -1,0 +1,60 @@
+import type { CacheError } from "../errors.js";
+import type { BloomGuard } from "../guard/bloom-guard.js";
+import type { Counters } from "../stats/counters.js";
+import type { MemoryStore } from "../stores/memory-store.js";
+import type { RedisStore } from "../stores/redis-store.js";
+import { ServerIdentity, type IdentitySource } from "../stores/server-identity.js";
+import type { RedisLike } from "../types.js";
+import type { Bus } from "./bus.js";
+import type { Versions } from "./versions.js";
+
+export interface ServerFenceParts {
+  redis: RedisLike;
+  store: RedisStore;
+  prefix: string;
+  versions: Versions;
+  l1: MemoryStore | undefined;
+  guard: () => BloomGuard | undefined;
+  bus: Bus;
+  counters: Counters;
+  report: (error: CacheError) => void;
+}
+
+/**
+ * Watches which Redis server the command connection reaches (standalone and Sentinel; a Cluster's
+ * nodes are not checked) and fences the namespace when it is not the one trusted before: L1
+ * flushed, every version forgotten, the sequence raised above what this process saw, every model
+ * generation bumped on the new server, Bloom filters reloaded; then queued invalidations are
+ * delivered. Gates the store's reads until that is done (see ServerIdentity). Undefined when the
+ * client cannot tell its server (a Cluster, or a client without INFO and connection events).
+ */
+export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | undefined {
+  const { redis, store, prefix, versions, counters } = parts;
+  if (redis.isCluster === true || typeof redis.on !== "function" || typeof redis.info !== "function") return undefined;
+  const serverKey = `${prefix}:server`;
+  const identity = new ServerIdentity(redis as IdentitySource, {
+    runId: () => store.serverRunId(),
+    fencedOn: async () => {
+      const [runId, sequence] = await Promise.all([store.getUnverified(serverKey), store.getUnverified(`${prefix}:seq`)]);
+      return { runId, sequenced: sequence !== null };
+    },
+    record: (runId) => store.setUnverified(serverKey, runId),
+    fence: async (runId, reason) => {
+      if (reason !== "unrecorded") counters.redisServerChanges++;
+      parts.l1?.clear();
+      // Instances that trust this server already may hold what this process stored before it
+      // noticed (commands resent on reconnection): tell them. On a server nobody trusted yet, no one.
+      await versions.fence(reason === "changed");
+      parts.guard()?.distrustAll();
+      await store.setUnverified(serverKey, runId);
+    },
+    verified: () => {
+      versions.retryNow();
+      // The subscription reached another server than the commands (the failover seen by one side): renew it.
+      if (identity.subscriberElsewhere) parts.bus.reconnect();
+    },
+    report: parts.report,
+  });
+  store.identity = identity;
+  return identity;
+}

@@ -1,0 +1,215 @@
+import { CacheStoreError, type CacheError } from "../errors.js";
+
+/** What ServerIdentity needs from the command connection (an ioredis `Redis`). */
+export interface IdentitySource {
+  readonly status: string;
+  on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
+}
+
+/**
+ * Why a server is fenced: this process talked to another server before (`changed`), the fleet
+ * last fenced another one (`fleet`: a process that started after the failover), or no fence was
+ * ever recorded on it (`unrecorded`: a new namespace, an empty server, or a replica that lagged
+ * behind from the start).
+ */
+export type FenceReason = "changed" | "fleet" | "unrecorded";
+
+export interface ServerIdentityHooks {
+  /** The server's `run_id` (INFO server), or null when the server will not say (ACL, renamed INFO). */
+  runId(): Promise<string | null>;
+  /**
+   * The `run_id` the fleet last fenced this namespace on (a key in Redis), if any, and whether the
+   * namespace was ever bumped on this server (its sequence exists).
+   */
+  fencedOn(): Promise<{ runId: string | null; sequenced: boolean }>;
+  /** Records `runId` as fenced without fencing: a namespace never bumped on this server has nothing to distrust. */
+  record(runId: string): Promise<void>;
+  /**
+   * The server is not the one known before (a failover, a restart): distrust everything and
+   * invalidate the whole namespace on it, then record `runId` as fenced. Throws if Redis did not take it.
+   */
+  fence(runId: string, reason: FenceReason): Promise<void>;
+  /** The connection may serve reads again (verified, after a fence if one was needed). */
+  verified(): void;
+  report(error: CacheError): void;
+}
+
+/** The `run_id` field of an INFO server reply (a new one every time a redis-server process starts). */
+export function runIdOf(info: string): string | null {
+  return /^run_id:([0-9a-f]+)\r?$/m.exec(info)?.[1] ?? null;
+}
+
+/** How long to wait before trying a failed verification again (the connection is up, Redis answered badly). */
+const RETRY_MS = 200;
+
+/**
+ * Which Redis server the command connection talks to, and whether what it answers may be used.
+ * Replication is asynchronous: a promoted replica may lack the last version bumps and dirty marks
+ * the old primary acknowledged, while it holds entries whose recorded versions it still calls
+ * current (a restart from a snapshot or an AOF loses the same). So whenever the connection becomes
+ * ready, the server's `run_id` is compared with the one this process talked to before or, on its
+ * first connection, with the one the fleet last fenced on; if it differs, the namespace is fenced
+ * (every entry invalidated) on the new server before any read is answered from it.
+ *
+ * Reads are gated by `verified`: a command sent before verification waits for it, and a reply
+ * to a command sent in another connection `epoch` (ioredis resends unanswered commands after a
+ * reconnection, and flushes its offline queue before our "ready" listener runs) is discarded.
+ */
+export class ServerIdentity {
+  readonly #hooks: ServerIdentityHooks;
+  #verified = false;
+  /** Moves on every disconnection: a reply from a later connection than its command's is not used. */
+  #epoch = 0;
+  /** The run_id of the server last verified (kept while reconnecting, so L1 can compare the subscriber's). */
+  #runId: string | null | undefined;
+  #subscriberRunId: string | null | undefined;
+  #agreed = false;
+  #waiters: Array<() => void> = [];
+  #verifying: number | undefined;
+  #reportedEpoch = -1;
+  #reportedUnverifiable = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(source: IdentitySource, hooks: ServerIdentityHooks) {
+    this.#hooks = hooks;
+    for (const event of ["close", "end", "reconnecting"] as const) source.on(event, () => this.#lost());
+    source.on("ready", () => this.#verify());
+    // A lazyConnect client is in "wait": the INFO connects it.
+    if (source.status === "ready" || source.status === "wait" || source.status === "connecting" || source.status === "connect") this.#verify();
+  }
+
+  /** Whether replies of the command connection may be used now. */
+  get verified(): boolean {
+    return this.#verified;
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * Whether the commands' server is verified and the subscriber connection (invalidations, the
+   * L1 lease) reaches the same one: L1 may answer only then. Either side that cannot tell its
+   * server is not checked.
+   */
+  get agreed(): boolean {
+    return this.#agreed;
+  }
+
+  /** Whether the subscriber connection reached another server than the one the commands were verified on. */
+  get subscriberElsewhere(): boolean {
+    return typeof this.#subscriberRunId === "string" && typeof this.#runId === "string" && this.#subscriberRunId !== this.#runId;
+  }
+
+  /** The subscriber connection (re)connected to the server with this run_id (null: it could not tell). */
+  subscriberOn(runId: string | null): void {
+    this.#subscriberRunId = runId;
+    this.#updateAgreement();
+  }
+
+  /** The subscriber connection is down: it reaches no server. */
+  subscriberLost(): void {
+    this.#subscriberRunId = undefined;
+    this.#updateAgreement();
+  }
+
+  /** Resolves true once verified, false after `timeoutMs`. */
+  whenVerified(timeoutMs: number): Promise<boolean> {
+    if (this.#verified) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter) >>> 0, 1);
+        resolve(false);
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+  }
+
+  #lost(): void {
+    this.#epoch++;
+    this.#verified = false;
+    this.#verifying = undefined;
+    this.#updateAgreement();
+  }
+
+  #verify(): void {
+    if (this.#stopped || this.#verifying === this.#epoch) return;
+    clearTimeout(this.#retryTimer);
+    const epoch = this.#epoch;
+    this.#verifying = epoch;
+    this.#check(epoch).then(
+      (done) => {
+        if (!done || epoch !== this.#epoch) return;
+        this.#verified = true;
+        this.#updateAgreement();
+        for (const wake of this.#waiters.splice(0)) wake();
+        this.#hooks.verified();
+      },
+      (error: unknown) => {
+        if (epoch !== this.#epoch) return;
+        this.#verifying = undefined;
+        // One report per connection: the failing calls report the rest.
+        if (this.#reportedEpoch !== epoch) {
+          this.#reportedEpoch = epoch;
+          this.#hooks.report(new CacheStoreError("INFO", `could not verify which Redis server this is (reads wait for it): ${String((error as Error)?.message ?? error)}`, { cause: error }));
+        }
+        // Same connection: try again shortly. A new one (a "close" moved the epoch) is verified on "ready".
+        this.#retryTimer = setTimeout(() => {
+          if (epoch === this.#epoch) this.#verify();
+        }, RETRY_MS);
+        this.#retryTimer.unref();
+      },
+    );
+  }
+
+  /** Learns the server's run_id and fences the namespace if it is not the one known before; false if superseded. */
+  async #check(epoch: number): Promise<boolean> {
+    // Both in one round trip; the fleet's record is needed only if this process never knew a server.
+    const known = this.#runId;
+    const [runId, recordedFirst] = await Promise.all([this.#hooks.runId(), typeof known === "string" ? undefined : this.#hooks.fencedOn()]);
+    if (epoch !== this.#epoch) return false;
+    if (runId === null && !this.#reportedUnverifiable) {
+      this.#reportedUnverifiable = true;
+      this.#hooks.report(new CacheStoreError("INFO", "the Redis server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));
+    }
+    if (runId !== null) {
+      // Back on the server it knew (same process, nothing lost): nothing to fence. A process that
+      // never knew one (started after the failover) relies on the fleet's record.
+      const changedHere = typeof known === "string" && known !== runId;
+      const recorded = typeof known === "string" ? runId : recordedFirst!.runId;
+      if (!changedHere && recorded === null && !recordedFirst!.sequenced) {
+        // A namespace no write ever bumped here (new, or the server restarted empty): its entries
+        // recorded the versions every name still has. Fencing it would only cost the fleet its
+        // start-up (every instance starting at once would invalidate the others' work).
+        await this.#hooks.record(runId);
+      } else if (changedHere || recorded !== runId) {
+        if (epoch !== this.#epoch) return false;
+        await this.#hooks.fence(runId, changedHere ? "changed" : recorded === null ? "unrecorded" : "fleet");
+      }
+    }
+    if (epoch !== this.#epoch) return false;
+    this.#runId = runId;
+    this.#updateAgreement();
+    return true;
+  }
+
+  /**
+   * L1 answers only while the commands' server is verified (a reconnection may lead elsewhere)
+   * and the subscription reaches the same one; a side that cannot tell its server is not checked.
+   */
+  #updateAgreement(): void {
+    const commands = this.#runId;
+    const subscriber = this.#subscriberRunId;
+    this.#agreed = this.#verified && (commands === null || subscriber === null || (commands !== undefined && subscriber === commands));
+  }
+}

@@ -1,0 +1,159 @@
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
+import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { sleep, until } from "../helpers/wait.ts";
+
+type Cached = ReturnType<typeof createCachedClient>;
+
+/**
+ * A Redis server that comes back without the last writes' bumps and marks — a replica promoted
+ * before it caught up, a restart from an older snapshot — still holds the entries cached before
+ * those writes, with versions it calls current. Every instance must fence the namespace on it
+ * before serving anything: the one that talked to the old server, and one that never did.
+ */
+describe("a Redis server that lost the last writes", () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
+  });
+
+  function client(url: string, namespace: string, l1 = true): Cached {
+    const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+    redis.on("error", () => {});
+    const c = createCachedClient({ namespace, redis, models: { User: { ttl: 300 } }, l1: l1 ? undefined : false, onError: () => {} });
+    cleanups.push(async () => {
+      await c.close();
+      redis.disconnect();
+    });
+    return c;
+  }
+  async function server(start: () => Promise<ChaosRedis>): Promise<ChaosRedis> {
+    const started = await start();
+    cleanups.push(() => started.stop());
+    return started;
+  }
+  /** Reads the user by id and in a list until both are served from the cache. */
+  async function cache(c: Cached, id: number): Promise<void> {
+    await until(async () => {
+      const hits = c.prisma.$cache.stats().hits;
+      await c.prisma.user.findUnique({ where: { id } });
+      await c.prisma.user.findMany({ where: { id }, orderBy: { id: "asc" } });
+      return c.prisma.$cache.stats().hits >= hits + 2;
+    }, 10_000);
+  }
+  async function names(c: Cached, id: number): Promise<Array<string | null | undefined>> {
+    const one = await c.prisma.user.findUnique({ where: { id } });
+    const list = await c.prisma.user.findMany({ where: { id }, orderBy: { id: "asc" } });
+    return [one?.name, list[0]?.name];
+  }
+
+  it("a process that starts after the failover, never having known the old primary, does not trust the replica's entries", async () => {
+    const primary = await server(() => ChaosRedis.start());
+    const replica = await server(() => ChaosRedis.startReplicaOf(primary));
+    const namespace = uniqueNamespace();
+    const old = client(primary.url, namespace, false);
+    const user = await old.base.user.create({ data: { email: `failover-newcomer-${namespace}@example.com`, name: "old" } });
+    await cache(old, user.id);
+    await replica.replicatedFrom(primary);
+    await replica.promote();
+    await old.prisma.user.update({ where: { id: user.id }, data: { name: "new" } });
+    await primary.stop();
+
+    const newcomer = client(replica.url, namespace, false);
+    expect(await names(newcomer, user.id)).toEqual(["new", "new"]);
+    // The fleet had fenced the old primary: this server is another one.
+    expect(newcomer.prisma.$cache.stats().redisServerChanges).toBe(1);
+    // Cached again on the new server.
+    await cache(newcomer, user.id);
+    expect(await names(newcomer, user.id)).toEqual(["new", "new"]);
+  });
+
+  it("Redis restarted from an older snapshot: the instance that knew it before, and a new one, read the last write", async () => {
+    const chaos = await server(() => ChaosRedis.start());
+    const namespace = uniqueNamespace();
+    const reader = client(chaos.url, namespace);
+    const writer = client(chaos.url, namespace, false);
+    const user = await writer.base.user.create({ data: { email: `failover-snapshot-${namespace}@example.com`, name: "old" } });
+    await cache(reader, user.id);
+    await cache(writer, user.id);
+    await chaos.save();
+    await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new" } });
+    expect(await names(reader, user.id)).toEqual(["new", "new"]);
+    await chaos.restartFromSnapshot();
+
+    // Reads across the restart: each must return the last write, whatever the connection's state.
+    const seen = new Set<string | null | undefined>();
+    const deadline = Date.now() + 2_000;
+    while (Date.now() < deadline) {
+      for (const name of await names(reader, user.id)) seen.add(name);
+      await sleep(2);
+    }
+    expect([...seen]).toEqual(["new"]);
+    expect(reader.prisma.$cache.stats().redisServerChanges).toBe(1);
+    const newcomer = client(chaos.url, namespace);
+    expect(await names(newcomer, user.id)).toEqual(["new", "new"]);
+    await cache(reader, user.id);
+  });
+
+  it("a server that refuses INFO (ACL): the cache still serves and invalidates, unchecked, and says so once", async () => {
+    const chaos = await server(() => ChaosRedis.start());
+    const admin = new Redis(chaos.url);
+    await admin.call("ACL", "SETUSER", "cache", "on", ">secret", "~*", "&*", "+@all", "-info");
+    admin.disconnect();
+    const namespace = uniqueNamespace();
+    const url = `redis://cache:secret@127.0.0.1:${chaos.port}`;
+    const errors: string[] = [];
+    const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+    const c = createCachedClient({ namespace, redis, models: { User: { ttl: 300 } }, onError: (error) => errors.push(error.message) });
+    const other = client(url, namespace, false);
+    cleanups.push(async () => {
+      await c.close();
+      redis.disconnect();
+    });
+    const user = await c.base.user.create({ data: { email: `failover-acl-${namespace}@example.com`, name: "old" } });
+    await cache(c, user.id);
+    await other.prisma.user.update({ where: { id: user.id }, data: { name: "new" } });
+    expect(await names(c, user.id)).toEqual(["new", "new"]);
+    await cache(c, user.id);
+    expect(errors.filter((message) => message.includes("run_id"))).toHaveLength(1);
+  });
+
+  it("reads in flight across the switch to a promoted replica are never answered from it before the fence", async () => {
+    const primary = await server(() => ChaosRedis.start());
+    const replica = await server(() => ChaosRedis.startReplicaOf(primary));
+    const proxy = await TcpProxy.start(primary.port);
+    cleanups.push(() => proxy.stop());
+    const namespace = uniqueNamespace();
+    const reader = client(proxy.url, namespace, false);
+    const writer = client(primary.url, namespace, false);
+    const users = await Promise.all([0, 1, 2, 3].map((i) => writer.base.user.create({ data: { email: `failover-race-${namespace}-${i}@example.com`, name: "old" } })));
+    for (const user of users) await cache(reader, user.id);
+    await replica.replicatedFrom(primary);
+    await replica.promote();
+    await Promise.all(users.map((user) => writer.prisma.user.update({ where: { id: user.id }, data: { name: "new" } })));
+
+    // Many reads outstanding while the connection switches: unanswered ones are resent by ioredis
+    // to the new server, new ones queue until it is connected.
+    let stop = false;
+    const seen: Array<string | null | undefined> = [];
+    const loops = users.map(async (user) => {
+      while (!stop) {
+        seen.push(...(await names(reader, user.id)));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    await sleep(100);
+    proxy.switchTo(replica.port);
+    await sleep(1_500);
+    stop = true;
+    await Promise.all(loops);
+    expect(seen.filter((name) => name !== "new")).toEqual([]);
+    expect(reader.prisma.$cache.stats().redisServerChanges).toBe(1);
+    // Served from the promoted replica's cache again.
+    const l2Hits = reader.prisma.$cache.stats().l2Hits;
+    await cache(reader, users[0]!.id);
+    expect(reader.prisma.$cache.stats().l2Hits).toBeGreaterThan(l2Hits);
+  });
+});
