@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
+import { FinalArgsProbe } from "../../src/prisma/final-args.ts";
 import { createBaseClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { seedUser } from "../helpers/seed.ts";
 
@@ -106,5 +107,29 @@ describe("reads and writes rewritten by other extensions depend on what actually
     await writer.prisma.post.softDelete(alice.posts[0]!.id);
     expect(await read(l1Reader.prisma), "from L1").toEqual([]);
     expect(await read(redisReader.prisma), "from Redis").toEqual([]);
+  });
+});
+
+describe("the final-arguments probe", () => {
+  it("sees the arguments a hook of one operation rewrote", async () => {
+    const { base, pool } = createBaseClient();
+    const stamped = base.$extends({
+      query: { user: { update: ({ args, query }) => query({ ...args, data: { ...args.data, name: "stamped by a hook" } }) } },
+    });
+    const probe = new FinalArgsProbe(stamped);
+    try {
+      const user = await seedUser(base);
+      const seen: unknown[] = [];
+      const updateArgs = { where: { id: user.id }, data: { version: { increment: 1 } } };
+      const updated = (await probe.run("user", "User", "update", updateArgs, (args) => seen.push(args))) as { name: string };
+      expect(updated.name).toBe("stamped by a hook");
+      expect(seen).toEqual([{ ...updateArgs, data: { version: { increment: 1 }, name: "stamped by a hook" } }]);
+      const read = (await probe.run("user", "User", "findUnique", { where: { id: user.id } }, (args) => seen.push(args))) as { id: number };
+      expect(read.id).toBe(user.id);
+      expect(seen[1]).toEqual({ where: { id: user.id } });
+    } finally {
+      await base.$disconnect();
+      await pool.end().catch(() => {});
+    }
   });
 });
