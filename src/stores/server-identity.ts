@@ -4,6 +4,7 @@ import { CacheStoreError, type CacheError } from "../errors.js";
 export interface IdentitySource {
   readonly status: string;
   on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
+  removeListener?(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
 }
 
 /**
@@ -70,11 +71,20 @@ export class ServerIdentity {
   #reportedUnverifiable = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Removes the listeners from the user's connection: it outlives this client (one per `$extends`). */
+  readonly #unlisten: () => void;
 
   constructor(source: IdentitySource, hooks: ServerIdentityHooks) {
     this.#hooks = hooks;
-    for (const event of ["close", "end", "reconnecting"] as const) source.on(event, () => this.#lost());
-    source.on("ready", () => this.#verify());
+    const lost = () => this.#lost();
+    const ready = () => this.#verify();
+    const events = ["close", "end", "reconnecting"] as const;
+    for (const event of events) source.on(event, lost);
+    source.on("ready", ready);
+    this.#unlisten = () => {
+      for (const event of events) source.removeListener?.(event, lost);
+      source.removeListener?.("ready", ready);
+    };
     // A lazyConnect client is in "wait": the INFO connects it.
     if (source.status === "ready" || source.status === "wait" || source.status === "connecting" || source.status === "connect") this.#verify();
   }
@@ -132,6 +142,7 @@ export class ServerIdentity {
 
   stop(): void {
     this.#stopped = true;
+    this.#unlisten();
     clearTimeout(this.#retryTimer);
   }
 

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
-import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,4 +56,23 @@ describe("close()", () => {
       client.redis?.disconnect();
     }
   }, 60_000);
+});
+
+describe("closing a client on a shared Redis connection", () => {
+  it("leaves no listener behind on the user's connection (each $extends would otherwise keep its runtime alive)", async () => {
+    const redis = createRedis();
+    const counts = () => (["ready", "close", "end", "reconnecting"] as const).map((event) => redis.listenerCount(event));
+    try {
+      await redis.ping();
+      const before = counts();
+      for (let i = 0; i < 12; i++) {
+        const c = createCachedClient({ redis });
+        await c.prisma.user.count(); // builds the runtime, which watches the connection
+        await c.close();
+      }
+      expect(counts()).toEqual(before);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
