@@ -81,17 +81,20 @@ export class FleetLoad {
     const { lock, counters, clock } = this.#parts;
     let current: readonly number[] | undefined;
     const deadline = clock.now() + this.#waitBound.of(request.model);
+    // Set by a wait that timed out: a timer may fire a millisecond before the clock reaches the deadline.
+    let expired = false;
     for (let attempt = 0; ; attempt++) {
-      const last = lock === undefined || attempt === LOCK_ATTEMPTS || clock.now() >= deadline;
+      const last: boolean = lock === undefined || attempt === LOCK_ATTEMPTS || expired || clock.now() >= deadline;
       // A load of this key runs in this process: nothing can be servable before it lands, so
       // wait for it here before asking Redis (then look: its value, or the lock, is there).
       const local = this.#holding.get(request.key);
       if (local?.filling && !last) {
         const outcome = await this.#waitHere(local, deadline);
-        if (outcome === "timeout") continue;
+        expired = outcome === "timeout";
+        if (expired) continue;
         if (outcome === "nothing" && current !== undefined) break;
       }
-      const waiter = last ? undefined : this.#waiters.register(request.key);
+      const waiter: ReturnType<LandingWaiters["register"]> | undefined = last ? undefined : this.#waiters.register(request.key);
       let found: LockedLookup;
       try {
         found = await this.#steps.lookupOrLock(request, replacing, this.#holding.get(request.key)?.token ?? "", !last);
@@ -111,7 +114,9 @@ export class FleetLoad {
         const here = this.#holding.get(request.key);
         // Released meanwhile: look again at once.
         if (here === undefined) continue;
-        if ((await this.#waitHere(here, deadline)) === "nothing") break;
+        const outcome = await this.#waitHere(here, deadline);
+        if (outcome === "nothing") break;
+        expired = outcome === "timeout";
         continue;
       }
       counters.lockWaits++;
@@ -125,6 +130,7 @@ export class FleetLoad {
         counters.lockWaitMs += clock.now() - started;
       }
       if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
+      expired = woken === "timeout";
       // Redis is silent, or the holder loaded a result it will not cache: waiting longer would only queue us up.
       if (woken === "unheard" || woken === "nothing") break;
     }

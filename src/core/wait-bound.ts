@@ -1,36 +1,51 @@
-/** How fast the remembered longest load of a model shrinks per later load (slow loads are remembered a while). */
-const DECAY_PER_LOAD = 0.9;
+/**
+ * How long the remembered longest load of a model takes to halve. By time, not by count of later
+ * loads: a burst of slow loads (a process starting, the machine busy) is remembered for seconds
+ * whatever the throughput; at thousands of loads a second a per-load decay forgot it in
+ * milliseconds, and waiters then gave up on holders that were merely slow.
+ */
+const HALF_LIFE_MS = 5_000;
 /** A waiter gives the holder this many times the longest recent load before loading by itself. */
 const LOAD_MULTIPLE = 4;
+/** The Redis allowance, in redisTimeouts: see WaitBound. */
+const REDIS_ALLOWANCE = 3;
 
 /**
  * How long a fleet-lock waiter waits for the holder's value before it loads by itself: about as
  * long as the holder's load takes, not the lock's lifetime. The bound is
- * `min(lockTtl, 2 × redisTimeout + 4 × the longest recent load of the model in this process)`:
+ * `min(lockTtl, 3 × redisTimeout + 4 × the longest recent load of the model in this process)`:
  * the Redis allowance covers the holder's store-and-release (one call, itself bounded by
- * redisTimeout: a holder that needs longer stores nothing) and the wake-up's delivery; the load
- * multiple covers both event loops' lag on a busy machine, which slows the loads too.
+ * redisTimeout: a holder that needs longer stores nothing), the wake-up's delivery and some lag
+ * of both event loops; the load multiple covers a busy machine, which slows the loads too. With
+ * the default redisTimeout (250 ms) a read that waits and then loads stays under a second.
  * Before this process has timed any load of the model it knows nothing better than `lockTtl`.
  */
 export class WaitBound {
   readonly #lockTtlMs: number;
   readonly #floorMs: number;
-  readonly #longestLoad = new Map<string, number>();
+  readonly #now: () => number;
+  readonly #longestLoad = new Map<string, { ms: number; at: number }>();
 
-  constructor(lockTtlMs: number, redisTimeoutMs: number) {
+  constructor(lockTtlMs: number, redisTimeoutMs: number, now: () => number = () => performance.now()) {
     this.#lockTtlMs = lockTtlMs;
-    this.#floorMs = 2 * redisTimeoutMs;
+    this.#floorMs = REDIS_ALLOWANCE * redisTimeoutMs;
+    this.#now = now;
   }
 
-  /** Remembers a database load's duration: a decaying maximum per model. */
+  /** Remembers a database load's duration: a maximum per model that halves every HALF_LIFE_MS. */
   observe(model: string, loadMs: number): void {
-    const longest = this.#longestLoad.get(model) ?? 0;
-    this.#longestLoad.set(model, Math.max(loadMs, longest * DECAY_PER_LOAD));
+    const now = this.#now();
+    this.#longestLoad.set(model, { ms: Math.max(loadMs, this.#remembered(model, now) ?? 0), at: now });
   }
 
   /** Milliseconds a waiter for a value of `model` waits at most. */
   of(model: string): number {
-    const longest = this.#longestLoad.get(model);
+    const longest = this.#remembered(model, this.#now());
     return longest === undefined ? this.#lockTtlMs : Math.min(this.#lockTtlMs, this.#floorMs + LOAD_MULTIPLE * longest);
+  }
+
+  #remembered(model: string, now: number): number | undefined {
+    const longest = this.#longestLoad.get(model);
+    return longest === undefined ? undefined : longest.ms * 0.5 ** ((now - longest.at) / HALF_LIFE_MS);
   }
 }

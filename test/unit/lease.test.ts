@@ -132,13 +132,20 @@ describe("lease options", () => {
 });
 
 describe("bounded waits", () => {
-  it("a lock waiter's bound follows the model's recent loads, capped by lockTtl", () => {
-    const bound = new WaitBound(5_000, 250);
+  it("a lock waiter's bound follows the model's recent loads (halving every 5 s), capped by lockTtl", () => {
+    let now = 0;
+    const bound = new WaitBound(5_000, 250, () => now);
     expect(bound.of("User")).toBe(5_000); // no load timed yet
     bound.observe("User", 20);
-    expect(bound.of("User")).toBe(500 + 80);
+    expect(bound.of("User")).toBe(750 + 80);
+    bound.observe("User", 2); // many fast loads at once do not make it forget the slow one
     bound.observe("User", 2);
-    expect(bound.of("User")).toBe(500 + 4 * 18); // the longest recent load, decaying
+    expect(bound.of("User")).toBe(750 + 80);
+    now += 5_000;
+    expect(bound.of("User")).toBe(750 + 4 * 10); // halved after 5 s
+    now += 50_000;
+    bound.observe("User", 3);
+    expect(bound.of("User")).toBe(750 + 12); // long forgotten: the latest load
     bound.observe("User", 10_000);
     expect(bound.of("User")).toBe(5_000);
   });
