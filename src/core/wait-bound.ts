@@ -1,10 +1,11 @@
 /**
  * How long the remembered longest load of a model takes to halve. By time, not by count of later
- * loads: a burst of slow loads (a process starting, the machine busy) is remembered for seconds
- * whatever the throughput; at thousands of loads a second a per-load decay forgot it in
- * milliseconds, and waiters then gave up on holders that were merely slow.
+ * loads: a burst of slow loads (a process starting, the machine busy) is remembered for about a
+ * second whatever the throughput (at thousands of loads a second a per-load decay forgot it in
+ * milliseconds, and waiters gave up on holders that were merely slow), and no longer (a longer
+ * memory, 5 s, let the slow loads of a Redis outage stretch waits after it past a second).
  */
-const HALF_LIFE_MS = 5_000;
+const HALF_LIFE_MS = 500;
 /** A waiter gives the holder this many times the longest recent load before loading by itself. */
 const LOAD_MULTIPLE = 4;
 /** The Redis allowance, in redisTimeouts: see WaitBound. */
