@@ -7,6 +7,7 @@
 // read it fetches that minimum; a read that returns a lower version is stale: it returned data
 // older than a write that had resolved before it started. Each request is counted in the phase
 // it started in (the orchestrator announces phases over IPC). CIRCUIT_BREAKER=off disables the breaker.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { PrismaClient } from "../prisma/generated/client.ts";
@@ -80,6 +81,12 @@ function zipfUser(): number {
 const RAISE = `local v = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > v then redis.call('SET', KEYS[1], ARGV[1]) end return 1`;
 
 let phase = "start";
+/** Which tier answered the read running in this async context: a stale sample says where it came from. */
+const servedBy = new AsyncLocalStorage<{ tier: string }>();
+prisma.$cache.events.on("hit", ({ tier }) => {
+  const read = servedBy.getStore();
+  if (read !== undefined) read.tier = tier;
+});
 const phases: Record<string, PhaseCounts> = {};
 const counts = (name: string) => (phases[name] ??= { requests: 0, hits: 0, reads: 0, writes: 0, failures: 0, stale: 0, over1s: 0, writesOver1s: 0, firstHitMs: null, latencies: [], failureSamples: [], staleSamples: [] });
 let running = true;
@@ -98,11 +105,12 @@ async function loop(): Promise<void> {
         await oracle.eval(RAISE, 1, `${ORACLE}:u:${id}`, row.version);
         c.writes++;
       } else {
-        const row = await prisma.user.findUnique({ where: { id }, select: { id: true, version: true } });
+        const served = { tier: "database" };
+        const row = await servedBy.run(served, async () => await prisma.user.findUnique({ where: { id }, select: { id: true, version: true } }));
         c.reads++;
         if (row === null || row.version < min) {
           c.stale++;
-          if (c.staleSamples.length < 5) c.staleSamples.push(`user ${id}: got version ${row?.version}, a resolved write made ${min}`);
+          if (c.staleSamples.length < 5) c.staleSamples.push(`user ${id}: got version ${row?.version} from ${served.tier}, a resolved write made ${min} (process ${process.pid}, hot keys: ${prisma.$cache.stats().hotKeys.length})`);
         }
       }
     } catch (error) {
