@@ -9,16 +9,17 @@ const HALF_LIFE_MS = 500;
 /** A waiter gives the holder this many times the longest recent load before loading by itself. */
 const LOAD_MULTIPLE = 4;
 /** The Redis allowance, in redisTimeouts: see WaitBound. */
-const REDIS_ALLOWANCE = 3;
+const REDIS_ALLOWANCE = 2;
 
 /**
  * How long a fleet-lock waiter waits for the holder's value before it loads by itself: about as
  * long as the holder's load takes, not the lock's lifetime. The bound is
- * `min(lockTtl, 3 × redisTimeout + 4 × the longest recent load of the model in this process)`:
+ * `min(lockTtl, 2 × redisTimeout + 4 × the longest recent load of the model in this process)`:
  * the Redis allowance covers the holder's store-and-release (one call, itself bounded by
- * redisTimeout: a holder that needs longer stores nothing), the wake-up's delivery and some lag
- * of both event loops; the load multiple covers a busy machine, which slows the loads too. With
- * the default redisTimeout (250 ms) a read that waits and then loads stays under a second.
+ * redisTimeout: a holder that needs longer stores nothing) and the wake-up's delivery; the load
+ * multiple covers both event loops' lag on a busy machine, which slows the loads too (3 ×
+ * redisTimeout pushed reads after an outage past a second: 24–28 per chaos run after auth was
+ * restored). With the default redisTimeout (250 ms) a read that waits and then loads stays under a second.
  * Before this process has timed any load of the model it knows nothing better than `lockTtl`.
  */
 export class WaitBound {

@@ -137,15 +137,15 @@ describe("bounded waits", () => {
     const bound = new WaitBound(5_000, 250, () => now);
     expect(bound.of("User")).toBe(5_000); // no load timed yet
     bound.observe("User", 20);
-    expect(bound.of("User")).toBe(750 + 80);
+    expect(bound.of("User")).toBe(500 + 80);
     bound.observe("User", 2); // many fast loads at once do not make it forget the slow one
     bound.observe("User", 2);
-    expect(bound.of("User")).toBe(750 + 80);
+    expect(bound.of("User")).toBe(500 + 80);
     now += 500;
-    expect(bound.of("User")).toBe(750 + 4 * 10); // halved after 0.5 s
+    expect(bound.of("User")).toBe(500 + 4 * 10); // halved after 0.5 s
     now += 5_000;
     bound.observe("User", 3);
-    expect(bound.of("User")).toBe(750 + 12); // long forgotten: the latest load
+    expect(bound.of("User")).toBe(500 + 12); // long forgotten: the latest load
     bound.observe("User", 10_000);
     expect(bound.of("User")).toBe(5_000);
   });
