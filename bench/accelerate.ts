@@ -7,12 +7,11 @@
 // Creates a scratch database and unique cache namespaces and removes both at the end.
 import { PrismaPg } from "@prisma/adapter-pg";
 import { accelerateCompat, cacheExtension } from "../src/index.ts";
-import { consumeSink, measure, type Stats } from "./lib/measure.ts";
+import { consumeSink, measure, type Stats, scaled } from "./lib/measure.ts";
 import { Cleanup, deleteNamespace, ensureGeneratedClient, openScratchResources, uniqueNamespace } from "./lib/setup.ts";
 import { header, micros, renderTable, versus, type Row } from "./lib/table.ts";
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
-const n = (count: number) => Math.max(20, Math.round(count * SCALE));
+const n = scaled;
 
 async function main(): Promise<void> {
   const started = performance.now();

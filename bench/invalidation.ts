@@ -24,12 +24,11 @@ import { identityTag } from "../src/invalidation/dependencies.ts";
 import { canonicalize } from "../src/key/canonical.ts";
 import { deriveKey } from "../src/key/derive-key.ts";
 import { encodePrismaArgValue } from "../src/prisma/prisma-values.ts";
-import { measure, summarize, type Stats } from "./lib/measure.ts";
+import { measure, summarize, type Stats, scaled } from "./lib/measure.ts";
 import { Cleanup, connectRedis, createScratchDatabase, deleteNamespace, ensureGeneratedClient, keysInNamespace, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
 import { header, micros, renderTable, versus, type Row } from "./lib/table.ts";
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
-const n = (count: number) => Math.max(20, Math.round(count * SCALE));
+const n = scaled;
 
 const SIZES = [10, 1_000, 100_000];
 /** Entries filled by real cached reads (each one a database query); beyond it, copies of a real entry under real keys. */

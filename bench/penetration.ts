@@ -27,24 +27,23 @@ import pg from "pg";
 import type { Redis } from "ioredis";
 import { cacheExtension, type CacheExtensionOptions, type CacheStats } from "../src/index.ts";
 import { CountingPool } from "../test/helpers/counting-pool.ts";
-import { measure, type Stats } from "./lib/measure.ts";
+import { measure, type Stats, scaled } from "./lib/measure.ts";
 import { countsBetween, describeCommands, startRedisMonitor, type NamespaceCounts } from "./lib/redis-monitor.ts";
 import { deleteRunKeys, runKeys, waitForSubscribers } from "./lib/run-keys.ts";
 import { Cleanup, connectRedis, createScratchDatabase, ensureGeneratedClient, redisUrl, uniqueNamespace, safeHost } from "./lib/setup.ts";
 import { header, micros, renderTable, type Row } from "./lib/table.ts";
 import { seededRandom } from "../test/helpers/random.ts";
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
 const USERS = 50_000;
-const LOOKUPS = Math.max(100, Math.round(20_000 * SCALE));
-const REPEAT_KEYS = Math.max(10, Math.round(500 * SCALE));
+const LOOKUPS = scaled(20_000, 100);
+const REPEAT_KEYS = scaled(500, 10);
 const REPEAT_TIMES = 40;
 /**
  * Configurations where every lookup is a database query (≈ 0.5–1.5 ms each) run the first
  * SLOW_LOOKUPS keys of a workload's sequence only, so the whole benchmark stays near a minute;
  * their per-lookup figures do not depend on the count. BENCH_FULL=1 runs every sequence in full.
  */
-const SLOW_LOOKUPS = process.env.BENCH_FULL === "1" ? Infinity : Math.max(100, Math.round(5_000 * SCALE));
+const SLOW_LOOKUPS = process.env.BENCH_FULL === "1" ? Infinity : scaled(5_000, 100);
 /** Lookups of other absent keys per configuration before anything is counted (compilation, connections). */
 const WARMUP = 200;
 /** Ids of absent keys are drawn from (USERS, ID_SPACE]: Int is 32-bit in PostgreSQL. */

@@ -15,12 +15,11 @@ import { prismaDecimal } from "../src/prisma/prisma-values.ts";
 import { HeavyHitters } from "../src/stats/heavy-hitters.ts";
 import { QueryStats, type QuerySample } from "../src/stats/query-stats.ts";
 import { RedisStore } from "../src/stores/redis-store.ts";
-import { consumeSink, measure, summarize, timerOverhead, type Stats } from "./lib/measure.ts";
+import { consumeSink, measure, summarize, timerOverhead, type Stats, scaled } from "./lib/measure.ts";
 import { Cleanup, deleteNamespace, ensureGeneratedClient, openScratchResources, redisUrl, safeHost, uniqueNamespace } from "./lib/setup.ts";
 import { header, micros, renderTable, type Row } from "./lib/table.ts";
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
-const n = (count: number) => Math.max(20, Math.round(count * SCALE));
+const n = scaled;
 const TARGET_OVERHEAD_US = 0.1;
 
 async function main(): Promise<void> {

@@ -14,13 +14,11 @@ import { Codec } from "../src/codec/codec.ts";
 import { cacheExtension } from "../src/index.ts";
 import { prismaDecimal } from "../src/prisma/prisma-values.ts";
 import { CorruptEntry, parseEntry, type CacheEntry } from "../src/stores/entry.ts";
-import { consumeSink, measure, measureOne, timerOverhead, type Stats } from "./lib/measure.ts";
+import { consumeSink, measure, measureOne, timerOverhead, type Stats, scaled } from "./lib/measure.ts";
 import { Cleanup, deleteNamespace, ensureGeneratedClient, openScratchResources, redisUrl, safeHost, uniqueNamespace } from "./lib/setup.ts";
 import { header, micros, renderTable, times, versus, type Row } from "./lib/table.ts";
 
-/** Scale every sample count (e.g. BENCH_SCALE=0.2 for a quick smoke run). */
-const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
-const n = (count: number) => Math.max(20, Math.round(count * SCALE));
+const n = scaled;
 
 const TARGET_L1_SPEEDUP = 100;
 const TARGET_L1_MAX_US = 5;

@@ -13,12 +13,11 @@ import { fileURLToPath } from "node:url";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { cacheExtension } from "../src/index.ts";
 import { countingPool } from "./lib/counting-pg.ts";
-import { measure, type Stats } from "./lib/measure.ts";
+import { measure, type Stats, scaled } from "./lib/measure.ts";
 import { Cleanup, connectRedis, deleteNamespace, ensureGeneratedClient, openScratchResources, uniqueNamespace } from "./lib/setup.ts";
 import { header, micros, renderTable, versus } from "./lib/table.ts";
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
-const n = (count: number) => Math.max(20, Math.round(count * SCALE));
+const n = scaled;
 const NOOP_SCRIPT = "return 1";
 /** The other instances of the four-instance measurement (child processes). */
 const PEERS = 3;

@@ -5,6 +5,14 @@
 // drift of the machine (CPU frequency, another process, Redis latency) spreads over all of them
 // instead of favouring whichever ran first.
 
+/** BENCH_SCALE scales every sample count (e.g. 0.2 for a quick smoke run); invalid or ≤ 0 means 1. */
+export const BENCH_SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
+
+/** `count` scaled by BENCH_SCALE, never below `min`. */
+export function scaled(count: number, min = 20): number {
+  return Math.max(min, Math.round(count * BENCH_SCALE));
+}
+
 export interface Case {
   name: string;
   /** "async" awaits every call; "sync" does not (the result goes to a sink so it is not optimised away). */
