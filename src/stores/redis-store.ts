@@ -97,15 +97,7 @@ export class RedisStore {
 
   /** EVALSHA whose reply keeps binary bulk strings as Buffers (Bloom filter bits). */
   runForBuffers(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    const redis = this.#redis;
-    return this.#bounded("EVALSHA", async () => {
-      try {
-        return await (redis.evalshaBuffer === undefined ? redis.callBuffer("EVALSHA", script.sha, keys.length, ...keys, ...args) : redis.evalshaBuffer(script.sha, keys.length, ...keys, ...args));
-      } catch (error) {
-        if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-        return redis.evalBuffer === undefined ? redis.callBuffer("EVAL", script.source, keys.length, ...keys, ...args) : redis.evalBuffer(script.source, keys.length, ...keys, ...args);
-      }
-    });
+    return this.#bounded("EVALSHA", () => this.#evalsha(script, keys, args, true));
   }
 
   /** SET of binary data without expiry (a Bloom filter's scanned bits). */
@@ -154,14 +146,23 @@ export class RedisStore {
     return this.#bounded("EVALSHA", () => this.#evalsha(script, keys, args), "unverified");
   }
 
-  async #evalsha(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  /** Runs `script` by its sha, loading it with EVAL the first time a server has not seen it; `buffers`: bulk strings as Buffers. */
+  async #evalsha(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>, buffers = false): Promise<unknown> {
     try {
-      return await this.#redis.evalsha(script.sha, keys.length, ...keys, ...args);
+      return await this.#eval("EVALSHA", script.sha, keys, args, buffers);
     } catch (error) {
       if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-      return this.#redis.eval(script.source, keys.length, ...keys, ...args);
+      return this.#eval("EVAL", script.source, keys, args, buffers);
     }
   }
+
+  #eval(command: "EVALSHA" | "EVAL", body: string, keys: readonly string[], args: ReadonlyArray<string | number>, buffers: boolean): Promise<unknown> {
+    const redis = this.#redis;
+    if (!buffers) return command === "EVALSHA" ? redis.evalsha(body, keys.length, ...keys, ...args) : redis.eval(body, keys.length, ...keys, ...args);
+    const typed = command === "EVALSHA" ? redis.evalshaBuffer : redis.evalBuffer;
+    return typed === undefined ? redis.callBuffer(command, body, keys.length, ...keys, ...args) : typed.call(redis, body, keys.length, ...keys, ...args);
+  }
+
 
   /**
    * `mode`: "verified" (the default) waits for the server to be verified within the same bound,
