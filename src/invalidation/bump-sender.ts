@@ -14,8 +14,18 @@ export const versionKeyOf = (prefix: string, name: string) => `${prefix}:v:${nam
 /** How a bump treats dirty marks: none, announce a write (`set`), or confirm one (`clear`). */
 export type MarkMode = "" | "set" | "clear";
 
-/** Called once Redis took a batch: its sequence number, its names, and when its request was sent. */
-type Applied = (seq: number, names: readonly string[], sentAt: number) => void;
+/** What the sender tells Versions about a batch. */
+interface BumpListener {
+  /** Redis took the batch: its sequence number, its names, and when its request was sent. */
+  applied(seq: number, names: readonly string[], sentAt: number): void;
+  /**
+   * Every instance applied an acknowledged batch sent at `sentAt` (performance.now()), or must
+   * have lost its L1 lease: an invalidation of these names queued before then needs no retry,
+   * and a write waiting for its delivery may resolve. Not called for an announcement or a fence,
+   * which nobody acknowledges: taken by Redis, they may not have reached another instance's L1 yet.
+   */
+  delivered(names: readonly string[], sentAt: number): void;
+}
 
 /**
  * Bumps in Redis: one Lua script per bounded batch bumps the names, sets or clears a write's dirty
@@ -26,13 +36,13 @@ export class BumpSender {
   readonly #options: VersionsOptions;
   readonly #redis: NonNullable<VersionsOptions["redis"]>;
   readonly #ledger: DistrustLedger;
-  readonly #applied: Applied;
+  readonly #listener: BumpListener;
 
-  constructor(options: VersionsOptions, redis: NonNullable<VersionsOptions["redis"]>, ledger: DistrustLedger, applied: Applied) {
+  constructor(options: VersionsOptions, redis: NonNullable<VersionsOptions["redis"]>, ledger: DistrustLedger, listener: BumpListener) {
     this.#options = options;
     this.#redis = redis;
     this.#ledger = ledger;
-    this.#applied = applied;
+    this.#listener = listener;
   }
 
   /**
@@ -74,6 +84,7 @@ export class BumpSender {
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(acks.messageId, list);
     const channel = fence === "silent" ? "" : bus.eventsChannel;
     let reply: unknown;
+    const sendingAt = performance.now();
     const sentAt = this.#ledger.begin();
     try {
       // Only a write that may have created identities adds to the Bloom filters: an update by a
@@ -96,7 +107,7 @@ export class BumpSender {
     const [seq, receivers] = reply as [number, number];
     // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
     const processedBy = performance.now();
-    this.#applied(seq, list, sentAt);
+    this.#listener.applied(seq, list, sentAt);
     // A fence is not counted as invalidations sent, and nobody acknowledges it.
     if (fence !== undefined) return { acks: Promise.resolve(true) };
     counters.invalidationSent(list);
@@ -106,6 +117,7 @@ export class BumpSender {
     const settled = acks.wait(receivers, this.#options.leaseTtlMs).then(async (complete) => {
       if (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs) counters.invalidationAckTimeouts++;
       if (!complete) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
+      this.#listener.delivered(list, sendingAt);
       return complete;
     });
     return { acks: settled };

@@ -22,7 +22,8 @@ export interface BacklogDelivery {
  */
 export class InvalidationBacklog {
   readonly #delivery: BacklogDelivery;
-  readonly #pending = new Set<string>();
+  /** Queued names, with when (performance.now()) each was last queued: only a bump sent later covers it. */
+  readonly #pending = new Map<string, number>();
   /** Confirmations queued with the backlog: their dirty marks are removed once it is delivered (else they lapse). */
   readonly #pendingConfirmations: Array<{ token: string; names: readonly string[] }> = [];
   #retryDelay = RETRY_MIN_MS;
@@ -48,20 +49,26 @@ export class InvalidationBacklog {
 
   /** Names queued and not delivered yet (what close() reports when it cannot deliver them). */
   names(): string[] {
-    return [...this.#pending];
+    return [...this.#pending.keys()];
   }
 
   /** Queues a bump Redis did not take (and the confirmation of write `confirming`), and schedules a retry. */
   add(names: readonly string[], confirming: string | undefined): void {
-    for (const name of names) this.#pending.add(name);
+    const queuedAt = performance.now();
+    for (const name of names) this.#pending.set(name, queuedAt);
     if (confirming !== undefined && this.#pendingConfirmations.length < MAX_QUEUED_CONFIRMATIONS) this.#pendingConfirmations.push({ token: confirming, names });
     this.#delivery.counters.invalidationsQueued++;
     this.#scheduleRetry();
   }
 
-  /** A later bump of `names` reached Redis: they need no retry. */
-  delivered(names: readonly string[]): void {
-    for (const name of names) this.#pending.delete(name);
+  /**
+   * A bump of `names` sent at `sentAt` was applied by every instance: those queued before it was
+   * sent need no retry (their writes committed before Redis took it). One queued since may
+   * belong to a write that committed after, and stays.
+   */
+  delivered(names: readonly string[], sentAt: number): void {
+    if (this.#pending.size === 0) return;
+    for (const name of names) this.#settle(name, sentAt);
   }
 
   /**
@@ -72,11 +79,12 @@ export class InvalidationBacklog {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     if (this.#pending.size === 0) return true;
-    const backlog = [...this.#pending];
+    const sentAt = performance.now();
+    const backlog = [...this.#pending.keys()];
     const { names, collapsed } = replayable(backlog, this.#delivery.namespaceWide ?? (() => backlog));
     if (!(await this.#delivery.send(names))) return false;
     if (collapsed) this.#delivery.counters.invalidationBacklogsCollapsed++;
-    for (const name of backlog) this.#pending.delete(name);
+    for (const name of backlog) this.#settle(name, sentAt);
     // Delivered: the queued writes' marks can go now (best effort; unremoved marks lapse).
     for (const { token, names: marked } of this.#pendingConfirmations.splice(0)) await this.#delivery.send(marked, token);
     return true;
@@ -100,6 +108,11 @@ export class InvalidationBacklog {
     void this.flush().then((delivered) => {
       if (!delivered) this.#scheduleRetry();
     });
+  }
+
+  #settle(name: string, sentAt: number): void {
+    const queuedAt = this.#pending.get(name);
+    if (queuedAt !== undefined && queuedAt < sentAt) this.#pending.delete(name);
   }
 
   #scheduleRetry(): void {

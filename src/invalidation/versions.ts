@@ -86,9 +86,9 @@ export class Versions {
     this.#sender =
       options.redis === undefined
         ? undefined
-        : new BumpSender(options, options.redis, this.#ledger, (seq, names, sentAt) => {
-            this.#backlog.delivered(names);
-            this.invalidated(seq, names, sentAt);
+        : new BumpSender(options, options.redis, this.#ledger, {
+            applied: (seq, names, sentAt) => this.invalidated(seq, names, sentAt),
+            delivered: (names, sentAt) => this.#backlog.delivered(names, sentAt),
           });
     this.#backlog = new InvalidationBacklog({
       send: (names, confirming) => this.#sender!.send(names, confirming === undefined ? "" : "clear", confirming),

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { InvalidationBacklog } from "../../src/invalidation/invalidation-backlog.ts";
+import { Counters } from "../../src/stats/counters.ts";
+
+/** A backlog whose deliveries the test settles by hand: each send waits until the test answers it. */
+function backlogWithManualDelivery() {
+  const sends: Array<{ names: readonly string[]; answer: (ok: boolean) => void }> = [];
+  const backlog = new InvalidationBacklog({
+    counters: new Counters(),
+    send: (names) => new Promise<boolean>((answer) => sends.push({ names, answer })),
+  });
+  return { backlog, sends };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
+
+describe("InvalidationBacklog", () => {
+  it("a bump applied everywhere settles only the names queued before it was sent", async () => {
+    const { backlog } = backlogWithManualDelivery();
+    backlog.add(["t:User:id=[1]", "g:Post"], undefined);
+    const sentAt = performance.now();
+    await tick();
+    // A write that committed after that bump was sent: its failed bump is not covered by it.
+    backlog.add(["t:User:id=[1]"], undefined);
+    backlog.delivered(["t:User:id=[1]", "g:Post"], sentAt);
+    expect(backlog.names()).toEqual(["t:User:id=[1]"]);
+    backlog.delivered(["t:User:id=[1]"], performance.now());
+    expect(backlog.size).toBe(0);
+  });
+
+  it("a flush keeps what was queued while its bump was on the way", async () => {
+    const { backlog, sends } = backlogWithManualDelivery();
+    backlog.add(["a", "b"], undefined);
+    const flushed = backlog.flush();
+    expect(sends.map((send) => send.names)).toEqual([["a", "b"]]);
+    await tick();
+    backlog.add(["b"], undefined);
+    sends[0]!.answer(true);
+    expect(await flushed).toBe(true);
+    expect(backlog.names()).toEqual(["b"]);
+  });
+
+  it("a failed flush settles nothing, and waitDelivered times out while a name stays queued", async () => {
+    const { backlog, sends } = backlogWithManualDelivery();
+    backlog.add(["a"], undefined);
+    const flushed = backlog.flush();
+    sends[0]!.answer(false);
+    expect(await flushed).toBe(false);
+    expect(await backlog.waitDelivered(["a"], 30)).toBe(false);
+    backlog.delivered(["a"], performance.now());
+    expect(await backlog.waitDelivered(["a"], 30)).toBe(true);
+  });
+});
