@@ -46,6 +46,44 @@ export class WriteAnnouncer {
   }
 
   /**
+   * Announces while the database write runs: the announcement is sent first, and the write is
+   * started without waiting for Redis's reply, so a write pays one Redis round trip in series
+   * (the confirmation), not two. Whether Redis took the announcement before or after the commit
+   * does not matter to a healthy fleet: the confirmation invalidates and is acknowledged before
+   * the write resolves, and a load that raced the write stored nothing newer than a version the
+   * announcement or the confirmation bumps. The announcement matters only once the writer is
+   * cut off or stopped after its commit, and its bytes left for Redis before the write's. One
+   * Redis could not take is the unannounced write of `"proceed"` (counted; the confirmation then
+   * waits for delivery). With `onRedisDownWrites: "refuse"` the write starts only once Redis took
+   * the announcement, as refusing must happen before the database is touched.
+   * Resolves like `run` (rethrowing its error) with the announcement, undefined if there was none.
+   */
+  async alongside<T>(names: Iterable<string>, what: string, addsIdentities: boolean, run: () => PromiseLike<T>): Promise<{ result: T; announcement: Announcement | undefined } | { error: unknown; announcement: Announcement | undefined }> {
+    if (this.#options.onRedisDown === "refuse" || !this.#options.enabled) {
+      const announcement = await this.announce(names, what, undefined, addsIdentities);
+      try {
+        return { result: await run(), announcement };
+      } catch (error) {
+        return { error, announcement };
+      }
+    }
+    const announcing = this.announce(names, what, undefined, addsIdentities).then(
+      (announcement) => ({ announcement }),
+      (error: unknown) => ({ error }),
+    );
+    let outcome: { result: T } | { error: unknown };
+    try {
+      outcome = { result: await run() };
+    } catch (error) {
+      outcome = { error };
+    }
+    const announced = await announcing;
+    // Not a Redis failure (those are counted as unannounced): a bug, reported as the write's error.
+    if ("error" in announced) throw announced.error;
+    return { ...outcome, announcement: announced.announcement };
+  }
+
+  /**
    * After the write committed (or failed): bumps what it changed and removes its marks. If Redis
    * cannot take that, the bump is queued and retried; the write still resolves safely, since the
    * marks keep the names uncached until they lapse. A write that was not announced waits up to

@@ -11,6 +11,8 @@ interface Capture {
 
 interface ExtendableClient {
   $extends(extension: unknown): unknown;
+  /** Prisma's extension chain (internal): whose query hooks a model's operation runs through. */
+  _extensions?: { getAllQueryCallbacks?(model: string, operation: string): readonly unknown[] };
 }
 
 /**
@@ -23,6 +25,8 @@ interface ExtendableClient {
 export class FinalArgsProbe {
   readonly #captures = new AsyncLocalStorage<Capture>();
   readonly #client: Delegates;
+  /** The client the extension was applied to: a query no other extension hooks runs on it directly. */
+  readonly #plain: ExtendableClient;
   /** Probed queries started and not yet settled. */
   #running = 0;
 
@@ -37,6 +41,7 @@ export class FinalArgsProbe {
       }
       return query(args);
     };
+    this.#plain = client as ExtendableClient;
     this.#client = (client as ExtendableClient).$extends({ name: "prisma-cache-shield:final-args", query: { $allModels: { $allOperations: hook } } }) as Delegates;
   }
 
@@ -45,11 +50,22 @@ export class FinalArgsProbe {
    * before it reaches the database (it is not called when a hook answers the query itself).
    */
   run(delegateKey: string, model: string, operation: string, args: Record<string, unknown> | undefined, onFinalArgs: Capture["onFinalArgs"]): Promise<unknown> {
+    // No other extension hooks this query: it runs with `args`, and needs neither the hook nor its
+    // context. Prisma looks hooks up by the model's client property (`user`), as they are declared.
+    if (this.#hookCount(delegateKey, operation) === 0) {
+      const plain = (this.#plain as unknown as Delegates)[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
+      return new Promise((resolve, reject) => plain[operation]!(args).then(resolve, reject));
+    }
     const delegate = this.#client[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
     // Start the (lazy) Prisma query inside the capture's context, so the hook above finds it there.
     this.#running++;
     const ran = this.#captures.run({ model, operation, seen: false, onFinalArgs }, () => new Promise((resolve, reject) => delegate[operation]!(args).then(resolve, reject)));
     return ran.finally(this.#settled);
+  }
+
+  /** How many query hooks of the extensions below this one a query runs through; NaN when Prisma cannot tell (probe it then). */
+  #hookCount(model: string, operation: string): number {
+    return this.#plain._extensions?.getAllQueryCallbacks?.(model, operation).length ?? Number.NaN;
   }
 
   /**

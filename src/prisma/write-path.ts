@@ -1,3 +1,4 @@
+import type { Announcement } from "../invalidation/versions.js";
 import type { WriteAnnouncer } from "../invalidation/write-announcer.js";
 import { tracing } from "../stats/telemetry.js";
 import type { PrismaSchema } from "./data-model.js";
@@ -111,19 +112,23 @@ export class WritePath {
   }
 
   /**
-   * One write outside a transaction: announce what its arguments name, run it (awaiting the lazy
-   * Prisma query starts it), then confirm what it changed before resolving. Inside an
+   * One write outside a transaction: announce what its arguments name while it runs (awaiting the
+   * lazy Prisma query starts it; see WriteAnnouncer.alongside), then confirm what it changed before resolving. Inside an
    * interactive transaction the announcement waits for the callback to return (see transactions.ts).
    */
   async #announced(client: ScopedClient, announced: Iterable<string>, what: string, write: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>, addsIdentities: () => boolean = () => true): Promise<unknown> {
-    const announcement = this.#transactions.inTransaction(client) ? undefined : await this.#announcer.announce(announced, what, undefined, addsIdentities());
+    let announcement: Announcement | undefined;
     let result: unknown;
-    try {
-      result = await write;
-    } catch (error) {
-      // Failed: remove its marks (the bump only over-invalidates; a reply lost after a commit may hide a created row), then rethrow.
-      if (announcement !== undefined) await this.#announcer.confirm(announced, announcement, addsIdentities());
-      throw error;
+    if (this.#transactions.inTransaction(client)) result = await write;
+    else {
+      const outcome = await this.#announcer.alongside(announced, what, addsIdentities(), () => write);
+      announcement = outcome.announcement;
+      if ("error" in outcome) {
+        // Failed: remove its marks (the bump only over-invalidates; a reply lost after a commit may hide a created row), then rethrow.
+        if (announcement !== undefined) await this.#announcer.confirm(announced, announcement, addsIdentities());
+        throw outcome.error;
+      }
+      result = outcome.result;
     }
     const names = new Set(effects(result));
     for (const name of announced) names.add(name);

@@ -156,6 +156,35 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     for (let i = 0; i < 10; i++) expect((await readUser(reader))?.name).toBe("written while Redis was paused");
   }, 60_000);
 
+  it('onRedisDownWrites: "proceed" (the default) runs the write while its announcement is on the way, and confirms after both', async () => {
+    const namespace = uniqueNamespace();
+    // Redis stalls far longer than the database write takes: the announcement's reply is late.
+    const writer = instance(namespace, { redisTimeout: 20_000 });
+    const reader = instance(namespace);
+    const { base } = createBaseClient();
+    try {
+      await readUser(reader);
+      chaos.pause();
+      let write: Promise<unknown>;
+      try {
+        write = writer.prisma.user.update({ where: { id: userId }, data: { name: "written beside its announcement" } }).then((row) => row);
+        // The database has the row while Redis has not answered the announcement (nor seen it).
+        await untilLong(async () => (await base.user.findUniqueOrThrow({ where: { id: userId } })).name === "written beside its announcement");
+      } finally {
+        chaos.resume();
+      }
+      await write;
+      expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 0, invalidationsQueued: 0 });
+      // Announced and confirmed: no mark left standing, and the other instance reads the new row.
+      const admin = new Redis(chaos.url);
+      expect(await admin.exists(`d{${namespace}}:v:t:User:id=["${userId}"]`)).toBe(0);
+      admin.disconnect();
+      expect((await readUser(reader))?.name).toBe("written beside its announcement");
+    } finally {
+      await base.$disconnect();
+    }
+  }, 60_000);
+
   it('onRedisDownWrites: "refuse" rejects a write before it touches the database', async () => {
     const namespace = uniqueNamespace();
     const writer = instance(namespace, { onRedisDownWrites: "refuse" });

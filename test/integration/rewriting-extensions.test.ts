@@ -124,9 +124,10 @@ describe("the final-arguments probe", () => {
       const updated = (await probe.run("user", "User", "update", updateArgs, (args) => seen.push(args))) as { name: string };
       expect(updated.name).toBe("stamped by a hook");
       expect(seen).toEqual([{ ...updateArgs, data: { version: { increment: 1 }, name: "stamped by a hook" } }]);
+      // An operation no hook touches runs as called, without the probe's hook: nothing to report.
       const read = (await probe.run("user", "User", "findUnique", { where: { id: user.id } }, (args) => seen.push(args))) as { id: number };
       expect(read.id).toBe(user.id);
-      expect(seen[1]).toEqual({ where: { id: user.id } });
+      expect(seen).toHaveLength(1);
     } finally {
       await base.$disconnect();
       await pool.end().catch(() => {});
