@@ -80,6 +80,10 @@ export class BumpSender {
     const counters = this.#options.counters;
     // An announcement is not acknowledged (see WriteAnnouncer.confirm for why none is needed), nor is a fence.
     const acknowledged = markMode !== "set" && fence === undefined;
+    // Acknowledgements come to our subscriber: one published before it subscribed is lost, and the
+    // write would wait out the lease instead (a write right after start-up, or after a reconnection).
+    // So wait for the subscription first, no longer than that lease.
+    if (acknowledged && !bus.trusted) await bus.live(this.#options.leaseTtlMs);
     const acks = bus.expectAcks(acknowledged);
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(acks.messageId, list);
     const channel = fence === "silent" ? "" : bus.eventsChannel;

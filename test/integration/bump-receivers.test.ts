@@ -1,6 +1,9 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { BUMP_VERSIONS } from "../../src/stores/redis-scripts.ts";
-import { createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { delayingProxy } from "../helpers/delaying-proxy.ts";
+import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
 
 /**
@@ -76,5 +79,33 @@ describe("BUMP_VERSIONS: how many acknowledgements a writer waits for", () => {
     other.disconnect();
     await until(async () => ((await redis.pubsub("NUMSUB", ackOf("b"))) as [string, number])[1] === 0);
     expect(await receivers(ns, events, registry, ackOf("a"), "a")).toBe(0);
+  });
+});
+
+describe("a write right after start-up", () => {
+  it("waits for its own subscription before its bump, so the acknowledgements reach it", async () => {
+    const namespace = uniqueNamespace();
+    const reader = createCachedClient({ namespace, models: { User: true } });
+    // The writer's subscriber sits behind a slow link: it subscribes ~300 ms after start (INFO first).
+    const proxy = await delayingProxy(inject("redisUrl"), 150);
+    const redis = createRedis();
+    redis.duplicate = (override) => new Redis({ ...redis.options, ...override, host: "127.0.0.1", port: proxy.port });
+    try {
+      const user = await seedUser(reader.base);
+      await reader.prisma.user.findUnique({ where: { id: user.id } });
+      const writer = createCachedClient({ namespace, models: { User: true }, redis, ackTimeout: 3_000 });
+      try {
+        await writer.prisma.user.update({ where: { id: user.id }, data: { name: "written at start-up" } });
+        expect(writer.prisma.$cache.stats().invalidationAckTimeouts, "acknowledgements published before the writer subscribed are lost").toBe(0);
+        expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("written at start-up");
+      } finally {
+        await writer.prisma.$cache.close();
+        await writer.base.$disconnect();
+      }
+    } finally {
+      redis.disconnect();
+      proxy.close();
+      await reader.close();
+    }
   });
 });
