@@ -246,6 +246,31 @@ return out
  */
 export const LOOKUP_OR_LOCK = script(`${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
 local V = #KEYS - 5
+local ENTRY_HEADER = '^3|%x+|([^|]*)|([^|]*)|[^|]*|([^\\n]*)\\n'
+-- A hit first, in as few calls as possible: the entry, then the versions it recorded, read as they
+-- are. Nothing is created, extended or checked for marks: an entry whose versions are all current
+-- was stored by a fenced store after the last bump of each (a write's announcement bumps what it
+-- marks, and stores refuse marked names), and a version key that expired fails the match and
+-- takes the full path below, which re-creates it (the entry then misses, as it would there).
+local entry = redis.call('GET', KEYS[1])
+if entry then
+  local fresh, stale, deps = string.match(entry, ENTRY_HEADER)
+  fresh, stale = tonumber(fresh), tonumber(stale)
+  if deps and fresh and stale and fresh > tonumber(ARGV[5]) and stale > tonumber(ARGV[6]) then
+    local hit = { 0, entry }
+    local recorded = {}
+    for i = 1, V do
+      local version = redis.call('GET', KEYS[5 + i])
+      if not version then break end
+      hit[2 + i] = version
+      recorded[i] = '[' .. ARGV[7 + V + i] .. ',' .. version .. ']'
+    end
+    if #recorded == V and deps == '[' .. table.concat(recorded, ',') .. ']' then
+      hit[3 + V] = 0
+      return hit
+    end
+  end
+end
 local out = { 0, false }
 local recorded = {}
 local marked = 0
@@ -257,9 +282,8 @@ for i = 1, V do
 end
 out[3 + V] = marked
 if marked == 1 then out[1] = 4 return out end
-local entry = redis.call('GET', KEYS[1])
 if entry then
-  local fresh, stale, deps = string.match(entry, '^3|%x+|([^|]*)|([^|]*)|[^|]*|([^\\n]*)\\n')
+  local fresh, stale, deps = string.match(entry, ENTRY_HEADER)
   fresh, stale = tonumber(fresh), tonumber(stale)
   if deps == '[' .. table.concat(recorded, ',') .. ']' and fresh and stale and fresh > tonumber(ARGV[5]) and stale > tonumber(ARGV[6]) then
     out[2] = entry

@@ -48,7 +48,7 @@ describe("tag versions expire, and never return to an earlier value", () => {
     }
   });
 
-  it("a tag created with a short lifetime (or none, by an older version) is extended when a longer-lived instance reads it", async () => {
+  it("a tag created with a short lifetime (or none, by an older version) is extended before a longer-lived instance stores an entry depending on it", async () => {
     const namespace = uniqueNamespace();
     const shortLived = createCachedClient({ namespace, ttl: 1, negativeTtl: 0, jitter: 0 });
     const longLived = createCachedClient({ namespace, ttl: 600, negativeTtl: 0, jitter: 0, l1: false });
@@ -62,8 +62,14 @@ describe("tag versions expire, and never return to an earlier value", () => {
       expect(await pttlOf(firstTag)).toBeLessThan(600_000);
       // A permanent tag, as versions before tag expiry left them.
       await redis.set(`{${namespace}}:v:${secondTag}`, "0");
+      // A hit on the short-lived instance's entry stores nothing, so it extends nothing; once that
+      // entry is gone (evicted here), the long-lived instance's miss extends the tag before it stores.
+      await longLived.prisma.user.findUnique({ where: { id: first.id } });
+      expect(longLived.prisma.$cache.stats().l2Hits).toBe(1);
+      for (const key of await redis.keys(`${namespace}:*:User:findUnique:*`)) await redis.del(key);
       await longLived.prisma.user.findUnique({ where: { id: first.id } });
       await longLived.prisma.user.findUnique({ where: { email: second.email } });
+      expect(longLived.prisma.$cache.stats().dbLoads).toBe(2);
       expect(await pttlOf(firstTag)).toBeGreaterThan(600_000);
       expect(await pttlOf(secondTag)).toBeGreaterThan(600_000);
     } finally {
