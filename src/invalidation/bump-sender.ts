@@ -82,8 +82,9 @@ export class BumpSender {
     const acknowledged = markMode !== "set" && fence === undefined;
     // Acknowledgements come to our subscriber: one published before it subscribed is lost, and the
     // write would wait out the lease instead (a write right after start-up, or after a reconnection).
-    // So wait for the subscription first, no longer than that lease.
-    if (acknowledged && !bus.trusted) await bus.live(this.#options.leaseTtlMs);
+    // So wait for the subscription first, no longer than that lease — unless the commands cannot
+    // reach Redis either (an outage: the bump is queued at once, and its lease wait starts now).
+    if (acknowledged && !bus.trusted && store.connected) await bus.live(this.#options.leaseTtlMs);
     const acks = bus.expectAcks(acknowledged);
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(acks.messageId, list);
     const channel = fence === "silent" ? "" : bus.eventsChannel;

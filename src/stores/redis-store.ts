@@ -91,6 +91,11 @@ export class RedisStore {
     return this.#redis.isCluster === true;
   }
 
+  /** False while the command connection is down (a command would fail at once). */
+  get connected(): boolean {
+    return !UNAVAILABLE.has(this.#redis.status);
+  }
+
   get(key: string): Promise<string | null> {
     return this.#bounded("GET", () => this.#redis.get(key));
   }
