@@ -27,6 +27,15 @@ export function canonicalize(value: unknown, special?: SpecialEncoder): string {
  * its sort, stack and path bookkeeping on the L1 hit's path. Undefined for any other shape.
  */
 function uniqueWhere(value: unknown): string | undefined {
+  const field = uniqueWhereField(value);
+  if (field === undefined) return undefined;
+  const member = (value as { where: Record<string, number | string> }).where[field];
+  if (typeof member === "number") return `{"where":{${quote(field)}:${Object.is(member, -0) ? "n-0" : `n${member}`}}}`;
+  return `{"where":{${quote(field)}:${quote(member!)}}}`;
+}
+
+/** The field of arguments shaped `{ where: { <field>: <number or string> } }` (plain objects), else undefined. */
+export function uniqueWhereField(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return undefined;
   const keys = Object.keys(value);
   if (keys.length !== 1 || keys[0] !== "where") return undefined;
@@ -34,11 +43,8 @@ function uniqueWhere(value: unknown): string | undefined {
   if (typeof where !== "object" || where === null || Object.getPrototypeOf(where) !== Object.prototype) return undefined;
   const fields = Object.keys(where);
   if (fields.length !== 1) return undefined;
-  const field = fields[0]!;
-  const member = (where as Record<string, unknown>)[field];
-  if (typeof member === "number") return `{"where":{${quote(field)}:${Object.is(member, -0) ? "n-0" : `n${member}`}}}`;
-  if (typeof member === "string") return `{"where":{${quote(field)}:${quote(member)}}}`;
-  return undefined;
+  const member = (where as Record<string, unknown>)[fields[0]!];
+  return typeof member === "number" || typeof member === "string" ? fields[0] : undefined;
 }
 
 /**

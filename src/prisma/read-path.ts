@@ -8,7 +8,8 @@ import { UnencodableArgsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import { readDependencies } from "../invalidation/dependencies.js";
 import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
-import { canonicalize } from "../key/canonical.js";
+import { canonicalize, uniqueWhereField } from "../key/canonical.js";
+import { KeyInterner } from "../key/key-interner.js";
 import { cacheVariant } from "../key/cache-variant.js";
 import { deriveKey, type KeyScope } from "../key/derive-key.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
@@ -65,6 +66,8 @@ export class ReadPath {
   readonly #probe: FinalArgsProbe;
   readonly #client: Delegates;
   readonly #learned = new LearnedDependencies();
+  /** The keys of `findUnique`-by-one-field reads, reused (see KeyInterner). */
+  readonly #keys = new KeyInterner();
   /** Per model, the query class carrying its fluent relations (single-record reads only). */
   readonly #fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
   readonly #clientVersion: string;
@@ -137,16 +140,8 @@ export class ReadPath {
 
   #runRead(query: LazyQuery): Promise<unknown> {
     const policy = this.#policyFor(query);
-    let canonicalArgs: string;
-    try {
-      canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue);
-      if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
-    } catch (error) {
-      if (!(error instanceof UnencodableArgsError)) throw error;
-      this.#counters.bypass(`unencodable args: ${error.reason}`);
-      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
-    }
-    const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs);
+    const key = this.#keyOf(query);
+    if (key === undefined) return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
     // Query statistics: one Map lookup and increment per read; warm()'s replays would inflate what they replay.
     if (query.runner !== this.#replays) this.#popularity?.add(key, query);
     if (query.served !== undefined) query.served.key = key;
@@ -157,6 +152,28 @@ export class ReadPath {
     if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy, hot), hit[1], hit[2]);
     if (hit[0] instanceof NotFoundMarker) return Promise.reject(notFoundError(hit[0].detail, this.#clientVersion));
     return Promise.resolve(hit[0]);
+  }
+
+  /** The read's cache key (interned for `{ where: { <field>: <value> } }`), or undefined when its arguments cannot be encoded (counted). */
+  #keyOf(query: LazyQuery): string | undefined {
+    const field = query.cacheOption === undefined ? uniqueWhereField(query.args) : undefined;
+    const value = field === undefined ? undefined : (query.args!.where as Record<string, number | string>)[field]!;
+    if (field !== undefined) {
+      const interned = this.#keys.get(query.model, query.operation, field, value!);
+      if (interned !== undefined) return interned;
+    }
+    let canonicalArgs: string;
+    try {
+      canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue);
+      if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
+    } catch (error) {
+      if (!(error instanceof UnencodableArgsError)) throw error;
+      this.#counters.bypass(`unencodable args: ${error.reason}`);
+      return undefined;
+    }
+    const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs);
+    if (field !== undefined) this.#keys.set(query.model, query.operation, field, value!, key);
+    return key;
   }
 
   /** Not in L1: the Bloom guard may answer "absent" at once; otherwise L2, then the database. */
