@@ -19,12 +19,12 @@ interface BumpListener {
   /** Redis took the batch: its sequence number, its names, and when its request was sent. */
   applied(seq: number, names: readonly string[], sentAt: number): void;
   /**
-   * Every instance applied an acknowledged batch sent at `sentAt` (performance.now()), or must
+   * Every instance applied an acknowledged batch sent at `sentMs` (performance.now()), or must
    * have lost its L1 lease: an invalidation of these names queued before then needs no retry,
    * and a write waiting for its delivery may resolve. Not called for an announcement or a fence,
    * which nobody acknowledges: taken by Redis, they may not have reached another instance's L1 yet.
    */
-  delivered(names: readonly string[], sentAt: number): void;
+  delivered(names: readonly string[], sentMs: number): void;
 }
 
 /**
@@ -89,7 +89,7 @@ export class BumpSender {
     const { prefix: messagePrefix, suffix } = bus.invalidationMessage(acks.messageId, list);
     const channel = fence === "silent" ? "" : bus.eventsChannel;
     let reply: unknown;
-    const sendingAt = performance.now();
+    const sentMs = performance.now();
     const sentAt = this.#ledger.begin();
     try {
       // Only a write that may have created identities adds to the Bloom filters: an update by a
@@ -122,7 +122,7 @@ export class BumpSender {
     const settled = acks.wait(receivers, this.#options.leaseTtlMs).then(async (complete) => {
       if (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs) counters.invalidationAckTimeouts++;
       if (!complete) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
-      this.#listener.delivered(list, sendingAt);
+      this.#listener.delivered(list, sentMs);
       return complete;
     });
     return { acks: settled };

@@ -88,7 +88,7 @@ export class Versions {
         ? undefined
         : new BumpSender(options, options.redis, this.#ledger, {
             applied: (seq, names, sentAt) => this.invalidated(seq, names, sentAt),
-            delivered: (names, sentAt) => this.#backlog.delivered(names, sentAt),
+            delivered: (names, sentMs) => this.#backlog.delivered(names, sentMs),
           });
     this.#backlog = new InvalidationBacklog({
       send: (names, confirming) => this.#sender!.send(names, confirming === undefined ? "" : "clear", confirming),

@@ -59,25 +59,20 @@ export class WriteAnnouncer {
    * Resolves like `run` (rethrowing its error) with the announcement, undefined if there was none.
    */
   async alongside<T>(names: Iterable<string>, what: string, addsIdentities: boolean, run: () => PromiseLike<T>): Promise<{ result: T; announcement: Announcement | undefined } | { error: unknown; announcement: Announcement | undefined }> {
-    if (this.#options.onRedisDown === "refuse" || !this.#options.enabled) {
-      const announcement = await this.announce(names, what, undefined, addsIdentities);
-      try {
-        return { result: await run(), announcement };
-      } catch (error) {
-        return { error, announcement };
-      }
-    }
     const announcing = this.announce(names, what, undefined, addsIdentities).then(
       (announcement) => ({ announcement }),
       (error: unknown) => ({ error }),
     );
+    // "refuse": nothing touches the database before Redis took the announcement (or refused the write).
+    const first = this.#options.onRedisDown === "refuse" ? await announcing : undefined;
+    if (first !== undefined && "error" in first) throw first.error;
     let outcome: { result: T } | { error: unknown };
     try {
       outcome = { result: await run() };
     } catch (error) {
       outcome = { error };
     }
-    const announced = await announcing;
+    const announced = first ?? (await announcing);
     // Not a Redis failure (those are counted as unannounced): a bug, reported as the write's error.
     if ("error" in announced) throw announced.error;
     return { ...outcome, announcement: announced.announcement };

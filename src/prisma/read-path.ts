@@ -157,11 +157,9 @@ export class ReadPath {
   /** The read's cache key (interned for `{ where: { <field>: <value> } }`), or undefined when its arguments cannot be encoded (counted). */
   #keyOf(query: LazyQuery): string | undefined {
     const field = query.cacheOption === undefined ? uniqueWhereField(query.args) : undefined;
-    const value = field === undefined ? undefined : (query.args!.where as Record<string, number | string>)[field]!;
-    if (field !== undefined) {
-      const interned = this.#keys.get(query.model, query.operation, field, value!);
-      if (interned !== undefined) return interned;
-    }
+    const value = field === undefined ? undefined : (query.args!.where as Record<string, number | string>)[field];
+    const interned = value === undefined ? undefined : this.#keys.get(query.model, query.operation, field!, value);
+    if (interned !== undefined) return interned;
     let canonicalArgs: string;
     try {
       canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue);
@@ -172,7 +170,7 @@ export class ReadPath {
       return undefined;
     }
     const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs);
-    if (field !== undefined) this.#keys.set(query.model, query.operation, field, value!, key);
+    if (value !== undefined) this.#keys.set(query.model, query.operation, field!, value, key);
     return key;
   }
 

@@ -253,22 +253,24 @@ local ENTRY_HEADER = '^3|%x+|([^|]*)|([^|]*)|[^|]*|([^\\n]*)\\n'
 -- marks, and stores refuse marked names), and a version key that expired fails the match and
 -- takes the full path below, which re-creates it (the entry then misses, as it would there).
 local entry = redis.call('GET', KEYS[1])
+local fresh, stale, deps
 if entry then
-  local fresh, stale, deps = string.match(entry, ENTRY_HEADER)
+  fresh, stale, deps = string.match(entry, ENTRY_HEADER)
   fresh, stale = tonumber(fresh), tonumber(stale)
-  if deps and fresh and stale and fresh > tonumber(ARGV[5]) and stale > tonumber(ARGV[6]) then
-    local hit = { 0, entry }
-    local recorded = {}
-    for i = 1, V do
-      local version = redis.call('GET', KEYS[5 + i])
-      if not version then break end
-      hit[2 + i] = version
-      recorded[i] = '[' .. ARGV[7 + V + i] .. ',' .. version .. ']'
-    end
-    if #recorded == V and deps == '[' .. table.concat(recorded, ',') .. ']' then
-      hit[3 + V] = 0
-      return hit
-    end
+end
+local timely = deps and fresh and stale and fresh > tonumber(ARGV[5]) and stale > tonumber(ARGV[6])
+if timely then
+  local hit = { 0, entry }
+  local recorded = {}
+  for i = 1, V do
+    local version = redis.call('GET', KEYS[5 + i])
+    if not version then break end
+    hit[2 + i] = version
+    recorded[i] = '[' .. ARGV[7 + V + i] .. ',' .. version .. ']'
+  end
+  if #recorded == V and deps == '[' .. table.concat(recorded, ',') .. ']' then
+    hit[3 + V] = 0
+    return hit
   end
 end
 local out = { 0, false }
@@ -283,9 +285,7 @@ end
 out[3 + V] = marked
 if marked == 1 then out[1] = 4 return out end
 if entry then
-  local fresh, stale, deps = string.match(entry, ENTRY_HEADER)
-  fresh, stale = tonumber(fresh), tonumber(stale)
-  if deps == '[' .. table.concat(recorded, ',') .. ']' and fresh and stale and fresh > tonumber(ARGV[5]) and stale > tonumber(ARGV[6]) then
+  if timely and deps == '[' .. table.concat(recorded, ',') .. ']' then
     out[2] = entry
     return out
   end
