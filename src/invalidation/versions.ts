@@ -54,8 +54,9 @@ export interface VersionsOptions {
 const VERSION = /^(0|[1-9][0-9]{0,15})$/;
 /** A write announced before it runs: confirm it with `bump(names, token)` once it committed (or rolled back). */
 export interface Announcement {
+  /** Cleared by the confirmation wherever it was set (even by an announcement that timed out and ran late). */
   token: string;
-  /** The names announced (and marked). */
+  /** The names announced (and marked): none when Redis did not take the announcement. */
   names: ReadonlySet<string>;
 }
 

@@ -31,18 +31,26 @@ export class WriteAnnouncer {
 
   /**
    * Announces before the database write. If Redis cannot take it the write is refused (typed
-   * error, nothing written) or proceeds unannounced — a counted risk — as `onRedisDownWrites` says.
+   * error, nothing written) or proceeds unannounced — a counted risk — as `onRedisDownWrites` says:
+   * then the announcement returned protects no name (`names` is empty) but carries the token to clear.
    */
   async announce(names: Iterable<string>, what: string, token: string = randomUUID(), addsIdentities = true): Promise<Announcement | undefined> {
     if (!this.#options.enabled) return undefined;
-    const announcement = await this.#options.versions.announce(names, token, addsIdentities);
+    const list = [...names];
+    const announcement = await this.#options.versions.announce(list, token, addsIdentities);
     if (announcement !== undefined) return announcement;
+    // Redis did not answer in time, which does not mean it will not run the script: a command that
+    // timed out stays in the connection's pipeline, and ioredis resends an unanswered one after
+    // reconnecting. Its marks would then stand, unconfirmed, until they lapse (minutes of reads
+    // bypassing the cache). So the token is kept: the confirmation clears it wherever it landed.
     if (this.#options.onRedisDown === "refuse") {
       this.#options.counters.refusedWrites++;
+      // Nothing is written, but marks that land late must go too: a clearing bump, retried until delivered.
+      void this.#options.bump(list, token, false);
       throw new CacheUnavailableError(what);
     }
     this.#options.counters.unannouncedWrites++;
-    return undefined;
+    return { token, names: new Set() };
   }
 
   /**
@@ -96,8 +104,8 @@ export class WriteAnnouncer {
   async confirm(names: Iterable<string>, announcement: Announcement | undefined, addsIdentities = true): Promise<void> {
     const list = [...names];
     if (await this.#options.bump(list, announcement?.token, addsIdentities)) return;
-    // What the announcement did not cover (all of it if there was none; else names only the result
-    // revealed) is not protected yet: wait (bounded) for the queue to deliver it — a short outage
+    // What the announcement did not cover (all of it if Redis did not take it; else names only the
+    // result revealed) is not protected yet: wait (bounded) for the queue to deliver it — a short outage
     // then costs latency, not a stale read — then resolve anyway, counted.
     const uncovered = announcement === undefined ? list : list.filter((name) => !announcement.names.has(name));
     if (uncovered.length === 0) return;

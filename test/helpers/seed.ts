@@ -23,6 +23,7 @@ export async function seedUser(base: PrismaClient, overrides: Partial<Prisma.Use
       },
       ...overrides,
     },
-    include: { posts: true },
+    // Ordered: tests pick posts by position ("First" is published), and a table with churn returns rows in any order.
+    include: { posts: { orderBy: { id: "asc" } } },
   });
 }

@@ -156,6 +156,32 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     for (let i = 0; i < 10; i++) expect((await readUser(reader))?.name).toBe("written while Redis was paused");
   }, 60_000);
 
+  it("an announcement Redis ran only after it timed out leaves no dirty mark behind: reads are cached again once the write resolved", async () => {
+    // 400 ms: the confirmation is answered once Redis resumes; 1 s: it times out too, is queued and retried.
+    for (const pauseMs of [400, 1_000]) {
+      const namespace = uniqueNamespace();
+      const writer = instance(namespace);
+      const reader = instance(namespace);
+      await readUser(reader);
+      const name = `written during a ${pauseMs} ms pause`;
+      chaos.pause();
+      setTimeout(() => chaos.resume(), pauseMs);
+      await writer.prisma.user.update({ where: { id: userId }, data: { name } });
+      // The announcement timed out (250 ms) but stayed in the connection's pipeline: Redis ran it on resuming.
+      expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 1, pendingInvalidations: 0 });
+      // A mark left standing would make every read bypass the cache ("write in progress") for minutes.
+      await untilLong(async () => {
+        expect((await readUser(reader))?.name).toBe(name);
+        const before = reader.pool.queries;
+        expect((await readUser(reader))?.name).toBe(name);
+        return reader.pool.queries === before;
+      });
+      const fresh = instance(namespace);
+      for (let i = 0; i < 3; i++) expect((await readUser(fresh))?.name).toBe(name);
+      expect(fresh.prisma.$cache.stats().bypasses["write in progress"] ?? 0).toBe(0);
+    }
+  }, 60_000);
+
   it('onRedisDownWrites: "proceed" (the default) runs the write while its announcement is on the way, and confirms after both', async () => {
     const namespace = uniqueNamespace();
     // Redis stalls far longer than the database write takes: the announcement's reply is late.
@@ -202,6 +228,15 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       }
       expect((await base.user.findUniqueOrThrow({ where: { id: userId } })).name).toBe(before.name);
       expect(writer.prisma.$cache.stats().refusedWrites).toBe(4);
+      // Redis ran the refused writes' announcements on resuming (they had only timed out): their
+      // clearing bumps remove the marks again, so reads are cached again, not bypassed for minutes.
+      const reader = instance(namespace);
+      await untilLong(async () => {
+        await readUser(reader);
+        const queries = reader.pool.queries;
+        await readUser(reader);
+        return reader.pool.queries === queries;
+      });
     } finally {
       await base.$disconnect();
     }
