@@ -1,3 +1,4 @@
+import { cloneValue, clonePlan, setOwn, type Copier } from "./clone-plan.js";
 import { NotFoundMarker } from "./not-found.js";
 
 /**
@@ -45,6 +46,11 @@ export class Codec {
   /** A deep copy, so a caller that mutates a result cannot change what the cache holds. */
   clone<T>(value: T): T {
     return cloneValue(value) as T;
+  }
+
+  /** A copier made for `value`'s structure, to copy it many times while it does not change (see clonePlan). */
+  copier(value: unknown): Copier {
+    return clonePlan(value);
   }
 
   #toJson(value: unknown): unknown {
@@ -117,36 +123,4 @@ export class Codec {
         throw new Error(`corrupt cache entry: unknown type tag ${text.charAt(1)}`);
     }
   }
-}
-
-function cloneValue(value: unknown): unknown {
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) {
-    const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = cloneValue(value[i]);
-    return out;
-  }
-  if (value instanceof Date) return new Date(value.getTime());
-  if (value instanceof Uint8Array) return value.slice();
-  const proto: unknown = Object.getPrototypeOf(value);
-  // Decimals and other class instances held by the cache are immutable value types.
-  if (proto !== Object.prototype && proto !== null) return value;
-  const out: Record<string, unknown> = {};
-  for (const key in value) {
-    const member = cloneValue((value as Record<string, unknown>)[key]);
-    // Inline, not setOwn(): this loop is the L1 hit's main cost.
-    if (key === "__proto__") setOwn(out, key, member);
-    else out[key] = member;
-  }
-  return out;
-}
-
-/**
- * `object[key] = value`, except that a `"__proto__"` key (legal in JSON, and an own property
- * after JSON.parse, as Prisma returns it) stays an own property: assigning it would call the
- * `__proto__` setter and turn the value into the object's prototype.
- */
-function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
-  else object[key] = value;
 }

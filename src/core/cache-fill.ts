@@ -91,7 +91,7 @@ export class CacheFill {
       this.#parts.counters.fencedStores++;
       return;
     }
-    l1.set(request.key, { value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps });
+    l1.set(request.key, { value, copy: this.#parts.codec.copier(value), freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps });
   }
 
   /** Copies an entry to a replica key, fenced by its recorded versions like any store. */

@@ -83,7 +83,7 @@ export class TieredCache {
 
   /** The synchronous L1 lookup of the hot path: it awaits nothing, not Redis, not a lock. */
   readL1(key: string, model: string, policy: ReadPolicy, hot: boolean): L1Hit | undefined {
-    const { l1, clock, counters, codec, versions } = this.#parts;
+    const { l1, clock, counters, versions } = this.#parts;
     if (l1 === undefined || !(policy.useL1 || hot) || !this.#parts.l1Trusted()) return undefined;
     const now = clock.now();
     const entry = l1.get(key, now);
@@ -91,12 +91,12 @@ export class TieredCache {
     if (now < entry.freshUntil) {
       counters.hit(model, "l1", entry.negative);
       const early = shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random);
-      return [codec.clone(entry.value), early ? "early" : undefined, entry.freshUntil];
+      return [entry.copy(entry.value), early ? "early" : undefined, entry.freshUntil];
     }
     if (now >= entry.staleUntil) return undefined;
     counters.hit(model, "l1", entry.negative);
     counters.stale(model);
-    return [codec.clone(entry.value), "stale", entry.freshUntil];
+    return [entry.copy(entry.value), "stale", entry.freshUntil];
   }
 
   /**

@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import type { Copier } from "../codec/clone-plan.js";
 import type { Dep } from "../invalidation/versions.js";
 import type { Clock } from "../types.js";
 import { retainedSize, stringSize } from "./retained-size.js";
@@ -18,6 +19,8 @@ function entrySize(key: string, entry: Omit<MemoryEntry, "evictAt" | "size">): n
 /** An L1 entry: the decoded value, ready to be cloned out, and when it stops being servable. */
 export interface MemoryEntry {
   value: unknown;
+  /** Copies `value` for a caller (made for its structure when stored: see clonePlan). */
+  copy: Copier;
   freshUntil: number;
   staleUntil: number;
   /** Until when L1 may serve it, never later than staleUntil nor than the L1 TTL bound. */

@@ -41,7 +41,7 @@ function retainedByFullL1(encode: (id: number) => string): { retained: number; e
   for (let id = 0; evictedFor < 50 && id < 1_000_000; id++) {
     const sizeBefore = store.size;
     const value = codec.decode(encode(id));
-    store.set(`ns:fingerprint:User:findUnique:{"where":{"id":${id}}}`, { value, freshUntil: 1e15, staleUntil: 1e15, negative: false, loadMs: 1, deps: [[`t:User:id=[${id}]`, id]] });
+    store.set(`ns:fingerprint:User:findUnique:{"where":{"id":${id}}}`, { value, copy: codec.copier(value), freshUntil: 1e15, staleUntil: 1e15, negative: false, loadMs: 1, deps: [[`t:User:id=[${id}]`, id]] });
     if (store.size <= sizeBefore) evictedFor++;
   }
   const retained = liveBytes() - before;

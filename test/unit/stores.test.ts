@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CorruptEntry, depsAreCurrent, parseEntry, serializeEntry } from "../../src/stores/entry.ts";
+import { clonePlan } from "../../src/codec/clone-plan.ts";
 import { MemoryStore } from "../../src/stores/memory-store.ts";
 import { SingleFlight } from "../../src/core/single-flight.ts";
 import { FakeClock } from "../helpers/random.ts";
@@ -29,7 +30,7 @@ describe("entry format", () => {
 });
 
 describe("MemoryStore", () => {
-  const entry = (staleUntil: number) => ({ value: { a: 1 }, freshUntil: staleUntil, staleUntil, negative: false, loadMs: 0, deps: [] });
+  const entry = (staleUntil: number) => ({ value: { a: 1 }, copy: clonePlan({ a: 1 }), freshUntil: staleUntil, staleUntil, negative: false, loadMs: 0, deps: [] });
 
   it("expires entries on the injected clock, bounded by maxTtl", () => {
     const clock = new FakeClock();

@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { clonePlan, cloneValue } from "../../src/codec/clone-plan.ts";
+import { seededRandom } from "../helpers/random.ts";
+
+/** Stands in for Prisma's Decimal: a class instance the cache shares as an immutable value. */
+class Money {
+  constructor(readonly text: string) {}
+}
+
+/** A random value of the kinds query results hold, Json columns included. */
+function randomValue(random: () => number, depth = 0): unknown {
+  const pick = Math.floor(random() * (depth > 3 ? 8 : 12));
+  switch (pick) {
+    case 0: return Math.floor(random() * 1000);
+    case 1: return random() < 0.5 ? -0 : Number.NaN;
+    case 2: return `s${Math.floor(random() * 100)}`;
+    case 3: return random() < 0.5 ? null : undefined;
+    case 4: return BigInt(Math.floor(random() * 1e6)) * 1_000_000_000n;
+    case 5: return new Date(Math.floor(random() * 1e12));
+    case 6: return random() < 0.5 ? new Uint8Array([1, 2, Math.floor(random() * 255)]) : Buffer.from([7, 8]);
+    case 7: return new Money(String(random()));
+    case 8: case 9: {
+      const object: Record<string, unknown> = random() < 0.1 ? Object.create(null) : {};
+      const size = Math.floor(random() * 5);
+      for (let i = 0; i < size; i++) object[`k${Math.floor(random() * 6)}`] = randomValue(random, depth + 1);
+      return object;
+    }
+    default: {
+      // Arrays of rows of one structure (findMany), and mixed ones (Json).
+      const length = Math.floor(random() * 20);
+      const row = randomValue(random, depth + 1);
+      return Array.from({ length }, () => (random() < 0.7 ? cloneValue(row) : randomValue(random, depth + 1)));
+    }
+  }
+}
+
+/** Every mutable part of `copy` is a new object: nothing reaches back into `original`. */
+function expectNothingShared(original: unknown, copy: unknown): void {
+  if (typeof original !== "object" || original === null) return;
+  if (original instanceof Money) return expect(copy).toBe(original);
+  expect(copy).not.toBe(original);
+  if (original instanceof Uint8Array) return;
+  for (const key of Object.keys(original)) expectNothingShared((original as Record<string, unknown>)[key], (copy as Record<string, unknown>)[key]);
+}
+
+describe("clone plans", () => {
+  it("copy 2 000 random results exactly as the generic deep copy does, sharing nothing mutable", () => {
+    const random = seededRandom(20261203);
+    for (let i = 0; i < 2_000; i++) {
+      const value = cloneValue(randomValue(random));
+      const copy = clonePlan(value)(value);
+      expect(copy).toStrictEqual(cloneValue(value));
+      expectNothingShared(value, copy);
+      // A Buffer stays a Buffer, with its own memory.
+      if (Buffer.isBuffer(value)) expect(Buffer.isBuffer(copy)).toBe(true);
+    }
+  });
+
+  it("are shared between values of one structure and still copy each value's own members", () => {
+    const row = (id: number) => ({ id, at: new Date(id), bytes: new Uint8Array([id]), tags: [`t${id}`], meta: { n: id } });
+    const first = [row(1), row(2)];
+    const second = [row(3), row(4), row(5)];
+    expect(clonePlan(first)).toBe(clonePlan(second));
+    const copy = clonePlan(first)(second) as ReturnType<typeof row>[];
+    expect(copy).toStrictEqual(second);
+    copy[2]!.at.setTime(0);
+    copy[2]!.bytes[0] = 0;
+    copy[2]!.tags.push("x");
+    copy[2]!.meta.n = 0;
+    expect(second[2]).toStrictEqual(row(5));
+  });
+
+  it("keep a Json key named __proto__ an own property", () => {
+    for (const json of ['{"__proto__":{"isAdmin":true},"a":1}', '{"a":{"__proto__":[1]},"when":"x"}', '[{"__proto__":{"x":1}},{"__proto__":{"x":2}}]']) {
+      const value = JSON.parse(json) as unknown;
+      const copy = clonePlan(value)(value);
+      expect(JSON.stringify(copy)).toBe(json);
+      expect(copy).toStrictEqual(value);
+      expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    }
+  });
+});
