@@ -31,12 +31,22 @@ export interface LockedLookup extends Found {
   held?: HeldLock | undefined;
 }
 
+/** How many keys are remembered as hitting (see L2Lookup.#hitting); the set starts over when full. */
+const MAX_REMEMBERED_HITS = 10_000;
+
 type LookupParts = Pick<TieredCacheParts, "versions" | "codec" | "counters" | "report" | "l2" | "random" | "replicas" | "lock" | "clock" | "landedMessage">;
 
 /** Reads entries from Redis: checked, decoded, a hot key's replicas first, and the fleet lock in the same round trip on a miss. */
 export class L2Lookup {
   readonly #parts: LookupParts;
   readonly #fill: CacheFill;
+  /**
+   * Keys whose last lookup here found a servable entry. They are looked up with a plain MGET
+   * first (see #peek): a hit then costs Redis no script and the request no lock arguments, and a
+   * key that stopped hitting costs one round trip more, once. Keys never seen (a cold miss) go
+   * straight to LOOKUP_OR_LOCK, which takes the lock in the same round trip.
+   */
+  readonly #hitting = new Set<string>();
 
   constructor(parts: LookupParts, fill: CacheFill) {
     this.#parts = parts;
@@ -71,6 +81,10 @@ export class L2Lookup {
       const found = await this.lookup(request);
       return this.#servable(found.entry, replacing) ? { ...found, lock: "entry" } : { ...found, entry: undefined, lock: "none" };
     }
+    if (replacing === -Infinity && !request.hot && !l2.isCluster && this.#hitting.has(request.key)) {
+      const peeked = await this.#peek(request);
+      if (peeked !== undefined) return peeked;
+    }
     const replica = this.#replica(request);
     const replicaKey = replica > 0 ? replicaKeyOf(request.key, replica) : undefined;
     if (replicaKey !== undefined) {
@@ -98,6 +112,7 @@ export class L2Lookup {
       throw error;
     }
     const { current, dirty } = reply;
+    if (reply.lock !== "entry") this.#hitting.delete(request.key);
     if (dirty || reply.lock === undefined) return { entry: undefined, current, dirty, lock: "none" };
     // A text Redis could not read as an entry: counted, reported and deleted here.
     if (reply.lock !== "entry" && reply.stored !== null) this.#entryOf(request, request.key, reply.stored, current);
@@ -106,7 +121,33 @@ export class L2Lookup {
     const entry = this.#entryOf(request, request.key, reply.stored, current);
     if (!this.#servable(entry, replacing)) return { entry: undefined, current, dirty, lock: "none" };
     if (replicaKey !== undefined) this.#fill.storeReplica(replicaKey, entry!);
+    else this.#rememberHit(request.key);
     return { entry, current, dirty, lock: "entry" };
+  }
+
+  /** The key's entry stopped being servable here (an invalidation reached L1): look it up in full next time. */
+  forgetHit(key: string): void {
+    this.#hitting.delete(key);
+  }
+
+  /**
+   * The entry of a key expected to hit, read with one MGET (Versions.peek): servable exactly when
+   * LOOKUP_OR_LOCK's hit path would serve it (its recorded versions are the current ones, and it
+   * is within its lifetime). Undefined otherwise: the caller then looks up in full, lock included.
+   */
+  async #peek(request: ReadRequest): Promise<LockedLookup | undefined> {
+    const { stored, current } = await this.#parts.versions.peek(request.key, request.deps);
+    const entry = current === undefined ? undefined : this.#entryOf(request, request.key, stored, current);
+    if (current === undefined || !this.#servable(entry, -Infinity)) {
+      this.#hitting.delete(request.key);
+      return undefined;
+    }
+    return { entry, current, dirty: false, lock: "entry" };
+  }
+
+  #rememberHit(key: string): void {
+    if (this.#hitting.size >= MAX_REMEMBERED_HITS) this.#hitting.clear();
+    this.#hitting.add(key);
   }
 
   /**

@@ -87,7 +87,12 @@ export class TieredCache {
     if (l1 === undefined || !(policy.useL1 || hot) || !this.#parts.l1Trusted()) return undefined;
     const now = clock.now();
     const entry = l1.get(key, now);
-    if (entry === undefined || !versions.localMatches(entry.deps)) return undefined;
+    if (entry === undefined) return undefined;
+    if (!versions.localMatches(entry.deps)) {
+      // Most likely invalidated: Redis's entry is then outdated too, not worth a plain read first.
+      this.#l2.forgetHit(key);
+      return undefined;
+    }
     if (now < entry.freshUntil) {
       counters.hit(model, "l1", entry.negative);
       const early = shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random);

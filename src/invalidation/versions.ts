@@ -167,6 +167,27 @@ export class Versions {
   }
 
   /**
+   * The stored entry under `key` and the current versions of `names`, read with one MGET — no
+   * script, nothing created, no marks checked: what LOOKUP_OR_LOCK's hit path reads, for a key
+   * expected to hit (see L2Lookup). `current` is undefined when a version is absent or not a
+   * sequence number (the full lookup then re-creates or repairs it). Standalone Redis only.
+   */
+  async peek(key: string, names: readonly string[]): Promise<{ stored: string | null; current: number[] | undefined }> {
+    const redis = this.#options.redis!;
+    const sentAt = this.#ledger.begin();
+    let values: Array<string | null>;
+    try {
+      values = await redis.store.mget([key, ...names.map((name) => this.keyOf(name))]);
+    } finally {
+      this.#ledger.end(sentAt);
+    }
+    for (let i = 1; i < values.length; i++) {
+      if (values[i] === null || !VERSION.test(values[i]!)) return { stored: values[0]!, current: undefined };
+    }
+    return { stored: values[0]!, current: names.map((name, i) => this.#readVersion(name, values[i + 1], sentAt)) };
+  }
+
+  /**
    * Moves on whenever this process learns of an invalidation. A read may share work with
    * another only if both started in the same epoch: a write that resolved before the later one
    * started was acknowledged by this process, so it moved the epoch in between.

@@ -100,6 +100,42 @@ describe("read path round trips", () => {
     }
   }, 30_000);
 
+  it("a key that hit before is read with one MGET (no script); once it stops hitting, the next lookup is the full one", async () => {
+    const namespace = uniqueNamespace();
+    const writer = client(namespace);
+    const reader = createCachedClient({ namespace, redis: new Redis(server.url, { maxRetriesPerRequest: 1 }), models: { User: true }, l1: false });
+    try {
+      const user = await seedUser(writer.base);
+      await ready(namespace, writer, reader);
+      const read = () => reader.prisma.user.findUnique({ where: { id: user.id } });
+      const commands = () => clientCommands(namespace).map((s) => s.args[0]!.toLowerCase());
+      await read(); // a cold miss: lookup-or-lock, load, store
+      await until(() => evalsOf(namespace, STORE_AND_RELEASE.sha) === 1);
+      await read(); // a hit through the full lookup: from now on the key is expected to hit
+      await settled();
+      seen.length = 0;
+      for (let i = 0; i < 3; i++) expect((await read())?.email).toBe(user.email);
+      await settled();
+      expect(commands()).toEqual(["mget", "mget", "mget"]);
+      expect(reader.prisma.$cache.stats()).toMatchObject({ l2Hits: 4, dbLoads: 1 });
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "renamed" } });
+      await settled();
+      seen.length = 0;
+      // Outdated: the plain read finds the versions moved, and the full lookup takes the lock at once.
+      expect((await read())?.name).toBe("renamed");
+      await until(() => evalsOf(namespace, STORE_AND_RELEASE.sha) === 1);
+      expect((await read())?.name).toBe("renamed");
+      await settled();
+      expect(commands()).toEqual(["mget", "evalsha", "evalsha", "evalsha"]);
+      expect(evalsOf(namespace, LOOKUP_OR_LOCK.sha)).toBe(2);
+    } finally {
+      for (const c of [writer, reader]) {
+        await c.close();
+        c.redis?.disconnect();
+      }
+    }
+  }, 30_000);
+
   it("a waiter of another instance marks that it waits: the holder publishes exactly one wake-up, and the waiter reads the landed value", async () => {
     await withTwoClients(async (holder, waiter, namespace) => {
       const user = await seedUser(holder.base);
