@@ -57,7 +57,7 @@ export type L1Hit = [value: unknown, refresh: RefreshReason | undefined, servedF
  */
 export class TieredCache {
   readonly #parts: TieredCacheParts;
-  readonly #flights = new SingleFlight<Outcome | typeof UNAVAILABLE | typeof DIRTY>();
+  readonly #flights = new SingleFlight<Resolution>();
   /** Reads Redis: entries checked and decoded, the fleet lock taken in the same round trip on a miss. */
   readonly #l2: L2Lookup;
   readonly #refreshing = new Map<string, Promise<void>>();
@@ -107,6 +107,9 @@ export class TieredCache {
   /**
    * Everything after an L1 miss. Concurrent reads of one key that start in the same epoch (no
    * invalidation seen in between) share one lookup and at most one load; each gets its own copy.
+   * A read shares only while the lease holds: a write another instance resolved while this one
+   * could not hear Redis in time (a slow link, a frozen or busy process) moved no epoch here yet,
+   * so a read started after that write must not join a load that may have started before it.
    */
   async readThrough(request: ReadRequest): Promise<unknown> {
     const { versions, counters, codec } = this.#parts;
@@ -118,7 +121,9 @@ export class TieredCache {
       counters.bypass("circuit open");
       return request.load();
     }
-    const { value: outcome, shared } = await this.#flights.run(`${request.key}#${versions.epoch}`, () => this.#resolve(request));
+    const resolve = () => this.#resolve(request);
+    const flight: { value: Resolution; shared: boolean } = this.#parts.l1Trusted() ? await this.#flights.run(`${request.key}#${versions.epoch}`, resolve) : { value: await resolve(), shared: false };
+    const { value: outcome, shared } = flight;
     if (outcome === UNAVAILABLE) {
       // Without current versions nothing cached can be validated, nor stored safely.
       counters.bypass("redis unavailable");
@@ -138,7 +143,7 @@ export class TieredCache {
     return codec.clone(outcome.source);
   }
 
-  async #resolve(request: ReadRequest): Promise<Outcome | typeof UNAVAILABLE | typeof DIRTY> {
+  async #resolve(request: ReadRequest): Promise<Resolution> {
     const resolved = await this.#fleetLoad.resolve(request);
     if (resolved === DIRTY) return DIRTY;
     if ("unavailable" in resolved) {
@@ -228,5 +233,8 @@ interface Outcome {
 }
 
 const UNAVAILABLE = Symbol("redis unavailable");
+
+/** What a lookup came to: an outcome, Redis unavailable, or a write in progress. */
+type Resolution = Outcome | typeof UNAVAILABLE | typeof DIRTY;
 
 export { replicaKeyOf } from "./cache-fill.js";
