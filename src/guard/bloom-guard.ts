@@ -30,6 +30,11 @@ export interface BloomGuardParts {
   counters: Counters;
   clock: Clock;
   report: (error: CacheError) => void;
+  /**
+   * Whether this instance hears of the fleet's writes in time (its L1 lease holds): the filter
+   * copy learns created records from their invalidations, so without the lease it answers nothing.
+   */
+  trusted: () => boolean;
 }
 
 interface ModelFilter {
@@ -86,6 +91,9 @@ export class BloomGuard {
       this.#refreshSoon(model, state);
       return "maybe";
     }
+    // A record another instance created is in this copy only once its invalidation arrived: a
+    // write resolved while this instance could not hear it may have created the record asked for.
+    if (!this.#parts.trusted()) return "maybe";
     if (state.filter!.has(tag)) return "maybe";
     this.#parts.counters.bloomRejects++;
     return "absent";

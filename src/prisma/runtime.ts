@@ -208,8 +208,7 @@ export class CacheRuntime {
       lockTtlMs: options.lockTtlMs,
       redisTimeoutMs: options.redisTimeoutMs,
       earlyRefreshBeta: options.earlyRefreshBeta,
-      // L1 answers only while the subscription that renews its lease reaches the server the commands verified.
-      l1Trusted: this.#lease === undefined ? () => true : () => this.#breaker?.open !== true && this.#lease!.holds() && this.#identity?.agreed !== false,
+      l1Trusted: this.#l1Trusted,
       hearingRedis: this.#lease === undefined ? () => true : () => this.#lease!.hearing(),
       redisOpen: () => this.#breaker?.open === true,
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
@@ -261,8 +260,12 @@ export class CacheRuntime {
       counters: this.#counters,
       clock: options.clock,
       report,
+      trusted: this.#l1Trusted,
     });
   }
+
+  /** L1 (and what else this process keeps: shared loads, Bloom filter copies) answers only while the subscription that renews its lease reaches the server the commands verified. */
+  readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds() && this.#identity?.agreed !== false);
 
   #createStatsControl(observability: Observability): StatsControl {
     return new StatsControl({

@@ -84,7 +84,7 @@ describe("cached read path (L1 → Redis → Postgres)", () => {
   it("shares one load among concurrent misses of one key in a process", async () => {
     const c = createCachedClient({ redis: a.redis });
     try {
-      // Reads share work only while the instance's lease holds (see shared-loads.test.ts): once it serves from L1.
+      // Reads share work only while the instance's lease holds (see late-invalidations.test.ts): once it serves from L1.
       await until(async () => (await c.prisma.user.findUnique({ where: { id: user.id } }), c.prisma.$cache.stats().l1Hits > 0));
       const queries = c.pool.queries;
       c.prisma.$cache.resetStats();
