@@ -264,7 +264,10 @@ export class CacheRuntime {
     });
   }
 
-  /** L1 (and what else this process keeps: shared loads, Bloom filter copies) answers only while the subscription that renews its lease reaches the server the commands verified. */
+  /**
+   * Whether what this process keeps (L1, loads shared between reads, Bloom filter copies) may
+   * answer: only while the subscription that renews the lease reaches the server the commands verified.
+   */
   readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds() && this.#identity?.agreed !== false);
 
   #createStatsControl(observability: Observability): StatsControl {
