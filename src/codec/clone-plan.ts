@@ -44,44 +44,75 @@ export function setOwn(object: Record<string, unknown>, key: string, value: unkn
   else object[key] = value;
 }
 
-/** A plan and the text that names its structure (plans with equal texts copy alike). */
+/**
+ * A copier for one structure, the text that names it (plans with equal texts copy alike), and a
+ * check that a value has that structure (cheaper than planning it: no text, no allocation).
+ */
 interface Plan {
   signature: string;
   copy: Copier;
+  fits: (value: unknown) => boolean;
 }
 
-const SHARED = new Map<string, Copier>();
+const SHARED = new Map<string, Plan>();
 
-const keep: Copier = (value) => value;
-const KEEP: Plan = { signature: "=", copy: keep };
-const DATE: Plan = { signature: "D", copy: (value) => new Date((value as Date).getTime()) };
-const BYTES: Plan = { signature: "U", copy: (value) => copyBytes.call(value as Uint8Array) };
-const GENERIC: Plan = { signature: "G", copy: cloneValue };
+/** Whether cloneValue would return `value` itself: a primitive or an immutable class instance (Decimal). */
+function isKept(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  if (Array.isArray(value) || value instanceof Date || value instanceof Uint8Array) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto !== Object.prototype && proto !== null;
+}
+
+const KEEP: Plan = { signature: "=", copy: (value) => value, fits: isKept };
+const DATE: Plan = { signature: "D", copy: (value) => new Date((value as Date).getTime()), fits: (value) => value instanceof Date };
+const BYTES: Plan = { signature: "U", copy: (value) => copyBytes.call(value as Uint8Array), fits: (value) => value instanceof Uint8Array };
+const GENERIC: Plan = { signature: "G", copy: cloneValue, fits: () => true };
 
 /**
- * A copier specialised to the structure of `value`, which must not change while the copier is
- * used (an L1 entry: made once when it is stored, used on every hit). It copies as cloneValue
- * does, but an object is copied with one spread (`{ ...value }`: V8 copies the whole shape at
- * once) and only its members that need a deep copy are then replaced — where cloneValue adds
- * each property in turn, a third of an L1 hit. Plans are shared between values of one structure.
+ * The use of an entry's copier at which its plan is made. Making one costs about five generic
+ * copies of a row (about one of a 1 000-row list): an entry hit only a few times is never planned.
+ */
+const PLAN_AT_USE = 4;
+
+/**
+ * A copier for `value`, which must not change while the copier is used (an L1 entry's value,
+ * copied out on every hit). From its PLAN_AT_USE-th use on it follows a plan made for the
+ * value's structure (see clonePlan); before that it copies generically.
+ */
+export function entryCopier(value: unknown): Copier {
+  let planned: Copier | undefined;
+  let uses = 0;
+  return (source) => {
+    if (planned !== undefined) return planned(source);
+    if (++uses < PLAN_AT_USE) return cloneValue(source);
+    planned = clonePlan(value);
+    return planned(source);
+  };
+}
+
+/**
+ * A copier specialised to the structure of `value`. It copies as cloneValue does, but an object
+ * is copied with one spread (`{ ...value }`: V8 copies the whole shape at once) and only its
+ * members that need a deep copy are then replaced — where cloneValue adds each property in
+ * turn, a third of an L1 hit. The elements of an array are planned from the first one and
+ * checked against it. Plans are shared between values of one structure.
  */
 export function clonePlan(value: unknown): Copier {
   return planOf(value).copy;
 }
 
 function planOf(value: unknown): Plan {
-  if (typeof value !== "object" || value === null) return KEEP;
+  if (isKept(value)) return KEEP;
   if (Array.isArray(value)) return arrayPlan(value);
   if (value instanceof Date) return DATE;
   if (value instanceof Uint8Array) return BYTES;
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return KEEP;
   return objectPlan(value as Record<string, unknown>);
 }
 
 function objectPlan(object: Record<string, unknown>): Plan {
   const keys: string[] = [];
-  const copiers: Copier[] = [];
+  const plans: Plan[] = [];
   let signature = "{";
   for (const key of Object.keys(object)) {
     const plan = planOf(object[key]);
@@ -89,53 +120,76 @@ function objectPlan(object: Record<string, unknown>): Plan {
     // The spread keeps such a key an own property; replacing it by assignment would not.
     if (key === "__proto__") return GENERIC;
     keys.push(key);
-    copiers.push(plan.copy);
+    plans.push(plan);
     signature += `${JSON.stringify(key)}:${plan.signature},`;
   }
   signature += "}";
   return shared(signature, () => {
-    if (keys.length === 0) return (value) => ({ ...(value as object) });
-    return (value) => {
+    const copiers = plans.map((plan) => plan.copy);
+    const index = new Map(keys.map((key, i) => [key, i]));
+    const fits = (value: unknown) => {
+      if (Array.isArray(value) || isKept(value) || value instanceof Date || value instanceof Uint8Array) return false;
+      const source = value as Record<string, unknown>;
+      let planned = 0;
+      for (const key of Object.keys(source)) {
+        const at = index.get(key);
+        if (at === undefined ? !isKept(source[key]) : !plans[at]!.fits(source[key])) return false;
+        if (at !== undefined) planned++;
+      }
+      return planned === keys.length;
+    };
+    if (keys.length === 0) return { copy: (value) => ({ ...(value as object) }), fits };
+    const copy: Copier = (value) => {
       const source = value as Record<string, unknown>;
       const out: Record<string, unknown> = { ...source };
       for (let i = 0; i < keys.length; i++) out[keys[i]!] = copiers[i]!(source[keys[i]!]);
       return out;
     };
+    return { copy, fits };
   });
 }
 
 function arrayPlan(array: readonly unknown[]): Plan {
-  if (array.length === 0) return shared("[]", () => () => []);
-  const plans = array.map(planOf);
-  const first = plans[0]!;
-  if (plans.every((plan) => plan.signature === first.signature)) {
+  if (array.length === 0) return shared("[]", () => ({ copy: () => [], fits: (value) => Array.isArray(value) && value.length === 0 }));
+  const first = planOf(array[0]);
+  let uniform = true;
+  for (let i = 1; i < array.length && uniform; i++) uniform = first.fits(array[i]);
+  if (uniform) {
+    const isArrayOf = (value: unknown) => Array.isArray(value) && value.every(first.fits);
+    if (first === KEEP) return shared("[*=]", () => ({ copy: (value) => (value as unknown[]).slice(), fits: isArrayOf }));
     const element = first.copy;
-    if (first === KEEP) return shared("[*=]", () => (value) => (value as unknown[]).slice());
-    return shared(`[*${first.signature}]`, () => (value) => {
-      const source = value as unknown[];
-      const out = new Array<unknown>(source.length);
-      for (let i = 0; i < source.length; i++) out[i] = element(source[i]);
-      return out;
-    });
+    return shared(`[*${first.signature}]`, () => ({
+      copy: (value) => {
+        const source = value as unknown[];
+        const out = new Array<unknown>(source.length);
+        for (let i = 0; i < source.length; i++) out[i] = element(source[i]);
+        return out;
+      },
+      fits: isArrayOf,
+    }));
   }
   if (array.length > MAX_MIXED_ELEMENTS) return GENERIC;
+  const plans = array.map(planOf);
   const copiers = plans.map((plan) => plan.copy);
-  return shared(`[${plans.map((plan) => plan.signature).join(",")}]`, () => (value) => {
-    const source = value as unknown[];
-    const out = new Array<unknown>(copiers.length);
-    for (let i = 0; i < copiers.length; i++) out[i] = copiers[i]!(source[i]);
-    return out;
-  });
+  return shared(`[${plans.map((plan) => plan.signature).join(",")}]`, () => ({
+    copy: (value) => {
+      const source = value as unknown[];
+      const out = new Array<unknown>(copiers.length);
+      for (let i = 0; i < copiers.length; i++) out[i] = copiers[i]!(source[i]);
+      return out;
+    },
+    fits: (value) => Array.isArray(value) && value.length === plans.length && plans.every((plan, i) => plan.fits(value[i])),
+  }));
 }
 
 /** The plan kept for `signature`, or a new one made by `make` (kept while there is room). */
-function shared(signature: string, make: () => Copier): Plan {
-  let copy = SHARED.get(signature);
-  if (copy === undefined) {
-    copy = make();
+function shared(signature: string, make: () => Omit<Plan, "signature">): Plan {
+  let plan = SHARED.get(signature);
+  if (plan === undefined) {
+    plan = { signature, ...make() };
     // Entries hold their own copiers: starting over costs later values a plan each, nothing else.
     if (SHARED.size >= MAX_SHARED_PLANS) SHARED.clear();
-    SHARED.set(signature, copy);
+    SHARED.set(signature, plan);
   }
-  return { signature, copy };
+  return plan;
 }

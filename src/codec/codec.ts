@@ -1,4 +1,4 @@
-import { cloneValue, clonePlan, setOwn, type Copier } from "./clone-plan.js";
+import { cloneValue, entryCopier, setOwn, type Copier } from "./clone-plan.js";
 import { NotFoundMarker } from "./not-found.js";
 
 /**
@@ -48,9 +48,9 @@ export class Codec {
     return cloneValue(value) as T;
   }
 
-  /** A copier made for `value`'s structure, to copy it many times while it does not change (see clonePlan). */
+  /** A copier for `value`, to copy it many times while it does not change (see entryCopier). */
   copier(value: unknown): Copier {
-    return clonePlan(value);
+    return entryCopier(value);
   }
 
   #toJson(value: unknown): unknown {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clonePlan, cloneValue } from "../../src/codec/clone-plan.ts";
+import { clonePlan, cloneValue, entryCopier } from "../../src/codec/clone-plan.ts";
 import { seededRandom } from "../helpers/random.ts";
 
 /** Stands in for Prisma's Decimal: a class instance the cache shares as an immutable value. */
@@ -68,6 +68,32 @@ describe("clone plans", () => {
     copy[2]!.tags.push("x");
     copy[2]!.meta.n = 0;
     expect(second[2]).toStrictEqual(row(5));
+  });
+
+  it("check every element of an array against the plan made from its first", () => {
+    // Rows whose later members differ in kind from the first row's: null for a Date, a Date for a string, a missing key.
+    const rows = [
+      { id: 1, at: new Date(1), note: "a", meta: { n: 1 } },
+      { id: 2, at: null, note: "b", meta: { n: 2 } },
+      { id: 3, at: new Date(3), note: new Date(3), meta: { n: 3 } },
+      { id: 4, note: "d", meta: { n: 4 } },
+      { id: 5, at: new Date(5), note: "e", meta: null },
+    ];
+    for (const value of [rows, [...rows, ...rows, ...rows, ...rows]]) {
+      const copy = clonePlan(value)(value);
+      expect(copy).toStrictEqual(value);
+      expectNothingShared(value, copy);
+    }
+  });
+
+  it("an entry's copier copies generically for its first uses, then by its plan, alike", () => {
+    const value = cloneValue({ rows: [{ at: new Date(7), bytes: Buffer.from([1]) }], n: 1 });
+    const copy = entryCopier(value);
+    const copies = Array.from({ length: 6 }, () => copy(value));
+    for (const each of copies) {
+      expect(each).toStrictEqual(value);
+      expectNothingShared(value, each);
+    }
   });
 
   it("keep a Json key named __proto__ an own property", () => {
