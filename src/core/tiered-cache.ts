@@ -122,8 +122,7 @@ export class TieredCache {
       return request.load();
     }
     const resolve = () => this.#resolve(request);
-    const flight: { value: Resolution; shared: boolean } = this.#parts.l1Trusted() ? await this.#flights.run(`${request.key}#${versions.epoch}`, resolve) : { value: await resolve(), shared: false };
-    const { value: outcome, shared } = flight;
+    const { value: outcome, shared }: { value: Resolution; shared: boolean } = this.#parts.l1Trusted() ? await this.#flights.run(`${request.key}#${versions.epoch}`, resolve) : { value: await resolve(), shared: false };
     if (outcome === UNAVAILABLE) {
       // Without current versions nothing cached can be validated, nor stored safely.
       counters.bypass("redis unavailable");

@@ -181,10 +181,14 @@ export class Versions {
     } finally {
       this.#ledger.end(sentAt);
     }
-    for (let i = 1; i < values.length; i++) {
-      if (values[i] === null || !VERSION.test(values[i]!)) return { stored: values[0]!, current: undefined };
+    const current: number[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const text = values[i + 1];
+      if (text === null || !VERSION.test(text!)) return { stored: values[0]!, current: undefined };
+      current.push(Number(text));
     }
-    return { stored: values[0]!, current: names.map((name, i) => this.#readVersion(name, values[i + 1], sentAt)) };
+    current.forEach((version, i) => this.#learn(names[i]!, version, sentAt));
+    return { stored: values[0]!, current };
   }
 
   /**

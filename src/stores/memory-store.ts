@@ -19,7 +19,7 @@ function entrySize(key: string, entry: Omit<MemoryEntry, "evictAt" | "size">): n
 /** An L1 entry: the decoded value, ready to be cloned out, and when it stops being servable. */
 export interface MemoryEntry {
   value: unknown;
-  /** Copies `value` for a caller (made for its structure when stored: see clonePlan). */
+  /** Copies `value` for a caller (generic at first, then by a plan of its structure: see entryCopier). */
   copy: Copier;
   freshUntil: number;
   staleUntil: number;
