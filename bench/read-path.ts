@@ -20,9 +20,10 @@ import { header, micros, renderTable, times, versus, type Row } from "./lib/tabl
 
 const n = scaled;
 
-const TARGET_L1_SPEEDUP = 100;
-const TARGET_L1_MAX_US = 5;
-const TARGET_L2_MAX_RATIO = 1.5;
+// The performance targets (issue 13): reported against, not asserted.
+const TARGET_L1_SPEEDUP = 150;
+const TARGET_L1_MAX_US = 2.5;
+const TARGET_L2_MAX_RATIO = 1.3;
 const TARGET_COUNTING_MAX_NS = 100;
 
 async function main(): Promise<void> {
@@ -184,7 +185,7 @@ async function main(): Promise<void> {
     const verdict = (met: boolean) => (met ? "MET    " : "NOT MET");
     const targets = [
       `${verdict(l1Speedup >= TARGET_L1_SPEEDUP)}  L1 hit ≥ ${TARGET_L1_SPEEDUP}× faster than raw Prisma findUnique: ${times(l1Speedup)} (median ${micros(l1!.median)} µs vs ${micros(raw!.median)} µs; p99 ${times(raw!.p99 / l1!.p99)})`,
-      `${verdict(l1!.median < TARGET_L1_MAX_US)}  L1 hit < ${TARGET_L1_MAX_US} µs: median ${micros(l1!.median)} µs, p99 ${micros(l1!.p99)} µs`,
+      `${verdict(l1!.median <= TARGET_L1_MAX_US)}  L1 hit ≤ ${TARGET_L1_MAX_US} µs: median ${micros(l1!.median)} µs, p99 ${micros(l1!.p99)} µs`,
       `${verdict(countingNs <= TARGET_COUNTING_MAX_NS)}  counting every read adds ≤ ${TARGET_COUNTING_MAX_NS} ns to an L1 hit: ${signedNs((l1!.median - l1Uncounted!.median))} (median difference)`,
       `${verdict(l2Ratio <= TARGET_L2_MAX_RATIO)}  L2 hit within ${TARGET_L2_MAX_RATIO}× of raw GET + decode: ${times(l2Ratio)} (median ${micros(l2!.median)} µs vs ${micros(getDecode!.median)} µs; p99 ${times(l2!.p99 / getDecode!.p99)})`,
     ];

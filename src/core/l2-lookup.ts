@@ -41,10 +41,11 @@ export class L2Lookup {
   readonly #parts: LookupParts;
   readonly #fill: CacheFill;
   /**
-   * Keys whose last lookup here found a servable entry. They are looked up with a plain MGET
-   * first (see #peek): a hit then costs Redis no script and the request no lock arguments, and a
-   * key that stopped hitting costs one round trip more, once. Keys never seen (a cold miss) go
-   * straight to LOOKUP_OR_LOCK, which takes the lock in the same round trip.
+   * Keys whose last lookup here found a servable entry, a hot key's replica keys included. They
+   * are looked up with a plain MGET first (see #peek): a hit then costs Redis no script and the
+   * request no lock arguments, and a key that stopped hitting costs one round trip more, once.
+   * Keys never seen (a cold miss) go straight to LOOKUP_OR_LOCK, which takes the lock in the same
+   * round trip.
    */
   readonly #hitting = new Set<string>();
 
@@ -81,15 +82,22 @@ export class L2Lookup {
       const found = await this.lookup(request);
       return this.#servable(found.entry, replacing) ? { ...found, lock: "entry" } : { ...found, entry: undefined, lock: "none" };
     }
-    if (replacing === -Infinity && !request.hot && !l2.isCluster && this.#hitting.has(request.key)) {
-      const peeked = await this.#peek(request);
-      if (peeked !== undefined) return peeked;
-    }
     const replica = this.#replica(request);
     const replicaKey = replica > 0 ? replicaKeyOf(request.key, replica) : undefined;
-    if (replicaKey !== undefined) {
-      const found = await this.#lookupKey(request, replicaKey);
-      if (this.#servable(found.entry, replacing)) return { ...found, lock: "entry" };
+    // A hot key is peeked at the replica it reads, so its hits spread over the replicas as before.
+    let replicaServes = replicaKey !== undefined;
+    if (replacing === -Infinity && !l2.isCluster && this.#hitting.has(replicaKey ?? request.key)) {
+      const peeked = await this.#peek(request, replicaKey ?? request.key);
+      if (peeked !== undefined) return peeked;
+      // The replica's entry is not servable: looking it up again through the script would say so too.
+      replicaServes = false;
+    }
+    if (replicaServes) {
+      const found = await this.#lookupKey(request, replicaKey!);
+      if (this.#servable(found.entry, replacing)) {
+        this.#rememberHit(replicaKey!);
+        return { ...found, lock: "entry" };
+      }
     }
     const lockKey = `${request.key}:lock`;
     if (l2.isCluster) return this.#lookupThenLock(request, replacing, lockKey, ownToken);
@@ -121,13 +129,14 @@ export class L2Lookup {
     const entry = this.#entryOf(request, request.key, reply.stored, current);
     if (!this.#servable(entry, replacing)) return { entry: undefined, current, dirty, lock: "none" };
     if (replicaKey !== undefined) this.#fill.storeReplica(replicaKey, entry!);
-    else this.#rememberHit(request.key);
+    this.#rememberHit(request.key);
     return { entry, current, dirty, lock: "entry" };
   }
 
   /** The key's entry stopped being servable here (an invalidation reached L1): look it up in full next time. */
   forgetHit(key: string): void {
     this.#hitting.delete(key);
+    for (let replica = 1; replica < this.#parts.replicas; replica++) this.#hitting.delete(replicaKeyOf(key, replica));
   }
 
   /**
@@ -135,11 +144,11 @@ export class L2Lookup {
    * LOOKUP_OR_LOCK's hit path would serve it (its recorded versions are the current ones, and it
    * is within its lifetime). Undefined otherwise: the caller then looks up in full, lock included.
    */
-  async #peek(request: ReadRequest): Promise<LockedLookup | undefined> {
-    const { stored, current } = await this.#parts.versions.peek(request.key, request.deps);
-    const entry = current === undefined ? undefined : this.#entryOf(request, request.key, stored, current);
+  async #peek(request: ReadRequest, key: string): Promise<LockedLookup | undefined> {
+    const { stored, current } = await this.#parts.versions.peek(key, request.deps);
+    const entry = current === undefined ? undefined : this.#entryOf(request, key, stored, current);
     if (current === undefined || !this.#servable(entry, -Infinity)) {
-      this.#hitting.delete(request.key);
+      this.#hitting.delete(key);
       return undefined;
     }
     return { entry, current, dirty: false, lock: "entry" };

@@ -136,6 +136,30 @@ describe("read path round trips", () => {
     }
   }, 30_000);
 
+  it("a hot key's hits are plain MGETs too, spread over its replicas", async () => {
+    const namespace = uniqueNamespace();
+    const reader = createCachedClient({ namespace, redis: new Redis(server.url, { maxRetriesPerRequest: 1 }), models: { User: true }, l1: false, hotKeys: { threshold: 5, window: 60, replicas: 3 } });
+    try {
+      const user = await seedUser(reader.base);
+      await ready(namespace, reader);
+      // Past the threshold the key is hot: its replicas are seeded, then each is looked up once in full.
+      for (let i = 0; i < 40; i++) await reader.prisma.user.findUnique({ where: { id: user.id } });
+      await settled();
+      seen.length = 0;
+      for (let i = 0; i < 30; i++) expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.email).toBe(user.email);
+      await settled();
+      const entryCommands = seen.filter((s) => !s.fromScript && s.args.some((a) => a.includes(`${namespace}:`) && a.includes(":User:findUnique:")));
+      expect(entryCommands.map((s) => s.args[0]!.toLowerCase())).toEqual(Array(30).fill("mget"));
+      // Replica keys start with their own hash tag; the primary key with the namespace.
+      expect(new Set(entryCommands.map((s) => s.args[1]!.slice(0, 4))).size).toBeGreaterThan(1);
+      expect(reader.prisma.$cache.stats()).toMatchObject({ dbLoads: 1 });
+      expect(reader.prisma.$cache.stats().replicaReads).toBeGreaterThan(0);
+    } finally {
+      await reader.close();
+      reader.redis?.disconnect();
+    }
+  }, 30_000);
+
   it("a waiter of another instance marks that it waits: the holder publishes exactly one wake-up, and the waiter reads the landed value", async () => {
     await withTwoClients(async (holder, waiter, namespace) => {
       const user = await seedUser(holder.base);
