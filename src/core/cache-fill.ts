@@ -83,15 +83,19 @@ export class CacheFill {
     );
   }
 
-  /** Fills L1 if it is usable and the recorded versions are still the latest this process knows. */
-  fillL1(request: ReadRequest, value: unknown, entry: CacheEntry, negative: boolean): void {
+  /**
+   * Fills L1 if it is usable and the recorded versions are still the latest this process knows.
+   * Answers whether L1 now holds `value` (then nobody may hand it out uncopied).
+   */
+  fillL1(request: ReadRequest, value: unknown, entry: CacheEntry, negative: boolean): boolean {
     const { l1, versions } = this.#parts;
-    if (l1 === undefined || !(request.policy.useL1 || request.hot) || !this.#parts.l1Trusted()) return;
+    if (l1 === undefined || !(request.policy.useL1 || request.hot) || !this.#parts.l1Trusted()) return false;
     if (!versions.localMatches(entry.deps)) {
       this.#parts.counters.fencedStores++;
-      return;
+      return false;
     }
     l1.set(request.key, { value, copy: this.#parts.codec.copier(value), freshUntil: entry.freshUntil, staleUntil: entry.staleUntil, loadMs: entry.loadMs, negative, deps: entry.deps });
+    return true;
   }
 
   /** Copies an entry to a replica key, fenced by its recorded versions like any store. */

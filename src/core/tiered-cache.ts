@@ -122,7 +122,7 @@ export class TieredCache {
       return request.load();
     }
     const resolve = () => this.#resolve(request);
-    const { value: outcome, shared }: { value: Resolution; shared: boolean } = this.#parts.l1Trusted() ? await this.#flights.run(`${request.key}#${versions.epoch}`, resolve) : { value: await resolve(), shared: false };
+    const { value: outcome, shared, alone }: { value: Resolution; shared: boolean; alone: boolean } = this.#parts.l1Trusted() ? await this.#flights.run(`${request.key}#${versions.epoch}`, resolve) : { value: await resolve(), shared: false, alone: true };
     if (outcome === UNAVAILABLE) {
       // Without current versions nothing cached can be validated, nor stored safely.
       counters.bypass("redis unavailable");
@@ -138,8 +138,9 @@ export class TieredCache {
     else counters.miss(request.model);
     if (outcome.stale) counters.stale(request.model);
     if (request.served !== undefined) noteServed(request.served, outcome.fromL2 ? "l2" : "db", outcome.stale, outcome.freshUntil);
-    // The source object is also what L1 holds.
-    return codec.clone(outcome.source);
+    // A value decoded for this read alone is handed on as it is; one L1 holds, or other reads
+    // got, is copied (a caller may mutate what it gets).
+    return alone && !outcome.retained ? outcome.source : codec.clone(outcome.source);
   }
 
   async #resolve(request: ReadRequest): Promise<Resolution> {
@@ -149,16 +150,17 @@ export class TieredCache {
       this.#absorb(resolved.unavailable);
       return UNAVAILABLE;
     }
-    if ("loaded" in resolved) return { source: resolved.loaded, fromL2: false, stale: false, negative: false, freshUntil: undefined };
+    // A loaded value is what the store encodes: always copied.
+    if ("loaded" in resolved) return { source: resolved.loaded, retained: true, fromL2: false, stale: false, negative: false, freshUntil: undefined };
     const { entry } = resolved;
-    const source = this.#adopt(request, entry);
+    const retained = this.#adopt(request, entry);
     const now = this.#parts.clock.now();
     const stale = now >= entry.freshUntil;
     if (stale) this.refreshInBackground(request, "stale", entry.freshUntil);
     else if (shouldRefreshEarly(now, entry.freshUntil, entry.loadMs, this.#parts.earlyRefreshBeta, this.#parts.random)) {
       this.refreshInBackground(request, "early", entry.freshUntil);
     }
-    return { source, fromL2: true, stale, negative: request.isNotFound(source), freshUntil: entry.freshUntil };
+    return { source: entry.value, retained, fromL2: true, stale, negative: request.isNotFound(entry.value), freshUntil: entry.freshUntil };
   }
 
   /**
@@ -209,10 +211,9 @@ export class TieredCache {
     if ("entry" in resolved) this.#adopt(request, resolved.entry);
   }
 
-  /** Fills L1 with a decoded L2 entry; returns the decoded value (the source). */
-  #adopt(request: ReadRequest, entry: DecodedEntry): unknown {
-    this.#fill.fillL1(request, entry.value, entry, request.isNotFound(entry.value));
-    return entry.value;
+  /** Fills L1 with a decoded L2 entry; answers whether L1 now holds its value. */
+  #adopt(request: ReadRequest, entry: DecodedEntry): boolean {
+    return this.#fill.fillL1(request, entry.value, entry, request.isNotFound(entry.value));
   }
 
   #absorb(error: unknown): void {
@@ -224,6 +225,8 @@ export class TieredCache {
 /** What a shared lookup produced: a value from Redis or from the database. */
 interface Outcome {
   source: unknown;
+  /** Whether something besides this read holds `source` (L1, or the store encoding it). */
+  retained: boolean;
   fromL2: boolean;
   stale: boolean;
   negative: boolean;

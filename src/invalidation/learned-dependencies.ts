@@ -18,6 +18,12 @@ function modelOf(name: string): string | undefined {
  */
 export class LearnedDependencies {
   readonly #extra = new Map<string, Set<string>>();
+  #generation = 0;
+
+  /** Moves on whenever something is learned: dependencies computed before then may lack it. */
+  get generation(): number {
+    return this.#generation;
+  }
 
   /** `deps` plus what earlier loads of this model and operation taught. */
   withLearned(model: string, operation: string, deps: string[]): string[] {
@@ -50,6 +56,7 @@ export class LearnedDependencies {
     // The read's own model generation too: the learned reads reach several models, so they are no longer pinned to one record.
     extra.add(modelGeneration(model));
     this.#extra.set(key, extra);
+    this.#generation++;
     return false;
   }
 }

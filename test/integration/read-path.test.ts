@@ -73,6 +73,41 @@ describe("cached read path (L1 → Redis → Postgres)", () => {
     expect(second.createdAt.getTime()).toBe(user.createdAt.getTime());
   });
 
+  it("hands every caller of an L2 hit its own copy: alone, sharing a lookup, or filling L1", async () => {
+    const read = (client: typeof a) => client.prisma.user.findUnique({ where: { id: user.id } });
+    const spoil = (row: Awaited<ReturnType<typeof read>>) => {
+      row!.name = "mutated";
+      row!.createdAt.setTime(0);
+    };
+    const unspoilt = (row: Awaited<ReturnType<typeof read>>) => {
+      expect(row!.name).toBe(user.name);
+      expect(row!.createdAt.getTime()).toBe(user.createdAt.getTime());
+    };
+    await read(a); // in Redis
+    // Redis only: a value decoded for one read is handed over as it is; sharing it would leak the mutation.
+    const l2Only = createCachedClient({ namespace, redis: a.redis, l1: false });
+    // With L1: the decoded value is what L1 keeps.
+    const withL1 = createCachedClient({ namespace, redis: a.redis });
+    try {
+      // Concurrent reads share one lookup once the instance's lease holds.
+      await until(async () => (await Promise.all([read(l2Only), read(l2Only)]), l2Only.prisma.$cache.stats().coalesced > 0));
+      spoil(await read(l2Only));
+      unspoilt(await read(l2Only));
+      l2Only.prisma.$cache.resetStats();
+      const concurrent = await Promise.all([read(l2Only), read(l2Only), read(l2Only)]);
+      expect(l2Only.prisma.$cache.stats()).toMatchObject({ l2Hits: 3, coalesced: 2 });
+      spoil(concurrent[0]);
+      spoil(concurrent[2]);
+      unspoilt(concurrent[1]);
+      spoil(await read(withL1));
+      expect(withL1.prisma.$cache.stats().l2Hits).toBe(1);
+      unspoilt(await read(withL1));
+      expect(withL1.prisma.$cache.stats().l1Hits).toBe(1);
+    } finally {
+      await Promise.all([l2Only.close(), withL1.close()]);
+    }
+  });
+
   it("caches not-found as null without a second database query", async () => {
     const before = a.pool.queries;
     expect(await a.prisma.user.findUnique({ where: { id: -1 } })).toBeNull();
