@@ -62,8 +62,13 @@ function pickUser(): number {
 
 await base.$connect();
 await redis.ping();
-// Warm up (connections, first queries), so a cold start does not count as a slow read.
-for (const id of USERS.slice(0, 20)) await prisma.user.findUnique({ where: { id } });
+// Warm up (connections, and every query shape: Prisma compiles each on first use, blocking the
+// event loop for tens of milliseconds, so a cold start does not count as a slow read or a slow lock holder).
+for (const id of USERS.slice(0, 20)) {
+  await prisma.user.findUnique({ where: { id } });
+  await prisma.post.count({ where: { authorId: id } });
+}
+await prisma.user.update({ where: { id: USERS[0]! }, data: { name: "warm-up" } });
 const barrier = `${env("NAMESPACE")}:barrier`;
 await redis.incr(barrier);
 while (Number(await redis.get(barrier)) < Number(env("INSTANCES"))) await new Promise((resolve) => setTimeout(resolve, 5));
