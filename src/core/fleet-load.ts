@@ -28,6 +28,11 @@ export interface FleetLoadSteps {
    * found held. `ownToken`: the lock this process holds for the key, if any.
    */
   lookupOrLock(request: ReadRequest, replacing: number, ownToken: string, mark: boolean): Promise<LockedLookup>;
+  /**
+   * For a key whose last lookup hit: its entry read without a script (undefined when it no longer
+   * serves); undefined at once, not a promise, for any other key.
+   */
+  peek(request: ReadRequest): Promise<DecodedEntry | undefined> | undefined;
   /** Counts and reports a Redis failure, which never fails the read. */
   absorb(error: unknown): void;
 }
@@ -78,6 +83,16 @@ export class FleetLoad {
    * itself. A load's own error (the database's) is thrown to the reader.
    */
   async resolve(request: ReadRequest, replacing = -Infinity): Promise<Resolved> {
+    // A key expected to hit costs no lock arguments, no wait registration and no deadline.
+    const peeking = replacing === -Infinity ? this.#steps.peek(request) : undefined;
+    if (peeking !== undefined) {
+      try {
+        const entry = await peeking;
+        if (entry !== undefined) return { entry };
+      } catch (error) {
+        return { unavailable: error };
+      }
+    }
     const { lock, counters, clock } = this.#parts;
     let current: readonly number[] | undefined;
     const deadline = clock.now() + this.#waitBound.of(request.model);

@@ -48,6 +48,8 @@ export class L2Lookup {
    * round trip.
    */
   readonly #hitting = new Set<string>();
+  /** Reads whose peek found their replica's entry unservable: their full lookup goes to the primary key. */
+  readonly #peekMissedReplica = new WeakSet<ReadRequest>();
 
   constructor(parts: LookupParts, fill: CacheFill) {
     this.#parts = parts;
@@ -82,20 +84,13 @@ export class L2Lookup {
       const found = await this.lookup(request);
       return this.#servable(found.entry, replacing) ? { ...found, lock: "entry" } : { ...found, entry: undefined, lock: "none" };
     }
-    const replica = this.#replica(request);
+    // The replica a peek found unservable is not looked up again: the script would say so too.
+    const replica = this.#peekMissedReplica.has(request) ? 0 : this.#replica(request);
     const replicaKey = replica > 0 ? replicaKeyOf(request.key, replica) : undefined;
-    // A hot key is peeked at the replica it reads, so its hits spread over the replicas as before.
-    let replicaServes = replicaKey !== undefined;
-    if (replacing === -Infinity && !l2.isCluster && this.#hitting.has(replicaKey ?? request.key)) {
-      const peeked = await this.#peek(request, replicaKey ?? request.key);
-      if (peeked !== undefined) return peeked;
-      // The replica's entry is not servable: looking it up again through the script would say so too.
-      replicaServes = false;
-    }
-    if (replicaServes) {
-      const found = await this.#lookupKey(request, replicaKey!);
+    if (replicaKey !== undefined) {
+      const found = await this.#lookupKey(request, replicaKey);
       if (this.#servable(found.entry, replacing)) {
-        this.#rememberHit(replicaKey!);
+        this.#rememberHit(replicaKey);
         return { ...found, lock: "entry" };
       }
     }
@@ -140,18 +135,27 @@ export class L2Lookup {
   }
 
   /**
-   * The entry of a key expected to hit, read with one MGET (Versions.peek): servable exactly when
+   * The entry of a key whose last lookup hit (a hot key's at the replica it reads, so its hits
+   * spread over the replicas), read with one MGET (Versions.peek): servable exactly when
    * LOOKUP_OR_LOCK's hit path would serve it (its recorded versions are the current ones, and it
-   * is within its lifetime). Undefined otherwise: the caller then looks up in full, lock included.
+   * is within its lifetime). Resolves undefined otherwise: the caller then looks up in full, lock
+   * included. Returns undefined at once for a key not expected to hit (or on a Cluster, where the
+   * versions live in other slots).
    */
-  async #peek(request: ReadRequest, key: string): Promise<LockedLookup | undefined> {
-    const { stored, current } = await this.#parts.versions.peek(key, request.deps);
-    const entry = current === undefined ? undefined : this.#entryOf(request, key, stored, current);
-    if (current === undefined || !this.#servable(entry, -Infinity)) {
+  peek(request: ReadRequest): Promise<DecodedEntry | undefined> | undefined {
+    const { lock, l2 } = this.#parts;
+    if (lock === undefined || l2 === undefined || l2.isCluster) return undefined;
+    const replica = this.#replica(request, false);
+    const key = replica > 0 ? replicaKeyOf(request.key, replica) : request.key;
+    if (!this.#hitting.has(key)) return undefined;
+    if (replica > 0) this.#parts.counters.replicaReads++;
+    return this.#parts.versions.peek(key, request.deps).then(({ stored, current }) => {
+      const entry = current === undefined ? undefined : this.#entryOf(request, key, stored, current);
+      if (entry !== undefined && this.#servable(entry, -Infinity)) return entry;
       this.#hitting.delete(key);
+      if (replica > 0) this.#peekMissedReplica.add(request);
       return undefined;
-    }
-    return { entry, current, dirty: false, lock: "entry" };
+    });
   }
 
   #rememberHit(key: string): void {
@@ -198,10 +202,10 @@ export class L2Lookup {
     return replacing === -Infinity ? now < entry.staleUntil : entry.freshUntil > replacing && now < entry.freshUntil;
   }
 
-  #replica(request: ReadRequest): number {
+  #replica(request: ReadRequest, counted = true): number {
     if (!request.hot) return 0;
     const replica = Math.floor(this.#parts.random() * this.#parts.replicas);
-    if (replica > 0) this.#parts.counters.replicaReads++;
+    if (replica > 0 && counted) this.#parts.counters.replicaReads++;
     return replica;
   }
 

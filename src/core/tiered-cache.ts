@@ -77,6 +77,7 @@ export class TieredCache {
     this.#fleetLoad = new FleetLoad(parts, this.waiters, this.#waitBound, {
       loadAndStore: (request, current, held) => this.#fill.loadAndStore(request, current, held),
       lookupOrLock: (request, replacing, ownToken, mark) => this.#l2.lookupOrLock(request, replacing, ownToken, mark),
+      peek: (request) => this.#l2.peek(request),
       absorb: (error) => this.#absorb(error),
     });
   }
