@@ -1,6 +1,6 @@
 import type { ReadRequest } from "./read-request.js";
 import type { HeldLock } from "./fleet-lock.js";
-import type { LandingWaiters, WaitOutcome } from "./landing-waiters.js";
+import { expiryOf, type LandingWaiters, type WaitOutcome } from "./landing-waiters.js";
 import type { WaitBound } from "./wait-bound.js";
 import type { TieredCacheParts } from "./tiered-cache.js";
 import type { DecodedEntry, LockedLookup } from "./l2-lookup.js";
@@ -95,16 +95,22 @@ export class FleetLoad {
     }
     const { lock, counters, clock } = this.#parts;
     let current: readonly number[] | undefined;
-    const deadline = clock.now() + this.#waitBound.of(request.model);
+    // The bound is asked again whenever a wait runs out: loads that finished meanwhile may have
+    // been slower (a machine that just got busy, a cold start), and the holder's is slowed alike.
+    // It never shrinks below what it was when the read started.
+    const begun = clock.now();
+    const initialBound = this.#waitBound.of(request.model);
+    const deadline = () => begun + Math.max(initialBound, this.#waitBound.of(request.model));
+    const left = () => deadline() - clock.now();
     // Set by a wait that timed out: a timer may fire a millisecond before the clock reaches the deadline.
     let expired = false;
     for (let attempt = 0; ; attempt++) {
-      const last: boolean = lock === undefined || attempt === LOCK_ATTEMPTS || expired || clock.now() >= deadline;
+      const last: boolean = lock === undefined || attempt === LOCK_ATTEMPTS || expired || left() <= 0;
       // A load of this key runs in this process: nothing can be servable before it lands, so
       // wait for it here before asking Redis (then look: its value, or the lock, is there).
       const local = this.#holding.get(request.key);
       if (local?.filling && !last) {
-        const outcome = await this.#waitHere(local, deadline);
+        const outcome = await this.#waitHere(local, left);
         expired = outcome === "timeout";
         if (expired) continue;
         if (outcome === "nothing" && current !== undefined) break;
@@ -129,7 +135,7 @@ export class FleetLoad {
         const here = this.#holding.get(request.key);
         // Released meanwhile: look again at once.
         if (here === undefined) continue;
-        const outcome = await this.#waitHere(here, deadline);
+        const outcome = await this.#waitHere(here, left);
         if (outcome === "nothing") break;
         expired = outcome === "timeout";
         continue;
@@ -139,7 +145,7 @@ export class FleetLoad {
       let woken: WaitOutcome;
       try {
         // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
-        woken = await waiter!.wait(Math.max(0, deadline - started), this.#parts.hearingRedis);
+        woken = await waiter!.wait(left, this.#parts.hearingRedis);
       } finally {
         waiter!.cancel();
         counters.lockWaitMs += clock.now() - started;
@@ -157,18 +163,17 @@ export class FleetLoad {
    * Waits for a load of this process to land, until the waiter's deadline like a wait through
    * Redis. Resolves "nothing" when the holder stored nothing (the caller loads by itself).
    */
-  async #waitHere(hold: LocalHold, deadline: number): Promise<"landed" | "nothing" | "timeout"> {
+  async #waitHere(hold: LocalHold, left: () => number): Promise<"landed" | "nothing" | "timeout"> {
     const { counters, clock } = this.#parts;
     counters.localLockWaits++;
     const started = clock.now();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - started), "timeout")));
+    const expiry = expiryOf(left);
     try {
-      const outcome = await Promise.race([hold.settled, timedOut]);
+      const outcome = await Promise.race([hold.settled, expiry.promise]);
       if (outcome === "timeout") counters.lockWaitTimeouts++;
       return outcome;
     } finally {
-      clearTimeout(timer);
+      expiry.cancel();
       counters.localLockWaitMs += clock.now() - started;
     }
   }

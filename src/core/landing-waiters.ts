@@ -19,7 +19,7 @@ export class LandingWaiters {
    * out. Registering is cheap (every lookup that may take a lock does it, most never wait): the
    * promise is made only by wait().
    */
-  register(key: string): { wait(timeoutMs: number, hearing?: () => boolean): Promise<WaitOutcome>; cancel(): void } {
+  register(key: string): { wait(timeout: number | (() => number), hearing?: () => boolean): Promise<WaitOutcome>; cancel(): void } {
     const waiter: Waiter = { landed: undefined, wake: undefined };
     let set = this.#waiting.get(key);
     if (set === undefined) this.#waiting.set(key, (set = new Set()));
@@ -29,18 +29,16 @@ export class LandingWaiters {
       if (set.size === 0 && this.#waiting.get(key) === set) this.#waiting.delete(key);
     };
     return {
-      wait: (timeoutMs, hearing) => {
+      wait: (timeout, hearing) => {
         const woken = waiter.landed !== undefined ? Promise.resolve(waiter.landed) : new Promise<boolean>((resolve) => (waiter.wake = resolve));
-        let timer: NodeJS.Timeout | undefined;
+        const expiry = expiryOf(timeout);
         let check: NodeJS.Timeout | undefined;
-        // Timers run before I/O in Node's loop: after a stall of this process, the wake-up (or the
-        // heartbeat's reply) may be waiting in a socket. Decide only after the next I/O phase.
         const timedOut = new Promise<WaitOutcome>((resolve) => {
-          timer = setTimeout(() => setImmediate(() => resolve("timeout")), timeoutMs);
+          void expiry.promise.then(resolve);
           if (hearing !== undefined) check = setInterval(() => hearing() || setImmediate(() => hearing() || resolve("unheard")), HEARING_CHECK_MS);
         });
         return Promise.race([woken.then((landed): WaitOutcome => (landed ? "landed" : "nothing")), timedOut]).finally(() => {
-          clearTimeout(timer);
+          expiry.cancel();
           clearInterval(check);
           forget();
         });
@@ -68,4 +66,35 @@ export class LandingWaiters {
 interface Waiter {
   landed: boolean | undefined;
   wake: ((landed: boolean) => void) | undefined;
+}
+
+/**
+ * Resolves "timeout" once `timeout` has passed: a number of milliseconds, or a function answering
+ * how many are left, asked again when they run out (a bound that grew meanwhile keeps the wait
+ * going). Timers run before I/O in Node's loop: after a stall of this process, the wake-up (or
+ * the heartbeat's reply) may be waiting in a socket, so it decides only after the next I/O phase.
+ */
+export function expiryOf(timeout: number | (() => number)): { promise: Promise<"timeout">; cancel(): void } {
+  const deadline = typeof timeout === "number" ? performance.now() + timeout : undefined;
+  const left = typeof timeout === "number" ? () => deadline! - performance.now() : timeout;
+  let timer: NodeJS.Timeout | undefined;
+  let cancelled = false;
+  const promise = new Promise<"timeout">((resolve) => {
+    const arm = (ms: number) => {
+      timer = setTimeout(() => setImmediate(() => {
+        if (cancelled) return;
+        const more = left();
+        if (more > 0 && typeof timeout === "function") arm(more);
+        else resolve("timeout");
+      }), Math.max(0, ms));
+    };
+    arm(left());
+  });
+  return {
+    promise,
+    cancel: () => {
+      cancelled = true;
+      clearTimeout(timer);
+    },
+  };
 }

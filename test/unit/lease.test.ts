@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CacheConfigError } from "../../src/errors.ts";
 import { L1Lease, waitUntilLapsed } from "../../src/invalidation/lease.ts";
-import { LandingWaiters } from "../../src/core/landing-waiters.ts";
+import { expiryOf, LandingWaiters } from "../../src/core/landing-waiters.ts";
 import { settleWithin } from "../../src/core/settle-within.ts";
 import { WaitBound } from "../../src/core/wait-bound.ts";
 import { resolveOptions } from "../../src/options.ts";
@@ -148,6 +148,22 @@ describe("bounded waits", () => {
     expect(bound.of("User")).toBe(500 + 12); // long forgotten: the latest load
     bound.observe("User", 10_000);
     expect(bound.of("User")).toBe(5_000);
+  });
+
+  it("a wait whose bound grows while it waits (slower loads finished meanwhile) goes on; a fixed one does not", async () => {
+    const waiters = new LandingWaiters();
+    let boundMs = 30;
+    const begun = performance.now();
+    const growing = waiters.register("grows");
+    const woken = growing.wait(() => begun + boundMs - performance.now());
+    setTimeout(() => (boundMs = 300), 10); // a slow load of the model finished: the bound is now 300 ms
+    setTimeout(() => waiters.wake("grows", true), 120); // past the first bound, within the second
+    expect(await woken).toBe("landed");
+    const fixed = waiters.register("fixed");
+    setTimeout(() => waiters.wake("fixed", true), 120);
+    expect(await fixed.wait(30)).toBe("timeout");
+    const expiry = expiryOf(() => begun - performance.now());
+    expect(await expiry.promise).toBe("timeout"); // already past: at once
   });
 
   it("a waiter woken before it waits still sees the wake-up; one that stops hearing Redis gives up", async () => {
