@@ -21,6 +21,8 @@ const REDIS_ALLOWANCE = 2;
  * redisTimeout pushed reads after an outage past a second: 24–28 per chaos run after auth was
  * restored). With the default redisTimeout (250 ms) a read that waits and then loads stays under a second.
  * Before this process has timed any load of the model it knows nothing better than `lockTtl`.
+ * A waiter asks again when its wait runs out (FleetLoad.resolve): loads that finished slower in
+ * the meantime (a cold start's stampede) extend it, since the holder's load is slowed alike.
  */
 export class WaitBound {
   readonly #lockTtlMs: number;
