@@ -42,14 +42,18 @@ export class L2Lookup {
   readonly #fill: CacheFill;
   /**
    * Keys whose last lookup here found a servable entry, a hot key's replica keys included. They
-   * are looked up with a plain MGET first (see #peek): a hit then costs Redis no script and the
+   * are looked up with a plain MGET first (see peek): a hit then costs Redis no script and the
    * request no lock arguments, and a key that stopped hitting costs one round trip more, once.
    * Keys never seen (a cold miss) go straight to LOOKUP_OR_LOCK, which takes the lock in the same
    * round trip.
    */
   readonly #hitting = new Set<string>();
-  /** Reads whose peek found their replica's entry unservable: their full lookup goes to the primary key. */
-  readonly #peekMissedReplica = new WeakSet<ReadRequest>();
+  /**
+   * The replica a hot key's read drew when it peeked: its full lookup reads the same one (one draw
+   * per read, so the replicas share the reads evenly), or the primary key (0) if the peek found
+   * the replica's entry unservable (the script would say so too).
+   */
+  readonly #drawnReplica = new WeakMap<ReadRequest, number>();
 
   constructor(parts: LookupParts, fill: CacheFill) {
     this.#parts = parts;
@@ -84,8 +88,7 @@ export class L2Lookup {
       const found = await this.lookup(request);
       return this.#servable(found.entry, replacing) ? { ...found, lock: "entry" } : { ...found, entry: undefined, lock: "none" };
     }
-    // The replica a peek found unservable is not looked up again: the script would say so too.
-    const replica = this.#peekMissedReplica.has(request) ? 0 : this.#replica(request);
+    const replica = this.#drawnReplica.get(request) ?? this.#replica(request);
     const replicaKey = replica > 0 ? replicaKeyOf(request.key, replica) : undefined;
     if (replicaKey !== undefined) {
       const found = await this.#lookupKey(request, replicaKey);
@@ -145,15 +148,15 @@ export class L2Lookup {
   peek(request: ReadRequest): Promise<DecodedEntry | undefined> | undefined {
     const { lock, l2 } = this.#parts;
     if (lock === undefined || l2 === undefined || l2.isCluster) return undefined;
-    const replica = this.#replica(request, false);
+    const replica = this.#replica(request);
+    if (request.hot) this.#drawnReplica.set(request, replica);
     const key = replica > 0 ? replicaKeyOf(request.key, replica) : request.key;
     if (!this.#hitting.has(key)) return undefined;
-    if (replica > 0) this.#parts.counters.replicaReads++;
     return this.#parts.versions.peek(key, request.deps).then(({ stored, current }) => {
       const entry = current === undefined ? undefined : this.#entryOf(request, key, stored, current);
       if (entry !== undefined && this.#servable(entry, -Infinity)) return entry;
       this.#hitting.delete(key);
-      if (replica > 0) this.#peekMissedReplica.add(request);
+      if (replica > 0) this.#drawnReplica.set(request, 0);
       return undefined;
     });
   }
@@ -202,10 +205,10 @@ export class L2Lookup {
     return replacing === -Infinity ? now < entry.staleUntil : entry.freshUntil > replacing && now < entry.freshUntil;
   }
 
-  #replica(request: ReadRequest, counted = true): number {
+  #replica(request: ReadRequest): number {
     if (!request.hot) return 0;
     const replica = Math.floor(this.#parts.random() * this.#parts.replicas);
-    if (replica > 0 && counted) this.#parts.counters.replicaReads++;
+    if (replica > 0) this.#parts.counters.replicaReads++;
     return replica;
   }
 
