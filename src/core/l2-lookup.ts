@@ -131,10 +131,13 @@ export class L2Lookup {
     return { entry, current, dirty, lock: "entry" };
   }
 
-  /** The key's entry stopped being servable here (an invalidation reached L1): look it up in full next time. */
-  forgetHit(key: string): void {
+  /**
+   * The key's entry stopped being servable here (an invalidation reached L1): look it up in full
+   * next time — a hot key at its replicas too (only a hot key reads them, so only it pays the hashing).
+   */
+  forgetHit(key: string, hot: boolean): void {
     this.#hitting.delete(key);
-    for (let replica = 1; replica < this.#parts.replicas; replica++) this.#hitting.delete(replicaKeyOf(key, replica));
+    if (hot) for (let replica = 1; replica < this.#parts.replicas; replica++) this.#hitting.delete(replicaKeyOf(key, replica));
   }
 
   /**

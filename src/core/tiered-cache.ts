@@ -91,7 +91,7 @@ export class TieredCache {
     if (entry === undefined) return undefined;
     if (!versions.localMatches(entry.deps)) {
       // Most likely invalidated: Redis's entry is then outdated too, not worth a plain read first.
-      this.#l2.forgetHit(key);
+      this.#l2.forgetHit(key, hot);
       return undefined;
     }
     if (now < entry.freshUntil) {
