@@ -181,6 +181,7 @@ export class FleetLoad {
   /** The lock holder's part: load, store, and release the lock (waking the waiters) once the value is in Redis. */
   async #loadHolding(request: ReadRequest, current: readonly number[], replacing: number, held: HeldLock): Promise<unknown> {
     this.#parts.counters.lockAcquisitions++;
+    const started = this.#parts.clock.now();
     let settle!: (outcome: "landed" | "nothing") => void;
     const hold: LocalHold = { token: held.token, filling: replacing === -Infinity, settled: new Promise((resolve) => (settle = resolve)) };
     this.#holding.set(request.key, hold);
@@ -202,6 +203,8 @@ export class FleetLoad {
           return "skipped";
         })
         .then((stored) => {
+          // How long the fleet waited for this value: what bounds this process's waiters next.
+          if (stored !== "skipped") this.#waitBound.observeHold(request.model, this.#parts.clock.now() - started);
           if (this.#holding.get(request.key) === hold) this.#holding.delete(request.key);
           settle(stored === "skipped" ? "nothing" : "landed");
         });

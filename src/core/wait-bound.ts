@@ -8,6 +8,13 @@
 const HALF_LIFE_MS = 500;
 /** A waiter gives the holder this many times the longest recent load before loading by itself. */
 const LOAD_MULTIPLE = 4;
+/**
+ * …or this many times the longest recent hold, whichever is longer. A hold (lock taken to value
+ * landed in Redis) already contains the holder's event-loop lag and its store's round trip, so
+ * it needs less slack than a bare load; 4 would let a hold slowed by a Redis near its timeout
+ * (250 ms) stretch waits past a second.
+ */
+const HOLD_MULTIPLE = 2;
 /** The Redis allowance, in redisTimeouts: see WaitBound. */
 const REDIS_ALLOWANCE = 2;
 
@@ -23,12 +30,17 @@ const REDIS_ALLOWANCE = 2;
  * Before this process has timed any load of the model it knows nothing better than `lockTtl`.
  * A waiter asks again when its wait runs out (FleetLoad.resolve): loads that finished slower in
  * the meantime (a cold start's stampede) extend it, since the holder's load is slowed alike.
+ * The load alone undercounts a starved fleet: four processes sharing two cores, each writing,
+ * held locks for hundreds of milliseconds around loads of one, so the bound is also at least
+ * 2 × redisTimeout + 2 × the longest recent hold of this process (lock taken to value landed;
+ * holds that stored nothing are not counted, they are failures the Redis allowance covers).
  */
 export class WaitBound {
   readonly #lockTtlMs: number;
   readonly #floorMs: number;
   readonly #now: () => number;
-  readonly #longestLoad = new Map<string, { ms: number; at: number }>();
+  readonly #longestLoad = new Map<string, Remembered>();
+  readonly #longestHold = new Map<string, Remembered>();
 
   constructor(lockTtlMs: number, redisTimeoutMs: number, now: () => number = () => performance.now()) {
     this.#lockTtlMs = lockTtlMs;
@@ -38,18 +50,35 @@ export class WaitBound {
 
   /** Remembers a database load's duration: a maximum per model that halves every HALF_LIFE_MS. */
   observe(model: string, loadMs: number): void {
-    const now = this.#now();
-    this.#longestLoad.set(model, { ms: Math.max(loadMs, this.#remembered(model, now) ?? 0), at: now });
+    remember(this.#longestLoad, model, loadMs, this.#now());
+  }
+
+  /** Remembers how long a lock of this process was held until its value landed, like observe(). */
+  observeHold(model: string, holdMs: number): void {
+    remember(this.#longestHold, model, holdMs, this.#now());
   }
 
   /** Milliseconds a waiter for a value of `model` waits at most. */
   of(model: string): number {
-    const longest = this.#remembered(model, this.#now());
-    return longest === undefined ? this.#lockTtlMs : Math.min(this.#lockTtlMs, this.#floorMs + LOAD_MULTIPLE * longest);
+    const now = this.#now();
+    const load = recall(this.#longestLoad, model, now);
+    if (load === undefined) return this.#lockTtlMs;
+    const slack = Math.max(LOAD_MULTIPLE * load, HOLD_MULTIPLE * (recall(this.#longestHold, model, now) ?? 0));
+    return Math.min(this.#lockTtlMs, this.#floorMs + slack);
   }
+}
 
-  #remembered(model: string, now: number): number | undefined {
-    const longest = this.#longestLoad.get(model);
-    return longest === undefined ? undefined : longest.ms * 0.5 ** ((now - longest.at) / HALF_LIFE_MS);
-  }
+/** A per-model maximum as of `at`, halving every HALF_LIFE_MS after. */
+interface Remembered {
+  ms: number;
+  at: number;
+}
+
+function remember(longest: Map<string, Remembered>, model: string, ms: number, now: number): void {
+  longest.set(model, { ms: Math.max(ms, recall(longest, model, now) ?? 0), at: now });
+}
+
+function recall(longest: Map<string, Remembered>, model: string, now: number): number | undefined {
+  const remembered = longest.get(model);
+  return remembered === undefined ? undefined : remembered.ms * 0.5 ** ((now - remembered.at) / HALF_LIFE_MS);
 }

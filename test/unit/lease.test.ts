@@ -150,6 +150,21 @@ describe("bounded waits", () => {
     expect(bound.of("User")).toBe(5_000);
   });
 
+  it("a slow hold (lock taken to value landed) widens the bound beyond its fast loads: twice the hold", () => {
+    let now = 0;
+    const bound = new WaitBound(5_000, 250, () => now);
+    bound.observeHold("User", 300); // a hold alone, before any load: still nothing known
+    expect(bound.of("User")).toBe(5_000);
+    bound.observe("User", 1);
+    expect(bound.of("User")).toBe(500 + 600); // 2 × 300 > 4 × 1
+    bound.observeHold("Post", 900); // per model
+    expect(bound.of("User")).toBe(500 + 600);
+    now += 1_000;
+    expect(bound.of("User")).toBe(500 + 150); // quartered after 1 s, like a load
+    bound.observe("User", 100);
+    expect(bound.of("User")).toBe(500 + 400); // the loads' 4 × 100 is now the longer
+  });
+
   it("a wait whose bound grows while it waits (slower loads finished meanwhile) goes on; a fixed one does not", async () => {
     const waiters = new LandingWaiters();
     let boundMs = 30;
