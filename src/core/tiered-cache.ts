@@ -1,5 +1,6 @@
 import type { Codec } from "../codec/codec.js";
 import { CacheError } from "../errors.js";
+import type { LocalWrites } from "../invalidation/local-writes.js";
 import type { Versions } from "../invalidation/versions.js";
 import type { ReadPolicy } from "../options.js";
 import type { Counters } from "../stats/counters.js";
@@ -44,6 +45,13 @@ export interface TieredCacheParts {
   report: (error: CacheError) => void;
   /** Redis keys a hot key is replicated under (several hash tags, so several Cluster shards). */
   replicas: number;
+  /** This process's writes in flight: a read of what one of them announced waits for it (see LocalWrites). */
+  localWrites: LocalWrites;
+  /**
+   * False while the caller runs inside a query of this process (another extension's hook issuing
+   * a read for a write): waiting for that write could then wait for itself.
+   */
+  mayAwaitWrites: () => boolean;
 }
 
 /** An L1 hit: the value (a private copy) and whether the read should refresh it in the background. */
@@ -112,7 +120,7 @@ export class TieredCache {
    * could not hear Redis in time (a slow link, a frozen or busy process) moved no epoch here yet,
    * so a read started after that write must not join a load that may have started before it.
    */
-  async readThrough(request: ReadRequest): Promise<unknown> {
+  async readThrough(request: ReadRequest, writesDeadline?: number): Promise<unknown> {
     const { versions, counters, codec } = this.#parts;
     if (versions.hasPending(request.deps)) {
       counters.bypass("pending invalidation");
@@ -122,6 +130,9 @@ export class TieredCache {
       counters.bypass("circuit open");
       return request.load();
     }
+    // A write of this process to what this reads is in flight: its marks would send this read to the database.
+    const writing = this.#writesToAwait(request, writesDeadline);
+    if (writing !== undefined) return this.#afterWrites(request, writing, writesDeadline);
     const resolve = () => this.#resolve(request);
     const { value: outcome, shared, alone }: { value: Resolution; shared: boolean; alone: boolean } = this.#parts.l1Trusted() ? await this.#flights.run(`${request.key}#${versions.epoch}`, resolve) : { value: await resolve(), shared: false, alone: true };
     if (outcome === UNAVAILABLE) {
@@ -131,6 +142,8 @@ export class TieredCache {
     }
     if (outcome === DIRTY) {
       // A write announced a change of what this read depends on: serve and store nothing until it is confirmed.
+      const started = this.#writesToAwait(request, writesDeadline);
+      if (started !== undefined) return this.#afterWrites(request, started, writesDeadline);
       counters.bypass("write in progress");
       return request.load();
     }
@@ -142,6 +155,31 @@ export class TieredCache {
     // A value decoded for this read alone is handed on as it is; one L1 holds, or other reads
     // got, is copied (a caller may mutate what it gets).
     return alone && !outcome.retained ? outcome.source : codec.clone(outcome.source);
+  }
+
+  #writesToAwait(request: ReadRequest, deadline: number | undefined): Promise<void> | undefined {
+    const writing = this.#parts.localWrites.finished(request.deps);
+    if (writing === undefined || !this.#parts.mayAwaitWrites()) return undefined;
+    return deadline === undefined || performance.now() < deadline ? writing : undefined;
+  }
+
+  /**
+   * Waits for this process's writes to what the read depends on, then reads as usual: readers of
+   * a row written meanwhile then share one load instead of each querying the database while the
+   * write's marks stand. A write that started meanwhile is waited for too, all within one lock
+   * waiter's bound (a write blocked in the database must not hold its readers longer than a load
+   * would); past it the read goes to the database.
+   */
+  async #afterWrites(request: ReadRequest, writing: Promise<void>, deadline: number | undefined): Promise<unknown> {
+    const { counters } = this.#parts;
+    const started = performance.now();
+    if (deadline === undefined) counters.localWriteWaits++;
+    const until = deadline ?? started + this.#waitBound.of(request.model);
+    const finished = await settleWithin(writing, until - started);
+    counters.localWriteWaitMs += performance.now() - started;
+    if (finished) return this.readThrough(request, until);
+    counters.bypass("write in progress");
+    return request.load();
   }
 
   async #resolve(request: ReadRequest): Promise<Resolution> {
