@@ -157,24 +157,31 @@ export class TieredCache {
     return alone && !outcome.retained ? outcome.source : codec.clone(outcome.source);
   }
 
+  /**
+   * This process's writes the read should wait for, if any. Not while Redis is not heard from
+   * (the lease does not hold: writes then wait out faults, the database answers sooner), nor
+   * inside a query of this process (see mayAwaitWrites).
+   */
   #writesToAwait(request: ReadRequest, deadline: number | undefined): Promise<void> | undefined {
     const writing = this.#parts.localWrites.finished(request.deps);
-    if (writing === undefined || !this.#parts.mayAwaitWrites()) return undefined;
-    return deadline === undefined || performance.now() < deadline ? writing : undefined;
+    if (writing === undefined || !this.#parts.l1Trusted() || !this.#parts.mayAwaitWrites()) return undefined;
+    if (deadline === undefined) return this.#parts.localWrites.waitLimitMs() === undefined ? undefined : writing;
+    return performance.now() < deadline ? writing : undefined;
   }
 
   /**
    * Waits for this process's writes to what the read depends on, then reads as usual: readers of
    * a row written meanwhile then share one load instead of each querying the database while the
-   * write's marks stand. A write that started meanwhile is waited for too, all within one lock
-   * waiter's bound (a write blocked in the database must not hold its readers longer than a load
-   * would); past it the read goes to the database.
+   * write's marks stand. A write that started meanwhile is waited for too, all within one bound:
+   * a lock waiter's, and at most a few times this process's recent writes (LocalWrites.waitLimitMs:
+   * a write blocked in the database must not hold its readers longer than its like usually take);
+   * past it the read goes to the database.
    */
   async #afterWrites(request: ReadRequest, writing: Promise<void>, deadline: number | undefined): Promise<unknown> {
     const { counters } = this.#parts;
     const started = performance.now();
     if (deadline === undefined) counters.localWriteWaits++;
-    const until = deadline ?? started + this.#waitBound.of(request.model);
+    const until = deadline ?? started + Math.min(this.#waitBound.of(request.model), this.#parts.localWrites.waitLimitMs() ?? 0);
     const finished = await settleWithin(writing, until - started);
     counters.localWriteWaitMs += performance.now() - started;
     if (finished) return this.readThrough(request, until);

@@ -1,3 +1,12 @@
+import { recall, remember, type Remembered } from "../core/wait-bound.js";
+
+/**
+ * A read waits at most this many times the longest recent write of this process (halving every
+ * 0.5 s, like WaitBound's loads): a write slower than that (blocked on a row lock, waiting out a
+ * Redis fault) is not worth waiting for — the database answers its readers sooner.
+ */
+const WRITE_MULTIPLE = 4;
+
 /**
  * The writes this process has in flight (announced, not yet confirmed), by the version names they
  * announced. A read of this process that depends on one of those names waits for them rather
@@ -9,10 +18,26 @@
  */
 export class LocalWrites {
   readonly #byName = new Map<string, Set<InFlightWrite>>();
+  readonly #longest = new Map<string, Remembered>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  /**
+   * How long a read may wait for writes now: WRITE_MULTIPLE × the longest recent write; undefined
+   * before this process finished any write (a first write, on a cold client, may take long).
+   */
+  waitLimitMs(): number | undefined {
+    const longest = recall(this.#longest, "", this.#now());
+    return longest === undefined ? undefined : WRITE_MULTIPLE * longest;
+  }
 
   /** Registers a write announcing `names`; call the returned function once it is confirmed (or failed). */
   begin(names: Iterable<string>): () => void {
     const write = new InFlightWrite();
+    const started = this.#now();
     const list = [...names];
     for (const name of list) {
       let writes = this.#byName.get(name);
@@ -25,7 +50,7 @@ export class LocalWrites {
         writes?.delete(write);
         if (writes?.size === 0) this.#byName.delete(name);
       }
-      write.finish();
+      if (write.finish()) remember(this.#longest, "", this.#now() - started, this.#now());
     };
   }
 
@@ -53,9 +78,12 @@ class InFlightWrite {
     return (this.#done ??= new Promise((resolve) => (this.#resolve = resolve)));
   }
 
-  finish(): void {
+  /** True the first time. */
+  finish(): boolean {
+    if (this.#finished) return false;
     this.#finished = true;
     this.#resolve?.();
+    return true;
   }
 }
 

@@ -52,6 +52,7 @@ export class ModelGraph {
   readonly #models: ReadonlyMap<string, ModelInfo>;
   readonly #referencedBy = new Map<string, Reference[]>();
   readonly #dependsOn = new Map<string, readonly string[]>();
+  readonly #identityFields = new Map<string, ReadonlySet<string>>();
 
   constructor(models: ReadonlyMap<string, ModelInfo>) {
     this.#models = models;
@@ -72,6 +73,18 @@ export class ModelGraph {
 
   model(name: string): ModelInfo | undefined {
     return this.#models.get(name);
+  }
+
+  /** Every field of any identity of `model` (asked once per write: kept). */
+  identityFields(model: string): ReadonlySet<string> | undefined {
+    let fields = this.#identityFields.get(model);
+    if (fields === undefined) {
+      const info = this.#models.get(model);
+      if (info === undefined) return undefined;
+      fields = new Set(info.identities.flatMap((identity) => identity.fields));
+      this.#identityFields.set(model, fields);
+    }
+    return fields;
   }
 
   /** Declares the models whose writes change what `model` reads (a view's underlying tables). */

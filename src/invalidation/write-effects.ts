@@ -109,8 +109,8 @@ function touchesIdentity(graph: ModelGraph, model: string, payload: unknown): bo
   const data = argumentView(payload);
   if (typeof data !== "object" || data === null) return false;
   const info = graph.model(model);
-  if (info === undefined) return true;
-  const identityFields = new Set(info.identities.flatMap((identity) => identity.fields));
+  const identityFields = graph.identityFields(model);
+  if (info === undefined || identityFields === undefined) return true;
   // for-in: Prisma reads a class instance's inherited enumerable properties too.
   for (const key in data) {
     if (identityFields.has(key)) return true;

@@ -47,4 +47,20 @@ describe("LocalWrites: the writes a read of this process waits for", () => {
     expect(await settledYet(waiting)).toBe(true);
     expect(writes.finished(["g:Post", "t:Post:id=[7]"])).toBeUndefined();
   });
+
+  it("lets a read wait four times the longest recent write, halving every 0.5 s; nothing before a write finished", () => {
+    let now = 1_000;
+    const writes = new LocalWrites(() => now);
+    const end = writes.begin(["g:User"]);
+    expect(writes.waitLimitMs(), "no write finished yet: a cold first write may take long").toBeUndefined();
+    now += 10;
+    end();
+    expect(writes.waitLimitMs()).toBe(40);
+    now += 500;
+    expect(writes.waitLimitMs()).toBeCloseTo(20);
+    const slow = writes.begin(["g:User"]);
+    now += 5;
+    slow();
+    expect(writes.waitLimitMs(), "a shorter write does not shorten what is remembered").toBeCloseTo(20, 0);
+  });
 });
