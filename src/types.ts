@@ -248,13 +248,6 @@ export interface CacheStats {
   /** Misses that waited for a load of this same instance to land (in process, without Redis), and the milliseconds they waited in all. */
   localLockWaits: number;
   localLockWaitMs: number;
-  /**
-   * Reads that waited for a write of this same instance to what they read to be confirmed (then
-   * read as usual, sharing one load) instead of querying the database while its marks stood, and
-   * the milliseconds they waited in all.
-   */
-  localWriteWaits: number;
-  localWriteWaitMs: number;
   /** Reads answered with a stale value inside the swr window. */
   staleServes: number;
   /** Background refreshes started by stale serves, and by early (XFetch) refresh. */

@@ -1,6 +1,5 @@
 import type { Codec } from "../codec/codec.js";
 import { CacheError } from "../errors.js";
-import type { LocalWrites } from "../invalidation/local-writes.js";
 import type { Versions } from "../invalidation/versions.js";
 import type { ReadPolicy } from "../options.js";
 import type { Counters } from "../stats/counters.js";
@@ -45,13 +44,6 @@ export interface TieredCacheParts {
   report: (error: CacheError) => void;
   /** Redis keys a hot key is replicated under (several hash tags, so several Cluster shards). */
   replicas: number;
-  /** This process's writes in flight: a read of what one of them announced waits for it (see LocalWrites). */
-  localWrites: LocalWrites;
-  /**
-   * False while the caller runs inside a query of this process (another extension's hook issuing
-   * a read for a write): waiting for that write could then wait for itself.
-   */
-  mayAwaitWrites: () => boolean;
 }
 
 /** An L1 hit: the value (a private copy) and whether the read should refresh it in the background. */
@@ -120,7 +112,7 @@ export class TieredCache {
    * could not hear Redis in time (a slow link, a frozen or busy process) moved no epoch here yet,
    * so a read started after that write must not join a load that may have started before it.
    */
-  async readThrough(request: ReadRequest, writesDeadline?: number): Promise<unknown> {
+  async readThrough(request: ReadRequest): Promise<unknown> {
     const { versions, counters, codec } = this.#parts;
     if (versions.hasPending(request.deps)) {
       counters.bypass("pending invalidation");
@@ -130,9 +122,6 @@ export class TieredCache {
       counters.bypass("circuit open");
       return request.load();
     }
-    // A write of this process to what this reads is in flight: its marks would send this read to the database.
-    const writing = this.#writesToAwait(request, writesDeadline);
-    if (writing !== undefined) return this.#afterWrites(request, writing, writesDeadline);
     const resolve = () => this.#resolve(request);
     const { value: outcome, shared, alone }: { value: Resolution; shared: boolean; alone: boolean } = this.#parts.l1Trusted() ? await this.#flights.run(`${request.key}#${versions.epoch}`, resolve) : { value: await resolve(), shared: false, alone: true };
     if (outcome === UNAVAILABLE) {
@@ -142,8 +131,6 @@ export class TieredCache {
     }
     if (outcome === DIRTY) {
       // A write announced a change of what this read depends on: serve and store nothing until it is confirmed.
-      const started = this.#writesToAwait(request, writesDeadline);
-      if (started !== undefined) return this.#afterWrites(request, started, writesDeadline);
       counters.bypass("write in progress");
       return request.load();
     }
@@ -155,38 +142,6 @@ export class TieredCache {
     // A value decoded for this read alone is handed on as it is; one L1 holds, or other reads
     // got, is copied (a caller may mutate what it gets).
     return alone && !outcome.retained ? outcome.source : codec.clone(outcome.source);
-  }
-
-  /**
-   * This process's writes the read should wait for, if any. Not while Redis is not heard from
-   * (the lease does not hold: writes then wait out faults, the database answers sooner), nor
-   * inside a query of this process (see mayAwaitWrites).
-   */
-  #writesToAwait(request: ReadRequest, deadline: number | undefined): Promise<void> | undefined {
-    const writing = this.#parts.localWrites.finished(request.deps);
-    if (writing === undefined || !this.#parts.l1Trusted() || !this.#parts.mayAwaitWrites()) return undefined;
-    if (deadline === undefined) return this.#parts.localWrites.waitLimitMs() === undefined ? undefined : writing;
-    return performance.now() < deadline ? writing : undefined;
-  }
-
-  /**
-   * Waits for this process's writes to what the read depends on, then reads as usual: readers of
-   * a row written meanwhile then share one load instead of each querying the database while the
-   * write's marks stand. A write that started meanwhile is waited for too, all within one bound:
-   * a lock waiter's, and at most a few times this process's recent writes (LocalWrites.waitLimitMs:
-   * a write blocked in the database must not hold its readers longer than its like usually take);
-   * past it the read goes to the database.
-   */
-  async #afterWrites(request: ReadRequest, writing: Promise<void>, deadline: number | undefined): Promise<unknown> {
-    const { counters } = this.#parts;
-    const started = performance.now();
-    if (deadline === undefined) counters.localWriteWaits++;
-    const until = deadline ?? started + Math.min(this.#waitBound.of(request.model), this.#parts.localWrites.waitLimitMs() ?? 0);
-    const finished = await settleWithin(writing, until - started);
-    counters.localWriteWaitMs += performance.now() - started;
-    if (finished) return this.readThrough(request, until);
-    counters.bypass("write in progress");
-    return request.load();
   }
 
   async #resolve(request: ReadRequest): Promise<Resolution> {

@@ -69,16 +69,16 @@ export class WaitBound {
 }
 
 /** A per-model maximum as of `at`, halving every HALF_LIFE_MS after. */
-export interface Remembered {
+interface Remembered {
   ms: number;
   at: number;
 }
 
-export function remember(longest: Map<string, Remembered>, model: string, ms: number, now: number): void {
+function remember(longest: Map<string, Remembered>, model: string, ms: number, now: number): void {
   longest.set(model, { ms: Math.max(ms, recall(longest, model, now) ?? 0), at: now });
 }
 
-export function recall(longest: Map<string, Remembered>, model: string, now: number): number | undefined {
+function recall(longest: Map<string, Remembered>, model: string, now: number): number | undefined {
   const remembered = longest.get(model);
   return remembered === undefined ? undefined : remembered.ms * 0.5 ** ((now - remembered.at) / HALF_LIFE_MS);
 }

@@ -63,11 +63,6 @@ export class FinalArgsProbe {
     return ran.finally(this.#settled);
   }
 
-  /** Whether the caller runs inside a probed query (in another extension's hook, say). */
-  running(): boolean {
-    return this.#running > 0 && this.#captures.getStore() !== undefined;
-  }
-
   /** How many query hooks of the extensions below this one a query runs through; NaN when Prisma cannot tell (probe it then). */
   #hookCount(model: string, operation: string): number {
     return this.#plain._extensions?.getAllQueryCallbacks?.(model, operation).length ?? Number.NaN;

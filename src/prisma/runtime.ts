@@ -7,7 +7,6 @@ import { keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import { L1Lease } from "../invalidation/lease.js";
 import { Versions } from "../invalidation/versions.js";
-import { LocalWrites } from "../invalidation/local-writes.js";
 import { WriteAnnouncer } from "../invalidation/write-announcer.js";
 import { CircuitBreaker } from "../stores/circuit-breaker.js";
 import type { ServerIdentity } from "../stores/server-identity.js";
@@ -63,10 +62,6 @@ export class CacheRuntime {
   readonly #events = new CacheEvents();
   readonly #readPath: ReadPath;
   readonly #writePath: WritePath;
-  /** This process's writes in flight: reads of what they announced wait for them. */
-  readonly #localWrites = new LocalWrites();
-  /** Runs loads and writes through every other extension's query hooks (see FinalArgsProbe). */
-  readonly #probe: FinalArgsProbe;
   /** Hooks around `$cache.warm()`: the Bloom guard can build its filters in them. */
   readonly warmHooks: WarmHooks = { beforeWarm: [], afterWarm: [] };
   /** The `$cache` property of the extended client. */
@@ -74,7 +69,6 @@ export class CacheRuntime {
 
   constructor(options: ResolvedOptions, schema: PrismaSchema, scope: KeyScope, client: Delegates) {
     this.#client = client;
-    this.#probe = new FinalArgsProbe(client);
     this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
@@ -97,10 +91,10 @@ export class CacheRuntime {
     const observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, argsCodec: new Codec(prismaDecimal), stats: () => this.control.stats(), report });
     const statsControl = this.#createStatsControl(observability);
     // One final-arguments probe and one query class per model, shared by reads and writes.
-    const probe = this.#probe;
+    const probe = new FinalArgsProbe(client);
     const fluentClasses = fluentClassesOf(schema);
     this.#readPath = new ReadPath({ options, schema, keyScope: keyScope(scope), counters: this.#counters, cache: this.#cache, guard: this.#guard, hotKeys, observability, probe, fluentClasses, client });
-    this.#writePath = new WritePath({ namespace: options.namespace, schema, announcer, writeNames: this.#writeNames, probe, fluentClasses, localWrites: this.#localWrites });
+    this.#writePath = new WritePath({ namespace: options.namespace, schema, announcer, writeNames: this.#writeNames, probe, fluentClasses });
     this.control = this.#createControl(hotKeys, observability, statsControl);
   }
 
@@ -225,8 +219,6 @@ export class CacheRuntime {
       counters: this.#counters,
       report,
       replicas: options.hotKeys?.replicas ?? 1,
-      localWrites: this.#localWrites,
-      mayAwaitWrites: () => !this.#probe.running(),
     });
   }
 

@@ -1,4 +1,3 @@
-import type { LocalWrites } from "../invalidation/local-writes.js";
 import type { Announcement } from "../invalidation/versions.js";
 import type { WriteAnnouncer } from "../invalidation/write-announcer.js";
 import { tracing } from "../stats/telemetry.js";
@@ -21,8 +20,6 @@ export interface WritePathParts {
   probe: FinalArgsProbe;
   /** Per model, the query class carrying its fluent relations (shared with the read path). */
   fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
-  /** Where writes in flight are registered, for reads of what they announced to wait for. */
-  localWrites: LocalWrites;
 }
 
 /**
@@ -37,7 +34,6 @@ export class WritePath {
   readonly #writeNames: WriteNames;
   readonly #probe: FinalArgsProbe;
   readonly #fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
-  readonly #localWrites: LocalWrites;
 
   constructor(parts: WritePathParts) {
     this.#namespace = parts.namespace;
@@ -47,7 +43,6 @@ export class WritePath {
     this.#writeNames = parts.writeNames;
     this.#probe = parts.probe;
     this.#fluentClasses = parts.fluentClasses;
-    this.#localWrites = parts.localWrites;
   }
 
   /** Every write goes through here: it runs, then invalidates what it changed before it resolves. */
@@ -117,28 +112,24 @@ export class WritePath {
   }
 
   /**
-   * One write: outside a transaction, announce what its arguments name while it runs (awaiting the
-   * lazy Prisma query starts it; see WriteAnnouncer.alongside), then confirm what it changed before
-   * resolving; meanwhile this process's reads of those names wait for it (LocalWrites). Inside an
+   * One write outside a transaction: announce what its arguments name while it runs (awaiting the
+   * lazy Prisma query starts it; see WriteAnnouncer.alongside), then confirm what it changed before resolving. Inside an
    * interactive transaction the announcement waits for the callback to return (see transactions.ts).
    */
   async #announced(client: ScopedClient, announced: Iterable<string>, what: string, write: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>, addsIdentities: () => boolean = () => true): Promise<unknown> {
-    if (this.#transactions.inTransaction(client)) return this.#confirmed(client, announced, await write, undefined, effects, addsIdentities);
-    const finished = this.#localWrites.begin(announced);
-    try {
+    let announcement: Announcement | undefined;
+    let result: unknown;
+    if (this.#transactions.inTransaction(client)) result = await write;
+    else {
       const outcome = await this.#announcer.alongside(announced, what, addsIdentities(), () => write);
+      announcement = outcome.announcement;
       if ("error" in outcome) {
         // Failed: remove its marks (the bump only over-invalidates; a reply lost after a commit may hide a created row), then rethrow.
-        if (outcome.announcement !== undefined) await this.#announcer.confirm(announced, outcome.announcement, addsIdentities());
+        if (announcement !== undefined) await this.#announcer.confirm(announced, announcement, addsIdentities());
         throw outcome.error;
       }
-      return await this.#confirmed(client, announced, outcome.result, outcome.announcement, effects, addsIdentities);
-    } finally {
-      finished();
+      result = outcome.result;
     }
-  }
-
-  async #confirmed(client: ScopedClient, announced: Iterable<string>, result: unknown, announcement: Announcement | undefined, effects: (result: unknown) => Iterable<string>, addsIdentities: () => boolean): Promise<unknown> {
     const names = new Set(effects(result));
     for (const name of announced) names.add(name);
     await this.#transactions.apply(names, client, announcement, addsIdentities());

@@ -24,9 +24,6 @@ export class Counters {
   /** Misses that waited for a load of this same process to land (in process, no Redis round trip). */
   localLockWaits = 0;
   localLockWaitMs = 0;
-  /** Reads that waited for a write of this process to what they read (see LocalWrites), instead of querying the database during it. */
-  localWriteWaits = 0;
-  localWriteWaitMs = 0;
   staleServes = 0;
   backgroundRefreshes = 0;
   earlyRefreshes = 0;
@@ -140,8 +137,6 @@ export class Counters {
       lockWaitTimeouts: this.lockWaitTimeouts,
       localLockWaits: this.localLockWaits,
       localLockWaitMs: this.localLockWaitMs,
-      localWriteWaits: this.localWriteWaits,
-      localWriteWaitMs: this.localWriteWaitMs,
       staleServes: this.staleServes,
       backgroundRefreshes: this.backgroundRefreshes,
       earlyRefreshes: this.earlyRefreshes,
