@@ -297,13 +297,13 @@ export class RedisStore {
   }
 }
 
-/** A command awaiting its reply: failed by the sweep once past its deadline (performance.now() ms). */
 /** The connection's socket, as far as corking goes. */
 interface CorkableStream {
   cork(): void;
   uncork(): void;
 }
 
+/** A command awaiting its reply: failed by the sweep once past its deadline (performance.now() ms). */
 interface InFlight {
   deadline: number;
   expire: () => void;
