@@ -73,21 +73,36 @@ export class InvalidationBacklog {
 
   /**
    * Tries once more to deliver queued invalidations, in order and in bounded batches; a backlog
-   * too long to replay is delivered as one namespace-wide bump. Used by the retry timer and close().
+   * too long to replay is delivered as one namespace-wide bump. Then removes the queued writes'
+   * marks. Used by the retry timer and close(); true once nothing is left to send.
    */
   async flush(): Promise<boolean> {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    if (this.#pending.size === 0) return true;
-    const sentAt = performance.now();
-    const backlog = [...this.#pending.keys()];
-    const { names, collapsed } = replayable(backlog, this.#delivery.namespaceWide ?? (() => backlog));
-    if (!(await this.#delivery.send(names))) return false;
-    if (collapsed) this.#delivery.counters.invalidationBacklogsCollapsed++;
-    for (const name of backlog) this.#settle(name, sentAt);
-    // Delivered: the queued writes' marks can go now (best effort; unremoved marks lapse).
-    for (const { token, names: marked } of this.#pendingConfirmations.splice(0)) await this.#delivery.send(marked, token);
-    return true;
+    if (this.#pending.size > 0) {
+      const sentAt = performance.now();
+      const backlog = [...this.#pending.keys()];
+      const { names, collapsed } = replayable(backlog, this.#delivery.namespaceWide ?? (() => backlog));
+      if (!(await this.#delivery.send(names))) return false;
+      if (collapsed) this.#delivery.counters.invalidationBacklogsCollapsed++;
+      for (const name of backlog) this.#settle(name, sentAt);
+    }
+    return this.#removeMarks();
+  }
+
+  /**
+   * Confirms the queued writes, removing their dirty marks, once their names were delivered —
+   * by a flush or by any bump applied everywhere since (`delivered`), which leaves the names
+   * settled and only the marks to go. A confirmation Redis did not take stays queued: marks left
+   * standing would keep their records uncached until they lapse, minutes later.
+   */
+  async #removeMarks(): Promise<boolean> {
+    const due = this.#pendingConfirmations.splice(0);
+    if (due.length === 0) return true;
+    const sent = await Promise.all(due.map(({ token, names }) => this.#delivery.send(names, token)));
+    const failed = due.filter((_, i) => !sent[i]);
+    this.#pendingConfirmations.push(...failed);
+    return failed.length === 0;
   }
 
   /** Resolves true once none of `names` is queued any more (delivered), false after `timeoutMs`. */
@@ -103,7 +118,7 @@ export class InvalidationBacklog {
 
   /** Delivers the queue now instead of at the next retry (Redis is back). */
   retryNow(): void {
-    if (this.#pending.size === 0) return;
+    if (this.#pending.size === 0 && this.#pendingConfirmations.length === 0) return;
     this.#retryDelay = RETRY_MIN_MS;
     void this.flush().then((delivered) => {
       if (!delivered) this.#scheduleRetry();

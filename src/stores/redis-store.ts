@@ -104,7 +104,7 @@ export class RedisStore {
 
   /** EVALSHA whose reply keeps binary bulk strings as Buffers (Bloom filter bits). */
   runForBuffers(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    return this.#bounded("EVALSHA", () => this.#evalsha(script, keys, args, true));
+    return this.#bounded("EVALSHA", (wanted) => this.#evalsha(script, keys, args, wanted, true));
   }
 
   /** SET of binary data without expiry (a Bloom filter's scanned bits). */
@@ -142,7 +142,7 @@ export class RedisStore {
 
   /** EVALSHA, loading the script with EVAL the first time a server has not seen it. */
   run(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    return this.#bounded("EVALSHA", () => this.#evalsha(script, keys, args));
+    return this.#bounded("EVALSHA", (wanted) => this.#evalsha(script, keys, args, wanted));
   }
 
   /**
@@ -150,15 +150,20 @@ export class RedisStore {
    * forward, on whatever server takes them) and the fence itself.
    */
   runUnverified(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    return this.#bounded("EVALSHA", () => this.#evalsha(script, keys, args), "unverified");
+    return this.#bounded("EVALSHA", (wanted) => this.#evalsha(script, keys, args, wanted), "unverified");
   }
 
-  /** Runs `script` by its sha, loading it with EVAL the first time a server has not seen it; `buffers`: bulk strings as Buffers. */
-  async #evalsha(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>, buffers = false): Promise<unknown> {
+  /**
+   * Runs `script` by its sha, loading it with EVAL the first time a server has not seen it;
+   * `buffers`: bulk strings as Buffers. No EVAL once the caller gave up (`wanted` false): sent
+   * after commands that followed it, a write's announcement would land after its own confirmation
+   * and leave its marks standing.
+   */
+  async #evalsha(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>, wanted: () => boolean, buffers = false): Promise<unknown> {
     try {
       return await this.#eval("EVALSHA", script.sha, keys, args, buffers);
     } catch (error) {
-      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+      if (!String((error as Error)?.message).startsWith("NOSCRIPT") || !wanted()) throw error;
       return this.#eval("EVAL", script.source, keys, args, buffers);
     }
   }
@@ -176,7 +181,7 @@ export class RedisStore {
    * and discards a reply from a later connection; "unverified" does neither; "probe" neither, and
    * is sent even while the circuit is open.
    */
-  #bounded<T>(operation: string, command: () => Promise<T>, mode: "verified" | "unverified" | "probe" = "verified"): Promise<T> {
+  #bounded<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, mode: "verified" | "unverified" | "probe" = "verified"): Promise<T> {
     const breaker = mode === "probe" ? undefined : this.breaker;
     if (breaker?.open) return Promise.reject(new CircuitOpenError(operation));
     if (UNAVAILABLE.has(this.#redis.status)) {
@@ -199,7 +204,7 @@ export class RedisStore {
     return this.#send(operation, command, breaker, identity, this.#timeoutMs, mode);
   }
 
-  #send<T>(operation: string, command: () => Promise<T>, breaker: CircuitBreaker | undefined, identity: ServerIdentity | undefined, timeoutMs: number, mode: "verified" | "unverified" | "probe"): Promise<T> {
+  #send<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, breaker: CircuitBreaker | undefined, identity: ServerIdentity | undefined, timeoutMs: number, mode: "verified" | "unverified" | "probe"): Promise<T> {
     const epoch = identity?.epoch;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
@@ -214,7 +219,7 @@ export class RedisStore {
       };
       this.#track(flight);
       if (mode === "verified") this.#corkForTick();
-      command().then(
+      command(() => !settled).then(
         (value) => {
           this.#inFlight.delete(flight);
           if (settled) return;

@@ -4,10 +4,10 @@ import { Counters } from "../../src/stats/counters.ts";
 
 /** A backlog whose deliveries the test settles by hand: each send waits until the test answers it. */
 function backlogWithManualDelivery() {
-  const sends: Array<{ names: readonly string[]; answer: (ok: boolean) => void }> = [];
+  const sends: Array<{ names: readonly string[]; confirming?: string; answer: (ok: boolean) => void }> = [];
   const backlog = new InvalidationBacklog({
     counters: new Counters(),
-    send: (names) => new Promise<boolean>((answer) => sends.push({ names, answer })),
+    send: (names, confirming) => new Promise<boolean>((answer) => sends.push({ names, confirming, answer })),
   });
   return { backlog, sends };
 }
@@ -49,5 +49,37 @@ describe("InvalidationBacklog", () => {
     expect(await backlog.waitDelivered(["a"], 30)).toBe(false);
     backlog.delivered(["a"], performance.now());
     expect(await backlog.waitDelivered(["a"], 30)).toBe(true);
+  });
+
+  it("a queued write's marks are removed even when another bump already settled its names", async () => {
+    const { backlog, sends } = backlogWithManualDelivery();
+    backlog.add(["t:User:id=[1]"], "write-1");
+    await tick();
+    // A later write's bump of the same name reached every instance: nothing is left to invalidate…
+    backlog.delivered(["t:User:id=[1]"], performance.now());
+    expect(backlog.size).toBe(0);
+    // …but write 1's announcement marks still stand until its confirmation is sent.
+    const flushed = backlog.flush();
+    expect(sends.map(({ names, confirming }) => ({ names, confirming }))).toEqual([{ names: ["t:User:id=[1]"], confirming: "write-1" }]);
+    sends[0]!.answer(true);
+    expect(await flushed).toBe(true);
+  });
+
+  it("a confirmation Redis did not take stays queued and is sent again by the next flush", async () => {
+    const { backlog, sends } = backlogWithManualDelivery();
+    backlog.add(["a"], "write-1");
+    const first = backlog.flush();
+    sends[0]!.answer(true);
+    await tick();
+    expect(sends[1]).toMatchObject({ names: ["a"], confirming: "write-1" });
+    sends[1]!.answer(false);
+    expect(await first).toBe(false);
+    const second = backlog.flush();
+    expect(sends[2]).toMatchObject({ names: ["a"], confirming: "write-1" });
+    sends[2]!.answer(true);
+    expect(await second).toBe(true);
+    // Nothing left: a further flush sends nothing.
+    expect(await backlog.flush()).toBe(true);
+    expect(sends).toHaveLength(3);
   });
 });

@@ -1,0 +1,58 @@
+import { createHash } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisStore, RedisTimeoutError } from "../../src/stores/redis-store.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
+import { sleep, until } from "../helpers/wait.ts";
+
+/**
+ * A script a server has not seen is answered NOSCRIPT, and loaded with EVAL. If the caller gave up
+ * first (Redis was frozen), that EVAL would run after commands sent later — a write's announcement
+ * after its own confirmation — so it is not sent at all.
+ */
+describe("a script the server did not know, answered after the caller gave up", () => {
+  let chaos: ChaosRedis;
+  beforeAll(async () => {
+    chaos = await ChaosRedis.start();
+  });
+  afterAll(async () => {
+    chaos.resume();
+    await chaos.stop();
+  });
+
+  const source = "redis.call('RPUSH', KEYS[1], ARGV[1]) return 1";
+  const appendScript = { source, sha: createHash("sha1").update(source).digest("hex") };
+
+  it("is not loaded and run late: a command sent after it stays after it", async () => {
+    const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
+    const admin = new Redis(chaos.url);
+    try {
+      await admin.script("FLUSH");
+      const store = new RedisStore(redis, 200);
+      await redis.ping();
+      chaos.pause();
+      let early: Promise<unknown>;
+      try {
+        early = store.runUnverified(appendScript, ["order"], ["first, given up"]);
+        await expect(early).rejects.toBeInstanceOf(RedisTimeoutError);
+        // Sent later, answered in time (the server knows nothing of either script yet).
+        const late = redis.rpush("order", "second");
+        chaos.resume();
+        await late;
+      } finally {
+        chaos.resume();
+      }
+      // The given-up call would have been loaded with EVAL on its NOSCRIPT reply, i.e. by now.
+      await sleep(200);
+      expect(await admin.lrange("order", 0, -1)).toEqual(["second"]);
+      // A call that still waits is loaded and run as before.
+      await admin.script("FLUSH");
+      expect(await store.runUnverified(appendScript, ["order"], ["third"])).toBe(1);
+      await until(async () => (await admin.llen("order")) === 2);
+      expect(await admin.lrange("order", 0, -1)).toEqual(["second", "third"]);
+    } finally {
+      redis.disconnect();
+      admin.disconnect();
+    }
+  });
+});
