@@ -26,6 +26,7 @@ import { LazyQuery, type Delegates, type QueryRunner } from "./lazy-query.js";
 import { notFoundDetail, notFoundError, THROWING_READS, toNotFoundMarker, unwrapNotFound } from "./not-found.js";
 import { encodePrismaArgValue } from "./prisma-values.js";
 import { splitCacheOption } from "./query-args.js";
+import { snapshotArgs } from "./args-snapshot.js";
 import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE } from "./transactions.js";
 
@@ -200,17 +201,19 @@ export class ReadPath {
     const { model, operation } = query;
     const tags = query.cacheOption?.tags;
     const deps = this.#depsOf(query, key);
+    // Loaded with the arguments as they are now: the load may run after the caller reused its object.
+    const args = snapshotArgs(query.args);
     // Another extension's query hook may make the query that runs reach more than the caller's arguments.
     let ranAsPredicted = true;
     const onFinalArgs = (finalArgs: Record<string, unknown> | undefined) => {
       try {
-        ranAsPredicted = finalArgs === query.args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags));
+        ranAsPredicted = finalArgs === args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags));
       } catch {
         // Arguments no walk can read: serve the result, store nothing. Never fail the read.
         ranAsPredicted = false;
       }
     };
-    const load = () => this.#timedLoad(query, onFinalArgs);
+    const load = () => this.#timedLoad(query, args, onFinalArgs);
     return {
       key,
       hot,
@@ -252,8 +255,8 @@ export class ReadPath {
   }
 
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
-  #timedLoad(query: LazyQuery, onFinalArgs: (args: Record<string, unknown> | undefined) => void): Promise<unknown> {
-    return this.#observability.timeLoad(query, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, query.args, onFinalArgs));
+  #timedLoad(query: LazyQuery, args: Record<string, unknown> | undefined, onFinalArgs: (args: Record<string, unknown> | undefined) => void): Promise<unknown> {
+    return this.#observability.timeLoad(query, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, onFinalArgs));
   }
 }
 

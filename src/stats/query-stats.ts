@@ -6,6 +6,7 @@ import type { Clock } from "../types.js";
 import { HeavyHitters } from "./heavy-hitters.js";
 import { queryShape } from "./query-shape.js";
 import { ERA_HALF_LIVES, RECORD_QUERIES, TOP_QUERIES } from "./stats-scripts.js";
+import { snapshotArgs } from "../prisma/args-snapshot.js";
 
 /** A tracked query whose arguments cannot be replayed (or are too long): never recorded. */
 const UNREPLAYABLE = "";
@@ -120,8 +121,9 @@ export class QueryStats {
     this.#eraMs = settings.halfLifeMs * ERA_HALF_LIVES;
     this.#retentionMs = Math.max(MIN_RETENTION_MS, 2 * this.#eraMs);
     const tracked = settings.maxQueries * TRACKED_PER_RECORDED;
-    // Copies the four fields: a read's query object also holds its result, which must not be retained.
-    this.popularity = settings.counting ? new HeavyHitters(tracked, ({ model, operation, args, cacheOption }: QuerySample) => ({ model, operation, args, cacheOption })) : undefined;
+    // Copies the four fields: a read's query object also holds its result, which must not be retained;
+    // and the arguments as they are now (the caller may reuse its object for the next read).
+    this.popularity = settings.counting ? new HeavyHitters(tracked, ({ model, operation, args, cacheOption }: QuerySample) => ({ model, operation, args: snapshotArgs(args), cacheOption })) : undefined;
     this.#encoded = new LRUCache({ max: tracked });
     this.#loads = new LRUCache({ max: tracked });
   }
