@@ -4,6 +4,7 @@ import { tracing } from "../stats/telemetry.js";
 import type { PrismaSchema } from "./data-model.js";
 import { passthrough, type ExtensionThis } from "./delegates.js";
 import type { FinalArgsProbe } from "./final-args.js";
+import { FluentWrite } from "./fluent-write.js";
 import { LazyQuery, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { tracedQuery } from "./traced-query.js";
@@ -60,10 +61,13 @@ export class WritePath {
       parentTransaction,
       (element, result) => {
         if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.ofWrite(element.model, element.operation, element.args, result);
+        // A fluent write's result is the related record: its own effects are known from its arguments only.
+        if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.args, undefined);
         return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
       },
       (element) => {
-        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.announcedByWrite(element.model, element.operation, element.args);
+        const write = element instanceof FluentWrite ? element.write : element;
+        if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.args);
         return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
       },
     );
@@ -85,10 +89,12 @@ export class WritePath {
     passthrough: (query) => passthrough(this.#delegateKeys, query),
     fluent: (query, relation, args) => {
       const plain = passthrough(this.#delegateKeys, query);
-      const related = (plain[relation] as (args: unknown) => PromiseLike<unknown>).call(plain, args);
-      // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
-      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
-      return this.#announced(query.$parent, announced, query.model, related, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
+      const related = (plain[relation] as (args: unknown) => PrismaPromiseLike).call(plain, args);
+      return new FluentWrite(query, related, (fluent) => {
+        // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
+        const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
+        return this.#announced(query.$parent, announced, query.model, fluent.related, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
+      });
     },
   };
 

@@ -66,6 +66,21 @@ describe("what passes through, and what is bypassed", () => {
     expect(author?.authorId).toBe(user.id);
   });
 
+  it("a fluent call on a write is lazy, joins a batch $transaction, and invalidates what the write changed", async () => {
+    const post = user.posts[0]!;
+    await c.prisma.post.findUnique({ where: { id: post.id } });
+    const pending = c.prisma.post.update({ where: { id: post.id }, data: { title: "fluent write" } }).author();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await c.base.post.findUniqueOrThrow({ where: { id: post.id } })).title, "nothing ran before it was awaited").toBe(post.title);
+    expect((await pending)?.id).toBe(user.id);
+    expect((await c.prisma.post.findUnique({ where: { id: post.id } }))?.title).toBe("fluent write");
+    const [author] = await c.prisma.$transaction([c.prisma.post.update({ where: { id: post.id }, data: { title: "fluent in a batch" } }).author()]);
+    expect(author?.id).toBe(user.id);
+    expect((await c.prisma.post.findUnique({ where: { id: post.id } }))?.title).toBe("fluent in a batch");
+    // A failing fluent write that nobody awaits does not run, so it cannot reject unhandled.
+    c.prisma.post.update({ where: { id: -1 }, data: { title: "never" } }).author();
+  });
+
   it("is lazy like Prisma: nothing runs until the query is awaited", async () => {
     const before = c.pool.queries;
     const pending = c.prisma.user.findMany({ where: { email: { startsWith: "lazy" } } });
