@@ -11,14 +11,21 @@ import { mayCreateIdentities, writeEffects } from "../invalidation/write-effects
 export class WriteNames {
   readonly #graph: ModelGraph;
   readonly #guard: BloomGuard | undefined;
+  readonly #shadowed: readonly string[];
 
-  constructor(graph: ModelGraph, guard: BloomGuard | undefined) {
+  /**
+   * `shadowed`: models one of whose identity fields a result extension applied before the cache
+   * computes (a masked email): a write's result then spells that field as computed, not as
+   * stored, and the record's identity under it cannot be read from the result.
+   */
+  constructor(graph: ModelGraph, guard: BloomGuard | undefined, shadowed: readonly string[] = []) {
     this.#graph = graph;
     this.#guard = guard;
+    this.#shadowed = shadowed;
   }
 
   ofWrite(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): Set<string> {
-    const names = writeEffects(this.#graph, model, operation, args, result);
+    const names = this.#unshadowed(writeEffects(this.#graph, model, operation, args, result));
     // Deletes create nothing: they never make a Bloom filter miss a record.
     if (this.#guard === undefined || operation === "delete" || operation === "deleteMany") return names;
     for (const name of this.#guard.suspensions(names)) names.add(name);
@@ -31,7 +38,17 @@ export class WriteNames {
    * (a generated id, another unique key of an updated row) are bumped when it is confirmed.
    */
   announcedByWrite(model: string, operation: string, args: Record<string, unknown> | undefined): Set<string> {
-    return writeEffects(this.#graph, model, operation, args, knownRecordFields(operation, args), "skip");
+    return this.#unshadowed(writeEffects(this.#graph, model, operation, args, knownRecordFields(operation, args), "skip"));
+  }
+
+  /**
+   * A written record of a shadowed model may be read by an identity its result does not show:
+   * every unique read of that model is invalidated instead (announced too, so a writer stopped
+   * before its confirmation leaves a mark on them).
+   */
+  #unshadowed(names: Set<string>): Set<string> {
+    for (const shadowed of this.#shadowed) if (names.has(modelGeneration(shadowed))) names.add(recordGeneration(shadowed));
+    return names;
   }
 
   /** Whether the write may create record identities: only then does its bump add to the Bloom filters. */

@@ -135,3 +135,34 @@ describe("the final-arguments probe", () => {
     }
   });
 });
+
+describe("a result extension applied before the cache that computes a unique field", () => {
+  /** Masks `email` in every result: a write's result no longer spells the identity readers use. */
+  const masking = Prisma.defineExtension({
+    name: "masking",
+    result: { user: { email: { needs: { email: true }, compute: (user) => user.email.replace(/^[^@]+/, "***") } } },
+  });
+
+  it("a write by id invalidates the cached reads by email (this instance's L1 and another's Redis)", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    const clients = [0, 1].map((i) => {
+      const { base } = createBaseClient();
+      return { base, prisma: base.$extends(masking).$extends(cacheExtension({ namespace, redis, models: { User: true }, ...(i === 1 ? { l1: false as const } : {}) })) };
+    });
+    try {
+      const [writer, redisReader] = clients as [(typeof clients)[0], (typeof clients)[0]];
+      const user = await seedUser(writer.base);
+      for (const client of clients) for (let i = 0; i < 2; i++) expect((await client.prisma.user.findUnique({ where: { email: user.email } }))?.email).toMatch(/^\*\*\*@/);
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "renamed" } });
+      expect((await writer.prisma.user.findUnique({ where: { email: user.email } }))?.name, "from L1").toBe("renamed");
+      expect((await redisReader.prisma.user.findUnique({ where: { email: user.email } }))?.name, "from Redis").toBe("renamed");
+    } finally {
+      for (const client of clients) {
+        await client.prisma.$cache.close();
+        await client.base.$disconnect();
+      }
+      redis.disconnect();
+    }
+  });
+});
