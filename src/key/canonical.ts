@@ -9,10 +9,17 @@ export type SpecialEncoder = (value: object) => string | undefined;
 
 const MAX_DEPTH = 64;
 const OPAQUE_BUILTINS: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp, Error, ArrayBuffer];
+/**
+ * Objects whose key order shows in the result: Prisma returns the fields of a `select` (and the
+ * relations of an `include`) in the order they were asked for, so `{ id, name }` and `{ name, id }`
+ * are different answers (equal values, different `JSON.stringify`) and get different keys.
+ */
+const ORDERED_MEMBERS = new Set(["select", "include"]);
 
 /**
  * Encodes query arguments as a string that is equal for equal arguments and different for
- * different ones: object key order is ignored, `undefined` members are dropped (Prisma ignores
+ * different ones: object key order is ignored (except where the result follows it: `select`,
+ * `include`), `undefined` members are dropped (Prisma ignores
  * them too), and every type has its own prefix so `1`, `1n`, `"1"` and a Date never collide.
  * Grammar: N T F | n<number> | b<bigint> | "<json string>" | d<epoch ms> | u<base64> |
  * x"<special tag>" | j<toJSON() result> | [a,b] | {"k":v,...}.
@@ -134,7 +141,7 @@ function encodeObject(value: object, walk: Walk): string {
     keys = Object.keys(value);
   }
   const record = value as Record<string, unknown>;
-  if (keys.length > 1) keys.sort();
+  if (keys.length > 1 && !ORDERED_MEMBERS.has(trail[trail.length - 1] as string)) keys.sort();
   stack.push(value);
   let out = "{";
   let first = true;

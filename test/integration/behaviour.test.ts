@@ -81,6 +81,16 @@ describe("what passes through, and what is bypassed", () => {
     c.prisma.post.update({ where: { id: -1 }, data: { title: "never" } }).author();
   });
 
+  it("answers a select or include in the order it was asked for, as Prisma does, whichever spelling was cached first", async () => {
+    const post = user.posts[0]!;
+    for (let i = 0; i < 2; i++) {
+      await c.prisma.user.findUnique({ where: { id: user.id }, select: { name: true, id: true } });
+      expect(Object.keys((await c.prisma.user.findUnique({ where: { id: user.id }, select: { id: true, name: true } }))!)).toEqual(["id", "name"]);
+      await c.prisma.post.findUnique({ where: { id: post.id }, include: { tags: true, author: true } });
+      expect(Object.keys((await c.prisma.post.findUnique({ where: { id: post.id }, include: { author: true, tags: true } }))!).slice(-2)).toEqual(["author", "tags"]);
+    }
+  });
+
   it("is lazy like Prisma: nothing runs until the query is awaited", async () => {
     const before = c.pool.queries;
     const pending = c.prisma.user.findMany({ where: { email: { startsWith: "lazy" } } });

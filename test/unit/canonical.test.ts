@@ -24,10 +24,14 @@ describe("canonicalize", () => {
     expect(encode({ where: { id: undefined } })).toBe('{"where":{}}');
   });
 
-  it("ignores object key order at every depth", () => {
+  it("ignores object key order at every depth, except in a select or include (the result's fields follow it)", () => {
     const a = { where: { id: 1, email: "a" }, select: { id: true, posts: { where: { b: 1, a: 2 } } } };
-    const b = { select: { posts: { where: { a: 2, b: 1 } }, id: true }, where: { email: "a", id: 1 } };
+    const b = { select: { id: true, posts: { where: { a: 2, b: 1 } } }, where: { email: "a", id: 1 } };
     expect(encode(a)).toBe(encode(b));
+    expect(encode({ select: { id: true, name: true } })).not.toBe(encode({ select: { name: true, id: true } }));
+    expect(encode({ include: { tags: true, author: true } })).not.toBe(encode({ include: { author: true, tags: true } }));
+    expect(encode({ select: { _count: { select: { a: true, b: true } } } })).not.toBe(encode({ select: { _count: { select: { b: true, a: true } } } }));
+    expect(encode({ omit: { a: true, b: true } })).toBe(encode({ omit: { b: true, a: true } }));
   });
 
   it("keeps array order, which Prisma gives meaning to (orderBy)", () => {
