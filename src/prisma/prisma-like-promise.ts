@@ -1,3 +1,5 @@
+import type { PrismaPromiseLike } from "./lazy-query.js";
+
 /** What Prisma hands a promise that joins a batch `$transaction([...])`. */
 export type BatchTransaction = unknown;
 
@@ -33,5 +35,30 @@ export abstract class PrismaLikePromise implements PromiseLike<unknown> {
 
   #run(): Promise<unknown> {
     return (this.#promise ??= this.execute());
+  }
+}
+
+/**
+ * A write the cache runs when it is awaited (announced, run, invalidated), around a plain Prisma
+ * query: that query is what joins a batch `$transaction([...])`, whose invalidation the batch does.
+ */
+export class WrappedWrite<Self> extends PrismaLikePromise {
+  readonly #run: (self: Self) => Promise<unknown>;
+
+  constructor(
+    /** The plain Prisma query. */
+    readonly query: PrismaPromiseLike,
+    run: (self: Self) => Promise<unknown>,
+  ) {
+    super();
+    this.#run = run;
+  }
+
+  requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
+    return this.query.requestTransaction?.(batch) ?? this.query;
+  }
+
+  protected execute(): Promise<unknown> {
+    return this.#run(this as unknown as Self);
   }
 }

@@ -93,7 +93,7 @@ export class WritePath {
       return new FluentWrite(query, related, (fluent) => {
         // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
         const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
-        return this.#announced(query.$parent, announced, query.model, fluent.related, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
+        return this.#announced(query.$parent, announced, query.model, fluent.query, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
       });
     },
   };
