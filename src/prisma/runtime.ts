@@ -31,7 +31,7 @@ import { ReadPath } from "./read-path.js";
 import type { ScopedClient, TransactionFn } from "./transactions.js";
 import { WritePath } from "./write-path.js";
 import { WriteNames } from "./write-names.js";
-import { modelsWithComputedIdentities } from "./computed-fields.js";
+import { modelsWithComputedIdentities, refuseBloomOverComputedIdentities } from "./computed-fields.js";
 import { scanPages } from "./scan.js";
 
 export type { CacheControl } from "./cache-control.js";
@@ -73,6 +73,9 @@ export class CacheRuntime {
     this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
+    // Checked before anything opens a connection: a refused configuration leaves nothing behind.
+    const computedIdentities = modelsWithComputedIdentities(client, schema);
+    refuseBloomOverComputedIdentities(options, computedIdentities);
     const report = (error: CacheError) => this.#report(error);
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
     this.#breaker = store === undefined || options.circuitBreaker === undefined ? undefined : this.#createBreaker(store, options);
@@ -82,7 +85,7 @@ export class CacheRuntime {
     this.#versions = this.#createVersions(store, prefix, report);
     const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities) => this.#bump(names, token, addsIdentities) });
     this.#guard = this.#createGuard(options, schema, store, prefix, report);
-    this.#writeNames = new WriteNames(schema.graph, this.#guard, modelsWithComputedIdentities(client, schema));
+    this.#writeNames = new WriteNames(schema.graph, this.#guard, [...computedIdentities.keys()]);
     // warm() at deploy also loads (or builds, once for the fleet) the Bloom filters.
     if (this.#guard !== undefined) this.warmHooks.beforeWarm.push(() => this.#guard!.prepare());
     this.#l1 = options.l1 === undefined ? undefined : new MemoryStore(options.l1, options.clock);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
-import { cacheExtension } from "../../src/index.ts";
+import { CacheConfigError, cacheExtension } from "../../src/index.ts";
 import { FinalArgsProbe } from "../../src/prisma/final-args.ts";
 import { createBaseClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { seedUser } from "../helpers/seed.ts";
@@ -163,6 +163,24 @@ describe("a result extension applied before the cache that computes a unique fie
         await client.base.$disconnect();
       }
       redis.disconnect();
+    }
+  });
+
+  it("refuses a Bloom guard on such a model, naming the option (it would learn the computed values)", async () => {
+    const { base } = createBaseClient();
+    try {
+      let error: unknown;
+      try {
+        const prisma = base.$extends(masking).$extends(cacheExtension({ namespace: uniqueNamespace(), models: { User: { bloom: true } } }));
+        await prisma.user.findUnique({ where: { email: "nobody@example.com" } });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(CacheConfigError);
+      expect((error as CacheConfigError).option).toBe("models.User.bloom");
+      expect((error as Error).message).toContain("`email`");
+    } finally {
+      await base.$disconnect();
     }
   });
 });
