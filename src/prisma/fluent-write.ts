@@ -16,3 +16,22 @@ export class FluentWrite extends WrappedWrite<FluentWrite> {
     super(query, run);
   }
 }
+
+/**
+ * A FluentWrite that also answers the related model's fluent relations, as Prisma's own does
+ * (`post.update(…).author().profile()`): each call wraps the next plain fluent query around the same write.
+ */
+export function chainableFluentWrite(write: LazyQuery, query: PrismaPromiseLike, run: (fluent: FluentWrite) => Promise<unknown>): FluentWrite {
+  return new Proxy(new FluentWrite(write, query, run), {
+    get(target, property) {
+      if (property in target || typeof property === "symbol") {
+        // Bound to the instance itself: its private fields are not reachable through the proxy.
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      const next = query[property];
+      if (typeof next !== "function") return undefined;
+      return (args?: unknown) => chainableFluentWrite(write, (next as (args: unknown) => PrismaPromiseLike).call(query, args), run);
+    },
+  });
+}

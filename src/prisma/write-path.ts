@@ -4,7 +4,7 @@ import { tracing } from "../stats/telemetry.js";
 import type { PrismaSchema } from "./data-model.js";
 import { passthrough, type ExtensionThis } from "./delegates.js";
 import type { FinalArgsProbe } from "./final-args.js";
-import { FluentWrite } from "./fluent-write.js";
+import { FluentWrite, chainableFluentWrite } from "./fluent-write.js";
 import { LazyQuery, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { tracedQuery } from "./traced-query.js";
@@ -90,7 +90,7 @@ export class WritePath {
     fluent: (query, relation, args) => {
       const plain = passthrough(this.#delegateKeys, query);
       const related = (plain[relation] as (args: unknown) => PrismaPromiseLike).call(plain, args);
-      return new FluentWrite(query, related, (fluent) => {
+      return chainableFluentWrite(query, related, (fluent) => {
         // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
         const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
         return this.#announced(query.$parent, announced, query.model, fluent.query, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));

@@ -77,6 +77,10 @@ describe("what passes through, and what is bypassed", () => {
     const [author] = await c.prisma.$transaction([c.prisma.post.update({ where: { id: post.id }, data: { title: "fluent in a batch" } }).author()]);
     expect(author?.id).toBe(user.id);
     expect((await c.prisma.post.findUnique({ where: { id: post.id } }))?.title).toBe("fluent in a batch");
+    // Chained like Prisma's own: the written post's author's posts.
+    const posts = await c.prisma.post.update({ where: { id: post.id }, data: { title: "chained" } }).author().posts();
+    expect(posts.map((each) => each.title)).toContain("chained");
+    expect((await c.prisma.post.findUnique({ where: { id: post.id } }))?.title).toBe("chained");
     // A failing fluent write that nobody awaits does not run, so it cannot reject unhandled.
     c.prisma.post.update({ where: { id: -1 }, data: { title: "never" } }).author();
   });
