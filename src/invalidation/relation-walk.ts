@@ -60,7 +60,7 @@ function walkMembers(graph: ModelGraph, model: string, record: Record<string, un
 }
 
 /** Values Prisma serializes as one scalar: nothing inside them names a relation. */
-function isScalarObject(value: object): boolean {
+export function isScalarObject(value: object): boolean {
   if (value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
   // Decimal.js and Prisma's Decimal, recognised as Prisma does (by shape, across copies of the library).
   const decimal = value as { d?: unknown; e?: unknown; s?: unknown; toFixed?: unknown };

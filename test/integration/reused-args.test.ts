@@ -26,8 +26,18 @@ describe("a caller that reuses its arguments object", () => {
     const [a, b] = [await seedUser(reader.base), await seedUser(reader.base)];
     // The same call with arguments of either spelling (typed loosely: the test mutates them).
     const findUser = (client: typeof reader, args: unknown) => (client.prisma.user.findUnique as (args: unknown) => Promise<{ id: number } | null>)(args);
-    for (const field of ["id", "email"] as const) {
-      const args: { where: Record<string, unknown> } = { where: { [field]: a[field] } };
+    // A plain object, and a DTO instance whose where is its own field, as apps build queries.
+    class UserQuery {
+      constructor(public where: Record<string, unknown>) {}
+    }
+    const spellings = [
+      ["id", (where: Record<string, unknown>) => ({ where })],
+      ["email", (where: Record<string, unknown>) => ({ where })],
+      ["id", (where: Record<string, unknown>) => new UserQuery(where)],
+    ] as const;
+    for (const [field, build] of spellings) {
+      now += 700_000; // past ttl + swr of the previous round's entries
+      const args = build({ [field]: a[field] });
       await findUser(reader, args);
       now += 2_000; // past ttl, within swr
       const loads = reader.prisma.$cache.stats().dbLoads;
@@ -37,7 +47,7 @@ describe("a caller that reuses its arguments object", () => {
       await until(() => reader.prisma.$cache.stats().dbLoads > loads);
       await new Promise((resolve) => setTimeout(resolve, 50));
       for (const client of [reader, other]) {
-        expect((await findUser(client, { where: { [field]: a[field] } }))?.id, `${field}, ${client === reader ? "L1" : "Redis"}`).toBe(a.id);
+        expect((await findUser(client, { where: { [field]: a[field] } }))?.id, `${field}${args instanceof UserQuery ? " (a DTO)" : ""}, ${client === reader ? "L1" : "Redis"}`).toBe(a.id);
       }
     }
   });

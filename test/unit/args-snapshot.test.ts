@@ -1,4 +1,6 @@
+import { skip } from "@prisma/client/runtime/client";
 import { describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
 import { snapshotArgs } from "../../src/prisma/args-snapshot.ts";
 
 describe("snapshotArgs", () => {
@@ -11,23 +13,55 @@ describe("snapshotArgs", () => {
     expect(copy).toEqual({ where: { id: 1, OR: [{ email: "a@x" }] }, select: { id: true } });
   });
 
-  it("keeps values Prisma reads by their class (Date, Buffer, a caller's class instance) as they are, and null-prototype objects and symbol keys", () => {
-    class Where {
-      constructor(readonly id: number) {}
-    }
+  it("copies Dates and byte arrays, keeps Decimals and Prisma's sentinels, and copies null-prototype objects and symbol keys", () => {
     const at = new Date(0);
     const bytes = Buffer.from("ab");
-    const dto = new Where(3);
+    const view = new Uint8Array([1, 2]);
+    const price = new Prisma.Decimal("10.50");
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { id: 4 });
     const marker = Symbol("marker");
-    const copy = snapshotArgs({ where: { at, bytes, dto, bare, [marker]: 1 } });
-    expect(copy.where.at).toBe(at);
-    expect(copy.where.bytes).toBe(bytes);
-    expect(copy.where.dto).toBe(dto);
+    const copy = snapshotArgs({ where: { at, bytes, view, price, json: Prisma.DbNull, skipped: skip, bare, [marker]: 1 } });
+    at.setTime(1);
+    bytes[0] = 0;
+    view[0] = 0;
+    expect(copy.where.at).toEqual(new Date(0));
+    expect(Buffer.isBuffer(copy.where.bytes) && copy.where.bytes.toString()).toBe("ab");
+    expect(copy.where.view).toEqual(new Uint8Array([1, 2]));
+    expect(copy.where.price).toBe(price);
+    expect(copy.where.json).toBe(Prisma.DbNull);
+    expect(copy.where.skipped).toBe(skip);
     expect(copy.where.bare).not.toBe(bare);
     expect(Object.getPrototypeOf(copy.where.bare)).toBe(null);
     expect({ ...copy.where.bare }).toEqual({ id: 4 });
     expect(copy.where[marker]).toBe(1);
     expect(snapshotArgs(undefined)).toBe(undefined);
+  });
+
+  it("copies a caller's class instance (a DTO) as Prisma reads it: enumerable properties, inherited ones too, or its toJSON() result", () => {
+    class Base {
+      constructor(public tenant: string) {}
+    }
+    class UserWhere extends Base {
+      constructor(public id: number) {
+        super("t1");
+      }
+      get ignored() {
+        return "a getter on the prototype: not enumerable, Prisma does not read it";
+      }
+    }
+    class Money {
+      constructor(public state: { amount: string }) {}
+      toJSON() {
+        return this.state;
+      }
+    }
+    const where = new UserWhere(3);
+    const money = new Money({ amount: "1.00" });
+    const copy = snapshotArgs({ where, data: { price: money } });
+    where.id = 4;
+    money.state.amount = "2.00";
+    expect(copy.where).toEqual({ tenant: "t1", id: 3 });
+    expect(Object.getPrototypeOf(copy.where)).toBe(Object.prototype);
+    expect(JSON.stringify(copy.data.price)).toBe('{"amount":"1.00"}');
   });
 });
