@@ -217,10 +217,7 @@ async function main(): Promise<void> {
     const sizes: Array<{ target: number; ns: string; client: Cached; update: () => PromiseLike<unknown>; entries: number; fillMs: number }> = [];
     for (const target of SIZES) {
       const ns = `${namespace}-n${target}`;
-      cleanup.add(`delete keys of ${ns}`, async () => {
-        await deleteNamespace(redis, ns); // entries: <namespace>:…
-        await deleteNamespace(redis, `{${ns}}`); // versions, sequence: {<namespace>}:…
-      });
+      cleanup.add(`delete keys of ${ns}`, () => deleteNamespace(redis, ns));
       const client = extend(ns);
       cleanup.add(`close the cache of ${ns}`, () => client.$cache.close());
       const fillStarted = performance.now();
@@ -257,10 +254,7 @@ async function main(): Promise<void> {
     const statsAfterA = sizes.map((size) => size.client.$cache.stats());
 
     // ── (b) cross-instance invalidation ──────────────────────────────────────────────────────
-    cleanup.add("delete namespace keys", async () => {
-      await deleteNamespace(redis, namespace);
-      await deleteNamespace(redis, `{${namespace}}`);
-    });
+    cleanup.add("delete namespace keys", () => deleteNamespace(redis, namespace));
     const cached = extend(namespace);
     cleanup.add("close the cache", () => cached.$cache.close());
     const cachedUpdate = updater(cached);

@@ -30,10 +30,7 @@ async function main(): Promise<void> {
   try {
     const { db, redis } = await openScratchResources("pcs_bench_query_stats", cleanup);
     const namespace = uniqueNamespace("bench-query-stats");
-    cleanup.add("delete namespace keys", async () => {
-      await deleteNamespace(redis, namespace);
-      await deleteNamespace(redis, `{${namespace}}`);
-    });
+    cleanup.add("delete namespace keys", () => deleteNamespace(redis, namespace));
     const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
     cleanup.add("disconnect Prisma", () => base.$disconnect());
     const { id } = await base.user.create({ data: { email: "bench@example.test", name: "Bench", balance: "12.5", visits: 1n, score: 1, profile: { a: [1, 2, 3] } } });

@@ -93,9 +93,13 @@ export async function keysInNamespace(redis: Redis, namespace: string): Promise<
   return keys;
 }
 
-/** Deletes every key under `<namespace>:`; returns how many there were. */
+/**
+ * Deletes every key the cache keeps for `namespace` (entries `<namespace>:…`, versions, locks and
+ * statistics `{<namespace>}:…`, hot-key replicas `{r<n>:<hash>}<namespace>:…`); returns how many there were.
+ */
 export async function deleteNamespace(redis: Redis, namespace: string): Promise<number> {
-  const keys = await keysInNamespace(redis, namespace);
+  const groups = await Promise.all([namespace, `{${namespace}}`, `{r*}${namespace}`].map((prefix) => keysInNamespace(redis, prefix)));
+  const keys = groups.flat();
   for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
   return keys.length;
 }
