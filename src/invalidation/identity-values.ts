@@ -1,7 +1,10 @@
 /**
  * How an identity field's values compare in the database, so that every spelling of one value
  * maps to one tag (and one Bloom member):
- * - `plain`: compared as written (integers, case-sensitive text, booleans, enums, bytes);
+ * - `text`, `int32`, `int64`, `float`, `boolean`, `bytes`: compared as written (case-sensitive
+ *   text and enums, integers, doubles, booleans, bytes) — a value Prisma would reject, convert or
+ *   truncate (`NaN`, `1.5` or `2 ** 40` for an `Int`, a number for a `String`) has no spelling;
+ * - `plain`: a field of unknown type, compared as written;
  * - `uuid`: case-insensitive hex, hyphens and braces optional (`@db.Uuid`);
  * - `instant`: a Date or an ISO 8601 string with an offset, as one millisecond instant;
  * - `decimal`: by numeric value (`"10.50"`, `10.5` and `Decimal(10.5)` are one value);
@@ -9,11 +12,24 @@
  * - `inexact`: equality the cache cannot reproduce (citext, case-insensitive collations, unknown
  *   native types): no tag, so reads by it depend on the model's generation and skip the Bloom guard.
  */
-export type IdentityValueKind = "plain" | "uuid" | "instant" | "decimal" | "fixed-width" | "inexact";
+export type IdentityValueKind = "text" | "int32" | "int64" | "float" | "boolean" | "bytes" | "plain" | "uuid" | "instant" | "decimal" | "fixed-width" | "inexact";
 
 /** The canonical spelling of an identity value, or undefined when it cannot be known exactly. */
 export function canonicalIdentityValue(kind: IdentityValueKind, value: unknown): string | undefined {
   switch (kind) {
+    case "text":
+      return typeof value === "string" ? value : undefined;
+    case "int32":
+      return typeof value === "number" && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX ? String(value) : undefined;
+    case "int64":
+      if (typeof value === "number") return Number.isSafeInteger(value) ? String(value) : undefined;
+      return typeof value === "bigint" && value >= INT64_MIN && value <= INT64_MAX ? String(value) : undefined;
+    case "float":
+      return typeof value === "number" && Number.isFinite(value) ? String(value) : undefined;
+    case "boolean":
+      return typeof value === "boolean" ? String(value) : undefined;
+    case "bytes":
+      return value instanceof Uint8Array ? Buffer.from(value).toString("base64") : undefined;
     case "plain":
       return plain(value);
     case "uuid":
@@ -28,6 +44,11 @@ export function canonicalIdentityValue(kind: IdentityValueKind, value: unknown):
       return undefined;
   }
 }
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 
 function plain(value: unknown): string {
   if (value instanceof Date) return value.toISOString();

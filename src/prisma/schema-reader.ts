@@ -70,11 +70,11 @@ const INSTANT_TYPES = new Set(["Timestamp", "Timestamptz", "DateTime", "DateTime
 /** How a field's values compare in the database (see IdentityValueKind). */
 export function identityValueKind(field: Pick<DmmfField, "kind" | "type" | "nativeType">, provider: string | undefined): IdentityValueKind {
   const [native, args = []] = field.nativeType ?? [];
-  if (field.kind === "enum") return "plain";
+  if (field.kind === "enum") return "text";
   switch (field.type) {
     case "String":
       if (provider === undefined || CASE_INSENSITIVE_PROVIDERS.has(provider)) return "inexact";
-      if (native === undefined || EXACT_TEXT.has(native)) return "plain";
+      if (native === undefined || EXACT_TEXT.has(native)) return "text";
       if (native === "Uuid") return "uuid";
       // PostgreSQL's character(n) ignores trailing blanks; other databases' CHAR differ among themselves.
       return native === "Char" && provider === "postgresql" ? "fixed-width" : "inexact";
@@ -86,12 +86,16 @@ export function identityValueKind(field: Pick<DmmfField, "kind" | "type" | "nati
     case "Decimal":
       return "decimal";
     case "Float":
-      return native === undefined || native === "DoublePrecision" ? "plain" : "inexact";
+      return native === undefined || native === "DoublePrecision" ? "float" : "inexact";
+    // Other native integers (SmallInt, unsigned) have other ranges: out of them the database errs.
     case "Int":
+      return native === undefined || native === "Integer" || native === "Int" ? "int32" : "inexact";
     case "BigInt":
+      return native === undefined || native === "BigInt" ? "int64" : "inexact";
     case "Boolean":
+      return "boolean";
     case "Bytes":
-      return "plain";
+      return "bytes";
     default:
       return "inexact";
   }

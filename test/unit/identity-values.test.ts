@@ -38,13 +38,31 @@ describe("identity values: one spelling per value", () => {
     expect(canonicalIdentityValue("fixed-width", "ab12")).toBe("ab12");
   });
 
+  it("values of the field's type only: what Prisma would reject, convert or truncate has no spelling (the Bloom guard must not answer for it)", () => {
+    expect(same("int32", [7, 7.0, -0 + 7])).toEqual(new Set(["7"]));
+    expect(canonicalIdentityValue("int32", -0)).toBe("0");
+    for (const value of [7.25, Number.NaN, Number.POSITIVE_INFINITY, 1e21, 2 ** 40, 2 ** 31, "7", 7n, null, true]) expect(canonicalIdentityValue("int32", value), String(value)).toBeUndefined();
+    expect(canonicalIdentityValue("int32", 2 ** 31 - 1)).toBe("2147483647");
+    expect(canonicalIdentityValue("int32", -(2 ** 31))).toBe("-2147483648");
+    expect(same("int64", [2 ** 40, 2n ** 40n])).toEqual(new Set([String(2 ** 40)]));
+    for (const value of [2 ** 60, 1.5, 2n ** 63n, "5"]) expect(canonicalIdentityValue("int64", value), String(value)).toBeUndefined();
+    expect(canonicalIdentityValue("int64", -(2n ** 63n))).toBe("-9223372036854775808");
+    expect(canonicalIdentityValue("text", "a@b.c")).toBe("a@b.c");
+    for (const value of [5, null, { toString: () => "a" }]) expect(canonicalIdentityValue("text", value), String(value)).toBeUndefined();
+    expect(canonicalIdentityValue("float", 1.5)).toBe("1.5");
+    expect(canonicalIdentityValue("float", Number.NaN)).toBeUndefined();
+    expect(canonicalIdentityValue("boolean", "true")).toBeUndefined();
+    expect(canonicalIdentityValue("bytes", Buffer.from("ab"))).toBe(canonicalIdentityValue("bytes", new Uint8Array([97, 98])));
+    expect(canonicalIdentityValue("bytes", "YWI=")).toBeUndefined();
+  });
+
   it("inexact kinds have no spelling, and then no tag", () => {
     expect(canonicalIdentityValue("inexact", "A@B.C")).toBeUndefined();
     expect(identityTag("Person", { key: "email", fields: ["email"], kinds: ["inexact"] }, ["A@B.C"])).toBeUndefined();
   });
 
   it("compound tags combine the canonical spellings of their fields", () => {
-    const identity = { key: "labelAt", fields: ["label", "at"], kinds: ["plain", "instant"] as const };
+    const identity = { key: "labelAt", fields: ["label", "at"], kinds: ["text", "instant"] as const };
     expect(identityTag("Event", identity, ["x", "2024-01-01T00:00:00Z"])).toBe(identityTag("Event", identity, ["x", new Date("2024-01-01T00:00:00.000Z")]));
     expect(identityTag("Event", identity, ["X", "2024-01-01T00:00:00Z"])).not.toBe(identityTag("Event", identity, ["x", "2024-01-01T00:00:00Z"]));
   });

@@ -123,10 +123,10 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
     expect(facts.get("Player")!.actions.get("team")).toMatchObject({ onDelete: "Cascade" });
     expect(facts.get("Membership")!.identities.map((identity) => identity.key)).toEqual(["personId_teamId"]);
     expect(facts.get("Event")!.identities.map(({ key, kinds }) => [key, kinds])).toEqual([
-      ["id", ["plain"]],
+      ["id", ["int32"]],
       ["at", ["instant"]],
       ["price", ["decimal"]],
-      ["labelAt", ["plain", "instant"]],
+      ["labelAt", ["text", "instant"]],
     ]);
     expect(facts.get("ActivePerson")!.isView).toBe(true);
     expect(person.isView).toBe(false);
@@ -134,7 +134,7 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
 
   it("treats text as inexact where the database compares it case-insensitively", () => {
     const schema = (provider: string) => `${datasource(provider)}model U {\n  id Int @id\n  email String @unique\n}\n`;
-    expect(readSchemaFacts(schema("postgresql")).get("U")!.identities[1]!.kinds).toEqual(["plain"]);
+    expect(readSchemaFacts(schema("postgresql")).get("U")!.identities[1]!.kinds).toEqual(["text"]);
     expect(readSchemaFacts(schema("mysql")).get("U")!.identities[1]!.kinds).toEqual(["inexact"]);
     expect(readSchemaFacts(schema("sqlserver")).get("U")!.identities[1]!.kinds).toEqual(["inexact"]);
   });
