@@ -7,6 +7,8 @@ interface Capture {
   operation: string;
   seen: boolean;
   onFinalArgs: (args: Record<string, unknown> | undefined) => void;
+  /** Receives the query's result as the database returned it, before other extensions' hooks rewrite it (a masked email). */
+  onResult?: (result: unknown) => void;
 }
 
 interface ExtendableClient {
@@ -38,6 +40,13 @@ export class FinalArgsProbe {
       if (capture !== undefined && !capture.seen && capture.model === model && capture.operation === operation) {
         capture.seen = true;
         capture.onFinalArgs(args as Record<string, unknown> | undefined);
+        const onResult = capture.onResult;
+        if (onResult !== undefined) {
+          return Promise.resolve(query(args)).then((result) => {
+            onResult(result);
+            return result;
+          });
+        }
       }
       return query(args);
     };
@@ -47,9 +56,11 @@ export class FinalArgsProbe {
 
   /**
    * Runs `operation` on `model` with `args`; `onFinalArgs` receives the arguments it runs with,
-   * before it reaches the database (it is not called when a hook answers the query itself).
+   * before it reaches the database, and `onResult` what the database answered, before other
+   * extensions' hooks rewrote it (neither is called when a hook answers the query itself; with
+   * no other hook on the query, its result is what the caller gets).
    */
-  run(delegateKey: string, model: string, operation: string, args: Record<string, unknown> | undefined, onFinalArgs: Capture["onFinalArgs"]): Promise<unknown> {
+  run(delegateKey: string, model: string, operation: string, args: Record<string, unknown> | undefined, onFinalArgs: Capture["onFinalArgs"], onResult?: Capture["onResult"]): Promise<unknown> {
     // No other extension hooks this query: it runs with `args`, and needs neither the hook nor its
     // context. Prisma looks hooks up by the model's client property (`user`), as they are declared.
     if (this.#hookCount(delegateKey, operation) === 0) {
@@ -59,8 +70,13 @@ export class FinalArgsProbe {
     const delegate = this.#client[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
     // Start the (lazy) Prisma query inside the capture's context, so the hook above finds it there.
     this.#running++;
-    const ran = this.#captures.run({ model, operation, seen: false, onFinalArgs }, () => new Promise((resolve, reject) => delegate[operation]!(args).then(resolve, reject)));
+    const ran = this.#captures.run({ model, operation, seen: false, onFinalArgs, onResult }, () => new Promise((resolve, reject) => delegate[operation]!(args).then(resolve, reject)));
     return ran.finally(this.#settled);
+  }
+
+  /** Whether other extensions' query hooks run around `operation` on the model (`user`): they may rewrite its result. */
+  hooked(delegateKey: string, operation: string): boolean {
+    return this.#hookCount(delegateKey, operation) !== 0;
   }
 
   /** How many query hooks of the extensions below this one a query runs through; NaN when Prisma cannot tell (probe it then). */

@@ -253,14 +253,19 @@ export class CacheRuntime {
     const policies = new Map<string, BloomPolicy>();
     for (const [model, policy] of options.models) if (policy.bloom !== undefined) policies.set(model, policy.bloom);
     if (policies.size === 0) return undefined;
+    // The filter holds every identity in the table: read it without other extensions' hooks,
+    // which may hide rows (a visibility filter on findMany only) or rewrite values (a masked email).
+    // (Prisma's `_originalClient` is the client before any extension, without model delegates: extending it adds them.)
+    const original = (this.#client as { _originalClient?: { $extends?(extension: unknown): unknown } })._originalClient;
+    const tableClient = (typeof original?.$extends === "function" ? original.$extends({ name: "prisma-cache-shield:table-scan" }) : this.#client) as Delegates;
     return new BloomGuard({
       graph: schema.graph,
       policies,
       versions: this.#versions,
       // Filters are per database (the client's identity): tenants sharing a namespace have different rows.
       redis: store === undefined || this.#bus === undefined ? undefined : { store, prefix: `${prefix}:${this.#scope.client ?? "-"}`, channel: this.#bus.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
-      scan: (model, fields) => scanPages(delegateOf(schema.delegateKeys, this.#client, model), schema.graph.model(model)!.identities[0]!, fields),
-      count: async (model) => (await delegateOf(schema.delegateKeys, this.#client, model).count!(undefined)) as number,
+      scan: (model, fields) => scanPages(delegateOf(schema.delegateKeys, tableClient, model), schema.graph.model(model)!.identities[0]!, fields),
+      count: async (model) => (await delegateOf(schema.delegateKeys, tableClient, model).count!(undefined)) as number,
       counters: this.#counters,
       clock: options.clock,
       report,

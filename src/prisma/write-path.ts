@@ -1,3 +1,4 @@
+import { recordGeneration } from "../invalidation/dependencies.js";
 import type { Announcement } from "../invalidation/versions.js";
 import type { WriteAnnouncer } from "../invalidation/write-announcer.js";
 import { tracing } from "../stats/telemetry.js";
@@ -60,7 +61,7 @@ export class WritePath {
       options,
       parentTransaction,
       (element, result) => {
-        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#writeNames.ofWrite(element.model, element.operation, element.args, result);
+        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#ofWriteInTransaction(element.model, element.operation, element.args, result);
         // A fluent write's result is the related record: its own effects are known from its arguments only.
         if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.args, undefined);
         return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
@@ -100,21 +101,35 @@ export class WritePath {
 
   #runWrite(query: LazyQuery, announced: Iterable<string>): Promise<unknown> {
     let finalArgs = query.args;
+    // Named from what the database returned, at once: other extensions' hooks may rewrite it, in place too, before it reaches us (a masked email).
+    let namesOfDatabaseResult: Iterable<string> = [];
     // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
     const inTransaction = (query.$parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
     const delegateKey = this.#delegateKeys.get(query.model)!;
     // Lazy, like a Prisma query: it starts when #announced awaits it, after the announcement.
     const write: PromiseLike<unknown> = inTransaction
       ? passthrough(this.#delegateKeys, query)
-      : { then: (resolve, reject) => this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args)).then(resolve, reject) };
+      : { then: (resolve, reject) => this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args), (result) => (namesOfDatabaseResult = this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result))).then(resolve, reject) };
     const effects = (result: unknown) => {
-      const names = this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
+      const names = inTransaction ? this.#ofWriteInTransaction(query.model, query.operation, query.args, result) : this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
       if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);
+      for (const name of namesOfDatabaseResult) names.add(name);
       return names;
     };
     // Asked before the write (the announcement) and after it, when another extension's hook may have changed its arguments.
     const addsIdentities = () => this.#writeNames.addsIdentities(query.model, query.operation, query.args) || (finalArgs !== query.args && this.#writeNames.addsIdentities(query.model, query.operation, finalArgs));
     return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities);
+  }
+
+  /**
+   * A write's effects inside a transaction, where it runs without the probe: when other
+   * extensions' hooks run around it, its result may not spell the identities it changed (a masked
+   * email), so every unique read of the model is invalidated.
+   */
+  #ofWriteInTransaction(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): Set<string> {
+    const names = this.#writeNames.ofWrite(model, operation, args, result);
+    if (this.#probe.hooked(this.#delegateKeys.get(model)!, operation)) names.add(recordGeneration(model));
+    return names;
   }
 
   /**

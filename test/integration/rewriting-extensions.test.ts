@@ -184,3 +184,94 @@ describe("a result extension applied before the cache that computes a unique fie
     }
   });
 });
+
+describe("a query hook applied before the cache that rewrites results (PII masking, in place)", () => {
+  const maskEmail = (row: unknown) => {
+    if (typeof row === "object" && row !== null && typeof (row as { email?: unknown }).email === "string") (row as { email: string }).email = (row as { email: string }).email.replace(/^[^@]+/, "***");
+  };
+  const maskingHook = Prisma.defineExtension({
+    name: "masking-hook",
+    query: {
+      $allModels: {
+        async $allOperations({ args, query }) {
+          const result = await query(args);
+          if (Array.isArray(result)) result.forEach(maskEmail);
+          else maskEmail(result);
+          return result;
+        },
+      },
+    },
+  });
+
+  it("writes by id invalidate the cached reads by the real email: updates (alone, in a batch, in an interactive transaction), then a delete (this instance's L1 and another's Redis)", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    const clients = [0, 1].map((i) => {
+      const { base } = createBaseClient();
+      return { base, prisma: base.$extends(maskingHook).$extends(cacheExtension({ namespace, redis, models: { User: true }, ...(i === 1 ? { l1: false as const } : {}) })) };
+    });
+    try {
+      const [writer] = clients as [(typeof clients)[0]];
+      const user = await seedUser(writer.base);
+      const byEmail = { where: { email: user.email } };
+      for (const client of clients) for (let i = 0; i < 2; i++) expect((await client.prisma.user.findUnique(byEmail))?.email).toMatch(/^\*\*\*@/);
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "renamed" } });
+      for (const [i, client] of clients.entries()) expect((await client.prisma.user.findUnique(byEmail))?.name, i === 0 ? "from L1" : "from Redis").toBe("renamed");
+      // Inside transactions (where writes run without the probe), batch and interactive.
+      await writer.prisma.$transaction([writer.prisma.user.update({ where: { id: user.id }, data: { name: "in a batch" } })]);
+      for (const [i, client] of clients.entries()) expect((await client.prisma.user.findUnique(byEmail))?.name, i === 0 ? "from L1" : "from Redis").toBe("in a batch");
+      await writer.prisma.$transaction((tx) => tx.user.update({ where: { id: user.id }, data: { name: "interactive" } }));
+      for (const [i, client] of clients.entries()) expect((await client.prisma.user.findUnique(byEmail))?.name, i === 0 ? "from L1" : "from Redis").toBe("interactive");
+      await writer.prisma.user.delete({ where: { id: user.id } });
+      for (const [i, client] of clients.entries()) expect(await client.prisma.user.findUnique(byEmail), i === 0 ? "from L1" : "from Redis").toBeNull();
+    } finally {
+      for (const client of clients) {
+        await client.prisma.$cache.close();
+        await client.base.$disconnect();
+      }
+      redis.disconnect();
+    }
+  });
+});
+
+describe("a Bloom guard under other extensions' query hooks", () => {
+  /** Row visibility on findMany only: findUnique still finds inactive users. */
+  const activeOnlyLists = Prisma.defineExtension({
+    name: "active-only-lists",
+    query: { user: { findMany: ({ args, query }) => query({ ...args, where: { AND: [args.where ?? {}, { active: true }] } }) } },
+  });
+  const maskingHook = Prisma.defineExtension({
+    name: "masking-hook",
+    query: {
+      user: {
+        async $allOperations({ args, query }) {
+          const result = await query(args);
+          for (const row of (Array.isArray(result) ? result : [result]) as Array<{ email?: unknown }>) if (typeof row?.email === "string") row.email = row.email.replace(/^[^@]+/, "***");
+          return result;
+        },
+      },
+    },
+  });
+
+  it("holds every identity in the table: rows a findMany hook hides and values a hook masks are found", async () => {
+    for (const [name, extension] of [["visibility on findMany", activeOnlyLists], ["masking", maskingHook]] as const) {
+      const { base } = createBaseClient();
+      const hidden = await seedUser(base);
+      await base.user.update({ where: { id: hidden.id }, data: { active: false } });
+      const prisma = base.$extends(extension).$extends(cacheExtension({ namespace: uniqueNamespace(), models: { User: { bloom: true } } }));
+      try {
+        await prisma.$cache.prepareBloom();
+        expect((await prisma.user.findUnique({ where: { id: hidden.id } }))?.id, `${name}: by id`).toBe(hidden.id);
+        expect((await prisma.user.findUnique({ where: { email: hidden.email } }))?.id, `${name}: by email`).toBe(hidden.id);
+        await expect(prisma.user.findUniqueOrThrow({ where: { email: hidden.email } }), `${name}: OrThrow`).resolves.toMatchObject({ id: hidden.id });
+        // Created through the cache: the guard learns the identity the database stored.
+        const created = await prisma.user.create({ data: { email: `created-${uniqueNamespace()}@example.com` } });
+        const email = (await base.user.findUniqueOrThrow({ where: { id: created.id } })).email;
+        expect((await prisma.user.findUnique({ where: { email } }))?.id, `${name}: created`).toBe(created.id);
+      } finally {
+        await prisma.$cache.close();
+        await base.$disconnect();
+      }
+    }
+  });
+});
