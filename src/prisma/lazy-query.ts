@@ -12,6 +12,11 @@ export interface PrismaPromiseLike extends PromiseLike<unknown> {
 
 export type Delegates = Record<string, Record<string, (args: unknown) => PrismaPromiseLike>>;
 
+/** A plain Prisma query's part of a batch `$transaction([...])`. */
+export function joinBatch(query: PrismaPromiseLike, batch: BatchTransaction): PromiseLike<unknown> {
+  return query.requestTransaction?.(batch) ?? query;
+}
+
 /** Runs a query when it is awaited, or hands out the plain Prisma promise. */
 export interface QueryRunner {
   run(query: LazyQuery): Promise<unknown>;
@@ -19,6 +24,8 @@ export interface QueryRunner {
   passthrough(query: LazyQuery): PrismaPromiseLike;
   /** `query.<relation>(args)` of Prisma's fluent API. */
   fluent(query: LazyQuery, relation: string, args: unknown): unknown;
+  /** Joins a batch `$transaction([...])` (default: the plain query joins it as it is). */
+  joinBatch?(query: LazyQuery, batch: BatchTransaction): PromiseLike<unknown>;
 }
 
 /**
@@ -48,8 +55,8 @@ export class LazyQuery extends PrismaLikePromise {
   }
 
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
-    const query = this.runner.passthrough(this);
-    return query.requestTransaction?.(batch) ?? query;
+    if (this.runner.joinBatch !== undefined) return this.runner.joinBatch(this, batch);
+    return joinBatch(this.runner.passthrough(this), batch);
   }
 
   protected execute(): Promise<unknown> {

@@ -54,8 +54,12 @@ export class WrappedWrite<Self> extends PrismaLikePromise {
     this.#run = run;
   }
 
+  /** How this write's part of a batch is settled (set by the write path: a batch below the cache needs its invalidation). */
+  onBatch: ((joined: PromiseLike<unknown>) => PromiseLike<unknown>) | undefined;
+
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
-    return this.query.requestTransaction?.(batch) ?? this.query;
+    const joined = this.query.requestTransaction?.(batch) ?? this.query;
+    return this.onBatch === undefined ? joined : this.onBatch(joined);
   }
 
   protected execute(): Promise<unknown> {

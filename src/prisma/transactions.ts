@@ -18,6 +18,8 @@ export type TransactionFn = (this: unknown, input: unknown, options?: unknown) =
 export class TransactionInvalidations {
   readonly #open = new Map<string, Set<string>>();
   readonly #announcer: WriteAnnouncer;
+  /** Elements of the batches this cache runs (it announces and confirms them itself). */
+  readonly #batched = new WeakSet<object>();
 
   constructor(announcer: WriteAnnouncer) {
     this.#announcer = announcer;
@@ -75,6 +77,7 @@ export class TransactionInvalidations {
     const announced = new Set<string>();
     for (const element of input) for (const name of announcedOf(element)) announced.add(name);
     const announcement = announced.size === 0 ? undefined : await this.#announcer.announce(announced, "transaction");
+    for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add(element);
     let results: unknown[];
     try {
       results = (await parentTransaction.call(client, input, options)) as unknown[];
@@ -88,5 +91,19 @@ export class TransactionInvalidations {
     });
     await this.#announcer.confirm(names, announcement);
     return results;
+  }
+
+  /**
+   * A write joining a batch `$transaction([...])`: `joined` is its plain query's part of the batch.
+   * A batch this cache runs confirms it; a batch of a client below the cache (`base.$transaction([
+   * cached.user.update(…)])`) or of another cache knows nothing of it, so it confirms its own
+   * effects before its result reaches that batch, whose promise waits for every element's.
+   */
+  joinedBatch(element: object, joined: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>): PromiseLike<unknown> {
+    if (this.#batched.has(element)) return joined;
+    return Promise.resolve(joined).then(async (result) => {
+      await this.#announcer.confirm(new Set(effects(result)), undefined);
+      return result;
+    });
   }
 }

@@ -6,7 +6,7 @@ import type { PrismaSchema } from "./data-model.js";
 import { passthrough, type ExtensionThis } from "./delegates.js";
 import type { FinalArgsProbe } from "./final-args.js";
 import { FluentWrite, chainableFluentWrite } from "./fluent-write.js";
-import { LazyQuery, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
+import { LazyQuery, joinBatch, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
 import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
@@ -78,7 +78,9 @@ export class WritePath {
   raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
     const query = parentMethod.apply(client, args);
     if (isQuery && !rawSqlMayWrite(args)) return query;
-    return new RawWrite(query, client, (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []));
+    const write = new RawWrite(query, client, (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []));
+    write.onBatch = (joined) => this.#transactions.joinedBatch(write, joined, () => this.#writeNames.ofModels(write.models));
+    return write;
   }
 
   readonly #writes: QueryRunner = {
@@ -88,6 +90,7 @@ export class WritePath {
       return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced));
     },
     passthrough: (query) => passthrough(this.#delegateKeys, query),
+    joinBatch: (query, batch) => this.#transactions.joinedBatch(query, joinBatch(passthrough(this.#delegateKeys, query), batch), (result) => this.#ofWriteInTransaction(query.model, query.operation, query.args, result)),
     fluent: (query, relation, args) => {
       const plain = passthrough(this.#delegateKeys, query);
       const related = (plain[relation] as (args: unknown) => PrismaPromiseLike).call(plain, args);
