@@ -11,10 +11,12 @@ const MAX_DEPTH = 64;
 const OPAQUE_BUILTINS: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp, Error, ArrayBuffer];
 /**
  * Objects whose key order shows in the result: Prisma returns the fields of a `select` (and the
- * relations of an `include`) in the order they were asked for, so `{ id, name }` and `{ name, id }`
- * are different answers (equal values, different `JSON.stringify`) and get different keys.
+ * relations of an `include`), and an aggregate's fields (`_sum: { a, b }`), in the order they were
+ * asked for, so `{ id, name }` and `{ name, id }` are different answers (equal values, different
+ * `JSON.stringify`) and get different keys. So do the top-level arguments of `aggregate` and
+ * `groupBy` (`{ _count, _sum }`): see `canonicalize`'s `orderedRoot`.
  */
-const ORDERED_MEMBERS = new Set(["select", "include"]);
+const ORDERED_MEMBERS = new Set(["select", "include", "_count", "_sum", "_avg", "_min", "_max"]);
 
 /**
  * Encodes query arguments as a string that is equal for equal arguments and different for
@@ -24,8 +26,8 @@ const ORDERED_MEMBERS = new Set(["select", "include"]);
  * Grammar: N T F | n<number> | b<bigint> | "<json string>" | d<epoch ms> | u<base64> |
  * x"<special tag>" | j<toJSON() result> | [a,b] | {"k":v,...}.
  */
-export function canonicalize(value: unknown, special?: SpecialEncoder): string {
-  return uniqueWhere(value) ?? encode(value, { special, stack: [], trail: [] });
+export function canonicalize(value: unknown, special?: SpecialEncoder, orderedRoot = false): string {
+  return uniqueWhere(value) ?? encode(value, { special, stack: [], trail: [], orderedRoot });
 }
 
 /**
@@ -63,6 +65,8 @@ interface Walk {
   special: SpecialEncoder | undefined;
   stack: object[];
   trail: Array<string | number>;
+  /** Keep the key order of the root object (an aggregate's arguments: its result follows it). */
+  orderedRoot?: boolean;
 }
 
 /**
@@ -141,7 +145,8 @@ function encodeObject(value: object, walk: Walk): string {
     keys = Object.keys(value);
   }
   const record = value as Record<string, unknown>;
-  if (keys.length > 1 && !ORDERED_MEMBERS.has(trail[trail.length - 1] as string)) keys.sort();
+  const ordered = trail.length === 0 ? walk.orderedRoot === true && stack.length === 0 : ORDERED_MEMBERS.has(trail[trail.length - 1] as string);
+  if (keys.length > 1 && !ordered) keys.sort();
   stack.push(value);
   let out = "{";
   let first = true;

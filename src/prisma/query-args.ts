@@ -9,7 +9,6 @@ export function splitCacheOption(args: Record<string, unknown> | undefined): {
   cache: CacheQueryOptions | undefined;
 } {
   if (args === undefined || args === null) return { args, cache: undefined };
-  if (typeof args !== "object") throw new CacheArgumentError("args", `expected an object of query arguments, got ${typeof args}`);
   if (!("cache" in args)) return { args, cache: undefined };
   const { cache, ...rest } = args;
   return { args: rest, cache: validateCacheOption(cache) };

@@ -36,6 +36,8 @@ const MAX_REMEMBERED_DEPS = 10_000;
 /** Operations whose result may be null for "not found", and which carry Prisma's fluent API. */
 export const SINGLE_RECORD = new Set(["findUnique", "findFirst", "findUniqueOrThrow", "findFirstOrThrow"]);
 const UNIQUE_READS = new Set(["findUnique", "findUniqueOrThrow"]);
+/** Operations whose result's top-level keys follow their arguments' order (`{ _count, _sum }`). */
+const ORDERED_RESULT_OPERATIONS = new Set(["aggregate", "groupBy"]);
 
 /** What the read path uses of the client's parts; CacheRuntime builds and owns them. */
 export interface ReadPathParts {
@@ -109,6 +111,8 @@ export class ReadPath {
   read(context: ExtensionThis, operation: string, rawArgs: Record<string, unknown> | undefined): unknown {
     const model = context.$name;
     const parent = context.$parent;
+    // Not an object (`findMany("x")`): Prisma rejects it with its own validation error.
+    if (typeof rawArgs !== "object" && rawArgs !== undefined) return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(rawArgs);
     let split: ReturnType<typeof splitCacheOption>;
     try {
       split = splitCacheOption(rawArgs);
@@ -173,7 +177,7 @@ export class ReadPath {
     if (interned !== undefined) return interned;
     let canonicalArgs: string;
     try {
-      canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue);
+      canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue, ORDERED_RESULT_OPERATIONS.has(query.operation));
       if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
     } catch (error) {
       if (!(error instanceof UnencodableArgsError)) throw error;

@@ -85,13 +85,21 @@ describe("what passes through, and what is bypassed", () => {
     c.prisma.post.update({ where: { id: -1 }, data: { title: "never" } }).author();
   });
 
-  it("answers a select or include in the order it was asked for, as Prisma does, whichever spelling was cached first", async () => {
+  it("answers a select, include or aggregate in the order it was asked for, as Prisma does, whichever spelling was cached first", async () => {
     const post = user.posts[0]!;
     for (let i = 0; i < 2; i++) {
       await c.prisma.user.findUnique({ where: { id: user.id }, select: { name: true, id: true } });
       expect(Object.keys((await c.prisma.user.findUnique({ where: { id: user.id }, select: { id: true, name: true } }))!)).toEqual(["id", "name"]);
       await c.prisma.post.findUnique({ where: { id: post.id }, include: { tags: true, author: true } });
       expect(Object.keys((await c.prisma.post.findUnique({ where: { id: post.id }, include: { author: true, tags: true } }))!).slice(-2)).toEqual(["author", "tags"]);
+      // Aggregates: the fields inside `_sum`, and `_count` before or after `_sum`.
+      const where = { id: user.id };
+      await c.prisma.user.aggregate({ where, _sum: { visits: true, score: true }, _count: true });
+      const aggregate = await c.prisma.user.aggregate({ where, _count: true, _sum: { score: true, visits: true } });
+      expect(Object.keys(aggregate)).toEqual(["_count", "_sum"]);
+      expect(Object.keys(aggregate._sum)).toEqual(["score", "visits"]);
+      await c.prisma.user.groupBy({ by: ["id"], where, _max: { score: true, version: true } });
+      expect(Object.keys((await c.prisma.user.groupBy({ by: ["id"], where, _max: { version: true, score: true } }))[0]!._max)).toEqual(["version", "score"]);
     }
   });
 

@@ -34,6 +34,18 @@ describe("canonicalize", () => {
     expect(encode({ omit: { a: true, b: true } })).toBe(encode({ omit: { b: true, a: true } }));
   });
 
+  it("keeps the key order of aggregates (`_sum: { a, b }`), and of the root when asked (aggregate and groupBy results follow it)", () => {
+    for (const aggregate of ["_count", "_sum", "_avg", "_min", "_max"]) {
+      expect(encode({ [aggregate]: { a: true, b: true } }), aggregate).not.toBe(encode({ [aggregate]: { b: true, a: true } }));
+    }
+    const sumFirst = { _sum: { a: true }, _count: true, where: { a: 1 } };
+    const countFirst = { _count: true, _sum: { a: true }, where: { a: 1 } };
+    expect(encode(sumFirst)).toBe(encode(countFirst));
+    expect(canonicalize(sumFirst, encodePrismaArgValue, true)).not.toBe(canonicalize(countFirst, encodePrismaArgValue, true));
+    // Below the root, other objects still ignore key order.
+    expect(canonicalize({ where: { a: 1, b: 2 } }, encodePrismaArgValue, true)).toBe(canonicalize({ where: { b: 2, a: 1 } }, encodePrismaArgValue, true));
+  });
+
   it("keeps array order, which Prisma gives meaning to (orderBy)", () => {
     expect(encode({ orderBy: [{ a: "asc" }, { b: "asc" }] })).not.toBe(encode({ orderBy: [{ b: "asc" }, { a: "asc" }] }));
   });
