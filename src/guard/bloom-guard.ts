@@ -2,12 +2,13 @@ import { CacheError } from "../errors.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { identityTag, whereIdentityTags } from "../invalidation/dependencies.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
-import type { BloomGroup, Versions } from "../invalidation/versions.js";
+import type { Versions } from "../invalidation/versions.js";
 import type { Counters } from "../stats/counters.js";
 import { BLOOM_BEGIN, BLOOM_FINISH, BLOOM_LOAD } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
 import { parseBloomMeta } from "./bloom-meta.js";
+import { bloomKeysOf, bloomVersion } from "./bloom-writes.js";
 import { BloomFilter } from "./bloom-filter.js";
 
 export interface BloomPolicy {
@@ -48,8 +49,7 @@ interface ModelFilter {
   nextAttempt: number;
 }
 
-/** Bumped when rows of a model may exist whose identities the filter never saw. */
-export const bloomVersion = (model: string) => `b:${model}`;
+export { bloomVersion } from "./bloom-writes.js";
 
 const RETRY_MS = 1_000;
 const BUILD_LOCK_TTL_MS = 60_000;
@@ -108,32 +108,6 @@ export class BloomGuard {
       state.filter?.add(name);
       state.learntWhileLoading?.push(name);
     }
-  }
-
-  /** The Bloom additions a bump carries to Redis. */
-  groups(names: readonly string[]): BloomGroup[] {
-    const redis = this.#parts.redis;
-    if (redis === undefined) return [];
-    const byModel = new Map<string, string[]>();
-    for (const name of names) {
-      if (!name.startsWith("t:")) continue;
-      const model = name.slice(2, name.indexOf(":", 2));
-      if (!this.#models.has(model)) continue;
-      byModel.set(model, [...(byModel.get(model) ?? []), name]);
-    }
-    return [...byModel].map(([model, items]) => ({ keys: this.#keys(model).bump, items }));
-  }
-
-  /**
-   * The suspensions a write adds: for a guarded model whose records the write may have created
-   * or re-keyed without their identities being known (it bumped the record generation).
-   */
-  suspensions(names: Iterable<string>): string[] {
-    const out: string[] = [];
-    for (const name of names) {
-      if (name.startsWith("r:") && this.#models.has(name.slice(2))) out.push(bloomVersion(name.slice(2)));
-    }
-    return out;
   }
 
   /** Loads the shared filter of every guarded model, building those that are missing or stale. */
@@ -261,8 +235,6 @@ export class BloomGuard {
   }
 
   #keys(model: string) {
-    const base = `${this.#parts.redis?.prefix}:bloom:${model}`;
-    const keys = { liveMeta: base, liveBits: `${base}:bits`, nextMeta: `${base}:next`, nextBits: `${base}:next:bits`, scannedBits: `${base}:scanned`, lock: `${base}:lock` };
-    return { ...keys, bump: [keys.liveMeta, keys.liveBits, keys.nextMeta, keys.nextBits] as const };
+    return bloomKeysOf(String(this.#parts.redis?.prefix), model);
   }
 }

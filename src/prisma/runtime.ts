@@ -12,6 +12,7 @@ import { CircuitBreaker } from "../stores/circuit-breaker.js";
 import type { ServerIdentity } from "../stores/server-identity.js";
 import { watchServerIdentity } from "../invalidation/server-fence.js";
 import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
+import { BloomWrites } from "../guard/bloom-writes.js";
 import type { ResolvedOptions } from "../options.js";
 import { Counters } from "../stats/counters.js";
 import { CacheEvents } from "../stats/events.js";
@@ -60,6 +61,7 @@ export class CacheRuntime {
   /** The client the extension was applied to: scans and counts for Bloom filters run on it. */
   readonly #client: Delegates;
   readonly #guard: BloomGuard | undefined;
+  readonly #bloomWrites: BloomWrites;
   readonly #events = new CacheEvents();
   readonly #readPath: ReadPath;
   readonly #writePath: WritePath;
@@ -84,8 +86,12 @@ export class CacheRuntime {
     this.#bus = options.redis === undefined || store === undefined ? undefined : this.#createBus(store, prefix, report);
     this.#versions = this.#createVersions(store, prefix, report);
     const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities) => this.#bump(names, token, addsIdentities) });
-    this.#guard = this.#createGuard(options, schema, store, prefix, report);
-    this.#writeNames = new WriteNames(schema.graph, this.#guard, [...computedIdentities.keys()]);
+    // Filters are per database (the client's identity): tenants sharing a namespace have different rows.
+    const bloomPrefix = store === undefined || this.#bus === undefined ? undefined : `${prefix}:${this.#scope.client ?? "-"}`;
+    this.#guard = this.#createGuard(options, schema, store, bloomPrefix, report);
+    // Every instance's writes keep the fleet's filters whole, whichever models it guards itself.
+    this.#bloomWrites = new BloomWrites(schema.graph, bloomPrefix);
+    this.#writeNames = new WriteNames(schema.graph, this.#bloomWrites, [...computedIdentities.keys()]);
     // warm() at deploy also loads (or builds, once for the fleet) the Bloom filters.
     if (this.#guard !== undefined) this.warmHooks.beforeWarm.push(() => this.#guard!.prepare());
     this.#l1 = options.l1 === undefined ? undefined : new MemoryStore(options.l1, options.clock);
@@ -132,7 +138,7 @@ export class CacheRuntime {
       ackTimeoutMs: options.ackTimeoutMs,
       leaseTtlMs: options.lease.ttlMs,
       maxLocalNames: 100_000,
-      bloomGroups: (names) => this.#guard?.groups(names) ?? [],
+      bloomGroups: (names) => this.#bloomWrites.groups(names),
       namespaceWide: () => this.#writeNames.ofModels(),
       markTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
     });
@@ -249,7 +255,7 @@ export class CacheRuntime {
     return breaker;
   }
 
-  #createGuard(options: ResolvedOptions, schema: PrismaSchema, store: RedisStore | undefined, prefix: string, report: (error: CacheError) => void): BloomGuard | undefined {
+  #createGuard(options: ResolvedOptions, schema: PrismaSchema, store: RedisStore | undefined, bloomPrefix: string | undefined, report: (error: CacheError) => void): BloomGuard | undefined {
     const policies = new Map<string, BloomPolicy>();
     for (const [model, policy] of options.models) if (policy.bloom !== undefined) policies.set(model, policy.bloom);
     if (policies.size === 0) return undefined;
@@ -262,8 +268,7 @@ export class CacheRuntime {
       graph: schema.graph,
       policies,
       versions: this.#versions,
-      // Filters are per database (the client's identity): tenants sharing a namespace have different rows.
-      redis: store === undefined || this.#bus === undefined ? undefined : { store, prefix: `${prefix}:${this.#scope.client ?? "-"}`, channel: this.#bus.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
+      redis: store === undefined || bloomPrefix === undefined ? undefined : { store, prefix: bloomPrefix, channel: this.#bus!.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
       scan: (model, fields) => scanPages(delegateOf(schema.delegateKeys, tableClient, model), schema.graph.model(model)!.identities[0]!, fields),
       count: async (model) => (await delegateOf(schema.delegateKeys, tableClient, model).count!(undefined)) as number,
       counters: this.#counters,

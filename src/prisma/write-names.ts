@@ -1,4 +1,4 @@
-import type { BloomGuard } from "../guard/bloom-guard.js";
+import type { BloomWrites } from "../guard/bloom-writes.js";
 import { modelGeneration, recordGeneration, userTag } from "../invalidation/dependencies.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import { mayCreateIdentities, writeEffects } from "../invalidation/write-effects.js";
@@ -10,7 +10,7 @@ import { mayCreateIdentities, writeEffects } from "../invalidation/write-effects
  */
 export class WriteNames {
   readonly #graph: ModelGraph;
-  readonly #guard: BloomGuard | undefined;
+  readonly #bloom: BloomWrites;
   readonly #shadowed: readonly string[];
 
   /**
@@ -18,17 +18,17 @@ export class WriteNames {
    * computes (a masked email): a write's result then spells that field as computed, not as
    * stored, and the record's identity under it cannot be read from the result.
    */
-  constructor(graph: ModelGraph, guard: BloomGuard | undefined, shadowed: readonly string[] = []) {
+  constructor(graph: ModelGraph, bloom: BloomWrites, shadowed: readonly string[] = []) {
     this.#graph = graph;
-    this.#guard = guard;
+    this.#bloom = bloom;
     this.#shadowed = shadowed;
   }
 
   ofWrite(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): Set<string> {
     const names = this.#unshadowed(writeEffects(this.#graph, model, operation, args, result));
     // Deletes create nothing: they never make a Bloom filter miss a record.
-    if (this.#guard === undefined || operation === "delete" || operation === "deleteMany") return names;
-    for (const name of this.#guard.suspensions(names)) names.add(name);
+    if (operation === "delete" || operation === "deleteMany") return names;
+    for (const name of this.#bloom.suspensions(names)) names.add(name);
     return names;
   }
 
@@ -51,15 +51,15 @@ export class WriteNames {
     return names;
   }
 
-  /** Whether the write may create record identities: only then does its bump add to the Bloom filters. */
+  /** Whether the write may create record identities: only then does its bump add to the Bloom filters (the fleet's, guarded here or not). */
   addsIdentities(model: string, operation: string, args: Record<string, unknown> | undefined): boolean {
-    return this.#guard !== undefined && mayCreateIdentities(this.#graph, model, operation, args);
+    return mayCreateIdentities(this.#graph, model, operation, args);
   }
 
   /** Everything about the models (all of them unless named): what raw SQL and `invalidate({ models })` bump. */
   ofModels(models: readonly string[] = this.#graph.modelNames): string[] {
     const names = models.flatMap((model) => [modelGeneration(model), recordGeneration(model)]);
-    return this.#guard === undefined ? names : [...names, ...this.#guard.suspensions(names)];
+    return [...names, ...this.#bloom.suspensions(names)];
   }
 
   ofTags(tags: readonly string[]): string[] {

@@ -123,6 +123,24 @@ describe("Bloom guard on unique fields", () => {
     expect(await a.prisma.post.findUnique({ where: { id: created!.id } })).not.toBeNull();
   }, 60_000);
 
+  it("instances that do not guard a model still keep the fleet's filter whole (a rolling deploy turning bloom on): creates, bulk creates, nested creates", async () => {
+    const unguarded = instance({ models: { User: true, Post: true } });
+    const guarded = instance();
+    await guarded.prisma.$cache.prepareBloom();
+    const users = [0, 1].map(() => ({ email: `unguarded-${randomUUID()}@example.com` }));
+    await unguarded.prisma.user.create({ data: users[0]! });
+    await unguarded.prisma.user.createMany({ data: [users[1]!] });
+    const author = await unguarded.prisma.user.findUniqueOrThrow({ where: users[0]! });
+    const slug = `unguarded-nested-${randomUUID()}`;
+    await unguarded.prisma.user.update({ where: { id: author.id }, data: { posts: { create: { slug, title: "t" } } } });
+    // An instance that loads the shared filter only now, and the one that held it all along.
+    const late = instance();
+    for (const [name, reader] of [["guarded all along", guarded], ["loaded afterwards", late]] as const) {
+      for (const where of users) expect((await reader.prisma.user.findUnique({ where }))?.email, `${name}: ${where.email}`).toBe(where.email);
+      expect((await reader.prisma.post.findUnique({ where: { authorId_slug: { authorId: author.id, slug } } }))?.slug, `${name}: nested`).toBe(slug);
+    }
+  }, 60_000);
+
   it("warm() at deploy builds the filters (once for the fleet), then guards at once", async () => {
     const fresh = instance({ namespace: uniqueNamespace() });
     await fresh.prisma.$cache.warm();
