@@ -5,7 +5,10 @@ import { UnencodableArgsError } from "../errors.js";
  * field references), or undefined when the value has no canonical form. Supplied by the adapter,
  * so this module stays free of Prisma.
  */
-export type SpecialEncoder = (value: object) => string | undefined;
+export type SpecialEncoder = (value: object) => string | typeof OMITTED | undefined;
+
+/** What a SpecialEncoder returns for a member Prisma leaves out (`Prisma.skip`): encoded as if absent. */
+export const OMITTED = Symbol("omitted");
 
 const MAX_DEPTH = 64;
 const OPAQUE_BUILTINS: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp, Error, ArrayBuffer];
@@ -130,7 +133,7 @@ function encodeObject(value: object, walk: Walk): string {
   let keys: string[];
   if (proto !== Object.prototype && proto !== null) {
     const tag = walk.special?.(value);
-    if (tag !== undefined) return `x${JSON.stringify(tag)}`;
+    if (typeof tag === "string") return `x${JSON.stringify(tag)}`;
     if (ArrayBuffer.isView(value)) return `u${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
     // Any other object (a DTO class instance) reaches Prisma as its toJSON() result, or else as
     // its enumerable properties, inherited ones included (Prisma's serializer uses for-in): it
@@ -152,7 +155,7 @@ function encodeObject(value: object, walk: Walk): string {
   let first = true;
   for (const key of keys) {
     const member = record[key];
-    if (member === undefined) continue;
+    if (member === undefined || isOmitted(member, walk)) continue;
     if (!first) out += ",";
     first = false;
     trail.push(key);
@@ -161,6 +164,13 @@ function encodeObject(value: object, walk: Walk): string {
   }
   stack.pop();
   return out + "}";
+}
+
+/** A member Prisma leaves out, as it does undefined ones: a class instance the special encoder calls OMITTED. */
+function isOmitted(member: unknown, walk: Walk): boolean {
+  if (typeof member !== "object" || member === null || walk.special === undefined) return false;
+  const proto: unknown = Object.getPrototypeOf(member);
+  return proto !== Object.prototype && proto !== null && !Array.isArray(member) && walk.special(member) === OMITTED;
 }
 
 /** The encoding of `converted`, what `original.toJSON()` returned; a cycle through toJSON cannot recurse forever. */

@@ -1,4 +1,4 @@
-import { createParam, skip } from "@prisma/client/runtime/client";
+import { createParam } from "@prisma/client/runtime/client";
 import { isScalarObject } from "../invalidation/relation-walk.js";
 import { encodePrismaArgValue } from "./prisma-values.js";
 
@@ -54,10 +54,9 @@ function copyOwnMembers(value: object, prototype: object | null): Record<string 
   return copy;
 }
 
-const Skip = skip.constructor;
 const Param = createParam("").constructor;
 
 /** Values Prisma recognises before reading an object's members (the scalars left are immutable, or rare views), and Prisma's own. */
 function keptAsItIs(value: object): boolean {
-  return isScalarObject(value) || value instanceof Skip || value instanceof Param || encodePrismaArgValue(value) !== undefined || (value as { __prismaRawParameters__?: unknown }).__prismaRawParameters__ === true;
+  return isScalarObject(value) || value instanceof Param || encodePrismaArgValue(value) !== undefined || (value as { __prismaRawParameters__?: unknown }).__prismaRawParameters__ === true;
 }

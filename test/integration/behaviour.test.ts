@@ -1,3 +1,4 @@
+import { skip } from "@prisma/client/runtime/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CacheArgumentError, CacheConfigError, cacheExtension } from "../../src/index.ts";
 import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
@@ -100,6 +101,14 @@ describe("what passes through, and what is bypassed", () => {
       expect(Object.keys(aggregate._sum)).toEqual(["score", "visits"]);
       await c.prisma.user.groupBy({ by: ["id"], where, _max: { score: true, version: true } });
       expect(Object.keys((await c.prisma.user.groupBy({ by: ["id"], where, _max: { version: true, score: true } }))[0]!._max)).toEqual(["version", "score"]);
+    }
+  });
+
+  it("does not answer `include: { posts: {} }` with a cached `include: { posts: Prisma.skip }` (Prisma leaves a skipped member out)", async () => {
+    const where = { id: user.id };
+    for (let i = 0; i < 2; i++) {
+      expect(await c.prisma.user.findUnique({ where, include: { posts: skip as never } })).not.toHaveProperty("posts");
+      expect((await c.prisma.user.findUnique({ where, include: { posts: {} } }))?.posts).toHaveLength(user.posts.length);
     }
   });
 

@@ -1,3 +1,4 @@
+import { skip } from "@prisma/client/runtime/client";
 import { describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
 import { UnencodableArgsError } from "../../src/errors.ts";
@@ -44,6 +45,12 @@ describe("canonicalize", () => {
     expect(canonicalize(sumFirst, encodePrismaArgValue, true)).not.toBe(canonicalize(countFirst, encodePrismaArgValue, true));
     // Below the root, other objects still ignore key order.
     expect(canonicalize({ where: { a: 1, b: 2 } }, encodePrismaArgValue, true)).toBe(canonicalize({ where: { b: 2, a: 1 } }, encodePrismaArgValue, true));
+  });
+
+  it("encodes a member set to Prisma.skip as absent, as Prisma reads it (not as an empty object)", () => {
+    expect(encode({ include: { posts: skip } })).toBe(encode({ include: {} }));
+    expect(encode({ include: { posts: skip } })).not.toBe(encode({ include: { posts: {} } }));
+    expect(encode({ where: { name: skip, id: 1 } })).toBe(encode({ where: { id: 1 } }));
   });
 
   it("keeps array order, which Prisma gives meaning to (orderBy)", () => {
