@@ -26,6 +26,8 @@ const OWN_IN_FLIGHT_MAX = 10_000;
 
 /** How long close() waits for Redis to answer QUIT before dropping the connection. */
 const QUIT_WAIT_MS = 1_000;
+/** How soon a refused SUBSCRIBE is tried again. */
+const SUBSCRIBE_RETRY_MS = 1_000;
 
 interface AckWaiter {
   acks: number;
@@ -177,7 +179,15 @@ export class Bus {
       })
       .then(
         () => this.#setTrusted(!this.#closed),
-        (error: Error) => this.#handlers.onError(new CacheStoreError("SUBSCRIBE", error.message, { cause: error })),
+        (error: Error) => {
+          this.#handlers.onError(new CacheStoreError("SUBSCRIBE", error.message, { cause: error }));
+          // Refused on a live connection (an ACL without the channels, for now): no "ready" will
+          // come to try again, and without a subscription this instance serves no L1 and every
+          // write waits a lease for it. Try again until it is taken.
+          setTimeout(() => {
+            if (!this.#closed && !this.#trusted && this.#subscriber.status === "ready") this.#subscribe();
+          }, SUBSCRIBE_RETRY_MS).unref();
+        },
       );
   }
 

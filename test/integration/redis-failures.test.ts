@@ -4,6 +4,7 @@ import { CacheStoreError, type CacheError } from "../../src/index.ts";
 import { createBaseClient, createCachedClient } from "../helpers/client.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { until } from "../helpers/wait.ts";
 
 describe("a failing Redis never fails a read", () => {
   let chaos: ChaosRedis;
@@ -74,6 +75,34 @@ describe("a failing Redis never fails a read", () => {
     await c.prisma.user.count({ where: { id: userId } });
     expect(c.pool.queries).toBe(before);
     expect(c.prisma.$cache.stats().l2Hits).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a SUBSCRIBE refused for a while (an ACL without the channels) is tried again: L1 serves again once it is taken", async () => {
+    const admin = new Redis(chaos.url);
+    await admin.call("ACL", "SETUSER", "cache", "on", ">pw", "~*", "&*", "+@all");
+    const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1, username: "cache", password: "pw" });
+    redis.on("error", () => {});
+    const errors: CacheError[] = [];
+    const c = createCachedClient({ redis, onError: (error) => errors.push(error) });
+    cleanups.push(async () => {
+      await c.close();
+      redis.disconnect();
+      await admin.call("ACL", "DELUSER", "cache");
+      admin.disconnect();
+    });
+    const l1HitAfterTwoReads = async () => {
+      const before = c.prisma.$cache.stats().l1Hits;
+      await c.prisma.user.findUnique({ where: { id: userId } });
+      await c.prisma.user.findUnique({ where: { id: userId } });
+      return c.prisma.$cache.stats().l1Hits > before;
+    };
+    await until(l1HitAfterTwoReads);
+    // Redis drops the subscriber that lost its channels; its reconnection's SUBSCRIBE is refused.
+    await admin.call("ACL", "SETUSER", "cache", "resetchannels");
+    await until(() => errors.some((error) => error instanceof CacheStoreError && error.operation === "SUBSCRIBE"));
+    expect(await l1HitAfterTwoReads(), "no L1 without a subscription").toBe(false);
+    await admin.call("ACL", "SETUSER", "cache", "allchannels");
+    await until(l1HitAfterTwoReads);
   });
 
   it("a throwing onError hook does not fail the query", async () => {
