@@ -38,7 +38,8 @@ export class RedisCluster {
   async stop(): Promise<void> {
     await Promise.all(
       this.nodes.map((node) => {
-        if (node.exitCode !== null) return undefined;
+        // A node killed by a signal has a signalCode and no exitCode: it will not exit again.
+        if (node.exitCode !== null || node.signalCode !== null) return undefined;
         const exited = new Promise((resolve) => node.once("exit", resolve));
         node.kill("SIGKILL");
         return exited;
