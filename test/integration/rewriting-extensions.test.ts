@@ -136,6 +136,38 @@ describe("the final-arguments probe", () => {
   });
 });
 
+/** Masks `email` in every result, in place (PII redaction), as a query hook. */
+const maskingHook = Prisma.defineExtension({
+  name: "masking-hook",
+  query: {
+    $allModels: {
+      async $allOperations({ args, query }) {
+        const result = await query(args);
+        for (const row of (Array.isArray(result) ? result : [result]) as Array<{ email?: unknown } | null>) if (typeof row?.email === "string") row.email = row.email.replace(/^[^@]+/, "***");
+        return result;
+      },
+    },
+  },
+});
+
+/** Two instances sharing a namespace, each `extension` then the cache: the first with L1, the second reading Redis only. */
+function twoInstancesBehind(extension: Parameters<ReturnType<typeof createBaseClient>["base"]["$extends"]>[0]) {
+  const namespace = uniqueNamespace();
+  const redis = createRedis();
+  const clients = [0, 1].map((i) => {
+    const { base } = createBaseClient();
+    return { base, prisma: base.$extends(extension as typeof maskingHook).$extends(cacheExtension({ namespace, redis, models: { User: true }, ...(i === 1 ? { l1: false as const } : {}) })) };
+  });
+  const close = async () => {
+    for (const client of clients) {
+      await client.prisma.$cache.close();
+      await client.base.$disconnect();
+    }
+    redis.disconnect();
+  };
+  return { clients: clients as [(typeof clients)[0], (typeof clients)[0]], close };
+}
+
 describe("a result extension applied before the cache that computes a unique field", () => {
   /** Masks `email` in every result: a write's result no longer spells the identity readers use. */
   const masking = Prisma.defineExtension({
@@ -144,25 +176,16 @@ describe("a result extension applied before the cache that computes a unique fie
   });
 
   it("a write by id invalidates the cached reads by email (this instance's L1 and another's Redis)", async () => {
-    const namespace = uniqueNamespace();
-    const redis = createRedis();
-    const clients = [0, 1].map((i) => {
-      const { base } = createBaseClient();
-      return { base, prisma: base.$extends(masking).$extends(cacheExtension({ namespace, redis, models: { User: true }, ...(i === 1 ? { l1: false as const } : {}) })) };
-    });
+    const { clients, close } = twoInstancesBehind(masking);
     try {
-      const [writer, redisReader] = clients as [(typeof clients)[0], (typeof clients)[0]];
+      const [writer, redisReader] = clients;
       const user = await seedUser(writer.base);
       for (const client of clients) for (let i = 0; i < 2; i++) expect((await client.prisma.user.findUnique({ where: { email: user.email } }))?.email).toMatch(/^\*\*\*@/);
       await writer.prisma.user.update({ where: { id: user.id }, data: { name: "renamed" } });
       expect((await writer.prisma.user.findUnique({ where: { email: user.email } }))?.name, "from L1").toBe("renamed");
       expect((await redisReader.prisma.user.findUnique({ where: { email: user.email } }))?.name, "from Redis").toBe("renamed");
     } finally {
-      for (const client of clients) {
-        await client.prisma.$cache.close();
-        await client.base.$disconnect();
-      }
-      redis.disconnect();
+      await close();
     }
   });
 
@@ -186,32 +209,10 @@ describe("a result extension applied before the cache that computes a unique fie
 });
 
 describe("a query hook applied before the cache that rewrites results (PII masking, in place)", () => {
-  const maskEmail = (row: unknown) => {
-    if (typeof row === "object" && row !== null && typeof (row as { email?: unknown }).email === "string") (row as { email: string }).email = (row as { email: string }).email.replace(/^[^@]+/, "***");
-  };
-  const maskingHook = Prisma.defineExtension({
-    name: "masking-hook",
-    query: {
-      $allModels: {
-        async $allOperations({ args, query }) {
-          const result = await query(args);
-          if (Array.isArray(result)) result.forEach(maskEmail);
-          else maskEmail(result);
-          return result;
-        },
-      },
-    },
-  });
-
   it("writes by id invalidate the cached reads by the real email: updates (alone, in a batch, in an interactive transaction), then a delete (this instance's L1 and another's Redis)", async () => {
-    const namespace = uniqueNamespace();
-    const redis = createRedis();
-    const clients = [0, 1].map((i) => {
-      const { base } = createBaseClient();
-      return { base, prisma: base.$extends(maskingHook).$extends(cacheExtension({ namespace, redis, models: { User: true }, ...(i === 1 ? { l1: false as const } : {}) })) };
-    });
+    const { clients, close } = twoInstancesBehind(maskingHook);
     try {
-      const [writer] = clients as [(typeof clients)[0]];
+      const [writer] = clients;
       const user = await seedUser(writer.base);
       const byEmail = { where: { email: user.email } };
       for (const client of clients) for (let i = 0; i < 2; i++) expect((await client.prisma.user.findUnique(byEmail))?.email).toMatch(/^\*\*\*@/);
@@ -225,11 +226,7 @@ describe("a query hook applied before the cache that rewrites results (PII maski
       await writer.prisma.user.delete({ where: { id: user.id } });
       for (const [i, client] of clients.entries()) expect(await client.prisma.user.findUnique(byEmail), i === 0 ? "from L1" : "from Redis").toBeNull();
     } finally {
-      for (const client of clients) {
-        await client.prisma.$cache.close();
-        await client.base.$disconnect();
-      }
-      redis.disconnect();
+      await close();
     }
   });
 });
@@ -239,18 +236,6 @@ describe("a Bloom guard under other extensions' query hooks", () => {
   const activeOnlyLists = Prisma.defineExtension({
     name: "active-only-lists",
     query: { user: { findMany: ({ args, query }) => query({ ...args, where: { AND: [args.where ?? {}, { active: true }] } }) } },
-  });
-  const maskingHook = Prisma.defineExtension({
-    name: "masking-hook",
-    query: {
-      user: {
-        async $allOperations({ args, query }) {
-          const result = await query(args);
-          for (const row of (Array.isArray(result) ? result : [result]) as Array<{ email?: unknown }>) if (typeof row?.email === "string") row.email = row.email.replace(/^[^@]+/, "***");
-          return result;
-        },
-      },
-    },
   });
 
   it("holds every identity in the table: rows a findMany hook hides and values a hook masks are found", async () => {
