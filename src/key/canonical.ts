@@ -29,8 +29,15 @@ const ORDERED_MEMBERS = new Set(["select", "include", "_count", "_sum", "_avg", 
  * Grammar: N T F | n<number> | b<bigint> | "<json string>" | d<epoch ms> | u<base64> |
  * x"<special tag>" | j<toJSON() result> | [a,b] | {"k":v,...}.
  */
-export function canonicalize(value: unknown, special?: SpecialEncoder, orderedRoot = false): string {
-  return uniqueWhere(value) ?? encode(value, { special, stack: [], trail: [], orderedRoot });
+export function canonicalize(value: unknown, special?: SpecialEncoder, options: CanonicalOptions = {}): string {
+  return uniqueWhere(value) ?? encode(value, { special, stack: [], trail: [], ...options });
+}
+
+export interface CanonicalOptions {
+  /** Keep the key order of the root object (an aggregate's arguments: its result follows it). */
+  orderedRoot?: boolean;
+  /** An explicit `undefined` member cannot be encoded (Prisma's `strictUndefinedChecks` rejects it, where it otherwise drops it). */
+  strictUndefined?: boolean;
 }
 
 /**
@@ -64,12 +71,10 @@ export function uniqueWhereField(value: unknown): string | undefined {
  * and indices that lead to the current value: an error message names that path, and only an
  * error builds it (building it for every member was a third of an L1 hit's key derivation).
  */
-interface Walk {
+interface Walk extends CanonicalOptions {
   special: SpecialEncoder | undefined;
   stack: object[];
   trail: Array<string | number>;
-  /** Keep the key order of the root object (an aggregate's arguments: its result follows it). */
-  orderedRoot?: boolean;
 }
 
 /**
@@ -155,6 +160,7 @@ function encodeObject(value: object, walk: Walk): string {
   let first = true;
   for (const key of keys) {
     const member = record[key];
+    if (member === undefined && walk.strictUndefined === true) throw new UnencodableArgsError("explicit undefined (strictUndefinedChecks)", pathOf({ ...walk, trail: [...trail, key] }));
     if (member === undefined || isOmitted(member, walk)) continue;
     if (!first) out += ",";
     first = false;

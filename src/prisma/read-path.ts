@@ -66,6 +66,7 @@ export class ReadPath {
   readonly #guard: BloomGuard | undefined;
   readonly #hotKeys: HotKeyDetector | undefined;
   readonly #observability: Observability;
+  readonly #strictUndefined: boolean;
   /** Counts every read for query statistics (what warm() replays); undefined when nothing is recorded. */
   readonly #popularity: HeavyHitters<QuerySample> | undefined;
   /** Runs loads through one last query hook, to see the arguments other extensions' hooks produced. */
@@ -99,6 +100,8 @@ export class ReadPath {
     this.#probe = parts.probe;
     this.#client = parts.client;
     this.#clientVersion = parts.schema.clientVersion;
+    // With this preview feature Prisma rejects an explicit undefined member: such a read is left to Prisma.
+    this.#strictUndefined = (parts.client as { _previewFeatures?: readonly string[] })._previewFeatures?.includes("strictUndefinedChecks") === true;
     this.#fluentClasses = parts.fluentClasses;
   }
 
@@ -177,7 +180,7 @@ export class ReadPath {
     if (interned !== undefined) return interned;
     let canonicalArgs: string;
     try {
-      canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue, ORDERED_RESULT_OPERATIONS.has(query.operation));
+      canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue, { orderedRoot: ORDERED_RESULT_OPERATIONS.has(query.operation), strictUndefined: this.#strictUndefined });
       if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
     } catch (error) {
       if (!(error instanceof UnencodableArgsError)) throw error;

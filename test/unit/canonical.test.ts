@@ -42,15 +42,22 @@ describe("canonicalize", () => {
     const sumFirst = { _sum: { a: true }, _count: true, where: { a: 1 } };
     const countFirst = { _count: true, _sum: { a: true }, where: { a: 1 } };
     expect(encode(sumFirst)).toBe(encode(countFirst));
-    expect(canonicalize(sumFirst, encodePrismaArgValue, true)).not.toBe(canonicalize(countFirst, encodePrismaArgValue, true));
+    const ordered = { orderedRoot: true };
+    expect(canonicalize(sumFirst, encodePrismaArgValue, ordered)).not.toBe(canonicalize(countFirst, encodePrismaArgValue, ordered));
     // Below the root, other objects still ignore key order.
-    expect(canonicalize({ where: { a: 1, b: 2 } }, encodePrismaArgValue, true)).toBe(canonicalize({ where: { b: 2, a: 1 } }, encodePrismaArgValue, true));
+    expect(canonicalize({ where: { a: 1, b: 2 } }, encodePrismaArgValue, ordered)).toBe(canonicalize({ where: { b: 2, a: 1 } }, encodePrismaArgValue, ordered));
   });
 
   it("encodes a member set to Prisma.skip as absent, as Prisma reads it (not as an empty object)", () => {
     expect(encode({ include: { posts: skip } })).toBe(encode({ include: {} }));
     expect(encode({ include: { posts: skip } })).not.toBe(encode({ include: { posts: {} } }));
     expect(encode({ where: { name: skip, id: 1 } })).toBe(encode({ where: { id: 1 } }));
+  });
+
+  it("with strictUndefined, an explicit undefined member cannot be encoded (Prisma would reject it), naming where it is", () => {
+    expect(() => canonicalize({ where: { name: undefined, id: 1 } }, encodePrismaArgValue, { strictUndefined: true })).toThrow(UnencodableArgsError);
+    expect(() => canonicalize({ where: { name: undefined, id: 1 } }, encodePrismaArgValue, { strictUndefined: true })).toThrow(/where\.name/);
+    expect(canonicalize({ where: { id: 1 } }, encodePrismaArgValue, { strictUndefined: true })).toBe(encode({ where: { id: 1 } }));
   });
 
   it("keeps array order, which Prisma gives meaning to (orderBy)", () => {
