@@ -1,4 +1,4 @@
-import type { CacheError } from "../errors.js";
+import { CacheStoreError, type CacheError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import type { Counters } from "../stats/counters.js";
 import type { MemoryStore } from "../stores/memory-store.js";
@@ -39,12 +39,20 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
       return { runId, sequenced: sequence !== null };
     },
     record: (runId) => store.setUnverified(serverKey, runId),
+    rolledBack: async () => {
+      // Every version this process saw came from the sequence: a sequence below the highest of
+      // them, or gone while they are not (a copy taken before the namespace's first bump), went back.
+      // (Flushed keys read the same: fencing an emptied namespace costs nothing.)
+      const sequence = await store.getUnverified(`${prefix}:seq`);
+      return versions.highestSeen > 0 && (sequence === null || Number(sequence) < versions.highestSeen);
+    },
     fence: async (runId, reason) => {
       if (reason !== "unrecorded") counters.redisServerChanges++;
+      if (reason === "rolled back") parts.report(new CacheStoreError("INFO", "the Redis server's keys went back (its sequence is below versions this process saw: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush): the namespace is fenced"));
       parts.l1?.clear();
       // Instances that trust this server already may hold what this process stored before it
       // noticed (commands resent on reconnection): tell them. On a server nobody trusted yet, no one.
-      await versions.fence(reason === "changed");
+      await versions.fence(reason === "changed" || reason === "rolled back");
       parts.guard()?.distrustAll();
       await store.setUnverified(serverKey, runId);
     },

@@ -233,6 +233,11 @@ export class Versions {
     return Number.NaN;
   }
 
+  /** The highest sequence number this process saw in Redis (a version, or its own bump's): the sequence there is never below it, unless the server's keys were rolled back. */
+  get highestSeen(): number {
+    return this.#highestSeen;
+  }
+
   /** Learns a version from a Redis read sent at `sentAt`, unless the reply may predate an invalidation of it. */
   #learn(name: string, version: number, sentAt: number): void {
     if (version > this.#highestSeen) this.#highestSeen = version;

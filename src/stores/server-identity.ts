@@ -13,7 +13,7 @@ export interface IdentitySource {
  * ever recorded on it (`unrecorded`: a new namespace, an empty server, or a replica that lagged
  * behind from the start).
  */
-export type FenceReason = "changed" | "fleet" | "unrecorded";
+export type FenceReason = "changed" | "fleet" | "unrecorded" | "rolled back";
 
 export interface ServerIdentityHooks {
   /** The server's `run_id` (INFO server), or null when the server will not say (ACL, renamed INFO). */
@@ -30,6 +30,12 @@ export interface ServerIdentityHooks {
    * invalidate the whole namespace on it, then record `runId` as fenced. Throws if Redis did not take it.
    */
   fence(runId: string, reason: FenceReason): Promise<void>;
+  /**
+   * Whether the server's keys went back in time under the same `run_id` (`SWAPDB` to an older
+   * copy, `DEBUG RELOAD`, `REPLICAOF` an older copy then `NO ONE`): asked every
+   * ROLLBACK_CHECK_MS while verified; true fences as if the server had changed.
+   */
+  rolledBack?(): Promise<boolean>;
   /** The connection may serve reads again (verified, after a fence if one was needed). */
   verified(): void;
   report(error: CacheError): void;
@@ -42,6 +48,8 @@ export function runIdOf(info: string): string | null {
 
 /** How long to wait before trying a failed verification again (the connection is up, Redis answered badly). */
 const RETRY_MS = 200;
+/** How often a verified server is asked whether its keys were rolled back (one GET). */
+export const ROLLBACK_CHECK_MS = 1_000;
 
 /**
  * Which Redis server the command connection talks to, and whether what it answers may be used.
@@ -70,6 +78,9 @@ export class ServerIdentity {
   #reportedEpoch = -1;
   #reportedUnverifiable = false;
   #retryTimer: NodeJS.Timeout | undefined;
+  #rollbackTimer: NodeJS.Timeout | undefined;
+  /** The next check fences whatever the run_id says: the keys were rolled back. */
+  #fenceNext = false;
   #stopped = false;
   /** Removes the listeners from the user's connection: it outlives this client (one per `$extends`). */
   readonly #unlisten: () => void;
@@ -87,6 +98,10 @@ export class ServerIdentity {
     };
     // A lazyConnect client is in "wait": the INFO connects it.
     if (source.status === "ready" || source.status === "wait" || source.status === "connecting" || source.status === "connect") this.#verify();
+    if (hooks.rolledBack !== undefined) {
+      this.#rollbackTimer = setInterval(() => this.#checkRollback(), ROLLBACK_CHECK_MS);
+      this.#rollbackTimer.unref();
+    }
   }
 
   /** Whether replies of the command connection may be used now. */
@@ -144,6 +159,27 @@ export class ServerIdentity {
     this.#stopped = true;
     this.#unlisten();
     clearTimeout(this.#retryTimer);
+    clearInterval(this.#rollbackTimer);
+  }
+
+  /**
+   * A server whose keys went back: what it answers now (entries cached before writes its copy
+   * lacks, with the versions they recorded) must not be served. Replies in flight are dropped,
+   * reads wait, and the namespace is fenced before anything is answered from it again.
+   */
+  #checkRollback(): void {
+    if (!this.#verified || this.#stopped) return;
+    const epoch = this.#epoch;
+    this.#hooks.rolledBack!().then(
+      (rolledBack) => {
+        if (!rolledBack || epoch !== this.#epoch || this.#stopped) return;
+        this.#fenceNext = true;
+        this.#lost();
+        this.#verify();
+      },
+      // Redis did not answer: the calls that fail report it; the next check asks again.
+      () => undefined,
+    );
   }
 
   #lost(): void {
@@ -193,7 +229,10 @@ export class ServerIdentity {
       this.#reportedUnverifiable = true;
       this.#hooks.report(new CacheStoreError("INFO", "the Redis server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));
     }
-    if (runId !== null) {
+    if (this.#fenceNext) {
+      await this.#hooks.fence(runId ?? "", "rolled back");
+      this.#fenceNext = false;
+    } else if (runId !== null) {
       // Back on the server it knew (same process, nothing lost): nothing to fence. A process that
       // never knew one (started after the failover) relies on the fleet's record.
       const changedHere = typeof known === "string" && known !== runId;

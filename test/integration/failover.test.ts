@@ -97,6 +97,31 @@ describe("a Redis server that lost the last writes", () => {
     await cache(reader, user.id);
   });
 
+  it("keys rolled back under the same run_id (SWAPDB to an older copy): an instance that saw later versions fences the namespace within a second", async () => {
+    const chaos = await server(() => ChaosRedis.start());
+    const admin = new Redis(chaos.url);
+    cleanups.push(async () => admin.disconnect());
+    const namespace = uniqueNamespace();
+    const reader = client(chaos.url, namespace);
+    const writer = client(chaos.url, namespace, false);
+    const user = await writer.base.user.create({ data: { email: `rollback-${namespace}@example.com`, name: "old" } });
+    await cache(reader, user.id);
+    await cache(writer, user.id);
+    // The operator sets a copy of the keys aside (database 1), the fleet writes on, then swaps the copy back.
+    await admin.swapdb(0, 1);
+    await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new" } });
+    expect(await names(reader, user.id)).toEqual(["new", "new"]);
+    await cache(reader, user.id);
+    await admin.swapdb(0, 1);
+    // One of them notices first and fences the namespace for the fleet (its bump tells the others).
+    await until(() => writer.prisma.$cache.stats().redisServerChanges + reader.prisma.$cache.stats().redisServerChanges > 0, 5_000);
+    expect(await names(reader, user.id)).toEqual(["new", "new"]);
+    expect(await names(writer, user.id)).toEqual(["new", "new"]);
+    // A process that started after the rollback reads the fenced namespace.
+    const newcomer = client(chaos.url, namespace, false);
+    expect(await names(newcomer, user.id)).toEqual(["new", "new"]);
+  });
+
   it("a server that refuses INFO (ACL): the cache still serves and invalidates, unchecked, and says so once", async () => {
     const chaos = await server(() => ChaosRedis.start());
     const admin = new Redis(chaos.url);
