@@ -31,9 +31,9 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
     checkModelNames(resolved.models, schema.graph.modelNames);
     declareDependencies(resolved.models, schema.graph);
     if (!schema.exact) warnInexactSchema(schema.inexactReason);
-    const identity = clientIdentity(client, schema.graph.modelNames);
+    const identity = clientIdentity(client, schema.graph.modelNames, schema.delegateKeys);
     if (!identity.databaseKnown) warnUnknownDatabase();
-    const scope = { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel), client: identity.id };
+    const scope = { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel), client: identity.id, database: identity.database };
     const runtime = new CacheRuntime(resolved, schema, scope, client as never);
     const parent = client as unknown as Record<string, AnyFn>;
     const read = (operation: string) =>

@@ -12,6 +12,8 @@ export interface KeyScope {
    * schema, and user) it reads. Hashed, so no connection detail shows in keys.
    */
   client?: string;
+  /** Which rows the client reads (its database, hashed): Bloom filters are shared per database. */
+  database?: string;
 }
 
 /** The scope keys are derived in: `<fingerprint>.<client>` in the fingerprint's place, computed once. */

@@ -5,7 +5,11 @@ import { sha256 } from "../key/hash.js";
 interface ClientInternals {
   _globalOmit?: unknown;
   /** The extension chain: its `result` extensions add computed fields to every result. */
-  _extensions?: { getAllComputedFields?(model: string): Record<string, { needs?: unknown }> | undefined };
+  _extensions?: {
+    getAllComputedFields?(model: string): Record<string, { needs?: unknown }> | undefined;
+    /** The query hooks a model's operation runs through (looked up by the model's client property, `user`). */
+    getAllQueryCallbacks?(delegateKey: string, operation: string): readonly unknown[];
+  };
   _engineConfig?: { adapter?: unknown; accelerateUrl?: unknown };
 }
 
@@ -29,21 +33,58 @@ export interface ClientIdentity {
   id: string;
   /** False when the adapter exposes no connection details: clients of different databases could then share entries. */
   databaseKnown: boolean;
+  /**
+   * A short hash of which rows the client reads (adapter, host, port, database, user, schema:
+   * not connection options such as `application_name`, nor omit, computed fields or hooks):
+   * what a Bloom filter of the table's identities is shared by. Undefined when unknown.
+   */
+  database: string | undefined;
 }
+
+/** The read operations whose entries other extensions' query hooks may shape. */
+const CACHED_READS = ["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"];
 
 /**
  * What, besides the arguments, decides a client's results: its global `omit` (hidden fields),
  * the computed fields of `result` extensions applied before this one (by name and the fields they
- * need; two computations under one name are not told apart) and which database it reads (adapter,
- * host, port, database, user, schema). Computed once, when the
+ * need; two computations under one name are not told apart), the code of the query hooks of
+ * extensions applied before this one on cached reads (a hook that masks a field or filters rows:
+ * two hooks of one code that differ only in what their closure holds are not told apart) and
+ * which database it reads (adapter, host, port, database, user, schema). Computed once, when the
  * extension is applied; two clients that differ in any of them never share an entry. Passwords
  * never enter it, and only its hash reaches keys.
  */
-export function clientIdentity(client: unknown, modelNames: readonly string[] = []): ClientIdentity {
+export function clientIdentity(client: unknown, modelNames: readonly string[] = [], delegateKeys: ReadonlyMap<string, string> = new Map()): ClientIdentity {
   const internals = (client ?? {}) as ClientInternals;
   const database = databaseIdentity(internals._engineConfig?.adapter, internals._engineConfig?.accelerateUrl);
-  const text = canonicalize({ omit: internals._globalOmit ?? null, database: database ?? null, computed: computedFields(internals, modelNames) });
-  return { id: sha256(text).slice(0, 10), databaseKnown: database !== undefined };
+  const hooks = queryHooks(internals, delegateKeys);
+  const text = canonicalize({ omit: internals._globalOmit ?? null, database: database ?? null, computed: computedFields(internals, modelNames), hooks });
+  return { id: sha256(text).slice(0, 10), databaseKnown: database !== undefined, database: database === undefined ? undefined : sha256(canonicalize(rowsOf(database))).slice(0, 10) };
+}
+
+/** The source of every query hook on the cached reads, by model and operation; undefined when there is none (the identity of a client without hooks is unchanged). */
+function queryHooks(internals: ClientInternals, delegateKeys: ReadonlyMap<string, string>): Record<string, string[]> | undefined {
+  const out: Record<string, string[]> = {};
+  for (const [model, key] of delegateKeys) {
+    for (const operation of CACHED_READS) {
+      const hooks = internals._extensions?.getAllQueryCallbacks?.(key, operation) ?? [];
+      if (hooks.length > 0) out[`${model}.${operation}`] = hooks.map((hook) => sha256(String(hook)).slice(0, 10));
+    }
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** The connection fields that decide which rows are read: a connection URL's options (other than the schema) do not. */
+function rowsOf(database: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...database };
+  for (const field of ["connectionString", "url", "uri"]) {
+    const value = out[field];
+    if (typeof value !== "string" || value.startsWith("#")) continue;
+    const url = new URL(value);
+    for (const name of [...url.searchParams.keys()]) if (!/^(schema|options|search_?path|currentSchema)$/i.test(name)) url.searchParams.delete(name);
+    out[field] = url.toString();
+  }
+  return out;
 }
 
 function computedFields(internals: ClientInternals, modelNames: readonly string[]): Record<string, unknown> {

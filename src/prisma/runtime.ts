@@ -86,8 +86,9 @@ export class CacheRuntime {
     this.#bus = options.redis === undefined || store === undefined ? undefined : this.#createBus(store, prefix, report);
     this.#versions = this.#createVersions(store, prefix, report);
     const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities) => this.#bump(names, token, addsIdentities) });
-    // Filters are per database (the client's identity): tenants sharing a namespace have different rows.
-    const bloomPrefix = store === undefined || this.#bus === undefined ? undefined : `${prefix}:${this.#scope.client ?? "-"}`;
+    // Filters are per database: tenants sharing a namespace have different rows (but clients of one
+    // database that differ in omit, computed fields, hooks or connection options share one).
+    const bloomPrefix = store === undefined || this.#bus === undefined ? undefined : `${prefix}:${this.#scope.database ?? "-"}`;
     this.#guard = this.#createGuard(options, schema, store, bloomPrefix, report);
     // Every instance's writes keep the fleet's filters whole, whichever models it guards itself.
     this.#bloomWrites = new BloomWrites(schema.graph, bloomPrefix);

@@ -24,8 +24,8 @@ describe("Bloom guard on unique fields", () => {
   const namespace = uniqueNamespace();
   const instances: Array<{ close(): Promise<void> }> = [];
 
-  function instance(options: Partial<CacheExtensionOptions> = {}) {
-    const pool = new CountingPool({ connectionString: databaseUrl, max: 4 });
+  function instance(options: Partial<CacheExtensionOptions> = {}, connectionOptions = "") {
+    const pool = new CountingPool({ connectionString: databaseUrl + connectionOptions, max: 4 });
     const base = new PrismaClient({ adapter: new PrismaPg(pool) });
     const prisma = base.$extends(cacheExtension({ redis, namespace, models: { User: { bloom: true }, Post: { bloom: true } }, ...options }));
     // $disconnect() leaves a pool passed to PrismaPg open: end it, or dropping the database kills its connections under it.
@@ -123,6 +123,16 @@ describe("Bloom guard on unique fields", () => {
     expect(await a.prisma.post.findUnique({ where: { id: created!.id } })).not.toBeNull();
   }, 60_000);
 
+  it("one filter per database: a create by a client with other connection options, omit or hooks reaches the filter an instance loads afterwards", async () => {
+    const guarded = instance();
+    await guarded.prisma.$cache.prepareBloom();
+    const email = `other-service-${randomUUID()}@example.com`;
+    await instance({}, "?application_name=another-service").prisma.user.create({ data: { email } });
+    const late = instance();
+    await late.prisma.$cache.prepareBloom();
+    expect((await late.prisma.user.findUnique({ where: { email } }))?.email).toBe(email);
+  }, 60_000);
+
   it("instances that do not guard a model still keep the fleet's filter whole (a rolling deploy turning bloom on): creates, bulk creates, nested creates", async () => {
     const unguarded = instance({ models: { User: true, Post: true } });
     const guarded = instance();
@@ -135,6 +145,7 @@ describe("Bloom guard on unique fields", () => {
     await unguarded.prisma.user.update({ where: { id: author.id }, data: { posts: { create: { slug, title: "t" } } } });
     // An instance that loads the shared filter only now, and the one that held it all along.
     const late = instance();
+    await late.prisma.$cache.prepareBloom();
     for (const [name, reader] of [["guarded all along", guarded], ["loaded afterwards", late]] as const) {
       for (const where of users) expect((await reader.prisma.user.findUnique({ where }))?.email, `${name}: ${where.email}`).toBe(where.email);
       expect((await reader.prisma.post.findUnique({ where: { authorId_slug: { authorId: author.id, slug } } }))?.slug, `${name}: nested`).toBe(slug);

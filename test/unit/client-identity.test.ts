@@ -28,4 +28,30 @@ describe("clientIdentity", () => {
     expect(fromPool.id).not.toBe(otherDb.id);
     expect(clientIdentity(client({ adapterName: "custom" })).databaseKnown).toBe(false);
   });
+
+  it("shares one database partition (the Bloom filters') across omit, hooks and connection options, not across databases or schemas", () => {
+    const base = clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a"))).database;
+    expect(base).toBeDefined();
+    expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a?application_name=serviceB"))).database).toBe(base);
+    expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a"), { user: { name: true } })).database).toBe(base);
+    expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_b"))).database).not.toBe(base);
+    expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a?schema=other"))).database).not.toBe(base);
+    expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a", "other"))).database).not.toBe(base);
+    expect(clientIdentity(client({ adapterName: "custom" })).database).toBeUndefined();
+  });
+
+  it("differs by the code of query hooks on cached reads (a masking or visibility hook), not without hooks", () => {
+    const withHooks = (hooks: Record<string, unknown>) => ({
+      ...client(pg("postgres://app:pw@db:5432/tenant_a")),
+      _extensions: { getAllQueryCallbacks: (key: string, operation: string) => (hooks[`${key}.${operation}`] === undefined ? [] : [hooks[`${key}.${operation}`]]) },
+    });
+    const keys = new Map([["User", "user"]]);
+    const none = clientIdentity(withHooks({}), ["User"], keys).id;
+    expect(none).toBe(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a"))).id);
+    const mask = clientIdentity(withHooks({ "user.findMany": ({ args, query }: { args: unknown; query: (a: unknown) => unknown }) => query(args) }), ["User"], keys).id;
+    const filter = clientIdentity(withHooks({ "user.findMany": ({ args, query }: { args: object; query: (a: unknown) => unknown }) => query({ ...args, where: { active: true } }) }), ["User"], keys).id;
+    expect(new Set([none, mask, filter]).size).toBe(3);
+    // Hooks on writes only do not shape cached entries.
+    expect(clientIdentity(withHooks({ "user.update": () => undefined }), ["User"], keys).id).toBe(none);
+  });
 });
