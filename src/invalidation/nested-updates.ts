@@ -1,3 +1,5 @@
+import { argumentView } from "./relation-walk.js";
+
 /**
  * The data objects of the updates a nested relation write makes on the related model: `update`
  * (to-one: the data itself, or `{ where, data }`; to-many: `{ where, data }`, one or a list),
@@ -5,13 +7,13 @@
  * ambiguous both readings are returned: the caller only asks whether any changes a key.
  */
 export function nestedUpdateData(member: unknown): unknown[] {
-  if (typeof member !== "object" || member === null) return [];
-  const operations = member as Record<string, unknown>;
+  const operations = argumentView(member);
+  if (typeof operations !== "object" || operations === null) return [];
   const data: unknown[] = [];
-  for (const item of asList(operations.update)) data.push(item, field(item, "data"));
-  for (const item of asList(operations.updateMany)) data.push(field(item, "data"));
-  for (const item of asList(operations.upsert)) data.push(field(item, "update"));
-  return data.filter((entry) => typeof entry === "object" && entry !== null);
+  for (const item of asList(field(operations, "update"))) data.push(item, field(item, "data"));
+  for (const item of asList(field(operations, "updateMany"))) data.push(field(item, "data"));
+  for (const item of asList(field(operations, "upsert"))) data.push(field(item, "update"));
+  return data.map(argumentView).filter((entry) => typeof entry === "object" && entry !== null);
 }
 
 function asList(value: unknown): unknown[] {
@@ -19,6 +21,8 @@ function asList(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
+/** A member as Prisma reads it: of the object's toJSON() result when it has one (a DTO). */
 function field(value: unknown, name: string): unknown {
-  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[name] : undefined;
+  const view = argumentView(value);
+  return typeof view === "object" && view !== null ? (view as Record<string, unknown>)[name] : undefined;
 }

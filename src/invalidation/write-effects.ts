@@ -88,10 +88,14 @@ function addRecordTags(graph: ModelGraph, model: string, record: unknown, names:
 }
 
 /** The scalar fields a write's data names (a relation field's foreign keys count as its own). */
-function changedFields(graph: ModelGraph, model: string, data: unknown): string[] | undefined {
+function changedFields(graph: ModelGraph, model: string, payload: unknown): string[] | undefined {
+  const data = argumentView(payload);
   if (typeof data !== "object" || data === null) return undefined;
   const foreignKeys = graph.model(model)?.foreignKeys;
-  return Object.keys(data).flatMap((key) => foreignKeys?.get(key) ?? [key]);
+  const fields: string[] = [];
+  // for-in, as Prisma reads arguments: a DTO's toJSON() result, inherited enumerable properties too.
+  for (const key in data) fields.push(...(foreignKeys?.get(key) ?? [key]));
+  return fields;
 }
 
 /**

@@ -56,6 +56,30 @@ describe("referential actions: self-relations, 1-1 and cycles", () => {
     expect((await fleet.viaL1.prisma.person.findUnique({ where: { id: child.id } }))?.parentId).toBe(newId);
   });
 
+  it("a key change written as a DTO (its toJSON(), or an inherited field) cascades like a plain object's, top-level and nested", async () => {
+    class Rekey {
+      readonly #id: string;
+      constructor(id: string) {
+        this.#id = id;
+      }
+      toJSON() {
+        return { id: this.#id };
+      }
+    }
+    const topLevel = await base.person.create({ data: personData({ passport: { create: { number: `D-${Date.now()}` } } }), include: { passport: true } });
+    const newId = crypto.randomUUID();
+    const passport = await fleet.expectFresh((p) => p.passport.findUnique({ where: { id: topLevel.passport!.id } }), (p) => p.person.update({ where: { id: topLevel.id }, data: new Rekey(newId) as never }));
+    expect(passport?.personId).toBe(newId);
+    const parent = await base.person.create({ data: personData() });
+    const child = await base.person.create({ data: personData({ parentId: parent.id, passport: { create: { number: `N-${Date.now()}` } } }), include: { passport: true } });
+    const childId = crypto.randomUUID();
+    const nested = await fleet.expectFresh(
+      (p) => p.passport.findUnique({ where: { id: child.passport!.id } }),
+      (p) => p.person.update({ where: { id: parent.id }, data: { children: { update: { where: { id: child.id }, data: Object.create({ id: childId }) as never } } } }),
+    );
+    expect(nested?.personId).toBe(childId);
+  });
+
   it("a nested update that changes a referenced key reaches the holders (onUpdate Cascade through a cycle)", async () => {
     const home = await base.team.create({ data: { name: `home-n-${Date.now()}` } });
     const away = await base.team.create({ data: { name: `away-n-${Date.now()}` } });
