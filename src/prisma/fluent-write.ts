@@ -12,8 +12,10 @@ export class FluentWrite extends WrappedWrite<FluentWrite> {
     readonly write: LazyQuery,
     query: PrismaPromiseLike,
     run: (fluent: FluentWrite) => Promise<unknown>,
+    onBatch?: (fluent: FluentWrite, joined: PromiseLike<unknown>) => PromiseLike<unknown>,
   ) {
     super(query, run);
+    if (onBatch !== undefined) this.onBatch = (joined) => onBatch(this, joined);
   }
 }
 
@@ -21,8 +23,8 @@ export class FluentWrite extends WrappedWrite<FluentWrite> {
  * A FluentWrite that also answers the related model's fluent relations, as Prisma's own does
  * (`post.update(…).author().profile()`): each call wraps the next plain fluent query around the same write.
  */
-export function chainableFluentWrite(write: LazyQuery, query: PrismaPromiseLike, run: (fluent: FluentWrite) => Promise<unknown>): FluentWrite {
-  return new Proxy(new FluentWrite(write, query, run), {
+export function chainableFluentWrite(write: LazyQuery, query: PrismaPromiseLike, run: (fluent: FluentWrite) => Promise<unknown>, onBatch?: (fluent: FluentWrite, joined: PromiseLike<unknown>) => PromiseLike<unknown>): FluentWrite {
+  return new Proxy(new FluentWrite(write, query, run, onBatch), {
     get(target, property) {
       if (property in target || typeof property === "symbol") {
         // Bound to the instance itself: its private fields are not reachable through the proxy.
@@ -31,7 +33,7 @@ export function chainableFluentWrite(write: LazyQuery, query: PrismaPromiseLike,
       }
       const next = query[property];
       if (typeof next !== "function") return undefined;
-      return (args?: unknown) => chainableFluentWrite(write, (next as (args: unknown) => PrismaPromiseLike).call(query, args), run);
+      return (args?: unknown) => chainableFluentWrite(write, (next as (args: unknown) => PrismaPromiseLike).call(query, args), run, onBatch);
     },
   });
 }

@@ -15,6 +15,11 @@ export abstract class PrismaLikePromise implements PromiseLike<unknown> {
     return "PrismaPromise";
   }
 
+  /** This promise itself, also when read through a Proxy around it (a chainable fluent write): what batches know it by. */
+  get self(): object {
+    return this;
+  }
+
   then<A = unknown, B = never>(onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
     return this.#run().then(onFulfilled, onRejected);
   }

@@ -77,7 +77,7 @@ export class TransactionInvalidations {
     const announced = new Set<string>();
     for (const element of input) for (const name of announcedOf(element)) announced.add(name);
     const announcement = announced.size === 0 ? undefined : await this.#announcer.announce(announced, "transaction");
-    for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add(element);
+    for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add((element as { self?: object }).self ?? element);
     let results: unknown[];
     try {
       results = (await parentTransaction.call(client, input, options)) as unknown[];

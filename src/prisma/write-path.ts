@@ -94,11 +94,14 @@ export class WritePath {
     fluent: (query, relation, args) => {
       const plain = passthrough(this.#delegateKeys, query);
       const related = (plain[relation] as (args: unknown) => PrismaPromiseLike).call(plain, args);
-      return chainableFluentWrite(query, related, (fluent) => {
-        // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
-        const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
-        return this.#announced(query.$parent, announced, query.model, fluent.query, () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined));
-      });
+      // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
+      const effects = () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined);
+      return chainableFluentWrite(
+        query,
+        related,
+        (fluent) => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.args), query.model, fluent.query, effects),
+        (fluent, joined) => this.#transactions.joinedBatch(fluent, joined, effects),
+      );
     },
   };
 

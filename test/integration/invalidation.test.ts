@@ -188,18 +188,19 @@ describe("transactions", () => {
     expect(await count(a.prisma)).toBe(total);
   });
 
-  it("batch run by the client below the cache ($transaction of the base client, with the cache's writes in it) still invalidates before it resolves", async () => {
+  it("batch run by the client below the cache ($transaction of the base client, with the cache's writes in it: plain, raw, fluent) still invalidates before it resolves", async () => {
     const read = (p: typeof a.prisma) => p.user.findUnique({ where: { id: user.id } });
     const count = (p: typeof a.prisma) => p.post.count({ where: { authorId: user.id } });
-    for (const [round, name] of ["below the cache", "raw, below the cache"].entries()) {
+    for (const [round, name] of ["below the cache", "raw, below the cache", "fluent, below the cache"].entries()) {
       for (const p of [a.prisma, b.prisma]) {
         await read(p);
         await count(p);
       }
-      const write =
-        round === 0
-          ? b.prisma.user.update({ where: { id: user.id }, data: { name } })
-          : b.prisma.$executeRaw`UPDATE "User" SET name = ${name} WHERE id = ${user.id}`;
+      const write = [
+        () => b.prisma.user.update({ where: { id: user.id }, data: { name } }),
+        () => b.prisma.$executeRaw`UPDATE "User" SET name = ${name} WHERE id = ${user.id}`,
+        () => b.prisma.user.update({ where: { id: user.id }, data: { name } }).posts(),
+      ][round]!();
       const [, , total] = await b.base.$transaction([write, b.prisma.post.create({ data: { slug: `below-${round}-${Date.now()}`, title: "b", authorId: user.id } }), b.base.post.count({ where: { authorId: user.id } })]);
       for (const p of [a.prisma, b.prisma]) {
         expect((await read(p))?.name).toBe(name);
