@@ -18,7 +18,7 @@ export type IdentityValueKind = "text" | "int32" | "int64" | "float" | "boolean"
 export function canonicalIdentityValue(kind: IdentityValueKind, value: unknown): string | undefined {
   switch (kind) {
     case "text":
-      return typeof value === "string" ? value : undefined;
+      return typeof value === "string" ? storedText(value) : undefined;
     case "int32":
       return typeof value === "number" && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX ? String(value) : undefined;
     case "int64":
@@ -39,7 +39,7 @@ export function canonicalIdentityValue(kind: IdentityValueKind, value: unknown):
     case "decimal":
       return decimal(value);
     case "fixed-width":
-      return typeof value === "string" ? value.replace(/ +$/, "") : undefined;
+      return typeof value === "string" ? storedText(value)?.replace(/ +$/, "") : undefined;
     case "inexact":
       return undefined;
   }
@@ -50,15 +50,26 @@ const INT32_MAX = 2 ** 31 - 1;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
+/**
+ * Text as the database stores it: sent as UTF-8, a lone surrogate becomes U+FFFD (so `"x\ud800"`
+ * and `"x\ufffd"` name one row); text with a NUL character is refused by PostgreSQL (no spelling).
+ */
+function storedText(value: string): string | undefined {
+  if (value.includes("\u0000")) return undefined;
+  return /[\ud800-\udfff]/.test(value) ? Buffer.from(value, "utf8").toString("utf8") : value;
+}
+
 function plain(value: unknown): string {
   if (value instanceof Date) return value.toISOString();
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   return String(value);
 }
 
+/** PostgreSQL's uuid input: 32 hex digits, optionally in braces, a hyphen allowed after any group of four. */
 function uuid(value: string): string | undefined {
-  const hex = value.replace(/^\{(.*)\}$/, "$1").replace(/-/g, "").toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(hex)) return undefined;
+  const unbraced = value.startsWith("{") && value.endsWith("}") ? value.slice(1, -1) : value;
+  if (!/^[0-9a-f]{4}(?:-?[0-9a-f]{4}){7}$/i.test(unbraced)) return undefined;
+  const hex = unbraced.replace(/-/g, "").toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
@@ -69,18 +80,30 @@ function instant(value: unknown): string | undefined {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
   // Without an offset JavaScript reads local time; beyond milliseconds the database rounds what
   // JavaScript truncates: neither can be mapped to the stored instant with certainty.
-  if (typeof value !== "string" || !ISO_INSTANT.test(value)) return undefined;
+  if (typeof value !== "string" || !ISO_INSTANT.test(value) || !validCalendarFields(value)) return undefined;
   const time = Date.parse(value);
   return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }
 
+/** A date and time the database takes as written: `Date.parse` rolls `2024-02-30` over into March, PostgreSQL rejects it (and year 0). */
+function validCalendarFields(value: string): boolean {
+  const [year, month, day, hour, minute, second = 0] = value.match(/\d+/g)!.slice(0, 6).map(Number) as number[];
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  return year! >= 1 && month! >= 1 && month! <= 12 && day! >= 1 && day! <= daysInMonth && hour! <= 23 && minute! <= 59 && second <= 59;
+}
+
+/** Decimal exponents beyond this are out of any database's range (PostgreSQL: 131 072 digits before the point, 16 383 after). */
+const MAX_DECIMAL_EXPONENT = 200_000;
+
 /** Digits and a decimal exponent, without leading or trailing zeros: `10.50` → `105e-1`. */
 function decimal(value: unknown): string | undefined {
   if (typeof value === "number" && !Number.isFinite(value)) return undefined;
-  const text = typeof value === "string" || typeof value === "number" || typeof value === "bigint" || isDecimalLike(value) ? String(value).trim() : undefined;
+  // Not trimmed: Prisma rejects " 10.5" as a Decimal.
+  const text = typeof value === "string" || typeof value === "number" || typeof value === "bigint" || isDecimalLike(value) ? String(value) : undefined;
   const match = text === undefined ? null : /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
   if (match === null || (match[2] === "" && (match[3] ?? "") === "")) return undefined;
   const [, sign, whole = "", fraction = "", exponent = "0"] = match;
+  if (Math.abs(Number(exponent)) > MAX_DECIMAL_EXPONENT) return undefined;
   const digits = `${whole}${fraction}`.replace(/^0+/, "");
   if (digits === "") return "0";
   const trimmed = digits.replace(/0+$/, "");

@@ -194,7 +194,8 @@ export class ReadPath {
 
   /** Not in L1: the Bloom guard may answer "absent" at once; otherwise L2, then the database. */
   #readMissed(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): Promise<unknown> {
-    if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && this.#guard.check(query.model, query.args?.where) === "absent") {
+    // Not where another extension's hook may rewrite the read's where (a lower-cased email): the guard sees the caller's.
+    if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.model)!, query.operation) && this.#guard.check(query.model, query.args?.where) === "absent") {
       if (query.served !== undefined) noteServed(query.served, "bloom", false, undefined);
       return query.operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.model, query.operation), this.#clientVersion));
     }

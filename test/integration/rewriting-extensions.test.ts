@@ -238,6 +238,23 @@ describe("a Bloom guard under other extensions' query hooks", () => {
     query: { user: { findMany: ({ args, query }) => query({ ...args, where: { AND: [args.where ?? {}, { active: true }] } }) } },
   });
 
+  it("is not asked for reads another extension's hook rewrites (a lower-cased email): the caller's where is not what runs", async () => {
+    const lowerCaseEmails = Prisma.defineExtension({
+      name: "lower-case-emails",
+      query: { user: { findUnique: ({ args, query }) => query({ ...args, where: { ...args.where, email: args.where.email?.toLowerCase() } } as never) } },
+    });
+    const { base } = createBaseClient();
+    const user = await seedUser(base);
+    const prisma = base.$extends(lowerCaseEmails).$extends(cacheExtension({ namespace: uniqueNamespace(), models: { User: { bloom: true } } }));
+    try {
+      await prisma.$cache.prepareBloom();
+      expect((await prisma.user.findUnique({ where: { email: user.email.toUpperCase() } }))?.id).toBe(user.id);
+    } finally {
+      await prisma.$cache.close();
+      await base.$disconnect();
+    }
+  });
+
   it("holds every identity in the table: rows a findMany hook hides and values a hook masks are found", async () => {
     for (const [name, extension] of [["visibility on findMany", activeOnlyLists], ["masking", maskingHook]] as const) {
       const { base } = createBaseClient();

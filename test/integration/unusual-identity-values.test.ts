@@ -34,6 +34,17 @@ describe("identity values Prisma rejects, converts or truncates", () => {
     }
   });
 
+  it("a read by an email with a lone surrogate (stored as U+FFFD) is fresh after a write by id; the guard finds it", async () => {
+    await guarded.prisma.$cache.prepareBloom();
+    const user = await guarded.prisma.user.create({ data: { email: `lone-${Date.now()}-\ud800@example.com`, name: "before" } });
+    const where = { email: user.email.replace("\ufffd", "\ud800") };
+    expect(where.email).not.toBe(user.email);
+    expect((await guarded.base.user.findUnique({ where }))?.id, "plain Prisma").toBe(user.id);
+    expect((await guarded.prisma.user.findUnique({ where }))?.id).toBe(user.id);
+    await guarded.prisma.user.update({ where: { id: user.id }, data: { name: "after" } });
+    expect((await guarded.prisma.user.findUnique({ where }))?.name).toBe("after");
+  });
+
   it("a read by a fractional Int id (Prisma truncates it) is fresh after a write by the id", async () => {
     const user = await seedUser(unguarded.base);
     const where = { id: user.id + 0.25 };

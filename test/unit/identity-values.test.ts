@@ -56,6 +56,24 @@ describe("identity values: one spelling per value", () => {
     expect(canonicalIdentityValue("bytes", "YWI=")).toBeUndefined();
   });
 
+  it("text as PostgreSQL stores it: a lone surrogate reads as U+FFFD; NUL has no spelling (PostgreSQL refuses it)", () => {
+    expect(same("text", ["x\ud800", "x\ufffd"])).toEqual(new Set(["x\ufffd"]));
+    expect(canonicalIdentityValue("text", "a\u0000b")).toBeUndefined();
+    expect(canonicalIdentityValue("fixed-width", "AB\udc00  ")).toBe("AB\ufffd");
+    expect(canonicalIdentityValue("text", "ünï 🎉")).toBe("ünï 🎉");
+  });
+
+  it("values the database rejects have no spelling: impossible dates, year 0, huge exponents, padded decimals, malformed UUIDs", () => {
+    for (const value of ["2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T00:60:00Z", "0000-01-01T00:00:00Z", "2024-13-01T00:00:00Z"]) {
+      expect(canonicalIdentityValue("instant", value), value).toBeUndefined();
+    }
+    expect(canonicalIdentityValue("instant", "2024-02-29T23:59:59Z")).toBe("2024-02-29T23:59:59.000Z");
+    for (const value of [" 10.5", "10.5 ", "1e99999999999999"]) expect(canonicalIdentityValue("decimal", value), value).toBeUndefined();
+    const id = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+    for (const value of [`-${id}`, `${id}-`, id.replace("-", "--"), `{${id}`, `${id}}`]) expect(canonicalIdentityValue("uuid", value), value).toBeUndefined();
+    expect(canonicalIdentityValue("uuid", "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11")).toBe(id);
+  });
+
   it("inexact kinds have no spelling, and then no tag", () => {
     expect(canonicalIdentityValue("inexact", "A@B.C")).toBeUndefined();
     expect(identityTag("Person", { key: "email", fields: ["email"], kinds: ["inexact"] }, ["A@B.C"])).toBeUndefined();
