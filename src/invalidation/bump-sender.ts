@@ -119,9 +119,11 @@ export class BumpSender {
     if (!acknowledged) return { acks: Promise.resolve(true) };
     // `receivers` counts the other instances only: this one applied the bump just now, from the reply.
     // An instance that did not acknowledge has lost its L1 lease by lease.ttl after Redis processed the bump.
-    const settled = acks.wait(receivers, this.#options.leaseTtlMs).then(async (complete) => {
+    // The longest lease in the fleet, not this instance's: others may be configured with a longer one.
+    const leaseMs = Math.max(this.#options.leaseTtlMs, bus.fleetLeaseMs);
+    const settled = acks.wait(receivers, leaseMs).then(async (complete) => {
       if (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs) counters.invalidationAckTimeouts++;
-      if (!complete) await waitUntilLapsed(processedBy, this.#options.leaseTtlMs);
+      if (!complete) await waitUntilLapsed(processedBy, leaseMs);
       this.#listener.delivered(list, sentMs);
       return complete;
     });

@@ -70,7 +70,7 @@ export class Bus {
 
   constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers, leaseTtlMs: number) {
     this.registryKey = `${prefix}:instances`;
-    this.#registry = new InstanceRegistry(store, this.registryKey, this.instanceId, leaseTtlMs, handlers.onError);
+    this.#registry = new InstanceRegistry(store, this.registryKey, `${prefix}:lease`, this.instanceId, leaseTtlMs, handlers.onError);
     const channels = channelsOf(prefix, redis.options?.db ?? 0);
     this.eventsChannel = channels.events;
     this.#ackChannelOf = channels.ackOf;
@@ -169,6 +169,11 @@ export class Bus {
   /** Forces a new subscriber connection (it reached another server than the commands: a failover seen by one side only). */
   reconnect(): void {
     if (!this.#closed) this.#subscriber.disconnect(true);
+  }
+
+  /** The longest L1 lease of the live instances (this one's at least): how long a write waits for one that did not acknowledge. */
+  get fleetLeaseMs(): number {
+    return this.#registry.fleetLeaseMs;
   }
 
   #subscribe(): void {

@@ -1,7 +1,7 @@
 import { CacheStoreError, type CacheError } from "../errors.js";
 import type { RedisStore } from "../stores/redis-store.js";
 
-/** How often a live instance renews its registration (one ZADD + one ZREMRANGEBYSCORE). */
+/** How often a live instance renews its registration (one script: ZADD, ZREMRANGEBYSCORE, the fleet's longest lease). */
 export const REGISTRATION_HEARTBEAT_MS = 1_000;
 
 /**
@@ -24,17 +24,24 @@ export function registrationLifetimeMs(leaseTtlMs: number): number {
 export class InstanceRegistry {
   readonly #store: RedisStore;
   readonly #key: string;
+  readonly #leaseKey: string;
   readonly #member: string;
+  readonly #leaseTtlMs: number;
   readonly #lifetimeMs: number;
+  /** The longest L1 lease of any live instance, as the last heartbeat read it (at least this one's). */
+  #fleetLeaseMs: number;
   readonly #report: (error: CacheError) => void;
   #heartbeat: NodeJS.Timeout | undefined;
   /** One report per run of failures: a Redis outage is reported by the connection itself too. */
   #failing = false;
 
-  constructor(store: RedisStore, key: string, member: string, leaseTtlMs: number, report: (error: CacheError) => void) {
+  constructor(store: RedisStore, key: string, leaseKey: string, member: string, leaseTtlMs: number, report: (error: CacheError) => void) {
     this.#store = store;
     this.#key = key;
+    this.#leaseKey = leaseKey;
     this.#member = member;
+    this.#leaseTtlMs = leaseTtlMs;
+    this.#fleetLeaseMs = leaseTtlMs;
     this.#lifetimeMs = registrationLifetimeMs(leaseTtlMs);
     this.#report = report;
   }
@@ -49,11 +56,25 @@ export class InstanceRegistry {
     }
     const beat = () => {
       const now = Date.now();
-      this.#settle(this.#store.addToRegistry(this.#key, this.#member, now + this.#lifetimeMs, now), "ZADD");
+      const registered = this.#store.addToRegistry(this.#key, this.#leaseKey, this.#member, now + this.#lifetimeMs, now, this.#leaseTtlMs, this.#lifetimeMs);
+      this.#settle(
+        registered.then((longest) => {
+          if (Number.isFinite(longest)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longest);
+        }),
+        "EVALSHA",
+      );
     };
     beat();
     this.#heartbeat = setInterval(beat, REGISTRATION_HEARTBEAT_MS);
     this.#heartbeat.unref();
+  }
+
+  /**
+   * How long a writer waits for an instance that did not acknowledge: the longest L1 lease in the
+   * fleet (instances sharing a namespace may be configured differently: a rolling deploy).
+   */
+  get fleetLeaseMs(): number {
+    return this.#fleetLeaseMs;
   }
 
   #settle(done: Promise<void>, command: string): void {

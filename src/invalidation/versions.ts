@@ -293,8 +293,9 @@ export class Versions {
     if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming, undefined, addsIdentities)) return true;
     const failedAt = performance.now();
     this.#queue(list, confirming);
-    // Instances that cannot hear Redis either have lost their L1 lease once this has passed.
-    await waitUntilLapsed(failedAt, this.#options.leaseTtlMs);
+    // Instances that cannot hear Redis either have lost their L1 lease once this has passed (the
+    // longest lease the fleet last reported: others may be configured with a longer one).
+    await waitUntilLapsed(failedAt, Math.max(this.#options.leaseTtlMs, redis.bus.fleetLeaseMs));
     return false;
   }
 

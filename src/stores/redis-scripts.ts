@@ -182,6 +182,26 @@ return 1
 `);
 
 /**
+ * An instance's registration heartbeat: registers it in the live set until its expiry, drops
+ * expired registrations, and keeps the fleet's longest L1 lease in a key of its own (set by any
+ * instance whose lease is at least the recorded one, so it lapses with the last registration of
+ * the instance that set it). Returns that longest lease: a writer waits that long for an instance
+ * that did not acknowledge. KEYS: registry, longest-lease key. ARGV: expiry, member, now, own lease
+ * ms, registration lifetime ms.
+ */
+export const REGISTER_INSTANCE = script(`
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local mine = tonumber(ARGV[4])
+local longest = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if mine >= longest then
+  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+  longest = mine
+end
+return longest
+`);
+
+/**
  * The wake-up after a load, published only when someone waits for it: a reader that failed to
  * take a lock marks that in the lock's "waited" key (LOOKUP_OR_LOCK), atomically with the
  * failure, so a release either sees its mark or happened before the attempt (which then found

@@ -1,7 +1,7 @@
 import { CacheStoreError } from "../errors.js";
 import type { RedisLike } from "../types.js";
 import type { CircuitBreaker } from "./circuit-breaker.js";
-import type { RedisScript } from "./redis-scripts.js";
+import { REGISTER_INSTANCE, type RedisScript } from "./redis-scripts.js";
 import { runIdOf, type ServerIdentity } from "./server-identity.js";
 
 /** ioredis states in which a command cannot be sent now: fail fast instead of queueing. */
@@ -127,9 +127,9 @@ export class RedisStore {
   }
 
   /** Registers `member` until `expiresAt` and drops registrations that expired (dead instances). */
-  async addToRegistry(key: string, member: string, expiresAt: number, now: number): Promise<void> {
-    await this.#bounded("ZADD", () => this.#redis.zadd(key, expiresAt, member), "unverified");
-    await this.#bounded("ZREMRANGEBYSCORE", () => this.#redis.zremrangebyscore(key, "-inf", now), "unverified");
+  /** Registers `member` until `expiresAt` (see REGISTER_INSTANCE); resolves with the fleet's longest lease, in ms. */
+  async addToRegistry(key: string, leaseKey: string, member: string, expiresAt: number, now: number, leaseTtlMs: number, lifetimeMs: number): Promise<number> {
+    return Number(await this.runUnverified(REGISTER_INSTANCE, [key, leaseKey], [expiresAt, member, now, leaseTtlMs, lifetimeMs]));
   }
 
   async removeFromRegistry(key: string, member: string): Promise<void> {

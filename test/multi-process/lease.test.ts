@@ -62,20 +62,54 @@ describe("L1 lease", () => {
     },
     60_000,
   );
+
+  it(
+    "a frozen reader with a longer lease than the writer's (instances configured differently): the write waits for the longest lease in the fleet",
+    async () => {
+      const readerLease = 3 * LEASE_TTL;
+      await withReader(
+        async (writer, reader, user) => {
+          // The writer learns the fleet's longest lease from its next registration heartbeat (one a second).
+          await sleep(1_500);
+          process.kill(reader.pid, "SIGSTOP");
+          let resolvedAt: number;
+          let writeMs: number;
+          try {
+            await sleep(100);
+            const started = now();
+            await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new name" } });
+            resolvedAt = now();
+            writeMs = resolvedAt - started;
+            await sleep(300);
+          } finally {
+            process.kill(reader.pid, "SIGCONT");
+          }
+          const report = await reader.result;
+          console.log(`frozen reader with lease ${readerLease} ms, writer's ${LEASE_TTL} ms: write took ${Math.round(writeMs)} ms; ${JSON.stringify(report)}`);
+          expect(writeMs).toBeGreaterThanOrEqual(readerLease * 0.9);
+          expect(report.lastOldAt, "a read that started after the write resolved returned the old row").toBeLessThan(resolvedAt + SKEW_MS);
+          expect(report.firstNewAt).toBeGreaterThan(0);
+        },
+        readerLease,
+        8_000,
+      );
+    },
+    60_000,
+  );
 });
 
 type Writer = ReturnType<typeof createCachedClient>;
 type Reader = ReturnType<typeof startChild<LeaseReaderReport>>;
 
 /** A writer in this process and a reader process on one namespace, reading a fresh user. */
-async function withReader(run: (writer: Writer, reader: Reader, user: { id: number }) => Promise<void>): Promise<void> {
+async function withReader(run: (writer: Writer, reader: Reader, user: { id: number }) => Promise<void>, readerLeaseTtl = LEASE_TTL, durationMs = 4_000): Promise<void> {
   const namespace = uniqueNamespace();
   const writer = createCachedClient({ namespace, models: { User: true }, lease: { ttl: LEASE_TTL } });
   try {
     const user = await writer.base.user.create({ data: { email: `lease-${Date.now()}-${Math.random()}@example.com`, name: "old name" } });
     const reader = startChild<LeaseReaderReport>(
       "lease-reader.ts",
-      { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id), OLD_NAME: "old name", LEASE_TTL: String(LEASE_TTL), DURATION_MS: "4000" },
+      { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id), OLD_NAME: "old name", LEASE_TTL: String(readerLeaseTtl), DURATION_MS: String(durationMs) },
       45_000,
     );
     try {
