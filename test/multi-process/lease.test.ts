@@ -19,19 +19,7 @@ describe("L1 lease", () => {
     "a frozen reader (SIGSTOP): the write resolves after about one lease, and the reader never serves the old row after it",
     async () => {
       await withReader(async (writer, reader, user) => {
-        process.kill(reader.pid, "SIGSTOP");
-        let resolvedAt: number;
-        let writeMs: number;
-        try {
-          await sleep(100);
-          const started = now();
-          await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new name" } });
-          resolvedAt = now();
-          writeMs = resolvedAt - started;
-          await sleep(500);
-        } finally {
-          process.kill(reader.pid, "SIGCONT");
-        }
+        const { resolvedAt, writeMs } = await writeWhileFrozen(writer, reader, user);
         const report = await reader.result;
         console.log(`frozen reader: write took ${Math.round(writeMs)} ms (lease ${LEASE_TTL} ms); ${JSON.stringify(report)}`);
         // The frozen reader acknowledged nothing: the writer waited for its lease to lapse.
@@ -71,19 +59,7 @@ describe("L1 lease", () => {
         async (writer, reader, user) => {
           // The writer learns the fleet's longest lease from its next registration heartbeat (one a second).
           await sleep(1_500);
-          process.kill(reader.pid, "SIGSTOP");
-          let resolvedAt: number;
-          let writeMs: number;
-          try {
-            await sleep(100);
-            const started = now();
-            await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new name" } });
-            resolvedAt = now();
-            writeMs = resolvedAt - started;
-            await sleep(300);
-          } finally {
-            process.kill(reader.pid, "SIGCONT");
-          }
+          const { resolvedAt, writeMs } = await writeWhileFrozen(writer, reader, user);
           const report = await reader.result;
           console.log(`frozen reader with lease ${readerLease} ms, writer's ${LEASE_TTL} ms: write took ${Math.round(writeMs)} ms; ${JSON.stringify(report)}`);
           expect(writeMs).toBeGreaterThanOrEqual(readerLease * 0.9);
@@ -121,6 +97,21 @@ async function withReader(run: (writer: Writer, reader: Reader, user: { id: numb
     }
   } finally {
     await writer.close();
+  }
+}
+
+/** Freezes the reader (SIGSTOP), renames the user through the writer, and thaws the reader 500 ms after the write resolved. */
+async function writeWhileFrozen(writer: Writer, reader: Reader, user: { id: number }): Promise<{ resolvedAt: number; writeMs: number }> {
+  process.kill(reader.pid, "SIGSTOP");
+  try {
+    await sleep(100);
+    const started = now();
+    await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new name" } });
+    const resolvedAt = now();
+    await sleep(500);
+    return { resolvedAt, writeMs: resolvedAt - started };
+  } finally {
+    process.kill(reader.pid, "SIGCONT");
   }
 }
 
