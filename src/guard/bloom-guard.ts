@@ -1,6 +1,7 @@
 import { CacheError } from "../errors.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { identityTag, whereIdentityTags } from "../invalidation/dependencies.js";
+import { argumentView } from "../invalidation/relation-walk.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
 import type { Counters } from "../stats/counters.js";
@@ -36,6 +37,8 @@ export interface BloomGuardParts {
    * copy learns created records from their invalidations, so without the lease it answers nothing.
    */
   trusted: () => boolean;
+  /** Per model, the members a `where` may have (its fields, compound unique names, AND/OR/NOT): any other is Prisma's validation error to raise. */
+  whereMembers?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 interface ModelFilter {
@@ -86,7 +89,7 @@ export class BloomGuard {
     const state = this.#models.get(model);
     if (state === undefined) return "maybe";
     const tag = whereIdentityTags(this.#parts.graph, model, where)[0];
-    if (tag === undefined) return "maybe";
+    if (tag === undefined || !this.#knownMembers(model, where)) return "maybe";
     if (!this.#usable(model, state)) {
       this.#refreshSoon(model, state);
       return "maybe";
@@ -97,6 +100,15 @@ export class BloomGuard {
     if (state.filter!.has(tag)) return "maybe";
     this.#parts.counters.bloomRejects++;
     return "absent";
+  }
+
+  /** Whether every member of `where` is one Prisma accepts for the model: an unknown one (a typo) is its validation error, not "absent". */
+  #knownMembers(model: string, where: unknown): boolean {
+    const allowed = this.#parts.whereMembers?.get(model);
+    const view = argumentView(where);
+    if (allowed === undefined || typeof view !== "object" || view === null) return true;
+    for (const key in view) if (!allowed.has(key)) return false;
+    return true;
   }
 
   /** Adds the identity tags among invalidated names to this process's filters. */

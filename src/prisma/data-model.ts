@@ -71,3 +71,13 @@ function firstLine(error: unknown): string {
   const message = String((error as Error)?.message ?? error).replace(/\u001b\[[0-9;]*m/g, "");
   return message.split("\n").find((line) => /error/i.test(line))?.trim().slice(0, 200) ?? message.slice(0, 200);
 }
+
+/** Per model, the members a `where` may have: its fields, its compound unique names, AND/OR/NOT. */
+export function whereMembersOf(schema: PrismaSchema): Map<string, Set<string>> {
+  const members = new Map<string, Set<string>>();
+  for (const [model, { fields }] of Object.entries(schema.dataModel.models)) {
+    const identities = schema.graph.model(model)?.identities ?? [];
+    members.set(model, new Set(["AND", "OR", "NOT", ...fields.map((field) => field.name), ...identities.map((identity) => identity.key)]));
+  }
+  return members;
+}

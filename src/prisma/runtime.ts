@@ -21,7 +21,7 @@ import type { WarmHooks } from "../stats/warm.js";
 import { StatsControl } from "./stats-control.js";
 import { MemoryStore } from "../stores/memory-store.js";
 import { RedisStore } from "../stores/redis-store.js";
-import type { PrismaSchema } from "./data-model.js";
+import { whereMembersOf, type PrismaSchema } from "./data-model.js";
 import { checkModels, createCacheControl, type CacheControl } from "./cache-control.js";
 import { delegateOf, type ExtensionThis } from "./delegates.js";
 import { fluentClassesOf, type Delegates, type PrismaPromiseLike } from "./lazy-query.js";
@@ -272,6 +272,7 @@ export class CacheRuntime {
       redis: store === undefined || bloomPrefix === undefined ? undefined : { store, prefix: bloomPrefix, channel: this.#bus!.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
       scan: (model, fields) => scanPages(delegateOf(schema.delegateKeys, tableClient, model), schema.graph.model(model)!.identities[0]!, fields),
       count: async (model) => (await delegateOf(schema.delegateKeys, tableClient, model).count!(undefined)) as number,
+      whereMembers: whereMembersOf(schema),
       counters: this.#counters,
       clock: options.clock,
       report,

@@ -25,7 +25,7 @@ describe("identity values Prisma rejects, converts or truncates", () => {
   it("the Bloom guard answers none of them: the result or error is Prisma's own", async () => {
     const user = await seedUser(guarded.base);
     await guarded.prisma.$cache.prepareBloom();
-    const cases: Array<Record<string, unknown>> = [{ id: Number("abc") }, { id: Number.POSITIVE_INFINITY }, { id: 1e21 }, { id: 2 ** 40 }, { email: 5 }, { id: user.id + 0.5 }];
+    const cases: Array<Record<string, unknown>> = [{ id: Number("abc") }, { id: Number.POSITIVE_INFINITY }, { id: 1e21 }, { id: 2 ** 40 }, { email: 5 }, { id: user.id + 0.5 }, { id: 2_000_000_000, emial: "a typo" }];
     for (const where of cases) {
       for (const operation of ["findUnique", "findUniqueOrThrow"] as const) {
         const run = (client: typeof guarded.base) => () => (client.user[operation] as (args: unknown) => Promise<unknown>)({ where });
