@@ -52,7 +52,6 @@ interface ModelFilter {
   nextAttempt: number;
 }
 
-export { bloomVersion } from "./bloom-writes.js";
 
 const RETRY_MS = 1_000;
 const BUILD_LOCK_TTL_MS = 60_000;

@@ -1,5 +1,6 @@
 import { canonicalize } from "../key/canonical.js";
 import { sha256 } from "../key/hash.js";
+import { CACHED_READS } from "./stats-control.js";
 
 /** Where Prisma 7 keeps what the client was constructed with (internal, so read defensively). */
 interface ClientInternals {
@@ -41,9 +42,6 @@ export interface ClientIdentity {
   database: string | undefined;
 }
 
-/** The read operations whose entries other extensions' query hooks may shape. */
-const CACHED_READS = ["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"];
-
 /**
  * What, besides the arguments, decides a client's results: its global `omit` (hidden fields),
  * the computed fields of `result` extensions applied before this one (by name and the fields they
@@ -62,7 +60,7 @@ export function clientIdentity(client: unknown, modelNames: readonly string[] = 
   return { id: sha256(text).slice(0, 10), databaseKnown: database !== undefined, database: database === undefined ? undefined : sha256(canonicalize(rowsOf(database))).slice(0, 10) };
 }
 
-/** The source of every query hook on the cached reads, by model and operation; undefined when there is none (the identity of a client without hooks is unchanged). */
+/** A hash of the source of every query hook on the cached reads, by model and operation; undefined when there is none (the identity of a client without hooks is unchanged). */
 function queryHooks(internals: ClientInternals, delegateKeys: ReadonlyMap<string, string>): Record<string, string[]> | undefined {
   const out: Record<string, string[]> = {};
   for (const [model, key] of delegateKeys) {

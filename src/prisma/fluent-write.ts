@@ -1,5 +1,5 @@
 import type { LazyQuery, PrismaPromiseLike } from "./lazy-query.js";
-import { WrappedWrite } from "./prisma-like-promise.js";
+import { WrappedWrite, type OnBatch } from "./prisma-like-promise.js";
 
 /**
  * `prisma.post.update(…).author()`: Prisma's fluent query on a write (`query`, uncached), which
@@ -12,10 +12,9 @@ export class FluentWrite extends WrappedWrite<FluentWrite> {
     readonly write: LazyQuery,
     query: PrismaPromiseLike,
     run: (fluent: FluentWrite) => Promise<unknown>,
-    onBatch?: (fluent: FluentWrite, joined: PromiseLike<unknown>) => PromiseLike<unknown>,
+    onBatch?: OnBatch<FluentWrite>,
   ) {
-    super(query, run);
-    if (onBatch !== undefined) this.onBatch = (joined) => onBatch(this, joined);
+    super(query, run, onBatch);
   }
 }
 
@@ -23,7 +22,7 @@ export class FluentWrite extends WrappedWrite<FluentWrite> {
  * A FluentWrite that also answers the related model's fluent relations, as Prisma's own does
  * (`post.update(…).author().profile()`): each call wraps the next plain fluent query around the same write.
  */
-export function chainableFluentWrite(write: LazyQuery, query: PrismaPromiseLike, run: (fluent: FluentWrite) => Promise<unknown>, onBatch?: (fluent: FluentWrite, joined: PromiseLike<unknown>) => PromiseLike<unknown>): FluentWrite {
+export function chainableFluentWrite(write: LazyQuery, query: PrismaPromiseLike, run: (fluent: FluentWrite) => Promise<unknown>, onBatch?: OnBatch<FluentWrite>): FluentWrite {
   return new Proxy(new FluentWrite(write, query, run, onBatch), {
     get(target, property) {
       if (property in target || typeof property === "symbol") {

@@ -43,28 +43,32 @@ export abstract class PrismaLikePromise implements PromiseLike<unknown> {
   }
 }
 
+/** Settles a wrapped write's part of a batch `$transaction([...])`: `joined` is its plain query's. */
+export type OnBatch<Self> = (self: Self, joined: PromiseLike<unknown>) => PromiseLike<unknown>;
+
 /**
  * A write the cache runs when it is awaited (announced, run, invalidated), around a plain Prisma
  * query: that query is what joins a batch `$transaction([...])`, whose invalidation the batch does.
  */
 export class WrappedWrite<Self> extends PrismaLikePromise {
   readonly #run: (self: Self) => Promise<unknown>;
+  readonly #onBatch: OnBatch<Self> | undefined;
 
   constructor(
     /** The plain Prisma query. */
     readonly query: PrismaPromiseLike,
     run: (self: Self) => Promise<unknown>,
+    /** How its part of a batch is settled: a batch the cache does not run needs the write's invalidation. */
+    onBatch?: OnBatch<Self>,
   ) {
     super();
     this.#run = run;
+    this.#onBatch = onBatch;
   }
-
-  /** How this write's part of a batch is settled (set by the write path: a batch below the cache needs its invalidation). */
-  onBatch: ((joined: PromiseLike<unknown>) => PromiseLike<unknown>) | undefined;
 
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
     const joined = this.query.requestTransaction?.(batch) ?? this.query;
-    return this.onBatch === undefined ? joined : this.onBatch(joined);
+    return this.#onBatch === undefined ? joined : this.#onBatch(this as unknown as Self, joined);
   }
 
   protected execute(): Promise<unknown> {

@@ -1,5 +1,5 @@
 import type { PrismaPromiseLike } from "./lazy-query.js";
-import { WrappedWrite } from "./prisma-like-promise.js";
+import { WrappedWrite, type OnBatch } from "./prisma-like-promise.js";
 
 /**
  * A raw statement that may write: awaited, `run` announces, runs it and then invalidates the
@@ -13,8 +13,9 @@ export class RawWrite extends WrappedWrite<RawWrite> {
     query: PrismaPromiseLike,
     readonly client: object,
     run: (write: RawWrite) => Promise<unknown>,
+    onBatch?: OnBatch<RawWrite>,
   ) {
-    super(query, run);
+    super(query, run, onBatch);
   }
 }
 

@@ -78,9 +78,12 @@ export class WritePath {
   raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
     const query = parentMethod.apply(client, args);
     if (isQuery && !rawSqlMayWrite(args)) return query;
-    const write = new RawWrite(query, client, (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []));
-    write.onBatch = (joined) => this.#transactions.joinedBatch(write, joined, () => this.#writeNames.ofModels(write.models));
-    return write;
+    return new RawWrite(
+      query,
+      client,
+      (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []),
+      (write, joined) => this.#transactions.joinedBatch(write, joined, () => this.#writeNames.ofModels(write.models)),
+    );
   }
 
   readonly #writes: QueryRunner = {
