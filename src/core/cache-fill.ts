@@ -38,8 +38,9 @@ export class CacheFill {
     const value = await request.load();
     counters.dbLoads++;
     this.#waitBound.observe(request.model, clock.now() - started);
-    if (request.mayStore?.() === false) {
-      counters.bypass("query reached more than its arguments");
+    const notStored = request.whyNotStored?.();
+    if (notStored !== undefined) {
+      counters.bypass(notStored);
       return { value, stored: Promise.resolve("skipped") };
     }
     const deps: Dep[] = request.deps.map((name, i) => [name, current[i]!] as const);

@@ -25,8 +25,11 @@ export interface CacheControl<ModelName extends string = string> {
   stats(): CacheStats;
   /** Invalidates every cached read of the named models, or every entry carrying one of the tags. */
   invalidate(target: { model?: ModelName; models?: readonly ModelName[]; tags?: readonly string[] }): Promise<void>;
-  /** Runs a raw statement, invalidating only the models named instead of every model. */
-  raw<T>(models: readonly ModelName[], query: PromiseLike<T>): Promise<T>;
+  /**
+   * Runs a raw statement, invalidating only the models named instead of every model. Returns the
+   * statement itself: lazy like any Prisma query, and an element a `$transaction([...])` takes.
+   */
+  raw<Query extends PromiseLike<unknown>>(models: readonly ModelName[], query: Query): Query;
   /** Loads the fleet's shared Bloom filters of guarded models, building those that are missing or stale. */
   prepareBloom(): Promise<void>;
   /** Rebuilds the Bloom filter of one guarded model, or of all, by scanning their tables (one builder for the fleet). */
@@ -97,8 +100,15 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
     fleetStats: (fleetOptions) => statsControl.fleetStats(fleetOptions),
     resetStats: () => statsControl.resetStats(),
     events: parts.events,
-    raw: async (models, query) => {
-      const names = checkModels(parts.graph, models, "models");
+    // Not async: the statement is returned as it came, a lazy Prisma promise that a `$transaction([...])`
+    // batch accepts and that runs only when awaited (an async function would start it at once).
+    raw: (models, query) => {
+      let names: string[];
+      try {
+        names = checkModels(parts.graph, models, "models");
+      } catch (error) {
+        return Promise.reject(error) as never;
+      }
       if (query instanceof RawWrite) query.models = names;
       return query;
     },

@@ -11,6 +11,19 @@ interface Capture {
   onResult?: (result: unknown) => void;
 }
 
+/** What a probed query reports besides its result. */
+export interface ProbeListener {
+  /** The arguments the query runs with, once every other extension's hooks rewrote them. */
+  onFinalArgs: Capture["onFinalArgs"];
+  /** The query's result as the database returned it, before other extensions' hooks rewrote it. */
+  onResult?: Capture["onResult"];
+  /**
+   * Another extension's hook answered without running the query (a read replica, a `findFirst`
+   * on its own client, another cache): nothing says what the result depends on, or how old it is.
+   */
+  onAnsweredElsewhere?: () => void;
+}
+
 interface ExtendableClient {
   $extends(extension: unknown): unknown;
   /** Prisma's extension chain (internal): whose query hooks a model's operation runs through. */
@@ -55,12 +68,13 @@ export class FinalArgsProbe {
   }
 
   /**
-   * Runs `operation` on `model` with `args`; `onFinalArgs` receives the arguments it runs with,
-   * before it reaches the database, and `onResult` what the database answered, before other
-   * extensions' hooks rewrote it (neither is called when a hook answers the query itself; with
-   * no other hook on the query, its result is what the caller gets).
+   * Runs `operation` on `model` with `args`; the listener's `onFinalArgs` receives the arguments
+   * it runs with, before it reaches the database, and `onResult` what the database answered,
+   * before other extensions' hooks rewrote it (with no other hook on the query, its result is what
+   * the caller gets). When a hook answers the query itself, neither is called, and
+   * `onAnsweredElsewhere` is, before the result is handed on.
    */
-  run(delegateKey: string, model: string, operation: string, args: Record<string, unknown> | undefined, onFinalArgs: Capture["onFinalArgs"], onResult?: Capture["onResult"]): Promise<unknown> {
+  run(delegateKey: string, model: string, operation: string, args: Record<string, unknown> | undefined, listener: ProbeListener): Promise<unknown> {
     // No other extension hooks this query: it runs with `args`, and needs neither the hook nor its
     // context. Prisma looks hooks up by the model's client property (`user`), as they are declared.
     if (this.#hookCount(delegateKey, operation) === 0) {
@@ -70,7 +84,15 @@ export class FinalArgsProbe {
     const delegate = this.#client[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
     // Start the (lazy) Prisma query inside the capture's context, so the hook above finds it there.
     this.#running++;
-    const ran = this.#captures.run({ model, operation, seen: false, onFinalArgs, onResult }, () => new Promise((resolve, reject) => delegate[operation]!(args).then(resolve, reject)));
+    const capture: Capture = { model, operation, seen: false, onFinalArgs: listener.onFinalArgs, onResult: listener.onResult };
+    const ran = this.#captures.run(capture, () =>
+      new Promise((resolve, reject) =>
+        delegate[operation]!(args).then((result) => {
+          if (!capture.seen) listener.onAnsweredElsewhere?.();
+          resolve(result);
+        }, reject),
+      ),
+    );
     return ran.finally(this.#settled);
   }
 

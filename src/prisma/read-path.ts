@@ -21,7 +21,7 @@ import { tracing } from "../stats/telemetry.js";
 import type { PrismaSchema } from "./data-model.js";
 import { delegateOf, passthrough, type ExtensionThis } from "./delegates.js";
 import { failingRunner } from "./failed-query.js";
-import type { FinalArgsProbe } from "./final-args.js";
+import type { FinalArgsProbe, ProbeListener } from "./final-args.js";
 import { LazyQuery, type Delegates, type QueryRunner } from "./lazy-query.js";
 import { notFoundDetail, notFoundError, THROWING_READS, toNotFoundMarker, unwrapNotFound } from "./not-found.js";
 import { encodePrismaArgValue } from "./prisma-values.js";
@@ -211,17 +211,22 @@ export class ReadPath {
     const deps = this.#depsOf(query, key);
     // Loaded with the arguments as they are now: the load may run after the caller reused its object.
     const args = snapshotArgs(query.args);
-    // Another extension's query hook may make the query that runs reach more than the caller's arguments.
-    let ranAsPredicted = true;
-    const onFinalArgs = (finalArgs: Record<string, unknown> | undefined) => {
-      try {
-        ranAsPredicted = finalArgs === args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags));
-      } catch {
-        // Arguments no walk can read: serve the result, store nothing. Never fail the read.
-        ranAsPredicted = false;
-      }
+    // Another extension's query hook may make the query that runs reach more than the caller's
+    // arguments, or answer it without running it: the result is served, and not stored.
+    let notStored: string | undefined;
+    const listener: ProbeListener = {
+      onFinalArgs: (finalArgs) => {
+        try {
+          if (finalArgs === args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags))) return;
+        } catch {
+          // Arguments no walk can read: serve the result, store nothing. Never fail the read.
+        }
+        notStored = "query reached more than its arguments";
+      },
+      // A read replica's copy, a findFirst on the hook's own client: not known to be as new as the versions captured.
+      onAnsweredElsewhere: () => (notStored = "answered by another extension"),
     };
-    const load = () => this.#timedLoad(query, args, onFinalArgs);
+    const load = () => this.#timedLoad(query, args, listener);
     return {
       key,
       hot,
@@ -230,7 +235,7 @@ export class ReadPath {
       deps,
       load: THROWING_READS.has(operation) ? () => load().catch(toNotFoundMarker) : load,
       isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
-      mayStore: () => ranAsPredicted,
+      whyNotStored: () => notStored,
       served: query.served,
     };
   }
@@ -263,8 +268,8 @@ export class ReadPath {
   }
 
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
-  #timedLoad(query: LazyQuery, args: Record<string, unknown> | undefined, onFinalArgs: (args: Record<string, unknown> | undefined) => void): Promise<unknown> {
-    return this.#observability.timeLoad(query, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, onFinalArgs));
+  #timedLoad(query: LazyQuery, args: Record<string, unknown> | undefined, listener: ProbeListener): Promise<unknown> {
+    return this.#observability.timeLoad(query, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, listener));
   }
 }
 

@@ -25,6 +25,7 @@ import { whereMembersOf, type PrismaSchema } from "./data-model.js";
 import { checkModels, createCacheControl, type CacheControl } from "./cache-control.js";
 import { delegateOf, type ExtensionThis } from "./delegates.js";
 import { fluentClassesOf, type Delegates, type PrismaPromiseLike } from "./lazy-query.js";
+import { cacheOpened } from "./open-caches.js";
 import { prismaDecimal } from "./prisma-values.js";
 import { FinalArgsProbe } from "./final-args.js";
 import { validateCacheOption } from "./query-args.js";
@@ -70,6 +71,9 @@ export class CacheRuntime {
   /** The `$cache` property of the extended client. */
   readonly control: CacheControl;
 
+  /** Counts this cache closed among the process's open ones (see open-caches.ts). */
+  readonly #countClosed: (() => void) | undefined;
+
   constructor(options: ResolvedOptions, schema: PrismaSchema, scope: KeyScope, client: Delegates) {
     this.#client = client;
     this.#options = options;
@@ -84,6 +88,7 @@ export class CacheRuntime {
     const prefix = `{${options.namespace}}`;
     this.#lease = store === undefined ? undefined : new L1Lease(options.lease, () => this.#bus!.ping(), report);
     this.#bus = options.redis === undefined || store === undefined ? undefined : this.#createBus(store, prefix, report);
+    this.#countClosed = this.#bus === undefined ? undefined : cacheOpened();
     this.#versions = this.#createVersions(store, prefix, report);
     const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities) => this.#bump(names, token, addsIdentities) });
     // Filters are per database: tenants sharing a namespace have different rows (but clients of one
@@ -164,6 +169,7 @@ export class CacheRuntime {
       stopReads: () => this.#readPath.stop(),
       closeBus: async () => {
         this.#identity?.stop();
+        this.#countClosed?.();
         await this.#bus?.close();
       },
       report: (error) => this.#report(error),

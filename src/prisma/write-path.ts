@@ -118,7 +118,17 @@ export class WritePath {
     // Lazy, like a Prisma query: it starts when #announced awaits it, after the announcement.
     const write: PromiseLike<unknown> = inTransaction
       ? passthrough(this.#delegateKeys, query)
-      : { then: (resolve, reject) => this.#probe.run(delegateKey, query.model, query.operation, query.args, (args) => (finalArgs = args), (result) => (namesOfDatabaseResult = this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result))).then(resolve, reject) };
+      : {
+          then: (resolve, reject) =>
+            this.#probe
+              .run(delegateKey, query.model, query.operation, query.args, {
+                onFinalArgs: (args) => (finalArgs = args),
+                onResult: (result) => (namesOfDatabaseResult = this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)),
+                // A hook wrote by itself (a soft delete's update on its own client): its result may not spell what it changed.
+                onAnsweredElsewhere: () => (namesOfDatabaseResult = [recordGeneration(query.model)]),
+              })
+              .then(resolve, reject),
+        };
     const effects = (result: unknown) => {
       const names = inTransaction ? this.#ofWriteInTransaction(query.model, query.operation, query.args, result) : this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
       if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);

@@ -257,6 +257,20 @@ describe("raw SQL and explicit invalidation", () => {
     expect(await cachedQueries(posts)).toBe(0);
   });
 
+  it("$cache.raw() returns the statement as Prisma does: lazy, and an element a $transaction batch takes", async () => {
+    // Not awaited: it must not run (an async wrapper used to start it at once).
+    void b.prisma.$cache.raw(["User"], b.prisma.$executeRaw`UPDATE "User" SET name = ${"never awaited"} WHERE id = ${user.id}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await b.base.user.findUnique({ where: { id: user.id } }))?.name).not.toBe("never awaited");
+    await b.prisma.$transaction([
+      b.prisma.post.updateMany({ where: { authorId: user.id }, data: { title: "in batch" } }),
+      b.prisma.$cache.raw(["User"], b.prisma.$executeRaw`UPDATE "User" SET name = ${"batched"} WHERE id = ${user.id}`),
+    ]);
+    expect((await read(a.prisma))?.name).toBe("batched");
+    expect(await cachedQueries(posts)).toBe(1);
+    await expect(b.prisma.$cache.raw(["Nope"] as never, b.prisma.$executeRaw`SELECT 1`)).rejects.toThrow(/Nope/);
+  });
+
   it("invalidate({ models }) and invalidate({ tags })", async () => {
     await b.prisma.$cache.invalidate({ models: ["Post"] });
     expect(await cachedQueries(posts)).toBe(1);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
 import { CacheConfigError, cacheExtension } from "../../src/index.ts";
@@ -111,6 +112,127 @@ describe("reads and writes rewritten by other extensions depend on what actually
   });
 });
 
+/** Answers a post's findUnique with a findFirst on the hook's own client, adding a visibility condition (found by an outside probe). */
+const visibleThroughFindFirst = Prisma.defineExtension((client) =>
+  client.$extends({
+    name: "visible-through-findFirst",
+    query: {
+      post: {
+        findUnique: ({ args }) => client.post.findFirst({ ...args, where: { ...args.where, author: { active: true } } } as never) as never,
+      },
+    },
+  }),
+);
+
+/** Looks users up by email case-insensitively: findUnique answered with a findFirst. */
+const caseInsensitiveEmail = Prisma.defineExtension((client) =>
+  client.$extends({
+    name: "case-insensitive-email",
+    query: {
+      user: {
+        findUnique: ({ args, query }) => {
+          const email = (args.where as { email?: unknown }).email;
+          if (typeof email !== "string") return query(args);
+          return client.user.findFirst({ ...args, where: { email: { equals: email, mode: "insensitive" } } } as never) as never;
+        },
+      },
+    },
+  }),
+);
+
+/** A soft delete that answers a user's delete with an update on its own client, renaming the email. */
+const renamingSoftDelete = Prisma.defineExtension((client) =>
+  client.$extends({
+    name: "renaming-soft-delete",
+    query: {
+      user: {
+        delete: ({ args }) => client.user.update({ where: args.where, data: { email: `deleted-${randomUUID()}@example.com`, active: false } }) as never,
+      },
+    },
+  }),
+);
+
+/** A read replica that lags: it answers from a copy taken earlier while `lagging` holds rows, else runs the query. */
+function laggingReplica(lagging: Map<number, unknown>) {
+  return Prisma.defineExtension({
+    name: "lagging-replica",
+    query: { user: { findUnique: ({ args, query }) => (lagging.has((args.where as { id: number }).id) ? Promise.resolve(lagging.get((args.where as { id: number }).id)) : query(args)) as never } },
+  });
+}
+
+describe("a read another extension's hook answers without running it is served and not stored", () => {
+  const namespace = uniqueNamespace();
+  const redis = createRedis();
+  const lagging = new Map<number, unknown>();
+  const instances = [0, 1].map((i) => {
+    const { base, pool } = createBaseClient();
+    const below = base.$extends(visibleThroughFindFirst).$extends(caseInsensitiveEmail).$extends(laggingReplica(lagging)).$extends(renamingSoftDelete);
+    const prisma = below.$extends(cacheExtension({ namespace, redis, models: { User: true, Post: true }, ...(i === 1 ? { l1: false as const } : {}) }));
+    return { base, pool, prisma, plain: below };
+  });
+  const [writer, reader] = instances as [(typeof instances)[0], (typeof instances)[0]];
+  afterAll(async () => {
+    for (const instance of instances) {
+      await instance.prisma.$cache.close();
+      await instance.base.$disconnect();
+    }
+    redis.disconnect();
+  });
+
+  it("a findFirst with a visibility condition through a relation: deactivating the author hides the post", async () => {
+    const alice = await seedUser(writer.base);
+    const read = (p: (typeof instances)[0]["prisma"]) => p.post.findUnique({ where: { id: alice.posts[0]!.id } });
+    for (const instance of instances) {
+      expect(await read(instance.prisma)).not.toBeNull();
+      expect(await read(instance.prisma)).not.toBeNull();
+    }
+    await writer.prisma.user.update({ where: { id: alice.id }, data: { active: false } });
+    expect(await read(writer.plain as never)).toBeNull();
+    for (const instance of instances) expect(await read(instance.prisma)).toBeNull();
+    expect(writer.prisma.$cache.stats().bypasses["answered by another extension"]).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a case-insensitive lookup by email: an update by id is seen through the upper-cased email", async () => {
+    const bob = await seedUser(writer.base);
+    const read = (p: (typeof instances)[0]["prisma"]) => p.user.findUnique({ where: { email: bob.email.toUpperCase() } });
+    for (const instance of instances) {
+      expect((await read(instance.prisma))?.name).toBe(bob.name);
+      expect((await read(instance.prisma))?.name).toBe(bob.name);
+    }
+    await writer.prisma.user.update({ where: { id: bob.id }, data: { name: "Robert" } });
+    expect((await read(writer.plain as never))?.name).toBe("Robert");
+    for (const instance of instances) expect((await read(instance.prisma))?.name).toBe("Robert");
+  });
+
+  it("a write a hook answers by itself (a soft delete renaming the email): reads by the old email and by id see it", async () => {
+    const dave = await seedUser(writer.base);
+    const byEmail = (p: (typeof instances)[0]["prisma"]) => p.user.findUnique({ where: { email: dave.email } });
+    const byId = (p: (typeof instances)[0]["prisma"]) => p.user.findUnique({ where: { id: dave.id } });
+    for (const instance of instances) {
+      for (const read of [byEmail, byEmail, byId, byId]) expect((await read(instance.prisma))?.active).toBe(true);
+    }
+    await writer.prisma.user.delete({ where: { id: dave.id } });
+    expect(await byEmail(writer.plain as never)).toBeNull();
+    for (const instance of instances) {
+      expect(await byEmail(instance.prisma)).toBeNull();
+      expect((await byId(instance.prisma))?.active).toBe(false);
+    }
+  });
+
+  it("a lagging read replica: once it caught up, the written row is read, not the replica's old copy", async () => {
+    const carol = await seedUser(writer.base);
+    const read = (p: (typeof instances)[0]["prisma"]) => p.user.findUnique({ where: { id: carol.id } });
+    const { posts: _posts, ...copy } = carol;
+    lagging.set(carol.id, copy);
+    await writer.prisma.user.update({ where: { id: carol.id }, data: { name: "Caroline" } });
+    // While the replica lags, every client reads its old copy, the cache's as well as plain Prisma's.
+    for (const instance of instances) expect((await read(instance.prisma))?.name).toBe(carol.name);
+    lagging.delete(carol.id);
+    expect((await read(writer.plain as never))?.name).toBe("Caroline");
+    for (const instance of instances) expect((await read(instance.prisma))?.name).toBe("Caroline");
+  });
+});
+
 describe("the final-arguments probe", () => {
   it("sees the arguments a hook of one operation rewrote", async () => {
     const { base, pool } = createBaseClient();
@@ -122,11 +244,11 @@ describe("the final-arguments probe", () => {
       const user = await seedUser(base);
       const seen: unknown[] = [];
       const updateArgs = { where: { id: user.id }, data: { version: { increment: 1 } } };
-      const updated = (await probe.run("user", "User", "update", updateArgs, (args) => seen.push(args))) as { name: string };
+      const updated = (await probe.run("user", "User", "update", updateArgs, { onFinalArgs: (args) => void seen.push(args) })) as { name: string };
       expect(updated.name).toBe("stamped by a hook");
       expect(seen).toEqual([{ ...updateArgs, data: { version: { increment: 1 }, name: "stamped by a hook" } }]);
       // An operation no hook touches runs as called, without the probe's hook: nothing to report.
-      const read = (await probe.run("user", "User", "findUnique", { where: { id: user.id } }, (args) => seen.push(args))) as { id: number };
+      const read = (await probe.run("user", "User", "findUnique", { where: { id: user.id } }, { onFinalArgs: (args) => void seen.push(args) })) as { id: number };
       expect(read.id).toBe(user.id);
       expect(seen).toHaveLength(1);
     } finally {
