@@ -102,8 +102,27 @@ export class WriteAnnouncer {
    * neither served from nor stored in Redis while its marks stand (read as "write in progress").
    */
   async confirm(names: Iterable<string>, announcement: Announcement | undefined, addsIdentities = true): Promise<void> {
+    return this.#settle([...names], announcement, addsIdentities, announcement?.token);
+  }
+
+  /**
+   * After a write that failed without the database saying it refused it (see write-outcome.ts):
+   * it may have committed, or the server may still commit it once the client gave up. Marks
+   * `names` (more than were announced: what its result would have revealed) with the write's
+   * token and bumps them as a confirmation does, so nothing cached before is served, but leaves
+   * the marks to lapse (`maxLifetime` + 60 s): until then no instance serves or stores an entry
+   * depending on them, whenever that commit lands.
+   */
+  async unresolved(names: Iterable<string>, announcement: Announcement | undefined): Promise<void> {
     const list = [...names];
-    if (await this.#options.bump(list, announcement?.token, addsIdentities)) return;
+    // Not taken by Redis: the bump below is queued, and the write waits for its delivery.
+    if (this.#options.enabled) await this.#options.versions.announce(list, announcement?.token ?? randomUUID());
+    return this.#settle(list, announcement, true, undefined);
+  }
+
+  /** Bumps `list`, clearing the marks of `clearing` (a token); queued and waited for as confirm() says if Redis cannot take it. */
+  async #settle(list: string[], announcement: Announcement | undefined, addsIdentities: boolean, clearing: string | undefined): Promise<void> {
+    if (await this.#options.bump(list, clearing, addsIdentities)) return;
     // What the announcement did not cover (all of it if Redis did not take it; else names only the
     // result revealed) is not protected yet: wait (bounded) for the queue to deliver it — a short outage
     // then costs latency, not a stale read — then resolve anyway, counted.

@@ -1,6 +1,7 @@
 import type { Announcement } from "../invalidation/versions.js";
 import type { WriteAnnouncer } from "../invalidation/write-announcer.js";
 import type { PrismaPromiseLike } from "./lazy-query.js";
+import { outcomeOfError } from "./write-outcome.js";
 
 /** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
 export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
@@ -21,8 +22,12 @@ export class TransactionInvalidations {
   /** Elements of the batches this cache runs (it announces and confirms them itself). */
   readonly #batched = new WeakSet<object>();
 
-  constructor(announcer: WriteAnnouncer) {
+  /** What a write that may or may not have committed invalidates, from its announced names (WriteNames.ofUnresolved). */
+  readonly #unresolvedNames: (announced: ReadonlySet<string>) => Iterable<string>;
+
+  constructor(announcer: WriteAnnouncer, unresolvedNames: (announced: ReadonlySet<string>) => Iterable<string>) {
     this.#announcer = announcer;
+    this.#unresolvedNames = unresolvedNames;
   }
 
   /** Whether `client` belongs to an interactive transaction this process tracks. */
@@ -57,17 +62,18 @@ export class TransactionInvalidations {
       if (names !== undefined && names.size > 0) announcement = await this.#announcer.announce(names, "transaction", txId);
       return result;
     };
-    let committed = false;
     try {
       const result = await parentTransaction.call(client, tracked, options);
-      committed = true;
       const names = txId === undefined ? undefined : this.#open.get(txId);
       if (names !== undefined) await this.#announcer.confirm(names, announcement);
       return result;
-    } finally {
+    } catch (error) {
       const names = txId === undefined ? undefined : this.#open.get(txId);
-      // The commit failed after the announcement: remove its marks (an over-invalidation, never a stale read).
-      if (!committed && announcement !== undefined && names !== undefined) await this.#announcer.confirm(names, announcement);
+      // The commit failed after the announcement: refused, its marks are removed (an over-invalidation,
+      // never a stale read); a lost reply may hide a commit (or one still to come): see write-outcome.ts.
+      if (announcement !== undefined && names !== undefined) await this.#afterFailure(error, names, announcement);
+      throw error;
+    } finally {
       if (txId !== undefined) this.#open.delete(txId);
     }
   }
@@ -82,7 +88,7 @@ export class TransactionInvalidations {
     try {
       results = (await parentTransaction.call(client, input, options)) as unknown[];
     } catch (error) {
-      if (announcement !== undefined) await this.#announcer.confirm(announced, announcement);
+      if (announced.size > 0) await this.#afterFailure(error, announced, announcement);
       throw error;
     }
     const names = new Set<string>(announced);
@@ -91,6 +97,12 @@ export class TransactionInvalidations {
     });
     await this.#announcer.confirm(names, announcement);
     return results;
+  }
+
+  /** A transaction that failed after its writes were announced: see WritePath's #afterFailure. */
+  async #afterFailure(error: unknown, announced: ReadonlySet<string>, announcement: Announcement | undefined): Promise<void> {
+    if (outcomeOfError(error) === "unknown") await this.#announcer.unresolved(this.#unresolvedNames(announced), announcement);
+    else if (announcement !== undefined) await this.#announcer.confirm(announced, announcement);
   }
 
   /**

@@ -51,6 +51,19 @@ export class WriteNames {
     return names;
   }
 
+  /**
+   * A write that may or may not have committed (see write-outcome.ts): what its result would
+   * have revealed — a generated id, another unique key of a row it changed, identities it created —
+   * is unknown, so every model its announcement names is invalidated as raw SQL on it would be
+   * (every unique read, the Bloom guard suspended), besides what was announced.
+   */
+  ofUnresolved(announced: Iterable<string>): Set<string> {
+    const names = new Set(announced);
+    const models = this.#graph.modelNames.filter((model) => names.has(modelGeneration(model)));
+    for (const name of this.ofModels(models)) names.add(name);
+    return names;
+  }
+
   /** Whether the write may create record identities: only then does its bump add to the Bloom filters (the fleet's, guarded here or not). */
   addsIdentities(model: string, operation: string, args: Record<string, unknown> | undefined): boolean {
     return mayCreateIdentities(this.#graph, model, operation, args);

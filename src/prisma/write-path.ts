@@ -11,6 +11,7 @@ import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
 import type { WriteNames } from "./write-names.js";
+import { outcomeOfError, type FailedWriteOutcome } from "./write-outcome.js";
 
 /** What the write path uses of the client's parts; CacheRuntime builds and owns them. */
 export interface WritePathParts {
@@ -41,7 +42,7 @@ export class WritePath {
     this.#namespace = parts.namespace;
     this.#delegateKeys = parts.schema.delegateKeys;
     this.#announcer = parts.announcer;
-    this.#transactions = new TransactionInvalidations(parts.announcer);
+    this.#transactions = new TransactionInvalidations(parts.announcer, (announced) => this.#writeNames.ofUnresolved(announced));
     this.#writeNames = parts.writeNames;
     this.#probe = parts.probe;
     this.#fluentClasses = parts.fluentClasses;
@@ -115,6 +116,10 @@ export class WritePath {
     // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
     const inTransaction = (query.$parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
     const delegateKey = this.#delegateKeys.get(query.model)!;
+    // How far a failed write got, where the probe can tell: its final hook reached (about to be sent), the database's answer.
+    const probed = !inTransaction && this.#probe.hooked(delegateKey, query.operation);
+    let reached = false;
+    let answered = false;
     // Lazy, like a Prisma query: it starts when #announced awaits it, after the announcement.
     const write: PromiseLike<unknown> = inTransaction
       ? passthrough(this.#delegateKeys, query)
@@ -122,8 +127,14 @@ export class WritePath {
           then: (resolve, reject) =>
             this.#probe
               .run(delegateKey, query.model, query.operation, query.args, {
-                onFinalArgs: (args) => (finalArgs = args),
-                onResult: (result) => (namesOfDatabaseResult = this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)),
+                onFinalArgs: (args) => {
+                  reached = true;
+                  finalArgs = args;
+                },
+                onResult: (result) => {
+                  answered = true;
+                  namesOfDatabaseResult = this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result);
+                },
                 // A hook wrote by itself (a soft delete's update on its own client): its result may not spell what it changed.
                 onAnsweredElsewhere: () => (namesOfDatabaseResult = [recordGeneration(query.model)]),
               })
@@ -137,7 +148,9 @@ export class WritePath {
     };
     // Asked before the write (the announcement) and after it, when another extension's hook may have changed its arguments.
     const addsIdentities = () => this.#writeNames.addsIdentities(query.model, query.operation, query.args) || (finalArgs !== query.args && this.#writeNames.addsIdentities(query.model, query.operation, finalArgs));
-    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities);
+    // Another extension's hook failed before the query was sent (nothing ran), or after the database answered it.
+    const outcomeOf = (error: unknown): FailedWriteOutcome => (answered ? "committed" : probed && !reached ? "refused" : outcomeOfError(error));
+    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities, outcomeOf);
   }
 
   /**
@@ -156,7 +169,15 @@ export class WritePath {
    * lazy Prisma query starts it; see WriteAnnouncer.alongside), then confirm what it changed before resolving. Inside an
    * interactive transaction the announcement waits for the callback to return (see transactions.ts).
    */
-  async #announced(client: ScopedClient, announced: Iterable<string>, what: string, write: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>, addsIdentities: () => boolean = () => true): Promise<unknown> {
+  async #announced(
+    client: ScopedClient,
+    announced: Iterable<string>,
+    what: string,
+    write: PromiseLike<unknown>,
+    effects: (result: unknown) => Iterable<string>,
+    addsIdentities: () => boolean = () => true,
+    outcomeOf: (error: unknown) => FailedWriteOutcome = outcomeOfError,
+  ): Promise<unknown> {
     let announcement: Announcement | undefined;
     let result: unknown;
     if (this.#transactions.inTransaction(client)) result = await write;
@@ -164,8 +185,7 @@ export class WritePath {
       const outcome = await this.#announcer.alongside(announced, what, addsIdentities(), () => write);
       announcement = outcome.announcement;
       if ("error" in outcome) {
-        // Failed: remove its marks (the bump only over-invalidates; a reply lost after a commit may hide a created row), then rethrow.
-        if (announcement !== undefined) await this.#announcer.confirm(announced, announcement, addsIdentities());
+        await this.#afterFailure(outcomeOf(outcome.error), announced, announcement, effects, addsIdentities());
         throw outcome.error;
       }
       result = outcome.result;
@@ -174,5 +194,21 @@ export class WritePath {
     for (const name of announced) names.add(name);
     await this.#transactions.apply(names, client, announcement, addsIdentities());
     return result;
+  }
+
+  /**
+   * A write that failed: refused, its marks are removed (the bump only over-invalidates); answered
+   * by the database before something after it failed, it is confirmed like a write that resolved;
+   * otherwise it may have committed or still commit: every unique read of what it writes is
+   * invalidated, and its marks are left to lapse (WriteAnnouncer.unresolved).
+   */
+  async #afterFailure(outcome: FailedWriteOutcome, announced: Iterable<string>, announcement: Announcement | undefined, effects: (result: unknown) => Iterable<string>, addsIdentities: boolean): Promise<void> {
+    if (outcome === "unknown") return this.#announcer.unresolved(this.#writeNames.ofUnresolved(announced), announcement);
+    if (outcome === "committed") {
+      const names = new Set(effects(undefined));
+      for (const name of announced) names.add(name);
+      return this.#announcer.confirm(names, announcement, addsIdentities);
+    }
+    if (announcement !== undefined) await this.#announcer.confirm(announced, announcement, addsIdentities);
   }
 }

@@ -1,0 +1,143 @@
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { PrismaClient } from "../../prisma/generated/client.ts";
+import { cacheExtension } from "../../src/index.ts";
+import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { LostReplyProxy } from "../helpers/lost-reply-proxy.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+/**
+ * Writes that fail without the database saying it refused them (found by an outside probe): a
+ * reply lost after the commit, a client-side timeout while the server still runs the statement.
+ * Plain Prisma rejects too, and then reads what committed; so must every cached client.
+ */
+describe("a write whose outcome the client does not know", () => {
+  const namespace = uniqueNamespace();
+  const redis = createRedis();
+  const databaseUrl = new URL(inject("databaseUrl"));
+  let proxy: LostReplyProxy;
+  const pools: pg.Pool[] = [];
+  const clients: PrismaClient[] = [];
+  const cached = (pool: pg.Pool, options: { l1?: false } = {}) => {
+    pools.push(pool);
+    const base = new PrismaClient({ adapter: new PrismaPg(pool) });
+    clients.push(base);
+    return base.$extends(cacheExtension({ namespace, redis, models: { User: true, Post: true }, ...options }));
+  };
+  const { base: plain } = createBaseClient();
+  let writer: ReturnType<typeof cached>;
+  let timingOut: ReturnType<typeof cached>;
+  let readers: Array<ReturnType<typeof cached>>;
+
+  beforeAll(async () => {
+    proxy = await LostReplyProxy.start(Number(databaseUrl.port || 5432));
+    const throughProxy = new URL(databaseUrl);
+    throughProxy.port = String(proxy.port);
+    writer = cached(new pg.Pool({ connectionString: throughProxy.toString(), max: 2 }));
+    // A client-side timeout: pg gives up on the statement, PostgreSQL keeps running it.
+    timingOut = cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2, query_timeout: 300 }));
+    readers = [cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2 })), cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2 }), { l1: false })];
+  });
+  afterAll(async () => {
+    for (const client of [writer, timingOut, ...readers]) await client.$cache.close();
+    for (const client of clients) await client.$disconnect();
+    await Promise.all(pools.map((pool) => pool.end().catch(() => {})));
+    await plain.$disconnect();
+    await proxy.stop();
+    redis.disconnect();
+  });
+
+  const everyone = () => [writer, timingOut, ...readers];
+  /** Reads twice on every instance, so each holds the value in L1 or Redis. */
+  const cacheEverywhere = async (read: (client: ReturnType<typeof cached>) => Promise<unknown>) => {
+    for (const client of everyone()) {
+      await read(client);
+      await read(client);
+    }
+  };
+
+  it("a reply lost after the commit: reads by another unique key see the update, and a delete", async () => {
+    const user = await seedUser(plain);
+    const byId = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { id: user.id } });
+    await cacheEverywhere(byId);
+    const lost = proxy.arm((text) => text.includes("UPDATE") && text.includes("User"));
+    await expect(writer.user.update({ where: { email: user.email }, data: { name: "committed, reply lost" } })).rejects.toThrow();
+    await lost;
+    expect((await plain.user.findUnique({ where: { id: user.id } }))?.name).toBe("committed, reply lost");
+    for (const client of everyone()) expect((await byId(client))?.name).toBe("committed, reply lost");
+
+    const count = (client: ReturnType<typeof cached>) => client.post.count({ where: { authorId: user.id } });
+    await cacheEverywhere(count);
+    const lostDelete = proxy.arm((text) => text.includes("DELETE") && text.includes("User"));
+    await expect(writer.user.delete({ where: { email: user.email } })).rejects.toThrow();
+    await lostDelete;
+    expect(await plain.user.findUnique({ where: { id: user.id } })).toBeNull();
+    for (const client of everyone()) {
+      expect(await byId(client)).toBeNull();
+      expect(await count(client)).toBe(0);
+    }
+  });
+
+  it("a batch transaction whose COMMIT reply is lost: reads by another unique key see its update", async () => {
+    const user = await seedUser(plain);
+    const byId = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { id: user.id } });
+    await cacheEverywhere(byId);
+    const lost = proxy.arm((text) => text.includes("COMMIT"));
+    await expect(writer.$transaction([writer.user.update({ where: { email: user.email }, data: { name: "batch committed" } }), writer.post.count()])).rejects.toThrow();
+    await lost;
+    expect((await plain.user.findUnique({ where: { id: user.id } }))?.name).toBe("batch committed");
+    for (const client of everyone()) expect((await byId(client))?.name).toBe("batch committed");
+  });
+
+  it("a client-side timeout: the statement commits after the write rejected, and reads see it", async () => {
+    const user = await seedUser(plain);
+    const byEmail = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { email: user.email } });
+    const list = (client: ReturnType<typeof cached>) => client.user.findMany({ where: { id: user.id } });
+    await cacheEverywhere(byEmail);
+    await cacheEverywhere(list);
+    const locker = new pg.Client({ connectionString: databaseUrl.toString() });
+    await locker.connect();
+    try {
+      await locker.query("BEGIN");
+      await locker.query(`SELECT id FROM "User" WHERE id = $1 FOR UPDATE`, [user.id]);
+      await expect(timingOut.user.update({ where: { id: user.id }, data: { name: "committed late" } })).rejects.toThrow(/timeout/i);
+      // While the statement waits for the row lock, reads load the row as it still is.
+      for (const client of everyone()) expect((await byEmail(client))?.name).toBe(user.name);
+      await locker.query("COMMIT");
+    } finally {
+      await locker.end();
+    }
+    for (let waited = 0; (await plain.user.findUnique({ where: { id: user.id } }))?.name !== "committed late"; waited += 20) {
+      if (waited > 5000) throw new Error("the late statement never committed");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const client of everyone()) {
+      expect((await byEmail(client))?.name).toBe("committed late");
+      expect((await list(client))[0]?.name).toBe("committed late");
+    }
+  });
+});
+
+describe("a write the database refused", () => {
+  it("a unique violation leaves no mark standing: reads are cached again at once", async () => {
+    const namespace = uniqueNamespace();
+    const writer = createCachedClient({ namespace });
+    const reader = createCachedClient({ namespace });
+    try {
+      const [user, other] = [await seedUser(writer.base), await seedUser(writer.base)];
+      const byId = () => reader.prisma.user.findUnique({ where: { id: user.id } });
+      const list = () => reader.prisma.user.findMany({ where: { id: user.id } });
+      await expect(writer.prisma.user.update({ where: { id: user.id }, data: { email: other.email } })).rejects.toMatchObject({ code: "P2002" });
+      await byId();
+      await list();
+      const queries = reader.pool.queries;
+      expect(await byId()).toMatchObject({ id: user.id, email: user.email });
+      expect(await list()).toHaveLength(1);
+      expect(reader.pool.queries).toBe(queries);
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+});
