@@ -93,8 +93,10 @@ export function readDependencies(graph: ModelGraph, model: string, operation: st
   const reached = reachedModels(graph, model, args, operation);
   const sources = new Set([...reached].flatMap((name) => graph.readSources(name)));
   let names: string[];
-  // A self-relation reaches other rows of the model itself: then the record's tag is not enough.
-  const ownRowOnly = UNIQUE_READS.has(operation) && sources.size === 1 && !readsRelation(graph, model, args);
+  // A self-relation reaches other rows of the model itself, and a declared dependency (itself
+  // included: a trigger updating a total row of its own table) changes rows no write names: then
+  // the record's tag is not enough.
+  const ownRowOnly = UNIQUE_READS.has(operation) && sources.size === 1 && !graph.declaresDependencies(model) && !readsRelation(graph, model, args);
   const identity = ownRowOnly ? whereIdentityTags(graph, model, args?.where)[0] : undefined;
   if (identity !== undefined) names = [recordGeneration(model), identity];
   else names = [...sources].map(modelGeneration);

@@ -92,6 +92,11 @@ export class ModelGraph {
     this.#dependsOn.set(model, [...models]);
   }
 
+  /** Whether `model` was declared to depend on models (`dependsOn`, itself included: a trigger changing other rows of its own table). */
+  declaresDependencies(model: string): boolean {
+    return (this.#dependsOn.get(model)?.length ?? 0) > 0;
+  }
+
   /**
    * The models whose writes change what reads of `model` return: the model itself, plus what it
    * was declared to depend on (transitively). A view without a declaration depends on every table.

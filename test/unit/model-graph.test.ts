@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { modelGeneration, readDependencies, recordGeneration } from "../../src/invalidation/dependencies.ts";
 import { ModelGraph, type ForeignKeyActions, type ModelInfo, type ReferentialAction } from "../../src/invalidation/model-graph.ts";
 
 type Key = { field: string; target: string; fields: string[]; references?: string[]; onDelete: ReferentialAction; onUpdate?: ReferentialAction };
@@ -88,5 +89,12 @@ describe("ModelGraph: read sources", () => {
 
   it("an undeclared view depends on every table", () => {
     expect(graph().readSources("ActiveUser").sort()).toEqual(["ActiveUser", "Post", "User"]);
+  });
+
+  it("a unique read of a table declared to depend on itself (a trigger keeping a total row) depends on its generation, not the record's tag", () => {
+    const g = graph();
+    expect(readDependencies(g, "User", "findUnique", { where: { id: 1 } })).toEqual([recordGeneration("User"), expect.stringMatching(/^t:User:id/)]);
+    g.declareDependsOn("User", ["User"]);
+    expect(readDependencies(g, "User", "findUnique", { where: { id: 1 } })).toEqual([modelGeneration("User")]);
   });
 });
