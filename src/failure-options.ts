@@ -1,4 +1,5 @@
 import { CacheConfigError } from "./errors.js";
+import { MAX_TIMER_MS } from "./option-limits.js";
 import type { CircuitBreakerSettings } from "./stores/circuit-breaker.js";
 
 /** What a write does when Redis cannot take its announcement: run anyway (a counted risk), or be refused. */
@@ -13,7 +14,9 @@ export const FAILURE_DEFAULTS = {
 
 export function redisDownWriteWait(value: unknown): number {
   if (value === undefined) return FAILURE_DEFAULTS.redisDownWriteWait;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new CacheConfigError("redisDownWriteWait", `expected a non-negative number of milliseconds, got ${String(value)}`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new CacheConfigError("redisDownWriteWait", `expected a non-negative number of milliseconds, at most ${MAX_TIMER_MS} (Node's longest timer), got ${String(value)}`);
+  }
   return value;
 }
 
@@ -32,8 +35,9 @@ export function circuitBreakerSettings(value: unknown): CircuitBreakerSettings |
     throw new CacheConfigError("circuitBreaker.threshold", `expected a positive integer, got ${String(threshold)}`);
   }
   const probeInterval = own.probeInterval ?? FAILURE_DEFAULTS.breakerProbeInterval;
-  if (typeof probeInterval !== "number" || !Number.isFinite(probeInterval) || probeInterval < 1) {
-    throw new CacheConfigError("circuitBreaker.probeInterval", `expected a number of milliseconds ≥ 1, got ${String(probeInterval)}`);
+  // Above Node's longest timer, setTimeout fires after 1 ms: a probe every millisecond.
+  if (typeof probeInterval !== "number" || !Number.isFinite(probeInterval) || probeInterval < 1 || probeInterval > MAX_TIMER_MS) {
+    throw new CacheConfigError("circuitBreaker.probeInterval", `expected a number of milliseconds from 1 to ${MAX_TIMER_MS} (Node's longest timer), got ${String(probeInterval)}`);
   }
   return { threshold, probeIntervalMs: probeInterval };
 }

@@ -1,3 +1,4 @@
+import { MAX_LIFETIME_S, MAX_TIMER_MS } from "./option-limits.js";
 import { CacheConfigError } from "./errors.js";
 import type { CacheError } from "./errors.js";
 import { circuitBreakerSettings, redisDownWrites, redisDownWriteWait, type RedisDownWrites } from "./failure-options.js";
@@ -70,14 +71,7 @@ export const DEFAULTS = {
   alertMinRequests: 100,
 } as const;
 
-/** Node runs a timer of more than 2^31 − 1 ms after 1 ms: no option in ms may be longer. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-/**
- * The longest lifetime in seconds (ttl, swr, negativeTtl, maxLifetime, l1.maxTtl, bloom.maxAge,
- * queryStats.halfLife): 365 days, so every millisecond value sent to Redis (PX, PEXPIRE) is an
- * integer it accepts, jitter and the tag-lifetime margin included.
- */
-export const MAX_LIFETIME_S = 365 * 24 * 3600;
+export { MAX_LIFETIME_S, MAX_TIMER_MS };
 const lifetime = { max: MAX_LIFETIME_S, unit: "s" } as const;
 const timer = { max: MAX_TIMER_MS, unit: "ms" } as const;
 
@@ -97,7 +91,8 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
   };
   const models = modelPolicies(input.models, defaults, input.l1 !== false);
   // Whole milliseconds: the value ends up in Redis `PX` arguments, which take integers only.
-  const longest = Math.ceil(Math.max(0, ...[...models.values()].map((p) => (Math.max(p.ttlMs, p.negativeTtlMs) + p.swrMs) * (1 + p.jitter))));
+  const lifetimeOf = (p: ReadPolicy) => Math.ceil((Math.max(p.ttlMs, p.negativeTtlMs) + p.swrMs) * (1 + p.jitter));
+  const longest = Math.max(0, ...[...models.values()].map(lifetimeOf));
   return Object.freeze({
     redis: redisClient(input.redis),
     namespace: namespace(input.namespace),
@@ -110,7 +105,7 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     closeTimeoutMs: nonNegative(input.closeTimeout, "closeTimeout", DEFAULTS.closeTimeout, timer),
     earlyRefreshBeta: nonNegative(input.earlyRefreshBeta, "earlyRefreshBeta", DEFAULTS.earlyRefreshBeta),
     hotKeys: hotKeyOptions(input.hotKeys),
-    maxLifetimeMs: Math.max(longest, Math.ceil(nonNegative(input.maxLifetime, "maxLifetime", 0, lifetime) * 1000)),
+    maxLifetimeMs: maxLifetime(input.maxLifetime, models, lifetimeOf, longest),
     onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
     queryStats: queryStatsSettings(input.queryStats),
     lowHitRateAlert: lowHitRateSettings(input.lowHitRateAlert),
@@ -120,6 +115,26 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     clock: clock(input.clock),
     random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,
   });
+}
+
+/**
+ * The bound of per-query lifetimes, and how long tag versions live: the longest model lifetime
+ * unless set. Set, it must hold every model's own lifetime (an entry must never outlive the
+ * versions it recorded): a shorter one is refused, naming the model, not silently raised.
+ */
+function maxLifetime(value: unknown, models: ReadonlyMap<string, ReadPolicy>, lifetimeOf: (policy: ReadPolicy) => number, longest: number): number {
+  if (value === undefined) return longest;
+  const ms = Math.ceil(nonNegative(value, "maxLifetime", 0, { positive: true, ...lifetime }) * 1000);
+  for (const [name, policy] of models) {
+    // A millisecond of slack: both sides are rounded up from products of floating-point numbers.
+    if (lifetimeOf(policy) > ms + 1) {
+      throw new CacheConfigError(
+        "maxLifetime",
+        `${String(value)} s is shorter than models.${name}'s lifetime, ${lifetimeOf(policy) / 1000} s (the longer of ttl and negativeTtl, plus swr, stretched by jitter): raise maxLifetime or shorten the model's lifetimes`,
+      );
+    }
+  }
+  return ms;
 }
 
 /** Checks the configured model names against the data model's, once the client is known. */

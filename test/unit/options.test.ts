@@ -62,12 +62,22 @@ describe("resolveOptions", () => {
     expect(optionAtFault({ models: { User: { swr: 1e12 } } })).toBe("models.User.swr");
     expect(optionAtFault({ models, negativeTtl: MAX_LIFETIME_S + 1 })).toBe("negativeTtl");
     expect(optionAtFault({ models, maxLifetime: 1e300 })).toBe("maxLifetime");
+    expect(optionAtFault({ models, circuitBreaker: { probeInterval: 3e9 } })).toBe("circuitBreaker.probeInterval");
+    expect(optionAtFault({ models, redisDownWriteWait: 3e9 })).toBe("redisDownWriteWait");
     expect(optionAtFault({ models, l1: { maxTtl: 1e300 } })).toBe("l1.maxTtl");
     for (const option of ["redisTimeout", "ackTimeout", "lockTtl"]) expect(optionAtFault({ models, [option]: 2 ** 31 })).toBe(option);
     expect(optionAtFault({ models, hotKeys: { window: 2 ** 31 } })).toBe("hotKeys.window");
     expect(optionAtFault({ models, lowHitRateAlert: { threshold: 0.5, window: 2 ** 31 } })).toBe("lowHitRateAlert.window");
     expect(optionAtFault({ models, queryStats: { halfLife: 1e300 } })).toBe("queryStats.halfLife");
     expect(optionAtFault({ models: { User: { bloom: { maxAge: 1e300 } } } })).toBe("models.User.bloom.maxAge");
+  });
+
+  it("refuses a maxLifetime shorter than a model's own lifetime (an entry must not outlive its versions), naming the model", () => {
+    expect(() => resolveOptions({ models: { User: { ttl: 1, jitter: 0 } }, maxLifetime: 2 })).toThrow(/models\.User's lifetime, 30 s/);
+    expect(optionAtFault({ models: { User: { ttl: 1, jitter: 0 } }, maxLifetime: 2 })).toBe("maxLifetime");
+    expect(optionAtFault({ models: { User: true }, maxLifetime: 0 })).toBe("maxLifetime");
+    expect(resolveOptions({ models: { User: { ttl: 1, jitter: 0, negativeTtl: 1 } }, maxLifetime: 2 }).maxLifetimeMs).toBe(2000);
+    expect(resolveOptions({ models: { User: { ttl: 10, jitter: 0.1 } }, negativeTtl: 5 }).maxLifetimeMs).toBe(11_000);
   });
 
   it("accepts the bounds themselves, and every resulting millisecond value Redis sees is an integer", () => {
