@@ -21,13 +21,22 @@ export const warm: CommandFn = async (client, args, io) => {
   bar?.finish();
   if (args.json) {
     print(io, JSON.stringify(result));
-    return 0;
+    return (result.skippedBy[REDIS_UNAVAILABLE] ?? 0) > 0 ? redisUnavailable(io) : 0;
   }
   const skipped = Object.entries(result.skippedBy).map(([reason, n]) => `${reason} ${n}`);
   print(io, `warmed ${result.warmed} of ${result.total} recorded queries in ${duration(result.durationMs)}; failed ${result.failed}; skipped ${result.skipped}${skipped.length > 0 ? ` (${skipped.join(", ")})` : ""}`);
+  if ((result.skippedBy[REDIS_UNAVAILABLE] ?? 0) > 0) return redisUnavailable(io);
   if (result.total === 0) print(io, "no recorded queries yet: statistics fill as the application serves reads (every read is counted; flushed every queryStats.flushInterval)");
   return 0;
 };
+
+const REDIS_UNAVAILABLE = "redis unavailable";
+
+/** A command that needs Redis and could not reach it has failed: status 1, whatever it printed. */
+function redisUnavailable(io: CliIo): number {
+  io.stderr.write("prisma-cache-shield: Redis is unavailable (the errors went to the client's onError) [E_REDIS_UNAVAILABLE]\n");
+  return 1;
+}
 
 export const stats: CommandFn = async (client, args, io) => {
   const [fleet, recorded] = await Promise.all([client.$cache.fleetStats({ countEntries: true }), client.$cache.topQueries({ limit: 200 })]);
@@ -39,7 +48,10 @@ export const stats: CommandFn = async (client, args, io) => {
   if (args.json) {
     const hotQueries = Object.fromEntries([...hot].map(([model, list]) => [model, list.map(({ operation, args: queryArgs, score, loadMs }) => ({ operation, args: queryArgs, score, loadMs }))]));
     print(io, JSON.stringify({ ...fleet, hotQueries }, (_key, value: unknown) => (typeof value === "bigint" ? `${value}` : value)));
-    return 0;
+    return fleet.redisUnavailable ? redisUnavailable(io) : 0;
+  }
+  if (fleet.redisUnavailable) {
+    print(io, "Redis is unavailable: the counters below are this process's own, not the fleet's");
   }
   const s = fleet.stats;
   print(io, `namespace ${fleet.namespace}: ${fleet.instances} live instance${fleet.instances === 1 ? "" : "s"} published counters`);
@@ -68,7 +80,7 @@ export const stats: CommandFn = async (client, args, io) => {
   print(io, `herd: coalesced ${count(s.coalesced)} · lock waits ${count(s.lockWaits)} (${millis(s.lockWaitMs)}) · stale serves ${count(s.staleServes)} · refreshes ${count(s.backgroundRefreshes)} stale / ${count(s.earlyRefreshes)} early / ${count(s.refreshFailures)} failed`);
   print(io, `invalidations: sent ${count(s.invalidationsSent)} · received ${count(s.invalidationsReceived)} · unacknowledged ${count(s.invalidationAckTimeouts)} · queued ${count(s.invalidationsQueued)}`);
   print(io, `failures: Redis errors ${count(s.redisErrors)} · timeouts ${count(s.redisTimeouts)}${bypasses.length > 0 ? ` · bypasses: ${bypasses.join(", ")}` : ""}`);
-  return 0;
+  return fleet.redisUnavailable ? redisUnavailable(io) : 0;
 };
 
 /** A cache key `<namespace>:<fingerprint>:<model>:<operation>:<args>` as model, call and arguments (`#…` when hashed). */
@@ -81,6 +93,8 @@ function describeKey(key: string): [string, string, string] {
 
 export const top: CommandFn = async (client, args, io) => {
   const queries = await client.$cache.topQueries({ limit: args.limit ?? 20, ...(args.model === undefined ? {} : { model: args.model }) });
+  // topQueries() answers [] when Redis is unreachable, as when nothing was recorded: tell them apart.
+  if (queries.length === 0 && (await client.$cache.fleetStats()).redisUnavailable) return redisUnavailable(io);
   if (args.json) {
     print(io, JSON.stringify(queries, (_key, value: unknown) => (typeof value === "bigint" ? `${value}` : value)));
     return 0;
@@ -105,6 +119,8 @@ export const top: CommandFn = async (client, args, io) => {
 export const flush: CommandFn = async (client, args, io) => {
   const models = args.model === undefined ? (await client.$cache.fleetStats()).cachedModels : [args.model];
   await client.$cache.invalidate({ models });
+  // invalidate() queues what Redis did not take; close() delivers it or rejects (E_UNDELIVERED_INVALIDATIONS): a flush that reached nobody failed.
+  await client.$cache.close();
   if (args.json) print(io, JSON.stringify({ invalidated: models }));
   else print(io, `invalidated every cached read of ${models.join(", ")} on every instance (entries stay in Redis until their TTL, never served)`);
   return 0;

@@ -25,10 +25,16 @@ export async function runCli(argv: readonly string[], io: CliIo & { cwd: string 
   try {
     return await commands[args.command](loaded.client, args, io);
   } catch (error) {
-    const code = error instanceof CacheError ? ` [${error.code}]` : "";
-    io.stderr.write(`prisma-cache-shield ${args.command} failed: ${(error as Error)?.message ?? String(error)}${code}\n`);
+    const message = (error as Error)?.message ?? String(error);
     // By code, not instanceof: the client module may load another copy of this package (CJS vs ESM, or a nested install).
-    return (error as { code?: unknown } | null)?.code === "E_INVALID_ARGUMENT" ? 2 : 1;
+    // An argument the client refused (a model the schema does not have) is bad usage, like an unknown option.
+    if ((error as { code?: unknown } | null)?.code === "E_INVALID_ARGUMENT") {
+      io.stderr.write(`prisma-cache-shield: ${message} [E_USAGE]\n\n${USAGE}\n`);
+      return 2;
+    }
+    const code = error instanceof CacheError || typeof (error as { code?: unknown } | null)?.code === "string" ? ` [${(error as { code: string }).code}]` : "";
+    io.stderr.write(`prisma-cache-shield ${args.command} failed: ${message}${code}\n`);
+    return 1;
   } finally {
     // Stop the client's timers and connections so the process can exit; never the app's own Redis.
     await loaded.client.$cache.close().catch(() => {});

@@ -149,6 +149,10 @@ function statsOf(parts: CacheControlParts): CacheStats {
 /** The names `invalidate()` bumps: every name of the models given, and the tags. */
 function explicitTargets(parts: CacheControlParts, target: { model?: string; models?: readonly string[]; tags?: readonly string[] }): string[] {
   if (typeof target !== "object" || target === null) throw new CacheArgumentError("target", "expected { model?, models?, tags? }");
+  // A misspelt key ({ modle: "User" }) would invalidate nothing, silently.
+  for (const key of Object.keys(target)) {
+    if (key !== "model" && key !== "models" && key !== "tags") throw new CacheArgumentError(key, "unknown key (expected model, models or tags)");
+  }
   const models = [
     ...(target.model === undefined ? [] : checkModels(parts.graph, [target.model], "model")),
     ...(target.models === undefined ? [] : checkModels(parts.graph, target.models, "models")),

@@ -118,6 +118,7 @@ export class Observability {
   /** After `resetStats()`: the alert's window restarts from the zeroed counters. */
   countersReset(): void {
     this.#alert?.reset();
+    this.#queryStats?.resetCounts();
   }
 
   /** Flushes buffered samples and publishes the counters now; also waits for metrics to load. */

@@ -113,6 +113,8 @@ export class QueryStats {
   /** A flush asked for while one is in flight: it follows that one. */
   #next: Promise<void> | undefined;
   readonly #counts = { flushed: 0, dropped: 0, flushFailures: 0 };
+  /** Reads counted before the last `resetStats()`. */
+  #readsAtReset = 0;
 
   constructor(parts: QueryStatsParts) {
     this.#parts = parts;
@@ -129,7 +131,13 @@ export class QueryStats {
   }
 
   get counts(): RecorderCounts {
-    return { counted: this.popularity?.counts.reads ?? 0, tracked: this.popularity?.size ?? 0, ...this.#counts };
+    return { counted: (this.popularity?.counts.reads ?? 0) - this.#readsAtReset, tracked: this.popularity?.size ?? 0, ...this.#counts };
+  }
+
+  /** `resetStats()`: the counts start again from zero (what is tracked, and recorded in Redis, stays). */
+  resetCounts(): void {
+    this.#readsAtReset = this.popularity?.counts.reads ?? 0;
+    this.#counts.flushed = this.#counts.dropped = this.#counts.flushFailures = 0;
   }
 
   /**

@@ -146,8 +146,25 @@ describe("the CLI against real services", () => {
     expect(nothing.stderr).toContain("no command given (expected one of: warm, stats, top, flush) [E_USAGE]");
     expect(nothing.stderr).toContain("Usage: prisma-cache-shield <command> --client <module>");
     // A model the schema does not have is bad usage too (1 is for a command that failed).
-    const unknownModel = await cli(["flush", ...client, "--model", "Nope"], namespace);
-    expect(unknownModel.status).toBe(2);
-    expect(unknownModel.stderr).toContain('no model named "Nope"');
+    for (const command of ["flush", "top"]) {
+      const unknownModel = await cli([command, ...client, "--model", "Nope"], namespace);
+      expect(unknownModel.status, command).toBe(2);
+      expect(unknownModel.stderr).toContain('no model named "Nope"');
+      expect(unknownModel.stderr).toContain("[E_USAGE]");
+      expect(unknownModel.stderr).toContain("Usage: prisma-cache-shield <command> --client <module>");
+    }
   }, 90_000);
+
+  it("fails (status 1) when Redis is unreachable: a flush that reached nobody, and stats, top and warm", async () => {
+    const down = ["--client", "test/fixtures/cli-client-redis-down.ts"];
+    const flush = await cli(["flush", ...down, "--model", "User"], namespace);
+    expect(flush.status, flush.stderr).toBe(1);
+    expect(flush.stderr).toContain("E_UNDELIVERED_INVALIDATIONS");
+    expect(flush.stdout).not.toContain("invalidated");
+    for (const command of ["stats", "top", "warm"]) {
+      const run = await cli([command, ...down, "--quiet"], namespace);
+      expect(run.status, `${command}: ${run.stderr}`).toBe(1);
+      expect(run.stderr).toContain("Redis is unavailable");
+    }
+  }, 120_000);
 });

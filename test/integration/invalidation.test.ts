@@ -283,6 +283,8 @@ describe("raw SQL and explicit invalidation", () => {
     await b.prisma.$cache.invalidate({ tags: ["team-7"] });
     expect(await cachedQueries(tagged)).toBe(1);
     await expect(b.prisma.$cache.invalidate({ models: ["Nope"] })).rejects.toThrow(/Nope/);
+    // A misspelt key would invalidate nothing: refused, naming it.
+    await expect(b.prisma.$cache.invalidate({ modle: "User" } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", argument: "modle" });
   });
 });
 

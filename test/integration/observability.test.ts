@@ -167,13 +167,13 @@ describe("query statistics and warm()", () => {
       const user = await seedUser(c.base);
       await c.prisma.user.findUnique({ where: { id: user.id } });
       await c.prisma.user.findUnique({ where: { id: user.id } });
-      expect(c.prisma.$cache.stats()).toMatchObject({ hits: 1, misses: 1 });
+      expect(c.prisma.$cache.stats()).toMatchObject({ hits: 1, misses: 1, queryStats: { counted: 2 } });
       c.prisma.$cache.resetStats();
       const stats = c.prisma.$cache.stats();
-      expect(stats).toMatchObject({ hits: 0, misses: 0, l1Hits: 0, dbLoads: 0, models: {}, bypasses: {} });
+      expect(stats).toMatchObject({ hits: 0, misses: 0, l1Hits: 0, dbLoads: 0, models: {}, bypasses: {}, queryStats: { counted: 0, flushed: 0, dropped: 0, flushFailures: 0 } });
       // L1 is not part of the counters: the entry is still served.
       await c.prisma.user.findUnique({ where: { id: user.id } });
-      expect(c.prisma.$cache.stats()).toMatchObject({ hits: 1, l1Hits: 1 });
+      expect(c.prisma.$cache.stats()).toMatchObject({ hits: 1, l1Hits: 1, queryStats: { counted: 1 } });
     } finally {
       await c.close();
     }
