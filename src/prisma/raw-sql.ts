@@ -13,14 +13,21 @@
  */
 export function rawSqlMayWrite(args: readonly unknown[]): boolean {
   const sql = rawSqlText(args).replace(LOCKING_CLAUSE, " ");
-  return WRITE_KEYWORD.test(sql) || callsUnknownFunction(sql);
+  // Calls are looked for in the text as it is and with comments blanked out (`my_func /* … */ ()`
+  // is a call): the union, since blanking naively may also blank code between quoted `/*` and `*/`.
+  return WRITE_KEYWORD.test(sql) || callsUnknownFunction(sql) || callsUnknownFunction(sql.replace(COMMENT, " "));
 }
+
+const COMMENT = /\/\*[\s\S]*?\*\/|--[^\n]*/g;
 
 const WRITE_KEYWORD =
   /\b(insert|update|delete|merge|upsert|truncate|alter|drop|create|copy|call|do|into|grant|revoke|refresh|cluster|vacuum|reindex|execute|prepare|set|reset|discard|lock\s+table|import\s+foreign|comment\s+on|security\s+label|load\s+')\b/i;
 const LOCKING_CLAUSE = /\bfor\s+(no\s+key\s+update|key\s+share|update|share)\b/gi;
-/** `name(` or `schema.name(`, quoted or not. */
-const CALL = /((?:"[^"]+"|[a-z_][\w$]*)(?:\s*\.\s*(?:"[^"]+"|[a-z_][\w$]*))*)\s*\(/gi;
+/**
+ * `name(` or `schema.name(`, quoted (`"my""func"`) or not, the name starting at an identifier's
+ * start: identifiers may hold any letter (`élower(` calls `élower`, not the built-in `lower`).
+ */
+const CALL = /(?<![\p{L}\p{N}_$"])((?:"(?:[^"]|"")+"|[\p{L}_][\p{L}\p{N}_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[\p{L}_][\p{L}\p{N}_$]*))*)\s*\(/giu;
 
 /** SQL words that precede a parenthesis without calling a function. */
 const SYNTAX = new Set(
@@ -52,7 +59,7 @@ const READ_ONLY_FUNCTIONS = new Set(
 
 function callsUnknownFunction(sql: string): boolean {
   for (const match of sql.matchAll(CALL)) {
-    const parts = match[1]!.split(".").map((part) => part.trim().replace(/^"|"$/g, "").toLowerCase());
+    const parts = match[1]!.split(".").map((part) => part.trim().replace(/^"|"$/g, "").replace(/""/g, '"').toLowerCase());
     const name = parts[parts.length - 1]!;
     const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
     if (schema === undefined && SYNTAX.has(name)) continue;

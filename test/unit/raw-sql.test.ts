@@ -26,6 +26,17 @@ describe("rawSqlMayWrite", () => {
     expect(rawSqlMayWrite(tagged`SELECT count(*), lower(name), coalesce(a, 1)::numeric(10, 2) FROM "User" WHERE id IN (${Prisma.join([1, 2])}) AND EXISTS (SELECT 1)`)).toBe(false);
   });
 
+  it("sees a call however it is spelt: a comment before its parenthesis, a non-ASCII or quoted name (found by an outside probe)", () => {
+    expect(rawSqlMayWrite(tagged`SELECT bump_fn /* why not */ ()`)).toBe(true);
+    expect(rawSqlMayWrite(["SELECT bump_fn -- a comment\n ()"])).toBe(true);
+    expect(rawSqlMayWrite(tagged`SELECT élower()`)).toBe(true);
+    expect(rawSqlMayWrite(tagged`SELECT "my""func"()`)).toBe(true);
+    expect(rawSqlMayWrite(tagged`SELECT '/*', bump_fn(), '*/'`)).toBe(true);
+    // Still read-only: built-ins, whatever the comments.
+    expect(rawSqlMayWrite(tagged`SELECT lower /* the built-in */ (name), count(*) -- rows
+ FROM "User"`)).toBe(false);
+  });
+
   it("does not count locking reads or parameter values", () => {
     expect(rawSqlMayWrite(tagged`SELECT * FROM t WHERE id = ${"update"} FOR UPDATE`)).toBe(false);
     expect(rawSqlMayWrite(tagged`SELECT * FROM t FOR NO KEY UPDATE SKIP LOCKED`)).toBe(false);
