@@ -1,4 +1,5 @@
 import net from "node:net";
+import { pairSockets } from "./tcp-proxy.ts";
 
 /**
  * A TCP proxy in front of PostgreSQL that loses a reply: once armed, the first statement whose
@@ -35,15 +36,7 @@ export class LostReplyProxy {
   #accept(client: net.Socket, targetPort: number): void {
     const upstream = net.connect(targetPort, "127.0.0.1");
     let losing = false;
-    for (const socket of [client, upstream]) {
-      this.#sockets.add(socket);
-      socket.on("error", () => {});
-      socket.on("close", () => {
-        this.#sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+    pairSockets(client, upstream, this.#sockets);
     client.on("data", (chunk: Buffer) => {
       if (losing) return;
       upstream.write(chunk);

@@ -57,16 +57,21 @@ export class TcpProxy {
       return;
     }
     const upstream = net.connect(targetPort, targetHost);
-    for (const socket of [client, upstream]) {
-      this.#sockets.add(socket);
-      socket.on("error", () => {});
-      socket.on("close", () => {
-        this.#sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+    pairSockets(client, upstream, this.#sockets);
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+}
+
+/** Tracks a proxied connection's two sockets in `open`, and closes each when the other closes. */
+export function pairSockets(client: net.Socket, upstream: net.Socket, open: Set<net.Socket>): void {
+  for (const socket of [client, upstream]) {
+    open.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      open.delete(socket);
+      client.destroy();
+      upstream.destroy();
+    });
   }
 }
