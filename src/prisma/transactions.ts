@@ -111,11 +111,18 @@ export class TransactionInvalidations {
    * cached.user.update(…)])`) or of another cache knows nothing of it, so it confirms its own
    * effects before its result reaches that batch, whose promise waits for every element's.
    */
-  joinedBatch(element: object, joined: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>): PromiseLike<unknown> {
+  joinedBatch(element: object, joined: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>, announced: () => Iterable<string>): PromiseLike<unknown> {
     if (this.#batched.has(element)) return joined;
-    return Promise.resolve(joined).then(async (result) => {
-      await this.#announcer.confirm(new Set(effects(result)), undefined);
-      return result;
-    });
+    return Promise.resolve(joined).then(
+      async (result) => {
+        await this.#announcer.confirm(new Set(effects(result)), undefined);
+        return result;
+      },
+      // The batch may have committed (its COMMIT's reply lost): see write-outcome.ts.
+      async (error: unknown) => {
+        if (outcomeOfError(error) === "unknown") await this.#announcer.unresolved(this.#unresolvedNames(new Set(announced())), undefined);
+        throw error;
+      },
+    );
   }
 }

@@ -83,7 +83,7 @@ export class WritePath {
       query,
       client,
       (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []),
-      (write, joined) => this.#transactions.joinedBatch(write, joined, () => this.#writeNames.ofModels(write.models)),
+      (write, joined) => this.#transactions.joinedBatch(write, joined, () => this.#writeNames.ofModels(write.models), () => this.#writeNames.ofModels(write.models)),
     );
   }
 
@@ -94,7 +94,13 @@ export class WritePath {
       return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced));
     },
     passthrough: (query) => passthrough(this.#delegateKeys, query),
-    joinBatch: (query, batch) => this.#transactions.joinedBatch(query, joinBatch(passthrough(this.#delegateKeys, query), batch), (result) => this.#ofWriteInTransaction(query.model, query.operation, query.args, result)),
+    joinBatch: (query, batch) =>
+      this.#transactions.joinedBatch(
+        query,
+        joinBatch(passthrough(this.#delegateKeys, query), batch),
+        (result) => this.#ofWriteInTransaction(query.model, query.operation, query.args, result),
+        () => this.#writeNames.announcedByWrite(query.model, query.operation, query.args),
+      ),
     fluent: (query, relation, args) => {
       const plain = passthrough(this.#delegateKeys, query);
       const related = (plain[relation] as (args: unknown) => PrismaPromiseLike).call(plain, args);
@@ -104,7 +110,7 @@ export class WritePath {
         query,
         related,
         (fluent) => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.args), query.model, fluent.query, effects),
-        (fluent, joined) => this.#transactions.joinedBatch(fluent, joined, effects),
+        (fluent, joined) => this.#transactions.joinedBatch(fluent, joined, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.args)),
       );
     },
   };

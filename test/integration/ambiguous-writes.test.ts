@@ -91,6 +91,18 @@ describe("a write whose outcome the client does not know", () => {
     for (const client of everyone()) expect((await byId(client))?.name).toBe("batch committed");
   });
 
+  it("a batch of the client below the cache whose COMMIT reply is lost: the cache's write in it is seen", async () => {
+    const user = await seedUser(plain);
+    const byId = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { id: user.id } });
+    await cacheEverywhere(byId);
+    const lost = proxy.arm((text) => text.includes("COMMIT"));
+    const below = clients[0]!;
+    await expect(below.$transaction([writer.user.update({ where: { email: user.email }, data: { name: "foreign batch committed" } }) as never, below.post.count()])).rejects.toThrow();
+    await lost;
+    expect((await plain.user.findUnique({ where: { id: user.id } }))?.name).toBe("foreign batch committed");
+    for (const client of everyone()) expect((await byId(client))?.name).toBe("foreign batch committed");
+  });
+
   it("a client-side timeout: the statement commits after the write rejected, and reads see it", async () => {
     const user = await seedUser(plain);
     const byEmail = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { email: user.email } });
