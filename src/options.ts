@@ -44,6 +44,8 @@ export interface ResolvedOptions {
   circuitBreaker: CircuitBreakerSettings | undefined;
   onRedisDownWrites: RedisDownWrites;
   redisDownWriteWaitMs: number;
+  /** How long the marks of a write of unknown outcome stand (see WriteAnnouncer.unresolved). */
+  lateCommitWindowMs: number;
   clock: Clock;
   random: () => number;
 }
@@ -54,6 +56,7 @@ export const DEFAULTS = {
   swr: 0,
   jitter: 0.1,
   negativeTtl: 30,
+  lateCommitWindow: 30,
   l1MaxEntries: 10_000,
   l1MaxBytes: 64 * 1024 * 1024,
   l1MaxTtl: 60,
@@ -75,7 +78,7 @@ export { MAX_LIFETIME_S, MAX_TIMER_MS };
 const lifetime = { max: MAX_LIFETIME_S, unit: "s" } as const;
 const timer = { max: MAX_TIMER_MS, unit: "ms" } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "clock", "random"]);
+const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "lateCommitWindow", "clock", "random"]);
 const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom", "dependsOn"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -93,6 +96,7 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
   // Whole milliseconds: the value ends up in Redis `PX` arguments, which take integers only.
   const lifetimeOf = (p: ReadPolicy) => Math.ceil((Math.max(p.ttlMs, p.negativeTtlMs) + p.swrMs) * (1 + p.jitter));
   const longest = Math.max(0, ...[...models.values()].map(lifetimeOf));
+  const maxLifetimeMs = maxLifetime(input.maxLifetime, models, lifetimeOf, longest);
   return Object.freeze({
     redis: redisClient(input.redis),
     namespace: namespace(input.namespace),
@@ -105,13 +109,15 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     closeTimeoutMs: nonNegative(input.closeTimeout, "closeTimeout", DEFAULTS.closeTimeout, timer),
     earlyRefreshBeta: nonNegative(input.earlyRefreshBeta, "earlyRefreshBeta", DEFAULTS.earlyRefreshBeta),
     hotKeys: hotKeyOptions(input.hotKeys),
-    maxLifetimeMs: maxLifetime(input.maxLifetime, models, lifetimeOf, longest),
+    maxLifetimeMs,
     onError: optionalFunction(input.onError, "onError") as ResolvedOptions["onError"],
     queryStats: queryStatsSettings(input.queryStats),
     lowHitRateAlert: lowHitRateSettings(input.lowHitRateAlert),
     circuitBreaker: circuitBreakerSettings(input.circuitBreaker),
     onRedisDownWrites: redisDownWrites(input.onRedisDownWrites),
     redisDownWriteWaitMs: redisDownWriteWait(input.redisDownWriteWait),
+    // Never longer than an unconfirmed write's marks stand (markTtlMs in runtime.ts).
+    lateCommitWindowMs: Math.ceil(nonNegative(input.lateCommitWindow, "lateCommitWindow", DEFAULTS.lateCommitWindow, { positive: true, max: (maxLifetimeMs + 60_000) / 1000, unit: "s" }) * 1000),
     clock: clock(input.clock),
     random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,
   });

@@ -194,6 +194,14 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    */
   redisDownWriteWait?: number;
   /**
+   * Seconds: how long a write that failed with an unknown outcome (its connection lost after the
+   * statement left, a client-side timeout while the server still runs it) may still commit. Its
+   * models are read from the database, uncached, that long. Set it to at least your database's
+   * `statement_timeout` (plus `lock_timeout`): a statement cannot commit later than that.
+   * At most `maxLifetime` + 60. @default 30
+   */
+  lateCommitWindow?: number;
+  /**
    * Seconds, at most 365 days: the longest a per-query `cache.ttl` + `cache.swr` (jitter included)
    * may keep an entry; a longer one is shortened to fit and counted in `stats().clamps`.
    * @default the longest model ttl + swr

@@ -50,10 +50,10 @@ export class BumpSender {
    * acknowledgements of all of them; false as soon as a batch fails (later ones are not sent).
    * `onAcks` receives the acknowledgement wait instead of this call awaiting it.
    */
-  async send(list: readonly string[], markMode: MarkMode, token = "", onAcks?: (acks: Promise<boolean>) => void, addsIdentities = true): Promise<boolean> {
+  async send(list: readonly string[], markMode: MarkMode, token = "", onAcks?: (acks: Promise<boolean>) => void, addsIdentities = true, markTtlMs?: number): Promise<boolean> {
     const waits: Array<Promise<boolean>> = [];
     for (const batch of batchesOf(list)) {
-      const sent = await this.#sendBatch(batch, markMode, token, addsIdentities);
+      const sent = await this.#sendBatch(batch, markMode, token, addsIdentities, undefined, markTtlMs);
       if (sent === undefined) return false;
       waits.push(sent.acks);
     }
@@ -75,7 +75,7 @@ export class BumpSender {
     return true;
   }
 
-  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, fence?: "fence" | "silent"): Promise<{ acks: Promise<boolean> } | undefined> {
+  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, fence?: "fence" | "silent", markTtlMs?: number): Promise<{ acks: Promise<boolean> } | undefined> {
     const { store, bus, prefix } = this.#redis;
     const counters = this.#options.counters;
     // An announcement is not acknowledged (see WriteAnnouncer.confirm for why none is needed), nor is a fence.
@@ -99,7 +99,7 @@ export class BumpSender {
       const expiring = list.map(expiryFlag);
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
       const registryNow = String(Date.now());
-      const marks = [markMode, token, this.#options.markTtlMs ?? this.#options.tagTtlMs];
+      const marks = [markMode, token, markTtlMs ?? this.#options.markTtlMs ?? this.#options.tagTtlMs];
       const own = [bus.ownAckChannel, bus.instanceId];
       reply = await store.runUnverified(BUMP_VERSIONS, keys, [channel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, registryNow, ...marks, ...own, ...expiring, ...items]);
     } catch (error) {

@@ -319,14 +319,15 @@ export class Versions {
    * Announces a write before it touches the database: bumps `names` (so every entry recorded
    * before is invalid everywhere) and marks them dirty (so nothing loaded until the write is
    * confirmed is stored or served from Redis). Undefined if Redis could not take it. The caller
-   * confirms with `bump(names, token)`; unconfirmed marks lapse after `markTtlMs`. Nobody
+   * confirms with `bump(names, token)`; unconfirmed marks lapse after `markTtlMs` (this call's, else
+   * the options'; a token marked again lapses at its new time). Nobody
    * acknowledges an announcement (see WriteAnnouncer.confirm). `addsIdentities`: false when the
    * write cannot create a record identity, so the bump adds nothing to the Bloom filters.
    */
-  async announce(names: Iterable<string>, token: string, addsIdentities = true): Promise<Announcement | undefined> {
+  async announce(names: Iterable<string>, token: string, addsIdentities = true, markTtlMs?: number): Promise<Announcement | undefined> {
     const list = [...new Set(names)];
     if (this.#options.redis === undefined || list.length === 0) return { token, names: new Set(list) };
-    const sent = await this.#sender!.send(list, "set", token, undefined, addsIdentities);
+    const sent = await this.#sender!.send(list, "set", token, undefined, addsIdentities, markTtlMs);
     return sent ? { token, names: new Set(list) } : undefined;
   }
 

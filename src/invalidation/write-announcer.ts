@@ -10,6 +10,8 @@ export interface WriteAnnouncerOptions {
   onRedisDown: RedisDownWrites;
   /** How long an unannounced write whose invalidation was queued waits for its delivery before resolving anyway (counted). */
   deliveryWaitMs: number;
+  /** How long a write of unknown outcome may still commit: its marks stand that long (`lateCommitWindow`). */
+  lateCommitWindowMs: number;
   /** Whether there is a fleet to announce to (Redis configured). */
   enabled: boolean;
   /** Bumps names once the write committed, removing the announcement's dirty marks; false if queued. */
@@ -110,13 +112,13 @@ export class WriteAnnouncer {
    * it may have committed, or the server may still commit it once the client gave up. Marks
    * `names` (more than were announced: what its result would have revealed) with the write's
    * token and bumps them as a confirmation does, so nothing cached before is served, but leaves
-   * the marks to lapse (`maxLifetime` + 60 s): until then no instance serves or stores an entry
-   * depending on them, whenever that commit lands.
+   * the marks (the announcement's too: one token) to lapse after `lateCommitWindow`: until then
+   * no instance serves or stores an entry depending on them, whenever that commit lands.
    */
   async unresolved(names: Iterable<string>, announcement: Announcement | undefined): Promise<void> {
     const list = [...names];
     // Not taken by Redis: the bump below is queued, and the write waits for its delivery.
-    if (this.#options.enabled) await this.#options.versions.announce(list, announcement?.token ?? randomUUID());
+    if (this.#options.enabled) await this.#options.versions.announce(list, announcement?.token ?? randomUUID(), true, this.#options.lateCommitWindowMs);
     return this.#settle(list, announcement, true, undefined);
   }
 

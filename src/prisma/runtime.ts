@@ -90,7 +90,7 @@ export class CacheRuntime {
     this.#bus = options.redis === undefined || store === undefined ? undefined : this.#createBus(store, prefix, report);
     this.#countClosed = this.#bus === undefined ? undefined : cacheOpened();
     this.#versions = this.#createVersions(store, prefix, report);
-    const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities) => this.#bump(names, token, addsIdentities) });
+    const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, lateCommitWindowMs: options.lateCommitWindowMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities) => this.#bump(names, token, addsIdentities) });
     // Filters are per database: tenants sharing a namespace have different rows (but clients of one
     // database that differ in omit, computed fields, hooks or connection options share one).
     const bloomPrefix = store === undefined || this.#bus === undefined ? undefined : `${prefix}:${this.#scope.database ?? "-"}`;

@@ -133,7 +133,8 @@ for i = 1, V do
   end
   if markMode == 'set' then
     redis.call('ZADD', 'd' .. key, markUntil, token)
-    redis.call('PEXPIRE', 'd' .. key, ARGV[10])
+    -- Extended, never shortened: the set may hold others' marks that lapse later than this one.
+    if redis.call('PTTL', 'd' .. key) < tonumber(ARGV[10]) then redis.call('PEXPIRE', 'd' .. key, ARGV[10]) end
   elseif markMode == 'clear' then
     redis.call('ZREM', 'd' .. key, token)
   end

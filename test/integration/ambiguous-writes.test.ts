@@ -13,6 +13,9 @@ import { seedUser } from "../helpers/seed.ts";
  * reply lost after the commit, a client-side timeout while the server still runs the statement.
  * Plain Prisma rejects too, and then reads what committed; so must every cached client.
  */
+/** Short, so a test sees the models cached again once it passed. */
+const LATE_COMMIT_WINDOW_S = 2;
+
 describe("a write whose outcome the client does not know", () => {
   const namespace = uniqueNamespace();
   const redis = createRedis();
@@ -24,7 +27,7 @@ describe("a write whose outcome the client does not know", () => {
     pools.push(pool);
     const base = new PrismaClient({ adapter: new PrismaPg(pool) });
     clients.push(base);
-    return base.$extends(cacheExtension({ namespace, redis, models: { User: true, Post: true }, ...options }));
+    return base.$extends(cacheExtension({ namespace, redis, models: { User: true, Post: true }, lateCommitWindow: LATE_COMMIT_WINDOW_S, ...options }));
   };
   const { base: plain } = createBaseClient();
   let writer: ReturnType<typeof cached>;
@@ -129,6 +132,17 @@ describe("a write whose outcome the client does not know", () => {
       expect((await byEmail(client))?.name).toBe("committed late");
       expect((await list(client))[0]?.name).toBe("committed late");
     }
+    // The models are read from the database only for lateCommitWindow: then they are cached again.
+    const reader = readers[0]!;
+    const cachedRead = async () => {
+      const hits = reader.$cache.stats().hits;
+      await byEmail(reader);
+      return reader.$cache.stats().hits > hits;
+    };
+    expect(await cachedRead()).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, LATE_COMMIT_WINDOW_S * 1000 + 300));
+    await byEmail(reader);
+    expect(await cachedRead()).toBe(true);
   });
 });
 

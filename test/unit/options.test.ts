@@ -64,6 +64,11 @@ describe("resolveOptions", () => {
     expect(optionAtFault({ models, maxLifetime: 1e300 })).toBe("maxLifetime");
     expect(optionAtFault({ models, circuitBreaker: { probeInterval: 3e9 } })).toBe("circuitBreaker.probeInterval");
     expect(optionAtFault({ models, redisDownWriteWait: 3e9 })).toBe("redisDownWriteWait");
+    expect(optionAtFault({ models, lateCommitWindow: 0 })).toBe("lateCommitWindow");
+    // Never longer than an unconfirmed write's marks stand: maxLifetime + 60 s.
+    expect(optionAtFault({ models: { User: { ttl: 10, jitter: 0 } }, negativeTtl: 10, lateCommitWindow: 71 })).toBe("lateCommitWindow");
+    expect(resolveOptions({ models: { User: { ttl: 10, jitter: 0 } }, negativeTtl: 10, lateCommitWindow: 70 }).lateCommitWindowMs).toBe(70_000);
+    expect(resolveOptions({ models }).lateCommitWindowMs).toBe(30_000);
     expect(optionAtFault({ models, l1: { maxTtl: 1e300 } })).toBe("l1.maxTtl");
     for (const option of ["redisTimeout", "ackTimeout", "lockTtl"]) expect(optionAtFault({ models, [option]: 2 ** 31 })).toBe(option);
     expect(optionAtFault({ models, hotKeys: { window: 2 ** 31 } })).toBe("hotKeys.window");
