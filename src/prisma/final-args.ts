@@ -6,17 +6,22 @@ interface Capture {
   model: string;
   operation: string;
   seen: boolean;
-  onFinalArgs: (args: Record<string, unknown> | undefined) => void;
-  /** Receives the query's result as the database returned it, before other extensions' hooks rewrite it (a masked email). */
-  onResult?: (result: unknown) => void;
+  listener: ProbeListener;
 }
 
-/** What a probed query reports besides its result. */
+/**
+ * What a probed query reports besides its result. A hook may run the query more than once (a
+ * retry): `onFinalArgs` receives the first attempt's arguments; the attempt callbacks, each.
+ */
 export interface ProbeListener {
   /** The arguments the query runs with, once every other extension's hooks rewrote them. */
-  onFinalArgs: Capture["onFinalArgs"];
-  /** The query's result as the database returned it, before other extensions' hooks rewrote it. */
-  onResult?: Capture["onResult"];
+  onFinalArgs: (args: Record<string, unknown> | undefined) => void;
+  /** An attempt is about to reach the database, with these arguments. */
+  onAttempt?: (args: Record<string, unknown> | undefined) => void;
+  /** An attempt's result as the database returned it, before other extensions' hooks rewrote it (a masked email). */
+  onResult?: (result: unknown) => void;
+  /** An attempt failed: the database's (or the connection's) error, before other hooks saw it. */
+  onAttemptFailed?: (error: unknown) => void;
   /**
    * Another extension's hook answered without running the query (a read replica, a `findFirst`
    * on its own client, another cache): nothing says what the result depends on, or how old it is.
@@ -49,19 +54,26 @@ export class FinalArgsProbe {
     const captures = this.#captures;
     const hook = ({ model, operation, args, query }: { model?: string; operation: string; args: unknown; query: (args: unknown) => unknown }) => {
       const capture = captures.getStore();
-      // Only the query this capture started: a hook of another extension may issue other queries.
-      if (capture !== undefined && !capture.seen && capture.model === model && capture.operation === operation) {
+      // Only the query this capture started (a hook of another extension may issue queries of other models or operations).
+      if (capture === undefined || capture.model !== model || capture.operation !== operation) return query(args);
+      const { listener } = capture;
+      const finalArgs = args as Record<string, unknown> | undefined;
+      if (!capture.seen) {
         capture.seen = true;
-        capture.onFinalArgs(args as Record<string, unknown> | undefined);
-        const onResult = capture.onResult;
-        if (onResult !== undefined) {
-          return Promise.resolve(query(args)).then((result) => {
-            onResult(result);
-            return result;
-          });
-        }
+        listener.onFinalArgs(finalArgs);
       }
-      return query(args);
+      if (listener.onAttempt === undefined && listener.onResult === undefined && listener.onAttemptFailed === undefined) return query(args);
+      listener.onAttempt?.(finalArgs);
+      return Promise.resolve(query(args)).then(
+        (result) => {
+          listener.onResult?.(result);
+          return result;
+        },
+        (error: unknown) => {
+          listener.onAttemptFailed?.(error);
+          throw error;
+        },
+      );
     };
     this.#plain = client as ExtendableClient;
     this.#client = (client as ExtendableClient).$extends({ name: "prisma-cache-shield:final-args", query: { $allModels: { $allOperations: hook } } }) as Delegates;
@@ -84,7 +96,7 @@ export class FinalArgsProbe {
     const delegate = this.#client[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
     // Start the (lazy) Prisma query inside the capture's context, so the hook above finds it there.
     this.#running++;
-    const capture: Capture = { model, operation, seen: false, onFinalArgs: listener.onFinalArgs, onResult: listener.onResult };
+    const capture: Capture = { model, operation, seen: false, listener };
     const ran = this.#captures.run(capture, () =>
       new Promise((resolve, reject) =>
         delegate[operation]!(args).then((result) => {

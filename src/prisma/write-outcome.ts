@@ -19,3 +19,50 @@ export function outcomeOfError(error: unknown): FailedWriteOutcome {
   if (name === "PrismaClientKnownRequestError" && typeof code === "string" && code.startsWith("P2")) return "refused";
   return "unknown";
 }
+
+/**
+ * The attempts at one write that reached the database through the final-arguments probe, while
+ * other extensions' hooks run around it: a hook may retry it (a first attempt's reply lost, the
+ * retry refused as a duplicate: the first may have committed), give up on one still running (a
+ * timeout race), or fail after the database answered. The write's own error says none of that.
+ */
+export class WriteAttempts {
+  #started = 0;
+  #settled = 0;
+  #answered = false;
+  #unknown = false;
+
+  started(): void {
+    this.#started++;
+  }
+
+  answered(): void {
+    this.#settled++;
+    this.#answered = true;
+  }
+
+  failed(error: unknown): void {
+    this.#settled++;
+    if (outcomeOfError(error) !== "refused") this.#unknown = true;
+  }
+
+  /**
+   * The write failed with `error`: committed if an attempt was answered; unknown if one failed
+   * that way or is still running; refused if every attempt was refused. None reached the
+   * database: the hooks' error decides — one of their own is unknown, since a hook may still run
+   * the query after giving up on it (a concurrency limiter behind a timeout).
+   */
+  outcome(error: unknown): FailedWriteOutcome {
+    if (this.uncertain) return "unknown";
+    if (this.#answered) return "committed";
+    return this.#started > 0 ? "refused" : outcomeOfError(error);
+  }
+
+  /**
+   * An attempt failed with an unknown outcome, or is still running: it may have committed, or may
+   * still, even when a later one was answered and the write resolved (a retried create may have made two rows).
+   */
+  get uncertain(): boolean {
+    return this.#unknown || this.#settled < this.#started;
+  }
+}

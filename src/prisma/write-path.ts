@@ -11,7 +11,7 @@ import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
 import type { WriteNames } from "./write-names.js";
-import { outcomeOfError, type FailedWriteOutcome } from "./write-outcome.js";
+import { WriteAttempts, outcomeOfError, type FailedWriteOutcome } from "./write-outcome.js";
 
 /** What the write path uses of the client's parts; CacheRuntime builds and owns them. */
 export interface WritePathParts {
@@ -122,10 +122,8 @@ export class WritePath {
     // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
     const inTransaction = (query.$parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
     const delegateKey = this.#delegateKeys.get(query.model)!;
-    // How far a failed write got, where the probe can tell: its final hook reached (about to be sent), the database's answer.
-    const probed = !inTransaction && this.#probe.hooked(delegateKey, query.operation);
-    let reached = false;
-    let answered = false;
+    // How far a failed write got, where the probe sees it (other hooks run around it, and may retry it or give up on it).
+    const attempts = this.#probe.hooked(delegateKey, query.operation) && !inTransaction ? new WriteAttempts() : undefined;
     // Lazy, like a Prisma query: it starts when #announced awaits it, after the announcement.
     const write: PromiseLike<unknown> = inTransaction
       ? passthrough(this.#delegateKeys, query)
@@ -133,14 +131,13 @@ export class WritePath {
           then: (resolve, reject) =>
             this.#probe
               .run(delegateKey, query.model, query.operation, query.args, {
-                onFinalArgs: (args) => {
-                  reached = true;
-                  finalArgs = args;
-                },
+                onFinalArgs: (args) => (finalArgs = args),
+                onAttempt: () => attempts?.started(),
                 onResult: (result) => {
-                  answered = true;
-                  namesOfDatabaseResult = this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result);
+                  attempts?.answered();
+                  namesOfDatabaseResult = [...namesOfDatabaseResult, ...this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)];
                 },
+                onAttemptFailed: (error) => attempts?.failed(error),
                 // A hook wrote by itself (a soft delete's update on its own client): its result may not spell what it changed.
                 onAnsweredElsewhere: () => (namesOfDatabaseResult = [recordGeneration(query.model)]),
               })
@@ -154,9 +151,7 @@ export class WritePath {
     };
     // Asked before the write (the announcement) and after it, when another extension's hook may have changed its arguments.
     const addsIdentities = () => this.#writeNames.addsIdentities(query.model, query.operation, query.args) || (finalArgs !== query.args && this.#writeNames.addsIdentities(query.model, query.operation, finalArgs));
-    // Another extension's hook failed before the query was sent (nothing ran), or after the database answered it.
-    const outcomeOf = (error: unknown): FailedWriteOutcome => (answered ? "committed" : probed && !reached ? "refused" : outcomeOfError(error));
-    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities, outcomeOf);
+    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities, attempts);
   }
 
   /**
@@ -182,7 +177,7 @@ export class WritePath {
     write: PromiseLike<unknown>,
     effects: (result: unknown) => Iterable<string>,
     addsIdentities: () => boolean = () => true,
-    outcomeOf: (error: unknown) => FailedWriteOutcome = outcomeOfError,
+    attempts?: WriteAttempts,
   ): Promise<unknown> {
     let announcement: Announcement | undefined;
     let result: unknown;
@@ -191,14 +186,16 @@ export class WritePath {
       const outcome = await this.#announcer.alongside(announced, what, addsIdentities(), () => write);
       announcement = outcome.announcement;
       if ("error" in outcome) {
-        await this.#afterFailure(outcomeOf(outcome.error), announced, announcement, effects, addsIdentities());
+        await this.#afterFailure(attempts?.outcome(outcome.error) ?? outcomeOfError(outcome.error), announced, announcement, effects, addsIdentities());
         throw outcome.error;
       }
       result = outcome.result;
     }
     const names = new Set(effects(result));
     for (const name of announced) names.add(name);
-    await this.#transactions.apply(names, client, announcement, addsIdentities());
+    // Resolved, but an earlier attempt (retried by another extension's hook) may have committed too, or still may.
+    if (attempts?.uncertain) await this.#announcer.unresolved(new Set([...names, ...this.#writeNames.ofUnresolved(announced)]), announcement);
+    else await this.#transactions.apply(names, client, announcement, addsIdentities());
     return result;
   }
 
@@ -209,7 +206,7 @@ export class WritePath {
    * invalidated, and its marks are left to lapse (WriteAnnouncer.unresolved).
    */
   async #afterFailure(outcome: FailedWriteOutcome, announced: Iterable<string>, announcement: Announcement | undefined, effects: (result: unknown) => Iterable<string>, addsIdentities: boolean): Promise<void> {
-    if (outcome === "unknown") return this.#announcer.unresolved(this.#writeNames.ofUnresolved(announced), announcement);
+    if (outcome === "unknown") return this.#announcer.unresolved(new Set([...this.#writeNames.ofUnresolved(announced), ...effects(undefined)]), announcement);
     if (outcome === "committed") {
       const names = new Set(effects(undefined));
       for (const name of announced) names.add(name);

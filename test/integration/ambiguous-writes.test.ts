@@ -2,7 +2,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { PrismaClient } from "../../prisma/generated/client.ts";
+import { Prisma, PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { LostReplyProxy } from "../helpers/lost-reply-proxy.ts";
@@ -13,6 +13,37 @@ import { seedUser } from "../helpers/seed.ts";
  * reply lost after the commit, a client-side timeout while the server still runs the statement.
  * Plain Prisma rejects too, and then reads what committed; so must every cached client.
  */
+/** Retries a write once, unless Prisma refused it (the usual retry-on-connection-error extension). */
+const retryOnce = Prisma.defineExtension({
+  name: "retry-once",
+  query: {
+    user: {
+      async delete({ args, query }) {
+        try {
+          return await query(args);
+        } catch (error) {
+          if (String((error as { code?: unknown }).code ?? "").startsWith("P2")) throw error;
+          return query(args);
+        }
+      },
+    },
+  },
+});
+
+/** Rejects a write after 100 ms and runs it anyway at 300 ms (a concurrency limiter behind a timeout). */
+const giveUpThenRun = Prisma.defineExtension({
+  name: "give-up-then-run",
+  query: {
+    user: {
+      update: ({ args, query }) =>
+        new Promise((_resolve, reject) => {
+          setTimeout(() => reject(new Error("the hook gave up waiting")), 100);
+          setTimeout(() => void Promise.resolve(query(args)).catch(() => {}), 300);
+        }) as never,
+    },
+  },
+});
+
 /** Short, so a test sees the models cached again once it passed. */
 const LATE_COMMIT_WINDOW_S = 2;
 
@@ -23,16 +54,20 @@ describe("a write whose outcome the client does not know", () => {
   let proxy: LostReplyProxy;
   const pools: pg.Pool[] = [];
   const clients: PrismaClient[] = [];
-  const cached = (pool: pg.Pool, options: { l1?: false } = {}) => {
+  const cached = (pool: pg.Pool, options: { l1?: false } = {}, below: (base: PrismaClient) => PrismaClient = (base) => base) => {
     pools.push(pool);
     const base = new PrismaClient({ adapter: new PrismaPg(pool) });
     clients.push(base);
-    return base.$extends(cacheExtension({ namespace, redis, models: { User: true, Post: true }, lateCommitWindow: LATE_COMMIT_WINDOW_S, ...options }));
+    return below(base).$extends(cacheExtension({ namespace, redis, models: { User: true, Post: true }, lateCommitWindow: LATE_COMMIT_WINDOW_S, ...options }));
   };
   const { base: plain } = createBaseClient();
   let writer: ReturnType<typeof cached>;
   let timingOut: ReturnType<typeof cached>;
   let readers: Array<ReturnType<typeof cached>>;
+  /** Through the proxy, below a hook that retries a write once on anything but Prisma's own refusals. */
+  let retrying: ReturnType<typeof cached>;
+  /** Below a hook that gives up on a write after 100 ms but still runs it at 300 ms (a limiter behind a timeout). */
+  let deferring: ReturnType<typeof cached>;
 
   beforeAll(async () => {
     proxy = await LostReplyProxy.start(Number(databaseUrl.port || 5432));
@@ -42,9 +77,11 @@ describe("a write whose outcome the client does not know", () => {
     // A client-side timeout: pg gives up on the statement, PostgreSQL keeps running it.
     timingOut = cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2, query_timeout: 300 }));
     readers = [cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2 })), cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2 }), { l1: false })];
+    retrying = cached(new pg.Pool({ connectionString: throughProxy.toString(), max: 2 }), {}, (base) => base.$extends(retryOnce) as never);
+    deferring = cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2 }), {}, (base) => base.$extends(giveUpThenRun) as never);
   });
   afterAll(async () => {
-    for (const client of [writer, timingOut, ...readers]) await client.$cache.close();
+    for (const client of [writer, timingOut, ...readers, retrying, deferring]) await client.$cache.close();
     for (const client of clients) await client.$disconnect();
     await Promise.all(pools.map((pool) => pool.end().catch(() => {})));
     await plain.$disconnect();
@@ -104,6 +141,31 @@ describe("a write whose outcome the client does not know", () => {
     await lost;
     expect((await plain.user.findUnique({ where: { id: user.id } }))?.name).toBe("foreign batch committed");
     for (const client of everyone()) expect((await byId(client))?.name).toBe("foreign batch committed");
+  });
+
+  it("a write another extension's hook retried: the first attempt committed (its reply lost), the retry found nothing to delete", async () => {
+    const user = await seedUser(plain);
+    const byId = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { id: user.id } });
+    await cacheEverywhere(byId);
+    const lost = proxy.arm((text) => text.includes("DELETE") && text.includes("User"));
+    await expect(retrying.user.delete({ where: { email: user.email } })).rejects.toMatchObject({ code: "P2025" });
+    await lost;
+    expect(await plain.user.findUnique({ where: { id: user.id } })).toBeNull();
+    for (const client of everyone()) expect(await byId(client)).toBeNull();
+  });
+
+  it("a write another extension's hook gave up on before it ran, then ran: reads see its late commit", async () => {
+    const user = await seedUser(plain);
+    const byId = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { id: user.id } });
+    await cacheEverywhere(byId);
+    await expect(deferring.user.update({ where: { id: user.id }, data: { name: "run after giving up" } })).rejects.toThrow(/gave up/);
+    // Before it runs, reads load the row as it still is.
+    for (const client of everyone()) expect((await byId(client))?.name).toBe(user.name);
+    for (let waited = 0; (await plain.user.findUnique({ where: { id: user.id } }))?.name !== "run after giving up"; waited += 20) {
+      if (waited > 5000) throw new Error("the deferred write never ran");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const client of everyone()) expect((await byId(client))?.name).toBe("run after giving up");
   });
 
   it("a client-side timeout: the statement commits after the write rejected, and reads see it", async () => {
