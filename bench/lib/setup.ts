@@ -95,10 +95,11 @@ export async function keysInNamespace(redis: Redis, namespace: string): Promise<
 
 /**
  * Deletes every key the cache keeps for `namespace` (entries `<namespace>:…`, versions, locks and
- * statistics `{<namespace>}:…`, hot-key replicas `{r<n>:<hash>}<namespace>:…`); returns how many there were.
+ * statistics `{<namespace>}:…`, writes' dirty marks `d{<namespace>}:…`, hot-key replicas
+ * `{r<n>:<hash>}<namespace>:…`); returns how many there were.
  */
 export async function deleteNamespace(redis: Redis, namespace: string): Promise<number> {
-  const groups = await Promise.all([namespace, `{${namespace}}`, `{r*}${namespace}`].map((prefix) => keysInNamespace(redis, prefix)));
+  const groups = await Promise.all([namespace, `{${namespace}}`, `d{${namespace}}`, `{r*}${namespace}`].map((prefix) => keysInNamespace(redis, prefix)));
   const keys = groups.flat();
   for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
   return keys.length;

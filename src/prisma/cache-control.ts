@@ -15,6 +15,7 @@ import { tracing } from "../stats/telemetry.js";
 import type { WarmOptions, WarmResult } from "../stats/warm.js";
 import type { CacheStats } from "../types.js";
 import { closeDelivering } from "./close-delivery.js";
+import { FailedQuery } from "./failed-query.js";
 import { RawWrite } from "./raw-write.js";
 import type { StatsControl, TopQueriesOptions, TopQuery } from "./stats-control.js";
 import type { WriteNames } from "./write-names.js";
@@ -107,7 +108,8 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
       try {
         names = checkModels(parts.graph, models, "models");
       } catch (error) {
-        return Promise.reject(error) as never;
+        // Lazy like the statement: rejects when awaited or run in a batch, never unhandled if dropped.
+        return new FailedQuery(error) as never;
       }
       if (query instanceof RawWrite) query.models = names;
       return query;

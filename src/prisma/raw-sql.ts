@@ -15,28 +15,51 @@ export function rawSqlMayWrite(args: readonly unknown[]): boolean {
   const sql = rawSqlText(args).replace(LOCKING_CLAUSE, " ");
   // Calls are looked for in the text as it is and with comments blanked out (`my_func /* … */ ()`
   // is a call): the union, since blanking naively may also blank code between quoted `/*` and `*/`.
-  return WRITE_KEYWORD.test(sql) || callsUnknownFunction(sql) || callsUnknownFunction(sql.replace(COMMENT, " "));
+  return WRITE_KEYWORD.test(sql) || callsUnknownFunction(sql) || callsUnknownFunction(withoutComments(sql));
 }
 
-const COMMENT = /\/\*[\s\S]*?\*\/|--[^\n]*/g;
+/** The text with its comments blanked out as PostgreSQL reads them: `/* … *\/` nested, `--` to a line feed or carriage return. */
+function withoutComments(sql: string): string {
+  let out = "";
+  let depth = 0;
+  for (let i = 0; i < sql.length; i++) {
+    const pair = sql.slice(i, i + 2);
+    if (pair === "/*") {
+      depth++;
+      i++;
+    } else if (depth > 0 && pair === "*/") {
+      depth--;
+      i++;
+      if (depth === 0) out += " ";
+    } else if (depth === 0 && pair === "--") {
+      while (i < sql.length && sql[i] !== "\n" && sql[i] !== "\r") i++;
+      out += " ";
+    } else if (depth === 0) out += sql[i];
+  }
+  return out;
+}
 
 const WRITE_KEYWORD =
   /\b(insert|update|delete|merge|upsert|truncate|alter|drop|create|copy|call|do|into|grant|revoke|refresh|cluster|vacuum|reindex|execute|prepare|set|reset|discard|lock\s+table|import\s+foreign|comment\s+on|security\s+label|load\s+')\b/i;
 const LOCKING_CLAUSE = /\bfor\s+(no\s+key\s+update|key\s+share|update|share)\b/gi;
 /**
  * `name(` or `schema.name(`, quoted (`"my""func"`) or not, the name starting at an identifier's
- * start: identifiers may hold any letter (`élower(` calls `élower`, not the built-in `lower`).
+ * start. PostgreSQL takes every non-ASCII character for a letter in identifiers: `élower(`,
+ * `e\u0301lower(` or a zero-width space before `lower(` call another function than the built-in `lower`.
  */
-const CALL = /(?<![\p{L}\p{N}_$"])((?:"(?:[^"]|"")+"|[\p{L}_][\p{L}\p{N}_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[\p{L}_][\p{L}\p{N}_$]*))*)\s*\(/giu;
+const CALL = /(?<![A-Za-z0-9_$"\u{80}-\u{10FFFF}])((?:"(?:[^"]|"")+"|[A-Za-z_\u{80}-\u{10FFFF}][A-Za-z0-9_$\u{80}-\u{10FFFF}]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_\u{80}-\u{10FFFF}][A-Za-z0-9_$\u{80}-\u{10FFFF}]*))*)\s*\(/gu;
 
-/** SQL words that precede a parenthesis without calling a function. */
+/** SQL words that precede a parenthesis without calling a function (unquoted). */
 const SYNTAX = new Set(
   ("select from where and or not in exists any all some as over filter values cast using on join lateral row array case when then else " +
     "is between like ilike similar within group partition by having limit offset union intersect except distinct returning with " +
-    "recursive materialized order asc desc nulls first last window rows range groups fetch only of table interval numeric decimal " +
-    "varchar char character timestamp time date float double precision int integer bigint smallint boolean text json jsonb uuid bytea " +
+    "recursive materialized order asc desc nulls first last window rows range groups fetch only of table " +
     "extract position substring trim overlay coalesce nullif greatest least collate at zone sets cube rollup grouping tablesample").split(" "),
 );
+
+/** Type names with a modifier in parentheses: syntax only in a cast (`::numeric(10, 2)`, `AS varchar(20)`); elsewhere possibly a function of that name. */
+const TYPE_NAMES = new Set("interval numeric decimal varchar char character timestamp time date float double precision int integer bigint smallint boolean text json jsonb uuid bytea bit varbit".split(" "));
+const CAST_BEFORE = /(::|\bas)\s*$/i;
 
 /** Built-in functions that read only (aggregates, window, string, math, date, JSON and array functions). */
 const READ_ONLY_FUNCTIONS = new Set(
@@ -59,10 +82,13 @@ const READ_ONLY_FUNCTIONS = new Set(
 
 function callsUnknownFunction(sql: string): boolean {
   for (const match of sql.matchAll(CALL)) {
-    const parts = match[1]!.split(".").map((part) => part.trim().replace(/^"|"$/g, "").replace(/""/g, '"').toLowerCase());
+    const spelt = match[1]!.split(".").map((part) => part.trim());
+    const parts = spelt.map((part) => part.replace(/^"|"$/g, "").replace(/""/g, '"').toLowerCase());
     const name = parts[parts.length - 1]!;
     const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
-    if (schema === undefined && SYNTAX.has(name)) continue;
+    const quoted = spelt[spelt.length - 1]!.startsWith('"');
+    if (schema === undefined && !quoted && SYNTAX.has(name)) continue;
+    if (schema === undefined && !quoted && TYPE_NAMES.has(name) && CAST_BEFORE.test(sql.slice(0, match.index))) continue;
     if ((schema === undefined || schema === "pg_catalog") && READ_ONLY_FUNCTIONS.has(name)) continue;
     // A table or alias followed by a column list (`INSERT INTO t (a, b)`) is caught by its keyword anyway.
     return true;

@@ -269,6 +269,9 @@ describe("raw SQL and explicit invalidation", () => {
     expect((await read(a.prisma))?.name).toBe("batched");
     expect(await cachedQueries(posts)).toBe(1);
     await expect(b.prisma.$cache.raw(["Nope"] as never, b.prisma.$executeRaw`SELECT 1`)).rejects.toThrow(/Nope/);
+    // In a batch, the batch rejects with that error (it was an unhandled rejection, which ends a process).
+    await expect(b.prisma.$transaction([b.prisma.$cache.raw(["Nope"] as never, b.prisma.$executeRaw`SELECT 1`)])).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", argument: "models" });
+    void b.prisma.$cache.raw(["Nope"] as never, b.prisma.$executeRaw`SELECT 1`);
   });
 
   it("invalidate({ models }) and invalidate({ tags })", async () => {

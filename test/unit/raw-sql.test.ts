@@ -32,6 +32,14 @@ describe("rawSqlMayWrite", () => {
     expect(rawSqlMayWrite(tagged`SELECT élower()`)).toBe(true);
     expect(rawSqlMayWrite(tagged`SELECT "my""func"()`)).toBe(true);
     expect(rawSqlMayWrite(tagged`SELECT '/*', bump_fn(), '*/'`)).toBe(true);
+    expect(rawSqlMayWrite(["SELECT my_func /* a /* b */ c */ (1)"])).toBe(true);
+    expect(rawSqlMayWrite(["SELECT my_func --\r(1)"])).toBe(true);
+    expect(rawSqlMayWrite(["SELECT लिखें(1)"])).toBe(true);
+    expect(rawSqlMayWrite(["SELECT e\u0301lower(1)"])).toBe(true);
+    expect(rawSqlMayWrite(["SELECT \u200blower(1)"])).toBe(true);
+    expect(rawSqlMayWrite(['SELECT "values"(1)'])).toBe(true);
+    expect(rawSqlMayWrite(["SELECT uuid(1)"])).toBe(true);
+    expect(rawSqlMayWrite(["SELECT a::numeric(10, 2), CAST(b AS varchar(20)), x IN (1, 2) FROM t"])).toBe(false);
     // Still read-only: built-ins, whatever the comments.
     expect(rawSqlMayWrite(tagged`SELECT lower /* the built-in */ (name), count(*) -- rows
  FROM "User"`)).toBe(false);
