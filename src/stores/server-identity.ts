@@ -1,10 +1,9 @@
+import { listenShared, type ListenedSource } from "./shared-listeners.js";
 import { CacheStoreError, type CacheError } from "../errors.js";
 
 /** What ServerIdentity needs from the command connection (an ioredis `Redis`). */
-export interface IdentitySource {
+export interface IdentitySource extends ListenedSource {
   readonly status: string;
-  on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
-  removeListener?(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
 }
 
 /**
@@ -88,13 +87,9 @@ export class ServerIdentity {
   constructor(source: IdentitySource, hooks: ServerIdentityHooks) {
     this.#hooks = hooks;
     const lost = () => this.#lost();
-    const ready = () => this.#verify();
-    const events = ["close", "end", "reconnecting"] as const;
-    for (const event of events) source.on(event, lost);
-    source.on("ready", ready);
+    const unlisten = [...(["close", "end", "reconnecting"] as const).map((event) => listenShared(source, event, lost)), listenShared(source, "ready", () => this.#verify())];
     this.#unlisten = () => {
-      for (const event of events) source.removeListener?.(event, lost);
-      source.removeListener?.("ready", ready);
+      for (const stop of unlisten) stop();
     };
     // A lazyConnect client is in "wait": the INFO connects it.
     if (source.status === "ready" || source.status === "wait" || source.status === "connecting" || source.status === "connect") this.#verify();

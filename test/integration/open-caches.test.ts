@@ -42,5 +42,8 @@ describe("many open caches in one process", () => {
     await openOne();
     await new Promise((resolve) => setImmediate(resolve));
     expect(manyInstances()).toHaveLength(1);
+    // Caches sharing the application's ioredis client share one listener per event on it.
+    expect(warnings.filter((warning) => warning.name === "MaxListenersExceededWarning")).toEqual([]);
+    expect(redis.listenerCount("ready")).toBeLessThanOrEqual(2);
   });
 });
