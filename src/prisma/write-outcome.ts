@@ -16,8 +16,26 @@ export function outcomeOfError(error: unknown): FailedWriteOutcome {
   const { name, code } = error as { name?: unknown; code?: unknown };
   if (name === "PrismaClientValidationError" || name === "PrismaClientInitializationError") return "refused";
   // P1… are connection-level: the statement may have reached the server before the connection went.
-  if (name === "PrismaClientKnownRequestError" && typeof code === "string" && code.startsWith("P2")) return "refused";
-  return "unknown";
+  if (name !== "PrismaClientKnownRequestError" || typeof code !== "string" || !code.startsWith("P2")) return "unknown";
+  return connectionLevel(error as { meta?: unknown }) ? "unknown" : "refused";
+}
+
+/** SQLSTATE classes of a connection or server failure, not of a statement refused: the commit may have happened first. */
+const CONNECTION_LEVEL_STATE = /^(08|53|58|XX|57P)/;
+
+/**
+ * Prisma wraps a database error it has no code of its own for (`P2010`, `P2039`) with the
+ * driver adapter's cause: a FATAL one (`57P01`, the backend terminated) ends the connection,
+ * maybe after a commit whose reply it replaced; a statement refused (`23505`, `40001`, `57014`
+ * cancelled by `statement_timeout`) rolled back.
+ */
+function connectionLevel(error: { meta?: unknown }): boolean {
+  const cause = (error.meta as { driverAdapterError?: { cause?: Record<string, unknown> } } | undefined)?.driverAdapterError?.cause;
+  if (cause === undefined) return false;
+  if (cause.severity === "FATAL" || cause.severity === "PANIC") return true;
+  if (cause.kind === "ConnectionClosed" || cause.kind === "SocketTimeout") return true;
+  const state = cause.originalCode ?? cause.code;
+  return typeof state === "string" && CONNECTION_LEVEL_STATE.test(state);
 }
 
 /**

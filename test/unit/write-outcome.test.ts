@@ -19,4 +19,14 @@ describe("what a failed write may have done", () => {
     expect(outcomeOfError("a string")).toBe("unknown");
     expect(outcomeOfError(undefined)).toBe("unknown");
   });
+
+  it("a database error Prisma wraps (P2010, P2039) is read from the driver adapter's cause: a terminated connection is unknown, a cancelled statement refused", () => {
+    const wrapped = (code: string, cause: Record<string, unknown>) => Object.assign(named("PrismaClientKnownRequestError", code), { meta: { driverAdapterError: { name: "DriverAdapterError", cause } } });
+    expect(outcomeOfError(wrapped("P2039", { originalCode: "57P01", kind: "postgres", severity: "FATAL" }))).toBe("unknown");
+    expect(outcomeOfError(wrapped("P2010", { originalCode: "08006", kind: "postgres", severity: "ERROR" }))).toBe("unknown");
+    expect(outcomeOfError(wrapped("P2039", { kind: "ConnectionClosed" }))).toBe("unknown");
+    expect(outcomeOfError(wrapped("P2039", { originalCode: "57014", kind: "postgres", severity: "ERROR" }))).toBe("refused");
+    expect(outcomeOfError(wrapped("P2034", { originalCode: "40001", kind: "TransactionWriteConflict" }))).toBe("refused");
+    expect(outcomeOfError(wrapped("P2002", { originalCode: "23505", kind: "UniqueConstraintViolation" }))).toBe("refused");
+  });
 });
