@@ -1,10 +1,17 @@
 /** A connection the application owns, as far as listening to it goes. */
 export interface ListenedSource {
   on(event: string, listener: () => void): unknown;
+  removeListener?(event: string, listener: () => void): unknown;
+}
+
+/** One event's listener on a connection, and the handlers it calls. */
+interface SharedListener {
+  handlers: Set<() => void>;
+  listener: () => void;
 }
 
 /** Per connection, per event: the handlers of every cache of the process that listens to it. */
-const shared = new WeakMap<object, Map<string, Set<() => void>>>();
+const shared = new WeakMap<object, Map<string, SharedListener>>();
 
 /**
  * Listens to `event` on a connection the application owns, through one listener per event shared
@@ -18,16 +25,20 @@ export function listenShared(source: ListenedSource, event: string, handler: () 
     events = new Map();
     shared.set(source, events);
   }
-  let handlers = events.get(event);
-  if (handlers === undefined) {
-    const registered = new Set<() => void>();
-    handlers = registered;
-    events.set(event, registered);
-    source.on(event, () => {
-      for (const registeredHandler of [...registered]) registeredHandler();
-    });
+  let entry = events.get(event);
+  if (entry === undefined) {
+    const handlers = new Set<() => void>();
+    entry = { handlers, listener: () => [...handlers].forEach((registered) => registered()) };
+    events.set(event, entry);
+    source.on(event, entry.listener);
   }
-  handlers.add(handler);
-  const added = handlers;
-  return () => void added.delete(handler);
+  entry.handlers.add(handler);
+  const added = entry;
+  return () => {
+    added.handlers.delete(handler);
+    // The last cache closed: nothing of ours stays on the application's connection.
+    if (added.handlers.size > 0 || events.get(event) !== added) return;
+    events.delete(event);
+    source.removeListener?.(event, added.listener);
+  };
 }
