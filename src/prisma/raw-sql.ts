@@ -15,8 +15,11 @@ export function rawSqlMayWrite(args: readonly unknown[]): boolean {
   const sql = rawSqlText(args).replace(LOCKING_CLAUSE, " ");
   // Calls are looked for in the text as it is and with comments blanked out (`my_func /* … */ ()`
   // is a call): the union, since blanking naively may also blank code between quoted `/*` and `*/`.
-  return WRITE_KEYWORD.test(sql) || callsUnknownFunction(sql) || callsUnknownFunction(withoutComments(sql));
+  // A Unicode-escaped identifier (`U&"…"`) may spell any name: taken as a call.
+  return WRITE_KEYWORD.test(sql) || UNICODE_IDENTIFIER.test(sql) || callsUnknownFunction(sql) || callsUnknownFunction(withoutComments(sql));
 }
+
+const UNICODE_IDENTIFIER = /\bU&"/i;
 
 /** The text with its comments blanked out as PostgreSQL reads them: `/* … *\/` nested, `--` to a line feed or carriage return. */
 function withoutComments(sql: string): string {
@@ -49,16 +52,35 @@ const LOCKING_CLAUSE = /\bfor\s+(no\s+key\s+update|key\s+share|update|share)\b/g
  */
 const CALL = /(?<![A-Za-z0-9_$"\u{80}-\u{10FFFF}])((?:"(?:[^"]|"")+"|[A-Za-z_\u{80}-\u{10FFFF}][A-Za-z0-9_$\u{80}-\u{10FFFF}]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_\u{80}-\u{10FFFF}][A-Za-z0-9_$\u{80}-\u{10FFFF}]*))*)\s*\(/gu;
 
-/** SQL words that precede a parenthesis without calling a function (unquoted). */
+/**
+ * Words PostgreSQL never takes for a function's name, unquoted: its reserved keywords and those
+ * that may name columns but not functions (`coalesce`, `numeric`, `values`). Unreserved keywords
+ * (`first`, `over`, `filter`, `rows`) may name a user function: see CONTEXT_SYNTAX.
+ */
 const SYNTAX = new Set(
-  ("select from where and or not in exists any all some as over filter values cast using on join lateral row array case when then else " +
-    "is between like ilike similar within group partition by having limit offset union intersect except distinct returning with " +
-    "recursive materialized order asc desc nulls first last window rows range groups fetch only of table " +
-    "extract position substring trim overlay coalesce nullif greatest least collate at zone sets cube rollup grouping tablesample").split(" "),
+  ("all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create current_catalog current_date " +
+    "current_role current_time current_timestamp current_user default deferrable desc distinct do else end except false fetch for foreign " +
+    "from grant group having in initially intersect into lateral leading limit localtime localtimestamp not null offset on only or order " +
+    "placing primary references returning select session_user some symmetric system_user table then to trailing true union unique user " +
+    "using variadic when where window with " +
+    "between bigint bit boolean char character coalesce dec decimal exists extract float greatest grouping inout int integer interval " +
+    "least national nchar none normalize nullif numeric out overlay position precision real row setof smallint substring time timestamp " +
+    "treat trim values varchar xmlattributes xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable").split(" "),
 );
 
-/** Type names with a modifier in parentheses: syntax only in a cast (`::numeric(10, 2)`, `AS varchar(20)`); elsewhere possibly a function of that name. */
-const TYPE_NAMES = new Set("interval numeric decimal varchar char character timestamp time date float double precision int integer bigint smallint boolean text json jsonb uuid bytea bit varbit".split(" "));
+/** Unreserved keywords that are syntax only where they follow these words (`count(*) OVER (`, `GROUP BY CUBE (`); elsewhere a call. */
+const CONTEXT_SYNTAX = new Map<string, RegExp>([
+  ["over", /\)\s*$/],
+  ["filter", /\)\s*$/],
+  ["within", /\)\s*$/],
+  ["cube", /(\bby|,|\()\s*$/i],
+  ["rollup", /(\bby|,|\()\s*$/i],
+  ["sets", /\bgrouping\s*$/i],
+  ["materialized", /(\bas|\bnot)\s*$/i],
+]);
+
+/** Type names that are not keywords: syntax only in a cast (`::uuid(…)` never occurs, but `::text`, `AS date`), elsewhere possibly a function of that name. */
+const TYPE_NAMES = new Set("text json jsonb uuid bytea date double varbit".split(" "));
 const CAST_BEFORE = /(::|\bas)\s*$/i;
 
 /** Built-in functions that read only (aggregates, window, string, math, date, JSON and array functions). */
@@ -88,7 +110,9 @@ function callsUnknownFunction(sql: string): boolean {
     const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
     const quoted = spelt[spelt.length - 1]!.startsWith('"');
     if (schema === undefined && !quoted && SYNTAX.has(name)) continue;
-    if (schema === undefined && !quoted && TYPE_NAMES.has(name) && CAST_BEFORE.test(sql.slice(0, match.index))) continue;
+    const before = sql.slice(0, match.index);
+    if (schema === undefined && !quoted && CONTEXT_SYNTAX.get(name)?.test(before)) continue;
+    if (schema === undefined && !quoted && TYPE_NAMES.has(name) && CAST_BEFORE.test(before)) continue;
     if ((schema === undefined || schema === "pg_catalog") && READ_ONLY_FUNCTIONS.has(name)) continue;
     // A table or alias followed by a column list (`INSERT INTO t (a, b)`) is caught by its keyword anyway.
     return true;

@@ -40,6 +40,9 @@ describe("rawSqlMayWrite", () => {
     expect(rawSqlMayWrite(['SELECT "values"(1)'])).toBe(true);
     expect(rawSqlMayWrite(["SELECT uuid(1)"])).toBe(true);
     expect(rawSqlMayWrite(["SELECT a::numeric(10, 2), CAST(b AS varchar(20)), x IN (1, 2) FROM t"])).toBe(false);
+    for (const word of ["first", "last", "over", "filter", "rows", "range", "zone", "sets", "ilike", "is", "join", "of", "at"]) expect(rawSqlMayWrite([`SELECT ${word}(1)`]), word).toBe(true);
+    expect(rawSqlMayWrite([`SELECT U&"bump_user" UESCAPE '!' (1)`])).toBe(true);
+    expect(rawSqlMayWrite(["SELECT count(*) OVER (PARTITION BY a ORDER BY b NULLS FIRST), array_agg(x) FILTER (WHERE y) FROM t GROUP BY CUBE (a, b)"])).toBe(false);
     // Still read-only: built-ins, whatever the comments.
     expect(rawSqlMayWrite(tagged`SELECT lower /* the built-in */ (name), count(*) -- rows
  FROM "User"`)).toBe(false);
