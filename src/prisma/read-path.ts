@@ -214,15 +214,18 @@ export class ReadPath {
     // Another extension's query hook may make the query that runs reach more than the caller's
     // arguments, or answer it without running it: the result is served, and not stored.
     let notStored: string | undefined;
+    const checkReach = (finalArgs: Record<string, unknown> | undefined) => {
+      try {
+        if (finalArgs === args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags))) return;
+      } catch {
+        // Arguments no walk can read: serve the result, store nothing. Never fail the read.
+      }
+      notStored = "query reached more than its arguments";
+    };
     const listener: ProbeListener = {
-      onFinalArgs: (finalArgs) => {
-        try {
-          if (finalArgs === args || this.#learned.covers(model, operation, deps, readDependencies(this.#schema.graph, model, operation, finalArgs, tags))) return;
-        } catch {
-          // Arguments no walk can read: serve the result, store nothing. Never fail the read.
-        }
-        notStored = "query reached more than its arguments";
-      },
+      onFinalArgs: checkReach,
+      // A hook may run the query again with other arguments (a retry with the email lower-cased): each attempt counts.
+      onAttempt: checkReach,
       // A read replica's copy, a findFirst on the hook's own client: not known to be as new as the versions captured.
       onAnsweredElsewhere: () => (notStored = "answered by another extension"),
     };

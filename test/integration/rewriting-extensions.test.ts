@@ -233,6 +233,47 @@ describe("a read another extension's hook answers without running it is served a
   });
 });
 
+/** Looks a user up by email as given, then, if absent, once more with the email lower-cased: a retry with other arguments. */
+const retryLowerCased = Prisma.defineExtension({
+  name: "retry-lower-cased",
+  query: {
+    user: {
+      async findUnique({ args, query }) {
+        const found = await query(args);
+        const email = (args.where as { email?: unknown }).email;
+        return found ?? (typeof email === "string" ? query({ ...args, where: { email: email.toLowerCase() } } as never) : null);
+      },
+    },
+  },
+});
+
+describe("a read another extension's hook runs again with other arguments", () => {
+  it("is served, not stored under the caller's arguments: an update of the row it found is seen", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    const instances = [0, 1].map((i) => {
+      const { base, pool } = createBaseClient();
+      return { base, pool, prisma: base.$extends(retryLowerCased).$extends(cacheExtension({ namespace, redis, models: { User: true }, ...(i === 1 ? { l1: false as const } : {}) })) };
+    });
+    try {
+      const user = await seedUser(instances[0]!.base);
+      const read = (p: (typeof instances)[0]["prisma"]) => p.user.findUnique({ where: { email: user.email.toUpperCase() } });
+      for (const { prisma } of instances) {
+        expect((await read(prisma))?.name).toBe(user.name);
+        expect((await read(prisma))?.name).toBe(user.name);
+      }
+      await instances[0]!.prisma.user.update({ where: { email: user.email }, data: { name: "renamed" } });
+      for (const { prisma } of instances) expect((await read(prisma))?.name).toBe("renamed");
+    } finally {
+      for (const { prisma, base } of instances) {
+        await prisma.$cache.close();
+        await base.$disconnect();
+      }
+      redis.disconnect();
+    }
+  });
+});
+
 describe("the final-arguments probe", () => {
   it("sees the arguments a hook of one operation rewrote", async () => {
     const { base, pool } = createBaseClient();
