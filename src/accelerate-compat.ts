@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Prisma } from "@prisma/client/extension";
 import { CacheConfigError } from "./errors.js";
+import { MAX_LIFETIME_S } from "./option-limits.js";
 import { cacheExtension, type CacheControl } from "./extension.js";
 import { AccelerateInfoQuery, type AccelerateInfo, type InfoResult } from "./prisma/accelerate-info.js";
 import { checkTags, strategyToCacheArgs, type AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
@@ -60,14 +61,18 @@ const DEFAULT_MAX_LIFETIME = 86_400;
  */
 export function accelerateCompat(options: AccelerateCompatOptions = {}) {
   rejectLifetimes(options);
-  const maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME;
+  const maxLifetime = compatMaxLifetime(options);
   return Prisma.defineExtension((client) => {
     const schema = readPrismaSchema(client);
     const models = allModels(schema.graph.modelNames, options.models, options.negativeTtl ?? maxLifetime);
     // The core bounds lifetimes with jitter included; queries are bounded here, without.
     const cached = client.$extends(cacheExtension({ ...options, models, jitter: options.jitter ?? 0, maxLifetime: maxLifetime * (1 + largestJitter(options)) }));
     const control = (cached as unknown as { $cache: CacheControl }).$cache;
-    const read = compatRead(schema.delegateKeys, maxLifetime, options.clock ?? Date);
+    const negativeTtlOf = (model: string) => {
+      const policy = models[model];
+      return typeof policy === "object" ? (policy.negativeTtl ?? maxLifetime) : maxLifetime;
+    };
+    const read = compatRead(schema.delegateKeys, maxLifetime, options.clock ?? Date, negativeTtlOf);
     const [findUnique, findUniqueOrThrow, findFirst, findFirstOrThrow, findMany, count, aggregate, groupBy] = READS.map(read);
     const accelerate = accelerateControl(control, schema.graph.modelNames);
     // Typed as one layer over the base client: stacked overrides of one method would be overloads.
@@ -110,14 +115,16 @@ export function accelerateCompat(options: AccelerateCompatOptions = {}) {
  * A read in the Accelerate mode: `cacheStrategy` becomes the `cache` option of the cached client
  * below (the extension's parent), and the promise gains `withAccelerateInfo()`.
  */
-function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: number, clock: Clock) {
+function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: number, clock: Clock, negativeTtlOf: (model: string) => number) {
   return (operation: string) =>
     function (this: unknown, args?: unknown): PrismaPromiseLike {
       const { $name, $parent } = this as { $name: string; $parent: Delegates };
       const delegate = $parent[delegateKeys.get($name)!]!;
       const { args: translated, ttl } = strategyToCacheArgs(args as Record<string, unknown> | undefined, maxLifetime);
       const start = () => delegate[operation]!(translated);
-      return Object.assign(start(), { withAccelerateInfo: () => new AccelerateInfoQuery(start, ttl, clock) });
+      // "Not found" is kept for the query's ttl, at most the model's negativeTtl.
+      const lifetimes = { ttlSeconds: ttl, notFoundSeconds: Math.min(ttl, negativeTtlOf($name)) };
+      return Object.assign(start(), { withAccelerateInfo: () => new AccelerateInfoQuery(start, lifetimes, clock) });
     };
 }
 
@@ -142,7 +149,7 @@ function allModels(modelNames: readonly string[], given: AccelerateCompatOptions
   const models: CacheExtensionOptions["models"] = {};
   // negativeTtl defaults to the longest lifetime: each query then keeps "not found" for its own ttl.
   for (const name of modelNames) models[name] = { ttl: 1, negativeTtl };
-  if (given !== undefined && (typeof given !== "object" || given === null)) throw new CacheConfigError("models", "expected an object mapping model names to true, false or per-model options");
+  if (given !== undefined && (typeof given !== "object" || given === null || Array.isArray(given))) throw new CacheConfigError("models", "expected an object mapping model names to true, false or per-model options");
   for (const [name, value] of Object.entries(given ?? {})) {
     if (value === false) {
       models[name] = false;
@@ -154,6 +161,21 @@ function allModels(modelNames: readonly string[], given: AccelerateCompatOptions
     models[name] = { ttl: 1, negativeTtl, ...(value === true ? {} : value) };
   }
   return models;
+}
+
+/**
+ * `maxLifetime`, checked here, naming it: every model's `negativeTtl` defaults to it, and the core
+ * receives it stretched by the largest jitter, so the core would name another option or a value
+ * the caller never gave. With jitter, the longest is 365 days shrunk by it.
+ */
+function compatMaxLifetime(options: AccelerateCompatOptions): number {
+  const value = options.maxLifetime ?? DEFAULT_MAX_LIFETIME;
+  const jitter = largestJitter(options);
+  const longest = Math.floor(MAX_LIFETIME_S / (1 + (Number.isFinite(jitter) ? jitter : 0)));
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > longest) {
+    throw new CacheConfigError("maxLifetime", `expected a positive number of seconds, at most ${longest}${longest < MAX_LIFETIME_S ? ` (365 days shrunk by the jitter, ${jitter})` : ""}, got ${String(value)}`);
+  }
+  return value;
 }
 
 function largestJitter(options: AccelerateCompatOptions): number {

@@ -28,7 +28,7 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
   const resolved = resolveOptions(options as CacheExtensionOptions);
   return Prisma.defineExtension((client) => {
     const schema = readPrismaSchema(client);
-    checkModelNames(resolved.models, schema.graph.modelNames);
+    checkModelNames(resolved.models, schema.graph.modelNames, resolved.optedOutModels);
     declareDependencies(resolved.models, schema.graph);
     if (!schema.exact) warnInexactSchema(schema.inexactReason);
     const identity = clientIdentity(client, schema.graph.modelNames, schema.delegateKeys);

@@ -44,6 +44,8 @@ export interface ResolvedOptions {
   circuitBreaker: CircuitBreakerSettings | undefined;
   onRedisDownWrites: RedisDownWrites;
   redisDownWriteWaitMs: number;
+  /** Models set to `false` in `models` (checked against the schema like the others). */
+  optedOutModels: readonly string[];
   /** How long the marks of a write of unknown outcome stand (see WriteAnnouncer.unresolved). */
   lateCommitWindowMs: number;
   clock: Clock;
@@ -116,6 +118,7 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     circuitBreaker: circuitBreakerSettings(input.circuitBreaker),
     onRedisDownWrites: redisDownWrites(input.onRedisDownWrites),
     redisDownWriteWaitMs: redisDownWriteWait(input.redisDownWriteWait),
+    optedOutModels: Object.entries(input.models as Record<string, unknown>).filter(([, value]) => value === false).map(([name]) => name),
     // Never longer than an unconfirmed write's marks stand (markTtlMs in runtime.ts).
     lateCommitWindowMs: Math.ceil(nonNegative(input.lateCommitWindow, "lateCommitWindow", DEFAULTS.lateCommitWindow, { positive: true, max: (maxLifetimeMs + 60_000) / 1000, unit: "s" }) * 1000),
     clock: clock(input.clock),
@@ -144,8 +147,9 @@ function maxLifetime(value: unknown, models: ReadonlyMap<string, ReadPolicy>, li
 }
 
 /** Checks the configured model names against the data model's, once the client is known. */
-export function checkModelNames(models: ReadonlyMap<string, ReadPolicy>, known: readonly string[]): void {
-  for (const name of models.keys()) {
+export function checkModelNames(models: ReadonlyMap<string, ReadPolicy>, known: readonly string[], optedOut: readonly string[] = []): void {
+  // Opted out too: a misspelt `{ AuditLogs: false }` would leave the model it meant cached.
+  for (const name of [...models.keys(), ...optedOut]) {
     if (!known.includes(name)) {
       throw new CacheConfigError(`models.${name}`, `no model named "${name}" in the Prisma schema (models: ${known.join(", ")})`);
     }

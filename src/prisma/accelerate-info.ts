@@ -33,14 +33,14 @@ export type InfoResult<T> = { data: T; info: AccelerateInfo };
  */
 export class AccelerateInfoQuery extends PrismaLikePromise {
   readonly #start: () => PrismaPromiseLike;
-  /** The query's ttl in seconds: how long before expiry a cached entry was loaded. */
-  readonly #ttlSeconds: number;
+  /** How long before expiry a cached entry was loaded: the query's ttl, or for "not found" (null) what it is kept. */
+  readonly #lifetimes: { ttlSeconds: number; notFoundSeconds: number };
   readonly #clock: Clock;
 
-  constructor(start: () => PrismaPromiseLike, ttlSeconds: number, clock: Clock) {
+  constructor(start: () => PrismaPromiseLike, lifetimes: { ttlSeconds: number; notFoundSeconds: number }, clock: Clock) {
     super();
     this.#start = start;
-    this.#ttlSeconds = ttlSeconds;
+    this.#lifetimes = lifetimes;
     this.#clock = clock;
   }
 
@@ -48,7 +48,7 @@ export class AccelerateInfoQuery extends PrismaLikePromise {
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
     const query = this.#start();
     const joined = query.requestTransaction?.(batch) ?? query;
-    return Promise.resolve(joined).then((data) => ({ data, info: this.#info(undefined) }));
+    return Promise.resolve(joined).then((data) => ({ data, info: this.#info(undefined, false) }));
   }
 
   protected async execute(): Promise<unknown> {
@@ -56,14 +56,16 @@ export class AccelerateInfoQuery extends PrismaLikePromise {
     // Only a cached read (a LazyQuery) can report how it was served; anything else bypassed the cache.
     const served = query instanceof LazyQuery ? (query.served = newServedBy()) : undefined;
     const data = await query;
-    return { data, info: this.#info(served) };
+    return { data, info: this.#info(served, data === null) };
   }
 
-  #info(served: ServedBy | undefined): AccelerateInfo {
+  #info(served: ServedBy | undefined, notFound: boolean): AccelerateInfo {
     const now = this.#clock.now();
     const tier = served?.tier ?? "db";
     const cacheStatus = served === undefined ? "none" : tier === "db" ? "miss" : served.stale ? "swr" : "ttl";
-    const loadedAt = served?.freshUntil === undefined ? now : served.freshUntil - this.#ttlSeconds * 1000;
+    const lifetimeSeconds = notFound ? this.#lifetimes.notFoundSeconds : this.#lifetimes.ttlSeconds;
+    // Never in the future: with jitter the entry may have been given more than the query's ttl.
+    const loadedAt = served?.freshUntil === undefined ? now : Math.min(now, served.freshUntil - lifetimeSeconds * 1000);
     return { cacheStatus, lastModified: new Date(loadedAt), region: "self-hosted", requestId: randomUUID(), signature: served?.key ?? "unspecified", tier };
   }
 }

@@ -91,7 +91,11 @@ describe("an app written for Accelerate, on one instance", () => {
   it("keeps a not-found result for the query's ttl, like any other result", async () => {
     const missing = () => a.prisma.user.findUnique({ where: { id: -4242 }, cacheStrategy: { ttl: 5 } });
     expect(await roundTrips(a.pool, missing)).toBe(1);
-    expect(await missing().withAccelerateInfo()).toMatchObject({ data: null, info: { cacheStatus: "ttl" } });
+    const loadedAt = clock.now();
+    const { info } = await missing().withAccelerateInfo();
+    expect(info).toMatchObject({ cacheStatus: "ttl" });
+    // When the "not found" was loaded, not the query's ttl before its expiry (kept for min(ttl, negativeTtl)).
+    expect(info.lastModified.getTime()).toBe(loadedAt);
     clock.advance(5_000);
     expect(await roundTrips(a.pool, missing)).toBe(1);
   });
@@ -263,5 +267,14 @@ describe("validation, as Accelerate's limits", () => {
     expect(() => accelerateCompat({ ttl: 60 } as never)).toThrow(expect.objectContaining({ option: "ttl" }));
     expect(() => base.$extends(accelerateCompat({ models: { User: { swr: 5 } as never } }))).toThrow(expect.objectContaining({ option: "models.User.swr" }));
     expect(() => base.$extends(accelerateCompat({ models: { Nope: true } }))).toThrow(expect.objectContaining({ option: "models.Nope" }));
+    // A misspelt opt-out would leave the model it meant cached (found by an outside probe).
+    expect(() => base.$extends(accelerateCompat({ models: { AuditLogs: false } }))).toThrow(expect.objectContaining({ option: "models.AuditLogs" }));
+    expect(() => base.$extends(accelerateCompat({ models: [] as never }))).toThrow(expect.objectContaining({ option: "models" }));
+  });
+
+  it("checks maxLifetime itself, naming it: every negativeTtl defaults to it, and jitter shrinks its longest", () => {
+    for (const maxLifetime of [-1, "100", 1e9, 0]) expect(() => accelerateCompat({ maxLifetime: maxLifetime as never })).toThrow(expect.objectContaining({ option: "maxLifetime" }));
+    expect(() => accelerateCompat({ maxLifetime: 31_536_000, jitter: 0.1 })).toThrow(/at most 28669090 \(365 days shrunk by the jitter, 0\.1\)/);
+    expect(() => accelerateCompat({ maxLifetime: 28_669_090, jitter: 0.1 })).not.toThrow();
   });
 });
