@@ -49,6 +49,7 @@ export class FinalArgsProbe {
   readonly #plain: ExtendableClient;
   /** Probed queries started and not yet settled. */
   #running = 0;
+  readonly #hookCounts = new Map<string, number>();
 
   constructor(client: unknown) {
     const captures = this.#captures;
@@ -113,9 +114,19 @@ export class FinalArgsProbe {
     return this.#hookCount(delegateKey, operation) !== 0;
   }
 
-  /** How many query hooks of the extensions below this one a query runs through; NaN when Prisma cannot tell (probe it then). */
+  /**
+   * How many query hooks of the extensions below this one a query runs through; NaN when Prisma
+   * cannot tell (probe it then). Counted once per model and operation: a client's extensions never
+   * change (`$extends` makes another client).
+   */
   #hookCount(model: string, operation: string): number {
-    return this.#plain._extensions?.getAllQueryCallbacks?.(model, operation).length ?? Number.NaN;
+    const key = `${model}.${operation}`;
+    let count = this.#hookCounts.get(key);
+    if (count === undefined) {
+      count = this.#plain._extensions?.getAllQueryCallbacks?.(model, operation).length ?? Number.NaN;
+      this.#hookCounts.set(key, count);
+    }
+    return count;
   }
 
   /**
