@@ -120,28 +120,23 @@ describe("a write whose outcome the client does not know", () => {
     }
   });
 
-  it("a batch transaction whose COMMIT reply is lost: reads by another unique key see its update", async () => {
-    const user = await seedUser(plain);
-    const byId = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { id: user.id } });
-    await cacheEverywhere(byId);
-    const lost = proxy.arm((text) => text.includes("COMMIT"));
-    await expect(writer.$transaction([writer.user.update({ where: { email: user.email }, data: { name: "batch committed" } }), writer.post.count()])).rejects.toThrow();
-    await lost;
-    expect((await plain.user.findUnique({ where: { id: user.id } }))?.name).toBe("batch committed");
-    for (const client of everyone()) expect((await byId(client))?.name).toBe("batch committed");
-  });
-
-  it("a batch of the client below the cache whose COMMIT reply is lost: the cache's write in it is seen", async () => {
-    const user = await seedUser(plain);
-    const byId = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { id: user.id } });
-    await cacheEverywhere(byId);
-    const lost = proxy.arm((text) => text.includes("COMMIT"));
-    const below = clients[0]!;
-    await expect(below.$transaction([writer.user.update({ where: { email: user.email }, data: { name: "foreign batch committed" } }) as never, below.post.count()])).rejects.toThrow();
-    await lost;
-    expect((await plain.user.findUnique({ where: { id: user.id } }))?.name).toBe("foreign batch committed");
-    for (const client of everyone()) expect((await byId(client))?.name).toBe("foreign batch committed");
-  });
+  // The cache's own batch, and a batch of the client below it with the cache's write in it.
+  const batches = {
+    "a batch transaction": (update: Prisma.PrismaPromise<unknown>) => writer.$transaction([update as never, writer.post.count()]),
+    "a batch of the client below the cache": (update: Prisma.PrismaPromise<unknown>) => clients[0]!.$transaction([update as never, clients[0]!.post.count()]),
+  };
+  for (const [label, runBatch] of Object.entries(batches)) {
+    it(`${label} whose COMMIT reply is lost: reads by another unique key see the cache's write in it`, async () => {
+      const user = await seedUser(plain);
+      const byId = (client: ReturnType<typeof cached>) => client.user.findUnique({ where: { id: user.id } });
+      await cacheEverywhere(byId);
+      const lost = proxy.arm((text) => text.includes("COMMIT"));
+      await expect(runBatch(writer.user.update({ where: { email: user.email }, data: { name: `${label} committed` } }))).rejects.toThrow();
+      await lost;
+      expect((await plain.user.findUnique({ where: { id: user.id } }))?.name).toBe(`${label} committed`);
+      for (const client of everyone()) expect((await byId(client))?.name).toBe(`${label} committed`);
+    });
+  }
 
   it("a write another extension's hook retried: the first attempt committed (its reply lost), the retry found nothing to delete", async () => {
     const user = await seedUser(plain);
