@@ -75,13 +75,13 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
           findUnique<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUnique"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findUnique">> & FluentRelations<T, "findUnique", null> {
             return findUnique.call(this, args) as never;
           },
-          findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findUniqueOrThrow">> & FluentRelations<T, "findUniqueOrThrow", null> {
+          findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findUniqueOrThrow">> & FluentRelations<T, "findUniqueOrThrow", never> {
             return findUniqueOrThrow.call(this, args) as never;
           },
           findFirst<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirst"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findFirst">> & FluentRelations<T, "findFirst", null> {
             return findFirst.call(this, args) as never;
           },
-          findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findFirstOrThrow">> & FluentRelations<T, "findFirstOrThrow", null> {
+          findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findFirstOrThrow">> & FluentRelations<T, "findFirstOrThrow", never> {
             return findFirstOrThrow.call(this, args) as never;
           },
           findMany<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findMany"> & CacheArg>): Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">> {

@@ -164,7 +164,8 @@ function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean):
   }
   const policies = new Map<string, ReadPolicy>();
   for (const [name, value] of Object.entries(models as Record<string, unknown>)) {
-    if (value === false) continue;
+    // Absent written as `undefined` (exactOptionalPropertyTypes lets callers pass it): not listed.
+    if (value === false || value === undefined) continue;
     if (value !== true && (typeof value !== "object" || value === null)) {
       throw new CacheConfigError(`models.${name}`, "expected true, false or an object of per-model options");
     }

@@ -8,9 +8,12 @@ export interface Clock {
 /** The subset of an ioredis `Redis` or `Cluster` the cache uses. */
 export interface RedisLike {
   readonly status: string;
-  readonly isCluster?: boolean;
-  /** ioredis connection options: `db` scopes pub/sub channels (which ignore SELECT). */
-  readonly options?: { db?: number | undefined };
+  readonly isCluster?: boolean | undefined;
+  /**
+   * ioredis connection options: `db` scopes pub/sub channels (which ignore SELECT). Typed loosely:
+   * a `Cluster`'s options share no property with a `Redis`'s, and TypeScript would refuse it.
+   */
+  readonly options?: object | undefined;
   get(key: string): Promise<string | null>;
   set(key: string, value: string): Promise<unknown>;
   set(key: string, value: string | Buffer, mode: "PX", ttlMs: number): Promise<unknown>;
@@ -38,8 +41,9 @@ export interface RedisLike {
   /**
    * A new connection with the same options: the extension opens one for pub/sub and closes it
    * itself (re-subscribing itself after a reconnection, once it learnt the server's identity).
+   * A `Redis` takes option overrides, a `Cluster` other startup nodes first.
    */
-  duplicate(override?: { autoResubscribe?: boolean }): SubscriberLike;
+  duplicate: ((override?: { autoResubscribe?: boolean }) => SubscriberLike) | ((startupNodes?: unknown[], options?: object) => SubscriberLike);
 }
 
 /** The pub/sub side of an ioredis connection. */
@@ -60,15 +64,15 @@ export interface SubscriberLike {
 }
 
 /** Per-model settings; every field falls back to the global option of the same name. */
-export interface ModelCacheOptions {
+export interface ModelCacheOptions<ModelName extends string = string> {
   /** Seconds an entry is fresh. */
-  ttl?: number;
+  ttl?: number | undefined;
   /** Seconds after `ttl` during which a stale entry may still be served while it is refreshed. */
-  swr?: number;
+  swr?: number | undefined;
   /** Fraction by which every TTL written is randomly stretched or shrunk, 0 to 1. */
-  jitter?: number;
+  jitter?: number | undefined;
   /** Seconds a "not found" result is cached; 0 disables negative caching. */
-  negativeTtl?: number;
+  negativeTtl?: number | undefined;
   /** Keep this model's entries in the in-process L1 as well as in Redis. @default true */
   l1?: boolean;
   /**
@@ -82,16 +86,16 @@ export interface ModelCacheOptions {
    * The models whose writes change what this model's reads return: required for a `view`
    * (`ActiveUser: { dependsOn: ["User"] }`), so that writes to its tables invalidate its reads.
    */
-  dependsOn?: string[];
+  dependsOn?: readonly ModelName[] | undefined;
 }
 
 export interface L1Options {
   /** Most entries held in process memory. @default 10000 */
-  maxEntries?: number;
+  maxEntries?: number | undefined;
   /** Most heap bytes L1 may retain: keys, versions and the decoded values, estimated when stored. @default 67108864 (64 MiB) */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /** Upper bound in seconds on how long an entry lives in L1, whatever its TTL. @default 60 */
-  maxTtl?: number;
+  maxTtl?: number | undefined;
 }
 
 /**
@@ -105,13 +109,13 @@ export interface QueryStatsOptions {
    * @deprecated Every read is counted now (a Map lookup and an increment). `0` still records none
    * (prefer `queryStats: false`); any other value is ignored. Setting it emits a warning once.
    */
-  sampleRate?: number;
+  sampleRate?: number | undefined;
   /** Most distinct queries kept per namespace: the top K by decayed popularity × load time. @default 1000 */
-  maxQueries?: number;
+  maxQueries?: number | undefined;
   /** Seconds after which a read counts half as much towards a query's popularity. @default 3600 */
-  halfLife?: number;
+  halfLife?: number | undefined;
   /** Milliseconds between writes of this instance's query counts (and of its counters, for the CLI's `stats`) to Redis. @default 5000 */
-  flushInterval?: number;
+  flushInterval?: number | undefined;
 }
 
 /** An `alert` event when a model's hit rate over a sliding window falls below `threshold`, and another when it recovers. */
@@ -119,9 +123,9 @@ export interface LowHitRateAlertOptions {
   /** Hit rate, 0 to 1, below which the alert fires; it clears once the rate is back at or above it. */
   threshold: number;
   /** Seconds of reads the hit rate is computed over. @default 60 */
-  window?: number;
+  window?: number | undefined;
   /** Fewest reads of a model within the window for its rate to fire or clear the alert. @default 100 */
-  minRequests?: number;
+  minRequests?: number | undefined;
 }
 
 /**
@@ -131,30 +135,30 @@ export interface LowHitRateAlertOptions {
  */
 export interface CacheExtensionOptions<ModelName extends string = string> {
   /** An ioredis client or cluster owned by the caller; omitted, the cache lives in process only. */
-  redis?: RedisLike;
+  redis?: RedisLike | undefined;
   /** Prefix of every key the extension writes. @default "pcs" */
-  namespace?: string;
+  namespace?: string | undefined;
   /** The cached models: `true` for the defaults, or per-model settings. Unlisted models are never cached. */
-  models: { [Model in ModelName]?: boolean | ModelCacheOptions };
+  models: { [Model in ModelName]?: boolean | ModelCacheOptions<ModelName> | undefined };
   /** Seconds an entry is fresh, at most 365 days (as are `swr`, `negativeTtl` and `l1.maxTtl`). @default 60 */
-  ttl?: number;
+  ttl?: number | undefined;
   /** Seconds a stale entry may be served while refreshing. @default 0 */
-  swr?: number;
+  swr?: number | undefined;
   /** TTL jitter as a fraction, 0 to 1. @default 0.1 */
-  jitter?: number;
+  jitter?: number | undefined;
   /** Seconds a "not found" result is cached; 0 disables. @default 30 */
-  negativeTtl?: number;
+  negativeTtl?: number | undefined;
   /** In-process cache limits, or `false` to read Redis directly. */
   l1?: L1Options | false;
   /** Milliseconds a Redis read may take before the query falls through to the database; at most 2^31 − 1, like every option in ms. @default 250 */
-  redisTimeout?: number;
+  redisTimeout?: number | undefined;
   /**
    * Milliseconds after which a write still missing acknowledgements counts one `invalidationAckTimeouts`;
    * it resolves only once every instance acknowledged or must have lost its L1 lease (`lease.ttl`). @default 200
    */
-  ackTimeout?: number;
+  ackTimeout?: number | undefined;
   /** Milliseconds a fleet-wide loader lock lives unless its holder extends it; also the cap of a waiter's wait (which follows the model's load times). @default 5000 */
-  lockTtl?: number;
+  lockTtl?: number | undefined;
   /**
    * L1 lease (milliseconds): an instance answers from L1 only within `ttl` of a heartbeat (a PING
    * on its invalidation subscription, every `heartbeat`) that Redis answered; a write that some
@@ -163,9 +167,9 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    */
   lease?: { ttl?: number; heartbeat?: number };
   /** Milliseconds close() waits for background refreshes; stuck ones are abandoned (their results not stored). @default 2000 */
-  closeTimeout?: number;
+  closeTimeout?: number | undefined;
   /** XFetch β: how eagerly hot entries refresh before they expire; 0 disables early refresh. @default 1 */
-  earlyRefreshBeta?: number;
+  earlyRefreshBeta?: number | undefined;
   /**
    * Hot-key handling, or `false`: a key read more than `threshold` times per `window` seconds
    * (estimated by a sampled count-min sketch) stays in every instance's L1 — even for models with
@@ -186,13 +190,13 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    * may serve the old data until its queued invalidation is delivered), `"refuse"` rejects it with
    * a `CacheUnavailableError` before it touches the database. @default "proceed"
    */
-  onRedisDownWrites?: "proceed" | "refuse";
+  onRedisDownWrites?: "proceed" | "refuse" | undefined;
   /**
    * Milliseconds an unannounced write (`"proceed"`) whose invalidation Redis did not take waits
    * for it to be delivered before resolving anyway (counted in `undeliveredWrites`).
    * @default 5000
    */
-  redisDownWriteWait?: number;
+  redisDownWriteWait?: number | undefined;
   /**
    * Seconds: how long a write that failed with an unknown outcome (its connection lost after the
    * statement left, a client-side timeout while the server still runs it) may still commit. Its
@@ -200,23 +204,23 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    * `statement_timeout` (plus `lock_timeout`): a statement cannot commit later than that.
    * At most `maxLifetime` + 60. @default 30
    */
-  lateCommitWindow?: number;
+  lateCommitWindow?: number | undefined;
   /**
    * Seconds, at most 365 days: the longest a per-query `cache.ttl` + `cache.swr` (jitter included)
    * may keep an entry; a longer one is shortened to fit and counted in `stats().clamps`.
    * @default the longest model ttl + swr
    */
-  maxLifetime?: number;
+  maxLifetime?: number | undefined;
   /** Called with every error the cache absorbed (Redis failures, unencodable results). */
-  onError?: (error: CacheError) => void;
+  onError?: ((error: CacheError) => void) | undefined;
   /** Query statistics for `$cache.warm()` and the CLI, or `false` to record none (warm() still replays what other instances recorded). @default { maxQueries: 1000, halfLife: 3600, flushInterval: 5000 } */
-  queryStats?: QueryStatsOptions | false;
+  queryStats?: QueryStatsOptions | false | undefined;
   /** Emits `alert` events on `$cache.events` when a model's hit rate drops. @default off */
-  lowHitRateAlert?: LowHitRateAlertOptions;
+  lowHitRateAlert?: LowHitRateAlertOptions | undefined;
   /** Time source, for tests. @default Date */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Random source in [0, 1), for tests. @default Math.random */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 /** The per-query `cache` argument: `false` bypasses the cache, an object overrides the model's policy. */

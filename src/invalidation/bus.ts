@@ -71,14 +71,15 @@ export class Bus {
   constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers, leaseTtlMs: number) {
     this.registryKey = `${prefix}:instances`;
     this.#registry = new InstanceRegistry(store, this.registryKey, `${prefix}:lease`, this.instanceId, leaseTtlMs, handlers.onError);
-    const channels = channelsOf(prefix, redis.options?.db ?? 0);
+    const db = (redis.options as { db?: unknown } | undefined)?.db;
+    const channels = channelsOf(prefix, typeof db === "number" ? db : 0);
     this.eventsChannel = channels.events;
     this.#ackChannelOf = channels.ackOf;
     this.ownAckChannel = channels.ackOf(this.instanceId);
     this.#store = store;
     this.#handlers = handlers;
     // It re-subscribes itself on "ready", after learning which server it reached (a Cluster's duplicate takes other arguments).
-    this.#subscriber = redis.isCluster === true ? redis.duplicate() : redis.duplicate({ autoResubscribe: false });
+    this.#subscriber = redis.isCluster === true ? redis.duplicate() : (redis.duplicate as (override: { autoResubscribe: boolean }) => SubscriberLike).call(redis, { autoResubscribe: false });
     this.#subscriber.on("message", (channel, message) => this.#receive(channel, message));
     this.#subscriber.on("ready", () => this.#subscribe());
     for (const event of ["close", "end", "reconnecting"] as const) this.#subscriber.on(event, () => this.#setTrusted(false));

@@ -62,12 +62,24 @@ describe("the extended client keeps Prisma's types", () => {
   });
 });
 
+describe("options as applications write them", () => {
+  it("takes a Redis Cluster, and undefined for any optional option (exactOptionalPropertyTypes)", () => {
+    const cluster = {} as import("ioredis").Cluster;
+    cacheExtension({ redis: cluster, models: { User: true } });
+    const maybeRedis = undefined as import("ioredis").Redis | undefined;
+    cacheExtension({ redis: maybeRedis, namespace: undefined, ttl: undefined, models: { User: { ttl: undefined }, Post: undefined } });
+  });
+});
+
 describe("the fluent API", () => {
   it("types relation methods on single-record reads", () => {
     expectTypeOf(prisma.user.findUnique({ where: { id: 1 } }).posts()).resolves.toEqualTypeOf<Post[] | null>();
     expectTypeOf(prisma.user.findUnique({ where: { id: 1 } }).posts({ where: { published: true }, orderBy: { id: "asc" } })).resolves.toEqualTypeOf<Post[] | null>();
     expectTypeOf(prisma.post.findFirst({ where: { id: 1 } }).author()).resolves.toEqualTypeOf<User | null>();
     expectTypeOf(prisma.post.findFirst({ where: { id: 1 } }).author({ select: { email: true } })).resolves.toEqualTypeOf<{ email: string } | null>();
+    // After an *OrThrow read the record exists: its relations are not nullable (as plain Prisma types them).
+    expectTypeOf(prisma.user.findUniqueOrThrow({ where: { id: 1 } }).posts()).resolves.toEqualTypeOf<Post[]>();
+    expectTypeOf(prisma.post.findFirstOrThrow({ where: { id: 1 } }).author()).resolves.toEqualTypeOf<User>();
   });
 });
 
@@ -77,6 +89,9 @@ describe("model names, checked against the client's Prisma.ModelName", () => {
   it("rejects a misspelt model in the options", () => {
     // @ts-expect-error no model "Prodct"
     cacheExtension<Prisma.ModelName>({ models: { Prodct: true } });
+    // @ts-expect-error no model "Usr" in dependsOn
+    cacheExtension<Prisma.ModelName>({ models: { User: { dependsOn: ["Usr"] } } });
+    cacheExtension<Prisma.ModelName>({ models: { User: { dependsOn: ["Post"] as const } } });
     cacheExtension<Prisma.ModelName>({ models: { Comment: { ttl: 5 }, Tag: true } });
   });
 
