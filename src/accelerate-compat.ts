@@ -123,8 +123,8 @@ function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: numb
       const { args: translated, ttl } = strategyToCacheArgs(args as Record<string, unknown> | undefined, maxLifetime);
       const start = () => delegate[operation]!(translated);
       // "Not found" is kept for the query's ttl, at most the model's negativeTtl.
-      const lifetimes = { ttlSeconds: ttl, notFoundSeconds: Math.min(ttl, negativeTtlOf($name)) };
-      return Object.assign(start(), { withAccelerateInfo: () => new AccelerateInfoQuery(start, lifetimes, clock) });
+      const withAccelerateInfo = () => new AccelerateInfoQuery(start, { ttlSeconds: ttl, notFoundSeconds: Math.min(ttl, negativeTtlOf($name)) }, clock);
+      return Object.assign(start(), { withAccelerateInfo });
     };
 }
 

@@ -14,8 +14,8 @@ interface Capture {
  * retry): `onFinalArgs` receives the first attempt's arguments; the attempt callbacks, each.
  */
 export interface ProbeListener {
-  /** The arguments the query runs with, once every other extension's hooks rewrote them. */
-  onFinalArgs: (args: Record<string, unknown> | undefined) => void;
+  /** The arguments the query runs with (its first attempt's), once every other extension's hooks rewrote them. */
+  onFinalArgs?: (args: Record<string, unknown> | undefined) => void;
   /** An attempt is about to reach the database, with these arguments. */
   onAttempt?: (args: Record<string, unknown> | undefined) => void;
   /** An attempt's result as the database returned it, before other extensions' hooks rewrote it (a masked email). */
@@ -61,10 +61,10 @@ export class FinalArgsProbe {
       const finalArgs = args as Record<string, unknown> | undefined;
       if (!capture.seen) {
         capture.seen = true;
-        listener.onFinalArgs(finalArgs);
+        listener.onFinalArgs?.(finalArgs);
       }
-      if (listener.onAttempt === undefined && listener.onResult === undefined && listener.onAttemptFailed === undefined) return query(args);
       listener.onAttempt?.(finalArgs);
+      if (listener.onResult === undefined && listener.onAttemptFailed === undefined) return query(args);
       return Promise.resolve(query(args)).then(
         (result) => {
           listener.onResult?.(result);

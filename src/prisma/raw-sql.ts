@@ -109,10 +109,12 @@ function callsUnknownFunction(sql: string): boolean {
     const name = parts[parts.length - 1]!;
     const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
     const quoted = spelt[spelt.length - 1]!.startsWith('"');
-    if (schema === undefined && !quoted && SYNTAX.has(name)) continue;
-    const before = sql.slice(0, match.index);
-    if (schema === undefined && !quoted && CONTEXT_SYNTAX.get(name)?.test(before)) continue;
-    if (schema === undefined && !quoted && TYPE_NAMES.has(name) && CAST_BEFORE.test(before)) continue;
+    if (schema === undefined && !quoted) {
+      if (SYNTAX.has(name)) continue;
+      const context = CONTEXT_SYNTAX.get(name) ?? (TYPE_NAMES.has(name) ? CAST_BEFORE : undefined);
+      // What precedes the name decides; a bounded window keeps a long statement linear.
+      if (context?.test(sql.slice(Math.max(0, match.index - 64), match.index))) continue;
+    }
     if ((schema === undefined || schema === "pg_catalog") && READ_ONLY_FUNCTIONS.has(name)) continue;
     // A table or alias followed by a column list (`INSERT INTO t (a, b)`) is caught by its keyword anyway.
     return true;

@@ -223,7 +223,6 @@ export class ReadPath {
       notStored = "query reached more than its arguments";
     };
     const listener: ProbeListener = {
-      onFinalArgs: checkReach,
       // A hook may run the query again with other arguments (a retry with the email lower-cased): each attempt counts.
       onAttempt: checkReach,
       // A read replica's copy, a findFirst on the hook's own client: not known to be as new as the versions captured.

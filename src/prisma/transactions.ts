@@ -1,7 +1,7 @@
 import type { Announcement } from "../invalidation/versions.js";
 import type { WriteAnnouncer } from "../invalidation/write-announcer.js";
 import type { PrismaPromiseLike } from "./lazy-query.js";
-import { outcomeOfError } from "./write-outcome.js";
+import { outcomeOfError, type FailedWriteOutcome } from "./write-outcome.js";
 
 /** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
 export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
@@ -71,7 +71,7 @@ export class TransactionInvalidations {
       const names = txId === undefined ? undefined : this.#open.get(txId);
       // The commit failed after the announcement: refused, its marks are removed (an over-invalidation,
       // never a stale read); a lost reply may hide a commit (or one still to come): see write-outcome.ts.
-      if (announcement !== undefined && names !== undefined) await this.#afterFailure(error, names, announcement);
+      if (announcement !== undefined && names !== undefined) await this.settleFailed(outcomeOfError(error), names, announcement);
       throw error;
     } finally {
       if (txId !== undefined) this.#open.delete(txId);
@@ -88,7 +88,7 @@ export class TransactionInvalidations {
     try {
       results = (await parentTransaction.call(client, input, options)) as unknown[];
     } catch (error) {
-      if (announced.size > 0) await this.#afterFailure(error, announced, announcement);
+      if (announced.size > 0) await this.settleFailed(outcomeOfError(error), announced, announcement);
       throw error;
     }
     const names = new Set<string>(announced);
@@ -99,10 +99,17 @@ export class TransactionInvalidations {
     return results;
   }
 
-  /** A transaction that failed after its writes were announced: see WritePath's #afterFailure. */
-  async #afterFailure(error: unknown, announced: ReadonlySet<string>, announcement: Announcement | undefined): Promise<void> {
-    if (outcomeOfError(error) === "unknown") await this.#announcer.unresolved(this.#unresolvedNames(announced), announcement);
-    else if (announcement !== undefined) await this.#announcer.confirm(announced, announcement);
+  /**
+   * A write or transaction that failed after it was announced (see write-outcome.ts). Refused: its
+   * marks are removed (the bump only over-invalidates). Answered by the database before something
+   * after it failed: confirmed like a write that resolved, with what it `changed`. Otherwise it may
+   * have committed, or still commit: every unique read of what it writes is invalidated too, and
+   * its marks are left to lapse (WriteAnnouncer.unresolved).
+   */
+  async settleFailed(outcome: FailedWriteOutcome, announced: ReadonlySet<string>, announcement: Announcement | undefined, changed: () => Iterable<string> = () => [], addsIdentities = true): Promise<void> {
+    if (outcome === "unknown") return this.#announcer.unresolved(new Set([...this.#unresolvedNames(announced), ...changed()]), announcement);
+    if (outcome === "committed") return this.#announcer.confirm(new Set([...announced, ...changed()]), announcement, addsIdentities);
+    if (announcement !== undefined) await this.#announcer.confirm(announced, announcement, addsIdentities);
   }
 
   /**
@@ -120,7 +127,7 @@ export class TransactionInvalidations {
       },
       // The batch may have committed (its COMMIT's reply lost): see write-outcome.ts.
       async (error: unknown) => {
-        if (outcomeOfError(error) === "unknown") await this.#announcer.unresolved(this.#unresolvedNames(new Set(announced())), undefined);
+        await this.settleFailed(outcomeOfError(error), new Set(announced()), undefined);
         throw error;
       },
     );

@@ -11,7 +11,7 @@ import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
 import type { WriteNames } from "./write-names.js";
-import { WriteAttempts, outcomeOfError, type FailedWriteOutcome } from "./write-outcome.js";
+import { WriteAttempts, outcomeOfError } from "./write-outcome.js";
 
 /** What the write path uses of the client's parts; CacheRuntime builds and owns them. */
 export interface WritePathParts {
@@ -83,7 +83,10 @@ export class WritePath {
       query,
       client,
       (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []),
-      (write, joined) => this.#transactions.joinedBatch(write, joined, () => this.#writeNames.ofModels(write.models), () => this.#writeNames.ofModels(write.models)),
+      (write, joined) => {
+        const names = () => this.#writeNames.ofModels(write.models);
+        return this.#transactions.joinedBatch(write, joined, names, names);
+      },
     );
   }
 
@@ -118,7 +121,7 @@ export class WritePath {
   #runWrite(query: LazyQuery, announced: Iterable<string>): Promise<unknown> {
     let finalArgs = query.args;
     // Named from what the database returned, at once: other extensions' hooks may rewrite it, in place too, before it reaches us (a masked email).
-    let namesOfDatabaseResult: Iterable<string> = [];
+    const namesOfDatabaseResult = new Set<string>();
     // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
     const inTransaction = (query.$parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
     const delegateKey = this.#delegateKeys.get(query.model)!;
@@ -135,11 +138,11 @@ export class WritePath {
                 onAttempt: () => attempts?.started(),
                 onResult: (result) => {
                   attempts?.answered();
-                  namesOfDatabaseResult = [...namesOfDatabaseResult, ...this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)];
+                  for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) namesOfDatabaseResult.add(name);
                 },
                 onAttemptFailed: (error) => attempts?.failed(error),
                 // A hook wrote by itself (a soft delete's update on its own client): its result may not spell what it changed.
-                onAnsweredElsewhere: () => (namesOfDatabaseResult = [recordGeneration(query.model)]),
+                onAnsweredElsewhere: () => void namesOfDatabaseResult.add(recordGeneration(query.model)),
               })
               .then(resolve, reject),
         };
@@ -186,7 +189,7 @@ export class WritePath {
       const outcome = await this.#announcer.alongside(announced, what, addsIdentities(), () => write);
       announcement = outcome.announcement;
       if ("error" in outcome) {
-        await this.#afterFailure(attempts?.outcome(outcome.error) ?? outcomeOfError(outcome.error), announced, announcement, effects, addsIdentities());
+        await this.#transactions.settleFailed(attempts?.outcome(outcome.error) ?? outcomeOfError(outcome.error), new Set(announced), announcement, () => effects(undefined), addsIdentities());
         throw outcome.error;
       }
       result = outcome.result;
@@ -194,24 +197,8 @@ export class WritePath {
     const names = new Set(effects(result));
     for (const name of announced) names.add(name);
     // Resolved, but an earlier attempt (retried by another extension's hook) may have committed too, or still may.
-    if (attempts?.uncertain) await this.#announcer.unresolved(new Set([...names, ...this.#writeNames.ofUnresolved(announced)]), announcement);
+    if (attempts?.uncertain) await this.#transactions.settleFailed("unknown", new Set(announced), announcement, () => names);
     else await this.#transactions.apply(names, client, announcement, addsIdentities());
     return result;
-  }
-
-  /**
-   * A write that failed: refused, its marks are removed (the bump only over-invalidates); answered
-   * by the database before something after it failed, it is confirmed like a write that resolved;
-   * otherwise it may have committed or still commit: every unique read of what it writes is
-   * invalidated, and its marks are left to lapse (WriteAnnouncer.unresolved).
-   */
-  async #afterFailure(outcome: FailedWriteOutcome, announced: Iterable<string>, announcement: Announcement | undefined, effects: (result: unknown) => Iterable<string>, addsIdentities: boolean): Promise<void> {
-    if (outcome === "unknown") return this.#announcer.unresolved(new Set([...this.#writeNames.ofUnresolved(announced), ...effects(undefined)]), announcement);
-    if (outcome === "committed") {
-      const names = new Set(effects(undefined));
-      for (const name of announced) names.add(name);
-      return this.#announcer.confirm(names, announcement, addsIdentities);
-    }
-    if (announcement !== undefined) await this.#announcer.confirm(announced, announcement, addsIdentities);
   }
 }
