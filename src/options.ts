@@ -344,7 +344,29 @@ function redisClient(value: unknown): RedisLike | undefined {
   if (typeof candidate !== "object" || candidate === null || typeof candidate.get !== "function" || typeof candidate.set !== "function") {
     throw new CacheConfigError("redis", "expected an ioredis Redis or Cluster instance");
   }
+  refuseConnectionOptions(value as RedisLike);
   return value as RedisLike;
+}
+
+/**
+ * ioredis settings under which the cache's commands would not mean what it sends (found by an
+ * outside probe, each a stale read): they are refused, naming the setting. A cluster carries
+ * them in `options` or in `options.redisOptions`.
+ */
+function refuseConnectionOptions(redis: RedisLike): void {
+  const options = (redis.options ?? {}) as { keyPrefix?: unknown; stringNumbers?: unknown; redisOptions?: { keyPrefix?: unknown; stringNumbers?: unknown } };
+  const keyPrefix = options.keyPrefix ?? options.redisOptions?.keyPrefix;
+  if (typeof keyPrefix === "string" && keyPrefix !== "") {
+    // ioredis prefixes the keys a command names, not the keys a script builds or the channels: instances would not agree.
+    throw new CacheConfigError("redis", `the client has keyPrefix ${JSON.stringify(keyPrefix)}, which the cache's scripts and channels cannot follow: give the cache a client without it (redis.duplicate({ keyPrefix: "" })) and keep caches apart with namespace`);
+  }
+  if ((options.stringNumbers ?? options.redisOptions?.stringNumbers) === true) {
+    throw new CacheConfigError("redis", "the client has stringNumbers: true, which turns the cache's integer replies into strings: give the cache a client without it (`redis.duplicate({ stringNumbers: false })`)");
+  }
+  // ioredis keeps the subscriptions of a connection in subscriber mode here; such a connection refuses every other command.
+  if ((redis as { condition?: { subscriber?: unknown } }).condition?.subscriber) {
+    throw new CacheConfigError("redis", "the client is in subscriber mode (it subscribed to a channel) and cannot send the cache's commands: give the cache a client of its own (`redis.duplicate()`)");
+  }
 }
 
 function clock(value: unknown): Clock {

@@ -37,8 +37,8 @@ export interface FleetLoadSteps {
   absorb(error: unknown): void;
 }
 
-/** The parts of the cache a fleet-wide load reads: the lock, the clock, the counters and the wake-up messages. */
-type FleetLoadParts = Pick<TieredCacheParts, "lock" | "counters" | "clock" | "hearingRedis" | "nothingLandedMessage">;
+/** The parts of the cache a fleet-wide load reads: the lock, the counters and the wake-up messages. */
+type FleetLoadParts = Pick<TieredCacheParts, "lock" | "counters" | "hearingRedis" | "nothingLandedMessage">;
 
 /** A fleet lock this process holds: readers of the same process wait for it here, not through Redis. */
 interface LocalHold {
@@ -93,15 +93,16 @@ export class FleetLoad {
         return { unavailable: error };
       }
     }
-    const { lock, counters, clock } = this.#parts;
+    const { lock, counters } = this.#parts;
     let current: readonly number[] | undefined;
     // The bound is asked again whenever a wait runs out: loads that finished meanwhile may have
     // been slower (a machine that just got busy, a cold start), and the holder's is slowed alike.
     // It never shrinks below what it was when the read started.
-    const begun = clock.now();
+    // Waits are timed on the monotonic clock: a wall clock stepped back would stretch them by its step.
+    const begun = performance.now();
     const initialBound = this.#waitBound.of(request.model);
     const deadline = () => begun + Math.max(initialBound, this.#waitBound.of(request.model));
-    const left = () => deadline() - clock.now();
+    const left = () => deadline() - performance.now();
     // Set by a wait that timed out: a timer may fire a millisecond before the clock reaches the deadline.
     let expired = false;
     for (let attempt = 0; ; attempt++) {
@@ -141,14 +142,14 @@ export class FleetLoad {
         continue;
       }
       counters.lockWaits++;
-      const started = clock.now();
+      const started = performance.now();
       let woken: WaitOutcome;
       try {
         // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
         woken = await waiter!.wait(left, this.#parts.hearingRedis);
       } finally {
         waiter!.cancel();
-        counters.lockWaitMs += clock.now() - started;
+        counters.lockWaitMs += performance.now() - started;
       }
       if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
       expired = woken === "timeout";
@@ -164,9 +165,9 @@ export class FleetLoad {
    * Redis. Resolves "nothing" when the holder stored nothing (the caller loads by itself).
    */
   async #waitHere(hold: LocalHold, left: () => number): Promise<"landed" | "nothing" | "timeout"> {
-    const { counters, clock } = this.#parts;
+    const { counters } = this.#parts;
     counters.localLockWaits++;
-    const started = clock.now();
+    const started = performance.now();
     const expiry = expiryOf(left);
     try {
       const outcome = await Promise.race([hold.settled, expiry.promise]);
@@ -174,14 +175,14 @@ export class FleetLoad {
       return outcome;
     } finally {
       expiry.cancel();
-      counters.localLockWaitMs += clock.now() - started;
+      counters.localLockWaitMs += performance.now() - started;
     }
   }
 
   /** The lock holder's part: load, store, and release the lock (waking the waiters) once the value is in Redis. */
   async #loadHolding(request: ReadRequest, current: readonly number[], replacing: number, held: HeldLock): Promise<unknown> {
     this.#parts.counters.lockAcquisitions++;
-    const started = this.#parts.clock.now();
+    const started = performance.now();
     let settle!: (outcome: "landed" | "nothing") => void;
     const hold: LocalHold = { token: held.token, filling: replacing === -Infinity, settled: new Promise((resolve) => (settle = resolve)) };
     this.#holding.set(request.key, hold);
@@ -204,7 +205,7 @@ export class FleetLoad {
         })
         .then((stored) => {
           // How long the fleet waited for this value: what bounds this process's waiters next.
-          if (stored !== "skipped") this.#waitBound.observeHold(request.model, this.#parts.clock.now() - started);
+          if (stored !== "skipped") this.#waitBound.observeHold(request.model, performance.now() - started);
           if (this.#holding.get(request.key) === hold) this.#holding.delete(request.key);
           settle(stored === "skipped" ? "nothing" : "landed");
         });

@@ -91,8 +91,8 @@ export class Bus {
 
   /** Resolves true once the subscription is live, or false after `timeoutMs`. */
   async live(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#trusted && !this.#closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    const deadline = performance.now() + timeoutMs;
+    while (!this.#trusted && !this.#closed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     return this.#trusted;
   }
 

@@ -55,8 +55,7 @@ export class InstanceRegistry {
       return;
     }
     const beat = () => {
-      const now = Date.now();
-      const registered = this.#store.addToRegistry(this.#key, this.#leaseKey, this.#member, now + this.#lifetimeMs, now, this.#leaseTtlMs, this.#lifetimeMs);
+      const registered = this.#store.addToRegistry(this.#key, this.#leaseKey, this.#member, this.#leaseTtlMs, this.#lifetimeMs);
       this.#settle(
         registered.then((longest) => {
           if (Number.isFinite(longest)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longest);

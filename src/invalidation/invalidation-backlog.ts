@@ -108,9 +108,9 @@ export class InvalidationBacklog {
   /** Resolves true once none of `names` is queued any more (delivered), false after `timeoutMs`. */
   async waitDelivered(names: Iterable<string>, timeoutMs: number): Promise<boolean> {
     const list = [...names];
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (this.hasAny(list)) {
-      if (Date.now() >= deadline) return false;
+      if (performance.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     return true;

@@ -20,6 +20,14 @@ const OPAQUE_BUILTINS: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp
  * `groupBy` (`{ _count, _sum }`): see `canonicalize`'s `orderedRoot`.
  */
 const ORDERED_MEMBERS = new Set(["select", "include", "_count", "_sum", "_avg", "_min", "_max"]);
+/**
+ * Objects whose members name fields to select or leave out. Prisma does not drop an undefined
+ * member there: it selects `false` (and an `omit`'s undefined overrides the client's global
+ * omit), and a misspelt field is refused even when undefined. So such a member is encoded as
+ * `false`, never dropped: `select: { id: true, emial: undefined }` must not be answered by the
+ * entry of `select: { id: true }`.
+ */
+const SELECTION_MEMBERS = new Set(["select", "include", "omit", "_count", "_sum", "_avg", "_min", "_max"]);
 
 /**
  * Encodes query arguments as a string that is equal for equal arguments and different for
@@ -153,7 +161,9 @@ function encodeObject(value: object, walk: Walk): string {
     keys = Object.keys(value);
   }
   const record = value as Record<string, unknown>;
-  const ordered = trail.length === 0 ? walk.orderedRoot === true && stack.length === 0 : ORDERED_MEMBERS.has(trail[trail.length - 1] as string);
+  const parentKey = trail.length === 0 ? undefined : (trail[trail.length - 1] as string);
+  const ordered = parentKey === undefined ? walk.orderedRoot === true && stack.length === 0 : ORDERED_MEMBERS.has(parentKey);
+  const selection = parentKey !== undefined && SELECTION_MEMBERS.has(parentKey);
   if (keys.length > 1 && !ordered) keys.sort();
   stack.push(value);
   let out = "{";
@@ -161,11 +171,11 @@ function encodeObject(value: object, walk: Walk): string {
   for (const key of keys) {
     const member = record[key];
     if (member === undefined && walk.strictUndefined === true) throw new UnencodableArgsError("explicit undefined (strictUndefinedChecks)", pathOf({ ...walk, trail: [...trail, key] }));
-    if (member === undefined || isOmitted(member, walk)) continue;
+    if ((member === undefined && !selection) || isOmitted(member, walk)) continue;
     if (!first) out += ",";
     first = false;
     trail.push(key);
-    out += quote(key) + ":" + encode(member, walk);
+    out += quote(key) + ":" + (member === undefined ? "F" : encode(member, walk));
     trail.pop();
   }
   stack.pop();

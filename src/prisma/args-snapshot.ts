@@ -1,34 +1,75 @@
-import { createParam } from "@prisma/client/runtime/client";
+import { createParam, isObjectEnumValue } from "@prisma/client/runtime/client";
 import { isScalarObject } from "../invalidation/relation-walk.js";
 import { encodePrismaArgValue } from "./prisma-values.js";
 
 /**
- * A copy of a query's arguments as they are when the read starts. A load may run after its
- * caller moved on — a background refresh (stale-while-revalidate, early refresh) always does —
- * and callers reuse one arguments object (`args.where.id = next; await findUnique(args)`), or one
- * DTO instance (`query.where.id = next`): loading with the caller's object would store the next
- * record's row under this read's key, for the fleet.
+ * A copy of a query's arguments, read once and the way Prisma reads them. Everything the cache
+ * derives from a query (its key, what it depends on, what a write changes) and the query it runs
+ * come from this one copy, so they cannot disagree:
  *
- * Plain objects and arrays are copied, recursively, and so are Dates and byte arrays. Decimals
- * (immutable) and Prisma's sentinels (DbNull, field references, `Prisma.skip`) are kept. Any other
- * class instance is copied as Prisma reads it: its `toJSON()` result (which Prisma sends as it
- * is, so the copy still hands it over through `toJSON()`), else its enumerable properties,
- * inherited ones included (Prisma's serializer reads them with for-in).
+ * - A load may run after its caller moved on (a background refresh always does), and callers reuse
+ *   one arguments object (`args.where.id = next; await findUnique(args)`): loading with the
+ *   caller's object would store the next record's row under this read's key, for the fleet.
+ * - A member read twice may answer twice differently (a getter): read once, it cannot.
+ * - Prisma reads two kinds of objects two ways (its `serializeJsonQuery`), and so does the copy:
+ *   - A *selection* — the arguments themselves, and a relation's or `_count`'s object in `select` or
+ *     `include` — by its own enumerable members, `select` and `include` looked up (inherited ones
+ *     too). Its `toJSON()` is never called.
+ *   - An *argument value* (inside `where`, `data`, `orderBy`…): a Date, bytes, a Decimal or one of
+ *     Prisma's own values (DbNull, field references, `Prisma.skip`, parameters) as such; any other
+ *     object with `toJSON()` as what that returns (Prisma sends it as it is, so the copy hands it
+ *     over the same way); else by its enumerable members, inherited ones included (for-in).
+ *
+ * Plain objects come back as plain objects (null-prototype ones keep a null prototype, and
+ * symbol-keyed members, which Prisma ignores, are kept for the extensions below).
  */
-export function snapshotArgs<T>(value: T): T {
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map(snapshotArgs) as T;
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype === Object.prototype || prototype === null) return copyOwnMembers(value, prototype) as T;
-  if (value instanceof Date) return new Date(value.getTime()) as T;
-  if (value instanceof Buffer) return Buffer.from(value) as T;
-  if (value instanceof Uint8Array) return value.slice() as T;
-  if (keptAsItIs(value)) return value;
-  const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === "function") return new ConvertedArgument(snapshotArgs(toJSON.call(value))) as T;
+export function snapshotArgs<T>(args: T): T {
+  return copySelection(args) as T;
+}
+
+/** The arguments of a query, or a relation's in `select`/`include`: `{ select, include, ...rest }`. */
+function copySelection(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return copyValue(value);
+  const record = value as Record<string | symbol, unknown>;
+  const copy: Record<string | symbol, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
+  for (const key of Reflect.ownKeys(value)) {
+    if (key === "select" || key === "include" || !Object.getOwnPropertyDescriptor(value, key)!.enumerable) continue;
+    copy[key] = key === "omit" ? copyFlags(record[key]) : copyValue(record[key]);
+  }
+  const { select, include } = record;
+  if (select !== undefined) copy.select = copySelectionSet(select);
+  if (include !== undefined) copy.include = copySelectionSet(include);
+  return copy;
+}
+
+/** A `select` or `include`: each own member is `true`/`false`, or the selection of a relation (or `_count`). */
+function copySelectionSet(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return copyValue(value);
   const copy: Record<string, unknown> = {};
-  for (const key in value) copy[key] = snapshotArgs((value as Record<string, unknown>)[key]);
-  return copy as T;
+  for (const [key, member] of Object.entries(value)) copy[key] = typeof member === "object" && member !== null && !isPrismaValue(member) ? copySelection(member) : member;
+  return copy;
+}
+
+/** An `omit`: own members, each a flag. */
+function copyFlags(value: unknown): unknown {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !isPrismaValue(value) ? { ...value } : copyValue(value);
+}
+
+/** An argument value, as Prisma's serializer reads it. */
+function copyValue(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyValue);
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype === Object.prototype || prototype === null) return copyOwnMembers(value, prototype);
+  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Buffer) return Buffer.from(value);
+  if (value instanceof Uint8Array) return value.slice();
+  if (isPrismaValue(value)) return value;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function") return new ConvertedArgument(copyValue(toJSON.call(value)));
+  const copy: Record<string, unknown> = {};
+  for (const key in value) copy[key] = copyValue((value as Record<string, unknown>)[key]);
+  return copy;
 }
 
 /** A class instance's `toJSON()` result, taken when the read started and handed to Prisma the same way. */
@@ -49,7 +90,7 @@ function copyOwnMembers(value: object, prototype: object | null): Record<string 
   const copy: Record<string | symbol, unknown> = prototype === null ? Object.create(null) : {};
   for (const key of Reflect.ownKeys(value)) {
     if (!Object.getOwnPropertyDescriptor(value, key)!.enumerable) continue;
-    copy[key] = snapshotArgs((value as Record<string | symbol, unknown>)[key]);
+    copy[key] = copyValue((value as Record<string | symbol, unknown>)[key]);
   }
   return copy;
 }
@@ -57,6 +98,6 @@ function copyOwnMembers(value: object, prototype: object | null): Record<string 
 const Param = createParam("").constructor;
 
 /** Values Prisma recognises before reading an object's members (the scalars left are immutable, or rare views), and Prisma's own. */
-function keptAsItIs(value: object): boolean {
-  return isScalarObject(value) || value instanceof Param || encodePrismaArgValue(value) !== undefined || (value as { __prismaRawParameters__?: unknown }).__prismaRawParameters__ === true;
+function isPrismaValue(value: object): boolean {
+  return isScalarObject(value) || value instanceof Param || isObjectEnumValue(value) || encodePrismaArgValue(value) !== undefined || (value as { __prismaRawParameters__?: unknown }).__prismaRawParameters__ === true;
 }

@@ -10,9 +10,9 @@ const RETRY_EVERY_MS = 100;
  * returns what could not be delivered (undefined when nothing is left). Never drops silently.
  */
 export async function closeDelivering(versions: Versions, redisTimeoutMs: number): Promise<UndeliveredInvalidationsError | undefined> {
-  const deadline = Date.now() + Math.max(CLOSE_DELIVERY_MIN_MS, 8 * redisTimeoutMs);
+  const deadline = performance.now() + Math.max(CLOSE_DELIVERY_MIN_MS, 8 * redisTimeoutMs);
   while (!(await versions.flush())) {
-    if (Date.now() + RETRY_EVERY_MS >= deadline) return new UndeliveredInvalidationsError(versions.pendingNames());
+    if (performance.now() + RETRY_EVERY_MS >= deadline) return new UndeliveredInvalidationsError(versions.pendingNames());
     await new Promise((resolve) => setTimeout(resolve, RETRY_EVERY_MS));
   }
   return undefined;

@@ -1,3 +1,4 @@
+import { snapshotArgs } from "./args-snapshot.js";
 import type { PrismaSchema } from "./data-model.js";
 import type { ServedBy } from "../core/served-by.js";
 import { PrismaLikePromise, type BatchTransaction } from "./prisma-like-promise.js";
@@ -36,6 +37,8 @@ export interface QueryRunner {
 export class LazyQuery extends PrismaLikePromise {
   /** Set before the first await by callers that want to know how the read was served. */
   served: ServedBy | undefined = undefined;
+  /** `args` is the cache's own copy (see copyArgs). */
+  argsCopied = false;
 
   constructor(
     readonly runner: QueryRunner,
@@ -46,12 +49,25 @@ export class LazyQuery extends PrismaLikePromise {
     readonly $parent: Delegates,
     readonly model: string,
     readonly operation: string,
-    /** Arguments with the `cache` option removed. */
-    readonly args: Record<string, unknown> | undefined,
+    /** Arguments with the `cache` option removed; replaced by their copy once `copyArgs()` ran. */
+    public args: Record<string, unknown> | undefined,
     /** The per-query `cache` option, already validated. */
     readonly cacheOption: { ttl?: number; swr?: number; tags?: readonly string[] } | undefined,
   ) {
     super();
+  }
+
+  /**
+   * Replaces the caller's arguments with a copy read once, as Prisma reads them (snapshotArgs), and
+   * returns it: what the cache derives from the query and what runs then come from one reading.
+   * Called when the query starts, which is when Prisma would read them.
+   */
+  copyArgs(): Record<string, unknown> | undefined {
+    if (!this.argsCopied) {
+      this.args = snapshotArgs(this.args);
+      this.argsCopied = true;
+    }
+    return this.args;
   }
 
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {

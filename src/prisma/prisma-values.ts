@@ -1,4 +1,4 @@
-import { Decimal, skip } from "@prisma/client/runtime/client";
+import { Decimal, isObjectEnumValue, skip } from "@prisma/client/runtime/client";
 import type { DecimalHooks } from "../codec/codec.js";
 import { OMITTED, type SpecialEncoder } from "../key/canonical.js";
 
@@ -15,21 +15,24 @@ interface ObjectEnumValue {
   _getNamespace(): string;
 }
 
+/** Prisma's field reference (`prisma.user.fields.email`): its class is not exported, its method is its own. */
 interface FieldRef {
   modelName: string;
   name: string;
+  _toGraphQLInputType(): string;
 }
 
-/** Canonical tags for the class instances Prisma accepts in query arguments. */
+/** Canonical tags for the class instances Prisma accepts in query arguments, recognised as Prisma recognises them. */
 export const encodePrismaArgValue: SpecialEncoder = (value) => {
   if (Decimal.isDecimal(value)) return `Decimal:${String(value)}`;
   // Prisma drops a member set to `Prisma.skip`, as it drops undefined ones.
   if (value instanceof Skip) return OMITTED;
-  const enumValue = value as Partial<ObjectEnumValue>;
-  if (typeof enumValue._getName === "function" && typeof enumValue._getNamespace === "function") {
+  if (isObjectEnumValue(value)) {
+    const enumValue = value as ObjectEnumValue;
     return `${enumValue._getNamespace()}:${enumValue._getName()}`;
   }
+  // Not by its data members alone: a DTO with `name` and `modelName` is sent as its members.
   const ref = value as Partial<FieldRef>;
-  if (typeof ref.modelName === "string" && typeof ref.name === "string") return `FieldRef:${ref.modelName}.${ref.name}`;
+  if (typeof ref._toGraphQLInputType === "function" && typeof ref.modelName === "string" && typeof ref.name === "string") return `FieldRef:${ref.modelName}.${ref.name}`;
   return undefined;
 };

@@ -30,6 +30,9 @@ import { snapshotArgs } from "./args-snapshot.js";
 import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE } from "./transactions.js";
 
+/** #loadArgs's answer for arguments that read differently on a second look. */
+const UNSTABLE = Symbol("unstable arguments");
+
 /** How many keys' dependencies ReadPath remembers; the map starts over when full. */
 const MAX_REMEMBERED_DEPS = 10_000;
 
@@ -144,6 +147,8 @@ export class ReadPath {
     run: (query) => (tracing.read.hasSubscribers ? tracedQuery(tracing.read, this.#options.namespace, query, () => this.#runRead(query)) : this.#runRead(query)),
     passthrough: (query) => passthrough(this.#schema.delegateKeys, query),
     fluent: (query, relation, args) => {
+      // `findUnique(…).posts()` is one query for the related records, which Prisma runs itself: not cached, and counted as such.
+      this.#counters.bypass("fluent relation");
       const plain = passthrough(this.#schema.delegateKeys, query);
       return (plain[relation] as (args: unknown) => unknown).call(plain, args);
     },
@@ -167,20 +172,36 @@ export class ReadPath {
     const hit = this.#cache.readL1(key, query.model, policy, hot);
     if (hit === undefined) return this.#readMissed(query, key, policy, hot);
     if (query.served !== undefined) noteServed(query.served, "l1", hit[1] === "stale", hit[2]);
-    if (hit[1] !== undefined) this.#cache.refreshInBackground(this.#request(query, key, policy, hot), hit[1], hit[2]);
+    if (hit[1] !== undefined) {
+      const args = this.#loadArgs(query, key);
+      if (args !== UNSTABLE) this.#cache.refreshInBackground(this.#request(query, key, args, policy, hot), hit[1], hit[2]);
+    }
     if (hit[0] instanceof NotFoundMarker) return Promise.reject(notFoundError(hit[0].detail, this.#clientVersion));
     return Promise.resolve(hit[0]);
   }
 
-  /** The read's cache key (interned for `{ where: { <field>: <value> } }`), or undefined when its arguments cannot be encoded (counted). */
+  /**
+   * The read's cache key, or undefined when its arguments cannot be encoded (counted). The
+   * dominant read, `{ where: { <field>: <value> } }` of plain objects, is keyed from the caller's
+   * arguments (its key interned, nothing copied on an L1 hit); any other read is keyed from the
+   * copy it will load with, which replaces its arguments (see snapshotArgs).
+   */
   #keyOf(query: LazyQuery): string | undefined {
     const field = query.cacheOption === undefined ? uniqueWhereField(query.args) : undefined;
     const value = field === undefined ? undefined : (query.args!.where as Record<string, number | string>)[field];
     const interned = value === undefined ? undefined : this.#keys.get(query.model, query.operation, field!, value);
     if (interned !== undefined) return interned;
+    return this.#keyOfArgs(query, value === undefined ? query.copyArgs() : query.args);
+  }
+
+  #keyOfArgs(query: LazyQuery, args: Record<string, unknown> | undefined): string | undefined {
+    const field = query.cacheOption === undefined ? uniqueWhereField(args) : undefined;
+    const value = field === undefined ? undefined : (args!.where as Record<string, number | string>)[field];
+    const interned = value === undefined ? undefined : this.#keys.get(query.model, query.operation, field!, value);
+    if (interned !== undefined) return interned;
     let canonicalArgs: string;
     try {
-      canonicalArgs = canonicalize(query.args ?? {}, encodePrismaArgValue, { orderedRoot: ORDERED_RESULT_OPERATIONS.has(query.operation), strictUndefined: this.#strictUndefined });
+      canonicalArgs = canonicalize(args ?? {}, encodePrismaArgValue, { orderedRoot: ORDERED_RESULT_OPERATIONS.has(query.operation), strictUndefined: this.#strictUndefined });
       if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
     } catch (error) {
       if (!(error instanceof UnencodableArgsError)) throw error;
@@ -192,25 +213,40 @@ export class ReadPath {
     return key;
   }
 
+  /**
+   * The arguments a load of `key` runs with: the read's copy, taken now for a read keyed from the
+   * caller's object (an L1 hit copies nothing). Undefined when the copy no longer says what the
+   * key says (a getter answering differently on each read): that read is left to Prisma.
+   */
+  #loadArgs(query: LazyQuery, key: string): Record<string, unknown> | undefined | typeof UNSTABLE {
+    if (query.argsCopied) return query.args;
+    const args = snapshotArgs(query.args);
+    return this.#keyOfArgs(query, args) === key ? args : UNSTABLE;
+  }
+
   /** Not in L1: the Bloom guard may answer "absent" at once; otherwise L2, then the database. */
   #readMissed(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): Promise<unknown> {
+    const args = this.#loadArgs(query, key);
+    if (args === UNSTABLE) {
+      this.#counters.bypass("arguments changed while read");
+      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
+    }
     // Not where another extension's hook may rewrite the read's where (a lower-cased email): the guard sees the caller's.
-    if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.model)!, query.operation) && this.#guard.check(query.model, query.args?.where) === "absent") {
+    if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.model)!, query.operation) && this.#guard.check(query.model, args?.where) === "absent") {
       if (query.served !== undefined) noteServed(query.served, "bloom", false, undefined);
       return query.operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.model, query.operation), this.#clientVersion));
     }
-    const read = this.#cache.readThrough(this.#request(query, key, policy, hot));
+    const read = this.#cache.readThrough(this.#request(query, key, args, policy, hot));
     return THROWING_READS.has(query.operation) ? read.then(this.#unwrapNotFound) : read;
   }
 
   readonly #unwrapNotFound = (value: unknown) => unwrapNotFound(value, this.#clientVersion);
 
-  #request(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): ReadRequest {
+  /** `args`: the read's copy (#loadArgs), what its key, dependencies and load all come from. */
+  #request(query: LazyQuery, key: string, args: Record<string, unknown> | undefined, policy: ReadPolicy, hot: boolean): ReadRequest {
     const { model, operation } = query;
     const tags = query.cacheOption?.tags;
-    const deps = this.#depsOf(query, key);
-    // Loaded with the arguments as they are now: the load may run after the caller reused its object.
-    const args = snapshotArgs(query.args);
+    const deps = this.#depsOf(query, args, key);
     // Another extension's query hook may make the query that runs reach more than the caller's
     // arguments, or answer it without running it: the result is served, and not stored.
     let notStored: string | undefined;
@@ -242,7 +278,7 @@ export class ReadPath {
     };
   }
 
-  #depsOf(query: LazyQuery, key: string): readonly string[] {
+  #depsOf(query: LazyQuery, args: Record<string, unknown> | undefined, key: string): readonly string[] {
     if (this.#depsGeneration !== this.#learned.generation || this.#depsByKey.size >= MAX_REMEMBERED_DEPS) {
       this.#depsByKey.clear();
       this.#depsGeneration = this.#learned.generation;
@@ -250,7 +286,7 @@ export class ReadPath {
     let deps = this.#depsByKey.get(key);
     if (deps === undefined) {
       const { model, operation } = query;
-      deps = this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, query.args, query.cacheOption?.tags));
+      deps = this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, args, query.cacheOption?.tags));
       this.#depsByKey.set(key, deps);
     }
     return deps;

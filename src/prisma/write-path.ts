@@ -62,14 +62,14 @@ export class WritePath {
       options,
       parentTransaction,
       (element, result) => {
-        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#ofWriteInTransaction(element.model, element.operation, element.args, result);
+        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#ofWriteInTransaction(element.model, element.operation, element.copyArgs(), result);
         // A fluent write's result is the related record: its own effects are known from its arguments only.
-        if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.args, undefined);
+        if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.copyArgs(), undefined);
         return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
       },
       (element) => {
         const write = element instanceof FluentWrite ? element.write : element;
-        if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.args);
+        if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.copyArgs());
         return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
       },
     );
@@ -92,19 +92,22 @@ export class WritePath {
 
   readonly #writes: QueryRunner = {
     run: (query) => {
-      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.args);
+      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs());
       if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced);
       return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced));
     },
     passthrough: (query) => passthrough(this.#delegateKeys, query),
-    joinBatch: (query, batch) =>
-      this.#transactions.joinedBatch(
+    joinBatch: (query, batch) => {
+      query.copyArgs();
+      return this.#transactions.joinedBatch(
         query,
         joinBatch(passthrough(this.#delegateKeys, query), batch),
         (result) => this.#ofWriteInTransaction(query.model, query.operation, query.args, result),
         () => this.#writeNames.announcedByWrite(query.model, query.operation, query.args),
-      ),
+      );
+    },
     fluent: (query, relation, args) => {
+      query.copyArgs();
       const plain = passthrough(this.#delegateKeys, query);
       const related = (plain[relation] as (args: unknown) => PrismaPromiseLike).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.

@@ -159,13 +159,14 @@ local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. ARGV[3])
 -- connection, so (in this same atomic script) it is subscribed to one exactly when to the other.
 if ARGV[11] ~= '' and redis.call('PUBSUB', 'NUMSUB', ARGV[11])[2] > 0 then receivers = receivers - 1 end
 -- PUBLISH misses a subscriber Redis dropped that has not noticed yet (and, on a Cluster, every
--- other node's): count the registered live instances too, but for the writer's own registration.
--- The max keeps PUBLISH's count when a writer's clock runs ahead of the registrations' (or a raw
--- subscriber listens).
-if ARGV[7] ~= '' then
-  local registered = redis.call('ZCOUNT', KEYS[2], ARGV[7], '+inf')
+-- other node's): count the registered live instances too (expiries in the server's time, see
+-- REGISTER_INSTANCE), but for the writer's own registration. The max keeps PUBLISH's count when
+-- a raw subscriber listens.
+if ARGV[7] == '1' then
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local registered = redis.call('ZCOUNT', KEYS[2], now, '+inf')
   local own = redis.call('ZSCORE', KEYS[2], ARGV[12])
-  if own and tonumber(own) >= tonumber(ARGV[7]) then registered = registered - 1 end
+  if own and tonumber(own) >= now then registered = registered - 1 end
   receivers = math.max(receivers, registered)
 end
 return {seq, receivers}
@@ -187,16 +188,20 @@ return 1
  * expired registrations, and keeps the fleet's longest L1 lease in a key of its own (set by any
  * instance whose lease is at least the recorded one, so it lapses with the last registration of
  * the instance that set it). Returns that longest lease: a writer waits that long for an instance
- * that did not acknowledge. KEYS: registry, longest-lease key. ARGV: expiry, member, now, own lease
- * ms, registration lifetime ms.
+ * that did not acknowledge. KEYS: registry, longest-lease key. ARGV: member, own lease ms,
+ * registration lifetime ms. Expiries are the server's time, not the instances' (whose clocks may
+ * disagree: one running ahead that died would stay "live" by its lead, one running behind would
+ * never count as live).
  */
 export const REGISTER_INSTANCE = script(`
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-local mine = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local mine = tonumber(ARGV[2])
 local longest = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 if mine >= longest then
-  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
   longest = mine
 end
 return longest

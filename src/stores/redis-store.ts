@@ -7,6 +7,13 @@ import { runIdOf, type ServerIdentity } from "./server-identity.js";
 /** ioredis states in which a command cannot be sent now: fail fast instead of queueing. */
 const UNAVAILABLE = new Set(["close", "end", "reconnecting"]);
 
+const QUEUED = Buffer.from("QUEUED");
+
+/** Redis's answer to a command sent inside MULTI: no cache command's reply is ever this. */
+function isQueued(value: unknown): boolean {
+  return value === "QUEUED" || (Buffer.isBuffer(value) && value.equals(QUEUED));
+}
+
 /** Raised when a Redis call exceeded the configured timeout. */
 export class RedisTimeoutError extends CacheStoreError {
   constructor(operation: string, timeoutMs: number) {
@@ -126,10 +133,9 @@ export class RedisStore {
     return (await this.#bounded("SET", () => this.#redis.set(key, value, "PX", Math.max(1, Math.round(ttlMs)), "NX"))) === "OK";
   }
 
-  /** Registers `member` until `expiresAt` and drops registrations that expired (dead instances). */
-  /** Registers `member` until `expiresAt` (see REGISTER_INSTANCE); resolves with the fleet's longest lease, in ms. */
-  async addToRegistry(key: string, leaseKey: string, member: string, expiresAt: number, now: number, leaseTtlMs: number, lifetimeMs: number): Promise<number> {
-    return Number(await this.runUnverified(REGISTER_INSTANCE, [key, leaseKey], [expiresAt, member, now, leaseTtlMs, lifetimeMs]));
+  /** Registers `member` for `lifetimeMs` and drops registrations that expired (dead instances; see REGISTER_INSTANCE); resolves with the fleet's longest lease, in ms. */
+  async addToRegistry(key: string, leaseKey: string, member: string, leaseTtlMs: number, lifetimeMs: number): Promise<number> {
+    return Number(await this.runUnverified(REGISTER_INSTANCE, [key, leaseKey], [member, leaseTtlMs, lifetimeMs]));
   }
 
   async removeFromRegistry(key: string, member: string): Promise<void> {
@@ -227,6 +233,7 @@ export class RedisStore {
           breaker?.succeeded();
           // Sent to one server, answered by the next (ioredis resends unanswered commands on reconnection).
           if (identity !== undefined && (identity.epoch !== epoch || !identity.verified)) reject(new ServerChangedError(operation));
+          else if (isQueued(value)) reject(new CacheStoreError(operation, "the connection is inside a MULTI of the app's (the reply was QUEUED, the command did not run): give the cache a client of its own"));
           else resolve(value);
         },
         (error: unknown) => {

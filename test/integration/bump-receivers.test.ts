@@ -35,7 +35,7 @@ describe("BUMP_VERSIONS: how many acknowledgements a writer waits for", () => {
 
   async function receivers(ns: string, events: string, registry: string, ownAckChannel: string, ownMember: string): Promise<number> {
     const keys = [`${ns}:seq`, registry, `${ns}:lifetime`, `${ns}:v:m:User`];
-    const args = [events, `1|i|writer|${uniqueNamespace()}|`, `|["m:User"]`, 60_000, 1, 0, Date.now(), "", "", 60_000, ownAckChannel, ownMember, "0"];
+    const args = [events, `1|i|writer|${uniqueNamespace()}|`, `|["m:User"]`, 60_000, 1, 0, "1", "", "", 60_000, ownAckChannel, ownMember, "0"];
     const [, count] = (await redis.eval(BUMP_VERSIONS.source, keys.length, ...keys, ...args)) as [number, number];
     return count;
   }

@@ -45,4 +45,28 @@ describe("instance registry", () => {
     await a.prisma.user.update({ where: { id: user.id }, data: { name: "crashed expired" } });
     expect(ackTimeouts()).toBe(before + 1);
   });
+
+  it("registrations expire by the server's clock, whatever the instance's says (found by an outside probe: one running behind never counted as live, one ahead stayed live by its lead after it died)", async () => {
+    const serverNow = async () => {
+      const [seconds, micros] = await admin.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    };
+    const realNow = Date.now;
+    await until(async () => (await admin.zcard(registry)) === 1);
+    const [own] = await admin.zrange(registry, 0, -1);
+    for (const skew of [-90_000, 90_000]) {
+      Date.now = () => realNow() + skew;
+      const skewed = createCachedClient({ namespace, lease });
+      try {
+        await until(async () => (await admin.zcard(registry)) === 2);
+        const score = Number(await admin.zscore(registry, (await admin.zrange(registry, 0, -1)).find((member) => member !== own)!));
+        const now = await serverNow();
+        expect(score, `registered with a clock ${skew} ms off`).toBeGreaterThan(now);
+        expect(score).toBeLessThan(now + 10_000);
+      } finally {
+        Date.now = realNow;
+        await skewed.close();
+      }
+    }
+  });
 });

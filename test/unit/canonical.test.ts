@@ -1,6 +1,7 @@
 import { skip } from "@prisma/client/runtime/client";
 import { describe, expect, it } from "vitest";
-import { Prisma } from "../../prisma/generated/client.ts";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { Prisma, PrismaClient } from "../../prisma/generated/client.ts";
 import { UnencodableArgsError } from "../../src/errors.ts";
 import { canonicalize, quote } from "../../src/key/canonical.ts";
 import { encodePrismaArgValue } from "../../src/prisma/prisma-values.ts";
@@ -85,10 +86,23 @@ describe("canonicalize", () => {
     expect(encode({ 'a":1,"b': 2 })).not.toBe(encode({ a: 1, b: 2 }));
   });
 
-  it("encodes field references by model and field", () => {
-    const ref = { modelName: "User", name: "email", typeName: "String", isList: false };
-    Object.setPrototypeOf(ref, class FieldRef {}.prototype);
-    expect(encode({ where: { name: { equals: ref } } })).toContain("FieldRef:User.email");
+  it("encodes an undefined member of a selection as false, where Prisma selects false (and refuses a misspelt field), not as absent", () => {
+    for (const member of ["select", "include", "omit", "_count", "_sum"]) {
+      expect(encode({ [member]: { id: true, emial: undefined } })).not.toBe(encode({ [member]: { id: true } }));
+      expect(encode({ [member]: { id: true, emial: undefined } })).toBe(encode({ [member]: { id: true, emial: false } }));
+    }
+    expect(encode({ where: { id: 1, name: undefined } })).toBe(encode({ where: { id: 1 } }));
+  });
+
+  it("encodes field references by model and field, and a DTO with the same data members by its members", () => {
+    const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: "postgresql://nobody@127.0.0.1:1/none" }) });
+    expect(encode({ where: { name: { equals: client.user.fields.email } } })).toContain("FieldRef:User.email");
+    class ProfileFilter {
+      constructor(public modelName: string, public name: string, public age: number) {}
+    }
+    const [one, two] = [1, 2].map((age) => encode({ where: { profile: { equals: new ProfileFilter("User", "email", age) } } }));
+    expect(one).not.toContain("FieldRef");
+    expect(one).not.toBe(two);
   });
 
   it("rejects functions, symbols, cycles and unknown classes with a reason", () => {

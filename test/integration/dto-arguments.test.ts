@@ -1,0 +1,97 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { createCachedClient } from "../helpers/client.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+/**
+ * Arguments built the way apps build them — DTO classes, constructor functions, getters — are
+ * read once, and as Prisma reads them (found by an outside probe): the arguments and each
+ * relation's object in select/include by their own members, never their toJSON(); values inside
+ * where/data by toJSON() or their enumerable members. Each read is compared with plain Prisma,
+ * twice: the second answer comes from the entry the first stored.
+ */
+describe("arguments read once, as Prisma reads them", () => {
+  const client = createCachedClient();
+  const { base, prisma } = client;
+  afterAll(() => client.close());
+  /** A user read with arguments the generated types would refuse (a DTO, a constructor function's instance). */
+  const userRead = (c: typeof base, operation: "findMany" | "findFirst" | "findUnique", args: unknown) => (c.user[operation] as (args: unknown) => Promise<unknown>).call(c.user, args);
+
+  async function expectAsPlain(label: string, read: (client: typeof base) => Promise<unknown>) {
+    const plain = await read(base);
+    expect(await read(prisma as never), `${label} (miss)`).toEqual(plain);
+    expect(await read(prisma as never), `${label} (hit)`).toEqual(plain);
+    return plain;
+  }
+
+  it("a DTO with toJSON() as the arguments, or as a relation's selection: its own members count", async () => {
+    const author = await seedUser(base);
+    await seedUser(base);
+    await base.post.create({ data: { slug: `p-${author.id}-1`, title: "shown", authorId: author.id, published: true } });
+    await base.post.create({ data: { slug: `p-${author.id}-2`, title: "hidden", authorId: author.id, published: false } });
+    /** toJSON() for logging: Prisma never calls it on a selection. */
+    class UserQuery {
+      constructor(public where: object, public select: object, public take: number) {}
+      toJSON() {
+        return { note: "for the logs" };
+      }
+    }
+    const rows = await expectAsPlain("findMany(DTO)", (c) => userRead(c, "findMany", new UserQuery({ email: author.email }, { email: true }, 1)));
+    expect(rows).toEqual([{ email: author.email }]);
+    await expectAsPlain("findFirst(DTO)", (c) => userRead(c, "findFirst", new UserQuery({ email: author.email }, { id: true }, 1)));
+    class PostSelection {
+      constructor(public where: object) {}
+      toJSON() {
+        return {};
+      }
+    }
+    await expectAsPlain("select: { posts: DTO }", (c) => userRead(c, "findUnique", { where: { id: author.id }, select: { id: true, posts: new PostSelection({ published: false }) } }));
+  });
+
+  it("members the arguments inherit are not read (Prisma spreads the arguments' own), select and include excepted", async () => {
+    const a = await seedUser(base);
+    await seedUser(base);
+    function Query(this: Record<string, unknown>) {
+      this.select = { email: true };
+    }
+    Query.prototype.where = { email: a.email };
+    Query.prototype.take = 1;
+    const plain = (await expectAsPlain("findMany(inherited where/take)", (c) => userRead(c, "findMany", new (Query as unknown as new () => object)()))) as unknown[];
+    expect(plain.length).toBeGreaterThan(1);
+  });
+
+  it("a DTO inside a filter whose members are named like a field reference's (name, modelName) is read by its members", async () => {
+    const tag = `fr${Date.now()}`;
+    class ProfileFilter {
+      constructor(public name: string, public modelName: string, public age: number) {}
+    }
+    for (const age of [1, 2]) await seedUser(base, { email: `${tag}-${age}@example.com`, profile: { name: "n", modelName: "m", age } });
+    for (const age of [1, 2]) {
+      const rows = await expectAsPlain(`profile equals age ${age}`, (c) => userRead(c, "findMany", { where: { email: { startsWith: tag }, profile: { equals: new ProfileFilter("n", "m", age) } }, select: { email: true } }));
+      expect(rows).toEqual([{ email: `${tag}-${age}@example.com` }]);
+    }
+  });
+
+  it("a select whose misspelt field is undefined is refused as Prisma refuses it, on a hit too", async () => {
+    const user = await seedUser(base);
+    await prisma.user.findUnique({ where: { id: user.id }, select: { id: true } });
+    const misspelt = (c: typeof base) => c.user.findUnique({ where: { id: user.id }, select: { id: true, emial: undefined } as never });
+    await expect(misspelt(base)).rejects.toThrow(/emial/);
+    await expect(misspelt(prisma as never)).rejects.toThrow(/emial/);
+    await expectAsPlain("select with an undefined member", (c) => c.user.findUnique({ where: { id: user.id }, select: { id: true, name: undefined } }));
+  });
+
+  it("a getter answering differently on each read is read once: what is keyed is what loads", async () => {
+    const [a, b] = [await seedUser(base), await seedUser(base)];
+    for (const field of ["email", "id"] as const) {
+      let reads = 0;
+      const where = Object.defineProperty({}, field, { enumerable: true, get: () => (reads++ === 0 ? a[field] : b[field]) });
+      // With a select (a copied read) and alone (the keyed-as-it-is findUnique by one field).
+      await userRead(prisma as never, "findMany", { where, select: { email: true } });
+      await userRead(prisma as never, "findUnique", { where: Object.defineProperty({}, field, { enumerable: true, get: () => (reads++ % 2 === 0 ? a[field] : b[field]) }) });
+      for (const user of [a, b]) {
+        await expectAsPlain(`findMany by ${field} afterwards`, (c) => c.user.findMany({ where: { [field]: user[field] }, select: { email: true } }));
+        await expectAsPlain(`findUnique by ${field} afterwards`, (c) => userRead(c, "findUnique", { where: { [field]: user[field] } }));
+      }
+    }
+  });
+});

@@ -1,0 +1,71 @@
+import { Redis, type RedisOptions } from "ioredis";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { CacheConfigError, cacheExtension, type CacheError } from "../../src/index.ts";
+import { createBaseClient, createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+/**
+ * The app's own ioredis client, handed to the cache, with settings under which the cache's
+ * commands would not mean what it sends (found by an outside probe; each was a stale read after a
+ * resolved write, with no error): refused when the extension meets the client, naming the setting.
+ */
+describe("ioredis settings the cache cannot work with", () => {
+  const opened: Redis[] = [];
+  const redisWith = (options: RedisOptions) => {
+    const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1, ...options });
+    opened.push(redis);
+    return redis;
+  };
+  afterEach(() => {
+    for (const redis of opened.splice(0)) redis.disconnect();
+  });
+
+  const refusal = (redis: Redis) => {
+    const { base } = createBaseClient();
+    try {
+      base.$extends(cacheExtension({ redis, namespace: uniqueNamespace(), models: { User: true } }));
+      return undefined;
+    } catch (error) {
+      return error as CacheConfigError;
+    } finally {
+      void base.$disconnect();
+    }
+  };
+
+  it("a keyPrefix (scripts build keys and channels ioredis does not prefix), stringNumbers, a connection in subscriber mode", async () => {
+    for (const [redis, named] of [
+      [redisWith({ keyPrefix: "app:" }), /keyPrefix "app:"/],
+      [redisWith({ stringNumbers: true }), /stringNumbers/],
+    ] as const) {
+      const error = refusal(redis);
+      expect(error).toBeInstanceOf(CacheConfigError);
+      expect(error).toMatchObject({ option: "redis" });
+      expect(error?.message).toMatch(named);
+    }
+    const subscriber = redisWith({});
+    await subscriber.subscribe("an-app-channel");
+    expect(refusal(subscriber)).toMatchObject({ option: "redis", message: expect.stringMatching(/subscriber mode/) });
+    // What the messages advise works.
+    expect(refusal(redisWith({ keyPrefix: "app:" }).duplicate({ keyPrefix: "" }))).toBeUndefined();
+    expect(refusal(redisWith({ stringNumbers: true }).duplicate({ stringNumbers: false }))).toBeUndefined();
+  });
+
+  it("a client the app left inside MULTI: the cache's commands fail (reported), never count as done", async () => {
+    const namespace = uniqueNamespace();
+    const errors: CacheError[] = [];
+    const inMulti = redisWith({});
+    const writer = createCachedClient({ namespace, redis: inMulti, redisDownWriteWait: 0.2, onError: (error) => errors.push(error) });
+    const reader = createCachedClient({ namespace });
+    try {
+      const user = await seedUser(writer.base);
+      await reader.prisma.user.findUnique({ where: { id: user.id } });
+      await inMulti.ping();
+      void inMulti.multi({ pipeline: false }).catch(() => {});
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "written through a client in MULTI" } });
+      expect(errors.some((error) => /inside a MULTI/.test(error.message))).toBe(true);
+      expect(writer.prisma.$cache.stats().undeliveredWrites).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([writer.close().catch(() => {}), reader.close()]);
+    }
+  });
+});
