@@ -47,9 +47,14 @@ export class InvalidationBacklog {
     return names.some((name) => this.#pending.has(name));
   }
 
-  /** Names queued and not delivered yet (what close() reports when it cannot deliver them). */
+  /**
+   * Names queued and not delivered yet, and those whose write's marks are still to be removed
+   * (what close() reports when it cannot deliver them: a queue of confirmations alone is not "0 names").
+   */
   names(): string[] {
-    return [...this.#pending.keys()];
+    const names = new Set(this.#pending.keys());
+    for (const confirmation of this.#pendingConfirmations) for (const name of confirmation.names) names.add(name);
+    return [...names];
   }
 
   /** Queues a bump Redis did not take (and the confirmation of write `confirming`), and schedules a retry. */

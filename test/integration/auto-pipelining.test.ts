@@ -15,7 +15,8 @@ describe("a Redis client with enableAutoPipelining", () => {
     const errors: CacheError[] = [];
     const open = () => {
       const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1, enableAutoPipelining: true });
-      return createCachedClient({ namespace, redis, models: { User: { bloom: true } }, onError: (error) => errors.push(error) });
+      // A generous redisTimeout: the test is about commands auto-pipelining breaks, not a loaded machine's slow replies.
+      return createCachedClient({ namespace, redis, redisTimeout: 3_000, models: { User: { bloom: true } }, onError: (error) => errors.push(error) });
     };
     const [a, b] = [open(), open()];
     try {

@@ -58,11 +58,13 @@ describe("InvalidationBacklog", () => {
     // A later write's bump of the same name reached every instance: nothing is left to invalidate…
     backlog.delivered(["t:User:id=[1]"], performance.now());
     expect(backlog.size).toBe(0);
-    // …but write 1's announcement marks still stand until its confirmation is sent.
+    // …but write 1's announcement marks still stand until its confirmation is sent (and close() would name them).
+    expect(backlog.names()).toEqual(["t:User:id=[1]"]);
     const flushed = backlog.flush();
     expect(sends.map(({ names, confirming }) => ({ names, confirming }))).toEqual([{ names: ["t:User:id=[1]"], confirming: "write-1" }]);
     sends[0]!.answer(true);
     expect(await flushed).toBe(true);
+    expect(backlog.names()).toEqual([]);
   });
 
   it("a confirmation Redis did not take stays queued and is sent again by the next flush", async () => {
