@@ -21,13 +21,29 @@ const OPAQUE_BUILTINS: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp
  */
 const ORDERED_MEMBERS = new Set(["select", "include", "_count", "_sum", "_avg", "_min", "_max"]);
 /**
- * Objects whose members name fields to select or leave out. Prisma does not drop an undefined
- * member there: it selects `false` (and an `omit`'s undefined overrides the client's global
- * omit), and a misspelt field is refused even when undefined. So such a member is encoded as
- * `false`, never dropped: `select: { id: true, emial: undefined }` must not be answered by the
- * entry of `select: { id: true }`.
+ * Members whose object names fields to select or leave out, at the root and in a relation's
+ * selection (see isSelectionSet). Prisma does not drop an undefined member there: it selects
+ * `false` (and an `omit`'s undefined overrides the client's global omit), and a misspelt field is
+ * refused even when undefined. So such a member is encoded as `false`, never dropped:
+ * `select: { id: true, emial: undefined }` must not be answered by the entry of `select: { id: true }`.
  */
 const SELECTION_MEMBERS = new Set(["select", "include", "omit", "_count", "_sum", "_avg", "_min", "_max"]);
+
+/** Whether the object at `trail` is read by its own members, never its toJSON(): the arguments, a selection set, or a relation's selection in one. */
+function isSelection(trail: ReadonlyArray<string | number>): boolean {
+  return trail.length === 0 || isSelectionSet(trail) || isSelectionSet(trail.slice(0, -1));
+}
+
+/**
+ * Whether the object at `trail` is a selection set: reached from the root through selection
+ * members and relation names only (`select.posts.select`), never through an argument such as
+ * `where` (a Json filter `{ equals: { include: … } }` is a value, whose undefined members Prisma drops).
+ */
+function isSelectionSet(trail: ReadonlyArray<string | number>): boolean {
+  if (trail.length % 2 === 0) return false;
+  for (let i = 0; i < trail.length; i += 2) if (!SELECTION_MEMBERS.has(trail[i] as string)) return false;
+  return true;
+}
 
 /**
  * Encodes query arguments as a string that is equal for equal arguments and different for
@@ -67,7 +83,7 @@ export function uniqueWhereField(value: unknown): string | undefined {
   const keys = Object.keys(value);
   if (keys.length !== 1 || keys[0] !== "where") return undefined;
   const where = (value as { where: unknown }).where;
-  if (typeof where !== "object" || where === null || Object.getPrototypeOf(where) !== Object.prototype) return undefined;
+  if (typeof where !== "object" || where === null || Object.getPrototypeOf(where) !== Object.prototype || (where as { toJSON?: unknown }).toJSON !== undefined) return undefined;
   const fields = Object.keys(where);
   if (fields.length !== 1) return undefined;
   const member = (where as Record<string, unknown>)[fields[0]!];
@@ -158,12 +174,14 @@ function encodeObject(value: object, walk: Walk): string {
     keys = [];
     for (const key in value) keys.push(key);
   } else {
+    // A plain object with a toJSON() (even a non-enumerable one) reaches Prisma as what it returns, like a DTO; a selection never does.
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function" && !isSelection(trail)) return encodeConverted(toJSON.call(value), value, walk);
     keys = Object.keys(value);
   }
   const record = value as Record<string, unknown>;
-  const parentKey = trail.length === 0 ? undefined : (trail[trail.length - 1] as string);
-  const ordered = parentKey === undefined ? walk.orderedRoot === true && stack.length === 0 : ORDERED_MEMBERS.has(parentKey);
-  const selection = parentKey !== undefined && SELECTION_MEMBERS.has(parentKey);
+  const ordered = trail.length === 0 ? walk.orderedRoot === true && stack.length === 0 : ORDERED_MEMBERS.has(trail[trail.length - 1] as string);
+  let selection: boolean | undefined;
   if (keys.length > 1 && !ordered) keys.sort();
   stack.push(value);
   let out = "{";
@@ -171,7 +189,8 @@ function encodeObject(value: object, walk: Walk): string {
   for (const key of keys) {
     const member = record[key];
     if (member === undefined && walk.strictUndefined === true) throw new UnencodableArgsError("explicit undefined (strictUndefinedChecks)", pathOf({ ...walk, trail: [...trail, key] }));
-    if ((member === undefined && !selection) || isOmitted(member, walk)) continue;
+    if (member === undefined && !(selection ??= isSelectionSet(trail))) continue;
+    if (isOmitted(member, walk)) continue;
     if (!first) out += ",";
     first = false;
     trail.push(key);

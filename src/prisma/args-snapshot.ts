@@ -27,56 +27,78 @@ export function snapshotArgs<T>(args: T): T {
   return copySelection(args) as T;
 }
 
-/** The arguments of a query, or a relation's in `select`/`include`: `{ select, include, ...rest }`. */
-function copySelection(value: unknown): unknown {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return copyValue(value);
+/**
+ * Deeper than this (a `toJSON()` answering an object whose own `toJSON()` answers the first…),
+ * a value is handed over as it is: Prisma reads it itself, and the key derivation refuses it.
+ */
+const MAX_DEPTH = 64;
+
+/** The arguments of a query, or a relation's in `select`/`include`: `{ select, include, ...rest }`, in the caller's order. */
+function copySelection(value: unknown, depth = 0): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || depth > MAX_DEPTH) return copyValue(value, depth);
   const record = value as Record<string | symbol, unknown>;
   const copy: Record<string | symbol, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
   for (const key of Reflect.ownKeys(value)) {
-    if (key === "select" || key === "include" || !Object.getOwnPropertyDescriptor(value, key)!.enumerable) continue;
-    copy[key] = key === "omit" ? copyFlags(record[key]) : copyValue(record[key]);
+    if (!Object.getOwnPropertyDescriptor(value, key)!.enumerable && key !== "select" && key !== "include") continue;
+    const member = record[key];
+    if (key === "select" || key === "include") {
+      if (member !== undefined) copy[key] = copySelectionSet(member, depth + 1);
+    } else copy[key] = key === "omit" ? copyFlags(member, depth + 1) : copyValue(member, depth + 1);
   }
-  const { select, include } = record;
-  if (select !== undefined) copy.select = copySelectionSet(select);
-  if (include !== undefined) copy.include = copySelectionSet(include);
+  // Looked up, not only owned: Prisma destructures them, inherited ones (a class's getter) included.
+  for (const key of ["select", "include"] as const) {
+    if (!(key in copy) && record[key] !== undefined) copy[key] = copySelectionSet(record[key], depth + 1);
+  }
   return copy;
 }
 
 /** A `select` or `include`: each own member is `true`/`false`, or the selection of a relation (or `_count`). */
-function copySelectionSet(value: unknown): unknown {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return copyValue(value);
+function copySelectionSet(value: unknown, depth: number): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return copyValue(value, depth);
   const copy: Record<string, unknown> = {};
-  for (const [key, member] of Object.entries(value)) copy[key] = typeof member === "object" && member !== null && !isPrismaValue(member) ? copySelection(member) : member;
+  for (const [key, member] of Object.entries(value)) copy[key] = typeof member === "object" && member !== null && !isPrismaValue(member) ? copySelection(member, depth + 1) : member;
   return copy;
 }
 
 /** An `omit`: own members, each a flag. */
-function copyFlags(value: unknown): unknown {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !isPrismaValue(value) ? { ...value } : copyValue(value);
+function copyFlags(value: unknown, depth: number): unknown {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !isPrismaValue(value) ? { ...value } : copyValue(value, depth);
 }
 
-/** An argument value, as Prisma's serializer reads it. */
-function copyValue(value: unknown): unknown {
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map(copyValue);
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype === Object.prototype || prototype === null) return copyOwnMembers(value, prototype);
+/** An argument value, as Prisma's serializer reads it (in its order: scalars and its own values, arrays, then `toJSON()`, then members). */
+function copyValue(value: unknown, depth: number): unknown {
+  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((item) => copyValue(item, depth + 1));
   if (value instanceof Date) return new Date(value.getTime());
   if (value instanceof Buffer) return Buffer.from(value);
   if (value instanceof Uint8Array) return value.slice();
   if (isPrismaValue(value)) return value;
+  // Any object's, a plain one's too (even a non-enumerable one): Prisma sends what it returns.
   const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === "function") return new ConvertedArgument(copyValue(toJSON.call(value)));
+  if (typeof toJSON === "function") {
+    const converted: unknown = toJSON.call(value);
+    // `toJSON() { return this }`: JSON.stringify then writes the object's own members.
+    return new ConvertedArgument(converted === value ? copyOwnMembers(value, Object.prototype, depth) : copyValue(converted, depth + 1), value);
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype === Object.prototype || prototype === null) return copyOwnMembers(value, prototype, depth);
   const copy: Record<string, unknown> = {};
-  for (const key in value) copy[key] = copyValue((value as Record<string, unknown>)[key]);
+  for (const key in value) copy[key] = copyValue((value as Record<string, unknown>)[key], depth + 1);
   return copy;
 }
 
-/** A class instance's `toJSON()` result, taken when the read started and handed to Prisma the same way. */
+/**
+ * An object's `toJSON()` result, taken when the query started and handed to Prisma the same way.
+ * It shows the original's own members (shallow), so a validation error draws the argument as
+ * Prisma would have drawn the caller's object.
+ */
 export class ConvertedArgument {
   readonly #converted: unknown;
 
-  constructor(converted: unknown) {
+  constructor(converted: unknown, original: object) {
+    Object.assign(this, original);
+    // An own `toJSON` member would stand in for the one below, and answer from the caller's object as it is later.
+    delete (this as { toJSON?: unknown }).toJSON;
     this.#converted = converted;
   }
 
@@ -86,11 +108,11 @@ export class ConvertedArgument {
 }
 
 /** Own enumerable members (symbol keys too) of a plain or null-prototype object, each copied. */
-function copyOwnMembers(value: object, prototype: object | null): Record<string | symbol, unknown> {
+function copyOwnMembers(value: object, prototype: object | null, depth: number): Record<string | symbol, unknown> {
   const copy: Record<string | symbol, unknown> = prototype === null ? Object.create(null) : {};
   for (const key of Reflect.ownKeys(value)) {
     if (!Object.getOwnPropertyDescriptor(value, key)!.enumerable) continue;
-    copy[key] = copyValue((value as Record<string | symbol, unknown>)[key]);
+    copy[key] = copyValue((value as Record<string | symbol, unknown>)[key], depth + 1);
   }
   return copy;
 }

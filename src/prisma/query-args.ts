@@ -11,6 +11,8 @@ export function splitCacheOption(args: Record<string, unknown> | undefined): {
   if (args === undefined || args === null) return { args, cache: undefined };
   if (!("cache" in args)) return { args, cache: undefined };
   const { cache, ...rest } = args;
+  // The spread keeps own members; Prisma also reads an inherited select or include (a class's getter).
+  for (const key of ["select", "include"] as const) if (!(key in rest) && args[key] !== undefined) rest[key] = args[key];
   return { args: rest, cache: validateCacheOption(cache) };
 }
 

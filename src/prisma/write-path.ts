@@ -107,16 +107,16 @@ export class WritePath {
       );
     },
     fluent: (query, relation, args) => {
-      query.copyArgs();
+      // Prisma reads the caller's arguments when the query runs, not now: the effects copy them then (copyArgs), the plain query reads them itself.
       const plain = passthrough(this.#delegateKeys, query);
       const related = (plain[relation] as (args: unknown) => PrismaPromiseLike).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
-      const effects = () => this.#writeNames.ofWrite(query.model, query.operation, query.args, undefined);
+      const effects = () => this.#writeNames.ofWrite(query.model, query.operation, query.copyArgs(), undefined);
       return chainableFluentWrite(
         query,
         related,
-        (fluent) => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.args), query.model, fluent.query, effects),
-        (fluent, joined) => this.#transactions.joinedBatch(fluent, joined, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.args)),
+        (fluent) => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects),
+        (fluent, joined) => this.#transactions.joinedBatch(fluent, joined, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs())),
       );
     },
   };

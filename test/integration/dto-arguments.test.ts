@@ -80,6 +80,59 @@ describe("arguments read once, as Prisma reads them", () => {
     await expectAsPlain("select with an undefined member", (c) => c.user.findUnique({ where: { id: user.id }, select: { id: true, name: undefined } }));
   });
 
+  it("an object whose toJSON() returns itself is sent as its members, in filters and in data", async () => {
+    class Settings {
+      constructor(public theme: string) {}
+      toJSON() {
+        return this;
+      }
+    }
+    const user = await seedUser(base, { profile: { theme: "light" } });
+    const updated = await prisma.user.update({ where: { id: user.id }, data: { profile: new Settings("dark") as never } });
+    expect(updated.profile).toEqual({ theme: "dark" });
+    await expectAsPlain("profile equals Settings", (c) => userRead(c, "findMany", { where: { id: user.id, profile: { equals: new Settings("dark") } }, select: { id: true } }));
+  });
+
+  it("a plain object with a non-enumerable toJSON() is sent as what it returns, by reads and writes alike", async () => {
+    const [a, b] = [await seedUser(base), await seedUser(base)];
+    const pointingAtB = () => Object.defineProperty({ id: a.id }, "toJSON", { value: () => ({ id: b.id }), enumerable: false });
+    const plain = (await expectAsPlain("findUnique", (c) => userRead(c, "findUnique", { where: pointingAtB() }))) as { id: number };
+    expect(plain.id).toBe(b.id);
+    await expectAsPlain("findFirst", (c) => userRead(c, "findFirst", { where: pointingAtB() }));
+    const written = await (prisma.user.update as (args: unknown) => Promise<{ id: number }>).call(prisma.user, { where: pointingAtB(), data: { name: "written through toJSON" } });
+    expect(written.id).toBe(b.id);
+    expect((await base.user.findUnique({ where: { id: a.id } }))?.name).not.toBe("written through toJSON");
+  });
+
+  it("a fluent write reads its arguments when awaited, as Prisma does", async () => {
+    const author = await seedUser(base);
+    const post = await base.post.create({ data: { slug: `fluent-late-${author.id}`, title: "built", authorId: author.id } });
+    await prisma.post.findUnique({ where: { id: post.id } });
+    const args = { where: { id: post.id }, data: { title: "built" } };
+    const pending = prisma.post.update(args).author();
+    args.data.title = "changed";
+    expect((await pending)?.id).toBe(author.id);
+    expect((await base.post.findUnique({ where: { id: post.id } }))?.title).toBe("changed");
+    expect((await prisma.post.findUnique({ where: { id: post.id } }))?.title).toBe("changed");
+  });
+
+  it("a per-query cache option keeps an inherited select (Prisma reads it through the prototype)", async () => {
+    const user = await seedUser(base, { name: "hidden by the select" });
+    const defaults = { select: { id: true, email: true } };
+    const args = (cache: unknown) => Object.assign(Object.create(defaults) as object, { where: { id: user.id }, cache });
+    expect(await userRead(prisma as never, "findUnique", args({ ttl: 5 }))).toEqual({ id: user.id, email: user.email });
+    expect(await userRead(prisma as never, "findUnique", args(false))).toEqual({ id: user.id, email: user.email });
+  });
+
+  it("a validation error draws the caller's arguments in their order, as plain Prisma's does", async () => {
+    const args = () => ({ where: { id: 1 }, select: { id: true }, omit: { name: true } });
+    const message = async (c: typeof base) => {
+      const error = (await userRead(c, "findUnique", args()).catch((e: Error) => e)) as Error;
+      return error.message.slice(error.message.indexOf("{"));
+    };
+    expect(await message(prisma as never)).toBe(await message(base));
+  });
+
   it("a getter answering differently on each read is read once: what is keyed is what loads", async () => {
     const [a, b] = [await seedUser(base), await seedUser(base)];
     for (const field of ["email", "id"] as const) {

@@ -92,6 +92,19 @@ describe("canonicalize", () => {
       expect(encode({ [member]: { id: true, emial: undefined } })).toBe(encode({ [member]: { id: true, emial: false } }));
     }
     expect(encode({ where: { id: 1, name: undefined } })).toBe(encode({ where: { id: 1 } }));
+    expect(encode({ select: { posts: { select: { id: true, titel: undefined } } } })).toBe(encode({ select: { posts: { select: { id: true, titel: false } } } }));
+    // A value spelled like a selection (a Json filter) is not one: Prisma drops its undefined members.
+    const jsonFilter = (beta: unknown) => encode({ where: { profile: { equals: { include: { beta } } } } });
+    expect(jsonFilter(undefined)).not.toBe(jsonFilter(false));
+    expect(encode({ select: { posts: { where: { meta: { equals: { select: { a: undefined } } } } } } })).toBe(encode({ select: { posts: { where: { meta: { equals: { select: {} } } } } } }));
+  });
+
+  it("encodes a plain object with a toJSON() (even non-enumerable) as what it returns, as Prisma sends it, except where Prisma reads members (the arguments, selections)", () => {
+    const where = Object.defineProperty({ id: 1 }, "toJSON", { value: () => ({ id: 2 }), enumerable: false });
+    expect(encode({ where, take: 1 })).toBe(encode({ where: new (class { toJSON = () => ({ id: 2 }) })(), take: 1 }));
+    expect(encode({ where, take: 1 })).not.toBe(encode({ where: { id: 1 }, take: 1 }));
+    const args = Object.defineProperty({ where: { id: 1 } }, "toJSON", { value: () => ({ where: { id: 2 } }), enumerable: false });
+    expect(encode(args)).toBe(encode({ where: { id: 1 } }));
   });
 
   it("encodes field references by model and field, and a DTO with the same data members by its members", () => {
