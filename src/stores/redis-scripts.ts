@@ -46,14 +46,7 @@ local function readOrCreate(versionKey, seqKey, lifetimeKey, own, expiring)
     end
     return value
   end
-  value = redis.call('GET', seqKey)
-  if not value then
-    -- No sequence (a namespace never bumped, or one whose keys were evicted or deleted): the
-    -- server's clock in microseconds, which no version this server handed out before exceeds
-    -- (bumps raise the sequence to it), so an entry recorded before cannot match again.
-    local t = redis.call('TIME')
-    value = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-  end
+  value = redis.call('GET', seqKey) or '0'
   if expiring == '1' then
     tagTtl = tagTtl or tagLifetime(lifetimeKey, own)
     redis.call('SET', versionKey, value, 'PX', tagTtl * 2)
