@@ -35,6 +35,30 @@ describe("thundering herd across processes", () => {
     }
   }, 90_000);
 
+  it("a waiter whose wall clock steps back during its wait still gives up within its bound (waits are timed on the monotonic clock; found by an outside probe)", async () => {
+    const setup = createCachedClient();
+    const redis = createRedis();
+    try {
+      const user = await seedUser(setup.base);
+      const namespace = uniqueNamespace();
+      const env = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, AUTHOR_ID: String(user.id), HOLD_MS: "25000", STEP_MS: "600000" };
+      const holder = startChild<{ readMs: number }>("clock-step-worker.ts", { ...env, ROLE: "holder" }, 90_000);
+      await holder.printed("loading");
+      for (let i = 0; i < 400 && (await redis.keys(`${namespace}:*:lock`)).length === 0; i++) await sleep(10);
+      let holderDone = false;
+      void holder.result.then(() => (holderDone = true));
+      const waiter = await runChild<{ readMs: number; lockWaits: number; lockWaitTimeouts: number; dbLoads: number }>("clock-step-worker.ts", { ...env, ROLE: "waiter" }, 90_000);
+      // Its bound is lockTtl (5 s) at most: it loads by itself long before the holder's 25 s load lands.
+      expect(holderDone, "the waiter waited for the holder's whole load").toBe(false);
+      expect(waiter.lockWaits).toBeGreaterThan(0);
+      expect(waiter.dbLoads).toBe(1);
+      await holder.result;
+    } finally {
+      redis.disconnect();
+      await setup.close();
+    }
+  }, 120_000);
+
   it("when the lock holder dies mid-load, the others load by themselves once its lock expires", async () => {
     const setup = createCachedClient();
     const redis = createRedis();
