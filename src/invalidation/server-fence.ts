@@ -34,6 +34,7 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
   const serverKey = `${prefix}:server`;
   const identity = new ServerIdentity(redis as IdentitySource, {
     runId: () => store.serverRunId(),
+    evictionSettings: () => store.evictionSettings(),
     fencedOn: async () => {
       const [runId, sequence] = await Promise.all([store.getUnverified(serverKey), store.getUnverified(`${prefix}:seq`)]);
       return { runId, sequenced: sequence !== null };

@@ -67,6 +67,14 @@ export class RedisStore {
     this.#timeoutMs = timeoutMs;
   }
 
+  /** The server's `maxmemory` (bytes, 0: no limit) and `maxmemory-policy` (INFO memory); null if it will not say. */
+  async evictionSettings(): Promise<{ maxmemory: number; policy: string } | null> {
+    const info = await this.#bounded("INFO", () => this.#redis.info!("memory"), "unverified");
+    const maxmemory = /^maxmemory:(\d+)\r?$/m.exec(info)?.[1];
+    const policy = /^maxmemory_policy:([\w-]+)\r?$/m.exec(info)?.[1];
+    return maxmemory === undefined || policy === undefined ? null : { maxmemory: Number(maxmemory), policy };
+  }
+
   /** The circuit breaker's probe: one PING, bounded like every call, sent even while the circuit is open. */
   probe(): Promise<unknown> {
     return this.#bounded("PING", () => this.#redis.ping(), "probe");

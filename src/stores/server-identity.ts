@@ -35,6 +35,8 @@ export interface ServerIdentityHooks {
    * ROLLBACK_CHECK_MS while verified; true fences as if the server had changed.
    */
   rolledBack?(): Promise<boolean>;
+  /** The server's memory limit and eviction policy (INFO memory), asked once: a policy that may evict the cache's keys is reported. */
+  evictionSettings?(): Promise<{ maxmemory: number; policy: string } | null>;
   /** The connection may serve reads again (verified, after a fence if one was needed). */
   verified(): void;
   report(error: CacheError): void;
@@ -70,6 +72,7 @@ export class ServerIdentity {
   #epoch = 0;
   /** The run_id of the server last verified (kept while reconnecting, so L1 can compare the subscriber's). */
   #runId: string | null | undefined;
+  #askedEviction = false;
   #subscriberRunId: string | null | undefined;
   #agreed = false;
   #waiters: Array<() => void> = [];
@@ -214,12 +217,28 @@ export class ServerIdentity {
     );
   }
 
+  /**
+   * Once per process: a memory limit with any policy but `noeviction` lets Redis evict what the
+   * guarantees rest on (dirty marks expire, so `volatile-*` may evict them; `allkeys-*` may evict
+   * the sequence and versions too). Said, not refused: the policy may be the operator's to choose.
+   */
+  async #reportEviction(): Promise<void> {
+    const settings = await this.#hooks.evictionSettings?.().catch(() => null);
+    if (settings == null || settings.maxmemory === 0 || settings.policy === "noeviction") return;
+    const what = settings.policy.startsWith("allkeys-") ? "the namespace's sequence, versions and dirty marks" : "dirty marks (they expire)";
+    this.#hooks.report(new CacheStoreError("INFO", `maxmemory-policy ${settings.policy} (maxmemory ${settings.maxmemory} bytes) lets Redis evict ${what}: a write whose writer is cut off from Redis mid-write may then be served stale; use maxmemory-policy noeviction`));
+  }
+
   /** Learns the server's run_id and fences the namespace if it is not the one known before; false if superseded. */
   async #check(epoch: number): Promise<boolean> {
     // Both in one round trip; the fleet's record is needed only if this process never knew a server.
     const known = this.#runId;
     const [runId, recordedFirst] = await Promise.all([this.#hooks.runId(), typeof known === "string" ? undefined : this.#hooks.fencedOn()]);
     if (epoch !== this.#epoch) return false;
+    if (!this.#askedEviction) {
+      this.#askedEviction = true;
+      void this.#reportEviction();
+    }
     if (runId === null && !this.#reportedUnverifiable) {
       this.#reportedUnverifiable = true;
       this.#hooks.report(new CacheStoreError("INFO", "the Redis server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));

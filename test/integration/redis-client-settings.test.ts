@@ -2,7 +2,9 @@ import { Redis, type RedisOptions } from "ioredis";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { CacheConfigError, cacheExtension, type CacheError } from "../../src/index.ts";
 import { createBaseClient, createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { until } from "../helpers/wait.ts";
 
 /**
  * The app's own ioredis client, handed to the cache, with settings under which the cache's
@@ -68,4 +70,28 @@ describe("ioredis settings the cache cannot work with", () => {
       await Promise.all([writer.close().catch(() => {}), reader.close()]);
     }
   });
+
+  it("a memory limit with an eviction policy other than noeviction is reported once (the guarantees rest on keys it may evict)", async () => {
+    for (const [policy, reported] of [["allkeys-lru", /maxmemory-policy allkeys-lru .*sequence, versions and dirty marks/], ["volatile-lru", /maxmemory-policy volatile-lru .*dirty marks/], ["noeviction", undefined]] as const) {
+      const server = await ChaosRedis.start(["--maxmemory", "100mb", "--maxmemory-policy", policy]);
+      const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+      const errors: CacheError[] = [];
+      const client = createCachedClient({ redis, onError: (error) => errors.push(error) });
+      try {
+        const user = await seedUser(client.base);
+        await client.prisma.user.findUnique({ where: { id: user.id } });
+        if (reported === undefined) {
+          await client.prisma.user.findUnique({ where: { id: user.id } });
+          expect(errors.map((error) => error.message)).toEqual([]);
+        } else {
+          await until(() => errors.length > 0);
+          expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(reported)]);
+        }
+      } finally {
+        await client.close();
+        redis.disconnect();
+        await server.stop();
+      }
+    }
+  }, 60_000);
 });
