@@ -47,7 +47,9 @@ function copySelection(value: unknown, depth = 0): unknown {
   }
   // Looked up, not only owned: Prisma destructures them, inherited ones (a class's getter) included.
   for (const key of ["select", "include"] as const) {
-    if (!(key in copy) && record[key] !== undefined) copy[key] = copySelectionSet(record[key], depth + 1);
+    if (key in copy) continue;
+    const member = record[key];
+    if (member !== undefined) copy[key] = copySelectionSet(member, depth + 1);
   }
   return copy;
 }
