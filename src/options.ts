@@ -358,7 +358,7 @@ function refuseConnectionOptions(redis: RedisLike): void {
   const keyPrefix = options.keyPrefix ?? options.redisOptions?.keyPrefix;
   if (typeof keyPrefix === "string" && keyPrefix !== "") {
     // ioredis prefixes the keys a command names, not the keys a script builds or the channels: instances would not agree.
-    throw new CacheConfigError("redis", `the client has keyPrefix ${JSON.stringify(keyPrefix)}, which the cache's scripts and channels cannot follow: give the cache a client without it (redis.duplicate({ keyPrefix: "" })) and keep caches apart with namespace`);
+    throw new CacheConfigError("redis", `the client has keyPrefix ${JSON.stringify(keyPrefix)}, which the cache's scripts and channels cannot follow: give the cache a client without it (\`redis.duplicate({ keyPrefix: "" })\`) and keep caches apart with \`namespace\``);
   }
   if ((options.stringNumbers ?? options.redisOptions?.stringNumbers) === true) {
     throw new CacheConfigError("redis", "the client has stringNumbers: true, which turns the cache's integer replies into strings: give the cache a client without it (`redis.duplicate({ stringNumbers: false })`)");

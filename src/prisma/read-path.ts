@@ -188,14 +188,11 @@ export class ReadPath {
    */
   #keyOf(query: LazyQuery): string | undefined {
     const field = query.cacheOption === undefined ? uniqueWhereField(query.args) : undefined;
-    const value = field === undefined ? undefined : (query.args!.where as Record<string, number | string>)[field];
-    const interned = value === undefined ? undefined : this.#keys.get(query.model, query.operation, field!, value);
-    if (interned !== undefined) return interned;
-    return this.#keyOfArgs(query, value === undefined ? query.copyArgs() : query.args);
+    return field === undefined ? this.#keyOfArgs(query, query.copyArgs()) : this.#keyOfArgs(query, query.args, field);
   }
 
-  #keyOfArgs(query: LazyQuery, args: Record<string, unknown> | undefined): string | undefined {
-    const field = query.cacheOption === undefined ? uniqueWhereField(args) : undefined;
+  /** `field`: the field of a `{ where: { <field>: <value> } }` read (see uniqueWhereField), whose key is interned. */
+  #keyOfArgs(query: LazyQuery, args: Record<string, unknown> | undefined, field = query.cacheOption === undefined ? uniqueWhereField(args) : undefined): string | undefined {
     const value = field === undefined ? undefined : (args!.where as Record<string, number | string>)[field];
     const interned = value === undefined ? undefined : this.#keys.get(query.model, query.operation, field!, value);
     if (interned !== undefined) return interned;
@@ -215,7 +212,7 @@ export class ReadPath {
 
   /**
    * The arguments a load of `key` runs with: the read's copy, taken now for a read keyed from the
-   * caller's object (an L1 hit copies nothing). Undefined when the copy no longer says what the
+   * caller's object (an L1 hit copies nothing). UNSTABLE when the copy no longer says what the
    * key says (a getter answering differently on each read): that read is left to Prisma.
    */
   #loadArgs(query: LazyQuery, key: string): Record<string, unknown> | undefined | typeof UNSTABLE {

@@ -218,7 +218,7 @@ export class ServerIdentity {
   }
 
   /**
-   * Once per process: a memory limit with any policy but `noeviction` lets Redis evict what the
+   * Once per instance: a memory limit with any policy but `noeviction` lets Redis evict what the
    * guarantees rest on (dirty marks expire, so `volatile-*` may evict them; `allkeys-*` may evict
    * the sequence and versions too). Said, not refused: the policy may be the operator's to choose.
    */
