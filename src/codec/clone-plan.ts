@@ -74,48 +74,108 @@ const GENERIC: Plan = { signature: "G", copy: cloneValue, fits: () => true };
  * copies of a row (about one of a 1 000-row list): an entry hit only a few times is never planned.
  */
 const PLAN_AT_USE = 4;
+/**
+ * The use at which an entry's plan is made again with generated object literals (see
+ * literalPlan). Compiling one costs about a hundred spread copies of a row, once per structure
+ * (shared by every entry of it); only an entry hit this often pays it before its structure was seen.
+ */
+const GENERATE_AT_USE = 256;
 
 /**
  * A copier for `value`, which must not change while the copier is used (an L1 entry's value,
- * copied out on every hit). From its PLAN_AT_USE-th use on it follows a plan made for the
- * value's structure (see clonePlan); before that it copies generically.
+ * copied out on every hit). Generic for its first uses, then by a plan of spreads made for the
+ * value's structure, then by a plan of generated literals (see clonePlan).
  */
 export function entryCopier(value: unknown): Copier {
   let planned: Copier | undefined;
   let uses = 0;
   return (source) => {
-    if (planned !== undefined) return planned(source);
-    if (++uses < PLAN_AT_USE) return cloneValue(source);
-    planned = clonePlan(value);
-    return planned(source);
+    if (uses >= GENERATE_AT_USE) return planned!(source);
+    uses++;
+    if (uses < PLAN_AT_USE) return cloneValue(source);
+    if (uses === PLAN_AT_USE) planned = clonePlan(value, false);
+    else if (uses === GENERATE_AT_USE) planned = clonePlan(value);
+    return planned!(source);
   };
 }
 
 /**
  * A copier specialised to the structure of `value`. It copies as cloneValue does, but an object
- * is copied with one spread (`{ ...value }`: V8 copies the whole shape at once) and only its
- * members that need a deep copy are then replaced — where cloneValue adds each property in
- * turn, a third of an L1 hit. The elements of an array are planned from the first one and
- * checked against it. Plans are shared between values of one structure.
+ * is copied by an object literal generated for its keys (see literalPlan; unless `generate` is
+ * false, or the object has too many keys), or with one spread (`{ ...value }`: V8 copies the
+ * whole shape at once) whose members that need a deep copy are then replaced — where cloneValue
+ * adds each property in turn, a third of an L1 hit. The elements of an array are planned from
+ * the first one and checked against it. Plans are shared between values of one structure.
  */
-export function clonePlan(value: unknown): Copier {
-  return planOf(value).copy;
+export function clonePlan(value: unknown, generate = LITERALS_ALLOWED): Copier {
+  return planOf(value, generate && LITERALS_ALLOWED).copy;
 }
 
-function planOf(value: unknown): Plan {
+function planOf(value: unknown, generate: boolean): Plan {
   if (isKept(value)) return KEEP;
-  if (Array.isArray(value)) return arrayPlan(value);
+  if (Array.isArray(value)) return arrayPlan(value, generate);
   if (value instanceof Date) return DATE;
   if (value instanceof Uint8Array) return BYTES;
-  return objectPlan(value as Record<string, unknown>);
+  return objectPlan(value as Record<string, unknown>, generate);
 }
 
-function objectPlan(object: Record<string, unknown>): Plan {
+function objectPlan(object: Record<string, unknown>, generate: boolean): Plan {
+  const keys = Object.keys(object);
+  if (generate && keys.length <= MAX_LITERAL_KEYS && !keys.includes("__proto__")) return literalPlan(object, keys);
+  return spreadPlan(object, generate);
+}
+
+/** Objects up to this many keys are copied by a generated object literal; larger ones (Json) by a spread. */
+const MAX_LITERAL_KEYS = 64;
+
+/** Whether this process may compile code from text (`node --disallow-code-generation-from-strings` forbids it). */
+const LITERALS_ALLOWED = (() => {
+  try {
+    return new Function("return true")() === true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * A copier that is one object literal naming every key of the structure, in its order: V8 builds
+ * such an object in one allocation with its final shape, and the code is monomorphic for the one
+ * structure it serves, where a spread and a loop of replacements are shared by every structure
+ * (a third of the copy's time). Keys enter the code only as JSON string literals, which are
+ * valid JavaScript string literals, so no key can change what the code does. A value fits only
+ * if it has exactly these keys in this order (the literal would drop any other).
+ */
+function literalPlan(object: Record<string, unknown>, keys: readonly string[]): Plan {
+  const plans = keys.map((key) => planOf(object[key], true));
+  const signature = `{${keys.map((key, i) => `${JSON.stringify(key)}:${plans[i]!.signature}`).join(",")}}`;
+  return shared(signature, () => {
+    const copiers: Copier[] = [];
+    const members = keys.map((key, i) => {
+      const read = `s[${JSON.stringify(key)}]`;
+      if (plans[i] === KEEP) return `${JSON.stringify(key)}: ${read}`;
+      copiers.push(plans[i]!.copy);
+      return `${JSON.stringify(key)}: c[${copiers.length - 1}](${read})`;
+    });
+    const copy = new Function("c", `"use strict"; return function copy(s) { return { ${members.join(", ")} }; };`)(copiers) as Copier;
+    const fits = (value: unknown) => {
+      if (isKept(value) || Array.isArray(value) || value instanceof Date || value instanceof Uint8Array) return false;
+      const source = value as Record<string, unknown>;
+      const own = Object.keys(source);
+      if (own.length !== keys.length) return false;
+      for (let i = 0; i < own.length; i++) if (own[i] !== keys[i] || !plans[i]!.fits(source[own[i]!])) return false;
+      return true;
+    };
+    return { copy, fits };
+  });
+}
+
+/** A copier that spreads the object and replaces the members that need a deep copy (any number of keys, `__proto__` included). */
+function spreadPlan(object: Record<string, unknown>, generate: boolean): Plan {
   const keys: string[] = [];
   const plans: Plan[] = [];
-  let signature = "{";
+  let signature = "{...";
   for (const key of Object.keys(object)) {
-    const plan = planOf(object[key]);
+    const plan = planOf(object[key], generate);
     if (plan === KEEP) continue;
     // The spread keeps such a key an own property; replacing it by assignment would not.
     if (key === "__proto__") return GENERIC;
@@ -149,9 +209,9 @@ function objectPlan(object: Record<string, unknown>): Plan {
   });
 }
 
-function arrayPlan(array: readonly unknown[]): Plan {
+function arrayPlan(array: readonly unknown[], generate: boolean): Plan {
   if (array.length === 0) return shared("[]", () => ({ copy: () => [], fits: (value) => Array.isArray(value) && value.length === 0 }));
-  const first = planOf(array[0]);
+  const first = planOf(array[0], generate);
   let uniform = true;
   for (let i = 1; i < array.length && uniform; i++) uniform = first.fits(array[i]);
   if (uniform) {
@@ -169,7 +229,7 @@ function arrayPlan(array: readonly unknown[]): Plan {
     }));
   }
   if (array.length > MAX_MIXED_ELEMENTS) return GENERIC;
-  const plans = array.map(planOf);
+  const plans = array.map((element) => planOf(element, generate));
   const copiers = plans.map((plan) => plan.copy);
   return shared(`[${plans.map((plan) => plan.signature).join(",")}]`, () => ({
     copy: (value) => {

@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { clonePlan, cloneValue, entryCopier } from "../../src/codec/clone-plan.ts";
 import { seededRandom } from "../helpers/random.ts";
@@ -34,6 +36,9 @@ function randomValue(random: () => number, depth = 0): unknown {
   }
 }
 
+/** JSON.stringify's replacer for BigInt members (key order is what the comparison is after). */
+const bigints = (_key: string, member: unknown) => (typeof member === "bigint" ? `${member}n` : member);
+
 /** Every mutable part of `copy` is a new object: nothing reaches back into `original`. */
 function expectNothingShared(original: unknown, copy: unknown): void {
   if (typeof original !== "object" || original === null) return;
@@ -48,11 +53,14 @@ describe("clone plans", () => {
     const random = seededRandom(20261203);
     for (let i = 0; i < 2_000; i++) {
       const value = cloneValue(randomValue(random));
-      const copy = clonePlan(value)(value);
-      expect(copy).toStrictEqual(cloneValue(value));
-      expectNothingShared(value, copy);
-      // A Buffer stays a Buffer, with its own memory.
-      if (Buffer.isBuffer(value)) expect(Buffer.isBuffer(copy)).toBe(true);
+      for (const generate of [true, false]) {
+        const copy = clonePlan(value, generate)(value);
+        expect(copy).toStrictEqual(cloneValue(value));
+        expect(JSON.stringify(copy, bigints)).toBe(JSON.stringify(value, bigints));
+        expectNothingShared(value, copy);
+        // A Buffer stays a Buffer, with its own memory.
+        if (Buffer.isBuffer(value)) expect(Buffer.isBuffer(copy)).toBe(true);
+      }
     }
   });
 
@@ -89,7 +97,8 @@ describe("clone plans", () => {
   it("an entry's copier copies generically for its first uses, then by its plan, alike", () => {
     const value = cloneValue({ rows: [{ at: new Date(7), bytes: Buffer.from([1]) }], n: 1 });
     const copy = entryCopier(value);
-    const copies = Array.from({ length: 6 }, () => copy(value));
+    // Generic, then by a plan of spreads, then by generated literals.
+    const copies = Array.from({ length: 300 }, () => copy(value));
     for (const each of copies) {
       expect(each).toStrictEqual(value);
       expectNothingShared(value, each);
@@ -104,5 +113,61 @@ describe("clone plans", () => {
       expect(copy).toStrictEqual(value);
       expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
     }
+  });
+});
+
+describe("clone plans keep what a caller can see of a result", () => {
+  it("keep every key's order, integer-like keys included, for rows, lists of rows and large Json objects", () => {
+    const wide = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${99 - i}`, i % 3 === 0 ? new Date(i) : i]));
+    const values = [
+      { b: 1, a: new Date(2), "2": "x", "10": [1], z: { y: 1, x: new Uint8Array([1]) } },
+      [{ zeta: 1, alpha: new Date(1) }, { zeta: 2, alpha: new Date(2) }, { zeta: 3, alpha: new Date(3) }],
+      { json: wide },
+    ];
+    for (const [value, generate] of values.flatMap((each) => [[each, true], [each, false]] as const)) {
+      const copy = clonePlan(value, generate)(value);
+      expect(JSON.stringify(copy)).toBe(JSON.stringify(value));
+      expect(copy).toStrictEqual(value);
+      expectNothingShared(value, copy);
+    }
+  });
+
+  it("copy a list whose later rows have other keys, or the same keys in another order, by each row's own keys", () => {
+    const rows = [
+      { id: 1, at: new Date(1), note: "a" },
+      { id: 2, at: new Date(2), note: "b", extra: "kept" },
+      { id: 3, note: "c", at: new Date(3) },
+      { id: 4, at: new Date(4) },
+    ];
+    for (const [value, generate] of [rows, [...rows, ...rows, ...rows, ...rows, ...rows]].flatMap((each) => [[each, true], [each, false]] as const)) {
+      const copy = clonePlan(value, generate)(value);
+      expect(JSON.stringify(copy)).toBe(JSON.stringify(value));
+      expect(copy).toStrictEqual(value);
+      expectNothingShared(value, copy);
+    }
+  });
+
+  it("keep keys that are not identifiers, quotes and line separators included, as data", () => {
+    const value = { 'a"b': new Date(1), "c\\d": 1, "e\u2028f": [2], "g\nh": { "'": new Date(3) }, "}); globalThis.pwned = 1; ({": 4 };
+    const copy = clonePlan(value)(value);
+    expect(JSON.stringify(copy)).toBe(JSON.stringify(value));
+    expect(copy).toStrictEqual(value);
+    expect((globalThis as Record<string, unknown>).pwned).toBeUndefined();
+  });
+});
+
+describe("clone plans where code may not be generated", () => {
+  it("copy by spreads in a process started with --disallow-code-generation-from-strings", () => {
+    const module = fileURLToPath(new URL("../../src/codec/clone-plan.ts", import.meta.url));
+    const script = `
+      import { clonePlan } from ${JSON.stringify(module)};
+      const value = [{ b: 1, a: new Date(2), j: { y: [1, new Date(3)] } }, { b: 2, a: new Date(4), j: { y: [2, new Date(5)] } }];
+      const copy = clonePlan(value)(value);
+      copy[1].a.setTime(0);
+      process.stdout.write(JSON.stringify({ copy, original: value }));`;
+    const out = execFileSync(process.execPath, ["--disallow-code-generation-from-strings", "--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+    const { copy, original } = JSON.parse(out) as { copy: unknown[]; original: unknown[] };
+    expect(original).toStrictEqual([{ b: 1, a: "1970-01-01T00:00:00.002Z", j: { y: [1, "1970-01-01T00:00:00.003Z"] } }, { b: 2, a: "1970-01-01T00:00:00.004Z", j: { y: [2, "1970-01-01T00:00:00.005Z"] } }]);
+    expect(copy).toStrictEqual([original[0], { ...(original[1] as object), a: "1970-01-01T00:00:00.000Z" }]);
   });
 });
