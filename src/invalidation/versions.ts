@@ -278,8 +278,10 @@ export class Versions {
    * retried; until then these names are pending and reads that depend on them bypass the cache,
    * and the write resolves only once every lease renewed before the failure has lapsed.
    * `addsIdentities`: as for announce(); a bump replayed from the queue always adds them.
+   * `waitIfQueued` false: resolves false at once when the bump is queued (a refused write's,
+   * which changed nothing another instance could serve).
    */
-  async bump(names: ReadonlySet<string> | readonly string[], confirming?: string, addsIdentities = true): Promise<boolean> {
+  async bump(names: ReadonlySet<string> | readonly string[], confirming?: string, addsIdentities = true, waitIfQueued = true): Promise<boolean> {
     const list = [...names];
     if (list.length === 0) return true;
     const redis = this.#options.redis;
@@ -293,6 +295,7 @@ export class Versions {
     if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming, undefined, addsIdentities)) return true;
     const failedAt = performance.now();
     this.#queue(list, confirming);
+    if (!waitIfQueued) return false;
     // Instances that cannot hear Redis either have lost their L1 lease once this has passed (the
     // longest lease the fleet last reported: others may be configured with a longer one).
     await waitUntilLapsed(failedAt, Math.max(this.#options.leaseTtlMs, redis.bus.fleetLeaseMs));

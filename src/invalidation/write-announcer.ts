@@ -14,8 +14,11 @@ export interface WriteAnnouncerOptions {
   lateCommitWindowMs: number;
   /** Whether there is a fleet to announce to (Redis configured). */
   enabled: boolean;
-  /** Bumps names once the write committed, removing the announcement's dirty marks; false if queued. */
-  bump(names: Iterable<string>, confirming: string | undefined, addsIdentities: boolean): Promise<boolean>;
+  /**
+   * Bumps names once the write committed, removing the announcement's dirty marks; false if queued.
+   * `waitIfQueued` false: resolves at once when Redis cannot take it (see Versions.bump).
+   */
+  bump(names: Iterable<string>, confirming: string | undefined, addsIdentities: boolean, waitIfQueued?: boolean): Promise<boolean>;
 }
 
 /**
@@ -55,6 +58,11 @@ export class WriteAnnouncer {
     return { token, names: new Set() };
   }
 
+  /** Whether a write Redis cannot take is refused (`onRedisDownWrites: "refuse"`): its announcement must then be awaited before the database is touched. */
+  get refusesUnannounced(): boolean {
+    return this.#options.onRedisDown === "refuse";
+  }
+
   /**
    * Announces while the database write runs: the announcement is sent first, and the write is
    * started without waiting for Redis's reply, so a write pays one Redis round trip in series
@@ -74,7 +82,7 @@ export class WriteAnnouncer {
       (error: unknown) => ({ error }),
     );
     // "refuse": nothing touches the database before Redis took the announcement (or refused the write).
-    const first = this.#options.onRedisDown === "refuse" ? await announcing : undefined;
+    const first = this.refusesUnannounced ? await announcing : undefined;
     if (first !== undefined && "error" in first) throw first.error;
     let outcome: { result: T } | { error: unknown };
     try {
@@ -105,6 +113,16 @@ export class WriteAnnouncer {
    */
   async confirm(names: Iterable<string>, announcement: Announcement | undefined, addsIdentities = true): Promise<void> {
     return this.#settle([...names], announcement, addsIdentities, announcement?.token);
+  }
+
+  /**
+   * After a write the database refused (nothing committed): removes its announcement's marks. The
+   * bump only over-invalidates, so nothing waits for it: if Redis cannot take it, it is queued and
+   * retried, and the write's error is thrown at once (not after a lease and `redisDownWriteWait`,
+   * which protect a write that changed something).
+   */
+  async withdraw(names: Iterable<string>, announcement: Announcement): Promise<void> {
+    await this.#options.bump([...names], announcement.token, false, false);
   }
 
   /**

@@ -6,6 +6,16 @@ import { outcomeOfError, type FailedWriteOutcome } from "./write-outcome.js";
 /** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
 export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
 
+/** An announcement's outcome, kept without an unhandled rejection while the transaction runs. */
+type Announced = { announcement: Announcement | undefined } | { error: unknown };
+
+function settled(announcing: Promise<Announcement | undefined>): Promise<Announced> {
+  return announcing.then(
+    (announcement) => ({ announcement }),
+    (error: unknown) => ({ error }),
+  );
+}
+
 export type ScopedClient = { [TRANSACTION_SCOPE]?: { txId?: string } };
 export type TransactionFn = (this: unknown, input: unknown, options?: unknown) => Promise<unknown>;
 
@@ -52,45 +62,60 @@ export class TransactionInvalidations {
     // A nested transaction belongs to the outer one: the outer commit applies everything.
     if (client[TRANSACTION_SCOPE] !== undefined) return parentTransaction.call(client, callback, options);
     let txId: string | undefined;
-    let announcement: Announcement | undefined;
+    let announcing: Promise<Announced> | undefined;
     const tracked = async (tx: ScopedClient) => {
       txId = tx[TRANSACTION_SCOPE]?.txId;
       if (txId !== undefined) this.#open.set(txId, new Set());
       const result = await callback(tx);
       const names = txId === undefined ? undefined : this.#open.get(txId);
-      // Announced before Prisma commits; refused here, the transaction rolls back.
-      if (names !== undefined && names.size > 0) announcement = await this.#announcer.announce(names, "transaction", txId);
+      if (names !== undefined && names.size > 0) {
+        // Announced before Prisma commits: its bytes leave for Redis before the COMMIT's. Its reply
+        // is awaited here only if a write Redis cannot take must be refused (the transaction then
+        // rolls back); otherwise after the commit, so a slow Redis does not eat into the
+        // transaction's `timeout` (see WriteAnnouncer.alongside for why that order is as safe).
+        announcing = settled(this.#announcer.announce(names, "transaction", txId));
+        if (this.#announcer.refusesUnannounced) {
+          const first = await announcing;
+          if ("error" in first) throw first.error;
+        }
+      }
       return result;
     };
+    let result: unknown;
     try {
-      const result = await parentTransaction.call(client, tracked, options);
-      const names = txId === undefined ? undefined : this.#open.get(txId);
-      if (names !== undefined) await this.#announcer.confirm(names, announcement);
-      return result;
+      result = await parentTransaction.call(client, tracked, options);
     } catch (error) {
       const names = txId === undefined ? undefined : this.#open.get(txId);
+      if (txId !== undefined) this.#open.delete(txId);
+      const announced = await announcing;
       // The commit failed after the announcement: refused, its marks are removed (an over-invalidation,
       // never a stale read); a lost reply may hide a commit (or one still to come): see write-outcome.ts.
-      if (announcement !== undefined && names !== undefined) await this.settleFailed(outcomeOfError(error), names, announcement);
+      if (announced !== undefined && "announcement" in announced && announced.announcement !== undefined && names !== undefined) await this.settleFailed(outcomeOfError(error), names, announced.announcement);
       throw error;
-    } finally {
-      if (txId !== undefined) this.#open.delete(txId);
     }
+    const names = txId === undefined ? undefined : this.#open.get(txId);
+    if (txId !== undefined) this.#open.delete(txId);
+    const announced = await announcing;
+    // Not a Redis failure (those are counted as unannounced): a bug, reported as the transaction's error.
+    if (announced !== undefined && "error" in announced) throw announced.error;
+    if (names !== undefined) await this.#announcer.confirm(names, announced?.announcement);
+    return result;
   }
 
   /** `$transaction([...])`: announced from the elements' arguments; each element's effects are known from its own result once all committed. */
   async batch(client: ScopedClient, input: readonly PrismaPromiseLike[], options: unknown, parentTransaction: TransactionFn, effectsOf: (element: unknown, result: unknown) => Iterable<string>, announcedOf: (element: unknown) => Iterable<string>): Promise<unknown> {
     const announced = new Set<string>();
     for (const element of input) for (const name of announcedOf(element)) announced.add(name);
-    const announcement = announced.size === 0 ? undefined : await this.#announcer.announce(announced, "transaction");
     for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add((element as { self?: object }).self ?? element);
-    let results: unknown[];
-    try {
-      results = (await parentTransaction.call(client, input, options)) as unknown[];
-    } catch (error) {
-      if (announced.size > 0) await this.settleFailed(outcomeOfError(error), announced, announcement);
-      throw error;
+    const run = () => parentTransaction.call(client, input, options) as Promise<unknown[]>;
+    // Announced while the batch runs, as a single write is (WriteAnnouncer.alongside).
+    const outcome = announced.size === 0 ? { result: await run(), announcement: undefined } : await this.#announcer.alongside(announced, "transaction", true, run);
+    const announcement = outcome.announcement;
+    if ("error" in outcome) {
+      await this.settleFailed(outcomeOfError(outcome.error), announced, announcement);
+      throw outcome.error;
     }
+    const results = outcome.result;
     const names = new Set<string>(announced);
     input.forEach((element, i) => {
       for (const name of effectsOf(element, results[i])) names.add(name);
@@ -109,7 +134,7 @@ export class TransactionInvalidations {
   async settleFailed(outcome: FailedWriteOutcome, announced: ReadonlySet<string>, announcement: Announcement | undefined, changed: () => Iterable<string> = () => [], addsIdentities = true): Promise<void> {
     if (outcome === "unknown") return this.#announcer.unresolved(new Set([...this.#unresolvedNames(announced), ...changed()]), announcement);
     if (outcome === "committed") return this.#announcer.confirm(new Set([...announced, ...changed()]), announcement, addsIdentities);
-    if (announcement !== undefined) await this.#announcer.confirm(announced, announcement, addsIdentities);
+    if (announcement !== undefined) await this.#announcer.withdraw(announced, announcement);
   }
 
   /**

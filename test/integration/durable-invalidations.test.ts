@@ -211,6 +211,78 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     }
   }, 60_000);
 
+  it("transactions commit while their announcement is on the way: a paused Redis does not eat into an interactive transaction's timeout", async () => {
+    const namespace = uniqueNamespace();
+    const writer = instance(namespace, { redisTimeout: 20_000 });
+    const reader = instance(namespace);
+    const { base } = createBaseClient();
+    const nameNow = async () => (await base.user.findUniqueOrThrow({ where: { id: userId } })).name;
+    try {
+      await readUser(reader);
+      chaos.pause();
+      let interactive: Promise<unknown>;
+      let batch: Promise<unknown>;
+      try {
+        // Redis stalls far longer than the transaction's timeout: waiting for the announcement's reply before COMMIT expired it (P2028, rolled back).
+        interactive = writer.prisma.$transaction(
+          async (tx) => {
+            await tx.user.update({ where: { id: userId }, data: { name: "committed in a transaction" } });
+            await sleep(300);
+          },
+          { timeout: 2_000 },
+        );
+        await untilLong(async () => (await nameNow()) === "committed in a transaction");
+        batch = writer.prisma.$transaction([writer.prisma.user.update({ where: { id: userId }, data: { name: "committed in a batch" } })]);
+        await untilLong(async () => (await nameNow()) === "committed in a batch");
+      } finally {
+        chaos.resume();
+      }
+      await interactive;
+      await batch;
+      expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 0, invalidationsQueued: 0 });
+      const admin = new Redis(chaos.url);
+      expect(await admin.exists(`d{${namespace}}:v:t:User:id=["${userId}"]`)).toBe(0);
+      admin.disconnect();
+      expect((await readUser(reader))?.name).toBe("committed in a batch");
+    } finally {
+      await base.$disconnect();
+    }
+  }, 60_000);
+
+  it("a write the database refused rejects with Prisma's error at once while Redis is paused: nothing it changed needs delivering", async () => {
+    const namespace = uniqueNamespace();
+    // A wait for delivery would outlast the race below by far.
+    const writer = instance(namespace, { redisDownWriteWait: 60_000 });
+    const { base } = createBaseClient();
+    const taken = await seedUser(base);
+    try {
+      const attempts: Array<[string, () => Promise<unknown>]> = [
+        ["an update of a missing record", () => writer.prisma.user.update({ where: { id: 2_000_000_000 }, data: { name: "x" } })],
+        ["a batch refused at its second element", () => writer.prisma.$transaction([writer.prisma.user.update({ where: { id: userId }, data: { name: "rolled back" } }), writer.prisma.user.create({ data: { email: taken.email } })])],
+      ];
+      for (const [what, attempt] of attempts) {
+        chaos.pause();
+        try {
+          const outcome = await Promise.race([attempt().then(() => "resolved", (error: { code?: string }) => error.code), sleep(20_000).then(() => "still waiting")]);
+          expect(outcome, what).toMatch(/^P20(25|02)$/);
+        } finally {
+          chaos.resume();
+        }
+      }
+      expect((await base.user.findUniqueOrThrow({ where: { id: userId } })).name).not.toBe("rolled back");
+      // The refused writes' marks are cleared once Redis takes the queued bumps: reads are cached again.
+      const reader = instance(namespace);
+      await untilLong(async () => {
+        await readUser(reader);
+        const queries = reader.pool.queries;
+        await readUser(reader);
+        return reader.pool.queries === queries;
+      });
+    } finally {
+      await base.$disconnect();
+    }
+  }, 90_000);
+
   it('onRedisDownWrites: "refuse" rejects a write before it touches the database', async () => {
     const namespace = uniqueNamespace();
     const writer = instance(namespace, { onRedisDownWrites: "refuse" });
