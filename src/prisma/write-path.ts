@@ -56,6 +56,8 @@ export class WritePath {
   /** `$transaction`: reads inside bypass the cache; invalidations apply when it commits, before it resolves. */
   transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
     if (typeof input === "function") return this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction);
+    // Neither a callback nor an array: Prisma's own error, as without the cache.
+    if (!Array.isArray(input)) return parentTransaction.call(client, input, options);
     return this.#transactions.batch(
       client,
       input as PrismaPromiseLike[],

@@ -39,6 +39,16 @@ describe("bad arguments reject, never throw at the call", () => {
           expect(outcome(await settle(label, () => prisma.user![operation]!(args))), label).toBe(outcome(await settle(label, () => base.user![operation]!(args))));
         }
       }
+      // `$transaction` with neither a callback nor an array: Prisma's own error, thrown or rejected as without the cache.
+      const failure = async (client: unknown, input: unknown) => {
+        try {
+          await (client as { $transaction(input?: unknown): PromiseLike<unknown> }).$transaction(input);
+          return "resolved";
+        } catch (error) {
+          return `${(error as Error).constructor.name}: ${(error as Error).message}`;
+        }
+      };
+      for (const input of [undefined, null, {}, 5]) expect(await failure(client.prisma, input), `$transaction(${JSON.stringify(input)})`).toBe(await failure(client.base, input));
       // The fluent API on a refused query rejects too.
       const fluent = await settle("findUnique(bad).posts()", () => (prisma.user!.findUnique!({ where: { id: 1 }, cache: "bad" }) as unknown as { posts(): PromiseLike<unknown> }).posts());
       expect(fluent.reason).toBeInstanceOf(CacheArgumentError);
