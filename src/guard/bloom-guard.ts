@@ -1,6 +1,6 @@
 import { CacheError } from "../errors.js";
 import { FleetLock } from "../core/fleet-lock.js";
-import { identityTag, whereIdentityTags } from "../invalidation/dependencies.js";
+import { identityTag, SCHEMA_EPOCH, whereIdentityTags } from "../invalidation/dependencies.js";
 import { argumentView } from "../invalidation/relation-walk.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
@@ -37,6 +37,13 @@ export interface BloomGuardParts {
    * copy learns created records from their invalidations, so without the lease it answers nothing.
    */
   trusted: () => boolean;
+  /**
+   * Whether instances of another schema are live in the namespace (a rolling deploy of a schema
+   * change): undefined until this instance's registration was answered. Their writes bump the
+   * schema epoch, not names this filter knows; a filter guards only at the epoch it was built at,
+   * and is not rebuilt while the schemas differ (each write would make it stale again).
+   */
+  schemasDiffer?: () => boolean | undefined;
   /** Per model, the members a `where` may have (its fields, compound unique names, AND/OR/NOT): any other is Prisma's validation error to raise. */
   whereMembers?: ReadonlyMap<string, ReadonlySet<string>>;
 }
@@ -45,6 +52,8 @@ interface ModelFilter {
   filter: BloomFilter | undefined;
   /** The `b:` version the filter was built at: it guards only while that is still current. */
   builtAt: number;
+  /** The schema epoch it was built at (see SCHEMA_EPOCH): likewise. */
+  schemaAt: number;
   builtTime: number;
   /** Tags learnt while a copy was being loaded, re-applied to it. */
   learntWhileLoading: string[] | undefined;
@@ -75,7 +84,7 @@ export class BloomGuard {
     this.#parts = parts;
     this.#lock = parts.redis === undefined ? undefined : new FleetLock(parts.redis.store, BUILD_LOCK_TTL_MS, parts.redis.channel);
     for (const model of parts.policies.keys()) {
-      this.#models.set(model, { filter: undefined, builtAt: -1, builtTime: 0, learntWhileLoading: undefined, refreshing: undefined, nextAttempt: 0 });
+      this.#models.set(model, { filter: undefined, builtAt: -1, schemaAt: -1, builtTime: 0, learntWhileLoading: undefined, refreshing: undefined, nextAttempt: 0 });
     }
   }
 
@@ -95,7 +104,7 @@ export class BloomGuard {
     }
     // A record another instance created is in this copy only once its invalidation arrived: a
     // write resolved while this instance could not hear it may have created the record asked for.
-    if (!this.#parts.trusted()) return "maybe";
+    if (!this.#parts.trusted() || this.#parts.schemasDiffer?.() === undefined) return "maybe";
     if (state.filter!.has(tag)) return "maybe";
     this.#parts.counters.bloomRejects++;
     return "absent";
@@ -146,6 +155,7 @@ export class BloomGuard {
   #usable(model: string, state: ModelFilter): boolean {
     if (state.filter === undefined) return false;
     if (this.#parts.versions.known(bloomVersion(model)) !== state.builtAt) return false;
+    if (this.#parts.redis !== undefined && this.#parts.versions.known(SCHEMA_EPOCH) !== state.schemaAt) return false;
     return this.#parts.clock.now() - state.builtTime < this.#parts.policies.get(model)!.maxAgeMs;
   }
 
@@ -158,7 +168,7 @@ export class BloomGuard {
   #refresh(model: string, state: ModelFilter, background: boolean): Promise<void> {
     state.refreshing ??= (async () => {
       try {
-        if (!(await this.#load(model, state))) await this.#build(model, state);
+        if (!(await this.#load(model, state)) && this.#parts.schemasDiffer?.() !== true) await this.#build(model, state);
       } catch (error) {
         if (!background) throw error;
         this.#parts.report(new CacheError("E_BLOOM_REFRESH", `Bloom filter of ${model} could not be refreshed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
@@ -179,10 +189,12 @@ export class BloomGuard {
       let sentAt = 0;
       const reply = (await this.#parts.versions.readStamped((stamp) => {
         sentAt = stamp;
-        return redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model))], []);
+        return redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model)), this.#parts.versions.keyOf(SCHEMA_EPOCH)], []);
       })) as Buffer[];
       const current = Number(reply[6]!.toString());
       this.#parts.versions.observe(bloomVersion(model), current, sentAt);
+      const [schemaAt, schemaNow] = [reply[7]!.toString(), Number(reply[8]!.toString())];
+      this.#parts.versions.observe(SCHEMA_EPOCH, schemaNow, sentAt);
       const meta = parseBloomMeta(reply.slice(0, 4).map((part) => part.toString()), reply[5]!.byteLength);
       if (typeof meta === "string") {
         // Rebuilt by the caller: a corrupt filter must never answer "absent".
@@ -191,10 +203,11 @@ export class BloomGuard {
         return false;
       }
       if (meta === undefined || meta.built !== current || this.#parts.clock.now() - meta.at >= this.#parts.policies.get(model)!.maxAgeMs) return false;
+      if (schemaAt !== String(schemaNow)) return false;
       const filter = new BloomFilter(meta.m, meta.k, new Uint8Array(Math.ceil(meta.m / 8)));
       filter.bits.set(reply[5]!.subarray(0, filter.bits.byteLength));
       for (const tag of state.learntWhileLoading) filter.add(tag);
-      Object.assign(state, { filter, builtAt: current, builtTime: meta.at });
+      Object.assign(state, { filter, builtAt: current, schemaAt: schemaNow, builtTime: meta.at });
       return true;
     } finally {
       state.learntWhileLoading = undefined;
@@ -211,7 +224,7 @@ export class BloomGuard {
     const held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
     if (redis !== undefined && held === undefined) return; // another instance is building it
     try {
-      const [builtAt] = redis === undefined ? [versions.known(bloomVersion(model)) ?? 0] : await versions.fetch([bloomVersion(model)]);
+      const [builtAt, schemaAt] = redis === undefined ? [versions.known(bloomVersion(model)) ?? 0, 0] : await versions.fetch([bloomVersion(model), SCHEMA_EPOCH]);
       const rows = await this.#parts.count(model);
       const identities = this.#parts.graph.model(model)?.identities ?? [];
       // Every identity of every row is one item.
@@ -233,11 +246,11 @@ export class BloomGuard {
       const builtTime = this.#parts.clock.now();
       if (redis !== undefined) {
         await redis.store.setBuffer(keys.scannedBits, Buffer.from(filter.bits), BUILD_LOCK_TTL_MS);
-        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, keys.scannedBits], [builtAt!, builtTime, rows]);
+        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, keys.scannedBits], [builtAt!, builtTime, rows, schemaAt!]);
         if (finished !== 1) throw new CacheError("E_BLOOM_BUILD", `Bloom rebuild of ${model} outlived its lock and was dropped`);
       }
       for (const tag of state.learntWhileLoading) filter.add(tag);
-      Object.assign(state, { filter, builtAt: builtAt!, builtTime });
+      Object.assign(state, { filter, builtAt: builtAt!, schemaAt: schemaAt!, builtTime });
       this.#parts.counters.bloomBuilds++;
     } finally {
       state.learntWhileLoading = undefined;
@@ -246,6 +259,6 @@ export class BloomGuard {
   }
 
   #keys(model: string) {
-    return bloomKeysOf(String(this.#parts.redis?.prefix), model);
+    return bloomKeysOf(String(this.#parts.redis?.prefix), this.#parts.graph, model);
   }
 }

@@ -1,12 +1,19 @@
+import { sha256 } from "../key/hash.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { BloomGroup } from "../invalidation/versions.js";
 
 /** The version a model's filters are built at: a write that may have created unknown identities bumps it (a suspension). */
 export const bloomVersion = (model: string) => `b:${model}`;
 
-/** The Redis keys of a model's shared filter, under `prefix` (the namespace and the client's database). */
-export function bloomKeysOf(prefix: string, model: string) {
-  const base = `${prefix}:bloom:${model}`;
+/**
+ * The Redis keys of a model's shared filter, under `prefix` (the namespace and the client's
+ * database), for the model's identities as `graph` names them: instances of schemas that name
+ * them differently (a renamed or new unique field, during a rolling deploy) keep separate filters,
+ * since each holds the identities by the names its own reads look up.
+ */
+export function bloomKeysOf(prefix: string, graph: ModelGraph, model: string) {
+  const identities = (graph.model(model)?.identities ?? []).map(({ key, fields, kinds }) => [key, fields, kinds ?? []]);
+  const base = `${prefix}:bloom:${model}:${sha256(JSON.stringify(identities)).slice(0, 10)}`;
   const keys = { liveMeta: base, liveBits: `${base}:bits`, nextMeta: `${base}:next`, nextBits: `${base}:next:bits`, scannedBits: `${base}:scanned`, lock: `${base}:lock` };
   return { ...keys, bump: [keys.liveMeta, keys.liveBits, keys.nextMeta, keys.nextBits] as const };
 }
@@ -48,7 +55,7 @@ export class BloomWrites {
       if (!this.#hasIdentities(model)) continue;
       byModel.set(model, [...(byModel.get(model) ?? []), name]);
     }
-    return [...byModel].map(([model, items]) => ({ keys: bloomKeysOf(this.#prefix!, model).bump, items }));
+    return [...byModel].map(([model, items]) => ({ keys: bloomKeysOf(this.#prefix!, this.#graph, model).bump, items }));
   }
 
   #hasIdentities(model: string): boolean {

@@ -4,7 +4,9 @@ import { CacheStoreError } from "../errors.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
+import { SCHEMA_EPOCH } from "./dependencies.js";
 import { InstanceRegistry } from "./instance-registry.js";
+import { versionKeyOf } from "./bump-sender.js";
 import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage, unacknowledgedMessageId, wantsAck } from "./wire-format.js";
 
 export interface BusHandlers {
@@ -18,6 +20,8 @@ export interface BusHandlers {
   onTrustChange(trusted: boolean): void;
   /** The subscriber connection reached the server with this run_id (null: it could not tell), before subscribing. */
   onServer(runId: string | null): void;
+  /** This instance's registration bumped the schema epoch: what it cached before must not answer (see REGISTER_INSTANCE). */
+  onSchemaEpochBumped(): void;
   onError(error: CacheError): void;
 }
 
@@ -67,10 +71,16 @@ export class Bus {
    * counts one node's subscribers; anywhere it misses a subscriber Redis dropped a moment ago).
    */
   readonly registryKey: string;
+  /** The live schemas (fingerprints by expiry), and this instance's (see BUMP_VERSIONS). */
+  readonly schemasKey: string;
+  readonly schemaFingerprint: string;
 
-  constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers, leaseTtlMs: number) {
+  constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers, leaseTtlMs: number, schemaFingerprint: string) {
     this.registryKey = `${prefix}:instances`;
-    this.#registry = new InstanceRegistry(store, this.registryKey, `${prefix}:lease`, this.instanceId, leaseTtlMs, handlers.onError);
+    this.schemasKey = `${prefix}:schemas`;
+    this.schemaFingerprint = schemaFingerprint;
+    const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, SCHEMA_EPOCH), fingerprint: schemaFingerprint };
+    this.#registry = new InstanceRegistry(store, this.registryKey, `${prefix}:lease`, this.instanceId, leaseTtlMs, schema, () => handlers.onSchemaEpochBumped(), handlers.onError);
     const db = (redis.options as { db?: unknown } | undefined)?.db;
     const channels = channelsOf(prefix, typeof db === "number" ? db : 0);
     this.eventsChannel = channels.events;
@@ -173,6 +183,11 @@ export class Bus {
   }
 
   /** The longest L1 lease of the live instances (this one's at least): how long a write waits for one that did not acknowledge. */
+  /** Whether instances of another schema were live at the last registration heartbeat (undefined before the first was answered). */
+  get schemasDiffer(): boolean | undefined {
+    return this.#registry.schemasDiffer;
+  }
+
   get fleetLeaseMs(): number {
     return this.#registry.fleetLeaseMs;
   }

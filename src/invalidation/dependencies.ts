@@ -12,6 +12,12 @@ export const modelGeneration = (model: string) => `g:${model}`;
 /** Bumped by writes that cannot be pinned to identified records (updateMany, deleteMany, ...). */
 export const recordGeneration = (model: string) => `r:${model}`;
 export const userTag = (tag: string) => `u:${tag}`;
+/**
+ * Every entry depends on it: bumped by every write while instances of different schemas share
+ * the namespace (a rolling deploy of a schema change), whose reads may depend on names the
+ * writer's schema does not have (a renamed field or model, a new unique field or relation).
+ */
+export const SCHEMA_EPOCH = "s:";
 
 const MAX_TAG_LENGTH = 200;
 

@@ -1,5 +1,5 @@
 import { CacheStoreError, type CacheError } from "../errors.js";
-import type { RedisStore } from "../stores/redis-store.js";
+import type { RedisStore, SchemaRegistration } from "../stores/redis-store.js";
 
 /** How often a live instance renews its registration (one script: ZADD, ZREMRANGEBYSCORE, the fleet's longest lease). */
 export const REGISTRATION_HEARTBEAT_MS = 1_000;
@@ -31,11 +31,16 @@ export class InstanceRegistry {
   /** The longest L1 lease of any live instance, as the last heartbeat read it (at least this one's). */
   #fleetLeaseMs: number;
   readonly #report: (error: CacheError) => void;
+  readonly #schema: SchemaRegistration;
+  /** Called when this instance's registration bumped the schema epoch (its schema joined a fleet of another). */
+  readonly #onEpochBumped: () => void;
+  /** How many schemas the last heartbeat found live (more than one: a rolling deploy of a schema change); undefined before the first. */
+  #schemas: number | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** One report per run of failures: a Redis outage is reported by the connection itself too. */
   #failing = false;
 
-  constructor(store: RedisStore, key: string, leaseKey: string, member: string, leaseTtlMs: number, report: (error: CacheError) => void) {
+  constructor(store: RedisStore, key: string, leaseKey: string, member: string, leaseTtlMs: number, schema: SchemaRegistration, onEpochBumped: () => void, report: (error: CacheError) => void) {
     this.#store = store;
     this.#key = key;
     this.#leaseKey = leaseKey;
@@ -44,6 +49,8 @@ export class InstanceRegistry {
     this.#fleetLeaseMs = leaseTtlMs;
     this.#lifetimeMs = registrationLifetimeMs(leaseTtlMs);
     this.#report = report;
+    this.#schema = schema;
+    this.#onEpochBumped = onEpochBumped;
   }
 
   /** Registers now and every heartbeat while `live`; otherwise leaves at once (writers stop counting it). */
@@ -55,10 +62,12 @@ export class InstanceRegistry {
       return;
     }
     const beat = () => {
-      const registered = this.#store.addToRegistry(this.#key, this.#leaseKey, this.#member, this.#leaseTtlMs, this.#lifetimeMs);
+      const registered = this.#store.addToRegistry(this.#key, this.#leaseKey, this.#member, this.#leaseTtlMs, this.#lifetimeMs, this.#schema);
       this.#settle(
-        registered.then((longest) => {
-          if (Number.isFinite(longest)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longest);
+        registered.then(({ longestLeaseMs, schemas, epochBumped }) => {
+          if (Number.isFinite(longestLeaseMs)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longestLeaseMs);
+          if (Number.isSafeInteger(schemas)) this.#schemas = schemas;
+          if (epochBumped) this.#onEpochBumped();
         }),
         "EVALSHA",
       );
@@ -74,6 +83,11 @@ export class InstanceRegistry {
    */
   get fleetLeaseMs(): number {
     return this.#fleetLeaseMs;
+  }
+
+  /** Whether the last heartbeat found instances of another schema live in the namespace; undefined before it was answered. */
+  get schemasDiffer(): boolean | undefined {
+    return this.#schemas === undefined ? undefined : this.#schemas > 1;
   }
 
   #settle(done: Promise<void>, command: string): void {

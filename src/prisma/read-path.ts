@@ -6,7 +6,7 @@ import type { TieredCache } from "../core/tiered-cache.js";
 import { NotFoundMarker } from "../codec/not-found.js";
 import { UnencodableArgsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
-import { readDependencies } from "../invalidation/dependencies.js";
+import { readDependencies, SCHEMA_EPOCH } from "../invalidation/dependencies.js";
 import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { canonicalize, uniqueWhereField } from "../key/canonical.js";
 import { KeyInterner } from "../key/key-interner.js";
@@ -283,7 +283,8 @@ export class ReadPath {
     let deps = this.#depsByKey.get(key);
     if (deps === undefined) {
       const { model, operation } = query;
-      deps = this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, args, query.cacheOption?.tags));
+      // Every entry depends on the schema epoch too (see SCHEMA_EPOCH).
+      deps = [...this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, args, query.cacheOption?.tags)), SCHEMA_EPOCH];
       this.#depsByKey.set(key, deps);
     }
     return deps;

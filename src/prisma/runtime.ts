@@ -5,6 +5,7 @@ import { TieredCache } from "../core/tiered-cache.js";
 import { CacheError } from "../errors.js";
 import { keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
+import { SCHEMA_EPOCH } from "../invalidation/dependencies.js";
 import { L1Lease } from "../invalidation/lease.js";
 import { Versions } from "../invalidation/versions.js";
 import { WriteAnnouncer } from "../invalidation/write-announcer.js";
@@ -199,6 +200,8 @@ export class CacheRuntime {
       },
       onLanded: (key, landed) => this.#cache.waiters.wake(key, landed),
       onServer: (runId) => this.#identity?.subscriberOn(runId),
+      // Entries loaded before may miss the other schema's writes: L1 must not answer from them (Redis fences its own: the epoch moved).
+      onSchemaEpochBumped: () => this.#versions.distrust([SCHEMA_EPOCH]),
       onTrustChange: (trusted) => {
         if (!trusted) this.#identity?.subscriberLost();
         // Messages may have been missed while the subscription was down: forget what L1 knows.
@@ -212,7 +215,7 @@ export class CacheRuntime {
         if (trusted) this.#versions.retryNow();
       },
       onError: report,
-    }, this.#options.lease.ttlMs);
+    }, this.#options.lease.ttlMs, this.#scope.fingerprint);
   }
 
   #createTieredCache(store: RedisStore | undefined, report: (error: CacheError) => void): TieredCache {
@@ -283,6 +286,8 @@ export class CacheRuntime {
       clock: options.clock,
       report,
       trusted: this.#l1Trusted,
+      // Without Redis there is no fleet to differ from.
+      schemasDiffer: this.#bus === undefined ? () => false : () => this.#bus!.schemasDiffer,
     });
   }
 

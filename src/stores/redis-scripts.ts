@@ -99,6 +99,11 @@ return 1
  * bits, next meta, next bits. ARGV: channel ('' publishes nothing), message prefix, message suffix, own tag lifetime ms, V, G,
  * now (ms: live registrations count as receivers, at least as many as PUBLISH reached), mark mode ('', 'set', 'clear'), token, mark ttl
  * ms, the writer's own ack channel, the writer's own registration, V expiry flags ('1' expires), then per group: item count, items.
+ * Last: KEYS the live schemas (REGISTER_INSTANCE) and the schema epoch's version key, ARGV the
+ * writer's schema fingerprint ('' checks nothing). While an instance of another schema is live,
+ * the bump also bumps (and marks) the schema epoch, which every entry depends on, and names it in
+ * the message: the other schema's reads may depend on names this writer does not know (a
+ * renamed field or model, a new unique field or relation). Returns { seq, receivers, mixed }.
  */
 export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
 ${TAG_LIFETIME}
@@ -139,6 +144,26 @@ for i = 1, V do
     redis.call('ZREM', 'd' .. key, token)
   end
 end
+local message = ARGV[3]
+local mixed = 0
+if ARGV[#ARGV] ~= '' then
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for _, schema in ipairs(redis.call('ZRANGEBYSCORE', KEYS[#KEYS - 1], now, '+inf')) do
+    if schema ~= ARGV[#ARGV] then mixed = 1 end
+  end
+  if mixed == 1 then
+    local key = KEYS[#KEYS]
+    redis.call('SET', key, seqText)
+    if markMode == 'set' then
+      redis.call('ZADD', 'd' .. key, markUntil, token)
+      if redis.call('PTTL', 'd' .. key) < tonumber(ARGV[10]) then redis.call('PEXPIRE', 'd' .. key, ARGV[10]) end
+    elseif markMode == 'clear' then
+      redis.call('ZREM', 'd' .. key, token)
+    end
+    -- The names are a JSON array at the end of the message, never empty: name the epoch last.
+    message = string.sub(message, 1, -2) .. ',' .. cjson.encode(ARGV[#ARGV - 1]) .. ']'
+  end
+end
 local a = 13 + V
 for g = 0, G - 1 do
   local base = 3 + V + g * 4
@@ -151,8 +176,8 @@ for g = 0, G - 1 do
   end
 end
 -- No channel: a silent bump (a fence on a server no instance has trusted yet), nobody to tell.
-if ARGV[1] == '' then return {seq, 0} end
-local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. ARGV[3])
+if ARGV[1] == '' then return {seq, 0, mixed} end
+local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. message)
 -- The writer applies its own bump from this reply and does not acknowledge it to itself: take
 -- it out of the count exactly when PUBLISH counted it. Its subscriber connection subscribed to
 -- the events channel and to its own ack channel in one SUBSCRIBE, and both end with the
@@ -169,7 +194,7 @@ if ARGV[7] == '1' then
   if own and tonumber(own) >= now then registered = registered - 1 end
   receivers = math.max(receivers, registered)
 end
-return {seq, receivers}
+return {seq, receivers, mixed}
 `);
 
 /**
@@ -188,8 +213,11 @@ return 1
  * expired registrations, and keeps the fleet's longest L1 lease in a key of its own (set by any
  * instance whose lease is at least the recorded one, so it lapses with the last registration of
  * the instance that set it). Returns that longest lease: a writer waits that long for an instance
- * that did not acknowledge. KEYS: registry, longest-lease key. ARGV: member, own lease ms,
- * registration lifetime ms. Expiries are the server's time, not the instances' (whose clocks may
+ * that did not acknowledge. KEYS: registry, longest-lease key, live schemas, sequence key, schema
+ * epoch's version key. ARGV: member, own lease ms, registration lifetime ms, schema fingerprint
+ * (kept in the live schemas, a sorted set by expiry, as the instances are). Returns that longest
+ * lease, how many schemas are live, and the schema epoch's new version if this registration
+ * bumped it ('' otherwise). Expiries are the server's time, not the instances' (whose clocks may
  * disagree: one running ahead that died would stay "live" by its lead, one running behind would
  * never count as live).
  */
@@ -204,7 +232,28 @@ if mine >= longest then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
   longest = mine
 end
-return longest
+local schemas, epoch = 1, ''
+if ARGV[4] ~= nil and ARGV[4] ~= '' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  local expiry = now + tonumber(ARGV[3])
+  local known = redis.call('ZSCORE', KEYS[3], ARGV[4])
+  if not known or tonumber(known) < expiry then redis.call('ZADD', KEYS[3], expiry, ARGV[4]) end
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+  schemas = redis.call('ZCARD', KEYS[3])
+  -- A schema joining a fleet of another: what its instances loaded before this registration was
+  -- not fenced against the other schema's writes (they bump the epoch only from now on).
+  if not known and schemas > 1 then
+    local seq = redis.call('INCR', KEYS[4])
+    local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    if seq < floor then
+      redis.call('SET', KEYS[4], floor)
+      seq = redis.call('INCR', KEYS[4])
+    end
+    epoch = string.format('%.0f', seq)
+    redis.call('SET', KEYS[5], epoch)
+  end
+end
+return {longest, schemas, epoch}
 `);
 
 /**
@@ -352,10 +401,10 @@ wakeWaiters(KEYS[3], ARGV[4], ARGV[5])
 return stored
 `);
 
-/** A Bloom filter and the version it was built at, in one read. KEYS: meta, bits, version key. */
+/** A Bloom filter and the versions it was built at, in one read. KEYS: meta, bits, `b:` version key, schema epoch's version key. */
 export const BLOOM_LOAD = script(`
-local meta = redis.call('HMGET', KEYS[1], 'm', 'k', 'built', 'at', 'rows')
-return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or '0' }
+local meta = redis.call('HMGET', KEYS[1], 'm', 'k', 'built', 'at', 'rows', 'schema')
+return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or '0', meta[6] or '0', redis.call('GET', KEYS[4]) or '0' }
 `);
 
 /**
@@ -374,7 +423,7 @@ return 1
 
 /**
  * Closes a rebuild: merges the scanned bits into the "next" filter and makes it the live one.
- * KEYS: next meta, next bits, live meta, live bits, scanned bits. ARGV: built version, built at, rows.
+ * KEYS: next meta, next bits, live meta, live bits, scanned bits. ARGV: built version, built at, rows, schema epoch built at.
  */
 export const BLOOM_FINISH = script(`
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[5]) return 0 end
@@ -384,7 +433,7 @@ local mk = redis.call('HMGET', KEYS[1], 'm', 'k')
 redis.call('RENAME', KEYS[2], KEYS[4])
 redis.call('PERSIST', KEYS[4])
 redis.call('DEL', KEYS[3], KEYS[1])
-redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', ARGV[2], 'rows', ARGV[3])
+redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', ARGV[2], 'rows', ARGV[3], 'schema', ARGV[4])
 return 1
 `);
 

@@ -4,6 +4,16 @@ import type { CircuitBreaker } from "./circuit-breaker.js";
 import { REGISTER_INSTANCE, type RedisScript } from "./redis-scripts.js";
 import { runIdOf, type ServerIdentity } from "./server-identity.js";
 
+/** Where an instance records its schema in the fleet (see REGISTER_INSTANCE). */
+export interface SchemaRegistration {
+  /** The live schemas: a sorted set of fingerprints by expiry. */
+  key: string;
+  sequenceKey: string;
+  /** The schema epoch's version key. */
+  epochKey: string;
+  fingerprint: string;
+}
+
 /** ioredis states in which a command cannot be sent now: fail fast instead of queueing. */
 const UNAVAILABLE = new Set(["close", "end", "reconnecting"]);
 
@@ -142,8 +152,10 @@ export class RedisStore {
   }
 
   /** Registers `member` for `lifetimeMs` and drops registrations that expired (dead instances; see REGISTER_INSTANCE); resolves with the fleet's longest lease, in ms. */
-  async addToRegistry(key: string, leaseKey: string, member: string, leaseTtlMs: number, lifetimeMs: number): Promise<number> {
-    return Number(await this.runUnverified(REGISTER_INSTANCE, [key, leaseKey], [member, leaseTtlMs, lifetimeMs]));
+  /** See REGISTER_INSTANCE: the fleet's longest lease, how many schemas are live, and whether this registration bumped the schema epoch. */
+  async addToRegistry(key: string, leaseKey: string, member: string, leaseTtlMs: number, lifetimeMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean }> {
+    const reply = (await this.runUnverified(REGISTER_INSTANCE, [key, leaseKey, schema.key, schema.sequenceKey, schema.epochKey], [member, leaseTtlMs, lifetimeMs, schema.fingerprint])) as unknown[];
+    return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "" };
   }
 
   async removeFromRegistry(key: string, member: string): Promise<void> {

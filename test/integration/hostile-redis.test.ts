@@ -191,8 +191,8 @@ describe("a corrupt Bloom filter in Redis", () => {
     await builder.close();
     const redis = createRedis();
     try {
-      // Filters live under the client's identity (its database): find where this one was built.
-      const [bits] = await redis.keys(`{${namespace}}:*bloom:User:bits`);
+      // Filters live under the client's identity (its database) and the model's identities: find where this one was built.
+      const [bits] = await redis.keys(`{${namespace}}:*bloom:User:*:bits`);
       expect(bits, "the built filter's bits").toBeDefined();
       const meta = bits!.slice(0, -":bits".length);
       const corruptions: Array<[string, () => Promise<unknown>]> = [

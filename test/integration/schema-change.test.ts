@@ -1,0 +1,174 @@
+import { randomUUID } from "node:crypto";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { Redis } from "ioredis";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { PrismaClient as CurrentClient } from "../../prisma/generated/client.ts";
+import { applyMigrations, createDatabase, dropDatabase } from "../../scripts/migrations.ts";
+import { cacheExtension, type CacheExtensionOptions } from "../../src/index.ts";
+import { CountingPool } from "../helpers/counting-pool.ts";
+import { createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { until } from "../helpers/wait.ts";
+import { PrismaClient as NextClient } from "../schemas/next/generated/client.ts";
+
+/** What the next version's migration adds: a unique column and a table related to "Post" (the next version's `Article`). */
+const NEXT_MIGRATION = `
+  ALTER TABLE "User" ADD COLUMN "handle" TEXT;
+  CREATE UNIQUE INDEX "User_handle_key" ON "User"("handle");
+  CREATE TABLE "Note" ("id" SERIAL PRIMARY KEY, "text" TEXT NOT NULL, "articleId" INTEGER NOT NULL REFERENCES "Post"("id") ON DELETE CASCADE ON UPDATE CASCADE);
+`;
+
+/**
+ * A rolling deploy of a schema change: instances of the old schema (the example's) and of the
+ * next (test/schemas/next: a field and a model renamed with @map/@@map, a new unique field, a
+ * new relation) share one namespace and one database. Each side's reads depend on names the other
+ * side's writes do not know; while both are live, every write also bumps the schema epoch.
+ */
+describe("instances of two schema versions in one namespace (a rolling deploy of a schema change)", () => {
+  const admin = new URL(inject("databaseUrl"));
+  admin.pathname = "/postgres";
+  const database = `pcs_schema_change_${process.pid}_${Date.now()}`;
+  let databaseUrl: string;
+  const open: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    databaseUrl = await createDatabase(admin.href, database);
+    await applyMigrations(databaseUrl);
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      await client.query(NEXT_MIGRATION);
+    } finally {
+      await client.end();
+    }
+  });
+  afterAll(async () => {
+    for (const close of open.reverse()) await close().catch(() => {});
+    await dropDatabase(admin.href, database);
+  });
+
+  type Options = Partial<Omit<CacheExtensionOptions, "redis" | "namespace">>;
+  function current(namespace: string, options: Options = {}) {
+    const pool = new CountingPool({ connectionString: databaseUrl, max: 4 });
+    const redis = createRedis();
+    const base = new CurrentClient({ adapter: new PrismaPg(pool) });
+    const prisma = base.$extends(cacheExtension({ redis, namespace, models: { User: true, Post: true, Tag: true, Comment: true }, ...options }));
+    let closed: Promise<void> | undefined;
+    const close = () =>
+      (closed ??= (async () => {
+        await prisma.$cache.close();
+        await base.$disconnect();
+        await pool.end();
+        redis.disconnect();
+      })());
+    open.push(close);
+    return { base, prisma, pool, close };
+  }
+  function next(namespace: string, options: Options = {}) {
+    const pool = new CountingPool({ connectionString: databaseUrl, max: 4 });
+    const redis = createRedis();
+    const base = new NextClient({ adapter: new PrismaPg(pool) });
+    const prisma = base.$extends(cacheExtension({ redis, namespace, models: { User: true, Article: true, Tag: true, Comment: true, Note: true }, ...options }));
+    let closed: Promise<void> | undefined;
+    const close = () =>
+      (closed ??= (async () => {
+        await prisma.$cache.close();
+        await base.$disconnect();
+        await pool.end();
+        redis.disconnect();
+      })());
+    open.push(close);
+    return { base, prisma, pool, close };
+  }
+  /** Resolves once `count` instances are registered live in the namespace (each with its schema: one script registers both). */
+  async function liveInstances(redis: Redis, namespace: string, count: number): Promise<void> {
+    await until(async () => (await redis.zcount(`{${namespace}}:instances`, Date.now(), "+inf")) === count, 10_000, 20);
+  }
+  const email = () => `${randomUUID().slice(0, 8)}@schema-change.example`;
+
+  it("a write of either version invalidates what the other cached: by a renamed field, a new unique field, a renamed model, a new relation", async () => {
+    const namespace = uniqueNamespace();
+    const old = current(namespace);
+    const young = next(namespace);
+    const redis = createRedis();
+    try {
+      await liveInstances(redis, namespace, 2);
+      const user = await old.base.user.create({ data: { email: email(), name: "before" } });
+      const handle = `h-${user.id}`;
+      await young.base.user.update({ where: { id: user.id }, data: { handle } });
+      const article = await old.base.post.create({ data: { slug: "s", title: "before", authorId: user.id } });
+      await young.base.note.create({ data: { text: "n", articleId: article.id } });
+
+      // Cached by each version, then written by the other.
+      expect((await young.prisma.user.findUnique({ where: { emailAddress: user.email } }))?.name).toBe("before");
+      expect((await young.prisma.user.findUnique({ where: { handle } }))?.name).toBe("before");
+      expect((await old.prisma.user.findUnique({ where: { email: user.email } }))?.name).toBe("before");
+      await old.prisma.user.update({ where: { id: user.id }, data: { name: "written by the old version" } });
+      expect((await young.prisma.user.findUnique({ where: { emailAddress: user.email } }))?.name, "by a renamed field").toBe("written by the old version");
+      expect((await young.prisma.user.findUnique({ where: { handle } }))?.name, "by a new unique field").toBe("written by the old version");
+      await young.prisma.user.update({ where: { id: user.id }, data: { name: "written by the next version" } });
+      expect((await old.prisma.user.findUnique({ where: { email: user.email } }))?.name, "the old version, by the field the next one renamed").toBe("written by the next version");
+
+      expect((await young.prisma.article.findMany({ where: { authorId: user.id } })).map((each) => each.title)).toEqual(["before"]);
+      await old.prisma.post.update({ where: { id: article.id }, data: { title: "retitled by the old version" } });
+      expect((await young.prisma.article.findMany({ where: { authorId: user.id } })).map((each) => each.title), "a renamed model").toEqual(["retitled by the old version"]);
+
+      expect(await young.prisma.note.count({ where: { articleId: article.id } })).toBe(1);
+      await old.prisma.post.delete({ where: { id: article.id } });
+      expect(await young.prisma.note.count({ where: { articleId: article.id } }), "a relation the old version does not know, emptied by the database's cascade").toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+
+  it("the Bloom guard of one version never answers 'absent' for a record the other created or a filter built from the other's identities lacks", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    try {
+      // The old version builds the shared filter while it is alone.
+      const old = current(namespace, { models: { User: { bloom: true }, Post: true, Tag: true, Comment: true } });
+      const existing = await old.base.user.create({ data: { email: email() } });
+      await old.prisma.$cache.prepareBloom();
+      expect(old.prisma.$cache.stats().bloomBuilds).toBe(1);
+      const handle = `h-${existing.id}`;
+      await old.base.$executeRaw`UPDATE "User" SET handle = ${handle} WHERE id = ${existing.id}`;
+
+      const young = next(namespace, { models: { User: { bloom: true }, Article: true, Tag: true, Comment: true, Note: true } });
+      await liveInstances(redis, namespace, 2);
+      await young.prisma.$cache.prepareBloom();
+      expect((await young.prisma.user.findUnique({ where: { handle } }))?.id, "a row the old version's filter holds by other identities").toBe(existing.id);
+      const created = await old.prisma.user.create({ data: { email: email() } });
+      expect((await young.prisma.user.findUnique({ where: { emailAddress: created.email } }))?.id, "a row the old version created").toBe(created.id);
+      const madeByYoung = await young.prisma.user.create({ data: { emailAddress: email() } });
+      expect((await old.prisma.user.findUnique({ where: { email: madeByYoung.emailAddress } }))?.id, "a row the next version created").toBe(madeByYoung.id);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+
+  it("once the old version is gone, the next one caches as before", async () => {
+    const namespace = uniqueNamespace();
+    const old = current(namespace);
+    const young = next(namespace);
+    const redis = createRedis();
+    try {
+      await liveInstances(redis, namespace, 2);
+      const user = await young.base.user.create({ data: { emailAddress: email() } });
+      await old.close();
+      // The old schema's registration lapses a registration lifetime after its last heartbeat.
+      await until(async () => (await redis.zcount(`{${namespace}}:schemas`, Date.now(), "+inf")) <= 1, 10_000, 50);
+      await young.prisma.user.update({ where: { id: user.id }, data: { name: "alone" } });
+      const read = () => young.prisma.user.findUnique({ where: { emailAddress: user.emailAddress } });
+      expect((await read())?.name).toBe("alone");
+      const queries = young.pool.queries;
+      await young.prisma.user.update({ where: { id: user.id }, data: { name: "alone again" } });
+      expect((await read())?.name).toBe("alone again");
+      const afterWrite = young.pool.queries;
+      expect((await read())?.name).toBe("alone again");
+      expect(young.pool.queries, "served from the cache").toBe(afterWrite);
+      expect(afterWrite).toBeGreaterThan(queries);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+});
