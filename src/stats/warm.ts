@@ -90,9 +90,9 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   const started = target.clock.now();
   const context: WarmContext = { models: target.models };
   await runHooks(target.hooks.beforeWarm, context, target.report);
-  let queries: RecordedQuery[];
+  let recorded: RecordedQuery[];
   try {
-    [queries] = await Promise.all([target.queries(top), target.ready()]);
+    [recorded] = await Promise.all([recordedQueries(target, top * CANDIDATES_PER_QUERY), target.ready()]);
   } catch (error) {
     if (!(error instanceof CacheStoreError)) throw error;
     // No statistics to replay while Redis is unreachable: say so, and let the service start.
@@ -100,6 +100,15 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
     const result: WarmResult = { warmed: 0, failed: 0, skipped: top, total: top, skippedBy: { [REDIS_UNAVAILABLE]: top }, durationMs: target.clock.now() - started };
     await runHooks(target.hooks.afterWarm, { ...context, result }, target.report);
     return result;
+  }
+  // The `top` most valuable queries it can replay, and those ranked above them it cannot (after a
+  // schema change the old schema's queries rank first for hours: they must not take the budget).
+  const queries: RecordedQuery[] = [];
+  let replayable = 0;
+  for (const query of recorded) {
+    if (replayable === top) break;
+    queries.push(query);
+    if (whySkipped(target, query) === undefined) replayable++;
   }
   const progress: WarmProgress = { total: queries.length, done: 0, warmed: 0, failed: 0, skipped: 0 };
   const skippedBy: Record<string, number> = {};
@@ -135,6 +144,23 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   const result: WarmResult = { warmed: progress.warmed, failed: progress.failed, skipped: progress.skipped, total: progress.total, skippedBy, durationMs: target.clock.now() - started };
   await runHooks(target.hooks.afterWarm, { ...context, result }, target.report);
   return result;
+}
+
+/** Recorded queries read per query asked for: candidates for those skipped (another schema, a model no longer cached). */
+const CANDIDATES_PER_QUERY = 4;
+/** Attempts at reading the statistics: a process starting under load may miss one `redisTimeout`. */
+const READ_ATTEMPTS = 3;
+
+/** The `limit` most valuable recorded queries, read again after a failure up to READ_ATTEMPTS times. */
+async function recordedQueries(target: WarmTarget, limit: number): Promise<RecordedQuery[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await target.queries(limit);
+    } catch (error) {
+      if (!(error instanceof CacheStoreError) || attempt === READ_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }
 
 /** Why warm() would skip a recorded query, or undefined if it would replay it. */

@@ -91,6 +91,33 @@ describe("query statistics and warm()", () => {
     }
   });
 
+  it("replays the `top` queries it can: those of another schema ranked above them do not take the budget", async () => {
+    const namespace = uniqueNamespace();
+    const a = createCachedClient({ namespace, models: { User: true } });
+    const redis = createRedis();
+    let b: ReturnType<typeof createCachedClient> | undefined;
+    try {
+      const queries = queriesFor(await seedUsers(a.base, 4)).filter((query) => query.model === "User");
+      await serveTraffic(a.prisma, queries, 3);
+      await a.prisma.$cache.drain();
+      // The deploy before this one's schema: its queries were read far more often (they rank first).
+      const old = recorder(redis, namespace, "an-old-schema");
+      for (let id = 1; id <= 6; id++) {
+        for (let i = 0; i < 1_000; i++) old.popularity!.add(`${namespace}:an-old-schema:User:findUnique:{"where":{"id":n${id}}}`, { model: "User", operation: "findUnique", args: { where: { id } }, cacheOption: undefined });
+      }
+      await old.flush();
+      const ranked = await a.prisma.$cache.topQueries({ limit: 100 });
+      expect(ranked.slice(0, 6).every((query) => query.skipReason === "schema changed")).toBe(true);
+
+      b = createCachedClient({ namespace, models: { User: true } });
+      const result = await b.prisma.$cache.warm({ top: queries.length });
+      expect(result).toMatchObject({ warmed: queries.length, failed: 0, skipped: 6, skippedBy: { "schema changed": 6 }, total: queries.length + 6 });
+    } finally {
+      await Promise.all([a.close(), b?.close()]);
+      redis.disconnect();
+    }
+  });
+
   it("counts 1 000 000 reads of distinct queries in bounded memory and work: top-K in Redis, 2 × K keys in process", async () => {
     const namespace = uniqueNamespace();
     const redis = createRedis();
