@@ -155,6 +155,8 @@ function explicitTargets(parts: CacheControlParts, target: { model?: string; mod
   for (const key of Object.keys(target)) {
     if (key !== "model" && key !== "models" && key !== "tags") throw new CacheArgumentError(key, "unknown key (expected model, models or tags)");
   }
+  // A target computed as undefined (`{ model: undefined }`, `{}`) would invalidate nothing, silently.
+  if (target.model === undefined && target.models === undefined && target.tags === undefined) throw new CacheArgumentError("target", "names nothing to invalidate (expected a model, models or tags)");
   const models = [
     ...(target.model === undefined ? [] : checkModels(parts.graph, [target.model], "model")),
     ...(target.models === undefined ? [] : checkModels(parts.graph, target.models, "models")),
@@ -168,10 +170,9 @@ function explicitTargets(parts: CacheControlParts, target: { model?: string; mod
 
 async function rebuildBloom(parts: CacheControlParts, model: string | undefined): Promise<void> {
   const models = model === undefined ? [...parts.options.models].filter(([, p]) => p.bloom).map(([name]) => name) : checkModels(parts.graph, [model], "model");
-  if (parts.guard === undefined) return;
   for (const name of models) {
-    if (!parts.guard.guards(name)) throw new CacheArgumentError("model", `model "${name}" has no Bloom guard (set models.${name}.bloom)`);
-    await parts.guard.rebuild(name);
+    if (parts.guard === undefined || !parts.guard.guards(name)) throw new CacheArgumentError("model", `model "${name}" has no Bloom guard (set models.${name}.bloom)`);
+    await parts.guard!.rebuild(name);
   }
 }
 

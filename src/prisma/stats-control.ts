@@ -91,6 +91,7 @@ export class StatsControl {
 
   async topQueries(options: TopQueriesOptions = {}): Promise<Array<TopQuery>> {
     if (typeof options !== "object" || options === null) throw new CacheArgumentError("options", "expected { limit?, model? }");
+    refuseUnknownKeys(options, ["limit", "model"]);
     const { limit = 20, model } = options;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new CacheArgumentError("limit", `expected a positive integer, got ${String(limit)}`);
     if (model !== undefined) this.#parts.checkModel(model, "model");
@@ -112,6 +113,8 @@ export class StatsControl {
 
   async fleetStats(options: { countEntries?: boolean } = {}): Promise<FleetStats> {
     if (typeof options !== "object" || options === null) throw new CacheArgumentError("options", "expected { countEntries? }");
+    refuseUnknownKeys(options, ["countEntries"]);
+    if (options.countEntries !== undefined && typeof options.countEntries !== "boolean") throw new CacheArgumentError("countEntries", `expected a boolean, got ${String(options.countEntries)}`);
     const { observability, options: resolved } = this.#parts;
     const namespace = resolved.namespace;
     const cachedModels = [...this.#rules.models];
@@ -131,6 +134,13 @@ export class StatsControl {
   resetStats(): void {
     this.#parts.counters.reset();
     this.#parts.observability.countersReset();
+  }
+}
+
+/** A misspelt option (`{ lmit: 5 }`) would be ignored silently: it is an error naming it. */
+function refuseUnknownKeys(options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new CacheArgumentError(key, `unknown option (expected ${known.join(" or ")})`);
   }
 }
 

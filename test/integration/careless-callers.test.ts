@@ -62,6 +62,15 @@ describe("bad arguments reject, never throw at the call", () => {
         ["invalidate(null)", () => prisma.$cache.invalidate!(null)],
         ["invalidate({ models: 'User' })", () => prisma.$cache.invalidate!({ models: "User" })],
         ["invalidate({ tags: [1] })", () => prisma.$cache.invalidate!({ tags: [1] })],
+        // A target computed from a missing value would invalidate nothing, silently.
+        ["invalidate({})", () => prisma.$cache.invalidate!({})],
+        ["invalidate({ model: undefined })", () => prisma.$cache.invalidate!({ model: undefined })],
+        // Misspelt or mistyped options would be ignored, silently.
+        ["topQueries({ lmit: 5 })", () => prisma.$cache.topQueries!({ lmit: 5 })],
+        ["fleetStats({ countEntrys: true })", () => prisma.$cache.fleetStats!({ countEntrys: true })],
+        ["fleetStats({ countEntries: 'yes' })", () => prisma.$cache.fleetStats!({ countEntries: "yes" })],
+        // No model of this client has a guard to rebuild.
+        ["rebuildBloom('User')", () => prisma.$cache.rebuildBloom!("User")],
         ["raw(['Nope'])", () => prisma.$cache.raw!(["Nope"], Promise.resolve(1))],
         ["rebuildBloom('Nope')", () => prisma.$cache.rebuildBloom!("Nope")],
         ["warm({ top: 0 })", () => prisma.$cache.warm!({ top: 0 })],
