@@ -7,6 +7,7 @@ import { AccelerateInfoQuery, type AccelerateInfo, type InfoResult } from "./pri
 import { checkTags, strategyToCacheArgs, type AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
 import { readPrismaSchema } from "./prisma/data-model.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
+import { FailedQuery } from "./prisma/failed-query.js";
 import type { Delegates, PrismaPromiseLike } from "./prisma/lazy-query.js";
 import type { CacheExtensionOptions, Clock, ModelCacheOptions } from "./types.js";
 
@@ -120,7 +121,15 @@ function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: numb
     function (this: unknown, args?: unknown): PrismaPromiseLike {
       const { $name, $parent } = this as { $name: string; $parent: Delegates };
       const delegate = $parent[delegateKeys.get($name)!]!;
-      const { args: translated, ttl } = strategyToCacheArgs(args as Record<string, unknown> | undefined, maxLifetime);
+      let strategy: ReturnType<typeof strategyToCacheArgs>;
+      try {
+        strategy = strategyToCacheArgs(args as Record<string, unknown> | undefined, maxLifetime);
+      } catch (error) {
+        // Like Prisma's own validation errors: a rejected query (with or without its info), never a throw at the call.
+        const refused = new FailedQuery(error);
+        return Object.assign(refused, { withAccelerateInfo: () => new FailedQuery(error) }) as unknown as PrismaPromiseLike;
+      }
+      const { args: translated, ttl } = strategy;
       const start = () => delegate[operation]!(translated);
       // "Not found" is kept for the query's ttl, at most the model's negativeTtl.
       const withAccelerateInfo = () => new AccelerateInfoQuery(start, { ttlSeconds: ttl, notFoundSeconds: Math.min(ttl, negativeTtlOf($name)) }, clock);
