@@ -86,6 +86,10 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     const control = instance(namespace, { l1: false, redisTimeout: 100, circuitBreaker: false });
     await readUser(c);
     await readUser(control);
+    // A loaded machine may miss a 100 ms timeout or three while the instances start: let the circuit close first.
+    await untilLong(() => !c.prisma.$cache.stats().circuitOpen);
+    const opensBefore = c.prisma.$cache.stats().circuitOpens;
+    const timeoutsBefore = c.prisma.$cache.stats().redisTimeouts;
     chaos.pause();
     try {
       for (let i = 0; i < 15; i++) {
@@ -93,9 +97,9 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
         expect((await readUser(control))?.id).toBe(userId);
       }
       expect(c.prisma.$cache.stats().circuitOpen).toBe(true);
-      expect(c.prisma.$cache.stats().circuitOpens).toBe(1);
+      expect(c.prisma.$cache.stats().circuitOpens - opensBefore).toBe(1);
       // Timeouts paid: the threshold (plus at most a few calls already in flight), not one per read.
-      expect(c.prisma.$cache.stats().redisTimeouts).toBeLessThanOrEqual(5);
+      expect(c.prisma.$cache.stats().redisTimeouts - timeoutsBefore).toBeLessThanOrEqual(5);
       expect(c.prisma.$cache.stats().bypasses["circuit open"]).toBeGreaterThanOrEqual(10);
       expect(control.prisma.$cache.stats().redisTimeouts).toBeGreaterThanOrEqual(15);
     } finally {
