@@ -164,7 +164,7 @@ function allModels(modelNames: readonly string[], given: AccelerateCompatOptions
       models[name] = false;
       continue;
     }
-    if (value !== true && (typeof value !== "object" || value === null)) throw new CacheConfigError(`models.${name}`, "expected true, false or an object of per-model options");
+    if (value !== true && (typeof value !== "object" || value === null || Array.isArray(value))) throw new CacheConfigError(`models.${name}`, "expected true, false or an object of per-model options");
     if (value !== true) rejectLifetimes(value, `models.${name}.`);
     // Unknown names are kept: the extension rejects them against the schema, naming the option.
     models[name] = { ttl: 1, negativeTtl, ...(value === true ? {} : value) };

@@ -86,7 +86,7 @@ const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
 /** Validates user options and fills defaults. Throws CacheConfigError naming the option at fault. */
 export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
-  if (typeof input !== "object" || input === null) throw new CacheConfigError("options", "expected an object");
+  if (typeof input !== "object" || input === null || Array.isArray(input)) throw new CacheConfigError("options", "expected an object");
   rejectUnknown(input, TOP_LEVEL, "");
   const defaults = {
     ttl: nonNegative(input.ttl, "ttl", DEFAULTS.ttl, { positive: true, ...lifetime }),
@@ -166,7 +166,7 @@ function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean):
   for (const [name, value] of Object.entries(models as Record<string, unknown>)) {
     // Absent written as `undefined` (exactOptionalPropertyTypes lets callers pass it): not listed.
     if (value === false || value === undefined) continue;
-    if (value !== true && (typeof value !== "object" || value === null)) {
+    if (value !== true && (typeof value !== "object" || value === null || Array.isArray(value))) {
       throw new CacheConfigError(`models.${name}`, "expected true, false or an object of per-model options");
     }
     const own: ModelCacheOptions = value === true ? {} : (value as ModelCacheOptions);
@@ -196,7 +196,7 @@ function dependsOnList(value: unknown, option: string): Pick<ReadPolicy, "depend
 
 function bloomPolicy(value: unknown, option: string): Pick<ReadPolicy, "bloom"> {
   if (value === undefined || value === false) return {};
-  if (value !== true && (typeof value !== "object" || value === null)) throw new CacheConfigError(option, "expected a boolean or { errorRate, maxAge }");
+  if (value !== true && (typeof value !== "object" || value === null || Array.isArray(value))) throw new CacheConfigError(option, "expected a boolean or { errorRate, maxAge }");
   const own = (value === true ? {} : value) as Record<string, unknown>;
   rejectUnknown(own, new Set(["errorRate", "maxAge"]), `${option}.`);
   const errorRate = own.errorRate === undefined ? 0.01 : own.errorRate;
@@ -204,15 +204,20 @@ function bloomPolicy(value: unknown, option: string): Pick<ReadPolicy, "bloom"> 
   return { bloom: { errorRate, maxAgeMs: nonNegative(own.maxAge, `${option}.maxAge`, 3600, { positive: true, ...lifetime }) * 1000 } };
 }
 
+/** Every fill of a hot key writes each replica: beyond a few dozen, a fill costs more than the load it saves. */
+const MAX_HOT_KEY_REPLICAS = 64;
+/** The sketch counts in 32-bit cells: a threshold it can never reach would turn detection off silently. */
+const MAX_HOT_KEY_THRESHOLD = 2 ** 31 - 1;
+
 function hotKeyOptions(value: unknown): ResolvedOptions["hotKeys"] {
   if (value === false) return undefined;
-  if (value !== undefined && (typeof value !== "object" || value === null)) throw new CacheConfigError("hotKeys", "expected false or { threshold, window, replicas }");
+  if (value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) throw new CacheConfigError("hotKeys", "expected false or { threshold, window, replicas }");
   const own = (value ?? {}) as Record<string, unknown>;
   rejectUnknown(own, new Set(["threshold", "window", "replicas"]), "hotKeys.");
   return {
-    threshold: integer(own.threshold, "hotKeys.threshold", 1_000),
+    threshold: integer(own.threshold, "hotKeys.threshold", 1_000, MAX_HOT_KEY_THRESHOLD),
     windowMs: nonNegative(own.window, "hotKeys.window", 10, { positive: true, max: MAX_TIMER_MS / 1000, unit: "s" }) * 1000,
-    replicas: integer(own.replicas, "hotKeys.replicas", 3),
+    replicas: integer(own.replicas, "hotKeys.replicas", 3, MAX_HOT_KEY_REPLICAS),
   };
 }
 
@@ -220,7 +225,7 @@ function hotKeyOptions(value: unknown): ResolvedOptions["hotKeys"] {
 const LEASE_TTL_RANGE = [50, 60_000] as const;
 
 function leaseSettings(value: unknown): ResolvedOptions["lease"] {
-  if (value !== undefined && (typeof value !== "object" || value === null)) throw new CacheConfigError("lease", "expected an object { ttl, heartbeat } (milliseconds)");
+  if (value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) throw new CacheConfigError("lease", "expected an object { ttl, heartbeat } (milliseconds)");
   const own = (value ?? {}) as Record<string, unknown>;
   rejectUnknown(own, new Set(["ttl", "heartbeat"]), "lease.");
   const ttlMs = integer(own.ttl, "lease.ttl", DEFAULTS.leaseTtl);
@@ -236,7 +241,7 @@ function leaseSettings(value: unknown): ResolvedOptions["lease"] {
 
 function l1Limits(value: unknown): ResolvedOptions["l1"] {
   if (value === false) return undefined;
-  if (value !== undefined && (typeof value !== "object" || value === null)) {
+  if (value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) {
     throw new CacheConfigError("l1", "expected false or an object { maxEntries, maxBytes, maxTtl }");
   }
   const own = (value ?? {}) as Record<string, unknown>;
@@ -253,7 +258,7 @@ const MAX_RECORDED_QUERIES = 100_000;
 
 function queryStatsSettings(value: unknown): QueryStatsSettings | undefined {
   if (value === false) return undefined;
-  if (value !== undefined && (typeof value !== "object" || value === null)) {
+  if (value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) {
     throw new CacheConfigError("queryStats", "expected false or an object { sampleRate, maxQueries, halfLife, flushInterval }");
   }
   const own = (value ?? {}) as Record<string, unknown>;
@@ -285,7 +290,7 @@ function warnSampleRateDeprecated(): void {
 
 function lowHitRateSettings(value: unknown): LowHitRateSettings | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "object" || value === null) throw new CacheConfigError("lowHitRateAlert", "expected an object { threshold, window?, minRequests? }");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CacheConfigError("lowHitRateAlert", "expected an object { threshold, window?, minRequests? }");
   const own = value as Record<string, unknown>;
   rejectUnknown(own, new Set(["threshold", "window", "minRequests"]), "lowHitRateAlert.");
   if (own.threshold === undefined) throw new CacheConfigError("lowHitRateAlert.threshold", "required: the hit rate, 0 to 1, below which the alert fires");

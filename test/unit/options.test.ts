@@ -72,6 +72,13 @@ describe("resolveOptions", () => {
     expect(optionAtFault({ models, l1: { maxTtl: 1e300 } })).toBe("l1.maxTtl");
     for (const option of ["redisTimeout", "ackTimeout", "lockTtl"]) expect(optionAtFault({ models, [option]: 2 ** 31 })).toBe(option);
     expect(optionAtFault({ models, hotKeys: { window: 2 ** 31 } })).toBe("hotKeys.window");
+    // Every fill of a hot key writes each replica; a threshold past the sketch's counters could never be reached.
+    expect(optionAtFault({ models, hotKeys: { replicas: 65 } })).toBe("hotKeys.replicas");
+    expect(optionAtFault({ models, hotKeys: { threshold: 2 ** 31 } })).toBe("hotKeys.threshold");
+    // An array is not an options object: its defaults would apply silently.
+    for (const option of ["l1", "lease", "hotKeys", "circuitBreaker", "queryStats", "lowHitRateAlert"]) expect(optionAtFault({ models, [option]: [] }), option).toBe(option);
+    expect(optionAtFault({ models: { User: [] } })).toBe("models.User");
+    expect(optionAtFault({ models: { User: { bloom: [] } } })).toBe("models.User.bloom");
     expect(optionAtFault({ models, lowHitRateAlert: { threshold: 0.5, window: 2 ** 31 } })).toBe("lowHitRateAlert.window");
     expect(optionAtFault({ models, queryStats: { halfLife: 1e300 } })).toBe("queryStats.halfLife");
     expect(optionAtFault({ models: { User: { bloom: { maxAge: 1e300 } } } })).toBe("models.User.bloom.maxAge");
