@@ -132,6 +132,7 @@ export class StatsControl {
   }
 
   resetStats(): void {
+    this.#parts.observability.countersResetting();
     this.#parts.counters.reset();
     this.#parts.observability.countersReset();
   }

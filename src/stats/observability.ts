@@ -115,6 +115,11 @@ export class Observability {
     return redis === undefined ? undefined : countEntries(redis, namespace, this.#parts.fingerprint);
   }
 
+  /** Before `resetStats()` zeroes the counters: metrics carry what they counted so far (see Metrics). */
+  countersResetting(): void {
+    this.#metrics.countersResetting();
+  }
+
   /** After `resetStats()`: the alert's window restarts from the zeroed counters. */
   countersReset(): void {
     this.#alert?.reset();

@@ -1,4 +1,5 @@
 import dc from "node:diagnostics_channel";
+import { randomUUID } from "node:crypto";
 import type { Attributes, BatchObservableCallback, Histogram, Meter, Observable } from "@opentelemetry/api";
 import type { CacheStats } from "../types.js";
 
@@ -70,7 +71,10 @@ const PREFIX = "prisma_cache_shield.";
  * OpenTelemetry metrics through `@opentelemetry/api`, an optional peer dependency loaded on
  * first use: without it, or without an SDK registered before the client was created (the API
  * is then a no-op), this costs nothing. Counters are observed at collection time; load
- * durations are a histogram. Every series carries the cache `namespace`.
+ * durations are a histogram. Every series carries the cache `namespace` and its `instance` (a
+ * per-process id of this cache: several caches of one namespace in a process — one per tenant
+ * database — are separate series, which a backend sums, never one series each overwrites).
+ * Counters stay cumulative across `resetStats()`, as OpenTelemetry counters must.
  */
 export class Metrics {
   readonly ready: Promise<void>;
@@ -80,9 +84,14 @@ export class Metrics {
   #loadDuration: Histogram | undefined;
   #closed = false;
   readonly #namespace: string;
+  readonly #instance = randomUUID().slice(0, 8);
+  /** Per counter series (name and attributes), what earlier resets took away: added back to every reading. */
+  readonly #carried = new Map<string, number>();
+  readonly #stats: () => CacheStats;
 
   constructor(namespace: string, stats: () => CacheStats) {
     this.#namespace = namespace;
+    this.#stats = stats;
     this.ready = import("@opentelemetry/api").then(
       (api) => {
         if (!this.#closed) this.#register(api.metrics.getMeter("prisma-cache-shield"), stats);
@@ -95,7 +104,19 @@ export class Metrics {
 
   /** A database load of `model` took `ms` milliseconds. */
   loaded(model: string, operation: string, ms: number): void {
-    this.#loadDuration?.record(ms, { namespace: this.#namespace, model, operation });
+    this.#loadDuration?.record(ms, { namespace: this.#namespace, instance: this.#instance, model, operation });
+  }
+
+  /** Called before the counters are zeroed (`resetStats()`): their values so far are carried into every later reading. */
+  countersResetting(): void {
+    const snapshot = this.#stats();
+    for (const spec of OBSERVED) {
+      if (spec.kind !== "counter") continue;
+      for (const [value, attributes] of spec.read(snapshot)) {
+        const series = seriesKey(spec.name, attributes);
+        this.#carried.set(series, (this.#carried.get(series) ?? 0) + value);
+      }
+    }
   }
 
   close(): void {
@@ -115,9 +136,16 @@ export class Metrics {
     this.#callback = (result) => {
       const snapshot = stats();
       for (const { spec, observable } of instruments) {
-        for (const [value, attributes] of spec.read(snapshot)) result.observe(observable, value, { namespace: this.#namespace, ...attributes });
+        for (const [value, attributes] of spec.read(snapshot)) {
+          const carried = spec.kind === "counter" ? (this.#carried.get(seriesKey(spec.name, attributes)) ?? 0) : 0;
+          result.observe(observable, value + carried, { namespace: this.#namespace, instance: this.#instance, ...attributes });
+        }
       }
     };
     meter.addBatchObservableCallback(this.#callback, this.#observables);
   }
+}
+
+function seriesKey(name: string, attributes: Attributes): string {
+  return `${name} ${JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
 }

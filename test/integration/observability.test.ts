@@ -314,6 +314,32 @@ describe("telemetry", () => {
       await c.close();
     }
   });
+
+  it("reports two caches of one namespace in one process as two series, and keeps counters cumulative across resetStats()", async () => {
+    const namespace = uniqueNamespace();
+    const a = createCachedClient({ namespace });
+    const b = createCachedClient({ namespace });
+    const dbLoads = async () => {
+      await Promise.all([a.prisma.$cache.drain(), b.prisma.$cache.drain()]);
+      const { resourceMetrics } = await reader.collect();
+      const metric = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics).find((each) => each.descriptor.name === "prisma_cache_shield.db_loads");
+      const points = (metric?.dataPoints ?? []) as Array<{ attributes: Record<string, unknown>; value: number }>;
+      return points.filter((point) => point.attributes.namespace === namespace).map((point) => point.value).sort();
+    };
+    try {
+      const users = await Promise.all([seedUser(a.base), seedUser(a.base), seedUser(a.base)]);
+      for (const user of users) await a.prisma.user.findUnique({ where: { id: user.id } });
+      await b.prisma.user.findUnique({ where: { email: users[0]!.email } });
+      // One series per cache (their own `instance`), so a backend's sum is the namespace's loads.
+      expect(await dbLoads()).toEqual([1, 3]);
+      a.prisma.$cache.resetStats();
+      await a.prisma.user.findUnique({ where: { email: users[1]!.email } });
+      expect(a.prisma.$cache.stats().dbLoads).toBe(1);
+      expect(await dbLoads(), "a counter never goes down").toEqual([1, 4]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
 
 /** A query-statistics recorder on its own, as the extension builds it. */
