@@ -40,6 +40,26 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
   }
   const readUser = (c: ReturnType<typeof instance>, cache?: { tags: string[] }) => c.prisma.user.findUnique({ where: { id: userId }, ...(cache ? { cache } : {}) });
 
+  /** The writer's writes were announced and confirmed: no mark left standing, and the other instance reads `name`. */
+  async function expectConfirmed(namespace: string, writer: ReturnType<typeof instance>, reader: ReturnType<typeof instance>, name: string): Promise<void> {
+    expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 0, invalidationsQueued: 0 });
+    const admin = new Redis(chaos.url);
+    expect(await admin.exists(`d{${namespace}}:v:t:User:id=["${userId}"]`)).toBe(0);
+    admin.disconnect();
+    expect((await readUser(reader))?.name).toBe(name);
+  }
+
+  /** Resolves once a fresh instance's second read of the user is served from the cache (no mark stands on it). */
+  async function untilCachedAgain(namespace: string): Promise<void> {
+    const reader = instance(namespace);
+    await untilLong(async () => {
+      await readUser(reader);
+      const queries = reader.pool.queries;
+      await readUser(reader);
+      return reader.pool.queries === queries;
+    });
+  }
+
   it("70 000 tags in one invalidate() are delivered in batches, precisely", async () => {
     const namespace = uniqueNamespace();
     // Generous timeouts: on a loaded machine a 1 000-name batch may take a while (it would be queued and retried).
@@ -204,12 +224,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
         chaos.resume();
       }
       await write;
-      expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 0, invalidationsQueued: 0 });
-      // Announced and confirmed: no mark left standing, and the other instance reads the new row.
-      const admin = new Redis(chaos.url);
-      expect(await admin.exists(`d{${namespace}}:v:t:User:id=["${userId}"]`)).toBe(0);
-      admin.disconnect();
-      expect((await readUser(reader))?.name).toBe("written beside its announcement");
+      await expectConfirmed(namespace, writer, reader, "written beside its announcement");
     } finally {
       await base.$disconnect();
     }
@@ -243,11 +258,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       }
       await interactive;
       await batch;
-      expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 0, invalidationsQueued: 0 });
-      const admin = new Redis(chaos.url);
-      expect(await admin.exists(`d{${namespace}}:v:t:User:id=["${userId}"]`)).toBe(0);
-      admin.disconnect();
-      expect((await readUser(reader))?.name).toBe("committed in a batch");
+      await expectConfirmed(namespace, writer, reader, "committed in a batch");
     } finally {
       await base.$disconnect();
     }
@@ -275,13 +286,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       }
       expect((await base.user.findUniqueOrThrow({ where: { id: userId } })).name).not.toBe("rolled back");
       // The refused writes' marks are cleared once Redis takes the queued bumps: reads are cached again.
-      const reader = instance(namespace);
-      await untilLong(async () => {
-        await readUser(reader);
-        const queries = reader.pool.queries;
-        await readUser(reader);
-        return reader.pool.queries === queries;
-      });
+      await untilCachedAgain(namespace);
     } finally {
       await base.$disconnect();
     }
@@ -306,13 +311,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       expect(writer.prisma.$cache.stats().refusedWrites).toBe(4);
       // Redis ran the refused writes' announcements on resuming (they had only timed out): their
       // clearing bumps remove the marks again, so reads are cached again, not bypassed for minutes.
-      const reader = instance(namespace);
-      await untilLong(async () => {
-        await readUser(reader);
-        const queries = reader.pool.queries;
-        await readUser(reader);
-        return reader.pool.queries === queries;
-      });
+      await untilCachedAgain(namespace);
     } finally {
       await base.$disconnect();
     }

@@ -48,37 +48,36 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
   });
 
   type Options = Partial<Omit<CacheExtensionOptions, "redis" | "namespace">>;
-  function current(namespace: string, options: Options = {}) {
+  /** A pool and a Redis connection for one instance, and its close (once, whoever calls it first). */
+  function parts(namespace: string, options: Options, models: CacheExtensionOptions["models"]) {
     const pool = new CountingPool({ connectionString: databaseUrl, max: 4 });
     const redis = createRedis();
-    const base = new CurrentClient({ adapter: new PrismaPg(pool) });
-    const prisma = base.$extends(cacheExtension({ redis, namespace, models: { User: true, Post: true, Tag: true, Comment: true }, ...options }));
-    let closed: Promise<void> | undefined;
-    const close = () =>
-      (closed ??= (async () => {
-        await prisma.$cache.close();
-        await base.$disconnect();
-        await pool.end();
-        redis.disconnect();
-      })());
-    open.push(close);
-    return { base, prisma, pool, close };
+    const extension = cacheExtension({ redis, namespace, models, ...options });
+    const closing = (cache: { close(): Promise<void> }, base: { $disconnect(): Promise<void> }) => {
+      let closed: Promise<void> | undefined;
+      const close = () =>
+        (closed ??= (async () => {
+          await cache.close();
+          await base.$disconnect();
+          await pool.end();
+          redis.disconnect();
+        })());
+      open.push(close);
+      return close;
+    };
+    return { pool, adapter: new PrismaPg(pool), extension, closing };
+  }
+  function current(namespace: string, options: Options = {}) {
+    const { pool, adapter, extension, closing } = parts(namespace, options, { User: true, Post: true, Tag: true, Comment: true });
+    const base = new CurrentClient({ adapter });
+    const prisma = base.$extends(extension);
+    return { base, prisma, pool, close: closing(prisma.$cache, base) };
   }
   function next(namespace: string, options: Options = {}) {
-    const pool = new CountingPool({ connectionString: databaseUrl, max: 4 });
-    const redis = createRedis();
-    const base = new NextClient({ adapter: new PrismaPg(pool) });
-    const prisma = base.$extends(cacheExtension({ redis, namespace, models: { User: true, Article: true, Tag: true, Comment: true, Note: true }, ...options }));
-    let closed: Promise<void> | undefined;
-    const close = () =>
-      (closed ??= (async () => {
-        await prisma.$cache.close();
-        await base.$disconnect();
-        await pool.end();
-        redis.disconnect();
-      })());
-    open.push(close);
-    return { base, prisma, pool, close };
+    const { pool, adapter, extension, closing } = parts(namespace, options, { User: true, Article: true, Tag: true, Comment: true, Note: true });
+    const base = new NextClient({ adapter });
+    const prisma = base.$extends(extension);
+    return { base, prisma, pool, close: closing(prisma.$cache, base) };
   }
   /** Resolves once `count` instances are registered live in the namespace (each with its schema: one script registers both). */
   async function liveInstances(redis: Redis, namespace: string, count: number): Promise<void> {
