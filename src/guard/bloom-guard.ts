@@ -1,6 +1,6 @@
 import { CacheError } from "../errors.js";
 import { FleetLock } from "../core/fleet-lock.js";
-import { identityTag, SCHEMA_EPOCH, whereIdentityTags } from "../invalidation/dependencies.js";
+import { identityTag, whereIdentityTags } from "../invalidation/dependencies.js";
 import { argumentView } from "../invalidation/relation-walk.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
@@ -44,6 +44,8 @@ export interface BloomGuardParts {
    * and is not rebuilt while the schemas differ (each write would make it stale again).
    */
   schemasDiffer?: () => boolean | undefined;
+  /** The version name of this client's schema epoch (see schemaEpoch). */
+  schemaEpoch: string;
   /** Per model, the members a `where` may have (its fields, compound unique names, AND/OR/NOT): any other is Prisma's validation error to raise. */
   whereMembers?: ReadonlyMap<string, ReadonlySet<string>>;
 }
@@ -52,7 +54,7 @@ interface ModelFilter {
   filter: BloomFilter | undefined;
   /** The `b:` version the filter was built at: it guards only while that is still current. */
   builtAt: number;
-  /** The schema epoch it was built at (see SCHEMA_EPOCH): likewise. */
+  /** The schema epoch it was built at (see schemaEpoch): likewise. */
   schemaAt: number;
   builtTime: number;
   /** Tags learnt while a copy was being loaded, re-applied to it. */
@@ -155,7 +157,7 @@ export class BloomGuard {
   #usable(model: string, state: ModelFilter): boolean {
     if (state.filter === undefined) return false;
     if (this.#parts.versions.known(bloomVersion(model)) !== state.builtAt) return false;
-    if (this.#parts.redis !== undefined && this.#parts.versions.known(SCHEMA_EPOCH) !== state.schemaAt) return false;
+    if (this.#parts.redis !== undefined && this.#parts.versions.known(this.#parts.schemaEpoch) !== state.schemaAt) return false;
     return this.#parts.clock.now() - state.builtTime < this.#parts.policies.get(model)!.maxAgeMs;
   }
 
@@ -189,12 +191,12 @@ export class BloomGuard {
       let sentAt = 0;
       const reply = (await this.#parts.versions.readStamped((stamp) => {
         sentAt = stamp;
-        return redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model)), this.#parts.versions.keyOf(SCHEMA_EPOCH)], []);
+        return redis.store.runForBuffers(BLOOM_LOAD, [keys.liveMeta, keys.liveBits, this.#parts.versions.keyOf(bloomVersion(model)), this.#parts.versions.keyOf(this.#parts.schemaEpoch)], []);
       })) as Buffer[];
       const current = Number(reply[6]!.toString());
       this.#parts.versions.observe(bloomVersion(model), current, sentAt);
       const [schemaAt, schemaNow] = [reply[7]!.toString(), Number(reply[8]!.toString())];
-      this.#parts.versions.observe(SCHEMA_EPOCH, schemaNow, sentAt);
+      this.#parts.versions.observe(this.#parts.schemaEpoch, schemaNow, sentAt);
       const meta = parseBloomMeta(reply.slice(0, 4).map((part) => part.toString()), reply[5]!.byteLength);
       if (typeof meta === "string") {
         // Rebuilt by the caller: a corrupt filter must never answer "absent".
@@ -224,7 +226,7 @@ export class BloomGuard {
     const held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
     if (redis !== undefined && held === undefined) return; // another instance is building it
     try {
-      const [builtAt, schemaAt] = redis === undefined ? [versions.known(bloomVersion(model)) ?? 0, 0] : await versions.fetch([bloomVersion(model), SCHEMA_EPOCH]);
+      const [builtAt, schemaAt] = redis === undefined ? [versions.known(bloomVersion(model)) ?? 0, 0] : await versions.fetch([bloomVersion(model), this.#parts.schemaEpoch]);
       const rows = await this.#parts.count(model);
       const identities = this.#parts.graph.model(model)?.identities ?? [];
       // Every identity of every row is one item.

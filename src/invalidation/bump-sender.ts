@@ -1,7 +1,6 @@
 import { CacheError, CacheStoreError } from "../errors.js";
 import { BUMP_VERSIONS } from "../stores/redis-scripts.js";
 import { batchesOf } from "./bump-batches.js";
-import { SCHEMA_EPOCH } from "./dependencies.js";
 import type { DistrustLedger } from "./distrust-ledger.js";
 import { waitUntilLapsed } from "./lease.js";
 import type { VersionsOptions } from "./versions.js";
@@ -96,13 +95,13 @@ export class BumpSender {
       // Only a write that may have created identities adds to the Bloom filters: an update by a
       // unique key re-bumps identities the filters already hold (or the filter is suspended).
       const groups = addsIdentities ? (this.#options.bloomGroups?.(list) ?? []) : [];
-      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => versionKeyOf(prefix, name)), ...groups.flatMap((group) => group.keys), bus.schemasKey, versionKeyOf(prefix, SCHEMA_EPOCH)];
+      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => versionKeyOf(prefix, name)), ...groups.flatMap((group) => group.keys), bus.schemasKey, versionKeyOf(prefix, bus.schema.epoch)];
       const expiring = list.map(expiryFlag);
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
       const countRegistered = "1";
       const marks = [markMode, token, markTtlMs ?? this.#options.markTtlMs ?? this.#options.tagTtlMs];
       const own = [bus.ownAckChannel, bus.instanceId];
-      reply = await store.runUnverified(BUMP_VERSIONS, keys, [channel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, countRegistered, ...marks, ...own, ...expiring, ...items, SCHEMA_EPOCH, bus.schemaFingerprint]);
+      reply = await store.runUnverified(BUMP_VERSIONS, keys, [channel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, countRegistered, ...marks, ...own, ...expiring, ...items, bus.schema.epoch, bus.schema.member, bus.schema.databasePrefix]);
     } catch (error) {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
@@ -114,7 +113,7 @@ export class BumpSender {
     // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
     const processedBy = performance.now();
     // Instances of another schema were live: the bump also bumped the schema epoch (see BUMP_VERSIONS).
-    this.#listener.applied(seq, mixed === 1 ? [...list, SCHEMA_EPOCH] : list, sentAt);
+    this.#listener.applied(seq, mixed === 1 ? [...list, bus.schema.epoch] : list, sentAt);
     // A fence is not counted as invalidations sent, and nobody acknowledges it.
     if (fence !== undefined) return { acks: Promise.resolve(true) };
     counters.invalidationSent(list);

@@ -4,7 +4,7 @@ import { CacheStoreError } from "../errors.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
-import { SCHEMA_EPOCH } from "./dependencies.js";
+import { schemaEpoch } from "./dependencies.js";
 import { InstanceRegistry } from "./instance-registry.js";
 import { versionKeyOf } from "./bump-sender.js";
 import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage, unacknowledgedMessageId, wantsAck } from "./wire-format.js";
@@ -71,15 +71,15 @@ export class Bus {
    * counts one node's subscribers; anywhere it misses a subscriber Redis dropped a moment ago).
    */
   readonly registryKey: string;
-  /** The live schemas (fingerprints by expiry), and this instance's (see BUMP_VERSIONS). */
+  /** The live schemas (`<database>|<fingerprint>` by expiry), this instance's, and its database's epoch (see BUMP_VERSIONS). */
   readonly schemasKey: string;
-  readonly schemaFingerprint: string;
+  readonly schema: { member: string; databasePrefix: string; epoch: string };
 
-  constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers, leaseTtlMs: number, schemaFingerprint: string) {
+  constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers, leaseTtlMs: number, clientSchema: { fingerprint: string; database: string }) {
     this.registryKey = `${prefix}:instances`;
     this.schemasKey = `${prefix}:schemas`;
-    this.schemaFingerprint = schemaFingerprint;
-    const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, SCHEMA_EPOCH), fingerprint: schemaFingerprint };
+    this.schema = { member: `${clientSchema.database}|${clientSchema.fingerprint}`, databasePrefix: `${clientSchema.database}|`, epoch: schemaEpoch(clientSchema.database) };
+    const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, this.schema.epoch), member: this.schema.member, databasePrefix: this.schema.databasePrefix };
     this.#registry = new InstanceRegistry(store, this.registryKey, `${prefix}:lease`, this.instanceId, leaseTtlMs, schema, () => handlers.onSchemaEpochBumped(), handlers.onError);
     const db = (redis.options as { db?: unknown } | undefined)?.db;
     const channels = channelsOf(prefix, typeof db === "number" ? db : 0);
@@ -183,6 +183,11 @@ export class Bus {
   }
 
   /** The longest L1 lease of the live instances (this one's at least): how long a write waits for one that did not acknowledge. */
+  /** Whether this instance's registration still stands in Redis (see InstanceRegistry.current). */
+  get registered(): boolean {
+    return this.#registry.current;
+  }
+
   /** Whether instances of another schema were live at the last registration heartbeat (undefined before the first was answered). */
   get schemasDiffer(): boolean | undefined {
     return this.#registry.schemasDiffer;

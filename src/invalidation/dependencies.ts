@@ -13,11 +13,13 @@ export const modelGeneration = (model: string) => `g:${model}`;
 export const recordGeneration = (model: string) => `r:${model}`;
 export const userTag = (tag: string) => `u:${tag}`;
 /**
- * Every entry depends on it: bumped by every write while instances of different schemas share
- * the namespace (a rolling deploy of a schema change), whose reads may depend on names the
- * writer's schema does not have (a renamed field or model, a new unique field or relation).
+ * The schema epoch of the clients of one database (`database`: their hashed identity, "-" when
+ * unknown). Every entry depends on it: bumped by every write while instances of different schemas
+ * on that database share the namespace (a rolling deploy of a schema change), whose reads may
+ * depend on names the writer's schema does not have (a renamed field or model, a new unique field
+ * or relation).
  */
-export const SCHEMA_EPOCH = "s:";
+export const schemaEpoch = (database: string) => `s:${database}`;
 
 const MAX_TAG_LENGTH = 200;
 

@@ -36,6 +36,8 @@ export class InstanceRegistry {
   readonly #onEpochBumped: () => void;
   /** How many schemas the last heartbeat found live (more than one: a rolling deploy of a schema change); undefined before the first. */
   #schemas: number | undefined;
+  /** When the last registration Redis answered was sent (monotonic ms): it stands in Redis until at least then + lifetime. */
+  #registeredSentAt: number | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** One report per run of failures: a Redis outage is reported by the connection itself too. */
   #failing = false;
@@ -62,9 +64,11 @@ export class InstanceRegistry {
       return;
     }
     const beat = () => {
+      const sentAt = performance.now();
       const registered = this.#store.addToRegistry(this.#key, this.#leaseKey, this.#member, this.#leaseTtlMs, this.#lifetimeMs, this.#schema);
       this.#settle(
         registered.then(({ longestLeaseMs, schemas, epochBumped }) => {
+          this.#registeredSentAt = Math.max(this.#registeredSentAt ?? sentAt, sentAt);
           if (Number.isFinite(longestLeaseMs)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longestLeaseMs);
           if (Number.isSafeInteger(schemas)) this.#schemas = schemas;
           if (epochBumped) this.#onEpochBumped();
@@ -83,6 +87,18 @@ export class InstanceRegistry {
    */
   get fleetLeaseMs(): number {
     return this.#fleetLeaseMs;
+  }
+
+  /**
+   * False once this instance's registration may have lapsed in Redis (a process frozen or starved
+   * longer than a registration lifetime, or Redis unreachable that long): writes no longer count
+   * it, so a write by an instance of another schema did not bump the epoch it reads at, and what
+   * it cached may be stale by names it does not know. It serves nothing cached until registered
+   * again (whose registration bumps the epoch if another schema is live). True before the first
+   * registration: what an instance loads before it is fenced by that registration's bump.
+   */
+  get current(): boolean {
+    return this.#registeredSentAt === undefined || performance.now() - this.#registeredSentAt < this.#lifetimeMs;
   }
 
   /** Whether the last heartbeat found instances of another schema live in the namespace; undefined before it was answered. */

@@ -6,7 +6,7 @@ import type { TieredCache } from "../core/tiered-cache.js";
 import { NotFoundMarker } from "../codec/not-found.js";
 import { UnencodableArgsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
-import { readDependencies, SCHEMA_EPOCH } from "../invalidation/dependencies.js";
+import { readDependencies } from "../invalidation/dependencies.js";
 import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { canonicalize, uniqueWhereField } from "../key/canonical.js";
 import { KeyInterner } from "../key/key-interner.js";
@@ -57,6 +57,10 @@ export interface ReadPathParts {
   fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
   /** The client the extension was applied to: warm()'s replays run on it. */
   client: Delegates;
+  /** The version name of this client's schema epoch, which every entry depends on (see schemaEpoch). */
+  schemaEpoch: string;
+  /** Whether this instance's registration stands in Redis (see InstanceRegistry.current): else nothing cached is served. */
+  registered: () => boolean;
 }
 
 /** Prisma reads to cache reads: key derivation, the L1 hit, the Bloom guard, and the request a miss loads through. */
@@ -88,6 +92,8 @@ export class ReadPath {
   /** Per model, the query class carrying its fluent relations (single-record reads only). */
   readonly #fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
   readonly #clientVersion: string;
+  readonly #schemaEpoch: string;
+  readonly #registered: () => boolean;
   #closed = false;
 
   constructor(parts: ReadPathParts) {
@@ -103,6 +109,8 @@ export class ReadPath {
     this.#probe = parts.probe;
     this.#client = parts.client;
     this.#clientVersion = parts.schema.clientVersion;
+    this.#schemaEpoch = parts.schemaEpoch;
+    this.#registered = parts.registered;
     // With this preview feature Prisma rejects an explicit undefined member: such a read is left to Prisma.
     this.#strictUndefined = (parts.client as { _previewFeatures?: readonly string[] })._previewFeatures?.includes("strictUndefinedChecks") === true;
     this.#fluentClasses = parts.fluentClasses;
@@ -223,6 +231,10 @@ export class ReadPath {
 
   /** Not in L1: the Bloom guard may answer "absent" at once; otherwise L2, then the database. */
   #readMissed(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): Promise<unknown> {
+    if (!this.#registered()) {
+      this.#counters.bypass("registration lapsed");
+      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
+    }
     const args = this.#loadArgs(query, key);
     if (args === UNSTABLE) {
       this.#counters.bypass("arguments changed while read");
@@ -283,8 +295,8 @@ export class ReadPath {
     let deps = this.#depsByKey.get(key);
     if (deps === undefined) {
       const { model, operation } = query;
-      // Every entry depends on the schema epoch too (see SCHEMA_EPOCH).
-      deps = [...this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, args, query.cacheOption?.tags)), SCHEMA_EPOCH];
+      // Every entry depends on its database's schema epoch too (see schemaEpoch).
+      deps = [...this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, args, query.cacheOption?.tags)), this.#schemaEpoch];
       this.#depsByKey.set(key, deps);
     }
     return deps;

@@ -5,7 +5,7 @@ import { TieredCache } from "../core/tiered-cache.js";
 import { CacheError } from "../errors.js";
 import { keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
-import { SCHEMA_EPOCH } from "../invalidation/dependencies.js";
+import { schemaEpoch } from "../invalidation/dependencies.js";
 import { L1Lease } from "../invalidation/lease.js";
 import { Versions } from "../invalidation/versions.js";
 import { WriteAnnouncer } from "../invalidation/write-announcer.js";
@@ -49,6 +49,8 @@ export class CacheRuntime {
   readonly #options: ResolvedOptions;
   readonly #schema: PrismaSchema;
   readonly #scope: KeyScope;
+  /** The version name of this client's schema epoch (its database's: see schemaEpoch). */
+  readonly #schemaEpoch: string;
   readonly #counters = new Counters();
   readonly #l1: MemoryStore | undefined;
   readonly #bus: Bus | undefined;
@@ -80,6 +82,7 @@ export class CacheRuntime {
     this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
+    this.#schemaEpoch = schemaEpoch(scope.database ?? "-");
     // Checked before anything opens a connection: a refused configuration leaves nothing behind.
     const computedIdentities = modelsWithComputedIdentities(client, schema);
     refuseBloomOverComputedIdentities(options, computedIdentities);
@@ -110,7 +113,7 @@ export class CacheRuntime {
     // One final-arguments probe and one query class per model, shared by reads and writes.
     const probe = new FinalArgsProbe(client);
     const fluentClasses = fluentClassesOf(schema);
-    this.#readPath = new ReadPath({ options, schema, keyScope: keyScope(scope), counters: this.#counters, cache: this.#cache, guard: this.#guard, hotKeys, observability, probe, fluentClasses, client });
+    this.#readPath = new ReadPath({ options, schema, keyScope: keyScope(scope), counters: this.#counters, cache: this.#cache, guard: this.#guard, hotKeys, observability, probe, fluentClasses, client, schemaEpoch: this.#schemaEpoch, registered: () => this.#bus?.registered ?? true });
     this.#writePath = new WritePath({ namespace: options.namespace, schema, announcer, writeNames: this.#writeNames, probe, fluentClasses });
     this.control = this.#createControl(hotKeys, observability, statsControl);
   }
@@ -201,7 +204,7 @@ export class CacheRuntime {
       onLanded: (key, landed) => this.#cache.waiters.wake(key, landed),
       onServer: (runId) => this.#identity?.subscriberOn(runId),
       // Entries loaded before may miss the other schema's writes: L1 must not answer from them (Redis fences its own: the epoch moved).
-      onSchemaEpochBumped: () => this.#versions.distrust([SCHEMA_EPOCH]),
+      onSchemaEpochBumped: () => this.#versions.distrust([this.#schemaEpoch]),
       onTrustChange: (trusted) => {
         if (!trusted) this.#identity?.subscriberLost();
         // Messages may have been missed while the subscription was down: forget what L1 knows.
@@ -215,7 +218,7 @@ export class CacheRuntime {
         if (trusted) this.#versions.retryNow();
       },
       onError: report,
-    }, this.#options.lease.ttlMs, this.#scope.fingerprint);
+    }, this.#options.lease.ttlMs, { fingerprint: this.#scope.fingerprint, database: this.#scope.database ?? "-" });
   }
 
   #createTieredCache(store: RedisStore | undefined, report: (error: CacheError) => void): TieredCache {
@@ -288,6 +291,7 @@ export class CacheRuntime {
       trusted: this.#l1Trusted,
       // Without Redis there is no fleet to differ from.
       schemasDiffer: this.#bus === undefined ? () => false : () => this.#bus!.schemasDiffer,
+      schemaEpoch: this.#schemaEpoch,
     });
   }
 
@@ -295,7 +299,7 @@ export class CacheRuntime {
    * Whether what this process keeps (L1, loads shared between reads, Bloom filter copies) may
    * answer: only while the subscription that renews the lease reaches the server the commands verified.
    */
-  readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds() && this.#identity?.agreed !== false);
+  readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds() && this.#identity?.agreed !== false && this.#bus!.registered);
 
   #createStatsControl(observability: Observability): StatsControl {
     return new StatsControl({

@@ -100,10 +100,12 @@ return 1
  * now (ms: live registrations count as receivers, at least as many as PUBLISH reached), mark mode ('', 'set', 'clear'), token, mark ttl
  * ms, the writer's own ack channel, the writer's own registration, V expiry flags ('1' expires), then per group: item count, items.
  * Last: KEYS the live schemas (REGISTER_INSTANCE) and the schema epoch's version key, ARGV the
- * writer's schema fingerprint ('' checks nothing). While an instance of another schema is live,
- * the bump also bumps (and marks) the schema epoch, which every entry depends on, and names it in
- * the message: the other schema's reads may depend on names this writer does not know (a
- * renamed field or model, a new unique field or relation). Returns { seq, receivers, mixed }.
+ * epoch's name, the writer's schema (`<database>|<fingerprint>`; '' checks nothing) and its
+ * database prefix (`<database>|`). While an instance of another schema on the same database is
+ * live, the bump also bumps (and marks) the schema epoch, which every entry of that database
+ * depends on, and names it in the message: the other schema's reads may depend on names this
+ * writer does not know (a renamed field or model, a new unique field or relation). Returns
+ * { seq, receivers, mixed }.
  */
 export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
 ${TAG_LIFETIME}
@@ -146,10 +148,11 @@ for i = 1, V do
 end
 local message = ARGV[3]
 local mixed = 0
-if ARGV[#ARGV] ~= '' then
+local ownSchema, database = ARGV[#ARGV - 1], ARGV[#ARGV]
+if ownSchema ~= '' then
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   for _, schema in ipairs(redis.call('ZRANGEBYSCORE', KEYS[#KEYS - 1], now, '+inf')) do
-    if schema ~= ARGV[#ARGV] then mixed = 1 end
+    if schema ~= ownSchema and string.sub(schema, 1, #database) == database then mixed = 1 end
   end
   if mixed == 1 then
     local key = KEYS[#KEYS]
@@ -161,7 +164,7 @@ if ARGV[#ARGV] ~= '' then
       redis.call('ZREM', 'd' .. key, token)
     end
     -- The names are a JSON array at the end of the message, never empty: name the epoch last.
-    message = string.sub(message, 1, -2) .. ',' .. cjson.encode(ARGV[#ARGV - 1]) .. ']'
+        message = string.sub(message, 1, -2) .. ',' .. cjson.encode(ARGV[#ARGV - 2]) .. ']'
   end
 end
 local a = 13 + V
@@ -214,10 +217,10 @@ return 1
  * instance whose lease is at least the recorded one, so it lapses with the last registration of
  * the instance that set it). Returns that longest lease: a writer waits that long for an instance
  * that did not acknowledge. KEYS: registry, longest-lease key, live schemas, sequence key, schema
- * epoch's version key. ARGV: member, own lease ms, registration lifetime ms, schema fingerprint
- * (kept in the live schemas, a sorted set by expiry, as the instances are). Returns that longest
- * lease, how many schemas are live, and the schema epoch's new version if this registration
- * bumped it ('' otherwise). Expiries are the server's time, not the instances' (whose clocks may
+ * epoch's version key. ARGV: member, own lease ms, registration lifetime ms, schema
+ * (`<database>|<fingerprint>`, kept in the live schemas, a sorted set by expiry, as the instances
+ * are), database prefix (`<database>|`). Returns that longest lease, how many schemas of this
+ * database are live, and the schema epoch's new version if this registration bumped it ('' otherwise). Expiries are the server's time, not the instances' (whose clocks may
  * disagree: one running ahead that died would stay "live" by its lead, one running behind would
  * never count as live).
  */
@@ -239,7 +242,11 @@ if ARGV[4] ~= nil and ARGV[4] ~= '' then
   local known = redis.call('ZSCORE', KEYS[3], ARGV[4])
   if not known or tonumber(known) < expiry then redis.call('ZADD', KEYS[3], expiry, ARGV[4]) end
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
-  schemas = redis.call('ZCARD', KEYS[3])
+  -- Only schemas of the same database count: other applications may share the namespace.
+  schemas = 0
+  for _, schema in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    if string.sub(schema, 1, #ARGV[5]) == ARGV[5] then schemas = schemas + 1 end
+  end
   -- A schema joining a fleet of another: what its instances loaded before this registration was
   -- not fenced against the other schema's writes (they bump the epoch only from now on).
   if not known and schemas > 1 then

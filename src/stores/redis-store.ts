@@ -11,7 +11,10 @@ export interface SchemaRegistration {
   sequenceKey: string;
   /** The schema epoch's version key. */
   epochKey: string;
-  fingerprint: string;
+  /** `<database>|<schema fingerprint>`: schemas differ only among instances of one database. */
+  member: string;
+  /** `<database>|`. */
+  databasePrefix: string;
 }
 
 /** ioredis states in which a command cannot be sent now: fail fast instead of queueing. */
@@ -154,7 +157,7 @@ export class RedisStore {
   /** Registers `member` for `lifetimeMs` and drops registrations that expired (dead instances; see REGISTER_INSTANCE); resolves with the fleet's longest lease, in ms. */
   /** See REGISTER_INSTANCE: the fleet's longest lease, how many schemas are live, and whether this registration bumped the schema epoch. */
   async addToRegistry(key: string, leaseKey: string, member: string, leaseTtlMs: number, lifetimeMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean }> {
-    const reply = (await this.runUnverified(REGISTER_INSTANCE, [key, leaseKey, schema.key, schema.sequenceKey, schema.epochKey], [member, leaseTtlMs, lifetimeMs, schema.fingerprint])) as unknown[];
+    const reply = (await this.runUnverified(REGISTER_INSTANCE, [key, leaseKey, schema.key, schema.sequenceKey, schema.epochKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix])) as unknown[];
     return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "" };
   }
 

@@ -8,7 +8,10 @@ import { applyMigrations, createDatabase, dropDatabase } from "../../scripts/mig
 import { cacheExtension, type CacheExtensionOptions } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { createSecondCachedClient } from "../helpers/second-client.ts";
+import { startChild } from "../helpers/child-process.ts";
 import { until } from "../helpers/wait.ts";
+import type { FrozenReaderReport } from "../multi-process/frozen-reader.ts";
 import { PrismaClient as NextClient } from "../schemas/next/generated/client.ts";
 
 /** What the next version's migration adds: a unique column and a table related to "Post" (the next version's `Article`). */
@@ -144,6 +147,69 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
       redis.disconnect();
     }
   }, 60_000);
+
+  it("writes carry the epoch to every instance: no message is refused, every one acknowledged", async () => {
+    const namespace = uniqueNamespace();
+    const old = current(namespace);
+    const young = next(namespace);
+    const redis = createRedis();
+    try {
+      await liveInstances(redis, namespace, 2);
+      const user = await old.base.user.create({ data: { email: email() } });
+      for (let i = 0; i < 3; i++) {
+        await old.prisma.user.update({ where: { id: user.id }, data: { name: `old ${i}` } });
+        await young.prisma.user.update({ where: { id: user.id }, data: { name: `young ${i}` } });
+      }
+      for (const { prisma } of [old, young]) expect(prisma.$cache.stats()).toMatchObject({ rejectedMessages: 0, invalidationAckTimeouts: 0 });
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+
+  it("applications of other schemas on other databases sharing the namespace do not count as a schema change", async () => {
+    const namespace = uniqueNamespace();
+    const mine = next(namespace);
+    const other = createSecondCachedClient({ namespace });
+    const redis = createRedis();
+    try {
+      await liveInstances(redis, namespace, 2);
+      const [a, b] = [await mine.base.user.create({ data: { emailAddress: email() } }), await mine.base.user.create({ data: { emailAddress: email() } })];
+      await mine.prisma.user.findUnique({ where: { id: a.id } });
+      await mine.prisma.user.update({ where: { id: b.id }, data: { name: "another row" } });
+      const queries = mine.pool.queries;
+      await mine.prisma.user.findUnique({ where: { id: a.id } });
+      expect(mine.pool.queries, "a write of another row invalidated this one: the epoch moved").toBe(queries);
+    } finally {
+      await other.close();
+      redis.disconnect();
+    }
+  }, 60_000);
+
+  it("an old-schema instance frozen past its registration serves nothing cached until it registered again", async () => {
+    const namespace = uniqueNamespace();
+    const young = next(namespace);
+    const redis = createRedis();
+    const user = await young.base.user.create({ data: { emailAddress: email(), name: "before the freeze" } });
+    for (const l1 of ["1", "0"]) {
+      await young.prisma.user.update({ where: { id: user.id }, data: { name: "before the freeze" } });
+      const reader = startChild<FrozenReaderReport>("frozen-reader.ts", { DATABASE_URL: databaseUrl, REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_EMAIL: user.emailAddress, OLD_NAME: "before the freeze", DURATION_MS: "7000", L1: l1 });
+      await reader.printed("ready");
+      process.kill(reader.pid, "SIGSTOP");
+      let resolvedAt: number;
+      try {
+        // Frozen past its registration's lifetime: the other schema no longer counts as live, so this write bumps no epoch.
+        await until(async () => (await redis.zcount(`{${namespace}}:schemas`, Date.now(), "+inf")) === 1, 10_000, 50);
+        await young.prisma.user.update({ where: { id: user.id }, data: { name: "written while it was frozen" } });
+        resolvedAt = performance.timeOrigin + performance.now();
+      } finally {
+        process.kill(reader.pid, "SIGCONT");
+      }
+      const report = await reader.result;
+      expect(report.lastOldAt, `l1 ${l1}: a read started after the write resolved returned the old row`).toBeLessThan(resolvedAt);
+      expect(report.firstNewAt).toBeGreaterThan(0);
+    }
+    redis.disconnect();
+  }, 90_000);
 
   it("once the old version is gone, the next one caches as before", async () => {
     const namespace = uniqueNamespace();
