@@ -31,6 +31,8 @@ export interface TieredCacheParts {
   earlyRefreshBeta: number;
   /** Whether L1 may be used now: the L1 lease (this instance heard from Redis recently); always true without Redis. */
   l1Trusted: () => boolean;
+  /** Whether this instance's registration stands in Redis (see InstanceRegistry.current): else nothing cached is served, nor stored. */
+  registered: () => boolean;
   /** Whether a wake-up from Redis may still arrive (the lease is held or just being set up); always true without Redis. */
   hearingRedis: () => boolean;
   /** True while the circuit breaker is open: Redis is not called at all. */
@@ -120,6 +122,10 @@ export class TieredCache {
     }
     if (this.#parts.redisOpen?.()) {
       counters.bypass("circuit open");
+      return request.load();
+    }
+    if (!this.#parts.registered()) {
+      counters.bypass("registration lapsed");
       return request.load();
     }
     const resolve = () => this.#resolve(request);

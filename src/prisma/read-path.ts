@@ -59,8 +59,6 @@ export interface ReadPathParts {
   client: Delegates;
   /** The version name of this client's schema epoch, which every entry depends on (see schemaEpoch). */
   schemaEpoch: string;
-  /** Whether this instance's registration stands in Redis (see InstanceRegistry.current): else nothing cached is served. */
-  registered: () => boolean;
 }
 
 /** Prisma reads to cache reads: key derivation, the L1 hit, the Bloom guard, and the request a miss loads through. */
@@ -93,7 +91,6 @@ export class ReadPath {
   readonly #fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
   readonly #clientVersion: string;
   readonly #schemaEpoch: string;
-  readonly #registered: () => boolean;
   #closed = false;
 
   constructor(parts: ReadPathParts) {
@@ -110,7 +107,6 @@ export class ReadPath {
     this.#client = parts.client;
     this.#clientVersion = parts.schema.clientVersion;
     this.#schemaEpoch = parts.schemaEpoch;
-    this.#registered = parts.registered;
     // With this preview feature Prisma rejects an explicit undefined member: such a read is left to Prisma.
     this.#strictUndefined = (parts.client as { _previewFeatures?: readonly string[] })._previewFeatures?.includes("strictUndefinedChecks") === true;
     this.#fluentClasses = parts.fluentClasses;
@@ -231,10 +227,6 @@ export class ReadPath {
 
   /** Not in L1: the Bloom guard may answer "absent" at once; otherwise L2, then the database. */
   #readMissed(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): Promise<unknown> {
-    if (!this.#registered()) {
-      this.#counters.bypass("registration lapsed");
-      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
-    }
     const args = this.#loadArgs(query, key);
     if (args === UNSTABLE) {
       this.#counters.bypass("arguments changed while read");

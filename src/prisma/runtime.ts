@@ -113,7 +113,7 @@ export class CacheRuntime {
     // One final-arguments probe and one query class per model, shared by reads and writes.
     const probe = new FinalArgsProbe(client);
     const fluentClasses = fluentClassesOf(schema);
-    this.#readPath = new ReadPath({ options, schema, keyScope: keyScope(scope), counters: this.#counters, cache: this.#cache, guard: this.#guard, hotKeys, observability, probe, fluentClasses, client, schemaEpoch: this.#schemaEpoch, registered: () => this.#bus?.registered ?? true });
+    this.#readPath = new ReadPath({ options, schema, keyScope: keyScope(scope), counters: this.#counters, cache: this.#cache, guard: this.#guard, hotKeys, observability, probe, fluentClasses, client, schemaEpoch: this.#schemaEpoch });
     this.#writePath = new WritePath({ namespace: options.namespace, schema, announcer, writeNames: this.#writeNames, probe, fluentClasses });
     this.control = this.#createControl(hotKeys, observability, statsControl);
   }
@@ -232,6 +232,7 @@ export class CacheRuntime {
       redisTimeoutMs: options.redisTimeoutMs,
       earlyRefreshBeta: options.earlyRefreshBeta,
       l1Trusted: this.#l1Trusted,
+      registered: () => this.#bus?.registered ?? true,
       hearingRedis: this.#lease === undefined ? () => true : () => this.#lease!.hearing(),
       redisOpen: () => this.#breaker?.open === true,
       landedMessage: (key) => this.#bus?.landedMessage(key) ?? "",
