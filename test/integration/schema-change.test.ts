@@ -86,15 +86,20 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
   async function liveInstances(redis: Redis, namespace: string, count: number): Promise<void> {
     await until(async () => (await redis.zcount(`{${namespace}}:instances`, Date.now(), "+inf")) === count, 10_000, 20);
   }
-  const email = () => `${randomUUID().slice(0, 8)}@schema-change.example`;
-
-  it("a write of either version invalidates what the other cached: by a renamed field, a new unique field, a renamed model, a new relation", async () => {
+  /** One instance of each schema version on a fresh namespace, both registered. */
+  async function bothVersions() {
     const namespace = uniqueNamespace();
     const old = current(namespace);
     const young = next(namespace);
     const redis = createRedis();
+    await liveInstances(redis, namespace, 2);
+    return { namespace, old, young, redis };
+  }
+  const email = () => `${randomUUID().slice(0, 8)}@schema-change.example`;
+
+  it("a write of either version invalidates what the other cached: by a renamed field, a new unique field, a renamed model, a new relation", async () => {
+    const { old, young, redis } = await bothVersions();
     try {
-      await liveInstances(redis, namespace, 2);
       const user = await old.base.user.create({ data: { email: email(), name: "before" } });
       const handle = `h-${user.id}`;
       await young.base.user.update({ where: { id: user.id }, data: { handle } });
@@ -149,12 +154,8 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
   }, 60_000);
 
   it("writes carry the epoch to every instance: no message is refused, every one acknowledged", async () => {
-    const namespace = uniqueNamespace();
-    const old = current(namespace);
-    const young = next(namespace);
-    const redis = createRedis();
+    const { old, young, redis } = await bothVersions();
     try {
-      await liveInstances(redis, namespace, 2);
       const user = await old.base.user.create({ data: { email: email() } });
       for (let i = 0; i < 3; i++) {
         await old.prisma.user.update({ where: { id: user.id }, data: { name: `old ${i}` } });
@@ -212,12 +213,8 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
   }, 90_000);
 
   it("once the old version is gone, the next one caches as before", async () => {
-    const namespace = uniqueNamespace();
-    const old = current(namespace);
-    const young = next(namespace);
-    const redis = createRedis();
+    const { namespace, old, young, redis } = await bothVersions();
     try {
-      await liveInstances(redis, namespace, 2);
       const user = await young.base.user.create({ data: { emailAddress: email() } });
       await old.close();
       // The old schema's registration lapses a registration lifetime after its last heartbeat.
