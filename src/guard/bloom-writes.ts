@@ -12,10 +12,24 @@ export const bloomVersion = (model: string) => `b:${model}`;
  * since each holds the identities by the names its own reads look up.
  */
 export function bloomKeysOf(prefix: string, graph: ModelGraph, model: string) {
-  const identities = (graph.model(model)?.identities ?? []).map(({ key, fields, kinds }) => [key, fields, kinds ?? []]);
-  const base = `${prefix}:bloom:${model}:${sha256(JSON.stringify(identities)).slice(0, 10)}`;
+  const base = `${prefix}:bloom:${model}:${identitySignature(graph, model)}`;
   const keys = { liveMeta: base, liveBits: `${base}:bits`, nextMeta: `${base}:next`, nextBits: `${base}:next:bits`, scannedBits: `${base}:scanned`, lock: `${base}:lock` };
   return { ...keys, bump: [keys.liveMeta, keys.liveBits, keys.nextMeta, keys.nextBits] as const };
+}
+
+/** Per schema graph and model, a short hash of its identities (computed once: writes that create records ask for it). */
+const SIGNATURES = new WeakMap<ModelGraph, Map<string, string>>();
+
+function identitySignature(graph: ModelGraph, model: string): string {
+  let byModel = SIGNATURES.get(graph);
+  if (byModel === undefined) SIGNATURES.set(graph, (byModel = new Map()));
+  let signature = byModel.get(model);
+  if (signature === undefined) {
+    const identities = (graph.model(model)?.identities ?? []).map(({ key, fields, kinds }) => [key, fields, kinds ?? []]);
+    signature = sha256(JSON.stringify(identities)).slice(0, 10);
+    byModel.set(model, signature);
+  }
+  return signature;
 }
 
 /**

@@ -182,10 +182,14 @@ export class Bus {
     if (!this.#closed) this.#subscriber.disconnect(true);
   }
 
-  /** The longest L1 lease of the live instances (this one's at least): how long a write waits for one that did not acknowledge. */
   /** Whether this instance's registration still stands in Redis (see InstanceRegistry.current). */
   get registered(): boolean {
     return this.#registry.current;
+  }
+
+  /** Until when (monotonic ms) this instance's registration stands in Redis at least (see InstanceRegistry.standsUntil). */
+  get registeredUntil(): number {
+    return this.#registry.standsUntil;
   }
 
   /** Whether instances of another schema were live at the last registration heartbeat (undefined before the first was answered). */
@@ -193,6 +197,7 @@ export class Bus {
     return this.#registry.schemasDiffer;
   }
 
+  /** The longest L1 lease of the live instances (this one's at least): how long a write waits for one that did not acknowledge. */
   get fleetLeaseMs(): number {
     return this.#registry.fleetLeaseMs;
   }

@@ -98,7 +98,12 @@ export class InstanceRegistry {
    * registration: what an instance loads before it is fenced by that registration's bump.
    */
   get current(): boolean {
-    return this.#registeredSentAt === undefined || performance.now() - this.#registeredSentAt < this.#lifetimeMs;
+    return performance.now() < this.standsUntil;
+  }
+
+  /** Until when (monotonic ms) the registration stands in Redis at least; Infinity before the first (see current). */
+  get standsUntil(): number {
+    return this.#registeredSentAt === undefined ? Infinity : this.#registeredSentAt + this.#lifetimeMs;
   }
 
   /** Whether the last heartbeat found instances of another schema live in the namespace; undefined before it was answered. */

@@ -45,9 +45,9 @@ export class L1Lease {
     this.#graceUntil = performance.now() + this.ttlMs;
   }
 
-  /** Whether L1 may answer now: one clock read. */
-  holds(): boolean {
-    return performance.now() < this.#until;
+  /** Whether L1 may answer now, and no later than `bound` (another deadline, read with the same clock): one clock read. */
+  holds(bound = Infinity): boolean {
+    return performance.now() < Math.min(this.#until, bound);
   }
 
   /**

@@ -21,6 +21,9 @@ export interface WriteAnnouncerOptions {
   bump(names: Iterable<string>, confirming: string | undefined, addsIdentities: boolean, waitIfQueued?: boolean): Promise<boolean>;
 }
 
+/** An announcement's outcome: what announce() resolved with, or what it threw. */
+export type Announced = { announcement: Announcement | undefined } | { error: unknown };
+
 /**
  * Makes a committed write's invalidation impossible to lose: the names a write will change are
  * announced (bumped and marked dirty in Redis) before it touches the database, and confirmed
@@ -58,6 +61,14 @@ export class WriteAnnouncer {
     return { token, names: new Set() };
   }
 
+  /** announce(), its outcome kept as a value: no unhandled rejection while the write it announces runs. */
+  announceSettled(names: Iterable<string>, what: string, token?: string, addsIdentities = true): Promise<Announced> {
+    return this.announce(names, what, token, addsIdentities).then(
+      (announcement) => ({ announcement }),
+      (error: unknown) => ({ error }),
+    );
+  }
+
   /** Whether a write Redis cannot take is refused (`onRedisDownWrites: "refuse"`): its announcement must then be awaited before the database is touched. */
   get refusesUnannounced(): boolean {
     return this.#options.onRedisDown === "refuse";
@@ -77,10 +88,7 @@ export class WriteAnnouncer {
    * Resolves like `run` (rethrowing its error) with the announcement, undefined if there was none.
    */
   async alongside<T>(names: Iterable<string>, what: string, addsIdentities: boolean, run: () => PromiseLike<T>): Promise<{ result: T; announcement: Announcement | undefined } | { error: unknown; announcement: Announcement | undefined }> {
-    const announcing = this.announce(names, what, undefined, addsIdentities).then(
-      (announcement) => ({ announcement }),
-      (error: unknown) => ({ error }),
-    );
+    const announcing = this.announceSettled(names, what, undefined, addsIdentities);
     // "refuse": nothing touches the database before Redis took the announcement (or refused the write).
     const first = this.refusesUnannounced ? await announcing : undefined;
     if (first !== undefined && "error" in first) throw first.error;

@@ -49,6 +49,8 @@ export class CacheRuntime {
   readonly #options: ResolvedOptions;
   readonly #schema: PrismaSchema;
   readonly #scope: KeyScope;
+  /** Which rows the client reads (its hashed database identity, "-" when unknown): filters and the schema epoch are per database. */
+  readonly #database: string;
   /** The version name of this client's schema epoch (its database's: see schemaEpoch). */
   readonly #schemaEpoch: string;
   readonly #counters = new Counters();
@@ -82,7 +84,8 @@ export class CacheRuntime {
     this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
-    this.#schemaEpoch = schemaEpoch(scope.database ?? "-");
+    this.#database = scope.database ?? "-";
+    this.#schemaEpoch = schemaEpoch(this.#database);
     // Checked before anything opens a connection: a refused configuration leaves nothing behind.
     const computedIdentities = modelsWithComputedIdentities(client, schema);
     refuseBloomOverComputedIdentities(options, computedIdentities);
@@ -97,7 +100,7 @@ export class CacheRuntime {
     const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, lateCommitWindowMs: options.lateCommitWindowMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities, waitIfQueued) => this.#bump(names, token, addsIdentities, waitIfQueued) });
     // Filters are per database: tenants sharing a namespace have different rows (but clients of one
     // database that differ in omit, computed fields, hooks or connection options share one).
-    const bloomPrefix = store === undefined || this.#bus === undefined ? undefined : `${prefix}:${this.#scope.database ?? "-"}`;
+    const bloomPrefix = store === undefined || this.#bus === undefined ? undefined : `${prefix}:${this.#database}`;
     this.#guard = this.#createGuard(options, schema, store, bloomPrefix, report);
     // Every instance's writes keep the fleet's filters whole, whichever models it guards itself.
     this.#bloomWrites = new BloomWrites(schema.graph, bloomPrefix);
@@ -218,7 +221,7 @@ export class CacheRuntime {
         if (trusted) this.#versions.retryNow();
       },
       onError: report,
-    }, this.#options.lease.ttlMs, { fingerprint: this.#scope.fingerprint, database: this.#scope.database ?? "-" });
+    }, this.#options.lease.ttlMs, { fingerprint: this.#scope.fingerprint, database: this.#database });
   }
 
   #createTieredCache(store: RedisStore | undefined, report: (error: CacheError) => void): TieredCache {
@@ -300,7 +303,7 @@ export class CacheRuntime {
    * Whether what this process keeps (L1, loads shared between reads, Bloom filter copies) may
    * answer: only while the subscription that renews the lease reaches the server the commands verified.
    */
-  readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds() && this.#identity?.agreed !== false && this.#bus!.registered);
+  readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds(this.#bus!.registeredUntil) && this.#identity?.agreed !== false);
 
   #createStatsControl(observability: Observability): StatsControl {
     return new StatsControl({

@@ -1,20 +1,10 @@
 import type { Announcement } from "../invalidation/versions.js";
-import type { WriteAnnouncer } from "../invalidation/write-announcer.js";
+import type { Announced, WriteAnnouncer } from "../invalidation/write-announcer.js";
 import type { PrismaPromiseLike } from "./lazy-query.js";
 import { outcomeOfError, type FailedWriteOutcome } from "./write-outcome.js";
 
 /** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
 export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
-
-/** An announcement's outcome, kept without an unhandled rejection while the transaction runs. */
-type Announced = { announcement: Announcement | undefined } | { error: unknown };
-
-function settled(announcing: Promise<Announcement | undefined>): Promise<Announced> {
-  return announcing.then(
-    (announcement) => ({ announcement }),
-    (error: unknown) => ({ error }),
-  );
-}
 
 export type ScopedClient = { [TRANSACTION_SCOPE]?: { txId?: string } };
 export type TransactionFn = (this: unknown, input: unknown, options?: unknown) => Promise<unknown>;
@@ -73,7 +63,7 @@ export class TransactionInvalidations {
         // is awaited here only if a write Redis cannot take must be refused (the transaction then
         // rolls back); otherwise after the commit, so a slow Redis does not eat into the
         // transaction's `timeout` (see WriteAnnouncer.alongside for why that order is as safe).
-        announcing = settled(this.#announcer.announce(names, "transaction", txId));
+        announcing = this.#announcer.announceSettled(names, "transaction", txId);
         if (this.#announcer.refusesUnannounced) {
           const first = await announcing;
           if ("error" in first) throw first.error;
