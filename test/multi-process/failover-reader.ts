@@ -9,6 +9,7 @@ import { Redis } from "ioredis";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
+import { requiredEnv } from "../helpers/worker-env.ts";
 
 export interface FailoverReaderReport {
   reads: number;
@@ -24,11 +25,7 @@ export interface FailoverReaderReport {
   l2Hits: number;
 }
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === "") throw new Error(`failover-reader: ${name} is not set`);
-  return value;
-};
+const env = requiredEnv("failover-reader");
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -8,6 +8,7 @@ import { Redis } from "ioredis";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
+import { requiredEnv } from "../helpers/worker-env.ts";
 
 export interface FrozenReaderReport {
   reads: number;
@@ -18,11 +19,7 @@ export interface FrozenReaderReport {
   bypasses: Record<string, number>;
 }
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === "") throw new Error(`frozen-reader: ${name} is not set`);
-  return value;
-};
+const env = requiredEnv("frozen-reader");
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -8,6 +8,7 @@ import { Redis } from "ioredis";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
+import { requiredEnv } from "../helpers/worker-env.ts";
 
 export interface LeaseReaderReport {
   reads: number;
@@ -19,11 +20,7 @@ export interface LeaseReaderReport {
   l2Hits: number;
 }
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === "") throw new Error(`lease-reader: ${name} is not set`);
-  return value;
-};
+const env = requiredEnv("lease-reader");
 const now = () => performance.timeOrigin + performance.now();
 
 const pool = new CountingPool({ connectionString: env("DATABASE_URL"), max: 2 });

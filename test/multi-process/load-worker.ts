@@ -9,6 +9,7 @@ import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { seededRandom } from "../helpers/random.ts";
+import { requiredEnv } from "../helpers/worker-env.ts";
 
 export interface LoadReport {
   reads: number;
@@ -30,11 +31,7 @@ export interface LoadReport {
   perSecond: Array<[reads: number, maxMs: number]>;
 }
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === "") throw new Error(`load-worker: ${name} is not set`);
-  return value;
-};
+const env = requiredEnv("load-worker");
 const LOCK_TTL = Number(env("LOCK_TTL"));
 const WARM_UP_MS = 1_500;
 const USERS = JSON.parse(env("USERS")) as number[];

@@ -28,6 +28,7 @@ import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { seededRandom } from "../helpers/random.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
+import { requiredEnv } from "../helpers/worker-env.ts";
 
 export interface SeededUser {
   id: number;
@@ -90,11 +91,7 @@ export interface WorkerReport {
   phases: Record<string, number>;
 }
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === "") throw new Error(`mixed-worker: ${name} is not set`);
-  return value;
-};
+const env = requiredEnv("mixed-worker");
 
 const WORKER = Number(env("WORKER"));
 const WORKERS = Number(env("WORKERS"));

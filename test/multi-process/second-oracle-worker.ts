@@ -26,6 +26,7 @@ import { agree, barrier, knownRows, neighbourhood } from "./second-oracle/fleet.
 import { pick, type Known, type Random } from "./second-oracle/model.ts";
 import { randomRead, shapeOf, type ReadSpec } from "./second-oracle/reads.ts";
 import { newPerson, pickWrite, type WriteClient } from "./second-oracle/writes.ts";
+import { requiredEnv } from "../helpers/worker-env.ts";
 
 export interface Difference {
   worker: number;
@@ -63,11 +64,7 @@ export interface WorkerReport {
   stats: Record<string, unknown>;
 }
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === "") throw new Error(`second-oracle-worker: ${name} is not set`);
-  return value;
-};
+const env = requiredEnv("second-oracle-worker");
 
 const WORKER = Number(env("WORKER"));
 const WORKERS = Number(env("WORKERS"));
