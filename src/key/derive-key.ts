@@ -22,6 +22,17 @@ export function keyScope(scope: KeyScope): KeyScope {
 }
 
 /**
+ * A read's key without the client part of its scope: one query, whatever the client options or
+ * the database of the client that read it (query statistics count it once; each instance replays
+ * it on its own client). `scope` is the unscoped one, as given to keyScope().
+ */
+export function clientFreeKey(scope: KeyScope, key: string): string {
+  if (scope.client === undefined) return key;
+  const scoped = `${scope.namespace}:${scope.fingerprint}.${scope.client}:`;
+  return key.startsWith(scoped) ? `${scope.namespace}:${scope.fingerprint}:${key.slice(scoped.length)}` : key;
+}
+
+/**
  * The cache key of one read: `<namespace>:<schema fingerprint>[.<client>]:<model>:<operation>:<args>`.
  * Hashed arguments start with `#`, which no canonical encoding does, so the two forms never meet.
  */

@@ -3,7 +3,7 @@ import { FleetLock } from "../core/fleet-lock.js";
 import { HotKeyDetector } from "../core/hot-keys.js";
 import { TieredCache } from "../core/tiered-cache.js";
 import { CacheError } from "../errors.js";
-import { keyScope, type KeyScope } from "../key/derive-key.js";
+import { clientFreeKey, keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import { schemaEpoch } from "../invalidation/dependencies.js";
 import { L1Lease } from "../invalidation/lease.js";
@@ -111,7 +111,7 @@ export class CacheRuntime {
     this.#identity = store === undefined || this.#bus === undefined ? undefined : watchServerIdentity({ redis: options.redis!, store, prefix, versions: this.#versions, l1: this.#l1, guard: () => this.#guard, bus: this.#bus, counters: this.#counters, report });
     this.#cache = this.#createTieredCache(store, report);
     const hotKeys = options.hotKeys === undefined ? undefined : new HotKeyDetector({ threshold: options.hotKeys.threshold, windowMs: options.hotKeys.windowMs, sampleEvery: 8, topK: 20 }, options.clock);
-    const observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, argsCodec: new Codec(prismaDecimal), stats: () => this.control.stats(), report });
+    const observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, queryKeyOf: (key) => clientFreeKey(scope, key), argsCodec: new Codec(prismaDecimal), stats: () => this.control.stats(), report });
     const statsControl = this.#createStatsControl(observability);
     // One final-arguments probe and one query class per model, shared by reads and writes.
     const probe = new FinalArgsProbe(client);

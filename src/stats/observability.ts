@@ -17,6 +17,8 @@ export interface ObservabilityParts {
   counters: Counters;
   events: CacheEvents;
   fingerprint: string;
+  /** See QueryStatsParts.queryKeyOf. */
+  queryKeyOf: (key: string) => string;
   /** The value codec, for arguments that must be replayed exactly. */
   argsCodec: { encode(value: unknown): string; decode(text: string): unknown };
   /** The full `$cache.stats()` snapshot. */
@@ -55,6 +57,7 @@ export class Observability {
         store,
         prefix,
         fingerprint,
+        queryKeyOf: parts.queryKeyOf,
         settings,
         clock: options.clock,
         encodeArgs: (args) => argsCodec.encode(args),

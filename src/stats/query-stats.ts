@@ -74,6 +74,11 @@ export interface QueryStatsParts {
   /** Key prefix with the Redis Cluster hash tag, `{namespace}`: all statistics keys share one slot. */
   prefix: string;
   fingerprint: string;
+  /**
+   * The key a query is recorded under (its id is that key hashed): its cache key without the
+   * client's options and database, so clients that differ only in those count one query.
+   */
+  queryKeyOf?: (key: string) => string;
   settings: QueryStatsSettings;
   clock: Clock;
   /** Encodes arguments exactly (Date, Decimal, BigInt, Bytes); throws for what it cannot encode. */
@@ -205,7 +210,7 @@ export class QueryStats {
         this.#counts.dropped++;
         continue;
       }
-      queries.push(queryId(key), count * weightOfOneRead, queryShape(item.model, item.operation, item.args), json);
+      queries.push(queryId(this.#parts.queryKeyOf?.(key) ?? key), count * weightOfOneRead, queryShape(item.model, item.operation, item.args), json);
     }
     const costs: Array<string | number> = [];
     for (const [shape, { logSum, count }] of this.#loads.entries()) costs.push(shape, Math.exp(logSum / count));

@@ -3,12 +3,15 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { metrics } from "@opentelemetry/api";
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Codec } from "../../src/codec/codec.ts";
 import { prismaDecimal } from "../../src/prisma/prisma-values.ts";
 import { QueryStats, TRACKED_PER_RECORDED } from "../../src/stats/query-stats.ts";
 import { RedisStore } from "../../src/stores/redis-store.ts";
-import { TRACING_CHANNELS, type CacheError, type CacheEvent, type TraceContext, type WarmProgress } from "../../src/index.ts";
+import { PrismaClient } from "../../prisma/generated/client.ts";
+import { cacheExtension, TRACING_CHANNELS, type CacheError, type CacheEvent, type TraceContext, type WarmProgress } from "../../src/index.ts";
+import { CountingPool } from "../helpers/counting-pool.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { FakeClock } from "../helpers/random.ts";
 import { seedUser } from "../helpers/seed.ts";
@@ -114,6 +117,31 @@ describe("query statistics and warm()", () => {
       expect(result).toMatchObject({ warmed: queries.length, failed: 0, skipped: 6, skippedBy: { "schema changed": 6 }, total: queries.length + 6 });
     } finally {
       await Promise.all([a.close(), b?.close()]);
+      redis.disconnect();
+    }
+  });
+
+  it("counts one query once, whatever the options of the clients that read it (a global omit): topQueries lists it once", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    const a = createCachedClient({ namespace, models: { User: true } });
+    // Another service's client: the same database and query, a global omit of its own (another key scope).
+    const pool = new CountingPool({ connectionString: inject("databaseUrl"), max: 2 });
+    const omitting = new PrismaClient({ adapter: new PrismaPg(pool), omit: { user: { avatar: true } } });
+    const b = omitting.$extends(cacheExtension({ redis, namespace, models: { User: true } }));
+    try {
+      const [id] = await seedUsers(a.base, 1);
+      for (let i = 0; i < 3; i++) {
+        await a.prisma.user.findUnique({ where: { id: id! } });
+        await b.user.findUnique({ where: { id: id! } });
+      }
+      await Promise.all([a.prisma.$cache.drain(), b.$cache.drain()]);
+      const listed = (await a.prisma.$cache.topQueries({ limit: 100 })).filter((query) => JSON.stringify(query.args) === JSON.stringify({ where: { id } }));
+      expect(listed).toHaveLength(1);
+    } finally {
+      await b.$cache.close();
+      await omitting.$disconnect();
+      await a.close();
       redis.disconnect();
     }
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cacheVariant } from "../../src/key/cache-variant.ts";
-import { deriveKey, keyScope, MAX_INLINE_ARGS } from "../../src/key/derive-key.ts";
+import { clientFreeKey, deriveKey, keyScope, MAX_INLINE_ARGS } from "../../src/key/derive-key.ts";
 import { schemaFingerprint } from "../../src/key/fingerprint.ts";
 
 const scope = { namespace: "shop", fingerprint: "abc" };
@@ -24,6 +24,19 @@ describe("deriveKey", () => {
     const inline = "x".repeat(MAX_INLINE_ARGS);
     expect(deriveKey(scope, "M", "count", inline).endsWith(inline)).toBe(true);
     expect(deriveKey(scope, "M", "count", inline + "x")).toContain(":#");
+  });
+});
+
+describe("clientFreeKey", () => {
+  it("leaves the client part of the scope out, and nothing else", () => {
+    const withClient = { namespace: "shop", fingerprint: "abc", client: "c1" };
+    const key = deriveKey(keyScope(withClient), "User", "findUnique", '{"id":n1}');
+    expect(key).toBe('shop:abc.c1:User:findUnique:{"id":n1}');
+    expect(clientFreeKey(withClient, key)).toBe('shop:abc:User:findUnique:{"id":n1}');
+    expect(clientFreeKey({ ...withClient, client: "c2" }, deriveKey(keyScope({ ...withClient, client: "c2" }), "User", "findUnique", '{"id":n1}'))).toBe(clientFreeKey(withClient, key));
+    // Without a client part, or a key of another scope: unchanged.
+    expect(clientFreeKey(scope, 'shop:abc:User:findUnique:{"id":n1}')).toBe('shop:abc:User:findUnique:{"id":n1}');
+    expect(clientFreeKey(withClient, 'shop:other.c1:User:count:{}')).toBe('shop:other.c1:User:count:{}');
   });
 });
 
