@@ -81,6 +81,20 @@ export function whereIdentityTags(graph: ModelGraph, model: string, whereArg: un
   return tags;
 }
 
+/**
+ * Whether a unique read's `where` gives a value for one of its model's unique keys. Prisma rejects
+ * a `findUnique` that gives none, except when it batches it with others of one tick, where it
+ * answers it like a `findFirst`: cached, such an answer would then answer later calls Prisma
+ * rejects. True when the model's unique keys are not known (no schema text).
+ */
+export function namesUniqueKey(graph: ModelGraph, model: string, whereArg: unknown): boolean {
+  const identities = graph.model(model)?.identities ?? [];
+  if (identities.length === 0) return true;
+  const where = argumentView(whereArg);
+  if (typeof where !== "object" || where === null) return false;
+  return identities.some((identity) => (where as Record<string, unknown>)[identity.key] !== undefined);
+}
+
 /** A value used as `field: value` equality, not a filter object such as `{ in: [...] }`. */
 function isEqualityValue(value: unknown): boolean {
   if (value === undefined || value === null) return false;

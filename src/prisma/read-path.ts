@@ -6,7 +6,7 @@ import type { TieredCache } from "../core/tiered-cache.js";
 import { NotFoundMarker } from "../codec/not-found.js";
 import { UnencodableArgsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
-import { readDependencies } from "../invalidation/dependencies.js";
+import { namesUniqueKey, readDependencies } from "../invalidation/dependencies.js";
 import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { canonicalize, uniqueWhereField } from "../key/canonical.js";
 import { KeyInterner } from "../key/key-interner.js";
@@ -230,6 +230,11 @@ export class ReadPath {
     const args = this.#loadArgs(query, key);
     if (args === UNSTABLE) {
       this.#counters.bypass("arguments changed while read");
+      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
+    }
+    // Prisma's verdict on a unique read that names no unique key depends on what else it batched with that tick.
+    if (UNIQUE_READS.has(query.operation) && !namesUniqueKey(this.#schema.graph, query.model, args?.where)) {
+      this.#counters.bypass("no unique key in where");
       return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
     }
     // Not where another extension's hook may rewrite the read's where (a lower-cased email): the guard sees the caller's.

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
 import { CacheArgumentError, type CacheError } from "../../src/index.ts";
 import { createCachedClient } from "../helpers/client.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
@@ -103,6 +104,28 @@ describe("bad arguments reject, never throw at the call", () => {
       expect(await client.prisma.user.findMany({ where: { id: user.id }, cache: { ttl: 1e300, swr: 1e300 } })).toEqual(huge);
       expect(client.prisma.$cache.stats().l1Hits).toBe(1);
       expect(client.prisma.$cache.stats().redisErrors).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("a findUnique that names no unique key", () => {
+  it("is left to Prisma, never cached: what Prisma answers it in a batch does not answer a lone call, which Prisma rejects", async () => {
+    const client = createCachedClient();
+    try {
+      const author = await seedUser(client.base);
+      const slugs = Array.from({ length: 6 }, (_, i) => `s-${author.id}-${i}`);
+      await client.base.post.createMany({ data: slugs.map((slug) => ({ slug, title: "t", authorId: author.id })) });
+      // `slug` alone is not unique (the key is authorId + slug). Prisma rejects such a findUnique,
+      // unless it batches it with another of its shape in the same tick: then it answers each like a findFirst.
+      const bySlug = (slug: string) => (client.prisma.post.findUnique as (args: unknown) => Promise<unknown>)({ where: { slug } });
+      await expect(bySlug(slugs[0]!)).rejects.toBeInstanceOf(Prisma.PrismaClientValidationError);
+      const batched = await Promise.allSettled(slugs.map(bySlug));
+      expect(batched.map((outcome) => outcome.status)).toContain("fulfilled");
+      await client.prisma.$cache.drain();
+      for (const slug of slugs) await expect(bySlug(slug), slug).rejects.toBeInstanceOf(Prisma.PrismaClientValidationError);
+      expect(client.prisma.$cache.stats().bypasses["no unique key in where"]).toBe(1 + 2 * slugs.length);
     } finally {
       await client.close();
     }
