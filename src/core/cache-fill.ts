@@ -38,7 +38,7 @@ export class CacheFill {
     const value = await request.load();
     counters.dbLoads++;
     this.#waitBound.observe(request.model, clock.now() - started);
-    const notStored = request.whyNotStored?.();
+    const notStored = request.whyNotStored?.(value);
     if (notStored !== undefined) {
       counters.bypass(notStored);
       return { value, stored: Promise.resolve("skipped") };

@@ -13,11 +13,11 @@ export interface ReadRequest {
   /** Whether a loaded value means "not found" (cached for negativeTtl instead of ttl). */
   isNotFound: (value: unknown) => boolean;
   /**
-   * Asked after each load: why the value must not be stored (the bypass reason counted), or
-   * undefined — e.g. the query that ran depended on more than `deps`, whose versions were
-   * captured before it. Absent means always stored.
+   * Asked after each load, with the value loaded: why it must not be stored (the bypass reason
+   * counted), or undefined — e.g. the query that ran depended on more than `deps`, whose versions
+   * were captured before it. Absent means always stored.
    */
-  whyNotStored?: () => string | undefined;
+  whyNotStored?: (value: unknown) => string | undefined;
   /** A hot key: kept in every instance's L1 (even for models without L1) and replicated in Redis. */
   hot: boolean;
   /** Filled with how the read was served, when the caller asked (`withAccelerateInfo()`). */

@@ -82,17 +82,66 @@ export function whereIdentityTags(graph: ModelGraph, model: string, whereArg: un
 }
 
 /**
- * Whether a unique read's `where` gives a value for one of its model's unique keys. Prisma rejects
- * a `findUnique` that gives none, except when it batches it with others of one tick, where it
- * answers it like a `findFirst`: cached, such an answer would then answer later calls Prisma
- * rejects. True when the model's unique keys are not known (no schema text).
+ * Whether a unique read's `where` names a record by one of its model's unique keys, with values
+ * Prisma takes as they are: a complete compound, each value of its field's type (see takenAsIs).
+ * Prisma rejects a `findUnique` that names none, or truncates what it names (`1.5` for an `Int`),
+ * except when it batches it with others of one tick, where it answers it like a `findFirst`:
+ * cached, such an answer would then answer later calls Prisma answers otherwise. True when the
+ * model's unique keys are not known (no schema text).
  */
 export function namesUniqueKey(graph: ModelGraph, model: string, whereArg: unknown): boolean {
   const identities = graph.model(model)?.identities ?? [];
   if (identities.length === 0) return true;
   const where = argumentView(whereArg);
   if (typeof where !== "object" || where === null) return false;
-  return identities.some((identity) => (where as Record<string, unknown>)[identity.key] !== undefined);
+  const record = where as Record<string, unknown>;
+  return identities.some((identity) => {
+    if (identity.fields.length === 1) return takenAsIs(identity, 0, record[identity.key]);
+    const compound = record[identity.key];
+    if (typeof compound !== "object" || compound === null) return false;
+    return identity.fields.every((field, index) => takenAsIs(identity, index, (compound as Record<string, unknown>)[field]));
+  });
+}
+
+/**
+ * Whether Prisma takes a unique field's value as it is: an equality value the cache can spell
+ * exactly for the field's type, or, where the cache cannot reproduce the database's equality
+ * (citext, …), a plain scalar (not `undefined`, `null`, `Prisma.skip` or a filter).
+ */
+function takenAsIs(identity: Identity, index: number, value: unknown): boolean {
+  const kind = identity.kinds?.[index] ?? "plain";
+  if (kind === "inexact" || kind === "plain") return isScalar(value);
+  return isEqualityValue(value) && canonicalIdentityValue(kind, value) !== undefined;
+}
+
+/**
+ * Whether a "not found" answer to a unique read can be kept. Prisma answers `findUnique` calls of
+ * one tick with one query and matches its rows to the calls by comparing values in JavaScript,
+ * text by `===`: a value the database stores spelled otherwise (an upper-case UUID, an unpadded
+ * `@db.Char(n)`, citext in another case) matches no row there, and that call answers `null`
+ * though the database holds the record. True when every text value of the read's unique keys is
+ * spelled as the database returns it.
+ */
+export function spelledAsStored(graph: ModelGraph, model: string, whereArg: unknown): boolean {
+  const where = argumentView(whereArg);
+  if (typeof where !== "object" || where === null) return true;
+  const record = where as Record<string, unknown>;
+  for (const identity of graph.model(model)?.identities ?? []) {
+    const member = record[identity.key];
+    const values = identity.fields.length === 1 ? [member] : typeof member === "object" && member !== null ? identity.fields.map((field) => (member as Record<string, unknown>)[field]) : [];
+    for (const [index, value] of values.entries()) {
+      if (typeof value !== "string") continue;
+      const kind = identity.kinds?.[index] ?? "plain";
+      if (kind === "plain") continue;
+      if ((kind !== "text" && kind !== "uuid") || canonicalIdentityValue(kind, value) !== value) return false;
+    }
+  }
+  return true;
+}
+
+function isScalar(value: unknown): boolean {
+  const type = typeof value;
+  return type === "string" || type === "number" || type === "bigint" || type === "boolean" || value instanceof Date || value instanceof Uint8Array;
 }
 
 /** A value used as `field: value` equality, not a filter object such as `{ in: [...] }`. */

@@ -6,7 +6,7 @@ import type { TieredCache } from "../core/tiered-cache.js";
 import { NotFoundMarker } from "../codec/not-found.js";
 import { UnencodableArgsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
-import { namesUniqueKey, readDependencies } from "../invalidation/dependencies.js";
+import { namesUniqueKey, readDependencies, spelledAsStored } from "../invalidation/dependencies.js";
 import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { canonicalize, uniqueWhereField } from "../key/canonical.js";
 import { KeyInterner } from "../key/key-interner.js";
@@ -32,6 +32,12 @@ import { TRANSACTION_SCOPE } from "./transactions.js";
 
 /** #loadArgs's answer for arguments that read differently on a second look. */
 const UNSTABLE = Symbol("unstable arguments");
+
+/**
+ * Why a "not found" is served and not kept: Prisma may have answered it in a batch of one tick,
+ * which misses a record whose unique value is spelled otherwise than stored (see spelledAsStored).
+ */
+const UNSURE_NOT_FOUND = "not found by a spelling Prisma's batches miss";
 
 /** How many keys' dependencies ReadPath remembers; the map starts over when full. */
 const MAX_REMEMBERED_DEPS = 10_000;
@@ -279,7 +285,7 @@ export class ReadPath {
       deps,
       load: THROWING_READS.has(operation) ? () => load().catch(toNotFoundMarker) : load,
       isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
-      whyNotStored: () => notStored,
+      whyNotStored: (value) => notStored ?? (UNIQUE_READS.has(operation) && isNotFound(value) && !spelledAsStored(this.#schema.graph, model, args?.where) ? UNSURE_NOT_FOUND : undefined),
       served: query.served,
     };
   }

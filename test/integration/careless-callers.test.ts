@@ -1,3 +1,4 @@
+import { skip } from "@prisma/client/runtime/client";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
@@ -126,6 +127,32 @@ describe("a findUnique that names no unique key", () => {
       await client.prisma.$cache.drain();
       for (const slug of slugs) await expect(bySlug(slug), slug).rejects.toBeInstanceOf(Prisma.PrismaClientValidationError);
       expect(client.prisma.$cache.stats().bypasses["no unique key in where"]).toBe(1 + 2 * slugs.length);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("nor does one whose unique key Prisma does not take as it is: a partial compound, a filter, Prisma.skip, a fraction for an Int", async () => {
+    const client = createCachedClient();
+    try {
+      const author = await seedUser(client.base);
+      const posts = await Promise.all([0, 1, 2].map((i) => client.base.post.create({ data: { slug: `p-${author.id}-${i}`, title: "t", authorId: author.id } })));
+      const shapes: Array<[string, (post: (typeof posts)[number]) => unknown]> = [
+        ["a compound without one of its fields", (post) => ({ authorId_slug: { slug: post.slug } })],
+        ["a compound with a field skipped", (post) => ({ authorId_slug: { authorId: skip, slug: post.slug } })],
+        ["a filter on the id", (post) => ({ id: { equals: post.id } })],
+        ["a fraction for the Int id", (post) => ({ id: post.id + 0.5 })],
+      ];
+      const outcome = (promise: Promise<unknown>) => promise.then((row) => `row ${(row as { id?: number } | null)?.id ?? null}`, (error: unknown) => (error as Error).constructor.name);
+      for (const [shape, whereOf] of shapes) {
+        const cached = (post: (typeof posts)[number]) => (client.prisma.post.findUnique as (args: unknown) => Promise<unknown>)({ where: whereOf(post) });
+        const plain = (post: (typeof posts)[number]) => (client.base.post.findUnique as (args: unknown) => Promise<unknown>)({ where: whereOf(post) });
+        // One tick: Prisma answers such calls with one query (rows for the invalid ones, null for the fraction).
+        await Promise.allSettled(posts.map(cached));
+        await client.prisma.$cache.drain();
+        for (const post of posts) expect(await outcome(cached(post)), shape).toBe(await outcome(plain(post)));
+      }
+      expect(client.prisma.$cache.stats().bypasses["no unique key in where"]).toBe(shapes.length * 2 * posts.length);
     } finally {
       await client.close();
     }

@@ -31,9 +31,10 @@ describe("identity values spelled differently in reads and writes", () => {
     expect(fresh?.name).toBe("by upper case");
   });
 
-  it("UUID: a cached 'not found' by upper case is invalidated by the create of the canonical id", async () => {
+  // A "not found" by an upper-case UUID is not kept at all (see the batches below): the canonical one is.
+  it("UUID: a cached 'not found' by the canonical id is invalidated by a create spelled in upper case", async () => {
     const id = randomUUID();
-    const created = await fleet.expectFresh((p) => p.person.findUnique({ where: { id: id.toUpperCase() } }), (p) => p.person.create({ data: personData({ id }) }));
+    const created = await fleet.expectFresh((p) => p.person.findUnique({ where: { id } }), (p) => p.person.create({ data: personData({ id: id.toUpperCase() }) }));
     expect(created?.id).toBe(id);
   });
 
@@ -87,6 +88,34 @@ describe("identity values spelled differently in reads and writes", () => {
     const person = await base.person.create({ data: personData() });
     const fresh = await fleet.expectFresh((p) => p.person.findUnique({ where: { email: person.email.toUpperCase() } }), (p) => p.person.update({ where: { id: person.id }, data: { name: "case-insensitive" } }));
     expect(fresh?.name).toBe("case-insensitive");
+  });
+});
+
+/**
+ * Prisma answers the `findUnique` calls of one tick with one query and matches rows to calls by
+ * comparing values in JavaScript, text by `===`: a call spelling its value otherwise than the
+ * database returns it gets `null` there, though the row exists. The cache serves that answer (as
+ * Prisma gave it) but must not keep it: a later lone read, which Prisma answers with the row, would get it.
+ */
+describe("a 'not found' that Prisma answered in a batch of one tick", () => {
+  it.each([
+    ["an upper-case UUID", (person: { id: string }) => ({ id: person.id.toUpperCase() })],
+    ["an unpadded CHAR(8)", (person: { code: string }) => ({ code: person.code.trimEnd() })],
+  ])("is served, not kept, for %s: a lone read then finds the row", async (_, whereOf) => {
+    const client = createSecondCachedClient();
+    try {
+      const people = await Promise.all([0, 1, 2].map(() => client.base.person.create({ data: personData({ code: `Q${randomUUID().slice(0, 4)}` }) })));
+      const read = (person: (typeof people)[number]) => client.prisma.person.findUnique({ where: whereOf(person) as never });
+      const batched = await Promise.all(people.map(read));
+      await client.prisma.$cache.drain();
+      for (const person of people) expect((await read(person))?.id).toBe(person.id);
+      // What the batch answered for a row it missed was counted as served and not kept.
+      const missed = batched.filter((row) => row === null).length;
+      expect(client.prisma.$cache.stats().bypasses["not found by a spelling Prisma's batches miss"] ?? 0).toBe(missed);
+      expect(missed).toBeGreaterThan(0);
+    } finally {
+      await client.close();
+    }
   });
 });
 
