@@ -63,22 +63,21 @@ export function reachedModels(graph: ModelGraph, model: string, args: unknown, o
 export function whereIdentityTags(graph: ModelGraph, model: string, whereArg: unknown): string[] {
   const where = argumentView(whereArg);
   if (typeof where !== "object" || where === null) return [];
-  const record = where as Record<string, unknown>;
   const tags: string[] = [];
   for (const identity of graph.model(model)?.identities ?? []) {
-    if (identity.fields.length === 1) {
-      const value = record[identity.key];
-      const tag = isEqualityValue(value) ? identityTag(model, identity, [value]) : undefined;
-      if (tag !== undefined) tags.push(tag);
-      continue;
-    }
-    const compound = record[identity.key];
-    if (typeof compound !== "object" || compound === null) continue;
-    const values = identity.fields.map((field) => (compound as Record<string, unknown>)[field]);
-    const tag = values.every(isEqualityValue) ? identityTag(model, identity, values) : undefined;
+    const values = identityValues(identity, where as Record<string, unknown>);
+    const tag = values?.every(isEqualityValue) ? identityTag(model, identity, values) : undefined;
     if (tag !== undefined) tags.push(tag);
   }
   return tags;
+}
+
+/** The values a `where` gives for one unique key's fields: `where[key]`, or a compound's members; undefined when a compound is not an object. */
+function identityValues(identity: Identity, where: Record<string, unknown>): unknown[] | undefined {
+  const member = where[identity.key];
+  if (identity.fields.length === 1) return [member];
+  if (typeof member !== "object" || member === null) return undefined;
+  return identity.fields.map((field) => (member as Record<string, unknown>)[field]);
 }
 
 /**
@@ -94,13 +93,7 @@ export function namesUniqueKey(graph: ModelGraph, model: string, whereArg: unkno
   if (identities.length === 0) return true;
   const where = argumentView(whereArg);
   if (typeof where !== "object" || where === null) return false;
-  const record = where as Record<string, unknown>;
-  return identities.some((identity) => {
-    if (identity.fields.length === 1) return takenAsIs(identity, 0, record[identity.key]);
-    const compound = record[identity.key];
-    if (typeof compound !== "object" || compound === null) return false;
-    return identity.fields.every((field, index) => takenAsIs(identity, index, (compound as Record<string, unknown>)[field]));
-  });
+  return identities.some((identity) => identityValues(identity, where as Record<string, unknown>)?.every((value, index) => takenAsIs(identity, index, value)) === true);
 }
 
 /**
@@ -125,11 +118,8 @@ function takenAsIs(identity: Identity, index: number, value: unknown): boolean {
 export function spelledAsStored(graph: ModelGraph, model: string, whereArg: unknown): boolean {
   const where = argumentView(whereArg);
   if (typeof where !== "object" || where === null) return true;
-  const record = where as Record<string, unknown>;
   for (const identity of graph.model(model)?.identities ?? []) {
-    const member = record[identity.key];
-    const values = identity.fields.length === 1 ? [member] : typeof member === "object" && member !== null ? identity.fields.map((field) => (member as Record<string, unknown>)[field]) : [];
-    for (const [index, value] of values.entries()) {
+    for (const [index, value] of (identityValues(identity, where as Record<string, unknown>) ?? []).entries()) {
       if (typeof value !== "string") continue;
       const kind = identity.kinds?.[index] ?? "plain";
       if (kind === "plain") continue;

@@ -164,7 +164,7 @@ if ownSchema ~= '' then
       redis.call('ZREM', 'd' .. key, token)
     end
     -- The names are a JSON array at the end of the message, never empty: name the epoch last.
-        message = string.sub(message, 1, -2) .. ',' .. cjson.encode(ARGV[#ARGV - 2]) .. ']'
+    message = string.sub(message, 1, -2) .. ',' .. cjson.encode(ARGV[#ARGV - 2]) .. ']'
   end
 end
 local a = 13 + V

@@ -154,7 +154,6 @@ export class RedisStore {
     return (await this.#bounded("SET", () => this.#redis.set(key, value, "PX", Math.max(1, Math.round(ttlMs)), "NX"))) === "OK";
   }
 
-  /** Registers `member` for `lifetimeMs` and drops registrations that expired (dead instances; see REGISTER_INSTANCE); resolves with the fleet's longest lease, in ms. */
   /** See REGISTER_INSTANCE: the fleet's longest lease, how many schemas are live, and whether this registration bumped the schema epoch. */
   async addToRegistry(key: string, leaseKey: string, member: string, leaseTtlMs: number, lifetimeMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean }> {
     const reply = (await this.runUnverified(REGISTER_INSTANCE, [key, leaseKey, schema.key, schema.sequenceKey, schema.epochKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix])) as unknown[];
