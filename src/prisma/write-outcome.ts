@@ -15,9 +15,13 @@ export function outcomeOfError(error: unknown): FailedWriteOutcome {
   if (typeof error !== "object" || error === null) return "unknown";
   const { name, code } = error as { name?: unknown; code?: unknown };
   if (name === "PrismaClientValidationError" || name === "PrismaClientInitializationError") return "refused";
+  // Prisma passes some database errors on as the driver adapter raised them: a serialization
+  // failure at an interactive transaction's COMMIT (write skew under Serializable) rolled it back.
+  if (name === "DriverAdapterError") return refusedByDatabase((error as { cause?: unknown }).cause) ? "refused" : "unknown";
   // P1… are connection-level: the statement may have reached the server before the connection went.
   if (name !== "PrismaClientKnownRequestError" || typeof code !== "string" || !code.startsWith("P2")) return "unknown";
-  return connectionLevel(error as { meta?: unknown }) ? "unknown" : "refused";
+  const cause = (error as { meta?: { driverAdapterError?: { cause?: unknown } } }).meta?.driverAdapterError?.cause;
+  return cause !== undefined && connectionLevel(cause) ? "unknown" : "refused";
 }
 
 /** SQLSTATE classes of a connection or server failure, not of a statement refused: the commit may have happened first. */
@@ -29,13 +33,30 @@ const CONNECTION_LEVEL_STATE = /^(08|53|58|XX|57P)/;
  * maybe after a commit whose reply it replaced; a statement refused (`23505`, `40001`, `57014`
  * cancelled by `statement_timeout`) rolled back.
  */
-function connectionLevel(error: { meta?: unknown }): boolean {
-  const cause = (error.meta as { driverAdapterError?: { cause?: Record<string, unknown> } } | undefined)?.driverAdapterError?.cause;
-  if (cause === undefined) return false;
-  if (cause.severity === "FATAL" || cause.severity === "PANIC") return true;
-  if (cause.kind === "ConnectionClosed" || cause.kind === "SocketTimeout") return true;
-  const state = cause.originalCode ?? cause.code;
+function connectionLevel(cause: unknown): boolean {
+  if (typeof cause !== "object" || cause === null) return true;
+  const { severity, kind, originalCode, code } = cause as Record<string, unknown>;
+  if (severity === "FATAL" || severity === "PANIC") return true;
+  if (kind === "ConnectionClosed" || kind === "SocketTimeout") return true;
+  const state = originalCode ?? code;
   return typeof state === "string" && CONNECTION_LEVEL_STATE.test(state);
+}
+
+/** Driver adapter error kinds of a statement the database refused (its transaction rolled back). */
+const REFUSED_KINDS = new Set(["TransactionWriteConflict", "UniqueConstraintViolation", "NullConstraintViolation", "ForeignKeyConstraintViolation"]);
+/** SQLSTATE classes of a statement refused: data (22), integrity (23: a deferred constraint fails at COMMIT), rollback (40: serialization failure, deadlock). */
+const REFUSED_STATE = /^(22|23|40)/;
+
+/**
+ * A driver adapter's error that reached us bare (not wrapped in a Prisma error): refused only
+ * when it positively says the database refused it; anything else may have committed.
+ */
+function refusedByDatabase(cause: unknown): boolean {
+  if (connectionLevel(cause)) return false;
+  const { kind, originalCode, code } = cause as Record<string, unknown>;
+  if (typeof kind === "string" && REFUSED_KINDS.has(kind)) return true;
+  const state = originalCode ?? code;
+  return typeof state === "string" && REFUSED_STATE.test(state);
 }
 
 /**

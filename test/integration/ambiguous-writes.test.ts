@@ -204,6 +204,46 @@ describe("a write whose outcome the client does not know", () => {
 });
 
 describe("a write the database refused", () => {
+  it("a Serializable transaction that loses a write skew at COMMIT (Prisma passes the adapter's error on bare) rolled back: reads are cached again at once (found by an outside probe)", async () => {
+    const namespace = uniqueNamespace();
+    const writer = createCachedClient({ namespace });
+    const reader = createCachedClient({ namespace });
+    try {
+      const [a, b, bystander] = [await seedUser(writer.base), await seedUser(writer.base), await seedUser(writer.base)];
+      let arrived = 0;
+      let bothRead!: () => void;
+      const gate = new Promise<void>((resolve) => (bothRead = resolve));
+      // Each reads both rows, then writes one: the second to commit completes a dangerous structure.
+      const skew = (mine: number, pauseMs: number) =>
+        writer.prisma.$transaction(
+          async (tx) => {
+            await tx.user.findMany({ where: { id: { in: [a.id, b.id] } } });
+            if (++arrived === 2) bothRead();
+            await gate;
+            await tx.user.update({ where: { id: mine }, data: { name: `skew ${mine}` } });
+            await new Promise((resolve) => setTimeout(resolve, pauseMs));
+          },
+          { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
+        );
+      const outcomes = await Promise.allSettled([skew(a.id, 0), skew(b.id, 150)]);
+      const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as { name?: string; cause?: { originalCode?: string } }] : []));
+      expect(failures).toHaveLength(1);
+      // The case under test: the loser's COMMIT failed, and its error is the adapter's own.
+      expect(failures[0]).toMatchObject({ name: "DriverAdapterError", cause: { originalCode: "40001" } });
+      const byId = () => reader.prisma.user.findUnique({ where: { id: bystander.id } });
+      const list = () => reader.prisma.user.findMany({ where: { id: bystander.id } });
+      await byId();
+      await list();
+      const queries = reader.pool.queries;
+      expect(await byId()).toMatchObject({ id: bystander.id });
+      expect(await list()).toHaveLength(1);
+      expect(reader.pool.queries, "no mark left standing: both reads served from the cache").toBe(queries);
+      expect(reader.prisma.$cache.stats().bypasses["write in progress"] ?? 0).toBe(0);
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
   it("a unique violation leaves no mark standing: reads are cached again at once", async () => {
     const namespace = uniqueNamespace();
     const writer = createCachedClient({ namespace });

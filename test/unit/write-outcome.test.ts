@@ -29,4 +29,17 @@ describe("what a failed write may have done", () => {
     expect(outcomeOfError(wrapped("P2034", { originalCode: "40001", kind: "TransactionWriteConflict" }))).toBe("refused");
     expect(outcomeOfError(wrapped("P2002", { originalCode: "23505", kind: "UniqueConstraintViolation" }))).toBe("refused");
   });
+
+  it("a driver adapter's error Prisma passes on bare (a serialization failure at COMMIT, found by an outside probe) is refused only when its cause says the database refused it", () => {
+    const bare = (cause: unknown) => Object.assign(named("DriverAdapterError"), { cause });
+    expect(outcomeOfError(bare({ kind: "TransactionWriteConflict", originalCode: "40001" }))).toBe("refused");
+    expect(outcomeOfError(bare({ kind: "postgres", originalCode: "40P01", severity: "ERROR" }))).toBe("refused");
+    expect(outcomeOfError(bare({ kind: "postgres", originalCode: "23503", severity: "ERROR" }))).toBe("refused");
+    expect(outcomeOfError(bare({ kind: "UniqueConstraintViolation" }))).toBe("refused");
+    expect(outcomeOfError(bare({ kind: "postgres", originalCode: "57P01", severity: "FATAL" }))).toBe("unknown");
+    expect(outcomeOfError(bare({ kind: "ConnectionClosed" }))).toBe("unknown");
+    expect(outcomeOfError(bare({ kind: "postgres", originalCode: "08006", severity: "ERROR" }))).toBe("unknown");
+    expect(outcomeOfError(bare({ kind: "GenericJs", id: 1 }))).toBe("unknown");
+    expect(outcomeOfError(bare(undefined))).toBe("unknown");
+  });
 });
