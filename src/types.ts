@@ -300,6 +300,11 @@ export interface CacheStats {
   undeliveredWrites: number;
   /** Writes refused before touching the database because Redis could not take their announcement (`onRedisDownWrites: "refuse"`). */
   refusedWrites: number;
+  /**
+   * Writes another instance announced and never confirmed — it stopped, or lost Redis, in between —
+   * that this instance swept: everything of their models invalidated, read from the database for `lateCommitWindow`.
+   */
+  abandonedWrites: number;
   /** Invalidated names `close()` could not deliver; each such close() also emits an `error` event naming them. */
   undeliveredInvalidations: number;
   /** Times the circuit breaker opened: Redis calls then fail fast, reads go to the database, until a probe succeeds. */

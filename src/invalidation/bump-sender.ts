@@ -14,6 +14,15 @@ export const versionKeyOf = (prefix: string, name: string) => `${prefix}:v:${nam
 /** How a bump treats dirty marks: none, announce a write (`set`), or confirm one (`clear`). */
 export type MarkMode = "" | "set" | "clear";
 
+/**
+ * What a bump does to the pending writes (see REGISTER_INSTANCE): records an announced write with
+ * the names to sweep it with (`add`), removes it (`del`: confirmed, withdrawn, or marked as of
+ * unknown outcome already), or sweeps an orphaned one (`sweep`: only while its record stands).
+ */
+export type PendingOp = { op: "" } | { op: "add"; sweepWith: readonly string[] } | { op: "del" } | { op: "sweep" };
+
+const NO_PENDING: PendingOp = { op: "" };
+
 /** What the sender tells Versions about a batch. */
 interface BumpListener {
   /** Redis took the batch: its sequence number, its names, and when its request was sent. */
@@ -48,19 +57,33 @@ export class BumpSender {
   /**
    * Bumps `list` in batches of bounded size (each batch atomic, the whole not) and waits for the
    * acknowledgements of all of them; false as soon as a batch fails (later ones are not sent).
-   * `onAcks` receives the acknowledgement wait instead of this call awaiting it.
+   * `pending`: what the bump does to the write's pending record (a clearing bump removes it).
    */
-  async send(list: readonly string[], markMode: MarkMode, token = "", onAcks?: (acks: Promise<boolean>) => void, addsIdentities = true, markTtlMs?: number): Promise<boolean> {
+  async send(list: readonly string[], markMode: MarkMode, token = "", addsIdentities = true, markTtlMs?: number, pending?: PendingOp): Promise<boolean> {
+    return (await this.#sendAll(list, markMode, token, addsIdentities, markTtlMs, pending ?? (markMode === "clear" ? { op: "del" } : NO_PENDING))) !== "failed";
+  }
+
+  /**
+   * Sweeps an orphaned write (see REGISTER_INSTANCE): bumps and marks `list` with its token for
+   * `markTtlMs`, unless its pending record is gone ("gone": swept by another instance first, or confirmed).
+   */
+  sweep(list: readonly string[], token: string, markTtlMs: number): Promise<"swept" | "gone" | "failed"> {
+    return this.#sendAll(list, "set", token, false, markTtlMs, { op: "sweep" });
+  }
+
+  async #sendAll(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, markTtlMs: number | undefined, pending: PendingOp): Promise<"swept" | "gone" | "failed"> {
     const waits: Array<Promise<boolean>> = [];
+    let op = pending;
     for (const batch of batchesOf(list)) {
-      const sent = await this.#sendBatch(batch, markMode, token, addsIdentities, undefined, markTtlMs);
-      if (sent === undefined) return false;
+      const sent = await this.#sendBatch(batch, markMode, token, addsIdentities, undefined, markTtlMs, op);
+      if (sent === undefined) return "failed";
+      if (sent.skipped) return "gone";
+      // The sweep's first batch removed the record: the rest of it runs unconditionally.
+      if (op.op === "sweep") op = NO_PENDING;
       waits.push(sent.acks);
     }
-    const all = Promise.all(waits).then((results) => results.every(Boolean));
-    if (onAcks !== undefined) onAcks(all);
-    else await all;
-    return true;
+    await Promise.all(waits);
+    return "swept";
   }
 
   /**
@@ -75,7 +98,7 @@ export class BumpSender {
     return true;
   }
 
-  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, fence?: "fence" | "silent", markTtlMs?: number): Promise<{ acks: Promise<boolean> } | undefined> {
+  async #sendBatch(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, fence?: "fence" | "silent", markTtlMs?: number, pending: PendingOp = NO_PENDING): Promise<{ acks: Promise<boolean>; skipped?: true } | undefined> {
     const { store, bus, prefix } = this.#redis;
     const counters = this.#options.counters;
     // An announcement is not acknowledged (see WriteAnnouncer.confirm for why none is needed), nor is a fence.
@@ -95,13 +118,14 @@ export class BumpSender {
       // Only a write that may have created identities adds to the Bloom filters: an update by a
       // unique key re-bumps identities the filters already hold (or the filter is suspended).
       const groups = addsIdentities ? (this.#options.bloomGroups?.(list) ?? []) : [];
-      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => versionKeyOf(prefix, name)), ...groups.flatMap((group) => group.keys), bus.schemasKey, versionKeyOf(prefix, bus.schema.epoch)];
+      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => versionKeyOf(prefix, name)), ...groups.flatMap((group) => group.keys), bus.pendingKey, bus.schemasKey, versionKeyOf(prefix, bus.schema.epoch)];
       const expiring = list.map(expiryFlag);
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
       const countRegistered = "1";
       const marks = [markMode, token, markTtlMs ?? this.#options.markTtlMs ?? this.#options.tagTtlMs];
       const own = [bus.ownAckChannel, bus.instanceId];
-      reply = await store.runUnverified(BUMP_VERSIONS, keys, [channel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, countRegistered, ...marks, ...own, ...expiring, ...items, bus.schema.epoch, bus.schema.member, bus.schema.databasePrefix]);
+      const sweepWith = pending.op === "add" ? JSON.stringify(pending.sweepWith) : "";
+      reply = await store.runUnverified(BUMP_VERSIONS, keys, [channel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, countRegistered, ...marks, ...own, ...expiring, ...items, pending.op, sweepWith, bus.schema.epoch, bus.schema.member, bus.schema.databasePrefix]);
     } catch (error) {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));
@@ -110,6 +134,10 @@ export class BumpSender {
       this.#ledger.end(sentAt);
     }
     const [seq, receivers, mixed] = reply as [number, number, number];
+    if (seq === -1) {
+      acks.cancel();
+      return { acks: Promise.resolve(true), skipped: true };
+    }
     // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
     const processedBy = performance.now();
     // Instances of another schema were live: the bump also bumped the schema epoch (see BUMP_VERSIONS).

@@ -5,7 +5,7 @@ import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
 import { schemaEpoch } from "./dependencies.js";
-import { InstanceRegistry } from "./instance-registry.js";
+import { InstanceRegistry, type OrphanedWrite } from "./instance-registry.js";
 import { versionKeyOf } from "./bump-sender.js";
 import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage, unacknowledgedMessageId, wantsAck } from "./wire-format.js";
 
@@ -22,6 +22,8 @@ export interface BusHandlers {
   onServer(runId: string | null): void;
   /** This instance's registration bumped the schema epoch: what it cached before must not answer (see REGISTER_INSTANCE). */
   onSchemaEpochBumped(): void;
+  /** Writes announced by instances that are gone, never confirmed: each to be swept with its names (see REGISTER_INSTANCE). */
+  onOrphanedWrites(orphans: readonly OrphanedWrite[]): void;
   onError(error: CacheError): void;
 }
 
@@ -74,13 +76,20 @@ export class Bus {
   /** The live schemas (`<database>|<fingerprint>` by expiry), this instance's, and its database's epoch (see BUMP_VERSIONS). */
   readonly schemasKey: string;
   readonly schema: { member: string; databasePrefix: string; epoch: string };
+  /** Writes announced and not confirmed yet, by token (see REGISTER_INSTANCE). */
+  readonly pendingKey: string;
 
   constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers, leaseTtlMs: number, clientSchema: { fingerprint: string; database: string }) {
     this.registryKey = `${prefix}:instances`;
     this.schemasKey = `${prefix}:schemas`;
+    this.pendingKey = `${prefix}:pending`;
     this.schema = { member: `${clientSchema.database}|${clientSchema.fingerprint}`, databasePrefix: `${clientSchema.database}|`, epoch: schemaEpoch(clientSchema.database) };
     const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, this.schema.epoch), member: this.schema.member, databasePrefix: this.schema.databasePrefix };
-    this.#registry = new InstanceRegistry(store, this.registryKey, `${prefix}:lease`, this.instanceId, leaseTtlMs, schema, () => handlers.onSchemaEpochBumped(), handlers.onError);
+    this.#registry = new InstanceRegistry(store, { key: this.registryKey, leaseKey: `${prefix}:lease`, pendingKey: this.pendingKey }, this.instanceId, leaseTtlMs, schema, {
+      onEpochBumped: () => handlers.onSchemaEpochBumped(),
+      onOrphanedWrites: (orphans) => handlers.onOrphanedWrites(orphans),
+      onError: handlers.onError,
+    });
     const db = (redis.options as { db?: unknown } | undefined)?.db;
     const channels = channelsOf(prefix, typeof db === "number" ? db : 0);
     this.eventsChannel = channels.events;

@@ -1,5 +1,5 @@
 import { CacheStoreError, type CacheError } from "../errors.js";
-import type { RedisStore, SchemaRegistration } from "../stores/redis-store.js";
+import type { RedisStore, RegistryKeys, SchemaRegistration } from "../stores/redis-store.js";
 
 /** How often a live instance renews its registration (one script: ZADD, ZREMRANGEBYSCORE, the fleet's longest lease). */
 export const REGISTRATION_HEARTBEAT_MS = 1_000;
@@ -16,6 +16,20 @@ export function registrationLifetimeMs(leaseTtlMs: number): number {
   return 2 * REGISTRATION_HEARTBEAT_MS + leaseTtlMs;
 }
 
+/** A write announced by an instance that is gone and never confirmed (see REGISTER_INSTANCE). */
+export interface OrphanedWrite {
+  token: string;
+  /** What to sweep it with: its models' generations (see Versions.sweep). */
+  names: string[];
+}
+
+export interface RegistryHandlers {
+  /** This instance's registration bumped the schema epoch (its schema joined a fleet of another). */
+  onEpochBumped(): void;
+  onOrphanedWrites(orphans: readonly OrphanedWrite[]): void;
+  onError(error: CacheError): void;
+}
+
 /**
  * This instance's entry in `{ns}:instances` (a sorted set by expiry, in the registering
  * instance's wall clock): present while its subscription is live, so a writer counts it even
@@ -23,17 +37,14 @@ export function registrationLifetimeMs(leaseTtlMs: number): number {
  */
 export class InstanceRegistry {
   readonly #store: RedisStore;
-  readonly #key: string;
-  readonly #leaseKey: string;
+  readonly #keys: RegistryKeys;
   readonly #member: string;
   readonly #leaseTtlMs: number;
   readonly #lifetimeMs: number;
   /** The longest L1 lease of any live instance, as the last heartbeat read it (at least this one's). */
   #fleetLeaseMs: number;
-  readonly #report: (error: CacheError) => void;
   readonly #schema: SchemaRegistration;
-  /** Called when this instance's registration bumped the schema epoch (its schema joined a fleet of another). */
-  readonly #onEpochBumped: () => void;
+  readonly #handlers: RegistryHandlers;
   /** How many schemas the last heartbeat found live (more than one: a rolling deploy of a schema change); undefined before the first. */
   #schemas: number | undefined;
   /** When the last registration Redis answered was sent (monotonic ms): it stands in Redis until at least then + lifetime. */
@@ -42,17 +53,15 @@ export class InstanceRegistry {
   /** One report per run of failures: a Redis outage is reported by the connection itself too. */
   #failing = false;
 
-  constructor(store: RedisStore, key: string, leaseKey: string, member: string, leaseTtlMs: number, schema: SchemaRegistration, onEpochBumped: () => void, report: (error: CacheError) => void) {
+  constructor(store: RedisStore, keys: RegistryKeys, member: string, leaseTtlMs: number, schema: SchemaRegistration, handlers: RegistryHandlers) {
     this.#store = store;
-    this.#key = key;
-    this.#leaseKey = leaseKey;
+    this.#keys = keys;
     this.#member = member;
     this.#leaseTtlMs = leaseTtlMs;
     this.#fleetLeaseMs = leaseTtlMs;
     this.#lifetimeMs = registrationLifetimeMs(leaseTtlMs);
-    this.#report = report;
     this.#schema = schema;
-    this.#onEpochBumped = onEpochBumped;
+    this.#handlers = handlers;
   }
 
   /** Registers now and every heartbeat while `live`; otherwise leaves at once (writers stop counting it). */
@@ -60,18 +69,20 @@ export class InstanceRegistry {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     if (!live) {
-      this.#settle(this.#store.removeFromRegistry(this.#key, this.#member), "ZREM");
+      this.#settle(this.#store.removeFromRegistry(this.#keys.key, this.#member), "ZREM");
       return;
     }
     const beat = () => {
       const sentAt = performance.now();
-      const registered = this.#store.addToRegistry(this.#key, this.#leaseKey, this.#member, this.#leaseTtlMs, this.#lifetimeMs, this.#schema);
+      const registered = this.#store.addToRegistry(this.#keys, this.#member, this.#leaseTtlMs, this.#lifetimeMs, this.#schema);
       this.#settle(
-        registered.then(({ longestLeaseMs, schemas, epochBumped }) => {
+        registered.then(({ longestLeaseMs, schemas, epochBumped, orphans }) => {
           this.#registeredSentAt = Math.max(this.#registeredSentAt ?? sentAt, sentAt);
           if (Number.isFinite(longestLeaseMs)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longestLeaseMs);
           if (Number.isSafeInteger(schemas)) this.#schemas = schemas;
-          if (epochBumped) this.#onEpochBumped();
+          if (epochBumped) this.#handlers.onEpochBumped();
+          const orphaned = orphanedWrites(orphans);
+          if (orphaned.length > 0) this.#handlers.onOrphanedWrites(orphaned);
         }),
         "EVALSHA",
       );
@@ -117,8 +128,29 @@ export class InstanceRegistry {
       (error: unknown) => {
         if (this.#failing) return;
         this.#failing = true;
-        this.#report(error instanceof CacheStoreError ? error : new CacheStoreError(command, String(error), { cause: error }));
+        this.#handlers.onError(error instanceof CacheStoreError ? error : new CacheStoreError(command, String(error), { cause: error }));
       },
     );
   }
+}
+
+/**
+ * The orphans a heartbeat returned (token, names JSON, …). Anyone able to write the hash could
+ * plant a record: one that does not parse is skipped, and one that does can only make this
+ * instance over-invalidate.
+ */
+function orphanedWrites(reply: unknown): OrphanedWrite[] {
+  if (!Array.isArray(reply)) return [];
+  const orphans: OrphanedWrite[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const [token, names] = [reply[i], reply[i + 1]];
+    if (typeof token !== "string" || typeof names !== "string") continue;
+    try {
+      const parsed: unknown = JSON.parse(names);
+      if (Array.isArray(parsed) && parsed.length > 0 && parsed.every((name) => typeof name === "string")) orphans.push({ token, names: parsed as string[] });
+    } catch {
+      // Not JSON: skipped (see above).
+    }
+  }
+  return orphans;
 }

@@ -6,7 +6,7 @@ import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { waitUntilLapsed } from "./lease.js";
 import { DistrustLedger } from "./distrust-ledger.js";
-import { BumpSender, expiryFlag, versionKeyOf } from "./bump-sender.js";
+import { BumpSender, expiryFlag, versionKeyOf, type PendingOp } from "./bump-sender.js";
 import { InvalidationBacklog } from "./invalidation-backlog.js";
 import { lookupOrLockArgs, lockStatusOf, type LockAttempt, type Lookup } from "./lookup-or-lock.js";
 
@@ -48,6 +48,11 @@ export interface VersionsOptions {
   namespaceWide?: () => readonly string[];
   /** How long a write's dirty marks stand if its writer never confirms it: longer than any write takes. */
   markTtlMs?: number;
+  /**
+   * What an announced write is swept with if its writer vanishes before confirming it: the names
+   * only its result would reveal are unknown, so everything of the models it announced.
+   */
+  sweepWith?: (announced: readonly string[]) => readonly string[];
 }
 
 /** What INCR (and the scripts that copy the sequence) write: a decimal integer in the safe range. */
@@ -292,7 +297,7 @@ export class Versions {
       this.#options.counters.invalidationSent(list);
       return true;
     }
-    if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming, undefined, addsIdentities)) return true;
+    if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming, addsIdentities)) return true;
     const failedAt = performance.now();
     this.#queue(list, confirming);
     if (!waitIfQueued) return false;
@@ -330,8 +335,24 @@ export class Versions {
   async announce(names: Iterable<string>, token: string, addsIdentities = true, markTtlMs?: number): Promise<Announcement | undefined> {
     const list = [...new Set(names)];
     if (this.#options.redis === undefined || list.length === 0) return { token, names: new Set(list) };
-    const sent = await this.#sender!.send(list, "set", token, undefined, addsIdentities, markTtlMs);
+    // Recorded as pending, to be swept if its writer vanishes before confirming it — unless these
+    // marks already stand for `lateCommitWindow` over its models (a write of unknown outcome, whose record goes).
+    const sweepWith = markTtlMs === undefined ? (this.#options.sweepWith?.(list) ?? []) : [];
+    const pending: PendingOp = markTtlMs !== undefined ? { op: "del" } : sweepWith.length > 0 ? { op: "add", sweepWith } : { op: "" };
+    const sent = await this.#sender!.send(list, "set", token, addsIdentities, markTtlMs, pending);
     return sent ? { token, names: new Set(list) } : undefined;
+  }
+
+  /**
+   * Sweeps a write whose writer stopped (or lost Redis) between its announcement and its
+   * confirmation, found by this instance's registration heartbeat: bumps `names` (its models'
+   * generations: every unique read and list of them) and marks them with the write's token for
+   * `markTtlMs` (`lateCommitWindow`: the write may still commit). False if another instance swept
+   * it first, the writer confirmed it meanwhile, or Redis did not take it (the next heartbeat finds it again).
+   */
+  async sweep(names: readonly string[], token: string, markTtlMs: number): Promise<boolean> {
+    if (this.#sender === undefined || names.length === 0) return false;
+    return (await this.#sender.sweep(names, token, markTtlMs)) === "swept";
   }
 
   /**

@@ -5,6 +5,7 @@ import { TieredCache } from "../core/tiered-cache.js";
 import { CacheError } from "../errors.js";
 import { clientFreeKey, keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
+import type { OrphanedWrite } from "../invalidation/instance-registry.js";
 import { schemaEpoch } from "../invalidation/dependencies.js";
 import { L1Lease } from "../invalidation/lease.js";
 import { Versions } from "../invalidation/versions.js";
@@ -75,6 +76,9 @@ export class CacheRuntime {
   readonly warmHooks: WarmHooks = { beforeWarm: [], afterWarm: [] };
   /** The `$cache` property of the extended client. */
   readonly control: CacheControl;
+
+  /** Tokens of orphaned writes this instance is sweeping (see #sweepOrphans). */
+  readonly #sweeping = new Set<string>();
 
   /** Counts this cache closed among the process's open ones (see open-caches.ts). */
   readonly #countClosed: (() => void) | undefined;
@@ -154,6 +158,7 @@ export class CacheRuntime {
       bloomGroups: (names) => this.#bloomWrites.groups(names),
       namespaceWide: () => this.#writeNames.ofModels(),
       markTtlMs: Math.ceil(options.maxLifetimeMs) + 60_000,
+      sweepWith: (announced) => this.#writeNames.ofAbandoned(announced),
     });
   }
 
@@ -195,6 +200,7 @@ export class CacheRuntime {
         // added in Redis only makes this process's filter answer "maybe" more often).
         this.#guard?.learn(names);
       },
+      onOrphanedWrites: (orphans) => this.#sweepOrphans(orphans),
       onRejected: (channel, message, reason) => {
         this.#counters.rejectedMessages++;
         report(new CacheError("E_BAD_MESSAGE", `dropped a message on ${channel}: ${reason} (${describeMessage(message)})`));
@@ -319,6 +325,25 @@ export class CacheRuntime {
       report: (error) => this.#report(error),
       localStats: () => this.control.stats(),
     });
+  }
+
+  /**
+   * Writes whose writer vanished between announcing and confirming them (see REGISTER_INSTANCE):
+   * swept as a write of unknown outcome is settled — everything of their models bumped, and
+   * marked for `lateCommitWindow`, since such a write may still commit.
+   */
+  #sweepOrphans(orphans: readonly OrphanedWrite[]): void {
+    for (const { token, names } of orphans) {
+      // A heartbeat may find it again while its sweep runs.
+      if (this.#sweeping.has(token)) continue;
+      this.#sweeping.add(token);
+      void this.#versions
+        .sweep(names, token, this.#options.lateCommitWindowMs)
+        .then((swept) => {
+          if (swept) this.#counters.abandonedWrites++;
+        })
+        .finally(() => this.#sweeping.delete(token));
+    }
   }
 
   #report(error: CacheError): void {

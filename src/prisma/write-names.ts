@@ -12,6 +12,9 @@ export class WriteNames {
   readonly #graph: ModelGraph;
   readonly #bloom: BloomWrites;
   readonly #shadowed: readonly string[];
+  readonly #models: ReadonlySet<string>;
+  /** ofAbandoned() per set of models (few: the sets a write names). */
+  readonly #abandoned = new Map<string, readonly string[]>();
 
   /**
    * `shadowed`: models one of whose identity fields a result extension applied before the cache
@@ -22,6 +25,7 @@ export class WriteNames {
     this.#graph = graph;
     this.#bloom = bloom;
     this.#shadowed = shadowed;
+    this.#models = new Set(graph.modelNames);
   }
 
   ofWrite(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): Set<string> {
@@ -59,8 +63,25 @@ export class WriteNames {
    */
   ofUnresolved(announced: Iterable<string>): Set<string> {
     const names = new Set(announced);
-    const models = this.#graph.modelNames.filter((model) => names.has(modelGeneration(model)));
-    for (const name of this.ofModels(models)) names.add(name);
+    for (const name of this.ofAbandoned(names)) names.add(name);
+    return names;
+  }
+
+  /**
+   * What a write is swept with if its writer vanishes between its announcement and its
+   * confirmation (see Versions.sweep): everything of the models its announcement names, as for
+   * a write of unknown outcome — the announced names themselves stay marked. Computed for every
+   * write, so kept per set of models.
+   */
+  ofAbandoned(announced: Iterable<string>): readonly string[] {
+    const models: string[] = [];
+    for (const name of announced) if (name.startsWith(GENERATION) && this.#models.has(name.slice(GENERATION.length))) models.push(name.slice(GENERATION.length));
+    const key = models.sort().join("\n");
+    let names = this.#abandoned.get(key);
+    if (names === undefined) {
+      names = models.length === 0 ? [] : this.ofModels(models);
+      if (this.#abandoned.size < 1_000) this.#abandoned.set(key, names);
+    }
     return names;
   }
 
@@ -79,6 +100,8 @@ export class WriteNames {
     return tags.map(userTag);
   }
 }
+
+const GENERATION = modelGeneration("");
 
 /** The record a write's arguments already describe: its unique `where` and the scalar data it writes. */
 function knownRecordFields(operation: string, args: Record<string, unknown> | undefined): Record<string, unknown> | undefined {

@@ -53,6 +53,8 @@ export class Counters {
   undeliveredWrites = 0;
   /** Writes refused before the database because Redis could not take their announcement (`"refuse"`). */
   refusedWrites = 0;
+  /** Other instances' writes, announced and never confirmed by a writer that is gone, swept by this instance. */
+  abandonedWrites = 0;
   /** Invalidated names close() could not deliver (reported in an `error` event). */
   undeliveredInvalidations = 0;
   /** Times the circuit breaker opened (Redis failing: calls fail fast until a probe succeeds). */
@@ -155,6 +157,7 @@ export class Counters {
       unannouncedWrites: this.unannouncedWrites,
       undeliveredWrites: this.undeliveredWrites,
       refusedWrites: this.refusedWrites,
+      abandonedWrites: this.abandonedWrites,
       undeliveredInvalidations: this.undeliveredInvalidations,
       circuitOpens: this.circuitOpens,
       redisServerChanges: this.redisServerChanges,

@@ -99,9 +99,10 @@ return 1
  * bits, next meta, next bits. ARGV: channel ('' publishes nothing), message prefix, message suffix, own tag lifetime ms, V, G,
  * now (ms: live registrations count as receivers, at least as many as PUBLISH reached), mark mode ('', 'set', 'clear'), token, mark ttl
  * ms, the writer's own ack channel, the writer's own registration, V expiry flags ('1' expires), then per group: item count, items.
- * Last: KEYS the live schemas (REGISTER_INSTANCE) and the schema epoch's version key, ARGV the
- * epoch's name, the writer's schema (`<database>|<fingerprint>`; '' checks nothing) and its
- * database prefix (`<database>|`). While an instance of another schema on the same database is
+ * Then KEYS the pending writes (a hash, see REGISTER_INSTANCE), ARGV its operation and the names an
+ * orphaned write is swept with. Last: KEYS the live schemas (REGISTER_INSTANCE) and the schema
+ * epoch's version key, ARGV the epoch's name, the writer's schema (`<database>|<fingerprint>`; ''
+ * checks nothing) and its database prefix (`<database>|`). While an instance of another schema on the same database is
  * live, the bump also bumps (and marks) the schema epoch, which every entry of that database
  * depends on, and names it in the message: the other schema's reads may depend on names this
  * writer does not know (a renamed field or model, a new unique field or relation). Returns
@@ -118,6 +119,10 @@ local function bloomAdd(metaKey, bitsKey, item)
   for i = 0, k - 1 do redis.call('SETBIT', bitsKey, (h1 + i * h2) % m, 1) end
 end
 local V, G = tonumber(ARGV[5]), tonumber(ARGV[6])
+local markMode, token = ARGV[8], ARGV[9]
+local pendingKey, pendingOp = KEYS[#KEYS - 2], ARGV[#ARGV - 4]
+-- A sweep of an orphaned write runs once: whoever finds its record gone was beaten to it (or the writer confirmed).
+if pendingOp == 'sweep' and redis.call('HEXISTS', pendingKey, token) == 0 then return {-1, 0, 0} end
 local seq = redis.call('INCR', KEYS[1])
 local t = redis.call('TIME')
 local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -127,8 +132,14 @@ if seq < floor then
 end
 -- Lua would print a number this large in exponent notation: format it whole.
 local seqText = string.format('%.0f', seq)
-local markMode, token = ARGV[8], ARGV[9]
-local markUntil = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[10])
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local markUntil = nowMs + tonumber(ARGV[10])
+if pendingOp == 'add' then
+  redis.call('HSET', pendingKey, token, ARGV[12] .. '\\n' .. string.format('%.0f', nowMs) .. '\\n' .. string.format('%.0f', markUntil) .. '\\n' .. ARGV[#ARGV - 3])
+  if redis.call('PTTL', pendingKey) < tonumber(ARGV[10]) then redis.call('PEXPIRE', pendingKey, ARGV[10]) end
+elseif pendingOp ~= '' then
+  redis.call('HDEL', pendingKey, token)
+end
 local tagTtl
 for i = 1, V do
   local key = KEYS[3 + i]
@@ -223,6 +234,14 @@ return 1
  * database are live, and the schema epoch's new version if this registration bumped it ('' otherwise). Expiries are the server's time, not the instances' (whose clocks may
  * disagree: one running ahead that died would stay "live" by its lead, one running behind would
  * never count as live).
+ * Last, the orphaned writes: a write's announcement records it in the pending writes (KEYS[6], a
+ * hash: token → writer's registration, when announced, when its marks lapse, the names to sweep it
+ * with), its confirmation removes it. A write announced longer than a registration lifetime ago
+ * (its writer has registered since, if alive) whose writer is no longer registered was abandoned
+ * between its announcement and its confirmation — perhaps after its commit, whose result-only
+ * names (another unique key of the row) nobody invalidated. Returned as token, names pairs, for
+ * this instance to sweep (BUMP_VERSIONS 'sweep': once, whoever comes first). Records whose marks
+ * lapsed are dropped.
  */
 export const REGISTER_INSTANCE = script(`
 local t = redis.call('TIME')
@@ -260,7 +279,20 @@ if ARGV[4] ~= nil and ARGV[4] ~= '' then
     redis.call('SET', KEYS[5], epoch)
   end
 end
-return {longest, schemas, epoch}
+local orphans = {}
+if KEYS[6] ~= nil and redis.call('EXISTS', KEYS[6]) == 1 then
+  local records = redis.call('HGETALL', KEYS[6])
+  for i = 1, #records, 2 do
+    local writer, announced, lapses, names = string.match(records[i + 1], '^([^\\n]*)\\n(%d+)\\n(%d+)\\n(.*)$')
+    if not writer or tonumber(lapses) <= now then
+      redis.call('HDEL', KEYS[6], records[i])
+    elseif tonumber(announced) + tonumber(ARGV[3]) < now and #orphans < 40 and not redis.call('ZSCORE', KEYS[1], writer) then
+      orphans[#orphans + 1] = records[i]
+      orphans[#orphans + 1] = names
+    end
+  end
+end
+return {longest, schemas, epoch, orphans}
 `);
 
 /**

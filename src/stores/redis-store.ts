@@ -5,6 +5,13 @@ import { REGISTER_INSTANCE, type RedisScript } from "./redis-scripts.js";
 import { runIdOf, type ServerIdentity } from "./server-identity.js";
 
 /** Where an instance records its schema in the fleet (see REGISTER_INSTANCE). */
+/** The instance registry's keys: the live instances, the fleet's longest lease, the pending writes. */
+export interface RegistryKeys {
+  key: string;
+  leaseKey: string;
+  pendingKey: string;
+}
+
 export interface SchemaRegistration {
   /** The live schemas: a sorted set of fingerprints by expiry. */
   key: string;
@@ -155,9 +162,10 @@ export class RedisStore {
   }
 
   /** See REGISTER_INSTANCE: the fleet's longest lease, how many schemas are live, and whether this registration bumped the schema epoch. */
-  async addToRegistry(key: string, leaseKey: string, member: string, leaseTtlMs: number, lifetimeMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean }> {
-    const reply = (await this.runUnverified(REGISTER_INSTANCE, [key, leaseKey, schema.key, schema.sequenceKey, schema.epochKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix])) as unknown[];
-    return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "" };
+  /** REGISTER_INSTANCE: `orphans` alternates the tokens and sweep names (JSON) of writes abandoned by their writers. */
+  async addToRegistry(keys: RegistryKeys, member: string, leaseTtlMs: number, lifetimeMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean; orphans: unknown }> {
+    const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix])) as unknown[];
+    return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "", orphans: reply[3] };
   }
 
   async removeFromRegistry(key: string, member: string): Promise<void> {

@@ -34,8 +34,9 @@ describe("BUMP_VERSIONS: how many acknowledgements a writer waits for", () => {
   }
 
   async function receivers(ns: string, events: string, registry: string, ownAckChannel: string, ownMember: string): Promise<number> {
-    const keys = [`${ns}:seq`, registry, `${ns}:lifetime`, `${ns}:v:m:User`];
-    const args = [events, `1|i|writer|${uniqueNamespace()}|`, `|["m:User"]`, 60_000, 1, 0, "1", "", "", 60_000, ownAckChannel, ownMember, "0"];
+    // Then the pending writes, the live schemas and the schema epoch (no pending op, no schema checked).
+    const keys = [`${ns}:seq`, registry, `${ns}:lifetime`, `${ns}:v:m:User`, `${ns}:pending`, `${ns}:schemas`, `${ns}:v:e:-`];
+    const args = [events, `1|i|writer|${uniqueNamespace()}|`, `|["m:User"]`, 60_000, 1, 0, "1", "", "", 60_000, ownAckChannel, ownMember, "0", "", "", "e:-", "", "-|"];
     const [, count] = (await redis.eval(BUMP_VERSIONS.source, keys.length, ...keys, ...args)) as [number, number];
     return count;
   }

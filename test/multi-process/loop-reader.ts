@@ -1,4 +1,4 @@
-// One reading app instance of cut-off-writer.test.ts: its own PrismaClient, L1 and Redis
+// One reading app instance of cut-off-writer.test.ts and abandoned-write.test.ts: its own PrismaClient, L1 and Redis
 // connections. Reads the user USER_ID in a loop for DURATION_MS and prints every read as
 // [started at (ms, wall clock), name], plus its cache counters. SUB_DELAY_MS puts its
 // invalidation subscription behind a slow link (its commands stay fast): it learns of other
@@ -30,4 +30,4 @@ await prisma.$cache.close();
 await base.$disconnect();
 redis.disconnect();
 proxy?.close();
-console.log(JSON.stringify({ samples, l1Hits: stats.l1Hits, bypasses: stats.bypasses }));
+console.log(JSON.stringify({ samples, l1Hits: stats.l1Hits, bypasses: stats.bypasses, abandonedWrites: stats.abandonedWrites }));

@@ -1,0 +1,66 @@
+import { Redis } from "ioredis";
+import { describe, expect, inject, it } from "vitest";
+import { createBaseClient, uniqueNamespace } from "../helpers/client.ts";
+import { startChild } from "../helpers/child-process.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
+import { seedUser } from "../helpers/seed.ts";
+import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { holdUserRowLock } from "../helpers/row-lock.ts";
+import { sleep, until } from "../helpers/wait.ts";
+
+interface ReaderReport {
+  samples: Array<[number, string | null]>;
+  l1Hits: number;
+  abandonedWrites: number;
+}
+
+/**
+ * A write by one unique key (the email) changes what reads by another (the id) return, and its
+ * announcement cannot name the id: only its confirmation, after the commit, does. A writer that
+ * dies in between used to leave every instance serving the old row by id until the entry expired.
+ */
+describe("a writer killed after its commit, before its confirmation", () => {
+  it("the fleet notices it is gone and invalidates what the write may have changed; a live writer's slow write is left alone", async () => {
+    const chaos = await ChaosRedis.start();
+    const proxy = await TcpProxy.start(chaos.port);
+    const { base } = createBaseClient();
+    const admin = new Redis(chaos.url);
+    try {
+      const user = await seedUser(base);
+      const namespace = uniqueNamespace();
+      const pendingKey = `{${namespace}}:pending`;
+      const common = { DATABASE_URL: inject("databaseUrl"), NAMESPACE: namespace, USER_ID: String(user.id) };
+      const readers = [0, 1].map(() => startChild<ReaderReport>("loop-reader.ts", { ...common, REDIS_URL: chaos.url, DURATION_MS: "17000" }));
+      const rowLock = await holdUserRowLock(base, user.id);
+      const writer = startChild<unknown>("abandoning-writer.ts", { ...common, REDIS_URL: proxy.url, EMAIL: user.email, NAME: "written by a killed writer" });
+      await writer.printed("ready");
+      await until(async () => (await admin.hlen(pendingKey)) === 1, 20_000);
+      // The writer is alive, its write waits for the row lock longer than a registration lifetime (3 s): nobody sweeps it.
+      await sleep(4_500);
+      expect(await admin.hlen(pendingKey), "a live writer's pending write is not swept").toBe(1);
+      // Cut off from Redis, the write commits; the writer dies before its confirmation can go out.
+      proxy.cut();
+      await rowLock.release();
+      await until(async () => (await base.user.findUniqueOrThrow({ where: { id: user.id } })).name === "written by a killed writer", 10_000);
+      writer.kill();
+      const killedAt = Date.now();
+      await writer.result.catch(() => undefined);
+      const reports = await Promise.all(readers.map((reader) => reader.result));
+
+      expect(await admin.hlen(pendingKey), "the orphaned write was swept").toBe(0);
+      expect(reports.reduce((sum, report) => sum + report.abandonedWrites, 0), "swept once, by one instance").toBe(1);
+      for (const report of reports) {
+        expect(report.l1Hits, "the readers served from L1 before the write").toBeGreaterThan(0);
+        // Its registration lapses within 3 s of its last heartbeat; the next heartbeat of a reader (1 s) sweeps it.
+        const after = report.samples.filter(([started]) => started > killedAt + 6_000);
+        expect(after.length, "reads well after the kill").toBeGreaterThan(10);
+        expect(after.filter(([, name]) => name !== "written by a killed writer")).toEqual([]);
+      }
+    } finally {
+      admin.disconnect();
+      await base.$disconnect();
+      await proxy.stop();
+      await chaos.stop();
+    }
+  }, 90_000);
+});
