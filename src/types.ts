@@ -54,6 +54,8 @@ export interface SubscriberLike {
   info?(section: string): Promise<string>;
   /** Allowed in subscribed mode; the lease heartbeat. */
   ping(): Promise<unknown>;
+  /** Any command (ioredis): `CLIENT ID` and `CLIENT KILL` before subscribing. */
+  call?(command: string, ...args: string[]): Promise<unknown>;
   connect(): Promise<void>;
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
   on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
@@ -305,6 +307,8 @@ export interface CacheStats {
    * that this instance swept: everything of their models invalidated, read from the database for `lateCommitWindow`.
    */
   abandonedWrites: number;
+  /** Times the command connection's socket was dropped because the circuit breaker's probes went unanswered on a connection ioredis called ready (half-open): ioredis reconnects. */
+  unresponsiveConnectionsDropped: number;
   /** Invalidated names `close()` could not deliver; each such close() also emits an `error` event naming them. */
   undeliveredInvalidations: number;
   /** Times the circuit breaker opened: Redis calls then fail fast, reads go to the database, until a probe succeeds. */

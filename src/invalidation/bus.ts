@@ -27,6 +27,24 @@ export interface BusHandlers {
   onError(error: CacheError): void;
 }
 
+/**
+ * The subscriber connection's options over the user's: no automatic resubscription (the bus
+ * resubscribes once it learnt the server), and — unless the user set one — a socket timeout. A
+ * half-open connection (a middlebox that lost the flow, a peer gone without a FIN) answers the
+ * lease heartbeat never and closes never: this instance would serve no L1 and, while the server
+ * still counts it, every write in the fleet would wait a lease for it. A socket that received
+ * nothing for this long after a command is dropped, and ioredis reconnects it.
+ */
+function subscriberOverrides(redis: RedisLike, leaseTtlMs: number): object {
+  const userTimeout = (redis.options as { socketTimeout?: unknown } | undefined)?.socketTimeout;
+  return userTimeout === undefined ? { autoResubscribe: false, socketTimeout: halfOpenAfterMs(leaseTtlMs) } : { autoResubscribe: false };
+}
+
+/** How long the subscriber waits for a reply before it drops its connection as half-open: several leases, at least 5 s. */
+export function halfOpenAfterMs(leaseTtlMs: number): number {
+  return Math.max(5_000, 5 * leaseTtlMs);
+}
+
 /** Bound on the own bumps whose message is awaited (see Bus.#ownInFlight). */
 const OWN_IN_FLIGHT_MAX = 10_000;
 
@@ -67,6 +85,8 @@ export class Bus {
   readonly #ownInFlight = new Set<string>();
   #trusted = false;
   #closed = false;
+  /** The subscriber connection's server and client id, as it last subscribed (see #endPreviousConnection). */
+  #connection: { runId: string; id: string } | undefined;
   readonly #registry: InstanceRegistry;
   /**
    * Live instances by expiry: a writer waits for the acks of at least these (on a Cluster PUBLISH
@@ -98,7 +118,7 @@ export class Bus {
     this.#store = store;
     this.#handlers = handlers;
     // It re-subscribes itself on "ready", after learning which server it reached (a Cluster's duplicate takes other arguments).
-    this.#subscriber = redis.isCluster === true ? redis.duplicate() : (redis.duplicate as (override: { autoResubscribe: boolean }) => SubscriberLike).call(redis, { autoResubscribe: false });
+    this.#subscriber = redis.isCluster === true ? redis.duplicate() : (redis.duplicate as (override: object) => SubscriberLike).call(redis, subscriberOverrides(redis, leaseTtlMs));
     this.#subscriber.on("message", (channel, message) => this.#receive(channel, message));
     this.#subscriber.on("ready", () => this.#subscribe());
     for (const event of ["close", "end", "reconnecting"] as const) this.#subscriber.on(event, () => this.#setTrusted(false));
@@ -213,8 +233,9 @@ export class Bus {
 
   #subscribe(): void {
     this.#serverRunId()
-      .then((runId) => {
+      .then(async (runId) => {
         this.#handlers.onServer(runId);
+        await this.#endPreviousConnection(runId);
         return this.#subscriber.subscribe(this.eventsChannel, this.ownAckChannel);
       })
       .then(
@@ -229,6 +250,26 @@ export class Bus {
           }, SUBSCRIBE_RETRY_MS).unref();
         },
       );
+  }
+
+  /**
+   * A subscriber connection this instance gave up on — a half-open one, whose socket timed out
+   * here — may still stand in the server, which then keeps counting it among PUBLISH's receivers:
+   * every write in the fleet would wait a lease for an acknowledgement it never sends. On the same
+   * server (the same run_id: client ids are unique per run, never another client's), the new
+   * connection ends the previous one by its id before subscribing.
+   */
+  async #endPreviousConnection(runId: string | null): Promise<void> {
+    const call = this.#subscriber.call;
+    if (call === undefined) return;
+    try {
+      const id = String(await call.call(this.#subscriber, "CLIENT", "ID"));
+      const previous = this.#connection;
+      this.#connection = runId === null ? undefined : { runId, id };
+      if (previous !== undefined && previous.runId === runId && previous.id !== id) await call.call(this.#subscriber, "CLIENT", "KILL", "ID", previous.id);
+    } catch {
+      // "No such client" (it closed as connections do), or an ACL without CLIENT: nothing to end.
+    }
   }
 
   /** INFO on the subscriber connection before it subscribes (not allowed after); null if it cannot tell. */

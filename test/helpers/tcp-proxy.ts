@@ -4,7 +4,7 @@ import net from "node:net";
  * A TCP proxy in front of a server (a private Redis), so a test can cut one client off while
  * every other client keeps its direct connection: `cut()` drops every connection through it and
  * refuses new ones until `restore()`; `switchTo()` points it at another server (a failover, as a
- * virtual IP or DNS name moving to the promoted replica does).
+ * virtual IP or DNS name moving to the promoted replica does); `freeze()` half-opens the open ones.
  */
 export class TcpProxy {
   readonly #sockets = new Set<net.Socket>();
@@ -44,6 +44,17 @@ export class TcpProxy {
 
   restore(): void {
     this.#cut = false;
+  }
+
+  /**
+   * Half-opens the connections open now: both ends stay connected, but nothing passes any more
+   * (bytes are dropped), as behind a middlebox that lost the flow. New connections pass.
+   */
+  freeze(): void {
+    for (const socket of this.#sockets) {
+      socket.unpipe();
+      socket.on("data", () => {});
+    }
   }
 
   async stop(): Promise<void> {
