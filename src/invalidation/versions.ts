@@ -347,7 +347,8 @@ export class Versions {
    * Sweeps a write whose writer stopped (or lost Redis) between its announcement and its
    * confirmation, found by this instance's registration heartbeat: bumps `names` (its models'
    * generations: every unique read and list of them) and marks them with the write's token for
-   * `markTtlMs` (`lateCommitWindow`: the write may still commit). False if another instance swept
+   * `markTtlMs` (`lateCommitWindow`: the write may still commit), never shortening a mark its
+   * announcement set (the model's generation: it stands until it lapses). False if another instance swept
    * it first, the writer confirmed it meanwhile, or Redis did not take it (the next heartbeat finds it again).
    */
   async sweep(names: readonly string[], token: string, markTtlMs: number): Promise<boolean> {

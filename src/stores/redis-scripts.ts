@@ -140,6 +140,18 @@ if pendingOp == 'add' then
 elseif pendingOp ~= '' then
   redis.call('HDEL', pendingKey, token)
 end
+local function mark(key)
+  local marks = 'd' .. key
+  if markMode == 'set' then
+    -- A sweep never shortens the announcement's own mark (one token): the write may commit later still.
+    local standing = pendingOp == 'sweep' and redis.call('ZSCORE', marks, token)
+    if not standing or tonumber(standing) < markUntil then redis.call('ZADD', marks, markUntil, token) end
+    -- Extended, never shortened: the set may hold others' marks that lapse later than this one.
+    if redis.call('PTTL', marks) < tonumber(ARGV[10]) then redis.call('PEXPIRE', marks, ARGV[10]) end
+  elseif markMode == 'clear' then
+    redis.call('ZREM', marks, token)
+  end
+end
 local tagTtl
 for i = 1, V do
   local key = KEYS[3 + i]
@@ -149,13 +161,7 @@ for i = 1, V do
   else
     redis.call('SET', key, seqText)
   end
-  if markMode == 'set' then
-    redis.call('ZADD', 'd' .. key, markUntil, token)
-    -- Extended, never shortened: the set may hold others' marks that lapse later than this one.
-    if redis.call('PTTL', 'd' .. key) < tonumber(ARGV[10]) then redis.call('PEXPIRE', 'd' .. key, ARGV[10]) end
-  elseif markMode == 'clear' then
-    redis.call('ZREM', 'd' .. key, token)
-  end
+  mark(key)
 end
 local message = ARGV[3]
 local mixed = 0
@@ -168,12 +174,7 @@ if ownSchema ~= '' then
   if mixed == 1 then
     local key = KEYS[#KEYS]
     redis.call('SET', key, seqText)
-    if markMode == 'set' then
-      redis.call('ZADD', 'd' .. key, markUntil, token)
-      if redis.call('PTTL', 'd' .. key) < tonumber(ARGV[10]) then redis.call('PEXPIRE', 'd' .. key, ARGV[10]) end
-    elseif markMode == 'clear' then
-      redis.call('ZREM', 'd' .. key, token)
-    end
+    mark(key)
     -- The names are a JSON array at the end of the message, never empty: name the epoch last.
     message = string.sub(message, 1, -2) .. ',' .. cjson.encode(ARGV[#ARGV - 2]) .. ']'
   end
