@@ -7,6 +7,7 @@ import { seedUser } from "../helpers/seed.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { holdUserRowLock } from "../helpers/row-lock.ts";
 import { sleep, until } from "../helpers/wait.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 interface ReaderReport {
   samples: Array<[number, string | null]>;
@@ -43,7 +44,7 @@ describe("a writer killed after its commit, before its confirmation", () => {
       await rowLock.release();
       await until(async () => (await base.user.findUniqueOrThrow({ where: { id: user.id } })).name === "written by a killed writer", 10_000);
       writer.kill();
-      const killedAt = Date.now();
+      const killedAt = machineNow();
       await writer.result.catch(() => undefined);
       const reports = await Promise.all(readers.map((reader) => reader.result));
 
@@ -79,7 +80,8 @@ describe("a writer killed after its commit, before its confirmation", () => {
       const writer = startChild<unknown>("abandoning-writer.ts", { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, EMAIL: user.email, NAME: "written by a killed writer" });
       await writer.printed("ready");
       await until(async () => (await admin.hlen(`{${namespace}}:pending`)) === 1, 20_000);
-      // Killed while its UPDATE waits for the lock: the database still runs it once the lock is free.
+      // Killed once its UPDATE waits for the lock in the database, which still runs it once the lock is free.
+      await until(async () => (await rowLock.blocked()) > 0, 20_000, 50);
       writer.kill();
       await writer.result.catch(() => undefined);
       await until(() => reader.prisma.$cache.stats().abandonedWrites === 1, 20_000, 50);

@@ -6,6 +6,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension, type CacheError, type UndeliveredInvalidationsError } from "../../src/index.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
 redis.on("error", () => {});
@@ -15,7 +16,7 @@ const id = Number(process.env.USER_ID);
 
 await prisma.user.findUnique({ where: { id } });
 await prisma.user.update({ where: { id }, data: { name: process.env.NAME! } });
-const resolvedAt = Date.now();
+const resolvedAt = machineNow();
 const stats = prisma.$cache.stats();
 const closing = await Promise.race([
   prisma.$cache.close().then(() => undefined, (error: CacheError) => error),

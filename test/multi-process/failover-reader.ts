@@ -2,7 +2,7 @@
 // Redis connection (through the test's proxy, which a failover points at the promoted replica).
 // Reads every user of USER_IDS by id, and all of them as one list, in sweeps; prints "warm" once
 // both kinds of read were served from the cache, then reads until DURATION_MS has passed and
-// prints when each read that returned OLD_NAME started (wall-clock ms), so the test can judge
+// prints when each read that returned OLD_NAME started (the machine's monotonic clock, ms), so the test can judge
 // every read against the moment its writes resolved.
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
@@ -10,12 +10,13 @@ import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { requiredEnv } from "../helpers/worker-env.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 export interface FailoverReaderReport {
   reads: number;
   /** Start times of the reads (by id or in the list) that returned OLD_NAME. */
   oldAt: number[];
-  /** Reads that started in each second of the run (wall-clock second → count): proves reads went on after the failover. */
+  /** Reads that started in each second of the run (second of the machine's monotonic clock → count): proves reads went on after the failover. */
   perSecond: Record<string, number>;
   failures: string[];
   /** Cache hits (L1 + L2) counted so far, at the last sweep of each second: hits after the failover show the cache came back. */
@@ -26,7 +27,7 @@ export interface FailoverReaderReport {
 }
 
 const env = requiredEnv("failover-reader");
-const now = () => performance.timeOrigin + performance.now();
+const now = machineNow;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const pool = new CountingPool({ connectionString: env("DATABASE_URL"), max: 2 });

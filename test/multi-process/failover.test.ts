@@ -6,12 +6,13 @@ import { ChaosRedis } from "../helpers/redis-server.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { sleep } from "../helpers/wait.ts";
 import type { FailoverReaderReport } from "./failover-reader.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 const USERS = 20;
 const OLD_NAME = "before the failover";
 const NEW_NAME = "written just before the failover";
-const now = () => performance.timeOrigin + performance.now();
-/** Wall-clock skew allowed between processes reading `timeOrigin + now()`. */
+const now = machineNow;
+/** Slack allowed between processes' readings of the machine's monotonic clock (none is expected). */
 const SKEW_MS = 5;
 
 /**

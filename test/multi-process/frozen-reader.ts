@@ -1,7 +1,7 @@
 // An instance of the example schema for schema-change.test.ts: its own PrismaClient, pool, L1
 // and subscription. Reads one user by email until L1 serves it, prints "ready", then keeps
 // reading (20 ms apart) until DURATION_MS has passed, and prints when it last saw the old name
-// and first saw another, judged by when each read started (wall-clock ms). The test freezes it
+// and first saw another, judged by when each read started (the machine's monotonic clock, ms). The test freezes it
 // (SIGSTOP) in between.
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
@@ -9,6 +9,7 @@ import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { requiredEnv } from "../helpers/worker-env.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 export interface FrozenReaderReport {
   reads: number;
@@ -20,7 +21,7 @@ export interface FrozenReaderReport {
 }
 
 const env = requiredEnv("frozen-reader");
-const now = () => performance.timeOrigin + performance.now();
+const now = machineNow;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const pool = new CountingPool({ connectionString: env("DATABASE_URL"), max: 2 });

@@ -2,13 +2,14 @@
 // one user in a loop of `await findUnique` that never yields to I/O while L1 answers (every await
 // settles in the microtask queue): the event loop neither delivers invalidations nor runs timers
 // until L1 stops answering. Prints "ready" once L1 serves the row, then reads until DURATION_MS
-// has passed and prints what it saw, judged by when each read started (wall-clock ms).
+// has passed and prints what it saw, judged by when each read started (the machine's monotonic clock, ms).
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { requiredEnv } from "../helpers/worker-env.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 export interface LeaseReaderReport {
   reads: number;
@@ -21,7 +22,7 @@ export interface LeaseReaderReport {
 }
 
 const env = requiredEnv("lease-reader");
-const now = () => performance.timeOrigin + performance.now();
+const now = machineNow;
 
 const pool = new CountingPool({ connectionString: env("DATABASE_URL"), max: 2 });
 // A name lets a test find this process's connections in CLIENT LIST (duplicate() copies it to the subscriber).

@@ -2,10 +2,11 @@ import { describe, expect, inject, it } from "vitest";
 import { startChild } from "../helpers/child-process.ts";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import type { LeaseReaderReport } from "./lease-reader.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 const LEASE_TTL = 1_000;
-const now = () => performance.timeOrigin + performance.now();
-/** Wall-clock skew allowed between processes reading `timeOrigin + now()`. */
+const now = machineNow;
+/** Slack allowed between processes' readings of the machine's monotonic clock (none is expected). */
 const SKEW_MS = 5;
 
 /**

@@ -1,6 +1,6 @@
 // One reading app instance of cut-off-writer.test.ts and abandoned-write.test.ts: its own PrismaClient, L1 and Redis
 // connections. Reads the user USER_ID in a loop for DURATION_MS and prints every read as
-// [started at (ms, wall clock), name], plus its cache counters. SUB_DELAY_MS puts its
+// [started at (ms, the machine's monotonic clock), name], plus its cache counters. SUB_DELAY_MS puts its
 // invalidation subscription behind a slow link (its commands stay fast): it learns of other
 // instances' writes that much later, which only the writers' acknowledgement wait covers.
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -8,6 +8,7 @@ import { Redis } from "ioredis";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
 const SUB_DELAY_MS = Number(process.env.SUB_DELAY_MS ?? 0);
@@ -20,7 +21,7 @@ const until = Date.now() + Number(process.env.DURATION_MS);
 
 const samples: Array<[number, string | null]> = [];
 while (Date.now() < until) {
-  const started = Date.now();
+  const started = machineNow();
   const user = await prisma.user.findUnique({ where: { id } });
   samples.push([started, user?.name ?? null]);
   await new Promise((resolve) => setTimeout(resolve, 2));

@@ -29,6 +29,7 @@ import { CountingPool } from "../helpers/counting-pool.ts";
 import { seededRandom } from "../helpers/random.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { requiredEnv } from "../helpers/worker-env.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 export interface SeededUser {
   id: number;
@@ -106,7 +107,7 @@ const WRITE_RATIO = Number(process.env.WRITE_RATIO ?? 0.3);
 const MIN_OPS = Number(process.env.MIN_OPS ?? 0);
 const MAX_STALE_DETAILS = 5;
 
-const now = () => performance.timeOrigin + performance.now();
+const now = machineNow;
 const pool = new CountingPool({ connectionString: env("DATABASE_URL"), max: 4 });
 const redis = new Redis(env("REDIS_URL"), { maxRetriesPerRequest: 1 });
 // SUB_DELAY_MS: this instance's invalidation subscription sits behind a slow link (every byte from

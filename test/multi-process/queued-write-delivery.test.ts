@@ -4,6 +4,7 @@ import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { startChild } from "../helpers/child-process.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { machineNow } from "../helpers/machine-clock.ts";
 
 interface ReaderReport {
   samples: Array<[number, string | null]>;
@@ -34,7 +35,7 @@ describe("a write Redis could not take, delivered once Redis is back", () => {
       await sleep(2_000);
       proxy.restore();
       await written;
-      const resolvedAt = Date.now();
+      const resolvedAt = machineNow();
       const stats = writer.prisma.$cache.stats();
       const report = await reader.result;
 
