@@ -1,11 +1,10 @@
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
-import { createBaseClient, createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { startChild } from "../helpers/child-process.ts";
-import { ChaosRedis } from "../helpers/redis-server.ts";
-import { seedUser } from "../helpers/seed.ts";
-import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { withProxiedWriter } from "../helpers/proxied-writer.ts";
 import { holdUserRowLock } from "../helpers/row-lock.ts";
+import { seedUser } from "../helpers/seed.ts";
 import { sleep, until } from "../helpers/wait.ts";
 import { machineNow } from "../helpers/machine-clock.ts";
 
@@ -22,15 +21,8 @@ interface ReaderReport {
  */
 describe("a writer killed after its commit, before its confirmation", () => {
   it("the fleet notices it is gone and invalidates what the write may have changed; a live writer's slow write is left alone", async () => {
-    const chaos = await ChaosRedis.start();
-    const proxy = await TcpProxy.start(chaos.port);
-    const { base } = createBaseClient();
-    const admin = new Redis(chaos.url);
-    try {
-      const user = await seedUser(base);
-      const namespace = uniqueNamespace();
+    await withProxiedWriter(async ({ chaos, proxy, base, admin, user, namespace, common }) => {
       const pendingKey = `{${namespace}}:pending`;
-      const common = { DATABASE_URL: inject("databaseUrl"), NAMESPACE: namespace, USER_ID: String(user.id) };
       const readers = [0, 1].map(() => startChild<ReaderReport>("loop-reader.ts", { ...common, REDIS_URL: chaos.url, DURATION_MS: "17000" }));
       const rowLock = await holdUserRowLock(base, user.id);
       const writer = startChild<unknown>("abandoning-writer.ts", { ...common, REDIS_URL: proxy.url, EMAIL: user.email, NAME: "written by a killed writer" });
@@ -57,12 +49,7 @@ describe("a writer killed after its commit, before its confirmation", () => {
         expect(after.length, "reads well after the kill").toBeGreaterThan(10);
         expect(after.filter(([, name]) => name !== "written by a killed writer")).toEqual([]);
       }
-    } finally {
-      admin.disconnect();
-      await base.$disconnect();
-      await proxy.stop();
-      await chaos.stop();
-    }
+    });
   }, 90_000);
 
   it("a write killed while it waits for a row lock commits after the sweep's marks lapsed: its model's lists are not cached in between (the sweep keeps the announcement's longer mark; found by an outside probe)", async () => {

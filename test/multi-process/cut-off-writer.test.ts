@@ -1,10 +1,8 @@
 import { Redis } from "ioredis";
-import { describe, expect, inject, it } from "vitest";
-import { createBaseClient, createCachedClient, uniqueNamespace } from "../helpers/client.ts";
-import { runChild, startChild } from "../helpers/child-process.ts";
-import { ChaosRedis } from "../helpers/redis-server.ts";
-import { seedUser } from "../helpers/seed.ts";
-import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { describe, expect, it } from "vitest";
+import { createCachedClient } from "../helpers/client.ts";
+import { startChild } from "../helpers/child-process.ts";
+import { withProxiedWriter } from "../helpers/proxied-writer.ts";
 import { holdUserRowLock } from "../helpers/row-lock.ts";
 
 interface ReaderReport {
@@ -23,14 +21,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("a writer cut off from Redis, then stopped, while other processes keep reading", () => {
   it("no process returns the old row after the write resolved; the stopped writer reports what it could not deliver", async () => {
-    const chaos = await ChaosRedis.start();
-    const proxy = await TcpProxy.start(chaos.port);
-    const { base } = createBaseClient();
-    const admin = new Redis(chaos.url);
-    try {
-      const user = await seedUser(base);
-      const namespace = uniqueNamespace();
-      const common = { DATABASE_URL: inject("databaseUrl"), NAMESPACE: namespace, USER_ID: String(user.id) };
+    await withProxiedWriter(async ({ chaos, proxy, base, admin, user, namespace, common }) => {
       // Long enough to read after the write resolves: a writer cut off after its commit waits up to
       // redisDownWriteWait (5 s) for its confirmation, and its failed attempt waits out the lease (1 s).
       const readers = [0, 1].map(() => startChild<ReaderReport>("loop-reader.ts", { ...common, REDIS_URL: chaos.url, DURATION_MS: "13000" }));
@@ -68,11 +59,6 @@ describe("a writer cut off from Redis, then stopped, while other processes keep 
         await newcomer.close();
         newcomer.redis?.disconnect();
       }
-    } finally {
-      admin.disconnect();
-      await base.$disconnect();
-      await proxy.stop();
-      await chaos.stop();
-    }
+    });
   }, 90_000);
 });
