@@ -242,11 +242,16 @@ return 1
  * between its announcement and its confirmation — perhaps after its commit, whose result-only
  * names (another unique key of the row) nobody invalidated. Returned as token, names pairs, for
  * this instance to sweep (BUMP_VERSIONS 'sweep': once, whoever comes first). Records whose marks
- * lapsed are dropped.
+ * lapsed are dropped. Only a heartbeat whose own registration still stood sweeps: after a stall
+ * of Redis every registration lapsed, and live writers have not registered again yet.
  */
 export const REGISTER_INSTANCE = script(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Whether this instance's registration stood until now: if not, Redis or this instance stalled
+-- longer than a registration lifetime, and every registration may have lapsed in the stall.
+local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local steady = previous and tonumber(previous) >= now
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local mine = tonumber(ARGV[2])
@@ -281,7 +286,9 @@ if ARGV[4] ~= nil and ARGV[4] ~= '' then
   end
 end
 local orphans = {}
-if KEYS[6] ~= nil and redis.call('EXISTS', KEYS[6]) == 1 then
+-- After a stall (a paused Redis lets every registration lapse at once) the live writers register
+-- again with their next heartbeats: sweep from this instance's next steady one.
+if steady and KEYS[6] ~= nil and redis.call('EXISTS', KEYS[6]) == 1 then
   local records = redis.call('HGETALL', KEYS[6])
   for i = 1, #records, 2 do
     local writer, announced, lapses, names = string.match(records[i + 1], '^([^\\n]*)\\n(%d+)\\n(%d+)\\n(.*)$')

@@ -23,7 +23,7 @@ describe("a writer killed after its commit, before its confirmation", () => {
   it("the fleet notices it is gone and invalidates what the write may have changed; a live writer's slow write is left alone", async () => {
     await withProxiedWriter(async ({ chaos, proxy, base, admin, user, namespace, common }) => {
       const pendingKey = `{${namespace}}:pending`;
-      const readers = [0, 1].map(() => startChild<ReaderReport>("loop-reader.ts", { ...common, REDIS_URL: chaos.url, DURATION_MS: "17000" }));
+      const readers = [0, 1].map(() => startChild<ReaderReport>("loop-reader.ts", { ...common, REDIS_URL: chaos.url, DURATION_MS: "23000" }));
       const rowLock = await holdUserRowLock(base, user.id);
       const writer = startChild<unknown>("abandoning-writer.ts", { ...common, REDIS_URL: proxy.url, EMAIL: user.email, NAME: "written by a killed writer" });
       await writer.printed("ready");
@@ -31,6 +31,12 @@ describe("a writer killed after its commit, before its confirmation", () => {
       // The writer is alive, its write waits for the row lock longer than a registration lifetime (3 s): nobody sweeps it.
       await sleep(4_500);
       expect(await admin.hlen(pendingKey), "a live writer's pending write is not swept").toBe(1);
+      // Nor after Redis stalled longer than a registration lifetime, which let every registration lapse at once.
+      chaos.pause();
+      await sleep(3_500);
+      chaos.resume();
+      await sleep(2_500);
+      expect(await admin.hlen(pendingKey), "a live writer's pending write is not swept after a Redis stall").toBe(1);
       // Cut off from Redis, the write commits; the writer dies before its confirmation can go out.
       proxy.cut();
       await rowLock.release();
