@@ -189,7 +189,7 @@ function print(reports: ReadonlyArray<Extract<ChaosWorkerMessage, { type: "repor
   const totals: Record<string, number> = {};
   for (const report of reports) {
     const stats = report.stats as Record<string, unknown> & { bypasses: Record<string, number> };
-    for (const field of ["l1Hits", "l2Hits", "misses", "dbLoads", "fencedStores", "redisErrors", "redisTimeouts", "circuitOpens", "invalidationsQueued", "invalidationAckTimeouts", "unannouncedWrites", "abandonedWrites", "unresponsiveConnectionsDropped", "lockWaits", "lockWaitMs", "localLockWaits"]) totals[field] = (totals[field] ?? 0) + Number(stats[field] ?? 0);
+    for (const field of ["l1Hits", "l2Hits", "misses", "dbLoads", "fencedStores", "redisErrors", "redisTimeouts", "circuitOpens", "invalidationsQueued", "invalidationAckTimeouts", "unannouncedWrites", "abandonedWrites", "lockWaits", "lockWaitMs", "localLockWaits"]) totals[field] = (totals[field] ?? 0) + Number(stats[field] ?? 0);
     for (const [reason, count] of Object.entries(stats.bypasses)) totals[`bypass: ${reason}`] = (totals[`bypass: ${reason}`] ?? 0) + count;
   }
   if (process.env.CHAOS_ERRORS) for (const report of reports) console.log((report.stats as { absorbed: unknown }).absorbed);

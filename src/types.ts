@@ -307,8 +307,6 @@ export interface CacheStats {
    * that this instance swept: everything of their models invalidated, read from the database for `lateCommitWindow`.
    */
   abandonedWrites: number;
-  /** Times the command connection's socket was dropped because the circuit breaker's probes went unanswered on a connection ioredis called ready (half-open): ioredis reconnects. */
-  unresponsiveConnectionsDropped: number;
   /** Invalidated names `close()` could not deliver; each such close() also emits an `error` event naming them. */
   undeliveredInvalidations: number;
   /** Times the circuit breaker opened: Redis calls then fail fast, reads go to the database, until a probe succeeds. */

@@ -87,6 +87,8 @@ export class Bus {
   #closed = false;
   /** The subscriber connection's server and client id, as it last subscribed (see #endPreviousConnection). */
   #connection: { runId: string; id: string } | undefined;
+  /** Whether the server refused CLIENT ID or CLIENT KILL (reported once). */
+  #clientRefused = false;
   readonly #registry: InstanceRegistry;
   /**
    * Live instances by expiry: a writer waits for the acks of at least these (on a Cluster PUBLISH
@@ -267,8 +269,12 @@ export class Bus {
       const previous = this.#connection;
       this.#connection = runId === null ? undefined : { runId, id };
       if (previous !== undefined && previous.runId === runId && previous.id !== id) await call.call(this.#subscriber, "CLIENT", "KILL", "ID", previous.id);
-    } catch {
-      // "No such client" (it closed as connections do), or an ACL without CLIENT: nothing to end.
+    } catch (error) {
+      // "No such client" (it closed as connections do): nothing to end. An ACL without CLIENT is
+      // said once: a half-open subscription then stands until the server's keepalive drops it.
+      if (!/^NOPERM/.test(String((error as Error)?.message)) || this.#clientRefused) return;
+      this.#clientRefused = true;
+      this.#handlers.onError(new CacheStoreError("CLIENT", `${(error as Error).message}: grant +client so that a subscriber connection this instance replaced can be ended; until the server drops it, every write waits a lease for it`, { cause: error }));
     }
   }
 

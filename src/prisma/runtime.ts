@@ -2,7 +2,7 @@ import { Codec } from "../codec/codec.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { HotKeyDetector } from "../core/hot-keys.js";
 import { TieredCache } from "../core/tiered-cache.js";
-import { CacheError, CacheStoreError } from "../errors.js";
+import { CacheError } from "../errors.js";
 import { clientFreeKey, keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import type { OrphanedWrite } from "../invalidation/instance-registry.js";
@@ -40,8 +40,6 @@ import { scanPages } from "./scan.js";
 
 export type { CacheControl } from "./cache-control.js";
 
-/** Probes of an open circuit unanswered in a row on a connection ioredis calls ready: its socket is dropped (see RedisStore.dropUnresponsiveConnection). */
-const HALF_OPEN_PROBES = 3;
 export type { ExtensionThis } from "./delegates.js";
 
 /**
@@ -275,12 +273,6 @@ export class CacheRuntime {
         this.#versions.forget();
         if (open) this.#counters.circuitOpens++;
         else this.#versions.retryNow();
-      },
-      // Soon enough that the writes queued meanwhile are delivered within redisDownWriteWait.
-      onProbeFailed: (consecutive) => {
-        if (consecutive % HALF_OPEN_PROBES !== 0 || !store.dropUnresponsiveConnection()) return;
-        this.#counters.unresponsiveConnectionsDropped++;
-        this.#report(new CacheStoreError("PING", `${consecutive} probes unanswered on a connection ioredis calls ready (half-open?): its socket was dropped, ioredis reconnects`));
       },
     });
     store.breaker = breaker;

@@ -55,8 +55,6 @@ export class Counters {
   refusedWrites = 0;
   /** Other instances' writes, announced and never confirmed by a writer that is gone, swept by this instance. */
   abandonedWrites = 0;
-  /** Command connections whose socket was dropped after the breaker's probes went unanswered on them (half-open). */
-  unresponsiveConnectionsDropped = 0;
   /** Invalidated names close() could not deliver (reported in an `error` event). */
   undeliveredInvalidations = 0;
   /** Times the circuit breaker opened (Redis failing: calls fail fast until a probe succeeds). */
@@ -160,7 +158,6 @@ export class Counters {
       undeliveredWrites: this.undeliveredWrites,
       refusedWrites: this.refusedWrites,
       abandonedWrites: this.abandonedWrites,
-      unresponsiveConnectionsDropped: this.unresponsiveConnectionsDropped,
       undeliveredInvalidations: this.undeliveredInvalidations,
       circuitOpens: this.circuitOpens,
       redisServerChanges: this.redisServerChanges,

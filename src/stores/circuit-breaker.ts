@@ -11,8 +11,6 @@ export interface CircuitBreakerHooks {
   probe(): Promise<unknown>;
   /** The circuit opened (true) or closed again after a successful probe (false). */
   onChange(open: boolean): void;
-  /** A probe failed: the `consecutive`-th in a row since the circuit opened. */
-  onProbeFailed?(consecutive: number): void;
 }
 
 /**
@@ -25,7 +23,6 @@ export class CircuitBreaker {
   readonly #hooks: CircuitBreakerHooks;
   #failures = 0;
   #open = false;
-  #probeFailures = 0;
   #probeTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -45,7 +42,6 @@ export class CircuitBreaker {
   failed(): void {
     if (this.#open || ++this.#failures < this.#settings.threshold) return;
     this.#open = true;
-    this.#probeFailures = 0;
     this.#scheduleProbe();
     this.#hooks.onChange(true);
   }
@@ -61,11 +57,7 @@ export class CircuitBreaker {
     this.#probeTimer = setTimeout(() => {
       this.#hooks.probe().then(
         () => this.#close(),
-        () => {
-          if (this.#stopped) return;
-          this.#hooks.onProbeFailed?.(++this.#probeFailures);
-          this.#scheduleProbe();
-        },
+        () => this.#scheduleProbe(),
       );
     }, this.#settings.probeIntervalMs);
     this.#probeTimer.unref();

@@ -100,23 +100,6 @@ export class RedisStore {
     return this.#bounded("PING", () => this.#redis.ping(), "probe");
   }
 
-  /**
-   * Drops the command connection's socket while ioredis still calls it ready: what the breaker
-   * does after probes went unanswered on it (see HALF_OPEN_PROBES). A half-open connection — a
-   * middlebox that lost the flow, a peer gone without a FIN — is never closed otherwise (without
-   * ioredis' `socketTimeout`, until the kernel gives up, or never), and while it stands writes
-   * cannot reach Redis: each resolves only after `redisDownWriteWait`, its invalidation
-   * undelivered. ioredis reconnects at once and resends what it had not been answered.
-   * True if a socket was dropped (not on a Cluster, nor on a connection that is reconnecting).
-   */
-  dropUnresponsiveConnection(): boolean {
-    const stream = (this.#redis as { stream?: { destroy?: () => void } }).stream;
-    if (this.isCluster || this.#redis.status !== "ready" || typeof stream?.destroy !== "function") return false;
-    // Without an error: the connection's owner sees it close and reconnect, not an "error" event.
-    stream.destroy();
-    return true;
-  }
-
   /** The server's `run_id` (INFO server); null if it will not say (INFO denied or renamed). */
   async serverRunId(): Promise<string | null> {
     let info: string;
