@@ -5,6 +5,7 @@ import type { CacheExtensionOptions } from "../../src/index.ts";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { RedisCluster } from "../helpers/redis-cluster.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { until } from "../helpers/wait.ts";
 
 /** The same guarantees on a 6-node Redis Cluster, where keys live on different shards. */
 describe("on a Redis Cluster", () => {
@@ -77,6 +78,29 @@ describe("on a Redis Cluster", () => {
       expect((await b.prisma.user.findUnique({ where: { email } }))?.email).toBe(email);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("sweeps a write its writer abandoned (the pending writes live in the namespace's slot)", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance({ namespace, lateCommitWindow: 30 });
+    try {
+      const user = await seedUser(a.base);
+      const read = () => a.prisma.user.findUnique({ where: { id: user.id } });
+      await until(async () => (await read(), a.prisma.$cache.stats().l1Hits > 0), 10_000);
+      // A record as a writer that has gone leaves it: announced long ago, its registration absent.
+      const now = Date.now();
+      const admin = cluster.connect();
+      connections.push(admin);
+      await admin.hset(`{${namespace}}:pending`, "abandoned-token", `gone-writer\n${now - 10_000}\n${now + 60_000}\n["g:User","r:User"]`);
+      await until(() => a.prisma.$cache.stats().abandonedWrites === 1, 10_000, 50);
+      expect(await admin.hlen(`{${namespace}}:pending`)).toBe(0);
+      // The sweep bumped the model's generations: the cached row no longer matches, and is loaded again.
+      const queries = a.pool.queries;
+      await read();
+      expect(a.pool.queries).toBe(queries + 1);
+    } finally {
+      await a.close();
     }
   });
 
