@@ -89,6 +89,7 @@ export class Bus {
   #connection: { runId: string; id: string } | undefined;
   /** Whether the server refused CLIENT ID or CLIENT KILL (reported once). */
   #clientRefused = false;
+  readonly #onCluster: boolean;
   readonly #registry: InstanceRegistry;
   /**
    * Live instances by expiry: a writer waits for the acks of at least these (on a Cluster PUBLISH
@@ -105,6 +106,7 @@ export class Bus {
     this.registryKey = `${prefix}:instances`;
     this.schemasKey = `${prefix}:schemas`;
     this.pendingKey = `${prefix}:pending`;
+    this.#onCluster = redis.isCluster === true;
     this.schema = { member: `${clientSchema.database}|${clientSchema.fingerprint}`, databasePrefix: `${clientSchema.database}|`, epoch: schemaEpoch(clientSchema.database) };
     const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, this.schema.epoch), member: this.schema.member, databasePrefix: this.schema.databasePrefix };
     this.#registry = new InstanceRegistry(store, { key: this.registryKey, leaseKey: `${prefix}:lease`, pendingKey: this.pendingKey }, this.instanceId, leaseTtlMs, schema, {
@@ -263,7 +265,8 @@ export class Bus {
    */
   async #endPreviousConnection(runId: string | null): Promise<void> {
     const call = this.#subscriber.call;
-    if (call === undefined) return;
+    // A Cluster routes each command to some node: CLIENT KILL could reach another node than CLIENT ID, and end a stranger.
+    if (call === undefined || this.#onCluster) return;
     try {
       const id = String(await call.call(this.#subscriber, "CLIENT", "ID"));
       const previous = this.#connection;
