@@ -138,7 +138,7 @@ describe("Bloom guard with odd spellings", () => {
   it("finds rows that exist by every spelling (findUnique not null, findUniqueOrThrow not throwing)", async () => {
     const wheres = {
       person: [{ id: person.id.toUpperCase() }, { id: person.id.replace(/-/g, "") }, { code: person.code.trimEnd() }, { email: person.email.toUpperCase() }],
-      event: [{ at: noMillis(event.at) }, { price: new Prisma.Decimal(event.price).toFixed(2) }, { price: event.price.toNumber() }, { labelAt: { label: "bloom", at: noMillis(event.at) } }],
+      event: [{ at: noMillis(event.at) }, { price: new Prisma.Decimal(event.price).toFixed(2) }, { labelAt: { label: "bloom", at: noMillis(event.at) } }],
       membership: [{ personId_teamId: { personId: person.id.toUpperCase(), teamId } }],
     };
     for (const where of wheres.person) {
@@ -150,6 +150,10 @@ describe("Bloom guard with odd spellings", () => {
       await expect(prisma.event.findUniqueOrThrow({ where })).resolves.toMatchObject({ id: event.id });
     }
     for (const where of wheres.membership) await expect(prisma.membership.findUniqueOrThrow({ where })).resolves.toMatchObject({ teamId });
+    // A Decimal spelled as a JS number: plain Prisma itself misses some values (about 4 % of these
+    // prices, e.g. 87180.1), so the cache must answer as it does, not necessarily find the row.
+    const byNumber = { price: event.price.toNumber() };
+    expect((await prisma.event.findUnique({ where: byNumber }))?.id ?? null, JSON.stringify(byNumber)).toBe((await client.base.event.findUnique({ where: byNumber }))?.id ?? null);
     expect(prisma.$cache.stats().bloomRejects).toBe(0);
   });
 
