@@ -67,11 +67,11 @@ export class BumpSender {
    * Sweeps an orphaned write (see REGISTER_INSTANCE): bumps and marks `list` with its token for
    * `markTtlMs`, unless its pending record is gone ("gone": swept by another instance first, or confirmed).
    */
-  sweep(list: readonly string[], token: string, markTtlMs: number): Promise<"swept" | "gone" | "failed"> {
+  sweep(list: readonly string[], token: string, markTtlMs: number): Promise<"sent" | "gone" | "failed"> {
     return this.#sendAll(list, "set", token, false, markTtlMs, { op: "sweep" });
   }
 
-  async #sendAll(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, markTtlMs: number | undefined, pending: PendingOp): Promise<"swept" | "gone" | "failed"> {
+  async #sendAll(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, markTtlMs: number | undefined, pending: PendingOp): Promise<"sent" | "gone" | "failed"> {
     const waits: Array<Promise<boolean>> = [];
     let op = pending;
     for (const batch of batchesOf(list)) {
@@ -83,7 +83,7 @@ export class BumpSender {
       waits.push(sent.acks);
     }
     await Promise.all(waits);
-    return "swept";
+    return "sent";
   }
 
   /**

@@ -41,7 +41,7 @@ function subscriberOverrides(redis: RedisLike, leaseTtlMs: number): object {
 }
 
 /** How long the subscriber waits for a reply before it drops its connection as half-open: several leases, at least 5 s. */
-export function halfOpenAfterMs(leaseTtlMs: number): number {
+function halfOpenAfterMs(leaseTtlMs: number): number {
   return Math.max(5_000, 5 * leaseTtlMs);
 }
 

@@ -353,7 +353,7 @@ export class Versions {
    */
   async sweep(names: readonly string[], token: string, markTtlMs: number): Promise<boolean> {
     if (this.#sender === undefined || names.length === 0) return false;
-    return (await this.#sender.sweep(names, token, markTtlMs)) === "swept";
+    return (await this.#sender.sweep(names, token, markTtlMs)) === "sent";
   }
 
   /**

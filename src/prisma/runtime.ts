@@ -39,7 +39,6 @@ import { modelsWithComputedIdentities, refuseBloomOverComputedIdentities } from 
 import { scanPages } from "./scan.js";
 
 export type { CacheControl } from "./cache-control.js";
-
 export type { ExtensionThis } from "./delegates.js";
 
 /**

@@ -4,7 +4,6 @@ import type { CircuitBreaker } from "./circuit-breaker.js";
 import { REGISTER_INSTANCE, type RedisScript } from "./redis-scripts.js";
 import { runIdOf, type ServerIdentity } from "./server-identity.js";
 
-/** Where an instance records its schema in the fleet (see REGISTER_INSTANCE). */
 /** The instance registry's keys: the live instances, the fleet's longest lease, the pending writes. */
 export interface RegistryKeys {
   key: string;
@@ -12,6 +11,7 @@ export interface RegistryKeys {
   pendingKey: string;
 }
 
+/** Where an instance records its schema in the fleet (see REGISTER_INSTANCE). */
 export interface SchemaRegistration {
   /** The live schemas: a sorted set of fingerprints by expiry. */
   key: string;
@@ -161,8 +161,10 @@ export class RedisStore {
     return (await this.#bounded("SET", () => this.#redis.set(key, value, "PX", Math.max(1, Math.round(ttlMs)), "NX"))) === "OK";
   }
 
-  /** See REGISTER_INSTANCE: the fleet's longest lease, how many schemas are live, and whether this registration bumped the schema epoch. */
-  /** REGISTER_INSTANCE: `orphans` alternates the tokens and sweep names (JSON) of writes abandoned by their writers. */
+  /**
+   * See REGISTER_INSTANCE: the fleet's longest lease, how many schemas are live, whether this
+   * registration bumped the schema epoch, and `orphans`: the tokens and sweep names (JSON), alternating, of writes abandoned by their writers.
+   */
   async addToRegistry(keys: RegistryKeys, member: string, leaseTtlMs: number, lifetimeMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean; orphans: unknown }> {
     const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix])) as unknown[];
     return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "", orphans: reply[3] };
