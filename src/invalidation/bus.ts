@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
+import { QUIT_WAIT_MS, quitWithin } from "../stores/command-connection.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
@@ -48,8 +49,6 @@ function halfOpenAfterMs(leaseTtlMs: number): number {
 /** Bound on the own bumps whose message is awaited (see Bus.#ownInFlight). */
 const OWN_IN_FLIGHT_MAX = 10_000;
 
-/** How long close() waits for Redis to answer QUIT before dropping the connection. */
-const QUIT_WAIT_MS = 1_000;
 /** How soon a refused SUBSCRIBE is tried again. */
 const SUBSCRIBE_RETRY_MS = 1_000;
 
@@ -204,10 +203,7 @@ export class Bus {
     this.#setTrusted(false);
     for (const waiter of this.#waiters.values()) waiter.resolve(false);
     this.#waiters.clear();
-    // QUIT waits for Redis's answer: a stalled or unreachable server must not hold close() up.
-    const quit = this.#subscriber.quit();
-    const answered = await Promise.race([quit.then(() => true, () => false), new Promise<false>((resolve) => setTimeout(resolve, QUIT_WAIT_MS, false).unref())]);
-    if (!answered) this.#subscriber.disconnect();
+    await quitWithin(this.#subscriber, QUIT_WAIT_MS);
   }
 
   /** Forces a new subscriber connection (it reached another server than the commands: a failover seen by one side only). */

@@ -2,7 +2,7 @@ import { Codec } from "../codec/codec.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { HotKeyDetector } from "../core/hot-keys.js";
 import { TieredCache } from "../core/tiered-cache.js";
-import { CacheError } from "../errors.js";
+import { CacheError, CacheStoreError } from "../errors.js";
 import { clientFreeKey, keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import type { OrphanedWrite } from "../invalidation/instance-registry.js";
@@ -22,6 +22,7 @@ import { Observability } from "../stats/observability.js";
 import type { WarmHooks } from "../stats/warm.js";
 import { StatsControl } from "./stats-control.js";
 import { MemoryStore } from "../stores/memory-store.js";
+import { openCommandConnection, type CommandConnection } from "../stores/command-connection.js";
 import { RedisStore } from "../stores/redis-store.js";
 import { whereMembersOf, type PrismaSchema } from "./data-model.js";
 import { checkModels, createCacheControl, type CacheControl } from "./cache-control.js";
@@ -37,6 +38,7 @@ import { WritePath } from "./write-path.js";
 import { WriteNames } from "./write-names.js";
 import { modelsWithComputedIdentities, refuseBloomOverComputedIdentities } from "./computed-fields.js";
 import { scanPages } from "./scan.js";
+import type { RedisLike } from "../types.js";
 
 export type { CacheControl } from "./cache-control.js";
 export type { ExtensionThis } from "./delegates.js";
@@ -82,23 +84,28 @@ export class CacheRuntime {
 
   /** Counts this cache closed among the process's open ones (see open-caches.ts). */
   readonly #countClosed: (() => void) | undefined;
+  /** The cache's own command connection (see command-connection.ts); undefined without Redis. */
+  readonly #connection: CommandConnection | undefined;
 
-  constructor(options: ResolvedOptions, schema: PrismaSchema, scope: KeyScope, client: Delegates) {
+  constructor(given: ResolvedOptions, schema: PrismaSchema, scope: KeyScope, client: Delegates) {
     this.#client = client;
-    this.#options = options;
     this.#schema = schema;
     this.#scope = scope;
     this.#database = scope.database ?? "-";
     this.#schemaEpoch = schemaEpoch(this.#database);
     // Checked before anything opens a connection: a refused configuration leaves nothing behind.
     const computedIdentities = modelsWithComputedIdentities(client, schema);
-    refuseBloomOverComputedIdentities(options, computedIdentities);
+    refuseBloomOverComputedIdentities(given, computedIdentities);
     const report = (error: CacheError) => this.#report(error);
+    // Every command goes through the cache's own connection; the subscriber is duplicated from the given client.
+    this.#connection = given.redis === undefined ? undefined : openCommandConnection(given.redis, given.redisTimeoutMs, (error) => report(new CacheStoreError("CONNECT", error.message, { cause: error })));
+    const options: ResolvedOptions = this.#connection === undefined ? given : { ...given, redis: this.#connection.redis };
+    this.#options = options;
     const store = options.redis === undefined ? undefined : new RedisStore(options.redis, options.redisTimeoutMs);
     this.#breaker = store === undefined || options.circuitBreaker === undefined ? undefined : this.#createBreaker(store, options);
     const prefix = `{${options.namespace}}`;
     this.#lease = store === undefined ? undefined : new L1Lease(options.lease, () => this.#bus!.ping(), report);
-    this.#bus = options.redis === undefined || store === undefined ? undefined : this.#createBus(store, prefix, report);
+    this.#bus = options.redis === undefined || store === undefined ? undefined : this.#createBus(given.redis!, store, prefix, report);
     this.#countClosed = this.#bus === undefined ? undefined : cacheOpened();
     this.#versions = this.#createVersions(store, prefix, report);
     const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, lateCommitWindowMs: options.lateCommitWindowMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities, waitIfQueued) => this.#bump(names, token, addsIdentities, waitIfQueued) });
@@ -183,14 +190,15 @@ export class CacheRuntime {
         this.#identity?.stop();
         this.#countClosed?.();
         await this.#bus?.close();
+        await this.#connection?.release();
       },
       report: (error) => this.#report(error),
     });
   }
 
   /** The subscription: invalidations, landed loads, and what to forget when it was down. */
-  #createBus(store: RedisStore, prefix: string, report: (error: CacheError) => void): Bus {
-    return new Bus(this.#options.redis!, store, prefix, {
+  #createBus(givenRedis: RedisLike, store: RedisStore, prefix: string, report: (error: CacheError) => void): Bus {
+    return new Bus(givenRedis, store, prefix, {
       onInvalidation: (_seq, names, own) => {
         this.#counters.invalidationReceived(names);
         // Our own bump's identities were learnt when it was sent (those it may have created).

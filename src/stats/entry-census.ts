@@ -1,3 +1,4 @@
+import { RedisTimeoutError } from "../stores/redis-store.js";
 import type { RedisLike } from "../types.js";
 
 type Scanner = { scan(cursor: string, ...args: Array<string | number>): Promise<[string, string[]]> };
@@ -9,9 +10,11 @@ const MAX_SCANNED = 5_000_000;
  * Stored entries per model under the current schema, counted with SCAN (never KEYS, which would
  * block Redis). Entries are `<namespace>:<fingerprint>[.<client>]:<model>:<operation>:<args>` (every client's); fleet locks
  * end in `:lock` and are left out. Invalidated entries still count until their TTL removes them.
- * Undefined on a Cluster (one SCAN per node would be needed) or a client without SCAN.
+ * Undefined on a Cluster (one SCAN per node would be needed) or a client without SCAN. Each page
+ * is bounded by `pageTimeoutMs`: the cache's connection does not resend a command its dropped
+ * socket left unanswered, so an unbounded SCAN could wait forever.
  */
-export async function countEntries(redis: RedisLike, namespace: string, fingerprint: string): Promise<Record<string, number> | undefined> {
+export async function countEntries(redis: RedisLike, namespace: string, fingerprint: string, pageTimeoutMs: number): Promise<Record<string, number> | undefined> {
   const scanner = redis as unknown as Partial<Scanner>;
   if (redis.isCluster === true || typeof scanner.scan !== "function") return undefined;
   const prefix = `${namespace}:${fingerprint}`;
@@ -19,7 +22,7 @@ export async function countEntries(redis: RedisLike, namespace: string, fingerpr
   let cursor = "0";
   let scanned = 0;
   do {
-    const [next, keys] = await (scanner as Scanner).scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    const [next, keys] = await withinTimeout((scanner as Scanner).scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000), pageTimeoutMs);
     for (const key of keys) {
       if (key.endsWith(":lock")) continue;
       const start = key.indexOf(":", prefix.length) + 1;
@@ -30,4 +33,12 @@ export async function countEntries(redis: RedisLike, namespace: string, fingerpr
     cursor = next;
   } while (cursor !== "0" && scanned < MAX_SCANNED);
   return counts;
+}
+
+function withinTimeout<T>(call: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisTimeoutError("SCAN", timeoutMs)), timeoutMs);
+  });
+  return Promise.race([call, expiry]).finally(() => clearTimeout(timer));
 }

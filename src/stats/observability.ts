@@ -114,8 +114,9 @@ export class Observability {
 
   /** Stored entries per model in Redis (undefined without Redis, or on a Cluster). */
   async entryCounts(): Promise<Record<string, number> | undefined> {
-    const { redis, namespace } = this.#parts.options;
-    return redis === undefined ? undefined : countEntries(redis, namespace, this.#parts.fingerprint);
+    const { redis, namespace, redisTimeoutMs } = this.#parts.options;
+    // A page of SCAN walks up to 1 000 keys: more than one lookup's time, still bounded.
+    return redis === undefined ? undefined : countEntries(redis, namespace, this.#parts.fingerprint, Math.max(1_000, 4 * redisTimeoutMs));
   }
 
   /** Before `resetStats()` zeroes the counters: metrics carry what they counted so far (see Metrics). */

@@ -5,6 +5,7 @@ import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/cli
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
+import { routeCacheConnections } from "../helpers/connection-routes.ts";
 
 /**
  * The bump script says how many *other* instances will acknowledge: the writer applies its own
@@ -90,7 +91,7 @@ describe("a write right after start-up", () => {
     // The writer's subscriber sits behind a slow link: it subscribes ~300 ms after start (INFO first).
     const proxy = await delayingProxy(inject("redisUrl"), 150);
     const redis = createRedis();
-    redis.duplicate = (override) => new Redis({ ...redis.options, ...override, host: "127.0.0.1", port: proxy.port });
+    routeCacheConnections(redis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
     try {
       const user = await seedUser(reader.base);
       await reader.prisma.user.findUnique({ where: { id: user.id } });

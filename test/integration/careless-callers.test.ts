@@ -169,6 +169,8 @@ describe("statistics methods while Redis is down", () => {
     let stopped = false;
     try {
       const user = await seedUser(client.base);
+      // Started as a service starts: ready once warm() resolved (the cache's connection answered), then a read.
+      await client.prisma.$cache.warm();
       await client.prisma.user.findUnique({ where: { id: user.id } });
       await server.stop();
       stopped = true;

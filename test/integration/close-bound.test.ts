@@ -1,6 +1,8 @@
+import { Redis } from "ioredis";
 import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { until } from "../helpers/wait.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -21,8 +23,10 @@ describe("close()", () => {
     try {
       const user = await client.base.user.create({ data: { email: `close-${Date.now()}-${Math.random()}@example.com`, name: "before" } });
       await client.prisma.user.findUnique({ where: { id: user.id } });
-      const entryKeys = (await client.redis!.keys(`${namespace}:*`)).filter((key) => key.includes(":User:findUnique:"));
-      expect(entryKeys).toHaveLength(1);
+      // The store lands after the read resolved, through the cache's own connection.
+      const entryKeysOf = async () => (await client.redis!.keys(`${namespace}:*`)).filter((key) => key.includes(":User:findUnique:"));
+      await until(async () => (await entryKeysOf()).length === 1 && (await client.redis!.get((await entryKeysOf())[0]!)) !== null, 5_000);
+      const entryKeys = await entryKeysOf();
       const stored = await client.redis!.get(entryKeys[0]!);
       await sleep(1_100); // past ttl: the next read is served stale and refreshes in the background
       await client.base.user.update({ where: { id: user.id }, data: { name: "changed outside the cache" } });
@@ -73,6 +77,29 @@ describe("closing a client on a shared Redis connection", () => {
       expect(counts()).toEqual(before);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it("the caches given one client share one command connection of their own; the last to close closes it, and the client stays open", async () => {
+    const name = `shared-${uniqueNamespace()}`;
+    const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1, connectionName: name });
+    const admin = createRedis();
+    // Connections by this name that are not subscribers: the client's own and the cache's duplicate.
+    const commandConnections = async () => ((await admin.client("LIST")) as string).split("\n").filter((line) => line.includes(` name=${name} `) && / sub=0 /.test(line) && / psub=0 /.test(line)).length;
+    const clients = [createCachedClient({ redis }), createCachedClient({ redis }), createCachedClient({ redis })];
+    try {
+      await redis.ping();
+      await Promise.all(clients.map((c) => c.prisma.user.count()));
+      await until(async () => (await commandConnections()) === 2);
+      await clients[0]!.close();
+      await clients[1]!.close();
+      expect(await commandConnections(), "one cache still uses it").toBe(2);
+      await clients[2]!.close();
+      await until(async () => (await commandConnections()) === 1);
+      expect(await redis.ping()).toBe("PONG");
+    } finally {
+      redis.disconnect();
+      admin.disconnect();
     }
   });
 });

@@ -6,6 +6,7 @@ import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { sleep, until } from "../helpers/wait.ts";
+import { routeCacheConnections } from "../helpers/connection-routes.ts";
 
 /**
  * A half-open connection: both ends still open, nothing passing (a middlebox that lost the flow,
@@ -21,7 +22,7 @@ describe("a half-open subscriber connection", () => {
     const namespace = uniqueNamespace();
     // The reader's commands go straight to Redis; its subscriber connection goes through the proxy.
     const readerRedis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
-    readerRedis.duplicate = (override) => new Redis({ ...readerRedis.options, ...override, host: "127.0.0.1", port: proxy.port });
+    routeCacheConnections(readerRedis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
     const reader = createCachedClient({ namespace, redis: readerRedis, models: { User: true } });
     const writerRedis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
     const writer = createCachedClient({ namespace, redis: writerRedis, models: { User: true } });
@@ -52,6 +53,38 @@ describe("a half-open subscriber connection", () => {
       readerRedis.disconnect();
       writerRedis.disconnect();
       admin.disconnect();
+      await proxy.stop();
+      await chaos.stop();
+    }
+  }, 60_000);
+
+  it("a writer whose command connection is half-open delivers its write on a new connection before it resolves: no reader serves the old row after it", async () => {
+    const chaos = await ChaosRedis.start();
+    const proxy = await TcpProxy.start(chaos.port);
+    const namespace = uniqueNamespace();
+    // Every connection of the writer (the one it is given, and those the cache opens) goes through the proxy.
+    const writerRedis = new Redis(proxy.url, { maxRetriesPerRequest: 1 });
+    const writer = createCachedClient({ namespace, redis: writerRedis, models: { User: true } });
+    const readerRedis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
+    const reader = createCachedClient({ namespace, redis: readerRedis, models: { User: true } });
+    try {
+      const user = await seedUser(writer.base);
+      const read = () => reader.prisma.user.findUnique({ where: { id: user.id } });
+      const l1Hits = () => reader.prisma.$cache.stats().l1Hits;
+      await until(async () => (await read(), l1Hits() > 0), 10_000);
+      // The writer is live in the fleet before its connections half-open.
+      await until(async () => (await writer.prisma.user.findUnique({ where: { id: user.id } }), writer.prisma.$cache.stats().l1Hits > 0), 10_000);
+
+      proxy.freeze();
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "written over a half-open connection" } });
+      expect((await read())?.name, "the reader's first read after the write resolved").toBe("written over a half-open connection");
+      expect(writer.prisma.$cache.stats().undeliveredWrites, "the write's invalidation reached the fleet before it resolved").toBe(0);
+      // The user's own connection is the user's: the cache never replaced it, so it is still half-open.
+      expect(await Promise.race([writerRedis.ping().then(() => "answered", () => "failed"), sleep(1_000).then(() => "no answer")])).toBe("no answer");
+    } finally {
+      await Promise.all([reader.close(), writer.close()]);
+      readerRedis.disconnect();
+      writerRedis.disconnect();
       await proxy.stop();
       await chaos.stop();
     }

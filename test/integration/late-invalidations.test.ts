@@ -4,6 +4,7 @@ import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/cli
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { sleep, until } from "../helpers/wait.ts";
+import { routeCacheConnections } from "../helpers/connection-routes.ts";
 
 /**
  * A reader whose invalidations arrive late (its subscriber link is slow, so its lease never
@@ -17,7 +18,7 @@ describe("an instance that hears of writes late answers nothing from what it kee
     const namespace = uniqueNamespace();
     const proxy = await delayingProxy(inject("redisUrl"), 1_500);
     const slowRedis = createRedis();
-    slowRedis.duplicate = (override) => new Redis({ ...slowRedis.options, ...override, host: "127.0.0.1", port: proxy.port });
+    routeCacheConnections(slowRedis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
     const reader = createCachedClient({ namespace, models, redis: slowRedis });
     const writer = createCachedClient({ namespace, models });
     await reader.prisma.user.count();

@@ -3,6 +3,7 @@ import { describe, expect, inject, it } from "vitest";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { routeCacheConnections, routeTo } from "../helpers/connection-routes.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LOCK_TTL = 10_000;
@@ -19,7 +20,7 @@ describe("fleet lock wake-ups", () => {
     const proxy = await delayingProxy(inject("redisUrl"), 300);
     // B's commands answer 300 ms late; its subscription (which carries wake-ups) is direct.
     const slowRedis = new Redis({ host: "127.0.0.1", port: proxy.port, maxRetriesPerRequest: 1 });
-    slowRedis.duplicate = () => new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1 });
+    routeCacheConnections(slowRedis, { subscriber: routeTo(inject("redisUrl")) });
     const options = { namespace, lockTtl: LOCK_TTL, redisTimeout: 3_000, models: { User: true } };
     const holder = createCachedClient(options);
     const waiter = createCachedClient({ ...options, redis: slowRedis });

@@ -68,12 +68,13 @@ describe("a failing Redis never fails a read", () => {
     chaos.pause();
     await c.prisma.user.count({ where: { id: userId } });
     chaos.resume();
-    await c.prisma.user.count({ where: { id: userId } });
-    // The store runs after the read resolved: give it time to land.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const before = c.pool.queries;
-    await c.prisma.user.count({ where: { id: userId } });
-    expect(c.pool.queries).toBe(before);
+    // The store runs after the read resolved, and on a loaded machine the connection's check of the
+    // server after the stall may still be under way: read until a read costs the database nothing.
+    await until(async () => {
+      const before = c.pool.queries;
+      await c.prisma.user.count({ where: { id: userId } });
+      return c.pool.queries === before;
+    }, 10_000);
     expect(c.prisma.$cache.stats().l2Hits).toBeGreaterThanOrEqual(1);
   });
 

@@ -13,9 +13,11 @@ const redis = new Redis(env("REDIS_URL"));
 const base = new PrismaClient({ adapter: new PrismaPg(pool) });
 const prisma = base.$extends(cacheExtension({ redis, namespace: env("NAMESPACE"), lockTtl: Number(env("LOCK_TTL") || 5000), models: { Post: true } }));
 
-// Connect before the barrier so connection set-up is not part of the herd.
+// Connect before the barrier so connection set-up is not part of the herd. warm() resolves once the
+// cache's own connection answered (nothing recorded to replay yet): a service reports ready after it.
 await base.$connect();
 await redis.ping();
+await prisma.$cache.warm();
 const barrier = `${env("NAMESPACE")}:barrier`;
 await redis.incr(barrier);
 while (Number(await redis.get(barrier)) < Number(env("INSTANCES"))) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -9,11 +9,12 @@ import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { machineNow } from "../helpers/machine-clock.ts";
+import { routeCacheConnections } from "../helpers/connection-routes.ts";
 
 const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
 const SUB_DELAY_MS = Number(process.env.SUB_DELAY_MS ?? 0);
 const proxy = SUB_DELAY_MS > 0 ? await delayingProxy(process.env.REDIS_URL!, SUB_DELAY_MS) : undefined;
-if (proxy !== undefined) redis.duplicate = (override) => new Redis({ ...redis.options, ...override, host: "127.0.0.1", port: proxy.port });
+if (proxy !== undefined) routeCacheConnections(redis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
 const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL!, max: 2 }) });
 const prisma = base.$extends(cacheExtension({ redis, namespace: process.env.NAMESPACE!, models: { User: true } }));
 const id = Number(process.env.USER_ID);

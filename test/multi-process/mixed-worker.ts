@@ -30,6 +30,7 @@ import { seededRandom } from "../helpers/random.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { requiredEnv } from "../helpers/worker-env.ts";
 import { machineNow } from "../helpers/machine-clock.ts";
+import { routeCacheConnections } from "../helpers/connection-routes.ts";
 
 export interface SeededUser {
   id: number;
@@ -115,7 +116,7 @@ const redis = new Redis(env("REDIS_URL"), { maxRetriesPerRequest: 1 });
 // Its L1 then learns of other instances' writes late, which only the acknowledgement wait covers.
 const SUB_DELAY_MS = Number(process.env.SUB_DELAY_MS ?? 0);
 const proxy = SUB_DELAY_MS > 0 ? await delayingProxy(env("REDIS_URL"), SUB_DELAY_MS) : undefined;
-if (proxy !== undefined) redis.duplicate = (override) => new Redis({ ...redis.options, ...override, host: "127.0.0.1", port: proxy.port });
+if (proxy !== undefined) routeCacheConnections(redis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
 const oracle = new Redis(env("REDIS_URL"), { maxRetriesPerRequest: 1 });
 const base = new PrismaClient({ adapter: new PrismaPg(pool) });
 // A generous ack timeout by default: a write that resolves on timeout may legitimately be seen

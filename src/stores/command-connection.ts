@@ -1,0 +1,96 @@
+import type { RedisLike } from "../types.js";
+
+/**
+ * The connection the cache sends its commands on. On a standalone server or behind Sentinel it is
+ * the cache's own: a duplicate of the client it was given, opened once per client and process
+ * (every cache of the process given that client shares it, as they shared the client) and closed
+ * when the last of them closes. Why not the application's connection:
+ *
+ * - A half-open connection (a middlebox that lost the flow, a peer gone without a FIN) answers
+ *   nothing and never closes: ioredis alone never notices. A writer's invalidations then go
+ *   nowhere, and other instances serve the old row. The cache's own connection gets a socket
+ *   timeout, so it is dropped and reconnects within seconds, before a write waiting to deliver
+ *   its invalidation gives up (`redisDownWriteWait`).
+ * - ioredis resends the commands a dropped socket left unanswered. An application's `INCR` or
+ *   `MULTI` would run twice, so the application's connection must never be dropped for the cache's
+ *   sake; the cache's own connection does not resend (each of its calls has its own deadline and
+ *   fails on its own; a resent announcement could land after its write's confirmation).
+ * - The application's `MULTI`, `SELECT` or blocking commands no longer stand in the cache's way,
+ *   and the cache's corking of its socket (see RedisStore) delays none of the application's commands.
+ *
+ * On a Cluster the client is used as it is: a Cluster's duplicate routes each command to some node
+ * and takes no such options.
+ */
+export interface CommandConnection {
+  readonly redis: RedisLike;
+  /** This cache no longer uses the connection: the last to release it closes it (QUIT, bounded). */
+  release(): Promise<void>;
+}
+
+/** How long close() waits for Redis to answer QUIT before dropping the connection. */
+export const QUIT_WAIT_MS = 1_000;
+
+/** Nothing received this long after a command: the connection is half-open (or Redis stalled), dropped and reconnected. */
+export function commandSocketTimeoutMs(redisTimeoutMs: number): number {
+  return Math.max(2_000, 4 * redisTimeoutMs);
+}
+
+interface Opened {
+  redis: RedisLike & Closable;
+  users: number;
+  errorHandlers: Set<(error: Error) => void>;
+}
+
+interface Closable {
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  connect(): Promise<void>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/** Per client the application gave: the cache's connection duplicated from it, while a cache of the process uses it. */
+const opened = new WeakMap<RedisLike, Opened>();
+
+/** `onError` hears the connection's errors (a refused connection, a dropped socket) while this cache uses it. */
+export function openCommandConnection(client: RedisLike, redisTimeoutMs: number, onError: (error: Error) => void): CommandConnection {
+  if (client.isCluster === true) return { redis: client, release: async () => {} };
+  let entry = opened.get(client);
+  if (entry === undefined) entry = open(client, redisTimeoutMs);
+  entry.users++;
+  entry.errorHandlers.add(onError);
+  let released = false;
+  const shared = entry;
+  return {
+    redis: shared.redis,
+    async release() {
+      if (released) return;
+      released = true;
+      shared.errorHandlers.delete(onError);
+      if (--shared.users > 0) return;
+      if (opened.get(client) === shared) opened.delete(client);
+      await quitWithin(shared.redis, QUIT_WAIT_MS);
+    },
+  };
+}
+
+function open(client: RedisLike, redisTimeoutMs: number): Opened {
+  const userTimeout = (client.options as { socketTimeout?: unknown } | undefined)?.socketTimeout;
+  const overrides = { autoResendUnfulfilledCommands: false, ...(userTimeout === undefined ? { socketTimeout: commandSocketTimeoutMs(redisTimeoutMs) } : {}) };
+  const redis = (client.duplicate as (override: object) => unknown).call(client, overrides) as RedisLike & Closable;
+  const entry: Opened = { redis, users: 0, errorHandlers: new Set() };
+  // Without a listener ioredis prints every connection error to the console.
+  redis.on("error", (error) => {
+    for (const handler of entry.errorHandlers) handler(error);
+  });
+  // A lazyConnect client's duplicate would wait for a first command: connect it now, as the subscriber is.
+  if (redis.status === "wait") redis.connect().catch(() => {});
+  opened.set(client, entry);
+  return entry;
+}
+
+/** QUIT waits for Redis's answer: a stalled or unreachable server must not hold close() up. */
+export async function quitWithin(connection: { quit(): Promise<unknown>; disconnect(): void }, waitMs: number): Promise<void> {
+  const quit = connection.quit();
+  const answered = await Promise.race([quit.then(() => true, () => false), new Promise<false>((resolve) => setTimeout(resolve, waitMs, false).unref())]);
+  if (!answered) connection.disconnect();
+}
