@@ -80,3 +80,14 @@ export class UndeliveredInvalidationsError extends CacheError {
     this.tags = tags;
   }
 }
+
+/**
+ * `cacheExtension` applied to a client that already has it: the outer instance's `$cache` hides the
+ * inner one, which nothing could close any more (its connections would keep the process alive).
+ */
+export class CacheExtendedTwiceError extends CacheError {
+  constructor() {
+    super("E_EXTENDED_TWICE", "this client is already extended with cacheExtension: a second one over it would hide the first one's $cache, which could then never be closed; extend the base client once (sibling clients, each extended from the base client, are separate caches)");
+  }
+}
+

@@ -1,11 +1,13 @@
 import { Prisma } from "@prisma/client/extension";
 import { schemaFingerprint } from "./key/fingerprint.js";
+import { CacheExtendedTwiceError } from "./errors.js";
 import { checkModelNames, resolveOptions } from "./options.js";
 import { clientIdentity } from "./prisma/client-identity.js";
 import { readPrismaSchema } from "./prisma/data-model.js";
 import { declareDependencies } from "./prisma/declared-dependencies.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
 import type { PrismaPromiseLike } from "./prisma/lazy-query.js";
+import { isCacheControl } from "./prisma/cache-control.js";
 import { CacheRuntime, type CacheControl, type ExtensionThis } from "./prisma/runtime.js";
 import type { CacheExtensionOptions, CacheQueryOptions } from "./types.js";
 
@@ -27,6 +29,8 @@ const RAW = { $executeRaw: false, $executeRawUnsafe: false, $queryRaw: true, $qu
 export function cacheExtension<ModelName extends string = string>(options: CacheExtensionOptions<NoInfer<ModelName>>) {
   const resolved = resolveOptions(options as CacheExtensionOptions);
   return Prisma.defineExtension((client) => {
+    // Before anything opens a connection.
+    if (isCacheControl((client as { $cache?: unknown }).$cache)) throw new CacheExtendedTwiceError();
     const schema = readPrismaSchema(client);
     checkModelNames(resolved.models, schema.graph.modelNames, resolved.optedOutModels);
     declareDependencies(resolved.models, schema.graph);

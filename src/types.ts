@@ -39,9 +39,10 @@ export interface RedisLike {
   /** Connection events: a reconnection is when the server behind the connection may have changed. */
   on?(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
   /**
-   * A new connection with the same options: the extension opens one for pub/sub and closes it
-   * itself (re-subscribing itself after a reconnection, once it learnt the server's identity).
-   * A `Redis` takes option overrides, a `Cluster` other startup nodes first.
+   * A new connection with the same options: the extension opens one for pub/sub (re-subscribing
+   * itself after a reconnection, once it learnt the server's identity) and, on a `Redis`, one per
+   * process for its commands (see command-connection.ts), and closes them itself. A `Redis` takes
+   * option overrides, a `Cluster` other startup nodes first.
    */
   duplicate: ((override?: { autoResubscribe?: boolean }) => SubscriberLike) | ((startupNodes?: unknown[], options?: object) => SubscriberLike);
 }
@@ -136,7 +137,11 @@ export interface LowHitRateAlertOptions {
  * string compiles, and unknown names fail when the extension meets the client.
  */
 export interface CacheExtensionOptions<ModelName extends string = string> {
-  /** An ioredis client or cluster owned by the caller; omitted, the cache lives in process only. */
+  /**
+   * An ioredis client or cluster owned by the caller; omitted, the cache lives in process only.
+   * The cache never closes it; from a `Redis` it duplicates its own connections (commands, shared by
+   * the process's caches given this client, and one subscriber per cache), which `$cache.close()` closes.
+   */
   redis?: RedisLike | undefined;
   /** Prefix of every key the extension writes. @default "pcs" */
   namespace?: string | undefined;

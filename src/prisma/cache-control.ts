@@ -89,7 +89,7 @@ export interface CacheControlParts {
  */
 export function createCacheControl(parts: CacheControlParts): CacheControl {
   const { options, statsControl } = parts;
-  return {
+  const control: CacheControl = {
     stats: () => statsOf(parts),
     invalidate: async (target) => {
       const names = explicitTargets(parts, target);
@@ -123,6 +123,15 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
     },
     close: () => closeCache(parts),
   };
+  controls.add(control);
+  return control;
+}
+
+/** Every `$cache` made, to tell a client that already has the cache (see CacheExtendedTwiceError). */
+const controls = new WeakSet<object>();
+
+export function isCacheControl(value: unknown): boolean {
+  return typeof value === "object" && value !== null && controls.has(value);
 }
 
 /** Checks that every name is a model of the schema; the error names the argument at fault and lists the models. */

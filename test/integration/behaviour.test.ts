@@ -1,6 +1,6 @@
 import { skip } from "@prisma/client/runtime/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CacheArgumentError, CacheConfigError, cacheExtension } from "../../src/index.ts";
+import { accelerateCompat, CacheArgumentError, CacheConfigError, CacheExtendedTwiceError, cacheExtension } from "../../src/index.ts";
 import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { FakeClock } from "../helpers/random.ts";
 import { seedUser } from "../helpers/seed.ts";
@@ -202,6 +202,28 @@ describe("configuration at $extends", () => {
     const { base } = createBaseClient();
     expect(() => base.$extends(cacheExtension({ models: { Usr: true } }))).toThrow(CacheConfigError);
     expect(() => base.$extends(cacheExtension({ models: { Usr: true } }))).toThrow(/models\.Usr/);
+  });
+
+  it("refuses a second cache over a client that has one (its $cache would hide the first's, which could never be closed); sibling caches are fine", async () => {
+    const redis = createRedis();
+    const c = createCachedClient({ redis });
+    const sibling = createCachedClient({ redis });
+    try {
+      expect(() => c.prisma.$extends(cacheExtension({ redis, models: { User: true } }))).toThrow(CacheExtendedTwiceError);
+      expect(() => c.prisma.$extends(accelerateCompat({ redis }))).toThrow(/already extended with cacheExtension/);
+      const accelerated = c.base.$extends(accelerateCompat({ redis }));
+      try {
+        expect(() => accelerated.$extends(cacheExtension({ redis, models: { User: true } }))).toThrow(CacheExtendedTwiceError);
+      } finally {
+        await accelerated.$cache.close();
+      }
+      const user = await seedUser(c.base);
+      await c.prisma.user.update({ where: { id: user.id }, data: { name: "through the first" } });
+      expect((await sibling.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("through the first");
+    } finally {
+      await Promise.all([c.close(), sibling.close()]);
+      redis.disconnect();
+    }
   });
 
   it("close() stops caching and never closes the caller's Redis", async () => {
