@@ -232,11 +232,16 @@ export class Bus {
   }
 
   #subscribe(): void {
+    // Closed meanwhile: a command sent after QUIT is never answered, and the socket timeout ioredis
+    // arms for it would keep the process alive that long (5 s, found by an outside probe).
+    if (this.#closed) return;
     this.#serverRunId()
       .then(async (runId) => {
+        if (this.#closed) return;
         this.#handlers.onServer(runId);
         await this.#endPreviousConnection(runId);
-        return this.#subscriber.subscribe(this.eventsChannel, this.ownAckChannel);
+        if (this.#closed) return;
+        await this.#subscriber.subscribe(this.eventsChannel, this.ownAckChannel);
       })
       .then(
         () => this.#setTrusted(!this.#closed),

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
+import { startChild } from "../helpers/child-process.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -102,4 +103,11 @@ describe("closing a client on a shared Redis connection", () => {
       admin.disconnect();
     }
   });
+
+  for (const [when, use] of [["before its first query", "0"], ["after reads and a write", "1"]] as const) {
+    it(`an app that closes the cache ${when}, disconnects Prisma and quits its client leaves nothing holding its process (found by an outside probe: a socket timer held it 5 s)`, async () => {
+      const child = startChild<{ alive: string[] }>("closing-app.ts", { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: uniqueNamespace(), USE: use });
+      expect((await child.result).alive).toEqual([]);
+    });
+  }
 });
