@@ -7,10 +7,15 @@ const NOT_FOUND = "P2025";
 /** Operations that throw instead of returning null. */
 export const THROWING_READS = new Set(["findUniqueOrThrow", "findFirstOrThrow"]);
 
-/** Turns Prisma's not-found error into a cacheable marker; any other error is rethrown, never cached. */
-export function toNotFoundMarker(error: unknown): NotFoundMarker {
+/**
+ * Turns Prisma's not-found error into a cacheable marker; any other error is rethrown, never cached.
+ * The marker answers later calls that Prisma would have sent alone: it says what Prisma says to a
+ * lone call (`meta.operation`, the message's last sentence), not what it said to a load it batched
+ * with other `findUnique` calls of the same tick (neither), as an outside probe found it replayed.
+ */
+export function toNotFoundMarker(model: string, operation: string, error: unknown): NotFoundMarker {
   if (error instanceof PrismaClientKnownRequestError && error.code === NOT_FOUND) {
-    return new NotFoundMarker({ message: error.message, code: error.code, meta: error.meta });
+    return new NotFoundMarker(error.meta !== undefined && !("operation" in error.meta) ? notFoundDetail(model, operation) : { message: error.message, code: error.code, meta: error.meta });
   }
   throw error;
 }

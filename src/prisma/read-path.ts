@@ -283,7 +283,7 @@ export class ReadPath {
       model,
       policy,
       deps,
-      load: THROWING_READS.has(operation) ? () => load().catch(toNotFoundMarker) : load,
+      load: THROWING_READS.has(operation) ? () => load().catch((error: unknown) => toNotFoundMarker(model, operation, error)) : load,
       isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
       whyNotStored: (value) => notStored ?? (UNIQUE_READS.has(operation) && isNotFound(value) && !spelledAsStored(this.#schema.graph, model, args?.where) ? UNSURE_NOT_FOUND : undefined),
       served: query.served,

@@ -49,6 +49,19 @@ describe("negative caching", () => {
     expect(await queriesFor(() => a.prisma.post.findFirstOrThrow({ where: { title: "no such title" } }).catch(() => null))).toBe(0);
   });
 
+  it("replays a not-found that Prisma answered in a batch as Prisma answers a lone call (found by an outside probe)", async () => {
+    const email = `batched-${Date.now()}-${Math.random()}@example.com`;
+    const read = (c: typeof a, address: string) => c.prisma.user.findUniqueOrThrow({ where: { email: address } }).catch((error: unknown) => error as { meta: unknown; message: string });
+    // One tick: Prisma sends both loads in one batch, and its error for a batched call has no meta.operation.
+    await Promise.all([read(a, email), read(a, `other-${email}`)]);
+    const before = a.pool.queries;
+    const hit = await read(a, email);
+    expect(a.pool.queries, "answered from the cache").toBe(before);
+    const lone = (await a.base.user.findUniqueOrThrow({ where: { email } }).catch((error: unknown) => error)) as { meta: unknown; message: string };
+    expect(hit.meta).toEqual(lone.meta);
+    expect(hit.message.split("\n").pop()).toBe(lone.message.split("\n").pop());
+  });
+
   it("honours negativeTtl: 0 (never cached) and per-model overrides", async () => {
     const c = createCachedClient({ redis: null, negativeTtl: 0, models: { User: true, Post: { negativeTtl: 5 } } });
     try {
