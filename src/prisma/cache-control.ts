@@ -174,7 +174,7 @@ function explicitTargets(parts: CacheControlParts, target: { model?: string; mod
   if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === "string" && tag !== "")) {
     throw new CacheArgumentError("tags", "expected an array of non-empty strings");
   }
-  return [...(models.length === 0 ? [] : parts.writeNames.ofModels(models)), ...parts.writeNames.ofTags(tags)];
+  return [...(models.length === 0 ? [] : parts.writeNames.ofChangedModels(models)), ...parts.writeNames.ofTags(tags)];
 }
 
 async function rebuildBloom(parts: CacheControlParts, model: string | undefined): Promise<void> {

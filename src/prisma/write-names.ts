@@ -96,6 +96,22 @@ export class WriteNames {
     return [...names, ...this.#bloom.suspensions(names)];
   }
 
+  /**
+   * Rows of `models` changed in ways the cache cannot see (a raw statement that named them, a write
+   * outside the cache): their names, and those of every model the database changes in turn through
+   * referential actions — a raw `UPDATE` of a key that posts reference with `onUpdate: Cascade`
+   * rewrites posts too. All models when none are named.
+   */
+  ofChangedModels(models: readonly string[] | undefined): string[] {
+    if (models === undefined) return this.ofModels();
+    const changed = new Set(models);
+    for (const model of models) {
+      for (const dependent of this.#graph.dependents(model, { kind: "delete" })) changed.add(dependent);
+      for (const dependent of this.#graph.dependents(model, { kind: "update" })) changed.add(dependent);
+    }
+    return this.ofModels([...changed]);
+  }
+
   ofTags(tags: readonly string[]): string[] {
     return tags.map(userTag);
   }

@@ -67,12 +67,12 @@ export class WritePath {
         if (element instanceof LazyQuery && element.runner === this.#writes) return this.#ofWriteInTransaction(element.model, element.operation, element.copyArgs(), result);
         // A fluent write's result is the related record: its own effects are known from its arguments only.
         if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.copyArgs(), undefined);
-        return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
+        return element instanceof RawWrite ? this.#writeNames.ofChangedModels(element.models) : [];
       },
       (element) => {
         const write = element instanceof FluentWrite ? element.write : element;
         if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.copyArgs());
-        return element instanceof RawWrite ? this.#writeNames.ofModels(element.models) : [];
+        return element instanceof RawWrite ? this.#writeNames.ofChangedModels(element.models) : [];
       },
     );
   }
@@ -84,9 +84,9 @@ export class WritePath {
     return new RawWrite(
       query,
       client,
-      (write) => this.#announced(client, this.#writeNames.ofModels(write.models), "raw statement", write.query, () => []),
+      (write) => this.#announced(client, this.#writeNames.ofChangedModels(write.models), "raw statement", write.query, () => []),
       (write, joined) => {
-        const names = () => this.#writeNames.ofModels(write.models);
+        const names = () => this.#writeNames.ofChangedModels(write.models);
         return this.#transactions.joinedBatch(write, joined, names, names);
       },
     );

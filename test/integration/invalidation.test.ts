@@ -251,10 +251,27 @@ describe("raw SQL and explicit invalidation", () => {
     expect(await cachedQueries(read)).toBe(0);
   });
 
-  it("$cache.raw() limits a raw statement to the models it names", async () => {
+  it("$cache.raw() limits a raw statement to the models it names and those the database changes in turn", async () => {
+    // Nothing references a Comment: naming it leaves users and posts cached.
+    await b.prisma.$cache.raw(["Comment"], b.prisma.$executeRaw`UPDATE "Comment" SET body = ${"named"} WHERE id = ${-1}`);
+    expect(await cachedQueries(read)).toBe(0);
+    expect(await cachedQueries(posts)).toBe(0);
+    // A user's posts and comments follow it (onDelete: Cascade, and Prisma's default onUpdate: Cascade):
+    // naming User alone also drops what a cascade of its statement would change (found by an outside probe).
     await b.prisma.$cache.raw(["User"], b.prisma.$executeRaw`UPDATE "User" SET name = ${"named"} WHERE id = ${user.id}`);
     expect((await read(a.prisma))?.name).toBe("named");
-    expect(await cachedQueries(posts)).toBe(0);
+    expect(await cachedQueries(posts)).toBe(1);
+  });
+
+  it("$cache.raw() naming the referenced model: a key change the database cascades is seen through the referencing model", async () => {
+    const author = await seedUser(a.base);
+    const post = await a.base.post.create({ data: { slug: `cascade-${Date.now()}-${Math.random()}`, title: "follows its author", authorId: author.id } });
+    const authorOf = (p: typeof a.prisma) => p.post.findUnique({ where: { id: post.id }, select: { authorId: true } });
+    await authorOf(a.prisma);
+    expect(await cachedQueries(authorOf)).toBe(0);
+    const moved = author.id + 1_000_000;
+    await b.prisma.$cache.raw(["User"], b.prisma.$executeRaw`UPDATE "User" SET id = ${moved} WHERE id = ${author.id}`);
+    expect((await authorOf(a.prisma))?.authorId).toBe(moved);
   });
 
   it("$cache.raw() returns the statement as Prisma does: lazy, and an element a $transaction batch takes", async () => {
@@ -280,6 +297,8 @@ describe("raw SQL and explicit invalidation", () => {
     expect(await cachedQueries(read)).toBe(0);
     await b.prisma.$cache.invalidate({ model: "User" });
     expect(await cachedQueries(read)).toBe(1);
+    // A change to users the cache did not see may have cascaded to their posts.
+    expect(await cachedQueries(posts)).toBe(1);
     const tagged = (p: typeof a.prisma) => p.user.count({ where: { id: user.id }, cache: { tags: ["team-7"] } });
     await tagged(a.prisma);
     expect(await cachedQueries(tagged)).toBe(0);

@@ -51,7 +51,11 @@ describe("negative caching", () => {
 
   it("replays a not-found that Prisma answered in a batch as Prisma answers a lone call (found by an outside probe)", async () => {
     const email = `batched-${Date.now()}-${Math.random()}@example.com`;
-    const read = (c: typeof a, address: string) => c.prisma.user.findUniqueOrThrow({ where: { email: address } }).catch((error: unknown) => error as { meta: unknown; message: string });
+    const read = (c: typeof a, address: string) =>
+      c.prisma.user.findUniqueOrThrow({ where: { email: address } }).then(
+        () => ({ meta: "found", message: "found" }),
+        (error: unknown) => error as { meta: unknown; message: string },
+      );
     // One tick: Prisma sends both loads in one batch, and its error for a batched call has no meta.operation.
     await Promise.all([read(a, email), read(a, `other-${email}`)]);
     const before = a.pool.queries;
