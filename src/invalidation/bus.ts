@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
-import { QUIT_WAIT_MS, quitWithin } from "../stores/command-connection.js";
+import { clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin } from "../stores/command-connection.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
@@ -122,6 +122,7 @@ export class Bus {
     this.#handlers = handlers;
     // It re-subscribes itself on "ready", after learning which server it reached (a Cluster's duplicate takes other arguments).
     this.#subscriber = redis.isCluster === true ? redis.duplicate() : (redis.duplicate as (override: object) => SubscriberLike).call(redis, subscriberOverrides(redis, leaseTtlMs));
+    clearSocketTimerOnClose(this.#subscriber);
     this.#subscriber.on("message", (channel, message) => this.#receive(channel, message));
     this.#subscriber.on("ready", () => this.#subscribe());
     for (const event of ["close", "end", "reconnecting"] as const) this.#subscriber.on(event, () => this.#setTrusted(false));

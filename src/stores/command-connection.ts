@@ -30,7 +30,12 @@ export interface CommandConnection {
 /** How long close() waits for Redis to answer QUIT before dropping the connection. */
 export const QUIT_WAIT_MS = 1_000;
 
-/** Nothing received this long after a command: the connection is half-open (or Redis stalled), dropped and reconnected. */
+/**
+ * Nothing received this long after a command: the connection is half-open (or Redis stalled), dropped
+ * and reconnected. Always the cache's own figure, whatever the application's client sets: the cache's
+ * commands are small, each gives up after `redisTimeout`, and the replacement must come before a write
+ * waiting to deliver its invalidation gives up (`redisDownWriteWait`).
+ */
 export function commandSocketTimeoutMs(redisTimeoutMs: number): number {
   return Math.max(2_000, 4 * redisTimeoutMs);
 }
@@ -46,16 +51,23 @@ interface Closable {
   disconnect(): void;
   connect(): Promise<void>;
   on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "close", listener: () => void): unknown;
 }
 
-/** Per client the application gave: the cache's connection duplicated from it, while a cache of the process uses it. */
-const opened = new WeakMap<RedisLike, Opened>();
+/**
+ * Per client the application gave, and per socket timeout (caches with other `redisTimeout`s need
+ * other ones): the cache's connection duplicated from it, while a cache of the process uses it.
+ */
+const opened = new WeakMap<RedisLike, Map<number, Opened>>();
 
 /** `onError` hears the connection's errors (a refused connection, a dropped socket) while this cache uses it. */
 export function openCommandConnection(client: RedisLike, redisTimeoutMs: number, onError: (error: Error) => void): CommandConnection {
   if (client.isCluster === true) return { redis: client, release: async () => {} };
-  let entry = opened.get(client);
-  if (entry === undefined) entry = open(client, redisTimeoutMs);
+  const socketTimeoutMs = commandSocketTimeoutMs(redisTimeoutMs);
+  let byTimeout = opened.get(client);
+  if (byTimeout === undefined) opened.set(client, (byTimeout = new Map()));
+  let entry = byTimeout.get(socketTimeoutMs);
+  if (entry === undefined) byTimeout.set(socketTimeoutMs, (entry = open(client, socketTimeoutMs)));
   entry.users++;
   entry.errorHandlers.add(onError);
   let released = false;
@@ -67,25 +79,40 @@ export function openCommandConnection(client: RedisLike, redisTimeoutMs: number,
       released = true;
       shared.errorHandlers.delete(onError);
       if (--shared.users > 0) return;
-      if (opened.get(client) === shared) opened.delete(client);
+      if (byTimeout.get(socketTimeoutMs) === shared) byTimeout.delete(socketTimeoutMs);
       await quitWithin(shared.redis, QUIT_WAIT_MS);
     },
   };
 }
 
-function open(client: RedisLike, redisTimeoutMs: number): Opened {
-  const userTimeout = (client.options as { socketTimeout?: unknown } | undefined)?.socketTimeout;
-  const overrides = { autoResendUnfulfilledCommands: false, ...(userTimeout === undefined ? { socketTimeout: commandSocketTimeoutMs(redisTimeoutMs) } : {}) };
-  const redis = (client.duplicate as (override: object) => unknown).call(client, overrides) as RedisLike & Closable;
+function open(client: RedisLike, socketTimeoutMs: number): Opened {
+  // Unanswered commands are dropped, not resent, and ioredis never settles them: each call the
+  // cache makes has its own deadline (RedisStore), so nothing waits on them.
+  const redis = (client.duplicate as (override: object) => unknown).call(client, { autoResendUnfulfilledCommands: false, socketTimeout: socketTimeoutMs }) as RedisLike & Closable;
   const entry: Opened = { redis, users: 0, errorHandlers: new Set() };
   // Without a listener ioredis prints every connection error to the console.
   redis.on("error", (error) => {
     for (const handler of entry.errorHandlers) handler(error);
   });
+  clearSocketTimerOnClose(redis);
   // A lazyConnect client's duplicate would wait for a first command: connect it now, as the subscriber is.
   if (redis.status === "wait") redis.connect().catch(() => {});
-  opened.set(client, entry);
   return entry;
+}
+
+/**
+ * ioredis arms its `socketTimeout` timer when it writes a command and clears it only when data
+ * arrives: a socket that closes with a command in flight leaves it armed, and when it fires it
+ * destroys whatever socket the connection has then — the new, healthy one (an outside probe saw
+ * every drop followed by a second one 2 s later). Cleared when the socket closes.
+ */
+export function clearSocketTimerOnClose(connection: { on(event: "close", listener: () => void): unknown }): void {
+  connection.on("close", () => {
+    const armed = connection as { socketTimeoutTimer?: NodeJS.Timeout };
+    if (armed.socketTimeoutTimer === undefined) return;
+    clearTimeout(armed.socketTimeoutTimer);
+    armed.socketTimeoutTimer = undefined;
+  });
 }
 
 /** QUIT waits for Redis's answer: a stalled or unreachable server must not hold close() up. */

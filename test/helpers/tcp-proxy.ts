@@ -9,6 +9,8 @@ import net from "node:net";
 export class TcpProxy {
   readonly #sockets = new Set<net.Socket>();
   #cut = false;
+  /** Connections accepted and passed on so far (a client's reconnections count). */
+  accepted = 0;
   #target: { port: number; host: string } = { port: 0, host: "127.0.0.1" };
 
   private constructor(private readonly server: net.Server, readonly port: number) {}
@@ -67,6 +69,7 @@ export class TcpProxy {
       client.destroy();
       return;
     }
+    this.accepted++;
     const upstream = net.connect(targetPort, targetHost);
     pairSockets(client, upstream, this.#sockets);
     client.pipe(upstream);

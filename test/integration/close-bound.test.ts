@@ -104,6 +104,23 @@ describe("closing a client on a shared Redis connection", () => {
     }
   });
 
+  it("caches with different redisTimeouts given one client get a command connection each: its socket timeout follows redisTimeout (found by an outside probe)", async () => {
+    const name = `timeouts-${uniqueNamespace()}`;
+    const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1, connectionName: name });
+    const admin = createRedis();
+    const commandConnections = async () => ((await admin.client("LIST")) as string).split("\n").filter((line) => line.includes(` name=${name} `) && / sub=0 /.test(line) && / psub=0 /.test(line)).length;
+    const clients = [createCachedClient({ redis, redisTimeout: 250 }), createCachedClient({ redis, redisTimeout: 2_000 }), createCachedClient({ redis, redisTimeout: 250 })];
+    try {
+      await redis.ping();
+      await Promise.all(clients.map((c) => c.prisma.user.count()));
+      await until(async () => (await commandConnections()) === 3);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      redis.disconnect();
+      admin.disconnect();
+    }
+  });
+
   for (const [when, use] of [["before its first query", "0"], ["after reads and a write", "1"]] as const) {
     it(`an app that closes the cache ${when}, disconnects Prisma and quits its client leaves nothing holding its process (found by an outside probe: a socket timer held it 5 s)`, async () => {
       const child = startChild<{ alive: string[] }>("closing-app.ts", { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: uniqueNamespace(), USE: use });

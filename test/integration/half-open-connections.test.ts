@@ -90,6 +90,41 @@ describe("a half-open subscriber connection", () => {
     }
   }, 60_000);
 
+  it("a connection dropped with a command in flight is not dropped again when that command's socket timer fires (ioredis leaves it armed; found by an outside probe)", async () => {
+    const chaos = await ChaosRedis.start();
+    const proxy = await TcpProxy.start(chaos.port);
+    // Only the cache's command connection goes through the proxy.
+    const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
+    routeCacheConnections(redis, { commands: { host: "127.0.0.1", port: proxy.port } });
+    const client = createCachedClient({ namespace: uniqueNamespace(), redis, models: { User: true } });
+    try {
+      const user = await seedUser(client.base);
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      expect(proxy.accepted).toBe(1);
+      // A command in flight (Redis stopped), then its socket dropped, and a new connection made.
+      chaos.pause();
+      const inFlight = client.prisma.user.count({ where: { id: user.id } });
+      await sleep(100);
+      proxy.cut();
+      proxy.restore();
+      chaos.resume();
+      await inFlight;
+      await until(() => proxy.accepted === 2, 10_000);
+      // Past the socket timeout (2 s) of the command that was in flight: the new connection stays.
+      const until3s = Date.now() + 3_000;
+      while (Date.now() < until3s) {
+        await client.prisma.user.findUnique({ where: { id: user.id } });
+        await sleep(50);
+      }
+      expect(proxy.accepted, "connections the cache opened through the proxy").toBe(2);
+    } finally {
+      await client.close();
+      redis.disconnect();
+      await proxy.stop();
+      await chaos.stop();
+    }
+  }, 60_000);
+
   it("without +client (CLIENT ID and CLIENT KILL refused) the cache works, and says once what it cannot do", async () => {
     const chaos = await ChaosRedis.start();
     const admin = new Redis(chaos.url);
