@@ -141,7 +141,8 @@ export class ReadPath {
     const policy = this.#options.models.get(model);
     if (policy === undefined || this.#closed) return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(args);
     if (cache === false || parent[TRANSACTION_SCOPE] !== undefined) {
-      this.#counters.bypass(cache === false ? "cache: false" : "transaction");
+      // Inside a transaction first: the Accelerate mode passes `cache: false` for every read without a cacheStrategy.
+      this.#counters.bypass(parent[TRANSACTION_SCOPE] !== undefined ? "transaction" : "cache: false");
       return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(args);
     }
     const QueryClass = SINGLE_RECORD.has(operation) ? this.#fluentClasses.get(model)! : LazyQuery;

@@ -72,6 +72,14 @@ describe("an app written for Accelerate, on one instance", () => {
     expect(info).toMatchObject({ cacheStatus: "none", tier: "db", signature: "unspecified", region: "self-hosted" });
   });
 
+  it("counts a read inside an interactive transaction as bypassed by the transaction, as the core does (found by an outside probe)", async () => {
+    const before = a.prisma.$cache.stats().bypasses;
+    await a.prisma.$transaction(async (tx) => tx.user.findUnique({ where: { id: alice.id } }));
+    const after = a.prisma.$cache.stats().bypasses;
+    expect((after.transaction ?? 0) - (before.transaction ?? 0)).toBe(1);
+    expect((after["cache: false"] ?? 0) - (before["cache: false"] ?? 0)).toBe(0);
+  });
+
   it("caches for ttl seconds, exactly (no jitter by default)", async () => {
     expect(await roundTrips(a.pool, () => a.app.usersWithTtl())).toBe(1);
     clock.advance(59_999);
