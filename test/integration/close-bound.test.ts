@@ -63,6 +63,21 @@ describe("close()", () => {
   }, 60_000);
 });
 
+/**
+ * A client with a connection name of its own (the cache's duplicates keep it), and a count of the
+ * connections by that name that are not subscribers: the client's own and the cache's command connections.
+ */
+function namedClient(prefix: string) {
+  const name = `${prefix}-${uniqueNamespace()}`;
+  const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1, connectionName: name });
+  const admin = createRedis();
+  const commandConnections = async () => {
+    const lines = ((await admin.client("LIST")) as string).split("\n");
+    return lines.filter((line) => line.includes(` name=${name} `) && / sub=0 /.test(line) && / psub=0 /.test(line)).length;
+  };
+  return { redis, commandConnections, dispose: () => (redis.disconnect(), admin.disconnect()) };
+}
+
 describe("closing a client on a shared Redis connection", () => {
   it("leaves no listener behind on the user's connection (each $extends would otherwise keep its runtime alive)", async () => {
     const redis = createRedis();
@@ -82,11 +97,7 @@ describe("closing a client on a shared Redis connection", () => {
   });
 
   it("the caches given one client share one command connection of their own; the last to close closes it, and the client stays open", async () => {
-    const name = `shared-${uniqueNamespace()}`;
-    const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1, connectionName: name });
-    const admin = createRedis();
-    // Connections by this name that are not subscribers: the client's own and the cache's duplicate.
-    const commandConnections = async () => ((await admin.client("LIST")) as string).split("\n").filter((line) => line.includes(` name=${name} `) && / sub=0 /.test(line) && / psub=0 /.test(line)).length;
+    const { redis, commandConnections, dispose } = namedClient("shared");
     const clients = [createCachedClient({ redis }), createCachedClient({ redis }), createCachedClient({ redis })];
     try {
       await redis.ping();
@@ -99,16 +110,12 @@ describe("closing a client on a shared Redis connection", () => {
       await until(async () => (await commandConnections()) === 1);
       expect(await redis.ping()).toBe("PONG");
     } finally {
-      redis.disconnect();
-      admin.disconnect();
+      dispose();
     }
   });
 
   it("caches with different redisTimeouts given one client get a command connection each: its socket timeout follows redisTimeout (found by an outside probe)", async () => {
-    const name = `timeouts-${uniqueNamespace()}`;
-    const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1, connectionName: name });
-    const admin = createRedis();
-    const commandConnections = async () => ((await admin.client("LIST")) as string).split("\n").filter((line) => line.includes(` name=${name} `) && / sub=0 /.test(line) && / psub=0 /.test(line)).length;
+    const { redis, commandConnections, dispose } = namedClient("timeouts");
     const clients = [createCachedClient({ redis, redisTimeout: 250 }), createCachedClient({ redis, redisTimeout: 2_000 }), createCachedClient({ redis, redisTimeout: 250 })];
     try {
       await redis.ping();
@@ -116,8 +123,7 @@ describe("closing a client on a shared Redis connection", () => {
       await until(async () => (await commandConnections()) === 3);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
-      redis.disconnect();
-      admin.disconnect();
+      dispose();
     }
   });
 

@@ -14,21 +14,39 @@ import { routeCacheConnections } from "../helpers/connection-routes.ts";
  * heartbeat stayed unanswered forever, so the instance served no L1, and the server kept counting
  * the dead subscription among PUBLISH's receivers, so every write in the fleet waited a lease for it.
  */
+/**
+ * A private Redis with a TCP proxy in front. `own` takes what the test opened (clients, then the
+ * caches on them), closed in reverse after the test, before the proxy and the server stop.
+ */
+async function withProxiedRedis(test: (parts: { chaos: ChaosRedis; proxy: TcpProxy; own: <T>(opened: T, close: (opened: T) => unknown) => T }) => Promise<void>): Promise<void> {
+  const chaos = await ChaosRedis.start();
+  const proxy = await TcpProxy.start(chaos.port);
+  const closers: Array<() => unknown> = [];
+  try {
+    await test({ chaos, proxy, own: (opened, close) => (closers.push(() => close(opened)), opened) });
+  } finally {
+    for (const close of closers.reverse()) await close();
+    await proxy.stop();
+    await chaos.stop();
+  }
+}
+
+const disconnect = (redis: Redis) => redis.disconnect();
+const close = (client: { close(): Promise<void> }) => client.close();
+
 describe("a half-open subscriber connection", () => {
-  it("is dropped and replaced: L1 answers again, and the server no longer counts the old one, so writes are acknowledged by all", async () => {
-    const chaos = await ChaosRedis.start();
-    const proxy = await TcpProxy.start(chaos.port);
-    const admin = new Redis(chaos.url);
-    const namespace = uniqueNamespace();
-    // The reader's commands go straight to Redis; its subscriber connection goes through the proxy.
-    const readerRedis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
-    routeCacheConnections(readerRedis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
-    const reader = createCachedClient({ namespace, redis: readerRedis, models: { User: true } });
-    const writerRedis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
-    const writer = createCachedClient({ namespace, redis: writerRedis, models: { User: true } });
-    const events = channelsOf(`{${namespace}}`, 0).events;
-    const subscribers = async () => ((await admin.pubsub("NUMSUB", events)) as [string, number])[1];
-    try {
+  it("is dropped and replaced: L1 answers again, and the server no longer counts the old one, so writes are acknowledged by all", () =>
+    withProxiedRedis(async ({ chaos, proxy, own }) => {
+      const admin = own(new Redis(chaos.url), disconnect);
+      const namespace = uniqueNamespace();
+      // The reader's commands go straight to Redis; its subscriber connection goes through the proxy.
+      const readerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
+      routeCacheConnections(readerRedis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
+      const reader = own(createCachedClient({ namespace, redis: readerRedis, models: { User: true } }), close);
+      const writerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
+      const writer = own(createCachedClient({ namespace, redis: writerRedis, models: { User: true } }), close);
+      const events = channelsOf(`{${namespace}}`, 0).events;
+      const subscribers = async () => ((await admin.pubsub("NUMSUB", events)) as [string, number])[1];
       const user = await seedUser(writer.base);
       const read = () => reader.prisma.user.findUnique({ where: { id: user.id } });
       const l1Hits = () => reader.prisma.$cache.stats().l1Hits;
@@ -48,26 +66,16 @@ describe("a half-open subscriber connection", () => {
       await writer.prisma.user.update({ where: { id: user.id }, data: { name: "after the half-open subscriber" } });
       expect(writer.prisma.$cache.stats().invalidationAckTimeouts, "every subscriber the server counts acknowledged the write").toBe(timeouts);
       expect((await read())?.name).toBe("after the half-open subscriber");
-    } finally {
-      await Promise.all([reader.close(), writer.close()]);
-      readerRedis.disconnect();
-      writerRedis.disconnect();
-      admin.disconnect();
-      await proxy.stop();
-      await chaos.stop();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it("a writer whose command connection is half-open delivers its write on a new connection before it resolves: no reader serves the old row after it", async () => {
-    const chaos = await ChaosRedis.start();
-    const proxy = await TcpProxy.start(chaos.port);
-    const namespace = uniqueNamespace();
-    // Every connection of the writer (the one it is given, and those the cache opens) goes through the proxy.
-    const writerRedis = new Redis(proxy.url, { maxRetriesPerRequest: 1 });
-    const writer = createCachedClient({ namespace, redis: writerRedis, models: { User: true } });
-    const readerRedis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
-    const reader = createCachedClient({ namespace, redis: readerRedis, models: { User: true } });
-    try {
+  it("a writer whose command connection is half-open delivers its write on a new connection before it resolves: no reader serves the old row after it", () =>
+    withProxiedRedis(async ({ chaos, proxy, own }) => {
+      const namespace = uniqueNamespace();
+      // Every connection of the writer (the one it is given, and those the cache opens) goes through the proxy.
+      const writerRedis = own(new Redis(proxy.url, { maxRetriesPerRequest: 1 }), disconnect);
+      const writer = own(createCachedClient({ namespace, redis: writerRedis, models: { User: true } }), close);
+      const readerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
+      const reader = own(createCachedClient({ namespace, redis: readerRedis, models: { User: true } }), close);
       const user = await seedUser(writer.base);
       const read = () => reader.prisma.user.findUnique({ where: { id: user.id } });
       const l1Hits = () => reader.prisma.$cache.stats().l1Hits;
@@ -81,23 +89,14 @@ describe("a half-open subscriber connection", () => {
       expect(writer.prisma.$cache.stats().undeliveredWrites, "the write's invalidation reached the fleet before it resolved").toBe(0);
       // The user's own connection is the user's: the cache never replaced it, so it is still half-open.
       expect(await Promise.race([writerRedis.ping().then(() => "answered", () => "failed"), sleep(1_000).then(() => "no answer")])).toBe("no answer");
-    } finally {
-      await Promise.all([reader.close(), writer.close()]);
-      readerRedis.disconnect();
-      writerRedis.disconnect();
-      await proxy.stop();
-      await chaos.stop();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it("a connection dropped with a command in flight is not dropped again when that command's socket timer fires (ioredis leaves it armed; found by an outside probe)", async () => {
-    const chaos = await ChaosRedis.start();
-    const proxy = await TcpProxy.start(chaos.port);
-    // Only the cache's command connection goes through the proxy.
-    const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
-    routeCacheConnections(redis, { commands: { host: "127.0.0.1", port: proxy.port } });
-    const client = createCachedClient({ namespace: uniqueNamespace(), redis, models: { User: true } });
-    try {
+  it("a connection dropped with a command in flight is not dropped again when that command's socket timer fires (ioredis leaves it armed; found by an outside probe)", () =>
+    withProxiedRedis(async ({ chaos, proxy, own }) => {
+      // Only the cache's command connection goes through the proxy.
+      const redis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
+      routeCacheConnections(redis, { commands: { host: "127.0.0.1", port: proxy.port } });
+      const client = own(createCachedClient({ namespace: uniqueNamespace(), redis, models: { User: true } }), close);
       const user = await seedUser(client.base);
       await client.prisma.user.findUnique({ where: { id: user.id } });
       expect(proxy.accepted).toBe(1);
@@ -117,13 +116,7 @@ describe("a half-open subscriber connection", () => {
         await sleep(50);
       }
       expect(proxy.accepted, "connections the cache opened through the proxy").toBe(2);
-    } finally {
-      await client.close();
-      redis.disconnect();
-      await proxy.stop();
-      await chaos.stop();
-    }
-  }, 60_000);
+    }), 60_000);
 
   it("without +client (CLIENT ID and CLIENT KILL refused) the cache works, and says once what it cannot do", async () => {
     const chaos = await ChaosRedis.start();
