@@ -1,3 +1,4 @@
+import { settleWithin } from "../core/settle-within.js";
 import { RedisTimeoutError } from "../stores/redis-store.js";
 import type { RedisLike } from "../types.js";
 
@@ -22,7 +23,9 @@ export async function countEntries(redis: RedisLike, namespace: string, fingerpr
   let cursor = "0";
   let scanned = 0;
   do {
-    const [next, keys] = await withinTimeout((scanner as Scanner).scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000), pageTimeoutMs);
+    const page = (scanner as Scanner).scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    if (!(await settleWithin(page, pageTimeoutMs))) throw new RedisTimeoutError("SCAN", pageTimeoutMs);
+    const [next, keys] = await page;
     for (const key of keys) {
       if (key.endsWith(":lock")) continue;
       const start = key.indexOf(":", prefix.length) + 1;
@@ -33,12 +36,4 @@ export async function countEntries(redis: RedisLike, namespace: string, fingerpr
     cursor = next;
   } while (cursor !== "0" && scanned < MAX_SCANNED);
   return counts;
-}
-
-function withinTimeout<T>(call: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expiry = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisTimeoutError("SCAN", timeoutMs)), timeoutMs);
-  });
-  return Promise.race([call, expiry]).finally(() => clearTimeout(timer));
 }
