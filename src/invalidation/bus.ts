@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
-import { clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin } from "../stores/command-connection.js";
+import { clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, sentinelOverrides } from "../stores/command-connection.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
@@ -34,11 +34,13 @@ export interface BusHandlers {
  * half-open connection (a middlebox that lost the flow, a peer gone without a FIN) answers the
  * lease heartbeat never and closes never: this instance would serve no L1 and, while the server
  * still counts it, every write in the fleet would wait a lease for it. A socket that received
- * nothing for this long after a command is dropped, and ioredis reconnects it.
+ * nothing for this long after a command is dropped, and ioredis reconnects it. Behind Sentinel it
+ * follows a failover when Sentinel announces it, as the command connection does.
  */
 function subscriberOverrides(redis: RedisLike, leaseTtlMs: number): object {
   const userTimeout = (redis.options as { socketTimeout?: unknown } | undefined)?.socketTimeout;
-  return userTimeout === undefined ? { autoResubscribe: false, socketTimeout: halfOpenAfterMs(leaseTtlMs) } : { autoResubscribe: false };
+  const timeout = userTimeout === undefined ? { socketTimeout: halfOpenAfterMs(leaseTtlMs) } : {};
+  return { autoResubscribe: false, ...timeout, ...sentinelOverrides(redis) };
 }
 
 /** How long the subscriber waits for a reply before it drops its connection as half-open: several leases, at least 5 s. */

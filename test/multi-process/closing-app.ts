@@ -1,11 +1,13 @@
 // An app that extends a client, uses it or not (USE=1), closes the cache, disconnects Prisma and
 // quits its Redis client, then reports what still keeps its event loop alive: nothing should.
+// SENTINEL_PORT / SENTINEL_NAME: the app finds its Redis through a sentinel instead of REDIS_URL.
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 
-const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
+const sentinel = process.env.SENTINEL_PORT === undefined ? undefined : { sentinels: [{ host: "127.0.0.1", port: Number(process.env.SENTINEL_PORT) }], name: process.env.SENTINEL_NAME! };
+const redis = sentinel === undefined ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1 }) : new Redis({ ...sentinel, maxRetriesPerRequest: 1 });
 const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL! }) });
 const prisma = base.$extends(cacheExtension({ redis, namespace: process.env.NAMESPACE!, models: { User: true } }));
 if (process.env.USE === "1") {
