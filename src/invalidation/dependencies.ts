@@ -123,7 +123,7 @@ export function spelledAsStored(graph: ModelGraph, model: string, whereArg: unkn
       if (typeof value !== "string") continue;
       const kind = identity.kinds?.[index] ?? "plain";
       if (kind === "plain") continue;
-      if ((kind !== "text" && kind !== "uuid") || canonicalIdentityValue(kind, value) !== value) return false;
+      if ((kind !== "text" && kind !== "uuid" && typeof kind !== "object") || canonicalIdentityValue(kind, value) !== value) return false;
     }
   }
   return true;

@@ -10,12 +10,20 @@
  * - `decimal`: by numeric value (`"10.50"`, `10.5` and `Decimal(10.5)` are one value);
  * - `fixed-width`: blank-padded text (`@db.Char(n)`), trailing spaces insignificant;
  * - `inexact`: equality the cache cannot reproduce (citext, case-insensitive collations, unknown
- *   native types): no tag, so reads by it depend on the model's generation and skip the Bloom guard.
+ *   native types): no tag, so reads by it depend on the model's generation and skip the Bloom guard;
+ * - an enum's values (`EnumValues`): its names as Prisma takes them — any other string (a value's
+ *   `@map` name, another case) is Prisma's validation error, not a value no record has.
  */
-export type IdentityValueKind = "text" | "int32" | "int64" | "float" | "boolean" | "bytes" | "plain" | "uuid" | "instant" | "decimal" | "fixed-width" | "inexact";
+export type IdentityValueKind = "text" | "int32" | "int64" | "float" | "boolean" | "bytes" | "plain" | "uuid" | "instant" | "decimal" | "fixed-width" | "inexact" | EnumValues;
+
+/** An enum field's kind: the names of its values (an array, so that identities serialize). */
+export interface EnumValues {
+  readonly enum: readonly string[];
+}
 
 /** The canonical spelling of an identity value, or undefined when it cannot be known exactly. */
 export function canonicalIdentityValue(kind: IdentityValueKind, value: unknown): string | undefined {
+  if (typeof kind === "object") return typeof value === "string" && kind.enum.includes(value) ? value : undefined;
   switch (kind) {
     case "text":
       return typeof value === "string" ? storedText(value) : undefined;

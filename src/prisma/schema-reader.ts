@@ -1,4 +1,4 @@
-import type { IdentityValueKind } from "../invalidation/identity-values.js";
+import type { EnumValues, IdentityValueKind } from "../invalidation/identity-values.js";
 import type { ForeignKeyActions, Identity, ReferentialAction } from "../invalidation/model-graph.js";
 import { readSchemaBlocks } from "./schema-blocks.js";
 import { parseDatamodel, type DmmfField, type DmmfModel } from "./schema-wasm.js";
@@ -21,8 +21,10 @@ export interface SchemaModelFacts {
 export function readSchemaFacts(schema: string): Map<string, SchemaModelFacts> {
   const blocks = readSchemaBlocks(schema);
   const facts = new Map<string, SchemaModelFacts>();
-  for (const model of parseDatamodel(schema)) {
-    const kinds = new Map(model.fields.map((field) => [field.name, identityValueKind(field, blocks.provider)] as const));
+  const { models, enums } = parseDatamodel(schema);
+  const enumValues = new Map(enums.map((declared) => [declared.name, { enum: declared.values.map((value) => value.name) }] as const));
+  for (const model of models) {
+    const kinds = new Map(model.fields.map((field) => [field.name, identityValueKind(field, blocks.provider, enumValues)] as const));
     const foreignKeys = new Map<string, string[]>();
     const actions = new Map<string, ForeignKeyActions>();
     for (const field of model.fields) {
@@ -68,9 +70,13 @@ const EXACT_TEXT = new Set(["Text", "VarChar", "String"]);
 const INSTANT_TYPES = new Set(["Timestamp", "Timestamptz", "DateTime", "DateTime2", "DateTimeOffset"]);
 
 /** How a field's values compare in the database (see IdentityValueKind). */
-export function identityValueKind(field: Pick<DmmfField, "kind" | "type" | "nativeType">, provider: string | undefined): IdentityValueKind {
+export function identityValueKind(
+  field: Pick<DmmfField, "kind" | "type" | "nativeType">,
+  provider: string | undefined,
+  enums: ReadonlyMap<string, EnumValues> = new Map(),
+): IdentityValueKind {
   const [native, args = []] = field.nativeType ?? [];
-  if (field.kind === "enum") return "text";
+  if (field.kind === "enum") return enums.get(field.type) ?? "text";
   switch (field.type) {
     case "String":
       if (provider === undefined || CASE_INSENSITIVE_PROVIDERS.has(provider)) return "inexact";

@@ -16,6 +16,11 @@ export interface DmmfField {
   relationOnUpdate?: string | null;
 }
 
+export interface DmmfEnum {
+  name: string;
+  values: Array<{ name: string }>;
+}
+
 export interface DmmfModel {
   name: string;
   fields: DmmfField[];
@@ -35,7 +40,7 @@ let wasm: SchemaWasm | undefined;
  * with ids, uniques, relation keys and referential actions exactly as Prisma reads them. The module
  * (~3 MB) is loaded on first use, when a client is extended, never on the read path.
  */
-export function parseDatamodel(schema: string): DmmfModel[] {
+export function parseDatamodel(schema: string): { models: DmmfModel[]; enums: DmmfEnum[] } {
   wasm ??= createRequire(import.meta.url)("@prisma/prisma-schema-wasm") as SchemaWasm;
   let text: string;
   try {
@@ -47,9 +52,9 @@ export function parseDatamodel(schema: string): DmmfModel[] {
     if (retry === schema) throw error;
     text = wasm.get_datamodel(JSON.stringify({ prismaSchema: [["schema.prisma", retry]] }));
   }
-  const datamodel = JSON.parse(text) as { models?: DmmfModel[] };
+  const datamodel = JSON.parse(text) as { models?: DmmfModel[]; enums?: DmmfEnum[] };
   if (!Array.isArray(datamodel.models)) throw new Error("Prisma's schema engine returned no models");
-  return datamodel.models;
+  return { models: datamodel.models, enums: Array.isArray(datamodel.enums) ? datamodel.enums : [] };
 }
 
 function withKnownPreviewFeatures(schema: string, parser: SchemaWasm): string {

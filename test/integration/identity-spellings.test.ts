@@ -164,3 +164,42 @@ describe("Bloom guard with odd spellings", () => {
     expect(prisma.$cache.stats().bloomRejects - before).toBeGreaterThanOrEqual(1);
   });
 });
+
+/**
+ * An enum in a unique key takes its values' names only: any other string (another case, a value's
+ * `@map` name as the database stores it) is Prisma's validation error. The Bloom guard must not
+ * answer such a read "not found", and a valid value it has never seen still is.
+ */
+describe("an enum value in a unique key (Badge tier_rank)", () => {
+  const client = createSecondCachedClient({ models: { Badge: { bloom: true } } });
+  afterAll(() => client.close());
+
+  async function outcome(run: () => Promise<unknown>): Promise<unknown> {
+    try {
+      return { value: await run() };
+    } catch (error) {
+      return { error: (error as Error).constructor.name };
+    }
+  }
+
+  it("a value outside the enum is Prisma's validation error, from findUnique and findUniqueOrThrow, guarded or not", async () => {
+    const rank = Math.floor(Math.random() * 1e9);
+    const badge = await client.base.badge.create({ data: { tier: "GOLD", rank, holder: "before" } });
+    await client.prisma.$cache.prepareBloom();
+    const read = (target: typeof client.base, operation: "findUnique" | "findUniqueOrThrow", tier: string) => () =>
+      (target.badge[operation] as (args: unknown) => Promise<unknown>)({ where: { tier_rank: { tier, rank } } });
+    for (const tier of ["gold", "Gold", "PLATINUM", "GOLD", "SILVER"]) {
+      for (const operation of ["findUnique", "findUniqueOrThrow"] as const) {
+        const expected = await outcome(read(client.base, operation, tier));
+        expect(await outcome(read(client.prisma as unknown as typeof client.base, operation, tier)), `${operation} ${tier}`).toEqual(expected);
+      }
+    }
+    expect((await outcome(read(client.base, "findUnique", "gold"))) as object).toEqual({ error: "PrismaClientValidationError" });
+    // A valid value no badge has is still answered by the guard; the cached row follows a write.
+    const rejects = client.prisma.$cache.stats().bloomRejects;
+    expect(await client.prisma.badge.findUnique({ where: { tier_rank: { tier: "BRONZE", rank } } })).toBeNull();
+    expect(client.prisma.$cache.stats().bloomRejects).toBe(rejects + 1);
+    await client.prisma.badge.update({ where: { id: badge.id }, data: { holder: "after" } });
+    expect((await client.prisma.badge.findUnique({ where: { tier_rank: { tier: "GOLD", rank } } }))?.holder).toBe("after");
+  });
+});

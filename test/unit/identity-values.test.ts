@@ -54,6 +54,10 @@ describe("identity values: one spelling per value", () => {
     expect(canonicalIdentityValue("boolean", "true")).toBeUndefined();
     expect(canonicalIdentityValue("bytes", Buffer.from("ab"))).toBe(canonicalIdentityValue("bytes", new Uint8Array([97, 98])));
     expect(canonicalIdentityValue("bytes", "YWI=")).toBeUndefined();
+    // An enum takes its values' names only: another case or a value's @map name is Prisma's validation error.
+    const tier = { enum: ["BRONZE", "GOLD"] };
+    expect(canonicalIdentityValue(tier, "GOLD")).toBe("GOLD");
+    for (const value of ["gold", "Gold", "PLATINUM", "", 1, null]) expect(canonicalIdentityValue(tier, value), String(value)).toBeUndefined();
   });
 
   it("text as PostgreSQL stores it: a lone surrogate reads as U+FFFD; NUL has no spelling (PostgreSQL refuses it)", () => {

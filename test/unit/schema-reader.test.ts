@@ -109,7 +109,7 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
 
   it("reads the second test schema: @@map/@map, self-relations, a cycle, a view, native types", () => {
     const facts = readSchemaFacts(SECOND);
-    expect([...facts.keys()].sort()).toEqual(["ActivePerson", "Event", "Membership", "Passport", "Person", "Player", "Team"]);
+    expect([...facts.keys()].sort()).toEqual(["ActivePerson", "Badge", "Event", "Membership", "Passport", "Person", "Player", "Team"]);
     const person = facts.get("Person")!;
     expect(person.identities.map(({ key, kinds }) => [key, kinds])).toEqual([
       ["id", ["uuid"]],
@@ -127,6 +127,11 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
       ["at", ["instant"]],
       ["price", ["decimal"]],
       ["labelAt", ["text", "instant"]],
+    ]);
+    // An enum's values by the names Prisma takes, not their @map names.
+    expect(facts.get("Badge")!.identities.map(({ key, kinds }) => [key, kinds])).toEqual([
+      ["id", ["int32"]],
+      ["tier_rank", [{ enum: ["BRONZE", "SILVER", "GOLD"] }, "int32"]],
     ]);
     expect(facts.get("ActivePerson")!.isView).toBe(true);
     expect(person.isView).toBe(false);
