@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
 import { clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, sentinelOverrides } from "../stores/command-connection.js";
+import { PUBLISH_FROM_NAMESPACE_NODE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
@@ -91,6 +92,9 @@ export class Bus {
   /** Whether the server refused CLIENT ID or CLIENT KILL (reported once). */
   #clientRefused = false;
   readonly #onCluster: boolean;
+  readonly #leaseTtlMs: number;
+  /** On a Cluster, the lease heartbeats published and not received yet: token → settle (see ping). */
+  readonly #heartbeats = new Map<string, (arrived: boolean) => void>();
   readonly #registry: InstanceRegistry;
   /**
    * Live instances by expiry: a writer waits for the acks of at least these (on a Cluster PUBLISH
@@ -108,6 +112,7 @@ export class Bus {
     this.schemasKey = `${prefix}:schemas`;
     this.pendingKey = `${prefix}:pending`;
     this.#onCluster = redis.isCluster === true;
+    this.#leaseTtlMs = leaseTtlMs;
     this.schema = { member: `${clientSchema.database}|${clientSchema.fingerprint}`, databasePrefix: `${clientSchema.database}|`, epoch: schemaEpoch(clientSchema.database) };
     const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, this.schema.epoch), member: this.schema.member, databasePrefix: this.schema.databasePrefix };
     this.#registry = new InstanceRegistry(store, { key: this.registryKey, leaseKey: `${prefix}:lease`, pendingKey: this.pendingKey }, this.instanceId, leaseTtlMs, schema, {
@@ -147,11 +152,39 @@ export class Bus {
   }
 
   /**
-   * A heartbeat on the subscriber connection itself: its reply comes after every message Redis
-   * published before it processed the PING (what renews the L1 lease).
+   * The L1 lease's heartbeat: it succeeds only once every message published before it has been
+   * received. On one server, a PING on the subscriber connection: its reply comes after every
+   * message Redis published before it processed the PING.
+   *
+   * On a Cluster a PING would go to some node's command connection and prove nothing about the
+   * subscription, whose node may no longer hear the cluster bus (an outside probe reset the node:
+   * the subscription stayed open and silent, the lease kept renewing, and L1 served rows 21 s
+   * after writes resolved). There the heartbeat is a message to this instance's own channel,
+   * published from the namespace's node as invalidations are, and it succeeds when it arrives. One
+   * that does not arrive within a lease means the subscription is deaf: it is made again.
    */
   ping(): Promise<unknown> {
-    return this.#subscriber.ping();
+    return this.#onCluster ? this.#heartbeatThroughBus() : this.#subscriber.ping();
+  }
+
+  async #heartbeatThroughBus(): Promise<void> {
+    const token = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
+    const arrived = new Promise<boolean>((resolve) => {
+      this.#heartbeats.set(token, resolve);
+      timer = setTimeout(() => resolve(false), this.#leaseTtlMs);
+      timer.unref();
+    });
+    try {
+      await this.#store.runUnverified(PUBLISH_FROM_NAMESPACE_NODE, [this.registryKey], [this.ownAckChannel, ackMessage(token)]);
+      if (await arrived) return;
+    } finally {
+      clearTimeout(timer);
+      this.#heartbeats.delete(token);
+    }
+    this.reconnect();
+    // The lease reports it (as a failed heartbeat, once per outage).
+    throw new Error(`published ${this.#leaseTtlMs} ms ago, it never arrived on the subscription (its node no longer hears the cluster's messages?): subscribing again`);
   }
 
   /** The message a bump publishes, around the sequence number the script inserts (see wire-format.ts). */
@@ -206,6 +239,7 @@ export class Bus {
     this.#setTrusted(false);
     for (const waiter of this.#waiters.values()) waiter.resolve(false);
     this.#waiters.clear();
+    for (const settle of this.#heartbeats.values()) settle(false);
     await quitWithin(this.#subscriber, QUIT_WAIT_MS);
   }
 
@@ -330,6 +364,8 @@ export class Bus {
   #receiveAck(message: string): void {
     const messageId = parseAck(message);
     if (typeof messageId !== "string") return this.#handlers.onRejected(this.ownAckChannel, message, messageId.reason);
+    const heartbeat = this.#heartbeats.get(messageId);
+    if (heartbeat !== undefined) return heartbeat(true);
     const waiter = this.#waiters.get(messageId);
     if (waiter === undefined) return;
     waiter.acks++;

@@ -33,8 +33,8 @@ export class L1Lease {
   #reported = -1;
   /** Before the first start(), how long Redis counts as "heard" (the subscription is being set up); -Infinity once stopped. */
   #graceUntil: number;
-  /** When the unanswered heartbeat was sent. */
-  #outstandingSince = 0;
+  /** When the first heartbeat since the last answered one was sent (undefined: the last one was answered). */
+  #silentSince: number | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(settings: LeaseSettings, ping: () => Promise<unknown>, report: (error: CacheError) => void) {
@@ -51,13 +51,14 @@ export class L1Lease {
   }
 
   /**
-   * Whether a message from Redis may still arrive. Silence is a heartbeat unanswered for longer
-   * than the lease (Redis stalled, a dead connection), or no subscription. A lease that lapsed
-   * only because this event loop was too busy to send the heartbeat is not silence.
+   * Whether a message from Redis may still arrive. Silence is heartbeats unanswered or failed for
+   * longer than the lease since the last answered one (Redis stalled, a dead connection, a Cluster
+   * node deaf to the bus), or no subscription. A lease that lapsed only because this event loop
+   * was too busy to send the heartbeat is not silence.
    */
   hearing(): boolean {
     if (this.#timer === undefined) return performance.now() < this.#graceUntil;
-    return !this.#outstanding || performance.now() - this.#outstandingSince <= this.ttlMs;
+    return this.#silentSince === undefined || performance.now() - this.#silentSince <= this.ttlMs;
   }
 
   /** Milliseconds left on the lease (0 when it lapsed), for stats and tests. */
@@ -80,6 +81,7 @@ export class L1Lease {
     this.#timer = undefined;
     this.#generation++;
     this.#outstanding = false;
+    this.#silentSince = undefined;
     this.#until = -Infinity;
     this.#graceUntil = -Infinity;
   }
@@ -93,11 +95,12 @@ export class L1Lease {
     if (this.#outstanding) return;
     this.#outstanding = true;
     const sentAt = performance.now();
-    this.#outstandingSince = sentAt;
+    this.#silentSince ??= sentAt;
     this.#ping().then(
       () => {
         if (generation !== this.#generation) return;
         this.#outstanding = false;
+        this.#silentSince = undefined;
         this.#until = Math.max(this.#until, sentAt + this.ttlMs);
       },
       (error: unknown) => {

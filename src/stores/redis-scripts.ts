@@ -484,6 +484,16 @@ redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', ARGV
 return 1
 `);
 
+/**
+ * Publishes from the node that holds the namespace's slot, as every bump does: on a Cluster a
+ * message reaches other nodes' subscribers over the cluster bus, in order per node, so a message
+ * sent this way arrives after every invalidation that node published before it. KEYS: any key of
+ * the namespace (it only routes the call). ARGV: channel, message.
+ */
+export const PUBLISH_FROM_NAMESPACE_NODE = script(`
+return redis.call('PUBLISH', ARGV[1], ARGV[2])
+`);
+
 /** Deletes a corrupt entry unless it was rewritten since it was read. KEYS: entry. ARGV: the text read. */
 export const DELETE_IF_EQUAL = script(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

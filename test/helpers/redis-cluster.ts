@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Cluster, Redis } from "ioredis";
+import { Cluster, Redis, type ClusterOptions } from "ioredis";
 import { freePort } from "./redis-server.ts";
 
 const run = promisify(execFile);
@@ -29,8 +29,8 @@ export class RedisCluster {
     return cluster;
   }
 
-  connect(): Cluster {
-    const cluster = new Cluster([{ host: "127.0.0.1", port: this.ports[0]! }]);
+  connect(options: ClusterOptions = {}): Cluster {
+    const cluster = new Cluster([{ host: "127.0.0.1", port: this.ports[0]! }], options);
     cluster.on("error", () => {});
     return cluster;
   }

@@ -95,6 +95,29 @@ describe("L1Lease", () => {
     expect(lease.hearing()).toBe(false);
   });
 
+  it("heartbeats that fail one after another are silence once the first failed beat is older than the lease (a Cluster heartbeat that never arrives)", async () => {
+    const { pending, ping } = manualPing();
+    const lease = new L1Lease({ ttlMs: 200, heartbeatMs: 50 }, ping, () => {});
+    lease.start();
+    pending.shift()!.resolve();
+    await sleep(0);
+    expect(lease.holds()).toBe(true);
+    // From now on every heartbeat fails at once: each failure lets the next one go, yet none answers.
+    const failing = setInterval(() => pending.splice(0).forEach((p) => p.reject(new Error("did not arrive"))), 5);
+    await sleep(120);
+    expect(lease.hearing()).toBe(true);
+    await sleep(250);
+    expect(lease.hearing()).toBe(false);
+    expect(lease.holds()).toBe(false);
+    clearInterval(failing);
+    await sleep(60);
+    pending.splice(0).forEach((p) => p.resolve());
+    await sleep(0);
+    expect(lease.hearing()).toBe(true);
+    expect(lease.holds()).toBe(true);
+    lease.stop();
+  });
+
   it("waitUntilLapsed resolves no earlier than `since + ms`", async () => {
     const since = performance.now();
     await waitUntilLapsed(since, 40);

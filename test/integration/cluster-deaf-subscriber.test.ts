@@ -1,0 +1,98 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { RedisCluster } from "../helpers/redis-cluster.ts";
+import { seedUser } from "../helpers/seed.ts";
+import { until } from "../helpers/wait.ts";
+
+const READER_NAME = "pcs-deaf-reader";
+
+/**
+ * On a Cluster a subscriber receives other nodes' messages over the cluster bus. A node cut off
+ * from the bus (here: `CLUSTER RESET` of the replica the subscription landed on) keeps its
+ * clients connected and delivers nothing. The reader's L1 lease must lapse then, as it does when
+ * a single server stops answering: a write that waited for the reader's lease is read fresh.
+ */
+describe("a Cluster node that no longer hears the cluster bus", () => {
+  let cluster: RedisCluster;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  beforeAll(async () => {
+    cluster = await RedisCluster.start();
+  }, 60_000);
+  afterAll(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
+    await cluster.stop();
+  });
+
+  function instance(namespace: string, connectionName?: string) {
+    const redis = cluster.connect(connectionName === undefined ? {} : { redisOptions: { connectionName } });
+    const cached = createCachedClient({ namespace, redis: redis as never, models: { User: { ttl: 300 } }, onError: () => {} });
+    cleanups.push(async () => {
+      await cached.close();
+      redis.disconnect();
+    });
+    return cached;
+  }
+
+  /** Runs one command on the node at `port` alone. */
+  async function onNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
+    const node = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    node.on("error", () => {});
+    try {
+      return await use(node);
+    } finally {
+      node.disconnect();
+    }
+  }
+
+  /** The node the instance named `name` is subscribed on. */
+  async function subscriptionOf(name: string): Promise<number> {
+    let subscribedAt = 0;
+    await until(async () => {
+      for (const port of cluster.ports) {
+        const clients = await onNode(port, (node) => node.call("CLIENT", "LIST", "TYPE", "pubsub") as Promise<string>);
+        // ioredis names a Cluster's subscriber connection "ioredis-cluster(subscriber):<connectionName>".
+        if (clients.includes(`:${name} `)) subscribedAt = port;
+      }
+      return subscribedAt !== 0;
+    }, 10_000);
+    return subscribedAt;
+  }
+
+  const roleOf = async (port: number) => ((await onNode(port, (node) => node.call("ROLE") as Promise<unknown[]>))[0] as string);
+
+  /** Makes the master at `port` a replica (its replica takes over), so that it can be reset. */
+  async function demote(port: number): Promise<void> {
+    const id = await onNode(port, (node) => node.call("CLUSTER", "MYID") as Promise<string>);
+    // A new cluster's masters learn their replicas by gossip, a moment after it reports ok.
+    let replicaLines: string[] = [];
+    await until(async () => (replicaLines = await onNode(port, (node) => node.call("CLUSTER", "REPLICAS", id) as Promise<string[]>)).length > 0, 20_000, 50);
+    await onNode(Number(/:(\d+)@/.exec(replicaLines[0]!)![1]), (node) => node.call("CLUSTER", "FAILOVER"));
+    await until(async () => (await roleOf(port)) === "slave", 20_000, 50);
+  }
+
+  it("the reader's L1 lease lapses, and it reads a write that waited for it", async () => {
+    const namespace = uniqueNamespace();
+    const reader = instance(namespace, READER_NAME);
+    const writer = instance(namespace);
+    const user = await seedUser(writer.base);
+
+    // A master holding slots cannot be reset: the reader's subscription must be on a replica (a failover may move it).
+    let subscribedAt = await subscriptionOf(READER_NAME);
+    for (let attempt = 0; (await roleOf(subscribedAt)) === "master"; attempt++) {
+      if (attempt === 3) throw new Error("the reader's subscription stayed on a master");
+      await demote(subscribedAt);
+      subscribedAt = await subscriptionOf(READER_NAME);
+    }
+    await until(async () => {
+      const hits = reader.prisma.$cache.stats().l1Hits;
+      await reader.prisma.user.findUnique({ where: { id: user.id } });
+      return reader.prisma.$cache.stats().l1Hits > hits;
+    }, 10_000);
+    expect(await subscriptionOf(READER_NAME)).toBe(subscribedAt);
+    await onNode(subscribedAt, (node) => node.call("CLUSTER", "RESET", "SOFT"));
+
+    await writer.prisma.user.update({ where: { id: user.id }, data: { name: "written while the reader's node was deaf" } });
+    expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("written while the reader's node was deaf");
+  }, 90_000);
+});
