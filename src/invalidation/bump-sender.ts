@@ -11,6 +11,9 @@ export const expiryFlag = (name: string) => (name.startsWith("t:") || name.start
 /** The Redis key of a version name. */
 export const versionKeyOf = (prefix: string, name: string) => `${prefix}:v:${name}`;
 
+/** The Redis key counting the bumps Redis took from one instance (see ROLLBACK_CHECK). */
+export const bumpCountKeyOf = (prefix: string, instanceId: string) => `${prefix}:bumps:${instanceId}`;
+
 /** How a bump treats dirty marks: none, announce a write (`set`), or confirm one (`clear`). */
 export type MarkMode = "" | "set" | "clear";
 
@@ -46,12 +49,19 @@ export class BumpSender {
   readonly #redis: NonNullable<VersionsOptions["redis"]>;
   readonly #ledger: DistrustLedger;
   readonly #listener: BumpListener;
+  /** The highest count of this instance's bumps Redis reported (see ROLLBACK_CHECK); 0 before the first, and from each fence on. */
+  #bumpsTaken = 0;
 
   constructor(options: VersionsOptions, redis: NonNullable<VersionsOptions["redis"]>, ledger: DistrustLedger, listener: BumpListener) {
     this.#options = options;
     this.#redis = redis;
     this.#ledger = ledger;
     this.#listener = listener;
+  }
+
+  /** The highest count of this instance's bumps Redis reported since the last fence: the keys never hold fewer unless they went back. */
+  get bumpsTaken(): number {
+    return this.#bumpsTaken;
   }
 
   /**
@@ -92,6 +102,8 @@ export class BumpSender {
    * yet, so none has anything to drop). Not counted as invalidations sent. False if Redis did not take it.
    */
   async fence(list: readonly string[], publish: boolean): Promise<boolean> {
+    // On a new server, or on keys that went back, the count starts again from what is there.
+    this.#bumpsTaken = 0;
     for (const batch of batchesOf(list)) {
       if ((await this.#sendBatch(batch, "", "", false, publish ? "fence" : "silent")) === undefined) return false;
     }
@@ -118,7 +130,7 @@ export class BumpSender {
       // Only a write that may have created identities adds to the Bloom filters: an update by a
       // unique key re-bumps identities the filters already hold (or the filter is suspended).
       const groups = addsIdentities ? (this.#options.bloomGroups?.(list) ?? []) : [];
-      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => versionKeyOf(prefix, name)), ...groups.flatMap((group) => group.keys), bus.pendingKey, bus.schemasKey, versionKeyOf(prefix, bus.schema.epoch)];
+      const keys = [`${prefix}:seq`, bus.registryKey, `${prefix}:lifetime`, ...list.map((name) => versionKeyOf(prefix, name)), ...groups.flatMap((group) => group.keys), bumpCountKeyOf(prefix, bus.instanceId), bus.pendingKey, bus.schemasKey, versionKeyOf(prefix, bus.schema.epoch)];
       const expiring = list.map(expiryFlag);
       const items = groups.flatMap((group) => [group.items.length, ...group.items]);
       const countRegistered = "1";
@@ -133,13 +145,23 @@ export class BumpSender {
     } finally {
       this.#ledger.end(sentAt);
     }
-    const [seq, receivers, mixed] = reply as [number, number, number];
+    const parsed = parseBumpReply(reply);
+    if (parsed === undefined) {
+      // Nothing read from Redis is trusted: a reply of another shape (a proxy that mixed replies up) is a failed bump.
+      acks.cancel();
+      this.#options.report(new CacheStoreError("EVALSHA", `BUMP_VERSIONS answered ${describeReply(reply)}, not its four numbers`));
+      return undefined;
+    }
+    const { seq, receivers, mixed, bumps } = parsed;
     if (seq === -1) {
       acks.cancel();
       return { acks: Promise.resolve(true), skipped: true };
     }
     // Redis processed the bump before its reply arrived: an instance silent until now + lease has lost its lease.
     const processedBy = performance.now();
+    // Replies come in the order the bumps ran: a count not above the last one means the keys went back.
+    if (bumps > this.#bumpsTaken) this.#bumpsTaken = bumps;
+    else store.identity?.recheckRollback();
     // Instances of another schema were live: the bump also bumped the schema epoch (see BUMP_VERSIONS).
     this.#listener.applied(seq, mixed === 1 ? [...list, bus.schema.epoch] : list, sentAt);
     // A fence is not counted as invalidations sent, and nobody acknowledges it.
@@ -158,4 +180,15 @@ export class BumpSender {
     });
     return { acks: settled };
   }
+}
+
+function parseBumpReply(reply: unknown): { seq: number; receivers: number; mixed: number; bumps: number } | undefined {
+  if (!Array.isArray(reply) || reply.length !== 4 || !reply.every((value) => typeof value === "number" && Number.isSafeInteger(value))) return undefined;
+  const [seq, receivers, mixed, bumps] = reply as [number, number, number, number];
+  return { seq, receivers, mixed, bumps };
+}
+
+function describeReply(reply: unknown): string {
+  const text = Array.isArray(reply) ? `[${reply.map(String).join(", ")}]` : String(reply);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

@@ -2,10 +2,12 @@ import { CacheStoreError, type CacheError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import type { Counters } from "../stats/counters.js";
 import type { MemoryStore } from "../stores/memory-store.js";
+import { ROLLBACK_CHECK } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { ServerIdentity, type IdentitySource } from "../stores/server-identity.js";
 import type { RedisLike } from "../types.js";
 import type { Bus } from "./bus.js";
+import { bumpCountKeyOf } from "./bump-sender.js";
 import type { Versions } from "./versions.js";
 
 export interface ServerFenceParts {
@@ -43,13 +45,18 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
     rolledBack: async () => {
       // Every version this process saw came from the sequence: a sequence below the highest of
       // them, or gone while they are not (a copy taken before the namespace's first bump), went back.
+      // Once anyone bumped after the rollback the sequence is above them all again (its floor is the
+      // clock), but this instance's own bump count is not: it counts fewer than Redis reported.
       // (Flushed keys read the same: fencing an emptied namespace costs nothing.)
-      const sequence = await store.getUnverified(`${prefix}:seq`);
-      return versions.highestSeen > 0 && (sequence === null || Number(sequence) < versions.highestSeen);
+      const reply = (await store.runUnverified(ROLLBACK_CHECK, [`${prefix}:seq`, bumpCountKeyOf(prefix, parts.bus.instanceId)], [])) as unknown[];
+      const [sequence, bumps] = [reply[0] ?? null, reply[1] ?? null];
+      const sequenceWentBack = versions.highestSeen > 0 && (sequence === null || Number(sequence) < versions.highestSeen);
+      const bumpsWentBack = versions.bumpsTaken > 0 && (bumps === null || Number(bumps) < versions.bumpsTaken);
+      return sequenceWentBack || bumpsWentBack;
     },
     fence: async (runId, reason) => {
       if (reason !== "unrecorded") counters.redisServerChanges++;
-      if (reason === "rolled back") parts.report(new CacheStoreError("INFO", "the Redis server's keys went back (its sequence is below versions this process saw: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush): the namespace is fenced"));
+      if (reason === "rolled back") parts.report(new CacheStoreError("INFO", "the Redis server's keys went back (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush): the namespace is fenced"));
       parts.l1?.clear();
       // Instances that trust this server already may hold what this process stored before it
       // noticed (commands resent on reconnection): tell them. On a server nobody trusted yet, no one.

@@ -243,6 +243,11 @@ export class Versions {
     return this.#highestSeen;
   }
 
+  /** How many of this instance's bumps Redis reported taking since the last fence (see ROLLBACK_CHECK). */
+  get bumpsTaken(): number {
+    return this.#sender?.bumpsTaken ?? 0;
+  }
+
   /** Learns a version from a Redis read sent at `sentAt`, unless the reply may predate an invalidation of it. */
   #learn(name: string, version: number, sentAt: number): void {
     if (version > this.#highestSeen) this.#highestSeen = version;

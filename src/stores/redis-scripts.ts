@@ -87,6 +87,12 @@ return 1
 `);
 
 /**
+ * How long an instance's bump count lives without a bump or a rollback check renewing it (a day:
+ * an instance that stopped leaves it behind that long).
+ */
+export const BUMP_COUNT_TTL_MS = 86_400_000;
+
+/**
  * One atomic invalidation: take the next sequence number, set every version key to it (tags
  * expire after twice the fleet's tag lifetime, model generations do not), add created records' identity tags to the Bloom
  * filters that guard their model (the live one and one being rebuilt), and announce it.
@@ -99,14 +105,14 @@ return 1
  * bits, next meta, next bits. ARGV: channel ('' publishes nothing), message prefix, message suffix, own tag lifetime ms, V, G,
  * now (ms: live registrations count as receivers, at least as many as PUBLISH reached), mark mode ('', 'set', 'clear'), token, mark ttl
  * ms, the writer's own ack channel, the writer's own registration, V expiry flags ('1' expires), then per group: item count, items.
- * Then KEYS the pending writes (a hash, see REGISTER_INSTANCE), ARGV its operation and the names an
+ * Then KEYS this instance's bump count (INCR: see ROLLBACK_CHECK) and the pending writes (a hash, see REGISTER_INSTANCE), ARGV its operation and the names an
  * orphaned write is swept with. Last: KEYS the live schemas (REGISTER_INSTANCE) and the schema
  * epoch's version key, ARGV the epoch's name, the writer's schema (`<database>|<fingerprint>`; ''
  * checks nothing) and its database prefix (`<database>|`). While an instance of another schema on the same database is
  * live, the bump also bumps (and marks) the schema epoch, which every entry of that database
  * depends on, and names it in the message: the other schema's reads may depend on names this
  * writer does not know (a renamed field or model, a new unique field or relation). Returns
- * { seq, receivers, mixed }.
+ * { seq, receivers, mixed, this instance's bump count }.
  */
 export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
 ${TAG_LIFETIME}
@@ -122,7 +128,12 @@ local V, G = tonumber(ARGV[5]), tonumber(ARGV[6])
 local markMode, token = ARGV[8], ARGV[9]
 local pendingKey, pendingOp = KEYS[#KEYS - 2], ARGV[#ARGV - 4]
 -- A sweep of an orphaned write runs once: whoever finds its record gone was beaten to it (or the writer confirmed).
-if pendingOp == 'sweep' and redis.call('HEXISTS', pendingKey, token) == 0 then return {-1, 0, 0} end
+if pendingOp == 'sweep' and redis.call('HEXISTS', pendingKey, token) == 0 then return {-1, 0, 0, 0} end
+-- How many of its bumps Redis took from this instance (see ROLLBACK_CHECK): keys put back to a copy
+-- taken before some of them count fewer, whatever the sequence says after later writes.
+local bumpsKey = KEYS[#KEYS - 3]
+local bumps = redis.call('INCR', bumpsKey)
+redis.call('PEXPIRE', bumpsKey, ${BUMP_COUNT_TTL_MS})
 local seq = redis.call('INCR', KEYS[1])
 local t = redis.call('TIME')
 local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -191,7 +202,7 @@ for g = 0, G - 1 do
   end
 end
 -- No channel: a silent bump (a fence on a server no instance has trusted yet), nobody to tell.
-if ARGV[1] == '' then return {seq, 0, mixed} end
+if ARGV[1] == '' then return {seq, 0, mixed, bumps} end
 local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. message)
 -- The writer applies its own bump from this reply and does not acknowledge it to itself: take
 -- it out of the count exactly when PUBLISH counted it. Its subscriber connection subscribed to
@@ -209,7 +220,20 @@ if ARGV[7] == '1' then
   if own and tonumber(own) >= now then registered = registered - 1 end
   receivers = math.max(receivers, registered)
 end
-return {seq, receivers, mixed}
+return {seq, receivers, mixed, bumps}
+`);
+
+/**
+ * Whether the keys went back under the same server process (SWAPDB, DEBUG RELOAD, REPLICAOF of an
+ * older copy): the sequence, and this instance's bump count, kept alive while it runs. The
+ * sequence alone cannot tell once anyone bumped after the rollback (its floor is the server's
+ * clock, above every earlier value); the count moves by this instance's own bumps only.
+ * KEYS: sequence, this instance's bump count. Returns both (nil when absent).
+ */
+export const ROLLBACK_CHECK = script(`
+local bumps = redis.call('GET', KEYS[2])
+if bumps then redis.call('PEXPIRE', KEYS[2], ${BUMP_COUNT_TTL_MS}) end
+return {redis.call('GET', KEYS[1]) or false, bumps or false}
 `);
 
 /**

@@ -160,6 +160,11 @@ export class ServerIdentity {
     clearInterval(this.#rollbackTimer);
   }
 
+  /** Asks now whether the keys went back (a bump's reply suggested it), not at the next periodic check. */
+  recheckRollback(): void {
+    if (this.#hooks.rolledBack !== undefined) this.#checkRollback();
+  }
+
   /**
    * A server whose keys went back: what it answers now (entries cached before writes its copy
    * lacks, with the versions they recorded) must not be served. Replies in flight are dropped,

@@ -122,6 +122,30 @@ describe("a Redis server that lost the last writes", () => {
     expect(await names(newcomer, user.id)).toEqual(["new", "new"]);
   });
 
+  // An outside probe: the first write after the rollback raised the sequence above every version
+  // seen (its floor is the server's clock), so the once-a-second check passed and nothing was fenced:
+  // the restored entries matched the restored versions, and were served until they expired.
+  it("keys rolled back under the same run_id, then a write to another record before the next check: the rollback is still seen", async () => {
+    const chaos = await server(() => ChaosRedis.start());
+    const admin = new Redis(chaos.url);
+    cleanups.push(async () => admin.disconnect());
+    const namespace = uniqueNamespace();
+    const reader = client(chaos.url, namespace, false);
+    const writer = client(chaos.url, namespace, false);
+    const user = await writer.base.user.create({ data: { email: `rollback-write-${namespace}@example.com`, name: "old" } });
+    const other = await writer.base.user.create({ data: { email: `rollback-other-${namespace}@example.com`, name: "other" } });
+    await cache(reader, user.id);
+    await cache(writer, user.id);
+    await admin.swapdb(0, 1);
+    await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new" } });
+    await cache(reader, user.id);
+    await admin.swapdb(0, 1);
+    await writer.prisma.user.update({ where: { id: other.id }, data: { name: "moves the sequence" } });
+    await sleep(1_500);
+    expect(await names(reader, user.id)).toEqual(["new", "new"]);
+    expect(await names(writer, user.id)).toEqual(["new", "new"]);
+  });
+
   it("a server that refuses INFO (ACL): the cache still serves and invalidates, unchecked, and says so once", async () => {
     const chaos = await server(() => ChaosRedis.start());
     const admin = new Redis(chaos.url);
