@@ -182,7 +182,8 @@ export class BumpSender {
   }
 }
 
-function parseBumpReply(reply: unknown): { seq: number; receivers: number; mixed: number; bumps: number } | undefined {
+/** BUMP_VERSIONS's reply, or undefined when it has another shape (nothing read from Redis is trusted). */
+export function parseBumpReply(reply: unknown): { seq: number; receivers: number; mixed: number; bumps: number } | undefined {
   if (!Array.isArray(reply) || reply.length !== 4 || !reply.every((value) => typeof value === "number" && Number.isSafeInteger(value))) return undefined;
   const [seq, receivers, mixed, bumps] = reply as [number, number, number, number];
   return { seq, receivers, mixed, bumps };

@@ -97,7 +97,12 @@ export class Versions {
             delivered: (names, sentMs) => this.#backlog.delivered(names, sentMs),
           });
     this.#backlog = new InvalidationBacklog({
-      send: (names, confirming) => this.#sender!.send(names, confirming === undefined ? "" : "clear", confirming),
+      // The backlog retries in the background: a bug there must be reported, not crash the application's process.
+      send: (names, confirming) =>
+        this.#sender!.send(names, confirming === undefined ? "" : "clear", confirming).catch((error: unknown) => {
+          options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", `delivering queued invalidations failed: ${String(error)}`, { cause: error }));
+          return false;
+        }),
       counters: options.counters,
       namespaceWide: options.namespaceWide,
     });

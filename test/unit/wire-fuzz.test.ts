@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
 import { Codec } from "../../src/codec/codec.ts";
 import { parseBloomMeta } from "../../src/guard/bloom-meta.ts";
+import { parseBumpReply } from "../../src/invalidation/bump-sender.ts";
 import { ackMessage, invalidationParts, landedMessage, MAX_NAME_LENGTH, parseAck, parseEventMessage } from "../../src/invalidation/wire-format.ts";
 import { prismaDecimal } from "../../src/prisma/prisma-values.ts";
 import { CorruptEntry, decodePayload, parseEntry, serializeEntry, type CacheEntry } from "../../src/stores/entry.ts";
@@ -172,5 +173,14 @@ describe("Bloom metadata", () => {
       }),
       RUNS,
     );
+  });
+});
+
+describe("a bump script's reply", () => {
+  it("is four safe integers, or the bump failed: another command's reply (a proxy that mixed replies up) is never destructured", () => {
+    expect(parseBumpReply([1_700_000_000_000_001, 2, 0, 7])).toEqual({ seq: 1_700_000_000_000_001, receivers: 2, mixed: 0, bumps: 7 });
+    for (const reply of [null, "OK", 3, [], [1, 2, 3], [1, 2, 3, "4"], [1, 2, 3, 4, 5], [1.5, 2, 3, 4], [Number.NaN, 0, 0, 1], { 0: 1, 1: 2, 2: 3, 3: 4, length: 4 }]) {
+      expect(parseBumpReply(reply), JSON.stringify(reply)).toBeUndefined();
+    }
   });
 });
