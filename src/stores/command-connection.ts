@@ -18,8 +18,8 @@ import type { RedisLike } from "../types.js";
  * - The application's `MULTI`, `SELECT` or blocking commands no longer stand in the cache's way,
  *   and the cache's corking of its socket (see RedisStore) delays none of the application's commands.
  *
- * On a Cluster the client is used as it is: a Cluster's duplicate routes each command to some node
- * and takes no such options.
+ * On a Cluster it is a duplicate too, whose connection to each node gets the same socket timeout;
+ * a command whose node connection closed is failed, not retried on another (`retryDelayOnFailover: 0`).
  */
 export interface CommandConnection {
   readonly redis: RedisLike;
@@ -62,7 +62,6 @@ const opened = new WeakMap<RedisLike, Map<number, Opened>>();
 
 /** `onError` hears the connection's errors (a refused connection, a dropped socket) while this cache uses it. */
 export function openCommandConnection(client: RedisLike, redisTimeoutMs: number, onError: (error: Error) => void): CommandConnection {
-  if (client.isCluster === true) return { redis: client, release: async () => {} };
   const socketTimeoutMs = commandSocketTimeoutMs(redisTimeoutMs);
   let byTimeout = opened.get(client);
   if (byTimeout === undefined) opened.set(client, (byTimeout = new Map()));
@@ -88,8 +87,16 @@ export function openCommandConnection(client: RedisLike, redisTimeoutMs: number,
 function open(client: RedisLike, socketTimeoutMs: number): Opened {
   // Unanswered commands are dropped, not resent, and ioredis never settles them: each call the
   // cache makes has its own deadline (RedisStore), so nothing waits on them.
-  const overrides = { autoResendUnfulfilledCommands: false, socketTimeout: socketTimeoutMs, ...sentinelOverrides(client) };
-  const redis = (client.duplicate as (override: object) => unknown).call(client, overrides) as RedisLike & Closable;
+  const connectionOptions = { autoResendUnfulfilledCommands: false, socketTimeout: socketTimeoutMs };
+  const redis = (
+    client.isCluster === true
+      ? // A Cluster's node connections take their options from `redisOptions`; it resends on its own what a closed one left unanswered unless told not to.
+        (client.duplicate as (startupNodes: unknown[], override: object) => unknown).call(client, [], {
+          redisOptions: { ...(client.options as { redisOptions?: object } | undefined)?.redisOptions, ...connectionOptions },
+          retryDelayOnFailover: 0,
+        })
+      : (client.duplicate as (override: object) => unknown).call(client, { ...connectionOptions, ...sentinelOverrides(client) })
+  ) as RedisLike & Closable;
   const entry: Opened = { redis, users: 0, errorHandlers: new Set() };
   // Without a listener ioredis prints every connection error to the console.
   redis.on("error", (error) => {

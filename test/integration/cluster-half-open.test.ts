@@ -1,0 +1,76 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startChild } from "../helpers/child-process.ts";
+import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { RedisCluster } from "../helpers/redis-cluster.ts";
+import { seedUser } from "../helpers/seed.ts";
+import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { until } from "../helpers/wait.ts";
+
+/**
+ * On a Cluster too, the cache sends its commands on connections of its own, which a socket
+ * timeout replaces when they go half-open: a writer whose connection to the namespace's node went
+ * half-open still delivers its invalidation before its write resolves.
+ */
+describe("a half-open connection to a Cluster node", () => {
+  let cluster: RedisCluster;
+  const proxies = new Map<number, TcpProxy>();
+  const cleanups: Array<() => Promise<unknown>> = [];
+  beforeAll(async () => {
+    cluster = await RedisCluster.start();
+    for (const port of cluster.ports) proxies.set(port, await TcpProxy.start(port));
+  }, 60_000);
+  afterAll(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
+    for (const proxy of proxies.values()) await proxy.stop();
+    await cluster.stop();
+  });
+
+  function instance(namespace: string, throughProxies: boolean) {
+    // natMap: the nodes' addresses as the cluster announces them, reached through the proxies.
+    const natMap = Object.fromEntries([...proxies].map(([port, proxy]) => [`127.0.0.1:${port}`, { host: "127.0.0.1", port: proxy.port }]));
+    const redis = cluster.connect(throughProxies ? { natMap } : {});
+    const cached = createCachedClient({ namespace, redis: redis as never, models: { User: { ttl: 300 } }, onError: () => {} });
+    cleanups.push(async () => {
+      await cached.close();
+      redis.disconnect();
+    });
+    return cached;
+  }
+
+  /** The port of the master holding the namespace's slot (versions, marks, the registry). */
+  async function namespaceNode(namespace: string): Promise<number> {
+    const admin = new Redis(cluster.ports[0]!, "127.0.0.1");
+    try {
+      const slot = Number(await admin.call("CLUSTER", "KEYSLOT", `{${namespace}}`));
+      const ranges = (await admin.call("CLUSTER", "SLOTS")) as Array<[number, number, [string, number]]>;
+      return ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  it("the writer's invalidation is delivered before its write resolves, and another instance reads the write", async () => {
+    const namespace = uniqueNamespace();
+    const reader = instance(namespace, false);
+    const writer = instance(namespace, true);
+    const user = await seedUser(writer.base);
+    await until(async () => {
+      const hits = reader.prisma.$cache.stats().l1Hits;
+      await reader.prisma.user.findUnique({ where: { id: user.id } });
+      return reader.prisma.$cache.stats().l1Hits > hits;
+    }, 10_000);
+    // The writer has talked to the namespace's node (its registration lives there).
+    await writer.prisma.user.findUnique({ where: { id: user.id } });
+
+    proxies.get(await namespaceNode(namespace))!.freeze();
+    await writer.prisma.user.update({ where: { id: user.id }, data: { name: "written over a half-open connection" } });
+    expect(writer.prisma.$cache.stats().undeliveredWrites).toBe(0);
+    expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("written over a half-open connection");
+  }, 60_000);
+
+  it("a process whose cache used the Cluster exits once it closed the cache and quit its client", async () => {
+    const child = startChild<{ alive: string[] }>("closing-app.ts", { DATABASE_URL: inject("databaseUrl"), CLUSTER_PORT: String(cluster.ports[0]), NAMESPACE: uniqueNamespace(), USE: "1" }, 30_000);
+    expect((await child.result).alive).toEqual([]);
+  }, 60_000);
+});
