@@ -169,14 +169,15 @@ export class Bus {
 
   async #heartbeatThroughBus(): Promise<void> {
     const token = randomUUID();
+    let settle: (arrived: boolean) => void = () => {};
+    const arrived = new Promise<boolean>((resolve) => (settle = resolve));
+    this.#heartbeats.set(token, settle);
     let timer: NodeJS.Timeout | undefined;
-    const arrived = new Promise<boolean>((resolve) => {
-      this.#heartbeats.set(token, resolve);
-      timer = setTimeout(() => resolve(false), this.#leaseTtlMs);
-      timer.unref();
-    });
     try {
       await this.#store.runUnverified(PUBLISH_FROM_NAMESPACE_NODE, [this.registryKey], [this.ownAckChannel, ackMessage(token)]);
+      // Counted from when Redis took it: a slow reply is Redis's delay, not the subscription's.
+      timer = setTimeout(() => settle(false), this.#leaseTtlMs);
+      timer.unref();
       if (await arrived) return;
     } finally {
       clearTimeout(timer);
