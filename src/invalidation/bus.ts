@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
-import { clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, sentinelOverrides } from "../stores/command-connection.js";
+import { clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, reviveWhenEnded, sentinelOverrides } from "../stores/command-connection.js";
 import { PUBLISH_FROM_NAMESPACE_NODE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
@@ -49,6 +49,9 @@ function halfOpenAfterMs(leaseTtlMs: number): number {
   return Math.max(5_000, 5 * leaseTtlMs);
 }
 
+/** What became of a Cluster heartbeat (see Bus.ping): it arrived, it arrived on a subscription made again since, or it never arrived. */
+type HeartbeatOutcome = "arrived" | "resubscribed" | "lost";
+
 /** Bound on the own bumps whose message is awaited (see Bus.#ownInFlight). */
 const OWN_IN_FLIGHT_MAX = 10_000;
 
@@ -93,8 +96,10 @@ export class Bus {
   #clientRefused = false;
   readonly #onCluster: boolean;
   readonly #leaseTtlMs: number;
+  /** On a Cluster, the connection the subscription was on when it was last trusted (see #resubscribedSilently). */
+  #subscribedVia: unknown;
   /** On a Cluster, the lease heartbeats published and not received yet: token → settle (see ping). */
-  readonly #heartbeats = new Map<string, (arrived: boolean) => void>();
+  readonly #heartbeats = new Map<string, (outcome: HeartbeatOutcome) => void>();
   readonly #registry: InstanceRegistry;
   /**
    * Live instances by expiry: a writer waits for the acks of at least these (on a Cluster PUBLISH
@@ -130,6 +135,7 @@ export class Bus {
     // It re-subscribes itself on "ready", after learning which server it reached (a Cluster's duplicate takes other arguments).
     this.#subscriber = redis.isCluster === true ? redis.duplicate() : (redis.duplicate as (override: object) => SubscriberLike).call(redis, subscriberOverrides(redis, leaseTtlMs));
     clearSocketTimerOnClose(this.#subscriber);
+    if (redis.isCluster !== true) reviveWhenEnded(this.#subscriber, () => this.#closed);
     this.#subscriber.on("message", (channel, message) => this.#receive(channel, message));
     this.#subscriber.on("ready", () => this.#subscribe());
     for (const event of ["close", "end", "reconnecting"] as const) this.#subscriber.on(event, () => this.#setTrusted(false));
@@ -169,16 +175,19 @@ export class Bus {
 
   async #heartbeatThroughBus(): Promise<void> {
     const token = randomUUID();
-    let settle: (arrived: boolean) => void = () => {};
-    const arrived = new Promise<boolean>((resolve) => (settle = resolve));
+    let settle: (outcome: HeartbeatOutcome) => void = () => {};
+    const outcome = new Promise<HeartbeatOutcome>((resolve) => (settle = resolve));
     this.#heartbeats.set(token, settle);
     let timer: NodeJS.Timeout | undefined;
     try {
       await this.#store.runUnverified(PUBLISH_FROM_NAMESPACE_NODE, [this.registryKey], [this.ownAckChannel, ackMessage(token)]);
       // Counted from when Redis took it: a slow reply is Redis's delay, not the subscription's.
-      timer = setTimeout(() => settle(false), this.#leaseTtlMs);
+      timer = setTimeout(() => settle("lost"), this.#leaseTtlMs);
       timer.unref();
-      if (await arrived) return;
+      const settled = await outcome;
+      if (settled === "arrived") return;
+      // The subscription was made again meanwhile (and trusted anew, without this heartbeat's renewal).
+      if (settled === "resubscribed") throw new Error("the subscription was made again on another node: L1 was flushed");
     } finally {
       clearTimeout(timer);
       this.#heartbeats.delete(token);
@@ -240,13 +249,44 @@ export class Bus {
     this.#setTrusted(false);
     for (const waiter of this.#waiters.values()) waiter.resolve(false);
     this.#waiters.clear();
-    for (const settle of this.#heartbeats.values()) settle(false);
+    for (const settle of this.#heartbeats.values()) settle("lost");
     await quitWithin(this.#subscriber, QUIT_WAIT_MS);
   }
 
   /** Forces a new subscriber connection (it reached another server than the commands: a failover seen by one side only). */
   reconnect(): void {
-    if (!this.#closed) this.#subscriber.disconnect(true);
+    if (this.#closed) return;
+    // On a Cluster, end only the subscription's own connection: ioredis picks another node and
+    // subscribes again (noticed at the next heartbeat, see #subscribedVia). Reconnecting the whole
+    // duplicate orphans one of its node connections, which then keeps the process alive after
+    // close() (an outside probe).
+    const subscription = this.#clusterSubscription();
+    if (subscription !== undefined) subscription.disconnect();
+    else this.#subscriber.disconnect(true);
+  }
+
+  /**
+   * On a Cluster, the connection ioredis subscribes on (an internal of its Cluster, read only to
+   * tell whether it changed; undefined where ioredis lacks it, and on a single server).
+   */
+  #clusterSubscription(): { disconnect(): void } | undefined {
+    if (!this.#onCluster) return undefined;
+    const inner = (this.#subscriber as { subscriber?: { getInstance?(): unknown } }).subscriber;
+    const connection = typeof inner?.getInstance === "function" ? inner.getInstance() : undefined;
+    return typeof connection === "object" && connection !== null && typeof (connection as { disconnect?: unknown }).disconnect === "function" ? (connection as { disconnect(): void }) : undefined;
+  }
+
+  /**
+   * ioredis replaces a Cluster's ended subscriber connection silently (another node, the same
+   * channels, no event): messages published meanwhile are lost, yet heartbeats sent after it
+   * arrive (an outside probe: 31 stale reads while subscriber connections were being killed). A
+   * heartbeat that arrives on another connection than the one trusted therefore renews nothing: the
+   * subscription counts as dropped and made again, which flushes L1.
+   */
+  #resubscribedSilently(): void {
+    this.#setTrusted(false);
+    this.#subscribedVia = this.#clusterSubscription();
+    this.#setTrusted(!this.#closed);
   }
 
   /** Whether this instance's registration still stands in Redis (see InstanceRegistry.current). */
@@ -282,7 +322,10 @@ export class Bus {
         await this.#subscriber.subscribe(this.eventsChannel, this.ownAckChannel);
       })
       .then(
-        () => this.#setTrusted(!this.#closed),
+        () => {
+          this.#subscribedVia = this.#clusterSubscription();
+          this.#setTrusted(!this.#closed);
+        },
         (error: Error) => {
           this.#handlers.onError(new CacheStoreError("SUBSCRIBE", error.message, { cause: error }));
           // Refused on a live connection (an ACL without the channels, for now): no "ready" will
@@ -366,7 +409,12 @@ export class Bus {
     const messageId = parseAck(message);
     if (typeof messageId !== "string") return this.#handlers.onRejected(this.ownAckChannel, message, messageId.reason);
     const heartbeat = this.#heartbeats.get(messageId);
-    if (heartbeat !== undefined) return heartbeat(true);
+    if (heartbeat !== undefined) {
+      // Renews the lease only if the subscription was not made again since it was trusted (see #subscribedVia).
+      if (this.#clusterSubscription() === this.#subscribedVia) return heartbeat("arrived");
+      this.#resubscribedSilently();
+      return heartbeat("resubscribed");
+    }
     const waiter = this.#waiters.get(messageId);
     if (waiter === undefined) return;
     waiter.acks++;

@@ -18,8 +18,7 @@ import type { RedisLike } from "../types.js";
  * - The application's `MULTI`, `SELECT` or blocking commands no longer stand in the cache's way,
  *   and the cache's corking of its socket (see RedisStore) delays none of the application's commands.
  *
- * On a Cluster it is a duplicate too, whose connection to each node gets the same socket timeout;
- * a command whose node connection closed is failed, not retried on another (`retryDelayOnFailover: 0`).
+ * On a Cluster it is a duplicate too, whose connection to each node gets the same socket timeout.
  */
 export interface CommandConnection {
   readonly redis: RedisLike;
@@ -42,6 +41,8 @@ export function commandSocketTimeoutMs(redisTimeoutMs: number): number {
 
 interface Opened {
   redis: RedisLike & Closable;
+  /** The last cache using it released it: it is closing and must stay closed. */
+  closing: boolean;
   users: number;
   errorHandlers: Set<(error: Error) => void>;
 }
@@ -51,7 +52,7 @@ interface Closable {
   disconnect(): void;
   connect(): Promise<void>;
   on(event: "error", listener: (error: Error) => void): unknown;
-  on(event: "close", listener: () => void): unknown;
+  on(event: "close" | "end", listener: () => void): unknown;
 }
 
 /**
@@ -79,6 +80,7 @@ export function openCommandConnection(client: RedisLike, redisTimeoutMs: number,
       shared.errorHandlers.delete(onError);
       if (--shared.users > 0) return;
       if (byTimeout.get(socketTimeoutMs) === shared) byTimeout.delete(socketTimeoutMs);
+      shared.closing = true;
       await quitWithin(shared.redis, QUIT_WAIT_MS);
     },
   };
@@ -90,19 +92,23 @@ function open(client: RedisLike, socketTimeoutMs: number): Opened {
   const connectionOptions = { autoResendUnfulfilledCommands: false, socketTimeout: socketTimeoutMs };
   const redis = (
     client.isCluster === true
-      ? // A Cluster's node connections take their options from `redisOptions`; it resends on its own what a closed one left unanswered unless told not to.
+      ? // A Cluster's node connections take their options from `redisOptions`. They never reconnect
+        // (ioredis opens a new one), and the Cluster sends a command whose node connection closed
+        // again once it learnt the slots anew: a failover or a reset node must not fail the cache's
+        // commands (with those retries off, a replica reset made a writer's invalidation undelivered).
         (client.duplicate as (startupNodes: unknown[], override: object) => unknown).call(client, [], {
-          redisOptions: { ...(client.options as { redisOptions?: object } | undefined)?.redisOptions, ...connectionOptions },
-          retryDelayOnFailover: 0,
+          redisOptions: { ...(client.options as { redisOptions?: object } | undefined)?.redisOptions, socketTimeout: socketTimeoutMs },
         })
       : (client.duplicate as (override: object) => unknown).call(client, { ...connectionOptions, ...sentinelOverrides(client) })
   ) as RedisLike & Closable;
-  const entry: Opened = { redis, users: 0, errorHandlers: new Set() };
+  const entry: Opened = { redis, closing: false, users: 0, errorHandlers: new Set() };
   // Without a listener ioredis prints every connection error to the console.
   redis.on("error", (error) => {
     for (const handler of entry.errorHandlers) handler(error);
   });
   clearSocketTimerOnClose(redis);
+  // A Cluster that ends stays ended by design (its own retry strategy said so): only a single server's connection is revived.
+  if (client.isCluster !== true) reviveWhenEnded(redis, () => entry.closing);
   // A lazyConnect client's duplicate would wait for a first command: connect it now, as the subscriber is.
   if (redis.status === "wait") redis.connect().catch(() => {});
   return entry;
@@ -133,7 +139,31 @@ export function clearSocketTimerOnClose(connection: { on(event: "close", listene
  */
 export function sentinelOverrides(client: RedisLike): object {
   const sentinels = (client.options as { sentinels?: unknown } | undefined)?.sentinels;
-  return Array.isArray(sentinels) && sentinels.length > 0 ? { failoverDetector: true } : {};
+  // The detector's sentinel connections reconnect after a minute by default: a failover announced
+  // within a minute of the sentinels restarting went unheard (an outside probe: 3 008 stale reads).
+  return Array.isArray(sentinels) && sentinels.length > 0 ? { failoverDetector: true, sentinelReconnectStrategy: () => SENTINEL_RECONNECT_MS } : {};
+}
+
+/** How soon the cache's connections to the sentinels (its failover detectors) reconnect. */
+export const SENTINEL_RECONNECT_MS = 1_000;
+
+/** How soon a connection of the cache that ended on its own is opened again. */
+export const REVIVE_AFTER_MS = 1_000;
+
+/**
+ * A connection of the cache must come back whatever ended it, until the cache closes it: ioredis
+ * gives up for good when a failover detector drops the connection while it is asking Sentinel for
+ * the primary (an outside probe: every cache connection of a process ended at a kill -9 of the
+ * primary, its writes undelivered until the process restarted), and when the application's
+ * `retryStrategy`, which the duplicate inherits, stops retrying.
+ */
+export function reviveWhenEnded(connection: { readonly status: string; on(event: "end", listener: () => void): unknown; connect(): Promise<void> }, closed: () => boolean): void {
+  connection.on("end", () => {
+    if (closed()) return;
+    setTimeout(() => {
+      if (!closed() && connection.status === "end") connection.connect().catch(() => {});
+    }, REVIVE_AFTER_MS).unref();
+  });
 }
 
 /**

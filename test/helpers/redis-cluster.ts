@@ -20,7 +20,7 @@ export class RedisCluster {
       if (!ports.includes(port)) ports.push(port);
     }
     const nodes = ports.map((port) =>
-      spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" }),
+      spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", dir], { stdio: "ignore" }),
     );
     const cluster = new RedisCluster(ports, nodes, dir);
     for (const port of ports) await waitForPing(port);
@@ -48,16 +48,19 @@ export class RedisCluster {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** Every slot served, and every replica in sync with its master (a failover needs one that is). */
   private async waitUntilReady(): Promise<void> {
-    const probe = new Redis(this.ports[0]!, "127.0.0.1");
+    const probes = this.ports.map((port) => new Redis(port, "127.0.0.1"));
     try {
-      for (let attempt = 0; attempt < 200; attempt++) {
-        if (String(await probe.cluster("INFO")).includes("cluster_state:ok")) return;
+      for (let attempt = 0; attempt < 400; attempt++) {
+        const ok = String(await probes[0]!.cluster("INFO")).includes("cluster_state:ok");
+        const roles = (await Promise.all(probes.map((probe) => probe.call("ROLE")))) as unknown[][];
+        if (ok && roles.every((role) => role[0] === "master" || role[3] === "connected")) return;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       throw new Error("the Redis Cluster did not become ready");
     } finally {
-      probe.disconnect();
+      for (const probe of probes) probe.disconnect();
     }
   }
 }

@@ -76,6 +76,40 @@ describe("ioredis settings the cache cannot work with", () => {
     }
   });
 
+  it("a client whose retryStrategy gives up: the cache's own connections, duplicated from it, still come back after a drop", async () => {
+    const chaos = await ChaosRedis.start();
+    const admin = new Redis(chaos.url);
+    const givingUp = new Redis(chaos.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+    givingUp.on("error", () => {});
+    const namespace = uniqueNamespace();
+    const writer = createCachedClient({ namespace, redis: givingUp, onError: () => {} });
+    const readerRedis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
+    const reader = createCachedClient({ namespace, redis: readerRedis, onError: () => {} });
+    try {
+      const user = await seedUser(writer.base);
+      const read = () => reader.prisma.user.findUnique({ where: { id: user.id } });
+      await until(async () => (await read(), reader.prisma.$cache.stats().l1Hits > 0));
+      await writer.prisma.user.findUnique({ where: { id: user.id } });
+      // Every connection of the writer's process but the subscriber: the app's client ends for good, the cache's must not.
+      const killed = Number(await admin.call("CLIENT", "KILL", "TYPE", "normal"));
+      expect(killed).toBeGreaterThanOrEqual(3);
+      await until(() => givingUp.status === "end");
+      await until(async () => {
+        const names = writer.prisma.$cache.stats().redisServerChanges;
+        await writer.prisma.user.findUnique({ where: { id: user.id } });
+        return writer.prisma.$cache.stats().circuitOpen === false && writer.prisma.$cache.stats().redisServerChanges === names;
+      }, 10_000, 100);
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "written after the drop" } });
+      expect(writer.prisma.$cache.stats().undeliveredWrites).toBe(0);
+      expect((await read())?.name).toBe("written after the drop");
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+      admin.disconnect();
+      readerRedis.disconnect();
+      await chaos.stop();
+    }
+  });
+
   it("a memory limit with an eviction policy other than noeviction is reported once (the guarantees rest on keys it may evict)", async () => {
     for (const [policy, reported] of [["allkeys-lru", /maxmemory-policy allkeys-lru .*sequence, versions and dirty marks/], ["volatile-lru", /maxmemory-policy volatile-lru .*dirty marks/], ["noeviction", undefined]] as const) {
       const server = await ChaosRedis.start(["--maxmemory", "100mb", "--maxmemory-policy", policy]);
