@@ -16,7 +16,7 @@ export const SENTINEL_MASTER_NAME = "pcs-primary";
  * then both take writes.
  */
 export class SentinelSetup {
-  private constructor(readonly primary: ChaosRedis, readonly replica: ChaosRedis, readonly sentinelPort: number, private sentinel: ChildProcess) {}
+  private constructor(readonly primary: ChaosRedis, readonly replica: ChaosRedis, readonly sentinelPort: number, private sentinel: ChildProcess, private readonly config: string) {}
 
   static async start(): Promise<SentinelSetup> {
     const primary = await ChaosRedis.start();
@@ -37,8 +37,7 @@ export class SentinelSetup {
         "",
       ].join("\n"),
     );
-    const sentinel = spawn("redis-server", [config, "--sentinel"], { stdio: "ignore" });
-    const setup = new SentinelSetup(primary, replica, port, sentinel);
+    const setup = new SentinelSetup(primary, replica, port, spawnSentinel(config), config);
     // A manual failover needs a replica the sentinel has seen in sync with the primary.
     await setup.withSentinel((admin) =>
       until(async () => {
@@ -65,6 +64,21 @@ export class SentinelSetup {
     });
   }
 
+  /** Kills the sentinel and starts it again from its configuration (which it keeps up to date). */
+  async restartSentinel(): Promise<void> {
+    await this.#stopSentinel();
+    this.sentinel = spawnSentinel(this.config);
+    await this.withSentinel((admin) => until(async () => (await admin.ping().catch(() => "")) === "PONG", 10_000, 50));
+  }
+
+  /** How many connections subscribe to the sentinel (failover detectors listening for `+switch-master`). */
+  async subscribers(): Promise<number> {
+    return this.withSentinel(async (admin) => {
+      const clients = String(await admin.call("CLIENT", "LIST"));
+      return clients.split("\n").filter((line) => / sub=[1-9]/.test(line)).length;
+    });
+  }
+
   /** What `ROLE` says of a server: "master" or "slave". */
   static async roleOf(server: ChaosRedis): Promise<string> {
     const admin = new Redis(server.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
@@ -76,12 +90,15 @@ export class SentinelSetup {
   }
 
   async stop(): Promise<void> {
-    if (this.sentinel.exitCode === null && this.sentinel.signalCode === null) {
-      const exited = new Promise((resolve) => this.sentinel.once("exit", resolve));
-      this.sentinel.kill("SIGKILL");
-      await exited;
-    }
+    await this.#stopSentinel();
     await Promise.all([this.primary.stop(), this.replica.stop()]);
+  }
+
+  async #stopSentinel(): Promise<void> {
+    if (this.sentinel.exitCode !== null || this.sentinel.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.sentinel.once("exit", resolve));
+    this.sentinel.kill("SIGKILL");
+    await exited;
   }
 
   private async withSentinel<T>(use: (admin: Redis) => Promise<T>): Promise<T> {
@@ -99,4 +116,8 @@ export class SentinelSetup {
 function fieldOf(fields: readonly string[], name: string): string | undefined {
   const at = fields.indexOf(name);
   return at >= 0 ? fields[at + 1] : undefined;
+}
+
+function spawnSentinel(config: string): ChildProcess {
+  return spawn("redis-server", [config, "--sentinel"], { stdio: "ignore" });
 }

@@ -25,8 +25,8 @@ describe("behind Sentinel", () => {
   });
 
   /** An instance that finds its Redis through the sentinel, as an app's client does: no failover detector of its own. */
-  function instance(namespace: string): Cached {
-    const redis = new Redis({ ...setup.clientOptions, maxRetriesPerRequest: 1 });
+  function instance(namespace: string, through = setup): Cached {
+    const redis = new Redis({ ...through.clientOptions, maxRetriesPerRequest: 1 });
     redis.on("error", () => {});
     const cached = createCachedClient({ namespace, redis, models: { User: { ttl: 300 } }, onError: () => {} });
     cleanups.push(async () => {
@@ -57,6 +57,29 @@ describe("behind Sentinel", () => {
     // It moved to the new primary and fenced the namespace there.
     expect(running.prisma.$cache.stats().redisServerChanges).toBe(1);
   }, 60_000);
+
+  it("after the sentinel restarted, the running instance still hears the next failover (its detectors reconnect within seconds, not ioredis's minute)", async () => {
+    const own = await SentinelSetup.start();
+    cleanups.push(() => own.stop());
+    const namespace = uniqueNamespace();
+    const running = instance(namespace, own);
+    const user = await running.base.user.create({ data: { email: `sentinel-restart-${namespace}@example.com`, name: "before" } });
+    await until(async () => {
+      const hits = running.prisma.$cache.stats().l1Hits;
+      await running.prisma.user.findUnique({ where: { id: user.id } });
+      return running.prisma.$cache.stats().l1Hits > hits;
+    }, 10_000);
+    // The command connection's detector and the subscriber's.
+    await until(async () => (await own.subscribers()) >= 2, 10_000, 100);
+    await own.restartSentinel();
+    await until(async () => (await own.subscribers()) >= 2, 10_000, 100);
+    await own.replica.replicatedFrom(own.primary);
+
+    await own.failover();
+    const newcomer = instance(namespace, own);
+    await newcomer.prisma.user.update({ where: { id: user.id }, data: { name: "after" } });
+    expect((await running.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("after");
+  }, 90_000);
 
   it("a process whose cache followed Sentinel exits once it closed the cache and quit its client", async () => {
     const child = startChild<{ alive: string[] }>("closing-app.ts", {
