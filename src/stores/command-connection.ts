@@ -138,11 +138,22 @@ export function clearSocketTimerOnClose(connection: { on(event: "close", listene
  * the sentinels and drops the connection on the announcement; it then asks Sentinel again.
  */
 export function sentinelOverrides(client: RedisLike): object {
-  const sentinels = (client.options as { sentinels?: unknown } | undefined)?.sentinels;
-  // The detector's sentinel connections reconnect after a minute by default: a failover announced
-  // within a minute of the sentinels restarting went unheard (an outside probe: 3 008 stale reads).
-  return Array.isArray(sentinels) && sentinels.length > 0 ? { failoverDetector: true, sentinelReconnectStrategy: () => SENTINEL_RECONNECT_MS } : {};
+  const options = client.options as { sentinels?: unknown; sentinelCommandTimeout?: unknown } | undefined;
+  if (!Array.isArray(options?.sentinels) || options.sentinels.length === 0) return {};
+  return {
+    failoverDetector: true,
+    // The detector's sentinel connections reconnect after a minute by default: a failover announced
+    // within a minute of the sentinels restarting went unheard (an outside probe: 3 008 stale reads).
+    sentinelReconnectStrategy: () => SENTINEL_RECONNECT_MS,
+    // A sentinel that accepts the connection and never answers (a frozen process) would hold the
+    // question "which is the primary?" forever by default, and the cache's connections with it,
+    // though the other sentinels answer (an outside probe: writes undelivered for as long as it hung).
+    sentinelCommandTimeout: options.sentinelCommandTimeout ?? SENTINEL_COMMAND_TIMEOUT_MS,
+  };
 }
+
+/** How long the cache's connections wait for one sentinel's answer before asking the next (unless your client sets `sentinelCommandTimeout`). */
+export const SENTINEL_COMMAND_TIMEOUT_MS = 1_000;
 
 /** How soon the cache's connections to the sentinels (its failover detectors) reconnect. */
 export const SENTINEL_RECONNECT_MS = 1_000;

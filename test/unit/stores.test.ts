@@ -4,6 +4,8 @@ import { clonePlan } from "../../src/codec/clone-plan.ts";
 import { MemoryStore } from "../../src/stores/memory-store.ts";
 import { SingleFlight } from "../../src/core/single-flight.ts";
 import { FakeClock } from "../helpers/random.ts";
+import { sentinelOverrides } from "../../src/stores/command-connection.ts";
+import type { RedisLike } from "../../src/types.ts";
 
 describe("entry format", () => {
   it("round-trips, with pipes and newlines in names and payload", () => {
@@ -88,5 +90,20 @@ describe("SingleFlight", () => {
     const results = await Promise.allSettled([flights.run("k", failing), flights.run("k", failing)]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     expect((await flights.run("k", async () => 1)).value).toBe(1);
+  });
+});
+
+describe("the cache's connections behind Sentinel", () => {
+  const behindSentinel = (options: object) => ({ options: { sentinels: [{ host: "127.0.0.1", port: 26379 }], name: "primary", ...options } }) as unknown as RedisLike;
+
+  it("follow failovers, reconnect to the sentinels within a second, and ask the next sentinel when one does not answer", () => {
+    const overrides = sentinelOverrides(behindSentinel({})) as { failoverDetector: boolean; sentinelReconnectStrategy: () => number; sentinelCommandTimeout: number };
+    expect(overrides.failoverDetector).toBe(true);
+    expect(overrides.sentinelReconnectStrategy()).toBe(1_000);
+    expect(overrides.sentinelCommandTimeout).toBe(1_000);
+    // The application's own sentinel timeout is kept.
+    expect((sentinelOverrides(behindSentinel({ sentinelCommandTimeout: 300 })) as { sentinelCommandTimeout: number }).sentinelCommandTimeout).toBe(300);
+    // A single server or a Cluster: nothing to add.
+    expect(sentinelOverrides({ options: { host: "127.0.0.1" } } as unknown as RedisLike)).toEqual({});
   });
 });
