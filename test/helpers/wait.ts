@@ -10,3 +10,12 @@ export async function until(condition: () => boolean | Promise<boolean>, timeout
     await sleep(stepMs);
   }
 }
+
+/** Reads until a read is answered from the instance's L1 (its stats count one more L1 hit). */
+export async function untilServedFromL1(l1Hits: () => number, read: () => Promise<unknown>, timeoutMs = 10_000): Promise<void> {
+  await until(async () => {
+    const before = l1Hits();
+    await read();
+    return l1Hits() > before;
+  }, timeoutMs);
+}

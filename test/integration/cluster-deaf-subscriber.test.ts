@@ -1,9 +1,9 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
-import { RedisCluster } from "../helpers/redis-cluster.ts";
+import { describe, expect, it } from "vitest";
+import { uniqueNamespace } from "../helpers/client.ts";
+import { privateCluster } from "../helpers/cluster-fixture.ts";
 import { seedUser } from "../helpers/seed.ts";
-import { sleep, until } from "../helpers/wait.ts";
+import { sleep, until, untilServedFromL1 } from "../helpers/wait.ts";
 
 const READER_NAME = "pcs-deaf-reader";
 
@@ -14,25 +14,8 @@ const READER_NAME = "pcs-deaf-reader";
  * a single server stops answering: a write that waited for the reader's lease is read fresh.
  */
 describe("a Cluster node that no longer hears the cluster bus", () => {
-  let cluster: RedisCluster;
-  const cleanups: Array<() => Promise<unknown>> = [];
-  beforeAll(async () => {
-    cluster = await RedisCluster.start();
-  }, 60_000);
-  afterAll(async () => {
-    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
-    await cluster.stop();
-  });
-
-  function instance(namespace: string, connectionName?: string) {
-    const redis = cluster.connect(connectionName === undefined ? {} : { redisOptions: { connectionName } });
-    const cached = createCachedClient({ namespace, redis: redis as never, models: { User: { ttl: 300 } }, onError: () => {} });
-    cleanups.push(async () => {
-      await cached.close();
-      redis.disconnect();
-    });
-    return cached;
-  }
+  const { cluster, instance: cachedOn } = privateCluster();
+  const instance = (namespace: string, connectionName?: string) => cachedOn(namespace, connectionName === undefined ? {} : { redisOptions: { connectionName } });
 
   /** Runs one command on the node at `port` alone. */
   async function onNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
@@ -49,7 +32,7 @@ describe("a Cluster node that no longer hears the cluster bus", () => {
   async function subscriptionOf(name: string): Promise<number> {
     let subscribedAt = 0;
     await until(async () => {
-      for (const port of cluster.ports) {
+      for (const port of cluster().ports) {
         const clients = await onNode(port, (node) => node.call("CLIENT", "LIST", "TYPE", "pubsub") as Promise<string>);
         // ioredis names a Cluster's subscriber connection "ioredis-cluster(subscriber):<connectionName>".
         if (clients.includes(`:${name} `)) subscribedAt = port;
@@ -81,7 +64,7 @@ describe("a Cluster node that no longer hears the cluster bus", () => {
     // A master holding slots cannot be reset: the reader's subscription must be on a replica (a failover may move it).
     let subscribedAt = await subscriptionOf(READER_NAME);
     // Not the namespace's node: demoting and resetting it would also cut the writer off from its versions for a while.
-    const namespaceSlot = await onNode(cluster.ports[0]!, (node) => node.call("CLUSTER", "KEYSLOT", `{${namespace}}`));
+    const namespaceSlot = await onNode(cluster().ports[0]!, (node) => node.call("CLUSTER", "KEYSLOT", `{${namespace}}`));
     const ownsNamespace = async (port: number) => {
       const ranges = (await onNode(port, (node) => node.call("CLUSTER", "SLOTS"))) as Array<[number, number, [string, number]]>;
       return ranges.some(([from, to, [, owner]]) => owner === port && Number(namespaceSlot) >= from && Number(namespaceSlot) <= to);
@@ -97,11 +80,7 @@ describe("a Cluster node that no longer hears the cluster bus", () => {
       await demote(subscribedAt);
       subscribedAt = await subscriptionOf(READER_NAME);
     }
-    await until(async () => {
-      const hits = reader.prisma.$cache.stats().l1Hits;
-      await reader.prisma.user.findUnique({ where: { id: user.id } });
-      return reader.prisma.$cache.stats().l1Hits > hits;
-    }, 10_000);
+    await untilServedFromL1(() => reader.prisma.$cache.stats().l1Hits, () => reader.prisma.user.findUnique({ where: { id: user.id } }));
     expect(await subscriptionOf(READER_NAME)).toBe(subscribedAt);
     await onNode(subscribedAt, (node) => node.call("CLUSTER", "RESET", "SOFT"));
 

@@ -1,11 +1,11 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { startChild } from "../helpers/child-process.ts";
-import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
-import { RedisCluster } from "../helpers/redis-cluster.ts";
+import { uniqueNamespace } from "../helpers/client.ts";
+import { privateCluster } from "../helpers/cluster-fixture.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
-import { until } from "../helpers/wait.ts";
+import { untilServedFromL1 } from "../helpers/wait.ts";
 
 /**
  * On a Cluster too, the cache sends its commands on connections of its own, which a socket
@@ -13,34 +13,24 @@ import { until } from "../helpers/wait.ts";
  * half-open still delivers its invalidation before its write resolves.
  */
 describe("a half-open connection to a Cluster node", () => {
-  let cluster: RedisCluster;
+  const { cluster, cleanups, instance: cachedOn } = privateCluster();
   const proxies = new Map<number, TcpProxy>();
-  const cleanups: Array<() => Promise<unknown>> = [];
   beforeAll(async () => {
-    cluster = await RedisCluster.start();
-    for (const port of cluster.ports) proxies.set(port, await TcpProxy.start(port));
-  }, 60_000);
-  afterAll(async () => {
-    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
-    for (const proxy of proxies.values()) await proxy.stop();
-    await cluster.stop();
+    for (const port of cluster().ports) proxies.set(port, await TcpProxy.start(port));
+    cleanups.push(async () => {
+      for (const proxy of proxies.values()) await proxy.stop();
+    });
   });
 
   function instance(namespace: string, throughProxies: boolean) {
     // natMap: the nodes' addresses as the cluster announces them, reached through the proxies.
     const natMap = Object.fromEntries([...proxies].map(([port, proxy]) => [`127.0.0.1:${port}`, { host: "127.0.0.1", port: proxy.port }]));
-    const redis = cluster.connect(throughProxies ? { natMap } : {});
-    const cached = createCachedClient({ namespace, redis: redis as never, models: { User: { ttl: 300 } }, onError: () => {} });
-    cleanups.push(async () => {
-      await cached.close();
-      redis.disconnect();
-    });
-    return cached;
+    return cachedOn(namespace, throughProxies ? { natMap } : {});
   }
 
   /** The port of the master holding the namespace's slot (versions, marks, the registry). */
   async function namespaceNode(namespace: string): Promise<number> {
-    const admin = new Redis(cluster.ports[0]!, "127.0.0.1");
+    const admin = new Redis(cluster().ports[0]!, "127.0.0.1");
     try {
       const slot = Number(await admin.call("CLUSTER", "KEYSLOT", `{${namespace}}`));
       const ranges = (await admin.call("CLUSTER", "SLOTS")) as Array<[number, number, [string, number]]>;
@@ -55,11 +45,7 @@ describe("a half-open connection to a Cluster node", () => {
     const reader = instance(namespace, false);
     const writer = instance(namespace, true);
     const user = await seedUser(writer.base);
-    await until(async () => {
-      const hits = reader.prisma.$cache.stats().l1Hits;
-      await reader.prisma.user.findUnique({ where: { id: user.id } });
-      return reader.prisma.$cache.stats().l1Hits > hits;
-    }, 10_000);
+    await untilServedFromL1(() => reader.prisma.$cache.stats().l1Hits, () => reader.prisma.user.findUnique({ where: { id: user.id } }));
     // The writer has talked to the namespace's node (its registration lives there).
     await writer.prisma.user.findUnique({ where: { id: user.id } });
 
@@ -70,7 +56,7 @@ describe("a half-open connection to a Cluster node", () => {
   }, 60_000);
 
   it("a process whose cache used the Cluster exits once it closed the cache and quit its client", async () => {
-    const child = startChild<{ alive: string[] }>("closing-app.ts", { DATABASE_URL: inject("databaseUrl"), CLUSTER_PORT: String(cluster.ports[0]), NAMESPACE: uniqueNamespace(), USE: "1" }, 30_000);
+    const child = startChild<{ alive: string[] }>("closing-app.ts", { DATABASE_URL: inject("databaseUrl"), CLUSTER_PORT: String(cluster().ports[0]), NAMESPACE: uniqueNamespace(), USE: "1" }, 30_000);
     expect((await child.result).alive).toEqual([]);
   }, 60_000);
 });

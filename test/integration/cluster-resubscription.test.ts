@@ -1,9 +1,9 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
-import { RedisCluster } from "../helpers/redis-cluster.ts";
+import { describe, expect, it } from "vitest";
+import { uniqueNamespace } from "../helpers/client.ts";
+import { privateCluster } from "../helpers/cluster-fixture.ts";
 import { seedUser } from "../helpers/seed.ts";
-import { sleep, until } from "../helpers/wait.ts";
+import { sleep, untilServedFromL1 } from "../helpers/wait.ts";
 
 /**
  * ioredis replaces a Cluster's ended subscriber connection silently, on another node: messages
@@ -12,38 +12,16 @@ import { sleep, until } from "../helpers/wait.ts";
  * older than a write that resolved.
  */
 describe("a Cluster subscription made again by ioredis", () => {
-  let cluster: RedisCluster;
-  const cleanups: Array<() => Promise<unknown>> = [];
-  beforeAll(async () => {
-    cluster = await RedisCluster.start();
-  }, 60_000);
-  afterAll(async () => {
-    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
-    await cluster.stop();
-  });
-
-  function instance(namespace: string) {
-    const redis = cluster.connect();
-    const cached = createCachedClient({ namespace, redis: redis as never, models: { User: { ttl: 300 } }, onError: () => {} });
-    cleanups.push(async () => {
-      await cached.close();
-      redis.disconnect();
-    });
-    return cached;
-  }
+  const { cluster, cleanups, instance } = privateCluster();
 
   it("reads after each resolved write are fresh while subscriber connections are being killed", async () => {
     const namespace = uniqueNamespace();
     const reader = instance(namespace);
     const writer = instance(namespace);
     const user = await seedUser(writer.base);
-    await until(async () => {
-      const hits = reader.prisma.$cache.stats().l1Hits;
-      await reader.prisma.user.findUnique({ where: { id: user.id } });
-      return reader.prisma.$cache.stats().l1Hits > hits;
-    }, 10_000);
+    await untilServedFromL1(() => reader.prisma.$cache.stats().l1Hits, () => reader.prisma.user.findUnique({ where: { id: user.id } }));
 
-    const admins = cluster.ports.map((port) => new Redis(port, "127.0.0.1"));
+    const admins = cluster().ports.map((port) => new Redis(port, "127.0.0.1"));
     cleanups.push(async () => admins.forEach((admin) => admin.disconnect()));
     let killing = true;
     const killer = (async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startChild } from "../helpers/child-process.ts";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { SENTINEL_MASTER_NAME, SentinelSetup } from "../helpers/redis-sentinel.ts";
-import { until } from "../helpers/wait.ts";
+import { until, untilServedFromL1 } from "../helpers/wait.ts";
 
 type Cached = ReturnType<typeof createCachedClient>;
 
@@ -40,11 +40,7 @@ describe("behind Sentinel", () => {
     const namespace = uniqueNamespace();
     const running = instance(namespace);
     const user = await running.base.user.create({ data: { email: `sentinel-${namespace}@example.com`, name: "before" } });
-    await until(async () => {
-      const hits = running.prisma.$cache.stats().l1Hits;
-      await running.prisma.user.findUnique({ where: { id: user.id } });
-      return running.prisma.$cache.stats().l1Hits > hits;
-    }, 10_000);
+    await untilServedFromL1(() => running.prisma.$cache.stats().l1Hits, () => running.prisma.user.findUnique({ where: { id: user.id } }));
     await setup.replica.replicatedFrom(setup.primary);
 
     await setup.failover();
@@ -64,11 +60,7 @@ describe("behind Sentinel", () => {
     const namespace = uniqueNamespace();
     const running = instance(namespace, own);
     const user = await running.base.user.create({ data: { email: `sentinel-restart-${namespace}@example.com`, name: "before" } });
-    await until(async () => {
-      const hits = running.prisma.$cache.stats().l1Hits;
-      await running.prisma.user.findUnique({ where: { id: user.id } });
-      return running.prisma.$cache.stats().l1Hits > hits;
-    }, 10_000);
+    await untilServedFromL1(() => running.prisma.$cache.stats().l1Hits, () => running.prisma.user.findUnique({ where: { id: user.id } }));
     // The command connection's detector and the subscriber's.
     await until(async () => (await own.subscribers()) >= 2, 10_000, 100);
     await own.restartSentinel();
