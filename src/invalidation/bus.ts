@@ -135,7 +135,7 @@ export class Bus {
     // It re-subscribes itself on "ready", after learning which server it reached (a Cluster's duplicate takes other arguments).
     this.#subscriber = redis.isCluster === true ? redis.duplicate() : (redis.duplicate as (override: object) => SubscriberLike).call(redis, subscriberOverrides(redis, leaseTtlMs));
     clearSocketTimerOnClose(this.#subscriber);
-    if (redis.isCluster !== true) reviveWhenEnded(this.#subscriber, () => this.#closed);
+    reviveWhenEnded(this.#subscriber, () => this.#closed);
     this.#subscriber.on("message", (channel, message) => this.#receive(channel, message));
     this.#subscriber.on("ready", () => this.#subscribe());
     for (const event of ["close", "end", "reconnecting"] as const) this.#subscriber.on(event, () => this.#setTrusted(false));

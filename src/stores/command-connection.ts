@@ -107,8 +107,7 @@ function open(client: RedisLike, socketTimeoutMs: number): Opened {
     for (const handler of entry.errorHandlers) handler(error);
   });
   clearSocketTimerOnClose(redis);
-  // A Cluster that ends stays ended by design (its own retry strategy said so): only a single server's connection is revived.
-  if (client.isCluster !== true) reviveWhenEnded(redis, () => entry.closing);
+  reviveWhenEnded(redis, () => entry.closing);
   // A lazyConnect client's duplicate would wait for a first command: connect it now, as the subscriber is.
   if (redis.status === "wait") redis.connect().catch(() => {});
   return entry;
@@ -166,9 +165,11 @@ export const REVIVE_AFTER_MS = 1_000;
  * gives up for good when a failover detector drops the connection while it is asking Sentinel for
  * the primary (an outside probe: every cache connection of a process ended at a kill -9 of the
  * primary, its writes undelivered until the process restarted), and when the application's
- * `retryStrategy`, which the duplicate inherits, stops retrying.
+ * `retryStrategy`, which the duplicate inherits, stops retrying. A Cluster that ends stays ended
+ * (its own retry strategy said so, and it opens new node connections by itself).
  */
-export function reviveWhenEnded(connection: { readonly status: string; on(event: "end", listener: () => void): unknown; connect(): Promise<void> }, closed: () => boolean): void {
+export function reviveWhenEnded(connection: { readonly status: string; readonly isCluster?: boolean | undefined; on(event: "end", listener: () => void): unknown; connect(): Promise<void> }, closed: () => boolean): void {
+  if (connection.isCluster === true) return;
   connection.on("end", () => {
     if (closed()) return;
     setTimeout(() => {
@@ -184,7 +185,6 @@ export function reviveWhenEnded(connection: { readonly status: string; on(event:
  * process alive).
  */
 export async function quitWithin(connection: { quit(): Promise<unknown>; disconnect(): void }, waitMs: number): Promise<void> {
-  const quit = connection.quit();
-  await Promise.race([quit.then(() => true, () => false), new Promise<false>((resolve) => setTimeout(resolve, waitMs, false).unref())]);
+  await Promise.race([connection.quit().catch(() => {}), new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
   connection.disconnect();
 }
