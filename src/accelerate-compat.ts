@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Prisma } from "@prisma/client/extension";
-import { CacheConfigError } from "./errors.js";
+import { CacheArgumentError, CacheConfigError } from "./errors.js";
 import { MAX_LIFETIME_S } from "./option-limits.js";
+import { MODEL_LEVEL, TOP_LEVEL, rejectUnknown } from "./options.js";
 import { cacheExtension, type CacheControl } from "./extension.js";
 import { AccelerateInfoQuery, type AccelerateInfo, type InfoResult } from "./prisma/accelerate-info.js";
 import { checkTags, strategyToCacheArgs, type AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
@@ -141,7 +142,10 @@ function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: numb
 function accelerateControl(control: CacheControl, modelNames: readonly string[]): AccelerateControl {
   return {
     invalidate: async (input) => {
-      const tags = checkTags((input as { tags?: unknown } | null)?.tags, "tags", 1);
+      if (typeof input !== "object" || input === null || Array.isArray(input)) throw new CacheArgumentError("input", "expected { tags: string[] }");
+      // A misspelt key would be ignored silently, as in $cache.invalidate().
+      for (const key of Object.keys(input)) if (key !== "tags") throw new CacheArgumentError(key, "unknown key (expected tags)");
+      const tags = checkTags((input as { tags?: unknown }).tags, "tags", 1);
       await control.invalidate({ tags });
       return { requestId: randomUUID() };
     },
@@ -192,10 +196,16 @@ function largestJitter(options: AccelerateCompatOptions): number {
   return Math.max(typeof options.jitter === "number" ? options.jitter : 0, ...jitters);
 }
 
+function withoutLifetimes(allowed: ReadonlySet<string>): ReadonlySet<string> {
+  return new Set([...allowed].filter((key) => !(LIFETIME_OPTIONS as readonly string[]).includes(key)));
+}
+
 /** Lifetimes are per query in the Accelerate mode: a configured one would silently never apply. */
 function rejectLifetimes(options: object, prefix = ""): void {
   if (typeof options !== "object" || options === null) return;
   for (const key of LIFETIME_OPTIONS) {
     if (key in options) throw new CacheConfigError(`${prefix}${key}`, "the Accelerate mode takes lifetimes per query, from `cacheStrategy: { ttl, swr }`");
   }
+  // Checked here so that the error lists the options this mode takes, without the lifetimes.
+  rejectUnknown(options, withoutLifetimes(prefix === "" ? TOP_LEVEL : MODEL_LEVEL), prefix);
 }

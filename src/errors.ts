@@ -62,6 +62,21 @@ export class CacheUnavailableError extends CacheError {
   }
 }
 
+/**
+ * A write, an invalidation or a method that needs the fleet, called on a client whose cache was
+ * closed (`$cache.close()`): the cache can no longer invalidate other instances' copies, so a write
+ * is refused before it touches the database (nothing was written). Reads still pass through.
+ */
+export class CacheClosedError extends CacheError {
+  /** What was refused: `Model.operation`, `$transaction`, `$executeRaw`, or the `$cache` method. */
+  readonly operation: string;
+
+  constructor(operation: string) {
+    super("E_CLOSED", `${operation} refused: this client's cache was closed ($cache.close()), so it can no longer invalidate what other instances cache; nothing was written (use a client whose cache is open)`);
+    this.operation = operation;
+  }
+}
+
 /** close() could not deliver every queued invalidation: `names` may be served stale elsewhere until their entries expire. */
 export class UndeliveredInvalidationsError extends CacheError {
   /** Version names: `g:Model`/`r:Model` (a model), `t:Model:key=[…]` (a record), `u:tag` (a user tag). */

@@ -80,8 +80,8 @@ export { MAX_LIFETIME_S, MAX_TIMER_MS };
 const lifetime = { max: MAX_LIFETIME_S, unit: "s" } as const;
 const timer = { max: MAX_TIMER_MS, unit: "ms" } as const;
 
-const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "lateCommitWindow", "clock", "random"]);
-const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom", "dependsOn"]);
+export const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "lateCommitWindow", "clock", "random"]);
+export const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom", "dependsOn"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
 /** Validates user options and fills defaults. Throws CacheConfigError naming the option at fault. */
@@ -301,7 +301,7 @@ function lowHitRateSettings(value: unknown): LowHitRateSettings | undefined {
   };
 }
 
-function rejectUnknown(value: object, allowed: ReadonlySet<string>, prefix: string): void {
+export function rejectUnknown(value: object, allowed: ReadonlySet<string>, prefix: string): void {
   for (const key of Object.keys(value)) {
     if (!allowed.has(key)) {
       throw new CacheConfigError(`${prefix}${key}`, `unknown option (expected one of: ${[...allowed].join(", ")})`);

@@ -50,6 +50,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       args: [...argv],
       allowPositionals: true,
       strict: true,
+      tokens: true,
       options: {
         client: { type: "string", short: "c" },
         export: { type: "string", short: "e" },
@@ -65,7 +66,14 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   } catch (error) {
     throw new CliError("E_USAGE", (error as Error).message);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  // parseArgs keeps the last of a repeated option: `--client a --client b` is a mistake, not a choice.
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== "option") continue;
+    if (seen.has(token.name)) throw new CliError("E_USAGE", `--${token.name} given more than once`);
+    seen.add(token.name);
+  }
   const json = values.json === true;
   const quiet = values.quiet === true;
   const base = { client: "", exportName: undefined, top: undefined, concurrency: undefined, limit: undefined, model: undefined, json, quiet };

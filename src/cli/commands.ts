@@ -1,5 +1,6 @@
 import type { CliArgs } from "./args.js";
 import { callName, count, describeArgs, duration, millis, percent, table } from "./format.js";
+import type { TopQuery } from "../prisma/stats-control.js";
 import type { ExtendedClient } from "./load-client.js";
 import { ProgressBar, type ProgressStream } from "./progress-bar.js";
 
@@ -23,12 +24,24 @@ export const warm: CommandFn = async (client, args, io) => {
     print(io, JSON.stringify(result));
     return (result.skippedBy[REDIS_UNAVAILABLE] ?? 0) > 0 ? redisUnavailable(io) : 0;
   }
+  // Nothing could be read: no count of recorded queries to report.
+  if ((result.skippedBy[REDIS_UNAVAILABLE] ?? 0) > 0) return redisUnavailable(io);
   const skipped = Object.entries(result.skippedBy).map(([reason, n]) => `${reason} ${n}`);
   print(io, `warmed ${result.warmed} of ${result.total} recorded queries in ${duration(result.durationMs)}; failed ${result.failed}; skipped ${result.skipped}${skipped.length > 0 ? ` (${skipped.join(", ")})` : ""}`);
-  if ((result.skippedBy[REDIS_UNAVAILABLE] ?? 0) > 0) return redisUnavailable(io);
   if (result.total === 0) print(io, "no recorded queries yet: statistics fill as the application serves reads (every read is counted; flushed every queryStats.flushInterval)");
   return 0;
 };
+
+/** topQueries(), or undefined when Redis could not be read (it rejects with the Redis error, code E_STORE). */
+async function recordedQueries(client: ExtendedClient, options: { limit: number; model?: string }): Promise<TopQuery[] | undefined> {
+  try {
+    return await client.$cache.topQueries(options);
+  } catch (error) {
+    // By code, not instanceof: the client module may load another copy of this package.
+    if ((error as { code?: unknown } | null)?.code === "E_STORE") return undefined;
+    throw error;
+  }
+}
 
 const REDIS_UNAVAILABLE = "redis unavailable";
 
@@ -39,7 +52,8 @@ function redisUnavailable(io: CliIo): number {
 }
 
 export const stats: CommandFn = async (client, args, io) => {
-  const [fleet, recorded] = await Promise.all([client.$cache.fleetStats({ countEntries: true }), client.$cache.topQueries({ limit: 200 })]);
+  const [fleet, recorded] = await Promise.all([client.$cache.fleetStats({ countEntries: true }), recordedQueries(client, { limit: 200 })]);
+  if (recorded === undefined) return redisUnavailable(io);
   const hot = new Map<string, typeof recorded>();
   for (const query of recorded) {
     const list = hot.get(query.model) ?? [];
@@ -92,9 +106,8 @@ function describeKey(key: string): [string, string, string] {
 }
 
 export const top: CommandFn = async (client, args, io) => {
-  const queries = await client.$cache.topQueries({ limit: args.limit ?? 20, ...(args.model === undefined ? {} : { model: args.model }) });
-  // topQueries() answers [] when Redis is unreachable, as when nothing was recorded: tell them apart.
-  if (queries.length === 0 && (await client.$cache.fleetStats()).redisUnavailable) return redisUnavailable(io);
+  const queries = await recordedQueries(client, { limit: args.limit ?? 20, ...(args.model === undefined ? {} : { model: args.model }) });
+  if (queries === undefined) return redisUnavailable(io);
   if (args.json) {
     print(io, JSON.stringify(queries, (_key, value: unknown) => (typeof value === "bigint" ? `${value}` : value)));
     return 0;
@@ -108,7 +121,8 @@ export const top: CommandFn = async (client, args, io) => {
     String(i + 1),
     percent(total === 0 ? 0 : query.score / total),
     query.readable ? callName(query.model, query.operation) : "?",
-    query.readable ? describeArgs(query.args) : "(unreadable)",
+    // The cache option too: reads that differ only in it are separate queries.
+    query.readable ? describeArgs(query.cache === undefined ? query.args : { ...query.args, cache: query.cache }) : "(unreadable)",
     millis(query.loadMs),
     query.skipReason ?? "ready",
   ]);

@@ -1,6 +1,6 @@
 import type { HotKeyDetector } from "../core/hot-keys.js";
 import type { TieredCache } from "../core/tiered-cache.js";
-import { CacheArgumentError, CacheError } from "../errors.js";
+import { CacheArgumentError, CacheClosedError, CacheError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
@@ -78,6 +78,10 @@ export interface CacheControlParts {
   bump(names: Iterable<string>): Promise<boolean>;
   /** Makes reads pass through: the first step of close(). */
   stopReads(): void;
+  /** Whether `query` is a raw statement of this client (see WritePath.ownsRawStatement). */
+  ownsRawStatement(query: unknown): boolean;
+  /** Refuses writes (CacheClosedError), then waits up to `timeoutMs` for those in flight; resolves with how many still run. */
+  stopWrites(timeoutMs: number): Promise<number>;
   /** Closes the Redis subscription the extension opened. */
   closeBus(): Promise<void>;
   report(error: CacheError): void;
@@ -89,16 +93,31 @@ export interface CacheControlParts {
  */
 export function createCacheControl(parts: CacheControlParts): CacheControl {
   const { options, statsControl } = parts;
+  let closed = false;
+  // What needs the fleet's connections is refused once close() began, as writes are (see WriteGate).
+  const refuseIfClosed = (method: string) => {
+    if (closed) throw new CacheClosedError(`$cache.${method}()`);
+  };
   const control: CacheControl = {
     stats: () => statsOf(parts),
     invalidate: async (target) => {
+      refuseIfClosed("invalidate");
       const names = explicitTargets(parts, target);
       if (!tracing.invalidate.hasSubscribers) return void (await parts.bump(names));
       return void (await tracing.invalidate.tracePromise(() => parts.bump(names), { namespace: options.namespace, operation: "invalidate", args: target }));
     },
-    warm: (warmOptions) => statsControl.warm(warmOptions),
-    topQueries: (topOptions) => statsControl.topQueries(topOptions),
-    fleetStats: (fleetOptions) => statsControl.fleetStats(fleetOptions),
+    warm: async (warmOptions) => {
+      refuseIfClosed("warm");
+      return statsControl.warm(warmOptions);
+    },
+    topQueries: async (topOptions) => {
+      refuseIfClosed("topQueries");
+      return statsControl.topQueries(topOptions);
+    },
+    fleetStats: async (fleetOptions) => {
+      refuseIfClosed("fleetStats");
+      return statsControl.fleetStats(fleetOptions);
+    },
     resetStats: () => statsControl.resetStats(),
     events: parts.events,
     // Not async: the statement is returned as it came, a lazy Prisma promise that a `$transaction([...])`
@@ -107,6 +126,7 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
       let names: string[];
       try {
         names = checkModels(parts.graph, models, "models");
+        if (!parts.ownsRawStatement(query)) throw new CacheArgumentError("query", `expected a raw statement of this client ($executeRaw, $executeRawUnsafe, $queryRaw, $queryRawUnsafe or $queryRawTyped), got ${describeStatement(query)}: another client's statement runs without the cache, and would invalidate nothing`);
       } catch (error) {
         // Lazy like the statement: rejects when awaited or run in a batch, never unhandled if dropped.
         return new FailedQuery(error) as never;
@@ -114,14 +134,23 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
       if (query instanceof RawWrite) query.models = names;
       return query;
     },
-    prepareBloom: async () => parts.guard?.prepare(),
-    rebuildBloom: (model) => rebuildBloom(parts, model),
+    prepareBloom: async () => {
+      refuseIfClosed("prepareBloom");
+      return parts.guard?.prepare();
+    },
+    rebuildBloom: async (model) => {
+      refuseIfClosed("rebuildBloom");
+      return rebuildBloom(parts, model);
+    },
     drain: async () => {
       await parts.cache.drain();
       await parts.versions.flush();
       await parts.observability.drain();
     },
-    close: () => closeCache(parts),
+    close: () => {
+      closed = true;
+      return closeCache(parts);
+    },
   };
   controls.add(control);
   return control;
@@ -157,6 +186,12 @@ function statsOf(parts: CacheControlParts): CacheStats {
   };
 }
 
+function describeStatement(query: unknown): string {
+  if (typeof query !== "object" || query === null) return typeof query === "string" ? "a string" : String(query);
+  const tag = (query as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  return tag === "PrismaPromise" ? "another client's Prisma query" : `a ${query.constructor?.name ?? "null-prototype object"}`;
+}
+
 /** The names `invalidate()` bumps: every name of the models given, and the tags. */
 function explicitTargets(parts: CacheControlParts, target: { model?: string; models?: readonly string[]; tags?: readonly string[] }): string[] {
   if (typeof target !== "object" || target === null) throw new CacheArgumentError("target", "expected { model?, models?, tags? }");
@@ -188,6 +223,9 @@ async function rebuildBloom(parts: CacheControlParts, model: string | undefined)
 async function closeCache(parts: CacheControlParts): Promise<void> {
   const { options } = parts;
   parts.stopReads();
+  // Writes in flight invalidate what they changed while the connections are still open.
+  const writing = await parts.stopWrites(options.closeTimeoutMs);
+  if (writing > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${writing} write(s) still running after closeTimeout (${options.closeTimeoutMs} ms); what they change is invalidated only if they settle before the connections close`));
   const abandoned = await parts.cache.close(options.closeTimeoutMs);
   if (abandoned > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${abandoned} background refresh(es) still running after closeTimeout (${options.closeTimeoutMs} ms) were abandoned; their results are not stored`));
   parts.l1?.clear();

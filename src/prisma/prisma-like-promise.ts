@@ -43,8 +43,8 @@ export abstract class PrismaLikePromise implements PromiseLike<unknown> {
   }
 }
 
-/** Settles a wrapped write's part of a batch `$transaction([...])`: `joined` is its plain query's. */
-export type OnBatch<Self> = (self: Self, joined: PromiseLike<unknown>) => PromiseLike<unknown>;
+/** Settles a wrapped write's part of a batch `$transaction([...])`: `join` makes its plain query join the batch (or not: a refused write). */
+export type OnBatch<Self> = (self: Self, join: () => PromiseLike<unknown>) => PromiseLike<unknown>;
 
 /**
  * A write the cache runs when it is awaited (announced, run, invalidated), around a plain Prisma
@@ -67,8 +67,8 @@ export class WrappedWrite<Self> extends PrismaLikePromise {
   }
 
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
-    const joined = this.query.requestTransaction?.(batch) ?? this.query;
-    return this.#onBatch === undefined ? joined : this.#onBatch(this as unknown as Self, joined);
+    const join = () => this.query.requestTransaction?.(batch) ?? this.query;
+    return this.#onBatch === undefined ? join() : this.#onBatch(this as unknown as Self, join);
   }
 
   protected execute(): Promise<unknown> {

@@ -186,6 +186,8 @@ export class CacheRuntime {
       writeNames: this.#writeNames,
       bump: (names) => this.#bump(names),
       stopReads: () => this.#readPath.stop(),
+      stopWrites: (timeoutMs) => this.#writePath.close(timeoutMs),
+      ownsRawStatement: (query) => this.#writePath.ownsRawStatement(query),
       closeBus: async () => {
         this.#identity?.stop();
         this.#countClosed?.();

@@ -6,7 +6,7 @@ import type { FleetStats } from "../stats/fleet-snapshots.js";
 import type { Observability } from "../stats/observability.js";
 import type { CacheHints, RecordedQuery } from "../stats/query-stats.js";
 import { tracing, type TraceContext } from "../stats/telemetry.js";
-import { warm, whySkipped, type ReplayRules, type WarmHooks, type WarmOptions, type WarmResult } from "../stats/warm.js";
+import { readRecordedQueries, warm, whySkipped, type ReplayRules, type WarmHooks, type WarmOptions, type WarmResult } from "../stats/warm.js";
 
 /** A recorded query as `$cache.topQueries()` lists it. */
 export interface TopQuery extends RecordedQuery {
@@ -97,14 +97,8 @@ export class StatsControl {
     if (model !== undefined) this.#parts.checkModel(model, "model");
     const { observability, options: resolved } = this.#parts;
     // Filtering by model reads the whole (bounded) top-K, then keeps that model's first `limit`.
-    let recorded;
-    try {
-      recorded = await observability.topQueries(model === undefined ? limit : (resolved.queryStats?.maxQueries ?? limit));
-    } catch (error) {
-      // Nothing to list while Redis is unreachable: reported, not raised.
-      this.#parts.report(asStoreError(error));
-      return [];
-    }
+    // Rejects with the Redis error once every attempt failed: an empty list means nothing was recorded.
+    const recorded = await readRecordedQueries((top) => observability.topQueries(top), model === undefined ? limit : (resolved.queryStats?.maxQueries ?? limit));
     return recorded
       .filter((query) => model === undefined || query.model === model)
       .slice(0, limit)

@@ -2,6 +2,7 @@ import type { Announcement } from "../invalidation/versions.js";
 import type { Announced, WriteAnnouncer } from "../invalidation/write-announcer.js";
 import type { PrismaPromiseLike } from "./lazy-query.js";
 import { outcomeOfError, type FailedWriteOutcome } from "./write-outcome.js";
+import type { WriteGate } from "./write-gate.js";
 
 /** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
 export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
@@ -24,10 +25,13 @@ export class TransactionInvalidations {
 
   /** What a write that may or may not have committed invalidates, from its announced names (WriteNames.ofUnresolved). */
   readonly #unresolvedNames: (announced: ReadonlySet<string>) => Iterable<string>;
+  /** Refuses transactions that write once the cache was closed (see WriteGate). */
+  readonly #gate: WriteGate;
 
-  constructor(announcer: WriteAnnouncer, unresolvedNames: (announced: ReadonlySet<string>) => Iterable<string>) {
+  constructor(announcer: WriteAnnouncer, unresolvedNames: (announced: ReadonlySet<string>) => Iterable<string>, gate: WriteGate) {
     this.#announcer = announcer;
     this.#unresolvedNames = unresolvedNames;
+    this.#gate = gate;
   }
 
   /** Whether `client` belongs to an interactive transaction this process tracks. */
@@ -59,6 +63,8 @@ export class TransactionInvalidations {
       const result = await callback(tx);
       const names = txId === undefined ? undefined : this.#open.get(txId);
       if (names !== undefined && names.size > 0) {
+        // Closed meanwhile: thrown here, the transaction rolls back (its writes were buffered, nothing is committed).
+        this.#gate.refuseIfClosed("$transaction");
         // Announced before Prisma commits: its bytes leave for Redis before the COMMIT's. Its reply
         // is awaited here only if a write Redis cannot take must be refused (the transaction then
         // rolls back); otherwise after the commit, so a slow Redis does not eat into the
@@ -96,6 +102,8 @@ export class TransactionInvalidations {
   async batch(client: ScopedClient, input: readonly PrismaPromiseLike[], options: unknown, parentTransaction: TransactionFn, effectsOf: (element: unknown, result: unknown) => Iterable<string>, announcedOf: (element: unknown) => Iterable<string>): Promise<unknown> {
     const announced = new Set<string>();
     for (const element of input) for (const name of announcedOf(element)) announced.add(name);
+    // Refused as a whole, before any element joins it: a batch is all or nothing.
+    if (announced.size > 0) this.#gate.refuseIfClosed("$transaction");
     for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add((element as { self?: object }).self ?? element);
     const run = () => parentTransaction.call(client, input, options) as Promise<unknown[]>;
     // Announced while the batch runs, as a single write is (WriteAnnouncer.alongside).

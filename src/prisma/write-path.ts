@@ -12,6 +12,7 @@ import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
 import type { WriteNames } from "./write-names.js";
 import { WriteAttempts, outcomeOfError } from "./write-outcome.js";
+import { WriteGate } from "./write-gate.js";
 
 /** What the write path uses of the client's parts; CacheRuntime builds and owns them. */
 export interface WritePathParts {
@@ -37,12 +38,16 @@ export class WritePath {
   readonly #writeNames: WriteNames;
   readonly #probe: FinalArgsProbe;
   readonly #fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
+  /** Refuses writes once close() began, and lets close() wait for those in flight. */
+  readonly #gate = new WriteGate();
+  /** The raw statements this client made: what `$cache.raw()` accepts (see ownsRawStatement). */
+  readonly #rawStatements = new WeakSet<object>();
 
   constructor(parts: WritePathParts) {
     this.#namespace = parts.namespace;
     this.#delegateKeys = parts.schema.delegateKeys;
     this.#announcer = parts.announcer;
-    this.#transactions = new TransactionInvalidations(parts.announcer, (announced) => this.#writeNames.ofUnresolved(announced));
+    this.#transactions = new TransactionInvalidations(parts.announcer, (announced) => this.#writeNames.ofUnresolved(announced), this.#gate);
     this.#writeNames = parts.writeNames;
     this.#probe = parts.probe;
     this.#fluentClasses = parts.fluentClasses;
@@ -53,12 +58,21 @@ export class WritePath {
     return new (this.#fluentClasses.get(context.$name)!)(this.#writes, context.$parent, context.$name, operation, args, undefined);
   }
 
+  /**
+   * close(): refuses writes from now on (CacheClosedError, before they touch the database), then
+   * waits up to `timeoutMs` for those in flight to invalidate what they changed. Resolves with how
+   * many still run.
+   */
+  close(timeoutMs: number): Promise<number> {
+    return this.#gate.close(timeoutMs);
+  }
+
   /** `$transaction`: reads inside bypass the cache; invalidations apply when it commits, before it resolves. */
   transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
-    if (typeof input === "function") return this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction);
+    if (typeof input === "function") return this.#gate.track(this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction));
     // Neither a callback nor an array: Prisma's own error, as without the cache.
     if (!Array.isArray(input)) return parentTransaction.call(client, input, options);
-    return this.#transactions.batch(
+    return this.#gate.track(this.#transactions.batch(
       client,
       input as PrismaPromiseLike[],
       options,
@@ -74,36 +88,52 @@ export class WritePath {
         if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.copyArgs());
         return element instanceof RawWrite ? this.#writeNames.ofChangedModels(element.models) : [];
       },
-    );
+    ));
   }
 
   /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
   raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
     const query = parentMethod.apply(client, args);
-    if (isQuery && !rawSqlMayWrite(args)) return query;
-    return new RawWrite(
+    if (isQuery && !rawSqlMayWrite(args)) {
+      if (typeof query === "object" && query !== null) this.#rawStatements.add(query);
+      return query;
+    }
+    const write = new RawWrite(
       query,
       client,
-      (write) => this.#announced(client, this.#writeNames.ofChangedModels(write.models), "raw statement", write.query, () => []),
-      (write, joined) => {
+      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#writeNames.ofChangedModels(write.models), "raw statement", write.query, () => [])),
+      (write, join) => {
         const names = () => this.#writeNames.ofChangedModels(write.models);
-        return this.#transactions.joinedBatch(write, joined, names, names);
+        return this.#joinedBatch("raw statement", write, join, names, names);
       },
     );
+    this.#rawStatements.add(write);
+    return write;
+  }
+
+  /**
+   * Whether `query` is a raw statement of this client (`$executeRaw`, `$queryRaw`, … of it or of
+   * its interactive transactions): `$cache.raw()` names the models of those only. Another client's
+   * statement (the base client's) runs without the cache, so naming its models would invalidate nothing.
+   */
+  ownsRawStatement(query: unknown): boolean {
+    return typeof query === "object" && query !== null && this.#rawStatements.has(query);
   }
 
   readonly #writes: QueryRunner = {
-    run: (query) => {
-      const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs());
-      if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced);
-      return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced));
-    },
+    run: (query) =>
+      this.#gate.admit(`${query.model}.${query.operation}`, () => {
+        const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs());
+        if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced);
+        return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced));
+      }),
     passthrough: (query) => passthrough(this.#delegateKeys, query),
     joinBatch: (query, batch) => {
       query.copyArgs();
-      return this.#transactions.joinedBatch(
+      return this.#joinedBatch(
+        `${query.model}.${query.operation}`,
         query,
-        joinBatch(passthrough(this.#delegateKeys, query), batch),
+        () => joinBatch(passthrough(this.#delegateKeys, query), batch),
         (result) => this.#ofWriteInTransaction(query.model, query.operation, query.args, result),
         () => this.#writeNames.announcedByWrite(query.model, query.operation, query.args),
       );
@@ -117,11 +147,21 @@ export class WritePath {
       return chainableFluentWrite(
         query,
         related,
-        (fluent) => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects),
-        (fluent, joined) => this.#transactions.joinedBatch(fluent, joined, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs())),
+        (fluent) => this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects)),
+        (fluent, join) => this.#joinedBatch(`${query.model}.${query.operation}`, fluent, join, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs())),
       );
     },
   };
+
+  /**
+   * A write's part of a batch `$transaction([...])` (see TransactionInvalidations.joinedBatch), kept
+   * until it settles. Once close() began it does not join: a batch this cache runs was refused as a
+   * whole already; in a batch another client runs (`base.$transaction([cached.user.update(…)])`)
+   * this element alone is refused, and Prisma still runs the others.
+   */
+  #joinedBatch(operation: string, element: object, join: () => PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>, announced: () => Iterable<string>): PromiseLike<unknown> {
+    return this.#gate.closed ? this.#gate.admit(operation, () => Promise.resolve()) : this.#gate.track(this.#transactions.joinedBatch(element, join(), effects, announced));
+  }
 
   #runWrite(query: LazyQuery, announced: Iterable<string>): Promise<unknown> {
     let finalArgs = query.args;

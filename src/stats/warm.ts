@@ -92,7 +92,7 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   await runHooks(target.hooks.beforeWarm, context, target.report);
   let recorded: RecordedQuery[];
   try {
-    [recorded] = await Promise.all([recordedQueries(target, top * CANDIDATES_PER_QUERY), target.ready()]);
+    [recorded] = await Promise.all([readRecordedQueries(target.queries, top * CANDIDATES_PER_QUERY), target.ready()]);
   } catch (error) {
     if (!(error instanceof CacheStoreError)) throw error;
     // No statistics to replay while Redis is unreachable: say so, and let the service start.
@@ -151,11 +151,11 @@ const CANDIDATES_PER_QUERY = 4;
 /** Attempts at reading the statistics: a process starting under load may miss one `redisTimeout`. */
 const READ_ATTEMPTS = 3;
 
-/** The `limit` most valuable recorded queries, read again after a failure up to READ_ATTEMPTS times. */
-async function recordedQueries(target: WarmTarget, limit: number): Promise<RecordedQuery[]> {
+/** The `limit` most valuable recorded queries, read again after a Redis failure up to READ_ATTEMPTS times (warm() and topQueries()). */
+export async function readRecordedQueries(queries: (limit: number) => Promise<RecordedQuery[]>, limit: number): Promise<RecordedQuery[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await target.queries(limit);
+      return await queries(limit);
     } catch (error) {
       if (!(error instanceof CacheStoreError) || attempt === READ_ATTEMPTS) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
@@ -195,6 +195,6 @@ export function checkWarmOptions(options: unknown): { top: number; concurrency: 
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new CacheArgumentError(name, `expected a positive integer, got ${String(value)}`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new CacheArgumentError(name, `expected a positive integer, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
   return value;
 }

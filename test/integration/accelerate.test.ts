@@ -268,6 +268,9 @@ describe("validation, as Accelerate's limits", () => {
     await expect(prisma.$accelerate.invalidate({ tags: ["bad tag"] })).rejects.toMatchObject({ argument: "tags[0]" });
     await expect(prisma.$accelerate.invalidate({ tags: [] })).rejects.toBeInstanceOf(CacheArgumentError);
     await expect(prisma.$accelerate.invalidate({ tags: ["a", "b", "c", "d", "e"] })).resolves.toEqual({ requestId: expect.any(String) });
+    // A misspelt key would be ignored, as $cache.invalidate() refuses it (found by an outside probe).
+    await expect(prisma.$accelerate.invalidate({ tags: ["a"], tag: "b" } as never)).rejects.toMatchObject({ argument: "tag", code: "E_INVALID_ARGUMENT" });
+    await expect(prisma.$accelerate.invalidate(null as never)).rejects.toMatchObject({ argument: "input" });
   });
 
   it("rejects lifetimes and unknown models in the options, naming the option", () => {
@@ -278,6 +281,9 @@ describe("validation, as Accelerate's limits", () => {
     // A misspelt opt-out would leave the model it meant cached (found by an outside probe).
     expect(() => base.$extends(accelerateCompat({ models: { AuditLogs: false } }))).toThrow(expect.objectContaining({ option: "models.AuditLogs" }));
     expect(() => base.$extends(accelerateCompat({ models: [] as never }))).toThrow(expect.objectContaining({ option: "models" }));
+    // An unknown option's error lists what this mode takes: not the lifetimes it refuses.
+    expect(() => accelerateCompat({ jiter: 0.1 } as never)).toThrow(expect.objectContaining({ option: "jiter", message: expect.not.stringMatching(/\bttl\b|\bswr\b/) }));
+    expect(() => base.$extends(accelerateCompat({ models: { User: { bloon: true } } } as never))).toThrow(expect.objectContaining({ option: "models.User.bloon", message: expect.not.stringMatching(/\bttl\b|\bswr\b/) }));
   });
 
   it("checks maxLifetime itself, naming it: every negativeTtl defaults to it, and jitter shrinks its longest", () => {

@@ -164,6 +164,8 @@ describe("CLI helpers", () => {
     expect(() => parseCliArgs(["top"])).toThrow("--client <module> is required");
     expect(() => parseCliArgs(["top", "--client", "x", "--limit", "0"])).toThrow(/--limit expects a positive integer/);
     expect(() => parseCliArgs(["top", "--client", "x", "--nope"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+    // parseArgs would keep the last one silently.
+    expect(() => parseCliArgs(["top", "--client", "./a.js", "-c", "./b.js"])).toThrow("--client given more than once");
   });
 
   it("draws a progress bar in place on a terminal, a line per tenth in a log", () => {

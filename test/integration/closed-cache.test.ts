@@ -1,0 +1,126 @@
+// A client whose cache was closed: its writes can no longer reach the other instances, so they are
+// refused before they touch the database (CacheClosedError), as are the `$cache` methods that need
+// the fleet; reads pass through. A write in flight when close() is called still invalidates.
+import { afterEach, describe, expect, it } from "vitest";
+import { CacheArgumentError, CacheClosedError } from "../../src/index.ts";
+import { createCachedClient } from "../helpers/client.ts";
+import { holdUserRowLock } from "../helpers/row-lock.ts";
+import { seedUser } from "../helpers/seed.ts";
+import { until } from "../helpers/wait.ts";
+
+type Cached = ReturnType<typeof createCachedClient>;
+const opened: Cached[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((client) => client.close()));
+});
+
+describe("after $cache.close()", () => {
+  it("refuses every kind of write before it reaches the database, and another instance keeps serving what the database holds", async () => {
+    const namespace = `closed${Date.now() % 100_000}`;
+    const closing = createCachedClient({ namespace });
+    const reader = createCachedClient({ namespace });
+    opened.push(reader);
+    const user = await seedUser(closing.base, { name: "before" });
+    expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("before");
+    await closing.prisma.$cache.close();
+
+    const refused: Array<[string, () => PromiseLike<unknown>]> = [
+      ["User.update", () => closing.prisma.user.update({ where: { id: user.id }, data: { name: "after" } })],
+      ["User.updateMany", () => closing.prisma.user.updateMany({ where: { id: user.id }, data: { name: "after" } })],
+      ["User.update", () => closing.prisma.user.update({ where: { id: user.id }, data: { name: "after" } }).posts()],
+      ["User.create", () => closing.prisma.user.create({ data: { email: `new-${user.id}@closed.example`, name: "new" } })],
+      ["raw statement", () => closing.prisma.$executeRaw`UPDATE "User" SET name = 'after' WHERE id = ${user.id}`],
+      ["$transaction", () => closing.prisma.$transaction([closing.prisma.user.update({ where: { id: user.id }, data: { name: "after" } })])],
+      ["User.update", () => closing.prisma.$transaction(async (tx) => tx.user.update({ where: { id: user.id }, data: { name: "after" } }))],
+      ["User.update", () => closing.base.$transaction([closing.prisma.user.update({ where: { id: user.id }, data: { name: "after" } }) as never])],
+    ];
+    for (const [operation, write] of refused) {
+      const error = await Promise.resolve(write()).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error, operation).toBeInstanceOf(CacheClosedError);
+      expect(error).toMatchObject({ code: "E_CLOSED", operation });
+    }
+    // Nothing was written, so the other instance's cached row is still the database's.
+    expect((await closing.base.user.findUnique({ where: { id: user.id } }))?.name).toBe("before");
+    expect(await closing.base.user.count({ where: { email: `new-${user.id}@closed.example` } })).toBe(0);
+    expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("before");
+
+    // Reads pass through, in and out of transactions; a transaction that only reads commits.
+    expect((await closing.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("before");
+    expect(await closing.prisma.$transaction(async (tx) => (await tx.user.findUnique({ where: { id: user.id } }))?.name)).toBe("before");
+    expect(await closing.prisma.$transaction([closing.prisma.user.count({ where: { id: user.id } })])).toEqual([1]);
+    await closing.base.$disconnect();
+    closing.redis?.disconnect();
+  });
+
+  it("refuses the $cache methods that need the fleet", async () => {
+    const client = createCachedClient();
+    await client.prisma.$cache.close();
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["$cache.invalidate()", () => client.prisma.$cache.invalidate({ model: "User" })],
+      ["$cache.warm()", () => client.prisma.$cache.warm()],
+      ["$cache.topQueries()", () => client.prisma.$cache.topQueries()],
+      ["$cache.fleetStats()", () => client.prisma.$cache.fleetStats()],
+      ["$cache.rebuildBloom()", () => client.prisma.$cache.rebuildBloom()],
+    ];
+    for (const [operation, call] of calls) await expect(call(), operation).rejects.toMatchObject({ code: "E_CLOSED", operation });
+    // Closing again, reading the counters and draining still work.
+    await client.prisma.$cache.close();
+    expect(client.prisma.$cache.stats().hits).toBe(0);
+    await client.prisma.$cache.drain();
+    await client.base.$disconnect();
+    client.redis?.disconnect();
+  });
+
+  it("waits for a write in flight to invalidate what it changed before it closes the connections", async () => {
+    const namespace = `closing${Date.now() % 100_000}`;
+    const closing = createCachedClient({ namespace });
+    const reader = createCachedClient({ namespace });
+    opened.push(reader);
+    const user = await seedUser(closing.base, { name: "before" });
+    expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("before");
+    const lock = await holdUserRowLock(closing.base, user.id);
+    const write = closing.prisma.user.update({ where: { id: user.id }, data: { name: "during close" } }).then((row) => row.name);
+    await until(async () => (await lock.blocked()) === 1);
+    const closed = closing.prisma.$cache.close();
+    let closedEarly = false;
+    void closed.then(() => (closedEarly = true));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(closedEarly).toBe(false);
+    await lock.release();
+    expect(await write).toBe("during close");
+    await closed;
+    expect(closing.prisma.$cache.stats()).toMatchObject({ undeliveredWrites: 0, invalidationsQueued: 0 });
+    // The confirmation reached Redis: its marks are gone, so the reader caches the new row again.
+    expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("during close");
+    expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("during close");
+    expect(reader.prisma.$cache.stats().bypasses["write in progress"] ?? 0).toBe(0);
+    await closing.base.$disconnect();
+    closing.redis?.disconnect();
+  });
+});
+
+describe("$cache.raw()", () => {
+  it("takes this client's raw statements only", async () => {
+    const client = createCachedClient();
+    opened.push(client);
+    const user = await seedUser(client.base, { name: "raw" });
+    const refused: unknown[] = [5, "UPDATE", client.prisma.user.findMany(), client.base.$executeRaw`UPDATE "User" SET name = 'base' WHERE id = ${user.id}`];
+    for (const query of refused) {
+      const error = await Promise.resolve(client.prisma.$cache.raw(["User"], query as PromiseLike<unknown>)).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(CacheArgumentError);
+      expect(error).toMatchObject({ argument: "query" });
+    }
+    // The base client's statement was not run by raw(): it is lazy, and raw() refused it.
+    expect((await client.base.user.findUnique({ where: { id: user.id } }))?.name).toBe("raw");
+    expect(await client.prisma.$cache.raw(["User"], client.prisma.$executeRaw`UPDATE "User" SET name = 'own' WHERE id = ${user.id}`)).toBe(1);
+    expect(await client.prisma.$cache.raw(["User"], client.prisma.$queryRaw<Array<{ name: string }>>`SELECT name FROM "User" WHERE id = ${user.id}`)).toEqual([{ name: "own" }]);
+    expect(await client.prisma.$transaction(async (tx) => client.prisma.$cache.raw(["User"], tx.$executeRaw`UPDATE "User" SET name = 'tx' WHERE id = ${user.id}`))).toBe(1);
+    expect((await client.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("tx");
+  });
+});
