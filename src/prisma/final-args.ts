@@ -29,8 +29,12 @@ export interface ProbeListener {
   onAnsweredElsewhere?: () => void;
 }
 
+/** The reads the cache loads: a hook that answers one elsewhere may run it in a transaction (see FinalArgsProbe.run). */
+const READS: ReadonlySet<string> = new Set(["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"]);
+
 interface ExtendableClient {
   $extends(extension: unknown): unknown;
+  $transaction(queries: PrismaPromiseLike[]): Promise<unknown[]>;
   /** Prisma's extension chain (internal): whose query hooks a model's operation runs through. */
   _extensions?: { getAllQueryCallbacks?(model: string, operation: string): readonly unknown[] };
 }
@@ -45,11 +49,20 @@ interface ExtendableClient {
 export class FinalArgsProbe {
   readonly #captures = new AsyncLocalStorage<Capture>();
   readonly #client: Delegates;
+  /** The same client, for its `$transaction`. */
+  readonly #probed: ExtendableClient;
   /** The client the extension was applied to: a query no other extension hooks runs on it directly. */
   readonly #plain: ExtendableClient;
   /** Probed queries started and not yet settled. */
   #running = 0;
   readonly #hookCounts = new Map<string, number>();
+  /**
+   * Reads (`User.findUnique`) another extension's hook answered without running them, outside a
+   * transaction: they run inside one from then on (see run).
+   */
+  readonly #inTransaction = new Set<string>();
+  /** `@prisma/extension-read-replicas` is applied below the cache (its `$primary` and `$replica`): every read runs in a transaction. */
+  readonly #replicasBelow: boolean;
 
   constructor(client: unknown) {
     const captures = this.#captures;
@@ -77,7 +90,10 @@ export class FinalArgsProbe {
       );
     };
     this.#plain = client as ExtendableClient;
-    this.#client = (client as ExtendableClient).$extends({ name: "prisma-cache-shield:final-args", query: { $allModels: { $allOperations: hook } } }) as Delegates;
+    this.#probed = (client as ExtendableClient).$extends({ name: "prisma-cache-shield:final-args", query: { $allModels: { $allOperations: hook } } }) as ExtendableClient;
+    this.#client = this.#probed as unknown as Delegates;
+    const methods = client as { $primary?: unknown; $replica?: unknown };
+    this.#replicasBelow = typeof methods.$primary === "function" && typeof methods.$replica === "function";
   }
 
   /**
@@ -95,16 +111,25 @@ export class FinalArgsProbe {
       return new Promise((resolve, reject) => plain[operation]!(args).then(resolve, reject));
     }
     const delegate = this.#client[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
+    const key = `${delegateKey}.${operation}`;
+    const inTransaction = (this.#replicasBelow && READS.has(operation)) || this.#inTransaction.has(key);
     // Start the (lazy) Prisma query inside the capture's context, so the hook above finds it there.
     this.#running++;
     const capture: Capture = { model, operation, seen: false, listener };
     const ran = this.#captures.run(capture, () =>
-      new Promise((resolve, reject) =>
-        delegate[operation]!(args).then((result) => {
-          if (!capture.seen) listener.onAnsweredElsewhere?.();
+      new Promise((resolve, reject) => {
+        const query = delegate[operation]!(args);
+        (inTransaction ? this.#probed.$transaction([query]).then(([result]) => result) : query).then((result) => {
+          if (!capture.seen) {
+            listener.onAnsweredElsewhere?.();
+            // A read replica answers reads outside transactions only (`@prisma/extension-read-replicas`
+            // sends those inside one to the primary): this read's next loads run in a one-query
+            // transaction, where the hook above sees them reach the primary, so they can be stored.
+            if (!inTransaction && READS.has(operation)) this.#inTransaction.add(key);
+          }
           resolve(result);
-        }, reject),
-      ),
+        }, reject);
+      }),
     );
     return ran.finally(this.#settled);
   }
