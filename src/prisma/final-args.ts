@@ -58,9 +58,9 @@ export class FinalArgsProbe {
   readonly #hookCounts = new Map<string, number>();
   /**
    * Reads (`User.findUnique`) another extension's hook answered without running them, outside a
-   * transaction: they run inside one from then on (see run).
+   * transaction: true, they run inside one from then on (see run); false once that did not help either.
    */
-  readonly #inTransaction = new Set<string>();
+  readonly #inTransaction = new Map<string, boolean>();
   /** `@prisma/extension-read-replicas` is applied below the cache (its `$primary` and `$replica`): every read runs in a transaction. */
   readonly #replicasBelow: boolean;
 
@@ -112,7 +112,7 @@ export class FinalArgsProbe {
     }
     const delegate = this.#client[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
     const key = `${delegateKey}.${operation}`;
-    const inTransaction = (this.#replicasBelow && READS.has(operation)) || this.#inTransaction.has(key);
+    const inTransaction = READS.has(operation) && (this.#inTransaction.get(key) ?? this.#replicasBelow);
     // Start the (lazy) Prisma query inside the capture's context, so the hook above finds it there.
     this.#running++;
     const capture: Capture = { model, operation, seen: false, listener };
@@ -125,7 +125,8 @@ export class FinalArgsProbe {
             // A read replica answers reads outside transactions only (`@prisma/extension-read-replicas`
             // sends those inside one to the primary): this read's next loads run in a one-query
             // transaction, where the hook above sees them reach the primary, so they can be stored.
-            if (!inTransaction && READS.has(operation)) this.#inTransaction.add(key);
+            // Answered elsewhere inside the transaction too (its own memo): not worth the transaction's round trips.
+            if (READS.has(operation) && this.#inTransaction.get(key) !== false) this.#inTransaction.set(key, !inTransaction);
           }
           resolve(result);
         }, reject);

@@ -79,3 +79,41 @@ describe("under @prisma/extension-read-replicas", () => {
     expect((await prisma.$replica().user.findUnique({ where: { id: user.id } }))?.name).toBe("direct");
   });
 });
+
+describe("another extension that answers reads elsewhere outside transactions only", () => {
+  const { base, pool } = createBaseClient();
+  const redis = createRedis();
+  // What a hand-written replica router does: plain reads from a copy, reads in transactions as they are.
+  const copies = new Map<number, unknown>();
+  const routed = base.$extends({
+    name: "hand-written-replica",
+    query: {
+      user: {
+        findUnique: ({ args, query, ...rest }) => {
+          const inTransaction = (rest as { __internalParams?: { transaction?: unknown } }).__internalParams?.transaction !== undefined;
+          const id = (args.where as { id?: number }).id;
+          return (!inTransaction && id !== undefined && copies.has(id) ? Promise.resolve(copies.get(id)) : query(args)) as never;
+        },
+      },
+    },
+  });
+  const prisma = routed.$extends(cacheExtension({ redis, namespace: uniqueNamespace(), models: { User: true } }));
+  afterAll(async () => {
+    await prisma.$cache.close();
+    await base.$disconnect();
+    redis.disconnect();
+  });
+
+  it("is answered elsewhere once, not stored; the read's next loads run in a transaction and are stored", async () => {
+    const user = await seedUser(base, { name: "stored" });
+    const { posts: _posts, ...copy } = user;
+    copies.set(user.id, { ...copy, name: "copy" });
+    expect((await prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("copy");
+    expect(prisma.$cache.stats().bypasses["answered by another extension"]).toBe(1);
+    expect((await prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("stored");
+    const queries = pool.queries;
+    expect((await prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("stored");
+    expect(pool.queries).toBe(queries);
+    expect(prisma.$cache.stats().bypasses["answered by another extension"]).toBe(1);
+  });
+});
