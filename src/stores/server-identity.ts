@@ -160,9 +160,14 @@ export class ServerIdentity {
     clearInterval(this.#rollbackTimer);
   }
 
-  /** Asks now whether the keys went back (a bump's reply suggested it), not at the next periodic check. */
-  recheckRollback(): void {
-    if (this.#hooks.rolledBack !== undefined) this.#checkRollback();
+  /**
+   * A bump's reply counted no more of this instance's bumps than an earlier reply did: the keys
+   * went back. Fenced at once: asking Redis again could be answered after this instance's next bump
+   * raised the count back to what it saw (an outside probe's race; see ROLLBACK_CHECK).
+   */
+  rollbackSeen(): void {
+    if (!this.#verified || this.#stopped) return;
+    this.#fenceRolledBack();
   }
 
   /**
@@ -176,13 +181,17 @@ export class ServerIdentity {
     this.#hooks.rolledBack!().then(
       (rolledBack) => {
         if (!rolledBack || epoch !== this.#epoch || this.#stopped) return;
-        this.#fenceNext = true;
-        this.#lost();
-        this.#verify();
+        this.#fenceRolledBack();
       },
       // Redis did not answer: the calls that fail report it; the next check asks again.
       () => undefined,
     );
+  }
+
+  #fenceRolledBack(): void {
+    this.#fenceNext = true;
+    this.#lost();
+    this.#verify();
   }
 
   #lost(): void {
