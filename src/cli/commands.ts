@@ -53,19 +53,22 @@ function redisUnavailable(io: CliIo): number {
 
 export const stats: CommandFn = async (client, args, io) => {
   const [fleet, recorded] = await Promise.all([client.$cache.fleetStats({ countEntries: true }), recordedQueries(client, { limit: 200 })]);
-  if (recorded === undefined) return redisUnavailable(io);
-  const hot = new Map<string, typeof recorded>();
-  for (const query of recorded) {
+  // Whatever could be read is printed; a command that could not read everything still fails.
+  const unavailable = fleet.redisUnavailable === true || recorded === undefined;
+  const hot = new Map<string, TopQuery[]>();
+  for (const query of recorded ?? []) {
     const list = hot.get(query.model) ?? [];
     if (list.length < HOT_PER_MODEL) hot.set(query.model, [...list, query]);
   }
   if (args.json) {
     const hotQueries = Object.fromEntries([...hot].map(([model, list]) => [model, list.map(({ operation, args: queryArgs, score, loadMs }) => ({ operation, args: queryArgs, score, loadMs }))]));
-    print(io, JSON.stringify({ ...fleet, hotQueries }, (_key, value: unknown) => (typeof value === "bigint" ? `${value}` : value)));
-    return fleet.redisUnavailable ? redisUnavailable(io) : 0;
+    print(io, JSON.stringify({ ...fleet, ...(unavailable ? { redisUnavailable: true } : {}), hotQueries }, (_key, value: unknown) => (typeof value === "bigint" ? `${value}` : value)));
+    return unavailable ? redisUnavailable(io) : 0;
   }
   if (fleet.redisUnavailable) {
     print(io, "Redis is unavailable: the counters below are this process's own, not the fleet's");
+  } else if (recorded === undefined) {
+    print(io, "Redis is unavailable for the recorded queries: no hot queries below");
   }
   const s = fleet.stats;
   print(io, `namespace ${fleet.namespace}: ${fleet.instances} live instance${fleet.instances === 1 ? "" : "s"} published counters`);
@@ -80,7 +83,7 @@ export const stats: CommandFn = async (client, args, io) => {
   print(io, table(["model", "hit rate", "hits", "misses", "entries", "hot queries"], rows, new Set([0, 5])));
   if (s === undefined) {
     print(io, "no instance published counters yet (they publish every queryStats.flushInterval)");
-    return 0;
+    return unavailable ? redisUnavailable(io) : 0;
   }
   const bypasses = Object.entries(s.bypasses).map(([reason, n]) => `${reason} ${count(n)}`);
   const hotKeys = (s.hotKeys ?? []).slice(0, 10);
@@ -94,7 +97,7 @@ export const stats: CommandFn = async (client, args, io) => {
   print(io, `herd: coalesced ${count(s.coalesced)} · lock waits ${count(s.lockWaits)} (${millis(s.lockWaitMs)}) · stale serves ${count(s.staleServes)} · refreshes ${count(s.backgroundRefreshes)} stale / ${count(s.earlyRefreshes)} early / ${count(s.refreshFailures)} failed`);
   print(io, `invalidations: sent ${count(s.invalidationsSent)} · received ${count(s.invalidationsReceived)} · unacknowledged ${count(s.invalidationAckTimeouts)} · queued ${count(s.invalidationsQueued)}`);
   print(io, `failures: Redis errors ${count(s.redisErrors)} · timeouts ${count(s.redisTimeouts)}${bypasses.length > 0 ? ` · bypasses: ${bypasses.join(", ")}` : ""}`);
-  return fleet.redisUnavailable ? redisUnavailable(io) : 0;
+  return unavailable ? redisUnavailable(io) : 0;
 };
 
 /** A cache key `<namespace>:<fingerprint>:<model>:<operation>:<args>` as model, call and arguments (`#…` when hashed). */

@@ -94,6 +94,8 @@ export interface CacheControlParts {
 export function createCacheControl(parts: CacheControlParts): CacheControl {
   const { options, statsControl } = parts;
   let closed = false;
+  // One close for every call: a second call settles as the first (its undelivered invalidations are reported once).
+  let closing: Promise<void> | undefined;
   // What needs the fleet's connections is refused once close() began, as writes are (see WriteGate).
   const refuseIfClosed = (method: string) => {
     if (closed) throw new CacheClosedError(`$cache.${method}()`);
@@ -149,7 +151,7 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
     },
     close: () => {
       closed = true;
-      return closeCache(parts);
+      return (closing ??= closeCache(parts));
     },
   };
   controls.add(control);
@@ -225,7 +227,7 @@ async function closeCache(parts: CacheControlParts): Promise<void> {
   parts.stopReads();
   // Writes in flight invalidate what they changed while the connections are still open.
   const writing = await parts.stopWrites(options.closeTimeoutMs);
-  if (writing > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${writing} write(s) still running after closeTimeout (${options.closeTimeoutMs} ms); what they change is invalidated only if they settle before the connections close`));
+  if (writing > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${writing} write(s) or transaction(s) still running after closeTimeout (${options.closeTimeoutMs} ms); what they change is invalidated only if they settle before the connections close (a transaction that commits writes later is rolled back)`));
   const abandoned = await parts.cache.close(options.closeTimeoutMs);
   if (abandoned > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${abandoned} background refresh(es) still running after closeTimeout (${options.closeTimeoutMs} ms) were abandoned; their results are not stored`));
   parts.l1?.clear();

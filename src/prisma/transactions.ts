@@ -135,6 +135,11 @@ export class TransactionInvalidations {
     if (announcement !== undefined) await this.#announcer.withdraw(announced, announcement);
   }
 
+  /** Whether `element` belongs to a batch this cache runs (which confirms it). */
+  runsBatchOf(element: object): boolean {
+    return this.#batched.has(element);
+  }
+
   /**
    * A write joining a batch `$transaction([...])`: `joined` is its plain query's part of the batch.
    * A batch this cache runs confirms it; a batch of a client below the cache (`base.$transaction([
@@ -142,7 +147,7 @@ export class TransactionInvalidations {
    * effects before its result reaches that batch, whose promise waits for every element's.
    */
   joinedBatch(element: object, joined: PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>, announced: () => Iterable<string>): PromiseLike<unknown> {
-    if (this.#batched.has(element)) return joined;
+    if (this.runsBatchOf(element)) return joined;
     return Promise.resolve(joined).then(
       async (result) => {
         await this.#announcer.confirm(new Set(effects(result)), undefined);

@@ -160,7 +160,10 @@ export class WritePath {
    * this element alone is refused, and Prisma still runs the others.
    */
   #joinedBatch(operation: string, element: object, join: () => PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>, announced: () => Iterable<string>): PromiseLike<unknown> {
-    return this.#gate.closed ? this.#gate.admit(operation, () => Promise.resolve()) : this.#gate.track(this.#transactions.joinedBatch(element, join(), effects, announced));
+    if (this.#gate.closed) return this.#gate.admit(operation, () => Promise.resolve());
+    const joined = this.#transactions.joinedBatch(element, join(), effects, announced);
+    // A batch this cache runs is kept as a whole (see transaction); another client's batch, per element.
+    return this.#transactions.runsBatchOf(element) ? joined : this.#gate.track(joined);
   }
 
   #runWrite(query: LazyQuery, announced: Iterable<string>): Promise<unknown> {

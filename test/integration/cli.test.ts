@@ -168,5 +168,11 @@ describe("the CLI against real services", () => {
       expect(run.status, `${command}: ${run.stderr}`).toBe(1);
       expect(run.stderr).toContain("Redis is unavailable");
     }
+    // stats still prints what it has: this process's own counters (an outside probe: it printed nothing).
+    const stats = await cli(["stats", ...down], namespace);
+    expect(stats.stdout).toContain("the counters below are this process's own");
+    const json = await cli(["stats", ...down, "--json"], namespace);
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ redisUnavailable: true, instances: 1 });
   }, 120_000);
 });

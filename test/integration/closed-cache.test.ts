@@ -66,8 +66,9 @@ describe("after $cache.close()", () => {
       ["$cache.rebuildBloom()", () => client.prisma.$cache.rebuildBloom()],
     ];
     for (const [operation, call] of calls) await expect(call(), operation).rejects.toMatchObject({ code: "E_CLOSED", operation });
-    // Closing again, reading the counters and draining still work.
+    // Closing again, reading the counters and draining still work; a second close settles as the first did.
     await client.prisma.$cache.close();
+    expect(client.prisma.$cache.close()).toBe(client.prisma.$cache.close());
     expect(client.prisma.$cache.stats().hits).toBe(0);
     await client.prisma.$cache.drain();
     await client.base.$disconnect();
