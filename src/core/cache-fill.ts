@@ -20,6 +20,8 @@ export class CacheFill {
   readonly #waitBound: WaitBound;
   /** Set by close(): loads still running (abandoned refreshes) store nothing. */
   #closed = false;
+  /** Models whose unencodable result was reported: once each (every such read would, and a computed function field makes every read so). */
+  readonly #unencodableReported = new Set<string>();
 
   constructor(parts: TieredCacheParts, waitBound: WaitBound) {
     this.#parts = parts;
@@ -61,7 +63,10 @@ export class CacheFill {
     } catch (error) {
       if (!(error instanceof UnencodableValueError)) throw error;
       counters.encodeFailures++;
-      this.#parts.report(new CacheError("E_UNENCODABLE_RESULT", `result of ${request.model} not cached: ${error.message}`, { cause: error }));
+      if (!this.#unencodableReported.has(request.model)) {
+        this.#unencodableReported.add(request.model);
+        this.#parts.report(new CacheError("E_UNENCODABLE_RESULT", `result of ${request.model} not cached: ${error.message} (reported once per model; stats().encodeFailures counts every such read)`, { cause: error }));
+      }
       return Promise.resolve("skipped");
     }
     const now = clock.now();

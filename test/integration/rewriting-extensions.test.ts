@@ -440,3 +440,21 @@ describe("a Bloom guard under other extensions' query hooks", () => {
     }
   });
 });
+
+describe("a computed field whose value is a function (an outside probe)", () => {
+  it("is served as Prisma serves it, never cached, counted on every read and reported once", async () => {
+    const { base } = createBaseClient();
+    const errors: string[] = [];
+    const withMethod = base.$extends({ result: { user: { greet: { needs: { name: true }, compute: (user) => () => `hello ${user.name}` } } } });
+    const prisma = withMethod.$extends(cacheExtension({ namespace: uniqueNamespace(), models: { User: true }, onError: (error) => errors.push(error.code) }));
+    try {
+      const user = await seedUser(base, { name: "Ada" });
+      for (let i = 0; i < 3; i++) expect((await prisma.user.findUnique({ where: { id: user.id } }))?.greet()).toBe("hello Ada");
+      expect(prisma.$cache.stats()).toMatchObject({ encodeFailures: 3, dbLoads: 3, l1Hits: 0 });
+      expect(errors.filter((code) => code === "E_UNENCODABLE_RESULT")).toHaveLength(1);
+    } finally {
+      await prisma.$cache.close();
+      await base.$disconnect();
+    }
+  });
+});
