@@ -48,10 +48,16 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
       // Once anyone bumped after the rollback the sequence is above them all again (its floor is the
       // clock), but this instance's own bump count is not: it counts fewer than Redis reported.
       // (Flushed keys read the same: fencing an emptied namespace costs nothing.)
+      // Compared with what was known when the check was sent: Redis ran everything this process
+      // heard of before it. A reply read after it (a peek's MGET, whose reply takes fewer steps than
+      // a script's, handled first out of one socket read) may already know later versions
+      // (an outside probe: one false fence of the whole namespace every 30 s or so under load).
+      const seen = versions.highestSeen;
+      const taken = versions.bumpsTaken;
       const reply = (await store.runUnverified(ROLLBACK_CHECK, [`${prefix}:seq`, bumpCountKeyOf(prefix, parts.bus.instanceId)], [])) as unknown[];
       const [sequence, bumps] = [reply[0] ?? null, reply[1] ?? null];
-      const sequenceWentBack = versions.highestSeen > 0 && (sequence === null || Number(sequence) < versions.highestSeen);
-      const bumpsWentBack = versions.bumpsTaken > 0 && (bumps === null || Number(bumps) < versions.bumpsTaken);
+      const sequenceWentBack = seen > 0 && (sequence === null || Number(sequence) < seen);
+      const bumpsWentBack = taken > 0 && (bumps === null || Number(bumps) < taken);
       return sequenceWentBack || bumpsWentBack;
     },
     fence: async (runId, reason) => {
