@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Prisma } from "@prisma/client/extension";
-import { CacheArgumentError, CacheConfigError } from "./errors.js";
+import { CacheArgumentError, CacheClosedError, CacheConfigError } from "./errors.js";
 import { MAX_LIFETIME_S } from "./option-limits.js";
 import { MODEL_LEVEL, TOP_LEVEL, rejectUnknown } from "./options.js";
 import { cacheExtension, type CacheControl } from "./extension.js";
@@ -146,15 +146,24 @@ function accelerateControl(control: CacheControl, modelNames: readonly string[])
       // A misspelt key would be ignored silently, as in $cache.invalidate().
       for (const key of Object.keys(input)) if (key !== "tags") throw new CacheArgumentError(key, "unknown key (expected tags)");
       const tags = checkTags((input as { tags?: unknown }).tags, "tags", 1);
-      await control.invalidate({ tags });
+      await named("$accelerate.invalidate()", control.invalidate({ tags }));
       return { requestId: randomUUID() };
     },
     invalidateAll: async () => {
       // Every entry depends on the generation of a model it reads: bumping them all drops everything.
-      await control.invalidate({ models: modelNames });
+      await named("$accelerate.invalidateAll()", control.invalidate({ models: modelNames }));
       return { requestId: randomUUID() };
     },
   };
+}
+
+/** A closed cache's refusal names the method the application called, not the `$cache` one behind it. */
+async function named(operation: string, invalidating: Promise<void>): Promise<void> {
+  try {
+    await invalidating;
+  } catch (error) {
+    throw error instanceof CacheClosedError ? new CacheClosedError(operation) : error;
+  }
 }
 
 /** Every model of the schema, cached on demand: lifetimes come from each query's cacheStrategy. */

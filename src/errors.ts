@@ -72,7 +72,7 @@ export class CacheClosedError extends CacheError {
   readonly operation: string;
 
   constructor(operation: string) {
-    const why = operation.startsWith("$cache.") ? "its connections to the fleet are closed" : "it can no longer invalidate what other instances cache; nothing was written (use a client whose cache is open)";
+    const why = operation.startsWith("$cache.") || operation.startsWith("$accelerate.") ? "its connections to the fleet are closed" : "it can no longer invalidate what other instances cache; nothing was written (use a client whose cache is open)";
     super("E_CLOSED", `${operation} refused: this client's cache was closed ($cache.close()), so ${why}`);
     this.operation = operation;
   }

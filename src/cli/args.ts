@@ -67,10 +67,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     throw new CliError("E_USAGE", (error as Error).message);
   }
   const { values, positionals, tokens } = parsed;
-  // parseArgs keeps the last of a repeated option: `--client a --client b` is a mistake, not a choice.
+  // parseArgs keeps the last of a repeated option: `--client a --client b` is a mistake, not a choice (a repeated flag is harmless).
   const seen = new Set<string>();
   for (const token of tokens) {
-    if (token.kind !== "option") continue;
+    if (token.kind !== "option" || token.value === undefined) continue;
     if (seen.has(token.name)) throw new CliError("E_USAGE", `--${token.name} given more than once`);
     seen.add(token.name);
   }

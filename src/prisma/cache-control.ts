@@ -128,7 +128,7 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
       let names: string[];
       try {
         names = checkModels(parts.graph, models, "models");
-        if (!parts.ownsRawStatement(query)) throw new CacheArgumentError("query", `expected a raw statement of this client ($executeRaw, $executeRawUnsafe, $queryRaw, $queryRawUnsafe or $queryRawTyped), got ${describeStatement(query)}: another client's statement runs without the cache, and would invalidate nothing`);
+        if (!parts.ownsRawStatement(query)) throw new CacheArgumentError("query", `expected a raw statement of this client ($executeRaw, $executeRawUnsafe, $queryRaw, $queryRawUnsafe or $queryRawTyped), got ${describeStatement(query)}`);
       } catch (error) {
         // Lazy like the statement: rejects when awaited or run in a batch, never unhandled if dropped.
         return new FailedQuery(error) as never;
@@ -191,7 +191,7 @@ function statsOf(parts: CacheControlParts): CacheStats {
 function describeStatement(query: unknown): string {
   if (typeof query !== "object" || query === null) return typeof query === "string" ? "a string" : String(query);
   const tag = (query as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
-  return tag === "PrismaPromise" ? "another client's Prisma query" : `a ${query.constructor?.name ?? "null-prototype object"}`;
+  return tag === "PrismaPromise" ? "a Prisma query that is not a raw statement of this client (a model query, or another client's statement)" : `a ${query.constructor?.name ?? "null-prototype object"}`;
 }
 
 /** The names `invalidate()` bumps: every name of the models given, and the tags. */

@@ -157,7 +157,7 @@ export class WritePath {
    * A write's part of a batch `$transaction([...])` (see TransactionInvalidations.joinedBatch), kept
    * until it settles. Once close() began it does not join: a batch this cache runs was refused as a
    * whole already; in a batch another client runs (`base.$transaction([cached.user.update(…)])`)
-   * this element alone is refused, and Prisma still runs the others.
+   * this element is refused, and Prisma rejects the batch as a whole (nothing of it is committed).
    */
   #joinedBatch(operation: string, element: object, join: () => PromiseLike<unknown>, effects: (result: unknown) => Iterable<string>, announced: () => Iterable<string>): PromiseLike<unknown> {
     if (this.#gate.closed) return this.#gate.admit(operation, () => Promise.resolve());

@@ -2,8 +2,8 @@
 // refused before they touch the database (CacheClosedError), as are the `$cache` methods that need
 // the fleet; reads pass through. A write in flight when close() is called still invalidates.
 import { afterEach, describe, expect, it } from "vitest";
-import { CacheArgumentError, CacheClosedError } from "../../src/index.ts";
-import { createCachedClient } from "../helpers/client.ts";
+import { accelerateCompat, CacheArgumentError, CacheClosedError } from "../../src/index.ts";
+import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { holdUserRowLock } from "../helpers/row-lock.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
@@ -32,7 +32,8 @@ describe("after $cache.close()", () => {
       ["raw statement", () => closing.prisma.$executeRaw`UPDATE "User" SET name = 'after' WHERE id = ${user.id}`],
       ["$transaction", () => closing.prisma.$transaction([closing.prisma.user.update({ where: { id: user.id }, data: { name: "after" } })])],
       ["User.update", () => closing.prisma.$transaction(async (tx) => tx.user.update({ where: { id: user.id }, data: { name: "after" } }))],
-      ["User.update", () => closing.base.$transaction([closing.prisma.user.update({ where: { id: user.id }, data: { name: "after" } }) as never])],
+      // Another client's batch: the refused element makes Prisma reject it whole (the base create below is not committed either).
+      ["User.update", () => closing.base.$transaction([closing.base.user.create({ data: { email: `new-${user.id}@closed.example`, name: "new" } }), closing.prisma.user.update({ where: { id: user.id }, data: { name: "after" } }) as never])],
     ];
     for (const [operation, write] of refused) {
       const error = await Promise.resolve(write()).then(
@@ -66,6 +67,15 @@ describe("after $cache.close()", () => {
       ["$cache.rebuildBloom()", () => client.prisma.$cache.rebuildBloom()],
     ];
     for (const [operation, call] of calls) await expect(call(), operation).rejects.toMatchObject({ code: "E_CLOSED", operation });
+    // The Accelerate mode names its own methods.
+    const { base } = createBaseClient();
+    const redis = createRedis();
+    const accelerate = base.$extends(accelerateCompat({ redis, namespace: uniqueNamespace() }));
+    await accelerate.$cache.close();
+    await expect(accelerate.$accelerate.invalidate({ tags: ["a"] })).rejects.toMatchObject({ code: "E_CLOSED", operation: "$accelerate.invalidate()" });
+    await expect(accelerate.$accelerate.invalidateAll()).rejects.toMatchObject({ code: "E_CLOSED", operation: "$accelerate.invalidateAll()" });
+    await base.$disconnect();
+    redis.disconnect();
     // Closing again, reading the counters and draining still work; a second close settles as the first did.
     await client.prisma.$cache.close();
     expect(client.prisma.$cache.close()).toBe(client.prisma.$cache.close());

@@ -166,6 +166,9 @@ describe("CLI helpers", () => {
     expect(() => parseCliArgs(["top", "--client", "x", "--nope"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
     // parseArgs would keep the last one silently.
     expect(() => parseCliArgs(["top", "--client", "./a.js", "-c", "./b.js"])).toThrow("--client given more than once");
+    // A repeated flag is harmless.
+    expect(parseCliArgs(["top", "-c", "./a.js", "--json", "--json"])).toMatchObject({ json: true });
+    expect(parseCliArgs(["top", "-h", "-h"])).toMatchObject({ command: "help" });
   });
 
   it("draws a progress bar in place on a terminal, a line per tenth in a log", () => {
