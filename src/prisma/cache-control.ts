@@ -93,12 +93,11 @@ export interface CacheControlParts {
  */
 export function createCacheControl(parts: CacheControlParts): CacheControl {
   const { options, statsControl } = parts;
-  let closed = false;
   // One close for every call: a second call settles as the first (its undelivered invalidations are reported once).
   let closing: Promise<void> | undefined;
   // What needs the fleet's connections is refused once close() began, as writes are (see WriteGate).
   const refuseIfClosed = (method: string) => {
-    if (closed) throw new CacheClosedError(`$cache.${method}()`);
+    if (closing !== undefined) throw new CacheClosedError(`$cache.${method}()`);
   };
   const control: CacheControl = {
     stats: () => statsOf(parts),
@@ -149,10 +148,7 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
       await parts.versions.flush();
       await parts.observability.drain();
     },
-    close: () => {
-      closed = true;
-      return (closing ??= closeCache(parts));
-    },
+    close: () => (closing ??= closeCache(parts)),
   };
   controls.add(control);
   return control;

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Delegates, PrismaPromiseLike } from "./lazy-query.js";
+import { CACHED_READS } from "./stats-control.js";
 
 /** Waits for the arguments one query runs with, once every other extension's query hooks rewrote them. */
 interface Capture {
@@ -28,9 +29,6 @@ export interface ProbeListener {
    */
   onAnsweredElsewhere?: () => void;
 }
-
-/** The reads the cache loads: a hook that answers one elsewhere may run it in a transaction (see FinalArgsProbe.run). */
-const READS: ReadonlySet<string> = new Set(["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"]);
 
 interface ExtendableClient {
   $extends(extension: unknown): unknown;
@@ -112,7 +110,7 @@ export class FinalArgsProbe {
     }
     const delegate = this.#client[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
     const key = `${delegateKey}.${operation}`;
-    const inTransaction = READS.has(operation) && (this.#inTransaction.get(key) ?? this.#replicasBelow);
+    const inTransaction = CACHED_READS.has(operation) && (this.#inTransaction.get(key) ?? this.#replicasBelow);
     // Start the (lazy) Prisma query inside the capture's context, so the hook above finds it there.
     this.#running++;
     const capture: Capture = { model, operation, seen: false, listener };
@@ -126,7 +124,7 @@ export class FinalArgsProbe {
             // sends those inside one to the primary): this read's next loads run in a one-query
             // transaction, where the hook above sees them reach the primary, so they can be stored.
             // Answered elsewhere inside the transaction too (its own memo): not worth the transaction's round trips.
-            if (READS.has(operation) && this.#inTransaction.get(key) !== false) this.#inTransaction.set(key, !inTransaction);
+            if (CACHED_READS.has(operation) && this.#inTransaction.get(key) !== false) this.#inTransaction.set(key, !inTransaction);
           }
           resolve(result);
         }, reject);
