@@ -168,7 +168,7 @@ export class ServerIdentity {
   /**
    * A bump's reply counted no more of this instance's bumps than an earlier reply did: the keys
    * went back. Fenced at once: asking Redis again could be answered after this instance's next bump
-   * raised the count back to what it saw (an outside probe's race; see ROLLBACK_CHECK).
+   * raised the count back to what it saw (a race failover.test.ts caught; see ROLLBACK_CHECK).
    */
   rollbackSeen(): void {
     if (!this.#verified || this.#stopped) return;
