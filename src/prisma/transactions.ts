@@ -19,6 +19,8 @@ export type TransactionFn = (this: unknown, input: unknown, options?: unknown) =
  */
 export class TransactionInvalidations {
   readonly #open = new Map<string, Set<string>>();
+  /** Open transactions asked for before close() began: they may still write while it waits (WriteGate). */
+  readonly #askedBeforeClose = new Set<string>();
   readonly #announcer: WriteAnnouncer;
   /** Elements of the batches this cache runs (it announces and confirms them itself). */
   readonly #batched = new WeakSet<object>();
@@ -40,6 +42,12 @@ export class TransactionInvalidations {
     return txId !== undefined && this.#open.has(txId);
   }
 
+  /** Whether `client` belongs to an open interactive transaction asked for before close() began (see WriteGate). */
+  drains(client: ScopedClient): boolean {
+    const txId = client[TRANSACTION_SCOPE]?.txId;
+    return txId !== undefined && this.#askedBeforeClose.has(txId);
+  }
+
   /**
    * Confirms a write now (with its announcement), or buffers it for the commit of the transaction
    * `client` belongs to (whose confirmation adds every identity it bumps to the Bloom filters).
@@ -57,14 +65,20 @@ export class TransactionInvalidations {
     if (client[TRANSACTION_SCOPE] !== undefined) return parentTransaction.call(client, callback, options);
     let txId: string | undefined;
     let announcing: Promise<Announced> | undefined;
+    // Asked for now, not when Prisma starts it (it may wait for a connection first).
+    const askedBeforeClose = !this.#gate.closed;
     const tracked = async (tx: ScopedClient) => {
       txId = tx[TRANSACTION_SCOPE]?.txId;
-      if (txId !== undefined) this.#open.set(txId, new Set());
+      if (txId !== undefined) {
+        this.#open.set(txId, new Set());
+        if (askedBeforeClose) this.#askedBeforeClose.add(txId);
+      }
       const result = await callback(tx);
       const names = txId === undefined ? undefined : this.#open.get(txId);
       if (names !== undefined && names.size > 0) {
-        // Closed meanwhile: thrown here, the transaction rolls back (its writes were buffered, nothing is committed).
-        this.#gate.refuseIfClosed("$transaction");
+        // Closed meanwhile (and no longer draining, for one asked for before): thrown here, the
+        // transaction rolls back (its writes were buffered, nothing is committed).
+        this.#gate.refuseIfClosed("$transaction", () => askedBeforeClose);
         // Announced before Prisma commits: its bytes leave for Redis before the COMMIT's. Its reply
         // is awaited here only if a write Redis cannot take must be refused (the transaction then
         // rolls back); otherwise after the commit, so a slow Redis does not eat into the
@@ -82,7 +96,7 @@ export class TransactionInvalidations {
       result = await parentTransaction.call(client, tracked, options);
     } catch (error) {
       const names = txId === undefined ? undefined : this.#open.get(txId);
-      if (txId !== undefined) this.#open.delete(txId);
+      this.#forget(txId);
       const announced = await announcing;
       // The commit failed after the announcement: refused, its marks are removed (an over-invalidation,
       // never a stale read); a lost reply may hide a commit (or one still to come): see write-outcome.ts.
@@ -90,12 +104,18 @@ export class TransactionInvalidations {
       throw error;
     }
     const names = txId === undefined ? undefined : this.#open.get(txId);
-    if (txId !== undefined) this.#open.delete(txId);
+    this.#forget(txId);
     const announced = await announcing;
     // Not a Redis failure (those are counted as unannounced): a bug, reported as the transaction's error.
     if (announced !== undefined && "error" in announced) throw announced.error;
     if (names !== undefined) await this.#announcer.confirm(names, announced?.announcement);
     return result;
+  }
+
+  #forget(txId: string | undefined): void {
+    if (txId === undefined) return;
+    this.#open.delete(txId);
+    this.#askedBeforeClose.delete(txId);
   }
 
   /** `$transaction([...])`: announced from the elements' arguments; each element's effects are known from its own result once all committed. */

@@ -101,7 +101,7 @@ export class WritePath {
     const write = new RawWrite(
       query,
       client,
-      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#writeNames.ofChangedModels(write.models), "raw statement", write.query, () => [])),
+      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#writeNames.ofChangedModels(write.models), "raw statement", write.query, () => []), () => this.#transactions.drains(client)),
       (write, join) => {
         const names = () => this.#writeNames.ofChangedModels(write.models);
         return this.#joinedBatch("raw statement", write, join, names, names);
@@ -126,7 +126,7 @@ export class WritePath {
         const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs());
         if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced);
         return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced));
-      }),
+      }, () => this.#transactions.drains(query.$parent as ScopedClient)),
     passthrough: (query) => passthrough(this.#delegateKeys, query),
     joinBatch: (query, batch) => {
       query.copyArgs();
@@ -147,7 +147,7 @@ export class WritePath {
       return chainableFluentWrite(
         query,
         related,
-        (fluent) => this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects)),
+        (fluent) => this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects), () => this.#transactions.drains(query.$parent as ScopedClient)),
         (fluent, join) => this.#joinedBatch(`${query.model}.${query.operation}`, fluent, join, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs())),
       );
     },

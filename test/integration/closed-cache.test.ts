@@ -111,6 +111,69 @@ describe("after $cache.close()", () => {
     await closing.base.$disconnect();
     closing.redis?.disconnect();
   });
+
+  it("lets an interactive transaction asked for before close() write and commit while close() waits, and refuses one asked for after", async () => {
+    const namespace = `draining${Date.now() % 100_000}`;
+    const closing = createCachedClient({ namespace });
+    const reader = createCachedClient({ namespace });
+    opened.push(reader);
+    const user = await seedUser(closing.base, { name: "before" });
+    const other = await seedUser(closing.base, { name: "other before" });
+    expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("before");
+    expect((await reader.prisma.user.findUnique({ where: { id: other.id } }))?.name).toBe("other before");
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const isStarted = new Promise<void>((resolve) => (started = resolve));
+    // Its writes come after close() began: a model write, a fluent write and a raw statement.
+    const transaction = closing.prisma.$transaction(async (tx) => {
+      started();
+      await released;
+      await tx.user.update({ where: { id: user.id }, data: { name: "in transaction" } });
+      await tx.user.update({ where: { id: other.id }, data: { name: "fluent" } }).posts();
+      await tx.$executeRaw`UPDATE "User" SET name = 'raw' WHERE id = ${other.id}`;
+      return "committed";
+    });
+    await isStarted;
+    const closed = closing.prisma.$cache.close();
+    // Asked for after close() began: refused at its first write, and rolled back.
+    const late = closing.prisma.$transaction(async (tx) => tx.user.update({ where: { id: user.id }, data: { name: "late" } }));
+    await expect(late).rejects.toMatchObject({ code: "E_CLOSED", operation: "User.update" });
+    release();
+    expect(await transaction).toBe("committed");
+    await closed;
+    expect(closing.prisma.$cache.stats()).toMatchObject({ undeliveredWrites: 0, invalidationsQueued: 0 });
+    expect((await closing.base.user.findUnique({ where: { id: user.id } }))?.name).toBe("in transaction");
+    // Its invalidation went out before the connections closed: the other instance reads the commit.
+    expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("in transaction");
+    expect((await reader.prisma.user.findUnique({ where: { id: other.id } }))?.name).toBe("raw");
+    await closing.base.$disconnect();
+    closing.redis?.disconnect();
+  });
+
+  it("refuses the writes of a transaction still open when close() stops waiting, which then rolls back", async () => {
+    const closing = createCachedClient({ closeTimeout: 100 });
+    const user = await seedUser(closing.base, { name: "before" });
+    let started!: () => void;
+    const isStarted = new Promise<void>((resolve) => (started = resolve));
+    const transaction = closing.prisma.$transaction(
+      async (tx) => {
+        started();
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        return tx.user.update({ where: { id: user.id }, data: { name: "too late" } });
+      },
+      { timeout: 5_000 },
+    );
+    await isStarted;
+    const errors: unknown[] = [];
+    const closed = closing.prisma.$cache.close();
+    await expect(transaction).rejects.toMatchObject({ code: "E_CLOSED", operation: "User.update" });
+    await closed.catch((error: unknown) => errors.push(error));
+    expect(errors).toEqual([]);
+    expect((await closing.base.user.findUnique({ where: { id: user.id } }))?.name).toBe("before");
+    await closing.base.$disconnect();
+    closing.redis?.disconnect();
+  });
 });
 
 describe("$cache.raw()", () => {
