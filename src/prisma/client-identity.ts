@@ -54,10 +54,11 @@ export interface ClientIdentity {
  */
 export function clientIdentity(client: unknown, modelNames: readonly string[] = [], delegateKeys: ReadonlyMap<string, string> = new Map()): ClientIdentity {
   const internals = (client ?? {}) as ClientInternals;
-  const database = databaseIdentity(internals._engineConfig?.adapter, internals._engineConfig?.accelerateUrl);
+  const adapter = internals._engineConfig?.adapter as AdapterLike | undefined;
+  const database = databaseIdentity(adapter, internals._engineConfig?.accelerateUrl);
   const hooks = queryHooks(internals, delegateKeys);
   const text = canonicalize({ omit: internals._globalOmit ?? null, database: database ?? null, computed: computedFields(internals, modelNames), hooks });
-  return { id: sha256(text).slice(0, 10), databaseKnown: database !== undefined, database: database === undefined ? undefined : sha256(canonicalize(rowsOf(database))).slice(0, 10) };
+  return { id: sha256(text).slice(0, 10), databaseKnown: database !== undefined, database: database === undefined ? undefined : sha256(canonicalize(rowsOf(database, adapter?.provider))).slice(0, 10) };
 }
 
 /** A hash of the source of every query hook on the cached reads, by model and operation; undefined when there is none (the identity of a client without hooks is unchanged). */
@@ -72,15 +73,49 @@ function queryHooks(internals: ClientInternals, delegateKeys: ReadonlyMap<string
   return Object.keys(out).length === 0 ? undefined : out;
 }
 
-/** The connection fields that decide which rows are read: a connection URL's options (other than the schema) do not. */
-function rowsOf(database: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...database };
+/**
+ * The connection fields that decide which rows are read, spelt one way: a URL's parts as fields
+ * (it overrides the fields beside it, as pg reads it), loopback hosts as one, host names in lower
+ * case, a default port written out, `postgres:` as `postgresql:`. Connection options other than the
+ * schema do not count. Instances of one database must agree on it whatever their configuration
+ * spells (the schema epoch of a rolling deploy is per database: see BUMP_VERSIONS); a database
+ * reached under another name (a DNS alias, its IP address, a pooler) still counts as another.
+ */
+function rowsOf(database: Record<string, unknown>, provider: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(database)) out[FIELD_ALIASES[field] ?? field] = value;
   for (const field of ["connectionString", "url", "uri"]) {
     const value = out[field];
     if (typeof value !== "string" || value.startsWith("#")) continue;
-    const url = new URL(value);
-    for (const name of [...url.searchParams.keys()]) if (!/^(schema|options|search_?path|currentSchema)$/i.test(name)) url.searchParams.delete(name);
-    out[field] = url.toString();
+    delete out[field];
+    Object.assign(out, urlFields(new URL(value)));
+  }
+  if (typeof out.host === "string") out.host = LOOPBACK.has(out.host.toLowerCase()) ? "localhost" : out.host.toLowerCase();
+  // The adapter names the protocol already (a pool configuration has none).
+  const protocol = typeof out.protocol === "string" ? out.protocol : typeof provider === "string" ? (PROTOCOLS[provider] ?? provider) : undefined;
+  delete out.protocol;
+  if (out.port === undefined && protocol !== undefined && DEFAULT_PORTS[protocol] !== undefined) out.port = DEFAULT_PORTS[protocol];
+  if (out.port !== undefined) out.port = String(out.port);
+  return out;
+}
+
+const FIELD_ALIASES: Record<string, string> = { hostname: "host", username: "user", db: "database" };
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+const PROTOCOLS: Record<string, string> = { postgres: "postgresql", mariadb: "mysql" };
+const DEFAULT_PORTS: Record<string, string> = { postgresql: "5432", mysql: "3306", sqlserver: "1433" };
+
+/** A connection URL's parts that decide which rows are read. */
+function urlFields(url: URL): Record<string, string> {
+  const scheme = url.protocol.replace(/:$/, "").toLowerCase();
+  const out: Record<string, string> = { protocol: PROTOCOLS[scheme] ?? scheme };
+  if (url.hostname !== "") out.host = decodeURIComponent(url.hostname);
+  if (url.port !== "") out.port = url.port;
+  if (url.pathname.length > 1) out.database = decodeURIComponent(url.pathname.slice(1));
+  if (url.username !== "") out.user = decodeURIComponent(url.username);
+  for (const [name, value] of url.searchParams) {
+    // pg takes the host (a socket directory) and the user from the query too.
+    if (/^(host|user)$/i.test(name)) out[name.toLowerCase()] = value;
+    else if (/^(schema|options|search_?path|currentSchema)$/i.test(name)) out[`?${name}`] = value;
   }
   return out;
 }

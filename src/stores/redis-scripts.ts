@@ -188,6 +188,10 @@ if ownSchema ~= '' then
     mark(key)
     -- The names are a JSON array at the end of the message, never empty: name the epoch last.
     message = string.sub(message, 1, -2) .. ',' .. cjson.encode(ARGV[#ARGV - 2]) .. ']'
+  elseif markMode == 'clear' then
+    -- Announced while the schemas were mixed, confirmed (or withdrawn) after the other left: its
+    -- mark on the epoch must go too, or every read of the database bypasses until it lapses.
+    redis.call('ZREM', 'd' .. KEYS[#KEYS], token)
   end
 end
 local a = 13 + V

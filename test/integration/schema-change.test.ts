@@ -10,6 +10,7 @@ import { CountingPool } from "../helpers/counting-pool.ts";
 import { createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { createSecondCachedClient } from "../helpers/second-client.ts";
 import { startChild } from "../helpers/child-process.ts";
+import { holdUserRowLock } from "../helpers/row-lock.ts";
 import { until } from "../helpers/wait.ts";
 import type { FrozenReaderReport } from "../multi-process/frozen-reader.ts";
 import { PrismaClient as NextClient } from "../schemas/next/generated/client.ts";
@@ -52,8 +53,8 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
 
   type Options = Partial<Omit<CacheExtensionOptions, "redis" | "namespace">>;
   /** A pool and a Redis connection for one instance, and its close (once, whoever calls it first). */
-  function parts(namespace: string, options: Options, models: CacheExtensionOptions["models"]) {
-    const pool = new CountingPool({ connectionString: databaseUrl, max: 4 });
+  function parts(namespace: string, options: Options, models: CacheExtensionOptions["models"], connectionString = databaseUrl) {
+    const pool = new CountingPool({ connectionString, max: 4 });
     const redis = createRedis();
     const extension = cacheExtension({ redis, namespace, models, ...options });
     const closing = (cache: { close(): Promise<void> }, base: { $disconnect(): Promise<void> }) => {
@@ -76,8 +77,8 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
     const prisma = base.$extends(extension);
     return { base, prisma, pool, close: closing(prisma.$cache, base) };
   }
-  function next(namespace: string, options: Options = {}) {
-    const { pool, adapter, extension, closing } = parts(namespace, options, { User: true, Article: true, Tag: true, Comment: true, Note: true });
+  function next(namespace: string, options: Options = {}, connectionString = databaseUrl) {
+    const { pool, adapter, extension, closing } = parts(namespace, options, { User: true, Article: true, Tag: true, Comment: true, Note: true }, connectionString);
     const base = new NextClient({ adapter });
     const prisma = base.$extends(extension);
     return { base, prisma, pool, close: closing(prisma.$cache, base) };
@@ -148,6 +149,29 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
       expect((await young.prisma.user.findUnique({ where: { emailAddress: created.email } }))?.id, "a row the old version created").toBe(created.id);
       const madeByYoung = await young.prisma.user.create({ data: { emailAddress: email() } });
       expect((await old.prisma.user.findUnique({ where: { email: madeByYoung.emailAddress } }))?.id, "a row the next version created").toBe(madeByYoung.id);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+
+  it("instances whose configurations spell the database differently still count as one database", async () => {
+    const namespace = uniqueNamespace();
+    const old = current(namespace);
+    // Another spelling of the same database: another scheme name, "localhost", no port.
+    const spelt = new URL(databaseUrl);
+    spelt.protocol = "postgres:";
+    if (spelt.hostname === "127.0.0.1") spelt.hostname = "localhost";
+    if (spelt.port === "5432") spelt.port = "";
+    const young = next(namespace, {}, spelt.href);
+    const redis = createRedis();
+    try {
+      await liveInstances(redis, namespace, 2);
+      const user = await old.base.user.create({ data: { email: email(), name: "before" } });
+      const handle = `h-${user.id}`;
+      await young.base.user.update({ where: { id: user.id }, data: { handle } });
+      expect((await young.prisma.user.findUnique({ where: { handle } }))?.name).toBe("before");
+      await old.prisma.user.update({ where: { id: user.id }, data: { name: "written by the old version" } });
+      expect((await young.prisma.user.findUnique({ where: { handle } }))?.name, "by a new unique field").toBe("written by the old version");
     } finally {
       redis.disconnect();
     }
@@ -229,6 +253,30 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
       expect((await read())?.name).toBe("alone again");
       expect(young.pool.queries, "served from the cache").toBe(afterWrite);
       expect(afterWrite).toBeGreaterThan(queries);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+
+  it("a write announced while both versions were live and confirmed after the old one left does not keep the next one from caching", async () => {
+    const { namespace, old, young, redis } = await bothVersions();
+    try {
+      const user = await young.base.user.create({ data: { emailAddress: email(), name: "before" } });
+      const other = await young.base.user.create({ data: { emailAddress: email(), name: "other" } });
+      // Announced (marking the schema epoch: both versions live), then held in the database.
+      const lock = await holdUserRowLock(young.base, user.id);
+      const write = young.prisma.user.update({ where: { id: user.id }, data: { name: "after" } }).then((row) => row.name);
+      await until(async () => (await lock.blocked()) === 1);
+      await old.close();
+      await until(async () => (await redis.zcount(`{${namespace}}:schemas`, Date.now(), "+inf")) <= 1, 10_000, 50);
+      await lock.release();
+      expect(await write).toBe("after");
+      const read = () => young.prisma.user.findUnique({ where: { id: other.id } });
+      expect((await read())?.name).toBe("other");
+      const queries = young.pool.queries;
+      expect((await read())?.name).toBe("other");
+      expect(young.pool.queries, "served from the cache, not bypassed as a write in progress").toBe(queries);
+      expect(young.prisma.$cache.stats().bypasses["write in progress"] ?? 0).toBe(0);
     } finally {
       redis.disconnect();
     }

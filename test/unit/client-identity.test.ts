@@ -40,6 +40,29 @@ describe("clientIdentity", () => {
     expect(clientIdentity(client({ adapterName: "custom" })).database).toBeUndefined();
   });
 
+  it("is one database partition whatever the configuration spells (the schema epoch of a rolling deploy is per database)", () => {
+    const local = clientIdentity(client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a"))).database;
+    const poolConfig = (config: Record<string, unknown>) => client({ adapterName: "@prisma/adapter-pg", provider: "postgres", config });
+    const same = [
+      client(pg("postgres://app:pw@localhost/tenant_a")),
+      client(pg("postgresql://app@LOCALHOST:5432/tenant_a?sslmode=disable")),
+      client(pg("postgres://app:other@[::1]:5432/tenant_a")),
+      client(pg("postgres://127.0.0.1/tenant_a?user=app")),
+      poolConfig({ host: "localhost", port: 5432, database: "tenant_a", user: "app", password: "x" }),
+      poolConfig({ hostname: "127.0.0.1", database: "tenant_a", username: "app" }),
+    ];
+    same.forEach((each, i) => expect(clientIdentity(each).database, `spelling ${i}`).toBe(local));
+    for (const other of [
+      client(pg("postgres://app:pw@127.0.0.2:5432/tenant_a")),
+      client(pg("postgres://app:pw@localhost:5433/tenant_a")),
+      client(pg("postgres://app:pw@localhost/tenant_b")),
+      client(pg("postgres://reader:pw@localhost/tenant_a")),
+      poolConfig({ host: "localhost", port: 5432, database: "tenant_a", user: "reader" }),
+    ]) {
+      expect(clientIdentity(other).database).not.toBe(local);
+    }
+  });
+
   it("differs by the code of query hooks on cached reads (a masking or visibility hook), not without hooks", () => {
     const withHooks = (hooks: Record<string, unknown>) => ({
       ...client(pg("postgres://app:pw@db:5432/tenant_a")),
