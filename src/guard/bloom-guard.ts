@@ -48,6 +48,30 @@ export interface BloomGuardParts {
   schemaEpoch: string;
   /** Per model, the members a `where` may have (its fields, compound unique names, AND/OR/NOT): any other is Prisma's validation error to raise. */
   whereMembers?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Per model, its fields and relation fields: a selection of anything else is Prisma's to refuse. */
+  selectable?: ReadonlyMap<string, SelectableFields>;
+}
+
+/** A model's fields, and which of them are relations. */
+export interface SelectableFields {
+  fields: ReadonlySet<string>;
+  relations: ReadonlySet<string>;
+}
+
+const SELECTIONS = new Set(["select", "include", "omit"]);
+
+/** Whether `value` is a plain object of `true`/`false`/undefined members the model has (with one `true` at least, if `needsTrue`). */
+function flagsOf(value: unknown, known: (field: string) => boolean, needsTrue: boolean): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  let anyTrue = false;
+  for (const [field, flag] of Object.entries(value)) {
+    if (flag === undefined) continue;
+    if (typeof flag !== "boolean" || !known(field)) return false;
+    anyTrue ||= flag;
+  }
+  return anyTrue || !needsTrue;
 }
 
 interface ModelFilter {
@@ -95,11 +119,12 @@ export class BloomGuard {
   }
 
   /** "absent" only when a current filter has never seen the identity the `where` names. */
-  check(model: string, where: unknown): "absent" | "maybe" {
+  check(model: string, args: Record<string, unknown> | undefined): "absent" | "maybe" {
     const state = this.#models.get(model);
     if (state === undefined) return "maybe";
+    const where = args?.where;
     const tag = whereIdentityTags(this.#parts.graph, model, where)[0];
-    if (tag === undefined || !this.#knownMembers(model, where)) return "maybe";
+    if (tag === undefined || !this.#knownMembers(model, where) || !this.#acceptedSelection(model, args)) return "maybe";
     if (!this.#usable(model, state)) {
       this.#refreshSoon(model, state);
       return "maybe";
@@ -119,6 +144,27 @@ export class BloomGuard {
     if (allowed === undefined || typeof view !== "object" || view === null) return true;
     for (const key in view) if (!allowed.has(key)) return false;
     return true;
+  }
+
+  /**
+   * Whether Prisma certainly accepts the read's other arguments: only then may "absent" answer
+   * for it. Any other member, or a selection that is not flags of the model's fields, is left to
+   * Prisma, which may refuse it (`select: {}`, `select` with `omit`, a relation's nested `take`):
+   * answered `null` here, a wrong query would pass until its record exists.
+   */
+  #acceptedSelection(model: string, args: Record<string, unknown> | undefined): boolean {
+    const selectable = this.#parts.selectable?.get(model);
+    if (args === undefined) return true;
+    if (selectable === undefined) return false;
+    const given = (key: string) => args[key] !== undefined && args[key] !== null;
+    // Prisma skips undefined members: `take: undefined` is no argument.
+    for (const key in args) if (key !== "where" && !SELECTIONS.has(key) && args[key] !== undefined) return false;
+    if (given("select") && (given("include") || given("omit"))) return false;
+    return (
+      (!given("select") || flagsOf(args.select, (field) => field === "_count" || selectable.fields.has(field), true)) &&
+      (!given("include") || flagsOf(args.include, (field) => field === "_count" || selectable.relations.has(field), false)) &&
+      (!given("omit") || flagsOf(args.omit, (field) => selectable.fields.has(field), false))
+    );
   }
 
   /** Adds the identity tags among invalidated names to this process's filters. */

@@ -141,7 +141,8 @@ function encode(value: unknown, walk: Walk): string {
 }
 
 function encodeObject(value: object, walk: Walk): string {
-  if (value instanceof Date) return `d${value.getTime()}`;
+  // A Date whose text is pinned (see copyDate) is sent as that text, not as its time.
+  if (value instanceof Date) return Object.hasOwn(value, "toISOString") ? `D${JSON.stringify(value.toISOString())}` : `d${value.getTime()}`;
   if (value instanceof Uint8Array) return `u${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
   const { stack, trail } = walk;
   if (stack.includes(value)) throw new UnencodableArgsError("cycle", pathOf(walk));

@@ -12,9 +12,10 @@ import { encodePrismaArgValue } from "./prisma-values.js";
  *   caller's object would store the next record's row under this read's key, for the fleet.
  * - A member read twice may answer twice differently (a getter): read once, it cannot.
  * - Prisma reads two kinds of objects two ways (its `serializeJsonQuery`), and so does the copy:
- *   - A *selection* — the arguments themselves, and a relation's or `_count`'s object in `select` or
- *     `include` — by its own enumerable members, `select` and `include` looked up (inherited ones
- *     too). Its `toJSON()` is never called.
+ *   - A *selection* — the arguments themselves, a relation's or `_count`'s object in `select` or
+ *     `include`, and an `aggregate`'s or `groupBy`'s `_count`/`_avg`/`_sum`/`_min`/`_max` — by its
+ *     own enumerable members, `select` and `include` looked up (inherited ones too). Its `toJSON()`
+ *     is never called.
  *   - An *argument value* (inside `where`, `data`, `orderBy`…): a Date, bytes, a Decimal or one of
  *     Prisma's own values (DbNull, field references, `Prisma.skip`, parameters) as such; any other
  *     object with `toJSON()` as what that returns (Prisma sends it as it is, so the copy hands it
@@ -33,6 +34,9 @@ export function snapshotArgs<T>(args: T): T {
  */
 const MAX_DEPTH = 64;
 
+/** The members of an `aggregate`'s or a `groupBy`'s arguments that Prisma reads as selections (`{ _sum: { price: true } }`). */
+const AGGREGATES = new Set(["_count", "_avg", "_sum", "_min", "_max"]);
+
 /** The arguments of a query, or a relation's in `select`/`include`: `{ select, include, ...rest }`, in the caller's order. */
 function copySelection(value: unknown, depth = 0): unknown {
   if (typeof value !== "object" || value === null || Array.isArray(value) || depth > MAX_DEPTH) return copyValue(value, depth);
@@ -43,7 +47,9 @@ function copySelection(value: unknown, depth = 0): unknown {
     const member = record[key];
     if (key === "select" || key === "include") {
       if (member !== undefined) copy[key] = copySelectionSet(member, depth + 1);
-    } else copy[key] = key === "omit" ? copyFlags(member, depth + 1) : copyValue(member, depth + 1);
+    } else if (key === "omit") copy[key] = copyFlags(member, depth + 1);
+    // aggregate's and groupBy's fields to aggregate: Prisma makes each a `select` of its own.
+    else copy[key] = depth === 0 && typeof key === "string" && AGGREGATES.has(key) ? copySelectionSet(member, depth + 1) : copyValue(member, depth + 1);
   }
   // Looked up, not only owned: Prisma destructures them, inherited ones (a class's getter) included.
   for (const key of ["select", "include"] as const) {
@@ -71,7 +77,7 @@ function copyFlags(value: unknown, depth: number): unknown {
 function copyValue(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
   if (Array.isArray(value)) return value.map((item) => copyValue(item, depth + 1));
-  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Date) return copyDate(value);
   if (value instanceof Buffer) return Buffer.from(value);
   if (value instanceof Uint8Array) return value.slice();
   if (isPrismaValue(value)) return value;
@@ -87,6 +93,22 @@ function copyValue(value: unknown, depth: number): unknown {
   const copy: Record<string, unknown> = {};
   for (const key in value) copy[key] = copyValue((value as Record<string, unknown>)[key], depth + 1);
   return copy;
+}
+
+/**
+ * A Date as Prisma sends it: by its `toISOString()`, which a subclass or an own member may answer
+ * otherwise than its time (a start-of-day date). Copied as a plain Date of that instant when the
+ * text reads back as one, else with that text pinned (the key derivation then keys by the text).
+ */
+function copyDate(value: Date): Date {
+  // Prisma refuses an invalid Date before it asks for its text.
+  if (value.toISOString === Date.prototype.toISOString || Number.isNaN(value.getTime())) return new Date(value.getTime());
+  const text = value.toISOString();
+  const plain = new Date(text);
+  if (!Number.isNaN(plain.getTime()) && plain.toISOString() === text) return plain;
+  const pinned = new Date(value.getTime());
+  Object.defineProperty(pinned, "toISOString", { value: () => text, enumerable: false });
+  return pinned;
 }
 
 /**

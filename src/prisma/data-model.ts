@@ -1,4 +1,5 @@
 import { CacheConfigError } from "../errors.js";
+import type { SelectableFields } from "../guard/bloom-guard.js";
 import { ModelGraph, type ModelInfo } from "../invalidation/model-graph.js";
 import { readSchemaBlocks } from "./schema-blocks.js";
 import { readSchemaFacts, type SchemaModelFacts } from "./schema-reader.js";
@@ -80,4 +81,13 @@ export function whereMembersOf(schema: PrismaSchema): Map<string, Set<string>> {
     members.set(model, new Set(["AND", "OR", "NOT", ...fields.map((field) => field.name), ...identities.map((identity) => identity.key)]));
   }
   return members;
+}
+
+/** Per model, its fields and relation fields: what the Bloom guard checks a selection against before it answers without Prisma. */
+export function selectableFieldsOf(schema: PrismaSchema): Map<string, SelectableFields> {
+  const out = new Map<string, SelectableFields>();
+  for (const [model, { fields }] of Object.entries(schema.dataModel.models)) {
+    out.set(model, { fields: new Set(fields.map((field) => field.name)), relations: new Set(fields.filter((field) => field.kind === "object").map((field) => field.name)) });
+  }
+  return out;
 }

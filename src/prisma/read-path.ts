@@ -245,7 +245,7 @@ export class ReadPath {
       return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
     }
     // Not where another extension's hook may rewrite the read's where (a lower-cased email): the guard sees the caller's.
-    if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.model)!, query.operation) && this.#guard.check(query.model, args?.where) === "absent") {
+    if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.model)!, query.operation) && this.#guard.check(query.model, args) === "absent") {
       if (query.served !== undefined) noteServed(query.served, "bloom", false, undefined);
       return query.operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.model, query.operation), this.#clientVersion));
     }

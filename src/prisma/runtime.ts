@@ -24,7 +24,7 @@ import { StatsControl } from "./stats-control.js";
 import { MemoryStore } from "../stores/memory-store.js";
 import { openCommandConnection, type CommandConnection } from "../stores/command-connection.js";
 import { RedisStore } from "../stores/redis-store.js";
-import { whereMembersOf, type PrismaSchema } from "./data-model.js";
+import { selectableFieldsOf, whereMembersOf, type PrismaSchema } from "./data-model.js";
 import { checkModels, createCacheControl, type CacheControl } from "./cache-control.js";
 import { delegateOf, type ExtensionThis } from "./delegates.js";
 import { fluentClassesOf, type Delegates, type PrismaPromiseLike } from "./lazy-query.js";
@@ -305,6 +305,7 @@ export class CacheRuntime {
       scan: (model, fields) => scanPages(delegateOf(schema.delegateKeys, tableClient, model), schema.graph.model(model)!.identities[0]!, fields),
       count: async (model) => (await delegateOf(schema.delegateKeys, tableClient, model).count!(undefined)) as number,
       whereMembers: whereMembersOf(schema),
+      selectable: selectableFieldsOf(schema),
       counters: this.#counters,
       clock: options.clock,
       report,

@@ -105,6 +105,30 @@ describe("Bloom guard on unique fields", () => {
     for (const i of [a, b, c]) expect((await i.prisma.user.findUnique({ where: { email } }))?.email).toBe(email);
   }, 60_000);
 
+  it("answers 'absent' only for reads Prisma certainly accepts: one it would refuse gets Prisma's error, as for a record that exists (outside probe 79)", async () => {
+    const guarded = instance();
+    await guarded.prisma.$cache.prepareBloom();
+    const read = (args: object) => (guarded.prisma.user.findUnique as (args: unknown) => Promise<unknown>)(args);
+    const where = { email: "absent-refused@example.com" };
+    const refused: object[] = [
+      { where, select: {} },
+      { where, select: { id: false } },
+      { where, select: { nosuch: true } },
+      { where, select: { id: true }, include: { posts: true } },
+      { where, select: { id: true }, omit: { email: true } },
+      { where, include: { posts: { take: "2" } } },
+      { where, include: { email: true } },
+      { where, omit: { nosuch: true } },
+      { where, take: 1 },
+    ];
+    for (const args of refused) await expect(read(args), JSON.stringify(args)).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+    await expect((guarded.prisma.user.findUniqueOrThrow as (args: unknown) => Promise<unknown>)({ where, select: { nosuch: true } })).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+    // Selections of the model's own fields are still answered at once.
+    const rejects = guarded.prisma.$cache.stats().bloomRejects;
+    for (const args of [{ where }, { where, select: { id: true, posts: true } }, { where, include: { posts: true, _count: true } }, { where, omit: { name: true } }, { where, select: undefined, take: undefined }]) expect(await read(args)).toBeNull();
+    expect(guarded.prisma.$cache.stats().bloomRejects - rejects).toBe(5);
+  });
+
   it("rows written outside the extension are invisible until rebuild; nested creates suspend the filter", async () => {
     const a = instance();
     await a.prisma.$cache.prepareBloom();

@@ -147,4 +147,51 @@ describe("arguments read once, as Prisma reads them", () => {
       }
     }
   });
+
+  it("an aggregate's or groupBy's fields to aggregate are selections: own members only, never toJSON() (outside probe 79)", async () => {
+    const user = await seedUser(base);
+    await base.user.update({ where: { id: user.id }, data: { visits: 7n, score: 2.5 } });
+    const where = { id: user.id };
+    /** Two DTOs whose toJSON() answers alike: as values they would share an entry. */
+    class SumVisits {
+      visits = true;
+      toJSON() {
+        return { note: "dto" };
+      }
+    }
+    class SumScore {
+      score = true;
+      toJSON() {
+        return { note: "dto" };
+      }
+    }
+    const aggregate = (c: typeof base, args: unknown) => (c.user.aggregate as (args: unknown) => Promise<unknown>).call(c.user, args);
+    expect(await expectAsPlain("aggregate _sum (DTO)", (c) => aggregate(c, { where, _sum: new SumVisits() }))).toEqual({ _sum: { visits: 7n } });
+    expect(await expectAsPlain("aggregate _sum (another DTO)", (c) => aggregate(c, { where, _sum: new SumScore() }))).toEqual({ _sum: { score: 2.5 } });
+    // Inherited members are not selected.
+    const inherited = Object.assign(Object.create({ score: true }), { visits: true });
+    expect(await expectAsPlain("aggregate _max (inherited member)", (c) => aggregate(c, { where, _max: inherited }))).toEqual({ _max: { visits: 7n } });
+    const groupBy = (c: typeof base, args: unknown) => (c.user.groupBy as (args: unknown) => Promise<unknown>).call(c.user, args);
+    expect(await expectAsPlain("groupBy _min (inherited member)", (c) => groupBy(c, { by: ["id"], where, _min: inherited }))).toEqual([{ id: user.id, _min: { visits: 7n } }]);
+  });
+
+  it("a Date is read by its toISOString(), as Prisma sends it: a subclass answering another instant is not keyed by its time (outside probe 79)", async () => {
+    const user = await seedUser(base);
+    const created = (await base.user.findUniqueOrThrow({ where: { id: user.id } })).createdAt;
+    /** Sends the start of its minute (a date library's rounding): Prisma sends what toISOString() answers. */
+    class MinuteStart extends Date {
+      override toISOString() {
+        return new Date(Math.floor(this.getTime() / 60_000) * 60_000).toISOString();
+      }
+    }
+    const count = (c: typeof base, at: Date) => c.user.count({ where: { id: user.id, createdAt: { gte: at } } });
+    const later = new Date(created.getTime() + 1);
+    expect(await expectAsPlain("a plain Date after the row's time", (c) => count(c, later))).toBe(0);
+    // The same time in a subclass that sends the minute's start: the row counts.
+    expect(await expectAsPlain("the subclass", (c) => count(c, new MinuteStart(later.getTime())))).toBe(1);
+    // An own toISOString whose text is not an instant of Date's own spelling is sent as that text.
+    const own = new Date(later.getTime());
+    Object.defineProperty(own, "toISOString", { value: () => new Date(Math.floor(later.getTime() / 60_000) * 60_000).toISOString().replace(".000Z", "+00:00") });
+    expect(await expectAsPlain("an own toISOString", (c) => count(c, own))).toBe(1);
+  });
 });
