@@ -32,6 +32,7 @@ export interface RedisLike {
   publish(channel: string, message: string): Promise<number>;
   zadd(key: string, score: number, member: string): Promise<unknown>;
   zrem(key: string, member: string): Promise<unknown>;
+  del(...keys: string[]): Promise<number>;
   zremrangebyscore(key: string, min: string, max: number): Promise<unknown>;
   ping(): Promise<unknown>;
   /** INFO: the server's `run_id` tells a failover or a restart (absent on a Cluster: not checked there). */

@@ -174,7 +174,11 @@ export class BumpSender {
     const leaseMs = Math.max(this.#options.leaseTtlMs, bus.fleetLeaseMs);
     const settled = acks.wait(receivers, leaseMs).then(async (complete) => {
       if (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs) counters.invalidationAckTimeouts++;
-      if (!complete) await waitUntilLapsed(processedBy, leaseMs);
+      if (!complete) {
+        // Perhaps a host gone without closing its subscriber connection, which PUBLISH still counts.
+        bus.endLapsedSubscribers();
+        await waitUntilLapsed(processedBy, leaseMs);
+      }
       this.#listener.delivered(list, sentMs);
       return complete;
     });

@@ -7,8 +7,9 @@ import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
 import type { RedisLike, SubscriberLike } from "../types.js";
 import { schemaEpoch } from "./dependencies.js";
-import { InstanceRegistry, type OrphanedWrite } from "./instance-registry.js";
-import { versionKeyOf } from "./bump-sender.js";
+import { InstanceRegistry, registrationLifetimeMs, type OrphanedWrite } from "./instance-registry.js";
+import { LapsedSubscribers } from "./lapsed-subscribers.js";
+import { bumpCountKeyOf, versionKeyOf } from "./bump-sender.js";
 import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage, unacknowledgedMessageId, wantsAck } from "./wire-format.js";
 
 export interface BusHandlers {
@@ -101,6 +102,9 @@ export class Bus {
   /** On a Cluster, the lease heartbeats published and not received yet: token → settle (see ping). */
   readonly #heartbeats = new Map<string, (outcome: HeartbeatOutcome) => void>();
   readonly #registry: InstanceRegistry;
+  readonly #bumpCountKey: string;
+  /** Ends the subscriber connections of instances gone without closing them (standalone and Sentinel). */
+  readonly #lapsed: LapsedSubscribers;
   /**
    * Live instances by expiry: a writer waits for the acks of at least these (on a Cluster PUBLISH
    * counts one node's subscribers; anywhere it misses a subscriber Redis dropped a moment ago).
@@ -114,6 +118,7 @@ export class Bus {
 
   constructor(redis: RedisLike, store: RedisStore, prefix: string, handlers: BusHandlers, leaseTtlMs: number, clientSchema: { fingerprint: string; database: string }) {
     this.registryKey = `${prefix}:instances`;
+    this.#bumpCountKey = bumpCountKeyOf(prefix, this.instanceId);
     this.schemasKey = `${prefix}:schemas`;
     this.pendingKey = `${prefix}:pending`;
     this.#onCluster = redis.isCluster === true;
@@ -125,6 +130,8 @@ export class Bus {
       onOrphanedWrites: (orphans) => handlers.onOrphanedWrites(orphans),
       onError: handlers.onError,
     });
+    // Older than a registration lifetime of the fleet's longest lease (and a second): registered by now, if it can.
+    this.#lapsed = new LapsedSubscribers(store, prefix, this.registryKey, this.instanceId, () => registrationLifetimeMs(Math.max(leaseTtlMs, this.fleetLeaseMs)) + 1_000, handlers.onError);
     const db = (redis.options as { db?: unknown } | undefined)?.db;
     const channels = channelsOf(prefix, typeof db === "number" ? db : 0);
     this.eventsChannel = channels.events;
@@ -247,6 +254,8 @@ export class Bus {
   async close(): Promise<void> {
     this.#closed = true;
     this.#setTrusted(false);
+    // This instance's count of its bumps (see ROLLBACK_CHECK, stopped before this): nobody reads it any more.
+    await this.#store.deleteKey(this.#bumpCountKey).catch(() => {});
     for (const waiter of this.#waiters.values()) waiter.resolve(false);
     this.#waiters.clear();
     for (const settle of this.#heartbeats.values()) settle("lost");
@@ -287,6 +296,14 @@ export class Bus {
     this.#setTrusted(false);
     this.#subscribedVia = this.#clusterSubscription();
     this.#setTrusted(!this.#closed);
+  }
+
+  /**
+   * After a write some instance did not acknowledge: ends the subscriber connections of instances
+   * whose registration lapsed (a host gone without closing them), in the background (LapsedSubscribers).
+   */
+  endLapsedSubscribers(): void {
+    if (!this.#onCluster && !this.#closed) this.#lapsed.sweep();
   }
 
   /** Whether this instance's registration still stands in Redis (see InstanceRegistry.current). */
@@ -353,7 +370,14 @@ export class Bus {
       const id = String(await call.call(this.#subscriber, "CLIENT", "ID"));
       const previous = this.#connection;
       this.#connection = runId === null ? undefined : { runId, id };
-      if (previous !== undefined && previous.runId === runId && previous.id !== id) await call.call(this.#subscriber, "CLIENT", "KILL", "ID", previous.id);
+      if (previous !== undefined && previous.runId === runId && previous.id !== id) {
+        await call.call(this.#subscriber, "CLIENT", "KILL", "ID", previous.id).catch((error: unknown) => {
+          // "No such client": it closed as connections do, nothing to end.
+          if (/^NOPERM/.test(String((error as Error)?.message))) throw error;
+        });
+      }
+      // Named so that other instances can end it if this one vanishes without closing it (LapsedSubscribers).
+      await call.call(this.#subscriber, "CLIENT", "SETNAME", this.#lapsed.nameOf(this.instanceId, (this.#subscriber as { options?: { connectionName?: unknown } }).options?.connectionName));
     } catch (error) {
       // "No such client" (it closed as connections do): nothing to end. An ACL without CLIENT is
       // said once: a half-open subscription then stands until the server's keepalive drops it.

@@ -87,10 +87,12 @@ return 1
 `);
 
 /**
- * How long an instance's bump count lives without a bump or a rollback check renewing it (a day:
- * an instance that stopped leaves it behind that long).
+ * How long an instance's bump count lives without a bump or a rollback check renewing it (four a
+ * second while it runs): an hour. close() deletes it; an instance that stopped otherwise leaves it
+ * that long. One cut off from Redis longer finds it gone and fences the namespace once (as it
+ * would a rollback): after such an outage that costs nothing the outage did not.
  */
-export const BUMP_COUNT_TTL_MS = 86_400_000;
+export const BUMP_COUNT_TTL_MS = 3_600_000;
 
 /**
  * One atomic invalidation: take the next sequence number, set every version key to it (tags
@@ -225,6 +227,21 @@ if ARGV[7] == '1' then
   receivers = math.max(receivers, registered)
 end
 return {seq, receivers, mixed, bumps}
+`);
+
+/**
+ * Which of the given instances are not registered live (their registration lapsed, or close()
+ * removed it): see Bus.endLapsedSubscribers. KEYS: registry. ARGV: members. Returns those members.
+ */
+export const UNREGISTERED = script(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for i = 1, #ARGV do
+  local expiry = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if not expiry or tonumber(expiry) < now then out[#out + 1] = ARGV[i] end
+end
+return out
 `);
 
 /**

@@ -170,8 +170,23 @@ export class RedisStore {
     return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "", orphans: reply[3] };
   }
 
+  /** DEL, on a server not verified (close(): an instance's own keys). */
+  async deleteKey(key: string): Promise<void> {
+    await this.#bounded("DEL", () => this.#redis.del(key), "unverified");
+  }
+
   async removeFromRegistry(key: string, member: string): Promise<void> {
     await this.#bounded("ZREM", () => this.#redis.zrem(key, member), "unverified");
+  }
+
+  /** `CLIENT LIST TYPE pubsub`: the server's subscriber connections, one line each. */
+  async subscriberConnections(): Promise<string> {
+    return String(await this.#bounded("CLIENT", () => this.#redis.callBuffer("CLIENT", "LIST", "TYPE", "pubsub")));
+  }
+
+  /** `CLIENT KILL ID`: ends a connection of the server (see Bus.endLapsedSubscribers). */
+  async endConnection(id: string): Promise<void> {
+    await this.#bounded("CLIENT", () => this.#redis.callBuffer("CLIENT", "KILL", "ID", id));
   }
 
   publish(channel: string, message: string): Promise<number> {

@@ -104,6 +104,8 @@ describe("after $cache.close()", () => {
     expect(await write).toBe("during close");
     await closed;
     expect(closing.prisma.$cache.stats()).toMatchObject({ undeliveredWrites: 0, invalidationsQueued: 0 });
+    // Its count of its bumps (the rollback check's) went with it; the reader's stays.
+    expect(await closing.redis!.keys(`{${namespace}}:bumps:*`)).toHaveLength(0);
     // The confirmation reached Redis: its marks are gone, so the reader caches the new row again.
     expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("during close");
     expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("during close");

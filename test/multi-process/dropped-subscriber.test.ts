@@ -70,7 +70,8 @@ async function subscriberOf(admin: ReturnType<typeof createRedis>, name: string)
   const list = (await admin.client("LIST")) as string;
   for (const line of list.split("\n")) {
     const fields = Object.fromEntries(line.split(" ").map((field) => field.split("=", 2) as [string, string]));
-    if (fields.name === name && Number(fields.sub ?? 0) > 0) return fields.id!;
+    // The cache names it after the application's name for its connections.
+    if (fields.name?.startsWith(`${name}/`) && Number(fields.sub ?? 0) > 0) return fields.id!;
   }
   throw new Error(`no subscriber connection named ${name} in CLIENT LIST`);
 }

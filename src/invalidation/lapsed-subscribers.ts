@@ -1,0 +1,91 @@
+import { CacheStoreError, type CacheError } from "../errors.js";
+import { UNREGISTERED } from "../stores/redis-scripts.js";
+import type { RedisStore } from "../stores/redis-store.js";
+
+/** At most one sweep per this many ms per instance: a host that vanished costs one lease per write until it ran. */
+const SWEEP_INTERVAL_MS = 1_000;
+
+/**
+ * Ends the subscriber connections of instances whose registration lapsed. A host that vanished
+ * without closing its sockets (powered off, cut off by the network, a VM terminated) leaves its
+ * subscriber connection standing in Redis, which counts it among PUBLISH's receivers until its
+ * TCP keepalive gives up (an outside probe: still there 11 minutes later): every write in the
+ * fleet would wait a lease for an acknowledgement that never comes.
+ *
+ * Each instance names its subscriber connection (`nameOf`). After a write some instance did not
+ * acknowledge, the writer lists the server's subscriber connections and ends those of its
+ * namespace whose instance is not registered and that are older than `minAgeMs` (an instance
+ * connected longer has registered, unless it cannot: frozen, starved, cut off from Redis on its
+ * command connection — and then it serves nothing cached, see InstanceRegistry.current). Ending a
+ * live instance's subscriber connection is safe: it stops serving L1 and subscribes again.
+ */
+export class LapsedSubscribers {
+  readonly #store: RedisStore;
+  readonly #namePrefix: string;
+  readonly #registryKey: string;
+  readonly #ownInstanceId: string;
+  readonly #minAgeMs: () => number;
+  readonly #report: (error: CacheError) => void;
+  #nextSweepAt = 0;
+  #sweeping = false;
+  #refused = false;
+
+  constructor(store: RedisStore, prefix: string, registryKey: string, ownInstanceId: string, minAgeMs: () => number, report: (error: CacheError) => void) {
+    this.#store = store;
+    this.#namePrefix = `${prefix}:sub:`;
+    this.#registryKey = registryKey;
+    this.#ownInstanceId = ownInstanceId;
+    this.#minAgeMs = minAgeMs;
+    this.#report = report;
+  }
+
+  /** The name an instance's subscriber connection takes (`CLIENT SETNAME`), after the application's own name for its connections, if it gave one. */
+  nameOf(instanceId: string, connectionName?: unknown): string {
+    const own = typeof connectionName === "string" && /^[^\s]+$/.test(connectionName) ? `${connectionName}/` : "";
+    return own + this.#namePrefix + instanceId;
+  }
+
+  /** Ends the lapsed instances' subscriber connections, in the background (one sweep at a time, at most one a second). */
+  sweep(): void {
+    const now = performance.now();
+    if (this.#sweeping || this.#refused || now < this.#nextSweepAt) return;
+    this.#sweeping = true;
+    this.#nextSweepAt = now + SWEEP_INTERVAL_MS;
+    this.#sweepNow()
+      .catch((error: unknown) => this.#failed(error))
+      .finally(() => (this.#sweeping = false));
+  }
+
+  async #sweepNow(): Promise<void> {
+    const candidates = lapsedCandidates(await this.#store.subscriberConnections(), this.#namePrefix, this.#ownInstanceId, this.#minAgeMs());
+    if (candidates.size === 0) return;
+    const unregistered = new Set((await this.#store.run(UNREGISTERED, [this.#registryKey], [...new Set(candidates.values())])) as string[]);
+    for (const [id, instance] of candidates) {
+      // "No such client": it closed meanwhile.
+      if (unregistered.has(instance)) await this.#store.endConnection(id).catch((error: unknown) => this.#failed(error));
+    }
+  }
+
+  #failed(error: unknown): void {
+    // Timeouts and a connection that closed meanwhile: the next unacknowledged write sweeps again.
+    if (!/NOPERM/.test(String((error as { cause?: Error })?.cause?.message ?? (error as Error)?.message))) return;
+    this.#refused = true;
+    this.#report(new CacheStoreError("CLIENT", `${(error as Error).message}: grant +client so that the subscriber connection of an instance that vanished without closing it (a host powered off or cut off) can be ended; until the server drops it, every write waits a lease for it`, { cause: error }));
+  }
+}
+
+/** From `CLIENT LIST`: the connections named `[<application's name>/]<prefix><instance>` (not `own`), at least `minAgeMs` old, as id → instance. */
+export function lapsedCandidates(clientList: string, namePrefix: string, own: string, minAgeMs: number): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of clientList.split("\n")) {
+    const name = /(?:^| )name=(\S*)/.exec(line)?.[1];
+    const at = name === undefined ? -1 : name.indexOf(namePrefix);
+    if (name === undefined || (at !== 0 && name[at - 1] !== "/")) continue;
+    const instance = name.slice(at + namePrefix.length);
+    const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
+    const ageS = Number(/(?:^| )age=(\d+)/.exec(line)?.[1]);
+    if (instance === own || id === undefined || !(ageS * 1000 >= minAgeMs)) continue;
+    out.set(id, instance);
+  }
+  return out;
+}

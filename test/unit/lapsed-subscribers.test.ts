@@ -1,0 +1,21 @@
+import { expect, it } from "vitest";
+import { lapsedCandidates } from "../../src/invalidation/lapsed-subscribers.ts";
+
+it("takes from CLIENT LIST the subscriber connections of the namespace's other instances old enough to have registered", () => {
+  const list = [
+    "id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name={ns}:sub:a age=12 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=8 addr=127.0.0.1:5001 laddr=127.0.0.1:6379 fd=10 name={ns}:sub:b age=2 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=9 addr=127.0.0.1:5002 laddr=127.0.0.1:6379 fd=11 name={ns}:sub:own age=30 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=10 addr=127.0.0.1:5003 laddr=127.0.0.1:6379 fd=12 name={other}:sub:c age=30 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=11 addr=127.0.0.1:5004 laddr=127.0.0.1:6379 fd=13 name= age=30 idle=0 flags=P db=0 sub=1 psub=0",
+    "id=12 addr=127.0.0.1:5005 laddr=127.0.0.1:6379 fd=14 name={ns}:sub:d age=4 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=13 addr=127.0.0.1:5006 laddr=127.0.0.1:6379 fd=15 name=my-app/{ns}:sub:e age=9 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=14 addr=127.0.0.1:5007 laddr=127.0.0.1:6379 fd=16 name=x{ns}:sub:f age=9 idle=0 flags=P db=0 sub=2 psub=0",
+    "",
+  ].join("\n");
+  expect([...lapsedCandidates(list, "{ns}:sub:", "own", 4_000)]).toEqual([
+    ["7", "a"],
+    ["12", "d"],
+    ["13", "e"],
+  ]);
+});
