@@ -74,6 +74,12 @@ function flagsOf(value: unknown, known: (field: string) => boolean, needsTrue: b
   return anyTrue || !needsTrue;
 }
 
+/** Prisma refuses an `omit` that leaves no field of the model. */
+function omitsEveryScalar(omit: Record<string, unknown>, selectable: SelectableFields): boolean {
+  for (const field of selectable.fields) if (!selectable.relations.has(field) && omit[field] !== true) return false;
+  return true;
+}
+
 interface ModelFilter {
   filter: BloomFilter | undefined;
   /** The `b:` version the filter was built at: it guards only while that is still current. */
@@ -137,12 +143,13 @@ export class BloomGuard {
     return "absent";
   }
 
-  /** Whether every member of `where` is one Prisma accepts for the model: an unknown one (a typo) is its validation error, not "absent". */
+  /** Whether every member of `where` is one Prisma accepts for the model: an unknown one (a typo) or a null is its validation error, not "absent". */
   #knownMembers(model: string, where: unknown): boolean {
     const allowed = this.#parts.whereMembers?.get(model);
     const view = argumentView(where);
     if (allowed === undefined || typeof view !== "object" || view === null) return true;
-    for (const key in view) if (!allowed.has(key)) return false;
+    // A null value is Prisma's validation error too ("must not be null") for a unique field.
+    for (const key in view) if (!allowed.has(key) || (view as Record<string, unknown>)[key] === null) return false;
     return true;
   }
 
@@ -163,7 +170,7 @@ export class BloomGuard {
     return (
       (!given("select") || flagsOf(args.select, (field) => field === "_count" || selectable.fields.has(field), true)) &&
       (!given("include") || flagsOf(args.include, (field) => field === "_count" || selectable.relations.has(field), false)) &&
-      (!given("omit") || flagsOf(args.omit, (field) => selectable.fields.has(field), false))
+      (!given("omit") || (flagsOf(args.omit, (field) => selectable.fields.has(field), false) && !omitsEveryScalar(args.omit as Record<string, unknown>, selectable)))
     );
   }
 

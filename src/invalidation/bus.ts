@@ -130,9 +130,9 @@ export class Bus {
       onOrphanedWrites: (orphans) => handlers.onOrphanedWrites(orphans),
       onError: handlers.onError,
     });
-    // Older than a registration lifetime of the fleet's longest lease (and a second): registered by now, if it can.
-    this.#lapsed = new LapsedSubscribers(store, prefix, this.registryKey, this.instanceId, () => registrationLifetimeMs(Math.max(leaseTtlMs, this.fleetLeaseMs)) + 1_000, handlers.onError);
     const db = (redis.options as { db?: unknown } | undefined)?.db;
+    // Older than a registration lifetime of the fleet's longest lease (and a second): registered by now, if it can.
+    this.#lapsed = new LapsedSubscribers(store, prefix, this.registryKey, this.instanceId, typeof db === "number" ? db : 0, () => registrationLifetimeMs(Math.max(leaseTtlMs, this.fleetLeaseMs)) + 1_000, handlers.onError);
     const channels = channelsOf(prefix, typeof db === "number" ? db : 0);
     this.eventsChannel = channels.events;
     this.#ackChannelOf = channels.ackOf;

@@ -24,14 +24,17 @@ export class LapsedSubscribers {
   readonly #namePrefix: string;
   readonly #registryKey: string;
   readonly #ownInstanceId: string;
+  /** The Redis database this fleet's registry is in: fleets of one namespace in other databases are not its to judge. */
+  readonly #db: number;
   readonly #minAgeMs: () => number;
   readonly #report: (error: CacheError) => void;
   #nextSweepAt = 0;
   #sweeping = false;
   #refused = false;
 
-  constructor(store: RedisStore, prefix: string, registryKey: string, ownInstanceId: string, minAgeMs: () => number, report: (error: CacheError) => void) {
+  constructor(store: RedisStore, prefix: string, registryKey: string, ownInstanceId: string, db: number, minAgeMs: () => number, report: (error: CacheError) => void) {
     this.#store = store;
+    this.#db = db;
     this.#namePrefix = `${prefix}:sub:`;
     this.#registryKey = registryKey;
     this.#ownInstanceId = ownInstanceId;
@@ -57,7 +60,7 @@ export class LapsedSubscribers {
   }
 
   async #sweepNow(): Promise<void> {
-    const candidates = lapsedCandidates(await this.#store.subscriberConnections(), this.#namePrefix, this.#ownInstanceId, this.#minAgeMs());
+    const candidates = lapsedCandidates(await this.#store.subscriberConnections(), this.#namePrefix, this.#ownInstanceId, this.#db, this.#minAgeMs());
     if (candidates.size === 0) return;
     const unregistered = new Set((await this.#store.run(UNREGISTERED, [this.#registryKey], [...new Set(candidates.values())])) as string[]);
     for (const [id, instance] of candidates) {
@@ -70,12 +73,13 @@ export class LapsedSubscribers {
     // Timeouts and a connection that closed meanwhile: the next unacknowledged write sweeps again.
     if (!/NOPERM/.test(String((error as { cause?: Error })?.cause?.message ?? (error as Error)?.message))) return;
     this.#refused = true;
-    this.#report(new CacheStoreError("CLIENT", `${(error as Error).message}: grant +client so that the subscriber connection of an instance that vanished without closing it (a host powered off or cut off) can be ended; until the server drops it, every write waits a lease for it`, { cause: error }));
+    const reply = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+    this.#report(new CacheStoreError("CLIENT", `${reply}: grant +client so that the subscriber connection of an instance that vanished without closing it (a host powered off or cut off) can be ended; until the server drops it, every write waits a lease for it`, { cause: error }));
   }
 }
 
-/** From `CLIENT LIST`: the connections named `[<application's name>/]<prefix><instance>` (not `own`), at least `minAgeMs` old, as id → instance. */
-export function lapsedCandidates(clientList: string, namePrefix: string, own: string, minAgeMs: number): Map<string, string> {
+/** From `CLIENT LIST`: the connections of database `db` named `[<application's name>/]<prefix><instance>` (not `own`), at least `minAgeMs` old, as id → instance. */
+export function lapsedCandidates(clientList: string, namePrefix: string, own: string, db: number, minAgeMs: number): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of clientList.split("\n")) {
     const name = /(?:^| )name=(\S*)/.exec(line)?.[1];
@@ -84,7 +88,7 @@ export function lapsedCandidates(clientList: string, namePrefix: string, own: st
     const instance = name.slice(at + namePrefix.length);
     const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
     const ageS = Number(/(?:^| )age=(\d+)/.exec(line)?.[1]);
-    if (instance === own || id === undefined || !(ageS * 1000 >= minAgeMs)) continue;
+    if (instance === own || id === undefined || /(?:^| )db=(\d+)/.exec(line)?.[1] !== String(db) || !(ageS * 1000 >= minAgeMs)) continue;
     out.set(id, instance);
   }
   return out;

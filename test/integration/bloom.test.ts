@@ -120,6 +120,9 @@ describe("Bloom guard on unique fields", () => {
       { where, include: { email: true } },
       { where, omit: { nosuch: true } },
       { where, take: 1 },
+      // Found by outside probe 81: an omit of every field, a null beside the unique value.
+      { where, omit: { id: true, email: true, name: true, role: true, balance: true, visits: true, score: true, active: true, avatar: true, profile: true, createdAt: true, version: true } },
+      { where: { ...where, id: null } },
     ];
     for (const args of refused) await expect(read(args), JSON.stringify(args)).rejects.toMatchObject({ name: "PrismaClientValidationError" });
     await expect((guarded.prisma.user.findUniqueOrThrow as (args: unknown) => Promise<unknown>)({ where, select: { nosuch: true } })).rejects.toMatchObject({ name: "PrismaClientValidationError" });

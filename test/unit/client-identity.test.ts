@@ -58,8 +58,28 @@ describe("clientIdentity", () => {
       client(pg("postgres://app:pw@localhost/tenant_b")),
       client(pg("postgres://reader:pw@localhost/tenant_a")),
       poolConfig({ host: "localhost", port: 5432, database: "tenant_a", user: "reader" }),
+      // pg takes the query's port before the URL's (outside probe 81).
+      client(pg("postgresql://app@127.0.0.1/tenant_a?port=5481")),
+      client(pg("postgresql://app@127.0.0.1:5432/tenant_a?port=5481")),
     ]) {
       expect(clientIdentity(other).database).not.toBe(local);
+    }
+    // A URL without a port, user or database: pg takes them from the environment.
+    const saved = { PGPORT: process.env.PGPORT, PGUSER: process.env.PGUSER };
+    try {
+      process.env.PGPORT = "5481";
+      expect(clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a"))).database).not.toBe(local);
+      expect(clientIdentity(client(pg("postgresql://app@127.0.0.1:5432/tenant_a"))).database).toBe(local);
+      delete process.env.PGPORT;
+      process.env.PGUSER = "app";
+      expect(clientIdentity(client(pg("postgresql://127.0.0.1/tenant_a"))).database).toBe(local);
+      process.env.PGUSER = "reader";
+      expect(clientIdentity(client(pg("postgresql://127.0.0.1/tenant_a"))).database).not.toBe(local);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
     }
   });
 

@@ -11,9 +11,11 @@ it("takes from CLIENT LIST the subscriber connections of the namespace's other i
     "id=12 addr=127.0.0.1:5005 laddr=127.0.0.1:6379 fd=14 name={ns}:sub:d age=4 idle=0 flags=P db=0 sub=2 psub=0",
     "id=13 addr=127.0.0.1:5006 laddr=127.0.0.1:6379 fd=15 name=my-app/{ns}:sub:e age=9 idle=0 flags=P db=0 sub=2 psub=0",
     "id=14 addr=127.0.0.1:5007 laddr=127.0.0.1:6379 fd=16 name=x{ns}:sub:f age=9 idle=0 flags=P db=0 sub=2 psub=0",
+    // Another fleet of the same namespace, in another database (its registry is there too).
+    "id=15 addr=127.0.0.1:5008 laddr=127.0.0.1:6379 fd=17 name={ns}:sub:g age=9 idle=0 flags=P db=1 sub=2 psub=0",
     "",
   ].join("\n");
-  expect([...lapsedCandidates(list, "{ns}:sub:", "own", 4_000)]).toEqual([
+  expect([...lapsedCandidates(list, "{ns}:sub:", "own", 0, 4_000)]).toEqual([
     ["7", "a"],
     ["12", "d"],
     ["13", "e"],
