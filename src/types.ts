@@ -78,14 +78,14 @@ export interface ModelCacheOptions<ModelName extends string = string> {
   /** Seconds a "not found" result is cached; 0 disables negative caching. */
   negativeTtl?: number | undefined;
   /** Keep this model's entries in the in-process L1 as well as in Redis. @default true */
-  l1?: boolean;
+  l1?: boolean | undefined;
   /**
    * Guard unique reads with a Bloom filter of every record identity: a lookup of an identity
    * that was never seen returns null (or Prisma's not-found error) without Redis or the database.
    * `errorRate` is the target false-positive rate (@default 0.01); `maxAge` (seconds, @default 3600)
    * bounds how long rows written outside the extension can stay invisible before a rebuild.
    */
-  bloom?: boolean | { errorRate?: number; maxAge?: number };
+  bloom?: boolean | { errorRate?: number | undefined; maxAge?: number | undefined } | undefined;
   /**
    * The models whose writes change what this model's reads return: required for a `view`
    * (`ActiveUser: { dependsOn: ["User"] }`), so that writes to its tables invalidate its reads.
@@ -157,7 +157,7 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
   /** Seconds a "not found" result is cached; 0 disables. @default 30 */
   negativeTtl?: number | undefined;
   /** In-process cache limits, or `false` to read Redis directly. */
-  l1?: L1Options | false;
+  l1?: L1Options | false | undefined;
   /** Milliseconds a Redis read may take before the query falls through to the database; at most 2^31 − 1, like every option in ms. @default 250 */
   redisTimeout?: number | undefined;
   /**
@@ -173,7 +173,7 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    * instance did not acknowledge waits until that instance's lease lapsed.
    * @default { ttl: 1000, heartbeat: 250 }
    */
-  lease?: { ttl?: number; heartbeat?: number };
+  lease?: { ttl?: number | undefined; heartbeat?: number | undefined } | undefined;
   /** Milliseconds close() waits for background refreshes; stuck ones are abandoned (their results not stored). @default 2000 */
   closeTimeout?: number | undefined;
   /** XFetch β: how eagerly hot entries refresh before they expire; 0 disables early refresh. @default 1 */
@@ -184,14 +184,14 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    * `l1: false` — and is stored under `replicas` Redis keys with distinct hash tags, read at random.
    * @default { threshold: 1000, window: 10, replicas: 3 }
    */
-  hotKeys?: false | { threshold?: number; window?: number; replicas?: number };
+  hotKeys?: false | { threshold?: number | undefined; window?: number | undefined; replicas?: number | undefined } | undefined;
   /**
    * After `threshold` consecutive failed Redis calls (timeouts, connection or auth errors), stop
    * calling Redis: reads go to the database, writes queue their invalidations; a PING every
    * `probeInterval` ms closes the circuit again. `false` disables it.
    * @default { threshold: 5, probeInterval: 500 }
    */
-  circuitBreaker?: false | { threshold?: number; probeInterval?: number };
+  circuitBreaker?: false | { threshold?: number | undefined; probeInterval?: number | undefined } | undefined;
   /**
    * What a write does when Redis cannot take its announcement (the dirty marks set before the
    * database write): `"proceed"` runs it anyway (counted in `unannouncedWrites`; other instances
@@ -236,11 +236,11 @@ export type CacheQueryOptions =
   | false
   | {
       /** Seconds the result stays fresh, instead of the model's ttl. */
-      ttl?: number;
+      ttl?: number | undefined;
       /** Seconds it may be served stale while refreshing, instead of the model's swr. */
-      swr?: number;
+      swr?: number | undefined;
       /** Labels that `$cache.invalidate({ tags })` can later invalidate this entry by. */
-      tags?: readonly string[];
+      tags?: readonly string[] | undefined;
     };
 
 export interface ModelStats {

@@ -20,12 +20,15 @@ import { RawWrite } from "./raw-write.js";
 import type { StatsControl, TopQueriesOptions, TopQuery } from "./stats-control.js";
 import type { WriteNames } from "./write-names.js";
 
+/** What `$cache.invalidate()` invalidates: a model, models or tags (at least one of them). */
+export type InvalidateTarget<ModelName extends string = string> = { model?: ModelName | undefined; models?: readonly ModelName[] | undefined; tags?: readonly string[] | undefined } & ({ model: ModelName } | { models: readonly ModelName[] } | { tags: readonly string[] });
+
 /** The `$cache` property of an extended client; `ModelName` is the type argument given to `cacheExtension`. */
 export interface CacheControl<ModelName extends string = string> {
   /** Counters since start: hits and misses overall, per tier and per model, invalidations, absorbed failures. */
   stats(): CacheStats;
-  /** Invalidates every cached read of the named models, or every entry carrying one of the tags. */
-  invalidate(target: { model?: ModelName; models?: readonly ModelName[]; tags?: readonly string[] }): Promise<void>;
+  /** Invalidates every cached read of the named models, or every entry carrying one of the tags (naming nothing is a CacheArgumentError). */
+  invalidate(target: InvalidateTarget<ModelName>): Promise<void>;
   /**
    * Runs a raw statement, invalidating only the models named instead of every model. Returns the
    * statement itself: lazy like any Prisma query, and an element a `$transaction([...])` takes.
@@ -44,7 +47,7 @@ export interface CacheControl<ModelName extends string = string> {
   /** The most valuable recorded queries, best first, and whether warm() would replay each. */
   topQueries(options?: TopQueriesOptions<ModelName>): Promise<TopQuery[]>;
   /** The counters of every live instance of this namespace added up; with `countEntries`, Redis entries per model (a SCAN). */
-  fleetStats(options?: { countEntries?: boolean }): Promise<FleetStats>;
+  fleetStats(options?: { countEntries?: boolean | undefined }): Promise<FleetStats>;
   /** Sets this instance's counters (`stats()`) back to zero. Recorded query statistics are kept. */
   resetStats(): void;
   /** Hit, miss, stale, invalidation, error and alert events (a Node EventEmitter; hit/miss events cost nothing until listened to). */

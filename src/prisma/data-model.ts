@@ -3,6 +3,7 @@ import type { SelectableFields } from "../guard/bloom-guard.js";
 import { ModelGraph, type ModelInfo } from "../invalidation/model-graph.js";
 import { readSchemaBlocks } from "./schema-blocks.js";
 import { readSchemaFacts, type SchemaModelFacts } from "./schema-reader.js";
+import { SchemaParserUnavailable } from "./schema-wasm.js";
 
 /** The part of Prisma's runtime data model the cache reads. */
 export interface RuntimeDataModel {
@@ -64,6 +65,7 @@ function schemaFacts(schemaText: unknown): { facts?: Map<string, SchemaModelFact
   try {
     return { facts: readSchemaFacts(schemaText) };
   } catch (error) {
+    if (error instanceof SchemaParserUnavailable) return { inexactReason: `Prisma's schema parser (@prisma/prisma-schema-wasm, a dependency of this package) could not be loaded (${firstLine(error)}): deploy it with the application (a bundle must keep it external, in node_modules)` };
     return { inexactReason: `Prisma's schema parser rejected the client's schema (${firstLine(error)})` };
   }
 }

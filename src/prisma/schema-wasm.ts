@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { readSchemaBlocks } from "./schema-blocks.js";
 
 /** The parts of Prisma's DMMF data model (`get_datamodel`) the cache reads. */
@@ -41,7 +42,7 @@ let wasm: SchemaWasm | undefined;
  * (~3 MB) is loaded on first use, when a client is extended, never on the read path.
  */
 export function parseDatamodel(schema: string): { models: DmmfModel[]; enums: DmmfEnum[] } {
-  wasm ??= createRequire(import.meta.url)("@prisma/prisma-schema-wasm") as SchemaWasm;
+  wasm ??= loadParser();
   let text: string;
   try {
     text = wasm.get_datamodel(JSON.stringify({ prismaSchema: [["schema.prisma", schema]] }));
@@ -55,6 +56,19 @@ export function parseDatamodel(schema: string): { models: DmmfModel[]; enums: Dm
   const datamodel = JSON.parse(text) as { models?: DmmfModel[]; enums?: DmmfEnum[] };
   if (!Array.isArray(datamodel.models)) throw new Error("Prisma's schema engine returned no models");
   return { models: datamodel.models, enums: Array.isArray(datamodel.enums) ? datamodel.enums : [] };
+}
+
+/** Prisma's schema parser could not be loaded (a bundle that left it out): not the schema's fault. */
+export class SchemaParserUnavailable extends Error {}
+
+function loadParser(): SchemaWasm {
+  try {
+    // Empty where a bundler turned this module into CommonJS: resolved from the application's entry then.
+    const from = import.meta.url || pathToFileURL(process.argv[1] || `${process.cwd()}/`).href;
+    return createRequire(from)("@prisma/prisma-schema-wasm") as SchemaWasm;
+  } catch (error) {
+    throw new SchemaParserUnavailable(String((error as Error)?.message ?? error).split("\n")[0], { cause: error });
+  }
 }
 
 function withKnownPreviewFeatures(schema: string, parser: SchemaWasm): string {

@@ -16,9 +16,9 @@ export interface TopQuery extends RecordedQuery {
 
 export interface TopQueriesOptions<ModelName extends string = string> {
   /** @default 20 */
-  limit?: number;
+  limit?: number | undefined;
   /** Only this model's queries. */
-  model?: ModelName;
+  model?: ModelName | undefined;
 }
 
 /** The read operations the extension caches: the only ones warm() replays. */

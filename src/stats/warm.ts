@@ -4,11 +4,11 @@ import type { CacheHints, RecordedQuery } from "./query-stats.js";
 
 export interface WarmOptions {
   /** How many of the most valuable recorded queries (popularity × load time) to replay. @default 100 */
-  top?: number;
+  top?: number | undefined;
   /** Replays in flight at once. @default 4 */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Called after each query is warmed, failed or skipped. An exception it throws is reported, not raised. */
-  onProgress?: (progress: WarmProgress) => void;
+  onProgress?: ((progress: WarmProgress) => void) | undefined;
 }
 
 export interface WarmProgress {

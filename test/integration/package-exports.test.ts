@@ -1,7 +1,9 @@
 // The built package as an application loads it: `npm run build` first (CI builds before testing).
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
 import { describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -37,6 +39,17 @@ describe("the built package", () => {
     expect(result.cjsNames).toEqual(result.names);
     expect(result.identical, "exports that differ between require() and import").toEqual([]);
     expect(result.crossInstanceof).toBe(true);
+  });
+
+  it("loads Prisma's schema parser when an application bundles it into CommonJS (where import.meta.url is empty)", () => {
+    requireBuilt();
+    // Beside the package's node_modules, as a deployed bundle is beside its own.
+    const outfile = join(mkdtempSync(`${ROOT}node_modules/.pcs-bundle-`), "app.cjs");
+    buildSync({ entryPoints: [`${ROOT}test/fixtures/bundled-app.cjs`], bundle: true, platform: "node", format: "cjs", outfile, external: ["@prisma/client", "@prisma/prisma-schema-wasm", "ioredis"], logLevel: "error" });
+    const run = spawnSync(process.execPath, [outfile], { cwd: ROOT, encoding: "utf8" });
+    rmSync(dirname(outfile), { recursive: true, force: true });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout), "warnings").toEqual([]);
   });
 
   it("points every export condition, types included, at a file that exists", () => {

@@ -100,6 +100,9 @@ describe("model names, checked against the client's Prisma.ModelName", () => {
     void typed.$cache.invalidate({ model: "Nope" });
     // @ts-expect-error no model "Usr"
     void typed.$cache.invalidate({ models: ["User", "Usr"] });
+    // @ts-expect-error names nothing to invalidate (a CacheArgumentError at run time)
+    void typed.$cache.invalidate({});
+    void typed.$cache.invalidate({ tags: ["a"], model: undefined });
     // @ts-expect-error no model "Nope"
     void typed.$cache.topQueries({ model: "Nope" });
     // @ts-expect-error no model "Nope"
