@@ -48,6 +48,8 @@ export interface ResolvedOptions {
   optedOutModels: readonly string[];
   /** How long the marks of a write of unknown outcome stand (see WriteAnnouncer.unresolved). */
   lateCommitWindowMs: number;
+  /** The largest encoded entry stored in Redis (bytes): a larger one would block the server while it is read and written. */
+  maxEntryBytes: number;
   clock: Clock;
   random: () => number;
 }
@@ -68,6 +70,7 @@ export const DEFAULTS = {
   leaseTtl: 1_000,
   leaseHeartbeat: 250,
   closeTimeout: 2_000,
+  maxEntrySize: 4 * 1024 * 1024,
   earlyRefreshBeta: 1,
   statsMaxQueries: 1_000,
   statsHalfLife: 3_600,
@@ -80,7 +83,7 @@ export { MAX_LIFETIME_S, MAX_TIMER_MS };
 const lifetime = { max: MAX_LIFETIME_S, unit: "s" } as const;
 const timer = { max: MAX_TIMER_MS, unit: "ms" } as const;
 
-export const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "lateCommitWindow", "clock", "random"]);
+export const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "maxEntrySize", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "lateCommitWindow", "clock", "random"]);
 export const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom", "dependsOn"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -121,6 +124,8 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     optedOutModels: Object.entries(input.models as Record<string, unknown>).filter(([, value]) => value === false).map(([name]) => name),
     // Never longer than an unconfirmed write's marks stand (markTtlMs in runtime.ts).
     lateCommitWindowMs: Math.ceil(nonNegative(input.lateCommitWindow, "lateCommitWindow", DEFAULTS.lateCommitWindow, { positive: true, max: (maxLifetimeMs + 60_000) / 1000, unit: "s" }) * 1000),
+    // Redis's own bound on one value is 512 MiB (proto-max-bulk-len).
+    maxEntryBytes: integer(input.maxEntrySize, "maxEntrySize", DEFAULTS.maxEntrySize, 512 * 1024 * 1024),
     clock: clock(input.clock),
     random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,
   });

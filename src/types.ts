@@ -176,6 +176,12 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
   lease?: { ttl?: number | undefined; heartbeat?: number | undefined } | undefined;
   /** Milliseconds close() waits for background refreshes; stuck ones are abandoned (their results not stored). @default 2000 */
   closeTimeout?: number | undefined;
+  /**
+   * Bytes: the largest encoded result stored in Redis. A larger one is served (and kept in L1 if it
+   * fits `l1.maxBytes`) but not stored in Redis, where reading and writing it would block the server
+   * for every client; counted in `stats().oversizeEntries`. At most 512 MiB. @default 4194304 (4 MiB)
+   */
+  maxEntrySize?: number | undefined;
   /** XFetch β: how eagerly hot entries refresh before they expire; 0 disables early refresh. @default 1 */
   earlyRefreshBeta?: number | undefined;
   /**
@@ -278,6 +284,8 @@ export interface CacheStats {
   redisErrors: number;
   redisTimeouts: number;
   encodeFailures: number;
+  /** Results larger than `maxEntrySize` encoded: served, not stored in Redis. */
+  oversizeEntries: number;
   /** Unique reads a Bloom filter answered "not found" without Redis or the database. */
   bloomRejects: number;
   /** Bloom filters this instance built by scanning a table. */

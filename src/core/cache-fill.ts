@@ -22,6 +22,8 @@ export class CacheFill {
   #closed = false;
   /** Models whose unencodable result was reported: once each (every such read would, and a computed function field makes every read so). */
   readonly #unencodableReported = new Set<string>();
+  /** Models whose result over maxEntrySize was reported (once each). */
+  readonly #oversizeReported = new Set<string>();
 
   constructor(parts: TieredCacheParts, waitBound: WaitBound) {
     this.#parts = parts;
@@ -74,6 +76,10 @@ export class CacheFill {
     const entry: CacheEntry = { payload, freshUntil, staleUntil: freshUntil + (negative ? 0 : policy.swrMs), loadMs, deps };
     this.fillL1(request, codec.clone(value), entry, negative);
     if (l2 === undefined) return Promise.resolve("skipped");
+    if (exceeds(payload, this.#parts.maxEntryBytes)) {
+      this.#oversize(request.model, payload);
+      return Promise.resolve("skipped");
+    }
     const release = held === undefined ? undefined : { lockKey: held.key, waitedKey: held.waitedKey, token: held.token, landedMessage: this.#parts.landedMessage(request.key) };
     if (held !== undefined) held.stopKeepAlive();
     if (request.hot) for (let replica = 1; replica < this.#parts.replicas; replica++) this.storeReplica(replicaKeyOf(request.key, replica), entry);
@@ -104,6 +110,14 @@ export class CacheFill {
     return true;
   }
 
+  /** A result too large for Redis: counted every time, reported once per model. */
+  #oversize(model: string, payload: string): void {
+    this.#parts.counters.oversizeEntries++;
+    if (this.#oversizeReported.has(model)) return;
+    this.#oversizeReported.add(model);
+    this.#parts.report(new CacheError("E_ENTRY_TOO_LARGE", `a result of ${model} (${Buffer.byteLength(payload)} bytes encoded) is larger than maxEntrySize (${this.#parts.maxEntryBytes} bytes): served and kept in L1 if it fits, not stored in Redis, where reading and writing it would block the server (reported once per model; stats().oversizeEntries counts every such result)`));
+  }
+
   /** Copies an entry to a replica key, fenced by its recorded versions like any store. */
   storeReplica(replicaKey: string, entry: CacheEntry): void {
     const ttl = entry.staleUntil - this.#parts.clock.now();
@@ -118,6 +132,11 @@ export class CacheFill {
     else counters.redisErrors++;
     this.#parts.report(error instanceof CacheError ? error : new CacheStoreError("call", String(error), { cause: error }));
   }
+}
+
+/** Whether `payload` takes more than `maxBytes` bytes in UTF-8 (a UTF-16 unit takes at most 3: counted only when that could exceed it). */
+function exceeds(payload: string, maxBytes: number): boolean {
+  return payload.length * 3 > maxBytes && Buffer.byteLength(payload) > maxBytes;
 }
 
 /**

@@ -46,6 +46,8 @@ export interface TieredCacheParts {
   report: (error: CacheError) => void;
   /** Redis keys a hot key is replicated under (several hash tags, so several Cluster shards). */
   replicas: number;
+  /** The largest encoded entry stored in Redis, in bytes (`maxEntrySize`). */
+  maxEntryBytes: number;
 }
 
 /** An L1 hit: the value (a private copy) and whether the read should refresh it in the background. */

@@ -262,6 +262,7 @@ export class CacheRuntime {
       counters: this.#counters,
       report,
       replicas: options.hotKeys?.replicas ?? 1,
+      maxEntryBytes: options.maxEntryBytes,
     });
   }
 

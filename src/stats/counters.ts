@@ -15,6 +15,7 @@ export class Counters {
   redisErrors = 0;
   redisTimeouts = 0;
   encodeFailures = 0;
+  oversizeEntries = 0;
   lockAcquisitions = 0;
   /** Misses that waited for another instance's loader instead of querying. */
   lockWaits = 0;
@@ -133,6 +134,7 @@ export class Counters {
       redisErrors: this.redisErrors,
       redisTimeouts: this.redisTimeouts,
       encodeFailures: this.encodeFailures,
+      oversizeEntries: this.oversizeEntries,
       lockAcquisitions: this.lockAcquisitions,
       lockWaits: this.lockWaits,
       lockWaitMs: this.lockWaitMs,

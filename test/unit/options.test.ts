@@ -69,6 +69,9 @@ describe("resolveOptions", () => {
     expect(optionAtFault({ models: { User: { ttl: 10, jitter: 0 } }, negativeTtl: 10, lateCommitWindow: 71 })).toBe("lateCommitWindow");
     expect(resolveOptions({ models: { User: { ttl: 10, jitter: 0 } }, negativeTtl: 10, lateCommitWindow: 70 }).lateCommitWindowMs).toBe(70_000);
     expect(resolveOptions({ models }).lateCommitWindowMs).toBe(30_000);
+    for (const bad of [0, -1, 1.5, "4MB", 512 * 1024 * 1024 + 1]) expect(optionAtFault({ models, maxEntrySize: bad })).toBe("maxEntrySize");
+    expect(resolveOptions({ models }).maxEntryBytes).toBe(4 * 1024 * 1024);
+    expect(resolveOptions({ models, maxEntrySize: 1024 }).maxEntryBytes).toBe(1024);
     expect(optionAtFault({ models, l1: { maxTtl: 1e300 } })).toBe("l1.maxTtl");
     for (const option of ["redisTimeout", "ackTimeout", "lockTtl"]) expect(optionAtFault({ models, [option]: 2 ** 31 })).toBe(option);
     expect(optionAtFault({ models, hotKeys: { window: 2 ** 31 } })).toBe("hotKeys.window");
