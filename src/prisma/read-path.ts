@@ -16,7 +16,7 @@ import type { ReadPolicy, ResolvedOptions } from "../options.js";
 import type { Counters } from "../stats/counters.js";
 import type { HeavyHitters } from "../stats/heavy-hitters.js";
 import type { Observability } from "../stats/observability.js";
-import type { QuerySample, RecordedQuery } from "../stats/query-stats.js";
+import type { QuerySample, RecordedQuery, TrackedQuery } from "../stats/query-stats.js";
 import { tracing } from "../stats/telemetry.js";
 import type { PrismaSchema } from "./data-model.js";
 import { delegateOf, passthrough, type ExtensionThis } from "./delegates.js";
@@ -79,7 +79,7 @@ export class ReadPath {
   readonly #observability: Observability;
   readonly #strictUndefined: boolean;
   /** Counts every read for query statistics (what warm() replays); undefined when nothing is recorded. */
-  readonly #popularity: HeavyHitters<QuerySample> | undefined;
+  readonly #popularity: HeavyHitters<TrackedQuery, QuerySample> | undefined;
   /** Runs loads through one last query hook, to see the arguments other extensions' hooks produced. */
   readonly #probe: FinalArgsProbe;
   readonly #client: Delegates;

@@ -9,7 +9,7 @@ import type { CacheEvents } from "./events.js";
 import { FleetSnapshots, type FleetStats } from "./fleet-snapshots.js";
 import { LowHitRateAlert } from "./hit-rate-alert.js";
 import type { HeavyHitters } from "./heavy-hitters.js";
-import { QueryStats, type QuerySample, type RecordedQuery, type RecorderCounts } from "./query-stats.js";
+import { QueryStats, type QuerySample, type RecordedQuery, type RecorderCounts, type TrackedQuery } from "./query-stats.js";
 import { Metrics } from "./telemetry.js";
 
 export interface ObservabilityParts {
@@ -77,7 +77,7 @@ export class Observability {
   }
 
   /** Where every read is counted (the read path calls it directly); undefined when nothing is recorded. */
-  get popularity(): HeavyHitters<QuerySample> | undefined {
+  get popularity(): HeavyHitters<TrackedQuery, QuerySample> | undefined {
     return this.#queryStats?.popularity;
   }
 

@@ -6,7 +6,6 @@ import type { Clock } from "../types.js";
 import { HeavyHitters } from "./heavy-hitters.js";
 import { queryShape } from "./query-shape.js";
 import { ERA_HALF_LIVES, RECORD_QUERIES, TOP_QUERIES } from "./stats-scripts.js";
-import { snapshotArgs } from "../prisma/args-snapshot.js";
 
 /** A tracked query whose arguments cannot be replayed (or are too long): never recorded. */
 const UNREPLAYABLE = "";
@@ -29,6 +28,12 @@ export interface CacheHints {
 }
 
 /** A counted read: what warm() needs to replay it. */
+/** What is kept of a tracked query: what a flush sends. */
+export interface TrackedQuery {
+  shape: string;
+  json: string | typeof UNREPLAYABLE;
+}
+
 export interface QuerySample {
   model: string;
   operation: string;
@@ -108,9 +113,7 @@ export class QueryStats {
   readonly #eraMs: number;
   readonly #retentionMs: number;
   /** Reads per query since the last flush; undefined when this instance counts nothing. */
-  readonly popularity: HeavyHitters<QuerySample> | undefined;
-  /** The replayable JSON of tracked queries ("": not replayable), encoded once, at their first flush. */
-  readonly #encoded: LRUCache<string, string | typeof UNREPLAYABLE>;
+  readonly popularity: HeavyHitters<TrackedQuery, QuerySample> | undefined;
   /** Load times this interval per query shape (sum of logs, count): a flush sends their geometric means. */
   readonly #loads: LRUCache<string, { logSum: number; count: number }>;
   /** The batch on its way to Redis: at most one. */
@@ -128,10 +131,11 @@ export class QueryStats {
     this.#eraMs = settings.halfLifeMs * ERA_HALF_LIVES;
     this.#retentionMs = Math.max(MIN_RETENTION_MS, 2 * this.#eraMs);
     const tracked = settings.maxQueries * TRACKED_PER_RECORDED;
-    // Copies the four fields: a read's query object also holds its result, which must not be retained;
-    // and the arguments as they are now (the caller may reuse its object for the next read).
-    this.popularity = settings.counting ? new HeavyHitters(tracked, ({ model, operation, args, cacheOption }: QuerySample) => ({ model, operation, args: snapshotArgs(args), cacheOption })) : undefined;
-    this.#encoded = new LRUCache({ max: tracked });
+    // Encoded at the first read: the arguments as they are now (the caller may reuse its object
+    // for the next read), and only what a flush sends, at most MAX_ARGS_LENGTH of them: a copy of
+    // the arguments would keep whatever they hold (an outside probe: 1 500 distinct reads with a
+    // 1 MB string each held 1.4 GB), and a read's query object also holds its result.
+    this.popularity = settings.counting ? new HeavyHitters(tracked, (sample: QuerySample) => ({ shape: queryShape(sample.model, sample.operation, sample.args), json: this.#encode(sample) })) : undefined;
     this.#loads = new LRUCache({ max: tracked });
   }
 
@@ -205,12 +209,11 @@ export class QueryStats {
     const weightOfOneRead = 2 ** ((now - era * this.#eraMs) / settings.halfLifeMs);
     const queries: Array<string | number> = [];
     for (const { key, count, item } of top) {
-      const json = this.#replayable(key, item);
-      if (json === UNREPLAYABLE) {
+      if (item.json === UNREPLAYABLE) {
         this.#counts.dropped++;
         continue;
       }
-      queries.push(queryId(this.#parts.queryKeyOf?.(key) ?? key), count * weightOfOneRead, queryShape(item.model, item.operation, item.args), json);
+      queries.push(queryId(this.#parts.queryKeyOf?.(key) ?? key), count * weightOfOneRead, item.shape, item.json);
     }
     const costs: Array<string | number> = [];
     for (const [shape, { logSum, count }] of this.#loads.entries()) costs.push(shape, Math.exp(logSum / count));
@@ -228,18 +231,7 @@ export class QueryStats {
     }
   }
 
-  /**
-   * The query as stored: model, operation, exact arguments, cache option and schema fingerprint;
-   * encoded once per tracked query (the arguments of its first read: same key, same query).
-   */
-  #replayable(key: string, sample: QuerySample): string | typeof UNREPLAYABLE {
-    const cached = this.#encoded.get(key);
-    if (cached !== undefined) return cached;
-    const json = this.#encode(sample);
-    this.#encoded.set(key, json);
-    return json;
-  }
-
+  /** The query as stored: model, operation, exact arguments, cache option and schema fingerprint. */
   #encode(sample: QuerySample): string | typeof UNREPLAYABLE {
     let args: string | undefined;
     try {
