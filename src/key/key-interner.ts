@@ -1,5 +1,7 @@
 /** How many keys are kept before the interner starts over. */
 const MAX_INTERNED = 10_000;
+/** Longer string values are not interned: the interner would keep every one of them (an outside probe: 1 MB per distinct read of a 1 MB filter). */
+const MAX_INTERNED_LENGTH = 256;
 
 /**
  * The keys of the dominant read, `{ where: { <field>: <number or string> } }`, kept per model,
@@ -8,7 +10,8 @@ const MAX_INTERNED = 10_000;
  * flattens it), which was a fifth of an L1 hit; V8 keeps a string's hash in the string, so an
  * interned key is hashed once. Model, operation and field names are property names (V8 interns
  * those), so finding a key is four Map lookups without hashing anything long. Bounded: emptied
- * when full, a cost of one key derivation per key.
+ * when full, a cost of one key derivation per key; values longer than MAX_INTERNED_LENGTH are
+ * not kept at all.
  */
 export class KeyInterner {
   readonly #byModel = new Map<string, Map<string, Map<string, Map<number | string, string>>>>();
@@ -20,7 +23,7 @@ export class KeyInterner {
 
   set(model: string, operation: string, field: string, value: number | string, key: string): void {
     // -0 and 0 are one Map key but two cache keys ("n-0", "n0"): -0 is never interned.
-    if (Object.is(value, -0)) return;
+    if (Object.is(value, -0) || (typeof value === "string" && value.length > MAX_INTERNED_LENGTH)) return;
     if (this.#size >= MAX_INTERNED) {
       this.#byModel.clear();
       this.#size = 0;

@@ -22,6 +22,14 @@ describe("KeyInterner", () => {
     expect(keys.get("User", "findUnique", "id", -0)).toBe("key of n0");
   });
 
+  it("never keeps a long string value: it would hold every distinct one (an outside probe: 1 MB per read of a 1 MB filter)", () => {
+    const keys = new KeyInterner();
+    keys.set("Doc", "findMany", "body", "x".repeat(256), "short enough");
+    keys.set("Doc", "findMany", "body", "x".repeat(257), "too long");
+    expect(keys.get("Doc", "findMany", "body", "x".repeat(256))).toBe("short enough");
+    expect(keys.get("Doc", "findMany", "body", "x".repeat(257))).toBeUndefined();
+  });
+
   it("stays bounded: starts over once 10 000 keys are kept", () => {
     const keys = new KeyInterner();
     for (let id = 0; id < 10_000; id++) keys.set("User", "findUnique", "id", id, `k${id}`);
