@@ -91,7 +91,7 @@ export class Bus {
   readonly #ownInFlight = new Set<string>();
   #trusted = false;
   #closed = false;
-  /** The subscriber connection's server and client id, as it last subscribed (see #endPreviousConnection). */
+  /** The subscriber connection's server and client id, as it last subscribed (see #prepareConnection). */
   #connection: { runId: string; id: string } | undefined;
   /** Whether the server refused CLIENT ID or CLIENT KILL (reported once). */
   #clientRefused = false;
@@ -130,10 +130,11 @@ export class Bus {
       onOrphanedWrites: (orphans) => handlers.onOrphanedWrites(orphans),
       onError: handlers.onError,
     });
-    const db = (redis.options as { db?: unknown } | undefined)?.db;
+    const given = (redis.options as { db?: unknown } | undefined)?.db;
+    const db = typeof given === "number" ? given : 0;
     // Older than a registration lifetime of the fleet's longest lease (and a second): registered by now, if it can.
-    this.#lapsed = new LapsedSubscribers(store, prefix, this.registryKey, this.instanceId, typeof db === "number" ? db : 0, () => registrationLifetimeMs(Math.max(leaseTtlMs, this.fleetLeaseMs)) + 1_000, handlers.onError);
-    const channels = channelsOf(prefix, typeof db === "number" ? db : 0);
+    this.#lapsed = new LapsedSubscribers(store, prefix, this.registryKey, this.instanceId, db, () => registrationLifetimeMs(Math.max(leaseTtlMs, this.fleetLeaseMs)) + 1_000, handlers.onError);
+    const channels = channelsOf(prefix, db);
     this.eventsChannel = channels.events;
     this.#ackChannelOf = channels.ackOf;
     this.ownAckChannel = channels.ackOf(this.instanceId);
@@ -334,7 +335,7 @@ export class Bus {
       .then(async (runId) => {
         if (this.#closed) return;
         this.#handlers.onServer(runId);
-        await this.#endPreviousConnection(runId);
+        await this.#prepareConnection(runId);
         if (this.#closed) return;
         await this.#subscriber.subscribe(this.eventsChannel, this.ownAckChannel);
       })
@@ -360,9 +361,10 @@ export class Bus {
    * here — may still stand in the server, which then keeps counting it among PUBLISH's receivers:
    * every write in the fleet would wait a lease for an acknowledgement it never sends. On the same
    * server (the same run_id: client ids are unique per run, never another client's), the new
-   * connection ends the previous one by its id before subscribing.
+   * connection ends the previous one by its id before subscribing. It also names itself, so that
+   * other instances can end it if this one vanishes without closing it (LapsedSubscribers).
    */
-  async #endPreviousConnection(runId: string | null): Promise<void> {
+  async #prepareConnection(runId: string | null): Promise<void> {
     const call = this.#subscriber.call;
     // A Cluster routes each command to some node: CLIENT KILL could reach another node than CLIENT ID, and end a stranger.
     if (call === undefined || this.#onCluster) return;
@@ -376,7 +378,6 @@ export class Bus {
           if (/^NOPERM/.test(String((error as Error)?.message))) throw error;
         });
       }
-      // Named so that other instances can end it if this one vanishes without closing it (LapsedSubscribers).
       await call.call(this.#subscriber, "CLIENT", "SETNAME", this.#lapsed.nameOf(this.instanceId, (this.#subscriber as { options?: { connectionName?: unknown } }).options?.connectionName));
     } catch (error) {
       // "No such client" (it closed as connections do): nothing to end. An ACL without CLIENT is

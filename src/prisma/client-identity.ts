@@ -95,10 +95,10 @@ function rowsOf(database: Record<string, unknown>, provider: unknown): Record<st
   delete out.protocol;
   // What pg falls back on for the parts left out: the environment, then its defaults.
   if (protocol === "postgresql") {
-    out.host ??= process.env.PGHOST ?? "localhost";
-    out.port ??= process.env.PGPORT;
-    out.user ??= process.env.PGUSER ?? process.env.USER;
-    out.database ??= process.env.PGDATABASE ?? out.user;
+    for (const [field, variable] of Object.entries(PG_ENV)) out[field] ??= process.env[variable];
+    out.host ??= "localhost";
+    out.user ??= process.env.USER;
+    out.database ??= out.user;
   }
   if (typeof out.host === "string") out.host = LOOPBACK.has(out.host.toLowerCase()) ? "localhost" : out.host.toLowerCase();
   if (out.port === undefined && protocol !== undefined && DEFAULT_PORTS[protocol] !== undefined) out.port = DEFAULT_PORTS[protocol];
@@ -120,9 +120,9 @@ function urlFields(url: URL): Record<string, string> {
   if (url.pathname.length > 1) out.database = decodeURIComponent(url.pathname.slice(1));
   if (url.username !== "") out.user = decodeURIComponent(url.username);
   for (const [name, value] of url.searchParams) {
-    // pg takes the host (a socket directory), the port and the user from the query before the URL's own.
-    if (/^(host|port|user)$/.test(name)) out[name] = value;
-    else if (/^(schema|options|search_?path|currentSchema)$/i.test(name)) out[`?${name}`] = value;
+    // pg takes the host (a socket directory), the port and the user from the query before the URL's own, and options from there before PGOPTIONS.
+    if (/^(host|port|user|options)$/.test(name)) out[name] = value;
+    else if (/^(schema|search_?path|currentSchema)$/i.test(name)) out[`?${name}`] = value;
   }
   return out;
 }

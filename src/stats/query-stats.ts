@@ -27,13 +27,13 @@ export interface CacheHints {
   tags?: readonly string[];
 }
 
-/** A counted read: what warm() needs to replay it. */
 /** What is kept of a tracked query: what a flush sends. */
 export interface TrackedQuery {
   shape: string;
   json: string | typeof UNREPLAYABLE;
 }
 
+/** A counted read: what warm() needs to replay it. */
 export interface QuerySample {
   model: string;
   operation: string;

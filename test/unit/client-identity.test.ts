@@ -65,7 +65,7 @@ describe("clientIdentity", () => {
       expect(clientIdentity(other).database).not.toBe(local);
     }
     // A URL without a port, user or database: pg takes them from the environment.
-    const saved = { PGPORT: process.env.PGPORT, PGUSER: process.env.PGUSER };
+    const saved = { PGPORT: process.env.PGPORT, PGUSER: process.env.PGUSER, PGOPTIONS: process.env.PGOPTIONS };
     try {
       process.env.PGPORT = "5481";
       expect(clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a"))).database).not.toBe(local);
@@ -75,6 +75,12 @@ describe("clientIdentity", () => {
       expect(clientIdentity(client(pg("postgresql://127.0.0.1/tenant_a"))).database).toBe(local);
       process.env.PGUSER = "reader";
       expect(clientIdentity(client(pg("postgresql://127.0.0.1/tenant_a"))).database).not.toBe(local);
+      delete process.env.PGUSER;
+      // The URL's options come before PGOPTIONS, as pg reads them.
+      const withOptions = clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a?options=-c%20search_path%3Dx"))).database;
+      process.env.PGOPTIONS = "-c search_path=y";
+      expect(clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a?options=-c%20search_path%3Dx"))).database).toBe(withOptions);
+      expect(clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a"))).database).not.toBe(local);
     } finally {
       for (const [name, value] of Object.entries(saved)) {
         if (value === undefined) delete process.env[name];
