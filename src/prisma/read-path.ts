@@ -277,7 +277,7 @@ export class ReadPath {
       // A read replica's copy, a findFirst on the hook's own client: not known to be as new as the versions captured.
       onAnsweredElsewhere: () => (notStored = "answered by another extension"),
     };
-    const load = () => this.#timedLoad(query, args, listener);
+    const load = () => this.#timedLoad(query, key, args, listener);
     return {
       key,
       hot,
@@ -320,8 +320,8 @@ export class ReadPath {
   }
 
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
-  #timedLoad(query: LazyQuery, args: Record<string, unknown> | undefined, listener: ProbeListener): Promise<unknown> {
-    return this.#observability.timeLoad(query, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, listener));
+  #timedLoad(query: LazyQuery, key: string, args: Record<string, unknown> | undefined, listener: ProbeListener): Promise<unknown> {
+    return this.#observability.timeLoad(query, key, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, listener));
   }
 }
 

@@ -51,6 +51,11 @@ export class HeavyHitters<T, Source = T> {
     this.#entries.set(key, { key, count: 1, item: this.#keep(source) });
   }
 
+  /** What is kept of `key`, while it is tracked. */
+  itemOf(key: string): T | undefined {
+    return this.#entries.get(key)?.item;
+  }
+
   /** Keys tracked now (at most `capacity`). */
   get size(): number {
     return this.#entries.size;

@@ -81,16 +81,25 @@ export class Observability {
     return this.#queryStats?.popularity;
   }
 
-  /** Times a database load: recorded queries are weighted by it, and it feeds the load-duration histogram. */
-  timeLoad(query: QuerySample, load: () => PromiseLike<unknown>): Promise<unknown> {
+  /**
+   * Times a database load of the query counted under `key`: recorded queries are weighted by it,
+   * and it feeds the load-duration histogram. A load Prisma refused is not recorded (see loadFailed).
+   */
+  timeLoad(query: QuerySample, key: string, load: () => PromiseLike<unknown>): Promise<unknown> {
     const { clock } = this.#parts.options;
     const started = clock.now();
-    return Promise.resolve(load()).then((value) => {
-      const ms = clock.now() - started;
-      this.#queryStats?.loaded(query, ms);
-      this.#metrics.loaded(query.model, query.operation, ms);
-      return value;
-    });
+    return Promise.resolve(load()).then(
+      (value) => {
+        const ms = clock.now() - started;
+        this.#queryStats?.loaded(query, ms);
+        this.#metrics.loaded(query.model, query.operation, ms);
+        return value;
+      },
+      (error: unknown) => {
+        this.#queryStats?.loadFailed(key, error);
+        throw error;
+      },
+    );
   }
 
   error(error: CacheError): void {

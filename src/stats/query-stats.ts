@@ -7,7 +7,7 @@ import { HeavyHitters } from "./heavy-hitters.js";
 import { queryShape } from "./query-shape.js";
 import { ERA_HALF_LIVES, RECORD_QUERIES, TOP_QUERIES } from "./stats-scripts.js";
 
-/** A tracked query whose arguments cannot be replayed (or are too long): never recorded. */
+/** A tracked query whose arguments cannot be replayed (or are too long, or Prisma refuses them): never recorded. */
 const UNREPLAYABLE = "";
 
 /** Resolved `queryStats` options. */
@@ -163,6 +163,16 @@ export class QueryStats {
       loads.logSum += log;
       loads.count++;
     }
+  }
+
+  /**
+   * A load of the query tracked under `key` failed: one Prisma refused as invalid is never
+   * recorded, since warm() would replay it, and report it failed, at every start. Other errors (a
+   * lost connection, a timeout) may not recur: the query stays.
+   */
+  loadFailed(key: string, error: unknown): void {
+    const tracked = this.popularity?.itemOf(key);
+    if (tracked !== undefined && (error as { name?: unknown } | null)?.name === "PrismaClientValidationError") tracked.json = UNREPLAYABLE;
   }
 
   /**

@@ -146,6 +146,28 @@ describe("query statistics and warm()", () => {
     }
   });
 
+  it("records no query Prisma refuses as invalid: warm() would replay it and report it failed at every start", async () => {
+    const namespace = uniqueNamespace();
+    const a = createCachedClient({ namespace, models: { User: true } });
+    let b: ReturnType<typeof createCachedClient> | undefined;
+    try {
+      const [id] = await seedUsers(a.base, 1);
+      const invalid = { where: { id: id! }, select: { nope: true } } as never;
+      for (let i = 0; i < 5; i++) {
+        await expect(a.prisma.user.findUnique(invalid)).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+        await a.prisma.user.findUnique({ where: { id: id! } });
+      }
+      await a.prisma.$cache.drain();
+      const recorded = await a.prisma.$cache.topQueries({ limit: 100 });
+      expect(recorded.map((query) => query.args)).toEqual([{ where: { id } }]);
+
+      b = createCachedClient({ namespace, models: { User: true } });
+      expect(await b.prisma.$cache.warm({ top: 10 })).toMatchObject({ warmed: 1, failed: 0, total: 1 });
+    } finally {
+      await Promise.all([a.close(), b?.close()]);
+    }
+  });
+
   it("counts 1 000 000 reads of distinct queries in bounded memory and work: top-K in Redis, 2 × K keys in process", async () => {
     const namespace = uniqueNamespace();
     const redis = createRedis();
