@@ -74,7 +74,9 @@ export function accelerateCompat(options: AccelerateCompatOptions = {}) {
       const policy = models[model];
       return typeof policy === "object" ? (policy.negativeTtl ?? maxLifetime) : maxLifetime;
     };
-    const read = compatRead(schema.delegateKeys, maxLifetime, options.clock ?? Date, negativeTtlOf);
+    // A model opted out is read uncached whatever its cacheStrategy, as Accelerate apps put one on every read.
+    const optedOut = (model: string) => models[model] === false;
+    const read = compatRead(schema.delegateKeys, maxLifetime, options.clock ?? Date, negativeTtlOf, optedOut);
     const [findUnique, findUniqueOrThrow, findFirst, findFirstOrThrow, findMany, count, aggregate, groupBy] = READS.map(read);
     const accelerate = accelerateControl(control, schema.graph.modelNames);
     // Typed as one layer over the base client: stacked overrides of one method would be overloads.
@@ -117,7 +119,7 @@ export function accelerateCompat(options: AccelerateCompatOptions = {}) {
  * A read in the Accelerate mode: `cacheStrategy` becomes the `cache` option of the cached client
  * below (the extension's parent), and the promise gains `withAccelerateInfo()`.
  */
-function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: number, clock: Clock, negativeTtlOf: (model: string) => number) {
+function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: number, clock: Clock, negativeTtlOf: (model: string) => number, optedOut: (model: string) => boolean) {
   return (operation: string) =>
     function (this: unknown, args?: unknown): PrismaPromiseLike {
       const { $name, $parent } = this as { $name: string; $parent: Delegates };
@@ -130,7 +132,7 @@ function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: numb
         const refused = new FailedQuery(error);
         return Object.assign(refused, { withAccelerateInfo: () => new FailedQuery(error) }) as unknown as PrismaPromiseLike;
       }
-      const { args: translated, ttl } = strategy;
+      const { args: translated, ttl } = optedOut($name) ? { args: { ...strategy.args, cache: false }, ttl: 0 } : strategy;
       const start = () => delegate[operation]!(translated);
       // "Not found" is kept for the query's ttl, at most the model's negativeTtl.
       const withAccelerateInfo = () => new AccelerateInfoQuery(start, { ttlSeconds: ttl, notFoundSeconds: Math.min(ttl, negativeTtlOf($name)) }, clock);

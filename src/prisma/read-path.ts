@@ -4,7 +4,7 @@ import type { ReadRequest } from "../core/read-request.js";
 import { noteServed } from "../core/served-by.js";
 import type { TieredCache } from "../core/tiered-cache.js";
 import { NotFoundMarker } from "../codec/not-found.js";
-import { UnencodableArgsError } from "../errors.js";
+import { CacheArgumentError, UnencodableArgsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import { namesUniqueKey, readDependencies, spelledAsStored } from "../invalidation/dependencies.js";
 import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
@@ -77,6 +77,8 @@ export class ReadPath {
   readonly #guard: BloomGuard | undefined;
   readonly #hotKeys: HotKeyDetector | undefined;
   readonly #observability: Observability;
+  /** Models whose reads carried a `cache` option though the model is not cached: reported once each. */
+  readonly #uncachedReported = new Set<string>();
   readonly #strictUndefined: boolean;
   /** Counts every read for query statistics (what warm() replays); undefined when nothing is recorded. */
   readonly #popularity: HeavyHitters<TrackedQuery, QuerySample> | undefined;
@@ -139,7 +141,10 @@ export class ReadPath {
     }
     const { args, cache } = split;
     const policy = this.#options.models.get(model);
-    if (policy === undefined || this.#closed) return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(args);
+    if (policy === undefined || this.#closed) {
+      if (policy === undefined && cache !== undefined && cache !== false) this.#reportUncached(model);
+      return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(args);
+    }
     if (cache === false || parent[TRANSACTION_SCOPE] !== undefined) {
       // Inside a transaction first: the Accelerate mode passes `cache: false` for every read without a cacheStrategy.
       this.#counters.bypass(parent[TRANSACTION_SCOPE] !== undefined ? "transaction" : "cache: false");
@@ -147,6 +152,17 @@ export class ReadPath {
     }
     const QueryClass = SINGLE_RECORD.has(operation) ? this.#fluentClasses.get(model)! : LazyQuery;
     return new QueryClass(this.#reads, parent, model, operation, args, cache);
+  }
+
+  /**
+   * A per-query `cache` option on a model the cache leaves alone runs uncached (a configuration
+   * that caches a model in one environment only stays valid), but it is most likely a model
+   * missing from `models`: reported once per model, never silently dropped.
+   */
+  #reportUncached(model: string): void {
+    if (this.#uncachedReported.has(model)) return;
+    this.#uncachedReported.add(model);
+    this.#observability.error(new CacheArgumentError("cache", `${model} is not cached (it is not in \`models\`, or is set to false there): the read ran uncached; cache the model, or pass \`cache: false\` (reported once per model)`));
   }
 
   /** A recorded query as warm() replays it: through the read path, on the extension's client. */

@@ -102,8 +102,9 @@ export class Observability {
     );
   }
 
+  /** Reports a cache error: the `error` event and `onError`. */
   error(error: CacheError): void {
-    this.#parts.events.error(error);
+    this.#parts.report(error);
   }
 
   get recorderCounts(): RecorderCounts {

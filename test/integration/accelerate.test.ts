@@ -223,6 +223,28 @@ describe("the Bloom guard in the Accelerate mode", () => {
   });
 });
 
+describe("a model opted out in the Accelerate mode", () => {
+  it("is read uncached whatever its cacheStrategy, reported as not cached, and never as an error", async () => {
+    const redis = createRedis();
+    const errors: unknown[] = [];
+    const a = instance({ redis, namespace: uniqueNamespace(), models: { Post: false }, onError: (error) => void errors.push(error) });
+    try {
+      const user = await seedUser(a.base);
+      for (let i = 0; i < 2; i++) {
+        const before = a.pool.queries;
+        const { data, info } = await a.prisma.post.findMany({ where: { authorId: user.id }, cacheStrategy: { ttl: 60 } }).withAccelerateInfo();
+        expect(data).toEqual(await a.base.post.findMany({ where: { authorId: user.id } }));
+        expect(info).toMatchObject({ cacheStatus: "none" });
+        expect(a.pool.queries - before).toBe(2);
+      }
+      expect(errors).toEqual([]);
+    } finally {
+      await a.close();
+      redis.disconnect();
+    }
+  });
+});
+
 describe("validation, as Accelerate's limits", () => {
   const { base } = createBaseClient();
   const redis: Redis = createRedis();

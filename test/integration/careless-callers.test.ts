@@ -111,6 +111,30 @@ describe("bad arguments reject, never throw at the call", () => {
   });
 });
 
+describe("a per-query cache option on a model that is not cached", () => {
+  it("runs the read uncached, and reports it once per model to onError (cache: false reports nothing)", async () => {
+    const reported: CacheError[] = [];
+    const client = createCachedClient({ models: { User: true, Tag: false }, onError: (error) => void reported.push(error) });
+    const prisma = client.prisma as unknown as Record<string, Record<string, (args?: unknown) => PromiseLike<unknown>>>;
+    try {
+      const user = await seedUser(client.base);
+      const plain = await client.base.post.findMany({ where: { authorId: user.id } });
+      for (let i = 0; i < 3; i++) expect(await prisma.post!.findMany!({ where: { authorId: user.id }, cache: { ttl: 60 } })).toEqual(plain);
+      expect(await prisma.post!.count!({ where: { authorId: user.id }, cache: { tags: ["posts"] } })).toBe(plain.length);
+      expect(await prisma.tag!.findMany!({ cache: false })).toEqual(await client.base.tag.findMany());
+      expect(await prisma.tag!.findFirst!({ cache: { ttl: 5 } })).toEqual(await client.base.tag.findFirst());
+      const uncached = reported.filter((error) => error instanceof CacheArgumentError);
+      expect(uncached.map((error) => [(error as CacheArgumentError).argument, error.message.split(" ")[3]])).toEqual([
+        ["cache", "Post"],
+        ["cache", "Tag"],
+      ]);
+      expect(client.prisma.$cache.stats().misses).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("a findUnique that names no unique key", () => {
   it("is left to Prisma, never cached: what Prisma answers it in a batch does not answer a lone call, which Prisma rejects", async () => {
     const client = createCachedClient();
