@@ -16,12 +16,12 @@ export type { AccelerateInfo } from "./prisma/accelerate-info.js";
 export type { AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
 
 /** Options of the Accelerate mode: those of `cacheExtension`, except lifetimes, which every query sets. */
-export interface AccelerateCompatOptions extends Omit<CacheExtensionOptions, "models" | "ttl" | "swr"> {
+export interface AccelerateCompatOptions<ModelName extends string = string> extends Omit<CacheExtensionOptions<ModelName>, "models" | "ttl" | "swr"> {
   /**
    * Models whose reads may be cached (those with a `cacheStrategy`): every model of the schema
    * unless set to `false` here; per-model `l1`, `jitter`, `negativeTtl` and `bloom` as in `cacheExtension`.
    */
-  models?: Record<string, boolean | Omit<ModelCacheOptions, "ttl" | "swr">>;
+  models?: { [Model in ModelName]?: boolean | Omit<ModelCacheOptions<ModelName>, "ttl" | "swr"> | undefined } | undefined;
   /** TTL jitter as a fraction, 0 to 1. @default 0 (Accelerate's lifetimes are exact) */
   jitter?: number;
   /** Seconds: the longest `cacheStrategy.ttl + swr` a query may ask for. @default 86400 (one day) */
@@ -61,7 +61,8 @@ const DEFAULT_MAX_LIFETIME = 86_400;
  * `$accelerate.invalidate()` keep working. Unlike Accelerate, writes through the client still
  * invalidate what they change. `$cache` is there too.
  */
-export function accelerateCompat(options: AccelerateCompatOptions = {}) {
+// NoInfer, as in cacheExtension: the names come from the client (`accelerateCompat<Prisma.ModelName>(…)`), never from `models`.
+export function accelerateCompat<ModelName extends string = string>(options: AccelerateCompatOptions<NoInfer<ModelName>> = {}) {
   rejectLifetimes(options);
   const maxLifetime = compatMaxLifetime(options);
   return Prisma.defineExtension((client) => {
@@ -110,7 +111,7 @@ export function accelerateCompat(options: AccelerateCompatOptions = {}) {
           },
         },
       },
-      client: { $accelerate: accelerate, $cache: control },
+      client: { $accelerate: accelerate, $cache: control as CacheControl<ModelName> },
     });
   });
 }

@@ -67,6 +67,19 @@ describe("the Accelerate mode's types", () => {
     expectTypeOf(b).toEqualTypeOf<number>();
   });
 
+  it("checks model names against the client's Prisma.ModelName when given it, in the options and in $cache methods", () => {
+    const typed = base.$extends(accelerateCompat<Prisma.ModelName>({ models: { Post: false, User: { bloom: true } } }));
+    // @ts-expect-error no model "Prodct"
+    void accelerateCompat<Prisma.ModelName>({ models: { Prodct: false } });
+    // @ts-expect-error no model "Usr" in dependsOn
+    void accelerateCompat<Prisma.ModelName>({ models: { User: { dependsOn: ["Usr"] } } });
+    // @ts-expect-error no model "Nope"
+    void typed.$cache.invalidate({ model: "Nope" });
+    expectTypeOf(typed.$cache.invalidate({ models: ["Post", "Tag"] })).toEqualTypeOf<Promise<void>>();
+    // Without the type argument any string compiles (and fails at run time), as in cacheExtension.
+    void accelerateCompat({ models: { Prodct: false } });
+  });
+
   it("rejects lifetimes in the options: they are per query", () => {
     // @ts-expect-error ttl is set per query with cacheStrategy
     void accelerateCompat({ ttl: 60 });
