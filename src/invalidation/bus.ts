@@ -23,6 +23,8 @@ export interface BusHandlers {
   onTrustChange(trusted: boolean): void;
   /** The subscriber connection reached the server with this run_id (null: it could not tell), before subscribing. */
   onServer(runId: string | null): void;
+  /** This instance's registration heartbeat was answered (see RegistryHandlers.onRegistered). */
+  onRegistered(): void;
   /** This instance's registration bumped the schema epoch: what it cached before must not answer (see REGISTER_INSTANCE). */
   onSchemaEpochBumped(): void;
   /** Writes announced by instances that are gone, never confirmed: each to be swept with its names (see REGISTER_INSTANCE). */
@@ -126,6 +128,7 @@ export class Bus {
     this.schema = { member: `${clientSchema.database}|${clientSchema.fingerprint}`, databasePrefix: `${clientSchema.database}|`, epoch: schemaEpoch(clientSchema.database) };
     const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, this.schema.epoch), member: this.schema.member, databasePrefix: this.schema.databasePrefix };
     this.#registry = new InstanceRegistry(store, { key: this.registryKey, leaseKey: `${prefix}:lease`, pendingKey: this.pendingKey }, this.instanceId, leaseTtlMs, schema, {
+      onRegistered: () => handlers.onRegistered(),
       onEpochBumped: () => handlers.onSchemaEpochBumped(),
       onOrphanedWrites: (orphans) => handlers.onOrphanedWrites(orphans),
       onError: handlers.onError,

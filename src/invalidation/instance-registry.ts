@@ -16,6 +16,16 @@ export function registrationLifetimeMs(leaseTtlMs: number): number {
   return 2 * REGISTRATION_HEARTBEAT_MS + leaseTtlMs;
 }
 
+/**
+ * How long a registration regained after a lapse serves nothing cached. Redis may have refused
+ * the fleet's writes meanwhile (unreachable, or refusing writes only: `NOREPLICAS`, `MISCONF`, an
+ * ACL) while this instance's L1 and Redis's entries kept what those writes changed; a writer whose
+ * invalidation Redis did not take resolved after `redisDownWriteWait` and delivers it once its own
+ * next heartbeat succeeds (at most a heartbeat later, see RegistryHandlers.onRegistered), then
+ * its message a round trip after that.
+ */
+export const REGAINED_QUIET_MS = 1.5 * REGISTRATION_HEARTBEAT_MS;
+
 /** A write announced by an instance that is gone and never confirmed (see REGISTER_INSTANCE). */
 export interface OrphanedWrite {
   token: string;
@@ -24,6 +34,8 @@ export interface OrphanedWrite {
 }
 
 export interface RegistryHandlers {
+  /** A heartbeat was answered: Redis takes writes, so invalidations it refused before may be delivered now. */
+  onRegistered(): void;
   /** This instance's registration bumped the schema epoch (its schema joined a fleet of another). */
   onEpochBumped(): void;
   onOrphanedWrites(orphans: readonly OrphanedWrite[]): void;
@@ -52,6 +64,8 @@ export class InstanceRegistry {
   #heartbeat: NodeJS.Timeout | undefined;
   /** One report per run of failures: a Redis outage is reported by the connection itself too. */
   #failing = false;
+  /** Set while a registration regained after a lapse serves nothing cached (REGAINED_QUIET_MS). */
+  #quiet: NodeJS.Timeout | undefined;
 
   constructor(store: RedisStore, keys: RegistryKeys, member: string, leaseTtlMs: number, schema: SchemaRegistration, handlers: RegistryHandlers) {
     this.#store = store;
@@ -68,6 +82,8 @@ export class InstanceRegistry {
   set live(live: boolean) {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
+    clearTimeout(this.#quiet);
+    this.#quiet = undefined;
     if (!live) {
       this.#settle(this.#store.removeFromRegistry(this.#keys.key, this.#member), "ZREM");
       return;
@@ -77,12 +93,14 @@ export class InstanceRegistry {
       const registered = this.#store.addToRegistry(this.#keys, this.#member, this.#leaseTtlMs, this.#lifetimeMs, this.#schema);
       this.#settle(
         registered.then(({ longestLeaseMs, schemas, epochBumped, orphans }) => {
+          if (!this.current) this.#quietAfterLapse();
           this.#registeredSentAt = Math.max(this.#registeredSentAt ?? sentAt, sentAt);
           if (Number.isFinite(longestLeaseMs)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longestLeaseMs);
           if (Number.isSafeInteger(schemas)) this.#schemas = schemas;
           if (epochBumped) this.#handlers.onEpochBumped();
           const orphaned = orphanedWrites(orphans);
           if (orphaned.length > 0) this.#handlers.onOrphanedWrites(orphaned);
+          this.#handlers.onRegistered();
         }),
         "EVALSHA",
       );
@@ -107,14 +125,26 @@ export class InstanceRegistry {
    * it cached may be stale by names it does not know. It serves nothing cached until registered
    * again (whose registration bumps the epoch if another schema is live). True before the first
    * registration: what an instance loads before it is fenced by that registration's bump.
+   * False, too, for REGAINED_QUIET_MS after a lapsed registration is renewed.
    */
   get current(): boolean {
     return performance.now() < this.standsUntil;
   }
 
-  /** Until when (monotonic ms) the registration stands in Redis at least; Infinity before the first (see current). */
+  /**
+   * Until when (monotonic ms) the registration stands in Redis at least; Infinity before the
+   * first, -Infinity while a registration regained after a lapse is quiet (see current).
+   */
   get standsUntil(): number {
+    if (this.#quiet !== undefined) return -Infinity;
     return this.#registeredSentAt === undefined ? Infinity : this.#registeredSentAt + this.#lifetimeMs;
+  }
+
+  /** The registration lapsed and is back: nothing cached answers for REGAINED_QUIET_MS more. */
+  #quietAfterLapse(): void {
+    if (this.#quiet !== undefined) return;
+    this.#quiet = setTimeout(() => (this.#quiet = undefined), REGAINED_QUIET_MS);
+    this.#quiet.unref();
   }
 
   /** Whether the last heartbeat found instances of another schema live in the namespace; undefined before it was answered. */

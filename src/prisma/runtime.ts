@@ -211,6 +211,8 @@ export class CacheRuntime {
         this.#guard?.learn(names);
       },
       onOrphanedWrites: (orphans) => this.#sweepOrphans(orphans),
+      // Redis took a write again: deliver what it refused now, not at the next backoff step (up to 5 s away).
+      onRegistered: () => this.#versions.retryNow(),
       onRejected: (channel, message, reason) => {
         this.#counters.rejectedMessages++;
         report(new CacheError("E_BAD_MESSAGE", `dropped a message on ${channel}: ${reason} (${describeMessage(message)})`));

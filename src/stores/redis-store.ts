@@ -57,9 +57,11 @@ export class CircuitOpenError extends CacheStoreError {
 
 /**
  * Reply errors that mean Redis cannot serve us now (as opposed to refusing one command, as OOM
- * does): they count towards opening the circuit, like timeouts and connection errors.
+ * does): they count towards opening the circuit, like timeouts and connection errors. A server
+ * refusing every write (`NOREPLICAS`: `min-replicas-to-write` not met; `MISCONF`: a failed RDB
+ * save with `stop-writes-on-bgsave-error`) is one: its entries and versions cannot move.
  */
-const UNSERVABLE_REPLIES = /^(NOAUTH|WRONGPASS|NOPERM|LOADING|MASTERDOWN|READONLY|BUSY|CLUSTERDOWN|TRYAGAIN)\b/;
+const UNSERVABLE_REPLIES = /^(NOAUTH|WRONGPASS|NOPERM|LOADING|MASTERDOWN|READONLY|NOREPLICAS|MISCONF|BUSY|CLUSTERDOWN|TRYAGAIN)\b/;
 
 /**
  * Every Redis command the cache sends. Each call is bounded by `timeoutMs`, so a slow or absent
