@@ -37,6 +37,7 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
   const identity = new ServerIdentity(redis as IdentitySource, {
     runId: () => store.serverRunId(),
     evictionSettings: () => store.evictionSettings(),
+    replicationRole: () => store.replicationRole(),
     fencedOn: async () => {
       const [runId, sequence] = await Promise.all([store.getUnverified(serverKey), store.getUnverified(`${prefix}:seq`)]);
       return { runId, sequenced: sequence !== null };

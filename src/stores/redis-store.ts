@@ -97,6 +97,12 @@ export class RedisStore {
     return maxmemory === undefined || policy === undefined ? null : { maxmemory: Number(maxmemory), policy };
   }
 
+  /** The server's replication role (INFO replication: "master" or "slave"); null if it will not say. */
+  async replicationRole(): Promise<string | null> {
+    const info = await this.#bounded("INFO", () => this.#redis.info!("replication"), "unverified");
+    return /^role:(\w+)\r?$/m.exec(info)?.[1] ?? null;
+  }
+
   /** The circuit breaker's probe: one PING, bounded like every call, sent even while the circuit is open. */
   probe(): Promise<unknown> {
     return this.#bounded("PING", () => this.#redis.ping(), "probe");

@@ -37,6 +37,8 @@ export interface ServerIdentityHooks {
   rolledBack?(): Promise<boolean>;
   /** The server's memory limit and eviction policy (INFO memory), asked once: a policy that may evict the cache's keys is reported. */
   evictionSettings?(): Promise<{ maxmemory: number; policy: string } | null>;
+  /** The server's replication role (INFO replication), asked once: a replica is reported. */
+  replicationRole?(): Promise<string | null>;
   /** The connection may serve reads again (verified, after a fence if one was needed). */
   verified(): void;
   report(error: CacheError): void;
@@ -77,7 +79,7 @@ export class ServerIdentity {
   #epoch = 0;
   /** The run_id of the server last verified (kept while reconnecting, so L1 can compare the subscriber's). */
   #runId: string | null | undefined;
-  #askedEviction = false;
+  #askedSettings = false;
   #subscriberRunId: string | null | undefined;
   #agreed = false;
   #waiters: Array<() => void> = [];
@@ -248,15 +250,29 @@ export class ServerIdentity {
     this.#hooks.report(new CacheStoreError("INFO", `maxmemory-policy ${settings.policy} (maxmemory ${settings.maxmemory} bytes) lets Redis evict ${what}: a write whose writer is cut off from Redis mid-write may then be served stale; use maxmemory-policy noeviction`));
   }
 
+  /**
+   * Once per instance: a cache given a replica's address (a read endpoint, a load balancer over
+   * every node) has its invalidations refused (`READONLY`, so its writes resolve after
+   * `redisDownWriteWait` with them undelivered while the fleet on the primary serves the old
+   * rows) or, on a writable replica, kept from the fleet. Said: the connection may be moved to
+   * the primary later (a failover the operator is running).
+   */
+  async #reportReplica(): Promise<void> {
+    const role = await this.#hooks.replicationRole?.().catch(() => null);
+    if (role !== "slave") return;
+    this.#hooks.report(new CacheStoreError("INFO", "the Redis server is a replica (INFO replication: role:slave): it refuses the cache's invalidations (READONLY), or on a writable replica keeps them from instances on the primary, so other instances may serve what this one writes as it was; give the cache the primary's address"));
+  }
+
   /** Learns the server's run_id and fences the namespace if it is not the one known before; false if superseded. */
   async #check(epoch: number): Promise<boolean> {
     // Both in one round trip; the fleet's record is needed only if this process never knew a server.
     const known = this.#runId;
     const [runId, recordedFirst] = await Promise.all([this.#hooks.runId(), typeof known === "string" ? undefined : this.#hooks.fencedOn()]);
     if (epoch !== this.#epoch) return false;
-    if (!this.#askedEviction) {
-      this.#askedEviction = true;
+    if (!this.#askedSettings) {
+      this.#askedSettings = true;
       void this.#reportEviction();
+      void this.#reportReplica();
     }
     if (runId === null && !this.#reportedUnverifiable) {
       this.#reportedUnverifiable = true;

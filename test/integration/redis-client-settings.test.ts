@@ -110,6 +110,34 @@ describe("ioredis settings the cache cannot work with", () => {
     }
   });
 
+  it("a replica's address is reported once (its invalidations would be refused); the primary's is not", async () => {
+    const primary = await ChaosRedis.start();
+    const replica = await ChaosRedis.startReplicaOf(primary);
+    const clients: Array<{ redis: Redis; errors: CacheError[]; client: ReturnType<typeof createCachedClient> }> = [];
+    try {
+      await replica.replicatedFrom(primary);
+      for (const server of [replica, primary]) {
+        const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+        const errors: CacheError[] = [];
+        clients.push({ redis, errors, client: createCachedClient({ redis, onError: (error) => errors.push(error) }) });
+      }
+      const [onReplica, onPrimary] = clients;
+      const user = await seedUser(onReplica!.client.base);
+      for (const { client } of clients) await client.prisma.user.findUnique({ where: { id: user.id } });
+      await until(() => onReplica!.errors.some((error) => /role:slave/.test(error.message)));
+      // (Its other errors are the READONLY replies themselves.)
+      expect(onReplica!.errors.filter((error) => /role:slave/.test(error.message))).toEqual([expect.objectContaining({ message: expect.stringMatching(/is a replica .*primary's address/) })]);
+      expect(onPrimary!.errors.map((error) => error.message)).toEqual([]);
+    } finally {
+      for (const { client, redis } of clients) {
+        await client.close().catch(() => undefined);
+        redis.disconnect();
+      }
+      await replica.stop();
+      await primary.stop();
+    }
+  }, 60_000);
+
   it("a memory limit with an eviction policy other than noeviction is reported once (the guarantees rest on keys it may evict)", async () => {
     for (const [policy, reported] of [["allkeys-lru", /maxmemory-policy allkeys-lru .*sequence, versions and dirty marks/], ["volatile-lru", /maxmemory-policy volatile-lru .*dirty marks/], ["noeviction", undefined]] as const) {
       const server = await ChaosRedis.start(["--maxmemory", "100mb", "--maxmemory-policy", policy]);
