@@ -138,6 +138,24 @@ export class ModelGraph {
     }
     return [...changed];
   }
+
+  /**
+   * Every model holding a foreign key to `model`, transitively, whatever its referential actions:
+   * what `TRUNCATE … CASCADE` empties with it (PostgreSQL follows every foreign key there,
+   * Restrict and NoAction ones too).
+   */
+  referrers(model: string): string[] {
+    const found = new Set<string>();
+    const queue = [model];
+    while (queue.length > 0) {
+      for (const { holder } of this.#referencedBy.get(queue.pop()!) ?? []) {
+        if (found.has(holder)) continue;
+        found.add(holder);
+        queue.push(holder);
+      }
+    }
+    return [...found];
+  }
 }
 
 /** What a referencing model's rows undergo when the referenced rows change, if anything. */

@@ -21,6 +21,14 @@ export function rawSqlMayWrite(args: readonly unknown[]): boolean {
 
 const UNICODE_IDENTIFIER = /\bU&"/i;
 
+/**
+ * Whether a raw statement may truncate tables: the word anywhere in its text (a comment or a
+ * string too: it only widens what a statement named through `$cache.raw()` invalidates).
+ */
+export function rawSqlMayTruncate(args: readonly unknown[]): boolean {
+  return /\btruncate\b/i.test(rawSqlText(args));
+}
+
 /** The text with its comments blanked out as PostgreSQL reads them: `/* … *\/` nested, `--` to a line feed or carriage return. */
 function withoutComments(sql: string): string {
   let out = "";

@@ -12,6 +12,8 @@ export class RawWrite extends WrappedWrite<RawWrite> {
   constructor(
     query: PrismaPromiseLike,
     readonly client: object,
+    /** The statement may be a `TRUNCATE` (which with `CASCADE` empties every referencing table). */
+    readonly truncates: boolean,
     run: (write: RawWrite) => Promise<unknown>,
     onBatch?: OnBatch<RawWrite>,
   ) {
@@ -19,4 +21,4 @@ export class RawWrite extends WrappedWrite<RawWrite> {
   }
 }
 
-export { rawSqlMayWrite } from "./raw-sql.js";
+export { rawSqlMayTruncate, rawSqlMayWrite } from "./raw-sql.js";

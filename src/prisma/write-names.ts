@@ -100,14 +100,16 @@ export class WriteNames {
    * Rows of `models` changed in ways the cache cannot see (a raw statement that named them, a write
    * outside the cache): their names, and those of every model the database changes in turn through
    * referential actions — a raw `UPDATE` of a key that posts reference with `onUpdate: Cascade`
-   * rewrites posts too. All models when none are named.
+   * rewrites posts too. All models when none are named. `truncates`: the statement may truncate
+   * (`TRUNCATE … CASCADE` empties every referencing table, whatever its actions).
    */
-  ofChangedModels(models: readonly string[] | undefined): string[] {
+  ofChangedModels(models: readonly string[] | undefined, truncates = false): string[] {
     if (models === undefined) return this.ofModels();
     const changed = new Set(models);
     for (const model of models) {
       for (const dependent of this.#graph.dependents(model, { kind: "delete" })) changed.add(dependent);
       for (const dependent of this.#graph.dependents(model, { kind: "update" })) changed.add(dependent);
+      if (truncates) for (const referrer of this.#graph.referrers(model)) changed.add(referrer);
     }
     return this.ofModels([...changed]);
   }

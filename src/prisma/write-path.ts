@@ -7,7 +7,7 @@ import { passthrough, type ExtensionThis } from "./delegates.js";
 import type { FinalArgsProbe } from "./final-args.js";
 import { FluentWrite, chainableFluentWrite } from "./fluent-write.js";
 import { LazyQuery, joinBatch, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
-import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
+import { RawWrite, rawSqlMayTruncate, rawSqlMayWrite } from "./raw-write.js";
 import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
 import type { WriteNames } from "./write-names.js";
@@ -81,12 +81,12 @@ export class WritePath {
         if (element instanceof LazyQuery && element.runner === this.#writes) return this.#ofWriteInTransaction(element.model, element.operation, element.copyArgs(), result);
         // A fluent write's result is the related record: its own effects are known from its arguments only.
         if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.copyArgs(), undefined);
-        return element instanceof RawWrite ? this.#writeNames.ofChangedModels(element.models) : [];
+        return element instanceof RawWrite ? this.#writeNames.ofChangedModels(element.models, element.truncates) : [];
       },
       (element) => {
         const write = element instanceof FluentWrite ? element.write : element;
         if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.copyArgs());
-        return element instanceof RawWrite ? this.#writeNames.ofChangedModels(element.models) : [];
+        return element instanceof RawWrite ? this.#writeNames.ofChangedModels(element.models, element.truncates) : [];
       },
     ));
   }
@@ -101,9 +101,10 @@ export class WritePath {
     const write = new RawWrite(
       query,
       client,
-      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#writeNames.ofChangedModels(write.models), "raw statement", write.query, () => []), () => this.#transactions.drains(client)),
+      rawSqlMayTruncate(args),
+      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#writeNames.ofChangedModels(write.models, write.truncates), "raw statement", write.query, () => []), () => this.#transactions.drains(client)),
       (write, join) => {
-        const names = () => this.#writeNames.ofChangedModels(write.models);
+        const names = () => this.#writeNames.ofChangedModels(write.models, write.truncates);
         return this.#joinedBatch("raw statement", write, join, names, names);
       },
     );

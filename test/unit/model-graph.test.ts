@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { modelGeneration, readDependencies, recordGeneration } from "../../src/invalidation/dependencies.ts";
 import { ModelGraph, type ForeignKeyActions, type ModelInfo, type ReferentialAction } from "../../src/invalidation/model-graph.ts";
+import type { BloomWrites } from "../../src/guard/bloom-writes.ts";
+import { WriteNames } from "../../src/prisma/write-names.ts";
 
 type Key = { field: string; target: string; fields: string[]; references?: string[]; onDelete: ReferentialAction; onUpdate?: ReferentialAction };
 
@@ -46,6 +48,23 @@ describe("ModelGraph: referential actions", () => {
     );
     expect(graph.dependents("P")).toEqual(["D"]);
     expect(graph.dependents("P", { kind: "update" })).toEqual([]);
+  });
+
+  it("TRUNCATE … CASCADE empties every referencing table, whatever its actions, transitively: referrers() and a named statement's names", () => {
+    const graph = new ModelGraph(
+      new Map([
+        ["P", model([])],
+        ["R", model([{ field: "p", target: "P", fields: ["pId"], onDelete: "Restrict", onUpdate: "NoAction" }])],
+        ["RR", model([{ field: "r", target: "R", fields: ["rId"], onDelete: "NoAction", onUpdate: "Restrict" }])],
+        ["Other", model([])],
+      ]),
+    );
+    expect(graph.referrers("P").sort()).toEqual(["R", "RR"]);
+    expect(graph.referrers("RR")).toEqual([]);
+    const names = new WriteNames(graph, { suspensions: () => [] } as unknown as BloomWrites);
+    const models = (list: string[]) => [...new Set(list.map((name) => name.slice(2)))].sort();
+    expect(models(names.ofChangedModels(["P"]))).toEqual(["P"]);
+    expect(models(names.ofChangedModels(["P"], true))).toEqual(["P", "R", "RR"]);
   });
 
   it("a key update reaches only the holders of keys that reference the changed fields", () => {

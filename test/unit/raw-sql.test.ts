@@ -1,9 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
-import { rawSqlMayWrite, rawSqlText } from "../../src/prisma/raw-sql.ts";
+import { rawSqlMayTruncate, rawSqlMayWrite, rawSqlText } from "../../src/prisma/raw-sql.ts";
 
 /** The arguments `$queryRaw` receives when called as a tagged template. */
 const tagged = (strings: TemplateStringsArray, ...values: unknown[]) => [strings, ...values];
+
+describe("rawSqlMayTruncate", () => {
+  it("finds TRUNCATE in any spelling and fragment, and nothing else", () => {
+    expect(rawSqlMayTruncate(tagged`TRUNCATE billing."Customer" CASCADE`)).toBe(true);
+    expect(rawSqlMayTruncate(["truncate table t restart identity cascade"])).toBe(true);
+    expect(rawSqlMayTruncate(tagged`${Prisma.raw("Truncate ONLY t")}`)).toBe(true);
+    expect(rawSqlMayTruncate(tagged`DELETE FROM "Customer" WHERE id = ${1}`)).toBe(false);
+    expect(rawSqlMayTruncate(tagged`UPDATE t SET truncated = true`)).toBe(false);
+  });
+});
 
 describe("rawSqlMayWrite", () => {
   it("sees writes in interpolated fragments, at any depth", () => {
