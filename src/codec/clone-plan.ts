@@ -11,8 +11,8 @@ const MAX_SHARED_PLANS = 1_000;
 
 /**
  * A deep copy, so a caller that mutates a result cannot change what the cache holds: arrays, plain
- * objects, Dates and Uint8Arrays are copied; other class instances (Decimal) are immutable value
- * types and shared.
+ * objects, Dates, Uint8Arrays and Decimals are copied; other class instances are shared (a
+ * result holds none: the codec encodes nothing else).
  */
 export function cloneValue(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
@@ -23,8 +23,7 @@ export function cloneValue(value: unknown): unknown {
   }
   if (value instanceof Date) return new Date(value.getTime());
   if (value instanceof Uint8Array) return copyBytes.call(value);
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value;
+  if (hasClassPrototype(value)) return isDecimal(value) ? copyDecimal(value) : value;
   const out: Record<string, unknown> = {};
   for (const key in value) {
     const member = cloneValue((value as Record<string, unknown>)[key]);
@@ -56,15 +55,39 @@ interface Plan {
 
 const SHARED = new Map<string, Plan>();
 
-/** Whether cloneValue would return `value` itself: a primitive or an immutable class instance (Decimal). */
-function isKept(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return true;
-  if (Array.isArray(value) || value instanceof Date || value instanceof Uint8Array) return false;
+function hasClassPrototype(value: object): boolean {
   const proto: unknown = Object.getPrototypeOf(value);
   return proto !== Object.prototype && proto !== null;
 }
 
+/**
+ * A decimal.js instance (Prisma's `Decimal`, whichever copy of decimal.js made it). Its digits are
+ * a mutable array (`d`): plain Prisma makes a new Decimal for every result, so the cache copies it
+ * too (an outside probe changed `d` in one caller's result and saw every later hit change).
+ */
+function isDecimal(value: object): boolean {
+  const decimalClass = (value as { constructor?: { isDecimal?: unknown } }).constructor;
+  return typeof decimalClass?.isDecimal === "function" && (decimalClass.isDecimal as (value: unknown) => boolean)(value);
+}
+
+/** decimal.js copies a Decimal given to its constructor exactly: sign, exponent and digits. */
+const copyDecimal: Copier = (value) => new (value as { constructor: new (value: unknown) => unknown }).constructor(value);
+
+/** Whether cloneValue would return `value` itself: a primitive or a class instance other than a Decimal. */
+function isKept(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  if (Array.isArray(value) || value instanceof Date || value instanceof Uint8Array) return false;
+  return hasClassPrototype(value) && !isDecimal(value);
+}
+
+/** Whether a plan for an object's keys may copy `value`: a plain object (never a Decimal, whose own keys are `s`, `e`, `d`). */
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date || value instanceof Uint8Array) return false;
+  return !hasClassPrototype(value);
+}
+
 const KEEP: Plan = { signature: "=", copy: (value) => value, fits: isKept };
+const DECIMAL: Plan = { signature: "M", copy: copyDecimal, fits: (value) => typeof value === "object" && value !== null && isDecimal(value) };
 const DATE: Plan = { signature: "D", copy: (value) => new Date((value as Date).getTime()), fits: (value) => value instanceof Date };
 const BYTES: Plan = { signature: "U", copy: (value) => copyBytes.call(value as Uint8Array), fits: (value) => value instanceof Uint8Array };
 const GENERIC: Plan = { signature: "G", copy: cloneValue, fits: () => true };
@@ -116,6 +139,7 @@ function planOf(value: unknown, generate: boolean): Plan {
   if (Array.isArray(value)) return arrayPlan(value, generate);
   if (value instanceof Date) return DATE;
   if (value instanceof Uint8Array) return BYTES;
+  if (hasClassPrototype(value as object)) return DECIMAL;
   return objectPlan(value as Record<string, unknown>, generate);
 }
 
@@ -158,7 +182,7 @@ function literalPlan(object: Record<string, unknown>, keys: readonly string[]): 
     });
     const copy = new Function("c", `"use strict"; return function copy(s) { return { ${members.join(", ")} }; };`)(copiers) as Copier;
     const fits = (value: unknown) => {
-      if (isKept(value) || Array.isArray(value) || value instanceof Date || value instanceof Uint8Array) return false;
+      if (!isPlainObject(value)) return false;
       const source = value as Record<string, unknown>;
       const own = Object.keys(source);
       if (own.length !== keys.length) return false;
@@ -188,7 +212,7 @@ function spreadPlan(object: Record<string, unknown>, generate: boolean): Plan {
     const copiers = plans.map((plan) => plan.copy);
     const index = new Map(keys.map((key, i) => [key, i]));
     const fits = (value: unknown) => {
-      if (Array.isArray(value) || isKept(value) || value instanceof Date || value instanceof Uint8Array) return false;
+      if (!isPlainObject(value)) return false;
       const source = value as Record<string, unknown>;
       let planned = 0;
       for (const key of Object.keys(source)) {

@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { Decimal } from "@prisma/client/runtime/client";
 import { clonePlan, cloneValue, entryCopier } from "../../src/codec/clone-plan.ts";
 import { seededRandom } from "../helpers/random.ts";
 
-/** Stands in for Prisma's Decimal: a class instance the cache shares as an immutable value. */
+/** A class instance other than a Decimal: shared, as the cache shares any value it does not know. */
 class Money {
   constructor(readonly text: string) {}
 }
@@ -20,7 +21,7 @@ function randomValue(random: () => number, depth = 0): unknown {
     case 4: return BigInt(Math.floor(random() * 1e6)) * 1_000_000_000n;
     case 5: return new Date(Math.floor(random() * 1e12));
     case 6: return random() < 0.5 ? new Uint8Array([1, 2, Math.floor(random() * 255)]) : Buffer.from([7, 8]);
-    case 7: return new Money(String(random()));
+    case 7: return random() < 0.5 ? new Money(String(random())) : new Decimal(`${random() < 0.5 ? "-" : ""}${Math.floor(random() * 1e6)}.${Math.floor(random() * 1e4)}e${Math.floor(random() * 40) - 20}`);
     case 8: case 9: {
       const object: Record<string, unknown> = random() < 0.1 ? Object.create(null) : {};
       const size = Math.floor(random() * 5);
@@ -44,6 +45,12 @@ function expectNothingShared(original: unknown, copy: unknown): void {
   if (typeof original !== "object" || original === null) return;
   if (original instanceof Money) return expect(copy).toBe(original);
   expect(copy).not.toBe(original);
+  // A Decimal's digits are an array a caller may change (plain Prisma makes a new one per result).
+  if (original instanceof Decimal) {
+    expect(copy).toBeInstanceOf(Decimal);
+    expect((copy as Decimal).toString()).toBe(original.toString());
+    return expect((copy as unknown as { d: unknown }).d).not.toBe((original as unknown as { d: unknown }).d);
+  }
   if (original instanceof Uint8Array) return;
   for (const key of Object.keys(original)) expectNothingShared((original as Record<string, unknown>)[key], (copy as Record<string, unknown>)[key]);
 }
