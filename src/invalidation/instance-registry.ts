@@ -66,6 +66,8 @@ export class InstanceRegistry {
   #failing = false;
   /** Set while a registration regained after a lapse serves nothing cached (REGAINED_QUIET_MS). */
   #quiet: NodeJS.Timeout | undefined;
+  /** A heartbeat failed before any was answered: an instance started while Redis refuses writes is not registered either. */
+  #refusedBeforeRegistering = false;
 
   constructor(store: RedisStore, keys: RegistryKeys, member: string, leaseTtlMs: number, schema: SchemaRegistration, handlers: RegistryHandlers) {
     this.#store = store;
@@ -82,8 +84,7 @@ export class InstanceRegistry {
   set live(live: boolean) {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-    clearTimeout(this.#quiet);
-    this.#quiet = undefined;
+    // A quiet period outlives a resubscription: what it waits for (other writers' deliveries) does not move with it.
     if (!live) {
       this.#settle(this.#store.removeFromRegistry(this.#keys.key, this.#member), "ZREM");
       return;
@@ -92,22 +93,32 @@ export class InstanceRegistry {
       const sentAt = performance.now();
       const registered = this.#store.addToRegistry(this.#keys, this.#member, this.#leaseTtlMs, this.#lifetimeMs, this.#schema);
       this.#settle(
-        registered.then(({ longestLeaseMs, schemas, epochBumped, orphans }) => {
-          if (!this.current) this.#quietAfterLapse();
-          this.#registeredSentAt = Math.max(this.#registeredSentAt ?? sentAt, sentAt);
-          if (Number.isFinite(longestLeaseMs)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longestLeaseMs);
-          if (Number.isSafeInteger(schemas)) this.#schemas = schemas;
-          if (epochBumped) this.#handlers.onEpochBumped();
-          const orphaned = orphanedWrites(orphans);
-          if (orphaned.length > 0) this.#handlers.onOrphanedWrites(orphaned);
-          this.#handlers.onRegistered();
-        }),
+        registered.then(
+          (reply) => this.#renewed(sentAt, reply),
+          (error: unknown) => {
+            if (this.#registeredSentAt === undefined) this.#refusedBeforeRegistering = true;
+            throw error;
+          },
+        ),
         "EVALSHA",
       );
     };
     beat();
     this.#heartbeat = setInterval(beat, REGISTRATION_HEARTBEAT_MS);
     this.#heartbeat.unref();
+  }
+
+  /** A heartbeat sent at `sentAt` was answered. */
+  #renewed(sentAt: number, { longestLeaseMs, schemas, epochBumped, orphans }: Awaited<ReturnType<RedisStore["addToRegistry"]>>): void {
+    if (this.#lapsedBefore(sentAt)) this.#quietAfterLapse();
+    this.#refusedBeforeRegistering = false;
+    this.#registeredSentAt = Math.max(this.#registeredSentAt ?? sentAt, sentAt);
+    if (Number.isFinite(longestLeaseMs)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longestLeaseMs);
+    if (Number.isSafeInteger(schemas)) this.#schemas = schemas;
+    if (epochBumped) this.#handlers.onEpochBumped();
+    const orphaned = orphanedWrites(orphans);
+    if (orphaned.length > 0) this.#handlers.onOrphanedWrites(orphaned);
+    this.#handlers.onRegistered();
   }
 
   /**
@@ -124,8 +135,9 @@ export class InstanceRegistry {
    * it, so a write by an instance of another schema did not bump the epoch it reads at, and what
    * it cached may be stale by names it does not know. It serves nothing cached until registered
    * again (whose registration bumps the epoch if another schema is live). True before the first
-   * registration: what an instance loads before it is fenced by that registration's bump.
-   * False, too, for REGAINED_QUIET_MS after a lapsed registration is renewed.
+   * registration (what an instance loads before it is fenced by that registration's bump), unless
+   * a heartbeat failed meanwhile. False, too, for REGAINED_QUIET_MS after a lapsed registration
+   * (or a first one after failures) is renewed.
    */
   get current(): boolean {
     return performance.now() < this.standsUntil;
@@ -137,7 +149,19 @@ export class InstanceRegistry {
    */
   get standsUntil(): number {
     if (this.#quiet !== undefined) return -Infinity;
-    return this.#registeredSentAt === undefined ? Infinity : this.#registeredSentAt + this.#lifetimeMs;
+    if (this.#registeredSentAt === undefined) return this.#refusedBeforeRegistering ? -Infinity : Infinity;
+    return this.#registeredSentAt + this.#lifetimeMs;
+  }
+
+  /**
+   * Whether the registration may have lapsed in Redis before a heartbeat sent at `sentAt` renewed
+   * it: it was sent a lifetime after the last answered one or later (by when it was sent, not
+   * answered: an event loop that stalled after sending it has not lapsed), or none was answered
+   * yet and one failed.
+   */
+  #lapsedBefore(sentAt: number): boolean {
+    if (this.#registeredSentAt === undefined) return this.#refusedBeforeRegistering;
+    return sentAt >= this.#registeredSentAt + this.#lifetimeMs;
   }
 
   /** The registration lapsed and is back: nothing cached answers for REGAINED_QUIET_MS more. */

@@ -2,7 +2,7 @@ import { CacheStoreError, type CacheError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import type { Counters } from "../stats/counters.js";
 import type { MemoryStore } from "../stores/memory-store.js";
-import { ROLLBACK_CHECK } from "../stores/redis-scripts.js";
+import { ROLLBACK_CHECK, TAKES_WRITES } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { ServerIdentity, type IdentitySource } from "../stores/server-identity.js";
 import type { RedisLike } from "../types.js";
@@ -43,6 +43,7 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
       return { runId, sequenced: sequence !== null };
     },
     record: (runId) => store.setUnverified(serverKey, runId),
+    takesWrites: async () => void (await store.runUnverified(TAKES_WRITES, [], [])),
     rolledBack: async () => {
       // Every version this process saw came from the sequence: a sequence below the highest of
       // them, or gone while they are not (a copy taken before the namespace's first bump), went back.

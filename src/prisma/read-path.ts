@@ -251,15 +251,9 @@ export class ReadPath {
   /** Not in L1: the Bloom guard may answer "absent" at once; otherwise L2, then the database. */
   #readMissed(query: LazyQuery, key: string, policy: ReadPolicy, hot: boolean): Promise<unknown> {
     const args = this.#loadArgs(query, key);
-    if (args === UNSTABLE) {
-      this.#counters.bypass("arguments changed while read");
-      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
-    }
+    if (args === UNSTABLE) return this.#leftToPrisma(query, key, "arguments changed while read");
     // Prisma's verdict on a unique read that names no unique key depends on what else it batched with that tick.
-    if (UNIQUE_READS.has(query.operation) && !namesUniqueKey(this.#schema.graph, query.model, args?.where)) {
-      this.#counters.bypass("no unique key in where");
-      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
-    }
+    if (UNIQUE_READS.has(query.operation) && !namesUniqueKey(this.#schema.graph, query.model, args?.where)) return this.#leftToPrisma(query, key, "no unique key in where");
     // Not where another extension's hook may rewrite the read's where (a lower-cased email): the guard sees the caller's.
     if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.model)!, query.operation) && this.#guard.check(query.model, args) === "absent") {
       if (query.served !== undefined) noteServed(query.served, "bloom", false, undefined);
@@ -267,6 +261,13 @@ export class ReadPath {
     }
     const read = this.#cache.readThrough(this.#request(query, key, args, policy, hot));
     return THROWING_READS.has(query.operation) ? read.then(this.#unwrapNotFound) : read;
+  }
+
+  /** A read the cache never caches: counted as a bypass, and never recorded for warm() (its replay would cache nothing). */
+  #leftToPrisma(query: LazyQuery, key: string, reason: string): Promise<unknown> {
+    this.#counters.bypass(reason);
+    this.#observability.neverRecord(key);
+    return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
   }
 
   readonly #unwrapNotFound = (value: unknown) => unwrapNotFound(value, this.#clientVersion);

@@ -102,6 +102,11 @@ export class Observability {
     );
   }
 
+  /** The read counted under `key` is left to Prisma, uncached: never recorded, so warm() never replays it. */
+  neverRecord(key: string): void {
+    this.#queryStats?.neverRecord(key);
+  }
+
   /** Reports a cache error: the `error` event and `onError`. */
   error(error: CacheError): void {
     this.#parts.report(error);

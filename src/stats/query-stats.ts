@@ -171,8 +171,13 @@ export class QueryStats {
    * lost connection, a timeout) may not recur: the query stays.
    */
   loadFailed(key: string, error: unknown): void {
+    if ((error as { name?: unknown } | null)?.name === "PrismaClientValidationError") this.neverRecord(key);
+  }
+
+  /** The query tracked under `key` is not to be recorded: a replay would fail, or not be cached (a read the cache leaves to Prisma). */
+  neverRecord(key: string): void {
     const tracked = this.popularity?.itemOf(key);
-    if (tracked !== undefined && (error as { name?: unknown } | null)?.name === "PrismaClientValidationError") tracked.json = UNREPLAYABLE;
+    if (tracked !== undefined) tracked.json = UNREPLAYABLE;
   }
 
   /**

@@ -116,6 +116,15 @@ export const BUMP_COUNT_TTL_MS = 3_600_000;
  * writer does not know (a renamed field or model, a new unique field or relation). Returns
  * { seq, receivers, mixed, this instance's bump count }.
  */
+/**
+ * Writes nothing, but declares that it may (no `no-writes` flag): Redis refuses it before it runs
+ * where it refuses writes (`NOREPLICAS`, `MISCONF`, `READONLY` on a replica). `allow-oom`: a full
+ * memory is not such a refusal (the bumps still run then).
+ */
+export const TAKES_WRITES = script(`#!lua flags=allow-oom
+return 1
+`);
+
 export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
 ${TAG_LIFETIME}
 local function bloomAdd(metaKey, bitsKey, item)

@@ -25,6 +25,11 @@ export interface ServerIdentityHooks {
   /** Records `runId` as fenced without fencing: a namespace never bumped on this server has nothing to distrust. */
   record(runId: string): Promise<void>;
   /**
+   * Resolves if the server takes writes now, throws if it refuses them (`NOREPLICAS`, `MISCONF`,
+   * `READONLY`): a connection made while it refuses them is not verified (see #check).
+   */
+  takesWrites?(): Promise<void>;
+  /**
    * The server is not the one known before (a failover, a restart): distrust everything and
    * invalidate the whole namespace on it, then record `runId` as fenced. Throws if Redis did not take it.
    */
@@ -37,7 +42,7 @@ export interface ServerIdentityHooks {
   rolledBack?(): Promise<boolean>;
   /** The server's memory limit and eviction policy (INFO memory), asked once: a policy that may evict the cache's keys is reported. */
   evictionSettings?(): Promise<{ maxmemory: number; policy: string } | null>;
-  /** The server's replication role (INFO replication), asked once: a replica is reported. */
+  /** The server's replication role (INFO replication), asked on every connection until a replica is reported. */
   replicationRole?(): Promise<string | null>;
   /** The connection may serve reads again (verified, after a fence if one was needed). */
   verified(): void;
@@ -79,7 +84,8 @@ export class ServerIdentity {
   #epoch = 0;
   /** The run_id of the server last verified (kept while reconnecting, so L1 can compare the subscriber's). */
   #runId: string | null | undefined;
-  #askedSettings = false;
+  #askedEviction = false;
+  #reportedReplica = false;
   #subscriberRunId: string | null | undefined;
   #agreed = false;
   #waiters: Array<() => void> = [];
@@ -251,15 +257,16 @@ export class ServerIdentity {
   }
 
   /**
-   * Once per instance: a cache given a replica's address (a read endpoint, a load balancer over
-   * every node) has its invalidations refused (`READONLY`, so its writes resolve after
-   * `redisDownWriteWait` with them undelivered while the fleet on the primary serves the old
-   * rows) or, on a writable replica, kept from the fleet. Said: the connection may be moved to
-   * the primary later (a failover the operator is running).
+   * Once per instance, asked on every connection: a cache given a replica's address (a read
+   * endpoint, a load balancer over every node) has its invalidations refused (`READONLY`, so its
+   * writes resolve after `redisDownWriteWait` with them undelivered while the fleet on the
+   * primary serves the old rows) or, on a writable replica, kept from the fleet. Said, not
+   * refused: the connection may be moved to the primary later (a failover the operator is running).
    */
   async #reportReplica(): Promise<void> {
     const role = await this.#hooks.replicationRole?.().catch(() => null);
-    if (role !== "slave") return;
+    if ((role !== "slave" && role !== "replica") || this.#reportedReplica) return;
+    this.#reportedReplica = true;
     this.#hooks.report(new CacheStoreError("INFO", "the Redis server is a replica (INFO replication: role:slave): it refuses the cache's invalidations (READONLY), or on a writable replica keeps them from instances on the primary, so other instances may serve what this one writes as it was; give the cache the primary's address"));
   }
 
@@ -269,11 +276,12 @@ export class ServerIdentity {
     const known = this.#runId;
     const [runId, recordedFirst] = await Promise.all([this.#hooks.runId(), typeof known === "string" ? undefined : this.#hooks.fencedOn()]);
     if (epoch !== this.#epoch) return false;
-    if (!this.#askedSettings) {
-      this.#askedSettings = true;
+    if (!this.#askedEviction) {
+      this.#askedEviction = true;
       void this.#reportEviction();
-      void this.#reportReplica();
     }
+    // Every connection: the address may lead to a replica only later (a node demoted in place).
+    if (!this.#reportedReplica) void this.#reportReplica();
     if (runId === null && !this.#reportedUnverifiable) {
       this.#reportedUnverifiable = true;
       this.#hooks.report(new CacheStoreError("INFO", "the Redis server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));
@@ -296,6 +304,12 @@ export class ServerIdentity {
         await this.#hooks.fence(runId, changedHere ? "changed" : recorded === null ? "unrecorded" : "fleet");
       }
     }
+    // Other instances' writes may have resolved with their invalidations refused while Redis
+    // refused writes: an instance that connects meanwhile serves nothing from it (reads go to the
+    // database) until it takes them again (an outside probe: 434 489 stale reads from an instance
+    // started during such a refusal). Registered instances stop serving cached data through their
+    // registration (see InstanceRegistry.current).
+    await this.#hooks.takesWrites?.();
     if (epoch !== this.#epoch) return false;
     this.#runId = runId;
     this.#updateAgreement();

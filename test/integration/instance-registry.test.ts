@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { REGISTER_INSTANCE } from "../../src/stores/redis-scripts.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
@@ -67,6 +68,37 @@ describe("instance registry", () => {
         Date.now = realNow;
         await skewed.close();
       }
+    }
+  });
+
+  it("an event-loop stall that keeps a heartbeat's reply waiting is no lapse: reads are cached again at once after it (the registration stood in Redis)", async () => {
+    const stalled = createCachedClient({ namespace: uniqueNamespace() });
+    const monitor = createRedis();
+    try {
+      const user = await seedUser(stalled.base);
+      await stalled.prisma.user.findUnique({ where: { id: user.id } });
+      await until(async () => (await stalled.prisma.user.findUnique({ where: { id: user.id } }), stalled.prisma.$cache.stats().l1Hits > 0));
+      // Stall this process (the cache's too) right after Redis ran one of its heartbeats: the reply waits unread.
+      const monitoring = await monitor.monitor();
+      await new Promise<void>((resolve) => {
+        monitoring.on("monitor", (_time: string, args: string[]) => {
+          if (args[0]?.toUpperCase() !== "EVALSHA" || args[1] !== REGISTER_INSTANCE.sha) return;
+          monitoring.removeAllListeners("monitor");
+          const until = performance.now() + 2_500;
+          while (performance.now() < until);
+          resolve();
+        });
+      });
+      monitoring.disconnect();
+      const before = stalled.prisma.$cache.stats().bypasses["registration lapsed"] ?? 0;
+      for (let i = 0; i < 20; i++) {
+        expect((await stalled.prisma.user.findUnique({ where: { id: user.id } }))?.id).toBe(user.id);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect((stalled.prisma.$cache.stats().bypasses["registration lapsed"] ?? 0) - before).toBe(0);
+    } finally {
+      monitor.disconnect();
+      await stalled.close();
     }
   });
 });

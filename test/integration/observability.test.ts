@@ -152,9 +152,10 @@ describe("query statistics and warm()", () => {
     let b: ReturnType<typeof createCachedClient> | undefined;
     try {
       const [id] = await seedUsers(a.base, 1);
-      const invalid = { where: { id: id! }, select: { nope: true } } as never;
+      // Loaded through the cache and refused; or left to Prisma (no unique key in where), which refuses them.
+      const invalid = [{ where: { id: id! }, select: { nope: true } }, { where: {} }, { where: { id: "abc" } }, { where: { name: "x" } }] as never[];
       for (let i = 0; i < 5; i++) {
-        await expect(a.prisma.user.findUnique(invalid)).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+        for (const args of invalid) await expect(a.prisma.user.findUnique(args)).rejects.toMatchObject({ name: "PrismaClientValidationError" });
         await a.prisma.user.findUnique({ where: { id: id! } });
       }
       await a.prisma.$cache.drain();
