@@ -66,7 +66,7 @@ export class InstanceRegistry {
   #failing = false;
   /** Set while a registration regained after a lapse serves nothing cached (REGAINED_QUIET_MS). */
   #quiet: NodeJS.Timeout | undefined;
-  /** A heartbeat failed before any was answered: an instance started while Redis refuses writes is not registered either. */
+  /** Redis refused a heartbeat before any was answered: an instance started while Redis refuses writes is not registered either. */
   #refusedBeforeRegistering = false;
 
   constructor(store: RedisStore, keys: RegistryKeys, member: string, leaseTtlMs: number, schema: SchemaRegistration, handlers: RegistryHandlers) {
@@ -96,7 +96,8 @@ export class InstanceRegistry {
         registered.then(
           (reply) => this.#renewed(sentAt, reply),
           (error: unknown) => {
-            if (this.#registeredSentAt === undefined) this.#refusedBeforeRegistering = true;
+            // Refused (NOREPLICAS, MISCONF, READONLY), not merely late: a timeout at start-up is no reason to serve nothing.
+            if (this.#registeredSentAt === undefined && (error as { cause?: { name?: unknown } }).cause?.name === "ReplyError") this.#refusedBeforeRegistering = true;
             throw error;
           },
         ),

@@ -2,7 +2,7 @@ import { CacheStoreError, type CacheError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import type { Counters } from "../stats/counters.js";
 import type { MemoryStore } from "../stores/memory-store.js";
-import { ROLLBACK_CHECK, TAKES_WRITES } from "../stores/redis-scripts.js";
+import { RECORD_SERVER, ROLLBACK_CHECK, TAKES_WRITES } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { ServerIdentity, type IdentitySource } from "../stores/server-identity.js";
 import type { RedisLike } from "../types.js";
@@ -34,6 +34,8 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
   const { redis, store, prefix, versions, counters } = parts;
   if (redis.isCluster === true || typeof redis.on !== "function" || typeof redis.info !== "function") return undefined;
   const serverKey = `${prefix}:server`;
+  // A script that runs out of memory too (allow-oom): a plain SET there left a fresh namespace unverifiable.
+  const recordServer = async (runId: string) => void (await store.evalUnverified(RECORD_SERVER, [serverKey], [runId]));
   const identity = new ServerIdentity(redis as IdentitySource, {
     runId: () => store.serverRunId(),
     evictionSettings: () => store.evictionSettings(),
@@ -42,8 +44,8 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
       const [runId, sequence] = await Promise.all([store.getUnverified(serverKey), store.getUnverified(`${prefix}:seq`)]);
       return { runId, sequenced: sequence !== null };
     },
-    record: (runId) => store.setUnverified(serverKey, runId),
-    takesWrites: async () => void (await store.runUnverified(TAKES_WRITES, [], [])),
+    record: (runId) => recordServer(runId),
+    takesWrites: async () => void (await store.evalUnverified(TAKES_WRITES, [], [])),
     rolledBack: async () => {
       // Every version this process saw came from the sequence: a sequence below the highest of
       // them, or gone while they are not (a copy taken before the namespace's first bump), went back.
@@ -70,7 +72,7 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
       // noticed (commands resent on reconnection): tell them. On a server nobody trusted yet, no one.
       await versions.fence(reason === "changed" || reason === "rolled back");
       parts.guard()?.distrustAll();
-      await store.setUnverified(serverKey, runId);
+      await recordServer(runId);
     },
     verified: () => {
       versions.retryNow();

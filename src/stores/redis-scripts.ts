@@ -125,6 +125,11 @@ export const TAKES_WRITES = script(`#!lua flags=allow-oom
 return 1
 `);
 
+/** SET KEYS[1] ARGV[1], out of memory too (allow-oom): the fenced server's record (see ServerIdentityHooks.record). */
+export const RECORD_SERVER = script(`#!lua flags=allow-oom
+return redis.call('SET', KEYS[1], ARGV[1])
+`);
+
 export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
 ${TAG_LIFETIME}
 local function bloomAdd(metaKey, bitsKey, item)
@@ -298,8 +303,10 @@ return 1
  * this instance to sweep (BUMP_VERSIONS 'sweep': once, whoever comes first). Records whose marks
  * lapsed are dropped. Only a heartbeat whose own registration still stood sweeps: after a stall
  * of Redis every registration lapsed, and live writers have not registered again yet.
+ * It may run when Redis is out of memory (allow-oom): a registration refused there lapses, and
+ * the instance would serve nothing cached while Redis still serves lookups (an outside probe).
  */
-export const REGISTER_INSTANCE = script(`
+export const REGISTER_INSTANCE = script(`#!lua flags=allow-oom
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Whether this instance's registration stood until now: if not, Redis or this instance stalled

@@ -127,11 +127,6 @@ export class RedisStore {
     return this.#bounded("GET", () => this.#redis.get(key), "unverified");
   }
 
-  /** SET without expiry on a server not verified yet (the verification records the fenced server). */
-  async setUnverified(key: string, value: string): Promise<void> {
-    await this.#bounded("SET", () => this.#redis.set(key, value), "unverified");
-  }
-
   get isCluster(): boolean {
     return this.#redis.isCluster === true;
   }
@@ -204,6 +199,11 @@ export class RedisStore {
   /** EVALSHA, loading the script with EVAL the first time a server has not seen it. */
   run(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     return this.#bounded("EVALSHA", (wanted) => this.#evalsha(script, keys, args, wanted));
+  }
+
+  /** EVAL of a small script on a server not verified yet: one round trip even where it was never loaded (once per connection). */
+  evalUnverified(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    return this.#bounded("EVAL", () => this.#redis.eval(script.source, keys.length, ...keys, ...args), "unverified");
   }
 
   /**

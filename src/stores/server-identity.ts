@@ -274,6 +274,9 @@ export class ServerIdentity {
   async #check(epoch: number): Promise<boolean> {
     // Both in one round trip; the fleet's record is needed only if this process never knew a server.
     const known = this.#runId;
+    // Whether it takes writes, too, in the same round trip (see the end).
+    const takesWrites = this.#hooks.takesWrites?.();
+    takesWrites?.catch(() => {});
     const [runId, recordedFirst] = await Promise.all([this.#hooks.runId(), typeof known === "string" ? undefined : this.#hooks.fencedOn()]);
     if (epoch !== this.#epoch) return false;
     if (!this.#askedEviction) {
@@ -309,7 +312,7 @@ export class ServerIdentity {
     // database) until it takes them again (an outside probe: 434 489 stale reads from an instance
     // started during such a refusal). Registered instances stop serving cached data through their
     // registration (see InstanceRegistry.current).
-    await this.#hooks.takesWrites?.();
+    await takesWrites;
     if (epoch !== this.#epoch) return false;
     this.#runId = runId;
     this.#updateAgreement();

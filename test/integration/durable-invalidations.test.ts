@@ -425,6 +425,34 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     }
   }, 60_000);
 
+  it("Redis out of memory longer than a registration lives: instances keep serving what is cached, and a new one reads Redis's entries (an outside probe: no hits after 3 s)", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance(namespace);
+    await untilLong(async () => {
+      const hits = a.prisma.$cache.stats().l1Hits;
+      await readUser(a);
+      return a.prisma.$cache.stats().l1Hits > hits;
+    });
+    const admin = new Redis(chaos.url);
+    await admin.config("SET", "maxmemory-policy", "noeviction");
+    await admin.config("SET", "maxmemory", "1");
+    try {
+      await expect(admin.set("oom-probe", "x")).rejects.toThrow(/OOM/);
+      // Longer than a registration lifetime (3 s): every heartbeat ran out of memory meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      const before = a.prisma.$cache.stats();
+      for (let i = 0; i < 10; i++) await readUser(a);
+      const after = a.prisma.$cache.stats();
+      expect(after.bypasses["registration lapsed"] ?? 0).toBe(before.bypasses["registration lapsed"] ?? 0);
+      expect(after.l1Hits + after.l2Hits - before.l1Hits - before.l2Hits).toBe(10);
+      const newcomer = instance(namespace);
+      await untilLong(async () => (await readUser(newcomer), newcomer.prisma.$cache.stats().l2Hits > 0));
+    } finally {
+      await admin.config("SET", "maxmemory", "0");
+      admin.disconnect();
+    }
+  }, 60_000);
+
   it("Redis killed and restarted empty: the version sequence never goes backwards and nothing stale is served", async () => {
     const namespace = uniqueNamespace();
     const a = instance(namespace);
