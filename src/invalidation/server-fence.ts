@@ -65,7 +65,6 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
       return sequenceWentBack || bumpsWentBack;
     },
     fence: async (runId, reason) => {
-      if (reason !== "unrecorded") counters.redisServerChanges++;
       if (reason === "rolled back") parts.report(new CacheStoreError("INFO", "the Redis server's keys went back (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush): the namespace is fenced"));
       parts.l1?.clear();
       // Instances that trust this server already may hold what this process stored before it
@@ -73,6 +72,8 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
       await versions.fence(reason === "changed" || reason === "rolled back");
       parts.guard()?.distrustAll();
       await recordServer(runId);
+      // Counted once it took: a fence Redis refuses (NOREPLICAS on a promoted replica without its own) is retried several times a second.
+      if (reason !== "unrecorded") counters.redisServerChanges++;
     },
     verified: () => {
       versions.retryNow();

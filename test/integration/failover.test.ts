@@ -49,6 +49,30 @@ describe("a Redis server that lost the last writes", () => {
     return [one?.name, list[0]?.name];
   }
 
+  it("a promoted replica that refuses writes for a while (min-replicas-to-write, no replica of its own): fenced once it takes them, and counted as one server change", async () => {
+    const primary = await server(() => ChaosRedis.start());
+    const replica = await server(() => ChaosRedis.startReplicaOf(primary));
+    const proxy = await TcpProxy.start(primary.port);
+    cleanups.push(() => proxy.stop());
+    const namespace = uniqueNamespace();
+    const c = client(proxy.url, namespace);
+    const user = await c.base.user.create({ data: { email: `failover-refusing-${namespace}@example.com`, name: "old" } });
+    await c.prisma.user.update({ where: { id: user.id }, data: { name: "before" } });
+    await cache(c, user.id);
+    await replica.replicatedFrom(primary);
+    const admin = new Redis(replica.url);
+    cleanups.push(async () => admin.disconnect());
+    await admin.config("SET", "min-replicas-to-write", "1");
+    await replica.promote();
+    proxy.switchTo(replica.port);
+    // The fence is refused (NOREPLICAS) and retried meanwhile; reads go to the database.
+    await sleep(1_500);
+    expect(await names(c, user.id)).toEqual(["before", "before"]);
+    await admin.config("SET", "min-replicas-to-write", "0");
+    await cache(c, user.id);
+    expect(c.prisma.$cache.stats().redisServerChanges).toBe(1);
+  });
+
   it("a process that starts after the failover, never having known the old primary, does not trust the replica's entries", async () => {
     const primary = await server(() => ChaosRedis.start());
     const replica = await server(() => ChaosRedis.startReplicaOf(primary));
