@@ -39,6 +39,26 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     return client;
   }
   const readUser = (c: ReturnType<typeof instance>, cache?: { tags: string[] }) => c.prisma.user.findUnique({ where: { id: userId }, ...(cache ? { cache } : {}) });
+  /** Reads the user until the instance answers from L1. */
+  const untilL1Serves = (c: ReturnType<typeof instance>) =>
+    untilLong(async () => {
+      const hits = c.prisma.$cache.stats().l1Hits;
+      await readUser(c);
+      return c.prisma.$cache.stats().l1Hits > hits;
+    });
+  /** Runs `run` while the private Redis is out of memory (noeviction, maxmemory 1 byte), then lifts the limit. */
+  async function whileRedisFull(run: () => Promise<void>): Promise<void> {
+    const admin = new Redis(chaos.url);
+    await admin.config("SET", "maxmemory-policy", "noeviction");
+    await admin.config("SET", "maxmemory", "1");
+    try {
+      await expect(admin.set("oom-probe", "x")).rejects.toThrow(/OOM/);
+      await run();
+    } finally {
+      await admin.config("SET", "maxmemory", "0");
+      admin.disconnect();
+    }
+  }
 
   /** The writer's writes were announced and confirmed: no mark left standing, and the other instance reads `name`. */
   async function expectConfirmed(namespace: string, writer: ReturnType<typeof instance>, reader: ReturnType<typeof instance>, name: string): Promise<void> {
@@ -405,39 +425,20 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     const a = instance(namespace);
     const b = instance(namespace);
     await readUser(b);
-    await untilLong(async () => {
-      const hits = a.prisma.$cache.stats().l1Hits;
-      await readUser(a);
-      return a.prisma.$cache.stats().l1Hits > hits;
-    });
-    const admin = new Redis(chaos.url);
-    await admin.config("SET", "maxmemory-policy", "noeviction");
-    await admin.config("SET", "maxmemory", "1");
-    try {
-      await expect(admin.set("oom-probe", "x")).rejects.toThrow(/OOM/);
+    await untilL1Serves(a);
+    await whileRedisFull(async () => {
       await b.prisma.user.update({ where: { id: userId }, data: { name: "written while Redis is full" } });
       expect(b.prisma.$cache.stats()).toMatchObject({ invalidationsQueued: 0, unannouncedWrites: 0, circuitOpens: 0 });
       for (let i = 0; i < 10; i++) expect((await readUser(a))?.name).toBe("written while Redis is full");
       expect((await readUser(instance(namespace)))?.name).toBe("written while Redis is full");
-    } finally {
-      await admin.config("SET", "maxmemory", "0");
-      admin.disconnect();
-    }
+    });
   }, 60_000);
 
   it("Redis out of memory longer than a registration lives: instances keep serving what is cached, and a new one reads Redis's entries (an outside probe: no hits after 3 s)", async () => {
     const namespace = uniqueNamespace();
     const a = instance(namespace);
-    await untilLong(async () => {
-      const hits = a.prisma.$cache.stats().l1Hits;
-      await readUser(a);
-      return a.prisma.$cache.stats().l1Hits > hits;
-    });
-    const admin = new Redis(chaos.url);
-    await admin.config("SET", "maxmemory-policy", "noeviction");
-    await admin.config("SET", "maxmemory", "1");
-    try {
-      await expect(admin.set("oom-probe", "x")).rejects.toThrow(/OOM/);
+    await untilL1Serves(a);
+    await whileRedisFull(async () => {
       // Longer than a registration lifetime (3 s): every heartbeat ran out of memory meanwhile.
       await new Promise((resolve) => setTimeout(resolve, 3_500));
       const before = a.prisma.$cache.stats();
@@ -447,10 +448,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       expect(after.l1Hits + after.l2Hits - before.l1Hits - before.l2Hits).toBe(10);
       const newcomer = instance(namespace);
       await untilLong(async () => (await readUser(newcomer), newcomer.prisma.$cache.stats().l2Hits > 0));
-    } finally {
-      await admin.config("SET", "maxmemory", "0");
-      admin.disconnect();
-    }
+    });
   }, 60_000);
 
   it("Redis killed and restarted empty: the version sequence never goes backwards and nothing stale is served", async () => {
@@ -461,11 +459,7 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     const admin = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
     admin.on("error", () => {});
     const seqBefore = Number(await admin.get(`{${namespace}}:seq`));
-    await untilLong(async () => {
-      const hits = a.prisma.$cache.stats().l1Hits;
-      await readUser(a);
-      return a.prisma.$cache.stats().l1Hits > hits;
-    });
+    await untilL1Serves(a);
     await chaos.restartEmpty();
     await untilLong(async () => (await admin.ping().catch(() => "")) === "PONG");
     await untilLong(async () => {
