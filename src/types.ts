@@ -312,7 +312,7 @@ export interface CacheStats {
   invalidationBacklogsCollapsed: number;
   /** Writes that ran although their announcement could not reach Redis (`onRedisDownWrites: "proceed"`): the counted risk. */
   unannouncedWrites: number;
-  /** Unannounced writes that resolved after `redisDownWriteWait` with their invalidation still queued: other instances may serve older data until it is delivered. */
+  /** Unannounced writes (and `$cache.invalidate()` calls) that resolved after `redisDownWriteWait` with their invalidation still queued: other instances may serve older data until it is delivered. */
   undeliveredWrites: number;
   /** Writes refused before touching the database because Redis could not take their announcement (`onRedisDownWrites: "refuse"`). */
   refusedWrites: number;

@@ -184,7 +184,7 @@ export class CacheRuntime {
       observability,
       statsControl,
       writeNames: this.#writeNames,
-      bump: (names) => this.#bump(names),
+      bump: (names) => this.#invalidateExplicitly(names),
       stopReads: () => this.#readPath.stop(),
       stopWrites: (timeoutMs) => this.#writePath.close(timeoutMs),
       ownsRawStatement: (query) => this.#writePath.ownsRawStatement(query),
@@ -273,6 +273,20 @@ export class CacheRuntime {
     const list = [...names];
     if (addsIdentities) this.#guard?.learn(list);
     return this.#versions.bump(list, confirming, addsIdentities, waitIfQueued);
+  }
+
+  /**
+   * `$cache.invalidate()`: bumps like a write's confirmation, and, when Redis did not take it,
+   * waits for its delivery as an unannounced write does (up to `redisDownWriteWait`, counted in
+   * `undeliveredWrites` if it runs out). The lease alone is not enough: a Redis that refuses
+   * writes but answers PINGs (NOREPLICAS) keeps every other instance's lease, and their L1, alive
+   * until their registrations lapse (an outside probe: 316 stale reads after invalidate() resolved).
+   */
+  async #invalidateExplicitly(names: Iterable<string>): Promise<boolean> {
+    const list = [...names];
+    if (await this.#bump(list)) return true;
+    if (!(await this.#versions.delivered(list, this.#options.redisDownWriteWaitMs))) this.#counters.undeliveredWrites++;
+    return false;
   }
 
   /** Fails Redis calls fast while Redis keeps failing; L1 is distrusted from the moment it opens until it closed. */

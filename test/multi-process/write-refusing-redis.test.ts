@@ -58,4 +58,39 @@ describe("a Redis that refuses writes (NOREPLICAS) for longer than a registratio
       await chaos.stop();
     }
   }, 90_000);
+
+  it("$cache.invalidate() after a write made elsewhere: it resolves only once no reader can serve the old row (an outside probe: 316 stale reads after it resolved)", async () => {
+    const chaos = await ChaosRedis.start();
+    const admin = new Redis(chaos.url);
+    const namespace = uniqueNamespace();
+    const invalidator = createCachedClient({ namespace, redis: new Redis(chaos.url, { maxRetriesPerRequest: 1 }), models: { User: true } });
+    try {
+      const user = await seedUser(invalidator.base);
+      const common = { DATABASE_URL: inject("databaseUrl"), NAMESPACE: namespace, USER_ID: String(user.id), REDIS_URL: chaos.url };
+      const readers = [0, 1].map(() => startChild<ReaderReport>("loop-reader.ts", { ...common, DURATION_MS: "13000" }));
+      await sleep(2_500);
+      await admin.config("SET", "min-replicas-to-write", "1");
+      const refusedAt = Date.now();
+      // Another service's write, then the invalidation it owes the cache.
+      await invalidator.base.user.update({ where: { id: user.id }, data: { name: "written elsewhere while Redis refused writes" } });
+      await invalidator.prisma.$cache.invalidate({ model: "User" });
+      const resolvedAt = machineNow();
+      await sleep(Math.max(0, refusedAt + 8_000 - Date.now()));
+      await admin.config("SET", "min-replicas-to-write", "0");
+      const reports = await Promise.all(readers.map((reader) => reader.result));
+
+      for (const report of reports) {
+        expect(report.l1Hits, "the readers served from L1").toBeGreaterThan(0);
+        const after = report.samples.filter(([started]) => started > resolvedAt);
+        expect(after.length, "reads after invalidate() resolved").toBeGreaterThan(100);
+        expect(after.filter(([, name]) => name !== "written elsewhere while Redis refused writes")).toEqual([]);
+      }
+      expect(invalidator.prisma.$cache.stats().undeliveredWrites, "it resolved with its invalidation still refused, counted").toBe(1);
+    } finally {
+      await admin.config("SET", "min-replicas-to-write", "0").catch(() => undefined);
+      admin.disconnect();
+      await invalidator.close();
+      await chaos.stop();
+    }
+  }, 90_000);
 });
