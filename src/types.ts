@@ -225,7 +225,7 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    * @default the longest model ttl + swr
    */
   maxLifetime?: number | undefined;
-  /** Called with every error the cache absorbed (Redis failures, unencodable results). */
+  /** Called with the errors the cache absorbed (Redis failures, unencodable results); a Redis failure with the same message as one sent less than a second before is counted, not sent again. */
   onError?: ((error: CacheError) => void) | undefined;
   /** Query statistics for `$cache.warm()` and the CLI, or `false` to record none (warm() still replays what other instances recorded). @default { maxQueries: 1000, halfLife: 3600, flushInterval: 5000 } */
   queryStats?: QueryStatsOptions | false | undefined;

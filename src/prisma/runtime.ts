@@ -19,6 +19,7 @@ import type { ResolvedOptions } from "../options.js";
 import { Counters } from "../stats/counters.js";
 import { CacheEvents } from "../stats/events.js";
 import { Observability } from "../stats/observability.js";
+import { ReportThrottle } from "../stats/report-throttle.js";
 import type { WarmHooks } from "../stats/warm.js";
 import { StatsControl } from "./stats-control.js";
 import { MemoryStore } from "../stores/memory-store.js";
@@ -57,6 +58,8 @@ export class CacheRuntime {
   /** The version name of this client's schema epoch (its database's: see schemaEpoch). */
   readonly #schemaEpoch: string;
   readonly #counters = new Counters();
+  /** Keeps one Redis failure repeated by every read from flooding onError (see ReportThrottle). */
+  readonly #reports = new ReportThrottle();
   readonly #l1: MemoryStore | undefined;
   readonly #bus: Bus | undefined;
   /** The right to answer from L1 (Redis mode): renewed by heartbeats on the subscription. */
@@ -375,11 +378,13 @@ export class CacheRuntime {
   }
 
   #report(error: CacheError): void {
-    this.#events.error(error);
-    try {
-      this.#options.onError?.(error);
-    } catch {
-      // A throwing error hook must not turn an absorbed cache failure into a failed query.
+    for (const reported of this.#reports.admit(error)) {
+      this.#events.error(reported);
+      try {
+        this.#options.onError?.(reported);
+      } catch {
+        // A throwing error hook must not turn an absorbed cache failure into a failed query.
+      }
     }
   }
 }
