@@ -139,6 +139,7 @@ function planOf(value: unknown, generate: boolean): Plan {
   if (Array.isArray(value)) return arrayPlan(value, generate);
   if (value instanceof Date) return DATE;
   if (value instanceof Uint8Array) return BYTES;
+  // isKept kept every other class instance.
   if (hasClassPrototype(value as object)) return DECIMAL;
   return objectPlan(value as Record<string, unknown>, generate);
 }

@@ -77,8 +77,8 @@ export interface CacheControlParts {
   observability: Observability;
   statsControl: StatsControl;
   writeNames: WriteNames;
-  /** Bumps versions, adding created identities to the Bloom filters first. */
-  bump(names: Iterable<string>): Promise<boolean>;
+  /** Bumps `names` fleet-wide (Bloom filters learn them first): resolves once every instance dropped them, or after waiting for their delivery (counted). */
+  invalidate(names: Iterable<string>): Promise<void>;
   /** Makes reads pass through: the first step of close(). */
   stopReads(): void;
   /** Whether `query` is a raw statement of this client (see WritePath.ownsRawStatement). */
@@ -107,8 +107,8 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
     invalidate: async (target) => {
       refuseIfClosed("invalidate");
       const names = explicitTargets(parts, target);
-      if (!tracing.invalidate.hasSubscribers) return void (await parts.bump(names));
-      return void (await tracing.invalidate.tracePromise(() => parts.bump(names), { namespace: options.namespace, operation: "invalidate", args: target }));
+      if (!tracing.invalidate.hasSubscribers) return parts.invalidate(names);
+      return tracing.invalidate.tracePromise(() => parts.invalidate(names), { namespace: options.namespace, operation: "invalidate", args: target });
     },
     warm: async (warmOptions) => {
       refuseIfClosed("warm");

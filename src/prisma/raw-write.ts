@@ -1,5 +1,6 @@
 import type { PrismaPromiseLike } from "./lazy-query.js";
 import { WrappedWrite, type OnBatch } from "./prisma-like-promise.js";
+import { rawSqlMayTruncate } from "./raw-sql.js";
 
 /**
  * A raw statement that may write: awaited, `run` announces, runs it and then invalidates the
@@ -12,13 +13,18 @@ export class RawWrite extends WrappedWrite<RawWrite> {
   constructor(
     query: PrismaPromiseLike,
     readonly client: object,
-    /** The statement may be a `TRUNCATE` (which with `CASCADE` empties every referencing table). */
-    readonly truncates: boolean,
+    /** The statement's arguments (`$executeRaw`'s): read for `truncates` only when models are named. */
+    readonly args: readonly unknown[],
     run: (write: RawWrite) => Promise<unknown>,
     onBatch?: OnBatch<RawWrite>,
   ) {
     super(query, run, onBatch);
   }
+
+  /** Whether the statement may be a `TRUNCATE` (which with `CASCADE` empties every referencing table). */
+  get truncates(): boolean {
+    return rawSqlMayTruncate(this.args);
+  }
 }
 
-export { rawSqlMayTruncate, rawSqlMayWrite } from "./raw-sql.js";
+export { rawSqlMayWrite } from "./raw-sql.js";

@@ -132,7 +132,7 @@ export class CacheRuntime {
     const fluentClasses = fluentClassesOf(schema);
     this.#readPath = new ReadPath({ options, schema, keyScope: keyScope(scope), counters: this.#counters, cache: this.#cache, guard: this.#guard, hotKeys, observability, probe, fluentClasses, client, schemaEpoch: this.#schemaEpoch });
     this.#writePath = new WritePath({ namespace: options.namespace, schema, announcer, writeNames: this.#writeNames, probe, fluentClasses });
-    this.control = this.#createControl(hotKeys, observability, statsControl);
+    this.control = this.#createControl(hotKeys, observability, statsControl, announcer);
   }
 
   /** Every read operation on every model comes through here: keep it allocation-light. */
@@ -172,7 +172,7 @@ export class CacheRuntime {
     });
   }
 
-  #createControl(hotKeys: HotKeyDetector | undefined, observability: Observability, statsControl: StatsControl): CacheControl {
+  #createControl(hotKeys: HotKeyDetector | undefined, observability: Observability, statsControl: StatsControl, announcer: WriteAnnouncer): CacheControl {
     return createCacheControl({
       options: this.#options,
       graph: this.#schema.graph,
@@ -187,7 +187,11 @@ export class CacheRuntime {
       observability,
       statsControl,
       writeNames: this.#writeNames,
-      bump: (names) => this.#invalidateExplicitly(names),
+      // As an unannounced write's confirmation: when Redis does not take it, it waits for its delivery
+      // (up to redisDownWriteWait, counted in undeliveredWrites), not a lease alone — a Redis that
+      // refuses writes but answers PINGs (NOREPLICAS) keeps the other instances' leases and L1 alive
+      // until their registrations lapse (an outside probe: 316 stale reads after invalidate() resolved).
+      invalidate: (names) => announcer.confirm(names, undefined),
       stopReads: () => this.#readPath.stop(),
       stopWrites: (timeoutMs) => this.#writePath.close(timeoutMs),
       ownsRawStatement: (query) => this.#writePath.ownsRawStatement(query),
@@ -276,20 +280,6 @@ export class CacheRuntime {
     const list = [...names];
     if (addsIdentities) this.#guard?.learn(list);
     return this.#versions.bump(list, confirming, addsIdentities, waitIfQueued);
-  }
-
-  /**
-   * `$cache.invalidate()`: bumps like a write's confirmation, and, when Redis did not take it,
-   * waits for its delivery as an unannounced write does (up to `redisDownWriteWait`, counted in
-   * `undeliveredWrites` if it runs out). The lease alone is not enough: a Redis that refuses
-   * writes but answers PINGs (NOREPLICAS) keeps every other instance's lease, and their L1, alive
-   * until their registrations lapse (an outside probe: 316 stale reads after invalidate() resolved).
-   */
-  async #invalidateExplicitly(names: Iterable<string>): Promise<boolean> {
-    const list = [...names];
-    if (await this.#bump(list)) return true;
-    if (!(await this.#versions.delivered(list, this.#options.redisDownWriteWaitMs))) this.#counters.undeliveredWrites++;
-    return false;
   }
 
   /** Fails Redis calls fast while Redis keeps failing; L1 is distrusted from the moment it opens until it closed. */

@@ -7,7 +7,7 @@ import { passthrough, type ExtensionThis } from "./delegates.js";
 import type { FinalArgsProbe } from "./final-args.js";
 import { FluentWrite, chainableFluentWrite } from "./fluent-write.js";
 import { LazyQuery, joinBatch, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
-import { RawWrite, rawSqlMayTruncate, rawSqlMayWrite } from "./raw-write.js";
+import { RawWrite, rawSqlMayWrite } from "./raw-write.js";
 import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
 import type { WriteNames } from "./write-names.js";
@@ -81,12 +81,12 @@ export class WritePath {
         if (element instanceof LazyQuery && element.runner === this.#writes) return this.#ofWriteInTransaction(element.model, element.operation, element.copyArgs(), result);
         // A fluent write's result is the related record: its own effects are known from its arguments only.
         if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.copyArgs(), undefined);
-        return element instanceof RawWrite ? this.#writeNames.ofChangedModels(element.models, element.truncates) : [];
+        return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
       },
       (element) => {
         const write = element instanceof FluentWrite ? element.write : element;
         if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.copyArgs());
-        return element instanceof RawWrite ? this.#writeNames.ofChangedModels(element.models, element.truncates) : [];
+        return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
       },
     ));
   }
@@ -101,15 +101,21 @@ export class WritePath {
     const write = new RawWrite(
       query,
       client,
-      rawSqlMayTruncate(args),
-      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#writeNames.ofChangedModels(write.models, write.truncates), "raw statement", write.query, () => []), () => this.#transactions.drains(client)),
+      args,
+      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#namesOfRaw(write), "raw statement", write.query, () => []), () => this.#transactions.drains(client)),
       (write, join) => {
-        const names = () => this.#writeNames.ofChangedModels(write.models, write.truncates);
+        const names = () => this.#namesOfRaw(write);
         return this.#joinedBatch("raw statement", write, join, names, names);
       },
     );
     this.#rawStatements.add(write);
     return write;
+  }
+
+  /** What a raw statement invalidates: every model, or those `$cache.raw()` named and what the database changes in turn. */
+  #namesOfRaw(write: RawWrite): string[] {
+    // The statement's text is read only for named models: unnamed, it invalidates everything anyway.
+    return this.#writeNames.ofChangedModels(write.models, write.models !== undefined && write.truncates);
   }
 
   /**
