@@ -26,7 +26,8 @@ export interface BloomGuardParts {
   graph: ModelGraph;
   policies: ReadonlyMap<string, BloomPolicy>;
   versions: Versions;
-  redis: { store: RedisStore; prefix: string; channel: string; live: () => Promise<boolean> } | undefined;
+  /** `ready`: resolves once this instance's copy may answer (its subscription live, lease held, registration answered), or gives up. */
+  redis: { store: RedisStore; prefix: string; channel: string; ready: () => Promise<boolean> } | undefined;
   scan: RowScanner;
   count: (model: string) => Promise<number>;
   counters: Counters;
@@ -187,8 +188,9 @@ export class BloomGuard {
 
   /** Loads the shared filter of every guarded model, building those that are missing or stale. */
   async prepare(): Promise<void> {
-    // A filter loaded before the subscription is live would be distrusted the moment it is.
-    await this.#parts.redis?.live();
+    // A filter loaded before the subscription is live would be distrusted the moment it is; and a
+    // copy answers nothing until the lease holds and the registration was answered (see check).
+    await this.#parts.redis?.ready();
     await Promise.all([...this.#models.keys()].map((model) => this.#refresh(model, this.#models.get(model)!, false)));
   }
 

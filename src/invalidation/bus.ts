@@ -156,11 +156,12 @@ export class Bus {
     else if (this.#subscriber.status === "wait") this.#subscriber.connect().catch((error: Error) => handlers.onError(new CacheStoreError("CONNECT", error.message, { cause: error })));
   }
 
-  /** Resolves true once the subscription is live, or false after `timeoutMs`. */
-  async live(timeoutMs: number): Promise<boolean> {
+  /** Resolves true once the subscription is live and `also()` holds, or false after `timeoutMs`. */
+  async live(timeoutMs: number, also: () => boolean = () => true): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
-    while (!this.#trusted && !this.#closed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-    return this.#trusted;
+    const ready = () => this.#trusted && also();
+    while (!ready() && !this.#closed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    return ready();
   }
 
   /** True while the subscription is live: only then may L1 serve entries. */

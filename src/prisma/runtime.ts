@@ -311,7 +311,7 @@ export class CacheRuntime {
       graph: schema.graph,
       policies,
       versions: this.#versions,
-      redis: store === undefined || bloomPrefix === undefined ? undefined : { store, prefix: bloomPrefix, channel: this.#bus!.eventsChannel, live: () => this.#bus!.live(options.redisTimeoutMs * 20) },
+      redis: store === undefined || bloomPrefix === undefined ? undefined : { store, prefix: bloomPrefix, channel: this.#bus!.eventsChannel, ready: () => this.#bus!.live(options.redisTimeoutMs * 20, this.#answersFromL1) },
       scan: (model, fields) => scanPages(delegateOf(schema.delegateKeys, tableClient, model), schema.graph.model(model)!.identities[0]!, fields),
       count: async (model) => (await delegateOf(schema.delegateKeys, tableClient, model).count!(undefined)) as number,
       whereMembers: whereMembersOf(schema),
@@ -330,6 +330,9 @@ export class CacheRuntime {
    * Whether what this process keeps (L1, loads shared between reads, Bloom filter copies) may
    * answer: only while the subscription that renews the lease reaches the server the commands verified.
    */
+  /** Whether this process's copies answer now: trusted, and its registration answered (a Bloom filter copy waits for both). */
+  readonly #answersFromL1 = (): boolean => this.#l1Trusted() && this.#bus?.schemasDiffer !== undefined;
+
   readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds(this.#bus!.registeredUntil) && this.#identity?.agreed !== false);
 
   #createStatsControl(observability: Observability): StatsControl {

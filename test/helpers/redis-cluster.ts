@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Cluster, Redis, type ClusterOptions } from "ioredis";
-import { freePort } from "./redis-server.ts";
+import { freePort, keepOutput, throwIfExited, throwIfOtherServer } from "./redis-server.ts";
 
 const run = promisify(execFile);
 
@@ -20,10 +20,16 @@ export class RedisCluster {
       if (!ports.includes(port)) ports.push(port);
     }
     const nodes = ports.map((port) =>
-      spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", dir], { stdio: "ignore" }),
+      spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] }),
     );
+    const outputs = nodes.map(keepOutput);
     const cluster = new RedisCluster(ports, nodes, dir);
-    for (const port of ports) await waitForPing(port);
+    try {
+      for (const [index, port] of ports.entries()) await waitForServer(port, nodes[index]!, outputs[index]!);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
     await run("redis-cli", ["--cluster", "create", ...ports.map((port) => `127.0.0.1:${port}`), "--cluster-replicas", "1", "--cluster-yes"]);
     await cluster.waitUntilReady();
     return cluster;
@@ -65,14 +71,12 @@ export class RedisCluster {
   }
 }
 
-async function waitForPing(port: number): Promise<void> {
+async function waitForServer(port: number, node: ChildProcess, output: () => string): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      await run("redis-cli", ["-p", String(port), "ping"]);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    throwIfExited(node, port, output);
+    const answer = await run("redis-cli", ["-p", String(port), "info", "server"]).catch(() => undefined);
+    if (answer !== undefined && answer.stdout.includes("process_id:")) return throwIfOtherServer(answer.stdout, node, port);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`redis-server on port ${port} did not start`);
 }

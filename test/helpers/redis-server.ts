@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
@@ -7,7 +7,15 @@ import { Redis } from "ioredis";
 
 /** A private redis-server on a free port that a test may pause, resume or kill by PID. */
 export class ChaosRedis {
-  private constructor(readonly port: number, private child: ChildProcess, private extraArgs: readonly string[], private dir: string) {}
+  private child!: ChildProcess;
+  private output!: () => string;
+
+  private constructor(readonly port: number, private extraArgs: readonly string[], private dir: string) {}
+
+  private spawn(): void {
+    this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir, ...this.extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+    this.output = keepOutput(this.child);
+  }
 
   /**
    * A fresh server on `port` (a free one by default); `extraArgs`: more redis-server arguments,
@@ -17,7 +25,8 @@ export class ChaosRedis {
     const args = Array.isArray(portOrArgs) ? portOrArgs : extraArgs;
     const chosen = typeof portOrArgs === "number" ? portOrArgs : await freePort();
     const dir = freshDir();
-    const server = new ChaosRedis(chosen, spawnServer(chosen, dir, args), args, dir);
+    const server = new ChaosRedis(chosen, args, dir);
+    server.spawn();
     await server.waitUntilReady();
     return server;
   }
@@ -64,7 +73,7 @@ export class ChaosRedis {
   async restartEmpty(): Promise<void> {
     await this.stop();
     this.dir = freshDir();
-    this.child = spawnServer(this.port, this.dir, this.extraArgs);
+    this.spawn();
     await this.waitUntilReady();
   }
 
@@ -81,7 +90,7 @@ export class ChaosRedis {
   /** Kills the server and starts it again from its last snapshot: every write since `save()` is lost. */
   async restartFromSnapshot(): Promise<void> {
     await this.stop();
-    this.child = spawnServer(this.port, this.dir, this.extraArgs);
+    this.spawn();
     await this.waitUntilReady();
   }
 
@@ -114,12 +123,15 @@ export class ChaosRedis {
     const probe = new Redis(this.port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on("error", () => {});
     for (let attempt = 0; attempt < 100; attempt++) {
+      throwIfExited(this.child, this.port, this.output);
       try {
         await probe.connect();
-        await probe.ping();
+        const info = await probe.info("server");
         probe.disconnect();
+        throwIfOtherServer(info, this.child, this.port);
         return;
-      } catch {
+      } catch (error) {
+        if (error instanceof PortTakenError) throw error;
         probe.disconnect();
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -133,17 +145,48 @@ function freshDir(): string {
   return mkdtempSync(join(tmpdir(), "chaos-redis-"));
 }
 
-function spawnServer(port: number, dir: string, extraArgs: readonly string[] = []): ChildProcess {
-  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs], { stdio: "ignore" });
+/**
+ * A port free now, below the kernel's ephemeral range: the ports outgoing connections take for
+ * themselves come from that range, and one of them could take a port between this check and the
+ * server's bind (a CI run lost a cluster node so: "did not start").
+ */
+export async function freePort(): Promise<number> {
+  const lowest = 10_000;
+  const ephemeralStart = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+  const below = Number.isInteger(ephemeralStart) && ephemeralStart > lowest + 1_000 ? ephemeralStart : 32_768;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = lowest + Math.floor(Math.random() * (below - lowest));
+    if (await listensOn(port)) return port;
+  }
+  throw new Error(`no free port between ${lowest} and ${below}`);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function listensOn(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/** What a redis-server printed (its last 4 KB), kept for the error when it exits before answering. */
+export function keepOutput(child: ChildProcess): () => string {
+  let output = "";
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4_096));
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return () => output;
+}
+
+/** Throws, with the server's output, if `child` exited: a dead server is not waited for. */
+export function throwIfExited(child: ChildProcess, port: number, output: () => string): void {
+  if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server on port ${port} exited (${child.exitCode ?? child.signalCode}):\n${output()}`);
+}
+
+class PortTakenError extends Error {}
+
+/** Throws if the server answering on `port` is not `child` (another test's server took the port first). */
+export function throwIfOtherServer(info: string, child: ChildProcess, port: number): void {
+  const pid = /process_id:(\d+)/.exec(info)?.[1];
+  if (Number(pid) !== child.pid) throw new PortTakenError(`port ${port} is another redis-server's (pid ${pid}), not ours (pid ${child.pid})`);
 }

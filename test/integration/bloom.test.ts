@@ -6,7 +6,9 @@ import { PrismaClient } from "../../prisma/generated/client.ts";
 import { applyMigrations, createDatabase, dropDatabase } from "../../scripts/migrations.ts";
 import { cacheExtension, type CacheExtensionOptions } from "../../src/index.ts";
 import { createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { routeCacheConnections } from "../helpers/connection-routes.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
+import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { FakeClock, seededRandom } from "../helpers/random.ts";
 
 const ROWS = 100_000;
@@ -29,7 +31,8 @@ describe("Bloom guard on unique fields", () => {
     const base = new PrismaClient({ adapter: new PrismaPg(pool) });
     const prisma = base.$extends(cacheExtension({ redis, namespace, models: { User: { bloom: true }, Post: { bloom: true } }, ...options }));
     // $disconnect() leaves a pool passed to PrismaPg open: end it, or dropping the database kills its connections under it.
-    const handle = { pool, base, prisma, close: async () => (await prisma.$cache.close(), await base.$disconnect(), await pool.end()) };
+    let closed: Promise<void> | undefined;
+    const handle = { pool, base, prisma, close: () => (closed ??= (async () => (await prisma.$cache.close(), await base.$disconnect(), await pool.end()))()) };
     instances.push(handle);
     return handle;
   }
@@ -82,6 +85,24 @@ describe("Bloom guard on unique fields", () => {
       expect(fresh.prisma.$cache.stats().bloomBuilds).toBe(0);
       expect(fresh.pool.queries, "no scan, no count").toBe(0);
       expect(await fresh.prisma.user.findUnique({ where: { email: "user77@example.com" } })).not.toBeNull();
+    }
+  });
+
+  it("guards as soon as prepareBloom() resolves, on an instance whose subscriber link is slow (its lease comes a round trip after the subscription)", async () => {
+    await instance().prisma.$cache.prepareBloom();
+    const proxy = await delayingProxy(inject("redisUrl"), 400);
+    const slowRedis = createRedis();
+    routeCacheConnections(slowRedis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
+    const fresh = instance({ redis: slowRedis });
+    try {
+      await fresh.prisma.$cache.prepareBloom();
+      expect(await fresh.prisma.user.findUnique({ where: { email: "never-seen-by-the-slow-one@example.com" } })).toBeNull();
+      expect(fresh.prisma.$cache.stats().bloomRejects).toBe(1);
+      expect(fresh.pool.queries, "no count, no scan, no read").toBe(0);
+    } finally {
+      await fresh.close();
+      slowRedis.disconnect();
+      proxy.close();
     }
   });
 
