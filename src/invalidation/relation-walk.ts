@@ -16,7 +16,8 @@ const OPERATORS = new Set([
   "delete", "deleteMany", "set", "disconnect",
 ]);
 
-export type OnRelation = (target: string, member: unknown) => void;
+/** `from`: the model holding the relation field (`target` is the related one). */
+export type OnRelation = (target: string, member: unknown, from: string) => void;
 
 /**
  * Calls `onRelation` for every relation field met while walking `value` in the context of
@@ -48,12 +49,12 @@ function walkMembers(graph: ModelGraph, model: string, record: Record<string, un
     const member = record[key];
     const target = relations?.get(key);
     if (target !== undefined) {
-      onRelation(target, member);
+      onRelation(target, member, model);
       walkRelations(graph, target, member, onRelation, depth + 1);
       if (!OPERATORS.has(key)) continue;
     }
     if (key === "_count" && member === true && relations !== undefined) {
-      for (const [field, related] of relations) if (field !== key) onRelation(related, true);
+      for (const [field, related] of relations) if (field !== key) onRelation(related, true, model);
     }
     walkRelations(graph, model, member, onRelation, depth + 1);
   }

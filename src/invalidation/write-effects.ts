@@ -5,6 +5,8 @@ import { argumentView } from "./relation-walk.js";
 
 /** Nested operations that can delete rows or clear foreign keys, reaching further models. */
 const REMOVING = ["delete", "deleteMany", "set", "disconnect"];
+/** Nested operations that rewrite the related records' foreign key to the parent (or clear it). */
+const RELINKING = ["connect", "connectOrCreate", "set", "disconnect"];
 
 /**
  * The version names a committed write must bump: the written model's generation always, the
@@ -26,9 +28,17 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
     if (!addRecordTags(graph, model, result, names) && unknownRecords === "generation") names.add(recordGeneration(model));
   };
   const nested = (payload: unknown) =>
-    walkRelations(graph, model, payload, (target, member) => {
+    walkRelations(graph, model, payload, (target, member, from) => {
       touchModel(target);
-      if (typeof member === "object" && member !== null && REMOVING.some((op) => op in member)) cascade(target);
+      const operations = argumentView(member);
+      const has = (op: string) => typeof operations === "object" && operations !== null && op in operations;
+      if (REMOVING.some(has)) cascade(target);
+      // Connecting a record rewrites its key to the parent: where that key is part of an identity
+      // (a compound primary key), rows referencing it follow through their onUpdate actions.
+      if (RELINKING.some(has)) {
+        const relinked = keysTowards(graph, target, from).filter((field) => graph.identityFields(target)?.has(field) !== false);
+        if (relinked.length > 0) cascade(target, { kind: "update", fields: relinked });
+      }
       // A nested update that changes a referenced key fires the holders' onUpdate actions.
       const keyChanges = nestedUpdateData(member).filter((changes) => touchesIdentity(graph, target, changes));
       if (keyChanges.length > 0) cascade(target, { kind: "update", fields: keyChanges.flatMap((changes) => changedFields(graph, target, changes) ?? []) });
@@ -69,6 +79,14 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
       cascade(model);
   }
   return names;
+}
+
+/** The foreign-key fields `model` holds towards `related` (through any of its relations to it). */
+function keysTowards(graph: ModelGraph, model: string, related: string): string[] {
+  const info = graph.model(model);
+  const fields: string[] = [];
+  for (const [field, target] of info?.relations ?? []) if (target === related) fields.push(...(info!.foreignKeys.get(field) ?? []));
+  return fields;
 }
 
 /** Adds the tag of every identity whose fields the record carries; false when one is missing. */

@@ -6,7 +6,7 @@ import type { FleetStats } from "../stats/fleet-snapshots.js";
 import type { Observability } from "../stats/observability.js";
 import type { CacheHints, RecordedQuery } from "../stats/query-stats.js";
 import { tracing, type TraceContext } from "../stats/telemetry.js";
-import { readRecordedQueries, warm, whySkipped, type ReplayRules, type WarmHooks, type WarmOptions, type WarmResult } from "../stats/warm.js";
+import { readRecordedQueries, warm, withReadAttempts, whySkipped, type ReplayRules, type WarmHooks, type WarmOptions, type WarmResult } from "../stats/warm.js";
 
 /** A recorded query as `$cache.topQueries()` lists it. */
 export interface TopQuery extends RecordedQuery {
@@ -116,7 +116,7 @@ export class StatsControl {
       // A SCAN on a lost connection would wait in ioredis's offline queue: fail fast, like every Redis call.
       const status = resolved.redis?.status ?? "ready";
       if (options.countEntries === true && LOST.has(status)) throw new CacheStoreError("SCAN", `connection is ${status}`);
-      const [fleet, entries] = await Promise.all([observability.fleetStats(), options.countEntries === true ? observability.entryCounts() : undefined]);
+      const [fleet, entries] = await withReadAttempts(() => Promise.all([observability.fleetStats(), options.countEntries === true ? observability.entryCounts() : undefined]));
       return { namespace, ...fleet, cachedModels, ...(entries === undefined ? {} : { entries }) };
     } catch (error) {
       // Redis unreachable: this instance's own counters, flagged as such.

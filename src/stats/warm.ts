@@ -152,10 +152,15 @@ const CANDIDATES_PER_QUERY = 4;
 const READ_ATTEMPTS = 3;
 
 /** The `limit` most valuable recorded queries, read again after a Redis failure up to READ_ATTEMPTS times (warm() and topQueries()). */
-export async function readRecordedQueries(queries: (limit: number) => Promise<RecordedQuery[]>, limit: number): Promise<RecordedQuery[]> {
+export function readRecordedQueries(queries: (limit: number) => Promise<RecordedQuery[]>, limit: number): Promise<RecordedQuery[]> {
+  return withReadAttempts(() => queries(limit));
+}
+
+/** `read`, run again after a Redis failure up to READ_ATTEMPTS times in all (the statistics' reads: warm(), topQueries(), fleetStats()). */
+export async function withReadAttempts<T>(read: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await queries(limit);
+      return await read();
     } catch (error) {
       if (!(error instanceof CacheStoreError) || attempt === READ_ATTEMPTS) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));

@@ -75,6 +75,8 @@ export class RedisStore {
   /** Commands sent and not answered yet, with their deadlines (see #track). */
   readonly #inFlight = new Set<InFlight>();
   #sweeper: NodeJS.Timeout | undefined;
+  /** When the sweep last ran (performance.now() ms): a late sweep measures a stall of this process. */
+  #lastSweep = 0;
   /** The connection's socket while corked until the end of this tick (see #corkForTick). */
   #corked: CorkableStream | undefined;
   /**
@@ -252,17 +254,36 @@ export class RedisStore {
     const identity = mode === "verified" ? this.identity : undefined;
     if (identity !== undefined && !identity.verified) {
       // Not one round trip before the server is verified: the command waits, within the same bound.
-      const started = performance.now();
-      return identity.whenVerified(this.#timeoutMs).then((verified) => {
-        if (!verified) {
+      return this.#verification(identity).then((deadline) => {
+        if (deadline === undefined) {
           breaker?.failed();
           throw new RedisTimeoutError(operation, this.#timeoutMs);
         }
-        const left = this.#timeoutMs - (performance.now() - started);
-        return this.#send(operation, command, breaker, identity, Math.max(1, left), mode);
+        return this.#send(operation, command, breaker, identity, Math.max(1, deadline - performance.now()), mode);
       });
     }
     return this.#send(operation, command, breaker, identity, this.#timeoutMs, mode);
+  }
+
+  /**
+   * Waits for the server's verification as a command waits for its reply (swept, see #track):
+   * resolves with the deadline left for the command, or undefined once past it.
+   */
+  #verification(identity: ServerIdentity): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      const flight: InFlight = {
+        deadline: performance.now() + this.#timeoutMs,
+        expire: () => {
+          stopWaiting();
+          resolve(undefined);
+        },
+      };
+      this.#track(flight);
+      const stopWaiting = identity.onVerified(() => {
+        this.#inFlight.delete(flight);
+        resolve(flight.deadline);
+      });
+    });
   }
 
   #send<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, breaker: CircuitBreaker | undefined, identity: ServerIdentity | undefined, timeoutMs: number, mode: "verified" | "unverified" | "probe"): Promise<T> {
@@ -341,16 +362,30 @@ export class RedisStore {
    * than the rest of an L2 hit's bookkeeping): a sweep every quarter of the timeout fails the
    * commands past their deadline, so a command gives up between 1× and 1.25× the timeout. The
    * sweep stops when nothing is in flight.
+   *
+   * The timeout is Redis's delay, not this process's: time the process did not run (a
+   * synchronous start-up such as `$extends` right after the client was made, a long GC pause, a
+   * starved CPU) shows as a late sweep, and moves every deadline on by as much. Outside probe 96
+   * saw a 280 ms start-up stall fail the server's verification on a loaded machine, reported as
+   * Redis failing, with the first reads sent to the database.
    */
   #track(flight: InFlight): void {
     this.#inFlight.add(flight);
     if (this.#sweeper !== undefined) return;
-    this.#sweeper = setInterval(() => this.#sweep(), Math.max(1, Math.floor(this.#timeoutMs / 4)));
+    this.#lastSweep = performance.now();
+    this.#sweeper = setInterval(() => this.#sweep(), this.#sweepEveryMs);
+  }
+
+  get #sweepEveryMs(): number {
+    return Math.max(1, Math.floor(this.#timeoutMs / 4));
   }
 
   #sweep(): void {
     const now = performance.now();
+    const stalled = now - this.#lastSweep - this.#sweepEveryMs;
+    this.#lastSweep = now;
     for (const flight of this.#inFlight) {
+      if (stalled > this.#sweepEveryMs) flight.deadline += stalled;
       if (flight.deadline > now) continue;
       this.#inFlight.delete(flight);
       // Timers run before I/O in Node's loop: after a stall, a reply may already be waiting.

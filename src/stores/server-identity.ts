@@ -150,20 +150,17 @@ export class ServerIdentity {
     this.#updateAgreement();
   }
 
-  /** Resolves true once verified, false after `timeoutMs`. */
-  whenVerified(timeoutMs: number): Promise<boolean> {
-    if (this.#verified) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiter = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.splice(this.#waiters.indexOf(waiter) >>> 0, 1);
-        resolve(false);
-      }, timeoutMs);
-      this.#waiters.push(waiter);
-    });
+  /** Calls `wake` once verified (at once if it is); returns what stops waiting. */
+  onVerified(wake: () => void): () => void {
+    if (this.#verified) {
+      wake();
+      return () => {};
+    }
+    this.#waiters.push(wake);
+    return () => {
+      const at = this.#waiters.indexOf(wake);
+      if (at >= 0) this.#waiters.splice(at, 1);
+    };
   }
 
   stop(): void {

@@ -1,8 +1,8 @@
-import net from "node:net";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { REGISTER_INSTANCE } from "../../src/stores/redis-scripts.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { routeCacheConnections } from "../helpers/connection-routes.ts";
+import { HoldingProxy } from "../helpers/holding-proxy.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -76,40 +76,14 @@ describe("instance registry", () => {
   it("a heartbeat answered late is no lapse when it was sent in time: no quiet period after it (the registration stood in Redis)", async () => {
     // The cache's command connection through a proxy that holds Redis's replies for 2.5 s once,
     // right after one heartbeat went out: what a stalled event loop or a slow link does to it.
-    let hold: { release: () => void; held: Buffer[] } | undefined;
-    let holdNext = false;
-    let released!: () => void;
-    const releasedOnce = new Promise<void>((resolve) => (released = resolve));
-    const server = net.createServer((client) => {
-      const upstream = net.connect(Number(new URL(inject("redisUrl")).port || 6379), new URL(inject("redisUrl")).hostname);
-      for (const socket of [client, upstream]) socket.on("error", () => {});
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-      client.on("data", (chunk: Buffer) => {
-        if (holdNext && chunk.includes(REGISTER_INSTANCE.sha)) {
-          holdNext = false;
-          const held: Buffer[] = [];
-          const release = () => {
-            for (const part of held) client.write(part);
-            hold = undefined;
-            released();
-          };
-          hold = { held, release };
-          setTimeout(() => hold?.release(), 2_500);
-        }
-        upstream.write(chunk);
-      });
-      upstream.on("data", (chunk: Buffer) => (hold !== undefined ? hold.held.push(chunk) : client.write(chunk)));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const proxy = await HoldingProxy.start(inject("redisUrl"));
     const redis = createRedis();
-    routeCacheConnections(redis, { commands: { host: "127.0.0.1", port: (server.address() as net.AddressInfo).port } });
+    routeCacheConnections(redis, { commands: { host: "127.0.0.1", port: proxy.port } });
     const slow = createCachedClient({ namespace: uniqueNamespace(), redis, redisTimeout: 5_000 });
     try {
       const user = await seedUser(slow.base);
       await until(async () => (await slow.prisma.user.findUnique({ where: { id: user.id } }), slow.prisma.$cache.stats().l1Hits > 0));
-      holdNext = true;
-      await releasedOnce;
+      await proxy.holdAfter((chunk) => chunk.includes(REGISTER_INSTANCE.sha), 2_500);
       await new Promise((resolve) => setTimeout(resolve, 50));
       const before = slow.prisma.$cache.stats().bypasses["registration lapsed"] ?? 0;
       for (let i = 0; i < 20; i++) {
@@ -118,10 +92,10 @@ describe("instance registry", () => {
       }
       expect((slow.prisma.$cache.stats().bypasses["registration lapsed"] ?? 0) - before, "reads refused in a quiet period").toBe(0);
     } finally {
-      hold?.release();
+      proxy.release();
       await slow.close();
       redis.disconnect();
-      await new Promise((resolve) => server.close(resolve));
+      await proxy.stop();
     }
   });
 });

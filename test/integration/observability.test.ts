@@ -8,10 +8,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Codec } from "../../src/codec/codec.ts";
 import { prismaDecimal } from "../../src/prisma/prisma-values.ts";
 import { QueryStats, TRACKED_PER_RECORDED } from "../../src/stats/query-stats.ts";
+import { LIVE_INSTANCES } from "../../src/stats/stats-scripts.ts";
 import { RedisStore } from "../../src/stores/redis-store.ts";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension, TRACING_CHANNELS, type CacheError, type CacheEvent, type TraceContext, type WarmProgress } from "../../src/index.ts";
+import { routeCacheConnections } from "../helpers/connection-routes.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
+import { HoldingProxy } from "../helpers/holding-proxy.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { FakeClock } from "../helpers/random.ts";
 import { seedUser } from "../helpers/seed.ts";
@@ -236,6 +239,25 @@ describe("query statistics and warm()", () => {
       expect(listed[0]!.estimate).toBeGreaterThanOrEqual(64);
     } finally {
       await c.close();
+    }
+  });
+
+  it("fleetStats() reads again after a Redis read timed out (a stalled event loop at a loaded start; outside probe 96)", async () => {
+    // The cache's command connection through a proxy that holds the reply to the fleet read once, past redisTimeout.
+    const proxy = await HoldingProxy.start(inject("redisUrl"));
+    const redis = createRedis();
+    routeCacheConnections(redis, { commands: { host: "127.0.0.1", port: proxy.port } });
+    const c = createCachedClient({ redis, redisTimeout: 250 });
+    try {
+      await c.prisma.$cache.fleetStats();
+      const held = proxy.holdAfter((chunk) => chunk.includes(LIVE_INSTANCES.sha), 400);
+      const fleet = await c.prisma.$cache.fleetStats();
+      await held;
+      expect(fleet.redisUnavailable, "answered from the fleet's counters").toBeUndefined();
+    } finally {
+      await c.close();
+      redis.disconnect();
+      await proxy.stop();
     }
   });
 

@@ -93,6 +93,26 @@ describe("referential actions: self-relations, 1-1 and cycles", () => {
     expect(fresh?.captainId).toBe(newId);
   });
 
+  it("connecting a membership to another team rewrites its compound key, and the duties holding that key follow (nested connect, connectOrCreate, on update and on create; outside probe 94)", async () => {
+    for (const relink of ["connect", "connectOrCreate", "connect on create"] as const) {
+      const person = await base.person.create({ data: personData() });
+      const from = await base.team.create({ data: { name: `from-${person.code}`, memberships: { create: { personId: person.id } } } });
+      const to = await base.team.create({ data: { name: `to-${person.code}` } });
+      const duty = await base.duty.create({ data: { personId: person.id, teamId: from.id, task: "setup" } });
+      const key = { personId_teamId: { personId: person.id, teamId: from.id } };
+      let moved = to.id;
+      const [fresh, listed] = await fleet.expectFresh(
+        (p) => Promise.all([p.duty.findUnique({ where: { id: duty.id } }), p.duty.findMany({ where: { personId: person.id } })]),
+        async (p) => {
+          if (relink === "connect on create") moved = (await p.team.create({ data: { name: `new-${person.code}`, memberships: { connect: key } } })).id;
+          else await p.team.update({ where: { id: to.id }, data: { memberships: relink === "connect" ? { connect: key } : { connectOrCreate: { where: key, create: { personId: person.id } } } } });
+        },
+      );
+      expect(fresh?.teamId, relink).toBe(moved);
+      expect(listed.map((row) => row.teamId), relink).toEqual([moved]);
+    }
+  });
+
   it("a unique read through a self-relation depends on the related rows, not only its own", async () => {
     const boss = await base.person.create({ data: personData() });
     const report = await base.person.create({ data: personData({ managerId: boss.id }) });

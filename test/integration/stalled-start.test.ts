@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import type { CacheError } from "../../src/index.ts";
+import { createCachedClient } from "../helpers/client.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+/** Blocks the event loop, as a synchronous start-up (module loading, `$extends` of a large schema) or a long GC pause does. */
+function stall(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+/**
+ * A Redis timeout is Redis's delay, not the process's: time the process did not run is not
+ * counted against a command (outside probe 96 found a 280 ms start-up stall on a loaded machine
+ * failing the server's verification, reported to onError as Redis failing at every start).
+ */
+describe("a process that stalls", () => {
+  it("right after its cache was made (a synchronous start-up) reports no Redis failure, and its first reads use the cache", async () => {
+    const errors: CacheError[] = [];
+    const client = createCachedClient({ redisTimeout: 250, onError: (error) => errors.push(error) });
+    try {
+      stall(600);
+      const user = await seedUser(client.base);
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      expect(errors.map((error) => error.message)).toEqual([]);
+      expect(client.prisma.$cache.stats()).toMatchObject({ bypasses: {}, misses: 1, l1Hits: 1, redisErrors: 0 });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("while its reads wait for Redis, in the middle of its work, counts no timeout either", async () => {
+    const errors: CacheError[] = [];
+    const client = createCachedClient({ redisTimeout: 250, l1: false, onError: (error) => errors.push(error) });
+    try {
+      const user = await seedUser(client.base);
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      for (let i = 0; i < 5; i++) {
+        const reads = Array.from({ length: 20 }, () => client.prisma.user.findUnique({ where: { id: user.id } }));
+        // Right after the lookups went out: their replies arrive during the stall, and a sweep is due when it ends.
+        setImmediate(() => stall(400));
+        await Promise.all(reads);
+      }
+      expect(errors.map((error) => error.message)).toEqual([]);
+      expect(client.prisma.$cache.stats()).toMatchObject({ bypasses: {}, redisErrors: 0 });
+    } finally {
+      await client.close();
+    }
+  });
+});
