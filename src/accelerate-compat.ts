@@ -65,6 +65,7 @@ const DEFAULT_MAX_LIFETIME = 86_400;
 export function accelerateCompat<ModelName extends string = string>(options: AccelerateCompatOptions<NoInfer<ModelName>> = {}) {
   rejectLifetimes(options);
   const maxLifetime = compatMaxLifetime(options);
+  rejectNegativeTtlsAbove(options, maxLifetime);
   return Prisma.defineExtension((client) => {
     const schema = readPrismaSchema(client);
     const models = allModels(schema.graph.modelNames, options.models, options.negativeTtl ?? maxLifetime);
@@ -201,6 +202,20 @@ function compatMaxLifetime(options: AccelerateCompatOptions): number {
     throw new CacheConfigError("maxLifetime", `expected a positive number of seconds, at most ${longest}${longest < MAX_LIFETIME_S ? ` (365 days shrunk by the jitter, ${jitter})` : ""}, got ${String(value)}`);
   }
   return value;
+}
+
+/**
+ * A `negativeTtl` above `maxLifetime` would be refused by the core naming `maxLifetime` and a
+ * model the caller never configured (every model is cached on demand here): name the option set.
+ */
+function rejectNegativeTtlsAbove(options: AccelerateCompatOptions, maxLifetime: number): void {
+  const bound = `maxLifetime, ${maxLifetime} s${options.maxLifetime === undefined ? " (the default)" : ""}`;
+  const check = (value: unknown, option: string) => {
+    if (typeof value === "number" && value > maxLifetime) throw new CacheConfigError(option, `${value} s is above ${bound}: raise maxLifetime or lower ${option}`);
+  };
+  check(options.negativeTtl, "negativeTtl");
+  const models = typeof options.models === "object" && options.models !== null ? Object.entries(options.models) : [];
+  for (const [name, policy] of models) if (typeof policy === "object" && policy !== null) check(policy.negativeTtl, `models.${name}.negativeTtl`);
 }
 
 function largestJitter(options: AccelerateCompatOptions): number {

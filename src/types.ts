@@ -262,7 +262,7 @@ export interface CacheStats {
   l2Hits: number;
   negativeHits: number;
   dbLoads: number;
-  /** Misses that joined a load already running in this process. */
+  /** Reads that joined another read of the same key in this process (its Redis lookup, and its load if it missed): L2 hits and misses alike. */
   coalesced: number;
   /** Fleet-wide loader locks this instance took. */
   lockAcquisitions: number;

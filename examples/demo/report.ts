@@ -36,7 +36,7 @@ export function printReport(runs: [Measured, ...Measured[]]): void {
     row("latency mean", (m) => ms(mean(m.run.latencies))),
   ]);
   console.log("");
-  console.log("[1] misses that shared another read's lookup of the same key (one load or one Redis GET for all of them).");
+  console.log("[1] reads that shared another read's lookup of the same key (one Redis lookup, and one load if it missed): misses and L2 hits alike.");
   console.log("[2] reads that ran the query: every request without the cache; with it, the misses that did not coalesce.");
   console.log("[3] what the pg pool sent. Prisma merges findUnique calls made in the same tick into one statement,");
   console.log("    so statements can be fewer than loads:");

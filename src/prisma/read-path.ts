@@ -120,9 +120,13 @@ export class ReadPath {
     this.#fluentClasses = parts.fluentClasses;
   }
 
-  /** After close(): reads pass straight through to Prisma. */
+  /** After close(): reads pass straight through to Prisma (counted as bypasses, "cache closed"). */
   stop(): void {
     this.#closed = true;
+  }
+
+  get stopped(): boolean {
+    return this.#closed;
   }
 
   /** Every read operation on every model comes through here: keep it allocation-light. */
@@ -143,6 +147,7 @@ export class ReadPath {
     const policy = this.#options.models.get(model);
     if (policy === undefined || this.#closed) {
       if (policy === undefined && cache !== undefined && cache !== false) this.#reportUncached(model);
+      else if (policy !== undefined) this.#counters.bypass("cache closed");
       return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(args);
     }
     if (cache === false || parent[TRANSACTION_SCOPE] !== undefined) {

@@ -239,7 +239,8 @@ export class CacheRuntime {
         this.#l1?.clear();
         this.#versions.forget();
         this.#guard?.distrustAll();
-        if (!trusted) this.#counters.bypass("subscription down");
+        // (A closing cache's subscription goes down too: its reads are counted as "cache closed".)
+        if (!trusted && !this.#readPath.stopped) this.#counters.bypass("subscription down");
         if (trusted) this.#lease?.start();
         else this.#lease?.stop();
         // Back: deliver what is queued now rather than at the next backoff step.

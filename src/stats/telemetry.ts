@@ -49,7 +49,7 @@ const OBSERVED: ReadonlyArray<{ name: string; kind: "counter" | "gauge"; descrip
   { name: "negative_hits", kind: "counter", description: "Hits on a cached \"not found\"", read: (s) => [[s.negativeHits, {}]] },
   { name: "bloom_rejects", kind: "counter", description: "Unique reads a Bloom filter answered \"not found\" without Redis or the database", read: (s) => [[s.bloomRejects, {}]] },
   { name: "db_loads", kind: "counter", description: "Database loads made by the cache", read: (s) => [[s.dbLoads, {}]] },
-  { name: "coalesced", kind: "counter", description: "Misses that joined a load already running in the process", read: (s) => [[s.coalesced, {}]] },
+  { name: "coalesced", kind: "counter", description: "Reads that joined another read of the same key in the process (its Redis lookup, and its load if it missed): L2 hits and misses alike", read: (s) => [[s.coalesced, {}]] },
   { name: "lock_waits", kind: "counter", description: "Misses that waited for another instance's loader", read: (s) => [[s.lockWaits, {}]] },
   { name: "stale_serves", kind: "counter", description: "Reads answered with a stale value inside the swr window", read: (s) => [[s.staleServes, {}]] },
   {

@@ -310,6 +310,10 @@ describe("validation, as Accelerate's limits", () => {
 
   it("checks maxLifetime itself, naming it: every negativeTtl defaults to it, and jitter shrinks its longest", () => {
     for (const maxLifetime of [-1, "100", 1e9, 0]) expect(() => accelerateCompat({ maxLifetime: maxLifetime as never })).toThrow(expect.objectContaining({ option: "maxLifetime" }));
+    // A negativeTtl above the default maxLifetime names itself, not maxLifetime and a model never configured (outside probe 96).
+    expect(() => accelerateCompat({ negativeTtl: 100_000 })).toThrow(expect.objectContaining({ option: "negativeTtl", message: expect.stringMatching(/above maxLifetime, 86400 s \(the default\)/) }));
+    expect(() => accelerateCompat({ maxLifetime: 60, models: { User: { negativeTtl: 61 } } })).toThrow(expect.objectContaining({ option: "models.User.negativeTtl" }));
+    expect(() => accelerateCompat({ maxLifetime: 60, negativeTtl: 60 })).not.toThrow();
     expect(() => accelerateCompat({ maxLifetime: 31_536_000, jitter: 0.1 })).toThrow(/at most 28669090 \(365 days shrunk by the jitter, 0\.1\)/);
     expect(() => accelerateCompat({ maxLifetime: 28_669_090, jitter: 0.1 })).not.toThrow();
   });

@@ -80,6 +80,10 @@ describe("after $cache.close()", () => {
     await client.prisma.$cache.close();
     expect(client.prisma.$cache.close()).toBe(client.prisma.$cache.close());
     expect(client.prisma.$cache.stats().hits).toBe(0);
+    // Reads pass through to the database, counted as such (not as the subscription going down; outside probe 96).
+    await client.prisma.user.findMany({ take: 1 });
+    await client.prisma.user.findMany({ take: 1 });
+    expect(client.prisma.$cache.stats().bypasses).toEqual({ "cache closed": 2 });
     await client.prisma.$cache.drain();
     await client.base.$disconnect();
     client.redis?.disconnect();
