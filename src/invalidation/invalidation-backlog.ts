@@ -28,6 +28,9 @@ export class InvalidationBacklog {
   readonly #pendingConfirmations: Array<{ token: string; names: readonly string[] }> = [];
   #retryDelay = RETRY_MIN_MS;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** The flush running, and the one asked for meanwhile (see flush). */
+  #flushing: Promise<boolean> | undefined;
+  #nextFlush: Promise<boolean> | undefined;
 
   constructor(delivery: BacklogDelivery) {
     this.#delivery = delivery;
@@ -79,9 +82,29 @@ export class InvalidationBacklog {
   /**
    * Tries once more to deliver queued invalidations, in order and in bounded batches; a backlog
    * too long to replay is delivered as one namespace-wide bump. Then removes the queued writes'
-   * marks. Used by the retry timer and close(); true once nothing is left to send.
+   * marks. Used by the retry timer, a regained registration (retryNow) and close(); true once
+   * nothing is left to send. One at a time: a flush asked for while one runs starts when it ends
+   * and sends what it left (asks meanwhile share it), never the same backlog again — three at
+   * once sent a collapsed backlog's namespace-wide bump three times.
    */
-  async flush(): Promise<boolean> {
+  flush(): Promise<boolean> {
+    if (this.#flushing === undefined) return this.#startFlush();
+    this.#nextFlush ??= this.#flushing.then(
+      () => ((this.#nextFlush = undefined), this.#startFlush()),
+      () => ((this.#nextFlush = undefined), this.#startFlush()),
+    );
+    return this.#nextFlush;
+  }
+
+  #startFlush(): Promise<boolean> {
+    const flushing: Promise<boolean> = this.#flushOnce().finally(() => {
+      if (this.#flushing === flushing) this.#flushing = undefined;
+    });
+    this.#flushing = flushing;
+    return flushing;
+  }
+
+  async #flushOnce(): Promise<boolean> {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     if (this.#pending.size > 0) {

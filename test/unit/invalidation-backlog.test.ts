@@ -40,6 +40,23 @@ describe("InvalidationBacklog", () => {
     expect(backlog.names()).toEqual(["b"]);
   });
 
+  it("flushes one at a time: asks while one runs share the next, which sends only what the first left", async () => {
+    const { backlog, sends } = backlogWithManualDelivery();
+    backlog.add(["a", "b"], undefined);
+    // The retry timer, a regained registration and close() may all ask at once.
+    const flushes = [backlog.flush(), backlog.flush(), backlog.flush()];
+    expect(flushes[1]).toBe(flushes[2]);
+    await tick();
+    expect(sends.map((send) => send.names)).toEqual([["a", "b"]]);
+    backlog.add(["c"], undefined);
+    sends[0]!.answer(true);
+    await tick();
+    expect(sends.map((send) => send.names)).toEqual([["a", "b"], ["c"]]);
+    sends[1]!.answer(true);
+    expect(await Promise.all(flushes)).toEqual([true, true, true]);
+    expect(backlog.size).toBe(0);
+  });
+
   it("a failed flush settles nothing, and waitDelivered times out while a name stays queued", async () => {
     const { backlog, sends } = backlogWithManualDelivery();
     backlog.add(["a"], undefined);
