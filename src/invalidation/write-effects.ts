@@ -44,14 +44,25 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
       if (keyChanges.length > 0) cascade(target, { kind: "update", fields: keyChanges.flatMap((changes) => changedFields(graph, target, changes) ?? []) });
     }, 0);
 
+  // Connecting a one-to-one partner through a unique foreign key on this model takes it from the
+  // record that held it: Prisma clears that record's key first, and which record it was is unknown.
+  const stealing = (payload: unknown) => {
+    const fields = relinkedIdentityKeys(graph, model, payload);
+    if (fields.length === 0) return;
+    names.add(recordGeneration(model));
+    cascade(model, { kind: "update", fields });
+  };
+
   switch (operation) {
     case "create":
+      stealing(data);
       nested(data);
       if (!addRecordTags(graph, model, result, names) && unknownRecords === "generation") names.add(recordGeneration(model));
       break;
     case "update":
     case "upsert": {
       const changes = operation === "upsert" ? args?.update : data;
+      if (operation === "upsert") stealing(args?.create);
       pinned();
       if (touchesIdentity(graph, model, changes)) {
         names.add(recordGeneration(model));
@@ -79,6 +90,27 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
       cascade(model);
   }
   return names;
+}
+
+/**
+ * The identity fields of `model` that a write's data sets by connecting a record through one of
+ * the model's own foreign keys (`connect`, `connectOrCreate`): a one-to-one partner another record
+ * of `model` may hold, whose key Prisma then clears.
+ */
+function relinkedIdentityKeys(graph: ModelGraph, model: string, payload: unknown): string[] {
+  const data = argumentView(payload);
+  const info = graph.model(model);
+  const identityFields = graph.identityFields(model);
+  if (typeof data !== "object" || data === null || info === undefined || identityFields === undefined) return [];
+  const fields: string[] = [];
+  // for-in, as Prisma reads arguments: a DTO's inherited enumerable properties too.
+  for (const key in data) {
+    const keys = info.foreignKeys.get(key)?.filter((field) => identityFields.has(field)) ?? [];
+    if (keys.length === 0) continue;
+    const operations = argumentView((data as Record<string, unknown>)[key]);
+    if (typeof operations === "object" && operations !== null && ("connect" in operations || "connectOrCreate" in operations)) fields.push(...keys);
+  }
+  return fields;
 }
 
 /** The foreign-key fields `model` holds towards `related` (through any of its relations to it). */

@@ -113,6 +113,25 @@ describe("referential actions: self-relations, 1-1 and cycles", () => {
     }
   });
 
+  it("a create (or an upsert's create) that connects a captain another team had takes it from that team, whose unique reads follow (outside probe 98)", async () => {
+    for (const taking of ["create", "upsert", "connectOrCreate"] as const) {
+      const home = await base.team.create({ data: { name: `home-${taking}-${Date.now()}` } });
+      const player = await base.player.create({ data: { name: "captain", teamId: home.id } });
+      const holder = await base.team.create({ data: { name: `holder-${taking}-${Date.now()}`, captainId: player.id } });
+      const name = `taker-${taking}-${Date.now()}`;
+      const fresh = await fleet.expectFresh(
+        (p) => Promise.all([p.team.findUnique({ where: { id: holder.id } }), p.team.findUnique({ where: { name: holder.name } })]),
+        (p) =>
+          taking === "create"
+            ? p.team.create({ data: { name, captain: { connect: { id: player.id } } } })
+            : taking === "upsert"
+              ? p.team.upsert({ where: { name }, create: { name, captain: { connect: { id: player.id } } }, update: {} })
+              : p.team.create({ data: { name, captain: { connectOrCreate: { where: { id: player.id }, create: { name: "unused", teamId: home.id } } } } }),
+      );
+      expect(fresh.map((team) => team?.captainId), taking).toEqual([null, null]);
+    }
+  });
+
   it("a unique read through a self-relation depends on the related rows, not only its own", async () => {
     const boss = await base.person.create({ data: personData() });
     const report = await base.person.create({ data: personData({ managerId: boss.id }) });
