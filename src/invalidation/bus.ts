@@ -316,6 +316,11 @@ export class Bus {
     return this.#registry.current;
   }
 
+  /** Whether Redis refused this instance's last registration heartbeat (see InstanceRegistry.refused). */
+  get registrationRefused(): boolean {
+    return this.#registry.refused;
+  }
+
   /** Until when (monotonic ms) this instance's registration stands in Redis at least (see InstanceRegistry.standsUntil). */
   get registeredUntil(): number {
     return this.#registry.standsUntil;

@@ -81,8 +81,11 @@ function uuid(value: string): string | undefined {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** `2024-01-02T03:04:05Z`, `…05.120+02:00`: a date, a time, at most milliseconds, and an offset. */
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+/**
+ * `2024-01-02T03:04:05Z`, `…05.120+02:00`: a date, a time with seconds, at most milliseconds, and
+ * an offset. Prisma refuses a time without seconds (`…T03:04Z`) as a validation error.
+ */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})$/;
 
 function instant(value: unknown): string | undefined {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();

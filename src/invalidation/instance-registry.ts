@@ -68,6 +68,8 @@ export class InstanceRegistry {
   #quiet: NodeJS.Timeout | undefined;
   /** Redis refused a heartbeat before any was answered: an instance started while Redis refuses writes is not registered either. */
   #refusedBeforeRegistering = false;
+  /** The last heartbeat was refused by Redis (a reply, not a timeout). */
+  #refused = false;
 
   constructor(store: RedisStore, keys: RegistryKeys, member: string, leaseTtlMs: number, schema: SchemaRegistration, handlers: RegistryHandlers) {
     this.#store = store;
@@ -97,7 +99,9 @@ export class InstanceRegistry {
           (reply) => this.#renewed(sentAt, reply),
           (error: unknown) => {
             // Refused (NOREPLICAS, MISCONF, READONLY), not merely late: a timeout at start-up is no reason to serve nothing.
-            if (this.#registeredSentAt === undefined && (error as { cause?: { name?: unknown } }).cause?.name === "ReplyError") this.#refusedBeforeRegistering = true;
+            const replied = (error as { cause?: { name?: unknown } }).cause?.name === "ReplyError";
+            this.#refused = replied;
+            if (this.#registeredSentAt === undefined && replied) this.#refusedBeforeRegistering = true;
             throw error;
           },
         ),
@@ -113,6 +117,7 @@ export class InstanceRegistry {
   #renewed(sentAt: number, { longestLeaseMs, schemas, epochBumped, orphans }: Awaited<ReturnType<RedisStore["addToRegistry"]>>): void {
     if (this.#lapsedBefore(sentAt)) this.#quietAfterLapse();
     this.#refusedBeforeRegistering = false;
+    this.#refused = false;
     this.#registeredSentAt = Math.max(this.#registeredSentAt ?? sentAt, sentAt);
     if (Number.isFinite(longestLeaseMs)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longestLeaseMs);
     if (Number.isSafeInteger(schemas)) this.#schemas = schemas;
@@ -120,6 +125,11 @@ export class InstanceRegistry {
     const orphaned = orphanedWrites(orphans);
     if (orphaned.length > 0) this.#handlers.onOrphanedWrites(orphaned);
     this.#handlers.onRegistered();
+  }
+
+  /** Whether Redis refused the last registration heartbeat (NOREPLICAS, MISCONF, READONLY): waiting for one to be answered is pointless until it takes writes. */
+  get refused(): boolean {
+    return this.#refused;
   }
 
   /**

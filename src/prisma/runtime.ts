@@ -312,7 +312,7 @@ export class CacheRuntime {
       graph: schema.graph,
       policies,
       versions: this.#versions,
-      redis: store === undefined || bloomPrefix === undefined ? undefined : { store, prefix: bloomPrefix, channel: this.#bus!.eventsChannel, ready: () => this.#bus!.live(options.redisTimeoutMs * 20, this.#answersFromL1) },
+      redis: store === undefined || bloomPrefix === undefined ? undefined : { store, prefix: bloomPrefix, channel: this.#bus!.eventsChannel, ready: () => this.#bus!.live(options.redisTimeoutMs * 20, () => this.#answersFromL1() || this.#bus!.registrationRefused) },
       scan: (model, fields) => scanPages(delegateOf(schema.delegateKeys, tableClient, model), schema.graph.model(model)!.identities[0]!, fields),
       count: async (model) => (await delegateOf(schema.delegateKeys, tableClient, model).count!(undefined)) as number,
       whereMembers: whereMembersOf(schema),

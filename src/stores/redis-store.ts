@@ -36,8 +36,9 @@ function isQueued(value: unknown): boolean {
 
 /** Raised when a Redis call exceeded the configured timeout. */
 export class RedisTimeoutError extends CacheStoreError {
-  constructor(operation: string, timeoutMs: number) {
-    super(operation, `no answer within ${timeoutMs} ms`);
+  /** `waitedFor`: what the call waited for instead of a reply, when it was never sent (the server's verification). */
+  constructor(operation: string, timeoutMs: number, waitedFor?: string) {
+    super(operation, waitedFor === undefined ? `no answer within ${timeoutMs} ms` : `not sent within ${timeoutMs} ms: ${waitedFor}`);
   }
 }
 
@@ -257,7 +258,8 @@ export class RedisStore {
       return this.#verification(identity).then((deadline) => {
         if (deadline === undefined) {
           breaker?.failed();
-          throw new RedisTimeoutError(operation, this.#timeoutMs);
+          const failure = identity.lastFailure;
+          throw new RedisTimeoutError(operation, this.#timeoutMs, `the server behind the connection is not verified yet${failure === undefined ? "" : ` (its last verification: ${failure})`}`);
         }
         return this.#send(operation, command, breaker, identity, Math.max(1, deadline - performance.now()), mode);
       });
@@ -365,9 +367,12 @@ export class RedisStore {
    *
    * The timeout is Redis's delay, not this process's: time the process did not run (a
    * synchronous start-up such as `$extends` right after the client was made, a long GC pause, a
-   * starved CPU) shows as a late sweep, and moves every deadline on by as much. Outside probe 96
-   * saw a 280 ms start-up stall fail the server's verification on a loaded machine, reported as
-   * Redis failing, with the first reads sent to the database.
+   * starved CPU) shows as a late sweep, after which each command in flight gets, once, one more
+   * sweep period from then: its connection and its reply get their turn of this process's I/O
+   * first. Outside probe 96 saw a 280 ms start-up stall fail the server's verification on a loaded
+   * machine, reported as Redis failing, with the first reads sent to the database. Once only: a
+   * grace renewed at every late sweep kept a frozen Redis unnoticed for 9 s in a process stalling
+   * again and again (outside probe 97).
    */
   #track(flight: InFlight): void {
     this.#inFlight.add(flight);
@@ -382,10 +387,13 @@ export class RedisStore {
 
   #sweep(): void {
     const now = performance.now();
-    const stalled = now - this.#lastSweep - this.#sweepEveryMs;
+    const late = now - this.#lastSweep > 2 * this.#sweepEveryMs;
     this.#lastSweep = now;
     for (const flight of this.#inFlight) {
-      if (stalled > this.#sweepEveryMs) flight.deadline += stalled;
+      if (late && !flight.graced) {
+        flight.graced = true;
+        flight.deadline = Math.max(flight.deadline, now + this.#sweepEveryMs);
+      }
       if (flight.deadline > now) continue;
       this.#inFlight.delete(flight);
       // Timers run before I/O in Node's loop: after a stall, a reply may already be waiting.
@@ -409,4 +417,6 @@ interface CorkableStream {
 interface InFlight {
   deadline: number;
   expire: () => void;
+  /** Given its one more sweep period after a stall of this process (see #track). */
+  graced?: boolean;
 }

@@ -92,6 +92,7 @@ export class ServerIdentity {
   #verifying: number | undefined;
   #reportedEpoch = -1;
   #reportedUnverifiable = false;
+  #lastFailure: string | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #rollbackTimer: NodeJS.Timeout | undefined;
   /** The next check fences whatever the run_id says: the keys were rolled back. */
@@ -148,6 +149,11 @@ export class ServerIdentity {
   subscriberLost(): void {
     this.#subscriberRunId = undefined;
     this.#updateAgreement();
+  }
+
+  /** Why the last verification of the connection failed (undefined once one succeeded). */
+  get lastFailure(): string | undefined {
+    return this.#lastFailure;
   }
 
   /** Calls `wake` once verified (at once if it is); returns what stops waiting. */
@@ -220,6 +226,7 @@ export class ServerIdentity {
       (done) => {
         if (!done || epoch !== this.#epoch) return;
         this.#verified = true;
+        this.#lastFailure = undefined;
         this.#updateAgreement();
         for (const wake of this.#waiters.splice(0)) wake();
         this.#hooks.verified();
@@ -227,6 +234,7 @@ export class ServerIdentity {
       (error: unknown) => {
         if (epoch !== this.#epoch) return;
         this.#verifying = undefined;
+        this.#lastFailure = String((error as Error)?.message ?? error);
         // One report per connection: the failing calls report the rest.
         if (this.#reportedEpoch !== epoch) {
           this.#reportedEpoch = epoch;

@@ -1,14 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { PrismaPg } from "@prisma/adapter-pg";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { applyMigrations, createDatabase, dropDatabase } from "../../scripts/migrations.ts";
-import { cacheExtension, type CacheExtensionOptions } from "../../src/index.ts";
+import { CacheStoreError, cacheExtension, type CacheExtensionOptions } from "../../src/index.ts";
 import { createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { routeCacheConnections } from "../helpers/connection-routes.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
 import { FakeClock, seededRandom } from "../helpers/random.ts";
 
 const ROWS = 100_000;
@@ -105,6 +107,25 @@ describe("Bloom guard on unique fields", () => {
       proxy.close();
     }
   });
+
+  it("prepareBloom() on a Redis that refuses writes (NOREPLICAS) gives up without waiting for a registration it refuses, naming why (outside probe 97)", async () => {
+    const refusing = await ChaosRedis.start(["--min-replicas-to-write", "1"]);
+    const redis = new Redis(refusing.url, { maxRetriesPerRequest: 1 });
+    const fresh = instance({ redis, namespace: uniqueNamespace(), redisTimeout: 2_000, onError: () => {} });
+    try {
+      const waited = 20 * 2_000;
+      const outcome = await Promise.race([
+        fresh.prisma.$cache.prepareBloom().then(() => "resolved", (error: Error) => error),
+        new Promise((resolve) => setTimeout(() => resolve("still waiting"), waited / 2).unref()),
+      ]);
+      expect(outcome).toBeInstanceOf(CacheStoreError);
+      expect((outcome as Error).message).toMatch(/not verified yet .*NOREPLICAS/);
+    } finally {
+      await fresh.close();
+      redis.disconnect();
+      await refusing.stop();
+    }
+  }, 60_000);
 
   it("5 000 lookups of absent ids and emails: at most 1% reach the database; a record created on another instance is found at once everywhere", async () => {
     const a = instance();

@@ -157,6 +157,15 @@ describe("Bloom guard with odd spellings", () => {
     expect(prisma.$cache.stats().bloomRejects).toBe(0);
   });
 
+  it("leaves to Prisma a DateTime spelling it refuses (a time without seconds): its validation error, not \"not found\" (outside probe 99)", async () => {
+    for (const at of ["2031-07-01T00:00Z", "2031-07-01T00:00+02:00"]) {
+      const plain = await client.base.event.findUnique({ where: { at } }).catch((error: Error) => error.constructor.name);
+      expect(plain, at).toBe("PrismaClientValidationError");
+      await expect(prisma.event.findUnique({ where: { at } }), at).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+      await expect(prisma.event.findUniqueOrThrow({ where: { at } }), at).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+    }
+  });
+
   it("still answers lookups of identities that never existed without the database", async () => {
     const before = prisma.$cache.stats().bloomRejects;
     expect(await prisma.person.findUnique({ where: { id: randomUUID().toUpperCase() } })).toBeNull();

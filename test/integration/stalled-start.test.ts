@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { CacheError } from "../../src/index.ts";
+import { Redis } from "ioredis";
 import { createCachedClient } from "../helpers/client.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
 
 /** Blocks the event loop, as a synchronous start-up (module loading, `$extends` of a large schema) or a long GC pause does. */
@@ -48,4 +50,32 @@ describe("a process that stalls", () => {
       await client.close();
     }
   });
+
+  it("again and again while Redis is frozen still gives up on Redis after one grace: the read goes to the database within a few stalls (outside probe 97)", async () => {
+    const server = await ChaosRedis.start();
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const client = createCachedClient({ redis, redisTimeout: 250, l1: false, onError: () => {} });
+    try {
+      const user = await seedUser(client.base);
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      server.pause();
+      let stalls = 0;
+      let settledAfter: number | undefined;
+      const read = client.prisma.user.findUnique({ where: { id: user.id } }).finally(() => (settledAfter = stalls));
+      // A request handler doing 600 ms of synchronous work between short waits, as a busy server does.
+      while (settledAfter === undefined && stalls < 20) {
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        stall(600);
+        stalls++;
+      }
+      expect((await read)?.id).toBe(user.id);
+      // A grace renewed at every late sweep kept the read waiting about 15 stalls.
+      expect(settledAfter, "stalls before the read fell back to the database").toBeLessThanOrEqual(4);
+    } finally {
+      server.resume();
+      await client.close();
+      redis.disconnect();
+      await server.stop();
+    }
+  }, 60_000);
 });

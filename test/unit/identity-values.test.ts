@@ -15,7 +15,9 @@ describe("identity values: one spelling per value", () => {
   it("instants: a Date, ISO strings with any offset, with or without seconds and milliseconds", () => {
     const canonical = "2024-02-29T12:34:56.000Z";
     expect(same("instant", [new Date(canonical), "2024-02-29T12:34:56Z", "2024-02-29T12:34:56.000Z", "2024-02-29T14:34:56+02:00", "2024-02-29T12:34:56.0Z"])).toEqual(new Set([canonical]));
-    expect(canonicalIdentityValue("instant", "2024-02-29T12:34Z")).toBe("2024-02-29T12:34:00.000Z");
+    // Prisma refuses a time without seconds (its validation error, not "not found": outside probe 99).
+    expect(canonicalIdentityValue("instant", "2024-02-29T12:34Z")).toBeUndefined();
+    expect(canonicalIdentityValue("instant", "2024-02-29T12:34+02:00")).toBeUndefined();
   });
 
   it("instants that cannot be known exactly: no offset, sub-millisecond digits, garbage", () => {
