@@ -93,20 +93,20 @@ export function writeEffects(graph: ModelGraph, model: string, operation: string
 }
 
 /**
- * The identity fields of `model` that a write's data sets by connecting a record through one of
- * the model's own foreign keys (`connect`, `connectOrCreate`): a one-to-one partner another record
- * of `model` may hold, whose key Prisma then clears.
+ * The foreign-key fields of `model` that a write's data sets by connecting a record through a
+ * one-to-one relation (`connect`, `connectOrCreate`; its key alone is unique): a partner another
+ * record of `model` may hold, whose key Prisma then clears. A key that is only part of a compound
+ * identity (a join table's) takes nothing from anyone.
  */
 function relinkedIdentityKeys(graph: ModelGraph, model: string, payload: unknown): string[] {
   const data = argumentView(payload);
   const info = graph.model(model);
-  const identityFields = graph.identityFields(model);
-  if (typeof data !== "object" || data === null || info === undefined || identityFields === undefined) return [];
+  if (typeof data !== "object" || data === null || info === undefined) return [];
   const fields: string[] = [];
   // for-in, as Prisma reads arguments: a DTO's inherited enumerable properties too.
   for (const key in data) {
-    const keys = info.foreignKeys.get(key)?.filter((field) => identityFields.has(field)) ?? [];
-    if (keys.length === 0) continue;
+    const keys = info.foreignKeys.get(key) ?? [];
+    if (keys.length === 0 || !info.identities.some((identity) => identity.fields.every((field) => keys.includes(field)))) continue;
     const operations = argumentView((data as Record<string, unknown>)[key]);
     if (typeof operations === "object" && operations !== null && ("connect" in operations || "connectOrCreate" in operations)) fields.push(...keys);
   }

@@ -132,6 +132,19 @@ describe("referential actions: self-relations, 1-1 and cycles", () => {
     }
   });
 
+  it("a create that connects through a foreign key that is only part of a compound key takes nothing from anyone: other records' unique reads stay cached (outside probe 100)", async () => {
+    const [one, two] = [await base.person.create({ data: personData() }), await base.person.create({ data: personData() })];
+    const team = await base.team.create({ data: { name: `join-${one.code}`, memberships: { create: { personId: one.id } } } });
+    const cached = { personId_teamId: { personId: one.id, teamId: team.id } };
+    for (const reader of [fleet.viaL1, fleet.viaRedis]) await reader.prisma.membership.findUnique({ where: cached });
+    await fleet.writer.prisma.membership.create({ data: { person: { connect: { id: two.id } }, team: { connect: { id: team.id } } } });
+    for (const reader of [fleet.viaL1, fleet.viaRedis]) {
+      const queries = reader.pool.queries;
+      expect(await reader.prisma.membership.findUnique({ where: cached })).toMatchObject({ personId: one.id });
+      expect(reader.pool.queries, "still cached").toBe(queries);
+    }
+  });
+
   it("a unique read through a self-relation depends on the related rows, not only its own", async () => {
     const boss = await base.person.create({ data: personData() });
     const report = await base.person.create({ data: personData({ managerId: boss.id }) });

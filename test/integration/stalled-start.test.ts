@@ -1,7 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { CacheError } from "../../src/index.ts";
 import { Redis } from "ioredis";
 import { createCachedClient } from "../helpers/client.ts";
+import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
 
@@ -29,6 +30,25 @@ describe("a process that stalls", () => {
       expect(client.prisma.$cache.stats()).toMatchObject({ bypasses: {}, misses: 1, l1Hits: 1, redisErrors: 0 });
     } finally {
       await client.close();
+    }
+  });
+
+  it("right after its cache was made, behind a link slow enough that connecting takes more than a sweep period, reports no Redis failure either (outside probe 100)", async () => {
+    // 50 ms per reply: the connection's ready check and the verification take well over a sweep period after the stall.
+    const proxy = await delayingProxy(inject("redisUrl"), 50);
+    const redis = new Redis(proxy.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    const errors: CacheError[] = [];
+    const client = createCachedClient({ redis, redisTimeout: 250, onError: (error) => errors.push(error) });
+    try {
+      stall(600);
+      const user = await seedUser(client.base);
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      expect(errors.map((error) => error.message)).toEqual([]);
+      expect(client.prisma.$cache.stats()).toMatchObject({ bypasses: {}, redisErrors: 0 });
+    } finally {
+      await client.close();
+      redis.disconnect();
+      proxy.close();
     }
   });
 
