@@ -139,7 +139,7 @@ function planOf(value: unknown, generate: boolean): Plan {
   if (Array.isArray(value)) return arrayPlan(value, generate);
   if (value instanceof Date) return DATE;
   if (value instanceof Uint8Array) return BYTES;
-  // isKept kept every other class instance.
+  // Every other class instance was kept (isKept): this one is a Decimal.
   if (hasClassPrototype(value as object)) return DECIMAL;
   return objectPlan(value as Record<string, unknown>, generate);
 }

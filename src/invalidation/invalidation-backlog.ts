@@ -89,10 +89,8 @@ export class InvalidationBacklog {
    */
   flush(): Promise<boolean> {
     if (this.#flushing === undefined) return this.#startFlush();
-    this.#nextFlush ??= this.#flushing.then(
-      () => ((this.#nextFlush = undefined), this.#startFlush()),
-      () => ((this.#nextFlush = undefined), this.#startFlush()),
-    );
+    const next = () => ((this.#nextFlush = undefined), this.#startFlush());
+    this.#nextFlush ??= this.#flushing.then(next, next);
     return this.#nextFlush;
   }
 

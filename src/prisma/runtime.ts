@@ -331,10 +331,10 @@ export class CacheRuntime {
    * Whether what this process keeps (L1, loads shared between reads, Bloom filter copies) may
    * answer: only while the subscription that renews the lease reaches the server the commands verified.
    */
+  readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds(this.#bus!.registeredUntil) && this.#identity?.agreed !== false);
+
   /** Whether this process's copies answer now: trusted, and its registration answered (a Bloom filter copy waits for both). */
   readonly #answersFromL1 = (): boolean => this.#l1Trusted() && this.#bus?.schemasDiffer !== undefined;
-
-  readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds(this.#bus!.registeredUntil) && this.#identity?.agreed !== false);
 
   #createStatsControl(observability: Observability): StatsControl {
     return new StatsControl({

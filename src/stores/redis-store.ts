@@ -369,8 +369,7 @@ export class RedisStore {
    * synchronous start-up such as `$extends` right after the client was made, a long GC pause, a
    * starved CPU) shows as a late sweep. Once per command, that stall is not counted, and the
    * command keeps at least a whole timeout from then: its connection and its reply get their turn
-   * of this process's I/O first.
-   * Outside probe 96 saw a 280 ms start-up stall fail the server's verification on a loaded
+   * of this process's I/O first. Outside probe 96 saw a 280 ms start-up stall fail the server's verification on a loaded
    * machine, reported as Redis failing, with the first reads sent to the database; with a grace of
    * one sweep period (62 ms) probe 100 still saw it on a loaded machine. Once only: a grace renewed
    * at every late sweep kept a frozen Redis unnoticed for 9 s in a process stalling again and

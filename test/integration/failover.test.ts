@@ -35,6 +35,15 @@ describe("a Redis server that lost the last writes", () => {
     return started;
   }
   /** Reads the user by id and in a list until both are served from the cache. */
+  /** A primary, its replica, and a proxy the clients reach the primary through (switched to the replica on failover). */
+  async function primaryAndReplicaBehindProxy(): Promise<{ primary: ChaosRedis; replica: ChaosRedis; proxy: TcpProxy }> {
+    const primary = await server(() => ChaosRedis.start());
+    const replica = await server(() => ChaosRedis.startReplicaOf(primary));
+    const proxy = await TcpProxy.start(primary.port);
+    cleanups.push(() => proxy.stop());
+    return { primary, replica, proxy };
+  }
+
   async function cache(c: Cached, id: number): Promise<void> {
     await until(async () => {
       const hits = c.prisma.$cache.stats().hits;
@@ -50,10 +59,7 @@ describe("a Redis server that lost the last writes", () => {
   }
 
   it("a promoted replica that refuses writes for a while (min-replicas-to-write, no replica of its own): fenced once it takes them, and counted as one server change", async () => {
-    const primary = await server(() => ChaosRedis.start());
-    const replica = await server(() => ChaosRedis.startReplicaOf(primary));
-    const proxy = await TcpProxy.start(primary.port);
-    cleanups.push(() => proxy.stop());
+    const { primary, replica, proxy } = await primaryAndReplicaBehindProxy();
     const namespace = uniqueNamespace();
     const c = client(proxy.url, namespace);
     const user = await c.base.user.create({ data: { email: `failover-refusing-${namespace}@example.com`, name: "old" } });
@@ -194,10 +200,7 @@ describe("a Redis server that lost the last writes", () => {
   });
 
   it("reads in flight across the switch to a promoted replica are never answered from it before the fence", async () => {
-    const primary = await server(() => ChaosRedis.start());
-    const replica = await server(() => ChaosRedis.startReplicaOf(primary));
-    const proxy = await TcpProxy.start(primary.port);
-    cleanups.push(() => proxy.stop());
+    const { primary, replica, proxy } = await primaryAndReplicaBehindProxy();
     const namespace = uniqueNamespace();
     const reader = client(proxy.url, namespace, false);
     const writer = client(primary.url, namespace, false);
