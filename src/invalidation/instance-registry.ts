@@ -93,7 +93,7 @@ export class InstanceRegistry {
     }
     const beat = () => {
       const sentAt = performance.now();
-      const registered = this.#store.addToRegistry(this.#keys, this.#member, this.#leaseTtlMs, this.#lifetimeMs, this.#schema);
+      const registered = this.#store.addToRegistry(this.#keys, this.#member, this.#leaseTtlMs, this.#lifetimeMs, REGISTRATION_HEARTBEAT_MS, this.#schema);
       this.#settle(
         registered.then(
           (reply) => this.#renewed(sentAt, reply),

@@ -143,8 +143,9 @@ end
 local V, G = tonumber(ARGV[5]), tonumber(ARGV[6])
 local markMode, token = ARGV[8], ARGV[9]
 local pendingKey, pendingOp = KEYS[#KEYS - 2], ARGV[#ARGV - 4]
--- A sweep of an orphaned write runs once: whoever finds its record gone was beaten to it (or the writer confirmed).
-if pendingOp == 'sweep' and redis.call('HEXISTS', pendingKey, token) == 0 then return {-1, 0, 0, 0} end
+-- A sweep of an orphaned write runs once: whoever finds its record gone or swept was beaten to it (or the writer confirmed).
+local record = pendingOp ~= '' and pendingOp ~= 'add' and redis.call('HGET', pendingKey, token)
+if pendingOp == 'sweep' and (not record or string.sub(record, 1, 1) == '\\n') then return {-1, 0, 0, 0} end
 -- How many of its bumps Redis took from this instance (see ROLLBACK_CHECK): keys put back to a copy
 -- taken before some of them count fewer, whatever the sequence says after later writes.
 local bumpsKey = KEYS[#KEYS - 3]
@@ -164,8 +165,28 @@ local markUntil = nowMs + tonumber(ARGV[10])
 if pendingOp == 'add' then
   redis.call('HSET', pendingKey, token, ARGV[12] .. '\\n' .. string.format('%.0f', nowMs) .. '\\n' .. string.format('%.0f', markUntil) .. '\\n' .. ARGV[#ARGV - 3])
   if redis.call('PTTL', pendingKey) < tonumber(ARGV[10]) then redis.call('PEXPIRE', pendingKey, ARGV[10]) end
+elseif pendingOp == 'sweep' then
+  -- Kept, its writer's name dropped (not an orphan any more), until its marks lapse: a writer
+  -- that was alive after all clears the sweep's marks with its confirmation.
+  local announced, lapses, names = string.match(record, '^[^\\n]*\\n(%d+)\\n(%d+)\\n(.*)$')
+  if announced then
+    local lapsesAt = math.max(tonumber(lapses), markUntil)
+    redis.call('HSET', pendingKey, token, '\\n' .. announced .. '\\n' .. string.format('%.0f', lapsesAt) .. '\\n' .. names)
+    if redis.call('PTTL', pendingKey) < tonumber(ARGV[10]) then redis.call('PEXPIRE', pendingKey, ARGV[10]) end
+  else
+    redis.call('HDEL', pendingKey, token)
+  end
 elseif pendingOp ~= '' then
   redis.call('HDEL', pendingKey, token)
+  -- Only a confirmation settles the write (one of unknown outcome keeps every mark: 'set').
+  local swept = markMode == 'clear' and record and string.match(record, '^\\n%d+\\n%d+\\n(.*)$')
+  local ok, names = pcall(cjson.decode, swept or '')
+  if ok and type(names) == 'table' then
+    local versionPrefix = string.sub(KEYS[1], 1, -4) .. 'v:'
+    for _, name in ipairs(names) do
+      if type(name) == 'string' then redis.call('ZREM', 'd' .. versionPrefix .. name, token) end
+    end
+  end
 end
 local function mark(key)
   local marks = 'd' .. key
@@ -290,7 +311,7 @@ return 1
  * that did not acknowledge. KEYS: registry, longest-lease key, live schemas, sequence key, schema
  * epoch's version key. ARGV: member, own lease ms, registration lifetime ms, schema
  * (`<database>|<fingerprint>`, kept in the live schemas, a sorted set by expiry, as the instances
- * are), database prefix (`<database>|`). Returns that longest lease, how many schemas of this
+ * are), database prefix (`<database>|`), heartbeat ms. Returns that longest lease, how many schemas of this
  * database are live, and the schema epoch's new version if this registration bumped it ('' otherwise). Expiries are the server's time, not the instances' (whose clocks may
  * disagree: one running ahead that died would stay "live" by its lead, one running behind would
  * never count as live).
@@ -301,18 +322,23 @@ return 1
  * between its announcement and its confirmation — perhaps after its commit, whose result-only
  * names (another unique key of the row) nobody invalidated. Returned as token, names pairs, for
  * this instance to sweep (BUMP_VERSIONS 'sweep': once, whoever comes first). Records whose marks
- * lapsed are dropped. Only a heartbeat whose own registration still stood sweeps: after a stall
- * of Redis every registration lapsed, and live writers have not registered again yet.
+ * lapsed are dropped; a swept record stays, without its writer, until its marks lapse (a writer
+ * alive after all clears the sweep's marks with its confirmation). Only a heartbeat whose own
+ * registration still stood and was renewed within two heartbeats sweeps: after a stall of Redis
+ * every registration lapsed, or the writer's did first, and live writers have not registered again yet.
  * It may run when Redis is out of memory (allow-oom): a registration refused there lapses, and
  * the instance would serve nothing cached while Redis still serves lookups (an outside probe).
  */
 export const REGISTER_INSTANCE = script(`#!lua flags=allow-oom
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
--- Whether this instance's registration stood until now: if not, Redis or this instance stalled
--- longer than a registration lifetime, and every registration may have lapsed in the stall.
+-- Whether this instance's registration stood until now, renewed regularly: if it lapsed, Redis
+-- or this instance stalled longer than a registration lifetime, and every registration may have
+-- lapsed in the stall; if its last renewal landed over two heartbeats ago, Redis or this instance
+-- stalled, and a writer whose renewals the stall delayed more (its last one landed earlier, its
+-- circuit breaker opened) may not have registered again yet.
 local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local steady = previous and tonumber(previous) >= now
+local steady = previous and tonumber(previous) >= now and tonumber(previous) - tonumber(ARGV[3]) >= now - 2 * tonumber(ARGV[6])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local mine = tonumber(ARGV[2])
@@ -355,7 +381,7 @@ if steady and KEYS[6] ~= nil and redis.call('EXISTS', KEYS[6]) == 1 then
     local writer, announced, lapses, names = string.match(records[i + 1], '^([^\\n]*)\\n(%d+)\\n(%d+)\\n(.*)$')
     if not writer or tonumber(lapses) <= now then
       redis.call('HDEL', KEYS[6], records[i])
-    elseif tonumber(announced) + tonumber(ARGV[3]) < now and #orphans < 40 and not redis.call('ZSCORE', KEYS[1], writer) then
+    elseif writer ~= '' and tonumber(announced) + tonumber(ARGV[3]) < now and #orphans < 40 and not redis.call('ZSCORE', KEYS[1], writer) then
       orphans[#orphans + 1] = records[i]
       orphans[#orphans + 1] = names
     end

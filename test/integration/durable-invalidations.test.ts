@@ -141,7 +141,11 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       // Timeouts paid: the threshold (plus at most a few calls already in flight), not one per read.
       expect(c.prisma.$cache.stats().redisTimeouts - timeoutsBefore).toBeLessThanOrEqual(5);
       expect(c.prisma.$cache.stats().bypasses["circuit open"]).toBeGreaterThanOrEqual(10);
-      expect(control.prisma.$cache.stats().redisTimeouts).toBeGreaterThanOrEqual(15);
+      // Without a breaker every read pays its timeout, but for those after its registration lapsed
+      // (a registration lifetime into the freeze, sooner on a loaded machine), which skip Redis.
+      const { redisTimeouts, bypasses } = control.prisma.$cache.stats();
+      expect(redisTimeouts + (bypasses["registration lapsed"] ?? 0)).toBeGreaterThanOrEqual(15);
+      expect(redisTimeouts).toBeGreaterThanOrEqual(10);
     } finally {
       chaos.resume();
     }

@@ -98,4 +98,22 @@ describe("instance registry", () => {
       await proxy.stop();
     }
   });
+
+  it("an instance sweeps a write whose writer is not registered only from a heartbeat that landed within two heartbeats of its last (a stall lets the writer's registration lapse first: found in a chaos run)", async () => {
+    const scratch = `{${uniqueNamespace()}}`;
+    const keys = [`${scratch}:instances`, `${scratch}:lease`, `${scratch}:schemas`, `${scratch}:seq`, `${scratch}:v:epoch`, `${scratch}:pending`];
+    const [lifetime, lease, heartbeat] = [3_000, 1_000, 1_000];
+    const heartbeatOf = async (member: string) => (await admin.eval(REGISTER_INSTANCE.source, keys.length, ...keys, member, lease, lifetime, "", "", heartbeat)) as [number, number, string, string[]];
+    const [seconds, micros] = await admin.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    try {
+      await admin.hset(keys[5]!, "token", `writer-gone\n${now - 10_000}\n${now + 60_000}\n["g:User"]`);
+      // Its last renewal landed 2.5 s ago: registered still, but not renewed for two and a half heartbeats.
+      await admin.zadd(keys[0]!, now - 2_500 + lifetime, "sweeper");
+      expect((await heartbeatOf("sweeper"))[3], "after an irregular gap").toEqual([]);
+      expect((await heartbeatOf("sweeper"))[3], "from the next, regular heartbeat").toEqual(["token", '["g:User"]']);
+    } finally {
+      await admin.del(...keys);
+    }
+  });
 });

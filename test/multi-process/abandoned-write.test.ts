@@ -46,7 +46,8 @@ describe("a writer killed after its commit, before its confirmation", () => {
       await writer.result.catch(() => undefined);
       const reports = await Promise.all(readers.map((reader) => reader.result));
 
-      expect(await admin.hlen(pendingKey), "the orphaned write was swept").toBe(0);
+      // Swept: its record stays, without its writer, until its marks lapse (a live writer's confirmation would clear them).
+      expect(Object.values(await admin.hgetall(pendingKey)).map((record) => record.split("\n")[0]), "the orphaned write was swept").toEqual([""]);
       expect(reports.reduce((sum, report) => sum + report.abandonedWrites, 0), "swept once, by one instance").toBe(1);
       for (const report of reports) {
         expect(report.l1Hits, "the readers served from L1 before the write").toBeGreaterThan(0);
@@ -86,6 +87,39 @@ describe("a writer killed after its commit, before its confirmation", () => {
       await until(async () => (await reader.base.user.findUniqueOrThrow({ where: { id: user.id } })).name === "written by a killed writer", 10_000);
       expect((await list())[0]?.name).toBe("written by a killed writer");
       expect(await count()).toBe(1);
+    } finally {
+      admin.disconnect();
+      await reader.close();
+    }
+  }, 90_000);
+
+  it("a live writer whose write was swept (its registration lapsed while it waited) clears the sweep's marks with its confirmation: its model is cached again at once, not after lateCommitWindow", async () => {
+    const namespace = uniqueNamespace();
+    const reader = createCachedClient({ namespace, models: { User: true }, lateCommitWindow: 60 });
+    const admin = new Redis(inject("redisUrl"));
+    try {
+      const [written, other] = [await seedUser(reader.base), await seedUser(reader.base)];
+      const readOther = () => reader.prisma.user.findUnique({ where: { id: other.id } });
+      await readOther();
+      const rowLock = await holdUserRowLock(reader.base, written.id);
+      const writer = startChild<{ resolved: boolean }>("abandoning-writer.ts", { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, EMAIL: written.email, NAME: "written by a live writer" });
+      await writer.printed("ready");
+      const pendingKey = `{${namespace}}:pending`;
+      await until(async () => (await admin.hlen(pendingKey)) === 1, 20_000);
+      const [record] = Object.values(await admin.hgetall(pendingKey));
+      const writerMember = record!.split("\n")[0]!;
+      // The writer lives, but its registration is taken away (as a Redis stall or an open circuit
+      // does) once its write was announced over a registration lifetime ago: the reader sweeps it.
+      await sleep(3_500);
+      await until(async () => (await admin.zrem(`{${namespace}}:instances`, writerMember), reader.prisma.$cache.stats().abandonedWrites === 1), 20_000, 20);
+      await rowLock.release();
+      expect(await writer.result).toEqual({ resolved: true });
+      // The sweep bumped the model: the next read loads once; after it the row is cached again.
+      expect((await readOther())?.id).toBe(other.id);
+      const queries = reader.pool.queries;
+      expect((await readOther())?.id).toBe(other.id);
+      expect(reader.pool.queries, "served from the cache once the writer confirmed").toBe(queries);
+      expect((await reader.prisma.user.findUnique({ where: { id: written.id } }))?.name).toBe("written by a live writer");
     } finally {
       admin.disconnect();
       await reader.close();
