@@ -46,7 +46,15 @@ local function readOrCreate(versionKey, seqKey, lifetimeKey, own, expiring)
     end
     return value
   end
-  value = redis.call('GET', seqKey) or '0'
+  value = redis.call('GET', seqKey)
+  if not value then
+    -- The sequence is gone too (deleted, a swap to an empty database): start it from the server's
+    -- clock in microseconds, as a bump does, above every version it ever handed out — at 0, a
+    -- version re-created now would match entries stored before the namespace's first write.
+    local t = redis.call('TIME')
+    value = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+    redis.call('SET', seqKey, value)
+  end
   if expiring == '1' then
     tagTtl = tagTtl or tagLifetime(lifetimeKey, own)
     redis.call('SET', versionKey, value, 'PX', tagTtl * 2)
