@@ -1,34 +1,37 @@
+import { availableParallelism } from "node:os";
 import type { TestProject } from "vitest/node";
 import { applyMigrations, createDatabase, dropDatabase, SECOND_MIGRATIONS_DIR } from "../scripts/migrations.ts";
 import { resolveServices } from "./helpers/services.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    databaseUrl: string;
-    /** A database of the second test schema (test/schemas/second). */
-    secondDatabaseUrl: string;
+    /** One database per test worker (see test/helpers/databases.ts), migrated from prisma/migrations. */
+    databaseUrls: string[];
+    /** One database of the second test schema (test/schemas/second) per test worker. */
+    secondDatabaseUrls: string[];
     redisUrl: string;
   }
 }
 
 /**
- * One fresh database per test run, migrated from prisma/migrations, and one of the second test
- * schema (test/schemas/second/prisma/migrations); both dropped at the end.
+ * Fresh databases for each test worker, of both schemas, dropped at the end: test files run two
+ * at a time, and a file that counts or lists a whole table must not see another file's rows.
  */
 export default async function setup(project: TestProject) {
   const services = await resolveServices();
-  const name = `pcs_test_${process.pid}_${Date.now()}`;
-  const databaseUrl = await createDatabase(services.postgresAdminUrl, name);
-  await applyMigrations(databaseUrl);
-  const secondName = `${name}_second`;
-  const secondDatabaseUrl = await createDatabase(services.postgresAdminUrl, secondName);
-  await applyMigrations(secondDatabaseUrl, SECOND_MIGRATIONS_DIR);
-  project.provide("databaseUrl", databaseUrl);
-  project.provide("secondDatabaseUrl", secondDatabaseUrl);
+  const workers = Math.max(1, project.config.maxWorkers ?? availableParallelism());
+  const run = `pcs_test_${process.pid}_${Date.now()}`;
+  const names = Array.from({ length: workers }, (_, i) => `${run}_w${i + 1}`);
+  const create = async (name: string, migrations?: string) => {
+    const url = await createDatabase(services.postgresAdminUrl, name);
+    await applyMigrations(url, migrations);
+    return url;
+  };
+  project.provide("databaseUrls", await Promise.all(names.map((name) => create(name))));
+  project.provide("secondDatabaseUrls", await Promise.all(names.map((name) => create(`${name}_second`, SECOND_MIGRATIONS_DIR))));
   project.provide("redisUrl", services.redisUrl);
   return async () => {
-    await dropDatabase(services.postgresAdminUrl, name);
-    await dropDatabase(services.postgresAdminUrl, secondName);
+    await Promise.all(names.flatMap((name) => [dropDatabase(services.postgresAdminUrl, name), dropDatabase(services.postgresAdminUrl, `${name}_second`)]));
     await services.stop();
   };
 }

@@ -159,9 +159,15 @@ export class TieredCache {
       this.#absorb(resolved.unavailable);
       return UNAVAILABLE;
     }
-    // A loaded value is what the store encodes: always copied.
-    if ("loaded" in resolved) return { source: resolved.loaded, retained: true, fromL2: false, stale: false, negative: false, freshUntil: undefined };
+    // A loaded value is what the store encodes: always copied. The database answered: a refresh
+    // of this key that failed before backs off no longer (its backoff grows up to 30 s, and
+    // would keep serving a stale value that long after the next outage).
+    if ("loaded" in resolved) {
+      this.#refreshFailures.delete(request.key);
+      return { source: resolved.loaded, retained: true, fromL2: false, stale: false, negative: false, freshUntil: undefined };
+    }
     const { entry } = resolved;
+    this.#waitBound.learn(request.model, entry.loadMs);
     const retained = this.#adopt(request, entry);
     const now = this.#parts.clock.now();
     const stale = now >= entry.freshUntil;

@@ -5,12 +5,13 @@ import { inject } from "vitest";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension, type CacheExtensionOptions } from "../../src/index.ts";
 import { CountingPool } from "./counting-pool.ts";
+import { databaseUrl } from "./databases.ts";
 
 export type BaseClient = PrismaClient;
 
 /** A plain Prisma client on the test database, with a pool that counts queries. */
 export function createBaseClient(): { base: PrismaClient; pool: CountingPool } {
-  const pool = new CountingPool({ connectionString: inject("databaseUrl"), max: 4 });
+  const pool = new CountingPool({ connectionString: databaseUrl(), max: 4 });
   return { base: new PrismaClient({ adapter: new PrismaPg(pool) }), pool };
 }
 

@@ -1,9 +1,9 @@
 import { Redis } from "ioredis";
-import { inject } from "vitest";
 import { createBaseClient, uniqueNamespace, type BaseClient } from "./client.ts";
 import { ChaosRedis } from "./redis-server.ts";
 import { seedUser } from "./seed.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
+import { databaseUrl } from "./databases.ts";
 
 /** What a test of a writer cut off from Redis works with: see withProxiedWriter(). */
 export interface ProxiedWriterSetup {
@@ -31,7 +31,7 @@ export async function withProxiedWriter(run: (setup: ProxiedWriterSetup) => Prom
   try {
     const user = await seedUser(base);
     const namespace = uniqueNamespace();
-    const common = { DATABASE_URL: inject("databaseUrl"), NAMESPACE: namespace, USER_ID: String(user.id) };
+    const common = { DATABASE_URL: databaseUrl(), NAMESPACE: namespace, USER_ID: String(user.id) };
     await run({ chaos, proxy, base, admin, user, namespace, common });
   } finally {
     admin.disconnect();

@@ -3,11 +3,12 @@
 import { randomUUID } from "node:crypto";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { Redis } from "ioredis";
-import { expect, inject } from "vitest";
+import { expect } from "vitest";
 import { PrismaClient } from "../schemas/second/generated/client.ts";
 import { cacheExtension, type CacheExtensionOptions } from "../../src/index.ts";
 import { createRedis, uniqueNamespace } from "./client.ts";
 import { CountingPool } from "./counting-pool.ts";
+import { secondDatabaseUrl } from "./databases.ts";
 
 export type SecondBaseClient = PrismaClient;
 
@@ -16,7 +17,7 @@ export const SECOND_MODELS = { Person: true, Passport: true, Team: true, Player:
 
 /** A plain Prisma client on the second schema's test database, with a pool that counts queries. */
 export function createSecondBaseClient(): { base: PrismaClient; pool: CountingPool } {
-  const pool = new CountingPool({ connectionString: inject("secondDatabaseUrl"), max: 4 });
+  const pool = new CountingPool({ connectionString: secondDatabaseUrl(), max: 4 });
   return { base: new PrismaClient({ adapter: new PrismaPg(pool) }), pool };
 }
 

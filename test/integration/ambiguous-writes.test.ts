@@ -7,6 +7,7 @@ import { cacheExtension } from "../../src/index.ts";
 import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { LostReplyProxy } from "../helpers/lost-reply-proxy.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 /**
  * Writes that fail without the database saying it refused them (found by an outside probe): a
@@ -50,7 +51,7 @@ const LATE_COMMIT_WINDOW_S = 2;
 describe("a write whose outcome the client does not know", () => {
   const namespace = uniqueNamespace();
   const redis = createRedis();
-  const databaseUrl = new URL(inject("databaseUrl"));
+  const database = new URL(databaseUrl());
   let proxy: LostReplyProxy;
   const pools: pg.Pool[] = [];
   const clients: PrismaClient[] = [];
@@ -70,15 +71,15 @@ describe("a write whose outcome the client does not know", () => {
   let deferring: ReturnType<typeof cached>;
 
   beforeAll(async () => {
-    proxy = await LostReplyProxy.start(Number(databaseUrl.port || 5432));
-    const throughProxy = new URL(databaseUrl);
+    proxy = await LostReplyProxy.start(Number(database.port || 5432));
+    const throughProxy = new URL(database);
     throughProxy.port = String(proxy.port);
     writer = cached(new pg.Pool({ connectionString: throughProxy.toString(), max: 2 }));
     // A client-side timeout: pg gives up on the statement, PostgreSQL keeps running it.
-    timingOut = cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2, query_timeout: 300 }));
-    readers = [cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2 })), cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2 }), { l1: false })];
+    timingOut = cached(new pg.Pool({ connectionString: database.toString(), max: 2, query_timeout: 300 }));
+    readers = [cached(new pg.Pool({ connectionString: database.toString(), max: 2 })), cached(new pg.Pool({ connectionString: database.toString(), max: 2 }), { l1: false })];
     retrying = cached(new pg.Pool({ connectionString: throughProxy.toString(), max: 2 }), {}, (base) => base.$extends(retryOnce) as never);
-    deferring = cached(new pg.Pool({ connectionString: databaseUrl.toString(), max: 2 }), {}, (base) => base.$extends(giveUpThenRun) as never);
+    deferring = cached(new pg.Pool({ connectionString: database.toString(), max: 2 }), {}, (base) => base.$extends(giveUpThenRun) as never);
   });
   afterAll(async () => {
     for (const client of [writer, timingOut, ...readers, retrying, deferring]) await client.$cache.close();
@@ -169,7 +170,7 @@ describe("a write whose outcome the client does not know", () => {
     const list = (client: ReturnType<typeof cached>) => client.user.findMany({ where: { id: user.id } });
     await cacheEverywhere(byEmail);
     await cacheEverywhere(list);
-    const locker = new pg.Client({ connectionString: databaseUrl.toString() });
+    const locker = new pg.Client({ connectionString: database.toString() });
     await locker.connect();
     try {
       await locker.query("BEGIN");

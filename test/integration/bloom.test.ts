@@ -12,6 +12,7 @@ import { CountingPool } from "../helpers/counting-pool.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { FakeClock, seededRandom } from "../helpers/random.ts";
+import { databaseUrl as workerDatabaseUrl } from "../helpers/databases.ts";
 
 const ROWS = 100_000;
 
@@ -19,7 +20,7 @@ const ROWS = 100_000;
 describe("Bloom guard on unique fields", () => {
   const name = `pcs_bloom_${process.pid}_${Date.now()}`;
   const adminUrl = (() => {
-    const url = new URL(inject("databaseUrl"));
+    const url = new URL(workerDatabaseUrl());
     url.pathname = "/postgres";
     return url.toString();
   })();

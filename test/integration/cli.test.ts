@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { TopQuery } from "../../src/index.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { deleteEntries, queriesFor, runRecorded, seedUsers, serveTraffic, type AppQuery } from "../helpers/stats.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -15,7 +16,7 @@ interface CliRun {
 
 /** Runs the CLI from source, as `npx prisma-cache-shield` runs the built one. */
 function cli(args: readonly string[], namespace: string): Promise<CliRun> {
-  const env = { ...process.env, DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), PCS_NAMESPACE: namespace };
+  const env = { ...process.env, DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), PCS_NAMESPACE: namespace };
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     let stdout = "";

@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from "vitest";
 import { startChild } from "../helpers/child-process.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { until } from "../helpers/wait.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -17,7 +18,7 @@ describe("close()", () => {
     const client = createCachedClient({ namespace, models: { User: { ttl: 1, swr: 60, jitter: 0 } }, closeTimeout: 300, earlyRefreshBeta: 0 });
     const errors: string[] = [];
     client.prisma.$cache.events.on("error", (event: { error: { code: string } }) => errors.push(event.error.code));
-    const locker = new pg.Client({ connectionString: inject("databaseUrl") });
+    const locker = new pg.Client({ connectionString: databaseUrl() });
     await locker.connect();
     let locked = false;
     let closed = false;
@@ -129,7 +130,7 @@ describe("closing a client on a shared Redis connection", () => {
 
   for (const [when, use] of [["before its first query", "0"], ["after reads and a write", "1"]] as const) {
     it(`an app that closes the cache ${when}, disconnects Prisma and quits its client leaves nothing holding its process (found by an outside probe: a socket timer held it 5 s)`, async () => {
-      const child = startChild<{ alive: string[] }>("closing-app.ts", { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: uniqueNamespace(), USE: use });
+      const child = startChild<{ alive: string[] }>("closing-app.ts", { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: uniqueNamespace(), USE: use });
       expect((await child.result).alive).toEqual([]);
     });
   }

@@ -1,11 +1,12 @@
 import { Redis } from "ioredis";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { startChild } from "../helpers/child-process.ts";
 import { uniqueNamespace } from "../helpers/client.ts";
 import { privateCluster } from "../helpers/cluster-fixture.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { untilServedFromL1 } from "../helpers/wait.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 /**
  * On a Cluster too, the cache sends its commands on connections of its own, which a socket
@@ -56,7 +57,7 @@ describe("a half-open connection to a Cluster node", () => {
   }, 60_000);
 
   it("a process whose cache used the Cluster exits once it closed the cache and quit its client", async () => {
-    const child = startChild<{ alive: string[] }>("closing-app.ts", { DATABASE_URL: inject("databaseUrl"), CLUSTER_PORT: String(cluster().ports[0]), NAMESPACE: uniqueNamespace(), USE: "1" }, 30_000);
+    const child = startChild<{ alive: string[] }>("closing-app.ts", { DATABASE_URL: databaseUrl(), CLUSTER_PORT: String(cluster().ports[0]), NAMESPACE: uniqueNamespace(), USE: "1" }, 30_000);
     expect((await child.result).alive).toEqual([]);
   }, 60_000);
 });

@@ -5,6 +5,7 @@ import { RedisStore } from "../../src/stores/redis-store.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { FakeClock, seededRandom } from "../helpers/random.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { until } from "../helpers/wait.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -83,6 +84,44 @@ describe("stale-while-revalidate", () => {
       await c.prisma.user.findFirst({ where: { id: user.id } });
       for (let i = 0; i < 100 && c.prisma.$cache.stats().backgroundRefreshes < 2; i++) await sleep(10);
       expect(c.prisma.$cache.stats().backgroundRefreshes).toBe(2);
+    } finally {
+      c.pool.failWith = undefined;
+      await c.close();
+    }
+  });
+});
+
+describe("refresh backoff (outside probe 104)", () => {
+  it("a load that succeeds ends the key's backoff: after the next outage a stale value is refreshed at once, not after a backoff grown by earlier failures", async () => {
+    const clock = new FakeClock();
+    const c = createCachedClient({ clock, jitter: 0, earlyRefreshBeta: 0, models: { User: { ttl: 10, swr: 600 } } });
+    try {
+      const user = await seedUser(c.base);
+      const read = () => c.prisma.user.findFirst({ where: { id: user.id } });
+      await read();
+      // Four failed refreshes: the backoff has grown to 4 s.
+      c.pool.failWith = new Error("database down");
+      clock.advance(10_001);
+      for (let failures = 1; failures <= 4; failures++) {
+        await read();
+        await until(() => c.prisma.$cache.stats().refreshFailures === failures);
+        clock.advance(500 * 2 ** (failures - 1) + 1);
+      }
+      c.pool.failWith = undefined;
+      // The database is back; a write makes the next read a load, which succeeds.
+      await c.prisma.user.update({ where: { id: user.id }, data: { name: "loaded again" } });
+      expect((await read())?.name).toBe("loaded again");
+      const refreshes = c.prisma.$cache.stats().backgroundRefreshes;
+      // Stale again, during another outage: one refresh fails; the next stale read 600 ms later tries again (a first failure backs off 500 ms).
+      clock.advance(10_001);
+      c.pool.failWith = new Error("database down");
+      await read();
+      await until(() => c.prisma.$cache.stats().refreshFailures === 5);
+      c.pool.failWith = undefined;
+      clock.advance(600);
+      await read();
+      await until(() => c.prisma.$cache.stats().backgroundRefreshes === refreshes + 2);
+      await until(async () => (await read())?.name === "loaded again" && c.prisma.$cache.stats().refreshFailures === 5);
     } finally {
       c.pool.failWith = undefined;
       await c.close();

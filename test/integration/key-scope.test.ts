@@ -8,6 +8,7 @@ import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/cli
 import { createFleet } from "../helpers/fleet.ts";
 import { FakeClock } from "../helpers/random.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 const MODELS = { User: true, Post: true, Tag: true, Comment: true } as const;
 
@@ -87,7 +88,7 @@ describe("the client's configuration and database decide the entry", () => {
     expect((await read(plain.prisma))?.name).toBe(user.name);
     expect((await read(plain.prisma))?.name).toBe(user.name);
     for (const l1 of [undefined, false] as const) {
-      const omitting = clientOn(inject("databaseUrl"), { omit: { user: { name: true } }, ...(l1 === false ? { l1 } : {}) });
+      const omitting = clientOn(databaseUrl(), { omit: { user: { name: true } }, ...(l1 === false ? { l1 } : {}) });
       const expected = await omitting.base.user.findUnique({ where: { id: user.id } });
       expect(expected).not.toHaveProperty("name");
       expect(await read(omitting.prisma as never)).toEqual(expected);
@@ -97,7 +98,7 @@ describe("the client's configuration and database decide the entry", () => {
 
   it("a client with a result extension (computed fields) applied before the cache never shares entries with one without", async () => {
     const user = await seedUser(plain.base);
-    const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: inject("databaseUrl") }) });
+    const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl() }) });
     const computing = base
       .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } })
       .$extends(cacheExtension({ namespace, redis, models: MODELS }));
@@ -106,7 +107,7 @@ describe("the client's configuration and database decide the entry", () => {
     await read(computing as never);
     expect(await read(plain.prisma)).not.toHaveProperty("shout");
     await read(plain.prisma);
-    const other = new PrismaClient({ adapter: new PrismaPg({ connectionString: inject("databaseUrl") }) });
+    const other = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl() }) });
     const computingToo = other
       .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } })
       .$extends(cacheExtension({ namespace, redis, models: MODELS, l1: false }));
@@ -115,7 +116,7 @@ describe("the client's configuration and database decide the entry", () => {
   });
 
   describe("two databases with the same schema and namespace (database per tenant)", () => {
-    const adminUrl = new URL(inject("databaseUrl"));
+    const adminUrl = new URL(databaseUrl());
     adminUrl.pathname = "/postgres";
     const otherName = `pcs_tenant_${process.pid}_${Date.now()}`;
     let otherUrl: string;
@@ -130,7 +131,7 @@ describe("the client's configuration and database decide the entry", () => {
 
     it("have a Bloom filter each: a row that exists only in one is never reported absent", async () => {
       const bloomNamespace = uniqueNamespace();
-      const tenantA = clientOn(inject("databaseUrl"), { bloom: true, namespace: bloomNamespace });
+      const tenantA = clientOn(databaseUrl(), { bloom: true, namespace: bloomNamespace });
       const tenantB = clientOn(otherUrl, { bloom: true, namespace: bloomNamespace });
       const email = `only-b-${Date.now()}@example.com`;
       await tenantB.base.user.create({ data: { email, name: "only in B" } });
@@ -141,7 +142,7 @@ describe("the client's configuration and database decide the entry", () => {
 
     it("never serve each other's rows, from L1 or from Redis", async () => {
       const id = 900_000 + Math.floor(Math.random() * 90_000);
-      const tenantA = clientOn(inject("databaseUrl"));
+      const tenantA = clientOn(databaseUrl());
       const tenantB = clientOn(otherUrl);
       const tenantBRedisOnly = clientOn(otherUrl, { l1: false });
       await tenantA.base.user.create({ data: { id, email: `a-${id}@example.com`, name: "tenant A" } });

@@ -19,6 +19,7 @@ import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/cli
 import { FakeClock } from "../helpers/random.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { deleteEntries, queriesFor, runRecorded, seedUsers, serveTraffic } from "../helpers/stats.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -129,7 +130,7 @@ describe("query statistics and warm()", () => {
     const redis = createRedis();
     const a = createCachedClient({ namespace, models: { User: true } });
     // Another service's client: the same database and query, a global omit of its own (another key scope).
-    const pool = new CountingPool({ connectionString: inject("databaseUrl"), max: 2 });
+    const pool = new CountingPool({ connectionString: databaseUrl(), max: 2 });
     const omitting = new PrismaClient({ adapter: new PrismaPg(pool), omit: { user: { avatar: true } } });
     const b = omitting.$extends(cacheExtension({ redis, namespace, models: { User: true } }));
     try {

@@ -10,13 +10,14 @@ import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { createBaseClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 /**
  * A replica that lags: one connection held inside a REPEATABLE READ transaction, so every query
  * through it sees the database as it was when `freeze()` was called, until `catchUp()`.
  */
 function laggingReplica() {
-  const pool = new pg.Pool({ connectionString: inject("databaseUrl"), max: 1 });
+  const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
   const client = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     client,

@@ -458,3 +458,38 @@ describe("a computed field whose value is a function (an outside probe)", () => 
     }
   });
 });
+
+describe("a load that fails while other reads of the same key wait for it (outside probe 104)", () => {
+  it("fails the read that ran it; the reads that joined it run their own query once more, as each would have without the cache", async () => {
+    const { base } = createBaseClient();
+    let calls = 0;
+    // Another extension's hook below the cache whose first query fails, as a statement timeout behind a passing lock does.
+    const flaky = base.$extends({
+      query: {
+        post: {
+          async findMany({ args, query }) {
+            if (++calls === 1) {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              throw new Error("canceling statement due to statement timeout");
+            }
+            return query(args);
+          },
+        },
+      },
+    });
+    const prisma = flaky.$extends(cacheExtension({ namespace: uniqueNamespace(), models: { Post: true } }));
+    try {
+      const user = await seedUser(base);
+      const read = () => prisma.post.findMany({ where: { authorId: user.id }, orderBy: { id: "asc" } });
+      const first = read();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const results = await Promise.allSettled([first, ...Array.from({ length: 7 }, read)]);
+      expect(results.map((result) => result.status)).toEqual(["rejected", ...Array(7).fill("fulfilled")]);
+      for (const result of results.slice(1)) expect((result as PromiseFulfilledResult<Array<{ id: number }>>).value.map((post) => post.id)).toEqual(user.posts.map((post) => post.id));
+      expect(calls, "the seven share one more query").toBe(2);
+    } finally {
+      await prisma.$cache.close();
+      await base.$disconnect();
+    }
+  });
+});

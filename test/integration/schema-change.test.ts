@@ -14,6 +14,7 @@ import { holdUserRowLock } from "../helpers/row-lock.ts";
 import { until } from "../helpers/wait.ts";
 import type { FrozenReaderReport } from "../multi-process/frozen-reader.ts";
 import { PrismaClient as NextClient } from "../schemas/next/generated/client.ts";
+import { databaseUrl as workerDatabaseUrl } from "../helpers/databases.ts";
 
 /** What the next version's migration adds: a unique column and a table related to "Post" (the next version's `Article`). */
 const NEXT_MIGRATION = `
@@ -29,7 +30,7 @@ const NEXT_MIGRATION = `
  * side's writes do not know; while both are live, every write also bumps the schema epoch.
  */
 describe("instances of two schema versions in one namespace (a rolling deploy of a schema change)", () => {
-  const admin = new URL(inject("databaseUrl"));
+  const admin = new URL(workerDatabaseUrl());
   admin.pathname = "/postgres";
   const database = `pcs_schema_change_${process.pid}_${Date.now()}`;
   let databaseUrl: string;

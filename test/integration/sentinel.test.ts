@@ -1,9 +1,10 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startChild } from "../helpers/child-process.ts";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { SENTINEL_MASTER_NAME, SentinelSetup } from "../helpers/redis-sentinel.ts";
 import { until, untilServedFromL1 } from "../helpers/wait.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 type Cached = ReturnType<typeof createCachedClient>;
 
@@ -75,7 +76,7 @@ describe("behind Sentinel", () => {
 
   it("a process whose cache followed Sentinel exits once it closed the cache and quit its client", async () => {
     const child = startChild<{ alive: string[] }>("closing-app.ts", {
-      DATABASE_URL: inject("databaseUrl"),
+      DATABASE_URL: databaseUrl(),
       SENTINEL_PORT: String(setup.sentinelPort),
       SENTINEL_NAME: SENTINEL_MASTER_NAME,
       NAMESPACE: uniqueNamespace(),

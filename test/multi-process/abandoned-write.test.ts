@@ -7,6 +7,7 @@ import { holdUserRowLock } from "../helpers/row-lock.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { sleep, until } from "../helpers/wait.ts";
 import { machineNow } from "../helpers/machine-clock.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 interface ReaderReport {
   samples: Array<[number, string | null]>;
@@ -71,7 +72,7 @@ describe("a writer killed after its commit, before its confirmation", () => {
       await list();
       await count();
       const rowLock = await holdUserRowLock(reader.base, user.id);
-      const writer = startChild<unknown>("abandoning-writer.ts", { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, EMAIL: user.email, NAME: "written by a killed writer" });
+      const writer = startChild<unknown>("abandoning-writer.ts", { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, EMAIL: user.email, NAME: "written by a killed writer" });
       await writer.printed("ready");
       await until(async () => (await admin.hlen(`{${namespace}}:pending`)) === 1, 20_000);
       // Killed once its UPDATE waits for the lock in the database, which still runs it once the lock is free.
@@ -102,7 +103,7 @@ describe("a writer killed after its commit, before its confirmation", () => {
       const readOther = () => reader.prisma.user.findUnique({ where: { id: other.id } });
       await readOther();
       const rowLock = await holdUserRowLock(reader.base, written.id);
-      const writer = startChild<{ resolved: boolean }>("abandoning-writer.ts", { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, EMAIL: written.email, NAME: "written by a live writer" });
+      const writer = startChild<{ resolved: boolean }>("abandoning-writer.ts", { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, EMAIL: written.email, NAME: "written by a live writer" });
       await writer.printed("ready");
       const pendingKey = `{${namespace}}:pending`;
       await until(async () => (await admin.hlen(pendingKey)) === 1, 20_000);

@@ -3,6 +3,7 @@ import { startChild } from "../helpers/child-process.ts";
 import { createBaseClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { accelerateApp, extendClient } from "../fixtures/accelerate-app.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 interface WorkerReport {
   before: Array<{ alice: string; user: string; name: string }>;
@@ -18,7 +19,7 @@ describe("the Accelerate app in two processes sharing Redis", () => {
     const prisma = extendClient(base, { redis, namespace });
     try {
       const user = await seedUser(base, { email: `alice@prisma.io-${namespace}` });
-      const env = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id) };
+      const env = { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id) };
       const worker = startChild<WorkerReport>("accelerate-worker.ts", env);
       const handOver = async (step: number, act: () => Promise<unknown>) => {
         await expect.poll(() => redis.get(`${namespace}:test:ready:${step}`), { timeout: 60_000, interval: 50 }).toBe("1");

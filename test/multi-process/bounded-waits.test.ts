@@ -4,6 +4,7 @@ import { startChild } from "../helpers/child-process.ts";
 import { createBaseClient, uniqueNamespace } from "../helpers/client.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import type { LoadReport } from "./load-worker.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -70,7 +71,7 @@ async function runLoad({ redisUrl, durationMs, readers = 16, lockTtl = 5_000, on
     const users = (await base.user.findMany({ where: { email: { startsWith: `load-${tag}-` } }, select: { id: true }, orderBy: { id: "asc" } })).map((u) => u.id);
     const namespace = uniqueNamespace();
     const env = {
-      DATABASE_URL: inject("databaseUrl"), REDIS_URL: redisUrl, NAMESPACE: namespace, INSTANCES: "4", USERS: JSON.stringify(users),
+      DATABASE_URL: databaseUrl(), REDIS_URL: redisUrl, NAMESPACE: namespace, INSTANCES: "4", USERS: JSON.stringify(users),
       READERS: String(readers), WRITERS: "1", DURATION_MS: String(durationMs), LOCK_TTL: String(lockTtl),
     };
     const children = [1, 2, 3, 4].map((i) => startChild<LoadReport>("load-worker.ts", { ...env, SEED: String(i * 7919 + (Date.now() % 1000)) }, durationMs + 60_000));

@@ -3,6 +3,7 @@ import { startChild } from "../helpers/child-process.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import type { LeaseReaderReport } from "./lease-reader.ts";
 import { machineNow } from "../helpers/machine-clock.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 const LEASE_TTL = 2_000;
 const now = machineNow;
@@ -28,7 +29,7 @@ describe("a reader whose subscriber connection Redis dropped, busy on L1 hits", 
         const reader = startChild<LeaseReaderReport>(
           "lease-reader.ts",
           {
-            DATABASE_URL: inject("databaseUrl"),
+            DATABASE_URL: databaseUrl(),
             REDIS_URL: inject("redisUrl"),
             NAMESPACE: namespace,
             USER_ID: String(user.id),

@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startChild } from "../helpers/child-process.ts";
 import { createBaseClient, createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
@@ -7,6 +7,7 @@ import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { sleep } from "../helpers/wait.ts";
 import type { FailoverReaderReport } from "./failover-reader.ts";
 import { machineNow } from "../helpers/machine-clock.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 const USERS = 20;
 const OLD_NAME = "before the failover";
@@ -36,7 +37,7 @@ describe("failover to a replica that missed the last writes", () => {
       try {
         const users = await Promise.all(Array.from({ length: USERS }, (_, i) => base.user.create({ data: { email: `failover-${namespace}-${i}@example.com`, name: OLD_NAME } })));
         const ids = users.map((user) => user.id);
-        const common = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: proxy.url, NAMESPACE: namespace, USER_IDS: ids.join(","), OLD_NAME, DURATION_MS: "9000" };
+        const common = { DATABASE_URL: databaseUrl(), REDIS_URL: proxy.url, NAMESPACE: namespace, USER_IDS: ids.join(","), OLD_NAME, DURATION_MS: "9000" };
         const readers = ["on", "off"].map((l1) => startChild<FailoverReaderReport>("failover-reader.ts", { ...common, L1: l1 }, 60_000));
         await Promise.all(readers.map((reader) => reader.printed("warm")));
 

@@ -2,6 +2,7 @@ import { inject, describe, expect, it } from "vitest";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { runChild, startChild } from "../helpers/child-process.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 interface HerdReport {
   queries: number;
@@ -21,7 +22,7 @@ describe("thundering herd across processes", () => {
       const user = await seedUser(setup.base);
       const namespace = uniqueNamespace();
       const env = {
-        DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, INSTANCES: "4", READS: "250",
+        DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, INSTANCES: "4", READS: "250",
         DELAY_MS: "300", AUTHOR_ID: String(user.id), EXPECTED_POST_ID: String(Math.min(...user.posts.map((post) => post.id))),
       };
       const reports = await Promise.all([1, 2, 3, 4].map(() => runChild<HerdReport>("herd-worker.ts", env)));
@@ -41,7 +42,7 @@ describe("thundering herd across processes", () => {
     try {
       const user = await seedUser(setup.base);
       const namespace = uniqueNamespace();
-      const env = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, AUTHOR_ID: String(user.id), HOLD_MS: "25000", STEP_MS: "600000" };
+      const env = { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, AUTHOR_ID: String(user.id), HOLD_MS: "25000", STEP_MS: "600000" };
       const holder = startChild<{ readMs: number }>("clock-step-worker.ts", { ...env, ROLE: "holder" }, 90_000);
       await holder.printed("loading");
       for (let i = 0; i < 400 && (await redis.keys(`${namespace}:*:lock`)).length === 0; i++) await sleep(10);
@@ -66,7 +67,7 @@ describe("thundering herd across processes", () => {
       const user = await seedUser(setup.base);
       const namespace = uniqueNamespace();
       const common = {
-        DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, READS: "20",
+        DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, READS: "20",
         LOCK_TTL: "2000", AUTHOR_ID: String(user.id), EXPECTED_POST_ID: String(Math.min(...user.posts.map((post) => post.id))),
       };
       // The holder's database answers in 60 s: it takes the lock and hangs in its load.

@@ -1,10 +1,11 @@
-import { inject, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LOOKUP, LOOKUP_OR_LOCK } from "../../src/stores/redis-scripts.ts";
 import { Redis } from "ioredis";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { runChild } from "../helpers/child-process.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 interface HotReport {
   wrong: number;
@@ -35,7 +36,7 @@ describe("hot keys", () => {
         if (key === undefined || !key.includes(`${namespace}:`)) return;
         lookupsByKey.set(key, (lookupsByKey.get(key) ?? 0) + 1);
       });
-      const env = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: server.url, NAMESPACE: namespace, USER_ID: String(user.id), READS: "50000", L1_MAX_TTL: "0.02" };
+      const env = { DATABASE_URL: databaseUrl(), REDIS_URL: server.url, NAMESPACE: namespace, USER_ID: String(user.id), READS: "50000", L1_MAX_TTL: "0.02" };
       const reports = await Promise.all([runChild<HotReport>("hot-key-worker.ts", env), runChild<HotReport>("hot-key-worker.ts", env)]);
       await new Promise((resolve) => setTimeout(resolve, 100));
       feed.disconnect();

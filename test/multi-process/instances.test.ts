@@ -2,6 +2,7 @@ import { inject, describe, expect, it } from "vitest";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { runChild } from "../helpers/child-process.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 interface ReaderReport {
   queries: number;
@@ -19,7 +20,7 @@ describe("several processes share one cache", () => {
     try {
       const user = await seedUser(a.base);
       await a.prisma.user.findUnique({ where: { id: user.id }, include: { posts: { orderBy: { id: "asc" } } } });
-      const env = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id) };
+      const env = { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id) };
       const reports = await Promise.all([runChild<ReaderReport>("reader.ts", env), runChild<ReaderReport>("reader.ts", env)]);
       // A third process started after the others exited: a restart finds the same entry.
       reports.push(await runChild<ReaderReport>("reader.ts", env));

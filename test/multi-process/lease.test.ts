@@ -3,6 +3,7 @@ import { startChild } from "../helpers/child-process.ts";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import type { LeaseReaderReport } from "./lease-reader.ts";
 import { machineNow } from "../helpers/machine-clock.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 const LEASE_TTL = 1_000;
 const now = machineNow;
@@ -86,7 +87,7 @@ async function withReader(run: (writer: Writer, reader: Reader, user: { id: numb
     const user = await writer.base.user.create({ data: { email: `lease-${Date.now()}-${Math.random()}@example.com`, name: "old name" } });
     const reader = startChild<LeaseReaderReport>(
       "lease-reader.ts",
-      { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id), OLD_NAME: "old name", LEASE_TTL: String(readerLeaseTtl), DURATION_MS: String(durationMs) },
+      { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id), OLD_NAME: "old name", LEASE_TTL: String(readerLeaseTtl), DURATION_MS: String(durationMs) },
       45_000,
     );
     try {

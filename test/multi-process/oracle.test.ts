@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from "vitest";
 import { createBaseClient, uniqueNamespace } from "../helpers/client.ts";
 import { runChild } from "../helpers/child-process.ts";
 import type { SeededUser, WorkerReport } from "./mixed-worker.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 /**
  * The rule, checked under a random concurrent load: after a write through any extended client
@@ -88,7 +89,7 @@ async function runWorkers({ workers, durationMs, minOps, slowSubscribers = 0, en
     }
 
     const env = {
-      DATABASE_URL: inject("databaseUrl"),
+      DATABASE_URL: databaseUrl(),
       REDIS_URL: inject("redisUrl"),
       NAMESPACE: namespace,
       ORACLE: oraclePrefix,

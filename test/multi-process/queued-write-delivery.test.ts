@@ -5,6 +5,7 @@ import { startChild } from "../helpers/child-process.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { machineNow } from "../helpers/machine-clock.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 interface ReaderReport {
   samples: Array<[number, string | null]>;
@@ -26,7 +27,7 @@ describe("a write Redis could not take, delivered once Redis is back", () => {
     writer.redis!.on("error", () => {});
     try {
       const user = await seedUser(writer.base);
-      const reader = startChild<ReaderReport>("loop-reader.ts", { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id), DURATION_MS: "9000", SUB_DELAY_MS: String(SUB_DELAY_MS) });
+      const reader = startChild<ReaderReport>("loop-reader.ts", { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_ID: String(user.id), DURATION_MS: "9000", SUB_DELAY_MS: String(SUB_DELAY_MS) });
       await writer.prisma.user.findUnique({ where: { id: user.id } });
       await sleep(2_500);
       proxy.cut();

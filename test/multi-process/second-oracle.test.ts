@@ -1,5 +1,6 @@
 import { describe, expect, inject, it } from "vitest";
 import { runSecondOracle } from "./second-oracle/run.ts";
+import { secondDatabaseUrl } from "../helpers/databases.ts";
 
 /**
  * The randomized oracle over the second schema (see second-oracle-worker.ts): processes race
@@ -11,7 +12,7 @@ import { runSecondOracle } from "./second-oracle/run.ts";
 describe("second schema: randomized oracle across processes", () => {
   const oracle = (durationMs: number, env: Record<string, string> = {}) => {
     const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
-    return runSecondOracle({ postgresUrl: inject("secondDatabaseUrl"), redisUrl: inject("redisUrl"), workers: 4, durationMs, seed, env });
+    return runSecondOracle({ postgresUrl: secondDatabaseUrl(), redisUrl: inject("redisUrl"), workers: 4, durationMs, seed, env });
   };
 
   it(

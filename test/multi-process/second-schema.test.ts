@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { runChild } from "../helpers/child-process.ts";
 import { personData, secondFleet, SECOND_MODELS } from "../helpers/second-client.ts";
+import { secondDatabaseUrl } from "../helpers/databases.ts";
 
 /**
  * The second schema across processes: a write in another process (its own client, its own L1)
@@ -14,7 +15,7 @@ describe("second schema: writes in another process", () => {
 
   const writeInChild = (model: string, operation: string, args: unknown) => async () => {
     const report = await runChild<{ ok: boolean; unacknowledged: number }>("second-schema-writer.ts", {
-      DATABASE_URL: inject("secondDatabaseUrl"),
+      DATABASE_URL: secondDatabaseUrl(),
       REDIS_URL: inject("redisUrl"),
       NAMESPACE: fleet.namespace,
       WRITE: JSON.stringify({ model, operation, args }),

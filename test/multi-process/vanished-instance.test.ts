@@ -5,6 +5,7 @@ import { machineNow } from "../helpers/machine-clock.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
 import type { FrozenReaderReport } from "./frozen-reader.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 /**
  * An instance that stops without closing its connections (a host powered off or cut off by the
@@ -20,7 +21,7 @@ it("a writer ends the subscriber connection of an instance whose registration la
   const redis = createRedis();
   try {
     const user = await seedUser(writer.base, { name: "before" });
-    const reader = startChild<FrozenReaderReport>("frozen-reader.ts", { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_EMAIL: user.email, OLD_NAME: "before", DURATION_MS: "14000" });
+    const reader = startChild<FrozenReaderReport>("frozen-reader.ts", { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, USER_EMAIL: user.email, OLD_NAME: "before", DURATION_MS: "14000" });
     await reader.printed("ready");
     await until(async () => (await redis.zcount(`{${namespace}}:instances`, Date.now(), "+inf")) === 2, 10_000, 20);
     process.kill(reader.pid, "SIGSTOP");

@@ -3,6 +3,7 @@ import type { WarmResult } from "../../src/index.ts";
 import { runChild } from "../helpers/child-process.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { deleteEntries, queriesFor, seedUsers, serveTraffic } from "../helpers/stats.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 interface WarmReport extends WarmResult {
   queries: number;
@@ -27,7 +28,7 @@ describe("warm() across processes", () => {
       await deleteEntries(redis, namespace);
 
       const top = 20;
-      const env = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, INSTANCES: "3", TOP: String(top), DELAY_MS: "100" };
+      const env = { DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, INSTANCES: "3", TOP: String(top), DELAY_MS: "100" };
       const reports = await Promise.all([1, 2, 3].map(() => runChild<WarmReport>("warm-worker.ts", env, 90_000)));
       console.log(`3 instances warming top ${top}: DB loads ${reports.map((r) => r.dbLoads).join(" + ")}, lock waits ${reports.map((r) => r.lockWaits).join(" + ")}, L2 hits ${reports.map((r) => r.l2Hits).join(" + ")}`);
       for (const report of reports) {

@@ -1,10 +1,11 @@
 import { Redis } from "ioredis";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { startChild, type Child } from "../helpers/child-process.ts";
 import { machineNow } from "../helpers/machine-clock.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { databaseUrl } from "../helpers/databases.ts";
 
 interface ReaderReport {
   samples: Array<[number, string | null]>;
@@ -32,7 +33,7 @@ async function withRefusingRedis(readFor: number, run: (setup: RefusalSetup, rea
   const cached = createCachedClient({ namespace, redis, models: { User: true } });
   try {
     const user = await seedUser(cached.base);
-    const common = { DATABASE_URL: inject("databaseUrl"), NAMESPACE: namespace, USER_ID: String(user.id), REDIS_URL: chaos.url };
+    const common = { DATABASE_URL: databaseUrl(), NAMESPACE: namespace, USER_ID: String(user.id), REDIS_URL: chaos.url };
     const startReader = (durationMs: number) => startChild<ReaderReport>("loop-reader.ts", { ...common, DURATION_MS: String(durationMs) });
     const readers = [startReader(readFor), startReader(readFor)];
     await cached.prisma.user.findUnique({ where: { id: user.id } });

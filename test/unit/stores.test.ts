@@ -84,11 +84,27 @@ describe("SingleFlight", () => {
     expect(loads).toBe(2);
   });
 
-  it("hands a failed load's error to every waiter and does not keep it", async () => {
+  it("fails the caller whose load failed; those that joined it retry once, together, and get the error only if the retry fails too; nothing is kept", async () => {
     const flights = new SingleFlight<number>();
-    const failing = () => Promise.reject(new Error("db down"));
-    const results = await Promise.allSettled([flights.run("k", failing), flights.run("k", failing)]);
-    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    let attempts = 0;
+    const failingOnce = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (++attempts === 1) throw new Error("statement timeout");
+      return 7;
+    };
+    const once = await Promise.allSettled(Array.from({ length: 8 }, () => flights.run("k", failingOnce)));
+    expect(once.map((r) => r.status)).toEqual(["rejected", ...Array(7).fill("fulfilled")]);
+    expect(attempts, "one retry shared by the seven that joined").toBe(2);
+    let down = 0;
+    const failing = async () => {
+      down++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      throw new Error("db down");
+    };
+    const always = await Promise.allSettled(Array.from({ length: 8 }, () => flights.run("k", failing)));
+    expect(always.map((r) => r.status)).toEqual(Array(8).fill("rejected"));
+    expect(down, "a lasting failure costs one more query, not one per caller").toBe(2);
+    expect(flights.size).toBe(0);
     expect((await flights.run("k", async () => 1)).value).toBe(1);
   });
 });
