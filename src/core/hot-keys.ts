@@ -5,7 +5,7 @@ export interface HotKeyOptions {
   threshold: number;
   /** Length of the decaying window in milliseconds: every window, all counts halve. */
   windowMs: number;
-  /** Count one read in this many (amortizes hashing on the hot path). */
+  /** Count about one read in this many (amortizes hashing on the hot path). */
   sampleEvery: number;
   /** How many of the hottest keys are tracked and reported. */
   topK: number;
@@ -17,7 +17,7 @@ const DEPTH = 4;
 /**
  * Finds hot keys cheaply: a sampled count-min sketch (Cormode & Muthukrishnan) whose counts halve
  * every window, plus the top-K keys by estimate. Between samples a read costs one counter
- * increment and one Set lookup.
+ * decrement and one Set lookup.
  */
 export class HotKeyDetector {
   readonly #options: HotKeyOptions;
@@ -25,19 +25,36 @@ export class HotKeyDetector {
   readonly #sketch = new Uint32Array(WIDTH * DEPTH);
   readonly #top = new Map<string, number>();
   readonly #hot = new Set<string>();
-  #reads = 0;
+  readonly #random: () => number;
+  /** Reads left until the next one counted. */
+  #untilSample: number;
   #windowEnds: number;
 
-  constructor(options: HotKeyOptions, clock: Clock) {
+  constructor(options: HotKeyOptions, clock: Clock, random: () => number = Math.random) {
     this.#options = options;
     this.#clock = clock;
+    this.#random = random;
+    this.#untilSample = this.#nextGap();
     this.#windowEnds = clock.now() + options.windowMs;
   }
 
   /** Counts a read of `key` (sampled) and tells whether the key is hot now. */
   touch(key: string): boolean {
-    if (++this.#reads % this.#options.sampleEvery === 0) this.#count(key);
+    if (--this.#untilSample === 0) {
+      this.#untilSample = this.#nextGap();
+      this.#count(key);
+    }
     return this.#hot.has(key);
+  }
+
+  /**
+   * Reads until the next sample: uniform over 1 … 2 × sampleEvery − 1 (sampleEvery on average).
+   * Not a fixed period: traffic cycling through keys in step with it would have the same key
+   * counted every time (two keys read alternately: one counted twice, the other never, outside probe 106).
+   */
+  #nextGap(): number {
+    const every = this.#options.sampleEvery;
+    return 1 + Math.floor(this.#random() * (2 * every - 1));
   }
 
   isHot(key: string): boolean {

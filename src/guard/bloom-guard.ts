@@ -88,8 +88,12 @@ interface ModelFilter {
   /** The schema epoch it was built at (see schemaEpoch): likewise. */
   schemaAt: number;
   builtTime: number;
-  /** Tags learnt while a copy was being loaded, re-applied to it. */
-  learntWhileLoading: string[] | undefined;
+  /**
+   * Tags learnt while a copy is being loaded or built, one list per load or build running (an
+   * explicit rebuild may overlap a refresh), each re-applied to its own copy: a shared list was
+   * reset by whichever started last and dropped by whichever finished first (outside probe 106).
+   */
+  learntWhileLoading: Set<string[]>;
   refreshing: Promise<void> | undefined;
   nextAttempt: number;
 }
@@ -117,7 +121,7 @@ export class BloomGuard {
     this.#parts = parts;
     this.#lock = parts.redis === undefined ? undefined : new FleetLock(parts.redis.store, BUILD_LOCK_TTL_MS, parts.redis.channel);
     for (const model of parts.policies.keys()) {
-      this.#models.set(model, { filter: undefined, builtAt: -1, schemaAt: -1, builtTime: 0, learntWhileLoading: undefined, refreshing: undefined, nextAttempt: 0 });
+      this.#models.set(model, { filter: undefined, builtAt: -1, schemaAt: -1, builtTime: 0, learntWhileLoading: new Set(), refreshing: undefined, nextAttempt: 0 });
     }
   }
 
@@ -182,7 +186,7 @@ export class BloomGuard {
       const state = this.#models.get(name.slice(2, name.indexOf(":", 2)));
       if (state === undefined) continue;
       state.filter?.add(name);
-      state.learntWhileLoading?.push(name);
+      for (const learnt of state.learntWhileLoading) learnt.push(name);
     }
   }
 
@@ -241,7 +245,8 @@ export class BloomGuard {
     const redis = this.#parts.redis;
     if (redis === undefined) return false;
     const keys = this.#keys(model);
-    state.learntWhileLoading = [];
+    const learnt: string[] = [];
+    state.learntWhileLoading.add(learnt);
     try {
       let sentAt = 0;
       const reply = (await this.#parts.versions.readStamped((stamp) => {
@@ -263,11 +268,11 @@ export class BloomGuard {
       if (schemaAt !== String(schemaNow)) return false;
       const filter = new BloomFilter(meta.m, meta.k, new Uint8Array(Math.ceil(meta.m / 8)));
       filter.bits.set(reply[5]!.subarray(0, filter.bits.byteLength));
-      for (const tag of state.learntWhileLoading) filter.add(tag);
+      for (const tag of learnt) filter.add(tag);
       Object.assign(state, { filter, builtAt: current, schemaAt: schemaNow, builtTime: meta.at });
       return true;
     } finally {
-      state.learntWhileLoading = undefined;
+      state.learntWhileLoading.delete(learnt);
     }
   }
 
@@ -280,6 +285,7 @@ export class BloomGuard {
     const { versions, redis } = this.#parts;
     const held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
     if (redis !== undefined && held === undefined) return; // another instance is building it
+    const learnt: string[] = [];
     try {
       const [builtAt, schemaAt] = redis === undefined ? [versions.known(bloomVersion(model)) ?? 0, 0] : await versions.fetch([bloomVersion(model), this.#parts.schemaEpoch]);
       const rows = await this.#parts.count(model);
@@ -289,7 +295,7 @@ export class BloomGuard {
       const filter = BloomFilter.sized(items, this.#parts.policies.get(model)!.errorRate);
       const keys = this.#keys(model);
       if (redis !== undefined) await redis.store.run(BLOOM_BEGIN, [keys.nextMeta, keys.nextBits], [filter.m, filter.k, BUILD_LOCK_TTL_MS]);
-      state.learntWhileLoading = [];
+      state.learntWhileLoading.add(learnt);
       const fields = [...new Set(identities.flatMap((identity) => identity.fields))];
       for await (const page of this.#parts.scan(model, fields)) {
         for (const row of page) {
@@ -306,11 +312,11 @@ export class BloomGuard {
         const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, keys.scannedBits], [builtAt!, builtTime, rows, schemaAt!]);
         if (finished !== 1) throw new CacheError("E_BLOOM_BUILD", `Bloom rebuild of ${model} outlived its lock and was dropped`);
       }
-      for (const tag of state.learntWhileLoading) filter.add(tag);
+      for (const tag of learnt) filter.add(tag);
       Object.assign(state, { filter, builtAt: builtAt!, schemaAt: schemaAt!, builtTime });
       this.#parts.counters.bloomBuilds++;
     } finally {
-      state.learntWhileLoading = undefined;
+      state.learntWhileLoading.delete(learnt);
       await held?.release();
     }
   }

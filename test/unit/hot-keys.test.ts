@@ -50,6 +50,15 @@ describe("HotKeyDetector", () => {
     expect(detector.isHot("k9999")).toBe(false);
   });
 
+  it("finds every key of traffic that cycles through keys in step with the sampling (two keys read alternately, outside probe 106: one was counted twice, the other never)", () => {
+    for (const keys of [2, 4, 8]) {
+      const detector = new HotKeyDetector({ ...options, threshold: 100, topK: 10 }, new FakeClock(), seededRandom(keys));
+      for (let i = 0; i < 2_000 * keys; i++) detector.touch(`k${i % keys}`);
+      expect(detector.hot().map((entry) => entry.key).sort(), `${keys} keys`).toEqual(Array.from({ length: keys }, (_, i) => `k${i}`));
+      for (const { estimate } of detector.hot()) expect(Math.abs(estimate - 2_000) / 2_000, `${keys} keys`).toBeLessThan(0.25);
+    }
+  });
+
   it("cools down: a key stops being hot once reads stop for a few windows", () => {
     const clock = new FakeClock();
     const detector = new HotKeyDetector(options, clock);
