@@ -153,7 +153,7 @@ local markMode, token = ARGV[8], ARGV[9]
 local pendingKey, pendingOp = KEYS[#KEYS - 2], ARGV[#ARGV - 4]
 -- A sweep of an orphaned write runs once: whoever finds its record gone or swept was beaten to it (or the writer confirmed).
 local record = pendingOp ~= '' and pendingOp ~= 'add' and redis.call('HGET', pendingKey, token)
-if pendingOp == 'sweep' and (not record or string.sub(record, 1, 1) == '\\n') then return {-1, 0, 0, 0} end
+if pendingOp == 'sweep' and (not record or string.sub(record, 1, 2) == '\\n\\n') then return {-1, 0, 0, 0} end
 -- How many of its bumps Redis took from this instance (see ROLLBACK_CHECK): keys put back to a copy
 -- taken before some of them count fewer, whatever the sequence says after later writes.
 local bumpsKey = KEYS[#KEYS - 3]
@@ -175,11 +175,12 @@ if pendingOp == 'add' then
   if redis.call('PTTL', pendingKey) < tonumber(ARGV[10]) then redis.call('PEXPIRE', pendingKey, ARGV[10]) end
 elseif pendingOp == 'sweep' then
   -- Kept, its writer's name dropped (not an orphan any more), until its marks lapse: a writer
-  -- that was alive after all clears the sweep's marks with its confirmation.
+  -- that was alive after all clears the sweep's marks with its confirmation. Two newlines first:
+  -- an older version's heartbeat cannot parse it, so drops it instead of sweeping it again.
   local announced, lapses, names = string.match(record, '^[^\\n]*\\n(%d+)\\n(%d+)\\n(.*)$')
   if announced then
     local lapsesAt = math.max(tonumber(lapses), markUntil)
-    redis.call('HSET', pendingKey, token, '\\n' .. announced .. '\\n' .. string.format('%.0f', lapsesAt) .. '\\n' .. names)
+    redis.call('HSET', pendingKey, token, '\\n\\n' .. announced .. '\\n' .. string.format('%.0f', lapsesAt) .. '\\n' .. names)
     if redis.call('PTTL', pendingKey) < tonumber(ARGV[10]) then redis.call('PEXPIRE', pendingKey, ARGV[10]) end
   else
     redis.call('HDEL', pendingKey, token)
@@ -187,7 +188,7 @@ elseif pendingOp == 'sweep' then
 elseif pendingOp ~= '' then
   redis.call('HDEL', pendingKey, token)
   -- Only a confirmation settles the write (one of unknown outcome keeps every mark: 'set').
-  local swept = markMode == 'clear' and record and string.match(record, '^\\n%d+\\n%d+\\n(.*)$')
+  local swept = markMode == 'clear' and record and string.match(record, '^\\n\\n%d+\\n%d+\\n(.*)$')
   local ok, names = pcall(cjson.decode, swept or '')
   if ok and type(names) == 'table' then
     local versionPrefix = string.sub(KEYS[1], 1, -4) .. 'v:'
@@ -387,9 +388,13 @@ if steady and KEYS[6] ~= nil and redis.call('EXISTS', KEYS[6]) == 1 then
   local records = redis.call('HGETALL', KEYS[6])
   for i = 1, #records, 2 do
     local writer, announced, lapses, names = string.match(records[i + 1], '^([^\\n]*)\\n(%d+)\\n(%d+)\\n(.*)$')
-    if not writer or tonumber(lapses) <= now then
+    -- A swept record (see BUMP_VERSIONS) waits for its marks to lapse, never swept again.
+    local sweptLapses = string.match(records[i + 1], '^\\n\\n%d+\\n(%d+)\\n')
+    if sweptLapses then
+      if tonumber(sweptLapses) <= now then redis.call('HDEL', KEYS[6], records[i]) end
+    elseif not writer or tonumber(lapses) <= now then
       redis.call('HDEL', KEYS[6], records[i])
-    elseif writer ~= '' and tonumber(announced) + tonumber(ARGV[3]) < now and #orphans < 40 and not redis.call('ZSCORE', KEYS[1], writer) then
+    elseif tonumber(announced) + tonumber(ARGV[3]) < now and #orphans < 40 and not redis.call('ZSCORE', KEYS[1], writer) then
       orphans[#orphans + 1] = records[i]
       orphans[#orphans + 1] = names
     end

@@ -112,6 +112,11 @@ describe("instance registry", () => {
       await admin.zadd(keys[0]!, now - 2_500 + lifetime, "sweeper");
       expect((await heartbeatOf("sweeper"))[3], "after an irregular gap").toEqual([]);
       expect((await heartbeatOf("sweeper"))[3], "from the next, regular heartbeat").toEqual(["token", '["g:User"]']);
+      // A swept record (its writer's name dropped, two newlines first: an older version cannot parse it) is never an orphan again; it goes once its marks lapse.
+      await admin.hset(keys[5]!, "swept", `\n\n${now - 10_000}\n${now + 60_000}\n["g:User"]`, "swept-lapsed", `\n\n${now - 10_000}\n${now - 1}\n["g:User"]`);
+      await admin.hdel(keys[5]!, "token");
+      expect((await heartbeatOf("sweeper"))[3]).toEqual([]);
+      expect((await admin.hkeys(keys[5]!)).sort()).toEqual(["swept"]);
     } finally {
       await admin.del(...keys);
     }
