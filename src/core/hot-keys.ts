@@ -54,7 +54,9 @@ export class HotKeyDetector {
    */
   #nextGap(): number {
     const every = this.#options.sampleEvery;
-    return 1 + Math.floor(this.#random() * (2 * every - 1));
+    const gap = 1 + Math.floor(this.#random() * (2 * every - 1));
+    // A `random` option outside [0, 1) (NaN, 1) would stop or skew the sampling: the mean then.
+    return gap >= 1 && gap < 2 * every ? gap : every;
   }
 
   isHot(key: string): boolean {

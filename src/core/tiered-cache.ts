@@ -167,7 +167,6 @@ export class TieredCache {
       return { source: resolved.loaded, retained: true, fromL2: false, stale: false, negative: false, freshUntil: undefined };
     }
     const { entry } = resolved;
-    this.#waitBound.learn(request.model, entry.loadMs);
     const retained = this.#adopt(request, entry);
     const now = this.#parts.clock.now();
     const stale = now >= entry.freshUntil;

@@ -27,8 +27,9 @@ const REDIS_ALLOWANCE = 2;
  * multiple covers both event loops' lag on a busy machine, which slows the loads too (3 ×
  * redisTimeout pushed reads after an outage past a second: 24–28 per chaos run after auth was
  * restored). With the default redisTimeout (250 ms) a read that waits and then loads stays under a second.
- * Before this process has timed any load of the model it goes by the load time of an entry of
- * the model it read from Redis (another process's load); before either, it knows nothing better than `lockTtl`.
+ * Before this process has timed any load of the model it knows nothing better than `lockTtl`
+ * (the load time an entry read from Redis carries is no substitute: one fast entry made waiters
+ * give up on a slow cold load after ≈ 0.5 s, and 3 processes of a herd loaded it, outside probe 107).
  * A waiter asks again when its wait runs out (FleetLoad.resolve): loads that finished slower in
  * the meantime (a cold start's stampede) extend it, since the holder's load is slowed alike.
  * The load alone undercounts a starved fleet: four processes sharing two cores, each writing,
@@ -52,15 +53,6 @@ export class WaitBound {
   /** Remembers a database load's duration: a maximum per model that halves every HALF_LIFE_MS. */
   observe(model: string, loadMs: number): void {
     remember(this.#longestLoad, model, loadMs, this.#now());
-  }
-
-  /**
-   * A load another process timed (the `loadMs` an entry read from Redis carries), for a model this
-   * process has not timed itself: a process that only ever hits Redis would otherwise wait a
-   * stalled holder's whole lockTtl. Its own loads, once it has any, are what count.
-   */
-  learn(model: string, loadMs: number): void {
-    if (!this.#longestLoad.has(model) && Number.isFinite(loadMs) && loadMs >= 0) this.observe(model, loadMs);
   }
 
   /** Remembers how long a lock of this process was held until its value landed, like observe(). */

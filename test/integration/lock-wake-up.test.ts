@@ -4,7 +4,6 @@ import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { routeCacheConnections, routeTo } from "../helpers/connection-routes.ts";
-import { until as waitFor } from "../helpers/wait.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LOCK_TTL = 10_000;
@@ -54,7 +53,7 @@ describe("fleet lock wake-ups", () => {
     }
   }, 60_000);
 
-  for (const learnt of ["its own load", "an entry another process stored (outside probe 104: a process that only ever hit Redis waited the whole lockTtl)"] as const) it(`a waiter does not queue again behind a holder cut off from Redis between its lock and its store; its wait is bounded by the model's load time, known from ${learnt}`, async () => {
+  it("a waiter does not queue again behind a holder cut off from Redis between its lock and its store; its wait is bounded by the model's load time, known from its own load", async () => {
     // The chaos run's reads over 1 s: a holder whose connection died after its SET NX (client
     // kill, auth change) stores and releases only once ioredis has reconnected. Its waiters used
     // to time out, find the lock still held, and wait again, three times in all.
@@ -71,12 +70,7 @@ describe("fleet lock wake-ups", () => {
         ["known", "contended"].map((name) => waiter.base.user.create({ data: { email: `${name}-${namespace}@example.com`, name } })),
       );
       // The waiter learns how long a load of User takes: its bound is then ~2 × redisTimeout, not lockTtl.
-      if (learnt === "its own load") await waiter.prisma.user.findUnique({ where: { id: known!.id } });
-      else {
-        await holder.prisma.user.findUnique({ where: { id: known!.id } });
-        await waitFor(async () => (await waiter.prisma.user.findUnique({ where: { id: known!.id } }), waiter.prisma.$cache.stats().l2Hits > 0));
-        expect(waiter.prisma.$cache.stats().dbLoads, "no load of its own").toBe(0);
-      }
+      await waiter.prisma.user.findUnique({ where: { id: known!.id } });
       await holder.prisma.$cache.stats();
       await sleep(300); // subscriptions and leases up
       holder.pool.delayMs = 800;

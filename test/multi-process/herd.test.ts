@@ -36,6 +36,25 @@ describe("thundering herd across processes", () => {
     }
   }, 90_000);
 
+  it("processes that served the model's fast entries from Redis still leave a slow cold load (1.5 s) to one holder (outside probe 107: bounding their wait by those entries' load time made 3 processes load it)", async () => {
+    const namespace = uniqueNamespace();
+    const setup = createCachedClient({ namespace, models: { Post: true } });
+    try {
+      const user = await seedUser(setup.base);
+      const [first, second] = [...user.posts].sort((a, b) => a.id - b.id);
+      await setup.prisma.post.findUnique({ where: { id: second!.id } });
+      const env = {
+        DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, INSTANCES: "3", READS: "100",
+        DELAY_MS: "1500", AUTHOR_ID: String(user.id), EXPECTED_POST_ID: String(first!.id), PRE_READ_POST_ID: String(second!.id),
+      };
+      const reports = await Promise.all([1, 2, 3].map(() => runChild<HerdReport>("herd-worker.ts", env)));
+      expect(reports.map((r) => r.correct)).toEqual([100, 100, 100]);
+      expect(reports.reduce((sum, r) => sum + r.queries, 0)).toBe(1);
+    } finally {
+      await setup.close();
+    }
+  }, 90_000);
+
   it("a waiter whose wall clock steps back during its wait still gives up within its bound (waits are timed on the monotonic clock; found by an outside probe)", async () => {
     const setup = createCachedClient();
     const redis = createRedis();
