@@ -177,6 +177,8 @@ export class L2Lookup {
     const lock = this.#parts.lock!;
     const found = await this.#lookupKey(request, request.key);
     if (this.#servable(found.entry, replacing)) return { ...found, lock: "entry" };
+    // A write in progress: nothing will be stored, so nobody takes the lock (as LOOKUP_OR_LOCK).
+    if (found.dirty) return { ...found, lock: "none" };
     let held: HeldLock | undefined;
     try {
       held = await lock.acquire(lockKey, this.#parts.landedMessage(request.key));
@@ -193,8 +195,9 @@ export class L2Lookup {
       this.#fill.absorb(error);
       return { ...found, entry: undefined, lock: "taken", held };
     }
-    if (!this.#servable(again.entry, replacing)) return { ...again, entry: undefined, lock: "taken", held };
+    if (!again.dirty && !this.#servable(again.entry, replacing)) return { ...again, entry: undefined, lock: "taken", held };
     held.release().catch((error: unknown) => this.#fill.absorb(error));
+    if (again.dirty) return { ...again, lock: "none" };
     return { ...again, lock: "entry" };
   }
 

@@ -135,15 +135,21 @@ export class Versions {
   async fetch(names: readonly string[]): Promise<number[]> {
     const redis = this.#options.redis;
     if (redis === undefined) return names.map((name) => this.#current(name)!);
+    return (await this.#readVersions(names, false)).current;
+  }
+
+  /** READ_VERSIONS, and with `checkMarks` whether a write in progress marked any of `names`. */
+  async #readVersions(names: readonly string[], checkMarks: boolean): Promise<{ current: number[]; dirty: boolean }> {
+    const redis = this.#options.redis!;
     const keys = [`${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
     const sentAt = this.#ledger.begin();
-    let values: string[];
+    let values: Array<string | number>;
     try {
-      values = (await redis.store.run(READ_VERSIONS, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag)])) as string[];
+      values = (await redis.store.run(READ_VERSIONS, keys, [this.#options.tagTtlMs, ...names.map(expiryFlag), ...(checkMarks ? ["1"] : [])])) as Array<string | number>;
     } finally {
       this.#ledger.end(sentAt);
     }
-    return names.map((name, i) => this.#readVersion(name, values[i], sentAt));
+    return { current: names.map((name, i) => this.#readVersion(name, values[i], sentAt)), dirty: checkMarks && values[names.length] === 1 };
   }
 
   /**
@@ -155,9 +161,9 @@ export class Versions {
     const redis = this.#options.redis;
     if (redis === undefined) return { stored: null, current: await this.fetch(names), dirty: false };
     if (redis.store.isCluster) {
-      const [stored, current] = await Promise.all([redis.store.get(key), this.fetch(names)]);
-      // No dirty marks on a Cluster: entries and marks live in different slots (see README).
-      return { stored, current, dirty: false };
+      // The entry lives in another slot than the versions and their marks: two commands, one round trip.
+      const [stored, { current, dirty }] = await Promise.all([redis.store.get(key), this.#readVersions(names, true)]);
+      return { stored, current, dirty };
     }
     const keys = [key, `${redis.prefix}:seq`, `${redis.prefix}:lifetime`, ...names.map((name) => this.keyOf(name))];
     const args = [this.#options.tagTtlMs, ...names.map(expiryFlag)];

@@ -523,12 +523,20 @@ return out
 
 /**
  * The current value of versions, created where absent (see READ_OR_CREATE): the Cluster's read
- * (where the entry lives in another slot than the versions) and the Bloom filter's.
- * KEYS: sequence key, tag lifetime key, version keys. ARGV: own tag lifetime ms, expiry flags.
+ * (where the entry lives in another slot than the versions) and the Bloom filter's. With a last
+ * ARGV '1' (the Cluster's read), then whether a write in progress marked any of them dirty (1),
+ * as LOOKUP says: the marks live in the versions' slot, so a read there still honours them.
+ * KEYS: sequence key, tag lifetime key, version keys. ARGV: own tag lifetime ms, expiry flags[, '1'].
  */
-export const READ_VERSIONS = script(`${TAG_LIFETIME}${READ_OR_CREATE}
+export const READ_VERSIONS = script(`${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
 local out = {}
-for i = 3, #KEYS do out[i - 2] = readOrCreate(KEYS[i], KEYS[1], KEYS[2], ARGV[1], ARGV[i - 1]) end
+local marked = 0
+local checkMarks = ARGV[#KEYS] == '1'
+for i = 3, #KEYS do
+  out[i - 2] = readOrCreate(KEYS[i], KEYS[1], KEYS[2], ARGV[1], ARGV[i - 1])
+  if checkMarks and marked == 0 and dirty(KEYS[i]) then marked = 1 end
+end
+if checkMarks then out[#KEYS - 1] = marked end
 return out
 `);
 

@@ -104,6 +104,36 @@ describe("on a Redis Cluster", () => {
     }
   });
 
+  it("honours a write's dirty marks: while one stands, reads of what it marks are neither served nor stored (outside probe 108: a swept write that committed late was served stale until its entry expired)", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance({ namespace, l1: false });
+    try {
+      const user = await seedUser(a.base);
+      const list = () => a.prisma.user.findMany({ where: { id: user.id } });
+      await until(async () => (await list(), a.prisma.$cache.stats().l2Hits > 0), 10_000);
+      const admin = cluster.connect();
+      connections.push(admin);
+      // What a sweep of a write of unknown outcome does: bump everything of the model, and mark its generation.
+      await a.prisma.$cache.invalidate({ model: "User" });
+      const marks = `d{${namespace}}:v:g:User`;
+      await admin.zadd(marks, Date.now() + 60_000, "a-write-in-progress");
+      const queries = a.pool.queries;
+      const before = a.prisma.$cache.stats().bypasses["write in progress"] ?? 0;
+      await list();
+      await list();
+      expect(a.pool.queries - queries, "read from the database, not the entry").toBe(2);
+      expect((a.prisma.$cache.stats().bypasses["write in progress"] ?? 0) - before).toBe(2);
+      const locks = (await Promise.all(admin.nodes("master").map((node) => node.keys(`${namespace}:*:lock`)))).flat();
+      expect(locks, "no fleet lock taken for a load nobody stores").toEqual([]);
+      // The write commits late, behind the cache's back, before its mark lapses: nothing read meanwhile was stored.
+      await a.base.user.update({ where: { id: user.id }, data: { name: "committed late" } });
+      await admin.del(marks);
+      expect((await list())[0]?.name).toBe("committed late");
+    } finally {
+      await a.close();
+    }
+  });
+
   it("puts a hot key's replicas in different slots", async () => {
     const redis = cluster.connect();
     connections.push(redis);
