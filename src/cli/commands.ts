@@ -134,7 +134,8 @@ export const top: CommandFn = async (client, args, io) => {
 };
 
 export const flush: CommandFn = async (client, args, io) => {
-  const models = args.model === undefined ? (await client.$cache.fleetStats()).cachedModels : [args.model];
+  // Every model of the schema: the application's instances may cache models this client does not (outside probe 111).
+  const models = args.model === undefined ? (await client.$cache.fleetStats()).schemaModels : [args.model];
   await client.$cache.invalidate({ models });
   // invalidate() queues what Redis did not take; close() delivers it or rejects (E_UNDELIVERED_INVALIDATIONS): a flush that reached nobody failed.
   await client.$cache.close();

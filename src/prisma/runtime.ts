@@ -345,7 +345,15 @@ export class CacheRuntime {
       hooks: this.warmHooks,
       checkLifetime: (_model, cache) => void validateCacheOption(cache),
       checkModel: (model, argument) => void checkModels(this.#schema.graph, [model], argument),
-      ready: async () => this.#bus?.live(this.#options.lockTtlMs),
+      schemaModels: () => this.#schema.graph.modelNames,
+      ready: async () => {
+        const bus = this.#bus;
+        if (bus === undefined) return;
+        // Until its registration was answered, or is known not to stand (refused: Redis refuses writes).
+        await bus.live(this.#options.lockTtlMs, () => bus.schemasDiffer !== undefined || !bus.registered);
+        // Nothing a replay loads could be cached: a warm() that counted them warmed would let a cold service report ready (outside probe 111).
+        if (!bus.registered) throw new CacheStoreError("EVALSHA", "this instance's registration does not stand (Redis refuses writes, or it lapsed): nothing warm() replays could be cached");
+      },
       replay: (query) => this.#readPath.replay(query),
       report: (error) => this.#report(error),
       localStats: () => this.control.stats(),

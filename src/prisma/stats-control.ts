@@ -34,6 +34,8 @@ export interface StatsControlParts {
   checkLifetime(model: string, cache: CacheHints): void;
   /** Throws CacheArgumentError for a model the schema does not have. */
   checkModel(model: string, argument: string): void;
+  /** Every model of the client's schema. */
+  schemaModels(): string[];
   /** Resolves once loads can fill L1 (the invalidation subscription is live). */
   ready(): Promise<unknown>;
   /** Replays a query through the read path, without sampling it. */
@@ -112,16 +114,17 @@ export class StatsControl {
     const { observability, options: resolved } = this.#parts;
     const namespace = resolved.namespace;
     const cachedModels = [...this.#rules.models];
+    const schemaModels = this.#parts.schemaModels();
     try {
       // A SCAN on a lost connection would wait in ioredis's offline queue: fail fast, like every Redis call.
       const status = resolved.redis?.status ?? "ready";
       if (options.countEntries === true && LOST.has(status)) throw new CacheStoreError("SCAN", `connection is ${status}`);
       const [fleet, entries] = await withReadAttempts(() => Promise.all([observability.fleetStats(), options.countEntries === true ? observability.entryCounts() : undefined]));
-      return { namespace, ...fleet, cachedModels, ...(entries === undefined ? {} : { entries }) };
+      return { namespace, ...fleet, cachedModels, schemaModels, ...(entries === undefined ? {} : { entries }) };
     } catch (error) {
       // Redis unreachable: this instance's own counters, flagged as such.
       this.#parts.report(asStoreError(error));
-      return { namespace, instances: 1, stats: this.#parts.localStats(), cachedModels, redisUnavailable: true };
+      return { namespace, instances: 1, stats: this.#parts.localStats(), cachedModels, schemaModels, redisUnavailable: true };
     }
   }
 

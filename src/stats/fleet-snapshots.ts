@@ -11,6 +11,8 @@ export interface FleetStats {
   stats: CacheStats | undefined;
   /** The models this client caches. */
   cachedModels: string[];
+  /** Every model of this client's schema: other instances may cache models this one does not (what the CLI's `flush` without `--model` invalidates). */
+  schemaModels: string[];
   /** Set when Redis could not be read: `instances` and `stats` are this instance's alone. */
   redisUnavailable?: true;
   /** Entries stored in Redis per model under the current schema, when asked for (`countEntries`) and countable (not on a Cluster). */

@@ -184,6 +184,35 @@ describe("a findUnique that names no unique key", () => {
 });
 
 describe("statistics methods while Redis is down", () => {
+  it("warm() on a Redis that refuses writes (NOREPLICAS) warms nothing and says so, rather than counting replays nothing could cache (outside probe 111: warmed 50, cache cold)", async () => {
+    const server = await ChaosRedis.start();
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    redis.on("error", () => {});
+    const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const namespace = `t${Date.now()}`;
+    const recorder = createCachedClient({ redis, namespace, queryStats: { flushInterval: 50 } });
+    const errors: CacheError[] = [];
+    let fresh: ReturnType<typeof createCachedClient> | undefined;
+    try {
+      const user = await seedUser(recorder.base);
+      for (let i = 0; i < 5; i++) await recorder.prisma.user.findUnique({ where: { id: user.id } });
+      await recorder.prisma.$cache.drain();
+      expect((await recorder.prisma.$cache.topQueries()).length).toBeGreaterThan(0);
+      await admin.config("SET", "min-replicas-to-write", "1");
+      // An instance started while Redis refuses writes: its registration is refused.
+      fresh = createCachedClient({ redis, namespace, onError: (error) => errors.push(error) });
+      const warmed = await fresh.prisma.$cache.warm({ top: 10 });
+      expect(warmed).toMatchObject({ warmed: 0, failed: 0, skippedBy: { "redis unavailable": 10 } });
+      expect(errors.some((error) => /registration does not stand/.test(error.message))).toBe(true);
+    } finally {
+      await admin.config("SET", "min-replicas-to-write", "0").catch(() => undefined);
+      await Promise.all([recorder.close(), fresh?.close()]);
+      redis.disconnect();
+      admin.disconnect();
+      await server.stop();
+    }
+  }, 60_000);
+
   it("warm() and fleetStats() resolve, saying so; topQueries() rejects with the Redis error (an empty list means nothing recorded)", async () => {
     const server = await ChaosRedis.start();
     const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });

@@ -124,6 +124,24 @@ describe("the CLI against real services", () => {
     expect(app.pool.queries - afterPosts, "User entries were left alone").toBe(0);
   }, 60_000);
 
+  it("flush without --model invalidates every model of the schema, also those only the application's instances cache (outside probe 111: a Tag cached by the app kept its old row)", async () => {
+    const tagCaching = createCachedClient({ namespace, models: { Tag: true } });
+    try {
+      const tag = await tagCaching.base.tag.create({ data: { name: `flushed-${namespace}` } });
+      const read = () => tagCaching.prisma.tag.findUnique({ where: { id: tag.id } });
+      await read();
+      // Written behind the cache's back, as what a flush is for.
+      await tagCaching.base.tag.update({ where: { id: tag.id }, data: { name: `renamed-${namespace}` } });
+      expect((await read())?.name, "cached before the flush").toBe(tag.name);
+      const run = await cli(["flush", ...client, "--json"], namespace);
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).invalidated).toContain("Tag");
+      expect((await read())?.name).toBe(`renamed-${namespace}`);
+    } finally {
+      await tagCaching.close();
+    }
+  }, 60_000);
+
   it("fails clearly when the module is missing, exports no extended client, or the command line is wrong", async () => {
     const missing = await cli(["warm", "--client", "./no/such/module"], namespace);
     expect(missing.status).toBe(2);

@@ -454,9 +454,11 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
       await untilLong(async () => (await readUser(newcomer), newcomer.prisma.$cache.stats().l2Hits > 0));
       // 50 results nothing can store: each failure counted, one reported (an outside probe: 4 526 identical reports in 8 s).
       const errorsBefore = a.errors.length;
-      const failedBefore = a.prisma.$cache.stats().redisErrors;
+      // A call that outlives redisTimeout on a loaded machine is counted as a timeout instead.
+      const failed = () => a.prisma.$cache.stats().redisErrors + a.prisma.$cache.stats().redisTimeouts;
+      const failedBefore = failed();
       for (let id = 1; id <= 50; id++) await a.prisma.user.findUnique({ where: { id: -id } });
-      expect(a.prisma.$cache.stats().redisErrors - failedBefore).toBeGreaterThanOrEqual(50);
+      expect(failed() - failedBefore).toBeGreaterThanOrEqual(50);
       expect(a.errors.slice(errorsBefore).filter((error) => /OOM/.test(error.message)).length).toBeLessThanOrEqual(2);
     });
   }, 60_000);
