@@ -197,8 +197,7 @@ export class L2Lookup {
     }
     if (!again.dirty && !this.#servable(again.entry, replacing)) return { ...again, entry: undefined, lock: "taken", held };
     held.release().catch((error: unknown) => this.#fill.absorb(error));
-    if (again.dirty) return { ...again, lock: "none" };
-    return { ...again, lock: "entry" };
+    return { ...again, lock: again.dirty ? "none" : "entry" };
   }
 
   /**

@@ -170,18 +170,20 @@ end
 local seqText = string.format('%.0f', seq)
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local markUntil = nowMs + tonumber(ARGV[10])
-if pendingOp == 'add' then
-  redis.call('HSET', pendingKey, token, ARGV[12] .. '\\n' .. string.format('%.0f', nowMs) .. '\\n' .. string.format('%.0f', markUntil) .. '\\n' .. ARGV[#ARGV - 3])
+-- A pending record: the hash outlives it (extended, never shortened).
+local function keepPending(record)
+  redis.call('HSET', pendingKey, token, record)
   if redis.call('PTTL', pendingKey) < tonumber(ARGV[10]) then redis.call('PEXPIRE', pendingKey, ARGV[10]) end
+end
+if pendingOp == 'add' then
+  keepPending(ARGV[12] .. '\\n' .. string.format('%.0f', nowMs) .. '\\n' .. string.format('%.0f', markUntil) .. '\\n' .. ARGV[#ARGV - 3])
 elseif pendingOp == 'sweep' then
   -- Kept, its writer's name dropped (not an orphan any more), until its marks lapse: a writer
   -- that was alive after all clears the sweep's marks with its confirmation. Two newlines first:
   -- an older version's heartbeat cannot parse it, so drops it instead of sweeping it again.
   local announced, lapses, names = string.match(record, '^[^\\n]*\\n(%d+)\\n(%d+)\\n(.*)$')
   if announced then
-    local lapsesAt = math.max(tonumber(lapses), markUntil)
-    redis.call('HSET', pendingKey, token, '\\n\\n' .. announced .. '\\n' .. string.format('%.0f', lapsesAt) .. '\\n' .. names)
-    if redis.call('PTTL', pendingKey) < tonumber(ARGV[10]) then redis.call('PEXPIRE', pendingKey, ARGV[10]) end
+    keepPending('\\n\\n' .. announced .. '\\n' .. string.format('%.0f', math.max(tonumber(lapses), markUntil)) .. '\\n' .. names)
   else
     redis.call('HDEL', pendingKey, token)
   end
