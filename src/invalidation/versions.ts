@@ -1,4 +1,4 @@
-import { LRUCache } from "lru-cache";
+import { RecentMap } from "../core/recent-map.js";
 import { CacheError, CacheStoreError } from "../errors.js";
 import type { Counters } from "../stats/counters.js";
 import { DELETE_IF_EQUAL, FENCED_SET, LOOKUP, LOOKUP_OR_LOCK, RAISE_SEQUENCE, READ_VERSIONS, STORE_AND_RELEASE } from "../stores/redis-scripts.js";
@@ -73,7 +73,7 @@ export interface Announcement {
  */
 export class Versions {
   readonly #options: VersionsOptions;
-  readonly #local: LRUCache<string, number>;
+  readonly #local: RecentMap<string, number>;
   /** Invalidations Redis has not accepted yet, retried until it does. */
   readonly #backlog: InvalidationBacklog;
   /** Which Redis replies may teach a version: none that may predate an invalidation of it. */
@@ -106,11 +106,8 @@ export class Versions {
       counters: options.counters,
       namespaceWide: options.namespaceWide,
     });
-    this.#local = new LRUCache<string, number>({
-      max: options.maxLocalNames,
-      dispose: (value, _name, reason) => {
-        if (reason === "evict") this.#evictedFloor = Math.max(this.#evictedFloor, value);
-      },
+    this.#local = new RecentMap<string, number>(options.maxLocalNames, (_name, value) => {
+      this.#evictedFloor = Math.max(this.#evictedFloor, value);
     });
   }
 

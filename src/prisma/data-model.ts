@@ -42,9 +42,7 @@ export function readPrismaSchema(client: unknown): PrismaSchema {
   if (typeof dataModel?.models !== "object" || dataModel.models === null) {
     throw new CacheConfigError("client", "cacheExtension() must be applied with $extends() on a Prisma Client (>= 7); no data model was found");
   }
-  const schemaText = internals?._engineConfig?.inlineSchema;
-  const { facts, inexactReason } = schemaFacts(schemaText);
-  const views = typeof schemaText === "string" ? readSchemaBlocks(schemaText).kinds : undefined;
+  const { facts, inexactReason, views } = parsedSchema(internals?._engineConfig?.inlineSchema);
   const models = new Map<string, ModelInfo>();
   const delegateKeys = new Map<string, string>();
   for (const [name, model] of Object.entries(dataModel.models)) {
@@ -58,6 +56,30 @@ export function readPrismaSchema(client: unknown): PrismaSchema {
   }
   const exact = facts !== undefined;
   return { dataModel, graph: new ModelGraph(models), delegateKeys, clientVersion: internals?._clientVersion ?? "unknown", exact, ...(exact ? {} : { inexactReason }) };
+}
+
+interface ParsedSchema {
+  facts?: ReadonlyMap<string, SchemaModelFacts>;
+  inexactReason?: string;
+  views?: ReadonlyMap<string, string>;
+}
+
+/**
+ * The schema texts parsed in this process. Parsing costs milliseconds (Prisma's parser, then the
+ * block reader) and a process extends clients of one or a few schemas, often many times (a cache
+ * per tenant database): each text is parsed once. The results are only read, never changed.
+ */
+const parsedSchemas = new Map<string, ParsedSchema>();
+const MAX_PARSED_SCHEMAS = 16;
+
+function parsedSchema(schemaText: unknown): ParsedSchema {
+  if (typeof schemaText !== "string") return schemaFacts(schemaText);
+  const known = parsedSchemas.get(schemaText);
+  if (known !== undefined) return known;
+  const parsed: ParsedSchema = { ...schemaFacts(schemaText), views: readSchemaBlocks(schemaText).kinds };
+  if (parsedSchemas.size >= MAX_PARSED_SCHEMAS) parsedSchemas.clear();
+  parsedSchemas.set(schemaText, parsed);
+  return parsed;
 }
 
 function schemaFacts(schemaText: unknown): { facts?: Map<string, SchemaModelFacts>; inexactReason?: string } {

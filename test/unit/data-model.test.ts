@@ -22,6 +22,18 @@ describe("readPrismaSchema", () => {
     expect(schema.graph.model("ActiveUser")!.isView).toBe(true);
   });
 
+  it("parses a schema text once, and still gives every client a model graph of its own", () => {
+    const text = `datasource db {\n  provider = "postgresql"\n}\nmodel User {\n  id Int @id\n  managerId Int?\n  manager User? @relation("m", fields: [managerId], references: [id])\n  reports User[] @relation("m")\n}\nview ActiveUser {\n  id Int @unique\n}\n`;
+    const first = readPrismaSchema(client(text));
+    const second = readPrismaSchema(client(text));
+    // One cache declares what a view depends on; a cache of another client must not inherit it.
+    first.graph.declareDependsOn("ActiveUser", ["User"]);
+    expect(first.graph.declaresDependencies("ActiveUser")).toBe(true);
+    expect(second.graph).not.toBe(first.graph);
+    expect(second.graph.declaresDependencies("ActiveUser")).toBe(false);
+    expect(second.graph.model("ActiveUser")!.isView).toBe(true);
+  });
+
   it("falls back to conservative invalidation, still knowing views, when the parser rejects the schema", () => {
     const schema = readPrismaSchema(client(`datasource db {\n  provider = "postgresql"\n}\nmodel User {\n  id Int @id\n  manager Unknown\n}\nview ActiveUser {\n  id Int @unique\n}\n`));
     expect(schema.exact).toBe(false);
