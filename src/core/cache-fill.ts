@@ -5,6 +5,7 @@ import { serializeEntry, type CacheEntry } from "../stores/entry.js";
 import { RedisTimeoutError } from "../stores/redis-store.js";
 import type { StoreOutcome } from "./fleet-load.js";
 import type { HeldLock } from "./fleet-lock.js";
+import type { InFlight } from "./in-flight.js";
 import { jitteredTtl } from "./jitter.js";
 import type { ReadRequest } from "./read-request.js";
 import type { TieredCacheParts } from "./tiered-cache.js";
@@ -18,16 +19,19 @@ export class CacheFill {
   readonly #parts: TieredCacheParts;
   /** Learns the models' load times, which bound lock waiters' waits. */
   readonly #waitBound: WaitBound;
-  /** Set by close(): loads still running (abandoned refreshes) store nothing. */
+  /** Set by close(): loads still running (abandoned refreshes and reads) store nothing. */
   #closed = false;
+  /** The stores this starts outlive their reads: close() waits for them (see TieredCache.close). */
+  readonly #inFlight: InFlight;
   /** Models whose unencodable result was reported: once each (every such read would, and a computed function field makes every read so). */
   readonly #unencodableReported = new Set<string>();
   /** Models whose result over maxEntrySize was reported (once each). */
   readonly #oversizeReported = new Set<string>();
 
-  constructor(parts: TieredCacheParts, waitBound: WaitBound) {
+  constructor(parts: TieredCacheParts, waitBound: WaitBound, inFlight: InFlight) {
     this.#parts = parts;
     this.#waitBound = waitBound;
+    this.#inFlight = inFlight;
   }
 
   /** After close(): store nothing more. */
@@ -83,7 +87,7 @@ export class CacheFill {
     const release = held === undefined ? undefined : { lockKey: held.key, waitedKey: held.waitedKey, token: held.token, landedMessage: this.#parts.landedMessage(request.key) };
     if (held !== undefined) held.stopKeepAlive();
     if (request.hot) for (let replica = 1; replica < this.#parts.replicas; replica++) this.storeReplica(replicaKeyOf(request.key, replica), entry);
-    return versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps, release).then(
+    return this.#inFlight.track(versions.storeFenced(request.key, serializeEntry(entry), entry.staleUntil - now, deps, release)).then(
       ({ stored, released }): StoreOutcome => {
         if (!stored) counters.fencedStores++;
         return released ? "released" : "stored";
@@ -122,11 +126,13 @@ export class CacheFill {
   storeReplica(replicaKey: string, entry: CacheEntry): void {
     const ttl = entry.staleUntil - this.#parts.clock.now();
     if (ttl <= 0) return;
-    this.#parts.versions.storeFenced(replicaKey, serializeEntry(entry), ttl, entry.deps).catch((error: unknown) => this.absorb(error));
+    this.#inFlight.track(this.#parts.versions.storeFenced(replicaKey, serializeEntry(entry), ttl, entry.deps)).catch((error: unknown) => this.absorb(error));
   }
 
   /** Counts and reports a Redis failure: it never fails the read. */
   absorb(error: unknown): void {
+    // Abandoned by close() (reported there, E_CLOSE_TIMEOUT): it failed because the connections closed, not because Redis did.
+    if (this.#closed) return;
     const { counters } = this.#parts;
     if (error instanceof RedisTimeoutError) counters.redisTimeouts++;
     else counters.redisErrors++;

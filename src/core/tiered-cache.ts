@@ -15,6 +15,7 @@ import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
 import { noteServed } from "./served-by.js";
 import { SingleFlight } from "./single-flight.js";
+import { InFlight } from "./in-flight.js";
 import { settleWithin } from "./settle-within.js";
 import { WaitBound } from "./wait-bound.js";
 
@@ -72,11 +73,13 @@ export class TieredCache {
   readonly #fleetLoad: FleetLoad;
   /** Fills L1 and stores into Redis what loads return. */
   readonly #fill: CacheFill;
+  /** Reads past L1 and the stores they started: close() lets them finish while the connections are open. */
+  readonly #inFlight = new InFlight();
 
   constructor(parts: TieredCacheParts) {
     this.#parts = parts;
     this.#waitBound = new WaitBound(parts.lockTtlMs, parts.redisTimeoutMs);
-    this.#fill = new CacheFill(parts, this.#waitBound);
+    this.#fill = new CacheFill(parts, this.#waitBound, this.#inFlight);
     this.#l2 = new L2Lookup(parts, this.#fill);
     this.#fleetLoad = new FleetLoad(parts, this.waiters, this.#waitBound, {
       loadAndStore: (request, current, held) => this.#fill.loadAndStore(request, current, held),
@@ -130,7 +133,7 @@ export class TieredCache {
       counters.bypass("registration lapsed");
       return request.load();
     }
-    const resolve = () => this.#resolve(request);
+    const resolve = () => this.#inFlight.track(this.#resolve(request));
     const { value: outcome, shared, alone }: { value: Resolution; shared: boolean; alone: boolean } = this.#parts.l1Trusted() ? await this.#flights.run(`${request.key}#${versions.epoch}`, resolve) : { value: await resolve(), shared: false, alone: true };
     if (outcome === UNAVAILABLE) {
       // Without current versions nothing cached can be validated, nor stored safely.
@@ -207,14 +210,15 @@ export class TieredCache {
   }
 
   /**
-   * Waits up to `timeoutMs` for background refreshes, then stores nothing more: a refresh still
-   * running (stuck on a database lock, say) finishes in the background and its result is dropped.
-   * Resolves with the number of refreshes abandoned.
+   * Waits up to `timeoutMs` for background refreshes and for reads in flight (with the stores they
+   * started), then stores and reports nothing more: a read or refresh still running (stuck on a
+   * database lock, say) finishes in the background, its result is not stored, and the Redis
+   * commands it sends once the connections closed fail unreported. Resolves with what it abandoned.
    */
-  async close(timeoutMs: number): Promise<number> {
-    const drained = await settleWithin(this.drain(), timeoutMs);
+  async close(timeoutMs: number): Promise<{ refreshes: number; reads: number }> {
+    const settled = await settleWithin(Promise.all([this.drain(), this.#inFlight.settled()]), timeoutMs);
     this.#fill.stop();
-    return drained ? 0 : this.#refreshing.size;
+    return settled ? { refreshes: 0, reads: 0 } : { refreshes: this.#refreshing.size, reads: this.#inFlight.size };
   }
 
   async #refresh(request: ReadRequest, servedFreshUntil: number): Promise<void> {

@@ -228,7 +228,9 @@ async function closeCache(parts: CacheControlParts): Promise<void> {
   const writing = await parts.stopWrites(options.closeTimeoutMs);
   if (writing > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${writing} write(s) or transaction(s) still running after closeTimeout (${options.closeTimeoutMs} ms); what they change is invalidated only if they settle before the connections close (a transaction that commits writes later is rolled back)`));
   const abandoned = await parts.cache.close(options.closeTimeoutMs);
-  if (abandoned > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${abandoned} background refresh(es) still running after closeTimeout (${options.closeTimeoutMs} ms) were abandoned; their results are not stored`));
+  if (abandoned.refreshes + abandoned.reads > 0) {
+    parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${abandoned.refreshes} background refresh(es) and ${abandoned.reads} read(s) or store(s) still running after closeTimeout (${options.closeTimeoutMs} ms) were abandoned; their results are not stored`));
+  }
   parts.l1?.clear();
   // Bounded: delivers what is queued or reports it (an error event, a counter, a rejected close()).
   const undelivered = await closeDelivering(parts.versions, options.redisTimeoutMs);

@@ -62,6 +62,67 @@ describe("close()", () => {
       client.redis?.disconnect();
     }
   }, 60_000);
+
+  it("abandons a read stuck on a table lock after closeTimeout, saying so; the read still resolves, and nothing it does after is reported", async () => {
+    const namespace = uniqueNamespace();
+    const client = createCachedClient({ namespace, models: { User: true }, closeTimeout: 300 });
+    const errors: string[] = [];
+    client.prisma.$cache.events.on("error", (event: { error: { code: string; message: string } }) => errors.push(`${event.error.code}: ${event.error.message}`));
+    const locker = new pg.Client({ connectionString: databaseUrl() });
+    await locker.connect();
+    let locked = false;
+    try {
+      const user = await client.base.user.create({ data: { email: `close-stuck-${Date.now()}-${Math.random()}@example.com`, name: "stuck" } });
+      await client.prisma.user.findMany({ take: 1 });
+      await client.prisma.$cache.drain();
+      await locker.query("BEGIN");
+      await locker.query('LOCK TABLE "User" IN ACCESS EXCLUSIVE MODE');
+      locked = true;
+      const read = client.prisma.user.findUnique({ where: { id: user.id } }).then((found) => found?.name);
+      await sleep(200); // the read holds the fleet lock and waits for the table lock
+      await client.prisma.$cache.close();
+      expect(errors).toEqual([expect.stringMatching(/^E_CLOSE_TIMEOUT: .*0 background refresh\(es\) and [12] read\(s\) or store\(s\)/)]);
+      await locker.query("ROLLBACK");
+      locked = false;
+      await expect(read).resolves.toBe("stuck");
+      await sleep(200);
+      expect(errors).toHaveLength(1);
+      expect(client.prisma.$cache.stats()).toMatchObject({ redisErrors: 0, redisTimeouts: 0 });
+    } finally {
+      if (locked) await locker.query("ROLLBACK");
+      await locker.end();
+      await client.prisma.$cache.close().catch(() => undefined);
+      await client.base.$disconnect();
+      client.redis?.disconnect();
+    }
+  });
+
+  // An outside probe (114): each close() with reads in flight reported a Redis failure to onError
+  // (E_STORE: "connection is ended", then "circuit open"): the reads' stores were cut off when
+  // the connections closed. A graceful shutdown must not look like a Redis outage.
+  it("lets reads in flight finish and store their entries before the connections close, reporting no Redis failure", async () => {
+    const namespace = uniqueNamespace();
+    const client = createCachedClient({ namespace, models: { User: true } });
+    const errors: string[] = [];
+    client.prisma.$cache.events.on("error", (event: { error: { code: string; message: string } }) => errors.push(`${event.error.code}: ${event.error.message}`));
+    try {
+      const users = [];
+      for (let i = 0; i < 10; i++) users.push(await client.base.user.create({ data: { email: `close-inflight-${i}-${Date.now()}-${Math.random()}@example.com`, name: `reader ${i}` } }));
+      await client.prisma.user.findMany({ take: 1 }); // the cache is connected and registered
+      // Started (a Prisma query runs when it is awaited), then close() at once.
+      const reads = Promise.all(users.map((user) => client.prisma.user.findUnique({ where: { id: user.id } })));
+      await client.prisma.$cache.close();
+      expect((await reads).map((user) => user?.name)).toEqual(users.map((user) => user.name));
+      expect(errors).toEqual([]);
+      expect(client.prisma.$cache.stats()).toMatchObject({ redisErrors: 0, redisTimeouts: 0 });
+      const entries = (await client.redis!.keys(`${namespace}:*`)).filter((key) => key.includes(":User:findUnique:"));
+      expect(entries).toHaveLength(10);
+    } finally {
+      await client.prisma.$cache.close();
+      await client.base.$disconnect();
+      client.redis?.disconnect();
+    }
+  });
 });
 
 /**
