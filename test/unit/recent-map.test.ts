@@ -29,6 +29,21 @@ describe("RecentMap", () => {
     expect(evicted).toEqual(["c"]);
   });
 
+  // One eviction per set stepped over every slot earlier deletions left (an outside probe: 44–64 µs
+  // per set at 100 000 keys); a full map evicts a sixteenth of its keys at once instead.
+  it("evicts a sixteenth of its keys at once when it overflows, oldest first", () => {
+    const evicted: number[] = [];
+    const map = new RecentMap<number, number>(32, (key) => evicted.push(key));
+    for (let i = 0; i < 32; i++) map.set(i, i);
+    expect(evicted).toEqual([]);
+    map.set(32, 32);
+    expect(evicted).toEqual([0, 1, 2]);
+    expect(map.size).toBe(30);
+    for (let i = 33; i < 35; i++) map.set(i, i);
+    expect(evicted).toEqual([0, 1, 2]);
+    expect(map.get(3)).toBe(3);
+  });
+
   it("refuses a bound that is not a positive integer", () => {
     expect(() => new RecentMap(0)).toThrow(RangeError);
     expect(() => new RecentMap(1.5)).toThrow(RangeError);
