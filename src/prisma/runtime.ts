@@ -240,7 +240,12 @@ export class CacheRuntime {
         this.#versions.forget();
         this.#guard?.distrustAll();
         // (A closing cache's subscription goes down too: its reads are counted as "cache closed".)
-        if (!trusted && !this.#readPath.stopped) this.#counters.bypass("subscription down");
+        if (!trusted && !this.#readPath.stopped) {
+          this.#counters.bypass("subscription down");
+          // Said once per drop: it flushes L1, and the server may be the one closing it (an outside probe:
+          // a small `client-output-buffer-limit pubsub` dropped every subscriber at each large invalidation, unreported).
+          report(new CacheError("E_SUBSCRIPTION_LOST", "the subscription to the namespace's channels dropped: this instance flushed its L1 and serves nothing from it until it has subscribed again (a Redis restart, a network cut, or the server closing the connection: CLIENT KILL, `timeout`, a `client-output-buffer-limit pubsub` below the largest invalidation message)"));
+        }
         if (trusted) this.#lease?.start();
         else this.#lease?.stop();
         // Back: deliver what is queued now rather than at the next backoff step.

@@ -80,9 +80,11 @@ describe("faults around invalidation", () => {
     }
   });
 
-  it("an instance whose subscription drops flushes its L1 and serves none until it is back", async () => {
+  it("an instance whose subscription drops flushes its L1, says so once (E_SUBSCRIPTION_LOST), and serves none until it is back", async () => {
     const namespace = uniqueNamespace();
     const a = instance(namespace);
+    const errors: string[] = [];
+    a.prisma.$cache.events.on("error", (event: { error: { code: string } }) => errors.push(event.error.code));
     try {
       const read = () => a.prisma.post.count({ where: { authorId: userId } });
       await until(async () => (await read(), a.prisma.$cache.stats().l1Entries > 0));
@@ -91,6 +93,9 @@ describe("faults around invalidation", () => {
       admin.disconnect();
       await until(() => a.prisma.$cache.stats().bypasses["subscription down"] === 1);
       expect(a.prisma.$cache.stats().l1Entries).toBe(0);
+      // Reported: the server may be the one closing it (an outside probe: a small `client-output-buffer-limit
+      // pubsub` dropped every subscriber at each large invalidation, and nothing reached onError).
+      expect(errors.filter((code) => code === "E_SUBSCRIPTION_LOST")).toHaveLength(1);
       // Back again: the subscription is re-established and L1 is used once more.
       await until(async () => {
         const hits = a.prisma.$cache.stats().l1Hits;
@@ -98,8 +103,11 @@ describe("faults around invalidation", () => {
         await read();
         return a.prisma.$cache.stats().l1Hits > hits;
       });
+      expect(errors.filter((code) => code === "E_SUBSCRIPTION_LOST")).toHaveLength(1);
     } finally {
       await a.close();
     }
+    // close() takes the subscription down too, without reporting it.
+    expect(errors.filter((code) => code === "E_SUBSCRIPTION_LOST")).toHaveLength(1);
   });
 });
