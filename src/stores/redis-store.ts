@@ -62,6 +62,18 @@ export class CircuitOpenError extends CacheStoreError {
  * refusing every write (`NOREPLICAS`: `min-replicas-to-write` not met; `MISCONF`: a failed RDB
  * save with `stop-writes-on-bgsave-error`) is one: its entries and versions cannot move.
  */
+/** Redis's refusals of a key by an ACL, in a command's arguments or inside a script. */
+const KEY_REFUSED = /^NOPERM.*\bkeys?\b|can't access at least one of the keys/i;
+
+/**
+ * Redis names neither the key nor the pattern it refused: say which patterns the cache needs (an
+ * outside probe's ACL left out the hot-key replicas, and every hot read failed with a bare NOPERM).
+ */
+function withAclHint(message: string): string {
+  if (!KEY_REFUSED.test(message)) return message;
+  return `${message} (the cache's Redis user must be allowed every key family of its namespace: entries <namespace>:*, {<namespace>}:*, dirty marks d{<namespace>}:*, hot-key replicas {r*}<namespace>:* — see the README's namespace option)`;
+}
+
 const UNSERVABLE_REPLIES = /^(NOAUTH|WRONGPASS|NOPERM|LOADING|MASTERDOWN|READONLY|NOREPLICAS|MISCONF|BUSY|CLUSTERDOWN|TRYAGAIN)\b/;
 
 /**
@@ -320,7 +332,7 @@ export class RedisStore {
           settled = true;
           const message = String((error as Error)?.message ?? error);
           if ((error as Error)?.name !== "ReplyError" || UNSERVABLE_REPLIES.test(message)) breaker?.failed();
-          reject(error instanceof CacheStoreError ? error : new CacheStoreError(operation, message, { cause: error }));
+          reject(error instanceof CacheStoreError ? error : new CacheStoreError(operation, withAclHint(message), { cause: error }));
         },
       );
       if (mode !== "verified") this.#flushCorked();

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
 import { CacheStoreError, type CacheError } from "../../src/index.ts";
-import { createBaseClient, createCachedClient } from "../helpers/client.ts";
+import { createBaseClient, createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
@@ -104,6 +104,29 @@ describe("a failing Redis never fails a read", () => {
     expect(await l1HitAfterTwoReads(), "no L1 without a subscription").toBe(false);
     await admin.call("ACL", "SETUSER", "cache", "allchannels");
     await until(l1HitAfterTwoReads);
+  });
+
+  it("an ACL that leaves out one of the cache's key families: reads go to the database, and the error says which patterns the cache needs (an outside probe saw a bare NOPERM)", async () => {
+    const namespace = uniqueNamespace();
+    const admin = new Redis(chaos.url);
+    // Everything but the entries (`<namespace>:*`).
+    await admin.call("ACL", "SETUSER", "cache-keys", "on", ">pw", "resetkeys", `~{${namespace}}:*`, `~d{${namespace}}:*`, "&*", "+@all");
+    const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1, username: "cache-keys", password: "pw" });
+    redis.on("error", () => {});
+    const errors: CacheError[] = [];
+    const c = createCachedClient({ namespace, redis, onError: (error) => errors.push(error) });
+    cleanups.push(async () => {
+      await c.close();
+      redis.disconnect();
+      await admin.call("ACL", "DELUSER", "cache-keys");
+      admin.disconnect();
+    });
+    const expected = await c.base.user.findUnique({ where: { id: userId } });
+    for (let i = 0; i < 3; i++) expect(await c.prisma.user.findUnique({ where: { id: userId } })).toEqual(expected);
+    await until(() => errors.some((error) => error instanceof CacheStoreError));
+    const refused = errors.find((error) => error instanceof CacheStoreError)!;
+    expect(refused.message).toMatch(/NOPERM|can't access/);
+    expect(refused.message).toContain("entries <namespace>:*, {<namespace>}:*, dirty marks d{<namespace>}:*, hot-key replicas {r*}<namespace>:*");
   });
 
   it("a throwing onError hook does not fail the query", async () => {
