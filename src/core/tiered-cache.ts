@@ -10,12 +10,12 @@ import { CacheFill } from "./cache-fill.js";
 import { refreshBackoffMs, shouldRefreshEarly } from "./early-refresh.js";
 import { DIRTY, FleetLoad } from "./fleet-load.js";
 import type { FleetLock } from "./fleet-lock.js";
+import { InFlight } from "./in-flight.js";
 import { L2Lookup, type DecodedEntry } from "./l2-lookup.js";
 import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
 import { noteServed } from "./served-by.js";
 import { SingleFlight } from "./single-flight.js";
-import { InFlight } from "./in-flight.js";
 import { settleWithin } from "./settle-within.js";
 import { WaitBound } from "./wait-bound.js";
 

@@ -56,12 +56,6 @@ export class CircuitOpenError extends CacheStoreError {
   }
 }
 
-/**
- * Reply errors that mean Redis cannot serve us now (as opposed to refusing one command, as OOM
- * does): they count towards opening the circuit, like timeouts and connection errors. A server
- * refusing every write (`NOREPLICAS`: `min-replicas-to-write` not met; `MISCONF`: a failed RDB
- * save with `stop-writes-on-bgsave-error`) is one: its entries and versions cannot move.
- */
 /** Redis's refusals of a key by an ACL, in a command's arguments or inside a script. */
 const KEY_REFUSED = /^NOPERM.*\bkeys?\b|can't access at least one of the keys/i;
 
@@ -74,6 +68,12 @@ function withAclHint(message: string): string {
   return `${message} (the cache's Redis user must be allowed every key family of its namespace: entries <namespace>:*, {<namespace>}:*, dirty marks d{<namespace>}:*, hot-key replicas {r*}<namespace>:* — see the README's namespace option)`;
 }
 
+/**
+ * Reply errors that mean Redis cannot serve us now (as opposed to refusing one command, as OOM
+ * does): they count towards opening the circuit, like timeouts and connection errors. A server
+ * refusing every write (`NOREPLICAS`: `min-replicas-to-write` not met; `MISCONF`: a failed RDB
+ * save with `stop-writes-on-bgsave-error`) is one: its entries and versions cannot move.
+ */
 const UNSERVABLE_REPLIES = /^(NOAUTH|WRONGPASS|NOPERM|LOADING|MASTERDOWN|READONLY|NOREPLICAS|MISCONF|BUSY|CLUSTERDOWN|TRYAGAIN)\b/;
 
 /**

@@ -10,6 +10,7 @@ import { createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { routeCacheConnections } from "../helpers/connection-routes.ts";
 import { CountingPool } from "../helpers/counting-pool.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
+import { liveHeapBytes } from "../helpers/live-heap.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { FakeClock, seededRandom } from "../helpers/random.ts";
 import { databaseUrl as workerDatabaseUrl } from "../helpers/databases.ts";
@@ -56,14 +57,11 @@ describe("Bloom guard on unique fields", () => {
 
   /** The most live heap (collected every 10 ms, so garbage does not count) above its level at the start while `work` ran. */
   async function peakHeapGrowthMb(work: () => Promise<unknown>): Promise<number> {
-    const collect = (globalThis as { gc?: () => void }).gc;
-    if (collect === undefined) throw new Error("run with --expose-gc (vitest.config.ts sets it)");
-    const live = () => (collect(), process.memoryUsage().heapUsed);
-    const baseline = live();
+    const baseline = liveHeapBytes();
     let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, live())), 10);
+    const sampler = setInterval(() => (peak = Math.max(peak, liveHeapBytes())), 10);
     const result = await work();
-    peak = Math.max(peak, live());
+    peak = Math.max(peak, liveHeapBytes());
     clearInterval(sampler);
     void result;
     return (peak - baseline) / 2 ** 20;

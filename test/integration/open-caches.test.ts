@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { cacheExtension } from "../../src/index.ts";
 import { createBaseClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { liveHeapBytes } from "../helpers/live-heap.ts";
 
 /**
  * A client extended per request and never closed leaks a subscriber connection, an instance
@@ -48,14 +49,6 @@ describe("many open caches in one process", () => {
   });
 });
 
-/** Live heap after full collections (vitest.config.ts passes --expose-gc). */
-function liveHeap(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new Error("run with --expose-gc (vitest.config.ts passes it)");
-  for (let i = 0; i < 3; i++) gc();
-  return process.memoryUsage().heapUsed;
-}
-
 // An outside probe (114): each cache held ≈ 1.9 MB before its first read (100 caches without
 // Redis, one per tenant database, 182 MB): the versions it knows were bounded by an LRU that
 // allocates its 100 000 slots when it is built. Measured after the fix: ≈ 300 KiB each.
@@ -65,9 +58,9 @@ describe("a cache instance's memory before its first read", () => {
     const caches: Array<{ $cache: { close(): Promise<void> } }> = [];
     try {
       caches.push(base.$extends(cacheExtension({ models: { User: true, Post: true } }))); // the parser and the modules, loaded once
-      const before = liveHeap();
+      const before = liveHeapBytes();
       for (let i = 0; i < 40; i++) caches.push(base.$extends(cacheExtension({ models: { User: true, Post: true } })));
-      const perCache = (liveHeap() - before) / 40;
+      const perCache = (liveHeapBytes() - before) / 40;
       expect(perCache).toBeLessThan(800 * 1024);
     } finally {
       await Promise.all(caches.map((client) => client.$cache.close()));
