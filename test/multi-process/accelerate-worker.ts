@@ -41,5 +41,8 @@ await handOver(2);
 const afterWrite = await statuses();
 await prisma.$cache.close();
 await base.$disconnect();
+// The pool is ours, not the adapter's: $disconnect() leaves it open, and its idle connections would keep
+// this process alive for pg's idleTimeoutMillis (10 s) after its result is printed.
+await pool.end();
 redis.disconnect();
 console.log(JSON.stringify({ before, afterInvalidate, afterWrite }));

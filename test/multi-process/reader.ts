@@ -15,5 +15,8 @@ const user = await prisma.user.findUnique({ where: { id: Number(process.env.USER
 const stats = prisma.$cache.stats();
 await prisma.$cache.close();
 await base.$disconnect();
+// The pool is ours, not the adapter's: $disconnect() leaves it open, and its idle connections would keep
+// this process alive for pg's idleTimeoutMillis (10 s) after its result is printed.
+await pool.end();
 redis.disconnect();
 console.log(JSON.stringify({ queries: pool.queries, l2Hits: stats.l2Hits, email: user?.email, posts: user?.posts.length, balance: user?.balance.toFixed(6), visits: String(user?.visits) }));

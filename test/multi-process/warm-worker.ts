@@ -26,5 +26,8 @@ const result = await prisma.$cache.warm({ top: Number(env("TOP")), concurrency: 
 const stats = prisma.$cache.stats();
 await prisma.$cache.close();
 await base.$disconnect();
+// The pool is ours, not the adapter's: $disconnect() leaves it open, and its idle connections would keep
+// this process alive for pg's idleTimeoutMillis (10 s) after its result is printed.
+await pool.end();
 redis.disconnect();
 console.log(JSON.stringify({ queries: pool.queries, ...result, progressCalls, dbLoads: stats.dbLoads, lockWaits: stats.lockWaits, l2Hits: stats.l2Hits }));
