@@ -29,6 +29,11 @@ export interface ModelInfo {
   identities: readonly Identity[];
   /** A `view` block: its rows change when the models it reads change, never through its own writes. */
   isView?: boolean;
+  /**
+   * Identity fields the database or Prisma may rewrite on any update of the row, named in its
+   * data or not (a generated column, `@updatedAt`): every update may then re-key the record.
+   */
+  rewrittenOnUpdate?: readonly string[];
 }
 
 /** A change whose referential actions the database applies: a delete, or a key update of some fields (all when undefined). */

@@ -137,14 +137,14 @@ function addRecordTags(graph: ModelGraph, model: string, record: unknown, names:
   return complete;
 }
 
-/** The scalar fields a write's data names (a relation field's foreign keys count as its own). */
+/** The scalar fields a write's data names (a relation field's foreign keys count as its own), and those every update may rewrite. */
 function changedFields(graph: ModelGraph, model: string, payload: unknown): string[] | undefined {
   const data = argumentView(payload);
   if (typeof data !== "object" || data === null) return undefined;
-  const foreignKeys = graph.model(model)?.foreignKeys;
-  const fields: string[] = [];
+  const info = graph.model(model);
+  const fields: string[] = [...(info?.rewrittenOnUpdate ?? [])];
   // for-in, as Prisma reads arguments: a DTO's toJSON() result, inherited enumerable properties too.
-  for (const key in data) fields.push(...(foreignKeys?.get(key) ?? [key]));
+  for (const key in data) fields.push(...(info?.foreignKeys.get(key) ?? [key]));
   return fields;
 }
 
@@ -158,13 +158,17 @@ export function mayCreateIdentities(graph: ModelGraph, model: string, operation:
   return operation === "update" && touchesIdentity(graph, model, args?.data);
 }
 
-/** Whether a write's data changes a field of any identity, directly or through a relation's foreign key. */
+/**
+ * Whether a write's data changes a field of any identity, directly or through a relation's
+ * foreign key — or may, whatever it names: the model has identity fields every update may rewrite.
+ */
 function touchesIdentity(graph: ModelGraph, model: string, payload: unknown): boolean {
   const data = argumentView(payload);
   if (typeof data !== "object" || data === null) return false;
   const info = graph.model(model);
   const identityFields = graph.identityFields(model);
   if (info === undefined || identityFields === undefined) return true;
+  if ((info.rewrittenOnUpdate?.length ?? 0) > 0) return true;
   // for-in: Prisma reads a class instance's inherited enumerable properties too.
   for (const key in data) {
     if (identityFields.has(key)) return true;

@@ -51,7 +51,7 @@ export function readPrismaSchema(client: unknown): PrismaSchema {
     const own = facts?.get(name);
     // Without the schema's facts, assume every relation holds a key that cascades: cascades then over-invalidate.
     const foreignKeys = own?.foreignKeys ?? new Map(relationFields.map((field) => [field.name, ["?"]] as const));
-    models.set(name, { relations, foreignKeys, actions: own?.actions, identities: own?.identities ?? [], isView: views?.get(name) === "view" });
+    models.set(name, { relations, foreignKeys, actions: own?.actions, identities: own?.identities ?? [], isView: views?.get(name) === "view", rewrittenOnUpdate: own?.rewrittenOnUpdate });
     delegateKeys.set(name, name.charAt(0).toLowerCase() + name.slice(1));
   }
   const exact = facts !== undefined;

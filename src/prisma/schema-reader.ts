@@ -11,6 +11,8 @@ export interface SchemaModelFacts {
   /** Relation field → its referential actions, Prisma's defaults filled in. */
   actions: Map<string, ForeignKeyActions>;
   isView: boolean;
+  /** Identity fields an update may change without naming them (see rewrittenOnUpdate). */
+  rewrittenOnUpdate: string[];
 }
 
 /**
@@ -38,9 +40,37 @@ export function readSchemaFacts(schema: string): Map<string, SchemaModelFacts> {
       });
     }
     const identities = modelIdentities(model).map((identity) => ({ ...identity, kinds: identity.fields.map((field) => kinds.get(field) ?? "inexact") }));
-    facts.set(model.name, { identities, foreignKeys, actions, isView: blocks.kinds.get(model.name) === "view" });
+    const identityFields = new Set(identities.flatMap((identity) => identity.fields));
+    const rewritten = model.fields.filter((field) => identityFields.has(field.name) && rewrittenOnUpdate(field)).map((field) => field.name);
+    facts.set(model.name, { identities, foreignKeys, actions, isView: blocks.kinds.get(model.name) === "view", rewrittenOnUpdate: rewritten });
   }
   return facts;
+}
+
+/**
+ * Functions whose value changes from call to call (or from statement to statement). PostgreSQL
+ * refuses them in a generated column's expression (it must be immutable), and MySQL refuses
+ * non-deterministic ones: a `dbgenerated` default calling one is computed when the row is
+ * inserted, never again.
+ */
+const INSERT_TIME_FUNCTIONS =
+  /\b(gen_random_uuid|uuid_generate_v\w*|uuidv[47]|uuid|uuid_short|nextval|now|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|random|rand|gen_random_bytes|newid|newsequentialid|getdate|getutcdate|sysdatetime|sysutcdatetime|unique_rowid|gen_random_ulid)\s*\(|\b(current_timestamp|current_date|current_time|localtimestamp|localtime|current_user|session_user)\b/i;
+
+/**
+ * Whether the database or Prisma may give `field` a new value on an update whose data does not
+ * name it: an `@updatedAt` field (Prisma sets it on every update), or a `dbgenerated` default the
+ * schema cannot tell apart from a generated column (`GENERATED ALWAYS AS (lower(code)) STORED`,
+ * recomputed from other columns) — unless its expression calls a function no generated column
+ * may call. Such a field in a unique key changes the record's identity where the write's
+ * arguments do not show it (outside probe 122: a unique read by a generated column served the
+ * row it named before the update).
+ */
+function rewrittenOnUpdate(field: DmmfField): boolean {
+  if (field.isUpdatedAt === true) return true;
+  const generated = field.default as { name?: unknown; args?: unknown } | null | undefined;
+  if (typeof generated !== "object" || generated === null || generated.name !== "dbgenerated") return false;
+  const expression = Array.isArray(generated.args) && typeof generated.args[0] === "string" ? generated.args[0] : "";
+  return !INSERT_TIME_FUNCTIONS.test(expression);
 }
 
 /** Prisma names a compound where input after `name:`, else by joining the fields with "_". */

@@ -15,6 +15,9 @@ export interface DmmfField {
   relationToFields?: string[];
   relationOnDelete?: string | null;
   relationOnUpdate?: string | null;
+  isUpdatedAt?: boolean;
+  /** `@default(…)`: a function's name and arguments (`dbgenerated("lower(code)")`), or a value. */
+  default?: unknown;
 }
 
 export interface DmmfEnum {

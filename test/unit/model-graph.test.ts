@@ -3,6 +3,7 @@ import { modelGeneration, readDependencies, recordGeneration } from "../../src/i
 import { ModelGraph, type ForeignKeyActions, type ModelInfo, type ReferentialAction } from "../../src/invalidation/model-graph.ts";
 import type { BloomWrites } from "../../src/guard/bloom-writes.ts";
 import { WriteNames } from "../../src/prisma/write-names.ts";
+import { mayCreateIdentities, writeEffects } from "../../src/invalidation/write-effects.ts";
 
 type Key = { field: string; target: string; fields: string[]; references?: string[]; onDelete: ReferentialAction; onUpdate?: ReferentialAction };
 
@@ -115,5 +116,26 @@ describe("ModelGraph: read sources", () => {
     expect(readDependencies(g, "User", "findUnique", { where: { id: 1 } })).toEqual([recordGeneration("User"), expect.stringMatching(/^t:User:id/)]);
     g.declareDependsOn("User", ["User"]);
     expect(readDependencies(g, "User", "findUnique", { where: { id: 1 } })).toEqual([modelGeneration("User")]);
+  });
+});
+
+describe("writeEffects: identity fields every update may rewrite", () => {
+  const ticket = (rewrittenOnUpdate?: string[]) =>
+    new ModelGraph(new Map([["Ticket", model([], { identities: [{ key: "id", fields: ["id"] }, { key: "codeKey", fields: ["codeKey"] }], ...(rewrittenOnUpdate ? { rewrittenOnUpdate } : {}) })]]));
+
+  it("an update by id that names no identity field bumps the record generation when a generated column is part of one (its old value is unknown)", () => {
+    const update = { where: { id: 1 }, data: { code: "Zzz" } };
+    expect(writeEffects(ticket(), "Ticket", "update", update, { id: 1, codeKey: "zzz" }).has(recordGeneration("Ticket"))).toBe(false);
+    for (const operation of ["update", "updateMany"]) {
+      expect(writeEffects(ticket(["codeKey"]), "Ticket", operation, update, { id: 1, codeKey: "zzz" }).has(recordGeneration("Ticket"))).toBe(true);
+    }
+    expect(writeEffects(ticket(["codeKey"]), "Ticket", "upsert", { where: { id: 1 }, create: { code: "a" }, update: { seats: 2 } }, { id: 1, codeKey: "a" }).has(recordGeneration("Ticket"))).toBe(true);
+    // Its new values are named too (the Bloom filter learns them).
+    expect(writeEffects(ticket(["codeKey"]), "Ticket", "update", update, { id: 1, codeKey: "zzz" }).has('t:Ticket:codeKey=["zzz"]')).toBe(true);
+  });
+
+  it("such an update may create identities no Bloom filter holds", () => {
+    expect(mayCreateIdentities(ticket(), "Ticket", "update", { where: { id: 1 }, data: { code: "Zzz" } })).toBe(false);
+    expect(mayCreateIdentities(ticket(["codeKey"]), "Ticket", "update", { where: { id: 1 }, data: { code: "Zzz" } })).toBe(true);
   });
 });

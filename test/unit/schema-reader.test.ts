@@ -109,7 +109,7 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
 
   it("reads the second test schema: @@map/@map, self-relations, a cycle, a view, native types", () => {
     const facts = readSchemaFacts(SECOND);
-    expect([...facts.keys()].sort()).toEqual(["ActivePerson", "Badge", "Duty", "Event", "Membership", "Passport", "Person", "Player", "Team"]);
+    expect([...facts.keys()].sort()).toEqual(["ActivePerson", "Badge", "Duty", "Event", "Membership", "Passport", "Person", "Player", "Team", "Ticket"]);
     const person = facts.get("Person")!;
     expect(person.identities.map(({ key, kinds }) => [key, kinds])).toEqual([
       ["id", ["uuid"]],
@@ -137,6 +137,33 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
     ]);
     expect(facts.get("ActivePerson")!.isView).toBe(true);
     expect(person.isView).toBe(false);
+    // A generated column is rewritten by updates; a UUID drawn at insert is not.
+    expect(facts.get("Ticket")!.rewrittenOnUpdate).toEqual(["codeKey"]);
+    expect(person.rewrittenOnUpdate).toEqual([]);
+  });
+
+  it("names the identity fields an update may rewrite without naming them: generated columns and @updatedAt, not insert-time defaults", () => {
+    const facts = readSchemaFacts(`datasource db {
+  provider = "postgresql"
+}
+model A {
+  id       String   @id @default(dbgenerated("gen_random_uuid()")) @db.Uuid
+  code     String
+  lowered  String   @unique @default(dbgenerated("lower(code)"))
+  slug     String   @unique @default(dbgenerated("(md5((code)::text))"))
+  drawn    String   @unique @default(dbgenerated("uuid_generate_v4()::text"))
+  serial   Int      @unique @default(dbgenerated("nextval('a_serial_seq'::regclass)"))
+  stamped  DateTime @unique @default(dbgenerated("CURRENT_TIMESTAMP"))
+  counter  Int      @unique @default(autoincrement())
+  made     String   @unique @default(uuid())
+  total    Int      @default(dbgenerated("(1 + 1)"))
+  touched  DateTime @updatedAt
+  name     String
+
+  @@unique([name, touched])
+}`);
+    // \`total\` is generated but identifies nothing; \`touched\` is Prisma's, in a compound unique.
+    expect(facts.get("A")!.rewrittenOnUpdate).toEqual(["lowered", "slug", "touched"]);
   });
 
   it("treats text as inexact where the database compares it case-insensitively", () => {
