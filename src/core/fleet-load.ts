@@ -111,7 +111,7 @@ export class FleetLoad {
       // wait for it here before asking Redis (then look: its value, or the lock, is there).
       const local = this.#holding.get(request.key);
       if (local?.filling && !last) {
-        const outcome = await this.#waitHere(local, left);
+        const outcome = await this.#waitHere(local, left, replacing === -Infinity);
         expired = outcome === "timeout";
         if (expired) continue;
         if (outcome === "nothing" && current !== undefined) break;
@@ -136,7 +136,7 @@ export class FleetLoad {
         const here = this.#holding.get(request.key);
         // Released meanwhile: look again at once.
         if (here === undefined) continue;
-        const outcome = await this.#waitHere(here, left);
+        const outcome = await this.#waitHere(here, left, replacing === -Infinity);
         if (outcome === "nothing") break;
         expired = outcome === "timeout";
         continue;
@@ -162,11 +162,13 @@ export class FleetLoad {
 
   /**
    * Waits for a load of this process to land, until the waiter's deadline like a wait through
-   * Redis. Resolves "nothing" when the holder stored nothing (the caller loads by itself).
+   * Redis. Resolves "nothing" when the holder stored nothing (the caller loads by itself). Only a
+   * miss's wait is counted: `localLockWaits` is one of the terms misses add up to, and a refresh
+   * that waits was served already (outside probe 123).
    */
-  async #waitHere(hold: LocalHold, left: () => number): Promise<"landed" | "nothing" | "timeout"> {
+  async #waitHere(hold: LocalHold, left: () => number, miss: boolean): Promise<"landed" | "nothing" | "timeout"> {
     const { counters } = this.#parts;
-    counters.localLockWaits++;
+    if (miss) counters.localLockWaits++;
     const started = performance.now();
     const expiry = expiryOf(left);
     try {
@@ -175,7 +177,7 @@ export class FleetLoad {
       return outcome;
     } finally {
       expiry.cancel();
-      counters.localLockWaitMs += performance.now() - started;
+      if (miss) counters.localLockWaitMs += performance.now() - started;
     }
   }
 

@@ -8,10 +8,18 @@ import { argumentView, walkRelations } from "./relation-walk.js";
  * bumps the names it may have changed, which makes every entry that recorded an older value
  * unservable. Names are model-level (g, r), record-level (t) or user tags (u).
  */
+/** Version names longer than this are hashed (record identities, user tags). */
+const MAX_TAG_LENGTH = 200;
+
 export const modelGeneration = (model: string) => `g:${model}`;
 /** Bumped by writes that cannot be pinned to identified records (updateMany, deleteMany, ...). */
 export const recordGeneration = (model: string) => `r:${model}`;
-export const userTag = (tag: string) => `u:${tag}`;
+/**
+ * A `cache.tags` label's version name. A long label is kept as its hash: names travel in the
+ * invalidation messages, which refuse a name over 4 096 characters (outside probe 123: a 4 095-
+ * character tag made every instance reject the message), and each is a Redis key.
+ */
+export const userTag = (tag: string) => (tag.length + 2 > MAX_TAG_LENGTH ? `u:#${sha256(tag)}` : `u:${tag}`);
 /**
  * The schema epoch of the clients of one database (`database`: their hashed identity, "-" when
  * unknown). Every entry depends on it: bumped by every write while instances of different schemas
@@ -20,8 +28,6 @@ export const userTag = (tag: string) => `u:${tag}`;
  * or relation).
  */
 export const schemaEpoch = (database: string) => `s:${database}`;
-
-const MAX_TAG_LENGTH = 200;
 
 /**
  * The version name of one record, by one of its identities: `t:User:email=["a@b.c"]`. Values are

@@ -16,27 +16,42 @@ export function splitCacheOption(args: Record<string, unknown> | undefined): {
   return { args: rest, cache: validateCacheOption(cache) };
 }
 
-/** Validates a per-query `cache` option; throws CacheArgumentError naming the field at fault. */
+/** Objects that hold no options as fields: a `Map` of them is read as `{}` by property access. */
+const NOT_OPTIONS = [Map, Set, WeakMap, WeakSet, Date, RegExp, Promise, Error, ArrayBuffer];
+
+/**
+ * Validates a per-query `cache` option; throws CacheArgumentError naming the field at fault. Each
+ * option is read once, as the cache then uses it — by property access, so a class's getter, an
+ * inherited field and a non-enumerable one are checked too (outside probe 123: only the fields
+ * `Object.entries` lists were) — and a plain copy of what was read is returned: a getter cannot
+ * answer the check one value and the read another.
+ */
 export function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
   if (value === undefined || value === false) return value;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || NOT_OPTIONS.some((type) => value instanceof type)) {
     throw new CacheArgumentError("cache", "expected false or an object { ttl?, swr?, tags? }");
   }
-  for (const [key, member] of Object.entries(value)) {
+  // for-in: enumerable fields, inherited ones too (a DTO's prototype chain).
+  for (const key in value) {
     if (!OPTION_KEYS.has(key)) throw new CacheArgumentError(`cache.${key}`, `unknown option (expected one of: ${[...OPTION_KEYS].join(", ")})`);
-    if (member === undefined) continue;
-    if (key === "tags") {
-      if (!Array.isArray(member) || !member.every((tag) => typeof tag === "string" && tag !== "")) {
-        throw new CacheArgumentError("cache.tags", "expected an array of non-empty strings");
-      }
-      continue;
-    }
-    // ttl 0 is allowed with an swr window: always served stale while one refresh runs.
-    const swr = (value as { swr?: unknown }).swr;
-    const positive = key === "ttl" && !(typeof swr === "number" && swr > 0);
-    if (typeof member !== "number" || !Number.isFinite(member) || member < 0 || (positive && member === 0)) {
-      throw new CacheArgumentError(`cache.${key}`, `expected a ${positive ? "positive" : "non-negative"} number of seconds`);
-    }
   }
-  return value as CacheQueryOptions;
+  const { ttl, swr, tags } = value as { ttl?: unknown; swr?: unknown; tags?: unknown };
+  const options: { ttl?: number; swr?: number; tags?: string[] } = {};
+  if (swr !== undefined) options.swr = seconds("swr", swr, false);
+  // ttl 0 is allowed with an swr window: always served stale while one refresh runs.
+  if (ttl !== undefined) options.ttl = seconds("ttl", ttl, !(options.swr !== undefined && options.swr > 0));
+  if (tags !== undefined) {
+    if (!Array.isArray(tags)) throw new CacheArgumentError("cache.tags", "expected an array of non-empty strings");
+    const copied = [...(tags as unknown[])];
+    if (!copied.every((tag) => typeof tag === "string" && tag !== "")) throw new CacheArgumentError("cache.tags", "expected an array of non-empty strings");
+    options.tags = copied as string[];
+  }
+  return options;
+}
+
+function seconds(key: "ttl" | "swr", member: unknown, positive: boolean): number {
+  if (typeof member !== "number" || !Number.isFinite(member) || member < 0 || (positive && member === 0)) {
+    throw new CacheArgumentError(`cache.${key}`, `expected a ${positive ? "positive" : "non-negative"} number of seconds`);
+  }
+  return member;
 }

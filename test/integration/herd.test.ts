@@ -91,6 +91,26 @@ describe("stale-while-revalidate", () => {
   });
 });
 
+describe("stats of stale-while-revalidate reads", () => {
+  it("a refresh that waits for its own process's load is not a miss's local wait: misses = loads without refreshes + coalesced + local waits (outside probe 123)", async () => {
+    const cached = createCachedClient();
+    try {
+      const user = await seedUser(cached.base);
+      // ttl 0: every read after the first is served stale and starts a refresh; the first read's
+      // store (and its lock) may still be on its way when the second read's refresh asks for it.
+      for (let i = 0; i < 3; i++) await cached.prisma.user.findUnique({ where: { id: user.id }, cache: { ttl: 0, swr: 5 } });
+      await until(() => cached.prisma.$cache.stats().backgroundRefreshes > 0, 5_000);
+      await sleep(200);
+      const stats = cached.prisma.$cache.stats();
+      expect(stats.misses).toBe(1);
+      expect(stats.staleServes).toBe(2);
+      expect(stats.misses).toBe(stats.dbLoads - stats.backgroundRefreshes - stats.earlyRefreshes + stats.coalesced + stats.localLockWaits);
+    } finally {
+      await cached.close();
+    }
+  });
+});
+
 describe("refresh backoff (outside probe 104)", () => {
   it("a load that succeeds ends the key's backoff: after the next outage a stale value is refreshed at once, not after a backoff grown by earlier failures", async () => {
     const clock = new FakeClock();

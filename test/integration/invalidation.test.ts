@@ -308,6 +308,22 @@ describe("raw SQL and explicit invalidation", () => {
     // A misspelt key would invalidate nothing: refused, naming it.
     await expect(b.prisma.$cache.invalidate({ modle: "User" } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", argument: "modle" });
   });
+
+  it("a tag of any length: one of 5 000 characters is invalidated on every instance, and spoils nothing else (outside probe 123: names over 4 096 characters made every instance reject the message)", async () => {
+    const long = `tenant-${"x".repeat(5_000)}`;
+    const tagged = (p: typeof a.prisma) => p.user.count({ where: { id: user.id }, cache: { tags: [long] } });
+    await tagged(a.prisma);
+    expect(await cachedQueries(tagged)).toBe(0);
+    const before = { a: a.prisma.$cache.stats(), b: b.prisma.$cache.stats() };
+    await b.prisma.$cache.invalidate({ tags: [long] });
+    expect(await cachedQueries(tagged)).toBe(1);
+    // The untagged read kept its L1 entry: no instance rejected the message and forgot what it knew.
+    expect(await cachedQueries(read)).toBe(0);
+    for (const [name, client] of [["a", a], ["b", b]] as const) {
+      expect(client.prisma.$cache.stats().rejectedMessages, name).toBe(before[name].rejectedMessages);
+    }
+    expect(b.prisma.$cache.stats().invalidationAckTimeouts).toBe(before.b.invalidationAckTimeouts);
+  });
 });
 
 describe("invalidation with any TTL", () => {

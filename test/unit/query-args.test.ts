@@ -8,4 +8,35 @@ describe("the per-query cache option", () => {
     expect(() => splitCacheOption({ cache: { ttl: 0 } })).toThrow(CacheArgumentError);
     expect(() => splitCacheOption({ cache: { ttl: 0, swr: 0 } })).toThrow(/cache\.ttl/);
   });
+
+  it("checks every field it uses, as it uses them: getters, inherited and non-enumerable fields (outside probe 123)", () => {
+    class Getter {
+      get ttl() {
+        return "abc";
+      }
+    }
+    expect(() => splitCacheOption({ cache: new Getter() })).toThrow(/cache\.ttl/);
+    expect(() => splitCacheOption({ cache: Object.defineProperty({}, "ttl", { value: Number.NaN, enumerable: false }) })).toThrow(/cache\.ttl/);
+    expect(() => splitCacheOption({ cache: Object.create({ ttl: -5 }) })).toThrow(/cache\.ttl/);
+    expect(() => splitCacheOption({ cache: Object.create({ swr: Number.POSITIVE_INFINITY }) })).toThrow(/cache\.swr/);
+    expect(() => splitCacheOption({ cache: Object.create({ colour: 1 }) })).toThrow(/cache\.colour/);
+    for (const notOptions of [new Map([["ttl", 1]]), new Date(), new Set()]) {
+      expect(() => splitCacheOption({ cache: notOptions })).toThrow(CacheArgumentError);
+    }
+  });
+
+  it("returns a plain copy of what it read: a getter answers once", () => {
+    let reads = 0;
+    class Options {
+      readonly tags = ["a"];
+      get ttl() {
+        return ++reads === 1 ? 5 : -1;
+      }
+    }
+    const { cache } = splitCacheOption({ cache: new Options() });
+    expect(cache).toEqual({ ttl: 5, tags: ["a"] });
+    expect(Object.getPrototypeOf(cache)).toBe(Object.prototype);
+    expect(reads).toBe(1);
+    expect(splitCacheOption({ cache: { ttl: undefined, swr: undefined } }).cache).toEqual({});
+  });
 });
