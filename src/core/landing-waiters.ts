@@ -57,6 +57,16 @@ export class LandingWaiters {
     }
   }
 
+  /**
+   * Wakes every waiter to look again ("landed": a waiter that finds the lock still held waits
+   * anew). Called when the subscription (re)starts: a landing published while this instance was
+   * not subscribed — a fresh instance's first reads, a resubscription — reached none of them,
+   * and they would wait out their bound (outside probe 121: 5 s reads in a new instance).
+   */
+  wakeAll(): void {
+    for (const key of [...this.#waiting.keys()]) this.wake(key, true);
+  }
+
   get size(): number {
     return this.#waiting.size;
   }

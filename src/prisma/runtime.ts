@@ -248,6 +248,8 @@ export class CacheRuntime {
         }
         if (trusted) this.#lease?.start();
         else this.#lease?.stop();
+        // Landings published before the subscription was up were heard by nobody here: look again.
+        if (trusted) this.#cache.waiters.wakeAll();
         // Back: deliver what is queued now rather than at the next backoff step.
         if (trusted) this.#versions.retryNow();
       },

@@ -97,6 +97,41 @@ describe("fleet lock wake-ups", () => {
       await proxy.stop();
     }
   }, 60_000);
+
+  it("a new instance whose subscription is not up yet when the holder lands is woken once it subscribes, not at lockTtl (outside probe 121: 5 s reads after a hot reload)", async () => {
+    const namespace = uniqueNamespace();
+    // The new instance's subscriber hears every reply 500 ms late: it subscribes about 1.5 s after
+    // it was made, long after the holder's landing was published. Its commands are direct.
+    const proxy = await delayingProxy(inject("redisUrl"), 500);
+    const slowSubscriber = new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1 });
+    routeCacheConnections(slowSubscriber, { subscriber: { host: "127.0.0.1", port: proxy.port } });
+    // A lease of 5 s: the subscription being set up counts as heard for that long.
+    const options = { namespace, lockTtl: LOCK_TTL, lease: { ttl: 5_000 }, models: { User: true } };
+    const holder = createCachedClient(options);
+    let fresh: ReturnType<typeof createCachedClient> | undefined;
+    try {
+      const user = await holder.base.user.create({ data: { email: `fresh-${namespace}@example.com`, name: "landed" } });
+      await holder.prisma.user.findUnique({ where: { id: -1 } });
+      await sleep(300); // the holder's subscription and lease up
+      holder.pool.delayMs = 600;
+      const held = holder.prisma.user.findUnique({ where: { id: user.id } }).then((u) => u);
+      for (let i = 0; i < 300 && (await holder.redis!.keys(`${namespace}:*:lock`)).length === 0; i++) await sleep(5);
+      fresh = createCachedClient({ ...options, redis: slowSubscriber });
+      const read = await fresh.prisma.user.findUnique({ where: { id: user.id } });
+      await held;
+      const stats = fresh.prisma.$cache.stats();
+      console.log(`new instance behind a holder: ${JSON.stringify(pick(stats))}`);
+      expect(read?.name).toBe("landed");
+      expect(stats.lockWaits).toBeGreaterThan(0);
+      // Woken when it subscribed, it found the holder's value: no timeout, no load of its own.
+      expect(pick(stats)).toMatchObject({ lockWaitTimeouts: 0, dbLoads: 0 });
+      expect(holder.pool.queries).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([holder.close(), fresh?.close()]);
+      slowSubscriber.disconnect();
+      proxy.close();
+    }
+  }, 60_000);
 });
 
 function pick(stats: { lockWaits: number; lockWaitTimeouts: number; lockAcquisitions: number; fencedStores: number; dbLoads: number }) {
