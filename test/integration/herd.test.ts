@@ -1,8 +1,10 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { FleetLock } from "../../src/core/fleet-lock.ts";
 import type { CacheError } from "../../src/index.ts";
 import { RedisStore } from "../../src/stores/redis-store.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { routeCacheConnections } from "../helpers/connection-routes.ts";
+import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { FakeClock, seededRandom } from "../helpers/random.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
@@ -93,20 +95,32 @@ describe("stale-while-revalidate", () => {
 
 describe("stats of stale-while-revalidate reads", () => {
   it("a refresh that waits for its own process's load is not a miss's local wait: misses = loads without refreshes + coalesced + local waits (outside probe 123)", async () => {
-    const cached = createCachedClient();
+    // The cache's commands answer 100 ms late: the first read resolves once loaded, while its
+    // store (and so its lock) is still on its way, and the next read's refresh waits for it here.
+    const proxy = await delayingProxy(inject("redisUrl"), 100);
+    const redis = createRedis();
+    routeCacheConnections(redis, { commands: { host: "127.0.0.1", port: proxy.port } });
+    const namespace = uniqueNamespace();
+    // A clock of its own: each read comes after the entry's ttl of 0, and no early refresh or jitter.
+    const clock = new FakeClock();
+    const cached = createCachedClient({ redis, namespace, clock, jitter: 0, earlyRefreshBeta: 0, redisTimeout: 2_000 });
     try {
       const user = await seedUser(cached.base);
-      // ttl 0: every read after the first is served stale and starts a refresh; the first read's
-      // store (and its lock) may still be on its way when the second read's refresh asks for it.
-      for (let i = 0; i < 3; i++) await cached.prisma.user.findUnique({ where: { id: user.id }, cache: { ttl: 0, swr: 5 } });
-      await until(() => cached.prisma.$cache.stats().backgroundRefreshes > 0, 5_000);
-      await sleep(200);
+      // ttl 0: every read after the first is served stale (from L1) and asks for a refresh.
+      for (let i = 0; i < 3; i++) {
+        await cached.prisma.user.findUnique({ where: { id: user.id }, cache: { ttl: 0, swr: 5 } });
+        clock.advance(10);
+      }
+      await until(async () => (await redis.keys(`${namespace}:*lock*`)).length === 0 && cached.prisma.$cache.stats().localLockWaitMs + cached.prisma.$cache.stats().dbLoads > 0);
+      await sleep(300);
       const stats = cached.prisma.$cache.stats();
       expect(stats.misses).toBe(1);
       expect(stats.staleServes).toBe(2);
       expect(stats.misses).toBe(stats.dbLoads - stats.backgroundRefreshes - stats.earlyRefreshes + stats.coalesced + stats.localLockWaits);
     } finally {
       await cached.close();
+      redis.disconnect();
+      proxy.close();
     }
   });
 });
