@@ -182,9 +182,14 @@ export function reviveWhenEnded(connection: { readonly status: string; readonly 
  * QUIT waits for Redis's answer: a stalled or unreachable server must not hold close() up. The
  * connection is then disconnected as well: only that ends the sockets ioredis's failover detector
  * keeps open to the sentinels (QUIT closes the server's socket alone, and they would keep the
- * process alive).
+ * process alive). Not when the connection has ended already and there is no detector:
+ * ioredis's `disconnect()` arms a timer (2 s) that only the socket's next "close" clears, and a
+ * closed socket emits none — it kept processes alive 2 s after everything was closed.
  */
 export async function quitWithin(connection: { quit(): Promise<unknown>; disconnect(): void }, waitMs: number): Promise<void> {
   await Promise.race([connection.quit().catch(() => {}), new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
+  const { status, stream, options } = connection as { status?: string; stream?: { destroyed?: boolean }; options?: { sentinels?: unknown } };
+  // "end": closed for good (QUIT answered); while reconnecting, disconnect() is what stops it.
+  if (status === "end" && stream?.destroyed === true && !Array.isArray(options?.sentinels)) return;
   connection.disconnect();
 }

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import pg from "pg";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
+import { quitWithin } from "../../src/stores/command-connection.ts";
 import { startChild } from "../helpers/child-process.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { until } from "../helpers/wait.ts";
@@ -186,6 +187,21 @@ describe("closing a client on a shared Redis connection", () => {
     } finally {
       await Promise.all(clients.map((c) => c.close()));
       dispose();
+    }
+  });
+
+  it("closing a connection that has ended already arms no timer (ioredis's disconnect() waits 2 s for a socket close that came before it: processes stayed alive 2 s after everything was closed)", async () => {
+    const connection = createRedis();
+    await connection.ping();
+    await connection.quit();
+    await until(() => connection.status === "end" && (connection as unknown as { stream: { destroyed: boolean } }).stream.destroyed);
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    try {
+      await quitWithin(connection, 50);
+      const armed = timers.mock.calls.filter(([, ms]) => ms === 2_000);
+      expect(armed, "ioredis's disconnect timer").toHaveLength(0);
+    } finally {
+      timers.mockRestore();
     }
   });
 
