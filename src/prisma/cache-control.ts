@@ -168,11 +168,18 @@ export function isCacheControl(value: unknown): boolean {
 export function checkModels(graph: ModelGraph, models: readonly string[], argument: string): string[] {
   if (!Array.isArray(models)) throw new CacheArgumentError(argument, "expected an array of model names");
   for (const model of models) {
+    // A name that is not a string (`rebuildBloom(["Doc"])`) would print as the model it holds.
+    if (typeof model !== "string") throw new CacheArgumentError(argument, `expected a model name, got ${describeValue(model)}`);
     if (graph.model(model) === undefined) {
-      throw new CacheArgumentError(argument, `no model named "${String(model)}" (models: ${graph.modelNames.join(", ")})`);
+      throw new CacheArgumentError(argument, `no model named "${model}" (models: ${graph.modelNames.join(", ")})`);
     }
   }
   return [...models];
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return `an array (${JSON.stringify(value).slice(0, 80)})`;
+  return value === null ? "null" : typeof value;
 }
 
 function statsOf(parts: CacheControlParts): CacheStats {

@@ -16,8 +16,8 @@ export function splitCacheOption(args: Record<string, unknown> | undefined): {
   return { args: rest, cache: validateCacheOption(cache) };
 }
 
-/** Objects that hold no options as fields: a `Map` of them is read as `{}` by property access. */
-const NOT_OPTIONS = [Map, Set, WeakMap, WeakSet, Date, RegExp, Promise, Error, ArrayBuffer];
+/** Objects that hold no options as fields: a `Map` of them, or a boxed `Number`, is read as `{}` by property access. */
+const NOT_OPTIONS = [Map, Set, WeakMap, WeakSet, Date, RegExp, Promise, Error, ArrayBuffer, Number, String, Boolean];
 
 /**
  * Validates a per-query `cache` option; throws CacheArgumentError naming the field at fault. Each
@@ -28,7 +28,7 @@ const NOT_OPTIONS = [Map, Set, WeakMap, WeakSet, Date, RegExp, Promise, Error, A
  */
 export function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
   if (value === undefined || value === false) return value;
-  if (typeof value !== "object" || value === null || Array.isArray(value) || NOT_OPTIONS.some((type) => value instanceof type)) {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || ArrayBuffer.isView(value) || NOT_OPTIONS.some((type) => value instanceof type)) {
     throw new CacheArgumentError("cache", "expected false or an object { ttl?, swr?, tags? }");
   }
   // for-in: enumerable fields, inherited ones too (a DTO's prototype chain).

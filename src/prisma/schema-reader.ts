@@ -48,29 +48,51 @@ export function readSchemaFacts(schema: string): Map<string, SchemaModelFacts> {
 }
 
 /**
- * Functions whose value changes from call to call (or from statement to statement). PostgreSQL
- * refuses them in a generated column's expression (it must be immutable), and MySQL refuses
- * non-deterministic ones: a `dbgenerated` default calling one is computed when the row is
- * inserted, never again.
- */
-const INSERT_TIME_FUNCTIONS =
-  /\b(gen_random_uuid|uuid_generate_v\w*|uuidv[47]|uuid|uuid_short|nextval|now|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|random|rand|gen_random_bytes|newid|newsequentialid|getdate|getutcdate|sysdatetime|sysutcdatetime|unique_rowid|gen_random_ulid)\s*\(|\b(current_timestamp|current_date|current_time|localtimestamp|localtime|current_user|session_user)\b/i;
-
-/**
  * Whether the database or Prisma may give `field` a new value on an update whose data does not
- * name it: an `@updatedAt` field (Prisma sets it on every update), or a `dbgenerated` default the
- * schema cannot tell apart from a generated column (`GENERATED ALWAYS AS (lower(code)) STORED`,
- * recomputed from other columns) — unless its expression calls a function no generated column
- * may call. Such a field in a unique key changes the record's identity where the write's
- * arguments do not show it (outside probe 122: a unique read by a generated column served the
- * row it named before the update).
+ * name it: an `@updatedAt` field (Prisma sets it on every update), or a `dbgenerated` default
+ * whose expression reads a column of the row — a generated column (`GENERATED ALWAYS AS
+ * (lower(code)) STORED`), recomputed when that column changes. The schema spells both as
+ * `@default(dbgenerated("…"))`; a column default cannot read the row's columns (PostgreSQL
+ * refuses it), and a unique generated column that read none would hold one value for every row,
+ * so an expression that names no column is drawn once, at insert (`gen_random_uuid()`,
+ * `nextval('seq'::regclass)`, `nanoid()`). Such a field in a unique key re-keys the record where
+ * the write's arguments do not show it (outside probe 122: a unique read by a generated column
+ * served the row it named before the update; outside probe 124: a list of insert-time function
+ * names also took the immutable `uuid_generate_v5(ns, path)` for one).
  */
 function rewrittenOnUpdate(field: DmmfField): boolean {
   if (field.isUpdatedAt === true) return true;
   const generated = field.default as { name?: unknown; args?: unknown } | null | undefined;
   if (typeof generated !== "object" || generated === null || generated.name !== "dbgenerated") return false;
-  const expression = Array.isArray(generated.args) && typeof generated.args[0] === "string" ? generated.args[0] : "";
-  return !INSERT_TIME_FUNCTIONS.test(expression);
+  return !Array.isArray(generated.args) || typeof generated.args[0] !== "string" || readsColumn(generated.args[0]);
+}
+
+/** Words of SQL that are not columns where an expression may name one without parentheses. */
+const SQL_WORDS = new Set([
+  "current_timestamp", "current_date", "current_time", "localtime", "localtimestamp", "current_user", "session_user", "current_role",
+  "current_schema", "current_catalog", "user", "true", "false", "null", "and", "or", "not", "is", "as", "case", "when", "then", "else",
+  "end", "in", "like", "ilike", "between", "distinct", "from", "interval", "collate", "at", "time", "zone", "array", "cast", "with",
+  "without", "varying", "precision", "double",
+]);
+
+/**
+ * Whether a SQL expression names a column: an identifier, quoted or not, that is neither a
+ * function's name (followed by a parenthesis), a type (after `::` or `AS`), a string's content
+ * nor an SQL word. Unsure spellings count as columns: at worst every update of the model
+ * invalidates its unique reads.
+ */
+export function readsColumn(expression: string): boolean {
+  const text = expression
+    .replace(/'(?:[^']|'')*'/g, " ")
+    .replace(/::\s*("[^"]*"|[a-z_][\w.]*)(\s*\([^)]*\))?(\s*\[\])*/gi, " ")
+    .replace(/\bas\s+("[^"]*"|[a-z_][\w.]*)(\s*\([^)]*\))?/gi, " ");
+  for (const match of text.matchAll(/"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[a-z_][\w$]*(?:\.[a-z_][\w$]*)*/gi)) {
+    const after = text.slice(match.index! + match[0].length).trimStart();
+    if (after.startsWith("(")) continue;
+    if (SQL_WORDS.has(match[0].toLowerCase())) continue;
+    return true;
+  }
+  return false;
 }
 
 /** Prisma names a compound where input after `name:`, else by joining the fields with "_". */

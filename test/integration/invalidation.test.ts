@@ -305,6 +305,9 @@ describe("raw SQL and explicit invalidation", () => {
     await b.prisma.$cache.invalidate({ tags: ["team-7"] });
     expect(await cachedQueries(tagged)).toBe(1);
     await expect(b.prisma.$cache.invalidate({ models: ["Nope"] })).rejects.toThrow(/Nope/);
+    // A name that is not a string is named as such, not printed as the model it holds (outside probe 124).
+    await expect(b.prisma.$cache.rebuildBloom(["User"] as never)).rejects.toThrow(/expected a model name, got an array/);
+    await expect(b.prisma.$cache.invalidate({ models: [7] as never })).rejects.toThrow(/expected a model name, got number/);
     // A misspelt key would invalidate nothing: refused, naming it.
     await expect(b.prisma.$cache.invalidate({ modle: "User" } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", argument: "modle" });
   });

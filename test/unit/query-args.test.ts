@@ -20,7 +20,7 @@ describe("the per-query cache option", () => {
     expect(() => splitCacheOption({ cache: Object.create({ ttl: -5 }) })).toThrow(/cache\.ttl/);
     expect(() => splitCacheOption({ cache: Object.create({ swr: Number.POSITIVE_INFINITY }) })).toThrow(/cache\.swr/);
     expect(() => splitCacheOption({ cache: Object.create({ colour: 1 }) })).toThrow(/cache\.colour/);
-    for (const notOptions of [new Map([["ttl", 1]]), new Date(), new Set()]) {
+    for (const notOptions of [new Map([["ttl", 1]]), new Date(), new Set(), new Number(5), new Boolean(false), new Uint8Array(0)]) {
       expect(() => splitCacheOption({ cache: notOptions })).toThrow(CacheArgumentError);
     }
   });

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { readSchemaBlocks } from "../../src/prisma/schema-blocks.ts";
-import { readSchemaFacts } from "../../src/prisma/schema-reader.ts";
+import { readsColumn, readSchemaFacts } from "../../src/prisma/schema-reader.ts";
 
 const SECOND = readFileSync(new URL("../schemas/second/prisma/schema.prisma", import.meta.url), "utf8");
 const datasource = (provider = "postgresql") => `datasource db {\n  provider = "${provider}"\n}\n`;
@@ -142,7 +142,7 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
     expect(person.rewrittenOnUpdate).toEqual([]);
   });
 
-  it("names the identity fields an update may rewrite without naming them: generated columns and @updatedAt, not insert-time defaults", () => {
+  it("names the identity fields an update may rewrite without naming them: generated columns (an expression reading a column) and @updatedAt, not insert-time defaults", () => {
     const facts = readSchemaFacts(`datasource db {
   provider = "postgresql"
 }
@@ -152,6 +152,8 @@ model A {
   lowered  String   @unique @default(dbgenerated("lower(code)"))
   slug     String   @unique @default(dbgenerated("(md5((code)::text))"))
   drawn    String   @unique @default(dbgenerated("uuid_generate_v4()::text"))
+  named    String   @unique @default(dbgenerated("uuid_generate_v5('6ba7b810-9dad-11d1-80b4-00c04fd430c8'::uuid, code)"))
+  nano     String   @unique @default(dbgenerated("public.nanoid()"))
   serial   Int      @unique @default(dbgenerated("nextval('a_serial_seq'::regclass)"))
   stamped  DateTime @unique @default(dbgenerated("CURRENT_TIMESTAMP"))
   counter  Int      @unique @default(autoincrement())
@@ -163,7 +165,8 @@ model A {
   @@unique([name, touched])
 }`);
     // \`total\` is generated but identifies nothing; \`touched\` is Prisma's, in a compound unique.
-    expect(facts.get("A")!.rewrittenOnUpdate).toEqual(["lowered", "slug", "touched"]);
+    // An immutable function of a column is a generated column's (outside probe 124); a function of nothing is drawn at insert.
+    expect(facts.get("A")!.rewrittenOnUpdate).toEqual(["lowered", "slug", "named", "touched"]);
   });
 
   it("treats text as inexact where the database compares it case-insensitively", () => {
@@ -214,5 +217,12 @@ view V {
     const source = `model A {\n  note String @default("}")\n}\n`;
     const [span] = readSchemaBlocks(source).spans;
     expect(source.slice(span!.start, span!.end)).toBe(source.trimEnd());
+  });
+
+  it("tells a generated column's expression (it reads a column) from a default's (it cannot)", () => {
+    const columns = ["lower(code)", '(md5(("code")::text))', "uuid_generate_v5('6ba7b810-9dad-11d1-80b4-00c04fd430c8'::uuid, path)", "(first_name || ' ' || last_name)", "CAST(code AS varchar(20))", "(price * 100)::integer", "upper(`code`)", "to_char(created_at, 'YYYY')"];
+    const defaults = ["gen_random_uuid()", "uuid_generate_v4()::text", "nextval('a_seq'::regclass)", "CURRENT_TIMESTAMP", "CURRENT_TIMESTAMP(3)", "now()", "public.nanoid()", "'x'::text", "(1 + 1)", "timezone('utc'::text, now())", "concat('code', 'path')"];
+    for (const expression of columns) expect(readsColumn(expression), expression).toBe(true);
+    for (const expression of defaults) expect(readsColumn(expression), expression).toBe(false);
   });
 });
