@@ -27,6 +27,8 @@ export interface QueryRunner {
   fluent(query: LazyQuery, relation: string, args: unknown): unknown;
   /** Joins a batch `$transaction([...])` (default: the plain query joins it as it is). */
   joinBatch?(query: LazyQuery, batch: BatchTransaction): PromiseLike<unknown>;
+  /** Its queries never use the cache (`cache: false`): nothing can say how they were served. */
+  readonly uncached?: boolean;
 }
 
 /**

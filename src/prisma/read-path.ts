@@ -150,13 +150,13 @@ export class ReadPath {
       else if (policy !== undefined) this.#counters.bypass("cache closed");
       return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(args);
     }
-    if (cache === false || parent[TRANSACTION_SCOPE] !== undefined) {
-      // Inside a transaction first: the Accelerate mode passes `cache: false` for every read without a cacheStrategy.
-      this.#counters.bypass(parent[TRANSACTION_SCOPE] !== undefined ? "transaction" : "cache: false");
+    // Inside a transaction first: the Accelerate mode passes `cache: false` for every read without a cacheStrategy.
+    if (parent[TRANSACTION_SCOPE] !== undefined) {
+      this.#counters.bypass("transaction");
       return delegateOf(this.#schema.delegateKeys, parent, model)[operation]!(args);
     }
     const QueryClass = SINGLE_RECORD.has(operation) ? this.#fluentClasses.get(model)! : LazyQuery;
-    return new QueryClass(this.#reads, parent, model, operation, args, cache);
+    return cache === false ? new QueryClass(this.#uncachedReads, parent, model, operation, args, undefined) : new QueryClass(this.#reads, parent, model, operation, args, cache);
   }
 
   /**
@@ -181,6 +181,25 @@ export class ReadPath {
     fluent: (query, relation, args) => {
       // `findUnique(…).posts()` is one query for the related records, which Prisma runs itself: not cached, and counted as such.
       this.#counters.bypass("fluent relation");
+      const plain = passthrough(this.#schema.delegateKeys, query);
+      return (plain[relation] as (args: unknown) => unknown).call(plain, args);
+    },
+  };
+
+  /**
+   * Reads with `cache: false`: Prisma's query, counted as a bypass when it runs, not when it is
+   * made — a query never awaited reads nothing (outside probe 128: the Accelerate mode's
+   * `withAccelerateInfo()` makes the query anew, and each uncached read counted twice).
+   */
+  readonly #uncachedReads: QueryRunner = {
+    uncached: true,
+    run: (query) => {
+      this.#counters.bypass("cache: false");
+      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
+    },
+    passthrough: (query) => passthrough(this.#schema.delegateKeys, query),
+    fluent: (query, relation, args) => {
+      this.#counters.bypass("cache: false");
       const plain = passthrough(this.#schema.delegateKeys, query);
       return (plain[relation] as (args: unknown) => unknown).call(plain, args);
     },

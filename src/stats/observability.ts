@@ -43,6 +43,7 @@ export class Observability {
   readonly #metrics: Metrics;
   readonly #timer: NodeJS.Timeout | undefined;
   #publishing: Promise<void> | undefined;
+  #closed = false;
 
   constructor(parts: ObservabilityParts) {
     this.#parts = parts;
@@ -145,12 +146,18 @@ export class Observability {
     this.#queryStats?.resetCounts();
   }
 
-  /** Flushes buffered samples and publishes the counters now; also waits for metrics to load. */
+  /**
+   * Flushes buffered samples and publishes the counters now; also waits for metrics to load. Once
+   * closed there is nothing left to flush and no connection to send it on (outside probe 128:
+   * `drain()` after `close()` reported a Redis failure).
+   */
   async drain(): Promise<void> {
+    if (this.#closed) return;
     await Promise.all([this.#flushAll(), this.#metrics.ready]);
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#timer);
     this.#alert?.stop();
     this.#metrics.close();

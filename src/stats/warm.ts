@@ -89,10 +89,14 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   const { top, concurrency, onProgress } = checkWarmOptions(options);
   const started = target.clock.now();
   const context: WarmContext = { models: target.models };
-  await runHooks(target.hooks.beforeWarm, context, target.report);
+  // The hooks (the Bloom guard's build, which waits up to 20 × redisTimeout for Redis) run beside
+  // the statistics' read: with Redis unreachable there is nothing to replay, and warm() resolves
+  // at once, as documented, while they go on (outside probe 128: 5.3 s instead of 0.3 s).
+  const before = runHooks(target.hooks.beforeWarm, context, target.report);
   let recorded: RecordedQuery[];
   try {
     [recorded] = await Promise.all([readRecordedQueries(target.queries, top * CANDIDATES_PER_QUERY), target.ready()]);
+    await before;
   } catch (error) {
     if (!(error instanceof CacheStoreError)) throw error;
     // No statistics to replay while Redis is unreachable: say so, and let the service start.

@@ -68,8 +68,11 @@ describe("an app written for Accelerate, on one instance", () => {
   it("does not cache a query without cacheStrategy, and reports none", async () => {
     expect(await roundTrips(a.pool, () => a.app.uncachedUsers())).toBe(1);
     expect(await roundTrips(a.pool, () => a.app.uncachedUsers())).toBe(1);
+    const before = a.prisma.$cache.stats().bypasses["cache: false"] ?? 0;
     const { info } = await a.app.uncachedUsersInfo();
     expect(info).toMatchObject({ cacheStatus: "none", tier: "db", signature: "unspecified", region: "self-hosted" });
+    // One read, one bypass: the promise withAccelerateInfo() was called on never ran (outside probe 128: counted twice).
+    expect((a.prisma.$cache.stats().bypasses["cache: false"] ?? 0) - before).toBe(1);
   });
 
   it("counts a read inside an interactive transaction as bypassed by the transaction, as the core does (found by an outside probe)", async () => {

@@ -31,6 +31,13 @@ describe("what passes through, and what is bypassed", () => {
     expect(fresh?.id).toBe(user.id);
     expect(c.pool.queries - before).toBe(1);
     expect(c.prisma.$cache.stats().bypasses["cache: false"]).toBe(1);
+    // Lazy as Prisma's own: counted when it runs, not when it is made; in a batch and through the fluent API as Prisma runs them.
+    void c.prisma.user.findUnique({ where: { id: user.id }, cache: false });
+    expect(c.prisma.$cache.stats().bypasses["cache: false"]).toBe(1);
+    const [batched] = await c.prisma.$transaction([c.prisma.user.findUnique({ where: { id: user.id }, cache: false })]);
+    expect(batched?.id).toBe(user.id);
+    const posts = await c.prisma.user.findUnique({ where: { id: user.id }, cache: false }).posts();
+    expect(posts).toEqual(await c.base.user.findUnique({ where: { id: user.id } }).posts());
   });
 
   it("writes pass through untouched", async () => {

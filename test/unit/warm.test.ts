@@ -44,4 +44,25 @@ describe("warm()", () => {
     expect(await warm(parts, { top: 2 })).toMatchObject({ warmed: 2, skipped: 2, skippedBy: { "schema changed": 2 }, total: 4 });
     expect(calls.replayed.sort()).toEqual(["a", "b"]);
   });
+
+  it("waits for its hooks before replaying, but not to say Redis is unreachable (outside probe 128: the Bloom guard's build held it 5 s)", async () => {
+    const recorded = [query("a")];
+    const events: string[] = [];
+    let finishHook!: () => void;
+    const slowHook = () => new Promise<void>((resolve) => (finishHook = () => (events.push("hook done"), resolve())));
+    const down = target(3, recorded);
+    down.parts.hooks.beforeWarm.push(slowHook);
+    expect(await warm(down.parts, { top: 1 })).toMatchObject({ warmed: 0, skippedBy: { "redis unavailable": 1 } });
+    expect(events).toEqual([]);
+    finishHook();
+    const up = target(0, recorded);
+    up.parts.hooks.beforeWarm.push(slowHook);
+    up.parts.replay = async () => void events.push("replayed");
+    const warming = warm(up.parts, { top: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(events).toEqual(["hook done"]);
+    finishHook();
+    expect(await warming).toMatchObject({ warmed: 1 });
+    expect(events).toEqual(["hook done", "hook done", "replayed"]);
+  });
 });
