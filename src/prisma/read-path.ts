@@ -193,14 +193,14 @@ export class ReadPath {
    */
   readonly #uncachedReads: QueryRunner = {
     uncached: true,
-    run: (query) => {
+    run: (query) => Promise.resolve(this.#uncachedReads.passthrough(query)),
+    // Also a batch's part (requestTransaction), and a fluent call's start.
+    passthrough: (query) => {
       this.#counters.bypass("cache: false");
-      return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
+      return passthrough(this.#schema.delegateKeys, query);
     },
-    passthrough: (query) => passthrough(this.#schema.delegateKeys, query),
     fluent: (query, relation, args) => {
-      this.#counters.bypass("cache: false");
-      const plain = passthrough(this.#schema.delegateKeys, query);
+      const plain = this.#uncachedReads.passthrough(query);
       return (plain[relation] as (args: unknown) => unknown).call(plain, args);
     },
   };

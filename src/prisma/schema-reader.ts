@@ -67,29 +67,37 @@ function rewrittenOnUpdate(field: DmmfField): boolean {
   return !Array.isArray(generated.args) || typeof generated.args[0] !== "string" || readsColumn(generated.args[0]);
 }
 
-/** Words of SQL that are not columns where an expression may name one without parentheses. */
-const SQL_WORDS = new Set([
-  "current_timestamp", "current_date", "current_time", "localtime", "localtimestamp", "current_user", "session_user", "current_role",
-  "current_schema", "current_catalog", "user", "true", "false", "null", "and", "or", "not", "is", "as", "case", "when", "then", "else",
-  "end", "in", "like", "ilike", "between", "distinct", "from", "interval", "collate", "at", "time", "zone", "array", "cast", "with",
-  "without", "varying", "precision", "double",
+/**
+ * PostgreSQL's reserved words that may stand in an expression without parentheses: none can be a
+ * column's unquoted name (PostgreSQL quotes such a column when it prints the expression), unlike
+ * its other keywords — a column may be called `zone`, `at` or `time` (outside probe 129).
+ */
+const RESERVED_WORDS = new Set([
+  "all", "and", "any", "array", "as", "asc", "both", "case", "cast", "collate", "current_catalog", "current_date", "current_role",
+  "current_schema", "current_time", "current_timestamp", "current_user", "desc", "distinct", "else", "end", "false", "from", "ilike",
+  "in", "is", "isnull", "leading", "like", "localtime", "localtimestamp", "not", "notnull", "null", "or", "session_user", "similar",
+  "some", "symmetric", "then", "trailing", "true", "user", "when", "with",
 ]);
+
+/** Type names after `::` or `AS`, several words long included (`double precision`, `timestamp(3) without time zone`). */
+const TYPE_NAME = String.raw`("[^"]*"|double\s+precision|(?:character|bit)\s+varying|(?:timestamp|time)(?:\s*\(\d+\))?\s+with(?:out)?\s+time\s+zone|[a-z_][\w.]*)(\s*\([^)]*\))?(\s*\[\])*`;
 
 /**
  * Whether a SQL expression names a column: an identifier, quoted or not, that is neither a
  * function's name (followed by a parenthesis), a type (after `::` or `AS`), a string's content
- * nor an SQL word. Unsure spellings count as columns: at worst every update of the model
+ * nor a reserved word. Unsure spellings count as columns: at worst every update of the model
  * invalidates its unique reads.
  */
 export function readsColumn(expression: string): boolean {
   const text = expression
     .replace(/'(?:[^']|'')*'/g, " ")
-    .replace(/::\s*("[^"]*"|[a-z_][\w.]*)(\s*\([^)]*\))?(\s*\[\])*/gi, " ")
-    .replace(/\bas\s+("[^"]*"|[a-z_][\w.]*)(\s*\([^)]*\))?/gi, " ");
-  for (const match of text.matchAll(/"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[a-z_][\w$]*(?:\.[a-z_][\w$]*)*/gi)) {
+    .replace(new RegExp(String.raw`::\s*` + TYPE_NAME, "gi"), " ")
+    .replace(new RegExp(String.raw`\bas\s+` + TYPE_NAME, "gi"), " ")
+    .replace(/\bat\s+time\s+zone\b/gi, " ");
+  for (const match of text.matchAll(/"(?:[^"]|"")+"|`[^`]+`|\[[a-z_][^\]]*\]|[a-z_][\w$]*(?:\.[a-z_][\w$]*)*/gi)) {
     const after = text.slice(match.index! + match[0].length).trimStart();
     if (after.startsWith("(")) continue;
-    if (SQL_WORDS.has(match[0].toLowerCase())) continue;
+    if (RESERVED_WORDS.has(match[0].toLowerCase())) continue;
     return true;
   }
   return false;

@@ -182,14 +182,26 @@ export function reviveWhenEnded(connection: { readonly status: string; readonly 
  * QUIT waits for Redis's answer: a stalled or unreachable server must not hold close() up. The
  * connection is then disconnected as well: only that ends the sockets ioredis's failover detector
  * keeps open to the sentinels (QUIT closes the server's socket alone, and they would keep the
- * process alive). Not when the connection has ended already and there is no detector:
- * ioredis's `disconnect()` arms a timer (2 s) that only the socket's next "close" clears, and a
- * closed socket emits none — it kept processes alive 2 s after everything was closed.
+ * process alive), and the reconnection of a connection that lost its server.
+ *
+ * ioredis's `disconnect()` ends the connection's socket and arms a timer (2 s) that only that
+ * socket's next "close" clears: on a socket that has closed already — QUIT answered, or the server
+ * gone and ioredis reconnecting — none comes, and the timer kept the process alive 2 s after
+ * everything was closed (outside probe 127). So QUIT is sent only to a connection that is ready
+ * (ioredis answers it on any other by that same `disconnect()`), and a closed socket is forgotten
+ * before disconnecting.
  */
 export async function quitWithin(connection: { quit(): Promise<unknown>; disconnect(): void }, waitMs: number): Promise<void> {
-  await Promise.race([connection.quit().catch(() => {}), new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
-  const { status, stream, options } = connection as { status?: string; stream?: { destroyed?: boolean }; options?: { sentinels?: unknown } };
-  // "end": closed for good (QUIT answered); while reconnecting, disconnect() is what stops it.
-  if (status === "end" && stream?.destroyed === true && !Array.isArray(options?.sentinels)) return;
+  const { status } = connection as { status?: string };
+  if (status === undefined || status === "ready") {
+    await Promise.race([connection.quit().catch(() => {}), new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
+  }
+  forgetClosedSocket(connection);
   connection.disconnect();
+}
+
+/** A standalone or Sentinel connection's socket, once closed, is no longer its connector's to end. */
+function forgetClosedSocket(connection: object): void {
+  const connector = (connection as { connector?: { stream?: { destroyed?: boolean } } }).connector;
+  if (connector?.stream?.destroyed === true) connector.stream = undefined;
 }

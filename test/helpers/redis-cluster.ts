@@ -16,7 +16,7 @@ export class RedisCluster {
     const dir = mkdtempSync(join(tmpdir(), "pcs-cluster-"));
     const ports: number[] = [];
     while (ports.length < 6) {
-      const port = await freePort();
+      const port = await freePort({ withBusPort: true });
       if (!ports.includes(port)) ports.push(port);
     }
     const nodes = ports.map((port) =>

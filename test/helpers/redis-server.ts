@@ -150,16 +150,20 @@ function freshDir(): string {
  * themselves come from that range, and one of them could take a port between this check and the
  * server's bind (a CI run lost a cluster node so: "did not start").
  */
-export async function freePort(): Promise<number> {
+export async function freePort(options: { withBusPort?: boolean } = {}): Promise<number> {
   const lowest = 10_000;
   const ephemeralStart = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-  const below = Number.isInteger(ephemeralStart) && ephemeralStart > lowest + 1_000 ? ephemeralStart : 32_768;
+  // A cluster node also listens on its port + 10 000 (the cluster bus): keep that below the range too.
+  const busOffset = options.withBusPort === true ? CLUSTER_BUS_OFFSET : 0;
+  const below = (Number.isInteger(ephemeralStart) && ephemeralStart > lowest + busOffset + 1_000 ? ephemeralStart : 32_768) - busOffset;
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = lowest + Math.floor(Math.random() * (below - lowest));
-    if (await listensOn(port)) return port;
+    if ((await listensOn(port)) && (busOffset === 0 || (await listensOn(port + busOffset)))) return port;
   }
   throw new Error(`no free port between ${lowest} and ${below}`);
 }
+
+const CLUSTER_BUS_OFFSET = 10_000;
 
 function listensOn(port: number): Promise<boolean> {
   return new Promise((resolve) => {

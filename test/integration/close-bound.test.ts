@@ -4,6 +4,7 @@ import { describe, expect, inject, it, vi } from "vitest";
 import { quitWithin } from "../../src/stores/command-connection.ts";
 import { startChild } from "../helpers/child-process.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
 import { until } from "../helpers/wait.ts";
 import { databaseUrl } from "../helpers/databases.ts";
 
@@ -202,6 +203,32 @@ describe("closing a client on a shared Redis connection", () => {
       expect(armed, "ioredis's disconnect timer").toHaveLength(0);
     } finally {
       timers.mockRestore();
+    }
+  });
+
+  it("closing a connection whose server is gone (ioredis reconnecting) arms no timer either, and it stays closed (outside probe 127)", async () => {
+    const server = await ChaosRedis.start();
+    const connection = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    connection.on("error", () => {});
+    let back: ChaosRedis | undefined;
+    try {
+      await connection.ping();
+      await server.stop();
+      await until(() => connection.status === "reconnecting");
+      const timers = vi.spyOn(globalThis, "setTimeout");
+      try {
+        await quitWithin(connection, 50);
+        expect(timers.mock.calls.filter(([, ms]) => ms === 2_000), "ioredis's disconnect timer").toHaveLength(0);
+      } finally {
+        timers.mockRestore();
+      }
+      // The server back on its port: the closed connection does not reconnect to it.
+      back = await ChaosRedis.start(server.port);
+      await sleep(500);
+      expect(["ready", "connect", "connecting"]).not.toContain(connection.status);
+    } finally {
+      connection.disconnect();
+      await back?.stop();
     }
   });
 
