@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { readSchemaBlocks } from "../../src/prisma/schema-blocks.ts";
-import { readsColumn, readSchemaFacts } from "../../src/prisma/schema-reader.ts";
+import { readsColumn } from "../../src/prisma/generated-columns.ts";
+import { readSchemaFacts } from "../../src/prisma/schema-reader.ts";
 
 const SECOND = readFileSync(new URL("../schemas/second/prisma/schema.prisma", import.meta.url), "utf8");
 const datasource = (provider = "postgresql") => `datasource db {\n  provider = "${provider}"\n}\n`;
