@@ -43,6 +43,8 @@ const TYPE_NAME = String.raw`("[^"]*"|double\s+precision|(?:character|bit)\s+var
  */
 export function readsColumn(expression: string): boolean {
   const text = expression
+    // Dollar-quoted strings first: `$$'$$` holds a quote that would open a single-quoted one (outside probe 130).
+    .replace(/\$([a-z_]\w*)?\$[\s\S]*?\$\1\$/gi, " ")
     .replace(/'(?:[^']|'')*'/g, " ")
     .replace(new RegExp(String.raw`::\s*` + TYPE_NAME, "gi"), " ")
     .replace(new RegExp(String.raw`\bas\s+` + TYPE_NAME, "gi"), " ")
