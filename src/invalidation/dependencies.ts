@@ -3,14 +3,14 @@ import { canonicalIdentityValue } from "./identity-values.js";
 import { sha256 } from "../key/hash.js";
 import { argumentView, walkRelations } from "./relation-walk.js";
 
+/** Version names longer than this are hashed (record identities, user tags). */
+const MAX_TAG_LENGTH = 200;
+
 /**
  * Version names. A cached read records the current value of each name it depends on; a write
  * bumps the names it may have changed, which makes every entry that recorded an older value
  * unservable. Names are model-level (g, r), record-level (t) or user tags (u).
  */
-/** Version names longer than this are hashed (record identities, user tags). */
-const MAX_TAG_LENGTH = 200;
-
 export const modelGeneration = (model: string) => `g:${model}`;
 /** Bumped by writes that cannot be pinned to identified records (updateMany, deleteMany, ...). */
 export const recordGeneration = (model: string) => `r:${model}`;
