@@ -35,6 +35,9 @@ const RESERVED_WORDS = new Set([
 /** Type names after `::` or `AS`, several words long included (`double precision`, `timestamp(3) without time zone`). */
 const TYPE_NAME = String.raw`("[^"]*"|double\s+precision|(?:character|bit)\s+varying|(?:timestamp|time)(?:\s*\(\d+\))?\s+with(?:out)?\s+time\s+zone|[a-z_][\w.]*)(\s*\([^)]*\))?(\s*\[\])*`;
 
+const CAST = new RegExp(String.raw`::\s*` + TYPE_NAME, "gi");
+const AS_TYPE = new RegExp(String.raw`\bas\s+` + TYPE_NAME, "gi");
+
 /**
  * Whether a SQL expression names a column: an identifier, quoted or not, that is neither a
  * function's name (followed by a parenthesis), a type (after `::` or `AS`), a string's content
@@ -46,8 +49,8 @@ export function readsColumn(expression: string): boolean {
     // Dollar-quoted strings first: `$$'$$` holds a quote that would open a single-quoted one (outside probe 130).
     .replace(/\$([a-z_]\w*)?\$[\s\S]*?\$\1\$/gi, " ")
     .replace(/'(?:[^']|'')*'/g, " ")
-    .replace(new RegExp(String.raw`::\s*` + TYPE_NAME, "gi"), " ")
-    .replace(new RegExp(String.raw`\bas\s+` + TYPE_NAME, "gi"), " ")
+    .replace(CAST, " ")
+    .replace(AS_TYPE, " ")
     .replace(/\bat\s+time\s+zone\b/gi, " ");
   for (const match of text.matchAll(/"(?:[^"]|"")+"|`[^`]+`|\[[a-z_][^\]]*\]|[a-z_][\w$]*(?:\.[a-z_][\w$]*)*/gi)) {
     const after = text.slice(match.index! + match[0].length).trimStart();

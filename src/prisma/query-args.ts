@@ -28,7 +28,7 @@ const NOT_OPTIONS = [Map, Set, WeakMap, WeakSet, Date, RegExp, Promise, Error, A
  */
 export function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
   if (value === undefined || value === false) return value;
-  if (typeof value !== "object" || value === null || Array.isArray(value) || ArrayBuffer.isView(value) || NOT_OPTIONS.some((type) => value instanceof type)) {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || (!isPlainObject(value) && isNotOptions(value))) {
     throw new CacheArgumentError("cache", "expected false or an object { ttl?, swr?, tags? }");
   }
   // for-in: enumerable fields, inherited ones too (a DTO's prototype chain).
@@ -47,6 +47,16 @@ export function validateCacheOption(value: unknown): CacheQueryOptions | undefin
     options.tags = copied as string[];
   }
   return options;
+}
+
+/** A literal `{ … }` (or a null-prototype object): the usual spelling, which needs no further look. */
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function isNotOptions(value: object): boolean {
+  return ArrayBuffer.isView(value) || NOT_OPTIONS.some((type) => value instanceof type);
 }
 
 function seconds(key: "ttl" | "swr", member: unknown, positive: boolean): number {
