@@ -39,6 +39,20 @@ export class CacheStoreError extends CacheError {
   }
 }
 
+/**
+ * The Redis server's settings or role weaken a guarantee: an eviction policy that may evict what
+ * the cache relies on, a replica, a server that hides its `run_id`. Reported once to `onError`,
+ * never thrown (the operator may have chosen them); `setting` names what to change.
+ */
+export class RedisSettingsError extends CacheError {
+  readonly setting: string;
+
+  constructor(setting: string, message: string) {
+    super("E_REDIS_SETTINGS", `Redis ${setting}: ${message}`);
+    this.setting = setting;
+  }
+}
+
 /** Query arguments that have no canonical encoding (functions, cycles, symbols, unknown classes). */
 export class UnencodableArgsError extends CacheError {
   readonly reason: string;

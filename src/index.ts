@@ -1,5 +1,5 @@
 export { cacheExtension, type CacheControl } from "./extension.js";
-export { CacheError, CacheConfigError, CacheArgumentError, CacheStoreError, CacheUnavailableError, CacheClosedError, CacheExtendedTwiceError, UndeliveredInvalidationsError, UnencodableArgsError } from "./errors.js";
+export { CacheError, CacheConfigError, CacheArgumentError, CacheStoreError, RedisSettingsError, CacheUnavailableError, CacheClosedError, CacheExtendedTwiceError, UndeliveredInvalidationsError, UnencodableArgsError } from "./errors.js";
 export type { CacheExtensionOptions, CacheQueryOptions, CacheStats, ModelCacheOptions, ModelStats, L1Options, Clock, RedisLike } from "./types.js";
 export type { QueryStatsOptions, LowHitRateAlertOptions } from "./types.js";
 export type { WarmOptions, WarmProgress, WarmResult, WarmHooks, WarmContext } from "./stats/warm.js";

@@ -38,7 +38,7 @@ export interface FleetLoadSteps {
 }
 
 /** The parts of the cache a fleet-wide load reads: the lock, the counters and the wake-up messages. */
-type FleetLoadParts = Pick<TieredCacheParts, "lock" | "counters" | "hearingRedis" | "nothingLandedMessage">;
+type FleetLoadParts = Pick<TieredCacheParts, "lock" | "counters" | "hearingRedis" | "redisOpen" | "nothingLandedMessage">;
 
 /** A fleet lock this process holds: readers of the same process wait for it here, not through Redis. */
 interface LocalHold {
@@ -105,8 +105,10 @@ export class FleetLoad {
     const left = () => deadline() - performance.now();
     // Set by a wait that timed out: a timer may fire a millisecond before the clock reaches the deadline.
     let expired = false;
+    // Looks after waits no wake-up could end (see below): they do not use up the attempts.
+    let deafLooks = 0;
     for (let attempt = 0; ; attempt++) {
-      const last: boolean = lock === undefined || attempt === LOCK_ATTEMPTS || expired || left() <= 0;
+      const last: boolean = lock === undefined || attempt - deafLooks === LOCK_ATTEMPTS || expired || left() <= 0;
       // A load of this key runs in this process: nothing can be servable before it lands, so
       // wait for it here before asking Redis (then look: its value, or the lock, is there).
       const local = this.#holding.get(request.key);
@@ -145,7 +147,7 @@ export class FleetLoad {
       const started = performance.now();
       let woken: WaitOutcome;
       try {
-        // A wake-up comes through Redis: once this instance's lease lapses (Redis silent), stop waiting.
+        // A wake-up comes through Redis: once none can arrive (Redis silent, the subscription down), stop waiting and look.
         woken = await waiter!.wait(left, this.#parts.hearingRedis);
       } finally {
         waiter!.cancel();
@@ -153,8 +155,15 @@ export class FleetLoad {
       }
       if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
       expired = woken === "timeout";
-      // Redis is silent, or the holder loaded a result it will not cache: waiting longer would only queue us up.
-      if (woken === "unheard" || woken === "nothing") break;
+      // The holder loaded a result it will not cache, or Redis does not answer at all: waiting longer would only queue us up.
+      if (woken === "nothing" || (woken === "unheard" && this.#parts.redisOpen?.() === true)) break;
+      // No wake-up can reach this instance (its subscription dropped, or Redis is silent): look
+      // again rather than load, every HEARING_CHECK_MS or so until the deadline. The holder's value
+      // may have landed; once the subscription is made again the next wait is woken as usual
+      // (outside probes 124, 127: a herd whose subscriptions were killed loaded once per waiting
+      // instance). A Redis silent on the command connection too fails that look within
+      // redisTimeout, and the read loads.
+      if (woken === "unheard") deafLooks++;
     }
     // Every way out of the loop but a throw has looked up at least once (the last attempt always does).
     return { loaded: (await this.#steps.loadAndStore(request, current!, undefined)).value };

@@ -261,7 +261,7 @@ export class BloomGuard {
       if (typeof meta === "string") {
         // Rebuilt by the caller: a corrupt filter must never answer "absent".
         this.#parts.counters.corruptEntries++;
-        this.#parts.report(new CacheError("E_CORRUPT_ENTRY", `Bloom filter of ${model} in Redis is corrupt (${meta}): rebuilding it`));
+        this.#parts.report(new CacheError("E_CORRUPT_ENTRY", `Bloom filter of ${model} in Redis cannot be used (${meta}): rebuilding it`));
         return false;
       }
       if (meta === undefined || meta.built !== current || this.#parts.clock.now() - meta.at >= this.#parts.policies.get(model)!.maxAgeMs) return false;
@@ -310,7 +310,7 @@ export class BloomGuard {
       if (redis !== undefined) {
         await redis.store.setBuffer(keys.scannedBits, Buffer.from(filter.bits), BUILD_LOCK_TTL_MS);
         const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, keys.scannedBits], [builtAt!, builtTime, rows, schemaAt!]);
-        if (finished !== 1) throw new CacheError("E_BLOOM_BUILD", `Bloom rebuild of ${model} outlived its lock and was dropped`);
+        if (finished !== 1) throw new CacheError("E_BLOOM_BUILD", `Bloom rebuild of ${model} was dropped: its keys in Redis expired (the rebuild outlived its lock) or were evicted`);
       }
       for (const tag of learnt) filter.add(tag);
       Object.assign(state, { filter, builtAt: builtAt!, schemaAt: schemaAt!, builtTime });

@@ -24,6 +24,7 @@ export function parseBloomMeta(fields: readonly string[], bitsLength: number): B
   if (!(m >= 64 && m <= MAX_BITS)) return `bit count ${JSON.stringify(mText)} out of range`;
   if (!(k >= 1 && k <= MAX_HASHES)) return `hash count ${JSON.stringify(kText)} out of range`;
   if (!Number.isSafeInteger(built) || !Number.isSafeInteger(at)) return "build version or time out of range";
+  if (bitsLength === 0) return "its bits are missing (evicted, or deleted)";
   if (bitsLength < Math.ceil(m / 8)) return `${bitsLength} bytes of bits for ${m} bits`;
   return { m, k, built, at };
 }

@@ -140,9 +140,18 @@ return redis.call('SET', KEYS[1], ARGV[1])
 
 export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
 ${TAG_LIFETIME}
+-- A filter whose bits are gone while its metadata stands was evicted (or deleted): a SETBIT would
+-- grow a new bits key holding only the later additions, which reaches full length and is then
+-- trusted (outside probe 135: every existing row "not found"). Drop its metadata instead: no
+-- filter, so none is trusted, and the next reader rebuilds it (a rebuild's "next" filter so
+-- dropped makes BLOOM_FINISH refuse it).
 local function bloomAdd(metaKey, bitsKey, item)
   local mk = redis.call('HMGET', metaKey, 'm', 'k')
   if not mk[1] then return end
+  if redis.call('EXISTS', bitsKey) == 0 then
+    redis.call('DEL', metaKey)
+    return
+  end
   local m, k = tonumber(mk[1]), tonumber(mk[2])
   local h = redis.sha1hex(item)
   local h1, h2 = tonumber(string.sub(h, 1, 8), 16), tonumber(string.sub(h, 9, 16), 16)
@@ -580,10 +589,19 @@ return 1
 
 /**
  * Closes a rebuild: merges the scanned bits into the "next" filter and makes it the live one.
+ * Refuses (0) when a part is gone or short: the "next" filter expired (the rebuild outlived its
+ * lock) or any of the three keys was evicted, which would publish a filter missing what that key
+ * held (outside probe 135: scanned bits evicted before this ran made a filter of the creates
+ * during the scan alone, and every existing row read "not found").
  * KEYS: next meta, next bits, live meta, live bits, scanned bits. ARGV: built version, built at, rows, schema epoch built at.
  */
 export const BLOOM_FINISH = script(`
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[5]) return 0 end
+local m = tonumber(redis.call('HGET', KEYS[1], 'm') or '')
+local bytes = m and math.ceil(m / 8)
+if not bytes or redis.call('STRLEN', KEYS[2]) < bytes or redis.call('STRLEN', KEYS[5]) < bytes then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[5])
+  return 0
+end
 redis.call('BITOP', 'OR', KEYS[2], KEYS[2], KEYS[5])
 redis.call('DEL', KEYS[5])
 local mk = redis.call('HMGET', KEYS[1], 'm', 'k')

@@ -1,5 +1,5 @@
 import { listenShared, type ListenedSource } from "./shared-listeners.js";
-import { CacheStoreError, type CacheError } from "../errors.js";
+import { CacheStoreError, RedisSettingsError, type CacheError } from "../errors.js";
 
 /** What ServerIdentity needs from the command connection (an ioredis `Redis`). */
 export interface IdentitySource extends ListenedSource {
@@ -258,7 +258,7 @@ export class ServerIdentity {
     const settings = await this.#hooks.evictionSettings?.().catch(() => null);
     if (settings == null || settings.maxmemory === 0 || settings.policy === "noeviction") return;
     const what = settings.policy.startsWith("allkeys-") ? "the namespace's sequence, versions and dirty marks" : "dirty marks (they expire)";
-    this.#hooks.report(new CacheStoreError("INFO", `maxmemory-policy ${settings.policy} (maxmemory ${settings.maxmemory} bytes) lets Redis evict ${what}: a write whose writer is cut off from Redis mid-write may then be served stale; use maxmemory-policy noeviction`));
+    this.#hooks.report(new RedisSettingsError("maxmemory-policy", `${settings.policy} (maxmemory ${settings.maxmemory} bytes) lets Redis evict ${what}: a write whose writer is cut off from Redis mid-write may then be served stale, and an evicted Bloom filter is rebuilt (its model's unique reads are unguarded meanwhile); use maxmemory-policy noeviction`));
   }
 
   /**
@@ -272,7 +272,7 @@ export class ServerIdentity {
     const role = await this.#hooks.replicationRole?.().catch(() => null);
     if ((role !== "slave" && role !== "replica") || this.#reportedReplica) return;
     this.#reportedReplica = true;
-    this.#hooks.report(new CacheStoreError("INFO", "the Redis server is a replica (INFO replication: role:slave): it refuses the cache's invalidations (READONLY), or on a writable replica keeps them from instances on the primary, so other instances may serve what this one writes as it was; give the cache the primary's address"));
+    this.#hooks.report(new RedisSettingsError("role", "the server is a replica (INFO replication: role:slave): it refuses the cache's invalidations (READONLY), or on a writable replica keeps them from instances on the primary, so other instances may serve what this one writes as it was; give the cache the primary's address"));
   }
 
   /** Learns the server's run_id and fences the namespace if it is not the one known before; false if superseded. */
@@ -292,7 +292,7 @@ export class ServerIdentity {
     if (!this.#reportedReplica) void this.#reportReplica();
     if (runId === null && !this.#reportedUnverifiable) {
       this.#reportedUnverifiable = true;
-      this.#hooks.report(new CacheStoreError("INFO", "the Redis server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));
+      this.#hooks.report(new RedisSettingsError("run_id", "the server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));
     }
     if (this.#fenceNext) {
       await this.#hooks.fence(runId ?? "", "rolled back");

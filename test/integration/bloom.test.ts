@@ -250,6 +250,59 @@ describe("Bloom guard on unique fields", () => {
     expect(fresh.pool.queries).toBe(before);
   }, 60_000);
 
+  /** The keys of `model`'s shared filter in `namespace` (meta, bits, scanned bits…), found by pattern. */
+  async function filterKeys(ns: string, model: string): Promise<string[]> {
+    return (await redis.keys(`*${ns}*:bloom:${model}:*`)).sort();
+  }
+
+  it("a rebuild whose scanned bits Redis evicted before they were merged is dropped, not published (outside probe 135: every existing row read 'not found')", async () => {
+    const ns = uniqueNamespace();
+    const builder = instance({ namespace: ns, models: { User: { bloom: true } } });
+    // Eviction, staged: the scanned bits vanish between their store and the script that merges them.
+    const original = Redis.prototype.sendCommand;
+    let evicted = 0;
+    Redis.prototype.sendCommand = function (this: Redis, command: Parameters<Redis["sendCommand"]>[0], stream?: Parameters<Redis["sendCommand"]>[1]) {
+      const scanned = command.name.toLowerCase().startsWith("eval") ? command.args.map(String).find((arg) => arg.endsWith(":scanned")) : undefined;
+      if (scanned !== undefined) {
+        evicted++;
+        original.call(this, new Redis.Command("del", [scanned]), stream);
+      }
+      return original.call(this, command, stream);
+    } as Redis["sendCommand"];
+    let rebuild: unknown;
+    try {
+      rebuild = await builder.prisma.$cache.rebuildBloom("User").then(() => "resolved", (error: unknown) => error);
+    } finally {
+      Redis.prototype.sendCommand = original;
+    }
+    expect(evicted).toBe(1);
+    expect(rebuild).toMatchObject({ code: "E_BLOOM_BUILD", message: expect.stringMatching(/evicted/) });
+    expect(await filterKeys(ns, "User"), "nothing published, nothing left behind").toEqual([]);
+    // A fresh instance builds the filter itself and finds the rows.
+    const fresh = instance({ namespace: ns, models: { User: { bloom: true } } });
+    await fresh.prisma.$cache.prepareBloom();
+    expect(fresh.prisma.$cache.stats().bloomBuilds).toBe(1);
+    for (const i of [1, 500, 99_999]) expect((await fresh.prisma.user.findUnique({ where: { email: `user${i}@example.com` } }))?.email).toBe(`user${i}@example.com`);
+  }, 60_000);
+
+  it("a live filter whose bits Redis evicted is dropped by the next create, never grown back from later creates alone (outside probe 135)", async () => {
+    const ns = uniqueNamespace();
+    const a = instance({ namespace: ns, models: { User: { bloom: true } } });
+    await a.prisma.$cache.prepareBloom();
+    const keys = await filterKeys(ns, "User");
+    const bits = keys.find((key) => key.endsWith(":bits") && !key.includes(":next"))!;
+    expect(bits).toBeDefined();
+    await redis.del(bits);
+    await a.prisma.user.create({ data: { email: `after-eviction-${randomUUID()}@example.com` } });
+    // Before: the create's SETBITs made a new, short bits key under the old metadata; enough creates made it full length, and trusted.
+    expect(await redis.exists(bits), "no bits key grown from one create").toBe(0);
+    expect(await filterKeys(ns, "User"), "its metadata dropped: no filter stands").toEqual([]);
+    const fresh = instance({ namespace: ns, models: { User: { bloom: true } } });
+    await fresh.prisma.$cache.prepareBloom();
+    expect(fresh.prisma.$cache.stats().bloomBuilds).toBe(1);
+    for (const i of [2, 600, 99_998]) expect((await fresh.prisma.user.findUnique({ where: { email: `user${i}@example.com` } }))?.email).toBe(`user${i}@example.com`);
+  }, 60_000);
+
   it("a filter older than maxAge is not trusted", async () => {
     const clock = new FakeClock(Date.now());
     const a = instance({ clock, models: { User: { bloom: { maxAge: 60 } } } });

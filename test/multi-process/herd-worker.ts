@@ -9,7 +9,8 @@ import { CountingPool } from "../helpers/counting-pool.ts";
 const env = (name: string) => process.env[name] ?? "";
 const pool = new CountingPool({ connectionString: env("DATABASE_URL"), max: 4 });
 pool.delayMs = Number(env("DELAY_MS"));
-const redis = new Redis(env("REDIS_URL"));
+// CONNECTION_NAME: the test finds this process's connections (the cache's subscriber among them) by it.
+const redis = new Redis(env("REDIS_URL"), env("CONNECTION_NAME") === "" ? {} : { connectionName: env("CONNECTION_NAME") });
 const base = new PrismaClient({ adapter: new PrismaPg(pool) });
 const prisma = base.$extends(cacheExtension({ redis, namespace: env("NAMESPACE"), lockTtl: Number(env("LOCK_TTL") || 5000), models: { Post: true } }));
 

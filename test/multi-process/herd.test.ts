@@ -55,6 +55,38 @@ describe("thundering herd across processes", () => {
     }
   }, 90_000);
 
+  it("a herd whose waiters' subscriptions Redis drops while they wait still loads once: they look again, and wait anew once resubscribed (outside probes 124, 127: each waiter loaded by itself)", async () => {
+    const namespace = uniqueNamespace();
+    const setup = createCachedClient({ namespace, models: { Post: true } });
+    const admin = createRedis();
+    try {
+      const user = await seedUser(setup.base);
+      const connectionName = `herd-${namespace}`;
+      const env = {
+        DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), NAMESPACE: namespace, INSTANCES: "3", READS: "50", CONNECTION_NAME: connectionName,
+        DELAY_MS: "1500", AUTHOR_ID: String(user.id), EXPECTED_POST_ID: String(Math.min(...user.posts.map((post) => post.id))),
+      };
+      const workers = [1, 2, 3].map(() => startChild<HerdReport>("herd-worker.ts", env, 90_000));
+      let lockKeys: string[] = [];
+      for (let i = 0; i < 1_000 && lockKeys.length === 0; i++) {
+        await sleep(20);
+        lockKeys = (await admin.keys(`${namespace}:*:lock`)).filter((key) => !key.endsWith(":waited:lock"));
+      }
+      expect(lockKeys).toHaveLength(1);
+      // The two other processes are waiting for the holder's 1.5 s load: drop every subscription of the three.
+      await sleep(300);
+      const killed = await killSubscribers(admin, connectionName);
+      expect(killed).toBe(3);
+      const reports = await Promise.all(workers.map((worker) => worker.result));
+      console.log(`dropped subscriptions in a herd: ${JSON.stringify(reports)}`);
+      expect(reports.map((r) => r.correct)).toEqual([50, 50, 50]);
+      expect(reports.reduce((sum, r) => sum + r.queries, 0)).toBe(1);
+    } finally {
+      admin.disconnect();
+      await setup.close();
+    }
+  }, 90_000);
+
   it("a waiter whose wall clock steps back during its wait still gives up within its bound (waits are timed on the monotonic clock; found by an outside probe)", async () => {
     const setup = createCachedClient();
     const redis = createRedis();
@@ -114,3 +146,13 @@ describe("thundering herd across processes", () => {
     }
   }, 90_000);
 });
+
+/** Kills the subscriber connections whose name starts with `name/` (the cache names them after the application's connection); how many. */
+async function killSubscribers(admin: ReturnType<typeof createRedis>, name: string): Promise<number> {
+  let killed = 0;
+  for (const line of ((await admin.client("LIST")) as string).split("\n")) {
+    const fields = Object.fromEntries(line.split(" ").map((field) => field.split("=", 2) as [string, string]));
+    if (fields.name?.startsWith(`${name}/`) && Number(fields.sub ?? 0) > 0) killed += Number(await admin.client("KILL", "ID", fields.id!));
+  }
+  return killed;
+}

@@ -165,6 +165,8 @@ describe("Bloom metadata", () => {
       expect(typeof parseBloomMeta(fields, 1 << 30), fields.join()).toBe("string");
     }
     expect(typeof parseBloomMeta(["1024", "7", "1", "1"], 127)).toBe("string");
+    // Bits evicted under the metadata: said as such, not as a corruption.
+    expect(parseBloomMeta(["1024", "7", "1", "1"], 0)).toMatch(/missing \(evicted/);
     fc.assert(
       fc.property(fc.array(fc.string({ unit: "binary", maxLength: 12 }), { minLength: 4, maxLength: 4 }), fc.nat(), (fields, bits) => {
         const meta = parseBloomMeta(fields, bits);
