@@ -116,6 +116,8 @@ export class BloomGuard {
   readonly #parts: BloomGuardParts;
   readonly #models = new Map<string, ModelFilter>();
   readonly #lock: FleetLock | undefined;
+  /** Set by close(): a background build it abandons fails on closed connections, unreported. */
+  #stopped = false;
 
   constructor(parts: BloomGuardParts) {
     this.#parts = parts;
@@ -213,6 +215,11 @@ export class BloomGuard {
     }
   }
 
+  /** The cache closes: builds still running are abandoned (their lock expires), and their failures are not reported. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
   #usable(model: string, state: ModelFilter): boolean {
     if (state.filter === undefined) return false;
     if (this.#parts.versions.known(bloomVersion(model)) !== state.builtAt) return false;
@@ -232,6 +239,8 @@ export class BloomGuard {
         if (!(await this.#load(model, state)) && this.#parts.schemasDiffer?.() !== true) await this.#build(model, state);
       } catch (error) {
         if (!background) throw error;
+        // Abandoned by close() (outside probe 136: "connection is end" reported after every close during a build).
+        if (this.#stopped) return;
         this.#parts.report(new CacheError("E_BLOOM_REFRESH", `Bloom filter of ${model} could not be refreshed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
       } finally {
         state.refreshing = undefined;
@@ -309,7 +318,7 @@ export class BloomGuard {
       const builtTime = this.#parts.clock.now();
       if (redis !== undefined) {
         await redis.store.setBuffer(keys.scannedBits, Buffer.from(filter.bits), BUILD_LOCK_TTL_MS);
-        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, keys.scannedBits], [builtAt!, builtTime, rows, schemaAt!]);
+        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, keys.scannedBits], [builtAt!, builtTime, rows, schemaAt!, 2 * this.#parts.policies.get(model)!.maxAgeMs]);
         if (finished !== 1) throw new CacheError("E_BLOOM_BUILD", `Bloom rebuild of ${model} was dropped: its keys in Redis expired (the rebuild outlived its lock) or were evicted`);
       }
       for (const tag of learnt) filter.add(tag);

@@ -6,7 +6,12 @@ import { waitUntilLapsed } from "./lease.js";
 import type { VersionsOptions } from "./versions.js";
 
 /** Tags (record identities `t:`, user tags `u:`) are unbounded in number: their versions expire. Model generations do not. */
-export const expiryFlag = (name: string) => (name.startsWith("t:") || name.startsWith("u:") ? "1" : "0");
+/**
+ * Which version names expire ('1', as tags do) in Redis: record identities, user tags, and a
+ * database's schema epoch — one per database, so a database dropped (a tenant's, a preview's)
+ * leaves nothing behind (outside probe 136). Model generations do not expire: a few per model.
+ */
+export const expiryFlag = (name: string) => (name.startsWith("t:") || name.startsWith("u:") || name.startsWith("s:") ? "1" : "0");
 
 /** The Redis key of a version name. */
 export const versionKeyOf = (prefix: string, name: string) => `${prefix}:v:${name}`;

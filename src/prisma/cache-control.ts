@@ -231,6 +231,7 @@ async function rebuildBloom(parts: CacheControlParts, model: string | undefined)
 async function closeCache(parts: CacheControlParts): Promise<void> {
   const { options } = parts;
   parts.stopReads();
+  parts.guard?.stop();
   // Writes in flight invalidate what they changed while the connections are still open.
   const writing = await parts.stopWrites(options.closeTimeoutMs);
   if (writing > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${writing} write(s) or transaction(s) still running after closeTimeout (${options.closeTimeoutMs} ms); what they change is invalidated only if they settle before the connections close (a transaction that commits writes later is rolled back)`));

@@ -241,7 +241,9 @@ if ownSchema ~= '' then
   end
   if mixed == 1 then
     local key = KEYS[#KEYS]
-    redis.call('SET', key, seqText)
+    -- The database's schema epoch expires as tags do (see expiryFlag).
+    tagTtl = tagTtl or tagLifetime(KEYS[3], ARGV[4])
+    redis.call('SET', key, seqText, 'PX', tagTtl * 2)
     mark(key)
     -- The names are a JSON array at the end of the message, never empty: name the epoch last.
     message = string.sub(message, 1, -2) .. ',' .. cjson.encode(ARGV[#ARGV - 2]) .. ']'
@@ -593,7 +595,9 @@ return 1
  * lock) or any of the three keys was evicted, which would publish a filter missing what that key
  * held (outside probe 135: scanned bits evicted before this ran made a filter of the creates
  * during the scan alone, and every existing row read "not found").
- * KEYS: next meta, next bits, live meta, live bits, scanned bits. ARGV: built version, built at, rows, schema epoch built at.
+ * The live filter expires after ARGV[5] ms (twice its maxAge: it is distrusted and rebuilt at
+ * maxAge anyway), so a database's filter does not outlive the database (outside probe 136).
+ * KEYS: next meta, next bits, live meta, live bits, scanned bits. ARGV: built version, built at, rows, schema epoch built at, lifetime ms.
  */
 export const BLOOM_FINISH = script(`
 local m = tonumber(redis.call('HGET', KEYS[1], 'm') or '')
@@ -606,9 +610,10 @@ redis.call('BITOP', 'OR', KEYS[2], KEYS[2], KEYS[5])
 redis.call('DEL', KEYS[5])
 local mk = redis.call('HMGET', KEYS[1], 'm', 'k')
 redis.call('RENAME', KEYS[2], KEYS[4])
-redis.call('PERSIST', KEYS[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[5])
 redis.call('DEL', KEYS[3], KEYS[1])
 redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', ARGV[2], 'rows', ARGV[3], 'schema', ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
 return 1
 `);
 

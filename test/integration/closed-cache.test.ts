@@ -56,6 +56,23 @@ describe("after $cache.close()", () => {
     closing.redis?.disconnect();
   });
 
+  it("abandons a Bloom build still running when it closes without reporting its failure on the closed connections (outside probe 136: E_BLOOM_REFRESH after every such close)", async () => {
+    const errors: CacheError[] = [];
+    const namespace = uniqueNamespace();
+    const client = createCachedClient({ namespace, models: { User: { bloom: true } }, onError: (error) => errors.push(error) });
+    const user = await seedUser(client.base);
+    // The first guarded read starts the filter's build in the background; close() does not wait for it.
+    await client.prisma.user.findUnique({ where: { email: user.email } });
+    let building = true;
+    const watch = client.redis!.keys(`*${namespace}*:bloom:User:*:lock`).then((keys) => (building = keys.length > 0));
+    await client.close();
+    await watch;
+    // Long enough for the abandoned build's next command to fail on the closed connection.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(building, "the build was still running at close(): else this test shows nothing").toBe(true);
+    expect(errors.map((error) => `${error.code}: ${error.message}`)).toEqual([]);
+  });
+
   it("refuses the $cache methods that need the fleet", async () => {
     const errors: CacheError[] = [];
     const client = createCachedClient({ onError: (error) => errors.push(error) });

@@ -33,6 +33,29 @@ describe("tag versions expire, and never return to an earlier value", () => {
     }
   });
 
+  it("what one database leaves in Redis expires: its schema epoch and its Bloom filter (outside probe 136: a database per tenant or preview left ≈ 100 KB each, forever)", async () => {
+    const namespace = uniqueNamespace();
+    const client = createCachedClient({ namespace, ttl: 5, negativeTtl: 0, jitter: 0, models: { User: { bloom: { maxAge: 120 } } } });
+    try {
+      const user = await seedUser(client.base);
+      await client.prisma.$cache.prepareBloom();
+      expect((await client.prisma.user.findUnique({ where: { id: user.id } }))?.id).toBe(user.id);
+      const epochs = [...(await versionKeys(client.redis!, namespace))].filter(([name]) => name.startsWith("s:"));
+      expect(epochs).toHaveLength(1);
+      for (const [name, pttl] of epochs) expect(pttl, name).toBeGreaterThan(5_000);
+      const filterKeys = await client.redis!.keys(`{${namespace}}:*bloom:User:*`);
+      expect(filterKeys.length).toBeGreaterThanOrEqual(2);
+      for (const key of filterKeys) {
+        const pttl = await client.redis!.pttl(key);
+        // Twice maxAge at most: it is distrusted and rebuilt at maxAge anyway.
+        expect(pttl, key).toBeGreaterThan(0);
+        expect(pttl, key).toBeLessThanOrEqual(240_000);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
   it("a writer with a short lifetime keeps tags alive as long as the fleet's longest entry", async () => {
     const namespace = uniqueNamespace();
     const longLived = createCachedClient({ namespace, ttl: 600, negativeTtl: 0, jitter: 0, l1: false });
