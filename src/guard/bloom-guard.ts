@@ -96,10 +96,16 @@ interface ModelFilter {
   learntWhileLoading: Set<string[]>;
   refreshing: Promise<void> | undefined;
   nextAttempt: number;
+  /** Identities added to the filter since its fill was last measured (see #checkFill). */
+  addedSinceFillCheck: number;
 }
 
 
 const RETRY_MS = 1_000;
+/** A filter whose bits give more than this many times its errorRate is rebuilt, sized for today's table. */
+const OVERFULL_FACTOR = 2;
+/** Its fill is measured after this many additions, or one per 64 bytes of bits for a larger filter (a pass over its bits). */
+const FILL_CHECK_ADDITIONS = 256;
 const BUILD_LOCK_TTL_MS = 60_000;
 /** Rows the filter is sized for beyond today's count, so growth does not degrade it at once. */
 const GROWTH_HEADROOM = 2;
@@ -123,7 +129,7 @@ export class BloomGuard {
     this.#parts = parts;
     this.#lock = parts.redis === undefined ? undefined : new FleetLock(parts.redis.store, BUILD_LOCK_TTL_MS, parts.redis.channel);
     for (const model of parts.policies.keys()) {
-      this.#models.set(model, { filter: undefined, builtAt: -1, schemaAt: -1, builtTime: 0, learntWhileLoading: new Set(), refreshing: undefined, nextAttempt: 0 });
+      this.#models.set(model, { filter: undefined, builtAt: -1, schemaAt: -1, builtTime: 0, learntWhileLoading: new Set(), refreshing: undefined, nextAttempt: 0, addedSinceFillCheck: 0 });
     }
   }
 
@@ -185,11 +191,31 @@ export class BloomGuard {
   learn(names: readonly string[]): void {
     for (const name of names) {
       if (!name.startsWith("t:")) continue;
-      const state = this.#models.get(name.slice(2, name.indexOf(":", 2)));
+      const model = name.slice(2, name.indexOf(":", 2));
+      const state = this.#models.get(model);
       if (state === undefined) continue;
       state.filter?.add(name);
       for (const learnt of state.learntWhileLoading) learnt.push(name);
+      this.#checkFill(model, state);
     }
+  }
+
+  /**
+   * A table that outgrew its filter (sized for twice the rows it had) lets more and more absent
+   * keys through until maxAge (outside probe 136: 15 % instead of 1 % after the table tripled
+   * within the hour): measured now and then as identities are added, an overfull filter is
+   * rebuilt in the background (one builder for the fleet; the others adopt its filter). It keeps
+   * answering meanwhile: an overfull filter only answers "maybe" more often.
+   */
+  #checkFill(model: string, state: ModelFilter): void {
+    const filter = state.filter;
+    if (filter === undefined || ++state.addedSinceFillCheck < Math.max(FILL_CHECK_ADDITIONS, filter.bits.byteLength / 64)) return;
+    state.addedSinceFillCheck = 0;
+    if (this.#overfull(model, filter)) this.#refreshSoon(model, state);
+  }
+
+  #overfull(model: string, filter: BloomFilter | undefined): boolean {
+    return filter !== undefined && filter.currentErrorRate() > OVERFULL_FACTOR * this.#parts.policies.get(model)!.errorRate;
   }
 
   /** Loads the shared filter of every guarded model, building those that are missing or stale. */
@@ -236,7 +262,9 @@ export class BloomGuard {
   #refresh(model: string, state: ModelFilter, background: boolean): Promise<void> {
     state.refreshing ??= (async () => {
       try {
-        if (!(await this.#load(model, state)) && this.#parts.schemasDiffer?.() !== true) await this.#build(model, state);
+        // The shared filter may be as overfull as this copy was: then this instance builds it anew.
+        const loaded = await this.#load(model, state);
+        if ((!loaded || this.#overfull(model, state.filter)) && this.#parts.schemasDiffer?.() !== true) await this.#build(model, state);
       } catch (error) {
         if (!background) throw error;
         // Abandoned by close() (outside probe 136: "connection is end" reported after every close during a build).

@@ -12,6 +12,18 @@ describe("BloomFilter", () => {
     expect(filter.falsePositiveRate(10_000)).toBeCloseTo(0.01, 2);
   });
 
+  it("measures the false-positive rate its bits give: about the configured rate at the designed count, more once overfull", () => {
+    const filter = BloomFilter.sized(1_000, 0.01);
+    expect(filter.currentErrorRate()).toBe(0);
+    for (let i = 0; i < 1_000; i++) filter.add(`t:User:id=[${i}]`);
+    const atCapacity = filter.currentErrorRate();
+    expect(atCapacity).toBeGreaterThan(0.005);
+    expect(atCapacity).toBeLessThan(0.02);
+    expect(Math.abs(atCapacity - filter.falsePositiveRate(1_000)) / filter.falsePositiveRate(1_000)).toBeLessThan(0.5);
+    for (let i = 1_000; i < 3_000; i++) filter.add(`t:User:id=[${i}]`);
+    expect(filter.currentErrorRate()).toBeGreaterThan(0.1);
+  });
+
   it("sizes from the item count and error rate (m = −n ln p / ln²2, k = m/n ln 2)", () => {
     const filter = BloomFilter.sized(100_000, 0.01);
     expect(filter.m).toBe(958_506);
