@@ -256,6 +256,14 @@ describe("Bloom guard on unique fields", () => {
     return (await redis.keys(`*${ns}*:bloom:${model}:*`)).sort();
   }
 
+  /** A new instance of `ns` finds no filter to load: it builds one, and finds the seeded users `user<i>@example.com`. */
+  async function expectFreshInstanceBuildsAndFinds(ns: string, seeded: number[]): Promise<void> {
+    const fresh = instance({ namespace: ns, models: { User: { bloom: true } } });
+    await fresh.prisma.$cache.prepareBloom();
+    expect(fresh.prisma.$cache.stats().bloomBuilds).toBe(1);
+    for (const i of seeded) expect((await fresh.prisma.user.findUnique({ where: { email: `user${i}@example.com` } }))?.email).toBe(`user${i}@example.com`);
+  }
+
   it("a rebuild whose scanned bits Redis evicted before they were merged is dropped, not published (outside probe 135: every existing row read 'not found')", async () => {
     const ns = uniqueNamespace();
     const builder = instance({ namespace: ns, models: { User: { bloom: true } } });
@@ -279,11 +287,7 @@ describe("Bloom guard on unique fields", () => {
     expect(evicted).toBe(1);
     expect(rebuild).toMatchObject({ code: "E_BLOOM_BUILD", message: expect.stringMatching(/evicted/) });
     expect(await filterKeys(ns, "User"), "nothing published, nothing left behind").toEqual([]);
-    // A fresh instance builds the filter itself and finds the rows.
-    const fresh = instance({ namespace: ns, models: { User: { bloom: true } } });
-    await fresh.prisma.$cache.prepareBloom();
-    expect(fresh.prisma.$cache.stats().bloomBuilds).toBe(1);
-    for (const i of [1, 500, 99_999]) expect((await fresh.prisma.user.findUnique({ where: { email: `user${i}@example.com` } }))?.email).toBe(`user${i}@example.com`);
+    await expectFreshInstanceBuildsAndFinds(ns, [1, 500, 99_999]);
   }, 60_000);
 
   it("a live filter whose bits Redis evicted is dropped by the next create, never grown back from later creates alone (outside probe 135)", async () => {
@@ -298,10 +302,7 @@ describe("Bloom guard on unique fields", () => {
     // Before: the create's SETBITs made a new, short bits key under the old metadata; enough creates made it full length, and trusted.
     expect(await redis.exists(bits), "no bits key grown from one create").toBe(0);
     expect(await filterKeys(ns, "User"), "its metadata dropped: no filter stands").toEqual([]);
-    const fresh = instance({ namespace: ns, models: { User: { bloom: true } } });
-    await fresh.prisma.$cache.prepareBloom();
-    expect(fresh.prisma.$cache.stats().bloomBuilds).toBe(1);
-    for (const i of [2, 600, 99_998]) expect((await fresh.prisma.user.findUnique({ where: { email: `user${i}@example.com` } }))?.email).toBe(`user${i}@example.com`);
+    await expectFreshInstanceBuildsAndFinds(ns, [2, 600, 99_998]);
   }, 60_000);
 
   it("a table that outgrows its filter gets a new one, sized for it, before maxAge (outside probe 136: 15 % of absent keys reached the database instead of 1 %)", async () => {
