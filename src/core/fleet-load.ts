@@ -143,7 +143,8 @@ export class FleetLoad {
         expired = outcome === "timeout";
         continue;
       }
-      counters.lockWaits++;
+      // A read counts one wait (and at most one timeout) however often it looks while deaf.
+      if (deafLooks === 0) counters.lockWaits++;
       const started = performance.now();
       let woken: WaitOutcome;
       try {
@@ -153,7 +154,7 @@ export class FleetLoad {
         waiter!.cancel();
         counters.lockWaitMs += performance.now() - started;
       }
-      if (woken === "timeout" || woken === "unheard") counters.lockWaitTimeouts++;
+      if (woken === "timeout" || (woken === "unheard" && deafLooks === 0)) counters.lockWaitTimeouts++;
       expired = woken === "timeout";
       // The holder loaded a result it will not cache, or Redis does not answer at all: waiting longer would only queue us up.
       if (woken === "nothing" || (woken === "unheard" && this.#parts.redisOpen?.() === true)) break;
@@ -163,7 +164,7 @@ export class FleetLoad {
       // (outside probes 124, 127: a herd whose subscriptions were killed loaded once per waiting
       // instance). A Redis silent on the command connection too fails that look within
       // redisTimeout, and the read loads.
-      if (woken === "unheard") deafLooks++;
+      if (woken === "unheard" || woken === "resubscribed") deafLooks++;
     }
     // Every way out of the loop but a throw has looked up at least once (the last attempt always does).
     return { loaded: (await this.#steps.loadAndStore(request, current!, undefined)).value };

@@ -1,8 +1,12 @@
 /**
  * How a wait ended: a value landed in Redis, the holder stored nothing, nobody woke us in time,
- * or this instance stopped hearing from Redis (no wake-up can arrive).
+ * this instance stopped hearing from Redis (no wake-up can arrive), or its subscription was
+ * (re)made, so a landing may have been missed: look again (not a wake-up by the holder).
  */
-export type WaitOutcome = "landed" | "nothing" | "timeout" | "unheard";
+export type WaitOutcome = "landed" | "nothing" | "timeout" | "unheard" | "resubscribed";
+
+/** What a waiter can be woken with. */
+type WakeUp = "landed" | "nothing" | "resubscribed";
 
 /** How often a waiter checks that it still hears from Redis. */
 const HEARING_CHECK_MS = 50;
@@ -20,7 +24,7 @@ export class LandingWaiters {
    * promise is made only by wait().
    */
   register(key: string): { wait(timeout: number | (() => number), hearing?: () => boolean): Promise<WaitOutcome>; cancel(): void } {
-    const waiter: Waiter = { landed: undefined, wake: undefined };
+    const waiter: Waiter = { woken: undefined, wake: undefined };
     let set = this.#waiting.get(key);
     if (set === undefined) this.#waiting.set(key, (set = new Set()));
     set.add(waiter);
@@ -30,14 +34,14 @@ export class LandingWaiters {
     };
     return {
       wait: (timeout, hearing) => {
-        const woken = waiter.landed !== undefined ? Promise.resolve(waiter.landed) : new Promise<boolean>((resolve) => (waiter.wake = resolve));
+        const woken = waiter.woken !== undefined ? Promise.resolve(waiter.woken) : new Promise<WakeUp>((resolve) => (waiter.wake = resolve));
         const expiry = expiryOf(timeout);
         let check: NodeJS.Timeout | undefined;
         const timedOut = new Promise<WaitOutcome>((resolve) => {
           void expiry.promise.then(resolve);
           if (hearing !== undefined) check = setInterval(() => hearing() || setImmediate(() => hearing() || resolve("unheard")), HEARING_CHECK_MS);
         });
-        return Promise.race([woken.then((landed): WaitOutcome => (landed ? "landed" : "nothing")), timedOut]).finally(() => {
+        return Promise.race([woken, timedOut]).finally(() => {
           expiry.cancel();
           clearInterval(check);
           forget();
@@ -48,23 +52,29 @@ export class LandingWaiters {
   }
 
   wake(key: string, landed: boolean): void {
+    this.#wake(key, landed ? "landed" : "nothing");
+  }
+
+  #wake(key: string, outcome: WakeUp): void {
     const set = this.#waiting.get(key);
     if (set === undefined) return;
     this.#waiting.delete(key);
     for (const waiter of set) {
-      waiter.landed = landed;
-      waiter.wake?.(landed);
+      waiter.woken = outcome;
+      waiter.wake?.(outcome);
     }
   }
 
   /**
-   * Wakes every waiter to look again ("landed": a waiter that finds the lock still held waits
-   * anew). Called when the subscription (re)starts: a landing published while this instance was
-   * not subscribed — a fresh instance's first reads, a resubscription — reached none of them,
-   * and they would wait out their bound (outside probe 121: 5 s reads in a new instance).
+   * Wakes every waiter to look again ("resubscribed": a waiter that finds the lock still held
+   * waits anew, and has used up none of its attempts — a subscription dropped three times in one
+   * wait made every waiter load, outside probe 137). Called when the subscription (re)starts: a
+   * landing published while this instance was not subscribed — a fresh instance's first reads, a
+   * resubscription — reached none of them, and they would wait out their bound (outside probe
+   * 121: 5 s reads in a new instance).
    */
   wakeAll(): void {
-    for (const key of [...this.#waiting.keys()]) this.wake(key, true);
+    for (const key of [...this.#waiting.keys()]) this.#wake(key, "resubscribed");
   }
 
   get size(): number {
@@ -74,8 +84,8 @@ export class LandingWaiters {
 
 /** One registered waiter: how it was woken (before it waited, possibly), and how to wake it while it waits. */
 interface Waiter {
-  landed: boolean | undefined;
-  wake: ((landed: boolean) => void) | undefined;
+  woken: WakeUp | undefined;
+  wake: ((outcome: WakeUp) => void) | undefined;
 }
 
 /**

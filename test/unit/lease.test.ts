@@ -215,6 +215,16 @@ describe("bounded waits", () => {
     expect(waiters.size).toBe(0);
   });
 
+  it("a resubscription wakes every waiter to look again, as such, not as a landing (a landing's wake-up uses up one of a read's attempts)", async () => {
+    const waiters = new LandingWaiters();
+    const waiting = waiters.register("a").wait(1_000);
+    const early = waiters.register("b");
+    waiters.wakeAll();
+    expect(await waiting).toBe("resubscribed");
+    expect(await early.wait(1_000)).toBe("resubscribed");
+    expect(waiters.size).toBe(0);
+  });
+
   it("settleWithin says whether a promise settled in time", async () => {
     expect(await settleWithin(sleep(5), 1_000)).toBe(true);
     expect(await settleWithin(Promise.reject(new Error("x")), 1_000)).toBe(true);
