@@ -27,6 +27,7 @@ export interface RedisLike {
   evalshaBuffer?(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   evalBuffer?(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   mget(...keys: string[]): Promise<Array<string | null>>;
+  pttl(key: string): Promise<number>;
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   publish(channel: string, message: string): Promise<number>;
@@ -266,10 +267,10 @@ export interface CacheStats {
   coalesced: number;
   /** Fleet-wide loader locks this instance took. */
   lockAcquisitions: number;
-  /** Misses that waited for another instance's loader, and the milliseconds they waited in all. */
+  /** Misses that waited for another instance's loader (each once, however often it looked again), and the milliseconds they waited in all. */
   lockWaits: number;
   lockWaitMs: number;
-  /** Lock waits that ended by timeout (the holder was slow, dead or cut off): 0 in a healthy fleet. */
+  /** Misses whose wait no wake-up ended (the holder dead, frozen or cut off from Redis, or this instance unable to hear Redis): 0 in a healthy fleet. */
   lockWaitTimeouts: number;
   /** Misses that waited for a load of this same instance to land (in process, without Redis), and the milliseconds they waited in all. */
   localLockWaits: number;

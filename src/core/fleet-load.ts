@@ -1,5 +1,5 @@
 import type { ReadRequest } from "./read-request.js";
-import type { HeldLock } from "./fleet-lock.js";
+import { HOLDER_LIVENESS_MS, lockKeyOf, type HeldLock } from "./fleet-lock.js";
 import { expiryOf, type LandingWaiters, type WaitOutcome } from "./landing-waiters.js";
 import type { WaitBound } from "./wait-bound.js";
 import type { TieredCacheParts } from "./tiered-cache.js";
@@ -101,14 +101,24 @@ export class FleetLoad {
     // Waits are timed on the monotonic clock: a wall clock stepped back would stretch them by its step.
     const begun = performance.now();
     const initialBound = this.#waitBound.of(request.model);
-    const deadline = () => begun + Math.max(initialBound, this.#waitBound.of(request.model));
+    // Past its bound, a wait goes on while the holder shows it is alive (see #holderAlive), a
+    // liveness window at a time, up to lockTtl from the read's start: the bound follows the
+    // model's recent loads, which a model loaded now and then forgets within seconds (outside
+    // probes 137, 138: a herd on an 800 ms load, a few seconds after the last one, loaded once
+    // per process instead of once for the fleet).
+    let aliveUntil = 0;
+    const deadline = () => Math.max(begun + Math.max(initialBound, this.#waitBound.of(request.model)), aliveUntil);
     const left = () => deadline() - performance.now();
     // Set by a wait that timed out: a timer may fire a millisecond before the clock reaches the deadline.
     let expired = false;
-    // Looks after waits no wake-up could end (see below): they do not use up the attempts.
-    let deafLooks = 0;
+    // Looks that use up none of the attempts: after waits no wake-up could end (see below), and
+    // after the holder showed it is alive.
+    let freeLooks = 0;
+    // A read counts one wait, and at most one that no wake-up ended, however often it looked.
+    let timedOut = false;
     for (let attempt = 0; ; attempt++) {
-      const last: boolean = lock === undefined || attempt - deafLooks === LOCK_ATTEMPTS || expired || left() <= 0;
+      const outOfTime: boolean = expired || left() <= 0;
+      const last: boolean = lock === undefined || attempt - freeLooks === LOCK_ATTEMPTS || outOfTime;
       // A load of this key runs in this process: nothing can be servable before it lands, so
       // wait for it here before asking Redis (then look: its value, or the lock, is there).
       const local = this.#holding.get(request.key);
@@ -133,7 +143,15 @@ export class FleetLoad {
       if (found.dirty) return DIRTY;
       if (found.entry !== undefined) return { entry: found.entry };
       if (found.lock === "taken") return { loaded: await this.#loadHolding(request, current, replacing, found.held!) };
-      if (last || found.lock === "none") break;
+      if (last || found.lock === "none") {
+        if (outOfTime && lock !== undefined && performance.now() - begun < lock.ttlMs && (await this.#holderAlive(request, found.lock))) {
+          aliveUntil = Math.min(begun + lock.ttlMs, performance.now() + HOLDER_LIVENESS_MS);
+          expired = false;
+          freeLooks++;
+          continue;
+        }
+        break;
+      }
       if (found.lock === "held-here") {
         const here = this.#holding.get(request.key);
         // Released meanwhile: look again at once.
@@ -143,8 +161,7 @@ export class FleetLoad {
         expired = outcome === "timeout";
         continue;
       }
-      // A read counts one wait (and at most one timeout) however often it looks while deaf.
-      if (deafLooks === 0) counters.lockWaits++;
+      if (freeLooks === 0) counters.lockWaits++;
       const started = performance.now();
       let woken: WaitOutcome;
       try {
@@ -154,7 +171,10 @@ export class FleetLoad {
         waiter!.cancel();
         counters.lockWaitMs += performance.now() - started;
       }
-      if (woken === "timeout" || (woken === "unheard" && deafLooks === 0)) counters.lockWaitTimeouts++;
+      if ((woken === "timeout" || woken === "unheard") && !timedOut) {
+        counters.lockWaitTimeouts++;
+        timedOut = true;
+      }
       expired = woken === "timeout";
       // The holder loaded a result it will not cache, or Redis does not answer at all: waiting longer would only queue us up.
       if (woken === "nothing" || (woken === "unheard" && this.#parts.redisOpen?.() === true)) break;
@@ -164,10 +184,26 @@ export class FleetLoad {
       // (outside probes 124, 127: a herd whose subscriptions were killed loaded once per waiting
       // instance). A Redis silent on the command connection too fails that look within
       // redisTimeout, and the read loads.
-      if (woken === "unheard" || woken === "resubscribed") deafLooks++;
+      if (woken === "unheard" || woken === "resubscribed") freeLooks++;
     }
     // Every way out of the loop but a throw has looked up at least once (the last attempt always does).
     return { loaded: (await this.#steps.loadAndStore(request, current!, undefined)).value };
+  }
+
+  /**
+   * Whether the lock a read's last look found held has a live holder: this process's own load
+   * still running, or another instance's lock extended within the liveness window (a holder
+   * frozen, starved or cut off from Redis stops extending it). A failed check says no.
+   */
+  async #holderAlive(request: ReadRequest, status: LockedLookup["lock"]): Promise<boolean> {
+    if (status === "held-here") return this.#holding.has(request.key);
+    if (status !== "held-elsewhere") return false;
+    try {
+      return await this.#parts.lock!.holderAlive(lockKeyOf(request.key));
+    } catch (error) {
+      this.#steps.absorb(error);
+      return false;
+    }
   }
 
   /**

@@ -2,6 +2,17 @@ import { randomUUID } from "node:crypto";
 import { EXTEND_LOCK, RELEASE_LOCK } from "../stores/redis-scripts.js";
 import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
 
+/** How often a holder extends its lock while it loads (at most a third of the lock's ttl). */
+const HOLDER_HEARTBEAT_MS = 200;
+/**
+ * A lock extended within this long has a live holder: three heartbeats, so an event loop lagging
+ * by a few hundred milliseconds on a busy machine still counts as alive.
+ */
+export const HOLDER_LIVENESS_MS = 3 * HOLDER_HEARTBEAT_MS;
+
+/** The fleet lock of an entry key. */
+export const lockKeyOf = (entryKey: string) => `${entryKey}:lock`;
+
 /** A held lock: extended while held, released (by its owner only) when done. */
 export interface HeldLock {
   readonly key: string;
@@ -66,10 +77,14 @@ export class FleetLock {
     if (error instanceof RedisTimeoutError) void this.release(lockKey, token).catch(() => {});
   }
 
-  /** A lock just taken with `token` (by SET NX or LOOKUP_OR_LOCK), kept alive every ttl/3 until released. */
+  /**
+   * A lock just taken with `token` (by SET NX or LOOKUP_OR_LOCK), kept alive every
+   * HOLDER_HEARTBEAT_MS (at most ttl/3) until released: a load that outlives the lock extends it,
+   * so no second loader starts while it runs, and a waiter whose bound ran out sees a holder that
+   * is alive and reaches Redis (see holderAlive).
+   */
   hold(lockKey: string, token: string, landedMessage: string): HeldLock {
-    // A load that outlives the lock extends it, so no second loader starts while it runs.
-    const keepAlive = setInterval(() => void this.extend(lockKey, token).catch(() => {}), Math.max(1, Math.floor(this.#ttlMs / 3)));
+    const keepAlive = setInterval(() => void this.extend(lockKey, token).catch(() => {}), Math.max(1, Math.min(HOLDER_HEARTBEAT_MS, Math.floor(this.#ttlMs / 3))));
     keepAlive.unref();
     return {
       key: lockKey,
@@ -86,6 +101,15 @@ export class FleetLock {
   async release(lockKey: string, token: string, landedMessage = ""): Promise<boolean> {
     const keys = this.#store.isCluster ? [lockKey] : [lockKey, this.waitedKeyOf(lockKey)];
     return (await this.#store.run(RELEASE_LOCK, keys, [token, landedMessage === "" ? "" : this.#channel, landedMessage])) === 1;
+  }
+
+  /**
+   * Whether the lock is held by a holder that extended it within HOLDER_LIVENESS_MS: alive, and
+   * reaching Redis. A holder frozen, starved or cut off from Redis stops extending it.
+   */
+  async holderAlive(lockKey: string): Promise<boolean> {
+    const remaining = await this.#store.remainingTtl(lockKey);
+    return remaining > 0 && this.#ttlMs - remaining <= Math.min(HOLDER_LIVENESS_MS, 3 * Math.floor(this.#ttlMs / 3));
   }
 
   async extend(lockKey: string, token: string): Promise<boolean> {

@@ -5,7 +5,7 @@ import { CorruptEntry, decodePayload, depsAreCurrent, parseEntry, type CacheEntr
 import { DELETE_IF_EQUAL } from "../stores/redis-scripts.js";
 import type { CacheFill } from "./cache-fill.js";
 import { replicaKeyOf } from "./cache-fill.js";
-import type { HeldLock } from "./fleet-lock.js";
+import { lockKeyOf, type HeldLock } from "./fleet-lock.js";
 import type { ReadRequest } from "./read-request.js";
 import type { TieredCacheParts } from "./tiered-cache.js";
 
@@ -97,7 +97,7 @@ export class L2Lookup {
         return { ...found, lock: "entry" };
       }
     }
-    const lockKey = `${request.key}:lock`;
+    const lockKey = lockKeyOf(request.key);
     if (l2.isCluster) return this.#lookupThenLock(request, replacing, lockKey, ownToken);
     const now = clock.now();
     const attempt: LockAttempt = {

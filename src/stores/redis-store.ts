@@ -174,6 +174,11 @@ export class RedisStore {
     return this.#bounded("MGET", () => this.#redis.mget(...keys));
   }
 
+  /** PTTL: the key's remaining lifetime in ms (-2: no such key, -1: none set). */
+  async remainingTtl(key: string): Promise<number> {
+    return this.#bounded("PTTL", () => this.#redis.pttl(key));
+  }
+
   /** SET NX PX: true if this call created the key. */
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     return (await this.#bounded("SET", () => this.#redis.set(key, value, "PX", Math.max(1, Math.round(ttlMs)), "NX"))) === "OK";

@@ -21,6 +21,16 @@ await redis.ping();
 await prisma.$cache.warm();
 // Served another entry of the model from Redis first (stored by the test): the process then knows entries of it, not how long its loads take.
 if (env("PRE_READ_POST_ID") !== "") await prisma.post.findUnique({ where: { id: Number(env("PRE_READ_POST_ID")) } });
+// WARM_LOAD_MS: load the model once, fast (an absent id), then idle this long: the process then knows
+// a fast load of the model, a memory that fades within seconds, and the herd's load is slow.
+if (env("WARM_LOAD_MS") !== "") {
+  const delayMs = pool.delayMs;
+  pool.delayMs = 0;
+  await prisma.post.findUnique({ where: { id: -1 - Math.floor(Math.random() * 1e9) } });
+  pool.delayMs = delayMs;
+  pool.queries = 0;
+  await new Promise((resolve) => setTimeout(resolve, Number(env("WARM_LOAD_MS"))));
+}
 const barrier = `${env("NAMESPACE")}:barrier`;
 await redis.incr(barrier);
 while (Number(await redis.get(barrier)) < Number(env("INSTANCES"))) await new Promise((resolve) => setTimeout(resolve, 5));
