@@ -267,10 +267,10 @@ export interface CacheStats {
   coalesced: number;
   /** Fleet-wide loader locks this instance took. */
   lockAcquisitions: number;
-  /** Misses that waited for another instance's loader (each once, however often it looked again), and the milliseconds they waited in all. */
+  /** Reads that waited for another instance's loader (each once, however often it looked again; one the holder's value then served counts as an L2 hit), and the milliseconds they waited in all. */
   lockWaits: number;
   lockWaitMs: number;
-  /** Misses whose wait no wake-up ended (the holder dead, frozen or cut off from Redis, or this instance unable to hear Redis): 0 in a healthy fleet. */
+  /** Reads that loaded by themselves after a wait no wake-up ended (the holder dead, frozen or cut off from Redis, or this instance unable to hear Redis): 0 in a healthy fleet. */
   lockWaitTimeouts: number;
   /** Misses that waited for a load of this same instance to land (in process, without Redis), and the milliseconds they waited in all. */
   localLockWaits: number;

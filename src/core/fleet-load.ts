@@ -111,22 +111,29 @@ export class FleetLoad {
     const left = () => deadline() - performance.now();
     // Set by a wait that timed out: a timer may fire a millisecond before the clock reaches the deadline.
     let expired = false;
-    // Looks that use up none of the attempts: after waits no wake-up could end (see below), and
-    // after the holder showed it is alive.
-    let freeLooks = 0;
-    // A read counts one wait, and at most one that no wake-up ended, however often it looked.
+    // Wake-ups by a landing after which the value still could not be served: at most
+    // LOCK_ATTEMPTS, then it loads. Nothing else uses up attempts — not a resubscription, not a
+    // look while deaf, not a look that found the holder alive (outside probe 139: counting those
+    // made waiters give up on a live holder after two liveness windows).
+    let landings = 0;
+    // A read counts one wait, and one that no wake-up ended if it then loads by itself.
+    let waited = false;
+    let waitedHere = false;
     let timedOut = false;
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       const outOfTime: boolean = expired || left() <= 0;
-      const last: boolean = lock === undefined || attempt - freeLooks === LOCK_ATTEMPTS || outOfTime;
+      const last: boolean = lock === undefined || landings === LOCK_ATTEMPTS || outOfTime;
       // A load of this key runs in this process: nothing can be servable before it lands, so
       // wait for it here before asking Redis (then look: its value, or the lock, is there).
       const local = this.#holding.get(request.key);
       if (local?.filling && !last) {
-        const outcome = await this.#waitHere(local, left, replacing === -Infinity);
+        const outcome = await this.#waitHere(local, left, replacing === -Infinity, !waitedHere);
+        waitedHere = true;
         expired = outcome === "timeout";
+        timedOut ||= expired;
         if (expired) continue;
         if (outcome === "nothing" && current !== undefined) break;
+        landings++;
       }
       const waiter: ReturnType<LandingWaiters["register"]> | undefined = last ? undefined : this.#waiters.register(request.key);
       let found: LockedLookup;
@@ -147,7 +154,6 @@ export class FleetLoad {
         if (outOfTime && lock !== undefined && performance.now() - begun < lock.ttlMs && (await this.#holderAlive(request, found.lock))) {
           aliveUntil = Math.min(begun + lock.ttlMs, performance.now() + HOLDER_LIVENESS_MS);
           expired = false;
-          freeLooks++;
           continue;
         }
         break;
@@ -156,12 +162,16 @@ export class FleetLoad {
         const here = this.#holding.get(request.key);
         // Released meanwhile: look again at once.
         if (here === undefined) continue;
-        const outcome = await this.#waitHere(here, left, replacing === -Infinity);
+        const outcome = await this.#waitHere(here, left, replacing === -Infinity, !waitedHere);
+        waitedHere = true;
         if (outcome === "nothing") break;
         expired = outcome === "timeout";
+        timedOut ||= expired;
+        if (outcome === "landed") landings++;
         continue;
       }
-      if (freeLooks === 0) counters.lockWaits++;
+      if (!waited) counters.lockWaits++;
+      waited = true;
       const started = performance.now();
       let woken: WaitOutcome;
       try {
@@ -171,10 +181,7 @@ export class FleetLoad {
         waiter!.cancel();
         counters.lockWaitMs += performance.now() - started;
       }
-      if ((woken === "timeout" || woken === "unheard") && !timedOut) {
-        counters.lockWaitTimeouts++;
-        timedOut = true;
-      }
+      timedOut ||= woken === "timeout" || woken === "unheard";
       expired = woken === "timeout";
       // The holder loaded a result it will not cache, or Redis does not answer at all: waiting longer would only queue us up.
       if (woken === "nothing" || (woken === "unheard" && this.#parts.redisOpen?.() === true)) break;
@@ -184,8 +191,11 @@ export class FleetLoad {
       // (outside probes 124, 127: a herd whose subscriptions were killed loaded once per waiting
       // instance). A Redis silent on the command connection too fails that look within
       // redisTimeout, and the read loads.
-      if (woken === "unheard" || woken === "resubscribed") freeLooks++;
+      if (woken === "landed") landings++;
     }
+    // A wait that ran out is counted only when the read then loads by itself: one the holder's
+    // landing ended after the bound was extended (a live holder) was no timeout (outside probe 139).
+    if (timedOut) counters.lockWaitTimeouts++;
     // Every way out of the loop but a throw has looked up at least once (the last attempt always does).
     return { loaded: (await this.#steps.loadAndStore(request, current!, undefined)).value };
   }
@@ -210,17 +220,15 @@ export class FleetLoad {
    * Waits for a load of this process to land, until the waiter's deadline like a wait through
    * Redis. Resolves "nothing" when the holder stored nothing (the caller loads by itself). Only a
    * miss's wait is counted: `localLockWaits` is one of the terms misses add up to, and a refresh
-   * that waits was served already (outside probe 123).
+   * that waits was served already (outside probe 123); and once per read, however often it waits.
    */
-  async #waitHere(hold: LocalHold, left: () => number, miss: boolean): Promise<"landed" | "nothing" | "timeout"> {
+  async #waitHere(hold: LocalHold, left: () => number, miss: boolean, first: boolean): Promise<"landed" | "nothing" | "timeout"> {
     const { counters } = this.#parts;
-    if (miss) counters.localLockWaits++;
+    if (miss && first) counters.localLockWaits++;
     const started = performance.now();
     const expiry = expiryOf(left);
     try {
-      const outcome = await Promise.race([hold.settled, expiry.promise]);
-      if (outcome === "timeout") counters.lockWaitTimeouts++;
-      return outcome;
+      return await Promise.race([hold.settled, expiry.promise]);
     } finally {
       expiry.cancel();
       if (miss) counters.localLockWaitMs += performance.now() - started;

@@ -62,6 +62,7 @@ console.log(
     dbLoads: stats.dbLoads,
     lockAcquisitions: stats.lockAcquisitions,
     lockWaits: stats.lockWaits,
+    lockWaitTimeouts: stats.lockWaitTimeouts,
     coalesced: stats.coalesced,
   }),
 );
