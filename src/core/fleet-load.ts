@@ -116,7 +116,9 @@ export class FleetLoad {
     // look while deaf, not a look that found the holder alive (outside probe 139: counting those
     // made waiters give up on a live holder after two liveness windows).
     let landings = 0;
-    // A read counts one wait, and one that no wake-up ended if it then loads by itself.
+    // A read counts one wait, and one that no wake-up ended if it then loads by itself (its last
+    // wait ran out: a wait past the bound that the holder's "nothing landed" then ended is no
+    // timeout, outside probe 140).
     let waited = false;
     let waitedHere = false;
     let timedOut = false;
@@ -130,7 +132,7 @@ export class FleetLoad {
         const outcome = await this.#waitHere(local, left, replacing === -Infinity, !waitedHere);
         waitedHere = true;
         expired = outcome === "timeout";
-        timedOut ||= expired;
+        timedOut = expired;
         if (expired) continue;
         if (outcome === "nothing" && current !== undefined) break;
         landings++;
@@ -166,7 +168,7 @@ export class FleetLoad {
         waitedHere = true;
         if (outcome === "nothing") break;
         expired = outcome === "timeout";
-        timedOut ||= expired;
+        timedOut = expired;
         if (outcome === "landed") landings++;
         continue;
       }
@@ -181,7 +183,7 @@ export class FleetLoad {
         waiter!.cancel();
         counters.lockWaitMs += performance.now() - started;
       }
-      timedOut ||= woken === "timeout" || woken === "unheard";
+      timedOut = woken === "timeout" || woken === "unheard";
       expired = woken === "timeout";
       // The holder loaded a result it will not cache, or Redis does not answer at all: waiting longer would only queue us up.
       if (woken === "nothing" || (woken === "unheard" && this.#parts.redisOpen?.() === true)) break;

@@ -132,6 +132,40 @@ describe("fleet lock wake-ups", () => {
       proxy.close();
     }
   }, 60_000);
+
+  it("a waiter past its bound goes on while the holder is alive, and when the holder's load fails, loads at once: no lock-wait timeout counted (outside probe 140)", async () => {
+    const namespace = uniqueNamespace();
+    const options = { namespace, lockTtl: LOCK_TTL, models: { User: true } };
+    const holder = createCachedClient(options);
+    const waiter = createCachedClient(options);
+    try {
+      const [known, user] = await Promise.all(
+        ["known", "failing"].map((name) => waiter.base.user.create({ data: { email: `${name}-${namespace}@example.com`, name } })),
+      );
+      // The waiter knows a fast load of User: its bound is about 2 × redisTimeout, far below the holder's 1.5 s.
+      await waiter.prisma.user.findUnique({ where: { id: known!.id } });
+      await holder.prisma.$cache.stats();
+      await sleep(300); // subscriptions and leases up
+      holder.pool.delayMs = 1_500;
+      holder.pool.failWith = new Error("the holder's database went away");
+      const held = holder.prisma.user.findUnique({ where: { id: user!.id } }).then(() => "resolved", (error: Error) => error.message);
+      for (let i = 0; i < 300 && (await waiter.redis!.keys(`${namespace}:*:lock`)).length === 0; i++) await sleep(5);
+      waiter.prisma.$cache.resetStats();
+      const started = performance.now();
+      const read = await waiter.prisma.user.findUnique({ where: { id: user!.id } });
+      const waitedMs = performance.now() - started;
+      expect(await held).toMatch(/went away/);
+      expect(read?.name).toBe("failing");
+      const stats = waiter.prisma.$cache.stats();
+      console.log(`waiter behind a failing holder: ${JSON.stringify(pick(stats))}, ${waitedMs.toFixed(0)} ms`);
+      // It waited past its bound for the live holder (not lockTtl), was woken by "nothing landed", and loaded.
+      expect(waitedMs).toBeGreaterThan(1_000);
+      expect(waitedMs).toBeLessThan(LOCK_TTL / 2);
+      expect(pick(stats)).toMatchObject({ lockWaits: 1, lockWaitTimeouts: 0, dbLoads: 1 });
+    } finally {
+      await Promise.all([holder.close(), waiter.close()]);
+    }
+  }, 60_000);
 });
 
 function pick(stats: { lockWaits: number; lockWaitTimeouts: number; lockAcquisitions: number; fencedStores: number; dbLoads: number }) {
