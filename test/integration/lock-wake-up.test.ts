@@ -66,20 +66,14 @@ describe("fleet lock wake-ups", () => {
     const holder = createCachedClient({ ...options, redis: cutOffRedis });
     const waiter = createCachedClient(options);
     try {
-      const [known, user] = await Promise.all(
-        ["known", "contended"].map((name) => waiter.base.user.create({ data: { email: `${name}-${namespace}@example.com`, name } })),
-      );
-      // The waiter learns how long a load of User takes: its bound is then ~2 × redisTimeout, not lockTtl.
-      await waiter.prisma.user.findUnique({ where: { id: known!.id } });
-      await holder.prisma.$cache.stats();
-      await sleep(300); // subscriptions and leases up
+      const user = await contendedUser(waiter, holder, namespace, "contended");
       holder.pool.delayMs = 800;
-      const held = holder.prisma.user.findUnique({ where: { id: user!.id } }).then((u) => u);
+      const held = holder.prisma.user.findUnique({ where: { id: user.id } }).then((u) => u);
       let lockKeys: string[] = [];
       for (let i = 0; i < 300 && (lockKeys = await waiter.redis!.keys(`${namespace}:*:lock`)).length === 0; i++) await sleep(5);
       expect(lockKeys).toHaveLength(1);
       waiter.prisma.$cache.resetStats();
-      const read = waiter.prisma.user.findUnique({ where: { id: user!.id } }).then((u) => u);
+      const read = waiter.prisma.user.findUnique({ where: { id: user.id } }).then((u) => u);
       await sleep(50);
       proxy.cut(); // the holder's store, release and keep-alive cannot reach Redis: its lock stays
       expect((await read)?.name).toBe("contended");
@@ -139,20 +133,14 @@ describe("fleet lock wake-ups", () => {
     const holder = createCachedClient(options);
     const waiter = createCachedClient(options);
     try {
-      const [known, user] = await Promise.all(
-        ["known", "failing"].map((name) => waiter.base.user.create({ data: { email: `${name}-${namespace}@example.com`, name } })),
-      );
-      // The waiter knows a fast load of User: its bound is about 2 × redisTimeout, far below the holder's 1.5 s.
-      await waiter.prisma.user.findUnique({ where: { id: known!.id } });
-      await holder.prisma.$cache.stats();
-      await sleep(300); // subscriptions and leases up
+      const user = await contendedUser(waiter, holder, namespace, "failing");
       holder.pool.delayMs = 1_500;
       holder.pool.failWith = new Error("the holder's database went away");
-      const held = holder.prisma.user.findUnique({ where: { id: user!.id } }).then(() => "resolved", (error: Error) => error.message);
+      const held = holder.prisma.user.findUnique({ where: { id: user.id } }).then(() => "resolved", (error: Error) => error.message);
       for (let i = 0; i < 300 && (await waiter.redis!.keys(`${namespace}:*:lock`)).length === 0; i++) await sleep(5);
       waiter.prisma.$cache.resetStats();
       const started = performance.now();
-      const read = await waiter.prisma.user.findUnique({ where: { id: user!.id } });
+      const read = await waiter.prisma.user.findUnique({ where: { id: user.id } });
       const waitedMs = performance.now() - started;
       expect(await held).toMatch(/went away/);
       expect(read?.name).toBe("failing");
@@ -167,6 +155,20 @@ describe("fleet lock wake-ups", () => {
     }
   }, 60_000);
 });
+
+/**
+ * A user named `name` for a holder and a waiter to contend over, once the waiter has timed a fast
+ * load of User (its bound is then about 2 × redisTimeout, not lockTtl) and both are subscribed.
+ */
+async function contendedUser(waiter: ReturnType<typeof createCachedClient>, holder: ReturnType<typeof createCachedClient>, namespace: string, name: string) {
+  const [known, user] = await Promise.all(
+    ["known", name].map((each) => waiter.base.user.create({ data: { email: `${each}-${namespace}@example.com`, name: each } })),
+  );
+  await waiter.prisma.user.findUnique({ where: { id: known!.id } });
+  await holder.prisma.$cache.stats();
+  await sleep(300); // subscriptions and leases up
+  return user!;
+}
 
 function pick(stats: { lockWaits: number; lockWaitTimeouts: number; lockAcquisitions: number; fencedStores: number; dbLoads: number }) {
   const { lockWaits, lockWaitTimeouts, lockAcquisitions, fencedStores, dbLoads } = stats;
