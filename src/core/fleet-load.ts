@@ -1,5 +1,5 @@
 import type { ReadRequest } from "./read-request.js";
-import { HOLDER_LIVENESS_MS, lockKeyOf, type HeldLock } from "./fleet-lock.js";
+import { lockKeyOf, type HeldLock } from "./fleet-lock.js";
 import { expiryOf, type LandingWaiters, type WaitOutcome } from "./landing-waiters.js";
 import type { WaitBound } from "./wait-bound.js";
 import type { TieredCacheParts } from "./tiered-cache.js";
@@ -154,7 +154,7 @@ export class FleetLoad {
       if (found.lock === "taken") return { loaded: await this.#loadHolding(request, current, replacing, found.held!) };
       if (last || found.lock === "none") {
         if (outOfTime && lock !== undefined && performance.now() - begun < lock.ttlMs && (await this.#holderAlive(request, found.lock))) {
-          aliveUntil = Math.min(begun + lock.ttlMs, performance.now() + HOLDER_LIVENESS_MS);
+          aliveUntil = Math.min(begun + lock.ttlMs, performance.now() + lock.livenessMs);
           expired = false;
           continue;
         }

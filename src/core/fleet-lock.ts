@@ -4,11 +4,6 @@ import { RedisTimeoutError, type RedisStore } from "../stores/redis-store.js";
 
 /** How often a holder extends its lock while it loads (at most a third of the lock's ttl). */
 const HOLDER_HEARTBEAT_MS = 200;
-/**
- * A lock extended within this long has a live holder: three heartbeats, so an event loop lagging
- * by a few hundred milliseconds on a busy machine still counts as alive.
- */
-export const HOLDER_LIVENESS_MS = 3 * HOLDER_HEARTBEAT_MS;
 
 /** The fleet lock of an entry key. */
 export const lockKeyOf = (entryKey: string) => `${entryKey}:lock`;
@@ -36,10 +31,19 @@ export class FleetLock {
   readonly #store: RedisStore;
   readonly #ttlMs: number;
   readonly #channel: string;
+  /** How often a holder extends its lock: HOLDER_HEARTBEAT_MS, at most a third of the ttl. */
+  readonly #heartbeatMs: number;
+  /**
+   * A lock extended within this long has a live holder: three heartbeats, so an event loop lagging
+   * by a few hundred milliseconds on a busy machine still counts as alive.
+   */
+  readonly livenessMs: number;
 
   constructor(store: RedisStore, ttlMs: number, channel: string) {
     this.#store = store;
     this.#ttlMs = ttlMs;
+    this.#heartbeatMs = Math.max(1, Math.min(HOLDER_HEARTBEAT_MS, Math.floor(ttlMs / 3)));
+    this.livenessMs = 3 * this.#heartbeatMs;
     this.#channel = channel;
   }
 
@@ -84,7 +88,7 @@ export class FleetLock {
    * is alive and reaches Redis (see holderAlive).
    */
   hold(lockKey: string, token: string, landedMessage: string): HeldLock {
-    const keepAlive = setInterval(() => void this.extend(lockKey, token).catch(() => {}), Math.max(1, Math.min(HOLDER_HEARTBEAT_MS, Math.floor(this.#ttlMs / 3))));
+    const keepAlive = setInterval(() => void this.extend(lockKey, token).catch(() => {}), this.#heartbeatMs);
     keepAlive.unref();
     return {
       key: lockKey,
@@ -104,12 +108,12 @@ export class FleetLock {
   }
 
   /**
-   * Whether the lock is held by a holder that extended it within HOLDER_LIVENESS_MS: alive, and
+   * Whether the lock is held by a holder that extended it within `livenessMs`: alive, and
    * reaching Redis. A holder frozen, starved or cut off from Redis stops extending it.
    */
   async holderAlive(lockKey: string): Promise<boolean> {
     const remaining = await this.#store.remainingTtl(lockKey);
-    return remaining > 0 && this.#ttlMs - remaining <= Math.min(HOLDER_LIVENESS_MS, 3 * Math.floor(this.#ttlMs / 3));
+    return remaining > 0 && this.#ttlMs - remaining <= this.livenessMs;
   }
 
   async extend(lockKey: string, token: string): Promise<boolean> {

@@ -5,7 +5,6 @@ import type { DistrustLedger } from "./distrust-ledger.js";
 import { waitUntilLapsed } from "./lease.js";
 import type { VersionsOptions } from "./versions.js";
 
-/** Tags (record identities `t:`, user tags `u:`) are unbounded in number: their versions expire. Model generations do not. */
 /**
  * Which version names expire ('1', as tags do) in Redis: record identities, user tags, and a
  * database's schema epoch — one per database, so a database dropped (a tenant's, a preview's)

@@ -600,7 +600,8 @@ return 1
  * KEYS: next meta, next bits, live meta, live bits, scanned bits. ARGV: built version, built at, rows, schema epoch built at, lifetime ms.
  */
 export const BLOOM_FINISH = script(`
-local m = tonumber(redis.call('HGET', KEYS[1], 'm') or '')
+local mk = redis.call('HMGET', KEYS[1], 'm', 'k')
+local m = tonumber(mk[1] or '')
 local bytes = m and math.ceil(m / 8)
 if not bytes or redis.call('STRLEN', KEYS[2]) < bytes or redis.call('STRLEN', KEYS[5]) < bytes then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[5])
@@ -608,7 +609,6 @@ if not bytes or redis.call('STRLEN', KEYS[2]) < bytes or redis.call('STRLEN', KE
 end
 redis.call('BITOP', 'OR', KEYS[2], KEYS[2], KEYS[5])
 redis.call('DEL', KEYS[5])
-local mk = redis.call('HMGET', KEYS[1], 'm', 'k')
 redis.call('RENAME', KEYS[2], KEYS[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[5])
 redis.call('DEL', KEYS[3], KEYS[1])
