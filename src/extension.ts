@@ -2,7 +2,7 @@ import { Prisma } from "@prisma/client/extension";
 import { schemaFingerprint } from "./key/fingerprint.js";
 import { CacheExtendedTwiceError } from "./errors.js";
 import { checkModelNames, resolveOptions } from "./options.js";
-import { clientIdentity } from "./prisma/client-identity.js";
+import { clientIdentity, scopedClientId } from "./prisma/client-identity.js";
 import { readPrismaSchema } from "./prisma/data-model.js";
 import { declareDependencies } from "./prisma/declared-dependencies.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
@@ -37,7 +37,9 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
     if (!schema.exact) warnInexactSchema(schema.inexactReason);
     const identity = clientIdentity(client, schema.graph.modelNames, schema.delegateKeys);
     if (!identity.databaseKnown) warnUnknownDatabase();
-    const scope = { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel), client: identity.id, database: identity.database };
+    // A static `scope` (one client per tenant) is part of what tells clients apart.
+    const clientId = typeof resolved.scope === "string" ? scopedClientId(identity.id, resolved.scope) : identity.id;
+    const scope = { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel), client: clientId, database: identity.database };
     const runtime = new CacheRuntime(resolved, schema, scope, client as never);
     const parent = client as unknown as Record<string, AnyFn>;
     const read = (operation: string) =>

@@ -7,3 +7,6 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  * integer it accepts, jitter and the tag-lifetime margin included.
  */
 export const MAX_LIFETIME_S = 365 * 24 * 3600;
+
+/** A `scope` is part of every key it applies to (see derive-key.ts): bounded so keys stay short. */
+export const MAX_SCOPE_LENGTH = 200;

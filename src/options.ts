@@ -1,11 +1,11 @@
-import { MAX_LIFETIME_S, MAX_TIMER_MS } from "./option-limits.js";
+import { MAX_LIFETIME_S, MAX_SCOPE_LENGTH, MAX_TIMER_MS } from "./option-limits.js";
 import { CacheConfigError } from "./errors.js";
 import type { CacheError } from "./errors.js";
 import { circuitBreakerSettings, redisDownWrites, redisDownWriteWait, type RedisDownWrites } from "./failure-options.js";
 import type { CircuitBreakerSettings } from "./stores/circuit-breaker.js";
 import type { LowHitRateSettings } from "./stats/hit-rate-alert.js";
 import type { QueryStatsSettings } from "./stats/query-stats.js";
-import type { CacheExtensionOptions, Clock, ModelCacheOptions, RedisLike } from "./types.js";
+import type { CacheExtensionOptions, Clock, ModelCacheOptions, RedisLike, ScopedRead } from "./types.js";
 
 export interface ReadPolicy {
   ttlMs: number;
@@ -22,6 +22,8 @@ export interface ReadPolicy {
 export interface ResolvedOptions {
   redis: RedisLike | undefined;
   namespace: string;
+  /** A static scope joins the client's identity; a function is asked on every cached read (see KeyScope). */
+  scope: string | ((read: ScopedRead) => string | undefined) | undefined;
   models: ReadonlyMap<string, ReadPolicy>;
   l1: { maxEntries: number; maxBytes: number; maxTtlMs: number } | undefined;
   redisTimeoutMs: number;
@@ -83,7 +85,7 @@ export { MAX_LIFETIME_S, MAX_TIMER_MS };
 const lifetime = { max: MAX_LIFETIME_S, unit: "s" } as const;
 const timer = { max: MAX_TIMER_MS, unit: "ms" } as const;
 
-export const TOP_LEVEL = new Set(["redis", "namespace", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "maxEntrySize", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "lateCommitWindow", "clock", "random"]);
+export const TOP_LEVEL = new Set(["redis", "namespace", "scope", "models", "ttl", "swr", "jitter", "negativeTtl", "l1", "redisTimeout", "ackTimeout", "lockTtl", "lease", "closeTimeout", "maxEntrySize", "earlyRefreshBeta", "hotKeys", "maxLifetime", "onError", "queryStats", "lowHitRateAlert", "circuitBreaker", "onRedisDownWrites", "redisDownWriteWait", "lateCommitWindow", "clock", "random"]);
 export const MODEL_LEVEL = new Set(["ttl", "swr", "jitter", "negativeTtl", "l1", "bloom", "dependsOn"]);
 const L1_LEVEL = new Set(["maxEntries", "maxBytes", "maxTtl"]);
 
@@ -105,6 +107,7 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
   return Object.freeze({
     redis: redisClient(input.redis),
     namespace: namespace(input.namespace),
+    scope: scope(input.scope),
     models,
     l1: l1Limits(input.l1),
     redisTimeoutMs: nonNegative(input.redisTimeout, "redisTimeout", DEFAULTS.redisTimeout, { positive: true, ...timer }),
@@ -336,6 +339,14 @@ function fraction(value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
     throw new CacheConfigError(option, `expected a number from 0 to 1, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function scope(value: unknown): ResolvedOptions["scope"] {
+  if (value === undefined || typeof value === "function") return value as ResolvedOptions["scope"];
+  if (typeof value !== "string" || value.length === 0 || value.length > MAX_SCOPE_LENGTH) {
+    throw new CacheConfigError("scope", `expected a string of 1-${MAX_SCOPE_LENGTH} characters or a function returning one (or undefined), got ${describe(value)}`);
   }
   return value;
 }

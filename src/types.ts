@@ -133,6 +133,12 @@ export interface LowHitRateAlertOptions {
   minRequests?: number | undefined;
 }
 
+/** The read a `scope` function is asked about. */
+export interface ScopedRead {
+  model: string;
+  operation: string;
+}
+
 /**
  * `ModelName`: the client's model names, for compile-time checks of `models` (and of `$cache`
  * methods that take model names): `cacheExtension<Prisma.ModelName>({ ... })`. Without it any
@@ -147,6 +153,16 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
   redis?: RedisLike | undefined;
   /** Prefix of every key the extension writes. @default "pcs" */
   namespace?: string | undefined;
+  /**
+   * What separates the results of clients that read one namespace with the same code but see
+   * different rows, which the cache cannot tell apart by itself: a tenant filter whose tenant id is
+   * in a closure or in an `AsyncLocalStorage`. A string (one client per tenant: `org:${orgId}`) or a
+   * function called on every cached read (one client for every tenant: `({ model }) =>
+   * tenantStore.getStore()?.orgId`), whose result joins the read's key; `undefined` from it shares
+   * the entry with every scope (a table all tenants read alike). Writes still invalidate across
+   * scopes: a namespace is one cache, so a row every tenant reads stays fresh everywhere.
+   */
+  scope?: string | ((read: ScopedRead) => string | undefined) | undefined;
   /** The cached models: `true` for the defaults, or per-model settings. Unlisted models are never cached. */
   models: { [Model in ModelName]?: boolean | ModelCacheOptions<ModelName> | undefined };
   /** Seconds an entry is fresh, at most 365 days (as are `swr`, `negativeTtl` and `l1.maxTtl`). @default 60 */

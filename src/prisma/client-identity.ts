@@ -61,6 +61,11 @@ export function clientIdentity(client: unknown, modelNames: readonly string[] = 
   return { id: sha256(text).slice(0, 10), databaseKnown: database !== undefined, database: database === undefined ? undefined : sha256(canonicalize(rowsOf(database, adapter?.provider))).slice(0, 10) };
 }
 
+/** The client part of keys for a client given a static `scope`: its identity and the scope, hashed together. */
+export function scopedClientId(id: string, scope: string): string {
+  return sha256(canonicalize({ client: id, scope })).slice(0, 10);
+}
+
 /** A hash of the source of every query hook on the cached reads, by model and operation; undefined when there is none (the identity of a client without hooks is unchanged). */
 function queryHooks(internals: ClientInternals, delegateKeys: ReadonlyMap<string, string>): Record<string, string[]> | undefined {
   const out: Record<string, string[]> = {};

@@ -41,6 +41,8 @@ export class LazyQuery extends PrismaLikePromise {
   served: ServedBy | undefined = undefined;
   /** `args` is the cache's own copy (see copyArgs). */
   argsCopied = false;
+  /** What the `scope` function answered for this read, asked once when it runs (see ReadPath). */
+  $scope: string | undefined = undefined;
 
   constructor(
     readonly runner: QueryRunner,

@@ -14,7 +14,7 @@ export function cacheOpened(): () => void {
   if (open >= MANY_OPEN_CACHES && !warned) {
     warned = true;
     process.emitWarning(
-      `${open} caches with a Redis subscription are open in this process: each $extends(cacheExtension(…)) opens a subscriber connection and registers an instance every write waits for. Extend a client once and reuse it (not per request), and close() caches you stop using.`,
+      `${open} caches with a Redis subscription are open in this process: each $extends(cacheExtension(…)) opens a subscriber connection and registers an instance every write waits for. Extend a client once and reuse it (not per request or per tenant: one client can serve every tenant with a \`scope\` function), and close() caches you stop using.`,
       { code: "PCS_MANY_INSTANCES", type: "PrismaCacheShieldWarning" },
     );
   }

@@ -11,8 +11,10 @@ import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { canonicalize, uniqueWhereField } from "../key/canonical.js";
 import { KeyInterner } from "../key/key-interner.js";
 import { cacheVariant } from "../key/cache-variant.js";
+import { readScope, scopeVariant } from "../key/read-scope.js";
 import { deriveKey, type KeyScope } from "../key/derive-key.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
+import type { ScopedRead } from "../types.js";
 import type { Counters } from "../stats/counters.js";
 import type { HeavyHitters } from "../stats/heavy-hitters.js";
 import type { Observability } from "../stats/observability.js";
@@ -99,6 +101,8 @@ export class ReadPath {
   readonly #fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
   readonly #clientVersion: string;
   readonly #schemaEpoch: string;
+  /** The `scope` option when it is a function: asked on every cached read (a static scope is part of #keyScope). */
+  readonly #scopeOf: ((read: ScopedRead) => string | undefined) | undefined;
   #closed = false;
 
   constructor(parts: ReadPathParts) {
@@ -118,6 +122,7 @@ export class ReadPath {
     // With this preview feature Prisma rejects an explicit undefined member: such a read is left to Prisma.
     this.#strictUndefined = (parts.client as { _previewFeatures?: readonly string[] })._previewFeatures?.includes("strictUndefinedChecks") === true;
     this.#fluentClasses = parts.fluentClasses;
+    this.#scopeOf = typeof parts.options.scope === "function" ? parts.options.scope : undefined;
   }
 
   /** After close(): reads pass straight through to Prisma (counted as bypasses, "cache closed"). */
@@ -214,6 +219,13 @@ export class ReadPath {
 
   #runRead(query: LazyQuery): Promise<unknown> {
     const policy = this.#policyFor(query);
+    if (this.#scopeOf !== undefined) {
+      try {
+        query.$scope = readScope(this.#scopeOf, query.model, query.operation);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const key = this.#keyOf(query);
     if (key === undefined) return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
     // Query statistics: one Map lookup and increment per read; warm()'s replays would inflate what they replay.
@@ -245,19 +257,22 @@ export class ReadPath {
   /** `field`: the field of a `{ where: { <field>: <value> } }` read (see uniqueWhereField), whose key is interned. */
   #keyOfArgs(query: LazyQuery, args: Record<string, unknown> | undefined, field = query.cacheOption === undefined ? uniqueWhereField(args) : undefined): string | undefined {
     const value = field === undefined ? undefined : (args!.where as Record<string, number | string>)[field];
-    const interned = value === undefined ? undefined : this.#keys.get(query.model, query.operation, field!, value);
+    // A scoped read's key is interned per scope: its operation stands for the pair.
+    const internedAs = query.$scope === undefined ? query.operation : `${query.operation}\u0000${query.$scope}`;
+    const interned = value === undefined ? undefined : this.#keys.get(query.model, internedAs, field!, value);
     if (interned !== undefined) return interned;
     let canonicalArgs: string;
     try {
       canonicalArgs = canonicalize(args ?? {}, encodePrismaArgValue, { orderedRoot: ORDERED_RESULT_OPERATIONS.has(query.operation), strictUndefined: this.#strictUndefined });
       if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
+      if (query.$scope !== undefined) canonicalArgs = scopeVariant(query.$scope) + canonicalArgs;
     } catch (error) {
       if (!(error instanceof UnencodableArgsError)) throw error;
       this.#counters.bypass(`unencodable args: ${error.reason}`);
       return undefined;
     }
     const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs);
-    if (value !== undefined) this.#keys.set(query.model, query.operation, field!, value, key);
+    if (value !== undefined) this.#keys.set(query.model, internedAs, field!, value, key);
     return key;
   }
 

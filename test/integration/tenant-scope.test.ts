@@ -1,0 +1,121 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { afterAll, describe, expect, it } from "vitest";
+import { CacheConfigError, cacheExtension } from "../../src/index.ts";
+import { createBaseClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { seedUser } from "../helpers/seed.ts";
+
+const MODELS = { User: true, Post: true } as const;
+
+/**
+ * A tenant filter applied before the cache, its tenant id where the cache cannot see it (a
+ * closure, an AsyncLocalStorage): outside probe 144 found the tenants' reads sharing entries in
+ * one namespace (tenant 2 served tenant 1's rows), and the README's answer — a namespace per
+ * tenant — leaving a table every tenant reads stale in the other namespaces (573 stale reads of
+ * a renamed user). `scope` keeps one namespace, so writes invalidate across tenants, and keys apart.
+ */
+describe("scope: tenants of one namespace", () => {
+  const redis = createRedis();
+  const opened: Array<{ close(): Promise<void> }> = [];
+  afterAll(async () => {
+    for (const client of opened) await client.close();
+    await seeder.$disconnect();
+    redis.disconnect();
+  });
+
+  /** A client whose post reads see one author's posts only (the tenant), its id in the closure. */
+  function tenantClient(namespace: string, authorId: () => number | undefined, scope?: Parameters<typeof cacheExtension>[0]["scope"]) {
+    const { base, pool } = createBaseClient();
+    const filtered = base.$extends({
+      query: {
+        post: {
+          findMany({ args, query }) {
+            const tenant = authorId();
+            return query(tenant === undefined ? args : { ...args, where: { ...args.where, authorId: tenant } });
+          },
+        },
+      },
+    });
+    const prisma = filtered.$extends(cacheExtension({ namespace, redis, models: MODELS, ...(scope === undefined ? {} : { scope }) }));
+    const client = { base, pool, prisma, close: async () => (await prisma.$cache.close(), await base.$disconnect()) };
+    opened.push(client);
+    return client;
+  }
+
+  const authorsOf = (posts: Array<{ authorId: number }>) => posts.map((post) => post.authorId).sort();
+  const seeder = createBaseClient().base;
+  const twoUsers = async () => [await seedUser(seeder), await seedUser(seeder)] as const;
+
+  it("without a scope the tenants' reads share an entry (why the option exists)", async () => {
+    const [a, b] = await twoUsers();
+    const namespace = uniqueNamespace();
+    const ofA = tenantClient(namespace, () => a.id);
+    const ofB = tenantClient(namespace, () => b.id);
+    const read = { where: { title: "First" }, orderBy: { id: "asc" as const } };
+    expect(authorsOf(await ofA.prisma.post.findMany(read))).toEqual([a.id]);
+    // Same code, same namespace: B is served A's entry.
+    expect(authorsOf(await ofB.prisma.post.findMany(read))).toEqual([a.id]);
+  });
+
+  it("a static scope per tenant client keeps their entries apart, and a write through one tenant reaches the other's reads of a shared row", async () => {
+    const [a, b] = await twoUsers();
+    const namespace = uniqueNamespace();
+    const ofA = tenantClient(namespace, () => a.id, `tenant:${a.id}`);
+    const ofB = tenantClient(namespace, () => b.id, `tenant:${b.id}`);
+    const read = { where: { title: "First" }, orderBy: { id: "asc" as const } };
+    expect(authorsOf(await ofA.prisma.post.findMany(read))).toEqual([a.id]);
+    expect(authorsOf(await ofB.prisma.post.findMany(read))).toEqual([b.id]);
+    // Cached now: each tenant's second read is served from the cache, still its own rows.
+    const queries = ofB.pool.queries;
+    expect(authorsOf(await ofB.prisma.post.findMany(read))).toEqual([b.id]);
+    expect(ofB.pool.queries).toBe(queries);
+    // A row both tenants read (no filter on users): cached by both, renamed through A.
+    expect((await ofB.prisma.user.findUnique({ where: { id: a.id } }))?.name).toBe(a.name);
+    await ofA.prisma.user.update({ where: { id: a.id }, data: { name: "renamed through tenant A" } });
+    expect((await ofB.prisma.user.findUnique({ where: { id: a.id } }))?.name).toBe("renamed through tenant A");
+  });
+
+  it("a scope function keeps one client's tenants apart (AsyncLocalStorage), and undefined shares an entry across them", async () => {
+    const [a, b] = await twoUsers();
+    const tenant = new AsyncLocalStorage<number>();
+    const asked: string[] = [];
+    const client = tenantClient(uniqueNamespace(), () => tenant.getStore(), ({ model, operation }) => {
+      asked.push(`${model}.${operation}`);
+      return model === "Post" ? String(tenant.getStore()) : undefined;
+    });
+    const read = { where: { title: "First" }, orderBy: { id: "asc" as const } };
+    let queries = 0;
+    for (let round = 0; round < 2; round++) {
+      expect(authorsOf(await tenant.run(a.id, async () => await client.prisma.post.findMany(read)))).toEqual([a.id]);
+      expect(authorsOf(await tenant.run(b.id, async () => await client.prisma.post.findMany(read)))).toEqual([b.id]);
+      // The second round is served from the cache, each tenant its own entry.
+      if (round === 1) expect(client.pool.queries).toBe(queries);
+      queries = client.pool.queries;
+    }
+    // Users are read alike by every tenant: one entry, loaded once.
+    await tenant.run(a.id, async () => await client.prisma.user.findUnique({ where: { id: b.id } }));
+    queries = client.pool.queries;
+    expect((await tenant.run(b.id, async () => await client.prisma.user.findUnique({ where: { id: b.id } })))?.name).toBe(b.name);
+    expect(client.pool.queries).toBe(queries);
+    expect(asked).toContain("User.findUnique");
+    // A write in one tenant's context invalidates the entry every tenant shares.
+    await tenant.run(a.id, async () => await client.prisma.user.update({ where: { id: b.id }, data: { name: "renamed in A's request" } }));
+    expect((await tenant.run(b.id, async () => await client.prisma.user.findUnique({ where: { id: b.id } })))?.name).toBe("renamed in A's request");
+  });
+
+  it("a bad scope is refused: at creation, or the read rejects naming it; the function's own error rejects the read", async () => {
+    expect(() => cacheExtension({ models: MODELS, scope: 42 as never })).toThrow(CacheConfigError);
+    expect(() => cacheExtension({ models: MODELS, scope: "" })).toThrow(/scope/);
+    const user = await seedUser(seeder);
+    const returnsNumber = tenantClient(uniqueNamespace(), () => undefined, () => 42 as never);
+    const failure = await returnsNumber.prisma.user.findUnique({ where: { id: user.id } }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(CacheConfigError);
+    expect((failure as CacheConfigError).option).toBe("scope");
+    const noTenant = new Error("no tenant in this request");
+    const throws = tenantClient(uniqueNamespace(), () => undefined, () => {
+      throw noTenant;
+    });
+    await expect(throws.prisma.user.findUnique({ where: { id: user.id } })).rejects.toBe(noTenant);
+    // Writes and uncached reads do not ask it.
+    await expect(throws.prisma.user.findUnique({ where: { id: user.id }, cache: false })).resolves.toMatchObject({ id: user.id });
+  });
+});
