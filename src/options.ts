@@ -23,7 +23,7 @@ export interface ResolvedOptions {
   redis: RedisLike | undefined;
   namespace: string;
   /** A static scope joins the client's identity; a function is asked on every cached read (see KeyScope). */
-  scope: string | ((read: ScopedRead) => string | undefined) | undefined;
+  scope: string | ((read: ScopedRead) => unknown) | undefined;
   models: ReadonlyMap<string, ReadPolicy>;
   l1: { maxEntries: number; maxBytes: number; maxTtlMs: number } | undefined;
   redisTimeoutMs: number;

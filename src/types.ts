@@ -137,6 +137,8 @@ export interface LowHitRateAlertOptions {
 export interface ScopedRead {
   model: string;
   operation: string;
+  /** The read's arguments, as the caller gave them (without `cache`): read them, never change them. */
+  args: Readonly<Record<string, unknown>> | undefined;
 }
 
 /**
@@ -159,10 +161,12 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    * in a closure or in an `AsyncLocalStorage`. A string (one client per tenant: `org:${orgId}`) or a
    * function called on every cached read (one client for every tenant: `({ model }) =>
    * tenantStore.getStore()?.orgId`), whose result joins the read's key; `undefined` from it shares
-   * the entry with every scope (a table all tenants read alike). Writes still invalidate across
-   * scopes: a namespace is one cache, so a row every tenant reads stays fresh everywhere.
+   * the entry with every scope (a read whose result is the same for every tenant). Asked again when
+   * the read loads: a load whose scope moved meanwhile (the store changed in place) is not stored.
+   * Writes still invalidate across scopes: a namespace is one cache, so a row every tenant reads
+   * stays fresh everywhere.
    */
-  scope?: string | ((read: ScopedRead) => string | undefined) | undefined;
+  scope?: string | ((read: ScopedRead) => string | number | bigint | undefined) | undefined;
   /** The cached models: `true` for the defaults, or per-model settings. Unlisted models are never cached. */
   models: { [Model in ModelName]?: boolean | ModelCacheOptions<ModelName> | undefined };
   /** Seconds an entry is fresh, at most 365 days (as are `swr`, `negativeTtl` and `l1.maxTtl`). @default 60 */

@@ -4,21 +4,21 @@ import type { ScopedRead } from "../types.js";
 
 /**
  * Asks the `scope` function about one read. Its own error rejects the read (no tenant in context
- * is the application's to report); an answer that is neither a string of at most
- * MAX_SCOPE_LENGTH characters nor undefined is a CacheConfigError naming `scope`, never a key.
+ * is the application's to report). A number or a bigint (a numeric tenant id) stands for its
+ * decimal spelling; any other answer that is not a string of at most MAX_SCOPE_LENGTH characters
+ * or undefined is a CacheConfigError naming `scope`, never a key.
  */
-export function readScope(scopeOf: (read: ScopedRead) => string | undefined, model: string, operation: string): string | undefined {
-  const scope: unknown = scopeOf({ model, operation });
+export function readScope(scopeOf: (read: ScopedRead) => unknown, read: ScopedRead): string | undefined {
+  const scope: unknown = scopeOf(read);
   if (scope === undefined || (typeof scope === "string" && scope.length <= MAX_SCOPE_LENGTH)) return scope;
-  const got = typeof scope === "string" ? `a string of ${scope.length} characters` : typeof scope === "object" ? (scope === null ? "null" : "an object") : `a ${typeof scope}`;
-  throw new CacheConfigError("scope", `the scope function returned ${got} for ${model}.${operation}: it must return a string of at most ${MAX_SCOPE_LENGTH} characters, or undefined for a read every scope shares`);
+  if ((typeof scope === "number" && Number.isFinite(scope)) || typeof scope === "bigint") return String(scope);
+  throw new CacheConfigError("scope", `the scope function returned ${described(scope)} for ${read.model}.${read.operation}: it must return a string of at most ${MAX_SCOPE_LENGTH} characters (or a number), or undefined for a read every scope shares`);
 }
 
-/**
- * The part of a read's key its scope contributes. Prefixed with `s`, which neither a `cache`
- * option's variant (`c`) nor a canonical argument encoding (`{`) starts with, and a JSON string
- * is self-delimiting, so `scopeVariant + rest` never equals another read's key.
- */
-export function scopeVariant(scope: string): string {
-  return `s${JSON.stringify(scope)}`;
+function described(scope: unknown): string {
+  if (typeof scope === "string") return `a string of ${scope.length} characters`;
+  if (scope === null) return "null";
+  if (typeof (scope as { then?: unknown } | undefined)?.then === "function") return "a Promise (it must answer at once: it is asked on every cached read)";
+  if (typeof scope === "number") return String(scope);
+  return typeof scope === "object" ? "an object" : `a ${typeof scope}`;
 }

@@ -11,8 +11,8 @@ import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { canonicalize, uniqueWhereField } from "../key/canonical.js";
 import { KeyInterner } from "../key/key-interner.js";
 import { cacheVariant } from "../key/cache-variant.js";
-import { readScope, scopeVariant } from "../key/read-scope.js";
-import { deriveKey, type KeyScope } from "../key/derive-key.js";
+import { readScope } from "../key/read-scope.js";
+import { deriveKey, withoutReadScope, type KeyScope } from "../key/derive-key.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
 import type { ScopedRead } from "../types.js";
 import type { Counters } from "../stats/counters.js";
@@ -102,7 +102,12 @@ export class ReadPath {
   readonly #clientVersion: string;
   readonly #schemaEpoch: string;
   /** The `scope` option when it is a function: asked on every cached read (a static scope is part of #keyScope). */
-  readonly #scopeOf: ((read: ScopedRead) => string | undefined) | undefined;
+  readonly #scopeOf: ((read: ScopedRead) => unknown) | undefined;
+  /**
+   * Scoped keys to the keys query statistics count them under (without the scope): one query for
+   * every tenant, so thousands of tenants do not split one query into thousands (outside probe 145).
+   */
+  readonly #statsKeys = new Map<string, string>();
   #closed = false;
 
   constructor(parts: ReadPathParts) {
@@ -221,7 +226,7 @@ export class ReadPath {
     const policy = this.#policyFor(query);
     if (this.#scopeOf !== undefined) {
       try {
-        query.$scope = readScope(this.#scopeOf, query.model, query.operation);
+        query.$scope = readScope(this.#scopeOf, scopedRead(query));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -229,7 +234,7 @@ export class ReadPath {
     const key = this.#keyOf(query);
     if (key === undefined) return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
     // Query statistics: one Map lookup and increment per read; warm()'s replays would inflate what they replay.
-    if (query.runner !== this.#replays) this.#popularity?.add(key, query);
+    if (query.runner !== this.#replays) this.#popularity?.add(this.#statsKeyOf(query, key), query);
     if (query.served !== undefined) query.served.key = key;
     const hot = this.#hotKeys?.touch(key) === true;
     const hit = this.#cache.readL1(key, query.model, policy, hot);
@@ -265,13 +270,12 @@ export class ReadPath {
     try {
       canonicalArgs = canonicalize(args ?? {}, encodePrismaArgValue, { orderedRoot: ORDERED_RESULT_OPERATIONS.has(query.operation), strictUndefined: this.#strictUndefined });
       if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
-      if (query.$scope !== undefined) canonicalArgs = scopeVariant(query.$scope) + canonicalArgs;
     } catch (error) {
       if (!(error instanceof UnencodableArgsError)) throw error;
       this.#counters.bypass(`unencodable args: ${error.reason}`);
       return undefined;
     }
-    const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs);
+    const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs, query.$scope);
     if (value !== undefined) this.#keys.set(query.model, internedAs, field!, value, key);
     return key;
   }
@@ -305,7 +309,7 @@ export class ReadPath {
   /** A read the cache never caches: counted as a bypass, and never recorded for warm() (its replay would cache nothing). */
   #leftToPrisma(query: LazyQuery, key: string, reason: string): Promise<unknown> {
     this.#counters.bypass(reason);
-    this.#observability.neverRecord(key);
+    this.#observability.neverRecord(this.#statsKeyOf(query, key));
     return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
   }
 
@@ -333,7 +337,30 @@ export class ReadPath {
       // A read replica's copy, a findFirst on the hook's own client: not known to be as new as the versions captured.
       onAnsweredElsewhere: () => (notStored = "answered by another extension"),
     };
-    const load = () => this.#timedLoad(query, key, args, listener);
+    const timed = () => this.#timedLoad(query, key, args, listener);
+    // The scope was asked when the read started; the tenant filter it stands for runs when the load
+    // does, after Redis answered (a refresh: after the read returned). A store changed in place
+    // meanwhile (a job walking the tenants, a request switching its tenant) would file one tenant's
+    // rows under another's key (outside probe 145): asked again around the load, a scope that moved
+    // leaves the result unstored.
+    const scopeOf = this.#scopeOf;
+    const scopeHolds = () => {
+      try {
+        return readScope(scopeOf!, scopedRead(query)) === query.$scope;
+      } catch {
+        return false;
+      }
+    };
+    const load =
+      scopeOf === undefined
+        ? timed
+        : () => {
+            if (!scopeHolds()) notStored = SCOPE_MOVED;
+            return timed().then((value) => {
+              if (!scopeHolds()) notStored = SCOPE_MOVED;
+              return value;
+            });
+          };
     return {
       key,
       hot,
@@ -375,11 +402,27 @@ export class ReadPath {
     return { ...policy, ttlMs: fitted.ttlMs, swrMs: fitted.swrMs, negativeTtlMs };
   }
 
+  /** The key query statistics count a read under: its key without the part a scope function added. */
+  #statsKeyOf(query: LazyQuery, key: string): string {
+    if (query.$scope === undefined) return key;
+    let statsKey = this.#statsKeys.get(key);
+    if (statsKey === undefined) {
+      if (this.#statsKeys.size >= MAX_REMEMBERED_DEPS) this.#statsKeys.clear();
+      statsKey = withoutReadScope(`${this.#keyScope.namespace}:${this.#keyScope.fingerprint}`, key);
+      this.#statsKeys.set(key, statsKey);
+    }
+    return statsKey;
+  }
+
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
   #timedLoad(query: LazyQuery, key: string, args: Record<string, unknown> | undefined, listener: ProbeListener): Promise<unknown> {
-    return this.#observability.timeLoad(query, key, () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, listener));
+    return this.#observability.timeLoad(query, this.#statsKeyOf(query, key), () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, listener));
   }
 }
 
 const isNotFound = (value: unknown) => value === null || value instanceof NotFoundMarker;
+/** What a `scope` function is told about a read: not the query object itself. */
+const scopedRead = (query: LazyQuery): ScopedRead => ({ model: query.model, operation: query.operation, args: query.args });
+/** The bypass reason of a load whose `scope` answer moved since its read started (see #request). */
+const SCOPE_MOVED = "scope changed while read";
 const never = () => false;

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { afterAll, describe, expect, it } from "vitest";
 import { CacheConfigError, cacheExtension } from "../../src/index.ts";
 import { createBaseClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { FakeClock } from "../helpers/random.ts";
 import { seedUser } from "../helpers/seed.ts";
 
 const MODELS = { User: true, Post: true } as const;
@@ -23,7 +24,7 @@ describe("scope: tenants of one namespace", () => {
   });
 
   /** A client whose post reads see one author's posts only (the tenant), its id in the closure. */
-  function tenantClient(namespace: string, authorId: () => number | undefined, scope?: Parameters<typeof cacheExtension>[0]["scope"]) {
+  function tenantClient(namespace: string, authorId: () => number | undefined, scope?: Parameters<typeof cacheExtension>[0]["scope"], options: Partial<Parameters<typeof cacheExtension>[0]> = {}) {
     const { base, pool } = createBaseClient();
     const filtered = base.$extends({
       query: {
@@ -35,7 +36,7 @@ describe("scope: tenants of one namespace", () => {
         },
       },
     });
-    const prisma = filtered.$extends(cacheExtension({ namespace, redis, models: MODELS, ...(scope === undefined ? {} : { scope }) }));
+    const prisma = filtered.$extends(cacheExtension({ namespace, redis, models: MODELS, ...options, ...(scope === undefined ? {} : { scope }) }));
     const client = { base, pool, prisma, close: async () => (await prisma.$cache.close(), await base.$disconnect()) };
     opened.push(client);
     return client;
@@ -102,11 +103,80 @@ describe("scope: tenants of one namespace", () => {
     expect((await tenant.run(b.id, async () => await client.prisma.user.findUnique({ where: { id: b.id } })))?.name).toBe("renamed in A's request");
   });
 
+  it("a tenant changed in place while a read loads or refreshes files nothing under the wrong tenant (outside probe 145)", async () => {
+    const [a, b] = await twoUsers();
+    // One mutable store per request or job, as nestjs-cls and express-http-context keep it.
+    const tenant = new AsyncLocalStorage<{ authorId: number | undefined }>();
+    const clock = new FakeClock(Date.now());
+    const client = tenantClient(
+      uniqueNamespace(),
+      () => tenant.getStore()?.authorId,
+      ({ model }) => (model === "Post" ? tenant.getStore()?.authorId : undefined),
+      { clock, models: { User: true, Post: { ttl: 1, swr: 60 } } },
+    );
+    const read = { where: { title: "First" }, orderBy: { id: "asc" as const } };
+    const readAs = (authorId: number) => tenant.run({ authorId }, async () => authorsOf(await client.prisma.post.findMany(read)));
+
+    // A miss: the request switches its tenant while the read waits for Redis, before its load ran.
+    await tenant.run({ authorId: a.id }, async () => {
+      const reading = client.prisma.post.findMany(read);
+      const result = reading.then(authorsOf);
+      await new Promise((resolve) => setImmediate(resolve));
+      tenant.getStore()!.authorId = b.id;
+      await result;
+    });
+    expect(await readAs(a.id), "a's entry holds a's posts").toEqual([a.id]);
+    expect(await readAs(b.id)).toEqual([b.id]);
+
+    // A refresh: a job walks the tenants on one store; each stale hit's refresh runs after the job moved on.
+    clock.advance(1_100);
+    await tenant.run({ authorId: undefined }, async () => {
+      const store = tenant.getStore()!;
+      for (const authorId of [a.id, b.id]) {
+        store.authorId = authorId;
+        expect(authorsOf(await client.prisma.post.findMany(read)), "the stale hit itself").toEqual([authorId]);
+      }
+      store.authorId = undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await readAs(a.id)).toEqual([a.id]);
+    expect(await readAs(b.id)).toEqual([b.id]);
+    expect(client.prisma.$cache.stats().bypasses["scope changed while read"]).toBeGreaterThan(0);
+  });
+
+  it("a scope function is told the read's arguments: a model read alike by every tenant can still scope the reads that include tenant rows", async () => {
+    const [a, b] = await twoUsers();
+    const tenant = new AsyncLocalStorage<number>();
+    const { base } = createBaseClient();
+    const filtered = base.$extends({
+      query: {
+        user: {
+          findUnique({ args, query }) {
+            const authorId = tenant.getStore();
+            // Included posts are the tenant's own: the user row is everyone's.
+            return query(args.include?.posts === true && authorId !== undefined ? { ...args, include: { ...args.include, posts: { where: { authorId }, orderBy: { id: "asc" } } } } : args);
+          },
+        },
+      },
+    });
+    const prisma = filtered.$extends(cacheExtension({ namespace: uniqueNamespace(), redis, models: MODELS, scope: ({ model, args }) => (model === "User" && (args?.include as { posts?: unknown } | undefined)?.posts !== undefined ? tenant.getStore() : undefined) }));
+    opened.push({ close: async () => (await prisma.$cache.close(), await base.$disconnect()) });
+    const postsOfB = (authorId: number) => tenant.run(authorId, async () => (await prisma.user.findUnique({ where: { id: b.id }, include: { posts: true } }))?.posts.length);
+    expect(await postsOfB(b.id)).toBe(2);
+    // Tenant a sees none of b's posts: an entry shared with tenant b would show it two.
+    expect(await postsOfB(a.id)).toBe(0);
+    const nameOf = (authorId: number) => tenant.run(authorId, async () => (await prisma.user.findUnique({ where: { id: b.id } }))?.name);
+    await nameOf(a.id);
+    const hits = prisma.$cache.stats().l1Hits;
+    expect(await nameOf(b.id)).toBe(b.name);
+    expect(prisma.$cache.stats().l1Hits, "the plain user read is one entry for every tenant").toBe(hits + 1);
+  });
+
   it("a bad scope is refused: at creation, or the read rejects naming it; the function's own error rejects the read", async () => {
     expect(() => cacheExtension({ models: MODELS, scope: 42 as never })).toThrow(CacheConfigError);
     expect(() => cacheExtension({ models: MODELS, scope: "" })).toThrow(/scope/);
     const user = await seedUser(seeder);
-    const returnsNumber = tenantClient(uniqueNamespace(), () => undefined, () => 42 as never);
+    const returnsNumber = tenantClient(uniqueNamespace(), () => undefined, () => ({}) as never);
     const failure = await returnsNumber.prisma.user.findUnique({ where: { id: user.id } }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(CacheConfigError);
     expect((failure as CacheConfigError).option).toBe("scope");

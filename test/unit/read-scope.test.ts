@@ -2,45 +2,71 @@ import { describe, expect, it } from "vitest";
 import { CacheConfigError } from "../../src/index.ts";
 import { cacheVariant } from "../../src/key/cache-variant.ts";
 import { canonicalize } from "../../src/key/canonical.ts";
-import { readScope, scopeVariant } from "../../src/key/read-scope.ts";
+import { clientFreeKey, deriveKey, keyScope, MAX_INLINE_ARGS, withoutReadScope } from "../../src/key/derive-key.ts";
+import { readScope } from "../../src/key/read-scope.ts";
+
+const scope = { namespace: "shop", fingerprint: "abc", client: "c1" };
+const read = { model: "Post", operation: "findMany", args: undefined };
 
 describe("a read's scope in its key", () => {
+  const scopes = [undefined, "", "a", 'a"', "a:b", "~", '\\"', "s", "c{"];
+
   it("never makes one read's key equal another's, whatever the scopes, cache options and arguments", () => {
-    const argsOf = [{}, { where: { id: 1 } }, { where: { email: 's"x' } }];
-    const scopes = [undefined, "", "a", 'a"', "s", "c{", "{}"];
-    const options = [undefined, { ttl: 5 }, { tags: ["s\"a\""] }];
+    const argsOf = [{}, { where: { id: 1 } }, { where: { email: 's"x' } }, { where: { email: "x".repeat(MAX_INLINE_ARGS) } }];
+    const options = [undefined, { ttl: 5 }, { tags: ['s"a"'] }];
     const keys = new Map<string, string>();
     for (const args of argsOf) {
-      for (const scope of scopes) {
+      for (const readScope of scopes) {
         for (const option of options) {
-          let key = canonicalize(args);
-          if (option !== undefined) key = cacheVariant(option) + key;
-          if (scope !== undefined) key = scopeVariant(scope) + key;
-          const read = JSON.stringify({ args, scope, option });
-          expect(keys.get(key), `${read} and ${keys.get(key)} share a key`).toBeUndefined();
-          keys.set(key, read);
+          const canonical = (option === undefined ? "" : cacheVariant(option)) + canonicalize(args);
+          const key = deriveKey(keyScope(scope), "Post", "findMany", canonical, readScope);
+          const what = JSON.stringify({ args, readScope, option });
+          expect(keys.get(key), `${what} and ${keys.get(key)} share a key`).toBeUndefined();
+          keys.set(key, what);
         }
       }
     }
-    expect(keys.size).toBe(argsOf.length * scopes.length * options.length);
+    expect(keys.size).toBe(argsOf.length * scopes.length * 3);
   });
 
-  it("takes a string of at most 200 characters or undefined from the scope function, and names the option otherwise", () => {
-    expect(readScope(() => "org:1", "Post", "findMany")).toBe("org:1");
-    expect(readScope(() => undefined, "Post", "findMany")).toBeUndefined();
-    expect(readScope(() => "x".repeat(200), "Post", "findMany")).toHaveLength(200);
-    for (const bad of [42, null, {}, "x".repeat(201), Symbol("s")]) {
+  it("is left out of the key query statistics count a read under, hashed arguments too", () => {
+    for (const args of ['{"id":n1}', `{"email":"${"x".repeat(MAX_INLINE_ARGS)}"}`]) {
+      const unscoped = deriveKey(keyScope(scope), "Post", "findMany", args);
+      for (const readScope of scopes) {
+        const key = deriveKey(keyScope(scope), "Post", "findMany", args, readScope);
+        expect(withoutReadScope("shop:abc.c1", key)).toBe(unscoped);
+        expect(clientFreeKey(scope, key)).toBe(clientFreeKey(scope, unscoped));
+      }
+    }
+    // A key of another shape stays as it is.
+    expect(withoutReadScope("shop:abc.c1", 'shop:abc.c1~"x:Post:findMany:{}')).toBe('shop:abc.c1~"x:Post:findMany:{}');
+  });
+});
+
+describe("readScope", () => {
+  it("takes a string of at most 200 characters, a number or undefined, and names the option otherwise", () => {
+    expect(readScope(() => "org:1", read)).toBe("org:1");
+    expect(readScope(() => undefined, read)).toBeUndefined();
+    expect(readScope(() => 42, read)).toBe("42");
+    expect(readScope(() => 42n, read)).toBe("42");
+    expect(readScope(() => "x".repeat(200), read)).toHaveLength(200);
+    for (const [bad, said] of [[NaN, "NaN"], [null, "null"], [{}, "an object"], ["x".repeat(201), "201 characters"], [Symbol("s"), "a symbol"], [Promise.resolve("org:1"), "a Promise"]] as const) {
       let thrown: unknown;
       try {
-        readScope(() => bad as never, "Post", "findMany");
+        readScope(() => bad, read);
       } catch (error) {
         thrown = error;
       }
       expect(thrown).toBeInstanceOf(CacheConfigError);
       expect((thrown as CacheConfigError).option).toBe("scope");
       expect((thrown as Error).message).toContain("Post.findMany");
+      expect((thrown as Error).message).toContain(said);
     }
     const own = new Error("no tenant");
-    expect(() => readScope(() => { throw own; }, "Post", "findMany")).toThrow(own);
+    expect(() =>
+      readScope(() => {
+        throw own;
+      }, read),
+    ).toThrow(own);
   });
 });
