@@ -8,6 +8,9 @@
  * its own query would have been another one, which a passing failure — a statement timeout
  * behind a lock released since, a dropped connection, another extension's hook — spares. Only
  * once: a failure that lasts reaches every caller, after at most one more query.
+ *
+ * A load that ends with UnsharedLoad answered its starter only: a caller that joined it runs a
+ * load of its own, however often that happens, and never sees the value.
  */
 export class SingleFlight<T> {
   readonly #running = new Map<string, { promise: Promise<T>; joined: boolean }>();
@@ -19,6 +22,8 @@ export class SingleFlight<T> {
       try {
         return { value: await running.promise, shared: true, alone: false };
       } catch (error) {
+        // Not a failure: a value for its starter alone. This caller's own load (or one it joins) answers it.
+        if (error instanceof UnsharedLoad) return this.run(key, load, retrying);
         if (retrying) throw error;
         // The failed flight is gone by now: its starter's continuation, which removes it, ran first.
         return this.run(key, load, true);
@@ -37,5 +42,20 @@ export class SingleFlight<T> {
 
   get size(): number {
     return this.#running.size;
+  }
+}
+
+/**
+ * Thrown by a load whose value may answer the read that ran it and nobody else, and must not be
+ * stored: the value, and why (a bypass reason). E.g. a read whose tenant (its `scope`) changed
+ * before the load ran its tenant filter: the rows are the filter's answer for that read's
+ * context, not for the key other reads share.
+ */
+export class UnsharedLoad extends Error {
+  constructor(
+    readonly value: unknown,
+    readonly reason: string,
+  ) {
+    super(`a load for its own read only (${reason})`);
   }
 }

@@ -15,7 +15,7 @@ import { L2Lookup, type DecodedEntry } from "./l2-lookup.js";
 import { LandingWaiters } from "./landing-waiters.js";
 import type { ReadRequest, RefreshReason } from "./read-request.js";
 import { noteServed } from "./served-by.js";
-import { SingleFlight } from "./single-flight.js";
+import { SingleFlight, UnsharedLoad } from "./single-flight.js";
 import { settleWithin } from "./settle-within.js";
 import { WaitBound } from "./wait-bound.js";
 
@@ -194,6 +194,8 @@ export class TieredCache {
       .then(
         () => void this.#refreshFailures.delete(request.key),
         (error: unknown) => {
+          // Loaded for a context that moved on (see UnsharedLoad): nothing to store, nothing failed.
+          if (error instanceof UnsharedLoad) return void this.#refreshFailures.delete(request.key);
           counters.refreshFailures++;
           const failures = (failed?.failures ?? 0) + 1;
           this.#refreshFailures.set(request.key, { failures, retryAt: clock.now() + refreshBackoffMs(failures) });

@@ -11,7 +11,10 @@ import type { ScopedRead } from "../types.js";
 export function readScope(scopeOf: (read: ScopedRead) => unknown, read: ScopedRead): string | undefined {
   const scope: unknown = scopeOf(read);
   if (scope === undefined || (typeof scope === "string" && scope.length <= MAX_SCOPE_LENGTH)) return scope;
-  if ((typeof scope === "number" && Number.isFinite(scope)) || typeof scope === "bigint") return String(scope);
+  if ((typeof scope === "number" && Number.isFinite(scope)) || typeof scope === "bigint") {
+    const spelled = String(scope);
+    if (spelled.length <= MAX_SCOPE_LENGTH) return spelled;
+  }
   throw new CacheConfigError("scope", `the scope function returned ${described(scope)} for ${read.model}.${read.operation}: it must return a string of at most ${MAX_SCOPE_LENGTH} characters (or a number), or undefined for a read every scope shares`);
 }
 
@@ -19,6 +22,7 @@ function described(scope: unknown): string {
   if (typeof scope === "string") return `a string of ${scope.length} characters`;
   if (scope === null) return "null";
   if (typeof (scope as { then?: unknown } | undefined)?.then === "function") return "a Promise (it must answer at once: it is asked on every cached read)";
-  if (typeof scope === "number") return String(scope);
+  if (typeof scope === "number" && !Number.isFinite(scope)) return String(scope);
+  if (typeof scope === "number" || typeof scope === "bigint") return `${typeof scope === "bigint" ? "a bigint" : "a number"} of ${String(scope).length} characters`;
   return typeof scope === "object" ? "an object" : `a ${typeof scope}`;
 }

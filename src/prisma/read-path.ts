@@ -13,6 +13,7 @@ import { KeyInterner } from "../key/key-interner.js";
 import { cacheVariant } from "../key/cache-variant.js";
 import { readScope } from "../key/read-scope.js";
 import { deriveKey, withoutReadScope, type KeyScope } from "../key/derive-key.js";
+import { UnsharedLoad } from "../core/single-flight.js";
 import type { ReadPolicy, ResolvedOptions } from "../options.js";
 import type { ScopedRead } from "../types.js";
 import type { Counters } from "../stats/counters.js";
@@ -302,7 +303,9 @@ export class ReadPath {
       if (query.served !== undefined) noteServed(query.served, "bloom", false, undefined);
       return query.operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.model, query.operation), this.#clientVersion));
     }
-    const read = this.#cache.readThrough(this.#request(query, key, args, policy, hot));
+    let read = this.#cache.readThrough(this.#request(query, key, args, policy, hot));
+    // Only this read's own load ends so (see UnsharedLoad): its value answers it.
+    if (this.#scopeOf !== undefined) read = read.catch(valueOfUnsharedLoad);
     return THROWING_READS.has(query.operation) ? read.then(this.#unwrapNotFound) : read;
   }
 
@@ -338,36 +341,14 @@ export class ReadPath {
       onAnsweredElsewhere: () => (notStored = "answered by another extension"),
     };
     const timed = () => this.#timedLoad(query, key, args, listener);
-    // The scope was asked when the read started; the tenant filter it stands for runs when the load
-    // does, after Redis answered (a refresh: after the read returned). A store changed in place
-    // meanwhile (a job walking the tenants, a request switching its tenant) would file one tenant's
-    // rows under another's key (outside probe 145): asked again around the load, a scope that moved
-    // leaves the result unstored.
-    const scopeOf = this.#scopeOf;
-    const scopeHolds = () => {
-      try {
-        return readScope(scopeOf!, scopedRead(query)) === query.$scope;
-      } catch {
-        return false;
-      }
-    };
-    const load =
-      scopeOf === undefined
-        ? timed
-        : () => {
-            if (!scopeHolds()) notStored = SCOPE_MOVED;
-            return timed().then((value) => {
-              if (!scopeHolds()) notStored = SCOPE_MOVED;
-              return value;
-            });
-          };
+    const load = THROWING_READS.has(operation) ? () => timed().catch((error: unknown) => toNotFoundMarker(model, operation, error)) : timed;
     return {
       key,
       hot,
       model,
       policy,
       deps,
-      load: THROWING_READS.has(operation) ? () => load().catch((error: unknown) => toNotFoundMarker(model, operation, error)) : load,
+      load: this.#scopeOf === undefined ? load : this.#scopeChecked(query, load),
       isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
       whyNotStored: (value) => notStored ?? (UNIQUE_READS.has(operation) && isNotFound(value) && !spelledAsStored(this.#schema.graph, model, args?.where) ? UNSURE_NOT_FOUND : undefined),
       served: query.served,
@@ -402,6 +383,31 @@ export class ReadPath {
     return { ...policy, ttlMs: fitted.ttlMs, swrMs: fitted.swrMs, negativeTtlMs };
   }
 
+  /**
+   * The scope was asked when the read started; the tenant filter it stands for runs when the load
+   * does, after Redis answered (a refresh: after the read returned). A store changed in place
+   * meanwhile (a job walking the tenants, a request switching its tenant) would file one tenant's
+   * rows under another's key (outside probe 145), or hand them to reads of the key that joined
+   * the load (probe 146). So it is asked again around the load: if it moved, the value answers
+   * its own read only (UnsharedLoad: not stored, and reads that joined load by themselves).
+   */
+  #scopeChecked(query: LazyQuery, load: () => Promise<unknown>): () => Promise<unknown> {
+    const holds = () => {
+      try {
+        return readScope(this.#scopeOf!, scopedRead(query)) === query.$scope;
+      } catch {
+        return false;
+      }
+    };
+    return async () => {
+      const heldBefore = holds();
+      const value = await load();
+      if (heldBefore && holds()) return value;
+      this.#counters.bypass(SCOPE_MOVED);
+      throw new UnsharedLoad(value, SCOPE_MOVED);
+    };
+  }
+
   /** The key query statistics count a read under: its key without the part a scope function added. */
   #statsKeyOf(query: LazyQuery, key: string): string {
     if (query.$scope === undefined) return key;
@@ -423,6 +429,10 @@ export class ReadPath {
 const isNotFound = (value: unknown) => value === null || value instanceof NotFoundMarker;
 /** What a `scope` function is told about a read: not the query object itself. */
 const scopedRead = (query: LazyQuery): ScopedRead => ({ model: query.model, operation: query.operation, args: query.args });
+const valueOfUnsharedLoad = (error: unknown) => {
+  if (error instanceof UnsharedLoad) return error.value;
+  throw error;
+};
 /** The bypass reason of a load whose `scope` answer moved since its read started (see #request). */
 const SCOPE_MOVED = "scope changed while read";
 const never = () => false;

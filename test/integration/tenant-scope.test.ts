@@ -144,6 +144,28 @@ describe("scope: tenants of one namespace", () => {
     expect(client.prisma.$cache.stats().bypasses["scope changed while read"]).toBeGreaterThan(0);
   });
 
+  it("a read that joins a load whose tenant moved loads by itself, never taking the other tenant's rows (outside probe 146)", async () => {
+    const [a, b] = await twoUsers();
+    const tenant = new AsyncLocalStorage<{ authorId: number }>();
+    const client = tenantClient(uniqueNamespace(), () => tenant.getStore()?.authorId, ({ model }) => (model === "Post" ? tenant.getStore()?.authorId : undefined));
+    let leaks = 0;
+    for (let i = 0; i < 10; i++) {
+      const read = { where: { title: { in: ["First", "Second"] } }, orderBy: { id: "asc" as const }, take: 50 + i };
+      const switching = { authorId: a.id };
+      const first = tenant.run(switching, async () => authorsOf(await client.prisma.post.findMany(read)));
+      // The first read has started (its scope asked: a); its request then switches tenant in place.
+      for (let tick = 0; tick < 5; tick++) await null;
+      switching.authorId = b.id;
+      // Another request of tenant a, whose context never changes, reads the same key meanwhile.
+      const second = tenant.run({ authorId: a.id }, async () => authorsOf(await client.prisma.post.findMany(read)));
+      const [, got] = await Promise.all([first, second]);
+      if (got.some((author) => author !== a.id)) leaks++;
+      expect(await tenant.run({ authorId: a.id }, async () => authorsOf(await client.prisma.post.findMany(read))), "what tenant a's key holds").toEqual([a.id, a.id]);
+    }
+    expect(leaks).toBe(0);
+    expect(client.prisma.$cache.stats().bypasses["scope changed while read"]).toBeGreaterThan(0);
+  });
+
   it("a scope function is told the read's arguments: a model read alike by every tenant can still scope the reads that include tenant rows", async () => {
     const [a, b] = await twoUsers();
     const tenant = new AsyncLocalStorage<number>();

@@ -50,7 +50,7 @@ describe("readScope", () => {
     expect(readScope(() => 42, read)).toBe("42");
     expect(readScope(() => 42n, read)).toBe("42");
     expect(readScope(() => "x".repeat(200), read)).toHaveLength(200);
-    for (const [bad, said] of [[NaN, "NaN"], [null, "null"], [{}, "an object"], ["x".repeat(201), "201 characters"], [Symbol("s"), "a symbol"], [Promise.resolve("org:1"), "a Promise"]] as const) {
+    for (const [bad, said] of [[NaN, "NaN"], [10n ** 201n, "a bigint of 202 characters"], [null, "null"], [{}, "an object"], ["x".repeat(201), "201 characters"], [Symbol("s"), "a symbol"], [Promise.resolve("org:1"), "a Promise"]] as const) {
       let thrown: unknown;
       try {
         readScope(() => bad, read);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CorruptEntry, depsAreCurrent, parseEntry, serializeEntry } from "../../src/stores/entry.ts";
 import { clonePlan } from "../../src/codec/clone-plan.ts";
 import { MemoryStore } from "../../src/stores/memory-store.ts";
-import { SingleFlight } from "../../src/core/single-flight.ts";
+import { SingleFlight, UnsharedLoad } from "../../src/core/single-flight.ts";
 import { FakeClock } from "../helpers/random.ts";
 import { sentinelOverrides } from "../../src/stores/command-connection.ts";
 import type { RedisLike } from "../../src/types.ts";
@@ -106,6 +106,22 @@ describe("SingleFlight", () => {
     expect(down, "a lasting failure costs one more query, not one per caller").toBe(2);
     expect(flights.size).toBe(0);
     expect((await flights.run("k", async () => 1)).value).toBe(1);
+  });
+
+  it("never hands a caller that joined an UnsharedLoad's value: each such caller's own load answers it, its starter gets the error", async () => {
+    const flights = new SingleFlight<string>();
+    // Every load of callers 0 and 1 (and of whoever starts a flight while they run) is for its own caller only.
+    const ownOnly = (caller: number) => async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (caller < 2) throw new UnsharedLoad(`value of ${caller}`, "scope changed while read");
+      return `shared by ${caller}`;
+    };
+    const settled = await Promise.allSettled([0, 1, 2, 3].map((caller) => flights.run("k", ownOnly(caller))));
+    expect(settled[0]).toMatchObject({ status: "rejected", reason: { value: "value of 0" } });
+    // Caller 1 joined 0's flight: it ran its own load, which was unshared too, so it gets its own value as the error.
+    expect(settled[1]).toMatchObject({ status: "rejected", reason: { value: "value of 1" } });
+    for (const result of settled.slice(2)) expect(result.status === "fulfilled" ? result.value.value : result.reason).toMatch(/^shared by [23]$/);
+    expect(flights.size).toBe(0);
   });
 });
 
