@@ -334,9 +334,14 @@ export class ReadPath {
       }
       notStored = "query reached more than its arguments";
     };
+    // Whether the scope still held when the query reached the database, after the other extensions' hooks ran (see #scopeChecked).
+    const scoped = this.#scopeOf === undefined ? undefined : { movedAtQuery: false };
     const listener: ProbeListener = {
       // A hook may run the query again with other arguments (a retry with the email lower-cased): each attempt counts.
-      onAttempt: checkReach,
+      onAttempt: (finalArgs) => {
+        checkReach(finalArgs);
+        if (scoped !== undefined && !this.#scopeHolds(query)) scoped.movedAtQuery = true;
+      },
       // A read replica's copy, a findFirst on the hook's own client: not known to be as new as the versions captured.
       onAnsweredElsewhere: () => (notStored = "answered by another extension"),
     };
@@ -348,7 +353,7 @@ export class ReadPath {
       model,
       policy,
       deps,
-      load: this.#scopeOf === undefined ? load : this.#scopeChecked(query, load),
+      load: scoped === undefined ? load : this.#scopeChecked(query, load, scoped),
       isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
       whyNotStored: (value) => notStored ?? (UNIQUE_READS.has(operation) && isNotFound(value) && !spelledAsStored(this.#schema.graph, model, args?.where) ? UNSURE_NOT_FOUND : undefined),
       served: query.served,
@@ -388,24 +393,31 @@ export class ReadPath {
    * does, after Redis answered (a refresh: after the read returned). A store changed in place
    * meanwhile (a job walking the tenants, a request switching its tenant) would file one tenant's
    * rows under another's key (outside probe 145), or hand them to reads of the key that joined
-   * the load (probe 146). So it is asked again around the load: if it moved, the value answers
-   * its own read only (UnsharedLoad: not stored, and reads that joined load by themselves).
+   * the load (probe 146). So it is asked again before the load, when the query passes the last
+   * query hook (right after a tenant filter applied before the cache read its store: a store that
+   * moved and moved back during the load is caught there), and after it: if it moved, the value
+   * answers its own read only (UnsharedLoad: not stored, and reads that joined load by themselves).
    */
-  #scopeChecked(query: LazyQuery, load: () => Promise<unknown>): () => Promise<unknown> {
-    const holds = () => {
-      try {
-        return readScope(this.#scopeOf!, scopedRead(query)) === query.$scope;
-      } catch {
-        return false;
-      }
-    };
+  #scopeChecked(query: LazyQuery, load: () => Promise<unknown>, scoped: { movedAtQuery: boolean }): () => Promise<unknown> {
     return async () => {
-      const heldBefore = holds();
+      scoped.movedAtQuery = false;
+      const heldBefore = this.#scopeHolds(query);
       const value = await load();
-      if (heldBefore && holds()) return value;
+      // Before the load, when the query passed the other extensions' hooks (where a tenant filter
+      // applied before the cache has just read its store), and after it.
+      if (heldBefore && !scoped.movedAtQuery && this.#scopeHolds(query)) return value;
       this.#counters.bypass(SCOPE_MOVED);
       throw new UnsharedLoad(value, SCOPE_MOVED);
     };
+  }
+
+  /** Whether the scope function still answers what it answered when `query` started; a throw says no. */
+  #scopeHolds(query: LazyQuery): boolean {
+    try {
+      return readScope(this.#scopeOf!, scopedRead(query)) === query.$scope;
+    } catch {
+      return false;
+    }
   }
 
   /** The key query statistics count a read under: its key without the part a scope function added. */

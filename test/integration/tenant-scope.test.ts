@@ -166,6 +166,38 @@ describe("scope: tenants of one namespace", () => {
     expect(client.prisma.$cache.stats().bypasses["scope changed while read"]).toBeGreaterThan(0);
   });
 
+  it("a tenant that moved when the query ran and moved back before it returned is caught where the query passes the hooks", async () => {
+    const [a, b] = await twoUsers();
+    const tenant = new AsyncLocalStorage<{ authorId: number }>();
+    const { base } = createBaseClient();
+    let flip = false;
+    // A filter that finds the store switched when it runs (as another task of the request could
+    // leave it), and sees it switched back before the rows return: both scope checks around the load say a.
+    const filtered = base.$extends({
+      query: {
+        post: {
+          findMany({ args, query }) {
+            const store = tenant.getStore()!;
+            const own = store.authorId;
+            if (flip) store.authorId = b.id;
+            return query({ ...args, where: { ...args.where, authorId: store.authorId } }).then((rows) => {
+              store.authorId = own;
+              return rows;
+            });
+          },
+        },
+      },
+    });
+    const prisma = filtered.$extends(cacheExtension({ namespace: uniqueNamespace(), redis, models: MODELS, scope: ({ model }) => (model === "Post" ? tenant.getStore()?.authorId : undefined) }));
+    opened.push({ close: async () => (await prisma.$cache.close(), await base.$disconnect()) });
+    const read = { where: { title: "First" }, orderBy: { id: "asc" as const } };
+    flip = true;
+    expect(await tenant.run({ authorId: a.id }, async () => authorsOf(await prisma.post.findMany(read))), "what the filter produced").toEqual([b.id]);
+    flip = false;
+    expect(await tenant.run({ authorId: a.id }, async () => authorsOf(await prisma.post.findMany(read))), "a's key was not filled with b's rows").toEqual([a.id]);
+    expect(prisma.$cache.stats().bypasses["scope changed while read"]).toBe(1);
+  });
+
   it("a scope function is told the read's arguments: a model read alike by every tenant can still scope the reads that include tenant rows", async () => {
     const [a, b] = await twoUsers();
     const tenant = new AsyncLocalStorage<number>();
