@@ -161,10 +161,11 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    * in a closure or in an `AsyncLocalStorage`. A string (one client per tenant: `org:${orgId}`) or a
    * function called on every cached read (one client for every tenant: `({ model }) =>
    * tenantStore.getStore()?.orgId`), whose result joins the read's key; `undefined` from it shares
-   * the entry with every scope (a read whose result is the same for every tenant). Asked again when
-   * the read loads: a load whose scope moved meanwhile (the store changed in place) is not stored.
-   * Writes still invalidate across scopes: a namespace is one cache, so a row every tenant reads
-   * stays fresh everywhere.
+   * the entry with every scope (a read whose result is the same for every tenant). The store it
+   * reads must not change in place while reads made under it (and the refreshes they start) are in
+   * flight: give each tenant's work a context of its own. Asked again around each load, a scope
+   * that moved leaves the load unstored and unshared. Writes still invalidate across scopes: a
+   * namespace is one cache, so a row every tenant reads stays fresh everywhere.
    */
   scope?: string | ((read: ScopedRead) => string | number | bigint | undefined) | undefined;
   /** The cached models: `true` for the defaults, or per-model settings. Unlisted models are never cached. */

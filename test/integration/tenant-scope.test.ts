@@ -198,6 +198,44 @@ describe("scope: tenants of one namespace", () => {
     expect(prisma.$cache.stats().bypasses["scope changed while read"]).toBe(1);
   });
 
+  it("a job that gives each tenant a context of its own (the README's rule) never mixes tenants, with an async filter and refreshes running behind it", async () => {
+    const [a, b] = await twoUsers();
+    const tenant = new AsyncLocalStorage<{ authorId: number }>();
+    const { base } = createBaseClient();
+    // An async filter: it awaits before and after it reads the store (a session lookup, a permission check).
+    const filtered = base.$extends({
+      query: {
+        post: {
+          async findMany({ args, query }) {
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            const authorId = tenant.getStore()!.authorId;
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            return query({ ...args, where: { ...args.where, authorId } });
+          },
+        },
+      },
+    });
+    const clock = new FakeClock(Date.now());
+    const prisma = filtered.$extends(cacheExtension({ namespace: uniqueNamespace(), redis, clock, models: { User: true, Post: { ttl: 1, swr: 60 } }, scope: ({ model }) => (model === "Post" ? tenant.getStore()?.authorId : undefined) }));
+    opened.push({ close: async () => (await prisma.$cache.close(), await base.$disconnect()) });
+    const read = { where: { title: "First" }, orderBy: { id: "asc" as const } };
+    const readAs = (authorId: number) => tenant.run({ authorId }, async () => authorsOf(await prisma.post.findMany(read)));
+    const wrong: string[] = [];
+    for (let pass = 0; pass < 20; pass++) {
+      // Every pass finds the entries stale: each hit starts a refresh, which runs on while the job moves on.
+      clock.advance(1_100);
+      for (const author of [a.id, b.id]) {
+        const got = await readAs(author);
+        if (got.some((id) => id !== author)) wrong.push(`pass ${pass}: ${author} got ${got.join(",")}`);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(wrong).toEqual([]);
+    expect(await readAs(a.id)).toEqual([a.id]);
+    expect(await readAs(b.id)).toEqual([b.id]);
+    expect(prisma.$cache.stats().backgroundRefreshes).toBeGreaterThan(0);
+  });
+
   it("a scope function is told the read's arguments: a model read alike by every tenant can still scope the reads that include tenant rows", async () => {
     const [a, b] = await twoUsers();
     const tenant = new AsyncLocalStorage<number>();
