@@ -44,7 +44,7 @@ export interface AccelerateControl {
 
 /** The `cacheStrategy` argument, under the name `@prisma/extension-accelerate` exports it. */
 export interface PrismaCacheStrategy {
-  readonly cacheStrategy?: AccelerateCacheStrategy;
+  readonly cacheStrategy?: AccelerateCacheStrategy | undefined;
 }
 
 /** The argument of `$accelerate.invalidate()`, under the name `@prisma/extension-accelerate` exports it. */

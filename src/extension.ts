@@ -13,7 +13,8 @@ import type { CacheExtensionOptions, CacheQueryOptions } from "./types.js";
 
 export type { CacheControl } from "./prisma/runtime.js";
 
-type CacheArg = { cache?: CacheQueryOptions };
+// `| undefined`: an app forwarding an optional option compiles under exactOptionalPropertyTypes too.
+type CacheArg = { cache?: CacheQueryOptions | undefined };
 type AnyFn = (this: unknown, ...args: unknown[]) => PrismaPromiseLike;
 const WRITES = ["create", "createMany", "createManyAndReturn", "update", "updateMany", "updateManyAndReturn", "upsert", "delete", "deleteMany"] as const;
 const RAW = { $executeRaw: false, $executeRawUnsafe: false, $queryRaw: true, $queryRawUnsafe: true, $queryRawTyped: true } as const;

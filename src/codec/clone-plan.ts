@@ -1,6 +1,15 @@
 /** Copies one value; a plan is made for one value's structure and used only on values of it. */
 export type Copier = (value: unknown) => unknown;
 
+/** Node's `util.inspect.custom`: Prisma's rows with computed fields carry it (how they print); copies do not. */
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+/** Whether `value` has symbol keys other than `util.inspect.custom`: members JSON and the plans below cannot carry. */
+export function hasDataSymbols(value: object): boolean {
+  const symbols = Object.getOwnPropertySymbols(value);
+  return symbols.length > (symbols.includes(INSPECT) ? 1 : 0);
+}
+
 /** A copy of the bytes, of the same class: a Buffer's own `slice()` would share its memory. */
 const copyBytes = Uint8Array.prototype.slice;
 
@@ -18,18 +27,22 @@ export function cloneValue(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = cloneValue(value[i]);
+    // A hole stays a hole.
+    for (let i = 0; i < value.length; i++) if (i in value) out[i] = cloneValue(value[i]);
     return out;
   }
   if (value instanceof Date) return new Date(value.getTime());
   if (value instanceof Uint8Array) return copyBytes.call(value);
-  if (hasClassPrototype(value)) return isDecimal(value) ? copyDecimal(value) : value;
-  const out: Record<string, unknown> = {};
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return isDecimal(value) ? copyDecimal(value) : value;
+  // What the codec refuses (a null prototype, symbol keys) is still handed on as it was loaded.
+  const out: Record<PropertyKey, unknown> = proto === null ? Object.create(null) : {};
   for (const key in value) {
     const member = cloneValue((value as Record<string, unknown>)[key]);
     if (key === "__proto__") setOwn(out, key, member);
     else out[key] = member;
   }
+  for (const symbol of Object.getOwnPropertySymbols(value)) if (symbol !== INSPECT) out[symbol] = cloneValue((value as Record<symbol, unknown>)[symbol]);
   return out;
 }
 
@@ -80,10 +93,14 @@ function isKept(value: unknown): boolean {
   return hasClassPrototype(value) && !isDecimal(value);
 }
 
-/** Whether a plan for an object's keys may copy `value`: a plain object (never a Decimal, whose own keys are `s`, `e`, `d`). */
+/**
+ * Whether a plan for an object's keys may copy `value`: a plain object (never a Decimal, whose own
+ * keys are `s`, `e`, `d`), and none that cloneValue copies with more than its keys (a null
+ * prototype, symbol keys: the codec refuses both, so no L1 entry holds one).
+ */
 function isPlainObject(value: unknown): boolean {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date || value instanceof Uint8Array) return false;
-  return !hasClassPrototype(value);
+  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  return !hasDataSymbols(value);
 }
 
 const KEEP: Plan = { signature: "=", copy: (value) => value, fits: isKept };
@@ -141,6 +158,7 @@ function planOf(value: unknown, generate: boolean): Plan {
   if (value instanceof Uint8Array) return BYTES;
   // Every other class instance was kept (isKept): this one is a Decimal.
   if (hasClassPrototype(value as object)) return DECIMAL;
+  if (!isPlainObject(value)) return GENERIC;
   return objectPlan(value as Record<string, unknown>, generate);
 }
 

@@ -1,4 +1,4 @@
-import { cloneValue, entryCopier, setOwn, type Copier } from "./clone-plan.js";
+import { cloneValue, entryCopier, hasDataSymbols, setOwn, type Copier } from "./clone-plan.js";
 import { NotFoundMarker } from "./not-found.js";
 
 /**
@@ -6,8 +6,27 @@ import { NotFoundMarker } from "./not-found.js";
  * the codec stays free of Prisma.
  */
 export interface DecimalHooks {
+  /** Any decimal.js instance, whichever copy of decimal.js made it (Prisma accepts them all in arguments). */
   isDecimal(value: object): boolean;
+  /**
+   * The class decoded values get: in exact mode only its own instances are encoded. (decimal.js
+   * copies made by `Decimal.clone()` share one prototype and differ by the constructor each
+   * instance holds, which carries their precision and rounding.)
+   */
+  decimalClass: abstract new (...args: never[]) => unknown;
   fromString(text: string): unknown;
+}
+
+export interface CodecOptions {
+  /**
+   * Query results (the default): every value comes back as it went in — the same class, the same
+   * keys, `undefined` members included — or is refused (UnencodableValueError), never converted: a
+   * computed field holding a Buffer, an app's own decimal.js Decimal, a null-prototype object
+   * would otherwise come back from Redis as something else (outside probe 149). False for query
+   * arguments (query statistics), where what counts is what Prisma reads of them: it drops
+   * `undefined` members and takes any decimal.js Decimal, and so does the codec then.
+   */
+  exact?: boolean;
 }
 
 /** A result that contains a value of a type the codec has no encoding for. */
@@ -21,6 +40,8 @@ export class UnencodableValueError extends Error {
 // that itself starts with U+0000 is escaped with the letter S, so no value is ever misread.
 const MARK = "\u0000";
 const ESCAPED_MARK_IN_JSON = "\\u0000";
+/** An `undefined` member or element (exact mode): JSON would drop the key, or write null. */
+const UNDEFINED = `${MARK}V`;
 
 /**
  * Exact serialization of query results: Date, Decimal, BigInt, Bytes (Uint8Array), non-finite
@@ -29,9 +50,11 @@ const ESCAPED_MARK_IN_JSON = "\\u0000";
  */
 export class Codec {
   readonly #decimal: DecimalHooks | undefined;
+  readonly #exact: boolean;
 
-  constructor(decimal?: DecimalHooks) {
+  constructor(decimal?: DecimalHooks, options: CodecOptions = {}) {
     this.#decimal = decimal;
+    this.#exact = options.exact ?? true;
   }
 
   encode(value: unknown): string {
@@ -72,19 +95,35 @@ export class Codec {
   }
 
   #objectToJson(value: object): unknown {
-    if (Array.isArray(value)) return value.map((item) => this.#toJson(item));
-    if (value instanceof Date) return `${MARK}D${value.getTime()}`;
-    if (value instanceof Uint8Array) {
-      return `${MARK}U${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
-    }
-    if (this.#decimal?.isDecimal(value)) return `${MARK}M${String(value)}`;
-    if (value instanceof NotFoundMarker) return `${MARK}E${JSON.stringify(value.detail)}`;
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) throw new UnencodableValueError(value.constructor?.name ?? "object");
+    if (Array.isArray(value)) return this.#arrayToJson(value, proto);
+    if (value instanceof Date && (proto === Date.prototype || !this.#exact)) return `${MARK}D${value.getTime()}`;
+    if (value instanceof Uint8Array && (proto === Uint8Array.prototype || proto === Buffer.prototype || !this.#exact)) {
+      const tag = proto === Buffer.prototype && this.#exact ? "N" : "U";
+      return `${MARK}${tag}${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
+    }
+    if (this.#decimal !== undefined && (this.#exact ? (value as { constructor?: unknown }).constructor === this.#decimal.decimalClass && proto === this.#decimal.decimalClass.prototype : this.#decimal.isDecimal(value))) return `${MARK}M${String(value)}`;
+    if (value instanceof NotFoundMarker) return `${MARK}E${JSON.stringify(value.detail)}`;
+    if (proto !== Object.prototype && (proto !== null || this.#exact)) throw new UnencodableValueError(proto === null ? "null-prototype object" : (value.constructor?.name ?? "object"));
+    if (this.#exact && hasDataSymbols(value)) throw new UnencodableValueError("object with symbol keys");
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
       const member = (value as Record<string, unknown>)[key];
       if (member !== undefined) setOwn(out, key, this.#toJson(member));
+      else if (this.#exact) setOwn(out, key, UNDEFINED);
+    }
+    return out;
+  }
+
+  #arrayToJson(array: unknown[], proto: unknown): unknown[] {
+    if (!this.#exact) return array.map((item) => this.#toJson(item));
+    if (proto !== Array.prototype) throw new UnencodableValueError((array as { constructor?: { name?: string } }).constructor?.name ?? "array");
+    const out = new Array<unknown>(array.length);
+    for (let i = 0; i < array.length; i++) {
+      // JSON has no holes: [1, , 3] would come back as [1, null, 3].
+      if (!(i in array)) throw new UnencodableValueError("sparse array");
+      const item = array[i];
+      out[i] = item === undefined ? UNDEFINED : this.#toJson(item);
     }
     return out;
   }
@@ -113,6 +152,10 @@ export class Codec {
         return BigInt(body);
       case 85 /* U */:
         return new Uint8Array(Buffer.from(body, "base64"));
+      case 78 /* N */:
+        return Buffer.from(body, "base64");
+      case 86 /* V */:
+        return undefined;
       case 70 /* F */:
         return body === "-0" ? -0 : Number(body);
       case 83 /* S */:

@@ -4,9 +4,14 @@ import { OMITTED, type SpecialEncoder } from "../key/canonical.js";
 
 const Skip = skip.constructor;
 
-/** Prisma's Decimal, for the codec: the same digits come back as a Prisma Decimal. */
+/**
+ * Prisma's Decimal, for the codec: the same digits come back as a Prisma Decimal. Results carry
+ * Prisma's own class (its columns, aggregates); another decimal.js Decimal there (a computed
+ * field's) is not encoded in results, as it would come back as Prisma's.
+ */
 export const prismaDecimal: DecimalHooks = {
   isDecimal: (value) => Decimal.isDecimal(value),
+  decimalClass: Decimal,
   fromString: (text) => new Decimal(text),
 };
 

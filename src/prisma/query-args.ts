@@ -1,3 +1,4 @@
+import { types } from "node:util";
 import { CacheArgumentError } from "../errors.js";
 import type { CacheQueryOptions } from "../types.js";
 
@@ -16,8 +17,12 @@ export function splitCacheOption(args: Record<string, unknown> | undefined): {
   return { args: rest, cache: validateCacheOption(cache) };
 }
 
-/** Objects that hold no options as fields: a `Map` of them, or a boxed `Number`, is read as `{}` by property access. */
-const NOT_OPTIONS = [Map, Set, WeakMap, WeakSet, Date, RegExp, Promise, Error, ArrayBuffer, Number, String, Boolean];
+/**
+ * Objects that hold no options as fields: a `Map` of them, or a boxed `Number`, is read as `{}` by
+ * property access. Told by what they are, not by `instanceof`: one from another realm (a `vm`
+ * context, an iframe) has other constructors (outside probe 149: a vm's `Map` passed as options).
+ */
+const NOT_OPTIONS = [types.isMap, types.isSet, types.isWeakMap, types.isWeakSet, types.isDate, types.isRegExp, types.isPromise, types.isNativeError, types.isAnyArrayBuffer, types.isBoxedPrimitive, ArrayBuffer.isView];
 
 /**
  * Validates a per-query `cache` option; throws CacheArgumentError naming the field at fault. Each
@@ -56,7 +61,7 @@ function isPlainObject(value: object): boolean {
 }
 
 function isNotOptions(value: object): boolean {
-  return ArrayBuffer.isView(value) || NOT_OPTIONS.some((type) => value instanceof type);
+  return value instanceof Error || NOT_OPTIONS.some((isKind) => isKind(value));
 }
 
 function seconds(key: "ttl" | "swr", member: unknown, positive: boolean): number {

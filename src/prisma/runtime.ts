@@ -125,7 +125,7 @@ export class CacheRuntime {
     this.#identity = store === undefined || this.#bus === undefined ? undefined : watchServerIdentity({ redis: options.redis!, store, prefix, versions: this.#versions, l1: this.#l1, guard: () => this.#guard, bus: this.#bus, counters: this.#counters, report });
     this.#cache = this.#createTieredCache(store, report);
     const hotKeys = options.hotKeys === undefined ? undefined : new HotKeyDetector({ threshold: options.hotKeys.threshold, windowMs: options.hotKeys.windowMs, sampleEvery: 8, topK: 20 }, options.clock, options.random);
-    const observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, queryKeyOf: (key) => clientFreeKey(scope, key), argsCodec: new Codec(prismaDecimal), stats: () => this.control.stats(), report });
+    const observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, queryKeyOf: (key) => clientFreeKey(scope, key), argsCodec: new Codec(prismaDecimal, { exact: false }), stats: () => this.control.stats(), report });
     const statsControl = this.#createStatsControl(observability);
     // One final-arguments probe and one query class per model, shared by reads and writes.
     const probe = new FinalArgsProbe(client);

@@ -418,7 +418,7 @@ describe("telemetry", () => {
 
 /** A query-statistics recorder on its own, as the extension builds it. */
 function recorder(redis: ReturnType<typeof createRedis>, namespace: string, fingerprint: string): QueryStats {
-  const codec = new Codec(prismaDecimal);
+  const codec = new Codec(prismaDecimal, { exact: false });
   return new QueryStats({
     store: new RedisStore(redis, 10_000),
     prefix: `{${namespace}}`,

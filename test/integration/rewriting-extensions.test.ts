@@ -459,6 +459,68 @@ describe("a computed field whose value is a function (an outside probe)", () => 
   });
 });
 
+describe("computed fields whose values JSON cannot carry as they are (outside probe 149)", () => {
+  it("come back from L1 and from Redis as Prisma computes them, or are never cached", async () => {
+    const { base } = createBaseClient();
+    const redis = createRedis();
+    // An app's own decimal.js class (Decimal.clone() makes one, as a second copy of decimal.js would).
+    const AppDecimal = Prisma.Decimal.clone({ precision: 40 });
+    const symbol = Symbol("audit");
+    const needs = { id: true, name: true } as const;
+    const computed = Prisma.defineExtension({
+      result: {
+        user: {
+          token: { needs, compute: (user) => Buffer.from(`token-${user.id}`) },
+          price: { needs, compute: (user) => new AppDecimal(user.id).div(3) },
+          optional: { needs, compute: (user) => ({ nickname: undefined, id: user.id }) },
+          slots: { needs, compute: (user) => [user.id, undefined] },
+          bare: { needs, compute: (user) => Object.assign(Object.create(null) as object, { id: user.id }) },
+          tagged: { needs, compute: (user) => ({ [symbol]: user.id, id: user.id }) },
+          sparse: { needs, compute: (user) => { const list: number[] = [user.id]; list[2] = user.id; return list; } },
+        },
+      },
+    });
+    const namespace = uniqueNamespace();
+    const plain = base.$extends(computed);
+    const first = base.$extends(computed).$extends(cacheExtension({ redis, namespace, models: { User: true } }));
+    const second = base.$extends(computed).$extends(cacheExtension({ redis, namespace, models: { User: true }, l1: false }));
+    try {
+      const user = await seedUser(base, { name: "Ada" });
+      const selections = {
+        exact: { select: { id: true, token: true, optional: true, slots: true } },
+        refused: { select: { id: true, price: true, bare: true, tagged: true, sparse: true } },
+      } as const;
+      const describeRow = (row: Record<string, unknown>) => {
+        const described: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(row)) {
+          if (Buffer.isBuffer(value)) described[key] = `Buffer ${value.toString("base64")}`;
+          else if (value instanceof Prisma.Decimal || value instanceof AppDecimal) described[key] = `${value.constructor === AppDecimal ? "app" : "prisma"} decimal ${value.toString()}`;
+          else if (Array.isArray(value)) described[key] = { length: value.length, present: value.map((_, i) => i), values: [...value] };
+          else if (typeof value === "object" && value !== null) described[key] = { proto: Object.getPrototypeOf(value) === null ? "null" : "object", keys: Reflect.ownKeys(value).map(String), values: { ...value } };
+          else described[key] = value;
+        }
+        return described;
+      };
+      for (const [name, args] of Object.entries(selections)) {
+        const expected = describeRow((await plain.user.findUnique({ where: { id: user.id }, ...args })) as Record<string, unknown>);
+        for (let round = 0; round < 3; round++) {
+          const fromFirst = (await first.user.findUnique({ where: { id: user.id }, ...args })) as Record<string, unknown>;
+          const fromSecond = (await second.user.findUnique({ where: { id: user.id }, ...args })) as Record<string, unknown>;
+          expect(describeRow(fromFirst), `${name}, round ${round}, first instance`).toEqual(expected);
+          expect(describeRow(fromSecond), `${name}, round ${round}, second instance (Redis)`).toEqual(expected);
+        }
+      }
+      // The exact selection was cached (hits in L1 and in Redis); the refused one loaded every time.
+      expect(first.$cache.stats()).toMatchObject({ dbLoads: 1 + 3, encodeFailures: 3 });
+      expect(second.$cache.stats().l2Hits).toBe(3);
+    } finally {
+      await Promise.all([first.$cache.close(), second.$cache.close()]);
+      await base.$disconnect();
+      redis.disconnect();
+    }
+  });
+});
+
 describe("a load that fails while other reads of the same key wait for it (outside probe 104)", () => {
   it("fails the read that ran it; the reads that joined it run their own query once more, as each would have without the cache", async () => {
     const { base } = createBaseClient();

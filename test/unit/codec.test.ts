@@ -55,6 +55,45 @@ describe("Codec", () => {
     expect(() => codec.encode({ a: () => 1 })).toThrow(UnencodableValueError);
   });
 
+  it("gives back the same classes and keys, or refuses the value: never converts it (outside probe 149's computed fields)", () => {
+    const buffer = roundTrip({ b: Buffer.from("b3") }) as { b: Buffer };
+    expect(Buffer.isBuffer(buffer.b)).toBe(true);
+    expect(buffer.b.toString("base64")).toBe(Buffer.from("b3").toString("base64"));
+    expect(Buffer.isBuffer((roundTrip({ u: new Uint8Array([1]) }) as { u: Uint8Array }).u)).toBe(false);
+    const withUndefined = roundTrip({ a: undefined, b: 1, list: [undefined, 2] }) as Record<string, unknown>;
+    expect(Object.keys(withUndefined)).toEqual(["a", "b", "list"]);
+    expect(withUndefined.list).toEqual([undefined, 2]);
+    // Another decimal.js class (an app's own copy; Decimal.clone() makes one): it would come back as Prisma's.
+    const AppDecimal = Prisma.Decimal.clone({ precision: 40 });
+    expect(() => codec.encode({ d: new AppDecimal("1.5") })).toThrow(UnencodableValueError);
+    expect(() => codec.encode({ o: Object.assign(Object.create(null), { k: 1 }) })).toThrow(/null-prototype/);
+    expect(() => codec.encode({ o: { [Symbol("s")]: 1, k: 1 } })).toThrow(/symbol keys/);
+    expect(() => codec.encode({ list: [1, , 3] })).toThrow(/sparse array/);
+    class Stamp extends Date {}
+    expect(() => codec.encode({ at: new Stamp(0) })).toThrow(UnencodableValueError);
+    class Row extends Array {}
+    expect(() => codec.encode({ rows: Row.from([1]) })).toThrow(UnencodableValueError);
+    expect(() => codec.encode({ half: new Uint16Array([1]) })).toThrow(UnencodableValueError);
+  });
+
+  it("encodes query arguments as Prisma reads them (not exact): undefined members dropped, any decimal.js Decimal taken", () => {
+    const lenient = new Codec(prismaDecimal, { exact: false });
+    const AppDecimal = Prisma.Decimal.clone();
+    const back = lenient.decode(lenient.encode({ where: { id: 1, name: undefined, balance: new AppDecimal("2.5") } })) as { where: Record<string, unknown> };
+    expect(Object.keys(back.where)).toEqual(["id", "balance"]);
+    expect(back.where.balance).toBeInstanceOf(Prisma.Decimal);
+  });
+
+  it("clones what it refuses as it is: null prototypes, symbol keys, holes", () => {
+    const symbol = Symbol("s");
+    const value = { n: Object.assign(Object.create(null), { k: 1 }), s: { [symbol]: 2 }, list: [1, , 3] };
+    const copy = codec.clone(value);
+    expect(Object.getPrototypeOf(copy.n)).toBeNull();
+    expect(copy.s[symbol]).toBe(2);
+    expect(1 in copy.list).toBe(false);
+    expect(copy.list.length).toBe(3);
+  });
+
   it("clones deeply, so mutating a result cannot reach the cache", () => {
     const value = { when: new Date(0), bytes: new Uint8Array([1]), list: [{ a: 1 }] };
     const copy = codec.clone(value);

@@ -1,3 +1,4 @@
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { CacheArgumentError } from "../../src/errors.ts";
 import { splitCacheOption } from "../../src/prisma/query-args.ts";
@@ -23,6 +24,13 @@ describe("the per-query cache option", () => {
     for (const notOptions of [new Map([["ttl", 1]]), new Date(), new Set(), new Number(5), new Boolean(false), new Uint8Array(0)]) {
       expect(() => splitCacheOption({ cache: notOptions })).toThrow(CacheArgumentError);
     }
+  });
+
+  it("refuses a Map, a Date or a Set made in another realm as it refuses this realm's, and takes that realm's plain object (outside probe 149)", () => {
+    for (const source of ["new Map([['ttl', 1]])", "new Date()", "new Set()", "new Number(5)", "Promise.resolve()", "new Error('x')"]) {
+      expect(() => splitCacheOption({ cache: runInNewContext(source) }), source).toThrow(CacheArgumentError);
+    }
+    expect(splitCacheOption({ cache: runInNewContext("({ ttl: 5, tags: ['a'] })") }).cache).toEqual({ ttl: 5, tags: ["a"] });
   });
 
   it("returns a plain copy of what it read: a getter answers once", () => {
