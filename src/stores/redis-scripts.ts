@@ -318,8 +318,11 @@ return {redis.call('GET', KEYS[1]) or false, bumps or false}
  * Raises the sequence to at least a value this instance saw on another server, before a fence on
  * a new one: its clock may run behind the old server's, and a bump must never hand out a
  * version some entry or in-flight load may have recorded there. KEYS: sequence key. ARGV: floor.
+ * Out of memory too (allow-oom), as the fence's bump: refused there, no fence completed, and
+ * every read waited for a verification that never came (outside probe 150: a sequence evicted
+ * under `allkeys-lru`, then Redis full).
  */
-export const RAISE_SEQUENCE = script(`
+export const RAISE_SEQUENCE = script(`#!lua flags=allow-oom
 local floor = tonumber(ARGV[1])
 if tonumber(redis.call('GET', KEYS[1]) or '0') < floor then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1

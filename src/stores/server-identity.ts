@@ -153,6 +153,15 @@ export class ServerIdentity {
     this.#updateAgreement();
   }
 
+  /**
+   * Whether verifications keep failing (twice in a row, the second 200 ms after the first): then
+   * a command does not wait for the next one, which most likely fails too (a fence Redis refuses:
+   * out of memory, NOREPLICAS), and would cost every read its whole `redisTimeout`.
+   */
+  get failing(): boolean {
+    return !this.#verified && this.#failedInARow >= 2;
+  }
+
   /** Why the last verification of the connection failed (undefined once one succeeded). */
   get lastFailure(): string | undefined {
     return this.#lastFailure;

@@ -463,6 +463,30 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     });
   }, 60_000);
 
+  it("Redis full after its sequence was evicted: the fence still takes (allow-oom), reads go to the database without waiting out redisTimeout, and hits come back once memory is freed (outside probe 150)", async () => {
+    const namespace = uniqueNamespace();
+    const a = instance(namespace);
+    await untilL1Serves(a);
+    const admin = new Redis(chaos.url);
+    try {
+      // As allkeys-lru evicts it; the rollback check then fences the namespace.
+      await admin.del(`{${namespace}}:seq`);
+    } finally {
+      admin.disconnect();
+    }
+    const before = a.prisma.$cache.stats();
+    await whileRedisFull(async () => {
+      // Fenced while Redis is full (counted once it took). Before, the fence's first script was
+      // refused there, and every read waited redisTimeout for a verification that never came.
+      await untilLong(async () => (await readUser(a), a.prisma.$cache.stats().redisServerChanges > before.redisServerChanges));
+      const timeouts = a.prisma.$cache.stats().redisTimeouts;
+      // Everything was invalidated and nothing can be stored while Redis is full: the database answers.
+      for (let i = 0; i < 10; i++) expect((await readUser(a))?.id).toBe(userId);
+      expect(a.prisma.$cache.stats().redisTimeouts - timeouts).toBeLessThanOrEqual(1);
+    });
+    await untilL1Serves(a);
+  }, 60_000);
+
   it("Redis killed and restarted empty: the version sequence never goes backwards and nothing stale is served", async () => {
     const namespace = uniqueNamespace();
     const a = instance(namespace);
