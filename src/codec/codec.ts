@@ -13,8 +13,20 @@ export interface DecimalHooks {
    * copies made by `Decimal.clone()` share one prototype and differ by the constructor each
    * instance holds, which carries their precision and rounding.)
    */
-  decimalClass: abstract new (...args: never[]) => unknown;
+  decimalClass: DecimalClass;
   fromString(text: string): unknown;
+}
+
+/** A decimal.js class: its settings are static members. */
+type DecimalClass = new (text: string) => unknown;
+
+/** The settings decimal.js keeps on a class (`Decimal.set`): two classes with equal code and settings compute alike. */
+const DECIMAL_SETTINGS = ["precision", "rounding", "modulo", "toExpNeg", "toExpPos", "minE", "maxE", "crypto"] as const;
+
+/** Whether `candidate` is `prisma` loaded a second time: the same code (another copy of the same runtime) and the same settings. */
+function isCopyOf(candidate: DecimalClass, prisma: DecimalClass): boolean {
+  const settingsOf = (decimal: DecimalClass) => decimal as unknown as Record<string, unknown>;
+  return DECIMAL_SETTINGS.every((setting) => settingsOf(candidate)[setting] === settingsOf(prisma)[setting]) && Function.prototype.toString.call(candidate) === Function.prototype.toString.call(prisma);
 }
 
 export interface CodecOptions {
@@ -36,6 +48,12 @@ export class UnencodableValueError extends Error {
   }
 }
 
+/**
+ * The version of the encoding below, part of every entry key (see schemaFingerprint): raise it
+ * with any change to what a payload means. 2: Buffers (N) and `undefined` members (V) tagged.
+ */
+export const ENTRY_FORMAT = 2;
+
 // Special values travel as JSON strings that start with U+0000 and a type letter. A user string
 // that itself starts with U+0000 is escaped with the letter S, so no value is ever misread.
 const MARK = "\u0000";
@@ -51,6 +69,8 @@ const UNDEFINED = `${MARK}V`;
 export class Codec {
   readonly #decimal: DecimalHooks | undefined;
   readonly #exact: boolean;
+  /** The Decimal class of another copy of Prisma's runtime, once a result held one (see #isResultDecimal). */
+  #otherCopy: DecimalClass | undefined;
 
   constructor(decimal?: DecimalHooks, options: CodecOptions = {}) {
     this.#decimal = decimal;
@@ -102,9 +122,9 @@ export class Codec {
       const tag = proto === Buffer.prototype && this.#exact ? "N" : "U";
       return `${MARK}${tag}${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
     }
-    if (this.#decimal !== undefined && (this.#exact ? (value as { constructor?: unknown }).constructor === this.#decimal.decimalClass && proto === this.#decimal.decimalClass.prototype : this.#decimal.isDecimal(value))) return `${MARK}M${String(value)}`;
+    if (this.#decimal !== undefined && (this.#exact ? this.#isResultDecimal(value, proto) : this.#decimal.isDecimal(value))) return `${MARK}M${String(value)}`;
     if (value instanceof NotFoundMarker) return `${MARK}E${JSON.stringify(value.detail)}`;
-    if (proto !== Object.prototype && (proto !== null || this.#exact)) throw new UnencodableValueError(proto === null ? "null-prototype object" : (value.constructor?.name ?? "object"));
+    if (proto !== Object.prototype && (proto !== null || this.#exact)) throw new UnencodableValueError(proto === null ? "null-prototype object" : this.#decimal?.isDecimal(value) ? "decimal.js Decimal of another class than Prisma's" : (value.constructor?.name ?? "object"));
     if (this.#exact && hasDataSymbols(value)) throw new UnencodableValueError("object with symbol keys");
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
@@ -113,6 +133,24 @@ export class Codec {
       else if (this.#exact) setOwn(out, key, UNDEFINED);
     }
     return out;
+  }
+
+  /**
+   * Prisma's Decimal: the library's own class, or the one class of another copy of Prisma's
+   * runtime (the app's generated client resolving another `@prisma/client` than this library: a
+   * linked checkout, a monorepo; outside probe 151 — its Decimal columns were never cached), known
+   * by the same code and settings. That class is then what decoded Decimals get. Another
+   * decimal.js class — a clone of Prisma's, an app's own decimal.js — is not encoded.
+   */
+  #isResultDecimal(value: object, proto: unknown): boolean {
+    const prisma = this.#decimal!.decimalClass;
+    const constructor = (value as { constructor?: unknown }).constructor;
+    if (typeof constructor !== "function") return false;
+    if (constructor === prisma || constructor === this.#otherCopy) return proto === constructor.prototype;
+    if (this.#otherCopy !== undefined || proto !== constructor.prototype || proto === prisma.prototype) return false;
+    if (!this.#decimal!.isDecimal(value) || !isCopyOf(constructor as DecimalClass, prisma)) return false;
+    this.#otherCopy = constructor as DecimalClass;
+    return true;
   }
 
   #arrayToJson(array: unknown[], proto: unknown): unknown[] {
@@ -147,7 +185,7 @@ export class Codec {
         return new Date(Number(body));
       case 77 /* M */:
         if (!this.#decimal) throw new Error("decimal value in cache but no decimal hooks configured");
-        return this.#decimal.fromString(body);
+        return this.#otherCopy === undefined ? this.#decimal.fromString(body) : new this.#otherCopy(body);
       case 66 /* B */:
         return BigInt(body);
       case 85 /* U */:

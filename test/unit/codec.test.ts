@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
 import { Codec, UnencodableValueError } from "../../src/codec/codec.ts";
@@ -74,6 +75,24 @@ describe("Codec", () => {
     class Row extends Array {}
     expect(() => codec.encode({ rows: Row.from([1]) })).toThrow(UnencodableValueError);
     expect(() => codec.encode({ half: new Uint16Array([1]) })).toThrow(UnencodableValueError);
+  });
+
+  it("takes the Decimal of another copy of Prisma's runtime (a linked checkout: outside probe 151), and decodes Decimals as that copy's from then on", () => {
+    // A second copy of the runtime, as an app's generated client resolving another @prisma/client loads it.
+    const require = createRequire(import.meta.url);
+    const utils = require.resolve("@prisma/client-runtime-utils");
+    const kept = require.cache[utils];
+    delete require.cache[utils];
+    const OtherDecimal = (require(utils) as { Decimal: typeof Prisma.Decimal }).Decimal;
+    require.cache[utils] = kept;
+    expect(OtherDecimal).not.toBe(Prisma.Decimal);
+    const ownCodec = new Codec(prismaDecimal);
+    expect(ownCodec.decode(ownCodec.encode({ d: new Prisma.Decimal("1.5") }))).toEqual({ d: new Prisma.Decimal("1.5") });
+    const back = ownCodec.decode(ownCodec.encode({ d: new OtherDecimal("2.25") })) as { d: unknown };
+    expect(back.d).toBeInstanceOf(OtherDecimal);
+    expect(String(back.d)).toBe("2.25");
+    // A clone with other settings is still another class.
+    expect(() => ownCodec.encode({ d: new (OtherDecimal.clone({ precision: 40 }))("1") })).toThrow(/another class than Prisma's/);
   });
 
   it("encodes query arguments as Prisma reads them (not exact): undefined members dropped, any decimal.js Decimal taken", () => {
