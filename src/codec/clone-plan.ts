@@ -47,6 +47,30 @@ export function cloneValue(value: unknown): unknown {
 }
 
 /**
+ * cloneValue for a value the codec encoded (an L1 entry's): it has no null prototype, symbol key
+ * or hole to look for, and copying one of its rows costs a third less without those checks (the
+ * first uses of an entry, before its plan is made).
+ */
+export function copyEncoded(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyEncoded(value[i]);
+    return out;
+  }
+  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Uint8Array) return copyBytes.call(value);
+  if (hasClassPrototype(value)) return isDecimal(value) ? copyDecimal(value) : value;
+  const out: Record<string, unknown> = {};
+  for (const key in value) {
+    const member = copyEncoded((value as Record<string, unknown>)[key]);
+    if (key === "__proto__") setOwn(out, key, member);
+    else out[key] = member;
+  }
+  return out;
+}
+
+/**
  * `object[key] = value`, except that a `"__proto__"` key (legal in JSON, and an own property
  * after JSON.parse, as Prisma returns it) stays an own property: assigning it would call the
  * `__proto__` setter and turn the value into the object's prototype.
@@ -132,7 +156,7 @@ export function entryCopier(value: unknown): Copier {
   return (source) => {
     if (uses >= GENERATE_AT_USE) return planned!(source);
     uses++;
-    if (uses < PLAN_AT_USE) return cloneValue(source);
+    if (uses < PLAN_AT_USE) return copyEncoded(source);
     if (uses === PLAN_AT_USE) planned = clonePlan(value, false);
     else if (uses === GENERATE_AT_USE) planned = clonePlan(value);
     return planned!(source);

@@ -1,4 +1,4 @@
-import { cloneValue, entryCopier, hasDataSymbols, setOwn, type Copier } from "./clone-plan.js";
+import { cloneValue, copyEncoded, entryCopier, hasDataSymbols, setOwn, type Copier } from "./clone-plan.js";
 import { NotFoundMarker } from "./not-found.js";
 
 /**
@@ -89,6 +89,11 @@ export class Codec {
   /** A deep copy, so a caller that mutates a result cannot change what the cache holds. */
   clone<T>(value: T): T {
     return cloneValue(value) as T;
+  }
+
+  /** clone() of a value this codec encoded or decoded: faster, as it has nothing encode() refuses. */
+  cloneEncoded<T>(value: T): T {
+    return copyEncoded(value) as T;
   }
 
   /** A copier for `value`, to copy it many times while it does not change (see entryCopier). */

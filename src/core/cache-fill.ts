@@ -78,7 +78,7 @@ export class CacheFill {
     const now = clock.now();
     const freshUntil = now + jitteredTtl(baseTtlMs, policy.jitter, random);
     const entry: CacheEntry = { payload, freshUntil, staleUntil: freshUntil + (negative ? 0 : policy.swrMs), loadMs, deps };
-    this.fillL1(request, codec.clone(value), entry, negative);
+    this.fillL1(request, codec.cloneEncoded(value), entry, negative);
     if (l2 === undefined) return Promise.resolve("skipped");
     if (exceeds(payload, this.#parts.maxEntryBytes)) {
       this.#oversize(request.model, payload);

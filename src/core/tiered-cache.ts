@@ -151,8 +151,10 @@ export class TieredCache {
     if (outcome.stale) counters.stale(request.model);
     if (request.served !== undefined) noteServed(request.served, outcome.fromL2 ? "l2" : "db", outcome.stale, outcome.freshUntil);
     // A value decoded for this read alone is handed on as it is; one L1 holds, or other reads
-    // got, is copied (a caller may mutate what it gets).
-    return alone && !outcome.retained ? outcome.source : codec.clone(outcome.source);
+    // got, is copied (a caller may mutate what it gets). A loaded one may hold what the codec
+    // refused (a null prototype, symbol keys): copied as it is.
+    if (alone && !outcome.retained) return outcome.source;
+    return outcome.fromL2 ? codec.cloneEncoded(outcome.source) : codec.clone(outcome.source);
   }
 
   async #resolve(request: ReadRequest): Promise<Resolution> {
