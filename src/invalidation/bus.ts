@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
-import { clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, reviveWhenEnded, sentinelOverrides } from "../stores/command-connection.js";
+import { clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, readBeforeSocketTimeout, reviveWhenEnded, sentinelOverrides } from "../stores/command-connection.js";
 import { PUBLISH_FROM_NAMESPACE_NODE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
@@ -146,6 +146,7 @@ export class Bus {
     // It re-subscribes itself on "ready", after learning which server it reached (a Cluster's duplicate takes other arguments).
     this.#subscriber = redis.isCluster === true ? redis.duplicate() : (redis.duplicate as (override: object) => SubscriberLike).call(redis, subscriberOverrides(redis, leaseTtlMs));
     clearSocketTimerOnClose(this.#subscriber);
+    readBeforeSocketTimeout(this.#subscriber);
     reviveWhenEnded(this.#subscriber, () => this.#closed);
     this.#subscriber.on("message", (channel, message) => this.#receive(channel, message));
     this.#subscriber.on("ready", () => this.#subscribe());

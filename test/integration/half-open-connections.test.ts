@@ -137,3 +137,36 @@ describe("a half-open subscriber connection", () => {
     }
   }, 60_000);
 });
+
+describe("a stall of this process longer than the cache's socket timeout (outside probe 152)", () => {
+  it("does not drop a healthy connection whose reply waited unread on the socket: no socket timeout, no open circuit, the next write announced", () =>
+    withProxiedRedis(async ({ chaos, own }) => {
+      const redis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
+      const admin = own(new Redis(chaos.url), disconnect);
+      const errors: string[] = [];
+      // l1 off: every read sends a command. redisTimeout 250 ms: the cache's socket timeout is 2 s.
+      const c = own(createCachedClient({ namespace: uniqueNamespace(), redis, redisTimeout: 250, l1: false, onError: (error) => errors.push(error.message) }), close);
+      const user = await seedUser(c.base);
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.user.update({ where: { id: user.id }, data: { name: "before the stalls" } });
+      for (let round = 0; round < 3; round++) {
+        // Redis holds the next command's reply back 150 ms, so it is in flight when the stall begins.
+        await admin.call("CLIENT", "PAUSE", "150");
+        const read = c.prisma.user.findUnique({ where: { id: user.id } }).then((row) => row?.name);
+        await sleep(20);
+        // From a setImmediate callback: the loop then runs due timers before it polls the socket
+        // (a stall inside a timer callback would be followed by the poll, which reads the reply first).
+        await new Promise((resolve) => setImmediate(resolve));
+        // A synchronous stall (a long loop, a GC pause): the reply arrives meanwhile and waits unread.
+        const until = Date.now() + 2_500;
+        while (Date.now() < until);
+        expect(await read).toBe("before the stalls");
+        await sleep(200);
+      }
+      expect(errors.filter((message) => /Socket timeout/.test(message))).toEqual([]);
+      expect(c.prisma.$cache.stats().circuitOpens).toBe(0);
+      await c.prisma.user.update({ where: { id: user.id }, data: { name: "after the stalls" } });
+      expect(c.prisma.$cache.stats().unannouncedWrites).toBe(0);
+      expect((await c.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("after the stalls");
+    }), 60_000);
+});
