@@ -14,7 +14,6 @@ export interface DecimalHooks {
    * instance holds, which carries their precision and rounding.)
    */
   decimalClass: DecimalClass;
-  fromString(text: string): unknown;
 }
 
 /** A decimal.js class: its settings are static members. */
@@ -148,6 +147,8 @@ export class Codec {
    * decimal.js class — a clone of Prisma's, an app's own decimal.js — is not encoded.
    */
   #isResultDecimal(value: object, proto: unknown): boolean {
+    // A row, a Json object: no Decimal (the common case, answered without decimal.js's own check).
+    if (proto === Object.prototype || proto === null) return false;
     const prisma = this.#decimal!.decimalClass;
     const constructor = (value as { constructor?: unknown }).constructor;
     if (typeof constructor !== "function") return false;
@@ -190,7 +191,7 @@ export class Codec {
         return new Date(Number(body));
       case 77 /* M */:
         if (!this.#decimal) throw new Error("decimal value in cache but no decimal hooks configured");
-        return this.#otherCopy === undefined ? this.#decimal.fromString(body) : new this.#otherCopy(body);
+        return new (this.#otherCopy ?? this.#decimal.decimalClass)(body);
       case 66 /* B */:
         return BigInt(body);
       case 85 /* U */:

@@ -12,7 +12,6 @@ const Skip = skip.constructor;
 export const prismaDecimal: DecimalHooks = {
   isDecimal: (value) => Decimal.isDecimal(value),
   decimalClass: Decimal,
-  fromString: (text) => new Decimal(text),
 };
 
 interface ObjectEnumValue {

@@ -272,7 +272,7 @@ export class RedisStore {
     const identity = mode === "verified" ? this.identity : undefined;
     if (identity !== undefined && !identity.verified) {
       // Verifications keep failing: fail now (the read goes to the database) rather than after redisTimeout (outside probe 150: 313 ms per read).
-      if (identity.failing) return Promise.reject(new CacheStoreError(operation, `the server behind the connection could not be verified (its last verification: ${identity.lastFailure}); it is tried again every 200 ms`));
+      if (identity.failing) return Promise.reject(new CacheStoreError(operation, `the server behind the connection could not be verified (its last verification: ${identity.lastFailure}); it is tried again shortly`));
       // Not one round trip before the server is verified: the command waits, within the same bound.
       return this.#verification(identity).then((deadline) => {
         if (deadline === undefined) {

@@ -56,6 +56,8 @@ export function runIdOf(info: string): string | null {
 
 /** How long to wait before trying a failed verification again (the connection is up, Redis answered badly). */
 const RETRY_MS = 200;
+/** Verifications failed in a row (the first and its retry) after which one is reported and calls stop waiting for the next. */
+const FAILED_IN_A_ROW = 2;
 /**
  * How often a verified server is asked whether its keys were rolled back (one small script): until
  * then, entries cached before the writes its copy lacks can be served (an outside probe counted up
@@ -159,7 +161,7 @@ export class ServerIdentity {
    * out of memory, NOREPLICAS), and would cost every read its whole `redisTimeout`.
    */
   get failing(): boolean {
-    return !this.#verified && this.#failedInARow >= 2;
+    return !this.#verified && this.#failedInARow >= FAILED_IN_A_ROW;
   }
 
   /** Why the last verification of the connection failed (undefined once one succeeded). */
@@ -251,7 +253,7 @@ export class ServerIdentity {
         // One report per connection, once a retry failed too: a start on a busy machine often misses
         // redisTimeout once, and its retry 200 ms later verifies (outside probes 142, 144: 3-4 reports
         // per process start). The failing calls report the rest.
-        if (this.#failedInARow >= 2 && this.#reportedEpoch !== epoch) {
+        if (this.#failedInARow >= FAILED_IN_A_ROW && this.#reportedEpoch !== epoch) {
           this.#reportedEpoch = epoch;
           this.#hooks.report(new CacheStoreError("INFO", `could not verify which Redis server this is (reads wait for it): ${String((error as Error)?.message ?? error)}`, { cause: error }));
         }
