@@ -183,7 +183,38 @@ export class Bus {
    * that does not arrive within a lease means the subscription is deaf: it is made again.
    */
   ping(): Promise<unknown> {
-    return this.#onCluster ? this.#heartbeatThroughBus() : this.#subscriber.ping();
+    return this.#onCluster ? this.#heartbeatThroughBus() : this.#pingSubscriber();
+  }
+
+  /**
+   * A PING on the subscriber connection, which is dropped (and reconnects) when the reply has not
+   * come within its socket timeout. ioredis's own timer cannot tell: it waits for *any* data, and
+   * a connection that still receives but no longer sends — the other direction lost — gets every
+   * invalidation the fleet publishes, each of which re-arms it (outside probe 153: such an instance
+   * served no L1 for as long as the fleet kept writing). As with that timer, the decision is taken
+   * after one turn of I/O, so a stall of this process does not drop a reply waiting unread.
+   */
+  #pingSubscriber(): Promise<unknown> {
+    const connection = this.#subscriber as SubscriberLike & { stream?: { destroy(error: Error): void }; options?: { socketTimeout?: number } };
+    const stream = connection.stream;
+    const deadlineMs = connection.options?.socketTimeout || halfOpenAfterMs(this.#leaseTtlMs);
+    let answered = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (answered || this.#closed || connection.stream !== stream) return;
+          stream?.destroy(new Error(`lease heartbeat unanswered for ${deadlineMs} ms: the connection no longer sends`));
+        }),
+      deadlineMs,
+    );
+    timer.unref();
+    const reply = connection.ping();
+    const settle = () => {
+      answered = true;
+      clearTimeout(timer);
+    };
+    reply.then(settle, settle);
+    return reply;
   }
 
   async #heartbeatThroughBus(): Promise<void> {

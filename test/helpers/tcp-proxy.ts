@@ -4,10 +4,13 @@ import net from "node:net";
  * A TCP proxy in front of a server (a private Redis), so a test can cut one client off while
  * every other client keeps its direct connection: `cut()` drops every connection through it and
  * refuses new ones until `restore()`; `switchTo()` points it at another server (a failover, as a
- * virtual IP or DNS name moving to the promoted replica does); `freeze()` half-opens the open ones.
+ * virtual IP or DNS name moving to the promoted replica does); `freeze()` half-opens the open ones,
+ * `freezeRequests()` only their client-to-server direction.
  */
 export class TcpProxy {
   readonly #sockets = new Set<net.Socket>();
+  /** The client side of each open connection (what `freezeRequests` stops reading). */
+  readonly #clients = new Set<net.Socket>();
   #cut = false;
   /** Connections accepted and passed on so far (a client's reconnections count). */
   accepted = 0;
@@ -59,6 +62,18 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Half-opens the connections open now in one direction: what the clients send is dropped,
+   * while what the server sends still reaches them (a subscriber keeps receiving messages, and
+   * its commands go nowhere). New connections pass.
+   */
+  freezeRequests(): void {
+    for (const client of this.#clients) {
+      client.unpipe();
+      client.on("data", () => {});
+    }
+  }
+
   async stop(): Promise<void> {
     this.cut();
     await new Promise((resolve) => this.server.close(resolve));
@@ -72,6 +87,8 @@ export class TcpProxy {
     this.accepted++;
     const upstream = net.connect(targetPort, targetHost);
     pairSockets(client, upstream, this.#sockets);
+    this.#clients.add(client);
+    client.on("close", () => this.#clients.delete(client));
     client.pipe(upstream);
     upstream.pipe(client);
   }

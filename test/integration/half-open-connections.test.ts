@@ -68,6 +68,46 @@ describe("a half-open subscriber connection", () => {
       expect((await read())?.name).toBe("after the half-open subscriber");
     }), 60_000);
 
+  it("that still receives (only its sends are lost) is replaced while the fleet keeps writing: every message re-arms the socket timer, the unanswered heartbeat does not (outside probe 153)", () =>
+    withProxiedRedis(async ({ chaos, proxy, own }) => {
+      const namespace = uniqueNamespace();
+      const readerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
+      routeCacheConnections(readerRedis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
+      const reader = own(createCachedClient({ namespace, redis: readerRedis, models: { User: true } }), close);
+      const writerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
+      const writer = own(createCachedClient({ namespace, redis: writerRedis, models: { User: true } }), close);
+      const [user, other] = [await seedUser(writer.base), await seedUser(writer.base)];
+      const read = () => reader.prisma.user.findUnique({ where: { id: user.id } });
+      const l1Hits = () => reader.prisma.$cache.stats().l1Hits;
+      await until(async () => (await read(), l1Hits() > 0), 10_000);
+
+      // Writes to another row every 100 ms: each one's invalidation reaches the reader's subscriber.
+      let writing = true;
+      let written = 0;
+      const writes = (async () => {
+        while (writing) {
+          await writer.prisma.user.update({ where: { id: other.id }, data: { name: `write ${++written}` } });
+          await sleep(100);
+        }
+      })();
+      try {
+        proxy.freezeRequests();
+        const accepted = proxy.accepted;
+        await sleep(1_500);
+        await read();
+        const before = l1Hits();
+        // The heartbeat goes unanswered for the subscriber's socket timeout (5 s): dropped, reconnected, subscribed again.
+        await until(async () => (await read(), l1Hits() > before), 20_000, 50);
+        expect(proxy.accepted, "the subscriber reconnected").toBeGreaterThan(accepted);
+      } finally {
+        writing = false;
+        await writes;
+      }
+      expect(written, "the fleet kept writing while the subscriber could not send").toBeGreaterThan(20);
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "after the one-way subscriber" } });
+      expect((await read())?.name).toBe("after the one-way subscriber");
+    }), 60_000);
+
   it("a writer whose command connection is half-open delivers its write on a new connection before it resolves: no reader serves the old row after it", () =>
     withProxiedRedis(async ({ chaos, proxy, own }) => {
       const namespace = uniqueNamespace();
