@@ -14,8 +14,8 @@ export type TransactionFn = (this: unknown, input: unknown, options?: unknown) =
  * Invalidation around transactions: a write inside an interactive transaction is buffered under
  * the transaction's id; what the transaction changed is announced when its callback returned
  * (before Prisma commits it: nothing was visible to other connections before) and confirmed
- * once it committed — before `$transaction` resolves. A rolled-back transaction announces and
- * publishes nothing. A batch announces what its writes' arguments name, then confirms their effects.
+ * once it committed — before `$transaction` resolves. A rolled-back transaction is invalidated
+ * as if it had committed (see interactive). A batch announces what its writes' arguments name, then confirms their effects.
  */
 export class TransactionInvalidations {
   readonly #open = new Map<string, Set<string>>();
@@ -98,9 +98,17 @@ export class TransactionInvalidations {
       const names = txId === undefined ? undefined : this.#open.get(txId);
       this.#forget(txId);
       const announced = await announcing;
-      // The commit failed after the announcement: refused, its marks are removed (an over-invalidation,
-      // never a stale read); a lost reply may hide a commit (or one still to come): see write-outcome.ts.
-      if (announced !== undefined && "announcement" in announced && announced.announcement !== undefined && names !== undefined) await this.settleFailed(outcomeOfError(error), names, announced.announcement);
+      if (names === undefined || names.size === 0) throw error;
+      // Refused by this cache (Redis could not take the announcement under "refuse"): nothing was written through it.
+      if (announced !== undefined && "error" in announced) throw error;
+      const announcement = announced !== undefined && "announcement" in announced ? announced.announcement : undefined;
+      // Rolled back, yet what it wrote is invalidated as if it had committed: an extension applied
+      // before the cache may have run a write outside the transaction, committed at once (Prisma's
+      // row-level-security example runs every query in a batch transaction of its own base client;
+      // outside probe 156: the row served as before the write, for its whole ttl, after the rollback).
+      // A lost reply may hide a commit, or one still to come: see write-outcome.ts.
+      const outcome = outcomeOfError(error);
+      await this.settleFailed(outcome === "unknown" ? "unknown" : "committed", names, announcement);
       throw error;
     }
     const names = txId === undefined ? undefined : this.#open.get(txId);
