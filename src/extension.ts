@@ -1,7 +1,7 @@
 import { Prisma } from "@prisma/client/extension";
 import { schemaFingerprint } from "./key/fingerprint.js";
 import { CacheExtendedTwiceError } from "./errors.js";
-import { checkModelNames, resolveOptions } from "./options.js";
+import { checkBloomNeedsSchema, checkModelNames, resolveOptions } from "./options.js";
 import { clientIdentity, scopedClientId } from "./prisma/client-identity.js";
 import { readPrismaSchema } from "./prisma/data-model.js";
 import { declareDependencies } from "./prisma/declared-dependencies.js";
@@ -35,7 +35,10 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
     const schema = readPrismaSchema(client);
     checkModelNames(resolved.models, schema.graph.modelNames, resolved.optedOutModels);
     declareDependencies(resolved.models, schema.graph);
-    if (!schema.exact) warnInexactSchema(schema.inexactReason);
+    if (!schema.exact) {
+      checkBloomNeedsSchema(resolved.models, schema.inexactReason ?? NO_SCHEMA_TEXT);
+      warnInexactSchema(schema.inexactReason);
+    }
     const identity = clientIdentity(client, schema.graph.modelNames, schema.delegateKeys);
     if (!identity.databaseKnown) warnUnknownDatabase();
     // A static `scope` (one client per tenant) is part of what tells clients apart.
@@ -112,7 +115,9 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
 
 let warned = false;
 
-function warnInexactSchema(reason = "the Prisma client carries no schema text"): void {
+const NO_SCHEMA_TEXT = "the Prisma client carries no schema text";
+
+function warnInexactSchema(reason = NO_SCHEMA_TEXT): void {
   if (warned) return;
   warned = true;
   process.emitWarning(

@@ -164,6 +164,18 @@ export function checkModelNames(models: ReadonlyMap<string, ReadPolicy>, known: 
   }
 }
 
+/**
+ * A Bloom guard holds a model's record identities, which only the schema's text tells (its ids and
+ * uniques): when that could not be read (the parser missing from a bundle, a syntax it rejects),
+ * `bloom` is refused rather than left to fail later in `prepareBloom()` (outside probe 157: a
+ * `TypeError` with no code).
+ */
+export function checkBloomNeedsSchema(models: ReadonlyMap<string, ReadPolicy>, inexactReason: string): void {
+  for (const [name, policy] of models) {
+    if (policy.bloom !== undefined) throw new CacheConfigError(`models.${name}.bloom`, `the Bloom guard needs the schema's ids and unique fields, which could not be read: ${inexactReason}`);
+  }
+}
+
 type Defaults = { ttl: number; swr: number; jitter: number; negativeTtl: number };
 
 function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean): Map<string, ReadPolicy> {

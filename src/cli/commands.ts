@@ -1,6 +1,7 @@
 import type { CliArgs } from "./args.js";
 import { callName, count, describeArgs, duration, millis, percent, table } from "./format.js";
 import type { TopQuery } from "../prisma/stats-control.js";
+import type { WarmResult } from "../stats/warm.js";
 import type { ExtendedClient } from "./load-client.js";
 import { ProgressBar, type ProgressStream } from "./progress-bar.js";
 
@@ -22,15 +23,23 @@ export const warm: CommandFn = async (client, args, io) => {
   bar?.finish();
   if (args.json) {
     print(io, JSON.stringify(result));
-    return (result.skippedBy[REDIS_UNAVAILABLE] ?? 0) > 0 ? redisUnavailable(io) : 0;
+    return (result.skippedBy[REDIS_UNAVAILABLE] ?? 0) > 0 ? redisUnavailable(io) : replaysFailed(io, result);
   }
   // Nothing could be read: no count of recorded queries to report.
   if ((result.skippedBy[REDIS_UNAVAILABLE] ?? 0) > 0) return redisUnavailable(io);
   const skipped = Object.entries(result.skippedBy).map(([reason, n]) => `${reason} ${n}`);
   print(io, `warmed ${result.warmed} of ${result.total} recorded queries in ${duration(result.durationMs)}; failed ${result.failed}; skipped ${result.skipped}${skipped.length > 0 ? ` (${skipped.join(", ")})` : ""}`);
   if (result.total === 0) print(io, "no recorded queries yet: statistics fill as the application serves reads (every read is counted; flushed every queryStats.flushInterval)");
-  return 0;
+  return replaysFailed(io, result);
 };
+
+/** Status 1 when a replay failed (the database unreachable, a query it refuses): a deploy script must not read it as warmed. */
+function replaysFailed(io: CliIo, result: WarmResult): number {
+  if (result.failed === 0) return 0;
+  const reasons = Object.entries(result.failedBy).map(([reason, n]) => `${n} × ${reason}`);
+  io.stderr.write(`prisma-cache-shield: ${result.failed} of ${result.total} replays failed: ${reasons.join("; ")} [E_WARM_FAILED]\n`);
+  return 1;
+}
 
 /** topQueries(), or undefined when Redis could not be read (it rejects with the Redis error, code E_STORE). */
 async function recordedQueries(client: ExtendedClient, options: { limit: number; model?: string }): Promise<TopQuery[] | undefined> {

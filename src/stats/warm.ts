@@ -26,6 +26,8 @@ export interface WarmResult {
   warmed: number;
   /** Queries whose load failed (a database error, or an *OrThrow read whose record is gone). */
   failed: number;
+  /** Why loads failed: the error's code and first line, counted (each error also went to `onError`). */
+  failedBy: Record<string, number>;
   /** Queries not replayed, counted by reason in `skippedBy`. */
   skipped: number;
   total: number;
@@ -101,7 +103,7 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
     if (!(error instanceof CacheStoreError)) throw error;
     // No statistics to replay while Redis is unreachable: say so, and let the service start.
     target.report(error);
-    const result: WarmResult = { warmed: 0, failed: 0, skipped: top, total: top, skippedBy: { [REDIS_UNAVAILABLE]: top }, durationMs: target.clock.now() - started };
+    const result: WarmResult = { warmed: 0, failed: 0, failedBy: {}, skipped: top, total: top, skippedBy: { [REDIS_UNAVAILABLE]: top }, durationMs: target.clock.now() - started };
     await runHooks(target.hooks.afterWarm, { ...context, result }, target.report);
     return result;
   }
@@ -116,6 +118,7 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   }
   const progress: WarmProgress = { total: queries.length, done: 0, warmed: 0, failed: 0, skipped: 0 };
   const skippedBy: Record<string, number> = {};
+  const failedBy: Record<string, number> = {};
   const settle = (outcome: "warmed" | "failed" | "skipped") => {
     progress[outcome]++;
     progress.done++;
@@ -140,15 +143,27 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
         settle("warmed");
       } catch (error) {
         target.report(new CacheError("E_WARM_FAILED", `warm(): ${query.model}.${query.operation} failed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
+        const reason = failureReason(error);
+        failedBy[reason] = (failedBy[reason] ?? 0) + 1;
         settle("failed");
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, queries.length) }, worker));
-  const result: WarmResult = { warmed: progress.warmed, failed: progress.failed, skipped: progress.skipped, total: progress.total, skippedBy, durationMs: target.clock.now() - started };
+  const result: WarmResult = { warmed: progress.warmed, failed: progress.failed, failedBy, skipped: progress.skipped, total: progress.total, skippedBy, durationMs: target.clock.now() - started };
   await runHooks(target.hooks.afterWarm, { ...context, result }, target.report);
   return result;
 }
+
+/** A failed replay's reason, as `failedBy` counts it: the error's code (Prisma's, or this library's) and the last non-empty line of its message (Prisma's first lines name the call site). */
+function failureReason(error: unknown): string {
+  const code = (error as { code?: unknown; errorCode?: unknown } | null)?.code ?? (error as { errorCode?: unknown } | null)?.errorCode;
+  const lines = String((error as Error | null)?.message ?? error).replace(/\u001b\[[0-9;]*m/g, "").split("\n").map((line) => line.trim()).filter((line) => line !== "");
+  const text = (lines.at(-1) ?? "").slice(0, MAX_REASON_LENGTH);
+  return typeof code === "string" ? `${code}: ${text}` : text;
+}
+
+const MAX_REASON_LENGTH = 200;
 
 /** Recorded queries read per query asked for: candidates for those skipped (another schema, a model no longer cached). */
 const CANDIDATES_PER_QUERY = 4;

@@ -15,8 +15,8 @@ interface CliRun {
 }
 
 /** Runs the CLI from source, as `npx prisma-cache-shield` runs the built one. */
-function cli(args: readonly string[], namespace: string): Promise<CliRun> {
-  const env = { ...process.env, DATABASE_URL: databaseUrl(), REDIS_URL: inject("redisUrl"), PCS_NAMESPACE: namespace };
+function cli(args: readonly string[], namespace: string, databaseUrlOfApp = databaseUrl()): Promise<CliRun> {
+  const env = { ...process.env, DATABASE_URL: databaseUrlOfApp, REDIS_URL: inject("redisUrl"), PCS_NAMESPACE: namespace };
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     let stdout = "";
@@ -174,6 +174,20 @@ describe("the CLI against real services", () => {
       expect(unknownModel.stderr).toContain("[E_USAGE]");
       expect(unknownModel.stderr).toContain("Usage: prisma-cache-shield <command> --client <module>");
     }
+  }, 90_000);
+
+  it("warm fails (status 1) when its replays fail, and says why: the database unreachable (found by outside probe 157: status 0)", async () => {
+    const missing = new URL(databaseUrl());
+    missing.pathname = "/pcs_no_such_database";
+    const run = await cli(["warm", ...client, "--quiet", "--top", "3"], namespace, missing.toString());
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stdout).toMatch(/^warmed 0 of 3 recorded queries .*; failed 3; skipped 0\n/);
+    expect(run.stderr).toMatch(/3 of 3 replays failed: 3 × .*pcs_no_such_database.* \[E_WARM_FAILED\]/);
+    const json = await cli(["warm", ...client, "--json", "--top", "2"], namespace, missing.toString());
+    expect(json.status).toBe(1);
+    const result = JSON.parse(json.stdout) as { failed: number; failedBy: Record<string, number> };
+    expect(result.failed).toBe(2);
+    expect(Object.values(result.failedBy)).toEqual([2]);
   }, 90_000);
 
   it("fails (status 1) when Redis is unreachable: a flush that reached nobody, and stats, top and warm", async () => {

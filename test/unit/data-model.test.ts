@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { CacheConfigError, cacheExtension } from "../../src/index.ts";
 import { readPrismaSchema } from "../../src/prisma/data-model.ts";
 
 const dataModel = {
@@ -47,5 +48,21 @@ describe("readPrismaSchema", () => {
     const schema = readPrismaSchema(client(undefined));
     expect(schema.exact).toBe(false);
     expect(schema.inexactReason).toMatch(/no schema text/);
+  });
+
+  it("refuses `bloom` when the schema could not be read, naming the model's option and why (outside probe 157: prepareBloom() failed later with a TypeError)", () => {
+    const extend = cacheExtension({ namespace: "bloom-without-schema", models: { User: { bloom: true } } }) as unknown as (client: object) => unknown;
+    const rejected = client(`datasource db {\n  provider = "postgresql"\n}\nmodel User {\n  id Int @id\n  manager Unknown\n}\n`);
+    for (const fake of [rejected, client(undefined)]) {
+      let thrown: unknown;
+      try {
+        extend(fake);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(CacheConfigError);
+      expect((thrown as CacheConfigError).option).toBe("models.User.bloom");
+      expect((thrown as Error).message).toMatch(fake === rejected ? /parser rejected/ : /no schema text/);
+    }
   });
 });
