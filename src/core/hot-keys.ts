@@ -75,7 +75,10 @@ export class HotKeyDetector {
 
   #count(key: string): void {
     const now = this.#clock.now();
-    if (now >= this.#windowEnds) this.#decay(now);
+    // A wall clock stepped back (NTP, a restored VM) leaves the window's end far ahead: decayed too,
+    // or nothing would cool for as long as the step (outside probe 155: a key read at 30 % of the
+    // threshold turned hot, for good, after a 10-minute step back).
+    if (now >= this.#windowEnds || now < this.#windowEnds - this.#options.windowMs) this.#decay(now);
     let h1 = 0x811c9dc5;
     let h2 = 0x01000193;
     for (let i = 0; i < key.length; i++) {
@@ -109,8 +112,9 @@ export class HotKeyDetector {
 
   /** Halves every count (as many times as windows passed), so yesterday's hot keys cool down. */
   #decay(now: number): void {
-    const windows = Math.floor((now - this.#windowEnds) / this.#options.windowMs) + 1;
-    this.#windowEnds += windows * this.#options.windowMs;
+    // After a step back, one window is taken as passed, and the next ends one window from now.
+    const windows = now < this.#windowEnds ? 1 : Math.floor((now - this.#windowEnds) / this.#options.windowMs) + 1;
+    this.#windowEnds = now < this.#windowEnds ? now + this.#options.windowMs : this.#windowEnds + windows * this.#options.windowMs;
     const shift = Math.min(31, windows);
     for (let i = 0; i < this.#sketch.length; i++) this.#sketch[i] = this.#sketch[i]! >>> shift;
     for (const [key, estimate] of this.#top) {

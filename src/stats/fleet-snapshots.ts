@@ -1,5 +1,5 @@
 import type { RedisStore } from "../stores/redis-store.js";
-import type { CacheStats, Clock } from "../types.js";
+import type { CacheStats } from "../types.js";
 import { LIVE_INSTANCES, PUBLISH_SNAPSHOT, REMOVE_SNAPSHOT } from "./stats-scripts.js";
 
 /** The counters of every live instance, added up: what `$cache.fleetStats()` and the CLI's `stats` show. */
@@ -30,21 +30,19 @@ export class FleetSnapshots {
   readonly #mine: string;
   readonly #prefix: string;
   readonly #id: string;
-  readonly #clock: Clock;
   readonly #ttlMs: number;
 
-  constructor(store: RedisStore, prefix: string, instanceId: string, clock: Clock, ttlMs: number) {
+  constructor(store: RedisStore, prefix: string, instanceId: string, ttlMs: number) {
     this.#store = store;
     this.#prefix = prefix;
     this.#instances = `${prefix}:fleet`;
     this.#mine = `${prefix}:fleet:${instanceId}`;
     this.#id = instanceId;
-    this.#clock = clock;
     this.#ttlMs = ttlMs;
   }
 
   async publish(stats: CacheStats): Promise<void> {
-    await this.#store.run(PUBLISH_SNAPSHOT, [this.#instances, this.#mine], [JSON.stringify(stats), this.#ttlMs, this.#clock.now(), this.#id]);
+    await this.#store.run(PUBLISH_SNAPSHOT, [this.#instances, this.#mine], [JSON.stringify(stats), this.#ttlMs, this.#id]);
   }
 
   async remove(): Promise<void> {
@@ -52,7 +50,7 @@ export class FleetSnapshots {
   }
 
   async read(): Promise<Pick<FleetStats, "instances" | "stats">> {
-    const ids = (await this.#store.run(LIVE_INSTANCES, [this.#instances], [this.#clock.now(), this.#ttlMs])) as string[];
+    const ids = (await this.#store.run(LIVE_INSTANCES, [this.#instances], [this.#ttlMs])) as string[];
     const texts = await this.#store.mget(ids.map((id) => `${this.#prefix}:fleet:${id}`));
     const snapshots: CacheStats[] = [];
     for (const text of texts) {

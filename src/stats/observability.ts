@@ -66,7 +66,7 @@ export class Observability {
         report,
       });
       const intervalMs = settings.flushIntervalMs;
-      this.#fleet = new FleetSnapshots(store, prefix, randomUUID(), options.clock, Math.max(intervalMs * SNAPSHOT_TTL_INTERVALS, 15_000));
+      this.#fleet = new FleetSnapshots(store, prefix, randomUUID(), Math.max(intervalMs * SNAPSHOT_TTL_INTERVALS, 15_000));
       this.#timer = setInterval(() => void this.#flushAll(), intervalMs);
       this.#timer.unref();
     }

@@ -111,20 +111,27 @@ return out
 `);
 
 /**
- * Publishes one instance's counters for the fleet view, and forgets instances gone quiet.
- * KEYS: instances (zset id → last publish ms), this instance's snapshot. ARGV: snapshot JSON, ttl ms, now ms, id.
+ * Publishes one instance's counters for the fleet view, and forgets instances gone quiet. Timed by
+ * Redis's clock, not the instances': one whose clock ran 30 s ahead removed every other instance's
+ * entry at each publish, and one behind published under a time the others took as expired
+ * (outside probe 155: 1–2 of 3 instances counted).
+ * KEYS: instances (zset id → last publish ms), this instance's snapshot. ARGV: snapshot JSON, ttl ms, id.
  */
 export const PUBLISH_SNAPSHOT = script(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `);
 
-/** Ids of instances that published within the last ttl. KEYS: instances. ARGV: now ms, ttl ms. */
+/** Ids of instances that published within the last ttl, by Redis's clock. KEYS: instances. ARGV: ttl ms. */
 export const LIVE_INSTANCES = script(`
-return redis.call('ZRANGEBYSCORE', KEYS[1], tonumber(ARGV[1]) - tonumber(ARGV[2]), '+inf')
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')
 `);
 
 /** Removes one instance from the fleet view (on close). KEYS: instances, snapshot. ARGV: id. */

@@ -262,6 +262,19 @@ describe("query statistics and warm()", () => {
     }
   });
 
+  it("fleetStats() counts every instance whatever their clocks say: the fleet view is timed by Redis's (outside probe 155: one clock 30 s ahead dropped the others)", async () => {
+    const namespace = uniqueNamespace();
+    const skews = [0, 30_000, -30_000, 600_000];
+    const caches = skews.map((skew) => createCachedClient({ namespace, clock: { now: () => Date.now() + skew } }));
+    try {
+      // Each publishes in turn, the skewed ones last (a publish removed entries older than its own clock allowed).
+      for (const c of caches) await c.prisma.$cache.drain();
+      for (const [i, c] of caches.entries()) expect((await c.prisma.$cache.fleetStats()).instances, `read by the instance ${skews[i]} ms off`).toBe(skews.length);
+    } finally {
+      for (const c of caches) await c.close();
+    }
+  });
+
   it("resetStats() sets the counters back to zero", async () => {
     const c = createCachedClient();
     try {

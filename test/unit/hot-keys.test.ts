@@ -70,6 +70,21 @@ describe("HotKeyDetector", () => {
     expect(detector.top().find((entry) => entry.key === "popular")?.estimate ?? 0).toBeLessThan(1_000);
   });
 
+  it("still cools after the wall clock stepped back: a key read at 40 % of the threshold per window never turns hot (outside probe 155: hot for good after a 10-minute step back)", () => {
+    for (const step of [0, -600_000]) {
+      const clock = new FakeClock();
+      const detector = new HotKeyDetector({ ...options, sampleEvery: 1 }, clock);
+      clock.advance(step);
+      for (let window = 0; window < 20; window++) {
+        for (let i = 0; i < 400; i++) {
+          detector.touch("steady");
+          clock.advance(options.windowMs / 400);
+        }
+        expect(detector.isHot("steady"), `window ${window}, clock stepped ${step} ms`).toBe(false);
+      }
+    }
+  });
+
   it("keeps only topK keys", () => {
     const detector = new HotKeyDetector({ ...options, sampleEvery: 1 }, new FakeClock());
     for (let key = 0; key < 50; key++) for (let i = 0; i <= key; i++) detector.touch(`k${key}`);
