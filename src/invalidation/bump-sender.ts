@@ -165,7 +165,7 @@ export class BumpSender {
     const processedBy = performance.now();
     // Replies come in the order the bumps ran (one connection): a count not above the last one means the keys went back.
     if (bumps > this.#bumpsTaken) this.#bumpsTaken = bumps;
-    else store.identity?.rollbackSeen();
+    else store.rollbackWatch?.rollbackSeen();
     // Instances of another schema were live: the bump also bumped the schema epoch (see BUMP_VERSIONS).
     this.#listener.applied(seq, mixed === 1 ? [...list, bus.schema.epoch] : list, sentAt);
     // A fence is not counted as invalidations sent, and nobody acknowledges it.

@@ -4,7 +4,7 @@ import type { Counters } from "../stats/counters.js";
 import type { MemoryStore } from "../stores/memory-store.js";
 import { RECORD_SERVER, ROLLBACK_CHECK, TAKES_WRITES } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
-import { ServerIdentity, type IdentitySource } from "../stores/server-identity.js";
+import { ROLLBACK_CHECK_MS, ServerIdentity, type IdentitySource } from "../stores/server-identity.js";
 import type { RedisLike } from "../types.js";
 import type { Bus } from "./bus.js";
 import { bumpCountKeyOf } from "./bump-sender.js";
@@ -46,24 +46,7 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
     },
     record: (runId) => recordServer(runId),
     takesWrites: async () => void (await store.evalUnverified(TAKES_WRITES, [], [])),
-    rolledBack: async () => {
-      // Every version this process saw came from the sequence: a sequence below the highest of
-      // them, or gone while they are not (a copy taken before the namespace's first bump), went back.
-      // Once anyone bumped after the rollback the sequence is above them all again (its floor is the
-      // clock), but this instance's own bump count is not: it counts fewer than Redis reported.
-      // (Flushed keys read the same: fencing an emptied namespace costs nothing.)
-      // Compared with what was known when the check was sent: Redis ran everything this process
-      // heard of before it. A reply read after it (a peek's MGET, whose reply takes fewer steps than
-      // a script's, handled first out of one socket read) may already know later versions
-      // (an outside probe: one false fence of the whole namespace every 30 s or so under load).
-      const seen = versions.highestSeen;
-      const taken = versions.bumpsTaken;
-      const reply = (await store.runUnverified(ROLLBACK_CHECK, [`${prefix}:seq`, bumpCountKeyOf(prefix, parts.bus.instanceId)], [])) as unknown[];
-      const [sequence, bumps] = [reply[0] ?? null, reply[1] ?? null];
-      const sequenceWentBack = seen > 0 && (sequence === null || Number(sequence) < seen);
-      const bumpsWentBack = taken > 0 && (bumps === null || Number(bumps) < taken);
-      return sequenceWentBack || bumpsWentBack;
-    },
+    rolledBack: () => keysWentBack(parts),
     fence: async (runId, reason) => {
       if (reason === "rolled back") parts.report(new CacheStoreError("INFO", "the Redis server's keys went back (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush): the namespace is fenced"));
       parts.l1?.clear();
@@ -83,5 +66,95 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
     report: parts.report,
   });
   store.identity = identity;
+  store.rollbackWatch = identity;
   return identity;
+}
+
+/**
+ * Whether the namespace's keys went back: a sequence below the highest version this process saw, or
+ * gone while it saw some (a copy taken before the namespace's first bump), or this instance's bump
+ * count below what Redis last reported. Once anyone bumped after the rollback the sequence is above
+ * them all again (its floor is the clock), but this instance's count is not. (Flushed keys read
+ * the same: fencing an emptied namespace costs nothing.) Compared with what was known when the
+ * check was sent: Redis ran everything this process heard of before it. A reply read after it (a
+ * peek's MGET, whose reply takes fewer steps than a script's, handled first out of one socket
+ * read) may already know later versions (an outside probe: one false fence of the whole namespace
+ * every 30 s or so under load).
+ */
+async function keysWentBack(parts: ServerFenceParts): Promise<boolean> {
+  const { store, prefix, versions } = parts;
+  const seen = versions.highestSeen;
+  const taken = versions.bumpsTaken;
+  const reply = (await store.runUnverified(ROLLBACK_CHECK, [`${prefix}:seq`, bumpCountKeyOf(prefix, parts.bus.instanceId)], [])) as unknown[];
+  const [sequence, bumps] = [reply[0] ?? null, reply[1] ?? null];
+  const sequenceWentBack = seen > 0 && (sequence === null || Number(sequence) < seen);
+  const bumpsWentBack = taken > 0 && (bumps === null || Number(bumps) < taken);
+  return sequenceWentBack || bumpsWentBack;
+}
+
+/** What notices that the namespace's keys went back (see RedisStore.rollbackWatch). */
+export interface RollbackWatch {
+  /** A bump's reply counted no more of this instance's bumps than an earlier one: fence now. */
+  rollbackSeen(): void;
+  stop(): void;
+}
+
+/**
+ * On a Redis Cluster the nodes' identities are not checked, but the namespace's own keys (sequence,
+ * versions, marks, Bloom filters: one hash tag, one shard) can still go back: a shard failover to
+ * a replica that had not received the last writes — asynchronous replication, a `CLUSTER FAILOVER
+ * FORCE` or a killed primary (outside probe 154: rows read as "not found" through the Bloom guard
+ * for minutes, and entries of rows served as before writes for up to 14 s). The same check as on
+ * one server (keysWentBack), ROLLBACK_CHECK_MS apart, and on a bump's reply; once seen, L1 is
+ * flushed and the namespace fenced for the fleet: sequence raised, every model's generation
+ * bumped (suspending the Bloom guards until they are rebuilt from the database). There is no gate
+ * here: Redis entries read between the rollback and the fence — at most one check period plus a
+ * round trip — can be served.
+ */
+export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | undefined {
+  if (parts.redis.isCluster !== true) return undefined;
+  let stopped = false;
+  let checking = false;
+  let fencing: Promise<void> | undefined;
+  const fence = () => {
+    if (stopped || fencing !== undefined) return;
+    parts.report(new CacheStoreError("EVALSHA", "the namespace's keys went back on its Redis Cluster shard (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: a failover to a replica without the last writes, a flush): the namespace is fenced"));
+    parts.l1?.clear();
+    fencing = parts.versions
+      .fence(true)
+      .then(
+        () => {
+          // Entries read from Redis while the fence was under way were valid under the versions that went back.
+          parts.l1?.clear();
+          parts.guard()?.distrustAll();
+          parts.counters.redisServerChanges++;
+        },
+        // Not taken (the shard still failing over): the next check sees the keys still behind and fences again.
+        (error: unknown) => parts.report(error instanceof CacheStoreError ? error : new CacheStoreError("EVALSHA", String(error), { cause: error })),
+      )
+      .finally(() => (fencing = undefined));
+  };
+  const timer = setInterval(() => {
+    if (stopped || checking || fencing !== undefined) return;
+    checking = true;
+    keysWentBack(parts)
+      .then(
+        (wentBack) => {
+          if (wentBack) fence();
+        },
+        // Redis did not answer: the calls that fail report it; the next check asks again.
+        () => undefined,
+      )
+      .finally(() => (checking = false));
+  }, ROLLBACK_CHECK_MS);
+  timer.unref();
+  const watch: RollbackWatch = {
+    rollbackSeen: fence,
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+  parts.store.rollbackWatch = watch;
+  return watch;
 }

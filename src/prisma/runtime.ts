@@ -12,7 +12,7 @@ import { Versions } from "../invalidation/versions.js";
 import { WriteAnnouncer } from "../invalidation/write-announcer.js";
 import { CircuitBreaker } from "../stores/circuit-breaker.js";
 import type { ServerIdentity } from "../stores/server-identity.js";
-import { watchServerIdentity } from "../invalidation/server-fence.js";
+import { watchClusterRollback, watchServerIdentity, type RollbackWatch } from "../invalidation/server-fence.js";
 import { BloomGuard, type BloomPolicy } from "../guard/bloom-guard.js";
 import { BloomWrites } from "../guard/bloom-writes.js";
 import type { ResolvedOptions } from "../options.js";
@@ -69,6 +69,8 @@ export class CacheRuntime {
   readonly #breaker: CircuitBreaker | undefined;
   /** Which Redis server the commands reach; a new one is fenced before anything is served from it. */
   readonly #identity: ServerIdentity | undefined;
+  /** On a Cluster, what fences the namespace when its shard's keys went back (no server identity there). */
+  readonly #clusterRollback: RollbackWatch | undefined;
   readonly #writeNames: WriteNames;
   /** The client the extension was applied to: scans and counts for Bloom filters run on it. */
   readonly #client: Delegates;
@@ -122,7 +124,9 @@ export class CacheRuntime {
     // warm() at deploy also loads (or builds, once for the fleet) the Bloom filters.
     if (this.#guard !== undefined) this.warmHooks.beforeWarm.push(() => this.#guard!.prepare());
     this.#l1 = options.l1 === undefined ? undefined : new MemoryStore(options.l1, options.clock);
-    this.#identity = store === undefined || this.#bus === undefined ? undefined : watchServerIdentity({ redis: options.redis!, store, prefix, versions: this.#versions, l1: this.#l1, guard: () => this.#guard, bus: this.#bus, counters: this.#counters, report });
+    const fenceParts = store === undefined || this.#bus === undefined ? undefined : { redis: options.redis!, store, prefix, versions: this.#versions, l1: this.#l1, guard: () => this.#guard, bus: this.#bus, counters: this.#counters, report };
+    this.#identity = fenceParts === undefined ? undefined : watchServerIdentity(fenceParts);
+    this.#clusterRollback = fenceParts === undefined ? undefined : watchClusterRollback(fenceParts);
     this.#cache = this.#createTieredCache(store, report);
     const hotKeys = options.hotKeys === undefined ? undefined : new HotKeyDetector({ threshold: options.hotKeys.threshold, windowMs: options.hotKeys.windowMs, sampleEvery: 8, topK: 20 }, options.clock, options.random);
     const observability = new Observability({ options, counters: this.#counters, events: this.#events, fingerprint: scope.fingerprint, queryKeyOf: (key) => clientFreeKey(scope, key), argsCodec: new Codec(prismaDecimal, { exact: false }), stats: () => this.control.stats(), report });
@@ -197,6 +201,7 @@ export class CacheRuntime {
       ownsRawStatement: (query) => this.#writePath.ownsRawStatement(query),
       closeBus: async () => {
         this.#identity?.stop();
+        this.#clusterRollback?.stop();
         this.#countClosed?.();
         await this.#bus?.close();
         await this.#connection?.release();

@@ -98,6 +98,8 @@ export class RedisStore {
    * its command's is discarded. Bumps and the verification itself go through unverified.
    */
   identity: ServerIdentity | undefined;
+  /** What fences the namespace when its keys went back (the identity on one server; on a Cluster, see watchClusterRollback). */
+  rollbackWatch: { rollbackSeen(): void } | undefined;
 
   constructor(redis: RedisLike, timeoutMs: number) {
     this.#redis = redis;
