@@ -80,3 +80,14 @@ async function waitForServer(port: number, node: ChildProcess, output: () => str
   }
   throw new Error(`redis-server on port ${port} did not start`);
 }
+
+/** Runs one command (or a few) on the node at `port` alone, on a connection of its own. */
+export async function onNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
+  const node = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+  node.on("error", () => {});
+  try {
+    return await use(node);
+  } finally {
+    node.disconnect();
+  }
+}

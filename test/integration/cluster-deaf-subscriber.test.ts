@@ -1,7 +1,7 @@
-import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { uniqueNamespace } from "../helpers/client.ts";
 import { privateCluster } from "../helpers/cluster-fixture.ts";
+import { onNode } from "../helpers/redis-cluster.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { sleep, until, untilServedFromL1 } from "../helpers/wait.ts";
 
@@ -16,17 +16,6 @@ const READER_NAME = "pcs-deaf-reader";
 describe("a Cluster node that no longer hears the cluster bus", () => {
   const { cluster, instance: cachedOn } = privateCluster();
   const instance = (namespace: string, connectionName?: string) => cachedOn(namespace, connectionName === undefined ? {} : { redisOptions: { connectionName } });
-
-  /** Runs one command on the node at `port` alone. */
-  async function onNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
-    const node = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 1 });
-    node.on("error", () => {});
-    try {
-      return await use(node);
-    } finally {
-      node.disconnect();
-    }
-  }
 
   /** The node the instance named `name` is subscribed on. */
   async function subscriptionOf(name: string): Promise<number> {

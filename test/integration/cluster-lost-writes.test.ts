@@ -1,7 +1,6 @@
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
-import { RedisCluster } from "../helpers/redis-cluster.ts";
+import { onNode, RedisCluster } from "../helpers/redis-cluster.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -19,16 +18,6 @@ describe("a Cluster shard that fails over without its last writes", () => {
   afterAll(async () => {
     await cluster.stop();
   });
-
-  async function onNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
-    const node = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 1 });
-    node.on("error", () => {});
-    try {
-      return await use(node);
-    } finally {
-      node.disconnect();
-    }
-  }
 
   /** The master holding `{namespace}`'s slot, and its replica (CLUSTER SLOTS lists replicas only once gossip told it). */
   async function namespaceShard(namespace: string): Promise<{ master: number; replica: number }> {

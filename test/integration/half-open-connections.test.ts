@@ -34,17 +34,22 @@ async function withProxiedRedis(test: (parts: { chaos: ChaosRedis; proxy: TcpPro
 const disconnect = (redis: Redis) => redis.disconnect();
 const close = (client: { close(): Promise<void> }) => client.close();
 
+/** A reader whose commands go straight to Redis and whose subscriber connection goes through the proxy, and a writer going straight to Redis. */
+function readerBehindProxy({ chaos, proxy, own }: Parameters<Parameters<typeof withProxiedRedis>[0]>[0]) {
+  const namespace = uniqueNamespace();
+  const readerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
+  routeCacheConnections(readerRedis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
+  const reader = own(createCachedClient({ namespace, redis: readerRedis, models: { User: true } }), close);
+  const writerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
+  const writer = own(createCachedClient({ namespace, redis: writerRedis, models: { User: true } }), close);
+  return { namespace, reader, writer };
+}
+
 describe("a half-open subscriber connection", () => {
   it("is dropped and replaced: L1 answers again, and the server no longer counts the old one, so writes are acknowledged by all", () =>
     withProxiedRedis(async ({ chaos, proxy, own }) => {
       const admin = own(new Redis(chaos.url), disconnect);
-      const namespace = uniqueNamespace();
-      // The reader's commands go straight to Redis; its subscriber connection goes through the proxy.
-      const readerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
-      routeCacheConnections(readerRedis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
-      const reader = own(createCachedClient({ namespace, redis: readerRedis, models: { User: true } }), close);
-      const writerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
-      const writer = own(createCachedClient({ namespace, redis: writerRedis, models: { User: true } }), close);
+      const { namespace, reader, writer } = readerBehindProxy({ chaos, proxy, own });
       const events = channelsOf(`{${namespace}}`, 0).events;
       const subscribers = async () => ((await admin.pubsub("NUMSUB", events)) as [string, number])[1];
       const user = await seedUser(writer.base);
@@ -70,12 +75,7 @@ describe("a half-open subscriber connection", () => {
 
   it("that still receives (only its sends are lost) is replaced while the fleet keeps writing: every message re-arms the socket timer, the unanswered heartbeat does not (outside probe 153)", () =>
     withProxiedRedis(async ({ chaos, proxy, own }) => {
-      const namespace = uniqueNamespace();
-      const readerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
-      routeCacheConnections(readerRedis, { subscriber: { host: "127.0.0.1", port: proxy.port } });
-      const reader = own(createCachedClient({ namespace, redis: readerRedis, models: { User: true } }), close);
-      const writerRedis = own(new Redis(chaos.url, { maxRetriesPerRequest: 1 }), disconnect);
-      const writer = own(createCachedClient({ namespace, redis: writerRedis, models: { User: true } }), close);
+      const { reader, writer } = readerBehindProxy({ chaos, proxy, own });
       const [user, other] = [await seedUser(writer.base), await seedUser(writer.base)];
       const read = () => reader.prisma.user.findUnique({ where: { id: user.id } });
       const l1Hits = () => reader.prisma.$cache.stats().l1Hits;
