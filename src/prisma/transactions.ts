@@ -126,27 +126,43 @@ export class TransactionInvalidations {
     this.#askedBeforeClose.delete(txId);
   }
 
+  /**
+   * A write inside an interactive transaction that failed: it may have run before failing (an
+   * earlier extension's hook that throws after its query ran: an audit sink down), and the caller
+   * may catch the error and commit (outside probe 160: the row served as before the commit).
+   * Buffered as a write of unknown outcome: every unique read of what it names too.
+   */
+  applyFailed(announced: ReadonlySet<string>, client: ScopedClient, changed: () => Iterable<string>): Promise<void> {
+    return this.apply([...this.#unresolvedNames(announced), ...changed()], client);
+  }
+
   /** `$transaction([...])`: announced from the elements' arguments; each element's effects are known from its own result once all committed. */
   async batch(client: ScopedClient, input: readonly PrismaPromiseLike[], options: unknown, parentTransaction: TransactionFn, effectsOf: (element: unknown, result: unknown) => Iterable<string>, announcedOf: (element: unknown) => Iterable<string>): Promise<unknown> {
     const announced = new Set<string>();
     for (const element of input) for (const name of announcedOf(element)) announced.add(name);
     // Refused as a whole, before any element joins it: a batch is all or nothing.
-    if (announced.size > 0) this.#gate.refuseIfClosed("$transaction");
+    if (announced.size > 0) this.#gate.refuseIfClosed("$transaction", () => this.drains(client));
     for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add((element as { self?: object }).self ?? element);
     const run = () => parentTransaction.call(client, input, options) as Promise<unknown[]>;
     // Announced while the batch runs, as a single write is (WriteAnnouncer.alongside).
     const outcome = announced.size === 0 ? { result: await run(), announcement: undefined } : await this.#announcer.alongside(announced, "transaction", true, run);
     const announcement = outcome.announcement;
+    // `tx.$transaction([...])` inside an interactive transaction: Prisma commits it on its own when
+    // the client below the cache is the plain client, and runs it inside the outer transaction when
+    // that client was extended (any extension). So it is confirmed now, and applied again when the
+    // outer transaction ends (outside probe 160: with an extension below, rows read between the
+    // batch and the outer COMMIT were cached as before it, for their ttl).
+    const nested = this.inTransaction(client);
     if ("error" in outcome) {
       await this.settleFailed(outcomeOfError(outcome.error), announced, announcement);
+      // Caught by the caller inside the outer transaction, what ran of it may still commit with it.
+      if (nested) await this.applyFailed(announced, client, () => []);
       throw outcome.error;
     }
     const results = outcome.result;
-    const names = new Set<string>(announced);
-    input.forEach((element, i) => {
-      for (const name of effectsOf(element, results[i])) names.add(name);
-    });
+    const names = batchEffects(input, results, effectsOf, announced);
     await this.#announcer.confirm(names, announcement);
+    if (nested) await this.apply(names, client);
     return results;
   }
 
@@ -188,4 +204,13 @@ export class TransactionInvalidations {
       },
     );
   }
+}
+
+/** What a batch changed: what its elements' arguments name, and each element's effects from its own result. */
+function batchEffects(input: readonly PrismaPromiseLike[], results: readonly unknown[], effectsOf: (element: unknown, result: unknown) => Iterable<string>, announced: ReadonlySet<string>): Set<string> {
+  const names = new Set<string>(announced);
+  input.forEach((element, i) => {
+    for (const name of effectsOf(element, results[i])) names.add(name);
+  });
+  return names;
 }

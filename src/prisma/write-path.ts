@@ -239,8 +239,14 @@ export class WritePath {
   ): Promise<unknown> {
     let announcement: Announcement | undefined;
     let result: unknown;
-    if (this.#transactions.inTransaction(client)) result = await write;
-    else {
+    if (this.#transactions.inTransaction(client)) {
+      try {
+        result = await write;
+      } catch (error) {
+        await this.#transactions.applyFailed(new Set(announced), client, () => effects(undefined));
+        throw error;
+      }
+    } else {
       const outcome = await this.#announcer.alongside(announced, what, addsIdentities(), () => write);
       announcement = outcome.announcement;
       if ("error" in outcome) {

@@ -209,6 +209,84 @@ describe("transactions", () => {
     }
   });
 
+  /**
+   * A cache of its own namespace on a client extended below it by `below` (none: the plain client),
+   * for tests whose rows must be cached when they start (writes of unknown outcome in earlier tests
+   * leave marks on the shared namespace's models that make reads bypass for a while).
+   */
+  function ownStack(ownNamespace: string, below: (base: ReturnType<typeof createBaseClient>["base"]) => object = (base) => base) {
+    const { base } = createBaseClient();
+    const redis = createRedis();
+    const prisma = (below(base) as typeof base).$extends(cacheExtension({ namespace: ownNamespace, redis, models: { User: true } }));
+    return { base, prisma, close: async () => (await prisma.$cache.close(), await base.$disconnect(), redis.disconnect()) };
+  }
+
+  /** Reads `id` through `reader` until it is served without a load (the row cached). */
+  async function cachedIn(reader: { prisma: { user: typeof a.prisma.user; $cache: typeof a.prisma.$cache } }, id: number) {
+    await reader.prisma.user.findUnique({ where: { id } });
+    const loads = reader.prisma.$cache.stats().dbLoads;
+    await reader.prisma.user.findUnique({ where: { id } });
+    expect(reader.prisma.$cache.stats().dbLoads, "the row is cached before the write").toBe(loads);
+  }
+
+  it("a batch inside an interactive transaction (tx.$transaction([...])) is applied when the outer transaction commits, whether Prisma runs it inside (an extension below the cache) or commits it on its own (outside probe 160)", async () => {
+    const ownNamespace = uniqueNamespace();
+    const reader = ownStack(ownNamespace);
+    // Any extension below the cache makes Prisma run the nested batch inside the outer transaction; the plain client commits it on its own.
+    const writers = [
+      ["plain client below", ownStack(ownNamespace)],
+      ["extended client below", ownStack(ownNamespace, (base) => base.$extends({ result: { user: { label: { needs: { name: true }, compute: (row) => `${row.name}!` } } } }))],
+    ] as const;
+    try {
+      for (const [label, writer] of writers) {
+        const name = `batched inside, ${label}`;
+        const read = (p: { user: typeof a.prisma.user }) => p.user.findUnique({ where: { id: user.id } });
+        await cachedIn(reader, user.id);
+        await writer.prisma.$transaction(async (tx) => {
+          await tx.$transaction([tx.user.update({ where: { id: user.id }, data: { name } })]);
+          // Between the inner batch and the outer COMMIT: another instance reads, and may cache what it sees.
+          await read(reader.prisma);
+        });
+        expect((await read(reader.prisma))?.name, label).toBe(name);
+        expect((await read(writer.prisma))?.name, label).toBe(name);
+      }
+    } finally {
+      await reader.close();
+      for (const [, writer] of writers) await writer.close();
+    }
+  });
+
+  it("a write inside an interactive transaction that failed after it ran (an earlier extension's hook threw), caught by the caller before the commit, is invalidated (outside probe 160)", async () => {
+    const ownNamespace = uniqueNamespace();
+    const reader = ownStack(ownNamespace);
+    const writer = ownStack(ownNamespace, (base) =>
+      base.$extends({
+        query: {
+          user: {
+            async update({ args, query }) {
+              await query(args);
+              throw new Error("audit sink down");
+            },
+          },
+        },
+      }),
+    );
+    try {
+      const read = (p: { user: typeof a.prisma.user }) => p.user.findUnique({ where: { id: user.id } });
+      await cachedIn(reader, user.id);
+      await cachedIn(writer, user.id);
+      await writer.prisma.$transaction(async (tx) => {
+        await expect(tx.user.update({ where: { id: user.id }, data: { name: "written before the hook threw" } })).rejects.toThrow("audit sink down");
+      });
+      expect((await a.base.user.findUniqueOrThrow({ where: { id: user.id } })).name, "committed").toBe("written before the hook threw");
+      expect((await read(reader.prisma))?.name).toBe("written before the hook threw");
+      expect((await read(writer.prisma))?.name).toBe("written before the hook threw");
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
+
   it("batch: writes in $transaction([...]) invalidate after the batch commits", async () => {
     const read = (p: typeof a.prisma) => p.user.findUnique({ where: { id: user.id } });
     const count = (p: typeof a.prisma) => p.post.count({ where: { authorId: user.id } });
