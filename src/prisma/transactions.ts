@@ -1,3 +1,4 @@
+import { CacheClosedError } from "../errors.js";
 import type { Announcement } from "../invalidation/versions.js";
 import type { Announced, WriteAnnouncer } from "../invalidation/write-announcer.js";
 import type { PrismaPromiseLike } from "./lazy-query.js";
@@ -14,11 +15,17 @@ export type TransactionFn = (this: unknown, input: unknown, options?: unknown) =
  * Invalidation around transactions: a write inside an interactive transaction is buffered under
  * the transaction's id; what the transaction changed is announced when its callback returned
  * (before Prisma commits it: nothing was visible to other connections before) and confirmed
- * once it committed — before `$transaction` resolves. A rolled-back transaction is invalidated
- * as if it had committed (see interactive). A batch announces what its writes' arguments name, then confirms their effects.
+ * once it committed — before `$transaction` resolves. A rolled-back transaction announces and
+ * publishes nothing, but for writes another extension's hook ran around (see interactive). A batch announces what its writes' arguments name, then confirms their effects.
  */
 export class TransactionInvalidations {
   readonly #open = new Map<string, Set<string>>();
+  /**
+   * Of an open transaction's names, those of writes another extension's query hook runs around:
+   * such a hook may run its write outside the transaction, committed at once whatever the
+   * transaction does (see interactive).
+   */
+  readonly #hooked = new Map<string, Set<string>>();
   /** Open transactions asked for before close() began: they may still write while it waits (WriteGate). */
   readonly #askedBeforeClose = new Set<string>();
   readonly #announcer: WriteAnnouncer;
@@ -52,11 +59,16 @@ export class TransactionInvalidations {
    * Confirms a write now (with its announcement), or buffers it for the commit of the transaction
    * `client` belongs to (whose confirmation adds every identity it bumps to the Bloom filters).
    */
-  async apply(names: Iterable<string>, client: ScopedClient, announcement?: Announcement, addsIdentities = true): Promise<void> {
+  async apply(names: Iterable<string>, client: ScopedClient, announcement?: Announcement, addsIdentities = true, hooked = false): Promise<void> {
     const txId = client[TRANSACTION_SCOPE]?.txId;
     const buffer = txId === undefined ? undefined : this.#open.get(txId);
     if (buffer === undefined) return this.#announcer.confirm(new Set(names), announcement, addsIdentities);
-    for (const name of names) buffer.add(name);
+    let hookedBuffer = hooked ? this.#hooked.get(txId!) : undefined;
+    if (hooked && hookedBuffer === undefined) this.#hooked.set(txId!, (hookedBuffer = new Set()));
+    for (const name of names) {
+      buffer.add(name);
+      hookedBuffer?.add(name);
+    }
   }
 
   /** `$transaction(async (tx) => …)`, run by Prisma on the extended client so `tx` keeps the extension. */
@@ -96,19 +108,20 @@ export class TransactionInvalidations {
       result = await parentTransaction.call(client, tracked, options);
     } catch (error) {
       const names = txId === undefined ? undefined : this.#open.get(txId);
+      const hooked = txId === undefined ? undefined : this.#hooked.get(txId);
       this.#forget(txId);
       const announced = await announcing;
-      if (names === undefined || names.size === 0) throw error;
-      // Refused by this cache (Redis could not take the announcement under "refuse"): nothing was written through it.
-      if (announced !== undefined && "error" in announced) throw error;
       const announcement = announced !== undefined && "announcement" in announced ? announced.announcement : undefined;
-      // Rolled back, yet what it wrote is invalidated as if it had committed: an extension applied
-      // before the cache may have run a write outside the transaction, committed at once (Prisma's
-      // row-level-security example runs every query in a batch transaction of its own base client;
-      // outside probe 156: the row served as before the write, for its whole ttl, after the rollback).
-      // A lost reply may hide a commit, or one still to come: see write-outcome.ts.
-      const outcome = outcomeOfError(error);
-      await this.settleFailed(outcome === "unknown" ? "unknown" : "committed", names, announcement);
+      // The commit failed after the announcement: refused, its marks are removed (an over-invalidation,
+      // never a stale read); a lost reply may hide a commit (or one still to come): see write-outcome.ts.
+      if (announcement !== undefined && names !== undefined) await this.settleFailed(outcomeOfError(error), names, announcement);
+      // Rolled back before anything was announced, yet the writes another extension's hook ran
+      // around are invalidated as if they had committed: the hook may have run them outside the
+      // transaction, committed at once (Prisma's row-level-security example runs every query in a
+      // batch transaction of its own base client; outside probe 156: the row served as before the
+      // write for its whole ttl). Not when this cache refused the transaction (closed, or Redis
+      // could not take the announcement under "refuse"): it cannot deliver them either.
+      else if (hooked !== undefined && hooked.size > 0 && !(error instanceof CacheClosedError) && !(announced !== undefined && "error" in announced)) await this.#announcer.confirm(hooked, undefined);
       throw error;
     }
     const names = txId === undefined ? undefined : this.#open.get(txId);
@@ -123,6 +136,7 @@ export class TransactionInvalidations {
   #forget(txId: string | undefined): void {
     if (txId === undefined) return;
     this.#open.delete(txId);
+    this.#hooked.delete(txId);
     this.#askedBeforeClose.delete(txId);
   }
 
@@ -132,8 +146,8 @@ export class TransactionInvalidations {
    * may catch the error and commit (outside probe 160: the row served as before the commit).
    * Buffered as a write of unknown outcome: every unique read of what it names too.
    */
-  applyFailed(announced: ReadonlySet<string>, client: ScopedClient, changed: () => Iterable<string>): Promise<void> {
-    return this.apply([...this.#unresolvedNames(announced), ...changed()], client);
+  applyFailed(announced: ReadonlySet<string>, client: ScopedClient, changed: () => Iterable<string>, hooked = false): Promise<void> {
+    return this.apply([...this.#unresolvedNames(announced), ...changed()], client, undefined, true, hooked);
   }
 
   /** `$transaction([...])`: announced from the elements' arguments; each element's effects are known from its own result once all committed. */

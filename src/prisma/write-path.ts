@@ -154,7 +154,7 @@ export class WritePath {
       return chainableFluentWrite(
         query,
         related,
-        (fluent) => this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects), () => this.#transactions.drains(query.$parent as ScopedClient)),
+        (fluent) => this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects, undefined, undefined, this.#probe.hooked(this.#delegateKeys.get(query.model)!, query.operation)), () => this.#transactions.drains(query.$parent as ScopedClient)),
         (fluent, join) => this.#joinedBatch(`${query.model}.${query.operation}`, fluent, join, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs())),
       );
     },
@@ -181,7 +181,9 @@ export class WritePath {
     const inTransaction = (query.$parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
     const delegateKey = this.#delegateKeys.get(query.model)!;
     // How far a failed write got, where the probe sees it (other hooks run around it, and may retry it or give up on it).
-    const attempts = this.#probe.hooked(delegateKey, query.operation) && !inTransaction ? new WriteAttempts() : undefined;
+    // Another extension's hook runs around it: it may write on a client of its own (see TransactionInvalidations.interactive).
+    const hooked = this.#probe.hooked(delegateKey, query.operation);
+    const attempts = hooked && !inTransaction ? new WriteAttempts() : undefined;
     // Lazy, like a Prisma query: it starts when #announced awaits it, after the announcement.
     const write: PromiseLike<unknown> = inTransaction
       ? passthrough(this.#delegateKeys, query)
@@ -209,7 +211,7 @@ export class WritePath {
     };
     // Asked before the write (the announcement) and after it, when another extension's hook may have changed its arguments.
     const addsIdentities = () => this.#writeNames.addsIdentities(query.model, query.operation, query.args) || (finalArgs !== query.args && this.#writeNames.addsIdentities(query.model, query.operation, finalArgs));
-    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities, attempts);
+    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities, attempts, hooked);
   }
 
   /**
@@ -236,6 +238,7 @@ export class WritePath {
     effects: (result: unknown) => Iterable<string>,
     addsIdentities: () => boolean = () => true,
     attempts?: WriteAttempts,
+    hooked = false,
   ): Promise<unknown> {
     let announcement: Announcement | undefined;
     let result: unknown;
@@ -243,7 +246,7 @@ export class WritePath {
       try {
         result = await write;
       } catch (error) {
-        await this.#transactions.applyFailed(new Set(announced), client, () => effects(undefined));
+        await this.#transactions.applyFailed(new Set(announced), client, () => effects(undefined), hooked);
         throw error;
       }
     } else {
@@ -259,7 +262,7 @@ export class WritePath {
     for (const name of announced) names.add(name);
     // Resolved, but an earlier attempt (retried by another extension's hook) may have committed too, or still may.
     if (attempts?.uncertain) await this.#transactions.settleFailed("unknown", new Set(announced), announcement, () => names);
-    else await this.#transactions.apply(names, client, announcement, addsIdentities());
+    else await this.#transactions.apply(names, client, announcement, addsIdentities(), hooked);
     return result;
   }
 }

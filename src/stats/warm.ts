@@ -24,7 +24,7 @@ export interface WarmProgress {
 export interface WarmResult {
   /** Queries now in the cache: loaded, or found in Redis or L1. */
   warmed: number;
-  /** Queries whose load failed (a database error, or an *OrThrow read whose record is gone). */
+  /** Queries whose load failed (a database error, a query the database refuses); an *OrThrow read whose record is gone is warmed: its absence is cached. */
   failed: number;
   /** Why loads failed: the error's code and first line, counted (each error also went to `onError`). */
   failedBy: Record<string, number>;
@@ -142,6 +142,12 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
         await target.replay(query);
         settle("warmed");
       } catch (error) {
+        // The record is gone: its absence is what the read answers now, and is cached as such
+        // (outside probe 158: counted failed, it made the CLI's `warm` exit 1 on a healthy database).
+        if (readsAbsentRecord(query, error)) {
+          settle("warmed");
+          continue;
+        }
         target.report(new CacheError("E_WARM_FAILED", `warm(): ${query.model}.${query.operation} failed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
         const reason = failureReason(error);
         failedBy[reason] = (failedBy[reason] ?? 0) + 1;
@@ -153,6 +159,11 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   const result: WarmResult = { warmed: progress.warmed, failed: progress.failed, failedBy, skipped: progress.skipped, total: progress.total, skippedBy, durationMs: target.clock.now() - started };
   await runHooks(target.hooks.afterWarm, { ...context, result }, target.report);
   return result;
+}
+
+/** An `*OrThrow` read whose record does not exist: Prisma's P2025. */
+function readsAbsentRecord(query: RecordedQuery, error: unknown): boolean {
+  return query.operation.endsWith("OrThrow") && (error as { code?: unknown } | null)?.code === "P2025";
 }
 
 /** A failed replay's reason, as `failedBy` counts it: the error's code (Prisma's, or this library's) and the last non-empty line of its message (Prisma's first lines name the call site). */

@@ -65,4 +65,15 @@ describe("warm()", () => {
     expect(await warming).toMatchObject({ warmed: 1 });
     expect(events).toEqual(["hook done", "hook done", "replayed"]);
   });
+
+  it("counts an *OrThrow replay whose record is gone as warmed (its absence is cached), and other failures as failed with their reasons (outside probe 158)", async () => {
+    const orThrow: RecordedQuery = { ...query("gone"), operation: "findUniqueOrThrow" };
+    const { parts } = target(0, [orThrow, query("broken")]);
+    parts.operations = new Set(["findUnique", "findUniqueOrThrow"]);
+    parts.replay = async (recorded) => {
+      if (recorded.id === "gone") throw Object.assign(new Error("No record was found for a query."), { code: "P2025" });
+      throw Object.assign(new Error("\nInvalid `prisma.user.findUnique()` invocation:\n\nCan't reach database server"), { code: "P1001" });
+    };
+    expect(await warm(parts, { top: 2 })).toMatchObject({ warmed: 1, failed: 1, failedBy: { "P1001: Can't reach database server": 1 } });
+  });
 });
