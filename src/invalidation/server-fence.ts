@@ -116,25 +116,31 @@ export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | u
   let stopped = false;
   let checking = false;
   let fencing: Promise<void> | undefined;
+  // A fence that failed part way (the shard still failing over) may have raised the sequence and
+  // reset the bump count already, so no check would see the keys behind again: it is owed until it
+  // completes, and tried again at each tick.
+  let owed = false;
   const fence = () => {
     if (stopped || fencing !== undefined) return;
-    parts.report(new CacheStoreError("EVALSHA", "the namespace's keys went back on its Redis Cluster shard (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: a failover to a replica without the last writes, a flush): the namespace is fenced"));
+    if (!owed) parts.report(new CacheStoreError("EVALSHA", "the namespace's keys went back on its Redis Cluster shard (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: a failover to a replica without the last writes, a flush): the namespace is fenced"));
+    owed = true;
     parts.l1?.clear();
     fencing = parts.versions
       .fence(true)
       .then(
         () => {
+          owed = false;
           // Entries read from Redis while the fence was under way were valid under the versions that went back.
           parts.l1?.clear();
           parts.guard()?.distrustAll();
           parts.counters.redisServerChanges++;
         },
-        // Not taken (the shard still failing over): the next check sees the keys still behind and fences again.
         (error: unknown) => parts.report(error instanceof CacheStoreError ? error : new CacheStoreError("EVALSHA", String(error), { cause: error })),
       )
       .finally(() => (fencing = undefined));
   };
   const timer = setInterval(() => {
+    if (owed) return fence();
     if (stopped || checking || fencing !== undefined) return;
     checking = true;
     keysWentBack(parts)

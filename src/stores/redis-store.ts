@@ -237,6 +237,18 @@ export class RedisStore {
   }
 
   /**
+   * A bump (a write's invalidation): unverified, and sent even while the circuit is open. A Redis
+   * slower than `redisTimeout` opens the circuit and never closes it again (its probe times out
+   * too), yet it runs what it is sent: failing bumps at once there left every invalidation of a
+   * writer on a slow link undelivered, while instances on good links served the old rows for as
+   * long as that lasted (outside probe 159: 400 ms round trips, stale for 18 s to over 30 s after
+   * each write resolved). Sent, a bump whose reply comes too late has still reached the fleet.
+   */
+  runDelivery(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    return this.#bounded("EVALSHA", (wanted) => this.#evalsha(script, keys, args, wanted), "delivery");
+  }
+
+  /**
    * Runs `script` by its sha, loading it with EVAL the first time a server has not seen it;
    * `buffers`: bulk strings as Buffers. No EVAL once the caller gave up (`wanted` false): sent
    * after commands that followed it, a write's announcement would land after its own confirmation
@@ -262,11 +274,12 @@ export class RedisStore {
   /**
    * `mode`: "verified" (the default) waits for the server to be verified within the same bound,
    * and discards a reply from a later connection; "unverified" does neither; "probe" neither, and
-   * is sent even while the circuit is open.
+   * is sent even while the circuit is open, without telling it; "delivery" as "unverified", and is
+   * sent even while the circuit is open (see runDelivery).
    */
-  #bounded<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, mode: "verified" | "unverified" | "probe" = "verified"): Promise<T> {
+  #bounded<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, mode: "verified" | "unverified" | "probe" | "delivery" = "verified"): Promise<T> {
     const breaker = mode === "probe" ? undefined : this.breaker;
-    if (breaker?.open) return Promise.reject(new CircuitOpenError(operation));
+    if (breaker?.open && mode !== "delivery") return Promise.reject(new CircuitOpenError(operation));
     if (UNAVAILABLE.has(this.#redis.status)) {
       breaker?.failed();
       return Promise.reject(new CacheStoreError(operation, `connection is ${this.#redis.status}`));
@@ -309,7 +322,7 @@ export class RedisStore {
     });
   }
 
-  #send<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, breaker: CircuitBreaker | undefined, identity: ServerIdentity | undefined, timeoutMs: number, mode: "verified" | "unverified" | "probe"): Promise<T> {
+  #send<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, breaker: CircuitBreaker | undefined, identity: ServerIdentity | undefined, timeoutMs: number, mode: "verified" | "unverified" | "probe" | "delivery"): Promise<T> {
     const epoch = identity?.epoch;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
