@@ -242,7 +242,7 @@ function hotKeyOptions(value: unknown): ResolvedOptions["hotKeys"] {
 }
 
 /** A lease shorter than this would lapse between heartbeats on any busy event loop; longer, and a write waits that long for a frozen instance. */
-const LEASE_TTL_RANGE = [50, 60_000] as const;
+export const LEASE_TTL_RANGE = [50, 60_000] as const;
 
 function leaseSettings(value: unknown): ResolvedOptions["lease"] {
   if (value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) throw new CacheConfigError("lease", "expected an object { ttl, heartbeat } (milliseconds)");

@@ -1,4 +1,5 @@
 import { CacheStoreError, type CacheError } from "../errors.js";
+import { LEASE_TTL_RANGE } from "../options.js";
 import type { RedisStore, RegistryKeys, SchemaRegistration } from "../stores/redis-store.js";
 
 /** How often a live instance renews its registration (one script: ZADD, ZREMRANGEBYSCORE, the fleet's longest lease). */
@@ -119,7 +120,9 @@ export class InstanceRegistry {
     this.#refusedBeforeRegistering = false;
     this.#refused = false;
     this.#registeredSentAt = Math.max(this.#registeredSentAt ?? sentAt, sentAt);
-    if (Number.isFinite(longestLeaseMs)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, longestLeaseMs);
+    // Nothing read from Redis is trusted: no instance's lease is longer than the option allows (a
+    // foreign or corrupt value made a write wait forever, re-arming an overflowing timer: outside probe 159).
+    if (Number.isFinite(longestLeaseMs)) this.#fleetLeaseMs = Math.max(this.#leaseTtlMs, Math.min(longestLeaseMs, LEASE_TTL_RANGE[1]));
     if (Number.isSafeInteger(schemas)) this.#schemas = schemas;
     if (epochBumped) this.#handlers.onEpochBumped();
     const orphaned = orphanedWrites(orphans);
