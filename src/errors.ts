@@ -121,3 +121,7 @@ export class CacheExtendedTwiceError extends CacheError {
   }
 }
 
+/** An error's message without the terminal colours Prisma's messages carry. */
+export function plainMessage(error: unknown): string {
+  return String((error as Error | null)?.message ?? error).replace(/\u001b\[[0-9;]*m/g, "");
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
-import { clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, readBeforeSocketTimeout, reviveWhenEnded, sentinelOverrides } from "../stores/command-connection.js";
+import { afterIoTurn, clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, readBeforeSocketTimeout, reviveWhenEnded, sentinelOverrides } from "../stores/command-connection.js";
 import { PUBLISH_FROM_NAMESPACE_NODE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
@@ -192,21 +192,17 @@ export class Bus {
    * a connection that still receives but no longer sends — the other direction lost — gets every
    * invalidation the fleet publishes, each of which re-arms it (outside probe 153: such an instance
    * served no L1 for as long as the fleet kept writing). As with that timer, the decision is taken
-   * after one turn of I/O, so a stall of this process does not drop a reply waiting unread.
+   * after one turn of I/O (afterIoTurn), so a stall of this process does not drop a reply waiting unread.
    */
   #pingSubscriber(): Promise<unknown> {
     const connection = this.#subscriber as SubscriberLike & { stream?: { destroy(error: Error): void }; options?: { socketTimeout?: number } };
     const stream = connection.stream;
     const deadlineMs = connection.options?.socketTimeout || halfOpenAfterMs(this.#leaseTtlMs);
     let answered = false;
-    const timer = setTimeout(
-      () =>
-        setImmediate(() => {
-          if (answered || this.#closed || connection.stream !== stream) return;
-          stream?.destroy(new Error(`lease heartbeat unanswered for ${deadlineMs} ms: the connection no longer sends`));
-        }),
-      deadlineMs,
-    );
+    const timer = afterIoTurn(deadlineMs, () => {
+      if (answered || this.#closed || connection.stream !== stream) return;
+      stream?.destroy(new Error(`lease heartbeat unanswered for ${deadlineMs} ms: the connection no longer sends`));
+    });
     timer.unref();
     const reply = connection.ping();
     const settle = () => {

@@ -49,11 +49,9 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
     rolledBack: () => keysWentBack(parts),
     fence: async (runId, reason) => {
       if (reason === "rolled back") parts.report(new CacheStoreError("INFO", "the Redis server's keys went back (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush): the namespace is fenced"));
-      parts.l1?.clear();
       // Instances that trust this server already may hold what this process stored before it
       // noticed (commands resent on reconnection): tell them. On a server nobody trusted yet, no one.
-      await versions.fence(reason === "changed" || reason === "rolled back");
-      parts.guard()?.distrustAll();
+      await fenceNamespace(parts, reason === "changed" || reason === "rolled back");
       await recordServer(runId);
       // Counted once it took: a fence Redis refuses (NOREPLICAS on a promoted replica without its own) is retried several times a second.
       if (reason !== "unrecorded") counters.redisServerChanges++;
@@ -92,6 +90,19 @@ async function keysWentBack(parts: ServerFenceParts): Promise<boolean> {
   return sequenceWentBack || bumpsWentBack;
 }
 
+/**
+ * What a fence does in this process, on one server or a Cluster: L1 flushed, the namespace fenced
+ * (sequence raised, every model's generation bumped; published to the fleet when `publish`), the
+ * Bloom guards distrusted until rebuilt. L1 is flushed again once that is done: entries read from
+ * Redis meanwhile were valid under the versions the fence replaced (on a Cluster reads are not held).
+ */
+async function fenceNamespace(parts: ServerFenceParts, publish: boolean): Promise<void> {
+  parts.l1?.clear();
+  await parts.versions.fence(publish);
+  parts.l1?.clear();
+  parts.guard()?.distrustAll();
+}
+
 /** What notices that the namespace's keys went back (see RedisStore.rollbackWatch). */
 export interface RollbackWatch {
   /** A bump's reply counted no more of this instance's bumps than an earlier one: fence now. */
@@ -124,15 +135,10 @@ export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | u
     if (stopped || fencing !== undefined) return;
     if (!owed) parts.report(new CacheStoreError("EVALSHA", "the namespace's keys went back on its Redis Cluster shard (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: a failover to a replica without the last writes, a flush): the namespace is fenced"));
     owed = true;
-    parts.l1?.clear();
-    fencing = parts.versions
-      .fence(true)
+    fencing = fenceNamespace(parts, true)
       .then(
         () => {
           owed = false;
-          // Entries read from Redis while the fence was under way were valid under the versions that went back.
-          parts.l1?.clear();
-          parts.guard()?.distrustAll();
           parts.counters.redisServerChanges++;
         },
         (error: unknown) => parts.report(error instanceof CacheStoreError ? error : new CacheStoreError("EVALSHA", String(error), { cause: error })),

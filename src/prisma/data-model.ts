@@ -1,4 +1,4 @@
-import { CacheConfigError } from "../errors.js";
+import { CacheConfigError, plainMessage } from "../errors.js";
 import type { SelectableFields } from "../guard/bloom-guard.js";
 import { ModelGraph, type ModelInfo } from "../invalidation/model-graph.js";
 import { readSchemaBlocks } from "./schema-blocks.js";
@@ -93,7 +93,7 @@ function schemaFacts(schemaText: unknown): { facts?: Map<string, SchemaModelFact
 }
 
 function firstLine(error: unknown): string {
-  const message = String((error as Error)?.message ?? error).replace(/\u001b\[[0-9;]*m/g, "");
+  const message = plainMessage(error);
   return message.split("\n").find((line) => /error/i.test(line))?.trim().slice(0, 200) ?? message.slice(0, 200);
 }
 

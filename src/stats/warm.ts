@@ -1,4 +1,4 @@
-import { CacheArgumentError, CacheError, CacheStoreError } from "../errors.js";
+import { CacheArgumentError, CacheError, CacheStoreError, plainMessage } from "../errors.js";
 import type { Clock } from "../types.js";
 import type { CacheHints, RecordedQuery } from "./query-stats.js";
 
@@ -169,7 +169,7 @@ function readsAbsentRecord(query: RecordedQuery, error: unknown): boolean {
 /** A failed replay's reason, as `failedBy` counts it: the error's code (Prisma's, or this library's) and the last non-empty line of its message (Prisma's first lines name the call site). */
 function failureReason(error: unknown): string {
   const code = (error as { code?: unknown; errorCode?: unknown } | null)?.code ?? (error as { errorCode?: unknown } | null)?.errorCode;
-  const lines = String((error as Error | null)?.message ?? error).replace(/\u001b\[[0-9;]*m/g, "").split("\n").map((line) => line.trim()).filter((line) => line !== "");
+  const lines = plainMessage(error).split("\n").map((line) => line.trim()).filter((line) => line !== "");
   const text = (lines.at(-1) ?? "").slice(0, MAX_REASON_LENGTH);
   return typeof code === "string" ? `${code}: ${text}` : text;
 }

@@ -155,16 +155,24 @@ export function readBeforeSocketTimeout(connection: object): void {
   timer.setSocketTimeout = function (this: SocketTimer) {
     arm.call(this);
     clearTimeout(this.socketTimeoutTimer);
-    const timeoutMs = this.options?.socketTimeout;
-    const armed = setTimeout(() => {
-      setImmediate(() => {
-        if (this.socketTimeoutTimer !== armed) return;
-        this.socketTimeoutTimer = undefined;
-        this.stream?.destroy(new Error(`Socket timeout. Expecting data, but didn't receive any in ${timeoutMs}ms.`));
-      });
-    }, timeoutMs);
+    const timeoutMs = this.options?.socketTimeout ?? 0;
+    const armed = afterIoTurn(timeoutMs, () => {
+      if (this.socketTimeoutTimer !== armed) return;
+      this.socketTimeoutTimer = undefined;
+      this.stream?.destroy(new Error(`Socket timeout. Expecting data, but didn't receive any in ${timeoutMs}ms.`));
+    });
     this.socketTimeoutTimer = armed;
   };
+}
+
+/**
+ * Runs `act` once `ms` have passed and the event loop has then polled for I/O once: timers run
+ * before the poll, so after a stall of this process (a synchronous loop, a GC pause, SIGSTOP)
+ * longer than `ms`, a timer alone fires with the awaited reply still unread on the socket. The
+ * reply, if there, is handled first; `act` checks whether it is still needed.
+ */
+export function afterIoTurn(ms: number, act: () => void): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(act), ms);
 }
 
 /**
