@@ -31,6 +31,10 @@ export interface RedisLike {
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   publish(channel: string, message: string): Promise<number>;
+  /** SCRIPT LOAD: a script whose call was given up on before Redis answered NOSCRIPT is loaded for the next call. */
+  script?(subcommand: "LOAD", source: string): Promise<unknown>;
+  /** A Cluster's masters: a script is loaded on each (SCRIPT LOAD names no key, so ioredis sends it to any node). */
+  nodes?(role: "master"): ReadonlyArray<{ script(subcommand: "LOAD", source: string): Promise<unknown> }>;
   zadd(key: string, score: number, member: string): Promise<unknown>;
   zrem(key: string, member: string): Promise<unknown>;
   del(...keys: string[]): Promise<number>;

@@ -252,15 +252,35 @@ export class RedisStore {
    * Runs `script` by its sha, loading it with EVAL the first time a server has not seen it;
    * `buffers`: bulk strings as Buffers. No EVAL once the caller gave up (`wanted` false): sent
    * after commands that followed it, a write's announcement would land after its own confirmation
-   * and leave its marks standing.
+   * and leave its marks standing. The script is loaded instead, without running it, for the next
+   * call: on a link slower than `redisTimeout` every NOSCRIPT comes after the call was given up, and
+   * a server that had never run the bump script never got it — no write of that instance reached
+   * the fleet (a well-connected instance served the old rows for as long as the test ran).
    */
   async #evalsha(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>, wanted: () => boolean, buffers = false): Promise<unknown> {
     try {
       return await this.#eval("EVALSHA", script.sha, keys, args, buffers);
     } catch (error) {
-      if (!String((error as Error)?.message).startsWith("NOSCRIPT") || !wanted()) throw error;
-      return this.#eval("EVAL", script.source, keys, args, buffers);
+      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+      if (wanted()) return this.#eval("EVAL", script.source, keys, args, buffers);
+      this.#loadForNextCall(script);
+      throw error;
     }
+  }
+
+  /** Scripts being loaded by #loadForNextCall, by sha: one load at a time each. */
+  readonly #loading = new Set<string>();
+
+  /**
+   * SCRIPT LOAD on the server (every master of a Cluster). Its failure is not reported: the next
+   * call of the script fails with NOSCRIPT again, which is, and loads it again.
+   */
+  #loadForNextCall(script: RedisScript): void {
+    if (this.#loading.has(script.sha)) return;
+    this.#loading.add(script.sha);
+    const redis = this.#redis;
+    const loads = redis.isCluster ? (redis.nodes?.("master") ?? []).map((node) => node.script("LOAD", script.source)) : [redis.script?.("LOAD", script.source)];
+    void Promise.allSettled(loads).then(() => this.#loading.delete(script.sha));
   }
 
   #eval(command: "EVALSHA" | "EVAL", body: string, keys: readonly string[], args: ReadonlyArray<string | number>, buffers: boolean): Promise<unknown> {
