@@ -2,6 +2,7 @@ import { CacheError, CacheStoreError } from "../errors.js";
 import { BUMP_VERSIONS } from "../stores/redis-scripts.js";
 import { batchesOf } from "./bump-batches.js";
 import type { DistrustLedger } from "./distrust-ledger.js";
+import { registrationLifetimeMs } from "./instance-registry.js";
 import { waitUntilLapsed } from "./lease.js";
 import type { VersionsOptions } from "./versions.js";
 
@@ -55,6 +56,8 @@ export class BumpSender {
   readonly #listener: BumpListener;
   /** The highest count of this instance's bumps Redis reported (see ROLLBACK_CHECK); 0 before the first, and from each fence on. */
   #bumpsTaken = 0;
+  /** Until when (performance.now()) a Cluster bump's count of receivers is not trusted (see registryMayBeLost). */
+  #receiversUnknownUntil = -Infinity;
 
   constructor(options: VersionsOptions, redis: NonNullable<VersionsOptions["redis"]>, ledger: DistrustLedger, listener: BumpListener) {
     this.#options = options;
@@ -66,6 +69,20 @@ export class BumpSender {
   /** The highest count of this instance's bumps Redis reported since the last fence: the keys never hold fewer unless they went back. */
   get bumpsTaken(): number {
     return this.#bumpsTaken;
+  }
+
+  /**
+   * The namespace's keys went back on a Cluster (a flush of its shard, a failover without the last
+   * writes): the registry of live instances went with them. A bump counts its receivers from that
+   * registry, PUBLISH reaching only the subscribers of the namespace's node: until each instance's
+   * heartbeat registered it again — or its registration lapsed in its own eyes, after which it
+   * serves nothing from L1 — a write could resolve before instances subscribed elsewhere applied
+   * it, and they served the old rows from L1 meanwhile. Bumps answered until then wait out the
+   * lease instead.
+   */
+  registryMayBeLost(): void {
+    const { bus } = this.#redis;
+    this.#receiversUnknownUntil = Math.max(this.#receiversUnknownUntil, performance.now() + registrationLifetimeMs(Math.max(this.#options.leaseTtlMs, bus.fleetLeaseMs)));
   }
 
   /**
@@ -153,10 +170,10 @@ export class BumpSender {
     if (parsed === undefined) {
       // Nothing read from Redis is trusted: a reply of another shape (a proxy that mixed replies up) is a failed bump.
       acks.cancel();
-      this.#options.report(new CacheStoreError("EVALSHA", `BUMP_VERSIONS answered ${describeReply(reply)}, not its four numbers`));
+      this.#options.report(new CacheStoreError("EVALSHA", `BUMP_VERSIONS answered ${describeReply(reply)}, not its five numbers`));
       return undefined;
     }
-    const { seq, receivers, mixed, bumps } = parsed;
+    const { seq, receivers, mixed, bumps, ownStands } = parsed;
     if (seq === -1) {
       acks.cancel();
       return { acks: Promise.resolve(true), skipped: true };
@@ -166,6 +183,9 @@ export class BumpSender {
     // Replies come in the order the bumps ran (one connection): a count not above the last one means the keys went back.
     if (bumps > this.#bumpsTaken) this.#bumpsTaken = bumps;
     else store.rollbackWatch?.rollbackSeen();
+    // This instance's registration gone, though renewed within its lifetime: the registry was lost
+    // (a first bump since the loss has no count to compare). On one server PUBLISH counts every subscriber.
+    if (store.isCluster && ownStands === 0 && bus.registrationStandsAt(processedBy)) store.rollbackWatch?.rollbackSeen();
     // Instances of another schema were live: the bump also bumped the schema epoch (see BUMP_VERSIONS).
     this.#listener.applied(seq, mixed === 1 ? [...list, bus.schema.epoch] : list, sentAt);
     // A fence is not counted as invalidations sent, and nobody acknowledges it.
@@ -176,7 +196,7 @@ export class BumpSender {
     // An instance that did not acknowledge has lost its L1 lease by lease.ttl after Redis processed the bump.
     // The longest lease in the fleet, not this instance's: others may be configured with a longer one.
     const leaseMs = Math.max(this.#options.leaseTtlMs, bus.fleetLeaseMs);
-    const settled = acks.wait(receivers, leaseMs).then(async (complete) => {
+    const settled = acks.wait(processedBy < this.#receiversUnknownUntil ? Number.POSITIVE_INFINITY : receivers, leaseMs).then(async (complete) => {
       if (!complete || performance.now() - processedBy > this.#options.ackTimeoutMs) counters.invalidationAckTimeouts++;
       if (!complete) {
         // Perhaps a host gone without closing its subscriber connection, which PUBLISH still counts.
@@ -191,10 +211,10 @@ export class BumpSender {
 }
 
 /** BUMP_VERSIONS's reply, or undefined when it has another shape (nothing read from Redis is trusted). */
-export function parseBumpReply(reply: unknown): { seq: number; receivers: number; mixed: number; bumps: number } | undefined {
-  if (!Array.isArray(reply) || reply.length !== 4 || !reply.every((value) => typeof value === "number" && Number.isSafeInteger(value))) return undefined;
-  const [seq, receivers, mixed, bumps] = reply as [number, number, number, number];
-  return { seq, receivers, mixed, bumps };
+export function parseBumpReply(reply: unknown): { seq: number; receivers: number; mixed: number; bumps: number; ownStands: number } | undefined {
+  if (!Array.isArray(reply) || reply.length !== 5 || !reply.every((value) => typeof value === "number" && Number.isSafeInteger(value))) return undefined;
+  const [seq, receivers, mixed, bumps, ownStands] = reply as [number, number, number, number, number];
+  return { seq, receivers, mixed, bumps, ownStands };
 }
 
 function describeReply(reply: unknown): string {

@@ -339,6 +339,11 @@ export class Bus {
     if (!this.#onCluster && !this.#closed) this.#lapsed.sweep();
   }
 
+  /** Whether Redis must hold this instance's registration when it ran a command answered by `at` (see InstanceRegistry.standsAt). */
+  registrationStandsAt(at: number): boolean {
+    return this.#registry.standsAt(at);
+  }
+
   /** Whether this instance's registration still stands in Redis (see InstanceRegistry.current). */
   get registered(): boolean {
     return this.#registry.current;

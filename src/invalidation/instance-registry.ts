@@ -62,6 +62,8 @@ export class InstanceRegistry {
   #schemas: number | undefined;
   /** When the last registration Redis answered was sent (monotonic ms): it stands in Redis until at least then + lifetime. */
   #registeredSentAt: number | undefined;
+  /** When `live` was last set: a heartbeat sent before it may have been undone since (left, then joined again). */
+  #joinedAt = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   /** One report per run of failures: a Redis outage is reported by the connection itself too. */
   #failing = false;
@@ -87,6 +89,7 @@ export class InstanceRegistry {
   set live(live: boolean) {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
+    this.#joinedAt = performance.now();
     // A quiet period outlives a resubscription: what it waits for (other writers' deliveries) does not move with it.
     if (!live) {
       this.#settle(this.#store.removeFromRegistry(this.#keys.key, this.#member), "ZREM");
@@ -165,6 +168,16 @@ export class InstanceRegistry {
     if (this.#quiet !== undefined) return -Infinity;
     if (this.#registeredSentAt === undefined) return this.#refusedBeforeRegistering ? -Infinity : Infinity;
     return this.#registeredSentAt + this.#lifetimeMs;
+  }
+
+  /**
+   * Whether Redis must hold this registration when it ran a command answered by `at` (monotonic
+   * ms): live, renewed by a heartbeat sent since it joined, and `at` within a lifetime of that
+   * heartbeat's sending (Redis processed it later, and counts the lifetime from then).
+   */
+  standsAt(at: number): boolean {
+    const renewed = this.#registeredSentAt;
+    return this.#heartbeat !== undefined && renewed !== undefined && renewed >= this.#joinedAt && at < renewed + this.#lifetimeMs;
   }
 
   /**

@@ -120,7 +120,8 @@ export interface RollbackWatch {
  * flushed and the namespace fenced for the fleet: sequence raised, every model's generation
  * bumped (suspending the Bloom guards until they are rebuilt from the database). There is no gate
  * here: Redis entries read between the rollback and the fence — at most one check period plus a
- * round trip — can be served.
+ * round trip — can be served. The registry of live instances went back too, so for a while writes
+ * do not trust their count of receivers (BumpSender.registryMayBeLost).
  */
 export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | undefined {
   if (parts.redis.isCluster !== true) return undefined;
@@ -145,14 +146,19 @@ export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | u
       )
       .finally(() => (fencing = undefined));
   };
+  // The registry went back with the other keys: writes cannot count who acknowledges them for a while.
+  const wentBack = () => {
+    parts.versions.registryMayBeLost();
+    fence();
+  };
   const timer = setInterval(() => {
     if (owed) return fence();
     if (stopped || checking || fencing !== undefined) return;
     checking = true;
     keysWentBack(parts)
       .then(
-        (wentBack) => {
-          if (wentBack) fence();
+        (back) => {
+          if (back) wentBack();
         },
         // Redis did not answer: the calls that fail report it; the next check asks again.
         () => undefined,
@@ -161,7 +167,7 @@ export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | u
   }, ROLLBACK_CHECK_MS);
   timer.unref();
   const watch: RollbackWatch = {
-    rollbackSeen: fence,
+    rollbackSeen: wentBack,
     stop: () => {
       stopped = true;
       clearInterval(timer);

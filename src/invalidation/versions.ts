@@ -252,6 +252,11 @@ export class Versions {
   }
 
   /** How many of this instance's bumps Redis reported taking since the last fence (see ROLLBACK_CHECK). */
+  /** The namespace's keys went back on a Cluster: bumps cannot count their receivers for a while (see BumpSender.registryMayBeLost). */
+  registryMayBeLost(): void {
+    this.#sender?.registryMayBeLost();
+  }
+
   get bumpsTaken(): number {
     return this.#sender?.bumpsTaken ?? 0;
   }

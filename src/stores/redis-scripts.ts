@@ -106,7 +106,7 @@ export const BUMP_COUNT_TTL_MS = 3_600_000;
  * One atomic invalidation: take the next sequence number, set every version key to it (tags
  * expire after twice the fleet's tag lifetime, model generations do not), add created records' identity tags to the Bloom
  * filters that guard their model (the live one and one being rebuilt), and announce it.
- * Returns { seq, receivers }: how many *other* instances will acknowledge (see the end of the script).
+ * Returns { seq, receivers, … }: receivers is how many *other* instances will acknowledge (see the end of the script).
  * The sequence never goes backwards, even after Redis restarted empty: it is at least Redis's
  * clock in microseconds. With a mark mode the same call announces a write ('set': adds the token
  * to every name's dirty marks, lapsing after mark ttl ms) or confirms it ('clear': removes it).
@@ -122,7 +122,7 @@ export const BUMP_COUNT_TTL_MS = 3_600_000;
  * live, the bump also bumps (and marks) the schema epoch, which every entry of that database
  * depends on, and names it in the message: the other schema's reads may depend on names this
  * writer does not know (a renamed field or model, a new unique field or relation). Returns
- * { seq, receivers, mixed, this instance's bump count }.
+ * { seq, receivers, mixed, this instance's bump count, whether its own registration stands (1/0) }.
  */
 /**
  * Writes nothing, but declares that it may (no `no-writes` flag): Redis refuses it before it runs
@@ -265,7 +265,7 @@ for g = 0, G - 1 do
   end
 end
 -- No channel: a silent bump (a fence on a server no instance has trusted yet), nobody to tell.
-if ARGV[1] == '' then return {seq, 0, mixed, bumps} end
+if ARGV[1] == '' then return {seq, 0, mixed, bumps, 1} end
 local receivers = redis.call('PUBLISH', ARGV[1], ARGV[2] .. seqText .. message)
 -- The writer applies its own bump from this reply and does not acknowledge it to itself: take
 -- it out of the count exactly when PUBLISH counted it. Its subscriber connection subscribed to
@@ -276,14 +276,20 @@ if ARGV[11] ~= '' and redis.call('PUBSUB', 'NUMSUB', ARGV[11])[2] > 0 then recei
 -- other node's): count the registered live instances too (expiries in the server's time, see
 -- REGISTER_INSTANCE), but for the writer's own registration. The max keeps PUBLISH's count when
 -- a raw subscriber listens.
+-- Whether the writer's own registration stands: gone while the writer knows it renewed it (a
+-- flush, a failover that lost it), the registry cannot count the others either.
+local ownStands = 0
 if ARGV[7] == '1' then
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local registered = redis.call('ZCOUNT', KEYS[2], now, '+inf')
   local own = redis.call('ZSCORE', KEYS[2], ARGV[12])
-  if own and tonumber(own) >= now then registered = registered - 1 end
+  if own and tonumber(own) >= now then
+    registered = registered - 1
+    ownStands = 1
+  end
   receivers = math.max(receivers, registered)
 end
-return {seq, receivers, mixed, bumps}
+return {seq, receivers, mixed, bumps, ownStands}
 `);
 
 /**

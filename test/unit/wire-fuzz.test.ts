@@ -179,9 +179,9 @@ describe("Bloom metadata", () => {
 });
 
 describe("a bump script's reply", () => {
-  it("is four safe integers, or the bump failed: another command's reply (a proxy that mixed replies up) is never destructured", () => {
-    expect(parseBumpReply([1_700_000_000_000_001, 2, 0, 7])).toEqual({ seq: 1_700_000_000_000_001, receivers: 2, mixed: 0, bumps: 7 });
-    for (const reply of [null, "OK", 3, [], [1, 2, 3], [1, 2, 3, "4"], [1, 2, 3, 4, 5], [1.5, 2, 3, 4], [Number.NaN, 0, 0, 1], { 0: 1, 1: 2, 2: 3, 3: 4, length: 4 }]) {
+  it("is five safe integers, or the bump failed: another command's reply (a proxy that mixed replies up) is never destructured", () => {
+    expect(parseBumpReply([1_700_000_000_000_001, 2, 0, 7, 1])).toEqual({ seq: 1_700_000_000_000_001, receivers: 2, mixed: 0, bumps: 7, ownStands: 1 });
+    for (const reply of [null, "OK", 3, [], [1, 2, 3, 4], [1, 2, 3, 4, "5"], [1, 2, 3, 4, 5, 6], [1.5, 2, 3, 4, 1], [Number.NaN, 0, 0, 1, 1], { 0: 1, 1: 2, 2: 3, 3: 4, 4: 1, length: 5 }]) {
       expect(parseBumpReply(reply), JSON.stringify(reply)).toBeUndefined();
     }
   });
