@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisStore, RedisTimeoutError } from "../../src/stores/redis-store.ts";
-import { onNode, RedisCluster } from "../helpers/redis-cluster.ts";
+import { privateCluster } from "../helpers/cluster-fixture.ts";
+import { onNode } from "../helpers/redis-cluster.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { sleep, until } from "../helpers/wait.ts";
 
@@ -65,23 +66,17 @@ describe("a script the server did not know, answered after the caller gave up", 
 });
 
 describe("on a Cluster, a script answered NOSCRIPT after the caller gave up", () => {
-  let cluster: RedisCluster;
-  beforeAll(async () => {
-    cluster = await RedisCluster.start();
-  }, 60_000);
-  afterAll(async () => {
-    await cluster.stop();
-  });
+  const { cluster } = privateCluster();
 
   const source = "return redis.call('INCR', KEYS[1])";
   const countScript = { source, sha: createHash("sha1").update(source).digest("hex") };
 
   it("is loaded on every master (SCRIPT LOAD names no key: ioredis would send it to any node)", async () => {
-    const redis = cluster.connect();
+    const redis = cluster().connect();
     try {
       const store = new RedisStore(redis as never, 200);
       await redis.set("late-noscript", "0");
-      const masters = (await Promise.all(cluster.ports.map(async (port) => ((await onNode(port, (node) => node.call("ROLE") as Promise<unknown[]>))[0] === "master" ? port : 0)))).filter((port) => port !== 0);
+      const masters = (await Promise.all(cluster().ports.map(async (port) => ((await onNode(port, (node) => node.call("ROLE") as Promise<unknown[]>))[0] === "master" ? port : 0)))).filter((port) => port !== 0);
       for (const port of masters) await onNode(port, (node) => node.script("FLUSH"));
       const keyOwner = await ownerOf("late-noscript", masters);
       await onNode(keyOwner, (node) => node.call("CLIENT", "PAUSE", "600", "ALL"));
