@@ -1,6 +1,6 @@
 import type { HotKeyDetector } from "../core/hot-keys.js";
 import type { TieredCache } from "../core/tiered-cache.js";
-import { CacheArgumentError, CacheClosedError, CacheError } from "../errors.js";
+import { CacheArgumentError, CacheClosedError, CacheError, UndeliveredInvalidationsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
@@ -85,6 +85,8 @@ export interface CacheControlParts {
   ownsRawStatement(query: unknown): boolean;
   /** Refuses writes (CacheClosedError), then waits up to `timeoutMs` for those in flight; resolves with how many still run. */
   stopWrites(timeoutMs: number): Promise<number>;
+  /** What the writes still running would invalidate (see WriteGate.runningNames). */
+  runningWriteNames(): string[];
   /** Closes the Redis subscription the extension opened. */
   closeBus(): Promise<void>;
   report(error: CacheError): void;
@@ -241,10 +243,15 @@ async function closeCache(parts: CacheControlParts): Promise<void> {
   }
   parts.l1?.clear();
   // Bounded: delivers what is queued or reports it (an error event, a counter, a rejected close()).
-  const undelivered = await closeDelivering(parts.versions, options.redisTimeoutMs);
+  const queued = await closeDelivering(parts.versions, options.redisTimeoutMs);
   parts.breaker?.stop();
   await parts.observability.close();
+  // Writes still running (past closeTimeout) cannot deliver their invalidation once the connections
+  // close, nor can what was queued since the last delivery: reported with what was not delivered.
+  const running = options.redis === undefined ? [] : parts.runningWriteNames();
+  const notDelivered = new Set([...(queued?.names ?? []), ...parts.versions.pendingNames(), ...running]);
   await parts.closeBus();
+  const undelivered = notDelivered.size === 0 ? undefined : new UndeliveredInvalidationsError([...notDelivered]);
   if (undelivered !== undefined) {
     parts.counters.undeliveredInvalidations += undelivered.names.length;
     parts.report(undelivered);

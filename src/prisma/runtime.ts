@@ -198,6 +198,7 @@ export class CacheRuntime {
       invalidate: (names) => announcer.confirm(names, undefined),
       stopReads: () => this.#readPath.stop(),
       stopWrites: (timeoutMs) => this.#writePath.close(timeoutMs),
+      runningWriteNames: () => this.#writePath.runningNames(),
       ownsRawStatement: (query) => this.#writePath.ownsRawStatement(query),
       closeBus: async () => {
         this.#identity?.stop();

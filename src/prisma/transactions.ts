@@ -72,7 +72,7 @@ export class TransactionInvalidations {
   }
 
   /** `$transaction(async (tx) => …)`, run by Prisma on the extended client so `tx` keeps the extension. */
-  async interactive(client: ScopedClient, callback: (tx: unknown) => unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
+  async interactive(client: ScopedClient, callback: (tx: unknown) => unknown, options: unknown, parentTransaction: TransactionFn, buffered?: { names: Iterable<string> }): Promise<unknown> {
     // A nested transaction belongs to the outer one: the outer commit applies everything.
     if (client[TRANSACTION_SCOPE] !== undefined) return parentTransaction.call(client, callback, options);
     let txId: string | undefined;
@@ -82,7 +82,10 @@ export class TransactionInvalidations {
     const tracked = async (tx: ScopedClient) => {
       txId = tx[TRANSACTION_SCOPE]?.txId;
       if (txId !== undefined) {
-        this.#open.set(txId, new Set());
+        const names = new Set<string>();
+        this.#open.set(txId, names);
+        // What close() reports as undelivered if the transaction still runs when it closes the connections.
+        if (buffered !== undefined) buffered.names = names;
         if (askedBeforeClose) this.#askedBeforeClose.add(txId);
       }
       const result = await callback(tx);

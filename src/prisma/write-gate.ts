@@ -11,9 +11,14 @@ import { settleWithin } from "../core/settle-within.js";
  * asked for before close() began are admitted, and so is its commit, so that it can finish as it
  * would have (close() waits for it anyway). Once the wait ends, they are refused too.
  */
+/** What a write in flight would invalidate: asked only if it still runs when close() closes the connections. */
+export type PendingNames = () => Iterable<string>;
+
+const NO_NAMES: PendingNames = () => [];
+
 export class WriteGate {
   #state: "open" | "draining" | "closed" = "open";
-  readonly #inFlight = new Set<PromiseLike<unknown>>();
+  readonly #inFlight = new Map<PromiseLike<unknown>, PendingNames>();
 
   /** Whether close() began: new writes are refused (see admit for the exception). */
   get closed(): boolean {
@@ -25,17 +30,28 @@ export class WriteGate {
    * it) once close() began — unless `drains()` says so (a write of a transaction asked for before close())
    * and close() is still waiting.
    */
-  admit<T>(operation: string, write: () => Promise<T>, drains?: () => boolean): Promise<T> {
+  admit<T>(operation: string, write: () => Promise<T>, drains?: () => boolean, names: PendingNames = NO_NAMES): Promise<T> {
     if (!this.#admits(drains)) return Promise.reject(new CacheClosedError(operation));
-    return this.track(write());
+    return this.track(write(), names);
   }
 
   /** Keeps a write already running (a transaction, a write's part of a batch) until it settles. */
-  track<T extends PromiseLike<unknown>>(running: T): T {
-    this.#inFlight.add(running);
+  track<T extends PromiseLike<unknown>>(running: T, names: PendingNames = NO_NAMES): T {
+    this.#inFlight.set(running, names);
     const forget = () => void this.#inFlight.delete(running);
     running.then(forget, forget);
     return running;
+  }
+
+  /**
+   * What the writes still running would invalidate: once close() closes the connections they
+   * cannot deliver it, so close() reports it as undelivered (it resolved "ok" before while a write
+   * it had stopped waiting for resolved later, undelivered: outside probe 163).
+   */
+  runningNames(): string[] {
+    const names = new Set<string>();
+    for (const pending of this.#inFlight.values()) for (const name of pending()) names.add(name);
+    return [...names];
   }
 
   /** Throws CacheClosedError once close() began (with admit's exception for `drains`). */
@@ -48,7 +64,7 @@ export class WriteGate {
     this.#state = "draining";
     try {
       if (this.#inFlight.size === 0) return 0;
-      const settled = await settleWithin(Promise.allSettled([...this.#inFlight]), timeoutMs);
+      const settled = await settleWithin(Promise.allSettled([...this.#inFlight.keys()]), timeoutMs);
       return settled ? 0 : this.#inFlight.size;
     } finally {
       this.#state = "closed";

@@ -67,28 +67,32 @@ export class WritePath {
     return this.#gate.close(timeoutMs);
   }
 
+  /** What the writes still running would invalidate (see WriteGate.runningNames). */
+  runningNames(): string[] {
+    return this.#gate.runningNames();
+  }
+
   /** `$transaction`: reads inside bypass the cache; invalidations apply when it commits, before it resolves. */
   transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
-    if (typeof input === "function") return this.#gate.track(this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction));
+    if (typeof input === "function") {
+      const buffered: { names: Iterable<string> } = { names: [] };
+      return this.#gate.track(this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction, buffered), () => buffered.names);
+    }
     // Neither a callback nor an array: Prisma's own error, as without the cache.
     if (!Array.isArray(input)) return parentTransaction.call(client, input, options);
-    return this.#gate.track(this.#transactions.batch(
-      client,
-      input as PrismaPromiseLike[],
-      options,
-      parentTransaction,
-      (element, result) => {
-        if (element instanceof LazyQuery && element.runner === this.#writes) return this.#ofWriteInTransaction(element.model, element.operation, element.copyArgs(), result);
-        // A fluent write's result is the related record: its own effects are known from its arguments only.
-        if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.copyArgs(), undefined);
-        return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
-      },
-      (element) => {
-        const write = element instanceof FluentWrite ? element.write : element;
-        if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.copyArgs());
-        return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
-      },
-    ));
+    const elements = input as PrismaPromiseLike[];
+    const announcedOf = (element: unknown): Iterable<string> => {
+      const write = element instanceof FluentWrite ? element.write : element;
+      if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.copyArgs());
+      return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
+    };
+    const effectsOf = (element: unknown, result: unknown): Iterable<string> => {
+      if (element instanceof LazyQuery && element.runner === this.#writes) return this.#ofWriteInTransaction(element.model, element.operation, element.copyArgs(), result);
+      // A fluent write's result is the related record: its own effects are known from its arguments only.
+      if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.copyArgs(), undefined);
+      return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
+    };
+    return this.#gate.track(this.#transactions.batch(client, elements, options, parentTransaction, effectsOf, announcedOf), () => elements.flatMap((element) => [...announcedOf(element)]));
   }
 
   /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
@@ -102,7 +106,7 @@ export class WritePath {
       query,
       client,
       args,
-      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#namesOfRaw(write), "raw statement", write.query, () => []), () => this.#transactions.drains(client)),
+      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#namesOfRaw(write), "raw statement", write.query, () => []), () => this.#transactions.drains(client), () => this.#namesOfRaw(write)),
       (write, join) => {
         const names = () => this.#namesOfRaw(write);
         return this.#joinedBatch("raw statement", write, join, names, names);
@@ -133,7 +137,7 @@ export class WritePath {
         const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs());
         if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced);
         return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced));
-      }, () => this.#transactions.drains(query.$parent as ScopedClient)),
+      }, () => this.#transactions.drains(query.$parent as ScopedClient), () => this.#writeNames.ofWrite(query.model, query.operation, query.copyArgs(), undefined)),
     passthrough: (query) => passthrough(this.#delegateKeys, query),
     joinBatch: (query, batch) => {
       query.copyArgs();
@@ -154,7 +158,7 @@ export class WritePath {
       return chainableFluentWrite(
         query,
         related,
-        (fluent) => this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects, undefined, undefined, this.#probe.hooked(this.#delegateKeys.get(query.model)!, query.operation)), () => this.#transactions.drains(query.$parent as ScopedClient)),
+        (fluent) => this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects, undefined, undefined, this.#probe.hooked(this.#delegateKeys.get(query.model)!, query.operation)), () => this.#transactions.drains(query.$parent as ScopedClient), effects),
         (fluent, join) => this.#joinedBatch(`${query.model}.${query.operation}`, fluent, join, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs())),
       );
     },
@@ -170,7 +174,7 @@ export class WritePath {
     if (this.#gate.closed) return this.#gate.admit(operation, () => Promise.resolve());
     const joined = this.#transactions.joinedBatch(element, join(), effects, announced);
     // A batch this cache runs is kept as a whole (see transaction); another client's batch, per element.
-    return this.#transactions.runsBatchOf(element) ? joined : this.#gate.track(joined);
+    return this.#transactions.runsBatchOf(element) ? joined : this.#gate.track(joined, announced);
   }
 
   #runWrite(query: LazyQuery, announced: Iterable<string>): Promise<unknown> {

@@ -2,7 +2,7 @@
 // refused before they touch the database (CacheClosedError), as are the `$cache` methods that need
 // the fleet; reads pass through. A write in flight when close() is called still invalidates.
 import { afterEach, describe, expect, it } from "vitest";
-import { accelerateCompat, CacheArgumentError, CacheClosedError, type CacheError } from "../../src/index.ts";
+import { accelerateCompat, CacheArgumentError, CacheClosedError, type CacheError, UndeliveredInvalidationsError } from "../../src/index.ts";
 import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { holdUserRowLock } from "../helpers/row-lock.ts";
 import { seedUser } from "../helpers/seed.ts";
@@ -134,6 +134,32 @@ describe("after $cache.close()", () => {
     expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("during close");
     expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("during close");
     expect(reader.prisma.$cache.stats().bypasses["write in progress"] ?? 0).toBe(0);
+    await closing.base.$disconnect();
+    closing.redis?.disconnect();
+  });
+
+  // Outside probe 163: close() resolved "ok" while a write it had stopped waiting for was still
+  // running; that write committed after the connections closed, its invalidation never sent.
+  it("rejects with UndeliveredInvalidationsError naming what a write still running after closeTimeout changes", async () => {
+    const namespace = uniqueNamespace();
+    const closing = createCachedClient({ namespace, closeTimeout: 200 });
+    const user = await seedUser(closing.base, { name: "before" });
+    await closing.prisma.user.findUnique({ where: { id: user.id } });
+    const lock = await holdUserRowLock(closing.base, user.id);
+    // A Prisma query runs once awaited: then() starts it.
+    const write = closing.prisma.user.update({ where: { id: user.id }, data: { name: "committed after close" } }).then((row) => row.name);
+    await until(async () => (await lock.blocked()) === 1);
+    const closed = await closing.prisma.$cache.close().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(closed).toBeInstanceOf(UndeliveredInvalidationsError);
+    expect((closed as UndeliveredInvalidationsError).models).toEqual(["User"]);
+    // The record's own name among them, not only the model's.
+    expect((closed as UndeliveredInvalidationsError).names.some((name) => name.startsWith("t:User:") && name.includes(String(user.id)))).toBe(true);
+    expect(closing.prisma.$cache.stats().undeliveredInvalidations).toBeGreaterThan(0);
+    await lock.release();
+    expect(await write).toBe("committed after close");
     await closing.base.$disconnect();
     closing.redis?.disconnect();
   });
