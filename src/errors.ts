@@ -34,9 +34,19 @@ export class CacheStoreError extends CacheError {
   readonly operation: string;
 
   constructor(operation: string, message: string, options?: { cause?: unknown }) {
-    super("E_STORE", `Redis ${operation} failed: ${message}`, options);
+    super("E_STORE", `Redis ${operation} failed: ${withClusterRefreshHint(message)}`, options);
     this.operation = operation;
   }
+}
+
+/**
+ * ioredis's Cluster client names no setting when no node answered its `CLUSTER SLOTS` in time: say
+ * which one (outside probe 164: writers on 300–600 ms links never became ready, and not one write's
+ * invalidation reached the fleet, with nothing but this message to go on).
+ */
+function withClusterRefreshHint(message: string): string {
+  if (!message.includes("Failed to refresh slots cache")) return message;
+  return `${message} (no Cluster node answered CLUSTER SLOTS within the client's slotsRefreshTimeout, 1 s by default: on links slower than that the Cluster client never becomes ready and no invalidation is delivered; raise slotsRefreshTimeout above the worst round trip)`;
 }
 
 /**

@@ -141,4 +141,24 @@ describe("on a Redis Cluster", () => {
     const slots = await Promise.all([key, replicaKeyOf(key, 1), replicaKeyOf(key, 2)].map((k) => redis.cluster("KEYSLOT", k)));
     expect(new Set(slots).size).toBe(3);
   });
+
+  // Outside probe 164: Cluster clients on links slower than their slotsRefreshTimeout never became
+  // ready; every write resolved undelivered, and the only word of it was ioredis's bare message.
+  it("names slotsRefreshTimeout when the Cluster client cannot refresh its slots in time", async () => {
+    const redis = cluster.connect({ slotsRefreshTimeout: 1 });
+    connections.push(redis);
+    const reports: string[] = [];
+    const client = createCachedClient({ namespace: uniqueNamespace(), redis: redis as never, onError: (error) => reports.push(error.message) });
+    try {
+      const user = await seedUser(client.base);
+      await until(async () => {
+        // Reads still go to the database while Redis cannot be reached.
+        expect((await client.prisma.user.findUnique({ where: { id: user.id } }))?.id).toBe(user.id);
+        return reports.some((message) => message.includes("slotsRefreshTimeout"));
+      }, 15_000, 100);
+      expect(reports.find((message) => message.includes("slotsRefreshTimeout"))).toMatch(/Failed to refresh slots cache.*raise slotsRefreshTimeout above the worst round trip/);
+    } finally {
+      await client.close().catch(() => {});
+    }
+  }, 30_000);
 });
