@@ -92,11 +92,19 @@ async function seedOnce(): Promise<void> {
 async function shutdown(signal: string): Promise<void> {
   console.log(`${signal}: closing`);
   server.close();
-  await prisma.$cache.close();
-  await base.$disconnect();
-  redis.disconnect();
-  await database.close();
-  process.exit(0);
+  let exitCode = 0;
+  try {
+    // Rejects with what it could not deliver (writes still running, Redis unreachable): say so, and close the rest all the same.
+    await prisma.$cache.close();
+  } catch (error) {
+    console.error(error);
+    exitCode = 1;
+  } finally {
+    await base.$disconnect();
+    redis.disconnect();
+    await database.close();
+  }
+  process.exit(exitCode);
 }
 process.once("SIGINT", () => void shutdown("SIGINT"));
 process.once("SIGTERM", () => void shutdown("SIGTERM"));

@@ -28,6 +28,7 @@ export class InvalidationBacklog {
   readonly #pendingConfirmations: Array<{ token: string; names: readonly string[] }> = [];
   #retryDelay = RETRY_MIN_MS;
   #retryTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
   /** The flush running, and the one asked for meanwhile (see flush). */
   #flushing: Promise<boolean> | undefined;
   #nextFlush: Promise<boolean> | undefined;
@@ -156,8 +157,15 @@ export class InvalidationBacklog {
     if (queuedAt !== undefined && queuedAt < sentAt) this.#pending.delete(name);
   }
 
+  /** Retries no more (close() reported what is left). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
   #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined) return;
+    if (this.#retryTimer !== undefined || this.#stopped) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       void this.flush().then((delivered) => {

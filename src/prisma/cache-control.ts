@@ -250,6 +250,7 @@ async function closeCache(parts: CacheControlParts): Promise<void> {
   // close, nor can what was queued since the last delivery: reported with what was not delivered.
   const running = options.redis === undefined ? [] : parts.runningWriteNames();
   const notDelivered = new Set([...(queued?.names ?? []), ...parts.versions.pendingNames(), ...running]);
+  parts.versions.stopDelivering();
   await parts.closeBus();
   const undelivered = notDelivered.size === 0 ? undefined : new UndeliveredInvalidationsError([...notDelivered]);
   if (undelivered !== undefined) {

@@ -142,7 +142,9 @@ describe("after $cache.close()", () => {
   // running; that write committed after the connections closed, its invalidation never sent.
   it("rejects with UndeliveredInvalidationsError naming what a write still running after closeTimeout changes", async () => {
     const namespace = uniqueNamespace();
-    const closing = createCachedClient({ namespace, closeTimeout: 200 });
+    // A long redisDownWriteWait: the write must not spend it on the connections close() closed
+    // (outside probe 165: it did, and kept the process up 6 s after the application had closed everything).
+    const closing = createCachedClient({ namespace, closeTimeout: 200, redisDownWriteWait: 120_000 });
     const user = await seedUser(closing.base, { name: "before" });
     await closing.prisma.user.findUnique({ where: { id: user.id } });
     const lock = await holdUserRowLock(closing.base, user.id);
@@ -160,9 +162,10 @@ describe("after $cache.close()", () => {
     expect(closing.prisma.$cache.stats().undeliveredInvalidations).toBeGreaterThan(0);
     await lock.release();
     expect(await write).toBe("committed after close");
+    expect(closing.prisma.$cache.stats().undeliveredWrites).toBe(1);
     await closing.base.$disconnect();
     closing.redis?.disconnect();
-  });
+  }, 30_000);
 
   it("lets an interactive transaction asked for before close() write and commit while close() waits, and refuses one asked for after", async () => {
     const namespace = `draining${Date.now() % 100_000}`;
