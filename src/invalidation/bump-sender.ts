@@ -89,9 +89,10 @@ export class BumpSender {
    * Bumps `list` in batches of bounded size (each batch atomic, the whole not) and waits for the
    * acknowledgements of all of them; false as soon as a batch fails (later ones are not sent).
    * `pending`: what the bump does to the write's pending record (a clearing bump removes it).
+   * `onTaken`: called once Redis took every batch, before the acknowledgements are awaited.
    */
-  async send(list: readonly string[], markMode: MarkMode, token = "", addsIdentities = true, markTtlMs?: number, pending?: PendingOp): Promise<boolean> {
-    return (await this.#sendAll(list, markMode, token, addsIdentities, markTtlMs, pending ?? (markMode === "clear" ? { op: "del" } : NO_PENDING))) !== "failed";
+  async send(list: readonly string[], markMode: MarkMode, token = "", addsIdentities = true, markTtlMs?: number, pending?: PendingOp, onTaken?: () => void): Promise<boolean> {
+    return (await this.#sendAll(list, markMode, token, addsIdentities, markTtlMs, pending ?? (markMode === "clear" ? { op: "del" } : NO_PENDING), onTaken)) !== "failed";
   }
 
   /**
@@ -102,7 +103,7 @@ export class BumpSender {
     return this.#sendAll(list, "set", token, false, markTtlMs, { op: "sweep" });
   }
 
-  async #sendAll(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, markTtlMs: number | undefined, pending: PendingOp): Promise<"sent" | "gone" | "failed"> {
+  async #sendAll(list: readonly string[], markMode: MarkMode, token: string, addsIdentities: boolean, markTtlMs: number | undefined, pending: PendingOp, onTaken?: () => void): Promise<"sent" | "gone" | "failed"> {
     const waits: Array<Promise<boolean>> = [];
     let op = pending;
     for (const batch of batchesOf(list)) {
@@ -113,6 +114,8 @@ export class BumpSender {
       if (op.op === "sweep") op = NO_PENDING;
       waits.push(sent.acks);
     }
+    // Redis took every batch: what is left is waiting for the other instances (or their leases).
+    onTaken?.();
     await Promise.all(waits);
     return "sent";
   }

@@ -304,11 +304,11 @@ export class Versions {
    * and the write resolves only once every lease renewed before the failure has lapsed.
    * `addsIdentities`: as for announce(); a bump replayed from the queue always adds them.
    * `waitIfQueued` false: resolves false at once when the bump is queued (a refused write's,
-   * which changed nothing another instance could serve).
+   * which changed nothing another instance could serve). `onTaken`: see BumpSender.send.
    */
-  async bump(names: ReadonlySet<string> | readonly string[], confirming?: string, addsIdentities = true, waitIfQueued = true): Promise<boolean> {
+  async bump(names: ReadonlySet<string> | readonly string[], confirming?: string, addsIdentities = true, waitIfQueued = true, onTaken?: () => void): Promise<boolean> {
     const list = [...names];
-    if (list.length === 0) return true;
+    if (list.length === 0) return (onTaken?.(), true);
     const redis = this.#options.redis;
     if (redis === undefined) {
       const seq = ++this.#localSeq + this.#evictedFloor;
@@ -319,7 +319,7 @@ export class Versions {
     }
     // Closed: what close() reported as undelivered cannot be sent any more, and waiting would only keep the process up.
     if (!this.#delivering) return false;
-    if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming, addsIdentities)) return true;
+    if (await this.#sender!.send(list, confirming === undefined ? "" : "clear", confirming, addsIdentities, undefined, undefined, onTaken)) return true;
     const failedAt = performance.now();
     this.#queue(list, confirming);
     if (!waitIfQueued) return false;

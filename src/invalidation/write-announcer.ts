@@ -18,7 +18,7 @@ export interface WriteAnnouncerOptions {
    * Bumps names once the write committed, removing the announcement's dirty marks; false if queued.
    * `waitIfQueued` false: resolves at once when Redis cannot take it (see Versions.bump).
    */
-  bump(names: Iterable<string>, confirming: string | undefined, addsIdentities: boolean, waitIfQueued?: boolean): Promise<boolean>;
+  bump(names: Iterable<string>, confirming: string | undefined, addsIdentities: boolean, waitIfQueued?: boolean, onTaken?: () => void): Promise<boolean>;
 }
 
 /** An announcement's outcome: what announce() resolved with, or what it threw. */
@@ -119,8 +119,8 @@ export class WriteAnnouncer {
    * or lost its lease and serves nothing from L1. Entries loaded after the announcement are
    * neither served from nor stored in Redis while its marks stand (read as "write in progress").
    */
-  async confirm(names: Iterable<string>, announcement: Announcement | undefined, addsIdentities = true): Promise<void> {
-    return this.#settle([...names], announcement, addsIdentities, announcement?.token);
+  async confirm(names: Iterable<string>, announcement: Announcement | undefined, addsIdentities = true, onTaken?: () => void): Promise<void> {
+    return this.#settle([...names], announcement, addsIdentities, announcement?.token, onTaken);
   }
 
   /**
@@ -149,8 +149,8 @@ export class WriteAnnouncer {
   }
 
   /** Bumps `list`, clearing the marks of `clearing` (a token); queued and waited for as confirm() says if Redis cannot take it. */
-  async #settle(list: string[], announcement: Announcement | undefined, addsIdentities: boolean, clearing: string | undefined): Promise<void> {
-    if (await this.#options.bump(list, clearing, addsIdentities)) return;
+  async #settle(list: string[], announcement: Announcement | undefined, addsIdentities: boolean, clearing: string | undefined, onTaken?: () => void): Promise<void> {
+    if (await this.#options.bump(list, clearing, addsIdentities, true, onTaken)) return;
     // What the announcement did not cover (all of it if Redis did not take it; else names only the
     // result revealed) is not protected yet: wait (bounded) for the queue to deliver it — a short outage
     // then costs latency, not a stale read — then resolve anyway, counted.

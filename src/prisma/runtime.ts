@@ -113,7 +113,7 @@ export class CacheRuntime {
     this.#bus = options.redis === undefined || store === undefined ? undefined : this.#createBus(given.redis!, store, prefix, report);
     this.#countClosed = this.#bus === undefined ? undefined : cacheOpened();
     this.#versions = this.#createVersions(store, prefix, report);
-    const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, lateCommitWindowMs: options.lateCommitWindowMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities, waitIfQueued) => this.#bump(names, token, addsIdentities, waitIfQueued) });
+    const announcer = new WriteAnnouncer({ versions: this.#versions, counters: this.#counters, onRedisDown: options.onRedisDownWrites, deliveryWaitMs: options.redisDownWriteWaitMs, lateCommitWindowMs: options.lateCommitWindowMs, enabled: this.#bus !== undefined, bump: (names, token, addsIdentities, waitIfQueued, onTaken) => this.#bump(names, token, addsIdentities, waitIfQueued, onTaken) });
     // Filters are per database: tenants sharing a namespace have different rows (but clients of one
     // database that differ in omit, computed fields, hooks or connection options share one).
     const bloomPrefix = store === undefined || this.#bus === undefined ? undefined : `${prefix}:${this.#database}`;
@@ -290,10 +290,10 @@ export class CacheRuntime {
   }
 
   /** Bumps versions (confirming an announced write), adding created identities to this process's Bloom filters first. */
-  #bump(names: Iterable<string>, confirming?: string, addsIdentities = true, waitIfQueued = true): Promise<boolean> {
+  #bump(names: Iterable<string>, confirming?: string, addsIdentities = true, waitIfQueued = true, onTaken?: () => void): Promise<boolean> {
     const list = [...names];
     if (addsIdentities) this.#guard?.learn(list);
-    return this.#versions.bump(list, confirming, addsIdentities, waitIfQueued);
+    return this.#versions.bump(list, confirming, addsIdentities, waitIfQueued, onTaken);
   }
 
   /** Fails Redis calls fast while Redis keeps failing; L1 is distrusted from the moment it opens until it closed. */

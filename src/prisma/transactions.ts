@@ -59,10 +59,10 @@ export class TransactionInvalidations {
    * Confirms a write now (with its announcement), or buffers it for the commit of the transaction
    * `client` belongs to (whose confirmation adds every identity it bumps to the Bloom filters).
    */
-  async apply(names: Iterable<string>, client: ScopedClient, announcement?: Announcement, addsIdentities = true, hooked = false): Promise<void> {
+  async apply(names: Iterable<string>, client: ScopedClient, announcement?: Announcement, addsIdentities = true, hooked = false, onTaken?: () => void): Promise<void> {
     const txId = client[TRANSACTION_SCOPE]?.txId;
     const buffer = txId === undefined ? undefined : this.#open.get(txId);
-    if (buffer === undefined) return this.#announcer.confirm(new Set(names), announcement, addsIdentities);
+    if (buffer === undefined) return this.#announcer.confirm(new Set(names), announcement, addsIdentities, onTaken);
     let hookedBuffer = hooked ? this.#hooked.get(txId!) : undefined;
     if (hooked && hookedBuffer === undefined) this.#hooked.set(txId!, (hookedBuffer = new Set()));
     for (const name of names) {
@@ -72,7 +72,7 @@ export class TransactionInvalidations {
   }
 
   /** `$transaction(async (tx) => …)`, run by Prisma on the extended client so `tx` keeps the extension. */
-  async interactive(client: ScopedClient, callback: (tx: unknown) => unknown, options: unknown, parentTransaction: TransactionFn, buffered?: { names: Iterable<string> }): Promise<unknown> {
+  async interactive(client: ScopedClient, callback: (tx: unknown) => unknown, options: unknown, parentTransaction: TransactionFn, buffered?: { names: Iterable<string> }, onTaken?: () => void): Promise<unknown> {
     // A nested transaction belongs to the outer one: the outer commit applies everything.
     if (client[TRANSACTION_SCOPE] !== undefined) return parentTransaction.call(client, callback, options);
     let txId: string | undefined;
@@ -132,7 +132,7 @@ export class TransactionInvalidations {
     const announced = await announcing;
     // Not a Redis failure (those are counted as unannounced): a bug, reported as the transaction's error.
     if (announced !== undefined && "error" in announced) throw announced.error;
-    if (names !== undefined) await this.#announcer.confirm(names, announced?.announcement);
+    if (names !== undefined) await this.#announcer.confirm(names, announced?.announcement, true, onTaken);
     return result;
   }
 
@@ -154,7 +154,7 @@ export class TransactionInvalidations {
   }
 
   /** `$transaction([...])`: announced from the elements' arguments; each element's effects are known from its own result once all committed. */
-  async batch(client: ScopedClient, input: readonly PrismaPromiseLike[], options: unknown, parentTransaction: TransactionFn, effectsOf: (element: unknown, result: unknown) => Iterable<string>, announcedOf: (element: unknown) => Iterable<string>): Promise<unknown> {
+  async batch(client: ScopedClient, input: readonly PrismaPromiseLike[], options: unknown, parentTransaction: TransactionFn, effectsOf: (element: unknown, result: unknown) => Iterable<string>, announcedOf: (element: unknown) => Iterable<string>, onTaken?: () => void): Promise<unknown> {
     const announced = new Set<string>();
     for (const element of input) for (const name of announcedOf(element)) announced.add(name);
     // Refused as a whole, before any element joins it: a batch is all or nothing.
@@ -178,7 +178,7 @@ export class TransactionInvalidations {
     }
     const results = outcome.result;
     const names = batchEffects(input, results, effectsOf, announced);
-    await this.#announcer.confirm(names, announcement);
+    await this.#announcer.confirm(names, announcement, true, onTaken);
     if (nested) await this.apply(names, client);
     return results;
   }

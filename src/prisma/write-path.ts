@@ -76,7 +76,8 @@ export class WritePath {
   transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
     if (typeof input === "function") {
       const buffered: { names: Iterable<string> } = { names: [] };
-      return this.#gate.track(this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction, buffered), () => buffered.names);
+      const progress = new WriteProgress(() => buffered.names);
+      return this.#gate.track(this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction, buffered, progress.taken), progress.pending);
     }
     // Neither a callback nor an array: Prisma's own error, as without the cache.
     if (!Array.isArray(input)) return parentTransaction.call(client, input, options);
@@ -92,7 +93,8 @@ export class WritePath {
       if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.copyArgs(), undefined);
       return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
     };
-    return this.#gate.track(this.#transactions.batch(client, elements, options, parentTransaction, effectsOf, announcedOf), () => elements.flatMap((element) => [...announcedOf(element)]));
+    const progress = new WriteProgress(() => elements.flatMap((element) => [...announcedOf(element)]));
+    return this.#gate.track(this.#transactions.batch(client, elements, options, parentTransaction, effectsOf, announcedOf, progress.taken), progress.pending);
   }
 
   /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
@@ -106,7 +108,10 @@ export class WritePath {
       query,
       client,
       args,
-      (write) => this.#gate.admit("raw statement", () => this.#announced(client, this.#namesOfRaw(write), "raw statement", write.query, () => []), () => this.#transactions.drains(client), () => this.#namesOfRaw(write)),
+      (write) => {
+        const progress = new WriteProgress(() => this.#namesOfRaw(write));
+        return this.#gate.admit("raw statement", () => this.#announced(client, this.#namesOfRaw(write), "raw statement", write.query, () => [], undefined, undefined, false, progress), () => this.#transactions.drains(client), progress.pending);
+      },
       (write, join) => {
         const names = () => this.#namesOfRaw(write);
         return this.#joinedBatch("raw statement", write, join, names, names);
@@ -132,12 +137,14 @@ export class WritePath {
   }
 
   readonly #writes: QueryRunner = {
-    run: (query) =>
-      this.#gate.admit(`${query.model}.${query.operation}`, () => {
+    run: (query) => {
+      const progress = new WriteProgress(() => this.#writeNames.ofWrite(query.model, query.operation, query.copyArgs(), undefined));
+      return this.#gate.admit(`${query.model}.${query.operation}`, () => {
         const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs());
-        if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced);
-        return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced));
-      }, () => this.#transactions.drains(query.$parent as ScopedClient), () => this.#writeNames.ofWrite(query.model, query.operation, query.copyArgs(), undefined)),
+        if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced, progress);
+        return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced, progress));
+      }, () => this.#transactions.drains(query.$parent as ScopedClient), progress.pending);
+    },
     passthrough: (query) => passthrough(this.#delegateKeys, query),
     joinBatch: (query, batch) => {
       query.copyArgs();
@@ -158,7 +165,10 @@ export class WritePath {
       return chainableFluentWrite(
         query,
         related,
-        (fluent) => this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects, undefined, undefined, this.#probe.hooked(this.#delegateKeys.get(query.model)!, query.operation)), () => this.#transactions.drains(query.$parent as ScopedClient), effects),
+        (fluent) => {
+          const progress = new WriteProgress(effects);
+          return this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects, undefined, undefined, this.#probe.hooked(this.#delegateKeys.get(query.model)!, query.operation), progress), () => this.#transactions.drains(query.$parent as ScopedClient), progress.pending);
+        },
         (fluent, join) => this.#joinedBatch(`${query.model}.${query.operation}`, fluent, join, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs())),
       );
     },
@@ -177,7 +187,7 @@ export class WritePath {
     return this.#transactions.runsBatchOf(element) ? joined : this.#gate.track(joined, announced);
   }
 
-  #runWrite(query: LazyQuery, announced: Iterable<string>): Promise<unknown> {
+  #runWrite(query: LazyQuery, announced: Iterable<string>, progress: WriteProgress): Promise<unknown> {
     let finalArgs = query.args;
     // Named from what the database returned, at once: other extensions' hooks may rewrite it, in place too, before it reaches us (a masked email).
     const namesOfDatabaseResult = new Set<string>();
@@ -215,7 +225,7 @@ export class WritePath {
     };
     // Asked before the write (the announcement) and after it, when another extension's hook may have changed its arguments.
     const addsIdentities = () => this.#writeNames.addsIdentities(query.model, query.operation, query.args) || (finalArgs !== query.args && this.#writeNames.addsIdentities(query.model, query.operation, finalArgs));
-    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities, attempts, hooked);
+    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities, attempts, hooked, progress);
   }
 
   /**
@@ -243,6 +253,7 @@ export class WritePath {
     addsIdentities: () => boolean = () => true,
     attempts?: WriteAttempts,
     hooked = false,
+    progress?: WriteProgress,
   ): Promise<unknown> {
     let announcement: Announcement | undefined;
     let result: unknown;
@@ -266,7 +277,28 @@ export class WritePath {
     for (const name of announced) names.add(name);
     // Resolved, but an earlier attempt (retried by another extension's hook) may have committed too, or still may.
     if (attempts?.uncertain) await this.#transactions.settleFailed("unknown", new Set(announced), announcement, () => names);
-    else await this.#transactions.apply(names, client, announcement, addsIdentities(), hooked);
+    else await this.#transactions.apply(names, client, announcement, addsIdentities(), hooked, progress?.taken);
     return result;
   }
+}
+
+/**
+ * How far a write kept by the close gate got: until Redis took its confirmation, close() reports
+ * what it would invalidate as undelivered if it still runs when the connections close; once taken,
+ * it only waits for the other instances' acknowledgements (or their leases), and nothing is
+ * reported (outside probe 167: close() rejected for a write Redis had taken, waiting for an
+ * instance frozen by SIGSTOP).
+ */
+class WriteProgress {
+  #taken = false;
+
+  constructor(readonly names: () => Iterable<string>) {}
+
+  /** Redis took the write's confirmation. */
+  readonly taken = (): void => {
+    this.#taken = true;
+  };
+
+  /** What close() reports if the write still runs then (see WriteGate.runningNames). */
+  readonly pending = (): Iterable<string> => (this.#taken ? [] : this.names());
 }

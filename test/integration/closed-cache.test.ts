@@ -167,6 +167,25 @@ describe("after $cache.close()", () => {
     closing.redis?.disconnect();
   }, 30_000);
 
+  // Outside probe 167: close() rejected for a write whose confirmation Redis had taken, that was
+  // only waiting for the acknowledgement of an instance frozen by SIGSTOP.
+  it("resolves when the write still running was taken by Redis and only waits for an instance that does not acknowledge", async () => {
+    const namespace = uniqueNamespace();
+    const closing = createCachedClient({ namespace, closeTimeout: 200, lease: { ttl: 3_000 } });
+    const user = await seedUser(closing.base, { name: "before" });
+    await closing.prisma.user.findUnique({ where: { id: user.id } });
+    // Another instance, registered and silent: the write waits out the lease for its acknowledgement.
+    const [seconds] = await closing.redis!.time();
+    await closing.redis!.zadd(`{${namespace}}:instances`, Number(seconds) * 1000 + 60_000, "a-frozen-instance");
+    const write = closing.prisma.user.update({ where: { id: user.id }, data: { name: "taken before close" } }).then((row) => row.name);
+    await until(() => closing.prisma.$cache.stats().invalidationsSent >= 2);
+    await closing.prisma.$cache.close();
+    expect(await write).toBe("taken before close");
+    expect(closing.prisma.$cache.stats()).toMatchObject({ undeliveredWrites: 0, undeliveredInvalidations: 0 });
+    await closing.base.$disconnect();
+    closing.redis?.disconnect();
+  }, 30_000);
+
   it("lets an interactive transaction asked for before close() write and commit while close() waits, and refuses one asked for after", async () => {
     const namespace = `draining${Date.now() % 100_000}`;
     const closing = createCachedClient({ namespace });
