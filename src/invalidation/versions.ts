@@ -253,12 +253,12 @@ export class Versions {
     return this.#highestSeen;
   }
 
-  /** How many of this instance's bumps Redis reported taking since the last fence (see ROLLBACK_CHECK). */
   /** The namespace's keys went back on a Cluster: bumps cannot count their receivers for a while (see BumpSender.registryMayBeLost). */
   registryMayBeLost(): void {
     this.#sender?.registryMayBeLost();
   }
 
+  /** How many of this instance's bumps Redis reported taking since the last fence (see ROLLBACK_CHECK). */
   get bumpsTaken(): number {
     return this.#sender?.bumpsTaken ?? 0;
   }
@@ -308,7 +308,10 @@ export class Versions {
    */
   async bump(names: ReadonlySet<string> | readonly string[], confirming?: string, addsIdentities = true, waitIfQueued = true, onTaken?: () => void): Promise<boolean> {
     const list = [...names];
-    if (list.length === 0) return (onTaken?.(), true);
+    if (list.length === 0) {
+      onTaken?.();
+      return true;
+    }
     const redis = this.#options.redis;
     if (redis === undefined) {
       const seq = ++this.#localSeq + this.#evictedFloor;

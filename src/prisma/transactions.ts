@@ -3,7 +3,7 @@ import type { Announcement } from "../invalidation/versions.js";
 import type { Announced, WriteAnnouncer } from "../invalidation/write-announcer.js";
 import type { PrismaPromiseLike } from "./lazy-query.js";
 import { outcomeOfError, type FailedWriteOutcome } from "./write-outcome.js";
-import type { WriteGate } from "./write-gate.js";
+import type { WriteGate, WriteProgress } from "./write-gate.js";
 
 /** Prisma marks the client of an interactive transaction with this symbol (an internal detail). */
 export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
@@ -72,7 +72,7 @@ export class TransactionInvalidations {
   }
 
   /** `$transaction(async (tx) => …)`, run by Prisma on the extended client so `tx` keeps the extension. */
-  async interactive(client: ScopedClient, callback: (tx: unknown) => unknown, options: unknown, parentTransaction: TransactionFn, buffered?: { names: Iterable<string> }, onTaken?: () => void): Promise<unknown> {
+  async interactive(client: ScopedClient, callback: (tx: unknown) => unknown, options: unknown, parentTransaction: TransactionFn, progress?: WriteProgress): Promise<unknown> {
     // A nested transaction belongs to the outer one: the outer commit applies everything.
     if (client[TRANSACTION_SCOPE] !== undefined) return parentTransaction.call(client, callback, options);
     let txId: string | undefined;
@@ -85,7 +85,7 @@ export class TransactionInvalidations {
         const names = new Set<string>();
         this.#open.set(txId, names);
         // What close() reports as undelivered if the transaction still runs when it closes the connections.
-        if (buffered !== undefined) buffered.names = names;
+        if (progress !== undefined) progress.names = () => names;
         if (askedBeforeClose) this.#askedBeforeClose.add(txId);
       }
       const result = await callback(tx);
@@ -132,7 +132,7 @@ export class TransactionInvalidations {
     const announced = await announcing;
     // Not a Redis failure (those are counted as unannounced): a bug, reported as the transaction's error.
     if (announced !== undefined && "error" in announced) throw announced.error;
-    if (names !== undefined) await this.#announcer.confirm(names, announced?.announcement, true, onTaken);
+    if (names !== undefined) await this.#announcer.confirm(names, announced?.announcement, true, progress?.taken);
     return result;
   }
 
@@ -154,7 +154,7 @@ export class TransactionInvalidations {
   }
 
   /** `$transaction([...])`: announced from the elements' arguments; each element's effects are known from its own result once all committed. */
-  async batch(client: ScopedClient, input: readonly PrismaPromiseLike[], options: unknown, parentTransaction: TransactionFn, effectsOf: (element: unknown, result: unknown) => Iterable<string>, announcedOf: (element: unknown) => Iterable<string>, onTaken?: () => void): Promise<unknown> {
+  async batch(client: ScopedClient, input: readonly PrismaPromiseLike[], options: unknown, parentTransaction: TransactionFn, effectsOf: (element: unknown, result: unknown) => Iterable<string>, announcedOf: (element: unknown) => Iterable<string>, progress?: WriteProgress): Promise<unknown> {
     const announced = new Set<string>();
     for (const element of input) for (const name of announcedOf(element)) announced.add(name);
     // Refused as a whole, before any element joins it: a batch is all or nothing.
@@ -178,7 +178,7 @@ export class TransactionInvalidations {
     }
     const results = outcome.result;
     const names = batchEffects(input, results, effectsOf, announced);
-    await this.#announcer.confirm(names, announcement, true, onTaken);
+    await this.#announcer.confirm(names, announcement, true, progress?.taken);
     if (nested) await this.apply(names, client);
     return results;
   }

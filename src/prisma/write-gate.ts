@@ -1,6 +1,32 @@
 import { CacheClosedError } from "../errors.js";
 import { settleWithin } from "../core/settle-within.js";
 
+/** What a write in flight would invalidate: asked only if it still runs when close() closes the connections. */
+export type PendingNames = () => Iterable<string>;
+
+const NO_NAMES: PendingNames = () => [];
+
+/**
+ * How far a write kept by the gate got: until Redis took its confirmation, close() reports what
+ * it would invalidate (`names`) as undelivered if it still runs when the connections close; once
+ * taken, it only waits for the other instances' acknowledgements (or their leases), and nothing is
+ * reported (outside probe 167: close() rejected for a write Redis had taken, waiting for an
+ * instance frozen by SIGSTOP). An interactive transaction sets `names` once its buffer exists.
+ */
+export class WriteProgress {
+  #taken = false;
+
+  constructor(public names: PendingNames) {}
+
+  /** Redis took the write's confirmation. */
+  readonly taken = (): void => {
+    this.#taken = true;
+  };
+
+  /** What close() reports if the write still runs then (see WriteGate.runningNames). */
+  readonly pending: PendingNames = () => (this.#taken ? [] : this.names());
+}
+
 /**
  * Admits writes while the cache is open and keeps those in flight, so that close() lets them
  * invalidate what they changed before it closes the connections. After close() began a write is
@@ -11,11 +37,6 @@ import { settleWithin } from "../core/settle-within.js";
  * asked for before close() began are admitted, and so is its commit, so that it can finish as it
  * would have (close() waits for it anyway). Once the wait ends, they are refused too.
  */
-/** What a write in flight would invalidate: asked only if it still runs when close() closes the connections. */
-export type PendingNames = () => Iterable<string>;
-
-const NO_NAMES: PendingNames = () => [];
-
 export class WriteGate {
   #state: "open" | "draining" | "closed" = "open";
   readonly #inFlight = new Map<PromiseLike<unknown>, PendingNames>();

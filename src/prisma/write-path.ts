@@ -12,7 +12,7 @@ import { tracedQuery } from "./traced-query.js";
 import { TRANSACTION_SCOPE, TransactionInvalidations, type ScopedClient, type TransactionFn } from "./transactions.js";
 import type { WriteNames } from "./write-names.js";
 import { WriteAttempts, outcomeOfError } from "./write-outcome.js";
-import { WriteGate } from "./write-gate.js";
+import { WriteGate, WriteProgress } from "./write-gate.js";
 
 /** What the write path uses of the client's parts; CacheRuntime builds and owns them. */
 export interface WritePathParts {
@@ -75,9 +75,8 @@ export class WritePath {
   /** `$transaction`: reads inside bypass the cache; invalidations apply when it commits, before it resolves. */
   transaction(client: ScopedClient, input: unknown, options: unknown, parentTransaction: TransactionFn): Promise<unknown> {
     if (typeof input === "function") {
-      const buffered: { names: Iterable<string> } = { names: [] };
-      const progress = new WriteProgress(() => buffered.names);
-      return this.#gate.track(this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction, buffered, progress.taken), progress.pending);
+      const progress = new WriteProgress(() => []);
+      return this.#gate.track(this.#transactions.interactive(client, input as (tx: unknown) => unknown, options, parentTransaction, progress), progress.pending);
     }
     // Neither a callback nor an array: Prisma's own error, as without the cache.
     if (!Array.isArray(input)) return parentTransaction.call(client, input, options);
@@ -94,7 +93,7 @@ export class WritePath {
       return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
     };
     const progress = new WriteProgress(() => elements.flatMap((element) => [...announcedOf(element)]));
-    return this.#gate.track(this.#transactions.batch(client, elements, options, parentTransaction, effectsOf, announcedOf, progress.taken), progress.pending);
+    return this.#gate.track(this.#transactions.batch(client, elements, options, parentTransaction, effectsOf, announcedOf, progress), progress.pending);
   }
 
   /** `$executeRaw` and friends: a raw write invalidates every model unless `$cache.raw()` names them. */
@@ -280,25 +279,4 @@ export class WritePath {
     else await this.#transactions.apply(names, client, announcement, addsIdentities(), hooked, progress?.taken);
     return result;
   }
-}
-
-/**
- * How far a write kept by the close gate got: until Redis took its confirmation, close() reports
- * what it would invalidate as undelivered if it still runs when the connections close; once taken,
- * it only waits for the other instances' acknowledgements (or their leases), and nothing is
- * reported (outside probe 167: close() rejected for a write Redis had taken, waiting for an
- * instance frozen by SIGSTOP).
- */
-class WriteProgress {
-  #taken = false;
-
-  constructor(readonly names: () => Iterable<string>) {}
-
-  /** Redis took the write's confirmation. */
-  readonly taken = (): void => {
-    this.#taken = true;
-  };
-
-  /** What close() reports if the write still runs then (see WriteGate.runningNames). */
-  readonly pending = (): Iterable<string> => (this.#taken ? [] : this.names());
 }
