@@ -6,7 +6,7 @@ import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
 import type { Counters } from "../stats/counters.js";
 import { BLOOM_BEGIN, BLOOM_FINISH, BLOOM_LOAD } from "../stores/redis-scripts.js";
-import type { RedisStore } from "../stores/redis-store.js";
+import { CircuitOpenError, type RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
 import { parseBloomMeta } from "./bloom-meta.js";
 import { bloomKeysOf, bloomVersion } from "./bloom-writes.js";
@@ -268,7 +268,9 @@ export class BloomGuard {
       } catch (error) {
         if (!background) throw error;
         // Abandoned by close() (outside probe 136: "connection is end" reported after every close during a build).
-        if (this.#stopped) return;
+        // Nor while the circuit is open: the failures that opened it were reported, and a retry a
+        // second per model only repeats them (outside probe 166).
+        if (this.#stopped || error instanceof CircuitOpenError) return;
         this.#parts.report(new CacheError("E_BLOOM_REFRESH", `Bloom filter of ${model} could not be refreshed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
       } finally {
         state.refreshing = undefined;

@@ -127,6 +127,33 @@ describe("Bloom guard on unique fields", () => {
     }
   }, 60_000);
 
+  it("a Redis that went away reports the filter's refresh failures until the circuit opens, not once per model every second while it stays open (outside probe 166)", async () => {
+    const server = await ChaosRedis.start();
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const reports: Array<{ code: string; message: string }> = [];
+    const fresh = instance({ redis, namespace: uniqueNamespace(), redisTimeout: 200, circuitBreaker: { threshold: 3, probeInterval: 500 }, onError: (error) => reports.push(error as { code: string; message: string }) });
+    try {
+      await fresh.prisma.$cache.prepareBloom();
+      await server.stop();
+      // Reads of absent records keep asking for a usable filter while Redis is gone.
+      const until = Date.now() + 4_000;
+      for (let i = 0; Date.now() < until; i++) {
+        await fresh.prisma.user.findUnique({ where: { email: `gone-${i}@example.com` } });
+        await fresh.prisma.post.findUnique({ where: { id: 10_000_000 + i } });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(fresh.prisma.$cache.stats().circuitOpen).toBe(true);
+      const refreshReports = reports.filter((report) => report.code === "E_BLOOM_REFRESH");
+      expect(refreshReports.filter((report) => /circuit open/.test(report.message))).toEqual([]);
+      // One per model at most: the failure that came before the circuit opened.
+      expect(refreshReports.length).toBeLessThanOrEqual(2);
+    } finally {
+      await fresh.close().catch(() => {});
+      redis.disconnect();
+      await server.stop().catch(() => {});
+    }
+  }, 60_000);
+
   it("5 000 lookups of absent ids and emails: at most 1% reach the database; a record created on another instance is found at once everywhere", async () => {
     const a = instance();
     const b = instance();
