@@ -33,8 +33,8 @@ export interface RedisLike {
   publish(channel: string, message: string): Promise<number>;
   /** SCRIPT LOAD: a script whose call was given up on before Redis answered NOSCRIPT is loaded for the next call. */
   script?(subcommand: "LOAD", source: string): Promise<unknown>;
-  /** A Cluster's masters: a script is loaded on each (SCRIPT LOAD names no key, so ioredis sends it to any node). */
-  nodes?(role: "master"): ReadonlyArray<{ script(subcommand: "LOAD", source: string): Promise<unknown> }>;
+  /** A Cluster's masters: a script is loaded on each (SCRIPT LOAD names no key, so ioredis sends it to any node), and each lists its subscriber connections. */
+  nodes?(role: "master"): ReadonlyArray<{ script(subcommand: "LOAD", source: string): Promise<unknown>; callBuffer(command: string, ...args: Array<string | number>): Promise<unknown> }>;
   zadd(key: string, score: number, member: string): Promise<unknown>;
   zrem(key: string, member: string): Promise<unknown>;
   del(...keys: string[]): Promise<number>;

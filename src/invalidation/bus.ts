@@ -47,6 +47,21 @@ function subscriberOverrides(redis: RedisLike, leaseTtlMs: number): object {
   return { autoResubscribe: false, ...timeout, ...sentinelOverrides(redis) };
 }
 
+/** The options a Cluster client gives each node connection (`redisOptions`). */
+function clusterNodeOptions(redis: RedisLike): { connectionName?: unknown } {
+  return (redis.options as { redisOptions?: { connectionName?: unknown } } | undefined)?.redisOptions ?? {};
+}
+
+/**
+ * A Cluster's subscriber connection, named through its node options: a `CLIENT SETNAME` sent to
+ * a Cluster reaches some node's connection, not the subscriber's. ioredis names it
+ * `ioredis-cluster(subscriber):<name>`, which LapsedSubscribers reads.
+ */
+function namedClusterSubscriber(redis: RedisLike, name: string): SubscriberLike {
+  const override = { redisOptions: { ...clusterNodeOptions(redis), connectionName: name } };
+  return (redis.duplicate as (startupNodes: readonly unknown[], override: object) => SubscriberLike).call(redis, [], override);
+}
+
 /** How long the subscriber waits for a reply before it drops its connection as half-open: several leases, at least 5 s. */
 function halfOpenAfterMs(leaseTtlMs: number): number {
   return Math.max(5_000, 5 * leaseTtlMs);
@@ -144,7 +159,7 @@ export class Bus {
     this.#store = store;
     this.#handlers = handlers;
     // It re-subscribes itself on "ready", after learning which server it reached (a Cluster's duplicate takes other arguments).
-    this.#subscriber = redis.isCluster === true ? redis.duplicate() : (redis.duplicate as (override: object) => SubscriberLike).call(redis, subscriberOverrides(redis, leaseTtlMs));
+    this.#subscriber = redis.isCluster === true ? namedClusterSubscriber(redis, this.#lapsed.nameOf(this.instanceId, clusterNodeOptions(redis).connectionName)) : (redis.duplicate as (override: object) => SubscriberLike).call(redis, subscriberOverrides(redis, leaseTtlMs));
     clearSocketTimerOnClose(this.#subscriber);
     readBeforeSocketTimeout(this.#subscriber);
     reviveWhenEnded(this.#subscriber, () => this.#closed);
@@ -336,7 +351,7 @@ export class Bus {
    * whose registration lapsed (a host gone without closing them), in the background (LapsedSubscribers).
    */
   endLapsedSubscribers(): void {
-    if (!this.#onCluster && !this.#closed) this.#lapsed.sweep();
+    if (!this.#closed) this.#lapsed.sweep();
   }
 
   /** Whether Redis must hold this instance's registration when it ran a command answered by `at` (see InstanceRegistry.standsAt). */

@@ -13,7 +13,7 @@ const SWEEP_INTERVAL_MS = 1_000;
  * fleet would wait a lease for an acknowledgement that never comes.
  *
  * Each instance names its subscriber connection (`nameOf`). After a write some instance did not
- * acknowledge, the writer lists the server's subscriber connections and ends those of its
+ * acknowledge, the writer lists the server's (each master's on a Cluster) subscriber connections and ends those of its
  * namespace whose instance is not registered and that are older than `minAgeMs` (an instance
  * connected longer has registered, unless it cannot: frozen, starved, cut off from Redis on its
  * command connection — and then it serves nothing cached, see InstanceRegistry.current). Ending a
@@ -60,12 +60,15 @@ export class LapsedSubscribers {
   }
 
   async #sweepNow(): Promise<void> {
-    const candidates = lapsedCandidates(await this.#store.subscriberConnections(), this.#namePrefix, this.#ownInstanceId, this.#db, this.#minAgeMs());
-    if (candidates.size === 0) return;
-    const unregistered = new Set((await this.#store.run(UNREGISTERED, [this.#registryKey], [...new Set(candidates.values())])) as string[]);
-    for (const [id, instance] of candidates) {
-      // "No such client": it closed meanwhile.
-      if (unregistered.has(instance)) await this.#store.endConnection(id).catch((error: unknown) => this.#failed(error));
+    const servers = (await this.#store.subscriberConnections()).map((server) => ({ ...server, candidates: lapsedCandidates(server.list, this.#namePrefix, this.#ownInstanceId, this.#db, this.#minAgeMs()) }));
+    const instances = new Set(servers.flatMap((server) => [...server.candidates.values()]));
+    if (instances.size === 0) return;
+    const unregistered = new Set((await this.#store.run(UNREGISTERED, [this.#registryKey], [...instances])) as string[]);
+    for (const server of servers) {
+      for (const [id, instance] of server.candidates) {
+        // "No such client": it closed meanwhile.
+        if (unregistered.has(instance)) await server.end(id).catch((error: unknown) => this.#failed(error));
+      }
     }
   }
 
@@ -78,11 +81,18 @@ export class LapsedSubscribers {
   }
 }
 
-/** From `CLIENT LIST`: the connections of database `db` named `[<application's name>/]<prefix><instance>` (not `own`), at least `minAgeMs` old, as id → instance. */
+/** What ioredis puts before the name of a Cluster's subscriber connection (its node options' `connectionName`). */
+const CLUSTER_SUBSCRIBER = "ioredis-cluster(subscriber):";
+
+/**
+ * From `CLIENT LIST`: the connections of database `db` named `[<application's name>/]<prefix><instance>`
+ * (after ioredis's own prefix on a Cluster), not `own`, at least `minAgeMs` old, as id → instance.
+ */
 export function lapsedCandidates(clientList: string, namePrefix: string, own: string, db: number, minAgeMs: number): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of clientList.split("\n")) {
-    const name = /(?:^| )name=(\S*)/.exec(line)?.[1];
+    const listed = /(?:^| )name=(\S*)/.exec(line)?.[1];
+    const name = listed?.startsWith(CLUSTER_SUBSCRIBER) ? listed.slice(CLUSTER_SUBSCRIBER.length) : listed;
     const at = name === undefined ? -1 : name.indexOf(namePrefix);
     if (name === undefined || (at !== 0 && name[at - 1] !== "/")) continue;
     const instance = name.slice(at + namePrefix.length);

@@ -204,14 +204,19 @@ export class RedisStore {
     await this.#bounded("ZREM", () => this.#redis.zrem(key, member), "unverified");
   }
 
-  /** `CLIENT LIST TYPE pubsub`: the server's subscriber connections, one line each. */
-  async subscriberConnections(): Promise<string> {
-    return String(await this.#bounded("CLIENT", () => this.#redis.callBuffer("CLIENT", "LIST", "TYPE", "pubsub")));
-  }
-
-  /** `CLIENT KILL ID`: ends a connection of the server (see Bus.endLapsedSubscribers). */
-  async endConnection(id: string): Promise<void> {
-    await this.#bounded("CLIENT", () => this.#redis.callBuffer("CLIENT", "KILL", "ID", id));
+  /**
+   * `CLIENT LIST TYPE pubsub` of every server whose subscribers a PUBLISH may count — the server,
+   * or each master of a Cluster (a command sent to the Cluster reaches one node) — each with a way
+   * to end one of its connections (`CLIENT KILL ID` on that server: ids are unique per server).
+   */
+  async subscriberConnections(): Promise<Array<{ list: string; end(id: string): Promise<unknown> }>> {
+    const servers = this.#redis.isCluster ? [...(this.#redis.nodes?.("master") ?? [])] : [this.#redis];
+    return Promise.all(
+      servers.map(async (server) => ({
+        list: String(await this.#bounded("CLIENT", () => server.callBuffer("CLIENT", "LIST", "TYPE", "pubsub"))),
+        end: (id: string) => this.#bounded("CLIENT", () => server.callBuffer("CLIENT", "KILL", "ID", id)),
+      })),
+    );
   }
 
   publish(channel: string, message: string): Promise<number> {

@@ -21,8 +21,8 @@ function deafReaders() {
     await until(async () => {
       for (const port of cluster().ports) {
         const clients = await onNode(port, (node) => node.call("CLIENT", "LIST", "TYPE", "pubsub") as Promise<string>);
-        // ioredis names a Cluster's subscriber connection "ioredis-cluster(subscriber):<connectionName>".
-        if (clients.includes(`:${name} `)) subscribedAt = port;
+        // ioredis names a Cluster's subscriber connection "ioredis-cluster(subscriber):<connectionName>", the cache "<connectionName>/{<namespace>}:sub:<instance>".
+        if (clients.includes(`:${name}/`)) subscribedAt = port;
       }
       return subscribedAt !== 0;
     }, 10_000);

@@ -1,9 +1,9 @@
-import { Cluster } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replicaKeyOf } from "../../src/core/tiered-cache.ts";
 import type { CacheExtensionOptions } from "../../src/index.ts";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
-import { RedisCluster } from "../helpers/redis-cluster.ts";
+import { onNode, RedisCluster } from "../helpers/redis-cluster.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -133,6 +133,32 @@ describe("on a Redis Cluster", () => {
       await a.close();
     }
   });
+
+  it("ends the subscriber connections of instances whose registration lapsed on every master, and stops waiting for them (a host gone without closing its sockets)", async () => {
+    const namespace = uniqueNamespace();
+    // A vanished instance's subscriber connection on each master (so on the one the bump script
+    // publishes from): named as an instance names it, subscribed, never registered, never back once ended.
+    const ghosts = cluster.ports.slice(0, 3).map((port) => new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 1, retryStrategy: () => null, connectionName: `ioredis-cluster(subscriber):{${namespace}}:sub:ghost-${port}` }));
+    const writer = instance({ namespace, models: { User: true } });
+    try {
+      for (const ghost of ghosts) await ghost.subscribe(`{${namespace}}:events`);
+      const user = await seedUser(writer.base);
+      // Only a connection older than a registration lifetime plus a second is judged lapsed.
+      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      let unwaited = 0;
+      for (let i = 0; i < 10 && unwaited < 3; i++) {
+        const timeouts = writer.prisma.$cache.stats().invalidationAckTimeouts;
+        await writer.prisma.user.update({ where: { id: user.id }, data: { name: `written ${i}` } });
+        unwaited = writer.prisma.$cache.stats().invalidationAckTimeouts === timeouts ? unwaited + 1 : 0;
+      }
+      expect(unwaited, "three writes in a row acknowledged by everyone PUBLISH reached").toBe(3);
+      const standing = await Promise.all(cluster.ports.map((port) => onNode(port, async (node) => String(await node.call("CLIENT", "LIST", "TYPE", "pubsub")))));
+      expect(standing.join("\n")).not.toContain(":sub:ghost-");
+    } finally {
+      for (const ghost of ghosts) ghost.disconnect();
+      await writer.close();
+    }
+  }, 90_000);
 
   it("puts a hot key's replicas in different slots", async () => {
     const redis = cluster.connect();

@@ -13,11 +13,17 @@ it("takes from CLIENT LIST the subscriber connections of the namespace's other i
     "id=14 addr=127.0.0.1:5007 laddr=127.0.0.1:6379 fd=16 name=x{ns}:sub:f age=9 idle=0 flags=P db=0 sub=2 psub=0",
     // Another fleet of the same namespace, in another database (its registry is there too).
     "id=15 addr=127.0.0.1:5008 laddr=127.0.0.1:6379 fd=17 name={ns}:sub:g age=9 idle=0 flags=P db=1 sub=2 psub=0",
+    // A Cluster's subscriber connections, named by ioredis after their node options' name.
+    "id=16 addr=127.0.0.1:5009 laddr=127.0.0.1:6379 fd=18 name=ioredis-cluster(subscriber):{ns}:sub:h age=9 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=17 addr=127.0.0.1:5010 laddr=127.0.0.1:6379 fd=19 name=ioredis-cluster(subscriber):my-app/{ns}:sub:i age=9 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=18 addr=127.0.0.1:5011 laddr=127.0.0.1:6379 fd=20 name=ioredis-cluster(subscriber):x{ns}:sub:j age=9 idle=0 flags=P db=0 sub=2 psub=0",
     "",
   ].join("\n");
   expect([...lapsedCandidates(list, "{ns}:sub:", "own", 0, 4_000)]).toEqual([
     ["7", "a"],
     ["12", "d"],
     ["13", "e"],
+    ["16", "h"],
+    ["17", "i"],
   ]);
 });
