@@ -1,6 +1,7 @@
 import { CacheError } from "../errors.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { identityTag, whereIdentityTags } from "../invalidation/dependencies.js";
+import { canonicalIdentityValue } from "../invalidation/identity-values.js";
 import { argumentView } from "../invalidation/relation-walk.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
@@ -47,8 +48,6 @@ export interface BloomGuardParts {
   schemasDiffer?: () => boolean | undefined;
   /** The version name of this client's schema epoch (see schemaEpoch). */
   schemaEpoch: string;
-  /** Per model, the members a `where` may have (its fields, compound unique names, AND/OR/NOT): any other is Prisma's validation error to raise. */
-  whereMembers?: ReadonlyMap<string, ReadonlySet<string>>;
   /** Per model, its fields and relation fields: a selection of anything else is Prisma's to refuse. */
   selectable?: ReadonlyMap<string, SelectableFields>;
 }
@@ -68,11 +67,21 @@ function flagsOf(value: unknown, known: (field: string) => boolean, needsTrue: b
   if (prototype !== Object.prototype && prototype !== null) return false;
   let anyTrue = false;
   for (const [field, flag] of Object.entries(value)) {
+    // Prisma refuses an unknown member even when it is undefined (outside probe 168: `select: { nope: undefined }`).
+    if (!known(field)) return false;
     if (flag === undefined) continue;
-    if (typeof flag !== "boolean" || !known(field)) return false;
+    if (typeof flag !== "boolean") return false;
     anyTrue ||= flag;
   }
   return anyTrue || !needsTrue;
+}
+
+/** A compound unique key's value: a plain object of exactly its fields, each spelled exactly. */
+function exactCompound(fields: readonly string[], value: unknown, exact: (field: string, value: unknown) => boolean): boolean {
+  const view = argumentView(value);
+  if (typeof view !== "object" || view === null || Array.isArray(view)) return false;
+  const members = Object.keys(view);
+  return members.length === fields.length && fields.every((field) => exact(field, (view as Record<string, unknown>)[field]));
 }
 
 /** Prisma refuses an `omit` that leaves no field of the model. */
@@ -143,7 +152,7 @@ export class BloomGuard {
     if (state === undefined) return "maybe";
     const where = args?.where;
     const tag = whereIdentityTags(this.#parts.graph, model, where)[0];
-    if (tag === undefined || !this.#knownMembers(model, where) || !this.#acceptedSelection(model, args)) return "maybe";
+    if (tag === undefined || !this.#acceptedWhere(model, where) || !this.#acceptedSelection(model, args)) return "maybe";
     if (!this.#usable(model, state)) {
       this.#refreshSoon(model, state);
       return "maybe";
@@ -156,13 +165,29 @@ export class BloomGuard {
     return "absent";
   }
 
-  /** Whether every member of `where` is one Prisma accepts for the model: an unknown one (a typo) or a null is its validation error, not "absent". */
-  #knownMembers(model: string, where: unknown): boolean {
-    const allowed = this.#parts.whereMembers?.get(model);
+  /**
+   * Whether Prisma certainly accepts every member of `where`: only then may "absent" answer for
+   * it. Each must be a field (or a compound unique key of exactly its fields) with a value the
+   * cache can spell exactly for the field's type. Anything else — an unknown member (a typo), a
+   * null, a value of another type, an unknown enum value, a filter or operator, AND/OR/NOT, a
+   * relation — is left to Prisma, which may refuse it (outside probes 79 and 168: `label: 5`,
+   * `kind: "NOPE"`, `ver: { gt: "x" }` beside an absent id were answered null).
+   */
+  #acceptedWhere(model: string, where: unknown): boolean {
+    const info = this.#parts.graph.model(model);
+    const kinds = info?.fieldKinds;
     const view = argumentView(where);
-    if (allowed === undefined || typeof view !== "object" || view === null) return true;
-    // A null value is Prisma's validation error too ("must not be null") for a unique field.
-    for (const key in view) if (!allowed.has(key) || (view as Record<string, unknown>)[key] === null) return false;
+    if (kinds === undefined || typeof view !== "object" || view === null) return false;
+    const exact = (field: string, value: unknown) => {
+      const kind = kinds.get(field);
+      return kind !== undefined && kind !== "inexact" && kind !== "plain" && canonicalIdentityValue(kind, value) !== undefined;
+    };
+    for (const key in view) {
+      const value = (view as Record<string, unknown>)[key];
+      if (value === undefined && (kinds.has(key) || info!.identities.some((identity) => identity.key === key))) continue;
+      const compound = info!.identities.find((identity) => identity.fields.length > 1 && identity.key === key);
+      if (compound === undefined ? !exact(key, value) : !exactCompound(compound.fields, value, exact)) return false;
+    }
     return true;
   }
 

@@ -34,6 +34,8 @@ export interface ModelInfo {
    * data or not (a generated column, `@updatedAt`): every update may then re-key the record.
    */
   rewrittenOnUpdate?: readonly string[];
+  /** Scalar and enum field → how its values compare in the database; absent without the schema text. */
+  fieldKinds?: ReadonlyMap<string, IdentityValueKind>;
 }
 
 /** A change whose referential actions the database applies: a delete, or a key update of some fields (all when undefined). */

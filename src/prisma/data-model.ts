@@ -51,7 +51,7 @@ export function readPrismaSchema(client: unknown): PrismaSchema {
     const own = facts?.get(name);
     // Without the schema's facts, assume every relation holds a key that cascades: cascades then over-invalidate.
     const foreignKeys = own?.foreignKeys ?? new Map(relationFields.map((field) => [field.name, ["?"]] as const));
-    models.set(name, { relations, foreignKeys, actions: own?.actions, identities: own?.identities ?? [], isView: views?.get(name) === "view", rewrittenOnUpdate: own?.rewrittenOnUpdate });
+    models.set(name, { relations, foreignKeys, actions: own?.actions, identities: own?.identities ?? [], isView: views?.get(name) === "view", rewrittenOnUpdate: own?.rewrittenOnUpdate, fieldKinds: own?.fieldKinds });
     delegateKeys.set(name, name.charAt(0).toLowerCase() + name.slice(1));
   }
   const exact = facts !== undefined;
@@ -95,16 +95,6 @@ function schemaFacts(schemaText: unknown): { facts?: Map<string, SchemaModelFact
 function firstLine(error: unknown): string {
   const message = plainMessage(error);
   return message.split("\n").find((line) => /error/i.test(line))?.trim().slice(0, 200) ?? message.slice(0, 200);
-}
-
-/** Per model, the members a `where` may have: its fields, its compound unique names, AND/OR/NOT. */
-export function whereMembersOf(schema: PrismaSchema): Map<string, Set<string>> {
-  const members = new Map<string, Set<string>>();
-  for (const [model, { fields }] of Object.entries(schema.dataModel.models)) {
-    const identities = schema.graph.model(model)?.identities ?? [];
-    members.set(model, new Set(["AND", "OR", "NOT", ...fields.map((field) => field.name), ...identities.map((identity) => identity.key)]));
-  }
-  return members;
 }
 
 /** Per model, its fields and relation fields: what the Bloom guard checks a selection against before it answers without Prisma. */

@@ -25,7 +25,7 @@ import { StatsControl } from "./stats-control.js";
 import { MemoryStore } from "../stores/memory-store.js";
 import { openCommandConnection, type CommandConnection } from "../stores/command-connection.js";
 import { RedisStore } from "../stores/redis-store.js";
-import { selectableFieldsOf, whereMembersOf, type PrismaSchema } from "./data-model.js";
+import { selectableFieldsOf, type PrismaSchema } from "./data-model.js";
 import { checkModels, createCacheControl, type CacheControl } from "./cache-control.js";
 import { delegateOf, type ExtensionThis } from "./delegates.js";
 import { fluentClassesOf, type Delegates, type PrismaPromiseLike } from "./lazy-query.js";
@@ -328,7 +328,6 @@ export class CacheRuntime {
       redis: store === undefined || bloomPrefix === undefined ? undefined : { store, prefix: bloomPrefix, channel: this.#bus!.eventsChannel, ready: () => this.#bus!.live(options.redisTimeoutMs * 20, () => this.#answersFromL1() || this.#bus!.registrationRefused) },
       scan: (model, fields) => scanPages(delegateOf(schema.delegateKeys, tableClient, model), schema.graph.model(model)!.identities[0]!, fields),
       count: async (model) => (await delegateOf(schema.delegateKeys, tableClient, model).count!(undefined)) as number,
-      whereMembers: whereMembersOf(schema),
       selectable: selectableFieldsOf(schema),
       counters: this.#counters,
       clock: options.clock,

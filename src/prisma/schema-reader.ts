@@ -14,6 +14,8 @@ export interface SchemaModelFacts {
   isView: boolean;
   /** Identity fields an update may change without naming them (see rewrittenOnUpdate). */
   rewrittenOnUpdate: string[];
+  /** Scalar and enum field → how its values compare in the database (see identityValueKind). */
+  fieldKinds: Map<string, IdentityValueKind>;
 }
 
 /**
@@ -43,7 +45,8 @@ export function readSchemaFacts(schema: string): Map<string, SchemaModelFacts> {
     const identities = modelIdentities(model).map((identity) => ({ ...identity, kinds: identity.fields.map((field) => kinds.get(field) ?? "inexact") }));
     const identityFields = new Set(identities.flatMap((identity) => identity.fields));
     const rewritten = model.fields.filter((field) => identityFields.has(field.name) && rewrittenOnUpdate(field)).map((field) => field.name);
-    facts.set(model.name, { identities, foreignKeys, actions, isView: blocks.kinds.get(model.name) === "view", rewrittenOnUpdate: rewritten });
+    const fieldKinds = new Map(model.fields.filter((field) => field.kind !== "object").map((field) => [field.name, kinds.get(field.name)!] as const));
+    facts.set(model.name, { identities, foreignKeys, actions, isView: blocks.kinds.get(model.name) === "view", rewrittenOnUpdate: rewritten, fieldKinds });
   }
   return facts;
 }

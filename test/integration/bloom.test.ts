@@ -192,13 +192,40 @@ describe("Bloom guard on unique fields", () => {
       // Found by outside probe 81: an omit of every field, a null beside the unique value.
       { where, omit: { id: true, email: true, name: true, role: true, balance: true, visits: true, score: true, active: true, avatar: true, profile: true, createdAt: true, version: true } },
       { where: { ...where, id: null } },
+      // Found by outside probe 168: values beside the unique one that Prisma refuses, and an unknown member set to undefined.
+      { where: { ...where, name: 5 } },
+      { where: { ...where, id: "abc" } },
+      { where: { ...where, version: { gt: "x" } } },
+      { where: { ...where, name: { nope: "x" } } },
+      { where: { ...where, OR: 5 } },
+      { where: { ...where, role: "NOPE" } },
+      { where: { ...where, balance: "abc" } },
+      { where: { ...where, createdAt: "notadate" } },
+      { where: { ...where, active: "yes" } },
+      { where, select: { id: true, nosuch: undefined } },
     ];
     for (const args of refused) await expect(read(args), JSON.stringify(args)).rejects.toMatchObject({ name: "PrismaClientValidationError" });
     await expect((guarded.prisma.user.findUniqueOrThrow as (args: unknown) => Promise<unknown>)({ where, select: { nosuch: true } })).rejects.toMatchObject({ name: "PrismaClientValidationError" });
-    // Selections of the model's own fields are still answered at once.
+    await expect((guarded.prisma.user.findUniqueOrThrow as (args: unknown) => Promise<unknown>)({ where: { ...where, name: 5 } })).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+    const post = (args: object) => (guarded.prisma.post.findUnique as (args: unknown) => Promise<unknown>)(args);
+    const absentPost = { authorId_slug: { authorId: ROWS + 7, slug: "absent" } };
+    for (const args of [{ where: { ...absentPost, published: "yes" } }, { where: { authorId_slug: { ...absentPost.authorId_slug, extra: 1 } } }, { where: { authorId_slug: { authorId: "7", slug: "absent" } } }]) {
+      await expect(post(args), JSON.stringify(args)).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+    }
+    // Selections of the model's own fields, and other members Prisma takes, are still answered at once.
     const rejects = guarded.prisma.$cache.stats().bloomRejects;
-    for (const args of [{ where }, { where, select: { id: true, posts: true } }, { where, include: { posts: true, _count: true } }, { where, omit: { name: true } }, { where, select: undefined, take: undefined }]) expect(await read(args)).toBeNull();
-    expect(guarded.prisma.$cache.stats().bloomRejects - rejects).toBe(5);
+    const answered = [
+      { where },
+      { where, select: { id: true, posts: true } },
+      { where, include: { posts: true, _count: true } },
+      { where, omit: { name: true } },
+      { where, select: undefined, take: undefined },
+      { where: { ...where, role: "ADMIN", active: true, version: 3, name: undefined } },
+      { where: { ...where, balance: "1.5", visits: 7n, score: 0.5, createdAt: new Date() } },
+    ];
+    for (const args of answered) expect(await read(args), JSON.stringify(args, (_key, value) => (typeof value === "bigint" ? String(value) : value))).toBeNull();
+    expect(await post({ where: { ...absentPost, published: false } })).toBeNull();
+    expect(guarded.prisma.$cache.stats().bloomRejects - rejects).toBe(answered.length + 1);
   });
 
   it("rows written outside the extension are invisible until rebuild; nested creates suspend the filter", async () => {
