@@ -88,12 +88,21 @@ function uuid(value: string): string | undefined {
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})$/;
 
 function instant(value: unknown): string | undefined {
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
+  if (value instanceof Date) return inStoredRange(value);
   // Without an offset JavaScript reads local time; beyond milliseconds the database rounds what
   // JavaScript truncates: neither can be mapped to the stored instant with certainty.
   if (typeof value !== "string" || !ISO_INSTANT.test(value) || !validCalendarFields(value)) return undefined;
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+  return inStoredRange(new Date(Date.parse(value)));
+}
+
+/**
+ * An instant of the years 1–9999 in UTC, as the driver sends it: it writes the year in four
+ * digits, and PostgreSQL rejects what falls outside (outside probe 171: a Date before year 1,
+ * or `9999-12-31T23:59:59.999-14:00`, year 10000 in UTC, failed in the database).
+ */
+function inStoredRange(date: Date): string | undefined {
+  const year = date.getUTCFullYear();
+  return Number.isNaN(date.getTime()) || year < 1 || year > 9999 ? undefined : date.toISOString();
 }
 
 /** A date and time the database takes as written: `Date.parse` rolls `2024-02-30` over into March, PostgreSQL rejects it (and year 0). */
@@ -103,19 +112,26 @@ function validCalendarFields(value: string): boolean {
   return year! >= 1 && month! >= 1 && month! <= 12 && day! >= 1 && day! <= daysInMonth && hour! <= 23 && minute! <= 59 && second <= 59;
 }
 
-/** Decimal exponents beyond this are out of any database's range (PostgreSQL: 131 072 digits before the point, 16 383 after). */
-const MAX_DECIMAL_EXPONENT = 200_000;
+/** PostgreSQL's numeric input: at most this many digits before the point, and after it (as written, trailing zeros included). */
+const MAX_INTEGER_DIGITS = 131_072;
+const MAX_FRACTION_DIGITS = 16_383;
 
-/** Digits and a decimal exponent, without leading or trailing zeros: `10.50` → `105e-1`. */
+/**
+ * Digits and a decimal exponent, without leading or trailing zeros: `10.50` → `105e-1`. Not a
+ * bigint, which Prisma refuses for a Decimal, nor a numeral the database refuses as out of range
+ * (outside probe 171: `1e150000`, `1e-20000`).
+ */
 function decimal(value: unknown): string | undefined {
   if (typeof value === "number" && !Number.isFinite(value)) return undefined;
   // Not trimmed: Prisma rejects " 10.5" as a Decimal.
-  const text = typeof value === "string" || typeof value === "number" || typeof value === "bigint" || isDecimalLike(value) ? String(value) : undefined;
+  const text = typeof value === "string" || typeof value === "number" || isDecimalLike(value) ? String(value) : undefined;
   const match = text === undefined ? null : /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
   if (match === null || (match[2] === "" && (match[3] ?? "") === "")) return undefined;
   const [, sign, whole = "", fraction = "", exponent = "0"] = match;
-  if (Math.abs(Number(exponent)) > MAX_DECIMAL_EXPONENT) return undefined;
+  const power = Number(exponent);
+  if (!Number.isSafeInteger(power) || fraction.length - power > MAX_FRACTION_DIGITS) return undefined;
   const digits = `${whole}${fraction}`.replace(/^0+/, "");
+  if (digits.length + power - fraction.length > MAX_INTEGER_DIGITS) return undefined;
   if (digits === "") return "0";
   const trimmed = digits.replace(/0+$/, "");
   const scale = Number(exponent) - fraction.length + (digits.length - trimmed.length);

@@ -203,8 +203,14 @@ describe("Bloom guard on unique fields", () => {
       { where: { ...where, createdAt: "notadate" } },
       { where: { ...where, active: "yes" } },
       { where, select: { id: true, nosuch: undefined } },
+      // Found by outside probe 171: a bigint for a Decimal.
+      { where: { ...where, balance: 5n } },
     ];
-    for (const args of refused) await expect(read(args), JSON.stringify(args)).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+    for (const args of refused) await expect(read(args), JSON.stringify(args, (_key, value) => (typeof value === "bigint" ? String(value) : value))).rejects.toMatchObject({ name: "PrismaClientValidationError" });
+    // And values the database refuses (P2020, P2039): out of numeric's range, a timestamp before year 1 or after 9999 in UTC.
+    for (const value of [{ balance: "1e150000" }, { balance: "1e-20000" }, { createdAt: new Date("-000100-01-01T00:00:00Z") }, { createdAt: "9999-12-31T23:59:59.999-14:00" }]) {
+      await expect(read({ where: { ...where, ...value } }), JSON.stringify(value)).rejects.toMatchObject({ name: "PrismaClientKnownRequestError" });
+    }
     await expect((guarded.prisma.user.findUniqueOrThrow as (args: unknown) => Promise<unknown>)({ where, select: { nosuch: true } })).rejects.toMatchObject({ name: "PrismaClientValidationError" });
     await expect((guarded.prisma.user.findUniqueOrThrow as (args: unknown) => Promise<unknown>)({ where: { ...where, name: 5 } })).rejects.toMatchObject({ name: "PrismaClientValidationError" });
     const post = (args: object) => (guarded.prisma.post.findUnique as (args: unknown) => Promise<unknown>)(args);

@@ -26,9 +26,9 @@ describe("identity values: one spelling per value", () => {
     }
   });
 
-  it("decimals by numeric value: scale, signs, exponents, Prisma.Decimal, numbers, bigints", () => {
+  it("decimals by numeric value: scale, signs, exponents, Prisma.Decimal, numbers", () => {
     expect(same("decimal", ["10.50", "10.5", 10.5, new Prisma.Decimal("10.500"), "+10.5", "1.05e1", "0010.50"])).toEqual(new Set(["105e-1"]));
-    expect(same("decimal", ["100", 100, 100n, "1e2", "100.00", new Prisma.Decimal(100)])).toEqual(new Set(["1e2"]));
+    expect(same("decimal", ["100", 100, "1e2", "100.00", new Prisma.Decimal(100)])).toEqual(new Set(["1e2"]));
     expect(same("decimal", ["0", "-0", "0.000", 0])).toEqual(new Set(["0"]));
     expect(canonicalIdentityValue("decimal", "-0.25")).toBe("-25e-2");
     for (const value of ["NaN", "Infinity", Number.POSITIVE_INFINITY, "1,5", "", ".", {}]) expect(canonicalIdentityValue("decimal", value), String(value)).toBeUndefined();
@@ -74,7 +74,14 @@ describe("identity values: one spelling per value", () => {
       expect(canonicalIdentityValue("instant", value), value).toBeUndefined();
     }
     expect(canonicalIdentityValue("instant", "2024-02-29T23:59:59Z")).toBe("2024-02-29T23:59:59.000Z");
-    for (const value of [" 10.5", "10.5 ", "1e99999999999999"]) expect(canonicalIdentityValue("decimal", value), value).toBeUndefined();
+    for (const value of [" 10.5", "10.5 ", "1e99999999999999", "1e131072", "1e-16384", `1.${"0".repeat(16_384)}`, "0e-20000", 100n]) expect(canonicalIdentityValue("decimal", value), String(value).slice(0, 20)).toBeUndefined();
+    // PostgreSQL's numeric limits themselves are taken (131 072 digits before the point, 16 383 after).
+    for (const value of ["1e131071", "1e-16383", `1.${"0".repeat(16_383)}`]) expect(canonicalIdentityValue("decimal", value), value.slice(0, 20)).toBeDefined();
+    // Instants the driver writes with a four-digit year only (outside probe 171).
+    for (const value of [new Date("-000100-01-01T00:00:00Z"), new Date(-8.64e15), new Date("+010000-01-01T00:00:00Z"), "9999-12-31T23:59:59.999-14:00", "0001-01-01T00:00:00.000+14:00"]) {
+      expect(canonicalIdentityValue("instant", value), String(value)).toBeUndefined();
+    }
+    for (const value of [new Date("0001-01-01T00:00:00Z"), new Date("9999-12-31T23:59:59.999Z")]) expect(canonicalIdentityValue("instant", value), String(value)).toBeDefined();
     const id = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
     for (const value of [`-${id}`, `${id}-`, id.replace("-", "--"), `{${id}`, `${id}}`]) expect(canonicalIdentityValue("uuid", value), value).toBeUndefined();
     expect(canonicalIdentityValue("uuid", "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11")).toBe(id);
