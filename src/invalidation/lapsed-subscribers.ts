@@ -60,13 +60,19 @@ export class LapsedSubscribers {
   }
 
   async #sweepNow(): Promise<void> {
-    const servers = (await this.#store.subscriberConnections()).map((server) => ({ ...server, candidates: lapsedCandidates(server.list, this.#namePrefix, this.#ownInstanceId, this.#db, this.#minAgeMs()) }));
+    const servers = (await this.#store.subscriberConnections()).map((server) => {
+      const superseded = supersededConnections(server.list, this.#namePrefix, this.#db);
+      const candidates = lapsedCandidates(server.list, this.#namePrefix, this.#ownInstanceId, this.#db, this.#minAgeMs());
+      for (const id of superseded) candidates.delete(id);
+      return { ...server, superseded, candidates };
+    });
+    // "No such client": it closed meanwhile.
+    for (const server of servers) for (const id of server.superseded) await server.end(id).catch((error: unknown) => this.#failed(error));
     const instances = new Set(servers.flatMap((server) => [...server.candidates.values()]));
     if (instances.size === 0) return;
     const unregistered = new Set((await this.#store.run(UNREGISTERED, [this.#registryKey], [...instances])) as string[]);
     for (const server of servers) {
       for (const [id, instance] of server.candidates) {
-        // "No such client": it closed meanwhile.
         if (unregistered.has(instance)) await server.end(id).catch((error: unknown) => this.#failed(error));
       }
     }
@@ -84,22 +90,51 @@ export class LapsedSubscribers {
 /** What ioredis puts before the name of a Cluster's subscriber connection (its node options' `connectionName`). */
 const CLUSTER_SUBSCRIBER = "ioredis-cluster(subscriber):";
 
+/** A subscriber connection of the namespace, from one line of `CLIENT LIST`. */
+interface SubscriberConnection {
+  id: string;
+  instance: string;
+  ageMs: number;
+}
+
 /**
  * From `CLIENT LIST`: the connections of database `db` named `[<application's name>/]<prefix><instance>`
- * (after ioredis's own prefix on a Cluster), not `own`, at least `minAgeMs` old, as id → instance.
+ * (after ioredis's own prefix on a Cluster).
  */
-export function lapsedCandidates(clientList: string, namePrefix: string, own: string, db: number, minAgeMs: number): Map<string, string> {
-  const out = new Map<string, string>();
+function namespaceSubscribers(clientList: string, namePrefix: string, db: number): SubscriberConnection[] {
+  const out: SubscriberConnection[] = [];
   for (const line of clientList.split("\n")) {
     const listed = /(?:^| )name=(\S*)/.exec(line)?.[1];
     const name = listed?.startsWith(CLUSTER_SUBSCRIBER) ? listed.slice(CLUSTER_SUBSCRIBER.length) : listed;
     const at = name === undefined ? -1 : name.indexOf(namePrefix);
     if (name === undefined || (at !== 0 && name[at - 1] !== "/")) continue;
-    const instance = name.slice(at + namePrefix.length);
     const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
-    const ageS = Number(/(?:^| )age=(\d+)/.exec(line)?.[1]);
-    if (instance === own || id === undefined || /(?:^| )db=(\d+)/.exec(line)?.[1] !== String(db) || !(ageS * 1000 >= minAgeMs)) continue;
-    out.set(id, instance);
+    if (id === undefined || /(?:^| )db=(\d+)/.exec(line)?.[1] !== String(db)) continue;
+    out.push({ id, instance: name.slice(at + namePrefix.length), ageMs: Number(/(?:^| )age=(\d+)/.exec(line)?.[1]) * 1000 });
   }
   return out;
+}
+
+/** Of `namespaceSubscribers`, the other instances' connections at least `minAgeMs` old, as id → instance. */
+export function lapsedCandidates(clientList: string, namePrefix: string, own: string, db: number, minAgeMs: number): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const { id, instance, ageMs } of namespaceSubscribers(clientList, namePrefix, db)) {
+    if (instance !== own && ageMs >= minAgeMs) out.set(id, instance);
+  }
+  return out;
+}
+
+/**
+ * Connections of an instance that has a newer one on the same server (a larger id: a server numbers
+ * its clients in order). An instance subscribes on one connection at a time, so the older ones
+ * are left behind — on a Cluster, a subscription made again after a heartbeat that never arrived,
+ * whose old connection went half-open, where the standalone instance ends its previous one itself
+ * (Bus.#prepareConnection) — and the server's PUBLISH counts them: every write would wait a lease
+ * for an acknowledgement the instance already sent once. Its own instance's too.
+ */
+export function supersededConnections(clientList: string, namePrefix: string, db: number): string[] {
+  const newest = new Map<string, bigint>();
+  const connections = namespaceSubscribers(clientList, namePrefix, db);
+  for (const { id, instance } of connections) if (!newest.has(instance) || BigInt(id) > newest.get(instance)!) newest.set(instance, BigInt(id));
+  return connections.filter(({ id, instance }) => BigInt(id) < newest.get(instance)!).map(({ id }) => id);
 }

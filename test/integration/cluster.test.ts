@@ -160,6 +160,44 @@ describe("on a Redis Cluster", () => {
     }
   }, 90_000);
 
+  it("ends the connections a live instance left behind on a master, which PUBLISH counts beside its new one (a subscription made again after its old connection went half-open)", async () => {
+    const namespace = uniqueNamespace();
+    const subscriberNames = async () => {
+      const lists = await Promise.all(cluster.ports.map((port) => onNode(port, async (node) => String(await node.call("CLIENT", "LIST", "TYPE", "pubsub")))));
+      return [...lists.join("\n").matchAll(new RegExp(`name=(\\S*\\{${namespace}\\}:sub:\\S+)`, "g"))].map((match) => match[1]!);
+    };
+    const writer = instance({ namespace, models: { User: true } });
+    const ghosts: Redis[] = [];
+    await until(async () => (await subscriberNames()).length === 1, 10_000);
+    const [writerName] = await subscriberNames();
+    const reader = instance({ namespace, models: { User: true } });
+    try {
+      const user = await seedUser(writer.base);
+      await until(async () => (await subscriberNames()).length === 2, 10_000);
+      const readerName = (await subscriberNames()).find((name) => name !== writerName)!;
+      // Two connections the reader "left behind" on the master the bump script publishes from.
+      const slot = Number(await onNode(cluster.ports[0]!, (node) => node.call("CLUSTER", "KEYSLOT", `{${namespace}}`)));
+      const ranges = (await onNode(cluster.ports[0]!, (node) => node.call("CLUSTER", "SLOTS"))) as Array<[number, number, [string, number]]>;
+      const namespaceMaster = ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
+      for (let i = 0; i < 2; i++) {
+        const ghost = new Redis(namespaceMaster, "127.0.0.1", { maxRetriesPerRequest: 1, retryStrategy: () => null, connectionName: readerName });
+        ghosts.push(ghost);
+        await ghost.subscribe(`{${namespace}}:events`);
+      }
+      let unwaited = 0;
+      for (let i = 0; i < 15 && unwaited < 3; i++) {
+        const timeouts = writer.prisma.$cache.stats().invalidationAckTimeouts;
+        await writer.prisma.user.update({ where: { id: user.id }, data: { name: `written ${i}` } });
+        unwaited = writer.prisma.$cache.stats().invalidationAckTimeouts === timeouts ? unwaited + 1 : 0;
+      }
+      expect(unwaited, "three writes in a row acknowledged by everyone PUBLISH reached").toBe(3);
+      expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toMatch(/^written/);
+    } finally {
+      for (const ghost of ghosts) ghost.disconnect();
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  }, 120_000);
+
   it("puts a hot key's replicas in different slots", async () => {
     const redis = cluster.connect();
     connections.push(redis);

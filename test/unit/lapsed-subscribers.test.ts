@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { lapsedCandidates } from "../../src/invalidation/lapsed-subscribers.ts";
+import { lapsedCandidates, supersededConnections } from "../../src/invalidation/lapsed-subscribers.ts";
 
 it("takes from CLIENT LIST the subscriber connections of the namespace's other instances old enough to have registered", () => {
   const list = [
@@ -26,4 +26,20 @@ it("takes from CLIENT LIST the subscriber connections of the namespace's other i
     ["16", "h"],
     ["17", "i"],
   ]);
+});
+
+it("takes the older connections of an instance that has a newer one on the same server, its own instance's too", () => {
+  const list = [
+    "id=30 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name=ioredis-cluster(subscriber):{ns}:sub:a age=40 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=9 addr=127.0.0.1:5001 laddr=127.0.0.1:6379 fd=10 name=ioredis-cluster(subscriber):{ns}:sub:a age=90 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=100 addr=127.0.0.1:5002 laddr=127.0.0.1:6379 fd=11 name=ioredis-cluster(subscriber):{ns}:sub:a age=1 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=31 addr=127.0.0.1:5003 laddr=127.0.0.1:6379 fd=12 name={ns}:sub:own age=30 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=32 addr=127.0.0.1:5004 laddr=127.0.0.1:6379 fd=13 name={ns}:sub:own age=3 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=33 addr=127.0.0.1:5005 laddr=127.0.0.1:6379 fd=14 name={ns}:sub:b age=30 idle=0 flags=P db=0 sub=2 psub=0",
+    // Another namespace, and this one's fleet in another database: not this fleet's connections.
+    "id=34 addr=127.0.0.1:5006 laddr=127.0.0.1:6379 fd=15 name={other}:sub:b age=30 idle=0 flags=P db=0 sub=2 psub=0",
+    "id=35 addr=127.0.0.1:5007 laddr=127.0.0.1:6379 fd=16 name={ns}:sub:b age=30 idle=0 flags=P db=1 sub=2 psub=0",
+    "",
+  ].join("\n");
+  expect(supersededConnections(list, "{ns}:sub:", 0).sort()).toEqual(["30", "31", "9"]);
 });
