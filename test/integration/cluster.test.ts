@@ -25,6 +25,24 @@ describe("on a Redis Cluster", () => {
     return createCachedClient({ redis: redis as never, ...options });
   }
 
+  /** A subscriber connection standing for one an instance left in the server: named `name`, subscribed to the namespace's events, never back once ended. */
+  async function ghostSubscriber(port: number, namespace: string, name: string): Promise<Redis> {
+    const ghost = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 1, retryStrategy: () => null, connectionName: name });
+    await ghost.subscribe(`{${namespace}}:events`);
+    return ghost;
+  }
+
+  /** Updates the user until three writes in a row waited out no acknowledgement (at most `attempts`): how many in a row at the end. */
+  async function unwaitedWritesInARow(writer: ReturnType<typeof instance>, userId: number, attempts: number): Promise<number> {
+    let unwaited = 0;
+    for (let i = 0; i < attempts && unwaited < 3; i++) {
+      const timeouts = writer.prisma.$cache.stats().invalidationAckTimeouts;
+      await writer.prisma.user.update({ where: { id: userId }, data: { name: `written ${i}` } });
+      unwaited = writer.prisma.$cache.stats().invalidationAckTimeouts === timeouts ? unwaited + 1 : 0;
+    }
+    return unwaited;
+  }
+
   it("shares entries, and a write on one instance is seen at once by the other's L1", async () => {
     const namespace = uniqueNamespace();
     const a = instance({ namespace });
@@ -138,20 +156,13 @@ describe("on a Redis Cluster", () => {
     const namespace = uniqueNamespace();
     // A vanished instance's subscriber connection on each master (so on the one the bump script
     // publishes from): named as an instance names it, subscribed, never registered, never back once ended.
-    const ghosts = cluster.ports.slice(0, 3).map((port) => new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 1, retryStrategy: () => null, connectionName: `ioredis-cluster(subscriber):{${namespace}}:sub:ghost-${port}` }));
+    const ghosts = await Promise.all(cluster.ports.slice(0, 3).map((port) => ghostSubscriber(port, namespace, `ioredis-cluster(subscriber):{${namespace}}:sub:ghost-${port}`)));
     const writer = instance({ namespace, models: { User: true } });
     try {
-      for (const ghost of ghosts) await ghost.subscribe(`{${namespace}}:events`);
       const user = await seedUser(writer.base);
       // Only a connection older than a registration lifetime plus a second is judged lapsed.
       await new Promise((resolve) => setTimeout(resolve, 7_000));
-      let unwaited = 0;
-      for (let i = 0; i < 10 && unwaited < 3; i++) {
-        const timeouts = writer.prisma.$cache.stats().invalidationAckTimeouts;
-        await writer.prisma.user.update({ where: { id: user.id }, data: { name: `written ${i}` } });
-        unwaited = writer.prisma.$cache.stats().invalidationAckTimeouts === timeouts ? unwaited + 1 : 0;
-      }
-      expect(unwaited, "three writes in a row acknowledged by everyone PUBLISH reached").toBe(3);
+      expect(await unwaitedWritesInARow(writer, user.id, 10), "three writes in a row acknowledged by everyone PUBLISH reached").toBe(3);
       const standing = await Promise.all(cluster.ports.map((port) => onNode(port, async (node) => String(await node.call("CLIENT", "LIST", "TYPE", "pubsub")))));
       expect(standing.join("\n")).not.toContain(":sub:ghost-");
     } finally {
@@ -180,17 +191,9 @@ describe("on a Redis Cluster", () => {
       const ranges = (await onNode(cluster.ports[0]!, (node) => node.call("CLUSTER", "SLOTS"))) as Array<[number, number, [string, number]]>;
       const namespaceMaster = ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
       for (let i = 0; i < 2; i++) {
-        const ghost = new Redis(namespaceMaster, "127.0.0.1", { maxRetriesPerRequest: 1, retryStrategy: () => null, connectionName: readerName });
-        ghosts.push(ghost);
-        await ghost.subscribe(`{${namespace}}:events`);
+        ghosts.push(await ghostSubscriber(namespaceMaster, namespace, readerName));
       }
-      let unwaited = 0;
-      for (let i = 0; i < 15 && unwaited < 3; i++) {
-        const timeouts = writer.prisma.$cache.stats().invalidationAckTimeouts;
-        await writer.prisma.user.update({ where: { id: user.id }, data: { name: `written ${i}` } });
-        unwaited = writer.prisma.$cache.stats().invalidationAckTimeouts === timeouts ? unwaited + 1 : 0;
-      }
-      expect(unwaited, "three writes in a row acknowledged by everyone PUBLISH reached").toBe(3);
+      expect(await unwaitedWritesInARow(writer, user.id, 15), "three writes in a row acknowledged by everyone PUBLISH reached").toBe(3);
       expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toMatch(/^written/);
     } finally {
       for (const ghost of ghosts) ghost.disconnect();
