@@ -22,7 +22,7 @@ const SWEEP_INTERVAL_MS = 1_000;
 export class LapsedSubscribers {
   readonly #store: RedisStore;
   readonly #namePrefix: string;
-  readonly #registryKey: string;
+  readonly #registry: { key: string; bornKey: string };
   readonly #ownInstanceId: string;
   /** The Redis database this fleet's registry is in: fleets of one namespace in other databases are not its to judge. */
   readonly #db: number;
@@ -32,11 +32,11 @@ export class LapsedSubscribers {
   #sweeping = false;
   #refused = false;
 
-  constructor(store: RedisStore, prefix: string, registryKey: string, ownInstanceId: string, db: number, minAgeMs: () => number, report: (error: CacheError) => void) {
+  constructor(store: RedisStore, prefix: string, registry: { key: string; bornKey: string }, ownInstanceId: string, db: number, minAgeMs: () => number, report: (error: CacheError) => void) {
     this.#store = store;
     this.#db = db;
     this.#namePrefix = `${prefix}:sub:`;
-    this.#registryKey = registryKey;
+    this.#registry = registry;
     this.#ownInstanceId = ownInstanceId;
     this.#minAgeMs = minAgeMs;
     this.#report = report;
@@ -70,7 +70,8 @@ export class LapsedSubscribers {
     for (const server of servers) for (const id of server.superseded) await server.end(id).catch((error: unknown) => this.#failed(error));
     const instances = new Set(servers.flatMap((server) => [...server.candidates.values()]));
     if (instances.size === 0) return;
-    const unregistered = new Set((await this.#store.run(UNREGISTERED, [this.#registryKey], [...instances])) as string[]);
+    // The registry must be as old as the connections judged: one remade since (a FLUSHALL) lacks live instances until their next heartbeats.
+    const unregistered = new Set((await this.#store.run(UNREGISTERED, [this.#registry.key, this.#registry.bornKey], [this.#minAgeMs(), ...instances])) as string[]);
     for (const server of servers) {
       for (const [id, instance] of server.candidates) {
         if (unregistered.has(instance)) await server.end(id).catch((error: unknown) => this.#failed(error));

@@ -102,6 +102,9 @@ return 1
  */
 export const BUMP_COUNT_TTL_MS = 3_600_000;
 
+/** How long the registry's birth (REGISTER_INSTANCE's KEYS[7]) outlives the last heartbeat: a registry nobody renewed that long is empty anyway. */
+const REGISTRY_BIRTH_TTL_MS = 60_000;
+
 /**
  * One atomic invalidation: take the next sequence number, set every version key to it (tags
  * expire after twice the fleet's tag lifetime, model generations do not), add created records' identity tags to the Bloom
@@ -294,13 +297,19 @@ return {seq, receivers, mixed, bumps, ownStands}
 
 /**
  * Which of the given instances are not registered live (their registration lapsed, or close()
- * removed it): see Bus.endLapsedSubscribers. KEYS: registry. ARGV: members. Returns those members.
+ * removed it): see Bus.endLapsedSubscribers. None while the registry is younger than ARGV[1] ms
+ * (see REGISTER_INSTANCE's KEYS[7]): a registry lost with its keys (FLUSHALL) is empty until every
+ * live instance's next heartbeat, and its absences say nothing yet (outside probe 174: writers
+ * ended live instances' subscriber connections right after a flush). KEYS: registry, its birth.
+ * ARGV: the registry's minimum age, then members. Returns those members.
  */
 export const UNREGISTERED = script(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local born = tonumber(redis.call('GET', KEYS[2]) or '')
+if not born or now - born < tonumber(ARGV[1]) then return {} end
 local out = {}
-for i = 1, #ARGV do
+for i = 2, #ARGV do
   local expiry = redis.call('ZSCORE', KEYS[1], ARGV[i])
   if not expiry or tonumber(expiry) < now then out[#out + 1] = ARGV[i] end
 end
@@ -354,7 +363,9 @@ return 1
  * names (another unique key of the row) nobody invalidated. Returned as token, names pairs, for
  * this instance to sweep (BUMP_VERSIONS 'sweep': once, whoever comes first). Records whose marks
  * lapsed are dropped; a swept record stays, without its writer, until its marks lapse (a writer
- * alive after all clears the sweep's marks with its confirmation). Only a heartbeat whose own
+ * alive after all clears the sweep's marks with its confirmation). KEYS[7], when given: when the
+ * registry was made (set when absent: after a FLUSHALL, by the first heartbeat since), which
+ * UNREGISTERED reads. Only a heartbeat whose own
  * registration still stood and was renewed within two heartbeats sweeps: after a stall of Redis
  * every registration lapsed, or the writer's did first, and live writers have not registered again yet.
  * It may run when Redis is out of memory (allow-oom): a registration refused there lapses, and
@@ -372,6 +383,11 @@ local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local steady = previous and tonumber(previous) >= now and tonumber(previous) - tonumber(ARGV[3]) >= now - 2 * tonumber(ARGV[6])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+-- When the registry was (re)made: kept while any instance registers (see UNREGISTERED).
+if KEYS[7] ~= nil then
+  redis.call('SET', KEYS[7], now, 'NX')
+  redis.call('PEXPIRE', KEYS[7], ${REGISTRY_BIRTH_TTL_MS})
+end
 local mine = tonumber(ARGV[2])
 local longest = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 if mine >= longest then

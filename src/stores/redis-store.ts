@@ -4,9 +4,10 @@ import type { CircuitBreaker } from "./circuit-breaker.js";
 import { REGISTER_INSTANCE, type RedisScript } from "./redis-scripts.js";
 import { runIdOf, type ServerIdentity } from "./server-identity.js";
 
-/** The instance registry's keys: the live instances, the fleet's longest lease, the pending writes. */
+/** The instance registry's keys: the live instances, when that registry was made, the fleet's longest lease, the pending writes. */
 export interface RegistryKeys {
   key: string;
+  bornKey: string;
   leaseKey: string;
   pendingKey: string;
 }
@@ -191,7 +192,7 @@ export class RedisStore {
    * registration bumped the schema epoch, and `orphans`: the tokens and sweep names (JSON), alternating, of writes abandoned by their writers.
    */
   async addToRegistry(keys: RegistryKeys, member: string, leaseTtlMs: number, lifetimeMs: number, heartbeatMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean; orphans: unknown }> {
-    const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix, heartbeatMs])) as unknown[];
+    const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey, keys.bornKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix, heartbeatMs])) as unknown[];
     return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "", orphans: reply[3] };
   }
 

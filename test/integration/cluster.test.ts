@@ -4,6 +4,7 @@ import { replicaKeyOf } from "../../src/core/tiered-cache.ts";
 import type { CacheExtensionOptions } from "../../src/index.ts";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { onNode, RedisCluster } from "../helpers/redis-cluster.ts";
+import { unwaitedWritesInARow } from "../helpers/ack-waits.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -30,17 +31,6 @@ describe("on a Redis Cluster", () => {
     const ghost = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 1, retryStrategy: () => null, connectionName: name });
     await ghost.subscribe(`{${namespace}}:events`);
     return ghost;
-  }
-
-  /** Updates the user until three writes in a row waited out no acknowledgement (at most `attempts`): how many in a row at the end. */
-  async function unwaitedWritesInARow(writer: ReturnType<typeof instance>, userId: number, attempts: number): Promise<number> {
-    let unwaited = 0;
-    for (let i = 0; i < attempts && unwaited < 3; i++) {
-      const timeouts = writer.prisma.$cache.stats().invalidationAckTimeouts;
-      await writer.prisma.user.update({ where: { id: userId }, data: { name: `written ${i}` } });
-      unwaited = writer.prisma.$cache.stats().invalidationAckTimeouts === timeouts ? unwaited + 1 : 0;
-    }
-    return unwaited;
   }
 
   it("shares entries, and a write on one instance is seen at once by the other's L1", async () => {

@@ -1,8 +1,11 @@
+import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { REGISTER_INSTANCE } from "../../src/stores/redis-scripts.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { routeCacheConnections } from "../helpers/connection-routes.ts";
 import { HoldingProxy } from "../helpers/holding-proxy.ts";
+import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { unwaitedWritesInARow } from "../helpers/ack-waits.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -121,4 +124,47 @@ describe("instance registry", () => {
       await admin.del(...keys);
     }
   });
+
+  it("a registry lost with its keys (FLUSHALL) makes no writer end a live instance's subscriber connection: absences count once the registry is as old as the connections judged (outside probe 174)", async () => {
+    const scope = uniqueNamespace();
+    const subscribers = async () => {
+      const list = String(await admin.call("CLIENT", "LIST", "TYPE", "pubsub"));
+      return new Map([...list.matchAll(new RegExp(`id=(\\d+) .*name=(\\{${scope}\\}:sub:\\S+)`, "g"))].map((match) => [match[2]!, match[1]!]));
+    };
+    const writer = createCachedClient({ namespace: scope });
+    // The reader's command connection through a proxy that can drop what it sends: a live
+    // instance whose next heartbeat has not landed yet when the registry is lost, a little longer.
+    const proxy = await TcpProxy.start(Number(new URL(inject("redisUrl")).port || 6379));
+    const readerRedis = createRedis();
+    routeCacheConnections(readerRedis, { commands: { host: "127.0.0.1", port: proxy.port } });
+    // A vanished instance's connection, which the writer's writes wait a lease for, and so sweep.
+    const ghost = new Redis(inject("redisUrl"), { maxRetriesPerRequest: 1, retryStrategy: () => null, connectionName: `{${scope}}:sub:ghost` });
+    let reader: ReturnType<typeof createCachedClient> | undefined;
+    try {
+      await ghost.subscribe(`{${scope}}:events`);
+      await until(async () => (await subscribers()).size === 2);
+      const writerName = [...(await subscribers()).keys()].find((name) => !name.endsWith(":ghost"))!;
+      reader = createCachedClient({ namespace: scope, redis: readerRedis, redisTimeout: 500, onError: () => {} });
+      const user = await seedUser(writer.base);
+      await until(async () => (await subscribers()).size === 3);
+      const [readerName, readerConnection] = [...(await subscribers())].find(([name]) => name !== writerName && !name.endsWith(":ghost"))!;
+      // Older than a registration lifetime plus a second (4 s): connections the sweep judges.
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      proxy.freezeRequests();
+      await admin.del(`{${scope}}:instances`, `{${scope}}:instances:born`);
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "after the flush" } });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await subscribers()).get(readerName), "the reader's subscriber connection").toBe(readerConnection);
+      // The reader's command connection is replaced (its socket timeout) and registers again; once
+      // the registry is old enough, the vanished instance's connection is ended as before.
+      expect(await unwaitedWritesInARow(writer, user.id, 15), "three writes in a row acknowledged by everyone PUBLISH reached").toBe(3);
+      expect([...(await subscribers()).keys()].sort()).toEqual([readerName, writerName].sort());
+      expect((await subscribers()).get(readerName)).toBe(readerConnection);
+    } finally {
+      ghost.disconnect();
+      await Promise.all([writer.close(), reader?.close()]);
+      readerRedis.disconnect();
+      await proxy.stop();
+    }
+  }, 90_000);
 });
