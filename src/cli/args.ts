@@ -12,6 +12,8 @@ export interface CliArgs {
   exportName: string | undefined;
   top: number | undefined;
   concurrency: number | undefined;
+  /** --replay-timeout: milliseconds a warm replay may take. */
+  replayTimeout: number | undefined;
   limit: number | undefined;
   model: string | undefined;
   json: boolean;
@@ -24,6 +26,7 @@ Commands:
   warm    replay the most valuable recorded queries into the cache (at deploy, before traffic)
             --top N            how many queries (default 100)
             --concurrency N    replays in flight (default 4)
+            --replay-timeout MS  a replay taking longer fails (default 60000)
             --quiet            no progress bar
   stats   counters of every live instance, per model: hit rate, hits, misses, entries, hot queries
   top     the most valuable recorded queries (popularity × load time)
@@ -56,6 +59,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         export: { type: "string", short: "e" },
         top: { type: "string" },
         concurrency: { type: "string" },
+        "replay-timeout": { type: "string" },
         limit: { type: "string" },
         model: { type: "string" },
         json: { type: "boolean", default: false },
@@ -76,15 +80,15 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   }
   const json = values.json === true;
   const quiet = values.quiet === true;
-  const base = { client: "", exportName: undefined, top: undefined, concurrency: undefined, limit: undefined, model: undefined, json, quiet };
+  const base = { client: "", exportName: undefined, top: undefined, concurrency: undefined, replayTimeout: undefined, limit: undefined, model: undefined, json, quiet };
   if (values.help === true) return { ...base, command: "help" };
   if (positionals.length === 0) throw new CliError("E_USAGE", `no command given (expected one of: ${COMMANDS.join(", ")})`);
   const [command, ...extra] = positionals;
   if (!(COMMANDS as readonly string[]).includes(command!)) throw new CliError("E_USAGE", `unknown command "${command}" (expected one of: ${COMMANDS.join(", ")})`);
   if (extra.length > 0) throw new CliError("E_USAGE", `unexpected argument "${extra[0]}"`);
   if (values.client === undefined || values.client === "") throw new CliError("E_USAGE", "--client <module> is required: the module that exports your extended Prisma client");
-  const allowed: Record<Command, readonly string[]> = { warm: ["top", "concurrency"], stats: [], top: ["limit", "model"], flush: ["model"] };
-  for (const option of ["top", "concurrency", "limit", "model"] as const) {
+  const allowed: Record<Command, readonly string[]> = { warm: ["top", "concurrency", "replay-timeout"], stats: [], top: ["limit", "model"], flush: ["model"] };
+  for (const option of ["top", "concurrency", "replay-timeout", "limit", "model"] as const) {
     if (values[option] !== undefined && !allowed[command as Command].includes(option)) throw new CliError("E_USAGE", `--${option} does not apply to ${command}`);
   }
   return {
@@ -94,6 +98,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     exportName: values.export,
     top: positiveInteger(values.top, "--top"),
     concurrency: positiveInteger(values.concurrency, "--concurrency"),
+    replayTimeout: positiveInteger(values["replay-timeout"], "--replay-timeout"),
     limit: positiveInteger(values.limit, "--limit"),
     model: values.model,
   };

@@ -19,7 +19,7 @@ const print = (io: CliIo, text: string) => io.stdout.write(`${text}\n`);
 
 export const warm: CommandFn = async (client, args, io) => {
   const bar = args.quiet || args.json ? undefined : new ProgressBar(io.stderr);
-  const result = await client.$cache.warm({ top: args.top, concurrency: args.concurrency, ...(bar === undefined ? {} : { onProgress: (progress) => bar.update(progress) }) });
+  const result = await client.$cache.warm({ top: args.top, concurrency: args.concurrency, replayTimeout: args.replayTimeout, ...(bar === undefined ? {} : { onProgress: (progress) => bar.update(progress) }) });
   bar?.finish();
   if (args.json) {
     print(io, JSON.stringify(result));
@@ -80,7 +80,8 @@ export const stats: CommandFn = async (client, args, io) => {
     print(io, "Redis is unavailable for the recorded queries: no hot queries below");
   }
   const s = fleet.stats;
-  print(io, `namespace ${fleet.namespace}: ${fleet.instances} live instance${fleet.instances === 1 ? "" : "s"} published counters`);
+  // With Redis unavailable the counters are this process's own: no instance published anything (outside probe 175).
+  if (!fleet.redisUnavailable) print(io, `namespace ${fleet.namespace}: ${fleet.instances} live instance${fleet.instances === 1 ? "" : "s"} published counters`);
   const models = [...new Set([...fleet.cachedModels, ...Object.keys(s?.models ?? {}), ...Object.keys(fleet.entries ?? {})])].sort();
   const rows = models.map((model) => {
     const m = s?.models[model];
@@ -105,7 +106,7 @@ export const stats: CommandFn = async (client, args, io) => {
   print(io, `tiers: L1 hits ${count(s.l1Hits)} · L2 hits ${count(s.l2Hits)} · negative hits ${count(s.negativeHits)} · DB loads ${count(s.dbLoads)}`);
   print(io, `herd: coalesced ${count(s.coalesced)} · lock waits ${count(s.lockWaits)} (${millis(s.lockWaitMs)}) · stale serves ${count(s.staleServes)} · refreshes ${count(s.backgroundRefreshes)} stale / ${count(s.earlyRefreshes)} early / ${count(s.refreshFailures)} failed`);
   print(io, `invalidations: sent ${count(s.invalidationsSent)} · received ${count(s.invalidationsReceived)} · unacknowledged ${count(s.invalidationAckTimeouts)} · queued ${count(s.invalidationsQueued)}`);
-  print(io, `failures: Redis errors ${count(s.redisErrors)} · timeouts ${count(s.redisTimeouts)}${bypasses.length > 0 ? ` · bypasses: ${bypasses.join(", ")}` : ""}`);
+  print(io, `failures: reads' Redis errors ${count(s.redisErrors)} · timeouts ${count(s.redisTimeouts)}${bypasses.length > 0 ? ` · bypasses: ${bypasses.join(", ")}` : ""}`);
   return unavailable ? redisUnavailable(io) : 0;
 };
 

@@ -38,6 +38,17 @@ export async function runCli(argv: readonly string[], io: CliIo & { cwd: string 
   } finally {
     // Stop the client's timers and connections so the process can exit; never the app's own Redis.
     await loaded.client.$cache.close().catch(() => {});
-    await loaded.client.$disconnect?.().catch(() => {});
+    // Bounded: a pool whose query never returns (a database that stopped answering, a replay warm()
+    // gave up on) never ends, and the command must still exit with its status (outside probe 175).
+    await settledWithin(loaded.client.$disconnect?.().catch(() => {}), DISCONNECT_WAIT_MS);
   }
+}
+
+/** How long the CLI waits for the client's database connections to close before it exits anyway. */
+const DISCONNECT_WAIT_MS = 5_000;
+
+function settledWithin(work: Promise<unknown> | undefined, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([work, waited]).finally(() => clearTimeout(timer));
 }

@@ -10,8 +10,8 @@ const MAX_REMEMBERED = 1_000;
  * `onError`: an outside probe counted 4 526 identical `OOM command not allowed` reports in 8 s
  * from one reader. A Redis failure (`E_STORE`) with the same message as one reported less than
  * REPORT_WINDOW_MS ago is not reported again; the next report of it after the window is preceded by
- * an `E_REPORTS_SUPPRESSED` error that says how many were not. Every failure is still counted
- * (`stats().redisErrors`, `redisTimeouts`); other errors are always reported.
+ * an `E_REPORTS_SUPPRESSED` error that says how many were not. The read path's failures are still
+ * all counted (`stats().redisErrors`, `redisTimeouts`); other errors are always reported.
  */
 export class ReportThrottle {
   readonly #now: () => number;

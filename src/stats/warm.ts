@@ -7,6 +7,12 @@ export interface WarmOptions {
   top?: number | undefined;
   /** Replays in flight at once. @default 4 */
   concurrency?: number | undefined;
+  /**
+   * Milliseconds a replay may take before it counts as failed (`E_WARM_TIMEOUT`) and warm() goes
+   * on: a database that accepts connections and never answers would keep warm() — and a deploy
+   * waiting for it — forever (the query itself cannot be cancelled and settles in the background). @default 60000
+   */
+  replayTimeout?: number | undefined;
   /** Called after each query is warmed, failed or skipped. An exception it throws is reported, not raised. */
   onProgress?: ((progress: WarmProgress) => void) | undefined;
 }
@@ -77,7 +83,7 @@ export interface WarmTarget extends ReplayRules {
   report(error: CacheError): void;
 }
 
-export const WARM_DEFAULTS = { top: 100, concurrency: 4 } as const;
+export const WARM_DEFAULTS = { top: 100, concurrency: 4, replayTimeout: 60_000 } as const;
 
 /** The skip reason of every query warm() was asked for when the statistics could not be read. */
 export const REDIS_UNAVAILABLE = "redis unavailable";
@@ -88,7 +94,7 @@ export const REDIS_UNAVAILABLE = "redis unavailable";
  * query across instances warming at once, jittered TTLs as for any load.
  */
 export async function warm(target: WarmTarget, options: WarmOptions = {}): Promise<WarmResult> {
-  const { top, concurrency, onProgress } = checkWarmOptions(options);
+  const { top, concurrency, replayTimeout, onProgress } = checkWarmOptions(options);
   const started = target.clock.now();
   const context: WarmContext = { models: target.models };
   // The hooks (the Bloom guard's build, which waits up to 20 × redisTimeout for Redis) run beside
@@ -139,7 +145,7 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
         continue;
       }
       try {
-        await target.replay(query);
+        await withinReplayTimeout(target.replay(query), replayTimeout);
         settle("warmed");
       } catch (error) {
         // The record is gone: its absence is what the read answers now, and is cached as such
@@ -159,6 +165,15 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   const result: WarmResult = { warmed: progress.warmed, failed: progress.failed, failedBy, skipped: progress.skipped, total: progress.total, skippedBy, durationMs: target.clock.now() - started };
   await runHooks(target.hooks.afterWarm, { ...context, result }, target.report);
   return result;
+}
+
+/** `replay`, or an `E_WARM_TIMEOUT` error once it took `timeoutMs` (outside probe 175: a black-holed database kept the CLI's `warm` up for good). */
+function withinReplayTimeout(replay: PromiseLike<unknown>, timeoutMs: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CacheError("E_WARM_TIMEOUT", `the replay did not settle within replayTimeout (${timeoutMs} ms)`)), timeoutMs);
+  });
+  return Promise.race([Promise.resolve(replay), timedOut]).finally(() => clearTimeout(timer));
 }
 
 /** An `*OrThrow` read whose record does not exist: Prisma's P2025. */
@@ -218,15 +233,20 @@ async function runHooks<C>(hooks: ReadonlyArray<(context: C) => void | Promise<v
 }
 
 /** Validates warm()'s options; throws CacheArgumentError naming the one at fault. */
-export function checkWarmOptions(options: unknown): { top: number; concurrency: number; onProgress: WarmOptions["onProgress"] } {
+export function checkWarmOptions(options: unknown): { top: number; concurrency: number; replayTimeout: number; onProgress: WarmOptions["onProgress"] } {
   if (options === undefined) return { ...WARM_DEFAULTS, onProgress: undefined };
-  if (typeof options !== "object" || options === null) throw new CacheArgumentError("options", "expected { top?, concurrency?, onProgress? }");
-  const { top, concurrency, onProgress, ...rest } = options as WarmOptions;
+  if (typeof options !== "object" || options === null) throw new CacheArgumentError("options", "expected { top?, concurrency?, replayTimeout?, onProgress? }");
+  const { top, concurrency, replayTimeout, onProgress, ...rest } = options as WarmOptions;
   const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) throw new CacheArgumentError(unknown, "unknown option (expected one of: top, concurrency, onProgress)");
+  if (unknown !== undefined) throw new CacheArgumentError(unknown, "unknown option (expected one of: top, concurrency, replayTimeout, onProgress)");
   if (onProgress !== undefined && typeof onProgress !== "function") throw new CacheArgumentError("onProgress", "expected a function");
-  return { top: positiveInteger(top, "top", WARM_DEFAULTS.top), concurrency: positiveInteger(concurrency, "concurrency", WARM_DEFAULTS.concurrency), onProgress };
+  const timeout = positiveInteger(replayTimeout, "replayTimeout", WARM_DEFAULTS.replayTimeout);
+  // setTimeout fires at once beyond 2^31 - 1 ms.
+  if (timeout > MAX_TIMER_MS) throw new CacheArgumentError("replayTimeout", `expected at most ${MAX_TIMER_MS} ms, got ${timeout}`);
+  return { top: positiveInteger(top, "top", WARM_DEFAULTS.top), concurrency: positiveInteger(concurrency, "concurrency", WARM_DEFAULTS.concurrency), replayTimeout: timeout, onProgress };
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;

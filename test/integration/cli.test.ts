@@ -1,3 +1,4 @@
+import net from "node:net";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -176,6 +177,21 @@ describe("the CLI against real services", () => {
     }
   }, 90_000);
 
+  it("warm gives up on replays a database that accepts connections never answers, and exits 1 (outside probe 175: it never exited)", async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const blackHoled = new URL(databaseUrl());
+      blackHoled.port = String((silent.address() as net.AddressInfo).port);
+      const run = await cli(["warm", ...client, "--quiet", "--top", "2", "--replay-timeout", "1000"], namespace, blackHoled.toString());
+      expect(run.status, run.stderr).toBe(1);
+      expect(run.stdout).toMatch(/^warmed 0 of 2 recorded queries .*; failed 2; skipped 0\n/);
+      expect(run.stderr).toContain("E_WARM_TIMEOUT");
+    } finally {
+      silent.close();
+    }
+  }, 90_000);
+
   it("warm fails (status 1) when its replays fail, and says why: the database unreachable (found by outside probe 157: status 0)", async () => {
     const missing = new URL(databaseUrl());
     missing.pathname = "/pcs_no_such_database";
@@ -204,6 +220,8 @@ describe("the CLI against real services", () => {
     // stats still prints what it has: this process's own counters (an outside probe: it printed nothing).
     const stats = await cli(["stats", ...down], namespace);
     expect(stats.stdout).toContain("the counters below are this process's own");
+    // No instance published them (outside probe 175: "1 live instance published counters" beside that line).
+    expect(stats.stdout).not.toContain("published counters");
     const json = await cli(["stats", ...down, "--json"], namespace);
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ redisUnavailable: true, instances: 1 });

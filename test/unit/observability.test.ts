@@ -64,7 +64,9 @@ describe("query statistics options", () => {
   });
 
   it("checks warm() options, naming the one at fault", () => {
-    expect(checkWarmOptions(undefined)).toEqual({ top: 100, concurrency: 4, onProgress: undefined });
+    expect(checkWarmOptions(undefined)).toEqual({ top: 100, concurrency: 4, replayTimeout: 60_000, onProgress: undefined });
+    expect(checkWarmOptions({ replayTimeout: 500 })).toMatchObject({ replayTimeout: 500 });
+    for (const replayTimeout of [0, 1.5, "1000", 2 ** 31]) expect(() => checkWarmOptions({ replayTimeout })).toThrow(expect.objectContaining({ code: "E_INVALID_ARGUMENT", argument: "replayTimeout" }));
     expect(() => checkWarmOptions({ top: 1.5 })).toThrow(expect.objectContaining({ code: "E_INVALID_ARGUMENT", argument: "top" }));
     expect(() => checkWarmOptions({ concurrency: 0 })).toThrow(expect.objectContaining({ argument: "concurrency" }));
     expect(() => checkWarmOptions({ onProgress: 1 })).toThrow(expect.objectContaining({ argument: "onProgress" }));
