@@ -297,17 +297,18 @@ return {seq, receivers, mixed, bumps, ownStands}
 
 /**
  * Which of the given instances are not registered live (their registration lapsed, or close()
- * removed it): see Bus.endLapsedSubscribers. None while the registry is younger than ARGV[1] ms
- * (see REGISTER_INSTANCE's KEYS[7]): a registry lost with its keys (FLUSHALL) is empty until every
- * live instance's next heartbeat, and its absences say nothing yet (outside probe 174: writers
- * ended live instances' subscriber connections right after a flush). KEYS: registry, its birth.
+ * removed it): see Bus.endLapsedSubscribers. None while the registry is absent or younger than
+ * ARGV[1] ms (see REGISTER_INSTANCE's KEYS[7]): a registry lost (FLUSHALL, a DEL, an eviction) is
+ * empty until every live instance's next heartbeat, and its absences say nothing yet (outside
+ * probes 174 and 176: writers ended live instances' subscriber connections right after a flush,
+ * and after a DEL of the registry alone). KEYS: registry, its birth.
  * ARGV: the registry's minimum age, then members. Returns those members.
  */
 export const UNREGISTERED = script(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local born = tonumber(redis.call('GET', KEYS[2]) or '')
-if not born or now - born < tonumber(ARGV[1]) then return {} end
+if redis.call('EXISTS', KEYS[1]) == 0 or not born or now - born < tonumber(ARGV[1]) then return {} end
 local out = {}
 for i = 2, #ARGV do
   local expiry = redis.call('ZSCORE', KEYS[1], ARGV[i])
@@ -379,13 +380,15 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- lapsed in the stall; if its last renewal landed over two heartbeats ago, Redis or this instance
 -- stalled, and a writer whose renewals the stall delayed more (its last one landed earlier, its
 -- circuit breaker opened) may not have registered again yet.
+local existed = redis.call('EXISTS', KEYS[1]) == 1
 local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local steady = previous and tonumber(previous) >= now and tonumber(previous) - tonumber(ARGV[3]) >= now - 2 * tonumber(ARGV[6])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
--- When the registry was (re)made: kept while any instance registers (see UNREGISTERED).
+-- When the registry was (re)made: kept while any instance registers (see UNREGISTERED); made
+-- again when the registry was gone, whether or not this key went with it (a DEL, an eviction).
 if KEYS[7] ~= nil then
-  redis.call('SET', KEYS[7], now, 'NX')
+  if existed then redis.call('SET', KEYS[7], now, 'NX') else redis.call('SET', KEYS[7], now) end
   redis.call('PEXPIRE', KEYS[7], ${REGISTRY_BIRTH_TTL_MS})
 end
 local mine = tonumber(ARGV[2])

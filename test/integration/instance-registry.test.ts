@@ -125,7 +125,7 @@ describe("instance registry", () => {
     }
   });
 
-  it("a registry lost with its keys (FLUSHALL) makes no writer end a live instance's subscriber connection: absences count once the registry is as old as the connections judged (outside probe 174)", async () => {
+  for (const lost of ["with its keys (FLUSHALL: outside probe 174)", "alone (a DEL, an eviction: outside probe 176)"] as const) it(`a registry lost ${lost} makes no writer end a live instance's subscriber connection: absences count once the registry is as old as the connections judged`, async () => {
     const scope = uniqueNamespace();
     const subscribers = async () => {
       const list = String(await admin.call("CLIENT", "LIST", "TYPE", "pubsub"));
@@ -151,7 +151,7 @@ describe("instance registry", () => {
       // Older than a registration lifetime plus a second (4 s): connections the sweep judges.
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       proxy.freezeRequests();
-      await admin.del(`{${scope}}:instances`, `{${scope}}:instances:born`);
+      await admin.del(`{${scope}}:instances`, ...(lost.startsWith("alone") ? [] : [`{${scope}}:instances:born`]));
       await writer.prisma.user.update({ where: { id: user.id }, data: { name: "after the flush" } });
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect((await subscribers()).get(readerName), "the reader's subscriber connection").toBe(readerConnection);
