@@ -1,5 +1,5 @@
 import type { CliArgs } from "./args.js";
-import { callName, count, describeArgs, duration, millis, percent, table } from "./format.js";
+import { callName, count, describeArgs, describeQuery, duration, millis, percent, table } from "./format.js";
 import type { TopQuery } from "../prisma/stats-control.js";
 import type { WarmResult } from "../stats/warm.js";
 import type { ExtendedClient } from "./load-client.js";
@@ -134,8 +134,7 @@ export const top: CommandFn = async (client, args, io) => {
     String(i + 1),
     percent(total === 0 ? 0 : query.score / total),
     query.readable ? callName(query.model, query.operation) : "?",
-    // The cache option too: reads that differ only in it are separate queries.
-    query.readable ? describeArgs(query.cache === undefined ? query.args : { ...query.args, cache: query.cache }) : "(unreadable)",
+    query.readable ? describeQuery(query.args, query.cache) : "(unreadable)",
     millis(query.loadMs),
     query.skipReason ?? "ready",
   ]);

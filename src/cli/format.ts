@@ -41,6 +41,15 @@ export function describeArgs(args: unknown, max = 70): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/**
+ * A recorded query's arguments with its cache option, which comes first: reads that differ only
+ * in it are separate queries, and a cut at `max` characters would hide it at the end (outside
+ * probe 175: three rows of `top` read alike).
+ */
+export function describeQuery(args: unknown, cache: unknown, max = 70): string {
+  return describeArgs(cache === undefined ? args : { cache, ...(args as object | undefined) }, max);
+}
+
 /** `User.findUnique` as application code spells it: `user.findUnique`. */
 export function callName(model: string, operation: string): string {
   return `${model.charAt(0).toLowerCase()}${model.slice(1)}.${operation}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseCliArgs } from "../../src/cli/args.ts";
-import { describeArgs } from "../../src/cli/format.ts";
+import { describeArgs, describeQuery } from "../../src/cli/format.ts";
 import { ProgressBar, render } from "../../src/cli/progress-bar.ts";
 import { CacheConfigError } from "../../src/errors.ts";
 import { resolveOptions } from "../../src/options.ts";
@@ -192,6 +192,9 @@ describe("CLI helpers", () => {
   it("shortens arguments for display", () => {
     expect(describeArgs({ where: { id: 12n, avatar: new Uint8Array(3) } })).toBe('{"where":{"id":"12n","avatar":"<3 bytes>"}}');
     expect(describeArgs({ where: { name: "x".repeat(100) } }, 20)).toHaveLength(20);
+    // The cache option first, so that a cut does not hide what tells two queries apart (outside probe 175).
+    expect(describeQuery({ where: { name: "x".repeat(100) } }, { ttl: 60 }, 30)).toMatch(/^\{"cache":\{"ttl":60\},"where/);
+    expect(describeQuery({ where: { id: 1 } }, undefined)).toBe('{"where":{"id":1}}');
   });
 });
 
