@@ -8,6 +8,8 @@ import { ProgressBar, type ProgressStream } from "./progress-bar.js";
 export interface CliIo {
   stdout: ProgressStream;
   stderr: ProgressStream;
+  /** The last Redis failure the client's cache reported, if any: why a command found Redis unavailable. */
+  lastRedisFailure?: () => string | undefined;
 }
 
 type CommandFn = (client: ExtendedClient, args: CliArgs, io: CliIo) => Promise<number>;
@@ -56,7 +58,9 @@ const REDIS_UNAVAILABLE = "redis unavailable";
 
 /** A command that needs Redis and could not reach it has failed: status 1, whatever it printed. */
 function redisUnavailable(io: CliIo): number {
-  io.stderr.write("prisma-cache-shield: Redis is unavailable (the errors went to the client's onError) [E_REDIS_UNAVAILABLE]\n");
+  // Its last failure, as the client's onError got it (outside probe 175: a client module without onError told the operator nothing).
+  const failure = io.lastRedisFailure?.();
+  io.stderr.write(`prisma-cache-shield: Redis is unavailable (${failure === undefined ? "the errors went to the client's onError" : `last failure: ${failure}`}) [E_REDIS_UNAVAILABLE]\n`);
   return 1;
 }
 

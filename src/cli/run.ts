@@ -22,8 +22,13 @@ export async function runCli(argv: readonly string[], io: CliIo & { cwd: string 
     if (error.code === "E_USAGE") io.stderr.write(`\n${USAGE}\n`);
     return 2;
   }
+  let lastRedisFailure: string | undefined;
+  const remember = ({ error }: { error: { code?: unknown; message?: unknown } }) => {
+    if (error?.code === "E_STORE") lastRedisFailure = String(error.message);
+  };
+  loaded.client.$cache.events?.on("error", remember);
   try {
-    return await commands[args.command](loaded.client, args, io);
+    return await commands[args.command](loaded.client, args, { ...io, lastRedisFailure: () => lastRedisFailure });
   } catch (error) {
     const message = (error as Error)?.message ?? String(error);
     // By code, not instanceof: the client module may load another copy of this package (CJS vs ESM, or a nested install).

@@ -216,6 +216,8 @@ describe("the CLI against real services", () => {
       const run = await cli([command, ...down, "--quiet"], namespace);
       expect(run.status, `${command}: ${run.stderr}`).toBe(1);
       expect(run.stderr).toContain("Redis is unavailable");
+      // Why, though the client module's onError swallows it (outside probe 175).
+      expect(run.stderr).toMatch(/last failure: Redis \w+ failed: /);
     }
     // stats still prints what it has: this process's own counters (an outside probe: it printed nothing).
     const stats = await cli(["stats", ...down], namespace);
