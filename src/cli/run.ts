@@ -1,3 +1,4 @@
+import { settleWithin } from "../core/settle-within.js";
 import { CacheError } from "../errors.js";
 import { parseCliArgs, USAGE } from "./args.js";
 import * as commands from "./commands.js";
@@ -45,15 +46,9 @@ export async function runCli(argv: readonly string[], io: CliIo & { cwd: string 
     await loaded.client.$cache.close().catch(() => {});
     // Bounded: a pool whose query never returns (a database that stopped answering, a replay warm()
     // gave up on) never ends, and the command must still exit with its status (outside probe 175).
-    await settledWithin(loaded.client.$disconnect?.().catch(() => {}), DISCONNECT_WAIT_MS);
+    await settleWithin(Promise.resolve(loaded.client.$disconnect?.()), DISCONNECT_WAIT_MS);
   }
 }
 
 /** How long the CLI waits for the client's database connections to close before it exits anyway. */
 const DISCONNECT_WAIT_MS = 5_000;
-
-function settledWithin(work: Promise<unknown> | undefined, ms: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const waited = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([work, waited]).finally(() => clearTimeout(timer));
-}

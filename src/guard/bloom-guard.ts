@@ -152,7 +152,7 @@ export class BloomGuard {
     if (state === undefined) return "maybe";
     const where = args?.where;
     const tag = whereIdentityTags(this.#parts.graph, model, where)[0];
-    if (tag === undefined || !this.#acceptedWhere(model, where) || !this.#acceptedSelection(model, args)) return "maybe";
+    if (tag === undefined) return "maybe";
     if (!this.#usable(model, state)) {
       this.#refreshSoon(model, state);
       return "maybe";
@@ -160,7 +160,9 @@ export class BloomGuard {
     // A record another instance created is in this copy only once its invalidation arrived: a
     // write resolved while this instance could not hear it may have created the record asked for.
     if (!this.#parts.trusted() || this.#parts.schemasDiffer?.() === undefined) return "maybe";
-    if (state.filter!.has(tag)) return "maybe";
+    // The arguments are checked last, for an answer the guard would give itself: a read of a
+    // record that exists (most reads, hits included) goes on at the filter's lookup.
+    if (state.filter!.has(tag) || !this.#acceptedWhere(model, where) || !this.#acceptedSelection(model, args)) return "maybe";
     this.#parts.counters.bloomRejects++;
     return "absent";
   }

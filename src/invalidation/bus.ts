@@ -47,11 +47,6 @@ function subscriberOverrides(redis: RedisLike, leaseTtlMs: number): object {
   return { autoResubscribe: false, ...timeout, ...sentinelOverrides(redis) };
 }
 
-/** When the registry of instances was made (see UNREGISTERED). */
-function registryBornKeyOf(prefix: string): string {
-  return `${prefix}:instances:born`;
-}
-
 /** The options a Cluster client gives each node connection (`redisOptions`). */
 function clusterNodeOptions(redis: RedisLike): { connectionName?: unknown } {
   return (redis.options as { redisOptions?: { connectionName?: unknown } } | undefined)?.redisOptions ?? {};
@@ -147,7 +142,8 @@ export class Bus {
     this.#leaseTtlMs = leaseTtlMs;
     this.schema = { member: `${clientSchema.database}|${clientSchema.fingerprint}`, databasePrefix: `${clientSchema.database}|`, epoch: schemaEpoch(clientSchema.database) };
     const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, this.schema.epoch), member: this.schema.member, databasePrefix: this.schema.databasePrefix };
-    this.#registry = new InstanceRegistry(store, { key: this.registryKey, bornKey: registryBornKeyOf(prefix), leaseKey: `${prefix}:lease`, pendingKey: this.pendingKey }, this.instanceId, leaseTtlMs, schema, {
+    const registryKeys = { key: this.registryKey, bornKey: `${prefix}:instances:born`, leaseKey: `${prefix}:lease`, pendingKey: this.pendingKey };
+    this.#registry = new InstanceRegistry(store, registryKeys, this.instanceId, leaseTtlMs, schema, {
       onRegistered: () => handlers.onRegistered(),
       onEpochBumped: () => handlers.onSchemaEpochBumped(),
       onOrphanedWrites: (orphans) => handlers.onOrphanedWrites(orphans),
@@ -156,7 +152,7 @@ export class Bus {
     const given = (redis.options as { db?: unknown } | undefined)?.db;
     const db = typeof given === "number" ? given : 0;
     // Older than a registration lifetime of the fleet's longest lease (and a second): registered by now, if it can.
-    this.#lapsed = new LapsedSubscribers(store, prefix, { key: this.registryKey, bornKey: registryBornKeyOf(prefix) }, this.instanceId, db, () => registrationLifetimeMs(Math.max(leaseTtlMs, this.fleetLeaseMs)) + 1_000, handlers.onError);
+    this.#lapsed = new LapsedSubscribers(store, prefix, registryKeys, this.instanceId, db, () => registrationLifetimeMs(Math.max(leaseTtlMs, this.fleetLeaseMs)) + 1_000, handlers.onError);
     const channels = channelsOf(prefix, db);
     this.eventsChannel = channels.events;
     this.#ackChannelOf = channels.ackOf;

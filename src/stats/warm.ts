@@ -1,3 +1,4 @@
+import { settleWithin } from "../core/settle-within.js";
 import { CacheArgumentError, CacheError, CacheStoreError, plainMessage } from "../errors.js";
 import type { Clock } from "../types.js";
 import type { CacheHints, RecordedQuery } from "./query-stats.js";
@@ -167,13 +168,11 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   return result;
 }
 
-/** `replay`, or an `E_WARM_TIMEOUT` error once it took `timeoutMs` (outside probe 175: a black-holed database kept the CLI's `warm` up for good). */
-function withinReplayTimeout(replay: PromiseLike<unknown>, timeoutMs: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CacheError("E_WARM_TIMEOUT", `the replay did not settle within replayTimeout (${timeoutMs} ms)`)), timeoutMs);
-  });
-  return Promise.race([Promise.resolve(replay), timedOut]).finally(() => clearTimeout(timer));
+/** `replay`'s outcome, or an `E_WARM_TIMEOUT` error once it took `timeoutMs` (outside probe 175: a black-holed database kept the CLI's `warm` up for good). */
+async function withinReplayTimeout(replay: PromiseLike<unknown>, timeoutMs: number): Promise<unknown> {
+  const settling = Promise.resolve(replay);
+  if (!(await settleWithin(settling, timeoutMs))) throw new CacheError("E_WARM_TIMEOUT", `the replay did not settle within replayTimeout (${timeoutMs} ms)`);
+  return settling;
 }
 
 /** An `*OrThrow` read whose record does not exist: Prisma's P2025. */

@@ -131,8 +131,9 @@ describe("Bloom guard on unique fields", () => {
     const server = await ChaosRedis.start();
     const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
     const reports: Array<{ code: string; message: string }> = [];
-    const fresh = instance({ redis, namespace: uniqueNamespace(), redisTimeout: 200, circuitBreaker: { threshold: 3, probeInterval: 500 }, onError: (error) => reports.push(error as { code: string; message: string }) });
+    let fresh: ReturnType<typeof instance> | undefined;
     try {
+      fresh = instance({ redis, namespace: uniqueNamespace(), redisTimeout: 200, circuitBreaker: { threshold: 3, probeInterval: 500 }, onError: (error) => reports.push(error as { code: string; message: string }) });
       await fresh.prisma.$cache.prepareBloom();
       await server.stop();
       // Reads of absent records keep asking for a usable filter while Redis is gone.
@@ -148,7 +149,7 @@ describe("Bloom guard on unique fields", () => {
       // One per model at most: the failure that came before the circuit opened.
       expect(refreshReports.length).toBeLessThanOrEqual(2);
     } finally {
-      await fresh.close().catch(() => {});
+      await fresh?.close().catch(() => {});
       redis.disconnect();
       await server.stop().catch(() => {});
     }
