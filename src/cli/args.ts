@@ -87,9 +87,11 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (!(COMMANDS as readonly string[]).includes(command!)) throw new CliError("E_USAGE", `unknown command "${command}" (expected one of: ${COMMANDS.join(", ")})`);
   if (extra.length > 0) throw new CliError("E_USAGE", `unexpected argument "${extra[0]}"`);
   if (values.client === undefined || values.client === "") throw new CliError("E_USAGE", "--client <module> is required: the module that exports your extended Prisma client");
-  const allowed: Record<Command, readonly string[]> = { warm: ["top", "concurrency", "replay-timeout"], stats: [], top: ["limit", "model"], flush: ["model"] };
-  for (const option of ["top", "concurrency", "replay-timeout", "limit", "model"] as const) {
-    if (values[option] !== undefined && !allowed[command as Command].includes(option)) throw new CliError("E_USAGE", `--${option} does not apply to ${command}`);
+  const allowed: Record<Command, readonly string[]> = { warm: ["top", "concurrency", "replay-timeout", "quiet"], stats: [], top: ["limit", "model"], flush: ["model"] };
+  // --quiet defaults to false, so only a given one counts; the usage lists it under warm alone (a `flush --quiet` in a script silences nothing).
+  for (const option of ["top", "concurrency", "replay-timeout", "limit", "model", "quiet"] as const) {
+    const given = option === "quiet" ? quiet : values[option] !== undefined;
+    if (given && !allowed[command as Command].includes(option)) throw new CliError("E_USAGE", `--${option} does not apply to ${command}`);
   }
   return {
     ...base,

@@ -163,6 +163,8 @@ describe("CLI helpers", () => {
     expect(parseCliArgs(["warm", "--client", "./db.js", "--top", "50"])).toMatchObject({ command: "warm", client: "./db.js", top: 50, json: false });
     expect(() => parseCliArgs([])).toThrow(/no command given/);
     expect(() => parseCliArgs(["stats", "--client", "x", "--top", "5"])).toThrow("--top does not apply to stats");
+    expect(() => parseCliArgs(["flush", "--client", "x", "--quiet"])).toThrow("--quiet does not apply to flush");
+    expect(parseCliArgs(["warm", "--client", "x", "--quiet"]).quiet).toBe(true);
     expect(() => parseCliArgs(["top"])).toThrow("--client <module> is required");
     expect(() => parseCliArgs(["top", "--client", "x", "--limit", "0"])).toThrow(/--limit expects a positive integer/);
     expect(() => parseCliArgs(["top", "--client", "x", "--nope"])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
