@@ -63,7 +63,7 @@ function copyValue(value: unknown, asLoaded: boolean): unknown {
  * after JSON.parse, as Prisma returns it) stays an own property: assigning it would call the
  * `__proto__` setter and turn the value into the object's prototype.
  */
-export function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
+export function setOwn(object: Record<PropertyKey, unknown>, key: PropertyKey, value: unknown): void {
   if (key === "__proto__") Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
   else object[key] = value;
 }

@@ -77,10 +77,14 @@ function uniqueWhere(value: unknown): string | undefined {
   return `{"where":{${quote(field)}:${quote(member!)}}}`;
 }
 
-/** The field of arguments shaped `{ where: { <field>: <number or string> } }` (plain objects), else undefined. */
+/**
+ * The field of arguments shaped `{ where: { <field>: <number or string> } }` (plain objects), else
+ * undefined. Non-enumerable members count: Prisma reads a non-enumerable `select` or `include`
+ * (outside probe 180: such a read was served the full row this shape had cached).
+ */
 export function uniqueWhereField(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return undefined;
-  const keys = Object.keys(value);
+  const keys = Object.getOwnPropertyNames(value);
   if (keys.length !== 1 || keys[0] !== "where") return undefined;
   const where = (value as { where: unknown }).where;
   if (typeof where !== "object" || where === null || Object.getPrototypeOf(where) !== Object.prototype || (where as { toJSON?: unknown }).toJSON !== undefined) return undefined;

@@ -1,4 +1,5 @@
 import { createParam, isObjectEnumValue } from "@prisma/client/runtime/client";
+import { setOwn } from "../codec/clone-plan.js";
 import { isScalarObject } from "../invalidation/relation-walk.js";
 import { encodePrismaArgValue } from "./prisma-values.js";
 
@@ -22,7 +23,10 @@ import { encodePrismaArgValue } from "./prisma-values.js";
  *     over the same way); else by its enumerable members, inherited ones included (for-in).
  *
  * Plain objects come back as plain objects (null-prototype ones keep a null prototype, and
- * symbol-keyed members, which Prisma ignores, are kept for the extensions below).
+ * symbol-keyed members, which Prisma ignores, are kept for the extensions below). A member named
+ * `__proto__` (own after `JSON.parse`) stays an own member: assigned, it would become the copy's
+ * prototype, and Prisma, which drops it from the caller's object, would send its members (outside
+ * probe 180: `data: JSON.parse('{"__proto__":{"name":"x"},"rating":7}')` wrote `name`).
  */
 export function snapshotArgs<T>(args: T): T {
   return copySelection(args) as T;
@@ -49,7 +53,7 @@ function copySelection(value: unknown, depth = 0): unknown {
       if (member !== undefined) copy[key] = copySelectionSet(member, depth + 1);
     } else if (key === "omit") copy[key] = copyFlags(member, depth + 1);
     // aggregate's and groupBy's fields to aggregate: Prisma makes each a `select` of its own.
-    else copy[key] = depth === 0 && typeof key === "string" && AGGREGATES.has(key) ? copySelectionSet(member, depth + 1) : copyValue(member, depth + 1);
+    else setOwn(copy, key, depth === 0 && typeof key === "string" && AGGREGATES.has(key) ? copySelectionSet(member, depth + 1) : copyValue(member, depth + 1));
   }
   // Looked up, not only owned: Prisma destructures them, inherited ones (a class's getter) included.
   for (const key of ["select", "include"] as const) {
@@ -64,7 +68,7 @@ function copySelection(value: unknown, depth = 0): unknown {
 function copySelectionSet(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return copyValue(value, depth);
   const copy: Record<string, unknown> = {};
-  for (const [key, member] of Object.entries(value)) copy[key] = typeof member === "object" && member !== null && !isPrismaValue(member) ? copySelection(member, depth + 1) : member;
+  for (const [key, member] of Object.entries(value)) setOwn(copy, key, typeof member === "object" && member !== null && !isPrismaValue(member) ? copySelection(member, depth + 1) : member);
   return copy;
 }
 
@@ -79,7 +83,8 @@ function copyValue(value: unknown, depth: number): unknown {
   if (Array.isArray(value)) return value.map((item) => copyValue(item, depth + 1));
   if (value instanceof Date) return copyDate(value);
   if (value instanceof Buffer) return Buffer.from(value);
-  if (value instanceof Uint8Array) return value.slice();
+  // Any view: Prisma takes each as bytes, read when it sends them (outside probe 180: a reused Uint16Array loaded another row under this read's key).
+  if (ArrayBuffer.isView(value)) return copyView(value);
   if (isPrismaValue(value)) return value;
   // Any object's, a plain one's too (even a non-enumerable one): Prisma sends what it returns.
   const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -91,8 +96,14 @@ function copyValue(value: unknown, depth: number): unknown {
   const prototype = Object.getPrototypeOf(value);
   if (prototype === Object.prototype || prototype === null) return copyOwnMembers(value, prototype, depth);
   const copy: Record<string, unknown> = {};
-  for (const key in value) copy[key] = copyValue((value as Record<string, unknown>)[key], depth + 1);
+  for (const key in value) setOwn(copy, key, copyValue((value as Record<string, unknown>)[key], depth + 1));
   return copy;
+}
+
+/** A typed array of its own bytes, of the view's class; a DataView over a copy of the bytes it shows. */
+function copyView(view: ArrayBufferView): ArrayBufferView {
+  if (view instanceof DataView) return new DataView(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+  return (view as unknown as { slice(): ArrayBufferView }).slice();
 }
 
 /**
@@ -120,7 +131,7 @@ export class ConvertedArgument {
   readonly #converted: unknown;
 
   constructor(converted: unknown, original: object) {
-    Object.assign(this, original);
+    for (const key of Reflect.ownKeys(original)) if (Object.getOwnPropertyDescriptor(original, key)!.enumerable) setOwn(this as Record<PropertyKey, unknown>, key, (original as Record<PropertyKey, unknown>)[key]);
     // An own `toJSON` member would stand in for the one below, and answer from the caller's object as it is later.
     delete (this as { toJSON?: unknown }).toJSON;
     this.#converted = converted;
@@ -136,7 +147,7 @@ function copyOwnMembers(value: object, prototype: object | null, depth: number):
   const copy: Record<string | symbol, unknown> = prototype === null ? Object.create(null) : {};
   for (const key of Reflect.ownKeys(value)) {
     if (!Object.getOwnPropertyDescriptor(value, key)!.enumerable) continue;
-    copy[key] = copyValue((value as Record<string | symbol, unknown>)[key], depth + 1);
+    setOwn(copy, key, copyValue((value as Record<string | symbol, unknown>)[key], depth + 1));
   }
   return copy;
 }

@@ -194,4 +194,50 @@ describe("arguments read once, as Prisma reads them", () => {
     Object.defineProperty(own, "toISOString", { value: () => new Date(Math.floor(later.getTime() / 60_000) * 60_000).toISOString().replace(".000Z", "+00:00") });
     expect(await expectAsPlain("an own toISOString", (c) => count(c, own))).toBe(1);
   });
+
+  it("a member named __proto__ (own after JSON.parse) is dropped as Prisma drops it, in filters, Json values and data (outside probe 180)", async () => {
+    const [a, b] = [await seedUser(base, { profile: {} }), await seedUser(base, { profile: { a: 1 } })];
+    const ids = [a.id, b.id];
+    // A filter whose __proto__ would narrow it if it became the copy's prototype.
+    const where = () => ({ id: { in: ids }, ...JSON.parse('{"__proto__":{"email":"nobody@example.com"}}') });
+    expect(await expectAsPlain("where with __proto__", (c) => userRead(c, "findMany", { where: where(), select: { id: true }, orderBy: { id: "asc" } }))).toEqual([{ id: a.id }, { id: b.id }]);
+    // A Json value whose __proto__ would make it { a: 1 }.
+    await expectAsPlain("Json equals with __proto__", (c) => userRead(c, "findMany", { where: { id: { in: ids }, profile: { equals: JSON.parse('{"__proto__":{"a":1}}') } }, select: { id: true } }));
+    // A write: plain Prisma writes name alone.
+    const data = JSON.parse('{"__proto__":{"role":"USER","email":"injected@example.com"},"name":"from a request body"}');
+    await (prisma.user.update as (args: unknown) => Promise<unknown>).call(prisma.user, { where: { id: a.id }, data });
+    expect(await base.user.findUniqueOrThrow({ where: { id: a.id }, select: { name: true, role: true, email: true } })).toEqual({ name: "from a request body", role: "ADMIN", email: a.email });
+    await expectAsPlain("the written row", (c) => c.user.findUnique({ where: { id: a.id } }));
+  });
+
+  it("a byte view of any kind is copied when the read starts: reused afterwards, it changes neither the read nor its entry (outside probe 180)", async () => {
+    const tag = Date.now() % 250;
+    const [a, b] = [await seedUser(base, { avatar: new Uint8Array([tag, 1, 7, 9]) }), await seedUser(base, { avatar: new Uint8Array([tag, 5, 35, 9]) })];
+    const bytesOf = (user: typeof a) => [...user.avatar!];
+    const views: Array<[string, (bytes: number[]) => ArrayBufferView, (view: ArrayBufferView, bytes: number[]) => void]> = [
+      ["Uint16Array", (bytes) => new Uint16Array(new Uint8Array(bytes).buffer), (view, bytes) => (view as Uint16Array).set(new Uint16Array(new Uint8Array(bytes).buffer))],
+      ["Int8Array", (bytes) => new Int8Array(new Uint8Array(bytes).buffer), (view, bytes) => new Uint8Array((view as Int8Array).buffer).set(bytes)],
+      ["DataView", (bytes) => new DataView(new Uint8Array(bytes).buffer), (view, bytes) => new Uint8Array((view as DataView).buffer).set(bytes)],
+    ];
+    for (const [kind, make, overwrite] of views) {
+      const view = make(bytesOf(a));
+      // Started now (then), keyed by a's bytes; in the same tick the caller reuses its buffer for the next row.
+      const pending = userRead(prisma as never, "findMany", { where: { avatar: view }, select: { id: true } }).then((rows) => rows);
+      overwrite(view, bytesOf(b));
+      await pending;
+      // Before: the load read the view as it was then, b's bytes, and stored b under a's key for the fleet.
+      expect(await userRead(prisma as never, "findMany", { where: { avatar: make(bytesOf(a)) }, select: { id: true } }), `${kind}: its entry`).toEqual([{ id: a.id }]);
+      await base.user.update({ where: { id: a.id }, data: { name: `after ${kind}` } });
+      await prisma.user.update({ where: { id: a.id }, data: { name: `after ${kind}` } });
+    }
+  });
+
+  it("a non-enumerable select or include is applied, beside the dominant findUnique shape it would otherwise look like (outside probe 180)", async () => {
+    const user = await seedUser(base);
+    const withHidden = (member: "select" | "include", value: object) => Object.defineProperty({ where: { id: user.id } }, member, { value, enumerable: false });
+    await prisma.user.findUnique({ where: { id: user.id } });
+    expect(await expectAsPlain("a hidden select", (c) => userRead(c, "findUnique", withHidden("select", { email: true })))).toEqual({ email: user.email });
+    const included = (await expectAsPlain("a hidden include", (c) => userRead(c, "findUnique", withHidden("include", { posts: { select: { id: true } } })))) as { posts: unknown[] };
+    expect(included.posts).toHaveLength(2);
+  });
 });

@@ -64,4 +64,19 @@ describe("snapshotArgs", () => {
     expect(Object.getPrototypeOf(copy.where)).toBe(Object.prototype);
     expect(JSON.stringify(copy.data.price)).toBe('{"amount":"1.00"}');
   });
+
+  it("keeps a member named __proto__ an own member, and copies every kind of byte view (outside probe 180)", () => {
+    const copy = snapshotArgs(JSON.parse('{"where":{"__proto__":{"role":"USER"},"id":1},"data":{"__proto__":{"a":1}}}')) as Record<string, Record<string, unknown>>;
+    expect(Object.getPrototypeOf(copy.where)).toBe(Object.prototype);
+    expect(Object.keys(copy.where!)).toEqual(["__proto__", "id"]);
+    expect((copy.where as { role?: unknown }).role).toBe(undefined);
+    expect(Object.getOwnPropertyDescriptor(copy.data, "__proto__")?.value).toEqual({ a: 1 });
+    const words = new Uint16Array([1, 2]);
+    const view = new DataView(new Uint8Array([3, 4, 5]).buffer, 1, 2);
+    const copied = snapshotArgs({ where: { words, view } });
+    words[0] = 9;
+    new Uint8Array(view.buffer).fill(0);
+    expect(copied.where.words).toEqual(new Uint16Array([1, 2]));
+    expect([copied.where.view.getUint8(0), copied.where.view.getUint8(1), copied.where.view.byteLength]).toEqual([4, 5, 2]);
+  });
 });
