@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CacheError } from "../errors.js";
 import { CacheStoreError } from "../errors.js";
-import { afterIoTurn, clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, readBeforeSocketTimeout, reviveWhenEnded, sentinelOverrides } from "../stores/command-connection.js";
+import { afterIoTurn, CACHE_OWN_SETTINGS, clearSocketTimerOnClose, QUIT_WAIT_MS, quitWithin, readBeforeSocketTimeout, reviveWhenEnded, sentinelOverrides } from "../stores/command-connection.js";
 import { PUBLISH_FROM_NAMESPACE_NODE } from "../stores/redis-scripts.js";
 import type { RedisStore } from "../stores/redis-store.js";
 import { runIdOf } from "../stores/server-identity.js";
@@ -44,7 +44,7 @@ export interface BusHandlers {
 function subscriberOverrides(redis: RedisLike, leaseTtlMs: number): object {
   const userTimeout = (redis.options as { socketTimeout?: unknown } | undefined)?.socketTimeout;
   const timeout = userTimeout === undefined ? { socketTimeout: halfOpenAfterMs(leaseTtlMs) } : {};
-  return { autoResubscribe: false, ...timeout, ...sentinelOverrides(redis) };
+  return { autoResubscribe: false, ...timeout, ...CACHE_OWN_SETTINGS, ...sentinelOverrides(redis) };
 }
 
 /** The options a Cluster client gives each node connection (`redisOptions`). */
@@ -58,7 +58,7 @@ function clusterNodeOptions(redis: RedisLike): { connectionName?: unknown } {
  * `ioredis-cluster(subscriber):<name>`, which LapsedSubscribers reads.
  */
 function namedClusterSubscriber(redis: RedisLike, name: string): SubscriberLike {
-  const override = { redisOptions: { ...clusterNodeOptions(redis), connectionName: name } };
+  const override = { redisOptions: { ...clusterNodeOptions(redis), connectionName: name, ...CACHE_OWN_SETTINGS }, enableAutoPipelining: false };
   return (redis.duplicate as (startupNodes: readonly unknown[], override: object) => SubscriberLike).call(redis, [], override);
 }
 

@@ -86,10 +86,22 @@ export function openCommandConnection(client: RedisLike, redisTimeoutMs: number,
   };
 }
 
+/**
+ * Settings of the app's client its duplicates must not inherit, on every cache connection:
+ * - `enableAutoPipelining`: an auto-pipeline whose connection drops while it is in flight is never
+ *   settled when unanswered commands are not resent, and every later command queues behind it —
+ *   the connection answers nothing again, Redis healthy (outside probe 182: circuits open for
+ *   good after one `CLIENT KILL`, and 94 stale reads on the instance that still heard writes).
+ *   The cache corks its own connection instead (see RedisStore).
+ * - `commandTimeout`: each of the cache's calls has its own deadline (`redisTimeout`, the lease's
+ *   heartbeat); an app's 20 ms would fail them before it (outside probe 182).
+ */
+export const CACHE_OWN_SETTINGS = { enableAutoPipelining: false, commandTimeout: undefined } as const;
+
 function open(client: RedisLike, socketTimeoutMs: number): Opened {
   // Unanswered commands are dropped, not resent, and ioredis never settles them: each call the
   // cache makes has its own deadline (RedisStore), so nothing waits on them.
-  const connectionOptions = { autoResendUnfulfilledCommands: false, socketTimeout: socketTimeoutMs };
+  const connectionOptions = { autoResendUnfulfilledCommands: false, socketTimeout: socketTimeoutMs, ...CACHE_OWN_SETTINGS };
   const redis = (
     client.isCluster === true
       ? // A Cluster's node connections take their options from `redisOptions`. They never reconnect
@@ -97,7 +109,8 @@ function open(client: RedisLike, socketTimeoutMs: number): Opened {
         // again once it learnt the slots anew: a failover or a reset node must not fail the cache's
         // commands (with those retries off, a replica reset made a writer's invalidation undelivered).
         (client.duplicate as (startupNodes: unknown[], override: object) => unknown).call(client, [], {
-          redisOptions: { ...(client.options as { redisOptions?: object } | undefined)?.redisOptions, socketTimeout: socketTimeoutMs },
+          redisOptions: { ...(client.options as { redisOptions?: object } | undefined)?.redisOptions, socketTimeout: socketTimeoutMs, ...CACHE_OWN_SETTINGS },
+          enableAutoPipelining: false,
         })
       : (client.duplicate as (override: object) => unknown).call(client, { ...connectionOptions, ...sentinelOverrides(client) })
   ) as RedisLike & Closable;

@@ -165,7 +165,7 @@ local markMode, token = ARGV[8], ARGV[9]
 local pendingKey, pendingOp = KEYS[#KEYS - 2], ARGV[#ARGV - 4]
 -- A sweep of an orphaned write runs once: whoever finds its record gone or swept was beaten to it (or the writer confirmed).
 local record = pendingOp ~= '' and pendingOp ~= 'add' and redis.call('HGET', pendingKey, token)
-if pendingOp == 'sweep' and (not record or string.sub(record, 1, 2) == '\\n\\n') then return {-1, 0, 0, 0} end
+if pendingOp == 'sweep' and (not record or string.sub(record, 1, 2) == '\\n\\n') then return {-1, 0, 0, 0, 0} end
 -- How many of its bumps Redis took from this instance (see ROLLBACK_CHECK): keys put back to a copy
 -- taken before some of them count fewer, whatever the sequence says after later writes.
 local bumpsKey = KEYS[#KEYS - 3]

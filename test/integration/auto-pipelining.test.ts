@@ -2,14 +2,17 @@ import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import type { CacheError } from "../../src/index.ts";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
+import { delayingProxy } from "../helpers/delaying-proxy.ts";
+import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
+import { sleep, until } from "../helpers/wait.ts";
 
 /**
  * Many apps turn on ioredis' `enableAutoPipelining`. Its auto-pipeline sends a generic
  * `callBuffer("EVALSHA", sha, …)` with the sha as the command name ("ERR unknown command"), which
  * made every Bloom filter load fail: the guard never served, and every load was reported.
  */
-describe("a Redis client with enableAutoPipelining", () => {
+describe("a Redis client with enableAutoPipelining or a commandTimeout", () => {
   it("serves reads, invalidates writes and loads Bloom filters like any client", async () => {
     const namespace = uniqueNamespace();
     const errors: CacheError[] = [];
@@ -42,4 +45,77 @@ describe("a Redis client with enableAutoPipelining", () => {
       b.redis?.disconnect();
     }
   }, 30_000);
+
+  it("recovers once its connections are killed with commands in flight: the cache's connections do not auto-pipeline (outside probe 182)", async () => {
+    const server = await ChaosRedis.start();
+    const namespace = uniqueNamespace();
+    const clients: Redis[] = [];
+    const open = (l1: boolean) => {
+      const redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+      clients.push(redis);
+      // The app's own connection is killed too; its ready check may time out at 20 ms as it comes back.
+      redis.on("error", () => {});
+      return createCachedClient({ namespace, redis, models: { User: { l1 } }, onError: () => {} });
+    };
+    const [reader, writer] = [open(false), open(true)];
+    const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    try {
+      const user = await seedUser(writer.base);
+      // The app's 20 ms commandTimeout does not become the cache's deadline either: its reads hit.
+      await reader.prisma.user.findUnique({ where: { id: user.id } });
+      await until(async () => {
+        const before = reader.prisma.$cache.stats().l2Hits;
+        await reader.prisma.user.findUnique({ where: { id: user.id } });
+        return reader.prisma.$cache.stats().l2Hits > before;
+      }, 10_000);
+      // Reads in flight on the cache's connections (an auto-pipeline each tick) when they are killed.
+      let reading = true;
+      const readers = Array.from({ length: 8 }, async () => {
+        while (reading) await reader.prisma.user.findUnique({ where: { id: user.id } });
+      });
+      for (let kill = 0; kill < 3; kill++) {
+        await sleep(200);
+        await admin.client("KILL", "TYPE", "normal", "SKIPME", "yes");
+      }
+      reading = false;
+      await Promise.all(readers);
+      // Before: the killed auto-pipeline was never settled, every later command queued behind it,
+      // and the reader bypassed Redis (circuit open) for good; the writer's invalidations went undelivered.
+      await until(async () => {
+        const before = reader.prisma.$cache.stats().l2Hits;
+        await reader.prisma.user.findUnique({ where: { id: user.id } });
+        return reader.prisma.$cache.stats().l2Hits > before;
+      }, 15_000);
+      await writer.prisma.user.update({ where: { id: user.id }, data: { name: "after the kills" } });
+      expect(writer.prisma.$cache.stats().undeliveredWrites ?? 0).toBe(0);
+      expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("after the kills");
+    } finally {
+      await Promise.allSettled([reader.close(), writer.close()]);
+      for (const client of [admin, ...clients]) client.disconnect();
+      await server.stop();
+    }
+  }, 60_000);
+
+  it("an app's commandTimeout shorter than the link's round trip is not the cache's deadline (outside probe 182)", async () => {
+    // Replies 40 ms late; the app gives its own commands 20 ms, the cache its redisTimeout (250 ms).
+    const proxy = await delayingProxy(inject("redisUrl"), 40);
+    const redis = new Redis(proxy.port, "127.0.0.1", { maxRetriesPerRequest: 1, commandTimeout: 20, lazyConnect: true });
+    redis.on("error", () => {});
+    const client = createCachedClient({ redis, models: { User: { l1: false } }, onError: () => {} });
+    try {
+      const user = await seedUser(client.base);
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      // Before: every call of the cache timed out at 20 ms (redisErrors), and no read ever hit.
+      await until(async () => {
+        const before = client.prisma.$cache.stats().l2Hits;
+        await client.prisma.user.findUnique({ where: { id: user.id } });
+        return client.prisma.$cache.stats().l2Hits > before;
+      }, 15_000);
+      expect(client.prisma.$cache.stats().redisErrors).toBe(0);
+    } finally {
+      await client.close();
+      redis.disconnect();
+      proxy.close();
+    }
+  }, 60_000);
 });

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { parseBumpReply } from "../../src/invalidation/bump-sender.ts";
 import { BUMP_VERSIONS } from "../../src/stores/redis-scripts.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
@@ -81,6 +82,16 @@ describe("BUMP_VERSIONS: how many acknowledgements a writer waits for", () => {
     other.disconnect();
     await until(async () => ((await redis.pubsub("NUMSUB", ackOf("b"))) as [string, number])[1] === 0);
     expect(await receivers(ns, events, registry, ackOf("a"), "a")).toBe(0);
+  });
+
+  it("a sweep beaten to its record answers 'gone' in the reply's five numbers (outside probe 182: four, read as a Redis failure)", async () => {
+    const { ns, events, ackOf, registry } = setup();
+    const keys = [`${ns}:seq`, registry, `${ns}:lifetime`, `${ns}:v:m:User`, `${ns}:pending`, `${ns}:schemas`, `${ns}:v:e:-`];
+    // A sweep (pending op "sweep") of a token whose record another instance removed first.
+    const args = [events, `1|i|writer|${uniqueNamespace()}|`, `|["m:User"]`, 60_000, 1, 0, "1", "set", "swept-token", 60_000, ackOf("a"), "a", "0", "sweep", "", "e:-", "", "-|"];
+    expect(args[args.length - 5], "the pending op's place").toBe("sweep");
+    const reply = await redis.eval(BUMP_VERSIONS.source, keys.length, ...keys, ...args);
+    expect(parseBumpReply(reply)).toMatchObject({ seq: -1 });
   });
 });
 
