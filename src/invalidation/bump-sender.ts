@@ -17,7 +17,8 @@ export const expiryFlag = (name: string) => (name.startsWith("t:") || name.start
 export const versionKeyOf = (prefix: string, name: string) => `${prefix}:v:${name}`;
 
 /** The Redis key counting the bumps Redis took from one instance (see ROLLBACK_CHECK). */
-export const bumpCountKeyOf = (prefix: string, instanceId: string) => `${prefix}:bumps:${instanceId}`;
+export const bumpCountPrefixOf = (prefix: string) => `${prefix}:bumps:`;
+export const bumpCountKeyOf = (prefix: string, instanceId: string) => bumpCountPrefixOf(prefix) + instanceId;
 
 /** How a bump treats dirty marks: none, announce a write (`set`), or confirm one (`clear`). */
 export type MarkMode = "" | "set" | "clear";

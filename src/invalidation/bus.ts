@@ -9,7 +9,7 @@ import type { RedisLike, SubscriberLike } from "../types.js";
 import { schemaEpoch } from "./dependencies.js";
 import { InstanceRegistry, registrationLifetimeMs, type OrphanedWrite } from "./instance-registry.js";
 import { LapsedSubscribers } from "./lapsed-subscribers.js";
-import { bumpCountKeyOf, versionKeyOf } from "./bump-sender.js";
+import { bumpCountKeyOf, bumpCountPrefixOf, versionKeyOf } from "./bump-sender.js";
 import { ackMessage, channelsOf, invalidationParts, landedMessage, parseAck, parseEventMessage, unacknowledgedMessageId, wantsAck } from "./wire-format.js";
 
 export interface BusHandlers {
@@ -142,7 +142,7 @@ export class Bus {
     this.#leaseTtlMs = leaseTtlMs;
     this.schema = { member: `${clientSchema.database}|${clientSchema.fingerprint}`, databasePrefix: `${clientSchema.database}|`, epoch: schemaEpoch(clientSchema.database) };
     const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, this.schema.epoch), member: this.schema.member, databasePrefix: this.schema.databasePrefix };
-    const registryKeys = { key: this.registryKey, bornKey: `${prefix}:instances:born`, leaseKey: `${prefix}:lease`, pendingKey: this.pendingKey };
+    const registryKeys = { key: this.registryKey, bornKey: `${prefix}:instances:born`, leaseKey: `${prefix}:lease`, pendingKey: this.pendingKey, bumpCountPrefix: bumpCountPrefixOf(prefix) };
     this.#registry = new InstanceRegistry(store, registryKeys, this.instanceId, leaseTtlMs, schema, {
       onRegistered: () => handlers.onRegistered(),
       onEpochBumped: () => handlers.onSchemaEpochBumped(),

@@ -48,7 +48,7 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
     takesWrites: async () => void (await store.evalUnverified(TAKES_WRITES, [], [])),
     rolledBack: () => keysWentBack(parts),
     fence: async (runId, reason) => {
-      if (reason === "rolled back") parts.report(new CacheStoreError("INFO", "the Redis server's keys went back (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush): the namespace is fenced"));
+      if (reason === "rolled back") parts.report(new CacheStoreError("ROLLBACK_CHECK", "the Redis server's keys went back (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush, an allkeys-* eviction): the namespace is fenced"));
       // Instances that trust this server already may hold what this process stored before it
       // noticed (commands resent on reconnection): tell them. On a server nobody trusted yet, no one.
       await fenceNamespace(parts, reason === "changed" || reason === "rolled back");

@@ -95,10 +95,13 @@ return 1
 `);
 
 /**
- * How long an instance's bump count lives without a bump or a rollback check renewing it (four a
- * second while it runs): an hour. close() deletes it; an instance that stopped otherwise leaves it
- * that long. One cut off from Redis longer finds it gone and fences the namespace once (as it
- * would a rollback): after such an outage that costs nothing the outage did not.
+ * How long an instance's bump count lives once its registration lapsed (REGISTER_INSTANCE gives it
+ * this lifetime; while the instance runs, its bumps and rollback checks — four a second — keep it
+ * without one, so that a `volatile-*` eviction policy never takes it: an evicted count reads as
+ * keys gone back, and fenced the namespace for the fleet (outside probe 184: 63–151 fences in 20 s
+ * under `volatile-lru`)). close() deletes it; an instance that stopped otherwise leaves it an hour.
+ * One cut off from Redis longer finds it gone and fences the namespace once (as it would a
+ * rollback): after such an outage that costs nothing the outage did not.
  */
 export const BUMP_COUNT_TTL_MS = 3_600_000;
 
@@ -170,7 +173,7 @@ if pendingOp == 'sweep' and (not record or string.sub(record, 1, 2) == '\\n\\n')
 -- taken before some of them count fewer, whatever the sequence says after later writes.
 local bumpsKey = KEYS[#KEYS - 3]
 local bumps = redis.call('INCR', bumpsKey)
-redis.call('PEXPIRE', bumpsKey, ${BUMP_COUNT_TTL_MS})
+redis.call('PERSIST', bumpsKey)
 local seq = redis.call('INCR', KEYS[1])
 local t = redis.call('TIME')
 local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -326,7 +329,7 @@ return out
  */
 export const ROLLBACK_CHECK = script(`
 local bumps = redis.call('GET', KEYS[2])
-if bumps then redis.call('PEXPIRE', KEYS[2], ${BUMP_COUNT_TTL_MS}) end
+if bumps then redis.call('PERSIST', KEYS[2]) end
 return {redis.call('GET', KEYS[1]) or false, bumps or false}
 `);
 
@@ -352,7 +355,8 @@ return 1
  * that did not acknowledge. KEYS: registry, longest-lease key, live schemas, sequence key, schema
  * epoch's version key. ARGV: member, own lease ms, registration lifetime ms, schema
  * (`<database>|<fingerprint>`, kept in the live schemas, a sorted set by expiry, as the instances
- * are), database prefix (`<database>|`), heartbeat ms. Returns that longest lease, how many schemas of this
+ * are), database prefix (`<database>|`), heartbeat ms, and the prefix of the instances' bump
+ * counts (see BUMP_COUNT_TTL_MS: a lapsed instance's count is given its lifetime). Returns that longest lease, how many schemas of this
  * database are live, and the schema epoch's new version if this registration bumped it ('' otherwise). Expiries are the server's time, not the instances' (whose clocks may
  * disagree: one running ahead that died would stay "live" by its lead, one running behind would
  * never count as live).
@@ -384,6 +388,10 @@ local existed = redis.call('EXISTS', KEYS[1]) == 1
 local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local steady = previous and tonumber(previous) >= now and tonumber(previous) - tonumber(ARGV[3]) >= now - 2 * tonumber(ARGV[6])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+-- The bump counts of lapsed instances (ARGV[7] .. member, kept without a lifetime while they run) expire.
+if ARGV[7] ~= nil then
+  for _, lapsed in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do redis.call('PEXPIRE', ARGV[7] .. lapsed, ${BUMP_COUNT_TTL_MS}) end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 -- When the registry was (re)made: kept while any instance registers (see UNREGISTERED); made
 -- again when the registry was gone, whether or not this key went with it (a DEL, an eviction).

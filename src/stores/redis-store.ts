@@ -10,6 +10,8 @@ export interface RegistryKeys {
   bornKey: string;
   leaseKey: string;
   pendingKey: string;
+  /** Each instance's bump count is this prefix and its member (see BUMP_COUNT_TTL_MS). */
+  bumpCountPrefix: string;
 }
 
 /** Where an instance records its schema in the fleet (see REGISTER_INSTANCE). */
@@ -192,7 +194,7 @@ export class RedisStore {
    * registration bumped the schema epoch, and `orphans`: the tokens and sweep names (JSON), alternating, of writes abandoned by their writers.
    */
   async addToRegistry(keys: RegistryKeys, member: string, leaseTtlMs: number, lifetimeMs: number, heartbeatMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean; orphans: unknown }> {
-    const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey, keys.bornKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix, heartbeatMs])) as unknown[];
+    const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey, keys.bornKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix, heartbeatMs, keys.bumpCountPrefix])) as unknown[];
     return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "", orphans: reply[3] };
   }
 

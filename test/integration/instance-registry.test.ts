@@ -52,6 +52,18 @@ describe("instance registry", () => {
     expect(ackTimeouts()).toBe(before + 1);
   });
 
+  it("a crashed instance's bump count, kept without a lifetime while it ran, gets one when its registration lapses (outside probe 184)", async () => {
+    await until(async () => (await liveRegistrations()) === 1);
+    const count = `{${namespace}}:bumps:gone-writer`;
+    await admin.set(count, "7");
+    await admin.zadd(registry, Date.now() - 1, "gone-writer");
+    // The next heartbeat (one a second) drops the registration and gives the count an hour.
+    await until(async () => (await admin.pttl(count)) > 0, 5_000, 50);
+    expect(await admin.pttl(count)).toBeGreaterThan(3_500_000);
+    expect(await admin.zscore(registry, "gone-writer")).toBe(null);
+    await admin.del(count);
+  });
+
   it("registrations expire by the server's clock, whatever the instance's says (found by an outside probe: one running behind never counted as live, one ahead stayed live by its lead after it died)", async () => {
     const serverNow = async () => {
       const [seconds, micros] = await admin.time();

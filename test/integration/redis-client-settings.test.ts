@@ -164,4 +164,37 @@ describe("ioredis settings the cache cannot work with", () => {
       }
     }
   }, 60_000);
+
+  it("under a volatile-* policy a running writer's bump count is never evicted: evictions do not fence the namespace (outside probe 184)", async () => {
+    // volatile-ttl evicts the keys with the shortest lifetimes first: entries, marks, and before the
+    // filler (2 h) what lives an hour — the bump count did, read as keys gone back once evicted.
+    const server = await ChaosRedis.start(["--maxmemory", "8mb", "--maxmemory-policy", "volatile-ttl"]);
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const namespace = uniqueNamespace();
+    const client = createCachedClient({ namespace, redis, onError: () => {} });
+    try {
+      const user = await seedUser(client.base);
+      await client.prisma.user.update({ where: { id: user.id }, data: { name: "first write" } });
+      const [bumpCount] = await admin.keys(`{${namespace}}:bumps:*`);
+      expect(await admin.pttl(bumpCount!), "no lifetime while it runs").toBe(-1);
+      const filler = "x".repeat(10_000);
+      const evicted = async () => Number(/evicted_keys:(\d+)/.exec(await admin.info("stats"))![1]);
+      for (let i = 0; (await evicted()) < 200; i += 100) {
+        const batch = admin.pipeline();
+        for (let j = i; j < i + 100; j++) batch.set(`filler:${j}`, filler, "PX", 7_200_000);
+        await batch.exec();
+      }
+      await client.prisma.user.update({ where: { id: user.id }, data: { name: "second write" } });
+      // Four rollback checks a second, and the write's own reply, compare the count.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(client.prisma.$cache.stats().redisServerChanges).toBe(0);
+      expect(await admin.exists(bumpCount!)).toBe(1);
+    } finally {
+      await client.close();
+      redis.disconnect();
+      admin.disconnect();
+      await server.stop();
+    }
+  }, 60_000);
 });
