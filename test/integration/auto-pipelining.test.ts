@@ -12,6 +12,15 @@ import { sleep, until } from "../helpers/wait.ts";
  * `callBuffer("EVALSHA", sha, …)` with the sha as the command name ("ERR unknown command"), which
  * made every Bloom filter load fail: the guard never served, and every load was reported.
  */
+/** Reads a user until a read is served from Redis (the first one stores it). */
+async function untilL2Hit(client: ReturnType<typeof createCachedClient>, id: number, timeoutMs: number): Promise<void> {
+  await until(async () => {
+    const before = client.prisma.$cache.stats().l2Hits;
+    await client.prisma.user.findUnique({ where: { id } });
+    return client.prisma.$cache.stats().l2Hits > before;
+  }, timeoutMs);
+}
+
 describe("a Redis client with enableAutoPipelining or a commandTimeout", () => {
   it("serves reads, invalidates writes and loads Bloom filters like any client", async () => {
     const namespace = uniqueNamespace();
@@ -61,13 +70,7 @@ describe("a Redis client with enableAutoPipelining or a commandTimeout", () => {
     const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
     try {
       const user = await seedUser(writer.base);
-      // The app's 20 ms commandTimeout does not become the cache's deadline either: its reads hit.
-      await reader.prisma.user.findUnique({ where: { id: user.id } });
-      await until(async () => {
-        const before = reader.prisma.$cache.stats().l2Hits;
-        await reader.prisma.user.findUnique({ where: { id: user.id } });
-        return reader.prisma.$cache.stats().l2Hits > before;
-      }, 10_000);
+      await untilL2Hit(reader, user.id, 10_000);
       // Reads in flight on the cache's connections (an auto-pipeline each tick) when they are killed.
       let reading = true;
       const readers = Array.from({ length: 8 }, async () => {
@@ -81,11 +84,7 @@ describe("a Redis client with enableAutoPipelining or a commandTimeout", () => {
       await Promise.all(readers);
       // Before: the killed auto-pipeline was never settled, every later command queued behind it,
       // and the reader bypassed Redis (circuit open) for good; the writer's invalidations went undelivered.
-      await until(async () => {
-        const before = reader.prisma.$cache.stats().l2Hits;
-        await reader.prisma.user.findUnique({ where: { id: user.id } });
-        return reader.prisma.$cache.stats().l2Hits > before;
-      }, 15_000);
+      await untilL2Hit(reader, user.id, 15_000);
       await writer.prisma.user.update({ where: { id: user.id }, data: { name: "after the kills" } });
       expect(writer.prisma.$cache.stats().undeliveredWrites ?? 0).toBe(0);
       expect((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("after the kills");
@@ -104,13 +103,8 @@ describe("a Redis client with enableAutoPipelining or a commandTimeout", () => {
     const client = createCachedClient({ redis, models: { User: { l1: false } }, onError: () => {} });
     try {
       const user = await seedUser(client.base);
-      await client.prisma.user.findUnique({ where: { id: user.id } });
       // Before: every call of the cache timed out at 20 ms (redisErrors), and no read ever hit.
-      await until(async () => {
-        const before = client.prisma.$cache.stats().l2Hits;
-        await client.prisma.user.findUnique({ where: { id: user.id } });
-        return client.prisma.$cache.stats().l2Hits > before;
-      }, 15_000);
+      await untilL2Hit(client, user.id, 15_000);
       expect(client.prisma.$cache.stats().redisErrors).toBe(0);
     } finally {
       await client.close();

@@ -4,7 +4,7 @@ import { CacheConfigError, RedisSettingsError, cacheExtension, type CacheError }
 import { createBaseClient, createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
-import { until } from "../helpers/wait.ts";
+import { sleep, until } from "../helpers/wait.ts";
 
 /**
  * The app's own ioredis client, handed to the cache, with settings under which the cache's
@@ -187,7 +187,7 @@ describe("ioredis settings the cache cannot work with", () => {
       }
       await client.prisma.user.update({ where: { id: user.id }, data: { name: "second write" } });
       // Four rollback checks a second, and the write's own reply, compare the count.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await sleep(1_000);
       expect(client.prisma.$cache.stats().redisServerChanges).toBe(0);
       expect(await admin.exists(bumpCount!)).toBe(1);
     } finally {
