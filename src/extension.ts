@@ -43,7 +43,7 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
     if (!identity.databaseKnown) warnUnknownDatabase();
     // A static `scope` (one client per tenant) is part of what tells clients apart.
     const clientId = typeof resolved.scope === "string" ? scopedClientId(identity.id, resolved.scope) : identity.id;
-    const scope = { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel), client: clientId, database: identity.database };
+    const scope = { namespace: resolved.namespace, fingerprint: schemaFingerprint(schema.dataModel, schema.shape), client: clientId, database: identity.database };
     const runtime = new CacheRuntime(resolved, schema, scope, client as never);
     const parent = client as unknown as Record<string, AnyFn>;
     const read = (operation: string) =>

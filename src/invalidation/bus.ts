@@ -141,7 +141,7 @@ export class Bus {
     this.#onCluster = redis.isCluster === true;
     this.#leaseTtlMs = leaseTtlMs;
     this.schema = { member: `${clientSchema.database}|${clientSchema.fingerprint}`, databasePrefix: `${clientSchema.database}|`, epoch: schemaEpoch(clientSchema.database) };
-    const schema = { key: this.schemasKey, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, this.schema.epoch), member: this.schema.member, databasePrefix: this.schema.databasePrefix };
+    const schema = { key: this.schemasKey, seenKey: `${prefix}:schemas:seen`, sequenceKey: `${prefix}:seq`, epochKey: versionKeyOf(prefix, this.schema.epoch), member: this.schema.member, databasePrefix: this.schema.databasePrefix };
     const registryKeys = { key: this.registryKey, bornKey: `${prefix}:instances:born`, leaseKey: `${prefix}:lease`, pendingKey: this.pendingKey, bumpCountPrefix: bumpCountPrefixOf(prefix) };
     this.#registry = new InstanceRegistry(store, registryKeys, this.instanceId, leaseTtlMs, schema, {
       onRegistered: () => handlers.onRegistered(),

@@ -2,7 +2,7 @@ import { CacheConfigError, plainMessage } from "../errors.js";
 import type { SelectableFields } from "../guard/bloom-guard.js";
 import { ModelGraph, type ModelInfo } from "../invalidation/model-graph.js";
 import { readSchemaBlocks } from "./schema-blocks.js";
-import { readSchemaFacts, type SchemaModelFacts } from "./schema-reader.js";
+import { readSchema, type SchemaModelFacts } from "./schema-reader.js";
 import { SchemaParserUnavailable } from "./schema-wasm.js";
 
 /** The part of Prisma's runtime data model the cache reads. */
@@ -29,6 +29,8 @@ export interface PrismaSchema {
   exact: boolean;
   /** Why the schema is not exact, when it is not. */
   inexactReason?: string;
+  /** What the schema text says of models and enums (see readSchema), when it could be read: part of the schema fingerprint. */
+  shape?: unknown;
 }
 
 /**
@@ -42,7 +44,7 @@ export function readPrismaSchema(client: unknown): PrismaSchema {
   if (typeof dataModel?.models !== "object" || dataModel.models === null) {
     throw new CacheConfigError("client", "cacheExtension() must be applied with $extends() on a Prisma Client (>= 7); no data model was found");
   }
-  const { facts, inexactReason, views } = parsedSchema(internals?._engineConfig?.inlineSchema);
+  const { facts, shape, inexactReason, views } = parsedSchema(internals?._engineConfig?.inlineSchema);
   const models = new Map<string, ModelInfo>();
   const delegateKeys = new Map<string, string>();
   for (const [name, model] of Object.entries(dataModel.models)) {
@@ -55,11 +57,12 @@ export function readPrismaSchema(client: unknown): PrismaSchema {
     delegateKeys.set(name, name.charAt(0).toLowerCase() + name.slice(1));
   }
   const exact = facts !== undefined;
-  return { dataModel, graph: new ModelGraph(models), delegateKeys, clientVersion: internals?._clientVersion ?? "unknown", exact, ...(exact ? {} : { inexactReason }) };
+  return { dataModel, graph: new ModelGraph(models), delegateKeys, clientVersion: internals?._clientVersion ?? "unknown", exact, ...(exact ? { shape } : { inexactReason }) };
 }
 
 interface ParsedSchema {
   facts?: ReadonlyMap<string, SchemaModelFacts>;
+  shape?: unknown;
   inexactReason?: string;
   views?: ReadonlyMap<string, string>;
 }
@@ -82,10 +85,10 @@ function parsedSchema(schemaText: unknown): ParsedSchema {
   return parsed;
 }
 
-function schemaFacts(schemaText: unknown): { facts?: Map<string, SchemaModelFacts>; inexactReason?: string } {
+function schemaFacts(schemaText: unknown): { facts?: Map<string, SchemaModelFacts>; shape?: unknown; inexactReason?: string } {
   if (typeof schemaText !== "string") return { inexactReason: "the Prisma client carries no schema text" };
   try {
-    return { facts: readSchemaFacts(schemaText) };
+    return readSchema(schemaText);
   } catch (error) {
     if (error instanceof SchemaParserUnavailable) return { inexactReason: `Prisma's schema parser (@prisma/prisma-schema-wasm, a dependency of this package) could not be loaded (${firstLine(error)}): deploy it with the application (a bundle must keep it external, in node_modules)` };
     return { inexactReason: `Prisma's schema parser rejected the client's schema (${firstLine(error)})` };

@@ -24,6 +24,17 @@ export interface SchemaModelFacts {
  * the schema text. Throws when the parser rejects the text.
  */
 export function readSchemaFacts(schema: string): Map<string, SchemaModelFacts> {
+  return readSchema(schema).facts;
+}
+
+/**
+ * The facts above, and the schema's *shape*: Prisma's parsed data model (models, fields with their
+ * ids, uniques, optionality, defaults and referential actions, enums with their values), without
+ * documentation comments. The runtime data model the client carries lists names, types and
+ * relations only: two schemas that differ in a `@unique`, an `onDelete` or an enum value read
+ * alike there (outside probe 189), so the schema fingerprint hashes this shape too.
+ */
+export function readSchema(schema: string): { facts: Map<string, SchemaModelFacts>; shape: unknown } {
   const blocks = readSchemaBlocks(schema);
   const facts = new Map<string, SchemaModelFacts>();
   const { models, enums } = parseDatamodel(schema);
@@ -48,7 +59,14 @@ export function readSchemaFacts(schema: string): Map<string, SchemaModelFacts> {
     const fieldKinds = new Map(model.fields.filter((field) => field.kind !== "object").map((field) => [field.name, kinds.get(field.name)!] as const));
     facts.set(model.name, { identities, foreignKeys, actions, isView: blocks.kinds.get(model.name) === "view", rewrittenOnUpdate: rewritten, fieldKinds });
   }
-  return facts;
+  return { facts, shape: withoutDocumentation({ models, enums, views: [...blocks.kinds].filter(([, kind]) => kind === "view").map(([name]) => name) }) };
+}
+
+/** A JSON value without its `documentation` members (`///` comments change no query's answer). */
+function withoutDocumentation(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutDocumentation);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "documentation").map(([key, member]) => [key, withoutDocumentation(member)]));
 }
 
 /** Prisma names a compound where input after `name:`, else by joining the fields with "_". */

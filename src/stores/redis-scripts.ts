@@ -370,7 +370,7 @@ return 1
  * lapsed are dropped; a swept record stays, without its writer, until its marks lapse (a writer
  * alive after all clears the sweep's marks with its confirmation). KEYS[7], when given: when the
  * registry was made (set when absent: after a FLUSHALL, by the first heartbeat since), which
- * UNREGISTERED reads. Only a heartbeat whose own
+ * UNREGISTERED reads. KEYS[8], when given: each schema's last registration (a sorted set by time). Only a heartbeat whose own
  * registration still stood and was renewed within two heartbeats sweeps: after a stall of Redis
  * every registration lapsed, or the writer's did first, and live writers have not registered again yet.
  * It may run when Redis is out of memory (allow-oom): a registration refused there lapses, and
@@ -410,6 +410,20 @@ if ARGV[4] ~= nil and ARGV[4] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
   local expiry = now + tonumber(ARGV[3])
   local known = redis.call('ZSCORE', KEYS[3], ARGV[4])
+  -- Another schema of this database seen since this one last registered: a deploy that came and
+  -- went while this schema was not live (a rollback; outside probe 189). Its writes bumped names
+  -- this schema's entries may not depend on: they must not answer. KEYS[8]: every schema's last registration.
+  local returning = false
+  if KEYS[8] ~= nil then
+    local since = redis.call('ZSCORE', KEYS[8], ARGV[4]) or '-inf'
+    if since ~= '-inf' then since = '(' .. since end
+    for _, seen in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], since, '+inf')) do
+      if seen ~= ARGV[4] and string.sub(seen, 1, #ARGV[5]) == ARGV[5] then returning = true break end
+    end
+    redis.call('ZADD', KEYS[8], now, ARGV[4])
+    -- A schema per deploy: the last hundred are kept (one older than all of them has no entries left worth keeping).
+    redis.call('ZREMRANGEBYRANK', KEYS[8], 0, -101)
+  end
   if not known or tonumber(known) < expiry then redis.call('ZADD', KEYS[3], expiry, ARGV[4]) end
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
   -- Only schemas of the same database count: other applications may share the namespace.
@@ -418,8 +432,9 @@ if ARGV[4] ~= nil and ARGV[4] ~= '' then
     if string.sub(schema, 1, #ARGV[5]) == ARGV[5] then schemas = schemas + 1 end
   end
   -- A schema joining a fleet of another: what its instances loaded before this registration was
-  -- not fenced against the other schema's writes (they bump the epoch only from now on).
-  if not known and schemas > 1 then
+  -- not fenced against the other schema's writes (they bump the epoch only from now on). A
+  -- schema returning after another's deploy: what it stored before was not fenced either.
+  if not known and (schemas > 1 or returning) then
     local seq = redis.call('INCR', KEYS[4])
     local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
     if seq < floor then

@@ -18,6 +18,8 @@ export interface RegistryKeys {
 export interface SchemaRegistration {
   /** The live schemas: a sorted set of fingerprints by expiry. */
   key: string;
+  /** Every schema's last registration, live or not: a sorted set by time (see REGISTER_INSTANCE). */
+  seenKey: string;
   sequenceKey: string;
   /** The schema epoch's version key. */
   epochKey: string;
@@ -194,7 +196,7 @@ export class RedisStore {
    * registration bumped the schema epoch, and `orphans`: the tokens and sweep names (JSON), alternating, of writes abandoned by their writers.
    */
   async addToRegistry(keys: RegistryKeys, member: string, leaseTtlMs: number, lifetimeMs: number, heartbeatMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean; orphans: unknown }> {
-    const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey, keys.bornKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix, heartbeatMs, keys.bumpCountPrefix])) as unknown[];
+    const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey, keys.bornKey, schema.seenKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix, heartbeatMs, keys.bumpCountPrefix])) as unknown[];
     return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "", orphans: reply[3] };
   }
 

@@ -237,6 +237,34 @@ describe("instances of two schema versions in one namespace (a rolling deploy of
     redis.disconnect();
   }, 90_000);
 
+  it("a version that returns after another's deploy came and went serves nothing it stored before (a rollback; outside probe 189)", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    const liveSchemas = () => redis.zcount(`{${namespace}}:schemas`, Date.now(), "+inf");
+    try {
+      const old = current(namespace);
+      await liveInstances(redis, namespace, 1);
+      const user = await old.base.user.create({ data: { email: email() } });
+      const post = await old.base.post.create({ data: { slug: `rollback-${user.id}`, title: "before the deploy", authorId: user.id } });
+      const readPost = (client: ReturnType<typeof current>) => client.prisma.post.findMany({ where: { authorId: user.id } });
+      expect((await readPost(old)).map((each) => each.title)).toEqual(["before the deploy"]);
+      await old.close();
+      await until(async () => (await liveSchemas()) === 0, 10_000, 50);
+      // The next version alone: its write bumps the names of its Article, which the old Post's entries do not depend on.
+      const young = next(namespace);
+      await liveInstances(redis, namespace, 1);
+      await young.prisma.article.update({ where: { id: post.id }, data: { title: "written by the next version" } });
+      await young.close();
+      await until(async () => (await liveSchemas()) === 0, 10_000, 50);
+      // Rolled back: before, the old version's entry was served from Redis.
+      const back = current(namespace);
+      await liveInstances(redis, namespace, 1);
+      expect((await readPost(back)).map((each) => each.title)).toEqual(["written by the next version"]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+
   it("once the old version is gone, the next one caches as before", async () => {
     const { namespace, old, young, redis } = await bothVersions();
     try {

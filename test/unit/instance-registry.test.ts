@@ -11,7 +11,7 @@ describe("InstanceRegistry", () => {
       [100, 500],
     ] as const) {
       const store = { addToRegistry: async () => ({ longestLeaseMs: stored, schemas: 1, epochBumped: false, orphans: [] }), removeFromRegistry: async () => 0 } as unknown as RedisStore;
-      const registry = new InstanceRegistry(store, { key: "k", bornKey: "b", leaseKey: "l", pendingKey: "p", bumpCountPrefix: "c:" }, "me", 500, { key: "s", sequenceKey: "q", epochKey: "e", member: "m", databasePrefix: "d|" }, { onRegistered: () => {}, onEpochBumped: () => {}, onOrphanedWrites: () => {}, onError: () => {} });
+      const registry = new InstanceRegistry(store, { key: "k", bornKey: "b", leaseKey: "l", pendingKey: "p", bumpCountPrefix: "c:" }, "me", 500, { key: "s", seenKey: "z", sequenceKey: "q", epochKey: "e", member: "m", databasePrefix: "d|" }, { onRegistered: () => {}, onEpochBumped: () => {}, onOrphanedWrites: () => {}, onError: () => {} });
       registry.live = true;
       await until(() => registry.fleetLeaseMs !== 500 || expected === 500, 2_000, 5);
       expect(registry.fleetLeaseMs, `stored ${stored}`).toBe(expected);

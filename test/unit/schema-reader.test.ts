@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { readSchemaBlocks } from "../../src/prisma/schema-blocks.ts";
 import { readsColumn } from "../../src/prisma/generated-columns.ts";
-import { readSchemaFacts } from "../../src/prisma/schema-reader.ts";
+import { schemaFingerprint } from "../../src/key/fingerprint.ts";
+import { readSchema, readSchemaFacts } from "../../src/prisma/schema-reader.ts";
 
 const SECOND = readFileSync(new URL("../schemas/second/prisma/schema.prisma", import.meta.url), "utf8");
 const datasource = (provider = "postgresql") => `datasource db {\n  provider = "${provider}"\n}\n`;
@@ -225,5 +226,43 @@ view V {
     const defaults = ["gen_random_uuid()", "uuid_generate_v4()::text", "nextval('a_seq'::regclass)", "CURRENT_TIMESTAMP", "CURRENT_TIMESTAMP(3)", "now()", "public.nanoid()", "'x'::text", "(1 + 1)", "timezone('utc'::text, now())", "concat('code', 'path')", "(now() AT TIME ZONE 'utc'::text)", "'x'::character varying", "(CURRENT_TIMESTAMP)::timestamp(3) without time zone", "(random())::double precision", "ARRAY['a'::text]", "($$zone$$ || $x$code$x$)"];
     for (const expression of columns) expect(readsColumn(expression), expression).toBe(true);
     for (const expression of defaults) expect(readsColumn(expression), expression).toBe(false);
+  });
+});
+
+describe("the schema fingerprint", () => {
+  const base = `${datasource()}
+enum Tier {
+  BASIC
+  PRO
+}
+model Account {
+  id      Int     @id
+  handle  String?
+  tier    Tier    @default(BASIC)
+  entries Entry[]
+}
+model Entry {
+  id        Int     @id
+  accountId Int
+  account   Account @relation(fields: [accountId], references: [id], onDelete: Restrict)
+}
+`;
+  // The runtime data model the client carries is the same for all of these (outside probe 189).
+  const fingerprintOf = (schema: string) => schemaFingerprint({ models: {}, enums: {}, types: {} }, readSchema(schema).shape);
+
+  it("changes with a unique, an optionality, an enum value or a referential action — what the runtime data model leaves out (outside probe 189)", () => {
+    const variants = [
+      base.replace("handle  String?", "handle  String? @unique"),
+      base.replace("handle  String?", "handle  String"),
+      base.replace("  PRO\n", "  PRO\n  ELITE\n"),
+      base.replace("onDelete: Restrict", "onDelete: Cascade"),
+      base.replace("  id      Int     @id\n  handle", "  id      Int     @id\n  @@unique([id, handle])\n  handle"),
+    ];
+    const fingerprints = new Set([base, ...variants].map(fingerprintOf));
+    expect(fingerprints.size).toBe(variants.length + 1);
+  });
+
+  it("does not change with comments", () => {
+    expect(fingerprintOf(base.replace("model Account {", "/// accounts of the shop\nmodel Account {\n  // a note"))).toBe(fingerprintOf(base));
   });
 });
