@@ -19,8 +19,9 @@ import { encodePrismaArgValue } from "./prisma-values.js";
  *     is never called.
  *   - An *argument value* (inside `where`, `data`, `orderBy`…): a Date, bytes, a Decimal or one of
  *     Prisma's own values (DbNull, field references, `Prisma.skip`, parameters) as such; any other
- *     object with `toJSON()` as what that returns (Prisma sends it as it is, so the copy hands it
- *     over the same way); else by its enumerable members, inherited ones included (for-in).
+ *     object with `toJSON()` as the JSON text of what that returns (Prisma sends it as it is, and
+ *     JSON.stringify writes it: see asSent); else by its enumerable members, inherited ones
+ *     included (for-in).
  *
  * Plain objects come back as plain objects (null-prototype ones keep a null prototype, and
  * symbol-keyed members, which Prisma ignores, are kept for the extensions below). A member named
@@ -82,17 +83,12 @@ function copyValue(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
   if (Array.isArray(value)) return value.map((item) => copyValue(item, depth + 1));
   if (value instanceof Date) return copyDate(value);
-  if (value instanceof Buffer) return Buffer.from(value);
   // Any view: Prisma takes each as bytes, read when it sends them (outside probe 180: a reused Uint16Array loaded another row under this read's key).
-  if (ArrayBuffer.isView(value)) return copyView(value);
+  if (ArrayBuffer.isView(value)) return copyBytes(value);
   if (isPrismaValue(value)) return value;
   // Any object's, a plain one's too (even a non-enumerable one): Prisma sends what it returns.
   const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === "function") {
-    const converted: unknown = toJSON.call(value);
-    // `toJSON() { return this }`: JSON.stringify then writes the object's own members.
-    return new ConvertedArgument(converted === value ? copyOwnMembers(value, Object.prototype, depth) : copyValue(converted, depth + 1), value);
-  }
+  if (typeof toJSON === "function") return new ConvertedArgument(asSent(toJSON.call(value)), value);
   const prototype = Object.getPrototypeOf(value);
   if (prototype === Object.prototype || prototype === null) return copyOwnMembers(value, prototype, depth);
   const copy: Record<string, unknown> = {};
@@ -100,10 +96,29 @@ function copyValue(value: unknown, depth: number): unknown {
   return copy;
 }
 
-/** A typed array of its own bytes, of the view's class; a DataView over a copy of the bytes it shows. */
-function copyView(view: ArrayBufferView): ArrayBufferView {
-  if (view instanceof DataView) return new DataView(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
-  return (view as unknown as { slice(): ArrayBufferView }).slice();
+/**
+ * The bytes a view shows, copied into a Buffer the way Prisma reads any view (its `buffer`,
+ * `byteOffset` and `byteLength`, whatever its class: a subclass's constructor or `slice()` never
+ * runs, and a view past the end of a shrunk buffer shows none; outside probe 186).
+ */
+function copyBytes(view: ArrayBufferView): Buffer {
+  const { buffer, byteOffset, byteLength } = view;
+  return Buffer.from(Buffer.from(buffer, byteOffset, byteLength));
+}
+
+/**
+ * A `toJSON()` result as Prisma's request carries it: Prisma puts it in the request as it is, and
+ * JSON.stringify writes it — own members only, each member's own `toJSON(key)` called with its
+ * name (outside probe 186: the copy read inherited members too, and wrote fields Prisma drops).
+ * One that JSON.stringify refuses (a BigInt, a cycle) is handed over as it is, for Prisma to refuse.
+ */
+function asSent(converted: unknown): unknown {
+  try {
+    const text = JSON.stringify(converted);
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return converted;
+  }
 }
 
 /**

@@ -240,4 +240,16 @@ describe("arguments read once, as Prisma reads them", () => {
     const included = (await expectAsPlain("a hidden include", (c) => userRead(c, "findUnique", withHidden("include", { posts: { select: { id: true } } })))) as { posts: unknown[] };
     expect(included.posts).toHaveLength(2);
   });
+
+  it("a toJSON() result is sent as JSON.stringify writes it: inherited members dropped, a member's toJSON(key) given its name (outside probe 186)", async () => {
+    const user = await seedUser(base, { profile: { a: 1 } });
+    const withInherited = () => ({ toJSON: () => Object.assign(Object.create({ hidden: 1 }) as object, { a: 1 }) });
+    // Reads: plain Prisma matches { a: 1 }; the copy matched { a: 1, hidden: 1 } before.
+    expect(await expectAsPlain("equals a toJSON() result with an inherited member", (c) => userRead(c, "findMany", { where: { id: user.id, profile: { equals: withInherited() } }, select: { id: true } }))).toEqual([{ id: user.id }]);
+    // Writes: what plain Prisma stores.
+    const keyed = { toJSON: () => ({ inner: Object.assign(Object.create({ hidden: 1 }) as object, { b: 2 }), named: { toJSON: (key: string) => `key=${key}` } }) };
+    await (prisma.user.update as (args: unknown) => Promise<unknown>).call(prisma.user, { where: { id: user.id }, data: { profile: keyed } });
+    expect((await base.user.findUniqueOrThrow({ where: { id: user.id } })).profile).toEqual({ inner: { b: 2 }, named: "key=named" });
+    await expectAsPlain("the written row", (c) => c.user.findUnique({ where: { id: user.id } }));
+  });
 });

@@ -26,7 +26,8 @@ describe("snapshotArgs", () => {
     view[0] = 0;
     expect(copy.where.at).toEqual(new Date(0));
     expect(Buffer.isBuffer(copy.where.bytes) && copy.where.bytes.toString()).toBe("ab");
-    expect(copy.where.view).toEqual(new Uint8Array([1, 2]));
+    // Every view is copied as the bytes Prisma sends (a Buffer).
+    expect([...copy.where.view]).toEqual([1, 2]);
     expect(copy.where.price).toBe(price);
     expect(copy.where.json).toBe(Prisma.DbNull);
     expect(copy.where.skipped).toBe(skip);
@@ -65,7 +66,7 @@ describe("snapshotArgs", () => {
     expect(JSON.stringify(copy.data.price)).toBe('{"amount":"1.00"}');
   });
 
-  it("keeps a member named __proto__ an own member, and copies every kind of byte view (outside probe 180)", () => {
+  it("keeps a member named __proto__ an own member, and copies every kind of byte view as the bytes Prisma reads (outside probes 180, 186)", () => {
     const copy = snapshotArgs(JSON.parse('{"where":{"__proto__":{"role":"USER"},"id":1},"data":{"__proto__":{"a":1}}}')) as Record<string, Record<string, unknown>>;
     expect(Object.getPrototypeOf(copy.where)).toBe(Object.prototype);
     expect(Object.keys(copy.where!)).toEqual(["__proto__", "id"]);
@@ -76,7 +77,20 @@ describe("snapshotArgs", () => {
     const copied = snapshotArgs({ where: { words, view } });
     words[0] = 9;
     new Uint8Array(view.buffer).fill(0);
-    expect(copied.where.words).toEqual(new Uint16Array([1, 2]));
-    expect([copied.where.view.getUint8(0), copied.where.view.getUint8(1), copied.where.view.byteLength]).toEqual([4, 5, 2]);
+    expect([...(copied.where.words as unknown as Buffer)]).toEqual([1, 0, 2, 0]);
+    expect([...(copied.where.view as unknown as Buffer)]).toEqual([4, 5]);
+    // A subclass whose constructor takes other arguments never runs, nor its slice().
+    class Hex extends Uint8Array {
+      constructor(hex: string) {
+        super(Buffer.from(hex, "hex"));
+      }
+    }
+    expect([...(snapshotArgs({ where: { bytes: new Hex("0a0b") } }).where.bytes as unknown as Buffer)]).toEqual([10, 11]);
+  });
+
+  it("copies a toJSON() result as the JSON text Prisma's request carries: own members only, each member's toJSON(key) with its name (outside probe 186)", () => {
+    const inherited = Object.assign(Object.create({ hidden: 1 }) as object, { a: 1 });
+    const copy = snapshotArgs({ data: { meta: { toJSON: () => ({ inner: inherited, keyed: { toJSON: (key: string) => `key=${key}` } }) } } });
+    expect(JSON.stringify(copy.data.meta)).toBe('{"inner":{"a":1},"keyed":"key=keyed"}');
   });
 });
