@@ -96,14 +96,32 @@ return 1
 
 /**
  * How long an instance's bump count lives once its registration lapsed (REGISTER_INSTANCE gives it
- * this lifetime; while the instance runs, its bumps and rollback checks — four a second — keep it
- * without one, so that a `volatile-*` eviction policy never takes it: an evicted count reads as
+ * this lifetime, and so do its own bumps and rollback checks while it is not registered; while it
+ * is, they — four a second — keep it without one, so that a `volatile-*` eviction policy never takes it: an evicted count reads as
  * keys gone back, and fenced the namespace for the fleet (outside probe 184: 63–151 fences in 20 s
  * under `volatile-lru`)). close() deletes it; an instance that stopped otherwise leaves it an hour.
  * One cut off from Redis longer finds it gone and fences the namespace once (as it would a
  * rollback): after such an outage that costs nothing the outage did not.
  */
 export const BUMP_COUNT_TTL_MS = 3_600_000;
+
+/**
+ * Keeps an instance's bump count (see BUMP_COUNT_TTL_MS): without a lifetime while the instance
+ * is registered, else with its hour — an instance not registered (thawed after its registration
+ * lapsed, or not registered yet) may die before it registers, and no heartbeat would then give
+ * its count the hour (outside probe 190: counts left for good by 3–10 % of short-lived instances).
+ */
+const KEEP_BUMP_COUNT = `
+local function keepBumpCount(countKey, registry, member)
+  local t = redis.call('TIME')
+  local expiry = redis.call('ZSCORE', registry, member)
+  if expiry and tonumber(expiry) >= tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then
+    redis.call('PERSIST', countKey)
+  else
+    redis.call('PEXPIRE', countKey, ${BUMP_COUNT_TTL_MS})
+  end
+end
+`;
 
 /** How long the registry's birth (REGISTER_INSTANCE's KEYS[7]) outlives the last heartbeat: a registry nobody renewed that long is empty anyway. */
 const REGISTRY_BIRTH_TTL_MS = 60_000;
@@ -145,7 +163,7 @@ return redis.call('SET', KEYS[1], ARGV[1])
 `);
 
 export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
-${TAG_LIFETIME}
+${TAG_LIFETIME}${KEEP_BUMP_COUNT}
 -- A filter whose bits are gone while its metadata stands was evicted (or deleted): a SETBIT would
 -- grow a new bits key holding only the later additions, which reaches full length and is then
 -- trusted (outside probe 135: every existing row "not found"). Drop its metadata instead: no
@@ -173,7 +191,7 @@ if pendingOp == 'sweep' and (not record or string.sub(record, 1, 2) == '\\n\\n')
 -- taken before some of them count fewer, whatever the sequence says after later writes.
 local bumpsKey = KEYS[#KEYS - 3]
 local bumps = redis.call('INCR', bumpsKey)
-redis.call('PERSIST', bumpsKey)
+keepBumpCount(bumpsKey, KEYS[2], ARGV[12])
 local seq = redis.call('INCR', KEYS[1])
 local t = redis.call('TIME')
 local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -325,11 +343,11 @@ return out
  * older copy): the sequence, and this instance's bump count, kept alive while it runs. The
  * sequence alone cannot tell once anyone bumped after the rollback (its floor is the server's
  * clock, above every earlier value); the count moves by this instance's own bumps only.
- * KEYS: sequence, this instance's bump count. Returns both (nil when absent).
+ * KEYS: sequence, this instance's bump count, the registry. ARGV: this instance's member. Returns both (nil when absent).
  */
-export const ROLLBACK_CHECK = script(`
+export const ROLLBACK_CHECK = script(`${KEEP_BUMP_COUNT}
 local bumps = redis.call('GET', KEYS[2])
-if bumps then redis.call('PERSIST', KEYS[2]) end
+if bumps then keepBumpCount(KEYS[2], KEYS[3], ARGV[1]) end
 return {redis.call('GET', KEYS[1]) or false, bumps or false}
 `);
 

@@ -64,6 +64,19 @@ describe("instance registry", () => {
     await admin.del(count);
   });
 
+  it("an instance's bump count has its hour while the instance is not registered, and none again once it is (outside probe 190)", async () => {
+    const user = await seedUser(a.base);
+    await a.prisma.user.update({ where: { id: user.id }, data: { name: "counted" } });
+    const [member] = await admin.zrangebyscore(registry, Date.now(), "+inf");
+    const count = `{${namespace}}:bumps:${member}`;
+    expect(await admin.pttl(count)).toBe(-1);
+    // Its registration gone (a stall, a thaw): its next rollback check (four a second) gives the count its hour…
+    await admin.zrem(registry, member!);
+    await until(async () => (await admin.pttl(count)) > 0, 2_000, 20);
+    // …and once its next heartbeat registered it again, the check after it takes the hour away.
+    await until(async () => (await admin.zscore(registry, member!)) !== null && (await admin.pttl(count)) === -1, 5_000, 20);
+  });
+
   it("registrations expire by the server's clock, whatever the instance's says (found by an outside probe: one running behind never counted as live, one ahead stayed live by its lead after it died)", async () => {
     const serverNow = async () => {
       const [seconds, micros] = await admin.time();
