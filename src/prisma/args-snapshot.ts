@@ -19,9 +19,8 @@ import { encodePrismaArgValue } from "./prisma-values.js";
  *     is never called.
  *   - An *argument value* (inside `where`, `data`, `orderBy`…): a Date, bytes, a Decimal or one of
  *     Prisma's own values (DbNull, field references, `Prisma.skip`, parameters) as such; any other
- *     object with `toJSON()` as the JSON text of what that returns (Prisma sends it as it is, and
- *     JSON.stringify writes it: see asSent); else by its enumerable members, inherited ones
- *     included (for-in).
+ *     object with `toJSON()` as what that returns (Prisma takes it as it is: see copyConverted);
+ *     else by its enumerable members, inherited ones included (for-in).
  *
  * Plain objects come back as plain objects (null-prototype ones keep a null prototype, and
  * symbol-keyed members, which Prisma ignores, are kept for the extensions below). A member named
@@ -88,7 +87,7 @@ function copyValue(value: unknown, depth: number): unknown {
   if (isPrismaValue(value)) return value;
   // Any object's, a plain one's too (even a non-enumerable one): Prisma sends what it returns.
   const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === "function") return new ConvertedArgument(asSent(toJSON.call(value)), value);
+  if (typeof toJSON === "function") return new ConvertedArgument(copyConverted(toJSON.call(value), depth + 1), value);
   const prototype = Object.getPrototypeOf(value);
   if (prototype === Object.prototype || prototype === null) return copyOwnMembers(value, prototype, depth);
   const copy: Record<string, unknown> = {};
@@ -97,28 +96,41 @@ function copyValue(value: unknown, depth: number): unknown {
 }
 
 /**
- * The bytes a view shows, copied into a Buffer the way Prisma reads any view (its `buffer`,
- * `byteOffset` and `byteLength`, whatever its class: a subclass's constructor or `slice()` never
- * runs, and a view past the end of a shrunk buffer shows none; outside probe 186).
+ * The bytes a view shows, copied the way Prisma reads any view (its `buffer`, `byteOffset` and
+ * `byteLength`, whatever its class: a subclass's constructor or `slice()` never runs, and a view
+ * past the end of a shrunk buffer shows none; outside probe 186) — into a Buffer for a Buffer, a
+ * Uint8Array for any other view: inside a Json value Prisma writes a Buffer as its `toJSON()`
+ * answers, any other view as base64 (outside probe 191).
  */
-function copyBytes(view: ArrayBufferView): Buffer {
+function copyBytes(view: ArrayBufferView): Uint8Array {
   const { buffer, byteOffset, byteLength } = view;
-  return Buffer.from(Buffer.from(buffer, byteOffset, byteLength));
+  const bytes = Buffer.from(buffer, byteOffset, byteLength);
+  return view instanceof Buffer ? Buffer.from(bytes) : new Uint8Array(bytes);
 }
 
 /**
- * A `toJSON()` result as Prisma's request carries it: Prisma puts it in the request as it is, and
- * JSON.stringify writes it — own members only, each member's own `toJSON(key)` called with its
- * name (outside probe 186: the copy read inherited members too, and wrote fields Prisma drops).
- * One that JSON.stringify refuses (a BigInt, a cycle) is handed over as it is, for Prisma to refuse.
+ * A `toJSON()` result as Prisma handles it: it takes the result as it is, without reading it as
+ * arguments (a Date, a Decimal or bytes in it stay what they are), and what reads it later — the
+ * query's own walk, JSON.stringify for a Json value — reads objects by their own enumerable members
+ * and calls a member's own `toJSON(key)` with its name (outside probe 186: the copy read inherited
+ * members too, and wrote fields Prisma drops; outside probe 191: its JSON text instead, a Date
+ * filter then matched one row where Prisma's matched every row).
  */
-function asSent(converted: unknown): unknown {
-  try {
-    const text = JSON.stringify(converted);
-    return text === undefined ? undefined : JSON.parse(text);
-  } catch {
-    return converted;
-  }
+function copyConverted(value: unknown, depth: number): unknown {
+  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((item, index) => copyConvertedMember(item, String(index), depth + 1));
+  if (value instanceof Date) return copyDate(value);
+  if (ArrayBuffer.isView(value)) return copyBytes(value);
+  if (isPrismaValue(value)) return value;
+  const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
+  for (const key of Object.keys(value)) setOwn(copy, key, copyConvertedMember((value as Record<string, unknown>)[key], key, depth + 1));
+  return copy;
+}
+
+function copyConvertedMember(member: unknown, key: string, depth: number): unknown {
+  if (typeof member !== "object" || member === null || member instanceof Date || ArrayBuffer.isView(member) || isPrismaValue(member)) return copyConverted(member, depth);
+  const toJSON = (member as { toJSON?: unknown }).toJSON;
+  return typeof toJSON === "function" ? new ConvertedArgument(copyConverted(toJSON.call(member, key), depth + 1), member) : copyConverted(member, depth);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
 import { createCachedClient } from "../helpers/client.ts";
 import { seedUser } from "../helpers/seed.ts";
 
@@ -241,7 +242,7 @@ describe("arguments read once, as Prisma reads them", () => {
     expect(included.posts).toHaveLength(2);
   });
 
-  it("a toJSON() result is sent as JSON.stringify writes it: inherited members dropped, a member's toJSON(key) given its name (outside probe 186)", async () => {
+  it("a toJSON() result is taken as Prisma takes it: inherited members dropped, a member's toJSON(key) given its name, Dates, Decimals and bytes as they are (outside probes 186, 191)", async () => {
     const user = await seedUser(base, { profile: { a: 1 } });
     const withInherited = () => ({ toJSON: () => Object.assign(Object.create({ hidden: 1 }) as object, { a: 1 }) });
     // Reads: plain Prisma matches { a: 1 }; the copy matched { a: 1, hidden: 1 } before.
@@ -251,5 +252,25 @@ describe("arguments read once, as Prisma reads them", () => {
     await (prisma.user.update as (args: unknown) => Promise<unknown>).call(prisma.user, { where: { id: user.id }, data: { profile: keyed } });
     expect((await base.user.findUniqueOrThrow({ where: { id: user.id } })).profile).toEqual({ inner: { b: 2 }, named: "key=named" });
     await expectAsPlain("the written row", (c) => c.user.findUnique({ where: { id: user.id } }));
+    // Not its JSON text (outside probe 191): Prisma takes the result as it is — a Date, a Decimal or bytes in it stay what they are.
+    const asDate = { toJSON: () => new Date(user.createdAt) };
+    await expectAsPlain("a filter whose toJSON() returns a Date", (c) => c.user.count({ where: { id: user.id, createdAt: asDate as never } }));
+    const asBytes = { toJSON: () => ({ u8: new Uint8Array([1, 2, 3]) }) };
+    await (prisma.user.update as (args: unknown) => Promise<unknown>).call(prisma.user, { where: { id: user.id }, data: { profile: asBytes } });
+    const viaCache = (await base.user.findUniqueOrThrow({ where: { id: user.id } })).profile;
+    await base.user.update({ where: { id: user.id }, data: { profile: asBytes as never } });
+    expect(viaCache).toEqual((await base.user.findUniqueOrThrow({ where: { id: user.id } })).profile);
+    class Patch {
+      constructor(public createdAt: Date, public balance: Prisma.Decimal) {}
+      toJSON() {
+        return { ...this };
+      }
+    }
+    const patch = () => ({ where: { id: user.id }, data: { profile: new Patch(new Date(0), new Prisma.Decimal("1.5")) } });
+    const written = async (c: typeof base) => {
+      await (c.user.update as (args: unknown) => Promise<unknown>).call(c.user, patch());
+      return (await base.user.findUniqueOrThrow({ where: { id: user.id } })).profile;
+    };
+    expect(await written(prisma as never)).toEqual(await written(base));
   });
 });

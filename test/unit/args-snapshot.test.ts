@@ -26,7 +26,7 @@ describe("snapshotArgs", () => {
     view[0] = 0;
     expect(copy.where.at).toEqual(new Date(0));
     expect(Buffer.isBuffer(copy.where.bytes) && copy.where.bytes.toString()).toBe("ab");
-    // Every view is copied as the bytes Prisma sends (a Buffer).
+    // Every view is copied as the bytes Prisma reads from it (a Buffer stays a Buffer).
     expect([...copy.where.view]).toEqual([1, 2]);
     expect(copy.where.price).toBe(price);
     expect(copy.where.json).toBe(Prisma.DbNull);
