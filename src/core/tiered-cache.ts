@@ -19,7 +19,6 @@ import { SingleFlight, UnsharedLoad } from "./single-flight.js";
 import { settleWithin } from "./settle-within.js";
 import { WaitBound } from "./wait-bound.js";
 
-
 export interface TieredCacheParts {
   l1: MemoryStore | undefined;
   l2: RedisStore | undefined;
@@ -50,6 +49,11 @@ export interface TieredCacheParts {
   /** The largest encoded entry stored in Redis, in bytes (`maxEntrySize`). */
   maxEntryBytes: number;
 }
+
+/** Background refreshes (stale-while-revalidate and early ones) running at once in one cache instance. */
+export const MAX_BACKGROUND_REFRESHES = 64;
+/** Keys whose last refresh failed, kept for their backoff. */
+const MAX_REFRESH_FAILURES_KEPT = 10_000;
 
 /** An L1 hit: the value (a private copy) and whether the read should refresh it in the background. */
 export type L1Hit = [value: unknown, refresh: RefreshReason | undefined, servedFreshUntil: number];
@@ -190,6 +194,12 @@ export class TieredCache {
     const { counters, clock } = this.#parts;
     const failed = this.#refreshFailures.get(request.key);
     if (this.#refreshing.has(request.key) || (failed !== undefined && clock.now() < failed.retryAt)) return;
+    // Bounded: a stale read resolves at once, so nothing the app runs bounds the refreshes it
+    // starts, and each holds a fleet lock renewed five times a second while it waits for the
+    // database (outside probe 187: 15 000 stale reads during a database outage, Redis taking
+    // 20 000 lock renewals a second, the process busy for minutes). Past the bound a read is
+    // served stale without one; a later read of the key refreshes it.
+    if (this.#refreshing.size >= MAX_BACKGROUND_REFRESHES) return;
     if (reason === "stale") counters.backgroundRefreshes++;
     else counters.earlyRefreshes++;
     const running = this.#refresh(request, servedFreshUntil)
@@ -200,6 +210,8 @@ export class TieredCache {
           if (error instanceof UnsharedLoad) return void this.#refreshFailures.delete(request.key);
           counters.refreshFailures++;
           const failures = (failed?.failures ?? 0) + 1;
+          // A key whose refresh failed and that is never read again would stay: bounded, the backoffs start again.
+          if (this.#refreshFailures.size >= MAX_REFRESH_FAILURES_KEPT) this.#refreshFailures.clear();
           this.#refreshFailures.set(request.key, { failures, retryAt: clock.now() + refreshBackoffMs(failures) });
           this.#parts.report(new CacheError("E_REFRESH_FAILED", `background refresh of ${request.model} failed: ${String((error as Error)?.message ?? error)}`, { cause: error }));
         },

@@ -2,6 +2,7 @@ import { skip } from "@prisma/client/runtime/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accelerateCompat, CacheArgumentError, CacheConfigError, CacheExtendedTwiceError, cacheExtension } from "../../src/index.ts";
 import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
+import { MAX_BACKGROUND_REFRESHES } from "../../src/core/tiered-cache.ts";
 import { FakeClock } from "../helpers/random.ts";
 import { seedUser } from "../helpers/seed.ts";
 import { until } from "../helpers/wait.ts";
@@ -178,6 +179,24 @@ describe("TTLs", () => {
       expect(await countLoads(5)).toBe(1);
       expect(await countLoads()).toBe(0);
       await c.prisma.$cache.close();
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("runs at most MAX_BACKGROUND_REFRESHES stale-while-revalidate refreshes at once; the rest are served stale without one (outside probe 187)", async () => {
+    const clock = new FakeClock();
+    const c = createCachedClient({ clock, jitter: 0, earlyRefreshBeta: 0, redis: null, models: { User: { ttl: 1, swr: 3_000 } } });
+    try {
+      const user = await seedUser(c.base);
+      // 200 entries of distinct reads, all stale at once.
+      const reads = () => Promise.all(Array.from({ length: 200 }, (_, take) => c.prisma.user.findMany({ where: { id: user.id }, take: take + 1 })));
+      await reads();
+      clock.advance(2_000);
+      const before = c.prisma.$cache.stats().backgroundRefreshes;
+      expect((await reads()).every((rows) => rows.length === 1)).toBe(true);
+      expect(c.prisma.$cache.stats().backgroundRefreshes - before).toBe(MAX_BACKGROUND_REFRESHES);
+      await c.prisma.$cache.drain();
     } finally {
       await c.close();
     }
