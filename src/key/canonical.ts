@@ -144,10 +144,20 @@ function encode(value: unknown, walk: Walk): string {
   }
 }
 
+/**
+ * Bytes, by class as well: inside a Json value Prisma writes a Buffer as its toJSON() answers, a
+ * DataView as `{}` and other views as base64 (outside probe 192: a Buffer's entry served a
+ * Uint8Array's read). As arguments of a Bytes field all read alike; keyed apart, they only share less.
+ */
+function encodeBytes(view: ArrayBufferView): string {
+  const kind = view instanceof Buffer ? "u" : view.constructor === Uint8Array ? "v" : `v${view.constructor.name}:`;
+  return `${kind}${Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString("base64")}`;
+}
+
 function encodeObject(value: object, walk: Walk): string {
   // A Date whose text is pinned (see copyDate) is sent as that text, not as its time.
   if (value instanceof Date) return Object.hasOwn(value, "toISOString") ? `D${JSON.stringify(value.toISOString())}` : `d${value.getTime()}`;
-  if (value instanceof Uint8Array) return `u${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
+  if (ArrayBuffer.isView(value)) return encodeBytes(value);
   const { stack, trail } = walk;
   if (stack.includes(value)) throw new UnencodableArgsError("cycle", pathOf(walk));
   if (stack.length >= MAX_DEPTH) throw new UnencodableArgsError("nesting deeper than 64", pathOf(walk));
@@ -168,7 +178,7 @@ function encodeObject(value: object, walk: Walk): string {
   if (proto !== Object.prototype && proto !== null) {
     const tag = walk.special?.(value);
     if (typeof tag === "string") return `x${JSON.stringify(tag)}`;
-    if (ArrayBuffer.isView(value)) return `u${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
+
     // Any other object (a DTO class instance) reaches Prisma as its toJSON() result, or else as
     // its enumerable properties, inherited ones included (Prisma's serializer uses for-in): it
     // means what a plain object with those properties means, and is encoded as one.

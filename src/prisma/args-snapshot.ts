@@ -116,21 +116,38 @@ function copyBytes(view: ArrayBufferView): Uint8Array {
  * members too, and wrote fields Prisma drops; outside probe 191: its JSON text instead, a Date
  * filter then matched one row where Prisma's matched every row).
  */
-function copyConverted(value: unknown, depth: number): unknown {
-  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
-  if (Array.isArray(value)) return value.map((item, index) => copyConvertedMember(item, String(index), depth + 1));
-  if (value instanceof Date) return copyDate(value);
-  if (ArrayBuffer.isView(value)) return copyBytes(value);
-  if (isPrismaValue(value)) return value;
-  const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
-  for (const key of Object.keys(value)) setOwn(copy, key, copyConvertedMember((value as Record<string, unknown>)[key], key, depth + 1));
-  return copy;
+/** Built-in typed array classes, by constructor (a subclass is not one: its constructor may take other arguments). */
+const TYPED_ARRAYS = new Set<unknown>([Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]);
+
+/**
+ * A view inside a `toJSON()` result, copied with its class where that is a built-in one: what
+ * reads it there tells the classes apart (JSON.stringify writes a DataView as `{}` and refuses a
+ * BigInt64Array's elements; outside probe 192). Other classes' bytes, as copyBytes copies them.
+ */
+function copyViewAsIs(view: ArrayBufferView): ArrayBufferView {
+  if (view instanceof Buffer) return copyBytes(view);
+  const { buffer, byteOffset, byteLength } = view;
+  const bytes = (buffer as ArrayBuffer).slice(byteOffset, byteOffset + byteLength);
+  if (view.constructor === DataView) return new DataView(bytes);
+  return TYPED_ARRAYS.has(view.constructor) ? new (view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView)(bytes) : copyBytes(view);
 }
 
-function copyConvertedMember(member: unknown, key: string, depth: number): unknown {
-  if (typeof member !== "object" || member === null || member instanceof Date || ArrayBuffer.isView(member) || isPrismaValue(member)) return copyConverted(member, depth);
-  const toJSON = (member as { toJSON?: unknown }).toJSON;
-  return typeof toJSON === "function" ? new ConvertedArgument(copyConverted(toJSON.call(member, key), depth + 1), member) : copyConverted(member, depth);
+function copyConverted(value: unknown, depth: number, key = ""): unknown {
+  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((item, index) => copyConverted(item, depth + 1, String(index)));
+  if (value instanceof Date) return copyDate(value);
+  if (ArrayBuffer.isView(value)) return copyViewAsIs(value);
+  if (isPrismaValue(value)) return value;
+  // An object with its own toJSON() in the result, at any depth (the result itself too): read as
+  // what that returns, once (outside probe 192: a result holding such an object was sent by its members).
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function") {
+    const converted: unknown = toJSON.call(value, key);
+    if (converted !== value) return new ConvertedArgument(copyConverted(converted, depth + 1, key), value);
+  }
+  const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
+  for (const member of Object.keys(value)) setOwn(copy, member, copyConverted((value as Record<string, unknown>)[member], depth + 1, member));
+  return copy;
 }
 
 /**

@@ -272,5 +272,19 @@ describe("arguments read once, as Prisma reads them", () => {
       return (await base.user.findUniqueOrThrow({ where: { id: user.id } })).profile;
     };
     expect(await written(prisma as never)).toEqual(await written(base));
+    // A result holding an object with its own toJSON(): read as what that returns (outside probe 192).
+    class Inner {
+      junk = 1;
+      toJSON() {
+        return user.id;
+      }
+    }
+    await expectAsPlain("a toJSON() result with a toJSON() of its own", (c) => c.user.count({ where: { id: { gte: { toJSON: () => new Inner() } as never } } }));
+    // A Buffer and another view of the same bytes in a Json value: two values for Prisma, two entries (outside probe 192).
+    const [asBuffer, asView] = [Buffer.from([1, 2, 3, 4]), new Uint8Array([1, 2, 3, 4])];
+    await base.user.update({ where: { id: user.id }, data: { profile: { a: asView } as never } });
+    for (const bytes of [asBuffer, asView, asBuffer]) {
+      await expectAsPlain(`a Json filter holding a ${bytes.constructor.name} through toJSON()`, (c) => c.user.count({ where: { id: user.id, profile: { equals: { toJSON: () => ({ a: bytes }) } as never } } }));
+    }
   });
 });
