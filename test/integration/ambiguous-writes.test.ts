@@ -211,17 +211,22 @@ describe("a write the database refused", () => {
     const reader = createCachedClient({ namespace });
     try {
       const [a, b, bystander] = [await seedUser(writer.base), await seedUser(writer.base), await seedUser(writer.base)];
-      let arrived = 0;
-      let bothRead!: () => void;
-      const gate = new Promise<void>((resolve) => (bothRead = resolve));
+      let [arrived, updated] = [0, 0];
+      let [bothRead, bothUpdated] = [() => {}, () => {}];
+      const read = new Promise<void>((resolve) => (bothRead = resolve));
+      const written = new Promise<void>((resolve) => (bothUpdated = resolve));
       // Each reads both rows, then writes one: the second to commit completes a dangerous structure.
+      // Both write before either commits (a loaded machine once let one commit first, and the
+      // other's UPDATE, not its COMMIT, failed): whichever commits second fails at COMMIT.
       const skew = (mine: number, pauseMs: number) =>
         writer.prisma.$transaction(
           async (tx) => {
             await tx.user.findMany({ where: { id: { in: [a.id, b.id] } } });
             if (++arrived === 2) bothRead();
-            await gate;
+            await read;
             await tx.user.update({ where: { id: mine }, data: { name: `skew ${mine}` } });
+            if (++updated === 2) bothUpdated();
+            await written;
             await new Promise((resolve) => setTimeout(resolve, pauseMs));
           },
           { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
