@@ -135,9 +135,11 @@ function copyViewAsIs(view: ArrayBufferView): ArrayBufferView {
 function copyConverted(value: unknown, depth: number, key = ""): unknown {
   if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
   if (Array.isArray(value)) return value.map((item, index) => copyConverted(item, depth + 1, String(index)));
-  if (value instanceof Date) return copyDate(value);
+  // A Date whose toJSON() is Date's own; another one (a date-only subclass) answers for itself below (outside probe 193).
+  const plainDate = value instanceof Date && (value as { toJSON?: unknown }).toJSON === Date.prototype.toJSON;
+  if (plainDate) return copyDate(value);
   if (ArrayBuffer.isView(value)) return copyViewAsIs(value);
-  if (isPrismaValue(value)) return value;
+  if (!(value instanceof Date) && isPrismaValue(value)) return value;
   // An object with its own toJSON() in the result, at any depth (the result itself too): read as
   // what that returns, once (outside probe 192: a result holding such an object was sent by its members).
   const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -179,6 +181,12 @@ export class ConvertedArgument {
     // An own `toJSON` member would stand in for the one below, and answer from the caller's object as it is later.
     delete (this as { toJSON?: unknown }).toJSON;
     this.#converted = converted;
+    // Yet an own one is part of what Prisma's walk sees in a toJSON() result (a filter `{ toJSON }`
+    // it keeps, then writes as what that returns): keep one, answering the copy (outside probe 193:
+    // dropped, the filter read as `{}` and matched every row).
+    if (Object.getOwnPropertyDescriptor(original, "toJSON")?.enumerable === true) {
+      Object.defineProperty(this, "toJSON", { value: () => this.#converted, enumerable: true, writable: true, configurable: true });
+    }
   }
 
   toJSON(): unknown {

@@ -242,6 +242,16 @@ describe("arguments read once, as Prisma reads them", () => {
     expect(included.posts).toHaveLength(2);
   });
 
+  /** A DateTime filter given a date-only Date subclass through a toJSON() result: Prisma refuses its text. */
+  const c0 = (c: typeof base) => {
+    class DateOnly extends Date {
+      override toJSON() {
+        return this.toISOString().slice(0, 10);
+      }
+    }
+    return c.user.count({ where: { createdAt: { gte: { toJSON: () => new DateOnly(0) } as never } } });
+  };
+
   it("a toJSON() result is taken as Prisma takes it: inherited members dropped, a member's toJSON(key) given its name, Dates, Decimals and bytes as they are (outside probes 186, 191)", async () => {
     const user = await seedUser(base, { profile: { a: 1 } });
     const withInherited = () => ({ toJSON: () => Object.assign(Object.create({ hidden: 1 }) as object, { a: 1 }) });
@@ -283,6 +293,18 @@ describe("arguments read once, as Prisma reads them", () => {
     // A Buffer and another view of the same bytes in a Json value: two values for Prisma, two entries (outside probe 192).
     const [asBuffer, asView] = [Buffer.from([1, 2, 3, 4]), new Uint8Array([1, 2, 3, 4])];
     await base.user.update({ where: { id: user.id }, data: { profile: { a: asView } as never } });
+    // A filter object holding its own toJSON member, inside a result: Prisma writes it as what that returns (outside probe 193).
+    const dto = (value: unknown) => ({ toJSON: () => value });
+    expect(await expectAsPlain("a toJSON() result holding a { toJSON } filter", (c) => c.user.count({ where: dto({ id: { toJSON: () => user.id } }) as never }))).toBe(1);
+    // A date-only Date subclass in a result: its own toJSON() answers (outside probe 193).
+    class DateOnly extends Date {
+      override toJSON() {
+        return this.toISOString().slice(0, 10);
+      }
+    }
+    await expectAsPlain("a date-only Date in a Json filter's result", (c) => c.user.count({ where: { id: user.id, profile: { equals: dto({ d: new DateOnly(0) }) as never } } }));
+    await expect(c0(prisma as never)).rejects.toThrow(/ISO-8601|DateTime/);
+    await expect(c0(base)).rejects.toThrow(/ISO-8601|DateTime/);
     for (const bytes of [asBuffer, asView, asBuffer]) {
       await expectAsPlain(`a Json filter holding a ${bytes.constructor.name} through toJSON()`, (c) => c.user.count({ where: { id: user.id, profile: { equals: { toJSON: () => ({ a: bytes }) } as never } } }));
     }
