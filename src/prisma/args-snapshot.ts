@@ -108,14 +108,6 @@ function copyBytes(view: ArrayBufferView): Uint8Array {
   return view instanceof Buffer ? Buffer.from(bytes) : new Uint8Array(bytes);
 }
 
-/**
- * A `toJSON()` result as Prisma handles it: it takes the result as it is, without reading it as
- * arguments (a Date, a Decimal or bytes in it stay what they are), and what reads it later — the
- * query's own walk, JSON.stringify for a Json value — reads objects by their own enumerable members
- * and calls a member's own `toJSON(key)` with its name (outside probe 186: the copy read inherited
- * members too, and wrote fields Prisma drops; outside probe 191: its JSON text instead, a Date
- * filter then matched one row where Prisma's matched every row).
- */
 /** Built-in typed array classes, by constructor (a subclass is not one: its constructor may take other arguments). */
 const TYPED_ARRAYS = new Set<unknown>([Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]);
 
@@ -132,6 +124,14 @@ function copyViewAsIs(view: ArrayBufferView): ArrayBufferView {
   return TYPED_ARRAYS.has(view.constructor) ? new (view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView)(bytes) : copyBytes(view);
 }
 
+/**
+ * A `toJSON()` result as Prisma handles it: it takes the result as it is, without reading it as
+ * arguments (a Date, a Decimal or bytes in it stay what they are), and what reads it later — the
+ * query's own walk, JSON.stringify for a Json value — reads objects by their own enumerable members
+ * and calls a member's own `toJSON(key)` with its name (outside probe 186: the copy read inherited
+ * members too, and wrote fields Prisma drops; outside probe 191: its JSON text instead, a Date
+ * filter then matched one row where Prisma's matched every row).
+ */
 function copyConverted(value: unknown, depth: number, key = ""): unknown {
   if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
   if (Array.isArray(value)) return value.map((item, index) => copyConverted(item, depth + 1, String(index)));
