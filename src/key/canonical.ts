@@ -178,7 +178,6 @@ function encodeObject(value: object, walk: Walk): string {
   if (proto !== Object.prototype && proto !== null) {
     const tag = walk.special?.(value);
     if (typeof tag === "string") return `x${JSON.stringify(tag)}`;
-
     // Any other object (a DTO class instance) reaches Prisma as its toJSON() result, or else as
     // its enumerable properties, inherited ones included (Prisma's serializer uses for-in): it
     // means what a plain object with those properties means, and is encoded as one.

@@ -10,6 +10,6 @@ import { sha256 } from "./hash.js";
  * version read a Buffer tag it did not know as a corrupt entry and stored its own converted
  * form back, which the newer version then served; outside probe 151).
  */
-export function schemaFingerprint(dataModel: unknown, shape?: unknown): string {
-  return sha256(`${canonicalize(dataModel)}|${shape === undefined ? "" : canonicalize(shape)}|entries v${ENTRY_FORMAT}`).slice(0, 12);
+export function schemaFingerprint(dataModel: unknown, shape = ""): string {
+  return sha256(`${canonicalize(dataModel)}|${shape}|entries v${ENTRY_FORMAT}`).slice(0, 12);
 }

@@ -177,15 +177,14 @@ export class ConvertedArgument {
   readonly #converted: unknown;
 
   constructor(converted: unknown, original: object) {
-    for (const key of Reflect.ownKeys(original)) if (Object.getOwnPropertyDescriptor(original, key)!.enumerable) setOwn(this as Record<PropertyKey, unknown>, key, (original as Record<PropertyKey, unknown>)[key]);
-    // An own `toJSON` member would stand in for the one below, and answer from the caller's object as it is later.
-    delete (this as { toJSON?: unknown }).toJSON;
     this.#converted = converted;
-    // Yet an own one is part of what Prisma's walk sees in a toJSON() result (a filter `{ toJSON }`
-    // it keeps, then writes as what that returns): keep one, answering the copy (outside probe 193:
-    // dropped, the filter read as `{}` and matched every row).
-    if (Object.getOwnPropertyDescriptor(original, "toJSON")?.enumerable === true) {
-      Object.defineProperty(this, "toJSON", { value: () => this.#converted, enumerable: true, writable: true, configurable: true });
+    for (const key of Reflect.ownKeys(original)) {
+      if (!Object.getOwnPropertyDescriptor(original, key)!.enumerable) continue;
+      // An own `toJSON` member is part of what Prisma's walk sees in a toJSON() result (a filter
+      // `{ toJSON }` it keeps, then writes as what that returns), but the caller's would answer from
+      // its object as it is later: one answering the copy stands in for it (outside probe 193:
+      // dropped, the filter read as `{}` and matched every row).
+      setOwn(this as Record<PropertyKey, unknown>, key, key === "toJSON" ? () => this.#converted : (original as Record<PropertyKey, unknown>)[key]);
     }
   }
 

@@ -30,7 +30,7 @@ export interface PrismaSchema {
   /** Why the schema is not exact, when it is not. */
   inexactReason?: string;
   /** What the schema text says of models and enums (see readSchema), when it could be read: part of the schema fingerprint. */
-  shape?: unknown;
+  shape?: string;
 }
 
 /**
@@ -62,7 +62,7 @@ export function readPrismaSchema(client: unknown): PrismaSchema {
 
 interface ParsedSchema {
   facts?: ReadonlyMap<string, SchemaModelFacts>;
-  shape?: unknown;
+  shape?: string;
   inexactReason?: string;
   views?: ReadonlyMap<string, string>;
 }
@@ -85,7 +85,7 @@ function parsedSchema(schemaText: unknown): ParsedSchema {
   return parsed;
 }
 
-function schemaFacts(schemaText: unknown): { facts?: Map<string, SchemaModelFacts>; shape?: unknown; inexactReason?: string } {
+function schemaFacts(schemaText: unknown): { facts?: Map<string, SchemaModelFacts>; shape?: string; inexactReason?: string } {
   if (typeof schemaText !== "string") return { inexactReason: "the Prisma client carries no schema text" };
   try {
     return readSchema(schemaText);

@@ -1,4 +1,5 @@
 import type { EnumValues, IdentityValueKind } from "../invalidation/identity-values.js";
+import { canonicalize } from "../key/canonical.js";
 import type { ForeignKeyActions, Identity, ReferentialAction } from "../invalidation/model-graph.js";
 import { readSchemaBlocks } from "./schema-blocks.js";
 import { rewrittenOnUpdate } from "./generated-columns.js";
@@ -28,13 +29,13 @@ export function readSchemaFacts(schema: string): Map<string, SchemaModelFacts> {
 }
 
 /**
- * The facts above, and the schema's *shape*: Prisma's parsed data model (models, fields with their
+ * The facts above, and the schema's *shape*, as canonical text: Prisma's parsed data model (models, fields with their
  * ids, uniques, optionality, defaults and referential actions, enums with their values), without
  * documentation comments. The runtime data model the client carries lists names, types and
  * relations only: two schemas that differ in a `@unique`, an `onDelete` or an enum value read
  * alike there (outside probe 189), so the schema fingerprint hashes this shape too.
  */
-export function readSchema(schema: string): { facts: Map<string, SchemaModelFacts>; shape: unknown } {
+export function readSchema(schema: string): { facts: Map<string, SchemaModelFacts>; shape: string } {
   const blocks = readSchemaBlocks(schema);
   const facts = new Map<string, SchemaModelFacts>();
   const { models, enums } = parseDatamodel(schema);
@@ -59,7 +60,8 @@ export function readSchema(schema: string): { facts: Map<string, SchemaModelFact
     const fieldKinds = new Map(model.fields.filter((field) => field.kind !== "object").map((field) => [field.name, kinds.get(field.name)!] as const));
     facts.set(model.name, { identities, foreignKeys, actions, isView: blocks.kinds.get(model.name) === "view", rewrittenOnUpdate: rewritten, fieldKinds });
   }
-  return { facts, shape: withoutDocumentation({ models, enums, views: [...blocks.kinds].filter(([, kind]) => kind === "view").map(([name]) => name) }) };
+  // As canonical text: parsed once per schema text (see parsedSchema), hashed at every $extends.
+  return { facts, shape: canonicalize(withoutDocumentation({ models, enums, views: [...blocks.kinds].filter(([, kind]) => kind === "view").map(([name]) => name) })) };
 }
 
 /** A JSON value without its `documentation` members (`///` comments change no query's answer). */

@@ -97,9 +97,10 @@ return 1
 /**
  * How long an instance's bump count lives once its registration lapsed (REGISTER_INSTANCE gives it
  * this lifetime, and so do its own bumps and rollback checks while it is not registered; while it
- * is, they — four a second — keep it without one, so that a `volatile-*` eviction policy never takes it: an evicted count reads as
- * keys gone back, and fenced the namespace for the fleet (outside probe 184: 63–151 fences in 20 s
- * under `volatile-lru`)). close() deletes it; an instance that stopped otherwise leaves it an hour.
+ * is, they — four a second — keep it without one, so that a `volatile-*` eviction policy never
+ * takes it: an evicted count reads as keys gone back, and fenced the namespace for the fleet
+ * (outside probe 184: 63–151 fences in 20 s under `volatile-lru`)). close() deletes it; an
+ * instance that stopped otherwise leaves it an hour.
  * One cut off from Redis longer finds it gone and fences the namespace once (as it would a
  * rollback): after such an outage that costs nothing the outage did not.
  */
@@ -340,7 +341,7 @@ return out
 
 /**
  * Whether the keys went back under the same server process (SWAPDB, DEBUG RELOAD, REPLICAOF of an
- * older copy): the sequence, and this instance's bump count, kept alive while it runs. The
+ * older copy): the sequence, and this instance's bump count (kept: see KEEP_BUMP_COUNT). The
  * sequence alone cannot tell once anyone bumped after the rollback (its floor is the server's
  * clock, above every earlier value); the count moves by this instance's own bumps only.
  * KEYS: sequence, this instance's bump count, the registry. ARGV: this instance's member. Returns both (nil when absent).
@@ -433,10 +434,12 @@ if ARGV[4] ~= nil and ARGV[4] ~= '' then
   -- this schema's entries may not depend on: they must not answer. KEYS[8]: every schema's last registration.
   local returning = false
   if KEYS[8] ~= nil then
-    local since = redis.call('ZSCORE', KEYS[8], ARGV[4]) or '-inf'
-    if since ~= '-inf' then since = '(' .. since end
-    for _, seen in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], since, '+inf')) do
-      if seen ~= ARGV[4] and string.sub(seen, 1, #ARGV[5]) == ARGV[5] then returning = true break end
+    if not known then
+      local since = redis.call('ZSCORE', KEYS[8], ARGV[4]) or '-inf'
+      if since ~= '-inf' then since = '(' .. since end
+      for _, seen in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], since, '+inf')) do
+        if seen ~= ARGV[4] and string.sub(seen, 1, #ARGV[5]) == ARGV[5] then returning = true break end
+      end
     end
     redis.call('ZADD', KEYS[8], now, ARGV[4])
     -- A schema per deploy: the last hundred are kept (one older than all of them has no entries left worth keeping).
