@@ -61,7 +61,27 @@ export function readSchema(schema: string): { facts: Map<string, SchemaModelFact
     facts.set(model.name, { identities, foreignKeys, actions, isView: blocks.kinds.get(model.name) === "view", rewrittenOnUpdate: rewritten, fieldKinds });
   }
   // As canonical text: parsed once per schema text (see parsedSchema), hashed at every $extends.
-  return { facts, shape: canonicalize(withoutDocumentation({ models, enums, views: [...blocks.kinds].filter(([, kind]) => kind === "view").map(([name]) => name) })) };
+  const views = [...blocks.kinds].filter(([, kind]) => kind === "view").map(([name]) => name);
+  return { facts, shape: canonicalize(withoutDocumentation({ models: models.map(withoutRedundantSpellings), enums, views })) };
+}
+
+/**
+ * A model as parsed, with spellings that mean the same schema made one: a `@map`/`@@map` naming
+ * what the name already is, and a one-field `@@id([x])` (Prisma reports it as `x`'s `@id` too).
+ * Outside probe 191: each changed the fingerprint, dropping the fleet's cache at a deploy.
+ */
+function withoutRedundantSpellings(model: DmmfModel): unknown {
+  const { dbName, primaryKey, fields, ...rest } = model as DmmfModel & { dbName?: string | null };
+  const sameAsId = primaryKey !== null && primaryKey.name === null && primaryKey.fields.length === 1 && fields.some((field) => field.isId && field.name === primaryKey.fields[0]);
+  return {
+    ...rest,
+    dbName: dbName === model.name ? null : (dbName ?? null),
+    primaryKey: sameAsId ? null : primaryKey,
+    fields: fields.map((field) => {
+      const { dbName: column, ...others } = field as DmmfField & { dbName?: string | null };
+      return column === undefined || column === null || column === field.name ? others : { ...others, dbName: column };
+    }),
+  };
 }
 
 /** A JSON value without its `documentation` members (`///` comments change no query's answer). */

@@ -262,6 +262,20 @@ model Entry {
     expect(fingerprints.size).toBe(variants.length + 1);
   });
 
+  it("does not change with spellings of one schema: a `@map` or `@@map` naming what the name is, a one-field `@@id` (outside probe 191)", () => {
+    const spellings = [
+      base.replace("handle  String?", 'handle  String? @map("handle")'),
+      base.replace("entries Entry[]\n}", 'entries Entry[]\n  @@map("Account")\n}'),
+      base.replace("  id        Int     @id\n  accountId", "  id        Int\n  @@id([id])\n  accountId"),
+    ];
+    for (const spelling of spellings) expect(spelling).not.toBe(base);
+    for (const spelling of spellings) expect(fingerprintOf(spelling)).toBe(fingerprintOf(base));
+    // What does change the mapping still changes it.
+    expect(fingerprintOf(base.replace("handle  String?", 'handle  String? @map("nick")'))).not.toBe(fingerprintOf(base));
+    expect(fingerprintOf(base.replace("entries Entry[]\n}", 'entries Entry[]\n  @@map("accounts")\n}'))).not.toBe(fingerprintOf(base));
+    expect(fingerprintOf(base.replace("  id        Int     @id\n  accountId", '  id        Int\n  @@id([id], name: "entryKey")\n  accountId'))).not.toBe(fingerprintOf(base));
+  });
+
   it("does not change with comments", () => {
     expect(fingerprintOf(base.replace("model Account {", "/// accounts of the shop\nmodel Account {\n  // a note"))).toBe(fingerprintOf(base));
   });
