@@ -78,20 +78,28 @@ function uniqueWhere(value: unknown): string | undefined {
 }
 
 /**
- * The field of arguments shaped `{ where: { <field>: <number or string> } }` (plain objects), else
- * undefined. Non-enumerable members count: Prisma reads a non-enumerable `select` or `include`
- * (outside probe 180: such a read was served the full row this shape had cached).
+ * The field of arguments shaped `{ where: { <field>: <number or string> } }` (plain objects, data
+ * members), else undefined. Non-enumerable members count against the shape: Prisma reads a
+ * non-enumerable `select` or `include` (outside probe 180: such a read was served the full row this
+ * shape had cached), and ignores a non-enumerable `where` (outside probe 194: served another read's
+ * row). A getter is read once, by the copy of the arguments (probe 194: this shape read it twice).
  */
 export function uniqueWhereField(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return undefined;
   const keys = Object.getOwnPropertyNames(value);
   if (keys.length !== 1 || keys[0] !== "where") return undefined;
-  const where = (value as { where: unknown }).where;
+  const where = dataMember(value, "where");
   if (typeof where !== "object" || where === null || Object.getPrototypeOf(where) !== Object.prototype || (where as { toJSON?: unknown }).toJSON !== undefined) return undefined;
   const fields = Object.keys(where);
   if (fields.length !== 1) return undefined;
-  const member = (where as Record<string, unknown>)[fields[0]!];
+  const member = dataMember(where, fields[0]!);
   return typeof member === "number" || typeof member === "string" ? fields[0] : undefined;
+}
+
+/** An own enumerable data member's value, else undefined (a getter, a non-enumerable member). */
+function dataMember(value: object, key: string): unknown {
+  const slot = Object.getOwnPropertyDescriptor(value, key);
+  return slot !== undefined && slot.enumerable === true && "value" in slot ? slot.value : undefined;
 }
 
 /**

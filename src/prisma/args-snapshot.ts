@@ -85,10 +85,11 @@ function copyValue(value: unknown, depth: number): unknown {
   // Any view: Prisma takes each as bytes, read when it sends them (outside probe 180: a reused Uint16Array loaded another row under this read's key).
   if (ArrayBuffer.isView(value)) return copyBytes(value);
   if (isPrismaValue(value)) return value;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null && isOtherRealmDate(value)) return copyDate(new Date(Date.prototype.getTime.call(value)));
   // Any object's, a plain one's too (even a non-enumerable one): Prisma sends what it returns.
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === "function") return new ConvertedArgument(copyConverted(toJSON.call(value), depth + 1), value);
-  const prototype = Object.getPrototypeOf(value);
   if (prototype === Object.prototype || prototype === null) return copyOwnMembers(value, prototype, depth);
   const copy: Record<string, unknown> = {};
   for (const key in value) setOwn(copy, key, copyValue((value as Record<string, unknown>)[key], depth + 1));
@@ -138,6 +139,7 @@ function copyConverted(value: unknown, depth: number, key = ""): unknown {
   // A Date whose toJSON() is Date's own; another one (a date-only subclass) answers for itself below (outside probe 193).
   const plainDate = value instanceof Date && (value as { toJSON?: unknown }).toJSON === Date.prototype.toJSON;
   if (plainDate) return copyDate(value);
+  if (isOtherRealmDate(value)) return copyDate(new Date(Date.prototype.getTime.call(value)));
   if (ArrayBuffer.isView(value)) return copyViewAsIs(value);
   if (!(value instanceof Date) && isPrismaValue(value)) return value;
   // An object with its own toJSON() in the result, at any depth (the result itself too): read as
@@ -150,6 +152,24 @@ function copyConverted(value: unknown, depth: number, key = ""): unknown {
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
   for (const member of Object.keys(value)) setOwn(copy, member, copyConverted((value as Record<string, unknown>)[member], depth + 1, member));
   return copy;
+}
+
+/**
+ * A Date of another realm (a `vm` context, a test runner's outer context), of that realm's own
+ * class: Prisma takes it as a Date (its check reads the object's tag) where `instanceof Date` does
+ * not; read as an object, an invalid one became its `toJSON()`'s `null` and a write stored NULL
+ * where Prisma refuses it (outside probe 194). A subclass of such a class is read as an object.
+ */
+function isOtherRealmDate(value: object): boolean {
+  if (value instanceof Date || Object.prototype.toString.call(value) !== "[object Date]") return false;
+  const prototype = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
+  if (prototype === null || prototype.constructor?.name !== "Date" || Object.hasOwn(value, "toJSON") || Object.hasOwn(value, "toISOString")) return false;
+  try {
+    Date.prototype.getTime.call(value); // a Date's internal time, whatever its realm; an object only tagged "Date" has none
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import vm from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../prisma/generated/client.ts";
 import { createCachedClient } from "../helpers/client.ts";
@@ -308,5 +309,50 @@ describe("arguments read once, as Prisma reads them", () => {
     for (const bytes of [asBuffer, asView, asBuffer]) {
       await expectAsPlain(`a Json filter holding a ${bytes.constructor.name} through toJSON()`, (c) => c.user.count({ where: { id: user.id, profile: { equals: { toJSON: () => ({ a: bytes }) } as never } } }));
     }
+  });
+
+  it("a Date of another realm (a vm context) is a Date, as Prisma takes it: an invalid one is refused, not written as NULL (outside probe 194)", async () => {
+    const user = await seedUser(base);
+    const foreign = (text: string) => vm.runInNewContext(`new Date(${JSON.stringify(text)})`) as Date;
+    expect(foreign("2020-01-01") instanceof Date).toBe(false);
+    const before = await base.user.findUniqueOrThrow({ where: { id: user.id } });
+    for (const client of [base, prisma as never as typeof base]) {
+      await expect(client.user.update({ where: { id: user.id }, data: { createdAt: foreign("not a date") } })).rejects.toThrow(/Date object is invalid/);
+      await expect(client.user.findMany({ where: { createdAt: foreign("not a date") } })).rejects.toThrow(/Date object is invalid/);
+    }
+    // Inside a toJSON() result: refused the way plain Prisma refuses it.
+    const inResult = (c: typeof base) => c.user.count({ where: { createdAt: { gte: { toJSON: () => foreign("not a date") } as never } } }).then(() => "resolved", (error: Error) => error.message.trim().split("\n").at(-1));
+    const refusal = await inResult(base);
+    expect(refusal).not.toBe("resolved");
+    expect(await inResult(prisma as never)).toBe(refusal);
+    expect((await base.user.findUniqueOrThrow({ where: { id: user.id } })).createdAt).toEqual(before.createdAt);
+    const instant = before.createdAt.toISOString();
+    expect(await expectAsPlain("findMany at a Date of another realm", (c) => c.user.findMany({ where: { id: user.id, createdAt: foreign(instant) }, select: { id: true } }))).toEqual([{ id: user.id }]);
+    await expectAsPlain("count before a Date of another realm", (c) => c.user.count({ where: { createdAt: { lt: foreign(instant) } } }));
+    await prisma.user.update({ where: { id: user.id }, data: { createdAt: foreign("2001-02-03T04:05:06.789Z") } });
+    expect((await base.user.findUniqueOrThrow({ where: { id: user.id } })).createdAt.toISOString()).toBe("2001-02-03T04:05:06.789Z");
+  });
+
+  it("a non-enumerable where is ignored as Prisma ignores it, beside the dominant findUnique shape it would look like (outside probe 194)", async () => {
+    const user = await seedUser(base);
+    await seedUser(base);
+    await prisma.user.findUnique({ where: { id: user.id } });
+    await prisma.user.findMany({ where: { id: user.id } });
+    const hidden = () => Object.defineProperty({}, "where", { value: { id: user.id }, enumerable: false });
+    for (const client of [base, prisma as never as typeof base]) await expect(userRead(client, "findUnique", hidden())).rejects.toThrow(/where/);
+    const rows = (await expectAsPlain("findMany with a hidden where", (c) => userRead(c, "findMany", hidden()))) as unknown[];
+    expect(rows.length).toBeGreaterThan(1);
+  });
+
+  it("a where getter answering differently on each read is read once, as Prisma reads it (outside probe 194)", async () => {
+    const [a, b] = [await seedUser(base), await seedUser(base)];
+    await prisma.user.findUnique({ where: { id: a.id } });
+    await prisma.user.findUnique({ where: { id: b.id } });
+    const shifting = () => {
+      let reads = 0;
+      return { get where() { return { id: reads++ === 0 ? a.id : b.id }; } };
+    };
+    for (let i = 0; i < 3; i++) await expectAsPlain("findUnique with a shifting where getter", (c) => userRead(c, "findUnique", shifting()));
+    expect(await userRead(base, "findUnique", shifting())).toMatchObject({ id: a.id });
   });
 });
