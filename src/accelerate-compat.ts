@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Prisma } from "@prisma/client/extension";
 import { CacheArgumentError, CacheClosedError, CacheConfigError } from "./errors.js";
 import { MAX_LIFETIME_S } from "./option-limits.js";
-import { MODEL_LEVEL, TOP_LEVEL, rejectUnknown } from "./options.js";
+import { MODEL_LEVEL, TOP_LEVEL, isUncachedEntry, rejectUnknown } from "./options.js";
 import { cacheExtension, type CacheControl } from "./extension.js";
 import { AccelerateInfoQuery, type AccelerateInfo, type InfoResult } from "./prisma/accelerate-info.js";
 import { checkTags, strategyToCacheArgs, type AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
@@ -10,7 +10,7 @@ import { readPrismaSchema } from "./prisma/data-model.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
 import { FailedQuery } from "./prisma/failed-query.js";
 import type { Delegates, PrismaPromiseLike } from "./prisma/lazy-query.js";
-import type { CacheExtensionOptions, Clock, ModelCacheOptions } from "./types.js";
+import type { CacheExtensionOptions, Clock, ModelCacheOptions, UncachedModelOptions } from "./types.js";
 
 export type { AccelerateInfo } from "./prisma/accelerate-info.js";
 export type { AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
@@ -21,7 +21,7 @@ export interface AccelerateCompatOptions<ModelName extends string = string> exte
    * Models whose reads may be cached (those with a `cacheStrategy`): every model of the schema
    * unless set to `false` here; per-model `l1`, `jitter`, `negativeTtl` and `bloom` as in `cacheExtension`.
    */
-  models?: { [Model in ModelName]?: boolean | Omit<ModelCacheOptions<ModelName>, "ttl" | "swr"> | undefined } | undefined;
+  models?: { [Model in ModelName]?: boolean | Omit<ModelCacheOptions<ModelName>, "ttl" | "swr"> | UncachedModelOptions<ModelName> | undefined } | undefined;
   /** TTL jitter as a fraction, 0 to 1. @default 0 (Accelerate's lifetimes are exact) */
   jitter?: number;
   /** Seconds: the longest `cacheStrategy.ttl + swr` a query may ask for. @default 86400 (one day) */
@@ -74,10 +74,10 @@ export function accelerateCompat<ModelName extends string = string>(options: Acc
     const control = (cached as unknown as { $cache: CacheControl }).$cache;
     const negativeTtlOf = (model: string) => {
       const policy = models[model];
-      return typeof policy === "object" ? (policy.negativeTtl ?? maxLifetime) : maxLifetime;
+      return typeof policy === "object" && !isUncachedEntry(policy) ? ((policy as ModelCacheOptions).negativeTtl ?? maxLifetime) : maxLifetime;
     };
     // A model opted out is read uncached whatever its cacheStrategy, as Accelerate apps put one on every read.
-    const optedOut = (model: string) => models[model] === false;
+    const optedOut = (model: string) => isUncachedEntry(models[model]);
     const read = compatRead(schema.delegateKeys, maxLifetime, options.clock ?? Date, negativeTtlOf, optedOut);
     const [findUnique, findUniqueOrThrow, findFirst, findFirstOrThrow, findMany, count, aggregate, groupBy] = READS.map(read);
     const accelerate = accelerateControl(control, schema.graph.modelNames);
@@ -177,14 +177,14 @@ function allModels(modelNames: readonly string[], given: AccelerateCompatOptions
   for (const name of modelNames) models[name] = { ttl: 1, negativeTtl };
   if (given !== undefined && (typeof given !== "object" || given === null || Array.isArray(given))) throw new CacheConfigError("models", "expected an object mapping model names to true, false or per-model options");
   for (const [name, value] of Object.entries(given ?? {})) {
-    if (value === false) {
-      models[name] = false;
+    if (isUncachedEntry(value)) {
+      models[name] = value as false | UncachedModelOptions;
       continue;
     }
     if (value !== true && (typeof value !== "object" || value === null || Array.isArray(value))) throw new CacheConfigError(`models.${name}`, "expected true, false or an object of per-model options");
     if (value !== true) rejectLifetimes(value, `models.${name}.`);
     // Unknown names are kept: the extension rejects them against the schema, naming the option.
-    models[name] = { ttl: 1, negativeTtl, ...(value === true ? {} : value) };
+    models[name] = { ttl: 1, negativeTtl, ...(value === true ? {} : (value as Omit<ModelCacheOptions, "ttl" | "swr">)) };
   }
   return models;
 }
@@ -215,11 +215,11 @@ function rejectNegativeTtlsAbove(options: AccelerateCompatOptions, maxLifetime: 
   };
   check(options.negativeTtl, "negativeTtl");
   const models = typeof options.models === "object" && options.models !== null ? Object.entries(options.models) : [];
-  for (const [name, policy] of models) if (typeof policy === "object" && policy !== null) check(policy.negativeTtl, `models.${name}.negativeTtl`);
+  for (const [name, policy] of models) if (typeof policy === "object" && policy !== null) check((policy as ModelCacheOptions).negativeTtl, `models.${name}.negativeTtl`);
 }
 
 function largestJitter(options: AccelerateCompatOptions): number {
-  const jitters = Object.values(options.models ?? {}).map((model) => (typeof model === "object" && typeof model.jitter === "number" ? model.jitter : 0));
+  const jitters = Object.values(options.models ?? {}).map((model) => (typeof model === "object" && typeof (model as ModelCacheOptions).jitter === "number" ? (model as ModelCacheOptions).jitter! : 0));
   return Math.max(typeof options.jitter === "number" ? options.jitter : 0, ...jitters);
 }
 

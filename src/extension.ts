@@ -34,7 +34,7 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
     if (isCacheControl((client as { $cache?: unknown }).$cache)) throw new CacheExtendedTwiceError();
     const schema = readPrismaSchema(client);
     checkModelNames(resolved.models, schema.graph.modelNames, resolved.optedOutModels);
-    declareDependencies(resolved.models, schema.graph);
+    declareDependencies(resolved.models, schema.graph, resolved.uncachedDependsOn);
     if (!schema.exact) {
       checkBloomNeedsSchema(resolved.models, schema.inexactReason ?? NO_SCHEMA_TEXT);
       warnInexactSchema(schema.inexactReason);

@@ -1,6 +1,6 @@
 export { cacheExtension, type CacheControl } from "./extension.js";
 export { CacheError, CacheConfigError, CacheArgumentError, CacheStoreError, RedisSettingsError, CacheUnavailableError, CacheClosedError, CacheExtendedTwiceError, UndeliveredInvalidationsError, UnencodableArgsError } from "./errors.js";
-export type { CacheExtensionOptions, CacheQueryOptions, CacheStats, ModelCacheOptions, ModelStats, L1Options, Clock, RedisLike, ScopedRead } from "./types.js";
+export type { CacheExtensionOptions, CacheQueryOptions, CacheStats, ModelCacheOptions, UncachedModelOptions, ModelStats, L1Options, Clock, RedisLike, ScopedRead } from "./types.js";
 export type { QueryStatsOptions, LowHitRateAlertOptions } from "./types.js";
 export type { WarmOptions, WarmProgress, WarmResult, WarmHooks, WarmContext } from "./stats/warm.js";
 export type { TopQuery, TopQueriesOptions } from "./prisma/stats-control.js";

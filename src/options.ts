@@ -46,8 +46,10 @@ export interface ResolvedOptions {
   circuitBreaker: CircuitBreakerSettings | undefined;
   onRedisDownWrites: RedisDownWrites;
   redisDownWriteWaitMs: number;
-  /** Models set to `false` in `models` (checked against the schema like the others). */
+  /** Models set to `false` or `{ cache: false }` in `models` (checked against the schema like the others). */
   optedOutModels: readonly string[];
+  /** The `dependsOn` of models left out of the cache (`{ cache: false, dependsOn }`), checked against the schema later. */
+  uncachedDependsOn: ReadonlyMap<string, readonly string[]>;
   /** How long the marks of a write of unknown outcome stand (see WriteAnnouncer.unresolved). */
   lateCommitWindowMs: number;
   /** The largest encoded entry stored in Redis (bytes): a larger one would block the server while it is read and written. */
@@ -124,7 +126,8 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     circuitBreaker: circuitBreakerSettings(input.circuitBreaker),
     onRedisDownWrites: redisDownWrites(input.onRedisDownWrites),
     redisDownWriteWaitMs: redisDownWriteWait(input.redisDownWriteWait),
-    optedOutModels: Object.entries(input.models as Record<string, unknown>).filter(([, value]) => value === false).map(([name]) => name),
+    optedOutModels: Object.entries(input.models as Record<string, unknown>).filter(([, value]) => isUncachedEntry(value)).map(([name]) => name),
+    uncachedDependsOn: uncachedDependencies(input.models as Record<string, unknown>),
     // Never longer than an unconfirmed write's marks stand (markTtlMs in runtime.ts).
     lateCommitWindowMs: Math.ceil(nonNegative(input.lateCommitWindow, "lateCommitWindow", DEFAULTS.lateCommitWindow, { positive: true, max: (maxLifetimeMs + 60_000) / 1000, unit: "s" }) * 1000),
     // Redis's own bound on one value is 512 MiB (proto-max-bulk-len).
@@ -185,13 +188,16 @@ function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean):
   const policies = new Map<string, ReadPolicy>();
   for (const [name, value] of Object.entries(models as Record<string, unknown>)) {
     // Absent written as `undefined` (exactOptionalPropertyTypes lets callers pass it): not listed.
-    if (value === false || value === undefined) continue;
+    if (value === undefined || isUncachedEntry(value)) continue;
     if (value !== true && (typeof value !== "object" || value === null || Array.isArray(value))) {
       throw new CacheConfigError(`models.${name}`, "expected true, false or an object of per-model options");
     }
     const own: ModelCacheOptions = value === true ? {} : (value as ModelCacheOptions);
     const at = `models.${name}`;
-    if (value !== true) rejectUnknown(own, MODEL_LEVEL, `${at}.`);
+    const cache = (own as { cache?: unknown }).cache;
+    if (cache !== undefined) throw new CacheConfigError(`${at}.cache`, `expected false (a model left out of the cache, with its dependsOn); a cached model is listed without it, got ${describe(cache)}`);
+    // `cache: undefined` (an app forwarding an optional option) is no option.
+    if (value !== true) rejectUnknown(own, Object.hasOwn(own, "cache") ? new Set([...MODEL_LEVEL, "cache"]) : MODEL_LEVEL, `${at}.`);
     if (own.l1 !== undefined && typeof own.l1 !== "boolean") throw new CacheConfigError(`${at}.l1`, "expected a boolean");
     policies.set(name, {
       ttlMs: nonNegative(own.ttl, `${at}.ttl`, defaults.ttl, { positive: true, ...lifetime }) * 1000,
@@ -204,6 +210,26 @@ function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean):
     });
   }
   return policies;
+}
+
+/** `false`, or `{ cache: false, … }`: a model left out of the cache. */
+export function isUncachedEntry(value: unknown): boolean {
+  return value === false || (typeof value === "object" && value !== null && !Array.isArray(value) && Object.hasOwn(value, "cache") && (value as { cache?: unknown }).cache === false);
+}
+
+const UNCACHED_MODEL_LEVEL = new Set(["cache", "dependsOn"]);
+
+/** `models.X: { cache: false, dependsOn }`: nothing else applies to a model that is not cached. */
+function uncachedDependencies(models: Record<string, unknown>): Map<string, readonly string[]> {
+  const declared = new Map<string, readonly string[]>();
+  for (const [name, value] of Object.entries(models)) {
+    if (value === false || !isUncachedEntry(value)) continue;
+    const at = `models.${name}`;
+    rejectUnknown(value as object, UNCACHED_MODEL_LEVEL, `${at}.`, "a model left out of the cache (cache: false) takes only dependsOn");
+    const { dependsOn } = dependsOnList((value as { dependsOn?: unknown }).dependsOn, `${at}.dependsOn`);
+    if (dependsOn !== undefined) declared.set(name, dependsOn);
+  }
+  return declared;
 }
 
 function dependsOnList(value: unknown, option: string): Pick<ReadPolicy, "dependsOn"> {
@@ -321,10 +347,10 @@ function lowHitRateSettings(value: unknown): LowHitRateSettings | undefined {
   };
 }
 
-export function rejectUnknown(value: object, allowed: ReadonlySet<string>, prefix: string): void {
+export function rejectUnknown(value: object, allowed: ReadonlySet<string>, prefix: string, why = "unknown option"): void {
   for (const key of Object.keys(value)) {
     if (!allowed.has(key)) {
-      throw new CacheConfigError(`${prefix}${key}`, `unknown option (expected one of: ${[...allowed].join(", ")})`);
+      throw new CacheConfigError(`${prefix}${key}`, `${why} (expected one of: ${[...allowed].join(", ")})`);
     }
   }
 }

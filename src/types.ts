@@ -96,6 +96,19 @@ export interface ModelCacheOptions<ModelName extends string = string> {
    * (`ActiveUser: { dependsOn: ["User"] }`), so that writes to its tables invalidate its reads.
    */
   dependsOn?: readonly ModelName[] | undefined;
+  /** Only `false` leaves a model out (see UncachedModelOptions); absent on a cached model. */
+  cache?: undefined;
+}
+
+/**
+ * A model left out of the cache whose rows something besides its own writes changes (a trigger
+ * on another table): cached reads that include it, or filter on it, then depend on those models
+ * too, as they would on a cached model's `dependsOn`.
+ */
+export interface UncachedModelOptions<ModelName extends string = string> {
+  cache: false;
+  /** The models whose writes change this model's rows. */
+  dependsOn: readonly ModelName[];
 }
 
 export interface L1Options {
@@ -172,8 +185,12 @@ export interface CacheExtensionOptions<ModelName extends string = string> {
    * namespace is one cache, so a row every tenant reads stays fresh everywhere.
    */
   scope?: string | ((read: ScopedRead) => string | number | bigint | undefined) | undefined;
-  /** The cached models: `true` for the defaults, or per-model settings. Unlisted models are never cached. */
-  models: { [Model in ModelName]?: boolean | ModelCacheOptions<ModelName> | undefined };
+  /**
+   * The cached models: `true` for the defaults, or per-model settings. Unlisted models are never
+   * cached; `{ cache: false, dependsOn }` leaves one uncached while saying what changes its rows,
+   * for the cached reads that include it.
+   */
+  models: { [Model in ModelName]?: boolean | ModelCacheOptions<ModelName> | UncachedModelOptions<ModelName> | undefined };
   /** Seconds an entry is fresh, at most 365 days (as are `swr`, `negativeTtl` and `l1.maxTtl`). @default 60 */
   ttl?: number | undefined;
   /** Seconds a stale entry may be served while refreshing. @default 0 */

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accelerateCompat, cacheExtension, CacheConfigError } from "../../src/index.ts";
 import { Prisma } from "../../prisma/generated/client.ts";
+import { createBaseClient } from "../helpers/client.ts";
 import { createFleet } from "../helpers/fleet.ts";
 import { seedUser } from "../helpers/seed.ts";
 
@@ -143,5 +145,78 @@ describe("dependencies of every argument shape", () => {
         expect(profile, where).toEqual(expectedProfile);
       }
     }
+  });
+});
+
+/**
+ * A model left out of the cache whose rows a trigger on another table changes (outside probe 195):
+ * the cached reads that include it depend on what its `dependsOn` names, as they would on a cached
+ * model's. Here a trigger on Tag inserts bumps every post's version.
+ */
+describe("dependsOn of a model left out of the cache", () => {
+  const fleet = createFleet({ models: { User: true, Post: { cache: false, dependsOn: ["Tag"] }, Tag: true, Comment: true } });
+  const { writer, expectFresh } = fleet;
+  const trigger = `bump_posts_${process.pid}_${Date.now()}`;
+
+  beforeAll(async () => {
+    await writer.base.$executeRawUnsafe(`CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE "Post" SET version = version + 1; RETURN NEW; END $$`);
+    await writer.base.$executeRawUnsafe(`CREATE TRIGGER ${trigger} AFTER INSERT ON "Tag" FOR EACH ROW EXECUTE FUNCTION ${trigger}()`);
+  });
+  afterAll(async () => {
+    await writer.base.$executeRawUnsafe(`DROP TRIGGER IF EXISTS ${trigger} ON "Tag"`);
+    await writer.base.$executeRawUnsafe(`DROP FUNCTION IF EXISTS ${trigger}()`);
+    await fleet.close();
+  });
+
+  it("a cached read including it is invalidated by writes to what it depends on", async () => {
+    const author = await seedUser(writer.base);
+    const read = await expectFresh(
+      (p) => p.user.findUnique({ where: { id: author.id }, include: { posts: { orderBy: { id: "asc" } } } }),
+      () => writer.prisma.tag.create({ data: { name: `t-${Date.now()}-${Math.random()}` } }),
+    );
+    expect(read!.posts.every((post) => post.version > 0)).toBe(true);
+    // Filtering on it, too.
+    await expectFresh(
+      (p) => p.user.count({ where: { id: author.id, posts: { some: { version: { gte: read!.posts[0]!.version + 1 } } } } }),
+      () => writer.prisma.tag.create({ data: { name: `t-${Date.now()}-${Math.random()}` } }),
+    );
+  });
+
+  it("the model itself stays uncached", async () => {
+    const reader = fleet.l1Reader;
+    await reader.prisma.post.findMany({ take: 1 });
+    const queries = reader.pool.queries;
+    await reader.prisma.post.findMany({ take: 1 });
+    expect(reader.pool.queries).toBe(queries + 1);
+  });
+
+  it("refuses other options beside it, a cache: true, and unknown models, naming the option", () => {
+    const { base } = createBaseClient();
+    const configError = (models: Record<string, unknown>) => {
+      try {
+        base.$extends(cacheExtension({ models: models as never }));
+      } catch (error) {
+        return error;
+      }
+      throw new Error("expected a CacheConfigError");
+    };
+    expect(configError({ Post: { cache: false, dependsOn: ["Tag"], ttl: 5 } })).toMatchObject({ option: "models.Post.ttl" });
+    expect(configError({ Post: { cache: true, dependsOn: ["Tag"] } })).toMatchObject({ option: "models.Post.cache" });
+    expect(configError({ Post: { cache: false, dependsOn: ["Tags"] } })).toMatchObject({ option: "models.Post.dependsOn" });
+    expect(configError({ Post: { cache: false, dependsOn: [] } })).toMatchObject({ option: "models.Post.dependsOn" });
+    expect(configError({ Posts: { cache: false, dependsOn: ["Tag"] } })).toMatchObject({ option: "models.Posts" });
+    expect(configError({ Post: { cache: false, dependsOn: ["Tag"], ttl: 5 } })).toBeInstanceOf(CacheConfigError);
+    void base.$disconnect();
+  });
+
+  it("the Accelerate mode takes it too, and reads the model uncached whatever its cacheStrategy", async () => {
+    const { base } = createBaseClient();
+    const accelerated = base.$extends(accelerateCompat({ models: { Post: { cache: false, dependsOn: ["Tag"] } } }));
+    const author = await seedUser(base);
+    const read = () => accelerated.post.findMany({ where: { authorId: author.id }, cacheStrategy: { ttl: 60 } }).withAccelerateInfo();
+    await read();
+    expect((await read()).info?.cacheStatus).toBe("none");
+    await accelerated.$cache.close();
+    await base.$disconnect();
   });
 });

@@ -93,6 +93,12 @@ describe("model names, checked against the client's Prisma.ModelName", () => {
     cacheExtension<Prisma.ModelName>({ models: { User: { dependsOn: ["Usr"] } } });
     cacheExtension<Prisma.ModelName>({ models: { User: { dependsOn: ["Post"] as const } } });
     cacheExtension<Prisma.ModelName>({ models: { Comment: { ttl: 5 }, Tag: true } });
+    // A model left out of the cache, with what changes its rows.
+    cacheExtension<Prisma.ModelName>({ models: { User: true, Post: { cache: false, dependsOn: ["Tag"] } } });
+    // @ts-expect-error no model "Tags" in an uncached model's dependsOn
+    cacheExtension<Prisma.ModelName>({ models: { Post: { cache: false, dependsOn: ["Tags"] } } });
+    // @ts-expect-error an uncached model takes no ttl
+    cacheExtension<Prisma.ModelName>({ models: { Post: { cache: false, dependsOn: ["Tag"], ttl: 5 } } });
   });
 
   it("rejects unknown models in $cache methods, and accepts every model of the schema (cached or not)", () => {
