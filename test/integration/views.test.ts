@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { cacheExtension, CacheConfigError } from "../../src/index.ts";
+import { configErrorOf } from "../helpers/config-error.ts";
 import { createSecondBaseClient, personData, secondFleet, SECOND_MODELS } from "../helpers/second-client.ts";
 
 /** `view` models: their rows change when their tables do, never through writes of their own. */
@@ -7,14 +8,7 @@ describe("views", () => {
   describe("configuration", () => {
     const { base, pool } = createSecondBaseClient();
     afterAll(async () => (await base.$disconnect(), await pool.end()));
-    const configError = (models: Record<string, unknown>) => {
-      try {
-        base.$extends(cacheExtension({ models: models as never }));
-      } catch (error) {
-        return error;
-      }
-      throw new Error("expected a CacheConfigError");
-    };
+    const configError = (models: Record<string, unknown>) => configErrorOf(() => base.$extends(cacheExtension({ models: models as never })));
 
     it("refuses to cache a view without dependsOn, naming the option", () => {
       const error = configError({ ...SECOND_MODELS, ActivePerson: true });

@@ -1,17 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { CacheConfigError } from "../../src/errors.ts";
 import { batchesOf, NAMES_PER_BUMP, REPLAY_LIMIT, replayable } from "../../src/invalidation/bump-batches.ts";
 import { resolveOptions } from "../../src/options.ts";
 import type { CacheExtensionOptions } from "../../src/types.ts";
+import { configErrorOf } from "../helpers/config-error.ts";
 
 function optionAtFault(options: Record<string, unknown>): string {
-  try {
-    resolveOptions({ models: { User: true }, ...options } as CacheExtensionOptions);
-  } catch (error) {
-    expect(error).toBeInstanceOf(CacheConfigError);
-    return (error as CacheConfigError).option;
-  }
-  throw new Error("expected a CacheConfigError");
+  return configErrorOf(() => resolveOptions({ models: { User: true }, ...options } as CacheExtensionOptions)).option;
 }
 
 describe("failure options", () => {

@@ -10,18 +10,11 @@ import { sumStats } from "../../src/stats/fleet-snapshots.ts";
 import { LowHitRateAlert } from "../../src/stats/hit-rate-alert.ts";
 import { checkWarmOptions } from "../../src/stats/warm.ts";
 import type { CacheStats, ModelStats } from "../../src/types.ts";
+import { configErrorOf } from "../helpers/config-error.ts";
 import { FakeClock, seededRandom } from "../helpers/random.ts";
 
 describe("query statistics options", () => {
-  const fault = (options: unknown) => {
-    try {
-      resolveOptions({ models: { User: true }, ...(options as object) });
-    } catch (error) {
-      expect(error).toBeInstanceOf(CacheConfigError);
-      return (error as CacheConfigError).option;
-    }
-    throw new Error("expected a CacheConfigError");
-  };
+  const fault = (options: unknown) => configErrorOf(() => resolveOptions({ models: { User: true }, ...(options as object) })).option;
 
   it("fills documented defaults", () => {
     const resolved = resolveOptions({ models: { User: true } });

@@ -3,16 +3,12 @@ import { CacheConfigError } from "../../src/errors.ts";
 import { fitLifetime } from "../../src/core/lifetime.ts";
 import { checkModelNames, MAX_LIFETIME_S, MAX_TIMER_MS, resolveOptions } from "../../src/options.ts";
 import type { CacheExtensionOptions } from "../../src/types.ts";
+import { configErrorOf } from "../helpers/config-error.ts";
 
 function optionAtFault(options: unknown): string {
-  try {
-    resolveOptions(options as CacheExtensionOptions);
-  } catch (error) {
-    expect(error).toBeInstanceOf(CacheConfigError);
-    expect((error as CacheConfigError).code).toBe("E_INVALID_OPTION");
-    return (error as CacheConfigError).option;
-  }
-  throw new Error("expected a CacheConfigError");
+  const error = configErrorOf(() => resolveOptions(options as CacheExtensionOptions));
+  expect(error.code).toBe("E_INVALID_OPTION");
+  return error.option;
 }
 
 describe("resolveOptions", () => {
