@@ -214,7 +214,8 @@ function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean):
 
 /** `false`, or `{ cache: false, … }`: a model left out of the cache. */
 export function isUncachedEntry(value: unknown): boolean {
-  return value === false || (typeof value === "object" && value !== null && !Array.isArray(value) && Object.hasOwn(value, "cache") && (value as { cache?: unknown }).cache === false);
+  // Read as every option is read, inherited members too (outside probe 197: an inherited `cache: false` was refused as "got false").
+  return value === false || (typeof value === "object" && value !== null && !Array.isArray(value) && (value as { cache?: unknown }).cache === false);
 }
 
 const UNCACHED_MODEL_LEVEL = new Set(["cache", "dependsOn"]);

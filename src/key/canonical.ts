@@ -1,3 +1,4 @@
+import { isProxy } from "node:util/types";
 import { UnencodableArgsError } from "../errors.js";
 
 /**
@@ -85,11 +86,12 @@ function uniqueWhere(value: unknown): string | undefined {
  * row). A getter is read once, by the copy of the arguments (probe 194: this shape read it twice).
  */
 export function uniqueWhereField(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+  // A Proxy may answer a `select` it does not own (outside probe 197: a defaults proxy's select was ignored on L1 hits).
+  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype || isProxy(value)) return undefined;
   const keys = Object.getOwnPropertyNames(value);
   if (keys.length !== 1 || keys[0] !== "where") return undefined;
   const where = dataMember(value, "where");
-  if (typeof where !== "object" || where === null || Object.getPrototypeOf(where) !== Object.prototype || (where as { toJSON?: unknown }).toJSON !== undefined) return undefined;
+  if (typeof where !== "object" || where === null || Object.getPrototypeOf(where) !== Object.prototype || (where as { toJSON?: unknown }).toJSON !== undefined || isProxy(where)) return undefined;
   const fields = Object.keys(where);
   if (fields.length !== 1) return undefined;
   const member = dataMember(where, fields[0]!);

@@ -86,7 +86,7 @@ function copyValue(value: unknown, depth: number): unknown {
   if (ArrayBuffer.isView(value)) return copyBytes(value);
   if (isPrismaValue(value)) return value;
   const prototype = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null && isOtherRealmDate(value)) return copyDate(new Date(Date.prototype.getTime.call(value)));
+  if (prototype !== Object.prototype && prototype !== null && isOtherRealmDate(value)) return copyDate(value as Date);
   // Any object's, a plain one's too (even a non-enumerable one): Prisma sends what it returns.
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === "function") return new ConvertedArgument(copyConverted(toJSON.call(value), depth + 1), value);
@@ -137,9 +137,8 @@ function copyConverted(value: unknown, depth: number, key = ""): unknown {
   if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
   if (Array.isArray(value)) return value.map((item, index) => copyConverted(item, depth + 1, String(index)));
   // A Date whose toJSON() is Date's own; another one (a date-only subclass) answers for itself below (outside probe 193).
-  const plainDate = value instanceof Date && (value as { toJSON?: unknown }).toJSON === Date.prototype.toJSON;
-  if (plainDate) return copyDate(value);
-  if (isOtherRealmDate(value)) return copyDate(new Date(Date.prototype.getTime.call(value)));
+  const plainDate = (value instanceof Date || isOtherRealmDate(value)) && isDateToJSON((value as { toJSON?: unknown }).toJSON);
+  if (plainDate) return copyDate(value as Date);
   if (ArrayBuffer.isView(value)) return copyViewAsIs(value);
   if (!(value instanceof Date) && isPrismaValue(value)) return value;
   // An object with its own toJSON() in the result, at any depth (the result itself too): read as
@@ -155,15 +154,13 @@ function copyConverted(value: unknown, depth: number, key = ""): unknown {
 }
 
 /**
- * A Date of another realm (a `vm` context, a test runner's outer context), of that realm's own
- * class: Prisma takes it as a Date (its check reads the object's tag) where `instanceof Date` does
- * not; read as an object, an invalid one became its `toJSON()`'s `null` and a write stored NULL
- * where Prisma refuses it (outside probe 194). A subclass of such a class is read as an object.
+ * A Date of another realm (a `vm` context, a test runner's outer context), of any class: Prisma
+ * takes it as a Date (its check reads the object's tag, before any `toJSON()`) where `instanceof
+ * Date` does not; read as an object, an invalid one became its `toJSON()`'s `null` and a write
+ * stored NULL where Prisma refuses it (outside probes 194, 197).
  */
 function isOtherRealmDate(value: object): boolean {
   if (value instanceof Date || Object.prototype.toString.call(value) !== "[object Date]") return false;
-  const prototype = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
-  if (prototype === null || prototype.constructor?.name !== "Date" || Object.hasOwn(value, "toJSON") || Object.hasOwn(value, "toISOString")) return false;
   try {
     Date.prototype.getTime.call(value); // a Date's internal time, whatever its realm; an object only tagged "Date" has none
     return true;
@@ -172,18 +169,24 @@ function isOtherRealmDate(value: object): boolean {
   }
 }
 
+/** Date's own `toJSON`, of this realm or another (a built-in answers its source as native code). */
+function isDateToJSON(toJSON: unknown): boolean {
+  return toJSON === Date.prototype.toJSON || (typeof toJSON === "function" && toJSON.name === "toJSON" && /^function toJSON\(\) \{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(toJSON)));
+}
+
 /**
  * A Date as Prisma sends it: by its `toISOString()`, which a subclass or an own member may answer
  * otherwise than its time (a start-of-day date). Copied as a plain Date of that instant when the
  * text reads back as one, else with that text pinned (the key derivation then keys by the text).
  */
 function copyDate(value: Date): Date {
-  // Prisma refuses an invalid Date before it asks for its text.
-  if (value.toISOString === Date.prototype.toISOString || Number.isNaN(value.getTime())) return new Date(value.getTime());
+  // Its own time, whatever its realm or its members say; Prisma refuses an invalid Date before it asks for its text.
+  const time = Date.prototype.getTime.call(value);
+  if (value.toISOString === Date.prototype.toISOString || Number.isNaN(time)) return new Date(time);
   const text = value.toISOString();
   const plain = new Date(text);
   if (!Number.isNaN(plain.getTime()) && plain.toISOString() === text) return plain;
-  const pinned = new Date(value.getTime());
+  const pinned = new Date(time);
   Object.defineProperty(pinned, "toISOString", { value: () => text, enumerable: false });
   return pinned;
 }

@@ -3,7 +3,7 @@ import { canonicalize } from "../key/canonical.js";
 import type { ForeignKeyActions, Identity, ReferentialAction } from "../invalidation/model-graph.js";
 import { readSchemaBlocks } from "./schema-blocks.js";
 import { rewrittenOnUpdate } from "./generated-columns.js";
-import { parseDatamodel, type DmmfField, type DmmfModel } from "./schema-wasm.js";
+import { parseDatamodel, type DmmfEnum, type DmmfField, type DmmfModel } from "./schema-wasm.js";
 
 export interface SchemaModelFacts {
   /** The primary key first: it is the identity writes and reads most often use. */
@@ -62,15 +62,38 @@ export function readSchema(schema: string): { facts: Map<string, SchemaModelFact
   }
   // As canonical text: parsed once per schema text (see parsedSchema), hashed at every $extends.
   const views = [...blocks.kinds].filter(([, kind]) => kind === "view").map(([name]) => name);
-  return { facts, shape: canonicalize(withoutDocumentation({ models: models.map(withoutRedundantSpellings), enums, views })) };
+  const defaultNatives = DEFAULT_NATIVE_TYPES[blocks.provider ?? ""] ?? {};
+  return { facts, shape: canonicalize(withoutDocumentation({ models: models.map((model) => withoutRedundantSpellings(model, defaultNatives)), enums: enums.map(enumWithoutRedundantNames), views })) };
+}
+
+/**
+ * The native type each scalar type has when none is written, by provider: `Int @db.Integer` is
+ * `Int` on PostgreSQL (outside probe 197). Providers not listed keep what is written.
+ */
+const DEFAULT_NATIVE_TYPES: Record<string, Record<string, string>> = {
+  postgresql: { String: "Text", Int: "Integer", BigInt: "BigInt", Float: "DoublePrecision", Decimal: "Decimal(65,30)", DateTime: "Timestamp(3)", Boolean: "Boolean", Bytes: "ByteA", Json: "JsonB" },
+};
+
+/** An enum without a `@map`/`@@map` naming what a value or the enum is already called (outside probe 197). */
+function enumWithoutRedundantNames(declared: DmmfEnum): unknown {
+  const { dbName, values, ...rest } = declared as DmmfEnum & { dbName?: string | null };
+  return {
+    ...rest,
+    dbName: dbName === declared.name ? null : (dbName ?? null),
+    values: values.map((value) => {
+      const { dbName: stored, ...others } = value as { name: string; dbName?: string | null };
+      return stored === undefined || stored === null || stored === value.name ? { ...others, dbName: null } : { ...others, dbName: stored };
+    }),
+  };
 }
 
 /**
  * A model as parsed, with spellings that mean the same schema made one: a `@map`/`@@map` naming
- * what the name already is, and a one-field `@@id([x])` (Prisma reports it as `x`'s `@id` too).
- * Outside probe 191: each changed the fingerprint, dropping the fleet's cache at a deploy.
+ * what the name already is, a one-field `@@id([x])` (Prisma reports it as `x`'s `@id` too), a
+ * native type that is the type's default. Outside probes 191, 197: each changed the fingerprint,
+ * dropping the fleet's cache at a deploy.
  */
-function withoutRedundantSpellings(model: DmmfModel): unknown {
+function withoutRedundantSpellings(model: DmmfModel, defaultNatives: Record<string, string>): unknown {
   const { dbName, primaryKey, fields, ...rest } = model as DmmfModel & { dbName?: string | null };
   const sameAsId = primaryKey !== null && primaryKey.name === null && primaryKey.fields.length === 1 && fields.some((field) => field.isId && field.name === primaryKey.fields[0]);
   return {
@@ -78,8 +101,10 @@ function withoutRedundantSpellings(model: DmmfModel): unknown {
     dbName: dbName === model.name ? null : (dbName ?? null),
     primaryKey: sameAsId ? null : primaryKey,
     fields: fields.map((field) => {
-      const { dbName: column, ...others } = field as DmmfField & { dbName?: string | null };
-      return column === undefined || column === null || column === field.name ? others : { ...others, dbName: column };
+      const { dbName: column, nativeType, ...others } = field as DmmfField & { dbName?: string | null };
+      const written = nativeType === null || nativeType === undefined ? undefined : `${nativeType[0]}${nativeType[1].length > 0 ? `(${nativeType[1].join(",")})` : ""}`;
+      const native = written === undefined || written === defaultNatives[field.type] ? null : nativeType;
+      return column === undefined || column === null || column === field.name ? { ...others, nativeType: native } : { ...others, nativeType: native, dbName: column };
     }),
   };
 }

@@ -333,6 +333,37 @@ describe("arguments read once, as Prisma reads them", () => {
     expect((await base.user.findUniqueOrThrow({ where: { id: user.id } })).createdAt.toISOString()).toBe("2001-02-03T04:05:06.789Z");
   });
 
+  it("a Date of another realm of any class, or with a toJSON() of its own, is sent by its toISOString() as Prisma sends it (outside probe 197)", async () => {
+    const [mine, theirs] = [await seedUser(base), await seedUser(base)];
+    const inRealm = (source: string) => vm.runInNewContext(source) as Date;
+    const subclass = (text: string) => inRealm(`class Day extends Date {}; new Day(${JSON.stringify(text)})`);
+    const ownToJSON = (text: string) => inRealm(`const d = new Date(${JSON.stringify(text)}); d.toJSON = () => "2030-01-01T00:00:00.000Z"; d`);
+    const dateOnly = (text: string) => inRealm(`class DateOnly extends Date { toJSON() { return this.toISOString().slice(0, 10); } }; new DateOnly(${JSON.stringify(text)})`);
+    const ownISO = (text: string) => inRealm(`const d = new Date(${JSON.stringify(text)}); d.toISOString = () => "x"; d`);
+    for (const make of [subclass, ownToJSON, dateOnly, ownISO]) {
+      for (const client of [base, prisma as never as typeof base]) {
+        await expect(client.user.update({ where: { id: mine.id }, data: { createdAt: make("not a date") } })).rejects.toThrow(/Date object is invalid/);
+      }
+    }
+    for (const make of [subclass, ownToJSON, dateOnly]) {
+      await base.user.update({ where: { id: theirs.id }, data: { createdAt: make("2024-01-01T10:00:00.000Z") } });
+      await prisma.user.update({ where: { id: mine.id }, data: { createdAt: make("2024-01-01T10:00:00.000Z") } });
+      const [expected, stored] = await Promise.all([theirs, mine].map((user) => base.user.findUniqueOrThrow({ where: { id: user.id } })));
+      expect(stored!.createdAt, make.name).toEqual(expected!.createdAt);
+      await expectAsPlain(`a ${make.name} Date of another realm in a filter`, (c) => c.user.count({ where: { id: { in: [mine.id, theirs.id] }, createdAt: make("2024-01-01T10:00:00.000Z") } }));
+    }
+  });
+
+  it("a Proxy as the arguments is read as Prisma reads it, beside the dominant findUnique shape (outside probe 197)", async () => {
+    const user = await seedUser(base);
+    await prisma.user.findUnique({ where: { id: user.id } });
+    const defaults: Record<string | symbol, unknown> = { select: { id: true, email: true } };
+    const withDefaults = () => new Proxy({ where: { id: user.id } } as Record<string | symbol, unknown>, { get: (target, key) => target[key] ?? defaults[key] });
+    expect(await expectAsPlain("findUnique through a defaults Proxy", (c) => userRead(c, "findUnique", withDefaults()))).toEqual({ id: user.id, email: user.email });
+    const proxiedWhere = () => ({ where: new Proxy({ id: user.id }, {}) });
+    await expectAsPlain("findUnique with a Proxy as where", (c) => userRead(c, "findUnique", proxiedWhere()));
+  });
+
   it("a non-enumerable where is ignored as Prisma ignores it, beside the dominant findUnique shape it would look like (outside probe 194)", async () => {
     const user = await seedUser(base);
     await seedUser(base);

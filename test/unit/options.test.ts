@@ -12,6 +12,19 @@ function optionAtFault(options: unknown): string {
 }
 
 describe("resolveOptions", () => {
+  it("takes a model left out of the cache with its dependsOn, members read as every option is read (outside probes 195, 197)", () => {
+    const inherited = Object.assign(Object.create({ cache: false }) as object, { dependsOn: ["Tag"] });
+    for (const entry of [{ cache: false, dependsOn: ["Tag"] }, inherited]) {
+      const resolved = resolveOptions({ models: { User: true, Post: entry as never } });
+      expect(resolved.models.has("Post")).toBe(false);
+      expect(resolved.optedOutModels).toContain("Post");
+      expect(resolved.uncachedDependsOn.get("Post")).toEqual(["Tag"]);
+    }
+    expect(optionAtFault({ models: { Post: { cache: false, dependsOn: ["Tag"], l1: false } } })).toBe("models.Post.l1");
+    expect(optionAtFault({ models: { Post: { cache: 0, dependsOn: ["Tag"] } } })).toBe("models.Post.cache");
+    expect(optionAtFault({ models: { Post: { cache: false, dependsOn: "Tag" } } })).toBe("models.Post.dependsOn");
+  });
+
   it("fills documented defaults and per-model fallbacks", () => {
     const resolved = resolveOptions({ models: { User: true, Post: { ttl: 5, l1: false } } });
     expect(resolved.namespace).toBe("pcs");
