@@ -99,18 +99,20 @@ export class FinalArgsProbe {
    * it runs with, before it reaches the database, and `onResult` what the database answered,
    * before other extensions' hooks rewrote it (with no other hook on the query, its result is what
    * the caller gets). When a hook answers the query itself, neither is called, and
-   * `onAnsweredElsewhere` is, before the result is handed on.
+   * `onAnsweredElsewhere` is, before the result is handed on. `alone`: in a one-query transaction,
+   * which Prisma never merges with the other `findUnique` calls of its tick (see spelledAsStored).
    */
-  run(delegateKey: string, model: string, operation: string, args: Record<string, unknown> | undefined, listener: ProbeListener): Promise<unknown> {
+  run(delegateKey: string, model: string, operation: string, args: Record<string, unknown> | undefined, listener: ProbeListener, alone = false): Promise<unknown> {
     // No other extension hooks this query: it runs with `args`, and needs neither the hook nor its
     // context. Prisma looks hooks up by the model's client property (`user`), as they are declared.
     if (this.#hookCount(delegateKey, operation) === 0) {
       const plain = (this.#plain as unknown as Delegates)[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
+      if (alone) return this.#plain.$transaction([plain[operation]!(args)]).then(([result]) => result);
       return new Promise((resolve, reject) => plain[operation]!(args).then(resolve, reject));
     }
     const delegate = this.#client[delegateKey] as Record<string, (args: unknown) => PrismaPromiseLike>;
     const key = `${delegateKey}.${operation}`;
-    const inTransaction = CACHED_READS.has(operation) && (this.#inTransaction.get(key) ?? this.#replicasBelow);
+    const inTransaction = alone || (CACHED_READS.has(operation) && (this.#inTransaction.get(key) ?? this.#replicasBelow));
     // Start the (lazy) Prisma query inside the capture's context, so the hook above finds it there.
     this.#running++;
     const capture: Capture = { model, operation, seen: false, listener };

@@ -37,10 +37,10 @@ import { TRANSACTION_SCOPE } from "./transactions.js";
 const UNSTABLE = Symbol("unstable arguments");
 
 /**
- * Why a "not found" is served and not kept: Prisma may have answered it in a batch of one tick,
- * which misses a record whose unique value is spelled otherwise than stored (see spelledAsStored).
+ * Why a "not found" is served and not kept: its unique value is spelled otherwise than stored (see
+ * spelledAsStored); loaded alone it is right, but the entry of one spelling is not the record's.
  */
-const UNSURE_NOT_FOUND = "not found by a spelling Prisma's batches miss";
+const UNSURE_NOT_FOUND = "not found by a unique value spelled otherwise than stored";
 
 /** How many keys' dependencies ReadPath remembers; the map starts over when full. */
 const MAX_REMEMBERED_DEPS = 10_000;
@@ -345,7 +345,12 @@ export class ReadPath {
       // A read replica's copy, a findFirst on the hook's own client: not known to be as new as the versions captured.
       onAnsweredElsewhere: () => (notStored = "answered by another extension"),
     };
-    const timed = () => this.#timedLoad(query, key, args, listener);
+    // Prisma merges the findUnique calls of one tick and matches rows to calls by `===`: a unique
+    // value spelled otherwise than stored (an unpadded CHAR, an upper-case UUID) finds nothing when
+    // merged, where a lone call finds the row — and the cache's own loads and refreshes join the
+    // caller's tick (outside probe 198: a refresh beside a cold read made it answer null). Such a read loads alone.
+    const alone = UNIQUE_READS.has(operation) && !spelledAsStored(this.#schema.graph, model, args?.where);
+    const timed = () => this.#timedLoad(query, key, args, listener, alone);
     const load = THROWING_READS.has(operation) ? () => timed().catch((error: unknown) => toNotFoundMarker(model, operation, error)) : timed;
     return {
       key,
@@ -355,7 +360,7 @@ export class ReadPath {
       deps,
       load: scoped === undefined ? load : this.#scopeChecked(query, load, scoped),
       isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
-      whyNotStored: (value) => notStored ?? (UNIQUE_READS.has(operation) && isNotFound(value) && !spelledAsStored(this.#schema.graph, model, args?.where) ? UNSURE_NOT_FOUND : undefined),
+      whyNotStored: (value) => notStored ?? (alone && isNotFound(value) ? UNSURE_NOT_FOUND : undefined),
       served: query.served,
     };
   }
@@ -433,8 +438,8 @@ export class ReadPath {
   }
 
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
-  #timedLoad(query: LazyQuery, key: string, args: Record<string, unknown> | undefined, listener: ProbeListener): Promise<unknown> {
-    return this.#observability.timeLoad(query, this.#statsKeyOf(query, key), () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, listener));
+  #timedLoad(query: LazyQuery, key: string, args: Record<string, unknown> | undefined, listener: ProbeListener, alone: boolean): Promise<unknown> {
+    return this.#observability.timeLoad(query, this.#statsKeyOf(query, key), () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, listener, alone));
   }
 }
 
