@@ -55,7 +55,7 @@ export class BumpSender {
   readonly #redis: NonNullable<VersionsOptions["redis"]>;
   readonly #ledger: DistrustLedger;
   readonly #listener: BumpListener;
-  /** The highest count of this instance's bumps Redis reported (see ROLLBACK_CHECK); 0 before the first, and from each fence on. */
+  /** The highest count of this instance's bumps Redis reported (see ROLLBACK_CHECK); 0 before the first. A fence raises Redis's count to it (see RAISE_SEQUENCE). */
   #bumpsTaken = 0;
   /** Until when (performance.now()) a Cluster bump's count of receivers is not trusted (see registryMayBeLost). */
   #receiversUnknownUntil = -Infinity;
@@ -67,7 +67,7 @@ export class BumpSender {
     this.#listener = listener;
   }
 
-  /** The highest count of this instance's bumps Redis reported since the last fence: the keys never hold fewer unless they went back. */
+  /** The highest count of this instance's bumps Redis reported: the keys never hold fewer unless they went back. */
   get bumpsTaken(): number {
     return this.#bumpsTaken;
   }
@@ -127,8 +127,7 @@ export class BumpSender {
    * yet, so none has anything to drop). Not counted as invalidations sent. False if Redis did not take it.
    */
   async fence(list: readonly string[], publish: boolean): Promise<boolean> {
-    // On a new server, or on keys that went back, the count starts again from what is there.
-    this.#bumpsTaken = 0;
+    // The count goes on from the highest Redis reported (raised there first: see RAISE_SEQUENCE).
     for (const batch of batchesOf(list)) {
       if ((await this.#sendBatch(batch, "", "", false, publish ? "fence" : "silent")) === undefined) return false;
     }

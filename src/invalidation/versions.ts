@@ -6,7 +6,7 @@ import type { RedisStore } from "../stores/redis-store.js";
 import type { Bus } from "./bus.js";
 import { waitUntilLapsed } from "./lease.js";
 import { DistrustLedger } from "./distrust-ledger.js";
-import { BumpSender, expiryFlag, versionKeyOf, type PendingOp } from "./bump-sender.js";
+import { BumpSender, bumpCountKeyOf, expiryFlag, versionKeyOf, type PendingOp } from "./bump-sender.js";
 import { InvalidationBacklog } from "./invalidation-backlog.js";
 import { lookupOrLockArgs, lockStatusOf, type LockAttempt, type Lookup } from "./lookup-or-lock.js";
 
@@ -343,9 +343,10 @@ export class Versions {
     const redis = this.#options.redis;
     if (redis === undefined) return;
     this.forget();
-    await redis.store.runUnverified(RAISE_SEQUENCE, [`${redis.prefix}:seq`], [String(this.#highestSeen)]);
+    const sender = this.#sender!;
+    await redis.store.runUnverified(RAISE_SEQUENCE, [`${redis.prefix}:seq`, bumpCountKeyOf(redis.prefix, redis.bus.instanceId), redis.bus.registryKey], [String(this.#highestSeen), String(sender.bumpsTaken), redis.bus.instanceId]);
     const names = this.#options.namespaceWide?.() ?? [];
-    if (!(await this.#sender!.fence(names, publish))) throw new CacheStoreError("EVALSHA", "the namespace-wide bump after a Redis server change failed");
+    if (!(await sender.fence(names, publish))) throw new CacheStoreError("EVALSHA", "the namespace-wide bump after a Redis server change failed");
   }
 
   /**

@@ -355,14 +355,23 @@ return {redis.call('GET', KEYS[1]) or false, bumps or false}
 /**
  * Raises the sequence to at least a value this instance saw on another server, before a fence on
  * a new one: its clock may run behind the old server's, and a bump must never hand out a
- * version some entry or in-flight load may have recorded there. KEYS: sequence key. ARGV: floor.
+ * version some entry or in-flight load may have recorded there. Raises this instance's bump count
+ * to the highest it was told too: counted on from there, a copy of the keys set aside before the
+ * fence and put back later counts fewer (outside probe 199: reset to 0 at the fence of a `SWAPDB`,
+ * the count of the copy swapped back was above it, and the rollback went unseen).
+ * KEYS: sequence key, this instance's bump count, the registry. ARGV: sequence floor, count floor, this instance's member.
  * Out of memory too (allow-oom), as the fence's bump: refused there, no fence completed, and
  * every read waited for a verification that never came (outside probe 150: a sequence evicted
  * under `allkeys-lru`, then Redis full).
  */
 export const RAISE_SEQUENCE = script(`#!lua flags=allow-oom
+${KEEP_BUMP_COUNT}
 local floor = tonumber(ARGV[1])
 if tonumber(redis.call('GET', KEYS[1]) or '0') < floor then redis.call('SET', KEYS[1], ARGV[1]) end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[2])
+  keepBumpCount(KEYS[2], KEYS[3], ARGV[3])
+end
 return 1
 `);
 

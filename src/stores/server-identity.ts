@@ -212,8 +212,14 @@ export class ServerIdentity {
         if (!rolledBack || epoch !== this.#epoch || this.#stopped) return;
         this.#fenceRolledBack();
       },
-      // Redis did not answer: the calls that fail report it; the next check asks again.
-      () => undefined,
+      (error: unknown) => {
+        // The server became a replica (`REPLICAOF`): its keys are another server's, perhaps an
+        // older copy, and it refuses the check's upkeep of the bump count — outside probe 199: its
+        // entries were served for 2–2.5 s, until registrations lapsed. Nothing is served from it
+        // until it takes writes again (verification asks), and the namespace is fenced then.
+        if (isReadOnlyReply(error) && epoch === this.#epoch && !this.#stopped) return this.#fenceRolledBack();
+        // Redis did not answer: the calls that fail report it; the next check asks again.
+      },
     );
   }
 
@@ -350,4 +356,10 @@ export class ServerIdentity {
     const subscriber = this.#subscriberRunId;
     this.#agreed = this.#verified && (commands === null || subscriber === null || (commands !== undefined && subscriber === commands));
   }
+}
+
+/** A `READONLY` reply (a replica refusing a write), as the store passes it on: its own error, or the cause of one. */
+function isReadOnlyReply(error: unknown): boolean {
+  const reply = (error as { cause?: unknown } | undefined)?.cause ?? error;
+  return /^READONLY\b/.test(String((reply as { message?: unknown } | undefined)?.message ?? ""));
 }

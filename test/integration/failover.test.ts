@@ -180,6 +180,84 @@ describe("a Redis server that lost the last writes", () => {
     expect(await names(writer, user.id)).toEqual(["new", "new"]);
   });
 
+  // Outside probe 199: the fence of the empty database reset each instance's bump count, so the
+  // copy swapped back (counted before it was set aside: more bumps) read as ahead, and a write right
+  // after the swap raised the sequence above every version seen: nothing was fenced, and rows written
+  // while the copy was away were served as before those writes until their entries expired.
+  it("keys swapped away, fenced, then swapped back, by instances that had written before: the rollback is seen, a write right after it or not", async () => {
+    const chaos = await server(() => ChaosRedis.start());
+    const admin = new Redis(chaos.url);
+    cleanups.push(async () => admin.disconnect());
+    const namespace = uniqueNamespace();
+    const reader = client(chaos.url, namespace, false);
+    const writer = client(chaos.url, namespace, false);
+    const [user, other] = await Promise.all(["user", "other"].map((name) => writer.base.user.create({ data: { email: `swapped-${name}-${namespace}@example.com`, name: "old" } })));
+    // Both have bumped before the copy is set aside: their counts in it are above what a fence starts from.
+    for (let i = 0; i < 5; i++) {
+      await writer.prisma.user.update({ where: { id: other!.id }, data: { name: `w${i}` } });
+      await reader.prisma.user.update({ where: { id: other!.id }, data: { name: `r${i}` } });
+    }
+    await cache(reader, user!.id);
+    await admin.swapdb(0, 1);
+    await until(() => reader.prisma.$cache.stats().redisServerChanges > 0 && writer.prisma.$cache.stats().redisServerChanges > 0, 5_000);
+    await writer.prisma.user.update({ where: { id: user!.id }, data: { name: "new" } });
+    await cache(reader, user!.id);
+    const changes = reader.prisma.$cache.stats().redisServerChanges + writer.prisma.$cache.stats().redisServerChanges;
+    await admin.swapdb(0, 1);
+    await writer.prisma.user.update({ where: { id: other!.id }, data: { name: "moves the sequence" } });
+    await until(() => reader.prisma.$cache.stats().redisServerChanges + writer.prisma.$cache.stats().redisServerChanges > changes, 5_000);
+    const seen = new Set<string | null | undefined>();
+    const deadline = Date.now() + 1_000;
+    while (Date.now() < deadline) for (const name of await names(reader, user!.id)) seen.add(name);
+    expect([...seen]).toEqual(["new"]);
+  });
+
+  // Outside probe 199: the server made a replica of an older copy of itself refused the periodic
+  // check (READONLY: it keeps the bump count's lifetime), which was read as "no answer", and the
+  // copy's entries were served for 2–2.5 s, until registrations lapsed.
+  it("the server made a replica of an older copy (REPLICAOF): nothing is served from the copy, and the namespace is fenced when it takes writes again", async () => {
+    const live = await server(() => ChaosRedis.start());
+    const copy = await server(() => ChaosRedis.startReplicaOf(live));
+    const namespace = uniqueNamespace();
+    // One connection for both, as two caches of one process share it.
+    const shared = new Redis(live.url, { maxRetriesPerRequest: 1 });
+    shared.on("error", () => {});
+    const both = (l1: boolean) => {
+      const c = createCachedClient({ namespace, redis: shared, models: { User: { ttl: 300 } }, l1: l1 ? undefined : false, onError: () => {} });
+      cleanups.push(() => c.close());
+      return c;
+    };
+    cleanups.push(async () => shared.disconnect());
+    const reader = both(false);
+    const writer = both(true);
+    const [user, other] = await Promise.all(["user", "other"].map((name) => writer.base.user.create({ data: { email: `replica-${name}-${namespace}@example.com`, name: "old" } })));
+    for (let i = 0; i < 5; i++) {
+      await writer.prisma.user.update({ where: { id: other!.id }, data: { name: `w${i}` } });
+      await reader.prisma.user.update({ where: { id: other!.id }, data: { name: `r${i}` } });
+    }
+    await cache(reader, user!.id);
+    // The copy is set aside with the entry as "old"; the live server takes the write.
+    await copy.replicatedFrom(live);
+    await copy.promote();
+    await writer.prisma.user.update({ where: { id: user!.id }, data: { name: "new" } });
+    await cache(reader, user!.id);
+    const liveAdmin = new Redis(live.url);
+    cleanups.push(async () => liveAdmin.disconnect());
+    await liveAdmin.call("REPLICAOF", "127.0.0.1", String(copy.port));
+    await until(async () => ((await liveAdmin.info("replication")).includes("master_link_status:up")), 10_000);
+    const seen = new Set<string | null | undefined>();
+    const deadline = Date.now() + 1_500;
+    while (Date.now() < deadline) {
+      seen.add((await reader.prisma.user.findUnique({ where: { id: user!.id } }))?.name);
+      await sleep(20);
+    }
+    expect([...seen]).toEqual(["new"]);
+    await liveAdmin.call("REPLICAOF", "NO", "ONE");
+    await until(() => reader.prisma.$cache.stats().redisServerChanges > 0, 5_000);
+    expect(await names(reader, user!.id)).toEqual(["new", "new"]);
+    await cache(reader, user!.id);
+  });
+
   it("a server that refuses INFO (ACL): the cache still serves and invalidates, unchecked, and says so once", async () => {
     const chaos = await server(() => ChaosRedis.start());
     const admin = new Redis(chaos.url);
