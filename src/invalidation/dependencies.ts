@@ -114,6 +114,22 @@ function takenAsIs(identity: Identity, index: number, value: unknown): boolean {
 }
 
 /**
+ * Whether Prisma answers a unique read merged with the other `findUnique` calls of its tick as it
+ * answers it alone: it then matches rows to calls by every value of `where`, text by `===`, so the
+ * read must name one unique key and nothing else, spelled as stored (outside probe 200: an
+ * unpadded `@db.Char(n)` filter beside the unique key answered null, and was stored). True when
+ * the model's unique keys are not known (no schema text) and `where` has one member.
+ */
+export function mergesAsAlone(graph: ModelGraph, model: string, whereArg: unknown): boolean {
+  const where = argumentView(whereArg);
+  if (typeof where !== "object" || where === null) return false;
+  const named = Object.keys(where).filter((key) => (where as Record<string, unknown>)[key] !== undefined);
+  if (named.length !== 1) return false;
+  const identities = graph.model(model)?.identities ?? [];
+  return (identities.length === 0 || identities.some((identity) => identity.key === named[0])) && spelledAsStored(graph, model, where);
+}
+
+/**
  * Whether a "not found" answer to a unique read can be kept. Prisma answers `findUnique` calls of
  * one tick with one query and matches its rows to the calls by comparing values in JavaScript,
  * text by `===`: a value the database stores spelled otherwise (an upper-case UUID, an unpadded

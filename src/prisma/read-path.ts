@@ -6,7 +6,7 @@ import type { TieredCache } from "../core/tiered-cache.js";
 import { NotFoundMarker } from "../codec/not-found.js";
 import { CacheArgumentError, UnencodableArgsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
-import { namesUniqueKey, readDependencies, spelledAsStored } from "../invalidation/dependencies.js";
+import { mergesAsAlone, namesUniqueKey, readDependencies, spelledAsStored } from "../invalidation/dependencies.js";
 import { LearnedDependencies } from "../invalidation/learned-dependencies.js";
 import { canonicalize, uniqueWhereField } from "../key/canonical.js";
 import { KeyInterner } from "../key/key-interner.js";
@@ -25,7 +25,7 @@ import type { PrismaSchema } from "./data-model.js";
 import { delegateOf, passthrough, type ExtensionThis } from "./delegates.js";
 import { failingRunner } from "./failed-query.js";
 import type { FinalArgsProbe, ProbeListener } from "./final-args.js";
-import { LazyQuery, type Delegates, type QueryRunner } from "./lazy-query.js";
+import { LazyQuery, type Delegates, type PrismaPromiseLike, type QueryRunner } from "./lazy-query.js";
 import { notFoundDetail, notFoundError, THROWING_READS, toNotFoundMarker, unwrapNotFound } from "./not-found.js";
 import { encodePrismaArgValue } from "./prisma-values.js";
 import { splitCacheOption } from "./query-args.js";
@@ -313,7 +313,12 @@ export class ReadPath {
   #leftToPrisma(query: LazyQuery, key: string, reason: string): Promise<unknown> {
     this.#counters.bypass(reason);
     this.#observability.neverRecord(this.#statsKeyOf(query, key));
-    return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
+    const ran = passthrough(this.#schema.delegateKeys, query);
+    // A unique read answered as a lone call (a fractional Int truncated), not merged with others of
+    // its tick (outside probe 200: a fan-out of such reads answered null): in a one-query transaction.
+    const parent = query.$parent as { $transaction?: (queries: PrismaPromiseLike[]) => Promise<unknown[]> };
+    if (UNIQUE_READS.has(query.operation) && typeof parent.$transaction === "function") return parent.$transaction([ran]).then(([result]) => result);
+    return Promise.resolve(ran);
   }
 
   readonly #unwrapNotFound = (value: unknown) => unwrapNotFound(value, this.#clientVersion);
@@ -345,11 +350,12 @@ export class ReadPath {
       // A read replica's copy, a findFirst on the hook's own client: not known to be as new as the versions captured.
       onAnsweredElsewhere: () => (notStored = "answered by another extension"),
     };
-    // Prisma merges the findUnique calls of one tick and matches rows to calls by `===`: a unique
-    // value spelled otherwise than stored (an unpadded CHAR, an upper-case UUID) finds nothing when
-    // merged, where a lone call finds the row — and the cache's own loads and refreshes join the
-    // caller's tick (outside probe 198: a refresh beside a cold read made it answer null). Such a read loads alone.
-    const alone = UNIQUE_READS.has(operation) && !spelledAsStored(this.#schema.graph, model, args?.where);
+    // Prisma merges the findUnique calls of one tick and matches rows to calls by `===`: a value
+    // spelled otherwise than stored (an unpadded CHAR, an upper-case UUID), or any member beside the
+    // unique key, finds nothing when merged where a lone call finds the row — and the cache's own
+    // loads and refreshes join the caller's tick (outside probes 198, 200: a refresh beside a cold
+    // read made it answer null). Such a read loads alone (see mergesAsAlone).
+    const alone = UNIQUE_READS.has(operation) && !mergesAsAlone(this.#schema.graph, model, args?.where);
     const timed = () => this.#timedLoad(query, key, args, listener, alone);
     const load = THROWING_READS.has(operation) ? () => timed().catch((error: unknown) => toNotFoundMarker(model, operation, error)) : timed;
     return {
@@ -360,7 +366,7 @@ export class ReadPath {
       deps,
       load: scoped === undefined ? load : this.#scopeChecked(query, load, scoped),
       isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
-      whyNotStored: (value) => notStored ?? (alone && isNotFound(value) ? UNSURE_NOT_FOUND : undefined),
+      whyNotStored: (value) => notStored ?? (UNIQUE_READS.has(operation) && isNotFound(value) && !spelledAsStored(this.#schema.graph, model, args?.where) ? UNSURE_NOT_FOUND : undefined),
       served: query.served,
     };
   }

@@ -127,6 +127,34 @@ describe("a unique value spelled otherwise than stored, in a tick with other fin
     }
   });
 
+  it("beside the unique key, a filter spelled otherwise than stored: loaded alone, never stored as null (outside probe 200)", async () => {
+    const client = createSecondCachedClient();
+    try {
+      const manager = await client.base.person.create({ data: personData() });
+      const people = await Promise.all([0, 1, 2].map(() => client.base.person.create({ data: personData({ managerId: manager.id }) })));
+      const where = (person: (typeof people)[number]) => ({ id: person.id, managerId: manager.id.toUpperCase() });
+      const plain = await Promise.all(people.map((person) => client.base.person.findUnique({ where: where(person) })));
+      expect(plain.filter((row) => row === null).length).toBeGreaterThan(0);
+      for (let round = 0; round < 2; round++) {
+        const rows = await Promise.all(people.map((person) => client.prisma.person.findUnique({ where: where(person) })));
+        expect(rows.map((row) => row?.id)).toEqual(people.map((person) => person.id));
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a fractional Int left to Prisma is answered as a lone call, not as Prisma's batch answers it (outside probe 200)", async () => {
+    const client = createSecondCachedClient();
+    try {
+      const tickets = await Promise.all([0, 1].map(() => client.base.ticket.create({ data: { code: `T${randomUUID().slice(0, 6)}` } })));
+      const reads = () => Promise.all(tickets.map((ticket) => client.prisma.ticket.findUnique({ where: { id: ticket.id + 0.5 } })));
+      expect((await reads()).map((row) => row?.id)).toEqual(tickets.map((ticket) => ticket.id));
+    } finally {
+      await client.close();
+    }
+  });
+
   it("finds the row for an unpadded CHAR(8) when a background refresh shares its tick (outside probe 198)", async () => {
     const whereOf = spellings[1][1];
     const clock = new FakeClock();
