@@ -100,7 +100,7 @@ export class FinalArgsProbe {
    * before other extensions' hooks rewrote it (with no other hook on the query, its result is what
    * the caller gets). When a hook answers the query itself, neither is called, and
    * `onAnsweredElsewhere` is, before the result is handed on. `alone`: in a one-query transaction,
-   * which Prisma never merges with the other `findUnique` calls of its tick (see spelledAsStored).
+   * which Prisma never merges with the other `findUnique` calls of its tick (see mergesAsAlone).
    */
   run(delegateKey: string, model: string, operation: string, args: Record<string, unknown> | undefined, listener: ProbeListener, alone = false): Promise<unknown> {
     // No other extension hooks this query: it runs with `args`, and needs neither the hook nor its
