@@ -188,7 +188,10 @@ export class BumpSender {
     else store.rollbackWatch?.rollbackSeen();
     // This instance's registration gone, though renewed within its lifetime: the registry was lost
     // (a first bump since the loss has no count to compare). On one server PUBLISH counts every subscriber.
-    if (store.isCluster && ownStands === 0 && bus.registrationStandsAt(processedBy)) store.rollbackWatch?.rollbackSeen();
+    // Not while the registry is known lost (a fence's own bumps, and the writes before the next
+    // heartbeat registers this instance again): each would fence once more (outside probe 202: 2–3
+    // fences of the whole namespace for one FLUSHALL of the shard).
+    if (store.isCluster && ownStands === 0 && processedBy >= this.#receiversUnknownUntil && bus.registrationStandsAt(processedBy)) store.rollbackWatch?.rollbackSeen();
     // Instances of another schema were live: the bump also bumped the schema epoch (see BUMP_VERSIONS).
     this.#listener.applied(seq, mixed === 1 ? [...list, bus.schema.epoch] : list, sentAt);
     // A fence is not counted as invalidations sent, and nobody acknowledges it.

@@ -345,8 +345,13 @@ return out
  * sequence alone cannot tell once anyone bumped after the rollback (its floor is the server's
  * clock, above every earlier value); the count moves by this instance's own bumps only.
  * KEYS: sequence, this instance's bump count, the registry. ARGV: this instance's member. Returns both (nil when absent).
+ * Declared as a script that writes (a shebang without `no-writes`), out of memory too: a replica
+ * refuses it before it runs, from every instance — not only those whose count it would keep, which
+ * left an instance that never wrote serving a server made a replica of an older copy until its
+ * registration lapsed (outside probe 202: 2.7 s; see ServerIdentity's rollback check).
  */
-export const ROLLBACK_CHECK = script(`${KEEP_BUMP_COUNT}
+export const ROLLBACK_CHECK = script(`#!lua flags=allow-oom
+${KEEP_BUMP_COUNT}
 local bumps = redis.call('GET', KEYS[2])
 if bumps then keepBumpCount(KEYS[2], KEYS[3], ARGV[1]) end
 return {redis.call('GET', KEYS[1]) or false, bumps or false}

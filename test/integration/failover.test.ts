@@ -230,12 +230,19 @@ describe("a Redis server that lost the last writes", () => {
     cleanups.push(async () => shared.disconnect());
     const reader = both(false);
     const writer = both(true);
+    // An instance that never writes, and reads nothing written after the copy was set aside (outside probe 202).
+    const bystander = client(live.url, namespace, false);
     const [user, other] = await Promise.all(["user", "other"].map((name) => writer.base.user.create({ data: { email: `replica-${name}-${namespace}@example.com`, name: "old" } })));
     for (let i = 0; i < 5; i++) {
       await writer.prisma.user.update({ where: { id: other!.id }, data: { name: `w${i}` } });
       await reader.prisma.user.update({ where: { id: other!.id }, data: { name: `r${i}` } });
     }
     await cache(reader, user!.id);
+    await until(async () => {
+      const hits = bystander.prisma.$cache.stats().hits;
+      await bystander.prisma.user.findUnique({ where: { id: other!.id } });
+      return bystander.prisma.$cache.stats().hits > hits;
+    }, 10_000);
     // The copy is set aside with the entry as "old"; the live server takes the write.
     await copy.replicatedFrom(live);
     await copy.promote();
@@ -249,6 +256,7 @@ describe("a Redis server that lost the last writes", () => {
     const deadline = Date.now() + 1_500;
     while (Date.now() < deadline) {
       seen.add((await reader.prisma.user.findUnique({ where: { id: user!.id } }))?.name);
+      seen.add((await bystander.prisma.user.findUnique({ where: { id: user!.id } }))?.name);
       await sleep(20);
     }
     expect([...seen]).toEqual(["new"]);
