@@ -6,6 +6,7 @@ import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { sleep, until } from "../helpers/wait.ts";
 
 type Cached = ReturnType<typeof createCachedClient>;
+type User = Awaited<ReturnType<Cached["base"]["user"]["create"]>>;
 
 /**
  * A Redis server that comes back without the last writes' bumps and marks — a replica promoted
@@ -51,6 +52,28 @@ describe("a Redis server that lost the last writes", () => {
       await c.prisma.user.findMany({ where: { id }, orderBy: { id: "asc" } });
       return c.prisma.$cache.stats().hits >= hits + 2;
     }, 10_000);
+  }
+  /** A server of its own, a connection to run SWAPDB on, and a reader (with L1 or not) and a writer (without) on one namespace. */
+  async function swappingFleet(readerL1: boolean) {
+    const chaos = await server(() => ChaosRedis.start());
+    const admin = new Redis(chaos.url);
+    cleanups.push(async () => admin.disconnect());
+    const namespace = uniqueNamespace();
+    return { chaos, admin, namespace, reader: client(chaos.url, namespace, readerL1), writer: client(chaos.url, namespace, false) };
+  }
+
+  /**
+   * Two users: `other` written five times by each of `writer` and `reader` (both have bumped before
+   * a copy is set aside, so their counts in it are above what a fence starts from), `user` cached by `reader`.
+   */
+  async function bothHaveWritten(writer: Cached, reader: Cached, label: string) {
+    const [user, other] = (await Promise.all(["user", "other"].map((name) => writer.base.user.create({ data: { email: `${label}-${name}@example.com`, name: "old" } })))) as [User, User];
+    for (let i = 0; i < 5; i++) {
+      await writer.prisma.user.update({ where: { id: other.id }, data: { name: `w${i}` } });
+      await reader.prisma.user.update({ where: { id: other.id }, data: { name: `r${i}` } });
+    }
+    await cache(reader, user.id);
+    return { user, other };
   }
   async function names(c: Cached, id: number): Promise<Array<string | null | undefined>> {
     const one = await c.prisma.user.findUnique({ where: { id } });
@@ -132,12 +155,7 @@ describe("a Redis server that lost the last writes", () => {
   });
 
   it("keys rolled back under the same run_id (SWAPDB to an older copy): an instance that saw later versions fences the namespace within a second", async () => {
-    const chaos = await server(() => ChaosRedis.start());
-    const admin = new Redis(chaos.url);
-    cleanups.push(async () => admin.disconnect());
-    const namespace = uniqueNamespace();
-    const reader = client(chaos.url, namespace);
-    const writer = client(chaos.url, namespace, false);
+    const { chaos, admin, namespace, reader, writer } = await swappingFleet(true);
     const user = await writer.base.user.create({ data: { email: `rollback-${namespace}@example.com`, name: "old" } });
     await cache(reader, user.id);
     await cache(writer, user.id);
@@ -160,12 +178,7 @@ describe("a Redis server that lost the last writes", () => {
   // seen (its floor is the server's clock), so the once-a-second check passed and nothing was fenced:
   // the restored entries matched the restored versions, and were served until they expired.
   it("keys rolled back under the same run_id, then a write to another record before the next check: the rollback is still seen", async () => {
-    const chaos = await server(() => ChaosRedis.start());
-    const admin = new Redis(chaos.url);
-    cleanups.push(async () => admin.disconnect());
-    const namespace = uniqueNamespace();
-    const reader = client(chaos.url, namespace, false);
-    const writer = client(chaos.url, namespace, false);
+    const { admin, namespace, reader, writer } = await swappingFleet(false);
     const user = await writer.base.user.create({ data: { email: `rollback-write-${namespace}@example.com`, name: "old" } });
     const other = await writer.base.user.create({ data: { email: `rollback-other-${namespace}@example.com`, name: "other" } });
     await cache(reader, user.id);
@@ -185,30 +198,19 @@ describe("a Redis server that lost the last writes", () => {
   // after the swap raised the sequence above every version seen: nothing was fenced, and rows written
   // while the copy was away were served as before those writes until their entries expired.
   it("keys swapped away, fenced, then swapped back, by instances that had written before: the rollback is seen, a write right after it or not", async () => {
-    const chaos = await server(() => ChaosRedis.start());
-    const admin = new Redis(chaos.url);
-    cleanups.push(async () => admin.disconnect());
-    const namespace = uniqueNamespace();
-    const reader = client(chaos.url, namespace, false);
-    const writer = client(chaos.url, namespace, false);
-    const [user, other] = await Promise.all(["user", "other"].map((name) => writer.base.user.create({ data: { email: `swapped-${name}-${namespace}@example.com`, name: "old" } })));
-    // Both have bumped before the copy is set aside: their counts in it are above what a fence starts from.
-    for (let i = 0; i < 5; i++) {
-      await writer.prisma.user.update({ where: { id: other!.id }, data: { name: `w${i}` } });
-      await reader.prisma.user.update({ where: { id: other!.id }, data: { name: `r${i}` } });
-    }
-    await cache(reader, user!.id);
+    const { admin, namespace, reader, writer } = await swappingFleet(false);
+    const { user, other } = await bothHaveWritten(writer, reader, `swapped-${namespace}`);
     await admin.swapdb(0, 1);
     await until(() => reader.prisma.$cache.stats().redisServerChanges > 0 && writer.prisma.$cache.stats().redisServerChanges > 0, 5_000);
-    await writer.prisma.user.update({ where: { id: user!.id }, data: { name: "new" } });
-    await cache(reader, user!.id);
+    await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new" } });
+    await cache(reader, user.id);
     const changes = reader.prisma.$cache.stats().redisServerChanges + writer.prisma.$cache.stats().redisServerChanges;
     await admin.swapdb(0, 1);
-    await writer.prisma.user.update({ where: { id: other!.id }, data: { name: "moves the sequence" } });
+    await writer.prisma.user.update({ where: { id: other.id }, data: { name: "moves the sequence" } });
     await until(() => reader.prisma.$cache.stats().redisServerChanges + writer.prisma.$cache.stats().redisServerChanges > changes, 5_000);
     const seen = new Set<string | null | undefined>();
     const deadline = Date.now() + 1_000;
-    while (Date.now() < deadline) for (const name of await names(reader, user!.id)) seen.add(name);
+    while (Date.now() < deadline) for (const name of await names(reader, user.id)) seen.add(name);
     expect([...seen]).toEqual(["new"]);
   });
 
@@ -232,22 +234,17 @@ describe("a Redis server that lost the last writes", () => {
     const writer = both(true);
     // An instance that never writes, and reads nothing written after the copy was set aside (outside probe 202).
     const bystander = client(live.url, namespace, false);
-    const [user, other] = await Promise.all(["user", "other"].map((name) => writer.base.user.create({ data: { email: `replica-${name}-${namespace}@example.com`, name: "old" } })));
-    for (let i = 0; i < 5; i++) {
-      await writer.prisma.user.update({ where: { id: other!.id }, data: { name: `w${i}` } });
-      await reader.prisma.user.update({ where: { id: other!.id }, data: { name: `r${i}` } });
-    }
-    await cache(reader, user!.id);
+    const { user, other } = await bothHaveWritten(writer, reader, `replica-${namespace}`);
     await until(async () => {
       const hits = bystander.prisma.$cache.stats().hits;
-      await bystander.prisma.user.findUnique({ where: { id: other!.id } });
+      await bystander.prisma.user.findUnique({ where: { id: other.id } });
       return bystander.prisma.$cache.stats().hits > hits;
     }, 10_000);
     // The copy is set aside with the entry as "old"; the live server takes the write.
     await copy.replicatedFrom(live);
     await copy.promote();
-    await writer.prisma.user.update({ where: { id: user!.id }, data: { name: "new" } });
-    await cache(reader, user!.id);
+    await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new" } });
+    await cache(reader, user.id);
     const liveAdmin = new Redis(live.url);
     cleanups.push(async () => liveAdmin.disconnect());
     await liveAdmin.call("REPLICAOF", "127.0.0.1", String(copy.port));
@@ -255,15 +252,15 @@ describe("a Redis server that lost the last writes", () => {
     const seen = new Set<string | null | undefined>();
     const deadline = Date.now() + 1_500;
     while (Date.now() < deadline) {
-      seen.add((await reader.prisma.user.findUnique({ where: { id: user!.id } }))?.name);
-      seen.add((await bystander.prisma.user.findUnique({ where: { id: user!.id } }))?.name);
+      seen.add((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name);
+      seen.add((await bystander.prisma.user.findUnique({ where: { id: user.id } }))?.name);
       await sleep(20);
     }
     expect([...seen]).toEqual(["new"]);
     await liveAdmin.call("REPLICAOF", "NO", "ONE");
     await until(() => reader.prisma.$cache.stats().redisServerChanges > 0, 5_000);
-    expect(await names(reader, user!.id)).toEqual(["new", "new"]);
-    await cache(reader, user!.id);
+    expect(await names(reader, user.id)).toEqual(["new", "new"]);
+    await cache(reader, user.id);
   });
 
   it("a server that refuses INFO (ACL): the cache still serves and invalidates, unchecked, and says so once", async () => {
