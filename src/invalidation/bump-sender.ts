@@ -161,7 +161,7 @@ export class BumpSender {
       const marks = [markMode, token, markTtlMs ?? this.#options.markTtlMs ?? this.#options.tagTtlMs];
       const own = [bus.ownAckChannel, bus.instanceId];
       const sweepWith = pending.op === "add" ? JSON.stringify(pending.sweepWith) : "";
-      reply = await store.runDelivery(BUMP_VERSIONS, keys, [channel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, countRegistered, ...marks, ...own, ...expiring, ...items, pending.op, sweepWith, bus.schema.epoch, bus.schema.member, bus.schema.databasePrefix]);
+      reply = await store.runPastCircuit(BUMP_VERSIONS, keys, [channel, messagePrefix, suffix, this.#options.tagTtlMs, list.length, groups.length, countRegistered, ...marks, ...own, ...expiring, ...items, pending.op, sweepWith, bus.schema.epoch, bus.schema.member, bus.schema.databasePrefix]);
     } catch (error) {
       acks.cancel();
       this.#options.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error)));

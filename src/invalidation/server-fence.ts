@@ -83,7 +83,7 @@ async function keysWentBack(parts: ServerFenceParts): Promise<boolean> {
   const { store, prefix, versions } = parts;
   const seen = versions.highestSeen;
   const taken = versions.bumpsTaken;
-  const reply = (await store.runUnverified(ROLLBACK_CHECK, [`${prefix}:seq`, bumpCountKeyOf(prefix, parts.bus.instanceId), parts.bus.registryKey], [parts.bus.instanceId])) as unknown[];
+  const reply = (await store.runPastCircuit(ROLLBACK_CHECK, [`${prefix}:seq`, bumpCountKeyOf(prefix, parts.bus.instanceId), parts.bus.registryKey], [parts.bus.instanceId])) as unknown[];
   const [sequence, bumps] = [reply[0] ?? null, reply[1] ?? null];
   const sequenceWentBack = seen > 0 && (sequence === null || Number(sequence) < seen);
   const bumpsWentBack = taken > 0 && (bumps === null || Number(bumps) < taken);

@@ -104,7 +104,7 @@ export class RedisStore {
    */
   identity: ServerIdentity | undefined;
   /** What fences the namespace when its keys went back (the identity on one server; on a Cluster, see watchClusterRollback). */
-  rollbackWatch: { rollbackSeen(): void } | undefined;
+  rollbackWatch: { rollbackSeen(): void; refusedAsReplica?(): void } | undefined;
 
   constructor(redis: RedisLike, timeoutMs: number) {
     this.#redis = redis;
@@ -247,14 +247,19 @@ export class RedisStore {
   }
 
   /**
-   * A bump (a write's invalidation): unverified, and sent even while the circuit is open. A Redis
+   * Unverified, and sent even while the circuit is open: a write's bumps, and the check that the
+   * namespace's keys went back. For bumps: a Redis
    * slower than `redisTimeout` opens the circuit and never closes it again (its probe times out
    * too), yet it runs what it is sent: failing bumps at once there left every invalidation of a
    * writer on a slow link undelivered, while instances on good links served the old rows for as
    * long as that lasted (outside probe 159: 400 ms round trips, stale for 18 s to over 30 s after
    * each write resolved). Sent, a bump whose reply comes too late has still reached the fleet.
+   * For the rollback check: a server made a replica of an older copy answers the reads that take
+   * a lock `READONLY`, which can open the circuit before the check runs, and the breaker's `PING`,
+   * which a replica answers, closes it again: checks refused as "circuit open" left the copy's
+   * entries served for up to 2 s (outside probe 203).
    */
-  runDelivery(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  runPastCircuit(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     return this.#bounded("EVALSHA", (wanted) => this.#evalsha(script, keys, args, wanted), "delivery");
   }
 
@@ -305,7 +310,7 @@ export class RedisStore {
    * `mode`: "verified" (the default) waits for the server to be verified within the same bound,
    * and discards a reply from a later connection; "unverified" does neither; "probe" neither, and
    * is sent even while the circuit is open, without telling it; "delivery" as "unverified", and is
-   * sent even while the circuit is open (see runDelivery).
+   * sent even while the circuit is open (see runPastCircuit).
    */
   #bounded<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, mode: "verified" | "unverified" | "probe" | "delivery" = "verified"): Promise<T> {
     const breaker = mode === "probe" ? undefined : this.breaker;
@@ -383,6 +388,8 @@ export class RedisStore {
           if (settled) return;
           settled = true;
           const message = String((error as Error)?.message ?? error);
+          // The server became a replica (REPLICAOF, a demotion in place): what it holds may be an older copy.
+          if (message.startsWith("READONLY")) this.rollbackWatch?.refusedAsReplica?.();
           if ((error as Error)?.name !== "ReplyError" || UNSERVABLE_REPLIES.test(message)) breaker?.failed();
           reject(error instanceof CacheStoreError ? error : new CacheStoreError(operation, withAclHint(message), { cause: error }));
         },

@@ -212,15 +212,22 @@ export class ServerIdentity {
         if (!rolledBack || epoch !== this.#epoch || this.#stopped) return;
         this.#fenceRolledBack();
       },
-      (error: unknown) => {
-        // The server became a replica (`REPLICAOF`): its keys are another server's, perhaps an
-        // older copy, and it refuses the check's upkeep of the bump count — outside probe 199: its
-        // entries were served for 2–2.5 s, until registrations lapsed. Nothing is served from it
-        // until it takes writes again (verification asks), and the namespace is fenced then.
-        if (isReadOnlyReply(error) && epoch === this.#epoch && !this.#stopped) return this.#fenceRolledBack();
-        // Redis did not answer: the calls that fail report it; the next check asks again.
-      },
+      // Redis did not answer: the calls that fail report it; the next check asks again. A replica's
+      // `READONLY` refusal of the check (a writing script) was told by the store: see refusedAsReplica.
+      () => undefined,
     );
+  }
+
+  /**
+   * A call was refused `READONLY`: the server became a replica (`REPLICAOF`, a demotion in place),
+   * its keys are another server's, perhaps an older copy. Nothing is served from it until it takes
+   * writes again (verification asks), and the namespace is fenced then. Before, only the periodic
+   * check noticed (outside probe 199: the copy's entries were served for 2–2.5 s while it was read
+   * as "no answer"), and while the replica's refusals of reads that take a lock kept the circuit
+   * open, the check was not sent at all (outside probe 203: up to 2 s).
+   */
+  refusedAsReplica(): void {
+    this.rollbackSeen();
   }
 
   #fenceRolledBack(): void {
@@ -318,6 +325,10 @@ export class ServerIdentity {
       this.#hooks.report(new RedisSettingsError("run_id", "the server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));
     }
     if (this.#fenceNext) {
+      // Not before the server takes writes: a replica refuses the fence, and each retry (every
+      // 200 ms) reported the rollback again (outside probe 203: 16–20 reports in a 4 s demotion).
+      await takesWrites;
+      if (epoch !== this.#epoch) return false;
       await this.#hooks.fence(runId ?? "", "rolled back");
       this.#fenceNext = false;
     } else if (runId !== null) {
@@ -356,10 +367,4 @@ export class ServerIdentity {
     const subscriber = this.#subscriberRunId;
     this.#agreed = this.#verified && (commands === null || subscriber === null || (commands !== undefined && subscriber === commands));
   }
-}
-
-/** A `READONLY` reply (a replica refusing a write), as the store passes it on: its own error, or the cause of one. */
-function isReadOnlyReply(error: unknown): boolean {
-  const reply = (error as { cause?: unknown } | undefined)?.cause ?? error;
-  return /^READONLY\b/.test(String((reply as { message?: unknown } | undefined)?.message ?? ""));
 }

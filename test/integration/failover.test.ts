@@ -263,6 +263,66 @@ describe("a Redis server that lost the last writes", () => {
     await cache(reader, user.id);
   });
 
+  // Outside probe 203: on the server made a replica, misses' lock scripts were refused READONLY and
+  // opened the circuit; the periodic check was then refused as "circuit open", the breaker's PING
+  // (which a replica answers) closed it again, and the copy's entries were served in between, up
+  // to 2 s after the REPLICAOF.
+  it("the server made a replica of an older copy while misses keep opening the circuit: nothing is served from the copy", async () => {
+    const live = await server(() => ChaosRedis.start());
+    const copy = await server(() => ChaosRedis.startReplicaOf(live));
+    const namespace = uniqueNamespace();
+    const redis = new Redis(live.url, { maxRetriesPerRequest: 1 });
+    redis.on("error", () => {});
+    const reports: string[] = [];
+    const reader = createCachedClient({ namespace, redis, models: { User: { ttl: 300 } }, l1: false, circuitBreaker: { threshold: 1, probeInterval: 50 }, onError: (error) => reports.push(error.message) });
+    cleanups.push(async () => {
+      await reader.close();
+      redis.disconnect();
+    });
+    const writer = client(live.url, namespace, false);
+    const { user } = await bothHaveWritten(writer, reader, `breaker-${namespace}`);
+    await copy.replicatedFrom(live);
+    await copy.promote();
+    const copyAdmin = new Redis(copy.url);
+    cleanups.push(async () => copyAdmin.disconnect());
+    // Its first sync to the live server streams a second after the REPLICAOF, not 5 s: time for a
+    // miss to be refused (its default gave the periodic check time to find the circuit closed).
+    await copyAdmin.config("SET", "repl-diskless-sync-delay", "1");
+    await writer.prisma.user.update({ where: { id: user.id }, data: { name: "new" } });
+    await cache(reader, user.id);
+    // Misses all along: each takes a lock (a writing script) once the circuit is closed.
+    let running = true;
+    let absent = 0;
+    const missing = async () => {
+      while (running) await reader.prisma.user.findUnique({ where: { id: -1 - (absent++ % 1_000_000) } });
+    };
+    const misses = Promise.all([missing(), missing()]);
+    const seen = new Set<string | null | undefined>();
+    const reads = (async () => {
+      while (running) {
+        seen.add((await reader.prisma.user.findUnique({ where: { id: user.id } }))?.name);
+        await sleep(1);
+      }
+    })();
+    const liveAdmin = new Redis(live.url);
+    cleanups.push(async () => liveAdmin.disconnect());
+    try {
+      await liveAdmin.call("REPLICAOF", "127.0.0.1", String(copy.port));
+      await until(async () => (await liveAdmin.info("replication")).includes("master_link_status:up"), 10_000);
+      await sleep(1_500);
+    } finally {
+      running = false;
+      await Promise.all([misses, reads]);
+    }
+    expect(absent).toBeGreaterThan(100);
+    expect([...seen]).toEqual(["new"]);
+    await liveAdmin.call("REPLICAOF", "NO", "ONE");
+    await until(() => reader.prisma.$cache.stats().redisServerChanges > 0, 5_000);
+    expect(await names(reader, user.id)).toEqual(["new", "new"]);
+    // Said once, when the fence ran; not at every verification retry while the server was a replica.
+    expect(reports.filter((message) => message.includes("keys went back"))).toHaveLength(1);
+  });
+
   it("a server that refuses INFO (ACL): the cache still serves and invalidates, unchecked, and says so once", async () => {
     const chaos = await server(() => ChaosRedis.start());
     const admin = new Redis(chaos.url);
