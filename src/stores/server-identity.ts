@@ -329,7 +329,8 @@ export class ServerIdentity {
       // 200 ms) reported the rollback again (outside probe 203: 16–20 reports in a 4 s demotion).
       await takesWrites;
       if (epoch !== this.#epoch) return false;
-      await this.#hooks.fence(runId ?? "", "rolled back");
+      // Another server meanwhile (a Sentinel failover: the demoted primary refused a call first): no rollback to report.
+      await this.#hooks.fence(runId ?? "", typeof known === "string" && runId !== null && runId !== known ? "changed" : "rolled back");
       this.#fenceNext = false;
     } else if (runId !== null) {
       // Back on the server it knew (same process, nothing lost): nothing to fence. A process that

@@ -67,3 +67,63 @@ describe("ServerIdentity's reports of failed verifications", () => {
     expect(verifiedTimes()).toBe(3);
   });
 });
+
+/**
+ * A call refused `READONLY`: the server became a replica, perhaps of an older copy. Nothing is
+ * served until it takes writes again, then the namespace is fenced once (outside probe 203: each
+ * verification retry, 200 ms apart, tried the fence and reported the rollback again).
+ */
+describe("ServerIdentity after a READONLY refusal", () => {
+  function identityOn(runId: { current: string }) {
+    const source = Object.assign(new EventEmitter(), { status: "ready" });
+    const fences: string[] = [];
+    // Verifications left before the server takes writes again: the fence's own scripts are refused meanwhile.
+    let refusingWrites = 0;
+    const refused = () => new Error("READONLY You can't write against a read only replica.");
+    const hooks: ServerIdentityHooks = {
+      runId: async () => runId.current,
+      fencedOn: async () => ({ runId: runId.current, sequenced: true }),
+      record: async () => {},
+      takesWrites: async () => {
+        if (refusingWrites-- > 0) throw refused();
+      },
+      fence: async (_runId, reason) => {
+        fences.push(reason);
+        if (refusingWrites >= 0) throw refused();
+      },
+      verified: () => {},
+      report: () => {},
+    };
+    const identity = new ServerIdentity(source, hooks);
+    return { identity, source, fences, refuseWrites: (times: number) => void (refusingWrites = times) };
+  }
+  const verified = async (identity: ServerIdentity) => {
+    for (let waited = 0; !identity.verified && waited < 3_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    return identity.verified;
+  };
+
+  it("is fenced once, as a rollback, when the server takes writes again", async () => {
+    const { identity, fences, refuseWrites } = identityOn({ current: "aaaa" });
+    expect(await verified(identity)).toBe(true);
+    refuseWrites(3);
+    identity.refusedAsReplica();
+    expect(identity.verified).toBe(false);
+    expect(await verified(identity)).toBe(true);
+    identity.stop();
+    expect(fences).toEqual(["rolled back"]);
+    expect(identity.verified).toBe(true);
+  });
+
+  it("is fenced as a server change when the connection meanwhile reached another server (a Sentinel failover)", async () => {
+    const runId = { current: "aaaa" };
+    const { identity, source, fences } = identityOn(runId);
+    expect(await verified(identity)).toBe(true);
+    identity.refusedAsReplica();
+    source.emit("close");
+    runId.current = "bbbb";
+    source.emit("ready");
+    expect(await verified(identity)).toBe(true);
+    identity.stop();
+    expect(fences).toEqual(["changed"]);
+  });
+});
