@@ -1,3 +1,5 @@
+import { isDecimalJsLike } from "./relation-walk.js";
+
 /**
  * How an identity field's values compare in the database, so that every spelling of one value
  * maps to one tag (and one Bloom member):
@@ -124,7 +126,7 @@ const MAX_FRACTION_DIGITS = 16_383;
 function decimal(value: unknown): string | undefined {
   if (typeof value === "number" && !Number.isFinite(value)) return undefined;
   // Not trimmed: Prisma rejects " 10.5" as a Decimal.
-  const text = typeof value === "string" || typeof value === "number" || isDecimalLike(value) ? String(value) : undefined;
+  const text = typeof value === "string" ? value : typeof value === "number" ? decimalOfNumber(value) : isDecimalJsLike(value) ? decimalText(value) : undefined;
   const match = text === undefined ? null : /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
   if (match === null || (match[2] === "" && (match[3] ?? "") === "")) return undefined;
   const [, sign, whole = "", fraction = "", exponent = "0"] = match;
@@ -138,7 +140,44 @@ function decimal(value: unknown): string | undefined {
   return `${sign === "-" ? "-" : ""}${trimmed}e${scale}`;
 }
 
-/** Prisma's Decimal (decimal.js) and look-alikes: their `toString()` is a plain decimal numeral. */
-function isDecimalLike(value: unknown): boolean {
-  return typeof value === "object" && value !== null && typeof (value as { toFixed?: unknown }).toFixed === "function";
+/** What Prisma sends for a Decimal (its `toFixed()`), or undefined if that throws (Prisma's error, not a value). */
+function decimalText(value: { toFixed(): unknown }): string | undefined {
+  try {
+    const text = value.toFixed();
+    return typeof text === "string" ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** i64's range: Prisma's engine reads an integral JSON number within it exactly, any other as a double. */
+const I64_MIN = -(2n ** 63n);
+const I64_MAX = 2n ** 63n - 1n;
+/** The significant digits Prisma keeps of a double given for a Decimal (Rust's `f64::DIGITS` + 1). */
+const DOUBLE_DIGITS = 16;
+
+/**
+ * A number given for a Decimal, as Prisma sends it: an integer JSON writes without an exponent,
+ * within i64's range, as written; any other as the double rounded to 16 significant digits, a tie
+ * to even — `0.1 + 0.2` is sent as `0.3`, `123456.78901234567` as `123456.7890123457`,
+ * `851947985036781.25` as `851947985036781.2`. Keyed as written, a read of the row `d = 0.3` by
+ * `0.1 + 0.2` depended on another record than the writes to that row (outside probe 207: stale
+ * after every update, a deleted row served, "not found" through the Bloom guard).
+ */
+export function decimalOfNumber(value: number): string {
+  const text = String(value);
+  if (/^-?\d+$/.test(text)) {
+    const integer = BigInt(text);
+    if (integer >= I64_MIN && integer <= I64_MAX) return text;
+  }
+  const rounded = value.toPrecision(DOUBLE_DIGITS);
+  // toPrecision rounds a tie away from zero. A tie: the double's exact value has 17 significant
+  // digits, the last a 5 (its expansion is finite: 100 digits show all of it or more than 17).
+  const exact = /^(-?)(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?$/.exec(value.toPrecision(100))!;
+  const [, sign, whole = "", fraction = "", exponent = "0"] = exact;
+  const digits = `${whole}${fraction}`.replace(/^0+/, "");
+  const tie = digits[DOUBLE_DIGITS] === "5" && /^0*$/.test(digits.slice(DOUBLE_DIGITS + 1));
+  if (!tie || Number(digits[DOUBLE_DIGITS - 1]) % 2 === 1) return rounded;
+  // The 16th digit is even: the tie goes down, to the first 16 digits.
+  return `${sign}${digits.slice(0, DOUBLE_DIGITS)}e${Number(exponent) - fraction.length + digits.length - DOUBLE_DIGITS}`;
 }

@@ -62,10 +62,17 @@ function walkMembers(graph: ModelGraph, model: string, record: Record<string, un
 
 /** Values Prisma serializes as one scalar: nothing inside them names a relation. */
 export function isScalarObject(value: object): boolean {
-  if (value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
-  // Decimal.js and Prisma's Decimal, recognised as Prisma does (by shape, across copies of the library).
+  return value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || isDecimalJsLike(value);
+}
+
+/**
+ * Decimal.js and Prisma's Decimal, recognised as Prisma does: by shape, across copies of the
+ * library and look-alikes (getters count). Prisma sends such a value as its `toFixed()`.
+ */
+export function isDecimalJsLike(value: unknown): value is { toFixed(): unknown } {
+  if (typeof value !== "object" || value === null) return false;
   const decimal = value as { d?: unknown; e?: unknown; s?: unknown; toFixed?: unknown };
-  return Array.isArray(decimal.d) && typeof decimal.e === "number" && typeof decimal.s === "number" && typeof decimal.toFixed === "function";
+  return typeof decimal.s === "number" && typeof decimal.e === "number" && typeof decimal.toFixed === "function" && Array.isArray(decimal.d);
 }
 
 /**

@@ -48,11 +48,14 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
     takesWrites: async () => void (await store.evalUnverified(TAKES_WRITES, [], [])),
     rolledBack: () => keysWentBack(parts),
     fence: async (runId, reason) => {
-      if (reason === "rolled back") parts.report(new CacheStoreError("ROLLBACK_CHECK", "the Redis server's keys went back (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush, an allkeys-* eviction): the namespace is fenced"));
       // Instances that trust this server already may hold what this process stored before it
       // noticed (commands resent on reconnection): tell them. On a server nobody trusted yet, no one.
-      await fenceNamespace(parts, reason === "changed" || reason === "rolled back");
+      await fenceNamespace(parts, reason === "changed" || reason === "rolled back" || reason === "replica");
       await recordServer(runId);
+      // Said once it took: a fence that fails (the server refusing writes again) is retried, and
+      // reported at each attempt it was (outside probe 206: two reports for one fence).
+      if (reason === "rolled back") parts.report(new CacheStoreError("ROLLBACK_CHECK", "the Redis server's keys went back (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: SWAPDB, DEBUG RELOAD, REPLICAOF of an older copy, a flush, an allkeys-* eviction): the namespace is fenced"));
+      if (reason === "replica") parts.report(new CacheStoreError("READONLY", "the Redis server refused a write as a replica (REPLICAOF, a demotion in place): what it held may have been another server's older copy, so nothing was served from it until it took writes again, and the namespace is fenced"));
       // Counted once it took: a fence Redis refuses (NOREPLICAS on a promoted replica without its own) is retried several times a second.
       if (reason !== "unrecorded") counters.redisServerChanges++;
     },

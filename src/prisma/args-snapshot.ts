@@ -1,6 +1,6 @@
-import { createParam, isObjectEnumValue } from "@prisma/client/runtime/client";
+import { createParam, Decimal, isObjectEnumValue } from "@prisma/client/runtime/client";
 import { setOwn } from "../codec/clone-plan.js";
-import { isScalarObject } from "../invalidation/relation-walk.js";
+import { isDecimalJsLike, isScalarObject } from "../invalidation/relation-walk.js";
 import { encodePrismaArgValue } from "./prisma-values.js";
 
 /**
@@ -84,6 +84,7 @@ function copyValue(value: unknown, depth: number): unknown {
   if (value instanceof Date) return copyDate(value);
   // Any view: Prisma takes each as bytes, read when it sends them (outside probe 180: a reused Uint16Array loaded another row under this read's key).
   if (ArrayBuffer.isView(value)) return copyBytes(value);
+  if (isDecimalJsLike(value) && !isPrismasDecimal(value)) return copyDecimal(value);
   if (isPrismaValue(value)) return value;
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null && isOtherRealmDate(value)) return copyDate(value as Date);
@@ -151,6 +152,53 @@ function copyConverted(value: unknown, depth: number, key = ""): unknown {
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
   for (const member of Object.keys(value)) setOwn(copy, member, copyConverted((value as Record<string, unknown>)[member], depth + 1, member));
   return copy;
+}
+
+/** An instance of Prisma's own Decimal class, answering `toFixed()` as the class does: immutable, taken as it is. */
+function isPrismasDecimal(value: object): boolean {
+  return Object.getPrototypeOf(value) === Decimal.prototype && !Object.prototype.hasOwnProperty.call(value, "toFixed");
+}
+
+/**
+ * Any other Decimal (another copy of decimal.js, a subclass, a look-alike class: Prisma takes any
+ * object with numeric `s` and `e`, an array `d` and a `toFixed()` as a Decimal), as Prisma sends it:
+ * its `toFixed()`, read once. As a Prisma Decimal when that reads back as the same text, else
+ * pinned to the text. Read by its members, two look-alikes holding their value in a private field
+ * had one key, and getters made every value `{}` (outside probe 207: `gt: new Amount("0")` was
+ * served the answer cached for `gt: new Amount("10")`).
+ */
+function copyDecimal(value: { toFixed(): unknown }): object {
+  let text: unknown;
+  try {
+    text = value.toFixed();
+  } catch {
+    return value; // Prisma's own error, when it reads it
+  }
+  if (typeof text === "string") {
+    try {
+      const copy = new Decimal(text);
+      if (copy.toFixed() === text) return copy;
+    } catch {
+      // not a numeral: the database's error, sent as it is below
+    }
+  }
+  return new PinnedDecimal(text);
+}
+
+/** A Decimal as Prisma reads one (its shape), answering `toFixed()` with the text its original gave. */
+class PinnedDecimal {
+  readonly d: number[] = [];
+  readonly e = 0;
+  readonly s = 1;
+  readonly #text: unknown;
+
+  constructor(text: unknown) {
+    this.#text = text;
+  }
+
+  toFixed(): unknown {
+    return this.#text;
+  }
 }
 
 /**

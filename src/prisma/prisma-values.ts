@@ -1,5 +1,6 @@
 import { Decimal, isObjectEnumValue, skip } from "@prisma/client/runtime/client";
 import type { DecimalHooks } from "../codec/codec.js";
+import { isDecimalJsLike } from "../invalidation/relation-walk.js";
 import { OMITTED, type SpecialEncoder } from "../key/canonical.js";
 
 const Skip = skip.constructor;
@@ -28,7 +29,8 @@ interface FieldRef {
 
 /** Canonical tags for the class instances Prisma accepts in query arguments, recognised as Prisma recognises them. */
 export const encodePrismaArgValue: SpecialEncoder = (value) => {
-  if (Decimal.isDecimal(value)) return `Decimal:${String(value)}`;
+  // Any Decimal, as Prisma reads one (by shape) and sends it (its `toFixed()`).
+  if (isDecimalJsLike(value)) return `Decimal:${String(value.toFixed())}`;
   // Prisma drops a member set to `Prisma.skip`, as it drops undefined ones.
   if (value instanceof Skip) return OMITTED;
   if (isObjectEnumValue(value)) {

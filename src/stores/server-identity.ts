@@ -12,7 +12,7 @@ export interface IdentitySource extends ListenedSource {
  * ever recorded on it (`unrecorded`: a new namespace, an empty server, or a replica that lagged
  * behind from the start).
  */
-export type FenceReason = "changed" | "fleet" | "unrecorded" | "rolled back";
+export type FenceReason = "changed" | "fleet" | "unrecorded" | "rolled back" | "replica";
 
 export interface ServerIdentityHooks {
   /** The server's `run_id` (INFO server), or null when the server will not say (ACL, renamed INFO). */
@@ -99,8 +99,8 @@ export class ServerIdentity {
   #lastFailure: string | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #rollbackTimer: NodeJS.Timeout | undefined;
-  /** The next check fences whatever the run_id says: the keys were rolled back. */
-  #fenceNext = false;
+  /** The next check fences whatever the run_id says: the keys were rolled back, or the server became a replica. */
+  #fenceNext: "rolled back" | "replica" | undefined;
   #stopped = false;
   /** Removes the listeners from the user's connection: it outlives this client (one per `$extends`). */
   readonly #unlisten: () => void;
@@ -195,8 +195,7 @@ export class ServerIdentity {
    * raised the count back to what it saw (a race failover.test.ts caught; see ROLLBACK_CHECK).
    */
   rollbackSeen(): void {
-    if (!this.#verified || this.#stopped) return;
-    this.#fenceRolledBack();
+    this.#fenceAfter("rolled back");
   }
 
   /**
@@ -209,8 +208,8 @@ export class ServerIdentity {
     const epoch = this.#epoch;
     this.#hooks.rolledBack!().then(
       (rolledBack) => {
-        if (!rolledBack || epoch !== this.#epoch || this.#stopped) return;
-        this.#fenceRolledBack();
+        if (!rolledBack || epoch !== this.#epoch) return;
+        this.#fenceAfter("rolled back");
       },
       // Redis did not answer: the calls that fail report it; the next check asks again. A replica's
       // `READONLY` refusal of the check (a writing script) was told by the store: see refusedAsReplica.
@@ -227,11 +226,13 @@ export class ServerIdentity {
    * open, the check was not sent at all (outside probe 203: up to 2 s).
    */
   refusedAsReplica(): void {
-    this.rollbackSeen();
+    this.#fenceAfter("replica");
   }
 
-  #fenceRolledBack(): void {
-    this.#fenceNext = true;
+  /** Drops what is in flight, holds reads, and fences the namespace before the server is trusted again. */
+  #fenceAfter(reason: "rolled back" | "replica"): void {
+    if (!this.#verified || this.#stopped) return;
+    this.#fenceNext = reason;
     this.#lost();
     this.#verify();
   }
@@ -324,14 +325,14 @@ export class ServerIdentity {
       this.#reportedUnverifiable = true;
       this.#hooks.report(new RedisSettingsError("run_id", "the server does not tell its run_id (INFO denied or renamed): a failover or a restart that lost writes cannot be detected; grant +info"));
     }
-    if (this.#fenceNext) {
+    if (this.#fenceNext !== undefined) {
       // Not before the server takes writes: a replica refuses the fence, and each retry (every
       // 200 ms) reported the rollback again (outside probe 203: 16–20 reports in a 4 s demotion).
       await takesWrites;
       if (epoch !== this.#epoch) return false;
       // Another server meanwhile (a Sentinel failover: the demoted primary refused a call first): no rollback to report.
-      await this.#hooks.fence(runId ?? "", typeof known === "string" && runId !== null && runId !== known ? "changed" : "rolled back");
-      this.#fenceNext = false;
+      await this.#hooks.fence(runId ?? "", typeof known === "string" && runId !== null && runId !== known ? "changed" : this.#fenceNext);
+      this.#fenceNext = undefined;
     } else if (runId !== null) {
       // Back on the server it knew (same process, nothing lost): nothing to fence. A process that
       // never knew one (started after the failover) relies on the fleet's record.

@@ -387,3 +387,83 @@ describe("arguments read once, as Prisma reads them", () => {
     expect(await userRead(base, "findUnique", shifting())).toMatchObject({ id: a.id });
   });
 });
+
+/**
+ * Prisma takes any object with numeric `s` and `e`, an array `d` and a `toFixed()` as a Decimal and
+ * sends its `toFixed()` (outside probe 207: a look-alike keeping its value in a private field, or
+ * showing `d`/`e`/`s` through getters, was keyed by its members, and `gt: new Amount("0")` was served
+ * the answer cached for `gt: new Amount("10")`).
+ */
+describe("Decimal look-alikes, as Prisma reads them", () => {
+  const client = createCachedClient();
+  const { base, prisma } = client;
+  afterAll(() => client.close());
+
+  /** A money class holding its value privately; `d`, `e`, `s` alike for every value. */
+  class Amount {
+    readonly d = [0];
+    readonly e = 0;
+    readonly s = 1;
+    readonly #text: string;
+    constructor(text: string) {
+      this.#text = text;
+    }
+    toFixed(): string {
+      return this.#text;
+    }
+  }
+  /** The same, its shape shown through getters (no enumerable member at all). */
+  class GetterAmount {
+    readonly #text: string;
+    constructor(text: string) {
+      this.#text = text;
+    }
+    get d() {
+      return [Number(this.#text)];
+    }
+    get e() {
+      return 0;
+    }
+    get s() {
+      return 1;
+    }
+    toFixed(): string {
+      return this.#text;
+    }
+  }
+  /** A Prisma Decimal whose toFixed() rounds to cents: Prisma sends the rounded text. */
+  class Cents extends Prisma.Decimal {
+    override toFixed(): string {
+      return super.toFixed(2);
+    }
+  }
+
+  it("a look-alike is keyed by its toFixed(), in filters, whatever its members (outside probe 207)", async () => {
+    const users = await Promise.all(["5", "50", "500"].map((balance) => seedUser(base, { balance: new Prisma.Decimal(balance) })));
+    const ids = users.map((user) => user.id);
+    for (const make of [(text: string) => new Amount(text), (text: string) => new GetterAmount(text), (text: string) => new Cents(text)]) {
+      for (const bound of ["0", "10", "100", "99.999"]) {
+        const read = (c: typeof base) => c.user.findMany({ where: { id: { in: ids }, balance: { gt: make(bound) as never } }, select: { id: true }, orderBy: { id: "asc" } });
+        const plain = await read(base);
+        expect(await read(prisma as never), `${make(bound).constructor.name} ${bound}`).toEqual(plain);
+        expect(await read(prisma as never), `${make(bound).constructor.name} ${bound} (hit)`).toEqual(plain);
+      }
+    }
+  });
+
+  it("a look-alike in data is written as its toFixed(), once, as Prisma writes it", async () => {
+    const [mine, theirs] = [await seedUser(base), await seedUser(base)];
+    let reads = 0;
+    const counted = new (class extends Amount {
+      override toFixed(): string {
+        reads++;
+        return super.toFixed();
+      }
+    })("12.340000");
+    await base.user.update({ where: { id: theirs.id }, data: { balance: new Amount("12.340000") as never } });
+    await prisma.user.update({ where: { id: mine.id }, data: { balance: counted as never } });
+    const [expected, stored] = await Promise.all([theirs, mine].map((user) => base.user.findUniqueOrThrow({ where: { id: user.id } })));
+    expect(stored!.balance.toFixed()).toBe(expected!.balance.toFixed());
+    expect(reads).toBe(1);
+  });
+});

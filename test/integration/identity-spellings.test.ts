@@ -10,9 +10,17 @@ import { createSecondBaseClient, createSecondCachedClient, personData, secondFle
 let second = Date.UTC(2030, 0, 1) / 1000 + Math.floor(Math.random() * 1e6) * 100;
 const nextInstant = () => new Date(++second * 1000);
 const noMillis = (date: Date) => date.toISOString().replace(".000Z", "Z");
-let cents = Math.floor(Math.random() * 1e6) * 10;
-/** A price with a zero in its last decimal place, so `"…0"` and a number differ in scale only. */
+let cents = 1_000_000 + Math.floor(Math.random() * 90_000) * 10;
+/**
+ * A price with a zero in its last decimal place, so `"…0"` and a number differ in scale only.
+ * Between 100 000 and 200 000: Prisma sends a number for a Decimal rounded to 16 significant
+ * digits, which gives back a price written with two decimals only when its first digit is small
+ * (87180.1 is sent as 87180.10000000001, and finds nothing), and the double next to it too only
+ * when that digit is 1 (277744.50000000006 is sent as 277744.5000000001).
+ */
 const nextPrice = () => (++cents * 10) / 100;
+/** The next double above `value`: a number Prisma sends as `value` (rounded to 16 digits) that JavaScript writes with 17. */
+const nextDouble = (value: number) => new Float64Array(new BigInt64Array([new BigInt64Array(new Float64Array([value]).buffer)[0]! + 1n]).buffer)[0]!;
 
 /**
  * One value spelled differently in `where` and in the stored row (upper-case UUID, ISO string
@@ -68,6 +76,18 @@ describe("identity values spelled differently in reads and writes", () => {
     const fresh = await fleet.expectFresh((p) => p.event.findUnique({ where: { price: price.toFixed(2) } }), (p) => p.event.update({ where: { id: event.id }, data: { extra: { by: "id" } } }));
     expect(fresh?.extra).toEqual({ by: "id" });
     await fleet.expectFresh((p) => p.event.findUnique({ where: { price } }), (p) => p.event.update({ where: { price: new Prisma.Decimal(price.toFixed(2)) }, data: { extra: { by: "Decimal" } } }));
+  });
+
+  // Outside probe 207: read by `0.1 + 0.2`, the row `d = 0.3` was tagged 0.30000000000000004, and
+  // writes to it never reached the read (stale after every update, a deleted row served).
+  it("Decimal: read by a number JavaScript writes with 17 digits (Prisma sends it rounded to 16), update by id", async () => {
+    const price = nextPrice();
+    const event = await base.event.create({ data: { at: nextInstant(), price, label: "dec17" } });
+    const spelled = nextDouble(price);
+    expect(String(spelled)).not.toBe(String(price));
+    const fresh = await fleet.expectFresh((p) => p.event.findUnique({ where: { price: spelled } }), (p) => p.event.update({ where: { id: event.id }, data: { extra: { by: "id" } } }));
+    expect(fresh?.id).toBe(event.id);
+    await fleet.expectFresh((p) => p.event.findUnique({ where: { price: spelled } }), (p) => p.event.delete({ where: { id: event.id } }));
   });
 
   it("compound unique with a DateTime (labelAt): spelled without milliseconds", async () => {
@@ -215,7 +235,7 @@ describe("Bloom guard with odd spellings", () => {
   it("finds rows that exist by every spelling (findUnique not null, findUniqueOrThrow not throwing)", async () => {
     const wheres = {
       person: [{ id: person.id.toUpperCase() }, { id: person.id.replace(/-/g, "") }, { code: person.code.trimEnd() }, { email: person.email.toUpperCase() }],
-      event: [{ at: noMillis(event.at) }, { price: new Prisma.Decimal(event.price).toFixed(2) }, { labelAt: { label: "bloom", at: noMillis(event.at) } }],
+      event: [{ at: noMillis(event.at) }, { price: new Prisma.Decimal(event.price).toFixed(2) }, { price: nextDouble(event.price.toNumber()) }, { labelAt: { label: "bloom", at: noMillis(event.at) } }],
       membership: [{ personId_teamId: { personId: person.id.toUpperCase(), teamId } }],
     };
     for (const where of wheres.person) {

@@ -38,6 +38,33 @@ describe("snapshotArgs", () => {
     expect(snapshotArgs(undefined)).toBe(undefined);
   });
 
+  it("copies any other Decimal as its toFixed(), read once: a Prisma Decimal when the text reads back the same, else pinned to it (outside probe 207)", () => {
+    let reads = 0;
+    class Amount {
+      readonly d = [0];
+      readonly e = 0;
+      readonly s = 1;
+      constructor(private text: string) {}
+      toFixed(): string {
+        reads++;
+        return this.text;
+      }
+    }
+    const plain = new Amount("10.5");
+    const padded = new Amount("10.50");
+    const copy = snapshotArgs({ where: { a: plain, b: padded, c: { gt: new Amount("x") } } });
+    (plain as unknown as { text: string }).text = "99";
+    expect(reads).toBe(3);
+    expect(copy.where.a).toBeInstanceOf(Prisma.Decimal);
+    expect((copy.where.a as unknown as Prisma.Decimal).toFixed()).toBe("10.5");
+    // Prisma would send "10.50" (its toFixed()), which a Decimal writes "10.5": pinned to the text.
+    expect(copy.where.b).not.toBeInstanceOf(Prisma.Decimal);
+    expect((copy.where.b as unknown as Amount).toFixed()).toBe("10.50");
+    expect((copy.where.c.gt as unknown as Amount).toFixed()).toBe("x");
+    const throwing = { d: [0], e: 0, s: 1, toFixed: () => { throw new Error("no value"); } };
+    expect(snapshotArgs({ where: { price: throwing } }).where.price).toBe(throwing);
+  });
+
   it("copies a caller's class instance (a DTO) as Prisma reads it: enumerable properties, inherited ones too, or its toJSON() result", () => {
     class Base {
       constructor(public tenant: string) {}

@@ -102,7 +102,7 @@ describe("ServerIdentity after a READONLY refusal", () => {
     return identity.verified;
   };
 
-  it("is fenced once, as a rollback, when the server takes writes again", async () => {
+  it("is fenced once, as a server that was a replica, when it takes writes again", async () => {
     const { identity, fences, refuseWrites } = identityOn({ current: "aaaa" });
     expect(await verified(identity)).toBe(true);
     refuseWrites(3);
@@ -110,7 +110,7 @@ describe("ServerIdentity after a READONLY refusal", () => {
     expect(identity.verified).toBe(false);
     expect(await verified(identity)).toBe(true);
     identity.stop();
-    expect(fences).toEqual(["rolled back"]);
+    expect(fences).toEqual(["replica"]);
     expect(identity.verified).toBe(true);
   });
 
