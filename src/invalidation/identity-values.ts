@@ -35,7 +35,7 @@ export function canonicalIdentityValue(kind: IdentityValueKind, value: unknown):
       if (typeof value === "number") return Number.isSafeInteger(value) ? String(value) : undefined;
       return typeof value === "bigint" && value >= INT64_MIN && value <= INT64_MAX ? String(value) : undefined;
     case "float":
-      return typeof value === "number" && Number.isFinite(value) ? String(value) : undefined;
+      return typeof value === "number" && Number.isFinite(value) ? String(floatOfNumber(value)) : undefined;
     case "boolean":
       return typeof value === "boolean" ? String(value) : undefined;
     case "bytes":
@@ -148,6 +148,17 @@ function decimalText(value: { toFixed(): unknown }): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The double PostgreSQL compares for a number given for a Float: the number itself, except a whole
+ * number Prisma does not send as written (beyond i64's range), which it sends as it sends one for a
+ * Decimal — `2 ** 64` as 18446744073709550000, another double (outside probe 209: keyed as
+ * written, a read by it missed every write to the row Prisma found, and the Bloom guard answered
+ * "not found" for it).
+ */
+function floatOfNumber(value: number): number {
+  return Number.isInteger(value) ? Number(decimalOfNumber(value)) : value;
 }
 
 /** i64's range: Prisma's engine reads an integral JSON number within it exactly, any other as a double. */

@@ -1,5 +1,5 @@
 // Clients of the second test schema (test/schemas/second): self-relations, a cycle, UUID and
-// compound ids, CHAR/citext/Decimal/DateTime uniques, @@map and a view. Mirrors ./client.ts.
+// compound ids, CHAR/citext/Decimal/DateTime/Float uniques, @@map and a view. Mirrors ./client.ts.
 import { randomUUID } from "node:crypto";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { Redis } from "ioredis";

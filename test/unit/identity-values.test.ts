@@ -62,6 +62,26 @@ describe("identity values: one spelling per value", () => {
     expect(canonicalIdentityValue("decimal", 0.1 + 0.2)).not.toBe(canonicalIdentityValue("decimal", "0.30000000000000004"));
   });
 
+  // Read off Prisma 7's query log for a Float column (6 010 doubles, none apart): a whole number
+  // beyond i64's range is sent rounded to 16 significant digits (another double), any other number
+  // as it is (outside probe 209: `2 ** 64` was tagged 18446744073709552000).
+  it("numbers for a Float, as Prisma sends them", () => {
+    const sent: Array<[number, number]> = [
+      [2 ** 64, 18446744073709550000],
+      [2 ** 70, 1180591620717411000000],
+      [219709317550936160000, 219709317550936200000],
+      [-39223443010894954000, -39223443010894950000],
+      [2 ** 63 - 1024, 2 ** 63 - 1024],
+      [0.1 + 0.2, 0.1 + 0.2],
+      [123456.78901234567, 123456.78901234567],
+      [5e-324, 5e-324],
+      [-0, 0],
+    ];
+    for (const [value, stored] of sent) expect(canonicalIdentityValue("float", value), String(value)).toBe(String(stored));
+    // Unlike a number for a Decimal, a fraction is not rounded.
+    expect(canonicalIdentityValue("float", 1.0000000000000002)).toBe("1.0000000000000002");
+  });
+
   it("Decimal look-alikes by their toFixed(), as Prisma sends them; one whose toFixed() throws has no spelling", () => {
     const like = (text: string) => ({ d: [1], e: 0, s: 1, toFixed: () => text, toString: () => "other" });
     expect(canonicalIdentityValue("decimal", like("10.50"))).toBe("105e-1");

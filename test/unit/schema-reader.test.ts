@@ -130,6 +130,7 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
       ["id", ["int32"]],
       ["at", ["instant"]],
       ["price", ["decimal"]],
+      ["weight", ["float"]],
       ["labelAt", ["text", "instant"]],
     ]);
     // An enum's values by the names Prisma takes, not their @map names.
