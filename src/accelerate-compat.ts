@@ -118,6 +118,15 @@ export function accelerateCompat<ModelName extends string = string>(options: Acc
 }
 
 /**
+ * Arguments this mode translated. Prisma runs the topmost definition of a model method on every
+ * client above it, with `$parent` the client right below the one called: on a client extended
+ * after this mode's (a model method, a computed field), that is this mode's client, whose read is
+ * this method again — which refused the translated arguments' `cache` (outside probe 211: every
+ * read of such a client failed). Translated ones are passed down until the cached client takes them.
+ */
+const TRANSLATED = new WeakSet<object>();
+
+/**
  * A read in the Accelerate mode: `cacheStrategy` becomes the `cache` option of the cached client
  * below (the extension's parent), and the promise gains `withAccelerateInfo()`.
  */
@@ -126,6 +135,8 @@ function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: numb
     function (this: unknown, args?: unknown): PrismaPromiseLike {
       const { $name, $parent } = this as { $name: string; $parent: Delegates };
       const delegate = $parent[delegateKeys.get($name)!]!;
+      // Translated by this method on a client extended above this one: passed down as they are.
+      if (typeof args === "object" && args !== null && TRANSLATED.has(args)) return delegate[operation]!(args);
       let strategy: ReturnType<typeof strategyToCacheArgs>;
       try {
         strategy = strategyToCacheArgs(args as Record<string, unknown> | undefined, maxLifetime);
@@ -135,6 +146,7 @@ function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: numb
         return Object.assign(refused, { withAccelerateInfo: () => new FailedQuery(error) }) as unknown as PrismaPromiseLike;
       }
       const { args: translated, ttl } = optedOut($name) ? { args: { ...strategy.args, cache: false }, ttl: 0 } : strategy;
+      TRANSLATED.add(translated);
       const start = () => delegate[operation]!(translated);
       // "Not found" is kept for the query's ttl, at most the model's negativeTtl.
       const withAccelerateInfo = () => new AccelerateInfoQuery(start, { ttlSeconds: ttl, notFoundSeconds: Math.min(ttl, negativeTtlOf($name)) }, clock);
@@ -198,8 +210,9 @@ function compatMaxLifetime(options: AccelerateCompatOptions): number {
   const value = options.maxLifetime ?? DEFAULT_MAX_LIFETIME;
   const jitter = largestJitter(options);
   const longest = Math.floor(MAX_LIFETIME_S / (1 + (Number.isFinite(jitter) ? jitter : 0)));
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > longest) {
-    throw new CacheConfigError("maxLifetime", `expected a positive number of seconds, at most ${longest}${longest < MAX_LIFETIME_S ? ` (365 days shrunk by the jitter, ${jitter})` : ""}, got ${String(value)}`);
+  // At least a second: a query's lifetimes are whole seconds (below it, the core refused it naming a model's lifetime the caller never set: outside probe 211).
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 1 || value > longest) {
+    throw new CacheConfigError("maxLifetime", `expected a number of seconds from 1 (a cacheStrategy's lifetimes are whole seconds) to ${longest}${longest < MAX_LIFETIME_S ? ` (365 days shrunk by the jitter, ${jitter})` : ""}, got ${String(value)}`);
   }
   return value;
 }

@@ -1,5 +1,6 @@
 import { CacheArgumentError } from "../errors.js";
 import type { CacheQueryOptions } from "../types.js";
+import { isOptionsObject } from "./query-args.js";
 
 /** Prisma Accelerate's per-query `cacheStrategy`: ttl and swr in seconds, and invalidation tags. */
 export interface AccelerateCacheStrategy {
@@ -40,7 +41,8 @@ export function strategyToCacheArgs(args: Record<string, unknown> | undefined, m
 /** Validates a `cacheStrategy` as Accelerate documents it and maps it to the `cache` option. */
 export function toCacheOption(strategy: unknown): CacheQueryOptions {
   if (strategy === undefined) return false;
-  if (typeof strategy !== "object" || strategy === null || Array.isArray(strategy)) {
+  // A Map of them, a boxed Number, … read as `{}`: no strategy, silently (outside probe 211).
+  if (!isOptionsObject(strategy)) {
     throw new CacheArgumentError("cacheStrategy", "expected an object { ttl?, swr?, tags? }");
   }
   for (const key of Object.keys(strategy)) {

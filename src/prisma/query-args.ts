@@ -33,7 +33,7 @@ const NOT_OPTIONS = [types.isMap, types.isSet, types.isWeakMap, types.isWeakSet,
  */
 export function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
   if (value === undefined || value === false) return value;
-  if (typeof value !== "object" || value === null || Array.isArray(value) || (!isPlainObject(value) && isNotOptions(value))) {
+  if (!isOptionsObject(value)) {
     throw new CacheArgumentError("cache", "expected false or an object { ttl?, swr?, tags? }");
   }
   // for-in: enumerable fields, inherited ones too (a DTO's prototype chain).
@@ -55,6 +55,11 @@ export function validateCacheOption(value: unknown): CacheQueryOptions | undefin
 }
 
 /** A literal `{ … }` (or a null-prototype object): the usual spelling, which needs no further look. */
+/** An object that can hold options as fields: not an array, nor one of the NOT_OPTIONS kinds (unless plain). */
+export function isOptionsObject(value: unknown): value is object {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && (isPlainObject(value) || !isNotOptions(value));
+}
+
 function isPlainObject(value: object): boolean {
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;

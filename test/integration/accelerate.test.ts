@@ -4,6 +4,7 @@ import { CacheArgumentError, CacheConfigError, accelerateCompat, type Accelerate
 import { accelerateApp, extendClient } from "../fixtures/accelerate-app.ts";
 import { createBaseClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { FakeClock } from "../helpers/random.ts";
+import { Prisma } from "../../prisma/generated/client.ts";
 import { seedUser } from "../helpers/seed.ts";
 
 /** One instance of the Accelerate app: its own Prisma client and pool, sharing Redis and namespace with its peers. */
@@ -169,6 +170,52 @@ describe("an app written for Accelerate, on one instance", () => {
   });
 });
 
+// Outside probe 211: on a client extended after the Accelerate mode, every read failed — Prisma ran
+// this mode's read again on the translated arguments, and it refused their `cache`.
+describe("an Accelerate app that extends the client further", () => {
+  const redis = createRedis();
+  const { base } = createBaseClient();
+  const accelerated = extendClient(base, { redis, namespace: uniqueNamespace() });
+  const app = accelerated
+    .$extends({ result: { user: { label: { needs: { name: true }, compute: (user) => `~${user.name}` } } } })
+    .$extends({
+      model: {
+        user: {
+          byId(id: number) {
+            return Prisma.getExtensionContext(this).findUnique({ where: { id }, cacheStrategy: { ttl: 60 } });
+          },
+        },
+      },
+      client: { appName: () => "app" },
+    });
+  let alice: Awaited<ReturnType<typeof seedUser>>;
+  beforeAll(async () => {
+    alice = await seedUser(base, { email: `alice@prisma.io-${Date.now()}-extended` });
+  });
+  afterAll(async () => {
+    await accelerated.$cache.close();
+    await base.$disconnect();
+    redis.disconnect();
+  });
+
+  it("reads with and without a cacheStrategy, through a model method, fluently and in transactions, cached as below", async () => {
+    const read = () => app.user.findUnique({ where: { id: alice.id }, cacheStrategy: { ttl: 60 } }).withAccelerateInfo();
+    expect((await read()).data?.id).toBe(alice.id);
+    expect((await read()).info.cacheStatus).toBe("ttl");
+    expect((await app.user.findMany({ where: { id: alice.id } }).withAccelerateInfo()).info.cacheStatus).toBe("none");
+    expect((await app.user.byId(alice.id))?.id).toBe(alice.id);
+    expect(await app.user.findUnique({ where: { id: alice.id }, cacheStrategy: { ttl: 60 } }).posts()).toHaveLength(2);
+    const [found] = await app.$transaction([app.user.findUnique({ where: { id: alice.id }, cacheStrategy: { ttl: 60 } })]);
+    expect(found?.id).toBe(alice.id);
+    const inside = await app.$transaction(async (tx) => tx.user.findUnique({ where: { id: alice.id }, cacheStrategy: { ttl: 60 } }).withAccelerateInfo());
+    expect(inside.info.cacheStatus).toBe("none");
+    // A write through the extended client still reaches its cached reads.
+    await app.user.update({ where: { id: alice.id }, data: { name: "renamed" } });
+    expect((await read()).data?.name).toBe("renamed");
+    await expect(app.user.findUnique({ where: { id: alice.id }, cacheStrategy: { ttl: -1 } })).rejects.toThrow(CacheArgumentError);
+  });
+});
+
 describe("two instances sharing Redis", () => {
   const redis = createRedis();
   const namespace = uniqueNamespace();
@@ -286,6 +333,9 @@ describe("validation, as Accelerate's limits", () => {
     await argumentError(() => prisma.user.findMany({ cacheStrategy: { tll: 60 } } as never), "cacheStrategy.tll");
     await argumentError(() => prisma.user.findMany({ cacheStrategy: { ttl: 86_400, swr: 1 } }), "cacheStrategy.ttl");
     await argumentError(() => prisma.user.findMany({ cache: { ttl: 60 } } as never), "cache");
+    // Objects that hold no strategy as fields were read as `{}`: uncached, silently (outside probe 211).
+    await argumentError(() => prisma.user.findMany({ cacheStrategy: new Map([["ttl", 60]]) } as never), "cacheStrategy");
+    await argumentError(() => prisma.user.findMany({ cacheStrategy: Object(60) } as never), "cacheStrategy");
   });
 
   it("validates invalidate() tags the same way, and needs at least one", async () => {
@@ -312,12 +362,13 @@ describe("validation, as Accelerate's limits", () => {
   });
 
   it("checks maxLifetime itself, naming it: every negativeTtl defaults to it, and jitter shrinks its longest", () => {
-    for (const maxLifetime of [-1, "100", 1e9, 0]) expect(() => accelerateCompat({ maxLifetime: maxLifetime as never })).toThrow(expect.objectContaining({ option: "maxLifetime" }));
+    // Below a second too: a query's lifetimes are whole seconds (outside probe 211: 0.5 was refused naming a model's internal lifetime).
+    for (const maxLifetime of [-1, "100", 1e9, 0, 0.5]) expect(() => accelerateCompat({ maxLifetime: maxLifetime as never })).toThrow(expect.objectContaining({ option: "maxLifetime" }));
     // A negativeTtl above the default maxLifetime names itself, not maxLifetime and a model never configured (outside probe 96).
     expect(() => accelerateCompat({ negativeTtl: 100_000 })).toThrow(expect.objectContaining({ option: "negativeTtl", message: expect.stringMatching(/above maxLifetime, 86400 s \(the default\)/) }));
     expect(() => accelerateCompat({ maxLifetime: 60, models: { User: { negativeTtl: 61 } } })).toThrow(expect.objectContaining({ option: "models.User.negativeTtl" }));
     expect(() => accelerateCompat({ maxLifetime: 60, negativeTtl: 60 })).not.toThrow();
-    expect(() => accelerateCompat({ maxLifetime: 31_536_000, jitter: 0.1 })).toThrow(/at most 28669090 \(365 days shrunk by the jitter, 0\.1\)/);
+    expect(() => accelerateCompat({ maxLifetime: 31_536_000, jitter: 0.1 })).toThrow(/to 28669090 \(365 days shrunk by the jitter, 0\.1\)/);
     expect(() => accelerateCompat({ maxLifetime: 28_669_090, jitter: 0.1 })).not.toThrow();
   });
 });
