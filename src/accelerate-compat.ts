@@ -5,6 +5,7 @@ import { MAX_LIFETIME_S } from "./option-limits.js";
 import { MODEL_LEVEL, TOP_LEVEL, isUncachedEntry, rejectUnknown } from "./options.js";
 import { cacheExtension, type CacheControl } from "./extension.js";
 import { AccelerateInfoQuery, type AccelerateInfo, type InfoResult } from "./prisma/accelerate-info.js";
+import { modelThis } from "./prisma/delegates.js";
 import { checkTags, strategyToCacheArgs, type AccelerateCacheStrategy } from "./prisma/accelerate-strategy.js";
 import { readPrismaSchema } from "./prisma/data-model.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
@@ -133,7 +134,7 @@ const TRANSLATED = new WeakSet<object>();
 function compatRead(delegateKeys: ReadonlyMap<string, string>, maxLifetime: number, clock: Clock, negativeTtlOf: (model: string) => number, optedOut: (model: string) => boolean) {
   return (operation: string) =>
     function (this: unknown, args?: unknown): PrismaPromiseLike {
-      const { $name, $parent } = this as { $name: string; $parent: Delegates };
+      const { $name, $parent } = modelThis(this, operation) as { $name: string; $parent: Delegates };
       const delegate = $parent[delegateKeys.get($name)!]!;
       // Translated by this method on a client extended above this one: passed down as they are.
       if (typeof args === "object" && args !== null && TRANSLATED.has(args)) return delegate[operation]!(args);

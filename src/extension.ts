@@ -8,7 +8,8 @@ import { declareDependencies } from "./prisma/declared-dependencies.js";
 import type { FluentRelations } from "./prisma/fluent-types.js";
 import type { PrismaPromiseLike } from "./prisma/lazy-query.js";
 import { isCacheControl } from "./prisma/cache-control.js";
-import { CacheRuntime, type CacheControl, type ExtensionThis } from "./prisma/runtime.js";
+import { modelThis } from "./prisma/delegates.js";
+import { CacheRuntime, type CacheControl } from "./prisma/runtime.js";
 import type { CacheExtensionOptions, CacheQueryOptions } from "./types.js";
 
 export type { CacheControl } from "./prisma/runtime.js";
@@ -48,13 +49,13 @@ export function cacheExtension<ModelName extends string = string>(options: Cache
     const parent = client as unknown as Record<string, AnyFn>;
     const read = (operation: string) =>
       function (this: unknown, args?: unknown) {
-        return runtime.read(this as ExtensionThis, operation, args as Record<string, unknown> | undefined);
+        return runtime.read(modelThis(this, operation), operation, args as Record<string, unknown> | undefined);
       };
     const writes = Object.fromEntries(
       WRITES.map((operation) => [
         operation,
         function (this: unknown, args?: unknown) {
-          return runtime.write(this as ExtensionThis, operation, args as Record<string, unknown> | undefined);
+          return runtime.write(modelThis(this, operation), operation, args as Record<string, unknown> | undefined);
         },
       ]),
     );

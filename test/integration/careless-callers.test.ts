@@ -19,6 +19,26 @@ async function settle(label: string, call: () => PromiseLike<unknown>): Promise<
   }
 }
 
+// Outside probe 211: `const { findMany } = prisma.user; findMany(args)` threw "Cannot destructure
+// property '$name' of 'this'". Plain Prisma's methods are bound; an extension's cannot be (one
+// function serves every model and client, a transaction's too), so the call names the fix.
+describe("a method taken off its model", () => {
+  it("throws a TypeError that says how to call it, for reads and writes", async () => {
+    const client = createCachedClient();
+    try {
+      const { findMany, findUnique, update } = client.prisma.user;
+      for (const [operation, detached] of [["findMany", () => findMany({})], ["findUnique", () => findUnique({ where: { id: 1 } })], ["update", () => update({ where: { id: 1 }, data: {} })]] as const) {
+        expect(detached, operation).toThrow(TypeError);
+        expect(detached, operation).toThrow(new RegExp(`${operation}\\(\\) was called without its model.*prisma\\.user\\.${operation}\\(args\\)`));
+      }
+      // Called as a method, the same function works.
+      expect(await findMany.call(client.prisma.user, { where: { id: -1 } })).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("bad arguments reject, never throw at the call", () => {
   it("reads with an invalid cache option or arguments, and every $cache method", async () => {
     const client = createCachedClient();
