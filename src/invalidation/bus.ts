@@ -482,8 +482,16 @@ export class Bus {
     this.#acknowledge(writer, messageId);
   }
 
+  /**
+   * On a Cluster through the namespace's node, as heartbeats are: a keyless `PUBLISH` goes to any
+   * node of the client's pool, and one removed from the cluster (`--cluster del-node`, reset but
+   * still running) stays there until the slots are next refreshed — acknowledgements sent to it
+   * reached nobody (outside probe 210: a third of writes waited the whole lease, for as long as it ran).
+   */
   #acknowledge(writer: string, messageId: string): void {
-    this.#store.publish(this.#ackChannelOf(writer), ackMessage(messageId)).catch((error: unknown) => {
+    const [channel, message] = [this.#ackChannelOf(writer), ackMessage(messageId)];
+    const sent = this.#store.isCluster ? this.#store.runUnverified(PUBLISH_FROM_NAMESPACE_NODE, [this.registryKey], [channel, message]) : this.#store.publish(channel, message);
+    sent.catch((error: unknown) => {
       this.#handlers.onError(error instanceof CacheStoreError ? error : new CacheStoreError("PUBLISH", String(error)));
     });
   }
