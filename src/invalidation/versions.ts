@@ -344,7 +344,8 @@ export class Versions {
     if (redis === undefined) return;
     this.forget();
     const sender = this.#sender!;
-    await redis.store.runUnverified(RAISE_SEQUENCE, [`${redis.prefix}:seq`, bumpCountKeyOf(redis.prefix, redis.bus.instanceId), redis.bus.registryKey], [String(this.#highestSeen), String(sender.bumpsTaken), redis.bus.instanceId]);
+    // Past an open circuit, as the fence's bumps and the verification that runs it (see RedisStore.getUnverified).
+    await redis.store.runPastCircuit(RAISE_SEQUENCE, [`${redis.prefix}:seq`, bumpCountKeyOf(redis.prefix, redis.bus.instanceId), redis.bus.registryKey], [String(this.#highestSeen), String(sender.bumpsTaken), redis.bus.instanceId]);
     const names = this.#options.namespaceWide?.() ?? [];
     if (!(await sender.fence(names, publish))) throw new CacheStoreError("EVALSHA", "the namespace-wide bump after a Redis server change failed");
   }

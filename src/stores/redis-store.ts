@@ -134,7 +134,7 @@ export class RedisStore {
   async serverRunId(): Promise<string | null> {
     let info: string;
     try {
-      info = await this.#bounded("INFO", () => this.#redis.info!("server"), "unverified");
+      info = await this.#bounded("INFO", () => this.#redis.info!("server"), "delivery");
     } catch (error) {
       // The server's own reply, under the CacheStoreError that wraps it.
       const reply = (error as { cause?: Error }).cause?.message ?? (error as Error)?.message;
@@ -144,9 +144,15 @@ export class RedisStore {
     return runIdOf(info);
   }
 
-  /** GET on a server not verified yet (the verification's own reads). */
+  /**
+   * GET on a server not verified yet (the verification's own reads). The verification's calls
+   * (this, `serverRunId`, `evalUnverified`) are sent while the circuit is open too: a failover
+   * opens it (the demoted primary refuses writes: `READONLY`), and a verification refused as
+   * "circuit open" held every read and reported each retry until the breaker's next probe
+   * (outside probe 212: 5–28 reports and 0.4–2.4 s without hits per Sentinel failover).
+   */
   getUnverified(key: string): Promise<string | null> {
-    return this.#bounded("GET", () => this.#redis.get(key), "unverified");
+    return this.#bounded("GET", () => this.#redis.get(key), "delivery");
   }
 
   get isCluster(): boolean {
@@ -235,7 +241,7 @@ export class RedisStore {
 
   /** EVAL of a small script on a server not verified yet: one round trip even where it was never loaded (once per connection). */
   evalUnverified(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    return this.#bounded("EVAL", () => this.#redis.eval(script.source, keys.length, ...keys, ...args), "unverified");
+    return this.#bounded("EVAL", () => this.#redis.eval(script.source, keys.length, ...keys, ...args), "delivery");
   }
 
   /**

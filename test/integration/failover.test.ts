@@ -324,6 +324,37 @@ describe("a Redis server that lost the last writes", () => {
     expect(reports.filter((message) => message.includes("keys went back"))).toHaveLength(0);
   });
 
+  // Outside probe 212: after a Sentinel failover the demoted primary's READONLY replies opened the
+  // circuit, and the new connection's verification (INFO, its reads, the fence) was refused as
+  // "circuit open": reads were held and each retry reported until the breaker's next probe.
+  it("a connection made while the circuit is open is verified all the same: no verification refused as \"circuit open\"", async () => {
+    const chaos = await server(() => ChaosRedis.start());
+    const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
+    redis.on("error", () => {});
+    const reports: string[] = [];
+    // The circuit, once open, stays open for the test: only the verification can reach Redis.
+    const c = createCachedClient({ namespace: uniqueNamespace(), redis, models: { User: { ttl: 300 } }, circuitBreaker: { threshold: 1, probeInterval: 600_000 }, onError: (error) => reports.push(error.message) });
+    cleanups.push(async () => {
+      await c.close();
+      redis.disconnect();
+    });
+    const user = await c.base.user.create({ data: { email: `circuit-${uniqueNamespace()}@example.com`, name: "a" } });
+    await cache(c, user.id);
+    chaos.pause();
+    try {
+      await c.prisma.user.findMany({ where: { id: user.id, name: "a" } });
+    } finally {
+      chaos.resume();
+    }
+    expect(c.prisma.$cache.stats().circuitOpen).toBe(true);
+    const admin = new Redis(chaos.url);
+    cleanups.push(async () => admin.disconnect());
+    reports.length = 0;
+    await admin.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+    await sleep(1_500);
+    expect(reports.filter((message) => /could not (verify|be verified)/.test(message))).toEqual([]);
+  });
+
   it("a server that refuses INFO (ACL): the cache still serves and invalidates, unchecked, and says so once", async () => {
     const chaos = await server(() => ChaosRedis.start());
     const admin = new Redis(chaos.url);
