@@ -303,7 +303,7 @@ export class ServerIdentity {
     const role = await this.#hooks.replicationRole?.().catch(() => null);
     if ((role !== "slave" && role !== "replica") || this.#reportedReplica) return;
     this.#reportedReplica = true;
-    this.#hooks.report(new RedisSettingsError("role", "the server is a replica (INFO replication: role:slave): it refuses the cache's invalidations (READONLY), or on a writable replica keeps them from instances on the primary, so other instances may serve what this one writes as it was; give the cache the primary's address"));
+    this.#hooks.report(new RedisSettingsError("role", "the server is a replica (INFO replication: role:slave): it refuses the cache's invalidations (READONLY), or on a writable replica keeps them from instances on the primary, so other instances may serve what this one writes as it was; give the cache the primary's address (behind Sentinel: the sentinels still name this node as the primary, so nothing is served from it until it takes writes — check that a failover completes)"));
   }
 
   /** Learns the server's run_id and fences the namespace if it is not the one known before; false if superseded. */
