@@ -87,10 +87,12 @@ export class LazyQuery extends PrismaLikePromise {
 /** A LazyQuery class whose instances also answer one model's fluent relation methods. Built once per model. */
 export function withFluentRelations(relationFields: readonly string[]): typeof LazyQuery {
   class FluentQuery extends LazyQuery {}
+  // Each read of a relation method gives one bound to its query, as Prisma's are: taken off the
+  // promise (`const posts = query.posts; posts()`) it still works (outside probe 213: it threw).
   for (const field of relationFields) {
     Object.defineProperty(FluentQuery.prototype, field, {
-      value(this: LazyQuery, args?: unknown) {
-        return this.runner.fluent(this, field, args);
+      get(this: LazyQuery) {
+        return (args?: unknown) => this.runner.fluent(this, field, args);
       },
     });
   }

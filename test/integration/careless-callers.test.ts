@@ -33,6 +33,10 @@ describe("a method taken off its model", () => {
       }
       // Called as a method, the same function works.
       expect(await findMany.call(client.prisma.user, { where: { id: -1 } })).toEqual([]);
+      // A fluent relation method taken off its query works, as Prisma's do (outside probe 213: it threw).
+      const user = await seedUser(client.base);
+      const posts = client.prisma.user.findUnique({ where: { id: user.id } }).posts;
+      expect(await posts()).toEqual(await client.base.user.findUnique({ where: { id: user.id } }).posts());
     } finally {
       await client.close();
     }
