@@ -333,7 +333,7 @@ export interface CacheStats {
   bloomRejects: number;
   /** Bloom filters this instance built by scanning a table. */
   bloomBuilds: number;
-  /** Lookups of hot keys answered from a replica key. */
+  /** Lookups of hot keys answered from a replica key (a replica drawn that held nothing servable is not counted). */
   replicaReads: number;
   /** Keys hot in this instance now (estimated reads in the current window ≥ `hotKeys.threshold`), hottest first, at most 10. */
   hotKeys: Array<{ key: string; estimate: number }>;

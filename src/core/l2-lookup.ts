@@ -69,7 +69,10 @@ export class L2Lookup {
     if (replica > 0) {
       const replicaKey = replicaKeyOf(request.key, replica);
       const found = await this.#lookupKey(request, replicaKey);
-      if (found.entry !== undefined) return found;
+      if (found.entry !== undefined) {
+        this.#parts.counters.replicaReads++;
+        return found;
+      }
       const primary = await this.#lookupKey(request, request.key);
       if (primary.entry !== undefined) this.#fill.storeReplica(replicaKey, primary.entry);
       return primary;
@@ -94,6 +97,7 @@ export class L2Lookup {
       const found = await this.#lookupKey(request, replicaKey);
       if (this.#servable(found.entry, replacing)) {
         this.#rememberHit(replicaKey);
+        this.#parts.counters.replicaReads++;
         return { ...found, lock: "entry" };
       }
     }
@@ -157,7 +161,10 @@ export class L2Lookup {
     if (!this.#hitting.has(key)) return undefined;
     return this.#parts.versions.peek(key, request.deps).then(({ stored, current }) => {
       const entry = current === undefined ? undefined : this.#entryOf(request, key, stored, current);
-      if (entry !== undefined && this.#servable(entry, -Infinity)) return entry;
+      if (entry !== undefined && this.#servable(entry, -Infinity)) {
+        if (replica > 0) this.#parts.counters.replicaReads++;
+        return entry;
+      }
       this.#hitting.delete(key);
       if (replica > 0) this.#drawnReplica.set(request, 0);
       return undefined;
@@ -212,9 +219,8 @@ export class L2Lookup {
 
   #replica(request: ReadRequest): number {
     if (!request.hot) return 0;
-    const replica = Math.floor(this.#parts.random() * this.#parts.replicas);
-    if (replica > 0) this.#parts.counters.replicaReads++;
-    return replica;
+    // Counted where a replica answers (outside probe 214: counted when drawn, it exceeded the L2 hits).
+    return Math.floor(this.#parts.random() * this.#parts.replicas);
   }
 
   async #lookupKey(request: ReadRequest, key: string): Promise<Found> {

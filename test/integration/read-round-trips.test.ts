@@ -154,6 +154,15 @@ describe("read path round trips", () => {
       expect(new Set(entryCommands.map((s) => s.args[1]!.slice(0, 4))).size).toBeGreaterThan(1);
       expect(reader.prisma.$cache.stats()).toMatchObject({ dbLoads: 1 });
       expect(reader.prisma.$cache.stats().replicaReads).toBeGreaterThan(0);
+      // Replica reads count those a replica answered, not those drawn (outside probe 214: after writes,
+      // each read that then went to the database counted one too, more than the L2 hits).
+      const before = reader.prisma.$cache.stats();
+      for (let i = 0; i < 20; i++) {
+        await reader.prisma.user.update({ where: { id: user.id }, data: { name: `w${i}` } });
+        await reader.prisma.user.findUnique({ where: { id: user.id } });
+      }
+      const after = reader.prisma.$cache.stats();
+      expect(after.replicaReads - before.replicaReads).toBeLessThanOrEqual(after.l2Hits - before.l2Hits);
     } finally {
       await reader.close();
       reader.redis?.disconnect();
