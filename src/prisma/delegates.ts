@@ -11,7 +11,8 @@ export type ExtensionThis = { $name: string; $parent: Delegates & ScopedClient }
  * too, and running it outside the caller's transaction would be wrong), so it says so.
  */
 export function modelThis(self: unknown, operation: string): ExtensionThis {
-  if (typeof self !== "object" || self === null || typeof (self as { $name?: unknown }).$name !== "string") {
+  // Not reading `$name` here: on Prisma's model object it is a proxied getter, and every read (an L1 hit too) pays for it.
+  if (typeof self !== "object" || self === null) {
     throw new TypeError(`prisma-cache-shield: ${operation}() was called without its model (a method taken off \`prisma.<model>\`); call it as a method — prisma.user.${operation}(args), or wrap it: (args) => prisma.user.${operation}(args)`);
   }
   return self as ExtensionThis;
