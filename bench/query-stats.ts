@@ -62,7 +62,7 @@ async function main(): Promise<void> {
       { rounds: 30 },
     );
     // The counting structure on its own: a tracked query, and one-off queries that force sweeps.
-    const sample: QuerySample = { model: "User", operation: "findUnique", args: { where: { id } }, cacheOption: undefined };
+    const sample: QuerySample = { $model: "User", $operation: "findUnique", $args: { where: { id } }, $cacheOption: undefined };
     const tracked = new HeavyHitters<QuerySample>(2_000);
     const trackedKey = `${namespace}:bench:User:findUnique:{"where":{"id":n${id}}}`;
     const oneOff = new HeavyHitters<QuerySample>(2_000);
@@ -143,7 +143,7 @@ async function flushes(redis: import("ioredis").Redis, namespace: string, sample
       decodeArgs: (text) => codec.decode(text),
       report: () => {},
     });
-    for (let id = 0; id < 2_000; id++) recorder.popularity!.add(`${namespace}:bench:User:findUnique:{"where":{"id":n${id}}}`, { model: "User", operation: "findUnique", args: { where: { id } }, cacheOption: undefined });
+    for (let id = 0; id < 2_000; id++) recorder.popularity!.add(`${namespace}:bench:User:findUnique:{"where":{"id":n${id}}}`, { $model: "User", $operation: "findUnique", $args: { where: { id } }, $cacheOption: undefined });
     const t0 = process.hrtime.bigint();
     await recorder.flush();
     times.push(Number(process.hrtime.bigint() - t0) / 1000);

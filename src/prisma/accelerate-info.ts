@@ -54,7 +54,7 @@ export class AccelerateInfoQuery extends PrismaLikePromise {
   protected async execute(): Promise<unknown> {
     const query = this.#start();
     // Only a cached read (a LazyQuery) can report how it was served; anything else bypassed the cache.
-    const served = query instanceof LazyQuery && query.runner.uncached !== true ? (query.served = newServedBy()) : undefined;
+    const served = query instanceof LazyQuery && query.$runner.uncached !== true ? (query.$served = newServedBy()) : undefined;
     const data = await query;
     return { data, info: this.#info(served, data === null) };
   }

@@ -25,5 +25,5 @@ export function delegateOf(delegateKeys: ReadonlyMap<string, string>, parent: De
 
 /** The query as plain Prisma would run it: on the caller's client, without the cache. */
 export function passthrough(delegateKeys: ReadonlyMap<string, string>, query: LazyQuery): PrismaPromiseLike {
-  return delegateOf(delegateKeys, query.$parent, query.model)[query.operation]!(query.args);
+  return delegateOf(delegateKeys, query.$parent, query.$model)[query.$operation]!(query.$args);
 }

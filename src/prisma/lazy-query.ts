@@ -38,25 +38,25 @@ export interface QueryRunner {
  */
 export class LazyQuery extends PrismaLikePromise {
   /** Set before the first await by callers that want to know how the read was served. */
-  served: ServedBy | undefined = undefined;
+  $served: ServedBy | undefined = undefined;
   /** `args` is the cache's own copy (see copyArgs). */
-  argsCopied = false;
+  $argsCopied = false;
   /** What the `scope` function answered for this read, asked once when it runs (see ReadPath). */
   $scope: string | undefined = undefined;
 
   constructor(
-    readonly runner: QueryRunner,
+    readonly $runner: QueryRunner,
     /**
      * The client the query runs on: the extension's parent client. `$`-named like Prisma's own
      * members, because no field can be: a relation named `parent` keeps its fluent method.
      */
     readonly $parent: Delegates,
-    readonly model: string,
-    readonly operation: string,
+    readonly $model: string,
+    readonly $operation: string,
     /** Arguments with the `cache` option removed; replaced by their copy once `copyArgs()` ran. */
-    public args: Record<string, unknown> | undefined,
+    public $args: Record<string, unknown> | undefined,
     /** The per-query `cache` option, already validated. */
-    readonly cacheOption: { ttl?: number; swr?: number; tags?: readonly string[] } | undefined,
+    readonly $cacheOption: { ttl?: number; swr?: number; tags?: readonly string[] } | undefined,
   ) {
     super();
   }
@@ -67,20 +67,20 @@ export class LazyQuery extends PrismaLikePromise {
    * Called when the query starts, which is when Prisma would read them.
    */
   copyArgs(): Record<string, unknown> | undefined {
-    if (!this.argsCopied) {
-      this.args = snapshotArgs(this.args);
-      this.argsCopied = true;
+    if (!this.$argsCopied) {
+      this.$args = snapshotArgs(this.$args);
+      this.$argsCopied = true;
     }
-    return this.args;
+    return this.$args;
   }
 
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
-    if (this.runner.joinBatch !== undefined) return this.runner.joinBatch(this, batch);
-    return joinBatch(this.runner.passthrough(this), batch);
+    if (this.$runner.joinBatch !== undefined) return this.$runner.joinBatch(this, batch);
+    return joinBatch(this.$runner.passthrough(this), batch);
   }
 
   protected execute(): Promise<unknown> {
-    return this.runner.run(this);
+    return this.$runner.run(this);
   }
 }
 
@@ -92,7 +92,7 @@ export function withFluentRelations(relationFields: readonly string[]): typeof L
   for (const field of relationFields) {
     Object.defineProperty(FluentQuery.prototype, field, {
       get(this: LazyQuery) {
-        return (args?: unknown) => this.runner.fluent(this, field, args);
+        return (args?: unknown) => this.$runner.fluent(this, field, args);
       },
     });
   }

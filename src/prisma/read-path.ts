@@ -235,12 +235,12 @@ export class ReadPath {
     const key = this.#keyOf(query);
     if (key === undefined) return Promise.resolve(passthrough(this.#schema.delegateKeys, query));
     // Query statistics: one Map lookup and increment per read; warm()'s replays would inflate what they replay.
-    if (query.runner !== this.#replays) this.#popularity?.add(this.#statsKeyOf(query, key), query);
-    if (query.served !== undefined) query.served.key = key;
+    if (query.$runner !== this.#replays) this.#popularity?.add(this.#statsKeyOf(query, key), query);
+    if (query.$served !== undefined) query.$served.key = key;
     const hot = this.#hotKeys?.touch(key) === true;
-    const hit = this.#cache.readL1(key, query.model, policy, hot);
+    const hit = this.#cache.readL1(key, query.$model, policy, hot);
     if (hit === undefined) return this.#readMissed(query, key, policy, hot);
-    if (query.served !== undefined) noteServed(query.served, "l1", hit[1] === "stale", hit[2]);
+    if (query.$served !== undefined) noteServed(query.$served, "l1", hit[1] === "stale", hit[2]);
     if (hit[1] !== undefined) {
       const args = this.#loadArgs(query, key);
       if (args !== UNSTABLE) this.#cache.refreshInBackground(this.#request(query, key, args, policy, hot), hit[1], hit[2]);
@@ -256,28 +256,28 @@ export class ReadPath {
    * copy it will load with, which replaces its arguments (see snapshotArgs).
    */
   #keyOf(query: LazyQuery): string | undefined {
-    const field = query.cacheOption === undefined ? uniqueWhereField(query.args) : undefined;
-    return field === undefined ? this.#keyOfArgs(query, query.copyArgs()) : this.#keyOfArgs(query, query.args, field);
+    const field = query.$cacheOption === undefined ? uniqueWhereField(query.$args) : undefined;
+    return field === undefined ? this.#keyOfArgs(query, query.copyArgs()) : this.#keyOfArgs(query, query.$args, field);
   }
 
   /** `field`: the field of a `{ where: { <field>: <value> } }` read (see uniqueWhereField), whose key is interned. */
-  #keyOfArgs(query: LazyQuery, args: Record<string, unknown> | undefined, field = query.cacheOption === undefined ? uniqueWhereField(args) : undefined): string | undefined {
+  #keyOfArgs(query: LazyQuery, args: Record<string, unknown> | undefined, field = query.$cacheOption === undefined ? uniqueWhereField(args) : undefined): string | undefined {
     const value = field === undefined ? undefined : (args!.where as Record<string, number | string>)[field];
     // A scoped read's key is interned per scope: its operation stands for the pair.
-    const internedAs = query.$scope === undefined ? query.operation : `${query.operation}\u0000${query.$scope}`;
-    const interned = value === undefined ? undefined : this.#keys.get(query.model, internedAs, field!, value);
+    const internedAs = query.$scope === undefined ? query.$operation : `${query.$operation}\u0000${query.$scope}`;
+    const interned = value === undefined ? undefined : this.#keys.get(query.$model, internedAs, field!, value);
     if (interned !== undefined) return interned;
     let canonicalArgs: string;
     try {
-      canonicalArgs = canonicalize(args ?? {}, encodePrismaArgValue, { orderedRoot: ORDERED_RESULT_OPERATIONS.has(query.operation), strictUndefined: this.#strictUndefined });
-      if (query.cacheOption !== undefined) canonicalArgs = cacheVariant(query.cacheOption) + canonicalArgs;
+      canonicalArgs = canonicalize(args ?? {}, encodePrismaArgValue, { orderedRoot: ORDERED_RESULT_OPERATIONS.has(query.$operation), strictUndefined: this.#strictUndefined });
+      if (query.$cacheOption !== undefined) canonicalArgs = cacheVariant(query.$cacheOption) + canonicalArgs;
     } catch (error) {
       if (!(error instanceof UnencodableArgsError)) throw error;
       this.#counters.bypass(`unencodable args: ${error.reason}`);
       return undefined;
     }
-    const key = deriveKey(this.#keyScope, query.model, query.operation, canonicalArgs, query.$scope);
-    if (value !== undefined) this.#keys.set(query.model, internedAs, field!, value, key);
+    const key = deriveKey(this.#keyScope, query.$model, query.$operation, canonicalArgs, query.$scope);
+    if (value !== undefined) this.#keys.set(query.$model, internedAs, field!, value, key);
     return key;
   }
 
@@ -287,8 +287,8 @@ export class ReadPath {
    * key says (a getter answering differently on each read): that read is left to Prisma.
    */
   #loadArgs(query: LazyQuery, key: string): Record<string, unknown> | undefined | typeof UNSTABLE {
-    if (query.argsCopied) return query.args;
-    const args = snapshotArgs(query.args);
+    if (query.$argsCopied) return query.$args;
+    const args = snapshotArgs(query.$args);
     return this.#keyOfArgs(query, args) === key ? args : UNSTABLE;
   }
 
@@ -297,16 +297,16 @@ export class ReadPath {
     const args = this.#loadArgs(query, key);
     if (args === UNSTABLE) return this.#leftToPrisma(query, key, "arguments changed while read");
     // Prisma's verdict on a unique read that names no unique key depends on what else it batched with that tick.
-    if (UNIQUE_READS.has(query.operation) && !namesUniqueKey(this.#schema.graph, query.model, args?.where)) return this.#leftToPrisma(query, key, "no unique key in where");
+    if (UNIQUE_READS.has(query.$operation) && !namesUniqueKey(this.#schema.graph, query.$model, args?.where)) return this.#leftToPrisma(query, key, "no unique key in where");
     // Not where another extension's hook may rewrite the read's where (a lower-cased email): the guard sees the caller's.
-    if (this.#guard?.guards(query.model) && UNIQUE_READS.has(query.operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.model)!, query.operation) && this.#guard.check(query.model, args) === "absent") {
-      if (query.served !== undefined) noteServed(query.served, "bloom", false, undefined);
-      return query.operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.model, query.operation), this.#clientVersion));
+    if (this.#guard?.guards(query.$model) && UNIQUE_READS.has(query.$operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.$model)!, query.$operation) && this.#guard.check(query.$model, args) === "absent") {
+      if (query.$served !== undefined) noteServed(query.$served, "bloom", false, undefined);
+      return query.$operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.$model, query.$operation), this.#clientVersion));
     }
     let read = this.#cache.readThrough(this.#request(query, key, args, policy, hot));
     // Only this read's own load ends so (see UnsharedLoad): its value answers it.
     if (this.#scopeOf !== undefined) read = read.catch(valueOfUnsharedLoad);
-    return THROWING_READS.has(query.operation) ? read.then(this.#unwrapNotFound) : read;
+    return THROWING_READS.has(query.$operation) ? read.then(this.#unwrapNotFound) : read;
   }
 
   /** A read the cache never caches: counted as a bypass, and never recorded for warm() (its replay would cache nothing). */
@@ -317,7 +317,7 @@ export class ReadPath {
     // A unique read answered as a lone call (a fractional Int truncated), not merged with others of
     // its tick (outside probe 200: a fan-out of such reads answered null): in a one-query transaction.
     const parent = query.$parent as { $transaction?: (queries: PrismaPromiseLike[]) => Promise<unknown[]> };
-    if (UNIQUE_READS.has(query.operation) && typeof parent.$transaction === "function") return parent.$transaction([ran]).then(([result]) => result);
+    if (UNIQUE_READS.has(query.$operation) && typeof parent.$transaction === "function") return parent.$transaction([ran]).then(([result]) => result);
     return Promise.resolve(ran);
   }
 
@@ -325,8 +325,8 @@ export class ReadPath {
 
   /** `args`: the read's copy (#loadArgs), what its key, dependencies and load all come from. */
   #request(query: LazyQuery, key: string, args: Record<string, unknown> | undefined, policy: ReadPolicy, hot: boolean): ReadRequest {
-    const { model, operation } = query;
-    const tags = query.cacheOption?.tags;
+    const { $model: model, $operation: operation } = query;
+    const tags = query.$cacheOption?.tags;
     const deps = this.#depsOf(query, args, key);
     // Another extension's query hook may make the query that runs reach more than the caller's
     // arguments, or answer it without running it: the result is served, and not stored.
@@ -367,7 +367,7 @@ export class ReadPath {
       load: scoped === undefined ? load : this.#scopeChecked(query, load, scoped),
       isNotFound: SINGLE_RECORD.has(operation) ? isNotFound : never,
       whyNotStored: (value) => notStored ?? (UNIQUE_READS.has(operation) && isNotFound(value) && !spelledAsStored(this.#schema.graph, model, args?.where) ? UNSURE_NOT_FOUND : undefined),
-      served: query.served,
+      served: query.$served,
     };
   }
 
@@ -378,17 +378,17 @@ export class ReadPath {
     }
     let deps = this.#depsByKey.get(key);
     if (deps === undefined) {
-      const { model, operation } = query;
+      const { $model: model, $operation: operation } = query;
       // Every entry depends on its database's schema epoch too (see schemaEpoch).
-      deps = [...this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, args, query.cacheOption?.tags)), this.#schemaEpoch];
+      deps = [...this.#learned.withLearned(model, operation, readDependencies(this.#schema.graph, model, operation, args, query.$cacheOption?.tags)), this.#schemaEpoch];
       this.#depsByKey.set(key, deps);
     }
     return deps;
   }
 
   #policyFor(query: LazyQuery): ReadPolicy {
-    const policy = this.#options.models.get(query.model)!;
-    const override = query.cacheOption;
+    const policy = this.#options.models.get(query.$model)!;
+    const override = query.$cacheOption;
     if (override === undefined || (override.ttl === undefined && override.swr === undefined)) return policy;
     const ttlMs = override.ttl === undefined ? policy.ttlMs : override.ttl * 1000;
     const swrMs = override.swr === undefined ? policy.swrMs : override.swr * 1000;
@@ -445,13 +445,13 @@ export class ReadPath {
 
   /** A database load, timed: statistics weight queries by it and it feeds the load-duration metric. */
   #timedLoad(query: LazyQuery, key: string, args: Record<string, unknown> | undefined, listener: ProbeListener, alone: boolean): Promise<unknown> {
-    return this.#observability.timeLoad(query, this.#statsKeyOf(query, key), () => this.#probe.run(this.#schema.delegateKeys.get(query.model)!, query.model, query.operation, args, listener, alone));
+    return this.#observability.timeLoad(query, this.#statsKeyOf(query, key), () => this.#probe.run(this.#schema.delegateKeys.get(query.$model)!, query.$model, query.$operation, args, listener, alone));
   }
 }
 
 const isNotFound = (value: unknown) => value === null || value instanceof NotFoundMarker;
 /** What a `scope` function is told about a read: not the query object itself. */
-const scopedRead = (query: LazyQuery): ScopedRead => ({ model: query.model, operation: query.operation, args: query.args });
+const scopedRead = (query: LazyQuery): ScopedRead => ({ model: query.$model, operation: query.$operation, args: query.$args });
 const valueOfUnsharedLoad = (error: unknown) => {
   if (error instanceof UnsharedLoad) return error.value;
   throw error;

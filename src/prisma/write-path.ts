@@ -83,13 +83,13 @@ export class WritePath {
     const elements = input as PrismaPromiseLike[];
     const announcedOf = (element: unknown): Iterable<string> => {
       const write = element instanceof FluentWrite ? element.write : element;
-      if (write instanceof LazyQuery && write.runner === this.#writes) return this.#writeNames.announcedByWrite(write.model, write.operation, write.copyArgs());
+      if (write instanceof LazyQuery && write.$runner === this.#writes) return this.#writeNames.announcedByWrite(write.$model, write.$operation, write.copyArgs());
       return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
     };
     const effectsOf = (element: unknown, result: unknown): Iterable<string> => {
-      if (element instanceof LazyQuery && element.runner === this.#writes) return this.#ofWriteInTransaction(element.model, element.operation, element.copyArgs(), result);
+      if (element instanceof LazyQuery && element.$runner === this.#writes) return this.#ofWriteInTransaction(element.$model, element.$operation, element.copyArgs(), result);
       // A fluent write's result is the related record: its own effects are known from its arguments only.
-      if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.model, element.write.operation, element.write.copyArgs(), undefined);
+      if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.$model, element.write.$operation, element.write.copyArgs(), undefined);
       return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
     };
     const progress = new WriteProgress(() => elements.flatMap((element) => [...announcedOf(element)]));
@@ -137,9 +137,9 @@ export class WritePath {
 
   readonly #writes: QueryRunner = {
     run: (query) => {
-      const progress = new WriteProgress(() => this.#writeNames.ofWrite(query.model, query.operation, query.copyArgs(), undefined));
-      return this.#gate.admit(`${query.model}.${query.operation}`, () => {
-        const announced = this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs());
+      const progress = new WriteProgress(() => this.#writeNames.ofWrite(query.$model, query.$operation, query.copyArgs(), undefined));
+      return this.#gate.admit(`${query.$model}.${query.$operation}`, () => {
+        const announced = this.#writeNames.announcedByWrite(query.$model, query.$operation, query.copyArgs());
         if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced, progress);
         return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced, progress));
       }, () => this.#transactions.drains(query.$parent as ScopedClient), progress.pending);
@@ -148,11 +148,11 @@ export class WritePath {
     joinBatch: (query, batch) => {
       query.copyArgs();
       return this.#joinedBatch(
-        `${query.model}.${query.operation}`,
+        `${query.$model}.${query.$operation}`,
         query,
         () => joinBatch(passthrough(this.#delegateKeys, query), batch),
-        (result) => this.#ofWriteInTransaction(query.model, query.operation, query.args, result),
-        () => this.#writeNames.announcedByWrite(query.model, query.operation, query.args),
+        (result) => this.#ofWriteInTransaction(query.$model, query.$operation, query.$args, result),
+        () => this.#writeNames.announcedByWrite(query.$model, query.$operation, query.$args),
       );
     },
     fluent: (query, relation, args) => {
@@ -160,15 +160,15 @@ export class WritePath {
       const plain = passthrough(this.#delegateKeys, query);
       const related = (plain[relation] as (args: unknown) => PrismaPromiseLike).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
-      const effects = () => this.#writeNames.ofWrite(query.model, query.operation, query.copyArgs(), undefined);
+      const effects = () => this.#writeNames.ofWrite(query.$model, query.$operation, query.copyArgs(), undefined);
       return chainableFluentWrite(
         query,
         related,
         (fluent) => {
           const progress = new WriteProgress(effects);
-          return this.#gate.admit(`${query.model}.${query.operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs()), query.model, fluent.query, effects, undefined, undefined, this.#probe.hooked(this.#delegateKeys.get(query.model)!, query.operation), progress), () => this.#transactions.drains(query.$parent as ScopedClient), progress.pending);
+          return this.#gate.admit(`${query.$model}.${query.$operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.$model, query.$operation, query.copyArgs()), query.$model, fluent.query, effects, undefined, undefined, this.#probe.hooked(this.#delegateKeys.get(query.$model)!, query.$operation), progress), () => this.#transactions.drains(query.$parent as ScopedClient), progress.pending);
         },
-        (fluent, join) => this.#joinedBatch(`${query.model}.${query.operation}`, fluent, join, effects, () => this.#writeNames.announcedByWrite(query.model, query.operation, query.copyArgs())),
+        (fluent, join) => this.#joinedBatch(`${query.$model}.${query.$operation}`, fluent, join, effects, () => this.#writeNames.announcedByWrite(query.$model, query.$operation, query.copyArgs())),
       );
     },
   };
@@ -187,15 +187,15 @@ export class WritePath {
   }
 
   #runWrite(query: LazyQuery, announced: Iterable<string>, progress: WriteProgress): Promise<unknown> {
-    let finalArgs = query.args;
+    let finalArgs = query.$args;
     // Named from what the database returned, at once: other extensions' hooks may rewrite it, in place too, before it reaches us (a masked email).
     const namesOfDatabaseResult = new Set<string>();
     // Outside transactions the write runs through the final-arguments probe: a nested write another extension adds is seen.
     const inTransaction = (query.$parent as ScopedClient)[TRANSACTION_SCOPE] !== undefined;
-    const delegateKey = this.#delegateKeys.get(query.model)!;
+    const delegateKey = this.#delegateKeys.get(query.$model)!;
     // How far a failed write got, where the probe sees it (other hooks run around it, and may retry it or give up on it).
     // Another extension's hook runs around it: it may write on a client of its own (see TransactionInvalidations.interactive).
-    const hooked = this.#probe.hooked(delegateKey, query.operation);
+    const hooked = this.#probe.hooked(delegateKey, query.$operation);
     const attempts = hooked && !inTransaction ? new WriteAttempts() : undefined;
     // Lazy, like a Prisma query: it starts when #announced awaits it, after the announcement.
     const write: PromiseLike<unknown> = inTransaction
@@ -203,28 +203,28 @@ export class WritePath {
       : {
           then: (resolve, reject) =>
             this.#probe
-              .run(delegateKey, query.model, query.operation, query.args, {
+              .run(delegateKey, query.$model, query.$operation, query.$args, {
                 onFinalArgs: (args) => (finalArgs = args),
                 onAttempt: () => attempts?.started(),
                 onResult: (result) => {
                   attempts?.answered();
-                  for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) namesOfDatabaseResult.add(name);
+                  for (const name of this.#writeNames.ofWrite(query.$model, query.$operation, finalArgs, result)) namesOfDatabaseResult.add(name);
                 },
                 onAttemptFailed: (error) => attempts?.failed(error),
                 // A hook wrote by itself (a soft delete's update on its own client): its result may not spell what it changed.
-                onAnsweredElsewhere: () => void namesOfDatabaseResult.add(recordGeneration(query.model)),
+                onAnsweredElsewhere: () => void namesOfDatabaseResult.add(recordGeneration(query.$model)),
               })
               .then(resolve, reject),
         };
     const effects = (result: unknown) => {
-      const names = inTransaction ? this.#ofWriteInTransaction(query.model, query.operation, query.args, result) : this.#writeNames.ofWrite(query.model, query.operation, query.args, result);
-      if (finalArgs !== query.args) for (const name of this.#writeNames.ofWrite(query.model, query.operation, finalArgs, result)) names.add(name);
+      const names = inTransaction ? this.#ofWriteInTransaction(query.$model, query.$operation, query.$args, result) : this.#writeNames.ofWrite(query.$model, query.$operation, query.$args, result);
+      if (finalArgs !== query.$args) for (const name of this.#writeNames.ofWrite(query.$model, query.$operation, finalArgs, result)) names.add(name);
       for (const name of namesOfDatabaseResult) names.add(name);
       return names;
     };
     // Asked before the write (the announcement) and after it, when another extension's hook may have changed its arguments.
-    const addsIdentities = () => this.#writeNames.addsIdentities(query.model, query.operation, query.args) || (finalArgs !== query.args && this.#writeNames.addsIdentities(query.model, query.operation, finalArgs));
-    return this.#announced(query.$parent, announced, query.model, write, effects, addsIdentities, attempts, hooked, progress);
+    const addsIdentities = () => this.#writeNames.addsIdentities(query.$model, query.$operation, query.$args) || (finalArgs !== query.$args && this.#writeNames.addsIdentities(query.$model, query.$operation, finalArgs));
+    return this.#announced(query.$parent, announced, query.$model, write, effects, addsIdentities, attempts, hooked, progress);
   }
 
   /**

@@ -93,7 +93,7 @@ export class Observability {
       (value) => {
         const ms = clock.now() - started;
         this.#queryStats?.loaded(query, ms);
-        this.#metrics.loaded(query.model, query.operation, ms);
+        this.#metrics.loaded(query.$model, query.$operation, ms);
         return value;
       },
       (error: unknown) => {

@@ -34,11 +34,12 @@ export interface TrackedQuery {
 }
 
 /** A counted read: what warm() needs to replay it. */
+/** A read as the cache holds it (a LazyQuery): its members are `$`-named so that no relation's fluent method is hidden by one. */
 export interface QuerySample {
-  model: string;
-  operation: string;
-  args: Record<string, unknown> | undefined;
-  cacheOption: CacheHints | undefined;
+  $model: string;
+  $operation: string;
+  $args: Record<string, unknown> | undefined;
+  $cacheOption: CacheHints | undefined;
 }
 
 /** One recorded query, as the fleet's statistics hold it. */
@@ -135,7 +136,7 @@ export class QueryStats {
     // for the next read), and only what a flush sends, at most MAX_ARGS_LENGTH of them: a copy of
     // the arguments would keep whatever they hold (an outside probe: 1 500 distinct reads with a
     // 1 MB string each held 1.4 GB), and a read's query object also holds its result.
-    this.popularity = settings.counting ? new HeavyHitters(tracked, (sample: QuerySample) => ({ shape: queryShape(sample.model, sample.operation, sample.args), json: this.#encode(sample) })) : undefined;
+    this.popularity = settings.counting ? new HeavyHitters(tracked, (sample: QuerySample) => ({ shape: queryShape(sample.$model, sample.$operation, sample.$args), json: this.#encode(sample) })) : undefined;
     this.#loads = new LRUCache({ max: tracked });
   }
 
@@ -155,7 +156,7 @@ export class QueryStats {
    */
   loaded(sample: QuerySample, ms: number): void {
     if (this.popularity === undefined) return;
-    const shape = queryShape(sample.model, sample.operation, sample.args);
+    const shape = queryShape(sample.$model, sample.$operation, sample.$args);
     const loads = this.#loads.get(shape);
     const log = Math.log(Math.max(ms, 0.01));
     if (loads === undefined) this.#loads.set(shape, { logSum: log, count: 1 });
@@ -250,12 +251,12 @@ export class QueryStats {
   #encode(sample: QuerySample): string | typeof UNREPLAYABLE {
     let args: string | undefined;
     try {
-      args = sample.args === undefined ? undefined : this.#parts.encodeArgs(sample.args);
+      args = sample.$args === undefined ? undefined : this.#parts.encodeArgs(sample.$args);
     } catch {
       return UNREPLAYABLE;
     }
     if (args !== undefined && args.length > MAX_ARGS_LENGTH) return UNREPLAYABLE;
-    return JSON.stringify({ m: sample.model, o: sample.operation, a: args, c: sample.cacheOption, f: this.#parts.fingerprint });
+    return JSON.stringify({ m: sample.$model, o: sample.$operation, a: args, c: sample.$cacheOption, f: this.#parts.fingerprint });
   }
 
   #parse(id: string, score: number, json: string | null, loadMs: number | undefined): RecordedQuery {

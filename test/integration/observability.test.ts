@@ -77,7 +77,7 @@ describe("query statistics and warm()", () => {
       await a.prisma.$cache.drain();
       // Statistics written by an older deploy, under another schema fingerprint.
       const old = recorder(redis, namespace, "an-old-schema");
-      old.popularity!.add(`${namespace}:an-old-schema:User:findUnique:{"where":{"id":n1}}`, { model: "User", operation: "findUnique", args: { where: { id: 1 } }, cacheOption: undefined });
+      old.popularity!.add(`${namespace}:an-old-schema:User:findUnique:{"where":{"id":n1}}`, { $model: "User", $operation: "findUnique", $args: { where: { id: 1 } }, $cacheOption: undefined });
       await old.flush();
 
       const progress: WarmProgress[] = [];
@@ -110,7 +110,7 @@ describe("query statistics and warm()", () => {
       // The deploy before this one's schema: its queries were read far more often (they rank first).
       const old = recorder(redis, namespace, "an-old-schema");
       for (let id = 1; id <= 6; id++) {
-        for (let i = 0; i < 1_000; i++) old.popularity!.add(`${namespace}:an-old-schema:User:findUnique:{"where":{"id":n${id}}}`, { model: "User", operation: "findUnique", args: { where: { id } }, cacheOption: undefined });
+        for (let i = 0; i < 1_000; i++) old.popularity!.add(`${namespace}:an-old-schema:User:findUnique:{"where":{"id":n${id}}}`, { $model: "User", $operation: "findUnique", $args: { where: { id } }, $cacheOption: undefined });
       }
       await old.flush();
       const ranked = await a.prisma.$cache.topQueries({ limit: 100 });
@@ -181,7 +181,7 @@ describe("query statistics and warm()", () => {
       const stats = recorder(redis, namespace, "fp");
       const popularity = stats.popularity!;
       const key = (id: number) => `${namespace}:fp:User:findUnique:{"where":{"id":n${id}}}`;
-      const sample = (id: number) => ({ model: "User", operation: "findUnique", args: { where: { id } }, cacheOption: undefined });
+      const sample = (id: number) => ({ $model: "User", $operation: "findUnique", $args: { where: { id } }, $cacheOption: undefined });
       gc();
       const heapBefore = process.memoryUsage().heapUsed;
       let peakHeap = heapBefore;

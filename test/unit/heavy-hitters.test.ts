@@ -55,7 +55,7 @@ describe("HeavyHitters", () => {
     expect(kept.drain(1)).toEqual([{ key: "a", count: 2, item: 7 }]);
     const stats = new QueryStats({ store: undefined as never, prefix: "{t}", fingerprint: "f", settings: { counting: true, maxQueries: 10, halfLifeMs: 1_000, flushIntervalMs: 1_000 }, clock: Date, encodeArgs: JSON.stringify, decodeArgs: JSON.parse, report: () => {} });
     const args = { where: { id: 1 } };
-    const read = { model: "User", operation: "findUnique", args, cacheOption: undefined, runner: {}, parent: {}, result: [1, 2, 3] };
+    const read = { $model: "User", $operation: "findUnique", $args: args, $cacheOption: undefined, $runner: {}, $parent: {}, result: [1, 2, 3] };
     stats.popularity!.add("k", read);
     // The caller reuses its arguments for the next read: what was kept is the first read's.
     args.where.id = 2;
@@ -63,7 +63,7 @@ describe("HeavyHitters", () => {
     expect(Object.keys(tracked).sort()).toEqual(["json", "shape"]);
     expect(JSON.parse(tracked.json as string)).toEqual({ m: "User", o: "findUnique", a: JSON.stringify({ where: { id: 1 } }), f: "f" });
     // Arguments too long to replay keep nothing of themselves (an outside probe: 1 500 distinct reads with a 1 MB string each held 1.4 GB).
-    stats.popularity!.add("big", { ...read, args: { where: { name: "x".repeat(1_000_000) } } });
+    stats.popularity!.add("big", { ...read, $args: { where: { name: "x".repeat(1_000_000) } } });
     expect(stats.popularity!.drain(1)[0]!.item.json).toBe("");
   });
 

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { withFluentRelations, type QueryRunner } from "../../src/prisma/lazy-query.ts";
+
+/**
+ * Outside probe 215: a relation named like a member of the cache's query object (`model`, `args`,
+ * `operation`, `runner`, `served`, …) had no fluent method — the instance's field hid it
+ * (`car.findUnique(…).model()`: "model is not a function"). The query's own members are `$`-named,
+ * as Prisma's are, since no field of a schema can be.
+ */
+describe("fluent relation methods", () => {
+  const relations = ["model", "args", "operation", "runner", "served", "cacheOption", "argsCopied", "parent", "scope"];
+  const calls: Array<[string, unknown]> = [];
+  const runner: QueryRunner = {
+    run: async () => null,
+    passthrough: () => Promise.resolve(null),
+    fluent: (_query, relation, args) => (calls.push([relation, args]), relation),
+  };
+
+  it("exist for relations named like the query's own members, and call the runner with their name", () => {
+    const Query = withFluentRelations(relations);
+    const query = new Query(runner, {}, "Car", "findUnique", { where: { id: 1 } }, undefined) as unknown as Record<string, (args?: unknown) => unknown>;
+    for (const relation of relations) expect(query[relation]!({ take: 1 }), relation).toBe(relation);
+    expect(calls).toEqual(relations.map((relation) => [relation, { take: 1 }]));
+  });
+
+  it("are bound to their query: taken off it, they still call it", () => {
+    const Query = withFluentRelations(["posts"]);
+    const query = new Query(runner, {}, "User", "findUnique", undefined, undefined);
+    const { posts } = query as unknown as { posts: (args?: unknown) => unknown };
+    expect(posts()).toBe("posts");
+  });
+});
