@@ -74,6 +74,11 @@ export class LazyQuery extends PrismaLikePromise {
     return this.$args;
   }
 
+  /** The query, as Prisma's promise shows it (its model, operation and arguments). */
+  override toJSON(): object {
+    return { model: this.$model, operation: this.$operation, args: this.$args };
+  }
+
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
     if (this.$runner.joinBatch !== undefined) return this.$runner.joinBatch(this, batch);
     return joinBatch(this.$runner.passthrough(this), batch);

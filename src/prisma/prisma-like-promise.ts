@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import type { PrismaPromiseLike } from "./lazy-query.js";
 
 /** What Prisma hands a promise that joins a batch `$transaction([...])`. */
@@ -15,9 +16,26 @@ export abstract class PrismaLikePromise implements PromiseLike<unknown> {
     return "PrismaPromise";
   }
 
-  /** This promise itself, also when read through a Proxy around it (a chainable fluent write): what batches know it by. */
-  get self(): object {
+  /**
+   * This promise itself, also when read through a Proxy around it (a chainable fluent write): what
+   * batches know it by. `$`-named, as every member of the cache's queries: a relation named `self`
+   * keeps its fluent method.
+   */
+  get $self(): object {
     return this;
+  }
+
+  /**
+   * What `JSON.stringify` and `console.log` show: a summary, never the client the query runs on
+   * (outside probe 215: JSON.stringify threw on that circular structure, and inspecting a query
+   * printed the whole client).
+   */
+  toJSON(): object {
+    return {};
+  }
+
+  [inspect.custom](): string {
+    return `PrismaPromise ${JSON.stringify(this.toJSON())}`;
   }
 
   then<A = unknown, B = never>(onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {

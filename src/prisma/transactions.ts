@@ -159,7 +159,7 @@ export class TransactionInvalidations {
     for (const element of input) for (const name of announcedOf(element)) announced.add(name);
     // Refused as a whole, before any element joins it: a batch is all or nothing.
     if (announced.size > 0) this.#gate.refuseIfClosed("$transaction", () => this.drains(client));
-    for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add((element as { self?: object }).self ?? element);
+    for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add((element as { $self?: object }).$self ?? element);
     const run = () => parentTransaction.call(client, input, options) as Promise<unknown[]>;
     // Announced while the batch runs, as a single write is (WriteAnnouncer.alongside).
     const outcome = announced.size === 0 ? { result: await run(), announcement: undefined } : await this.#announcer.alongside(announced, "transaction", true, run);

@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { withFluentRelations, type QueryRunner } from "../../src/prisma/lazy-query.ts";
 
@@ -8,11 +9,11 @@ import { withFluentRelations, type QueryRunner } from "../../src/prisma/lazy-que
  * as Prisma's are, since no field of a schema can be.
  */
 describe("fluent relation methods", () => {
-  const relations = ["model", "args", "operation", "runner", "served", "cacheOption", "argsCopied", "parent", "scope"];
+  const relations = ["model", "args", "operation", "runner", "served", "cacheOption", "argsCopied", "parent", "scope", "self"];
   const calls: Array<[string, unknown]> = [];
   const runner: QueryRunner = {
     run: async () => null,
-    passthrough: () => Promise.resolve(null),
+    passthrough: () => Promise.resolve(null) as never,
     fluent: (_query, relation, args) => (calls.push([relation, args]), relation),
   };
 
@@ -28,5 +29,15 @@ describe("fluent relation methods", () => {
     const query = new Query(runner, {}, "User", "findUnique", undefined, undefined);
     const { posts } = query as unknown as { posts: (args?: unknown) => unknown };
     expect(posts()).toBe("posts");
+  });
+
+  it("show the query, not the client it runs on, to JSON.stringify and console.log (outside probe 215)", () => {
+    const Query = withFluentRelations(["posts"]);
+    const client: Record<string, unknown> = {};
+    client.self = client;
+    const query = new Query(runner, client as never, "User", "findUnique", { where: { id: 1 } }, undefined);
+    const shown = { model: "User", operation: "findUnique", args: { where: { id: 1 } } };
+    expect(JSON.parse(JSON.stringify(query))).toEqual(shown);
+    expect(inspect(query)).toBe(`PrismaPromise ${JSON.stringify(shown)}`);
   });
 });
