@@ -51,7 +51,7 @@ export class AccelerateInfoQuery extends PrismaLikePromise {
     return Promise.resolve(joined).then((data) => ({ data, info: this.#info(undefined, false) }));
   }
 
-  protected async execute(): Promise<unknown> {
+  protected async $execute(): Promise<unknown> {
     const query = this.#start();
     // Only a cached read (a LazyQuery) can report how it was served; anything else bypassed the cache.
     const served = query instanceof LazyQuery && query.$runner.uncached !== true ? (query.$served = newServedBy()) : undefined;

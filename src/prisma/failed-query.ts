@@ -14,10 +14,10 @@ export class FailedQuery extends PrismaLikePromise {
   }
 
   requestTransaction(_batch: BatchTransaction): PromiseLike<unknown> {
-    return this.execute();
+    return this.$execute();
   }
 
-  protected execute(): Promise<unknown> {
+  protected $execute(): Promise<unknown> {
     return Promise.reject(this.#error);
   }
 }

@@ -9,7 +9,7 @@ import { WrappedWrite, type OnBatch } from "./prisma-like-promise.js";
 export class FluentWrite extends WrappedWrite<FluentWrite> {
   constructor(
     /** The write the relation is read from (its model, operation and arguments). */
-    readonly write: LazyQuery,
+    readonly $write: LazyQuery,
     query: PrismaPromiseLike,
     run: (fluent: FluentWrite) => Promise<unknown>,
     onBatch?: OnBatch<FluentWrite>,
@@ -25,6 +25,7 @@ export class FluentWrite extends WrappedWrite<FluentWrite> {
 export function chainableFluentWrite(write: LazyQuery, query: PrismaPromiseLike, run: (fluent: FluentWrite) => Promise<unknown>, onBatch?: OnBatch<FluentWrite>): FluentWrite {
   return new Proxy(new FluentWrite(write, query, run, onBatch), {
     get(target, property) {
+      // The wrapper's members are `$`-named or Prisma's own (then, catch, finally, requestTransaction): any other name is a relation.
       if (property in target || typeof property === "symbol") {
         // Bound to the instance itself: its private fields are not reachable through the proxy.
         const value: unknown = Reflect.get(target, property, target);

@@ -39,7 +39,7 @@ export interface QueryRunner {
 export class LazyQuery extends PrismaLikePromise {
   /** Set before the first await by callers that want to know how the read was served. */
   $served: ServedBy | undefined = undefined;
-  /** `args` is the cache's own copy (see copyArgs). */
+  /** `args` is the cache's own copy (see $copyArgs). */
   $argsCopied = false;
   /** What the `scope` function answered for this read, asked once when it runs (see ReadPath). */
   $scope: string | undefined = undefined;
@@ -53,7 +53,7 @@ export class LazyQuery extends PrismaLikePromise {
     readonly $parent: Delegates,
     readonly $model: string,
     readonly $operation: string,
-    /** Arguments with the `cache` option removed; replaced by their copy once `copyArgs()` ran. */
+    /** Arguments with the `cache` option removed; replaced by their copy once `$copyArgs()` ran. */
     public $args: Record<string, unknown> | undefined,
     /** The per-query `cache` option, already validated. */
     readonly $cacheOption: { ttl?: number; swr?: number; tags?: readonly string[] } | undefined,
@@ -66,7 +66,7 @@ export class LazyQuery extends PrismaLikePromise {
    * returns it: what the cache derives from the query and what runs then come from one reading.
    * Called when the query starts, which is when Prisma would read them.
    */
-  copyArgs(): Record<string, unknown> | undefined {
+  $copyArgs(): Record<string, unknown> | undefined {
     if (!this.$argsCopied) {
       this.$args = snapshotArgs(this.$args);
       this.$argsCopied = true;
@@ -84,7 +84,7 @@ export class LazyQuery extends PrismaLikePromise {
     return joinBatch(this.$runner.passthrough(this), batch);
   }
 
-  protected execute(): Promise<unknown> {
+  protected $execute(): Promise<unknown> {
     return this.$runner.run(this);
   }
 }

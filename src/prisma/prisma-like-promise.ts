@@ -54,10 +54,10 @@ export abstract class PrismaLikePromise implements PromiseLike<unknown> {
   abstract requestTransaction(batch: BatchTransaction): PromiseLike<unknown>;
 
   /** Runs the operation; called once, on the first await. */
-  protected abstract execute(): Promise<unknown>;
+  protected abstract $execute(): Promise<unknown>;
 
   #run(): Promise<unknown> {
-    return (this.#promise ??= this.execute());
+    return (this.#promise ??= this.$execute());
   }
 }
 
@@ -73,8 +73,8 @@ export class WrappedWrite<Self> extends PrismaLikePromise {
   readonly #onBatch: OnBatch<Self> | undefined;
 
   constructor(
-    /** The plain Prisma query. */
-    readonly query: PrismaPromiseLike,
+    /** The plain Prisma query (`$`-named, as every member: a relation named `query` keeps its fluent method). */
+    readonly $query: PrismaPromiseLike,
     run: (self: Self) => Promise<unknown>,
     /** How its part of a batch is settled: a batch the cache does not run needs the write's invalidation. */
     onBatch?: OnBatch<Self>,
@@ -85,11 +85,11 @@ export class WrappedWrite<Self> extends PrismaLikePromise {
   }
 
   requestTransaction(batch: BatchTransaction): PromiseLike<unknown> {
-    const join = () => this.query.requestTransaction?.(batch) ?? this.query;
+    const join = () => this.$query.requestTransaction?.(batch) ?? this.$query;
     return this.#onBatch === undefined ? join() : this.#onBatch(this as unknown as Self, join);
   }
 
-  protected execute(): Promise<unknown> {
+  protected $execute(): Promise<unknown> {
     return this.#run(this as unknown as Self);
   }
 }

@@ -257,7 +257,7 @@ export class ReadPath {
    */
   #keyOf(query: LazyQuery): string | undefined {
     const field = query.$cacheOption === undefined ? uniqueWhereField(query.$args) : undefined;
-    return field === undefined ? this.#keyOfArgs(query, query.copyArgs()) : this.#keyOfArgs(query, query.$args, field);
+    return field === undefined ? this.#keyOfArgs(query, query.$copyArgs()) : this.#keyOfArgs(query, query.$args, field);
   }
 
   /** `field`: the field of a `{ where: { <field>: <value> } }` read (see uniqueWhereField), whose key is interned. */

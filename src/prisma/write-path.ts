@@ -82,14 +82,14 @@ export class WritePath {
     if (!Array.isArray(input)) return parentTransaction.call(client, input, options);
     const elements = input as PrismaPromiseLike[];
     const announcedOf = (element: unknown): Iterable<string> => {
-      const write = element instanceof FluentWrite ? element.write : element;
-      if (write instanceof LazyQuery && write.$runner === this.#writes) return this.#writeNames.announcedByWrite(write.$model, write.$operation, write.copyArgs());
+      const write = element instanceof FluentWrite ? element.$write : element;
+      if (write instanceof LazyQuery && write.$runner === this.#writes) return this.#writeNames.announcedByWrite(write.$model, write.$operation, write.$copyArgs());
       return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
     };
     const effectsOf = (element: unknown, result: unknown): Iterable<string> => {
-      if (element instanceof LazyQuery && element.$runner === this.#writes) return this.#ofWriteInTransaction(element.$model, element.$operation, element.copyArgs(), result);
+      if (element instanceof LazyQuery && element.$runner === this.#writes) return this.#ofWriteInTransaction(element.$model, element.$operation, element.$copyArgs(), result);
       // A fluent write's result is the related record: its own effects are known from its arguments only.
-      if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.write.$model, element.write.$operation, element.write.copyArgs(), undefined);
+      if (element instanceof FluentWrite) return this.#writeNames.ofWrite(element.$write.$model, element.$write.$operation, element.$write.$copyArgs(), undefined);
       return element instanceof RawWrite ? this.#namesOfRaw(element) : [];
     };
     const progress = new WriteProgress(() => elements.flatMap((element) => [...announcedOf(element)]));
@@ -109,7 +109,7 @@ export class WritePath {
       args,
       (write) => {
         const progress = new WriteProgress(() => this.#namesOfRaw(write));
-        return this.#gate.admit("raw statement", () => this.#announced(client, this.#namesOfRaw(write), "raw statement", write.query, () => [], undefined, undefined, false, progress), () => this.#transactions.drains(client), progress.pending);
+        return this.#gate.admit("raw statement", () => this.#announced(client, this.#namesOfRaw(write), "raw statement", write.$query, () => [], undefined, undefined, false, progress), () => this.#transactions.drains(client), progress.pending);
       },
       (write, join) => {
         const names = () => this.#namesOfRaw(write);
@@ -137,16 +137,16 @@ export class WritePath {
 
   readonly #writes: QueryRunner = {
     run: (query) => {
-      const progress = new WriteProgress(() => this.#writeNames.ofWrite(query.$model, query.$operation, query.copyArgs(), undefined));
+      const progress = new WriteProgress(() => this.#writeNames.ofWrite(query.$model, query.$operation, query.$copyArgs(), undefined));
       return this.#gate.admit(`${query.$model}.${query.$operation}`, () => {
-        const announced = this.#writeNames.announcedByWrite(query.$model, query.$operation, query.copyArgs());
+        const announced = this.#writeNames.announcedByWrite(query.$model, query.$operation, query.$copyArgs());
         if (!tracing.write.hasSubscribers) return this.#runWrite(query, announced, progress);
         return tracedQuery(tracing.write, this.#namespace, query, () => this.#runWrite(query, announced, progress));
       }, () => this.#transactions.drains(query.$parent as ScopedClient), progress.pending);
     },
     passthrough: (query) => passthrough(this.#delegateKeys, query),
     joinBatch: (query, batch) => {
-      query.copyArgs();
+      query.$copyArgs();
       return this.#joinedBatch(
         `${query.$model}.${query.$operation}`,
         query,
@@ -156,19 +156,19 @@ export class WritePath {
       );
     },
     fluent: (query, relation, args) => {
-      // Prisma reads the caller's arguments when the query runs, not now: the effects copy them then (copyArgs), the plain query reads them itself.
+      // Prisma reads the caller's arguments when the query runs, not now: the effects copy them then ($copyArgs), the plain query reads them itself.
       const plain = passthrough(this.#delegateKeys, query);
       const related = (plain[relation] as (args: unknown) => PrismaPromiseLike).call(plain, args);
       // The fluent call returns the relation, not the record: invalidate as if the record were unknown.
-      const effects = () => this.#writeNames.ofWrite(query.$model, query.$operation, query.copyArgs(), undefined);
+      const effects = () => this.#writeNames.ofWrite(query.$model, query.$operation, query.$copyArgs(), undefined);
       return chainableFluentWrite(
         query,
         related,
         (fluent) => {
           const progress = new WriteProgress(effects);
-          return this.#gate.admit(`${query.$model}.${query.$operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.$model, query.$operation, query.copyArgs()), query.$model, fluent.query, effects, undefined, undefined, this.#probe.hooked(this.#delegateKeys.get(query.$model)!, query.$operation), progress), () => this.#transactions.drains(query.$parent as ScopedClient), progress.pending);
+          return this.#gate.admit(`${query.$model}.${query.$operation}`, () => this.#announced(query.$parent, this.#writeNames.announcedByWrite(query.$model, query.$operation, query.$copyArgs()), query.$model, fluent.$query, effects, undefined, undefined, this.#probe.hooked(this.#delegateKeys.get(query.$model)!, query.$operation), progress), () => this.#transactions.drains(query.$parent as ScopedClient), progress.pending);
         },
-        (fluent, join) => this.#joinedBatch(`${query.$model}.${query.$operation}`, fluent, join, effects, () => this.#writeNames.announcedByWrite(query.$model, query.$operation, query.copyArgs())),
+        (fluent, join) => this.#joinedBatch(`${query.$model}.${query.$operation}`, fluent, join, effects, () => this.#writeNames.announcedByWrite(query.$model, query.$operation, query.$copyArgs())),
       );
     },
   };

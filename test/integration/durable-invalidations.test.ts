@@ -207,22 +207,34 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
   it("an announcement Redis ran only after it timed out leaves no dirty mark behind: reads are cached again once the write resolved", async () => {
     // 400 ms: the confirmation is answered once Redis resumes; 1 s: it times out too, is queued and retried.
     for (const pauseMs of [400, 1_000]) {
-      const namespace = uniqueNamespace();
-      const writer = instance(namespace);
-      const reader = instance(namespace);
-      await readUser(reader);
-      const name = `written during a ${pauseMs} ms pause`;
-      chaos.pause();
-      setTimeout(() => chaos.resume(), pauseMs);
-      await writer.prisma.user.update({ where: { id: userId }, data: { name } });
-      // The announcement timed out (250 ms) but stayed in the connection's pipeline: Redis ran it on resuming.
-      expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 1, pendingInvalidations: 0 });
+      // A stall of this process during the pause (a loaded CI machine) is not counted against
+      // Redis's timeout, and the announcement is then answered in time: try again, a few times.
+      let namespace = "";
+      let reader: ReturnType<typeof instance> | undefined;
+      let name = "";
+      for (let attempt = 1; ; attempt++) {
+        namespace = uniqueNamespace();
+        const writer = instance(namespace);
+        reader = instance(namespace);
+        await readUser(reader);
+        name = `written during a ${pauseMs} ms pause (attempt ${attempt})`;
+        chaos.pause();
+        setTimeout(() => chaos.resume(), pauseMs);
+        await writer.prisma.user.update({ where: { id: userId }, data: { name } });
+        // The announcement timed out (250 ms) but stayed in the connection's pipeline: Redis ran it on resuming.
+        if (writer.prisma.$cache.stats().unannouncedWrites === 1 || attempt === 3) {
+          expect(writer.prisma.$cache.stats()).toMatchObject({ unannouncedWrites: 1, pendingInvalidations: 0 });
+          break;
+        }
+        await sleep(pauseMs);
+      }
       // A mark left standing would make every read bypass the cache ("write in progress") for minutes.
+      const settled = reader!;
       await untilLong(async () => {
-        expect((await readUser(reader))?.name).toBe(name);
-        const before = reader.pool.queries;
-        expect((await readUser(reader))?.name).toBe(name);
-        return reader.pool.queries === before;
+        expect((await readUser(settled))?.name).toBe(name);
+        const before = settled.pool.queries;
+        expect((await readUser(settled))?.name).toBe(name);
+        return settled.pool.queries === before;
       });
       const fresh = instance(namespace);
       for (let i = 0; i < 3; i++) expect((await readUser(fresh))?.name).toBe(name);
