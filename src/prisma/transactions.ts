@@ -160,7 +160,16 @@ export class TransactionInvalidations {
     // Refused as a whole, before any element joins it: a batch is all or nothing.
     if (announced.size > 0) this.#gate.refuseIfClosed("$transaction", () => this.drains(client));
     for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add((element as { $self?: object }).$self ?? element);
-    const run = () => parentTransaction.call(client, input, options) as Promise<unknown[]>;
+    // Prisma checks the batch before it runs any of it, and throws at once when it refuses it (an
+    // element that is not a Prisma promise): nothing ran. Taken as a write of unknown outcome, its
+    // names were kept uncached fleet-wide for `lateCommitWindow`, and on a client extended after
+    // the cache close() then reported them undelivered (outside probe 216).
+    let refusedAtOnce = true;
+    const run = () => {
+      const running = parentTransaction.call(client, input, options) as Promise<unknown[]>;
+      refusedAtOnce = false;
+      return running;
+    };
     // Announced while the batch runs, as a single write is (WriteAnnouncer.alongside).
     const outcome = announced.size === 0 ? { result: await run(), announcement: undefined } : await this.#announcer.alongside(announced, "transaction", true, run);
     const announcement = outcome.announcement;
@@ -171,7 +180,7 @@ export class TransactionInvalidations {
     // batch and the outer COMMIT were cached as before it, for their ttl).
     const nested = this.inTransaction(client);
     if ("error" in outcome) {
-      await this.settleFailed(outcomeOfError(outcome.error), announced, announcement);
+      await this.settleFailed(refusedAtOnce ? "refused" : outcomeOfError(outcome.error), announced, announcement);
       // Caught by the caller inside the outer transaction, what ran of it may still commit with it.
       if (nested) await this.applyFailed(announced, client, () => []);
       throw outcome.error;

@@ -43,6 +43,29 @@ describe("a method taken off its model", () => {
   });
 });
 
+// Outside probe 216: a batch Prisma refuses before running any of it (an element that is not a
+// Prisma promise) was taken as a write of unknown outcome, and its model's reads bypassed the
+// cache fleet-wide for `lateCommitWindow` (30 s).
+describe("a batch Prisma refuses before running it", () => {
+  it("leaves nothing uncached: what it named is cached again at once", async () => {
+    const client = createCachedClient();
+    try {
+      const user = await seedUser(client.base);
+      const read = () => client.prisma.user.findUnique({ where: { id: user.id } });
+      await read();
+      await expect(client.prisma.$transaction([client.prisma.user.update({ where: { id: user.id }, data: { name: "never" } }), 5 as never])).rejects.toThrow(/Prisma Client promises/);
+      await read();
+      const before = client.prisma.$cache.stats();
+      expect((await read())?.name).toBe(user.name);
+      const after = client.prisma.$cache.stats();
+      expect(after.hits - before.hits).toBe(1);
+      expect(after.bypasses["write in progress"] ?? 0).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("bad arguments reject, never throw at the call", () => {
   it("reads with an invalid cache option or arguments, and every $cache method", async () => {
     const client = createCachedClient();
