@@ -150,7 +150,11 @@ export class WritePath {
       return this.#joinedBatch(
         `${query.$model}.${query.$operation}`,
         query,
-        () => joinBatch(passthrough(this.#delegateKeys, query), batch),
+        () => {
+          const plain = passthrough(this.#delegateKeys, query);
+          this.#transactions.sameBatch(query, plain);
+          return joinBatch(plain, batch);
+        },
         (result) => this.#ofWriteInTransaction(query.$model, query.$operation, query.$args, result),
         () => this.#writeNames.announcedByWrite(query.$model, query.$operation, query.$args),
       );

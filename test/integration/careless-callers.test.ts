@@ -64,6 +64,23 @@ describe("a batch Prisma refuses before running it", () => {
       await client.close();
     }
   });
+
+  it("on a client extended after the cache, leaves nothing for close() to wait for or to report", async () => {
+    const client = createCachedClient();
+    const errors: string[] = [];
+    const extended = client.prisma.$extends({ client: { appName: () => "app" } });
+    const user = await seedUser(client.base);
+    await expect(extended.$transaction([extended.user.update({ where: { id: user.id }, data: { name: "never" } }), 5 as never])).rejects.toThrow(/Prisma Client promises/);
+    // A batch that runs, on the same client, still invalidates what it wrote.
+    await extended.user.findUnique({ where: { id: user.id } });
+    const [written] = await extended.$transaction([extended.user.update({ where: { id: user.id }, data: { name: "written in a batch" } })]);
+    expect(written.name).toBe("written in a batch");
+    expect((await extended.user.findUnique({ where: { id: user.id } }))?.name).toBe("written in a batch");
+    await client.prisma.$cache.close().catch((error: Error) => errors.push(error.message));
+    await client.base.$disconnect();
+    client.redis?.disconnect();
+    expect(errors).toEqual([]);
+  });
 });
 
 describe("bad arguments reject, never throw at the call", () => {
