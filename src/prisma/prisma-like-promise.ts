@@ -35,7 +35,13 @@ export abstract class PrismaLikePromise implements PromiseLike<unknown> {
   }
 
   [inspect.custom](): string {
-    return `PrismaPromise ${JSON.stringify(this.toJSON())}`;
+    const shown = this.toJSON();
+    try {
+      return `PrismaPromise ${JSON.stringify(shown)}`;
+    } catch {
+      // Arguments JSON cannot write (a BigInt): console.log must not throw.
+      return `PrismaPromise ${inspect(shown)}`;
+    }
   }
 
   then<A = unknown, B = never>(onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {

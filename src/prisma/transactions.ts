@@ -159,7 +159,7 @@ export class TransactionInvalidations {
     for (const element of input) for (const name of announcedOf(element)) announced.add(name);
     // Refused as a whole, before any element joins it: a batch is all or nothing.
     if (announced.size > 0) this.#gate.refuseIfClosed("$transaction", () => this.drains(client));
-    for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add((element as { $self?: object }).$self ?? element);
+    for (const element of input) if (typeof element === "object" && element !== null) this.#batched.add(batchIdentity(element));
     // Prisma checks the batch before it runs any of it, and throws at once when it refuses it (an
     // element that is not a Prisma promise): nothing ran. Taken as a write of unknown outcome, its
     // names were kept uncached fleet-wide for `lateCommitWindow`, and on a client extended after
@@ -213,7 +213,7 @@ export class TransactionInvalidations {
    * undelivered (outside probe 216).
    */
   sameBatch(element: object, plain: unknown): void {
-    if (this.#batched.has(element) && typeof plain === "object" && plain !== null) this.#batched.add((plain as { $self?: object }).$self ?? plain);
+    if (this.#batched.has(element) && typeof plain === "object" && plain !== null) this.#batched.add(batchIdentity(plain));
   }
 
   /** Whether `element` belongs to a batch this cache runs (which confirms it). */
@@ -241,6 +241,11 @@ export class TransactionInvalidations {
       },
     );
   }
+}
+
+/** What a batch knows an element by: the query itself, also when the element is a Proxy around it (a chainable fluent write). */
+function batchIdentity(element: object): object {
+  return (element as { $self?: object }).$self ?? element;
 }
 
 /** What a batch changed: what its elements' arguments name, and each element's effects from its own result. */

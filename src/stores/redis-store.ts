@@ -134,7 +134,7 @@ export class RedisStore {
   async serverRunId(): Promise<string | null> {
     let info: string;
     try {
-      info = await this.#bounded("INFO", () => this.#redis.info!("server"), "delivery");
+      info = await this.#bounded("INFO", () => this.#redis.info!("server"), "past circuit");
     } catch (error) {
       // The server's own reply, under the CacheStoreError that wraps it.
       const reply = (error as { cause?: Error }).cause?.message ?? (error as Error)?.message;
@@ -152,7 +152,7 @@ export class RedisStore {
    * (outside probe 212: 5–28 reports and 0.4–2.4 s without hits per Sentinel failover).
    */
   getUnverified(key: string): Promise<string | null> {
-    return this.#bounded("GET", () => this.#redis.get(key), "delivery");
+    return this.#bounded("GET", () => this.#redis.get(key), "past circuit");
   }
 
   get isCluster(): boolean {
@@ -241,7 +241,7 @@ export class RedisStore {
 
   /** EVAL of a small script on a server not verified yet: one round trip even where it was never loaded (once per connection). */
   evalUnverified(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    return this.#bounded("EVAL", () => this.#redis.eval(script.source, keys.length, ...keys, ...args), "delivery");
+    return this.#bounded("EVAL", () => this.#redis.eval(script.source, keys.length, ...keys, ...args), "past circuit");
   }
 
   /**
@@ -254,8 +254,7 @@ export class RedisStore {
 
   /**
    * Unverified, and sent even while the circuit is open: a write's bumps, and the check that the
-   * namespace's keys went back. For bumps: a Redis
-   * slower than `redisTimeout` opens the circuit and never closes it again (its probe times out
+   * namespace's keys went back. For bumps: a Redis slower than `redisTimeout` opens the circuit and never closes it again (its probe times out
    * too), yet it runs what it is sent: failing bumps at once there left every invalidation of a
    * writer on a slow link undelivered, while instances on good links served the old rows for as
    * long as that lasted (outside probe 159: 400 ms round trips, stale for 18 s to over 30 s after
@@ -266,7 +265,7 @@ export class RedisStore {
    * entries served for up to 2 s (outside probe 203).
    */
   runPastCircuit(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    return this.#bounded("EVALSHA", (wanted) => this.#evalsha(script, keys, args, wanted), "delivery");
+    return this.#bounded("EVALSHA", (wanted) => this.#evalsha(script, keys, args, wanted), "past circuit");
   }
 
   /**
@@ -315,12 +314,12 @@ export class RedisStore {
   /**
    * `mode`: "verified" (the default) waits for the server to be verified within the same bound,
    * and discards a reply from a later connection; "unverified" does neither; "probe" neither, and
-   * is sent even while the circuit is open, without telling it; "delivery" as "unverified", and is
-   * sent even while the circuit is open (see runPastCircuit).
+   * is sent even while the circuit is open, without telling it; "past circuit" as "unverified", and
+   * is sent even while the circuit is open (see runPastCircuit and getUnverified).
    */
-  #bounded<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, mode: "verified" | "unverified" | "probe" | "delivery" = "verified"): Promise<T> {
+  #bounded<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, mode: "verified" | "unverified" | "probe" | "past circuit" = "verified"): Promise<T> {
     const breaker = mode === "probe" ? undefined : this.breaker;
-    if (breaker?.open && mode !== "delivery") return Promise.reject(new CircuitOpenError(operation));
+    if (breaker?.open && mode !== "past circuit") return Promise.reject(new CircuitOpenError(operation));
     if (UNAVAILABLE.has(this.#redis.status)) {
       breaker?.failed();
       return Promise.reject(new CacheStoreError(operation, `connection is ${this.#redis.status}`));
@@ -363,7 +362,7 @@ export class RedisStore {
     });
   }
 
-  #send<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, breaker: CircuitBreaker | undefined, identity: ServerIdentity | undefined, timeoutMs: number, mode: "verified" | "unverified" | "probe" | "delivery"): Promise<T> {
+  #send<T>(operation: string, command: (wanted: () => boolean) => Promise<T>, breaker: CircuitBreaker | undefined, identity: ServerIdentity | undefined, timeoutMs: number, mode: "verified" | "unverified" | "probe" | "past circuit"): Promise<T> {
     const epoch = identity?.epoch;
     return new Promise<T>((resolve, reject) => {
       let settled = false;

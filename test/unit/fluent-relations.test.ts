@@ -50,6 +50,9 @@ describe("fluent relation methods", () => {
     const shown = { model: "User", operation: "findUnique", args: { where: { id: 1 } } };
     expect(JSON.parse(JSON.stringify(query))).toEqual(shown);
     expect(inspect(query)).toBe(`PrismaPromise ${JSON.stringify(shown)}`);
+    // Arguments JSON cannot write: console.log still shows them, and does not throw.
+    const withBigInt = new Query(runner, client as never, "User", "findMany", { where: { visits: 5n } }, undefined);
+    expect(inspect(withBigInt)).toContain("visits: 5n");
   });
 
   // Outside probe 216: on a fluent write (`post.update(…).author().query()`), relations named
