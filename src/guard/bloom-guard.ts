@@ -1,4 +1,4 @@
-import { CacheError } from "../errors.js";
+import { CacheClosedError, CacheError } from "../errors.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { identityTag, whereIdentityTags } from "../invalidation/dependencies.js";
 import { canonicalIdentityValue } from "../invalidation/identity-values.js";
@@ -116,6 +116,8 @@ const OVERFULL_FACTOR = 2;
 /** Its fill is measured after this many additions, or one per 64 bytes of bits for a larger filter (a pass over its bits). */
 const FILL_CHECK_ADDITIONS = 256;
 const BUILD_LOCK_TTL_MS = 60_000;
+/** How often prepareBloom() or rebuildBloom() looks again while another instance builds (rare calls: polled, not woken). */
+const BUILD_WAIT_MS = 100;
 /** Rows the filter is sized for beyond today's count, so growth does not degrade it at once. */
 const GROWTH_HEADROOM = 2;
 
@@ -253,9 +255,29 @@ export class BloomGuard {
     await Promise.all([...this.#models.keys()].map((model) => this.#refresh(model, this.#models.get(model)!, false)));
   }
 
-  /** Rebuilds a model's filter from its table now (fleet-wide, one builder). */
+  /**
+   * Rebuilds a model's filter from its table now, one builder for the fleet. The caller has
+   * suspended every instance's copy first (see rebuildBloom): a build another instance started
+   * before that is stored at the old version, which nobody adopts. While another instance
+   * builds, this one waits for its filter and adopts it if it was built since the suspension,
+   * else builds (outside probe 221: a rebuild while another instance held the lock resolved
+   * having rebuilt nothing).
+   */
   async rebuild(model: string): Promise<void> {
-    await this.#build(model, this.#models.get(model)!);
+    await this.#buildOrAdopt(model, this.#models.get(model)!);
+  }
+
+  /**
+   * Builds the filter, or, while another instance builds it, waits to adopt what it stores (or to
+   * build once its lock is free: a builder that dies lets its lock expire, one whose build fails
+   * releases it). No deadline: a large table's build takes as long as it takes.
+   */
+  async #buildOrAdopt(model: string, state: ModelFilter): Promise<void> {
+    while (!(await this.#build(model, state, true))) {
+      await new Promise((resolve) => setTimeout(resolve, BUILD_WAIT_MS));
+      if (this.#stopped) throw new CacheClosedError("$cache.prepareBloom() or rebuildBloom()");
+      if (await this.#load(model, state)) return;
+    }
   }
 
   /** After missed invalidation messages, local filters may lack identities: reload them all. */
@@ -290,8 +312,10 @@ export class BloomGuard {
     state.refreshing ??= (async () => {
       try {
         // The shared filter may be as overfull as this copy was: then this instance builds it anew.
+        // prepareBloom() waits for another instance's build (instances starting together: one builds,
+        // the others resolved with no filter, answering nothing until a read refreshed it a second later).
         const loaded = await this.#load(model, state);
-        if ((!loaded || this.#overfull(model, state.filter)) && this.#parts.schemasDiffer?.() !== true) await this.#build(model, state);
+        if ((!loaded || this.#overfull(model, state.filter)) && this.#parts.schemasDiffer?.() !== true) await (background ? this.#build(model, state) : this.#buildOrAdopt(model, state));
       } catch (error) {
         if (!background) throw error;
         // Abandoned by close() (outside probe 136: "connection is end" reported after every close during a build).
@@ -347,12 +371,14 @@ export class BloomGuard {
    * Redis, one instance builds for the fleet: writers extend the "next" filter meanwhile, and the
    * scanned bits are merged into it before it goes live.
    */
-  async #build(model: string, state: ModelFilter): Promise<void> {
+  async #build(model: string, state: ModelFilter, adoptCurrent = false): Promise<boolean> {
     const { versions, redis } = this.#parts;
     const held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
-    if (redis !== undefined && held === undefined) return; // another instance is building it
+    if (redis !== undefined && held === undefined) return false; // another instance is building it
     const learnt: string[] = [];
     try {
+      // A waiter that takes the lock after the builder it waited for stored its filter adopts that (built since any suspension: current).
+      if (adoptCurrent && (await this.#load(model, state))) return true;
       const [builtAt, schemaAt] = redis === undefined ? [versions.known(bloomVersion(model)) ?? 0, 0] : await versions.fetch([bloomVersion(model), this.#parts.schemaEpoch]);
       const rows = await this.#parts.count(model);
       const identities = this.#parts.graph.model(model)?.identities ?? [];
@@ -381,6 +407,7 @@ export class BloomGuard {
       for (const tag of learnt) filter.add(tag);
       Object.assign(state, { filter, builtAt: builtAt!, schemaAt: schemaAt!, builtTime });
       this.#parts.counters.bloomBuilds++;
+      return true;
     } finally {
       state.learntWhileLoading.delete(learnt);
       await held?.release();

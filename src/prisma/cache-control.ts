@@ -2,6 +2,7 @@ import type { HotKeyDetector } from "../core/hot-keys.js";
 import type { TieredCache } from "../core/tiered-cache.js";
 import { CacheArgumentError, CacheClosedError, CacheError, UndeliveredInvalidationsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
+import { bloomVersion } from "../guard/bloom-writes.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
 import type { ResolvedOptions } from "../options.js";
@@ -226,6 +227,12 @@ async function rebuildBloom(parts: CacheControlParts, model: string | undefined)
   const models = model === undefined ? [...parts.options.models].filter(([, p]) => p.bloom).map(([name]) => name) : checkModels(parts.graph, [model], "model");
   for (const name of models) {
     if (parts.guard === undefined || !parts.guard.guards(name)) throw new CacheArgumentError("model", `model "${name}" has no Bloom guard (set models.${name}.bloom)`);
+    // Every instance's copy is suspended first, as a write that may have created records it cannot
+    // name suspends it, so none answers "absent" for rows that exist once this resolves: built at
+    // the old version, the copies of other instances went on trusting it (outside probe 221:
+    // another process answered "not found" for a row inserted outside the extension, after
+    // rebuildBloom() resolved, until maxAge).
+    await parts.invalidate([bloomVersion(name)]);
     await parts.guard!.rebuild(name);
   }
 }

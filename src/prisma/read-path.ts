@@ -1,7 +1,7 @@
 import type { HotKeyDetector } from "../core/hot-keys.js";
 import { fitLifetime } from "../core/lifetime.js";
 import type { ReadRequest } from "../core/read-request.js";
-import { noteServed } from "../core/served-by.js";
+import { noteServed, type ServedBy } from "../core/served-by.js";
 import type { TieredCache } from "../core/tiered-cache.js";
 import { NotFoundMarker } from "../codec/not-found.js";
 import { CacheArgumentError, UnencodableArgsError } from "../errors.js";
@@ -182,8 +182,10 @@ export class ReadPath {
   }
 
   /** A recorded query as warm() replays it: through the read path, on the extension's client. */
-  replay(query: RecordedQuery): LazyQuery {
-    return new LazyQuery(this.#replays, this.#client, query.model, query.operation, query.args, query.cache);
+  replay(query: RecordedQuery, served: ServedBy): LazyQuery {
+    const replay = new LazyQuery(this.#replays, this.#client, query.model, query.operation, query.args, query.cache);
+    replay.$served = served;
+    return replay;
   }
 
   readonly #reads: QueryRunner = {
@@ -300,6 +302,8 @@ export class ReadPath {
     if (UNIQUE_READS.has(query.$operation) && !namesUniqueKey(this.#schema.graph, query.$model, args?.where)) return this.#leftToPrisma(query, key, "no unique key in where");
     // Not where another extension's hook may rewrite the read's where (a lower-cased email): the guard sees the caller's.
     if (this.#guard?.guards(query.$model) && UNIQUE_READS.has(query.$operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.$model)!, query.$operation) && this.#guard.check(query.$model, args) === "absent") {
+      // Nothing to warm: its replay would be answered so again, caching nothing (outside probe 221: ranked second by topQueries).
+      this.#observability.neverRecord(this.#statsKeyOf(query, key));
       if (query.$served !== undefined) noteServed(query.$served, "bloom", false, undefined);
       return query.$operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.$model, query.$operation), this.#clientVersion));
     }

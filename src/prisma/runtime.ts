@@ -366,7 +366,7 @@ export class CacheRuntime {
         // Nothing a replay loads could be cached: a warm() that counted them warmed would let a cold service report ready (outside probe 111).
         if (!bus.registered) throw new CacheStoreError("EVALSHA", "this instance's registration does not stand (Redis refuses writes, or it lapsed): nothing warm() replays could be cached");
       },
-      replay: (query) => this.#readPath.replay(query),
+      replay: (query, served) => this.#readPath.replay(query, served),
       report: (error) => this.#report(error),
       localStats: () => this.control.stats(),
     });

@@ -1,4 +1,5 @@
 import { CacheArgumentError, CacheError, CacheStoreError } from "../errors.js";
+import type { ServedBy } from "../core/served-by.js";
 import type { ResolvedOptions } from "../options.js";
 import type { Counters } from "../stats/counters.js";
 import type { CacheStats } from "../types.js";
@@ -39,7 +40,7 @@ export interface StatsControlParts {
   /** Resolves once loads can fill L1 (the invalidation subscription is live). */
   ready(): Promise<unknown>;
   /** Replays a query through the read path, without sampling it. */
-  replay(query: RecordedQuery): PromiseLike<unknown>;
+  replay(query: RecordedQuery, served: ServedBy): PromiseLike<unknown>;
   report(error: CacheError): void;
   /** This instance's counters: what fleetStats() answers when Redis cannot be read. */
   localStats(): CacheStats;
@@ -78,7 +79,7 @@ export class StatsControl {
         {
           ...this.#rules,
           queries: (top) => observability.topQueries(top),
-          replay: (query) => this.#parts.replay(query),
+          replay: (query, served) => this.#parts.replay(query, served),
           ready: this.#parts.ready,
           hooks,
           clock: resolved.clock,

@@ -1,5 +1,6 @@
 import { settleWithin } from "../core/settle-within.js";
 import { CacheArgumentError, CacheError, CacheStoreError, plainMessage } from "../errors.js";
+import { newServedBy, type ServedBy } from "../core/served-by.js";
 import type { Clock } from "../types.js";
 import type { CacheHints, RecordedQuery } from "./query-stats.js";
 
@@ -38,7 +39,7 @@ export interface WarmResult {
   /** Queries not replayed, counted by reason in `skippedBy`. */
   skipped: number;
   total: number;
-  /** Why queries were skipped: `model not cached`, `schema changed`, `unreadable`, `unknown operation`, or the cache option that no longer fits. */
+  /** Why queries were skipped: `model not cached`, `schema changed`, `unreadable`, `unknown operation`, the cache option that no longer fits, or `answered by the Bloom guard` (replayed: the record never existed, nothing to cache). */
   skippedBy: Record<string, number>;
   durationMs: number;
 }
@@ -77,8 +78,8 @@ export interface WarmTarget extends ReplayRules {
   queries(top: number): Promise<RecordedQuery[]>;
   /** Resolves when loads can fill L1 (the invalidation subscription is live); warm() waits for it. */
   ready(): Promise<unknown>;
-  /** Replays one query through the normal read path (fleet lock included); rejects as the read would. */
-  replay(query: RecordedQuery): PromiseLike<unknown>;
+  /** Replays one query through the normal read path (fleet lock included), noting in `served` where it was answered; rejects as the read would. */
+  replay(query: RecordedQuery, served: ServedBy): PromiseLike<unknown>;
   hooks: WarmHooks;
   clock: Clock;
   report(error: CacheError): void;
@@ -88,6 +89,8 @@ export const WARM_DEFAULTS = { top: 100, concurrency: 4, replayTimeout: 60_000 }
 
 /** The skip reason of every query warm() was asked for when the statistics could not be read. */
 export const REDIS_UNAVAILABLE = "redis unavailable";
+/** A replay the Bloom guard answered: the record never existed, and nothing was cached. */
+export const ANSWERED_BY_GUARD = "answered by the Bloom guard";
 
 /**
  * Replays the most valuable recorded queries so that a fresh instance serves them from L1 (and
@@ -145,10 +148,20 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
         settle("skipped");
         continue;
       }
+      // A lookup the Bloom guard answers "never existed" caches nothing (outside probe 221: counted
+      // warmed, so warm({ top: 5 }) said 5 with 4 entries filled).
+      const served = newServedBy();
+      const skipIfGuarded = () => {
+        if (served.tier !== "bloom") return false;
+        skippedBy[ANSWERED_BY_GUARD] = (skippedBy[ANSWERED_BY_GUARD] ?? 0) + 1;
+        settle("skipped");
+        return true;
+      };
       try {
-        await withinReplayTimeout(target.replay(query), replayTimeout);
-        settle("warmed");
+        await withinReplayTimeout(target.replay(query, served), replayTimeout);
+        if (!skipIfGuarded()) settle("warmed");
       } catch (error) {
+        if (skipIfGuarded()) continue;
         // The record is gone: its absence is what the read answers now, and is cached as such
         // (outside probe 158: counted failed, it made the CLI's `warm` exit 1 on a healthy database).
         if (readsAbsentRecord(query, error)) {

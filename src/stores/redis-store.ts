@@ -73,6 +73,23 @@ function withAclHint(message: string): string {
   return `${message} (the cache's Redis user must be allowed every key family of its namespace: entries <namespace>:*, {<namespace>}:*, dirty marks d{<namespace>}:*, hot-key replicas {r*}<namespace>:* — see the README's namespace option)`;
 }
 
+/** Redis's refusal of a command a script calls: it names the script's line, not the command. */
+const SCRIPT_COMMAND_DENIED = /can't run this command or subcommand script: \w+, on @user_script:(\d+)/;
+
+/**
+ * Names the command an ACL refused inside a script, read off the script's line Redis gives (the
+ * `#!lua` line is line 1): the bare message names neither (outside probe 219: a user without
+ * PUBLISH saw only a script hash and a line number, repeated at every write).
+ */
+function namingDeniedCommand(error: unknown, script: RedisScript): unknown {
+  const line = SCRIPT_COMMAND_DENIED.exec(String((error as Error)?.message))?.[1];
+  if (line === undefined) return error;
+  const commands = [...new Set([...(script.source.split("\n")[Number(line) - 1] ?? "").matchAll(/redis\.p?call\(\s*['"]([A-Za-z]+)['"]/g)].map((match) => match[1]!.toUpperCase()))];
+  const denied = commands.length === 0 ? "a command this script calls" : commands.length === 1 ? commands[0] : `one of ${commands.join(", ")}`;
+  (error as Error).message += ` (the ACL denies ${denied}: the cache's Redis user needs every command the README's namespace option lists)`;
+  return error;
+}
+
 /**
  * Reply errors that mean Redis cannot serve us now (as opposed to refusing one command, as OOM
  * does): they count towards opening the circuit, like timeouts and connection errors. A server
@@ -281,8 +298,8 @@ export class RedisStore {
     try {
       return await this.#eval("EVALSHA", script.sha, keys, args, buffers);
     } catch (error) {
-      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-      if (wanted()) return this.#eval("EVAL", script.source, keys, args, buffers);
+      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw namingDeniedCommand(error, script);
+      if (wanted()) return this.#eval("EVAL", script.source, keys, args, buffers).catch((evalError: unknown) => Promise.reject(namingDeniedCommand(evalError, script)));
       this.#loadForNextCall(script);
       throw error;
     }

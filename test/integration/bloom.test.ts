@@ -253,6 +253,49 @@ describe("Bloom guard on unique fields", () => {
     expect(await a.prisma.post.findUnique({ where: { id: created!.id } })).not.toBeNull();
   }, 60_000);
 
+  it("instances preparing the filter together each guard once prepareBloom() resolves: one builds, the others wait for its filter", async () => {
+    const ns = uniqueNamespace();
+    const fleet = [0, 1, 2].map(() => instance({ namespace: ns, models: { User: { bloom: true } } }));
+    await Promise.all(fleet.map((member) => member.prisma.$cache.prepareBloom()));
+    expect(fleet.map((member) => member.prisma.$cache.stats().bloomBuilds).reduce((sum, builds) => sum + builds, 0), "one build for the fleet").toBe(1);
+    for (const member of fleet) {
+      expect(await member.prisma.user.findUnique({ where: { email: `absent-${randomUUID()}@example.com` } })).toBeNull();
+      expect(member.prisma.$cache.stats().bloomRejects, "answered by its filter").toBe(1);
+    }
+  }, 60_000);
+
+  it("rebuildBloom() on one instance reaches the filters other instances hold, also when another instance held the build lock (outside probe 221: another process answered 'not found' until maxAge)", async () => {
+    const a = instance();
+    const b = instance();
+    await a.prisma.$cache.prepareBloom();
+    await b.prisma.$cache.prepareBloom();
+    const email = `rebuilt-elsewhere-${randomUUID()}@example.com`;
+    expect(await b.prisma.user.findUnique({ where: { email } })).toBeNull();
+    expect(b.prisma.$cache.stats().bloomRejects, "answered by B's filter").toBe(1);
+    await a.base.$executeRawUnsafe(`INSERT INTO "User" (email) VALUES ('${email}')`);
+    await a.prisma.$cache.rebuildBloom("User");
+    expect((await b.prisma.user.findUnique({ where: { email } }))?.email, "another instance's copy after the rebuild").toBe(email);
+
+    // Another instance holds the build lock: the rebuild waits for it, then builds or adopts.
+    const [liveMeta] = (await redis.keys(`*${namespace}*:bloom:User:*`)).filter((key) => /:bloom:User:[^:]+$/.test(key));
+    expect(liveMeta).toBeDefined();
+    await redis.set(`${liveMeta}:lock`, "someone-else", "PX", 30_000);
+    const second = `rebuilt-after-lock-${randomUUID()}@example.com`;
+    expect(await b.prisma.user.findUnique({ where: { email: second } })).toBeNull();
+    await a.base.$executeRawUnsafe(`INSERT INTO "User" (email) VALUES ('${second}')`);
+    let settled = false;
+    const rebuilt = a.prisma.$cache.rebuildBloom("User").finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(settled, "resolved while another instance held the build lock").toBe(false);
+    expect((await b.prisma.user.findUnique({ where: { email: second } }))?.email, "suspended meanwhile").toBe(second);
+    await redis.del(`${liveMeta}:lock`);
+    await rebuilt;
+    // B adopts the new filter (each probe a new absent email: a cached "not found" never reaches the guard).
+    const rejects = b.prisma.$cache.stats().bloomRejects;
+    await until(async () => (await b.prisma.user.findUnique({ where: { email: `absent-${randomUUID()}@example.com` } }), b.prisma.$cache.stats().bloomRejects > rejects), 10_000, 100);
+    expect((await b.prisma.user.findUnique({ where: { email: second } }))?.email, "the rebuilt filter").toBe(second);
+  }, 60_000);
+
   it("rebuildBloom() and prepareBloom() racing on one instance, creates landing meanwhile: no call fails, and every created record is found (outside probe 106: 12 of 40 calls rejected with a TypeError)", async () => {
     const a = instance({ models: { Post: { bloom: true } } });
     const writer = instance({ models: { Post: { bloom: true } } });
@@ -301,6 +344,25 @@ describe("Bloom guard on unique fields", () => {
       for (const where of users) expect((await reader.prisma.user.findUnique({ where }))?.email, `${name}: ${where.email}`).toBe(where.email);
       expect((await reader.prisma.post.findUnique({ where: { authorId_slug: { authorId: author.id, slug } } }))?.slug, `${name}: nested`).toBe(slug);
     }
+  }, 60_000);
+
+  it("warm() and topQueries() leave out lookups the Bloom guard answers: their replays cache nothing (outside probe 221: counted warmed, ranked second)", async () => {
+    const ns = uniqueNamespace();
+    const unguarded = instance({ namespace: ns, models: { User: true } });
+    const absent = `never-${randomUUID()}@example.com`;
+    for (let i = 0; i < 5; i++) expect(await unguarded.prisma.user.findUnique({ where: { email: absent } })).toBeNull();
+    expect(await unguarded.prisma.user.findUnique({ where: { email: "user3@example.com" } })).not.toBeNull();
+    await unguarded.prisma.$cache.drain();
+    const guarded = instance({ namespace: ns, models: { User: { bloom: true } } });
+    await guarded.prisma.$cache.prepareBloom();
+    expect(await guarded.prisma.$cache.warm({ top: 2 })).toMatchObject({ warmed: 1, skipped: 1, skippedBy: { "answered by the Bloom guard": 1 } });
+    const other = `never-either-${randomUUID()}@example.com`;
+    for (let i = 0; i < 10; i++) expect(await guarded.prisma.user.findUnique({ where: { email: other } })).toBeNull();
+    expect(guarded.prisma.$cache.stats().bloomRejects).toBeGreaterThanOrEqual(10);
+    await guarded.prisma.$cache.drain();
+    const top = await guarded.prisma.$cache.topQueries({ limit: 10 });
+    expect(top.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(top)).not.toContain(other);
   }, 60_000);
 
   it("warm() at deploy builds the filters (once for the fleet), then guards at once", async () => {

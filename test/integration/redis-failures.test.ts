@@ -129,6 +129,25 @@ describe("a failing Redis never fails a read", () => {
     expect(refused.message).toContain("entries <namespace>:*, {<namespace>}:*, dirty marks d{<namespace>}:*, hot-key replicas {r*}<namespace>:*");
   });
 
+  it("an ACL that denies a command a script calls (PUBLISH): the error names the command, not only the script's line (outside probe 219)", async () => {
+    const namespace = uniqueNamespace();
+    const admin = new Redis(chaos.url);
+    await admin.call("ACL", "SETUSER", "cache-publish", "on", ">pw", "~*", "&*", "+@all", "-publish");
+    const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1, username: "cache-publish", password: "pw" });
+    redis.on("error", () => {});
+    const errors: CacheError[] = [];
+    const c = createCachedClient({ namespace, redis, redisDownWriteWait: 200, onError: (error) => errors.push(error) });
+    cleanups.push(async () => {
+      await c.close().catch(() => {});
+      redis.disconnect();
+      await admin.call("ACL", "DELUSER", "cache-publish");
+      admin.disconnect();
+    });
+    await c.prisma.user.update({ where: { id: userId }, data: { name: "acl-publish" } });
+    const refused = errors.find((error) => error instanceof CacheStoreError && /can't run this command/.test(error.message));
+    expect(refused?.message).toContain("the ACL denies PUBLISH");
+  });
+
   it("a throwing onError hook does not fail the query", async () => {
     const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
     const c = createCachedClient({ redis, redisTimeout: 50, onError: () => { throw new Error("hook failed"); } });
