@@ -102,6 +102,7 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     negativeTtl: nonNegative(input.negativeTtl, "negativeTtl", DEFAULTS.negativeTtl, lifetime),
   };
   const models = modelPolicies(input.models, defaults, input.l1 !== false);
+  refuseScopedBloom(input.scope, models);
   // Whole milliseconds: the value ends up in Redis `PX` arguments, which take integers only.
   const lifetimeOf = (p: ReadPolicy) => Math.ceil((Math.max(p.ttlMs, p.negativeTtlMs) + p.swrMs) * (1 + p.jitter));
   const longest = Math.max(0, ...[...models.values()].map(lifetimeOf));
@@ -239,6 +240,21 @@ function dependsOnList(value: unknown, option: string): Pick<ReadPolicy, "depend
     throw new CacheConfigError(option, "expected a non-empty array of model names");
   }
   return { dependsOn: Object.freeze([...value]) };
+}
+
+/**
+ * A model's Bloom filter is one per database, shared by every client of it and built by scanning
+ * the table through one of them. A client given a scope of its own sees other rows than its
+ * neighbours in ways the cache cannot see (a pool whose connections set a role or a tenant for
+ * row-level security): the filter it builds would answer "not found" for the others' rows
+ * (outside probe 225: a tenant's own projects, 4 of 5 ids). A scope function serves every tenant
+ * through one client, whose table scan sees what all its reads see: allowed.
+ */
+function refuseScopedBloom(scope: unknown, models: ReadonlyMap<string, ReadPolicy>): void {
+  if (typeof scope !== "string") return;
+  for (const [name, policy] of models) {
+    if (policy.bloom !== undefined) throw new CacheConfigError(`models.${name}.bloom`, `cannot be combined with a static scope ("${scope}"): the Bloom filter is shared by every client of the database whatever its scope, and one that sees fewer rows (row-level security set per connection) would build a filter answering "not found" for rows other scopes see; leave bloom off, or serve every tenant through one client with a scope function`);
+  }
 }
 
 function bloomPolicy(value: unknown, option: string): Pick<ReadPolicy, "bloom"> {
