@@ -116,8 +116,8 @@ const OVERFULL_FACTOR = 2;
 /** Its fill is measured after this many additions, or one per 64 bytes of bits for a larger filter (a pass over its bits). */
 const FILL_CHECK_ADDITIONS = 256;
 const BUILD_LOCK_TTL_MS = 60_000;
-/** How often prepareBloom() or rebuildBloom() looks again while another instance builds (rare calls: polled, not woken). */
-const BUILD_WAIT_MS = 100;
+/** How often an instance looks again for the filter another instance builds (polled, not woken: one small read). */
+const BUILD_WAIT_MS = 200;
 /** Rows the filter is sized for beyond today's count, so growth does not degrade it at once. */
 const GROWTH_HEADROOM = 2;
 
@@ -135,6 +135,8 @@ export class BloomGuard {
   readonly #lock: FleetLock | undefined;
   /** Set by close(): a background build it abandons fails on closed connections, unreported. */
   #stopped = false;
+  /** Builds holding the fleet's build lock, settled once they released it (see stop). */
+  readonly #building = new Set<Promise<void>>();
 
   constructor(parts: BloomGuardParts) {
     this.#parts = parts;
@@ -269,14 +271,18 @@ export class BloomGuard {
 
   /**
    * Builds the filter, or, while another instance builds it, waits to adopt what it stores (or to
-   * build once its lock is free: a builder that dies lets its lock expire, one whose build fails
-   * releases it). No deadline: a large table's build takes as long as it takes.
+   * build once its lock is free). No deadline while that builder lives (it extends its lock): a
+   * large table's build takes as long as it takes. A builder that stopped extending it (killed,
+   * frozen) is not waited for until its lock expires (outside probe 222: 60 s): this instance's copy
+   * stays without a filter, answering nothing, and a read loads one in the background once some
+   * instance built it (after a rebuild's suspension, none answers from an older one meanwhile).
    */
   async #buildOrAdopt(model: string, state: ModelFilter): Promise<void> {
     while (!(await this.#build(model, state, true))) {
       await new Promise((resolve) => setTimeout(resolve, BUILD_WAIT_MS));
       if (this.#stopped) throw new CacheClosedError("$cache.prepareBloom() or rebuildBloom()");
       if (await this.#load(model, state)) return;
+      if (!(await this.#lock!.holderAlive(this.#keys(model).lock))) return;
     }
   }
 
@@ -290,9 +296,15 @@ export class BloomGuard {
     }
   }
 
-  /** The cache closes: builds still running are abandoned (their lock expires), and their failures are not reported. */
-  stop(): void {
+  /**
+   * The cache closes: builds still running stop at their next page and release their lock while
+   * the connections are open (resolves once they did); their failures are not reported. Abandoned
+   * holding it, the lock kept every other instance's rebuildBloom() and prepareBloom() waiting
+   * until it expired (outside probe 222: 55–65 s).
+   */
+  stop(): Promise<unknown> {
     this.#stopped = true;
+    return Promise.allSettled(this.#building);
   }
 
   #usable(model: string, state: ModelFilter): boolean {
@@ -315,7 +327,12 @@ export class BloomGuard {
         // prepareBloom() waits for another instance's build (instances starting together: one builds,
         // the others resolved with no filter, answering nothing until a read refreshed it a second later).
         const loaded = await this.#load(model, state);
-        if ((!loaded || this.#overfull(model, state.filter)) && this.#parts.schemasDiffer?.() !== true) await (background ? this.#build(model, state) : this.#buildOrAdopt(model, state));
+        if ((!loaded || this.#overfull(model, state.filter)) && this.#parts.schemasDiffer?.() !== true) {
+          if (!background) await this.#buildOrAdopt(model, state);
+          // Another instance builds it: look again soon, not a RETRY_MS later (outside probe 222: up
+          // to a second of reads past the guard after a rebuild elsewhere); a look costs a small read.
+          else if (!(await this.#build(model, state))) state.nextAttempt = Math.min(state.nextAttempt, this.#parts.clock.now() + BUILD_WAIT_MS);
+        }
       } catch (error) {
         if (!background) throw error;
         // Abandoned by close() (outside probe 136: "connection is end" reported after every close during a build).
@@ -347,6 +364,9 @@ export class BloomGuard {
       this.#parts.versions.observe(bloomVersion(model), current, sentAt);
       const [schemaAt, schemaNow] = [reply[7]!.toString(), Number(reply[8]!.toString())];
       this.#parts.versions.observe(this.#parts.schemaEpoch, schemaNow, sentAt);
+      // Built at other versions: Redis sent no bits (see BLOOM_LOAD), and it is rebuilt anyway.
+      const builtText = reply[2]!.toString();
+      if (builtText === "" || Number(builtText) !== current || Number(schemaAt) !== schemaNow) return false;
       const meta = parseBloomMeta(reply.slice(0, 4).map((part) => part.toString()), reply[5]!.byteLength);
       if (typeof meta === "string") {
         // Rebuilt by the caller: a corrupt filter must never answer "absent".
@@ -376,6 +396,9 @@ export class BloomGuard {
     const held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
     if (redis !== undefined && held === undefined) return false; // another instance is building it
     const learnt: string[] = [];
+    let released!: () => void;
+    const releasing = new Promise<void>((resolve) => (released = resolve));
+    this.#building.add(releasing);
     try {
       // A waiter that takes the lock after the builder it waited for stored its filter adopts that (built since any suspension: current).
       if (adoptCurrent && (await this.#load(model, state))) return true;
@@ -390,6 +413,7 @@ export class BloomGuard {
       state.learntWhileLoading.add(learnt);
       const fields = [...new Set(identities.flatMap((identity) => identity.fields))];
       for await (const page of this.#parts.scan(model, fields)) {
+        if (this.#stopped) throw new CacheClosedError("$cache.prepareBloom() or rebuildBloom()");
         for (const row of page) {
           for (const identity of identities) {
             const values = identity.fields.map((field) => row[field]);
@@ -410,7 +434,12 @@ export class BloomGuard {
       return true;
     } finally {
       state.learntWhileLoading.delete(learnt);
-      await held?.release();
+      try {
+        await held?.release();
+      } finally {
+        this.#building.delete(releasing);
+        released();
+      }
     }
   }
 

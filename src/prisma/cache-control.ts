@@ -3,6 +3,7 @@ import type { TieredCache } from "../core/tiered-cache.js";
 import { CacheArgumentError, CacheClosedError, CacheError, UndeliveredInvalidationsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import { bloomVersion } from "../guard/bloom-writes.js";
+import { settleWithin } from "../core/settle-within.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
 import type { ResolvedOptions } from "../options.js";
@@ -240,7 +241,8 @@ async function rebuildBloom(parts: CacheControlParts, model: string | undefined)
 async function closeCache(parts: CacheControlParts): Promise<void> {
   const { options } = parts;
   parts.stopReads();
-  parts.guard?.stop();
+  // Builds stop at their next page and release the fleet's build lock, while the connections are open.
+  const buildsStopped = parts.guard?.stop();
   // Writes in flight invalidate what they changed while the connections are still open.
   const writing = await parts.stopWrites(options.closeTimeoutMs);
   if (writing > 0) parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${writing} write(s) or transaction(s) still running after closeTimeout (${options.closeTimeoutMs} ms); what they change is invalidated only if they settle before the connections close (a transaction that commits writes later is rolled back)`));
@@ -248,6 +250,7 @@ async function closeCache(parts: CacheControlParts): Promise<void> {
   if (abandoned.refreshes + abandoned.reads > 0) {
     parts.report(new CacheError("E_CLOSE_TIMEOUT", `close(): ${abandoned.refreshes} background refresh(es) and ${abandoned.reads} read(s) or store(s) still running after closeTimeout (${options.closeTimeoutMs} ms) were abandoned; their results are not stored`));
   }
+  if (buildsStopped !== undefined) await settleWithin(buildsStopped, options.closeTimeoutMs);
   parts.l1?.clear();
   // Bounded: delivers what is queued or reports it (an error event, a counter, a rejected close()).
   const queued = await closeDelivering(parts.versions, options.redisTimeoutMs);

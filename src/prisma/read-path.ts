@@ -302,8 +302,9 @@ export class ReadPath {
     if (UNIQUE_READS.has(query.$operation) && !namesUniqueKey(this.#schema.graph, query.$model, args?.where)) return this.#leftToPrisma(query, key, "no unique key in where");
     // Not where another extension's hook may rewrite the read's where (a lower-cased email): the guard sees the caller's.
     if (this.#guard?.guards(query.$model) && UNIQUE_READS.has(query.$operation) && !this.#probe.hooked(this.#schema.delegateKeys.get(query.$model)!, query.$operation) && this.#guard.check(query.$model, args) === "absent") {
-      // Nothing to warm: its replay would be answered so again, caching nothing (outside probe 221: ranked second by topQueries).
-      this.#observability.neverRecord(this.#statsKeyOf(query, key));
+      // Nothing to warm while the guard answers it (outside probe 221: ranked second by topQueries);
+      // not marked unreplayable for good, though: the record may be created, then read often (outside probe 222).
+      if (query.$runner !== this.#replays) this.#popularity?.discount(this.#statsKeyOf(query, key));
       if (query.$served !== undefined) noteServed(query.$served, "bloom", false, undefined);
       return query.$operation === "findUnique" ? Promise.resolve(null) : Promise.reject(notFoundError(notFoundDetail(query.$model, query.$operation), this.#clientVersion));
     }

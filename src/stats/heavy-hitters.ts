@@ -51,6 +51,12 @@ export class HeavyHitters<T, Source = T> {
     this.#entries.set(key, { key, count: 1, item: this.#keep(source) });
   }
 
+  /** Takes back the count of one read of `key` (it stays counted in `reads`): a read that turned out not to be worth recording. */
+  discount(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && entry.count > 0) entry.count--;
+  }
+
   /** What is kept of `key`, while it is tracked. */
   itemOf(key: string): T | undefined {
     return this.#entries.get(key)?.item;

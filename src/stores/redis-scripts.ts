@@ -655,10 +655,18 @@ wakeWaiters(KEYS[3], ARGV[4], ARGV[5])
 return stored
 `);
 
-/** A Bloom filter and the versions it was built at, in one read. KEYS: meta, bits, `b:` version key, schema epoch's version key. */
+/**
+ * A Bloom filter and the versions it was built at, in one read. Its bits only when it was built at
+ * the current versions (a filter the reader may adopt): instances waiting for another's build look
+ * several times a second, and each look would carry the whole old filter.
+ * KEYS: meta, bits, `b:` version key, schema epoch's version key.
+ */
 export const BLOOM_LOAD = script(`
 local meta = redis.call('HMGET', KEYS[1], 'm', 'k', 'built', 'at', 'rows', 'schema')
-return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or '0', meta[6] or '0', redis.call('GET', KEYS[4]) or '0' }
+local current, schemaNow = redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4]) or '0'
+local bits = ''
+if meta[3] and tonumber(meta[3]) == tonumber(current) and tonumber(meta[6] or '0') == tonumber(schemaNow) then bits = redis.call('GET', KEYS[2]) or '' end
+return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', bits, current, meta[6] or '0', schemaNow }
 `);
 
 /**

@@ -81,10 +81,14 @@ const SCRIPT_COMMAND_DENIED = /can't run this command or subcommand script: \w+,
  * `#!lua` line is line 1): the bare message names neither (outside probe 219: a user without
  * PUBLISH saw only a script hash and a line number, repeated at every write).
  */
-function namingDeniedCommand(error: unknown, script: RedisScript): unknown {
+export function namingDeniedCommand(error: unknown, script: RedisScript): unknown {
   const line = SCRIPT_COMMAND_DENIED.exec(String((error as Error)?.message))?.[1];
   if (line === undefined) return error;
-  const commands = [...new Set([...(script.source.split("\n")[Number(line) - 1] ?? "").matchAll(/redis\.p?call\(\s*['"]([A-Za-z]+)['"]/g)].map((match) => match[1]!.toUpperCase()))];
+  // A command is an upper-case literal passed first: to redis.call, or to a helper of the script that calls it.
+  const commandsIn = (text: string) => [...new Set([...text.matchAll(/[\w.]+\(\s*['"]([A-Z]+)['"]/g)].map((match) => match[1]!))];
+  // A line calling a command named by a variable (in such a helper): any the script names may be the one.
+  let commands = commandsIn(script.source.split("\n")[Number(line) - 1] ?? "");
+  if (commands.length === 0) commands = commandsIn(script.source);
   const denied = commands.length === 0 ? "a command this script calls" : commands.length === 1 ? commands[0] : `one of ${commands.join(", ")}`;
   (error as Error).message += ` (the ACL denies ${denied}: the cache's Redis user needs every command the README's namespace option lists)`;
   return error;

@@ -276,24 +276,53 @@ describe("Bloom guard on unique fields", () => {
     await a.prisma.$cache.rebuildBloom("User");
     expect((await b.prisma.user.findUnique({ where: { email } }))?.email, "another instance's copy after the rebuild").toBe(email);
 
-    // Another instance holds the build lock: the rebuild waits for it, then builds or adopts.
+    // Another instance holds the build lock, extending it as a live builder does: the rebuild waits
+    // for it, then builds or adopts.
     const [liveMeta] = (await redis.keys(`*${namespace}*:bloom:User:*`)).filter((key) => /:bloom:User:[^:]+$/.test(key));
     expect(liveMeta).toBeDefined();
-    await redis.set(`${liveMeta}:lock`, "someone-else", "PX", 30_000);
+    const lockKey = `${liveMeta}:lock`;
+    await redis.set(lockKey, "someone-else", "PX", 60_000);
+    const heartbeat = setInterval(() => void redis.pexpire(lockKey, 60_000), 100);
     const second = `rebuilt-after-lock-${randomUUID()}@example.com`;
     expect(await b.prisma.user.findUnique({ where: { email: second } })).toBeNull();
     await a.base.$executeRawUnsafe(`INSERT INTO "User" (email) VALUES ('${second}')`);
     let settled = false;
     const rebuilt = a.prisma.$cache.rebuildBloom("User").finally(() => (settled = true));
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(settled, "resolved while another instance held the build lock").toBe(false);
-    expect((await b.prisma.user.findUnique({ where: { email: second } }))?.email, "suspended meanwhile").toBe(second);
-    await redis.del(`${liveMeta}:lock`);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(settled, "resolved while another instance held the build lock").toBe(false);
+      expect((await b.prisma.user.findUnique({ where: { email: second } }))?.email, "suspended meanwhile").toBe(second);
+    } finally {
+      clearInterval(heartbeat);
+    }
+    await redis.del(lockKey);
     await rebuilt;
     // B adopts the new filter (each probe a new absent email: a cached "not found" never reaches the guard).
     const rejects = b.prisma.$cache.stats().bloomRejects;
     await until(async () => (await b.prisma.user.findUnique({ where: { email: `absent-${randomUUID()}@example.com` } }), b.prisma.$cache.stats().bloomRejects > rejects), 10_000, 100);
     expect((await b.prisma.user.findUnique({ where: { email: second } }))?.email, "the rebuilt filter").toBe(second);
+  }, 60_000);
+
+  it("a build lock whose holder stopped extending it (a killed builder) is not waited for until it expires, and close() during a build releases the lock (outside probe 222: waits of 55-65 s)", async () => {
+    const ns = uniqueNamespace();
+    const a = instance({ namespace: ns, models: { User: { bloom: true } } });
+    await a.prisma.$cache.prepareBloom();
+    const [liveMeta] = (await redis.keys(`*${ns}*:bloom:User:*`)).filter((key) => /:bloom:User:[^:]+$/.test(key));
+    const lockKey = `${liveMeta}:lock`;
+    await redis.set(lockKey, "killed-builder", "PX", 60_000);
+    await a.prisma.$cache.rebuildBloom("User");
+    expect(await redis.pttl(lockKey), "resolved before the dead builder's lock expired").toBeGreaterThan(0);
+    await redis.del(lockKey);
+
+    const builder = instance({ namespace: ns, models: { User: { bloom: true } } });
+    const rebuilding = builder.prisma.$cache.rebuildBloom("User").then(() => "resolved", (error: unknown) => error);
+    await until(async () => (await redis.exists(lockKey)) === 1, 20_000, 5);
+    await builder.prisma.$cache.close();
+    expect(await redis.exists(lockKey), "the build lock, released by close()").toBe(0);
+    expect(await rebuilding).toMatchObject({ code: "E_CLOSED" });
+    // Another instance builds at once.
+    await a.prisma.$cache.rebuildBloom("User");
+    expect(a.prisma.$cache.stats().bloomBuilds).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
   it("rebuildBloom() and prepareBloom() racing on one instance, creates landing meanwhile: no call fails, and every created record is found (outside probe 106: 12 of 40 calls rejected with a TypeError)", async () => {
@@ -363,6 +392,11 @@ describe("Bloom guard on unique fields", () => {
     const top = await guarded.prisma.$cache.topQueries({ limit: 10 });
     expect(top.length).toBeGreaterThanOrEqual(2);
     expect(JSON.stringify(top)).not.toContain(other);
+    // Once the record exists, its reads count again (outside probe 222: never recorded again by that process).
+    await guarded.prisma.user.create({ data: { email: other } });
+    for (let i = 0; i < 20; i++) expect((await guarded.prisma.user.findUnique({ where: { email: other } }))?.email).toBe(other);
+    await guarded.prisma.$cache.drain();
+    expect(JSON.stringify(await guarded.prisma.$cache.topQueries({ limit: 10 }))).toContain(other);
   }, 60_000);
 
   it("warm() at deploy builds the filters (once for the fleet), then guards at once", async () => {

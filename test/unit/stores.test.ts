@@ -6,6 +6,9 @@ import { SingleFlight, UnsharedLoad } from "../../src/core/single-flight.ts";
 import { FakeClock } from "../helpers/random.ts";
 import { sentinelOverrides } from "../../src/stores/command-connection.ts";
 import type { RedisLike } from "../../src/types.ts";
+import { namingDeniedCommand } from "../../src/stores/redis-store.ts";
+import { BUMP_VERSIONS } from "../../src/stores/redis-scripts.ts";
+import { RECORD_QUERIES } from "../../src/stats/stats-scripts.ts";
 
 describe("entry format", () => {
   it("round-trips, with pipes and newlines in names and payload", () => {
@@ -137,5 +140,28 @@ describe("the cache's connections behind Sentinel", () => {
     expect((sentinelOverrides(behindSentinel({ sentinelCommandTimeout: 300 })) as { sentinelCommandTimeout: number }).sentinelCommandTimeout).toBe(300);
     // A single server or a Cluster: nothing to add.
     expect(sentinelOverrides({ options: { host: "127.0.0.1" } } as unknown as RedisLike)).toEqual({});
+  });
+});
+
+describe("a command an ACL denies inside a script", () => {
+  const denied = (script: { sha: string; source: string }, line: number) =>
+    new Error(`ERR The user executing the script can't run this command or subcommand script: ${script.sha}, on @user_script:${line}.`);
+  const lineOf = (source: string, text: string) => source.split("\n").findIndex((line) => line.includes(text)) + 1;
+
+  it("is named from the script's line Redis gives (outside probe 219: only a hash and a line number)", () => {
+    const line = lineOf(BUMP_VERSIONS.source, "redis.call('PUBLISH'");
+    expect(line).toBeGreaterThan(0);
+    expect((namingDeniedCommand(denied(BUMP_VERSIONS, line), BUMP_VERSIONS) as Error).message).toContain("the ACL denies PUBLISH:");
+  });
+
+  it("a line calling a command through a helper of the script lists the script's commands (outside probe 222: HSET in the statistics' flush)", () => {
+    const line = lineOf(RECORD_QUERIES.source, "redis.call(command");
+    const message = (namingDeniedCommand(denied(RECORD_QUERIES, line), RECORD_QUERIES) as Error).message;
+    expect(message).toMatch(/the ACL denies one of [A-Z, ]*\bHSET\b/);
+    expect(message).toMatch(/\bHDEL\b/);
+  });
+
+  it("leaves other errors as they are", () => {
+    expect((namingDeniedCommand(new Error("OOM command not allowed"), BUMP_VERSIONS) as Error).message).toBe("OOM command not allowed");
   });
 });
