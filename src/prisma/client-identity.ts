@@ -104,11 +104,34 @@ function rowsOf(database: Record<string, unknown>, provider: unknown): Record<st
     out.host ??= "localhost";
     out.user ??= process.env.USER;
     out.database ??= out.user;
+    // Prisma names every table with its schema — the adapter's `schema` option, else `public` — so
+    // a search path set in the connection options changes no model query's rows, and
+    // @prisma/adapter-pg reads no schema from the URL (outside probe 227: a version that said
+    // `{ schema: "public" }` or `?schema=public`, beside one that said nothing, made one database
+    // two, whose writes never reached each other's entries through the schema epoch).
+    out.schema ??= "public";
+    if (typeof out.options === "string") {
+      const options = withoutSearchPath(out.options);
+      if (options === "") delete out.options;
+      else out.options = options;
+    }
+    if (out.adapter === "@prisma/adapter-pg") for (const name of Object.keys(out)) if (/^\?(schema|search_?path|currentSchema)$/i.test(name)) delete out[name];
   }
   if (typeof out.host === "string") out.host = LOOPBACK.has(out.host.toLowerCase()) ? "localhost" : out.host.toLowerCase();
   if (out.port === undefined && protocol !== undefined && DEFAULT_PORTS[protocol] !== undefined) out.port = DEFAULT_PORTS[protocol];
   if (out.port !== undefined) out.port = String(out.port);
   return out;
+}
+
+/** libpq `options` without the search path settings in it (`-c search_path=…`, `-csearch_path=…`, `--search_path=…`), spaces normalized. */
+function withoutSearchPath(options: string): string {
+  const words = options.trim().split(/\s+/).filter((word) => word !== "");
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === "-c" && /^search_path=/i.test(words[i + 1] ?? "")) i++;
+    else if (!/^(-csearch_path|--search[_-]path)=/i.test(words[i]!)) kept.push(words[i]!);
+  }
+  return kept.join(" ");
 }
 
 const FIELD_ALIASES: Record<string, string> = { hostname: "host", username: "user", db: "database" };

@@ -35,7 +35,6 @@ describe("clientIdentity", () => {
     expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a?application_name=serviceB"))).database).toBe(base);
     expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a"), { user: { name: true } })).database).toBe(base);
     expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_b"))).database).not.toBe(base);
-    expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a?schema=other"))).database).not.toBe(base);
     expect(clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a", "other"))).database).not.toBe(base);
     expect(clientIdentity(client({ adapterName: "custom" })).database).toBeUndefined();
   });
@@ -50,6 +49,13 @@ describe("clientIdentity", () => {
       client(pg("postgres://127.0.0.1/tenant_a?user=app")),
       poolConfig({ host: "localhost", port: 5432, database: "tenant_a", user: "app", password: "x" }),
       poolConfig({ hostname: "127.0.0.1", database: "tenant_a", username: "app" }),
+      // The default schema, however named: Prisma names every table with the adapter's schema, else
+      // public, and @prisma/adapter-pg reads none from the URL (outside probe 227: one database made two).
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a", "public")),
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?schema=public")),
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?schema=other")),
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=-c%20search_path%3Dpublic")),
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=--search_path%3Dother")),
     ];
     same.forEach((each, i) => expect(clientIdentity(each).database, `spelling ${i}`).toBe(local));
     for (const other of [
@@ -61,6 +67,9 @@ describe("clientIdentity", () => {
       // pg takes the query's port before the URL's (outside probe 81).
       client(pg("postgresql://app@127.0.0.1/tenant_a?port=5481")),
       client(pg("postgresql://app@127.0.0.1:5432/tenant_a?port=5481")),
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a", "other")),
+      // A role chooses rows (row-level security); a search path beside it does not.
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=-c%20search_path%3Dpublic%20-c%20role%3Dreader")),
     ]) {
       expect(clientIdentity(other).database).not.toBe(local);
     }
@@ -77,9 +86,9 @@ describe("clientIdentity", () => {
       expect(clientIdentity(client(pg("postgresql://127.0.0.1/tenant_a"))).database).not.toBe(local);
       delete process.env.PGUSER;
       // The URL's options come before PGOPTIONS, as pg reads them.
-      const withOptions = clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a?options=-c%20search_path%3Dx"))).database;
-      process.env.PGOPTIONS = "-c search_path=y";
-      expect(clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a?options=-c%20search_path%3Dx"))).database).toBe(withOptions);
+      const withOptions = clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a?options=-c%20role%3Dx"))).database;
+      process.env.PGOPTIONS = "-c role=y";
+      expect(clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a?options=-c%20role%3Dx"))).database).toBe(withOptions);
       expect(clientIdentity(client(pg("postgresql://app@127.0.0.1/tenant_a"))).database).not.toBe(local);
     } finally {
       for (const [name, value] of Object.entries(saved)) {
