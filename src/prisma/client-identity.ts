@@ -109,7 +109,9 @@ function rowsOf(database: Record<string, unknown>, provider: unknown): Record<st
     // @prisma/adapter-pg reads no schema from the URL (outside probe 227: a version that said
     // `{ schema: "public" }` or `?schema=public`, beside one that said nothing, made one database
     // two, whose writes never reached each other's entries through the schema epoch).
-    out.schema ??= "public";
+    // (`public` is left out rather than written in: the identity of a client that names no schema
+    // stays what it was before this rule, and an upgrade does not split the fleet's Bloom filters.)
+    if (out.schema === "public") delete out.schema;
     if (typeof out.options === "string") {
       const options = withoutSearchPath(out.options);
       if (options === "") delete out.options;
