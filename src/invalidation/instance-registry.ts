@@ -97,7 +97,8 @@ export class InstanceRegistry {
     }
     const beat = () => {
       const sentAt = performance.now();
-      const registered = this.#store.addToRegistry(this.#keys, this.#member, this.#leaseTtlMs, this.#lifetimeMs, REGISTRATION_HEARTBEAT_MS, this.#schema);
+      // Until one was answered, this instance's registrations are its first (see REGISTER_INSTANCE: they sweep orphaned writes).
+      const registered = this.#store.addToRegistry(this.#keys, this.#member, this.#leaseTtlMs, this.#lifetimeMs, REGISTRATION_HEARTBEAT_MS, this.#schema, this.#registeredSentAt === undefined);
       this.#settle(
         registered.then(
           (reply) => this.#renewed(sentAt, reply),

@@ -404,8 +404,9 @@ return 1
  * alive after all clears the sweep's marks with its confirmation). KEYS[7], when given: when the
  * registry was made (set when absent: after a FLUSHALL, by the first heartbeat since), which
  * UNREGISTERED reads. KEYS[8], when given: each schema's last registration (a sorted set by time). Only a heartbeat whose own
- * registration still stood and was renewed within two heartbeats sweeps: after a stall of Redis
- * every registration lapsed, or the writer's did first, and live writers have not registered again yet.
+ * registration still stood and was renewed within two heartbeats sweeps (or a new instance's first,
+ * ARGV[8] '1'): after a stall of Redis every registration lapsed, or the writer's did first, and live
+ * writers have not registered again yet.
  * It may run when Redis is out of memory (allow-oom): a registration refused there lapses, and
  * the instance would serve nothing cached while Redis still serves lookups (an outside probe).
  */
@@ -482,8 +483,13 @@ if ARGV[4] ~= nil and ARGV[4] ~= '' then
 end
 local orphans = {}
 -- After a stall (a paused Redis lets every registration lapse at once) the live writers register
--- again with their next heartbeats: sweep from this instance's next steady one.
-if steady and KEYS[6] ~= nil and redis.call('EXISTS', KEYS[6]) == 1 then
+-- again with their next heartbeats: sweep from this instance's next steady one. A new instance's
+-- first registration (ARGV[8]) sweeps too: after a crash of the whole fleet (a one-replica service
+-- killed) nobody else would, and it served what an orphaned write changed until its second
+-- heartbeat (outside probe 226: 1.1-1.4 s). One starting right after a stall of Redis may sweep a
+-- live writer's write: its marks keep the names uncached until that writer's confirmation clears them.
+local first = ARGV[8] == '1' and not previous
+if (steady or first) and KEYS[6] ~= nil and redis.call('EXISTS', KEYS[6]) == 1 then
   local records = redis.call('HGETALL', KEYS[6])
   for i = 1, #records, 2 do
     local writer, announced, lapses, names = string.match(records[i + 1], '^([^\\n]*)\\n(%d+)\\n(%d+)\\n(.*)$')

@@ -222,8 +222,8 @@ export class RedisStore {
    * See REGISTER_INSTANCE: the fleet's longest lease, how many schemas are live, whether this
    * registration bumped the schema epoch, and `orphans`: the tokens and sweep names (JSON), alternating, of writes abandoned by their writers.
    */
-  async addToRegistry(keys: RegistryKeys, member: string, leaseTtlMs: number, lifetimeMs: number, heartbeatMs: number, schema: SchemaRegistration): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean; orphans: unknown }> {
-    const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey, keys.bornKey, schema.seenKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix, heartbeatMs, keys.bumpCountPrefix])) as unknown[];
+  async addToRegistry(keys: RegistryKeys, member: string, leaseTtlMs: number, lifetimeMs: number, heartbeatMs: number, schema: SchemaRegistration, first = false): Promise<{ longestLeaseMs: number; schemas: number; epochBumped: boolean; orphans: unknown }> {
+    const reply = (await this.runUnverified(REGISTER_INSTANCE, [keys.key, keys.leaseKey, schema.key, schema.sequenceKey, schema.epochKey, keys.pendingKey, keys.bornKey, schema.seenKey], [member, leaseTtlMs, lifetimeMs, schema.member, schema.databasePrefix, heartbeatMs, keys.bumpCountPrefix, first ? "1" : "0"])) as unknown[];
     return { longestLeaseMs: Number(reply[0]), schemas: Number(reply[1]), epochBumped: String(reply[2] ?? "") !== "", orphans: reply[3] };
   }
 

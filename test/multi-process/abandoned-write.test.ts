@@ -60,6 +60,42 @@ describe("a writer killed after its commit, before its confirmation", () => {
     });
   }, 90_000);
 
+  it("with no other instance alive, a new instance's first registration sweeps the killed writer's write: its first reads are the new row (outside probe 226: 1.1-1.4 s of the old row, until its second heartbeat)", async () => {
+    await withProxiedWriter(async ({ chaos, proxy, base, admin, user, namespace, common }) => {
+      const pendingKey = `{${namespace}}:pending`;
+      // The row is cached by id, a name only the write's result reveals; then every instance but the writer leaves.
+      const earlyRedis = new Redis(chaos.url);
+      const early = createCachedClient({ redis: earlyRedis, namespace, models: { User: true } });
+      expect((await early.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe(user.name);
+      await early.close();
+      earlyRedis.disconnect();
+      const rowLock = await holdUserRowLock(base, user.id);
+      const writer = startChild<unknown>("abandoning-writer.ts", { ...common, REDIS_URL: proxy.url, EMAIL: user.email, NAME: "written before the whole fleet died" });
+      await writer.printed("ready");
+      await until(async () => (await admin.hlen(pendingKey)) === 1, 20_000);
+      proxy.cut();
+      await rowLock.release();
+      await until(async () => (await base.user.findUniqueOrThrow({ where: { id: user.id } })).name === "written before the whole fleet died", 10_000);
+      writer.kill();
+      await writer.result.catch(() => undefined);
+      // Its registration lapses (3 s after its last heartbeat); nobody is left to sweep its write.
+      await sleep(4_000);
+      expect(Object.values(await admin.hgetall(pendingKey)).map((record) => record.split("\n")[0]), "not swept yet").not.toEqual([""]);
+
+      const lateRedis = new Redis(chaos.url);
+      const late = createCachedClient({ redis: lateRedis, namespace, models: { User: true } });
+      try {
+        // warm() waits for the instance's first registration; its sweep goes out on the same connection before the read's lookup.
+        await late.prisma.$cache.warm({ top: 1 });
+        expect((await late.prisma.user.findUnique({ where: { id: user.id } }))?.name, "the first read after the registration").toBe("written before the whole fleet died");
+        await until(() => late.prisma.$cache.stats().abandonedWrites === 1, 10_000);
+      } finally {
+        await late.close();
+        lateRedis.disconnect();
+      }
+    });
+  }, 60_000);
+
   it("a write killed while it waits for a row lock commits after the sweep's marks lapsed: its model's lists are not cached in between (the sweep keeps the announcement's longer mark; found by an outside probe)", async () => {
     const namespace = uniqueNamespace();
     // The reader's own lateCommitWindow is what its sweep marks for: short, to see it lapse.
