@@ -102,7 +102,9 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     negativeTtl: nonNegative(input.negativeTtl, "negativeTtl", DEFAULTS.negativeTtl, lifetime),
   };
   const models = modelPolicies(input.models, defaults, input.l1 !== false);
-  refuseScopedBloom(input.scope, models);
+  // Checked first: an invalid scope is reported as such, not as the bloom it would refuse.
+  const resolvedScope = scope(input.scope);
+  refuseScopedBloom(resolvedScope, models);
   // Whole milliseconds: the value ends up in Redis `PX` arguments, which take integers only.
   const lifetimeOf = (p: ReadPolicy) => Math.ceil((Math.max(p.ttlMs, p.negativeTtlMs) + p.swrMs) * (1 + p.jitter));
   const longest = Math.max(0, ...[...models.values()].map(lifetimeOf));
@@ -110,7 +112,7 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
   return Object.freeze({
     redis: redisClient(input.redis),
     namespace: namespace(input.namespace),
-    scope: scope(input.scope),
+    scope: resolvedScope,
     models,
     l1: l1Limits(input.l1),
     redisTimeoutMs: nonNegative(input.redisTimeout, "redisTimeout", DEFAULTS.redisTimeout, { positive: true, ...timer }),
@@ -253,7 +255,7 @@ function dependsOnList(value: unknown, option: string): Pick<ReadPolicy, "depend
 function refuseScopedBloom(scope: unknown, models: ReadonlyMap<string, ReadPolicy>): void {
   if (typeof scope !== "string") return;
   for (const [name, policy] of models) {
-    if (policy.bloom !== undefined) throw new CacheConfigError(`models.${name}.bloom`, `cannot be combined with a static scope ("${scope}"): the Bloom filter is shared by every client of the database whatever its scope, and one that sees fewer rows (row-level security set per connection) would build a filter answering "not found" for rows other scopes see; leave bloom off, or serve every tenant through one client with a scope function`);
+    if (policy.bloom !== undefined) throw new CacheConfigError(`models.${name}.bloom`, `cannot be combined with a static scope: the Bloom filter is shared by every client of the database whatever its scope, and one that sees fewer rows (row-level security set per connection) would build a filter answering "not found" for rows other scopes see; leave bloom off, or serve every tenant through one client with a scope function`);
   }
 }
 

@@ -409,7 +409,8 @@ export class BloomGuard {
       const items = Math.max(1_000, rows * Math.max(1, identities.length) * GROWTH_HEADROOM);
       const filter = BloomFilter.sized(items, this.#parts.policies.get(model)!.errorRate);
       const keys = this.#keys(model);
-      if (redis !== undefined) await redis.store.run(BLOOM_BEGIN, [keys.nextMeta, keys.nextBits], [filter.m, filter.k, BUILD_LOCK_TTL_MS]);
+      // The lock passed to another builder (this one stalled past its lifetime): that one builds.
+      if (redis !== undefined && (await redis.store.run(BLOOM_BEGIN, [keys.nextMeta, keys.nextBits, keys.lock], [filter.m, filter.k, BUILD_LOCK_TTL_MS, held!.token])) !== 1) return false;
       state.learntWhileLoading.add(learnt);
       const fields = [...new Set(identities.flatMap((identity) => identity.fields))];
       for await (const page of this.#parts.scan(model, fields)) {
@@ -424,8 +425,10 @@ export class BloomGuard {
       }
       const builtTime = this.#parts.clock.now();
       if (redis !== undefined) {
-        await redis.store.setBuffer(keys.scannedBits, Buffer.from(filter.bits), BUILD_LOCK_TTL_MS);
-        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, keys.scannedBits], [builtAt!, builtTime, rows, schemaAt!, 2 * this.#parts.policies.get(model)!.maxAgeMs]);
+        const scannedBits = `${keys.scannedBits}:${held!.token}`;
+        await redis.store.setBuffer(scannedBits, Buffer.from(filter.bits), BUILD_LOCK_TTL_MS);
+        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, scannedBits, keys.lock], [builtAt!, builtTime, rows, schemaAt!, 2 * this.#parts.policies.get(model)!.maxAgeMs, held!.token]);
+        if (finished === -1) return false;
         if (finished !== 1) throw new CacheError("E_BLOOM_BUILD", `Bloom rebuild of ${model} was dropped: its keys in Redis expired (the rebuild outlived its lock) or were evicted`);
       }
       for (const tag of learnt) filter.add(tag);

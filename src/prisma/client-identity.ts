@@ -113,7 +113,7 @@ function rowsOf(database: Record<string, unknown>, provider: unknown): Record<st
     // stays what it was before this rule, and an upgrade does not split the fleet's Bloom filters.)
     if (out.schema === "public") delete out.schema;
     if (typeof out.options === "string") {
-      const options = withoutSearchPath(out.options);
+      const options = withoutRowNeutralSettings(out.options);
       if (options === "") delete out.options;
       else out.options = options;
     }
@@ -125,13 +125,22 @@ function rowsOf(database: Record<string, unknown>, provider: unknown): Record<st
   return out;
 }
 
-/** libpq `options` without the search path settings in it (`-c search_path=…`, `-csearch_path=…`, `--search_path=…`), spaces normalized. */
-function withoutSearchPath(options: string): string {
+/**
+ * Settings in libpq `options` that change no model query's rows: the search path (Prisma names
+ * every table with its schema), the session's name and its timeouts. Any other (a role, a custom
+ * setting a row-level security policy reads) counts (outside probe 228: a `-c application_name`
+ * in `options` made another database, where the `application_name` field did not).
+ */
+const ROW_NEUTRAL_SETTINGS = /^(search[_-]path|application[_-]name|statement[_-]timeout|lock[_-]timeout|idle[_-]in[_-]transaction[_-]session[_-]timeout)=/i;
+
+/** libpq `options` without its row-neutral settings (`-c name=…`, `-cname=…`, `--name=…`), spaces normalized. */
+function withoutRowNeutralSettings(options: string): string {
   const words = options.trim().split(/\s+/).filter((word) => word !== "");
   const kept: string[] = [];
   for (let i = 0; i < words.length; i++) {
-    if (words[i] === "-c" && /^search_path=/i.test(words[i + 1] ?? "")) i++;
-    else if (!/^(-csearch_path|--search[_-]path)=/i.test(words[i]!)) kept.push(words[i]!);
+    const word = words[i]!;
+    if (word === "-c" && ROW_NEUTRAL_SETTINGS.test(words[i + 1] ?? "")) i++;
+    else if (!(word.startsWith("-c") && ROW_NEUTRAL_SETTINGS.test(word.slice(2))) && !(word.startsWith("--") && ROW_NEUTRAL_SETTINGS.test(word.slice(2)))) kept.push(word);
   }
   return kept.join(" ");
 }

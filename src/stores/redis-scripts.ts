@@ -677,10 +677,13 @@ return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or 
 
 /**
  * Opens a rebuild: an empty "next" filter that writers extend while the table is scanned, so a
- * record created during the scan is in the result. It expires if the builder dies.
- * KEYS: next meta, next bits. ARGV: m, k, ttl ms.
+ * record created during the scan is in the result. It expires if the builder dies. Only while
+ * the builder holds the build lock (0 otherwise): one whose lock passed to another builder (it
+ * stalled past the lock's lifetime) must not reset that one's filter.
+ * KEYS: next meta, next bits, build lock. ARGV: m, k, ttl ms, the lock's token.
  */
 export const BLOOM_BEGIN = script(`
+if redis.call('GET', KEYS[3]) ~= ARGV[4] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'm', ARGV[1], 'k', ARGV[2])
 redis.call('SETBIT', KEYS[2], tonumber(ARGV[1]) - 1, 0)
@@ -697,13 +700,22 @@ return 1
  * during the scan alone, and every existing row read "not found").
  * The live filter expires after ARGV[5] ms (twice its maxAge: it is distrusted and rebuilt at
  * maxAge anyway), so a database's filter does not outlive the database (outside probe 136).
- * KEYS: next meta, next bits, live meta, live bits, scanned bits. ARGV: built version, built at, rows, schema epoch built at, lifetime ms.
+ * Only while the builder holds the build lock (-1 otherwise, its scanned bits dropped): a builder
+ * that stalled past the lock's lifetime and resumed published its old scan over the next builder's
+ * filter, missing the records created meanwhile, or of another size (outside probe 228: 3 000 of
+ * 3 000 existing rows "not found"). Each builder's scanned bits are a key of its own (KEYS[5]
+ * names its lock token), and every part must be exactly the filter's size.
+ * KEYS: next meta, next bits, live meta, live bits, scanned bits, build lock. ARGV: built version, built at, rows, schema epoch built at, lifetime ms, the lock's token.
  */
 export const BLOOM_FINISH = script(`
+if redis.call('GET', KEYS[6]) ~= ARGV[6] then
+  redis.call('DEL', KEYS[5])
+  return -1
+end
 local mk = redis.call('HMGET', KEYS[1], 'm', 'k')
 local m = tonumber(mk[1] or '')
 local bytes = m and math.ceil(m / 8)
-if not bytes or redis.call('STRLEN', KEYS[2]) < bytes or redis.call('STRLEN', KEYS[5]) < bytes then
+if not bytes or redis.call('STRLEN', KEYS[2]) ~= bytes or redis.call('STRLEN', KEYS[5]) ~= bytes then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[5])
   return 0
 end

@@ -325,6 +325,23 @@ describe("Bloom guard on unique fields", () => {
     expect(a.prisma.$cache.stats().bloomBuilds).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
+  it("a builder whose lock passed to another builder mid-scan (it stalled past the lock's lifetime) publishes nothing (outside probe 228: its old scan replaced the next builder's filter, 3 000 of 3 000 rows 'not found')", async () => {
+    const ns = uniqueNamespace();
+    const a = instance({ namespace: ns, models: { User: { bloom: true } } });
+    await a.prisma.$cache.prepareBloom();
+    const [liveMeta] = (await redis.keys(`*${ns}*:bloom:User:*`)).filter((key) => /:bloom:User:[^:]+$/.test(key));
+    const lockKey = `${liveMeta}:lock`;
+    const builtBefore = await redis.hget(liveMeta!, "built");
+    const rebuilding = a.prisma.$cache.rebuildBloom("User");
+    await until(async () => (await redis.exists(lockKey)) === 1, 20_000, 2);
+    // Its lock expired and another builder took it (which then stops extending it: not waited for).
+    await redis.set(lockKey, "the-next-builder", "PX", 60_000);
+    await rebuilding;
+    expect(await redis.hget(liveMeta!, "built"), "the live filter is not the stalled builder's").toBe(builtBefore);
+    expect(await redis.get(lockKey), "nor did it release or extend the next builder's lock").toBe("the-next-builder");
+    expect((await redis.keys(`*${ns}*:scanned*`)).length, "its scanned bits dropped").toBe(0);
+  }, 60_000);
+
   it("rebuildBloom() and prepareBloom() racing on one instance, creates landing meanwhile: no call fails, and every created record is found (outside probe 106: 12 of 40 calls rejected with a TypeError)", async () => {
     const a = instance({ models: { Post: { bloom: true } } });
     const writer = instance({ models: { Post: { bloom: true } } });
@@ -428,7 +445,7 @@ describe("Bloom guard on unique fields", () => {
     const original = Redis.prototype.sendCommand;
     let evicted = 0;
     Redis.prototype.sendCommand = function (this: Redis, command: Parameters<Redis["sendCommand"]>[0], stream?: Parameters<Redis["sendCommand"]>[1]) {
-      const scanned = command.name.toLowerCase().startsWith("eval") ? command.args.map(String).find((arg) => arg.endsWith(":scanned")) : undefined;
+      const scanned = command.name.toLowerCase().startsWith("eval") ? command.args.map(String).find((arg) => arg.includes(":scanned:")) : undefined;
       if (scanned !== undefined) {
         evicted++;
         original.call(this, new Redis.Command("del", [scanned]), stream);

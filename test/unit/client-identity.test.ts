@@ -56,6 +56,8 @@ describe("clientIdentity", () => {
       client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?schema=other")),
       client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=-c%20search_path%3Dpublic")),
       client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=--search_path%3Dother")),
+      // Nor the session's name and timeouts, as options (outside probe 228).
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=-c%20application_name%3Dx%20-cstatement_timeout%3D0")),
     ];
     same.forEach((each, i) => expect(clientIdentity(each).database, `spelling ${i}`).toBe(local));
     for (const other of [
@@ -70,6 +72,7 @@ describe("clientIdentity", () => {
       client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a", "other")),
       // A role chooses rows (row-level security); a search path beside it does not.
       client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=-c%20search_path%3Dpublic%20-c%20role%3Dreader")),
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=-c%20app.tenant%3D2")),
     ]) {
       expect(clientIdentity(other).database).not.toBe(local);
     }

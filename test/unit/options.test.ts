@@ -93,6 +93,7 @@ describe("resolveOptions", () => {
     expect(optionAtFault({ models: { User: { bloom: [] } } })).toBe("models.User.bloom");
     // One filter per database, whatever the scope (outside probe 225: a tenant's pool under row-level security built it for everyone).
     expect(optionAtFault({ scope: "org:1", models: { Post: true, User: { bloom: true } } })).toBe("models.User.bloom");
+    expect(optionAtFault({ scope: "", models: { User: { bloom: true } } }), "an invalid scope is reported as such").toBe("scope");
     expect(() => resolveOptions({ scope: () => undefined, models: { User: { bloom: true } } })).not.toThrow();
     expect(optionAtFault({ models, lowHitRateAlert: { threshold: 0.5, window: 2 ** 31 } })).toBe("lowHitRateAlert.window");
     expect(optionAtFault({ models, queryStats: { halfLife: 1e300 } })).toBe("queryStats.halfLife");
