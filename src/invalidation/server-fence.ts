@@ -83,14 +83,21 @@ export function watchServerIdentity(parts: ServerFenceParts): ServerIdentity | u
  * every 30 s or so under load).
  */
 async function keysWentBack(parts: ServerFenceParts): Promise<boolean> {
+  return (await rollbackCheck(parts, undefined)).back;
+}
+
+/** keysWentBack, and with `serverKey` (a Cluster's) the run_id of the namespace's node and the one recorded there (null when unknown). */
+async function rollbackCheck(parts: ServerFenceParts, serverKey: string | undefined): Promise<{ back: boolean; node: string | null; recorded: string | null }> {
   const { store, prefix, versions } = parts;
   const seen = versions.highestSeen;
   const taken = versions.bumpsTaken;
-  const reply = (await store.runPastCircuit(ROLLBACK_CHECK, [`${prefix}:seq`, bumpCountKeyOf(prefix, parts.bus.instanceId), parts.bus.registryKey], [parts.bus.instanceId])) as unknown[];
+  const keys = [`${prefix}:seq`, bumpCountKeyOf(prefix, parts.bus.instanceId), parts.bus.registryKey];
+  const reply = (await store.runPastCircuit(ROLLBACK_CHECK, serverKey === undefined ? keys : [...keys, serverKey], [parts.bus.instanceId])) as unknown[];
   const [sequence, bumps] = [reply[0] ?? null, reply[1] ?? null];
   const sequenceWentBack = seen > 0 && (sequence === null || Number(sequence) < seen);
   const bumpsWentBack = taken > 0 && (bumps === null || Number(bumps) < taken);
-  return sequenceWentBack || bumpsWentBack;
+  const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : null);
+  return { back: sequenceWentBack || bumpsWentBack, node: text(reply[2]), recorded: text(reply[3]) };
 }
 
 /**
@@ -135,11 +142,18 @@ export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | u
   // reset the bump count already, so no check would see the keys behind again: it is owed until it
   // completes, and tried again at each tick.
   let owed = false;
-  const fence = () => {
+  const serverKey = `${parts.prefix}:server`;
+  const recordNode = (runId: string) => parts.store.evalUnverified(RECORD_SERVER, [serverKey], [runId]);
+  // `node`: the namespace's node is another than the one recorded (fenced, then recorded).
+  const fence = (node?: string) => {
     if (stopped || fencing !== undefined) return;
-    if (!owed) parts.report(new CacheStoreError("EVALSHA", "the namespace's keys went back on its Redis Cluster shard (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: a failover to a replica without the last writes, a flush): the namespace is fenced"));
-    owed = true;
+    if (node !== undefined) parts.report(new CacheStoreError("EVALSHA", "the namespace's Redis Cluster node is another server than before (a failover, a restart, the slot moved), which may not hold the last writes — nothing in the keys tells when no process here saw them: the namespace is fenced"));
+    else if (!owed) parts.report(new CacheStoreError("EVALSHA", "the namespace's keys went back on its Redis Cluster shard (its sequence is below versions this process saw, or its count of this instance's bumps below what Redis reported: a failover to a replica without the last writes, a flush): the namespace is fenced"));
+    owed = node === undefined;
     fencing = fenceNamespace(parts, true)
+      .then(async () => {
+        if (node !== undefined) await recordNode(node);
+      })
       .then(
         () => {
           owed = false;
@@ -154,21 +168,33 @@ export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | u
     parts.versions.registryMayBeLost();
     fence();
   };
-  const timer = setInterval(() => {
+  // The namespace's node is checked too, against the run_id recorded on it (as a server is on its
+  // own): a failover that lost writes is invisible in the keys to a process that never saw them — a
+  // fresh one, or one that read other models (outside probe 230: every read stale, Bloom "not found"
+  // for rows that existed, in 3 of 3 runs). A node recorded by nobody yet is recorded.
+  const check = () => {
     if (owed) return fence();
     if (stopped || checking || fencing !== undefined) return;
     checking = true;
-    keysWentBack(parts)
+    rollbackCheck(parts, serverKey)
       .then(
-        (back) => {
-          if (back) wentBack();
+        async ({ back, node, recorded }) => {
+          const changed = node !== null && recorded !== null && recorded !== node;
+          if (back) parts.versions.registryMayBeLost();
+          // One fence for both, recording the node it was made on.
+          if (back || changed) fence(changed ? node : undefined);
+          else if (node !== null && recorded === null) await recordNode(node);
         },
         // Redis did not answer: the calls that fail report it; the next check asks again.
         () => undefined,
       )
+      .catch(() => undefined)
       .finally(() => (checking = false));
-  }, ROLLBACK_CHECK_MS);
+  };
+  const timer = setInterval(check, ROLLBACK_CHECK_MS);
   timer.unref();
+  // At once too: a process starting after a failover would otherwise serve for a check period first.
+  check();
   const watch: RollbackWatch = {
     rollbackSeen: wentBack,
     stop: () => {

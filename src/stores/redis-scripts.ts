@@ -344,7 +344,9 @@ return out
  * older copy): the sequence, and this instance's bump count (kept: see KEEP_BUMP_COUNT). The
  * sequence alone cannot tell once anyone bumped after the rollback (its floor is the server's
  * clock, above every earlier value); the count moves by this instance's own bumps only.
- * KEYS: sequence, this instance's bump count, the registry. ARGV: this instance's member. Returns both (nil when absent).
+ * KEYS: sequence, this instance's bump count, the registry, and on a Cluster the namespace's server
+ * record. ARGV: this instance's member. Returns both (nil when absent), and with the fourth key the
+ * run_id of the node that ran it (INFO server: the namespace's node) and the one recorded.
  * Declared as a script that writes (a shebang without `no-writes`), out of memory too: a replica
  * refuses it before it runs, from every instance — not only those whose count it would keep, which
  * left an instance that never wrote serving a server made a replica of an older copy until its
@@ -354,7 +356,13 @@ export const ROLLBACK_CHECK = script(`#!lua flags=allow-oom
 ${KEEP_BUMP_COUNT}
 local bumps = redis.call('GET', KEYS[2])
 if bumps then keepBumpCount(KEYS[2], KEYS[3], ARGV[1]) end
-return {redis.call('GET', KEYS[1]) or false, bumps or false}
+local node, recorded = false, false
+if KEYS[4] then
+  local info = redis.pcall('INFO', 'server')
+  if type(info) == 'string' then node = string.match(info, 'run_id:(%x+)') or false end
+  recorded = redis.call('GET', KEYS[4]) or false
+end
+return {redis.call('GET', KEYS[1]) or false, bumps or false, node, recorded}
 `);
 
 /**

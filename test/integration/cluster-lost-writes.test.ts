@@ -79,4 +79,51 @@ describe("a Cluster shard that fails over without its last writes", () => {
       for (const connection of connections) connection.disconnect();
     }
   }, 90_000);
+
+  it("an instance that never saw the lost writes — started after the failover, its writer gone — is fenced by the node's change: it finds the created row and reads the updated one (outside probe 230: every read stale, 3 of 3 runs)", async () => {
+    const namespace = uniqueNamespace();
+    const options = { namespace, models: { User: { bloom: true, ttl: 300 } }, onError: () => {} };
+    const writerConnection = cluster.connect();
+    const writer = createCachedClient({ ...options, redis: writerConnection as never });
+    const updated = await seedUser(writer.base);
+    let created: { id: number; email: string };
+    try {
+      await writer.prisma.$cache.prepareBloom();
+      await writer.prisma.user.findUnique({ where: { id: updated.id } });
+      const { master, replica } = await namespaceShard(namespace);
+      await onNode(replica, async (node) => {
+        await node.config("SET", "masterauth", "not-the-password");
+        await node.call("CLIENT", "KILL", "TYPE", "master");
+      });
+      await until(async () => ((await onNode(replica, (node) => node.call("ROLE"))) as unknown[])[3] !== "connected", 10_000, 50);
+      created = await writer.prisma.user.create({ data: { email: `${namespace}-created@example.com`, name: "created before the failover" } });
+      await writer.prisma.user.update({ where: { id: updated.id }, data: { name: "updated before the failover" } });
+      await writer.close();
+      writerConnection.disconnect();
+      await onNode(replica, async (node) => {
+        await node.call("CLUSTER", "FAILOVER", "TAKEOVER");
+        await node.config("SET", "masterauth", "");
+      });
+      await until(async () => ((await onNode(master, (node) => node.call("ROLE"))) as unknown[])[0] === "slave", 20_000, 50);
+    } finally {
+      await writer.close().catch(() => {});
+      writerConnection.disconnect();
+    }
+
+    const freshConnection = cluster.connect();
+    const fresh = createCachedClient({ ...options, redis: freshConnection as never });
+    try {
+      await fresh.prisma.$cache.prepareBloom();
+      await until(async () => (await fresh.prisma.user.findUnique({ where: { email: created.email } }))?.id === created.id, 10_000, 50);
+      await until(async () => (await fresh.prisma.user.findUnique({ where: { id: updated.id } }))?.name === "updated before the failover", 10_000, 50);
+      expect(fresh.prisma.$cache.stats().redisServerChanges, "fenced").toBeGreaterThanOrEqual(1);
+      for (let i = 0; i < 20; i++) {
+        expect((await fresh.prisma.user.findUnique({ where: { email: created.email } }))?.id).toBe(created.id);
+        expect((await fresh.prisma.user.findUnique({ where: { id: updated.id } }))?.name).toBe("updated before the failover");
+      }
+    } finally {
+      await fresh.close();
+      freshConnection.disconnect();
+    }
+  }, 90_000);
 });
