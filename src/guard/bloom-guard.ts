@@ -6,7 +6,7 @@ import { argumentView } from "../invalidation/relation-walk.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
 import type { Counters } from "../stats/counters.js";
-import { BLOOM_BEGIN, BLOOM_FINISH, BLOOM_LOAD } from "../stores/redis-scripts.js";
+import { BLOOM_BEGIN, BLOOM_FINISH, BLOOM_KEEP, BLOOM_LOAD } from "../stores/redis-scripts.js";
 import { CircuitOpenError, type RedisStore } from "../stores/redis-store.js";
 import type { Clock } from "../types.js";
 import { parseBloomMeta } from "./bloom-meta.js";
@@ -396,6 +396,7 @@ export class BloomGuard {
     const held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
     if (redis !== undefined && held === undefined) return false; // another instance is building it
     const learnt: string[] = [];
+    let keeper: NodeJS.Timeout | undefined;
     let released!: () => void;
     const releasing = new Promise<void>((resolve) => (released = resolve));
     this.#building.add(releasing);
@@ -412,6 +413,10 @@ export class BloomGuard {
       // The lock passed to another builder (this one stalled past its lifetime): that one builds.
       if (redis !== undefined && (await redis.store.run(BLOOM_BEGIN, [keys.nextMeta, keys.nextBits, keys.lock], [filter.m, filter.k, BUILD_LOCK_TTL_MS, held!.token])) !== 1) return false;
       state.learntWhileLoading.add(learnt);
+      if (redis !== undefined) {
+        keeper = setInterval(() => void redis.store.run(BLOOM_KEEP, [keys.nextMeta, keys.nextBits, keys.lock], [held!.token, BUILD_LOCK_TTL_MS]).catch(() => undefined), BUILD_LOCK_TTL_MS / 3);
+        keeper.unref();
+      }
       const fields = [...new Set(identities.flatMap((identity) => identity.fields))];
       for await (const page of this.#parts.scan(model, fields)) {
         if (this.#stopped) throw new CacheClosedError("$cache.prepareBloom() or rebuildBloom()");
@@ -436,6 +441,7 @@ export class BloomGuard {
       this.#parts.counters.bloomBuilds++;
       return true;
     } finally {
+      clearInterval(keeper);
       state.learntWhileLoading.delete(learnt);
       try {
         await held?.release();

@@ -133,9 +133,26 @@ function rowsOf(database: Record<string, unknown>, provider: unknown): Record<st
  */
 const ROW_NEUTRAL_SETTINGS = /^(search[_-]path|application[_-]name|statement[_-]timeout|lock[_-]timeout|idle[_-]in[_-]transaction[_-]session[_-]timeout)=/i;
 
+/** libpq `options` split into its words as the server reads them: at whitespace, except where a backslash escapes it (`application_name=my\ app`). */
+function optionWords(options: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  for (let i = 0; i < options.length; i++) {
+    const char = options[i]!;
+    if (char === "\\" && i + 1 < options.length) word += char + options[++i]!;
+    else if (/\s/.test(char)) {
+      if (word !== "") words.push(word);
+      word = "";
+    } else word += char;
+  }
+  if (word !== "") words.push(word);
+  return words;
+}
+
 /** libpq `options` without its row-neutral settings (`-c name=…`, `-cname=…`, `--name=…`), spaces normalized. */
 function withoutRowNeutralSettings(options: string): string {
-  const words = options.trim().split(/\s+/).filter((word) => word !== "");
+  // (outside probe 231: split at every space, `application_name=my\ app` left a word `app` behind, another database)
+  const words = optionWords(options);
   const kept: string[] = [];
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;

@@ -701,6 +701,19 @@ return 1
 `);
 
 /**
+ * Keeps a rebuild's "next" filter while its builder holds the build lock (whose keep-alive extends
+ * the lock alone): a scan longer than the lock's lifetime found it expired at the finish, and the
+ * build was dropped, though its builder lived (outside probe 231: a 62 s scan, every time).
+ * KEYS: next meta, next bits, build lock. ARGV: the lock's token, ttl ms.
+ */
+export const BLOOM_KEEP = script(`
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+`);
+
+/**
  * Closes a rebuild: merges the scanned bits into the "next" filter and makes it the live one.
  * Refuses (0) when a part is gone or short: the "next" filter expired (the rebuild outlived its
  * lock) or any of the three keys was evicted, which would publish a filter missing what that key

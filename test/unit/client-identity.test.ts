@@ -58,6 +58,8 @@ describe("clientIdentity", () => {
       client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=--search_path%3Dother")),
       // Nor the session's name and timeouts, as options (outside probe 228).
       client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=-c%20application_name%3Dx%20-cstatement_timeout%3D0")),
+      // An escaped space inside a value (outside probe 231: the word after it was kept, another database).
+      client(pg("postgresql://app:pw@127.0.0.1:5432/tenant_a?options=-c%20application_name%3Dmy%5C%20app")),
     ];
     same.forEach((each, i) => expect(clientIdentity(each).database, `spelling ${i}`).toBe(local));
     for (const other of [
