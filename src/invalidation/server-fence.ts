@@ -1,4 +1,4 @@
-import { CacheStoreError, type CacheError } from "../errors.js";
+import { CacheStoreError, RedisSettingsError, type CacheError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import type { Counters } from "../stats/counters.js";
 import type { MemoryStore } from "../stores/memory-store.js";
@@ -172,6 +172,9 @@ export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | u
   // own): a failover that lost writes is invisible in the keys to a process that never saw them — a
   // fresh one, or one that read other models (outside probe 230: every read stale, Bloom "not found"
   // for rows that existed, in 3 of 3 runs). A node recorded by nobody yet is recorded.
+  // Said once: without INFO in scripts the node cannot be told (outside probe 232: a user without it
+  // silently turned the check off, and a lossy failover went unfenced again).
+  let unidentified = false;
   const check = () => {
     if (owed) return fence();
     if (stopped || checking || fencing !== undefined) return;
@@ -179,6 +182,10 @@ export function watchClusterRollback(parts: ServerFenceParts): RollbackWatch | u
     rollbackCheck(parts, serverKey)
       .then(
         async ({ back, node, recorded }) => {
+          if (node === null && !unidentified) {
+            unidentified = true;
+            parts.report(new RedisSettingsError("run_id", "the namespace's Redis Cluster node does not tell its run_id to scripts (INFO denied or renamed): a failover that loses writes is fenced only by processes that saw them, and fresh ones serve what it lost; grant +info"));
+          }
           const changed = node !== null && recorded !== null && recorded !== node;
           if (back) parts.versions.registryMayBeLost();
           // One fence for both, recording the node it was made on.

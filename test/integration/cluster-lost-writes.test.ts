@@ -126,4 +126,20 @@ describe("a Cluster shard that fails over without its last writes", () => {
       freshConnection.disconnect();
     }
   }, 90_000);
+
+  it("a Redis user without INFO is told that the namespace's node cannot be checked (outside probe 232: the check was silently off)", async () => {
+    for (const port of cluster.ports) await onNode(port, (node) => node.call("ACL", "SETUSER", "no-info", "on", ">pw", "~*", "&*", "+@all", "-info"));
+    const errors: Array<{ code: string; message: string }> = [];
+    const connection = cluster.connect({ redisOptions: { username: "no-info", password: "pw" } });
+    const c = createCachedClient({ namespace: uniqueNamespace(), redis: connection as never, onError: (error) => errors.push(error) });
+    try {
+      const user = await seedUser(c.base);
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await until(() => errors.some((error) => error.code === "E_REDIS_SETTINGS" && /Cluster node does not tell its run_id/.test(error.message)), 10_000, 50);
+    } finally {
+      await c.close();
+      connection.disconnect();
+      for (const port of cluster.ports) await onNode(port, (node) => node.call("ACL", "DELUSER", "no-info"));
+    }
+  }, 60_000);
 });
