@@ -278,7 +278,11 @@ export class BloomGuard {
    * instance built it (after a rebuild's suspension, none answers from an older one meanwhile).
    */
   async #buildOrAdopt(model: string, state: ModelFilter): Promise<void> {
-    while (!(await this.#build(model, state, true))) {
+    // Only after waiting for another builder is there a filter to adopt under the lock (the caller
+    // has just looked; looking again reported a corrupt one twice).
+    let waited = false;
+    while (!(await this.#build(model, state, waited))) {
+      waited = true;
       await new Promise((resolve) => setTimeout(resolve, BUILD_WAIT_MS));
       if (this.#stopped) throw new CacheClosedError("$cache.prepareBloom() or rebuildBloom()");
       if (await this.#load(model, state)) return;
