@@ -235,6 +235,19 @@ describe("Bloom guard on unique fields", () => {
     expect(guarded.prisma.$cache.stats().bloomRejects - rejects).toBe(answered.length + 1);
   });
 
+  /** The Redis keys of the User filter built in `ns`: its live metadata and its build lock. */
+  async function userFilterKeys(ns: string): Promise<{ liveMeta: string; lockKey: string }> {
+    const [liveMeta] = (await redis.keys(`*${ns}*:bloom:User:*`)).filter((key) => /:bloom:User:[^:]+$/.test(key));
+    expect(liveMeta, "the built filter's metadata").toBeDefined();
+    return { liveMeta: liveMeta!, lockKey: `${liveMeta}:lock` };
+  }
+
+  /** Prepares `handle`'s User filter in `ns`, and returns its keys. */
+  async function preparedUserFilter(ns: string, handle: ReturnType<typeof instance>): Promise<{ liveMeta: string; lockKey: string }> {
+    await handle.prisma.$cache.prepareBloom();
+    return userFilterKeys(ns);
+  }
+
   it("rows written outside the extension are invisible until rebuild; nested creates suspend the filter", async () => {
     const a = instance();
     await a.prisma.$cache.prepareBloom();
@@ -278,9 +291,7 @@ describe("Bloom guard on unique fields", () => {
 
     // Another instance holds the build lock, extending it as a live builder does: the rebuild waits
     // for it, then builds or adopts.
-    const [liveMeta] = (await redis.keys(`*${namespace}*:bloom:User:*`)).filter((key) => /:bloom:User:[^:]+$/.test(key));
-    expect(liveMeta).toBeDefined();
-    const lockKey = `${liveMeta}:lock`;
+    const { lockKey } = await userFilterKeys(namespace);
     await redis.set(lockKey, "someone-else", "PX", 60_000);
     const heartbeat = setInterval(() => void redis.pexpire(lockKey, 60_000), 100);
     const second = `rebuilt-after-lock-${randomUUID()}@example.com`;
@@ -306,9 +317,7 @@ describe("Bloom guard on unique fields", () => {
   it("a build lock whose holder stopped extending it (a killed builder) is not waited for until it expires, and close() during a build releases the lock (outside probe 222: waits of 55-65 s)", async () => {
     const ns = uniqueNamespace();
     const a = instance({ namespace: ns, models: { User: { bloom: true } } });
-    await a.prisma.$cache.prepareBloom();
-    const [liveMeta] = (await redis.keys(`*${ns}*:bloom:User:*`)).filter((key) => /:bloom:User:[^:]+$/.test(key));
-    const lockKey = `${liveMeta}:lock`;
+    const { liveMeta, lockKey } = await preparedUserFilter(ns, a);
     await redis.set(lockKey, "killed-builder", "PX", 60_000);
     await a.prisma.$cache.rebuildBloom("User");
     expect(await redis.pttl(lockKey), "resolved before the dead builder's lock expired").toBeGreaterThan(0);
@@ -328,16 +337,14 @@ describe("Bloom guard on unique fields", () => {
   it("a builder whose lock passed to another builder mid-scan (it stalled past the lock's lifetime) publishes nothing (outside probe 228: its old scan replaced the next builder's filter, 3 000 of 3 000 rows 'not found')", async () => {
     const ns = uniqueNamespace();
     const a = instance({ namespace: ns, models: { User: { bloom: true } } });
-    await a.prisma.$cache.prepareBloom();
-    const [liveMeta] = (await redis.keys(`*${ns}*:bloom:User:*`)).filter((key) => /:bloom:User:[^:]+$/.test(key));
-    const lockKey = `${liveMeta}:lock`;
-    const builtBefore = await redis.hget(liveMeta!, "built");
+    const { liveMeta, lockKey } = await preparedUserFilter(ns, a);
+    const builtBefore = await redis.hget(liveMeta, "built");
     const rebuilding = a.prisma.$cache.rebuildBloom("User");
     await until(async () => (await redis.exists(lockKey)) === 1, 20_000, 2);
     // Its lock expired and another builder took it (which then stops extending it: not waited for).
     await redis.set(lockKey, "the-next-builder", "PX", 60_000);
     await rebuilding;
-    expect(await redis.hget(liveMeta!, "built"), "the live filter is not the stalled builder's").toBe(builtBefore);
+    expect(await redis.hget(liveMeta, "built"), "the live filter is not the stalled builder's").toBe(builtBefore);
     expect(await redis.get(lockKey), "nor did it release or extend the next builder's lock").toBe("the-next-builder");
     expect((await redis.keys(`*${ns}*:scanned*`)).length, "its scanned bits dropped").toBe(0);
   }, 60_000);
