@@ -118,6 +118,8 @@ const FILL_CHECK_ADDITIONS = 256;
 const BUILD_LOCK_TTL_MS = 60_000;
 /** How often an instance looks again for the filter another instance builds (polled, not woken: one small read). */
 const BUILD_WAIT_MS = 200;
+/** What a build stopped by close() was serving, as its CacheClosedError names it. */
+const BUILD_CALLERS = "$cache.prepareBloom() or rebuildBloom()";
 /** Rows the filter is sized for beyond today's count, so growth does not degrade it at once. */
 const GROWTH_HEADROOM = 2;
 
@@ -284,7 +286,7 @@ export class BloomGuard {
     while (!(await this.#build(model, state, waited))) {
       waited = true;
       await new Promise((resolve) => setTimeout(resolve, BUILD_WAIT_MS));
-      if (this.#stopped) throw new CacheClosedError("$cache.prepareBloom() or rebuildBloom()");
+      if (this.#stopped) throw new CacheClosedError(BUILD_CALLERS);
       if (await this.#load(model, state)) return;
       if (!(await this.#lock!.holderAlive(this.#keys(model).lock))) return;
     }
@@ -423,7 +425,7 @@ export class BloomGuard {
       }
       const fields = [...new Set(identities.flatMap((identity) => identity.fields))];
       for await (const page of this.#parts.scan(model, fields)) {
-        if (this.#stopped) throw new CacheClosedError("$cache.prepareBloom() or rebuildBloom()");
+        if (this.#stopped) throw new CacheClosedError(BUILD_CALLERS);
         for (const row of page) {
           for (const identity of identities) {
             const values = identity.fields.map((field) => row[field]);

@@ -156,8 +156,11 @@ function withoutRowNeutralSettings(options: string): string {
   const kept: string[] = [];
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
-    if (word === "-c" && ROW_NEUTRAL_SETTINGS.test(words[i + 1] ?? "")) i++;
-    else if (!(word.startsWith("-c") && ROW_NEUTRAL_SETTINGS.test(word.slice(2))) && !(word.startsWith("--") && ROW_NEUTRAL_SETTINGS.test(word.slice(2)))) kept.push(word);
+    // `-c name=value` is two words; `-cname=value` and `--name=value` one.
+    const setting = word === "-c" ? words[++i] : word.startsWith("-c") || word.startsWith("--") ? word.slice(2) : undefined;
+    if (setting !== undefined && ROW_NEUTRAL_SETTINGS.test(setting)) continue;
+    kept.push(word);
+    if (word === "-c" && setting !== undefined) kept.push(setting);
   }
   return kept.join(" ");
 }
