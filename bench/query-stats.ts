@@ -138,7 +138,6 @@ async function flushes(redis: import("ioredis").Redis, namespace: string, sample
       prefix: `{${namespace}}`,
       fingerprint: "bench",
       settings: { counting: true, maxQueries: 1_000, halfLifeMs: 3_600_000, flushIntervalMs: 5_000 },
-      clock: Date,
       encodeArgs: (args) => codec.encode(args),
       decodeArgs: (text) => codec.decode(text),
       report: () => {},

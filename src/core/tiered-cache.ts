@@ -29,8 +29,11 @@ export interface TieredCacheParts {
   /** Bounds a lock waiter's wait, with the model's recent load times (see WaitBound). */
   redisTimeoutMs: number;
   earlyRefreshBeta: number;
-  /** Whether L1 may be used now: the L1 lease (this instance heard from Redis recently); always true without Redis. */
-  l1Trusted: () => boolean;
+  /**
+   * Whether L1 may be used now: the L1 lease (this instance heard from Redis recently); always true
+   * without Redis. With a `bound` (monotonic ms, an entry's keepUntil), only before it too.
+   */
+  l1Trusted: (bound?: number) => boolean;
   /** Whether this instance's registration stands in Redis (see InstanceRegistry.current): else nothing cached is served, nor stored. */
   registered: () => boolean;
   /** Whether a wake-up from Redis may still arrive (the lease is held or just being set up); always true without Redis. */
@@ -96,10 +99,10 @@ export class TieredCache {
   /** The synchronous L1 lookup of the hot path: it awaits nothing, not Redis, not a lock. */
   readL1(key: string, model: string, policy: ReadPolicy, hot: boolean): L1Hit | undefined {
     const { l1, clock, counters, versions } = this.#parts;
-    if (l1 === undefined || !(policy.useL1 || hot) || !this.#parts.l1Trusted()) return undefined;
+    if (l1 === undefined || !(policy.useL1 || hot)) return undefined;
     const now = clock.now();
     const entry = l1.get(key, now);
-    if (entry === undefined) return undefined;
+    if (entry === undefined || !this.#parts.l1Trusted(entry.keepUntil)) return undefined;
     if (!versions.localMatches(entry.deps)) {
       // Most likely invalidated: Redis's entry is then outdated too, not worth a plain read first.
       this.#l2.forgetHit(key, hot);

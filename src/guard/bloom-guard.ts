@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { CacheClosedError, CacheError } from "../errors.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { identityTag, whereIdentityTags } from "../invalidation/dependencies.js";
@@ -96,7 +97,13 @@ interface ModelFilter {
   builtAt: number;
   /** The schema epoch it was built at (see schemaEpoch): likewise. */
   schemaAt: number;
+  /**
+   * When it was built, on this instance's clock and on the monotonic clock: it is trusted while
+   * both ages are under maxAge, so neither a wall clock stepped back (outside probe 234: a 10-minute
+   * step kept it trusted for 10 more minutes) nor an injected clock moved forward stretches it.
+   */
   builtTime: number;
+  builtMono: number;
   /**
    * Tags learnt while a copy is being loaded or built, one list per load or build running (an
    * explicit rebuild may overlap a refresh), each re-applied to its own copy: a shared list was
@@ -104,6 +111,7 @@ interface ModelFilter {
    */
   learntWhileLoading: Set<string[]>;
   refreshing: Promise<void> | undefined;
+  /** No refresh before this (monotonic ms): a wall clock stepped back would hold it off by its step. */
   nextAttempt: number;
   /** Identities added to the filter since its fill was last measured (see #checkFill). */
   addedSinceFillCheck: number;
@@ -144,7 +152,7 @@ export class BloomGuard {
     this.#parts = parts;
     this.#lock = parts.redis === undefined ? undefined : new FleetLock(parts.redis.store, BUILD_LOCK_TTL_MS, parts.redis.channel);
     for (const model of parts.policies.keys()) {
-      this.#models.set(model, { filter: undefined, builtAt: -1, schemaAt: -1, builtTime: 0, learntWhileLoading: new Set(), refreshing: undefined, nextAttempt: 0, addedSinceFillCheck: 0 });
+      this.#models.set(model, { filter: undefined, builtAt: -1, schemaAt: -1, builtTime: 0, builtMono: 0, learntWhileLoading: new Set(), refreshing: undefined, nextAttempt: 0, addedSinceFillCheck: 0 });
     }
   }
 
@@ -317,12 +325,13 @@ export class BloomGuard {
     if (state.filter === undefined) return false;
     if (this.#parts.versions.known(bloomVersion(model)) !== state.builtAt) return false;
     if (this.#parts.redis !== undefined && this.#parts.versions.known(this.#parts.schemaEpoch) !== state.schemaAt) return false;
-    return this.#parts.clock.now() - state.builtTime < this.#parts.policies.get(model)!.maxAgeMs;
+    const age = Math.max(this.#parts.clock.now() - state.builtTime, performance.now() - state.builtMono);
+    return age < this.#parts.policies.get(model)!.maxAgeMs;
   }
 
   #refreshSoon(model: string, state: ModelFilter): void {
-    if (state.refreshing !== undefined || this.#parts.clock.now() < state.nextAttempt) return;
-    state.nextAttempt = this.#parts.clock.now() + RETRY_MS;
+    if (state.refreshing !== undefined || performance.now() < state.nextAttempt) return;
+    state.nextAttempt = performance.now() + RETRY_MS;
     void this.#refresh(model, state, true);
   }
 
@@ -337,7 +346,7 @@ export class BloomGuard {
           if (!background) await this.#buildOrAdopt(model, state);
           // Another instance builds it: look again soon, not a RETRY_MS later (outside probe 222: up
           // to a second of reads past the guard after a rebuild elsewhere); a look costs a small read.
-          else if (!(await this.#build(model, state))) state.nextAttempt = Math.min(state.nextAttempt, this.#parts.clock.now() + BUILD_WAIT_MS);
+          else if (!(await this.#build(model, state))) state.nextAttempt = Math.min(state.nextAttempt, performance.now() + BUILD_WAIT_MS);
         }
       } catch (error) {
         if (!background) throw error;
@@ -380,12 +389,15 @@ export class BloomGuard {
         this.#parts.report(new CacheError("E_CORRUPT_ENTRY", `Bloom filter of ${model} in Redis cannot be used (${meta}): rebuilding it`));
         return false;
       }
-      if (meta === undefined || meta.built !== current || this.#parts.clock.now() - meta.at >= this.#parts.policies.get(model)!.maxAgeMs) return false;
+      if (meta === undefined || meta.built !== current) return false;
+      // Its age on Redis's clock, which dated it: instances' clocks may disagree with the builder's.
+      const age = Math.max(0, Number(reply[9]!.toString()) - meta.at);
+      if (age >= this.#parts.policies.get(model)!.maxAgeMs) return false;
       if (schemaAt !== String(schemaNow)) return false;
       const filter = new BloomFilter(meta.m, meta.k, new Uint8Array(Math.ceil(meta.m / 8)));
       filter.bits.set(reply[5]!.subarray(0, filter.bits.byteLength));
       for (const tag of learnt) filter.add(tag);
-      Object.assign(state, { filter, builtAt: current, schemaAt: schemaNow, builtTime: meta.at });
+      Object.assign(state, { filter, builtAt: current, schemaAt: schemaNow, builtTime: this.#parts.clock.now() - age, builtMono: performance.now() - age });
       return true;
     } finally {
       state.learntWhileLoading.delete(learnt);
@@ -434,16 +446,16 @@ export class BloomGuard {
           }
         }
       }
-      const builtTime = this.#parts.clock.now();
+      const [builtTime, builtMono] = [this.#parts.clock.now(), performance.now()];
       if (redis !== undefined) {
         const scannedBits = `${keys.scannedBits}:${held!.token}`;
         await redis.store.setBuffer(scannedBits, Buffer.from(filter.bits), BUILD_LOCK_TTL_MS);
-        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, scannedBits, keys.lock], [builtAt!, builtTime, rows, schemaAt!, 2 * this.#parts.policies.get(model)!.maxAgeMs, held!.token]);
+        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, scannedBits, keys.lock], [builtAt!, rows, schemaAt!, 2 * this.#parts.policies.get(model)!.maxAgeMs, held!.token]);
         if (finished === -1) return false;
         if (finished !== 1) throw new CacheError("E_BLOOM_BUILD", `Bloom rebuild of ${model} was dropped: its keys in Redis expired (the rebuild outlived its lock) or were evicted`);
       }
       for (const tag of learnt) filter.add(tag);
-      Object.assign(state, { filter, builtAt: builtAt!, schemaAt: schemaAt!, builtTime });
+      Object.assign(state, { filter, builtAt: builtAt!, schemaAt: schemaAt!, builtTime, builtMono });
       this.#parts.counters.bloomBuilds++;
       return true;
     } finally {

@@ -4,7 +4,7 @@ export interface BloomMeta {
   k: number;
   /** The `b:` version it was built at. */
   built: number;
-  /** When it was built (epoch ms). */
+  /** When it was built (epoch ms, on Redis's clock: see BLOOM_FINISH). */
   at: number;
 }
 

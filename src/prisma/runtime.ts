@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { Codec } from "../codec/codec.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { HotKeyDetector } from "../core/hot-keys.js";
@@ -343,7 +344,8 @@ export class CacheRuntime {
    * Whether what this process keeps (L1, loads shared between reads, Bloom filter copies) may
    * answer: only while the subscription that renews the lease reaches the server the commands verified.
    */
-  readonly #l1Trusted = (): boolean => this.#lease === undefined || (this.#breaker?.open !== true && this.#lease.holds(this.#bus!.registeredUntil) && this.#identity?.agreed !== false);
+  readonly #l1Trusted = (bound = Infinity): boolean =>
+    this.#lease === undefined ? bound === Infinity || performance.now() < bound : this.#breaker?.open !== true && this.#lease.holds(Math.min(this.#bus!.registeredUntil, bound)) && this.#identity?.agreed !== false;
 
   /** Whether this process's copies answer now: trusted, and its registration answered (a Bloom filter copy waits for both). */
   readonly #answersFromL1 = (): boolean => this.#l1Trusted() && this.#bus?.schemasDiffer !== undefined;

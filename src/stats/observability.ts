@@ -60,7 +60,6 @@ export class Observability {
         fingerprint,
         queryKeyOf: parts.queryKeyOf,
         settings,
-        clock: options.clock,
         encodeArgs: (args) => argsCodec.encode(args),
         decodeArgs: (text) => argsCodec.decode(text),
         report,

@@ -2,7 +2,6 @@ import { LRUCache } from "lru-cache";
 import { CacheError, CacheStoreError } from "../errors.js";
 import { sha256 } from "../key/hash.js";
 import type { RedisStore } from "../stores/redis-store.js";
-import type { Clock } from "../types.js";
 import { HeavyHitters } from "./heavy-hitters.js";
 import { queryShape } from "./query-shape.js";
 import { ERA_HALF_LIVES, RECORD_QUERIES, TOP_QUERIES } from "./stats-scripts.js";
@@ -86,7 +85,6 @@ export interface QueryStatsParts {
    */
   queryKeyOf?: (key: string) => string;
   settings: QueryStatsSettings;
-  clock: Clock;
   /** Encodes arguments exactly (Date, Decimal, BigInt, Bytes); throws for what it cannot encode. */
   encodeArgs(args: unknown): string;
   decodeArgs(text: string): unknown;
@@ -111,7 +109,6 @@ const MIN_RETENTION_MS = 7 * 24 * 3600 * 1000;
 export class QueryStats {
   readonly #parts: QueryStatsParts;
   readonly #keys: [scores: string, queries: string, costs: string, era: string, shapes: string];
-  readonly #eraMs: number;
   readonly #retentionMs: number;
   /** Reads per query since the last flush; undefined when this instance counts nothing. */
   readonly popularity: HeavyHitters<TrackedQuery, QuerySample> | undefined;
@@ -129,8 +126,7 @@ export class QueryStats {
     this.#parts = parts;
     const { prefix, settings } = parts;
     this.#keys = [`${prefix}:qs:scores`, `${prefix}:qs:queries`, `${prefix}:qs:costs`, `${prefix}:qs:era`, `${prefix}:qs:shapes`];
-    this.#eraMs = settings.halfLifeMs * ERA_HALF_LIVES;
-    this.#retentionMs = Math.max(MIN_RETENTION_MS, 2 * this.#eraMs);
+    this.#retentionMs = Math.max(MIN_RETENTION_MS, 2 * settings.halfLifeMs * ERA_HALF_LIVES);
     const tracked = settings.maxQueries * TRACKED_PER_RECORDED;
     // Encoded at the first read: the arguments as they are now (the caller may reuse its object
     // for the next read), and only what a flush sends, at most MAX_ARGS_LENGTH of them: a copy of
@@ -214,27 +210,24 @@ export class QueryStats {
 
   /**
    * The script's arguments for the interval's top queries, or undefined when nothing was read.
-   * Forward decay: every read of the interval weighs 2^((now − era start) / half-life).
+   * The script weighs their reads (forward decay, on Redis's clock: see RECORD_QUERIES).
    */
   #takeBatch(): Array<string | number> | undefined {
     const top = this.popularity?.drain(this.#parts.settings.maxQueries) ?? [];
     if (top.length === 0 && this.#loads.size === 0) return undefined;
-    const { clock, settings } = this.#parts;
-    const now = clock.now();
-    const era = Math.floor(now / this.#eraMs);
-    const weightOfOneRead = 2 ** ((now - era * this.#eraMs) / settings.halfLifeMs);
+    const { settings } = this.#parts;
     const queries: Array<string | number> = [];
     for (const { key, count, item } of top) {
       if (item.json === UNREPLAYABLE) {
         this.#counts.dropped++;
         continue;
       }
-      queries.push(queryId(this.#parts.queryKeyOf?.(key) ?? key), count * weightOfOneRead, item.shape, item.json);
+      queries.push(queryId(this.#parts.queryKeyOf?.(key) ?? key), count, item.shape, item.json);
     }
     const costs: Array<string | number> = [];
     for (const [shape, { logSum, count }] of this.#loads.entries()) costs.push(shape, Math.exp(logSum / count));
     this.#loads.clear();
-    return [era, settings.maxQueries, this.#retentionMs, queries.length / 4, ...queries, ...costs];
+    return [settings.halfLifeMs, settings.maxQueries, this.#retentionMs, queries.length / 4, ...queries, ...costs];
   }
 
   async #send(args: Array<string | number>): Promise<void> {

@@ -12,14 +12,16 @@ export const ERA_HALF_LIVES = 32;
  * Adds one interval's counted reads to the fleet's query statistics and trims them to the top K
  * by popularity. Scores use forward decay (Cormode et al., ICDE 2009): a read at time t adds
  * 2^((t − era start) / half-life), so comparing sums compares decayed popularity with no
- * per-member update. When the era moves on, stored scores are scaled down by 2^−32 per era in
- * one ZUNIONSTORE. Load times are kept per query *shape* (model, operation and the structure of
+ * per-member update. t is Redis's clock, not the instance's: an instance whose clock ran s ahead
+ * weighed its reads 2^(s / half-life) times the others' (outside probe 234: with a one-minute
+ * half-life, 20 reads 10 minutes ahead outranked 2 000). When the era moves on, stored scores are
+ * scaled down by 2^−32 per era in one ZUNIONSTORE. Load times are kept per query *shape* (model, operation and the structure of
  * the arguments, not their values), smoothed across the fleet: one noisy load of one query
  * cannot reorder queries that cost the same. Needs Redis ≥ 6.2 (ZMSCORE).
  * KEYS: scores (zset id → popularity), queries (hash id → replayable JSON), costs (hash shape →
  * ms), era, shapes (hash id → shape).
- * ARGV: era, max queries, ttl ms, query count n, then n × (id, weight, shape, query JSON), then
- * pairs (shape, mean load ms this interval).
+ * ARGV: half-life ms, max queries, ttl ms, query count n, then n × (id, reads, shape, query JSON),
+ * then pairs (shape, mean load ms this interval).
  * Returns how many queries the trim forgot.
  */
 export const RECORD_QUERIES = script(`
@@ -27,19 +29,23 @@ local function chunked(command, key, list)
   -- unpack() is bounded by Lua's stack: send long lists in slices (even-sized, so pairs stay whole).
   for j = 1, #list, 1000 do redis.call(command, key, unpack(list, j, math.min(j + 999, #list))) end
 end
-local era = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local halfLife = tonumber(ARGV[1])
+local eraMs = halfLife * ${ERA_HALF_LIVES}
+local era = math.floor(now / eraMs)
 local max = tonumber(ARGV[2])
 local n = tonumber(ARGV[4])
-local stored = tonumber(redis.call('GET', KEYS[4]) or ARGV[1])
-local scale = 1
+local stored = tonumber(redis.call('GET', KEYS[4]) or era)
+local scale = 2 ^ ((now - era * eraMs) / halfLife)
 if stored < era then
   if redis.call('EXISTS', KEYS[1]) == 1 then
     redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', math.max(2 ^ (-${ERA_HALF_LIVES} * (era - stored)), 1e-300))
   end
   stored = era
 elseif stored > era then
-  -- This instance's clock lags the era the fleet is in: scale its weights into that era.
-  scale = 2 ^ (-${ERA_HALF_LIVES} * (stored - era))
+  -- The server's clock lags the era the statistics are in (another server, since a failover): scale into that era.
+  scale = scale * 2 ^ (-${ERA_HALF_LIVES} * (stored - era))
 end
 redis.call('SET', KEYS[4], stored)
 local zadd, queries, shapes = {}, {}, {}

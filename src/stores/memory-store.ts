@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { LRUCache } from "lru-cache";
 import type { Copier } from "../codec/clone-plan.js";
 import type { Dep } from "../invalidation/versions.js";
@@ -10,7 +11,7 @@ const ENTRY_OVERHEAD = 256;
 const DEP = 48;
 
 /** What one L1 entry keeps alive on the heap, estimated once when it is stored. */
-function entrySize(key: string, entry: Omit<MemoryEntry, "evictAt" | "size">): number {
+function entrySize(key: string, entry: Omit<MemoryEntry, "evictAt" | "keepUntil" | "size">): number {
   let size = ENTRY_OVERHEAD + stringSize(key) + retainedSize(entry.value) + 32;
   for (const [name] of entry.deps) size += DEP + stringSize(name);
   return size;
@@ -25,6 +26,11 @@ export interface MemoryEntry {
   staleUntil: number;
   /** Until when L1 may serve it, never later than staleUntil nor than the L1 TTL bound. */
   evictAt: number;
+  /**
+   * The L1 TTL bound again, on the monotonic clock (checked with the lease, in the same clock
+   * read): a wall clock stepped back kept entries in L1 for as long as its step (outside probe 234).
+   */
+  keepUntil: number;
   negative: boolean;
   /** How long the database load took, for early refresh. */
   loadMs: number;
@@ -70,9 +76,9 @@ export class MemoryStore {
     return entry;
   }
 
-  set(key: string, entry: Omit<MemoryEntry, "evictAt" | "size">): void {
+  set(key: string, entry: Omit<MemoryEntry, "evictAt" | "keepUntil" | "size">): void {
     const evictAt = Math.min(entry.staleUntil, this.#clock.now() + this.#maxTtlMs);
-    this.#lru.set(key, { ...entry, evictAt, size: entrySize(key, entry) });
+    this.#lru.set(key, { ...entry, evictAt, keepUntil: performance.now() + this.#maxTtlMs, size: entrySize(key, entry) });
   }
 
   delete(key: string): void {

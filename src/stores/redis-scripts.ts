@@ -672,7 +672,8 @@ return stored
 /**
  * A Bloom filter and the versions it was built at, in one read. Its bits only when it was built at
  * the current versions (a filter the reader may adopt): instances waiting for another's build look
- * several times a second, and each look would carry the whole old filter.
+ * several times a second, and each look would carry the whole old filter. Last, the server's time
+ * (ms): a filter's age is read on Redis's clock, which dated it (see BLOOM_FINISH).
  * KEYS: meta, bits, `b:` version key, schema epoch's version key.
  */
 export const BLOOM_LOAD = script(`
@@ -680,7 +681,8 @@ local meta = redis.call('HMGET', KEYS[1], 'm', 'k', 'built', 'at', 'rows', 'sche
 local current, schemaNow = redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4]) or '0'
 local bits = ''
 if meta[3] and tonumber(meta[3]) == tonumber(current) and tonumber(meta[6] or '0') == tonumber(schemaNow) then bits = redis.call('GET', KEYS[2]) or '' end
-return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', bits, current, meta[6] or '0', schemaNow }
+local t = redis.call('TIME')
+return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', bits, current, meta[6] or '0', schemaNow, tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) }
 `);
 
 /**
@@ -719,17 +721,20 @@ return 1
  * lock) or any of the three keys was evicted, which would publish a filter missing what that key
  * held (outside probe 135: scanned bits evicted before this ran made a filter of the creates
  * during the scan alone, and every existing row read "not found").
- * The live filter expires after ARGV[5] ms (twice its maxAge: it is distrusted and rebuilt at
+ * The live filter expires after ARGV[4] ms (twice its maxAge: it is distrusted and rebuilt at
  * maxAge anyway), so a database's filter does not outlive the database (outside probe 136).
  * Only while the builder holds the build lock (-1 otherwise, its scanned bits dropped): a builder
  * that stalled past the lock's lifetime and resumed published its old scan over the next builder's
  * filter, missing the records created meanwhile, or of another size (outside probe 228: 3 000 of
  * 3 000 existing rows "not found"). Each builder's scanned bits are a key of its own (KEYS[5]
  * names its lock token), and every part must be exactly the filter's size.
- * KEYS: next meta, next bits, live meta, live bits, scanned bits, build lock. ARGV: built version, built at, rows, schema epoch built at, lifetime ms, the lock's token.
+ * It is dated on Redis's clock, not the builder's: instances whose clocks disagree with the
+ * builder's by s trusted it for maxAge + s (outside probe 234: a builder 10 minutes ahead, and
+ * rows created outside the extension read "not found" for over 10 minutes).
+ * KEYS: next meta, next bits, live meta, live bits, scanned bits, build lock. ARGV: built version, rows, schema epoch built at, lifetime ms, the lock's token.
  */
 export const BLOOM_FINISH = script(`
-if redis.call('GET', KEYS[6]) ~= ARGV[6] then
+if redis.call('GET', KEYS[6]) ~= ARGV[5] then
   redis.call('DEL', KEYS[5])
   return -1
 end
@@ -743,10 +748,12 @@ end
 redis.call('BITOP', 'OR', KEYS[2], KEYS[2], KEYS[5])
 redis.call('DEL', KEYS[5])
 redis.call('RENAME', KEYS[2], KEYS[4])
-redis.call('PEXPIRE', KEYS[4], ARGV[5])
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
 redis.call('DEL', KEYS[3], KEYS[1])
-redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', ARGV[2], 'rows', ARGV[3], 'schema', ARGV[4])
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
+local t = redis.call('TIME')
+local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', tostring(at), 'rows', ARGV[2], 'schema', ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return 1
 `);
 

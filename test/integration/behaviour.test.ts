@@ -184,6 +184,30 @@ describe("TTLs", () => {
     }
   });
 
+  it.each([["with Redis", undefined], ["without Redis", null]] as const)("keeps an entry in L1 at most l1.maxTtl on the monotonic clock, whatever the wall clock does (%s; outside probe 234: a 10-minute step back kept it 10 minutes)", async (_, redis) => {
+    const clock = new FakeClock(Date.now());
+    const c = createCachedClient({ clock, jitter: 0, redis, l1: { maxTtl: 1 }, models: { User: { ttl: 3_600 } } });
+    try {
+      const user = await seedUser(c.base);
+      const l1Hits = () => c.prisma.$cache.stats().l1Hits;
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await until(async () => {
+        const before = l1Hits();
+        await c.prisma.user.findUnique({ where: { id: user.id } });
+        return l1Hits() > before;
+      });
+      clock.advance(-600_000);
+      // Served by the next tier (Redis, or the database) once a second has passed on the monotonic clock.
+      await until(async () => {
+        const before = l1Hits();
+        await c.prisma.user.findUnique({ where: { id: user.id } });
+        return l1Hits() === before;
+      }, 10_000, 50);
+    } finally {
+      await c.close();
+    }
+  });
+
   it("runs at most MAX_BACKGROUND_REFRESHES stale-while-revalidate refreshes at once; the rest are served stale without one (outside probe 187)", async () => {
     const clock = new FakeClock();
     const c = createCachedClient({ clock, jitter: 0, earlyRefreshBeta: 0, redis: null, models: { User: { ttl: 1, swr: 3_000 } } });

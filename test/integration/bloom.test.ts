@@ -515,4 +515,33 @@ describe("Bloom guard on unique fields", () => {
     expect(a.prisma.$cache.stats().bloomRejects).toBe(rejects);
     expect(a.pool.queries).toBeGreaterThan(before);
   });
+
+  /** Reads a row created outside the extension until the guard stops answering "not found" for it. */
+  async function untilFound(handle: ReturnType<typeof instance>, email: string): Promise<void> {
+    await until(async () => (await handle.prisma.user.findUnique({ where: { email } })) !== null, 20_000, 100);
+  }
+
+  it("a filter's age is read on Redis's clock: a builder whose clock runs 10 minutes ahead stretches no other instance's maxAge (outside probe 234)", async () => {
+    const ns = uniqueNamespace();
+    const models = { User: { bloom: { maxAge: 2 } } };
+    const builder = instance({ namespace: ns, models, clock: { now: () => Date.now() + 600_000 } });
+    const reader = instance({ namespace: ns, models });
+    await builder.prisma.$cache.prepareBloom();
+    await reader.prisma.$cache.prepareBloom();
+    expect(reader.prisma.$cache.stats().bloomBuilds).toBe(0); // adopted the builder's filter
+    const email = `created-outside-${randomUUID()}@example.com`;
+    await reader.base.user.create({ data: { email } });
+    // "Not found" until the filter is maxAge old, as documented; before, until the builder's lead had passed too.
+    await untilFound(reader, email);
+  }, 60_000);
+
+  it("a filter's age survives a wall clock stepped back: it is distrusted at maxAge on the monotonic clock (outside probe 234)", async () => {
+    const clock = new FakeClock(Date.now());
+    const a = instance({ namespace: uniqueNamespace(), clock, models: { User: { bloom: { maxAge: 2 } } } });
+    await a.prisma.$cache.prepareBloom();
+    clock.advance(-600_000);
+    const email = `created-outside-${randomUUID()}@example.com`;
+    await a.base.user.create({ data: { email } });
+    await untilFound(a, email);
+  }, 60_000);
 });

@@ -30,6 +30,24 @@ beforeAll(() => void metrics.setGlobalMeterProvider(provider));
 afterAll(() => provider.shutdown());
 
 describe("query statistics and warm()", () => {
+  it("weighs reads on Redis's clock: an instance whose clock runs 10 minutes ahead does not outrank the fleet (outside probe 234: 20 of its reads outranked 2 000)", async () => {
+    const namespace = uniqueNamespace();
+    const queryStats = { halfLife: 60 };
+    const ahead = createCachedClient({ namespace, queryStats, clock: { now: () => Date.now() + 600_000 } });
+    const onTime = createCachedClient({ namespace, queryStats });
+    try {
+      const [few, many] = await Promise.all([seedUser(ahead.base), seedUser(ahead.base)]);
+      for (let i = 0; i < 20; i++) await ahead.prisma.user.findUnique({ where: { id: few.id } });
+      for (let i = 0; i < 200; i++) await onTime.prisma.user.findUnique({ where: { id: many.id } });
+      await Promise.all([ahead.prisma.$cache.drain(), onTime.prisma.$cache.drain()]);
+      // One shape, one load time: popularity alone orders them (the ahead one's weighed 2^10 times more before).
+      const top = await onTime.prisma.$cache.topQueries({ limit: 2 });
+      expect(top.map((query) => query.args)).toEqual([{ where: { id: many.id } }, { where: { id: few.id } }]);
+    } finally {
+      await Promise.all([ahead.close(), onTime.close()]);
+    }
+  });
+
   it("survive a new instance: A serves traffic, B starts cold, B.warm() makes B's first reads of the top queries hits", async () => {
     const namespace = uniqueNamespace();
     const redis = createRedis();
@@ -437,7 +455,6 @@ function recorder(redis: ReturnType<typeof createRedis>, namespace: string, fing
     prefix: `{${namespace}}`,
     fingerprint,
     settings: { counting: true, maxQueries: 1_000, halfLifeMs: 3_600_000, flushIntervalMs: 5_000 },
-    clock: Date,
     encodeArgs: (args) => codec.encode(args),
     decodeArgs: (text) => codec.decode(text),
     report: (error) => {

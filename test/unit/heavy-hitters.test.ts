@@ -53,7 +53,7 @@ describe("HeavyHitters", () => {
     kept.add("a", { id: 7, result: "a large result" });
     kept.add("a", { id: 8, result: "another" });
     expect(kept.drain(1)).toEqual([{ key: "a", count: 2, item: 7 }]);
-    const stats = new QueryStats({ store: undefined as never, prefix: "{t}", fingerprint: "f", settings: { counting: true, maxQueries: 10, halfLifeMs: 1_000, flushIntervalMs: 1_000 }, clock: Date, encodeArgs: JSON.stringify, decodeArgs: JSON.parse, report: () => {} });
+    const stats = new QueryStats({ store: undefined as never, prefix: "{t}", fingerprint: "f", settings: { counting: true, maxQueries: 10, halfLifeMs: 1_000, flushIntervalMs: 1_000 }, encodeArgs: JSON.stringify, decodeArgs: JSON.parse, report: () => {} });
     const args = { where: { id: 1 } };
     const read = { $model: "User", $operation: "findUnique", $args: args, $cacheOption: undefined, $runner: {}, $parent: {}, result: [1, 2, 3] };
     stats.popularity!.add("k", read);
