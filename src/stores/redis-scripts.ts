@@ -239,6 +239,9 @@ local function mark(key)
     -- A sweep never shortens the announcement's own mark (one token): the write may commit later still.
     local standing = pendingOp == 'sweep' and redis.call('ZSCORE', marks, token)
     if not standing or tonumber(standing) < markUntil then redis.call('ZADD', marks, markUntil, token) end
+    -- Marks that lapsed go: a writer that died before its confirmation left its own, and the
+    -- set lives on while its name is written (outside probe 235: still there 18 minutes later).
+    redis.call('ZREMRANGEBYSCORE', marks, '-inf', '(' .. string.format('%.0f', nowMs))
     -- Extended, never shortened: the set may hold others' marks that lapse later than this one.
     if redis.call('PTTL', marks) < tonumber(ARGV[10]) then redis.call('PEXPIRE', marks, ARGV[10]) end
   elseif markMode == 'clear' then
