@@ -126,6 +126,8 @@ const FILL_CHECK_ADDITIONS = 256;
 const BUILD_LOCK_TTL_MS = 60_000;
 /** How often an instance looks again for the filter another instance builds (polled, not woken: one small read). */
 const BUILD_WAIT_MS = 200;
+/** How far ahead of Redis's clock a filter may be dated and still be aged from then (see #load). */
+const FUTURE_DATED_MS = 1_000;
 /** What a build stopped by close() was serving, as its CacheClosedError names it. */
 const BUILD_CALLERS = "$cache.prepareBloom() or rebuildBloom()";
 /** Rows the filter is sized for beyond today's count, so growth does not degrade it at once. */
@@ -391,13 +393,18 @@ export class BloomGuard {
       }
       if (meta === undefined || meta.built !== current) return false;
       // Its age on Redis's clock, which dated it: instances' clocks may disagree with the builder's.
-      const age = Math.max(0, Number(reply[9]!.toString()) - meta.at);
-      if (age >= this.#parts.policies.get(model)!.maxAgeMs) return false;
+      // One dated ahead of that clock (beyond what synced clocks differ by) has no age to trust — a
+      // builder of the previous version dated it on its own clock, or Redis's went back — and is
+      // rebuilt: taken as new, it was adopted again at every maxAge until its keys expired (outside
+      // probe 238: 2 × maxAge).
+      const age = Number(reply[9]!.toString()) - meta.at;
+      if (age < -FUTURE_DATED_MS || age >= this.#parts.policies.get(model)!.maxAgeMs) return false;
       if (schemaAt !== String(schemaNow)) return false;
       const filter = new BloomFilter(meta.m, meta.k, new Uint8Array(Math.ceil(meta.m / 8)));
       filter.bits.set(reply[5]!.subarray(0, filter.bits.byteLength));
       for (const tag of learnt) filter.add(tag);
-      Object.assign(state, { filter, builtAt: current, schemaAt: schemaNow, builtTime: this.#parts.clock.now() - age, builtMono: performance.now() - age });
+      const aged = Math.max(0, age);
+      Object.assign(state, { filter, builtAt: current, schemaAt: schemaNow, builtTime: this.#parts.clock.now() - aged, builtMono: performance.now() - aged });
       return true;
     } finally {
       state.learntWhileLoading.delete(learnt);

@@ -38,16 +38,14 @@ local max = tonumber(ARGV[2])
 local n = tonumber(ARGV[4])
 local stored = tonumber(redis.call('GET', KEYS[4]) or era)
 local scale = 2 ^ ((now - era * eraMs) / halfLife)
-if stored < era then
-  if redis.call('EXISTS', KEYS[1]) == 1 then
-    redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', math.max(2 ^ (-${ERA_HALF_LIVES} * (era - stored)), 1e-300))
-  end
-  stored = era
-elseif stored > era then
-  -- The server's clock lags the era the statistics are in (another server, since a failover): scale into that era.
-  scale = scale * 2 ^ (-${ERA_HALF_LIVES} * (stored - era))
+-- Stored scores move into this era: down once it began, and back up when they were put in a
+-- later one than Redis's clock is in (a writer of the previous version, whose weights followed
+-- its own clock, ran ahead; or a failover to a server whose clock is behind): left there, every
+-- later read would count 2^-32 times as much until Redis's clock caught up (outside probe 238).
+if stored ~= era and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', math.min(math.max(2 ^ (-${ERA_HALF_LIVES} * (era - stored)), 1e-300), 1e300))
 end
-redis.call('SET', KEYS[4], stored)
+redis.call('SET', KEYS[4], era)
 local zadd, queries, shapes = {}, {}, {}
 for q = 0, n - 1 do
   local at = 5 + 4 * q

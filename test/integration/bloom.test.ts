@@ -535,6 +535,20 @@ describe("Bloom guard on unique fields", () => {
     await untilFound(reader, email);
   }, 60_000);
 
+  it("a filter dated ahead of Redis's clock (built by the previous version on a clock running ahead) is rebuilt, not taken as new (outside probe 238: adopted again at every maxAge until its keys expired)", async () => {
+    const ns = uniqueNamespace();
+    const models = { User: { bloom: { maxAge: 3_600 } } };
+    const { liveMeta } = await preparedUserFilter(ns, instance({ namespace: ns, models }));
+    const [seconds] = await redis.time();
+    await redis.hset(liveMeta, "at", String((Number(seconds) + 600) * 1000));
+    const email = `created-outside-${randomUUID()}@example.com`;
+    const reader = instance({ namespace: ns, models });
+    await reader.base.user.create({ data: { email } });
+    await reader.prisma.$cache.prepareBloom();
+    expect(reader.prisma.$cache.stats().bloomBuilds).toBe(1);
+    expect((await reader.prisma.user.findUnique({ where: { email } }))?.email).toBe(email);
+  }, 60_000);
+
   it("a filter's age survives a wall clock stepped back: it is distrusted at maxAge on the monotonic clock (outside probe 234)", async () => {
     const clock = new FakeClock(Date.now());
     const a = instance({ namespace: uniqueNamespace(), clock, models: { User: { bloom: { maxAge: 2 } } } });

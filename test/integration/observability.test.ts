@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Codec } from "../../src/codec/codec.ts";
 import { prismaDecimal } from "../../src/prisma/prisma-values.ts";
 import { QueryStats, TRACKED_PER_RECORDED } from "../../src/stats/query-stats.ts";
-import { LIVE_INSTANCES } from "../../src/stats/stats-scripts.ts";
+import { ERA_HALF_LIVES, LIVE_INSTANCES } from "../../src/stats/stats-scripts.ts";
 import { RedisStore } from "../../src/stores/redis-store.ts";
 import { PrismaClient } from "../../prisma/generated/client.ts";
 import { cacheExtension, TRACING_CHANNELS, type CacheError, type CacheEvent, type TraceContext, type WarmProgress } from "../../src/index.ts";
@@ -30,6 +30,32 @@ beforeAll(() => void metrics.setGlobalMeterProvider(provider));
 afterAll(() => provider.shutdown());
 
 describe("query statistics and warm()", () => {
+  it("statistics put in a later era than Redis's clock (a previous version's instance running ahead) move back into Redis's era, not every later read down by 2^-32 (outside probe 238)", async () => {
+    const namespace = uniqueNamespace();
+    const halfLifeMs = 60_000;
+    const redis = createRedis();
+    const c = createCachedClient({ namespace, queryStats: { halfLife: halfLifeMs / 1000 } });
+    try {
+      const [seconds] = await redis.time();
+      const era = Math.floor((Number(seconds) * 1000) / (halfLifeMs * ERA_HALF_LIVES));
+      await redis.set(`{${namespace}}:qs:era`, era + 1);
+      await redis.zadd(`{${namespace}}:qs:scores`, 1, "a query counted in the next era");
+      const user = await seedUser(c.base);
+      for (let i = 0; i < 200; i++) await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.$cache.drain();
+      expect(Number(await redis.get(`{${namespace}}:qs:era`))).toBe(era);
+      const scores = await redis.zrange(`{${namespace}}:qs:scores`, 0, -1, "WITHSCORES");
+      const own = scores.flatMap((member, i) => (i % 2 === 0 && member !== "a query counted in the next era" ? [Number(scores[i + 1])] : []));
+      // 200 reads weigh at least 200 in their own era (2^(time into it / half-life) each); scaled down, under 200.
+      expect(own).toHaveLength(1);
+      expect(own[0]).toBeGreaterThanOrEqual(200);
+      expect(Number(await redis.zscore(`{${namespace}}:qs:scores`, "a query counted in the next era"))).toBe(2 ** ERA_HALF_LIVES);
+    } finally {
+      await c.close();
+      redis.disconnect();
+    }
+  });
+
   it("weighs reads on Redis's clock: an instance whose clock runs 10 minutes ahead does not outrank the fleet (outside probe 234: 20 of its reads outranked 2 000)", async () => {
     const namespace = uniqueNamespace();
     const queryStats = { halfLife: 60 };
