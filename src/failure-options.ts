@@ -30,11 +30,12 @@ export function circuitBreakerSettings(value: unknown): CircuitBreakerSettings |
   for (const key of Object.keys(own)) {
     if (key !== "threshold" && key !== "probeInterval") throw new CacheConfigError(`circuitBreaker.${key}`, "unknown option (expected threshold or probeInterval)");
   }
-  const threshold = own.threshold ?? FAILURE_DEFAULTS.breakerThreshold;
+  // `null` is refused, as by every other option (it was taken as "not set": outside probe 239).
+  const threshold = own.threshold === undefined ? FAILURE_DEFAULTS.breakerThreshold : own.threshold;
   if (typeof threshold !== "number" || !Number.isSafeInteger(threshold) || threshold < 1) {
     throw new CacheConfigError("circuitBreaker.threshold", `expected a positive integer, got ${String(threshold)}`);
   }
-  const probeInterval = own.probeInterval ?? FAILURE_DEFAULTS.breakerProbeInterval;
+  const probeInterval = own.probeInterval === undefined ? FAILURE_DEFAULTS.breakerProbeInterval : own.probeInterval;
   // Above Node's longest timer, setTimeout fires after 1 ms: a probe every millisecond.
   if (typeof probeInterval !== "number" || !Number.isFinite(probeInterval) || probeInterval < 1 || probeInterval > MAX_TIMER_MS) {
     throw new CacheConfigError("circuitBreaker.probeInterval", `expected a number of milliseconds from 1 to ${MAX_TIMER_MS} (Node's longest timer), got ${String(probeInterval)}`);

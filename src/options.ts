@@ -1,4 +1,4 @@
-import { MAX_LIFETIME_S, MAX_SCOPE_LENGTH, MAX_TIMER_MS } from "./option-limits.js";
+import { MAX_L1_ENTRIES, MAX_LIFETIME_S, MAX_RECORDED_QUERIES, MAX_SCOPE_LENGTH, MAX_TIMER_MS, MIN_BLOOM_ERROR_RATE } from "./option-limits.js";
 import { CacheConfigError } from "./errors.js";
 import type { CacheError } from "./errors.js";
 import { circuitBreakerSettings, redisDownWrites, redisDownWriteWait, type RedisDownWrites } from "./failure-options.js";
@@ -265,8 +265,9 @@ function bloomPolicy(value: unknown, option: string): Pick<ReadPolicy, "bloom"> 
   const own = (value === true ? {} : value) as Record<string, unknown>;
   rejectUnknown(own, new Set(["errorRate", "maxAge"]), `${option}.`);
   const errorRate = own.errorRate === undefined ? 0.01 : own.errorRate;
-  if (typeof errorRate !== "number" || !(errorRate > 0 && errorRate < 1)) throw new CacheConfigError(`${option}.errorRate`, "expected a number between 0 and 1 (exclusive)");
-  return { bloom: { errorRate, maxAgeMs: nonNegative(own.maxAge, `${option}.maxAge`, 3600, { positive: true, ...lifetime }) * 1000 } };
+  if (typeof errorRate !== "number" || !(errorRate >= MIN_BLOOM_ERROR_RATE && errorRate < 1)) throw new CacheConfigError(`${option}.errorRate`, `expected a number from ${MIN_BLOOM_ERROR_RATE} to 1 (exclusive), got ${describe(errorRate)}`);
+  // Whole milliseconds: Redis takes its filter's lifetime (twice maxAge) in them (outside probe 239: 1e-6 s failed every build).
+  return { bloom: { errorRate, maxAgeMs: Math.ceil(nonNegative(own.maxAge, `${option}.maxAge`, 3600, { positive: true, ...lifetime }) * 1000) } };
 }
 
 /** Every fill of a hot key writes each replica: beyond a few dozen, a fill costs more than the load it saves. */
@@ -312,14 +313,12 @@ function l1Limits(value: unknown): ResolvedOptions["l1"] {
   const own = (value ?? {}) as Record<string, unknown>;
   rejectUnknown(own, L1_LEVEL, "l1.");
   return {
-    maxEntries: integer(own.maxEntries, "l1.maxEntries", DEFAULTS.l1MaxEntries),
+    maxEntries: integer(own.maxEntries, "l1.maxEntries", DEFAULTS.l1MaxEntries, MAX_L1_ENTRIES),
     maxBytes: integer(own.maxBytes, "l1.maxBytes", DEFAULTS.l1MaxBytes),
     maxTtlMs: nonNegative(own.maxTtl, "l1.maxTtl", DEFAULTS.l1MaxTtl, { positive: true, ...lifetime }) * 1000,
   };
 }
 
-/** Statistics stay bounded: Redis holds at most this many queries per namespace. */
-const MAX_RECORDED_QUERIES = 100_000;
 
 function queryStatsSettings(value: unknown): QueryStatsSettings | undefined {
   if (value === false) return undefined;

@@ -1,6 +1,7 @@
 import type { CliArgs } from "./args.js";
 import { callName, count, describeArgs, describeQuery, duration, millis, percent, table } from "./format.js";
 import type { TopQuery } from "../prisma/stats-control.js";
+import { MAX_RECORDED_QUERIES } from "../option-limits.js";
 import type { WarmResult } from "../stats/warm.js";
 import type { ExtendedClient } from "./load-client.js";
 import { ProgressBar, type ProgressStream } from "./progress-bar.js";
@@ -123,8 +124,12 @@ function describeKey(key: string): [string, string, string] {
 }
 
 export const top: CommandFn = async (client, args, io) => {
-  const queries = await recordedQueries(client, { limit: args.limit ?? 20, ...(args.model === undefined ? {} : { model: args.model }) });
-  if (queries === undefined) return redisUnavailable(io);
+  const limit = args.limit ?? 20;
+  // Every recorded query (a bounded top-K), so a share is of them all, not of the rows printed
+  // (outside probe 239: `--limit 1` said 100 %).
+  const recorded = await recordedQueries(client, { limit: MAX_RECORDED_QUERIES, ...(args.model === undefined ? {} : { model: args.model }) });
+  if (recorded === undefined) return redisUnavailable(io);
+  const queries = recorded.slice(0, limit);
   if (args.json) {
     print(io, JSON.stringify(queries, (_key, value: unknown) => (typeof value === "bigint" ? `${value}` : value)));
     return 0;
@@ -133,7 +138,7 @@ export const top: CommandFn = async (client, args, io) => {
     print(io, "no recorded queries yet: statistics fill as the application serves reads (every read is counted; flushed every queryStats.flushInterval)");
     return 0;
   }
-  const total = queries.reduce((sum, query) => sum + query.score, 0);
+  const total = recorded.reduce((sum, query) => sum + query.score, 0);
   const rows = queries.map((query, i) => [
     String(i + 1),
     percent(total === 0 ? 0 : query.score / total),

@@ -48,7 +48,8 @@ export function validateCacheOption(value: unknown): CacheQueryOptions | undefin
   if (tags !== undefined) {
     if (!Array.isArray(tags)) throw new CacheArgumentError("cache.tags", "expected an array of non-empty strings");
     const copied = [...(tags as unknown[])];
-    if (!copied.every((tag) => typeof tag === "string" && tag !== "")) throw new CacheArgumentError("cache.tags", "expected an array of non-empty strings");
+    const bad = copied.findIndex((tag) => typeof tag !== "string" || tag === "");
+    if (bad !== -1) throw new CacheArgumentError(`cache.tags[${bad}]`, `expected a non-empty string, got ${copied[bad] === "" ? "an empty string" : typeof copied[bad]}`);
     options.tags = copied as string[];
   }
   return options;

@@ -151,6 +151,8 @@ describe("what passes through, and what is bypassed", () => {
   it("rejects a malformed per-query option with a typed error naming it", async () => {
     await expect(c.prisma.user.findMany({ cache: { ttl: -1 } })).rejects.toThrow(CacheArgumentError);
     await expect(c.prisma.user.findMany({ cache: { tll: 5 } as never })).rejects.toThrow(/cache\.tll/);
+    // The element at fault, as the Accelerate mode names it (outside probe 239).
+    await expect(c.prisma.user.findMany({ cache: { tags: ["a", ""] } })).rejects.toMatchObject({ argument: "cache.tags[1]" });
   });
 });
 

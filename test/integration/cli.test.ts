@@ -65,6 +65,11 @@ describe("the CLI against real services", () => {
     expect(text.stdout).toContain("user.findUnique");
     expect(text.stdout).not.toContain("post.");
     expect(text.stdout.trim().split("\n")).toHaveLength(2 + 4);
+    // A share is of every recorded query, not of the rows printed (outside probe 239: `--limit 1` said 100 %).
+    const first = await cli(["top", ...client, "--limit", "1"], namespace);
+    const share = Number(/^\s*1\s+([0-9.]+)\s*%/m.exec(first.stdout)?.[1]);
+    expect(share).toBeGreaterThan(0);
+    expect(share).toBeLessThan(100);
   }, 60_000);
 
   it("stats shows the fleet's counters per model, with entries and hot queries", async () => {

@@ -110,6 +110,23 @@ describe("query statistics and warm()", () => {
     }
   });
 
+  it("a query shape's first load in a process is not taken as its cost: Prisma compiles it then, and opens a connection (outside probe 239: 243 ms for a 6 ms query)", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    try {
+      const stats = recorder(redis, namespace, "fp");
+      const sample = { $model: "User", $operation: "findUnique", $args: { where: { id: 1 } }, $cacheOption: undefined };
+      stats.popularity!.add(`${namespace}:fp:User:findUnique:{"where":{"id":n1}}`, sample);
+      stats.loaded(sample, 243);
+      stats.loaded(sample, 6);
+      stats.loaded(sample, 6);
+      await stats.flush();
+      expect((await stats.top(1)).map((query) => query.loadMs)).toEqual([6]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it("reports progress after every query, and skips queries of models no longer cached or of another schema", async () => {
     const namespace = uniqueNamespace();
     const a = createCachedClient({ namespace });

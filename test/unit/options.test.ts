@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CacheConfigError } from "../../src/errors.ts";
 import { fitLifetime } from "../../src/core/lifetime.ts";
 import { checkModelNames, MAX_LIFETIME_S, MAX_TIMER_MS, resolveOptions } from "../../src/options.ts";
+import { MAX_L1_ENTRIES, MIN_BLOOM_ERROR_RATE } from "../../src/option-limits.ts";
 import type { CacheExtensionOptions } from "../../src/types.ts";
 import { configErrorOf } from "../helpers/config-error.ts";
 
@@ -98,6 +99,13 @@ describe("resolveOptions", () => {
     expect(optionAtFault({ models, lowHitRateAlert: { threshold: 0.5, window: 2 ** 31 } })).toBe("lowHitRateAlert.window");
     expect(optionAtFault({ models, queryStats: { halfLife: 1e300 } })).toBe("queryStats.halfLife");
     expect(optionAtFault({ models: { User: { bloom: { maxAge: 1e300 } } } })).toBe("models.User.bloom.maxAge");
+    // Outside probe 239: lru-cache reserves every entry up front (1e8 ran the heap out of memory,
+    // 2^32 threw a bare RangeError); a filter that needs over 64 hashes was refused when loaded.
+    expect(optionAtFault({ models, l1: { maxEntries: MAX_L1_ENTRIES + 1 } })).toBe("l1.maxEntries");
+    expect(resolveOptions({ models, l1: { maxEntries: MAX_L1_ENTRIES } }).l1!.maxEntries).toBe(MAX_L1_ENTRIES);
+    expect(optionAtFault({ models: { User: { bloom: { errorRate: 1e-20 } } } })).toBe("models.User.bloom.errorRate");
+    // `null` is not "not set", here as everywhere.
+    for (const option of ["threshold", "probeInterval"]) expect(optionAtFault({ models, circuitBreaker: { [option]: null } })).toBe(`circuitBreaker.${option}`);
   });
 
   it("refuses a maxLifetime shorter than a model's own lifetime (an entry must not outlive its versions), naming the model", () => {
@@ -113,6 +121,8 @@ describe("resolveOptions", () => {
     expect(Number.isSafeInteger(resolved.maxLifetimeMs)).toBe(true);
     expect(Number.isSafeInteger(resolved.queryStats!.halfLifeMs)).toBe(true);
     expect(resolved.lockTtlMs).toBe(MAX_TIMER_MS);
+    // Outside probe 239: a maxAge of 1e-6 s made every build fail (PEXPIRE refuses a fraction).
+    expect(resolveOptions({ models: { User: { bloom: { maxAge: 1e-6, errorRate: MIN_BLOOM_ERROR_RATE } } } }).models.get("User")!.bloom).toEqual({ maxAgeMs: 1, errorRate: MIN_BLOOM_ERROR_RATE });
   });
 });
 
