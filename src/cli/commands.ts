@@ -154,7 +154,8 @@ export const top: CommandFn = async (client, args, io) => {
 export const flush: CommandFn = async (client, args, io) => {
   // Every model of the schema: the application's instances may cache models this client does not (outside probe 111).
   const models = args.model === undefined ? (await client.$cache.fleetStats()).schemaModels : [args.model];
-  await client.$cache.invalidate({ models });
+  // One model as `model`, so a misspelt one is reported as the option `top --model` reports (outside probe 239).
+  await client.$cache.invalidate(args.model === undefined ? { models } : { model: args.model });
   // invalidate() queues what Redis did not take; close() delivers it or rejects (E_UNDELIVERED_INVALIDATIONS): a flush that reached nobody failed.
   await client.$cache.close();
   if (args.json) print(io, JSON.stringify({ invalidated: models }));

@@ -177,6 +177,8 @@ describe("the CLI against real services", () => {
       const unknownModel = await cli([command, ...client, "--model", "Nope"], namespace);
       expect(unknownModel.status, command).toBe(2);
       expect(unknownModel.stderr).toContain('no model named "Nope"');
+      // Named as the option given, by both commands (outside probe 239: flush said `models`).
+      expect(unknownModel.stderr).toContain("`model`");
       expect(unknownModel.stderr).toContain("[E_USAGE]");
       expect(unknownModel.stderr).toContain("Usage: prisma-cache-shield <command> --client <module>");
     }
