@@ -19,9 +19,10 @@ export const ERA_HALF_LIVES = 32;
  * the arguments, not their values), smoothed across the fleet: one noisy load of one query
  * cannot reorder queries that cost the same. Needs Redis ≥ 6.2 (ZMSCORE).
  * KEYS: scores (zset id → popularity), queries (hash id → replayable JSON), costs (hash shape →
- * ms), era, shapes (hash id → shape).
- * ARGV: half-life ms, max queries, ttl ms, query count n, then n × (id, reads, shape, query JSON),
- * then pairs (shape, mean load ms this interval).
+ * ms), era, shapes (hash id → shape), first costs (hash shape → ms: a shape's first load in a
+ * process, which includes compiling the query; used only for a shape with no cost).
+ * ARGV: half-life ms, max queries, ttl ms, query count n, cost count c, then n × (id, reads, shape,
+ * query JSON), then c pairs (shape, mean load ms this interval), then pairs (shape, first load ms).
  * Returns how many queries the trim forgot.
  */
 export const RECORD_QUERIES = script(`
@@ -36,6 +37,7 @@ local eraMs = halfLife * ${ERA_HALF_LIVES}
 local era = math.floor(now / eraMs)
 local max = tonumber(ARGV[2])
 local n = tonumber(ARGV[4])
+local c = tonumber(ARGV[5])
 local stored = tonumber(redis.call('GET', KEYS[4]) or era)
 local scale = 2 ^ ((now - era * eraMs) / halfLife)
 -- Stored scores move into this era: down once it began, and back up when they were put in a
@@ -48,7 +50,7 @@ end
 redis.call('SET', KEYS[4], era)
 local zadd, queries, shapes = {}, {}, {}
 for q = 0, n - 1 do
-  local at = 5 + 4 * q
+  local at = 6 + 4 * q
   zadd[#zadd + 1] = tonumber(ARGV[at + 1]) * scale
   zadd[#zadd + 1] = ARGV[at]
   queries[#queries + 1] = ARGV[at]
@@ -62,10 +64,16 @@ if #queries > 0 then
   chunked('HSET', KEYS[2], queries)
   chunked('HSET', KEYS[5], shapes)
 end
-for at = 5 + 4 * n, #ARGV, 2 do
+local firstAt = 6 + 4 * n + 2 * c
+for at = 6 + 4 * n, firstAt - 1, 2 do
   local shape, ms = ARGV[at], tonumber(ARGV[at + 1])
   local cost = tonumber(redis.call('HGET', KEYS[3], shape))
   redis.call('HSET', KEYS[3], shape, cost and (cost * 0.8 + ms * 0.2) or ms)
+end
+for at = firstAt, #ARGV, 2 do
+  local shape, ms = ARGV[at], tonumber(ARGV[at + 1])
+  local cost = tonumber(redis.call('HGET', KEYS[6], shape))
+  redis.call('HSET', KEYS[6], shape, cost and (cost * 0.8 + ms * 0.2) or ms)
 end
 local forgotten = redis.call('ZCARD', KEYS[1]) - max
 if forgotten > 0 then
@@ -76,15 +84,16 @@ if forgotten > 0 then
 else
   forgotten = 0
 end
-for k = 1, 5 do redis.call('PEXPIRE', KEYS[k], ARGV[3]) end
+for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], ARGV[3]) end
 return forgotten
 `);
 
 /**
  * The most valuable queries, best first: value = popularity × the smoothed load time of the
  * query's shape (ms, at least 0.1; 1 while unknown), so a rarer but costly query can outrank a
- * cheap popular one. Reads the whole (bounded) top-K: warm() and the CLI call it, not reads.
- * KEYS: scores, queries, costs, shapes. ARGV: limit.
+ * cheap popular one (a shape's first loads stand in for a shape never loaded twice in a process:
+ * see RECORD_QUERIES). Reads the whole (bounded) top-K: warm() and the CLI call it, not reads.
+ * KEYS: scores, queries, costs, shapes, first costs. ARGV: limit.
  * Returns flat { id, value, query JSON or false, load ms or false } groups.
  */
 export const TOP_QUERIES = script(`
@@ -96,7 +105,7 @@ for i = 1, #all, 2 do
   local shape = redis.call('HGET', KEYS[4], id)
   local ms = false
   if shape then
-    if costs[shape] == nil then costs[shape] = redis.call('HGET', KEYS[3], shape) or false end
+    if costs[shape] == nil then costs[shape] = redis.call('HGET', KEYS[3], shape) or redis.call('HGET', KEYS[5], shape) or false end
     ms = costs[shape]
   end
   local value = tonumber(all[i + 1]) * math.max(tonumber(ms) or 1, 0.1)
