@@ -319,7 +319,6 @@ function l1Limits(value: unknown): ResolvedOptions["l1"] {
   };
 }
 
-
 function queryStatsSettings(value: unknown): QueryStatsSettings | undefined {
   if (value === false) return undefined;
   if (value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) {

@@ -15,9 +15,9 @@ export const ERA_HALF_LIVES = 32;
  * per-member update. t is Redis's clock, not the instance's: an instance whose clock ran s ahead
  * weighed its reads 2^(s / half-life) times the others' (outside probe 234: with a one-minute
  * half-life, 20 reads 10 minutes ahead outranked 2 000). When the era moves on, stored scores are
- * scaled down by 2^−32 per era in one ZUNIONSTORE. Load times are kept per query *shape* (model, operation and the structure of
- * the arguments, not their values), smoothed across the fleet: one noisy load of one query
- * cannot reorder queries that cost the same. Needs Redis ≥ 6.2 (ZMSCORE).
+ * scaled by 2^−32 per era in one ZUNIONSTORE. Load times are kept per query *shape* (model,
+ * operation and the structure of the arguments, not their values), smoothed across the fleet: one
+ * noisy load of one query cannot reorder queries that cost the same. Needs Redis ≥ 6.2 (ZMSCORE).
  * KEYS: scores (zset id → popularity), queries (hash id → replayable JSON), costs (hash shape →
  * ms), era, shapes (hash id → shape), first costs (hash shape → ms: a shape's first load in a
  * process, which includes compiling the query; used only for a shape with no cost).
