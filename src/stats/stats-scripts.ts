@@ -1,9 +1,4 @@
-import { createHash } from "node:crypto";
-import type { RedisScript } from "../stores/redis-scripts.js";
-
-function script(source: string): RedisScript {
-  return { source, sha: createHash("sha1").update(source).digest("hex") };
-}
+import { SERVER_TIME, script } from "../stores/lua-script.js";
 
 /** Half-lives per era: popularity weights grow as 2^(age / half-life) and are rescaled once an era. */
 export const ERA_HALF_LIVES = 32;
@@ -25,13 +20,12 @@ export const ERA_HALF_LIVES = 32;
  * query JSON), then c pairs (shape, mean load ms this interval), then pairs (shape, first load ms).
  * Returns how many queries the trim forgot.
  */
-export const RECORD_QUERIES = script(`
+export const RECORD_QUERIES = script(`${SERVER_TIME}
 local function chunked(command, key, list)
   -- unpack() is bounded by Lua's stack: send long lists in slices (even-sized, so pairs stay whole).
   for j = 1, #list, 1000 do redis.call(command, key, unpack(list, j, math.min(j + 999, #list))) end
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = serverTime()
 local halfLife = tonumber(ARGV[1])
 local eraMs = halfLife * ${ERA_HALF_LIVES}
 local era = math.floor(now / eraMs)
@@ -130,9 +124,8 @@ return out
  * (outside probe 155: 1–2 of 3 instances counted).
  * KEYS: instances (zset id → last publish ms), this instance's snapshot. ARGV: snapshot JSON, ttl ms, id.
  */
-export const PUBLISH_SNAPSHOT = script(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+export const PUBLISH_SNAPSHOT = script(`${SERVER_TIME}
+local now = serverTime()
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
@@ -141,9 +134,8 @@ return 1
 `);
 
 /** Ids of instances that published within the last ttl, by Redis's clock. KEYS: instances. ARGV: ttl ms. */
-export const LIVE_INSTANCES = script(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+export const LIVE_INSTANCES = script(`${SERVER_TIME}
+local now = serverTime()
 return redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')
 `);
 

@@ -1,13 +1,6 @@
-import { createHash } from "node:crypto";
+import { SERVER_TIME, script } from "./lua-script.js";
 
-export interface RedisScript {
-  source: string;
-  sha: string;
-}
-
-function script(source: string): RedisScript {
-  return { source, sha: createHash("sha1").update(source).digest("hex") };
-}
+export type { RedisScript } from "./lua-script.js";
 
 /**
  * The fleet's longest entry lifetime L: the shared value (`lifetimeKey`), raised to this
@@ -51,8 +44,8 @@ local function readOrCreate(versionKey, seqKey, lifetimeKey, own, expiring)
     -- The sequence is gone too (deleted, a swap to an empty database): start it from the server's
     -- clock in microseconds, as a bump does, above every version it ever handed out — at 0, a
     -- version re-created now would match entries stored before the namespace's first write.
-    local t = redis.call('TIME')
-    value = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+    local _, nowUs = serverTime()
+    value = string.format('%.0f', nowUs)
     redis.call('SET', seqKey, value)
   end
   if expiring == '1' then
@@ -76,8 +69,7 @@ const DIRTY = `
 local function dirty(versionKey)
   local marks = 'd' .. versionKey
   if redis.call('EXISTS', marks) == 0 then return false end
-  local t = redis.call('TIME')
-  return redis.call('ZCOUNT', marks, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), '+inf') > 0
+  return redis.call('ZCOUNT', marks, (serverTime()), '+inf') > 0
 end
 `;
 
@@ -86,7 +78,7 @@ end
  * captured before loading is still current, so a load that raced a write is never stored.
  * KEYS: entry, version keys. ARGV: value, ttl ms, expected versions.
  */
-export const FENCED_SET = script(`${DIRTY}
+export const FENCED_SET = script(`${SERVER_TIME}${DIRTY}
 for i = 2, #KEYS do
   if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] or dirty(KEYS[i]) then return 0 end
 end
@@ -114,9 +106,8 @@ export const BUMP_COUNT_TTL_MS = 3_600_000;
  */
 const KEEP_BUMP_COUNT = `
 local function keepBumpCount(countKey, registry, member)
-  local t = redis.call('TIME')
   local expiry = redis.call('ZSCORE', registry, member)
-  if expiry and tonumber(expiry) >= tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then
+  if expiry and tonumber(expiry) >= (serverTime()) then
     redis.call('PERSIST', countKey)
   else
     redis.call('PEXPIRE', countKey, ${BUMP_COUNT_TTL_MS})
@@ -164,7 +155,7 @@ return redis.call('SET', KEYS[1], ARGV[1])
 `);
 
 export const BUMP_VERSIONS = script(`#!lua flags=allow-oom
-${TAG_LIFETIME}${KEEP_BUMP_COUNT}
+${SERVER_TIME}${TAG_LIFETIME}${KEEP_BUMP_COUNT}
 -- A filter whose bits are gone while its metadata stands was evicted (or deleted): a SETBIT would
 -- grow a new bits key holding only the later additions, which reaches full length and is then
 -- trusted (outside probe 135: every existing row "not found"). Drop its metadata instead: no
@@ -194,15 +185,13 @@ local bumpsKey = KEYS[#KEYS - 3]
 local bumps = redis.call('INCR', bumpsKey)
 keepBumpCount(bumpsKey, KEYS[2], ARGV[12])
 local seq = redis.call('INCR', KEYS[1])
-local t = redis.call('TIME')
-local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local nowMs, floor = serverTime()
 if seq < floor then
   redis.call('SET', KEYS[1], floor)
   seq = redis.call('INCR', KEYS[1])
 end
 -- Lua would print a number this large in exponent notation: format it whole.
 local seqText = string.format('%.0f', seq)
-local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local markUntil = nowMs + tonumber(ARGV[10])
 -- A pending record: the hash outlives it (extended, never shortened).
 local function keepPending(record)
@@ -263,8 +252,7 @@ local message = ARGV[3]
 local mixed = 0
 local ownSchema, database = ARGV[#ARGV - 1], ARGV[#ARGV]
 if ownSchema ~= '' then
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  for _, schema in ipairs(redis.call('ZRANGEBYSCORE', KEYS[#KEYS - 1], now, '+inf')) do
+  for _, schema in ipairs(redis.call('ZRANGEBYSCORE', KEYS[#KEYS - 1], nowMs, '+inf')) do
     if schema ~= ownSchema and string.sub(schema, 1, #database) == database then mixed = 1 end
   end
   if mixed == 1 then
@@ -308,10 +296,9 @@ if ARGV[11] ~= '' and redis.call('PUBSUB', 'NUMSUB', ARGV[11])[2] > 0 then recei
 -- flush, a failover that lost it), the registry cannot count the others either.
 local ownStands = 0
 if ARGV[7] == '1' then
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local registered = redis.call('ZCOUNT', KEYS[2], now, '+inf')
+  local registered = redis.call('ZCOUNT', KEYS[2], nowMs, '+inf')
   local own = redis.call('ZSCORE', KEYS[2], ARGV[12])
-  if own and tonumber(own) >= now then
+  if own and tonumber(own) >= nowMs then
     registered = registered - 1
     ownStands = 1
   end
@@ -329,9 +316,8 @@ return {seq, receivers, mixed, bumps, ownStands}
  * and after a DEL of the registry alone). KEYS: registry, its birth.
  * ARGV: the registry's minimum age, then members. Returns those members.
  */
-export const UNREGISTERED = script(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+export const UNREGISTERED = script(`${SERVER_TIME}
+local now = serverTime()
 local born = tonumber(redis.call('GET', KEYS[2]) or '')
 if redis.call('EXISTS', KEYS[1]) == 0 or not born or now - born < tonumber(ARGV[1]) then return {} end
 local out = {}
@@ -356,7 +342,7 @@ return out
  * registration lapsed (outside probe 202: 2.7 s; see ServerIdentity's rollback check).
  */
 export const ROLLBACK_CHECK = script(`#!lua flags=allow-oom
-${KEEP_BUMP_COUNT}
+${SERVER_TIME}${KEEP_BUMP_COUNT}
 local bumps = redis.call('GET', KEYS[2])
 if bumps then keepBumpCount(KEYS[2], KEYS[3], ARGV[1]) end
 local node, recorded = false, false
@@ -381,7 +367,7 @@ return {redis.call('GET', KEYS[1]) or false, bumps or false, node, recorded}
  * under `allkeys-lru`, then Redis full).
  */
 export const RAISE_SEQUENCE = script(`#!lua flags=allow-oom
-${KEEP_BUMP_COUNT}
+${SERVER_TIME}${KEEP_BUMP_COUNT}
 local floor = tonumber(ARGV[1])
 if tonumber(redis.call('GET', KEYS[1]) or '0') < floor then redis.call('SET', KEYS[1], ARGV[1]) end
 if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then
@@ -422,8 +408,8 @@ return 1
  * the instance would serve nothing cached while Redis still serves lookups (an outside probe).
  */
 export const REGISTER_INSTANCE = script(`#!lua flags=allow-oom
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${SERVER_TIME}
+local now, nowUs = serverTime()
 -- Whether this instance's registration stood until now, renewed regularly: if it lapsed, Redis
 -- or this instance stalled longer than a registration lifetime, and every registration may have
 -- lapsed in the stall; if its last renewal landed over two heartbeats ago, Redis or this instance
@@ -483,9 +469,8 @@ if ARGV[4] ~= nil and ARGV[4] ~= '' then
   -- schema returning after another's deploy: what it stored before was not fenced either.
   if not known and (schemas > 1 or returning) then
     local seq = redis.call('INCR', KEYS[4])
-    local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    if seq < floor then
-      redis.call('SET', KEYS[4], floor)
+    if seq < nowUs then
+      redis.call('SET', KEYS[4], nowUs)
       seq = redis.call('INCR', KEYS[4])
     end
     epoch = string.format('%.0f', seq)
@@ -555,7 +540,7 @@ return 0
  * KEYS: entry, sequence key, tag lifetime key, version keys. ARGV: own tag lifetime ms, one expiry
  * flag per version key. Returns { entry or false, versions..., dirty }.
  */
-export const LOOKUP = script(`${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
+export const LOOKUP = script(`${SERVER_TIME}${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
 local out = { redis.call('GET', KEYS[1]) }
 local marked = 0
 for i = 4, #KEYS do
@@ -582,7 +567,7 @@ return out
  * Returns { status, entry or false, versions..., dirty }; status 0: servable entry, 1: lock taken,
  * 2: held by `ownToken`, 3: held by another owner, 4: dirty.
  */
-export const LOOKUP_OR_LOCK = script(`${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
+export const LOOKUP_OR_LOCK = script(`${SERVER_TIME}${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
 local V = #KEYS - 5
 local ENTRY_HEADER = '^3|%x+|([^|]*)|([^|]*)|[^|]*|([^\\n]*)\\n'
 -- A hit first, in as few calls as possible: the entry, then the versions it recorded, read as they
@@ -644,7 +629,7 @@ return out
  * as LOOKUP says: the marks live in the versions' slot, so a read there still honours them.
  * KEYS: sequence key, tag lifetime key, version keys. ARGV: own tag lifetime ms, expiry flags[, '1'].
  */
-export const READ_VERSIONS = script(`${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
+export const READ_VERSIONS = script(`${SERVER_TIME}${TAG_LIFETIME}${READ_OR_CREATE}${DIRTY}
 local out = {}
 local marked = 0
 local checkMarks = ARGV[#KEYS] == '1'
@@ -661,7 +646,7 @@ return out
  * the wake-up if anyone waits (see WAKE_WAITERS), so waiters read the value one round trip sooner.
  * KEYS: entry, lock, waited mark, version keys. ARGV: value, ttl ms, token, channel, landed message, expected versions.
  */
-export const STORE_AND_RELEASE = script(`${DIRTY}${WAKE_WAITERS}
+export const STORE_AND_RELEASE = script(`${SERVER_TIME}${DIRTY}${WAKE_WAITERS}
 local stored = 1
 for i = 4, #KEYS do
   if redis.call('GET', KEYS[i]) ~= ARGV[i + 2] or dirty(KEYS[i]) then stored = 0 break end
@@ -679,13 +664,12 @@ return stored
  * (ms): a filter's age is read on Redis's clock, which dated it (see BLOOM_FINISH).
  * KEYS: meta, bits, `b:` version key, schema epoch's version key.
  */
-export const BLOOM_LOAD = script(`
+export const BLOOM_LOAD = script(`${SERVER_TIME}
 local meta = redis.call('HMGET', KEYS[1], 'm', 'k', 'built', 'at', 'rows', 'schema')
 local current, schemaNow = redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4]) or '0'
 local bits = ''
 if meta[3] and tonumber(meta[3]) == tonumber(current) and tonumber(meta[6] or '0') == tonumber(schemaNow) then bits = redis.call('GET', KEYS[2]) or '' end
-local t = redis.call('TIME')
-return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', bits, current, meta[6] or '0', schemaNow, tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) }
+return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', bits, current, meta[6] or '0', schemaNow, tostring((serverTime())) }
 `);
 
 /**
@@ -736,7 +720,7 @@ return 1
  * rows created outside the extension read "not found" for over 10 minutes).
  * KEYS: next meta, next bits, live meta, live bits, scanned bits, build lock. ARGV: built version, rows, schema epoch built at, lifetime ms, the lock's token.
  */
-export const BLOOM_FINISH = script(`
+export const BLOOM_FINISH = script(`${SERVER_TIME}
 if redis.call('GET', KEYS[6]) ~= ARGV[5] then
   redis.call('DEL', KEYS[5])
   return -1
@@ -753,8 +737,7 @@ redis.call('DEL', KEYS[5])
 redis.call('RENAME', KEYS[2], KEYS[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
 redis.call('DEL', KEYS[3], KEYS[1])
-local t = redis.call('TIME')
-local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local at = serverTime()
 redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', tostring(at), 'rows', ARGV[2], 'schema', ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return 1

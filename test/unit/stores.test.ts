@@ -7,8 +7,11 @@ import { FakeClock } from "../helpers/random.ts";
 import { sentinelOverrides } from "../../src/stores/command-connection.ts";
 import type { RedisLike } from "../../src/types.ts";
 import { namingDeniedCommand } from "../../src/stores/redis-store.ts";
-import { BUMP_VERSIONS } from "../../src/stores/redis-scripts.ts";
-import { RECORD_QUERIES } from "../../src/stats/stats-scripts.ts";
+import * as redisScripts from "../../src/stores/redis-scripts.ts";
+import * as statsScripts from "../../src/stats/stats-scripts.ts";
+
+const { BUMP_VERSIONS } = redisScripts;
+const { RECORD_QUERIES } = statsScripts;
 
 describe("entry format", () => {
   it("round-trips, with pipes and newlines in names and payload", () => {
@@ -163,5 +166,27 @@ describe("a command an ACL denies inside a script", () => {
 
   it("leaves other errors as they are", () => {
     expect((namingDeniedCommand(new Error("OOM command not allowed"), BUMP_VERSIONS) as Error).message).toBe("OOM command not allowed");
+  });
+});
+
+describe("the Lua scripts", () => {
+  const scripts = Object.entries({ ...redisScripts, ...statsScripts }).filter(
+    (entry): entry is [string, { source: string; sha: string }] => typeof entry[1] === "object" && entry[1] !== null && "source" in entry[1],
+  );
+
+  it("define Redis's clock before reading it, and keep a #!lua line first (Redis reads flags only there)", () => {
+    expect(scripts.length).toBeGreaterThan(20);
+    const clockReaders = scripts.filter(([, { source }]) => source.includes("serverTime()"));
+    expect(clockReaders.length).toBeGreaterThan(10);
+    for (const [name, { source }] of clockReaders) {
+      const defined = source.indexOf("local function serverTime()");
+      expect(defined, name).toBeGreaterThanOrEqual(0);
+      expect(source.search(/(?<!function )serverTime\(\)/), `${name} calls it after defining it`).toBeGreaterThan(defined);
+      expect(source.lastIndexOf("local function serverTime()"), `${name} defines it once`).toBe(defined);
+    }
+    for (const [name, { source }] of scripts) {
+      if (source.includes("#!lua")) expect(source.startsWith("#!lua"), name).toBe(true);
+      expect(source.match(/redis\.call\('TIME'\)/g)?.length ?? 0, `${name} reads TIME only through serverTime`).toBeLessThanOrEqual(1);
+    }
   });
 });
