@@ -29,7 +29,7 @@ const prisma = base.$extends(
     redis,
     namespace: "warm-server-example",
     models: { User: { ttl: 300 }, Post: { ttl: 60 } },
-    // Record one read in ten: this example has little traffic. The default is one in a hundred.
+    // Flush the recorded queries every second, not every 5 s: this example has little traffic to wait for.
     queryStats: { flushInterval: 1_000 },
   }),
 );

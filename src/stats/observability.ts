@@ -122,8 +122,11 @@ export class Observability {
   }
 
   async fleetStats(): Promise<Pick<FleetStats, "instances" | "stats">> {
-    // Published counters only: a short-lived reader such as the CLI does not count itself.
     if (this.#fleet === undefined) return { instances: 1, stats: this.#parts.stats() };
+    // An instance that served reads or writes counts itself with what it counted so far, not from
+    // its next flush (outside probe 247: `instances: 0` right after an instance's first reads); a
+    // reader that served none, such as the CLI, does not count itself.
+    if (servedAny(this.#parts.stats())) await this.#publish();
     return this.#fleet.read();
   }
 
@@ -182,4 +185,8 @@ export class Observability {
   #absorb(error: unknown): void {
     this.#parts.report(error instanceof CacheError ? error : new CacheStoreError("EVALSHA", String(error), { cause: error }));
   }
+}
+
+function servedAny(stats: CacheStats): boolean {
+  return stats.hits + stats.misses + stats.invalidationsSent > 0 || Object.values(stats.bypasses).some((count) => count > 0);
 }

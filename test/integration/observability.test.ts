@@ -342,6 +342,25 @@ describe("query statistics and warm()", () => {
     }
   });
 
+  it("fleetStats() counts the calling instance once it served reads, before its first flush; one that served none, as the CLI, does not count itself (outside probe 247)", async () => {
+    const namespace = uniqueNamespace();
+    const reader = createCachedClient({ namespace, queryStats: { flushInterval: 60_000 } });
+    const idle = createCachedClient({ namespace, queryStats: { flushInterval: 60_000 } });
+    try {
+      const user = await seedUser(reader.base);
+      await reader.prisma.user.findUnique({ where: { id: user.id } });
+      await reader.prisma.user.findUnique({ where: { id: user.id } });
+      const own = await reader.prisma.$cache.fleetStats();
+      expect(own.instances).toBe(1);
+      expect(own.stats?.hits).toBe(1);
+      expect(own.stats?.misses).toBe(1);
+      expect((await idle.prisma.$cache.fleetStats()).instances, "the idle instance reads the reader's counters, not its own").toBe(1);
+    } finally {
+      await reader.close();
+      await idle.close();
+    }
+  });
+
   it("resetStats() sets the counters back to zero", async () => {
     const c = createCachedClient();
     try {
