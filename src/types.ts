@@ -48,9 +48,11 @@ export interface RedisLike {
    * A new connection with the same options: the extension opens one for pub/sub (re-subscribing
    * itself after a reconnection, once it learnt the server's identity) and, on a `Redis`, one per
    * process for its commands (see command-connection.ts), and closes them itself. A `Redis` takes
-   * option overrides, a `Cluster` other startup nodes first.
+   * option overrides, a `Cluster` other startup nodes first. Typed to accept either signature as
+   * each ioredis major declares it (ioredis 6 types a `Cluster`'s startup nodes and options
+   * exactly, which a looser parameter type here would refuse); the cache casts at its calls.
    */
-  duplicate: ((override?: { autoResubscribe?: boolean }) => SubscriberLike) | ((startupNodes?: unknown[], options?: object) => SubscriberLike);
+  duplicate(...args: never[]): SubscriberLike;
 }
 
 /** The pub/sub side of an ioredis connection. */
