@@ -88,6 +88,7 @@ describe("the CLI against real services", () => {
     expect(text.stdout).toMatch(/model\s+hit rate\s+hits\s+misses\s+entries\s+hot queries/);
     expect(text.stdout).toMatch(/\nUser\s+\d+\.\d %\s+[\d,]+\s+4\s+4\s+user\.findUnique/);
     expect(text.stdout).toContain("tiers: L1 hits");
+    expect(text.stdout, "one server: entries counted").not.toContain("entries: not counted");
     // No key was read anywhere near hotKeys.threshold (1 000) times: no hot keys are listed.
     expect((fleet.stats as unknown as { hotKeys: unknown[] }).hotKeys).toEqual([]);
     expect(text.stdout).not.toContain("hot keys");

@@ -1,6 +1,8 @@
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replicaKeyOf } from "../../src/core/tiered-cache.ts";
+import { parseCliArgs } from "../../src/cli/args.ts";
+import { stats as statsCommand } from "../../src/cli/commands.ts";
 import type { CacheExtensionOptions } from "../../src/index.ts";
 import { createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { onNode, RedisCluster } from "../helpers/redis-cluster.ts";
@@ -190,6 +192,23 @@ describe("on a Redis Cluster", () => {
       await Promise.all([writer.close(), reader.close()]);
     }
   }, 120_000);
+
+  it("counts no entries (SCAN walks one node), and the CLI's stats says so rather than a bare dash (outside probe 248)", async () => {
+    const namespace = uniqueNamespace();
+    const c = instance({ namespace });
+    try {
+      const user = await seedUser(c.base);
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      expect((await c.prisma.$cache.fleetStats({ countEntries: true })).entries).toBeUndefined();
+      let out = "";
+      const io = { stdout: { write: (text: string) => (out += text) }, stderr: { write: (text: string) => (out += text) } };
+      const status = await statsCommand(c.prisma as never, parseCliArgs(["stats", "--client", "unused.js"]), io);
+      expect(status, out).toBe(0);
+      expect(out).toContain("entries: not counted (a Redis Cluster");
+    } finally {
+      await c.close();
+    }
+  });
 
   it("puts a hot key's replicas in different slots", async () => {
     const redis = cluster.connect();
