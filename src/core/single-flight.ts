@@ -55,7 +55,8 @@ export class UnsharedLoad extends Error {
   constructor(
     readonly value: unknown,
     readonly reason: string,
+    options?: { cause?: unknown },
   ) {
-    super(`a load for its own read only (${reason})`);
+    super(`a load for its own read only (${reason})`, options);
   }
 }

@@ -209,8 +209,13 @@ export class TieredCache {
       .then(
         () => void this.#refreshFailures.delete(request.key),
         (error: unknown) => {
-          // Loaded for a context that moved on (see UnsharedLoad): nothing to store, nothing failed.
-          if (error instanceof UnsharedLoad) return void this.#refreshFailures.delete(request.key);
+          // Loaded for a context that moved on (see UnsharedLoad): nothing to store, nothing failed —
+          // unless the application's code threw on the way (its scope function), which nobody else sees.
+          if (error instanceof UnsharedLoad) {
+            this.#refreshFailures.delete(request.key);
+            if (error.cause !== undefined) this.#parts.report(new CacheError("E_REFRESH_FAILED", `background refresh of ${request.model} dropped: the scope function threw when asked again around the load: ${String((error.cause as Error)?.message ?? error.cause)}`, { cause: error.cause }));
+            return;
+          }
           counters.refreshFailures++;
           const failures = (failed?.failures ?? 0) + 1;
           // A key whose refresh failed and that is never read again would stay: bounded, the backoffs start again.

@@ -345,12 +345,12 @@ export class ReadPath {
       notStored = "query reached more than its arguments";
     };
     // Whether the scope still held when the query reached the database, after the other extensions' hooks ran (see #scopeChecked).
-    const scoped = this.#scopeOf === undefined ? undefined : { movedAtQuery: false };
+    const scoped: ScopeCheck | undefined = this.#scopeOf === undefined ? undefined : { movedAtQuery: false, thrown: undefined };
     const listener: ProbeListener = {
       // A hook may run the query again with other arguments (a retry with the email lower-cased): each attempt counts.
       onAttempt: (finalArgs) => {
         checkReach(finalArgs);
-        if (scoped !== undefined && !this.#scopeHolds(query)) scoped.movedAtQuery = true;
+        if (scoped !== undefined && !this.#scopeHolds(query, scoped)) scoped.movedAtQuery = true;
       },
       // A read replica's copy, a findFirst on the hook's own client: not known to be as new as the versions captured.
       onAnsweredElsewhere: () => (notStored = "answered by another extension"),
@@ -414,24 +414,28 @@ export class ReadPath {
    * moved and moved back during the load is caught there), and after it: if it moved, the value
    * answers its own read only (UnsharedLoad: not stored, and reads that joined load by themselves).
    */
-  #scopeChecked(query: LazyQuery, load: () => Promise<unknown>, scoped: { movedAtQuery: boolean }): () => Promise<unknown> {
+  #scopeChecked(query: LazyQuery, load: () => Promise<unknown>, scoped: ScopeCheck): () => Promise<unknown> {
     return async () => {
       scoped.movedAtQuery = false;
-      const heldBefore = this.#scopeHolds(query);
+      scoped.thrown = undefined;
+      const heldBefore = this.#scopeHolds(query, scoped);
       const value = await load();
       // Before the load, when the query passed the other extensions' hooks (where a tenant filter
       // applied before the cache has just read its store), and after it.
-      if (heldBefore && !scoped.movedAtQuery && this.#scopeHolds(query)) return value;
+      if (heldBefore && !scoped.movedAtQuery && this.#scopeHolds(query, scoped)) return value;
       this.#counters.bypass(SCOPE_MOVED);
-      throw new UnsharedLoad(value, SCOPE_MOVED);
+      // A throw travels with it: a background refresh, which no caller awaits, reports it (outside
+      // probe 251: a scope function throwing there dropped the refresh without a word).
+      throw new UnsharedLoad(value, SCOPE_MOVED, scoped.thrown === undefined ? undefined : { cause: scoped.thrown });
     };
   }
 
-  /** Whether the scope function still answers what it answered when `query` started; a throw says no. */
-  #scopeHolds(query: LazyQuery): boolean {
+  /** Whether the scope function still answers what it answered when `query` started; a throw says no, and is kept in `check`. */
+  #scopeHolds(query: LazyQuery, check: ScopeCheck): boolean {
     try {
       return readScope(this.#scopeOf!, scopedRead(query)) === query.$scope;
-    } catch {
+    } catch (error) {
+      check.thrown ??= error;
       return false;
     }
   }
@@ -461,6 +465,12 @@ const valueOfUnsharedLoad = (error: unknown) => {
   if (error instanceof UnsharedLoad) return error.value;
   throw error;
 };
+/** What the scope checks around one load saw (see #scopeChecked): whether it moved when the query passed the hooks, and the first throw. */
+interface ScopeCheck {
+  movedAtQuery: boolean;
+  thrown: unknown;
+}
+
 /** The bypass reason of a load whose `scope` answer moved since its read started (see #request). */
 const SCOPE_MOVED = "scope changed while read";
 const never = () => false;

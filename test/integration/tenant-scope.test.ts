@@ -264,6 +264,35 @@ describe("scope: tenants of one namespace", () => {
     expect(prisma.$cache.stats().l1Hits, "the plain user read is one entry for every tenant").toBe(hits + 1);
   });
 
+  it("a scope function that throws when asked again around a background refresh is reported, not dropped without a word (outside probe 251)", async () => {
+    const [a] = await twoUsers();
+    const clock = new FakeClock(Date.now());
+    let armed = false;
+    let failing = false;
+    const reports: Array<{ code: string; message: string; cause: unknown }> = [];
+    const noTenant = new Error("no tenant in this context");
+    const client = tenantClient(
+      uniqueNamespace(),
+      // The tenant filter runs in the refresh's load only (the stale hit is served from the cache): from there on the scope throws.
+      () => ((failing = armed), a.id),
+      () => {
+        if (failing) throw noTenant;
+        return a.id;
+      },
+      { clock, models: { User: true, Post: { ttl: 1, swr: 60 } }, onError: (error) => reports.push(error as never) },
+    );
+    const read = { where: { title: "First" }, orderBy: { id: "asc" as const } };
+    expect(authorsOf(await client.prisma.post.findMany(read))).toEqual([a.id]);
+    clock.advance(1_100);
+    // The stale hit asks the scope (it answers); its refresh asks again once its query passed the filter, and it throws.
+    armed = true;
+    expect(authorsOf(await client.prisma.post.findMany(read)), "the stale hit").toEqual([a.id]);
+    await client.prisma.$cache.drain();
+    const report = reports.find((error) => error.code === "E_REFRESH_FAILED");
+    expect(report?.message).toMatch(/scope function threw.*no tenant in this context/);
+    expect(report?.cause).toBe(noTenant);
+  });
+
   it("a bad scope is refused: at creation, or the read rejects naming it; the function's own error rejects the read", async () => {
     expect(() => cacheExtension({ models: MODELS, scope: 42 as never })).toThrow(CacheConfigError);
     expect(() => cacheExtension({ models: MODELS, scope: "" })).toThrow(/scope/);
