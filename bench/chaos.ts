@@ -75,8 +75,8 @@ const TIMELINE: Phase[] = [
   { name: "paused (SIGSTOP 3 s)", ms: 3_000, start: ({ chaos }) => chaos.pause() },
   { name: "after pause", ms: 4_000, start: ({ chaos }) => chaos.resume() },
   { name: "killed, restarted empty", ms: 5_000, start: ({ chaos }) => chaos.restartEmpty() },
-  { name: "CLIENT KILL TYPE normal", ms: 4_000, start: ({ admin }) => admin.client("KILL", "TYPE", "normal") },
-  { name: "CLIENT KILL TYPE pubsub", ms: 4_000, start: ({ admin }) => admin.client("KILL", "TYPE", "pubsub") },
+  { name: "CLIENT KILL TYPE normal", ms: 4_000, start: ({ admin }) => admin.call("CLIENT", "KILL", "TYPE", "normal") },
+  { name: "CLIENT KILL TYPE pubsub", ms: 4_000, start: ({ admin }) => admin.call("CLIENT", "KILL", "TYPE", "pubsub") },
   { name: "out of memory (noeviction)", ms: 4_000, start: ({ admin }) => admin.config("SET", "maxmemory", "1") },
   { name: "after OOM", ms: 3_000, start: ({ admin }) => admin.config("SET", "maxmemory", "0") },
   {
@@ -84,8 +84,8 @@ const TIMELINE: Phase[] = [
     ms: 3_000,
     start: async ({ admin }) => {
       await admin.config("SET", "requirepass", "chaos-secret");
-      await admin.client("KILL", "TYPE", "normal");
-      await admin.client("KILL", "TYPE", "pubsub");
+      await admin.call("CLIENT", "KILL", "TYPE", "normal");
+      await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
     },
   },
   { name: "after auth restored", ms: 4_000, start: ({ admin }) => admin.config("SET", "requirepass", "") },

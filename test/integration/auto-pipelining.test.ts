@@ -80,7 +80,7 @@ describe("a Redis client with enableAutoPipelining or a commandTimeout", () => {
       });
       for (let kill = 0; kill < 3; kill++) {
         await sleep(200);
-        await admin.client("KILL", "TYPE", "normal", "SKIPME", "yes");
+        await admin.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
       }
       reading = false;
       await Promise.all(readers);

@@ -89,7 +89,7 @@ describe("faults around invalidation", () => {
       const read = () => a.prisma.post.count({ where: { authorId: userId } });
       await until(async () => (await read(), a.prisma.$cache.stats().l1Entries > 0));
       const admin = new Redis(chaos.url);
-      await admin.client("KILL", "TYPE", "pubsub");
+      await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
       admin.disconnect();
       await until(() => a.prisma.$cache.stats().bypasses["subscription down"] === 1);
       expect(a.prisma.$cache.stats().l1Entries).toBe(0);
