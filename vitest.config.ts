@@ -1,8 +1,29 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The files that run a second time on ioredis 6 (`npm install ioredis` installs it; the rest of the
+ * suite runs on 5): the read and write paths, the client's settings, faults, a Cluster and the
+ * multi-process oracle. ioredis 6 speaks RESP3 by default, which changes how pub/sub and replies travel.
+ */
+const onIoredis6 = [
+  "test/integration/behaviour.test.ts",
+  "test/integration/invalidation.test.ts",
+  "test/integration/read-round-trips.test.ts",
+  "test/integration/redis-client-settings.test.ts",
+  "test/integration/write-commands.test.ts",
+  "test/integration/redis-failures.test.ts",
+  "test/integration/lease-redis-paused.test.ts",
+  "test/integration/cluster.test.ts",
+  "test/multi-process/oracle.test.ts",
+  "test/multi-process/instances.test.ts",
+  "test/multi-process/dropped-subscriber.test.ts",
+  "test/integration/ioredis-major.test.ts",
+];
+/** Loads ioredis 6 wherever "ioredis" is imported: in the test workers and, through NODE_OPTIONS, the children they start. */
+const ioredis6 = new URL("./test/helpers/ioredis6-register.mjs", import.meta.url).pathname;
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 120_000,
@@ -11,9 +32,28 @@ export default defineConfig({
     // (`npm test -- --maxWorkers=2`: each worker has databases of its own, test/global-setup.ts),
     // but on 2 cores the timing-sensitive tests then flaked: 2 of 6 full runs failed one or two.
     maxWorkers: 1,
-    // Memory tests force collections to measure what is live, not garbage not yet collected.
-    execArgv: ["--expose-gc"],
     reporters: ["default", "./test/summary-reporter.ts"],
-    typecheck: { enabled: true, include: ["test/types/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "ioredis5",
+          include: ["test/**/*.test.ts"],
+          // Memory tests force collections to measure what is live, not garbage not yet collected.
+          execArgv: ["--expose-gc"],
+          env: { PCS_TEST_IOREDIS: "5" },
+          typecheck: { enabled: true, include: ["test/types/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "ioredis6",
+          include: onIoredis6,
+          execArgv: ["--expose-gc", "--import", ioredis6],
+          env: { PCS_TEST_IOREDIS: "6", NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${ioredis6}`.trim() },
+        },
+      },
+    ],
   },
 });

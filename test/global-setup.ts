@@ -20,7 +20,7 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const services = await resolveServices();
   const workers = Math.max(1, project.config.maxWorkers ?? availableParallelism());
-  const run = `pcs_test_${process.pid}_${Date.now()}`;
+  const run = `pcs_test_${process.pid}_${Date.now()}_${project.name.replace(/\W/g, "")}`;
   const names = Array.from({ length: workers }, (_, i) => `${run}_w${i + 1}`);
   const create = async (name: string, migrations?: string) => {
     const url = await createDatabase(services.postgresAdminUrl, name);
