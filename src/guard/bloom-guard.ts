@@ -118,6 +118,12 @@ interface ModelFilter {
 }
 
 
+/**
+ * What a build attempt came to: built (or adopted), left to another builder, or held off for
+ * `deferredMs` while a write that may create identities unseen is unsettled (see MARKED_FOR).
+ */
+type BuildAttempt = "built" | "busy" | { deferredMs: number };
+
 const RETRY_MS = 1_000;
 /** A filter whose bits give more than this many times its errorRate is rebuilt, sized for today's table. */
 const OVERFULL_FACTOR = 2;
@@ -293,12 +299,13 @@ export class BloomGuard {
     // Only after waiting for another builder is there a filter to adopt under the lock (the caller
     // has just looked; looking again reported a corrupt one twice).
     let waited = false;
-    while (!(await this.#build(model, state, waited))) {
+    for (let attempt = await this.#build(model, state, waited); attempt !== "built"; attempt = await this.#build(model, state, waited)) {
       waited = true;
-      await new Promise((resolve) => setTimeout(resolve, BUILD_WAIT_MS));
+      // A write of unknown outcome may still commit (at most lateCommitWindow): the table is scanned after that.
+      await new Promise((resolve) => setTimeout(resolve, attempt === "busy" ? BUILD_WAIT_MS : attempt.deferredMs));
       if (this.#stopped) throw new CacheClosedError(BUILD_CALLERS);
       if (await this.#load(model, state)) return;
-      if (!(await this.#lock!.holderAlive(this.#keys(model).lock))) return;
+      if (attempt === "busy" && !(await this.#lock!.holderAlive(this.#keys(model).lock))) return;
     }
   }
 
@@ -346,9 +353,14 @@ export class BloomGuard {
         const loaded = await this.#load(model, state);
         if ((!loaded || this.#overfull(model, state.filter)) && this.#parts.schemasDiffer?.() !== true) {
           if (!background) await this.#buildOrAdopt(model, state);
-          // Another instance builds it: look again soon, not a RETRY_MS later (outside probe 222: up
-          // to a second of reads past the guard after a rebuild elsewhere); a look costs a small read.
-          else if (!(await this.#build(model, state))) state.nextAttempt = Math.min(state.nextAttempt, performance.now() + BUILD_WAIT_MS);
+          else {
+            const attempt = await this.#build(model, state);
+            // Another instance builds it: look again soon, not a RETRY_MS later (outside probe 222: up
+            // to a second of reads past the guard after a rebuild elsewhere); a look costs a small read.
+            if (attempt === "busy") state.nextAttempt = Math.min(state.nextAttempt, performance.now() + BUILD_WAIT_MS);
+            // Held off: not before the unsettled write's marks lapse (reads go past the guard meanwhile).
+            else if (attempt !== "built") state.nextAttempt = performance.now() + attempt.deferredMs;
+          }
         }
       } catch (error) {
         if (!background) throw error;
@@ -416,10 +428,10 @@ export class BloomGuard {
    * Redis, one instance builds for the fleet: writers extend the "next" filter meanwhile, and the
    * scanned bits are merged into it before it goes live.
    */
-  async #build(model: string, state: ModelFilter, adoptCurrent = false): Promise<boolean> {
+  async #build(model: string, state: ModelFilter, adoptCurrent = false): Promise<BuildAttempt> {
     const { versions, redis } = this.#parts;
     const held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
-    if (redis !== undefined && held === undefined) return false; // another instance is building it
+    if (redis !== undefined && held === undefined) return "busy"; // another instance is building it
     const learnt: string[] = [];
     let keeper: NodeJS.Timeout | undefined;
     let released!: () => void;
@@ -427,7 +439,7 @@ export class BloomGuard {
     this.#building.add(releasing);
     try {
       // A waiter that takes the lock after the builder it waited for stored its filter adopts that (built since any suspension: current).
-      if (adoptCurrent && (await this.#load(model, state))) return true;
+      if (adoptCurrent && (await this.#load(model, state))) return "built";
       const [builtAt, schemaAt] = redis === undefined ? [versions.known(bloomVersion(model)) ?? 0, 0] : await versions.fetch([bloomVersion(model), this.#parts.schemaEpoch]);
       const rows = await this.#parts.count(model);
       const identities = this.#parts.graph.model(model)?.identities ?? [];
@@ -435,8 +447,12 @@ export class BloomGuard {
       const items = Math.max(1_000, rows * Math.max(1, identities.length) * GROWTH_HEADROOM);
       const filter = BloomFilter.sized(items, this.#parts.policies.get(model)!.errorRate);
       const keys = this.#keys(model);
-      // The lock passed to another builder (this one stalled past its lifetime): that one builds.
-      if (redis !== undefined && (await redis.store.run(BLOOM_BEGIN, [keys.nextMeta, keys.nextBits, keys.lock], [filter.m, filter.k, BUILD_LOCK_TTL_MS, held!.token])) !== 1) return false;
+      const versionKey = redis === undefined ? "" : versions.keyOf(bloomVersion(model));
+      if (redis !== undefined) {
+        const begun = await redis.store.run(BLOOM_BEGIN, [keys.nextMeta, keys.nextBits, keys.lock, versionKey], [filter.m, filter.k, BUILD_LOCK_TTL_MS, held!.token]);
+        // The lock passed to another builder (this one stalled past its lifetime): that one builds.
+        if (begun !== 1) return deferral(begun) ?? "busy";
+      }
       state.learntWhileLoading.add(learnt);
       if (redis !== undefined) {
         keeper = setInterval(() => void redis.store.run(BLOOM_KEEP, [keys.nextMeta, keys.nextBits, keys.lock], [held!.token, BUILD_LOCK_TTL_MS]).catch(() => undefined), BUILD_LOCK_TTL_MS / 3);
@@ -457,14 +473,16 @@ export class BloomGuard {
       if (redis !== undefined) {
         const scannedBits = `${keys.scannedBits}:${held!.token}`;
         await redis.store.setBuffer(scannedBits, Buffer.from(filter.bits), BUILD_LOCK_TTL_MS);
-        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, scannedBits, keys.lock], [builtAt!, rows, schemaAt!, 2 * this.#parts.policies.get(model)!.maxAgeMs, held!.token]);
-        if (finished === -1) return false;
+        const finished = await redis.store.run(BLOOM_FINISH, [keys.nextMeta, keys.nextBits, keys.liveMeta, keys.liveBits, scannedBits, keys.lock, versionKey], [builtAt!, rows, schemaAt!, 2 * this.#parts.policies.get(model)!.maxAgeMs, held!.token]);
+        const deferred = deferral(finished);
+        if (deferred !== undefined) return deferred;
+        if (finished === -1) return "busy";
         if (finished !== 1) throw new CacheError("E_BLOOM_BUILD", `Bloom rebuild of ${model} was dropped: its keys in Redis expired (the rebuild outlived its lock) or were evicted`);
       }
       for (const tag of learnt) filter.add(tag);
       Object.assign(state, { filter, builtAt: builtAt!, schemaAt: schemaAt!, builtTime, builtMono });
       this.#parts.counters.bloomBuilds++;
-      return true;
+      return "built";
     } finally {
       clearInterval(keeper);
       state.learntWhileLoading.delete(learnt);
@@ -480,4 +498,10 @@ export class BloomGuard {
   #keys(model: string) {
     return bloomKeysOf(String(this.#parts.redis?.prefix), this.#parts.graph, model);
   }
+}
+
+/** BLOOM_BEGIN's or BLOOM_FINISH's `{ 'marked', ms }` reply (see MARKED_FOR) as a deferral; undefined for any other reply. */
+function deferral(reply: unknown): { deferredMs: number } | undefined {
+  if (!Array.isArray(reply) || String(reply[0]) !== "marked") return undefined;
+  return { deferredMs: Math.max(1, Number(reply[1])) };
 }

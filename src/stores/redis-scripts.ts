@@ -673,14 +673,36 @@ return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or 
 `);
 
 /**
+ * How long a write that may create identities of a model without naming them stays unsettled: the
+ * latest lapse of a live mark on the model's Bloom version (`b:<Model>`), in ms from now (0: none).
+ * Such a mark stands while a write that suspends the filter runs (raw SQL, a bulk create: its
+ * confirmation bumps the version, so a filter built meanwhile is never adopted anyway) and, for
+ * `lateCommitWindow`, after a write of unknown outcome or one swept as abandoned: that write may
+ * still commit, after any scan of the table, and its rows would be missing from a filter built
+ * meanwhile (outside probe 253: a create that committed 1 s after its client timed out read "not
+ * found" on every instance until maxAge, an hour).
+ */
+const MARKED_FOR = `
+local function markedFor(versionKey)
+  local last = redis.call('ZRANGE', 'd' .. versionKey, 0, 0, 'REV', 'WITHSCORES')
+  local left = last[2] and (tonumber(last[2]) - (serverTime())) or 0
+  if left > 0 then return left end
+  return 0
+end
+`;
+
+/**
  * Opens a rebuild: an empty "next" filter that writers extend while the table is scanned, so a
  * record created during the scan is in the result. It expires if the builder dies. Only while
  * the builder holds the build lock (0 otherwise): one whose lock passed to another builder (it
- * stalled past the lock's lifetime) must not reset that one's filter.
- * KEYS: next meta, next bits, build lock. ARGV: m, k, ttl ms, the lock's token.
+ * stalled past the lock's lifetime) must not reset that one's filter. Not while a write that may
+ * create identities unseen is unsettled (see MARKED_FOR): returns { 'marked', ms until it may }.
+ * KEYS: next meta, next bits, build lock, the model's Bloom version key. ARGV: m, k, ttl ms, the lock's token.
  */
-export const BLOOM_BEGIN = script(`
+export const BLOOM_BEGIN = script(`${SERVER_TIME}${MARKED_FOR}
 if redis.call('GET', KEYS[3]) ~= ARGV[4] then return 0 end
+local marked = markedFor(KEYS[4])
+if marked > 0 then return { 'marked', marked } end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'm', ARGV[1], 'k', ARGV[2])
 redis.call('SETBIT', KEYS[2], tonumber(ARGV[1]) - 1, 0)
@@ -718,12 +740,21 @@ return 1
  * It is dated on Redis's clock, not the builder's: instances whose clocks disagree with the
  * builder's by s trusted it for maxAge + s (outside probe 234: a builder 10 minutes ahead, and
  * rows created outside the extension read "not found" for over 10 minutes).
- * KEYS: next meta, next bits, live meta, live bits, scanned bits, build lock. ARGV: built version, rows, schema epoch built at, lifetime ms, the lock's token.
+ * Not while a write that may create identities unseen is unsettled (see MARKED_FOR): its commit may
+ * have landed after the scan read past its row; returns { 'marked', ms until it may }, its scanned
+ * bits dropped.
+ * KEYS: next meta, next bits, live meta, live bits, scanned bits, build lock, the model's Bloom version key.
+ * ARGV: built version, rows, schema epoch built at, lifetime ms, the lock's token.
  */
-export const BLOOM_FINISH = script(`${SERVER_TIME}
+export const BLOOM_FINISH = script(`${SERVER_TIME}${MARKED_FOR}
 if redis.call('GET', KEYS[6]) ~= ARGV[5] then
   redis.call('DEL', KEYS[5])
   return -1
+end
+local marked = markedFor(KEYS[7])
+if marked > 0 then
+  redis.call('DEL', KEYS[5])
+  return { 'marked', marked }
 end
 local mk = redis.call('HMGET', KEYS[1], 'm', 'k')
 local m = tonumber(mk[1] or '')

@@ -270,3 +270,81 @@ describe("a write the database refused", () => {
     }
   });
 });
+
+describe("a create of unknown outcome on a model the Bloom guard covers", () => {
+  const namespace = uniqueNamespace();
+  const redis = createRedis();
+  const database = databaseUrl();
+  const pools: pg.Pool[] = [];
+  const clients: PrismaClient[] = [];
+  const guarded = (poolOptions: pg.PoolConfig = {}, options: { l1?: false } = {}) => {
+    const pool = new pg.Pool({ connectionString: database, max: 2, ...poolOptions });
+    pools.push(pool);
+    const base = new PrismaClient({ adapter: new PrismaPg(pool) });
+    clients.push(base);
+    return base.$extends(cacheExtension({ namespace, redis, models: { User: { bloom: true } }, lateCommitWindow: LATE_COMMIT_WINDOW_S, ...options }));
+  };
+  const { base: plain } = createBaseClient();
+  // pg gives up on the statement after 300 ms; PostgreSQL keeps running it.
+  const timingOut = guarded({ query_timeout: 300 });
+  const fleet = [timingOut, guarded(), guarded({}, { l1: false })];
+
+  afterAll(async () => {
+    for (const client of fleet) await client.$cache.close();
+    for (const client of clients) await client.$disconnect();
+    await Promise.all(pools.map((pool) => pool.end().catch(() => {})));
+    await plain.$disconnect();
+    redis.disconnect();
+  });
+
+  it("commits after its client gave up, after the filter was asked to rebuild: no instance answers \"not found\" for it, and the guard works again after lateCommitWindow (outside probe 253)", async () => {
+    await Promise.all(fleet.map((client) => client.$cache.prepareBloom()));
+    const email = `late-${uniqueNamespace()}@example.com`;
+    const byEmail = (client: (typeof fleet)[number]) => client.user.findUnique({ where: { email } });
+    for (const client of fleet) expect(await byEmail(client)).toBeNull();
+    // An uncommitted insert of the same email: the create waits for it on the unique index.
+    const locker = new pg.Client({ connectionString: database });
+    await locker.connect();
+    let rebuilt: Promise<string> | undefined;
+    try {
+      await locker.query("BEGIN");
+      await locker.query(`INSERT INTO "User" (email) VALUES ($1)`, [email]);
+      await expect(timingOut.user.create({ data: { email, name: "committed late" } })).rejects.toThrow(/timeout/i);
+      // Reads while it waits (the row does not exist yet) ask every instance's suspended filter to be rebuilt:
+      // a scan of the table now would not see the row.
+      for (let round = 0; round < 4; round++) {
+        for (const client of fleet) expect(await byEmail(client)).toBeNull();
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      // An explicit rebuild now waits for the window too, then scans a table that has the row.
+      rebuilt = fleet[1]!.$cache.rebuildBloom("User").then(() => "rebuilt");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await Promise.race([rebuilt, "waiting"])).toBe("waiting");
+      await locker.query("ROLLBACK");
+    } finally {
+      await locker.end();
+    }
+    let row: { id: number } | null = null;
+    for (let waited = 0; (row = await plain.user.findUnique({ where: { email } })) === null; waited += 20) {
+      if (waited > 5000) throw new Error("the late create never committed");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // Through the window and past it (when the filter is rebuilt), every instance finds the row by either key.
+    const rejectsBefore = fleet.map((client) => client.$cache.stats().bloomRejects);
+    let guardedAgain = false;
+    // Bounded generously: the rebuild runs once the window passed, on a machine that may be busy.
+    for (const until = Date.now() + LATE_COMMIT_WINDOW_S * 1000 + 20_000; Date.now() < until && !guardedAgain; ) {
+      for (const client of fleet) {
+        expect((await byEmail(client))?.name).toBe("committed late");
+        expect((await client.user.findUnique({ where: { id: row.id } }))?.email).toBe(email);
+        // A new absent email each time: one asked before stores its "not found", which is served before the guard is asked.
+        expect(await client.user.findUnique({ where: { email: `never-${uniqueNamespace()}@example.com` } })).toBeNull();
+      }
+      guardedAgain = fleet.every((client, i) => client.$cache.stats().bloomRejects > rejectsBefore[i]!);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(guardedAgain, `Bloom rejects before ${rejectsBefore}, after ${fleet.map((client) => client.$cache.stats().bloomRejects)}`).toBe(true);
+    expect(await rebuilt).toBe("rebuilt");
+    expect(await byEmail(fleet[1]!)).toMatchObject({ email, name: "committed late" });
+  });
+});
