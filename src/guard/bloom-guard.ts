@@ -3,7 +3,7 @@ import { CacheClosedError, CacheError } from "../errors.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { identityTag, whereIdentityTags } from "../invalidation/dependencies.js";
 import { canonicalIdentityValue } from "../invalidation/identity-values.js";
-import { argumentView } from "../invalidation/relation-walk.js";
+import { argumentView, schemaMember } from "../invalidation/relation-walk.js";
 import type { ModelGraph } from "../invalidation/model-graph.js";
 import type { Versions } from "../invalidation/versions.js";
 import type { Counters } from "../stats/counters.js";
@@ -82,7 +82,7 @@ function exactCompound(fields: readonly string[], value: unknown, exact: (field:
   const view = argumentView(value);
   if (typeof view !== "object" || view === null || Array.isArray(view)) return false;
   const members = Object.keys(view);
-  return members.length === fields.length && fields.every((field) => exact(field, (view as Record<string, unknown>)[field]));
+  return members.length === fields.length && fields.every((field) => exact(field, schemaMember(view as object, field)));
 }
 
 /** Prisma refuses an `omit` that leaves no field of the model. */

@@ -1,7 +1,7 @@
 import type { Identity, ModelGraph } from "./model-graph.js";
 import { canonicalIdentityValue } from "./identity-values.js";
 import { sha256 } from "../key/hash.js";
-import { argumentView, walkRelations } from "./relation-walk.js";
+import { argumentView, schemaMember, walkRelations } from "./relation-walk.js";
 
 /** Version names longer than this are hashed (record identities, user tags). */
 const MAX_TAG_LENGTH = 200;
@@ -80,10 +80,10 @@ export function whereIdentityTags(graph: ModelGraph, model: string, whereArg: un
 
 /** The values a `where` gives for one unique key's fields: `where[key]`, or a compound's members; undefined when a compound is not an object. */
 function identityValues(identity: Identity, where: Record<string, unknown>): unknown[] | undefined {
-  const member = where[identity.key];
+  const member = schemaMember(where, identity.key);
   if (identity.fields.length === 1) return [member];
   if (typeof member !== "object" || member === null) return undefined;
-  return identity.fields.map((field) => (member as Record<string, unknown>)[field]);
+  return identity.fields.map((field) => schemaMember(member, field));
 }
 
 /**

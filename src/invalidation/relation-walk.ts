@@ -84,3 +84,25 @@ export function argumentView(value: unknown): unknown {
   const json = (value as { toJSON?: unknown }).toJSON;
   return typeof json === "function" ? json.call(value) : value;
 }
+
+const { getPrototypeOf, hasOwn } = Object;
+const isEnumerable = (object: object, key: string) => Object.prototype.propertyIsEnumerable.call(object, key);
+
+/**
+ * `object[key]` for a member named by the schema (a field, a unique key), as Prisma reads one: an
+ * enumerable property, own or inherited (it walks arguments with for-in; results are own
+ * properties), else undefined. A field may be named like a member every object inherits
+ * (`constructor`, `toString`, `hasOwnProperty`, `valueOf`): read plainly, an object without it
+ * gave Object.prototype's function, taken for the field's value (outside probe 254: a write whose
+ * `select` left out a unique field named `constructor` did not invalidate the model's unique reads,
+ * which served the old row, and a deleted one, for their ttl).
+ */
+export function schemaMember(object: object, key: string): unknown {
+  const record = object as Record<string, unknown>;
+  if (isEnumerable(object, key)) return record[key];
+  if (hasOwn(object, key)) return undefined;
+  for (let proto: object | null = getPrototypeOf(object) as object | null; proto !== null && proto !== Object.prototype; proto = getPrototypeOf(proto) as object | null) {
+    if (hasOwn(proto, key)) return isEnumerable(proto, key) ? record[key] : undefined;
+  }
+  return undefined;
+}

@@ -1,7 +1,7 @@
 import { identityTag, modelGeneration, recordGeneration, walkRelations, whereIdentityTags } from "./dependencies.js";
 import type { ModelGraph, RowChange } from "./model-graph.js";
 import { nestedUpdateData } from "./nested-updates.js";
-import { argumentView } from "./relation-walk.js";
+import { argumentView, schemaMember } from "./relation-walk.js";
 
 /** Nested operations that can delete rows or clear foreign keys, reaching further models. */
 const REMOVING = ["delete", "deleteMany", "set", "disconnect"];
@@ -126,7 +126,7 @@ function addRecordTags(graph: ModelGraph, model: string, record: unknown, names:
   if (typeof record !== "object" || record === null) return false;
   let complete = true;
   for (const identity of graph.model(model)?.identities ?? []) {
-    const values = identity.fields.map((field) => (record as Record<string, unknown>)[field]);
+    const values = identity.fields.map((field) => schemaMember(record, field));
     // A null unique value identifies nothing; an absent one (narrowed by select) is unknown.
     if (values.some((value) => value === undefined)) complete = false;
     else if (!values.some((value) => value === null)) {

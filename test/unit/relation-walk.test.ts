@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { reachedModels } from "../../src/invalidation/dependencies.ts";
 import { ModelGraph, type ModelInfo } from "../../src/invalidation/model-graph.ts";
 import { writeEffects } from "../../src/invalidation/write-effects.ts";
+import { schemaMember } from "../../src/invalidation/relation-walk.ts";
 
 const model = (relations: Record<string, string>): ModelInfo => ({ relations: new Map(Object.entries(relations)), foreignKeys: new Map(), identities: [{ key: "id", fields: ["id"] }] });
 
@@ -75,5 +76,25 @@ describe("writeEffects reads data as Prisma does", () => {
     }
     const names = writeEffects(graph, "Person", "update", { where: { id: 1 }, data: { team: { create: new CreateTeam() } } }, { id: 1 });
     expect([...names].filter((name) => name.startsWith("g:")).sort()).toEqual(["g:Office", "g:Person", "g:Team"]);
+  });
+});
+
+describe("schemaMember: a member named by the schema, as Prisma reads it", () => {
+  it("reads enumerable properties, own or inherited, and never what every object inherits", () => {
+    expect(schemaMember({ constructor: "Ferrari" }, "constructor")).toBe("Ferrari");
+    for (const name of ["constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf", "__proto__", "__defineGetter__"]) {
+      expect(schemaMember({ id: 1 }, name)).toBeUndefined();
+      expect(schemaMember(Object.create(null), name)).toBeUndefined();
+    }
+    // A DTO's inherited enumerable member counts (Prisma walks arguments with for-in); a class's methods and accessors are not enumerable.
+    const parent = { toString: "inherited" };
+    expect(schemaMember(Object.create(parent), "toString")).toBe("inherited");
+    class Dto {
+      get email() {
+        return "a@b.c";
+      }
+    }
+    expect(schemaMember(new Dto(), "email")).toBeUndefined();
+    expect(schemaMember(Object.defineProperty({}, "valueOf", { value: 3, enumerable: false }), "valueOf")).toBeUndefined();
   });
 });

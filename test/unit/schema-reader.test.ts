@@ -111,7 +111,7 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
 
   it("reads the second test schema: @@map/@map, self-relations, a cycle, a view, native types", () => {
     const facts = readSchemaFacts(SECOND);
-    expect([...facts.keys()].sort()).toEqual(["ActivePerson", "Badge", "Duty", "Event", "Membership", "Passport", "Person", "Player", "Team", "Ticket"]);
+    expect([...facts.keys()].sort()).toEqual(["ActivePerson", "Badge", "Duty", "Event", "Membership", "Passport", "Person", "Player", "Racer", "Team", "Ticket"]);
     const person = facts.get("Person")!;
     expect(person.identities.map(({ key, kinds }) => [key, kinds])).toEqual([
       ["id", ["uuid"]],
@@ -137,6 +137,12 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
     expect(facts.get("Badge")!.identities.map(({ key, kinds }) => [key, kinds])).toEqual([
       ["id", ["int32"]],
       ["tier_rank", [{ enum: ["BRONZE", "SILVER", "GOLD"] }, "int32"]],
+    ]);
+    // Fields named like members every object inherits are fields like any other.
+    expect(facts.get("Racer")!.identities.map(({ key, fields }) => [key, fields])).toEqual([
+      ["id", ["id"]],
+      ["constructor", ["constructor"]],
+      ["toString_hasOwnProperty", ["toString", "hasOwnProperty"]],
     ]);
     expect(facts.get("ActivePerson")!.isView).toBe(true);
     expect(person.isView).toBe(false);
