@@ -294,13 +294,25 @@ export class BloomGuard {
    * frozen) is not waited for until its lock expires (outside probe 222: 60 s): this instance's copy
    * stays without a filter, answering nothing, and a read loads one in the background once some
    * instance built it (after a rebuild's suspension, none answers from an older one meanwhile).
+   * Held off by unsettled writes (see MARKED_FOR), it waits for those standing when it first asked;
+   * if others stand by then, it gives up the same way: writes of unknown outcome that keep coming
+   * (a client timeout shorter than a slow trigger) held prepareBloom() for as long as they came
+   * (outside probe 256). A read builds it in the background once they settled.
    */
   async #buildOrAdopt(model: string, state: ModelFilter): Promise<void> {
     // Only after waiting for another builder is there a filter to adopt under the lock (the caller
     // has just looked; looking again reported a corrupt one twice).
     let waited = false;
+    let heldOff = false;
     for (let attempt = await this.#build(model, state, waited); attempt !== "built"; attempt = await this.#build(model, state, waited)) {
       waited = true;
+      if (attempt !== "busy") {
+        if (heldOff) {
+          state.nextAttempt = performance.now() + attempt.deferredMs;
+          return;
+        }
+        heldOff = true;
+      }
       // A write of unknown outcome may still commit (at most lateCommitWindow): the table is scanned after that.
       await new Promise((resolve) => setTimeout(resolve, attempt === "busy" ? BUILD_WAIT_MS : attempt.deferredMs));
       if (this.#stopped) throw new CacheClosedError(BUILD_CALLERS);

@@ -277,7 +277,7 @@ describe("a create of unknown outcome on a model the Bloom guard covers", () => 
   const database = databaseUrl();
   const pools: pg.Pool[] = [];
   const clients: PrismaClient[] = [];
-  const guarded = (poolOptions: pg.PoolConfig = {}, options: { l1?: false } = {}) => {
+  const guarded = (poolOptions: pg.PoolConfig = {}, options: { l1?: false; lateCommitWindow?: number } = {}) => {
     const pool = new pg.Pool({ connectionString: database, max: 2, ...poolOptions });
     pools.push(pool);
     const base = new PrismaClient({ adapter: new PrismaPg(pool) });
@@ -346,5 +346,39 @@ describe("a create of unknown outcome on a model the Bloom guard covers", () => 
     expect(guardedAgain, `Bloom rejects before ${rejectsBefore}, after ${fleet.map((client) => client.$cache.stats().bloomRejects)}`).toBe(true);
     expect(await rebuilt).toBe("rebuilt");
     expect(await byEmail(fleet[1]!)).toMatchObject({ email, name: "committed late" });
+  });
+
+  it("prepareBloom() waits for the unsettled writes it met, not for more that keep coming: it resolves without a filter, and nothing answers \"not found\" for their rows (outside probe 256)", async () => {
+    const quickWriter = guarded({ query_timeout: 300 }, { lateCommitWindow: 4 });
+    const slowWriter = guarded({ query_timeout: 300 }, { lateCommitWindow: 30 });
+    const fresh = guarded();
+    const emails = [`first-${uniqueNamespace()}@example.com`, `second-${uniqueNamespace()}@example.com`];
+    const locker = new pg.Client({ connectionString: database });
+    await locker.connect();
+    try {
+      await locker.query("BEGIN");
+      for (const email of emails) await locker.query(`INSERT INTO "User" (email) VALUES ($1)`, [email]);
+      await expect(quickWriter.user.create({ data: { email: emails[0]! } })).rejects.toThrow(/timeout/i);
+      const preparing = fresh.$cache.prepareBloom().then(() => "prepared");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Another write of unknown outcome, whose marks stand 30 s: met after the first one's window, it is not waited for.
+      await expect(slowWriter.user.create({ data: { email: emails[1]! } })).rejects.toThrow(/timeout/i);
+      expect(await Promise.race([preparing, new Promise((resolve) => setTimeout(() => resolve("still waiting"), 15_000))])).toBe("prepared");
+      expect(fresh.$cache.stats().bloomBuilds).toBe(0);
+      await locker.query("ROLLBACK");
+    } finally {
+      await locker.end();
+    }
+    for (let waited = 0; (await plain.user.count({ where: { email: { in: emails } } })) < 2; waited += 20) {
+      if (waited > 5000) throw new Error("the late creates never committed");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const client of [...fleet, quickWriter, slowWriter, fresh]) {
+      for (const email of emails) expect(await client.user.findUnique({ where: { email } })).toMatchObject({ email });
+    }
+    // Its guard answers nothing while the second write may still commit.
+    expect(await fresh.user.findUnique({ where: { email: `never-${uniqueNamespace()}@example.com` } })).toBeNull();
+    expect(fresh.$cache.stats().bloomRejects).toBe(0);
+    for (const client of [quickWriter, slowWriter, fresh]) await client.$cache.close();
   });
 });
