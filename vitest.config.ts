@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 /**
@@ -20,7 +21,7 @@ const onIoredis6 = [
   "test/integration/ioredis-major.test.ts",
 ];
 /** Loads ioredis 6 wherever "ioredis" is imported: in the test workers and, through NODE_OPTIONS, the children they start. */
-const ioredis6 = new URL("./test/helpers/ioredis6-register.mjs", import.meta.url).pathname;
+const ioredis6 = fileURLToPath(new URL("./test/helpers/ioredis6-register.mjs", import.meta.url));
 
 export default defineConfig({
   test: {
@@ -51,7 +52,7 @@ export default defineConfig({
           name: "ioredis6",
           include: onIoredis6,
           execArgv: ["--expose-gc", "--import", ioredis6],
-          env: { PCS_TEST_IOREDIS: "6", NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${ioredis6}`.trim() },
+          env: { PCS_TEST_IOREDIS: "6", NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${JSON.stringify(ioredis6)}`.trim() },
         },
       },
     ],
