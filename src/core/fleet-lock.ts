@@ -116,6 +116,12 @@ export class FleetLock {
     return remaining > 0 && this.#ttlMs - remaining <= this.livenessMs;
   }
 
+  /** Whether the lock is held by a holder that stopped extending it: held, and not alive (see holderAlive). */
+  async holderStalled(lockKey: string): Promise<boolean> {
+    const remaining = await this.#store.remainingTtl(lockKey);
+    return remaining > 0 && this.#ttlMs - remaining > this.livenessMs;
+  }
+
   async extend(lockKey: string, token: string): Promise<boolean> {
     return (await this.#store.run(EXTEND_LOCK, [lockKey], [token, this.#ttlMs])) === 1;
   }

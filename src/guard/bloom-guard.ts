@@ -317,7 +317,9 @@ export class BloomGuard {
       await new Promise((resolve) => setTimeout(resolve, attempt === "busy" ? BUILD_WAIT_MS : attempt.deferredMs));
       if (this.#stopped) throw new CacheClosedError(BUILD_CALLERS);
       if (await this.#load(model, state)) return;
-      if (attempt === "busy" && !(await this.#lock!.holderAlive(this.#keys(model).lock))) return;
+      // A free lock is tried again (a builder held off by unsettled writes released it: outside probe 259,
+      // a rebuildBloom() beside another's held-off one resolved having built nothing); a stalled holder is not waited for.
+      if (attempt === "busy" && (await this.#lock!.holderStalled(this.#keys(model).lock))) return;
     }
   }
 
@@ -408,6 +410,8 @@ export class BloomGuard {
       // Built at other versions: Redis sent no bits (see BLOOM_LOAD), and it is rebuilt anyway.
       const builtText = reply[2]!.toString();
       if (builtText === "" || Number(builtText) !== current || Number(schemaAt) !== schemaNow) return false;
+      // Built by an earlier version, which did not hold off while writes that suspended it were unsettled: rebuilt.
+      if (reply[10]?.toString() !== "1") return false;
       const meta = parseBloomMeta(reply.slice(0, 4).map((part) => part.toString()), reply[5]!.byteLength);
       if (typeof meta === "string") {
         // Rebuilt by the caller: a corrupt filter must never answer "absent".

@@ -661,15 +661,17 @@ return stored
  * A Bloom filter and the versions it was built at, in one read. Its bits only when it was built at
  * the current versions (a filter the reader may adopt): instances waiting for another's build look
  * several times a second, and each look would carry the whole old filter. Last, the server's time
- * (ms): a filter's age is read on Redis's clock, which dated it (see BLOOM_FINISH).
+ * (ms): a filter's age is read on Redis's clock, which dated it (see BLOOM_FINISH). Then whether
+ * its builder held off while writes that suspended it were unsettled ('1': see BLOOM_FINISH); one
+ * that did not (a builder of an earlier version) is not adopted, and sends no bits.
  * KEYS: meta, bits, `b:` version key, schema epoch's version key.
  */
 export const BLOOM_LOAD = script(`${SERVER_TIME}
-local meta = redis.call('HMGET', KEYS[1], 'm', 'k', 'built', 'at', 'rows', 'schema')
+local meta = redis.call('HMGET', KEYS[1], 'm', 'k', 'built', 'at', 'rows', 'schema', 'settled')
 local current, schemaNow = redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4]) or '0'
 local bits = ''
-if meta[3] and tonumber(meta[3]) == tonumber(current) and tonumber(meta[6] or '0') == tonumber(schemaNow) then bits = redis.call('GET', KEYS[2]) or '' end
-return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', bits, current, meta[6] or '0', schemaNow, tostring((serverTime())) }
+if meta[3] and tonumber(meta[3]) == tonumber(current) and tonumber(meta[6] or '0') == tonumber(schemaNow) and meta[7] == '1' then bits = redis.call('GET', KEYS[2]) or '' end
+return { meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or '', meta[5] or '', bits, current, meta[6] or '0', schemaNow, tostring((serverTime())), meta[7] or '' }
 `);
 
 /**
@@ -742,7 +744,10 @@ return 1
  * rows created outside the extension read "not found" for over 10 minutes).
  * Not while a write that may create identities unseen is unsettled (see MARKED_FOR): its commit may
  * have landed after the scan read past its row; returns { 'marked', ms until it may }, its scanned
- * bits dropped.
+ * bits dropped. The filter it publishes says so ('settled'): one an earlier version built — which
+ * built through such writes — is rebuilt rather than adopted (outside probe 259: in a fleet mixing
+ * the two, the new instances adopted an old one's filter built during the window, and every
+ * instance answered "not found" for the late row until maxAge).
  * KEYS: next meta, next bits, live meta, live bits, scanned bits, build lock, the model's Bloom version key.
  * ARGV: built version, rows, schema epoch built at, lifetime ms, the lock's token.
  */
@@ -769,7 +774,7 @@ redis.call('RENAME', KEYS[2], KEYS[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
 redis.call('DEL', KEYS[3], KEYS[1])
 local at = serverTime()
-redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', tostring(at), 'rows', ARGV[2], 'schema', ARGV[3])
+redis.call('HSET', KEYS[3], 'm', mk[1], 'k', mk[2], 'built', ARGV[1], 'at', tostring(at), 'rows', ARGV[2], 'schema', ARGV[3], 'settled', '1')
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return 1
 `);

@@ -348,6 +348,48 @@ describe("a create of unknown outcome on a model the Bloom guard covers", () => 
     expect(await byEmail(fleet[1]!)).toMatchObject({ email, name: "committed late" });
   });
 
+  it("two rebuildBloom() calls during the window both wait for it, and both instances then guard with a filter that has the late row (outside probe 259)", async () => {
+    const email = `both-${uniqueNamespace()}@example.com`;
+    const [first, second] = [fleet[1]!, fleet[2]!];
+    const locker = new pg.Client({ connectionString: database });
+    await locker.connect();
+    let rebuilds: Promise<unknown> | undefined;
+    try {
+      await locker.query("BEGIN");
+      await locker.query(`INSERT INTO "User" (email) VALUES ($1)`, [email]);
+      await expect(timingOut.user.create({ data: { email } })).rejects.toThrow(/timeout/i);
+      // One of them finds the build lock taken by the other, which is held off and releases it.
+      rebuilds = Promise.all([first.$cache.rebuildBloom("User"), second.$cache.rebuildBloom("User")]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await locker.query("ROLLBACK");
+    } finally {
+      await locker.end();
+    }
+    await rebuilds;
+    for (const client of [first, second]) {
+      const rejects = client.$cache.stats().bloomRejects;
+      expect(await client.user.findUnique({ where: { email: `never-${uniqueNamespace()}@example.com` } })).toBeNull();
+      expect(client.$cache.stats().bloomRejects, "answered by a filter as soon as rebuildBloom() resolved").toBe(rejects + 1);
+      expect(await client.user.findUnique({ where: { email } })).toMatchObject({ email });
+    }
+  });
+
+  it("a filter an earlier version published (built without holding off for unsettled writes) is rebuilt, not adopted (outside probe 259)", async () => {
+    await fleet[0]!.$cache.rebuildBloom("User");
+    const [liveMeta] = (await redis.keys(`*${namespace}*:bloom:User:*`)).filter((key) => /:bloom:User:[^:]+$/.test(key));
+    expect(await redis.hget(liveMeta!, "settled")).toBe("1");
+    // What the previous version's BLOOM_FINISH wrote: the same fields, without `settled`.
+    await redis.hdel(liveMeta!, "settled");
+    const fresh = guarded();
+    try {
+      await fresh.$cache.prepareBloom();
+      expect(fresh.$cache.stats().bloomBuilds).toBe(1);
+      expect(await redis.hget(liveMeta!, "settled")).toBe("1");
+    } finally {
+      await fresh.$cache.close();
+    }
+  });
+
   it("prepareBloom() waits for the unsettled writes it met, not for more that keep coming: it resolves without a filter, and nothing answers \"not found\" for their rows (outside probe 256)", async () => {
     const quickWriter = guarded({ query_timeout: 300 }, { lateCommitWindow: 4 });
     const slowWriter = guarded({ query_timeout: 300 }, { lateCommitWindow: 30 });
