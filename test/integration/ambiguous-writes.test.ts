@@ -288,6 +288,22 @@ describe("a create of unknown outcome on a model the Bloom guard covers", () => 
   // pg gives up on the statement after 300 ms; PostgreSQL keeps running it.
   const timingOut = guarded({ query_timeout: 300 });
   const fleet = [timingOut, guarded(), guarded({}, { l1: false })];
+  /**
+   * Runs `during` while an uncommitted insert of each email stands: a create of one waits for it on
+   * the unique index, and commits once it is rolled back, after `during`.
+   */
+  const whileInsertsHeld = async (emails: readonly string[], during: () => Promise<void>) => {
+    const locker = new pg.Client({ connectionString: database });
+    await locker.connect();
+    try {
+      await locker.query("BEGIN");
+      for (const email of emails) await locker.query(`INSERT INTO "User" (email) VALUES ($1)`, [email]);
+      await during();
+      await locker.query("ROLLBACK");
+    } finally {
+      await locker.end();
+    }
+  };
 
   afterAll(async () => {
     for (const client of fleet) await client.$cache.close();
@@ -302,13 +318,8 @@ describe("a create of unknown outcome on a model the Bloom guard covers", () => 
     const email = `late-${uniqueNamespace()}@example.com`;
     const byEmail = (client: (typeof fleet)[number]) => client.user.findUnique({ where: { email } });
     for (const client of fleet) expect(await byEmail(client)).toBeNull();
-    // An uncommitted insert of the same email: the create waits for it on the unique index.
-    const locker = new pg.Client({ connectionString: database });
-    await locker.connect();
     let rebuilt: Promise<string> | undefined;
-    try {
-      await locker.query("BEGIN");
-      await locker.query(`INSERT INTO "User" (email) VALUES ($1)`, [email]);
+    await whileInsertsHeld([email], async () => {
       await expect(timingOut.user.create({ data: { email, name: "committed late" } })).rejects.toThrow(/timeout/i);
       // Reads while it waits (the row does not exist yet) ask every instance's suspended filter to be rebuilt:
       // a scan of the table now would not see the row.
@@ -320,10 +331,7 @@ describe("a create of unknown outcome on a model the Bloom guard covers", () => 
       rebuilt = fleet[1]!.$cache.rebuildBloom("User").then(() => "rebuilt");
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(await Promise.race([rebuilt, "waiting"])).toBe("waiting");
-      await locker.query("ROLLBACK");
-    } finally {
-      await locker.end();
-    }
+    });
     let row: { id: number } | null = null;
     for (let waited = 0; (row = await plain.user.findUnique({ where: { email } })) === null; waited += 20) {
       if (waited > 5000) throw new Error("the late create never committed");
@@ -351,20 +359,13 @@ describe("a create of unknown outcome on a model the Bloom guard covers", () => 
   it("two rebuildBloom() calls during the window both wait for it, and both instances then guard with a filter that has the late row (outside probe 259)", async () => {
     const email = `both-${uniqueNamespace()}@example.com`;
     const [first, second] = [fleet[1]!, fleet[2]!];
-    const locker = new pg.Client({ connectionString: database });
-    await locker.connect();
     let rebuilds: Promise<unknown> | undefined;
-    try {
-      await locker.query("BEGIN");
-      await locker.query(`INSERT INTO "User" (email) VALUES ($1)`, [email]);
+    await whileInsertsHeld([email], async () => {
       await expect(timingOut.user.create({ data: { email } })).rejects.toThrow(/timeout/i);
       // One of them finds the build lock taken by the other, which is held off and releases it.
       rebuilds = Promise.all([first.$cache.rebuildBloom("User"), second.$cache.rebuildBloom("User")]);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      await locker.query("ROLLBACK");
-    } finally {
-      await locker.end();
-    }
+    });
     await rebuilds;
     for (const client of [first, second]) {
       const rejects = client.$cache.stats().bloomRejects;
@@ -395,11 +396,7 @@ describe("a create of unknown outcome on a model the Bloom guard covers", () => 
     const slowWriter = guarded({ query_timeout: 300 }, { lateCommitWindow: 30 });
     const fresh = guarded();
     const emails = [`first-${uniqueNamespace()}@example.com`, `second-${uniqueNamespace()}@example.com`];
-    const locker = new pg.Client({ connectionString: database });
-    await locker.connect();
-    try {
-      await locker.query("BEGIN");
-      for (const email of emails) await locker.query(`INSERT INTO "User" (email) VALUES ($1)`, [email]);
+    await whileInsertsHeld(emails, async () => {
       await expect(quickWriter.user.create({ data: { email: emails[0]! } })).rejects.toThrow(/timeout/i);
       const preparing = fresh.$cache.prepareBloom().then(() => "prepared");
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -407,10 +404,7 @@ describe("a create of unknown outcome on a model the Bloom guard covers", () => 
       await expect(slowWriter.user.create({ data: { email: emails[1]! } })).rejects.toThrow(/timeout/i);
       expect(await Promise.race([preparing, new Promise((resolve) => setTimeout(() => resolve("still waiting"), 15_000))])).toBe("prepared");
       expect(fresh.$cache.stats().bloomBuilds).toBe(0);
-      await locker.query("ROLLBACK");
-    } finally {
-      await locker.end();
-    }
+    });
     for (let waited = 0; (await plain.user.count({ where: { email: { in: emails } } })) < 2; waited += 20) {
       if (waited > 5000) throw new Error("the late creates never committed");
       await new Promise((resolve) => setTimeout(resolve, 20));
