@@ -153,11 +153,16 @@ function templateText(strings: readonly string[], values: readonly unknown[], de
   return text;
 }
 
-/** An interpolated value: a nested fragment is SQL text (Prisma flattens it into the statement); anything else a parameter. */
+/**
+ * An interpolated value: a nested fragment is SQL text, joined to the text around it with nothing
+ * between, as Prisma joins it (`DEL${Prisma.raw("ETE …")}` runs a DELETE: outside probe 264 found
+ * it taken for a read when fragments were joined with spaces); anything else a parameter, which
+ * splits the words beside it as PostgreSQL's `$1` does.
+ */
 function valueText(value: unknown, depth: number): string {
-  if (!isSqlLike(value)) return " ? ";
+  if (!isSqlLike(value)) return "?";
   if (depth > 32) return " update ";
-  return ` ${templateText(value.strings, value.values, depth + 1)} `;
+  return templateText(value.strings, value.values, depth + 1);
 }
 
 function isSqlLike(value: unknown): value is SqlLike {

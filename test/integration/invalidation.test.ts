@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Prisma } from "../../prisma/generated/client.ts";
 import { cacheExtension } from "../../src/index.ts";
 import { createBaseClient, createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { seedUser } from "../helpers/seed.ts";
@@ -371,6 +372,12 @@ describe("raw SQL and explicit invalidation", () => {
     expect((await read(a.prisma))?.name).toBe("returning");
     await b.prisma.$queryRaw`SELECT 1`;
     expect(await cachedQueries(read)).toBe(0);
+  });
+
+  it("a write keyword split between the template and an interpolated fragment invalidates, as Prisma runs it joined (outside probe 264: a DELETE taken for a read)", async () => {
+    const count = await posts(a.prisma);
+    await b.prisma.$queryRaw`DEL${Prisma.raw(`ETE FROM "Post" WHERE id = (SELECT min(id) FROM "Post" WHERE "authorId" = ${user.id}) RETURNING id`)}`;
+    expect(await posts(a.prisma)).toBe(count - 1);
   });
 
   it("$cache.raw() limits a raw statement to the models it names and those the database changes in turn", async () => {
