@@ -77,7 +77,8 @@ export class CacheRuntime {
   readonly #client: Delegates;
   readonly #guard: BloomGuard | undefined;
   readonly #bloomWrites: BloomWrites;
-  readonly #events = new CacheEvents();
+  // A failing `error` listener is told to onError alone: through the event it would come back to itself.
+  readonly #events = new CacheEvents((error, event) => (event === "error" ? this.#tellOnError(error) : this.#report(error)));
   readonly #readPath: ReadPath;
   readonly #writePath: WritePath;
   /** Hooks around `$cache.warm()`: the Bloom guard can build its filters in them. */
@@ -396,11 +397,15 @@ export class CacheRuntime {
   #report(error: CacheError): void {
     for (const reported of this.#reports.admit(error)) {
       this.#events.error(reported);
-      try {
-        this.#options.onError?.(reported);
-      } catch {
-        // A throwing error hook must not turn an absorbed cache failure into a failed query.
-      }
+      this.#tellOnError(reported);
+    }
+  }
+
+  #tellOnError(error: CacheError): void {
+    try {
+      this.#options.onError?.(error);
+    } catch {
+      // A throwing error hook must not turn an absorbed cache failure into a failed query.
     }
   }
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { CacheError } from "../errors.js";
+import { CacheError } from "../errors.js";
 import type { Tier } from "./counters.js";
 
 /** A read served from the cache (`negative`: a cached "not found"). */
@@ -72,12 +72,21 @@ const COUNTED = new Set<string>(["hit", "miss", "stale", "invalidation"]);
  * and invalidation events cost nothing while nobody listens to them: the emitter attaches itself
  * to the counters only then (`attach`). An `error` event is emitted only to listeners, so an
  * absorbed error never throws as an unhandled `error` event would.
+ *
+ * The cache's events reach each listener on their own: a listener that throws (or returns a
+ * promise that rejects) is reported (`E_LISTENER_FAILED`) and stops neither the other listeners
+ * nor the cache's work. Emitted as Node emits, its throw went up into that work — an invalidation
+ * received left unapplied and unacknowledged (its L1 then served the old row: outside probe 267),
+ * a hit or a miss turned into a failed read.
  */
 export class CacheEvents extends EventEmitter<CacheEventMap> implements CounterObserver {
   #attach: ((observer: CounterObserver | undefined) => void) | undefined;
+  readonly #listenerFailed: (error: CacheError, event: keyof CacheEventMap) => void;
 
-  constructor() {
+  /** `listenerFailed`: where a listener's failure is reported (an `error` listener's must not come back to it). */
+  constructor(listenerFailed: (error: CacheError, event: keyof CacheEventMap) => void = () => {}) {
     super();
+    this.#listenerFailed = listenerFailed;
     // The untyped view: Node's own listener events are not CacheEvents.
     const untyped = this as EventEmitter;
     untyped.on("newListener", (name: string | symbol) => {
@@ -93,15 +102,15 @@ export class CacheEvents extends EventEmitter<CacheEventMap> implements CounterO
   }
 
   hit(model: string, tier: Tier, negative: boolean): void {
-    if (this.listenerCount("hit") > 0) this.emit("hit", { type: "hit", model, tier, negative });
+    if (this.listenerCount("hit") > 0) this.#deliver("hit", { type: "hit", model, tier, negative });
   }
 
   miss(model: string): void {
-    if (this.listenerCount("miss") > 0) this.emit("miss", { type: "miss", model });
+    if (this.listenerCount("miss") > 0) this.#deliver("miss", { type: "miss", model });
   }
 
   stale(model: string): void {
-    if (this.listenerCount("stale") > 0) this.emit("stale", { type: "stale", model });
+    if (this.listenerCount("stale") > 0) this.#deliver("stale", { type: "stale", model });
   }
 
   invalidation(direction: "sent" | "received", names: readonly string[]): void {
@@ -114,19 +123,40 @@ export class CacheEvents extends EventEmitter<CacheEventMap> implements CounterO
       else if (name.startsWith("g:") || name.startsWith("r:")) models.add(name.slice(2));
       else if (name.startsWith("t:")) models.add(name.slice(2, name.indexOf(":", 2)));
     }
-    this.emit("invalidation", { type: "invalidation", direction, models: [...models], tags });
+    this.#deliver("invalidation", { type: "invalidation", direction, models: [...models], tags });
   }
 
   error(error: CacheError): void {
-    if (this.listenerCount("error") > 0) this.emit("error", { type: "error", error });
+    if (this.listenerCount("error") > 0) this.#deliver("error", { type: "error", error });
   }
 
   alert(event: LowHitRateEvent): void {
-    if (this.listenerCount("alert") > 0) this.emit("alert", event);
+    if (this.listenerCount("alert") > 0) this.#deliver("alert", event);
+  }
+
+  /** Calls each listener of `name` as `emit` would (`once` ones removed first), each failure reported apart. */
+  #deliver<K extends keyof CacheEventMap>(name: K, event: CacheEventMap[K][0]): void {
+    for (const listener of this.rawListeners(name) as ((event: CacheEventMap[K][0]) => unknown)[]) {
+      try {
+        const returned = listener.call(this, event);
+        if (isThenable(returned)) returned.then(undefined, (error: unknown) => this.#failed(name, error));
+      } catch (error) {
+        this.#failed(name, error);
+      }
+    }
+  }
+
+  #failed(name: keyof CacheEventMap, error: unknown): void {
+    const message = (error as Error | null)?.message ?? String(error);
+    this.#listenerFailed(new CacheError("E_LISTENER_FAILED", `a listener of the cache's "${name}" event failed (the cache went on without it): ${message}`, { cause: error }), name);
   }
 
   #counted(): boolean {
     for (const name of COUNTED) if (this.listenerCount(name as keyof CacheEventMap) > 0) return true;
     return false;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }

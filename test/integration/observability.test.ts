@@ -415,6 +415,43 @@ describe("events", () => {
     }
   });
 
+  it("a listener that throws or rejects is reported and stops nothing: an invalidation received is applied and acknowledged, hits and misses resolve (outside probe 267: an L1 served the old row 50 of 50 times; reads rejected)", async () => {
+    const namespace = uniqueNamespace();
+    const reports: CacheError[] = [];
+    const a = createCachedClient({ namespace, onError: (error) => reports.push(error) });
+    const b = createCachedClient({ namespace });
+    try {
+      const user = await seedUser(a.base);
+      const events = a.prisma.$cache.events;
+      for (const type of ["hit", "miss", "invalidation", "error"] as const) {
+        events.on(type, () => {
+          throw new Error(`${type} listener broke`);
+        });
+      }
+      events.on("hit", () => Promise.reject(new Error("async hit listener broke")));
+      const heard: string[] = [];
+      events.on("invalidation", (event) => void heard.push(event.direction));
+      // A miss, then an L1 hit taken with then(onFulfilled, onRejected), as a caller without await does.
+      expect((await a.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe(user.name);
+      const hit = await new Promise<{ name: string | null } | null>((resolve, reject) => void a.prisma.user.findUnique({ where: { id: user.id } }).then(resolve, reject));
+      expect(hit?.name).toBe(user.name);
+      expect(a.prisma.$cache.stats().l1Hits).toBe(1);
+      // Another instance's write resolves once this one dropped the row: its next read is the new one, and no lease was waited out.
+      await b.prisma.user.update({ where: { id: user.id }, data: { name: "after a broken listener" } });
+      expect((await a.prisma.user.findUnique({ where: { id: user.id } }))?.name).toBe("after a broken listener");
+      expect(b.prisma.$cache.stats().invalidationAckTimeouts).toBe(0);
+      expect(heard, "the listeners after the broken one still heard it").toContain("received");
+      await new Promise((resolve) => setImmediate(resolve));
+      const failed = reports.filter((error) => error.code === "E_LISTENER_FAILED").map((error) => error.message);
+      for (const [event, message] of [["miss", "miss listener broke"], ["hit", "hit listener broke"], ["hit", "async hit listener broke"], ["invalidation", "invalidation listener broke"], ["error", "error listener broke"]]) {
+        expect(failed.some((text) => text.includes(`"${event}" event`) && text.endsWith(message!)), `${event}: ${message}`).toBe(true);
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("fires a low-hit-rate alert when a model's hit rate falls below the threshold, and clears it when it recovers", async () => {
     const c = createCachedClient({ lowHitRateAlert: { threshold: 0.5, window: 2, minRequests: 20 } });
     try {
