@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Prisma } from "@prisma/client/extension";
-import { CacheArgumentError, CacheClosedError, CacheConfigError } from "./errors.js";
+import { CacheArgumentError, CacheClosedError, CacheConfigError, shownValue } from "./errors.js";
 import { MAX_LIFETIME_S } from "./option-limits.js";
 import { MODEL_LEVEL, TOP_LEVEL, isUncachedEntry, rejectUnknown } from "./options.js";
 import { cacheExtension, type CacheControl } from "./extension.js";
@@ -213,7 +213,7 @@ function compatMaxLifetime(options: AccelerateCompatOptions): number {
   const longest = Math.floor(MAX_LIFETIME_S / (1 + (Number.isFinite(jitter) ? jitter : 0)));
   // At least a second: a query's lifetimes are whole seconds (below it, the core refused it naming a model's lifetime the caller never set: outside probe 211).
   if (typeof value !== "number" || !Number.isFinite(value) || value < 1 || value > longest) {
-    throw new CacheConfigError("maxLifetime", `expected a number of seconds from 1 (a cacheStrategy's lifetimes are whole seconds) to ${longest}${longest < MAX_LIFETIME_S ? ` (365 days shrunk by the jitter, ${jitter})` : ""}, got ${String(value)}`);
+    throw new CacheConfigError("maxLifetime", `expected a number of seconds from 1 (a cacheStrategy's lifetimes are whole seconds) to ${longest}${longest < MAX_LIFETIME_S ? ` (365 days shrunk by the jitter, ${jitter})` : ""}, got ${shownValue(value)}`);
   }
   return value;
 }

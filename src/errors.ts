@@ -9,6 +9,25 @@ export class CacheError extends Error {
   }
 }
 
+/**
+ * A value as an error message shows what it got: its type visible, so a value that looks valid
+ * printed bare (`ttl: 60n`, `"5000"` for a number) does not read as one (outside probe 267).
+ */
+export function shownValue(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+    case "bigint":
+      return `${value}n (a bigint)`;
+    case "function":
+      return "a function";
+    case "object":
+      return value === null ? "null" : Array.isArray(value) ? "an array" : "an object";
+    default:
+      return String(value);
+  }
+}
+
 /** Invalid configuration, thrown at construction. `option` is the dotted path of the option at fault. */
 export class CacheConfigError extends CacheError {
   readonly option: string;

@@ -1,4 +1,4 @@
-import { CacheConfigError } from "./errors.js";
+import { CacheConfigError, shownValue } from "./errors.js";
 import { MAX_TIMER_MS } from "./option-limits.js";
 import type { CircuitBreakerSettings } from "./stores/circuit-breaker.js";
 
@@ -15,7 +15,7 @@ export const FAILURE_DEFAULTS = {
 export function redisDownWriteWait(value: unknown): number {
   if (value === undefined) return FAILURE_DEFAULTS.redisDownWriteWait;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
-    throw new CacheConfigError("redisDownWriteWait", `expected a non-negative number of milliseconds, at most ${MAX_TIMER_MS} (Node's longest timer), got ${String(value)}`);
+    throw new CacheConfigError("redisDownWriteWait", `expected a non-negative number of milliseconds, at most ${MAX_TIMER_MS} (Node's longest timer), got ${shownValue(value)}`);
   }
   return value;
 }
@@ -33,12 +33,12 @@ export function circuitBreakerSettings(value: unknown): CircuitBreakerSettings |
   // `null` is refused, as by every other option (it was taken as "not set": outside probe 239).
   const threshold = own.threshold === undefined ? FAILURE_DEFAULTS.breakerThreshold : own.threshold;
   if (typeof threshold !== "number" || !Number.isSafeInteger(threshold) || threshold < 1) {
-    throw new CacheConfigError("circuitBreaker.threshold", `expected a positive integer, got ${String(threshold)}`);
+    throw new CacheConfigError("circuitBreaker.threshold", `expected a positive integer, got ${shownValue(threshold)}`);
   }
   const probeInterval = own.probeInterval === undefined ? FAILURE_DEFAULTS.breakerProbeInterval : own.probeInterval;
   // Above Node's longest timer, setTimeout fires after 1 ms: a probe every millisecond.
   if (typeof probeInterval !== "number" || !Number.isFinite(probeInterval) || probeInterval < 1 || probeInterval > MAX_TIMER_MS) {
-    throw new CacheConfigError("circuitBreaker.probeInterval", `expected a number of milliseconds from 1 to ${MAX_TIMER_MS} (Node's longest timer), got ${String(probeInterval)}`);
+    throw new CacheConfigError("circuitBreaker.probeInterval", `expected a number of milliseconds from 1 to ${MAX_TIMER_MS} (Node's longest timer), got ${shownValue(probeInterval)}`);
   }
   return { threshold, probeIntervalMs: probeInterval };
 }

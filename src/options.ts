@@ -1,5 +1,5 @@
 import { MAX_L1_ENTRIES, MAX_LIFETIME_S, MAX_RECORDED_QUERIES, MAX_SCOPE_LENGTH, MAX_TIMER_MS, MIN_BLOOM_ERROR_RATE } from "./option-limits.js";
-import { CacheConfigError } from "./errors.js";
+import { CacheConfigError, shownValue } from "./errors.js";
 import type { CacheError } from "./errors.js";
 import { circuitBreakerSettings, redisDownWrites, redisDownWriteWait, type RedisDownWrites } from "./failure-options.js";
 import type { CircuitBreakerSettings } from "./stores/circuit-breaker.js";
@@ -198,7 +198,7 @@ function modelPolicies(models: unknown, defaults: Defaults, l1Enabled: boolean):
     const own: ModelCacheOptions = value === true ? {} : (value as ModelCacheOptions);
     const at = `models.${name}`;
     const cache = (own as { cache?: unknown }).cache;
-    if (cache !== undefined) throw new CacheConfigError(`${at}.cache`, `expected false (a model left out of the cache, with its dependsOn); a cached model is listed without it, got ${describe(cache)}`);
+    if (cache !== undefined) throw new CacheConfigError(`${at}.cache`, `expected false (a model left out of the cache, with its dependsOn); a cached model is listed without it, got ${shownValue(cache)}`);
     // `cache: undefined` (an app forwarding an optional option) is no option.
     if (value !== true) rejectUnknown(own, Object.hasOwn(own, "cache") ? new Set([...MODEL_LEVEL, "cache"]) : MODEL_LEVEL, `${at}.`);
     if (own.l1 !== undefined && typeof own.l1 !== "boolean") throw new CacheConfigError(`${at}.l1`, "expected a boolean");
@@ -265,7 +265,7 @@ function bloomPolicy(value: unknown, option: string): Pick<ReadPolicy, "bloom"> 
   const own = (value === true ? {} : value) as Record<string, unknown>;
   rejectUnknown(own, new Set(["errorRate", "maxAge"]), `${option}.`);
   const errorRate = own.errorRate === undefined ? 0.01 : own.errorRate;
-  if (typeof errorRate !== "number" || !(errorRate >= MIN_BLOOM_ERROR_RATE && errorRate < 1)) throw new CacheConfigError(`${option}.errorRate`, `expected a number from ${MIN_BLOOM_ERROR_RATE} to 1 (exclusive), got ${describe(errorRate)}`);
+  if (typeof errorRate !== "number" || !(errorRate >= MIN_BLOOM_ERROR_RATE && errorRate < 1)) throw new CacheConfigError(`${option}.errorRate`, `expected a number from ${MIN_BLOOM_ERROR_RATE} to 1 (exclusive), got ${shownValue(errorRate)}`);
   // Whole milliseconds: Redis takes its filter's lifetime (twice maxAge) in them (outside probe 239: 1e-6 s failed every build).
   return { bloom: { errorRate, maxAgeMs: Math.ceil(nonNegative(own.maxAge, `${option}.maxAge`, 3600, { positive: true, ...lifetime }) * 1000) } };
 }
@@ -375,7 +375,7 @@ export function rejectUnknown(value: object, allowed: ReadonlySet<string>, prefi
 function nonNegative(value: unknown, option: string, fallback: number, rule: { positive?: boolean; max?: number; unit?: string } = {}): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (rule.positive && value === 0)) {
-    throw new CacheConfigError(option, `expected a ${rule.positive ? "positive" : "non-negative"} finite number, got ${describe(value)}`);
+    throw new CacheConfigError(option, `expected a ${rule.positive ? "positive" : "non-negative"} finite number, got ${shownValue(value)}`);
   }
   if (rule.max !== undefined && value > rule.max) throw new CacheConfigError(option, `expected at most ${rule.max} ${rule.unit ?? ""}, got ${value}`.replace("  ", " "));
   return value;
@@ -384,7 +384,7 @@ function nonNegative(value: unknown, option: string, fallback: number, rule: { p
 function integer(value: unknown, option: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new CacheConfigError(option, `expected a positive integer, got ${describe(value)}`);
+    throw new CacheConfigError(option, `expected a positive integer, got ${shownValue(value)}`);
   }
   if (value > max) throw new CacheConfigError(option, `expected at most ${max}, got ${value}`);
   return value;
@@ -393,7 +393,7 @@ function integer(value: unknown, option: string, fallback: number, max = Number.
 function fraction(value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
-    throw new CacheConfigError(option, `expected a number from 0 to 1, got ${describe(value)}`);
+    throw new CacheConfigError(option, `expected a number from 0 to 1, got ${shownValue(value)}`);
   }
   return value;
 }
@@ -401,7 +401,7 @@ function fraction(value: unknown, option: string, fallback: number): number {
 function scope(value: unknown): ResolvedOptions["scope"] {
   if (value === undefined || typeof value === "function") return value as ResolvedOptions["scope"];
   if (typeof value !== "string" || value.length === 0 || value.length > MAX_SCOPE_LENGTH) {
-    throw new CacheConfigError("scope", `expected a string of 1-${MAX_SCOPE_LENGTH} characters or a function returning one (or undefined), got ${describe(value)}`);
+    throw new CacheConfigError("scope", `expected a string of 1-${MAX_SCOPE_LENGTH} characters or a function returning one (or undefined), got ${shownValue(value)}`);
   }
   return value;
 }
@@ -409,16 +409,26 @@ function scope(value: unknown): ResolvedOptions["scope"] {
 function namespace(value: unknown): string {
   if (value === undefined) return DEFAULTS.namespace;
   if (typeof value !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {
-    throw new CacheConfigError("namespace", `expected 1-64 characters of [A-Za-z0-9_.-], got ${describe(value)}`);
+    throw new CacheConfigError("namespace", `expected 1-64 characters of [A-Za-z0-9_.-], got ${shownValue(value)}`);
   }
   return value;
 }
 
+/**
+ * The methods of an ioredis client the cache calls on it. Another client with `get` and `set`
+ * (node-redis) was taken, and every later call failed as a Redis failure: the cache silently off,
+ * each write waiting `redisDownWriteWait` (outside probe 267).
+ */
+const IOREDIS_METHODS = ["get", "set", "mget", "del", "pttl", "publish", "evalsha", "eval", "callBuffer", "ping", "zadd", "zrem", "zremrangebyscore", "duplicate"] as const;
+
 function redisClient(value: unknown): RedisLike | undefined {
   if (value === undefined) return undefined;
-  const candidate = value as Partial<RedisLike> | null;
-  if (typeof candidate !== "object" || candidate === null || typeof candidate.get !== "function" || typeof candidate.set !== "function") {
-    throw new CacheConfigError("redis", "expected an ioredis Redis or Cluster instance");
+  const candidate = value as Record<string, unknown> | null;
+  if (typeof candidate !== "object" || candidate === null) throw new CacheConfigError("redis", `expected an ioredis Redis or Cluster instance, got ${shownValue(value)}`);
+  const missing = IOREDIS_METHODS.filter((method) => typeof candidate[method] !== "function");
+  if (missing.length > 0 || typeof candidate.status !== "string") {
+    const lacks = missing.length > 0 ? `${missing.map((method) => `${method}()`).join(", ")}` : "a `status`";
+    throw new CacheConfigError("redis", `expected an ioredis Redis or Cluster instance (ioredis ≥ 5); this client has no ${lacks} (node-redis and other clients are not supported)`);
   }
   refuseConnectionOptions(value as RedisLike);
   return value as RedisLike;
@@ -454,10 +464,6 @@ function clock(value: unknown): Clock {
 }
 
 function optionalFunction(value: unknown, option: string): unknown {
-  if (value !== undefined && typeof value !== "function") throw new CacheConfigError(option, `expected a function, got ${describe(value)}`);
+  if (value !== undefined && typeof value !== "function") throw new CacheConfigError(option, `expected a function, got ${shownValue(value)}`);
   return value;
-}
-
-function describe(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : typeof value === "object" ? (value === null ? "null" : "an object") : String(value);
 }

@@ -1,4 +1,4 @@
-import { CacheArgumentError } from "../errors.js";
+import { CacheArgumentError, shownValue } from "../errors.js";
 import type { CacheQueryOptions } from "../types.js";
 import { isOptionsObject } from "./query-args.js";
 
@@ -75,7 +75,7 @@ export function checkTags(value: unknown, argument: string, min: number): readon
 function seconds(value: unknown, argument: string): number {
   if (value === undefined) return 0;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new CacheArgumentError(argument, `expected a whole, non-negative number of seconds, got ${typeof value === "number" ? value : typeof value}`);
+    throw new CacheArgumentError(argument, `expected a whole, non-negative number of seconds, got ${shownValue(value)}`);
   }
   return value;
 }

@@ -1,6 +1,6 @@
 import type { HotKeyDetector } from "../core/hot-keys.js";
 import type { TieredCache } from "../core/tiered-cache.js";
-import { CacheArgumentError, CacheClosedError, CacheError, UndeliveredInvalidationsError } from "../errors.js";
+import { CacheArgumentError, CacheClosedError, CacheError, shownValue, UndeliveredInvalidationsError } from "../errors.js";
 import type { BloomGuard } from "../guard/bloom-guard.js";
 import { bloomVersion } from "../guard/bloom-writes.js";
 import { settleWithin } from "../core/settle-within.js";
@@ -139,7 +139,8 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
         // Lazy like the statement: rejects when awaited or run in a batch, never unhandled if dropped.
         return new FailedQuery(error) as never;
       }
-      if (query instanceof RawWrite) query.models = names;
+      // Named twice (a helper wrapping a statement another already named): both names hold.
+      if (query instanceof RawWrite) query.models = query.models === undefined ? names : [...new Set([...query.models, ...names])];
       return query;
     },
     prepareBloom: async () => {
@@ -183,7 +184,7 @@ export function checkModels(graph: ModelGraph, models: readonly string[], argume
 
 function describeValue(value: unknown): string {
   if (Array.isArray(value)) return `an array (${JSON.stringify(value).slice(0, 80)})`;
-  return value === null ? "null" : typeof value;
+  return shownValue(value);
 }
 
 function statsOf(parts: CacheControlParts): CacheStats {
@@ -206,10 +207,12 @@ function describeStatement(query: unknown): string {
 
 /** The names `invalidate()` bumps: every name of the models given, and the tags. */
 function explicitTargets(parts: CacheControlParts, target: { model?: string; models?: readonly string[]; tags?: readonly string[] }): string[] {
-  if (typeof target !== "object" || target === null) throw new CacheArgumentError("target", "expected { model?, models?, tags? }");
+  if (typeof target !== "object" || target === null || Array.isArray(target)) throw new CacheArgumentError("target", `expected { model?, models?, tags? }, got ${shownValue(target)}`);
   // A misspelt key ({ modle: "User" }) would invalidate nothing, silently.
   for (const key of Object.keys(target)) {
     if (key !== "model" && key !== "models" && key !== "tags") throw new CacheArgumentError(key, "unknown key (expected model, models or tags)");
+    // `null` is refused as every option refuses it, not taken for "none" (outside probe 267: `tags: null` was, `model: null` was not).
+    if ((target as Record<string, unknown>)[key] === null) throw new CacheArgumentError(key, `expected ${key === "model" ? "a model name" : key === "models" ? "an array of model names" : "an array of non-empty strings"}, got null`);
   }
   // A target computed as undefined (`{ model: undefined }`, `{}`) would invalidate nothing, silently.
   if (target.model === undefined && target.models === undefined && target.tags === undefined) throw new CacheArgumentError("target", "names nothing to invalidate (expected a model, models or tags)");
@@ -219,7 +222,7 @@ function explicitTargets(parts: CacheControlParts, target: { model?: string; mod
   ];
   const tags = target.tags ?? [];
   if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === "string" && tag !== "")) {
-    throw new CacheArgumentError("tags", "expected an array of non-empty strings");
+    throw new CacheArgumentError("tags", `expected an array of non-empty strings, got ${Array.isArray(tags) ? "an array holding other values" : shownValue(tags)}`);
   }
   return [...(models.length === 0 ? [] : parts.writeNames.ofChangedModels(models)), ...parts.writeNames.ofTags(tags)];
 }

@@ -1,5 +1,5 @@
 import { types } from "node:util";
-import { CacheArgumentError } from "../errors.js";
+import { CacheArgumentError, shownValue } from "../errors.js";
 import type { CacheQueryOptions } from "../types.js";
 
 const OPTION_KEYS = new Set(["ttl", "swr", "tags"]);
@@ -34,7 +34,7 @@ const NOT_OPTIONS = [types.isMap, types.isSet, types.isWeakMap, types.isWeakSet,
 export function validateCacheOption(value: unknown): CacheQueryOptions | undefined {
   if (value === undefined || value === false) return value;
   if (!isOptionsObject(value)) {
-    throw new CacheArgumentError("cache", "expected false or an object { ttl?, swr?, tags? }");
+    throw new CacheArgumentError("cache", `expected false or an object { ttl?, swr?, tags? }, got ${shownValue(value)}`);
   }
   // for-in: enumerable fields, inherited ones too (a DTO's prototype chain).
   for (const key in value) {
@@ -46,10 +46,10 @@ export function validateCacheOption(value: unknown): CacheQueryOptions | undefin
   // ttl 0 is allowed with an swr window: always served stale while one refresh runs.
   if (ttl !== undefined) options.ttl = seconds("ttl", ttl, !(options.swr !== undefined && options.swr > 0));
   if (tags !== undefined) {
-    if (!Array.isArray(tags)) throw new CacheArgumentError("cache.tags", "expected an array of non-empty strings");
+    if (!Array.isArray(tags)) throw new CacheArgumentError("cache.tags", `expected an array of non-empty strings, got ${shownValue(tags)}`);
     const copied = [...(tags as unknown[])];
     const bad = copied.findIndex((tag) => typeof tag !== "string" || tag === "");
-    if (bad !== -1) throw new CacheArgumentError(`cache.tags[${bad}]`, `expected a non-empty string, got ${copied[bad] === "" ? "an empty string" : typeof copied[bad]}`);
+    if (bad !== -1) throw new CacheArgumentError(`cache.tags[${bad}]`, `expected a non-empty string, got ${copied[bad] === "" ? "an empty string" : shownValue(copied[bad])}`);
     options.tags = copied as string[];
   }
   return options;
@@ -72,7 +72,7 @@ function isNotOptions(value: object): boolean {
 
 function seconds(key: "ttl" | "swr", member: unknown, positive: boolean): number {
   if (typeof member !== "number" || !Number.isFinite(member) || member < 0 || (positive && member === 0)) {
-    throw new CacheArgumentError(`cache.${key}`, `expected a ${positive ? "positive" : "non-negative"} number of seconds`);
+    throw new CacheArgumentError(`cache.${key}`, `expected a ${positive ? "positive" : "non-negative"} number of seconds, got ${shownValue(member)}`);
   }
   return member;
 }

@@ -1,4 +1,4 @@
-import { CacheArgumentError, CacheError, CacheStoreError } from "../errors.js";
+import { CacheArgumentError, CacheError, CacheStoreError, shownValue } from "../errors.js";
 import type { ServedBy } from "../core/served-by.js";
 import type { ResolvedOptions } from "../options.js";
 import type { Counters } from "../stats/counters.js";
@@ -96,7 +96,7 @@ export class StatsControl {
     if (typeof options !== "object" || options === null) throw new CacheArgumentError("options", "expected { limit?, model? }");
     refuseUnknownKeys(options, ["limit", "model"]);
     const { limit = 20, model } = options;
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new CacheArgumentError("limit", `expected a positive integer, got ${String(limit)}`);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new CacheArgumentError("limit", `expected a positive integer, got ${shownValue(limit)}`);
     if (model !== undefined) this.#parts.checkModel(model, "model");
     const { observability, options: resolved } = this.#parts;
     // Filtering by model reads the whole (bounded) top-K, then keeps that model's first `limit`.
@@ -111,7 +111,7 @@ export class StatsControl {
   async fleetStats(options: { countEntries?: boolean } = {}): Promise<FleetStats> {
     if (typeof options !== "object" || options === null) throw new CacheArgumentError("options", "expected { countEntries? }");
     refuseUnknownKeys(options, ["countEntries"]);
-    if (options.countEntries !== undefined && typeof options.countEntries !== "boolean") throw new CacheArgumentError("countEntries", `expected a boolean, got ${String(options.countEntries)}`);
+    if (options.countEntries !== undefined && typeof options.countEntries !== "boolean") throw new CacheArgumentError("countEntries", `expected a boolean, got ${shownValue(options.countEntries)}`);
     const { observability, options: resolved } = this.#parts;
     const namespace = resolved.namespace;
     const cachedModels = [...this.#rules.models];

@@ -1,5 +1,5 @@
 import { settleWithin } from "../core/settle-within.js";
-import { CacheArgumentError, CacheError, CacheStoreError, plainMessage } from "../errors.js";
+import { CacheArgumentError, CacheError, CacheStoreError, plainMessage, shownValue } from "../errors.js";
 import { newServedBy, type ServedBy } from "../core/served-by.js";
 import type { Clock } from "../types.js";
 import type { CacheHints, RecordedQuery } from "./query-stats.js";
@@ -262,6 +262,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new CacheArgumentError(name, `expected a positive integer, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new CacheArgumentError(name, `expected a positive integer, got ${shownValue(value)}`);
   return value;
 }

@@ -403,6 +403,11 @@ describe("raw SQL and explicit invalidation", () => {
     expect((await authorOf(a.prisma))?.authorId).toBe(moved);
   });
 
+  it("$cache.raw() over a statement already named: both calls' models are invalidated (outside probe 267: the second replaced the first's)", async () => {
+    await b.prisma.$cache.raw(["Comment"], b.prisma.$cache.raw(["User"], b.prisma.$executeRaw`UPDATE "User" SET name = ${"named twice"} WHERE id = ${user.id}`));
+    expect((await read(a.prisma))?.name).toBe("named twice");
+  });
+
   it("$cache.raw() returns the statement as Prisma does: lazy, and an element a $transaction batch takes", async () => {
     // Not awaited: it must not run (an async wrapper used to start it at once).
     void b.prisma.$cache.raw(["User"], b.prisma.$executeRaw`UPDATE "User" SET name = ${"never awaited"} WHERE id = ${user.id}`);
@@ -436,9 +441,14 @@ describe("raw SQL and explicit invalidation", () => {
     await expect(b.prisma.$cache.invalidate({ models: ["Nope"] })).rejects.toThrow(/Nope/);
     // A name that is not a string is named as such, not printed as the model it holds (outside probe 124).
     await expect(b.prisma.$cache.rebuildBloom(["User"] as never)).rejects.toThrow(/expected a model name, got an array/);
-    await expect(b.prisma.$cache.invalidate({ models: [7] as never })).rejects.toThrow(/expected a model name, got number/);
+    await expect(b.prisma.$cache.invalidate({ models: [7] as never })).rejects.toThrow(/expected a model name, got 7$/);
     // A misspelt key would invalidate nothing: refused, naming it.
     await expect(b.prisma.$cache.invalidate({ modle: "User" } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", argument: "modle" });
+    // null is refused as a value, not taken for "none"; an array is no target (outside probe 267: `tags: null` was taken, and `["User"]` blamed an argument "0").
+    for (const key of ["model", "models", "tags"]) {
+      await expect(b.prisma.$cache.invalidate({ model: "User", [key]: null } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", argument: key, message: expect.stringMatching(/got null$/) });
+    }
+    await expect(b.prisma.$cache.invalidate(["User"] as never)).rejects.toMatchObject({ argument: "target", message: expect.stringMatching(/got an array$/) });
   });
 
   it("a tag of any length: one of 5 000 characters is invalidated on every instance, and spoils nothing else (outside probe 123: names over 4 096 characters made every instance reject the message)", async () => {

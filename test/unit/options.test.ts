@@ -13,6 +13,24 @@ function optionAtFault(options: unknown): string {
 }
 
 describe("resolveOptions", () => {
+  it("refuses a Redis client that is not ioredis, naming what it lacks (outside probe 267: node-redis was taken, and the cache was silently off)", () => {
+    const fn = () => undefined;
+    // The members of a node-redis v4 client the cache could mistake for ioredis's: camelCase commands, no callBuffer or evalsha.
+    const nodeRedis = { isOpen: true, get: fn, set: fn, mGet: fn, del: fn, pTTL: fn, publish: fn, evalSha: fn, eval: fn, sendCommand: fn, ping: fn, zAdd: fn, zRem: fn, duplicate: fn, on: fn, connect: fn };
+    const error = configErrorOf(() => resolveOptions({ models: { User: true }, redis: nodeRedis as never }));
+    expect(error.option).toBe("redis");
+    expect(error.message).toMatch(/ioredis/);
+    expect(error.message).toMatch(/mget\(\).*evalsha\(\).*callBuffer\(\)/);
+    expect(configErrorOf(() => resolveOptions({ models: { User: true }, redis: "redis://127.0.0.1:6379" as never })).message).toMatch(/got "redis:\/\/127\.0\.0\.1:6379"/);
+  });
+
+  it("says what it got, its type visible: a value that looks valid printed bare does not read as one (outside probe 267)", () => {
+    const messageOf = (options: unknown) => configErrorOf(() => resolveOptions(options as CacheExtensionOptions)).message;
+    expect(messageOf({ models: { User: true }, ttl: 60n })).toMatch(/got 60n \(a bigint\)$/);
+    expect(messageOf({ models: { User: true }, redisDownWriteWait: "5000" })).toMatch(/got "5000"$/);
+    expect(messageOf({ models: { User: true }, circuitBreaker: { threshold: [3] } })).toMatch(/got an array$/);
+  });
+
   it("takes a model left out of the cache with its dependsOn, members read as every option is read (outside probes 195, 197)", () => {
     const inherited = Object.assign(Object.create({ cache: false }) as object, { dependsOn: ["Tag"] });
     for (const entry of [{ cache: false, dependsOn: ["Tag"] }, inherited]) {
@@ -52,6 +70,7 @@ describe("resolveOptions", () => {
     expect(optionAtFault({ models: { User: 1 } })).toBe("models.User");
     expect(optionAtFault({ models: { User: true }, namespace: "a b" })).toBe("namespace");
     expect(optionAtFault({ models: { User: true }, redis: {} })).toBe("redis");
+    expect(optionAtFault({ models: { User: true }, redis: { get() {}, set() {} } })).toBe("redis");
     expect(optionAtFault({ models: { User: true }, l1: { maxEntries: 0 } })).toBe("l1.maxEntries");
     expect(optionAtFault({ models: { User: true }, l1: { size: 1 } })).toBe("l1.size");
     expect(optionAtFault({ models: { User: true }, clock: 5 })).toBe("clock");

@@ -10,6 +10,14 @@ describe("the per-query cache option", () => {
     expect(() => splitCacheOption({ cache: { ttl: 0, swr: 0 } })).toThrow(/cache\.ttl/);
   });
 
+  it("says what it got, its type visible (outside probe 267: a ttl of -1 was refused without it)", () => {
+    expect(() => splitCacheOption({ cache: { ttl: -1 } })).toThrow(/cache\.ttl.*got -1$/);
+    expect(() => splitCacheOption({ cache: { ttl: "60" } })).toThrow(/got "60"$/);
+    expect(() => splitCacheOption({ cache: { swr: 5n } })).toThrow(/got 5n \(a bigint\)$/);
+    expect(() => splitCacheOption({ cache: { tags: [1] } })).toThrow(/cache\.tags\[0\].*got 1$/);
+    expect(() => splitCacheOption({ cache: "short" })).toThrow(/got "short"$/);
+  });
+
   it("checks every field it uses, as it uses them: getters, inherited and non-enumerable fields (outside probe 123)", () => {
     class Getter {
       get ttl() {
