@@ -446,14 +446,20 @@ export class BloomGuard {
    */
   async #build(model: string, state: ModelFilter, adoptCurrent = false): Promise<BuildAttempt> {
     const { versions, redis } = this.#parts;
-    const held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
-    if (redis !== undefined && held === undefined) return "busy"; // another instance is building it
+    if (this.#stopped) throw new CacheClosedError(BUILD_CALLERS);
     const learnt: string[] = [];
     let keeper: NodeJS.Timeout | undefined;
     let released!: () => void;
     const releasing = new Promise<void>((resolve) => (released = resolve));
+    // Counted before the lock is asked for: close() waits for a lock taken while it began, and
+    // releases it (outside probe 266: a build that took it as close() ran left it 60 s, and the
+    // fleet's guard answered nothing that long).
     this.#building.add(releasing);
+    let held: Awaited<ReturnType<FleetLock["acquire"]>> | undefined;
     try {
+      held = redis === undefined ? undefined : await this.#lock!.acquire(this.#keys(model).lock, "");
+      if (redis !== undefined && held === undefined) return "busy"; // another instance is building it
+      if (this.#stopped) throw new CacheClosedError(BUILD_CALLERS);
       // A waiter that takes the lock after the builder it waited for stored its filter adopts that (built since any suspension: current).
       if (adoptCurrent && (await this.#load(model, state))) return "built";
       const [builtAt, schemaAt] = redis === undefined ? [versions.known(bloomVersion(model)) ?? 0, 0] : await versions.fetch([bloomVersion(model), this.#parts.schemaEpoch]);
