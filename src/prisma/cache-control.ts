@@ -171,7 +171,7 @@ export function isCacheControl(value: unknown): boolean {
 
 /** Checks that every name is a model of the schema; the error names the argument at fault and lists the models. */
 export function checkModels(graph: ModelGraph, models: readonly string[], argument: string): string[] {
-  if (!Array.isArray(models)) throw new CacheArgumentError(argument, "expected an array of model names");
+  if (!Array.isArray(models)) throw new CacheArgumentError(argument, `expected an array of model names, got ${shownValue(models)}`);
   for (const model of models) {
     // A name that is not a string (`rebuildBloom(["Doc"])`) would print as the model it holds.
     if (typeof model !== "string") throw new CacheArgumentError(argument, `expected a model name, got ${describeValue(model)}`);
@@ -211,8 +211,11 @@ function explicitTargets(parts: CacheControlParts, target: { model?: string; mod
   // A misspelt key ({ modle: "User" }) would invalidate nothing, silently.
   for (const key of Object.keys(target)) {
     if (key !== "model" && key !== "models" && key !== "tags") throw new CacheArgumentError(key, "unknown key (expected model, models or tags)");
-    // `null` is refused as every option refuses it, not taken for "none" (outside probe 267: `tags: null` was, `model: null` was not).
-    if ((target as Record<string, unknown>)[key] === null) throw new CacheArgumentError(key, `expected ${key === "model" ? "a model name" : key === "models" ? "an array of model names" : "an array of non-empty strings"}, got null`);
+  }
+  // `null` is refused as every option refuses it, not taken for "none" (outside probe 267: `tags: null` was, `model: null` was not),
+  // read as the members are read below: a getter or an inherited member too (outside probe 268).
+  for (const [key, expected] of [["model", "a model name"], ["models", "an array of model names"], ["tags", "an array of non-empty strings"]] as const) {
+    if (target[key] === null) throw new CacheArgumentError(key, `expected ${expected}, got null`);
   }
   // A target computed as undefined (`{ model: undefined }`, `{}`) would invalidate nothing, silently.
   if (target.model === undefined && target.models === undefined && target.tags === undefined) throw new CacheArgumentError("target", "names nothing to invalidate (expected a model, models or tags)");

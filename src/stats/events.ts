@@ -87,12 +87,33 @@ export class CacheEvents extends EventEmitter<CacheEventMap> implements CounterO
   constructor(listenerFailed: (error: CacheError, event: keyof CacheEventMap) => void = () => {}) {
     super();
     this.#listenerFailed = listenerFailed;
+    this.#watchListeners();
+  }
+
+  /** Attaches to the counters when the first counted listener comes (newListener), detaches after the last one left (removeListener). */
+  readonly #watches = {
+    newListener: (name: string | symbol) => {
+      if (COUNTED.has(name as string)) this.#attach?.(this);
+    },
+    removeListener: () => this.#attach?.(this.#counted() ? this : undefined),
+  };
+
+  #watchListeners(): void {
     // The untyped view: Node's own listener events are not CacheEvents.
     const untyped = this as EventEmitter;
-    untyped.on("newListener", (name: string | symbol) => {
-      if (COUNTED.has(name as string)) this.#attach?.(this);
-    });
-    untyped.on("removeListener", () => this.#attach?.(this.#counted() ? this : undefined));
+    for (const [event, watch] of Object.entries(this.#watches)) if (!untyped.listeners(event).includes(watch)) untyped.on(event, watch);
+  }
+
+  /**
+   * As Node's, and the watch on listeners comes back: `removeAllListeners()` removes it with
+   * everything else, and listeners added after it were never attached (outside probe 268: no
+   * hit, miss, stale or invalidation event reached them again).
+   */
+  override removeAllListeners(...args: Parameters<EventEmitter<CacheEventMap>["removeAllListeners"]>): this {
+    super.removeAllListeners(...args);
+    this.#watchListeners();
+    this.#attach?.(this.#counted() ? this : undefined);
+    return this;
   }
 
   /** Connects the emitter to the counters: `attach(this)` while someone listens, `attach(undefined)` after. */
@@ -147,13 +168,26 @@ export class CacheEvents extends EventEmitter<CacheEventMap> implements CounterO
   }
 
   #failed(name: keyof CacheEventMap, error: unknown): void {
-    const message = (error as Error | null)?.message ?? String(error);
-    this.#listenerFailed(new CacheError("E_LISTENER_FAILED", `a listener of the cache's "${name}" event failed (the cache went on without it): ${message}`, { cause: error }), name);
+    try {
+      this.#listenerFailed(new CacheError("E_LISTENER_FAILED", `a listener of the cache's "${name}" event failed (the cache went on without it): ${thrownMessage(error)}`, { cause: error }), name);
+    } catch {
+      // Telling it failed too: nothing is left to tell, and the cache's work must go on.
+    }
   }
 
   #counted(): boolean {
     for (const name of COUNTED) if (this.listenerCount(name as keyof CacheEventMap) > 0) return true;
     return false;
+  }
+}
+
+/** What a listener threw, as a message: any value, one whose `message` or string form throws included (outside probe 268: a null-prototype object). */
+function thrownMessage(error: unknown): string {
+  try {
+    const message = (error as { message?: unknown } | null | undefined)?.message;
+    return typeof message === "string" ? message : String(error);
+  } catch {
+    return "a thrown value that cannot be printed";
   }
 }
 

@@ -449,6 +449,15 @@ describe("raw SQL and explicit invalidation", () => {
       await expect(b.prisma.$cache.invalidate({ model: "User", [key]: null } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", argument: key, message: expect.stringMatching(/got null$/) });
     }
     await expect(b.prisma.$cache.invalidate(["User"] as never)).rejects.toMatchObject({ argument: "target", message: expect.stringMatching(/got an array$/) });
+    // A member read through a getter is checked as it is read (outside probe 268: a getter's null was taken for no tags).
+    class Target {
+      model = "User";
+      get tags() {
+        return null;
+      }
+    }
+    await expect(b.prisma.$cache.invalidate(new Target() as never)).rejects.toMatchObject({ argument: "tags", message: expect.stringMatching(/got null$/) });
+    await expect(b.prisma.$cache.invalidate({ models: "User" } as never)).rejects.toMatchObject({ argument: "models", message: expect.stringMatching(/got "User"$/) });
   });
 
   it("a tag of any length: one of 5 000 characters is invalidated on every instance, and spoils nothing else (outside probe 123: names over 4 096 characters made every instance reject the message)", async () => {

@@ -429,6 +429,18 @@ describe("events", () => {
         });
       }
       events.on("hit", () => Promise.reject(new Error("async hit listener broke")));
+      // Thrown values that cannot be printed (outside probe 268: the report itself threw, and the invalidation went unapplied again).
+      events.on("invalidation", () => {
+        throw Object.create(null) as object;
+      });
+      events.on("hit", () => Promise.reject(Object.create(null) as object));
+      events.on("miss", () => {
+        throw Object.defineProperty({}, "message", {
+          get() {
+            throw new Error("no message");
+          },
+        });
+      });
       const heard: string[] = [];
       events.on("invalidation", (event) => void heard.push(event.direction));
       // A miss, then an L1 hit taken with then(onFulfilled, onRejected), as a caller without await does.
@@ -443,12 +455,38 @@ describe("events", () => {
       expect(heard, "the listeners after the broken one still heard it").toContain("received");
       await new Promise((resolve) => setImmediate(resolve));
       const failed = reports.filter((error) => error.code === "E_LISTENER_FAILED").map((error) => error.message);
-      for (const [event, message] of [["miss", "miss listener broke"], ["hit", "hit listener broke"], ["hit", "async hit listener broke"], ["invalidation", "invalidation listener broke"], ["error", "error listener broke"]]) {
+      for (const [event, message] of [["miss", "miss listener broke"], ["hit", "hit listener broke"], ["hit", "async hit listener broke"], ["invalidation", "invalidation listener broke"], ["error", "error listener broke"], ["invalidation", "cannot be printed"], ["hit", "cannot be printed"], ["miss", "cannot be printed"]]) {
         expect(failed.some((text) => text.includes(`"${event}" event`) && text.endsWith(message!)), `${event}: ${message}`).toBe(true);
       }
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it("removeAllListeners() leaves the emitter working: listeners added afterwards hear hits and invalidations (outside probe 268: none did again)", async () => {
+    const c = createCachedClient();
+    try {
+      const user = await seedUser(c.base);
+      const events = c.prisma.$cache.events;
+      events.on("hit", () => {});
+      events.removeAllListeners();
+      const heard: string[] = [];
+      events.on("hit", (event) => void heard.push(event.type));
+      events.on("invalidation", (event) => void heard.push(event.type));
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      await c.prisma.user.update({ where: { id: user.id }, data: { name: "heard" } });
+      expect(heard).toContain("hit");
+      expect(heard).toContain("invalidation");
+      // And once everything is removed again, the counters are detached: nothing is heard.
+      events.removeAllListeners("hit");
+      events.removeAllListeners("invalidation");
+      const count = heard.length;
+      await c.prisma.user.findUnique({ where: { id: user.id } });
+      expect(heard).toHaveLength(count);
+    } finally {
+      await c.close();
     }
   });
 
