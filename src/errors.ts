@@ -150,7 +150,17 @@ export class CacheExtendedTwiceError extends CacheError {
   }
 }
 
-/** An error's message without the terminal colours Prisma's messages carry. */
+/**
+ * An error's message without the terminal colours Prisma's messages carry. Any thrown value
+ * will do, one whose `message` or string form throws included (a null-prototype object: outside
+ * probe 268, where building a report's message threw into the cache's work).
+ */
 export function plainMessage(error: unknown): string {
-  return String((error as Error | null)?.message ?? error).replace(/\u001b\[[0-9;]*m/g, "");
+  let text: string;
+  try {
+    text = String((error as Error | null)?.message ?? error);
+  } catch {
+    text = "a thrown value that cannot be printed";
+  }
+  return text.replace(/\u001b\[[0-9;]*m/g, "");
 }

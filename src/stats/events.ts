@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { CacheError } from "../errors.js";
+import { CacheError, plainMessage } from "../errors.js";
 import type { Tier } from "./counters.js";
 
 /** A read served from the cache (`negative`: a cached "not found"). */
@@ -169,7 +169,7 @@ export class CacheEvents extends EventEmitter<CacheEventMap> implements CounterO
 
   #failed(name: keyof CacheEventMap, error: unknown): void {
     try {
-      this.#listenerFailed(new CacheError("E_LISTENER_FAILED", `a listener of the cache's "${name}" event failed (the cache went on without it): ${thrownMessage(error)}`, { cause: error }), name);
+      this.#listenerFailed(new CacheError("E_LISTENER_FAILED", `a listener of the cache's "${name}" event failed (the cache went on without it): ${plainMessage(error)}`, { cause: error }), name);
     } catch {
       // Telling it failed too: nothing is left to tell, and the cache's work must go on.
     }
@@ -178,16 +178,6 @@ export class CacheEvents extends EventEmitter<CacheEventMap> implements CounterO
   #counted(): boolean {
     for (const name of COUNTED) if (this.listenerCount(name as keyof CacheEventMap) > 0) return true;
     return false;
-  }
-}
-
-/** What a listener threw, as a message: any value, one whose `message` or string form throws included (outside probe 268: a null-prototype object). */
-function thrownMessage(error: unknown): string {
-  try {
-    const message = (error as { message?: unknown } | null | undefined)?.message;
-    return typeof message === "string" ? message : String(error);
-  } catch {
-    return "a thrown value that cannot be printed";
   }
 }
 
