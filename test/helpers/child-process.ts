@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { bundle } from "./bundle.ts";
 
 export interface Child<T> {
   /** Resolves with the JSON object the child prints last on stdout. */
@@ -13,8 +14,9 @@ export interface Child<T> {
 
 /** Starts a TypeScript file in a new Node process: its own PrismaClient, its own L1. */
 export function startChild<T>(script: string, env: Record<string, string>, timeoutMs = 60_000): Child<T> {
-  const file = fileURLToPath(new URL(`../multi-process/${script}`, import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", file], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const source = fileURLToPath(new URL(`../multi-process/${script}`, import.meta.url));
+  const file = bundle(script, [source]).get(source)!;
+  const child = spawn(process.execPath, ["--enable-source-maps", file], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   const lineWaiters: Array<{ line: string; resolve: () => void }> = [];
   const result = new Promise<T>((resolve, reject) => {

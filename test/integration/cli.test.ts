@@ -1,11 +1,13 @@
 import net from "node:net";
 import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { TopQuery } from "../../src/index.ts";
 import { createCachedClient, createRedis, uniqueNamespace } from "../helpers/client.ts";
 import { deleteEntries, queriesFor, runRecorded, seedUsers, serveTraffic, type AppQuery } from "../helpers/stats.ts";
 import { databaseUrl } from "../helpers/databases.ts";
+import { bundle } from "../helpers/bundle.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -15,10 +17,16 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs the CLI from source, as `npx prisma-cache-shield` runs the built one. */
+const CLI = join(ROOT, "src/cli/main.ts");
+/** The client modules the tests point --client at, bundled with the CLI: the two share one copy of the library. */
+const FIXTURES = ["cli-client.ts", "cli-client-redis-down.ts", "not-a-client.ts"].map((name) => join(ROOT, "test/fixtures", name));
+
+/** Runs the CLI from source (bundled, see helpers/bundle.ts), as `npx prisma-cache-shield` runs the built one. */
 function cli(args: readonly string[], namespace: string, databaseUrlOfApp = databaseUrl()): Promise<CliRun> {
   const env = { ...process.env, DATABASE_URL: databaseUrlOfApp, REDIS_URL: inject("redisUrl"), PCS_NAMESPACE: namespace };
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const modules = bundle("cli", [CLI, ...FIXTURES]);
+  const bundledArgs = args.map((arg) => modules.get(join(ROOT, arg)) ?? arg);
+  const child = spawn(process.execPath, ["--enable-source-maps", modules.get(CLI)!, ...bundledArgs], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
