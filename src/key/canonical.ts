@@ -29,6 +29,13 @@ const ORDERED_MEMBERS = new Set(["select", "include", "_count", "_sum", "_avg", 
  * `select: { id: true, emial: undefined }` must not be answered by the entry of `select: { id: true }`.
  */
 const SELECTION_MEMBERS = new Set(["select", "include", "omit", "_count", "_sum", "_avg", "_min", "_max"]);
+/**
+ * An `aggregate`'s or `groupBy`'s root members that Prisma makes a `select` of: set to `undefined`
+ * (or `Prisma.skip`), Prisma refuses the query ("needs at least one truthy value"), where it drops
+ * other undefined root members. So they are kept, never answered by the entry of the query without
+ * them (outside probe 272: `_avg: wanted ? { price: true } : undefined` was answered by `{ _sum }`'s entry).
+ */
+const AGGREGATE_MEMBERS = new Set(["_count", "_sum", "_avg", "_min", "_max"]);
 
 /** Whether the object at `trail` is read by its own members, never its toJSON(): the arguments, a selection set, or a relation's selection in one. */
 function isSelection(trail: ReadonlyArray<string | number>): boolean {
@@ -52,7 +59,8 @@ function isSelectionSet(trail: ReadonlyArray<string | number>): boolean {
  * `include`), `undefined` members are dropped (Prisma ignores
  * them too), and every type has its own prefix so `1`, `1n`, `"1"` and a Date never collide.
  * Grammar: N T F | n<number> | b<bigint> | "<json string>" | d<epoch ms> | u<base64> |
- * x"<special tag>" | j<toJSON() result> | [a,b] | {"k":v,...}.
+ * x"<special tag>" | j<toJSON() result> | [a,b] | {"k":v,...} | U (an undefined aggregate member
+ * at the root) | S (`Prisma.skip` where Prisma does not drop it).
  */
 export function canonicalize(value: unknown, special?: SpecialEncoder, options: CanonicalOptions = {}): string {
   return uniqueWhere(value) ?? encode(value, { special, stack: [], trail: [], ...options });
@@ -145,7 +153,7 @@ function encode(value: unknown, walk: Walk): string {
     case "bigint":
       return `b${value}`;
     case "undefined":
-      // Only reachable at the root or inside arrays; object members that are undefined are skipped.
+      // Only reachable at the root or inside arrays; object members that are undefined are skipped or tokens of their own.
       return "U";
     case "object":
       return value === null ? "N" : encodeObject(value, walk);
@@ -213,19 +221,31 @@ function encodeObject(value: object, walk: Walk): string {
   for (const key of keys) {
     const member = record[key];
     if (member === undefined && walk.strictUndefined === true) throw new UnencodableArgsError("explicit undefined (strictUndefinedChecks)", pathOf({ ...walk, trail: [...trail, key] }));
-    if (member === undefined && !(selection ??= isSelectionSet(trail))) continue;
-    if (isOmitted(member, walk)) continue;
+    let token: string | undefined;
+    if (member === undefined) {
+      if ((selection ??= isSelectionSet(trail))) token = "F";
+      else if (trail.length === 0 && AGGREGATE_MEMBERS.has(key)) token = "U";
+      else continue;
+    } else if (isOmitted(member, walk)) {
+      if (!SELECTION_MEMBERS.has(key) || !isSelection(trail)) continue;
+      token = "S";
+    }
     if (!first) out += ",";
     first = false;
     trail.push(key);
-    out += quote(key) + ":" + (member === undefined ? "F" : encode(member, walk));
+    out += quote(key) + ":" + (token ?? encode(member, walk));
     trail.pop();
   }
   stack.pop();
   return out + "}";
 }
 
-/** A member Prisma leaves out, as it does undefined ones: a class instance the special encoder calls OMITTED. */
+/**
+ * A member Prisma leaves out, as it does undefined ones: a class instance the special encoder calls
+ * OMITTED. Not everywhere: a selection member set to `Prisma.skip` (`select: Prisma.skip`, an
+ * aggregate's `_max: Prisma.skip`, a count's `omit`) is one Prisma reads as an empty selection and
+ * refuses, so there it is encoded (`S`), never dropped (outside probe 272).
+ */
 function isOmitted(member: unknown, walk: Walk): boolean {
   if (typeof member !== "object" || member === null || walk.special === undefined) return false;
   const proto: unknown = Object.getPrototypeOf(member);

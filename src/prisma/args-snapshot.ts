@@ -66,7 +66,8 @@ function copySelection(value: unknown, depth = 0): unknown {
 
 /** A `select` or `include`: each own member is `true`/`false`, or the selection of a relation (or `_count`). */
 function copySelectionSet(value: unknown, depth: number): unknown {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return copyValue(value, depth);
+  // `Prisma.skip` passed on as it is (outside probe 272: `_count: Prisma.skip` was sent as `_count: {}`, which Prisma refuses).
+  if (typeof value !== "object" || value === null || Array.isArray(value) || isPrismaValue(value)) return copyValue(value, depth);
   const copy: Record<string, unknown> = {};
   for (const [key, member] of Object.entries(value)) setOwn(copy, key, typeof member === "object" && member !== null && !isPrismaValue(member) ? copySelection(member, depth + 1) : member);
   return copy;

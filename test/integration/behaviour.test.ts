@@ -124,6 +124,24 @@ describe("what passes through, and what is bypassed", () => {
     }
   });
 
+  it("answers a skipped or undefined member as Prisma does, whichever query was cached first: refused where Prisma reads an empty selection, ignored where Prisma drops it (outside probe 272)", async () => {
+    const where = { id: user.id };
+    for (let i = 0; i < 2; i++) {
+      // Cached first, each would have answered the query below it.
+      await c.prisma.user.aggregate({ where, _sum: { score: true } });
+      await expect(c.prisma.user.aggregate({ where, _sum: { score: true }, _avg: undefined })).rejects.toThrow("needs at least one truthy value");
+      await expect(c.prisma.user.aggregate({ where, _sum: { score: true }, _max: skip as never })).rejects.toThrow("must not be empty");
+      await c.prisma.user.groupBy({ by: ["id"], where });
+      await expect(c.prisma.user.groupBy({ by: ["id"], where, _count: undefined })).rejects.toThrow("needs at least one truthy value");
+      await c.prisma.user.count({ where });
+      await expect(c.prisma.user.count({ where, omit: skip } as never)).rejects.toThrow("either use `omit` or `select`");
+      await c.prisma.user.findMany({ where });
+      await expect(c.prisma.user.findMany({ where, select: skip as never })).rejects.toThrow("must not be empty");
+      // Prisma drops a skipped member it does not know (an app passing one shape of arguments to every read): it was sent as `_count: {}`.
+      expect(await c.prisma.user.findMany({ where, _count: skip } as never)).toHaveLength(1);
+    }
+  });
+
   it("is lazy like Prisma: nothing runs until the query is awaited", async () => {
     const before = c.pool.queries;
     const pending = c.prisma.user.findMany({ where: { email: { startsWith: "lazy" } } });

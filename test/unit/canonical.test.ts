@@ -55,6 +55,21 @@ describe("canonicalize", () => {
     expect(encode({ where: { name: skip, id: 1 } })).toBe(encode({ where: { id: 1 } }));
   });
 
+  it("keeps a skipped or undefined member where Prisma reads it as an empty selection and refuses the query (outside probe 272)", () => {
+    // Prisma refuses these; the entry of the query without the member would have answered them.
+    expect(encode({ select: skip, take: 1 })).not.toBe(encode({ take: 1 }));
+    expect(encode({ omit: skip })).not.toBe(encode({}));
+    expect(encode({ include: { author: { select: skip } } })).not.toBe(encode({ include: { author: {} } }));
+    for (const aggregate of ["_count", "_sum", "_avg", "_min", "_max"]) {
+      expect(encode({ _sum: { a: true }, [aggregate === "_sum" ? "_avg" : aggregate]: undefined }), aggregate).not.toBe(encode({ _sum: { a: true } }));
+      expect(encode({ _sum: { a: true }, [aggregate === "_sum" ? "_avg" : aggregate]: skip }), aggregate).not.toBe(encode({ _sum: { a: true } }));
+    }
+    // Where Prisma drops them, they are still read as absent.
+    expect(encode({ where: undefined, take: 1 })).toBe(encode({ take: 1 }));
+    expect(encode({ where: skip, take: 1 })).toBe(encode({ take: 1 }));
+    expect(encode({ select: { id: true, name: skip } })).toBe(encode({ select: { id: true } }));
+  });
+
   it("with strictUndefined, an explicit undefined member cannot be encoded (Prisma would reject it), naming where it is", () => {
     expect(() => canonicalize({ where: { name: undefined, id: 1 } }, encodePrismaArgValue, { strictUndefined: true })).toThrow(UnencodableArgsError);
     expect(() => canonicalize({ where: { name: undefined, id: 1 } }, encodePrismaArgValue, { strictUndefined: true })).toThrow(/where\.name/);
