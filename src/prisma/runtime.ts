@@ -137,7 +137,9 @@ export class CacheRuntime {
     const probe = new FinalArgsProbe(client);
     const fluentClasses = fluentClassesOf(schema);
     this.#readPath = new ReadPath({ options, schema, keyScope: keyScope(scope), counters: this.#counters, cache: this.#cache, guard: this.#guard, hotKeys, observability, probe, fluentClasses, client, schemaEpoch: this.#schemaEpoch });
-    this.#writePath = new WritePath({ namespace: options.namespace, schema, announcer, writeNames: this.#writeNames, probe, fluentClasses });
+    // A transaction client of this cache's client shows its `$cache`; one of the client below it does not.
+    const carriesCache = (tx: object) => (tx as { $cache?: unknown }).$cache === this.control;
+    this.#writePath = new WritePath({ namespace: options.namespace, schema, announcer, writeNames: this.#writeNames, probe, fluentClasses, carriesCache, report });
     this.control = this.#createControl(hotKeys, observability, statsControl, announcer);
   }
 

@@ -1,4 +1,4 @@
-import { CacheClosedError } from "../errors.js";
+import { CacheClosedError, CacheError } from "../errors.js";
 import type { Announcement } from "../invalidation/versions.js";
 import type { Announced, WriteAnnouncer } from "../invalidation/write-announcer.js";
 import type { PrismaPromiseLike } from "./lazy-query.js";
@@ -10,6 +10,22 @@ export const TRANSACTION_SCOPE = Symbol.for("prisma.client.transaction.scope_con
 
 export type ScopedClient = { [TRANSACTION_SCOPE]?: { txId?: string } };
 export type TransactionFn = (this: unknown, input: unknown, options?: unknown) => Promise<unknown>;
+
+/** What TransactionInvalidations needs to handle a transaction client it does not carry. */
+export interface OutsideTransactions {
+  /** Whether `tx` is a transaction client of this cache's client (its writes come through the cache). */
+  carriesCache(tx: object): boolean;
+  /** Every cached read's names: what a transaction whose writes the cache cannot see invalidates. */
+  everyName(): Iterable<string>;
+  report(error: CacheError): void;
+}
+
+/** One run of an interactive transaction's callback: an extension below the cache that retries the transaction runs it again. */
+interface Attempt {
+  txId: string | undefined;
+  names: Set<string>;
+  announcing?: Promise<Announced>;
+}
 
 /**
  * Invalidation around transactions: a write inside an interactive transaction is buffered under
@@ -37,10 +53,14 @@ export class TransactionInvalidations {
   /** Refuses transactions that write once the cache was closed (see WriteGate). */
   readonly #gate: WriteGate;
 
-  constructor(announcer: WriteAnnouncer, unresolvedNames: (announced: ReadonlySet<string>) => Iterable<string>, gate: WriteGate) {
+  readonly #outside: OutsideTransactions;
+  #reportedOutside = false;
+
+  constructor(announcer: WriteAnnouncer, unresolvedNames: (announced: ReadonlySet<string>) => Iterable<string>, gate: WriteGate, outside: OutsideTransactions) {
     this.#announcer = announcer;
     this.#unresolvedNames = unresolvedNames;
     this.#gate = gate;
+    this.#outside = outside;
   }
 
   /** Whether `client` belongs to an interactive transaction this process tracks. */
@@ -75,22 +95,22 @@ export class TransactionInvalidations {
   async interactive(client: ScopedClient, callback: (tx: unknown) => unknown, options: unknown, parentTransaction: TransactionFn, progress?: WriteProgress): Promise<unknown> {
     // A nested transaction belongs to the outer one: the outer commit applies everything.
     if (client[TRANSACTION_SCOPE] !== undefined) return parentTransaction.call(client, callback, options);
-    let txId: string | undefined;
-    let announcing: Promise<Announced> | undefined;
+    const attempts: Attempt[] = [];
     // Asked for now, not when Prisma starts it (it may wait for a connection first).
     const askedBeforeClose = !this.#gate.closed;
     const tracked = async (tx: ScopedClient) => {
-      txId = tx[TRANSACTION_SCOPE]?.txId;
+      const txId = tx[TRANSACTION_SCOPE]?.txId;
+      const attempt: Attempt = { txId, names: new Set(this.#carries(tx) ? [] : this.#outside.everyName()) };
+      attempts.push(attempt);
+      const names = attempt.names;
       if (txId !== undefined) {
-        const names = new Set<string>();
         this.#open.set(txId, names);
-        // What close() reports as undelivered if the transaction still runs when it closes the connections.
-        if (progress !== undefined) progress.names = () => names;
         if (askedBeforeClose) this.#askedBeforeClose.add(txId);
       }
+      // What close() reports as undelivered if the transaction still runs when it closes the connections.
+      if (progress !== undefined) progress.names = () => names;
       const result = await callback(tx);
-      const names = txId === undefined ? undefined : this.#open.get(txId);
-      if (names !== undefined && names.size > 0) {
+      if (names.size > 0) {
         // Closed meanwhile (and no longer draining, for one asked for before): thrown here, the
         // transaction rolls back (its writes were buffered, nothing is committed).
         this.#gate.refuseIfClosed("$transaction", () => askedBeforeClose);
@@ -98,9 +118,9 @@ export class TransactionInvalidations {
         // is awaited here only if a write Redis cannot take must be refused (the transaction then
         // rolls back); otherwise after the commit, so a slow Redis does not eat into the
         // transaction's `timeout` (see WriteAnnouncer.alongside for why that order is as safe).
-        announcing = this.#announcer.announceSettled(names, "transaction", txId);
+        attempt.announcing = this.#announcer.announceSettled(names, "transaction", txId);
         if (this.#announcer.refusesUnannounced) {
-          const first = await announcing;
+          const first = await attempt.announcing;
           if ("error" in first) throw first.error;
         }
       }
@@ -110,10 +130,13 @@ export class TransactionInvalidations {
     try {
       result = await parentTransaction.call(client, tracked, options);
     } catch (error) {
-      const names = txId === undefined ? undefined : this.#open.get(txId);
-      const hooked = txId === undefined ? undefined : this.#hooked.get(txId);
-      this.#forget(txId);
-      const announced = await announcing;
+      const last = attempts.pop();
+      // Earlier runs of a retried transaction: their outcome is not known.
+      await this.#settleAttempts(attempts, "unknown");
+      const names = last?.names;
+      const hooked = last?.txId === undefined ? undefined : this.#hooked.get(last.txId);
+      this.#forget(last?.txId);
+      const announced = await last?.announcing;
       const announcement = announced !== undefined && "announcement" in announced ? announced.announcement : undefined;
       // The commit failed after the announcement: refused, its marks are removed (an over-invalidation,
       // never a stale read); a lost reply may hide a commit (or one still to come): see write-outcome.ts.
@@ -127,13 +150,40 @@ export class TransactionInvalidations {
       else if (hooked !== undefined && hooked.size > 0 && !(error instanceof CacheClosedError) && !(announced !== undefined && "error" in announced)) await this.#announcer.confirm(hooked, undefined);
       throw error;
     }
-    const names = txId === undefined ? undefined : this.#open.get(txId);
-    this.#forget(txId);
-    const announced = await announcing;
+    const last = attempts.pop();
+    this.#forget(last?.txId);
+    const announced = await last?.announcing;
     // Not a Redis failure (those are counted as unannounced): a bug, reported as the transaction's error.
     if (announced !== undefined && "error" in announced) throw announced.error;
-    if (names !== undefined) await this.#announcer.confirm(names, announced?.announcement, true, progress?.taken);
+    if (last !== undefined && (last.names.size > 0 || last.txId !== undefined)) await this.#announcer.confirm(last.names, announced?.announcement, true, progress?.taken);
+    // Earlier runs, rolled back or not: what they announced is confirmed after the last one committed (a bump more, never a stale read).
+    await this.#settleAttempts(attempts, "committed");
     return result;
+  }
+
+  /** Whether `tx` carries this cache; reported once when it does not (see OutsideTransactions). */
+  #carries(tx: object): boolean {
+    if (this.#outside.carriesCache(tx)) return true;
+    if (!this.#reportedOutside) {
+      this.#reportedOutside = true;
+      this.#outside.report(
+        new CacheError(
+          "E_TRANSACTION_OUTSIDE_CACHE",
+          "$transaction(callback) was given a transaction client without this cache: an extension applied before cacheExtension() runs interactive transactions on the client below it (it overrides $transaction, as prisma-extension-kysely and retry-on-conflict extensions do), so the cache cannot see the writes made through `tx`. Each such transaction now invalidates every cached model when it commits; apply that extension after cacheExtension() to invalidate only what it changes (reported once).",
+        ),
+      );
+    }
+    return false;
+  }
+
+  /** Runs of a retried transaction before the last one: each announcement confirmed, or left to lapse when what it did is not known. */
+  async #settleAttempts(attempts: readonly Attempt[], outcome: "committed" | "unknown"): Promise<void> {
+    for (const attempt of attempts) {
+      this.#forget(attempt.txId);
+      const announced = await attempt.announcing;
+      if (announced === undefined || !("announcement" in announced)) continue;
+      await this.settleFailed(outcome, attempt.names, announced.announcement);
+    }
   }
 
   #forget(txId: string | undefined): void {

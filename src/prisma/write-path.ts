@@ -1,3 +1,4 @@
+import type { CacheError } from "../errors.js";
 import { recordGeneration } from "../invalidation/dependencies.js";
 import type { Announcement } from "../invalidation/versions.js";
 import type { WriteAnnouncer } from "../invalidation/write-announcer.js";
@@ -24,6 +25,9 @@ export interface WritePathParts {
   probe: FinalArgsProbe;
   /** Per model, the query class carrying its fluent relations (shared with the read path). */
   fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
+  /** Whether a transaction client is one of this cache's client (see OutsideTransactions). */
+  carriesCache: (tx: object) => boolean;
+  report: (error: CacheError) => void;
 }
 
 /**
@@ -47,7 +51,11 @@ export class WritePath {
     this.#namespace = parts.namespace;
     this.#delegateKeys = parts.schema.delegateKeys;
     this.#announcer = parts.announcer;
-    this.#transactions = new TransactionInvalidations(parts.announcer, (announced) => this.#writeNames.ofUnresolved(announced), this.#gate);
+    this.#transactions = new TransactionInvalidations(parts.announcer, (announced) => this.#writeNames.ofUnresolved(announced), this.#gate, {
+      carriesCache: parts.carriesCache,
+      everyName: () => this.#writeNames.ofModels(),
+      report: parts.report,
+    });
     this.#writeNames = parts.writeNames;
     this.#probe = parts.probe;
     this.#fluentClasses = parts.fluentClasses;
