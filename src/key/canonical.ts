@@ -60,7 +60,7 @@ function isSelectionSet(trail: ReadonlyArray<string | number>): boolean {
  * them too), and every type has its own prefix so `1`, `1n`, `"1"` and a Date never collide.
  * Grammar: N T F | n<number> | b<bigint> | "<json string>" | d<epoch ms> | u<base64> |
  * x"<special tag>" | j<toJSON() result> | [a,b] | {"k":v,...} | U (an undefined aggregate member
- * at the root) | S (`Prisma.skip` where Prisma does not drop it).
+ * at the root) | S (`Prisma.skip` where Prisma does not drop it) | r"<raw JSON text>" (see isRawJson).
  */
 export function canonicalize(value: unknown, special?: SpecialEncoder, options: CanonicalOptions = {}): string {
   return uniqueWhere(value) ?? encode(value, { special, stack: [], trail: [], ...options });
@@ -185,7 +185,8 @@ function encodeObject(value: object, walk: Walk): string {
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out += ",";
       trail.push(i);
-      out += encode(value[i], walk);
+      // Prisma refuses `Prisma.skip` in an array (outside probe 274: `OR: [{ qty: 1 }, skip]` was answered by `OR: [{ qty: 1 }, {}]`'s entry).
+      out += isOmitted(value[i], walk) ? "S" : encode(value[i], walk);
       trail.pop();
     }
     stack.pop();
@@ -203,12 +204,14 @@ function encodeObject(value: object, walk: Walk): string {
     if (OPAQUE_BUILTINS.some((type) => value instanceof type)) throw new UnencodableArgsError(`instance of ${value.constructor?.name ?? "unknown class"}`, pathOf(walk));
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === "function") return encodeConverted(toJSON.call(value), value, walk);
+    if (isRawJson(value) && !isSelection(trail)) return encodeRawJson(value, walk);
     keys = [];
     for (const key in value) keys.push(key);
   } else {
     // A plain object with a toJSON() (even a non-enumerable one) reaches Prisma as what it returns, like a DTO; a selection never does.
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === "function" && !isSelection(trail)) return encodeConverted(toJSON.call(value), value, walk);
+    if (isRawJson(value) && !isSelection(trail)) return encodeRawJson(value, walk);
     keys = Object.keys(value);
   }
   const record = value as Record<string, unknown>;
@@ -227,7 +230,7 @@ function encodeObject(value: object, walk: Walk): string {
       else if (trail.length === 0 && AGGREGATE_MEMBERS.has(key)) token = "U";
       else continue;
     } else if (isOmitted(member, walk)) {
-      if (!SELECTION_MEMBERS.has(key) || !isSelection(trail)) continue;
+      if (!(selection ??= isSelectionSet(trail)) && !(SELECTION_MEMBERS.has(key) && isSelection(trail))) continue;
       token = "S";
     }
     if (!first) out += ",";
@@ -250,6 +253,27 @@ function isOmitted(member: unknown, walk: Walk): boolean {
   if (typeof member !== "object" || member === null || walk.special === undefined) return false;
   const proto: unknown = Object.getPrototypeOf(member);
   return proto !== Object.prototype && proto !== null && !Array.isArray(member) && walk.special(member) === OMITTED;
+}
+
+/**
+ * Whether Prisma sends an argument object as raw JSON: one with a truthy `$type` member (its own
+ * tagged values, `{ $type: "Json", value }`), passed on as `JSON.stringify` writes it — own members
+ * only, in their order, `Prisma.skip` as `{}` — and not read member by member (outside probe 274).
+ */
+export function isRawJson(value: object): boolean {
+  return Boolean((value as { $type?: unknown }).$type);
+}
+
+/** A raw JSON argument (see isRawJson): its JSON text, as Prisma sends it. */
+function encodeRawJson(value: object, walk: Walk): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // A BigInt, a cycle: Prisma fails to send it too.
+    throw new UnencodableArgsError("raw JSON argument that JSON.stringify refuses", pathOf(walk));
+  }
+  return `r${JSON.stringify(text)}`;
 }
 
 /** The encoding of `converted`, what `original.toJSON()` returned; a cycle through toJSON cannot recurse forever. */

@@ -1,6 +1,7 @@
 import { createParam, Decimal, isObjectEnumValue } from "@prisma/client/runtime/client";
 import { setOwn } from "../codec/clone-plan.js";
 import { isDecimalJsLike, isScalarObject } from "../invalidation/relation-walk.js";
+import { isRawJson } from "../key/canonical.js";
 import { encodePrismaArgValue } from "./prisma-values.js";
 
 /**
@@ -73,6 +74,19 @@ function copySelectionSet(value: unknown, depth: number): unknown {
   return copy;
 }
 
+/**
+ * An object Prisma sends as raw JSON (see isRawJson), copied as that JSON reads back: what Prisma
+ * sends of it is what it sends of the copy (outside probe 274: inherited members were copied as
+ * own ones, and sent). One JSON.stringify refuses is handed over as it is: Prisma refuses it too.
+ */
+function copyRawJson(value: object): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value)) as unknown;
+  } catch {
+    return value;
+  }
+}
+
 /** An `omit`: own members, each a flag. */
 function copyFlags(value: unknown, depth: number): unknown {
   return typeof value === "object" && value !== null && !Array.isArray(value) && !isPrismaValue(value) ? { ...value } : copyValue(value, depth);
@@ -92,6 +106,7 @@ function copyValue(value: unknown, depth: number): unknown {
   // Any object's, a plain one's too (even a non-enumerable one): Prisma sends what it returns.
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === "function") return new ConvertedArgument(copyConverted(toJSON.call(value), depth + 1), value);
+  if (isRawJson(value)) return copyRawJson(value);
   if (prototype === Object.prototype || prototype === null) return copyOwnMembers(value, prototype, depth);
   const copy: Record<string, unknown> = {};
   for (const key in value) setOwn(copy, key, copyValue((value as Record<string, unknown>)[key], depth + 1));

@@ -271,7 +271,8 @@ export class ReadPath {
     if (interned !== undefined) return interned;
     let canonicalArgs: string;
     try {
-      canonicalArgs = canonicalize(args ?? {}, encodePrismaArgValue, { orderedRoot: ORDERED_RESULT_OPERATIONS.has(query.$operation), strictUndefined: this.#strictUndefined });
+      // `findMany(null)` is not `findMany()`: Prisma throws reading null's members (outside probe 274: served the rows once `findMany()` was cached).
+      canonicalArgs = canonicalize(args === undefined ? {} : args, encodePrismaArgValue, { orderedRoot: ORDERED_RESULT_OPERATIONS.has(query.$operation), strictUndefined: this.#strictUndefined });
       if (query.$cacheOption !== undefined) canonicalArgs = cacheVariant(query.$cacheOption) + canonicalArgs;
     } catch (error) {
       if (!(error instanceof UnencodableArgsError)) throw error;

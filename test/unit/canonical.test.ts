@@ -49,10 +49,29 @@ describe("canonicalize", () => {
     expect(canonicalize({ where: { a: 1, b: 2 } }, encodePrismaArgValue, ordered)).toBe(canonicalize({ where: { b: 2, a: 1 } }, encodePrismaArgValue, ordered));
   });
 
-  it("encodes a member set to Prisma.skip as absent, as Prisma reads it (not as an empty object)", () => {
-    expect(encode({ include: { posts: skip } })).toBe(encode({ include: {} }));
+  it("encodes a member set to Prisma.skip as absent where Prisma drops it, and never as an empty object", () => {
     expect(encode({ include: { posts: skip } })).not.toBe(encode({ include: { posts: {} } }));
     expect(encode({ where: { name: skip, id: 1 } })).toBe(encode({ where: { id: 1 } }));
+  });
+
+  it("keeps Prisma.skip where Prisma does not drop it: in an array (refused), in a selection set (omit: { x: skip } undoes a client-wide omit) (outside probe 274)", () => {
+    expect(encode({ where: { OR: [{ qty: 1 }, skip] } })).not.toBe(encode({ where: { OR: [{ qty: 1 }, {}] } }));
+    expect(encode({ where: { OR: [{ qty: 1 }, skip] } })).not.toBe(encode({ where: { OR: [{ qty: 1 }] } }));
+    expect(encode({ omit: { secret: skip } })).not.toBe(encode({ omit: {} }));
+    expect(encode({ include: { items: { omit: { note: skip } } } })).not.toBe(encode({ include: { items: { omit: {} } } }));
+  });
+
+  it("encodes an argument object with a $type member as the raw JSON Prisma sends of it (outside probe 274)", () => {
+    expect(encode({ where: { meta: { equals: { $type: "Order", note: skip } } } })).not.toBe(encode({ where: { meta: { equals: { $type: "Order" } } } }));
+    expect(encode({ where: { sku: "s1", $type: skip } })).not.toBe(encode({ where: { sku: "s1" } }));
+    // Own members only, as JSON.stringify reads them: an inherited one is not sent.
+    class Tagged {
+      $type = "Order";
+    }
+    (Tagged.prototype as unknown as { note: object }).note = {};
+    expect(encode({ where: { meta: { equals: new Tagged() } } })).toBe(encode({ where: { meta: { equals: { $type: "Order" } } } }));
+    // Not in a selection, which Prisma never sends raw.
+    expect(encode({ select: { $type: true, id: true } })).toBe(encode({ select: { $type: true, id: true } }));
   });
 
   it("keeps a skipped or undefined member where Prisma reads it as an empty selection and refuses the query (outside probe 272)", () => {
@@ -67,7 +86,6 @@ describe("canonicalize", () => {
     // Where Prisma drops them, they are still read as absent.
     expect(encode({ where: undefined, take: 1 })).toBe(encode({ take: 1 }));
     expect(encode({ where: skip, take: 1 })).toBe(encode({ take: 1 }));
-    expect(encode({ select: { id: true, name: skip } })).toBe(encode({ select: { id: true } }));
   });
 
   it("with strictUndefined, an explicit undefined member cannot be encoded (Prisma would reject it), naming where it is", () => {
