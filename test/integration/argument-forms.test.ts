@@ -43,6 +43,23 @@ describe("arguments Prisma reads its own way, asked after a query they resemble 
     }
   });
 
+  it("a filter a DTO's toJSON() answers is sent as that answer's JSON: a skipped member as {}", async () => {
+    const user = await seedUser(c.base, { profile: { a: 1 } });
+    class Filter {
+      constructor(readonly answer: object) {}
+      toJSON() {
+        return this.answer;
+      }
+    }
+    const where = (filter: Filter) => ({ id: user.id, profile: filter as never });
+    for (let i = 0; i < 2; i++) {
+      expect(await c.prisma.user.findMany({ where: where(new Filter({ equals: { a: 1 } })) })).toHaveLength(1);
+      // Sent as {"equals":{"a":1,"b":{}}}, which the row is not.
+      expect(await c.base.user.findMany({ where: where(new Filter({ equals: { a: 1, b: skip } })) })).toHaveLength(0);
+      expect(await c.prisma.user.findMany({ where: where(new Filter({ equals: { a: 1, b: skip } })) })).toHaveLength(0);
+    }
+  });
+
   it("null arguments are refused as Prisma refuses them, not answered as no arguments", async () => {
     for (let i = 0; i < 2; i++) {
       await c.prisma.post.count();
