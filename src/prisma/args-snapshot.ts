@@ -80,11 +80,17 @@ function copySelectionSet(value: unknown, depth: number): unknown {
  * own ones, and sent). One JSON.stringify refuses is handed over as it is: Prisma refuses it too.
  */
 function copyRawJson(value: object): unknown {
+  let copy: unknown;
   try {
-    return JSON.parse(JSON.stringify(value)) as unknown;
+    copy = JSON.parse(JSON.stringify(value));
   } catch {
     return value;
   }
+  // A `$type` JSON leaves out (inherited, a getter, non-enumerable, a function) still makes Prisma
+  // send the object raw, as JSON without it: kept where JSON does not see it (outside probe 276:
+  // dropped, the copy was read member by member and answered where Prisma refuses the query).
+  if (typeof copy === "object" && copy !== null && !isRawJson(copy)) Object.defineProperty(copy, "$type", { value: (value as { $type: unknown }).$type });
+  return copy;
 }
 
 /** An `omit`: own members, each a flag. */

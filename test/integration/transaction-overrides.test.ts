@@ -38,6 +38,17 @@ const runTwice = Prisma.defineExtension((prisma) =>
   }),
 );
 
+/** One that opens no transaction at all: the callback gets the client below the cache, whose writes commit as they go. */
+const noTransaction = Prisma.defineExtension((prisma) =>
+  prisma.$extends({
+    client: {
+      $transaction(callback: unknown) {
+        return (callback as (client: unknown) => Promise<unknown>)(prisma);
+      },
+    },
+  }),
+);
+
 function instance(namespace: string, errors: CacheError[], below: typeof retryTransactions = retryTransactions) {
   const { base, pool } = createBaseClient();
   const redis = createRedis();
@@ -111,6 +122,24 @@ describe("an extension before the cache that runs interactive transactions on th
       expect(other.pool.queries - before).toBeLessThanOrEqual(1);
     });
   }
+
+  it("given a client in no transaction at all, a callback that wrote and then threw leaves no instance serving what it wrote (outside probe 275)", async () => {
+    const namespace = uniqueNamespace();
+    const writer = instance(namespace, [], noTransaction);
+    const other = instance(namespace, [], noTransaction);
+    open.push(writer, other);
+    const user = await seedUser(writer.base);
+    const readName = async (client: typeof writer) => (await client.prisma.user.findUnique({ where: { id: user.id } }))?.name;
+    for (const round of [1, 2]) {
+      for (const client of [writer, other]) await readName(client);
+      const failing = writer.prisma.$transaction(async (tx: Prisma.TransactionClient) => {
+        await tx.user.update({ where: { id: user.id }, data: { name: `committed in round ${round}` } });
+        throw new Error("failed after its write");
+      });
+      await expect(failing).rejects.toThrow("failed after its write");
+      for (const client of [writer, other]) expect(await readName(client)).toBe(`committed in round ${round}`);
+    }
+  });
 
   it("applied after the cache, the transaction carries the cache and invalidates only what it wrote, unreported", async () => {
     const namespace = uniqueNamespace();

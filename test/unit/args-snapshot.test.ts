@@ -120,4 +120,24 @@ describe("snapshotArgs", () => {
     const copy = snapshotArgs({ data: { meta: { toJSON: () => ({ inner: inherited, keyed: { toJSON: (key: string) => `key=${key}` } }) } } });
     expect(JSON.stringify(copy.data.meta)).toBe('{"inner":{"a":1},"keyed":"key=keyed"}');
   });
+  it("copies an argument object with a $type member as the JSON Prisma sends of it, still raw where JSON leaves $type out (outside probes 274, 276)", () => {
+    class Inherits {
+      id = 1;
+    }
+    (Inherits.prototype as unknown as { note: number }).note = 2;
+    Object.defineProperty(Inherits.prototype, "$type", { get: () => "Order" });
+    const forms: object[] = [
+      { $type: "Order", id: 1, note: skip },
+      Object.assign(Object.create({ $type: "Inherited" }) as object, { id: 1 }),
+      { $type: () => "F", id: 1 },
+      Object.defineProperty({ id: 1 }, "$type", { value: "Hidden", enumerable: false }),
+      new Inherits(),
+    ];
+    for (const form of forms) {
+      const copy = (snapshotArgs({ where: { meta: form } }) as { where: { meta: { $type?: unknown } } }).where.meta;
+      expect(JSON.stringify(copy)).toBe(JSON.stringify(form));
+      // Prisma sends any object whose $type is truthy as raw JSON.
+      expect(Boolean(copy.$type)).toBe(true);
+    }
+  });
 });
