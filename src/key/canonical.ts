@@ -59,7 +59,7 @@ function isSelectionSet(trail: ReadonlyArray<string | number>): boolean {
  * `include`), `undefined` members are dropped (Prisma ignores
  * them too), and every type has its own prefix so `1`, `1n`, `"1"` and a Date never collide.
  * Grammar: N T F | n<number> | b<bigint> | "<json string>" | d<epoch ms> | u<base64> |
- * x"<special tag>" | j"<toJSON() result's JSON text>" | [a,b] | {"k":v,...} | U (an undefined aggregate member
+ * x"<special tag>" | j<toJSON() result> | [a,b] | {"k":v,...} | U (an undefined aggregate member
  * at the root) | S (`Prisma.skip` where Prisma does not drop it) | r"<raw JSON text>" (see isRawJson).
  */
 export function canonicalize(value: unknown, special?: SpecialEncoder, options: CanonicalOptions = {}): string {
@@ -121,6 +121,8 @@ interface Walk extends CanonicalOptions {
   special: SpecialEncoder | undefined;
   stack: object[];
   trail: Array<string | number>;
+  /** Inside what a toJSON() returned, which Prisma takes as it is (see encodeConverted). */
+  converted?: boolean;
 }
 
 /**
@@ -203,15 +205,18 @@ function encodeObject(value: object, walk: Walk): string {
     // Built-ins whose content is not enumerable would all read as `{}`: most likely a mistake, so bypass.
     if (OPAQUE_BUILTINS.some((type) => value instanceof type)) throw new UnencodableArgsError(`instance of ${value.constructor?.name ?? "unknown class"}`, pathOf(walk));
     const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === "function") return encodeAsJson("j", toJSON.call(value), walk);
-    if (isRawJson(value) && !isSelection(trail)) return encodeAsJson("r", value, walk);
-    keys = [];
-    for (const key in value) keys.push(key);
+    if (typeof toJSON === "function") return encodeConverted(toJSON.call(value), value, walk);
+    if (walk.converted === true) keys = Object.keys(value);
+    else {
+      if (isRawJson(value) && !isSelection(trail)) return encodeRawJson(value, walk);
+      keys = [];
+      for (const key in value) keys.push(key);
+    }
   } else {
     // A plain object with a toJSON() (even a non-enumerable one) reaches Prisma as what it returns, like a DTO; a selection never does.
     const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === "function" && !isSelection(trail)) return encodeAsJson("j", toJSON.call(value), walk);
-    if (isRawJson(value) && !isSelection(trail)) return encodeAsJson("r", value, walk);
+    if (typeof toJSON === "function" && !isSelection(trail)) return encodeConverted(toJSON.call(value), value, walk);
+    if (walk.converted !== true && isRawJson(value) && !isSelection(trail)) return encodeRawJson(value, walk);
     keys = Object.keys(value);
   }
   const record = value as Record<string, unknown>;
@@ -230,7 +235,7 @@ function encodeObject(value: object, walk: Walk): string {
       else if (trail.length === 0 && AGGREGATE_MEMBERS.has(key)) token = "U";
       else continue;
     } else if (isOmitted(member, walk)) {
-      if (!(selection ??= isSelectionSet(trail)) && !(SELECTION_MEMBERS.has(key) && isSelection(trail))) continue;
+      if (walk.converted !== true && !(selection ??= isSelectionSet(trail)) && !(SELECTION_MEMBERS.has(key) && isSelection(trail))) continue;
       token = "S";
     }
     if (!first) out += ",";
@@ -264,19 +269,32 @@ export function isRawJson(value: object): boolean {
   return Boolean((value as { $type?: unknown }).$type);
 }
 
-/**
- * What Prisma sends as JSON text without reading it member by member — a raw JSON argument (see
- * isRawJson, prefix `r`) or what a toJSON() returned (prefix `j`) — encoded as that text, which
- * JSON.stringify writes as Prisma's request does: own members only, `Prisma.skip` as `{}`, nested
- * toJSON() answers (outside probe 274: a skipped member was dropped, an inherited one kept).
- */
-function encodeAsJson(prefix: "r" | "j", value: unknown, walk: Walk): string {
-  let text: string | undefined;
+/** A raw JSON argument (see isRawJson): its JSON text, as Prisma sends it. */
+function encodeRawJson(value: object, walk: Walk): string {
+  let text: string;
   try {
     text = JSON.stringify(value);
   } catch {
     // A BigInt, a cycle: Prisma fails to send it too.
-    throw new UnencodableArgsError(prefix === "r" ? "raw JSON argument that JSON.stringify refuses" : "toJSON() result that JSON.stringify refuses", pathOf(walk));
+    throw new UnencodableArgsError("raw JSON argument that JSON.stringify refuses", pathOf(walk));
   }
-  return text === undefined ? `${prefix}U` : `${prefix}${JSON.stringify(text)}`;
+  return `r${JSON.stringify(text)}`;
+}
+
+/**
+ * The encoding of `converted`, what `original.toJSON()` returned, which Prisma takes as it is: its
+ * values keep their types (a Date is not its ISO text, bytes are not an object of numbers: outside
+ * probe 277), but class instances in it count by their own members, and a `Prisma.skip` in it is not
+ * dropped (outside probe 274). A cycle through toJSON cannot recurse forever.
+ */
+function encodeConverted(converted: unknown, original: object, walk: Walk): string {
+  const outer = walk.converted;
+  walk.stack.push(original);
+  walk.converted = true;
+  try {
+    return `j${encode(converted, walk)}`;
+  } finally {
+    walk.stack.pop();
+    walk.converted = outer;
+  }
 }

@@ -191,12 +191,20 @@ describe("canonicalize", () => {
     expect(encode({ where: dto })).not.toBe(encode({ where: { email: "a@b.c" } }));
   });
 
-  it("encodes what a toJSON() returns as the JSON text Prisma sends of it: a skipped member as {}, inherited members not at all (outside probe 274)", () => {
+  it("encodes what a toJSON() returns as Prisma takes it: a skipped member kept, inherited members left out, values with their types (outside probes 274, 277)", () => {
     const converted = (result: object) => Object.setPrototypeOf({ toJSON: () => result }, class Converted {}.prototype) as object;
     expect(encode({ where: { meta: converted({ a: 1, b: skip }) } })).not.toBe(encode({ where: { meta: converted({ a: 1 }) } }));
     const inherits = Object.create({ b: 2 }) as Record<string, unknown>;
     inherits.a = 1;
     expect(encode({ where: { meta: converted(inherits) } })).toBe(encode({ where: { meta: converted({ a: 1 }) } }));
+    // Its values keep their types, which Prisma tells apart there (outside probe 277: each pair shared an entry).
+    const pairs: Array<[unknown, unknown]> = [
+      [new Uint8Array([3]), { 0: 3 }],
+      [new Date("2024-01-02T03:04:05.000Z"), "2024-01-02T03:04:05.000Z"],
+      [new Prisma.Decimal("1"), "1"],
+      [new Date(Number.NaN), null],
+    ];
+    for (const [a, b] of pairs) expect(encode({ where: { meta: converted({ equals: a }) } })).not.toBe(encode({ where: { meta: converted({ equals: b }) } }));
   });
 
   it("accepts a shared (non-cyclic) sub-object twice", () => {
