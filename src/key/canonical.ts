@@ -196,6 +196,8 @@ function encodeObject(value: object, walk: Walk): string {
   }
   const proto: unknown = Object.getPrototypeOf(value);
   let keys: string[];
+  // What a toJSON() returns is sent with its boxed primitives as the primitives (outside probe 278).
+  if (walk.converted === true && isBoxedPrimitive(value)) return encode(value.valueOf(), walk);
   if (proto !== Object.prototype && proto !== null) {
     const tag = walk.special?.(value);
     if (typeof tag === "string") return `x${JSON.stringify(tag)}`;
@@ -267,6 +269,11 @@ function isOmitted(member: unknown, walk: Walk): boolean {
  */
 export function isRawJson(value: object): boolean {
   return Boolean((value as { $type?: unknown }).$type);
+}
+
+/** `new Number(1)`, `new String("a")`, `new Boolean(false)`: written by JSON as the primitive they box. */
+export function isBoxedPrimitive(value: object): value is Number | String | Boolean {
+  return value instanceof Number || value instanceof String || value instanceof Boolean;
 }
 
 /** A raw JSON argument (see isRawJson): its JSON text, as Prisma sends it. */

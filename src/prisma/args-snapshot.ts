@@ -1,7 +1,7 @@
 import { createParam, Decimal, isObjectEnumValue } from "@prisma/client/runtime/client";
 import { setOwn } from "../codec/clone-plan.js";
 import { isDecimalJsLike, isScalarObject } from "../invalidation/relation-walk.js";
-import { isRawJson } from "../key/canonical.js";
+import { isBoxedPrimitive, isRawJson } from "../key/canonical.js";
 import { encodePrismaArgValue } from "./prisma-values.js";
 
 /**
@@ -163,6 +163,8 @@ function copyConverted(value: unknown, depth: number, key = ""): unknown {
   const plainDate = (value instanceof Date || isOtherRealmDate(value)) && isDateToJSON((value as { toJSON?: unknown }).toJSON);
   if (plainDate) return copyDate(value as Date);
   if (ArrayBuffer.isView(value)) return copyViewAsIs(value);
+  // A boxed primitive is sent as the primitive (outside probe 278: `new Number(1)` was sent as `{}`).
+  if (isBoxedPrimitive(value)) return value.valueOf();
   if (!(value instanceof Date) && isPrismaValue(value)) return value;
   // An object with its own toJSON() in the result, at any depth (the result itself too): read as
   // what that returns, once (outside probe 192: a result holding such an object was sent by its members).

@@ -60,6 +60,16 @@ describe("arguments Prisma reads its own way, asked after a query they resemble 
     }
   });
 
+  it("a boxed primitive in what a DTO's toJSON() answers is sent as the primitive (outside probe 278)", async () => {
+    const user = await seedUser(c.base, { profile: { n: 1 } });
+    const wrap = (answer: object) => ({ toJSON: () => answer }) as never;
+    for (let i = 0; i < 2; i++) {
+      expect(await c.prisma.user.findMany({ where: { id: user.id, profile: wrap({ path: ["n"], equals: new Number(1) }) } })).toHaveLength(1);
+      expect(await c.prisma.user.findMany({ where: { id: user.id, profile: wrap({ path: ["n"], equals: new Number(2) }) } })).toHaveLength(0);
+      expect(await c.prisma.user.findMany({ where: wrap({ id: { in: [new Number(user.id)] } }) })).toHaveLength(1);
+    }
+  });
+
   it("null arguments are refused as Prisma refuses them, not answered as no arguments", async () => {
     for (let i = 0; i < 2; i++) {
       await c.prisma.post.count();

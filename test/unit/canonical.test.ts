@@ -205,6 +205,9 @@ describe("canonicalize", () => {
       [new Date(Number.NaN), null],
     ];
     for (const [a, b] of pairs) expect(encode({ where: { meta: converted({ equals: a }) } })).not.toBe(encode({ where: { meta: converted({ equals: b }) } }));
+    // Boxed primitives there are sent as the primitives (outside probe 278).
+    expect(encode({ where: { meta: converted({ equals: new Number(1) }) } })).toBe(encode({ where: { meta: converted({ equals: 1 }) } }));
+    expect(encode({ where: { meta: converted({ equals: new Number(1) }) } })).not.toBe(encode({ where: { meta: converted({ equals: new Number(2) }) } }));
   });
 
   it("accepts a shared (non-cyclic) sub-object twice", () => {
