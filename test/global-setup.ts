@@ -15,7 +15,7 @@ declare module "vitest" {
 
 /**
  * Fresh databases for each test worker, of both schemas, dropped at the end: with more than one
- * worker (`--maxWorkers`), a file that counts or lists a whole table must not see another file's rows.
+ * worker (`TEST_WORKERS`, 2 by default), a file that counts or lists a whole table must not see another file's rows.
  */
 export default async function setup(project: TestProject) {
   const services = await resolveServices();

@@ -23,7 +23,7 @@ export function bundle(name: string, entries: readonly string[]): Map<string, st
     pruneDeadBundles();
     process.once("exit", () => rmSync(join(BUNDLES_DIR, String(process.pid)), { recursive: true, force: true }));
   }
-  // A directory per test process: two workers (`--maxWorkers=2`) never replace each other's files.
+  // A directory per test process: two workers never replace each other's files.
   const outdir = join(BUNDLES_DIR, String(process.pid), name);
   mkdirSync(outdir, { recursive: true });
   buildSync({

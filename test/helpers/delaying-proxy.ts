@@ -1,7 +1,10 @@
 import net from "node:net";
 
-/** A TCP proxy to `target` (a redis:// URL) that delays every byte from the server by `delayMs`: a slow link one way. */
-export async function delayingProxy(target: string, delayMs: number): Promise<{ port: number; close(): void }> {
+/**
+ * A TCP proxy to `target` (a redis:// URL) that delays every byte from the server by `delayMs`: a slow link one way.
+ * `setDelay` changes the delay for bytes received from then on (lowering it may reorder the stream: set it while quiet).
+ */
+export async function delayingProxy(target: string, delayMs: number): Promise<{ port: number; setDelay(ms: number): void; close(): void }> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -21,6 +24,9 @@ export async function delayingProxy(target: string, delayMs: number): Promise<{ 
   const { port: local } = server.address() as net.AddressInfo;
   return {
     port: local,
+    setDelay: (ms) => {
+      delayMs = ms;
+    },
     close: () => {
       for (const socket of sockets) socket.destroy();
       server.close();

@@ -34,17 +34,44 @@ describe("a process that stalls", () => {
   });
 
   it("right after its cache was made, behind a link slow enough that connecting takes more than a sweep period, reports no Redis failure either (outside probe 100)", async () => {
-    // 50 ms per reply: the connection's ready check and the verification take well over a sweep period after the stall.
-    const proxy = await delayingProxy(inject("redisUrl"), 50);
+    // 100 ms per reply, a sweep every 250 ms (a quarter of redisTimeout): the connection's ready check, the
+    // verification and the first commands, one after the other, take well over a sweep period after the stall,
+    // and well under the timeout. (With 50 ms replies and a 250 ms timeout that chain took 200 ms: a machine
+    // running two test files beside other work made it slower than the timeout itself.)
+    const proxy = await delayingProxy(inject("redisUrl"), 100);
     const redis = new Redis(proxy.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
     const errors: CacheError[] = [];
-    const client = createCachedClient({ redis, redisTimeout: 250, onError: (error) => errors.push(error) });
+    const client = createCachedClient({ redis, redisTimeout: 1_000, onError: (error) => errors.push(error) });
     try {
-      stall(600);
+      stall(2_400);
       const user = await seedUser(client.base);
       await client.prisma.user.findUnique({ where: { id: user.id } });
       expect(errors.map((error) => error.message)).toEqual([]);
       expect(client.prisma.$cache.stats()).toMatchObject({ bypasses: {}, redisErrors: 0 });
+    } finally {
+      await client.close();
+      redis.disconnect();
+      proxy.close();
+    }
+  });
+
+  it("gives a read whose lookup was in flight across a stall a whole redisTimeout after it: a reply a slow link brings 400 ms later is no timeout (outside probe 100: one sweep period was not enough)", async () => {
+    const proxy = await delayingProxy(inject("redisUrl"), 0);
+    const redis = new Redis(proxy.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    const errors: CacheError[] = [];
+    // A sweep every 250 ms (a quarter of redisTimeout): the reply comes more than a sweep period after the stall.
+    const client = createCachedClient({ redis, redisTimeout: 1_000, l1: false, onError: (error) => errors.push(error) });
+    try {
+      const user = await seedUser(client.base);
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      await client.prisma.user.findUnique({ where: { id: user.id } });
+      proxy.setDelay(400);
+      const read = client.prisma.user.findUnique({ where: { id: user.id } });
+      // Right after its lookup went out; the reply reaches this process's proxy only once the stall ends.
+      setImmediate(() => stall(2_000));
+      expect(await read).toMatchObject({ id: user.id });
+      expect(errors.map((error) => error.message)).toEqual([]);
+      expect(client.prisma.$cache.stats()).toMatchObject({ bypasses: {}, misses: 1, l2Hits: 2, redisErrors: 0 });
     } finally {
       await client.close();
       redis.disconnect();

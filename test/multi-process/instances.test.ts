@@ -16,7 +16,7 @@ interface ReaderReport {
 describe("several processes share one cache", () => {
   it("derives the same key in every process and after a restart: other instances read the entry with no query", async () => {
     const namespace = uniqueNamespace();
-    const a = createCachedClient({ namespace });
+    const a = createCachedClient({ namespace, redisTimeout: 5_000 });
     try {
       const user = await seedUser(a.base);
       await a.prisma.user.findUnique({ where: { id: user.id }, include: { posts: { orderBy: { id: "asc" } } } });

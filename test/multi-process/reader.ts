@@ -9,7 +9,9 @@ import { CountingPool } from "../helpers/counting-pool.ts";
 const pool = new CountingPool({ connectionString: process.env.DATABASE_URL, max: 2 });
 const redis = new Redis(process.env.REDIS_URL!);
 const base = new PrismaClient({ adapter: new PrismaPg(pool) });
-const prisma = base.$extends(cacheExtension({ redis, namespace: process.env.NAMESPACE!, models: { User: true, Post: true } }));
+// A generous redisTimeout: a child started on a busy machine must not bypass Redis for a slow reply (which
+// the default 250 ms allows), or the test could not tell that from a key it derived differently.
+const prisma = base.$extends(cacheExtension({ redis, namespace: process.env.NAMESPACE!, redisTimeout: 5_000, models: { User: true, Post: true } }));
 
 const user = await prisma.user.findUnique({ where: { id: Number(process.env.USER_ID) }, include: { posts: { orderBy: { id: "asc" } } } });
 const stats = prisma.$cache.stats();
