@@ -13,7 +13,7 @@ import { secondDatabaseUrl } from "./databases.ts";
 export type SecondBaseClient = PrismaClient;
 
 /** Every table model of the second schema (the view `ActivePerson` needs `dependsOn`). */
-export const SECOND_MODELS = { Person: true, Passport: true, Team: true, Player: true, Membership: true, Duty: true, Event: true, Ticket: true, Racer: true } as const;
+export const SECOND_MODELS = { Person: true, Passport: true, Team: true, Player: true, Membership: true, Duty: true, Event: true, Ticket: true, Racer: true, Wallet: true } as const;
 
 /** A plain Prisma client on the second schema's test database, with a pool that counts queries. */
 export function createSecondBaseClient(): { base: PrismaClient; pool: CountingPool } {

@@ -111,7 +111,7 @@ ${relation("a", ", onDelete: Cascade, onUpdate: NoAction")}${relation("b", ", on
 
   it("reads the second test schema: @@map/@map, self-relations, a cycle, a view, native types", () => {
     const facts = readSchemaFacts(SECOND);
-    expect([...facts.keys()].sort()).toEqual(["ActivePerson", "Badge", "Duty", "Event", "Membership", "Passport", "Person", "Player", "Racer", "Team", "Ticket"]);
+    expect([...facts.keys()].sort()).toEqual(["ActivePerson", "Badge", "Duty", "Event", "Membership", "Passport", "Person", "Player", "Racer", "Team", "Ticket", "Wallet"]);
     const person = facts.get("Person")!;
     expect(person.identities.map(({ key, kinds }) => [key, kinds])).toEqual([
       ["id", ["uuid"]],
@@ -185,6 +185,12 @@ model A {
     expect(readSchemaFacts(schema("postgresql")).get("U")!.identities[1]!.kinds).toEqual(["text"]);
     expect(readSchemaFacts(schema("mysql")).get("U")!.identities[1]!.kinds).toEqual(["inexact"]);
     expect(readSchemaFacts(schema("sqlserver")).get("U")!.identities[1]!.kinds).toEqual(["inexact"]);
+  });
+
+  it("treats money as inexact: the column rounds what it is compared with (outside probe 282)", () => {
+    const schema = (provider: string, native: string) => `${datasource(provider)}model U {\n  id Int @id\n  amount Decimal @unique ${native}\n}\n`;
+    expect(readSchemaFacts(schema("postgresql", "@db.Decimal(12, 2)")).get("U")!.identities[1]!.kinds).toEqual(["decimal"]);
+    expect(readSchemaFacts(schema("postgresql", "@db.Money")).get("U")!.identities[1]!.kinds).toEqual(["inexact"]);
   });
 
   it("reads a schema whose generator names a preview feature this parser does not know (a newer Prisma)", () => {
