@@ -21,6 +21,10 @@ export function shownValue(value: unknown): string {
       return `${value}n (a bigint)`;
     case "function":
       return "a function";
+    case "symbol":
+      return `a symbol (${value.description ?? ""})`;
+    case "undefined":
+      return "undefined";
     case "object":
       return value === null ? "null" : Array.isArray(value) ? "an array" : "an object";
     default:

@@ -45,6 +45,6 @@ export function circuitBreakerSettings(value: unknown): CircuitBreakerSettings |
 
 export function redisDownWrites(value: unknown): RedisDownWrites {
   if (value === undefined) return FAILURE_DEFAULTS.onRedisDownWrites;
-  if (value !== "proceed" && value !== "refuse") throw new CacheConfigError("onRedisDownWrites", `expected "proceed" or "refuse", got ${JSON.stringify(value)}`);
+  if (value !== "proceed" && value !== "refuse") throw new CacheConfigError("onRedisDownWrites", `expected "proceed" or "refuse", got ${shownValue(value)}`);
   return value;
 }

@@ -1,3 +1,4 @@
+import { isThenable } from "../core/thenable.js";
 import { CacheConfigError } from "../errors.js";
 import { MAX_SCOPE_LENGTH } from "../option-limits.js";
 import type { ScopedRead } from "../types.js";
@@ -10,6 +11,8 @@ import type { ScopedRead } from "../types.js";
  */
 export function readScope(scopeOf: (read: ScopedRead) => unknown, read: ScopedRead): string | undefined {
   const scope: unknown = scopeOf(read);
+  // Refused below; its rejection is this refusal's, not an unhandled one that crashes the process (outside probe 283).
+  if (isThenable(scope)) scope.then(undefined, () => {});
   if (scope === undefined || (typeof scope === "string" && scope.length <= MAX_SCOPE_LENGTH)) return scope;
   if ((typeof scope === "number" && Number.isFinite(scope)) || typeof scope === "bigint") {
     const spelled = String(scope);
@@ -21,7 +24,7 @@ export function readScope(scopeOf: (read: ScopedRead) => unknown, read: ScopedRe
 function described(scope: unknown): string {
   if (typeof scope === "string") return `a string of ${scope.length} characters`;
   if (scope === null) return "null";
-  if (typeof (scope as { then?: unknown } | undefined)?.then === "function") return "a Promise (it must answer at once: it is asked on every cached read)";
+  if (isThenable(scope)) return "a Promise (it must answer at once: it is asked on every cached read)";
   if (typeof scope === "number" && !Number.isFinite(scope)) return String(scope);
   if (typeof scope === "number" || typeof scope === "bigint") return `${typeof scope === "bigint" ? "a bigint" : "a number"} of ${String(scope).length} characters`;
   return typeof scope === "object" ? "an object" : `a ${typeof scope}`;

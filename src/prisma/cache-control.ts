@@ -183,7 +183,8 @@ export function checkModels(graph: ModelGraph, models: readonly string[], argume
 }
 
 function describeValue(value: unknown): string {
-  if (Array.isArray(value)) return `an array (${JSON.stringify(value).slice(0, 80)})`;
+  // Its first members, each as shownValue tells it: JSON fails on a bigint or a cycle (outside probe 283).
+  if (Array.isArray(value)) return `an array ([${value.slice(0, 5).map((member) => shownValue(member)).join(", ")}${value.length > 5 ? ", …" : ""}])`;
   return shownValue(value);
 }
 

@@ -3,7 +3,7 @@ import { Codec } from "../codec/codec.js";
 import { FleetLock } from "../core/fleet-lock.js";
 import { HotKeyDetector } from "../core/hot-keys.js";
 import { TieredCache } from "../core/tiered-cache.js";
-import { CacheError, CacheStoreError } from "../errors.js";
+import { CacheError, CacheStoreError, plainMessage } from "../errors.js";
 import { clientFreeKey, keyScope, type KeyScope } from "../key/derive-key.js";
 import { Bus } from "../invalidation/bus.js";
 import type { OrphanedWrite } from "../invalidation/instance-registry.js";
@@ -41,6 +41,7 @@ import { WriteNames } from "./write-names.js";
 import { modelsWithComputedIdentities, refuseBloomOverComputedIdentities } from "./computed-fields.js";
 import { scanPages } from "./scan.js";
 import type { RedisLike } from "../types.js";
+import { isThenable } from "../core/thenable.js";
 
 export type { CacheControl } from "./cache-control.js";
 export type { ExtensionThis } from "./delegates.js";
@@ -61,6 +62,8 @@ export class CacheRuntime {
   readonly #counters = new Counters();
   /** Keeps one Redis failure repeated by every read from flooding onError (see ReportThrottle). */
   readonly #reports = new ReportThrottle();
+  /** Whether onError's own failure was told (process.emitWarning, once). */
+  #onErrorFailureTold = false;
   readonly #l1: MemoryStore | undefined;
   readonly #bus: Bus | undefined;
   /** The right to answer from L1 (Redis mode): renewed by heartbeats on the subscription. */
@@ -405,10 +408,21 @@ export class CacheRuntime {
 
   #tellOnError(error: CacheError): void {
     try {
-      this.#options.onError?.(error);
-    } catch {
+      const returned: unknown = this.#options.onError?.(error);
+      // An async hook (shipping the error to a log service) that rejects must not crash the process
+      // with an unhandled rejection either (outside probe 283: exit 1 at the first absorbed error).
+      if (isThenable(returned)) returned.then(undefined, (failure: unknown) => this.#onErrorFailed(failure));
+    } catch (failure) {
       // A throwing error hook must not turn an absorbed cache failure into a failed query.
+      this.#onErrorFailed(failure);
     }
+  }
+
+  /** Tells, once per instance, that `onError` itself failed: it cannot be told through itself. */
+  #onErrorFailed(failure: unknown): void {
+    if (this.#onErrorFailureTold) return;
+    this.#onErrorFailureTold = true;
+    process.emitWarning(`the onError hook of prisma-cache-shield failed (${plainMessage(failure)}); later failures of it are not shown`, { code: "PCS_ON_ERROR_FAILED" });
   }
 }
 

@@ -1,3 +1,4 @@
+import { isThenable } from "../core/thenable.js";
 import { EventEmitter } from "node:events";
 import { CacheError, plainMessage } from "../errors.js";
 import type { Tier } from "./counters.js";
@@ -179,8 +180,4 @@ export class CacheEvents extends EventEmitter<CacheEventMap> implements CounterO
     for (const name of COUNTED) if (this.listenerCount(name as keyof CacheEventMap) > 0) return true;
     return false;
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }

@@ -1,3 +1,4 @@
+import { isThenable } from "../core/thenable.js";
 import { settleWithin } from "../core/settle-within.js";
 import { CacheArgumentError, CacheError, CacheStoreError, plainMessage, shownValue } from "../errors.js";
 import { newServedBy, type ServedBy } from "../core/served-by.js";
@@ -132,10 +133,13 @@ export async function warm(target: WarmTarget, options: WarmOptions = {}): Promi
   const settle = (outcome: "warmed" | "failed" | "skipped") => {
     progress[outcome]++;
     progress.done++;
+    const failed = (error: unknown) => target.report(new CacheError("E_WARM_PROGRESS", `warm() onProgress threw: ${String((error as Error)?.message ?? error)}`, { cause: error }));
     try {
-      onProgress?.({ ...progress });
+      const returned: unknown = onProgress?.({ ...progress });
+      // An async onProgress that rejects is reported the same, not left to crash the process (outside probe 283).
+      if (isThenable(returned)) returned.then(undefined, failed);
     } catch (error) {
-      target.report(new CacheError("E_WARM_PROGRESS", `warm() onProgress threw: ${String((error as Error)?.message ?? error)}`, { cause: error }));
+      failed(error);
     }
   };
   let next = 0;

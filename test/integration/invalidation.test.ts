@@ -442,6 +442,13 @@ describe("raw SQL and explicit invalidation", () => {
     // A name that is not a string is named as such, not printed as the model it holds (outside probe 124).
     await expect(b.prisma.$cache.rebuildBloom(["User"] as never)).rejects.toThrow(/expected a model name, got an array/);
     await expect(b.prisma.$cache.invalidate({ models: [7] as never })).rejects.toThrow(/expected a model name, got 7$/);
+    // Values JSON cannot spell are told all the same, with the typed error (outside probe 283: JSON's TypeError).
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    await expect(b.prisma.$cache.invalidate({ models: [[1n]] } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", message: expect.stringMatching(/got an array \(\[1n \(a bigint\)\]\)$/) });
+    await expect(b.prisma.$cache.invalidate({ model: cyclic } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT" });
+    await expect(b.prisma.$cache.rebuildBloom([1n] as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT" });
+    await expect(b.prisma.$cache.topQueries({ model: [1n] } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT" });
     // A misspelt key would invalidate nothing: refused, naming it.
     await expect(b.prisma.$cache.invalidate({ modle: "User" } as never)).rejects.toMatchObject({ code: "E_INVALID_ARGUMENT", argument: "modle" });
     // null is refused as a value, not taken for "none"; an array is no target (outside probe 267: `tags: null` was taken, and `["User"]` blamed an argument "0").

@@ -405,6 +405,11 @@ describe("events", () => {
       expect(events).toContainEqual({ type: "invalidation", direction: "received", models: ["User"], tags: [] });
       const error = events.find((event) => event.type === "error");
       expect((error as { error: CacheError } | undefined)?.error.code).toBe("E_WARM_PROGRESS");
+      // An async onProgress that rejects is reported the same, not left unhandled (outside probe 283: the process exited 1).
+      const reported = events.length;
+      await c.prisma.$cache.warm({ onProgress: async () => Promise.reject(new Error("progress service down")) });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(events.slice(reported).filter((event) => event.type === "error").map((event) => (event as { error: CacheError }).error.message)).toContainEqual(expect.stringContaining("progress service down"));
       // Removing the listeners detaches the emitter from the counters again.
       for (const type of ["hit", "miss", "stale", "invalidation", "error"] as const) c.prisma.$cache.events.off(type, record);
       const count = events.length;

@@ -4,7 +4,7 @@ import { CacheStoreError, type CacheError } from "../../src/index.ts";
 import { createBaseClient, createCachedClient, uniqueNamespace } from "../helpers/client.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
 import { seedUser } from "../helpers/seed.ts";
-import { until } from "../helpers/wait.ts";
+import { sleep, until } from "../helpers/wait.ts";
 
 describe("a failing Redis never fails a read", () => {
   let chaos: ChaosRedis;
@@ -146,6 +146,31 @@ describe("a failing Redis never fails a read", () => {
     await c.prisma.user.update({ where: { id: userId }, data: { name: "acl-publish" } });
     const refused = errors.find((error) => error instanceof CacheStoreError && /can't run this command/.test(error.message));
     expect(refused?.message).toContain("the ACL denies PUBLISH");
+  });
+
+  it("an async onError hook that rejects fails no query and crashes nothing: its failure is told once, as a process warning (outside probe 283: exit 1 at the first absorbed error)", async () => {
+    const redis = new Redis(chaos.url, { maxRetriesPerRequest: 1 });
+    let calls = 0;
+    const c = createCachedClient({ redis, redisTimeout: 50, onError: async () => {
+      calls++;
+      throw new Error("log shipper unavailable");
+    } });
+    const warnings: Error[] = [];
+    const unhandled: unknown[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("warning", onWarning).on("unhandledRejection", onUnhandled);
+    cleanups.push(async () => {
+      process.off("warning", onWarning).off("unhandledRejection", onUnhandled);
+      await c.close();
+      redis.disconnect();
+    });
+    chaos.pause();
+    for (let i = 0; i < 3; i++) expect((await c.prisma.user.findUnique({ where: { id: userId } }))?.id).toBe(userId);
+    await sleep(50);
+    expect(calls).toBeGreaterThan(0);
+    expect(unhandled).toEqual([]);
+    expect(warnings.filter((warning) => (warning as { code?: string }).code === "PCS_ON_ERROR_FAILED").map((warning) => warning.message)).toEqual([expect.stringContaining("log shipper unavailable")]);
   });
 
   it("a throwing onError hook does not fail the query", async () => {

@@ -27,6 +27,12 @@ describe("failure options", () => {
     expect(optionAtFault({ onRedisDownWrites: "drop" })).toBe("onRedisDownWrites");
     expect(optionAtFault({ redisDownWriteWait: -1 })).toBe("redisDownWriteWait");
   });
+
+  it("tells a bigint, a symbol or a function it refuses as such, not with JSON's TypeError (outside probe 283)", () => {
+    expect(() => resolveOptions({ models: { User: true }, onRedisDownWrites: 1n } as never)).toThrow(/onRedisDownWrites.*got 1n \(a bigint\)/);
+    expect(() => resolveOptions({ models: { User: true }, onRedisDownWrites: Symbol("fast") } as never)).toThrow(/got a symbol \(fast\)/);
+    expect(() => resolveOptions({ models: { User: true }, onRedisDownWrites: () => "proceed" } as never)).toThrow(/got a function/);
+  });
 });
 
 describe("invalidation batches", () => {

@@ -44,6 +44,20 @@ describe("a read's scope in its key", () => {
 });
 
 describe("readScope", () => {
+  it("refuses an async scope function whose promise rejects without leaving the rejection unhandled (outside probe 283: the process exited 1)", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      expect(() => readScope(async () => Promise.reject(new Error("no tenant in context")), read)).toThrow(CacheConfigError);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
+
   it("takes a string of at most 200 characters, a number or undefined, and names the option otherwise", () => {
     expect(readScope(() => "org:1", read)).toBe("org:1");
     expect(readScope(() => undefined, read)).toBeUndefined();
