@@ -1,5 +1,5 @@
 import { MAX_L1_ENTRIES, MAX_LIFETIME_S, MAX_RECORDED_QUERIES, MAX_SCOPE_LENGTH, MAX_TIMER_MS, MIN_BLOOM_ERROR_RATE } from "./option-limits.js";
-import { CacheConfigError, shownValue } from "./errors.js";
+import { CacheConfigError, plainMessage, shownValue } from "./errors.js";
 import type { CacheError } from "./errors.js";
 import { circuitBreakerSettings, redisDownWrites, redisDownWriteWait, type RedisDownWrites } from "./failure-options.js";
 import type { CircuitBreakerSettings } from "./stores/circuit-breaker.js";
@@ -136,7 +136,7 @@ export function resolveOptions(input: CacheExtensionOptions): ResolvedOptions {
     // Redis's own bound on one value is 512 MiB (proto-max-bulk-len).
     maxEntryBytes: integer(input.maxEntrySize, "maxEntrySize", DEFAULTS.maxEntrySize, 512 * 1024 * 1024),
     clock: clock(input.clock),
-    random: (optionalFunction(input.random, "random") as (() => number) | undefined) ?? Math.random,
+    random: checkedRandom(optionalFunction(input.random, "random") as (() => number) | undefined),
   });
 }
 
@@ -460,7 +460,33 @@ function clock(value: unknown): Clock {
   if (typeof value !== "object" || value === null || typeof (value as Clock).now !== "function") {
     throw new CacheConfigError("clock", "expected an object with a now() method returning milliseconds");
   }
+  // Asked once here: one that throws or answers no time would otherwise fail the cache half-built,
+  // its connections open and the process kept alive (outside probe 283).
+  answerOf("clock", "clock.now()", () => (value as Clock).now(), (now) => typeof now === "number" && Number.isFinite(now), "milliseconds, a finite number");
   return value as Clock;
+}
+
+/** The `random` option, asked once here as `clock` is; its first answer is kept for its first use, so a seeded sequence is not shifted. */
+function checkedRandom(random: (() => number) | undefined): () => number {
+  if (random === undefined) return Math.random;
+  let first: number | undefined = answerOf("random", "random()", random, (value) => typeof value === "number" && value >= 0 && value < 1, "a number from 0 up to 1") as number;
+  return () => {
+    if (first === undefined) return random();
+    const value = first;
+    first = undefined;
+    return value;
+  };
+}
+
+function answerOf(option: string, call: string, ask: () => unknown, valid: (answer: unknown) => boolean, expected: string): unknown {
+  let answer: unknown;
+  try {
+    answer = ask();
+  } catch (error) {
+    throw new CacheConfigError(option, `${call} threw: ${plainMessage(error)}`);
+  }
+  if (!valid(answer)) throw new CacheConfigError(option, `${call} returned ${shownValue(answer)}: expected ${expected}`);
+  return answer;
 }
 
 function optionalFunction(value: unknown, option: string): unknown {

@@ -74,7 +74,21 @@ describe("resolveOptions", () => {
     expect(optionAtFault({ models: { User: true }, l1: { maxEntries: 0 } })).toBe("l1.maxEntries");
     expect(optionAtFault({ models: { User: true }, l1: { size: 1 } })).toBe("l1.size");
     expect(optionAtFault({ models: { User: true }, clock: 5 })).toBe("clock");
+    // Asked once when the options are read, so a cache is never left half-built by them (outside probe 283).
+    expect(optionAtFault({ models: { User: true }, clock: { now: () => { throw new Error("no time"); } } })).toBe("clock");
+    expect(optionAtFault({ models: { User: true }, clock: { now: () => "abc" } })).toBe("clock");
+    expect(optionAtFault({ models: { User: true }, clock: { now: () => NaN } })).toBe("clock");
+    expect(optionAtFault({ models: { User: true }, random: () => { throw new Error("no entropy"); } })).toBe("random");
+    expect(optionAtFault({ models: { User: true }, random: () => NaN })).toBe("random");
+    expect(optionAtFault({ models: { User: true }, random: () => 1 })).toBe("random");
     expect(optionAtFault({ models: { User: true }, onError: "log" })).toBe("onError");
+  });
+
+  it("asks random() once when reading the options and gives that answer to its first use: a seeded sequence is not shifted", () => {
+    const answers = [0.25, 0.5, 0.75];
+    let next = 0;
+    const resolved = resolveOptions({ models: { User: true }, random: () => answers[next++]! });
+    expect([resolved.random(), resolved.random(), resolved.random()]).toEqual(answers);
   });
 
   it("rejects model names the schema does not have", () => {
