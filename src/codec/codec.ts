@@ -42,8 +42,11 @@ export interface CodecOptions {
 
 /** A result that contains a value of a type the codec has no encoding for. */
 export class UnencodableValueError extends Error {
-  constructor(readonly typeName: string) {
-    super(`cannot encode a value of type ${typeName}`);
+  constructor(
+    readonly typeName: string,
+    message = `cannot encode a value of type ${typeName}`,
+  ) {
+    super(message);
   }
 }
 
@@ -77,7 +80,15 @@ export class Codec {
   }
 
   encode(value: unknown): string {
-    return JSON.stringify(this.#toJson(value));
+    try {
+      return JSON.stringify(this.#toJson(value));
+    } catch (error) {
+      // Json nested thousands of levels deep (written outside Prisma, which refuses to send it)
+      // runs out of stack, and a result past JavaScript's longest string out of room: the read is
+      // served uncached, not failed (outside probe 282: every read of a 3 000-level Json rejected).
+      if (error instanceof RangeError) throw new UnencodableValueError("RangeError", `cannot encode the result: ${error.message}`);
+      throw error;
+    }
   }
 
   decode(text: string): unknown {
@@ -87,7 +98,14 @@ export class Codec {
 
   /** A deep copy, so a caller that mutates a result cannot change what the cache holds. */
   clone<T>(value: T): T {
-    return cloneValue(value) as T;
+    try {
+      return cloneValue(value) as T;
+    } catch (error) {
+      // Nested too deeply to copy: then too deeply to encode, so nothing cached holds it, and the
+      // loaded value is handed on as it is (reads that shared its load share it).
+      if (error instanceof RangeError) return value;
+      throw error;
+    }
   }
 
   /** clone() of a value this codec encoded or decoded: faster, as it has nothing encode() refuses. */

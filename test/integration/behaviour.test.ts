@@ -157,6 +157,32 @@ describe("what passes through, and what is bypassed", () => {
     expect(c.prisma.$cache.stats().bypasses["unencodable args: function"]).toBe(1);
   });
 
+  it("serves a result nested too deeply to encode or copy (Json written outside Prisma) uncached, as plain Prisma does, and reports it (outside probe 282: every read of it rejected with a RangeError)", async () => {
+    const errors: string[] = [];
+    const d = createCachedClient({ models: { User: true }, onError: (error) => errors.push(error.code) });
+    try {
+      const deep = await seedUser(d.base);
+      const levels = 6_000;
+      await d.base.$executeRawUnsafe(`UPDATE "User" SET profile = $1::jsonb WHERE id = $2`, "[".repeat(levels) + "]".repeat(levels), deep.id);
+      // Compared without recursion, which that depth would exhaust in the comparison too.
+      const depthOf = (value: unknown) => {
+        let depth = 0;
+        for (let level = value; Array.isArray(level); level = level[0]) depth++;
+        return depth;
+      };
+      const plain = await d.base.user.findUnique({ where: { id: deep.id } });
+      expect(depthOf(plain?.profile)).toBe(levels);
+      for (let i = 0; i < 2; i++) {
+        const cached = await d.prisma.user.findUnique({ where: { id: deep.id } });
+        expect({ ...cached, profile: depthOf(cached?.profile) }).toEqual({ ...plain, profile: levels });
+      }
+      expect(d.prisma.$cache.stats()).toMatchObject({ encodeFailures: 2, dbLoads: 2, hits: 0 });
+      expect(errors).toEqual(["E_UNENCODABLE_RESULT"]);
+    } finally {
+      await d.close();
+    }
+  });
+
   it("never caches a database error", async () => {
     const before = c.pool.queries;
     c.pool.failWith = new Error("connection reset");

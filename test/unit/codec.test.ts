@@ -56,6 +56,14 @@ describe("Codec", () => {
     expect(() => codec.encode({ a: () => 1 })).toThrow(UnencodableValueError);
   });
 
+  it("refuses a value nested too deeply for the stack as unencodable, and hands it on uncopied (outside probe 282)", () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    expect(() => codec.encode({ profile: deep })).toThrow(UnencodableValueError);
+    const row = { profile: deep };
+    expect(codec.clone(row)).toBe(row);
+  });
+
   it("gives back the same classes and keys, or refuses the value: never converts it (outside probe 149's computed fields)", () => {
     const buffer = roundTrip({ b: Buffer.from("b3") }) as { b: Buffer };
     expect(Buffer.isBuffer(buffer.b)).toBe(true);
