@@ -12,7 +12,13 @@ import type { ScopedRead } from "../types.js";
 export function readScope(scopeOf: (read: ScopedRead) => unknown, read: ScopedRead): string | undefined {
   const scope: unknown = scopeOf(read);
   // Refused below; its rejection is this refusal's, not an unhandled one that crashes the process (outside probe 283).
-  if (isThenable(scope)) scope.then(undefined, () => {});
+  if (isThenable(scope)) {
+    try {
+      scope.then(undefined, () => {});
+    } catch {
+      // A thenable whose then() throws or misbehaves: refused below all the same.
+    }
+  }
   if (scope === undefined || (typeof scope === "string" && scope.length <= MAX_SCOPE_LENGTH)) return scope;
   if ((typeof scope === "number" && Number.isFinite(scope)) || typeof scope === "bigint") {
     const spelled = String(scope);

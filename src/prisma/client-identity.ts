@@ -12,6 +12,8 @@ interface ClientInternals {
     getAllQueryCallbacks?(delegateKey: string, operation: string): readonly unknown[];
   };
   _engineConfig?: { adapter?: unknown; accelerateUrl?: unknown };
+  /** The generator's preview features: some make arguments valid that Prisma refuses without them (`search`, `relationLoadStrategy`). */
+  _previewFeatures?: readonly string[];
 }
 
 interface AdapterLike {
@@ -57,7 +59,11 @@ export function clientIdentity(client: unknown, modelNames: readonly string[] = 
   const adapter = internals._engineConfig?.adapter as AdapterLike | undefined;
   const database = databaseIdentity(adapter, internals._engineConfig?.accelerateUrl);
   const hooks = queryHooks(internals, delegateKeys);
-  const text = canonicalize({ omit: internals._globalOmit ?? null, database: database ?? null, computed: computedFields(internals, modelNames), hooks });
+  // Preview features only when there are some: the identity of a client without them is unchanged.
+  // A client without `fullTextSearchPostgres` must not be answered a `search` from the entry of one
+  // with it, where Prisma refuses the query (outside probe 285: 4 of 4 such queries answered).
+  const features = Array.isArray(internals._previewFeatures) && internals._previewFeatures.length > 0 ? [...internals._previewFeatures].map(String).sort() : undefined;
+  const text = canonicalize({ omit: internals._globalOmit ?? null, database: database ?? null, computed: computedFields(internals, modelNames), hooks, features });
   return { id: sha256(text).slice(0, 10), databaseKnown: database !== undefined, database: database === undefined ? undefined : sha256(canonicalize(rowsOf(database, adapter?.provider))).slice(0, 10) };
 }
 

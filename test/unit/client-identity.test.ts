@@ -21,6 +21,15 @@ describe("clientIdentity", () => {
     expect(clientIdentity(client(pg("postgres://app:secret@db:5432/tenant_a"))).id).toBe(ids[0]);
   });
 
+  it("differs by the generator's preview features, in any order; a client without them keeps its identity (outside probe 285)", () => {
+    const plain = clientIdentity(client(pg("postgres://app:pw@db:5432/tenant_a"))).id;
+    const withFeatures = (features: string[]) => clientIdentity({ ...client(pg("postgres://app:pw@db:5432/tenant_a")), _previewFeatures: features }).id;
+    expect(withFeatures([])).toBe(plain);
+    expect(withFeatures(["relationJoins", "fullTextSearchPostgres"])).not.toBe(plain);
+    expect(withFeatures(["fullTextSearchPostgres", "relationJoins"])).toBe(withFeatures(["relationJoins", "fullTextSearchPostgres"]));
+    expect(withFeatures(["relationJoins"])).not.toBe(withFeatures(["relationJoins", "fullTextSearchPostgres"]));
+  });
+
   it("reads a pool configuration too, and says when the adapter shows no database", () => {
     const fromPool = clientIdentity(client({ adapterName: "@prisma/adapter-pg", provider: "postgres", config: { host: "db", database: "a", user: "app", password: "x" } }));
     const otherDb = clientIdentity(client({ adapterName: "@prisma/adapter-pg", provider: "postgres", config: { host: "db", database: "b", user: "app", password: "x" } }));

@@ -177,4 +177,19 @@ describe("clone plans where code may not be generated", () => {
     expect(original).toStrictEqual([{ b: 1, a: "1970-01-01T00:00:00.002Z", j: { y: [1, "1970-01-01T00:00:00.003Z"] } }, { b: 2, a: "1970-01-01T00:00:00.004Z", j: { y: [2, "1970-01-01T00:00:00.005Z"] } }]);
     expect(copy).toStrictEqual([original[0], { ...(original[1] as object), a: "1970-01-01T00:00:00.000Z" }]);
   });
+
+  it("copies an entry nested too deeply for a plan generically, every time (outside probe 284: from the 4th use every copy threw)", () => {
+    for (const depth of [2_000, 2_500, 3_000]) {
+      let deep: Record<string, unknown> = {};
+      for (let i = 0; i < depth; i++) deep = { a: deep };
+      const copy = entryCopier({ profile: deep });
+      for (let use = 0; use < 300; use++) {
+        const copied = copy({ profile: deep }) as { profile: Record<string, unknown> };
+        let levels = 0;
+        for (let level: unknown = copied.profile; typeof level === "object" && level !== null && "a" in level; level = (level as { a: unknown }).a) levels++;
+        expect(levels).toBe(depth);
+        expect(copied.profile).not.toBe(deep);
+      }
+    }
+  });
 });

@@ -50,6 +50,8 @@ describe("readScope", () => {
     process.on("unhandledRejection", onUnhandled);
     try {
       expect(() => readScope(async () => Promise.reject(new Error("no tenant in context")), read)).toThrow(CacheConfigError);
+      // A thenable that is no Promise, whose then() misbehaves when called as a Promise's (outside probe 284: a bare TypeError).
+      expect(() => readScope(() => ({ then: (resolve: (value: string) => void) => resolve("t1") }), read)).toThrow(CacheConfigError);
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(unhandled).toEqual([]);
     } finally {
