@@ -141,9 +141,16 @@ const GENERATE_AT_USE = 256;
 export function entryCopier(value: unknown): Copier {
   let planned: Copier | undefined;
   let uses = 0;
-  /** A value nested too deeply for a plan's recursion (Json thousands of levels deep) is copied generically for good (outside probe 284: the 4th hit threw, every later one too). */
-  const plannedCopy = (source: unknown): unknown => {
+  return (source) => {
+    if (uses >= GENERATE_AT_USE) return planned!(source);
+    uses++;
+    if (uses < PLAN_AT_USE) return copyEncoded(source);
+    // A value nested too deeply for a plan's recursion (Json thousands of levels deep) is copied
+    // generically for good, found when a plan is built and first run, off the hit's hot path
+    // (outside probe 284: from the 4th hit every copy threw).
     try {
+      if (uses === PLAN_AT_USE) planned = clonePlan(value, false);
+      else if (uses === GENERATE_AT_USE) planned = clonePlan(value);
       return planned!(source);
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
@@ -151,20 +158,6 @@ export function entryCopier(value: unknown): Copier {
       uses = GENERATE_AT_USE;
       return copyEncoded(source);
     }
-  };
-  return (source) => {
-    if (uses >= GENERATE_AT_USE) return plannedCopy(source);
-    uses++;
-    if (uses < PLAN_AT_USE) return copyEncoded(source);
-    try {
-      if (uses === PLAN_AT_USE) planned = clonePlan(value, false);
-      else if (uses === GENERATE_AT_USE) planned = clonePlan(value);
-    } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-      planned = copyEncoded;
-      uses = GENERATE_AT_USE;
-    }
-    return plannedCopy(source);
   };
 }
 
