@@ -18,7 +18,6 @@ import type { WarmOptions, WarmResult } from "../stats/warm.js";
 import type { CacheStats } from "../types.js";
 import { closeDelivering } from "./close-delivery.js";
 import { FailedQuery } from "./failed-query.js";
-import { RawWrite } from "./raw-write.js";
 import type { StatsControl, TopQueriesOptions, TopQuery } from "./stats-control.js";
 import type { WriteNames } from "./write-names.js";
 
@@ -83,8 +82,8 @@ export interface CacheControlParts {
   invalidate(names: Iterable<string>): Promise<void>;
   /** Makes reads pass through: the first step of close(). */
   stopReads(): void;
-  /** Whether `query` is a raw statement of this client (see WritePath.ownsRawStatement). */
-  ownsRawStatement(query: unknown): boolean;
+  /** `query` named with `models` (see WritePath.nameRawStatement); undefined when it is no raw statement of this client. */
+  nameRawStatement(query: unknown, models: readonly string[]): unknown;
   /** Refuses writes (CacheClosedError), then waits up to `timeoutMs` for those in flight; resolves with how many still run. */
   stopWrites(timeoutMs: number): Promise<number>;
   /** What the writes still running would invalidate (see WriteGate.runningNames). */
@@ -131,17 +130,14 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
     // Not async: the statement is returned as it came, a lazy Prisma promise that a `$transaction([...])`
     // batch accepts and that runs only when awaited (an async function would start it at once).
     raw: (models, query) => {
-      let names: string[];
       try {
-        names = checkModels(parts.graph, models, "models");
-        if (!parts.ownsRawStatement(query)) throw new CacheArgumentError("query", `expected a raw statement of this client ($executeRaw, $executeRawUnsafe, $queryRaw, $queryRawUnsafe or $queryRawTyped), got ${describeStatement(query)}`);
+        const named = parts.nameRawStatement(query, checkModels(parts.graph, models, "models"));
+        if (named === undefined) throw new CacheArgumentError("query", `expected a raw statement of this client ($executeRaw, $executeRawUnsafe, $queryRaw, $queryRawUnsafe or $queryRawTyped), got ${describeStatement(query)}`);
+        return named as never;
       } catch (error) {
         // Lazy like the statement: rejects when awaited or run in a batch, never unhandled if dropped.
         return new FailedQuery(error) as never;
       }
-      // Named twice (a helper wrapping a statement another already named): both names hold.
-      if (query instanceof RawWrite) query.models = query.models === undefined ? names : [...new Set([...query.models, ...names])];
-      return query;
     },
     prepareBloom: async () => {
       refuseIfClosed("prepareBloom");

@@ -76,7 +76,11 @@ const SYNTAX = new Set(
     "treat trim values varchar xmlattributes xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable").split(" "),
 );
 
-/** Unreserved keywords that are syntax only where they follow these words (`count(*) OVER (`, `GROUP BY CUBE (`); elsewhere a call. */
+/**
+ * Unreserved keywords that are syntax only where they follow these words (`count(*) OVER (`,
+ * `WITH x AS NOT MATERIALIZED (`); elsewhere a call. `cube` and `rollup` are syntax only in a
+ * GROUP BY clause (see groupByAt): `SELECT 1, rollup(x)` calls a function of that name.
+ */
 const CONTEXT_SYNTAX = new Map<string, RegExp>([
   ["over", /\)\s*$/],
   ["filter", /\)\s*$/],
@@ -84,8 +88,35 @@ const CONTEXT_SYNTAX = new Map<string, RegExp>([
   ["cube", /(\bby|,|\()\s*$/i],
   ["rollup", /(\bby|,|\()\s*$/i],
   ["sets", /\bgrouping\s*$/i],
-  ["materialized", /(\bas|\bnot)\s*$/i],
+  ["materialized", /\bas(\s+not)?\s*$/i],
 ]);
+const GROUPING_ONLY = new Set(["cube", "rollup"]);
+
+/**
+ * The clause keywords that decide where a GROUP BY ends: the last one before a `rollup(` says
+ * whether it is a grouping set. A subquery inside the clause ends it too (its `SELECT`): a
+ * grouping set after one is taken for a call, which can only make a read count as a write.
+ */
+const CLAUSE_KEYWORD = /\b(group\s+by|order\s+by|partition\s+by|select|from|where|having|window|limit|offset|fetch|union|intersect|except|returning|values|on|using)\b/gi;
+
+/** Whether a position of `sql` lies in a GROUP BY clause, by the last clause keyword before it. */
+function groupByAt(sql: string): (index: number) => boolean {
+  // Computed once per statement, then searched: a statement with many calls stays linear.
+  const keywords = [...sql.matchAll(CLAUSE_KEYWORD)].map((match) => ({ index: match.index, groupBy: /^group\s/i.test(match[1]!) }));
+  return (index) => {
+    let low = 0;
+    let high = keywords.length - 1;
+    let last = -1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      if (keywords[middle]!.index < index) {
+        last = middle;
+        low = middle + 1;
+      } else high = middle - 1;
+    }
+    return last >= 0 && keywords[last]!.groupBy;
+  };
+}
 
 /** Type names that are not keywords: syntax only in a cast (`::uuid(…)` never occurs, but `::text`, `AS date`), elsewhere possibly a function of that name. */
 const TYPE_NAMES = new Set("text json jsonb uuid bytea date double varbit".split(" "));
@@ -111,23 +142,33 @@ const READ_ONLY_FUNCTIONS = new Set(
 );
 
 function callsUnknownFunction(sql: string): boolean {
+  let inGroupBy: ((index: number) => boolean) | undefined;
   for (const match of sql.matchAll(CALL)) {
-    const spelt = match[1]!.split(".").map((part) => part.trim());
-    const parts = spelt.map((part) => part.replace(/^"|"$/g, "").replace(/""/g, '"').toLowerCase());
+    const parts = match[1]!.split(".").map((part) => identifierOf(part.trim()));
     const name = parts[parts.length - 1]!;
     const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
-    const quoted = spelt[spelt.length - 1]!.startsWith('"');
+    const quoted = match[1]!.trim().endsWith('"');
     if (schema === undefined && !quoted) {
       if (SYNTAX.has(name)) continue;
       const context = CONTEXT_SYNTAX.get(name) ?? (TYPE_NAMES.has(name) ? CAST_BEFORE : undefined);
       // What precedes the name decides; a bounded window keeps a long statement linear.
-      if (context?.test(sql.slice(Math.max(0, match.index - 64), match.index))) continue;
+      if (context?.test(sql.slice(Math.max(0, match.index - 64), match.index)) && (!GROUPING_ONLY.has(name) || (inGroupBy ??= groupByAt(sql))(match.index))) continue;
     }
     if ((schema === undefined || schema === "pg_catalog") && READ_ONLY_FUNCTIONS.has(name)) continue;
     // A table or alias followed by a column list (`INSERT INTO t (a, b)`) is caught by its keyword anyway.
     return true;
   }
   return false;
+}
+
+/**
+ * An identifier as PostgreSQL resolves it: quoted, exactly as spelt (`"Lower"` is not `lower`);
+ * unquoted, with ASCII letters only lowercased (`ranK` with a Kelvin sign is not `rank`, though
+ * JavaScript's toLowerCase makes it so).
+ */
+function identifierOf(spelt: string): string {
+  if (spelt.startsWith('"')) return spelt.slice(1, -1).replace(/""/g, '"');
+  return spelt.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 interface SqlLike {

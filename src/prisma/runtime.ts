@@ -206,7 +206,7 @@ export class CacheRuntime {
       stopReads: () => this.#readPath.stop(),
       stopWrites: (timeoutMs) => this.#writePath.close(timeoutMs),
       runningWriteNames: () => this.#writePath.runningNames(),
-      ownsRawStatement: (query) => this.#writePath.ownsRawStatement(query),
+      nameRawStatement: (query, models) => this.#writePath.nameRawStatement(query, models),
       closeBus: async () => {
         this.#identity?.stop();
         this.#clusterRollback?.stop();

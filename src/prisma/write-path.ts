@@ -44,8 +44,13 @@ export class WritePath {
   readonly #fluentClasses: ReadonlyMap<string, typeof LazyQuery>;
   /** Refuses writes once close() began, and lets close() wait for those in flight. */
   readonly #gate = new WriteGate();
-  /** The raw statements this client made: what `$cache.raw()` accepts (see ownsRawStatement). */
-  readonly #rawStatements = new WeakSet<object>();
+  /**
+   * The raw statements this client made that may write, and those taken for reads (each with how
+   * to make it a write): what `$cache.raw()` accepts. Another client's statement (the base
+   * client's) runs without the cache, so naming its models would invalidate nothing.
+   */
+  readonly #rawStatements = new WeakSet<RawWrite>();
+  readonly #rawReads = new WeakMap<object, () => RawWrite>();
 
   constructor(parts: WritePathParts) {
     this.#namespace = parts.namespace;
@@ -108,9 +113,14 @@ export class WritePath {
   raw(client: ScopedClient, args: unknown[], parentMethod: (...args: unknown[]) => PrismaPromiseLike, isQuery: boolean): unknown {
     const query = parentMethod.apply(client, args);
     if (isQuery && !rawSqlMayWrite(args)) {
-      if (typeof query === "object" && query !== null) this.#rawStatements.add(query);
+      // Taken for a read; `$cache.raw()` naming models turns it into a write (a function that writes unseen).
+      if (typeof query === "object" && query !== null) this.#rawReads.set(query, () => this.#rawWrite(query, client, args));
       return query;
     }
+    return this.#rawWrite(query, client, args);
+  }
+
+  #rawWrite(query: PrismaPromiseLike, client: ScopedClient, args: unknown[]): RawWrite {
     const write = new RawWrite(
       query,
       client,
@@ -128,19 +138,30 @@ export class WritePath {
     return write;
   }
 
+  /**
+   * `$cache.raw(models, query)`: a write invalidates `models` (and what the database changes in
+   * turn) instead of every model; a query taken for a read becomes such a write when `models` names
+   * any (outside probe 286: a function that writes but looks read-only, named, was run as a read).
+   * Undefined when `query` is no raw statement of this client.
+   */
+  nameRawStatement(query: unknown, models: readonly string[]): unknown {
+    if (query instanceof RawWrite && this.#rawStatements.has(query)) {
+      // Named twice (a helper wrapping a statement another already named): both names hold.
+      query.models = query.models === undefined ? models : [...new Set([...query.models, ...models])];
+      return query;
+    }
+    const asWrite = typeof query === "object" && query !== null ? this.#rawReads.get(query) : undefined;
+    if (asWrite === undefined) return undefined;
+    if (models.length === 0) return query;
+    const write = asWrite();
+    write.models = models;
+    return write;
+  }
+
   /** What a raw statement invalidates: every model, or those `$cache.raw()` named and what the database changes in turn. */
   #namesOfRaw(write: RawWrite): string[] {
     // The statement's text is read only for named models: unnamed, it invalidates everything anyway.
     return this.#writeNames.ofChangedModels(write.models, write.models !== undefined && write.truncates);
-  }
-
-  /**
-   * Whether `query` is a raw statement of this client (`$executeRaw`, `$queryRaw`, … of it or of
-   * its interactive transactions): `$cache.raw()` names the models of those only. Another client's
-   * statement (the base client's) runs without the cache, so naming its models would invalidate nothing.
-   */
-  ownsRawStatement(query: unknown): boolean {
-    return typeof query === "object" && query !== null && this.#rawStatements.has(query);
   }
 
   readonly #writes: QueryRunner = {

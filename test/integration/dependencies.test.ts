@@ -116,6 +116,37 @@ describe("dependencies of every argument shape", () => {
       expect(user?.name).toBe("by function");
     });
 
+    describe("a writing function the inspection takes for a built-in, named with $cache.raw (outside probe 286: it ran as a read)", () => {
+      // `lower(int, text)` overloads the built-in's name: the text shows a read-only call.
+      const lowerThatWrites = `CREATE OR REPLACE FUNCTION lower(uid int, n text) RETURNS int LANGUAGE sql AS 'UPDATE "User" SET name = n WHERE id = uid RETURNING id'`;
+      const call = (p: typeof writer.prisma, name: string) => p.$queryRaw`SELECT lower(${alice.id}::int, ${name}::text)`;
+      beforeAll(() => writer.base.$executeRawUnsafe(lowerThatWrites));
+      afterAll(() => writer.base.$executeRawUnsafe("DROP FUNCTION IF EXISTS lower(int, text)"));
+
+      it("awaited on its own", async () => {
+        const user = await expectFresh(read, () => writer.prisma.$cache.raw(["User"], call(writer.prisma, "named read")));
+        expect(user?.name).toBe("named read");
+      });
+
+      it("in an interactive transaction", async () => {
+        const user = await expectFresh(read, () => writer.prisma.$transaction(async (tx) => writer.prisma.$cache.raw(["User"], call(tx as never, "named in a transaction"))));
+        expect(user?.name).toBe("named in a transaction");
+      });
+
+      it("in a batch $transaction([...])", async () => {
+        const user = await expectFresh(read, () => writer.prisma.$transaction([writer.prisma.$cache.raw(["User"], call(writer.prisma, "named in a batch"))]));
+        expect(user?.name).toBe("named in a batch");
+      });
+
+      it("named with no model, it stays a read", async () => {
+        await read(fleet.l1Reader.prisma);
+        const before = fleet.l1Reader.pool.queries;
+        await writer.prisma.$cache.raw([], writer.prisma.$queryRaw`SELECT lower(${"X"})`);
+        await read(fleet.l1Reader.prisma);
+        expect(fleet.l1Reader.pool.queries).toBe(before);
+      });
+    });
+
     it("a locking SELECT … FOR UPDATE and plain built-ins invalidate nothing", async () => {
       await read(fleet.l1Reader.prisma);
       const before = fleet.l1Reader.pool.queries;

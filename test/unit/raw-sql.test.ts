@@ -69,6 +69,20 @@ describe("rawSqlMayWrite", () => {
  FROM "User"`)).toBe(false);
   });
 
+  it("resolves names as PostgreSQL does: quoted ones keep their case, unquoted ones lose only ASCII capitals (outside probe 286)", () => {
+    for (const call of ['SELECT "Lower"(name) FROM t', 'SELECT "Count"(1)', 'SELECT "Reverse"(x)', 'SELECT "PG_CATALOG".lower(x)', "SELECT ran\u212a() OVER ()"]) expect(rawSqlMayWrite([call]), call).toBe(true);
+    for (const read of ['SELECT "lower"(name), LOWER(name), Count(*) FROM t', 'SELECT pg_catalog."lower"(x), "pg_catalog".upper(x)', "SELECT RANK() OVER (ORDER BY a) FROM t"]) expect(rawSqlMayWrite([read]), read).toBe(false);
+  });
+
+  it("takes cube, rollup and materialized for syntax only where they are (outside probe 286)", () => {
+    for (const call of ["SELECT 1, rollup($1)", "SELECT (cube($1))", "SELECT id FROM t ORDER BY rollup(id)", "SELECT * FROM t WHERE NOT materialized(id)", "SELECT a FROM t GROUP BY a HAVING rollup(a) > 0", "SELECT a FROM t GROUP BY a, (SELECT cube(1))"]) {
+      expect(rawSqlMayWrite([call]), call).toBe(true);
+    }
+    for (const read of ["SELECT a, b, count(*) FROM t GROUP BY ROLLUP (a, b)", "SELECT a FROM t GROUP BY a, CUBE(b), rollup(c)", "SELECT a FROM t GROUP BY GROUPING SETS ((a), ROLLUP(b), cube(c))", "WITH x AS NOT MATERIALIZED (SELECT 1) SELECT * FROM x", "WITH x AS MATERIALIZED (SELECT 1) SELECT * FROM x"]) {
+      expect(rawSqlMayWrite([read]), read).toBe(false);
+    }
+  });
+
   it("does not count locking reads or parameter values", () => {
     expect(rawSqlMayWrite(tagged`SELECT * FROM t WHERE id = ${"update"} FOR UPDATE`)).toBe(false);
     expect(rawSqlMayWrite(tagged`SELECT * FROM t FOR NO KEY UPDATE SKIP LOCKED`)).toBe(false);
