@@ -133,11 +133,13 @@ export class UndeliveredInvalidationsError extends CacheError {
   readonly models: readonly string[];
   readonly tags: readonly string[];
 
-  constructor(names: readonly string[]) {
+  /** `by`: close() (they are lost) or drain() (they stay queued, retried in the background). */
+  constructor(names: readonly string[], by: "close()" | "drain()" = "close()") {
     const models = [...new Set(names.filter((name) => !name.startsWith("u:")).map((name) => name.split(":")[1] ?? name))];
     const tags = names.filter((name) => name.startsWith("u:")).map((name) => name.slice(2));
     const shown = names.slice(0, 20).join(", ");
-    super("E_UNDELIVERED_INVALIDATIONS", `close() could not deliver the invalidation of ${names.length} name(s) (models: ${models.join(", ") || "none"}; tags: ${tags.slice(0, 20).join(", ") || "none"}): ${shown}${names.length > 20 ? ", …" : ""}`);
+    const fate = by === "drain()" ? "; they stay queued and are retried" : "";
+    super("E_UNDELIVERED_INVALIDATIONS", `${by} could not deliver the invalidation of ${names.length} name(s)${fate} (models: ${models.join(", ") || "none"}; tags: ${tags.slice(0, 20).join(", ") || "none"}): ${shown}${names.length > 20 ? ", …" : ""}`);
     this.names = names;
     this.models = models;
     this.tags = tags;

@@ -4,7 +4,7 @@ export const NAMES_PER_BUMP = 1_000;
 /**
  * A backlog longer than this is not replayed name by name: it collapses into a bump of every
  * model's generations, which invalidates every entry of the namespace (each entry depends on
- * its model's generation or record generation) in a few script calls.
+ * its model's generation or record generation) in a few script calls (see InvalidationBacklog).
  */
 export const REPLAY_LIMIT = 10_000;
 
@@ -13,10 +13,4 @@ export function batchesOf<T>(names: readonly T[], size = NAMES_PER_BUMP): T[][] 
   const batches: T[][] = [];
   for (let start = 0; start < names.length; start += size) batches.push(names.slice(start, start + size));
   return batches;
-}
-
-/** What a backlog is delivered as: itself while short enough, else the namespace-wide bump. */
-export function replayable(backlog: readonly string[], namespaceWide: () => readonly string[]): { names: readonly string[]; collapsed: boolean } {
-  if (backlog.length <= REPLAY_LIMIT) return { names: backlog, collapsed: false };
-  return { names: namespaceWide(), collapsed: true };
 }

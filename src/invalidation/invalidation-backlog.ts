@@ -1,5 +1,5 @@
 import type { Counters } from "../stats/counters.js";
-import { replayable } from "./bump-batches.js";
+import { REPLAY_LIMIT } from "./bump-batches.js";
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
@@ -17,13 +17,22 @@ export interface BacklogDelivery {
 
 /**
  * Invalidations Redis could not take yet, retried with exponential backoff until delivered. While a
- * name is queued, nothing about it may be cached; a backlog too long to replay is delivered as one
- * namespace-wide bump.
+ * name is queued, nothing about it may be cached. A backlog too long to replay collapses into one
+ * namespace-wide bump as soon as it grows past REPLAY_LIMIT names: from then on every name counts
+ * as queued, and none is held (outside probe 288: a long outage held every name a write named,
+ * 150–250 bytes each, growing for as long as it lasted, to be replaced by that bump anyway).
  */
 export class InvalidationBacklog {
   readonly #delivery: BacklogDelivery;
   /** Queued names, with when (performance.now()) each was last queued: only a bump sent later covers it. */
   readonly #pending = new Map<string, number>();
+  /**
+   * Collapsed: when (performance.now()) the last name was queued since the backlog collapsed
+   * (see the class); only a namespace-wide bump sent later delivers it. Undefined otherwise.
+   */
+  #collapsedAt: number | undefined;
+  /** How many names were queued into the collapsed backlog (repeats counted): its size. */
+  #collapsedCount = 0;
   /** Confirmations queued with the backlog: their dirty marks are removed once it is delivered (else they lapse). */
   readonly #pendingConfirmations: Array<{ token: string; names: readonly string[] }> = [];
   #retryDelay = RETRY_MIN_MS;
@@ -38,25 +47,27 @@ export class InvalidationBacklog {
   }
 
   get size(): number {
-    return this.#pending.size;
+    return this.#collapsedAt === undefined ? this.#pending.size : this.#collapsedCount;
   }
 
   has(name: string): boolean {
-    return this.#pending.has(name);
+    return this.#collapsedAt !== undefined || this.#pending.has(name);
   }
 
   /** Whether any of `names` is queued. */
   hasAny(names: readonly string[]): boolean {
+    if (this.#collapsedAt !== undefined) return names.length > 0;
     if (this.#pending.size === 0) return false;
     return names.some((name) => this.#pending.has(name));
   }
 
   /**
-   * Names queued and not delivered yet, and those whose write's marks are still to be removed
-   * (what close() reports when it cannot deliver them: a queue of confirmations alone is not "0 names").
+   * Names queued and not delivered yet (a collapsed backlog's: the namespace-wide names), and those
+   * whose write's marks are still to be removed (what close() reports when it cannot deliver them:
+   * a queue of confirmations alone is not "0 names").
    */
   names(): string[] {
-    const names = new Set(this.#pending.keys());
+    const names = new Set(this.#collapsedAt === undefined ? this.#pending.keys() : this.#delivery.namespaceWide!());
     for (const confirmation of this.#pendingConfirmations) for (const name of confirmation.names) names.add(name);
     return [...names];
   }
@@ -64,7 +75,17 @@ export class InvalidationBacklog {
   /** Queues a bump Redis did not take (and the confirmation of write `confirming`), and schedules a retry. */
   add(names: readonly string[], confirming: string | undefined): void {
     const queuedAt = performance.now();
-    for (const name of names) this.#pending.set(name, queuedAt);
+    if (this.#collapsedAt !== undefined) {
+      this.#collapsedAt = queuedAt;
+      this.#collapsedCount += names.length;
+    } else {
+      for (const name of names) this.#pending.set(name, queuedAt);
+      if (this.#pending.size > REPLAY_LIMIT && this.#delivery.namespaceWide !== undefined) {
+        this.#collapsedAt = queuedAt;
+        this.#collapsedCount = this.#pending.size;
+        this.#pending.clear();
+      }
+    }
     if (confirming !== undefined && this.#pendingConfirmations.length < MAX_QUEUED_CONFIRMATIONS) this.#pendingConfirmations.push({ token: confirming, names });
     this.#delivery.counters.invalidationsQueued++;
     this.#scheduleRetry();
@@ -76,6 +97,7 @@ export class InvalidationBacklog {
    * belong to a write that committed after, and stays.
    */
   delivered(names: readonly string[], sentAt: number): void {
+    // A collapsed backlog waits for its namespace-wide bump (see flush).
     if (this.#pending.size === 0) return;
     for (const name of names) this.#settle(name, sentAt);
   }
@@ -106,12 +128,19 @@ export class InvalidationBacklog {
   async #flushOnce(): Promise<boolean> {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    if (this.#pending.size > 0) {
+    if (this.#collapsedAt !== undefined) {
+      const sentAt = performance.now();
+      if (!(await this.#delivery.send(this.#delivery.namespaceWide!()))) return false;
+      this.#delivery.counters.invalidationBacklogsCollapsed++;
+      // Names queued while it was on the way need another: they may belong to writes that committed after it.
+      if (this.#collapsedAt < sentAt) {
+        this.#collapsedAt = undefined;
+        this.#collapsedCount = 0;
+      } else return false;
+    } else if (this.#pending.size > 0) {
       const sentAt = performance.now();
       const backlog = [...this.#pending.keys()];
-      const { names, collapsed } = replayable(backlog, this.#delivery.namespaceWide ?? (() => backlog));
-      if (!(await this.#delivery.send(names))) return false;
-      if (collapsed) this.#delivery.counters.invalidationBacklogsCollapsed++;
+      if (!(await this.#delivery.send(backlog))) return false;
       for (const name of backlog) this.#settle(name, sentAt);
     }
     return this.#removeMarks();
@@ -145,7 +174,7 @@ export class InvalidationBacklog {
 
   /** Delivers the queue now instead of at the next retry (Redis is back). */
   retryNow(): void {
-    if (this.#pending.size === 0 && this.#pendingConfirmations.length === 0) return;
+    if (this.size === 0 && this.#pendingConfirmations.length === 0) return;
     this.#retryDelay = RETRY_MIN_MS;
     void this.flush().then((delivered) => {
       if (!delivered) this.#scheduleRetry();

@@ -16,7 +16,7 @@ import type { Observability } from "../stats/observability.js";
 import { tracing } from "../stats/telemetry.js";
 import type { WarmOptions, WarmResult } from "../stats/warm.js";
 import type { CacheStats } from "../types.js";
-import { closeDelivering } from "./close-delivery.js";
+import { deliverQueued } from "./queued-delivery.js";
 import { FailedQuery } from "./failed-query.js";
 import type { StatsControl, TopQueriesOptions, TopQuery } from "./stats-control.js";
 import type { WriteNames } from "./write-names.js";
@@ -53,7 +53,11 @@ export interface CacheControl<ModelName extends string = string> {
   resetStats(): void;
   /** Hit, miss, stale, invalidation, error and alert events (a Node EventEmitter; hit/miss events cost nothing until listened to). */
   readonly events: CacheEvents;
-  /** Resolves when background work started so far is done: refreshes finished, queued invalidations delivered (or still failing). */
+  /**
+   * Resolves when background work started so far is done: refreshes finished, queued invalidations
+   * delivered (retried for max(2 s, 8 × redisTimeout), else it rejects with an
+   * UndeliveredInvalidationsError naming them: they stay queued), samples flushed.
+   */
   drain(): Promise<void>;
   /**
    * Stops caching (reads pass through), delivers queued invalidations (trying for max(2 s, 8 × redisTimeout)) and closes the
@@ -149,8 +153,11 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
     },
     drain: async () => {
       await parts.cache.drain();
-      await parts.versions.flush();
+      // Retried as close() does, not tried once (outside probe 288: right after Redis came back it
+      // resolved with the whole backlog queued); after close() nothing is sent, and close() reported it.
+      const undelivered = closing === undefined ? await deliverQueued(parts.versions, options.redisTimeoutMs, "drain()") : undefined;
       await parts.observability.drain();
+      if (undelivered !== undefined) throw undelivered;
     },
     close: () => (closing ??= closeCache(parts)),
   };
@@ -256,7 +263,7 @@ async function closeCache(parts: CacheControlParts): Promise<void> {
   if (buildsStopped !== undefined) await settleWithin(buildsStopped, options.closeTimeoutMs);
   parts.l1?.clear();
   // Bounded: delivers what is queued or reports it (an error event, a counter, a rejected close()).
-  const queued = await closeDelivering(parts.versions, options.redisTimeoutMs);
+  const queued = await deliverQueued(parts.versions, options.redisTimeoutMs, "close()");
   parts.breaker?.stop();
   await parts.observability.close();
   // Writes still running (past closeTimeout) cannot deliver their invalidation once the connections

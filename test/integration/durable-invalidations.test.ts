@@ -190,6 +190,44 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     expect((await readUser(instance(namespace)))?.name).toBe("delivered by close()");
   }, 60_000);
 
+  it("drain() retries queued invalidations until Redis takes them, and rejects naming them when it cannot: they stay queued (outside probe 288: it tried once)", async () => {
+    const namespace = uniqueNamespace();
+    const proxy = await TcpProxy.start(chaos.port);
+    const writer = instance(namespace, { redisDownWriteWait: 200 }, proxy.url);
+    await readUser(writer);
+    try {
+      proxy.cut();
+      await writer.prisma.user.update({ where: { id: userId }, data: { name: "queued while drain() cannot deliver" } });
+      const queued = writer.prisma.$cache.stats().pendingInvalidations;
+      expect(queued).toBeGreaterThan(0);
+      const draining = await writer.prisma.$cache.drain().then(() => undefined, (error: unknown) => error);
+      expect(draining).toBeInstanceOf(UndeliveredInvalidationsError);
+      expect((draining as UndeliveredInvalidationsError).message).toMatch(/^drain\(\) could not deliver .*; they stay queued and are retried/);
+      expect((draining as UndeliveredInvalidationsError).models).toContain("User");
+      expect(writer.prisma.$cache.stats().pendingInvalidations).toBe(queued);
+    } finally {
+      proxy.restore();
+    }
+    await writer.prisma.$cache.drain();
+    expect(writer.prisma.$cache.stats().pendingInvalidations).toBe(0);
+    await writer.close();
+    await proxy.stop();
+
+    // Redis frozen when drain() is called, back 300 ms later: drain() resolves once it delivered.
+    const second = instance(namespace, { redisDownWriteWait: 200 });
+    await readUser(second);
+    chaos.pause();
+    try {
+      await second.prisma.user.update({ where: { id: userId }, data: { name: "delivered by drain()" } });
+      expect(second.prisma.$cache.stats().pendingInvalidations).toBeGreaterThan(0);
+    } finally {
+      setTimeout(() => chaos.resume(), 300);
+    }
+    await second.prisma.$cache.drain();
+    expect(second.prisma.$cache.stats().pendingInvalidations).toBe(0);
+    expect((await readUser(instance(namespace)))?.name).toBe("delivered by drain()");
+  }, 60_000);
+
   it("an unannounced write waits for its invalidation to be delivered (Redis paused briefly): no stale read once it resolved", async () => {
     const namespace = uniqueNamespace();
     const writer = instance(namespace);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batchesOf, NAMES_PER_BUMP, REPLAY_LIMIT, replayable } from "../../src/invalidation/bump-batches.ts";
+import { batchesOf, NAMES_PER_BUMP } from "../../src/invalidation/bump-batches.ts";
 import { resolveOptions } from "../../src/options.ts";
 import type { CacheExtensionOptions } from "../../src/types.ts";
 import { configErrorOf } from "../helpers/config-error.ts";
@@ -41,12 +41,5 @@ describe("invalidation batches", () => {
     const batches = batchesOf(names);
     expect(batches.map((batch) => batch.length)).toEqual([NAMES_PER_BUMP, NAMES_PER_BUMP, 500]);
     expect(batches.flat()).toEqual(names);
-  });
-
-  it("replays a backlog up to REPLAY_LIMIT names and collapses a longer one into the namespace-wide names", () => {
-    const everything = () => ["g:User", "r:User"];
-    const short = Array.from({ length: REPLAY_LIMIT }, (_, i) => `u:${i}`);
-    expect(replayable(short, everything)).toEqual({ names: short, collapsed: false });
-    expect(replayable([...short, "u:last"], everything)).toEqual({ names: ["g:User", "r:User"], collapsed: true });
   });
 });

@@ -1,16 +1,22 @@
 import { describe, expect, it } from "vitest";
+import { REPLAY_LIMIT } from "../../src/invalidation/bump-batches.ts";
 import { InvalidationBacklog } from "../../src/invalidation/invalidation-backlog.ts";
 import { Counters } from "../../src/stats/counters.ts";
 
 /** A backlog whose deliveries the test settles by hand: each send waits until the test answers it. */
 function backlogWithManualDelivery() {
   const sends: Array<{ names: readonly string[]; confirming?: string; answer: (ok: boolean) => void }> = [];
+  const counters = new Counters();
   const backlog = new InvalidationBacklog({
-    counters: new Counters(),
+    counters,
     send: (names, confirming) => new Promise<boolean>((answer) => sends.push({ names, confirming, answer })),
+    namespaceWide: () => EVERYTHING,
   });
-  return { backlog, sends };
+  return { backlog, sends, counters };
 }
+
+const EVERYTHING = ["g:User", "r:User"];
+const namesFrom = (first: number, count: number) => Array.from({ length: count }, (_, i) => `u:${first + i}`);
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
 
@@ -100,5 +106,56 @@ describe("InvalidationBacklog", () => {
     // Nothing left: a further flush sends nothing.
     expect(await backlog.flush()).toBe(true);
     expect(sends).toHaveLength(3);
+  });
+
+  it("replays a backlog of up to REPLAY_LIMIT names name by name", async () => {
+    const { backlog, sends } = backlogWithManualDelivery();
+    backlog.add(namesFrom(0, REPLAY_LIMIT), undefined);
+    expect(backlog.size).toBe(REPLAY_LIMIT);
+    const flushed = backlog.flush();
+    expect(sends[0]!.names).toHaveLength(REPLAY_LIMIT);
+    sends[0]!.answer(true);
+    expect(await flushed).toBe(true);
+    expect(backlog.size).toBe(0);
+  });
+
+  it("collapses once it grows past REPLAY_LIMIT names: every name counts as queued, none is held, one namespace-wide bump delivers it (outside probe 288)", async () => {
+    const { backlog, sends, counters } = backlogWithManualDelivery();
+    for (let i = 0; i < 50; i++) backlog.add(namesFrom(i * 1_000, 1_000), undefined);
+    expect(backlog.size).toBe(50_000);
+    // What close() would report: the namespace-wide names, not 50 000 of them.
+    expect(backlog.names()).toEqual(EVERYTHING);
+    expect(backlog.has("t:Post:id=[7]")).toBe(true);
+    expect(backlog.hasAny(["t:Post:id=[7]"])).toBe(true);
+    const failed = backlog.flush();
+    expect(sends.map((send) => send.names)).toEqual([EVERYTHING]);
+    sends[0]!.answer(false);
+    expect(await failed).toBe(false);
+    expect(backlog.size).toBe(50_000);
+    const flushed = backlog.flush();
+    sends[1]!.answer(true);
+    expect(await flushed).toBe(true);
+    expect(counters.invalidationBacklogsCollapsed).toBe(1);
+    expect(backlog.size).toBe(0);
+    expect(backlog.hasAny(["t:Post:id=[7]"])).toBe(false);
+    // Not collapsed any more: names are held one by one again.
+    backlog.add(["u:after"], undefined);
+    expect(backlog.names()).toEqual(["u:after"]);
+  });
+
+  it("a collapsed backlog stays collapsed when a name was queued while its bump was on the way", async () => {
+    const { backlog, sends } = backlogWithManualDelivery();
+    backlog.add(namesFrom(0, REPLAY_LIMIT + 1), undefined);
+    const flushed = backlog.flush();
+    await tick();
+    backlog.add(["u:late"], undefined);
+    sends[0]!.answer(true);
+    expect(await flushed).toBe(false);
+    expect(backlog.has("u:late")).toBe(true);
+    const again = backlog.flush();
+    expect(sends[1]!.names).toEqual(EVERYTHING);
+    sends[1]!.answer(true);
+    expect(await again).toBe(true);
+    expect(backlog.size).toBe(0);
   });
 });
