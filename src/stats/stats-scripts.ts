@@ -18,7 +18,8 @@ export const ERA_HALF_LIVES = 32;
  * process, which includes compiling the query; used only for a shape with no cost).
  * ARGV: half-life ms, max queries, ttl ms, query count n, cost count c, then n × (id, reads, shape,
  * query JSON), then c pairs (shape, mean load ms this interval), then pairs (shape, first load ms).
- * Returns how many queries the trim forgot.
+ * Returns how many queries the trim forgot. Every key stays bounded by `max queries`: the load
+ * times of shapes no kept query has are dropped once there are more than twice that many.
  */
 export const RECORD_QUERIES = script(`${SERVER_TIME}
 local function chunked(command, key, list)
@@ -77,6 +78,22 @@ if forgotten > 0 then
   chunked('HDEL', KEYS[5], gone)
 else
   forgotten = 0
+end
+-- Load times are kept per shape, and a shape outlives the queries trimmed above: past twice the
+-- queries kept, only the shapes of kept queries stay (outside probe 288: one field per shape ever
+-- loaded, renewed with every flush — a Json filter's keys make a shape per key a user types).
+-- Amortized: each pass removes at least as many fields as the queries kept.
+local costsLimit = 2 * max + 64
+if redis.call('HLEN', KEYS[3]) > costsLimit or redis.call('HLEN', KEYS[6]) > costsLimit then
+  local kept = {}
+  for _, shape in ipairs(redis.call('HVALS', KEYS[5])) do kept[shape] = true end
+  for _, key in ipairs({ KEYS[3], KEYS[6] }) do
+    local unused = {}
+    for _, shape in ipairs(redis.call('HKEYS', key)) do
+      if not kept[shape] then unused[#unused + 1] = shape end
+    end
+    chunked('HDEL', key, unused)
+  end
 end
 for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], ARGV[3]) end
 return forgotten

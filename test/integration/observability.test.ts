@@ -294,6 +294,35 @@ describe("query statistics and warm()", () => {
     }
   }, 60_000);
 
+  it("keeps the load times of at most 2 × maxQueries + 64 query shapes in Redis, however many shapes are loaded (outside probe 288: one field per shape ever loaded)", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    try {
+      const stats = recorder(redis, namespace, "fp", 100);
+      // A Json filter's keys are structure: each key a user types is a shape of its own.
+      const sample = (i: number) => ({ $model: "User", $operation: "findFirst", $args: { where: { profile: { equals: { [`field${i}`]: 1 } } } }, $cacheOption: undefined });
+      const lengths: number[] = [];
+      for (let i = 0; i < 3_000; i++) {
+        stats.popularity!.add(`${namespace}:fp:User:findFirst:${i}`, sample(i));
+        // A shape's first load and a later one go to two hashes (first costs, costs).
+        stats.loaded(sample(i), 3);
+        stats.loaded(sample(i), 2);
+        if (i % 250 === 249) {
+          await stats.flush();
+          lengths.push(Math.max(await redis.hlen(`{${namespace}}:qs:costs`), await redis.hlen(`{${namespace}}:qs:first-costs`)));
+        }
+      }
+      expect(Math.max(...lengths)).toBeLessThanOrEqual(2 * 100 + 64);
+      expect(await redis.zcard(`{${namespace}}:qs:scores`)).toBe(100);
+      // The kept queries keep their shapes' load times: warm() still ranks them by cost.
+      const best = await stats.top(100);
+      expect(best).toHaveLength(100);
+      expect(best.every((query) => query.loadMs === 2)).toBe(true);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it("stats().hotKeys lists only keys read at least hotKeys.threshold times in the window", async () => {
     const c = createCachedClient({ hotKeys: { threshold: 64 } });
     try {
@@ -596,13 +625,13 @@ describe("telemetry", () => {
 });
 
 /** A query-statistics recorder on its own, as the extension builds it. */
-function recorder(redis: ReturnType<typeof createRedis>, namespace: string, fingerprint: string): QueryStats {
+function recorder(redis: ReturnType<typeof createRedis>, namespace: string, fingerprint: string, maxQueries = 1_000): QueryStats {
   const codec = new Codec(prismaDecimal, { exact: false });
   return new QueryStats({
     store: new RedisStore(redis, 10_000),
     prefix: `{${namespace}}`,
     fingerprint,
-    settings: { counting: true, maxQueries: 1_000, halfLifeMs: 3_600_000, flushIntervalMs: 5_000 },
+    settings: { counting: true, maxQueries, halfLifeMs: 3_600_000, flushIntervalMs: 5_000 },
     encodeArgs: (args) => codec.encode(args),
     decodeArgs: (text) => codec.decode(text),
     report: (error) => {
