@@ -86,11 +86,13 @@ end
 local costsLimit = 2 * max + 64
 if redis.call('HLEN', KEYS[3]) > costsLimit or redis.call('HLEN', KEYS[6]) > costsLimit then
   local kept = {}
-  for _, shape in ipairs(redis.call('HVALS', KEYS[5])) do kept[shape] = true end
+  local shapes = redis.call('HGETALL', KEYS[5])
+  for i = 2, #shapes, 2 do kept[shapes[i]] = true end
   for _, key in ipairs({ KEYS[3], KEYS[6] }) do
     local unused = {}
-    for _, shape in ipairs(redis.call('HKEYS', key)) do
-      if not kept[shape] then unused[#unused + 1] = shape end
+    local costs = redis.call('HGETALL', key)
+    for i = 1, #costs, 2 do
+      if not kept[costs[i]] then unused[#unused + 1] = costs[i] end
     end
     chunked('HDEL', key, unused)
   end
