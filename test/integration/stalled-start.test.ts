@@ -1,6 +1,7 @@
 import { describe, expect, inject, it } from "vitest";
 import type { CacheError } from "../../src/index.ts";
 import { Redis } from "ioredis";
+import { RedisStore, RedisTimeoutError } from "../../src/stores/redis-store.ts";
 import { createCachedClient } from "../helpers/client.ts";
 import { delayingProxy } from "../helpers/delaying-proxy.ts";
 import { ChaosRedis } from "../helpers/redis-server.ts";
@@ -97,6 +98,32 @@ describe("a process that stalls", () => {
       await client.close();
     }
   });
+
+  it("gives no grace to a command sent after the stall: sent as the process came back, it gives up a redisTimeout later, not the stall's length (outside probe 287)", async () => {
+    // A reader frozen (SIGSTOP) while it loaded, thawed after Redis restarted: its store, sent at
+    // once and never answered, was given the whole freeze as grace, and held the key's local
+    // waiters for lockTtl. A command in flight across the stall still gets it.
+    const server = await ChaosRedis.start();
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const store = new RedisStore(redis, 250);
+    try {
+      await store.get("stall-warm-up");
+      server.pause();
+      const acrossTheStall = store.get("sent before the stall").then(() => "answered", (error: unknown) => error);
+      stall(3_000);
+      const sentAt = performance.now();
+      const afterTheStall = await store.get("sent after the stall").then(() => "answered", (error: unknown) => error);
+      const gaveUpAfterMs = performance.now() - sentAt;
+      expect(afterTheStall).toBeInstanceOf(RedisTimeoutError);
+      // Within about 1.25 × redisTimeout (a sweep every quarter of it); given the stall, it took over 3 s.
+      expect(gaveUpAfterMs).toBeLessThan(2_000);
+      expect(await acrossTheStall).toBeInstanceOf(RedisTimeoutError);
+    } finally {
+      server.resume();
+      redis.disconnect();
+      await server.stop();
+    }
+  }, 60_000);
 
   it("again and again while Redis is frozen still gives up on Redis after one grace: the read goes to the database within a few stalls (outside probe 97)", async () => {
     const server = await ChaosRedis.start();
