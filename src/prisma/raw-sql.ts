@@ -1,22 +1,27 @@
+import { sqlTokens, type SqlToken } from "./sql-tokens.js";
+
 /**
  * Whether a raw query (`$queryRaw`, `$queryRawUnsafe`, `$queryRawTyped`) may change rows, from
  * its full SQL text: template strings, every interpolated `Prisma.sql` / `Prisma.raw` /
  * `Prisma.join` fragment at any depth, TypedSQL's text. Conservative by construction: a
  * statement may write when it contains
  *  - a keyword that writes or changes what later reads see (INSERT, UPDATE, DELETE, MERGE, COPY,
- *    DDL, SET, EXECUTE, SELECT … INTO, ...), anywhere, CTEs included (`WITH x AS (UPDATE …)`); or
+ *    DDL, SET, EXECUTE, SELECT … INTO, COMMIT, ...), anywhere, CTEs included (`WITH x AS (UPDATE …)`); or
  *  - a call of any function not on a list of built-ins known not to write (`nextval`, `setval`,
  *    `my_func()`: a user function may write).
- * Locking reads (`FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`) do not count as writes. Words in
- * string literals and comments are not told apart: they can only make a read count as a write.
+ * Calls are found in the text as PostgreSQL's lexer splits it (see sqlTokens): a name glued to a
+ * keyword (`SELECT"f"()`), a comment before the parenthesis, a `/*` or a `"` inside a string are
+ * read as PostgreSQL reads them (outside probe 289 hid calls behind each of those). Keywords are
+ * looked for in the raw text too: in a string or a comment they can only make a read count as a
+ * write. Locking reads (`FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`) do not count as writes.
  * A query known not to write can say so with `$cache.raw([], query)`.
  */
 export function rawSqlMayWrite(args: readonly unknown[]): boolean {
-  const sql = rawSqlText(args).replace(LOCKING_CLAUSE, " ");
-  // Calls are looked for in the text as it is and with comments blanked out (`my_func /* … */ ()`
-  // is a call): the union, since blanking naively may also blank code between quoted `/*` and `*/`.
-  // A Unicode-escaped identifier (`U&"…"`) may spell any name: taken as a call.
-  return WRITE_KEYWORD.test(sql) || UNICODE_IDENTIFIER.test(sql) || callsUnknownFunction(sql) || callsUnknownFunction(withoutComments(sql));
+  const sql = rawSqlText(args);
+  if (WRITE_KEYWORD.test(sql.replace(LOCKING_CLAUSE, " ")) || UNICODE_IDENTIFIER.test(sql)) return true;
+  // A server with standard_conforming_strings off reads backslashes in plain strings as escapes:
+  // where the text has any, it is read both ways.
+  return tokensMayWrite(sqlTokens(sql)) || (sql.includes("\\") && tokensMayWrite(sqlTokens(sql, true)));
 }
 
 const UNICODE_IDENTIFIER = /\bU&"/i;
@@ -29,41 +34,17 @@ export function rawSqlMayTruncate(args: readonly unknown[]): boolean {
   return /\btruncate\b/i.test(rawSqlText(args));
 }
 
-/** The text with its comments blanked out as PostgreSQL reads them: `/* … *\/` nested, `--` to a line feed or carriage return. */
-function withoutComments(sql: string): string {
-  let out = "";
-  let depth = 0;
-  for (let i = 0; i < sql.length; i++) {
-    const pair = sql.slice(i, i + 2);
-    if (pair === "/*") {
-      depth++;
-      i++;
-    } else if (depth > 0 && pair === "*/") {
-      depth--;
-      i++;
-      if (depth === 0) out += " ";
-    } else if (depth === 0 && pair === "--") {
-      while (i < sql.length && sql[i] !== "\n" && sql[i] !== "\r") i++;
-      out += " ";
-    } else if (depth === 0) out += sql[i];
-  }
-  return out;
-}
-
 const WRITE_KEYWORD =
-  /\b(insert|update|delete|merge|upsert|truncate|alter|drop|create|copy|call|do|into|grant|revoke|refresh|cluster|vacuum|reindex|execute|prepare|set|reset|discard|lock\s+table|import\s+foreign|comment\s+on|security\s+label|load\s+')\b/i;
+  /\b(insert|update|delete|merge|upsert|truncate|alter|drop|create|copy|call|do|into|grant|revoke|refresh|cluster|vacuum|reindex|execute|prepare|set|reset|discard|commit|lock\s+table|import\s+foreign|comment\s+on|security\s+label|load\s+')\b/i;
 const LOCKING_CLAUSE = /\bfor\s+(no\s+key\s+update|key\s+share|update|share)\b/gi;
-/**
- * `name(` or `schema.name(`, quoted (`"my""func"`) or not, the name starting at an identifier's
- * start. PostgreSQL takes every non-ASCII character for a letter in identifiers: `élower(`,
- * `e\u0301lower(` or a zero-width space before `lower(` call another function than the built-in `lower`.
- */
-const CALL = /(?<![A-Za-z0-9_$"\u{80}-\u{10FFFF}])((?:"(?:[^"]|"")+"|[A-Za-z_\u{80}-\u{10FFFF}][A-Za-z0-9_$\u{80}-\u{10FFFF}]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_\u{80}-\u{10FFFF}][A-Za-z0-9_$\u{80}-\u{10FFFF}]*))*)\s*\(/gu;
+
+/** Keywords that write or change what later reads see, as words of the statement (see WRITE_KEYWORD for the raw text). */
+const WRITE_WORDS = new Set("insert update delete merge upsert truncate alter drop create copy call do into grant revoke refresh cluster vacuum reindex execute prepare set reset discard commit".split(" "));
 
 /**
  * Words PostgreSQL never takes for a function's name, unquoted: its reserved keywords and those
  * that may name columns but not functions (`coalesce`, `numeric`, `values`). Unreserved keywords
- * (`first`, `over`, `filter`, `rows`) may name a user function: see CONTEXT_SYNTAX.
+ * (`first`, `over`, `filter`, `rows`) may name a user function: see syntaxBefore.
  */
 const SYNTAX = new Set(
   ("all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create current_catalog current_date " +
@@ -75,52 +56,6 @@ const SYNTAX = new Set(
     "least national nchar none normalize nullif numeric out overlay position precision real row setof smallint substring time timestamp " +
     "treat trim values varchar xmlattributes xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable").split(" "),
 );
-
-/**
- * Unreserved keywords that are syntax only where they follow these words (`count(*) OVER (`,
- * `WITH x AS NOT MATERIALIZED (`); elsewhere a call. `cube` and `rollup` are syntax only in a
- * GROUP BY clause (see groupByAt): `SELECT 1, rollup(x)` calls a function of that name.
- */
-const CONTEXT_SYNTAX = new Map<string, RegExp>([
-  ["over", /\)\s*$/],
-  ["filter", /\)\s*$/],
-  ["within", /\)\s*$/],
-  ["cube", /(\bby|,|\()\s*$/i],
-  ["rollup", /(\bby|,|\()\s*$/i],
-  ["sets", /\bgrouping\s*$/i],
-  ["materialized", /\bas(\s+not)?\s*$/i],
-]);
-const GROUPING_ONLY = new Set(["cube", "rollup"]);
-
-/**
- * The clause keywords that decide where a GROUP BY ends: the last one before a `rollup(` says
- * whether it is a grouping set. A subquery inside the clause ends it too (its `SELECT`): a
- * grouping set after one is taken for a call, which can only make a read count as a write.
- */
-const CLAUSE_KEYWORD = /\b(group\s+by|order\s+by|partition\s+by|select|from|where|having|window|limit|offset|fetch|union|intersect|except|returning|values|on|using)\b/gi;
-
-/** Whether a position of `sql` lies in a GROUP BY clause, by the last clause keyword before it. */
-function groupByAt(sql: string): (index: number) => boolean {
-  // Computed once per statement, then searched: a statement with many calls stays linear.
-  const keywords = [...sql.matchAll(CLAUSE_KEYWORD)].map((match) => ({ index: match.index, groupBy: /^group\s/i.test(match[1]!) }));
-  return (index) => {
-    let low = 0;
-    let high = keywords.length - 1;
-    let last = -1;
-    while (low <= high) {
-      const middle = (low + high) >> 1;
-      if (keywords[middle]!.index < index) {
-        last = middle;
-        low = middle + 1;
-      } else high = middle - 1;
-    }
-    return last >= 0 && keywords[last]!.groupBy;
-  };
-}
-
-/** Type names that are not keywords: syntax only in a cast (`::uuid(…)` never occurs, but `::text`, `AS date`), elsewhere possibly a function of that name. */
-const TYPE_NAMES = new Set("text json jsonb uuid bytea date double varbit".split(" "));
-const CAST_BEFORE = /(::|\bas)\s*$/i;
 
 /** Built-in functions that read only (aggregates, window, string, math, date, JSON and array functions). */
 const READ_ONLY_FUNCTIONS = new Set(
@@ -136,39 +71,139 @@ const READ_ONLY_FUNCTIONS = new Set(
     "to_json to_jsonb row_to_json array_to_json json_build_object jsonb_build_object json_build_array jsonb_build_array json_object jsonb_object " +
     "json_array_elements jsonb_array_elements json_array_elements_text jsonb_array_elements_text json_each jsonb_each json_each_text jsonb_each_text " +
     "json_extract_path jsonb_extract_path json_extract_path_text jsonb_extract_path_text json_typeof jsonb_typeof jsonb_set jsonb_insert jsonb_strip_nulls jsonb_pretty " +
-    "json_array_length jsonb_array_length json_object_keys jsonb_object_keys jsonb_path_query jsonb_path_exists jsonb_path_match to_tsvector to_tsquery plainto_tsquery websearch_to_tsquery ts_rank ts_headline " +
+    "json_array_length jsonb_array_length json_object_keys jsonb_object_keys jsonb_path_query jsonb_path_query_first jsonb_path_query_array jsonb_path_exists jsonb_path_match " +
+    "to_tsvector to_tsquery plainto_tsquery websearch_to_tsquery ts_rank ts_headline " +
     "array_length array_lower array_upper array_position array_positions array_append array_prepend array_cat array_remove array_replace cardinality unnest generate_series generate_subscripts " +
     "current_database current_schema current_schemas current_user session_user version pg_typeof num_nonnulls num_nulls").split(" "),
 );
 
-function callsUnknownFunction(sql: string): boolean {
-  let inGroupBy: ((index: number) => boolean) | undefined;
-  for (const match of sql.matchAll(CALL)) {
-    const parts = match[1]!.split(".").map((part) => identifierOf(part.trim()));
-    const name = parts[parts.length - 1]!;
-    const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
-    const quoted = match[1]!.trim().endsWith('"');
-    if (schema === undefined && !quoted) {
-      if (SYNTAX.has(name)) continue;
-      const context = CONTEXT_SYNTAX.get(name) ?? (TYPE_NAMES.has(name) ? CAST_BEFORE : undefined);
-      // What precedes the name decides; a bounded window keeps a long statement linear.
-      if (context?.test(sql.slice(Math.max(0, match.index - 64), match.index)) && (!GROUPING_ONLY.has(name) || (inGroupBy ??= groupByAt(sql))(match.index))) continue;
+/** Clause keywords: the last one at a parenthesis depth says which clause a `rollup(` is in. */
+const CLAUSES = new Set("select from where having window limit offset fetch union intersect except returning values on using".split(" "));
+
+/** A parenthesis: a call's (its arguments), a window or aggregate suffix's (`OVER (…)`), or any other, and whether it sits in a GROUP BY clause. */
+interface Paren {
+  kind: "call" | "suffix" | "plain";
+  /** The last clause keyword inside it (`group by` for a grouping set's list). */
+  clause: string | undefined;
+}
+
+/**
+ * Whether a statement's tokens write: a write keyword outside a locking clause, `END` starting
+ * a statement (a COMMIT), or a call of a function not known to read only.
+ */
+function tokensMayWrite(tokens: readonly SqlToken[]): boolean {
+  const parens: Paren[] = [{ kind: "plain", clause: undefined }];
+  let lastClosed: Paren["kind"] | undefined;
+  const lower = (at: number) => (tokens[at]?.kind === "word" ? asciiLower(tokens[at]!.text) : undefined);
+  for (let at = 0; at < tokens.length; at++) {
+    const token = tokens[at]!;
+    const word = lower(at);
+    const previous = lower(at - 1);
+    const here = parens[parens.length - 1]!;
+    if (token.kind === "unicode") return true;
+    if (token.kind === "symbol") {
+      if (token.text === "(") {
+        // Not after a name (a name's parenthesis is pushed where the name is read, below): an
+        // expression, even in a GROUP BY clause (`GROUP BY (cube(1))` calls `cube`).
+        parens.push({ kind: "plain", clause: undefined });
+      } else if (token.text === ")") {
+        if (parens.length > 1) lastClosed = parens.pop()!.kind;
+      } else if (token.text === ";") {
+        parens.length = 1;
+        parens[0]!.clause = undefined;
+      }
+      continue;
     }
-    if ((schema === undefined || schema === "pg_catalog") && READ_ONLY_FUNCTIONS.has(name)) continue;
-    // A table or alias followed by a column list (`INSERT INTO t (a, b)`) is caught by its keyword anyway.
-    return true;
+    if (word !== undefined) {
+      // A locking clause: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE.
+      if (word === "for") {
+        const lock = [lower(at + 1), lower(at + 2), lower(at + 3)];
+        if (lock[0] === "update" || lock[0] === "share") at += 1;
+        else if (lock[0] === "key" && lock[1] === "share") at += 2;
+        else if (lock[0] === "no" && lock[1] === "key" && lock[2] === "update") at += 3;
+        continue;
+      }
+      if (WRITE_WORDS.has(word)) return true;
+      // END starting a statement is a COMMIT (elsewhere it ends a CASE).
+      if (word === "end" && (at === 0 || tokens[at - 1]!.text === ";")) return true;
+      if (word === "by" && previous === "group") here.clause = "group by";
+      else if (CLAUSES.has(word) || (word === "by" && (previous === "order" || previous === "partition"))) here.clause = word;
+    }
+    if (token.kind !== "word" && token.kind !== "quoted") continue;
+    // A name, perhaps qualified: the call is read where its last part is followed by "(".
+    const parts = [token];
+    let end = at;
+    while (tokens[end + 1]?.text === "." && tokens[end + 1]!.kind === "symbol" && (tokens[end + 2]?.kind === "word" || tokens[end + 2]?.kind === "quoted")) {
+      parts.push(tokens[end + 2]!);
+      end += 2;
+    }
+    const opens = tokens[end + 1]?.kind === "symbol" && tokens[end + 1]!.text === "(";
+    if (!opens) {
+      at = end;
+      continue;
+    }
+    const name = identifierOf(parts[parts.length - 1]!);
+    const schema = parts.length > 1 ? identifierOf(parts[parts.length - 2]!) : undefined;
+    const syntax = parts.length === 1 && token.kind === "word" && syntaxBefore(name, tokens, at, here, lastClosed, lower);
+    // A type's modifiers (`x::numeric(10, 2)`, `CAST(x AS varchar(3))`) or an alias's column list (`AS t (a, b)`): no call.
+    const typed = previous === "as" || (tokens[at - 1]?.kind === "symbol" && tokens[at - 1]!.text === "::");
+    if (!syntax && !typed && !((schema === undefined || schema === "pg_catalog") && READ_ONLY_FUNCTIONS.has(name))) return true;
+    at = end + 1;
+    // A window or aggregate suffix's parenthesis counts as a call's for what follows it (`FILTER (…) OVER (…)`).
+    const suffix = syntax && (name === "over" || name === "filter" || (name === "group" && previous === "within"));
+    const kind = suffix ? "suffix" : syntax || typed ? "plain" : "call";
+    // A GROUPING SETS list may hold ROLLUP and CUBE; their own lists hold expressions.
+    parens.push({ kind, clause: syntax && name === "sets" ? "grouping sets" : undefined });
   }
   return false;
 }
 
 /**
- * An identifier as PostgreSQL resolves it: quoted, exactly as spelt (`"Lower"` is not `lower`);
+ * Whether an unquoted, unqualified name followed by "(" is syntax here, not a call: a reserved
+ * word, or an unreserved one where the words before make it syntax — `count(*) OVER (`,
+ * `… FILTER (`, `… WITHIN GROUP (` after a call's parenthesis (`DISTINCT ON (1) over(1)` calls
+ * `over`); `ROLLUP (`/`CUBE (` as an item of a GROUP BY clause or of a GROUPING SETS list
+ * (`SELECT 1, rollup(1)` and `GROUP BY (cube(1))` call them); `GROUPING SETS (`; `AS [NOT] MATERIALIZED (`; `GROUP BY (`, `ORDER BY (`,
+ * `PARTITION BY (`; `TABLESAMPLE method (`.
+ */
+function syntaxBefore(name: string, tokens: readonly SqlToken[], at: number, here: Paren, lastClosed: Paren["kind"] | undefined, lower: (at: number) => string | undefined): boolean {
+  if (SYNTAX.has(name)) return true;
+  const previous = lower(at - 1);
+  const afterCall = tokens[at - 1]?.kind === "symbol" && tokens[at - 1]!.text === ")" && lastClosed !== undefined && lastClosed !== "plain";
+  switch (name) {
+    case "over":
+    case "filter":
+    case "within":
+      return afterCall;
+    case "cube":
+    case "rollup": {
+      const before = tokens[at - 1];
+      const comma = before?.kind === "symbol" && before.text === ",";
+      const open = before?.kind === "symbol" && before.text === "(";
+      return (here.clause === "group by" && (previous === "by" || comma)) || (here.clause === "grouping sets" && (comma || open));
+    }
+    case "sets":
+      return previous === "grouping";
+    case "materialized":
+      return previous === "as" || (previous === "not" && lower(at - 2) === "as");
+    case "by":
+      return previous === "group" || previous === "order" || previous === "partition";
+    default:
+      return previous === "tablesample";
+  }
+}
+
+/**
+ * A name as PostgreSQL resolves it: quoted, exactly as spelt (`"Lower"` is not `lower`);
  * unquoted, with ASCII letters only lowercased (`ranK` with a Kelvin sign is not `rank`, though
  * JavaScript's toLowerCase makes it so).
  */
-function identifierOf(spelt: string): string {
-  if (spelt.startsWith('"')) return spelt.slice(1, -1).replace(/""/g, '"');
-  return spelt.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+function identifierOf(token: SqlToken): string {
+  return token.kind === "quoted" ? token.text : asciiLower(token.text);
+}
+
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 interface SqlLike {
@@ -201,7 +236,8 @@ function templateText(strings: readonly string[], values: readonly unknown[], de
  * splits the words beside it as PostgreSQL's `$1` does.
  */
 function valueText(value: unknown, depth: number): string {
-  if (!isSqlLike(value)) return "?";
+  // A plain object is a parameter (JSON), whatever its fields: Prisma inlines its own Sql instances only (outside probe 289).
+  if (!isSqlLike(value) || isPlainObject(value)) return "?";
   if (depth > 32) return " update ";
   return templateText(value.strings, value.values, depth + 1);
 }
@@ -210,4 +246,9 @@ function isSqlLike(value: unknown): value is SqlLike {
   if (typeof value !== "object" || value === null) return false;
   const sql = value as Partial<SqlLike>;
   return Array.isArray(sql.strings) && Array.isArray(sql.values);
+}
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
 }

@@ -147,6 +147,14 @@ describe("dependencies of every argument shape", () => {
       });
     });
 
+    it("a function that writes, its quoted name glued to the keyword before it, or behind a comment after a quoted /* (outside probe 289: taken for reads)", async () => {
+      await writer.base.$executeRawUnsafe(`CREATE OR REPLACE FUNCTION rename_user(uid int, n text) RETURNS int LANGUAGE sql AS 'UPDATE "User" SET name = n WHERE id = uid RETURNING id'`);
+      const glued = await expectFresh(read, () => writer.prisma.$queryRaw`SELECT"rename_user"(${alice.id}::int, ${"glued"}::text)`);
+      expect(glued?.name).toBe("glued");
+      const commented = await expectFresh(read, () => writer.prisma.$queryRawUnsafe(`SELECT '/*', rename_user/* why */($1::int, $2::text)`, alice.id, "behind a comment"));
+      expect(commented?.name).toBe("behind a comment");
+    });
+
     it("a locking SELECT … FOR UPDATE and plain built-ins invalidate nothing", async () => {
       await read(fleet.l1Reader.prisma);
       const before = fleet.l1Reader.pool.queries;

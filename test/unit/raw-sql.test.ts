@@ -83,6 +83,78 @@ describe("rawSqlMayWrite", () => {
     }
   });
 
+  it("reads the text as PostgreSQL's lexer does: names glued to keywords, comments, quotes and dollar quotes hide no call (outside probe 289)", () => {
+    const writes = [
+      'SELECT"bump"(1)',
+      'SELECT * FROM"bump"(1)',
+      'SELECT 1 WHERE"bump"(1) > 0',
+      'SELECT id FROM "Wallet" WHERE id = 1 AND"bump"(id) > 0',
+      'SELECT CASE WHEN true THEN"bump"(1) END',
+      'SELECT 1 ORDER BY"bump"(1)',
+      'EXPLAIN ANALYZE SELECT"bump"(1)',
+      "SELECT * FROM xmltable('/r' PASSING '<r/>'::xml COLUMNS a int PATH 'a' DEFAULT\"bump\"(1))",
+      "SELECT '/*', bump/**/(1)",
+      "SELECT '--', bump/* x */(1)",
+      "SELECT $$/*$$, bump/**/(1)",
+      "SELECT E'\\'/*', bump/**/(1)",
+      'SELECT 1 AS "/*", bump/**/(1)',
+      "SELECT '--' AS sep, bump -- audit\n  (1)",
+      "SELECT 1 FROM \"Wallet\" WHERE owner NOT LIKE '/*%' AND bump /* audit */ (id) > 0 AND id = 1",
+      `SELECT '"', bump(1), '".pg_catalog.lower('`,
+      `SELECT '"', bump(1), '"."pg_catalog".lower(1)'`,
+      `SELECT $q$"$q$, bump(1), $q$".pg_catalog.count($q$`,
+      `SELECT w.id, '"' AS q,\n  bump(w.id) AS touched,\n  '".pg_catalog.count(*)' AS note\nFROM "Wallet" w WHERE w.id = 1`,
+      "SELECT --for\nupdate(1)",
+      "SELECT -- wait for\nshare(1)",
+      "SELECT DISTINCT ON (1) over(1)",
+      "SELECT DISTINCT ON (1) filter(1)",
+      "SELECT DISTINCT ON (1) within(1)",
+      'SELECT DISTINCT ON (id) over(id) FROM "Wallet" WHERE id = 1',
+      "SELECT 1 GROUP BY (cube(1))",
+      "SELECT 1 GROUP BY lower(rollup(1)::text)",
+      "SELECT 1 FROM (VALUES (1)) v(a) GROUP BY cube(a, cube(1))",
+      "SELECT (SELECT 1 GROUP BY 1), rollup(1)",
+      "SELECT * FROM (SELECT 1 GROUP BY 1) s, cube(1)",
+      "SELECT 1 AS materialized, materialized(1)",
+      "SELECT * FROM ROWS FROM (bump(1))",
+      "SELECT (bump(1)).*",
+      "SELECT bump(w => 1)",
+      "SELECT * FROM (VALUES (1)) v(a), LATERAL bump(a)",
+      // With standard_conforming_strings off the first string ends at the second quote, and bump is called.
+      "SELECT '\\', bump(1), '\\'",
+    ];
+    for (const sql of writes) expect(rawSqlMayWrite([sql]), sql).toBe(true);
+    // A statement that commits: what the transaction wrote becomes visible.
+    for (const sql of ["COMMIT", "commit and no chain", "END", "SELECT 1; END TRANSACTION", "COMMIT PREPARED 'x'"]) expect(rawSqlMayWrite([sql]), sql).toBe(true);
+    expect(rawSqlMayWrite(["SELECT CASE WHEN a THEN 1 END FROM t"])).toBe(false);
+  });
+
+  it("takes plain objects interpolated into a template for parameters, whatever their fields (outside probe 289)", () => {
+    // User data shaped like a Prisma.sql fragment: Prisma sends it as JSON, so it cannot turn a call into a read.
+    const open = { strings: ['"'], values: [] };
+    const shut = { strings: ['".pg_catalog.lower('], values: [] };
+    expect(rawSqlMayWrite(tagged`SELECT ${open}::jsonb AS a, bump(1) AS b, ${shut}::jsonb AS c`)).toBe(true);
+    expect(rawSqlText(tagged`SELECT ${open}::jsonb`)).toBe("SELECT ?::jsonb");
+  });
+
+  it("takes common read-only syntax for reads", () => {
+    const reads = [
+      'SELECT "walletId", count(*) FROM "Entry" GROUP BY ("walletId")',
+      'SELECT * FROM "Wallet" ORDER BY (coins) DESC',
+      "SELECT * FROM (VALUES (1, 'a')) AS t (id, name)",
+      "SELECT created::timestamptz(3) FROM (SELECT now() AS created) s",
+      'SELECT * FROM "Wallet" TABLESAMPLE SYSTEM (50)',
+      'SELECT row_number() OVER w FROM "Wallet" WINDOW w AS (ORDER BY id)',
+      'SELECT sum(coins) OVER (PARTITION BY (owner)) FROM "Wallet"',
+      "SELECT jsonb_path_query_first('{\"a\":1}', '$.a')",
+      'SELECT id FROM "Wallet" WHERE id = ANY ($1) FOR UPDATE SKIP LOCKED',
+      "SELECT count(*) FILTER (WHERE a > 1) OVER (PARTITION BY b), percentile_cont(0.5) WITHIN GROUP (ORDER BY a) FROM t",
+      "SELECT a, b FROM t GROUP BY GROUPING SETS ((a), ROLLUP (a, b), CUBE (b), ())",
+      "SELECT '/*', $$--$$, E'\\'', \"a\"\"b\" FROM t",
+    ];
+    for (const sql of reads) expect(rawSqlMayWrite([sql]), sql).toBe(false);
+  });
+
   it("does not count locking reads or parameter values", () => {
     expect(rawSqlMayWrite(tagged`SELECT * FROM t WHERE id = ${"update"} FOR UPDATE`)).toBe(false);
     expect(rawSqlMayWrite(tagged`SELECT * FROM t FOR NO KEY UPDATE SKIP LOCKED`)).toBe(false);
