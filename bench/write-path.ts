@@ -1,4 +1,5 @@
-// The write path taken apart: a plain Prisma `update` by id, the same update through the extension
+// The write path taken apart: a plain Prisma `update` by id (also through a pass-through query
+// hook, and through the extension without Redis: the library's own share), the same update through the extension
 // with one instance (it applies its own bump from the script's reply: no acknowledgement to wait
 // for) and with four (three child processes on another namespace hold the row in L1 and
 // acknowledge), and the Redis steps such a write adds, measured on raw connections — an EVALSHA
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
     const base = new PrismaClient({ adapter: new PrismaPg(pool) });
     cleanup.add("end pool", () => pool.end());
     cleanup.add("disconnect Prisma", () => base.$disconnect());
-    const users = await Promise.all([1, 2, 3].map((i) => base.user.create({ data: { email: `writer${i}@bench.example` } })));
+    const users = await Promise.all([1, 2, 3, 4, 5].map((i) => base.user.create({ data: { email: `writer${i}@bench.example` } })));
     const client = base.$extends(cacheExtension({ redis, namespace, models: { User: true } }));
     cleanup.add("close cache", () => client.$cache.close());
     await client.user.findUnique({ where: { id: users[1]!.id } });
@@ -43,6 +44,11 @@ async function main(): Promise<void> {
     const fleetClient = base.$extends(cacheExtension({ redis, namespace: fleetNamespace, models: { User: true } }));
     cleanup.add("close fleet cache", () => fleetClient.$cache.close());
     const peers = await startPeers(db.url, fleetNamespace, users[2]!.id, cleanup);
+    // Without Redis: what the library's own JavaScript adds to a write, apart from the fleet protocol.
+    const localClient = base.$extends(cacheExtension({ models: { User: true } }));
+    cleanup.add("close in-process cache", () => localClient.$cache.close());
+    // What any query-component hook costs a write (the cache runs writes through one).
+    const hookedClient = base.$extends({ query: { $allModels: { $allOperations: ({ args, query }) => query(args) } } });
 
     const statementsPerWrite = async (write: () => Promise<unknown>) => {
       const before = counter.statements;
@@ -53,9 +59,11 @@ async function main(): Promise<void> {
     const extendedStatements = await statementsPerWrite(() => client.user.update({ where: { id: users[1]!.id }, data: { version: { increment: 1 } } }));
     const ackCycle = await startAckCycle(redis, namespace, cleanup);
     const sha = (await redis.script("LOAD", NOOP_SCRIPT)) as string;
-    const [plain, extended, fleet, evalsha, ack] = await measure(
+    const [plain, hooked, local, extended, fleet, evalsha, ack] = await measure(
       [
         { name: "plain Prisma update by id", kind: "async", fn: () => base.user.update({ where: { id: users[0]!.id }, data: { version: { increment: 1 } } }), samples: n(600), warmup: n(60) },
+        { name: "plain Prisma through a pass-through query hook", kind: "async", fn: () => hookedClient.user.update({ where: { id: users[3]!.id }, data: { version: { increment: 1 } } }), samples: n(600), warmup: n(60) },
+        { name: "update by id through the extension without Redis", kind: "async", fn: () => localClient.user.update({ where: { id: users[4]!.id }, data: { version: { increment: 1 } } }), samples: n(600), warmup: n(60) },
         { name: "update by id through the extension (1 instance)", kind: "async", fn: () => client.user.update({ where: { id: users[1]!.id }, data: { version: { increment: 1 } } }), samples: n(600), warmup: n(60) },
         { name: `update by id through the extension (${PEERS + 1} instances)`, kind: "async", fn: () => fleetClient.user.update({ where: { id: users[2]!.id }, data: { version: { increment: 1 } } }), samples: n(600), warmup: n(60) },
         { name: "raw EVALSHA round trip (a no-op script)", kind: "async", fn: () => redis.evalsha(sha, 0), samples: n(600), warmup: n(60) },
@@ -67,11 +75,11 @@ async function main(): Promise<void> {
     process.stdout.write(`${header("Write path: an update by id, and the Redis steps it adds")}\n\n`);
     const line = (s: Stats, baseline?: Stats) => [`  ${s.name}`, micros(s.median), micros(s.p99), baseline ? versus(s.median, baseline.median) : "baseline"];
     process.stdout.write(
-      renderTable([{ header: "operation" }, { header: "median µs" }, { header: "p99 µs" }, { header: "median vs plain" }], [line(plain!), line(extended!, plain), line(fleet!, plain), line(evalsha!, plain), line(ack!, plain)]) + "\n\n",
+      renderTable([{ header: "operation" }, { header: "median µs" }, { header: "p99 µs" }, { header: "median vs plain" }], [line(plain!), line(hooked!, plain), line(local!, plain), line(extended!, plain), line(fleet!, plain), line(evalsha!, plain), line(ack!, plain)]) + "\n\n",
     );
     const overhead = extended!.median - plain!.median;
     process.stdout.write(
-      `The extension adds ${micros(overhead)} µs to the median write (${(extended!.median / plain!.median).toFixed(2)}× plain); with ${PEERS + 1} instances ${(fleet!.median / plain!.median).toFixed(2)}× plain; one EVALSHA round trip is ${micros(evalsha!.median)} µs and one ack cycle ${micros(ack!.median)} µs.\n` +
+      `The extension adds ${micros(overhead)} µs to the median write (${(extended!.median / plain!.median).toFixed(2)}× plain), of which ${micros(local!.median - plain!.median)} µs without Redis (${(local!.median / plain!.median).toFixed(2)}× plain: the rest is the fleet protocol, the announcement beside the SQL and the confirmation after it); with ${PEERS + 1} instances ${(fleet!.median / plain!.median).toFixed(2)}× plain; one EVALSHA round trip is ${micros(evalsha!.median)} µs and one ack cycle ${micros(ack!.median)} µs.\n` +
         `SQL statements per update: plain ${plainStatements}, through the extension ${extendedStatements}.\n` +
         `Invalidations sent ${stats.invalidationsSent}, ack timeouts ${stats.invalidationAckTimeouts}, queued ${stats.invalidationsQueued}; with ${PEERS + 1} instances: ack timeouts ${fleetClient.$cache.stats().invalidationAckTimeouts}, peers' invalidations received ${(await peers.received()).join(", ")}.\n`,
     );
