@@ -56,7 +56,8 @@ export interface CacheControl<ModelName extends string = string> {
   /**
    * Resolves when background work started so far is done: refreshes finished, queued invalidations
    * delivered (retried for max(2 s, 8 × redisTimeout), else it rejects with an
-   * UndeliveredInvalidationsError naming them: they stay queued), samples flushed.
+   * UndeliveredInvalidationsError naming them: they stay queued), samples flushed. Once close()
+   * began, it settles as close() does.
    */
   drain(): Promise<void>;
   /**
@@ -153,9 +154,12 @@ export function createCacheControl(parts: CacheControlParts): CacheControl {
     },
     drain: async () => {
       await parts.cache.drain();
+      // Once close() began, it delivers (or reports) what is queued: drain() settles as it does
+      // (outside probe 290: one called during close() resolved, and close() then rejected).
+      if (closing !== undefined) return closing;
       // Retried as close() does, not tried once (outside probe 288: right after Redis came back it
-      // resolved with the whole backlog queued); after close() nothing is sent, and close() reported it.
-      const undelivered = closing === undefined ? await deliverQueued(parts.versions, options.redisTimeoutMs, "drain()") : undefined;
+      // resolved with the whole backlog queued).
+      const undelivered = await deliverQueued(parts.versions, options.redisTimeoutMs, "drain()");
       await parts.observability.drain();
       if (undelivered !== undefined) throw undelivered;
     },

@@ -18,8 +18,8 @@ export const ERA_HALF_LIVES = 32;
  * process, which includes compiling the query; used only for a shape with no cost).
  * ARGV: half-life ms, max queries, ttl ms, query count n, cost count c, then n × (id, reads, shape,
  * query JSON), then c pairs (shape, mean load ms this interval), then pairs (shape, first load ms).
- * Returns how many queries the trim forgot. Every key stays bounded by `max queries`: the load
- * times of shapes no kept query has are dropped once there are more than twice that many.
+ * Returns how many queries the trim forgot. Every key stays bounded by `max queries`: past
+ * 2 × that + 64 shapes, a load-time hash keeps the kept queries' shapes and the costliest others.
  */
 export const RECORD_QUERIES = script(`${SERVER_TIME}
 local function chunked(command, key, list)
@@ -80,21 +80,29 @@ else
   forgotten = 0
 end
 -- Load times are kept per shape, and a shape outlives the queries trimmed above: past twice the
--- queries kept, only the shapes of kept queries stay (outside probe 288: one field per shape ever
--- loaded, renewed with every flush — a Json filter's keys make a shape per key a user types).
--- Amortized: each pass removes at least as many fields as the queries kept.
+-- queries kept plus 64, a hash keeps the shapes of kept queries and, of the others, the \`max\`
+-- costliest (outside probe 288: one field per shape ever loaded, renewed with every flush — a Json
+-- filter's keys make a shape per key a user types). The costliest stay because a costly query
+-- served from the cache is not loaded again: its shape's cost, once dropped, is not learnt again
+-- when the query becomes popular (outside probe 290: dropping every shape no kept query had
+-- ranked such a query as a 1 ms one, behind ten cheap ones). A pass runs once per 64 new shapes at most.
 local costsLimit = 2 * max + 64
 if redis.call('HLEN', KEYS[3]) > costsLimit or redis.call('HLEN', KEYS[6]) > costsLimit then
   local kept = {}
   local shapes = redis.call('HGETALL', KEYS[5])
   for i = 2, #shapes, 2 do kept[shapes[i]] = true end
   for _, key in ipairs({ KEYS[3], KEYS[6] }) do
-    local unused = {}
+    local others = {}
     local costs = redis.call('HGETALL', key)
     for i = 1, #costs, 2 do
-      if not kept[costs[i]] then unused[#unused + 1] = costs[i] end
+      if not kept[costs[i]] then others[#others + 1] = { costs[i], tonumber(costs[i + 1]) or 0 } end
     end
-    chunked('HDEL', key, unused)
+    if #others > max then
+      table.sort(others, function(a, b) return a[2] > b[2] end)
+      local dropped = {}
+      for i = max + 1, #others do dropped[#dropped + 1] = others[i][1] end
+      chunked('HDEL', key, dropped)
+    end
   end
 end
 for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], ARGV[3]) end

@@ -226,6 +226,21 @@ describe("invalidations that survive Redis failures and stopped writers", () => 
     await second.prisma.$cache.drain();
     expect(second.prisma.$cache.stats().pendingInvalidations).toBe(0);
     expect((await readUser(instance(namespace)))?.name).toBe("delivered by drain()");
+
+    // Called while close() cannot deliver, it settles as close() does (outside probe 290: it resolved).
+    const cutProxy = await TcpProxy.start(chaos.port);
+    const third = instance(namespace, { redisDownWriteWait: 200 }, cutProxy.url);
+    await readUser(third);
+    try {
+      cutProxy.cut();
+      await third.prisma.user.update({ where: { id: userId }, data: { name: "queued when close() began" } });
+      const closing = third.prisma.$cache.close().then(() => undefined, (error: unknown) => error);
+      const draining = third.prisma.$cache.drain().then(() => undefined, (error: unknown) => error);
+      expect(await closing).toBeInstanceOf(UndeliveredInvalidationsError);
+      expect(await draining).toBe(await closing);
+    } finally {
+      await cutProxy.stop();
+    }
   }, 60_000);
 
   it("an unannounced write waits for its invalidation to be delivered (Redis paused briefly): no stale read once it resolved", async () => {

@@ -323,6 +323,34 @@ describe("query statistics and warm()", () => {
     }
   });
 
+  it("keeps a costly shape's load time through the trims though its query is not kept yet: served from the cache, it is not loaded again (outside probe 290)", async () => {
+    const namespace = uniqueNamespace();
+    const redis = createRedis();
+    try {
+      const stats = recorder(redis, namespace, "fp", 100);
+      const costly = { $model: "Post", $operation: "count", $args: { where: { meta: { path: ["a"], equals: 1 } } }, $cacheOption: undefined };
+      // Loaded once or twice, then served from the cache: its cost is learnt now or never.
+      stats.loaded(costly, 180);
+      stats.loaded(costly, 160);
+      await stats.flush();
+      const cheap = (i: number) => ({ $model: "User", $operation: "findFirst", $args: { where: { profile: { equals: { [`field${i}`]: 1 } } } }, $cacheOption: undefined });
+      for (let i = 0; i < 3_000; i++) {
+        stats.popularity!.add(`${namespace}:fp:User:findFirst:${i}`, cheap(i));
+        stats.loaded(cheap(i), 3);
+        stats.loaded(cheap(i), 2);
+        if (i % 250 === 249) await stats.flush();
+      }
+      // Now popular.
+      for (let i = 0; i < 5; i++) stats.popularity!.add(`${namespace}:fp:Post:count`, costly);
+      await stats.flush();
+      const best = await stats.top(5);
+      expect(best[0]).toMatchObject({ model: "Post", operation: "count" });
+      expect(best[0]!.loadMs).toBeCloseTo(160);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it("stats().hotKeys lists only keys read at least hotKeys.threshold times in the window", async () => {
     const c = createCachedClient({ hotKeys: { threshold: 64 } });
     try {

@@ -158,4 +158,30 @@ describe("InvalidationBacklog", () => {
     expect(await again).toBe(true);
     expect(backlog.size).toBe(0);
   });
+
+  it("a flush whose names were on the way when the backlog collapsed does not report it delivered (outside probe 290: drain() resolved with 11 000 names queued)", async () => {
+    const { backlog, sends } = backlogWithManualDelivery();
+    backlog.add(["a", "b"], undefined);
+    const flushed = backlog.flush();
+    await tick();
+    backlog.add(namesFrom(0, REPLAY_LIMIT + 1), undefined);
+    sends[0]!.answer(true);
+    expect(await flushed).toBe(false);
+    expect(backlog.size).toBe(REPLAY_LIMIT + 3);
+  });
+
+  it("counts a collapse once when delivered, however many namespace-wide bumps it took (outside probe 290 counted one twice)", async () => {
+    const { backlog, sends, counters } = backlogWithManualDelivery();
+    backlog.add(namesFrom(0, REPLAY_LIMIT + 1), undefined);
+    const first = backlog.flush();
+    await tick();
+    backlog.add(["u:late"], undefined);
+    sends[0]!.answer(true);
+    expect(await first).toBe(false);
+    expect(counters.invalidationBacklogsCollapsed).toBe(0);
+    const second = backlog.flush();
+    sends[1]!.answer(true);
+    expect(await second).toBe(true);
+    expect(counters.invalidationBacklogsCollapsed).toBe(1);
+  });
 });
