@@ -36,7 +36,8 @@ export function rawSqlMayTruncate(args: readonly unknown[]): boolean {
 
 const WRITE_KEYWORD =
   /\b(insert|update|delete|merge|upsert|truncate|alter|drop|create|copy|call|do|into|grant|revoke|refresh|cluster|vacuum|reindex|execute|prepare|set|reset|discard|commit|lock\s+table|import\s+foreign|comment\s+on|security\s+label|load\s+')\b/i;
-const LOCKING_CLAUSE = /\bfor\s+(no\s+key\s+update|key\s+share|update|share)\b/gi;
+/** Not followed by "(": `substring(x FOR update(1))` calls a function named update (outside probe 291). */
+const LOCKING_CLAUSE = /\bfor\s+(no\s+key\s+update|key\s+share|update|share)\b(?!\s*\()/gi;
 
 /** Keywords that write or change what later reads see, as words of the statement (see WRITE_KEYWORD for the raw text). */
 const WRITE_WORDS = new Set("insert update delete merge upsert truncate alter drop create copy call do into grant revoke refresh cluster vacuum reindex execute prepare set reset discard commit".split(" "));
@@ -44,13 +45,14 @@ const WRITE_WORDS = new Set("insert update delete merge upsert truncate alter dr
 /**
  * Words PostgreSQL never takes for a function's name, unquoted: its reserved keywords and those
  * that may name columns but not functions (`coalesce`, `numeric`, `values`). Unreserved keywords
- * (`first`, `over`, `filter`, `rows`) may name a user function: see syntaxBefore.
+ * (`first`, `over`, `filter`, `rows`) may name a user function: see syntaxBefore. As of
+ * PostgreSQL 15 (`system_user`, a keyword from 16 on, may name a function there: outside probe 291).
  */
 const SYNTAX = new Set(
   ("all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create current_catalog current_date " +
     "current_role current_time current_timestamp current_user default deferrable desc distinct do else end except false fetch for foreign " +
     "from grant group having in initially intersect into lateral leading limit localtime localtimestamp not null offset on only or order " +
-    "placing primary references returning select session_user some symmetric system_user table then to trailing true union unique user " +
+    "placing primary references returning select session_user some symmetric table then to trailing true union unique user " +
     "using variadic when where window with " +
     "between bigint bit boolean char character coalesce dec decimal exists extract float greatest grouping inout int integer interval " +
     "least national nchar none normalize nullif numeric out overlay position precision real row setof smallint substring time timestamp " +
@@ -106,7 +108,10 @@ function tokensMayWrite(tokens: readonly SqlToken[]): boolean {
         // Not after a name (a name's parenthesis is pushed where the name is read, below): an
         // expression, even in a GROUP BY clause (`GROUP BY (cube(1))` calls `cube`).
         parens.push({ kind: "plain", clause: undefined });
-      } else if (token.text === ")") {
+      } else if (token.text === "[") {
+        // An array's or a subscript's brackets hold expressions: a comma in them separates no GROUP BY items.
+        parens.push({ kind: "plain", clause: undefined });
+      } else if (token.text === ")" || token.text === "]") {
         if (parens.length > 1) lastClosed = parens.pop()!.kind;
       } else if (token.text === ";") {
         parens.length = 1;
@@ -116,11 +121,11 @@ function tokensMayWrite(tokens: readonly SqlToken[]): boolean {
     }
     if (word !== undefined) {
       // A locking clause: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE.
+      // Not followed by "(": after FOR in `substring(x FOR update(1))` a function named update is called.
       if (word === "for") {
         const lock = [lower(at + 1), lower(at + 2), lower(at + 3)];
-        if (lock[0] === "update" || lock[0] === "share") at += 1;
-        else if (lock[0] === "key" && lock[1] === "share") at += 2;
-        else if (lock[0] === "no" && lock[1] === "key" && lock[2] === "update") at += 3;
+        const length = lock[0] === "update" || lock[0] === "share" ? 1 : lock[0] === "key" && lock[1] === "share" ? 2 : lock[0] === "no" && lock[1] === "key" && lock[2] === "update" ? 3 : 0;
+        if (length > 0 && tokens[at + length + 1]?.text !== "(") at += length;
         continue;
       }
       if (WRITE_WORDS.has(word)) return true;

@@ -7,7 +7,8 @@ export interface SqlToken {
 
 const WORD_START = /[A-Za-z_\u0080-\uFFFF]/;
 const WORD_PART = /[A-Za-z0-9_$\u0080-\uFFFF]/;
-const DOLLAR_TAG = /^\$([A-Za-z_\u0080-\uFFFF][A-Za-z0-9_\u0080-\uFFFF]*)?\$/;
+/** A dollar quote's opening tag, read where the scan stands (`lastIndex`): any length. */
+const DOLLAR_TAG = /\$([A-Za-z_\u0080-\uFFFF][A-Za-z0-9_\u0080-\uFFFF]*)?\$/y;
 const STRING_PREFIX = /^(?:[EeBbXxNn]|[Uu]&)'/;
 
 /**
@@ -46,6 +47,9 @@ export function sqlTokens(sql: string, backslashEscapes = false): SqlToken[] {
       const quote = sql.indexOf("'", i);
       const escapes = backslashEscapes || c === "E" || c === "e";
       i = endOfString(sql, quote + 1, escapes);
+      // A string continues in the next quote after whitespace holding a line break (`--` comments
+      // allowed there), with the escapes of its first part (outside probe 291: `E'a'⏎'\' …'`).
+      for (let next = continuation(sql, i); next !== undefined; next = continuation(sql, i)) i = endOfString(sql, next, escapes);
       tokens.push({ kind: "string", text: "" });
     } else if ((c === "U" || c === "u") && next === "&" && sql[i + 2] === '"') {
       i = endOfQuoted(sql, i + 3).end;
@@ -55,7 +59,8 @@ export function sqlTokens(sql: string, backslashEscapes = false): SqlToken[] {
       i = end;
       tokens.push({ kind: "quoted", text });
     } else if (c === "$") {
-      const tag = DOLLAR_TAG.exec(sql.slice(i, i + 256));
+      DOLLAR_TAG.lastIndex = i;
+      const tag = DOLLAR_TAG.exec(sql);
       if (tag !== null) {
         const close = sql.indexOf(tag[0], i + tag[0].length);
         i = close === -1 ? n : close + tag[0].length;
@@ -85,6 +90,26 @@ export function sqlTokens(sql: string, backslashEscapes = false): SqlToken[] {
     }
   }
   return tokens;
+}
+
+/**
+ * Where a string's continuation starts (after its quote), if whitespace with a line break —
+ * and `--` comments, each ending at one — separates the next quote from the string just read.
+ */
+function continuation(sql: string, from: number): number | undefined {
+  let i = from;
+  let lineBreak = false;
+  while (i < sql.length) {
+    const c = sql[i];
+    if (c === "\n" || c === "\r") {
+      lineBreak = true;
+      i++;
+    } else if (c === " " || c === "\t" || c === "\f" || c === "\v") i++;
+    else if (c === "-" && sql[i + 1] === "-") {
+      while (i < sql.length && sql[i] !== "\n" && sql[i] !== "\r") i++;
+    } else break;
+  }
+  return lineBreak && sql[i] === "'" ? i + 1 : undefined;
 }
 
 /** The index after a string's closing quote (`''` is a quote inside; with `escapes`, so is `\'`). */

@@ -122,6 +122,20 @@ describe("rawSqlMayWrite", () => {
       "SELECT * FROM (VALUES (1)) v(a), LATERAL bump(a)",
       // With standard_conforming_strings off the first string ends at the second quote, and bump is called.
       "SELECT '\\', bump(1), '\\'",
+      // Found by outside probe 291: a string continued on the next line keeps its E'' escapes,
+      "SELECT '\\' , E'a'\n'\\' ' , '\\' , bump() --'",
+      "SELECT '\\', E'' -- gap\n'\\' ', '\\', bump(1) --'",
+      // a dollar tag of any length,
+      `SELECT $${"x".repeat(255)}$/*$${"x".repeat(255)}$, bump(1)`,
+      // an array's brackets in GROUP BY,
+      "SELECT 1 GROUP BY ARRAY[1, cube(1)]",
+      "SELECT 1 GROUP BY GROUPING SETS ((1), ARRAY[2, rollup(1)])",
+      // FOR in substring and overlay,
+      "SELECT substring('abc' FOR update(1))",
+      "SELECT overlay('abc' PLACING 'x' FROM 1 FOR share(1))",
+      "SELECT substring('abc' FOR update /* x */ (1))",
+      // and system_user, a keyword only from PostgreSQL 16 on.
+      "SELECT system_user()",
     ];
     for (const sql of writes) expect(rawSqlMayWrite([sql]), sql).toBe(true);
     // A statement that commits: what the transaction wrote becomes visible.
