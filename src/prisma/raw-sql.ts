@@ -82,10 +82,10 @@ const READ_ONLY_FUNCTIONS = new Set(
 /** Clause keywords: the last one at a parenthesis depth says which clause a `rollup(` is in. */
 const CLAUSES = new Set("select from where having window limit offset fetch union intersect except returning values on using".split(" "));
 
-/** A parenthesis: a call's (its arguments), a window or aggregate suffix's (`OVER (…)`), or any other, and whether it sits in a GROUP BY clause. */
+/** A parenthesis (or bracket): a call's (its arguments), a window or aggregate suffix's (`OVER (…)`), or any other. */
 interface Paren {
   kind: "call" | "suffix" | "plain";
-  /** The last clause keyword inside it (`group by` for a grouping set's list). */
+  /** The last clause keyword read inside it (`group by`), or `grouping sets` for a GROUPING SETS list. */
   clause: string | undefined;
 }
 
