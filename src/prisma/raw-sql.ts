@@ -74,7 +74,8 @@ const READ_ONLY_FUNCTIONS = new Set(
     "json_array_elements jsonb_array_elements json_array_elements_text jsonb_array_elements_text json_each jsonb_each json_each_text jsonb_each_text " +
     "json_extract_path jsonb_extract_path json_extract_path_text jsonb_extract_path_text json_typeof jsonb_typeof jsonb_set jsonb_insert jsonb_strip_nulls jsonb_pretty " +
     "json_array_length jsonb_array_length json_object_keys jsonb_object_keys jsonb_path_query jsonb_path_query_first jsonb_path_query_array jsonb_path_exists jsonb_path_match " +
-    "to_tsvector to_tsquery plainto_tsquery websearch_to_tsquery ts_rank ts_headline " +
+    "to_tsvector to_tsquery plainto_tsquery websearch_to_tsquery ts_rank ts_rank_cd ts_headline " +
+    "json_to_record jsonb_to_record json_to_recordset jsonb_to_recordset json_populate_record jsonb_populate_record json_populate_recordset jsonb_populate_recordset string_to_table pg_sleep " +
     "array_length array_lower array_upper array_position array_positions array_append array_prepend array_cat array_remove array_replace cardinality unnest generate_series generate_subscripts " +
     "current_database current_schema current_schemas current_user session_user version pg_typeof num_nonnulls num_nulls").split(" "),
 );

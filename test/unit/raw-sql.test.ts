@@ -161,6 +161,8 @@ describe("rawSqlMayWrite", () => {
       'SELECT row_number() OVER w FROM "Wallet" WINDOW w AS (ORDER BY id)',
       'SELECT sum(coins) OVER (PARTITION BY (owner)) FROM "Wallet"',
       "SELECT jsonb_path_query_first('{\"a\":1}', '$.a')",
+      "SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(a int, b text), pg_sleep(0)",
+      "SELECT ts_rank_cd(to_tsvector(body), to_tsquery($1)) FROM t",
       'SELECT id FROM "Wallet" WHERE id = ANY ($1) FOR UPDATE SKIP LOCKED',
       "SELECT count(*) FILTER (WHERE a > 1) OVER (PARTITION BY b), percentile_cont(0.5) WITHIN GROUP (ORDER BY a) FROM t",
       "SELECT a, b FROM t GROUP BY GROUPING SETS ((a), ROLLUP (a, b), CUBE (b), ())",
