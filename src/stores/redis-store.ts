@@ -492,15 +492,17 @@ export class RedisStore {
     // When this sweep was due: the process did not run its timers from then until now.
     const due = this.#lastSweep + this.#sweepEveryMs;
     this.#lastSweep = now;
+    const stalled = now - due;
     for (const flight of this.#inFlight) {
-      // Only the part of the stall a command lived through is its grace: one sent after the
-      // process came back (a frozen reader's store, sent as it thawed) lived through none of it
-      // (outside probe 287: given the whole 6 s freeze, a store to a restarted Redis that never
-      // answered held the key's local waiters for lockTtl).
-      const stalled = now - Math.max(due, flight.since);
       if (stalled > this.#sweepEveryMs && !flight.graced) {
         flight.graced = true;
-        flight.deadline = Math.max(flight.deadline + stalled, now + this.#timeoutMs);
+        // The stall is not counted, but only the part of it a command lived through: one sent
+        // after the process came back (a frozen reader's store, sent as it thawed) lived through
+        // none of it, and keeps a whole timeout from now like every other (outside probe 287:
+        // given the whole 6 s freeze, a store to a restarted Redis that never answered held the
+        // key's local waiters for lockTtl).
+        const lived = now - Math.max(due, flight.since);
+        flight.deadline = Math.max(flight.deadline + lived, now + this.#timeoutMs);
       }
       if (flight.deadline > now) continue;
       this.#inFlight.delete(flight);
