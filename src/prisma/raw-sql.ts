@@ -34,13 +34,13 @@ export function rawSqlMayTruncate(args: readonly unknown[]): boolean {
   return /\btruncate\b/i.test(rawSqlText(args));
 }
 
-const WRITE_KEYWORD =
-  /\b(insert|update|delete|merge|upsert|truncate|alter|drop|create|copy|call|do|into|grant|revoke|refresh|cluster|vacuum|reindex|execute|prepare|set|reset|discard|commit|lock\s+table|import\s+foreign|comment\s+on|security\s+label|load\s+')\b/i;
+/** Keywords that write or change what later reads see, as words of the statement. */
+const WRITE_WORDS = new Set("insert update delete merge upsert truncate alter drop create copy call do into grant revoke refresh cluster vacuum reindex execute prepare set reset discard commit".split(" "));
+/** The same in the raw text (strings and comments too), with the statements named by two words. */
+const WRITE_KEYWORD = new RegExp(`\\b(${[...WRITE_WORDS].join("|")}|lock\\s+table|import\\s+foreign|comment\\s+on|security\\s+label|load\\s+')\\b`, "i");
 /** Not followed by "(": `substring(x FOR update(1))` calls a function named update (outside probe 291). */
 const LOCKING_CLAUSE = /\bfor\s+(no\s+key\s+update|key\s+share|update|share)\b(?!\s*\()/gi;
 
-/** Keywords that write or change what later reads see, as words of the statement (see WRITE_KEYWORD for the raw text). */
-const WRITE_WORDS = new Set("insert update delete merge upsert truncate alter drop create copy call do into grant revoke refresh cluster vacuum reindex execute prepare set reset discard commit".split(" "));
 
 /**
  * Words PostgreSQL never takes for a function's name, unquoted: its reserved keywords and those
@@ -105,12 +105,9 @@ function tokensMayWrite(tokens: readonly SqlToken[]): boolean {
     const here = parens[parens.length - 1]!;
     if (token.kind === "unicode") return true;
     if (token.kind === "symbol") {
-      if (token.text === "(") {
+      if (token.text === "(" || token.text === "[") {
         // Not after a name (a name's parenthesis is pushed where the name is read, below): an
-        // expression, even in a GROUP BY clause (`GROUP BY (cube(1))` calls `cube`).
-        parens.push({ kind: "plain", clause: undefined });
-      } else if (token.text === "[") {
-        // An array's or a subscript's brackets hold expressions: a comma in them separates no GROUP BY items.
+        // expression, even in a GROUP BY clause (`GROUP BY (cube(1))` and `GROUP BY ARRAY[1, cube(1)]` call `cube`).
         parens.push({ kind: "plain", clause: undefined });
       } else if (token.text === ")" || token.text === "]") {
         if (parens.length > 1) lastClosed = parens.pop()!.kind;

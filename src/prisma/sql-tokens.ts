@@ -9,7 +9,8 @@ const WORD_START = /[A-Za-z_\u0080-\uFFFF]/;
 const WORD_PART = /[A-Za-z0-9_$\u0080-\uFFFF]/;
 /** A dollar quote's opening tag, read where the scan stands (`lastIndex`): any length. */
 const DOLLAR_TAG = /\$([A-Za-z_\u0080-\uFFFF][A-Za-z0-9_\u0080-\uFFFF]*)?\$/y;
-const STRING_PREFIX = /^(?:[EeBbXxNn]|[Uu]&)'/;
+/** A string's opening, prefixed or not, read where the scan stands (`lastIndex`). */
+const STRING_START = /(?:[EeBbXxNn]|[Uu]&)?'/y;
 
 /**
  * Splits SQL text as PostgreSQL's lexer does, so that what a string, a quoted name or a comment
@@ -43,7 +44,7 @@ export function sqlTokens(sql: string, backslashEscapes = false): SqlToken[] {
           if (depth === 0) break;
         } else i++;
       }
-    } else if (c === "'" || STRING_PREFIX.test(sql.slice(i, i + 3))) {
+    } else if (((STRING_START.lastIndex = i), STRING_START.test(sql))) {
       const quote = sql.indexOf("'", i);
       const escapes = backslashEscapes || c === "E" || c === "e";
       i = endOfString(sql, quote + 1, escapes);
